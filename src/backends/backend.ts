@@ -1,0 +1,128 @@
+import type { ComputeKind, DType, HostArray } from '../tensor/dtype.js';
+
+/**
+ * The contract between ops (src/ops) and the two backends. Ops check arguments, work out shapes,
+ * dtypes and strides, and then call one of a few primitive kernels below; a backend only runs
+ * them. Every primitive writes a fresh, contiguous output storage.
+ */
+
+/** Device memory owned by a backend. Tensors share it through a reference count (views). */
+export interface Storage {
+  /** Bytes the data needs (numel * itemsize, as stored). */
+  readonly byteLength: number;
+}
+
+/** An input operand as a kernel reads it: strides are given in the output's coordinate space. */
+export interface Operand {
+  storage: Storage;
+  dtype: DType;
+  /** One stride per output dim (0 where broadcast). */
+  strides: number[];
+  /** Element offset; may be negative when strides are shifted (cat), never read out of range. */
+  offset: number;
+}
+
+/** A scalar parameter passed to a kernel in its uniforms, with the kind it is read as. */
+export interface Scalar {
+  kind: ComputeKind;
+  value: number;
+}
+
+/** What a map body sees on the CPU path: values loaded and converted, plus indices. */
+export interface MapContext {
+  /** Linear output index. */
+  i: number;
+  /** Output coordinates (only filled when the kernel sets usesCoords). */
+  coords: number[];
+  /** Storage index of each input for this output element. */
+  e: number[];
+  /** Loads element `e` of input k as a number converted to the kernel's argument kind. */
+  load: (k: number, e: number) => number;
+  scalars: number[];
+}
+
+/**
+ * One elementwise-family kernel, written once for both devices: a WGSL body and its JavaScript
+ * twin. Bodies see x0..xN (inputs converted to `argKind`), `i` (linear output index), `c` (coords),
+ * e0..eN (i32 storage indices), ld0(e).. loaders, and sf(k)/si(k)/su(k) scalars; they return R,
+ * the output's compute type (A is the argument type).
+ */
+export interface MapKernel {
+  /** Unique per distinct body (part of the pipeline cache key). */
+  name: string;
+  wgsl: string;
+  js: (x: number[], ctx: MapContext) => number;
+  /** The body loads inputs itself (ld0(e0)...) instead of getting x0..xN. */
+  lazy?: boolean;
+  /** The body uses output coordinates; disables merging of dims. */
+  usesCoords?: boolean;
+}
+
+export interface MapSpec {
+  kernel: MapKernel;
+  inputs: Operand[];
+  outShape: number[];
+  outDtype: DType;
+  /** Kind the inputs are converted to before the body runs. */
+  argKind: ComputeKind;
+  scalars?: Scalar[];
+}
+
+export type ReduceOp = 'sum' | 'prod' | 'max' | 'min' | 'argmax' | 'argmin' | 'mean' | 'var';
+
+export interface ReduceSpec {
+  op: ReduceOp;
+  input: Operand;
+  /** Input shape with kept dims first, reduced dims last; strides match it. */
+  shape: number[];
+  /** How many leading dims of `shape` are kept. */
+  keptRank: number;
+  /** Kind values are accumulated in (f32 for floats; i32/u32 for integer sums and max/min). */
+  accKind: ComputeKind;
+  /** Output dtype; a 32-bit type the accumulator converts to. */
+  outDtype: DType;
+  /** Bessel correction for var. */
+  correction?: number;
+}
+
+export type RowOp = 'softmax' | 'logsoftmax' | 'layernorm' | 'rmsnorm';
+
+export interface RowsSpec {
+  op: RowOp;
+  input: Operand;
+  /** Input shape with the normalised dims last; strides of input and output follow it. */
+  shape: number[];
+  /** How many trailing dims form a row. */
+  rowRank: number;
+  /** Output strides (in the same permuted order), into a fresh contiguous float32 buffer. */
+  outStrides: number[];
+  /** Contiguous float32 weight and bias of the row's length, where the op has them. */
+  weight?: Storage;
+  bias?: Storage;
+  eps: number;
+}
+
+export interface MatmulSpec {
+  a: Operand;
+  b: Operand;
+  /** Output [batch..., M, N]; a's strides are over [batch..., M, K], b's over [batch..., K, N]. */
+  batchShape: number[];
+  m: number;
+  n: number;
+  k: number;
+  outDtype: DType;
+}
+
+export interface Backend {
+  readonly kind: 'cpu' | 'webgpu';
+  alloc(dtype: DType, numel: number, op: string): Storage;
+  upload(dtype: DType, data: HostArray, op: string): Storage;
+  /** Reads `numel` elements of a contiguous storage from its start. */
+  read(storage: Storage, dtype: DType, numel: number): Promise<HostArray>;
+  release(storage: Storage): void;
+  map(spec: MapSpec): Storage;
+  reduce(spec: ReduceSpec): Storage;
+  rows(spec: RowsSpec): Storage;
+  matmul(spec: MatmulSpec): Storage;
+  synchronize(): Promise<void>;
+}

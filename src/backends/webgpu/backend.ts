@@ -1,0 +1,235 @@
+import type { Backend, MapSpec, MatmulSpec, ReduceSpec, RowsSpec, Storage } from '../backend.js';
+import { dtypeInfo, hostFromBytes, type ComputeKind, type DType, type HostArray } from '../../tensor/dtype.js';
+import { coalesce, numel } from '../../tensor/shape.js';
+import { XpuShapeError } from '../../errors.js';
+import { CachingAllocator, GpuStorage } from './allocator.js';
+import { bindings, elementsPerWord, enables, loaderFn, MAX_RANK, storeWordFn, UniformWriter } from './codegen.js';
+import { PipelineCache, kernelSource, type CompiledKernel } from './pipelines.js';
+import { CommandQueue } from './queue.js';
+
+const WG = 64;
+const REDUCE_OPS = ['sum', 'prod', 'max', 'min', 'argmax', 'argmin', 'mean', 'var'];
+const ROW_OPS = ['softmax', 'logsoftmax', 'layernorm', 'rmsnorm'];
+
+function checkRank(op: string, rank: number): void {
+  if (rank > MAX_RANK) {
+    throw new XpuShapeError('too many dims for a GPU kernel after merging contiguous dims', { op, arg: 'input', expected: `at most ${MAX_RANK} non-mergeable dims`, got: String(rank) });
+  }
+}
+
+/**
+ * The WebGPU backend: kernels from kernels/*.wgsl, specialised by generated preludes and
+ * override constants, launched through the batching CommandQueue, with memory from the caching
+ * allocator.
+ */
+export class WebGPUBackend implements Backend {
+  readonly kind = 'webgpu' as const;
+  readonly allocator: CachingAllocator;
+  readonly queue: CommandQueue;
+  readonly pipelines: PipelineCache;
+  readonly #kernels = new Map<string, CompiledKernel>();
+  readonly hasF16: boolean;
+
+  constructor(readonly device: GPUDevice, features: string[]) {
+    const lim = device.limits;
+    this.allocator = new CachingAllocator(device, lim.maxBufferSize, lim.maxStorageBufferBindingSize);
+    this.queue = new CommandQueue(device, Number(process.env.XPU_BATCH ?? 128), lim.maxComputeWorkgroupsPerDimension);
+    this.pipelines = new PipelineCache(device);
+    this.hasF16 = features.includes('shader-f16');
+  }
+
+  #kernel(key: string, reads: number, constants: Record<string, number>, source: () => string): CompiledKernel {
+    let k = this.#kernels.get(key);
+    if (!k) {
+      k = this.pipelines.get(source(), reads, constants);
+      this.#kernels.set(key, k);
+    }
+    return k;
+  }
+
+  alloc(dtype: DType, n: number, op: string): GpuStorage {
+    this.queue.checkAlive(op);
+    return this.allocator.alloc(n * dtypeInfo(dtype).itemsize, op);
+  }
+
+  upload(dtype: DType, data: HostArray, op: string): GpuStorage {
+    const st = this.alloc(dtype, data.length, op);
+    this.queue.upload(st.buffer, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    return st;
+  }
+
+  async read(storage: Storage, dtype: DType, n: number): Promise<HostArray> {
+    const bytes = n * dtypeInfo(dtype).itemsize;
+    const buf = await this.queue.read((storage as GpuStorage).buffer, bytes);
+    return hostFromBytes(dtype, buf, n);
+  }
+
+  release(storage: Storage): void {
+    this.allocator.free(storage as GpuStorage);
+  }
+
+  synchronize(): Promise<void> {
+    return this.queue.synchronize();
+  }
+
+  #bind(st: Storage): { buffer: GPUBuffer; size: number } {
+    const g = st as GpuStorage;
+    return { buffer: g.buffer, size: Math.max(4, Math.ceil(g.byteLength / 4) * 4) };
+  }
+
+  map(spec: MapSpec): Storage {
+    const { kernel, inputs, outDtype, argKind } = spec;
+    const n = numel(spec.outShape);
+    const out = this.alloc(outDtype, n, kernel.name);
+    if (n === 0) return out;
+    // Merge dims every operand walks contiguously (not when the body reads coordinates).
+    let shape = spec.outShape;
+    let strides = inputs.map((x) => x.strides);
+    if (!kernel.usesCoords) {
+      const c = coalesce(shape, strides);
+      shape = c.shape;
+      strides = c.strides;
+    }
+    checkRank(kernel.name, shape.length);
+    const nin = inputs.length;
+    const epw = elementsPerWord(outDtype);
+    const r = dtypeInfo(outDtype).compute;
+    const key = `map|${kernel.name}|${inputs.map((x) => x.dtype).join(',')}|${outDtype}|${argKind}|${kernel.usesCoords ? 1 : 0}`;
+    const compiled = this.#kernel(key, nin, { WG }, () => this.#mapSource(spec, r, epw));
+    const w = new UniformWriter().u32(n, shape.length, 0, 0).array('u', shape, MAX_RANK);
+    const sc = spec.scalars ?? [];
+    for (let j = 0; j < MAX_RANK; j++) {
+      const s = sc[j];
+      if (!s) w.u32(0);
+      else if (s.kind === 'f32') w.f32(s.value);
+      else if (s.kind === 'i32') w.i32(s.value);
+      else w.u32(s.value);
+    }
+    for (let k = 0; k < Math.max(1, nin); k++) w.array('i', strides[k] ?? [], MAX_RANK);
+    for (let k = 0; k < Math.max(1, nin); k++) w.i32(inputs[k]?.offset ?? 0, 0, 0, 0);
+    const words = Math.ceil(n / epw);
+    this.queue.dispatch(kernel.name, compiled.pipeline, compiled.layout, w.finish(),
+      [this.#bind(out), ...inputs.map((x) => this.#bind(x.storage))], Math.ceil(words / WG));
+    return out;
+  }
+
+  #mapSource(spec: MapSpec, r: ComputeKind, epw: number): string {
+    const { kernel, inputs, argKind } = spec;
+    const nin = inputs.length;
+    const m = Math.max(1, nin);
+    const params = `struct Params {\n  numel: u32, rank: u32, p0: u32, p1: u32,\n  shape: array<vec4<u32>, 2>,\n  s: array<vec4<u32>, 2>,\n  st: array<vec4<i32>, ${2 * m}>,\n  off: array<vec4<i32>, ${m}>,\n}`;
+    const loaders = inputs.map((x, k) => loaderFn(k, x.dtype, argKind)).join('\n');
+    const evars = inputs.map((_, k) => `  var e${k} = P.off[${k}].x;`).join('\n');
+    const eacc = inputs.map((_, k) => `    e${k} += i32(cd) * P.st[${2 * k}u + du / 4u][du % 4u];`).join('\n');
+    const xs = kernel.lazy ? '' : inputs.map((_, k) => `  let x${k} = ld${k}(e${k});`).join('\n');
+    const element = `fn element(i: u32) -> R {
+  var rem = i;
+  var c: array<u32, ${MAX_RANK}>;
+${evars}
+  for (var d = i32(P.rank) - 1; d >= 0; d--) {
+    let du = u32(d);
+    let n = P.shape[du / 4u][du % 4u];
+    let cd = rem % n;
+    rem = rem / n;
+    c[du] = cd;
+${eacc}
+  }
+${xs}
+  ${kernel.wgsl}
+}`;
+    const f16 = false; // storage is u32 words; f16 values are unpacked to f32, no extension needed
+    return [
+      enables(f16),
+      params,
+      bindings(nin),
+      `alias R = ${r};\nalias A = ${argKind};\nconst EPW: u32 = ${epw}u;`,
+      'fn sf(k: u32) -> f32 { return bitcast<f32>(P.s[k / 4u][k % 4u]); }',
+      'fn si(k: u32) -> i32 { return bitcast<i32>(P.s[k / 4u][k % 4u]); }',
+      'fn su(k: u32) -> u32 { return P.s[k / 4u][k % 4u]; }',
+      kernelSource('common/math.wgsl'),
+      loaders,
+      element,
+      storeWordFn(spec.outDtype),
+      kernelSource('map.wgsl'),
+    ].join('\n');
+  }
+
+  reduce(spec: ReduceSpec): Storage {
+    const { input, shape, keptRank, accKind, outDtype } = spec;
+    // Merge kept dims among themselves and reduced dims among themselves.
+    const kept = coalesce(shape.slice(0, keptRank), [input.strides.slice(0, keptRank)]);
+    const red = coalesce(shape.slice(keptRank), [input.strides.slice(keptRank)]);
+    const fullShape = [...kept.shape, ...red.shape];
+    const fullStrides = [...kept.strides[0], ...red.strides[0]];
+    checkRank(spec.op, fullShape.length);
+    const rows = numel(shape.slice(0, keptRank));
+    const n = numel(shape.slice(keptRank));
+    const out = this.alloc(outDtype, rows, spec.op);
+    if (rows === 0) return out;
+    const opIndex = REDUCE_OPS.indexOf(spec.op);
+    const key = `reduce|${input.dtype}|${accKind}`;
+    const compiled = this.#kernel(`${key}|${opIndex}`, 1, { OP: opIndex, WG }, () => {
+      const toWord = accKind === 'u32' ? 'return v;' : 'return bitcast<u32>(v);';
+      return [
+        'struct Params {\n  rows: u32, n: u32, kept: u32, rank: u32,\n  shape: array<vec4<u32>, 2>,\n  st: array<vec4<i32>, 2>,\n  off: i32, correction: f32, p0: u32, p1: u32,\n}',
+        bindings(1),
+        `alias ACC = ${accKind};\nconst IS_FLOAT = ${accKind === 'f32'};`,
+        loaderFn(0, input.dtype, accKind),
+        `fn to_word(v: ACC) -> u32 { ${toWord} }`,
+        kernelSource('reduce.wgsl'),
+      ].join('\n');
+    });
+    const w = new UniformWriter().u32(rows, n, kept.shape.length, fullShape.length)
+      .array('u', fullShape, MAX_RANK).array('i', fullStrides, MAX_RANK)
+      .i32(input.offset).f32(spec.correction ?? 1).u32(0, 0);
+    this.queue.dispatch(spec.op, compiled.pipeline, compiled.layout, w.finish(), [this.#bind(out), this.#bind(input.storage)], rows);
+    return out;
+  }
+
+  rows(spec: RowsSpec): Storage {
+    const { input, shape, rowRank, outStrides } = spec;
+    checkRank(spec.op, shape.length);
+    const total = numel(shape);
+    const n = numel(shape.slice(shape.length - rowRank));
+    const out = this.alloc('float32', total, spec.op);
+    if (total === 0) return out;
+    const opIndex = ROW_OPS.indexOf(spec.op);
+    const compiled = this.#kernel(`rows|${input.dtype}|${opIndex}`, 3, { OP: opIndex, WG }, () => [
+      'struct Params {\n  rows: u32, n: u32, rank: u32, rowRank: u32,\n  shape: array<vec4<u32>, 2>,\n  ist: array<vec4<i32>, 2>,\n  ost: array<vec4<i32>, 2>,\n  ioff: i32, eps: f32, hasWeight: u32, hasBias: u32,\n}',
+      bindings(1, ['weight', 'bias']),
+      loaderFn(0, input.dtype, 'f32'),
+      kernelSource('rows.wgsl'),
+    ].join('\n'));
+    const w = new UniformWriter().u32(total / n, n, shape.length, rowRank)
+      .array('u', shape, MAX_RANK).array('i', input.strides, MAX_RANK).array('i', outStrides, MAX_RANK)
+      .i32(input.offset).f32(spec.eps).u32(spec.weight ? 1 : 0, spec.bias ? 1 : 0);
+    // Absent weight/bias bind the input as a placeholder; the kernel never reads it then.
+    const weight = spec.weight ?? input.storage;
+    const bias = spec.bias ?? input.storage;
+    this.queue.dispatch(spec.op, compiled.pipeline, compiled.layout, w.finish(),
+      [this.#bind(out), this.#bind(input.storage), this.#bind(weight), this.#bind(bias)], total / n);
+    return out;
+  }
+
+  matmul(spec: MatmulSpec): Storage {
+    const { a, b, batchShape, m, n, k } = spec;
+    checkRank('matmul', batchShape.length);
+    const total = numel(batchShape) * m * n;
+    const out = this.alloc('float32', total, 'matmul');
+    if (total === 0) return out;
+    const nb = batchShape.length;
+    const compiled = this.#kernel(`matmul_naive|${a.dtype}|${b.dtype}`, 2, { WG }, () => [
+      'struct Params {\n  m: u32, n: u32, k: u32, total: u32,\n  brank: u32, aoff: i32, boff: i32, p0: u32,\n  sam: i32, sak: i32, sbk: i32, sbn: i32,\n  bshape: array<vec4<u32>, 2>,\n  sab: array<vec4<i32>, 2>,\n  sbb: array<vec4<i32>, 2>,\n}',
+      bindings(2),
+      loaderFn(0, a.dtype, 'f32'),
+      loaderFn(1, b.dtype, 'f32'),
+      kernelSource('matmul_naive.wgsl'),
+    ].join('\n'));
+    const w = new UniformWriter().u32(m, n, k, total).u32(nb).i32(a.offset, b.offset).u32(0)
+      .i32(a.strides[nb], a.strides[nb + 1], b.strides[nb], b.strides[nb + 1])
+      .array('u', batchShape, MAX_RANK).array('i', a.strides.slice(0, nb), MAX_RANK).array('i', b.strides.slice(0, nb), MAX_RANK);
+    this.queue.dispatch('matmul', compiled.pipeline, compiled.layout, w.finish(),
+      [this.#bind(out), this.#bind(a.storage), this.#bind(b.storage)], Math.ceil(total / WG));
+    return out;
+  }
+}

@@ -1,0 +1,121 @@
+import { installPollPacing, parsePollStrategy, setPollStrategy } from './poll.js';
+
+/**
+ * Finding a GPU through Dawn (the npm package `webgpu`).
+ *
+ * Hazard in webgpu 0.6.2: the object returned by create() owns Dawn's instance. If V8 collects it
+ * while an adapter or device is alive, the next event poll touches freed memory (segfaults, futex
+ * errors, hangs). A module-level const was not enough in a probe, so every instance is pinned in a
+ * global registry for the life of the process.
+ */
+const PIN = Symbol.for('xpu.dawnInstances');
+type Pinned = { instances: unknown[] };
+const pinned: Pinned = ((globalThis as Record<symbol, unknown>)[PIN] as Pinned | undefined) ?? { instances: [] };
+(globalThis as Record<symbol, unknown>)[PIN] = pinned;
+
+export interface AdapterChoice {
+  adapter: GPUAdapter;
+  device: GPUDevice;
+  dawnVersion: string;
+  features: string[];
+}
+
+/** Features we ask for when the adapter has them. */
+const WANTED_FEATURES = [
+  'shader-f16',
+  'subgroups',
+  'subgroup-size-control',
+  'timestamp-query',
+  'chromium-experimental-subgroup-matrix',
+  'chromium-experimental-timestamp-query-inside-passes',
+];
+
+/** Limits we raise to the adapter's maximum (defaults are small: 128 MiB bindings, 16 KiB shared). */
+const WANTED_LIMITS = [
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxUniformBufferBindingSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupSizeZ',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
+  'maxBindGroups',
+];
+
+function rank(a: GPUAdapter, requestedHighPerf: boolean): number {
+  const vendor = a.info.vendor.toLowerCase();
+  if (vendor === 'intel' || vendor.includes('8086')) return 0;
+  const fallback = (a as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter || a.info.isFallbackAdapter;
+  if (!fallback && requestedHighPerf) return 1;
+  if (!fallback) return 2;
+  return 3;
+}
+
+/**
+ * Opens the preferred adapter: Intel first, then a discrete (high-performance) one, then any.
+ * XPU_BACKEND (vulkan, metal, d3d12...) and XPU_ADAPTER (a name substring) pass through to Dawn.
+ * Returns a reason string when there is no usable adapter.
+ */
+export async function openDawnDevice(): Promise<AdapterChoice | string> {
+  setPollStrategy(parsePollStrategy(process.env.XPU_POLL));
+  let mod: { create: (flags: string[]) => GPU; globals: Record<string, unknown> };
+  try {
+    mod = (await import('webgpu')) as unknown as typeof mod;
+  } catch (e) {
+    return `the 'webgpu' package (Dawn) could not be loaded: ${(e as Error).message}`;
+  }
+  // Dawn's classes (GPUBufferUsage...) are used as globals by WebGPU code, as in a browser.
+  for (const [k, v] of Object.entries(mod.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+  installPollPacing();
+  const flags: string[] = [];
+  if (process.env.XPU_BACKEND) flags.push(`backend=${process.env.XPU_BACKEND}`);
+  if (process.env.XPU_ADAPTER) flags.push(`adapter=${process.env.XPU_ADAPTER}`);
+  let gpu: GPU;
+  try {
+    gpu = mod.create(flags);
+  } catch (e) {
+    return `Dawn failed to start: ${(e as Error).message}`;
+  }
+  pinned.instances.push(gpu);
+  const candidates: { a: GPUAdapter; score: number }[] = [];
+  for (const powerPreference of ['high-performance', 'low-power'] as const) {
+    try {
+      const a = await gpu.requestAdapter({ powerPreference });
+      if (a) candidates.push({ a, score: rank(a, powerPreference === 'high-performance') });
+    } catch {
+      // try the next preference
+    }
+  }
+  if (!candidates.length) {
+    return 'no WebGPU adapter was found (on Linux, install a Vulkan driver: mesa-vulkan-drivers from bookworm-backports for lavapipe)';
+  }
+  candidates.sort((x, y) => x.score - y.score);
+  const adapter = candidates[0].a;
+  const features = WANTED_FEATURES.filter((f) => adapter.features.has(f));
+  const requiredLimits: Record<string, number> = {};
+  for (const l of WANTED_LIMITS) {
+    const v = (adapter.limits as unknown as Record<string, number>)[l];
+    if (typeof v === 'number') requiredLimits[l] = v;
+  }
+  let device: GPUDevice;
+  try {
+    device = await adapter.requestDevice({ requiredFeatures: features as GPUFeatureName[], requiredLimits });
+  } catch (e) {
+    return `the adapter refused a device: ${(e as Error).message}`;
+  }
+  pinned.instances.push(adapter, device);
+  return { adapter, device, features, dawnVersion: await dawnPackageVersion() };
+}
+
+async function dawnPackageVersion(): Promise<string> {
+  try {
+    const { createRequire } = await import('node:module');
+    const req = createRequire(import.meta.url);
+    return (req('webgpu/package.json') as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}

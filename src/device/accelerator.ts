@@ -1,0 +1,72 @@
+import { cpuDevice, currentXpu, defaultDevice as defaultDev, resolveDevice, setCurrentXpu, unavailableReason, xpuEntries, type XpuDeviceInfo } from './registry.js';
+import type { Device, DeviceLike } from './device.js';
+import type { MemoryStats } from '../backends/webgpu/allocator.js';
+import { XpuDeviceError } from '../errors.js';
+
+/**
+ * The device-agnostic accelerator API, with the meaning of torch.accelerator / torch.xpu.
+ */
+export const isAvailable = (): boolean => xpuEntries().length > 0;
+export const deviceCount = (): number => xpuEntries().length;
+export const currentDevice = (): number => currentXpu();
+export const setDevice = (i: number): void => setCurrentXpu(i);
+/** Why no accelerator is available (null when one is). */
+export const unavailable = (): string | null => unavailableReason();
+
+function entry(op: string, i?: number) {
+  const list = xpuEntries();
+  const idx = i ?? currentXpu();
+  const e = list[idx];
+  if (!e) {
+    throw new XpuDeviceError('no such accelerator', { op, arg: 'device', expected: list.length ? `an index in [0, ${list.length - 1}]` : 'an available xpu device', got: `${idx}${unavailableReason() ? ` (${unavailableReason()})` : ''}` });
+  }
+  return e;
+}
+
+/** Waits until every queued kernel on the device has finished. */
+export async function synchronize(i?: number): Promise<void> {
+  if (!isAvailable()) return;
+  await entry('accelerator.synchronize', i).backend.synchronize();
+}
+
+export function getDeviceInfo(i?: number): XpuDeviceInfo {
+  return entry('accelerator.getDeviceInfo', i).info;
+}
+
+export function getDeviceName(i?: number): string {
+  return entry('accelerator.getDeviceName', i).info.description;
+}
+
+export function memoryStats(i?: number): MemoryStats {
+  return entry('accelerator.memoryStats', i).backend.allocator.stats();
+}
+
+export function memoryAllocated(i?: number): number {
+  return memoryStats(i).allocatedBytes;
+}
+
+export function maxMemoryAllocated(i?: number): number {
+  return memoryStats(i).peakAllocatedBytes;
+}
+
+export function resetPeakMemoryStats(i?: number): void {
+  entry('accelerator.resetPeakMemoryStats', i).backend.allocator.resetPeak();
+}
+
+/** Frees every cached, unused GPU block (torch.xpu.empty_cache). */
+export function emptyCache(i?: number): void {
+  if (!isAvailable()) return;
+  entry('accelerator.emptyCache', i).backend.allocator.emptyCache();
+}
+
+/** A Device object: device('cpu'), device('xpu'), device('xpu:0'). */
+export function device(like: DeviceLike): Device {
+  return resolveDevice('device', like);
+}
+
+/** The default device for new tensors: xpu when available, else cpu. */
+export function defaultDevice(): Device {
+  return defaultDev();
+}
+
+export const cpu = cpuDevice;

@@ -1,0 +1,22 @@
+/**
+ * xpu: a tensor runtime for Node.js on WebGPU (Dawn) with a complete CPU fallback.
+ * This file is the public API and nothing else.
+ */
+import { initDevices } from './device/registry.js';
+import './tensor/methods.js';
+
+await initDevices();
+
+export { Tensor, isTensor } from './tensor/tensor.js';
+export { Device, type DeviceLike, type DeviceType } from './device/device.js';
+export type { DType } from './tensor/dtype.js';
+export * from './errors.js';
+export { scope, keep } from './tensor/scope_api.js';
+export { tensor, zeros, ones, full, zerosLike, onesLike, fullLike, empty, arange, linspace, eye, type CreateOptions } from './ops/creation.js';
+export { rand, randn, manualSeed, getRngState } from './ops/random.js';
+export { data, toArray, item, to, toAsync, type DataArray, type NestedArray } from './ops/transfer.js';
+export * from './ops/math.js';
+export { where, type TensorOrScalar } from './ops/elementwise.js';
+export { view, reshape, permute, transpose, t2 as t, expand, narrow, slice, select, squeeze, unsqueeze, flatten, contiguous, clone } from './ops/views.js';
+export * as accelerator from './device/accelerator.js';
+export { device, defaultDevice } from './device/accelerator.js';

@@ -1,0 +1,67 @@
+import type { MapKernel, Operand, Scalar } from '../backends/backend.js';
+import type { Device } from '../device/device.js';
+import { XpuDeviceError } from '../errors.js';
+import { dtypeInfo, type ComputeKind, type DType } from '../tensor/dtype.js';
+import { broadcastStrides } from '../tensor/shape.js';
+import { StorageRef, Tensor } from '../tensor/tensor.js';
+
+/** Checks liveness of every tensor argument and that they share one device. */
+export function checkSameDevice(op: string, tensors: readonly Tensor[], names?: readonly string[]): Device {
+  tensors.forEach((t, i) => t.check(op, names?.[i] ?? (i === 0 ? 'input' : `other`)));
+  const dev = tensors[0].device;
+  for (let i = 1; i < tensors.length; i++) {
+    if (!tensors[i].device.equals(dev)) {
+      throw new XpuDeviceError('tensors are on different devices', {
+        op, arg: names?.[i] ?? 'other', expected: `a tensor on ${dev} (move it with .to('${dev}'))`, got: `a tensor on ${tensors[i].device}`,
+      });
+    }
+  }
+  return dev;
+}
+
+/** A tensor read as an operand of an output of `outShape` (broadcast strides). */
+export function operand(t: Tensor, outShape: readonly number[]): Operand {
+  return { storage: t.ref.storage, dtype: t.dtype, strides: broadcastStrides(t.shape, t.strides, outShape), offset: t.offset };
+}
+
+/** Wraps fresh contiguous storage in a new tensor. */
+export function wrap(device: Device, storage: import('../backends/backend.js').Storage, shape: readonly number[], dtype: DType): Tensor {
+  return new Tensor(new StorageRef(storage, device), shape, dtype);
+}
+
+export interface RunMapArgs {
+  device: Device;
+  kernel: MapKernel;
+  inputs: Operand[];
+  outShape: readonly number[];
+  outDtype: DType;
+  argKind: ComputeKind;
+  scalars?: Scalar[];
+}
+
+export function runMap(a: RunMapArgs): Tensor {
+  const storage = a.device.backend.map({ kernel: a.kernel, inputs: a.inputs, outShape: a.outShape.slice(), outDtype: a.outDtype, argKind: a.argKind, scalars: a.scalars });
+  return wrap(a.device, storage, a.outShape, a.outDtype);
+}
+
+/** WGSL expression reading scalar slot k as a value of `kind`. */
+export function scalarWgsl(kind: ComputeKind, k: number): string {
+  return kind === 'f32' ? `sf(${k}u)` : kind === 'i32' ? `si(${k}u)` : `su(${k}u)`;
+}
+
+const COPY_KERNEL: MapKernel = { name: 'copy', wgsl: 'return x0;', js: (x) => x[0] };
+
+/** A contiguous copy of `t` (same dtype), or a cast when `dtype` differs. */
+export function copyAs(op: string, t: Tensor, dtype: DType = t.dtype): Tensor {
+  const from = dtypeInfo(t.dtype).compute;
+  const to = dtypeInfo(dtype).compute;
+  let kernel = COPY_KERNEL;
+  let argKind = to;
+  if (dtype === 'bool' && t.dtype !== 'bool') {
+    // bool(x) is x != 0, not a truncating conversion (0.5 -> true).
+    argKind = from;
+    kernel = { name: `to_bool_${from}`, wgsl: `return select(0u, 1u, x0 != ${from}(0));`, js: (x) => (x[0] !== 0 && !Number.isNaN(x[0]) ? 1 : 0) };
+  }
+  void op;
+  return runMap({ device: t.device, kernel, inputs: [operand(t, t.shape)], outShape: t.shape, outDtype: dtype, argKind });
+}

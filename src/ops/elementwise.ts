@@ -1,0 +1,98 @@
+import type { MapKernel, Operand, Scalar } from '../backends/backend.js';
+import type { Device } from '../device/device.js';
+import { XpuDTypeError, XpuValueError } from '../errors.js';
+import { dtypeInfo, isFloating, promoteTypes, promoteWithScalar, type ComputeKind, type DType } from '../tensor/dtype.js';
+import { broadcastShapes } from '../tensor/shape.js';
+import { Tensor } from '../tensor/tensor.js';
+import { checkSameDevice, operand, runMap, scalarWgsl } from './common.js';
+import { BINARY, COMPARISONS, UNARY, type ElementwiseDef } from './elementwise_table.js';
+
+/** A tensor, or a JS number/boolean that acts as a scalar (PyTorch's "wrapped number"). */
+export type TensorOrScalar = Tensor | number | boolean;
+
+function checkNumber(op: string, arg: string, x: unknown): number {
+  if (typeof x === 'boolean') return x ? 1 : 0;
+  if (typeof x !== 'number') throw new XpuValueError('not a tensor or a number', { op, arg, expected: 'a Tensor, number or boolean', got: typeof x });
+  return x;
+}
+
+/** The dtype operands promote to (tensors decide; scalars only lift the category). */
+function resultType(op: string, xs: readonly TensorOrScalar[]): DType {
+  const tensors = xs.filter((x): x is Tensor => x instanceof Tensor);
+  let t = tensors[0].dtype;
+  for (const o of tensors.slice(1)) t = promoteTypes(t, o.dtype);
+  for (const x of xs) if (!(x instanceof Tensor)) t = promoteWithScalar(t, checkNumber(op, 'other', x) as number);
+  return t;
+}
+
+/**
+ * Runs an elementwise def over a mix of tensors and scalars. Scalars travel as uniforms, so a
+ * chain like x.mul(2).add(1) records two dispatches and uploads nothing.
+ */
+function run(op: string, def: ElementwiseDef, xs: readonly TensorOrScalar[], argDtype: DType, outDtype: DType, names: string[]): Tensor {
+  const tensors = xs.filter((x): x is Tensor => x instanceof Tensor);
+  const device: Device = checkSameDevice(op, tensors, names.filter((_, j) => xs[j] instanceof Tensor));
+  const outShape = broadcastShapes(op, ...tensors.map((t) => t.shape));
+  const argKind: ComputeKind = dtypeInfo(argDtype).compute;
+  const inputs: Operand[] = [];
+  const scalars: Scalar[] = [];
+  const pre: string[] = [];
+  const pattern = xs.map((x, j) => {
+    if (x instanceof Tensor) {
+      pre.push(`let x${j} = ld${inputs.length}(e${inputs.length});`);
+      inputs.push(operand(x, outShape));
+      return 't';
+    }
+    pre.push(`let x${j} = ${scalarWgsl(argKind, scalars.length)};`);
+    scalars.push({ kind: argKind, value: checkNumber(op, names[j], x) });
+    return 's';
+  });
+  const js = def.js(argKind);
+  const slots = pattern.map((p, j) => ({ tensor: p === 't', index: pattern.slice(0, j).filter((q) => q === p).length }));
+  const kernel: MapKernel = {
+    name: `${op}_${pattern.join('')}`,
+    lazy: true,
+    wgsl: `${pre.join('\n  ')}\n  ${def.wgsl(argKind)}`,
+    js: (_x, ctx) => js(...slots.map((s) => (s.tensor ? ctx.load(s.index, ctx.e[s.index]) : ctx.scalars[s.index]))),
+  };
+  // Scalars are converted to the argument kind as the GPU reads them (uniform bits).
+  for (const s of scalars) s.value = s.kind === 'f32' ? Math.fround(s.value) : s.kind === 'i32' ? Math.trunc(s.value) | 0 : Math.trunc(s.value) >>> 0;
+  return runMap({ device, kernel, inputs, outShape, outDtype, argKind, scalars });
+}
+
+export function unaryOp(name: keyof typeof UNARY & string, x: Tensor): Tensor {
+  const def = UNARY[name];
+  if (!(x instanceof Tensor)) throw new XpuValueError('not a tensor', { op: name, arg: 'input', expected: 'a Tensor', got: typeof x });
+  x.check(name);
+  if (x.dtype === 'bool' && (name === 'neg' || name === 'abs' || name === 'relu')) {
+    throw new XpuDTypeError('not supported for bool tensors', { op: name, arg: 'input', expected: 'a numeric dtype', got: 'bool' });
+  }
+  const dtype = def.floatOnly && !isFloating(x.dtype) ? 'float32' : x.dtype;
+  return run(name, def, [x], dtype, dtype, ['input']);
+}
+
+export function binaryOp(name: keyof typeof BINARY & string, a: TensorOrScalar, b: TensorOrScalar): Tensor {
+  if (!(a instanceof Tensor) && !(b instanceof Tensor)) {
+    throw new XpuValueError('needs at least one tensor', { op: name, arg: 'input', expected: 'a Tensor', got: `${typeof a} and ${typeof b}` });
+  }
+  let t = resultType(name, [a, b]);
+  if (name === 'div' && !isFloating(t)) t = 'float32'; // true division
+  if (t === 'bool' && !COMPARISONS.has(name) && name !== 'maximum' && name !== 'minimum' && name !== 'mul') {
+    throw new XpuDTypeError('not supported for bool tensors', { op: name, arg: 'input', expected: 'numeric dtypes (cast with .to())', got: 'bool' });
+  }
+  const out = COMPARISONS.has(name) ? 'bool' : t;
+  return run(name, BINARY[name], [a, b], t, out, ['input', 'other']);
+}
+
+const WHERE: ElementwiseDef = { wgsl: () => 'return select(x2, x1, x0 != A(0));', js: () => (c, x, y) => (c !== 0 ? x : y) };
+
+/** where(cond, a, b): a where cond is true, else b, with broadcasting. */
+export function where(cond: Tensor, a: TensorOrScalar, b: TensorOrScalar): Tensor {
+  if (!(cond instanceof Tensor)) throw new XpuValueError('cond must be a tensor', { op: 'where', arg: 'condition', expected: 'a bool Tensor', got: typeof cond });
+  cond.check('where', 'condition');
+  if (cond.dtype !== 'bool') throw new XpuDTypeError('condition must be bool', { op: 'where', arg: 'condition', expected: 'bool', got: cond.dtype });
+  const values = [a, b].filter((x) => x instanceof Tensor);
+  const t = values.length ? resultType('where', values.length === 2 ? [a, b] : [values[0], ...[a, b].filter((x) => !(x instanceof Tensor))]) : 'float32';
+  if (!values.length) throw new XpuValueError('needs a tensor value', { op: 'where', arg: 'input', expected: 'a Tensor for input or other', got: 'two scalars' });
+  return run('where', WHERE, [cond, a, b], t, t, ['condition', 'input', 'other']);
+}

@@ -1,0 +1,102 @@
+import { resolveDevice } from '../device/registry.js';
+import { Device, type DeviceLike } from '../device/device.js';
+import { XpuValueError } from '../errors.js';
+import { f16BitsToNumber, isDType, type DType, type HostArray } from '../tensor/dtype.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { copyAs, wrap } from './common.js';
+
+/** What `data()` returns per dtype: float16 is widened to Float32Array (Node 20 has no Float16Array). */
+export type DataArray = Float32Array | Int32Array | Uint32Array | Int8Array | Uint8Array;
+
+/** Reads the tensor's elements in row-major order into host memory. */
+export async function readContiguous(t: Tensor, op: string): Promise<HostArray> {
+  t.check(op);
+  const src = t.isContiguous() ? t : copyAs(op, t);
+  try {
+    const host = await src.device.backend.read(src.ref.storage, src.dtype, src.numel + src.offset);
+    return src.offset ? host.subarray(src.offset) : host;
+  } finally {
+    if (src !== t) src.dispose();
+  }
+}
+
+export async function data(t: Tensor): Promise<DataArray> {
+  const host = await readContiguous(t, 'data');
+  if (t.dtype !== 'float16') return host as DataArray;
+  const out = new Float32Array(host.length);
+  for (let i = 0; i < host.length; i++) out[i] = f16BitsToNumber(host[i]);
+  return out;
+}
+
+export type NestedArray = number | boolean | NestedArray[];
+
+export async function toArray(t: Tensor): Promise<NestedArray> {
+  const flat = await data(t);
+  const isBool = t.dtype === 'bool';
+  const build = (dim: number, base: number): NestedArray => {
+    if (dim === t.ndim) return isBool ? flat[base] !== 0 : flat[base];
+    let stride = 1;
+    for (let d = dim + 1; d < t.ndim; d++) stride *= t.shape[d];
+    return Array.from({ length: t.shape[dim] }, (_, j) => build(dim + 1, base + j * stride));
+  };
+  return build(0, 0);
+}
+
+export async function item(t: Tensor): Promise<number | boolean> {
+  if (t.numel !== 1) throw new XpuValueError('item() needs exactly one element', { op: 'item', arg: 'input', expected: '1 element', got: `${t.numel} elements` });
+  const v = (await data(t))[0];
+  return t.dtype === 'bool' ? v !== 0 : v;
+}
+
+/** Moves to a device, casts to a dtype, or both: to('cpu'), to('float16'), to({device, dtype}). */
+export function to(t: Tensor, target: DeviceLike | DType | { device?: DeviceLike; dtype?: DType }): Tensor {
+  t.check('to');
+  let device: Device = t.device;
+  let dtype: DType = t.dtype;
+  if (typeof target === 'string' && isDType(target)) dtype = target;
+  else if (typeof target === 'string' || target instanceof Device) device = resolveDevice('to', target);
+  else {
+    if (target.device !== undefined) device = resolveDevice('to', target.device);
+    if (target.dtype !== undefined) dtype = target.dtype;
+  }
+  let cur = dtype === t.dtype ? t : copyAs('to', t, dtype);
+  if (!device.equals(cur.device)) cur = transfer(cur, device);
+  return cur;
+}
+
+/**
+ * Copies between devices through host memory. cpu -> xpu is eager (the upload is queued). A GPU
+ * read-back can only be awaited, so xpu -> cpu is toAsync() / cpu(), and to() says so.
+ */
+function transfer(t: Tensor, device: Device): Tensor {
+  if (t.device.type === 'cpu') {
+    const src = t.isContiguous() && t.offset === 0 ? t : copyAs('to', t);
+    const host = (src.ref.storage as unknown as { data: HostArray }).data.subarray(0, src.numel);
+    const out = wrap(device, device.backend.upload(t.dtype, host, 'to'), t.shape, t.dtype);
+    if (src !== t) src.dispose();
+    return out;
+  }
+  throw new XpuValueError('moving a GPU tensor to another device needs a read-back', {
+    op: 'to', arg: 'device', expected: `await t.toAsync('${device}')`, got: `to('${device}') on a tensor on ${t.device}`,
+  });
+}
+
+/** to() that also works from xpu to cpu (it awaits the read-back). */
+export async function toAsync(t: Tensor, target: DeviceLike | DType | { device?: DeviceLike; dtype?: DType }): Promise<Tensor> {
+  t.check('toAsync');
+  let device: Device = t.device;
+  let dtype: DType = t.dtype;
+  if (typeof target === 'string' && isDType(target)) dtype = target;
+  else if (typeof target === 'string' || target instanceof Device) device = resolveDevice('toAsync', target);
+  else {
+    if (target.device !== undefined) device = resolveDevice('toAsync', target.device);
+    if (target.dtype !== undefined) dtype = target.dtype;
+  }
+  if (device.equals(t.device) || t.device.type === 'cpu') return to(t, { device, dtype });
+  const host = await readContiguous(t, 'toAsync');
+  const moved = wrap(device, device.backend.upload(t.dtype, host.slice(), 'toAsync'), t.shape, t.dtype);
+  if (dtype === t.dtype) return moved;
+  const cast = copyAs('toAsync', moved, dtype);
+  moved.dispose();
+  return cast;
+}

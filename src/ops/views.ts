@@ -1,0 +1,161 @@
+import { XpuIndexError, XpuShapeError, XpuValueError } from '../errors.js';
+import { fmtShape, inferReshape, normalizeDim, viewStrides } from '../tensor/shape.js';
+import { makeView, type Tensor } from '../tensor/tensor.js';
+import { copyAs } from './common.js';
+
+/**
+ * Views share storage with their base: only shape, strides and offset change, no data moves.
+ * reshape() and flatten() copy only when the layout leaves no other way, as in PyTorch.
+ */
+
+export function view(t: Tensor, shape: number[]): Tensor {
+  t.check('view');
+  const to = inferReshape('view', t.shape, shape);
+  const st = viewStrides(t.shape, t.strides, to);
+  if (!st) {
+    throw new XpuShapeError('view size is not compatible with the input\'s strides', { op: 'view', arg: 'shape', expected: 'a shape that splits or merges only contiguous dims (use reshape() to copy)', got: fmtShape(shape) });
+  }
+  return makeView(t, to, st, t.offset);
+}
+
+export function reshape(t: Tensor, shape: number[]): Tensor {
+  t.check('reshape');
+  const to = inferReshape('reshape', t.shape, shape);
+  const st = viewStrides(t.shape, t.strides, to);
+  if (st) return makeView(t, to, st, t.offset);
+  const c = copyAs('reshape', t);
+  const v = makeView(c, to, viewStrides(c.shape, c.strides, to)!, 0);
+  c.dispose();
+  return v;
+}
+
+export function permute(t: Tensor, dims: number[]): Tensor {
+  t.check('permute');
+  const nd = dims.map((d) => normalizeDim('permute', d, t.ndim, 'dims'));
+  if (nd.length !== t.ndim || new Set(nd).size !== nd.length) {
+    throw new XpuValueError('dims must be a permutation of the tensor\'s dims', { op: 'permute', arg: 'dims', expected: `a permutation of 0..${t.ndim - 1}`, got: JSON.stringify(dims) });
+  }
+  return makeView(t, nd.map((d) => t.shape[d]), nd.map((d) => t.strides[d]), t.offset);
+}
+
+export function transpose(t: Tensor, dim0: number, dim1: number): Tensor {
+  t.check('transpose');
+  const a = normalizeDim('transpose', dim0, t.ndim, 'dim0');
+  const b = normalizeDim('transpose', dim1, t.ndim, 'dim1');
+  const perm = Array.from({ length: t.ndim }, (_, i) => i);
+  [perm[a], perm[b]] = [perm[b], perm[a]];
+  return t.ndim === 0 ? makeView(t, [], [], t.offset) : permute(t, perm);
+}
+
+/** 2-D transpose (t.T for matrices, a no-op view for 0-D and 1-D). */
+export function t2(t: Tensor): Tensor {
+  if (t.ndim > 2) throw new XpuShapeError('t() expects a tensor with <= 2 dims', { op: 't', arg: 'input', expected: '<= 2 dims', got: `${t.ndim} dims` });
+  return t.ndim < 2 ? makeView(t.check('t'), t.shape, t.strides, t.offset) : transpose(t, 0, 1);
+}
+
+export function expand(t: Tensor, shape: number[]): Tensor {
+  t.check('expand');
+  if (shape.length < t.ndim) {
+    throw new XpuShapeError('expand cannot drop dims', { op: 'expand', arg: 'shape', expected: `at least ${t.ndim} dims`, got: fmtShape(shape) });
+  }
+  const lead = shape.length - t.ndim;
+  const outShape: number[] = [];
+  const strides: number[] = [];
+  for (let i = 0; i < shape.length; i++) {
+    const src = i - lead;
+    const want = shape[i];
+    if (src < 0) {
+      if (want < 0) throw new XpuShapeError('-1 is not allowed for new leading dims', { op: 'expand', arg: 'shape', expected: 'sizes >= 0', got: fmtShape(shape) });
+      outShape.push(want);
+      strides.push(0);
+      continue;
+    }
+    const have = t.shape[src];
+    const size = want === -1 ? have : want;
+    if (size !== have && have !== 1) {
+      throw new XpuShapeError('expanded size must match the existing size or the existing size must be 1', { op: 'expand', arg: 'shape', expected: `size ${have} or any size where the size is 1, at dim ${i} (input ${fmtShape(t.shape)})`, got: fmtShape(shape) });
+    }
+    outShape.push(size);
+    strides.push(size === have ? t.strides[src] : 0);
+  }
+  return makeView(t, outShape, strides, t.offset);
+}
+
+export function narrow(t: Tensor, dim: number, start: number, length: number): Tensor {
+  t.check('narrow');
+  const d = normalizeDim('narrow', dim, t.ndim);
+  const size = t.shape[d];
+  const s = start < 0 ? start + size : start;
+  if (!Number.isInteger(s) || s < 0 || !Number.isInteger(length) || length < 0 || s + length > size) {
+    throw new XpuIndexError('range out of bounds', { op: 'narrow', arg: 'start', expected: `start + length <= ${size} with start in [${-size}, ${size}]`, got: `start ${start}, length ${length}` });
+  }
+  const shape = t.shape.slice();
+  shape[d] = length;
+  return makeView(t, shape, t.strides, t.offset + s * t.strides[d]);
+}
+
+/** Python-style slice along a dim: start/end clamp, negative indices count from the end, step > 0. */
+export function slice(t: Tensor, dim: number, start = 0, end?: number, step = 1): Tensor {
+  t.check('slice');
+  const d = normalizeDim('slice', dim, t.ndim);
+  const size = t.shape[d];
+  if (!Number.isInteger(step) || step <= 0) throw new XpuValueError('step must be a positive integer', { op: 'slice', arg: 'step', expected: 'an integer >= 1', got: String(step) });
+  const clamp = (v: number) => Math.min(size, Math.max(0, v < 0 ? v + size : v));
+  const s = clamp(start);
+  const e = Math.max(s, clamp(end ?? size));
+  const shape = t.shape.slice();
+  const strides = t.strides.slice();
+  shape[d] = Math.ceil((e - s) / step);
+  strides[d] = t.strides[d] * step;
+  return makeView(t, shape, strides, t.offset + s * t.strides[d]);
+}
+
+/** The slice at `index` along `dim`, with that dim removed (t[i] for dim 0). */
+export function select(t: Tensor, dim: number, index: number): Tensor {
+  t.check('select');
+  const d = normalizeDim('select', dim, t.ndim);
+  const size = t.shape[d];
+  if (!Number.isInteger(index) || index < -size || index >= size) {
+    throw new XpuIndexError('index out of range', { op: 'select', arg: 'index', expected: `an integer in [${-size}, ${size - 1}]`, got: String(index) });
+  }
+  const i = index < 0 ? index + size : index;
+  return makeView(t, t.shape.filter((_, j) => j !== d), t.strides.filter((_, j) => j !== d), t.offset + i * t.strides[d]);
+}
+
+export function squeeze(t: Tensor, dim?: number | number[]): Tensor {
+  t.check('squeeze');
+  const dims = dim === undefined ? t.shape.map((_, i) => i) : (Array.isArray(dim) ? dim : [dim]).map((d) => normalizeDim('squeeze', d, t.ndim));
+  const drop = new Set(dims.filter((d) => t.shape[d] === 1));
+  return makeView(t, t.shape.filter((_, i) => !drop.has(i)), t.strides.filter((_, i) => !drop.has(i)), t.offset);
+}
+
+export function unsqueeze(t: Tensor, dim: number): Tensor {
+  t.check('unsqueeze');
+  const d = normalizeDim('unsqueeze', dim, t.ndim + 1);
+  const shape = t.shape.slice();
+  const strides = t.strides.slice();
+  const stride = d < t.ndim ? t.shape[d] * t.strides[d] : 1;
+  shape.splice(d, 0, 1);
+  strides.splice(d, 0, stride);
+  return makeView(t, shape, strides, t.offset);
+}
+
+export function flatten(t: Tensor, startDim = 0, endDim = -1): Tensor {
+  t.check('flatten');
+  if (t.ndim === 0) return reshape(t, [1]);
+  const s = normalizeDim('flatten', startDim, t.ndim, 'startDim');
+  const e = normalizeDim('flatten', endDim, t.ndim, 'endDim');
+  if (s > e) throw new XpuValueError('startDim must not come after endDim', { op: 'flatten', arg: 'startDim', expected: `<= ${e}`, got: String(s) });
+  const merged = t.shape.slice(s, e + 1).reduce((a, b) => a * b, 1);
+  return reshape(t, [...t.shape.slice(0, s), merged, ...t.shape.slice(e + 1)]);
+}
+
+/** `t` itself if it is already contiguous, else a contiguous copy. */
+export function contiguous(t: Tensor): Tensor {
+  t.check('contiguous');
+  return t.isContiguous() ? makeView(t, t.shape, t.strides, t.offset) : copyAs('contiguous', t);
+}
+
+export function clone(t: Tensor): Tensor {
+  return copyAs('clone', t.check('clone'));
+}

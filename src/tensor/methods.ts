@@ -1,0 +1,8 @@
+// Installs the Tensor methods (a.add(b), x.sum(1)...), one file per op family.
+import './methods/core.js';
+import './methods/elementwise.js';
+import './methods/views.js';
+import './methods/reduce.js';
+import './methods/norm.js';
+import './methods/structural.js';
+import './methods/linalg.js';

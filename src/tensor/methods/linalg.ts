@@ -1,0 +1,2 @@
+// Tensor methods for the linalg op family (filled in with the ops themselves).
+export {};

@@ -1,0 +1,2 @@
+// Tensor methods for the structural op family (filled in with the ops themselves).
+export {};
