@@ -1,8 +1,19 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** kernels/ sits at the package root; this file is at {src,dist}/backends/webgpu/. */
-const KERNEL_DIR = fileURLToPath(new URL('../../../kernels/', import.meta.url));
+/** kernels/ sits at the package root, above src/ (tests) or dist/src/ (built code). */
+function findKernelDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'kernels');
+    if (existsSync(join(candidate, 'map.wgsl'))) return candidate + '/';
+    const up = dirname(dir);
+    if (up === dir) throw new Error('xpu: cannot find the kernels/ directory of the package');
+    dir = up;
+  }
+}
+const KERNEL_DIR = findKernelDir();
 const sources = new Map<string, string>();
 
 /** The text of a kernel file under kernels/, read once. */
