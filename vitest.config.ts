@@ -9,5 +9,7 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    // Lets tests force a GC: the FinalizationRegistry safety net, and Dawn's GC hazard.
+    execArgv: ['--expose-gc'],
   },
 });

@@ -20,3 +20,4 @@ export { where, type TensorOrScalar } from './ops/elementwise.js';
 export { view, reshape, permute, transpose, t2 as t, expand, narrow, slice, select, squeeze, unsqueeze, flatten, contiguous, clone } from './ops/views.js';
 export * as accelerator from './device/accelerator.js';
 export { device, defaultDevice } from './device/accelerator.js';
+export { matmul, mm } from './ops/matmul.js';

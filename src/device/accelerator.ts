@@ -56,7 +56,7 @@ export function resetPeakMemoryStats(i?: number): void {
 /** Frees every cached, unused GPU block (torch.xpu.empty_cache). */
 export function emptyCache(i?: number): void {
   if (!isAvailable()) return;
-  entry('accelerator.emptyCache', i).backend.allocator.emptyCache();
+  entry('accelerator.emptyCache', i).backend.emptyCache();
 }
 
 /** A Device object: device('cpu'), device('xpu'), device('xpu:0'). */

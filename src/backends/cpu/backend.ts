@@ -14,8 +14,8 @@ import { rowOp } from './rows.js';
 export class CpuBackend implements Backend {
   readonly kind = 'cpu' as const;
 
-  alloc(dtype: DType, n: number): Storage {
-    return CpuStorage.alloc(dtype, n);
+  alloc(dtype: DType, n: number, op: string): Storage {
+    return CpuStorage.alloc(dtype, n, op);
   }
 
   upload(dtype: DType, data: HostArray): Storage {
@@ -35,7 +35,7 @@ export class CpuBackend implements Backend {
   map(spec: MapSpec): Storage {
     const { kernel, inputs, outShape, outDtype, argKind } = spec;
     const n = numel(outShape);
-    const out = CpuStorage.alloc(outDtype, n);
+    const out = CpuStorage.alloc(outDtype, n, kernel.name);
     const datas = inputs.map((op) => (op.storage as CpuStorage).data);
     const kinds = inputs.map((op) => dtypeInfo(op.dtype).compute);
     const walker = new StridedWalker(outShape, inputs.map((op) => op.strides), inputs.map((op) => op.offset));

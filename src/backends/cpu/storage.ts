@@ -1,4 +1,5 @@
 import type { Storage } from '../backend.js';
+import { XpuOutOfMemoryError } from '../../errors.js';
 import { allocHost, dtypeInfo, type DType, type HostArray } from '../../tensor/dtype.js';
 
 /** CPU storage is a typed array (float16 as raw bits). */
@@ -12,7 +13,12 @@ export class CpuStorage implements Storage {
     return this.data.length * dtypeInfo(this.dtype).itemsize;
   }
 
-  static alloc(dtype: DType, n: number): CpuStorage {
-    return new CpuStorage(allocHost(dtype, n), dtype);
+  static alloc(dtype: DType, n: number, op = 'alloc'): CpuStorage {
+    try {
+      return new CpuStorage(allocHost(dtype, n), dtype);
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      throw new XpuOutOfMemoryError('allocation failed on cpu', { op, arg: 'size', expected: 'a size the JS heap can hold (TypedArray limits)', got: `${n} elements of ${dtype}` });
+    }
   }
 }

@@ -72,6 +72,12 @@ export class WebGPUBackend implements Backend {
     return this.queue.synchronize();
   }
 
+  /** Destroys cached blocks. Pending commands may still use them, so they are submitted first. */
+  emptyCache(): void {
+    this.queue.flush();
+    this.allocator.emptyCache();
+  }
+
   #bind(st: Storage): { buffer: GPUBuffer; size: number } {
     const g = st as GpuStorage;
     return { buffer: g.buffer, size: Math.max(4, Math.ceil(g.byteLength / 4) * 4) };

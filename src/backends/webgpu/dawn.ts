@@ -13,6 +13,11 @@ type Pinned = { instances: unknown[] };
 const pinned: Pinned = ((globalThis as Record<symbol, unknown>)[PIN] as Pinned | undefined) ?? { instances: [] };
 (globalThis as Record<symbol, unknown>)[PIN] = pinned;
 
+/** The Dawn GPU object xpu opened (for peers like tfjs to share the same adapter in benchmarks). */
+export function dawnInstance(): GPU | undefined {
+  return pinned.instances.find((x) => typeof (x as GPU).requestAdapter === 'function') as GPU | undefined;
+}
+
 export interface AdapterChoice {
   adapter: GPUAdapter;
   device: GPUDevice;
