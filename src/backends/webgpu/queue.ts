@@ -14,6 +14,8 @@ export interface DispatchHook {
   endDispatch(): void;
   /** Called right before a batch is submitted, with its encoder still open. */
   beforeSubmit(encoder: GPUCommandEncoder): void;
+  /** Called right after the batch was submitted. */
+  afterSubmit(): void;
 }
 
 /**
@@ -142,6 +144,7 @@ export class CommandQueue {
     this.hook?.beforeSubmit(this.#encoder);
     this.device.queue.submit([this.#encoder.finish()]);
     this.submits++;
+    this.hook?.afterSubmit();
     this.#encoder = null;
     this.#dispatches = 0;
     this.#arenaUsed = 0;

@@ -1,0 +1,118 @@
+import type { Backend, MapSpec, MatmulSpec, ReduceSpec, RowsSpec, Storage } from '../backends/backend.js';
+import type { WebGPUBackend } from '../backends/webgpu/backend.js';
+import { cpuDevice, xpuEntries } from '../device/registry.js';
+import { XpuValueError } from '../errors.js';
+import { GpuTimer } from './gpu_timer.js';
+import { Profile, type KernelEvent } from './report.js';
+
+/**
+ * The profiler records every kernel launch on every device: name, parameters, shapes, CPU-side
+ * enqueue time, bytes allocated for the output, and GPU time from timestamp queries where the
+ * adapter has them. While it is off, nothing is wrapped: the overhead is zero.
+ */
+type Primitive = 'map' | 'reduce' | 'rows' | 'matmul';
+const PRIMITIVES: Primitive[] = ['map', 'reduce', 'rows', 'matmul'];
+
+interface Session {
+  events: KernelEvent[];
+  wallStart: number;
+  restore: (() => void)[];
+  timers: GpuTimer[];
+}
+
+let session: Session | null = null;
+
+function describe(kind: Primitive, spec: unknown): { name: string; params: string; shapes: string } {
+  switch (kind) {
+    case 'map': {
+      const s = spec as MapSpec;
+      return { name: s.kernel.name, params: `${s.inputs.map((x) => x.dtype).join(',')}->${s.outDtype}`, shapes: `[${s.outShape.join(', ')}]` };
+    }
+    case 'reduce': {
+      const s = spec as ReduceSpec;
+      return { name: s.op, params: `${s.input.dtype} acc=${s.accKind}`, shapes: `[${s.shape.join(', ')}] kept=${s.keptRank}` };
+    }
+    case 'rows': {
+      const s = spec as RowsSpec;
+      return { name: s.op, params: s.input.dtype, shapes: `[${s.shape.join(', ')}] row=${s.rowRank}` };
+    }
+    case 'matmul': {
+      const s = spec as MatmulSpec;
+      return { name: 'matmul', params: `${s.a.dtype}x${s.b.dtype}`, shapes: `[${s.batchShape.join(', ')}] ${s.m}x${s.k}x${s.n}` };
+    }
+  }
+}
+
+function wrapBackend(backend: Backend, device: string, timer: GpuTimer | null, events: KernelEvent[]): () => void {
+  const target = backend as unknown as Record<Primitive, (spec: unknown) => Storage>;
+  const originals = PRIMITIVES.map((p) => target[p]);
+  PRIMITIVES.forEach((p, j) => {
+    const original = originals[j];
+    target[p] = function (this: Backend, spec: unknown): Storage {
+      const ev: KernelEvent = { ...describe(p, spec), device, cpuStartMs: performance.now(), cpuDurMs: 0, bytes: 0 };
+      timer?.expect((s, e) => { ev.gpuStartNs = s; ev.gpuDurNs = Math.max(0, e - s); });
+      let out: Storage;
+      try {
+        out = original.call(this, spec);
+      } finally {
+        timer?.expect(null);
+      }
+      ev.cpuDurMs = performance.now() - ev.cpuStartMs;
+      ev.bytes = out.byteLength;
+      events.push(ev);
+      return out;
+    };
+  });
+  return () => PRIMITIVES.forEach((p, j) => { target[p] = originals[j]; });
+}
+
+export function isProfiling(): boolean {
+  return session !== null;
+}
+
+/** Starts recording kernel launches on every device. */
+export function start(): void {
+  if (session) throw new XpuValueError('the profiler is already running', { op: 'profiler.start', expected: 'profiler.stop() first', got: 'a second start()' });
+  const events: KernelEvent[] = [];
+  const s: Session = { events, wallStart: performance.now(), restore: [], timers: [] };
+  s.restore.push(wrapBackend(cpuDevice.backend, 'cpu', null, events));
+  for (const e of xpuEntries()) {
+    const backend = e.backend as WebGPUBackend;
+    backend.queue.flush(); // earlier work is not ours to time
+    const timer = e.info.features.includes('timestamp-query') && backend.device.features.has('timestamp-query') ? new GpuTimer(backend.device) : null;
+    if (timer) {
+      backend.queue.hook = timer;
+      s.timers.push(timer);
+      s.restore.push(() => { backend.queue.hook = null; timer.destroy(); });
+    }
+    s.restore.push(wrapBackend(backend, String(e.device), timer, events));
+  }
+  session = s;
+}
+
+/** Stops recording, waits for the GPU to finish the recorded work, and returns the profile. */
+export async function stop(): Promise<Profile> {
+  const s = session;
+  if (!s) throw new XpuValueError('the profiler is not running', { op: 'profiler.stop', expected: 'profiler.start() first', got: 'stop() without start()' });
+  try {
+    for (const e of xpuEntries()) await e.backend.synchronize();
+    for (const t of s.timers) await t.drain();
+  } finally {
+    for (const r of s.restore.reverse()) r();
+    session = null;
+  }
+  return new Profile(s.events, performance.now() - s.wallStart);
+}
+
+/** Runs fn under the profiler and returns its result with the profile. */
+export async function profile<R>(fn: () => R | Promise<R>): Promise<{ result: R; profile: Profile }> {
+  start();
+  let result: R;
+  try {
+    result = await fn();
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { result, profile: await stop() };
+}

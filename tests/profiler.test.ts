@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { testDevices, xpu } from './helpers.js';
+
+describe.each(testDevices())('profiler on %s', (device) => {
+  it('records every launch with name, shapes, CPU time and bytes; GPU time adds up to no more than wall time', async () => {
+    const x = xpu.randn([256, 256], { device });
+    const { result, profile } = await xpu.profiler.profile(async () => {
+      const y = x.mul(2).add(1).exp();
+      const z = xpu.matmul(y, y);
+      return z.data();
+    });
+    expect(result.length).toBe(256 * 256);
+    const names = profile.events.map((e) => e.name);
+    expect(names).toEqual(['mul_ts', 'add_ts', 'exp_t', 'matmul']);
+    for (const e of profile.events) {
+      expect(e.device).toBe(device === 'xpu' ? 'xpu:0' : 'cpu');
+      expect(e.cpuDurMs).toBeGreaterThanOrEqual(0);
+      expect(e.bytes).toBe(256 * 256 * 4);
+      expect(e.shapes).toMatch(/256/);
+    }
+    const hasTimestamps = device === 'xpu' && xpu.accelerator.getDeviceInfo().features.includes('timestamp-query');
+    if (hasTimestamps) {
+      for (const e of profile.events) expect(e.gpuDurNs).toBeGreaterThan(0);
+      expect(profile.gpuMs).toBeGreaterThan(0);
+      // The matmul is by far the biggest kernel here.
+      expect(profile.summary()[0].name).toBe('matmul');
+    }
+    expect(profile.gpuMs).toBeLessThanOrEqual(profile.wallMs);
+    const trace = JSON.parse(JSON.stringify(profile.chromeTrace()));
+    const complete = trace.traceEvents.filter((e: { ph: string }) => e.ph === 'X');
+    expect(complete.length).toBe(profile.events.length * (hasTimestamps ? 2 : 1));
+    for (const e of complete) {
+      expect(typeof e.ts).toBe('number');
+      expect(e.dur).toBeGreaterThanOrEqual(0);
+    }
+    expect(profile.table()).toMatch(/matmul/);
+  });
+
+  it('is off outside a session and refuses a double start', async () => {
+    expect(xpu.profiler.isProfiling()).toBe(false);
+    xpu.profiler.start();
+    expect(() => xpu.profiler.start()).toThrow(xpu.XpuValueError);
+    const p = await xpu.profiler.stop();
+    expect(p.events).toHaveLength(0);
+    await expect(xpu.profiler.stop()).rejects.toBeInstanceOf(xpu.XpuValueError);
+  });
+});
