@@ -21,3 +21,5 @@ export { view, reshape, permute, transpose, t2 as t, expand, narrow, slice, sele
 export * as accelerator from './device/accelerator.js';
 export { device, defaultDevice } from './device/accelerator.js';
 export { matmul, mm } from './ops/matmul.js';
+export * as profiler from './profiler/profiler.js';
+export type { Profile, KernelEvent, KernelSummary } from './profiler/report.js';
