@@ -4,6 +4,9 @@
 override OP: u32;      // 0 sum, 1 prod, 2 max, 3 min, 4 argmax, 5 argmin, 6 mean, 7 var
 override WG: u32 = 64u;
 const NONE = 0xffffffffu;
+// NaN and inf through private variables: WGSL constant expressions may not hold them.
+var<private> NAN_BITS: u32 = 0x7fc00000u;
+var<private> INF_BITS: u32 = 0x7f800000u;
 
 var<workgroup> sv: array<ACC, WG>;
 var<workgroup> si: array<u32, WG>;
@@ -15,7 +18,7 @@ fn nan_of(v: ACC) -> bool {
 // a beats b: larger (max) or smaller (min), NaN beating numbers as in PyTorch.
 fn beats(a: ACC, b: ACC) -> bool {
   let want_max = OP == 2u || OP == 4u;
-  let strict = select(a < b, a > b, want_max);
+  let strict = select((a < b), (a > b), want_max);
   return strict || (nan_of(a) && !nan_of(b));
 }
 
@@ -63,6 +66,15 @@ fn tree_sum(lid: u32, v: ACC) -> ACC {
   let r = sv[0];
   workgroupBarrier();
   return r;
+}
+
+// Sum of squared deviations over max(0, n - correction), as PyTorch clamps the divisor; a zero
+// divisor gives inf (NaN where m2 is 0 or NaN), written out since WGSL need not produce them.
+fn var_of(m2: ACC, divisor: f32) -> u32 {
+  if (divisor > 0.0) {
+    return to_word(m2 / ACC(divisor));
+  }
+  return select(INF_BITS, NAN_BITS, !(f32(m2) > 0.0));
 }
 
 @compute @workgroup_size(WG)
@@ -126,13 +138,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let t2 = tree_sum(lid, m2);
     if (lid == 0u) {
-      out[row] = to_word(t2 / (ACC(n) - ACC(P.correction)));
+      out[row] = var_of(t2, f32(n) - P.correction);
     }
     return;
   }
   if (lid == 0u) {
     if (OP == 6u) {
-      out[row] = to_word(total / ACC(n));
+      // The mean of nothing is NaN (PyTorch); spelled out, as WGSL need not give 0/0 = NaN.
+      out[row] = select(to_word(total / ACC(n)), NAN_BITS, n == 0u);
     } else {
       out[row] = to_word(total);
     }

@@ -6,6 +6,7 @@ override OP: u32;      // 0 softmax, 1 log-softmax, 2 layernorm, 3 rmsnorm
 override WG: u32 = 64u;
 
 var<workgroup> red: array<f32, WG>;
+var<private> NAN_BITS: u32 = 0x7fc00000u;
 
 fn decompose(i: u32, first: u32, last: u32, which: u32) -> i32 {
   var rem = i;
@@ -57,10 +58,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     s = wg_reduce(lid, s, false);
     let ls = log(s);
+    // s is 0 only when every entry is -inf: PyTorch gives NaN there (0/0), spelled out here.
+    let all_neg_inf = s == 0.0;
     for (var j = lid; j < n; j += WG) {
       let x = ld0(ib + decompose(j, lead, P.rank, 0u)) - m;
       let y = select(exp(x) / s, x - ls, OP == 1u);
-      out[u32(ob + decompose(j, lead, P.rank, 1u))] = bitcast<u32>(y);
+      out[u32(ob + decompose(j, lead, P.rank, 1u))] = select(bitcast<u32>(y), NAN_BITS, all_neg_inf);
     }
     return;
   }

@@ -23,3 +23,7 @@ export { device, defaultDevice } from './device/accelerator.js';
 export { matmul, mm } from './ops/matmul.js';
 export * as profiler from './profiler/profiler.js';
 export type { Profile, KernelEvent, KernelSummary } from './profiler/report.js';
+export { sum, prod, mean, max, min, argmax, argmin, variance as var, std, type Dims, type KeepdimArg, type VarOptions } from './ops/reduce.js';
+export { softmax, logSoftmax, layerNorm, rmsNorm, type LayerNormOptions, type RmsNormOptions } from './ops/norm.js';
+export { nativeInfo, type NativeInfo, type NativeBuildInfo } from './backends/cpu/native.js';
+export { cat, stack, indexSelect, gather, embedding, triu, tril } from './ops/structural.js';

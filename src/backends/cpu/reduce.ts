@@ -32,7 +32,8 @@ export function reduceRow(spec: ReduceSpec, row: Float64Array): number {
       const mean = s / n;
       let m2 = 0;
       for (let i = 0; i < n; i++) m2 += (row[i] - mean) ** 2;
-      return m2 / (n - (spec.correction ?? 1));
+      // PyTorch clamps the divisor at 0: m2 / 0 is inf, or NaN when m2 is 0 (one element, or none).
+      return m2 / Math.max(0, n - (spec.correction ?? 1));
     }
     case 'max':
     case 'min': {

@@ -1,0 +1,28 @@
+// buildInfo(): the report the TypeScript side (nativeInfo(), `xpu info`) shows about this binary.
+#include "build_info.h"
+
+#ifndef XPU_NODE_ADDON_API_VERSION
+#define XPU_NODE_ADDON_API_VERSION "unknown"
+#endif
+
+namespace xpu {
+
+Napi::Array CpuKernels(Napi::Env env) {
+  // Native GEMM/attention kernels come in a later change; the TypeScript kernels serve until then.
+  return Napi::Array::New(env, 0);
+}
+
+Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("compiler", CompilerName());
+  out.Set("napiVersion", NAPI_VERSION);
+  out.Set("nodeAddonApi", XPU_NODE_ADDON_API_VERSION);
+  out.Set("simd", SimdLevel());
+  out.Set("mpi", MpiInfo(env));
+  out.Set("ccl", CclInfo(env));
+  out.Set("cpuKernels", CpuKernels(env));
+  return out;
+}
+
+}  // namespace xpu

@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+/**
+ * Decides what the native addon is built with. binding.gyp calls this through `<!(...)`, so the
+ * decisions live in one readable place instead of shell one-liners quoted inside gyp.
+ *
+ *   node native/configure.mjs mpi       -> 1 when OpenMPI's C bindings are found (pkg-config ompi-c)
+ *   node native/configure.mjs ccl-root  -> oneCCL's install root, or nothing
+ *   node native/configure.mjs march     -> the -march value (CPU kernels want the host's SIMD)
+ *
+ * Overrides: XPU_MPI=off, XPU_CCL_ROOT=off|<dir>, CCL_ROOT=<dir> (set by oneAPI's setvars.sh),
+ * XPU_MARCH=<value> (e.g. x86-64-v3 for a binary that must run on other machines).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+const off = (v) => /^(0|off|false|no)$/i.test(v ?? '');
+
+function mpi() {
+  if (off(process.env.XPU_MPI)) return '0';
+  try {
+    execFileSync('pkg-config', ['--exists', 'ompi-c'], { stdio: 'ignore' });
+    return '1';
+  } catch {
+    return '0';
+  }
+}
+
+/** A root counts only when it has both the header and the library: a half install would fail the link. */
+function isCclRoot(dir) {
+  return existsSync(join(dir, 'include', 'oneapi', 'ccl.hpp')) && (existsSync(join(dir, 'lib', 'libccl.so')) || existsSync(join(dir, 'lib', 'intel64', 'libccl.so')));
+}
+
+function cclRoot() {
+  if (off(process.env.XPU_CCL_ROOT)) return '';
+  const candidates = [process.env.XPU_CCL_ROOT, process.env.CCL_ROOT, '/opt/intel/oneapi/ccl/latest'].filter(Boolean);
+  return candidates.find(isCclRoot) ?? '';
+}
+
+/** The lib dir of a root found by cclRoot() (oneAPI puts it under lib/ or lib/intel64/). */
+function cclLib() {
+  const root = cclRoot();
+  if (!root) return '';
+  return existsSync(join(root, 'lib', 'libccl.so')) ? join(root, 'lib') : join(root, 'lib', 'intel64');
+}
+
+function march() {
+  return process.env.XPU_MARCH || (process.arch === 'x64' ? 'native' : '');
+}
+
+const what = { mpi, 'ccl-root': cclRoot, 'ccl-lib': cclLib, march }[process.argv[2]];
+if (!what) {
+  process.stderr.write(`usage: configure.mjs mpi|ccl-root|ccl-lib|march\n`);
+  process.exit(2);
+}
+process.stdout.write(what());

@@ -1,0 +1,127 @@
+import Table from 'cli-table3';
+import * as xpu from '../index.js';
+import { getPollStrategy } from '../backends/webgpu/poll.js';
+import { dawnVersion, mesaVersion, xpuVersion, type MesaVersion } from './versions.js';
+
+/** `xpu info`: devices, adapter details, native components and versions, as text or JSON. */
+
+/** Limits worth a line in the text output (the JSON has all of them). */
+const KEY_LIMITS = [
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
+];
+
+export interface DeviceReport {
+  name: string;
+  type: 'cpu' | 'xpu';
+  isDefault: boolean;
+  description: string;
+  adapter?: ReturnType<typeof xpu.accelerator.getDeviceInfo>;
+}
+
+export interface InfoReport {
+  devices: DeviceReport[];
+  /** Why there is no xpu device (null when there is one). */
+  xpuUnavailable: string | null;
+  pollStrategy: string;
+  native: ReturnType<typeof xpu.nativeInfo>;
+  versions: { xpu: string; dawn: string; node: string; v8: string; mesa: MesaVersion | null };
+  /** The XPU_* variables that were set. */
+  env: Record<string, string>;
+}
+
+export function collectInfo(): InfoReport {
+  const def = xpu.defaultDevice().toString();
+  const devices: DeviceReport[] = [{ name: 'cpu', type: 'cpu', isDefault: def === 'cpu', description: `Node.js ${process.version} on ${process.arch}, TypeScript kernels` }];
+  for (let i = 0; i < xpu.accelerator.deviceCount(); i++) {
+    const adapter = xpu.accelerator.getDeviceInfo(i);
+    devices.push({ name: `xpu:${i}`, type: 'xpu', isDefault: def === `xpu:${i}`, description: adapter.description, adapter });
+  }
+  const first = devices.find((d) => d.adapter)?.adapter;
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (k.startsWith('XPU_') && v !== undefined) env[k] = v;
+  return {
+    devices,
+    xpuUnavailable: xpu.accelerator.unavailable(),
+    pollStrategy: getPollStrategy(),
+    native: xpu.nativeInfo(),
+    versions: {
+      xpu: xpuVersion(),
+      dawn: dawnVersion(),
+      node: process.versions.node,
+      v8: process.versions.v8,
+      mesa: mesaVersion(first ? `${first.description} ${first.driver}` : undefined),
+    },
+    env,
+  };
+}
+
+const twoCols = (): Table.Table => new Table({ style: { head: [], border: [] }, wordWrap: true, colWidths: [36, 70] });
+
+function bytes(n: number): string {
+  if (n >= 2 ** 30) return `${n} (${(n / 2 ** 30).toFixed(1)} GiB)`;
+  if (n >= 2 ** 20) return `${n} (${(n / 2 ** 20).toFixed(1)} MiB)`;
+  if (n >= 2 ** 10) return `${n} (${(n / 2 ** 10).toFixed(1)} KiB)`;
+  return String(n);
+}
+
+export function printInfo(r: InfoReport): void {
+  const out: string[] = [];
+  const devs = new Table({ head: ['device', 'default', 'description'], style: { head: [], border: [] } });
+  for (const d of r.devices) devs.push([d.name, d.isDefault ? 'yes' : '', d.description]);
+  out.push('Devices', devs.toString());
+  if (r.xpuUnavailable) out.push(`xpu unavailable: ${r.xpuUnavailable}`);
+
+  for (const d of r.devices) {
+    const a = d.adapter;
+    if (!a) continue;
+    const t = twoCols();
+    t.push(
+      ['vendor', a.vendor || '-'],
+      ['architecture', a.architecture || '-'],
+      ['device', a.device || '-'],
+      ['description', a.description || '-'],
+      ['backend', a.backend],
+      ['driver', a.driver || '-'],
+      ['software renderer', a.isSoftware ? `yes${a.isFallbackAdapter ? ' (fallback adapter)' : ''}` : 'no'],
+      ['subgroup size', a.subgroupMinSize ? `${a.subgroupMinSize}..${a.subgroupMaxSize}` : '-'],
+      ['features', a.features.join(', ')],
+    );
+    for (const k of KEY_LIMITS) if (k in a.limits) t.push([k, k.includes('Size') && !k.includes('WorkgroupSize') && !k.includes('Invocations') ? bytes(a.limits[k]) : String(a.limits[k])]);
+    out.push('', `Adapter ${d.name}`, t.toString());
+  }
+
+  const n = r.native;
+  const t = twoCols();
+  if (n.build) {
+    const b = n.build;
+    t.push(
+      ['addon', `loaded (${n.path})`],
+      ['compiler', `${b.compiler}, SIMD ${b.simd}`],
+      ['Node-API', `${b.napiVersion} (node-addon-api ${b.nodeAddonApi})`],
+      ['MPI', b.mpi.built ? `built: ${b.mpi.version}${b.mpi.library ? `, loaded ${b.mpi.library}` : ''}` : 'not built'],
+      ['oneCCL', b.ccl.built ? `built: ${b.ccl.version ?? 'version unknown'} (${b.ccl.root})` : 'not built'],
+      ['CPU kernels', b.cpuKernels.length ? b.cpuKernels.join(', ') : 'none (TypeScript kernels)'],
+    );
+  } else {
+    t.push(['addon', `not loaded: ${n.error}`], ['MPI', 'not available'], ['oneCCL', 'not available'], ['CPU kernels', 'TypeScript kernels only']);
+  }
+  out.push('', 'Native components', t.toString());
+
+  const v = twoCols();
+  v.push(
+    ['xpu', r.versions.xpu],
+    ['Dawn (npm webgpu)', r.versions.dawn],
+    ['Node', `${r.versions.node} (V8 ${r.versions.v8})`],
+    ['Mesa', r.versions.mesa ? `${r.versions.mesa.version} (from ${r.versions.mesa.source})` : 'not found'],
+    ['GPU poll strategy', r.pollStrategy],
+  );
+  for (const [k, val] of Object.entries(r.env)) v.push([k, val]);
+  out.push('', 'Versions and settings', v.toString());
+  console.log(out.join('\n'));
+}

@@ -1,0 +1,101 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * The `xpu` command, run as a user runs it: the built dist/src/cli/main.js in a child process.
+ * dist/ is rebuilt first when any source is newer than it (vitest itself runs from src/).
+ */
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const MAIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const run = promisify(execFile);
+const requireGpu = process.env.XPU_REQUIRE_GPU === '1';
+
+function newestSource(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) t = Math.max(t, newestSource(p));
+    else if (e.name.endsWith('.ts')) t = Math.max(t, statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+beforeAll(() => {
+  const stale = !existsSync(MAIN) || Math.max(newestSource(join(ROOT, 'src')), newestSource(join(ROOT, 'bench'))) > statSync(MAIN).mtimeMs;
+  if (!stale) return;
+  try {
+    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], { cwd: ROOT, stdio: 'pipe' });
+  } catch {
+    // tsc still emits on a type error elsewhere in the tree; the typecheck is not this file's job.
+  }
+  expect(existsSync(MAIN), 'dist/src/cli/main.js after tsc').toBe(true);
+});
+
+async function xpuCli(args: string[], env: Record<string, string> = {}): Promise<{ stdout: string; stderr: string }> {
+  return run(process.execPath, [MAIN, ...args], { cwd: ROOT, env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp', ...env }, maxBuffer: 16 << 20 });
+}
+
+describe('xpu info', () => {
+  it('--json reports devices, native components and versions', async () => {
+    const { stdout } = await xpuCli(['info', '--json']);
+    const r = JSON.parse(stdout);
+    expect(r.devices[0]).toMatchObject({ name: 'cpu', type: 'cpu' });
+    const gpu = r.devices.find((d: { type: string }) => d.type === 'xpu');
+    if (requireGpu) expect(gpu, `xpu device (${r.xpuUnavailable})`).toBeDefined();
+    if (gpu) {
+      expect(gpu.name).toBe('xpu:0');
+      expect(Array.isArray(gpu.adapter.features)).toBe(true);
+      expect(gpu.adapter.limits.maxStorageBufferBindingSize).toBeGreaterThan(0);
+      expect(typeof gpu.adapter.isSoftware).toBe('boolean');
+    } else {
+      expect(typeof r.xpuUnavailable).toBe('string');
+    }
+    expect(typeof r.native.loaded).toBe('boolean');
+    if (r.native.loaded) expect(r.native.build).toMatchObject({ mpi: { built: expect.any(Boolean) }, ccl: { built: expect.any(Boolean) }, cpuKernels: expect.any(Array) });
+    else expect(r.native.error).toEqual(expect.any(String));
+    expect(r.versions.node).toBe(process.versions.node);
+    expect(r.versions.dawn).toBe((createRequire(import.meta.url)('webgpu/package.json') as { version: string }).version);
+    expect(r.versions.xpu).toBe((createRequire(import.meta.url)('../package.json') as { version: string }).version);
+    expect(['spin', 'throttle', 'adaptive']).toContain(r.pollStrategy);
+  });
+
+  it('prints the same report as text', async () => {
+    const { stdout } = await xpuCli(['info']);
+    for (const heading of ['Devices', 'Native components', 'Versions and settings', 'Dawn (npm webgpu)']) expect(stdout).toContain(heading);
+  });
+
+  it('reports the addon as disabled under XPU_NATIVE=off, and still runs', async () => {
+    const { stdout } = await xpuCli(['info', '--json'], { XPU_NATIVE: 'off' });
+    const r = JSON.parse(stdout);
+    expect(r.native).toMatchObject({ loaded: false, build: null, error: expect.stringContaining('XPU_NATIVE=off') });
+  });
+
+  it('runs on cpu only under XPU_DEVICE=cpu', async () => {
+    const { stdout } = await xpuCli(['info', '--json'], { XPU_DEVICE: 'cpu' });
+    const r = JSON.parse(stdout);
+    expect(r.devices.map((d: { name: string }) => d.name)).toEqual(['cpu']);
+    expect(r.xpuUnavailable).toBe('XPU_DEVICE=cpu');
+  });
+});
+
+describe('xpu demo', () => {
+  it('runs on both devices and passes', async () => {
+    const { stdout } = await xpuCli(['demo'], { XPU_NATIVE: 'off' });
+    expect(stdout).toContain('Devices');
+    if (requireGpu || stdout.includes('xpu:0')) expect(stdout).toMatch(/^PASS: all \d+ ops agree/m);
+    else expect(stdout).toMatch(/^SKIP/m);
+  });
+});
+
+describe('xpu bench', () => {
+  it('lists suites and rejects an unknown one', async () => {
+    await expect(xpuCli(['bench', '--list'])).resolves.toBeDefined();
+    await expect(xpuCli(['bench', 'no-such-suite'])).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining("unknown suite 'no-such-suite'") });
+  });
+});

@@ -1,0 +1,67 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it, vi } from 'vitest';
+import { testDevices, xpu } from './helpers.js';
+
+/**
+ * The optional native addon: when it was built it must load and describe itself truthfully; when
+ * it is off or absent, nothing else changes.
+ */
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const ADDON = join(ROOT, 'build', 'Release', 'xpu_native.node');
+const built = existsSync(ADDON);
+
+function hasPkgConfig(name: string): boolean {
+  try {
+    execFileSync('pkg-config', ['--exists', name], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('native addon', () => {
+  it.runIf(built)('loads when it was built, and reports what it was built with', () => {
+    const n = xpu.nativeInfo();
+    expect(n.error).toBeNull();
+    expect(n.loaded).toBe(true);
+    expect(n.path).toBe(ADDON);
+    const b = n.build!;
+    expect(b.compiler).toMatch(/^(gcc|clang|msvc) \d/);
+    expect(b.napiVersion).toBe(8);
+    expect(b.nodeAddonApi).toBe((createRequire(import.meta.url)('node-addon-api/package.json') as { version: string }).version);
+    expect(b.simd).toMatch(/^(avx512\S*|avx2|avx|sse4\.2|sse2|sve|neon|none)$/);
+    expect(b.cpuKernels).toEqual([]);
+    if (b.mpi.built) expect(b.mpi.version).toMatch(/MPI \d+\.\d+/);
+    else expect(b.mpi.version).toBeUndefined();
+    // oneCCL is not installed on the project's machines; a build that claims it must name its root.
+    if (b.ccl.built) expect(b.ccl.root).toEqual(expect.any(String));
+    else expect(b.ccl.root).toBeUndefined();
+  });
+
+  it.runIf(built && hasPkgConfig('ompi-c') && !/^(0|off|false|no)$/i.test(process.env.XPU_MPI ?? ''))('is built with MPI when OpenMPI is installed', () => {
+    expect(xpu.nativeInfo().build?.mpi).toMatchObject({ built: true, version: expect.stringMatching(/^Open MPI/) });
+  });
+
+  it('is skipped under XPU_NATIVE=off, without throwing', async () => {
+    vi.stubEnv('XPU_NATIVE', 'off');
+    vi.resetModules();
+    try {
+      const { nativeInfo } = await import('../src/backends/cpu/native.js');
+      expect(nativeInfo()).toEqual({ loaded: false, path: null, error: 'disabled by XPU_NATIVE=off', build: null });
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
+  it('is not needed by the runtime: ops give the same results either way', async () => {
+    for (const device of testDevices()) {
+      const a = xpu.tensor([1, -2, 3.5, 4], { device });
+      expect(Array.from(await xpu.data(xpu.add(xpu.mul(a, 2), 1)))).toEqual([3, -3, 8, 9]);
+    }
+  });
+});
