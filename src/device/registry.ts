@@ -32,6 +32,12 @@ let current = 0;
 let why: string | null = null;
 let initialised: Promise<void> | null = null;
 
+/** Dawn 0.6.2 does not report its backend; it is the platform's native one unless forced. */
+function inferBackend(): string {
+  if (process.env.XPU_BACKEND) return process.env.XPU_BACKEND;
+  return process.platform === 'darwin' ? 'metal' : process.platform === 'win32' ? 'd3d12' : 'vulkan';
+}
+
 function describeAdapter(adapter: GPUAdapter, device: GPUDevice, features: string[], dawnVersion: string): XpuDeviceInfo {
   const info = adapter.info as GPUAdapterInfo & { backendType?: string; driverDescription?: string; isFallbackAdapter?: boolean; subgroupMinSize?: number; subgroupMaxSize?: number };
   const limits: Record<string, number> = {};
@@ -46,7 +52,7 @@ function describeAdapter(adapter: GPUAdapter, device: GPUDevice, features: strin
     architecture: info.architecture,
     device: info.device,
     description: info.description,
-    backend: info.backendType ?? 'unknown',
+    backend: info.backendType ?? inferBackend(),
     driver: info.driverDescription ?? info.description,
     isFallbackAdapter: fallback,
     isSoftware: software,
