@@ -65,6 +65,11 @@ export interface MapSpec {
   outDtype: DType;
   /** Kind the inputs are converted to before the body runs. */
   argKind: ComputeKind;
+  /**
+   * Per-input kinds that override argKind (ldK returns this kind): an integer index read
+   * exactly beside float data, which argKind f32 would round above 2^24.
+   */
+  loadKinds?: (ComputeKind | undefined)[];
   scalars?: Scalar[];
 }
 
@@ -102,6 +107,23 @@ export interface RowsSpec {
   eps: number;
 }
 
+/** Activations a GEMM epilogue can apply (PyTorch's relu, gelu with erf, silu). */
+export type Activation = 'relu' | 'gelu' | 'silu';
+
+/**
+ * What a GEMM does to each accumulated value before it is stored, inside the GEMM's store (one
+ * dispatch): out = act(alpha * (a @ b) + beta * bias) + residual, then cast to outDtype. Every
+ * part is optional (alpha = beta = 1). bias and residual are strided over the output
+ * [batch..., M, N] (zero strides broadcast), as the GEMM's own operands are.
+ */
+export interface MatmulEpilogue {
+  alpha?: number;
+  bias?: Operand;
+  beta?: number;
+  activation?: Activation;
+  residual?: Operand;
+}
+
 export interface MatmulSpec {
   a: Operand;
   b: Operand;
@@ -110,7 +132,9 @@ export interface MatmulSpec {
   m: number;
   n: number;
   k: number;
+  /** float32, or float16 (f32 accumulation, cast when stored). */
   outDtype: DType;
+  epilogue?: MatmulEpilogue;
 }
 
 export interface Backend {

@@ -36,11 +36,12 @@ export interface RunMapArgs {
   outShape: readonly number[];
   outDtype: DType;
   argKind: ComputeKind;
+  loadKinds?: (ComputeKind | undefined)[];
   scalars?: Scalar[];
 }
 
 export function runMap(a: RunMapArgs): Tensor {
-  const storage = a.device.backend.map({ kernel: a.kernel, inputs: a.inputs, outShape: a.outShape.slice(), outDtype: a.outDtype, argKind: a.argKind, scalars: a.scalars });
+  const storage = a.device.backend.map({ kernel: a.kernel, inputs: a.inputs, outShape: a.outShape.slice(), outDtype: a.outDtype, argKind: a.argKind, loadKinds: a.loadKinds, scalars: a.scalars });
   return wrap(a.device, storage, a.outShape, a.outDtype);
 }
 
@@ -58,9 +59,11 @@ export function copyAs(op: string, t: Tensor, dtype: DType = t.dtype): Tensor {
   let kernel = COPY_KERNEL;
   let argKind = to;
   if (dtype === 'bool' && t.dtype !== 'bool') {
-    // bool(x) is x != 0, not a truncating conversion (0.5 -> true).
+    // bool(x) is x != 0, not a truncating conversion (0.5 -> true), and NaN is true as in
+    // PyTorch; NaN is tested through its bits, since a compiler may fold NaN != 0 to false.
     argKind = from;
-    kernel = { name: `to_bool_${from}`, wgsl: `return select(0u, 1u, x0 != ${from}(0));`, js: (x) => (x[0] !== 0 && !Number.isNaN(x[0]) ? 1 : 0) };
+    const nonzero = from === 'f32' ? 'x0 != 0.0 || is_nan(x0)' : `x0 != ${from}(0)`;
+    kernel = { name: `to_bool_${from}`, wgsl: `return select(0u, 1u, ${nonzero});`, js: (x) => (x[0] !== 0 ? 1 : 0) };
   }
   void op;
   return runMap({ device: t.device, kernel, inputs: [operand(t, t.shape)], outShape: t.shape, outDtype: dtype, argKind });

@@ -126,8 +126,9 @@ export function arange(a: number, b?: number, step = 1, options: CreateOptions =
 export function linspace(start: number, end: number, steps: number, options: CreateOptions = {}): Tensor {
   if (!Number.isInteger(steps) || steps < 0) throw new XpuValueError('steps must be a non-negative integer', { op: 'linspace', arg: 'steps', expected: 'an integer >= 0', got: String(steps) });
   const step = steps > 1 ? (end - start) / (steps - 1) : 0;
-  // Like PyTorch, the second half counts back from `end`, so the last value is exactly `end`.
-  const half = Math.floor(steps / 2);
+  // Like PyTorch, the second half counts back from `end`, so the last value is exactly `end`;
+  // a single step is `start` (PyTorch fills it), so the first half covers it.
+  const half = steps === 1 ? 1 : Math.floor(steps / 2);
   const body = `if (i < su(2u)) { return A(sf(0u) + f32(i) * sf(1u)); } return A(sf(3u) - f32(su(4u) - 1u - i) * sf(1u));`;
   const js = (_x: number[], c: { i: number; scalars: number[] }) => (c.i < half ? Math.fround(start) + c.i * Math.fround(step) : Math.fround(end) - (steps - 1 - c.i) * Math.fround(step));
   const dtype = options.dtype ?? 'float32';

@@ -52,16 +52,17 @@ export function philox(c0: number, c1: number, k0: number, k1: number): [number,
 const u01 = (x: number): number => ((x >>> 8) + 1) * 5.9604644775390625e-8;
 
 function randomKernel(kind: 'uniform' | 'normal'): MapKernel {
-  // Scalars: 0/1 = key, 2/3 = counter base (lo, hi), then the distribution's parameters.
+  // Scalars: 0/1 = key, 2/3 = counter base (lo, hi), 4/5 = the distribution's parameters,
+  // 6/7 = how uniform draws keep their top bits: shift, 2^-bits.
   const draw = 'let ctr = su(2u) + i;\n  let r = philox(vec4<u32>(ctr, su(3u) + select(0u, 1u, ctr < i), 0u, 0u), vec2<u32>(su(0u), su(1u)));';
   if (kind === 'uniform') {
     return {
-      name: 'rand', wgsl: `${draw}\n  return A(sf(4u) + (u01(r.x) - 5.9604644775390625e-8) * (sf(5u) - sf(4u)));`,
+      name: 'rand', wgsl: `${draw}\n  return A(sf(4u) + f32(r.x >> su(6u)) * sf(7u) * (sf(5u) - sf(4u)));`,
       js: (_x, c) => {
-        const [k0, k1, lo, hi, a, b] = c.scalars;
+        const [k0, k1, lo, hi, a, b, shift, scale] = c.scalars;
         const ctr = (lo + c.i) >>> 0;
         const r = philox(ctr, (hi + (ctr < c.i ? 1 : 0)) >>> 0, k0, k1);
-        return a + (u01(r[0]) - 5.9604644775390625e-8) * (b - a);
+        return a + (r[0] >>> shift) * scale * (b - a);
       },
     };
   }
@@ -88,10 +89,14 @@ function drawFloats(op: string, shape: number[], options: CreateOptions, kernel:
   }
   const off = state.offset;
   state.offset += numel(s);
+  // Uniform draws keep as many bits as the dtype's significand holds (24, or 11 for float16), so
+  // every draw is exact in the output and rand stays below 1 (24 bits would round up to 1 in f16).
+  const bits = dtype === 'float16' ? 11 : 24;
   return generateWithScalars(op, s, { ...options, dtype }, kernel, [
     { kind: 'u32', value: state.seedLo }, { kind: 'u32', value: state.seedHi },
     { kind: 'u32', value: off >>> 0 }, { kind: 'u32', value: Math.floor(off / 2 ** 32) >>> 0 },
     { kind: 'f32', value: p0 }, { kind: 'f32', value: p1 },
+    { kind: 'u32', value: 32 - bits }, { kind: 'f32', value: 2 ** -bits },
   ]);
 }
 

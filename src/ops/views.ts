@@ -65,13 +65,16 @@ export function expand(t: Tensor, shape: number[]): Tensor {
     const src = i - lead;
     const want = shape[i];
     if (src < 0) {
-      if (want < 0) throw new XpuShapeError('-1 is not allowed for new leading dims', { op: 'expand', arg: 'shape', expected: 'sizes >= 0', got: fmtShape(shape) });
+      if (!Number.isInteger(want) || want < 0) throw new XpuShapeError('new leading dims need a size (-1 is not allowed there)', { op: 'expand', arg: 'shape', expected: 'integer sizes >= 0', got: fmtShape(shape) });
       outShape.push(want);
       strides.push(0);
       continue;
     }
     const have = t.shape[src];
     const size = want === -1 ? have : want;
+    if (!Number.isInteger(size) || size < 0) {
+      throw new XpuShapeError('invalid expanded size', { op: 'expand', arg: 'shape', expected: `a size >= 0 or -1 at dim ${i}`, got: fmtShape(shape) });
+    }
     if (size !== have && have !== 1) {
       throw new XpuShapeError('expanded size must match the existing size or the existing size must be 1', { op: 'expand', arg: 'shape', expected: `size ${have} or any size where the size is 1, at dim ${i} (input ${fmtShape(t.shape)})`, got: fmtShape(shape) });
     }

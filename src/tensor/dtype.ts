@@ -114,7 +114,7 @@ export function castNumber(x: number, dtype: DType): number {
     case 'uint32': return Number.isFinite(x) ? (Math.trunc(x) | 0) >>> 0 : 0;
     case 'int8': return Number.isFinite(x) ? (Math.trunc(x) << 24) >> 24 : 0;
     case 'uint8': return Number.isFinite(x) ? Math.trunc(x) & 0xff : 0;
-    case 'bool': return x !== 0 && !Number.isNaN(x) ? 1 : 0;
+    case 'bool': return x !== 0 ? 1 : 0; // NaN is true, as in PyTorch
   }
 }
 

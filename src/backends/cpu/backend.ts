@@ -39,7 +39,8 @@ export class CpuBackend implements Backend {
     const datas = inputs.map((op) => (op.storage as CpuStorage).data);
     const kinds = inputs.map((op) => dtypeInfo(op.dtype).compute);
     const walker = new StridedWalker(outShape, inputs.map((op) => op.strides), inputs.map((op) => op.offset));
-    const load = (k: number, e: number): number => convertKind(readHost(datas[k], inputs[k].dtype, e), kinds[k], argKind);
+    const targets = inputs.map((_, k) => spec.loadKinds?.[k] ?? argKind);
+    const load = (k: number, e: number): number => convertKind(readHost(datas[k], inputs[k].dtype, e), kinds[k], targets[k]);
     const ctx = { i: 0, coords: walker.coords, e: walker.e, load, scalars: (spec.scalars ?? []).map((s) => s.value) };
     const x = new Array<number>(inputs.length);
     const lazy = kernel.lazy === true;

@@ -100,7 +100,7 @@ export class WebGPUBackend implements Backend {
     const nin = inputs.length;
     const epw = elementsPerWord(outDtype);
     const r = dtypeInfo(outDtype).compute;
-    const key = `map|${kernel.name}|${inputs.map((x) => x.dtype).join(',')}|${outDtype}|${argKind}|${kernel.usesCoords ? 1 : 0}`;
+    const key = `map|${kernel.name}|${inputs.map((x, k) => `${x.dtype}:${spec.loadKinds?.[k] ?? argKind}`).join(',')}|${outDtype}|${argKind}|${kernel.usesCoords ? 1 : 0}`;
     const compiled = this.#kernel(key, nin, { WG }, () => this.#mapSource(spec, r, epw));
     const w = new UniformWriter().u32(n, shape.length, 0, 0).array('u', shape, MAX_RANK);
     const sc = spec.scalars ?? [];
@@ -124,7 +124,7 @@ export class WebGPUBackend implements Backend {
     const nin = inputs.length;
     const m = Math.max(1, nin);
     const params = `struct Params {\n  numel: u32, rank: u32, p0: u32, p1: u32,\n  shape: array<vec4<u32>, 2>,\n  s: array<vec4<u32>, 2>,\n  st: array<vec4<i32>, ${2 * m}>,\n  off: array<vec4<i32>, ${m}>,\n}`;
-    const loaders = inputs.map((x, k) => loaderFn(k, x.dtype, argKind)).join('\n');
+    const loaders = inputs.map((x, k) => loaderFn(k, x.dtype, spec.loadKinds?.[k] ?? argKind)).join('\n');
     const evars = inputs.map((_, k) => `  var e${k} = P.off[${k}].x;`).join('\n');
     const eacc = inputs.map((_, k) => `    e${k} += i32(cd) * P.st[${2 * k}u + du / 4u][du % 4u];`).join('\n');
     const xs = kernel.lazy ? '' : inputs.map((_, k) => `  let x${k} = ld${k}(e${k});`).join('\n');
@@ -193,10 +193,18 @@ ${xs}
   }
 
   rows(spec: RowsSpec): Storage {
-    const { input, shape, rowRank, outStrides } = spec;
+    // Merge leading dims among themselves and row dims among themselves (row-major order within a
+    // row is kept, so weight[j] still lines up): fewer dims to index, and ranks above MAX_RANK fit.
+    const split = spec.shape.length - spec.rowRank;
+    const lead = coalesce(spec.shape.slice(0, split), [spec.input.strides.slice(0, split), spec.outStrides.slice(0, split)]);
+    const row = coalesce(spec.shape.slice(split), [spec.input.strides.slice(split), spec.outStrides.slice(split)]);
+    const shape = [...lead.shape, ...row.shape];
+    const rowRank = row.shape.length;
+    const input = { ...spec.input, strides: [...lead.strides[0], ...row.strides[0]] };
+    const outStrides = [...lead.strides[1], ...row.strides[1]];
     checkRank(spec.op, shape.length);
-    const total = numel(shape);
-    const n = numel(shape.slice(shape.length - rowRank));
+    const total = numel(spec.shape);
+    const n = numel(row.shape);
     const out = this.alloc('float32', total, spec.op);
     if (total === 0) return out;
     const opIndex = ROW_OPS.indexOf(spec.op);
