@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { testDevices, xpu } from './helpers.js';
+import { testDevices, xpu, caught } from './helpers.js';
 
-/** Runs fn, expects an error of class E, and returns it for message checks. */
-function caught<E extends Error>(fn: () => unknown, cls: new (...a: never[]) => E): E {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(cls);
-    expect(e).toBeInstanceOf(xpu.XpuError);
-    return e as E;
-  }
-  throw new Error(`expected ${cls.name}, nothing was thrown`);
-}
 
 describe.each(testDevices())('typed errors on %s', (device) => {
   it('shape mismatch names the op and both shapes, and harms no tensor', async () => {

@@ -77,6 +77,19 @@ export function contiguousStrides(shape: readonly number[]): number[] {
   return s;
 }
 
+/** Runs fn, expects it to throw an XpuError of class `cls`, and returns the error for checks. */
+export function caught<E extends Error>(fn: () => unknown, cls: new (...a: never[]) => E): E {
+  let err: unknown;
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(cls);
+  expect(err).toBeInstanceOf(xpu.XpuError);
+  return err as E;
+}
+
 /** Tolerance for a float dtype after a few ops (DESIGN.md bounds). */
 export const TOL = { float32: 1e-5, float16: 2e-3 } as const;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DType } from '../src/tensor/dtype.js';
-import { expectEqual, randomInts, testDevices, xpu } from './helpers.js';
+import { expectEqual, randomInts, testDevices, xpu, caught } from './helpers.js';
 import { flatValues, hostTensor, numelOf, poison, randomPair, sliceH, transposeH, type HostTensor } from './host_tensor.js';
 
 const DTYPES: DType[] = ['float32', 'float16', 'int32', 'uint32', 'int8', 'uint8', 'bool'];
@@ -26,18 +26,6 @@ async function expectTensor(out: xpu.Tensor, ref: HostTensor, what: string): Pro
   expectEqual(await out.data(), flatValues(ref), what);
 }
 
-/** Runs fn and checks it throws an XpuError of class cls; returns the error. */
-function caught<E extends Error>(fn: () => unknown, cls: new (...a: never[]) => E): E {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(cls);
-  expect(err).toBeInstanceOf(xpu.XpuError);
-  return err as E;
-}
 
 /** Random indices in [0, size) as a device tensor of `dtype` (values that fit the dtype). */
 function indexPair(device: string, dtype: DType, shape: number[], size: number, seed: number): { t: xpu.Tensor; values: number[] } {

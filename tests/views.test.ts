@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DType } from '../src/tensor/dtype.js';
-import { expectEqual, testDevices, xpu } from './helpers.js';
+import { expectEqual, testDevices, xpu, caught } from './helpers.js';
 import { flatValues, permuteH, randomPair, sliceH, transposeH, type HostTensor } from './host_tensor.js';
 
 /** Views are checked against index maps on host data (tests/host_tensor.ts), never against each other. */
@@ -29,16 +29,6 @@ function expandH(h: HostTensor, shape: number[]): HostTensor {
 
 const sharesStorage = (a: xpu.Tensor, b: xpu.Tensor): boolean => a.ref.storage === b.ref.storage;
 
-function caught<E extends Error>(fn: () => unknown, cls: new (...a: never[]) => E): E {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(cls);
-  return err as E;
-}
 
 describe.each(testDevices())('views on %s', (device) => {
   it('view and reshape of contiguous tensors share storage and keep row-major order', async () => {

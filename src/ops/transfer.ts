@@ -48,17 +48,25 @@ export async function item(t: Tensor): Promise<number | boolean> {
   return t.dtype === 'bool' ? v !== 0 : v;
 }
 
-/** Moves to a device, casts to a dtype, or both: to('cpu'), to('float16'), to({device, dtype}). */
-export function to(t: Tensor, target: DeviceLike | DType | { device?: DeviceLike; dtype?: DType }): Tensor {
-  t.check('to');
+export type ToTarget = DeviceLike | DType | { device?: DeviceLike; dtype?: DType };
+
+/** Splits a to() target into the device and dtype it asks for (defaults: the tensor's own). */
+function parseTarget(op: string, t: Tensor, target: ToTarget): { device: Device; dtype: DType } {
+  t.check(op);
   let device: Device = t.device;
   let dtype: DType = t.dtype;
   if (typeof target === 'string' && isDType(target)) dtype = target;
-  else if (typeof target === 'string' || target instanceof Device) device = resolveDevice('to', target);
+  else if (typeof target === 'string' || target instanceof Device) device = resolveDevice(op, target);
   else {
-    if (target.device !== undefined) device = resolveDevice('to', target.device);
+    if (target.device !== undefined) device = resolveDevice(op, target.device);
     if (target.dtype !== undefined) dtype = target.dtype;
   }
+  return { device, dtype };
+}
+
+/** Moves to a device, casts to a dtype, or both: to('cpu'), to('float16'), to({device, dtype}). */
+export function to(t: Tensor, target: ToTarget): Tensor {
+  const { device, dtype } = parseTarget('to', t, target);
   let cur = dtype === t.dtype ? t : copyAs('to', t, dtype);
   if (!device.equals(cur.device)) cur = transfer(cur, device);
   return cur;
@@ -82,16 +90,8 @@ function transfer(t: Tensor, device: Device): Tensor {
 }
 
 /** to() that also works from xpu to cpu (it awaits the read-back). */
-export async function toAsync(t: Tensor, target: DeviceLike | DType | { device?: DeviceLike; dtype?: DType }): Promise<Tensor> {
-  t.check('toAsync');
-  let device: Device = t.device;
-  let dtype: DType = t.dtype;
-  if (typeof target === 'string' && isDType(target)) dtype = target;
-  else if (typeof target === 'string' || target instanceof Device) device = resolveDevice('toAsync', target);
-  else {
-    if (target.device !== undefined) device = resolveDevice('toAsync', target.device);
-    if (target.dtype !== undefined) dtype = target.dtype;
-  }
+export async function toAsync(t: Tensor, target: ToTarget): Promise<Tensor> {
+  const { device, dtype } = parseTarget('toAsync', t, target);
   if (device.equals(t.device) || t.device.type === 'cpu') return to(t, { device, dtype });
   const host = await readContiguous(t, 'toAsync');
   const moved = wrap(device, device.backend.upload(t.dtype, host.slice(), 'toAsync'), t.shape, t.dtype);
