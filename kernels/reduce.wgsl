@@ -39,6 +39,11 @@ fn row_base(row: u32) -> i32 {
 }
 
 fn red_off(r: u32) -> i32 {
+  if (P.rank - P.kept == 1u) {
+    // One reduced dim (the common case after merging): no division.
+    let du = P.rank - 1u;
+    return i32(r) * P.st[du / 4u][du % 4u];
+  }
   var rem = r;
   var e = 0;
   for (var d = i32(P.rank) - 1; d >= i32(P.kept); d--) {

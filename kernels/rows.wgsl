@@ -9,6 +9,11 @@ var<workgroup> red: array<f32, WG>;
 var<private> NAN_BITS: u32 = 0x7fc00000u;
 
 fn decompose(i: u32, first: u32, last: u32, which: u32) -> i32 {
+  if (last - first == 1u) {
+    // One dim (the common case after merging): no division.
+    let du = last - 1u;
+    return i32(i) * select(P.ost[du / 4u][du % 4u], P.ist[du / 4u][du % 4u], which == 0u);
+  }
   var rem = i;
   var e = 0;
   for (var d = i32(last) - 1; d >= i32(first); d--) {

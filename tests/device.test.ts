@@ -44,10 +44,18 @@ describe('accelerator API', () => {
     expect((await x.data())[63]).toBe(101);
   });
 
-  it.runIf(hasXpu)('1-D grids above maxComputeWorkgroupsPerDimension fold into 2-D', async () => {
-    const n = 64 * 65535 + 4099; // more workgroups of 64 than one dimension allows
-    const x = xpu.arange(n, undefined, 1, { device: 'xpu', dtype: 'float32' });
-    const y = x.mul(2).add(1);
+  it.runIf(hasXpu)('grids above maxComputeWorkgroupsPerDimension fold into 2-D', async () => {
+    // Reductions launch one workgroup per output row: 70,001 rows is more than one dim allows.
+    const rows = 70_001;
+    const x = xpu.arange(rows * 2, undefined, 1, { device: 'xpu', dtype: 'float32' }).reshape([rows, 2]);
+    const d = await x.sum(1).data();
+    expect(d.length).toBe(rows);
+    for (const i of [0, 1, 65_534, 65_535, 65_536, rows - 1]) expect(d[i]).toBe(4 * i + 1);
+  });
+
+  it.runIf(hasXpu)('a large map launch covers every element (grid-stride loop)', async () => {
+    const n = 64 * 65535 + 4099;
+    const y = xpu.arange(n, undefined, 1, { device: 'xpu', dtype: 'float32' }).mul(2).add(1);
     const d = await y.data();
     expect(d.length).toBe(n);
     for (const i of [0, 1, 64 * 65535 - 1, 64 * 65535, n - 1]) expect(d[i]).toBe(Math.fround(2 * i + 1));

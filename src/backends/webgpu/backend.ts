@@ -1,13 +1,22 @@
-import type { Backend, MapSpec, MatmulSpec, ReduceSpec, RowsSpec, Storage } from '../backend.js';
+import type { Backend, MapKernel, MapSpec, MatmulSpec, ReduceSpec, RowsSpec, Storage } from '../backend.js';
 import { dtypeInfo, hostFromBytes, type ComputeKind, type DType, type HostArray } from '../../tensor/dtype.js';
 import { coalesce, numel } from '../../tensor/shape.js';
 import { XpuShapeError } from '../../errors.js';
 import { CachingAllocator, GpuStorage } from './allocator.js';
-import { bindings, elementsPerWord, enables, loaderFn, MAX_RANK, storeWordFn, UniformWriter } from './codegen.js';
+import { bindings, elementsPerWord, enables, loaderFn, mapElementFn, MAX_RANK, UniformWriter, writeWordFn } from './codegen.js';
 import { PipelineCache, kernelSource, type CompiledKernel } from './pipelines.js';
 import { CommandQueue } from './queue.js';
+import { chooseGemmConfig, defaultTileConfig, gemmAdapterInfo, gemmConfigKey, type GemmAdapterInfo } from './gemm_config.js';
+import { gemmLayoutKey, gemmSource } from './gemm_codegen.js';
+import { gemmLayout, gemmProblem, gemmShapeHints, gemmTiles, gemmUniforms } from './gemm_plan.js';
 
 const WG = 64;
+const COPY: MapKernel = { name: 'copy', wgsl: 'return x0;', js: (x) => x[0] };
+/** Map kernels: invocations per workgroup, and the most workgroups a launch uses (grid-stride). */
+const MAP_WG = Number(process.env.XPU_MAP_WG ?? 64);
+const MAP_MAX_GROUPS = Number(process.env.XPU_MAP_GROUPS ?? 4096);
+/** Reduce and rows kernels: one workgroup per output row (power of two for the tree). */
+const ROWS_WG = Number(process.env.XPU_ROWS_WG ?? 64);
 const REDUCE_OPS = ['sum', 'prod', 'max', 'min', 'argmax', 'argmin', 'mean', 'var'];
 const ROW_OPS = ['softmax', 'logsoftmax', 'layernorm', 'rmsnorm'];
 
@@ -29,6 +38,7 @@ export class WebGPUBackend implements Backend {
   readonly pipelines: PipelineCache;
   readonly #kernels = new Map<string, CompiledKernel>();
   readonly hasF16: boolean;
+  #gemmAdapter: GemmAdapterInfo | undefined;
 
   constructor(readonly device: GPUDevice, features: string[]) {
     const lim = device.limits;
@@ -100,8 +110,9 @@ export class WebGPUBackend implements Backend {
     const nin = inputs.length;
     const epw = elementsPerWord(outDtype);
     const r = dtypeInfo(outDtype).compute;
-    const key = `map|${kernel.name}|${inputs.map((x, k) => `${x.dtype}:${spec.loadKinds?.[k] ?? argKind}`).join(',')}|${outDtype}|${argKind}|${kernel.usesCoords ? 1 : 0}`;
-    const compiled = this.#kernel(key, nin, { WG }, () => this.#mapSource(spec, r, epw));
+    // The rank is part of the key: index math is unrolled per rank (no dynamic indexing, no loop).
+    const key = `map|${kernel.name}|${inputs.map((x, k) => `${x.dtype}:${spec.loadKinds?.[k] ?? argKind}`).join(',')}|${outDtype}|${argKind}|${kernel.usesCoords ? 1 : 0}|${shape.length}`;
+    const compiled = this.#kernel(key, nin, { WG: MAP_WG }, () => this.#mapSource(spec, r, epw, shape.length));
     const w = new UniformWriter().u32(n, shape.length, 0, 0).array('u', shape, MAX_RANK);
     const sc = spec.scalars ?? [];
     for (let j = 0; j < MAX_RANK; j++) {
@@ -115,34 +126,17 @@ export class WebGPUBackend implements Backend {
     for (let k = 0; k < Math.max(1, nin); k++) w.i32(inputs[k]?.offset ?? 0, 0, 0, 0);
     const words = Math.ceil(n / epw);
     this.queue.dispatch(kernel.name, compiled.pipeline, compiled.layout, w.finish(),
-      [this.#bind(out), ...inputs.map((x) => this.#bind(x.storage))], Math.ceil(words / WG));
+      [this.#bind(out), ...inputs.map((x) => this.#bind(x.storage))], Math.min(Math.ceil(words / MAP_WG), MAP_MAX_GROUPS));
     return out;
   }
 
-  #mapSource(spec: MapSpec, r: ComputeKind, epw: number): string {
+  #mapSource(spec: MapSpec, r: ComputeKind, epw: number, rank: number): string {
     const { kernel, inputs, argKind } = spec;
     const nin = inputs.length;
     const m = Math.max(1, nin);
     const params = `struct Params {\n  numel: u32, rank: u32, p0: u32, p1: u32,\n  shape: array<vec4<u32>, 2>,\n  s: array<vec4<u32>, 2>,\n  st: array<vec4<i32>, ${2 * m}>,\n  off: array<vec4<i32>, ${m}>,\n}`;
     const loaders = inputs.map((x, k) => loaderFn(k, x.dtype, spec.loadKinds?.[k] ?? argKind)).join('\n');
-    const evars = inputs.map((_, k) => `  var e${k} = P.off[${k}].x;`).join('\n');
-    const eacc = inputs.map((_, k) => `    e${k} += i32(cd) * P.st[${2 * k}u + du / 4u][du % 4u];`).join('\n');
-    const xs = kernel.lazy ? '' : inputs.map((_, k) => `  let x${k} = ld${k}(e${k});`).join('\n');
-    const element = `fn element(i: u32) -> R {
-  var rem = i;
-  var c: array<u32, ${MAX_RANK}>;
-${evars}
-  for (var d = i32(P.rank) - 1; d >= 0; d--) {
-    let du = u32(d);
-    let n = P.shape[du / 4u][du % 4u];
-    let cd = rem % n;
-    rem = rem / n;
-    c[du] = cd;
-${eacc}
-  }
-${xs}
-  ${kernel.wgsl}
-}`;
+    const element = mapElementFn(kernel, nin, rank);
     const f16 = false; // storage is u32 words; f16 values are unpacked to f32, no extension needed
     return [
       enables(f16),
@@ -155,7 +149,7 @@ ${xs}
       kernelSource('common/math.wgsl'),
       loaders,
       element,
-      storeWordFn(spec.outDtype),
+      writeWordFn(spec.outDtype),
       kernelSource('map.wgsl'),
     ].join('\n');
   }
@@ -174,7 +168,7 @@ ${xs}
     if (rows === 0) return out;
     const opIndex = REDUCE_OPS.indexOf(spec.op);
     const key = `reduce|${input.dtype}|${accKind}`;
-    const compiled = this.#kernel(`${key}|${opIndex}`, 1, { OP: opIndex, WG }, () => {
+    const compiled = this.#kernel(`${key}|${opIndex}`, 1, { OP: opIndex, WG: ROWS_WG }, () => {
       const toWord = accKind === 'u32' ? 'return v;' : 'return bitcast<u32>(v);';
       return [
         'struct Params {\n  rows: u32, n: u32, kept: u32, rank: u32,\n  shape: array<vec4<u32>, 2>,\n  st: array<vec4<i32>, 2>,\n  off: i32, correction: f32, p0: u32, p1: u32,\n}',
@@ -208,7 +202,7 @@ ${xs}
     const out = this.alloc('float32', total, spec.op);
     if (total === 0) return out;
     const opIndex = ROW_OPS.indexOf(spec.op);
-    const compiled = this.#kernel(`rows|${input.dtype}|${opIndex}`, 3, { OP: opIndex, WG }, () => [
+    const compiled = this.#kernel(`rows|${input.dtype}|${opIndex}`, 3, { OP: opIndex, WG: ROWS_WG }, () => [
       'struct Params {\n  rows: u32, n: u32, rank: u32, rowRank: u32,\n  shape: array<vec4<u32>, 2>,\n  ist: array<vec4<i32>, 2>,\n  ost: array<vec4<i32>, 2>,\n  ioff: i32, eps: f32, hasWeight: u32, hasBias: u32,\n}',
       bindings(1, ['weight', 'bias']),
       loaderFn(0, input.dtype, 'f32'),
@@ -225,12 +219,52 @@ ${xs}
     return out;
   }
 
+  /**
+   * GEMM: kernels/gemm.wgsl (tiles) or kernels/gemv.wgsl (M <= 8, split-K), specialised by
+   * gemm_codegen.ts, with the epilogue fused into the store; the config comes from
+   * chooseGemmConfig (XPU_GEMM_VARIANT overrides the strategy).
+   */
   matmul(spec: MatmulSpec): Storage {
+    const total = numel(spec.batchShape) * spec.m * spec.n;
+    if (total === 0) return this.alloc(spec.outDtype, 0, 'matmul');
+    const p = gemmProblem(spec);
+    const { layout, castTo } = gemmLayout(p, spec);
+    const adapter = (this.#gemmAdapter ??= gemmAdapterInfo(this.device));
+    let config = chooseGemmConfig(adapter, p.m, p.n, p.k, spec.a.dtype, gemmShapeHints(p));
+    if (config.path === 'naive') {
+      if (!spec.epilogue) return this.#castMatmul(this.#matmulNaive(spec), total, castTo ?? (spec.outDtype === 'float16' ? 'float16' : undefined));
+      config = defaultTileConfig(adapter, p.m); // the baseline kernel has no epilogue
+    }
+    const minSubgroup = adapter.subgroupMinSize ?? 4;
+    const c = config;
+    const key = `gemm|${gemmLayoutKey(layout)}|${gemmConfigKey(c)}|${c.path === 'gemv' ? p.m : ''}`;
+    const ep = spec.epilogue;
+    const inputs = [spec.a.storage, spec.b.storage, ...(ep?.bias ? [ep.bias.storage] : []), ...(ep?.residual ? [ep.residual.storage] : [])];
+    const compiled = this.#kernel(key, inputs.length, {}, () => gemmSource(layout, c, p.m, minSubgroup));
+    const tiles = gemmTiles(c, p.m, p.n);
+    const groups = tiles.tilesN * tiles.tilesM * numel(p.batchShape);
+    const out = this.alloc(layout.out, total, 'matmul');
+    // Whole blocks: vector-typed bindings count in 8- or 16-byte elements.
+    const whole = (st: Storage) => ({ buffer: (st as GpuStorage).buffer, size: (st as GpuStorage).size });
+    this.queue.dispatch(c.path === 'gemv' ? 'gemv' : 'gemm', compiled.pipeline, compiled.layout, gemmUniforms(p, spec, tiles),
+      [whole(out), ...inputs.map(whole)], groups);
+    return this.#castMatmul(out, total, castTo);
+  }
+
+  /** A float32 GEMM result cast to float16 by one map pass (an odd N cannot be stored packed). */
+  #castMatmul(out: Storage, total: number, castTo: 'float16' | undefined): Storage {
+    if (!castTo) return out;
+    const cast = this.map({ kernel: COPY, inputs: [{ storage: out, dtype: 'float32', strides: [1], offset: 0 }], outShape: [total], outDtype: castTo, argKind: 'f32' });
+    this.release(out);
+    return cast;
+  }
+
+  /** The original one-invocation-per-output kernel (XPU_GEMM_VARIANT=naive: the benchmark baseline). */
+  #matmulNaive(spec: MatmulSpec): Storage {
     const { a, b, batchShape, m, n, k } = spec;
     checkRank('matmul', batchShape.length);
     const total = numel(batchShape) * m * n;
     const out = this.alloc('float32', total, 'matmul');
-    if (total === 0) return out;
     const nb = batchShape.length;
     const compiled = this.#kernel(`matmul_naive|${a.dtype}|${b.dtype}`, 2, { WG }, () => [
       'struct Params {\n  m: u32, n: u32, k: u32, total: u32,\n  brank: u32, aoff: i32, boff: i32, p0: u32,\n  sam: i32, sak: i32, sbk: i32, sbn: i32,\n  bshape: array<vec4<u32>, 2>,\n  sab: array<vec4<i32>, 2>,\n  sbb: array<vec4<i32>, 2>,\n}',

@@ -31,21 +31,50 @@ export function convertExpr(x: string, from: ComputeKind, to: ComputeKind): stri
 
 export const elementsPerWord = (d: DType): number => 4 / dtypeInfo(d).itemsize;
 
-/** fn store_word(w, v): packs EPW values of the output's compute type into word w of `out`. */
-export function storeWordFn(dtype: DType): string {
+/**
+ * fn write_word(w): computes the EPW elements of output word w and stores them packed. Elements
+ * past the end (the tail of the last word) are computed at the last valid index and masked out,
+ * which keeps the code branch-free.
+ */
+export function writeWordFn(dtype: DType): string {
   const r = dtypeInfo(dtype).compute;
-  let body: string;
+  const epw = elementsPerWord(dtype);
+  const lines = ['  let i0 = w * EPW;', '  let v0 = element(i0);'];
+  for (let j = 1; j < epw; j++) lines.push(`  let v${j} = select(R(0), element(min(i0 + ${j}u, P.numel - 1u)), i0 + ${j}u < P.numel);`);
+  let store: string;
   switch (dtype) {
-    case 'float32': case 'int32': body = 'out[w] = bitcast<u32>(v[0]);'; break;
-    case 'uint32': body = 'out[w] = v[0];'; break;
-    case 'float16': body = 'out[w] = pack2x16float(vec2<f32>(v[0], v[1]));'; break;
+    case 'float32': case 'int32': store = 'bitcast<u32>(v0)'; break;
+    case 'uint32': store = 'v0'; break;
+    case 'float16': store = 'pack2x16float(vec2<f32>(v0, v1))'; break;
     case 'int8': case 'uint8': case 'bool': {
-      const b = (j: number) => (r === 'i32' ? `(bitcast<u32>(v[${j}]) & 0xffu)` : `(v[${j}] & 0xffu)`);
-      body = `out[w] = ${b(0)} | (${b(1)} << 8u) | (${b(2)} << 16u) | (${b(3)} << 24u);`;
+      const b = (j: number) => (r === 'i32' ? `(bitcast<u32>(v${j}) & 0xffu)` : `(v${j} & 0xffu)`);
+      store = `${b(0)} | (${b(1)} << 8u) | (${b(2)} << 16u) | (${b(3)} << 24u)`;
       break;
     }
   }
-  return `fn store_word(w: u32, v: array<R, EPW>) {\n  ${body}\n}`;
+  return `fn write_word(w: u32) {\n${lines.join('\n')}\n  out[w] = ${store};\n}`;
+}
+
+/**
+ * fn element(i) -> R for a map kernel of `rank` (after merging dims): the coordinates of output
+ * element i and each input's storage index e0..eN, unrolled for the rank so that uniforms are read
+ * at constant indices and the outermost dim needs no division; then the kernel's body. Kernels
+ * that read coordinates get them in `c`.
+ */
+export function mapElementFn(kernel: { wgsl: string; lazy?: boolean; usesCoords?: boolean }, nin: number, rank: number): string {
+  const lines: string[] = [];
+  for (let k = 0; k < nin; k++) lines.push(`  var e${k} = P.off[${k}].x;`);
+  if (kernel.usesCoords) lines.push(`  var c: array<u32, ${MAX_RANK}>;`);
+  if (rank > 0) lines.push('  var rem = i;');
+  for (let d = rank - 1; d >= 0; d--) {
+    const at = `[${Math.floor(d / 4)}][${d % 4}]`;
+    if (d > 0) lines.push(`  let c${d} = rem % P.shape${at};`, `  rem = rem / P.shape${at};`);
+    else lines.push('  let c0 = rem;');
+    for (let k = 0; k < nin; k++) lines.push(`  e${k} += i32(c${d}) * P.st[${2 * k + Math.floor(d / 4)}]${`[${d % 4}]`};`);
+    if (kernel.usesCoords) lines.push(`  c[${d}] = c${d};`);
+  }
+  if (!kernel.lazy) for (let k = 0; k < nin; k++) lines.push(`  let x${k} = ld${k}(e${k});`);
+  return `fn element(i: u32) -> R {\n${lines.join('\n')}\n  ${kernel.wgsl}\n}`;
 }
 
 export function enables(f16: boolean): string {
