@@ -4,6 +4,7 @@ import { XpuDeviceError } from '../errors.js';
 import { dtypeInfo, type ComputeKind, type DType } from '../tensor/dtype.js';
 import { broadcastStrides } from '../tensor/shape.js';
 import { StorageRef, Tensor } from '../tensor/tensor.js';
+import { COPY_KERNEL } from './copy_kernel.js';
 
 /** Checks liveness of every tensor argument and that they share one device. */
 export function checkSameDevice(op: string, tensors: readonly Tensor[], names?: readonly string[]): Device {
@@ -50,7 +51,6 @@ export function scalarWgsl(kind: ComputeKind, k: number): string {
   return kind === 'f32' ? `sf(${k}u)` : kind === 'i32' ? `si(${k}u)` : `su(${k}u)`;
 }
 
-const COPY_KERNEL: MapKernel = { name: 'copy', wgsl: 'return x0;', js: (x) => x[0] };
 
 /** A contiguous copy of `t` (same dtype), or a cast when `dtype` differs. */
 export function copyAs(op: string, t: Tensor, dtype: DType = t.dtype): Tensor {

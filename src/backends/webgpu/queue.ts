@@ -136,6 +136,15 @@ export class CommandQueue {
     this.#staging.push(staging);
   }
 
+  /** Records a buffer-to-buffer copy (byte offsets and size multiples of 4) in order. */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, size: number): void {
+    this.checkAlive('copy');
+    if (size === 0) return;
+    this.#endPass();
+    this.#ensureEncoder().copyBufferToBuffer(src, srcOffset, dst, 0, size);
+    if (++this.#dispatches >= this.batchSize) this.flush();
+  }
+
   /** Submits everything recorded so far. */
   flush(): void {
     if (!this.#encoder) return;
