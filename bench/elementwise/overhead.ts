@@ -1,0 +1,126 @@
+/**
+ * Per-op overhead: a chain of 1,000 small dependent ops, then one read-back. At [256] elements
+ * the kernels do almost nothing, so the time per op is what the library and the driver cost per
+ * dispatch (recording, bind groups, uniforms, submits), plus the read-back's share.
+ */
+import * as xpu from '../../src/index.js';
+import { compare, failedCheck, type Check } from '../lib/check.js';
+import type { Impl, OverheadRow } from '../lib/records.js';
+import type { RepeatOptions } from '../lib/timing.js';
+import type { TfjsPeer } from '../lib/tfjs_peer.js';
+import { timeRoundRobin, type Workload } from '../lib/workload.js';
+
+export const CHAIN_OPS = 1000;
+export const CHAIN_ELEMENTS = 256;
+const BOUND = 1e-5;
+
+/** tensor: the other operand is a [256] tensor of ones (same work on every library); scalar: a JS number. */
+export type ChainVariant = 'tensor' | 'scalar';
+export const CHAIN_LABEL: Record<ChainVariant, string> = {
+  tensor: `x = x.add(c), c a [${CHAIN_ELEMENTS}] tensor`,
+  scalar: 'x = x.add(1), 1 a JS number',
+};
+
+interface Chain<T> {
+  start: T;
+  step(x: T): T;
+  read(x: T): Promise<Float32Array>;
+  dispose(x: T): void;
+  /** Frees the chain's own tensors (start and the constant). */
+  free(): void;
+}
+
+function chainWorkload<T>(chain: Chain<T>): Workload {
+  let last: Float32Array | null = null;
+  const runOnce = async () => {
+    let x = chain.start;
+    for (let i = 0; i < CHAIN_OPS; i++) {
+      const y = chain.step(x);
+      if (x !== chain.start) chain.dispose(x); // dispose as we go, as a careful user would
+      x = y;
+    }
+    last = await chain.read(x);
+    chain.dispose(x);
+  };
+  return {
+    units: CHAIN_OPS,
+    runOnce,
+    check: async (): Promise<Check> => {
+      try {
+        if (!last) await runOnce();
+        const x0 = await chain.read(chain.start);
+        return compare(last ?? new Float32Array(0), Float64Array.from(x0, (v) => v + CHAIN_OPS), BOUND);
+      } catch (e) {
+        return failedCheck(e, BOUND);
+      }
+    },
+    dispose: async () => chain.free(),
+  };
+}
+
+export function xpuChainWorkload(device: 'xpu' | 'cpu', variant: ChainVariant): Workload {
+  const start = xpu.randn([CHAIN_ELEMENTS], { device });
+  const c = xpu.ones([CHAIN_ELEMENTS], { device });
+  return chainWorkload({
+    start,
+    step: variant === 'tensor' ? (x) => x.add(c) : (x) => x.add(1),
+    read: async (x) => (await x.data()) as Float32Array,
+    dispose: (x) => x.dispose(),
+    free: () => {
+      start.dispose();
+      c.dispose();
+    },
+  });
+}
+
+export function tfjsChainWorkload(peer: TfjsPeer, variant: ChainVariant): Workload {
+  const { tf } = peer;
+  const start = tf.randomNormal([CHAIN_ELEMENTS]);
+  const c = tf.ones([CHAIN_ELEMENTS]);
+  return chainWorkload({
+    start,
+    // tf.add(x, 1) wraps the number in a new scalar tensor each time: that is tfjs's cost for it.
+    step: variant === 'tensor' ? (x) => tf.add(x, c) : (x) => tf.add(x, 1),
+    read: async (x) => (await x.data()) as Float32Array,
+    dispose: (x) => x.dispose(),
+    free: () => {
+      start.dispose();
+      c.dispose();
+    },
+  });
+}
+
+export interface ChainEntry {
+  impl: Impl;
+  variant: ChainVariant;
+  make(): Workload;
+}
+
+/**
+ * Times the chains round-robin (one run of each per round), so that the ratios between libraries
+ * hold on a machine whose load drifts; then checks each result.
+ */
+export async function measureChains(entries: ChainEntry[], poll: string, opts: RepeatOptions): Promise<OverheadRow[]> {
+  const rows: OverheadRow[] = entries.map((e) => ({ impl: e.impl, chain: CHAIN_LABEL[e.variant], ops: CHAIN_OPS, elements: CHAIN_ELEMENTS, poll: e.impl === 'cpu' ? 'n/a' : poll }));
+  const live: { row: OverheadRow; w: Workload }[] = [];
+  try {
+    entries.forEach((e, k) => {
+      try {
+        live.push({ row: rows[k], w: e.make() });
+      } catch (err) {
+        rows[k].note = `failed: ${(err as Error).message}`;
+      }
+    });
+    const stats = await timeRoundRobin(live.map((l) => ({ workload: l.w })), opts);
+    for (const [k, l] of live.entries()) {
+      l.row.stats = stats[k];
+      l.row.usPerOp = stats[k].medianMs * 1000;
+      l.row.check = await l.w.check();
+    }
+  } catch (err) {
+    for (const l of live) l.row.note ??= `failed: ${(err as Error).message}`;
+  } finally {
+    for (const l of live) await l.w.dispose();
+  }
+  return rows;
+}
