@@ -1,4 +1,4 @@
-import type { MapKernel, Operand, Scalar } from '../backends/backend.js';
+import type { MapContext, MapKernel, Operand, Scalar } from '../backends/backend.js';
 import type { Device } from '../device/device.js';
 import { XpuDTypeError, XpuValueError } from '../errors.js';
 import { dtypeInfo, isFloating, promoteTypes, promoteWithScalar, type ComputeKind, type DType } from '../tensor/dtype.js';
@@ -53,11 +53,24 @@ function run(op: string, def: ElementwiseDef, xs: readonly TensorOrScalar[], arg
     name: `${op}_${pattern.join('')}`,
     lazy: true,
     wgsl: `${pre.join('\n  ')}\n  ${def.wgsl(argKind)}`,
-    js: (_x, ctx) => js(...slots.map((s) => (s.tensor ? ctx.load(s.index, ctx.e[s.index]) : ctx.scalars[s.index]))),
+    js: slotCaller(js, slots),
   };
   // Scalars are converted to the argument kind as the GPU reads them (uniform bits).
   for (const s of scalars) s.value = s.kind === 'f32' ? Math.fround(s.value) : s.kind === 'i32' ? Math.trunc(s.value) | 0 : Math.trunc(s.value) >>> 0;
   return runMap({ device, kernel, inputs, outShape, outDtype, argKind, scalars });
+}
+
+type Getter = (ctx: MapContext) => number;
+
+/** The CPU twin's call, unrolled by arity so the per-element path allocates nothing. */
+function slotCaller(f: (...x: number[]) => number, slots: { tensor: boolean; index: number }[]): MapKernel['js'] {
+  const g: Getter[] = slots.map(({ tensor, index }) => (tensor ? (c) => c.load(index, c.e[index]) : (c) => c.scalars[index]));
+  switch (g.length) {
+    case 1: { const [a] = g; return (_x, c) => f(a(c)); }
+    case 2: { const [a, b] = g; return (_x, c) => f(a(c), b(c)); }
+    case 3: { const [a, b, d] = g; return (_x, c) => f(a(c), b(c), d(c)); }
+    default: return (_x, c) => f(...g.map((get) => get(c)));
+  }
 }
 
 export function unaryOp(name: keyof typeof UNARY & string, x: Tensor): Tensor {
