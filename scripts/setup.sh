@@ -3,7 +3,8 @@
 #
 #   1. system packages (only as root, only what is missing): Mesa's lavapipe Vulkan driver and the
 #      Vulkan loader from bookworm-backports (bookworm's Mesa 22 is too old for Dawn), the C++
-#      build tools, OpenMPI's development package;
+#      build tools, OpenMPI's development package, and Chromium with a font (the tests render the
+#      benchmark's HTML report in headless Chromium);
 #   2. npm ci (skipped when node_modules already matches package-lock.json);
 #   3. the native addon (node-gyp): optional, a failure is one warning and setup goes on;
 #   4. the TypeScript build (tsc) into dist/.
@@ -23,6 +24,9 @@ warn() { printf 'setup: WARNING: %s\n' "$*" >&2; }
 
 BACKPORTS_PKGS=(mesa-vulkan-drivers libvulkan1)
 BASE_PKGS=(build-essential python3 pkg-config libopenmpi-dev openmpi-bin)
+# tests/bench.test.ts renders the HTML report in Debian's chromium (through playwright-core, which
+# downloads no browser); the charts' text needs a font.
+BASE_PKGS+=(chromium fonts-dejavu-core)
 # Dawn needs a newer lavapipe than bookworm's Mesa 22; backports has Mesa 25.
 MESA_MIN='25~'
 

@@ -1,25 +1,31 @@
 /**
  * The benchmarked ops: how to make their inputs, run them, how many bytes they must move at
- * least, and a float64 reference for the correctness check.
+ * least, their flops, and a float64 reference for the correctness check.
  */
 import * as xpu from '../../src/index.js';
 
 type Tensor = xpu.Tensor;
+export type FloatDType = 'float32' | 'float16';
 
 /** Softmax and LayerNorm normalise rows of this length. */
 export const ROW = 1024;
 /** Elements of the output (and of each input) compared with the reference: 4 rows. */
 export const CHECK_ELEMENTS = 4 * ROW;
 const LN_EPS = 1e-5;
+export const ITEM_BYTES: Record<FloatDType, number> = { float32: 4, float16: 2 };
 
 export interface OpCase {
-  name: 'add' | 'softmax' | 'layerNorm';
+  name: 'add' | 'softmax' | 'layerNorm' | 'clone';
   shape(n: number): number[];
-  /** Bytes one op must read and write at least (f32). */
-  bytes(n: number): number;
-  /** Relative error allowed against the float64 reference. */
-  bound: number;
-  makeInputs(device: 'xpu' | 'cpu', n: number): Tensor[];
+  /** Elements one op must read plus write (times the item size: the bytes it must move). */
+  traffic(n: number): number;
+  /** Floating-point operations of one op (exp counted as one). */
+  flops(n: number): number;
+  /** Relative error allowed against the float64 reference (f16 results are rounded to 11 bits). */
+  bound: Record<FloatDType, number>;
+  /** n must be a multiple of this. */
+  multipleOf: number;
+  makeInputs(device: 'xpu' | 'cpu', n: number, dtype: FloatDType): Tensor[];
   run(inputs: Tensor[]): Tensor;
   /** The reference on the inputs' first CHECK_ELEMENTS elements (whole inputs when smaller). */
   reference(host: Float32Array[]): Float64Array;
@@ -28,9 +34,11 @@ export interface OpCase {
 export const add: OpCase = {
   name: 'add',
   shape: (n) => [n],
-  bytes: (n) => 3 * 4 * n,
-  bound: 1e-6,
-  makeInputs: (device, n) => [xpu.randn([n], { device }), xpu.randn([n], { device })],
+  traffic: (n) => 3 * n,
+  flops: (n) => n,
+  bound: { float32: 1e-6, float16: 1e-3 },
+  multipleOf: 1,
+  makeInputs: (device, n, dtype) => [xpu.randn([n], { device, dtype }), xpu.randn([n], { device, dtype })],
   run: ([a, b]) => a.add(b),
   reference: ([a, b]) => Float64Array.from(a, (v, i) => v + b[i]),
 };
@@ -38,9 +46,12 @@ export const add: OpCase = {
 export const softmax: OpCase = {
   name: 'softmax',
   shape: (n) => [n / ROW, ROW],
-  bytes: (n) => 2 * 4 * n,
-  bound: 1e-5,
-  makeInputs: (device, n) => [xpu.randn([n / ROW, ROW], { device })],
+  traffic: (n) => 2 * n,
+  // max, subtract, exp, sum, divide
+  flops: (n) => 5 * n,
+  bound: { float32: 1e-5, float16: 2e-3 },
+  multipleOf: ROW,
+  makeInputs: (device, n, dtype) => [xpu.randn([n / ROW, ROW], { device, dtype })],
   run: ([x]) => xpu.softmax(x, -1),
   reference: ([x]) => {
     const out = new Float64Array(x.length);
@@ -58,10 +69,13 @@ export const softmax: OpCase = {
 export const layerNorm: OpCase = {
   name: 'layerNorm',
   shape: (n) => [n / ROW, ROW],
-  // Weight and bias (2 x ROW floats) are read by every row but stay in cache: not counted.
-  bytes: (n) => 2 * 4 * n,
-  bound: 1e-4,
-  makeInputs: (device, n) => [xpu.randn([n / ROW, ROW], { device }), xpu.randn([ROW], { device }), xpu.randn([ROW], { device })],
+  // Weight and bias (2 x ROW values) are read by every row but stay in cache: not counted.
+  traffic: (n) => 2 * n,
+  // mean (1), variance (3), then subtract, scale, weight, bias (4)
+  flops: (n) => 8 * n,
+  bound: { float32: 1e-4, float16: 2e-3 },
+  multipleOf: ROW,
+  makeInputs: (device, n, dtype) => [xpu.randn([n / ROW, ROW], { device, dtype }), xpu.randn([ROW], { device, dtype }), xpu.randn([ROW], { device, dtype })],
   run: ([x, weight, bias]) => xpu.layerNorm(x, [ROW], { weight, bias, eps: LN_EPS }),
   reference: ([x, w, b]) => {
     const out = new Float64Array(x.length);
@@ -78,7 +92,20 @@ export const layerNorm: OpCase = {
   },
 };
 
-export const OPS: OpCase[] = [add, softmax, layerNorm];
+/** The runtime's own copy (a buffer copy for contiguous data): what a user pays for x.clone(). */
+export const clone: OpCase = {
+  name: 'clone',
+  shape: (n) => [n],
+  traffic: (n) => 2 * n,
+  flops: () => 0,
+  bound: { float32: 0, float16: 0 },
+  multipleOf: 1,
+  makeInputs: (device, n, dtype) => [xpu.randn([n], { device, dtype })],
+  run: ([x]) => x.clone(),
+  reference: ([x]) => Float64Array.from(x),
+};
+
+export const OPS: OpCase[] = [add, softmax, layerNorm, clone];
 
 /** The first `count` elements of a contiguous tensor, read to the host. */
 export async function readPrefix(t: Tensor, count = CHECK_ELEMENTS): Promise<Float32Array> {

@@ -5,10 +5,8 @@
  */
 import * as xpu from '../../src/index.js';
 import { compare, failedCheck, type Check } from '../lib/check.js';
-import type { Impl, OverheadRow } from '../lib/records.js';
-import type { RepeatOptions } from '../lib/timing.js';
 import type { TfjsPeer } from '../lib/tfjs_peer.js';
-import { timeRoundRobin, type Workload } from '../lib/workload.js';
+import type { Workload } from '../suite.js';
 
 export const CHAIN_OPS = 1000;
 export const CHAIN_ELEMENTS = 256;
@@ -16,10 +14,16 @@ const BOUND = 1e-5;
 
 /** tensor: the other operand is a [256] tensor of ones (same work on every library); scalar: a JS number. */
 export type ChainVariant = 'tensor' | 'scalar';
-export const CHAIN_LABEL: Record<ChainVariant, string> = {
-  tensor: `x = x.add(c), c a [${CHAIN_ELEMENTS}] tensor`,
-  scalar: 'x = x.add(1), 1 a JS number',
+export const CHAIN_KERNEL: Record<ChainVariant, string> = {
+  tensor: 'add chain (tensor)',
+  scalar: 'add chain (scalar)',
 };
+export const CHAIN_SHAPE: Record<ChainVariant, string> = {
+  tensor: `x = x.add(c), c a [${CHAIN_ELEMENTS}] tensor, ${CHAIN_OPS} ops, one read-back`,
+  scalar: `x = x.add(1), 1 a JS number, ${CHAIN_OPS} ops, one read-back`,
+};
+/** Bytes one op of the chain must move: x (and c) read, the result written. */
+export const chainBytes = (v: ChainVariant): number => (v === 'tensor' ? 3 : 2) * 4 * CHAIN_ELEMENTS;
 
 interface Chain<T> {
   start: T;
@@ -30,9 +34,10 @@ interface Chain<T> {
   free(): void;
 }
 
+/** The read-back ends each run, so the runner's sync finds nothing left to wait for. */
 function chainWorkload<T>(chain: Chain<T>): Workload {
   let last: Float32Array | null = null;
-  const runOnce = async () => {
+  const run = async () => {
     let x = chain.start;
     for (let i = 0; i < CHAIN_OPS; i++) {
       const y = chain.step(x);
@@ -44,17 +49,17 @@ function chainWorkload<T>(chain: Chain<T>): Workload {
   };
   return {
     units: CHAIN_OPS,
-    runOnce,
+    run,
     check: async (): Promise<Check> => {
       try {
-        if (!last) await runOnce();
+        await run();
         const x0 = await chain.read(chain.start);
         return compare(last ?? new Float32Array(0), Float64Array.from(x0, (v) => v + CHAIN_OPS), BOUND);
       } catch (e) {
         return failedCheck(e, BOUND);
       }
     },
-    dispose: async () => chain.free(),
+    dispose: () => chain.free(),
   };
 }
 
@@ -77,7 +82,7 @@ export function tfjsChainWorkload(peer: TfjsPeer, variant: ChainVariant): Worklo
   const { tf } = peer;
   const start = tf.randomNormal([CHAIN_ELEMENTS]);
   const c = tf.ones([CHAIN_ELEMENTS]);
-  return chainWorkload({
+  const w = chainWorkload({
     start,
     // tf.add(x, 1) wraps the number in a new scalar tensor each time: that is tfjs's cost for it.
     step: variant === 'tensor' ? (x) => tf.add(x, c) : (x) => tf.add(x, 1),
@@ -88,39 +93,5 @@ export function tfjsChainWorkload(peer: TfjsPeer, variant: ChainVariant): Worklo
       c.dispose();
     },
   });
-}
-
-export interface ChainEntry {
-  impl: Impl;
-  variant: ChainVariant;
-  make(): Workload;
-}
-
-/**
- * Times the chains round-robin (one run of each per round), so that the ratios between libraries
- * hold on a machine whose load drifts; then checks each result.
- */
-export async function measureChains(entries: ChainEntry[], poll: string, opts: RepeatOptions): Promise<OverheadRow[]> {
-  const rows: OverheadRow[] = entries.map((e) => ({ impl: e.impl, chain: CHAIN_LABEL[e.variant], ops: CHAIN_OPS, elements: CHAIN_ELEMENTS, poll: e.impl === 'cpu' ? 'n/a' : poll }));
-  const live: { row: OverheadRow; w: Workload }[] = [];
-  try {
-    entries.forEach((e, k) => {
-      try {
-        live.push({ row: rows[k], w: e.make() });
-      } catch (err) {
-        rows[k].note = `failed: ${(err as Error).message}`;
-      }
-    });
-    const stats = await timeRoundRobin(live.map((l) => ({ workload: l.w })), opts);
-    for (const [k, l] of live.entries()) {
-      l.row.stats = stats[k];
-      l.row.usPerOp = stats[k].medianMs * 1000;
-      l.row.check = await l.w.check();
-    }
-  } catch (err) {
-    for (const l of live) l.row.note ??= `failed: ${(err as Error).message}`;
-  } finally {
-    for (const l of live) await l.w.dispose();
-  }
-  return rows;
+  return { ...w, sync: () => peer.sync() };
 }

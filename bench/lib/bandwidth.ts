@@ -1,6 +1,7 @@
 /**
- * Copy bandwidth per device: the ceiling an elementwise kernel is compared with. Bytes count what
- * is read plus what is written (2 x the buffer), as STREAM's copy does.
+ * Copy bandwidth per device: the memory side of the roofline (bench/lib/roofline.ts). Bytes count
+ * what is read plus what is written (2 x the buffer), as STREAM's copy does. The runtime's own copy
+ * kernel (clone) is not the ceiling but a benchmarked kernel: bench/elementwise measures it.
  */
 import * as xpu from '../../src/index.js';
 import { xpuEntries } from '../../src/device/registry.js';
@@ -18,20 +19,6 @@ export interface CopyBandwidth {
 
 /** 16M f32 = 64 MiB per buffer: twice the L3, below lavapipe's 128 MiB binding limit. */
 export const COPY_ELEMENTS = 16 * 2 ** 20;
-
-/** A contiguous clone: a copy kernel dispatched through the runtime (what an op pays). */
-export async function xpuCloneBandwidth(opts: RepeatOptions, n = COPY_ELEMENTS): Promise<CopyBandwidth> {
-  const srcs = [xpu.randn([n]), xpu.randn([n])];
-  const perRun = 4;
-  let i = 0;
-  const stats = await repeat(async () => {
-    for (let k = 0; k < perRun; k++) srcs[i++ % srcs.length].clone().dispose();
-    await xpu.accelerator.synchronize();
-  }, perRun, opts);
-  for (const s of srcs) s.dispose();
-  const bytes = 2 * 4 * n;
-  return { device: 'xpu', method: 'x.clone() (copy kernel)', elements: n, bytes, stats, gbps: gbPerSecond(bytes, stats.medianMs) };
-}
 
 /**
  * copyBufferToBuffer on the runtime's own GPUDevice: the driver's copy path, no shader. The

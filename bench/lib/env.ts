@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import * as xpu from '../../src/index.js';
+import { mesaVersion, xpuVersion } from '../../src/cli/versions.js';
 
 const require = createRequire(import.meta.url);
 
@@ -14,7 +15,10 @@ export interface RunEnvironment {
   cpu: { model: string; cores: number; memGiB: number };
   /** 1/5/15-minute load averages when the run started: other processes share this machine. */
   loadAverage: number[];
+  /** This package's version, Dawn's (npm webgpu) and the peers' and report tools'. */
   packages: Record<string, string>;
+  /** Mesa's version where the driver is Mesa's (lavapipe, anv, radv). */
+  mesa: string | null;
   git: { commit: string | null; dirty: boolean | null };
   xpu: ReturnType<typeof xpu.accelerator.getDeviceInfo> | { unavailable: string };
   env: Record<string, string>;
@@ -49,7 +53,8 @@ export function runEnvironment(): RunEnvironment {
     platform: `${os.type()} ${os.release()} ${os.arch()}`,
     cpu: { model: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30) },
     loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
-    packages: Object.fromEntries(['webgpu', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu', 'typescript'].map((p) => [p, packageVersion(p)])),
+    packages: { xpu: xpuVersion(), ...Object.fromEntries(['webgpu', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu', 'typescript', 'vega', 'vega-lite'].map((p) => [p, packageVersion(p)])) },
+    mesa: mesaVersion(xpu.accelerator.isAvailable() ? xpu.accelerator.getDeviceInfo().description : undefined)?.version ?? null,
     git: { commit: git(['rev-parse', 'HEAD']), dirty: status === null ? null : status.length > 0 },
     xpu: xpu.accelerator.isAvailable() ? xpu.accelerator.getDeviceInfo() : { unavailable: xpu.accelerator.unavailable() ?? 'unknown' },
     env: Object.fromEntries(RELEVANT_ENV.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k] as string])),

@@ -2,7 +2,8 @@
 import Table from 'cli-table3';
 
 export function printTable(title: string, head: string[], rows: (string | number)[][]): void {
-  const t = new Table({ head, style: { head: [], border: [] } });
+  // No rule between rows: a run has dozens of them, and the columns already line them up.
+  const t = new Table({ head, style: { head: [], border: [], compact: true } });
   for (const r of rows) t.push(r.map((c) => (typeof c === 'number' ? fmt(c) : c)));
   process.stdout.write(`\n${title}\n${t.toString()}\n`);
 }

@@ -8,6 +8,8 @@ import { Command, Option } from 'commander';
 
 const program = new Command();
 program.name('xpu').description('A tensor runtime for Node.js on WebGPU (Dawn), with a CPU fallback.');
+// `xpu run ... script.js --flag` must hand --flag to the script, not parse it (see `run`).
+program.enablePositionalOptions();
 
 program
   .command('info')
@@ -28,21 +30,52 @@ program
     process.exitCode = await runDemo();
   });
 
-program
+const bench = program
   .command('bench')
-  .description('run benchmark suites from bench/ (all of them when none is named)')
-  .argument('[suites...]', 'suite names, e.g. elementwise')
+  .description('run benchmark suites (all available ones when none is named) and report them')
+  .argument('[suites...]', 'elementwise, gemm, attention, quant, collectives, model, or all')
   .addOption(new Option('--device <device>', 'which device to measure').choices(['xpu', 'cpu', 'all']).default('all'))
+  .option('--dtype <dtypes>', "dtypes to measure, e.g. f32,f16 or all (default: each suite's own)")
+  .option('--sizes <sizes>', "sizes to measure, e.g. 1M,4M or 256,512 (default: each suite's own)")
   .option('--quick', 'fewer sizes and repetitions', false)
-  .option('--json <file>', 'also write the results as JSON')
-  .option('--list', 'list the suites and exit')
-  .action(async (suites: string[], opts: { device: 'xpu' | 'cpu' | 'all'; quick: boolean; json?: string; list?: boolean }) => {
+  .option('--peers', 'also run the peer libraries (e.g. tfjs-webgpu) side by side', false)
+  .option('--json <file>', 'write the results as JSON (bench/schema/results.schema.json)')
+  .option('--html <file>', 'write a self-contained HTML report with charts')
+  .option('--list', 'list the suites that are available and exit')
+  .action(async (suites: string[], opts: { device: 'xpu' | 'cpu' | 'all'; dtype?: string; sizes?: string; quick: boolean; peers: boolean; json?: string; html?: string; list?: boolean }) => {
     const { listSuites, runBench } = await import('./bench.js');
     if (opts.list) {
       console.log(listSuites().join('\n'));
       return;
     }
-    process.exitCode = await runBench(suites, { device: opts.device, quick: opts.quick, json: opts.json });
+    process.exitCode = await runBench(suites, opts);
+  });
+
+bench
+  .command('compare')
+  .description('ratios between two runs\' JSON files (B over A), regressions flagged')
+  .argument('<a>', 'the baseline results JSON')
+  .argument('<b>', 'the results JSON to compare with it')
+  .option('--threshold <percent>', 'a row slower by more than this is a regression', '10')
+  .option('--fail-on-regression', 'exit with status 1 when a row regressed', false)
+  .action(async (a: string, b: string, opts: { threshold: string; failOnRegression: boolean }) => {
+    const { runCompare } = await import('./bench.js');
+    process.exitCode = await runCompare(a, b, opts);
+  });
+
+program
+  .command('run')
+  .description('start N ranks of a program for xpu.dist (torchrun style), prefixing their output with [rank N]')
+  .requiredOption('-n, --nproc <n>', 'number of ranks', (v) => Number(v))
+  .addOption(new Option('--backend <backend>', 'collective engine').choices(['mpi', 'ccl']).default('mpi'))
+  .option('--timeout <seconds>', 'stop the whole job after this many seconds (0: never)', (v) => Number(v), 0)
+  .option('--master-addr <addr>', 'address rank 0 serves the rendezvous store on', '127.0.0.1')
+  .argument('<script>', 'a .js/.mjs file (run with node) or an executable')
+  .argument('[args...]', 'arguments for the script')
+  .passThroughOptions()
+  .action(async (script: string, args: string[], opts: { nproc: number; backend: 'mpi' | 'ccl'; timeout: number; masterAddr: string }) => {
+    const { runJob } = await import('./run.js');
+    process.exitCode = await runJob({ nproc: opts.nproc, backend: opts.backend, script, args, timeout: opts.timeout, masterAddr: opts.masterAddr });
   });
 
 await program.parseAsync(process.argv);

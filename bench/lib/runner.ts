@@ -1,0 +1,213 @@
+/**
+ * The generic runner: turns a suite's cases into result rows. Per case it prepares every
+ * implementation (ours and the peers'), checks each once against its float64 reference, then
+ * times them round-robin (warm-up, then rounds of one run per implementation and setting), so
+ * that the ratios between them hold on a machine whose load drifts.
+ */
+import * as xpu from '../../src/index.js';
+import type { BenchCase, Variant, Workload } from '../suite.js';
+import { failedCheck, type Check } from './check.js';
+import { timedRun } from './gpu_time.js';
+import type { Progress } from './progress.js';
+import { rowKey, type Row } from './records.js';
+import { rooflineFraction, type Roofline } from './roofline.js';
+import { sizeLabel } from './table.js';
+import { summarise, type RepeatOptions } from './timing.js';
+
+export interface RunnerContext {
+  suite: string;
+  roofline: Roofline;
+  progress: Progress;
+  /** Warm-up and repeats for cases that do not set their own. */
+  repeat: RepeatOptions;
+}
+
+/** One implementation of a case: ours (impl = device) or a peer. */
+interface Impl {
+  impl: string;
+  ours: boolean;
+  setup(): Workload;
+  skip?: string;
+}
+
+/** One timed thing: an implementation under one setting, and the row it fills. */
+interface Contender {
+  impl: Impl;
+  variant?: Variant;
+  row: Row;
+  workload?: Workload;
+  wallMs: number[];
+  gpuMs: number[];
+}
+
+const implsOf = (c: BenchCase): Impl[] => [
+  { impl: c.device, ours: true, setup: c.setup, skip: c.skip },
+  ...(c.peers ?? []).map((p) => ({ impl: p.impl, ours: false, setup: p.setup, skip: c.skip ?? p.skip })),
+];
+
+const variantsOf = (c: BenchCase): (Variant | undefined)[] => (c.variants?.length ? c.variants : [undefined]);
+
+/** The progress ticks runCases will make for these cases: one per check and per run. */
+export function plannedTicks(cases: BenchCase[], defaults: RepeatOptions): number {
+  return cases.reduce((sum, c) => {
+    const r = c.repeat ?? defaults;
+    const impls = implsOf(c).length;
+    return sum + impls + impls * variantsOf(c).length * (r.warmup + r.reps);
+  }, 0);
+}
+
+export async function runCases(cases: BenchCase[], ctx: RunnerContext): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const c of cases) rows.push(...(await runCase(c, ctx)));
+  return rows;
+}
+
+function newRow(c: BenchCase, suite: string, impl: Impl, variant: Variant | undefined): Row {
+  const base = { suite, kernel: c.kernel, variant: variant?.name, impl: impl.impl, device: c.device, dtype: c.dtype, sizeLabel: c.sizeLabel ?? sizeLabel(c.size) };
+  const row: Row = { key: rowKey(base), ...base, size: c.size, shape: c.shape, metric: c.metric ?? 'throughput', flops: c.flops, bytes: c.bytes, status: 'ok', note: c.note };
+  if (row.variant === undefined) delete row.variant;
+  return row;
+}
+
+const addNote = (row: Row, note: string): void => {
+  row.note = row.note ? `${row.note}; ${note}` : note;
+};
+
+function failure(e: unknown): { status: Row['status']; note: string } {
+  const message = e instanceof Error ? e.message : String(e);
+  // A tensor above the adapter's limits is a limit of the machine, not a bug of the kernel.
+  if (e instanceof xpu.XpuOutOfMemoryError) return { status: 'skipped', note: `does not fit the device: ${message}` };
+  return { status: 'failed', note: `failed: ${message}` };
+}
+
+async function runCase(c: BenchCase, ctx: RunnerContext): Promise<Row[]> {
+  const repeat = c.repeat ?? ctx.repeat;
+  const impls = implsOf(c);
+  const contenders: Contender[] = impls.flatMap((impl) => variantsOf(c).map((variant) => ({ impl, variant, row: newRow(c, ctx.suite, impl, variant), wallMs: [], gpuMs: [] })));
+  const label = `${ctx.suite} ${c.kernel} ${c.device} ${c.dtype} ${c.sizeLabel ?? sizeLabel(c.size)}`;
+  const workloads = new Map<Impl, Workload>();
+  try {
+    for (const impl of impls) await prepare(impl, contenders.filter((k) => k.impl === impl), workloads, repeat, label, ctx.progress);
+    await timeRoundRobin(c, contenders, repeat, label, ctx.progress);
+    for (const k of contenders) finishRow(k, ctx.roofline);
+    setRelative(contenders);
+    for (const k of contenders) ctx.progress.row(rowLine(k.row));
+  } finally {
+    for (const w of workloads.values()) {
+      try {
+        await w.dispose();
+      } catch {
+        // A workload that cannot free its inputs must not stop the run; emptyCache below still does.
+      }
+    }
+    if (c.device === 'xpu') {
+      await xpu.accelerator.synchronize().catch(() => {});
+      xpu.accelerator.emptyCache(); // the next case must not find this one's blocks still reserved
+    }
+  }
+  return contenders.map((k) => k.row);
+}
+
+const skipTicks = (progress: Progress, n: number): void => {
+  for (let i = 0; i < n; i++) progress.tick();
+};
+
+/**
+ * Sets up one implementation and checks it once; its contenders get the workload, or the reason
+ * they have none (a skip, a limit, a failure), which leaves the other implementations running.
+ */
+async function prepare(impl: Impl, own: Contender[], workloads: Map<Impl, Workload>, repeat: RepeatOptions, label: string, progress: Progress): Promise<void> {
+  const runs = own.length * (repeat.warmup + repeat.reps);
+  if (impl.skip) {
+    for (const k of own) {
+      k.row.status = 'skipped';
+      addNote(k.row, impl.skip);
+    }
+    return skipTicks(progress, 1 + runs);
+  }
+  progress.tick(`${label}: check ${impl.impl}`);
+  let check: Check;
+  try {
+    const w = impl.setup();
+    workloads.set(impl, w);
+    // check() reports its own failures; one that throws anyway is a failed check, not a crash.
+    check = await w.check().catch((e: unknown) => failedCheck(e, 0));
+  } catch (e) {
+    const f = failure(e);
+    for (const k of own) {
+      k.row.status = f.status;
+      addNote(k.row, f.note);
+    }
+    return skipTicks(progress, runs);
+  }
+  for (const k of own) {
+    k.workload = workloads.get(impl);
+    k.row.check = check;
+    k.row.units = k.workload?.units;
+    if (!check.ok) k.row.status = 'wrong';
+  }
+}
+
+/**
+ * Warm-up runs for every contender, then rounds of one timed run each, so that load from other
+ * processes falls on all of them alike. A contender whose run throws is marked and dropped.
+ */
+async function timeRoundRobin(c: BenchCase, contenders: Contender[], repeat: RepeatOptions, label: string, progress: Progress): Promise<void> {
+  const gpuTimed = (k: Contender) => k.impl.ours && c.device === 'xpu' && c.gpuTime !== false;
+  const runOnce = async (k: Contender, samples: boolean, tickLabel: string) => {
+    const w = k.workload;
+    if (!w) return skipTicks(progress, 1);
+    progress.tick(tickLabel);
+    const undo = k.variant?.apply();
+    try {
+      const t = await timedRun(w, defaultSync(k.impl, c), gpuTimed(k));
+      if (samples) {
+        k.wallMs.push(t.wallMs / w.units);
+        if (t.gpuMs !== undefined) k.gpuMs.push(t.gpuMs / w.units);
+      }
+    } catch (e) {
+      const f = failure(e);
+      k.row.status = f.status;
+      addNote(k.row, f.note);
+      k.workload = undefined; // no further runs for this one; runCase disposes its workload
+    } finally {
+      undo?.();
+    }
+  };
+  const live = contenders.filter((k) => k.workload);
+  for (const k of live) for (let i = 0; i < repeat.warmup; i++) await runOnce(k, false, `${label}: warm-up ${k.row.impl}`);
+  for (let r = 0; r < repeat.reps; r++) for (const k of live) await runOnce(k, true, `${label}: run ${r + 1}/${repeat.reps}`);
+}
+
+/** accelerator.synchronize() for this runtime on xpu, nothing on cpu; peers bring their own. */
+function defaultSync(impl: Impl, c: BenchCase): (() => Promise<void>) | undefined {
+  if (!impl.ours) return undefined;
+  return c.device === 'xpu' ? () => xpu.accelerator.synchronize() : undefined;
+}
+
+function finishRow(k: Contender, roofline: Roofline): void {
+  const row = k.row;
+  if (row.status === 'skipped' || row.status === 'failed' || !k.wallMs.length) return;
+  row.wall = summarise(k.wallMs);
+  if (k.gpuMs.length === k.wallMs.length) row.gpu = summarise(k.gpuMs);
+  const ms = row.wall.medianMs;
+  if (row.flops > 0) row.gflops = row.flops / (ms * 1e6);
+  if (row.bytes > 0) row.gbps = row.bytes / (ms * 1e6);
+  row.roofline = rooflineFraction(row.flops, row.bytes, ms, roofline[row.device]);
+  if (!row.roofline) delete row.roofline;
+}
+
+/** Each row's median over the reference's: ours under the first setting. */
+function setRelative(contenders: Contender[]): void {
+  if (contenders.length < 2) return;
+  const ref = contenders[0].row;
+  if (!ref.wall) return;
+  for (const k of contenders) if (k.row.wall) k.row.relative = { to: ref.key, ratio: k.row.wall.medianMs / ref.wall.medianMs };
+}
+
+function rowLine(r: Row): string {
+  const what = `${r.suite} ${r.kernel}${r.variant ? ` [${r.variant}]` : ''} ${r.impl}${r.impl === r.device ? '' : `@${r.device}`} ${r.dtype} ${r.sizeLabel}`;
+  if (!r.wall) return `${what}: ${r.status}${r.note ? ` (${r.note})` : ''}`;
+  const rate = r.metric === 'latency' ? `${(r.wall.medianMs * 1000).toFixed(1)} µs/op` : r.gflops !== undefined && r.roofline?.bound === 'compute' ? `${r.gflops.toFixed(2)} GFLOP/s` : `${(r.gbps ?? 0).toFixed(2)} GB/s`;
+  return `${what}: ${rate}${r.status === 'wrong' ? ' WRONG' : ''}`;
+}

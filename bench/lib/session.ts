@@ -1,0 +1,96 @@
+/**
+ * One `xpu bench` run: plan every suite, measure the roofline once, run every suite's cases
+ * under one progress bar, and gather it all into one results object (written as JSON and HTML by
+ * the caller).
+ */
+import type { DeviceName, Suite, SuiteContext, SuitePlan } from '../suite.js';
+import { runEnvironment } from './env.js';
+import { createProgress, silentProgress } from './progress.js';
+import { SCHEMA_VERSION, type BenchResults, type Row, type SuiteRecord } from './records.js';
+import { measureRoofline, rooflineSteps, type Roofline } from './roofline.js';
+import { plannedTicks, runCases } from './runner.js';
+import type { RepeatOptions } from './timing.js';
+
+/** A suite the run was asked for: its module's Suite, or why the runner does not run it. */
+export interface SuiteEntry {
+  name: string;
+  suite?: Suite;
+  /** Without a suite: 'not-available' (planned, not written yet) or 'standalone' (runs on its own). */
+  status?: 'not-available' | 'standalone';
+}
+
+export interface SessionOptions {
+  suites: SuiteEntry[];
+  device: 'xpu' | 'cpu' | 'all';
+  devices: DeviceName[];
+  dtypes?: string[];
+  sizes?: number[];
+  quick: boolean;
+  peers: boolean;
+  /** Show a progress bar (or per-row lines when stderr is not a terminal). */
+  progress: boolean;
+  /** Overrides the measured roofline (tests). */
+  roofline?: Roofline;
+}
+
+export const defaultRepeat = (quick: boolean): RepeatOptions => (quick ? { warmup: 1, reps: 3 } : { warmup: 1, reps: 7 });
+
+const TIMING = 'warm-up runs, then timed runs (implementations and settings of one case interleaved round-robin); '
+  + 'median, min, max and spread = (max - min) / median of the time per op; wall = run + synchronize, GPU = the sum of '
+  + 'the kernels\' timestamp-query times in the same runs (this runtime on xpu only); each implementation checked once '
+  + 'against a float64 reference before its timed runs';
+
+export async function runSession(opts: SessionOptions): Promise<BenchResults> {
+  const environment = runEnvironment();
+  const ctx: SuiteContext = { devices: opts.devices, dtypes: opts.dtypes, sizes: opts.sizes, quick: opts.quick, peers: opts.peers };
+  const repeat = defaultRepeat(opts.quick);
+
+  const records: SuiteRecord[] = [];
+  const plans = new Map<string, SuitePlan>();
+  for (const e of opts.suites) {
+    if (!e.suite) {
+      const standalone = e.status === 'standalone';
+      records.push({ name: e.name, status: standalone ? 'standalone' : 'not-available', notes: [], error: standalone ? 'measures and reports on its own, after this run; its rows are not in this file' : 'not available yet' });
+      continue;
+    }
+    try {
+      const p = await e.suite.plan(ctx);
+      plans.set(e.name, p);
+      records.push({ name: e.name, status: 'ran', description: e.suite.description, notes: p.notes, settings: p.settings, peers: p.peers });
+    } catch (err) {
+      records.push({ name: e.name, status: 'failed', description: e.suite.description, notes: [], error: `planning failed: ${(err as Error).stack ?? err}` });
+    }
+  }
+
+  const measureOwnRoofline = !opts.roofline;
+  const total = (measureOwnRoofline ? rooflineSteps(opts.devices, opts.quick) : 0) + [...plans.values()].reduce((s, p) => s + plannedTicks(p.cases, repeat), 0);
+  const progress = opts.progress ? createProgress(total) : silentProgress;
+  const rows: Row[] = [];
+  let roofline: Roofline = opts.roofline ?? {};
+  try {
+    if (measureOwnRoofline) roofline = await measureRoofline(opts.devices, opts.quick, (label) => progress.tick(label));
+    for (const [name, plan] of plans) {
+      const record = records.find((r) => r.name === name) as SuiteRecord;
+      try {
+        rows.push(...(await runCases(plan.cases, { suite: name, roofline, progress, repeat })));
+      } catch (err) {
+        record.status = 'failed';
+        record.error = `run failed: ${(err as Error).stack ?? err}`;
+      } finally {
+        await plan.dispose?.();
+      }
+    }
+  } finally {
+    progress.stop();
+  }
+
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    createdBy: 'xpu bench',
+    environment,
+    settings: { suites: opts.suites.map((s) => s.name), device: opts.device, devices: opts.devices, dtypes: opts.dtypes ?? null, sizes: opts.sizes ?? null, quick: opts.quick, peers: opts.peers, timing: TIMING },
+    roofline,
+    suites: records,
+    rows,
+  };
+}

@@ -1,0 +1,352 @@
+import Ajv from 'ajv';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, launchChromium } from '../bench/lib/chromium.js';
+import { compare } from '../bench/lib/check.js';
+import { compareResults } from '../bench/lib/compare.js';
+import { parseDtypes, parseSizes } from '../bench/lib/options.js';
+import type { Progress } from '../bench/lib/progress.js';
+import { rowKey, type BenchResults, type Row } from '../bench/lib/records.js';
+import type { DeviceRoofline, Roofline } from '../bench/lib/roofline.js';
+import { plannedTicks, runCases } from '../bench/lib/runner.js';
+import type { Stats } from '../bench/lib/timing.js';
+import type { BenchCase, Workload } from '../bench/suite.js';
+import { KNOWN_SUITES, resolveSuites } from '../src/cli/bench.js';
+import * as xpu from '../src/index.js';
+import { ensureBuilt, ROOT, xpuCli } from './cli_run.js';
+
+/**
+ * The benchmark machinery (not the speed of anything): the runner's timing, checks and flags,
+ * the results file against its JSON Schema, the HTML report in headless Chromium, and
+ * `xpu bench compare`.
+ */
+
+const schema = JSON.parse(readFileSync(join(ROOT, 'bench', 'schema', 'results.schema.json'), 'utf8'));
+const validate = new Ajv({ allErrors: true }).compile<BenchResults>(schema);
+const schemaErrors = (data: unknown): string => (validate(data) ? '' : JSON.stringify(validate.errors?.slice(0, 5), null, 1));
+
+const STATS: Stats = { medianMs: 1, minMs: 1, maxMs: 1, spread: 0, samples: 1 };
+/** A cpu roofline with round numbers: 10 GB/s and 1 GFLOP/s. */
+const CPU_ROOFLINE: DeviceRoofline = {
+  device: 'cpu', bandwidthGBps: 10, peakGflops: 1,
+  copy: { device: 'cpu', method: 'test', elements: 1, bytes: 8, stats: STATS, gbps: 10 },
+  gemm: [{ n: 1, units: 1, stats: STATS, gflops: 1, check: { elements: 1, relErr: 0, bound: 1e-4, ok: true } }],
+};
+
+/** out = 2 * x on the host, with an optional error added to every output: a kernel we can make wrong. */
+function scaleWorkload(n: number, error = 0, log?: string[], setting?: () => string): Workload {
+  const x = Float32Array.from({ length: n }, (_, i) => Math.sin(i) + 2);
+  const out = new Float32Array(n);
+  return {
+    units: 2,
+    run: () => {
+      log?.push(setting?.() ?? 'run');
+      for (let k = 0; k < 2; k++) for (let i = 0; i < n; i++) out[i] = 2 * x[i] + error;
+    },
+    check: async () => {
+      for (let i = 0; i < n; i++) out[i] = 2 * x[i] + error;
+      return compare(out, Float64Array.from(x, (v) => 2 * v), 1e-6);
+    },
+    dispose: () => {},
+  };
+}
+
+const baseCase = (kernel: string, setup: () => Workload, extra: Partial<BenchCase> = {}): BenchCase => ({
+  kernel, device: 'cpu', dtype: 'float32', size: 4096, flops: 1e6, bytes: 4e6, setup, ...extra,
+});
+
+function countingProgress(): Progress & { ticks: number } {
+  const p = { ticks: 0, tick: () => void p.ticks++, row: () => {}, stop: () => {} };
+  return p;
+}
+
+describe('bench runner', () => {
+  const repeat = { warmup: 1, reps: 3 };
+
+  it('times and checks each case, marks a wrong result, and gives the fraction of the bound that applies', async () => {
+    const cases = [baseCase('scale', () => scaleWorkload(4096)), baseCase('scale-wrong', () => scaleWorkload(4096, 1e-2))];
+    const progress = countingProgress();
+    const rows = await runCases(cases, { suite: 'unit', roofline: { cpu: CPU_ROOFLINE }, progress, repeat });
+    expect(progress.ticks).toBe(plannedTicks(cases, repeat));
+
+    const [good, wrong] = rows;
+    expect(good).toMatchObject({ key: 'unit/scale/cpu/cpu/float32/4K', status: 'ok', units: 2, check: { ok: true } });
+    expect(good.wall?.samples).toBe(3);
+    const w = good.wall as Stats;
+    expect(w.minMs).toBeLessThanOrEqual(w.medianMs);
+    expect(w.medianMs).toBeLessThanOrEqual(w.maxMs);
+    expect(w.spread).toBeCloseTo((w.maxMs - w.minMs) / w.medianMs, 12);
+    // 1e6 flops at 1 GFLOP/s is 1 ms; 4e6 bytes at 10 GB/s is 0.4 ms: compute is the bound.
+    expect(good.roofline).toMatchObject({ bound: 'compute', boundMs: 1 });
+    expect(good.roofline?.fraction).toBeCloseTo(1 / w.medianMs, 9);
+    expect(good.gbps).toBeCloseTo(4e6 / (w.medianMs * 1e6), 9);
+    expect(good.gpu).toBeUndefined(); // no GPU on cpu
+
+    // A wrong result is timed like any other, and marked.
+    expect(wrong).toMatchObject({ status: 'wrong', check: { ok: false } });
+    expect(wrong.check?.relErr).toBeGreaterThan(1e-6);
+    expect(wrong.wall?.samples).toBe(3);
+    expect(schemaErrors(resultsWith(rows))).toBe('');
+  });
+
+  it('records a device limit as skipped and an exception as failed, and runs the other cases', async () => {
+    const cases = [
+      baseCase('too-big', () => {
+        throw new xpu.XpuOutOfMemoryError('allocation is above the device limits', { op: 'test' });
+      }),
+      baseCase('broken', () => {
+        throw new Error('kernel exploded');
+      }),
+      baseCase('capped', () => scaleWorkload(16), { skip: 'above the cpu size cap' }),
+      baseCase('fine', () => scaleWorkload(16)),
+    ];
+    const progress = countingProgress();
+    const rows = await runCases(cases, { suite: 'unit', roofline: {}, progress, repeat });
+    expect(rows.map((r) => r.status)).toEqual(['skipped', 'failed', 'skipped', 'ok']);
+    expect(rows[0].note).toMatch(/does not fit the device/);
+    expect(rows[1].note).toMatch(/kernel exploded/);
+    expect(rows[2].note).toBe('above the cpu size cap');
+    for (const r of rows.slice(0, 3)) expect(r.wall).toBeUndefined();
+    expect(rows[3].roofline).toBeUndefined(); // no roofline measured: no fraction
+    expect(progress.ticks).toBe(plannedTicks(cases, repeat));
+    expect(schemaErrors(resultsWith(rows))).toBe('');
+  });
+
+  it('times peers and settings round-robin on the same inputs and relates every row to ours', async () => {
+    let setting = 'none';
+    const log: string[] = [];
+    const variants = ['a', 'b'].map((name) => ({
+      name,
+      apply: () => {
+        const before = setting;
+        setting = name;
+        return () => void (setting = before);
+      },
+    }));
+    const c = baseCase('scale', () => scaleWorkload(64, 0, log, () => `ours:${setting}`), {
+      variants,
+      peers: [{ impl: 'peer-lib', setup: () => scaleWorkload(64, 0, log, () => `peer:${setting}`) }],
+    });
+    const rows = await runCases([c], { suite: 'unit', roofline: {}, progress: countingProgress(), repeat });
+    expect(rows.map((r) => r.key)).toEqual([
+      'unit/scale[a]/cpu/cpu/float32/4K', 'unit/scale[b]/cpu/cpu/float32/4K',
+      'unit/scale[a]/peer-lib/cpu/float32/4K', 'unit/scale[b]/peer-lib/cpu/float32/4K',
+    ]);
+    // Warm-up once each, then rounds of one run per contender, each under its own setting.
+    const round = ['ours:a', 'ours:b', 'peer:a', 'peer:b'];
+    expect(log).toEqual([...round, ...round, ...round, ...round]);
+    expect(setting).toBe('none'); // every setting undone
+    for (const r of rows) {
+      expect(r.status).toBe('ok');
+      expect(r.relative?.to).toBe(rows[0].key);
+      expect(r.relative?.ratio).toBeCloseTo((r.wall?.medianMs ?? NaN) / (rows[0].wall?.medianMs ?? NaN), 9);
+    }
+  });
+});
+
+describe('bench options and suite names', () => {
+  it('parses sizes and dtypes, and rejects what they are not', () => {
+    expect(parseSizes('4M, 256,64K,256')).toEqual([256, 65536, 4 * 2 ** 20]);
+    expect(() => parseSizes('4X')).toThrow(/--sizes: '4X'/);
+    expect(() => parseSizes('0')).toThrow(/--sizes/);
+    expect(parseDtypes('f32,float16')).toEqual(['float32', 'float16']);
+    expect(parseDtypes('all')).toContain('int8');
+    expect(() => parseDtypes('f64')).toThrow(/--dtype: 'f64'/);
+  });
+
+  it('runs every available suite for `all` and lists the rest; a named suite not written yet is an error', () => {
+    expect(resolveSuites(['all'], ['elementwise'])).toEqual({ chosen: ['elementwise', 'gemm', 'attention', 'quant', 'collectives', 'model'], missing: ['gemm', 'attention', 'quant', 'collectives', 'model'] });
+    expect(resolveSuites([], ['elementwise', 'gemm'])).toMatchObject({ missing: ['attention', 'quant', 'collectives', 'model'] });
+    expect(resolveSuites(['attention'], ['elementwise'])).toEqual({ error: "suite 'attention' not available yet (available: elementwise)" });
+    expect(resolveSuites(['nope'], ['elementwise'])).toMatchObject({ error: expect.stringContaining("unknown suite 'nope'") });
+    expect(resolveSuites(['elementwise'], ['elementwise'])).toEqual({ chosen: ['elementwise'], missing: [] });
+  });
+});
+
+describe('xpu bench (CLI)', () => {
+  beforeAll(ensureBuilt);
+
+  it('says in one line that a planned suite is not available yet, and exits non-zero', async (ctx) => {
+    // The built CLI's view: a suite exists once dist/bench/<name>.js does.
+    const missing = KNOWN_SUITES.find((n) => !existsSync(join(ROOT, 'dist', 'bench', `${n}.js`)));
+    if (!missing) return ctx.skip(); // every planned suite exists: nothing left to refuse
+    const failure = await xpuCli(['bench', missing]).then(() => null, (e: { code: number; stderr: string }) => e);
+    expect(failure?.code).toBe(1);
+    expect(failure?.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^xpu bench: suite '${missing}' not available yet \\(available: .*elementwise`))]);
+  });
+});
+
+describe('xpu bench elementwise --quick: JSON and HTML report', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xpu-bench-test-'));
+  const json = join(dir, 'run.json');
+  const html = join(dir, 'report.html');
+  let stdout = '';
+  let results: BenchResults;
+  const hasXpu = xpu.accelerator.isAvailable();
+
+  beforeAll(async () => {
+    ensureBuilt();
+    ({ stdout } = await xpuCli(['bench', 'elementwise', '--quick', '--sizes', '64K', '--peers', '--json', json, '--html', html]));
+    results = JSON.parse(readFileSync(json, 'utf8'));
+  }, 180_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('writes JSON the schema accepts: device info, versions, commit, the roofline, and every row checked', () => {
+    expect(schemaErrors(results)).toBe('');
+    expect(results.environment.packages.webgpu).toBe('0.6.2');
+    expect(results.environment.git.commit).toMatch(/^[0-9a-f]{40}$/);
+    expect(results.suites.find((s) => s.name === 'elementwise')?.status).toBe('ran');
+    const devices: ('xpu' | 'cpu')[] = hasXpu ? ['xpu', 'cpu'] : ['cpu'];
+    expect(Object.keys(results.roofline).sort()).toEqual([...devices].sort());
+    for (const d of devices) {
+      expect(results.roofline[d]?.bandwidthGBps).toBeGreaterThan(0);
+      expect(results.roofline[d]?.peakGflops).toBeGreaterThan(0);
+    }
+    for (const op of ['add', 'softmax', 'layerNorm', 'clone']) for (const d of devices) {
+      const row = results.rows.find((r) => r.key === `elementwise/${op}/${d}/${d}/float32/64K`);
+      expect(row, `${op} on ${d}`).toMatchObject({ status: 'ok', check: { ok: true } });
+      expect(row?.roofline?.fraction).toBeGreaterThan(0);
+    }
+    for (const r of results.rows) expect(r.status, r.key).toBe('ok');
+    // The table is printed, and says where the files went.
+    expect(stdout).toContain('Roofline');
+    expect(stdout).toContain(`wrote ${json}`);
+  });
+
+  it.runIf(hasXpu)('has GPU kernel times beside wall times on xpu, and the peer beside ours', () => {
+    const timestamps = xpu.accelerator.getDeviceInfo().features.includes('timestamp-query');
+    for (const op of ['add', 'softmax', 'layerNorm']) {
+      const row = results.rows.find((r) => r.key === `elementwise/${op}/xpu/xpu/float32/64K`) as Row;
+      if (!timestamps) {
+        expect(row.gpu).toBeUndefined();
+        continue;
+      }
+      expect(row.gpu?.medianMs, op).toBeGreaterThan(0);
+      // The kernels' GPU time is part of the wall time (the same runs), give or take the clocks.
+      expect(row.gpu?.minMs, op).toBeLessThanOrEqual((row.wall as Stats).maxMs);
+    }
+    const peer = results.rows.find((r) => r.key === 'elementwise/add/tfjs-webgpu/xpu/float32/64K');
+    expect(peer, results.suites[0].notes.join('; ')).toMatchObject({ status: 'ok', relative: { to: 'elementwise/add/xpu/xpu/float32/64K' } });
+  });
+
+  it('writes a self-contained HTML report whose charts Chromium draws', async () => {
+    expect(existsSync(CHROMIUM), `${CHROMIUM} (Debian's chromium package; scripts/setup.sh installs it as root)`).toBe(true);
+    const chromium = await launchChromium({ width: 1200, height: 900 });
+    try {
+      const page = await chromium.context.newPage();
+      const requests: string[] = [];
+      page.on('request', (r) => requests.push(r.url()));
+      await page.goto(pathToFileURL(html).href);
+      expect(requests).toEqual([pathToFileURL(html).href]); // no external resource
+
+      const figures = await page.locator('figure.chart').evaluateAll((els) => els.map((f) => {
+        // Data marks only (lines, points, rules, bars), not axes or legends.
+        const marks = [...f.querySelectorAll('svg .role-mark path, svg .role-mark line')].map((m) => (m as SVGGraphicsElement).getBoundingClientRect());
+        return { id: f.id, marks: marks.length, drawn: marks.filter((b) => b.width > 0 || b.height > 0).length, svg: f.querySelector('svg')?.getBoundingClientRect().width ?? 0 };
+      }));
+      const ids = figures.map((f) => f.id);
+      expect(ids).toEqual(expect.arrayContaining(['chart-elementwise-add', 'chart-elementwise-softmax', 'chart-elementwise-latency']));
+      for (const f of figures) {
+        expect(f.svg, f.id).toBeGreaterThan(200);
+        expect(f.drawn, `${f.id}: ${f.drawn} of ${f.marks} marks drawn`).toBeGreaterThanOrEqual(3);
+      }
+
+      // The screenshot of a chart is a picture, not a blank: decode its pixels in the browser.
+      const png = await page.locator('figure#chart-elementwise-add svg').screenshot();
+      expect(png.subarray(1, 4).toString()).toBe('PNG');
+      const blank = await chromium.context.newPage();
+      const pixels = await blank.evaluate(async (b64) => {
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/png' }));
+        const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+        const ctx = canvas.getContext('2d') as OffscreenCanvasRenderingContext2D;
+        ctx.drawImage(bitmap, 0, 0);
+        const d = ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
+        const colours = new Set<number>();
+        let coloured = 0; // neither white nor grey: the series' lines and points
+        for (let i = 0; i < d.length; i += 4) {
+          colours.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+          const spread = Math.max(d[i], d[i + 1], d[i + 2]) - Math.min(d[i], d[i + 1], d[i + 2]);
+          if (spread > 60) coloured++;
+        }
+        return { width: bitmap.width, height: bitmap.height, colours: colours.size, coloured: coloured / (d.length / 4) };
+      }, png.toString('base64'));
+      expect(pixels.width).toBeGreaterThan(300);
+      expect(pixels.colours).toBeGreaterThan(20);
+      expect(pixels.coloured).toBeGreaterThan(0.002);
+    } finally {
+      await chromium.close();
+    }
+  });
+});
+
+/** A results file around the given rows, as a run would write it. */
+function resultsWith(rows: Row[], roofline: Roofline = {}): BenchResults {
+  return {
+    schemaVersion: 1,
+    createdBy: 'xpu bench',
+    environment: {
+      date: '2026-01-01T00:00:00.000Z', command: 'test', node: 'v20.0.0', platform: 'test', cpu: { model: 'test', cores: 2, memGiB: 8 }, loadAverage: [0, 0, 0],
+      packages: { xpu: '0.1.0', webgpu: '0.6.2' }, mesa: null, git: { commit: null, dirty: null }, xpu: { unavailable: 'test' }, env: {},
+    },
+    settings: { suites: ['unit'], device: 'cpu', devices: ['cpu'], dtypes: null, sizes: null, quick: true, peers: false, timing: 'test' },
+    roofline,
+    suites: [{ name: 'unit', status: 'ran', notes: [] }],
+    rows,
+  };
+}
+
+function timedRow(kernel: string, medianMs: number, status: Row['status'] = 'ok'): Row {
+  const base = { suite: 'unit', kernel, impl: 'xpu', device: 'xpu' as const, dtype: 'float32', sizeLabel: '1M' };
+  return {
+    key: rowKey(base), ...base, size: 2 ** 20, metric: 'throughput', flops: 0, bytes: 8 * 2 ** 20, status, units: 1,
+    wall: { medianMs, minMs: medianMs, maxMs: medianMs, spread: 0, samples: 3 },
+    check: { elements: 16, relErr: status === 'ok' ? 0 : 0.5, bound: 1e-6, ok: status === 'ok' },
+  };
+}
+
+describe('xpu bench compare', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xpu-bench-compare-'));
+  const a = resultsWith([timedRow('slower', 2), timedRow('faster', 4), timedRow('steady', 10), timedRow('broke', 1), timedRow('dropped', 1)]);
+  const b = resultsWith([timedRow('slower', 2.5), timedRow('faster', 1), timedRow('steady', 10.5), timedRow('broke', 1, 'wrong'), timedRow('added', 1)]);
+  const fileA = join(dir, 'a.json');
+  const fileB = join(dir, 'b.json');
+  writeFileSync(fileA, JSON.stringify(a));
+  writeFileSync(fileB, JSON.stringify(b));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  beforeAll(ensureBuilt);
+
+  it('crafted files are valid results files (and the schema rejects a row marked ok whose check failed)', () => {
+    expect(schemaErrors(a)).toBe('');
+    expect(schemaErrors(b)).toBe('');
+    const bad = resultsWith([{ ...timedRow('x', 1), check: { elements: 1, relErr: 1, bound: 1e-6, ok: false } }]);
+    expect(schemaErrors(bad)).not.toBe('');
+    expect(schemaErrors({ ...a, roofline: { gpu: CPU_ROOFLINE } })).not.toBe('');
+  });
+
+  it('gives B/A per matching row and flags slower-than-threshold and newly wrong rows', () => {
+    const byKernel = new Map(compareResults(a, b, 0.1).map((c) => [c.key.split('/')[1], c]));
+    expect(byKernel.get('slower')).toMatchObject({ ratio: 1.25, verdict: 'regression' });
+    expect(byKernel.get('faster')).toMatchObject({ ratio: 0.25, verdict: 'improvement' });
+    expect(byKernel.get('steady')).toMatchObject({ ratio: 1.05, verdict: 'same' });
+    expect(byKernel.get('broke')?.verdict).toBe('now wrong');
+    expect(byKernel.get('dropped')?.verdict).toBe('only in A');
+    expect(byKernel.get('added')?.verdict).toBe('only in B');
+    // A tighter threshold turns the 5% slowdown into a regression.
+    expect(compareResults(a, b, 0.04).find((c) => c.key.includes('/steady/'))?.verdict).toBe('regression');
+  });
+
+  it('prints the ratios from the command line, and fails on a regression when asked', async () => {
+    const { stdout } = await xpuCli(['bench', 'compare', fileA, fileB]);
+    expect(stdout).toMatch(/unit\/slower\/xpu\/xpu\/float32\/1M.*1\.25x.*REGRESSION/);
+    expect(stdout).toMatch(/unit\/faster\/.*0\.250x.*faster/);
+    expect(stdout).toMatch(/unit\/steady\/.*1\.05x/);
+    expect(stdout).toContain('2 regression(s), 1 improvement(s), 1 within ±10%, 2 row(s) in one run only');
+    await expect(xpuCli(['bench', 'compare', fileA, fileB, '--fail-on-regression'])).rejects.toMatchObject({ code: 1 });
+    await expect(xpuCli(['bench', 'compare', fileA, fileA, '--fail-on-regression'])).resolves.toBeDefined();
+    await expect(xpuCli(['bench', 'compare', fileA, join(dir, 'missing.json')])).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('missing.json') });
+  });
+});
