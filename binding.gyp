@@ -1,5 +1,6 @@
-# The native addon xpu_native: build detection and buildInfo() for now; collectives (oneCCL, MPI)
-# and CPU kernels come later. What gets compiled in is decided by native/configure.mjs.
+# The native addon xpu_native: buildInfo(), and collectives through OpenMPI and oneCCL (each
+# compiled in only when found); CPU kernels come later. What gets compiled in is decided by
+# native/configure.mjs.
 # The runtime works without this addon; scripts/setup.sh builds it and tolerates a failure.
 {
   'variables': {
@@ -17,6 +18,14 @@
         'native/toolchain_info.cc',
         'native/mpi_info.cc',
         'native/ccl_info.cc',
+        # Collectives: a worker thread per engine (engine.cc), the JS binding shared by the
+        # engines (binding.cc), the cross-rank argument check (agree.cc), and one file per engine,
+        # each reducing to a stub when its engine is absent.
+        'native/collectives/engine.cc',
+        'native/collectives/binding.cc',
+        'native/collectives/agree.cc',
+        'native/collectives/mpi_backend.cc',
+        'native/collectives/ccl_backend.cc',
       ],
       'include_dirs': ["<!(node -p \"require('node-addon-api').include_dir\")"],
       'defines': [
@@ -46,5 +55,22 @@
         }],
       ],
     },
+  ],
+  'conditions': [
+    ['xpu_mpi==1', {
+      'targets': [
+        {
+          # The plain C++ reference for bench/collectives.ts: MPI_Allreduce timed the way the
+          # TypeScript ranks time theirs. Only with MPI; the bench compiles it with mpicxx itself
+          # when this binary is absent.
+          'target_name': 'allreduce_baseline',
+          'type': 'executable',
+          'sources': ['native/bench/allreduce_baseline.cc'],
+          'defines': ['OMPI_SKIP_MPICXX=1'],
+          'cflags_cc': ['-O3', '-std=c++17', '<!@(pkg-config --cflags ompi-c)'],
+          'libraries': ['<!@(pkg-config --libs ompi-c)'],
+        },
+      ],
+    }],
   ],
 }

@@ -1,5 +1,6 @@
 // A simple, correct batched matmul: one invocation per output element, strided A and B read in
-// place, batch broadcasting through zero strides. The tuned GEMM templates replace it.
+// place, batch broadcasting through zero strides. Replaced by gemm.wgsl / gemv.wgsl; kept as the
+// benchmark's baseline (XPU_GEMM_VARIANT=naive; no epilogue, f32 output).
 // Prelude: Params P, out (f32 words), in0/in1 + fn ld0/ld1(e: i32) -> f32.
 override WG: u32 = 64u;
 

@@ -46,3 +46,26 @@ export class XpuOutOfMemoryError extends XpuError {}
 export class XpuDisposedError extends XpuError {}
 /** A value that is not valid for an argument (not a shape or dtype problem). */
 export class XpuValueError extends XpuError {}
+
+/** What went wrong in a collective or a process group (see XpuDistError). */
+export type DistErrorKind =
+  | 'not-initialized' // a collective before initProcessGroup(), or after destroyProcessGroup()
+  | 'backend' // an unknown backend name, or one not built into the native addon
+  | 'store' // the rendezvous store could not be reached (wrong MASTER_ADDR/MASTER_PORT) in time
+  | 'mismatch' // ranks made different calls, or with different dtypes, sizes or reductions
+  | 'timeout' // a call or the rendezvous did not complete within timeoutMs (a rank died or never came)
+  | 'peer-lost' // another rank left the job while this one was waiting for it
+  | 'engine' // the collective engine (MPI, oneCCL) itself returned an error
+  | 'state'; // the process group cannot serve the call (already initialised, broken by an earlier failure...)
+
+/**
+ * A collective or process-group failure (xpu.dist). `kind` says which; the message says what
+ * to fix. Every rank waiting on a dead or absent peer gets one within its timeout, never a hang.
+ */
+export class XpuDistError extends XpuError {
+  readonly kind: DistErrorKind;
+  constructor(message: string, detail: ErrorDetail & { kind: DistErrorKind }) {
+    super(message, detail);
+    this.kind = detail.kind;
+  }
+}

@@ -27,3 +27,6 @@ export { sum, prod, mean, max, min, argmax, argmin, variance as var, std, type D
 export { softmax, logSoftmax, layerNorm, rmsNorm, type LayerNormOptions, type RmsNormOptions } from './ops/norm.js';
 export { nativeInfo, type NativeInfo, type NativeBuildInfo } from './backends/cpu/native.js';
 export { cat, stack, indexSelect, gather, embedding, triu, tril } from './ops/structural.js';
+export { linear, bmm, addmm, type LinearOptions, type AddmmOptions } from './ops/linear.js';
+export type { Activation } from './backends/backend.js';
+export * as dist from './dist/index.js';

@@ -1,24 +1,46 @@
+import type { MatmulEpilogue, Operand } from '../backends/backend.js';
+import type { Device } from '../device/device.js';
 import { XpuDTypeError, XpuShapeError } from '../errors.js';
-import { isFloating } from '../tensor/dtype.js';
+import { isFloating, type DType } from '../tensor/dtype.js';
 import { broadcastShapes, fmtShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { checkSameDevice, copyAs, operand, wrap } from './common.js';
-import { squeeze, unsqueeze } from './views.js';
+import { checkSameDevice, operand, wrap } from './common.js';
+import { unsqueeze } from './views.js';
+
+/**
+ * Checks that GEMM operands are float tensors of one dtype (float16 with float32 is refused, not
+ * promoted: the kernels read both operands in the same packing) and returns that dtype.
+ */
+export function checkGemmDtypes(op: string, tensors: readonly Tensor[], names: readonly string[]): DType {
+  tensors.forEach((t, i) => {
+    if (!isFloating(t.dtype)) {
+      throw new XpuDTypeError(`${op} needs float operands`, { op, arg: names[i], expected: 'float32 or float16', got: t.dtype });
+    }
+  });
+  const dtype = tensors[0].dtype;
+  tensors.forEach((t, i) => {
+    if (t.dtype !== dtype) {
+      throw new XpuDTypeError('operands must have the same dtype', { op, arg: names[i], expected: `${dtype} (as '${names[0]}'; cast with .to('${dtype}'))`, got: t.dtype });
+    }
+  });
+  return dtype;
+}
+
+/** One GEMM primitive call into a fresh tensor of [...batch, m, n] in `dtype`. */
+export function runGemm(device: Device, a: Operand, b: Operand, batchShape: number[], m: number, k: number, n: number, dtype: DType, epilogue?: MatmulEpilogue, shape: readonly number[] = [...batchShape, m, n]): Tensor {
+  const storage = device.backend.matmul({ a, b, batchShape, m, n, k, outDtype: dtype, epilogue });
+  return wrap(device, storage, shape, dtype);
+}
 
 /**
  * torch.matmul: 1-D and 2-D operands and batched ones with broadcast batch dims. Operands are
- * read in place through their strides (transposes cost nothing). This is the simple, correct
- * stand-in (one invocation per output on xpu); the tuned GEMM replaces the kernel, not the API.
+ * read in place through their strides (transposes cost nothing); float16 accumulates in float32
+ * and is stored as float16 by the GEMM itself.
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   const op = 'matmul';
   const device = checkSameDevice(op, [a, b], ['input', 'other']);
-  if (!isFloating(a.dtype) || !isFloating(b.dtype)) {
-    throw new XpuDTypeError('matmul needs float operands', { op, arg: isFloating(a.dtype) ? 'other' : 'input', expected: 'float32 or float16', got: isFloating(a.dtype) ? b.dtype : a.dtype });
-  }
-  if (a.dtype !== b.dtype) {
-    throw new XpuDTypeError('operands must have the same dtype', { op, arg: 'other', expected: a.dtype, got: b.dtype });
-  }
+  const dtype = checkGemmDtypes(op, [a, b], ['input', 'other']);
   if (a.ndim === 0 || b.ndim === 0) {
     throw new XpuShapeError('both arguments need at least 1 dim', { op, arg: a.ndim === 0 ? 'input' : 'other', expected: '>= 1 dims', got: '0 dims' });
   }
@@ -31,23 +53,10 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     throw new XpuShapeError('inner dims do not match', { op, arg: 'other', expected: `a tensor with ${k} rows (input is ${fmtShape(a.shape)})`, got: fmtShape(b.shape) });
   }
   const batch = broadcastShapes(op, a2.shape.slice(0, -2), b2.shape.slice(0, -2));
-  const outShape = [...batch, m, n];
-  const storage = device.backend.matmul({
-    a: operand(a2, [...batch, m, k]), b: operand(b2, [...batch, k, n]), batchShape: batch, m, n, k, outDtype: 'float32',
-  });
-  let out = wrap(device, storage, outShape, 'float32');
-  if (a.dtype !== 'float32') {
-    const cast = copyAs(op, out, a.dtype);
-    out.dispose();
-    out = cast;
-  }
+  // The output is contiguous, so dropping the 1-D operands' unit dims is only a different shape.
+  const shape = [...batch, ...(a.ndim === 1 ? [] : [m]), ...(b.ndim === 1 ? [] : [n])];
+  const out = runGemm(device, operand(a2, [...batch, m, k]), operand(b2, [...batch, k, n]), batch, m, k, n, dtype, undefined, shape);
   for (const t of [a2, b2]) if (t !== a && t !== b) t.dispose();
-  if (a.ndim === 1 || b.ndim === 1) {
-    const dims = [...(a.ndim === 1 ? [outShape.length - 2] : []), ...(b.ndim === 1 ? [outShape.length - 1] : [])];
-    const sq = squeeze(out, dims);
-    out.dispose();
-    out = sq;
-  }
   return out;
 }
 

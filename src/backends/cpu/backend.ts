@@ -1,10 +1,12 @@
 import type { Backend, MapSpec, MatmulSpec, ReduceSpec, RowsSpec, Storage } from '../backend.js';
 import { castNumber, convertKind, dtypeInfo, readHost, writeHost, type DType, type HostArray } from '../../tensor/dtype.js';
-import { numel } from '../../tensor/shape.js';
+import { coalesce, numel } from '../../tensor/shape.js';
 import { CpuStorage } from './storage.js';
 import { StridedWalker } from './indexing.js';
+import { hostReader, hostWriter } from './host_io.js';
 import { reduceRow } from './reduce.js';
 import { rowOp } from './rows.js';
+import { cpuMatmul } from './gemm.js';
 
 /**
  * The CPU backend: TypeScript kernels for every primitive. It is the fallback when no GPU is
@@ -33,21 +35,37 @@ export class CpuBackend implements Backend {
   async synchronize(): Promise<void> {}
 
   map(spec: MapSpec): Storage {
-    const { kernel, inputs, outShape, outDtype, argKind } = spec;
-    const n = numel(outShape);
+    const { kernel, inputs, outDtype, argKind } = spec;
+    const n = numel(spec.outShape);
     const out = CpuStorage.alloc(outDtype, n, kernel.name);
-    const datas = inputs.map((op) => (op.storage as CpuStorage).data);
-    const kinds = inputs.map((op) => dtypeInfo(op.dtype).compute);
-    const walker = new StridedWalker(outShape, inputs.map((op) => op.strides), inputs.map((op) => op.offset));
-    const targets = inputs.map((_, k) => spec.loadKinds?.[k] ?? argKind);
-    const load = (k: number, e: number): number => convertKind(readHost(datas[k], inputs[k].dtype, e), kinds[k], targets[k]);
+    // Merge dims every operand walks contiguously, as the GPU does; rank <= 1 then needs no walker.
+    let shape: readonly number[] = spec.outShape;
+    let strides: readonly (readonly number[])[] = inputs.map((op) => op.strides);
+    if (!kernel.usesCoords) ({ shape, strides } = coalesce(shape, strides));
+    const readers = inputs.map((op, k) => hostReader((op.storage as CpuStorage).data, op.dtype, spec.loadKinds?.[k] ?? argKind));
+    const write = hostWriter(out.data, outDtype);
+    const walker = new StridedWalker(shape, strides, inputs.map((op) => op.offset));
+    const load = (k: number, e: number): number => readers[k](e);
     const ctx = { i: 0, coords: walker.coords, e: walker.e, load, scalars: (spec.scalars ?? []).map((s) => s.value) };
     const x = new Array<number>(inputs.length);
     const lazy = kernel.lazy === true;
+    const js = kernel.js;
+    if (shape.length <= 1 && !kernel.usesCoords) {
+      const e = walker.e;
+      const steps = strides.map((st) => st[0] ?? 0);
+      const base = inputs.map((op) => op.offset);
+      for (let i = 0; i < n; i++) {
+        ctx.i = i;
+        for (let k = 0; k < e.length; k++) e[k] = base[k] + i * steps[k];
+        if (!lazy) for (let k = 0; k < x.length; k++) x[k] = readers[k](e[k]);
+        write(i, js(x, ctx));
+      }
+      return out;
+    }
     for (let i = 0; i < n; i++) {
       ctx.i = i;
-      if (!lazy) for (let k = 0; k < x.length; k++) x[k] = load(k, walker.e[k]);
-      writeHost(out.data, outDtype, i, castNumber(kernel.js(x, ctx), outDtype));
+      if (!lazy) for (let k = 0; k < x.length; k++) x[k] = readers[k](walker.e[k]);
+      write(i, js(x, ctx));
       walker.next();
     }
     return out;
@@ -96,34 +114,6 @@ export class CpuBackend implements Backend {
   }
 
   matmul(spec: MatmulSpec): Storage {
-    const { a, b, batchShape, m, n, k, outDtype } = spec;
-    const batch = numel(batchShape);
-    const out = CpuStorage.alloc(outDtype, batch * m * n);
-    const ad = (a.storage as CpuStorage).data;
-    const bd = (b.storage as CpuStorage).data;
-    const nb = batchShape.length;
-    // Walk the batch dims with a, b offsets; inner loops use the last two strides directly.
-    const walker = new StridedWalker(batchShape, [a.strides.slice(0, nb), b.strides.slice(0, nb)], [a.offset, b.offset]);
-    const [sam, sak] = a.strides.slice(nb);
-    const [sbk, sbn] = b.strides.slice(nb);
-    const acc = new Float64Array(n);
-    const arow = new Float64Array(k);
-    for (let bi = 0; bi < batch; bi++) {
-      const [ao, bo] = walker.e;
-      for (let i = 0; i < m; i++) {
-        acc.fill(0);
-        for (let p = 0; p < k; p++) arow[p] = readHost(ad, a.dtype, ao + i * sam + p * sak);
-        for (let p = 0; p < k; p++) {
-          const av = arow[p];
-          if (av === 0) continue;
-          const base = bo + p * sbk;
-          for (let j = 0; j < n; j++) acc[j] += av * readHost(bd, b.dtype, base + j * sbn);
-        }
-        const rowBase = (bi * m + i) * n;
-        for (let j = 0; j < n; j++) writeHost(out.data, outDtype, rowBase + j, castNumber(acc[j], outDtype));
-      }
-      walker.next();
-    }
-    return out;
+    return cpuMatmul(spec);
   }
 }

@@ -8,7 +8,7 @@ import { bindings, elementsPerWord, enables, loaderFn, mapElementFn, MAX_RANK, U
 import { PipelineCache, kernelSource, type CompiledKernel } from './pipelines.js';
 import { CommandQueue } from './queue.js';
 import { chooseGemmConfig, defaultTileConfig, gemmAdapterInfo, gemmConfigKey, type GemmAdapterInfo } from './gemm_config.js';
-import { gemmLayoutKey, gemmSource } from './gemm_codegen.js';
+import { gemmLayoutKey, gemmSource, gemvRows } from './gemm_codegen.js';
 import { gemmLayout, gemmProblem, gemmShapeHints, gemmTiles, gemmUniforms } from './gemm_plan.js';
 
 const WG = 64;
@@ -249,12 +249,13 @@ export class WebGPUBackend implements Backend {
     const adapter = (this.#gemmAdapter ??= gemmAdapterInfo(this.device));
     let config = chooseGemmConfig(adapter, p.m, p.n, p.k, spec.a.dtype, gemmShapeHints(p));
     if (config.path === 'naive') {
-      if (!spec.epilogue) return this.#castMatmul(this.#matmulNaive(spec), total, castTo ?? (spec.outDtype === 'float16' ? 'float16' : undefined));
+      const fused = layout.bias || layout.residual || layout.activation || layout.scaled;
+      if (!fused) return this.#castMatmul(this.#matmulNaive(spec), total, castTo ?? (spec.outDtype === 'float16' ? 'float16' : undefined));
       config = defaultTileConfig(adapter, p.m); // the baseline kernel has no epilogue
     }
     const minSubgroup = adapter.subgroupMinSize ?? 4;
     const c = config;
-    const key = `gemm|${gemmLayoutKey(layout)}|${gemmConfigKey(c)}|${c.path === 'gemv' ? p.m : ''}`;
+    const key = `gemm|${gemmLayoutKey(layout)}|${gemmConfigKey(c)}|${c.path === 'gemv' ? gemvRows(p.m) : ''}`;
     const ep = spec.epilogue;
     const inputs = [spec.a.storage, spec.b.storage, ...(ep?.bias ? [ep.bias.storage] : []), ...(ep?.residual ? [ep.residual.storage] : [])];
     const compiled = this.#kernel(key, inputs.length, {}, () => gemmSource(layout, c, p.m, minSubgroup));

@@ -1,0 +1,412 @@
+// The OpenMPI backend: each Call becomes the matching MPI collective, run on the engine's worker
+// thread (the only thread that ever calls MPI, hence MPI_THREAD_FUNNELED). Compiled to a stub
+// returning nullptr when binding.gyp did not find MPI.
+#include "backend.h"
+
+#ifdef XPU_HAVE_MPI
+#include <dlfcn.h>
+#include <mpi.h>
+
+#include <climits>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "agree.h"
+
+namespace xpu::coll {
+namespace {
+
+// Worker-thread state. MPI can be initialised once per process, so this is process-wide.
+struct State {
+  bool initialized = false;
+  bool finalized = false;
+  std::vector<MPI_Comm> comms;  // by id; 0 is MPI_COMM_WORLD; MPI_COMM_NULL once freed
+  MPI_Op half[5] = {MPI_OP_NULL, MPI_OP_NULL, MPI_OP_NULL, MPI_OP_NULL, MPI_OP_NULL};  // by RedOp
+};
+State g;
+
+Status MpiStatus(int rc, const char* what) {
+  if (rc == MPI_SUCCESS) return Status{};
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(rc, text, &len);
+  return Status::Error(kErrEngine, std::string(what) + " failed: " + std::string(text, len));
+}
+
+MPI_Datatype TypeOf(DType d) {
+  switch (d) {
+    case DType::kFloat32: return MPI_FLOAT;
+    case DType::kFloat16: return MPI_UINT16_T;  // raw bits; reduced by the user ops below
+    case DType::kInt32: return MPI_INT32_T;
+    case DType::kInt8: return MPI_INT8_T;
+    case DType::kUint8: return MPI_UINT8_T;
+  }
+  return MPI_DATATYPE_NULL;
+}
+
+// MPI has no half type. float16 reductions use user-defined ops over the raw 16-bit words: each
+// pairwise step widens both operands to float, applies the op and rounds back to half (to
+// nearest even), which is also what a GPU does with half arithmetic. AVG is SUM, then a division.
+template <typename F>
+void HalfReduce(void* in, void* inout, int* len, F f) {
+  const uint16_t* a = static_cast<const uint16_t*>(in);
+  uint16_t* b = static_cast<uint16_t*>(inout);
+  for (int i = 0; i < *len; i++) b[i] = FloatToHalf(f(HalfToFloat(a[i]), HalfToFloat(b[i])));
+}
+void HalfSum(void* in, void* io, int* len, MPI_Datatype*) { HalfReduce(in, io, len, [](float x, float y) { return x + y; }); }
+void HalfProd(void* in, void* io, int* len, MPI_Datatype*) { HalfReduce(in, io, len, [](float x, float y) { return x * y; }); }
+void HalfMax(void* in, void* io, int* len, MPI_Datatype*) { HalfReduce(in, io, len, [](float x, float y) { return x > y || x != x ? x : y; }); }
+void HalfMin(void* in, void* io, int* len, MPI_Datatype*) { HalfReduce(in, io, len, [](float x, float y) { return x < y || x != x ? x : y; }); }
+
+MPI_Op OpOf(RedOp o, DType d) {
+  if (d == DType::kFloat16) return g.half[static_cast<int>(o == RedOp::kAvg ? RedOp::kSum : o)];
+  switch (o) {
+    case RedOp::kSum:
+    case RedOp::kAvg: return MPI_SUM;
+    case RedOp::kMax: return MPI_MAX;
+    case RedOp::kMin: return MPI_MIN;
+    case RedOp::kProd: return MPI_PROD;
+  }
+  return MPI_OP_NULL;
+}
+
+Status Ready(int id, MPI_Comm* comm) {
+  if (!g.initialized) return Status::Error(kErrState, "MPI is not initialised in this process");
+  if (g.finalized) return Status::Error(kErrState, "MPI was finalised (destroyProcessGroup) in this process");
+  if (id < 0 || id >= static_cast<int>(g.comms.size()) || g.comms[id] == MPI_COMM_NULL) {
+    return Status::Error(kErrState, "communicator " + std::to_string(id) + " does not exist (destroyed group?)");
+  }
+  *comm = g.comms[id];
+  return Status{};
+}
+
+Status ArgError(const Call& c, const std::string& what) {
+  return Status::Error(kErrState, std::string(KindName(static_cast<int>(c.kind))) + ": " + what);
+}
+
+// Element displacements for a v-collective, and the check that counts fit MPI's int.
+Status Displacements(const Call& c, const std::vector<int>& counts, int n, std::vector<int>* displs) {
+  if (static_cast<int>(counts.size()) != n) return ArgError(c, "expected " + std::to_string(n) + " counts, got " + std::to_string(counts.size()));
+  displs->assign(n, 0);
+  long long at = 0;
+  for (int i = 0; i < n; i++) {
+    if (counts[i] < 0) return ArgError(c, "negative count");
+    (*displs)[i] = static_cast<int>(at);
+    at += counts[i];
+    if (at > INT_MAX) return ArgError(c, "more than 2^31-1 elements in one call");
+  }
+  return Status{};
+}
+
+long long Sum(const std::vector<int>& v) { return std::accumulate(v.begin(), v.end(), 0LL); }
+
+// allToAll splits: what each peer sends me must be what I expect from it. Every rank learns the
+// verdict (the lowest rank that found a mismatch), so all fail together.
+Status CheckSplits(const Call& c, MPI_Comm comm, int n, int me) {
+  std::vector<int> incoming(n);
+  Status s = MpiStatus(MPI_Alltoall(c.sendCounts.data(), 1, MPI_INT, incoming.data(), 1, MPI_INT, comm), "MPI_Alltoall (split check)");
+  if (!s.ok()) return s;
+  int bad = -1;
+  for (int j = 0; j < n && bad < 0; j++) if (incoming[j] != c.recvCounts[j]) bad = j;
+  int verdict[2] = {bad >= 0 ? n - me : 0, 0};  // MAX of (n - rank) picks the lowest reporting rank
+  s = MpiStatus(MPI_Allreduce(MPI_IN_PLACE, verdict, 1, MPI_INT, MPI_MAX, comm), "MPI_Allreduce (split check)");
+  if (!s.ok()) return s;
+  if (verdict[0] == 0) return Status{};
+  if (bad >= 0) {
+    return Status::Error(kErrMismatch, "allToAll: rank " + std::to_string(bad) + " sends " + std::to_string(incoming[bad]) + " elements to rank " +
+                                           std::to_string(me) + ", which expects " + std::to_string(c.recvCounts[bad]) + " (outputSplits)");
+  }
+  return Status::Error(kErrMismatch, "allToAll: split sizes disagree between ranks (rank " + std::to_string(n - verdict[0]) +
+                                         " receives a different count than its peer sends)");
+}
+
+Status RunCollective(Call& c) {
+  MPI_Comm comm;
+  Status s = Ready(c.comm, &comm);
+  if (!s.ok()) return s;
+  int n = 0, me = 0;
+  MPI_Comm_size(comm, &n);
+  MPI_Comm_rank(comm, &me);
+  if (c.sendCount > INT_MAX || c.recvCount > INT_MAX) return ArgError(c, "more than 2^31-1 elements in one call");
+  if (c.check) {
+    s = Agree(c, [comm](int64_t* v, int k) { return MpiStatus(MPI_Allreduce(MPI_IN_PLACE, v, k, MPI_INT64_T, MPI_MAX, comm), "MPI_Allreduce (agreement check)"); });
+    if (!s.ok()) return s;
+  }
+  const MPI_Datatype t = TypeOf(c.dtype);
+  const int sendCount = static_cast<int>(c.sendCount), recvCount = static_cast<int>(c.recvCount);
+  switch (c.kind) {
+    case Kind::kAllReduce:
+      s = MpiStatus(MPI_Allreduce(c.send ? c.send : MPI_IN_PLACE, c.recv, recvCount, t, OpOf(c.op, c.dtype), comm), "MPI_Allreduce");
+      if (s.ok() && c.op == RedOp::kAvg) DivideInPlace(c.recv, c.recvCount, c.dtype, n);
+      return s;
+    case Kind::kBroadcast:
+      if (c.root < 0 || c.root >= n) return ArgError(c, "root " + std::to_string(c.root) + " is not a rank of a group of " + std::to_string(n));
+      return MpiStatus(MPI_Bcast(c.recv, recvCount, t, c.root, comm), "MPI_Bcast");
+    case Kind::kAllGather:
+      if (c.recvCount != c.sendCount * n) return ArgError(c, "output must hold world size x input elements");
+      return MpiStatus(MPI_Allgather(c.send, sendCount, t, c.recv, sendCount, t, comm), "MPI_Allgather");
+    case Kind::kExchangeCounts:
+      if (c.mode == 0) {
+        if (c.sendCount != 1 || recvCount != n) return ArgError(c, "bad count exchange buffers");
+        return MpiStatus(MPI_Allgather(c.send, 1, MPI_INT, c.recv, 1, MPI_INT, comm), "MPI_Allgather (counts)");
+      }
+      if (sendCount != n || recvCount != n) return ArgError(c, "bad count exchange buffers");
+      return MpiStatus(MPI_Alltoall(c.send, 1, MPI_INT, c.recv, 1, MPI_INT, comm), "MPI_Alltoall (counts)");
+    case Kind::kAllGatherV: {
+      std::vector<int> displs;
+      if (!(s = Displacements(c, c.recvCounts, n, &displs)).ok()) return s;
+      if (Sum(c.recvCounts) != recvCount || c.recvCounts[me] != sendCount) return ArgError(c, "counts do not match the buffers");
+      return MpiStatus(MPI_Allgatherv(c.send, sendCount, t, c.recv, c.recvCounts.data(), displs.data(), t, comm), "MPI_Allgatherv");
+    }
+    case Kind::kReduceScatter: {
+      std::vector<int> displs;
+      if (!(s = Displacements(c, c.recvCounts, n, &displs)).ok()) return s;
+      if (Sum(c.recvCounts) != sendCount || c.recvCounts[me] != recvCount) return ArgError(c, "counts do not match the buffers");
+      s = MpiStatus(MPI_Reduce_scatter(c.send, c.recv, c.recvCounts.data(), t, OpOf(c.op, c.dtype), comm), "MPI_Reduce_scatter");
+      if (s.ok() && c.op == RedOp::kAvg) DivideInPlace(c.recv, c.recvCount, c.dtype, n);
+      return s;
+    }
+    case Kind::kAllToAllV: {
+      std::vector<int> sdispls, rdispls;
+      if (!(s = Displacements(c, c.sendCounts, n, &sdispls)).ok()) return s;
+      if (!(s = Displacements(c, c.recvCounts, n, &rdispls)).ok()) return s;
+      if (Sum(c.sendCounts) != sendCount || Sum(c.recvCounts) != recvCount) return ArgError(c, "splits do not add up to the buffers");
+      if (c.check && !(s = CheckSplits(c, comm, n, me)).ok()) return s;
+      return MpiStatus(MPI_Alltoallv(c.send, c.sendCounts.data(), sdispls.data(), t, c.recv, c.recvCounts.data(), rdispls.data(), t, comm),
+                       "MPI_Alltoallv");
+    }
+    case Kind::kBarrier:
+      return MpiStatus(MPI_Barrier(comm), "MPI_Barrier");
+    default:
+      return ArgError(c, "not a collective");
+  }
+}
+
+class CollectiveTask : public Task {
+ public:
+  explicit CollectiveTask(Call c) : c_(std::move(c)) {}
+  bool Start() override {
+    status = RunCollective(c_);
+    return true;
+  }
+
+ private:
+  Call c_;
+};
+
+// Point-to-point runs non-blocking (MPI_Isend, MPI_Improbe + MPI_Imrecv) and is polled by the
+// worker, so a recv waiting for its peer does not hold up the calls queued after it. The MPI tag
+// is (user tag * 8 + dtype): a recv also probes the other dtypes' tags, so a message sent with
+// another dtype is reported as a mismatch instead of being reinterpreted.
+int WireTag(int tag, DType d) { return tag * 8 + static_cast<int>(d); }
+
+class SendTask : public Task {
+ public:
+  explicit SendTask(Call c) : c_(std::move(c)) {}
+  bool Start() override {
+    MPI_Comm comm;
+    if (!(status = Ready(c_.comm, &comm)).ok()) return true;
+    if (c_.sendCount > INT_MAX) return (status = ArgError(c_, "more than 2^31-1 elements")), true;
+    status = MpiStatus(MPI_Isend(c_.send, static_cast<int>(c_.sendCount), TypeOf(c_.dtype), c_.root, WireTag(c_.tag, c_.dtype), comm, &req_), "MPI_Isend");
+    return !status.ok();
+  }
+  bool Poll() override {
+    int done = 0;
+    status = MpiStatus(MPI_Test(&req_, &done, MPI_STATUS_IGNORE), "MPI_Test (send)");
+    return done || !status.ok();
+  }
+
+ private:
+  Call c_;
+  MPI_Request req_ = MPI_REQUEST_NULL;
+};
+
+class RecvTask : public Task {
+ public:
+  explicit RecvTask(Call c) : c_(std::move(c)) {}
+  bool Start() override {
+    if (!(status = Ready(c_.comm, &comm_)).ok()) return true;
+    if (c_.recvCount > INT_MAX) return (status = ArgError(c_, "more than 2^31-1 elements")), true;
+    return Poll();
+  }
+  bool Poll() override {
+    if (!matched_ && !Probe()) return !status.ok();
+    int done = 0;
+    MPI_Status st;
+    status = MpiStatus(MPI_Test(&req_, &done, &st), "MPI_Test (recv)");
+    if (!status.ok()) return true;
+    if (!done) return false;
+    if (!mismatch_.empty()) status = Status::Error(kErrMismatch, mismatch_);
+    return true;
+  }
+  void Fill(Napi::Env, Napi::Object& out) override {
+    out.Set("source", c_.root);
+    out.Set("count", static_cast<double>(c_.recvCount));
+  }
+
+ private:
+  // Looks for the message in our dtype first, then in the others; starts its receive when found.
+  bool Probe() {
+    for (int k = 0; k < 5; k++) {
+      const DType d = k == 0 ? c_.dtype : static_cast<DType>(k <= static_cast<int>(c_.dtype) ? k - 1 : k);
+      int found = 0;
+      MPI_Message msg;
+      MPI_Status st;
+      status = MpiStatus(MPI_Improbe(c_.root, WireTag(c_.tag, d), comm_, &found, &msg, &st), "MPI_Improbe");
+      if (!status.ok()) return false;
+      if (!found) continue;
+      int bytes = 0;
+      MPI_Get_count(&st, MPI_BYTE, &bytes);
+      const size_t want = c_.recvCount * ItemSize(c_.dtype);
+      matched_ = true;
+      if (d == c_.dtype && static_cast<size_t>(bytes) == want) {
+        status = MpiStatus(MPI_Imrecv(c_.recv, static_cast<int>(c_.recvCount), TypeOf(d), &msg, &req_), "MPI_Imrecv");
+        return status.ok();
+      }
+      // Take the message anyway (it must not stay queued for a later recv) and report it.
+      scratch_.resize(static_cast<size_t>(bytes));
+      mismatch_ = "recv from rank " + std::to_string(c_.root) + " (tag " + std::to_string(c_.tag) + "): expected " + std::to_string(c_.recvCount) +
+                  " " + DTypeName(c_.dtype) + " elements, the sender sent " + std::to_string(bytes / static_cast<int>(ItemSize(d))) + " " + DTypeName(d);
+      status = MpiStatus(MPI_Imrecv(scratch_.data(), bytes, MPI_BYTE, &msg, &req_), "MPI_Imrecv");
+      return status.ok();
+    }
+    return false;
+  }
+
+  Call c_;
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  bool matched_ = false;
+  MPI_Request req_ = MPI_REQUEST_NULL;
+  std::vector<uint8_t> scratch_;
+  std::string mismatch_;
+};
+
+class InitTask : public Task {
+ public:
+  bool Start() override {
+    int already = 0;
+    MPI_Initialized(&already);
+    if (already || g.finalized) {
+      status = Status::Error(kErrState, "MPI can be initialised once per process, and this process already did (and may have finalised it)");
+      return true;
+    }
+    // Node loads addons RTLD_LOCAL, so libmpi (a dependency of this addon) is not in the global
+    // symbol scope; OpenMPI dlopen()s its components, which expect to find libmpi's symbols
+    // there. Promote the already-loaded library (found by address, so no soname is hardcoded).
+    Dl_info dl;
+    if (dladdr(reinterpret_cast<void*>(&MPI_Init_thread), &dl) && dl.dli_fname) dlopen(dl.dli_fname, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD);
+    int provided = 0;
+    if (!(status = MpiStatus(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread")).ok()) return true;
+    g.initialized = true;
+    if (provided < MPI_THREAD_FUNNELED) {
+      status = Status::Error(kErrEngine, "MPI provides no MPI_THREAD_FUNNELED support; the worker-thread design needs it");
+      return true;
+    }
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    g.comms = {MPI_COMM_WORLD};
+    MPI_Op_create(&HalfSum, 1, &g.half[static_cast<int>(RedOp::kSum)]);
+    MPI_Op_create(&HalfMax, 1, &g.half[static_cast<int>(RedOp::kMax)]);
+    MPI_Op_create(&HalfMin, 1, &g.half[static_cast<int>(RedOp::kMin)]);
+    MPI_Op_create(&HalfProd, 1, &g.half[static_cast<int>(RedOp::kProd)]);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+    MPI_Comm_size(MPI_COMM_WORLD, &size_);
+    provided_ = provided;
+    char lib[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len = 0;
+    MPI_Get_library_version(lib, &len);
+    library_ = std::string(lib, len);
+    library_ = library_.substr(0, library_.find_first_of("\r\n,"));
+    return true;
+  }
+  void Fill(Napi::Env, Napi::Object& out) override {
+    out.Set("rank", rank_);
+    out.Set("size", size_);
+    static const char* levels[] = {"single", "funneled", "serialized", "multiple"};
+    out.Set("threadLevel", provided_ >= 0 && provided_ <= 3 ? levels[provided_] : "?");
+    out.Set("library", library_);
+  }
+
+ private:
+  int rank_ = -1, size_ = 0, provided_ = -1;
+  std::string library_;
+};
+
+class SplitTask : public Task {
+ public:
+  SplitTask(int comm, int color, int key) : comm_(comm), color_(color), key_(key) {}
+  bool Start() override {
+    MPI_Comm parent, out = MPI_COMM_NULL;
+    if (!(status = Ready(comm_, &parent)).ok()) return true;
+    status = MpiStatus(MPI_Comm_split(parent, color_ < 0 ? MPI_UNDEFINED : color_, key_, &out), "MPI_Comm_split");
+    if (status.ok() && out != MPI_COMM_NULL) {
+      MPI_Comm_set_errhandler(out, MPI_ERRORS_RETURN);
+      id_ = static_cast<int>(g.comms.size());
+      g.comms.push_back(out);
+    }
+    return true;
+  }
+  void Fill(Napi::Env, Napi::Object& out) override { out.Set("comm", id_); }
+
+ private:
+  int comm_, color_, key_, id_ = -1;
+};
+
+class FreeTask : public Task {
+ public:
+  explicit FreeTask(int comm) : comm_(comm) {}
+  bool Start() override {
+    MPI_Comm c;
+    if (comm_ == 0 || !(status = Ready(comm_, &c)).ok()) return true;
+    status = MpiStatus(MPI_Comm_free(&g.comms[comm_]), "MPI_Comm_free");
+    g.comms[comm_] = MPI_COMM_NULL;
+    return true;
+  }
+
+ private:
+  int comm_;
+};
+
+class FinalizeTask : public Task {
+ public:
+  bool Start() override {
+    if (!g.initialized || g.finalized) return true;
+    for (size_t i = 1; i < g.comms.size(); i++) if (g.comms[i] != MPI_COMM_NULL) MPI_Comm_free(&g.comms[i]);
+    for (MPI_Op& op : g.half) if (op != MPI_OP_NULL) MPI_Op_free(&op);
+    status = MpiStatus(MPI_Finalize(), "MPI_Finalize");
+    g.finalized = true;
+    MpiBackend()->engine->StopAfterQueue();
+    return true;
+  }
+};
+
+class Mpi : public Backend {
+ public:
+  const char* name() const override { return "xpu-dist-mpi"; }
+  std::unique_ptr<Task> MakeInit(const Napi::Object&) override { return std::make_unique<InitTask>(); }
+  std::unique_ptr<Task> MakeCall(Call call) override {
+    if (call.kind == Kind::kSend) return std::make_unique<SendTask>(std::move(call));
+    if (call.kind == Kind::kRecv) return std::make_unique<RecvTask>(std::move(call));
+    return std::make_unique<CollectiveTask>(std::move(call));
+  }
+  std::unique_ptr<Task> MakeSplit(int comm, int color, int key) override { return std::make_unique<SplitTask>(comm, color, key); }
+  std::unique_ptr<Task> MakeFree(int comm) override { return std::make_unique<FreeTask>(comm); }
+  std::unique_ptr<Task> MakeFinalize() override { return std::make_unique<FinalizeTask>(); }
+};
+
+}  // namespace
+
+Backend* MpiBackend() {
+  static Mpi backend;
+  return &backend;
+}
+
+}  // namespace xpu::coll
+
+#else
+
+namespace xpu::coll {
+Backend* MpiBackend() { return nullptr; }
+}  // namespace xpu::coll
+
+#endif

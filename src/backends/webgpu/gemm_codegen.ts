@@ -1,0 +1,221 @@
+import type { Activation } from '../backend.js';
+import { ACTIVATIONS } from '../activation.js';
+import type { DType } from '../../tensor/dtype.js';
+import { loadExpr } from './codegen.js';
+import type { GemmConfig, GemvConfig, TileConfig } from './gemm_config.js';
+import { kernelSource } from './pipelines.js';
+
+/**
+ * The prelude that specialises kernels/gemm.wgsl and kernels/gemv.wgsl: bindings typed for vector
+ * loads where an operand allows them, the mm_readA / mm_readB / mm_write hooks (dense strided
+ * reads, and the fused epilogue in the store), and the tile constants. Shapes and strides never
+ * enter the source; what does is the cache key (gemmLayoutKey + gemmConfigKey).
+ */
+
+export type GemmFloat = 'float32' | 'float16';
+
+/** Everything about the operands that changes the generated code. */
+export interface GemmLayout {
+  a: GemmFloat;
+  b: GemmFloat;
+  /** float16 only when N is even: a word (2 halves) is then never split between invocations. */
+  out: GemmFloat;
+  /** A is contiguous along k, 4-aligned: one vector load per 4 k. */
+  aVec: boolean;
+  /** B's loads run along k (B contiguous along k, e.g. a Linear weight read transposed). */
+  bAlongK: boolean;
+  /** B is contiguous and 4-aligned along its load direction. */
+  bVec: boolean;
+  /** N % 4 == 0: the 4 columns of a store are one vec4 (f32) or vec2 of words (f16). */
+  outVec: boolean;
+  bias?: DType;
+  residual?: DType;
+  activation?: Activation;
+  /** alpha or beta differ from 1 (read from the uniforms; skipped otherwise). */
+  scaled: boolean;
+}
+
+export function gemmLayoutKey(l: GemmLayout): string {
+  return [l.a, l.b, l.out, l.aVec ? 'av' : 'as', l.bAlongK ? 'bk' : 'bn', l.bVec ? 'bv' : 'bs', l.outVec ? 'ov' : 'os',
+    `bias=${l.bias ?? '-'}`, `res=${l.residual ?? '-'}`, `act=${l.activation ?? '-'}`, l.scaled ? 'scaled' : ''].join('|');
+}
+
+/** Element type of a binding: vec4 of words (f32 x 4), vec2 of words (f16 x 4), or words. */
+function wordType(dtype: DType, vec: boolean): string {
+  if (!vec) return 'u32';
+  return dtype === 'float16' ? 'vec2<u32>' : 'vec4<u32>';
+}
+
+/** fn {name}(e: i32) -> f32: one element (any dtype the loaders know). */
+function scalarLoader(name: string, buf: string, dtype: DType): string {
+  const expr = loadExpr(dtype, buf, 'u');
+  const toF32 = dtype === 'float32' || dtype === 'float16' ? expr : `f32(${expr})`;
+  return `fn ${name}(e: i32) -> f32 {\n  let u = u32(e);\n  return ${toF32};\n}`;
+}
+
+/** fn {name}4(e: i32) -> vec4<f32>: 4 consecutive elements from e (e % 4 == 0), one load. */
+function vectorLoader(name: string, buf: string, dtype: GemmFloat): string {
+  const body = dtype === 'float16'
+    ? `let w = ${buf}[u32(e) >> 2u];\n  return vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y));`
+    : `return bitcast<vec4<f32>>(${buf}[u32(e) >> 2u]);`;
+  return `fn ${name}4(e: i32) -> vec4<f32> {\n  ${body}\n}`;
+}
+
+/**
+ * mm_readA(bt, row, k): A[row, k..k+3]. Rows past M are clamped (read, never stored); in the
+ * vector form K % 4 == 0, so no k check is needed.
+ */
+function readA(l: GemmLayout): string {
+  const row = 'let e = bt.a + i32(min(row, P.m - 1u)) * P.sam';
+  if (l.aVec) return `fn mm_readA(bt: MmBatch, row: u32, k: u32) -> vec4<f32> {\n  ${row} + i32(k);\n  return ldA4(e);\n}`;
+  return `fn mm_readA(bt: MmBatch, row: u32, k: u32) -> vec4<f32> {
+  ${row};
+  var v = vec4<f32>(0.0);
+  for (var j = 0u; j < 4u; j++) {
+    if (k + j < P.k) {
+      v[j] = ldA(e + i32(k + j) * P.sak);
+    }
+  }
+  return v;
+}`;
+}
+
+/** mm_readB(bt, k, col): B[k..k+3, col] (along k) or B[k, col..col+3] (along n); see gemm.wgsl. */
+function readB(l: GemmLayout): string {
+  const sig = 'fn mm_readB(bt: MmBatch, k: u32, col: u32) -> vec4<f32>';
+  if (l.bAlongK) {
+    const col = 'let e = bt.b + i32(min(col, P.n - 1u)) * P.sbn';
+    if (l.bVec) return `${sig} {\n  ${col} + i32(k);\n  return ldB4(e);\n}`;
+    return `${sig} {
+  ${col};
+  var v = vec4<f32>(0.0);
+  for (var j = 0u; j < 4u; j++) {
+    if (k + j < P.k) {
+      v[j] = ldB(e + i32(k + j) * P.sbk);
+    }
+  }
+  return v;
+}`;
+  }
+  // Along n: with N % 4 == 0 and col % 4 == 0, clamping to N - 4 keeps the load aligned.
+  if (l.bVec) return `${sig} {\n  return ldB4(bt.b + i32(k) * P.sbk + i32(min(col, P.n - 4u)));\n}`;
+  return `${sig} {
+  if (k >= P.k) {
+    return vec4<f32>(0.0);
+  }
+  let e = bt.b + i32(k) * P.sbk;
+  let last = P.n - 1u;
+  return vec4<f32>(ldB(e + i32(min(col, last)) * P.sbn), ldB(e + i32(min(col + 1u, last)) * P.sbn),
+                   ldB(e + i32(min(col + 2u, last)) * P.sbn), ldB(e + i32(min(col + 3u, last)) * P.sbn));
+}`;
+}
+
+/** The epilogue on 4 accumulated values of one row: alpha, bias, activation, residual. */
+function epilogue(l: GemmLayout): string {
+  const lines: string[] = [];
+  if (l.scaled) lines.push('  v *= P.alpha;');
+  const perColumn = (name: string, fn: string, base: string, sm: string, sn: string, scale: string) => [
+    `  let ${name}0 = bt.${base} + i32(row) * P.${sm} + i32(col) * P.${sn};`,
+    '  for (var j = 0u; j < 4u; j++) {',
+    '    if (col + j < P.n) {',
+    `      v[j] += ${scale}${fn}(${name}0 + i32(j) * P.${sn});`,
+    '    }',
+    '  }',
+  ];
+  if (l.bias) lines.push(...perColumn('eb', 'ldBias', 'bias', 'sbiasm', 'sbiasn', l.scaled ? 'P.beta * ' : ''));
+  if (l.activation) {
+    const act = ACTIVATIONS[l.activation].wgsl;
+    lines.push('  for (var j = 0u; j < 4u; j++) {', `    let x = v[j];`, `    v[j] = ${act('x')};`, '  }');
+  }
+  if (l.residual) lines.push(...perColumn('er', 'ldRes', 'res', 'sresm', 'sresn', ''));
+  return lines.join('\n');
+}
+
+/** The store of 4 columns of one row of the contiguous output, in its dtype. */
+function store(l: GemmLayout): string {
+  if (l.out === 'float32') {
+    if (l.outVec) return '  out[idx >> 2u] = bitcast<vec4<u32>>(v);';
+    return ['  for (var j = 0u; j < 4u; j++) {', '    if (col + j < P.n) {', '      out[idx + j] = bitcast<u32>(v[j]);', '    }', '  }'].join('\n');
+  }
+  // float16: N is even and col % 4 == 0, so (col, col+1) and (col+2, col+3) are whole words.
+  if (l.outVec) return '  out[idx >> 2u] = vec2<u32>(pack2x16float(v.xy), pack2x16float(v.zw));';
+  return ['  out[idx >> 1u] = pack2x16float(v.xy);', '  if (col + 2u < P.n) {', '    out[(idx >> 1u) + 1u] = pack2x16float(v.zw);', '  }'].join('\n');
+}
+
+function writeC(l: GemmLayout): string {
+  return `fn mm_write(bt: MmBatch, row: u32, col: u32, acc: vec4<f32>) {
+  if (row >= P.m || col >= P.n) {
+    return;
+  }
+  var v = acc;
+${epilogue(l)}
+  let idx = bt.c + row * P.n + col;
+${store(l)}
+}`;
+}
+
+function bindingsFor(l: GemmLayout): string {
+  const lines = [
+    '@group(0) @binding(0) var<uniform> P: Params;',
+    `@group(0) @binding(1) var<storage, read_write> out: array<${wordType(l.out, l.outVec)}>;`,
+    `@group(0) @binding(2) var<storage, read> inA: array<${wordType(l.a, l.aVec)}>;`,
+    `@group(0) @binding(3) var<storage, read> inB: array<${wordType(l.b, l.bVec)}>;`,
+  ];
+  let next = 4;
+  if (l.bias) lines.push(`@group(0) @binding(${next++}) var<storage, read> inBias: array<u32>;`);
+  if (l.residual) lines.push(`@group(0) @binding(${next++}) var<storage, read> inRes: array<u32>;`);
+  return lines.join('\n');
+}
+
+function hooks(l: GemmLayout): string {
+  const parts = [
+    l.aVec ? vectorLoader('ldA', 'inA', l.a) : scalarLoader('ldA', 'inA', l.a),
+    l.bVec ? vectorLoader('ldB', 'inB', l.b) : scalarLoader('ldB', 'inB', l.b),
+  ];
+  if (l.bias) parts.push(scalarLoader('ldBias', 'inBias', l.bias));
+  if (l.residual) parts.push(scalarLoader('ldRes', 'inRes', l.residual));
+  parts.push(readA(l), readB(l), writeC(l));
+  return parts.join('\n');
+}
+
+function tileConstants(c: TileConfig, l: GemmLayout): string {
+  const shared = c.variant === 'shared';
+  const asLen = shared ? (c.wgY * c.tm * c.tk) / 4 : 1;
+  const bsLen = shared ? (c.wgX * c.tn * c.tk) / 4 : 1;
+  return [
+    `const WG_X: u32 = ${c.wgX}u;`, `const WG_Y: u32 = ${c.wgY}u;`, `const TM: u32 = ${c.tm}u;`, `const TN: u32 = ${c.tn}u;`,
+    `const TK: u32 = ${c.tk}u;`, `const SHARED: bool = ${shared};`, `const B_ALONG_K: bool = ${l.bAlongK};`,
+    `const AS_LEN: u32 = ${asLen}u;`, `const BS_LEN: u32 = ${bsLen}u;`,
+  ].join('\n');
+}
+
+/** Rows the GEMV kernel computes for M (M <= 8): 1, 2, 4 or 8, so 4 pipelines serve every M. */
+export const gemvRows = (m: number): number => (m <= 1 ? 1 : m <= 2 ? 2 : m <= 4 ? 4 : 8);
+
+function gemvConstants(c: GemvConfig, l: GemmLayout, m: number, minSubgroup: number): string {
+  const rows = gemvRows(m);
+  const v = (rows * c.cols) / 4;
+  const red = c.subgroups ? Math.ceil(c.wg / minSubgroup) * v : c.wg * v;
+  return [
+    `const WG: u32 = ${c.wg}u;`, `const COLS: u32 = ${c.cols}u;`, `const GEMV_M: u32 = ${rows}u;`,
+    `const B_ALONG_K: bool = ${l.bAlongK};`, `const RED_LEN: u32 = ${red}u;`,
+  ].join('\n');
+}
+
+/**
+ * The full WGSL of a GEMM pipeline: prelude + template. `m` matters only for the GEMV kernel,
+ * which specialises on the row count bucket (gemvRows: its accumulators are registers).
+ */
+export function gemmSource(l: GemmLayout, c: TileConfig | GemvConfig, m: number, minSubgroup = 4): string {
+  const needsMath = l.activation === 'gelu' || l.activation === 'silu';
+  const head = c.path === 'gemv' && c.subgroups ? 'enable subgroups;\n' : '';
+  return [
+    head,
+    kernelSource('common/gemm_params.wgsl'),
+    bindingsFor(l),
+    c.path === 'tile' ? tileConstants(c, l) : gemvConstants(c, l, m, minSubgroup),
+    needsMath ? kernelSource('common/math.wgsl') : '',
+    hooks(l),
+    c.path === 'tile' ? kernelSource('gemm.wgsl') : kernelSource(c.subgroups ? 'gemv_reduce_subgroup.wgsl' : 'gemv_reduce_workgroup.wgsl') + kernelSource('gemv.wgsl'),
+  ].join('\n');
+}

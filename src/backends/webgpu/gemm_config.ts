@@ -1,0 +1,161 @@
+import { XpuValueError } from '../../errors.js';
+import type { DType } from '../../tensor/dtype.js';
+
+/**
+ * Which GEMM kernel and tile sizes to run for a problem: one deterministic function of the
+ * adapter and the shape bucket. A measured autotuner (per adapter, cached on disk) will replace
+ * the heuristics behind the same signature; XPU_GEMM_VARIANT overrides the tile strategy.
+ */
+
+/** What the choice may depend on about the adapter (GPUAdapterInfo plus the device's features). */
+export interface GemmAdapterInfo {
+  vendor: string;
+  architecture: string;
+  features: ReadonlySet<string>;
+  subgroupMinSize?: number;
+  subgroupMaxSize?: number;
+  maxWorkgroupStorageBytes: number;
+  maxInvocationsPerWorkgroup: number;
+}
+
+/** The adapter facts of a Dawn device (GPUDevice.adapterInfo, features, limits). */
+export function gemmAdapterInfo(device: GPUDevice): GemmAdapterInfo {
+  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
+  return {
+    vendor: info?.vendor ?? '',
+    architecture: info?.architecture ?? '',
+    features: new Set([...device.features] as string[]),
+    subgroupMinSize: info?.subgroupMinSize || undefined,
+    subgroupMaxSize: info?.subgroupMaxSize || undefined,
+    maxWorkgroupStorageBytes: device.limits.maxComputeWorkgroupStorageSize,
+    maxInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup,
+  };
+}
+
+/** Tile strategies of kernels/gemm.wgsl, and the original one-invocation-per-output kernel. */
+export type GemmVariant = 'register' | 'shared' | 'naive';
+export const GEMM_VARIANTS: readonly GemmVariant[] = ['register', 'shared', 'naive'];
+
+/** kernels/gemm.wgsl: a WG_X x WG_Y workgroup, TM x TN outputs per invocation. */
+export interface TileConfig {
+  path: 'tile';
+  variant: 'register' | 'shared';
+  wgX: number;
+  wgY: number;
+  tm: number;
+  /** A multiple of 4 (vec4 columns). */
+  tn: number;
+  /** K-tile of the shared variant (a multiple of 4). */
+  tk: number;
+}
+
+/** kernels/gemv.wgsl: split-K over `wg` invocations, `cols` output columns per workgroup. */
+export interface GemvConfig {
+  path: 'gemv';
+  wg: number;
+  /** A multiple of 4. */
+  cols: number;
+  subgroups: boolean;
+}
+
+/** kernels/matmul_naive.wgsl, kept selectable as the benchmark's baseline. */
+export interface NaiveConfig {
+  path: 'naive';
+}
+
+export type GemmConfig = TileConfig | GemvConfig | NaiveConfig;
+
+/** Layout facts that change the best kernel (B read along k is the Linear-weight case). */
+export interface GemmShapeHints {
+  bAlongK: boolean;
+}
+
+/** The largest M the small-M (GEMV) kernel specialises for. */
+export const GEMV_MAX_M = 8;
+
+export function gemmVariantFromEnv(): GemmVariant | undefined {
+  const v = process.env.XPU_GEMM_VARIANT;
+  if (v === undefined || v === '') return undefined;
+  if (!(GEMM_VARIANTS as readonly string[]).includes(v)) {
+    throw new XpuValueError('unknown GEMM strategy in the environment', { op: 'matmul', arg: 'XPU_GEMM_VARIANT', expected: GEMM_VARIANTS.join(', '), got: v });
+  }
+  return v as GemmVariant;
+}
+
+const isSoftware = (a: GemmAdapterInfo): boolean => a.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(a.vendor);
+
+/**
+ * The default tile strategy for an adapter. Measured on lavapipe (bench/gemm.ts, see
+ * bench/results/README.md): register blocking beats shared-memory tiles, as the pre-project peer
+ * probes found; GPUs with real shared memory are expected to prefer the shared variant until the
+ * autotuner measures them.
+ */
+function defaultVariant(a: GemmAdapterInfo): 'register' | 'shared' {
+  return isSoftware(a) ? 'register' : 'shared';
+}
+
+/**
+ * Picks the kernel and tile sizes for C[m, n] = A[m, k] B[k, n] (per batch entry). Deterministic:
+ * the same adapter and shape bucket give the same config, so pipelines are reused.
+ */
+export function chooseGemmConfig(adapter: GemmAdapterInfo, m: number, n: number, k: number, dtype: DType, hints: GemmShapeHints = { bAlongK: false }): GemmConfig {
+  const tuned = configOverride?.(adapter, m, n, k, dtype, hints);
+  if (tuned) return tuned;
+  const forced = gemmVariantFromEnv();
+  if (forced === 'naive') return { path: 'naive' };
+  // Small M against a weight read along k (x @ W^T, the decode step): split-K GEMV. Along n, the
+  // flat tiles below were faster on lavapipe (each invocation then reads whole vec4 rows of B).
+  if (m <= GEMV_MAX_M && k >= 128 && hints.bAlongK) return gemvConfig(adapter);
+  return defaultTileConfig(adapter, m, forced);
+}
+
+/**
+ * Split-K width. On lavapipe a workgroup runs on one CPU thread, and one subgroup (8 lanes) per
+ * workgroup measured 2x faster than 64 invocations at M = 1 (K = N = 4096): no barrier round, and
+ * the reduction is one subgroupAdd. GPUs want more invocations in flight per output.
+ */
+function gemvConfig(adapter: GemmAdapterInfo): GemvConfig {
+  const sg = adapter.features.has('subgroups') && adapter.subgroupMinSize !== undefined;
+  if (isSoftware(adapter) && sg) return { path: 'gemv', wg: adapter.subgroupMinSize as number, cols: 4, subgroups: true };
+  return { path: 'gemv', wg: 64, cols: 4, subgroups: sg };
+}
+
+/** Rows per invocation for a few-row problem: M rounded up to 1, 2, 4 or 8. */
+const fewRows = (m: number): number => (m <= 1 ? 1 : m <= 2 ? 2 : m <= 4 ? 4 : 8);
+
+/** The tile kernel's config for an adapter and row count (the strategy may be forced). */
+export function defaultTileConfig(adapter: GemmAdapterInfo, m: number, variant: GemmVariant = defaultVariant(adapter)): TileConfig {
+  if (variant === 'shared') {
+    // 128 x 128 tiles, 8 x 8 per invocation: the best shared-memory shape in the peer probes
+    // (16 KiB of workgroup memory); 64 x 128 where the adapter has less.
+    const big: TileConfig = { path: 'tile', variant, wgX: 16, wgY: 16, tm: 8, tn: 8, tk: 16 };
+    return 4 * big.tk * (big.wgY * big.tm + big.wgX * big.tn) <= adapter.maxWorkgroupStorageBytes ? big : { ...big, tm: 4 };
+  }
+  // Few rows: one row of invocations, each computing all M rows (up to 8) of 8 columns, so a
+  // decode-sized problem does not compute dozens of rows of padding.
+  if (m <= GEMV_MAX_M) return { path: 'tile', variant: 'register', wgX: 32, wgY: 1, tm: fewRows(m), tn: 8, tk: 4 };
+  if (m <= 32) return { path: 'tile', variant: 'register', wgX: 16, wgY: 4, tm: m <= 16 ? 4 : 8, tn: 8, tk: 4 };
+  // 4 x 8 outputs per invocation, 16 x 16 invocations: the peer probes' best on lavapipe
+  // (shared/notes/peer-baselines.md), confirmed by bench/gemm.ts.
+  return { path: 'tile', variant: 'register', wgX: 16, wgY: 16, tm: 4, tn: 8, tk: 4 };
+}
+
+export type GemmConfigChooser = (adapter: GemmAdapterInfo, m: number, n: number, k: number, dtype: DType, hints: GemmShapeHints) => GemmConfig | undefined;
+
+let configOverride: GemmConfigChooser | null = null;
+
+/**
+ * Lets a tuner or a benchmark run chosen candidates: `chooser` is asked first and its answer wins
+ * unless it returns undefined. null restores the heuristics.
+ */
+export function setGemmConfigOverride(chooser: GemmConfigChooser | null): void {
+  configOverride = chooser;
+}
+
+export function gemmConfigKey(c: GemmConfig): string {
+  switch (c.path) {
+    case 'tile': return `tile:${c.variant}:${c.wgX}x${c.wgY}:${c.tm}x${c.tn}:${c.tk}`;
+    case 'gemv': return `gemv:${c.wg}:${c.cols}:${c.subgroups ? 'subgroup' : 'workgroup'}`;
+    case 'naive': return 'naive';
+  }
+}

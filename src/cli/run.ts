@@ -1,0 +1,156 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
+
+/**
+ * `xpu run -n N [--backend mpi|ccl] script.js [args...]`: starts N ranks of a program, torchrun
+ * style, prefixes each line they print with `[rank R]`, and exits non-zero when any rank fails.
+ *
+ * - mpi: the ranks are started by OpenMPI's mpirun (the engine needs its runtime), with
+ *   --oversubscribe (more ranks than cores is the normal case on a small machine), the two
+ *   allow-run-as-root variables when running as root, and --tag-output, whose tags are rewritten
+ *   into the same `[rank R]` prefix. mpirun ends the job when a rank fails.
+ * - ccl: the launcher spawns the ranks itself with RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE,
+ *   MASTER_ADDR and MASTER_PORT (a free port), and stops the others (SIGTERM, then SIGKILL) as
+ *   soon as one fails.
+ *
+ * Both set MASTER_ADDR/MASTER_PORT and XPU_DIST_BACKEND, so initProcessGroup() needs no
+ * arguments, and every rank checks in at rank 0's store (a rank that never arrives is named).
+ */
+
+export interface RunOptions {
+  nproc: number;
+  backend: 'mpi' | 'ccl';
+  script: string;
+  args: string[];
+  /** Seconds after which the whole job is stopped (0: never). */
+  timeout: number;
+  masterAddr: string;
+  /** For tests: where lines go (default: this process's stdout and stderr). */
+  out?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** Extra environment for the ranks (the launcher's own environment is passed on too). */
+  env?: Record<string, string>;
+}
+
+/** A port nothing listens on right now (the kernel picks it; the ranks bind it moments later). */
+export function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen({ host, port: 0 }, () => {
+      const a = s.address();
+      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** node for scripts, the file itself for anything else (an executable). */
+function command(script: string, args: string[]): [string, string[]] {
+  return /\.(m|c)?js$/.test(script) ? [process.execPath, [script, ...args]] : [script, args];
+}
+
+function pipeLines(child: ChildProcess, emit: (line: string, stream: 'stdout' | 'stderr') => void, map: (line: string, stream: 'stdout' | 'stderr') => [string, 'stdout' | 'stderr']): Promise<void> {
+  const done: Promise<void>[] = [];
+  for (const stream of ['stdout', 'stderr'] as const) {
+    const src = child[stream];
+    if (!src) continue;
+    const rl = createInterface({ input: src, crlfDelay: Infinity });
+    rl.on('line', (line) => emit(...map(line, stream)));
+    done.push(new Promise((r) => rl.once('close', () => r())));
+  }
+  return Promise.all(done).then(() => {});
+}
+
+const defaultOut = (line: string, stream: 'stdout' | 'stderr') => (stream === 'stdout' ? process.stdout : process.stderr).write(line + '\n');
+
+function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
+  return code ?? (signal ? 128 + (({ SIGTERM: 15, SIGKILL: 9, SIGINT: 2, SIGSEGV: 11, SIGABRT: 6 }) as Record<string, number>)[signal] || 1 : 1);
+}
+
+async function runMpi(o: RunOptions, env: NodeJS.ProcessEnv, out: NonNullable<RunOptions['out']>): Promise<number> {
+  const [cmd, args] = command(o.script, o.args);
+  const forwarded = ['MASTER_ADDR', 'MASTER_PORT', 'XPU_DIST_BACKEND', 'OMPI_ALLOW_RUN_AS_ROOT', 'OMPI_ALLOW_RUN_AS_ROOT_CONFIRM', ...Object.keys(o.env ?? {})];
+  const mpiArgs = ['-n', String(o.nproc), '--oversubscribe', '--tag-output', ...forwarded.flatMap((v) => (env[v] ? ['-x', v] : [])), cmd, ...args];
+  const child = spawn('mpirun', mpiArgs, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const tag = /^\[\d+,(\d+)\]<(stdout|stderr)>:(.*)$/;
+  const lines = pipeLines(child, out, (line, stream) => {
+    const m = tag.exec(line);
+    return m ? [`[rank ${m[1]}] ${m[3]}`, m[2] as 'stdout' | 'stderr'] : [line, stream];
+  });
+  const stop = o.timeout > 0 ? setTimeout(() => {
+    out(`[xpu run] the job ran longer than --timeout ${o.timeout} s: stopping it`, 'stderr');
+    child.kill('SIGTERM');
+  }, o.timeout * 1000) : null;
+  const code = await new Promise<number>((resolve) => {
+    child.once('error', (e) => {
+      out(`[xpu run] could not start mpirun (${e.message}); install openmpi-bin, or use --backend ccl`, 'stderr');
+      resolve(127);
+    });
+    child.once('exit', (c, s) => resolve(exitCodeOf(c, s)));
+  });
+  if (stop) clearTimeout(stop);
+  await lines;
+  if (code !== 0) out(`[xpu run] mpirun exited with code ${code}: at least one rank failed, and mpirun stopped the others`, 'stderr');
+  return code;
+}
+
+async function runOwn(o: RunOptions, env: NodeJS.ProcessEnv, out: NonNullable<RunOptions['out']>): Promise<number> {
+  const [cmd, args] = command(o.script, o.args);
+  const children: ChildProcess[] = [];
+  let firstFailure: { rank: number; code: number } | null = null;
+  const stopOthers = () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    // Ranks stuck somewhere that ignores SIGTERM still go.
+    setTimeout(() => { for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL'); }, 5_000).unref();
+  };
+  const exits = Array.from({ length: o.nproc }, (_, rank) => {
+    const child = spawn(cmd, args, {
+      env: { ...env, RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: String(o.nproc), LOCAL_WORLD_SIZE: String(o.nproc) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    const lines = pipeLines(child, out, (line, stream) => [`[rank ${rank}] ${line}`, stream]);
+    return new Promise<number>((resolve) => {
+      child.once('error', (e) => {
+        out(`[xpu run] rank ${rank} could not start: ${e.message}`, 'stderr');
+        resolve(127);
+      });
+      child.once('exit', (c, s) => resolve(exitCodeOf(c, s)));
+    }).then(async (code) => {
+      await lines;
+      if (code !== 0 && !firstFailure) {
+        firstFailure = { rank, code };
+        out(`[xpu run] rank ${rank} exited with code ${code}: stopping the other ranks`, 'stderr');
+        stopOthers();
+      }
+      return code;
+    });
+  });
+  const stop = o.timeout > 0 ? setTimeout(() => {
+    out(`[xpu run] the job ran longer than --timeout ${o.timeout} s: stopping it`, 'stderr');
+    firstFailure ??= { rank: -1, code: 124 };
+    stopOthers();
+  }, o.timeout * 1000) : null;
+  await Promise.all(exits);
+  if (stop) clearTimeout(stop);
+  const failure = firstFailure as { rank: number; code: number } | null;
+  return failure ? failure.code || 1 : 0;
+}
+
+export async function runJob(o: RunOptions): Promise<number> {
+  const out = o.out ?? defaultOut;
+  if (!Number.isInteger(o.nproc) || o.nproc < 1) {
+    out(`[xpu run] -n must be a positive integer, got ${o.nproc}`, 'stderr');
+    return 2;
+  }
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...o.env,
+    MASTER_ADDR: o.masterAddr,
+    MASTER_PORT: String(await freePort(o.masterAddr)),
+    XPU_DIST_BACKEND: o.backend,
+  };
+  // OpenMPI refuses to start as root unless told twice (it is a container here, usually).
+  if (o.backend === 'mpi' && process.getuid?.() === 0) Object.assign(env, { OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1' });
+  return o.backend === 'mpi' ? runMpi(o, env, out) : runOwn(o, env, out);
+}

@@ -1,0 +1,111 @@
+import { XpuDistError } from '../errors.js';
+import { setCclEnvDefaults } from './ccl_env.js';
+import { withDeadline } from './deadline.js';
+import type { EngineApi, InitResult } from './native.js';
+import { StoreServer } from './store_server.js';
+import { TcpStore } from './store.js';
+
+/**
+ * How the ranks of a job find each other before the engine starts.
+ *
+ * With MASTER_ADDR and MASTER_PORT (always for oneCCL; for MPI when `xpu run` set them), rank 0
+ * serves the store and every rank checks in: so a rank that never arrives is named after
+ * timeoutMs instead of leaving the others blocked inside the engine's own start-up. The store
+ * connection stays open as the job's health channel (store_server.ts).
+ *
+ * Then the engine starts: MPI_Init (mpirun already told each process who it is), or for oneCCL
+ * what PyTorch's XCCL backend does with its TCPStore: rank 0 creates the main KVS and publishes
+ * its address, the others read it, and all create the communicator from it.
+ */
+
+export interface Rendezvous {
+  store: TcpStore | null;
+  server: StoreServer | null;
+  init: InitResult;
+}
+
+export interface RendezvousOptions {
+  backend: 'mpi' | 'ccl';
+  engine: EngineApi;
+  rank?: number;
+  worldSize?: number;
+  masterAddr?: string;
+  masterPort?: number;
+  timeoutMs: number;
+}
+
+const OP = 'initProcessGroup';
+
+/** Milliseconds left before `deadline`, at least 1. */
+const left = (deadline: number) => Math.max(1, deadline - Date.now());
+
+async function checkIn(store: TcpStore, rank: number, size: number, deadline: number): Promise<void> {
+  await store.hello(rank);
+  await store.set(`arrived/${rank}`, '1');
+  const keys = Array.from({ length: size }, (_, r) => `arrived/${r}`);
+  try {
+    // The others give up a little before rank 0, which serves the store: so each of them gets
+    // the store's answer naming the missing ranks before rank 0 exits and takes the store along.
+    await store.wait(keys, rank === 0 ? left(deadline) : Math.max(1, left(deadline) - 300));
+  } catch (e) {
+    if ((e as XpuDistError).kind !== 'timeout') throw e;
+    const missing: number[] = [];
+    for (let r = 0; r < size; r++) if (!(await store.check([`arrived/${r}`]))) missing.push(r);
+    throw new XpuDistError(
+      `rank${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${size} did not arrive within the timeout (did ${missing.length > 1 ? 'they' : 'it'} start, and call initProcessGroup()?)`,
+      { op: OP, kind: 'timeout', expected: `${size} ranks`, got: `${size - missing.length} arrived` },
+    );
+  }
+}
+
+export async function rendezvous(o: RendezvousOptions): Promise<Rendezvous> {
+  const deadline = Date.now() + o.timeoutMs;
+  const useStore = o.masterAddr !== undefined && o.masterPort !== undefined;
+  if (o.backend === 'ccl' && !useStore) {
+    throw new XpuDistError('oneCCL needs MASTER_ADDR and MASTER_PORT to find rank 0 (start the ranks with `xpu run --backend ccl`)', { op: OP, arg: 'masterAddr', kind: 'store' });
+  }
+  if (useStore && (o.rank === undefined || o.worldSize === undefined)) {
+    throw new XpuDistError('rank and worldSize are needed with MASTER_ADDR/MASTER_PORT', { op: OP, arg: 'rank', kind: 'state', expected: 'RANK and WORLD_SIZE (or the options)' });
+  }
+  if (o.rank !== undefined && o.worldSize !== undefined && o.rank >= o.worldSize) {
+    throw new XpuDistError('rank is not below worldSize', { op: OP, arg: 'rank', kind: 'state', expected: `< ${o.worldSize}`, got: String(o.rank) });
+  }
+  let store: TcpStore | null = null;
+  let server: StoreServer | null = null;
+  try {
+    if (useStore) {
+      if (o.rank === 0) server = await StoreServer.listen(o.masterAddr!, o.masterPort!);
+      store = await TcpStore.connect({ host: o.masterAddr!, port: o.masterPort!, timeoutMs: left(deadline), op: OP });
+      await checkIn(store, o.rank!, o.worldSize!, deadline);
+    }
+    const timedOut = (what: string) => () => {
+      o.engine.abandon();
+      return new XpuDistError(`${what} did not complete within ${o.timeoutMs} ms (a rank did not start, or did not call initProcessGroup())`, { op: OP, kind: 'timeout' });
+    };
+    let init: InitResult;
+    if (o.backend === 'mpi') {
+      init = await withDeadline(o.engine.init(), left(deadline), timedOut('MPI_Init'));
+    } else {
+      const localSize = Number(process.env.LOCAL_WORLD_SIZE ?? o.worldSize);
+      setCclEnvDefaults(Number(process.env.LOCAL_RANK ?? o.rank), localSize, o.masterAddr);
+      let address: Uint8Array;
+      if (o.rank === 0) {
+        address = (await withDeadline(o.engine.createMainKvs!(), left(deadline), timedOut('oneCCL create_main_kvs'))).address;
+        await store!.set('ccl/kvs', address);
+      } else {
+        address = await store!.get('ccl/kvs', left(deadline));
+      }
+      init = await withDeadline(o.engine.init({ rank: o.rank, size: o.worldSize, address }), left(deadline), timedOut('oneCCL create_communicator'));
+    }
+    if ((o.rank !== undefined && init.rank !== o.rank) || (o.worldSize !== undefined && init.size !== o.worldSize)) {
+      throw new XpuDistError('the engine and the environment disagree on who this process is (were the ranks started by both mpirun and RANK/WORLD_SIZE?)', {
+        op: OP, arg: 'rank', kind: 'state', expected: `rank ${o.rank} of ${o.worldSize}`, got: `rank ${init.rank} of ${init.size} from ${o.backend}`,
+      });
+    }
+    return { store, server, init };
+  } catch (e) {
+    store?.close();
+    server?.close();
+    throw e;
+  }
+}
