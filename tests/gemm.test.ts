@@ -147,6 +147,8 @@ describe('chooseGemmConfig (deterministic heuristics, env and tuner overrides)',
 
   it('picks split-K for decode against a weight read along k, tiles otherwise', () => withEnv(undefined, () => {
     expect(chooseGemmConfig(lavapipe, 1, 4096, 4096, 'float32', { bAlongK: true })).toEqual({ path: 'gemv', wg: 8, cols: 4, subgroups: true });
+    expect(chooseGemmConfig(lavapipe, 4, 4096, 4096, 'float32', { bAlongK: true }).path).toBe('gemv');
+    expect(chooseGemmConfig(lavapipe, 5, 4096, 4096, 'float32', { bAlongK: true }).path).toBe('tile');
     expect(chooseGemmConfig(gpu, 8, 4096, 4096, 'float16', { bAlongK: true })).toEqual({ path: 'gemv', wg: 64, cols: 4, subgroups: false });
     expect(chooseGemmConfig(lavapipe, 1, 4096, 4096, 'float32', { bAlongK: false }).path).toBe('tile');
     expect(chooseGemmConfig(lavapipe, 9, 4096, 4096, 'float32', { bAlongK: true }).path).toBe('tile');
@@ -240,7 +242,7 @@ describe.each(testDevices())('GEMM on %s', (device) => {
     }
   });
 
-  it('small M (GEMV path, M = 1..8) with K = 4096, weight read along k and along n', async () => {
+  it('small M (M = 1..8: split-K GEMV, or few-row tiles where they win) with K = 4096, weight read along k and along n', async () => {
     const k = 4096;
     const n = 24;
     const wT = operandPair(device, 'float32', [k, n], 'T', 1); // a Linear weight [n, k], transposed

@@ -3,7 +3,7 @@
  * run, so the strategies are timed round-robin on the same inputs. chooseGemmConfig reads the
  * variable on every call, as a user's setting would be read.
  */
-import { GEMM_VARIANTS, defaultTileConfig, setGemmConfigOverride, type GemmVariant } from '../../src/backends/webgpu/gemm_config.js';
+import { GEMM_VARIANTS, defaultTileConfig, setGemmConfigOverride, splitKConfig, type GemmVariant } from '../../src/backends/webgpu/gemm_config.js';
 import type { Variant } from '../suite.js';
 
 export function strategyVariant(v: GemmVariant): Variant {
@@ -26,12 +26,18 @@ export function strategyVariants(defaultFirst: GemmVariant): Variant[] {
 }
 
 /**
- * For small-M cases: the split-K GEMV the heuristics pick, the tile kernel forced through the
- * tuner hook, and the naive baseline.
+ * For small-M cases: the split-K GEMV and the few-row tiles, each forced through the tuner hook
+ * whatever the heuristics pick for that M, and the naive baseline.
  */
 export function smallMVariants(): Variant[] {
   return [
-    { name: 'split-k', apply: () => () => {} },
+    {
+      name: 'split-k',
+      apply: () => {
+        setGemmConfigOverride((adapter) => splitKConfig(adapter));
+        return () => setGemmConfigOverride(null);
+      },
+    },
     {
       name: 'tiles',
       apply: () => {

@@ -2,7 +2,7 @@ import type { Activation } from '../backend.js';
 import { ACTIVATIONS } from '../activation.js';
 import type { DType } from '../../tensor/dtype.js';
 import { loadExpr } from './codegen.js';
-import type { GemmConfig, GemvConfig, TileConfig } from './gemm_config.js';
+import type { GemvConfig, TileConfig } from './gemm_config.js';
 import { kernelSource } from './pipelines.js';
 
 /**

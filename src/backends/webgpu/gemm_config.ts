@@ -105,16 +105,20 @@ export function chooseGemmConfig(adapter: GemmAdapterInfo, m: number, n: number,
   if (forced === 'naive') return { path: 'naive' };
   // Small M against a weight read along k (x @ W^T, the decode step): split-K GEMV. Along n, the
   // flat tiles below were faster on lavapipe (each invocation then reads whole vec4 rows of B).
-  if (m <= GEMV_MAX_M && k >= 128 && hints.bAlongK) return gemvConfig(adapter);
+  // On lavapipe the flat tiles also caught up from M = 5 on (bench/gemm.ts, linear-decode-strategy
+  // at M = 8), so split-K stops at 4 rows there; a GPU keeps it up to 8 rows.
+  const splitKRows = isSoftware(adapter) ? 4 : GEMV_MAX_M;
+  if (m <= splitKRows && k >= 128 && hints.bAlongK) return splitKConfig(adapter);
   return defaultTileConfig(adapter, m, forced);
 }
 
 /**
- * Split-K width. On lavapipe a workgroup runs on one CPU thread, and one subgroup (8 lanes) per
- * workgroup measured 2x faster than 64 invocations at M = 1 (K = N = 4096): no barrier round, and
- * the reduction is one subgroupAdd. GPUs want more invocations in flight per output.
+ * The small-M split-K kernel's config. On lavapipe a workgroup runs on one CPU thread, and one
+ * subgroup (8 lanes) per workgroup measured 2x faster than 64 invocations at M = 1 (K = N = 4096):
+ * no barrier round, and the reduction is one subgroupAdd. GPUs want more invocations in flight
+ * per output.
  */
-function gemvConfig(adapter: GemmAdapterInfo): GemvConfig {
+export function splitKConfig(adapter: GemmAdapterInfo): GemvConfig {
   const sg = adapter.features.has('subgroups') && adapter.subgroupMinSize !== undefined;
   if (isSoftware(adapter) && sg) return { path: 'gemv', wg: adapter.subgroupMinSize as number, cols: 4, subgroups: true };
   return { path: 'gemv', wg: 64, cols: 4, subgroups: sg };
