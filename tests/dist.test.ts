@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { createServer as createTcpServer, connect, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MpiTagParser } from '../src/cli/mpi_tags.js';
 import { ensureBuilt, RANK_SCRIPTS, tagged, xpuRun } from './dist_helpers.js';
 import { testDevices, xpu } from './helpers.js';
 
@@ -293,6 +294,19 @@ describe('the rendezvous store', () => {
 });
 
 describe('the launcher (xpu run)', () => {
+  it('reassembles ranks\' lines from mpirun\'s per-fragment tags, however the stream is cut', () => {
+    // mpirun tags fragments, not lines: rank 0's long line arrives in two tagged parts with rank
+    // 2's line between them; mpirun's own message is untagged.
+    const stream = '[1,0]<stdout>:{"a":1,[1,2]<stdout>:two\n[1,0]<stdout>:"b":[2,3]}\nmpirun note\n[1,1]<stderr>:err\n[1,0]<stdout>:tail';
+    for (let cut = 1; cut < stream.length; cut += 3) {
+      const got: string[] = [];
+      const p = new MpiTagParser('stdout', (rank, s, line) => got.push(`${rank}/${s}/${line}`));
+      for (let i = 0; i < stream.length; i += cut) p.push(stream.slice(i, i + cut));
+      p.end();
+      expect(got.sort(), `chunks of ${cut}`).toEqual(['0/stdout/{"a":1,"b":[2,3]}', '0/stdout/tail', '1/stderr/err', '2/stdout/two', 'null/stdout/mpirun note'].sort());
+    }
+  });
+
   it('spawns the ranks itself for ccl, with the torchrun variables and [rank N] prefixes', async () => {
     const job = await xpuRun(['-n', '3', '--backend', 'ccl', join(RANK_SCRIPTS, 'launcher_rank.mjs'), 'ok', '--flag', 'x']);
     expect(job.code, job.out).toBe(0);

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
+import { MpiTagParser } from './mpi_tags.js';
 
 /**
  * `xpu run -n N [--backend mpi|ccl] script.js [args...]`: starts N ranks of a program, torchrun
@@ -72,11 +73,12 @@ async function runMpi(o: RunOptions, env: NodeJS.ProcessEnv, out: NonNullable<Ru
   const forwarded = ['MASTER_ADDR', 'MASTER_PORT', 'XPU_DIST_BACKEND', 'OMPI_ALLOW_RUN_AS_ROOT', 'OMPI_ALLOW_RUN_AS_ROOT_CONFIRM', ...Object.keys(o.env ?? {})];
   const mpiArgs = ['-n', String(o.nproc), '--oversubscribe', '--tag-output', ...forwarded.flatMap((v) => (env[v] ? ['-x', v] : [])), cmd, ...args];
   const child = spawn('mpirun', mpiArgs, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const tag = /^\[\d+,(\d+)\]<(stdout|stderr)>:(.*)$/;
-  const lines = pipeLines(child, out, (line, stream) => {
-    const m = tag.exec(line);
-    return m ? [`[rank ${m[1]}] ${m[3]}`, m[2] as 'stdout' | 'stderr'] : [line, stream];
-  });
+  const lines = Promise.all((['stdout', 'stderr'] as const).map((stream) => {
+    const parser = new MpiTagParser(stream, (rank, s, line) => out(rank === null ? line : `[rank ${rank}] ${line}`, s));
+    child[stream].setEncoding('utf8');
+    child[stream].on('data', (chunk: string) => parser.push(chunk));
+    return new Promise<void>((r) => child[stream].once('end', () => (parser.end(), r())));
+  }));
   const stop = o.timeout > 0 ? setTimeout(() => {
     out(`[xpu run] the job ran longer than --timeout ${o.timeout} s: stopping it`, 'stderr');
     child.kill('SIGTERM');
