@@ -116,3 +116,20 @@ describe.each(testDevices())('scope semantics on %s', (device) => {
     expect(() => xpu.scope(async () => xpu.ones([1], { device }))).toThrow(/synchronous/);
   });
 });
+
+describe('cpu host pool', () => {
+  it('hands a large freed array out again for the next tensor of that size, and not small ones', async () => {
+    const { takeHost, giveBackHost, clearHostPool } = await import('../src/backends/cpu/host_pool.js');
+    clearHostPool();
+    const big = xpu.ones([1 << 20], { device: 'cpu' }); // 4 MiB
+    const arr = (big.ref.storage as unknown as { data: Float32Array }).data;
+    big.dispose();
+    const again = xpu.full([1 << 20], 7, { device: 'cpu' });
+    expect((again.ref.storage as unknown as { data: Float32Array }).data).toBe(arr);
+    expect((await again.data())[12345]).toBe(7); // the reused array was fully overwritten
+    const small = new Float32Array(16);
+    giveBackHost('float32', small);
+    expect(takeHost('float32', 16)).not.toBe(small);
+    clearHostPool();
+  });
+});

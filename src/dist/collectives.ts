@@ -1,5 +1,5 @@
+import { takeHost } from '../backends/cpu/host_pool.js';
 import { XpuShapeError } from '../errors.js';
-import { allocHost } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkOutput, checkSplits, dtypeCode, evenSplits, opCode, rowsOf } from './args.js';
 import { Clock } from './clock.js';
@@ -73,7 +73,7 @@ async function finish(clock: Clock, host: HostView, shape: readonly number[], li
 }
 
 function resultView(output: Tensor | undefined, like: Tensor, n: number, op: string): HostView {
-  return output ? outputView(output, op) : { host: allocHost(like.dtype, n), direct: false };
+  return output ? outputView(output, op) : { host: takeHost(like.dtype, n), direct: false };
 }
 
 /** Reduces `tensor` across the group with `op` (sum, avg, max, min, prod). */
@@ -91,7 +91,7 @@ export async function allReduce(tensor: Tensor, o: AllReduceOptions = {}): Promi
     clock.done();
     return tensor;
   }
-  const out = allocHost(tensor.dtype, tensor.numel);
+  const out = takeHost(tensor.dtype, tensor.numel);
   await engineCall(g, op, o, clock, () => g.job.engine.allReduce(g.comm, input.host, out, dt, red, g.job.check));
   return finish(clock, { host: out, direct: false }, tensor.shape, tensor, undefined, op);
 }
@@ -111,7 +111,7 @@ export async function broadcast(tensor: Tensor, o: BroadcastOptions = {}): Promi
     buf = await clock.stageIn(() => stageIn(tensor, op));
     if (!inPlace) buf = { host: buf.host.slice(), direct: false };
   } else {
-    buf = inPlace ? outputView(tensor, op) : { host: allocHost(tensor.dtype, tensor.numel), direct: false };
+    buf = inPlace ? outputView(tensor, op) : { host: takeHost(tensor.dtype, tensor.numel), direct: false };
   }
   await engineCall(g, op, o, clock, () => g.job.engine.broadcast(g.comm, buf.host, dt, root, g.job.check));
   if (inPlace && g.rank === root) {

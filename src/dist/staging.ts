@@ -1,3 +1,4 @@
+import { takeHost } from '../backends/cpu/host_pool.js';
 import { CpuStorage } from '../backends/cpu/storage.js';
 import type { WebGPUBackend } from '../backends/webgpu/backend.js';
 import type { GpuStorage } from '../backends/webgpu/allocator.js';
@@ -5,7 +6,7 @@ import type { Device } from '../device/device.js';
 import { fromHost } from '../ops/creation.js';
 import { wrap } from '../ops/common.js';
 import { readContiguous } from '../ops/transfer.js';
-import { allocHost, dtypeInfo, type DType, type HostArray } from '../tensor/dtype.js';
+import { dtypeInfo, type DType, type HostArray } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /**
@@ -45,7 +46,7 @@ export function outputView(out: Tensor, op: string): HostView {
     const data = (out.ref.storage as CpuStorage).data;
     return { host: data.subarray(out.offset, out.offset + out.numel), direct: true };
   }
-  return { host: allocHost(out.dtype, out.numel), direct: false };
+  return { host: takeHost(out.dtype, out.numel), direct: false };
 }
 
 /** Writes `v.host` (row-major) into `t`'s elements, unless the engine already wrote there. */

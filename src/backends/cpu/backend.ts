@@ -4,6 +4,7 @@ import { coalesce, numel } from '../../tensor/shape.js';
 import { CpuStorage } from './storage.js';
 import { StridedWalker } from './indexing.js';
 import { hostReader, hostWriter } from './host_io.js';
+import { giveBackHost } from './host_pool.js';
 import { reduceRow } from './reduce.js';
 import { rowOp } from './rows.js';
 import { cpuMatmul } from './gemm.js';
@@ -28,8 +29,10 @@ export class CpuBackend implements Backend {
     return (storage as CpuStorage).data.slice(0, n);
   }
 
-  release(): void {
-    // Typed arrays are garbage-collected.
+  /** Large arrays go back to the host pool for reuse (see host_pool.ts). */
+  release(storage: Storage): void {
+    const st = storage as CpuStorage;
+    giveBackHost(st.dtype, st.data);
   }
 
   async synchronize(): Promise<void> {}
