@@ -42,7 +42,10 @@ const bench = program
   .option('--json <file>', 'write the results as JSON (bench/schema/results.schema.json)')
   .option('--html <file>', 'write a self-contained HTML report with charts')
   .option('--list', 'list the suites that are available and exit')
-  .action(async (suites: string[], opts: { device: 'xpu' | 'cpu' | 'all'; dtype?: string; sizes?: string; quick: boolean; peers: boolean; json?: string; html?: string; list?: boolean }) => {
+  .option('-n, --ranks <n>', 'ranks for the collectives suite (default 4; same as XPU_BENCH_RANKS)')
+  .action(async (suites: string[], opts: { device: 'xpu' | 'cpu' | 'all'; dtype?: string; sizes?: string; quick: boolean; peers: boolean; json?: string; html?: string; list?: boolean; ranks?: string }) => {
+    // The collectives suite starts its own ranks and reads the count from the environment.
+    if (opts.ranks !== undefined) process.env.XPU_BENCH_RANKS = opts.ranks;
     const { listSuites, runBench } = await import('./bench.js');
     if (opts.list) {
       console.log(listSuites().join('\n'));
