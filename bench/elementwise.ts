@@ -9,7 +9,7 @@
 import { getPollStrategy } from '../src/backends/webgpu/poll.js';
 import type { RepeatOptions } from './lib/timing.js';
 import { sizeLabel } from './lib/table.js';
-import { loadTfjsPeer, type TfjsPeer } from './lib/tfjs_peer.js';
+import { peerForSuite, type TfjsPeer } from './lib/tfjs_peer.js';
 import type { BenchCase, DeviceName, Suite, SuiteContext, SuitePlan } from './suite.js';
 import { ITEM_BYTES, OPS, ROW, add, type FloatDType, type OpCase } from './elementwise/ops.js';
 import { CHAIN_ELEMENTS, CHAIN_KERNEL, CHAIN_SHAPE, chainBytes, tfjsChainWorkload, xpuChainWorkload, type ChainVariant } from './elementwise/overhead.js';
@@ -42,16 +42,7 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
   const pollRepeat: RepeatOptions = ctx.quick ? { warmup: 1, reps: 3 } : { warmup: 1, reps: 5 };
 
   const hasXpu = ctx.devices.includes('xpu');
-  let peer: TfjsPeer | null = null;
-  const peers: Record<string, unknown>[] = [];
-  if (ctx.peers && hasXpu) {
-    const p = await loadTfjsPeer();
-    if (typeof p === 'string') notes.push(`tfjs-webgpu rows skipped: ${p}`);
-    else {
-      peer = p;
-      peers.push({ impl: 'tfjs-webgpu', version: p.version, adapter: p.adapter, flags: p.flags, maxBindingBytes: p.maxBindingBytes, note: 'same Dawn instance and adapter as xpu, same process; shares the poll strategy' });
-    }
-  }
+  const { peer, peers } = await peerForSuite(ctx.peers && hasXpu, notes, 'same Dawn instance and adapter as xpu, same process; shares the poll strategy');
 
   const cases: BenchCase[] = [];
   for (const device of ctx.devices) {

@@ -18,7 +18,7 @@ import { xpuEntries } from '../src/device/registry.js';
 import { printResults } from './lib/console_report.js';
 import { writeJson } from './lib/json.js';
 import { runSession } from './lib/session.js';
-import { loadTfjsPeer, type TfjsPeer } from './lib/tfjs_peer.js';
+import { peerForSuite, type TfjsPeer } from './lib/tfjs_peer.js';
 import type { RepeatOptions } from './lib/timing.js';
 import type { BenchCase, DeviceName, Suite, SuiteContext, SuitePlan } from './suite.js';
 import { smallMVariants, strategyVariants } from './gemm/variants.js';
@@ -58,16 +58,7 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
   const hasXpu = ctx.devices.includes('xpu');
   const strategy = hasXpu ? defaultStrategy() : undefined;
 
-  let peer: TfjsPeer | null = null;
-  const peers: Record<string, unknown>[] = [];
-  if (ctx.peers && hasXpu) {
-    const p = await loadTfjsPeer();
-    if (typeof p === 'string') notes.push(`tfjs-webgpu rows skipped: ${p}`);
-    else {
-      peer = p;
-      peers.push({ impl: 'tfjs-webgpu', version: p.version, adapter: p.adapter, flags: p.flags, note: 'tf.matMul on the same Dawn instance and adapter as xpu, same process; float32 only (tfjs has no float16)' });
-    }
-  }
+  const { peer, peers } = await peerForSuite(ctx.peers && hasXpu, notes, 'tf.matMul on the same Dawn instance and adapter as xpu, same process; float32 only (tfjs has no float16)');
 
   const cases: BenchCase[] = [];
   for (const device of ctx.devices) {

@@ -74,3 +74,17 @@ export async function loadTfjsPeer(): Promise<TfjsPeer | string> {
     return `tfjs-backend-webgpu failed to load: ${(e as Error).stack ?? String(e)}`;
   }
 }
+
+/**
+ * The tfjs-webgpu peer for a suite when --peers asks for it and xpu is measured: the peer (or
+ * null), and the JSON record describing it. A load failure becomes a note, not an error.
+ */
+export async function peerForSuite(wanted: boolean, notes: string[], note: string): Promise<{ peer: TfjsPeer | null; peers: Record<string, unknown>[] }> {
+  if (!wanted) return { peer: null, peers: [] };
+  const p = await loadTfjsPeer();
+  if (typeof p === 'string') {
+    notes.push(`tfjs-webgpu rows skipped: ${p}`);
+    return { peer: null, peers: [] };
+  }
+  return { peer: p, peers: [{ impl: 'tfjs-webgpu', version: p.version, adapter: p.adapter, flags: p.flags, maxBindingBytes: p.maxBindingBytes, note }] };
+}
