@@ -26,6 +26,9 @@ const hasMpirun = (() => {
   }
 })();
 const mpiWhyNot = !native.loaded ? `the native addon is not loaded (${native.error})` : !mpiBuilt ? 'the addon was built without MPI (libopenmpi-dev missing at build time)' : !hasMpirun ? 'mpirun is not installed (openmpi-bin)' : '';
+// CI builds the addon with OpenMPI (.ci/run sets XPU_REQUIRE_MPI=1): there a missing engine is a
+// failure, not a skip.
+if (process.env.XPU_REQUIRE_MPI === '1' && mpiWhyNot) throw new Error(`XPU_REQUIRE_MPI=1 but ${mpiWhyNot}`);
 const cclBuilt = native.build?.ccl.built === true;
 const cclWhyNot = !native.loaded ? `the native addon is not loaded (${native.error})` : 'oneCCL was not found when the addon was built (no XPU_CCL_ROOT, CCL_ROOT or /opt/intel/oneapi/ccl/latest)';
 // testDevices() fails here in CI when the GPU is required but missing.

@@ -14,6 +14,8 @@ import { testDevices, xpu } from './helpers.js';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ADDON = join(ROOT, 'build', 'Release', 'xpu_native.node');
 const built = existsSync(ADDON);
+// CI (.ci/run, XPU_REQUIRE_MPI=1) must have built the addon: a missing build fails there.
+if (process.env.XPU_REQUIRE_MPI === '1' && !built) throw new Error(`XPU_REQUIRE_MPI=1 but the addon was not built (${ADDON})`);
 
 function hasPkgConfig(name: string): boolean {
   try {
