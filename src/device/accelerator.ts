@@ -2,6 +2,8 @@ import { cpuDevice, currentXpu, defaultDevice as defaultDev, resolveDevice, setC
 import type { Device, DeviceLike } from './device.js';
 import type { MemoryStats } from '../backends/webgpu/allocator.js';
 import { XpuDeviceError } from '../errors.js';
+import type { TuneGemmOptions, TunedGemm } from '../backends/webgpu/gemm_autotune.js';
+export type { TuneGemmOptions, TunedGemm } from '../backends/webgpu/gemm_autotune.js';
 
 /**
  * The device-agnostic accelerator API, with the meaning of torch.accelerator / torch.xpu.
@@ -70,3 +72,14 @@ export function defaultDevice(): Device {
 }
 
 export const cpu = cpuDevice;
+
+/**
+ * Measures GEMM configs for the shape buckets of `shapes` ([m, n, k] each) on an xpu device and
+ * keeps the fastest per bucket: used by matmul at once, and cached on disk per adapter
+ * ($XDG_CACHE_HOME/xpu/). See gemm_tuner.ts for XPU_AUTOTUNE=off|on|force.
+ */
+export async function tuneGemm(shapes: readonly (readonly [number, number, number])[], options: TuneGemmOptions & { device?: number } = {}): Promise<TunedGemm[]> {
+  const e = entry('accelerator.tuneGemm', options.device);
+  const { tuneGemmOn } = await import('../backends/webgpu/gemm_autotune.js');
+  return tuneGemmOn(e.device, e.backend, shapes, options);
+}

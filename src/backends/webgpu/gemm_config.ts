@@ -1,16 +1,21 @@
 import { XpuValueError } from '../../errors.js';
 import type { DType } from '../../tensor/dtype.js';
+import { measuringGemmConfig, tunedGemmConfig } from './gemm_tuner.js';
 
 /**
  * Which GEMM kernel and tile sizes to run for a problem: one deterministic function of the
- * adapter and the shape bucket. A measured autotuner (per adapter, cached on disk) will replace
- * the heuristics behind the same signature; XPU_GEMM_VARIANT overrides the tile strategy.
+ * adapter and the shape bucket. The autotuner's tables (gemm_tuner.ts: tuneGemm results, the
+ * disk cache, the shipped kernels/tuned/gemm.json) come before the heuristics below;
+ * XPU_GEMM_VARIANT overrides the tile strategy.
  */
 
 /** What the choice may depend on about the adapter (GPUAdapterInfo plus the device's features). */
 export interface GemmAdapterInfo {
   vendor: string;
   architecture: string;
+  /** Part of the autotuner's cache key (with vendor, architecture and driver). */
+  description?: string;
+  driver?: string;
   features: ReadonlySet<string>;
   subgroupMinSize?: number;
   subgroupMaxSize?: number;
@@ -20,10 +25,12 @@ export interface GemmAdapterInfo {
 
 /** The adapter facts of a Dawn device (GPUDevice.adapterInfo, features, limits). */
 export function gemmAdapterInfo(device: GPUDevice): GemmAdapterInfo {
-  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
+  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number; driverDescription?: string } }).adapterInfo;
   return {
     vendor: info?.vendor ?? '',
     architecture: info?.architecture ?? '',
+    description: info?.description ?? '',
+    driver: info?.driverDescription ?? info?.description ?? '',
     features: new Set([...device.features] as string[]),
     subgroupMinSize: info?.subgroupMinSize || undefined,
     subgroupMaxSize: info?.subgroupMaxSize || undefined,
@@ -99,8 +106,22 @@ function defaultVariant(a: GemmAdapterInfo): 'register' | 'shared' {
  * the same adapter and shape bucket give the same config, so pipelines are reused.
  */
 export function chooseGemmConfig(adapter: GemmAdapterInfo, m: number, n: number, k: number, dtype: DType, hints: GemmShapeHints = { bAlongK: false }): GemmConfig {
-  const tuned = configOverride?.(adapter, m, n, k, dtype, hints);
-  if (tuned) return tuned;
+  const measuring = measuringGemmConfig();
+  if (measuring) return measuring;
+  const chosen = configOverride?.(adapter, m, n, k, dtype, hints);
+  if (chosen) return chosen;
+  // gemm_tuner.ts: this process's tuneGemm results, the on-disk cache (XPU_AUTOTUNE=on|force),
+  // then the shipped table kernels/tuned/gemm.json; XPU_GEMM_VARIANT still wins over all three.
+  if (gemmVariantFromEnv() === undefined) {
+    const tuned = tunedGemmConfig(adapter, m, n, k, dtype, hints);
+    if (tuned) return tuned;
+  }
+  return heuristicGemmConfig(adapter, m, n, k, hints);
+}
+
+/** The deterministic heuristic behind chooseGemmConfig (no override, no tuned table). */
+export function heuristicGemmConfig(adapter: GemmAdapterInfo, m: number, n: number, k: number, hints: GemmShapeHints = { bAlongK: false }): GemmConfig {
+  void n;
   const forced = gemmVariantFromEnv();
   if (forced === 'naive') return { path: 'naive' };
   // Small M against a weight read along k (x @ W^T, the decode step): split-K GEMV. Along n, the

@@ -1,0 +1,282 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { XpuValueError } from '../../errors.js';
+import type { DType } from '../../tensor/dtype.js';
+import { GEMV_MAX_M, defaultTileConfig, gemmConfigKey, heuristicGemmConfig, splitKConfig, type GemmAdapterInfo, type GemmConfig, type GemmShapeHints, type TileConfig } from './gemm_config.js';
+
+/**
+ * The GEMM autotuner's tables (the measuring itself is gemm_autotune.ts, which needs tensors).
+ * A config is tuned per adapter (vendor, architecture, description, driver) and per shape bucket
+ * (M, N, K rounded up to powers of two, as CubeCL does, plus the dtype and whether B is read
+ * along k). chooseGemmConfig consults, in order: results of tuneGemm in this process, the disk
+ * cache ($XDG_CACHE_HOME or ~/.cache, under xpu/; only with XPU_AUTOTUNE=on|force), the shipped
+ * table kernels/tuned/gemm.json, and finally the heuristic.
+ *
+ * XPU_AUTOTUNE: off (default) = shipped table then heuristic, deterministic; on = the disk cache
+ * too, and tuneGemm measures only buckets not cached yet; force = tuneGemm re-measures every
+ * bucket even when cached. Nothing is measured in the background: tuning runs only through the
+ * explicit async `accelerator.tuneGemm(shapes)` (GPU timing needs awaits, and a matmul call is
+ * synchronous); until then the heuristic is used.
+ */
+
+export type AutotuneMode = 'off' | 'on' | 'force';
+export const CACHE_SCHEMA_VERSION = 1;
+
+export function autotuneMode(): AutotuneMode {
+  const v = (process.env.XPU_AUTOTUNE ?? '').toLowerCase();
+  if (v === '' || v === 'off' || v === '0') return 'off';
+  if (v === 'on' || v === '1') return 'on';
+  if (v === 'force') return 'force';
+  throw new XpuValueError('unknown autotune mode in the environment', { op: 'matmul', arg: 'XPU_AUTOTUNE', expected: 'off, on, force', got: v });
+}
+
+export interface TunedEntry {
+  config: GemmConfig;
+  gflops: number;
+  measuredAt: string;
+}
+
+export interface TuneCacheFile {
+  version: number;
+  adapter: string;
+  entries: Record<string, TunedEntry>;
+}
+
+/** The adapter half of a cache key. */
+export function adapterKey(a: Pick<GemmAdapterInfo, 'vendor' | 'architecture' | 'description' | 'driver'>): string {
+  return [a.vendor, a.architecture, a.description ?? '', a.driver ?? ''].join('|');
+}
+
+/** The smallest power of two >= x (1 for x <= 1). */
+export const pow2 = (x: number): number => (x <= 1 ? 1 : 2 ** Math.ceil(Math.log2(x)));
+
+/** The shape bucket of a problem: `float32:m64:n128:k256` (`:bT` when B is read along k). */
+export function bucketKey(m: number, n: number, k: number, dtype: DType, hints: GemmShapeHints = { bAlongK: false }): string {
+  return `${dtype}:m${pow2(m)}:n${pow2(n)}:k${pow2(k)}${hints.bAlongK ? ':bT' : ''}`;
+}
+
+export interface Bucket {
+  key: string;
+  m: number;
+  n: number;
+  k: number;
+  dtype: DType;
+  bAlongK: boolean;
+}
+
+/** The representative problem of a bucket key (its power-of-two dims). */
+export function parseBucket(key: string): Bucket {
+  const r = /^(\w+):m(\d+):n(\d+):k(\d+)(:bT)?$/.exec(key);
+  if (!r) throw new XpuValueError('not a GEMM bucket key', { op: 'tuneGemm', arg: 'bucket', expected: 'dtype:mM:nN:kK[:bT]', got: key });
+  return { key, dtype: r[1] as DType, m: Number(r[2]), n: Number(r[3]), k: Number(r[4]), bAlongK: r[5] !== undefined };
+}
+
+/** Whether `c` is a config the kernels can run on `adapter` (guards cache and shipped files). */
+export function validConfig(c: unknown, adapter: GemmAdapterInfo): c is GemmConfig {
+  if (typeof c !== 'object' || c === null) return false;
+  const o = c as Record<string, unknown>;
+  const int = (v: unknown, lo = 1, hi = 1024): v is number => typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi;
+  if (o.path === 'naive') return true;
+  if (o.path === 'gemv') {
+    if (!int(o.wg) || !int(o.cols) || o.cols % 4 !== 0 || typeof o.subgroups !== 'boolean') return false;
+    if (o.wg > adapter.maxInvocationsPerWorkgroup) return false;
+    return !o.subgroups || adapter.features.has('subgroups');
+  }
+  if (o.path === 'tile') {
+    if (o.variant !== 'register' && o.variant !== 'shared') return false;
+    if (!int(o.wgX) || !int(o.wgY) || !int(o.tm, 1, 16) || !int(o.tn, 4, 16) || o.tn % 4 !== 0 || !int(o.tk, 1, 64)) return false;
+    if (o.wgX * o.wgY > adapter.maxInvocationsPerWorkgroup) return false;
+    if (o.variant === 'shared' && (o.tk % 4 !== 0 || 4 * o.tk * (o.wgY * o.tm + o.wgX * o.tn) > adapter.maxWorkgroupStorageBytes)) return false;
+    return true;
+  }
+  return false;
+}
+
+/**
+ * A short list of configs worth measuring for a bucket: the heuristic's choice first, then
+ * register and shared tiles of other sizes, and split-K GEMV variants for small M.
+ */
+export function candidates(adapter: GemmAdapterInfo, bucket: Bucket): GemmConfig[] {
+  const { m, n, k } = bucket;
+  const hints = { bAlongK: bucket.bAlongK };
+  const list: GemmConfig[] = [heuristicGemmConfig(adapter, m, n, k, hints)];
+  const reg = (wgX: number, wgY: number, tm: number, tn: number): TileConfig => ({ path: 'tile', variant: 'register', wgX, wgY, tm, tn, tk: 4 });
+  if (m <= GEMV_MAX_M) {
+    const rows = m <= 1 ? 1 : m <= 2 ? 2 : m <= 4 ? 4 : 8;
+    list.push(reg(32, 1, rows, 8), reg(64, 1, rows, 4), reg(16, 1, rows, 16));
+    if (k >= 128 && bucket.bAlongK) {
+      const sk = splitKConfig(adapter);
+      list.push(sk, { ...sk, cols: 8 }, { path: 'gemv', wg: 64, cols: 4, subgroups: false }, { path: 'gemv', wg: 32, cols: 4, subgroups: false });
+    }
+  } else {
+    list.push(defaultTileConfig(adapter, m, 'register'), reg(16, 16, 4, 8), reg(16, 16, 4, 4), reg(8, 8, 4, 8), reg(16, 8, 8, 8), reg(16, 4, m <= 16 ? 4 : 8, 8));
+    const shared = defaultTileConfig(adapter, m, 'shared');
+    list.push(shared, { ...shared, tm: 4, tn: 4 });
+  }
+  const seen = new Set<string>();
+  return list.filter((c) => {
+    const key = gemmConfigKey(c);
+    if (seen.has(key) || !validConfig(c, adapter)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+// ---- tables -------------------------------------------------------------------------------
+
+/** The cache file of an adapter: $XDG_CACHE_HOME (or ~/.cache)/xpu/gemm-<hash>.json. */
+export function cacheFilePath(adapter: GemmAdapterInfo): string {
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  const hash = createHash('sha256').update(adapterKey(adapter)).digest('hex').slice(0, 16);
+  return join(base, 'xpu', `gemm-${hash}.json`);
+}
+
+const warned = new Set<string>();
+function warnOnce(msg: string): void {
+  if (warned.has(msg)) return;
+  warned.add(msg);
+  process.emitWarning(msg, { code: 'XPU_AUTOTUNE' });
+}
+
+/** Valid entries of a parsed table; anything malformed is dropped with a warning. */
+function validEntries(raw: unknown, adapter: GemmAdapterInfo, where: string): Map<string, TunedEntry> {
+  const out = new Map<string, TunedEntry>();
+  if (typeof raw !== 'object' || raw === null) return out;
+  for (const [key, e] of Object.entries(raw as Record<string, unknown>)) {
+    const entry = e as Partial<TunedEntry> | null;
+    let bucketOk = true;
+    try { parseBucket(key); } catch { bucketOk = false; }
+    if (!bucketOk || !entry || !validConfig(entry.config, adapter) || typeof entry.gflops !== 'number') {
+      warnOnce(`xpu: ignoring a malformed GEMM tuning entry '${key}' in ${where}`);
+      continue;
+    }
+    out.set(key, { config: entry.config, gflops: entry.gflops, measuredAt: String(entry.measuredAt ?? '') });
+  }
+  return out;
+}
+
+/** Reads an adapter's cache file; a missing file is empty, a corrupt one is ignored with a warning. */
+export function loadCacheFile(adapter: GemmAdapterInfo, file = cacheFilePath(adapter)): Map<string, TunedEntry> {
+  if (!existsSync(file)) return new Map();
+  try {
+    const data = JSON.parse(readFileSync(file, 'utf8')) as Partial<TuneCacheFile>;
+    if (data.version !== CACHE_SCHEMA_VERSION || data.adapter !== adapterKey(adapter)) {
+      warnOnce(`xpu: ignoring GEMM tuning cache ${file}: schema version or adapter does not match`);
+      return new Map();
+    }
+    return validEntries(data.entries, adapter, file);
+  } catch (e) {
+    warnOnce(`xpu: ignoring corrupt GEMM tuning cache ${file}: ${(e as Error).message}`);
+    return new Map();
+  }
+}
+
+/** Writes an adapter's cache file atomically (a temp file renamed over it). */
+export function saveCacheFile(adapter: GemmAdapterInfo, entries: ReadonlyMap<string, TunedEntry>, file = cacheFilePath(adapter)): void {
+  const data: TuneCacheFile = { version: CACHE_SCHEMA_VERSION, adapter: adapterKey(adapter), entries: Object.fromEntries([...entries].sort(([a], [b]) => a.localeCompare(b))) };
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  writeFileSync(tmp, JSON.stringify(data, null, 2) + '\n');
+  renameSync(tmp, file);
+}
+
+function findShippedTable(): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const f = join(dir, 'kernels', 'tuned', 'gemm.json');
+    if (existsSync(f)) return f;
+    const up = dirname(dir);
+    if (up === dir) return undefined;
+    dir = up;
+  }
+}
+
+/** The shipped table (kernels/tuned/gemm.json: {version, adapters: {adapterKey: entries}}). */
+function shippedEntries(adapter: GemmAdapterInfo): Map<string, TunedEntry> {
+  const file = findShippedTable();
+  if (!file) return new Map();
+  try {
+    const data = JSON.parse(readFileSync(file, 'utf8')) as { version?: number; adapters?: Record<string, unknown> };
+    if (data.version !== CACHE_SCHEMA_VERSION) return new Map();
+    return validEntries(data.adapters?.[adapterKey(adapter)], adapter, file);
+  } catch (e) {
+    warnOnce(`xpu: ignoring corrupt shipped GEMM table ${file}: ${(e as Error).message}`);
+    return new Map();
+  }
+}
+
+interface AdapterTables {
+  /** tuneGemm results of this process (always consulted). */
+  session: Map<string, TunedEntry>;
+  /** The disk cache, read at first use, by path (tests move XDG_CACHE_HOME). */
+  disk?: { file: string; entries: Map<string, TunedEntry> };
+  shipped?: Map<string, TunedEntry>;
+}
+const tables = new Map<string, AdapterTables>();
+
+function tablesOf(adapter: GemmAdapterInfo): AdapterTables {
+  const key = adapterKey(adapter);
+  let t = tables.get(key);
+  if (!t) tables.set(key, (t = { session: new Map() }));
+  return t;
+}
+
+/** The disk cache of an adapter, (re)read when the cache path changed. */
+export function diskEntries(adapter: GemmAdapterInfo): Map<string, TunedEntry> {
+  const t = tablesOf(adapter);
+  const file = cacheFilePath(adapter);
+  if (t.disk?.file !== file) t.disk = { file, entries: loadCacheFile(adapter, file) };
+  return t.disk.entries;
+}
+
+/** Records a measured result: this process uses it at once; it is merged into the disk cache. */
+export function recordTuned(adapter: GemmAdapterInfo, bucket: string, entry: TunedEntry, persist = true): void {
+  const t = tablesOf(adapter);
+  t.session.set(bucket, entry);
+  if (!persist) return;
+  const file = cacheFilePath(adapter);
+  const merged = new Map(loadCacheFile(adapter, file));
+  merged.set(bucket, entry);
+  saveCacheFile(adapter, merged, file);
+  t.disk = { file, entries: merged };
+}
+
+/** A cached result for a bucket that tuneGemm may reuse (never in force mode). */
+export function cachedTuned(adapter: GemmAdapterInfo, bucket: string): TunedEntry | undefined {
+  return tablesOf(adapter).session.get(bucket) ?? diskEntries(adapter).get(bucket);
+}
+
+/** Forgets this process's tables (tests; a changed cache directory is noticed on its own). */
+export function resetTunerState(): void {
+  tables.clear();
+  warned.clear();
+}
+
+/** The tuned config for a problem, or undefined for the heuristic (see the module comment). */
+export function tunedGemmConfig(adapter: GemmAdapterInfo, m: number, n: number, k: number, dtype: DType, hints: GemmShapeHints): GemmConfig | undefined {
+  const key = bucketKey(m, n, k, dtype, hints);
+  const t = tablesOf(adapter);
+  const hit = t.session.get(key) ?? (autotuneMode() !== 'off' ? diskEntries(adapter).get(key) : undefined) ?? (t.shipped ??= shippedEntries(adapter)).get(key);
+  return hit?.config;
+}
+
+let measuring: GemmConfig | null = null;
+
+/** The candidate being measured, which chooseGemmConfig returns while it is set. */
+export function measuringGemmConfig(): GemmConfig | null {
+  return measuring;
+}
+
+/** Runs `fn` (synchronous: it only enqueues) with every GEMM forced to `config`. */
+export function withGemmConfig<R>(config: GemmConfig, fn: () => R): R {
+  const prev = measuring;
+  measuring = config;
+  try {
+    return fn();
+  } finally {
+    measuring = prev;
+  }
+}
