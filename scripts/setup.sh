@@ -81,7 +81,8 @@ SOURCES
     else
       warn "not Debian 12 (bookworm): installing the distribution's own Mesa; Dawn needs Mesa >= 25 for lavapipe"
     fi
-    apt-get update
+    # A third-party source that cannot be reached must not stop the install of Debian's packages.
+    apt-get update || warn "apt-get update reported errors; installing from the lists it could fetch"
     if [ ${#missing_bpo[@]} -gt 0 ]; then
       apt-get install -y --no-install-recommends "${bpo_target[@]}" "${missing_bpo[@]}"
     fi
