@@ -8,6 +8,7 @@
     'xpu_ccl_root%': '<!(node native/configure.mjs ccl-root)',
     'xpu_ccl_lib%': '<!(node native/configure.mjs ccl-lib)',
     'xpu_march%': '<!(node native/configure.mjs march)',
+    'xpu_dnnl%': '<!(node native/configure.mjs dnnl)',
   },
   'targets': [
     {
@@ -26,6 +27,10 @@
         'native/collectives/agree.cc',
         'native/collectives/mpi_backend.cc',
         'native/collectives/ccl_backend.cc',
+        # CPU kernels: one compute thread with an ordered queue (queue.cc) and the GEMM on
+        # oneDNN's matmul primitive (gemm.cc; without oneDNN only the queue is built).
+        'native/compute/queue.cc',
+        'native/compute/gemm.cc',
       ],
       'include_dirs': ["<!(node -p \"require('node-addon-api').include_dir\")"],
       'defines': [
@@ -40,6 +45,10 @@
       'conditions': [
         ['xpu_march!=""', {
           'cflags_cc': ['-march=<(xpu_march)'],
+        }],
+        ['xpu_dnnl==1', {
+          'defines': ['XPU_HAVE_DNNL=1'],
+          'libraries': ['-ldnnl', '-lgomp'],
         }],
         ['xpu_mpi==1', {
           # OMPI_SKIP_MPICXX: OpenMPI's deprecated C++ bindings break a Node addon's link.

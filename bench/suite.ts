@@ -40,6 +40,11 @@ export interface Workload {
    * on xpu and to nothing on cpu; a peer library must give its own.
    */
   sync?(): Promise<void>;
+  /**
+   * A peer that times itself (a child process timing its own calls, so the pipe to it is not
+   * counted): the time of the last run in ms, used instead of the wall time around run().
+   */
+  selfTimedMs?(): number | undefined;
   /** The output against a float64 reference. Runs once, before the timed runs. */
   check(): Promise<Check>;
   dispose(): void | Promise<void>;

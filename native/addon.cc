@@ -3,6 +3,7 @@
 
 #include "build_info.h"
 #include "collectives/backend.h"
+#include "compute/compute.h"
 
 namespace {
 
@@ -11,6 +12,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // Collective engines, each present only when compiled in (src/dist/native.ts checks).
   if (xpu::coll::Backend* mpi = xpu::coll::MpiBackend()) exports.Set("mpi", xpu::coll::ExportBackend(env, mpi));
   if (xpu::coll::Backend* ccl = xpu::coll::CclBackend()) exports.Set("ccl", xpu::coll::ExportBackend(env, ccl));
+  // CPU kernels on the compute queue (the GEMM when built with oneDNN): src/backends/cpu/native_gemm.ts.
+  exports.Set("compute", xpu::compute::ExportCompute(env));
   return exports;
 }
 

@@ -8,8 +8,12 @@
 namespace xpu {
 
 Napi::Array CpuKernels(Napi::Env env) {
-  // Native GEMM/attention kernels come in a later change; the TypeScript kernels serve until then.
-  return Napi::Array::New(env, 0);
+  // Native CPU kernels compiled in (native/compute/); the TypeScript kernels serve the rest.
+  Napi::Array out = Napi::Array::New(env, 0);
+#ifdef XPU_HAVE_DNNL
+  out.Set(out.Length(), "gemm");  // oneDNN matmul on the compute thread (compute/gemm.cc)
+#endif
+  return out;
 }
 
 Napi::Value BuildInfo(const Napi::CallbackInfo& info) {

@@ -6,9 +6,10 @@
  *   node native/configure.mjs mpi       -> 1 when OpenMPI's C bindings are found (pkg-config ompi-c)
  *   node native/configure.mjs ccl-root  -> oneCCL's install root, or nothing
  *   node native/configure.mjs march     -> the -march value (CPU kernels want the host's SIMD)
+ *   node native/configure.mjs dnnl      -> 1 when oneDNN (Debian libdnnl-dev) is installed: the CPU GEMM
  *
  * Overrides: XPU_MPI=off, XPU_CCL_ROOT=off|<dir>, CCL_ROOT=<dir> (set by oneAPI's setvars.sh),
- * XPU_MARCH=<value> (e.g. x86-64-v3 for a binary that must run on other machines).
+ * XPU_MARCH=<value> (e.g. x86-64-v3 for a binary that must run on other machines), XPU_DNNL=off.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -48,9 +49,17 @@ function march() {
   return process.env.XPU_MARCH || (process.arch === 'x64' ? 'native' : '');
 }
 
-const what = { mpi, 'ccl-root': cclRoot, 'ccl-lib': cclLib, march }[process.argv[2]];
+/** oneDNN counts when its C++ header and its shared library are both there (a half install fails the link). */
+function dnnl() {
+  if (off(process.env.XPU_DNNL)) return '0';
+  if (!existsSync('/usr/include/oneapi/dnnl/dnnl.hpp')) return '0';
+  const libDirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib'];
+  return libDirs.some((d) => existsSync(join(d, 'libdnnl.so'))) ? '1' : '0';
+}
+
+const what = { mpi, 'ccl-root': cclRoot, 'ccl-lib': cclLib, march, dnnl }[process.argv[2]];
 if (!what) {
-  process.stderr.write(`usage: configure.mjs mpi|ccl-root|ccl-lib|march\n`);
+  process.stderr.write(`usage: configure.mjs mpi|ccl-root|ccl-lib|march|dnnl\n`);
   process.exit(2);
 }
 process.stdout.write(what());

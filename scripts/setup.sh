@@ -3,8 +3,9 @@
 #
 #   1. system packages (only as root, only what is missing): Mesa's lavapipe Vulkan driver and the
 #      Vulkan loader from bookworm-backports (bookworm's Mesa 22 is too old for Dawn), the C++
-#      build tools, OpenMPI's development package, and Chromium with a font (the tests render the
-#      benchmark's HTML report in headless Chromium);
+#      build tools, OpenMPI's development package, oneDNN (the native CPU GEMM), numpy (a GEMM
+#      benchmark peer), and Chromium with a font (the tests render the benchmark's HTML report in
+#      headless Chromium);
 #   2. npm ci (skipped when node_modules already matches package-lock.json);
 #   3. the native addon (node-gyp): optional, a failure is one warning and setup goes on;
 #   4. the TypeScript build (tsc) into dist/.
@@ -24,6 +25,8 @@ warn() { printf 'setup: WARNING: %s\n' "$*" >&2; }
 
 BACKPORTS_PKGS=(mesa-vulkan-drivers libvulkan1)
 BASE_PKGS=(build-essential python3 pkg-config libopenmpi-dev openmpi-bin)
+# The native CPU GEMM is oneDNN's (native/compute/gemm.cc); numpy is a peer of bench/gemm.ts.
+BASE_PKGS+=(libdnnl-dev python3-numpy)
 # tests/bench.test.ts renders the HTML report in Debian's chromium (through playwright-core, which
 # downloads no browser); the charts' text needs a font.
 BASE_PKGS+=(chromium fonts-dejavu-core)
@@ -109,7 +112,9 @@ if [ "${XPU_SETUP_FORCE:-}" != 1 ] && node scripts/lib/deps-current.mjs; then
 else
   # package.json sets "gypfile": false, so npm ci does not build the addon itself (step 3 does,
   # and tolerates a failure; npm's default would fail the whole install without a compiler).
-  npm ci --no-audit --no-fund
+  # onnxruntime-node (a benchmark peer) would download CUDA libraries from nuget.org in its
+  # postinstall; its CPU and WebGPU providers are in the npm tarball, so that step is skipped.
+  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
 fi
 
 # --- 3. native addon (optional) ------------------------------------------------------------------
@@ -125,7 +130,8 @@ native_log=$(mktemp "${TMPDIR:-/tmp}/xpu-native-build.XXXXXX")
 if npx --no-install node-gyp "${gyp_args[@]}" >"$native_log" 2>&1 &&
   node -e '
     const a = require("./build/Release/xpu_native.node").buildInfo();
-    console.log(`built with ${a.compiler} (${a.simd}); MPI: ${a.mpi.built ? a.mpi.version : "no"}; oneCCL: ${a.ccl.built ? a.ccl.root : "no"}`);
+    const c = require("./build/Release/xpu_native.node").compute?.info() ?? {};
+    console.log(`built with ${a.compiler} (${a.simd}); MPI: ${a.mpi.built ? a.mpi.version : "no"}; oneCCL: ${a.ccl.built ? a.ccl.root : "no"}; CPU GEMM: ${c.library ? `${c.library} ${c.version} (${c.isa})` : "TypeScript"}`);
   '; then
   mv "$native_log" build/native-build.log
 else

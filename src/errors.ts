@@ -69,3 +69,9 @@ export class XpuDistError extends XpuError {
     this.kind = detail.kind;
   }
 }
+
+/**
+ * A file that does not follow its format (safetensors: bad header length, non-JSON header,
+ * unknown dtype, overlapping or out-of-range offsets, a truncated file...). `path` names the file.
+ */
+export class XpuFormatError extends XpuError {}

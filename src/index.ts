@@ -30,3 +30,12 @@ export { cat, stack, indexSelect, gather, embedding, triu, tril } from './ops/st
 export { linear, bmm, addmm, type LinearOptions, type AddmmOptions } from './ops/linear.js';
 export type { Activation } from './backends/backend.js';
 export * as dist from './dist/index.js';
+export * as nn from './nn/index.js';
+export * as io from './io/index.js';
+export { scaledDotProductAttention, type SdpaOptions } from './ops/attention/sdpa.js';
+export { flexAttention, type FlexAttentionOptions } from './ops/attention/flex_attention.js';
+export * as flex from './flex/index.js';
+export { createBlockMask, BlockMask } from './flex/block_mask.js';
+export * as quant from './quant/index.js';
+export * as llama from './models/llama/index.js';
+export { copyInto } from './ops/copy_into.js';

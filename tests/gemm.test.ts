@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseGemmConfig, defaultTileConfig, gemmAdapterInfo, setGemmConfigOverride, type GemmAdapterInfo, type GemmConfig } from '../src/backends/webgpu/gemm_config.js';
+import { chooseGemmConfig, defaultTileConfig, gemmAdapterInfo, heuristicGemmConfig, setGemmConfigOverride, type GemmAdapterInfo, type GemmConfig } from '../src/backends/webgpu/gemm_config.js';
 import { xpuEntries } from '../src/device/registry.js';
 import { expectClose, randomData, randomInts, testDevices, xpu } from './helpers.js';
 
@@ -155,10 +155,13 @@ describe('chooseGemmConfig (deterministic heuristics, env and tuner overrides)',
     expect(chooseGemmConfig(lavapipe, 1, 4096, 64, 'float32', { bAlongK: true }).path).toBe('tile');
   }));
 
-  it('defaults to register blocking on a software adapter, shared tiles on a GPU; same input, same answer', () => withEnv(undefined, () => {
-    const soft = chooseGemmConfig(lavapipe, 1024, 1024, 1024, 'float32');
-    expect(soft).toMatchObject({ path: 'tile', variant: 'register', wgX: 16, wgY: 16, tm: 4, tn: 8 });
-    expect(chooseGemmConfig(lavapipe, 1024, 1024, 1024, 'float32')).toEqual(soft);
+  it('defaults to texture-packed tiles on a software adapter (register tiles below 64 rows), shared tiles on a GPU; same input, same answer', () => withEnv(undefined, () => {
+    const soft = heuristicGemmConfig(lavapipe, 1024, 1024, 1024);
+    expect(soft).toMatchObject({ path: 'tile', variant: 'texture', wgX: 8, wgY: 8, tm: 16, tn: 8 });
+    expect(heuristicGemmConfig(lavapipe, 1024, 1024, 1024)).toEqual(soft);
+    expect(heuristicGemmConfig(lavapipe, 48, 1024, 1024)).toMatchObject({ path: 'tile', variant: 'register', wgX: 16, wgY: 16 });
+    expect(heuristicGemmConfig(lavapipe, 1024, 16, 1024)).toMatchObject({ path: 'tile', variant: 'register', wgX: 16, wgY: 16, tm: 4, tn: 8 });
+    expect(defaultTileConfig(lavapipe, 1024, 'register')).toMatchObject({ path: 'tile', variant: 'register', wgX: 16, wgY: 16, tm: 4, tn: 8 });
     const hw = chooseGemmConfig(gpu, 1024, 1024, 1024, 'float32');
     expect(hw).toMatchObject({ path: 'tile', variant: 'shared' });
     // 128 x 128 tiles need 16 KiB of workgroup memory: they fit this adapter exactly.
@@ -170,6 +173,8 @@ describe('chooseGemmConfig (deterministic heuristics, env and tuner overrides)',
 
   it('XPU_GEMM_VARIANT forces the strategy; a bad value is a typed error; the tuner hook wins', () => {
     expect(withEnv('shared', () => chooseGemmConfig(lavapipe, 1024, 1024, 1024, 'float32'))).toMatchObject({ variant: 'shared' });
+    expect(withEnv('register', () => chooseGemmConfig(lavapipe, 1024, 1024, 1024, 'float32'))).toMatchObject({ variant: 'register' });
+    expect(withEnv('texture', () => chooseGemmConfig(gpu, 1024, 1024, 1024, 'float32'))).toMatchObject({ variant: 'texture' });
     expect(withEnv('register', () => chooseGemmConfig(gpu, 1024, 1024, 1024, 'float32'))).toMatchObject({ variant: 'register' });
     expect(withEnv('naive', () => chooseGemmConfig(lavapipe, 1024, 1024, 1024, 'float32'))).toEqual({ path: 'naive' });
     expect(() => withEnv('fast', () => chooseGemmConfig(lavapipe, 64, 64, 64, 'float32'))).toThrow(xpu.XpuValueError);
@@ -177,7 +182,7 @@ describe('chooseGemmConfig (deterministic heuristics, env and tuner overrides)',
     setGemmConfigOverride((_a, m) => (m === 77 ? mine : undefined));
     try {
       expect(withEnv('naive', () => chooseGemmConfig(lavapipe, 77, 64, 64, 'float32'))).toEqual(mine);
-      expect(withEnv(undefined, () => chooseGemmConfig(lavapipe, 78, 64, 64, 'float32'))).toMatchObject({ variant: 'register' });
+      expect(withEnv(undefined, () => chooseGemmConfig(lavapipe, 78, 64, 64, 'float32'))).toMatchObject({ variant: 'texture' });
     } finally {
       setGemmConfigOverride(null);
     }
@@ -400,6 +405,9 @@ describe.runIf(testDevices().includes('xpu'))('GEMM configs on xpu (forced throu
     { path: 'tile', variant: 'register', wgX: 8, wgY: 8, tm: 3, tn: 4, tk: 4 },
     adapter ? defaultTileConfig(adapter, 64, 'shared') : { path: 'tile', variant: 'shared', wgX: 16, wgY: 16, tm: 8, tn: 8, tk: 16 },
     { path: 'tile', variant: 'shared', wgX: 8, wgY: 4, tm: 2, tn: 4, tk: 8 },
+    // Texture-packed operands: the lavapipe default, and an odd TM with tiles that overhang.
+    { path: 'tile', variant: 'texture', wgX: 8, wgY: 8, tm: 16, tn: 8, tk: 4 },
+    { path: 'tile', variant: 'texture', wgX: 4, wgY: 2, tm: 3, tn: 4, tk: 4 },
     { path: 'naive' },
   ];
   const gemvs: GemmConfig[] = [
@@ -434,6 +442,20 @@ describe.runIf(testDevices().includes('xpu'))('GEMM configs on xpu (forced throu
     const out = await forced(config, () => xpu.linear(x.t, w.t.T, { bias: bias.t.reshape([21]), activation: 'silu', residual: bias.t }));
     const ref = refMatmul(x, w).out.map((v, i) => ACT.silu(v + bias.v[i % 21]) + bias.v[i % 21]);
     expectClose(out, ref, TOL32, 'linear');
+  });
+
+  it('texture variant: batched operands fall back to register tiles; a K that is not a multiple of 4 is zero-padded; packed textures are reused and released', async () => {
+    const config: GemmConfig = { path: 'tile', variant: 'texture', wgX: 8, wgY: 8, tm: 16, tn: 8, tk: 4 };
+    // bmm: B walks the batch, so nothing folds into rows and the texture path does not apply.
+    const a = operandPair('xpu', 'float32', [3, 20, 19], 'contig', 5);
+    const b = operandPair('xpu', 'float32', [3, 19, 13], 'T', 6);
+    expectClose(await forced(config, () => xpu.matmul(a.t, b.t)), refMatmul(a, b).out, TOL32, 'bmm');
+    // Batch folded into rows (A [2, 33, 130] @ B [130, 70]): one packed GEMM of 66 rows.
+    const x = operandPair('xpu', 'float32', [2, 33, 130], 'contig', 7);
+    const w = operandPair('xpu', 'float32', [130, 70], 'contig', 8);
+    for (let i = 0; i < 2; i++) expectClose(await forced(config, () => xpu.matmul(x.t, w.t)), refMatmul(x, w).out, TOL32, `folded ${i}`);
+    xpu.accelerator.emptyCache();
+    expectClose(await forced(config, () => xpu.matmul(x.t, w.t)), refMatmul(x, w).out, TOL32, 'after emptyCache');
   });
 
   it.each(gemvs.map((c) => [JSON.stringify(c), c] as const))('small-M config %s', async (_name, config) => {

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { chooseGemmConfig, gemmAdapterInfo, gemmConfigKey, heuristicGemmConfig, type GemmAdapterInfo, type GemmConfig } from '../src/backends/webgpu/gemm_config.js';
+import { chooseGemmConfig, gemmAdapterInfo, gemmConfigKey, heuristicGemmConfig, setGemmConfigOverride, type GemmAdapterInfo, type GemmConfig } from '../src/backends/webgpu/gemm_config.js';
 import { adapterKey, autotuneMode, bucketKey, cacheFilePath, candidates, loadCacheFile, parseBucket, pow2, recordTuned, resetTunerState, saveCacheFile, validConfig, type TunedEntry } from '../src/backends/webgpu/gemm_tuner.js';
 import { xpuEntries } from '../src/device/registry.js';
 import { expectClose, randomData, xpu } from './helpers.js';
@@ -57,6 +57,7 @@ describe('gemm tuner: buckets and candidates', () => {
     }
     expect(candidates(fakeAdapter, parseBucket('float32:m1:n4096:k4096:bT')).some((c) => c.path === 'gemv')).toBe(true);
     expect(candidates(fakeAdapter, parseBucket('float32:m512:n512:k512')).some((c) => c.path === 'tile' && c.variant === 'shared')).toBe(true);
+    expect(candidates(fakeAdapter, parseBucket('float32:m512:n512:k512')).filter((c) => c.path === 'tile' && c.variant === 'texture').length).toBeGreaterThan(2);
     expect(validConfig({ path: 'tile', variant: 'register', wgX: 64, wgY: 64, tm: 4, tn: 8, tk: 4 }, fakeAdapter)).toBe(false);
     expect(validConfig({ path: 'gemv', wg: 8, cols: 3, subgroups: false }, fakeAdapter)).toBe(false);
   });
@@ -170,6 +171,35 @@ describe.skipIf(!gpu)('gemm tuner: measuring on xpu', () => {
     expect(JSON.parse(readFileSync(file, 'utf8')).entries['float32:m64:n64:k64'].measuredAt).not.toBe(stamp);
     const viaOption = await xpu.accelerator.tuneGemm(shapes, { reps: 1, force: true });
     expect(viaOption[0].cached).toBe(false);
+  });
+
+  it('every candidate the tuner may pick computes the right product (not only the winner)', async () => {
+    // One odd problem inside each bucket (every candidate compiles once: a few seconds on lavapipe).
+    const adapter = gemmAdapterInfo(backend().device);
+    const cases: [string, number, number, number, boolean][] = [['float32:m128:n128:k128', 100, 70, 90, false], ['float32:m8:n64:k256:bT', 7, 50, 200, true]];
+    for (const [key, m, n, k, bT] of cases) {
+      const list = candidates(adapter, parseBucket(key));
+      expect(list.length).toBeGreaterThan(2);
+      const av = randomData(m * k, m);
+      const bv = randomData(k * n, n);
+      const ref = new Float64Array(m * n);
+      for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) { let s = 0; for (let p = 0; p < k; p++) s += av[i * k + p] * bv[p * n + j]; ref[i * n + j] = s; }
+      const a = xpu.tensor(av, { device: 'xpu', shape: [m, k] });
+      // Along k: the weight stored [n, k] and read transposed, as linear does.
+      const bt = bT ? xpu.tensor(Float32Array.from({ length: n * k }, (_, i) => bv[(i % k) * n + Math.floor(i / k)]), { device: 'xpu', shape: [n, k] }) : xpu.tensor(bv, { device: 'xpu', shape: [k, n] });
+      for (const c of list) {
+        setGemmConfigOverride(() => c);
+        try {
+          const out = xpu.matmul(a, bT ? bt.transpose(0, 1) : bt);
+          expectClose(await out.data(), ref, 1e-5, `${key} ${gemmConfigKey(c)}`);
+          out.dispose();
+        } finally {
+          setGemmConfigOverride(null);
+        }
+      }
+      a.dispose();
+      bt.dispose();
+    }
   });
 
   it('tunes the small-M split-K bucket', async () => {

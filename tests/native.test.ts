@@ -37,12 +37,18 @@ describe('native addon', () => {
     expect(b.napiVersion).toBe(8);
     expect(b.nodeAddonApi).toBe((createRequire(import.meta.url)('node-addon-api/package.json') as { version: string }).version);
     expect(b.simd).toMatch(/^(avx512\S*|avx2|avx|sse4\.2|sse2|sve|neon|none)$/);
-    expect(b.cpuKernels).toEqual([]);
+    expect(b.cpuKernels).toEqual(n.compute?.library ? ['gemm'] : []);
     if (b.mpi.built) expect(b.mpi.version).toMatch(/MPI \d+\.\d+/);
     else expect(b.mpi.version).toBeUndefined();
     // oneCCL is not installed on the project's machines; a build that claims it must name its root.
     if (b.ccl.built) expect(b.ccl.root).toEqual(expect.any(String));
     else expect(b.ccl.root).toBeUndefined();
+    // The CPU GEMM's library: oneDNN when the build found it (native/configure.mjs dnnl), else none.
+    const c = n.compute!;
+    if (c.library !== null) {
+      expect(c).toMatchObject({ library: 'oneDNN', version: expect.stringMatching(/^\d+\.\d+\.\d+$/), isa: expect.any(String), threads: expect.any(Number) });
+      expect(c.threads).toBeGreaterThanOrEqual(1);
+    }
   });
 
   it.runIf(built && hasPkgConfig('ompi-c') && !/^(0|off|false|no)$/i.test(process.env.XPU_MPI ?? ''))('is built with MPI when OpenMPI is installed', () => {
@@ -54,7 +60,7 @@ describe('native addon', () => {
     vi.resetModules();
     try {
       const { nativeInfo } = await import('../src/backends/cpu/native.js');
-      expect(nativeInfo()).toEqual({ loaded: false, path: null, error: 'disabled by XPU_NATIVE=off', build: null });
+      expect(nativeInfo()).toEqual({ loaded: false, path: null, error: 'disabled by XPU_NATIVE=off', build: null, compute: null });
     } finally {
       vi.unstubAllEnvs();
     }

@@ -28,7 +28,7 @@ export async function gemmRate(device: DeviceName, n: number, opts: RepeatOption
   const flops = 2 * n ** 3;
   const sets = [0, 1].map(() => [xpu.randn([n, n], { device }), xpu.randn([n, n], { device })]);
   try {
-    // The cpu kernels run synchronously: one matmul per run is already long enough.
+    // On cpu one matmul per run is already long enough.
     const units = device === 'xpu' ? Math.max(1, Math.min(MAX_UNITS, Math.ceil(TARGET_FLOPS_PER_RUN / flops))) : 1;
     let next = 0;
     const stats = await repeat(async () => {
@@ -36,7 +36,8 @@ export async function gemmRate(device: DeviceName, n: number, opts: RepeatOption
         const [a, b] = sets[next++ % sets.length];
         xpu.matmul(a, b).dispose();
       }
-      if (device === 'xpu') await xpu.accelerator.synchronize();
+      // cpu: the native GEMM runs on the addon's compute thread; wait for it as for the GPU.
+      await (device === 'xpu' ? xpu.accelerator.synchronize() : xpu.accelerator.device('cpu').backend.synchronize());
     }, units, opts);
     return { n, units, stats, gflops: flops / (stats.medianMs * 1e6), check: await checkRows(sets[0][0], sets[0][1], n) };
   } finally {

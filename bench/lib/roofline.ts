@@ -6,6 +6,7 @@
 import type { DeviceName } from '../suite.js';
 import { cpuCopyBandwidth, xpuBufferCopyBandwidth, type CopyBandwidth } from './bandwidth.js';
 import { gemmRate, type GemmRate } from './gemm_peak.js';
+import { nativeGemmUnavailable } from '../../src/backends/cpu/native_gemm.js';
 import type { RooflineFraction } from './records.js';
 import type { RepeatOptions } from './timing.js';
 
@@ -26,10 +27,14 @@ const GEMM_SIZES: Record<DeviceName, { quick: number[]; full: number[] }> = {
   xpu: { quick: [256, 512], full: [256, 512, 1024] },
   cpu: { quick: [128, 256], full: [128, 256, 512] },
 };
+/** With the native (oneDNN) GEMM the cpu reaches its rate only at larger sizes. */
+const CPU_NATIVE_GEMM_SIZES = { quick: [512, 1024], full: [512, 1024, 2048] };
+const gemmSizes = (device: DeviceName): { quick: number[]; full: number[] } =>
+  device === 'cpu' && nativeGemmUnavailable() === null ? CPU_NATIVE_GEMM_SIZES : GEMM_SIZES[device];
 
 /** How many measurements measureRoofline makes (for a progress bar). */
 export function rooflineSteps(devices: DeviceName[], quick: boolean): number {
-  return devices.reduce((s, d) => s + 1 + GEMM_SIZES[d][quick ? 'quick' : 'full'].length, 0);
+  return devices.reduce((s, d) => s + 1 + gemmSizes(d)[quick ? 'quick' : 'full'].length, 0);
 }
 
 export async function measureRoofline(devices: DeviceName[], quick: boolean, step: (label: string) => void = () => {}): Promise<Roofline> {
@@ -39,7 +44,7 @@ export async function measureRoofline(devices: DeviceName[], quick: boolean, ste
     step(`roofline: ${device} copy bandwidth`);
     const copy = device === 'xpu' ? await xpuBufferCopyBandwidth(opts) : await cpuCopyBandwidth(opts);
     const gemm: GemmRate[] = [];
-    for (const n of GEMM_SIZES[device][quick ? 'quick' : 'full']) {
+    for (const n of gemmSizes(device)[quick ? 'quick' : 'full']) {
       step(`roofline: ${device} matmul ${n}`);
       gemm.push(await gemmRate(device, n, opts));
     }

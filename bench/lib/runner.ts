@@ -182,7 +182,8 @@ async function timeRoundRobin(c: BenchCase, contenders: Contender[], repeat: Rep
 /** accelerator.synchronize() for this runtime on xpu, nothing on cpu; peers bring their own. */
 function defaultSync(impl: Impl, c: BenchCase): (() => Promise<void>) | undefined {
   if (!impl.ours) return undefined;
-  return c.device === 'xpu' ? () => xpu.accelerator.synchronize() : undefined;
+  // cpu: the native GEMM runs on the addon's compute thread; wait for it as for the GPU.
+  return c.device === 'xpu' ? () => xpu.accelerator.synchronize() : () => xpu.accelerator.device('cpu').backend.synchronize();
 }
 
 function finishRow(k: Contender, roofline: Roofline): void {

@@ -1,4 +1,5 @@
 import type { ComputeKind, DType, HostArray } from '../tensor/dtype.js';
+import type { AttentionSpec } from '../ops/attention/spec.js';
 
 /**
  * The contract between ops (src/ops) and the two backends. Ops check arguments, work out shapes,
@@ -137,6 +138,46 @@ export interface MatmulSpec {
   epilogue?: MatmulEpilogue;
 }
 
+/**
+ * A quantized weight [N, K] (a Linear weight: out_features x in_features) as the kernels read it.
+ * docs/quantization.md and src/quant/formats.ts define the layouts exactly.
+ */
+export interface QuantWeight {
+  /** 'int8': symmetric per output channel; 'int4': asymmetric, groups along K. */
+  format: 'int8' | 'int4';
+  n: number;
+  k: number;
+  /** Elements per (scale, zero) group along K (int4); K for int8 (one scale per row). */
+  groupSize: number;
+  /**
+   * int8: int8 [N, rowStride(K)] (rows padded with zeros to a multiple of 32, so each row starts
+   * on 16 bytes); int4: uint32 [N, K / 8], 8 nibbles per word (src/quant/pack.ts).
+   */
+  q: Storage;
+  /** [N] (int8) or [N, K / groupSize] (int4), in scaleDtype. */
+  scales: Storage;
+  scaleDtype: 'float32' | 'float16';
+  /** int4: uint8 [N, K / groupSize], zero points in [0, 15]. */
+  zeros?: Storage;
+}
+
+/**
+ * out[M, N] = a[M, K] @ dequant(w)^T + bias. Weight-only: a is float32/float16. w8a8 dynamic: a
+ * is int8 [M, rowStride(K)] quantized per row (symmetric), aScales its float32 [M] scales, and
+ * the kernels multiply integers (int32 accumulation) and rescale by aScales[m] * scales[n].
+ */
+export interface QuantMatmulSpec {
+  /** Strides over [m, k]. */
+  a: Operand;
+  m: number;
+  aScales?: Storage;
+  w: QuantWeight;
+  /** float32 or float16. */
+  outDtype: DType;
+  /** Strides over [m, n] (zero along m for a [N] bias). */
+  bias?: Operand;
+}
+
 export interface Backend {
   readonly kind: 'cpu' | 'webgpu';
   alloc(dtype: DType, numel: number, op: string): Storage;
@@ -148,5 +189,14 @@ export interface Backend {
   reduce(spec: ReduceSpec): Storage;
   rows(spec: RowsSpec): Storage;
   matmul(spec: MatmulSpec): Storage;
+  /** Quantized GEMM / GEMV (src/quant); see QuantMatmulSpec. */
+  qmatmul(spec: QuantMatmulSpec): Storage;
+  /**
+   * In-place byte copy between storages (ops/copy_into.ts: writing new K/V into a preallocated
+   * cache). Ordered after every op recorded before it. Offsets and size are multiples of 4.
+   */
+  copyBytes(src: Storage, srcByte: number, dst: Storage, dstByte: number, bytes: number): void;
+  /** Fused attention (src/ops/attention/spec.ts): float32 [B, H, L, Ev] out. */
+  attention?(spec: AttentionSpec): Storage;
   synchronize(): Promise<void>;
 }

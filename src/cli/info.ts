@@ -107,6 +107,8 @@ export function printInfo(r: InfoReport): void {
       ['MPI', b.mpi.built ? `built: ${b.mpi.version}${b.mpi.library ? `, loaded ${b.mpi.library}` : ''}` : 'not built'],
       ['oneCCL', b.ccl.built ? `built: ${b.ccl.version ?? 'version unknown'} (${b.ccl.root})` : 'not built'],
       ['CPU kernels', b.cpuKernels.length ? b.cpuKernels.join(', ') : 'none (TypeScript kernels)'],
+      // The CPU GEMM's library (native/compute/gemm.cc), run on the addon's compute thread.
+      ['CPU GEMM', n.compute?.library ? `${n.compute.library} ${n.compute.version} (ISA ${n.compute.isa}, ${n.compute.runtime}, ${n.compute.threads} threads) on a compute thread` : 'TypeScript (addon built without oneDNN)'],
     );
   } else {
     t.push(['addon', `not loaded: ${n.error}`], ['MPI', 'not available'], ['oneCCL', 'not available'], ['CPU kernels', 'TypeScript kernels only']);

@@ -5,6 +5,8 @@ import { broadcastShapes, fmtShape, shapeEq } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkSameDevice, operand } from './common.js';
 import { checkGemmDtypes, matmul, runGemm } from './matmul.js';
+import { isQuantizedTensor, type QuantizedTensor } from '../quant/quantized_tensor.js';
+import { quantizedLinear } from '../quant/linear.js';
 
 /**
  * GEMMs with a fused epilogue: the bias, the activation and the residual run inside the GEMM's
@@ -58,7 +60,9 @@ function checkScalar(op: string, arg: string, x: number): number {
  * weight is [out_features, in_features] and is read transposed in place (never copied); input is
  * [..., in_features] (1-D gives a 1-D result), and its leading dims are the batch.
  */
-export function linear(input: Tensor, weight: Tensor, options: LinearOptions = {}): Tensor {
+export function linear(input: Tensor, weight: Tensor | QuantizedTensor, options: LinearOptions = {}): Tensor {
+  // A quantized weight (xpu.quant.quantize) runs the quantized kernels (src/quant/linear.ts).
+  if (isQuantizedTensor(weight)) return quantizedLinear(input, weight, options);
   const op = 'linear';
   const { bias, residual } = options;
   const tensors = [input, weight, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];

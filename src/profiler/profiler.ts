@@ -1,4 +1,4 @@
-import type { Backend, MapSpec, MatmulSpec, ReduceSpec, RowsSpec, Storage } from '../backends/backend.js';
+import type { Backend, MapSpec, MatmulSpec, QuantMatmulSpec, ReduceSpec, RowsSpec, Storage } from '../backends/backend.js';
 import type { WebGPUBackend } from '../backends/webgpu/backend.js';
 import { cpuDevice, xpuEntries } from '../device/registry.js';
 import { XpuValueError } from '../errors.js';
@@ -10,8 +10,8 @@ import { Profile, type KernelEvent } from './report.js';
  * enqueue time, bytes allocated for the output, and GPU time from timestamp queries where the
  * adapter has them. While it is off, nothing is wrapped: the overhead is zero.
  */
-type Primitive = 'map' | 'reduce' | 'rows' | 'matmul';
-const PRIMITIVES: Primitive[] = ['map', 'reduce', 'rows', 'matmul'];
+type Primitive = 'map' | 'reduce' | 'rows' | 'matmul' | 'qmatmul';
+const PRIMITIVES: Primitive[] = ['map', 'reduce', 'rows', 'matmul', 'qmatmul'];
 
 interface Session {
   events: KernelEvent[];
@@ -39,6 +39,10 @@ function describe(kind: Primitive, spec: unknown): { name: string; params: strin
     case 'matmul': {
       const s = spec as MatmulSpec;
       return { name: 'matmul', params: `${s.a.dtype}x${s.b.dtype}`, shapes: `[${s.batchShape.join(', ')}] ${s.m}x${s.k}x${s.n}` };
+    }
+    case 'qmatmul': {
+      const s = spec as QuantMatmulSpec;
+      return { name: 'qmatmul', params: `${s.a.dtype}x${s.w.format}${s.w.format === 'int4' ? ` g${s.w.groupSize}` : ''}`, shapes: `${s.m}x${s.w.k}x${s.w.n}` };
     }
   }
 }

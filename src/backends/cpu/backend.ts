@@ -1,4 +1,4 @@
-import type { Backend, MapSpec, MatmulSpec, ReduceSpec, RowsSpec, Storage } from '../backend.js';
+import type { Backend, MapSpec, MatmulSpec, QuantMatmulSpec, ReduceSpec, RowsSpec, Storage } from '../backend.js';
 import { castNumber, convertKind, dtypeInfo, readHost, writeHost, type DType, type HostArray } from '../../tensor/dtype.js';
 import { coalesce, numel } from '../../tensor/shape.js';
 import { CpuStorage } from './storage.js';
@@ -8,6 +8,11 @@ import { giveBackHost } from './host_pool.js';
 import { reduceRow } from './reduce.js';
 import { rowOp } from './rows.js';
 import { cpuMatmul } from './gemm.js';
+import { nativeMatmul } from './native_gemm.js';
+import { isJobDone, jobDone, queueDrained, whenSettled } from './native_jobs.js';
+import { cpuQuantMatmul } from './qgemm.js';
+import { cpuAttention } from './attention.js';
+import type { AttentionSpec } from '../../ops/attention/spec.js';
 
 /**
  * The CPU backend: TypeScript kernels for every primitive. It is the fallback when no GPU is
@@ -25,17 +30,36 @@ export class CpuBackend implements Backend {
     return new CpuStorage(data.slice(), dtype);
   }
 
+  /** Awaits a native job still writing the storage (the event loop stays free), then copies. */
   async read(storage: Storage, dtype: DType, n: number): Promise<HostArray> {
-    return (storage as CpuStorage).data.slice(0, n);
+    const st = storage as CpuStorage;
+    await whenSettled(st);
+    return st.data.slice(0, n);
   }
 
-  /** Large arrays go back to the host pool for reuse (see host_pool.ts). */
+  /**
+   * Large arrays go back to the host pool for reuse (see host_pool.ts); one that a native job
+   * still reads or writes goes back when that job is done, never to a new tensor under it.
+   */
   release(storage: Storage): void {
     const st = storage as CpuStorage;
-    giveBackHost(st.dtype, st.data);
+    if (st.lastUse !== 0 && !isJobDone(st.lastUse)) {
+      void jobDone(st.lastUse).then(() => giveBackHost(st.dtype, st.rawData));
+      return;
+    }
+    giveBackHost(st.dtype, st.rawData);
   }
 
-  async synchronize(): Promise<void> {}
+  /** Resolves when every queued native job (the GEMMs on the worker thread) is done. */
+  async synchronize(): Promise<void> {
+    await queueDrained();
+  }
+
+  copyBytes(src: Storage, srcByte: number, dst: Storage, dstByte: number, bytes: number): void {
+    const a = (src as CpuStorage).data;
+    const b = (dst as CpuStorage).data;
+    new Uint8Array(b.buffer, b.byteOffset + dstByte, bytes).set(new Uint8Array(a.buffer, a.byteOffset + srcByte, bytes));
+  }
 
   map(spec: MapSpec): Storage {
     const { kernel, inputs, outDtype, argKind } = spec;
@@ -116,7 +140,18 @@ export class CpuBackend implements Backend {
     return out;
   }
 
+  /** Blocked flash attention in TypeScript (attention.ts; a native kernel may replace it there). */
+  attention(spec: AttentionSpec): Storage {
+    return cpuAttention(spec);
+  }
+
+  /** The native oneDNN GEMM on the compute thread when the addon has it; the TypeScript GEMM otherwise. */
   matmul(spec: MatmulSpec): Storage {
-    return cpuMatmul(spec);
+    return nativeMatmul(spec) ?? cpuMatmul(spec);
+  }
+
+  /** Quantized linear (src/quant): the TypeScript kernel in qgemm.ts. */
+  qmatmul(spec: QuantMatmulSpec): Storage {
+    return cpuQuantMatmul(spec);
   }
 }

@@ -20,8 +20,60 @@ export interface NativeBuildInfo {
   cpuKernels: string[];
 }
 
+/** What addon.compute.info() returns (native/compute/gemm.cc): the library behind the CPU GEMM. */
+export interface NativeComputeInfo {
+  /** 'oneDNN', or null when the addon was built without it (no native GEMM). */
+  library: string | null;
+  version?: string;
+  /** The instruction set oneDNN's JIT targets on this CPU (e.g. avx512_core). */
+  isa?: string;
+  /** oneDNN's threading runtime and its thread count. */
+  runtime?: string;
+  threads?: number;
+  stats?: { calls: number; folded: number; packedA: number; packedB: number; refImpl: number; cacheHits: number; lastImpl: string };
+}
+
+/** A GEMM operand as the addon takes it (see native_gemm.ts). */
+export interface NativeGemmOperand {
+  data: Float32Array | Uint16Array;
+  f16: boolean;
+  offset: number;
+  strides: number[];
+}
+
+export interface NativeGemmDesc {
+  m: number;
+  n: number;
+  k: number;
+  batch: number[];
+  a: NativeGemmOperand;
+  b: NativeGemmOperand;
+  bias?: NativeGemmOperand;
+  residual?: NativeGemmOperand;
+  out: Float32Array | Uint16Array;
+  outF16: boolean;
+  alpha: number;
+  beta: number;
+  activation?: string;
+  /** Ids of pending jobs that write the inputs (a failure of one fails this job). */
+  deps?: number[];
+}
+
+/** addon.compute: the ordered compute queue and the kernels on it (native/compute/). */
+export interface NativeCompute {
+  info(): NativeComputeInfo;
+  /** Plans and queues a GEMM; returns its job id. Absent when built without oneDNN. */
+  gemm?(desc: NativeGemmDesc): number;
+  /** Blocks until job `id` is done; its error message, or undefined. */
+  wait(id: number): string | undefined;
+  completed(): number;
+  submitted(): number;
+  setOnDone(fn: (id: number, error?: string) => void): void;
+}
+
 export interface NativeAddon {
   buildInfo(): NativeBuildInfo;
+  compute?: NativeCompute;
 }
 
 export interface NativeLoad {
@@ -75,10 +127,12 @@ export interface NativeInfo {
   path: string | null;
   error: string | null;
   build: NativeBuildInfo | null;
+  /** The CPU GEMM's library (oneDNN version, ISA, threads), when the addon has one. */
+  compute: NativeComputeInfo | null;
 }
 
 /** What the native addon was built with, or why it is not there. */
 export function nativeInfo(): NativeInfo {
   const { addon, error, path } = loadNative();
-  return { loaded: addon !== null, path, error, build: addon ? addon.buildInfo() : null };
+  return { loaded: addon !== null, path, error, build: addon ? addon.buildInfo() : null, compute: addon?.compute ? addon.compute.info() : null };
 }

@@ -1,4 +1,4 @@
-import type { Backend, MapKernel, MapSpec, MatmulSpec, ReduceSpec, RowsSpec, Storage } from '../backend.js';
+import type { Backend, MapKernel, MapSpec, MatmulSpec, QuantMatmulSpec, ReduceSpec, RowsSpec, Storage } from '../backend.js';
 import { dtypeInfo, hostFromBytes, type ComputeKind, type DType, type HostArray } from '../../tensor/dtype.js';
 import { coalesce, numel } from '../../tensor/shape.js';
 import { XpuShapeError } from '../../errors.js';
@@ -9,7 +9,11 @@ import { PipelineCache, kernelSource, type CompiledKernel } from './pipelines.js
 import { CommandQueue } from './queue.js';
 import { chooseGemmConfig, defaultTileConfig, gemmAdapterInfo, gemmConfigKey, type GemmAdapterInfo } from './gemm_config.js';
 import { gemmLayoutKey, gemmSource, gemvRows } from './gemm_codegen.js';
+import { webgpuQuantMatmul } from './qgemm.js';
 import { gemmLayout, gemmProblem, gemmShapeHints, gemmTiles, gemmUniforms } from './gemm_plan.js';
+import { releaseGemmTextures, texturePackable, textureGemm } from './gemm_texture.js';
+import { webgpuAttention } from './attention.js';
+import type { AttentionSpec } from '../../ops/attention/spec.js';
 
 const WG = 64;
 const COPY: MapKernel = { name: 'copy', wgsl: 'return x0;', js: (x) => x[0] };
@@ -83,8 +87,13 @@ export class WebGPUBackend implements Backend {
     return this.queue.synchronize();
   }
 
+  copyBytes(src: Storage, srcByte: number, dst: Storage, dstByte: number, bytes: number): void {
+    this.queue.copy((src as GpuStorage).buffer, srcByte, (dst as GpuStorage).buffer, bytes, dstByte);
+  }
+
   /** Destroys cached blocks. Pending commands may still use them, so they are submitted first. */
   emptyCache(): void {
+    releaseGemmTextures(this.device, this.queue);
     this.queue.flush();
     this.allocator.emptyCache();
   }
@@ -241,6 +250,11 @@ export class WebGPUBackend implements Backend {
    * gemm_codegen.ts, with the epilogue fused into the store; the config comes from
    * chooseGemmConfig (XPU_GEMM_VARIANT overrides the strategy).
    */
+  /** Flash attention (prefill) or split-K flash decoding: attention.ts, kernels/attention/. */
+  attention(spec: AttentionSpec): Storage {
+    return webgpuAttention(this, spec);
+  }
+
   matmul(spec: MatmulSpec): Storage {
     const total = numel(spec.batchShape) * spec.m * spec.n;
     if (total === 0) return this.alloc(spec.outDtype, 0, 'matmul');
@@ -252,6 +266,12 @@ export class WebGPUBackend implements Backend {
       const fused = layout.bias || layout.residual || layout.activation || layout.scaled;
       if (!fused) return this.#castMatmul(this.#matmulNaive(spec), total, castTo ?? (spec.outDtype === 'float16' ? 'float16' : undefined));
       config = defaultTileConfig(adapter, p.m); // the baseline kernel has no epilogue
+    }
+    if (config.path === 'tile' && config.variant === 'texture' && !texturePackable(p, adapter)) config = defaultTileConfig(adapter, p.m, 'register');
+    if (config.path === 'tile' && config.variant === 'texture') {
+      const out = this.alloc(layout.out, total, 'matmul');
+      textureGemm(this.device, this.queue, p, spec, layout, config, out);
+      return this.#castMatmul(out, total, castTo);
     }
     const minSubgroup = adapter.subgroupMinSize ?? 4;
     const c = config;
@@ -267,6 +287,12 @@ export class WebGPUBackend implements Backend {
     this.queue.dispatch(c.path === 'gemv' ? 'gemv' : 'gemm', compiled.pipeline, compiled.layout, gemmUniforms(p, spec, tiles),
       [whole(out), ...inputs.map(whole)], groups);
     return this.#castMatmul(out, total, castTo);
+  }
+
+  /** Quantized GEMM / GEMV (src/quant): launched by qgemm.ts. */
+  qmatmul(spec: QuantMatmulSpec): Storage {
+    if (spec.m * spec.w.n === 0) return this.alloc(spec.outDtype, 0, 'linear');
+    return webgpuQuantMatmul(this, spec);
   }
 
   /** A float32 GEMM result cast to float16 by one map pass (an odd N cannot be stored packed). */

@@ -154,17 +154,34 @@ ${store(l)}
 }`;
 }
 
-function bindingsFor(l: GemmLayout): string {
+function bindingsFor(l: GemmLayout, textures = false): string {
   const lines = [
     '@group(0) @binding(0) var<uniform> P: Params;',
     `@group(0) @binding(1) var<storage, read_write> out: array<${wordType(l.out, l.outVec)}>;`,
-    `@group(0) @binding(2) var<storage, read> inA: array<${wordType(l.a, l.aVec)}>;`,
-    `@group(0) @binding(3) var<storage, read> inB: array<${wordType(l.b, l.bVec)}>;`,
+    textures ? '@group(0) @binding(2) var inA: texture_2d<f32>;' : `@group(0) @binding(2) var<storage, read> inA: array<${wordType(l.a, l.aVec)}>;`,
+    textures ? '@group(0) @binding(3) var inB: texture_2d<f32>;' : `@group(0) @binding(3) var<storage, read> inB: array<${wordType(l.b, l.bVec)}>;`,
   ];
   let next = 4;
   if (l.bias) lines.push(`@group(0) @binding(${next++}) var<storage, read> inBias: array<u32>;`);
   if (l.residual) lines.push(`@group(0) @binding(${next++}) var<storage, read> inRes: array<u32>;`);
   return lines.join('\n');
+}
+
+/**
+ * The texture variant's hooks (TileConfig variant 'texture'): A packed as [M, ceil(K/4)] texels, B
+ * as [K rounded up to 4, ceil(N/4)] texels, both padded with zeros to whole tiles
+ * (kernels/gemm_pack.wgsl, gemm_texture.ts), so no read needs a check or a clamp.
+ */
+function textureHooks(l: GemmLayout): string {
+  const parts: string[] = [];
+  if (l.bias) parts.push(scalarLoader('ldBias', 'inBias', l.bias));
+  if (l.residual) parts.push(scalarLoader('ldRes', 'inRes', l.residual));
+  parts.push(
+    'fn mm_readA(bt: MmBatch, row: u32, k: u32) -> vec4<f32> {\n  return textureLoad(inA, vec2<u32>(k >> 2u, row), 0);\n}',
+    'fn mm_readB(bt: MmBatch, k: u32, col: u32) -> vec4<f32> {\n  return textureLoad(inB, vec2<u32>(col >> 2u, k), 0);\n}',
+    writeC(l),
+  );
+  return parts.join('\n');
 }
 
 function hooks(l: GemmLayout): string {
@@ -180,12 +197,29 @@ function hooks(l: GemmLayout): string {
 
 function tileConstants(c: TileConfig, l: GemmLayout): string {
   const shared = c.variant === 'shared';
+  // Packed B is always [K, N] (along n), whichever way it is stored.
+  const bAlongK = c.variant === 'texture' ? false : l.bAlongK;
   const asLen = shared ? (c.wgY * c.tm * c.tk) / 4 : 1;
   const bsLen = shared ? (c.wgX * c.tn * c.tk) / 4 : 1;
   return [
     `const WG_X: u32 = ${c.wgX}u;`, `const WG_Y: u32 = ${c.wgY}u;`, `const TM: u32 = ${c.tm}u;`, `const TN: u32 = ${c.tn}u;`,
-    `const TK: u32 = ${c.tk}u;`, `const SHARED: bool = ${shared};`, `const B_ALONG_K: bool = ${l.bAlongK};`,
+    `const TK: u32 = ${c.tk}u;`, `const SHARED: bool = ${shared};`, `const B_ALONG_K: bool = ${bAlongK};`,
     `const AS_LEN: u32 = ${asLen}u;`, `const BS_LEN: u32 = ${bsLen}u;`,
+  ].join('\n');
+}
+
+/**
+ * The pack kernel (kernels/gemm_pack.wgsl) for one source dtype: reads any strided operand, writes
+ * dense rgba32float texels (the texture variant's operands).
+ */
+export function gemmPackSource(dtype: DType): string {
+  return [
+    'struct PackParams {\n  rows: u32, cols: u32, texels: u32, height: u32,\n  off: i32, srow: i32, scol: i32, pad1: u32,\n}',
+    '@group(0) @binding(0) var<uniform> Q: PackParams;',
+    '@group(0) @binding(1) var dst: texture_storage_2d<rgba32float, write>;',
+    '@group(0) @binding(2) var<storage, read> inS: array<u32>;',
+    scalarLoader('ldS', 'inS', dtype),
+    kernelSource('gemm_pack.wgsl'),
   ].join('\n');
 }
 
@@ -203,19 +237,69 @@ function gemvConstants(c: GemvConfig, l: GemmLayout, m: number, minSubgroup: num
 }
 
 /**
+ * The subgroup-shared register tile (TileConfig.sg, texture variant only): the SG lanes of a
+ * subgroup compute the same TM rows, each its own TN columns, so instead of every lane reading all
+ * TM rows of A, lane l reads rows SG*i + l and each row reaches the others through
+ * subgroupBroadcast with a constant lane (a register shuffle): TM / SG reads of A per 4 k instead
+ * of TM. Subgroup s of the workgroup takes row block s (so WG_X = SG lanes, WG_Y = subgroups),
+ * which needs subgroups of exactly SG invocations (validConfig: subgroupMinSize = subgroupMaxSize).
+ * Generated unrolled: the broadcast lane must be a constant. Hooks and uniforms as gemm.wgsl.
+ * On lavapipe this is the fastest kernel measured (bench/tools/gemm_probe.ts texs rows): 1.7x the
+ * per-lane texture tiles, as A fetches there cost as much for 8 lanes reading one texel as for 8.
+ */
+function subgroupTileMain(c: TileConfig): string {
+  const sg = c.sg as number;
+  const tn4 = c.tn / 4;
+  const rows = Array.from({ length: c.tm }, (_, r) => r);
+  const cols = Array.from({ length: tn4 }, (_, j) => j);
+  const out: string[] = [
+    '@compute @workgroup_size(WG_X * WG_Y)',
+    'fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,',
+    '        @builtin(subgroup_invocation_id) lane: u32, @builtin(subgroup_id) sgid: u32) {',
+    '  let g = wid.x + wid.y * nwg.x;',
+    '  let tileN = g % P.tilesN;',
+    '  let tileM = (g / P.tilesN) % P.tilesM;',
+    '  let batch = g / (P.tilesN * P.tilesM);',
+    '  if (batch >= P.batch) {',
+    '    return;',
+    '  }',
+    '  let bt = mm_batch(batch);',
+    '  let row0 = (tileM * WG_Y + sgid) * TM;',
+    '  let col0 = (tileN * WG_X + lane) * TN;',
+  ];
+  for (const r of rows) for (const j of cols) out.push(`  var acc${r}_${j} = vec4<f32>(0.0);`);
+  out.push('  for (var k = 0u; k < P.k; k += 4u) {');
+  for (let i = 0; i < c.tm / sg; i++) out.push(`    let af${i} = mm_readA(bt, row0 + ${i * sg}u + lane, k);`);
+  for (let kk = 0; kk < 4; kk++) for (const j of cols) out.push(`    let b${kk}_${j} = mm_readB(bt, k + ${kk}u, col0 + ${4 * j}u);`);
+  for (const r of rows) {
+    out.push(`    let a${r} = subgroupBroadcast(af${Math.floor(r / sg)}, ${r % sg}u);`);
+    for (const j of cols) {
+      out.push(`    acc${r}_${j} = fma(vec4<f32>(a${r}.x), b0_${j}, acc${r}_${j});`, `    acc${r}_${j} = fma(vec4<f32>(a${r}.y), b1_${j}, acc${r}_${j});`,
+        `    acc${r}_${j} = fma(vec4<f32>(a${r}.z), b2_${j}, acc${r}_${j});`, `    acc${r}_${j} = fma(vec4<f32>(a${r}.w), b3_${j}, acc${r}_${j});`);
+    }
+  }
+  out.push('  }');
+  for (const r of rows) for (const j of cols) out.push(`  mm_write(bt, row0 + ${r}u, col0 + ${4 * j}u, acc${r}_${j});`);
+  out.push('}');
+  return out.join('\n');
+}
+
+/**
  * The full WGSL of a GEMM pipeline: prelude + template. `m` matters only for the GEMV kernel,
  * which specialises on the row count bucket (gemvRows: its accumulators are registers).
  */
 export function gemmSource(l: GemmLayout, c: TileConfig | GemvConfig, m: number, minSubgroup = 4): string {
   const needsMath = l.activation === 'gelu' || l.activation === 'silu';
-  const head = c.path === 'gemv' && c.subgroups ? 'enable subgroups;\n' : '';
+  const sgTile = c.path === 'tile' && (c.sg ?? 0) > 0;
+  const head = (c.path === 'gemv' && c.subgroups) || sgTile ? 'enable subgroups;\n' : '';
+  const textures = c.path === 'tile' && c.variant === 'texture';
   return [
     head,
     kernelSource('common/gemm_params.wgsl'),
-    bindingsFor(l),
+    bindingsFor(l, textures),
     c.path === 'tile' ? tileConstants(c, l) : gemvConstants(c, l, m, minSubgroup),
     needsMath ? kernelSource('common/math.wgsl') : '',
-    hooks(l),
-    c.path === 'tile' ? kernelSource('gemm.wgsl') : kernelSource(c.subgroups ? 'gemv_reduce_subgroup.wgsl' : 'gemv_reduce_workgroup.wgsl') + kernelSource('gemv.wgsl'),
+    textures ? textureHooks(l) : hooks(l),
+    c.path === 'tile' ? (sgTile ? subgroupTileMain(c) : kernelSource('gemm.wgsl')) : kernelSource(c.subgroups ? 'gemv_reduce_subgroup.wgsl' : 'gemv_reduce_workgroup.wgsl') + kernelSource('gemv.wgsl'),
   ].join('\n');
 }

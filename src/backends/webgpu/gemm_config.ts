@@ -21,6 +21,8 @@ export interface GemmAdapterInfo {
   subgroupMaxSize?: number;
   maxWorkgroupStorageBytes: number;
   maxInvocationsPerWorkgroup: number;
+  /** The device's texture size limit (the 'texture' variant packs operands into 2-D textures). */
+  maxTextureDimension2D?: number;
 }
 
 /** The adapter facts of a Dawn device (GPUDevice.adapterInfo, features, limits). */
@@ -36,17 +38,23 @@ export function gemmAdapterInfo(device: GPUDevice): GemmAdapterInfo {
     subgroupMaxSize: info?.subgroupMaxSize || undefined,
     maxWorkgroupStorageBytes: device.limits.maxComputeWorkgroupStorageSize,
     maxInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup,
+    maxTextureDimension2D: device.limits.maxTextureDimension2D,
   };
 }
 
-/** Tile strategies of kernels/gemm.wgsl, and the original one-invocation-per-output kernel. */
-export type GemmVariant = 'register' | 'shared' | 'naive';
-export const GEMM_VARIANTS: readonly GemmVariant[] = ['register', 'shared', 'naive'];
+/**
+ * Tile strategies of kernels/gemm.wgsl, and the original one-invocation-per-output kernel.
+ * 'texture' is register blocking whose A and B are first packed into rgba32float textures
+ * (kernels/gemm_pack.wgsl, gemm_texture.ts): the fastest on lavapipe, where a texel fetch is a
+ * vector load and a storage load with a per-invocation address is a scalar load per lane.
+ */
+export type GemmVariant = 'register' | 'shared' | 'texture' | 'naive';
+export const GEMM_VARIANTS: readonly GemmVariant[] = ['register', 'shared', 'texture', 'naive'];
 
 /** kernels/gemm.wgsl: a WG_X x WG_Y workgroup, TM x TN outputs per invocation. */
 export interface TileConfig {
   path: 'tile';
-  variant: 'register' | 'shared';
+  variant: 'register' | 'shared' | 'texture';
   wgX: number;
   wgY: number;
   tm: number;
@@ -54,6 +62,12 @@ export interface TileConfig {
   tn: number;
   /** K-tile of the shared variant (a multiple of 4). */
   tk: number;
+  /**
+   * Texture variant only: lanes per subgroup that share their A rows through subgroupBroadcast
+   * (gemm_codegen.ts subgroupTileMain); then wgX = sg, tm is a multiple of sg, and the adapter's
+   * subgroups are exactly sg wide. Absent or 0: every invocation reads its own rows.
+   */
+  sg?: number;
 }
 
 /** kernels/gemv.wgsl: split-K over `wg` invocations, `cols` output columns per workgroup. */
@@ -102,6 +116,16 @@ function defaultVariant(a: GemmAdapterInfo): 'register' | 'shared' {
 }
 
 /**
+ * Where the texture variant is the default: software adapters (lavapipe) from 64 rows and 32
+ * columns and k on. Below that the two packing passes cost more than the faster loads save.
+ * The backend still falls back to register tiles when the problem cannot be packed (batched
+ * operands, a dim past the texture size limit).
+ */
+export const TEXTURE_MIN = { m: 64, n: 32, k: 32 };
+const textureByDefault = (a: GemmAdapterInfo, m: number, n: number, k: number): boolean =>
+  isSoftware(a) && m >= TEXTURE_MIN.m && n >= TEXTURE_MIN.n && k >= TEXTURE_MIN.k;
+
+/**
  * Picks the kernel and tile sizes for C[m, n] = A[m, k] B[k, n] (per batch entry). Deterministic:
  * the same adapter and shape bucket give the same config, so pipelines are reused.
  */
@@ -121,7 +145,6 @@ export function chooseGemmConfig(adapter: GemmAdapterInfo, m: number, n: number,
 
 /** The deterministic heuristic behind chooseGemmConfig (no override, no tuned table). */
 export function heuristicGemmConfig(adapter: GemmAdapterInfo, m: number, n: number, k: number, hints: GemmShapeHints = { bAlongK: false }): GemmConfig {
-  void n;
   const forced = gemmVariantFromEnv();
   if (forced === 'naive') return { path: 'naive' };
   // Small M against a weight read along k (x @ W^T, the decode step): split-K GEMV. Along n, the
@@ -130,6 +153,7 @@ export function heuristicGemmConfig(adapter: GemmAdapterInfo, m: number, n: numb
   // at M = 8), so split-K stops at 4 rows there; a GPU keeps it up to 8 rows.
   const splitKRows = isSoftware(adapter) ? 4 : GEMV_MAX_M;
   if (m <= splitKRows && k >= 128 && hints.bAlongK) return splitKConfig(adapter);
+  if (forced === undefined && textureByDefault(adapter, m, n, k)) return defaultTileConfig(adapter, m, 'texture');
   return defaultTileConfig(adapter, m, forced);
 }
 
@@ -150,6 +174,12 @@ const fewRows = (m: number): number => (m <= 1 ? 1 : m <= 2 ? 2 : m <= 4 ? 4 : 8
 
 /** The tile kernel's config for an adapter and row count (the strategy may be forced). */
 export function defaultTileConfig(adapter: GemmAdapterInfo, m: number, variant: GemmVariant = defaultVariant(adapter)): TileConfig {
+  if (variant === 'texture') {
+    // 16 x 8 outputs per invocation, 8 x 8 invocations (a 128 x 64 tile): the best texture tile on
+    // lavapipe at 512-2048 (bench/tools/gemm_probe.ts): 24 texel fetches per 512 FMAs.
+    if (m <= 32) return { path: 'tile', variant, wgX: 16, wgY: 4, tm: m <= 16 ? 4 : 8, tn: 8, tk: 4 };
+    return { path: 'tile', variant, wgX: 8, wgY: 8, tm: 16, tn: 8, tk: 4 };
+  }
   if (variant === 'shared') {
     // 128 x 128 tiles, 8 x 8 per invocation: the best shared-memory shape in the peer probes
     // (16 KiB of workgroup memory); 64 x 128 where the adapter has less.
@@ -179,7 +209,7 @@ export function setGemmConfigOverride(chooser: GemmConfigChooser | null): void {
 
 export function gemmConfigKey(c: GemmConfig): string {
   switch (c.path) {
-    case 'tile': return `tile:${c.variant}:${c.wgX}x${c.wgY}:${c.tm}x${c.tn}:${c.tk}`;
+    case 'tile': return `tile:${c.variant}:${c.wgX}x${c.wgY}:${c.tm}x${c.tn}:${c.tk}${c.sg ? `:sg${c.sg}` : ''}`;
     case 'gemv': return `gemv:${c.wg}:${c.cols}:${c.subgroups ? 'subgroup' : 'workgroup'}`;
     case 'naive': return 'naive';
   }

@@ -12,7 +12,7 @@ import type { GemmShapeHints, GemvConfig, TileConfig } from './gemm_config.js';
  */
 
 /** An operand's strides split into batch dims and the two matrix dims. */
-interface MatrixOperand {
+export interface MatrixOperand {
   storage: Storage;
   offset: number;
   batch: number[];

@@ -86,9 +86,15 @@ export function validConfig(c: unknown, adapter: GemmAdapterInfo): c is GemmConf
     return !o.subgroups || adapter.features.has('subgroups');
   }
   if (o.path === 'tile') {
-    if (o.variant !== 'register' && o.variant !== 'shared') return false;
-    if (!int(o.wgX) || !int(o.wgY) || !int(o.tm, 1, 16) || !int(o.tn, 4, 16) || o.tn % 4 !== 0 || !int(o.tk, 1, 64)) return false;
+    if (o.variant !== 'register' && o.variant !== 'shared' && o.variant !== 'texture') return false;
+    if (!int(o.wgX) || !int(o.wgY) || !int(o.tn, 4, 16) || o.tn % 4 !== 0 || !int(o.tk, 1, 64)) return false;
     if (o.wgX * o.wgY > adapter.maxInvocationsPerWorkgroup) return false;
+    if (o.sg !== undefined && o.sg !== 0) {
+      // Subgroup-shared rows: texture variant, fixed-size subgroups of exactly sg lanes.
+      if (o.variant !== 'texture' || !int(o.sg, 1, 128) || o.wgX !== o.sg || !int(o.tm, 1, 64) || o.tm % o.sg !== 0) return false;
+      return adapter.features.has('subgroups') && adapter.subgroupMinSize === o.sg && adapter.subgroupMaxSize === o.sg;
+    }
+    if (!int(o.tm, 1, 16)) return false;
     if (o.variant === 'shared' && (o.tk % 4 !== 0 || 4 * o.tk * (o.wgY * o.tm + o.wgX * o.tn) > adapter.maxWorkgroupStorageBytes)) return false;
     return true;
   }
@@ -97,7 +103,7 @@ export function validConfig(c: unknown, adapter: GemmAdapterInfo): c is GemmConf
 
 /**
  * A short list of configs worth measuring for a bucket: the heuristic's choice first, then
- * register and shared tiles of other sizes, and split-K GEMV variants for small M.
+ * register, shared and texture tiles of other sizes, and split-K GEMV variants for small M.
  */
 export function candidates(adapter: GemmAdapterInfo, bucket: Bucket): GemmConfig[] {
   const { m, n, k } = bucket;
@@ -112,9 +118,14 @@ export function candidates(adapter: GemmAdapterInfo, bucket: Bucket): GemmConfig
       list.push(sk, { ...sk, cols: 8 }, { path: 'gemv', wg: 64, cols: 4, subgroups: false }, { path: 'gemv', wg: 32, cols: 4, subgroups: false });
     }
   } else {
-    list.push(defaultTileConfig(adapter, m, 'register'), reg(16, 16, 4, 8), reg(16, 16, 4, 4), reg(8, 8, 4, 8), reg(16, 8, 8, 8), reg(16, 4, m <= 16 ? 4 : 8, 8));
+    list.push(defaultTileConfig(adapter, m, 'register'), reg(16, 16, 4, 8), reg(8, 8, 4, 8), reg(16, 8, 8, 8), reg(16, 4, m <= 16 ? 4 : 8, 8));
     const shared = defaultTileConfig(adapter, m, 'shared');
     list.push(shared, { ...shared, tm: 4, tn: 4 });
+    // Texture-packed operands (register tiles reading texels): larger tiles pay off there, since
+    // the loads, not the FMAs, bound a software adapter.
+    const tex = (wgX: number, wgY: number, tm: number, tn: number): TileConfig => ({ path: 'tile', variant: 'texture', wgX, wgY, tm, tn, tk: 4 });
+    list.push(defaultTileConfig(adapter, m, 'texture'));
+    if (m > 32) list.push(tex(8, 8, 16, 8), tex(8, 8, 8, 16), tex(8, 8, 8, 8), tex(4, 8, 8, 16), tex(16, 16, 8, 8));
   }
   const seen = new Set<string>();
   return list.filter((c) => {

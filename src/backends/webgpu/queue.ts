@@ -8,6 +8,11 @@ export interface Binding {
   size: number;
 }
 
+/** A texture bound in place of a buffer (the GEMM's texture variant, gemm_texture.ts). */
+export interface TextureBinding {
+  view: GPUTextureView;
+}
+
 export interface DispatchHook {
   /** Called before a dispatch is recorded; returns timestampWrites for the pass, if any. */
   beginDispatch(label: string): GPUComputePassTimestampWrites | undefined;
@@ -92,7 +97,7 @@ export class CommandQueue {
   }
 
   /** Records one compute dispatch of `groups` workgroups (folded into 2-D past the per-dim limit). */
-  dispatch(label: string, pipeline: GPUComputePipeline, layout: GPUBindGroupLayout, uniforms: ArrayBuffer, buffers: Binding[], groups: number): void {
+  dispatch(label: string, pipeline: GPUComputePipeline, layout: GPUBindGroupLayout, uniforms: ArrayBuffer, buffers: (Binding | TextureBinding)[], groups: number): void {
     this.checkAlive(label);
     if (groups === 0) return;
     const slot = Math.ceil(uniforms.byteLength / UNIFORM_ALIGN) * UNIFORM_ALIGN;
@@ -101,7 +106,7 @@ export class CommandQueue {
     this.#arenaCpu.set(new Uint8Array(uniforms), offset);
     this.#arenaUsed += slot;
     const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.#arena, offset, size: uniforms.byteLength } }];
-    buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: b.buffer, offset: 0, size: b.size } }));
+    buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: 'view' in b ? b.view : { buffer: b.buffer, offset: 0, size: b.size } }));
     const bindGroup = this.device.createBindGroup({ layout, entries });
     const encoder = this.#ensureEncoder();
     const timestampWrites = this.hook?.beginDispatch(label);
@@ -137,11 +142,11 @@ export class CommandQueue {
   }
 
   /** Records a buffer-to-buffer copy (byte offsets and size multiples of 4) in order. */
-  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, size: number): void {
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, size: number, dstOffset = 0): void {
     this.checkAlive('copy');
     if (size === 0) return;
     this.#endPass();
-    this.#ensureEncoder().copyBufferToBuffer(src, srcOffset, dst, 0, size);
+    this.#ensureEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
     if (++this.#dispatches >= this.batchSize) this.flush();
   }
 

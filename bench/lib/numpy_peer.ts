@@ -1,0 +1,152 @@
+/**
+ * The numpy peer: a python child process (bench/lib/numpy_peer.py) that runs np.matmul on the
+ * same shapes and times each call itself (perf_counter around np.matmul), so the pipe to it adds
+ * nothing to its figure. Its OpenBLAS picks its kernels for this CPU: the variables that would
+ * force others (OPENBLAS_CORETYPE=Haswell on this box halves it) are removed from the child's
+ * environment and recorded; the kernels it really runs (OpenBLAS's core name) are in the record.
+ *
+ * The python is XPU_BENCH_PYTHON, else `python3` on PATH.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { failedCheck, type Check } from './check.js';
+import type { Workload } from '../suite.js';
+
+/** Variables that override OpenBLAS's own detection of the CPU: never passed to the peer. */
+export const OPENBLAS_OVERRIDES = ['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE', 'GOTOBLAS_CORETYPE'];
+
+/** The script sits beside this file in the source tree (dist/bench/lib -> bench/lib). */
+function scriptPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const fromDist = join(here, '..', '..', '..', 'bench', 'lib', 'numpy_peer.py');
+  return here.includes(`${join('dist', 'bench')}`) ? fromDist : join(here, 'numpy_peer.py');
+}
+
+type Reply = Record<string, unknown> & { error?: string };
+
+export class NumpyPeer {
+  private pending: ((r: Reply) => void)[] = [];
+  private nextId = 1;
+  private dead: string | null = null;
+
+  private constructor(
+    private readonly child: ChildProcessWithoutNullStreams,
+    readonly removedEnv: Record<string, string>,
+  ) {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const resolve = this.pending.shift();
+      if (!resolve) return;
+      if (!this.pending.length) this.hold(false);
+      try {
+        resolve(JSON.parse(line) as Reply);
+      } catch {
+        resolve({ error: `bad reply from numpy peer: ${line.slice(0, 200)}` });
+      }
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-2000);
+    });
+    child.on('exit', (code) => {
+      this.dead = `numpy peer exited (code ${code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`;
+      for (const p of this.pending.splice(0)) p({ error: this.dead });
+    });
+    child.on('error', (e) => {
+      this.dead = `numpy peer failed to start: ${e.message}`;
+      for (const p of this.pending.splice(0)) p({ error: this.dead });
+    });
+  }
+
+  /** Starts the child and reads its description; a string says why it cannot run. */
+  static async start(): Promise<{ peer: NumpyPeer; info: Record<string, unknown> } | string> {
+    const python = process.env.XPU_BENCH_PYTHON || 'python3';
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    const removed: Record<string, string> = {};
+    for (const k of OPENBLAS_OVERRIDES) {
+      if (env[k] !== undefined) {
+        removed[k] = env[k]!;
+        delete env[k];
+      }
+    }
+    let child: ChildProcessWithoutNullStreams;
+    try {
+      child = spawn(python, [scriptPath()], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    } catch (e) {
+      return `cannot start ${python}: ${(e as Error).message}`;
+    }
+    const peer = new NumpyPeer(child, removed);
+    peer.hold(false);
+    const info = await peer.request({ op: 'info' });
+    if (info.error) {
+      peer.close();
+      return /No module named 'numpy'/.test(info.error) ? `numpy is not installed for ${python} (Debian: apt-get install python3-numpy)` : info.error;
+    }
+    return { peer, info: { ...info, removedEnv: removed } };
+  }
+
+  request(req: Record<string, unknown>): Promise<Reply> {
+    if (this.dead) return Promise.resolve({ error: this.dead });
+    return new Promise((resolve) => {
+      if (!this.pending.length) this.hold(true);
+      this.pending.push(resolve);
+      this.child.stdin.write(`${JSON.stringify(req)}\n`);
+    });
+  }
+
+  /** The child keeps the event loop alive only while a request waits for its reply. */
+  hold(on: boolean): void {
+    const streams = [this.child, this.child.stdout, this.child.stderr, this.child.stdin] as unknown as { ref?: () => void; unref?: () => void }[];
+    for (const s of streams) (on ? s.ref : s.unref)?.call(s);
+  }
+
+  newId(): number {
+    return this.nextId++;
+  }
+
+  close(): void {
+    if (!this.dead) this.child.stdin.end();
+  }
+}
+
+export interface NumpyGemmShape {
+  m: number;
+  n: number;
+  k: number;
+  /** B stored [n, k] and used transposed (a Linear weight). */
+  transB: boolean;
+}
+
+function must(r: Reply): Reply {
+  if (r.error) throw new Error(r.error);
+  return r;
+}
+
+/** np.matmul on float32 inputs of the case's shapes, rotating among `sets` input pairs. */
+export function numpyGemmWorkload(peer: NumpyPeer, s: NumpyGemmShape, sets: number, bound: number): Workload {
+  const id = peer.newId();
+  const ready = peer.request({ op: 'setup', id, m: s.m, n: s.n, k: s.k, trans_b: s.transB, dtype: 'float32', sets }).then(must);
+  let lastMs: number | undefined;
+  return {
+    units: 1,
+    run: async () => {
+      await ready;
+      lastMs = must(await peer.request({ op: 'run', id, units: 1 })).ms as number;
+    },
+    selfTimedMs: () => lastMs,
+    check: async (): Promise<Check> => {
+      try {
+        await ready;
+        const r = must(await peer.request({ op: 'check', id, rows: 2 }));
+        const relErr = r.relErr as number;
+        return { elements: r.elements as number, relErr, bound, ok: relErr <= bound };
+      } catch (e) {
+        return failedCheck(e, bound);
+      }
+    },
+    dispose: async () => {
+      await peer.request({ op: 'free', id });
+    },
+  };
+}

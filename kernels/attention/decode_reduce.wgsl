@@ -1,0 +1,37 @@
+// Merges the split-K partials of flash_decode.wgsl: for each query row, M = max of the chunks'
+// maxima, out = sum_c o_c * exp(m_c - M) / sum_c l_c * exp(m_c - M). A row whose chunks are all
+// masked (M at MASKED) gives 0. One workgroup per row, invocations over the output dims.
+// From the prelude: Params P; out (f32 [rows, EV]); in0 (the partials); consts EV, WG, MASKED.
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let row = wid.x + wid.y * nwg.x;
+  if (row >= P.groups) {
+    return;
+  }
+  let stride = EV + 2u;
+  let first = row * P.splits;
+  var mx = MASKED;
+  for (var c = 0u; c < P.splits; c++) {
+    mx = max(mx, bitcast<f32>(in0[(first + c) * stride]));
+  }
+  var l = 0.0;
+  for (var c = 0u; c < P.splits; c++) {
+    let mc = bitcast<f32>(in0[(first + c) * stride]);
+    if (mc > MASKED) {
+      l += bitcast<f32>(in0[(first + c) * stride + 1u]) * exp(mc - mx);
+    }
+  }
+  let inv = select(1.0 / l, 0.0, l == 0.0);
+  for (var d = lid; d < EV; d += WG) {
+    var acc = 0.0;
+    for (var c = 0u; c < P.splits; c++) {
+      let mc = bitcast<f32>(in0[(first + c) * stride]);
+      if (mc > MASKED) {
+        acc += bitcast<f32>(in0[(first + c) * stride + 2u + d]) * exp(mc - mx);
+      }
+    }
+    out[row * EV + d] = bitcast<u32>(acc * inv);
+  }
+}

@@ -1,0 +1,12 @@
+// Native CPU kernels: the GEMM (oneDNN's matmul primitive) on the compute queue (queue.h).
+#pragma once
+
+#include <napi.h>
+
+namespace xpu::compute {
+
+// addon.compute: { gemm(desc) -> job id, info() -> {...}, wait, completed, submitted, setOnDone }.
+// Without oneDNN (built without it) the object has no gemm and info().library is null.
+Napi::Object ExportCompute(Napi::Env env);
+
+}  // namespace xpu::compute

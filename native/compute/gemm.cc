@@ -1,0 +1,569 @@
+// The native f32 GEMM: oneDNN's matmul primitive, run on the compute queue (queue.h).
+//
+// The TypeScript side (src/backends/cpu/native_gemm.ts) hands over the CPU matmul spec as it is:
+// operands as typed arrays with an element offset and one stride per output dim (0 where
+// broadcast), the batch shape, and the epilogue. Here, on the JS thread, the call is planned:
+//
+//   - batches: when B (and any bias/residual) does not move along the batch while A's batch dims
+//     and rows form one evenly strided run, the batch is folded into M (one big GEMM, what a
+//     Linear over [B, S, K] is); otherwise one 2-D GEMM per batch entry, all with one primitive;
+//   - layouts: an f32 operand whose strides fit a row-major or column-major matrix with a leading
+//     dimension is read in place (oneDNN's strided memory descriptors = BLAS transA/transB + ld);
+//     anything else (float16 operands, arbitrary strides, negative strides) is packed into a
+//     dense f32 copy on the worker first;
+//   - epilogue: act(alpha * acc + beta * bias) + residual as oneDNN post-ops (output scale alpha,
+//     binary add of bias, eltwise relu / gelu_erf / swish, binary add of residual); a bias with
+//     beta != 1 is packed as beta * bias. float16 output: f32 into a scratch, then converted.
+//
+// The primitive (oneDNN's JIT-compiled kernel) is created here, on the JS thread, so an
+// unsupported case is known before anything is queued (the caller then keeps the TypeScript
+// GEMM), and cached by layout. The worker only packs, executes and converts.
+#include "compute.h"
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "half.h"
+#include "queue.h"
+
+#ifdef XPU_HAVE_DNNL
+#include <oneapi/dnnl/dnnl.hpp>
+extern "C" int omp_get_max_threads(void);
+#endif
+
+namespace xpu::compute {
+namespace {
+
+#ifdef XPU_HAVE_DNNL
+
+struct Operand {
+  bool present = false;
+  const char* base = nullptr;  // data of the typed array (the whole ArrayBuffer view)
+  size_t bytes = 0;
+  bool f16 = false;
+  int64_t offset = 0;               // elements
+  std::vector<int64_t> bstrides;    // one per batch dim
+  int64_t s0 = 0, s1 = 0;           // row and column strides of the 2-D matrix
+  // Decided by the plan:
+  bool pack = false;                // copy into a dense f32 scratch on the worker
+  float scale = 1.0f;               // applied while packing (beta for the bias)
+  int64_t rows = 0, cols = 0;       // the matrix as oneDNN sees it (1 where broadcast)
+};
+
+inline size_t Item(const Operand& o) { return o.f16 ? 2 : 4; }
+
+// Strides of a size-1 dim say nothing; make them ones oneDNN accepts.
+void NormaliseStrides(int64_t rows, int64_t cols, int64_t& s0, int64_t& s1) {
+  if (rows == 1 && cols == 1) s0 = s1 = 1;
+  else if (rows == 1) s0 = s1 == 1 ? cols : s1 * cols;
+  else if (cols == 1) s1 = s0 == 1 ? rows : s0 * rows;
+}
+
+// A matrix oneDNN reads in place: row-major (s1 == 1) or column-major (s0 == 1) with a leading
+// dimension at least the row/column length.
+bool FitsInPlace(int64_t rows, int64_t cols, int64_t s0, int64_t s1) {
+  if (rows == 1 && cols == 1) return true;
+  return (s1 == 1 && s0 >= cols) || (s0 == 1 && s1 >= rows);
+}
+
+struct Prim {
+  dnnl::matmul prim;
+  std::string impl;
+};
+
+dnnl::engine& Engine() {
+  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  return eng;
+}
+
+// Primitive cache by layout key (JS thread only), least recently used dropped beyond kCap.
+constexpr size_t kCap = 128;
+// Shared by every env's JS thread: guarded by cacheMu (stats too).
+std::mutex cacheMu;
+std::list<std::pair<std::string, std::shared_ptr<Prim>>> lru;
+std::unordered_map<std::string, decltype(lru)::iterator> cacheIndex;
+
+struct Stats {
+  uint64_t calls = 0, folded = 0, packedA = 0, packedB = 0, refImpl = 0, cacheHits = 0;
+  std::string lastImpl;
+} stats;
+
+using dnnl::memory;
+
+memory::desc MatDesc(int64_t rows, int64_t cols, int64_t s0, int64_t s1) {
+  return memory::desc({rows, cols}, memory::data_type::f32, memory::dims{s0, s1});
+}
+
+// The 2-D problem after planning: every stride as oneDNN sees it.
+struct Problem {
+  int64_t M = 0, N = 0, K = 0;
+  int64_t as0, as1, bs0, bs1;
+  bool hasBias = false, hasRes = false;
+  int64_t biasRows, biasCols, biasS0, biasS1;
+  int64_t resRows, resCols, resS0, resS1;
+  float alpha = 1.0f;
+  int act = 0;  // 0 none, 1 relu, 2 gelu (erf), 3 silu
+};
+
+std::string KeyOf(const Problem& p) {
+  std::string k;
+  auto add = [&](int64_t v) { k += std::to_string(v); k += ','; };
+  add(p.M); add(p.N); add(p.K); add(p.as0); add(p.as1); add(p.bs0); add(p.bs1);
+  add(p.hasBias);
+  if (p.hasBias) { add(p.biasRows); add(p.biasCols); add(p.biasS0); add(p.biasS1); }
+  add(p.hasRes);
+  if (p.hasRes) { add(p.resRows); add(p.resCols); add(p.resS0); add(p.resS1); }
+  uint32_t ab;
+  std::memcpy(&ab, &p.alpha, 4);
+  add(ab); add(p.act);
+  return k;
+}
+
+std::shared_ptr<Prim> MakePrim(const Problem& p) {
+  std::string key = KeyOf(p);
+  std::lock_guard<std::mutex> lock(cacheMu);
+  auto it = cacheIndex.find(key);
+  if (it != cacheIndex.end()) {
+    lru.splice(lru.begin(), lru, it->second);
+    stats.cacheHits++;
+    return it->second->second;
+  }
+  dnnl::primitive_attr attr;
+  if (p.alpha != 1.0f) attr.set_output_scales(0, {p.alpha});
+  dnnl::post_ops po;
+  if (p.hasBias) po.append_binary(dnnl::algorithm::binary_add, MatDesc(p.biasRows, p.biasCols, p.biasS0, p.biasS1));
+  if (p.act == 1) po.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+  if (p.act == 2) po.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f);
+  if (p.act == 3) po.append_eltwise(1.0f, dnnl::algorithm::eltwise_swish, 1.0f, 0.0f);
+  if (p.hasRes) po.append_binary(dnnl::algorithm::binary_add, MatDesc(p.resRows, p.resCols, p.resS0, p.resS1));
+  attr.set_post_ops(po);
+  dnnl::matmul::desc d(MatDesc(p.M, p.K, p.as0, p.as1), MatDesc(p.K, p.N, p.bs0, p.bs1), MatDesc(p.M, p.N, p.N, 1));
+  dnnl::matmul::primitive_desc pd(d, attr, Engine());
+  auto prim = std::make_shared<Prim>(Prim{dnnl::matmul(pd), pd.impl_info_str()});
+  lru.emplace_front(key, prim);
+  cacheIndex[key] = lru.begin();
+  if (lru.size() > kCap) {
+    cacheIndex.erase(lru.back().first);
+    lru.pop_back();
+  }
+  return prim;
+}
+
+// ---- argument parsing (JS thread) ---------------------------------------------------------------
+
+int64_t IntField(Napi::Object o, const char* name) {
+  Napi::Value v = o.Get(name);
+  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("gemm: ") + name + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (d != std::floor(d) || std::fabs(d) > 9.0e15) throw Napi::RangeError::New(o.Env(), std::string("gemm: ") + name + " must be an integer");
+  return static_cast<int64_t>(d);
+}
+
+std::vector<int64_t> IntsField(Napi::Object o, const char* name) {
+  Napi::Value v = o.Get(name);
+  if (!v.IsArray()) throw Napi::TypeError::New(o.Env(), std::string("gemm: ") + name + " must be an array");
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<int64_t> out(a.Length());
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value e = a.Get(i);
+    if (!e.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("gemm: ") + name + " must hold numbers");
+    out[i] = static_cast<int64_t>(e.As<Napi::Number>().DoubleValue());
+  }
+  return out;
+}
+
+// A typed array: its data pointer and byte length (float32 or, for float16, uint16).
+const char* ArrayField(Napi::Object o, const char* name, bool f16, size_t* bytes) {
+  Napi::Value v = o.Get(name);
+  if (!v.IsTypedArray()) throw Napi::TypeError::New(o.Env(), std::string("gemm: ") + name + " must be a typed array");
+  Napi::TypedArray t = v.As<Napi::TypedArray>();
+  napi_typedarray_type want = f16 ? napi_uint16_array : napi_float32_array;
+  if (t.TypedArrayType() != want) throw Napi::TypeError::New(o.Env(), std::string("gemm: ") + name + (f16 ? " must be a Uint16Array (float16 bits)" : " must be a Float32Array"));
+  *bytes = t.ByteLength();
+  return static_cast<const char*>(t.ArrayBuffer().Data()) + t.ByteOffset();
+}
+
+Operand OperandField(Napi::Object desc, const char* name, size_t nb, bool required) {
+  Operand op;
+  Napi::Value v = desc.Get(name);
+  if (v.IsUndefined() || v.IsNull()) {
+    if (required) throw Napi::TypeError::New(desc.Env(), std::string("gemm: ") + name + " is required");
+    return op;
+  }
+  if (!v.IsObject()) throw Napi::TypeError::New(desc.Env(), std::string("gemm: ") + name + " must be an object");
+  Napi::Object o = v.As<Napi::Object>();
+  op.present = true;
+  op.f16 = o.Get("f16").ToBoolean().Value();
+  op.base = ArrayField(o, "data", op.f16, &op.bytes);
+  op.offset = IntField(o, "offset");
+  std::vector<int64_t> st = IntsField(o, "strides");
+  if (st.size() != nb + 2) throw Napi::RangeError::New(desc.Env(), std::string("gemm: ") + name + ".strides must have batch rank + 2 entries");
+  op.bstrides.assign(st.begin(), st.begin() + nb);
+  op.s0 = st[nb];
+  op.s1 = st[nb + 1];
+  return op;
+}
+
+// Checks that every element the operand addresses lies inside its array (a wrong stride from a
+// caller must be an error, never a read outside the buffer).
+void CheckRange(Napi::Env env, const char* name, const Operand& op, const std::vector<int64_t>& batch, int64_t rows, int64_t cols) {
+  if (!op.present) return;
+  int64_t lo = op.offset, hi = op.offset;
+  auto span = [&](int64_t size, int64_t stride) {
+    if (size <= 0) return;
+    int64_t ext = (size - 1) * stride;
+    if (ext < 0) lo += ext; else hi += ext;
+  };
+  for (size_t d = 0; d < batch.size(); d++) span(batch[d], op.bstrides[d]);
+  span(rows, op.s0);
+  span(cols, op.s1);
+  int64_t n = static_cast<int64_t>(op.bytes / Item(op));
+  if (lo < 0 || hi >= n) {
+    throw Napi::RangeError::New(env, std::string("gemm: ") + name + " addresses elements [" + std::to_string(lo) + ", " + std::to_string(hi) + "] of an array of " + std::to_string(n));
+  }
+}
+
+// Can dims [batch..., rows] with these strides be walked as one dim of their total size?
+bool Merges(const std::vector<int64_t>& batch, const std::vector<int64_t>& bstrides, int64_t rows, int64_t rowStride, int64_t* merged) {
+  bool known = rows != 1;  // a size-1 dim fits any stride
+  int64_t stride = rowStride, size = rows;
+  for (size_t i = batch.size(); i-- > 0;) {
+    if (batch[i] == 1) continue;
+    if (!known) {
+      known = true;
+      stride = bstrides[i];
+      size = batch[i];
+      continue;
+    }
+    if (bstrides[i] != stride * size) return false;
+    size *= batch[i];
+  }
+  *merged = known ? stride : 0;
+  return true;
+}
+
+struct Plan {
+  Problem p;
+  std::shared_ptr<Prim> prim;
+  Operand a, b, bias, res;
+  char* out = nullptr;
+  bool outF16 = false;
+  std::vector<int64_t> batch;  // empty when folded
+  std::vector<uint64_t> deps;  // pending jobs that write this job's inputs
+  int64_t entries = 1;
+  int64_t m = 0, n = 0, k = 0;  // per entry (before folding)
+};
+
+// ---- execution (worker thread) ------------------------------------------------------------------
+
+// Dense f32 copy of a rows x cols matrix read through (s0, s1), times `scale`.
+void PackInto(const Operand& op, int64_t off, int64_t rows, int64_t cols, int64_t s0, int64_t s1, float scale, float* dst) {
+  for (int64_t i = 0; i < rows; i++) {
+    float* d = dst + i * cols;
+    if (op.f16) {
+      const uint16_t* s = reinterpret_cast<const uint16_t*>(op.base) + off + i * s0;
+      if (s1 == 1) HalfToFloatN(s, d, cols);
+      else for (int64_t j = 0; j < cols; j++) d[j] = HalfToFloat(s[j * s1]);
+    } else {
+      const float* s = reinterpret_cast<const float*>(op.base) + off + i * s0;
+      if (s1 == 1) std::memcpy(d, s, cols * 4);
+      else for (int64_t j = 0; j < cols; j++) d[j] = s[j * s1];
+    }
+    if (scale != 1.0f) for (int64_t j = 0; j < cols; j++) d[j] *= scale;
+  }
+}
+
+// Ids of the jobs that failed on this worker thread: a job reading the output of one fails too.
+thread_local std::set<uint64_t> failed;
+
+std::string Run(const Plan& pl, uint64_t id) {
+  if (!failed.empty()) {
+    for (uint64_t d : pl.deps) {
+      if (failed.count(d)) {
+        failed.insert(id);
+        return "an input was produced by a native GEMM that failed (job " + std::to_string(d) + ")";
+      }
+    }
+  }
+  const Problem& p = pl.p;
+  const int64_t M = p.M, N = p.N, K = p.K;
+  std::vector<float> packA, packB, packBias, packRes, scratch;
+  // Operands that do not move along the batch are packed once.
+  auto batchFixed = [&](const Operand& o) {
+    for (int64_t s : o.bstrides) if (s != 0) return false;
+    return true;
+  };
+  bool aOnce = pl.a.pack && batchFixed(pl.a), bOnce = pl.b.pack && batchFixed(pl.b);
+  bool biasOnce = pl.bias.pack && batchFixed(pl.bias), resOnce = pl.res.pack && batchFixed(pl.res);
+  if (pl.a.pack) packA.resize(M * K);
+  if (pl.b.pack) packB.resize(K * N);
+  if (pl.bias.pack) packBias.resize(p.biasRows * p.biasCols);
+  if (pl.res.pack) packRes.resize(p.resRows * p.resCols);
+  if (pl.outF16) scratch.resize(M * N);
+  dnnl::stream stream(Engine());
+  std::vector<int64_t> idx(pl.batch.size(), 0);
+  for (int64_t e = 0; e < pl.entries; e++) {
+    auto offOf = [&](const Operand& o) {
+      int64_t off = o.offset;
+      for (size_t d = 0; d < idx.size(); d++) off += idx[d] * o.bstrides[d];
+      return off;
+    };
+    int64_t ao = offOf(pl.a), bo = offOf(pl.b);
+    const float* A;
+    const float* B;
+    if (pl.a.pack) {
+      if (e == 0 || !aOnce) PackInto(pl.a, ao, M, K, pl.a.s0, pl.a.s1, 1.0f, packA.data());
+      A = packA.data();
+    } else {
+      A = reinterpret_cast<const float*>(pl.a.base) + ao;
+    }
+    if (pl.b.pack) {
+      if (e == 0 || !bOnce) PackInto(pl.b, bo, K, N, pl.b.s0, pl.b.s1, 1.0f, packB.data());
+      B = packB.data();
+    } else {
+      B = reinterpret_cast<const float*>(pl.b.base) + bo;
+    }
+    float* C = pl.outF16 ? scratch.data() : reinterpret_cast<float*>(pl.out) + e * M * N;
+    std::unordered_map<int, memory> args;
+    args.emplace(DNNL_ARG_SRC, memory(MatDesc(M, K, p.as0, p.as1), Engine(), const_cast<float*>(A)));
+    args.emplace(DNNL_ARG_WEIGHTS, memory(MatDesc(K, N, p.bs0, p.bs1), Engine(), const_cast<float*>(B)));
+    args.emplace(DNNL_ARG_DST, memory(MatDesc(M, N, N, 1), Engine(), C));
+    int post = 0;
+    auto binary = [&](const Operand& o, std::vector<float>& pack, bool once, int64_t rows, int64_t cols, int64_t s0, int64_t s1) {
+      const float* ptr;
+      if (o.pack) {
+        // Packed with broadcast dims kept at size 1 (rows/cols as oneDNN sees them).
+        if (e == 0 || !once) PackInto(o, offOf(o), rows, cols, o.s0, o.s1, o.scale, pack.data());
+        ptr = pack.data();
+      } else {
+        ptr = reinterpret_cast<const float*>(o.base) + offOf(o);
+      }
+      args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(post) | DNNL_ARG_SRC_1, memory(MatDesc(rows, cols, s0, s1), Engine(), const_cast<float*>(ptr)));
+      post++;
+    };
+    if (p.hasBias) binary(pl.bias, packBias, biasOnce, p.biasRows, p.biasCols, p.biasS0, p.biasS1);
+    if (p.act) post++;
+    if (p.hasRes) binary(pl.res, packRes, resOnce, p.resRows, p.resCols, p.resS0, p.resS1);
+    pl.prim->prim.execute(stream, args);
+    stream.wait();
+    if (pl.outF16) FloatToHalfN(scratch.data(), reinterpret_cast<uint16_t*>(pl.out) + e * M * N, M * N);
+    for (size_t d = idx.size(); d-- > 0;) {
+      if (++idx[d] < pl.batch[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return "";
+}
+
+// ---- planning (JS thread) -----------------------------------------------------------------------
+
+// Where `op` (a rows x cols matrix, maybe broadcast) is read from: in place or packed.
+void PlaceBinary(Operand& op, int64_t M, int64_t N, int64_t& rows, int64_t& cols, int64_t& s0, int64_t& s1) {
+  rows = op.s0 == 0 ? 1 : M;
+  cols = op.s1 == 0 ? 1 : N;
+  s0 = op.s0;
+  s1 = op.s1;
+  NormaliseStrides(rows, cols, s0, s1);
+  // Post-op operands are read in place only when dense row-major (what oneDNN's JIT handles);
+  // f16, a scale, or any other layout is packed to dense.
+  bool dense = s1 == 1 && s0 == cols;
+  if (op.f16 || op.scale != 1.0f || !dense || op.s0 < 0 || op.s1 < 0) {
+    op.pack = true;
+    s0 = cols;
+    s1 = 1;
+  }
+}
+
+std::shared_ptr<Plan> MakePlan(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "gemm: expects a descriptor object");
+  Napi::Object d = info[0].As<Napi::Object>();
+  auto pl = std::make_shared<Plan>();
+  pl->m = IntField(d, "m");
+  pl->n = IntField(d, "n");
+  pl->k = IntField(d, "k");
+  pl->batch = IntsField(d, "batch");
+  if (pl->m < 1 || pl->n < 1 || pl->k < 1) throw Napi::RangeError::New(env, "gemm: m, n, k must be >= 1");
+  for (int64_t s : pl->batch) if (s < 1) throw Napi::RangeError::New(env, "gemm: batch dims must be >= 1");
+  size_t nb = pl->batch.size();
+  pl->a = OperandField(d, "a", nb, true);
+  pl->b = OperandField(d, "b", nb, true);
+  pl->bias = OperandField(d, "bias", nb, false);
+  pl->res = OperandField(d, "residual", nb, false);
+  pl->outF16 = d.Get("outF16").ToBoolean().Value();
+  if (d.Has("deps") && !d.Get("deps").IsUndefined()) {
+    for (int64_t v : IntsField(d, "deps")) pl->deps.push_back(static_cast<uint64_t>(v));
+  }
+  size_t outBytes = 0;
+  pl->out = const_cast<char*>(ArrayField(d, "out", pl->outF16, &outBytes));
+  double alpha = d.Get("alpha").IsNumber() ? d.Get("alpha").As<Napi::Number>().DoubleValue() : 1.0;
+  double beta = d.Get("beta").IsNumber() ? d.Get("beta").As<Napi::Number>().DoubleValue() : 1.0;
+  std::string act = d.Get("activation").IsString() ? d.Get("activation").As<Napi::String>().Utf8Value() : "";
+  int actCode = act.empty() ? 0 : act == "relu" ? 1 : act == "gelu" ? 2 : act == "silu" ? 3 : -1;
+  if (actCode < 0) throw Napi::RangeError::New(env, "gemm: activation must be relu, gelu or silu, got " + act);
+
+  int64_t entries = 1;
+  for (int64_t s : pl->batch) entries *= s;
+  const int64_t m = pl->m, n = pl->n, k = pl->k;
+  if (static_cast<double>(entries) * m * n * (pl->outF16 ? 2 : 4) > static_cast<double>(outBytes)) {
+    throw Napi::RangeError::New(env, "gemm: out is smaller than batch * m * n elements");
+  }
+  CheckRange(env, "a", pl->a, pl->batch, m, k);
+  CheckRange(env, "b", pl->b, pl->batch, k, n);
+  CheckRange(env, "bias", pl->bias, pl->batch, m, n);
+  CheckRange(env, "residual", pl->res, pl->batch, m, n);
+
+  Problem& p = pl->p;
+  p.N = n;
+  p.K = k;
+  p.alpha = static_cast<float>(alpha);
+  p.act = actCode;
+  // Fold the batch into M when B, bias and residual stay put along it and A's rows run evenly.
+  p.M = m;
+  pl->entries = entries;
+  if (entries > 1) {
+    bool fixedB = true;
+    for (int64_t s : pl->b.bstrides) fixedB = fixedB && s == 0;
+    int64_t sa = 0, sbias = 0, sres = 0;
+    bool ok = fixedB && Merges(pl->batch, pl->a.bstrides, m, pl->a.s0, &sa);
+    auto mergesRows = [&](Operand& o, int64_t* s) {
+      if (!o.present) return true;
+      // Broadcast along rows and batch (a bias row) stays a broadcast; otherwise the batch must
+      // continue the rows evenly.
+      return Merges(pl->batch, o.bstrides, m, o.s0, s);
+    };
+    ok = ok && mergesRows(pl->bias, &sbias) && mergesRows(pl->res, &sres);
+    if (ok) {
+      p.M = m * entries;
+      pl->entries = 1;
+      pl->batch.clear();
+      pl->a.s0 = sa;
+      pl->a.bstrides.clear();
+      pl->b.bstrides.clear();
+      if (pl->bias.present) { pl->bias.s0 = sbias; pl->bias.bstrides.clear(); }
+      if (pl->res.present) { pl->res.s0 = sres; pl->res.bstrides.clear(); }
+      std::lock_guard<std::mutex> lock(cacheMu);
+      stats.folded++;
+    }
+  }
+  const int64_t M = p.M;
+  // A and B: in place when the strides fit and the data is f32; packed (dense row-major) otherwise.
+  p.as0 = pl->a.s0; p.as1 = pl->a.s1;
+  NormaliseStrides(M, k, p.as0, p.as1);
+  if (pl->a.f16 || !FitsInPlace(M, k, p.as0, p.as1)) {
+    pl->a.pack = true;
+    p.as0 = k; p.as1 = 1;
+    std::lock_guard<std::mutex> lock(cacheMu);
+    stats.packedA++;
+  }
+  p.bs0 = pl->b.s0; p.bs1 = pl->b.s1;
+  NormaliseStrides(k, n, p.bs0, p.bs1);
+  if (pl->b.f16 || !FitsInPlace(k, n, p.bs0, p.bs1)) {
+    pl->b.pack = true;
+    p.bs0 = n; p.bs1 = 1;
+    std::lock_guard<std::mutex> lock(cacheMu);
+    stats.packedB++;
+  }
+  // A packed A/B is dense: the row stride the packer reads with stays the caller's.
+  if (pl->bias.present) {
+    p.hasBias = true;
+    pl->bias.scale = static_cast<float>(beta);
+    PlaceBinary(pl->bias, M, n, p.biasRows, p.biasCols, p.biasS0, p.biasS1);
+  }
+  if (pl->res.present) {
+    p.hasRes = true;
+    PlaceBinary(pl->res, M, n, p.resRows, p.resCols, p.resS0, p.resS1);
+  }
+  try {
+    pl->prim = MakePrim(p);
+  } catch (const dnnl::error& e) {
+    throw Napi::Error::New(env, std::string("gemm: oneDNN cannot run this case: ") + e.what());
+  }
+  {
+    std::lock_guard<std::mutex> lock(cacheMu);
+    stats.calls++;
+    stats.lastImpl = pl->prim->impl;
+    if (pl->prim->impl.rfind("ref", 0) == 0) stats.refImpl++;
+  }
+  return pl;
+}
+
+Napi::Value Gemm(const Napi::CallbackInfo& info) {
+  std::shared_ptr<Plan> pl = MakePlan(info);
+  uint64_t id = Submit(info.Env(), [pl](uint64_t id) -> std::string {
+    try {
+      return Run(*pl, id);
+    } catch (const dnnl::error& e) {
+      failed.insert(id);
+      return std::string("oneDNN: ") + e.what();
+    } catch (const std::bad_alloc&) {
+      failed.insert(id);
+      return "out of memory in the native GEMM (packing scratch)";
+    }
+  });
+  return Napi::Number::New(info.Env(), static_cast<double>(id));
+}
+
+const char* IsaName(dnnl::cpu_isa isa) {
+  switch (isa) {
+    case dnnl::cpu_isa::sse41: return "sse41";
+    case dnnl::cpu_isa::avx: return "avx";
+    case dnnl::cpu_isa::avx2: return "avx2";
+    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
+    case dnnl::cpu_isa::avx512_core: return "avx512_core";
+    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
+    default: return "other";
+  }
+}
+
+#endif  // XPU_HAVE_DNNL
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+#ifdef XPU_HAVE_DNNL
+  const dnnl_version_t* v = dnnl_version();
+  o.Set("library", "oneDNN");
+  o.Set("version", std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch));
+  o.Set("isa", IsaName(dnnl::get_effective_cpu_isa()));
+  o.Set("runtime", v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : v->cpu_runtime == DNNL_RUNTIME_TBB ? "TBB" : v->cpu_runtime == DNNL_RUNTIME_SEQ ? "sequential" : "threadpool");
+  o.Set("threads", omp_get_max_threads());
+  Napi::Object s = Napi::Object::New(env);
+  std::lock_guard<std::mutex> lock(cacheMu);
+  s.Set("calls", static_cast<double>(stats.calls));
+  s.Set("folded", static_cast<double>(stats.folded));
+  s.Set("packedA", static_cast<double>(stats.packedA));
+  s.Set("packedB", static_cast<double>(stats.packedB));
+  s.Set("refImpl", static_cast<double>(stats.refImpl));
+  s.Set("cacheHits", static_cast<double>(stats.cacheHits));
+  s.Set("lastImpl", stats.lastImpl);
+  o.Set("stats", s);
+#else
+  o.Set("library", env.Null());
+#endif
+  return o;
+}
+
+}  // namespace
+
+Napi::Object ExportCompute(Napi::Env env) {
+  Napi::Object o = Napi::Object::New(env);
+  ExportQueue(env, o);
+  o.Set("info", Napi::Function::New(env, Info, "info"));
+#ifdef XPU_HAVE_DNNL
+  o.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
+#endif
+  return o;
+}
+
+}  // namespace xpu::compute

@@ -1,0 +1,189 @@
+#include "queue.h"
+
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+namespace xpu::compute {
+namespace {
+
+struct Done {
+  uint64_t id;
+  std::string error;
+};
+
+class Queue {
+ public:
+  explicit Queue(Napi::Env env) {
+    // The thread-safe function calls whatever onDone_ holds now (setOnDone may replace it).
+    Napi::Function noop = Napi::Function::New(env, [](const Napi::CallbackInfo&) {});
+    tsfn_ = Napi::ThreadSafeFunction::New(env, noop, "xpu.compute", 0, 1);
+    tsfn_.Unref(env);
+    worker_ = std::thread([this] { Run(); });
+    // At exit, the worker must be finished before V8 frees the buffers it may still be writing.
+    napi_add_env_cleanup_hook(env, [](void* self) { static_cast<Queue*>(self)->Stop(); }, this);
+    env_ = env;
+  }
+
+  uint64_t Push(Napi::Env env, Job job) {
+    uint64_t id;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      id = ++submitted_;
+      jobs_.emplace_back(id, std::move(job));
+    }
+    cv_.notify_all();
+    // The thread-safe function keeps the event loop alive only while a job is pending.
+    if (pendingJs_++ == 0) tsfn_.Ref(env);
+    return id;
+  }
+
+  // Blocks until job `id` is done; its error ("" when it succeeded).
+  std::string Wait(uint64_t id) {
+    std::unique_lock<std::mutex> lock(mu_);
+    doneCv_.wait(lock, [&] { return completed_ >= id || stopped_; });
+    auto it = errors_.find(id);
+    return it == errors_.end() ? std::string() : it->second;
+  }
+
+  uint64_t Completed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return completed_;
+  }
+  uint64_t Submitted() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return submitted_;
+  }
+
+  void SetOnDone(Napi::Function fn) { onDone_ = Napi::Persistent(fn); }
+
+  // JS thread, from the thread-safe function: one job finished.
+  void Delivered(Napi::Env env, uint64_t id) {
+    if (--pendingJs_ == 0) tsfn_.Unref(env);
+    std::lock_guard<std::mutex> lock(mu_);
+    errors_.erase(id);  // the JS side keeps it from here on
+  }
+
+  void Stop();
+
+  void StopWorker() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (worker_.joinable()) worker_.join();
+  }
+
+ private:
+  void Run() {
+    for (;;) {
+      std::pair<uint64_t, Job> next;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+        if (jobs_.empty()) break;  // stopping, and nothing left: queued jobs always run first
+        next = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      std::string error;
+      try {
+        error = next.second(next.first);
+      } catch (const std::exception& e) {
+        error = e.what();
+        if (error.empty()) error = "native kernel failed";
+      } catch (...) {
+        error = "native kernel failed (unknown exception)";
+      }
+      next.second = nullptr;  // drop the job's captures on this thread, before it counts as done
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!error.empty()) errors_[next.first] = error;
+        completed_ = next.first;
+      }
+      doneCv_.notify_all();
+      auto* d = new Done{next.first, error};
+      napi_status st = tsfn_.NonBlockingCall(d, [this](Napi::Env env, Napi::Function, Done* d) {
+        uint64_t id = d->id;
+        Napi::Value err = d->error.empty() ? env.Undefined() : Napi::String::New(env, d->error);
+        delete d;
+        Delivered(env, id);
+        if (!onDone_.IsEmpty()) onDone_.Call({Napi::Number::New(env, static_cast<double>(id)), err});
+      });
+      if (st != napi_ok) delete d;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    stopped_ = true;
+    doneCv_.notify_all();
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::condition_variable doneCv_;
+  std::deque<std::pair<uint64_t, Job>> jobs_;
+  std::map<uint64_t, std::string> errors_;
+  uint64_t submitted_ = 0;
+  uint64_t completed_ = 0;
+  bool stopping_ = false;
+  bool stopped_ = false;
+  int64_t pendingJs_ = 0;  // JS thread only
+  Napi::ThreadSafeFunction tsfn_;
+  Napi::FunctionReference onDone_;  // JS thread only
+  std::thread worker_;
+  napi_env env_ = nullptr;
+};
+
+// One queue per Node environment. A queue is never deleted (its JS references belong to an env
+// that is going away when it stops); it is only forgotten, so a later env gets a fresh one.
+std::mutex queuesMu;
+std::map<napi_env, Queue*> queues;
+
+void Queue::Stop() {
+  StopWorker();
+  std::lock_guard<std::mutex> lock(queuesMu);
+  queues.erase(env_);
+}
+
+Queue& Q(Napi::Env env) {
+  std::lock_guard<std::mutex> lock(queuesMu);
+  Queue*& q = queues[env];
+  if (!q) q = new Queue(env);
+  return *q;
+}
+
+uint64_t IdArg(const Napi::CallbackInfo& info) {
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "job id must be a number");
+  double v = info[0].As<Napi::Number>().DoubleValue();
+  if (!(v >= 0)) throw Napi::RangeError::New(info.Env(), "job id must be >= 0");
+  return static_cast<uint64_t>(v);
+}
+
+}  // namespace
+
+uint64_t Submit(Napi::Env env, Job job) { return Q(env).Push(env, std::move(job)); }
+
+void ExportQueue(Napi::Env env, Napi::Object target) {
+  target.Set("wait", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+    uint64_t id = IdArg(info);
+    std::string err = Q(info.Env()).Wait(id);
+    if (err.empty()) return info.Env().Undefined();
+    return Napi::String::New(info.Env(), err);
+  }, "wait"));
+  target.Set("completed", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+    return Napi::Number::New(info.Env(), static_cast<double>(Q(info.Env()).Completed()));
+  }, "completed"));
+  target.Set("submitted", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+    return Napi::Number::New(info.Env(), static_cast<double>(Q(info.Env()).Submitted()));
+  }, "submitted"));
+  target.Set("setOnDone", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+    if (!info[0].IsFunction()) throw Napi::TypeError::New(info.Env(), "setOnDone needs a function");
+    Q(info.Env()).SetOnDone(info[0].As<Napi::Function>());
+    return info.Env().Undefined();
+  }, "setOnDone"));
+}
+
+}  // namespace xpu::compute

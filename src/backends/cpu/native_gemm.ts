@@ -1,0 +1,105 @@
+import type { MatmulSpec, Operand } from '../backend.js';
+import { XpuDeviceError } from '../../errors.js';
+import type { HostArray } from '../../tensor/dtype.js';
+import { numel } from '../../tensor/shape.js';
+import { giveBackHost } from './host_pool.js';
+import { isJobDone, nativeCompute, trackJob } from './native_jobs.js';
+import type { NativeGemmOperand } from './native.js';
+import { CpuStorage } from './storage.js';
+
+/**
+ * The cpu matmul through the native addon: oneDNN's f32 matmul primitive on the compute queue's
+ * worker thread (native/compute/gemm.cc). It takes the MatmulSpec as it is: strided and
+ * transposed operands are read in place where oneDNN can (row- or column-major with a leading
+ * dimension), other layouts and float16 operands are packed to dense f32 on the worker; batches
+ * broadcast (a batch that only walks A's rows is one GEMM); the epilogue runs as oneDNN post-ops;
+ * float16 output is computed in f32 and converted once.
+ *
+ * The call returns at once with the output storage marked as written by the queued job (see
+ * native_jobs.ts for how consumers wait). It returns null, and the TypeScript GEMM (gemm.ts)
+ * runs instead, when the addon or oneDNN is absent, when XPU_CPU_GEMM=ts, for K = 0 or an empty
+ * output, or when oneDNN declines the case.
+ *
+ * XPU_CPU_GEMM: `auto` (default: native when available), `ts` (always TypeScript), `native`
+ * (native or an error: for checking that a machine really runs it).
+ */
+
+export type CpuGemmPath = 'auto' | 'ts' | 'native';
+
+export function cpuGemmPath(): CpuGemmPath {
+  const v = (process.env.XPU_CPU_GEMM ?? 'auto').toLowerCase();
+  if (v === 'ts' || v === 'typescript') return 'ts';
+  if (v === 'native') return 'native';
+  return 'auto';
+}
+
+/** Why the native GEMM is not used (null when it is available). */
+export function nativeGemmUnavailable(): string | null {
+  const c = nativeCompute();
+  if (!c) return 'the native addon is not loaded';
+  if (!c.gemm) return 'the native addon was built without oneDNN (install libdnnl-dev and rebuild)';
+  return null;
+}
+
+/** The last reason a call fell back to the TypeScript GEMM (for tests and `xpu info`). */
+export let lastNativeGemmFallback: string | null = null;
+
+function fallback(reason: string): null {
+  lastNativeGemmFallback = reason;
+  if (cpuGemmPath() === 'native') {
+    throw new XpuDeviceError(`XPU_CPU_GEMM=native, but the native GEMM cannot run this matmul: ${reason}`, { op: 'matmul', arg: 'XPU_CPU_GEMM', expected: 'a native GEMM for this case', got: reason });
+  }
+  return null;
+}
+
+function isGemmFloat(d: string): boolean {
+  return d === 'float32' || d === 'float16';
+}
+
+export function nativeMatmul(spec: MatmulSpec): CpuStorage | null {
+  const path = cpuGemmPath();
+  if (path === 'ts') return null;
+  const why = nativeGemmUnavailable();
+  if (why) return fallback(why);
+  const c = nativeCompute()!;
+  const { a, b, batchShape, m, n, k, outDtype } = spec;
+  const ep = spec.epilogue ?? {};
+  const ops: Operand[] = [a, b, ...(ep.bias ? [ep.bias] : []), ...(ep.residual ? [ep.residual] : [])];
+  if (!isGemmFloat(outDtype) || ops.some((o) => !isGemmFloat(o.dtype))) return fallback('dtypes other than float32/float16');
+  const total = numel(batchShape) * m * n;
+  if (total === 0) return fallback('empty output');
+  if (k === 0) return fallback('k = 0');
+  const storages = ops.map((o) => o.storage as CpuStorage);
+  // An input whose GEMM already failed: the error belongs to whoever uses it now.
+  for (const st of storages) if (st.failed !== null) void st.data;
+  const out = CpuStorage.alloc(outDtype, total, 'matmul');
+  const operand = (o: Operand): NativeGemmOperand => ({
+    data: (o.storage as CpuStorage).rawData as Float32Array | Uint16Array,
+    f16: o.dtype === 'float16',
+    offset: o.offset,
+    strides: o.strides,
+  });
+  let id: number;
+  try {
+    id = c.gemm!({
+      m, n, k, batch: batchShape,
+      a: operand(a), b: operand(b),
+      bias: ep.bias ? operand(ep.bias) : undefined,
+      residual: ep.residual ? operand(ep.residual) : undefined,
+      out: out.rawData as Float32Array | Uint16Array, outF16: outDtype === 'float16',
+      alpha: ep.alpha ?? 1, beta: ep.beta ?? 1, activation: ep.activation,
+      // Pending jobs writing the inputs: if one fails, this one fails too (never garbage).
+      deps: storages.filter((st) => st.writer !== 0 && !isJobDone(st.writer)).map((st) => st.writer),
+    });
+  } catch (e) {
+    giveBackHost(outDtype, out.rawData);
+    return fallback((e as Error).message);
+  }
+  out.writer = id;
+  out.lastUse = id;
+  for (const st of storages) st.lastUse = Math.max(st.lastUse, id);
+  const keep: HostArray[] = [out.rawData, ...storages.map((s) => s.rawData)];
+  trackJob(id, keep);
+  lastNativeGemmFallback = null;
+  return out;
+}

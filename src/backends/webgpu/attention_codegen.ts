@@ -1,0 +1,133 @@
+import { exprWgsl } from '../../flex/wgsl.js';
+import { MASKED_SCORE, type AttentionSpec } from '../../ops/attention/spec.js';
+import { dtypeInfo, type DType } from '../../tensor/dtype.js';
+import { convertExpr, loadExpr, UniformWriter } from './codegen.js';
+import { kernelSource } from './pipelines.js';
+import type { AttentionConfig } from './attention_config.js';
+
+/**
+ * WGSL preludes for kernels/attention/*.wgsl: the Params struct, bindings (out, q, k, v, then the
+ * optional mask, block flags and captured tensors), typed loaders, and score_fn, which applies the
+ * mask operand, the causal mask and the flex modifications (compiled from their checked trees by
+ * src/flex/wgsl.ts). Shapes and strides travel in uniforms; the source depends only on dtypes,
+ * head dims, tiles and the modifications, which make up the cache key.
+ */
+
+export const MAX_CAPTURES = 4;
+
+const PARAMS = `struct Params {
+  B: u32, H: u32, L: u32, S: u32,
+  group: u32, qTiles: u32, groups: u32, splits: u32,
+  scale: f32, blockSize: u32, qOff: i32, kOff: i32,
+  vOff: i32, mOff: i32, fOff: i32, p0: u32,
+  qs: vec4<i32>, ks: vec4<i32>, vs: vec4<i32>, ms: vec4<i32>, fs: vec4<i32>,
+  cshape: array<vec4<u32>, ${MAX_CAPTURES}>,
+}`;
+
+/** The binding order of a spec's inputs after out: q, k, v, mask?, flags?, captures... */
+export function attentionInputs(spec: AttentionSpec): { name: string; dtype: DType; to: 'f32' | 'i32' }[] {
+  const list: { name: string; dtype: DType; to: 'f32' | 'i32' }[] = [
+    { name: 'q', dtype: spec.q.dtype, to: 'f32' }, { name: 'k', dtype: spec.k.dtype, to: 'f32' }, { name: 'v', dtype: spec.v.dtype, to: 'f32' },
+  ];
+  if (spec.mask) list.push({ name: 'mask', dtype: spec.mask.operand.dtype, to: 'f32' });
+  if (spec.blockMask) list.push({ name: 'flags', dtype: 'int32', to: 'i32' });
+  spec.captures.forEach((c, i) => list.push({ name: `cap${i}`, dtype: 'float32', to: 'f32' }));
+  return list;
+}
+
+/** Everything the source depends on besides the config. */
+export function attentionSourceKey(spec: AttentionSpec): string {
+  return [
+    spec.q.dtype, spec.k.dtype, spec.v.dtype, spec.e, spec.ev, spec.causal ? 'causal' : '',
+    spec.mask ? `${spec.mask.kind}:${spec.mask.operand.dtype}` : '', spec.blockMask ? 'blocks' : '',
+    spec.captures.map((c) => `${c.name}/${c.shape.length}`).join(','),
+    spec.scoreMod ? `S{${keyOf(spec.scoreMod)}}` : '', spec.maskMod ? `M{${keyOf(spec.maskMod)}}` : '',
+  ].join('|');
+}
+
+const keyOf = (e: unknown): string => JSON.stringify(e);
+
+function bindingsAndLoaders(spec: AttentionSpec, outDecl: string): string {
+  const lines = ['@group(0) @binding(0) var<uniform> P: Params;', `@group(0) @binding(1) var<storage, read_write> out: ${outDecl};`];
+  attentionInputs(spec).forEach((inp, i) => {
+    lines.push(`@group(0) @binding(${i + 2}) var<storage, read> in_${inp.name}: array<u32>;`);
+    const from = dtypeInfo(inp.dtype).compute;
+    lines.push(`fn ld_${inp.name}(e: i32) -> ${inp.to} {\n  let u = u32(e);\n  return ${convertExpr(loadExpr(inp.dtype, `in_${inp.name}`, 'u'), from, inp.to)};\n}`);
+  });
+  return lines.join('\n');
+}
+
+function captureReaders(spec: AttentionSpec): string {
+  const out = ['fn cap_index(x: f32, n: u32) -> i32 {\n  let f = floor(x);\n  if (!(f >= 0.0)) {\n    return 0;\n  }\n  return i32(min(f, f32(n - 1u)));\n}'];
+  spec.captures.forEach((c, i) => {
+    const args = c.shape.map((_, d) => `i${d}: f32`).join(', ');
+    const body = c.shape.map((_, d) => `  off = off * i32(P.cshape[${i}][${d}]) + cap_index(i${d}, P.cshape[${i}][${d}]);`).join('\n');
+    out.push(`fn cap${i}(${args}) -> f32 {\n  var off = 0;\n${body}\n  return ld_cap${i}(off);\n}`);
+  });
+  return out.join('\n');
+}
+
+function scoreFn(spec: AttentionSpec): string {
+  const capName = (name: string) => `cap${spec.captures.findIndex((c) => c.name === name)}`;
+  const lines: string[] = ['  var score = s_in;'];
+  if (spec.mask) {
+    const at = 'P.mOff + i32(b) * P.ms.x + i32(h) * P.ms.y + i32(q_idx) * P.ms.z + i32(kv_idx) * P.ms.w';
+    if (spec.mask.kind === 'bool') lines.push(`  if (ld_mask(${at}) == 0.0) {\n    return MASKED;\n  }`);
+    else lines.push(`  score += ld_mask(${at});`);
+  }
+  if (spec.causal) lines.push('  if (kv_idx > q_idx) {\n    return MASKED;\n  }');
+  if (spec.scoreMod) lines.push(`  score = ${exprWgsl(spec.scoreMod, capName)};`);
+  if (spec.maskMod) lines.push(`  if (!full && !(${exprWgsl(spec.maskMod, capName)})) {\n    return MASKED;\n  }`);
+  lines.push('  return score;');
+  return `fn score_fn(s_in: f32, b: u32, h: u32, q_idx: u32, kv_idx: u32, full: bool) -> f32 {\n${lines.join('\n')}\n}`;
+}
+
+function blockFlagFn(spec: AttentionSpec): string {
+  if (!spec.blockMask) return 'fn block_flag(b: u32, h: u32, qb: u32, kb: u32) -> u32 {\n  return 1u;\n}';
+  return 'fn block_flag(b: u32, h: u32, qb: u32, kb: u32) -> u32 {\n  return u32(ld_flags(P.fOff + i32(b) * P.fs.x + i32(h) * P.fs.y + i32(qb) * P.fs.z + i32(kb) * P.fs.w));\n}';
+}
+
+function common(spec: AttentionSpec): string {
+  return [
+    PARAMS,
+    bindingsAndLoaders(spec, 'array<u32>'),
+    `const E: u32 = ${spec.e}u;\nconst EV: u32 = ${Math.max(1, spec.ev)}u;\nconst CAUSAL: bool = ${spec.causal};\nconst HAS_BLOCKS: bool = ${!!spec.blockMask};\nconst MASKED: f32 = ${MASKED_SCORE.toExponential()}f;`,
+    kernelSource('common/math.wgsl'),
+    captureReaders(spec),
+    scoreFn(spec),
+    blockFlagFn(spec),
+  ].join('\n');
+}
+
+export function prefillSource(spec: AttentionSpec, c: AttentionConfig): string {
+  return [common(spec), `const BQ: u32 = ${c.bq}u;\nconst BK: u32 = ${c.bk}u;`, kernelSource('attention/flash_prefill.wgsl')].join('\n');
+}
+
+export function decodeSource(spec: AttentionSpec, c: AttentionConfig, minSubgroup: number): string {
+  const head = c.subgroups ? 'enable subgroups;\n' : '';
+  const red = c.subgroups ? `const RED_SLOTS: u32 = ${Math.max(1, Math.ceil(c.wg / minSubgroup))}u;\n${kernelSource('attention/reduce_subgroup.wgsl')}` : kernelSource('attention/reduce_workgroup.wgsl');
+  return [head + common(spec), `const WG: u32 = ${c.wg}u;\nconst CHUNK: u32 = ${c.chunk}u;`, red, kernelSource('attention/flash_decode.wgsl')].join('\n');
+}
+
+export function reduceSource(ev: number, wg: number): string {
+  return [
+    PARAMS,
+    '@group(0) @binding(0) var<uniform> P: Params;\n@group(0) @binding(1) var<storage, read_write> out: array<u32>;\n@group(0) @binding(2) var<storage, read> in0: array<u32>;',
+    `const EV: u32 = ${Math.max(1, ev)}u;\nconst WG: u32 = ${wg}u;\nconst MASKED: f32 = ${MASKED_SCORE.toExponential()}f;`,
+    kernelSource('attention/decode_reduce.wgsl'),
+  ].join('\n');
+}
+
+/** The uniforms every attention kernel reads (PARAMS above). */
+export function attentionUniforms(spec: AttentionSpec, u: { qTiles: number; groups: number; splits: number }): ArrayBuffer {
+  const z = [0, 0, 0, 0];
+  const w = new UniformWriter()
+    .u32(spec.batch, spec.heads, spec.l, spec.s)
+    .u32(spec.heads / spec.kvHeads, u.qTiles, u.groups, u.splits)
+    .f32(spec.scale).u32(spec.blockMask?.blockSize ?? 1).i32(spec.q.offset, spec.k.offset)
+    .i32(spec.v.offset, spec.mask?.operand.offset ?? 0, spec.blockMask?.flags.offset ?? 0).u32(0)
+    .i32(...spec.q.strides).i32(...spec.k.strides).i32(...spec.v.strides)
+    .i32(...(spec.mask?.operand.strides ?? z)).i32(...(spec.blockMask?.flags.strides ?? z));
+  for (let i = 0; i < MAX_CAPTURES; i++) w.array('u', spec.captures[i]?.shape ?? [], 4);
+  return w.finish();
+}

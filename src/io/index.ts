@@ -1,0 +1,5 @@
+// xpu.io: reading and writing tensors in the safetensors format.
+export { SafetensorsReader, loadSafetensors } from './safetensors_reader.js';
+export { saveSafetensors, serializeSafetensors, type NamedTensors } from './safetensors_writer.js';
+export { FILE_DTYPES, MAX_HEADER_BYTES, type FileDType } from './safetensors_format.js';
+export { BufferSource, FileSource, type ByteSource } from './byte_source.js';

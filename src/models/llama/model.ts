@@ -1,0 +1,154 @@
+import type { DeviceLike } from '../../device/device.js';
+import { XpuValueError } from '../../errors.js';
+import { narrow, view } from '../../ops/views.js';
+import { Embedding } from '../../nn/embedding.js';
+import { GroupedQueryAttention } from '../../nn/grouped_attention.js';
+import type { KVCache } from '../../nn/kv_cache.js';
+import { Linear } from '../../nn/linear.js';
+import { Module, type ModuleList } from '../../nn/module.js';
+import { RMSNorm } from '../../nn/rms_norm.js';
+import { RotaryEmbedding } from '../../nn/rotary.js';
+import { SwiGLU } from '../../nn/swiglu.js';
+import type { DType } from '../../tensor/dtype.js';
+import { scope } from '../../tensor/scope_api.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { generate, type GenerateOptions, type GenerateResult } from './generate.js';
+import { checkConfig, headDimOf, type LlamaConfig } from './config.js';
+
+/**
+ * A Llama-architecture decoder (after HF transformers' modeling_llama: pre-norm blocks of
+ * grouped-query attention with rotary positions and a SwiGLU MLP). Module and parameter names
+ * are HF's, so a checkpoint's tensor names are this model's parameter paths.
+ */
+
+export interface LlamaInit {
+  device?: DeviceLike;
+  dtype?: DType;
+  /** Seeded random weights (default) or zeros for a loader to fill. */
+  random?: boolean;
+  /** Longest sequence the rotary tables cover (default min(maxPositionEmbeddings, 4096)). */
+  maxSequence?: number;
+}
+
+export class LlamaDecoderLayer extends Module {
+  declare input_layernorm: RMSNorm;
+  declare self_attn: GroupedQueryAttention;
+  declare post_attention_layernorm: RMSNorm;
+  declare mlp: SwiGLU;
+
+  constructor(c: LlamaConfig, init: LlamaInit) {
+    super();
+    const o = { device: init.device, dtype: init.dtype, random: init.random };
+    this.registerModule('input_layernorm', new RMSNorm(c.hiddenSize, { eps: c.rmsNormEps, ...o }));
+    this.registerModule('self_attn', new GroupedQueryAttention({ hiddenSize: c.hiddenSize, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: headDimOf(c), ...o }));
+    this.registerModule('post_attention_layernorm', new RMSNorm(c.hiddenSize, { eps: c.rmsNormEps, ...o }));
+    this.registerModule('mlp', new SwiGLU(c.hiddenSize, c.intermediateSize, o));
+  }
+
+  /** h = x + attn(norm(x)); out = h + mlp(norm(h)) (both residual adds fused into a GEMM). */
+  forward(x: Tensor, rope: RotaryEmbedding, start: number, cache?: { kv: KVCache; layer: number }): Tensor {
+    const a = this.input_layernorm.forward(x);
+    const h = this.self_attn.forward(a, rope, start, cache, x);
+    a.dispose();
+    const m = this.post_attention_layernorm.forward(h);
+    const out = this.mlp.forward(m, h);
+    m.dispose();
+    h.dispose();
+    return out;
+  }
+}
+
+export class LlamaModel extends Module {
+  declare embed_tokens: Embedding;
+  declare layers: ModuleList<LlamaDecoderLayer>;
+  declare norm: RMSNorm;
+
+  constructor(c: LlamaConfig, init: LlamaInit) {
+    super();
+    const o = { device: init.device, dtype: init.dtype, random: init.random };
+    this.registerModule('embed_tokens', new Embedding(c.vocabSize, c.hiddenSize, o));
+    this.registerModuleList('layers', Array.from({ length: c.numLayers }, () => new LlamaDecoderLayer(c, init)));
+    this.registerModule('norm', new RMSNorm(c.hiddenSize, { eps: c.rmsNormEps, ...o }));
+  }
+}
+
+export interface ForwardOptions {
+  /** Position of the first token (the cache's length when decoding). */
+  start?: number;
+  cache?: KVCache;
+  /** Only the last position's logits (generation needs no others): [B, 1, V]. */
+  lastOnly?: boolean;
+}
+
+export class LlamaForCausalLM extends Module {
+  declare model: LlamaModel;
+  declare lm_head: Linear;
+  readonly config: LlamaConfig;
+  readonly rope: RotaryEmbedding;
+  readonly dtype: DType;
+
+  constructor(config: LlamaConfig, init: LlamaInit = {}) {
+    super();
+    this.config = checkConfig({ ...config });
+    this.dtype = init.dtype ?? 'float32';
+    const c = this.config;
+    this.registerModule('model', new LlamaModel(c, init));
+    this.registerModule('lm_head', new Linear(c.hiddenSize, c.vocabSize, { bias: false, device: init.device, dtype: init.dtype, random: (init.random ?? true) && !c.tieWordEmbeddings }));
+    if (c.tieWordEmbeddings) this.tieWeights();
+    this.rope = new RotaryEmbedding(headDimOf(c), init.maxSequence ?? Math.min(c.maxPositionEmbeddings, 4096), c.ropeTheta, c.ropeScaling);
+  }
+
+  /**
+   * lm_head reads the embedding matrix. It gets its own view of the same storage, so replacing or
+   * disposing lm_head.weight (quantization swaps it) leaves the embedding alive.
+   */
+  tieWeights(): void {
+    (this.lm_head.weight as Tensor).dispose();
+    this.lm_head.weight = view(this.model.embed_tokens.weight, [this.config.vocabSize, this.config.hiddenSize]);
+  }
+
+  get device(): DeviceLike {
+    return this.model.embed_tokens.weight.device;
+  }
+
+  /** ids [B, L] int32 -> logits [B, L, V] (or [B, 1, V] with lastOnly), float of the model dtype. */
+  forward(ids: Tensor, options: ForwardOptions = {}): Tensor {
+    const start = options.start ?? 0;
+    if (ids.ndim !== 2) throw new XpuValueError('ids must be [batch, length]', { op: 'LlamaForCausalLM.forward', arg: 'ids', expected: '2 dims', got: `${ids.ndim} dims` });
+    const cache = options.cache;
+    if (cache && (cache.numLayers !== this.config.numLayers || cache.batch !== ids.shape[0])) {
+      throw new XpuValueError('cache does not fit this model and batch', { op: 'LlamaForCausalLM.forward', arg: 'cache', expected: `${this.config.numLayers} layers, batch ${ids.shape[0]}`, got: `${cache.numLayers} layers, batch ${cache.batch}` });
+    }
+    return scope(() => {
+      let x = this.model.embed_tokens.forward(ids);
+      this.model.layers.items.forEach((layer, i) => {
+        const next = layer.forward(x, this.rope, start, cache ? { kv: cache, layer: i } : undefined);
+        x.dispose();
+        x = next;
+      });
+      const l = ids.shape[1];
+      const last = options.lastOnly && l > 1 ? narrow(x, 1, l - 1, 1) : x;
+      return this.lm_head.forward(this.model.norm.forward(last));
+    });
+  }
+
+  /** Parameters under their HF checkpoint names (a tied lm_head.weight is left out, as HF does). */
+  stateDict(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    for (const [name, p] of this.namedParameters()) {
+      if (name === 'lm_head.weight' && this.config.tieWordEmbeddings) continue;
+      if ('scheme' in p) throw new XpuValueError('stateDict() of a quantized model is not supported', { op: 'stateDict', arg: name, expected: 'dense tensors', got: `scheme ${p.scheme}` });
+      out.set(name, p as Tensor);
+    }
+    return out;
+  }
+
+  /** Prefill + KV-cache decode; see generate.ts. */
+  generate(inputIds: ArrayLike<number>, options: GenerateOptions): Promise<GenerateResult> {
+    return generate(this, inputIds, options);
+  }
+
+  protected override onDispose(): void {
+    this.rope.dispose();
+  }
+}

@@ -1,0 +1,67 @@
+import { XpuValueError } from '../../errors.js';
+
+export interface SamplingOptions {
+  /** 0 (default) is greedy: the argmax, deterministic. */
+  temperature?: number;
+  /** Keep only the k most likely tokens (0 or undefined: all). */
+  topK?: number;
+  /** Keep the smallest set of most likely tokens whose probability reaches p (1: all). */
+  topP?: number;
+}
+
+/** A seeded host PRNG (mulberry32): the same seed gives the same samples on every device. */
+export function samplerRng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function checkSampling(o: SamplingOptions): void {
+  const t = o.temperature ?? 0;
+  if (!(t >= 0) || !Number.isFinite(t)) throw new XpuValueError('temperature must be >= 0', { op: 'generate', arg: 'temperature', expected: 'a finite number >= 0', got: String(t) });
+  if (o.topK !== undefined && (!Number.isInteger(o.topK) || o.topK < 0)) throw new XpuValueError('topK must be an integer >= 0', { op: 'generate', arg: 'topK', expected: 'an integer >= 0', got: String(o.topK) });
+  if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1)) throw new XpuValueError('topP must be in (0, 1]', { op: 'generate', arg: 'topP', expected: '0 < topP <= 1', got: String(o.topP) });
+}
+
+/** The index of the largest logit (the first one on ties; NaN never wins). */
+export function argmax(logits: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best] || Number.isNaN(logits[best])) best = i;
+  return best;
+}
+
+/**
+ * Picks the next token from one row of logits: greedy at temperature 0, otherwise softmax of
+ * logits / temperature filtered by top-k then top-p (HF's order), sampled with `rand`.
+ */
+export function sampleToken(logits: ArrayLike<number>, o: SamplingOptions, rand: () => number): number {
+  const temperature = o.temperature ?? 0;
+  if (temperature === 0) return argmax(logits);
+  const order = Array.from({ length: logits.length }, (_, i) => i).sort((a, b) => logits[b] - logits[a] || a - b);
+  const k = o.topK && o.topK > 0 ? Math.min(o.topK, order.length) : order.length;
+  const kept = order.slice(0, k);
+  const top = logits[kept[0]];
+  const weights = kept.map((i) => Math.exp((logits[i] - top) / temperature));
+  const total = weights.reduce((a, b) => a + b, 0);
+  let n = kept.length;
+  const p = o.topP ?? 1;
+  if (p < 1) {
+    let acc = 0;
+    for (n = 0; n < kept.length; ) {
+      acc += weights[n++] / total;
+      if (acc >= p) break;
+    }
+  }
+  const mass = weights.slice(0, n).reduce((a, b) => a + b, 0);
+  let r = rand() * mass;
+  for (let i = 0; i < n; i++) {
+    r -= weights[i];
+    if (r < 0) return kept[i];
+  }
+  return kept[n - 1];
+}

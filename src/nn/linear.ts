@@ -1,0 +1,62 @@
+import type { DeviceLike } from '../device/device.js';
+import { XpuValueError } from '../errors.js';
+import type { Activation } from '../backends/backend.js';
+import { unaryOp } from '../ops/elementwise.js';
+import { linear } from '../ops/linear.js';
+import { add } from '../ops/math.js';
+import { zeros } from '../ops/creation.js';
+import { rand } from '../ops/random.js';
+import type { DType } from '../tensor/dtype.js';
+import { isTensor, type Tensor } from '../tensor/tensor.js';
+import { Module, type QuantizedLike } from './module.js';
+
+export interface LinearInit {
+  /** Include a bias (default true, as torch.nn.Linear). */
+  bias?: boolean;
+  device?: DeviceLike;
+  dtype?: DType;
+  /** Draw random weights (default); false allocates zeros for a loader to overwrite. */
+  random?: boolean;
+}
+
+/**
+ * y = x @ weight^T + bias (torch.nn.Linear). weight is [out_features, in_features]; after
+ * quantization (xpu.quant.quantizeModule) it is a quantized tensor, and ops/linear dispatches on it.
+ * Weights start as PyTorch's default, U(-1/sqrt(in), 1/sqrt(in)), drawn from the global seeded RNG.
+ */
+export class Linear extends Module {
+  declare weight: Tensor | QuantizedLike;
+  declare bias: Tensor | undefined;
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+
+  constructor(inFeatures: number, outFeatures: number, init: LinearInit = {}) {
+    super();
+    for (const [arg, v] of [['inFeatures', inFeatures], ['outFeatures', outFeatures]] as const) {
+      if (!Number.isInteger(v) || v <= 0) throw new XpuValueError('feature count must be a positive integer', { op: 'Linear', arg, expected: 'an integer >= 1', got: String(v) });
+    }
+    this.inFeatures = inFeatures;
+    this.outFeatures = outFeatures;
+    const bound = 1 / Math.sqrt(inFeatures);
+    const opts = { device: init.device, dtype: init.dtype, low: -bound, high: bound };
+    const make = (shape: number[]) => (init.random ?? true ? rand(shape, opts) : zeros(shape, opts));
+    this.registerParameter('weight', make([outFeatures, inFeatures]));
+    this.registerParameter('bias', init.bias ?? true ? make([outFeatures]) : undefined);
+  }
+
+  /**
+   * act(x @ W^T + b) + residual. A dense weight fuses the activation and the residual into the
+   * GEMM's store; a quantized weight goes through the same ops/linear call (it dispatches on the
+   * weight's type) with only the bias, and the rest runs as separate ops, so no assumption is
+   * made about which epilogues the quantized kernels fuse.
+   */
+  forward(x: Tensor, options: { activation?: Activation; residual?: Tensor } = {}): Tensor {
+    if (isTensor(this.weight)) return linear(x, this.weight, { bias: this.bias, ...options });
+    const y = linear(x, this.weight as unknown as Tensor, { bias: this.bias });
+    let out = y;
+    if (options.activation) out = unaryOp(options.activation, out);
+    if (options.residual) out = add(out, options.residual);
+    if (out !== y) y.dispose();
+    return out;
+  }
+}

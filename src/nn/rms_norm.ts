@@ -1,0 +1,24 @@
+import type { DeviceLike } from '../device/device.js';
+import { rmsNorm } from '../ops/norm.js';
+import { ones } from '../ops/creation.js';
+import type { DType } from '../tensor/dtype.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { Module } from './module.js';
+
+/** x / sqrt(mean(x^2) + eps) * weight over the last dim (Llama's RMSNorm; weight starts at 1). */
+export class RMSNorm extends Module {
+  declare weight: Tensor;
+  readonly eps: number;
+  readonly dim: number;
+
+  constructor(dim: number, init: { eps?: number; device?: DeviceLike; dtype?: DType } = {}) {
+    super();
+    this.dim = dim;
+    this.eps = init.eps ?? 1e-6;
+    this.registerParameter('weight', ones([dim], { device: init.device, dtype: init.dtype }));
+  }
+
+  forward(x: Tensor): Tensor {
+    return rmsNorm(x, [this.dim], { weight: this.weight, eps: this.eps });
+  }
+}

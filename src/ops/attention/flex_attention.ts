@@ -1,0 +1,95 @@
+import { XpuDeviceError, XpuShapeError, XpuValueError } from '../../errors.js';
+import { checkExpr } from '../../flex/check.js';
+import { BlockMask } from '../../flex/block_mask.js';
+import { isFlexMod, type FlexMod } from '../../flex/mods.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { copyAs } from '../common.js';
+import { checkQkv, operand4, runAttention } from './run.js';
+import { checkScale } from './sdpa.js';
+import type { AttentionCapture, AttentionSpec } from './spec.js';
+
+export interface FlexAttentionOptions {
+  /** xpu.flex.scoreMod('...'): a new score from (score, b, h, q_idx, kv_idx). */
+  scoreMod?: FlexMod | null;
+  /** xpu.flex.maskMod('...'): whether (b, h, q_idx, kv_idx) attends. */
+  maskMod?: FlexMod | null;
+  /** From createBlockMask: skips empty tiles; its mask modification applies (maskMod may be left out). */
+  blockMask?: BlockMask | null;
+  /** Multiplies q.k before scoreMod; default 1 / sqrt(E). */
+  scale?: number | null;
+  enableGqa?: boolean;
+}
+
+/**
+ * PyTorch's flex_attention: attention whose scores pass through a score modification and a mask
+ * modification written in xpu's expression language (src/flex), compiled to WGSL on xpu and to
+ * JavaScript on cpu. q [B, Hq, L, E], k [B, Hkv, S, E], v [B, Hkv, S, Ev] -> [B, Hq, L, Ev]. A
+ * query row with every key masked gives 0, as PyTorch's flex_attention does.
+ */
+export function flexAttention(query: Tensor, key: Tensor, value: Tensor, options: FlexAttentionOptions = {}): Tensor {
+  const op = 'flexAttention';
+  if (typeof options !== 'object' || options === null) throw new XpuValueError('options must be an object', { op, arg: 'options', expected: '{ scoreMod, maskMod, blockMask, scale, enableGqa }', got: String(options) });
+  const enableGqa = options.enableGqa ?? false;
+  if (typeof enableGqa !== 'boolean') throw new XpuValueError('enableGqa must be a boolean', { op, arg: 'enableGqa', expected: 'true or false', got: String(enableGqa) });
+  const dims = checkQkv(op, query, key, value, enableGqa, false);
+  const scale = checkScale(op, options.scale, dims.e);
+  const scoreMod = options.scoreMod ?? undefined;
+  const blockMask = options.blockMask ?? undefined;
+  let maskMod = options.maskMod ?? undefined;
+  if (scoreMod !== undefined && !isFlexMod(scoreMod, 'score')) throw new XpuValueError('scoreMod must come from xpu.flex.scoreMod', { op, arg: 'scoreMod', expected: "xpu.flex.scoreMod('score + ...')", got: describe(scoreMod) });
+  if (maskMod !== undefined && !isFlexMod(maskMod, 'mask')) throw new XpuValueError('maskMod must come from xpu.flex.maskMod', { op, arg: 'maskMod', expected: "xpu.flex.maskMod('kv_idx <= q_idx')", got: describe(maskMod) });
+  if (blockMask !== undefined) {
+    if (!(blockMask instanceof BlockMask)) throw new XpuValueError('blockMask must come from createBlockMask', { op, arg: 'blockMask', expected: 'await xpu.flex.createBlockMask(maskMod, B, H, L, S)', got: describe(blockMask) });
+    blockMask.flags.check(op, 'blockMask');
+    if (maskMod !== undefined && maskMod.key !== blockMask.maskMod.key) {
+      throw new XpuValueError('maskMod differs from the block mask\'s', { op, arg: 'maskMod', expected: `the block mask's own (${blockMask.maskMod.key}) or none`, got: maskMod.key });
+    }
+    maskMod = blockMask.maskMod;
+    const [fb, fh] = blockMask.flags.shape;
+    if (blockMask.qLen !== dims.l || blockMask.kvLen !== dims.s || (fb !== 1 && fb !== dims.batch) || (fh !== 1 && fh !== dims.heads)) {
+      throw new XpuShapeError('blockMask was made for another shape', { op, arg: 'blockMask', expected: `B in {1, ${dims.batch}}, H in {1, ${dims.heads}}, L = ${dims.l}, S = ${dims.s}`, got: `B ${fb}, H ${fh}, L ${blockMask.qLen}, S ${blockMask.kvLen}` });
+    }
+    if (!blockMask.flags.device.equals(query.device)) {
+      throw new XpuDeviceError('blockMask is on another device', { op, arg: 'blockMask', expected: `flags on ${query.device} (createBlockMask(..., { device }))`, got: String(blockMask.flags.device) });
+    }
+  }
+  // The trees are checked again here: a FlexMod-shaped object may not come from scoreMod/maskMod.
+  const captures = new Map<string, Tensor>();
+  for (const mod of [scoreMod, maskMod]) {
+    if (!mod) continue;
+    for (const [name, t] of mod.captures) {
+      const prev = captures.get(name);
+      if (prev && prev !== t) throw new XpuValueError('two captured tensors share a name', { op, arg: `captures.${name}`, expected: 'distinct names in scoreMod and maskMod', got: name });
+      t.check(op, `captures.${name}`);
+      if (!t.device.equals(query.device)) throw new XpuDeviceError('a captured tensor is on another device', { op, arg: `captures.${name}`, expected: `a tensor on ${query.device}`, got: String(t.device) });
+      captures.set(name, t);
+    }
+    checkExpr(mod.expr, { op, allowScore: mod.kind === 'score', captures: new Map([...mod.captures].map(([n, t]) => [n, t.ndim])) });
+  }
+  const temps: Tensor[] = [];
+  try {
+    const caps: AttentionCapture[] = [...captures].map(([name, t]) => {
+      const c = copyAs(op, t, 'float32'); // contiguous float32 from element 0, as the kernels index it
+      temps.push(c);
+      return { name, storage: c.ref.storage, shape: c.shape.slice() };
+    });
+    const spec: AttentionSpec = {
+      q: operand4(query, false), k: operand4(key, false), v: operand4(value, false),
+      batch: dims.batch, heads: dims.heads, kvHeads: dims.kvHeads, l: dims.l, s: dims.s, e: dims.e, ev: dims.ev,
+      scale, causal: false, scoreMod: scoreMod?.expr, maskMod: maskMod?.expr, captures: caps,
+      blockMask: blockMask ? {
+        flags: { storage: blockMask.flags.ref.storage, dtype: 'int32', strides: blockMask.flags.shape.map((n, i) => (n === 1 ? 0 : blockMask.flags.strides[i])), offset: blockMask.flags.offset },
+        blockSize: blockMask.blockSize, qBlocks: blockMask.qBlocks, kvBlocks: blockMask.kvBlocks,
+      } : undefined,
+    };
+    return runAttention(op, query.device, query, spec);
+  } finally {
+    for (const t of temps) t.dispose();
+  }
+}
+
+function describe(x: unknown): string {
+  if (x === null) return 'null';
+  if (typeof x === 'string') return `a string ${JSON.stringify(x.slice(0, 40))} (wrap it: xpu.flex.scoreMod(text) / maskMod(text))`;
+  return typeof x;
+}

@@ -1,0 +1,11 @@
+/**
+ * xpu.quant: weight quantization (int8 per channel, int4 group-wise, w8a8 dynamic), the
+ * QuantizedTensor that xpu.linear runs on, importers for GPTQ / ONNX MatMulNBits checkpoints,
+ * and quantizeModule (torchao's quantize_). Formats: docs/quantization.md.
+ */
+export { quantize } from './quantize.js';
+export { QuantizedTensor, isQuantizedTensor, type QuantMetadata } from './quantized_tensor.js';
+export { QUANT_SCHEMES, INT4_GROUP_SIZES, DEFAULT_INT4_GROUP_SIZE, DEFAULT_INT4_ZERO, int8RowStride, roundHalfEven, type QuantScheme, type QuantizeOptions, type ScaleDType } from './formats.js';
+export { packInt4, unpackInt4, padInt8Rows, unpadInt8Rows } from './pack.js';
+export { fromMatMulNBits, toMatMulNBits, fromGptq, toGptq, type ImportOptions, type MatMulNBitsWeights, type GptqWeights } from './importers.js';
+export { quantizeModule, type QuantizeModuleConfig } from './module.js';

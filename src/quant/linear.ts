@@ -1,0 +1,75 @@
+import type { Operand } from '../backends/backend.js';
+import { XpuDTypeError, XpuShapeError, XpuValueError } from '../errors.js';
+import { checkSameDevice, wrap } from '../ops/common.js';
+import { add, gelu, relu, silu } from '../ops/math.js';
+import { reshape } from '../ops/views.js';
+import { isFloating } from '../tensor/dtype.js';
+import { fmtShape } from '../tensor/shape.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { Activation } from '../backends/backend.js';
+import { int8RowStride } from './formats.js';
+import type { QuantizedTensor } from './quantized_tensor.js';
+import { quantizeRowsInt8 } from './quantize.js';
+
+export interface QuantLinearOptions {
+  bias?: Tensor;
+  activation?: Activation;
+  residual?: Tensor;
+}
+
+/**
+ * xpu.linear(x, qw, { bias }) for a quantized weight: x [..., K] -> [..., N] in x's dtype. The bias
+ * is fused into the kernel's store; an activation or residual runs as one more op each (the
+ * quantized kernels do not fuse them yet). int8_dynamic quantizes x per row first (the same map
+ * kernels as the weights, float32 scales), then multiplies integers.
+ */
+export function quantizedLinear(input: Tensor, qw: QuantizedTensor, options: QuantLinearOptions = {}): Tensor {
+  const op = 'linear';
+  const { bias } = options;
+  const tensors = [input, qw.qdata, ...(bias ? [bias] : [])];
+  const device = checkSameDevice(op, tensors, ['input', 'weight', ...(bias ? ['bias'] : [])]);
+  qw.check(op);
+  if (!isFloating(input.dtype)) throw new XpuDTypeError('linear needs a float input', { op, arg: 'input', expected: 'float32 or float16', got: input.dtype });
+  const [n, k] = qw.shape;
+  if (input.ndim === 0 || input.shape[input.ndim - 1] !== k) {
+    throw new XpuShapeError('last dim of input must be in_features', { op, arg: 'input', expected: `[..., ${k}] (weight is ${qw.scheme} [${n}, ${k}])`, got: fmtShape(input.shape) });
+  }
+  if (bias && !(bias.ndim === 1 && bias.shape[0] === n)) throw new XpuShapeError('bias must be [out_features]', { op, arg: 'bias', expected: `[${n}]`, got: fmtShape(bias.shape) });
+  if (bias && !isFloating(bias.dtype)) throw new XpuDTypeError('bias must be float', { op, arg: 'bias', expected: 'float32 or float16', got: bias.dtype });
+  const act = options.activation;
+  if (act !== undefined && act !== 'relu' && act !== 'gelu' && act !== 'silu') throw new XpuValueError('unknown activation', { op, arg: 'activation', expected: "'relu', 'gelu', 'silu'", got: String(act) });
+  const lead = input.shape.slice(0, -1);
+  const m = lead.reduce((x, y) => x * y, 1);
+  const outShape = [...lead, n];
+  if (m === 0) return wrap(device, device.backend.alloc(input.dtype, 0, op), outShape, input.dtype);
+  const x2 = input.ndim === 2 ? input : reshape(input, [m, k]); // a view when the strides allow
+  const temps: Tensor[] = x2 === input ? [] : [x2];
+  let a: Operand = { storage: x2.ref.storage, dtype: x2.dtype, strides: [x2.strides[0], x2.strides[1]], offset: x2.offset };
+  let aScales;
+  if (qw.scheme === 'int8_dynamic') {
+    const { q, scales } = quantizeRowsInt8(device, x2, m, k, x2.strides[0], x2.strides[1], 'float32');
+    temps.push(q, scales);
+    a = { storage: q.ref.storage, dtype: 'int8', strides: [int8RowStride(k), 1], offset: 0 };
+    aScales = scales.ref.storage;
+  }
+  const biasOp: Operand | undefined = bias ? { storage: bias.ref.storage, dtype: bias.dtype, strides: [0, bias.strides[0]], offset: bias.offset } : undefined;
+  const storage = device.backend.qmatmul({ a, m, aScales, w: qw.kernelWeight(), outDtype: input.dtype, bias: biasOp });
+  for (const t of temps) t.dispose(); // the queue keeps its buffers until the kernel ran
+  let out = wrap(device, storage, outShape, input.dtype);
+  if (act) {
+    const y = act === 'relu' ? relu(out) : act === 'gelu' ? gelu(out) : silu(out);
+    out.dispose();
+    out = y;
+  }
+  if (options.residual) {
+    checkSameDevice(op, [out, options.residual], ['output', 'residual']);
+    const y = add(out, options.residual);
+    if (y.shape.length !== out.shape.length || y.shape.some((d, i) => d !== out.shape[i])) {
+      y.dispose();
+      throw new XpuShapeError('does not broadcast to the output', { op, arg: 'residual', expected: `a shape broadcastable to ${fmtShape(outShape)}`, got: fmtShape(options.residual.shape) });
+    }
+    out.dispose();
+    out = y;
+  }
+  return out;
+}

@@ -1,0 +1,300 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { clearHostPool } from '../src/backends/cpu/host_pool.js';
+import { isJobDone } from '../src/backends/cpu/native_jobs.js';
+import { nativeGemmUnavailable } from '../src/backends/cpu/native_gemm.js';
+import { nativeCompute } from '../src/backends/cpu/native_jobs.js';
+import { CpuStorage } from '../src/backends/cpu/storage.js';
+import { expectClose, randomData, TOL, xpu } from './helpers.js';
+
+/**
+ * The cpu GEMM on both of its paths: the native oneDNN GEMM on the compute thread
+ * (XPU_CPU_GEMM=native, which fails instead of falling back) and the TypeScript GEMM
+ * (XPU_CPU_GEMM=ts). Every case is checked against a float64 reference computed here from the
+ * operands' logical contents; then the asynchronous parts of the native path: ordering of
+ * dependent GEMMs, disposing while a GEMM is pending, and the event loop running while an awaited
+ * GEMM computes.
+ */
+
+const why = nativeGemmUnavailable();
+const hasNative = why === null;
+// CI installs oneDNN (scripts/setup.sh) and requires the addon: there a missing native GEMM fails.
+if (process.env.XPU_REQUIRE_MPI === '1' && !hasNative) throw new Error(`the native GEMM is required in CI: ${why}`);
+const PATHS = hasNative ? (['native', 'ts'] as const) : (['ts'] as const);
+
+type T = xpu.Tensor;
+
+/** float64 reference: logical [batch..., m, k] x [batch..., k, n] (already broadcast to one batch shape). */
+function refGemm(a: ArrayLike<number>, b: ArrayLike<number>, batch: number, m: number, k: number, n: number): Float64Array {
+  const out = new Float64Array(batch * m * n);
+  for (let z = 0; z < batch; z++) {
+    for (let i = 0; i < m; i++) {
+      for (let p = 0; p < k; p++) {
+        const av = a[z * m * k + i * k + p];
+        const bo = z * k * n + p * n;
+        const oo = z * m * n + i * n;
+        for (let j = 0; j < n; j++) out[oo + j] += av * b[bo + j];
+      }
+    }
+  }
+  return out;
+}
+
+const numel = (s: readonly number[]): number => s.reduce((x, y) => x * y, 1);
+
+/** A cpu float32 tensor of `shape` with fresh random data (never zeros). */
+function rand(shape: number[], seed: number, dtype: 'float32' | 'float16' = 'float32'): T {
+  const t = xpu.tensor(Float32Array.from(randomData(numel(shape), seed)), { device: 'cpu', shape });
+  return dtype === 'float32' ? t : t.to('float16');
+}
+
+/** Checks xpu.matmul(a, b) against the float64 reference of the operands' logical contents. */
+async function checkMatmul(a: T, b: T, tol: number, what: string): Promise<void> {
+  const out = xpu.matmul(a, b);
+  const batch = out.shape.slice(0, -2);
+  const [m, k, n] = [a.shape[a.shape.length - 2], a.shape[a.shape.length - 1], b.shape[b.shape.length - 1]];
+  const ae = await a.expand([...batch, m, k]).data();
+  const be = await b.expand([...batch, k, n]).data();
+  expectClose(await out.data(), refGemm(ae, be, numel(batch), m, k, n), tol, what);
+}
+
+describe.each(PATHS)('cpu GEMM, %s path', (path) => {
+  beforeEach(() => {
+    vi.stubEnv('XPU_CPU_GEMM', path);
+  });
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it.each([[1, 1, 1], [3, 7, 5], [17, 33, 1], [1, 255, 3], [64, 64, 64], [100, 37, 129], [257, 300, 190]])('%i x %i x %i, dense', async (m, k, n) => {
+    await checkMatmul(rand([m, k], m + k), rand([k, n], k + n), TOL.float32, `${m}x${k}x${n}`);
+  });
+
+  it('writes every element of a poisoned output (a reused host array)', async () => {
+    clearHostPool();
+    // 512 x 512 float32 is 1 MiB: the host pool keeps it and hands it to the next output.
+    xpu.full([512, 512], NaN, { device: 'cpu' }).dispose();
+    await checkMatmul(rand([512, 96], 1), rand([96, 512], 2), TOL.float32, 'poisoned');
+  });
+
+  it('reads transposed and sliced operands in place, packs the rest', async () => {
+    const [m, k, n] = [37, 45, 29];
+    const aT = rand([k, m], 3).T; // column-major A
+    const bT = rand([n, k], 4).T; // column-major B (a Linear weight)
+    const aWide = rand([m, k + 11], 5).narrow(1, 6, k); // leading dim > k, offset
+    const bWide = rand([k + 3, n + 7], 6).narrow(0, 2, k).narrow(1, 3, n);
+    const aStep = rand([m, 2 * k], 7).slice(1, 0, 2 * k, 2); // stride 2 along k: no BLAS layout
+    const bStep = rand([2 * k, 2 * n], 8).slice(0, 0, 2 * k, 2).slice(1, 1, 2 * n, 2);
+    const a = rand([m, k], 9);
+    const b = rand([k, n], 10);
+    for (const [x, y, what] of [[aT, b, 'A^T'], [a, bT, 'B^T'], [aT, bT, 'both ^T'], [aWide, bWide, 'sliced'], [aStep, b, 'A step 2'], [a, bStep, 'B step 2'], [aStep, bT, 'A step, B^T']] as [T, T, string][]) {
+      await checkMatmul(x, y, TOL.float32, what);
+    }
+  });
+
+  it('batches with broadcasting (folded into M when B stays put)', async () => {
+    const [m, k, n] = [13, 21, 17];
+    await checkMatmul(rand([4, m, k], 11), rand([k, n], 12), TOL.float32, '[4,m,k] @ [k,n] (folded)');
+    await checkMatmul(rand([2, 3, m, k], 13), rand([3, k, n], 14), TOL.float32, '[2,3,m,k] @ [3,k,n]');
+    await checkMatmul(rand([2, 1, m, k], 15), rand([1, 3, k, n], 16), TOL.float32, '[2,1] x [1,3] batch broadcast');
+    await checkMatmul(rand([m, k], 17), rand([5, k, n], 18), TOL.float32, 'A broadcast over the batch');
+    await checkMatmul(rand([3, k, m], 19).transpose(1, 2), rand([3, n, k], 20).transpose(1, 2), TOL.float32, 'batched, both transposed');
+    await checkMatmul(rand([m, 3, k], 21).transpose(0, 1), rand([k, n], 22), TOL.float32, 'batch dim strided inside the rows (not foldable)');
+  });
+
+  it('float16 operands and output (f32 accumulation, one rounding)', async () => {
+    const [m, k, n] = [33, 70, 41];
+    const a = rand([2, m, k], 23, 'float16');
+    const b = rand([n, k], 24, 'float16').T;
+    const out = xpu.matmul(a, b);
+    expect(out.dtype).toBe('float16');
+    const ref = refGemm(await a.data(), await b.expand([2, k, n]).data(), 2, m, k, n);
+    expectClose(await out.data(), ref, TOL.float16, 'f16');
+  });
+
+  it('fused epilogue: bias, activation, residual; addmm alpha and beta', async () => {
+    const [s, k, n] = [19, 33, 27];
+    const x = rand([2, s, k], 25);
+    const w = rand([n, k], 26);
+    const bias = rand([n], 27);
+    const res = rand([s, n], 28);
+    const xe = await x.data();
+    const we = await w.T.contiguous().data();
+    const be = await bias.data();
+    const re = await res.data();
+    const mm = refGemm(xe, new Float64Array([...we, ...we]), 2, s, k, n);
+    const acts: Record<string, (v: number) => number> = {
+      relu: (v) => Math.max(v, 0),
+      gelu: (v) => 0.5 * v * (1 + erf(v / Math.SQRT2)),
+      silu: (v) => v / (1 + Math.exp(-v)),
+    };
+    for (const act of [undefined, 'relu', 'gelu', 'silu'] as const) {
+      const out = xpu.linear(x, w, { bias, activation: act, residual: res });
+      const ref = mm.map((v, i) => {
+        const j = i % n;
+        const row = Math.floor(i / n) % s;
+        let y = v + be[j];
+        if (act) y = acts[act](y);
+        return y + re[row * n + j];
+      });
+      expectClose(await out.data(), ref, TOL.float32, `linear ${act ?? 'none'}`);
+    }
+    const input = rand([1, n], 29);
+    const ie = await input.data();
+    const a2 = rand([s, k], 30);
+    const b2 = rand([k, n], 31);
+    const mm2 = refGemm(await a2.data(), await b2.data(), 1, s, k, n);
+    for (const [alpha, beta] of [[1, 1], [0.5, -2], [-3, 0.25]]) {
+      const out = xpu.addmm(input, a2, b2, { alpha, beta });
+      expectClose(await out.data(), mm2.map((v, i) => alpha * v + beta * ie[i % n]), TOL.float32, `addmm ${alpha} ${beta}`);
+    }
+  });
+});
+
+// erf to ~1e-13, independent of the library's: Taylor series near 0, Laplace's continued
+// fraction for erfc in the tails.
+function erf(x: number): number {
+  const ax = Math.abs(x);
+  let y: number;
+  if (ax < 2.5) {
+    let term = ax;
+    let sum = ax;
+    for (let n = 1; n < 80; n++) {
+      term *= (-ax * ax) / n;
+      sum += term / (2 * n + 1);
+    }
+    y = (2 / Math.sqrt(Math.PI)) * sum;
+  } else {
+    let f = ax;
+    for (let n = 120; n >= 1; n--) f = ax + n / 2 / f;
+    y = 1 - Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f;
+  }
+  return x < 0 ? -y : y;
+}
+
+describe.runIf(hasNative)('native GEMM on the compute thread', () => {
+  beforeEach(() => {
+    vi.stubEnv('XPU_CPU_GEMM', 'native');
+  });
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  const writerOf = (t: T): number => (t.ref.storage as CpuStorage).writer;
+
+  it('runs a chain of dependent GEMMs in order (no waiting in between)', async () => {
+    const n = 96;
+    const x0 = rand([n, n], 40);
+    const w = xpu.mul(rand([n, n], 41), 0.1);
+    let x = x0;
+    const ids: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      x = xpu.matmul(x, w);
+      ids.push(writerOf(x));
+    }
+    // Each step was queued behind the previous one, with increasing ids.
+    for (let i = 1; i < ids.length; i++) expect(ids[i]).toBeGreaterThan(ids[i - 1]);
+    let ref = Float64Array.from(await x0.data());
+    const we = await w.data();
+    for (let i = 0; i < 12; i++) ref = refGemm(ref, we, 1, n, n, n);
+    expectClose(await x.data(), ref, 1e-4, 'chain');
+  });
+
+  it('keeps buffers of a pending GEMM until it is done when its tensors are disposed', async () => {
+    clearHostPool();
+    const n = 768;
+    const a = rand([n, n], 42);
+    const b = rand([n, n], 43);
+    const ae = await a.data();
+    const be = await b.data();
+    const c = xpu.matmul(a, b);
+    const cRaw = (c.ref.storage as CpuStorage).rawData;
+    const aRaw = (a.ref.storage as CpuStorage).rawData;
+    const id = writerOf(c);
+    c.dispose();
+    a.dispose();
+    // New tensors of the same sizes must not get the arrays the worker still writes or reads.
+    const fresh = [xpu.full([n, n], 7, { device: 'cpu' }), xpu.full([n, n], 8, { device: 'cpu' })];
+    if (!isJobDone(id)) {
+      for (const f of fresh) {
+        expect((f.ref.storage as CpuStorage).rawData).not.toBe(cRaw);
+        expect((f.ref.storage as CpuStorage).rawData).not.toBe(aRaw);
+      }
+    }
+    // A second GEMM on the same inputs sees them intact.
+    const a2 = xpu.tensor(Float32Array.from(ae), { device: 'cpu', shape: [n, n] });
+    const d = xpu.matmul(a2, b);
+    await xpu.accelerator.device('cpu').backend.synchronize();
+    expect(isJobDone(id)).toBe(true);
+    expect((await fresh[0].data()).every((v) => v === 7)).toBe(true);
+    expect((await fresh[1].data()).every((v) => v === 8)).toBe(true);
+    // Spot-check rows of d against float64.
+    const dd = await d.data();
+    for (const i of [0, 311, n - 1]) {
+      const row = refGemm(ae.subarray(i * n, (i + 1) * n), be, 1, 1, n, n);
+      expectClose(dd.subarray(i * n, (i + 1) * n), row, TOL.float32, `row ${i}`);
+    }
+  });
+
+  it('leaves the event loop free while an awaited GEMM runs', async () => {
+    const n = 2048; // 17 GFLOP: tens of milliseconds even at this machine's peak
+    const a = rand([n, n], 44);
+    const b = rand([n, n], 45);
+    const c = xpu.matmul(a, b);
+    const id = writerOf(c);
+    expect(id).toBeGreaterThan(0);
+    let ticksWhilePending = 0;
+    let running = true;
+    const tick = (): void => {
+      if (!running) return;
+      if (!isJobDone(id)) ticksWhilePending++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    const row = await c.narrow(0, 5, 1).data();
+    running = false;
+    // The loop turned while the worker computed (if the GEMM was still running when awaited).
+    expect(ticksWhilePending).toBeGreaterThan(0);
+    const ae = await a.narrow(0, 5, 1).data();
+    expectClose(row, refGemm(ae, await b.data(), 1, 1, n, n), TOL.float32, 'row 5');
+  });
+
+  it('a synchronous consumer waits for the pending GEMM', async () => {
+    const n = 512;
+    const a = rand([n, n], 46);
+    const b = rand([n, n], 47);
+    const c = xpu.matmul(a, b);
+    const s = xpu.sum(c); // TypeScript kernel reading c: blocks until the GEMM is done
+    const ref = refGemm(await a.data(), await b.data(), 1, n, n, n).reduce((x, y) => x + y, 0);
+    expect(Math.abs((await s.data())[0] - ref)).toBeLessThan(1e-4 * Math.sqrt(n * n) * n);
+  });
+
+  it('refuses a malformed descriptor with an error, never a crash', () => {
+    const c = nativeCompute()!;
+    const f = new Float32Array(16);
+    const op = (data: Float32Array, strides: number[], offset = 0) => ({ data, f16: false, offset, strides });
+    const base = { m: 4, n: 4, k: 4, batch: [] as number[], out: new Float32Array(16), outF16: false, alpha: 1, beta: 1 };
+    expect(() => c.gemm!({ ...base, a: op(f, [4, 1]), b: op(f, [4, 2]) })).toThrow(RangeError);
+    expect(() => c.gemm!({ ...base, a: op(f, [4, 1], -1), b: op(f, [4, 1]) })).toThrow(RangeError);
+    expect(() => c.gemm!({ ...base, out: new Float32Array(15), a: op(f, [4, 1]), b: op(f, [4, 1]) })).toThrow(RangeError);
+    expect(() => c.gemm!({ ...base, a: op(f, [4]), b: op(f, [4, 1]) })).toThrow(RangeError);
+    expect(() => c.gemm!({ ...base, a: { data: new Uint16Array(16), f16: false, offset: 0, strides: [4, 1] } as never, b: op(f, [4, 1]) })).toThrow(TypeError);
+    expect(() => c.gemm!({ ...base, activation: 'tanh', a: op(f, [4, 1]), b: op(f, [4, 1]) })).toThrow(RangeError);
+  });
+});
+
+describe('cpu GEMM path selection', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it('XPU_CPU_GEMM=ts never queues a native job', () => {
+    vi.stubEnv('XPU_CPU_GEMM', 'ts');
+    const c = xpu.matmul(rand([8, 8], 50), rand([8, 8], 51));
+    expect((c.ref.storage as CpuStorage).writer).toBe(0);
+  });
+
+  it.runIf(!hasNative)('XPU_CPU_GEMM=native fails with a typed error when the native GEMM is absent', () => {
+    vi.stubEnv('XPU_CPU_GEMM', 'native');
+    expect(() => xpu.matmul(rand([8, 8], 52), rand([8, 8], 53))).toThrow(xpu.XpuDeviceError);
+  });
+});
