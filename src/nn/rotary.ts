@@ -1,8 +1,7 @@
 import type { Device } from '../device/device.js';
 import { XpuIndexError, XpuValueError } from '../errors.js';
 import { fromHost } from '../ops/creation.js';
-import { add, mul } from '../ops/math.js';
-import { cat } from '../ops/structural.js';
+import { applyRotary } from '../ops/rotary.js';
 import { narrow, reshape } from '../ops/views.js';
 import { allocHost, castNumber, writeHost, type DType } from '../tensor/dtype.js';
 import { keep } from '../tensor/scope_api.js';
@@ -57,8 +56,8 @@ export class RotaryEmbedding {
   }
 
   /**
-   * cos[p, j] = cos(p * inv[j mod D/2]); the sin table carries rotate-half's sign: -sin on the
-   * first half, +sin on the second, so x*cos + swap_halves(x)*sin is the whole rotation.
+   * cos[p, j] = cos(p * inv[j mod D/2]) and sin[p, j] = sin(p * inv[j mod D/2]); applyRotary
+   * (src/ops/rotary.ts) applies rotate-half's sign itself.
    */
   #table(device: Device, dtype: DType): { cos: Tensor; sin: Tensor } {
     const key = `${device}|${dtype}`;
@@ -73,7 +72,7 @@ export class RotaryEmbedding {
           // Angles in float64 (p * inv up to ~1e5 rad): rounding the angle first would be far off.
           const a = p * this.invFreq[j % half];
           writeHost(cos, dtype, p * d + j, castNumber(Math.cos(a), dtype));
-          writeHost(sin, dtype, p * d + j, castNumber(j < half ? -Math.sin(a) : Math.sin(a), dtype));
+          writeHost(sin, dtype, p * d + j, castNumber(Math.sin(a), dtype));
         }
       }
       // keep(): the tables outlive the scope() of the forward pass that first needs them.
@@ -92,11 +91,9 @@ export class RotaryEmbedding {
     const { cos, sin } = this.#table(x.device, x.dtype);
     const c = reshape(narrow(cos, 0, start, l), [1, l, 1, d]);
     const s = reshape(narrow(sin, 0, start, l), [1, l, 1, d]);
-    const swapped = cat([narrow(x, -1, d / 2, d / 2), narrow(x, -1, 0, d / 2)], -1);
-    const a = mul(x, c);
-    const b = mul(swapped, s);
-    const out = add(a, b);
-    for (const t of [c, s, swapped, a, b]) t.dispose();
+    const out = applyRotary(x, c, s);
+    c.dispose();
+    s.dispose();
     return out;
   }
 
