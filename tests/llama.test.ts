@@ -83,7 +83,7 @@ describe('llama', () => {
   }
 
   it('the same seed gives the same model and greedy tokens on xpu and cpu over 32 steps', async () => {
-    if (!xpu.accelerator.isAvailable()) return;
+    if (!testDevices().includes('xpu')) return; // throws instead where CI requires the GPU
     const a = build(CFG, 'cpu', 3);
     const b = build(CFG, 'xpu', 3);
     const la = await logits(a, [PROMPT], 'cpu');
@@ -95,6 +95,21 @@ describe('llama', () => {
     expect(ga.tokens.length).toBe(32);
     a.dispose();
     b.dispose();
+  });
+
+  it('generate on a batch of prompts gives each prompt its own greedy tokens, on every device', async () => {
+    for (const device of testDevices()) {
+      const m = build(CFG, device, 6);
+      const other = PROMPT.map((t) => (t * 7 + 3) % CFG.vocabSize);
+      const single = [await m.generate(PROMPT, { maxNewTokens: 6 }), await m.generate(other, { maxNewTokens: 6 })];
+      const seen: number[] = [];
+      const both = await m.generate([PROMPT, other], { maxNewTokens: 6, onToken: (_t, _s, row) => seen.push(row) });
+      expect(both.sequences).toEqual(single.map((g) => g.tokens));
+      expect(both.tokens).toEqual(single[0].tokens);
+      expect(seen.filter((r) => r === 1).length).toBe(6);
+      await expect(m.generate([PROMPT, other.slice(1)], { maxNewTokens: 1 })).rejects.toBeInstanceOf(xpu.XpuValueError);
+      m.dispose();
+    }
   });
 
   it('generate: greedy is deterministic, seeded sampling reproducible, topK 1 is greedy', async () => {

@@ -144,7 +144,7 @@ export class LlamaForCausalLM extends Module {
   }
 
   /** Prefill + KV-cache decode; see generate.ts. */
-  generate(inputIds: ArrayLike<number>, options: GenerateOptions): Promise<GenerateResult> {
+  generate(inputIds: ArrayLike<number> | readonly ArrayLike<number>[], options: GenerateOptions): Promise<GenerateResult> {
     return generate(this, inputIds, options);
   }
 
