@@ -21,7 +21,7 @@ export const suite: Suite = {
 /** Llama-3-8B-like layers, N x K: attention / MLP down (4096 x 4096) and MLP up (14336 x 4096). */
 const LAYERS: [number, number][] = [[4096, 4096], [14336, 4096]];
 /** Prefill rows: 2048 on a GPU; on a software adapter (lavapipe) a 2048-row GEMM takes ~10 s per run. */
-const PREFILL_M = { gpu: 2048, software: 256, softwareQuick: 64 };
+const PREFILL_M = { gpu: 2048, software: 256, softwareQuick: 32 };
 const MIB = 2 ** 20;
 
 const BITS: Record<QuantKind, string> = { float32: '32 bits', float16: '16 bits', int8: '8 bits + f32 scale per row', int4: `4 bits + f32 scale and u8 zero per ${INT4_GROUP}`, w8a8: '8 bits + f32 scale per row; int8 activations' };

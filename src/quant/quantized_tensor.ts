@@ -47,6 +47,10 @@ export class QuantizedTensor {
     readonly zeros?: Tensor,
   ) {
     this.shape = Object.freeze([n, k]) as readonly [number, number];
+    // The kernels read the parts' storage from its start: they must be whole, contiguous tensors.
+    for (const [arg, t] of [['qdata', qdata], ['scales', scales], ['zeros', zeros]] as const) {
+      if (t && (!t.isContiguous() || t.offset !== 0)) throw new XpuValueError('quantized parts must be contiguous tensors starting at their storage', { op: 'QuantizedTensor', arg, expected: 'a contiguous tensor (use .contiguous() on a copy)', got: `strides [${t.strides.join(', ')}], offset ${t.offset}` });
+    }
   }
 
   get device(): Device {

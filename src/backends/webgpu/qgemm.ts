@@ -47,11 +47,28 @@ const envInt = (name: string): number | undefined => {
 function chooseConfig(adapter: GemmAdapterInfo, m: number, n: number, k: number): TileConfig | GemvConfig {
   const forced = process.env.XPU_QGEMM_PATH;
   if ((m <= GEMV_MAX_M && forced !== 'tile') || forced === 'gemv') {
+    // The dense GEMV's split-K shape (one subgroup per workgroup on lavapipe, 64 invocations on a
+    // GPU), with more columns per workgroup: a packed word carries 4 or 8 weights, so the
+    // activations loaded for a chunk are reused across 16 columns (measured on lavapipe, see
+    // kernels/quant/qgemv.wgsl; 8 on GPUs, not measured yet).
     const base = splitKConfig(adapter);
-    return { ...base, wg: envInt('XPU_QGEMV_WG') ?? base.wg, cols: envInt('XPU_QGEMV_COLS') ?? base.cols };
+    const cols = base.wg <= 16 ? 16 : 8;
+    return { ...base, wg: envInt('XPU_QGEMV_WG') ?? base.wg, cols: envInt('XPU_QGEMV_COLS') ?? cols };
   }
   const c = chooseGemmConfig(adapter, m, n, k, 'float32', { bAlongK: true });
   return c.path === 'tile' ? c : defaultTileConfig(adapter, m);
+}
+
+/**
+ * Chunks of 32 k per GEMV step: up to 4 (128 k) for 1 or 2 rows (more rows would keep too many
+ * activations in registers), never past a scale group, and a divisor of the row's chunk count.
+ */
+function gemvSub(format: 'int8' | 'int4', groupSize: number, k: number, m: number): number {
+  const chunks = Math.ceil(int8RowStride(k) / 32);
+  let sub = m <= 2 ? 4 : 1;
+  if (format === 'int4') sub = Math.min(sub, groupSize / 32);
+  while (chunks % sub !== 0) sub /= 2;
+  return sub;
 }
 
 export function webgpuQuantMatmul(backend: WebGPUBackend, spec: QuantMatmulSpec): Storage {
@@ -73,6 +90,7 @@ export function webgpuQuantMatmul(backend: WebGPUBackend, spec: QuantMatmulSpec)
     outVec: n % 4 === 0,
     bias: bias?.dtype as 'float32' | 'float16' | undefined,
     dot4: hasDot4(backend),
+    sub: gemvSub(w.format, w.groupSize, k, m),
   };
   const minSubgroup = st.adapter.subgroupMinSize ?? 4;
   const key = `${qgemmLayoutKey(layout)}|${gemmConfigKey(config)}|${config.path === 'gemv' ? gemvRows(m) : ''}`;
@@ -81,7 +99,7 @@ export function webgpuQuantMatmul(backend: WebGPUBackend, spec: QuantMatmulSpec)
     compiled = backend.pipelines.get(qgemmSource(layout, config, m, minSubgroup), qgemmReads(layout), {});
     st.kernels.set(key, compiled);
   }
-  const tilesN = config.path === 'gemv' ? Math.ceil(n / (config.cols === 0 ? 4 * config.wg : config.cols)) : Math.ceil(n / (config.wgX * config.tn));
+  const tilesN = config.path === 'gemv' ? Math.ceil(n / config.cols) : Math.ceil(n / (config.wgX * config.tn));
   const tilesM = config.path === 'gemv' ? 1 : Math.ceil(m / (config.wgY * config.tm));
   const rowBytes = w.format === 'int4' ? k / 2 : int8RowStride(k); // a multiple of 16
   const kw = rowBytes / 4;

@@ -25,16 +25,18 @@ export interface QGemmLayout {
   /** N % 4 == 0: one vector store per 4 columns. */
   outVec: boolean;
   bias?: 'float32' | 'float16';
+  /**
+   * GEMV: 32-k chunks per step of one invocation (1, 2 or 4). A step never straddles an int4 group,
+   * so its scale and zero are loaded once per step and column.
+   */
+  sub: number;
   /** WGSL's packed_4x8_integer_dot_product (dot4I8Packed, unpack4xI8/U8); unpacked by hand otherwise. */
   dot4: boolean;
 }
 
 export function qgemmLayoutKey(l: QGemmLayout): string {
-  return [l.format, l.groupSize, l.a, l.aVec ? 'av' : 'as', l.scale, l.out, l.outVec ? 'ov' : 'os', `bias=${l.bias ?? '-'}`, l.dot4 ? 'dot4' : 'nodot4'].join('|');
+  return [l.format, l.groupSize, l.a, l.aVec ? 'av' : 'as', l.scale, l.out, l.outVec ? 'ov' : 'os', `bias=${l.bias ?? '-'}`, l.dot4 ? 'dot4' : 'nodot4', `sub=${l.sub}`].join('|');
 }
-
-/** Bytes the uniform struct of kernels/quant/qgemm_params.wgsl takes (written by qgemm.ts). */
-export const QPARAMS_WORDS = 16;
 
 function unpackHelpers(dot4: boolean): string {
   if (dot4) {
@@ -118,14 +120,14 @@ ${sig} {
 }
 
 /**
- * mm_readB (4 k of one column, for the tile template) and q_chunk (32 k of one column, for the
- * GEMV): raw values q[0..7] (vec4s along k) with the chunk's scale s and zero z, so the GEMV
- * computes s * (dot(a, q) - z * sum(a)) per row and decodes each weight once for all rows.
- * int8 weights have s = 1, z = 0 here: their per-row scale is applied once in mm_write.
+ * mm_readB (4 k of one column, for the tile template); for the GEMV q_chunk (32 k of one column
+ * as raw values, vec4s along k) and q_scale (the chunk's scale and zero), so the GEMV computes
+ * s * (dot(a, q) - z * sum(a)) per row and decodes each weight once for all rows. int8 weights
+ * have (1, 0) there: their per-row scale is applied once in mm_write.
  */
 function readB(l: QGemmLayout): string {
   const ldS = `fn ldS(i: u32) -> f32 {\n  return ${floatLoad(l.scale, 'inS')};\n}`;
-  const chunk = 'struct QChunk {\n  q: array<vec4<f32>, 8>,\n  s: f32,\n  z: f32,\n}';
+  const chunk = 'alias QChunk = array<vec4<f32>, 8>;';
   if (l.format === 'int8') {
     return `${ldS}
 ${chunk}
@@ -135,12 +137,14 @@ fn q_chunk(col: u32, ch: u32) -> QChunk {
   let w1 = inQ[base + 1u];
   var r: QChunk;
   for (var i = 0u; i < 4u; i++) {
-    r.q[i] = q_i8(w0[i]);
-    r.q[4u + i] = q_i8(w1[i]);
+    r[i] = q_i8(w0[i]);
+    r[4u + i] = q_i8(w1[i]);
   }
-  r.s = 1.0;
-  r.z = 0.0;
   return r;
+}
+// int8: the per-row scale is applied in mm_write; no zero point.
+fn q_scale(col: u32, ch: u32) -> vec2<f32> {
+  return vec2<f32>(1.0, 0.0);
 }
 fn mm_readB(bt: MmBatch, k: u32, col: u32) -> vec4<f32> {
   let i = min(col, P.n - 1u) * P.kw + k / 4u;
@@ -160,13 +164,15 @@ fn q_chunk(col: u32, ch: u32) -> QChunk {
   let w = inQ[c * (P.kw / 4u) + ch];
   var r: QChunk;
   for (var i = 0u; i < 4u; i++) {
-    r.q[2u * i] = q_u8(w[i] & 0x0f0f0f0fu);
-    r.q[2u * i + 1u] = q_u8((w[i] >> 4u) & 0x0f0f0f0fu);
+    r[2u * i] = q_u8(w[i] & 0x0f0f0f0fu);
+    r[2u * i + 1u] = q_u8((w[i] >> 4u) & 0x0f0f0f0fu);
   }
-  let g = c * P.groups + ((ch * 32u) >> ${shift}u);
-  r.s = ldS(g);
-  r.z = ldZ(g);
   return r;
+}
+// (scale, zero) of the group holding chunk ch.
+fn q_scale(col: u32, ch: u32) -> vec2<f32> {
+  let g = min(col, P.n - 1u) * P.groups + ((ch * 32u) >> ${shift}u);
+  return vec2<f32>(ldS(g), ldZ(g));
 }
 fn mm_readB(bt: MmBatch, k: u32, col: u32) -> vec4<f32> {
   let c = min(col, P.n - 1u);
@@ -227,21 +233,17 @@ function gemvConstants(c: GemvConfig, l: QGemmLayout, m: number, minSubgroup: nu
   const red = c.subgroups ? Math.ceil(c.wg / minSubgroup) * v : c.wg * v;
   return [
     `const WG: u32 = ${c.wg}u;`, `const COLS: u32 = ${c.cols}u;`, `const GEMV_M: u32 = ${rows}u;`,
-    `const RED_LEN: u32 = ${red}u;`,
+    `const RED_LEN: u32 = ${red}u;`, `const SUB: u32 = ${l.sub}u;`,
   ].join('\n');
 }
 
 /** The WGSL of a quantized GEMM (tile template) or GEMV (M <= 8) pipeline. */
 export function qgemmSource(l: QGemmLayout, c: TileConfig | GemvConfig, m: number, minSubgroup = 4): string {
   const gemv = c.path === 'gemv';
-  // cols === 0: the lane-per-columns GEMV (qgemv_rows.wgsl, float activations), no reduction.
-  const rows = gemv && c.cols === 0 && l.a !== 'int8';
-  const head = gemv && c.subgroups && !rows ? 'enable subgroups;\n' : '';
-  const kernel = rows
-    ? kernelSource('quant/qgemv_rows.wgsl')
-    : gemv
-      ? kernelSource(c.subgroups ? 'gemv_reduce_subgroup.wgsl' : 'gemv_reduce_workgroup.wgsl') + kernelSource(l.a === 'int8' ? 'quant/qgemv_w8a8.wgsl' : 'quant/qgemv.wgsl')
-      : kernelSource('gemm.wgsl');
+  const head = gemv && c.subgroups ? 'enable subgroups;\n' : '';
+  const kernel = gemv
+    ? kernelSource(c.subgroups ? 'gemv_reduce_subgroup.wgsl' : 'gemv_reduce_workgroup.wgsl') + kernelSource(l.a === 'int8' ? 'quant/qgemv_w8a8.wgsl' : 'quant/qgemv.wgsl')
+    : kernelSource('gemm.wgsl');
   return [
     head,
     kernelSource('quant/qgemm_params.wgsl'),
