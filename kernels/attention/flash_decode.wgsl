@@ -41,7 +41,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var j = j0 + lid; j < j1; j += WG) {
     var acc = 0.0;
     let kr = kb + i32(j) * P.ks.z;
-    for (var d = 0u; d < E; d++) {
+    for (var d = 0u; d < P.rt.x; d++) {
       acc += q_row[d] * ld_k(kr + i32(d) * P.ks.w);
     }
     var flag = 1u;

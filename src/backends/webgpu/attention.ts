@@ -69,7 +69,7 @@ export function webgpuAttention(host: AttentionHost, spec: AttentionSpec): Stora
     const qTiles = Math.ceil(spec.l / c.bq);
     const groups = qTiles * spec.batch * spec.heads;
     const k = kernel(host, `prefill|${attentionConfigKey(c)}|${srcKey}`, reads, () => prefillSource(spec, c));
-    host.queue.dispatch('attention', k.pipeline, k.layout, attentionUniforms(spec, { qTiles, groups, splits: 1 }), [bind(out), ...inputs.map(bind)], groups);
+    host.queue.dispatch('attention', k.pipeline, k.layout, attentionUniforms(spec, { qTiles, groups, splits: 1, bk: c.bk }), [bind(out), ...inputs.map(bind)], groups);
     return out;
   }
   const splits = Math.ceil(spec.s / c.chunk);

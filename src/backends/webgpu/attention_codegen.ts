@@ -21,6 +21,7 @@ const PARAMS = `struct Params {
   scale: f32, blockSize: u32, qOff: i32, kOff: i32,
   vOff: i32, mOff: i32, fOff: i32, p0: u32,
   qs: vec4<i32>, ks: vec4<i32>, vs: vec4<i32>, ms: vec4<i32>, fs: vec4<i32>,
+  rt: vec4<u32>,
   cshape: array<vec4<u32>, ${MAX_CAPTURES}>,
 }`;
 
@@ -119,7 +120,8 @@ export function reduceSource(ev: number, wg: number): string {
 }
 
 /** The uniforms every attention kernel reads (PARAMS above). */
-export function attentionUniforms(spec: AttentionSpec, u: { qTiles: number; groups: number; splits: number }): ArrayBuffer {
+/** rt = (E, EV, BK): loop bounds the compiler must not unroll (they equal the consts). */
+export function attentionUniforms(spec: AttentionSpec, u: { qTiles: number; groups: number; splits: number; bk?: number }): ArrayBuffer {
   const z = [0, 0, 0, 0];
   const w = new UniformWriter()
     .u32(spec.batch, spec.heads, spec.l, spec.s)
@@ -127,7 +129,8 @@ export function attentionUniforms(spec: AttentionSpec, u: { qTiles: number; grou
     .f32(spec.scale).u32(spec.blockMask?.blockSize ?? 1).i32(spec.q.offset, spec.k.offset)
     .i32(spec.v.offset, spec.mask?.operand.offset ?? 0, spec.blockMask?.flags.offset ?? 0).u32(0)
     .i32(...spec.q.strides).i32(...spec.k.strides).i32(...spec.v.strides)
-    .i32(...(spec.mask?.operand.strides ?? z)).i32(...(spec.blockMask?.flags.strides ?? z));
+    .i32(...(spec.mask?.operand.strides ?? z)).i32(...(spec.blockMask?.flags.strides ?? z))
+    .u32(spec.e, spec.ev, u.bk ?? 0, 0);
   for (let i = 0; i < MAX_CAPTURES; i++) w.array('u', spec.captures[i]?.shape ?? [], 4);
   return w.finish();
 }

@@ -44,10 +44,17 @@ const DECODE_TARGET_GROUPS = 128;
 
 const isSoftware = (a?: Pick<GemmAdapterInfo, 'architecture' | 'vendor'>): boolean => !!a && (a.architecture === 'software' || /llvmpipe|lavapipe|swiftshader|mesa/i.test(a.vendor));
 
-/** The largest key tile whose K and V tiles fit in workgroup memory (f32). */
-function fitBk(want: number, e: number, ev: number, storage: number): number {
+/** Workgroup memory of the prefill kernel: Q tile, one K or V tile (vec4 rows), scores, row vectors. */
+export function prefillBytes(bq: number, bk: number, e: number, ev: number): number {
+  const e4 = Math.ceil(e / 4);
+  const ev4 = Math.ceil(ev / 4);
+  return 16 * (bq * e4 + bk * Math.max(e4, ev4)) + 4 * (bq * bk + 2 * bq);
+}
+
+/** The largest key tile (a multiple of 16, down from `want`) whose tiles fit in workgroup memory. */
+function fitBk(bq: number, want: number, e: number, ev: number, storage: number): number {
   let bk = want;
-  while (bk > 4 && 4 * bk * (e + ev) > storage) bk /= 2;
+  while (bk > 16 && prefillBytes(bq, bk, e, ev) > storage) bk /= 2;
   return bk;
 }
 
@@ -60,16 +67,16 @@ function decodeChunk(p: AttentionShape): number {
 export function heuristicAttentionConfig(p: AttentionShape, adapter?: GemmAdapterInfo): AttentionConfig {
   const storage = adapter?.maxWorkgroupStorageBytes ?? 16384;
   const soft = isSoftware(adapter);
-  // On lavapipe a workgroup is one thread's loop over SIMD lanes: 32 rows share each K/V tile
-  // load well; a GPU wants 64 invocations in flight per workgroup.
-  let bq = soft ? 32 : 64;
-  let bk = fitBk(soft ? 16 : 32, p.e, p.ev, storage);
+  // Query rows per workgroup (4 per invocation row of 16) and keys per tile (a multiple of 16,
+  // as large as workgroup memory allows).
+  let bq = soft ? 16 : 32;
+  let bk = fitBk(bq, 32, p.e, p.ev, storage);
   if (p.blockSize) {
     bq = Math.min(bq, p.blockSize);
     bk = Math.min(bk, p.blockSize);
   }
   // Few rows: a smaller query tile wastes fewer invocations.
-  while (bq > 8 && bq / 2 >= p.l) bq /= 2;
+  while (bq > 4 && bq / 2 >= p.l) bq /= 2;
   const wg = soft && p.subgroups ? 8 : 64;
   const path = p.l <= DECODE_MAX_L && p.s >= 2 * 64 ? 'decode' : 'prefill';
   return { path, bq, bk, wg, chunk: decodeChunk(p), subgroups: p.subgroups };
@@ -80,9 +87,9 @@ export function attentionCandidates(p: AttentionShape, adapter?: GemmAdapterInfo
   const storage = adapter?.maxWorkgroupStorageBytes ?? 16384;
   const base = heuristicAttentionConfig(p, adapter);
   const list: AttentionConfig[] = [base];
-  for (const bq of [16, 32, 64]) {
-    for (const bk of [8, 16, 32]) {
-      if (4 * bk * (p.e + p.ev) > storage || (p.blockSize && (bq > p.blockSize || bk > p.blockSize))) continue;
+  for (const bq of [8, 16, 32, 64]) {
+    for (const bk of [16, 32]) {
+      if (prefillBytes(bq, bk, p.e, p.ev) > storage || (p.blockSize && (bq > p.blockSize || bk > p.blockSize))) continue;
       list.push({ ...base, path: 'prefill', bq, bk });
     }
   }
@@ -122,8 +129,9 @@ export function chooseAttentionConfig(p: AttentionShape, adapter?: GemmAdapterIn
 function sanitize(c: AttentionConfig, p: AttentionShape, adapter?: GemmAdapterInfo): AttentionConfig {
   const storage = adapter?.maxWorkgroupStorageBytes ?? 16384;
   let { bq, bk, wg, chunk } = c;
-  bq = pow2(Math.max(1, Math.min(256, bq)));
-  bk = fitBk(pow2(Math.max(1, Math.min(64, bk))), p.e, p.ev, storage);
+  bq = pow2(Math.max(4, Math.min(64, bq)));
+  bk = fitBk(bq, pow2(Math.max(16, Math.min(64, bk))), p.e, p.ev, storage);
+  while (bq > 4 && prefillBytes(bq, bk, p.e, p.ev) > storage) bq /= 2;
   if (p.blockSize) { bq = Math.min(bq, p.blockSize); bk = Math.min(bk, p.blockSize); }
   wg = pow2(Math.max(1, Math.min(256, wg)));
   chunk = Math.min(MAX_CHUNK, pow2(Math.max(wg, chunk)));
