@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseGemmConfig, defaultTileConfig, gemmAdapterInfo, heuristicGemmConfig, setGemmConfigOverride, type GemmAdapterInfo, type GemmConfig } from '../src/backends/webgpu/gemm_config.js';
+import { chooseGemmConfig, defaultTileConfig, fixedSubgroup, gemmAdapterInfo, heuristicGemmConfig, setGemmConfigOverride, type GemmAdapterInfo, type GemmConfig } from '../src/backends/webgpu/gemm_config.js';
 import { xpuEntries } from '../src/device/registry.js';
 import { expectClose, randomData, randomInts, testDevices, xpu } from './helpers.js';
 
@@ -157,8 +157,19 @@ describe('chooseGemmConfig (deterministic heuristics, env and tuner overrides)',
 
   it('defaults to texture-packed tiles on a software adapter (register tiles below 64 rows), shared tiles on a GPU; same input, same answer', () => withEnv(undefined, () => {
     const soft = heuristicGemmConfig(lavapipe, 1024, 1024, 1024);
-    expect(soft).toMatchObject({ path: 'tile', variant: 'texture', wgX: 8, wgY: 8, tm: 16, tn: 8 });
+    // 8-lane subgroups of one fixed size: the lanes share A rows (subgroupBroadcast).
+    expect(soft).toMatchObject({ path: 'tile', variant: 'texture', wgX: 8, wgY: 4, tm: 32, tn: 16, sg: 8 });
     expect(heuristicGemmConfig(lavapipe, 1024, 1024, 1024)).toEqual(soft);
+    expect(heuristicGemmConfig(lavapipe, 100, 1024, 1024)).toMatchObject({ variant: 'texture', wgX: 8, wgY: 2, tm: 32, tn: 8, sg: 8 });
+    // A small output with a long K: split-K slices (4 workgroups in flight).
+    expect(heuristicGemmConfig(lavapipe, 64, 64, 65536)).toMatchObject({ variant: 'texture', splitK: 4 });
+    expect(heuristicGemmConfig(lavapipe, 64, 128, 65536)).toMatchObject({ variant: 'texture', splitK: 2 });
+    expect(heuristicGemmConfig(lavapipe, 64, 64, 2048).splitK).toBe(2);
+    expect(heuristicGemmConfig(lavapipe, 128, 128, 16384).splitK).toBeUndefined();
+    expect(heuristicGemmConfig(lavapipe, 1024, 1024, 65536).splitK).toBeUndefined();
+    // Without fixed-size subgroups: per-lane texture tiles.
+    expect(heuristicGemmConfig({ ...lavapipe, subgroupMaxSize: 16 }, 1024, 1024, 1024)).toEqual({ path: 'tile', variant: 'texture', wgX: 8, wgY: 8, tm: 16, tn: 8, tk: 4 });
+    expect(heuristicGemmConfig({ ...lavapipe, features: new Set() }, 1024, 1024, 1024)).toMatchObject({ variant: 'texture', tm: 16, tn: 8 });
     expect(heuristicGemmConfig(lavapipe, 48, 1024, 1024)).toMatchObject({ path: 'tile', variant: 'register', wgX: 16, wgY: 16 });
     expect(heuristicGemmConfig(lavapipe, 1024, 16, 1024)).toMatchObject({ path: 'tile', variant: 'register', wgX: 16, wgY: 16, tm: 4, tn: 8 });
     expect(defaultTileConfig(lavapipe, 1024, 'register')).toMatchObject({ path: 'tile', variant: 'register', wgX: 16, wgY: 16, tm: 4, tn: 8 });
@@ -408,6 +419,8 @@ describe.runIf(testDevices().includes('xpu'))('GEMM configs on xpu (forced throu
     // Texture-packed operands: the lavapipe default, and an odd TM with tiles that overhang.
     { path: 'tile', variant: 'texture', wgX: 8, wgY: 8, tm: 16, tn: 8, tk: 4 },
     { path: 'tile', variant: 'texture', wgX: 4, wgY: 2, tm: 3, tn: 4, tk: 4 },
+    // Subgroup-shared rows, where the adapter's subgroups have one fixed size (lavapipe: 8).
+    ...(adapter && fixedSubgroup(adapter) ? [defaultTileConfig(adapter, 1024, 'texture'), { path: 'tile', variant: 'texture', wgX: fixedSubgroup(adapter), wgY: 3, tm: fixedSubgroup(adapter), tn: 4, tk: 4, sg: fixedSubgroup(adapter) }] as GemmConfig[] : []),
     { path: 'naive' },
   ];
   const gemvs: GemmConfig[] = [
@@ -444,9 +457,9 @@ describe.runIf(testDevices().includes('xpu'))('GEMM configs on xpu (forced throu
     expectClose(out, ref, TOL32, 'linear');
   });
 
-  it('texture variant: batched operands fall back to register tiles; a K that is not a multiple of 4 is zero-padded; packed textures are reused and released', async () => {
+  it('texture variant: bmm (entries stacked in the textures), batch folded into rows, split-K, a K that is not a multiple of 4; textures reused and released', async () => {
     const config: GemmConfig = { path: 'tile', variant: 'texture', wgX: 8, wgY: 8, tm: 16, tn: 8, tk: 4 };
-    // bmm: B walks the batch, so nothing folds into rows and the texture path does not apply.
+    // bmm: B walks the batch, so nothing folds into rows: the entries are stacked in the textures.
     const a = operandPair('xpu', 'float32', [3, 20, 19], 'contig', 5);
     const b = operandPair('xpu', 'float32', [3, 19, 13], 'T', 6);
     expectClose(await forced(config, () => xpu.matmul(a.t, b.t)), refMatmul(a, b).out, TOL32, 'bmm');
@@ -456,6 +469,22 @@ describe.runIf(testDevices().includes('xpu'))('GEMM configs on xpu (forced throu
     for (let i = 0; i < 2; i++) expectClose(await forced(config, () => xpu.matmul(x.t, w.t)), refMatmul(x, w).out, TOL32, `folded ${i}`);
     xpu.accelerator.emptyCache();
     expectClose(await forced(config, () => xpu.matmul(x.t, w.t)), refMatmul(x, w).out, TOL32, 'after emptyCache');
+    // bmm on textures (one batch dim: entries stacked in the textures), B broadcast over it too.
+    const b2 = operandPair('xpu', 'float32', [1, 19, 13], 'contig', 9);
+    expectClose(await forced(config, () => xpu.matmul(a.t, b2.t)), refMatmul(a, b2).out, TOL32, 'bmm, B broadcast');
+    // Split-K (small output, long K): K cut into slices, partials summed; an epilogue, a K that is
+    // not a multiple of 4 slices or a float16 output run unsplit.
+    const split: GemmConfig = { ...config, splitK: 4 };
+    for (const [m, n, k, la, lb] of [[20, 12, 1024, 'contig', 'contig'], [7, 30, 2048, 'T', 'T'], [20, 12, 1000, 'contig', 'offset']] as const) {
+      const p = operandPair('xpu', 'float32', [m, k], la, m);
+      const q = operandPair('xpu', 'float32', [k, n], lb, n);
+      expectClose(await forced(split, () => xpu.matmul(p.t, q.t)), refMatmul(p, q).out, 3e-5, `split-K ${m}x${n}x${k} ${la}/${lb}`);
+    }
+    const xs = operandPair('xpu', 'float32', [16, 512], 'contig', 10);
+    const ws = operandPair('xpu', 'float32', [512, 8], 'T', 11);
+    const bs = operandPair('xpu', 'float32', [1, 8], 'contig', 12);
+    const outS = await forced(split, () => xpu.linear(xs.t, ws.t.T, { bias: bs.t.reshape([8]), activation: 'relu' }));
+    expectClose(outS, refMatmul(xs, ws).out.map((v, i) => ACT.relu(v + bs.v[i % 8])), 3e-5, 'split-K config with an epilogue');
   });
 
   it.each(gemvs.map((c) => [JSON.stringify(c), c] as const))('small-M config %s', async (_name, config) => {

@@ -11,7 +11,7 @@ import { chooseGemmConfig, defaultTileConfig, gemmAdapterInfo, gemmConfigKey, ty
 import { gemmLayoutKey, gemmSource, gemvRows } from './gemm_codegen.js';
 import { webgpuQuantMatmul } from './qgemm.js';
 import { gemmLayout, gemmProblem, gemmShapeHints, gemmTiles, gemmUniforms } from './gemm_plan.js';
-import { releaseGemmTextures, texturePackable, textureGemm } from './gemm_texture.js';
+import { releaseGemmTextures, splitKProblem, sumSlices, texturePackable, textureGemm } from './gemm_texture.js';
 import { webgpuAttention } from './attention.js';
 import type { AttentionSpec } from '../../ops/attention/spec.js';
 
@@ -267,11 +267,23 @@ export class WebGPUBackend implements Backend {
       if (!fused) return this.#castMatmul(this.#matmulNaive(spec), total, castTo ?? (spec.outDtype === 'float16' ? 'float16' : undefined));
       config = defaultTileConfig(adapter, p.m); // the baseline kernel has no epilogue
     }
-    if (config.path === 'tile' && config.variant === 'texture' && !texturePackable(p, adapter)) config = defaultTileConfig(adapter, p.m, 'register');
     if (config.path === 'tile' && config.variant === 'texture') {
-      const out = this.alloc(layout.out, total, 'matmul');
-      textureGemm(this.device, this.queue, p, spec, layout, config, out);
-      return this.#castMatmul(out, total, castTo);
+      // gemm_texture.ts: operands packed into textures; split-K for a small output, long K.
+      const split = splitKProblem(p, spec, config);
+      if (split && texturePackable(split.q, adapter, config)) {
+        const partials = this.alloc('float32', split.slices * p.m * p.n, 'matmul');
+        textureGemm(this.device, this.queue, split.q, split.qspec, { ...layout, out: 'float32' }, config, partials);
+        const out = this.alloc('float32', total, 'matmul');
+        sumSlices(this.device, this.queue, partials, out, split.slices, total);
+        this.release(partials);
+        return out;
+      }
+      if (texturePackable(p, adapter, config)) {
+        const out = this.alloc(layout.out, total, 'matmul');
+        textureGemm(this.device, this.queue, p, spec, layout, config, out);
+        return this.#castMatmul(out, total, castTo);
+      }
+      config = defaultTileConfig(adapter, p.m, 'register');
     }
     const minSubgroup = adapter.subgroupMinSize ?? 4;
     const c = config;

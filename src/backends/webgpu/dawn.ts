@@ -41,6 +41,7 @@ const WANTED_LIMITS = [
   'maxStorageBufferBindingSize',
   'maxUniformBufferBindingSize',
   'maxComputeWorkgroupStorageSize',
+  'maxTextureDimension2D',
   'maxComputeInvocationsPerWorkgroup',
   'maxComputeWorkgroupSizeX',
   'maxComputeWorkgroupSizeY',

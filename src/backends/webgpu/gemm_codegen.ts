@@ -170,15 +170,17 @@ function bindingsFor(l: GemmLayout, textures = false): string {
 /**
  * The texture variant's hooks (TileConfig variant 'texture'): A packed as [M, ceil(K/4)] texels, B
  * as [K rounded up to 4, ceil(N/4)] texels, both padded with zeros to whole tiles
- * (kernels/gemm_pack.wgsl, gemm_texture.ts), so no read needs a check or a clamp.
+ * (kernels/gemm_pack.wgsl, gemm_texture.ts), so no read needs a check or a clamp. Batch entries
+ * (and split-K slices) are stacked in A's texture and side by side in B's: bt.a is then a
+ * texture-row offset, bt.b a texel-column offset (gemm_texture.ts writes the uniforms so).
  */
 function textureHooks(l: GemmLayout): string {
   const parts: string[] = [];
   if (l.bias) parts.push(scalarLoader('ldBias', 'inBias', l.bias));
   if (l.residual) parts.push(scalarLoader('ldRes', 'inRes', l.residual));
   parts.push(
-    'fn mm_readA(bt: MmBatch, row: u32, k: u32) -> vec4<f32> {\n  return textureLoad(inA, vec2<u32>(k >> 2u, row), 0);\n}',
-    'fn mm_readB(bt: MmBatch, k: u32, col: u32) -> vec4<f32> {\n  return textureLoad(inB, vec2<u32>(col >> 2u, k), 0);\n}',
+    'fn mm_readA(bt: MmBatch, row: u32, k: u32) -> vec4<f32> {\n  return textureLoad(inA, vec2<u32>(k >> 2u, u32(bt.a) + row), 0);\n}',
+    'fn mm_readB(bt: MmBatch, k: u32, col: u32) -> vec4<f32> {\n  return textureLoad(inB, vec2<u32>(u32(bt.b) + (col >> 2u), k), 0);\n}',
     writeC(l),
   );
   return parts.join('\n');
@@ -214,7 +216,7 @@ function tileConstants(c: TileConfig, l: GemmLayout): string {
  */
 export function gemmPackSource(dtype: DType): string {
   return [
-    'struct PackParams {\n  rows: u32, cols: u32, texels: u32, height: u32,\n  off: i32, srow: i32, scol: i32, pad1: u32,\n}',
+    'struct PackParams {\n  rows: u32, cols: u32, texels: u32, height: u32,\n  off: i32, srow: i32, scol: i32, per: u32,\n  sbatch: i32, entries: u32, across: u32, pad2: u32,\n}',
     '@group(0) @binding(0) var<uniform> Q: PackParams;',
     '@group(0) @binding(1) var dst: texture_storage_2d<rgba32float, write>;',
     '@group(0) @binding(2) var<storage, read> inS: array<u32>;',
@@ -279,7 +281,11 @@ function subgroupTileMain(c: TileConfig): string {
     }
   }
   out.push('  }');
-  for (const r of rows) for (const j of cols) out.push(`  mm_write(bt, row0 + ${r}u, col0 + ${4 * j}u, acc${r}_${j});`);
+  // The stores go through a loop, not unrolled: each mm_write inlines the whole epilogue, and
+  // TM x TN / 4 copies of it made lavapipe's LLVM compile for minutes.
+  out.push(`  var accs: array<vec4<f32>, ${c.tm * tn4}>;`);
+  for (const r of rows) for (const j of cols) out.push(`  accs[${r * tn4 + j}] = acc${r}_${j};`);
+  out.push(`  for (var i = 0u; i < ${c.tm * tn4}u; i++) {`, `    mm_write(bt, row0 + i / ${tn4}u, col0 + 4u * (i % ${tn4}u), accs[i]);`, '  }');
   out.push('}');
   return out.join('\n');
 }

@@ -1,5 +1,6 @@
 import { XpuValueError } from '../../errors.js';
 import type { DType } from '../../tensor/dtype.js';
+import { readSubgroupMatrixConfigs, type SubgroupMatrixConfig } from './gemm_sgmat.js';
 import { measuringGemmConfig, tunedGemmConfig } from './gemm_tuner.js';
 
 /**
@@ -23,6 +24,8 @@ export interface GemmAdapterInfo {
   maxInvocationsPerWorkgroup: number;
   /** The device's texture size limit (the 'texture' variant packs operands into 2-D textures). */
   maxTextureDimension2D?: number;
+  /** Matrix-unit shapes (Dawn's chromium-experimental-subgroup-matrix; gemm_sgmat.ts). */
+  subgroupMatrixConfigs?: SubgroupMatrixConfig[];
 }
 
 /** The adapter facts of a Dawn device (GPUDevice.adapterInfo, features, limits). */
@@ -39,6 +42,7 @@ export function gemmAdapterInfo(device: GPUDevice): GemmAdapterInfo {
     maxWorkgroupStorageBytes: device.limits.maxComputeWorkgroupStorageSize,
     maxInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup,
     maxTextureDimension2D: device.limits.maxTextureDimension2D,
+    subgroupMatrixConfigs: readSubgroupMatrixConfigs(info),
   };
 }
 
@@ -68,6 +72,12 @@ export interface TileConfig {
    * subgroups are exactly sg wide. Absent or 0: every invocation reads its own rows.
    */
   sg?: number;
+  /**
+   * Texture variant only: K cut into this many slices run as batch entries into f32 partials,
+   * then summed (gemm_texture.ts splitKProblem), for small outputs with a long K. Applies to a
+   * plain f32 product with K a multiple of 4 x splitK; otherwise the GEMM runs unsplit.
+   */
+  splitK?: number;
 }
 
 /** kernels/gemv.wgsl: split-K over `wg` invocations, `cols` output columns per workgroup. */
@@ -153,7 +163,11 @@ export function heuristicGemmConfig(adapter: GemmAdapterInfo, m: number, n: numb
   // at M = 8), so split-K stops at 4 rows there; a GPU keeps it up to 8 rows.
   const splitKRows = isSoftware(adapter) ? 4 : GEMV_MAX_M;
   if (m <= splitKRows && k >= 128 && hints.bAlongK) return splitKConfig(adapter);
-  if (forced === undefined && textureByDefault(adapter, m, n, k)) return defaultTileConfig(adapter, m, 'texture');
+  if (forced === undefined && textureByDefault(adapter, m, n, k)) {
+    const c = defaultTileConfig(adapter, m, 'texture');
+    const s = splitKFor(c, m, n, k);
+    return s > 1 ? { ...c, splitK: s } : c;
+  }
   return defaultTileConfig(adapter, m, forced);
 }
 
@@ -169,15 +183,43 @@ export function splitKConfig(adapter: GemmAdapterInfo): GemvConfig {
   return { path: 'gemv', wg: 64, cols: 4, subgroups: sg };
 }
 
+/**
+ * K slices for a small output with a long K: up to SPLIT_K_TARGET workgroups in flight (lavapipe
+ * runs one workgroup per CPU thread: 2 threads x 2 here), each slice still >= 1024 deep and K a
+ * multiple of 4 slices. 1 = no split. Measured with bench/tools/splitk_probe.ts: 64 x 64 x 65536
+ * 1.7x (k8 over the unsplit kernel), 128 x 128 x 16384 (4 tiles already) 0.9x with k2, hence 4.
+ */
+const SPLIT_K_TARGET = 4;
+export function splitKFor(c: TileConfig, m: number, n: number, k: number): number {
+  const tiles = Math.ceil(m / (c.wgY * c.tm)) * Math.ceil(n / (c.wgX * c.tn));
+  let s = 1;
+  while (tiles * s * 2 <= SPLIT_K_TARGET && k / (s * 2) >= 1024 && k % (4 * s * 2) === 0) s *= 2;
+  return s;
+}
+
+/**
+ * The subgroup size when the adapter's subgroups have one fixed size that divides 32 (lavapipe:
+ * 8, or 16 with LP_NATIVE_VECTOR_WIDTH=512), else undefined: the subgroup-shared tiles need it.
+ */
+export function fixedSubgroup(a: GemmAdapterInfo): number | undefined {
+  const s = a.subgroupMinSize;
+  return a.features.has('subgroups') && s !== undefined && s === a.subgroupMaxSize && s >= 4 && s <= 32 && 32 % s === 0 ? s : undefined;
+}
+
 /** Rows per invocation for a few-row problem: M rounded up to 1, 2, 4 or 8. */
 const fewRows = (m: number): number => (m <= 1 ? 1 : m <= 2 ? 2 : m <= 4 ? 4 : 8);
 
 /** The tile kernel's config for an adapter and row count (the strategy may be forced). */
 export function defaultTileConfig(adapter: GemmAdapterInfo, m: number, variant: GemmVariant = defaultVariant(adapter)): TileConfig {
   if (variant === 'texture') {
-    // 16 x 8 outputs per invocation, 8 x 8 invocations (a 128 x 64 tile): the best texture tile on
-    // lavapipe at 512-2048 (bench/tools/gemm_probe.ts): 24 texel fetches per 512 FMAs.
     if (m <= 32) return { path: 'tile', variant, wgX: 16, wgY: 4, tm: m <= 16 ? 4 : 8, tn: 8, tk: 4 };
+    // Fixed-size subgroups (lavapipe: 8 lanes, one SIMD row): the lanes of a subgroup share 32
+    // rows of A through subgroupBroadcast, each lane 8 (16 from 512 rows and columns) columns:
+    // 2-3x the storage-buffer register tiles there (bench/tools/gemm_probe.ts, bench/results).
+    const sg = fixedSubgroup(adapter);
+    if (sg) return m >= 512 ? { path: 'tile', variant, wgX: sg, wgY: 4, tm: 32, tn: 16, tk: 4, sg } : { path: 'tile', variant, wgX: sg, wgY: 2, tm: 32, tn: 8, tk: 4, sg };
+    // 16 x 8 outputs per invocation, 8 x 8 invocations (a 128 x 64 tile): the best per-lane
+    // texture tile on lavapipe at 512-2048: 24 texel fetches per 512 FMAs.
     return { path: 'tile', variant, wgX: 8, wgY: 8, tm: 16, tn: 8, tk: 4 };
   }
   if (variant === 'shared') {
@@ -209,7 +251,7 @@ export function setGemmConfigOverride(chooser: GemmConfigChooser | null): void {
 
 export function gemmConfigKey(c: GemmConfig): string {
   switch (c.path) {
-    case 'tile': return `tile:${c.variant}:${c.wgX}x${c.wgY}:${c.tm}x${c.tn}:${c.tk}${c.sg ? `:sg${c.sg}` : ''}`;
+    case 'tile': return `tile:${c.variant}:${c.wgX}x${c.wgY}:${c.tm}x${c.tn}:${c.tk}${c.sg ? `:sg${c.sg}` : ''}${(c.splitK ?? 1) > 1 ? `:k${c.splitK}` : ''}`;
     case 'gemv': return `gemv:${c.wg}:${c.cols}:${c.subgroups ? 'subgroup' : 'workgroup'}`;
     case 'naive': return 'naive';
   }

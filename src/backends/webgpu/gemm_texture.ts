@@ -39,11 +39,24 @@ function stateOf(device: GPUDevice): DeviceState {
   return s;
 }
 
-/** Whether the problem can be packed: one batch entry (after folding), both dims within the texture limit. */
-export function texturePackable(p: GemmProblem, adapter: Pick<GemmAdapterInfo, 'maxTextureDimension2D'>): boolean {
+/** Texture rows of A per batch entry and texels of B per row: padded to whole tiles. */
+function padded(p: GemmProblem, config: TileConfig): { rowsA: number; texelsB: number; k4: number } {
+  const tiles = gemmTiles(config, p.m, p.n);
+  return { rowsA: tiles.tilesM * config.wgY * config.tm, texelsB: (tiles.tilesN * config.wgX * config.tn) / 4, k4: Math.ceil(p.k / 4) };
+}
+
+const batchOf = (p: GemmProblem): number => p.batchShape.reduce((x, y) => x * y, 1);
+
+/**
+ * Whether the problem can be packed: at most one batch dim after merging (batch entries are
+ * stacked in the textures), every texture within the size limit.
+ */
+export function texturePackable(p: GemmProblem, adapter: Pick<GemmAdapterInfo, 'maxTextureDimension2D'>, config: TileConfig): boolean {
   const lim = adapter.maxTextureDimension2D ?? 8192;
-  const k4 = Math.ceil(p.k / 4);
-  return p.batchShape.length === 0 && p.m >= 1 && p.n >= 1 && p.k >= 1 && p.m <= lim && k4 <= lim && 4 * k4 <= lim && Math.ceil(p.n / 4) <= lim;
+  if (p.batchShape.length > 1 || p.m < 1 || p.n < 1 || p.k < 1) return false;
+  const { rowsA, texelsB, k4 } = padded(p, config);
+  const nb = batchOf(p);
+  return nb * rowsA <= lim && k4 <= lim && 4 * k4 <= lim && nb * texelsB <= lim;
 }
 
 function texture(device: GPUDevice, queue: CommandQueue, key: string, width: number, height: number): GPUTexture {
@@ -80,18 +93,21 @@ function pipelineFor(device: GPUDevice, key: string, code: string, entries: GPUB
 const C = () => GPUShaderStage.COMPUTE;
 
 /**
- * Packs the logical [rows, cols] matrix `op` (strides s0 along rows, s1 along cols) into the first
- * `texels` x `height` texels of `tex`, zeros past rows and cols.
+ * Packs the logical [rows, cols] matrix `op` (strides s0 along rows, s1 along cols; `entries`
+ * batch entries apart by op.batch[0]) into `tex`: entry b fills texture rows [b*per, (b+1)*per)
+ * and `texels` columns, or with `across` columns [b*texels, (b+1)*texels) and rows [0, per);
+ * zeros past rows and cols.
  */
-function pack(device: GPUDevice, queue: CommandQueue, op: MatrixOperand, dtype: string, rows: number, cols: number, texels: number, height: number, tex: GPUTexture): void {
+function pack(device: GPUDevice, queue: CommandQueue, op: MatrixOperand, dtype: string, rows: number, cols: number, texels: number, per: number, entries: number, across: boolean, tex: GPUTexture): void {
   const k = pipelineFor(device, `pack|${dtype}`, gemmPackSource(dtype as 'float32'), [
     { binding: 0, visibility: C(), buffer: { type: 'uniform' } },
     { binding: 1, visibility: C(), storageTexture: { access: 'write-only', format: 'rgba32float' } },
     { binding: 2, visibility: C(), buffer: { type: 'read-only-storage' } },
   ]);
-  const u = new UniformWriter().u32(rows, cols, texels, height).i32(op.offset, op.s0, op.s1).u32(0).finish();
+  const height = across ? per : per * entries;
+  const u = new UniformWriter().u32(rows, cols, texels, height).i32(op.offset, op.s0, op.s1).u32(per).i32(op.batch[0] ?? 0).u32(entries, across ? 1 : 0, 0).finish();
   const st = op.storage as GpuStorage;
-  queue.dispatch('gemm-pack', k.pipeline, k.layout, u, [{ view: tex.createView() }, { buffer: st.buffer, size: st.size }], Math.ceil((height * texels) / 64));
+  queue.dispatch('gemm-pack', k.pipeline, k.layout, u, [{ view: tex.createView() }, { buffer: st.buffer, size: st.size }], Math.ceil((height * texels * (across ? entries : 1)) / 64));
 }
 
 /**
@@ -99,15 +115,13 @@ function pack(device: GPUDevice, queue: CommandQueue, op: MatrixOperand, dtype: 
  * layout's output dtype). The caller checked texturePackable.
  */
 export function textureGemm(device: GPUDevice, queue: CommandQueue, p: GemmProblem, spec: MatmulSpec, layout: GemmLayout, config: TileConfig, out: GpuStorage): void {
-  const k4 = Math.ceil(p.k / 4);
+  const { rowsA, texelsB, k4 } = padded(p, config);
+  const nb = batchOf(p);
   const tiles = gemmTiles(config, p.m, p.n);
-  // Padded to whole tiles (zeros), so no fetch of the GEMM falls outside its texture.
-  const rowsA = tiles.tilesM * config.wgY * config.tm;
-  const texelsB = (tiles.tilesN * config.wgX * config.tn) / 4;
-  const texA = texture(device, queue, 'a', k4, rowsA);
-  const texB = texture(device, queue, 'b', texelsB, 4 * k4);
-  pack(device, queue, p.a, spec.a.dtype, p.m, p.k, k4, rowsA, texA);
-  pack(device, queue, p.b, spec.b.dtype, p.k, p.n, texelsB, 4 * k4, texB);
+  const texA = texture(device, queue, 'a', k4, nb * rowsA);
+  const texB = texture(device, queue, 'b', nb * texelsB, 4 * k4);
+  pack(device, queue, p.a, spec.a.dtype, p.m, p.k, k4, rowsA, nb, false, texA);
+  pack(device, queue, p.b, spec.b.dtype, p.k, p.n, texelsB, 4 * k4, nb, true, texB);
   const entries: GPUBindGroupLayoutEntry[] = [
     { binding: 0, visibility: C(), buffer: { type: 'uniform' } },
     { binding: 1, visibility: C(), buffer: { type: 'storage' } },
@@ -120,8 +134,57 @@ export function textureGemm(device: GPUDevice, queue: CommandQueue, p: GemmProbl
   extra.forEach((_, i) => entries.push({ binding: 4 + i, visibility: C(), buffer: { type: 'read-only-storage' } }));
   const code = gemmSource(layout, config, p.m);
   const k = pipelineFor(device, `gemm|${code}`, code, entries);
+  // The hooks read bt.a as the entry's texture-row offset, bt.b as its texel-column offset.
+  const rowsOf = (o: MatrixOperand, per: number): MatrixOperand => ({ ...o, offset: 0, batch: nb > 1 ? [per] : [] });
+  const q: GemmProblem = { ...p, a: rowsOf(p.a, rowsA), b: rowsOf(p.b, texelsB) };
   const whole = (st: Storage) => ({ buffer: (st as GpuStorage).buffer, size: (st as GpuStorage).size });
-  queue.dispatch('gemm', k.pipeline, k.layout, gemmUniforms(p, spec, tiles), [whole(out), { view: texA.createView() }, { view: texB.createView() }, ...extra.map(whole)], tiles.tilesN * tiles.tilesM);
+  queue.dispatch('gemm', k.pipeline, k.layout, gemmUniforms(q, spec, tiles), [whole(out), { view: texA.createView() }, { view: texB.createView() }, ...extra.map(whole)], tiles.tilesN * tiles.tilesM * nb);
+}
+
+/**
+ * Split-K for a small output with a long K (TileConfig.splitK = S): the K range is cut into S
+ * slices that run as S batch entries of one texture GEMM into f32 partials [S, M, N], then one
+ * sum over S (sumSlices). Only for a plain f32 product (no epilogue, one batch entry,
+ * K a multiple of 4 S); returns undefined otherwise, and the caller runs the GEMM unsplit.
+ */
+export function splitKProblem(p: GemmProblem, spec: MatmulSpec, config: TileConfig): { q: GemmProblem; qspec: MatmulSpec; slices: number } | undefined {
+  const s = config.splitK ?? 1;
+  if (s <= 1 || spec.epilogue || spec.outDtype !== 'float32' || p.batchShape.length || p.k % (4 * s) !== 0) return undefined;
+  const kc = p.k / s;
+  const q: GemmProblem = { ...p, k: kc, batchShape: [s], a: { ...p.a, batch: [kc * p.a.s1] }, b: { ...p.b, batch: [kc * p.b.s0] } };
+  const qspec: MatmulSpec = { ...spec, k: kc, batchShape: [s] };
+  return { q, qspec, slices: s };
+}
+
+/**
+ * out[i] = sum over s of partials[s * mn + i]: the split-K reduction, one invocation per output
+ * (the generic reduce kernel runs a workgroup per output: slow for a few slices on lavapipe).
+ */
+export function sumSlices(device: GPUDevice, queue: CommandQueue, partials: GpuStorage, out: GpuStorage, slices: number, mn: number): void {
+  const code = [
+    'struct SumParams {\n  mn: u32, slices: u32, pad0: u32, pad1: u32,\n}',
+    '@group(0) @binding(0) var<uniform> Q: SumParams;',
+    '@group(0) @binding(1) var<storage, read_write> outS: array<f32>;',
+    '@group(0) @binding(2) var<storage, read> parts: array<f32>;',
+    '@compute @workgroup_size(64)',
+    'fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {',
+    '  let i = gid.x + gid.y * nwg.x * 64u;',
+    '  if (i >= Q.mn) {',
+    '    return;',
+    '  }',
+    '  var t = 0.0;',
+    '  for (var s = 0u; s < Q.slices; s++) {',
+    '    t += parts[s * Q.mn + i];',
+    '  }',
+    '  outS[i] = t;',
+    '}',
+  ].join('\n');
+  const k = pipelineFor(device, 'splitk-sum', code, [
+    { binding: 0, visibility: C(), buffer: { type: 'uniform' } },
+    { binding: 1, visibility: C(), buffer: { type: 'storage' } },
+    { binding: 2, visibility: C(), buffer: { type: 'read-only-storage' } },
+  ]);
+  queue.dispatch('gemm-splitk-sum', k.pipeline, k.layout, new UniformWriter().u32(mn, slices, 0, 0).finish(), [{ buffer: out.buffer, size: out.size }, { buffer: partials.buffer, size: partials.size }], Math.ceil(mn / 64));
 }
 
 /** Destroys the pooled textures of a device (emptyCache); pending work is submitted first. */

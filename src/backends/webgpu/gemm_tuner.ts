@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { XpuValueError } from '../../errors.js';
 import type { DType } from '../../tensor/dtype.js';
-import { GEMV_MAX_M, defaultTileConfig, gemmConfigKey, heuristicGemmConfig, splitKConfig, type GemmAdapterInfo, type GemmConfig, type GemmShapeHints, type TileConfig } from './gemm_config.js';
+import { GEMV_MAX_M, defaultTileConfig, fixedSubgroup, splitKFor, gemmConfigKey, heuristicGemmConfig, splitKConfig, type GemmAdapterInfo, type GemmConfig, type GemmShapeHints, type TileConfig } from './gemm_config.js';
 
 /**
  * The GEMM autotuner's tables (the measuring itself is gemm_autotune.ts, which needs tensors).
@@ -89,6 +89,7 @@ export function validConfig(c: unknown, adapter: GemmAdapterInfo): c is GemmConf
     if (o.variant !== 'register' && o.variant !== 'shared' && o.variant !== 'texture') return false;
     if (!int(o.wgX) || !int(o.wgY) || !int(o.tn, 4, 16) || o.tn % 4 !== 0 || !int(o.tk, 1, 64)) return false;
     if (o.wgX * o.wgY > adapter.maxInvocationsPerWorkgroup) return false;
+    if (o.splitK !== undefined && (!int(o.splitK, 1, 64) || (o.splitK > 1 && o.variant !== 'texture'))) return false;
     if (o.sg !== undefined && o.sg !== 0) {
       // Subgroup-shared rows: texture variant, fixed-size subgroups of exactly sg lanes.
       if (o.variant !== 'texture' || !int(o.sg, 1, 128) || o.wgX !== o.sg || !int(o.tm, 1, 64) || o.tm % o.sg !== 0) return false;
@@ -125,7 +126,17 @@ export function candidates(adapter: GemmAdapterInfo, bucket: Bucket): GemmConfig
     // the loads, not the FMAs, bound a software adapter.
     const tex = (wgX: number, wgY: number, tm: number, tn: number): TileConfig => ({ path: 'tile', variant: 'texture', wgX, wgY, tm, tn, tk: 4 });
     list.push(defaultTileConfig(adapter, m, 'texture'));
-    if (m > 32) list.push(tex(8, 8, 16, 8), tex(8, 8, 8, 16), tex(8, 8, 8, 8), tex(4, 8, 8, 16), tex(16, 16, 8, 8));
+    const sg = fixedSubgroup(adapter);
+    if (m > 32 && sg) {
+      const sgt = (wgY: number, tm: number, tn: number): TileConfig => ({ ...tex(sg, wgY, tm, tn), sg });
+      list.push(sgt(2, 32, 8), sgt(4, 32, 16), sgt(4, 64, 8), sgt(2, 64, 8));
+    }
+    if (m > 32) list.push(tex(8, 8, 16, 8), tex(8, 8, 8, 16));
+    // Split-K for small outputs with a long K: the default texture tile with 2x and 4x the slices
+    // the heuristic would pick (at least 2).
+    const base = defaultTileConfig(adapter, m, 'texture');
+    const s = Math.max(1, splitKFor(base, m, bucket.n, k));
+    if (m > 32 && m * bucket.n <= 256 * 256 && k >= 4096) for (const f of [2, 4]) if (k % (4 * s * f) === 0) list.push({ ...base, splitK: s * f });
   }
   const seen = new Set<string>();
   return list.filter((c) => {
