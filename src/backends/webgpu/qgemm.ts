@@ -55,8 +55,10 @@ function chooseConfig(adapter: GemmAdapterInfo, m: number, n: number, k: number)
     const cols = base.wg <= 16 ? 16 : 8;
     return { ...base, wg: envInt('XPU_QGEMV_WG') ?? base.wg, cols: envInt('XPU_QGEMV_COLS') ?? cols };
   }
+  // The dequantizing mm_readB lives in the storage-buffer template: a texture-variant choice
+  // (packed f32 operands) has no quantized form, so it maps to the best register tiles.
   const c = chooseGemmConfig(adapter, m, n, k, 'float32', { bAlongK: true });
-  return c.path === 'tile' ? c : defaultTileConfig(adapter, m);
+  return c.path === 'tile' && c.variant !== 'texture' ? c : defaultTileConfig(adapter, m, 'register');
 }
 
 /**
