@@ -190,7 +190,7 @@ async function loadCpuPeers(cpu: boolean, gpu: boolean, notes: string[], records
     if (why) notes.push(`onnxruntime-cpu rows skipped: ${why}`);
     else {
       out.ortCpu = true;
-      records.push({ impl: 'onnxruntime-cpu', version: ort.version, ep: 'cpu', note: 'MatMul model (B an input; [N, K] through Transpose for linear), session.run with host tensors, default intra-op threads' });
+      records.push({ impl: 'onnxruntime-cpu', version: ort.version, ep: 'cpu', note: 'MatMul model (B an input; [N, K] through Transpose for linear), session.run with host tensors, default intra-op threads, no spinning between runs (session.intra_op.allow_spinning=0; xpu\'s OpenMP threads are passive too)' });
     }
   }
   if (gpu) {

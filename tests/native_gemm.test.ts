@@ -65,7 +65,9 @@ describe.each(PATHS)('cpu GEMM, %s path', (path) => {
     vi.unstubAllEnvs();
   });
 
-  it.each([[1, 1, 1], [3, 7, 5], [17, 33, 1], [1, 255, 3], [64, 64, 64], [100, 37, 129], [257, 300, 190]])('%i x %i x %i, dense', async (m, k, n) => {
+  // Up to 256^3 multiply-adds the native GEMM runs on the JS thread when the queue is idle;
+  // 300^3 goes to the compute thread.
+  it.each([[1, 1, 1], [3, 7, 5], [17, 33, 1], [1, 255, 3], [64, 64, 64], [100, 37, 129], [257, 300, 190], [300, 300, 300]])('%i x %i x %i, dense', async (m, k, n) => {
     await checkMatmul(rand([m, k], m + k), rand([k, n], k + n), TOL.float32, `${m}x${k}x${n}`);
   });
 
@@ -99,6 +101,9 @@ describe.each(PATHS)('cpu GEMM, %s path', (path) => {
     await checkMatmul(rand([m, k], 17), rand([5, k, n], 18), TOL.float32, 'A broadcast over the batch');
     await checkMatmul(rand([3, k, m], 19).transpose(1, 2), rand([3, n, k], 20).transpose(1, 2), TOL.float32, 'batched, both transposed');
     await checkMatmul(rand([m, 3, k], 21).transpose(0, 1), rand([k, n], 22), TOL.float32, 'batch dim strided inside the rows (not foldable)');
+    // A few rows per batch entry (the small-M path, entry by entry).
+    await checkMatmul(rand([2, 3, 2, k], 23), rand([3, n, k], 24).transpose(1, 2), TOL.float32, '[2,3,2,k] @ [3,k,n]^T');
+    await checkMatmul(rand([3, 1, k], 25), rand([3, k, n], 26), TOL.float32, 'batched vectors');
   });
 
   it('float16 operands and output (f32 accumulation, one rounding)', async () => {
@@ -137,6 +142,21 @@ describe.each(PATHS)('cpu GEMM, %s path', (path) => {
         return y + re[row * n + j];
       });
       expectClose(await out.data(), ref, TOL.float32, `linear ${act ?? 'none'}`);
+    }
+    // One to four rows (the small-M path: its epilogue is a second pass, not oneDNN post-ops).
+    for (const rows of [1, 3]) {
+      const xs = rand([rows, k], 32 + rows);
+      const xse = await xs.data();
+      const mms = refGemm(xse, we, 1, rows, k, n);
+      for (const act of [undefined, 'relu', 'gelu', 'silu'] as const) {
+        const out = xpu.linear(xs, w, { bias, activation: act, residual: res.narrow(0, 0, rows) });
+        const ref = mms.map((v, i) => {
+          let y = v + be[i % n];
+          if (act) y = acts[act](y);
+          return y + re[i];
+        });
+        expectClose(await out.data(), ref, TOL.float32, `linear ${rows} rows ${act ?? 'none'}`);
+      }
     }
     const input = rand([1, n], 29);
     const ie = await input.data();
@@ -182,7 +202,7 @@ describe.runIf(hasNative)('native GEMM on the compute thread', () => {
   const writerOf = (t: T): number => (t.ref.storage as CpuStorage).writer;
 
   it('runs a chain of dependent GEMMs in order (no waiting in between)', async () => {
-    const n = 96;
+    const n = 288; // above the inline bound (256^3 multiply-adds): every step is queued
     const x0 = rand([n, n], 40);
     const w = xpu.mul(rand([n, n], 41), 0.1);
     let x = x0;
@@ -256,6 +276,21 @@ describe.runIf(hasNative)('native GEMM on the compute thread', () => {
     expect(ticksWhilePending).toBeGreaterThan(0);
     const ae = await a.narrow(0, 5, 1).data();
     expectClose(row, refGemm(ae, await b.data(), 1, 1, n, n), TOL.float32, 'row 5');
+  });
+
+  it('small GEMMs run inline while the queue is idle; XPU_CPU_GEMM_INLINE=0 queues them too', async () => {
+    vi.stubEnv('XPU_CPU_GEMM_INLINE', ''); // the default bound
+    await xpu.accelerator.device('cpu').backend.synchronize(); // an idle queue
+    const a = rand([20, 30], 60);
+    const b = rand([30, 10], 61);
+    const inline = xpu.matmul(a, b);
+    expect(writerOf(inline)).toBe(0);
+    vi.stubEnv('XPU_CPU_GEMM_INLINE', '0');
+    const queued = xpu.matmul(a, b);
+    expect(writerOf(queued)).toBeGreaterThan(0);
+    const ref = refGemm(await a.data(), await b.data(), 1, 20, 30, 10);
+    expectClose(await inline.data(), ref, TOL.float32, 'inline');
+    expectClose(await queued.data(), ref, TOL.float32, 'queued');
   });
 
   it('a synchronous consumer waits for the pending GEMM', async () => {

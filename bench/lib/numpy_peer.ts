@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { failedCheck, type Check } from './check.js';
 import type { Workload } from '../suite.js';
+import { ompWaitPolicyDefaulted } from '../../src/backends/cpu/native.js';
 
 /** Variables that override OpenBLAS's own detection of the CPU: never passed to the peer. */
 export const OPENBLAS_OVERRIDES = ['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE', 'GOTOBLAS_CORETYPE'];
@@ -64,6 +65,8 @@ export class NumpyPeer {
     const python = process.env.XPU_BENCH_PYTHON || 'python3';
     const env: NodeJS.ProcessEnv = { ...process.env };
     const removed: Record<string, string> = {};
+    // The runtime's own OpenMP default (src/backends/cpu/native.ts) is not the peer's business.
+    if (ompWaitPolicyDefaulted) delete env.OMP_WAIT_POLICY;
     for (const k of OPENBLAS_OVERRIDES) {
       if (env[k] !== undefined) {
         removed[k] = env[k]!;

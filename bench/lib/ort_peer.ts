@@ -30,6 +30,13 @@ interface Ort {
 
 export type OrtEp = 'cpu' | 'webgpu';
 
+/**
+ * ORT's intra-op threads do not spin between runs: the benchmark interleaves implementations, and
+ * a pool spinning after its own run would take the cores of the next one (the runtime's OpenMP
+ * threads sleep when idle too, see src/backends/cpu/native.ts). It changes no kernel.
+ */
+export const ORT_SESSION_CONFIG = { session: { intra_op: { allow_spinning: '0' } } };
+
 export interface OrtPeer {
   ort: Ort;
   version: string;
@@ -99,7 +106,7 @@ export function ortGemmWorkload(peer: OrtPeer, ep: OrtEp, s: OrtGemmShape, sets:
     const b = randn(s.k * s.n, 18 + 2 * i);
     inputs.push({ a, b, feeds: { A: new ort.Tensor('float32', a, [s.m, s.k]), B: new ort.Tensor('float32', b, s.transB ? [s.n, s.k] : [s.k, s.n]) } });
   }
-  const session = ort.InferenceSession.create(matmulModel(s.m, s.n, s.k, { transB: s.transB }), { executionProviders: [ep], graphOptimizationLevel: 'all' });
+  const session = ort.InferenceSession.create(matmulModel(s.m, s.n, s.k, { transB: s.transB }), { executionProviders: [ep], graphOptimizationLevel: 'all', extra: ORT_SESSION_CONFIG });
   let next = 0;
   return {
     units: 1,

@@ -23,6 +23,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <cstdlib>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -62,9 +63,11 @@ inline size_t Item(const Operand& o) { return o.f16 ? 2 : 4; }
 
 // Strides of a size-1 dim say nothing; make them ones oneDNN accepts.
 void NormaliseStrides(int64_t rows, int64_t cols, int64_t& s0, int64_t& s1) {
+  // A single row is row-major when its elements are adjacent, else column-major with ld = s1 (a
+  // strided row stays in place); a single column likewise.
   if (rows == 1 && cols == 1) s0 = s1 = 1;
-  else if (rows == 1) s0 = s1 == 1 ? cols : s1 * cols;
-  else if (cols == 1) s1 = s0 == 1 ? rows : s0 * rows;
+  else if (rows == 1) s0 = s1 == 1 ? cols : 1;
+  else if (cols == 1) s1 = s0 == 1 ? rows : 1;
 }
 
 // A matrix oneDNN reads in place: row-major (s1 == 1) or column-major (s0 == 1) with a leading
@@ -111,6 +114,9 @@ struct Problem {
   int64_t resRows, resCols, resS0, resS1;
   float alpha = 1.0f;
   int act = 0;  // 0 none, 1 relu, 2 gelu (erf), 3 silu
+  // Small M: dnnl_sgemm (oneDNN's BLAS-like GEMM, with GEMV kernels for a few rows) and the
+  // epilogue as a second pass over the few output rows, instead of the matmul primitive.
+  bool sgemm = false;
 };
 
 std::string KeyOf(const Problem& p) {
@@ -281,6 +287,53 @@ void PackInto(const Operand& op, int64_t off, int64_t rows, int64_t cols, int64_
   }
 }
 
+// Scratch buffers, uninitialised (every element is written before it is read).
+struct Scratch {
+  std::unique_ptr<float[]> p;
+  void resize(int64_t n) { p.reset(new float[static_cast<size_t>(n)]); }
+  float* data() const { return p.get(); }
+};
+
+// The small-M path: C = alpha * op(A) op(B) by dnnl_sgemm (row-major; a column-major operand is
+// the transposed row-major one), then bias, activation and residual over C in one pass.
+template <class OffOf>
+void RunSgemm(const Plan& pl, const float* A, const float* B, float* C, OffOf offOf, Scratch& packBias, bool biasOnce, Scratch& packRes, bool resOnce, int64_t e) {
+  const Problem& p = pl.p;
+  const int64_t M = p.M, N = p.N, K = p.K;
+  const bool ta = p.as1 != 1, tb = p.bs1 != 1;  // FitsInPlace: one of the two strides is 1
+  dnnl_status_t st;
+  if (M == 1) {
+    // One row: C^T = op(B)^T A^T, a matrix-vector product over B's rows as stored (a Linear
+    // weight [N, K] is read row by row), the layout GEMV kernels are fastest on.
+    st = dnnl_sgemm(tb ? 'N' : 'T', 'N', N, 1, K, p.alpha, B, tb ? p.bs1 : p.bs0, A, p.as1, 0.0f, C, 1);
+  } else {
+    st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, p.alpha, A, ta ? p.as1 : p.as0, B, tb ? p.bs1 : p.bs0, 0.0f, C, N);
+  }
+  if (st != dnnl_success) throw dnnl::error(st, "dnnl_sgemm");
+  if (!p.hasBias && !p.act && !p.hasRes) return;
+  auto source = [&](const Operand& o, Scratch& pack, bool once, int64_t rows, int64_t cols) -> const float* {
+    if (!o.pack) return reinterpret_cast<const float*>(o.base) + offOf(o);
+    if (e == 0 || !once) PackInto(o, offOf(o), rows, cols, o.s0, o.s1, o.scale, pack.data());
+    return pack.data();
+  };
+  const float* bias = p.hasBias ? source(pl.bias, packBias, biasOnce, p.biasRows, p.biasCols) : nullptr;
+  const float* res = p.hasRes ? source(pl.res, packRes, resOnce, p.resRows, p.resCols) : nullptr;
+  for (int64_t i = 0; i < M; i++) {
+    float* c = C + i * N;
+    const float* brow = bias ? bias + (p.biasRows == 1 ? 0 : i * p.biasS0) : nullptr;
+    const float* rrow = res ? res + (p.resRows == 1 ? 0 : i * p.resS0) : nullptr;
+    for (int64_t j = 0; j < N; j++) {
+      float v = c[j];
+      if (brow) v += brow[p.biasCols == 1 ? 0 : j * p.biasS1];
+      if (p.act == 1) v = v > 0.0f ? v : (v == v ? 0.0f : v);
+      else if (p.act == 2) v = 0.5f * v * (1.0f + std::erf(v * 0.70710678118654752f));
+      else if (p.act == 3) v = v / (1.0f + std::exp(-v));
+      if (rrow) v += rrow[p.resCols == 1 ? 0 : j * p.resS1];
+      c[j] = v;
+    }
+  }
+}
+
 // Ids of the jobs that failed on this worker thread: a job reading the output of one fails too.
 thread_local std::set<uint64_t> failed;
 
@@ -295,7 +348,7 @@ std::string Run(const Plan& pl, uint64_t id) {
   }
   const Problem& p = pl.p;
   const int64_t M = p.M, N = p.N, K = p.K;
-  std::vector<float> packA, packB, packBias, packRes, scratch;
+  Scratch packA, packB, packBias, packRes, scratch;
   // Operands that do not move along the batch are packed once.
   auto batchFixed = [&](const Operand& o) {
     for (int64_t s : o.bstrides) if (s != 0) return false;
@@ -332,12 +385,21 @@ std::string Run(const Plan& pl, uint64_t id) {
       B = reinterpret_cast<const float*>(pl.b.base) + bo;
     }
     float* C = pl.outF16 ? scratch.data() : reinterpret_cast<float*>(pl.out) + e * M * N;
+    if (p.sgemm) {
+      RunSgemm(pl, A, B, C, offOf, packBias, biasOnce, packRes, resOnce, e);
+      if (pl.outF16) FloatToHalfN(scratch.data(), reinterpret_cast<uint16_t*>(pl.out) + e * M * N, M * N);
+      for (size_t d = idx.size(); d-- > 0;) {
+        if (++idx[d] < pl.batch[d]) break;
+        idx[d] = 0;
+      }
+      continue;
+    }
     std::unordered_map<int, memory> args;
     args.emplace(DNNL_ARG_SRC, memory(MatDesc(M, K, p.as0, p.as1), Engine(), const_cast<float*>(A)));
     args.emplace(DNNL_ARG_WEIGHTS, memory(MatDesc(K, N, p.bs0, p.bs1), Engine(), const_cast<float*>(B)));
     args.emplace(DNNL_ARG_DST, memory(MatDesc(M, N, N, 1), Engine(), C));
     int post = 0;
-    auto binary = [&](const Operand& o, std::vector<float>& pack, bool once, int64_t rows, int64_t cols, int64_t s0, int64_t s1) {
+    auto binary = [&](const Operand& o, Scratch& pack, bool once, int64_t rows, int64_t cols, int64_t s0, int64_t s1) {
       const float* ptr;
       if (o.pack) {
         // Packed with broadcast dims kept at size 1 (rows/cols as oneDNN sees them).
@@ -380,6 +442,16 @@ void PlaceBinary(Operand& op, int64_t M, int64_t N, int64_t& rows, int64_t& cols
     s0 = cols;
     s1 = 1;
   }
+}
+
+// Up to this many rows (after folding) the GEMM goes through dnnl_sgemm. XPU_DNNL_SGEMM_MAX_M
+// overrides it (0: always the matmul primitive), read once.
+int64_t SgemmMaxM() {
+  static const int64_t v = [] {
+    const char* e = std::getenv("XPU_DNNL_SGEMM_MAX_M");
+    return e && *e ? std::atoll(e) : int64_t{4};
+  }();
+  return v;
 }
 
 std::shared_ptr<Plan> MakePlan(const Napi::CallbackInfo& info) {
@@ -482,16 +554,19 @@ std::shared_ptr<Plan> MakePlan(const Napi::CallbackInfo& info) {
     p.hasRes = true;
     PlaceBinary(pl->res, M, n, p.resRows, p.resCols, p.resS0, p.resS1);
   }
-  try {
-    pl->prim = MakePrim(p);
-  } catch (const dnnl::error& e) {
-    throw Napi::Error::New(env, std::string("gemm: oneDNN cannot run this case: ") + e.what());
+  p.sgemm = p.M <= SgemmMaxM();
+  if (!p.sgemm) {
+    try {
+      pl->prim = MakePrim(p);
+    } catch (const dnnl::error& e) {
+      throw Napi::Error::New(env, std::string("gemm: oneDNN cannot run this case: ") + e.what());
+    }
   }
   {
     std::lock_guard<std::mutex> lock(cacheMu);
     stats.calls++;
-    stats.lastImpl = pl->prim->impl;
-    if (pl->prim->impl.rfind("ref", 0) == 0) stats.refImpl++;
+    stats.lastImpl = p.sgemm ? "dnnl_sgemm" : pl->prim->impl;
+    if (!p.sgemm && pl->prim->impl.rfind("ref", 0) == 0) stats.refImpl++;
   }
   return pl;
 }
@@ -510,6 +585,23 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
     }
   });
   return Napi::Number::New(info.Env(), static_cast<double>(id));
+}
+
+// gemmNow(desc): plans and runs the GEMM right here, on the calling (JS) thread. For small
+// GEMMs, where handing the work to the compute thread and back (two thread wake-ups) costs more
+// than the GEMM itself; the caller only uses it while the queue is idle, so order is kept.
+Napi::Value GemmNow(const Napi::CallbackInfo& info) {
+  std::shared_ptr<Plan> pl = MakePlan(info);
+  std::string err;
+  try {
+    err = Run(*pl, 0);
+  } catch (const dnnl::error& e) {
+    err = std::string("oneDNN: ") + e.what();
+  } catch (const std::bad_alloc&) {
+    err = "out of memory in the native GEMM (packing scratch)";
+  }
+  if (!err.empty()) throw Napi::Error::New(info.Env(), "gemm: " + err);
+  return info.Env().Undefined();
 }
 
 const char* IsaName(dnnl::cpu_isa isa) {
@@ -562,6 +654,7 @@ Napi::Object ExportCompute(Napi::Env env) {
   o.Set("info", Napi::Function::New(env, Info, "info"));
 #ifdef XPU_HAVE_DNNL
   o.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
+  o.Set("gemmNow", Napi::Function::New(env, GemmNow, "gemmNow"));
 #endif
   return o;
 }

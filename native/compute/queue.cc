@@ -70,10 +70,13 @@ class Queue {
 
   void Stop();
 
+  // At env teardown: jobs not started yet are dropped (nobody can read their results any more);
+  // the one running is waited for, since it writes into memory the env is about to free.
   void StopWorker() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       stopping_ = true;
+      jobs_.clear();
     }
     cv_.notify_all();
     if (worker_.joinable()) worker_.join();
@@ -86,7 +89,7 @@ class Queue {
       {
         std::unique_lock<std::mutex> lock(mu_);
         cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
-        if (jobs_.empty()) break;  // stopping, and nothing left: queued jobs always run first
+        if (jobs_.empty()) break;  // stopping
         next = std::move(jobs_.front());
         jobs_.pop_front();
       }

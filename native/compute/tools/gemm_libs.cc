@@ -11,6 +11,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -35,15 +36,23 @@ double Median(F f, int reps) {
   return t[t.size() / 2];
 }
 
-int main() {
+int main(int argc, char** argv) {
   std::printf("OpenBLAS: %s (core %s); OPENBLAS_CORETYPE=%s\n", openblas_get_config(), openblas_get_corename(), getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "(unset)");
-  const int shapes[][3] = {{256, 256, 256},   {512, 512, 512},   {1024, 1024, 1024}, {2048, 2048, 2048}, {4096, 4096, 4096},
-                           {1, 4096, 4096},   {16, 4096, 4096},  {128, 4096, 4096},  {128, 14336, 4096}, {2048, 4096, 4096}};
+  std::vector<std::array<int, 3>> shapes = {{256, 256, 256},   {512, 512, 512},   {1024, 1024, 1024}, {2048, 2048, 2048}, {4096, 4096, 4096},
+                                           {1, 4096, 4096},   {16, 4096, 4096},  {128, 4096, 4096},  {128, 14336, 4096}, {2048, 4096, 4096}};
+  // Or shapes from the command line: M,N,K ...
+  if (argc > 1) {
+    shapes.clear();
+    for (int i = 1; i < argc; i++) {
+      std::array<int, 3> s{};
+      if (std::sscanf(argv[i], "%d,%d,%d", &s[0], &s[1], &s[2]) == 3) shapes.push_back(s);
+    }
+  }
   dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   dnnl::stream s(eng);
   using tag = dnnl::memory::format_tag;
   using dt = dnnl::memory::data_type;
-  std::printf("%5s %5s %5s | %9s %9s | %9s %9s | %10s | impl\n", "M", "N", "K", "blas", "blas B^T", "dnnl", "dnnl B^T", "dnnl_sgemm");
+  std::printf("%5s %5s %5s | %9s %9s | %9s %9s | %10s %10s | impl\n", "M", "N", "K", "blas", "blas B^T", "dnnl", "dnnl B^T", "dnnl_sgemm", "sgemm B^T");
   for (auto& sh : shapes) {
     const int M = sh[0], N = sh[1], K = sh[2];
     std::vector<float> A((size_t)M * K), B((size_t)K * N), C((size_t)M * N);
@@ -60,8 +69,9 @@ int main() {
     double dn = Median([&] { mm.execute(s, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}}); s.wait(); }, reps);
     double dnT = Median([&] { mmT.execute(s, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, btm}, {DNNL_ARG_DST, cm}}); s.wait(); }, reps);
     double sg = Median([&] { dnnl_sgemm('N', 'N', M, N, K, 1, A.data(), K, B.data(), N, 0, C.data(), N); }, reps);
+    double sgT = Median([&] { dnnl_sgemm('N', 'T', M, N, K, 1, A.data(), K, B.data(), K, 0, C.data(), N); }, reps);
     auto g = [&](double t) { return fl / t / 1e9; };
-    std::printf("%5d %5d %5d | %9.1f %9.1f | %9.1f %9.1f | %10.1f | %s\n", M, N, K, g(blas), g(blasT), g(dn), g(dnT), g(sg), pd.impl_info_str());
+    std::printf("%5d %5d %5d | %9.1f %9.1f | %9.1f %9.1f | %10.1f %10.1f | %s / %s\n", M, N, K, g(blas), g(blasT), g(dn), g(dnT), g(sg), g(sgT), pd.impl_info_str(), pdT.impl_info_str());
     std::fflush(stdout);
   }
 }

@@ -64,6 +64,8 @@ export interface NativeCompute {
   info(): NativeComputeInfo;
   /** Plans and queues a GEMM; returns its job id. Absent when built without oneDNN. */
   gemm?(desc: NativeGemmDesc): number;
+  /** Plans and runs a GEMM on the calling thread (small GEMMs while the queue is idle). */
+  gemmNow?(desc: NativeGemmDesc): void;
   /** Blocks until job `id` is done; its error message, or undefined. */
   wait(id: number): string | undefined;
   completed(): number;
@@ -85,6 +87,9 @@ export interface NativeLoad {
 }
 
 let loaded: NativeLoad | null = null;
+
+/** True when this module set OMP_WAIT_POLICY itself (child processes need not inherit it). */
+export let ompWaitPolicyDefaulted = false;
 
 /**
  * The package root: the first directory above this file holding binding.gyp. This file runs from
@@ -112,6 +117,13 @@ export function loadNative(): NativeLoad {
   if (!root) return (loaded = { addon: null, error: 'package root (binding.gyp) not found', path: null });
   const path = join(root, 'build', 'Release', 'xpu_native.node');
   if (!existsSync(path)) return (loaded = { addon: null, error: `not built (run \`npm run build:native\`; expected ${path})`, path });
+  // The CPU GEMM's OpenMP threads (oneDNN, through libgomp, which reads its settings when the
+  // addon loads it): sleep when idle instead of spinning. The JS thread and the rest of the
+  // machine need those cores between GEMMs; a wake-up costs microseconds. Kept if the user set one.
+  if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) {
+    process.env.OMP_WAIT_POLICY = 'PASSIVE';
+    ompWaitPolicyDefaulted = true;
+  }
   try {
     const addon = createRequire(import.meta.url)(path) as NativeAddon;
     if (typeof addon?.buildInfo !== 'function') return (loaded = { addon: null, error: `${path} is not xpu_native (no buildInfo)`, path });

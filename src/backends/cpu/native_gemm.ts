@@ -26,6 +26,21 @@ import { CpuStorage } from './storage.js';
 
 export type CpuGemmPath = 'auto' | 'ts' | 'native';
 
+/**
+ * GEMMs of at most this many multiply-adds (256^3) run on the JS thread when the compute queue is
+ * idle: there they take well under a millisecond, less than handing them to the compute thread
+ * and back (two thread wake-ups, and on a loaded machine two scheduler waits). Larger ones, and
+ * any GEMM while earlier jobs are queued (order), go to the compute thread. XPU_CPU_GEMM_INLINE
+ * overrides the bound (0: always queue).
+ */
+export const INLINE_MACS = 1 << 24;
+
+function inlineMacs(): number {
+  const v = process.env.XPU_CPU_GEMM_INLINE;
+  const n = v === undefined || v === '' ? NaN : Number(v);
+  return Number.isFinite(n) && n >= 0 ? n : INLINE_MACS;
+}
+
 export function cpuGemmPath(): CpuGemmPath {
   const v = (process.env.XPU_CPU_GEMM ?? 'auto').toLowerCase();
   if (v === 'ts' || v === 'typescript') return 'ts';
@@ -79,9 +94,10 @@ export function nativeMatmul(spec: MatmulSpec): CpuStorage | null {
     offset: o.offset,
     strides: o.strides,
   });
-  let id: number;
+  const inline = total * k <= inlineMacs() && c.gemmNow !== undefined && c.completed() === c.submitted();
+  let id = 0;
   try {
-    id = c.gemm!({
+    const desc = {
       m, n, k, batch: batchShape,
       a: operand(a), b: operand(b),
       bias: ep.bias ? operand(ep.bias) : undefined,
@@ -90,16 +106,23 @@ export function nativeMatmul(spec: MatmulSpec): CpuStorage | null {
       alpha: ep.alpha ?? 1, beta: ep.beta ?? 1, activation: ep.activation,
       // Pending jobs writing the inputs: if one fails, this one fails too (never garbage).
       deps: storages.filter((st) => st.writer !== 0 && !isJobDone(st.writer)).map((st) => st.writer),
-    });
+    };
+    if (inline) {
+      // The queue is idle, so the inputs' jobs are done: settle them (a failed one throws here).
+      for (const st of storages) if (st.lastUse !== 0) void st.data;
+      c.gemmNow!(desc);
+    }
+    else id = c.gemm!(desc);
   } catch (e) {
     giveBackHost(outDtype, out.rawData);
     return fallback((e as Error).message);
   }
+  lastNativeGemmFallback = null;
+  if (inline) return out;
   out.writer = id;
   out.lastUse = id;
   for (const st of storages) st.lastUse = Math.max(st.lastUse, id);
   const keep: HostArray[] = [out.rawData, ...storages.map((s) => s.rawData)];
   trackJob(id, keep);
-  lastNativeGemmFallback = null;
   return out;
 }
