@@ -72,7 +72,12 @@ describe('accelerator API', () => {
     expect(await c.toArray()).toEqual([5, 6, 7, 8]);
   });
 
-  it('synchronize resolves', async () => {
+  it('synchronize resolves for the current device, an index, a device name, and rejects an unknown one', async () => {
     await expect(xpu.accelerator.synchronize()).resolves.toBeUndefined();
+    await expect(xpu.accelerator.synchronize(0)).resolves.toBeUndefined();
+    await expect(xpu.accelerator.synchronize('cpu')).resolves.toBeUndefined();
+    await expect(xpu.accelerator.synchronize('xpu:0')).resolves.toBeUndefined();
+    await expect(xpu.accelerator.synchronize('xpu:7')).rejects.toBeInstanceOf(xpu.XpuDeviceError);
+    await expect(xpu.accelerator.synchronize(7)).rejects.toBeInstanceOf(xpu.XpuDeviceError);
   });
 });

@@ -243,8 +243,9 @@ describe.runIf(hasNative)('native GEMM on the compute thread', () => {
     // A second GEMM on the same inputs sees them intact.
     const a2 = xpu.tensor(Float32Array.from(ae), { device: 'cpu', shape: [n, n] });
     const d = xpu.matmul(a2, b);
-    await xpu.accelerator.device('cpu').backend.synchronize();
+    await xpu.accelerator.synchronize('cpu'); // the public API reaches the cpu's compute queue
     expect(isJobDone(id)).toBe(true);
+    expect(isJobDone(writerOf(d))).toBe(true);
     expect((await fresh[0].data()).every((v) => v === 7)).toBe(true);
     expect((await fresh[1].data()).every((v) => v === 8)).toBe(true);
     // Spot-check rows of d against float64.

@@ -25,10 +25,22 @@ function entry(op: string, i?: number) {
   return e;
 }
 
-/** Waits until every queued kernel on the device has finished. */
-export async function synchronize(i?: number): Promise<void> {
-  if (!isAvailable()) return;
-  await entry('accelerator.synchronize', i).backend.synchronize();
+/**
+ * Waits until every queued kernel on a device has finished: an xpu index, or a device ('cpu',
+ * 'xpu:1', a Device). With no argument: the current xpu (if any) and the cpu, whose native GEMMs
+ * also run asynchronously on the addon's compute thread.
+ */
+export async function synchronize(which?: number | DeviceLike): Promise<void> {
+  if (which === undefined) {
+    await cpuDevice.backend.synchronize();
+    if (isAvailable()) await entry('accelerator.synchronize').backend.synchronize();
+    return;
+  }
+  if (typeof which === 'number') {
+    await entry('accelerator.synchronize', which).backend.synchronize();
+    return;
+  }
+  await resolveDevice('accelerator.synchronize', which).backend.synchronize();
 }
 
 export function getDeviceInfo(i?: number): XpuDeviceInfo {
