@@ -41,6 +41,20 @@ describe.each(testDevices())('profiler on %s', (device) => {
     expect(profile.table()).toMatch(/matmul/);
   });
 
+  it('records attention as one launch, with the GPU time of all its dispatches', async () => {
+    const q = xpu.randn([1, 4, 1, 64], { device });
+    const kv = xpu.randn([1, 2, 300, 64], { device });
+    const { profile } = await xpu.profiler.profile(async () => xpu.scaledDotProductAttention(q, kv, kv, { enableGqa: true }).data());
+    expect(profile.events.map((e) => e.name)).toEqual(['attention']);
+    const [ev] = profile.events;
+    expect(ev.shapes).toBe('B=1 H=4/2 L=1 S=300 E=64');
+    expect(ev.params).toBe('float32 dense');
+    if (device === 'xpu' && xpu.accelerator.getDeviceInfo().features.includes('timestamp-query')) {
+      expect(ev.gpuDurNs).toBeGreaterThan(0);
+      expect(ev.gpuDurNs! / 1e6).toBeLessThanOrEqual(profile.wallMs);
+    }
+  });
+
   it('is off outside a session and refuses a double start', async () => {
     expect(xpu.profiler.isProfiling()).toBe(false);
     xpu.profiler.start();

@@ -22,7 +22,7 @@ export class GpuTimer implements DispatchHook {
     this.#resolve = device.createBuffer({ size: CAPACITY * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
   }
 
-  /** The next dispatch's GPU times go to `sink` (null: the launch recorded no dispatch). */
+  /** The GPU times of every dispatch until the next expect() go to `sink` (null: to none). */
   expect(sink: ((startNs: number, endNs: number) => void) | null): void {
     this.#current = sink;
   }
@@ -31,8 +31,8 @@ export class GpuTimer implements DispatchHook {
     if (!this.#current || this.#next + 2 > CAPACITY) return undefined;
     const writes = { querySet: this.#querySet, beginningOfPassWriteIndex: this.#next, endOfPassWriteIndex: this.#next + 1 };
     this.#next += 2;
+    // The sink stays until expect(null): every dispatch of one primitive reports to it.
     this.#pending.push(this.#current);
-    this.#current = null;
     return writes;
   }
 
