@@ -1,7 +1,7 @@
 // Merges the split-K partials of flash_decode.wgsl: for each query row, M = max of the chunks'
 // maxima, out = sum_c o_c * exp(m_c - M) / sum_c l_c * exp(m_c - M). A row whose chunks are all
 // masked (M at MASKED) gives 0. One workgroup per row, invocations over the output dims.
-// From the prelude: Params P; out (f32 [rows, EV]); in0 (the partials); consts EV, WG, MASKED.
+// From the prelude: Params P (P.rt.y = EV); out (f32 [rows, EV]); in0 (the partials); consts WG, MASKED.
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -10,7 +10,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (row >= P.groups) {
     return;
   }
-  let stride = EV + 2u;
+  let ev = P.rt.y;
+  let stride = ev + 2u;
   let first = row * P.splits;
   var mx = MASKED;
   for (var c = 0u; c < P.splits; c++) {
@@ -24,7 +25,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   let inv = select(1.0 / l, 0.0, l == 0.0);
-  for (var d = lid; d < EV; d += WG) {
+  for (var d = lid; d < ev; d += WG) {
     var acc = 0.0;
     for (var c = 0u; c < P.splits; c++) {
       let mc = bitcast<f32>(in0[(first + c) * stride]);
@@ -32,6 +33,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         acc += bitcast<f32>(in0[(first + c) * stride + 2u + d]) * exp(mc - mx);
       }
     }
-    out[row * EV + d] = bitcast<u32>(acc * inv);
+    out[row * ev + d] = bitcast<u32>(acc * inv);
   }
 }

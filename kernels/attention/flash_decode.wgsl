@@ -1,84 +1,171 @@
 // Split-K flash decoding (the idea of flash-decoding): few query rows against a long key
-// sequence. One workgroup per (query row, chunk of CHUNK keys): scores of the chunk into
-// workgroup memory, the chunk's max and sum (red_max / red_sum: subgroup operations where the
-// adapter has them), then each invocation accumulates EV / WG output dims over the chunk. It
-// writes a partial (m, l, o[EV]) per chunk; decode_reduce.wgsl merges the chunks of a row.
+// sequence. One workgroup per (batch, KV head, block of up to RB query rows of that KV head's
+// GQA group, split of the keys), so each K and V row is read once for every query head that
+// shares it (R = (Hq / Hkv) * L rows, in blocks of RB). Per split:
+//   1. scores: invocations take keys j0 + lid, j0 + lid + WG, ...; each reads its K row as vec4s
+//      once and forms the dot products of all R rows with it (the q rows are uniform loads);
+//      the scores go to workgroup memory;
+//   2. invocation r < R takes row r's max and sum over the split and turns its scores into
+//      probabilities (no cross-invocation reduction is needed);
+//   3. O = P V: invocations own vec4 columns of EV; each V row is read once as vec4s for all R
+//      rows.
+// It writes a partial (m, l, o[EV]) per (query row, split) in the layout decode_reduce.wgsl
+// merges. Two barriers per workgroup.
 //
-// From the prelude: Params P; out (the partials); ld_q/ld_k/ld_v; score_fn; block_flag; the
-// reduction helpers and struct Lane; consts E, EV, WG, CHUNK, CAUSAL, HAS_BLOCKS, MASKED.
+// From the prelude: Params P (P.qTiles = row blocks; P.rt = E, EV, CHUNK); out (the partials);
+// ld_q/ld_k/ld_v; score_fn; block_flag; consts WG, RB, CMAX, HAS_BLOCKS, MASKED.
 
-var<workgroup> q_row: array<f32, E>;
-var<workgroup> p_chunk: array<f32, CHUNK>;
+var<workgroup> p_chunk: array<f32, RB * CMAX>;
+
+fn ld4_q(base: i32, st: i32, d: u32, n: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  for (var i = 0u; i < 4u; i++) {
+    if (d + i < n) {
+      v[i] = ld_q(base + i32(d + i) * st);
+    }
+  }
+  return v;
+}
+
+fn ld4_k(base: i32, st: i32, d: u32, n: u32) -> vec4<f32> {
+  let a = base + i32(d) * st;
+  if (d + 3u < n) {
+    return vec4<f32>(ld_k(a), ld_k(a + st), ld_k(a + 2 * st), ld_k(a + 3 * st));
+  }
+  var v = vec4<f32>(0.0);
+  for (var i = 0u; i < 4u; i++) {
+    if (d + i < n) {
+      v[i] = ld_k(a + i32(i) * st);
+    }
+  }
+  return v;
+}
+
+fn ld4_v(base: i32, st: i32, d: u32, n: u32) -> vec4<f32> {
+  let a = base + i32(d) * st;
+  if (d + 3u < n) {
+    return vec4<f32>(ld_v(a), ld_v(a + st), ld_v(a + 2 * st), ld_v(a + 3 * st));
+  }
+  var v = vec4<f32>(0.0);
+  for (var i = 0u; i < 4u; i++) {
+    if (d + i < n) {
+      v[i] = ld_v(a + i32(i) * st);
+    }
+  }
+  return v;
+}
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, lane: Lane) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
   let g = wid.x + wid.y * nwg.x;
   if (g >= P.groups) {
     return;
   }
-  let lid = lane.lid;
+  let e = P.rt.x;
+  let ev = P.rt.y;
+  let chunk = P.rt.z;
+  let e4 = (e + 3u) / 4u;
+  let ev4 = (ev + 3u) / 4u;
   let split = g % P.splits;
-  let row = g / P.splits;
-  let qi = row % P.L;
-  let bh = row / P.L;
-  let h = bh % P.H;
-  let b = bh / P.H;
-  let hk = h / P.group;
+  let t = g / P.splits;
+  let rb = t % P.qTiles;
+  let bhk = t / P.qTiles;
+  let hkv = P.H / P.group;
+  let hk = bhk % hkv;
+  let b = bhk / hkv;
+  // Rows of this KV head: r = gi * L + qi for query head hk * group + gi.
+  let rows = P.group * P.L;
+  let r0 = rb * RB;
+  let nr = min(RB, rows - r0);
 
-  let qb = P.qOff + i32(b) * P.qs.x + i32(h) * P.qs.y + i32(qi) * P.qs.z;
-  for (var d = lid; d < E; d += WG) {
-    q_row[d] = ld_q(qb + i32(d) * P.qs.w) * P.scale;
-  }
-  workgroupBarrier();
-
-  let j0 = split * CHUNK;
-  var j1 = min(P.S, j0 + CHUNK);
-  if (CAUSAL) {
-    j1 = min(j1, qi + 1u);
-  }
+  let j0 = split * chunk;
+  let j1 = min(P.S, j0 + chunk);
   let kb = P.kOff + i32(b) * P.ks.x + i32(hk) * P.ks.y;
-  var local_max = MASKED;
-  for (var j = j0 + lid; j < j1; j += WG) {
-    var acc = 0.0;
-    let kr = kb + i32(j) * P.ks.z;
-    for (var d = 0u; d < P.rt.x; d++) {
-      acc += q_row[d] * ld_k(kr + i32(d) * P.ks.w);
-    }
-    var flag = 1u;
-    if (HAS_BLOCKS) {
-      flag = block_flag(b, h, qi / P.blockSize, j / P.blockSize);
-    }
-    var sc = MASKED;
-    if (flag != 0u) {
-      sc = score_fn(acc, b, h, qi, j, flag == 2u);
-    }
-    p_chunk[j - j0] = sc;
-    local_max = max(local_max, sc);
-  }
-  let m = red_max(lane, local_max);
-  var local_sum = 0.0;
-  for (var j = j0 + lid; j < j1; j += WG) {
-    let sc = p_chunk[j - j0];
-    let p = select(exp(sc - m), 0.0, sc <= MASKED || m <= MASKED);
-    p_chunk[j - j0] = p;
-    local_sum += p;
-  }
-  let l = red_sum(lane, local_sum);
-  workgroupBarrier();
-
-  let base = g * (EV + 2u);
   let vb = P.vOff + i32(b) * P.vs.x + i32(hk) * P.vs.y;
-  for (var d = lid; d < EV; d += WG) {
-    var acc = 0.0;
-    if (m > MASKED) {
-      for (var j = j0; j < j1; j++) {
-        acc += p_chunk[j - j0] * ld_v(vb + i32(j) * P.vs.z + i32(d) * P.vs.w);
+
+  // Where each row's q starts.
+  var qbs: array<i32, RB>;
+  for (var r = 0u; r < nr; r++) {
+    let row = r0 + r;
+    qbs[r] = P.qOff + i32(b) * P.qs.x + i32(hk * P.group + row / P.L) * P.qs.y + i32(row % P.L) * P.qs.z;
+  }
+
+  // 1. Scores of all rows against this invocation's keys.
+  for (var j = j0 + lid; j < j1; j += WG) {
+    let kr = kb + i32(j) * P.ks.z;
+    var acc: array<vec4<f32>, RB>;
+    for (var r = 0u; r < RB; r++) {
+      acc[r] = vec4<f32>(0.0);
+    }
+    for (var d4 = 0u; d4 < e4; d4++) {
+      let k4 = ld4_k(kr, P.ks.w, d4 * 4u, e);
+      for (var r = 0u; r < nr; r++) {
+        acc[r] += ld4_q(qbs[r], P.qs.w, d4 * 4u, e) * k4;
       }
     }
-    out[base + 2u + d] = bitcast<u32>(acc);
+    for (var r = 0u; r < nr; r++) {
+      let row = r0 + r;
+      let h = hk * P.group + row / P.L;
+      let qi = row % P.L;
+      var flag = 1u;
+      if (HAS_BLOCKS) {
+        flag = block_flag(b, h, qi / P.blockSize, j / P.blockSize);
+      }
+      var sc = MASKED;
+      if (flag != 0u) {
+        let a = acc[r];
+        sc = score_fn(((a.x + a.y) + (a.z + a.w)) * P.scale, b, h, qi, j, flag == 2u);
+      }
+      p_chunk[r * CMAX + j - j0] = sc;
+    }
   }
-  if (lid == 0u) {
+  workgroupBarrier();
+
+  // 2. Row lid's max and sum; its scores become probabilities.
+  if (lid < nr) {
+    var m = MASKED;
+    for (var j = 0u; j < j1 - j0; j++) {
+      m = max(m, p_chunk[lid * CMAX + j]);
+    }
+    var l = 0.0;
+    for (var j = 0u; j < j1 - j0; j++) {
+      let sc = p_chunk[lid * CMAX + j];
+      let p = select(exp(sc - m), 0.0, sc <= MASKED || m <= MASKED);
+      p_chunk[lid * CMAX + j] = p;
+      l += p;
+    }
+    let row = r0 + lid;
+    let h = hk * P.group + row / P.L;
+    let qi = row % P.L;
+    let base = ((((b * P.H + h) * P.L + qi) * P.splits) + split) * (ev + 2u);
     out[base] = bitcast<u32>(m);
     out[base + 1u] = bitcast<u32>(l);
+  }
+  workgroupBarrier();
+
+  // 3. O = P V over this invocation's vec4 columns, all rows at once.
+  for (var c = lid; c < ev4; c += WG) {
+    var o: array<vec4<f32>, RB>;
+    for (var r = 0u; r < RB; r++) {
+      o[r] = vec4<f32>(0.0);
+    }
+    for (var j = j0; j < j1; j++) {
+      let v4 = ld4_v(vb + i32(j) * P.vs.z, P.vs.w, c * 4u, ev);
+      for (var r = 0u; r < nr; r++) {
+        o[r] += p_chunk[r * CMAX + j - j0] * v4;
+      }
+    }
+    for (var r = 0u; r < nr; r++) {
+      let row = r0 + r;
+      let h = hk * P.group + row / P.L;
+      let qi = row % P.L;
+      let base = ((((b * P.H + h) * P.L + qi) * P.splits) + split) * (ev + 2u) + 2u;
+      for (var i = 0u; i < 4u; i++) {
+        if (c * 4u + i < ev) {
+          out[base + c * 4u + i] = bitcast<u32>(o[r][i]);
+        }
+      }
+    }
   }
 }

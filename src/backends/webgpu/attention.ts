@@ -4,14 +4,15 @@ import type { GpuStorage } from './allocator.js';
 import type { CompiledKernel, PipelineCache } from './pipelines.js';
 import type { CommandQueue } from './queue.js';
 import { gemmAdapterInfo, type GemmAdapterInfo } from './gemm_config.js';
-import { chooseAttentionConfig, attentionConfigKey, type AttentionConfig } from './attention_config.js';
-import { attentionInputs, attentionSourceKey, attentionUniforms, decodeSource, prefillSource, reduceSource } from './attention_codegen.js';
+import { chooseAttentionConfig, DECODE_ROWS, type AttentionConfig } from './attention_config.js';
+import { attentionInputs, attentionSourceKey, attentionUniforms, decodeSource, prefillBucketKey, prefillSource, reduceSource } from './attention_codegen.js';
 
 /**
  * The xpu attention primitive: picks a config (attention_config.ts), specialises the kernels of
  * kernels/attention/ (attention_codegen.ts) and records one dispatch (prefill) or two (split-K
  * decode, then the merge). Memory beside the output: nothing for prefill; rows x splits x
- * (Ev + 2) floats of partials for decode.
+ * (Ev + 2) floats of partials for decode. Decode runs one workgroup per (batch, KV head, block
+ * of DECODE_ROWS query rows of its GQA group, split), so K and V are read once per KV head.
  */
 
 /** What the launcher needs from WebGPUBackend. */
@@ -54,6 +55,7 @@ export function attentionConfigFor(host: AttentionHost, spec: AttentionSpec): At
   return chooseAttentionConfig({
     l: spec.l, s: spec.s, e: spec.e, ev: spec.ev, rows: spec.batch * spec.heads * spec.l,
     subgroups: adapter.features.has('subgroups') && adapter.subgroupMinSize !== undefined, blockSize: spec.blockMask?.blockSize,
+    kvHeads: spec.batch * spec.kvHeads, groupRows: (spec.heads / spec.kvHeads) * spec.l,
   }, adapter);
 }
 
@@ -68,17 +70,17 @@ export function webgpuAttention(host: AttentionHost, spec: AttentionSpec): Stora
   if (c.path === 'prefill') {
     const qTiles = Math.ceil(spec.l / c.bq);
     const groups = qTiles * spec.batch * spec.heads;
-    const k = kernel(host, `prefill|${attentionConfigKey(c)}|${srcKey}`, reads, () => prefillSource(spec, c));
+    const k = kernel(host, `prefill|${c.bq}x${c.bk}|${prefillBucketKey(spec)}|${srcKey}`, reads, () => prefillSource(spec, c));
     host.queue.dispatch('attention', k.pipeline, k.layout, attentionUniforms(spec, { qTiles, groups, splits: 1, bk: c.bk }), [bind(out), ...inputs.map(bind)], groups);
     return out;
   }
   const splits = Math.ceil(spec.s / c.chunk);
-  const groups = rows * splits;
-  const minSubgroup = adapters.get(host)?.subgroupMinSize ?? 4;
-  const partials = host.alloc('float32', groups * (spec.ev + 2), 'attention');
-  const dk = kernel(host, `decode|${attentionConfigKey(c)}|${srcKey}`, reads, () => decodeSource(spec, c, minSubgroup));
-  host.queue.dispatch('attention_decode', dk.pipeline, dk.layout, attentionUniforms(spec, { qTiles: 1, groups, splits }), [bind(partials), ...inputs.map(bind)], groups);
-  const rk = kernel(host, `decode_reduce|${spec.ev}`, 1, () => reduceSource(spec.ev, REDUCE_WG));
+  const rowBlocks = Math.ceil(((spec.heads / spec.kvHeads) * spec.l) / DECODE_ROWS);
+  const groups = spec.batch * spec.kvHeads * rowBlocks * splits;
+  const partials = host.alloc('float32', rows * splits * (spec.ev + 2), 'attention');
+  const dk = kernel(host, `decode|${c.wg}|${srcKey}`, reads, () => decodeSource(spec, c));
+  host.queue.dispatch('attention_decode', dk.pipeline, dk.layout, attentionUniforms(spec, { qTiles: rowBlocks, groups, splits, bk: c.chunk }), [bind(partials), ...inputs.map(bind)], groups);
+  const rk = kernel(host, 'decode_reduce', 1, () => reduceSource(REDUCE_WG));
   host.queue.dispatch('attention_reduce', rk.pipeline, rk.layout, attentionUniforms(spec, { qTiles: 1, groups: rows, splits }), [bind(out), bind(partials)], rows);
   host.release(partials); // later users of the block run after these dispatches (in-order queue)
   return out;

@@ -3,14 +3,16 @@ import { MASKED_SCORE, type AttentionSpec } from '../../ops/attention/spec.js';
 import { dtypeInfo, type DType } from '../../tensor/dtype.js';
 import { convertExpr, loadExpr, UniformWriter } from './codegen.js';
 import { kernelSource } from './pipelines.js';
-import type { AttentionConfig } from './attention_config.js';
+import { PREFILL_LANES, DECODE_ROWS, MAX_CHUNK, type AttentionConfig } from './attention_config.js';
 
 /**
  * WGSL preludes for kernels/attention/*.wgsl: the Params struct, bindings (out, q, k, v, then the
  * optional mask, block flags and captured tensors), typed loaders, and score_fn, which applies the
  * mask operand, the causal mask and the flex modifications (compiled from their checked trees by
- * src/flex/wgsl.ts). Shapes and strides travel in uniforms; the source depends only on dtypes,
- * head dims, tiles and the modifications, which make up the cache key.
+ * src/flex/wgsl.ts). Shapes, strides, head dims (rt = E, EV, BK or CHUNK) and the causal flag
+ * (p0) travel in uniforms, so the source depends only on dtypes, the mask kind, tiles, the
+ * per-row array buckets and the modifications, which make up the cache key: every pipeline costs
+ * ~2 s to compile on lavapipe, and head dims or causal alone no longer make a new one.
  */
 
 export const MAX_CAPTURES = 4;
@@ -39,7 +41,7 @@ export function attentionInputs(spec: AttentionSpec): { name: string; dtype: DTy
 /** Everything the source depends on besides the config. */
 export function attentionSourceKey(spec: AttentionSpec): string {
   return [
-    spec.q.dtype, spec.k.dtype, spec.v.dtype, spec.e, spec.ev, spec.causal ? 'causal' : '',
+    spec.q.dtype, spec.k.dtype, spec.v.dtype,
     spec.mask ? `${spec.mask.kind}:${spec.mask.operand.dtype}` : '', spec.blockMask ? 'blocks' : '',
     spec.captures.map((c) => `${c.name}/${c.shape.length}`).join(','),
     spec.scoreMod ? `S{${keyOf(spec.scoreMod)}}` : '', spec.maskMod ? `M{${keyOf(spec.maskMod)}}` : '',
@@ -76,7 +78,7 @@ function scoreFn(spec: AttentionSpec): string {
     if (spec.mask.kind === 'bool') lines.push(`  if (ld_mask(${at}) == 0.0) {\n    return MASKED;\n  }`);
     else lines.push(`  score += ld_mask(${at});`);
   }
-  if (spec.causal) lines.push('  if (kv_idx > q_idx) {\n    return MASKED;\n  }');
+  lines.push('  if (P.p0 != 0u && kv_idx > q_idx) {\n    return MASKED;\n  }');
   if (spec.scoreMod) lines.push(`  score = ${exprWgsl(spec.scoreMod, capName)};`);
   if (spec.maskMod) lines.push(`  if (!full && !(${exprWgsl(spec.maskMod, capName)})) {\n    return MASKED;\n  }`);
   lines.push('  return score;');
@@ -92,7 +94,7 @@ function common(spec: AttentionSpec): string {
   return [
     PARAMS,
     bindingsAndLoaders(spec, 'array<u32>'),
-    `const E: u32 = ${spec.e}u;\nconst EV: u32 = ${Math.max(1, spec.ev)}u;\nconst CAUSAL: bool = ${spec.causal};\nconst HAS_BLOCKS: bool = ${!!spec.blockMask};\nconst MASKED: f32 = ${MASKED_SCORE.toExponential()}f;`,
+    `const HAS_BLOCKS: bool = ${!!spec.blockMask};\nconst MASKED: f32 = ${MASKED_SCORE.toExponential()}f;`,
     kernelSource('common/math.wgsl'),
     captureReaders(spec),
     scoreFn(spec),
@@ -100,34 +102,70 @@ function common(spec: AttentionSpec): string {
   ].join('\n');
 }
 
+/** Size of a per-row array of n vec4s: buckets (16, 32, 64, ...), so nearby head dims share a pipeline. */
+export const vec4Bucket = (n: number): number => Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(1, n))));
+/** Output vec4 columns per prefill invocation (a power of two), so nearby head dims share a pipeline. */
+const columnGroups = (ev: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, Math.ceil(Math.ceil(ev / 4) / PREFILL_LANES))));
+
+/** What the prefill source depends on beside attentionSourceKey and the tiles: the buckets. */
+export const prefillBucketKey = (spec: AttentionSpec): string => `${vec4Bucket(Math.ceil(spec.e / 4))}/${columnGroups(spec.ev)}`;
+
+/**
+ * Fills the //@ markers of flash_prefill.wgsl with straight-line code over named accumulators
+ * (a_T_R for scores, o_R_C for the output): lavapipe keeps a private array that is indexed by a
+ * loop counter in scratch memory, where each access is a gather or scatter (measured ~20x slower
+ * than the FMAs), and named values in registers.
+ */
+function unrollPrefill(src: string, bq: number, kpl: number, cg: number): string {
+  const R = [...Array(bq).keys()];
+  const T = [...Array(kpl).keys()];
+  const C = [...Array(cg).keys()];
+  const fill: Record<string, string[]> = {
+    O_DECL: R.flatMap((r) => C.map((c) => `var o_${r}_${c} = vec4<f32>(0.0);`)),
+    QK: T.flatMap((t) => [`let kr_${t} = kb + i32(min(k0 + lid + ${t * PREFILL_LANES}u, slast)) * P.ks.z;`, ...R.map((r) => `var a_${t}_${r} = vec4<f32>(0.0);`)]),
+    QK_STEP: [
+      ...T.map((t) => `let kd_${t} = row4_k(kr_${t}, P.ks.w, d4 * 4u, e);`),
+      ...R.flatMap((r) => [`let q_${r} = q_tile[${r}u * E4B + d4];`, ...T.map((t) => `a_${t}_${r} += q_${r} * kd_${t};`)]),
+    ],
+    QK_STORE: T.flatMap((t) => R.map((r) => `s_tile[${r}u * BK + lid + ${t * PREFILL_LANES}u] = tile_score(a_${t}_${r}, k0 + lid + ${t * PREFILL_LANES}u, kv_end, b, h, q0 + ${r}u, flag);`)),
+    PV_SCALE: R.flatMap((r) => [`let corr_${r} = row_corr[${r}u];`, ...C.map((c) => `o_${r}_${c} *= corr_${r};`)]),
+    PV_STEP: [
+      ...C.map((c) => `let vd_${c} = row4_v(vr, P.vs.w, min(lid + ${c * PREFILL_LANES}u, ev4 - 1u) * 4u, ev);`),
+      ...R.flatMap((r) => [`let p_${r} = vec4<f32>(s_tile[${r}u * BK + j]);`, ...C.map((c) => `o_${r}_${c} += p_${r} * vd_${c};`)]),
+    ],
+    STORE: R.flatMap((r) => C.map((c) => `store_row(${r}u, ${c}u, o_${r}_${c}, b, h, q0, lid);`)),
+  };
+  return src.replace(/^( *)\/\/@(\w+)$/gm, (_m, ind: string, name: string) => fill[name].map((l) => ind + l).join('\n'));
+}
+
 export function prefillSource(spec: AttentionSpec, c: AttentionConfig): string {
-  return [common(spec), `const BQ: u32 = ${c.bq}u;\nconst BK: u32 = ${c.bk}u;`, kernelSource('attention/flash_prefill.wgsl')].join('\n');
+  const consts = [`const LANES: u32 = ${PREFILL_LANES}u;`, `const BQ: u32 = ${c.bq}u;`, `const KPL: u32 = ${c.bk / PREFILL_LANES}u;`,
+    `const E4B: u32 = ${vec4Bucket(Math.ceil(spec.e / 4))}u;`, `const CG: u32 = ${columnGroups(spec.ev)}u;`].join('\n');
+  return [common(spec), consts, unrollPrefill(kernelSource('attention/flash_prefill.wgsl'), c.bq, c.bk / PREFILL_LANES, columnGroups(spec.ev))].join('\n');
 }
 
-export function decodeSource(spec: AttentionSpec, c: AttentionConfig, minSubgroup: number): string {
-  const head = c.subgroups ? 'enable subgroups;\n' : '';
-  const red = c.subgroups ? `const RED_SLOTS: u32 = ${Math.max(1, Math.ceil(c.wg / minSubgroup))}u;\n${kernelSource('attention/reduce_subgroup.wgsl')}` : kernelSource('attention/reduce_workgroup.wgsl');
-  return [head + common(spec), `const WG: u32 = ${c.wg}u;\nconst CHUNK: u32 = ${c.chunk}u;`, red, kernelSource('attention/flash_decode.wgsl')].join('\n');
+export function decodeSource(spec: AttentionSpec, c: AttentionConfig): string {
+  return [common(spec), `const WG: u32 = ${c.wg}u;\nconst RB: u32 = ${DECODE_ROWS}u;\nconst CMAX: u32 = ${MAX_CHUNK}u;`, kernelSource('attention/flash_decode.wgsl')].join('\n');
 }
 
-export function reduceSource(ev: number, wg: number): string {
+export function reduceSource(wg: number): string {
   return [
     PARAMS,
     '@group(0) @binding(0) var<uniform> P: Params;\n@group(0) @binding(1) var<storage, read_write> out: array<u32>;\n@group(0) @binding(2) var<storage, read> in0: array<u32>;',
-    `const EV: u32 = ${Math.max(1, ev)}u;\nconst WG: u32 = ${wg}u;\nconst MASKED: f32 = ${MASKED_SCORE.toExponential()}f;`,
+    `const WG: u32 = ${wg}u;\nconst MASKED: f32 = ${MASKED_SCORE.toExponential()}f;`,
     kernelSource('attention/decode_reduce.wgsl'),
   ].join('\n');
 }
 
 /** The uniforms every attention kernel reads (PARAMS above). */
-/** rt = (E, EV, BK): loop bounds the compiler must not unroll (they equal the consts). */
+/** rt = (E, EV, BK or CHUNK): loop bounds (runtime, so the compiler does not unroll them); p0 = causal. */
 export function attentionUniforms(spec: AttentionSpec, u: { qTiles: number; groups: number; splits: number; bk?: number }): ArrayBuffer {
   const z = [0, 0, 0, 0];
   const w = new UniformWriter()
     .u32(spec.batch, spec.heads, spec.l, spec.s)
     .u32(spec.heads / spec.kvHeads, u.qTiles, u.groups, u.splits)
     .f32(spec.scale).u32(spec.blockMask?.blockSize ?? 1).i32(spec.q.offset, spec.k.offset)
-    .i32(spec.v.offset, spec.mask?.operand.offset ?? 0, spec.blockMask?.flags.offset ?? 0).u32(0)
+    .i32(spec.v.offset, spec.mask?.operand.offset ?? 0, spec.blockMask?.flags.offset ?? 0).u32(spec.causal ? 1 : 0)
     .i32(...spec.q.strides).i32(...spec.k.strides).i32(...spec.v.strides)
     .i32(...(spec.mask?.operand.strides ?? z)).i32(...(spec.blockMask?.flags.strides ?? z))
     .u32(spec.e, spec.ev, u.bk ?? 0, 0);
