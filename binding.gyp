@@ -31,6 +31,10 @@
         # oneDNN's matmul primitive (gemm.cc; without oneDNN only the queue is built).
         'native/compute/queue.cc',
         'native/compute/gemm.cc',
+        # The quantized linear (int8 / int4 / w8a8) and the blocked flash attention, on the same
+        # queue; our own intrinsics kernels, threaded with OpenMP (libgomp, oneDNN's pool too).
+        'native/compute/qgemm.cc',
+        'native/compute/attention.cc',
       ],
       'include_dirs': ["<!(node -p \"require('node-addon-api').include_dir\")"],
       'defines': [
@@ -41,7 +45,8 @@
       ],
       'cflags!': ['-fno-exceptions'],
       'cflags_cc!': ['-fno-exceptions'],
-      'cflags_cc': ['-O3', '-std=c++17'],
+      'cflags_cc': ['-O3', '-std=c++17', '-fopenmp'],
+      'ldflags': ['-fopenmp'],
       'conditions': [
         ['xpu_march!=""', {
           'cflags_cc': ['-march=<(xpu_march)'],

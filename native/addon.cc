@@ -4,6 +4,7 @@
 #include "build_info.h"
 #include "collectives/backend.h"
 #include "compute/compute.h"
+#include "compute/kernels.h"
 
 namespace {
 
@@ -13,7 +14,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   if (xpu::coll::Backend* mpi = xpu::coll::MpiBackend()) exports.Set("mpi", xpu::coll::ExportBackend(env, mpi));
   if (xpu::coll::Backend* ccl = xpu::coll::CclBackend()) exports.Set("ccl", xpu::coll::ExportBackend(env, ccl));
   // CPU kernels on the compute queue (the GEMM when built with oneDNN): src/backends/cpu/native_gemm.ts.
-  exports.Set("compute", xpu::compute::ExportCompute(env));
+  Napi::Object compute = xpu::compute::ExportCompute(env);
+  // The quantized linear and the blocked attention (native_quant.ts, native_attention.ts).
+  xpu::compute::ExportQuant(env, compute);
+  xpu::compute::ExportAttention(env, compute);
+  exports.Set("compute", compute);
   return exports;
 }
 

@@ -4,6 +4,7 @@ import { compileJs, type HostCapture, type ModFn } from '../../flex/js.js';
 import { hostReader } from './host_io.js';
 import { CpuStorage } from './storage.js';
 import { flashAttentionHost, type HostBlocks, type HostScoreFn } from './attention_blocked.js';
+import { isDenseAttention, nativeAttention } from './native_attention.js';
 
 /**
  * The cpu attention primitive: gathers q, k, v into contiguous float32 (any strides, float16
@@ -23,8 +24,10 @@ export function cpuAttention(spec: AttentionSpec): Storage {
   const q = gather(spec.q, [B, H, L, E]);
   const k = gather(spec.k, [B, Hkv, S, E]);
   const v = gather(spec.v, [B, Hkv, S, Ev]);
-  flashAttentionHost({ batch: B, heads: H, kvHeads: Hkv, l: L, s: S, e: E, ev: Ev, scale: spec.scale, causal: spec.causal },
-    q, k, v, scoreFunction(spec), hostBlocks(spec), data);
+  const problem = { batch: B, heads: H, kvHeads: Hkv, l: L, s: S, e: E, ev: Ev, scale: spec.scale, causal: spec.causal };
+  // Dense problems (no flex modification, no block mask) go to the native kernel when it is there.
+  if (isDenseAttention(spec) && nativeAttention(spec, problem, q, k, v, out)) return out;
+  flashAttentionHost(problem, q, k, v, scoreFunction(spec), hostBlocks(spec), data);
   return out;
 }
 

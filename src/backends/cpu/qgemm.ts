@@ -1,5 +1,6 @@
 import type { QuantMatmulSpec, QuantWeight } from '../backend.js';
 import { castNumber, readHost, writeHost } from '../../tensor/dtype.js';
+import { nativeQuantMatmul } from './native_quant.js';
 import { CpuStorage } from './storage.js';
 
 /**
@@ -8,9 +9,15 @@ import { CpuStorage } from './storage.js';
  * dequantized once into a float64 scratch row and dotted with every activation row. w8a8: a is
  * int8 [M, rowStride] with float32 scales per row; integer products are summed exactly (|sum| <
  * 2^53) and rescaled by aScales[m] * scales[n], as the GPU's int32 accumulation does.
- * Layouts: docs/quantization.md.
+ * Layouts: docs/quantization.md. The native kernels (native_quant.ts) take over when the addon
+ * has them (XPU_CPU_QGEMM=ts keeps this one).
  */
 export function cpuQuantMatmul(spec: QuantMatmulSpec): CpuStorage {
+  return nativeQuantMatmul(spec) ?? tsQuantMatmul(spec);
+}
+
+/** The TypeScript kernel (float64 accumulation). */
+export function tsQuantMatmul(spec: QuantMatmulSpec): CpuStorage {
   const { a, m, w, outDtype, bias } = spec;
   const { n, k } = w;
   const out = CpuStorage.alloc(outDtype, m * n, 'linear');

@@ -1,0 +1,296 @@
+// The native blocked (flash-style) attention for the CPU: dense SDPA with an optional mask
+// operand (bool or additive, any broadcast strides), top-left causal, GQA. Flex score/mask
+// modifications stay in TypeScript (src/backends/cpu/attention_blocked.ts).
+//
+// The structure is FlashAttention-2's (Dao, 2023), written here: per (batch, head, block of QT
+// query rows) the keys are streamed in tiles of KT; a tile's scores S = Q K^T come from the K
+// tile transposed into [E, KT] (so each query element is broadcast against 16-wide key lanes),
+// then the online softmax update (running max m, running sum l, the unnormalised output rescaled
+// by exp(m_old - m_new)) and acc += P V. Scores never exist beyond one [QT, KT] tile. With
+// causal masking the key loop stops at the tile row's last query. A row whose keys are all
+// masked (scores <= -3e38, -inf included) gives 0. Tasks (b, h, q block) are spread over the
+// OpenMP threads; the whole call is one job on the compute queue.
+// GCC 12 flags the AVX-512 reduction intrinsics in its own headers (a known false positive).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include "kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+#include "half.h"
+#include "queue.h"
+
+namespace xpu::compute {
+namespace {
+
+constexpr float kMasked = -3.0e38f;
+constexpr int QT = 32;
+constexpr int KT = 64;
+
+struct APlan {
+  int64_t B, H, Hkv, L, S, E, Ev;
+  float scale;
+  bool causal;
+  const float *q, *k, *v;
+  float* out;
+  // Mask: kind 0 f32 additive, 1 f16 additive, 2 bool (uint8, 0 = masked), -1 none.
+  int maskKind = -1;
+  const void* mask = nullptr;
+  int64_t mOff = 0, ms[4] = {0, 0, 0, 0};
+};
+
+#ifdef __AVX512F__
+// e^x for x <= 0 (scores minus the running max): 2^n * p(f), n = round(x log2 e), f = x - n ln 2
+// (two-part ln 2), p a degree-6 Taylor polynomial; relative error about 2e-7.
+inline __m512 Exp512(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 f = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+  f = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), f);
+  __m512 p = _mm512_set1_ps(1.0f / 720);
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 120));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 24));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 6));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+#endif
+
+inline float MaskAt(const APlan& p, int64_t b, int64_t h, int64_t i, int64_t j) {
+  int64_t x = p.mOff + b * p.ms[0] + h * p.ms[1] + i * p.ms[2] + j * p.ms[3];
+  if (p.maskKind == 0) return static_cast<const float*>(p.mask)[x];
+  if (p.maskKind == 1) return HalfToFloat(static_cast<const uint16_t*>(p.mask)[x]);
+  return static_cast<const uint8_t*>(p.mask)[x] ? 0.0f : kMasked;
+}
+
+struct Scratch {
+  std::vector<float> kt, s, acc, m, l;
+  Scratch(int64_t E, int64_t Ev) : kt(E * KT), s(QT * KT), acc(QT * Ev), m(QT), l(QT) {}
+};
+
+void Task(const APlan& p, int64_t b, int64_t h, int64_t i0, Scratch& w) {
+  const int64_t E = p.E, Ev = p.Ev, S = p.S, L = p.L;
+  const int64_t hk = h / (p.H / p.Hkv);
+  const float* qh = p.q + ((b * p.H + h) * L) * E;
+  const float* kh = p.k + ((b * p.Hkv + hk) * S) * E;
+  const float* vh = p.v + ((b * p.Hkv + hk) * S) * Ev;
+  const int rows = static_cast<int>(std::min<int64_t>(QT, L - i0));
+  float* kt = w.kt.data();
+  float* sc = w.s.data();
+  float* acc = w.acc.data();
+  std::fill(w.m.begin(), w.m.end(), kMasked);
+  std::fill(w.l.begin(), w.l.end(), 0.0f);
+  std::fill(acc, acc + rows * Ev, 0.0f);
+  const int64_t kEnd = p.causal ? std::min<int64_t>(S, i0 + rows) : S;
+  for (int64_t j0 = 0; j0 < kEnd; j0 += KT) {
+    const int cols = static_cast<int>(std::min<int64_t>(KT, kEnd - j0));
+    // K tile transposed to [E, KT], zero beyond cols.
+    for (int c = 0; c < cols; c++) {
+      const float* kr = kh + (j0 + c) * E;
+      for (int64_t d = 0; d < E; d++) kt[d * KT + c] = kr[d];
+    }
+    if (cols < KT) for (int64_t d = 0; d < E; d++) std::fill(kt + d * KT + cols, kt + d * KT + KT, 0.0f);
+    // Scores.
+    for (int r = 0; r < rows; r++) {
+      const float* qr = qh + (i0 + r) * E;
+      float* sr = sc + r * KT;
+#ifdef __AVX512F__
+      __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      for (int64_t d = 0; d < E; d++) {
+        __m512 qv = _mm512_set1_ps(qr[d]);
+        const float* kd = kt + d * KT;
+        a0 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(kd), a0);
+        a1 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(kd + 16), a1);
+        a2 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(kd + 32), a2);
+        a3 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(kd + 48), a3);
+      }
+      __m512 s = _mm512_set1_ps(p.scale);
+      _mm512_storeu_ps(sr, _mm512_mul_ps(a0, s));
+      _mm512_storeu_ps(sr + 16, _mm512_mul_ps(a1, s));
+      _mm512_storeu_ps(sr + 32, _mm512_mul_ps(a2, s));
+      _mm512_storeu_ps(sr + 48, _mm512_mul_ps(a3, s));
+#else
+      for (int c = 0; c < KT; c++) sr[c] = 0.0f;
+      for (int64_t d = 0; d < E; d++) {
+        const float qv = qr[d];
+        const float* kd = kt + d * KT;
+        for (int c = 0; c < KT; c++) sr[c] += qv * kd[c];
+      }
+      for (int c = 0; c < KT; c++) sr[c] *= p.scale;
+#endif
+      for (int c = cols; c < KT; c++) sr[c] = kMasked;
+      const int64_t i = i0 + r;
+      if (p.causal) for (int c = 0; c < cols; c++) if (j0 + c > i) sr[c] = kMasked;
+      if (p.maskKind >= 0) {
+        for (int c = 0; c < cols; c++) {
+          if (!(sr[c] > kMasked)) continue;
+          float mv = MaskAt(p, b, h, i, j0 + c);
+          if (p.maskKind == 2) { if (mv != 0.0f) sr[c] = kMasked; }
+          else sr[c] += mv;
+        }
+      }
+    }
+    // Online softmax and P V.
+    for (int r = 0; r < rows; r++) {
+      float* sr = sc + r * KT;
+      float tmax = kMasked;
+      for (int c = 0; c < cols; c++) if (sr[c] > tmax) tmax = sr[c];
+      const float mOld = w.m[r];
+      const float mNew = std::max(mOld, tmax);
+      if (!(mNew > kMasked)) continue;
+      const float corr = mOld > kMasked ? std::exp(mOld - mNew) : 0.0f;
+      float* ar = acc + r * Ev;
+      if (corr != 1.0f) for (int64_t d = 0; d < Ev; d++) ar[d] *= corr;
+      float add = 0;
+#ifdef __AVX512F__
+      const __m512 mn = _mm512_set1_ps(mNew), lim = _mm512_set1_ps(kMasked);
+      __m512 sum = _mm512_setzero_ps();
+      for (int c = 0; c < KT; c += 16) {
+        __m512 x = _mm512_loadu_ps(sr + c);
+        __mmask16 keep = _mm512_cmp_ps_mask(x, lim, _CMP_GT_OQ);
+        __m512 e = _mm512_maskz_mov_ps(keep, Exp512(_mm512_sub_ps(x, mn)));
+        _mm512_storeu_ps(sr + c, e);
+        sum = _mm512_add_ps(sum, e);
+      }
+      add = _mm512_reduce_add_ps(sum);
+#else
+      for (int c = 0; c < KT; c++) {
+        sr[c] = sr[c] > kMasked ? std::exp(sr[c] - mNew) : 0.0f;
+        add += sr[c];
+      }
+#endif
+      for (int c = 0; c < cols; c++) {
+        const float pc = sr[c];
+        if (pc == 0.0f) continue;
+        const float* vr = vh + (j0 + c) * Ev;
+        for (int64_t d = 0; d < Ev; d++) ar[d] += pc * vr[d];
+      }
+      w.l[r] = w.l[r] * corr + add;
+      w.m[r] = mNew;
+    }
+  }
+  for (int r = 0; r < rows; r++) {
+    float* o = p.out + ((b * p.H + h) * L + i0 + r) * Ev;
+    const float inv = w.l[r] > 0 ? 1.0f / w.l[r] : 0.0f;
+    for (int64_t d = 0; d < Ev; d++) o[d] = acc[r * Ev + d] * inv;
+  }
+}
+
+std::string Run(const APlan& p) {
+  const int64_t qBlocks = (p.L + QT - 1) / QT;
+  const int64_t tasks = p.B * p.H * qBlocks;
+#pragma omp parallel
+  {
+    Scratch w(p.E, p.Ev);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t t = 0; t < tasks; t++) {
+      // Causal: the last query blocks are the longest; hand them out first.
+      int64_t qb = qBlocks - 1 - t % qBlocks, bh = t / qBlocks;
+      Task(p, bh / p.H, bh % p.H, qb * QT, w);
+    }
+  }
+  return "";
+}
+
+int64_t Int(Napi::Object o, const char* name) {
+  Napi::Value v = o.Get(name);
+  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("attention: ") + name + " must be a number");
+  return static_cast<int64_t>(v.As<Napi::Number>().DoubleValue());
+}
+
+const void* Arr(Napi::Object o, const char* name, napi_typedarray_type* type, size_t* bytes) {
+  Napi::Value x = o.Get(name);
+  if (!x.IsTypedArray()) throw Napi::TypeError::New(o.Env(), std::string("attention: ") + name + " must be a typed array");
+  Napi::TypedArray t = x.As<Napi::TypedArray>();
+  *type = t.TypedArrayType();
+  *bytes = t.ByteLength();
+  return static_cast<const char*>(t.ArrayBuffer().Data()) + t.ByteOffset();
+}
+
+const float* F32(Napi::Object o, const char* name, int64_t n) {
+  napi_typedarray_type t;
+  size_t bytes;
+  const void* p = Arr(o, name, &t, &bytes);
+  if (t != napi_float32_array) throw Napi::TypeError::New(o.Env(), std::string("attention: ") + name + " must be a Float32Array");
+  if (bytes < static_cast<size_t>(n) * 4) throw Napi::RangeError::New(o.Env(), std::string("attention: ") + name + " is too small");
+  return static_cast<const float*>(p);
+}
+
+std::shared_ptr<APlan> Plan(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "attention: expects a descriptor object");
+  Napi::Object d = info[0].As<Napi::Object>();
+  auto p = std::make_shared<APlan>();
+  p->B = Int(d, "batch"); p->H = Int(d, "heads"); p->Hkv = Int(d, "kvHeads");
+  p->L = Int(d, "l"); p->S = Int(d, "s"); p->E = Int(d, "e"); p->Ev = Int(d, "ev");
+  if (p->B < 1 || p->H < 1 || p->Hkv < 1 || p->L < 1 || p->S < 1 || p->E < 1 || p->Ev < 1 || p->H % p->Hkv != 0) throw Napi::RangeError::New(env, "attention: bad sizes");
+  p->scale = static_cast<float>(d.Get("scale").As<Napi::Number>().DoubleValue());
+  p->causal = d.Get("causal").ToBoolean().Value();
+  p->q = F32(d, "q", p->B * p->H * p->L * p->E);
+  p->k = F32(d, "k", p->B * p->Hkv * p->S * p->E);
+  p->v = F32(d, "v", p->B * p->Hkv * p->S * p->Ev);
+  p->out = const_cast<float*>(F32(d, "out", p->B * p->H * p->L * p->Ev));
+  Napi::Value mv = d.Get("mask");
+  if (mv.IsObject()) {
+    Napi::Object m = mv.As<Napi::Object>();
+    napi_typedarray_type t;
+    size_t bytes;
+    p->mask = Arr(m, "data", &t, &bytes);
+    bool isBool = m.Get("bool").ToBoolean().Value();
+    int64_t item;
+    if (isBool) {
+      if (t != napi_uint8_array) throw Napi::TypeError::New(env, "attention: a bool mask must be a Uint8Array");
+      p->maskKind = 2; item = 1;
+    } else if (t == napi_float32_array) { p->maskKind = 0; item = 4; }
+    else if (t == napi_uint16_array) { p->maskKind = 1; item = 2; }
+    else throw Napi::TypeError::New(env, "attention: an additive mask must be Float32Array or Uint16Array (f16)");
+    p->mOff = Int(m, "offset");
+    Napi::Array st = m.Get("strides").As<Napi::Array>();
+    if (st.Length() != 4) throw Napi::RangeError::New(env, "attention: mask strides must have 4 entries");
+    for (uint32_t i = 0; i < 4; i++) p->ms[i] = static_cast<int64_t>(st.Get(i).As<Napi::Number>().DoubleValue());
+    int64_t dims[4] = {p->B, p->H, p->L, p->S};
+    int64_t lo = p->mOff, hi = p->mOff;
+    for (int i = 0; i < 4; i++) { int64_t e = (dims[i] - 1) * p->ms[i]; if (e < 0) lo += e; else hi += e; }
+    if (lo < 0 || hi >= static_cast<int64_t>(bytes) / item) throw Napi::RangeError::New(env, "attention: mask addresses elements outside its array");
+  }
+  return p;
+}
+
+Napi::Value Attention(const Napi::CallbackInfo& info) {
+  std::shared_ptr<APlan> p = Plan(info);
+  uint64_t id = Submit(info.Env(), [p](uint64_t) -> std::string {
+    try {
+      return Run(*p);
+    } catch (const std::bad_alloc&) {
+      return "out of memory in the native attention";
+    }
+  });
+  return Napi::Number::New(info.Env(), static_cast<double>(id));
+}
+
+Napi::Value AttentionNow(const Napi::CallbackInfo& info) {
+  std::shared_ptr<APlan> p = Plan(info);
+  std::string err = Run(*p);
+  if (!err.empty()) throw Napi::Error::New(info.Env(), "attention: " + err);
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void ExportAttention(Napi::Env env, Napi::Object target) {
+  target.Set("attention", Napi::Function::New(env, Attention, "attention"));
+  target.Set("attentionNow", Napi::Function::New(env, AttentionNow, "attentionNow"));
+}
+
+}  // namespace xpu::compute

@@ -1,0 +1,16 @@
+// Native CPU kernels beside the GEMM, on the same compute queue (queue.h): the quantized linear
+// (qgemm.cc) and the blocked flash attention (attention.cc). Each adds its functions to the
+// addon's `compute` object.
+#pragma once
+
+#include <napi.h>
+
+namespace xpu::compute {
+
+// compute.qmatmul(desc) -> job id, compute.qmatmulNow(desc): src/backends/cpu/native_quant.ts.
+void ExportQuant(Napi::Env env, Napi::Object target);
+
+// compute.attention(desc) -> job id, compute.attentionNow(desc): src/backends/cpu/native_attention.ts.
+void ExportAttention(Napi::Env env, Napi::Object target);
+
+}  // namespace xpu::compute

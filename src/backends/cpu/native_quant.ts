@@ -1,0 +1,97 @@
+import type { QuantMatmulSpec } from '../backend.js';
+import { XpuDeviceError } from '../../errors.js';
+import type { HostArray } from '../../tensor/dtype.js';
+import { giveBackHost } from './host_pool.js';
+import { nativeCompute, trackJob } from './native_jobs.js';
+import type { NativeCompute } from './native.js';
+import { CpuStorage } from './storage.js';
+
+/**
+ * The quantized linear through the native addon (native/compute/qgemm.cc): our own AVX-512 /
+ * AVX2 kernels (scalar fallback) on the compute queue, so they stay ordered with the native
+ * GEMMs and the event loop stays free. int4 and int8 weight-only stream the weight bytes
+ * (GEMV-style) for M <= 8 and dequantize weight tiles into oneDNN's sgemm above; w8a8 sums
+ * integer products exactly in int32.
+ *
+ * XPU_CPU_QGEMM: `auto` (default: native when the addon has it), `ts` (always TypeScript),
+ * `native` (native or an error). Returns null when the TypeScript kernel (qgemm.ts) should run.
+ */
+
+interface QuantOperand { data: HostArray; offset: number; strides: number[] }
+export interface NativeQuantDesc {
+  format: 'int8' | 'int4';
+  m: number; n: number; k: number; groupSize: number;
+  a: QuantOperand;
+  aScales?: Float32Array;
+  q: HostArray; scales: HostArray; zeros?: HostArray;
+  bias?: QuantOperand;
+  out: HostArray;
+}
+type QuantCompute = NativeCompute & { qmatmul?(d: NativeQuantDesc): number; qmatmulNow?(d: NativeQuantDesc): void };
+
+export type CpuQgemmPath = 'auto' | 'ts' | 'native';
+export function cpuQgemmPath(): CpuQgemmPath {
+  const v = (process.env.XPU_CPU_QGEMM ?? 'auto').toLowerCase();
+  return v === 'ts' || v === 'typescript' ? 'ts' : v === 'native' ? 'native' : 'auto';
+}
+
+/** Problems of at most this many multiply-adds run on the JS thread when the queue is idle. */
+const INLINE_MACS = 1 << 22;
+
+/** The last reason a call fell back to TypeScript (null after a native run). */
+export let lastNativeQgemmFallback: string | null = null;
+
+function fallback(reason: string): null {
+  lastNativeQgemmFallback = reason;
+  if (cpuQgemmPath() === 'native') {
+    throw new XpuDeviceError(`XPU_CPU_QGEMM=native, but the native quantized linear cannot run this case: ${reason}`, { op: 'linear', arg: 'XPU_CPU_QGEMM', expected: 'a native quantized linear for this case', got: reason });
+  }
+  return null;
+}
+
+const isFloat = (d: string): boolean => d === 'float32' || d === 'float16';
+
+export function nativeQuantMatmul(spec: QuantMatmulSpec): CpuStorage | null {
+  if (cpuQgemmPath() === 'ts') return null;
+  const c = nativeCompute() as QuantCompute | null;
+  if (!c) return fallback('the native addon is not loaded');
+  if (!c.qmatmul) return fallback('the native addon has no quantized linear (rebuild it)');
+  const { a, m, w, outDtype, bias } = spec;
+  const { n, k } = w;
+  if (m * n === 0 || k === 0) return fallback('empty problem');
+  if (!isFloat(outDtype) || (bias && !isFloat(bias.dtype))) return fallback('dtypes other than float32/float16');
+  if (spec.aScales ? a.dtype !== 'int8' : !isFloat(a.dtype)) return fallback(`activations of dtype ${a.dtype}`);
+  if (w.format === 'int4' && (w.groupSize % 32 !== 0 || k % w.groupSize !== 0)) return fallback(`int4 group size ${w.groupSize}`);
+  const st = (s: unknown): CpuStorage => s as CpuStorage;
+  const storages = [st(a.storage), st(w.q), st(w.scales), ...(w.zeros ? [st(w.zeros)] : []), ...(spec.aScales ? [st(spec.aScales)] : []), ...(bias ? [st(bias.storage)] : [])];
+  // Inputs still written by a queued native job: the queue's order puts this job after it, but a
+  // failure would go unnoticed, so failed inputs throw here (as the native GEMM does).
+  for (const s of storages) if (s.failed !== null) void s.data;
+  const out = CpuStorage.alloc(outDtype, m * n, 'linear');
+  const desc: NativeQuantDesc = {
+    format: w.format, m, n, k, groupSize: w.groupSize,
+    a: { data: st(a.storage).rawData, offset: a.offset, strides: a.strides },
+    aScales: spec.aScales ? (st(spec.aScales).rawData as Float32Array) : undefined,
+    q: st(w.q).rawData, scales: st(w.scales).rawData, zeros: w.zeros ? st(w.zeros).rawData : undefined,
+    bias: bias ? { data: st(bias.storage).rawData, offset: bias.offset, strides: bias.strides } : undefined,
+    out: out.rawData,
+  };
+  const inline = m * n * k <= INLINE_MACS && c.qmatmulNow !== undefined && c.completed() === c.submitted();
+  let id = 0;
+  try {
+    if (inline) {
+      for (const s of storages) if (s.lastUse !== 0) void s.data;
+      c.qmatmulNow!(desc);
+    } else id = c.qmatmul(desc);
+  } catch (e) {
+    giveBackHost(outDtype, out.rawData);
+    return fallback((e as Error).message);
+  }
+  lastNativeQgemmFallback = null;
+  if (inline) return out;
+  out.writer = id;
+  out.lastUse = id;
+  for (const s of storages) s.lastUse = Math.max(s.lastUse, id);
+  trackJob(id, [out.rawData, ...storages.map((s) => s.rawData)]);
+  return out;
+}
