@@ -13,47 +13,10 @@
 // merges. Two barriers per workgroup.
 //
 // From the prelude: Params P (P.qTiles = row blocks; P.rt = E, EV, CHUNK); out (the partials);
-// ld_q/ld_k/ld_v; score_fn; block_flag; consts WG, RB, CMAX, HAS_BLOCKS, MASKED.
+// ld_q/ld_k/ld_v and their vec4 forms row4_q/k/v (rows4.wgsl); score_fn; block_flag; consts WG,
+// RB, CMAX, HAS_BLOCKS, MASKED.
 
 var<workgroup> p_chunk: array<f32, RB * CMAX>;
-
-fn ld4_q(base: i32, st: i32, d: u32, n: u32) -> vec4<f32> {
-  var v = vec4<f32>(0.0);
-  for (var i = 0u; i < 4u; i++) {
-    if (d + i < n) {
-      v[i] = ld_q(base + i32(d + i) * st);
-    }
-  }
-  return v;
-}
-
-fn ld4_k(base: i32, st: i32, d: u32, n: u32) -> vec4<f32> {
-  let a = base + i32(d) * st;
-  if (d + 3u < n) {
-    return vec4<f32>(ld_k(a), ld_k(a + st), ld_k(a + 2 * st), ld_k(a + 3 * st));
-  }
-  var v = vec4<f32>(0.0);
-  for (var i = 0u; i < 4u; i++) {
-    if (d + i < n) {
-      v[i] = ld_k(a + i32(i) * st);
-    }
-  }
-  return v;
-}
-
-fn ld4_v(base: i32, st: i32, d: u32, n: u32) -> vec4<f32> {
-  let a = base + i32(d) * st;
-  if (d + 3u < n) {
-    return vec4<f32>(ld_v(a), ld_v(a + st), ld_v(a + 2 * st), ld_v(a + 3 * st));
-  }
-  var v = vec4<f32>(0.0);
-  for (var i = 0u; i < 4u; i++) {
-    if (d + i < n) {
-      v[i] = ld_v(a + i32(i) * st);
-    }
-  }
-  return v;
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -99,9 +62,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       acc[r] = vec4<f32>(0.0);
     }
     for (var d4 = 0u; d4 < e4; d4++) {
-      let k4 = ld4_k(kr, P.ks.w, d4 * 4u, e);
+      let k4 = row4_k(kr, P.ks.w, d4 * 4u, e);
       for (var r = 0u; r < nr; r++) {
-        acc[r] += ld4_q(qbs[r], P.qs.w, d4 * 4u, e) * k4;
+        acc[r] += row4_q(qbs[r], P.qs.w, d4 * 4u, e) * k4;
       }
     }
     for (var r = 0u; r < nr; r++) {
@@ -151,7 +114,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       o[r] = vec4<f32>(0.0);
     }
     for (var j = j0; j < j1; j++) {
-      let v4 = ld4_v(vb + i32(j) * P.vs.z, P.vs.w, c * 4u, ev);
+      let v4 = row4_v(vb + i32(j) * P.vs.z, P.vs.w, c * 4u, ev);
       for (var r = 0u; r < nr; r++) {
         o[r] += p_chunk[r * CMAX + j - j0] * v4;
       }

@@ -57,45 +57,6 @@ fn tile_score(a: vec4<f32>, kj: u32, kv_end: u32, b: u32, h: u32, qi: u32, flag:
   return score_fn((a.x + a.y) + (a.z + a.w), b, h, min(qi, P.L - 1u), kj, flag == 2u);
 }
 
-fn row4_q(base: i32, st: i32, d: u32, n: u32) -> vec4<f32> {
-  var v = vec4<f32>(0.0);
-  for (var i = 0u; i < 4u; i++) {
-    if (d + i < n) {
-      v[i] = ld_q(base + i32(d + i) * st);
-    }
-  }
-  return v;
-}
-
-// Elements d .. d+3 of a row (stride st), zeros from n on.
-fn row4_k(base: i32, st: i32, d: u32, n: u32) -> vec4<f32> {
-  let a = base + i32(d) * st;
-  if (d + 3u < n) {
-    return vec4<f32>(ld_k(a), ld_k(a + st), ld_k(a + 2 * st), ld_k(a + 3 * st));
-  }
-  var v = vec4<f32>(0.0);
-  for (var i = 0u; i < 4u; i++) {
-    if (d + i < n) {
-      v[i] = ld_k(a + i32(i) * st);
-    }
-  }
-  return v;
-}
-
-fn row4_v(base: i32, st: i32, d: u32, n: u32) -> vec4<f32> {
-  let a = base + i32(d) * st;
-  if (d + 3u < n) {
-    return vec4<f32>(ld_v(a), ld_v(a + st), ld_v(a + 2 * st), ld_v(a + 3 * st));
-  }
-  var v = vec4<f32>(0.0);
-  for (var i = 0u; i < 4u; i++) {
-    if (d + i < n) {
-      v[i] = ld_v(a + i32(i) * st);
-    }
-  }
-  return v;
-}
-
 @compute @workgroup_size(LANES)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {

@@ -57,6 +57,9 @@ export function nativeAttention(spec: AttentionSpec, p: HostAttentionProblem, q:
   if (!c) return fallback('the native addon is not loaded');
   if (!c.attention) return fallback('the native addon has no attention kernel (rebuild it)');
   let mask: NativeAttentionDesc['mask'];
+  // The mask is read in place (q, k, v are gathered copies): its storage must know the job uses
+  // it, so disposing it or writing into it waits for the job.
+  let maskStorage: CpuStorage | undefined;
   const keep: HostArray[] = [q, k, v, outStorage.rawData];
   if (spec.mask) {
     const op = spec.mask.operand;
@@ -66,6 +69,7 @@ export function nativeAttention(spec: AttentionSpec, p: HostAttentionProblem, q:
     const data = (op.storage as CpuStorage).data; // settles a pending writer
     mask = { data, bool: isBool, offset: op.offset, strides: op.strides };
     keep.push(data);
+    maskStorage = op.storage as CpuStorage;
   }
   const desc: NativeAttentionDesc = { ...p, q, k, v, out: outStorage.rawData as Float32Array, mask };
   const work = p.batch * p.heads * p.l * p.s * (p.e + p.ev);
@@ -79,6 +83,7 @@ export function nativeAttention(spec: AttentionSpec, p: HostAttentionProblem, q:
     const id = c.attention(desc);
     outStorage.writer = id;
     outStorage.lastUse = id;
+    if (maskStorage) maskStorage.lastUse = Math.max(maskStorage.lastUse, id);
     trackJob(id, keep);
   } catch (e) {
     return fallback((e as Error).message);

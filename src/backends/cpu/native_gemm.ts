@@ -1,9 +1,8 @@
 import type { MatmulSpec, Operand } from '../backend.js';
 import { XpuDeviceError } from '../../errors.js';
-import type { HostArray } from '../../tensor/dtype.js';
 import { numel } from '../../tensor/shape.js';
 import { giveBackHost } from './host_pool.js';
-import { isJobDone, nativeCompute, trackJob } from './native_jobs.js';
+import { isJobDone, launchNativeJob, nativeCompute } from './native_jobs.js';
 import type { NativeGemmOperand } from './native.js';
 import { CpuStorage } from './storage.js';
 
@@ -95,34 +94,21 @@ export function nativeMatmul(spec: MatmulSpec): CpuStorage | null {
     strides: o.strides,
   });
   const inline = total * k <= inlineMacs() && c.gemmNow !== undefined && c.completed() === c.submitted();
-  let id = 0;
-  try {
-    const desc = {
-      m, n, k, batch: batchShape,
-      a: operand(a), b: operand(b),
-      bias: ep.bias ? operand(ep.bias) : undefined,
-      residual: ep.residual ? operand(ep.residual) : undefined,
-      out: out.rawData as Float32Array | Uint16Array, outF16: outDtype === 'float16',
-      alpha: ep.alpha ?? 1, beta: ep.beta ?? 1, activation: ep.activation,
-      // Pending jobs writing the inputs: if one fails, this one fails too (never garbage).
-      deps: storages.filter((st) => st.writer !== 0 && !isJobDone(st.writer)).map((st) => st.writer),
-    };
-    if (inline) {
-      // The queue is idle, so the inputs' jobs are done: settle them (a failed one throws here).
-      for (const st of storages) if (st.lastUse !== 0) void st.data;
-      c.gemmNow!(desc);
-    }
-    else id = c.gemm!(desc);
-  } catch (e) {
+  const desc = {
+    m, n, k, batch: batchShape,
+    a: operand(a), b: operand(b),
+    bias: ep.bias ? operand(ep.bias) : undefined,
+    residual: ep.residual ? operand(ep.residual) : undefined,
+    out: out.rawData as Float32Array | Uint16Array, outF16: outDtype === 'float16',
+    alpha: ep.alpha ?? 1, beta: ep.beta ?? 1, activation: ep.activation,
+    // Pending jobs writing the inputs: if one fails, this one fails too (never garbage).
+    deps: storages.filter((st) => st.writer !== 0 && !isJobDone(st.writer)).map((st) => st.writer),
+  };
+  const refused = launchNativeJob(out, storages, inline, () => c.gemmNow!(desc), () => c.gemm!(desc));
+  if (refused !== null) {
     giveBackHost(outDtype, out.rawData);
-    return fallback((e as Error).message);
+    return fallback(refused);
   }
   lastNativeGemmFallback = null;
-  if (inline) return out;
-  out.writer = id;
-  out.lastUse = id;
-  for (const st of storages) st.lastUse = Math.max(st.lastUse, id);
-  const keep: HostArray[] = [out.rawData, ...storages.map((s) => s.rawData)];
-  trackJob(id, keep);
   return out;
 }

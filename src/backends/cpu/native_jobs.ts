@@ -139,3 +139,34 @@ function failure(message: string): XpuDeviceError {
     op: 'matmul', arg: 'output', expected: 'a native GEMM that completes', got: message,
   });
 }
+
+/** A CPU storage as a native job sees it: its pending state and the array the addon reads. */
+export interface JobStorage extends PendingState {
+  readonly rawData: HostArray;
+}
+
+/**
+ * Runs one native kernel that writes `out` from `inputs`: inline on the JS thread (`inline`: the
+ * queue is idle; any input still marked pending is settled first, so a failed one throws here)
+ * or queued, in which case out records the job as its writer, every input as its latest use
+ * (a dispose or an in-place write waits for it), and the arrays stay reachable until it is done.
+ * Returns null, or the addon's message when it refused the call (the caller falls back).
+ */
+export function launchNativeJob(out: JobStorage, inputs: readonly JobStorage[], inline: boolean, runNow: () => void, enqueue: () => number): string | null {
+  let id = 0;
+  try {
+    if (inline) {
+      for (const s of inputs) if (s.lastUse !== 0 || s.writer !== 0 || s.failed !== null) settleSync(s);
+      runNow();
+      return null;
+    }
+    id = enqueue();
+  } catch (e) {
+    return (e as Error).message;
+  }
+  out.writer = id;
+  out.lastUse = id;
+  for (const s of inputs) s.lastUse = Math.max(s.lastUse, id);
+  trackJob(id, [out.rawData, ...inputs.map((s) => s.rawData)]);
+  return null;
+}

@@ -2,7 +2,7 @@ import type { QuantMatmulSpec } from '../backend.js';
 import { XpuDeviceError } from '../../errors.js';
 import type { HostArray } from '../../tensor/dtype.js';
 import { giveBackHost } from './host_pool.js';
-import { nativeCompute, trackJob } from './native_jobs.js';
+import { launchNativeJob, nativeCompute } from './native_jobs.js';
 import type { NativeCompute } from './native.js';
 import { CpuStorage } from './storage.js';
 
@@ -77,21 +77,11 @@ export function nativeQuantMatmul(spec: QuantMatmulSpec): CpuStorage | null {
     out: out.rawData,
   };
   const inline = m * n * k <= INLINE_MACS && c.qmatmulNow !== undefined && c.completed() === c.submitted();
-  let id = 0;
-  try {
-    if (inline) {
-      for (const s of storages) if (s.lastUse !== 0) void s.data;
-      c.qmatmulNow!(desc);
-    } else id = c.qmatmul(desc);
-  } catch (e) {
+  const refused = launchNativeJob(out, storages, inline, () => c.qmatmulNow!(desc), () => c.qmatmul!(desc));
+  if (refused !== null) {
     giveBackHost(outDtype, out.rawData);
-    return fallback((e as Error).message);
+    return fallback(refused);
   }
   lastNativeQgemmFallback = null;
-  if (inline) return out;
-  out.writer = id;
-  out.lastUse = id;
-  for (const s of storages) s.lastUse = Math.max(s.lastUse, id);
-  trackJob(id, [out.rawData, ...storages.map((s) => s.rawData)]);
   return out;
 }

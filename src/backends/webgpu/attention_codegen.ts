@@ -99,6 +99,7 @@ function common(spec: AttentionSpec): string {
     captureReaders(spec),
     scoreFn(spec),
     blockFlagFn(spec),
+    kernelSource('attention/rows4.wgsl'),
   ].join('\n');
 }
 
