@@ -4,6 +4,8 @@ import type { MemoryStats } from '../backends/webgpu/allocator.js';
 import { XpuDeviceError } from '../errors.js';
 import type { TuneGemmOptions, TunedGemm } from '../backends/webgpu/gemm_autotune.js';
 export type { TuneGemmOptions, TunedGemm } from '../backends/webgpu/gemm_autotune.js';
+import type { AttentionTuneShape, TuneAttentionOptions, TunedAttention } from '../backends/webgpu/attention_autotune.js';
+export type { AttentionTuneShape, TuneAttentionOptions, TunedAttention } from '../backends/webgpu/attention_autotune.js';
 
 /**
  * The device-agnostic accelerator API, with the meaning of torch.accelerator / torch.xpu.
@@ -94,4 +96,15 @@ export async function tuneGemm(shapes: readonly (readonly [number, number, numbe
   const e = entry('accelerator.tuneGemm', options.device);
   const { tuneGemmOn } = await import('../backends/webgpu/gemm_autotune.js');
   return tuneGemmOn(e.device, e.backend, shapes, options);
+}
+
+/**
+ * Measures attention configs (attentionCandidates) for the shape buckets of `shapes` on an xpu
+ * device and keeps the fastest per bucket: used by attention at once, and cached on disk per
+ * adapter ($XDG_CACHE_HOME/xpu/attention-*.json). XPU_AUTOTUNE means what it does for tuneGemm.
+ */
+export async function tuneAttention(shapes: readonly AttentionTuneShape[], options: TuneAttentionOptions & { device?: number } = {}): Promise<TunedAttention[]> {
+  const e = entry('accelerator.tuneAttention', options.device);
+  const { tuneAttentionOn } = await import('../backends/webgpu/attention_autotune.js');
+  return tuneAttentionOn(e.device, e.backend, shapes, options);
 }

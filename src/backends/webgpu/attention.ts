@@ -56,6 +56,7 @@ export function attentionConfigFor(host: AttentionHost, spec: AttentionSpec): At
     l: spec.l, s: spec.s, e: spec.e, ev: spec.ev, rows: spec.batch * spec.heads * spec.l,
     subgroups: adapter.features.has('subgroups') && adapter.subgroupMinSize !== undefined, blockSize: spec.blockMask?.blockSize,
     kvHeads: spec.batch * spec.kvHeads, groupRows: (spec.heads / spec.kvHeads) * spec.l,
+    causal: spec.causal, dtype: spec.q.dtype,
   }, adapter);
 }
 

@@ -1,5 +1,7 @@
 import { pow2 } from './gemm_tuner.js';
 import type { GemmAdapterInfo } from './gemm_config.js';
+import type { DType } from '../../tensor/dtype.js';
+import { tunedAttentionConfig } from './attention_tuner.js';
 
 /**
  * Which attention kernel and tiles to run: a deterministic function of the adapter and the
@@ -36,6 +38,10 @@ export interface AttentionShape {
   kvHeads?: number;
   /** Decode: query rows sharing one KV head (Hq / Hkv * L). */
   groupRows?: number;
+  /** The causal mask (part of the tuner's bucket; default false). */
+  causal?: boolean;
+  /** q's dtype (part of the tuner's bucket; default float32). */
+  dtype?: DType;
 }
 
 /** Prefill invocations per workgroup: lavapipe's SIMD width (one coroutine, cheap barriers). */
@@ -117,10 +123,28 @@ export function setAttentionConfigOverride(chooser: AttentionConfigChooser | nul
   override = chooser;
 }
 
-/** The config for a problem: the override if it answers, else the heuristic. Always valid. */
+let measuring: AttentionConfig | null = null;
+
+/** Runs `fn` (synchronous: it only enqueues) with every attention forced to `config` (the tuner's hook). */
+export function withAttentionConfig<R>(config: AttentionConfig, fn: () => R): R {
+  const prev = measuring;
+  measuring = config;
+  try {
+    return fn();
+  } finally {
+    measuring = prev;
+  }
+}
+
+/**
+ * The config for a problem, always valid: the candidate being measured, else the override if it
+ * answers, else this process's tuneAttention result for the bucket, else the disk cache
+ * (XPU_AUTOTUNE=on|force; see attention_tuner.ts), else the heuristic.
+ */
 export function chooseAttentionConfig(p: AttentionShape, adapter?: GemmAdapterInfo): AttentionConfig {
+  if (measuring) return sanitize(measuring, p);
   const h = heuristicAttentionConfig(p, adapter);
-  const c = override?.(h, p) ?? h;
+  const c = override?.(h, p) ?? tunedAttentionConfig(p, adapter) ?? h;
   return sanitize(c, p);
 }
 

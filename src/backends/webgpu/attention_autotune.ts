@@ -1,0 +1,147 @@
+import type { Device } from '../../device/device.js';
+import { XpuValueError } from '../../errors.js';
+import { scaledDotProductAttention } from '../../ops/attention/sdpa.js';
+import { tensor } from '../../ops/creation.js';
+import { scope } from '../../tensor/scope_api.js';
+import type { WebGPUBackend } from './backend.js';
+import { gemmAdapterInfo, type GemmAdapterInfo } from './gemm_config.js';
+import { autotuneMode } from './gemm_tuner.js';
+import { attentionCandidates, attentionConfigKey, withAttentionConfig, type AttentionConfig, type AttentionShape } from './attention_config.js';
+import { attentionBucketKey, cachedTunedAttention, recordTunedAttention } from './attention_tuner.js';
+
+/** One attention problem to tune: q [batch, heads, l, e], k [batch, kvHeads, s, e], v [batch, kvHeads, s, ev]. */
+export interface AttentionTuneShape {
+  batch: number;
+  heads: number;
+  kvHeads: number;
+  l: number;
+  s: number;
+  e: number;
+  /** Default e. */
+  ev?: number;
+  causal?: boolean;
+  dtype?: 'float32' | 'float16';
+}
+
+export interface TuneAttentionOptions {
+  /** Timed runs per candidate (after one warm-up that compiles); the median counts. Default 3. */
+  reps?: number;
+  /** Re-measure even when cached (also XPU_AUTOTUNE=force). */
+  force?: boolean;
+  /** Write results to the disk cache (default true). */
+  persist?: boolean;
+  /** Measure only the candidates this accepts (e.g. to bound compile time); default all. */
+  filter?: (config: AttentionConfig) => boolean;
+}
+
+export interface TunedAttention {
+  shape: AttentionTuneShape;
+  bucket: string;
+  config: AttentionConfig;
+  configKey: string;
+  /** Median milliseconds of the winner on the measured problem. */
+  ms: number;
+  /** True when taken from the cache without measuring. */
+  cached: boolean;
+  /** Every candidate measured (empty when cached). */
+  measured: { configKey: string; ms: number }[];
+}
+
+/** A seeded uniform [-1, 1) array (its own generator: tuning leaves manualSeed's stream alone). */
+function randomValues(n: number, seed: number): Float32Array {
+  let a = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
+    out[i] = a / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+/** What chooseAttentionConfig sees for a shape (as attention.ts builds it from a spec). */
+export function attentionShapeOf(sh: AttentionTuneShape, adapter?: GemmAdapterInfo): AttentionShape {
+  const ev = sh.ev ?? sh.e;
+  return {
+    l: sh.l, s: sh.s, e: sh.e, ev, rows: sh.batch * sh.heads * sh.l,
+    subgroups: !!adapter && adapter.features.has('subgroups') && adapter.subgroupMinSize !== undefined,
+    kvHeads: sh.batch * sh.kvHeads, groupRows: (sh.heads / sh.kvHeads) * sh.l, causal: sh.causal === true, dtype: sh.dtype ?? 'float32',
+  };
+}
+
+function checkShape(sh: AttentionTuneShape): void {
+  const dims = [sh.batch, sh.heads, sh.kvHeads, sh.l, sh.s, sh.e, sh.ev ?? sh.e];
+  const ok = typeof sh === 'object' && sh !== null && dims.every((x) => Number.isInteger(x) && x >= 1) && sh.heads % sh.kvHeads === 0
+    && (sh.dtype === undefined || sh.dtype === 'float32' || sh.dtype === 'float16');
+  if (!ok) {
+    throw new XpuValueError('an attention shape is { batch, heads, kvHeads, l, s, e, ev?, causal?, dtype? } of positive integers, heads a multiple of kvHeads', {
+      op: 'tuneAttention', arg: 'shapes', expected: '{ batch, heads, kvHeads, l, s, e }', got: JSON.stringify(sh),
+    });
+  }
+}
+
+/** Median milliseconds of `config` on the problem (wall time after synchronize). */
+async function measure(device: Device, backend: WebGPUBackend, sh: AttentionTuneShape, config: AttentionConfig, reps: number): Promise<number> {
+  const dtype = sh.dtype ?? 'float32';
+  const ev = sh.ev ?? sh.e;
+  const q = tensor(randomValues(sh.batch * sh.heads * sh.l * sh.e, 1), { device, dtype, shape: [sh.batch, sh.heads, sh.l, sh.e] });
+  const k = tensor(randomValues(sh.batch * sh.kvHeads * sh.s * sh.e, 2), { device, dtype, shape: [sh.batch, sh.kvHeads, sh.s, sh.e] });
+  const v = tensor(randomValues(sh.batch * sh.kvHeads * sh.s * ev, 3), { device, dtype, shape: [sh.batch, sh.kvHeads, sh.s, ev] });
+  try {
+    const opts = { isCausal: sh.causal === true, enableGqa: sh.heads !== sh.kvHeads };
+    const run = () => withAttentionConfig(config, () => scope(() => { scaledDotProductAttention(q, k, v, opts); }));
+    run(); // compiles the pipelines
+    await backend.synchronize();
+    const times: number[] = [];
+    for (let r = 0; r < reps; r++) {
+      const t0 = performance.now();
+      run();
+      await backend.synchronize();
+      times.push(performance.now() - t0);
+    }
+    times.sort((x, y) => x - y);
+    return Math.max(times[Math.floor(times.length / 2)], 1e-3);
+  } finally {
+    q.dispose();
+    k.dispose();
+    v.dispose();
+  }
+}
+
+/**
+ * Tunes the buckets of `shapes` on one xpu device: measures every attentionCandidates config on
+ * the shape, keeps the fastest, records it (used at once by attention in this process, and
+ * written to the disk cache). A bucket already tuned is reused unless `force` or XPU_AUTOTUNE=force.
+ */
+export async function tuneAttentionOn(device: Device, backend: WebGPUBackend, shapes: readonly AttentionTuneShape[], options: TuneAttentionOptions = {}): Promise<TunedAttention[]> {
+  const reps = options.reps ?? 3;
+  if (!Number.isInteger(reps) || reps < 1) throw new XpuValueError('reps must be a positive integer', { op: 'tuneAttention', arg: 'reps', expected: '>= 1', got: String(reps) });
+  const force = options.force === true || autotuneMode() === 'force';
+  const adapter = gemmAdapterInfo(backend.device);
+  const out: TunedAttention[] = [];
+  for (const sh of shapes) {
+    checkShape(sh);
+    const p = attentionShapeOf(sh, adapter);
+    const key = attentionBucketKey(p);
+    const hit = force ? undefined : cachedTunedAttention(adapter, key);
+    if (hit) {
+      recordTunedAttention(adapter, key, hit, false);
+      out.push({ shape: sh, bucket: key, config: hit.config, configKey: attentionConfigKey(hit.config), ms: hit.ms, cached: true, measured: [] });
+      continue;
+    }
+    const measured: { config: AttentionConfig; configKey: string; ms: number }[] = [];
+    for (const c of attentionCandidates(p, adapter)) {
+      if (options.filter && !options.filter(c)) continue;
+      try {
+        measured.push({ config: c, configKey: attentionConfigKey(c), ms: await measure(device, backend, sh, c, reps) });
+      } catch (e) {
+        process.emitWarning(`xpu: attention candidate ${attentionConfigKey(c)} failed on ${key}: ${(e as Error).message}`, { code: 'XPU_AUTOTUNE' });
+      }
+    }
+    if (!measured.length) throw new XpuValueError('no attention candidate ran', { op: 'tuneAttention', arg: 'shapes', got: key });
+    const best = measured.reduce((x, y) => (y.ms < x.ms ? y : x));
+    const config: AttentionConfig = { path: best.config.path, bq: best.config.bq, bk: best.config.bk, wg: best.config.wg, chunk: best.config.chunk };
+    recordTunedAttention(adapter, key, { config, ms: best.ms, measuredAt: new Date().toISOString() }, options.persist !== false);
+    out.push({ shape: sh, bucket: key, config, configKey: best.configKey, ms: best.ms, cached: false, measured: measured.map(({ configKey, ms }) => ({ configKey, ms })) });
+  }
+  return out;
+}

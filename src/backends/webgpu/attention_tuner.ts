@@ -1,0 +1,193 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { XpuValueError } from '../../errors.js';
+import type { DType } from '../../tensor/dtype.js';
+import type { GemmAdapterInfo } from './gemm_config.js';
+import { adapterKey, autotuneMode, pow2 } from './gemm_tuner.js';
+import { attentionCandidates, attentionConfigKey, DECODE_MAX_L, MAX_CHUNK, PREFILL_LANES, type AttentionConfig, type AttentionShape } from './attention_config.js';
+
+/**
+ * The attention autotuner's tables, the twin of gemm_tuner.ts (the measuring is
+ * attention_autotune.ts). A config is tuned per adapter (the GEMM tuner's adapter key) and per
+ * shape bucket: dtype, decode (L <= DECODE_MAX_L) or prefill, L and S up to powers of two, E and
+ * Ev bucketed as the prefill pipelines are (E to 4 x a power of two >= 64, Ev to 32 x a power of
+ * two), and causal. chooseAttentionConfig consults, in order: the override, tuneAttention results
+ * of this process, the disk cache ($XDG_CACHE_HOME or ~/.cache, xpu/attention-<hash>.json; only
+ * with XPU_AUTOTUNE=on|force), the heuristic. XPU_AUTOTUNE means what it means for GEMM.
+ * A tuned config is used only where it is one of attentionCandidates for the problem at hand
+ * (e.g. not a prefill tile straddling a block mask's blocks).
+ */
+
+export const ATTENTION_CACHE_VERSION = 1;
+
+export interface TunedAttentionEntry {
+  config: AttentionConfig;
+  /** Median wall time of the measured problem, in milliseconds. */
+  ms: number;
+  measuredAt: string;
+}
+
+export interface AttentionTuneCacheFile {
+  version: number;
+  adapter: string;
+  entries: Record<string, TunedAttentionEntry>;
+}
+
+export interface AttentionBucketInput {
+  l: number;
+  s: number;
+  e: number;
+  ev: number;
+  causal?: boolean;
+  dtype?: DType;
+}
+
+/** E's bucket: the prefill pipeline's q row of vec4Bucket(ceil(E / 4)) vec4s (>= 16). */
+export const eBucket = (e: number): number => 4 * Math.max(16, pow2(Math.ceil(e / 4)));
+/** Ev's bucket: the prefill pipeline's output column groups (PREFILL_LANES vec4s each). */
+export const evBucket = (ev: number): number => 4 * PREFILL_LANES * pow2(Math.ceil(Math.ceil(ev / 4) / PREFILL_LANES));
+
+/** The shape bucket of a problem: `float32:prefill:l64:s128:e64:ev32[:causal]`. */
+export function attentionBucketKey(p: AttentionBucketInput): string {
+  const kind = p.l <= DECODE_MAX_L ? 'decode' : 'prefill';
+  return `${p.dtype ?? 'float32'}:${kind}:l${pow2(p.l)}:s${pow2(p.s)}:e${eBucket(p.e)}:ev${evBucket(p.ev)}${p.causal ? ':causal' : ''}`;
+}
+
+const BUCKET_RE = /^(float32|float16):(decode|prefill):l(\d+):s(\d+):e(\d+):ev(\d+)(:causal)?$/;
+
+/** Whether `key` is a well-formed bucket key (guards cache files). */
+export function validAttentionBucket(key: string): boolean {
+  const r = BUCKET_RE.exec(key);
+  if (!r) return false;
+  const l = Number(r[3]);
+  return (r[2] === 'decode') === (l <= DECODE_MAX_L) && [r[3], r[4], r[5], r[6]].every((x) => pow2(Number(x)) === Number(x));
+}
+
+const isPow2 = (v: unknown, lo: number, hi: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi && (v & (v - 1)) === 0;
+
+/**
+ * Whether `c` obeys the candidate rules (prefill: 4 or 8 query rows, 8, 16 or 32 keys; decode:
+ * a power-of-two workgroup the adapter allows, a power-of-two split of 32..MAX_CHUNK keys).
+ */
+export function validAttentionConfig(c: unknown, adapter?: Pick<GemmAdapterInfo, 'maxInvocationsPerWorkgroup'>): c is AttentionConfig {
+  if (typeof c !== 'object' || c === null) return false;
+  const o = c as Record<string, unknown>;
+  if (o.path !== 'prefill' && o.path !== 'decode') return false;
+  if (!isPow2(o.bq, 4, PREFILL_LANES) || !isPow2(o.bk, PREFILL_LANES, 4 * PREFILL_LANES)) return false;
+  if (!isPow2(o.wg, 8, Math.min(256, adapter?.maxInvocationsPerWorkgroup ?? 256))) return false;
+  return isPow2(o.chunk, 32, MAX_CHUNK);
+}
+
+// ---- tables -------------------------------------------------------------------------------
+
+/** The cache file of an adapter: $XDG_CACHE_HOME (or ~/.cache)/xpu/attention-<hash>.json. */
+export function attentionCacheFilePath(adapter: GemmAdapterInfo): string {
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  const hash = createHash('sha256').update(adapterKey(adapter)).digest('hex').slice(0, 16);
+  return join(base, 'xpu', `attention-${hash}.json`);
+}
+
+const warned = new Set<string>();
+function warnOnce(msg: string): void {
+  if (warned.has(msg)) return;
+  warned.add(msg);
+  process.emitWarning(msg, { code: 'XPU_AUTOTUNE' });
+}
+
+const pick = (c: AttentionConfig): AttentionConfig => ({ path: c.path, bq: c.bq, bk: c.bk, wg: c.wg, chunk: c.chunk });
+
+/** Reads an adapter's cache file; a missing file is empty, a corrupt one is ignored with a warning. */
+export function loadAttentionCacheFile(adapter: GemmAdapterInfo, file = attentionCacheFilePath(adapter)): Map<string, TunedAttentionEntry> {
+  const out = new Map<string, TunedAttentionEntry>();
+  if (!existsSync(file)) return out;
+  let data: Partial<AttentionTuneCacheFile>;
+  try {
+    data = JSON.parse(readFileSync(file, 'utf8')) as Partial<AttentionTuneCacheFile>;
+  } catch (e) {
+    warnOnce(`xpu: ignoring corrupt attention tuning cache ${file}: ${(e as Error).message}`);
+    return out;
+  }
+  if (typeof data !== 'object' || data === null || data.version !== ATTENTION_CACHE_VERSION || data.adapter !== adapterKey(adapter)) {
+    warnOnce(`xpu: ignoring attention tuning cache ${file}: schema version or adapter does not match`);
+    return out;
+  }
+  if (typeof data.entries !== 'object' || data.entries === null) return out;
+  for (const [key, e] of Object.entries(data.entries as Record<string, unknown>)) {
+    const entry = e as Partial<TunedAttentionEntry> | null;
+    if (!validAttentionBucket(key) || !entry || !validAttentionConfig(entry.config, adapter) || typeof entry.ms !== 'number') {
+      warnOnce(`xpu: ignoring a malformed attention tuning entry '${key}' in ${file}`);
+      continue;
+    }
+    out.set(key, { config: pick(entry.config), ms: entry.ms, measuredAt: String(entry.measuredAt ?? '') });
+  }
+  return out;
+}
+
+/** Writes an adapter's cache file atomically (a temp file renamed over it). */
+export function saveAttentionCacheFile(adapter: GemmAdapterInfo, entries: ReadonlyMap<string, TunedAttentionEntry>, file = attentionCacheFilePath(adapter)): void {
+  const data: AttentionTuneCacheFile = { version: ATTENTION_CACHE_VERSION, adapter: adapterKey(adapter), entries: Object.fromEntries([...entries].sort(([a], [b]) => a.localeCompare(b))) };
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  writeFileSync(tmp, JSON.stringify(data, null, 2) + '\n');
+  renameSync(tmp, file);
+}
+
+interface AdapterTables {
+  session: Map<string, TunedAttentionEntry>;
+  disk?: { file: string; entries: Map<string, TunedAttentionEntry> };
+}
+const tables = new Map<string, AdapterTables>();
+
+function tablesOf(adapter: GemmAdapterInfo): AdapterTables {
+  const key = adapterKey(adapter);
+  let t = tables.get(key);
+  if (!t) tables.set(key, (t = { session: new Map() }));
+  return t;
+}
+
+/** The disk cache of an adapter, (re)read when the cache path changed. */
+export function attentionDiskEntries(adapter: GemmAdapterInfo): Map<string, TunedAttentionEntry> {
+  const t = tablesOf(adapter);
+  const file = attentionCacheFilePath(adapter);
+  if (t.disk?.file !== file) t.disk = { file, entries: loadAttentionCacheFile(adapter, file) };
+  return t.disk.entries;
+}
+
+/** Records a measured result: this process uses it at once; it is merged into the disk cache. */
+export function recordTunedAttention(adapter: GemmAdapterInfo, bucket: string, entry: TunedAttentionEntry, persist = true): void {
+  const t = tablesOf(adapter);
+  t.session.set(bucket, entry);
+  if (!persist) return;
+  const file = attentionCacheFilePath(adapter);
+  const merged = new Map(loadAttentionCacheFile(adapter, file));
+  merged.set(bucket, entry);
+  saveAttentionCacheFile(adapter, merged, file);
+  t.disk = { file, entries: merged };
+}
+
+/** A cached result for a bucket that tuneAttention may reuse (never in force mode). */
+export function cachedTunedAttention(adapter: GemmAdapterInfo, bucket: string): TunedAttentionEntry | undefined {
+  return tablesOf(adapter).session.get(bucket) ?? attentionDiskEntries(adapter).get(bucket);
+}
+
+/** Forgets this process's tables (tests; a changed cache directory is noticed on its own). */
+export function resetAttentionTunerState(): void {
+  tables.clear();
+  warned.clear();
+}
+
+/**
+ * The tuned config for a problem, or undefined (the heuristic): this process's results, then the
+ * disk cache with XPU_AUTOTUNE=on|force; only a config that is a candidate for `p` counts.
+ */
+export function tunedAttentionConfig(p: AttentionShape, adapter: GemmAdapterInfo | undefined): AttentionConfig | undefined {
+  if (!adapter || tables.size === 0 && autotuneMode() === 'off') return undefined;
+  const key = attentionBucketKey(p);
+  const t = tablesOf(adapter);
+  const hit = t.session.get(key) ?? (autotuneMode() !== 'off' ? attentionDiskEntries(adapter).get(key) : undefined);
+  if (!hit) return undefined;
+  const want = attentionConfigKey(hit.config);
+  return attentionCandidates(p, adapter).find((c) => attentionConfigKey(c) === want);
+}
