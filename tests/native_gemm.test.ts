@@ -116,6 +116,41 @@ describe.each(PATHS)('cpu GEMM, %s path', (path) => {
     expectClose(await out.data(), ref, TOL.float16, 'f16');
   });
 
+  // float16 weights (a Linear's W [N, K]): the streaming GEMV for M <= 8, N-blocks converted to
+  // f32 tiles for more rows; odd N and K (vector tails), bias and activation; the reference from the f16 input values.
+  it.each([1, 3, 8, 9, 40])('float16 weight, %i rows, odd N and K, bias and activation', async (rows) => {
+    const [k, n] = [67, 53];
+    const w = rand([n, k], 50 + rows, 'float16');
+    const bias = rand([n], 60 + rows, 'float16');
+    const we = await w.T.contiguous().data();
+    const be = await bias.data();
+    const acts: Record<string, (v: number) => number> = {
+      relu: (v) => Math.max(v, 0),
+      gelu: (v) => 0.5 * v * (1 + erf(v / Math.SQRT2)),
+      silu: (v) => v / (1 + Math.exp(-v)),
+    };
+    for (const xDtype of ['float32', 'float16'] as const) {
+      const x = rand([rows, k], 70 + rows, xDtype).to('float16');
+      const xe = await x.data();
+      const mm = refGemm(xe, we, 1, rows, k, n);
+      for (const act of [undefined, 'relu', 'gelu', 'silu'] as const) {
+        const out = xpu.linear(x, w, { bias, activation: act });
+        if (path === 'native') expect(nativeCompute()!.info().stats?.lastImpl).toBe(rows <= 8 ? 'f16_gemv' : 'f16_blocked_sgemm');
+        const ref = mm.map((v, i) => {
+          const y = v + be[i % n];
+          return act ? acts[act](y) : y;
+        });
+        expectClose(await out.data(), ref, TOL.float16, `f16 linear ${rows} rows ${xDtype} ${act ?? 'none'}`);
+      }
+    }
+    // A batch over the weight (not folded) and a sliced weight (row stride > K).
+    const wb = rand([2, n, k + 5], 80 + rows, 'float16').narrow(2, 3, k);
+    const xb = rand([2, rows, k], 90 + rows, 'float16');
+    const outb = xpu.matmul(xb, wb.transpose(1, 2));
+    const wbe = await wb.transpose(1, 2).contiguous().data();
+    expectClose(await outb.data(), refGemm(await xb.data(), wbe, 2, rows, k, n), TOL.float16, `f16 batched sliced weight ${rows} rows`);
+  });
+
   it('fused epilogue: bias, activation, residual; addmm alpha and beta', async () => {
     const [s, k, n] = [19, 33, 27];
     const x = rand([2, s, k], 25);

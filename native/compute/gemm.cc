@@ -20,6 +20,7 @@
 // GEMM), and cached by layout. The worker only packs, executes and converts.
 #include "compute.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -33,6 +34,7 @@
 #include <vector>
 
 #include "half.h"
+#include "kernels.h"
 #include "queue.h"
 
 #ifdef XPU_HAVE_DNNL
@@ -117,6 +119,13 @@ struct Problem {
   // Small M: dnnl_sgemm (oneDNN's BLAS-like GEMM, with GEMV kernels for a few rows) and the
   // epilogue as a second pass over the few output rows, instead of the matmul primitive.
   bool sgemm = false;
+  // A float16 weight read as W [N, K] with rows contiguous along K (B = W^T, bs0 == 1), never
+  // converted whole: 1 = the streaming GEMV (M <= 8, gemm_f16.cc), 2 = N-blocks converted to an
+  // f32 tile and multiplied by dnnl_sgemm (accumulating into C block by block). wld: W's row
+  // stride (B's column stride). Both with the epilogue as a second pass, as for `sgemm`.
+  int f16w = 0;
+  int64_t wld = 0;
+  int64_t ldc = 0;  // C's row stride when not N (a tile primitive writes a column block of C)
 };
 
 std::string KeyOf(const Problem& p) {
@@ -129,7 +138,7 @@ std::string KeyOf(const Problem& p) {
   if (p.hasRes) { add(p.resRows); add(p.resCols); add(p.resS0); add(p.resS1); }
   uint32_t ab;
   std::memcpy(&ab, &p.alpha, 4);
-  add(ab); add(p.act);
+  add(ab); add(p.act); add(p.ldc);
   return k;
 }
 
@@ -151,7 +160,7 @@ std::shared_ptr<Prim> MakePrim(const Problem& p) {
   if (p.act == 3) po.append_eltwise(1.0f, dnnl::algorithm::eltwise_swish, 1.0f, 0.0f);
   if (p.hasRes) po.append_binary(dnnl::algorithm::binary_add, MatDesc(p.resRows, p.resCols, p.resS0, p.resS1));
   attr.set_post_ops(po);
-  dnnl::matmul::desc d(MatDesc(p.M, p.K, p.as0, p.as1), MatDesc(p.K, p.N, p.bs0, p.bs1), MatDesc(p.M, p.N, p.N, 1));
+  dnnl::matmul::desc d(MatDesc(p.M, p.K, p.as0, p.as1), MatDesc(p.K, p.N, p.bs0, p.bs1), MatDesc(p.M, p.N, p.ldc ? p.ldc : p.N, 1));
   dnnl::matmul::primitive_desc pd(d, attr, Engine());
   auto prim = std::make_shared<Prim>(Prim{dnnl::matmul(pd), pd.impl_info_str()});
   lru.emplace_front(key, prim);
@@ -259,6 +268,7 @@ bool Merges(const std::vector<int64_t>& batch, const std::vector<int64_t>& bstri
 struct Plan {
   Problem p;
   std::shared_ptr<Prim> prim;
+  int64_t tileRows = 0;  // the f16 blocked path: rows of W per converted tile
   Operand a, b, bias, res;
   char* out = nullptr;
   bool outF16 = false;
@@ -294,6 +304,39 @@ struct Scratch {
   float* data() const { return p.get(); }
 };
 
+// The epilogue as a second pass over C (M x N, dense): bias, activation, residual (alpha was
+// applied by the GEMM). For the paths that do not run oneDNN's post-ops.
+template <class OffOf>
+void Epilogue(const Plan& pl, float* C, OffOf offOf, Scratch& packBias, bool biasOnce, Scratch& packRes, bool resOnce, int64_t e) {
+  const Problem& p = pl.p;
+  const int64_t M = p.M, N = p.N;
+  if (!p.hasBias && !p.act && !p.hasRes) return;
+  auto source = [&](const Operand& o, Scratch& pack, bool once, int64_t rows, int64_t cols) -> const float* {
+    if (!o.pack) return reinterpret_cast<const float*>(o.base) + offOf(o);
+    if (e == 0 || !once) PackInto(o, offOf(o), rows, cols, o.s0, o.s1, o.scale, pack.data());
+    return pack.data();
+  };
+  const float* bias = p.hasBias ? source(pl.bias, packBias, biasOnce, p.biasRows, p.biasCols) : nullptr;
+  const float* res = p.hasRes ? source(pl.res, packRes, resOnce, p.resRows, p.resCols) : nullptr;
+  // Rows across the OpenMP pool when there are many (the f16 blocked path runs this for
+  // prefill-sized M; erf/exp per element add up).
+#pragma omp parallel for schedule(static) if (M > 8 && M * N >= (int64_t{1} << 16))
+  for (int64_t i = 0; i < M; i++) {
+    float* c = C + i * N;
+    const float* brow = bias ? bias + (p.biasRows == 1 ? 0 : i * p.biasS0) : nullptr;
+    const float* rrow = res ? res + (p.resRows == 1 ? 0 : i * p.resS0) : nullptr;
+    for (int64_t j = 0; j < N; j++) {
+      float v = c[j];
+      if (brow) v += brow[p.biasCols == 1 ? 0 : j * p.biasS1];
+      if (p.act == 1) v = v > 0.0f ? v : (v == v ? 0.0f : v);
+      else if (p.act == 2) v = 0.5f * v * (1.0f + std::erf(v * 0.70710678118654752f));
+      else if (p.act == 3) v = v / (1.0f + std::exp(-v));
+      if (rrow) v += rrow[p.resCols == 1 ? 0 : j * p.resS1];
+      c[j] = v;
+    }
+  }
+}
+
 // The small-M path: C = alpha * op(A) op(B) by dnnl_sgemm (row-major; a column-major operand is
 // the transposed row-major one), then bias, activation and residual over C in one pass.
 template <class OffOf>
@@ -310,28 +353,56 @@ void RunSgemm(const Plan& pl, const float* A, const float* B, float* C, OffOf of
     st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, p.alpha, A, ta ? p.as1 : p.as0, B, tb ? p.bs1 : p.bs0, 0.0f, C, N);
   }
   if (st != dnnl_success) throw dnnl::error(st, "dnnl_sgemm");
-  if (!p.hasBias && !p.act && !p.hasRes) return;
-  auto source = [&](const Operand& o, Scratch& pack, bool once, int64_t rows, int64_t cols) -> const float* {
-    if (!o.pack) return reinterpret_cast<const float*>(o.base) + offOf(o);
-    if (e == 0 || !once) PackInto(o, offOf(o), rows, cols, o.s0, o.s1, o.scale, pack.data());
-    return pack.data();
-  };
-  const float* bias = p.hasBias ? source(pl.bias, packBias, biasOnce, p.biasRows, p.biasCols) : nullptr;
-  const float* res = p.hasRes ? source(pl.res, packRes, resOnce, p.resRows, p.resCols) : nullptr;
-  for (int64_t i = 0; i < M; i++) {
-    float* c = C + i * N;
-    const float* brow = bias ? bias + (p.biasRows == 1 ? 0 : i * p.biasS0) : nullptr;
-    const float* rrow = res ? res + (p.resRows == 1 ? 0 : i * p.resS0) : nullptr;
-    for (int64_t j = 0; j < N; j++) {
-      float v = c[j];
-      if (brow) v += brow[p.biasCols == 1 ? 0 : j * p.biasS1];
-      if (p.act == 1) v = v > 0.0f ? v : (v == v ? 0.0f : v);
-      else if (p.act == 2) v = 0.5f * v * (1.0f + std::erf(v * 0.70710678118654752f));
-      else if (p.act == 3) v = v / (1.0f + std::exp(-v));
-      if (rrow) v += rrow[p.resCols == 1 ? 0 : j * p.resS1];
-      c[j] = v;
+  Epilogue(pl, C, offOf, packBias, biasOnce, packRes, resOnce, e);
+}
+
+// The float16-weight paths (Problem::f16w): W is B^T as stored, float16, rows p.wld apart.
+// A is row-major (as1 == 1) for the GEMV; either BLAS layout for the blocked sgemm.
+template <class OffOf>
+void RunF16Weight(const Plan& pl, const float* A, const uint16_t* W, float* C, Scratch& tile, int64_t tileRows, OffOf offOf, Scratch& packBias, bool biasOnce, Scratch& packRes, bool resOnce, int64_t e) {
+  const Problem& p = pl.p;
+  const int64_t M = p.M, N = p.N, K = p.K;
+  if (p.f16w == 1) {
+    GemvF16(A, M, p.as0, W, p.wld, N, K, p.alpha, C, N);
+  } else {
+    // dnnl_sgemm per tile (measured faster here than a matmul primitive per tile at M = 64):
+    // C[:, n0:n0+nb] = alpha * op(A) tile^T, the tile [nb, K] row-major being B's block transposed.
+    const bool ta = p.as1 != 1;
+    for (int64_t n0 = 0; n0 < N; n0 += tileRows) {
+      const int64_t nb = std::min(tileRows, N - n0);
+      HalfRowsToFloat(W + n0 * p.wld, p.wld, nb, K, tile.data());
+      dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', 'T', M, nb, K, p.alpha, A, ta ? p.as1 : p.as0, tile.data(), K, 0.0f, C + n0, N);
+      if (st != dnnl_success) throw dnnl::error(st, "dnnl_sgemm");
     }
   }
+  Epilogue(pl, C, offOf, packBias, biasOnce, packRes, resOnce, e);
+}
+
+// float16 weights (B = W^T, W's rows contiguous along K). XPU_CPU_F16_GEMM, read once:
+// `stream` (default): the GEMV for M <= 8 and N-blocks converted to an f32 tile for more rows;
+// `gemv`: the GEMV for few rows, the whole-weight conversion + matmul primitive for more;
+// `convert`: always the whole-weight conversion (the old path, for comparison).
+int F16WeightMode() {
+  static const int v = [] {
+    const char* e = std::getenv("XPU_CPU_F16_GEMM");
+    std::string s = e ? e : "";
+    return s == "convert" ? 0 : s == "gemv" ? 1 : 2;
+  }();
+  return v;
+}
+int64_t F16GemvMaxM() { return 8; }
+
+// Rows of W per converted tile in the blocked path: about XPU_CPU_F16_TILE_KB (default 2048) of
+// f32, at least 16 rows, a multiple of 16.
+int64_t F16TileRows(int64_t K, int64_t N) {
+  static const int64_t kb = [] {
+    const char* e = std::getenv("XPU_CPU_F16_TILE_KB");
+    int64_t v = e && *e ? std::atoll(e) : 0;
+    return v > 0 ? v : int64_t{2048};
+  }();
+  int64_t rows = kb * 1024 / (4 * K);
+  rows = std::max<int64_t>(16, rows / 16 * 16);
+  return std::min(rows, N);
 }
 
 // Ids of the jobs that failed on this worker thread: a job reading the output of one fails too.
@@ -361,6 +432,9 @@ std::string Run(const Plan& pl, uint64_t id) {
   if (pl.bias.pack) packBias.resize(p.biasRows * p.biasCols);
   if (pl.res.pack) packRes.resize(p.resRows * p.resCols);
   if (pl.outF16) scratch.resize(M * N);
+  Scratch tile;
+  const int64_t tileRows = pl.tileRows;
+  if (tileRows) tile.resize(tileRows * K);
   dnnl::stream stream(Engine());
   std::vector<int64_t> idx(pl.batch.size(), 0);
   for (int64_t e = 0; e < pl.entries; e++) {
@@ -377,6 +451,17 @@ std::string Run(const Plan& pl, uint64_t id) {
       A = packA.data();
     } else {
       A = reinterpret_cast<const float*>(pl.a.base) + ao;
+    }
+    if (p.f16w) {
+      float* C = pl.outF16 ? scratch.data() : reinterpret_cast<float*>(pl.out) + e * M * N;
+      const uint16_t* W = reinterpret_cast<const uint16_t*>(pl.b.base) + bo;
+      RunF16Weight(pl, A, W, C, tile, tileRows, offOf, packBias, biasOnce, packRes, resOnce, e);
+      if (pl.outF16) FloatToHalfN(scratch.data(), reinterpret_cast<uint16_t*>(pl.out) + e * M * N, M * N);
+      for (size_t d = idx.size(); d-- > 0;) {
+        if (++idx[d] < pl.batch[d]) break;
+        idx[d] = 0;
+      }
+      continue;
     }
     if (pl.b.pack) {
       if (e == 0 || !bOnce) PackInto(pl.b, bo, K, N, pl.b.s0, pl.b.s1, 1.0f, packB.data());
@@ -538,7 +623,23 @@ std::shared_ptr<Plan> MakePlan(const Napi::CallbackInfo& info) {
   }
   p.bs0 = pl->b.s0; p.bs1 = pl->b.s1;
   NormaliseStrides(k, n, p.bs0, p.bs1);
-  if (pl->b.f16 || !FitsInPlace(k, n, p.bs0, p.bs1)) {
+  // A float16 weight with its K run contiguous (B = W^T of a Linear): streamed (few rows) or
+  // converted block by block (many rows), never as a whole f32 copy. Other f16 layouts: packed.
+  const int f16Mode = F16WeightMode();
+  if (pl->b.f16 && p.bs0 == 1 && f16Mode != 0) {
+    p.f16w = M <= F16GemvMaxM() ? 1 : f16Mode == 2 ? 2 : 0;
+    p.wld = p.bs1;
+  }
+  if (p.f16w) {
+    // Read in place as W; bs0/bs1 only matter for the key, which these paths do not use.
+    if (p.f16w == 1 && p.as1 != 1 && !pl->a.pack) {
+      // The GEMV reads A's rows contiguously: pack a column-major or strided A (M <= 8 rows).
+      pl->a.pack = true;
+      p.as0 = k; p.as1 = 1;
+      std::lock_guard<std::mutex> lock(cacheMu);
+      stats.packedA++;
+    }
+  } else if (pl->b.f16 || !FitsInPlace(k, n, p.bs0, p.bs1)) {
     pl->b.pack = true;
     p.bs0 = n; p.bs1 = 1;
     std::lock_guard<std::mutex> lock(cacheMu);
@@ -554,8 +655,9 @@ std::shared_ptr<Plan> MakePlan(const Napi::CallbackInfo& info) {
     p.hasRes = true;
     PlaceBinary(pl->res, M, n, p.resRows, p.resCols, p.resS0, p.resS1);
   }
-  p.sgemm = p.M <= SgemmMaxM();
-  if (!p.sgemm) {
+  p.sgemm = !p.f16w && p.M <= SgemmMaxM();
+  if (p.f16w == 2) pl->tileRows = F16TileRows(k, n);
+  if (!p.sgemm && !p.f16w) {
     try {
       pl->prim = MakePrim(p);
     } catch (const dnnl::error& e) {
@@ -565,8 +667,8 @@ std::shared_ptr<Plan> MakePlan(const Napi::CallbackInfo& info) {
   {
     std::lock_guard<std::mutex> lock(cacheMu);
     stats.calls++;
-    stats.lastImpl = p.sgemm ? "dnnl_sgemm" : pl->prim->impl;
-    if (!p.sgemm && pl->prim->impl.rfind("ref", 0) == 0) stats.refImpl++;
+    stats.lastImpl = p.f16w == 1 ? "f16_gemv" : p.f16w == 2 ? "f16_blocked_sgemm" : p.sgemm ? "dnnl_sgemm" : pl->prim->impl;
+    if (!p.sgemm && !p.f16w && pl->prim->impl.rfind("ref", 0) == 0) stats.refImpl++;
   }
   return pl;
 }
