@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { XpuValueError } from '../../errors.js';
 import type { DType } from '../../tensor/dtype.js';
+import { adapterKey, TuningTable, warnOnce, type TuningCacheFile } from './tuning_table.js';
 import { GEMV_MAX_M, defaultTileConfig, fixedSubgroup, splitKFor, gemmConfigKey, heuristicGemmConfig, splitKConfig, type GemmAdapterInfo, type GemmConfig, type GemmShapeHints, type TileConfig } from './gemm_config.js';
 
 /**
@@ -39,16 +38,9 @@ export interface TunedEntry {
   measuredAt: string;
 }
 
-export interface TuneCacheFile {
-  version: number;
-  adapter: string;
-  entries: Record<string, TunedEntry>;
-}
+export type TuneCacheFile = TuningCacheFile<TunedEntry>;
 
-/** The adapter half of a cache key. */
-export function adapterKey(a: Pick<GemmAdapterInfo, 'vendor' | 'architecture' | 'description' | 'driver'>): string {
-  return [a.vendor, a.architecture, a.description ?? '', a.driver ?? ''].join('|');
-}
+export { adapterKey };
 
 /** The smallest power of two >= x (1 for x <= 1). */
 export const pow2 = (x: number): number => (x <= 1 ? 1 : 2 ** Math.ceil(Math.log2(x)));
@@ -149,61 +141,23 @@ export function candidates(adapter: GemmAdapterInfo, bucket: Bucket): GemmConfig
 
 // ---- tables -------------------------------------------------------------------------------
 
+/** A stored GEMM entry, checked: a known bucket, a config valid on this adapter, a rate. */
+function validateEntry(key: string, raw: unknown, adapter: GemmAdapterInfo): TunedEntry | null {
+  const entry = raw as Partial<TunedEntry> | null;
+  try { parseBucket(key); } catch { return null; }
+  if (!entry || !validConfig(entry.config, adapter) || typeof entry.gflops !== 'number') return null;
+  return { config: entry.config, gflops: entry.gflops, measuredAt: String(entry.measuredAt ?? '') };
+}
+
+/** tuneGemm results of this process and the per-adapter disk cache ($XDG_CACHE_HOME/xpu/gemm-<hash>.json). */
+const table = new TuningTable<TunedEntry>({ label: 'GEMM', filePrefix: 'gemm', version: CACHE_SCHEMA_VERSION, validate: validateEntry });
+
 /** The cache file of an adapter: $XDG_CACHE_HOME (or ~/.cache)/xpu/gemm-<hash>.json. */
-export function cacheFilePath(adapter: GemmAdapterInfo): string {
-  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  const hash = createHash('sha256').update(adapterKey(adapter)).digest('hex').slice(0, 16);
-  return join(base, 'xpu', `gemm-${hash}.json`);
-}
-
-const warned = new Set<string>();
-function warnOnce(msg: string): void {
-  if (warned.has(msg)) return;
-  warned.add(msg);
-  process.emitWarning(msg, { code: 'XPU_AUTOTUNE' });
-}
-
-/** Valid entries of a parsed table; anything malformed is dropped with a warning. */
-function validEntries(raw: unknown, adapter: GemmAdapterInfo, where: string): Map<string, TunedEntry> {
-  const out = new Map<string, TunedEntry>();
-  if (typeof raw !== 'object' || raw === null) return out;
-  for (const [key, e] of Object.entries(raw as Record<string, unknown>)) {
-    const entry = e as Partial<TunedEntry> | null;
-    let bucketOk = true;
-    try { parseBucket(key); } catch { bucketOk = false; }
-    if (!bucketOk || !entry || !validConfig(entry.config, adapter) || typeof entry.gflops !== 'number') {
-      warnOnce(`xpu: ignoring a malformed GEMM tuning entry '${key}' in ${where}`);
-      continue;
-    }
-    out.set(key, { config: entry.config, gflops: entry.gflops, measuredAt: String(entry.measuredAt ?? '') });
-  }
-  return out;
-}
-
+export const cacheFilePath = (adapter: GemmAdapterInfo): string => table.filePath(adapter);
 /** Reads an adapter's cache file; a missing file is empty, a corrupt one is ignored with a warning. */
-export function loadCacheFile(adapter: GemmAdapterInfo, file = cacheFilePath(adapter)): Map<string, TunedEntry> {
-  if (!existsSync(file)) return new Map();
-  try {
-    const data = JSON.parse(readFileSync(file, 'utf8')) as Partial<TuneCacheFile>;
-    if (data.version !== CACHE_SCHEMA_VERSION || data.adapter !== adapterKey(adapter)) {
-      warnOnce(`xpu: ignoring GEMM tuning cache ${file}: schema version or adapter does not match`);
-      return new Map();
-    }
-    return validEntries(data.entries, adapter, file);
-  } catch (e) {
-    warnOnce(`xpu: ignoring corrupt GEMM tuning cache ${file}: ${(e as Error).message}`);
-    return new Map();
-  }
-}
-
+export const loadCacheFile = (adapter: GemmAdapterInfo, file = cacheFilePath(adapter)): Map<string, TunedEntry> => table.load(adapter, file);
 /** Writes an adapter's cache file atomically (a temp file renamed over it). */
-export function saveCacheFile(adapter: GemmAdapterInfo, entries: ReadonlyMap<string, TunedEntry>, file = cacheFilePath(adapter)): void {
-  const data: TuneCacheFile = { version: CACHE_SCHEMA_VERSION, adapter: adapterKey(adapter), entries: Object.fromEntries([...entries].sort(([a], [b]) => a.localeCompare(b))) };
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  writeFileSync(tmp, JSON.stringify(data, null, 2) + '\n');
-  renameSync(tmp, file);
-}
+export const saveCacheFile = (adapter: GemmAdapterInfo, entries: ReadonlyMap<string, TunedEntry>, file = cacheFilePath(adapter)): void => table.save(adapter, entries, file);
 
 function findShippedTable(): string | undefined {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -223,65 +177,38 @@ function shippedEntries(adapter: GemmAdapterInfo): Map<string, TunedEntry> {
   try {
     const data = JSON.parse(readFileSync(file, 'utf8')) as { version?: number; adapters?: Record<string, unknown> };
     if (data.version !== CACHE_SCHEMA_VERSION) return new Map();
-    return validEntries(data.adapters?.[adapterKey(adapter)], adapter, file);
+    return table.validEntries(data.adapters?.[adapterKey(adapter)], adapter, file);
   } catch (e) {
     warnOnce(`xpu: ignoring corrupt shipped GEMM table ${file}: ${(e as Error).message}`);
     return new Map();
   }
 }
 
-interface AdapterTables {
-  /** tuneGemm results of this process (always consulted). */
-  session: Map<string, TunedEntry>;
-  /** The disk cache, read at first use, by path (tests move XDG_CACHE_HOME). */
-  disk?: { file: string; entries: Map<string, TunedEntry> };
-  shipped?: Map<string, TunedEntry>;
-}
-const tables = new Map<string, AdapterTables>();
-
-function tablesOf(adapter: GemmAdapterInfo): AdapterTables {
-  const key = adapterKey(adapter);
-  let t = tables.get(key);
-  if (!t) tables.set(key, (t = { session: new Map() }));
-  return t;
-}
+/** The shipped table per adapter key, read at first use. */
+const shipped = new Map<string, Map<string, TunedEntry>>();
 
 /** The disk cache of an adapter, (re)read when the cache path changed. */
-export function diskEntries(adapter: GemmAdapterInfo): Map<string, TunedEntry> {
-  const t = tablesOf(adapter);
-  const file = cacheFilePath(adapter);
-  if (t.disk?.file !== file) t.disk = { file, entries: loadCacheFile(adapter, file) };
-  return t.disk.entries;
-}
+export const diskEntries = (adapter: GemmAdapterInfo): Map<string, TunedEntry> => table.disk(adapter);
 
 /** Records a measured result: this process uses it at once; it is merged into the disk cache. */
-export function recordTuned(adapter: GemmAdapterInfo, bucket: string, entry: TunedEntry, persist = true): void {
-  const t = tablesOf(adapter);
-  t.session.set(bucket, entry);
-  if (!persist) return;
-  const file = cacheFilePath(adapter);
-  const merged = new Map(loadCacheFile(adapter, file));
-  merged.set(bucket, entry);
-  saveCacheFile(adapter, merged, file);
-  t.disk = { file, entries: merged };
-}
+export const recordTuned = (adapter: GemmAdapterInfo, bucket: string, entry: TunedEntry, persist = true): void => table.record(adapter, bucket, entry, persist);
 
 /** A cached result for a bucket that tuneGemm may reuse (never in force mode). */
-export function cachedTuned(adapter: GemmAdapterInfo, bucket: string): TunedEntry | undefined {
-  return tablesOf(adapter).session.get(bucket) ?? diskEntries(adapter).get(bucket);
-}
+export const cachedTuned = (adapter: GemmAdapterInfo, bucket: string): TunedEntry | undefined => table.cached(adapter, bucket);
 
 /** Forgets this process's tables (tests; a changed cache directory is noticed on its own). */
 export function resetTunerState(): void {
-  tables.clear();
-  warned.clear();
+  table.reset();
+  shipped.clear();
 }
 
 /** The tuned config for a problem, or undefined for the heuristic (see the module comment). */
 export function tunedGemmConfig(adapter: GemmAdapterInfo, m: number, n: number, k: number, dtype: DType, hints: GemmShapeHints): GemmConfig | undefined {
   const key = bucketKey(m, n, k, dtype, hints);
-  const t = tablesOf(adapter);
-  const hit = t.session.get(key) ?? (autotuneMode() !== 'off' ? diskEntries(adapter).get(key) : undefined) ?? (t.shipped ??= shippedEntries(adapter)).get(key);
+  const ak = adapterKey(adapter);
+  let ship = shipped.get(ak);
+  if (!ship) shipped.set(ak, (ship = shippedEntries(adapter)));
+  const hit = table.session(adapter).get(key) ?? (autotuneMode() !== 'off' ? table.disk(adapter).get(key) : undefined) ?? ship.get(key);
   return hit?.config;
 }
 
