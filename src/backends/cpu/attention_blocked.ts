@@ -1,4 +1,4 @@
-import { MASKED_SCORE } from '../../ops/attention/spec.js';
+import { MASKED_SCORE, type AttentionDims } from '../../ops/attention/spec.js';
 
 /**
  * Flash-style attention on host arrays (the TypeScript kernel behind cpuAttention; a native
@@ -9,14 +9,7 @@ import { MASKED_SCORE } from '../../ops/attention/spec.js';
  * the key loop stops after the tile row's last query, so masked tiles are never computed.
  */
 
-export interface HostAttentionProblem {
-  batch: number;
-  heads: number;
-  kvHeads: number;
-  l: number;
-  s: number;
-  e: number;
-  ev: number;
+export interface HostAttentionProblem extends AttentionDims {
   scale: number;
   causal: boolean;
 }

@@ -6,21 +6,14 @@ import { fmtShape, numel } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { zeros } from '../creation.js';
 import { checkSameDevice, copyAs, wrap } from '../common.js';
-import type { AttentionSpec } from './spec.js';
+import type { AttentionDims, AttentionSpec } from './spec.js';
 
 /**
  * What sdpa.ts and flex_attention.ts share: checking q, k, v, reading them as 4-D operands, and
  * running the backend primitive (with the float16 cast and the empty cases).
  */
 
-export interface QkvDims {
-  batch: number;
-  heads: number;
-  kvHeads: number;
-  l: number;
-  s: number;
-  e: number;
-  ev: number;
+export interface QkvDims extends AttentionDims {
   /** q had no head dim ([N, L, E]): a head dim of 1 is inserted. */
   threeD: boolean;
 }

@@ -1,6 +1,17 @@
 import type { Operand, Storage } from '../../backends/backend.js';
 import type { Expr } from '../../flex/ast.js';
 
+/** The sizes of one attention problem: q [B, H, L, E], k [B, Hkv, S, E], v [B, Hkv, S, Ev]. */
+export interface AttentionDims {
+  batch: number;
+  heads: number;
+  kvHeads: number;
+  l: number;
+  s: number;
+  e: number;
+  ev: number;
+}
+
 /**
  * The attention primitive both backends implement (Backend.attention). The op (sdpa.ts,
  * flex_attention.ts) has checked every argument; a backend only runs it.
@@ -14,20 +25,13 @@ import type { Expr } from '../../flex/ast.js';
  *
  * The output is float32, contiguous [B, H, L, Ev]; the op casts it to float16 where needed.
  */
-export interface AttentionSpec {
+export interface AttentionSpec extends AttentionDims {
   /** Strides over [B, H, L, E]. */
   q: Operand;
   /** Strides over [B, Hkv, S, E]. */
   k: Operand;
   /** Strides over [B, Hkv, S, Ev]. */
   v: Operand;
-  batch: number;
-  heads: number;
-  kvHeads: number;
-  l: number;
-  s: number;
-  e: number;
-  ev: number;
   scale: number;
   causal: boolean;
   /** Strides over [B, H, L, S] (0 where broadcast). */
