@@ -164,5 +164,20 @@ if (testDevices().includes('xpu')) {
         await check('xpu', 'float32', d, { causal: true, seed: 8 });
       }
     });
+
+    it('texture prefill candidates (fixed-size subgroups) and the storage-buffer prefill agree with float64', async () => {
+      const { attentionCandidates } = await import('../src/backends/webgpu/attention_config.js');
+      const shapes: [Dims, boolean, FloatDtype][] = [[dims(1, 2, 1, 45, 70, 16), true, 'float32'], [dims(2, 4, 2, 37, 29, 80, 48), false, 'float32'],
+        [dims(1, 2, 2, 19, 23, 64), true, 'float16'], [dims(1, 1, 1, 65, 130, 128), false, 'float32']];
+      for (const [d, causal, dtype] of shapes) {
+        const list = attentionCandidates({ l: d.L, s: d.S, e: d.E, ev: d.Ev, rows: d.B * d.Hq * d.L, subgroups: true, fixedSubgroup: 8, kvLayers: d.B * d.Hkv });
+        const tex = list.filter((c) => c.path === 'texture');
+        expect(tex.length).toBeGreaterThan(0);
+        for (const c of [...tex, { ...tex[0], path: 'prefill' as const, bq: 8, bk: 32 }]) {
+          setAttentionConfigOverride(() => c);
+          await check('xpu', dtype, d, { causal, seed: 8 });
+        }
+      }
+    });
   });
 }

@@ -5,6 +5,7 @@ import type { CompiledKernel, PipelineCache } from './pipelines.js';
 import type { CommandQueue } from './queue.js';
 import { gemmAdapterInfo, type GemmAdapterInfo } from './gemm_config.js';
 import { chooseAttentionConfig, DECODE_ROWS, type AttentionConfig } from './attention_config.js';
+import { texturePrefill } from './attention_texture.js';
 import { attentionInputs, attentionSourceKey, attentionUniforms, decodeSource, prefillBucketKey, prefillSource, reduceSource } from './attention_codegen.js';
 
 /**
@@ -48,6 +49,11 @@ function inputStorages(spec: AttentionSpec): Storage[] {
     ...spec.captures.map((c) => c.storage)];
 }
 
+/** The subgroup size where the adapter fixes it (subgroupMinSize = subgroupMaxSize) and has `subgroups`. */
+function fixedSubgroup(a: GemmAdapterInfo): number | undefined {
+  return a.features.has('subgroups') && a.subgroupMinSize !== undefined && a.subgroupMinSize === a.subgroupMaxSize ? a.subgroupMinSize : undefined;
+}
+
 /** The config this problem runs with on this backend (also what the benchmark reports). */
 export function attentionConfigFor(host: AttentionHost, spec: AttentionSpec): AttentionConfig {
   let adapter = adapters.get(host);
@@ -57,6 +63,8 @@ export function attentionConfigFor(host: AttentionHost, spec: AttentionSpec): At
     subgroups: adapter.features.has('subgroups') && adapter.subgroupMinSize !== undefined, blockSize: spec.blockMask?.blockSize,
     kvHeads: spec.batch * spec.kvHeads, groupRows: (spec.heads / spec.kvHeads) * spec.l,
     causal: spec.causal, dtype: spec.q.dtype,
+    fixedSubgroup: fixedSubgroup(adapter), kvLayers: spec.batch * spec.kvHeads,
+    maxTexture: host.device.limits.maxTextureDimension2D, maxLayers: host.device.limits.maxTextureArrayLayers,
   }, adapter);
 }
 
@@ -68,6 +76,10 @@ export function webgpuAttention(host: AttentionHost, spec: AttentionSpec): Stora
   const inputs = inputStorages(spec);
   const reads = attentionInputs(spec).length;
   const srcKey = attentionSourceKey(spec);
+  if (c.path === 'texture') {
+    texturePrefill(host.device, host.queue, spec, c, fixedSubgroup(adapters.get(host) as GemmAdapterInfo) as number, out, inputs);
+    return out;
+  }
   if (c.path === 'prefill') {
     const qTiles = Math.ceil(spec.l / c.bq);
     const groups = qTiles * spec.batch * spec.heads;

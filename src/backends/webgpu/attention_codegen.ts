@@ -50,9 +50,17 @@ export function attentionSourceKey(spec: AttentionSpec): string {
 
 const keyOf = (e: unknown): string => JSON.stringify(e);
 
-function bindingsAndLoaders(spec: AttentionSpec, outDecl: string): string {
+/**
+ * The bindings after the uniforms: out, then the inputs as storage buffers; with `textures` (the
+ * texture prefill), q, k and v are the packed array textures qT, kT, vT instead.
+ */
+function bindingsAndLoaders(spec: AttentionSpec, outDecl: string, textures = false): string {
   const lines = ['@group(0) @binding(0) var<uniform> P: Params;', `@group(0) @binding(1) var<storage, read_write> out: ${outDecl};`];
   attentionInputs(spec).forEach((inp, i) => {
+    if (textures && i < 3) {
+      lines.push(`@group(0) @binding(${i + 2}) var ${inp.name}T: texture_2d_array<f32>;`);
+      return;
+    }
     lines.push(`@group(0) @binding(${i + 2}) var<storage, read> in_${inp.name}: array<u32>;`);
     const from = dtypeInfo(inp.dtype).compute;
     lines.push(`fn ld_${inp.name}(e: i32) -> ${inp.to} {\n  let u = u32(e);\n  return ${convertExpr(loadExpr(inp.dtype, `in_${inp.name}`, 'u'), from, inp.to)};\n}`);
@@ -90,16 +98,16 @@ function blockFlagFn(spec: AttentionSpec): string {
   return 'fn block_flag(b: u32, h: u32, qb: u32, kb: u32) -> u32 {\n  return u32(ld_flags(P.fOff + i32(b) * P.fs.x + i32(h) * P.fs.y + i32(qb) * P.fs.z + i32(kb) * P.fs.w));\n}';
 }
 
-function common(spec: AttentionSpec): string {
+function common(spec: AttentionSpec, textures = false): string {
   return [
     PARAMS,
-    bindingsAndLoaders(spec, 'array<u32>'),
+    bindingsAndLoaders(spec, 'array<u32>', textures),
     `const HAS_BLOCKS: bool = ${!!spec.blockMask};\nconst MASKED: f32 = ${MASKED_SCORE.toExponential()}f;`,
     kernelSource('common/math.wgsl'),
     captureReaders(spec),
     scoreFn(spec),
     blockFlagFn(spec),
-    kernelSource('attention/rows4.wgsl'),
+    textures ? '' : kernelSource('attention/rows4.wgsl'),
   ].join('\n');
 }
 
@@ -143,6 +151,79 @@ export function prefillSource(spec: AttentionSpec, c: AttentionConfig): string {
   const consts = [`const LANES: u32 = ${PREFILL_LANES}u;`, `const BQ: u32 = ${c.bq}u;`, `const KPL: u32 = ${c.bk / PREFILL_LANES}u;`,
     `const E4B: u32 = ${vec4Bucket(Math.ceil(spec.e / 4))}u;`, `const CG: u32 = ${columnGroups(spec.ev)}u;`].join('\n');
   return [common(spec), consts, unrollPrefill(kernelSource('attention/flash_prefill.wgsl'), c.bq, c.bk / PREFILL_LANES, columnGroups(spec.ev))].join('\n');
+}
+
+/** The texture prefill's tiles: SG lanes, BQ rows, T key texels (4 keys) per lane, CG output vec4 columns per lane. */
+export interface TextureTiles {
+  sg: number;
+  bq: number;
+  t: number;
+  cg: number;
+}
+
+/** Output vec4 columns per lane of the texture prefill: a power of two, so nearby Ev share a pipeline. */
+export const textureColumns = (ev: number, sg: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, Math.ceil(Math.ceil(ev / 4) / sg))));
+
+/**
+ * Fills the //@ markers of flash_prefill_tex.wgsl with straight-line code over named values:
+ * s_R_T (scores, then probabilities, of row R and the lane's key texel T), o_R_C (output vec4
+ * column C of row R), m_R / l_R (running max, per-lane partial sum).
+ */
+function unrollTexture(src: string, k: TextureTiles): string {
+  const R = [...Array(k.bq).keys()];
+  const T = [...Array(k.t).keys()];
+  const C = [...Array(k.cg).keys()];
+  const J = [...Array(k.bq / k.sg).keys()];
+  const I = [0, 1, 2, 3];
+  const fill: Record<string, string[]> = {
+    DECL: R.flatMap((r) => [`var m_${r} = MASKED;`, `var l_${r} = 0.0;`, ...C.map((c) => `var o_${r}_${c} = vec4<f32>(0.0);`)]),
+    S_DECL: R.flatMap((r) => T.map((t) => `var s_${r}_${t} = vec4<f32>(0.0);`)),
+    QK_STEP: [
+      ...T.flatMap((t) => I.map((i) => `let kt_${t}_${i} = textureLoad(kT, vec2<u32>(kx + ${t * k.sg}u, ky + ${i}u), kvl, 0);`)),
+      ...J.map((j) => `let qf_${j} = textureLoad(qT, vec2<u32>(d4, q0 + ${j * k.sg}u + lane), bh, 0);`),
+      ...R.flatMap((r) => [`let q_${r} = subgroupBroadcast(qf_${Math.floor(r / k.sg)}, ${r % k.sg}u);`,
+        ...T.map((t) => `s_${r}_${t} += q_${r}.x * kt_${t}_0 + q_${r}.y * kt_${t}_1 + q_${r}.z * kt_${t}_2 + q_${r}.w * kt_${t}_3;`)]),
+    ],
+    MASK: R.flatMap((r) => T.map((t) => `s_${r}_${t} = tile_scores(s_${r}_${t}, 4u * (kx + ${t * k.sg}u), kv_end, b, h, q0 + ${r}u, flag);`)),
+    SOFTMAX: R.flatMap((r) => [
+      `let mn_${r} = max(m_${r}, subgroupMax(${T.map((t) => `max4(s_${r}_${t})`).reduce((a, x) => `max(${a}, ${x})`)}));`,
+      `let corr_${r} = select(exp(m_${r} - mn_${r}), 0.0, m_${r} <= MASKED);`,
+      ...T.map((t) => `s_${r}_${t} = select(exp(s_${r}_${t} - vec4<f32>(mn_${r})), vec4<f32>(0.0), s_${r}_${t} <= vec4<f32>(MASKED));`),
+      `l_${r} = l_${r} * corr_${r} + ${T.map((t) => `sum4(s_${r}_${t})`).join(' + ')};`,
+      `m_${r} = mn_${r};`,
+      ...C.map((c) => `o_${r}_${c} *= corr_${r};`),
+    ]),
+    // The lane's T key texels at once: 4 T products per accumulator update.
+    PV_STEP: [
+      ...T.map((t) => `let vy_${t} = k0 + 4u * (src + ${t * k.sg}u);`),
+      ...T.flatMap((t) => I.flatMap((i) => C.map((c) => `let v_${t}_${i}_${c} = textureLoad(vT, vec2<u32>(lane + ${c * k.sg}u, vy_${t} + ${i}u), kvl, 0);`))),
+      ...R.flatMap((r) => [...T.map((t) => `let p_${r}_${t} = subgroupShuffle(s_${r}_${t}, src);`),
+        ...C.map((c) => `o_${r}_${c} += ${T.flatMap((t) => I.map((i) => `p_${r}_${t}.${'xyzw'[i]} * v_${t}_${i}_${c}`)).join(' + ')};`)]),
+    ],
+    STORE: R.flatMap((r) => [`let lt_${r} = subgroupAdd(l_${r});`, `let inv_${r} = select(1.0 / lt_${r}, 0.0, lt_${r} == 0.0);`,
+      ...C.map((c) => `store_row(bh, q0 + ${r}u, lane + ${c * k.sg}u, o_${r}_${c}, inv_${r});`)]),
+  };
+  return src.replace(/^( *)\/\/@(\w+)$/gm, (_m, ind: string, name: string) => fill[name].map((l) => ind + l).join('\n'));
+}
+
+/** The texture prefill's WGSL (kernels/attention/flash_prefill_tex.wgsl with its prelude). */
+export function texturePrefillSource(spec: AttentionSpec, k: TextureTiles): string {
+  const plain = !spec.mask && !spec.scoreMod && !spec.maskMod;
+  const consts = [`const SG: u32 = ${k.sg}u;`, `const BQ: u32 = ${k.bq}u;`, `const T: u32 = ${k.t}u;`, `const CG: u32 = ${k.cg}u;`, `const PLAIN: bool = ${plain};`].join('\n');
+  return ['enable subgroups;', common(spec, true), consts, unrollTexture(kernelSource('attention/flash_prefill_tex.wgsl'), k)].join('\n');
+}
+
+/** The pack kernel (kernels/attention/pack.wgsl) for one source dtype. */
+export function texturePackSource(dtype: DType): string {
+  const from = dtypeInfo(dtype).compute;
+  return [
+    'struct PackParams {\n  rows: u32, cols: u32, texels: u32, height: u32,\n  layers: u32, hn: u32, off: i32, sb: i32,\n  sh: i32, sr: i32, sc: i32, mul: f32,\n}',
+    '@group(0) @binding(0) var<uniform> Q: PackParams;',
+    '@group(0) @binding(1) var dst: texture_storage_2d_array<rgba32float, write>;',
+    '@group(0) @binding(2) var<storage, read> in_s: array<u32>;',
+    `fn ld_s(e: i32) -> f32 {\n  let u = u32(e);\n  return ${convertExpr(loadExpr(dtype, 'in_s', 'u'), from, 'f32')};\n}`,
+    kernelSource('attention/pack.wgsl'),
+  ].join('\n');
 }
 
 export function decodeSource(spec: AttentionSpec, c: AttentionConfig): string {

@@ -10,11 +10,15 @@ import { tunedAttentionConfig } from './attention_tuner.js';
  */
 
 export interface AttentionConfig {
-  /** 'prefill': kernels/attention/flash_prefill.wgsl; 'decode': split-K flash_decode + decode_reduce. */
-  path: 'prefill' | 'decode';
-  /** Prefill: queries per workgroup (4 or 8: at most PREFILL_LANES). */
+  /**
+   * 'prefill': kernels/attention/flash_prefill.wgsl; 'decode': split-K flash_decode +
+   * decode_reduce; 'texture': flash_prefill_tex.wgsl on packed textures, one subgroup per
+   * workgroup (adapters with fixed-size subgroups; problems within the texture limits).
+   */
+  path: 'prefill' | 'decode' | 'texture';
+  /** Prefill: queries per workgroup (4 or 8: at most PREFILL_LANES); texture: 16 or 32 (a multiple of the subgroup). */
   bq: number;
-  /** Prefill: keys per tile (PREFILL_LANES x 1, 2 or 4). */
+  /** Prefill: keys per tile (PREFILL_LANES x 1, 2 or 4); texture: 4 or 8 keys per lane (4 x subgroup x 1 or 2). */
   bk: number;
   /** Decode: invocations per workgroup (a power of two). */
   wg: number;
@@ -42,6 +46,13 @@ export interface AttentionShape {
   causal?: boolean;
   /** q's dtype (part of the tuner's bucket; default float32). */
   dtype?: DType;
+  /** The adapter's subgroup size where it is fixed (min = max) and subgroups are enabled: the texture path's lanes. */
+  fixedSubgroup?: number;
+  /** B * Hkv (texture layers of k and v; default rows / l). */
+  kvLayers?: number;
+  /** Texture limits (default the WebGPU minimums 8192 and 256). */
+  maxTexture?: number;
+  maxLayers?: number;
 }
 
 /** Prefill invocations per workgroup: lavapipe's SIMD width (one coroutine, cheap barriers). */
@@ -52,6 +63,8 @@ export const BK_MAX = 4 * PREFILL_LANES;
 export const MAX_CHUNK = 256;
 /** Decode: query rows of one KV head per workgroup at most. */
 export const DECODE_ROWS = 8;
+/** Query rows from which the heuristic picks the texture prefill (where it fits). */
+export const TEXTURE_MIN_L = 16;
 /** Query rows at or below which split-K decoding runs instead of the prefill kernel. */
 export const DECODE_MAX_L = 4;
 
@@ -72,6 +85,22 @@ function decodeChunk(p: AttentionShape, soft: boolean): number {
 /** The largest power of two dividing the block size (tiles must not straddle blocks). */
 const blockLimit = (p: AttentionShape): number => (p.blockSize ? p.blockSize & -p.blockSize : 1 << 30);
 
+/** Whether the texture prefill with tiles (bq, bk) can run this problem. */
+export function textureFits(p: AttentionShape, bq: number, bk: number): boolean {
+  const sg = p.fixedSubgroup ?? 0;
+  if (![4, 8, 16, 32].includes(sg) || bq % sg !== 0 || bk % (4 * sg) !== 0 || bk / (4 * sg) > 2) return false;
+  if (bq > blockLimit(p) || bk > blockLimit(p) || p.l <= DECODE_MAX_L || p.s < 1 || p.e < 1 || p.ev < 1) return false;
+  const lim = p.maxTexture ?? 8192;
+  const layers = Math.max(Math.ceil(p.rows / Math.max(1, p.l)), p.kvLayers ?? 0);
+  const lPad = Math.ceil(p.l / bq) * bq;
+  const sPad = Math.ceil(p.s / bk) * bk;
+  const e4 = Math.ceil(p.e / 4);
+  return layers <= (p.maxLayers ?? 256) && lPad <= lim && sPad <= lim && 4 * e4 <= lim && Math.ceil(p.ev / 4) <= 4 * sg * 8;
+}
+
+/** Texture prefill tiles worth measuring (the first is the default). */
+const TEXTURE_TILES: [number, number][] = [[32, 32], [16, 32]];
+
 /** The deterministic default for an adapter and problem. */
 export function heuristicAttentionConfig(p: AttentionShape, adapter?: GemmAdapterInfo): AttentionConfig {
   const soft = isSoftware(adapter);
@@ -84,7 +113,15 @@ export function heuristicAttentionConfig(p: AttentionShape, adapter?: GemmAdapte
   bk = Math.min(bk, blockLimit(p));
   const wg = soft ? 32 : 64;
   const path = p.l <= DECODE_MAX_L && p.s >= 2 * 64 ? 'decode' : 'prefill';
-  return { path, bq: Math.max(4, bq), bk: Math.max(PREFILL_LANES, bk), wg, chunk: decodeChunk(p, soft) };
+  const base: AttentionConfig = { path, bq: Math.max(4, bq), bk: Math.max(PREFILL_LANES, bk), wg, chunk: decodeChunk(p, soft) };
+  // The texture prefill on lavapipe (measured at L = 512..2048, E = 128; see docs/attention.md)
+  // where the adapter has fixed-size subgroups and the problem fits the texture limits.
+  if (soft && path === 'prefill' && p.l >= TEXTURE_MIN_L) {
+    const sg = p.fixedSubgroup ?? 0;
+    const [tq, tk] = TEXTURE_TILES[0];
+    if (textureFits(p, tq, tk * (sg / 8))) return { ...base, path: 'texture', bq: tq, bk: tk * (sg / 8) };
+  }
+  return base;
 }
 
 /** Configs worth measuring for a problem (the heuristic first), all valid for it. */
@@ -99,6 +136,11 @@ export function attentionCandidates(p: AttentionShape, adapter?: GemmAdapterInfo
       list.push({ ...base, path: 'prefill', bq, bk });
     }
   }
+  const sg = p.fixedSubgroup ?? 0;
+  for (const [tq, tk] of TEXTURE_TILES) {
+    const bk = (tk * sg) / 8;
+    if (sg && textureFits(p, tq, bk)) list.push({ ...base, path: 'texture', bq: tq, bk });
+  }
   for (const wg of [8, 32, 64]) {
     for (const chunk of [64, 128, 256]) list.push({ ...base, path: 'decode', wg, chunk });
   }
@@ -112,7 +154,7 @@ export function attentionCandidates(p: AttentionShape, adapter?: GemmAdapterInfo
 }
 
 export function attentionConfigKey(c: AttentionConfig): string {
-  return c.path === 'prefill' ? `prefill:${c.bq}x${c.bk}` : `decode:${c.wg}:${c.chunk}`;
+  return c.path === 'decode' ? `decode:${c.wg}:${c.chunk}` : `${c.path}:${c.bq}x${c.bk}`;
 }
 
 export type AttentionConfigChooser = (heuristic: AttentionConfig, p: AttentionShape) => AttentionConfig | undefined;
@@ -151,6 +193,12 @@ export function chooseAttentionConfig(p: AttentionShape, adapter?: GemmAdapterIn
 /** Clamps a config into what the kernels accept for this problem (tiles dividing the block size, bounds). */
 function sanitize(c: AttentionConfig, p: AttentionShape): AttentionConfig {
   let { bq, bk, wg, chunk } = c;
+  if (c.path === 'texture') {
+    if (textureFits(p, bq, bk)) return { path: 'texture', bq, bk, wg: pow2(Math.max(1, Math.min(256, wg))), chunk: Math.min(MAX_CHUNK, pow2(Math.max(1, chunk))) };
+    // Not for this adapter or problem: the storage-buffer prefill with its default tiles.
+    const h = heuristicAttentionConfig({ ...p, fixedSubgroup: undefined });
+    return sanitize({ ...h, path: p.l <= DECODE_MAX_L && p.s >= 2 * 64 ? 'decode' : 'prefill', wg, chunk }, p);
+  }
   bq = Math.min(pow2(Math.max(4, Math.min(PREFILL_LANES, bq))), Math.max(4, blockLimit(p)));
   bk = Math.max(PREFILL_LANES, Math.min(BK_MAX, blockLimit(p), pow2(bk)));
   wg = pow2(Math.max(1, Math.min(256, wg)));

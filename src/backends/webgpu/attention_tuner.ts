@@ -74,8 +74,10 @@ const isPow2 = (v: unknown, lo: number, hi: number): v is number => typeof v ===
 export function validAttentionConfig(c: unknown, adapter?: Pick<GemmAdapterInfo, 'maxInvocationsPerWorkgroup'>): c is AttentionConfig {
   if (typeof c !== 'object' || c === null) return false;
   const o = c as Record<string, unknown>;
-  if (o.path !== 'prefill' && o.path !== 'decode') return false;
-  if (!isPow2(o.bq, 4, PREFILL_LANES) || !isPow2(o.bk, PREFILL_LANES, 4 * PREFILL_LANES)) return false;
+  if (o.path !== 'prefill' && o.path !== 'decode' && o.path !== 'texture') return false;
+  if (o.path === 'texture') {
+    if (!isPow2(o.bq, 16, 32) || !isPow2(o.bk, 16, 256)) return false;
+  } else if (!isPow2(o.bq, 4, PREFILL_LANES) || !isPow2(o.bk, PREFILL_LANES, 4 * PREFILL_LANES)) return false;
   if (!isPow2(o.wg, 8, Math.min(256, adapter?.maxInvocationsPerWorkgroup ?? 256))) return false;
   return isPow2(o.chunk, 32, MAX_CHUNK);
 }
