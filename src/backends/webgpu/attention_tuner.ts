@@ -1,11 +1,8 @@
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
 import { XpuValueError } from '../../errors.js';
 import type { DType } from '../../tensor/dtype.js';
 import type { GemmAdapterInfo } from './gemm_config.js';
-import { adapterKey, autotuneMode, pow2 } from './gemm_tuner.js';
+import { autotuneMode, pow2 } from './gemm_tuner.js';
+import { TuningTable, type TuningCacheFile } from './tuning_table.js';
 import { attentionCandidates, attentionConfigKey, DECODE_MAX_L, MAX_CHUNK, PREFILL_LANES, type AttentionConfig, type AttentionShape } from './attention_config.js';
 
 /**
@@ -29,11 +26,7 @@ export interface TunedAttentionEntry {
   measuredAt: string;
 }
 
-export interface AttentionTuneCacheFile {
-  version: number;
-  adapter: string;
-  entries: Record<string, TunedAttentionEntry>;
-}
+export type AttentionTuneCacheFile = TuningCacheFile<TunedAttentionEntry>;
 
 export interface AttentionBucketInput {
   l: number;
@@ -84,111 +77,41 @@ export function validAttentionConfig(c: unknown, adapter?: Pick<GemmAdapterInfo,
 
 // ---- tables -------------------------------------------------------------------------------
 
-/** The cache file of an adapter: $XDG_CACHE_HOME (or ~/.cache)/xpu/attention-<hash>.json. */
-export function attentionCacheFilePath(adapter: GemmAdapterInfo): string {
-  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  const hash = createHash('sha256').update(adapterKey(adapter)).digest('hex').slice(0, 16);
-  return join(base, 'xpu', `attention-${hash}.json`);
-}
-
-const warned = new Set<string>();
-function warnOnce(msg: string): void {
-  if (warned.has(msg)) return;
-  warned.add(msg);
-  process.emitWarning(msg, { code: 'XPU_AUTOTUNE' });
-}
-
 const pick = (c: AttentionConfig): AttentionConfig => ({ path: c.path, bq: c.bq, bk: c.bk, wg: c.wg, chunk: c.chunk });
 
+/** A stored entry, checked: a valid bucket key, a config that follows the candidate rules, a time. */
+function validateEntry(key: string, raw: unknown, adapter: GemmAdapterInfo): TunedAttentionEntry | null {
+  const entry = raw as Partial<TunedAttentionEntry> | null;
+  if (!validAttentionBucket(key) || !entry || !validAttentionConfig(entry.config, adapter) || typeof entry.ms !== 'number') return null;
+  return { config: pick(entry.config), ms: entry.ms, measuredAt: String(entry.measuredAt ?? '') };
+}
+
+/** tuneAttention results of this process and the per-adapter disk cache (tuning_table.ts). */
+const table = new TuningTable<TunedAttentionEntry>({ label: 'attention', filePrefix: 'attention', version: ATTENTION_CACHE_VERSION, validate: validateEntry });
+
+/** The cache file of an adapter: $XDG_CACHE_HOME (or ~/.cache)/xpu/attention-<hash>.json. */
+export const attentionCacheFilePath = (adapter: GemmAdapterInfo): string => table.filePath(adapter);
 /** Reads an adapter's cache file; a missing file is empty, a corrupt one is ignored with a warning. */
-export function loadAttentionCacheFile(adapter: GemmAdapterInfo, file = attentionCacheFilePath(adapter)): Map<string, TunedAttentionEntry> {
-  const out = new Map<string, TunedAttentionEntry>();
-  if (!existsSync(file)) return out;
-  let data: Partial<AttentionTuneCacheFile>;
-  try {
-    data = JSON.parse(readFileSync(file, 'utf8')) as Partial<AttentionTuneCacheFile>;
-  } catch (e) {
-    warnOnce(`xpu: ignoring corrupt attention tuning cache ${file}: ${(e as Error).message}`);
-    return out;
-  }
-  if (typeof data !== 'object' || data === null || data.version !== ATTENTION_CACHE_VERSION || data.adapter !== adapterKey(adapter)) {
-    warnOnce(`xpu: ignoring attention tuning cache ${file}: schema version or adapter does not match`);
-    return out;
-  }
-  if (typeof data.entries !== 'object' || data.entries === null) return out;
-  for (const [key, e] of Object.entries(data.entries as Record<string, unknown>)) {
-    const entry = e as Partial<TunedAttentionEntry> | null;
-    if (!validAttentionBucket(key) || !entry || !validAttentionConfig(entry.config, adapter) || typeof entry.ms !== 'number') {
-      warnOnce(`xpu: ignoring a malformed attention tuning entry '${key}' in ${file}`);
-      continue;
-    }
-    out.set(key, { config: pick(entry.config), ms: entry.ms, measuredAt: String(entry.measuredAt ?? '') });
-  }
-  return out;
-}
-
+export const loadAttentionCacheFile = (adapter: GemmAdapterInfo, file = attentionCacheFilePath(adapter)): Map<string, TunedAttentionEntry> => table.load(adapter, file);
 /** Writes an adapter's cache file atomically (a temp file renamed over it). */
-export function saveAttentionCacheFile(adapter: GemmAdapterInfo, entries: ReadonlyMap<string, TunedAttentionEntry>, file = attentionCacheFilePath(adapter)): void {
-  const data: AttentionTuneCacheFile = { version: ATTENTION_CACHE_VERSION, adapter: adapterKey(adapter), entries: Object.fromEntries([...entries].sort(([a], [b]) => a.localeCompare(b))) };
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  writeFileSync(tmp, JSON.stringify(data, null, 2) + '\n');
-  renameSync(tmp, file);
-}
-
-interface AdapterTables {
-  session: Map<string, TunedAttentionEntry>;
-  disk?: { file: string; entries: Map<string, TunedAttentionEntry> };
-}
-const tables = new Map<string, AdapterTables>();
-
-function tablesOf(adapter: GemmAdapterInfo): AdapterTables {
-  const key = adapterKey(adapter);
-  let t = tables.get(key);
-  if (!t) tables.set(key, (t = { session: new Map() }));
-  return t;
-}
-
+export const saveAttentionCacheFile = (adapter: GemmAdapterInfo, entries: ReadonlyMap<string, TunedAttentionEntry>, file = attentionCacheFilePath(adapter)): void => table.save(adapter, entries, file);
 /** The disk cache of an adapter, (re)read when the cache path changed. */
-export function attentionDiskEntries(adapter: GemmAdapterInfo): Map<string, TunedAttentionEntry> {
-  const t = tablesOf(adapter);
-  const file = attentionCacheFilePath(adapter);
-  if (t.disk?.file !== file) t.disk = { file, entries: loadAttentionCacheFile(adapter, file) };
-  return t.disk.entries;
-}
-
+export const attentionDiskEntries = (adapter: GemmAdapterInfo): Map<string, TunedAttentionEntry> => table.disk(adapter);
 /** Records a measured result: this process uses it at once; it is merged into the disk cache. */
-export function recordTunedAttention(adapter: GemmAdapterInfo, bucket: string, entry: TunedAttentionEntry, persist = true): void {
-  const t = tablesOf(adapter);
-  t.session.set(bucket, entry);
-  if (!persist) return;
-  const file = attentionCacheFilePath(adapter);
-  const merged = new Map(loadAttentionCacheFile(adapter, file));
-  merged.set(bucket, entry);
-  saveAttentionCacheFile(adapter, merged, file);
-  t.disk = { file, entries: merged };
-}
-
+export const recordTunedAttention = (adapter: GemmAdapterInfo, bucket: string, entry: TunedAttentionEntry, persist = true): void => table.record(adapter, bucket, entry, persist);
 /** A cached result for a bucket that tuneAttention may reuse (never in force mode). */
-export function cachedTunedAttention(adapter: GemmAdapterInfo, bucket: string): TunedAttentionEntry | undefined {
-  return tablesOf(adapter).session.get(bucket) ?? attentionDiskEntries(adapter).get(bucket);
-}
-
+export const cachedTunedAttention = (adapter: GemmAdapterInfo, bucket: string): TunedAttentionEntry | undefined => table.cached(adapter, bucket);
 /** Forgets this process's tables (tests; a changed cache directory is noticed on its own). */
-export function resetAttentionTunerState(): void {
-  tables.clear();
-  warned.clear();
-}
+export const resetAttentionTunerState = (): void => table.reset();
 
 /**
  * The tuned config for a problem, or undefined (the heuristic): this process's results, then the
  * disk cache with XPU_AUTOTUNE=on|force; only a config that is a candidate for `p` counts.
  */
 export function tunedAttentionConfig(p: AttentionShape, adapter: GemmAdapterInfo | undefined): AttentionConfig | undefined {
-  if (!adapter || tables.size === 0 && autotuneMode() === 'off') return undefined;
+  if (!adapter || table.isEmpty && autotuneMode() === 'off') return undefined;
   const key = attentionBucketKey(p);
-  const t = tablesOf(adapter);
-  const hit = t.session.get(key) ?? (autotuneMode() !== 'off' ? attentionDiskEntries(adapter).get(key) : undefined);
+  const hit = table.session(adapter).get(key) ?? (autotuneMode() !== 'off' ? table.disk(adapter).get(key) : undefined);
   if (!hit) return undefined;
   const want = attentionConfigKey(hit.config);
   return attentionCandidates(p, adapter).find((c) => attentionConfigKey(c) === want);
