@@ -8,6 +8,7 @@ import { gemmAdapterInfo, type GemmAdapterInfo } from './gemm_config.js';
 import { autotuneMode } from './gemm_tuner.js';
 import { attentionCandidates, attentionConfigKey, withAttentionConfig, type AttentionConfig, type AttentionShape } from './attention_config.js';
 import { attentionBucketKey, cachedTunedAttention, recordTunedAttention } from './attention_tuner.js';
+import { medianWallMs, seededValues } from './tuning_measure.js';
 
 /** One attention problem to tune: q [batch, heads, l, e], k [batch, kvHeads, s, e], v [batch, kvHeads, s, ev]. */
 export interface AttentionTuneShape {
@@ -47,17 +48,6 @@ export interface TunedAttention {
   measured: { configKey: string; ms: number }[];
 }
 
-/** A seeded uniform [-1, 1) array (its own generator: tuning leaves manualSeed's stream alone). */
-function randomValues(n: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
-    out[i] = a / 2 ** 31 - 1;
-  }
-  return out;
-}
-
 /** What chooseAttentionConfig sees for a shape (as attention.ts builds it from a spec). */
 export function attentionShapeOf(sh: AttentionTuneShape, adapter?: GemmAdapterInfo): AttentionShape {
   const ev = sh.ev ?? sh.e;
@@ -83,23 +73,13 @@ function checkShape(sh: AttentionTuneShape): void {
 async function measure(device: Device, backend: WebGPUBackend, sh: AttentionTuneShape, config: AttentionConfig, reps: number): Promise<number> {
   const dtype = sh.dtype ?? 'float32';
   const ev = sh.ev ?? sh.e;
-  const q = tensor(randomValues(sh.batch * sh.heads * sh.l * sh.e, 1), { device, dtype, shape: [sh.batch, sh.heads, sh.l, sh.e] });
-  const k = tensor(randomValues(sh.batch * sh.kvHeads * sh.s * sh.e, 2), { device, dtype, shape: [sh.batch, sh.kvHeads, sh.s, sh.e] });
-  const v = tensor(randomValues(sh.batch * sh.kvHeads * sh.s * ev, 3), { device, dtype, shape: [sh.batch, sh.kvHeads, sh.s, ev] });
+  const q = tensor(seededValues(sh.batch * sh.heads * sh.l * sh.e, 1), { device, dtype, shape: [sh.batch, sh.heads, sh.l, sh.e] });
+  const k = tensor(seededValues(sh.batch * sh.kvHeads * sh.s * sh.e, 2), { device, dtype, shape: [sh.batch, sh.kvHeads, sh.s, sh.e] });
+  const v = tensor(seededValues(sh.batch * sh.kvHeads * sh.s * ev, 3), { device, dtype, shape: [sh.batch, sh.kvHeads, sh.s, ev] });
   try {
     const opts = { isCausal: sh.causal === true, enableGqa: sh.heads !== sh.kvHeads };
     const run = () => withAttentionConfig(config, () => scope(() => { scaledDotProductAttention(q, k, v, opts); }));
-    run(); // compiles the pipelines
-    await backend.synchronize();
-    const times: number[] = [];
-    for (let r = 0; r < reps; r++) {
-      const t0 = performance.now();
-      run();
-      await backend.synchronize();
-      times.push(performance.now() - t0);
-    }
-    times.sort((x, y) => x - y);
-    return Math.max(times[Math.floor(times.length / 2)], 1e-3);
+    return await medianWallMs(run, () => backend.synchronize(), reps);
   } finally {
     q.dispose();
     k.dispose();

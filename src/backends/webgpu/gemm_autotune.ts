@@ -8,6 +8,7 @@ import { scope } from '../../tensor/scope_api.js';
 import type { WebGPUBackend } from './backend.js';
 import { gemmAdapterInfo, gemmConfigKey, type GemmConfig } from './gemm_config.js';
 import { autotuneMode, bucketKey, cachedTuned, candidates, parseBucket, recordTuned, withGemmConfig, type Bucket } from './gemm_tuner.js';
+import { medianWallMs, seededValues } from './tuning_measure.js';
 
 export interface TuneGemmOptions {
   dtype?: 'float32' | 'float16';
@@ -33,34 +34,13 @@ export interface TunedGemm {
   measured: { configKey: string; gflops: number }[];
 }
 
-/** A seeded uniform [-1, 1) array (its own generator: tuning leaves manualSeed's stream alone). */
-function randomValues(n: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
-    out[i] = a / 2 ** 31 - 1;
-  }
-  return out;
-}
-
 /** Median GFLOP/s of `config` on the bucket's representative problem (wall time after synchronize). */
 async function measure(device: Device, backend: WebGPUBackend, b: Bucket, config: GemmConfig, reps: number): Promise<number> {
-  const a = tensor(randomValues(b.m * b.k, 1), { device, dtype: b.dtype, shape: [b.m, b.k] });
-  const w = b.bAlongK ? tensor(randomValues(b.n * b.k, 2), { device, dtype: b.dtype, shape: [b.n, b.k] }) : tensor(randomValues(b.k * b.n, 2), { device, dtype: b.dtype, shape: [b.k, b.n] });
+  const a = tensor(seededValues(b.m * b.k, 1), { device, dtype: b.dtype, shape: [b.m, b.k] });
+  const w = b.bAlongK ? tensor(seededValues(b.n * b.k, 2), { device, dtype: b.dtype, shape: [b.n, b.k] }) : tensor(seededValues(b.k * b.n, 2), { device, dtype: b.dtype, shape: [b.k, b.n] });
   try {
     const run = () => withGemmConfig(config, () => scope(() => { matmul(a, b.bAlongK ? transpose(w, 0, 1) : w); }));
-    run(); // compiles the pipeline
-    await backend.synchronize();
-    const times: number[] = [];
-    for (let r = 0; r < reps; r++) {
-      const t0 = performance.now();
-      run();
-      await backend.synchronize();
-      times.push(performance.now() - t0);
-    }
-    times.sort((x, y) => x - y);
-    const ms = Math.max(times[Math.floor(times.length / 2)], 1e-3);
+    const ms = await medianWallMs(run, () => backend.synchronize(), reps);
     return (2 * b.m * b.n * b.k) / (ms * 1e6);
   } finally {
     a.dispose();
