@@ -12,6 +12,9 @@ import { disposeAll, makeQkv, refAttention, type Dims } from './attention_helper
  */
 
 const hasNative = (): boolean => !!(nativeCompute() as unknown as { attention?: unknown } | null)?.attention;
+// CI builds the addon (scripts/setup.sh) and requires it (XPU_REQUIRE_MPI=1): there a missing kernel fails
+// instead of skipping.
+if (process.env.XPU_REQUIRE_MPI === '1' && !hasNative()) throw new Error('the native attention kernel is required in CI (rebuild the addon: npm run build:native)');
 afterEach(() => vi.unstubAllEnvs());
 
 const dims = (B: number, Hq: number, Hkv: number, L: number, S: number, E: number, Ev = E): Dims => ({ B, Hq, Hkv, L, S, E, Ev });

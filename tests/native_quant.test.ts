@@ -12,6 +12,9 @@ import { expectClose, randomData, xpu } from './helpers.js';
  */
 
 const hasNative = (): boolean => !!(nativeCompute() as unknown as { qmatmul?: unknown } | null)?.qmatmul;
+// CI builds the addon (scripts/setup.sh) and requires it (XPU_REQUIRE_MPI=1): there a missing kernel fails
+// instead of skipping.
+if (process.env.XPU_REQUIRE_MPI === '1' && !hasNative()) throw new Error('the native quantized linear kernel is required in CI (rebuild the addon: npm run build:native)');
 
 afterEach(() => vi.unstubAllEnvs());
 
