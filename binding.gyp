@@ -33,7 +33,7 @@
         'native/compute/gemm.cc',
         # float16 weights without a whole f32 copy: the streaming GEMV (F16C + FMA) and the
         # threaded tile conversion for the blocked path.
-        'native/compute/gemm_f16.cc',
+        'native/compute/gemv.cc',
         # The quantized linear (int8 / int4 / w8a8) and the blocked flash attention, on the same
         # queue; our own intrinsics kernels, threaded with OpenMP (libgomp, oneDNN's pool too).
         'native/compute/qgemm.cc',

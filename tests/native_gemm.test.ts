@@ -151,6 +151,39 @@ describe.each(PATHS)('cpu GEMM, %s path', (path) => {
     expectClose(await outb.data(), refGemm(await xb.data(), wbe, 2, rows, k, n), TOL.float16, `f16 batched sliced weight ${rows} rows`);
   });
 
+  // f32 weights read as W [N, K] (a Linear): the streaming GEMV for M <= 4 (native), across odd K
+  // (the masked vector tail, K below one vector), a column-major A (packed for the GEMV), a sliced
+  // weight (row stride > K), a batch over the weight, alpha from addmm.
+  it.each([1, 2, 4, 5])('f32 Linear weight, %i rows: GEMV shapes, layouts, alpha', async (rows) => {
+    for (const [k, n] of [[67, 53], [5, 9], [16, 33], [129, 2]]) {
+      const w = rand([n, k], 100 + rows + k);
+      const we = await w.T.contiguous().data();
+      const x = rand([rows, k], 110 + rows + n);
+      const xe = await x.data();
+      const out = xpu.linear(x, w);
+      if (path === 'native') {
+        const impl = nativeCompute()!.info().stats?.lastImpl;
+        if (rows <= 4) expect(impl).toBe('f32_gemv');
+        else expect(impl).not.toBe('f32_gemv');
+      }
+      expectClose(await out.data(), refGemm(xe, we, 1, rows, k, n), TOL.float32, `f32 linear ${rows}x${k}x${n}`);
+      const xT = rand([k, rows], 120 + rows).T;
+      expectClose(await xpu.linear(xT, w).data(), refGemm(await xT.contiguous().data(), we, 1, rows, k, n), TOL.float32, `column-major x ${rows}x${k}x${n}`);
+    }
+    const [k, n] = [70, 41];
+    const wb = rand([2, n, k + 5], 130 + rows).narrow(2, 3, k);
+    const xb = rand([2, rows, k], 140 + rows);
+    const wbe = await wb.transpose(1, 2).contiguous().data();
+    expectClose(await xpu.matmul(xb, wb.transpose(1, 2)).data(), refGemm(await xb.data(), wbe, 2, rows, k, n), TOL.float32, `batched sliced f32 weight ${rows} rows`);
+    const input = rand([rows, n], 150 + rows);
+    const a = rand([rows, k], 160 + rows);
+    const w = rand([n, k], 170 + rows);
+    const mm = refGemm(await a.data(), await w.T.contiguous().data(), 1, rows, k, n);
+    const ie = await input.data();
+    const out = xpu.addmm(input, a, w.T, { alpha: -1.5, beta: 0.5 });
+    expectClose(await out.data(), mm.map((v, i) => -1.5 * v + 0.5 * ie[i]), TOL.float32, `addmm alpha beta ${rows} rows`);
+  });
+
   it('fused epilogue: bias, activation, residual; addmm alpha and beta', async () => {
     const [s, k, n] = [19, 33, 27];
     const x = rand([2, s, k], 25);

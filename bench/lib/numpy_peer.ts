@@ -5,6 +5,13 @@
  * force others (OPENBLAS_CORETYPE=Haswell on this box halves it) are removed from the child's
  * environment and recorded; the kernels it really runs (OpenBLAS's core name) are in the record.
  *
+ * OpenBLAS's worker threads spin for 2^28 cycles (~0.1 s) after each call before they sleep. The
+ * runner interleaves implementations, so that spinning took both cores from whichever ran next
+ * (ours, onnxruntime): at 512^3 ours measured 0.48x numpy with it and 0.93x without, numpy's own
+ * figure unchanged (176 GFLOP/s both ways). OPENBLAS_THREAD_TIMEOUT=4 (2^4 cycles) makes them
+ * sleep at once, as ORT's pool is told not to spin (ort_peer.ts) and as our OpenMP pool is
+ * passive; a value the user set is kept. What was set is recorded beside what was removed.
+ *
  * The python is XPU_BENCH_PYTHON, else `python3` on PATH.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -17,6 +24,9 @@ import { ompWaitPolicyDefaulted } from '../../src/backends/cpu/native.js';
 
 /** Variables that override OpenBLAS's own detection of the CPU: never passed to the peer. */
 export const OPENBLAS_OVERRIDES = ['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE', 'GOTOBLAS_CORETYPE'];
+
+/** Set for the peer unless the user set them: its threads must not spin into the next run. */
+export const OPENBLAS_QUIET: Record<string, string> = { OPENBLAS_THREAD_TIMEOUT: '4' };
 
 /** The script sits beside this file in the source tree (dist/bench/lib -> bench/lib). */
 function scriptPath(): string {
@@ -73,6 +83,10 @@ export class NumpyPeer {
         delete env[k];
       }
     }
+    const set: Record<string, string> = {};
+    for (const [k, v] of Object.entries(OPENBLAS_QUIET)) {
+      if (env[k] === undefined && env[k.replace('OPENBLAS_', 'GOTO_')] === undefined) env[k] = set[k] = v;
+    }
     let child: ChildProcessWithoutNullStreams;
     try {
       child = spawn(python, [scriptPath()], { env, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -86,7 +100,7 @@ export class NumpyPeer {
       peer.close();
       return /No module named 'numpy'/.test(info.error) ? `numpy is not installed for ${python} (Debian: apt-get install python3-numpy)` : info.error;
     }
-    return { peer, info: { ...info, removedEnv: removed } };
+    return { peer, info: { ...info, removedEnv: removed, setEnv: set } };
   }
 
   request(req: Record<string, unknown>): Promise<Reply> {

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "half.h"
+#include "gemv.h"
 #include "kernels.h"
 #include "queue.h"
 
@@ -124,6 +125,10 @@ struct Problem {
   // f32 tile and multiplied by dnnl_sgemm (accumulating into C block by block). wld: W's row
   // stride (B's column stride). Both with the epilogue as a second pass, as for `sgemm`.
   int f16w = 0;
+  // An f32 weight read the same way (B = W^T, bs0 == 1) by the streaming GEMV (gemv.cc) for
+  // M <= F32GemvMaxM(): at M = 4 on a 4096x4096 weight it moved 23 GB/s where dnnl_sgemm moved
+  // 17 (equal at M = 1 and 8; native/compute/tools/gemv_probe.cc).
+  bool f32gemv = false;
   int64_t wld = 0;
   int64_t ldc = 0;  // C's row stride when not N (a tile primitive writes a column block of C)
 };
@@ -452,15 +457,26 @@ std::string Run(const Plan& pl, uint64_t id) {
     } else {
       A = reinterpret_cast<const float*>(pl.a.base) + ao;
     }
-    if (p.f16w) {
-      float* C = pl.outF16 ? scratch.data() : reinterpret_cast<float*>(pl.out) + e * M * N;
-      const uint16_t* W = reinterpret_cast<const uint16_t*>(pl.b.base) + bo;
-      RunF16Weight(pl, A, W, C, tile, tileRows, offOf, packBias, biasOnce, packRes, resOnce, e);
+    float* C = pl.outF16 ? scratch.data() : reinterpret_cast<float*>(pl.out) + e * M * N;
+    // After each entry: the float16 output converted, the batch index moved on.
+    auto finishEntry = [&] {
       if (pl.outF16) FloatToHalfN(scratch.data(), reinterpret_cast<uint16_t*>(pl.out) + e * M * N, M * N);
       for (size_t d = idx.size(); d-- > 0;) {
         if (++idx[d] < pl.batch[d]) break;
         idx[d] = 0;
       }
+    };
+    if (p.f16w) {
+      const uint16_t* W = reinterpret_cast<const uint16_t*>(pl.b.base) + bo;
+      RunF16Weight(pl, A, W, C, tile, tileRows, offOf, packBias, biasOnce, packRes, resOnce, e);
+      finishEntry();
+      continue;
+    }
+    if (p.f32gemv) {
+      const float* W = reinterpret_cast<const float*>(pl.b.base) + bo;
+      GemvF32(A, M, p.as0, W, p.wld, N, K, p.alpha, C, N);
+      Epilogue(pl, C, offOf, packBias, biasOnce, packRes, resOnce, e);
+      finishEntry();
       continue;
     }
     if (pl.b.pack) {
@@ -469,14 +485,9 @@ std::string Run(const Plan& pl, uint64_t id) {
     } else {
       B = reinterpret_cast<const float*>(pl.b.base) + bo;
     }
-    float* C = pl.outF16 ? scratch.data() : reinterpret_cast<float*>(pl.out) + e * M * N;
     if (p.sgemm) {
       RunSgemm(pl, A, B, C, offOf, packBias, biasOnce, packRes, resOnce, e);
-      if (pl.outF16) FloatToHalfN(scratch.data(), reinterpret_cast<uint16_t*>(pl.out) + e * M * N, M * N);
-      for (size_t d = idx.size(); d-- > 0;) {
-        if (++idx[d] < pl.batch[d]) break;
-        idx[d] = 0;
-      }
+      finishEntry();
       continue;
     }
     std::unordered_map<int, memory> args;
@@ -501,11 +512,7 @@ std::string Run(const Plan& pl, uint64_t id) {
     if (p.hasRes) binary(pl.res, packRes, resOnce, p.resRows, p.resCols, p.resS0, p.resS1);
     pl.prim->prim.execute(stream, args);
     stream.wait();
-    if (pl.outF16) FloatToHalfN(scratch.data(), reinterpret_cast<uint16_t*>(pl.out) + e * M * N, M * N);
-    for (size_t d = idx.size(); d-- > 0;) {
-      if (++idx[d] < pl.batch[d]) break;
-      idx[d] = 0;
-    }
+    finishEntry();
   }
   return "";
 }
@@ -534,6 +541,16 @@ void PlaceBinary(Operand& op, int64_t M, int64_t N, int64_t& rows, int64_t& cols
 int64_t SgemmMaxM() {
   static const int64_t v = [] {
     const char* e = std::getenv("XPU_DNNL_SGEMM_MAX_M");
+    return e && *e ? std::atoll(e) : int64_t{4};
+  }();
+  return v;
+}
+
+// Up to this many rows an f32 Linear weight (B = W^T) goes through the streaming GEMV.
+// XPU_CPU_F32_GEMV_MAX_M overrides it (0: never), read once.
+int64_t F32GemvMaxM() {
+  static const int64_t v = [] {
+    const char* e = std::getenv("XPU_CPU_F32_GEMV_MAX_M");
     return e && *e ? std::atoll(e) : int64_t{4};
   }();
   return v;
@@ -630,9 +647,11 @@ std::shared_ptr<Plan> MakePlan(const Napi::CallbackInfo& info) {
     p.f16w = M <= F16GemvMaxM() ? 1 : f16Mode == 2 ? 2 : 0;
     p.wld = p.bs1;
   }
-  if (p.f16w) {
+  p.f32gemv = !pl->b.f16 && p.bs0 == 1 && p.bs1 >= k && k > 1 && M <= F32GemvMaxM();
+  if (p.f32gemv) p.wld = p.bs1;
+  if (p.f16w || p.f32gemv) {
     // Read in place as W; bs0/bs1 only matter for the key, which these paths do not use.
-    if (p.f16w == 1 && p.as1 != 1 && !pl->a.pack) {
+    if ((p.f16w == 1 || p.f32gemv) && p.as1 != 1 && !pl->a.pack) {
       // The GEMV reads A's rows contiguously: pack a column-major or strided A (M <= 8 rows).
       pl->a.pack = true;
       p.as0 = k; p.as1 = 1;
@@ -655,9 +674,9 @@ std::shared_ptr<Plan> MakePlan(const Napi::CallbackInfo& info) {
     p.hasRes = true;
     PlaceBinary(pl->res, M, n, p.resRows, p.resCols, p.resS0, p.resS1);
   }
-  p.sgemm = !p.f16w && p.M <= SgemmMaxM();
+  p.sgemm = !p.f16w && !p.f32gemv && p.M <= SgemmMaxM();
   if (p.f16w == 2) pl->tileRows = F16TileRows(k, n);
-  if (!p.sgemm && !p.f16w) {
+  if (!p.sgemm && !p.f16w && !p.f32gemv) {
     try {
       pl->prim = MakePrim(p);
     } catch (const dnnl::error& e) {
@@ -667,8 +686,8 @@ std::shared_ptr<Plan> MakePlan(const Napi::CallbackInfo& info) {
   {
     std::lock_guard<std::mutex> lock(cacheMu);
     stats.calls++;
-    stats.lastImpl = p.f16w == 1 ? "f16_gemv" : p.f16w == 2 ? "f16_blocked_sgemm" : p.sgemm ? "dnnl_sgemm" : pl->prim->impl;
-    if (!p.sgemm && !p.f16w && pl->prim->impl.rfind("ref", 0) == 0) stats.refImpl++;
+    stats.lastImpl = p.f16w == 1 ? "f16_gemv" : p.f16w == 2 ? "f16_blocked_sgemm" : p.f32gemv ? "f32_gemv" : p.sgemm ? "dnnl_sgemm" : pl->prim->impl;
+    if (!p.sgemm && !p.f16w && !p.f32gemv && pl->prim->impl.rfind("ref", 0) == 0) stats.refImpl++;
   }
   return pl;
 }

@@ -1,17 +1,19 @@
-// float16-weight kernels for the native GEMM (gemm.cc): the weight stays float16 in memory and is
-// converted as it is streamed, never copied to float32 whole.
+// Streaming weight-row kernels for the native GEMM (gemm.cc), for a Linear weight W [N, K] whose
+// rows are contiguous along K (B = W^T). A float16 weight stays float16 in memory and is converted
+// as it is streamed, never copied to float32 whole.
 //
-//   - GemvF16: C[M, N] = alpha * A[M, K] W^T for few rows (M <= 8, decode), W [N, K] float16 with
-//     its rows contiguous along K (a Linear weight; B = W^T). Each weight row is read once,
-//     converted 16 (AVX-512) or 8 (AVX2) lanes at a time with F16C, and FMA'd with the M
-//     activation rows, which stay in cache. Rows of W are split across OpenMP threads (libgomp,
-//     the pool oneDNN uses). A weight row of 2 bytes per element instead of 4: a memory-bound
-//     GEMV reads half the bytes of the f32 one.
+//   - GemvF16 / GemvF32: C[M, N] = alpha * A[M, K] W^T for few rows (M <= 8, decode). Each weight
+//     row is read once (float16: converted 16 (AVX-512) or 8 (AVX2) lanes at a time with F16C) and
+//     FMA'd with the M activation rows, which stay in cache; NB weight rows at a time give
+//     independent FMA chains. Rows of W are split across OpenMP threads (libgomp, the pool oneDNN
+//     uses). Such a GEMV is bound by reading W: a float16 weight is half the bytes of an f32 one.
+//     The f32 one replaces dnnl_sgemm for decode: oneDNN's GEMV measured 0.6-0.8x numpy's
+//     OpenBLAS sgemv at M = 1 on a 4096x4096 weight (bench gemm, linear-llm).
 //   - HalfRowsToFloat: rows of W converted to a dense f32 tile (threaded), for the many-row path
 //     in gemm.cc that multiplies tile by tile with sgemm.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
-#include "kernels.h"
+#include "gemv.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -31,11 +33,25 @@ namespace {
 #define XPU_F16_AVX2 1
 #endif
 
-// Weight rows n0..n1 (NB at a time: independent FMA chains, each activation load reused NB
-// times) against R activation rows. x: R rows of K floats, row stride ldx. C row stride ldc.
-template <int R, int NB>
-void RowsF16(const float* x, int64_t ldx, const uint16_t* W, int64_t ldw, int64_t K, float alpha, float* C, int64_t ldc, int64_t n) {
-  const uint16_t* w[NB];
+// 16 (AVX-512) or 8 (AVX2) weight elements as f32 lanes, a masked tail, and one element.
+#if defined(XPU_F16_AVX512)
+inline __m512 LoadW(const uint16_t* w) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w))); }
+inline __m512 LoadW(const float* w) { return _mm512_loadu_ps(w); }
+inline __m512 LoadWTail(const uint16_t* w, __mmask16 m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, w)); }
+inline __m512 LoadWTail(const float* w, __mmask16 m) { return _mm512_maskz_loadu_ps(m, w); }
+#elif defined(XPU_F16_AVX2)
+inline __m256 LoadW(const uint16_t* w) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w))); }
+inline __m256 LoadW(const float* w) { return _mm256_loadu_ps(w); }
+#endif
+inline float WAt(const uint16_t* w, int64_t k) { return HalfToFloat(w[k]); }
+inline float WAt(const float* w, int64_t k) { return w[k]; }
+
+// Weight rows n..n+NB (independent FMA chains, each activation load reused NB times) against R
+// activation rows. x: R rows of K floats, row stride ldx. C row stride ldc. T: uint16_t (float16
+// bits) or float.
+template <int R, int NB, class T>
+void Rows(const float* x, int64_t ldx, const T* W, int64_t ldw, int64_t K, float alpha, float* C, int64_t ldc, int64_t n) {
+  const T* w[NB];
   for (int b = 0; b < NB; b++) w[b] = W + (n + b) * ldw;
   float out[R][NB];
 #if defined(XPU_F16_AVX512)
@@ -44,7 +60,7 @@ void RowsF16(const float* x, int64_t ldx, const uint16_t* W, int64_t ldw, int64_
   int64_t k = 0;
   for (; k + 16 <= K; k += 16) {
     __m512 wv[NB];
-    for (int b = 0; b < NB; b++) wv[b] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b] + k)));
+    for (int b = 0; b < NB; b++) wv[b] = LoadW(w[b] + k);
     for (int r = 0; r < R; r++) {
       __m512 xv = _mm512_loadu_ps(x + r * ldx + k);
       for (int b = 0; b < NB; b++) acc[r][b] = _mm512_fmadd_ps(wv[b], xv, acc[r][b]);
@@ -53,7 +69,7 @@ void RowsF16(const float* x, int64_t ldx, const uint16_t* W, int64_t ldw, int64_
   if (k < K) {
     const __mmask16 m = static_cast<__mmask16>((1u << (K - k)) - 1);
     __m512 wv[NB];
-    for (int b = 0; b < NB; b++) wv[b] = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, w[b] + k));
+    for (int b = 0; b < NB; b++) wv[b] = LoadWTail(w[b] + k, m);
     for (int r = 0; r < R; r++) {
       __m512 xv = _mm512_maskz_loadu_ps(m, x + r * ldx + k);
       for (int b = 0; b < NB; b++) acc[r][b] = _mm512_fmadd_ps(wv[b], xv, acc[r][b]);
@@ -66,7 +82,7 @@ void RowsF16(const float* x, int64_t ldx, const uint16_t* W, int64_t ldw, int64_
   int64_t k = 0;
   for (; k + 8 <= K; k += 8) {
     __m256 wv[NB];
-    for (int b = 0; b < NB; b++) wv[b] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b] + k)));
+    for (int b = 0; b < NB; b++) wv[b] = LoadW(w[b] + k);
     for (int r = 0; r < R; r++) {
       __m256 xv = _mm256_loadu_ps(x + r * ldx + k);
       for (int b = 0; b < NB; b++) acc[r][b] = _mm256_fmadd_ps(wv[b], xv, acc[r][b]);
@@ -82,7 +98,7 @@ void RowsF16(const float* x, int64_t ldx, const uint16_t* W, int64_t ldw, int64_
   }
   for (; k < K; k++) {
     for (int b = 0; b < NB; b++) {
-      float wk = HalfToFloat(w[b][k]);
+      float wk = WAt(w[b], k);
       for (int r = 0; r < R; r++) out[r][b] += wk * x[r * ldx + k];
     }
   }
@@ -90,7 +106,7 @@ void RowsF16(const float* x, int64_t ldx, const uint16_t* W, int64_t ldw, int64_
   for (int r = 0; r < R; r++) for (int b = 0; b < NB; b++) out[r][b] = 0.0f;
   for (int64_t k = 0; k < K; k++) {
     for (int b = 0; b < NB; b++) {
-      float wk = HalfToFloat(w[b][k]);
+      float wk = WAt(w[b], k);
       for (int r = 0; r < R; r++) out[r][b] += wk * x[r * ldx + k];
     }
   }
@@ -99,17 +115,18 @@ void RowsF16(const float* x, int64_t ldx, const uint16_t* W, int64_t ldw, int64_
 }
 
 // Weight rows [n0, n1) against R activation rows: NB rows at a time while they last, then one.
-template <int R>
-void RowsRange(const float* x, int64_t ldx, const uint16_t* W, int64_t ldw, int64_t K, float alpha, float* C, int64_t ldc, int64_t n0, int64_t n1) {
+template <int R, class T>
+void RowsRange(const float* x, int64_t ldx, const T* W, int64_t ldw, int64_t K, float alpha, float* C, int64_t ldc, int64_t n0, int64_t n1) {
   // Few activation rows: more weight rows per step for independent chains; registers bound it
   // (R x NB accumulators + NB weight vectors).
   constexpr int NB = R <= 2 ? 4 : R <= 4 ? 2 : 1;
   int64_t n = n0;
-  for (; n + NB <= n1; n += NB) RowsF16<R, NB>(x, ldx, W, ldw, K, alpha, C, ldc, n);
-  for (; n < n1; n++) RowsF16<R, 1>(x, ldx, W, ldw, K, alpha, C, ldc, n);
+  for (; n + NB <= n1; n += NB) Rows<R, NB>(x, ldx, W, ldw, K, alpha, C, ldc, n);
+  for (; n < n1; n++) Rows<R, 1>(x, ldx, W, ldw, K, alpha, C, ldc, n);
 }
 
-void RowsDispatch(int R, const float* x, int64_t ldx, const uint16_t* W, int64_t ldw, int64_t K, float alpha, float* C, int64_t ldc, int64_t n0, int64_t n1) {
+template <class T>
+void RowsDispatch(int R, const float* x, int64_t ldx, const T* W, int64_t ldw, int64_t K, float alpha, float* C, int64_t ldc, int64_t n0, int64_t n1) {
   switch (R) {
     case 1: RowsRange<1>(x, ldx, W, ldw, K, alpha, C, ldc, n0, n1); break;
     case 2: RowsRange<2>(x, ldx, W, ldw, K, alpha, C, ldc, n0, n1); break;
@@ -122,9 +139,8 @@ void RowsDispatch(int R, const float* x, int64_t ldx, const uint16_t* W, int64_t
   }
 }
 
-}  // namespace
-
-void GemvF16(const float* A, int64_t M, int64_t lda, const uint16_t* W, int64_t ldw, int64_t N, int64_t K, float alpha, float* C, int64_t ldc) {
+template <class T>
+void Gemv(const float* A, int64_t M, int64_t lda, const T* W, int64_t ldw, int64_t N, int64_t K, float alpha, float* C, int64_t ldc) {
   // Chunks of 16 weight rows per OpenMP task; a small weight stays on the calling thread.
   const int64_t chunk = 16, chunks = (N + chunk - 1) / chunk;
   const bool threaded = N * K >= (int64_t{1} << 15);
@@ -132,9 +148,19 @@ void GemvF16(const float* A, int64_t M, int64_t lda, const uint16_t* W, int64_t 
     const int r = static_cast<int>(std::min<int64_t>(8, M - m0));
 #pragma omp parallel for schedule(static) if (threaded)
     for (int64_t c = 0; c < chunks; c++) {
-      RowsDispatch(r, A + m0 * lda, lda, W, ldw, K, alpha, C + m0 * ldc, ldc, c * chunk, std::min(N, (c + 1) * chunk));
+      RowsDispatch<T>(r, A + m0 * lda, lda, W, ldw, K, alpha, C + m0 * ldc, ldc, c * chunk, std::min(N, (c + 1) * chunk));
     }
   }
+}
+
+}  // namespace
+
+void GemvF16(const float* A, int64_t M, int64_t lda, const uint16_t* W, int64_t ldw, int64_t N, int64_t K, float alpha, float* C, int64_t ldc) {
+  Gemv(A, M, lda, W, ldw, N, K, alpha, C, ldc);
+}
+
+void GemvF32(const float* A, int64_t M, int64_t lda, const float* W, int64_t ldw, int64_t N, int64_t K, float alpha, float* C, int64_t ldc) {
+  Gemv(A, M, lda, W, ldw, N, K, alpha, C, ldc);
 }
 
 void HalfRowsToFloat(const uint16_t* W, int64_t ldw, int64_t rows, int64_t K, float* dst) {
