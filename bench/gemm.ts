@@ -31,7 +31,7 @@ import type { PeerImpl } from './suite.js';
 import type { RepeatOptions } from './lib/timing.js';
 import type { BenchCase, DeviceName, Suite, SuiteContext, SuitePlan } from './suite.js';
 import { smallMVariants, strategyVariants } from './gemm/variants.js';
-import { BOUND, gemmBytes, gemmFlops, tfjsGemmWorkload, xpuGemmWorkload, type GemmDType, type GemmShape } from './gemm/workloads.js';
+import { BOUND, gemmBytes, gemmFlops, tfjsGemmWorkload, unitsFor, xpuGemmWorkload, type GemmDType, type GemmShape } from './gemm/workloads.js';
 
 const FULL_SIZES = [256, 512, 1024, 2048];
 const QUICK_SIZES = [256, 512];
@@ -154,7 +154,7 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
     settings: {
       sizes, dtypes, cpuMaxSize: cpuNative ? null : CPU_MAX_SIZE, cpuNative, llm: { m: ctx.quick ? LLM_QUICK_M : LLM_M, nk: ctx.quick ? LLM_QUICK_NK : LLM_NK }, decode: { m: DECODE_M, k: DECODE_K, n: DECODE_K }, bigRepeat: BIG_REPEAT,
       defaultConfig: strategy?.config ?? null, defaultPoll: getPollStrategy(),
-      method: 'GPU: several GEMMs recorded per run (>= 1 GFLOP, inputs rotated among sets of >= 96 MiB), then one accelerator.synchronize() (tfjs: end pass + submitQueue + onSubmittedWorkDone); GFLOP/s = 2mnk / median time; every strategy checked on the first rows against float64',
+      method: 'GPU: several GEMMs recorded per run (>= 1 GFLOP, inputs rotated among sets of >= 96 MiB), then one accelerator.synchronize() (tfjs: end pass + submitQueue + onSubmittedWorkDone); cpu: ~2 GFLOP or ~0.5 GB per run (at most 64 GEMMs), the same count for numpy and onnxruntime, implementations in turn with a 0.5 ms pause for thread pools to go idle; GFLOP/s = 2mnk / median time; every strategy checked on the first rows against float64',
     },
   };
 }
@@ -209,8 +209,9 @@ function peerImpls(device: DeviceName, p: CpuPeers, s: GemmShape): PeerImpl[] {
   const shape = { m: s.m, n: s.n, k: s.k, transB: s.op === 'linear' };
   const out: PeerImpl[] = [];
   if (device === 'cpu') {
-    if (p.numpy) out.push({ impl: 'numpy', setup: () => numpyGemmWorkload(p.numpy!, shape, sets, BOUND.float32) });
-    if (p.ort && p.ortCpu) out.push({ impl: 'onnxruntime-cpu', setup: () => ortGemmWorkload(p.ort!, 'cpu', shape, sets, BOUND.float32) });
+    const units = unitsFor('cpu', s);
+    if (p.numpy) out.push({ impl: 'numpy', setup: () => numpyGemmWorkload(p.numpy!, shape, sets, BOUND.float32, units) });
+    if (p.ort && p.ortCpu) out.push({ impl: 'onnxruntime-cpu', setup: () => ortGemmWorkload(p.ort!, 'cpu', shape, sets, BOUND.float32, units) });
   } else if (p.ort && p.ortWebgpu) {
     out.push({ impl: 'onnxruntime-webgpu', setup: () => ortGemmWorkload(p.ort!, 'webgpu', shape, 2, BOUND.float32) });
   }

@@ -1,7 +1,7 @@
 /**
  * GEMM workloads: this runtime's matmul / linear on a device, and tfjs-backend-webgpu's matMul on
- * the same Dawn adapter. A GPU run records several GEMMs (inputs rotating among sets so the caches
- * do not hold them between two GEMMs) and the runner waits once; on cpu one GEMM is one run.
+ * the same Dawn adapter. A run issues several GEMMs (inputs rotating among sets so the caches do
+ * not hold them between two GEMMs; unitsFor says how many) and the runner waits once.
  */
 import * as xpu from '../../src/index.js';
 import { compare, failedCheck, type Check } from '../lib/check.js';
@@ -33,7 +33,21 @@ const MAX_UNITS = 32;
 const CHECK_ROWS = 2;
 export const BOUND: Record<GemmDType, number> = { float32: 1e-4, float16: 2e-3 };
 
-const unitsFor = (device: DeviceName, s: GemmShape): number => (device === 'xpu' ? Math.max(1, Math.min(MAX_UNITS, Math.ceil(TARGET_FLOPS_PER_RUN / gemmFlops(s)))) : 1);
+/**
+ * A timed cpu run does about this much work (~10-20 ms at this machine's 200 GFLOP/s or 25 GB/s),
+ * at most CPU_MAX_UNITS GEMMs: one 256^3 GEMM is ~0.2 ms, and three runs of one GEMM each (the
+ * quick repeat) left the median to chance on a shared VM. The peers run the same count per run.
+ */
+const CPU_TARGET_FLOPS = 2e9;
+const CPU_TARGET_BYTES = 5e8;
+const CPU_MAX_UNITS = 64;
+
+/** GEMMs per timed run for a shape on a device (the cpu peers use the cpu count). */
+export function unitsFor(device: DeviceName, s: GemmShape): number {
+  const clamp = (u: number, max: number) => Math.max(1, Math.min(max, Math.ceil(u)));
+  if (device === 'xpu') return clamp(TARGET_FLOPS_PER_RUN / gemmFlops(s), MAX_UNITS);
+  return clamp(Math.min(CPU_TARGET_FLOPS / gemmFlops(s), CPU_TARGET_BYTES / gemmBytes(s, 'float32')), CPU_MAX_UNITS);
+}
 
 /** float64 reference of the first rows: a rows [r, k], b as stored ([k, n] or [n, k]). */
 function referenceRows(a: ArrayLike<number>, b: ArrayLike<number>, s: GemmShape, rows: number): Float64Array {

@@ -9,8 +9,9 @@
  * runner interleaves implementations, so that spinning took both cores from whichever ran next
  * (ours, onnxruntime): at 512^3 ours measured 0.48x numpy with it and 0.93x without, numpy's own
  * figure unchanged (176 GFLOP/s both ways). OPENBLAS_THREAD_TIMEOUT=4 (2^4 cycles) makes them
- * sleep at once, as ORT's pool is told not to spin (ort_peer.ts) and as our OpenMP pool is
- * passive; a value the user set is kept. What was set is recorded beside what was removed.
+ * sleep at once, as ORT's pool is told not to spin (ort_peer.ts); the runner also leaves a short
+ * pause before each timed cpu run for any pool's spinning to end (ours spins ~150 us, native.ts).
+ * A value the user set is kept. What was set is recorded beside what was removed.
  *
  * The python is XPU_BENCH_PYTHON, else `python3` on PATH.
  */
@@ -20,7 +21,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { failedCheck, type Check } from './check.js';
 import type { Workload } from '../suite.js';
-import { ompWaitPolicyDefaulted } from '../../src/backends/cpu/native.js';
+import { ompSpinDefaulted } from '../../src/backends/cpu/native.js';
 
 /** Variables that override OpenBLAS's own detection of the CPU: never passed to the peer. */
 export const OPENBLAS_OVERRIDES = ['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE', 'GOTOBLAS_CORETYPE'];
@@ -76,7 +77,7 @@ export class NumpyPeer {
     const env: NodeJS.ProcessEnv = { ...process.env };
     const removed: Record<string, string> = {};
     // The runtime's own OpenMP default (src/backends/cpu/native.ts) is not the peer's business.
-    if (ompWaitPolicyDefaulted) delete env.OMP_WAIT_POLICY;
+    if (ompSpinDefaulted) delete env.GOMP_SPINCOUNT;
     for (const k of OPENBLAS_OVERRIDES) {
       if (env[k] !== undefined) {
         removed[k] = env[k]!;
@@ -140,16 +141,16 @@ function must(r: Reply): Reply {
   return r;
 }
 
-/** np.matmul on float32 inputs of the case's shapes, rotating among `sets` input pairs. */
-export function numpyGemmWorkload(peer: NumpyPeer, s: NumpyGemmShape, sets: number, bound: number): Workload {
+/** np.matmul on float32 inputs of the case's shapes, rotating among `sets` input pairs; `units` calls a run. */
+export function numpyGemmWorkload(peer: NumpyPeer, s: NumpyGemmShape, sets: number, bound: number, units = 1): Workload {
   const id = peer.newId();
   const ready = peer.request({ op: 'setup', id, m: s.m, n: s.n, k: s.k, trans_b: s.transB, dtype: 'float32', sets }).then(must);
   let lastMs: number | undefined;
   return {
-    units: 1,
+    units,
     run: async () => {
       await ready;
-      lastMs = must(await peer.request({ op: 'run', id, units: 1 })).ms as number;
+      lastMs = must(await peer.request({ op: 'run', id, units })).ms as number;
     },
     selfTimedMs: () => lastMs,
     check: async (): Promise<Check> => {

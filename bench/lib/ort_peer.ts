@@ -97,8 +97,8 @@ function randn(n: number, seed: number): Float32Array {
   return out;
 }
 
-/** ORT's MatMul on this EP, rotating among `sets` input pairs. */
-export function ortGemmWorkload(peer: OrtPeer, ep: OrtEp, s: OrtGemmShape, sets: number, bound: number): Workload {
+/** ORT's MatMul on this EP, rotating among `sets` input pairs; `units` runs of the session a run. */
+export function ortGemmWorkload(peer: OrtPeer, ep: OrtEp, s: OrtGemmShape, sets: number, bound: number, units = 1): Workload {
   const { ort } = peer;
   const inputs: { a: Float32Array; b: Float32Array; feeds: Record<string, OrtTensor> }[] = [];
   for (let i = 0; i < sets; i++) {
@@ -109,10 +109,10 @@ export function ortGemmWorkload(peer: OrtPeer, ep: OrtEp, s: OrtGemmShape, sets:
   const session = ort.InferenceSession.create(matmulModel(s.m, s.n, s.k, { transB: s.transB }), { executionProviders: [ep], graphOptimizationLevel: 'all', extra: ORT_SESSION_CONFIG });
   let next = 0;
   return {
-    units: 1,
+    units,
     run: async () => {
       const sess = await session;
-      await sess.run(inputs[next++ % inputs.length].feeds);
+      for (let u = 0; u < units; u++) await sess.run(inputs[next++ % inputs.length].feeds);
     },
     check: async (): Promise<Check> => {
       try {

@@ -158,6 +158,7 @@ async function timeRoundRobin(c: BenchCase, contenders: Contender[], repeat: Rep
     const w = k.workload;
     if (!w) return skipTicks(progress, 1);
     progress.tick(tickLabel);
+    if (c.device === 'cpu') settle();
     const undo = k.variant?.apply();
     try {
       const t = await timedRun(w, defaultSync(k.impl, c), gpuTimed(k));
@@ -178,6 +179,22 @@ async function timeRoundRobin(c: BenchCase, contenders: Contender[], repeat: Rep
   for (const k of live) for (let i = 0; i < repeat.warmup; i++) await runOnce(k, false, `${label}: warm-up ${k.row.impl}`);
   for (let r = 0; r < repeat.reps; r++) for (const k of live) await runOnce(k, true, `${label}: run ${r + 1}/${repeat.reps}`);
 }
+
+/**
+ * Before a timed cpu run: a short pause for the thread pools of whatever ran before (ours spins
+ * ~150 us after a GEMM, src/backends/cpu/native.ts; the peers are told not to spin) to go idle,
+ * so that no implementation starts with another one's threads still on the cores. A busy wait on
+ * this thread, not a timer: on this VM a core left idle for milliseconds is descheduled, and every
+ * implementation's next run paid for waking it (numpy's 256^3 went from 0.3 to 6.7 ms after a
+ * 2 ms setTimeout pause).
+ */
+const SETTLE_MS = 0.5;
+const settle = (): void => {
+  const end = performance.now() + SETTLE_MS;
+  while (performance.now() < end) {
+    // spin
+  }
+};
 
 /** accelerator.synchronize() for this runtime on xpu, nothing on cpu; peers bring their own. */
 function defaultSync(impl: Impl, c: BenchCase): (() => Promise<void>) | undefined {

@@ -3,47 +3,52 @@ import { allocHost, type DType, type HostArray } from '../../tensor/dtype.js';
 /**
  * Reuse of large host arrays. A fresh 64 MiB TypedArray costs a zero-fill and first-touch page
  * faults each time; out-of-place ops in a loop (a collective's output, a CPU kernel's result)
- * would pay that on every call. Arrays of at least MIN_BYTES that a tensor gives back are kept
+ * would pay that on every call, and V8 counts each new backing store as external memory that
+ * brings the next full GC closer. From 64 KiB on the pool pays: a 256 KiB output (a 256^3 GEMM's)
+ * cost 23-120 us to allocate where the GEMM itself takes ~170 us. Arrays of at least MIN_BYTES that a tensor gives back are kept
  * (up to CAP_BYTES in all, oldest dropped first) and handed out again, NOT zeroed: every CPU
  * kernel and collective writes all of its output.
  */
-const MIN_BYTES = 1 << 20;
+const MIN_BYTES = 64 << 10;
 const CAP_BYTES = 256 << 20;
 
+/** Free arrays by dtype and length. */
 const free = new Map<string, HostArray[]>();
-const order: { key: string; arr: HostArray }[] = [];
+/** Every free array and its key, oldest first (a Map keeps insertion order): what to drop first. */
+const age = new Map<HostArray, string>();
 let cached = 0;
 
 const keyOf = (dtype: DType, n: number): string => `${dtype}:${n}`;
 
 export function takeHost(dtype: DType, n: number): HostArray {
-  const list = free.get(keyOf(dtype, n));
-  const arr = list?.pop();
+  const arr = free.get(keyOf(dtype, n))?.pop();
   if (!arr) return allocHost(dtype, n);
   cached -= arr.byteLength;
-  order.splice(order.findIndex((o) => o.arr === arr), 1);
+  age.delete(arr);
   return arr;
 }
 
 export function giveBackHost(dtype: DType, arr: HostArray): void {
   if (arr.byteLength < MIN_BYTES || arr.byteLength > CAP_BYTES || arr.byteOffset !== 0 || arr.buffer.byteLength !== arr.byteLength) return;
+  if (age.has(arr)) return; // already given back
   const key = keyOf(dtype, arr.length);
   let list = free.get(key);
   if (!list) free.set(key, (list = []));
   list.push(arr);
-  order.push({ key, arr });
+  age.set(arr, key);
   cached += arr.byteLength;
   while (cached > CAP_BYTES) {
-    const old = order.shift()!;
-    const l = free.get(old.key)!;
-    l.splice(l.indexOf(old.arr), 1);
-    cached -= old.arr.byteLength;
+    const [old, oldKey] = age.entries().next().value as [HostArray, string];
+    age.delete(old);
+    const l = free.get(oldKey)!;
+    l.splice(l.indexOf(old), 1);
+    cached -= old.byteLength;
   }
 }
 
 /** Drops every cached array (for tests and emptyCache-like calls). */
 export function clearHostPool(): void {
   free.clear();
-  order.length = 0;
+  age.clear();
   cached = 0;
 }

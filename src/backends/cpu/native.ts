@@ -88,8 +88,23 @@ export interface NativeLoad {
 
 let loaded: NativeLoad | null = null;
 
-/** True when this module set OMP_WAIT_POLICY itself (child processes need not inherit it). */
-export let ompWaitPolicyDefaulted = false;
+/**
+ * How long libgomp's idle threads spin before they sleep, unless the user set OMP_WAIT_POLICY or
+ * GOMP_SPINCOUNT: 3000 spins, about 150 us on this machine's cores (measured with a parallel
+ * region every 5 ms: 236 us of CPU per region against 89 us with no spinning).
+ *
+ * Why not PASSIVE (sleep at once, the first choice here): oneDNN runs several parallel regions
+ * and barriers per GEMM, and on a VM every sleep and wake-up is a futex round trip through the
+ * hypervisor. With PASSIVE, oneDNN's matmul primitive ran at half speed in a plain C++ loop
+ * (native/compute/tools/gemm_libs.cc, median of 5 alternating runs: 64^3 16 vs 144 GFLOP/s,
+ * 128^3 78 vs 155, 256^3 155 vs 200, 512^3 106 vs 157-197 with 1000-10000 spins). Nor libgomp's
+ * own default (300000 spins, ~15 ms): threads spinning that long after each GEMM would take a
+ * core from the JS thread and from other work between GEMMs.
+ */
+export const DEFAULT_GOMP_SPINCOUNT = '3000';
+
+/** True when this module set GOMP_SPINCOUNT itself (child processes need not inherit it). */
+export let ompSpinDefaulted = false;
 
 /**
  * The package root: the first directory above this file holding binding.gyp. This file runs from
@@ -118,11 +133,10 @@ export function loadNative(): NativeLoad {
   const path = join(root, 'build', 'Release', 'xpu_native.node');
   if (!existsSync(path)) return (loaded = { addon: null, error: `not built (run \`npm run build:native\`; expected ${path})`, path });
   // The CPU GEMM's OpenMP threads (oneDNN, through libgomp, which reads its settings when the
-  // addon loads it): sleep when idle instead of spinning. The JS thread and the rest of the
-  // machine need those cores between GEMMs; a wake-up costs microseconds. Kept if the user set one.
+  // addon loads it): a short spin before sleeping (DEFAULT_GOMP_SPINCOUNT). Kept if the user set one.
   if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) {
-    process.env.OMP_WAIT_POLICY = 'PASSIVE';
-    ompWaitPolicyDefaulted = true;
+    process.env.GOMP_SPINCOUNT = DEFAULT_GOMP_SPINCOUNT;
+    ompSpinDefaulted = true;
   }
   try {
     const addon = createRequire(import.meta.url)(path) as NativeAddon;
