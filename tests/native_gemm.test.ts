@@ -65,8 +65,8 @@ describe.each(PATHS)('cpu GEMM, %s path', (path) => {
     vi.unstubAllEnvs();
   });
 
-  // Up to 256^3 multiply-adds the native GEMM runs on the JS thread when the queue is idle;
-  // 300^3 goes to the compute thread.
+  // Up to 2^21 multiply-adds the native GEMM runs on the JS thread (single-threaded, dnnl_sgemm)
+  // when the queue is idle; 257 x 300 x 190 and 300^3 go to the compute thread.
   it.each([[1, 1, 1], [3, 7, 5], [17, 33, 1], [1, 255, 3], [64, 64, 64], [100, 37, 129], [257, 300, 190], [300, 300, 300]])('%i x %i x %i, dense', async (m, k, n) => {
     await checkMatmul(rand([m, k], m + k), rand([k, n], k + n), TOL.float32, `${m}x${k}x${n}`);
   });
@@ -270,7 +270,7 @@ describe.runIf(hasNative)('native GEMM on the compute thread', () => {
   const writerOf = (t: T): number => (t.ref.storage as CpuStorage).writer;
 
   it('runs a chain of dependent GEMMs in order (no waiting in between)', async () => {
-    const n = 288; // above the inline bound (256^3 multiply-adds): every step is queued
+    const n = 288; // above the inline bound (2^21 multiply-adds): every step is queued
     const x0 = rand([n, n], 40);
     const w = xpu.mul(rand([n, n], 41), 0.1);
     let x = x0;
@@ -285,6 +285,25 @@ describe.runIf(hasNative)('native GEMM on the compute thread', () => {
     const we = await w.data();
     for (let i = 0; i < 12; i++) ref = refGemm(ref, we, 1, n, n, n);
     expectClose(await x.data(), ref, 1e-4, 'chain');
+  });
+
+  it('one completion notice for a run of queued jobs still settles every job and releases its arrays', async () => {
+    vi.stubEnv('XPU_CPU_GEMM_INLINE', '0'); // every GEMM queued, back to back
+    const c = nativeCompute()!;
+    const tracker = (c as unknown as Record<symbol, { keep: Map<number, unknown>; completed: number }>)[Symbol.for('xpu.compute.tracker')];
+    const a = rand([40, 50], 44);
+    const b = rand([50, 30], 45);
+    const outs: T[] = [];
+    for (let i = 0; i < 30; i++) outs.push(xpu.matmul(a, b));
+    const ids = outs.map(writerOf);
+    const ref = refGemm(await a.data(), await b.data(), 1, 40, 50, 30);
+    // Any job of the run, awaited on its own, resolves (folded notices cover it), with its result.
+    expectClose(await outs[7].data(), ref, TOL.float32, 'job 8 of 30');
+    await xpu.accelerator.device('cpu').backend.synchronize();
+    expect(tracker.completed).toBeGreaterThanOrEqual(ids[ids.length - 1]);
+    for (const id of ids) expect(isJobDone(id)).toBe(true);
+    expect(tracker.keep.size).toBe(0);
+    expectClose(await outs[29].data(), ref, TOL.float32, 'job 30 of 30');
   });
 
   it('keeps buffers of a pending GEMM until it is done when its tensors are disposed', async () => {

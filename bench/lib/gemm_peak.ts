@@ -21,6 +21,8 @@ export interface GemmRate {
 /** A timed run should do at least this many flops (one matmul of 512 is 2.7e8). */
 const TARGET_FLOPS_PER_RUN = 2e8;
 const MAX_UNITS = 16;
+const CPU_TARGET_FLOPS = 2e9;
+const CPU_MAX_UNITS = 64;
 const CHECK_ROWS = 2;
 const BOUND = 1e-4;
 
@@ -28,8 +30,9 @@ export async function gemmRate(device: DeviceName, n: number, opts: RepeatOption
   const flops = 2 * n ** 3;
   const sets = [0, 1].map(() => [xpu.randn([n, n], { device }), xpu.randn([n, n], { device })]);
   try {
-    // On cpu one matmul per run is already long enough.
-    const units = device === 'xpu' ? Math.max(1, Math.min(MAX_UNITS, Math.ceil(TARGET_FLOPS_PER_RUN / flops))) : 1;
+    // On cpu as many matmuls per run as the gemm suite times (~2 GFLOP): one 512^3 GEMM alone
+    // was too short to time on a shared VM, and the peak it gave sat below the suite's own rows.
+    const units = device === 'xpu' ? Math.max(1, Math.min(MAX_UNITS, Math.ceil(TARGET_FLOPS_PER_RUN / flops))) : Math.max(1, Math.min(CPU_MAX_UNITS, Math.ceil(CPU_TARGET_FLOPS / flops)));
     let next = 0;
     const stats = await repeat(async () => {
       for (let k = 0; k < units; k++) {

@@ -281,7 +281,11 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
 
 Napi::Value AttentionNow(const Napi::CallbackInfo& info) {
   std::shared_ptr<APlan> p = Plan(info);
-  std::string err = Run(*p);
+  std::string err;
+  {
+    SingleThreadedHere one;
+    err = Run(*p);
+  }
   if (!err.empty()) throw Napi::Error::New(info.Env(), "attention: " + err);
   return info.Env().Undefined();
 }

@@ -556,7 +556,7 @@ int64_t F32GemvMaxM() {
   return v;
 }
 
-std::shared_ptr<Plan> MakePlan(const Napi::CallbackInfo& info) {
+std::shared_ptr<Plan> MakePlan(const Napi::CallbackInfo& info, bool onJsThread = false) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) throw Napi::TypeError::New(env, "gemm: expects a descriptor object");
   Napi::Object d = info[0].As<Napi::Object>();
@@ -674,7 +674,7 @@ std::shared_ptr<Plan> MakePlan(const Napi::CallbackInfo& info) {
     p.hasRes = true;
     PlaceBinary(pl->res, M, n, p.resRows, p.resCols, p.resS0, p.resS1);
   }
-  p.sgemm = !p.f16w && !p.f32gemv && p.M <= SgemmMaxM();
+  p.sgemm = !p.f16w && !p.f32gemv && (p.M <= SgemmMaxM() || onJsThread);
   if (p.f16w == 2) pl->tileRows = F16TileRows(k, n);
   if (!p.sgemm && !p.f16w && !p.f32gemv) {
     try {
@@ -708,13 +708,16 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(id));
 }
 
-// gemmNow(desc): plans and runs the GEMM right here, on the calling (JS) thread. For small
-// GEMMs, where handing the work to the compute thread and back (two thread wake-ups) costs more
-// than the GEMM itself; the caller only uses it while the queue is idle, so order is kept.
+// gemmNow(desc): plans and runs the GEMM right here, on the calling (JS) thread, single-threaded
+// (SingleThreadedHere, queue.h) and through dnnl_sgemm rather than a matmul primitive (whose
+// thread count is fixed when it is built). For small GEMMs, where handing the work to the compute
+// thread and back (two thread wake-ups) costs more than the GEMM itself; the caller only uses it
+// while the queue is idle, so order is kept.
 Napi::Value GemmNow(const Napi::CallbackInfo& info) {
-  std::shared_ptr<Plan> pl = MakePlan(info);
+  std::shared_ptr<Plan> pl = MakePlan(info, /*onJsThread=*/true);
   std::string err;
   try {
+    SingleThreadedHere one;
     err = Run(*pl, 0);
   } catch (const dnnl::error& e) {
     err = std::string("oneDNN: ") + e.what();

@@ -495,7 +495,11 @@ Napi::Value QMatmul(const Napi::CallbackInfo& info) {
 
 Napi::Value QMatmulNow(const Napi::CallbackInfo& info) {
   std::shared_ptr<QPlan> p = Plan(info);
-  std::string err = Run(*p);
+  std::string err;
+  {
+    SingleThreadedHere one;
+    err = Run(*p);
+  }
   if (!err.empty()) throw Napi::Error::New(info.Env(), "qmatmul: " + err);
   return info.Env().Undefined();
 }

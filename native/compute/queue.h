@@ -29,4 +29,24 @@ uint64_t Submit(Napi::Env env, Job job);
 // setOnDone(fn) }. onDone(id, error|undefined) is called on the JS thread once per job, in order.
 void ExportQueue(Napi::Env env, Napi::Object target);
 
+// For the `...Now` entry points, which run a small kernel on the JS thread while the queue is
+// idle: OpenMP limited to this one thread for the guard's lifetime. libgomp gives every thread that
+// opens a parallel region its own worker pool, and once the JS thread's pool and the compute
+// thread's pool both exist there are more libgomp threads than cores, so libgomp cuts every wait
+// to a ~100-spin loop and then a futex sleep: oneDNN on the compute thread ran 0.6-0.8x as fast
+// after one inline GEMM (a 256^3 loop: 85-130 against 148-168 GFLOP/s). Small kernels run
+// single-threaded here, so the JS thread never starts a pool. Kernels whose thread count is fixed
+// when they are built (oneDNN primitives) must not run under it; dnnl_sgemm and our OpenMP loops
+// read the limit when called.
+class SingleThreadedHere {
+ public:
+  SingleThreadedHere();
+  ~SingleThreadedHere();
+  SingleThreadedHere(const SingleThreadedHere&) = delete;
+  SingleThreadedHere& operator=(const SingleThreadedHere&) = delete;
+
+ private:
+  int previous_;
+};
+
 }  // namespace xpu::compute

@@ -26,13 +26,15 @@ import { CpuStorage } from './storage.js';
 export type CpuGemmPath = 'auto' | 'ts' | 'native';
 
 /**
- * GEMMs of at most this many multiply-adds (256^3) run on the JS thread when the compute queue is
- * idle: there they take well under a millisecond, less than handing them to the compute thread
- * and back (two thread wake-ups, and on a loaded machine two scheduler waits). Larger ones, and
- * any GEMM while earlier jobs are queued (order), go to the compute thread. XPU_CPU_GEMM_INLINE
- * overrides the bound (0: always queue).
+ * GEMMs of at most this many multiply-adds (2^21, e.g. 128 x 128 x 128) run on the JS thread when
+ * the compute queue is idle, single-threaded (the addon's gemmNow; one OpenMP pool only, see
+ * native/compute/queue.h): there they take some tens of microseconds, less than handing them to
+ * the compute thread and back (two thread wake-ups). Larger ones, and any GEMM while earlier jobs
+ * are queued (order), go to the compute thread and its two OpenMP threads. Up to session 3 the
+ * bound was 256^3 with both threads inline; that second pool slowed every later queued GEMM.
+ * XPU_CPU_GEMM_INLINE overrides the bound (0: always queue).
  */
-export const INLINE_MACS = 1 << 24;
+export const INLINE_MACS = 1 << 21;
 
 function inlineMacs(): number {
   const v = process.env.XPU_CPU_GEMM_INLINE;

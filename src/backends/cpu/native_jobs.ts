@@ -46,7 +46,12 @@ function tracker(c: NativeCompute): Tracker {
   c.setOnDone((id: number, error?: string) => {
     tr.completed = Math.max(tr.completed, id);
     if (error !== undefined) tr.errors.set(id, error);
-    tr.keep.delete(id);
+    // One notice may stand for several jobs (the worker folds the notices of a run of queued jobs
+    // into the last one): every job <= id is done.
+    for (const k of tr.keep.keys()) {
+      if (k > id) break;
+      tr.keep.delete(k);
+    }
     for (const [w, fns] of tr.waiters) {
       if (w > id) continue;
       tr.waiters.delete(w);

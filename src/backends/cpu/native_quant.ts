@@ -35,8 +35,11 @@ export function cpuQgemmPath(): CpuQgemmPath {
   return v === 'ts' || v === 'typescript' ? 'ts' : v === 'native' ? 'native' : 'auto';
 }
 
-/** Problems of at most this many multiply-adds run on the JS thread when the queue is idle. */
-const INLINE_MACS = 1 << 22;
+/**
+ * Problems of at most this many multiply-adds run on the JS thread when the queue is idle,
+ * single-threaded (see INLINE_MACS in native_gemm.ts).
+ */
+const INLINE_MACS = 1 << 21;
 
 /** The last reason a call fell back to TypeScript (null after a native run). */
 export let lastNativeQgemmFallback: string | null = null;
