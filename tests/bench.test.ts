@@ -66,6 +66,25 @@ function countingProgress(): Progress & { ticks: number } {
 describe('bench runner', () => {
   const repeat = { warmup: 1, reps: 3 };
 
+  it('keeps warming a contender up until warmupMinMs has passed (bounded), without extra progress ticks', async () => {
+    const log: string[] = [];
+    const slow = (): Workload => {
+      const w = scaleWorkload(64, 0, log);
+      const run = w.run;
+      return { ...w, run: () => { run(); const end = performance.now() + 5; while (performance.now() < end) { /* a 5 ms run */ } } };
+    };
+    const cases = [baseCase('slow', slow)];
+    const progress = countingProgress();
+    await runCases(cases, { suite: 'unit', roofline: {}, progress, repeat, warmupMinMs: 40 });
+    // check() does not log; 1 warm-up, then about 40 ms / 5 ms more, then 3 timed runs.
+    expect(log.length).toBeGreaterThanOrEqual(1 + 6 + 3);
+    expect(log.length).toBeLessThanOrEqual(1 + 20 + 3);
+    expect(progress.ticks).toBe(plannedTicks(cases, repeat));
+    log.length = 0;
+    await runCases(cases, { suite: 'unit', roofline: {}, progress: countingProgress(), repeat, warmupMinMs: 1e6 });
+    expect(log.length).toBe(1 + 20 + 3); // at most WARMUP_MAX_EXTRA more
+  });
+
   it('times and checks each case, marks a wrong result, and gives the fraction of the bound that applies', async () => {
     const cases = [baseCase('scale', () => scaleWorkload(4096)), baseCase('scale-wrong', () => scaleWorkload(4096, 1e-2))];
     const progress = countingProgress();

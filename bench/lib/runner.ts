@@ -20,7 +20,17 @@ export interface RunnerContext {
   progress: Progress;
   /** Warm-up and repeats for cases that do not set their own. */
   repeat: RepeatOptions;
+  /**
+   * Beyond repeat.warmup, warm-up runs continue until this many ms have passed (at most
+   * WARMUP_MAX_EXTRA more runs): V8 optimises our op path (and a peer's JS) only after some calls,
+   * and the first case of a suite paid for it (256^3 on cpu measured 140 GFLOP/s there against 192
+   * once warm, numpy unaffected). The session sets WARMUP_MIN_MS; 0 or absent: none.
+   */
+  warmupMinMs?: number;
 }
+
+export const WARMUP_MIN_MS = 250;
+const WARMUP_MAX_EXTRA = 20;
 
 /** One implementation of a case: ours (impl = device) or a peer. */
 interface Impl {
@@ -88,7 +98,7 @@ async function runCase(c: BenchCase, ctx: RunnerContext): Promise<Row[]> {
   const workloads = new Map<Impl, Workload>();
   try {
     for (const impl of impls) await prepare(impl, contenders.filter((k) => k.impl === impl), workloads, repeat, label, ctx.progress);
-    await timeRoundRobin(c, contenders, repeat, label, ctx.progress);
+    await timeRoundRobin(c, contenders, repeat, label, ctx.progress, ctx.warmupMinMs ?? 0);
     for (const k of contenders) finishRow(k, ctx.roofline);
     setRelative(contenders);
     for (const k of contenders) ctx.progress.row(rowLine(k.row));
@@ -152,7 +162,7 @@ async function prepare(impl: Impl, own: Contender[], workloads: Map<Impl, Worklo
  * Warm-up runs for every contender, then rounds of one timed run each, so that load from other
  * processes falls on all of them alike. A contender whose run throws is marked and dropped.
  */
-async function timeRoundRobin(c: BenchCase, contenders: Contender[], repeat: RepeatOptions, label: string, progress: Progress): Promise<void> {
+async function timeRoundRobin(c: BenchCase, contenders: Contender[], repeat: RepeatOptions, label: string, progress: Progress, warmupMinMs: number): Promise<void> {
   const gpuTimed = (k: Contender) => k.impl.ours && c.device === 'xpu' && c.gpuTime !== false;
   const runOnce = async (k: Contender, samples: boolean, tickLabel: string | null) => {
     const w = k.workload;
@@ -179,16 +189,10 @@ async function timeRoundRobin(c: BenchCase, contenders: Contender[], repeat: Rep
   for (const k of live) {
     const t0 = performance.now();
     for (let i = 0; i < repeat.warmup; i++) await runOnce(k, false, `${label}: warm-up ${k.row.impl}`);
-    // Short runs warm up for WARMUP_MIN_MS at least: V8 optimises our op path (and a peer's JS)
-    // only after some calls, and the first case of a suite paid for it (256^3 on cpu measured
-    // 140 GFLOP/s there against 192 once warm, numpy unaffected).
-    for (let i = 0; i < WARMUP_MAX_EXTRA && performance.now() - t0 < WARMUP_MIN_MS; i++) await runOnce(k, false, null);
+    for (let i = 0; i < WARMUP_MAX_EXTRA && performance.now() - t0 < warmupMinMs; i++) await runOnce(k, false, null);
   }
   for (let r = 0; r < repeat.reps; r++) for (const k of live) await runOnce(k, true, `${label}: run ${r + 1}/${repeat.reps}`);
 }
-
-const WARMUP_MIN_MS = 250;
-const WARMUP_MAX_EXTRA = 20;
 
 /**
  * Before a timed cpu run: a short pause for the thread pools of whatever ran before (ours spins

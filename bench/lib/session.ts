@@ -8,7 +8,7 @@ import { runEnvironment } from './env.js';
 import { createProgress, silentProgress } from './progress.js';
 import { SCHEMA_VERSION, type BenchResults, type Row, type SuiteRecord } from './records.js';
 import { measureRoofline, rooflineSteps, type Roofline } from './roofline.js';
-import { plannedTicks, runCases } from './runner.js';
+import { plannedTicks, runCases, WARMUP_MIN_MS } from './runner.js';
 import type { RepeatOptions } from './timing.js';
 
 /** A suite the run was asked for: its module's Suite, or why the runner does not run it. */
@@ -72,7 +72,7 @@ export async function runSession(opts: SessionOptions): Promise<BenchResults> {
     for (const [name, plan] of plans) {
       const record = records.find((r) => r.name === name) as SuiteRecord;
       try {
-        rows.push(...(await runCases(plan.cases, { suite: name, roofline, progress, repeat })));
+        rows.push(...(await runCases(plan.cases, { suite: name, roofline, progress, repeat, warmupMinMs: WARMUP_MIN_MS })));
       } catch (err) {
         record.status = 'failed';
         record.error = `run failed: ${(err as Error).stack ?? err}`;
