@@ -39,7 +39,7 @@ const SCHEME: Record<'int8' | 'int4' | 'w8a8', xpu.quant.QuantizeOptions> = {
 type Weight = xpu.Tensor | xpu.quant.QuantizedTensor;
 /** Output columns checked against float64 (weight rows read back for the reference). */
 const CHECK_COLS = 64;
-/** A timed GPU run streams about this many weight bytes, at most MAX_UNITS linears. */
+/** A timed run streams about this many weight bytes, at most MAX_UNITS linears. */
 const TARGET_BYTES = 256 * 2 ** 20;
 const MAX_UNITS = 16;
 export const BOUND: Record<QuantKind, number> = { float32: 1e-4, float16: 2e-3, int8: 1e-4, int4: 1e-4, w8a8: 1e-4 };
@@ -97,7 +97,10 @@ async function weightHead(w: Weight, rows: number): Promise<Float64Array> {
 
 export function quantLinearWorkload(device: DeviceName, kind: QuantKind, s: QuantShape): Workload {
   const bytes = weightBytes(kind, s.n, s.k);
-  const sets = device === 'xpu' ? rotationSets(bytes) : 1;
+  // Both devices rotate among weights (an int4 4096^2 weight, 8 MiB, would otherwise sit in this
+  // CPU's 32 MiB L3 and report cache bandwidth) and run several linears per timed run (one 0.5 ms
+  // GEMV per run was mostly the thread hand-off and the VM's noise).
+  const sets = rotationSets(bytes);
   const weights: Weight[] = [];
   const xs: xpu.Tensor[] = [];
   const actDtype = kind === 'float16' ? 'float16' : 'float32';
@@ -111,7 +114,7 @@ export function quantLinearWorkload(device: DeviceName, kind: QuantKind, s: Quan
     dispose();
     throw e;
   }
-  const units = device === 'xpu' ? opsPerRun(bytes, TARGET_BYTES, MAX_UNITS) : 1;
+  const units = opsPerRun(bytes, TARGET_BYTES, MAX_UNITS);
   let next = 0;
   return {
     units,
