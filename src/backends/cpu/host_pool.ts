@@ -4,10 +4,10 @@ import { allocHost, type DType, type HostArray } from '../../tensor/dtype.js';
  * Reuse of large host arrays. A fresh 64 MiB TypedArray costs a zero-fill and first-touch page
  * faults each time; out-of-place ops in a loop (a collective's output, a CPU kernel's result)
  * would pay that on every call, and V8 counts each new backing store as external memory that
- * brings the next full GC closer. From 64 KiB on the pool pays: a 256 KiB output (a 256^3 GEMM's)
- * cost 23-120 us to allocate where the GEMM itself takes ~170 us. Arrays of at least MIN_BYTES that a tensor gives back are kept
- * (up to CAP_BYTES in all, oldest dropped first) and handed out again, NOT zeroed: every CPU
- * kernel and collective writes all of its output.
+ * brings the next full GC closer. From 64 KiB on the pool pays: a 256 KiB output (a 256^3
+ * GEMM's) cost 23-120 us to allocate where the GEMM itself takes ~170 us. Arrays of at least
+ * MIN_BYTES that a tensor gives back are kept (up to CAP_BYTES in all, oldest dropped first) and
+ * handed out again, NOT zeroed: every CPU kernel and collective writes all of its output.
  */
 const MIN_BYTES = 64 << 10;
 const CAP_BYTES = 256 << 20;
