@@ -67,22 +67,27 @@ describe('bench runner', () => {
   const repeat = { warmup: 1, reps: 3 };
 
   it('keeps warming a contender up until warmupMinMs has passed (bounded), without extra progress ticks', async () => {
+    // An injected clock that each run moves on by 5 ms: the warm-up logic without real time.
+    let now = 0;
+    const clock = () => now;
     const log: string[] = [];
     const slow = (): Workload => {
       const w = scaleWorkload(64, 0, log);
       const run = w.run;
-      return { ...w, run: () => { run(); const end = performance.now() + 5; while (performance.now() < end) { /* a 5 ms run */ } } };
+      return { ...w, run: () => { run(); now += 5; } };
     };
     const cases = [baseCase('slow', slow)];
     const progress = countingProgress();
-    await runCases(cases, { suite: 'unit', roofline: {}, progress, repeat, warmupMinMs: 40 });
-    // check() does not log; 1 warm-up, then about 40 ms / 5 ms more, then 3 timed runs.
-    expect(log.length).toBeGreaterThanOrEqual(1 + 6 + 3);
-    expect(log.length).toBeLessThanOrEqual(1 + 20 + 3);
+    await runCases(cases, { suite: 'unit', roofline: {}, progress, repeat, warmupMinMs: 40, clock });
+    // check() does not log; 1 warm-up (to 5 ms), 7 more until 40 ms have passed, then 3 timed runs.
+    expect(log.length).toBe(1 + 7 + 3);
     expect(progress.ticks).toBe(plannedTicks(cases, repeat));
     log.length = 0;
-    await runCases(cases, { suite: 'unit', roofline: {}, progress: countingProgress(), repeat, warmupMinMs: 1e6 });
+    await runCases(cases, { suite: 'unit', roofline: {}, progress: countingProgress(), repeat, warmupMinMs: 1e6, clock });
     expect(log.length).toBe(1 + 20 + 3); // at most WARMUP_MAX_EXTRA more
+    log.length = 0;
+    await runCases(cases, { suite: 'unit', roofline: {}, progress: countingProgress(), repeat, warmupMinMs: 0, clock });
+    expect(log.length).toBe(1 + 3); // no budget: only repeat.warmup
   });
 
   it('times and checks each case, marks a wrong result, and gives the fraction of the bound that applies', async () => {

@@ -27,6 +27,11 @@ export interface RunnerContext {
    * once warm, numpy unaffected). The session sets WARMUP_MIN_MS; 0 or absent: none.
    */
   warmupMinMs?: number;
+  /**
+   * The clock the warm-up budget is measured with (ms); performance.now unless a test injects
+   * one, so the warm-up logic can be tested without real time.
+   */
+  clock?: () => number;
 }
 
 export const WARMUP_MIN_MS = 250;
@@ -98,7 +103,7 @@ async function runCase(c: BenchCase, ctx: RunnerContext): Promise<Row[]> {
   const workloads = new Map<Impl, Workload>();
   try {
     for (const impl of impls) await prepare(impl, contenders.filter((k) => k.impl === impl), workloads, repeat, label, ctx.progress);
-    await timeRoundRobin(c, contenders, repeat, label, ctx.progress, ctx.warmupMinMs ?? 0);
+    await timeRoundRobin(c, contenders, repeat, label, ctx.progress, ctx.warmupMinMs ?? 0, ctx.clock ?? (() => performance.now()));
     for (const k of contenders) finishRow(k, ctx.roofline);
     setRelative(contenders);
     for (const k of contenders) ctx.progress.row(rowLine(k.row));
@@ -162,7 +167,7 @@ async function prepare(impl: Impl, own: Contender[], workloads: Map<Impl, Worklo
  * Warm-up runs for every contender, then rounds of one timed run each, so that load from other
  * processes falls on all of them alike. A contender whose run throws is marked and dropped.
  */
-async function timeRoundRobin(c: BenchCase, contenders: Contender[], repeat: RepeatOptions, label: string, progress: Progress, warmupMinMs: number): Promise<void> {
+async function timeRoundRobin(c: BenchCase, contenders: Contender[], repeat: RepeatOptions, label: string, progress: Progress, warmupMinMs: number, clock: () => number): Promise<void> {
   const gpuTimed = (k: Contender) => k.impl.ours && c.device === 'xpu' && c.gpuTime !== false;
   const runOnce = async (k: Contender, samples: boolean, tickLabel: string | null) => {
     const w = k.workload;
@@ -187,9 +192,9 @@ async function timeRoundRobin(c: BenchCase, contenders: Contender[], repeat: Rep
   };
   const live = contenders.filter((k) => k.workload);
   for (const k of live) {
-    const t0 = performance.now();
+    const t0 = clock();
     for (let i = 0; i < repeat.warmup; i++) await runOnce(k, false, `${label}: warm-up ${k.row.impl}`);
-    for (let i = 0; i < WARMUP_MAX_EXTRA && performance.now() - t0 < warmupMinMs; i++) await runOnce(k, false, null);
+    for (let i = 0; i < WARMUP_MAX_EXTRA && clock() - t0 < warmupMinMs; i++) await runOnce(k, false, null);
   }
   for (let r = 0; r < repeat.reps; r++) for (const k of live) await runOnce(k, true, `${label}: run ${r + 1}/${repeat.reps}`);
 }
