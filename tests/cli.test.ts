@@ -8,6 +8,13 @@ const requireGpu = process.env.XPU_REQUIRE_GPU === '1';
 
 beforeAll(ensureBuilt);
 
+describe('xpu --version', () => {
+  it("prints package.json's version and nothing else", async () => {
+    const { stdout } = await xpuCli(['--version']);
+    expect(stdout.trim()).toBe((createRequire(import.meta.url)('../package.json') as { version: string }).version);
+  });
+});
+
 describe('xpu info', () => {
   it('--json reports devices, native components and versions', async () => {
     const { stdout } = await xpuCli(['info', '--json']);

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
+import { xpuVersion } from './versions.js';
 
 /**
  * The `xpu` command. Each subcommand imports the runtime lazily, so `xpu --help` does not open
@@ -8,6 +9,8 @@ import { Command, Option } from 'commander';
 
 const program = new Command();
 program.name('xpu').description('A tensor runtime for Node.js on WebGPU (Dawn), with a CPU fallback.');
+// versions.ts reads package.json only: --version opens no GPU.
+program.version(xpuVersion(), '-V, --version', 'print the xpu version');
 // `xpu run ... script.js --flag` must hand --flag to the script, not parse it (see `run`).
 program.enablePositionalOptions();
 
