@@ -1,6 +1,6 @@
 import type { MapKernel, Operand, Scalar } from '../backends/backend.js';
 import type { Device } from '../device/device.js';
-import { XpuDeviceError } from '../errors.js';
+import { typeName, XpuDeviceError, XpuTypeError, XpuValueError } from '../errors.js';
 import { dtypeInfo, type ComputeKind, type DType } from '../tensor/dtype.js';
 import { broadcastStrides } from '../tensor/shape.js';
 import { StorageRef, Tensor } from '../tensor/tensor.js';
@@ -8,7 +8,7 @@ import { COPY_KERNEL } from './copy_kernel.js';
 
 /** Checks liveness of every tensor argument and that they share one device. */
 export function checkSameDevice(op: string, tensors: readonly Tensor[], names?: readonly string[]): Device {
-  tensors.forEach((t, i) => t.check(op, names?.[i] ?? (i === 0 ? 'input' : `other`)));
+  tensors.forEach((t, i) => tensorArg(op, names?.[i] ?? (i === 0 ? 'input' : `other`), t));
   const dev = tensors[0].device;
   for (let i = 1; i < tensors.length; i++) {
     if (!tensors[i].device.equals(dev)) {
@@ -67,4 +67,26 @@ export function copyAs(op: string, t: Tensor, dtype: DType = t.dtype): Tensor {
   }
   void op;
   return runMap({ device: t.device, kernel, inputs: [operand(t, t.shape)], outShape: t.shape, outDtype: dtype, argKind });
+}
+
+/**
+ * The one check every public op runs on each tensor argument, first thing: anything but a live
+ * Tensor (null, undefined, a number, a plain object, a QuantizedTensor...) is an XpuTypeError
+ * naming the op and the argument, instead of a "Cannot read properties of null" from deep inside.
+ */
+export function tensorArg(op: string, arg: string, x: unknown): Tensor {
+  if (!(x instanceof Tensor)) throw new XpuTypeError('not a tensor', { op, arg, expected: 'Tensor', got: typeName(x) });
+  return x.check(op, arg);
+}
+
+/** An optional tensor argument (an options field such as bias): null and undefined mean absent. */
+export function optionalTensorArg(op: string, arg: string, x: unknown): Tensor | undefined {
+  return x === undefined || x === null ? undefined : tensorArg(op, arg, x);
+}
+
+/** A non-empty array of tensors (cat, stack): each element through tensorArg as `${arg}[i]`. */
+export function tensorListArg(op: string, arg: string, xs: unknown): Tensor[] {
+  if (!Array.isArray(xs)) throw new XpuTypeError('expects an array of tensors', { op, arg, expected: 'Tensor[]', got: typeName(xs) });
+  if (xs.length === 0) throw new XpuValueError('expects a non-empty array of tensors', { op, arg, expected: 'an array of at least one Tensor', got: 'an empty array' });
+  return xs.map((t, i) => tensorArg(op, `${arg}[${i}]`, t));
 }

@@ -1,7 +1,7 @@
-import { XpuIndexError, XpuShapeError, XpuValueError } from '../errors.js';
-import { fmtShape, inferReshape, normalizeDim, viewStrides } from '../tensor/shape.js';
+import { fmtValue, XpuIndexError, XpuShapeError, XpuValueError } from '../errors.js';
+import { arrayArg, fmtShape, inferReshape, intArg, normalizeDim, viewStrides } from '../tensor/shape.js';
 import { makeView, type Tensor } from '../tensor/tensor.js';
-import { copyAs } from './common.js';
+import { copyAs, tensorArg } from './common.js';
 
 /**
  * Views share storage with their base: only shape, strides and offset change, no data moves.
@@ -9,7 +9,7 @@ import { copyAs } from './common.js';
  */
 
 export function view(t: Tensor, shape: number[]): Tensor {
-  t.check('view');
+  tensorArg('view', 'input', t);
   const to = inferReshape('view', t.shape, shape);
   const st = viewStrides(t.shape, t.strides, to);
   if (!st) {
@@ -19,7 +19,7 @@ export function view(t: Tensor, shape: number[]): Tensor {
 }
 
 export function reshape(t: Tensor, shape: number[]): Tensor {
-  t.check('reshape');
+  tensorArg('reshape', 'input', t);
   const to = inferReshape('reshape', t.shape, shape);
   const st = viewStrides(t.shape, t.strides, to);
   if (st) return makeView(t, to, st, t.offset);
@@ -30,16 +30,16 @@ export function reshape(t: Tensor, shape: number[]): Tensor {
 }
 
 export function permute(t: Tensor, dims: number[]): Tensor {
-  t.check('permute');
-  const nd = dims.map((d) => normalizeDim('permute', d, t.ndim, 'dims'));
+  tensorArg('permute', 'input', t);
+  const nd = arrayArg('permute', 'dims', dims).map((d) => normalizeDim('permute', d, t.ndim, 'dims'));
   if (nd.length !== t.ndim || new Set(nd).size !== nd.length) {
-    throw new XpuValueError('dims must be a permutation of the tensor\'s dims', { op: 'permute', arg: 'dims', expected: `a permutation of 0..${t.ndim - 1}`, got: JSON.stringify(dims) });
+    throw new XpuValueError('dims must be a permutation of the tensor\'s dims', { op: 'permute', arg: 'dims', expected: `a permutation of 0..${t.ndim - 1}`, got: fmtValue(dims) });
   }
   return makeView(t, nd.map((d) => t.shape[d]), nd.map((d) => t.strides[d]), t.offset);
 }
 
 export function transpose(t: Tensor, dim0: number, dim1: number): Tensor {
-  t.check('transpose');
+  tensorArg('transpose', 'input', t);
   const a = normalizeDim('transpose', dim0, t.ndim, 'dim0');
   const b = normalizeDim('transpose', dim1, t.ndim, 'dim1');
   const perm = Array.from({ length: t.ndim }, (_, i) => i);
@@ -49,12 +49,14 @@ export function transpose(t: Tensor, dim0: number, dim1: number): Tensor {
 
 /** 2-D transpose (t.T for matrices, a no-op view for 0-D and 1-D). */
 export function t2(t: Tensor): Tensor {
+  tensorArg('t', 'input', t);
   if (t.ndim > 2) throw new XpuShapeError('t() expects a tensor with <= 2 dims', { op: 't', arg: 'input', expected: '<= 2 dims', got: `${t.ndim} dims` });
   return t.ndim < 2 ? makeView(t.check('t'), t.shape, t.strides, t.offset) : transpose(t, 0, 1);
 }
 
 export function expand(t: Tensor, shape: number[]): Tensor {
-  t.check('expand');
+  tensorArg('expand', 'input', t);
+  arrayArg('expand', 'shape', shape).forEach((d) => intArg('expand', 'shape', d, { min: -1, rangeError: XpuShapeError }));
   if (shape.length < t.ndim) {
     throw new XpuShapeError('expand cannot drop dims', { op: 'expand', arg: 'shape', expected: `at least ${t.ndim} dims`, got: fmtShape(shape) });
   }
@@ -85,8 +87,11 @@ export function expand(t: Tensor, shape: number[]): Tensor {
 }
 
 export function narrow(t: Tensor, dim: number, start: number, length: number): Tensor {
-  t.check('narrow');
+  tensorArg('narrow', 'input', t);
   const d = normalizeDim('narrow', dim, t.ndim);
+  noZeroDim('narrow', t);
+  intArg('narrow', 'start', start);
+  intArg('narrow', 'length', length);
   const size = t.shape[d];
   const s = start < 0 ? start + size : start;
   if (!Number.isInteger(s) || s < 0 || !Number.isInteger(length) || length < 0 || s + length > size) {
@@ -97,12 +102,24 @@ export function narrow(t: Tensor, dim: number, start: number, length: number): T
   return makeView(t, shape, t.strides, t.offset + s * t.strides[d]);
 }
 
+/**
+ * narrow, slice and select index into a dim, which a 0-d tensor does not have (normalizeDim lets
+ * dim 0 through for it, as PyTorch does for reductions), so they refuse it as PyTorch does.
+ */
+function noZeroDim(op: string, t: Tensor): void {
+  if (t.ndim === 0) throw new XpuIndexError(`${op}() cannot be applied to a 0-d tensor`, { op, arg: 'input', expected: 'a tensor with at least 1 dim', got: 'a 0-d tensor' });
+}
+
 /** Python-style slice along a dim: start/end clamp, negative indices count from the end, step > 0. */
 export function slice(t: Tensor, dim: number, start = 0, end?: number, step = 1): Tensor {
-  t.check('slice');
+  tensorArg('slice', 'input', t);
   const d = normalizeDim('slice', dim, t.ndim);
+  noZeroDim('slice', t);
   const size = t.shape[d];
-  if (!Number.isInteger(step) || step <= 0) throw new XpuValueError('step must be a positive integer', { op: 'slice', arg: 'step', expected: 'an integer >= 1', got: String(step) });
+  intArg('slice', 'start', start);
+  // Python's x[a:None]: a missing end (undefined or null) runs to the end of the dim.
+  if (end !== undefined && end !== null) intArg('slice', 'end', end);
+  intArg('slice', 'step', step, { min: 1 });
   const clamp = (v: number) => Math.min(size, Math.max(0, v < 0 ? v + size : v));
   const s = clamp(start);
   const e = Math.max(s, clamp(end ?? size));
@@ -115,25 +132,24 @@ export function slice(t: Tensor, dim: number, start = 0, end?: number, step = 1)
 
 /** The slice at `index` along `dim`, with that dim removed (t[i] for dim 0). */
 export function select(t: Tensor, dim: number, index: number): Tensor {
-  t.check('select');
+  tensorArg('select', 'input', t);
   const d = normalizeDim('select', dim, t.ndim);
+  noZeroDim('select', t);
   const size = t.shape[d];
-  if (!Number.isInteger(index) || index < -size || index >= size) {
-    throw new XpuIndexError('index out of range', { op: 'select', arg: 'index', expected: `an integer in [${-size}, ${size - 1}]`, got: String(index) });
-  }
+  intArg('select', 'index', index, { min: -size, max: size - 1, rangeError: XpuIndexError });
   const i = index < 0 ? index + size : index;
   return makeView(t, t.shape.filter((_, j) => j !== d), t.strides.filter((_, j) => j !== d), t.offset + i * t.strides[d]);
 }
 
 export function squeeze(t: Tensor, dim?: number | number[]): Tensor {
-  t.check('squeeze');
-  const dims = dim === undefined ? t.shape.map((_, i) => i) : (Array.isArray(dim) ? dim : [dim]).map((d) => normalizeDim('squeeze', d, t.ndim));
+  tensorArg('squeeze', 'input', t);
+  const dims = dim === undefined || dim === null ? t.shape.map((_, i) => i) : (Array.isArray(dim) ? dim : [dim]).map((d) => normalizeDim('squeeze', d, t.ndim));
   const drop = new Set(dims.filter((d) => t.shape[d] === 1));
   return makeView(t, t.shape.filter((_, i) => !drop.has(i)), t.strides.filter((_, i) => !drop.has(i)), t.offset);
 }
 
 export function unsqueeze(t: Tensor, dim: number): Tensor {
-  t.check('unsqueeze');
+  tensorArg('unsqueeze', 'input', t);
   const d = normalizeDim('unsqueeze', dim, t.ndim + 1);
   const shape = t.shape.slice();
   const strides = t.strides.slice();
@@ -144,7 +160,7 @@ export function unsqueeze(t: Tensor, dim: number): Tensor {
 }
 
 export function flatten(t: Tensor, startDim = 0, endDim = -1): Tensor {
-  t.check('flatten');
+  tensorArg('flatten', 'input', t);
   if (t.ndim === 0) return reshape(t, [1]);
   const s = normalizeDim('flatten', startDim, t.ndim, 'startDim');
   const e = normalizeDim('flatten', endDim, t.ndim, 'endDim');
@@ -155,10 +171,10 @@ export function flatten(t: Tensor, startDim = 0, endDim = -1): Tensor {
 
 /** `t` itself if it is already contiguous, else a contiguous copy. */
 export function contiguous(t: Tensor): Tensor {
-  t.check('contiguous');
+  tensorArg('contiguous', 'input', t);
   return t.isContiguous() ? makeView(t, t.shape, t.strides, t.offset) : copyAs('contiguous', t);
 }
 
 export function clone(t: Tensor): Tensor {
-  return copyAs('clone', t.check('clone'));
+  return copyAs('clone', tensorArg('clone', 'input', t));
 }

@@ -1,4 +1,4 @@
-import { XpuIndexError, XpuShapeError, XpuValueError } from '../errors.js';
+import { fmtValue, typeName, XpuIndexError, XpuShapeError, XpuTypeError, XpuValueError } from '../errors.js';
 
 export type Shape = readonly number[];
 
@@ -26,29 +26,61 @@ export function fmtShape(s: Shape): string {
   return `[${s.join(', ')}]`;
 }
 
-export function checkShape(op: string, arg: string, shape: unknown): number[] {
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw new XpuShapeError('invalid shape', { op, arg, expected: 'an array of non-negative integers', got: JSON.stringify(shape) });
-  }
-  return shape.slice();
+/**
+ * The one check for every integer argument of a public op (sizes, counts, indices, steps...):
+ * not a number (a BigInt, a string, null) is an XpuTypeError; NaN, an infinity or a fraction is
+ * an XpuValueError; outside [min, max] it is `rangeError` (XpuIndexError for indices, by default
+ * XpuValueError). Nothing after this check ever sees NaN, so no op can make a shape of [NaN].
+ */
+export function intArg(
+  op: string, arg: string, x: unknown,
+  range: { min?: number; max?: number; rangeError?: typeof XpuValueError; expected?: string } = {},
+): number {
+  const { min = -Number.MAX_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER, rangeError = XpuValueError } = range;
+  const expected = range.expected ?? (min === -Number.MAX_SAFE_INTEGER ? (max === Number.MAX_SAFE_INTEGER ? 'an integer' : `an integer <= ${max}`) : max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer in [${min}, ${max}]`);
+  if (typeof x !== 'number') throw new XpuTypeError('must be a number', { op, arg, expected: 'number', got: typeName(x) });
+  if (!Number.isInteger(x)) throw new XpuValueError('must be an integer', { op, arg, expected, got: fmtValue(x) });
+  if (x < min || x > max) throw new rangeError('out of range', { op, arg, expected, got: fmtValue(x) });
+  return x;
 }
 
-/** Wraps a possibly negative dim into [0, rank). */
-export function normalizeDim(op: string, dim: number, rank: number, arg = 'dim'): number {
-  const r = Math.max(rank, 1);
-  if (!Number.isInteger(dim) || dim < -r || dim >= r) {
-    throw new XpuIndexError('dim out of range', { op, arg, expected: `an integer in [${-r}, ${r - 1}]`, got: String(dim) });
+/** A number argument (a scalar, eps, a scale...): typeof number, and finite when `finite`. */
+export function numberArg(op: string, arg: string, x: unknown, finite = false): number {
+  if (typeof x !== 'number') throw new XpuTypeError('must be a number', { op, arg, expected: 'number', got: typeName(x) });
+  if (finite && !Number.isFinite(x)) throw new XpuValueError('must be a finite number', { op, arg, expected: 'a finite number', got: fmtValue(x) });
+  return x;
+}
+
+/** An array argument (a shape, a list of dims): anything else is an XpuTypeError. */
+export function arrayArg(op: string, arg: string, x: unknown, expected = 'number[]'): unknown[] {
+  if (!Array.isArray(x)) throw new XpuTypeError('must be an array', { op, arg, expected, got: typeName(x) });
+  return x;
+}
+
+export function checkShape(op: string, arg: string, shape: unknown): number[] {
+  const list = arrayArg(op, arg, shape, 'an array of non-negative integers');
+  const bad = list.findIndex((d) => typeof d !== 'number');
+  if (bad >= 0) throw new XpuTypeError('shape entries must be numbers', { op, arg, expected: 'an array of non-negative integers', got: `${typeName(list[bad])} at index ${bad}` });
+  if (!list.every((d) => Number.isInteger(d) && (d as number) >= 0)) {
+    throw new XpuShapeError('invalid shape', { op, arg, expected: 'an array of non-negative integers', got: fmtValue(shape) });
   }
-  return dim < 0 ? dim + r : dim;
+  return list.slice() as number[];
+}
+
+/** Wraps a possibly negative dim into [0, rank) (a 0-d tensor accepts 0 and -1, as PyTorch). */
+export function normalizeDim(op: string, dim: unknown, rank: number, arg = 'dim'): number {
+  const r = Math.max(rank, 1);
+  const d = intArg(op, arg, dim, { min: -r, max: r - 1, rangeError: XpuIndexError });
+  return d < 0 ? d + r : d;
 }
 
 /** Normalizes a dims argument (undefined = all dims), sorted and without repeats. */
 export function normalizeDims(op: string, dims: number | readonly number[] | undefined, rank: number): number[] {
   if (dims === undefined) return Array.from({ length: rank }, (_, i) => i);
-  const list = typeof dims === 'number' ? [dims] : [...dims];
+  const list = typeof dims === 'number' ? [dims] : [...arrayArg(op, 'dim', dims)];
   const out = list.map((d) => normalizeDim(op, d, rank));
   if (new Set(out).size !== out.length) {
-    throw new XpuValueError('dims repeat', { op, arg: 'dim', expected: 'distinct dims', got: JSON.stringify(list) });
+    throw new XpuValueError('dims repeat', { op, arg: 'dim', expected: 'distinct dims', got: fmtValue(list) });
   }
   return out.sort((a, b) => a - b);
 }
@@ -105,7 +137,9 @@ export function coalesce(shape: Shape, stridesList: readonly (readonly number[])
 /** Infers a -1 entry and checks that a reshape keeps the element count. */
 export function inferReshape(op: string, from: Shape, to: readonly number[]): number[] {
   const n = numel(from);
-  const out = to.slice();
+  const out = arrayArg(op, 'shape', to).slice() as number[];
+  const bad = out.findIndex((d) => typeof d !== 'number');
+  if (bad >= 0) throw new XpuTypeError('shape entries must be numbers', { op, arg: 'shape', expected: 'integers >= 0 and at most one -1', got: `${typeName(out[bad])} at index ${bad}` });
   const neg = out.filter((d) => d === -1).length;
   if (neg > 1 || out.some((d) => !Number.isInteger(d) || d < -1)) {
     throw new XpuShapeError('invalid target shape', { op, arg: 'shape', expected: 'integers >= 0 and at most one -1', got: fmtShape(to) });

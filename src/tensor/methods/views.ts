@@ -1,3 +1,4 @@
+import { tensorArg } from '../../ops/common.js';
 import * as v from '../../ops/views.js';
 import { Tensor } from '../tensor.js';
 
@@ -35,7 +36,7 @@ P.transpose = function (a, b) { return v.transpose(this, a, b); };
 P.t = function () { return v.t2(this); };
 Object.defineProperty(P, 'T', { get(this: Tensor) { return v.t2(this); } });
 P.expand = function (...s) { return v.expand(this, dimsArg(s)); };
-P.expandAs = function (o) { return v.expand(this, o.shape.slice()); };
+P.expandAs = function (o) { return v.expand(this, tensorArg('expandAs', 'other', o).shape.slice()); };
 P.narrow = function (d, s, l) { return v.narrow(this, d, s, l); };
 P.slice = function (d, s, e, st) { return v.slice(this, d, s, e, st); };
 P.select = function (d, i) { return v.select(this, d, i); };
