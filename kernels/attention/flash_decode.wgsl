@@ -86,10 +86,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   workgroupBarrier();
 
   // 2. Row lid's max and sum; its scores become probabilities.
+  // A NaN score (NaN query row, or a NaN key the row attends to) writes m = NaN, which the merge
+  // turns into a NaN row: max() would drop it and the row would pass for a masked one.
   if (lid < nr) {
     var m = MASKED;
+    var nan_row = false;
     for (var j = 0u; j < j1 - j0; j++) {
-      m = max(m, p_chunk[lid * CMAX + j]);
+      let sc = p_chunk[lid * CMAX + j];
+      m = max(m, sc);
+      nan_row = nan_row || att_is_nan(sc);
     }
     var l = 0.0;
     for (var j = 0u; j < j1 - j0; j++) {
@@ -102,7 +107,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let h = hk * P.group + row / P.L;
     let qi = row % P.L;
     let base = ((((b * P.H + h) * P.L + qi) * P.splits) + split) * (ev + 2u);
-    out[base] = bitcast<u32>(m);
+    out[base] = select(bitcast<u32>(m), ATT_NAN_BITS, nan_row);
     out[base + 1u] = bitcast<u32>(l);
   }
   workgroupBarrier();

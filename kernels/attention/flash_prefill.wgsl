@@ -32,9 +32,11 @@ var<workgroup> row_corr: array<f32, BQ>;
 var<workgroup> row_l: array<f32, BQ>;
 
 // Row R's output columns lid + C * LANES: o_R_C / l (0 for a row with every key masked).
+// A NaN l marks a row that met a NaN score: NaN out, written as such.
 fn store_row(r: u32, c: u32, v: vec4<f32>, b: u32, h: u32, q0: u32, lid: u32) {
   let qi = q0 + r;
   let l = row_l[r];
+  let nan_row = att_is_nan(l);
   let inv = select(1.0 / l, 0.0, l == 0.0);
   let ev = P.rt.y;
   if (qi < P.L) {
@@ -43,7 +45,7 @@ fn store_row(r: u32, c: u32, v: vec4<f32>, b: u32, h: u32, q0: u32, lid: u32) {
     for (var i = 0u; i < 4u; i++) {
       let col = c4 * 4u + i;
       if (col < ev) {
-        out[ob + col] = bitcast<u32>(v[i] * inv);
+        out[ob + col] = bitcast<u32>(select(v[i] * inv, att_nan(), nan_row));
       }
     }
   }
@@ -86,6 +88,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   var m_row = MASKED;
   var l_row = 0.0;
+  // A NaN score in the row (a NaN query, or a NaN key it attends to): max() and the `<= MASKED`
+  // tests below drop NaN, so without this a NaN query row would come out as a fully masked row
+  // (0) instead of NaN (PyTorch's softmax).
+  var nan_row = false;
   // o_R_C: output vec4 column lid + C * LANES of row R (generated, see below).
   //@O_DECL
 
@@ -123,11 +129,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let r = lid;
       var tmax = MASKED;
       for (var j = 0u; j < BK; j++) {
-        tmax = max(tmax, s_tile[r * BK + j]);
+        let sc = s_tile[r * BK + j];
+        tmax = max(tmax, sc);
+        nan_row = nan_row || att_is_nan(sc);
       }
       let m_new = max(m_row, tmax);
       var corr = 1.0;
-      if (m_new > MASKED) {
+      if (m_new > MASKED && !nan_row) {
         corr = select(exp(m_row - m_new), 0.0, m_row <= MASKED);
         var sum = 0.0;
         for (var j = 0u; j < BK; j++) {
@@ -157,7 +165,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
 
   if (lid < BQ) {
-    row_l[lid] = l_row;
+    row_l[lid] = select(l_row, att_nan(), nan_row);
   }
   workgroupBarrier();
   //@STORE

@@ -12,7 +12,8 @@
 //      lane loads q rows SG j + l and each row reaches the others through subgroupBroadcast;
 //   2. masks (score_fn) only on tiles that need them (mask operand, flex mods, the diagonal, the
 //      padded keys past S); online softmax per row with subgroupMax, ONE rescale per row and tile,
-//      per-lane partial sums l_R (one subgroupAdd at the end);
+//      per-lane partial sums l_R (one subgroupAdd at the end); n_R flags a NaN score in row R
+//      (the row's output is then NaN, as PyTorch's softmax gives; subgroupMax may drop NaN);
 //   3. O += P V: lane l owns output vec4 columns l + SG c; the probabilities of the keys of lane
 //      src reach every lane through subgroupShuffle (a runtime loop over src keeps the code
 //      small), v rows are texel fetches.
@@ -46,12 +47,13 @@ fn sum4(v: vec4<f32>) -> f32 {
   return (v.x + v.y) + (v.z + v.w);
 }
 
-// Output columns c4 * 4 .. c4 * 4 + 3 of query row qi (of batch x head bh), times inv.
+// Output columns c4 * 4 .. c4 * 4 + 3 of query row qi (of batch x head bh), times inv; a NaN
+// inv (the row met a NaN score) writes NaN outright rather than trusting v * NaN to stay NaN.
 fn store_row(bh: u32, qi: u32, c4: u32, v: vec4<f32>, inv: f32) {
   let ev = P.rt.y;
   if (qi < P.L) {
     let ob = (bh * P.L + qi) * ev;
-    let w = v * inv;
+    let w = select(v * inv, vec4<f32>(att_nan()), att_is_nan(inv));
     for (var i = 0u; i < 4u; i++) {
       let col = c4 * 4u + i;
       if (col < ev) {

@@ -8,7 +8,9 @@
 // then the online softmax update (running max m, running sum l, the unnormalised output rescaled
 // by exp(m_old - m_new)) and acc += P V. Scores never exist beyond one [QT, KT] tile. With
 // causal masking the key loop stops at the tile row's last query. A row whose keys are all
-// masked (scores <= -3e38, -inf included) gives 0. Tasks (b, h, q block) are spread over the
+// masked (scores <= -3e38, -inf included) gives 0; a row with a NaN among the scores it attends
+// to gives NaN (PyTorch's softmax over that row), while a NaN key the row is masked from is never
+// part of it. Tasks (b, h, q block) are spread over the
 // OpenMP threads; the whole call is one job on the compute queue.
 // GCC 12 flags the AVX-512 reduction intrinsics in its own headers (a known false positive).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -18,6 +20,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -76,7 +79,8 @@ inline float MaskAt(const APlan& p, int64_t b, int64_t h, int64_t i, int64_t j) 
 
 struct Scratch {
   std::vector<float> kt, s, acc, m, l;
-  Scratch(int64_t E, int64_t Ev) : kt(E * KT), s(QT * KT), acc(QT * Ev), m(QT), l(QT) {}
+  std::vector<uint8_t> nan;  // rows that met a NaN score: their output is NaN
+  Scratch(int64_t E, int64_t Ev) : kt(E * KT), s(QT * KT), acc(QT * Ev), m(QT), l(QT), nan(QT) {}
 };
 
 void Task(const APlan& p, int64_t b, int64_t h, int64_t i0, Scratch& w) {
@@ -91,6 +95,7 @@ void Task(const APlan& p, int64_t b, int64_t h, int64_t i0, Scratch& w) {
   float* acc = w.acc.data();
   std::fill(w.m.begin(), w.m.end(), kMasked);
   std::fill(w.l.begin(), w.l.end(), 0.0f);
+  std::fill(w.nan.begin(), w.nan.end(), uint8_t{0});
   std::fill(acc, acc + rows * Ev, 0.0f);
   const int64_t kEnd = p.causal ? std::min<int64_t>(S, i0 + rows) : S;
   for (int64_t j0 = 0; j0 < kEnd; j0 += KT) {
@@ -134,7 +139,9 @@ void Task(const APlan& p, int64_t b, int64_t h, int64_t i0, Scratch& w) {
       if (p.causal) for (int c = 0; c < cols; c++) if (j0 + c > i) sr[c] = kMasked;
       if (p.maskKind >= 0) {
         for (int c = 0; c < cols; c++) {
-          if (!(sr[c] > kMasked)) continue;
+          // Only a pair masked already is skipped: a NaN score still meets its mask (a bool mask
+          // hides it; an additive one keeps it NaN, as in PyTorch).
+          if (sr[c] <= kMasked) continue;
           float mv = MaskAt(p, b, h, i, j0 + c);
           if (p.maskKind == 2) { if (mv != 0.0f) sr[c] = kMasked; }
           else sr[c] += mv;
@@ -143,9 +150,19 @@ void Task(const APlan& p, int64_t b, int64_t h, int64_t i0, Scratch& w) {
     }
     // Online softmax and P V.
     for (int r = 0; r < rows; r++) {
+      if (w.nan[r]) continue;
       float* sr = sc + r * KT;
       float tmax = kMasked;
-      for (int c = 0; c < cols; c++) if (sr[c] > tmax) tmax = sr[c];
+      bool nan = false;
+      for (int c = 0; c < cols; c++) {
+        if (sr[c] > tmax) tmax = sr[c];
+        else if (std::isnan(sr[c])) nan = true;
+      }
+      // The comparisons drop a NaN score as if it were masked; the row's output is NaN instead.
+      if (nan) {
+        w.nan[r] = 1;
+        continue;
+      }
       const float mOld = w.m[r];
       const float mNew = std::max(mOld, tmax);
       if (!(mNew > kMasked)) continue;
@@ -182,6 +199,10 @@ void Task(const APlan& p, int64_t b, int64_t h, int64_t i0, Scratch& w) {
   }
   for (int r = 0; r < rows; r++) {
     float* o = p.out + ((b * p.H + h) * L + i0 + r) * Ev;
+    if (w.nan[r]) {
+      std::fill(o, o + Ev, std::numeric_limits<float>::quiet_NaN());
+      continue;
+    }
     const float inv = w.l[r] > 0 ? 1.0f / w.l[r] : 0.0f;
     for (int64_t d = 0; d < Ev; d++) o[d] = acc[r * Ev + d] * inv;
   }

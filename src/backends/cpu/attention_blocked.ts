@@ -32,7 +32,10 @@ const K_TILE = 64;
 
 /**
  * q: contiguous [B, H, L, E]; k: [B, Hkv, S, E]; v: [B, Hkv, S, Ev]; writes every element of
- * out ([B, H, L, Ev]). A row whose keys are all masked gets 0.
+ * out ([B, H, L, Ev]). A row whose keys are all masked gets 0. A row with a NaN among the scores
+ * of the keys it attends to gets NaN everywhere, as softmax over such a row does in PyTorch (a
+ * NaN query row, or a NaN key the row is not masked from); a masked pair's score is never
+ * computed into the row, so a NaN key hidden by the mask or the causal diagonal changes nothing.
  */
 export function flashAttentionHost(p: HostAttentionProblem, q: Float32Array, k: Float32Array, v: Float32Array, score: HostScoreFn | null, blocks: HostBlocks | null, out: Float32Array): void {
   const { batch, heads, kvHeads, l: L, s: S, e: E, ev: Ev, scale, causal } = p;
@@ -41,6 +44,8 @@ export function flashAttentionHost(p: HostAttentionProblem, q: Float32Array, k: 
   const m = new Float64Array(Q_TILE);
   const lsum = new Float64Array(Q_TILE);
   const acc = new Float64Array(Q_TILE * Ev);
+  // Rows that met a NaN score: their output is NaN whatever else the row holds.
+  const nanRow = new Uint8Array(Q_TILE);
   const bs = blocks?.blockSize ?? 1;
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < heads; h++) {
@@ -53,6 +58,7 @@ export function flashAttentionHost(p: HostAttentionProblem, q: Float32Array, k: 
         m.fill(MASKED_SCORE);
         lsum.fill(0);
         acc.fill(0);
+        nanRow.fill(0);
         // Top-left causal: row i keeps keys j <= i, so the tile needs keys up to its last row.
         const kEnd = causal ? Math.min(S, i0 + rows) : S;
         for (let j0 = 0; j0 < kEnd; j0 += K_TILE) {
@@ -81,8 +87,20 @@ export function flashAttentionHost(p: HostAttentionProblem, q: Float32Array, k: 
           }
           // Online softmax update, row by row.
           for (let r = 0; r < rows; r++) {
+            if (nanRow[r]) continue;
             let tmax = MASKED_SCORE;
-            for (let c = 0; c < cols; c++) { const s = sc[r * K_TILE + c]; if (s > tmax) tmax = s; }
+            let nan = false;
+            for (let c = 0; c < cols; c++) {
+              const s = sc[r * K_TILE + c];
+              if (s > tmax) tmax = s;
+              else if (s !== s) nan = true;
+            }
+            // `s > tmax` and `s > MASKED_SCORE` below are false for NaN, which would drop the
+            // score as if masked (a NaN query row would come out as a fully masked row, 0).
+            if (nan) {
+              nanRow[r] = 1;
+              continue;
+            }
             const mNew = Math.max(m[r], tmax);
             if (!(mNew > MASKED_SCORE)) continue; // nothing kept in this row yet
             const corr = m[r] > MASKED_SCORE ? Math.exp(m[r] - mNew) : 0;
@@ -103,6 +121,10 @@ export function flashAttentionHost(p: HostAttentionProblem, q: Float32Array, k: 
         }
         for (let r = 0; r < rows; r++) {
           const oo = ((b * heads + h) * L + i0 + r) * Ev;
+          if (nanRow[r]) {
+            out.fill(NaN, oo, oo + Ev);
+            continue;
+          }
           const inv = lsum[r] > 0 ? 1 / lsum[r] : 0;
           for (let d = 0; d < Ev; d++) out[oo + d] = acc[r * Ev + d] * inv;
         }

@@ -98,9 +98,28 @@ function blockFlagFn(spec: AttentionSpec): string {
   return 'fn block_flag(b: u32, h: u32, qb: u32, kb: u32) -> u32 {\n  return u32(ld_flags(P.fOff + i32(b) * P.fs.x + i32(h) * P.fs.y + i32(qb) * P.fs.z + i32(kb) * P.fs.w));\n}';
 }
 
+/**
+ * NaN handling of the attention kernels: a row with a NaN among the scores it attends to gives
+ * NaN, as softmax does in PyTorch. The online softmax compares scores (max, `<= MASKED`), and a
+ * comparison drops NaN, so a NaN query row would pass for a fully masked one (0); the kernels
+ * track NaN per row instead. Tested through the bits (a compiler may fold x != x to false) and
+ * made from a private variable (WGSL constant expressions may not hold NaN).
+ */
+const NAN_HELPERS = `var<private> ATT_NAN_BITS: u32 = 0x7fc00000u;
+fn att_nan() -> f32 {
+  return bitcast<f32>(ATT_NAN_BITS);
+}
+fn att_is_nan(x: f32) -> bool {
+  return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
+}
+fn att_any_nan4(v: vec4<f32>) -> bool {
+  return any((bitcast<vec4<u32>>(v) & vec4<u32>(0x7fffffffu)) > vec4<u32>(0x7f800000u));
+}`;
+
 function common(spec: AttentionSpec, textures = false): string {
   return [
     PARAMS,
+    NAN_HELPERS,
     bindingsAndLoaders(spec, 'array<u32>', textures),
     `const HAS_BLOCKS: bool = ${!!spec.blockMask};\nconst MASKED: f32 = ${MASKED_SCORE.toExponential()}f;`,
     kernelSource('common/math.wgsl'),
@@ -176,7 +195,7 @@ function unrollTexture(src: string, k: TextureTiles): string {
   const J = [...Array(k.bq / k.sg).keys()];
   const I = [0, 1, 2, 3];
   const fill: Record<string, string[]> = {
-    DECL: R.flatMap((r) => [`var m_${r} = MASKED;`, `var l_${r} = 0.0;`, ...C.map((c) => `var o_${r}_${c} = vec4<f32>(0.0);`)]),
+    DECL: R.flatMap((r) => [`var m_${r} = MASKED;`, `var l_${r} = 0.0;`, `var n_${r} = false;`, ...C.map((c) => `var o_${r}_${c} = vec4<f32>(0.0);`)]),
     S_DECL: R.flatMap((r) => T.map((t) => `var s_${r}_${t} = vec4<f32>(0.0);`)),
     QK_STEP: [
       ...T.flatMap((t) => I.map((i) => `let kt_${t}_${i} = textureLoad(kT, vec2<u32>(kx + ${t * k.sg}u, ky + ${i}u), kvl, 0);`)),
@@ -186,6 +205,8 @@ function unrollTexture(src: string, k: TextureTiles): string {
     ],
     MASK: R.flatMap((r) => T.map((t) => `s_${r}_${t} = tile_scores(s_${r}_${t}, 4u * (kx + ${t * k.sg}u), kv_end, b, h, q0 + ${r}u, flag);`)),
     SOFTMAX: R.flatMap((r) => [
+      // n_R: this lane saw a NaN score in row R (subgroupMax may drop it).
+      `n_${r} = n_${r} || ${T.map((t) => `att_any_nan4(s_${r}_${t})`).join(' || ')};`,
       `let mn_${r} = max(m_${r}, subgroupMax(${T.map((t) => `max4(s_${r}_${t})`).reduce((a, x) => `max(${a}, ${x})`)}));`,
       `let corr_${r} = select(exp(m_${r} - mn_${r}), 0.0, m_${r} <= MASKED);`,
       ...T.map((t) => `s_${r}_${t} = select(exp(s_${r}_${t} - vec4<f32>(mn_${r})), vec4<f32>(0.0), s_${r}_${t} <= vec4<f32>(MASKED));`),
@@ -200,7 +221,8 @@ function unrollTexture(src: string, k: TextureTiles): string {
       ...R.flatMap((r) => [...T.map((t) => `let p_${r}_${t} = subgroupShuffle(s_${r}_${t}, src);`),
         ...C.map((c) => `o_${r}_${c} += ${T.flatMap((t) => I.map((i) => `p_${r}_${t}.${'xyzw'[i]} * v_${t}_${i}_${c}`)).join(' + ')};`)]),
     ],
-    STORE: R.flatMap((r) => [`let lt_${r} = subgroupAdd(l_${r});`, `let inv_${r} = select(1.0 / lt_${r}, 0.0, lt_${r} == 0.0);`,
+    STORE: R.flatMap((r) => [`let lt_${r} = subgroupAdd(l_${r});`, `let nn_${r} = subgroupMax(select(0u, 1u, n_${r}));`,
+      `let inv_${r} = select(select(1.0 / lt_${r}, 0.0, lt_${r} == 0.0), att_nan(), nn_${r} != 0u);`,
       ...C.map((c) => `store_row(bh, q0 + ${r}u, lane + ${c * k.sg}u, o_${r}_${c}, inv_${r});`)]),
   };
   return src.replace(/^( *)\/\/@(\w+)$/gm, (_m, ind: string, name: string) => fill[name].map((l) => ind + l).join('\n'));
@@ -234,6 +256,7 @@ export function reduceSource(wg: number): string {
   return [
     PARAMS,
     '@group(0) @binding(0) var<uniform> P: Params;\n@group(0) @binding(1) var<storage, read_write> out: array<u32>;\n@group(0) @binding(2) var<storage, read> in0: array<u32>;',
+    NAN_HELPERS,
     `const WG: u32 = ${wg}u;\nconst MASKED: f32 = ${MASKED_SCORE.toExponential()}f;`,
     kernelSource('attention/decode_reduce.wgsl'),
   ].join('\n');

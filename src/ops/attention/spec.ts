@@ -21,7 +21,9 @@ export interface AttentionDims {
  *   mask operand (bool: false -> masked; float: added), the causal mask (j > i -> masked, top-left
  *   aligned as PyTorch's tril(ones(L, S))), the flex score modification, the flex mask
  *   modification. A score at or below MASKED_SCORE (-inf included) counts as masked; a row with
- *   every key masked gives 0 (as PyTorch's flash kernels and flex_attention do).
+ *   every key masked gives 0 (as PyTorch's flash kernels and flex_attention do). A NaN among the
+ *   scores a row attends to (a NaN query row, a NaN key not masked from the row) makes the whole
+ *   output row NaN, as softmax does in PyTorch; a masked pair is never part of the row.
  *
  * The output is float32, contiguous [B, H, L, Ev]; the op casts it to float16 where needed.
  */
