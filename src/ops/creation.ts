@@ -1,11 +1,11 @@
 import type { MapKernel } from '../backends/backend.js';
 import { resolveDevice } from '../device/registry.js';
 import type { DeviceLike } from '../device/device.js';
-import { XpuShapeError, XpuValueError } from '../errors.js';
+import { fmtValue, XpuShapeError, XpuValueError } from '../errors.js';
 import { allocHost, castNumber, checkDType, dtypeInfo, writeHost, type DType, type HostArray } from '../tensor/dtype.js';
-import { checkShape, fmtShape, numel } from '../tensor/shape.js';
+import { checkShape, fmtShape, intArg, numberArg, numel } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { runMap, scalarWgsl, wrap } from './common.js';
+import { runMap, scalarWgsl, tensorArg, wrap } from './common.js';
 
 export interface CreateOptions {
   dtype?: DType;
@@ -29,7 +29,7 @@ function flatten(op: string, data: Nested, shape: number[], depth: number, out: 
   if (depth === shape.length) {
     if (typeof data === 'number') out.push(data);
     else if (typeof data === 'boolean') out.push(data ? 1 : 0);
-    else throw new XpuValueError('element is not a number', { op, arg: 'data', expected: 'numbers or booleans', got: JSON.stringify(data)?.slice(0, 40) });
+    else throw new XpuValueError('element is not a number', { op, arg: 'data', expected: 'numbers or booleans', got: fmtValue(data, 40) });
     return;
   }
   if (!Array.isArray(data) || data.length !== shape[depth]) {
@@ -98,6 +98,8 @@ function fillKernel(kind: string): MapKernel {
 
 export function full(shape: number[], value: number | boolean, options: CreateOptions = {}): Tensor {
   const s = checkShape('full', 'shape', shape);
+  // Any number fills (NaN and the infinities too); a BigInt or a string is refused, not coerced.
+  if (typeof value !== 'boolean') numberArg('full', 'value', value);
   const dtype = options.dtype ?? (typeof value === 'boolean' ? 'bool' : 'float32');
   const v = castNumber(typeof value === 'boolean' ? Number(value) : value, checkDType('full', 'dtype', dtype));
   return generate('full', s, { ...options, dtype }, fillKernel(dtypeInfo(dtype).compute), [v]);
@@ -105,16 +107,24 @@ export function full(shape: number[], value: number | boolean, options: CreateOp
 
 export const zeros = (shape: number[], options: CreateOptions = {}): Tensor => full(shape, 0, options);
 export const ones = (shape: number[], options: CreateOptions = {}): Tensor => full(shape, 1, options);
-export const zerosLike = (t: Tensor, options: CreateOptions = {}): Tensor => full(t.shape.slice(), 0, { dtype: t.dtype, device: t.device, ...options });
-export const onesLike = (t: Tensor, options: CreateOptions = {}): Tensor => full(t.shape.slice(), 1, { dtype: t.dtype, device: t.device, ...options });
-export const fullLike = (t: Tensor, value: number, options: CreateOptions = {}): Tensor => full(t.shape.slice(), value, { dtype: t.dtype, device: t.device, ...options });
+const like = (op: string, t: Tensor, value: number, options: CreateOptions): Tensor => {
+  tensorArg(op, 'input', t);
+  return full(t.shape.slice(), value, { dtype: t.dtype, device: t.device, ...options });
+};
+export const zerosLike = (t: Tensor, options: CreateOptions = {}): Tensor => like('zerosLike', t, 0, options);
+export const onesLike = (t: Tensor, options: CreateOptions = {}): Tensor => like('onesLike', t, 1, options);
+export const fullLike = (t: Tensor, value: number, options: CreateOptions = {}): Tensor => like('fullLike', t, value, options);
 export const empty = zeros;
 
 /** arange(end) or arange(start, end, step), as torch.arange (end excluded). */
 export function arange(a: number, b?: number, step = 1, options: CreateOptions = {}): Tensor {
-  const [start, end] = b === undefined ? [0, a] : [a, b];
-  if (step === 0 || !Number.isFinite(step)) throw new XpuValueError('step must be non-zero', { op: 'arange', arg: 'step', expected: 'a finite non-zero number', got: String(step) });
-  const n = Math.max(0, Math.ceil((end - start) / step));
+  // NaN or an infinity as a bound would make the length NaN or infinite: a typed error instead.
+  numberArg('arange', b === undefined || b === null ? 'end' : 'start', a, true);
+  if (b !== undefined && b !== null) numberArg('arange', 'end', b, true);
+  const [start, end] = b === undefined || b === null ? [0, a] : [a, b];
+  numberArg('arange', 'step', step, true);
+  if (step === 0) throw new XpuValueError('step must be non-zero', { op: 'arange', arg: 'step', expected: 'a finite non-zero number', got: String(step) });
+  const n = intArg('arange', 'end', Math.max(0, Math.ceil((end - start) / step)), { max: 2 ** 31 - 1, rangeError: XpuShapeError, expected: 'at most 2^31 - 1 elements' });
   const integral = [start, end, step].every(Number.isInteger);
   const dtype = options.dtype ?? (integral ? 'int32' : 'float32');
   const kind = dtypeInfo(dtype).compute;
@@ -124,7 +134,10 @@ export function arange(a: number, b?: number, step = 1, options: CreateOptions =
 
 /** `steps` evenly spaced values from start to end inclusive, as torch.linspace. */
 export function linspace(start: number, end: number, steps: number, options: CreateOptions = {}): Tensor {
-  if (!Number.isInteger(steps) || steps < 0) throw new XpuValueError('steps must be a non-negative integer', { op: 'linspace', arg: 'steps', expected: 'an integer >= 0', got: String(steps) });
+  // Non-finite bounds are allowed (PyTorch fills NaN / inf); they must still be numbers.
+  numberArg('linspace', 'start', start);
+  numberArg('linspace', 'end', end);
+  intArg('linspace', 'steps', steps, { min: 0, max: 2 ** 31 - 1 });
   const step = steps > 1 ? (end - start) / (steps - 1) : 0;
   // Like PyTorch, the second half counts back from `end`, so the last value is exactly `end`;
   // a single step is `start` (PyTorch fills it), so the first half covers it.
@@ -141,7 +154,7 @@ export function linspace(start: number, end: number, steps: number, options: Cre
 
 /** The n x m identity matrix. */
 export function eye(n: number, m: number = n, options: CreateOptions = {}): Tensor {
-  const s = checkShape('eye', 'n', [n, m]);
+  const s = [intArg('eye', 'n', n, { min: 0, rangeError: XpuShapeError }), intArg('eye', 'm', m ?? n, { min: 0, rangeError: XpuShapeError })];
   return generate('eye', s, options, {
     name: 'eye', usesCoords: true, wgsl: 'return select(R(0), R(1), c[0] == c[1]);', js: (_x, c) => (c.coords[0] === c.coords[1] ? 1 : 0),
   });

@@ -1,8 +1,8 @@
 import type { MapKernel, Scalar } from '../backends/backend.js';
 import { resolveDevice } from '../device/registry.js';
-import { XpuValueError } from '../errors.js';
+import { fmtValue, XpuValueError } from '../errors.js';
 import { checkDType, dtypeInfo } from '../tensor/dtype.js';
-import { checkShape, numel } from '../tensor/shape.js';
+import { checkShape, numberArg, numel } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { runMap } from './common.js';
 import type { CreateOptions } from './creation.js';
@@ -17,7 +17,7 @@ const state = { seedLo: 0x853c49e6, seedHi: 0x6b5f3c1e, offset: 0 };
 
 export function manualSeed(seed: number): void {
   if (!Number.isInteger(seed) || seed < 0 || seed > Number.MAX_SAFE_INTEGER) {
-    throw new XpuValueError('seed must be a non-negative safe integer', { op: 'manualSeed', arg: 'seed', expected: 'an integer in [0, 2^53)', got: String(seed) });
+    throw new XpuValueError('seed must be a non-negative safe integer', { op: 'manualSeed', arg: 'seed', expected: 'an integer in [0, 2^53)', got: fmtValue(seed) });
   }
   state.seedLo = seed >>> 0;
   state.seedHi = Math.floor(seed / 2 ** 32) >>> 0;
@@ -83,6 +83,9 @@ const NORMAL = randomKernel('normal');
 
 function drawFloats(op: string, shape: number[], options: CreateOptions, kernel: MapKernel, p0: number, p1: number): Tensor {
   const s = checkShape(op, 'shape', shape);
+  // A NaN or infinite bound would fill the tensor with NaN silently.
+  numberArg(op, op === 'rand' ? 'low' : 'mean', p0, true);
+  numberArg(op, op === 'rand' ? 'high' : 'std', p1, true);
   const dtype = options.dtype ?? 'float32';
   if (dtype !== 'float32' && dtype !== 'float16') {
     throw new XpuValueError('random floats need a float dtype', { op, arg: 'dtype', expected: 'float32 or float16', got: dtype });

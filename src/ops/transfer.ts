@@ -1,16 +1,16 @@
 import { resolveDevice } from '../device/registry.js';
 import { Device, type DeviceLike } from '../device/device.js';
-import { XpuValueError } from '../errors.js';
+import { typeName, XpuTypeError, XpuValueError } from '../errors.js';
 import { f16BitsToNumber, isDType, type DType, type HostArray } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { copyAs, wrap } from './common.js';
+import { copyAs, tensorArg, wrap } from './common.js';
 
 /** What `data()` returns per dtype: float16 is widened to Float32Array (Node 20 has no Float16Array). */
 export type DataArray = Float32Array | Int32Array | Uint32Array | Int8Array | Uint8Array;
 
 /** Reads the tensor's elements in row-major order into host memory. */
 export async function readContiguous(t: Tensor, op: string): Promise<HostArray> {
-  t.check(op);
+  tensorArg(op, 'input', t);
   const src = t.isContiguous() ? t : copyAs(op, t);
   try {
     const host = await src.device.backend.read(src.ref.storage, src.dtype, src.numel + src.offset);
@@ -31,6 +31,7 @@ export async function data(t: Tensor): Promise<DataArray> {
 export type NestedArray = number | boolean | NestedArray[];
 
 export async function toArray(t: Tensor): Promise<NestedArray> {
+  tensorArg('toArray', 'input', t);
   const flat = await data(t);
   const isBool = t.dtype === 'bool';
   const build = (dim: number, base: number): NestedArray => {
@@ -43,6 +44,7 @@ export async function toArray(t: Tensor): Promise<NestedArray> {
 }
 
 export async function item(t: Tensor): Promise<number | boolean> {
+  tensorArg('item', 'input', t);
   if (t.numel !== 1) throw new XpuValueError('item() needs exactly one element', { op: 'item', arg: 'input', expected: '1 element', got: `${t.numel} elements` });
   const v = (await data(t))[0];
   return t.dtype === 'bool' ? v !== 0 : v;
@@ -52,7 +54,10 @@ export type ToTarget = DeviceLike | DType | { device?: DeviceLike; dtype?: DType
 
 /** Splits a to() target into the device and dtype it asks for (defaults: the tensor's own). */
 function parseTarget(op: string, t: Tensor, target: ToTarget): { device: Device; dtype: DType } {
-  t.check(op);
+  tensorArg(op, 'input', t);
+  if (typeof target !== 'string' && (typeof target !== 'object' || target === null)) {
+    throw new XpuTypeError('not a device, a dtype or { device, dtype }', { op, arg: 'target', expected: "a device ('cpu', 'xpu:0'), a dtype ('float16') or { device?, dtype? }", got: typeName(target) });
+  }
   let device: Device = t.device;
   let dtype: DType = t.dtype;
   if (typeof target === 'string' && isDType(target)) dtype = target;
