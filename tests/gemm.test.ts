@@ -57,6 +57,27 @@ function operandPair(device: string, dtype: Dtype, shape: number[], layout: Layo
   return { t, v, shape };
 }
 
+/**
+ * A device tensor of logical `shape`, narrowed along `dim` out of one `extra` elements longer
+ * whose elements past the view are inf, NaN and -inf: a kernel that reads past the view (e.g.
+ * past K) turns them into NaN through the zero padding (0 * inf), where the true result is finite.
+ */
+function fencedPair(device: string, dtype: Dtype, shape: number[], dim: number, extra: number, seed: number): Pair {
+  const storeShape = shape.map((x, d) => (d === dim ? x + extra : x));
+  const stored = values(dtype, numel(storeShape), seed);
+  const v = new Float64Array(numel(shape));
+  const inner = numel(storeShape.slice(dim + 1));
+  let j = 0;
+  for (let i = 0; i < stored.length; i++) {
+    const c = Math.floor(i / inner) % storeShape[dim];
+    if (c >= shape[dim]) stored[i] = [Infinity, NaN, -Infinity][i % 3];
+    else v[j++] = stored[i];
+  }
+  const t = xpu.narrow(xpu.tensor(stored, { device, dtype, shape: storeShape }), dim, 0, shape[dim]);
+  expect(t.shape).toEqual(shape);
+  return { t, v, shape };
+}
+
 /** Index of batch coordinates `c` (of the broadcast batch shape) in an operand's own batch dims. */
 function batchIndex(own: readonly number[], full: readonly number[], flat: number): number {
   let idx = 0;
@@ -246,6 +267,35 @@ describe.each(testDevices())('GEMM on %s', (device) => {
     expect(out.shape).toEqual([3, 10, 9]);
     expectClose(await out.data(), refMatmul(a, b).out, TOL32, 'bmm');
     expectClose(await a.t.bmm(b.t).data(), refMatmul(a, b).out, TOL32, 'Tensor.bmm');
+  });
+
+  it('never reads past K: matmul of narrowed views whose next rows (B) or columns (A) are inf or NaN', async () => {
+    // The report: B's rows 17..19 are inf, the view stops at 17; N % 4 == 0 and K % 4 != 0 took
+    // the vector load along n, which had no k < K check (xpu gave NaN everywhere).
+    const big = new Float32Array(20 * 8).fill(1);
+    big.fill(Infinity, 17 * 8);
+    const out = xpu.matmul(xpu.ones([2, 17], { device }), xpu.narrow(xpu.tensor(big, { device, shape: [20, 8] }), 0, 0, 17));
+    expect(Array.from(await out.data())).toEqual(new Array<number>(16).fill(17));
+    // N % 4 == 0, K % 4 != 0 (and one K % 4 == 0 control) over the GEMV rows, register tiles and
+    // (64+ rows) texture tiles; B along n, A fenced past K too.
+    for (const m of [1, 3, 8, 13, 70]) {
+      for (const [k, n] of [[1, 4], [3, 8], [17, 12], [45, 36], [30, 64], [32, 8]]) {
+        const a = fencedPair(device, 'float32', [m, k], 1, 3, m + k);
+        const b = fencedPair(device, 'float32', [k, n], 0, 3, n + k);
+        expectClose(await xpu.matmul(a.t, b.t).data(), refMatmul(a, b).out, TOL32, `${m}x${n}x${k}`);
+      }
+    }
+    // float16 operands, a batch (each entry's own rows past K), and a Linear weight read along k.
+    const a16 = fencedPair(device, 'float16', [5, 9], 1, 2, 1);
+    const b16 = fencedPair(device, 'float16', [9, 8], 0, 3, 2);
+    expectClose(await xpu.matmul(a16.t, b16.t).data(), refMatmul(a16, b16).out, TOL16, 'float16');
+    const ab = fencedPair(device, 'float32', [2, 6, 13], 2, 3, 3);
+    const bb = fencedPair(device, 'float32', [2, 13, 12], 1, 3, 4);
+    expectClose(await xpu.bmm(ab.t, bb.t).data(), refMatmul(ab, bb).out, TOL32, 'bmm');
+    const x = fencedPair(device, 'float32', [4, 21], 1, 3, 5);
+    const w = fencedPair(device, 'float32', [16, 21], 1, 3, 6);
+    const wT = { ...w, v: transposeValues(w.v, 16, 21), shape: [21, 16] };
+    expectClose(await xpu.linear(x.t, w.t).data(), refMatmul(x, wT).out, TOL32, 'linear');
   });
 
   it('float16: f32 accumulation, f16 output stored by the GEMM (odd, even and 4-aligned N)', async () => {

@@ -97,8 +97,11 @@ function readB(l: GemmLayout): string {
   return v;
 }`;
   }
-  // Along n: with N % 4 == 0 and col % 4 == 0, clamping to N - 4 keeps the load aligned.
-  if (l.bVec) return `${sig} {\n  return ldB4(bt.b + i32(k) * P.sbk + i32(min(col, P.n - 4u)));\n}`;
+  // Along n: with N % 4 == 0 and col % 4 == 0, clamping to N - 4 keeps the load aligned. The
+  // kernels call this for k up to K rounded up to 4, and nothing requires K % 4 == 0 here: rows
+  // k >= K lie outside the operand (a view's neighbours, a block's slack) and may hold inf or
+  // NaN, which A's zero padding would turn into NaN (0 * inf), so they read as zeros.
+  if (l.bVec) return `${sig} {\n  if (k >= P.k) {\n    return vec4<f32>(0.0);\n  }\n  return ldB4(bt.b + i32(k) * P.sbk + i32(min(col, P.n - 4u)));\n}`;
   return `${sig} {
   if (k >= P.k) {
     return vec4<f32>(0.0);
