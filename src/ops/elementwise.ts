@@ -1,10 +1,10 @@
 import type { MapContext, MapKernel, Operand, Scalar } from '../backends/backend.js';
 import type { Device } from '../device/device.js';
-import { XpuDTypeError, XpuValueError } from '../errors.js';
+import { typeName, XpuDTypeError, XpuTypeError, XpuValueError } from '../errors.js';
 import { dtypeInfo, isFloating, promoteTypes, promoteWithScalar, type ComputeKind, type DType } from '../tensor/dtype.js';
 import { broadcastShapes } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { checkSameDevice, operand, runMap, scalarWgsl } from './common.js';
+import { checkSameDevice, operand, runMap, scalarWgsl, tensorArg } from './common.js';
 import { BINARY, COMPARISONS, UNARY, type ElementwiseDef } from './elementwise_table.js';
 
 /** A tensor, or a JS number/boolean that acts as a scalar (PyTorch's "wrapped number"). */
@@ -12,8 +12,14 @@ export type TensorOrScalar = Tensor | number | boolean;
 
 function checkNumber(op: string, arg: string, x: unknown): number {
   if (typeof x === 'boolean') return x ? 1 : 0;
-  if (typeof x !== 'number') throw new XpuValueError('not a tensor or a number', { op, arg, expected: 'a Tensor, number or boolean', got: typeof x });
+  if (typeof x !== 'number') throw new XpuTypeError('not a tensor or a number', { op, arg, expected: 'Tensor, number or boolean', got: typeName(x) });
   return x;
+}
+
+/** Checks an operand that may be a tensor or a scalar, before anything reads it. */
+function operandArg(op: string, arg: string, x: unknown): void {
+  if (x instanceof Tensor) tensorArg(op, arg, x);
+  else checkNumber(op, arg, x);
 }
 
 /** The dtype operands promote to (tensors decide; scalars only lift the category). */
@@ -75,8 +81,7 @@ function slotCaller(f: (...x: number[]) => number, slots: { tensor: boolean; ind
 
 export function unaryOp(name: keyof typeof UNARY & string, x: Tensor): Tensor {
   const def = UNARY[name];
-  if (!(x instanceof Tensor)) throw new XpuValueError('not a tensor', { op: name, arg: 'input', expected: 'a Tensor', got: typeof x });
-  x.check(name);
+  tensorArg(name, 'input', x);
   if (x.dtype === 'bool' && (name === 'neg' || name === 'abs' || name === 'relu')) {
     throw new XpuDTypeError('not supported for bool tensors', { op: name, arg: 'input', expected: 'a numeric dtype', got: 'bool' });
   }
@@ -85,6 +90,8 @@ export function unaryOp(name: keyof typeof UNARY & string, x: Tensor): Tensor {
 }
 
 export function binaryOp(name: keyof typeof BINARY & string, a: TensorOrScalar, b: TensorOrScalar): Tensor {
+  operandArg(name, 'input', a);
+  operandArg(name, 'other', b);
   if (!(a instanceof Tensor) && !(b instanceof Tensor)) {
     throw new XpuValueError('needs at least one tensor', { op: name, arg: 'input', expected: 'a Tensor', got: `${typeof a} and ${typeof b}` });
   }
@@ -101,8 +108,9 @@ const WHERE: ElementwiseDef = { wgsl: () => 'return select(x2, x1, x0 != A(0));'
 
 /** where(cond, a, b): a where cond is true, else b, with broadcasting. */
 export function where(cond: Tensor, a: TensorOrScalar, b: TensorOrScalar): Tensor {
-  if (!(cond instanceof Tensor)) throw new XpuValueError('cond must be a tensor', { op: 'where', arg: 'condition', expected: 'a bool Tensor', got: typeof cond });
-  cond.check('where', 'condition');
+  tensorArg('where', 'condition', cond);
+  operandArg('where', 'input', a);
+  operandArg('where', 'other', b);
   if (cond.dtype !== 'bool') throw new XpuDTypeError('condition must be bool', { op: 'where', arg: 'condition', expected: 'bool', got: cond.dtype });
   const values = [a, b].filter((x) => x instanceof Tensor);
   const t = values.length ? resultType('where', values.length === 2 ? [a, b] : [values[0], ...[a, b].filter((x) => !(x instanceof Tensor))]) : 'float32';
