@@ -90,3 +90,10 @@ export function tensorListArg(op: string, arg: string, xs: unknown): Tensor[] {
   if (xs.length === 0) throw new XpuValueError('expects a non-empty array of tensors', { op, arg, expected: 'an array of at least one Tensor', got: 'an empty array' });
   return xs.map((t, i) => tensorArg(op, `${arg}[${i}]`, t));
 }
+
+/** An options object: undefined gives {}; null, a number or an array is an XpuTypeError. */
+export function optionsArg<T extends object>(op: string, x: T | undefined): T {
+  if (x === undefined) return {} as T;
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) throw new XpuTypeError('options must be an object', { op, arg: 'options', expected: 'an options object or undefined', got: typeName(x) });
+  return x;
+}

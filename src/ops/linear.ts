@@ -3,7 +3,7 @@ import { isActivation, ACTIVATIONS } from '../backends/activation.js';
 import { XpuShapeError, XpuValueError } from '../errors.js';
 import { broadcastShapes, fmtShape, shapeEq } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { checkSameDevice, operand } from './common.js';
+import { checkSameDevice, operand, optionalTensorArg, optionsArg, tensorArg } from './common.js';
 import { checkGemmDtypes, matmul, runGemm } from './matmul.js';
 import { isQuantizedTensor, type QuantizedTensor } from '../quant/quantized_tensor.js';
 import { quantizedLinear } from '../quant/linear.js';
@@ -62,9 +62,13 @@ function checkScalar(op: string, arg: string, x: number): number {
  */
 export function linear(input: Tensor, weight: Tensor | QuantizedTensor, options: LinearOptions = {}): Tensor {
   // A quantized weight (xpu.quant.quantize) runs the quantized kernels (src/quant/linear.ts).
-  if (isQuantizedTensor(weight)) return quantizedLinear(input, weight, options);
   const op = 'linear';
-  const { bias, residual } = options;
+  tensorArg(op, 'input', input);
+  optionsArg(op, options);
+  if (isQuantizedTensor(weight)) return quantizedLinear(input, weight, options);
+  tensorArg(op, 'weight', weight);
+  const bias = optionalTensorArg(op, 'bias', options.bias);
+  const residual = optionalTensorArg(op, 'residual', options.residual);
   const tensors = [input, weight, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
   const names = ['input', 'weight', ...(bias ? ['bias'] : []), ...(residual ? ['residual'] : [])];
   const device = checkSameDevice(op, tensors, names);
@@ -122,6 +126,7 @@ export function bmm(input: Tensor, mat2: Tensor): Tensor {
  */
 export function addmm(input: Tensor, mat1: Tensor, mat2: Tensor, options: AddmmOptions = {}): Tensor {
   const op = 'addmm';
+  optionsArg(op, options);
   const names = ['input', 'mat1', 'mat2'];
   const device = checkSameDevice(op, [input, mat1, mat2], names);
   const dtype = checkGemmDtypes(op, [input, mat1, mat2], names);

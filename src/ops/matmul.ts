@@ -4,7 +4,7 @@ import { XpuDTypeError, XpuShapeError } from '../errors.js';
 import { isFloating, type DType } from '../tensor/dtype.js';
 import { broadcastShapes, fmtShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { checkSameDevice, operand, wrap } from './common.js';
+import { checkSameDevice, operand, tensorArg, wrap } from './common.js';
 import { unsqueeze } from './views.js';
 
 /**
@@ -62,6 +62,8 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 
 /** mm: 2-D only. */
 export function mm(a: Tensor, b: Tensor): Tensor {
+  tensorArg('mm', 'input', a);
+  tensorArg('mm', 'mat2', b);
   if (a.ndim !== 2 || b.ndim !== 2) {
     throw new XpuShapeError('mm needs 2-D operands', { op: 'mm', arg: a.ndim !== 2 ? 'input' : 'mat2', expected: '2 dims', got: `${a.ndim !== 2 ? a.ndim : b.ndim} dims` });
   }

@@ -1,9 +1,9 @@
 import type { RowOp, Storage } from '../backends/backend.js';
-import { XpuDTypeError, XpuShapeError, XpuValueError } from '../errors.js';
+import { fmtValue, XpuDTypeError, XpuShapeError, XpuValueError } from '../errors.js';
 import { isFloating, type DType } from '../tensor/dtype.js';
 import { contiguousStrides, fmtShape, normalizeDim, shapeEq } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { checkSameDevice, copyAs, wrap } from './common.js';
+import { checkSameDevice, copyAs, tensorArg, wrap } from './common.js';
 
 /**
  * Row-wise normalisations with PyTorch semantics: softmax, logSoftmax, layerNorm, rmsNorm. Each
@@ -29,9 +29,8 @@ export interface RmsNormOptions {
 /** torch.finfo(dtype).eps: the gap between 1 and the next representable value. */
 const FINFO_EPS: Partial<Record<DType, number>> = { float32: 2 ** -23, float16: 2 ** -10 };
 
-function checkFloatInput(op: string, x: unknown): Tensor {
-  if (!(x instanceof Tensor)) throw new XpuValueError('not a tensor', { op, arg: 'input', expected: 'a Tensor', got: typeof x });
-  x.check(op);
+function checkFloatInput(op: string, input: unknown): Tensor {
+  const x = tensorArg(op, 'input', input);
   if (!isFloating(x.dtype)) {
     throw new XpuDTypeError('needs a floating point input', { op, arg: 'input', expected: 'float32 or float16 (cast with .to(\'float32\'))', got: x.dtype });
   }
@@ -49,7 +48,7 @@ function finish(op: string, x: Tensor, storage: Storage): Tensor {
 
 function softmaxLike(op: 'softmax' | 'logSoftmax', kind: RowOp, x: Tensor, dim: number): Tensor {
   const t = checkFloatInput(op, x);
-  if (typeof dim !== 'number') throw new XpuValueError('dim is required', { op, arg: 'dim', expected: 'a number', got: String(dim) });
+  if (typeof dim !== 'number') throw new XpuValueError('dim is required', { op, arg: 'dim', expected: 'a number', got: fmtValue(dim) });
   const d = normalizeDim(op, dim, t.ndim);
   if (t.ndim === 0) {
     // A scalar is a row of one element.
@@ -78,7 +77,7 @@ export const logSoftmax = (x: Tensor, dim: number): Tensor => softmaxLike('logSo
 
 function checkNormalizedShape(op: string, x: Tensor, normalizedShape: unknown): number[] {
   if (!Array.isArray(normalizedShape) || normalizedShape.length === 0 || !normalizedShape.every((s) => Number.isInteger(s) && s >= 0)) {
-    throw new XpuShapeError('normalizedShape must be a non-empty list of sizes', { op, arg: 'normalizedShape', expected: 'an array of 1 or more non-negative integers', got: JSON.stringify(normalizedShape) ?? typeof normalizedShape });
+    throw new XpuShapeError('normalizedShape must be a non-empty list of sizes', { op, arg: 'normalizedShape', expected: 'an array of 1 or more non-negative integers', got: fmtValue(normalizedShape) });
   }
   const k = normalizedShape.length;
   if (k > x.ndim || !shapeEq(x.shape.slice(x.ndim - k), normalizedShape)) {
@@ -92,7 +91,7 @@ function checkNormalizedShape(op: string, x: Tensor, normalizedShape: unknown): 
  * Returns the tensor to read and whether it is a temporary to dispose.
  */
 function affineParam(op: string, arg: 'weight' | 'bias', x: Tensor, p: Tensor, normalizedShape: number[]): { t: Tensor; temp: boolean } {
-  if (!(p instanceof Tensor)) throw new XpuValueError('not a tensor', { op, arg, expected: 'a Tensor or undefined', got: typeof p });
+  tensorArg(op, arg, p);
   checkSameDevice(op, [x, p], ['input', arg]);
   if (!isFloating(p.dtype)) throw new XpuDTypeError('must be floating point', { op, arg, expected: 'float32 or float16', got: p.dtype });
   if (!shapeEq(p.shape, normalizedShape)) {
@@ -104,7 +103,7 @@ function affineParam(op: string, arg: 'weight' | 'bias', x: Tensor, p: Tensor, n
 
 function checkEps(op: string, eps: unknown): number {
   if (typeof eps !== 'number' || !Number.isFinite(eps) || eps < 0) {
-    throw new XpuValueError('eps must be a finite number >= 0', { op, arg: 'eps', expected: 'a finite number >= 0', got: String(eps) });
+    throw new XpuValueError('eps must be a finite number >= 0', { op, arg: 'eps', expected: 'a finite number >= 0', got: fmtValue(eps) });
   }
   return eps;
 }

@@ -1,9 +1,9 @@
 import type { ReduceOp } from '../backends/backend.js';
-import { XpuDTypeError, XpuShapeError, XpuValueError } from '../errors.js';
+import { fmtValue, XpuDTypeError, XpuShapeError, XpuValueError } from '../errors.js';
 import { dtypeInfo, isFloating, type ComputeKind, type DType } from '../tensor/dtype.js';
 import { fmtShape, normalizeDim, normalizeDims, numel } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { copyAs, wrap } from './common.js';
+import { copyAs, tensorArg, wrap } from './common.js';
 import { sqrt } from './math.js';
 
 /**
@@ -29,21 +29,20 @@ export interface VarOptions {
 }
 
 function checkInput(op: string, x: unknown): Tensor {
-  if (!(x instanceof Tensor)) throw new XpuValueError('not a tensor', { op, arg: 'input', expected: 'a Tensor', got: typeof x });
-  return x.check(op);
+  return tensorArg(op, 'input', x);
 }
 
 function keepdimOf(op: string, arg: KeepdimArg): boolean {
   if (arg === undefined || typeof arg === 'boolean') return arg === true;
   if (typeof arg === 'object' && arg !== null && (arg.keepdim === undefined || typeof arg.keepdim === 'boolean')) return arg.keepdim === true;
-  throw new XpuValueError('keepdim must be a boolean', { op, arg: 'keepdim', expected: 'a boolean or { keepdim: boolean }', got: JSON.stringify(arg) ?? typeof arg });
+  throw new XpuValueError('keepdim must be a boolean', { op, arg: 'keepdim', expected: 'a boolean or { keepdim: boolean }', got: fmtValue(arg) });
 }
 
 /** The sorted, distinct dims to reduce. A 0-d tensor accepts dim 0 or -1 and has nothing to reduce. */
 function reducedDims(op: string, x: Tensor, dim: Dims): number[] {
   if (dim === undefined || dim === null) return normalizeDims(op, undefined, x.ndim);
   const ok = typeof dim === 'number' || (Array.isArray(dim) && dim.every((d) => typeof d === 'number'));
-  if (!ok) throw new XpuValueError('dim must be a number or an array of numbers', { op, arg: 'dim', expected: 'a number, number[] or undefined', got: JSON.stringify(dim) ?? typeof dim });
+  if (!ok) throw new XpuValueError('dim must be a number or an array of numbers', { op, arg: 'dim', expected: 'a number, number[] or undefined', got: fmtValue(dim) });
   // PyTorch reads an empty dim list as "every dim".
   if (Array.isArray(dim) && dim.length === 0) return normalizeDims(op, undefined, x.ndim);
   const dims = normalizeDims(op, dim, x.ndim);
@@ -141,7 +140,7 @@ export const min = (x: Tensor, dim?: Dims, keepdim?: KeepdimArg): Tensor => extr
 function argExtreme(op: 'argmax' | 'argmin', x: Tensor, dim: number | null | undefined, keepdim: KeepdimArg): Tensor {
   const t = checkInput(op, x);
   if (dim !== undefined && dim !== null && typeof dim !== 'number') {
-    throw new XpuValueError('dim must be a single dim', { op, arg: 'dim', expected: 'a number or undefined (index into the flattened input)', got: JSON.stringify(dim) ?? typeof dim });
+    throw new XpuValueError('dim must be a single dim', { op, arg: 'dim', expected: 'a number or undefined (index into the flattened input)', got: fmtValue(dim) });
   }
   // With no dim, PyTorch indexes the flattened input: reducing every dim in order gives exactly that.
   const dims = dim === undefined || dim === null ? undefined : normalizeDim(op, dim, t.ndim);
@@ -156,11 +155,11 @@ export const argmin = (x: Tensor, dim?: number | null, keepdim?: KeepdimArg): Te
 function varOptions(op: string, options: VarOptions | boolean | undefined): { correction: number; keepdim: boolean } {
   if (options === undefined || typeof options === 'boolean') return { correction: 1, keepdim: options === true };
   if (typeof options !== 'object' || options === null) {
-    throw new XpuValueError('options must be an object or a boolean keepdim', { op, arg: 'options', expected: '{ correction?: number, keepdim?: boolean } or a boolean', got: String(options) });
+    throw new XpuValueError('options must be an object or a boolean keepdim', { op, arg: 'options', expected: '{ correction?: number, keepdim?: boolean } or a boolean', got: fmtValue(options) });
   }
   const correction = options.correction ?? 1;
   if (typeof correction !== 'number' || !Number.isFinite(correction) || correction < 0) {
-    throw new XpuValueError('correction must be a finite number >= 0', { op, arg: 'correction', expected: 'a number >= 0 (0: population, 1: sample variance)', got: String(correction) });
+    throw new XpuValueError('correction must be a finite number >= 0', { op, arg: 'correction', expected: 'a number >= 0 (0: population, 1: sample variance)', got: fmtValue(correction) });
   }
   return { correction, keepdim: keepdimOf(op, { keepdim: options.keepdim }) };
 }

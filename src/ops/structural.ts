@@ -1,11 +1,11 @@
 import type { Operand, Scalar } from '../backends/backend.js';
 import { StridedWalker } from '../backends/cpu/indexing.js';
 import type { Device } from '../device/device.js';
-import { XpuDTypeError, XpuIndexError, XpuShapeError, XpuValueError } from '../errors.js';
+import { XpuDTypeError, XpuIndexError, XpuShapeError } from '../errors.js';
 import { dtypeInfo, promoteTypes, type DType, type HostArray } from '../tensor/dtype.js';
-import { fmtShape, normalizeDim, shapeEq } from '../tensor/shape.js';
+import { fmtShape, intArg, normalizeDim, shapeEq } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { checkSameDevice, operand, runMap } from './common.js';
+import { checkSameDevice, operand, runMap, tensorArg, tensorListArg } from './common.js';
 import { full } from './creation.js';
 import { catKernel, TAKE_KERNEL, TRIL_KERNEL, TRIU_KERNEL } from './structural_kernels.js';
 import { unsqueeze } from './views.js';
@@ -25,17 +25,8 @@ const INDEX_DTYPES: readonly DType[] = ['int32', 'uint32', 'int8', 'uint8'];
  */
 const CAT_INPUTS_PER_DISPATCH = 7;
 
-function requireTensor(op: string, arg: string, x: unknown): Tensor {
-  if (!(x instanceof Tensor)) throw new XpuValueError('not a tensor', { op, arg, expected: 'a Tensor', got: typeof x });
-  return x.check(op, arg);
-}
-
-function tensorList(op: string, tensors: unknown): Tensor[] {
-  if (!Array.isArray(tensors) || tensors.length === 0) {
-    throw new XpuValueError('expects a non-empty array of tensors', { op, arg: 'tensors', expected: 'an array of at least one Tensor', got: Array.isArray(tensors) ? 'an empty array' : typeof tensors });
-  }
-  return tensors.map((t, i) => requireTensor(op, `tensors[${i}]`, t));
-}
+const requireTensor = tensorArg;
+const tensorList = (op: string, tensors: unknown): Tensor[] => tensorListArg(op, 'tensors', tensors);
 
 /** Concatenates along `dim`; dtypes promote. 1-D empty tensors are skipped, as in PyTorch. */
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
@@ -221,7 +212,7 @@ export function embedding(ids: Tensor, weight: Tensor): Tensor {
 function triangle(op: 'triu' | 'tril', x: Tensor, diagonal: number): Tensor {
   requireTensor(op, 'input', x);
   if (x.ndim < 2) throw new XpuShapeError('input must have at least 2 dims', { op, arg: 'input', expected: 'a matrix or a batch of matrices', got: fmtShape(x.shape) });
-  if (!Number.isInteger(diagonal)) throw new XpuValueError('diagonal must be an integer', { op, arg: 'diagonal', expected: 'an integer', got: String(diagonal) });
+  intArg(op, 'diagonal', diagonal);
   // Any diagonal beyond the matrix keeps all or nothing; clamping keeps it an i32.
   const diag = Math.max(-(2 ** 31 - 1), Math.min(2 ** 31 - 1, diagonal));
   return runMap({

@@ -1,6 +1,6 @@
 import type { Operand } from '../backends/backend.js';
 import { XpuDTypeError, XpuShapeError, XpuValueError } from '../errors.js';
-import { checkSameDevice, wrap } from '../ops/common.js';
+import { checkSameDevice, optionalTensorArg, wrap } from '../ops/common.js';
 import { add, gelu, relu, silu } from '../ops/math.js';
 import { reshape } from '../ops/views.js';
 import { isFloating } from '../tensor/dtype.js';
@@ -25,7 +25,8 @@ export interface QuantLinearOptions {
  */
 export function quantizedLinear(input: Tensor, qw: QuantizedTensor, options: QuantLinearOptions = {}): Tensor {
   const op = 'linear';
-  const { bias } = options;
+  const bias = optionalTensorArg(op, 'bias', options.bias);
+  optionalTensorArg(op, 'residual', options.residual);
   const tensors = [input, qw.qdata, ...(bias ? [bias] : [])];
   const device = checkSameDevice(op, tensors, ['input', 'weight', ...(bias ? ['bias'] : [])]);
   qw.check(op);
