@@ -9,3 +9,6 @@ export { QUANT_SCHEMES, INT4_GROUP_SIZES, DEFAULT_INT4_GROUP_SIZE, DEFAULT_INT4_
 export { packInt4, unpackInt4, padInt8Rows, unpadInt8Rows } from './pack.js';
 export { fromMatMulNBits, toMatMulNBits, fromGptq, toGptq, type ImportOptions, type MatMulNBitsWeights, type GptqWeights } from './importers.js';
 export { quantizeModule, type QuantizeModuleConfig } from './module.js';
+// GGUF weight formats (F32/F16/BF16, Q4_0..Q8_0, K-quants) decoded exactly as ggml does.
+export { dequantizeGguf, canDequantize, ggmlByteSize, DEQUANTIZABLE_GGML_TYPES } from './gguf_dequant.js';
+export { GGML_TYPES, ggmlTypeById, ggmlTypeByName, QK_K, type GgmlTypeInfo } from './gguf_types.js';
