@@ -1,4 +1,5 @@
 import { XpuValueError } from '../errors.js';
+import { tensorArg } from '../ops/common.js';
 import { Tensor } from '../tensor/tensor.js';
 import { IDENT, RESERVED, type Expr } from './ast.js';
 import { checkExpr, exprKey } from './check.js';
@@ -33,8 +34,7 @@ function makeMod(kind: 'score' | 'mask', source: string | Expr, captures: Captur
     if (!IDENT.test(name) || RESERVED.has(name)) {
       throw new XpuValueError('bad name for a captured tensor', { op, arg: 'captures', expected: `an identifier (at most 32 characters) other than ${[...RESERVED].join(', ')}`, got: JSON.stringify(name) });
     }
-    if (!(t instanceof Tensor)) throw new XpuValueError('a captured value must be a tensor', { op, arg: `captures.${name}`, expected: 'a Tensor', got: typeof t });
-    t.check(op, `captures.${name}`);
+    tensorArg(op, `captures.${name}`, t);
     if (t.ndim < 1 || t.ndim > MAX_CAPTURE_RANK || t.numel === 0) {
       throw new XpuValueError('a captured tensor needs 1 to 4 dims and at least one element', { op, arg: `captures.${name}`, expected: `1 to ${MAX_CAPTURE_RANK} dims, non-empty`, got: `shape [${t.shape.join(', ')}]` });
     }

@@ -1,4 +1,5 @@
 import { XpuShapeError } from '../errors.js';
+import { optionalTensorArg, tensorArg } from '../ops/common.js';
 import { arange } from '../ops/creation.js';
 import { add, le, mul } from '../ops/math.js';
 import { where } from '../ops/elementwise.js';
@@ -26,6 +27,10 @@ export interface AttentionOptions {
  */
 export function attentionFallback(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
   const op = 'attention';
+  tensorArg(op, 'q', q);
+  tensorArg(op, 'k', k);
+  tensorArg(op, 'v', v);
+  optionalTensorArg(op, 'attnMask', options.attnMask);
   if (q.ndim !== 4 || k.ndim !== 4 || v.ndim !== 4) throw new XpuShapeError('q, k, v must be 4-D', { op, arg: 'q', expected: '[B, H, L, E]', got: `${q.ndim}, ${k.ndim}, ${v.ndim} dims` });
   const [b, hq, l, e] = q.shape;
   const [, hkv, s] = k.shape;

@@ -2,6 +2,7 @@ import type { DeviceLike } from '../device/device.js';
 import { XpuValueError } from '../errors.js';
 import { zeros } from '../ops/creation.js';
 import { randn } from '../ops/random.js';
+import { tensorArg } from '../ops/common.js';
 import { embedding } from '../ops/structural.js';
 import type { DType } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -25,6 +26,7 @@ export class Embedding extends Module {
   }
 
   forward(ids: Tensor): Tensor {
+    tensorArg('Embedding.forward', 'input', ids);
     return embedding(ids, this.weight);
   }
 }

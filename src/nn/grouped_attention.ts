@@ -1,6 +1,8 @@
 import type { DeviceLike } from '../device/device.js';
 import { XpuValueError } from '../errors.js';
+import { optionalTensorArg, tensorArg } from '../ops/common.js';
 import { arange } from '../ops/creation.js';
+import { intArg } from '../tensor/shape.js';
 import { add, le } from '../ops/math.js';
 import { permute, reshape } from '../ops/views.js';
 import type { DType } from '../tensor/dtype.js';
@@ -57,6 +59,10 @@ export class GroupedQueryAttention extends Module {
    * attention sees every cached position before them.
    */
   forward(x: Tensor, rope: RotaryEmbedding, start: number, cache?: { kv: KVCache; layer: number }, residual?: Tensor): Tensor {
+    const op = 'GroupedQueryAttention.forward';
+    tensorArg(op, 'input', x);
+    optionalTensorArg(op, 'residual', residual);
+    intArg(op, 'start', start, { min: 0 });
     const [b, l] = x.shape;
     const d = this.headDim;
     const tmp: Tensor[] = [];

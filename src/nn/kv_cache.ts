@@ -1,6 +1,8 @@
 import type { DeviceLike } from '../device/device.js';
 import { XpuIndexError, XpuValueError } from '../errors.js';
+import { tensorArg } from '../ops/common.js';
 import { copyInto } from '../ops/copy_into.js';
+import { intArg } from '../tensor/shape.js';
 import { zeros } from '../ops/creation.js';
 import { narrow, permute } from '../ops/views.js';
 import type { DType } from '../tensor/dtype.js';
@@ -33,6 +35,11 @@ export class KVCache {
    * [B, Hkv, start + L, D] of everything up to them (the caller disposes the views).
    */
   update(layer: number, k: Tensor, v: Tensor, start: number): { keys: Tensor; values: Tensor } {
+    const op = 'KVCache.update';
+    intArg(op, 'layer', layer, { min: 0, max: this.numLayers - 1, rangeError: XpuIndexError });
+    tensorArg(op, 'k', k);
+    tensorArg(op, 'v', v);
+    intArg(op, 'start', start, { min: 0, rangeError: XpuIndexError });
     const l = k.shape[1];
     if (start + l > this.maxLen) {
       throw new XpuIndexError('KV cache is full', { op: 'KVCache.update', arg: 'start', expected: `start + length <= ${this.maxLen} (maxLen)`, got: `${start} + ${l}` });

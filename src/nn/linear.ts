@@ -2,6 +2,7 @@ import type { DeviceLike } from '../device/device.js';
 import { XpuValueError } from '../errors.js';
 import type { Activation } from '../backends/backend.js';
 import { unaryOp } from '../ops/elementwise.js';
+import { optionalTensorArg, tensorArg } from '../ops/common.js';
 import { linear } from '../ops/linear.js';
 import { add } from '../ops/math.js';
 import { zeros } from '../ops/creation.js';
@@ -51,6 +52,8 @@ export class Linear extends Module {
    * made about which epilogues the quantized kernels fuse.
    */
   forward(x: Tensor, options: { activation?: Activation; residual?: Tensor } = {}): Tensor {
+    tensorArg('Linear.forward', 'input', x);
+    optionalTensorArg('Linear.forward', 'residual', options.residual);
     if (isTensor(this.weight)) return linear(x, this.weight, { bias: this.bias, ...options });
     const y = linear(x, this.weight as unknown as Tensor, { bias: this.bias });
     let out = y;

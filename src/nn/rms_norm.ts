@@ -1,4 +1,5 @@
 import type { DeviceLike } from '../device/device.js';
+import { tensorArg } from '../ops/common.js';
 import { rmsNorm } from '../ops/norm.js';
 import { ones } from '../ops/creation.js';
 import type { DType } from '../tensor/dtype.js';
@@ -19,6 +20,7 @@ export class RMSNorm extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    tensorArg('RMSNorm.forward', 'input', x);
     return rmsNorm(x, [this.dim], { weight: this.weight, eps: this.eps });
   }
 }

@@ -1,6 +1,8 @@
 import type { Device } from '../device/device.js';
 import { XpuIndexError, XpuValueError } from '../errors.js';
+import { tensorArg } from '../ops/common.js';
 import { fromHost } from '../ops/creation.js';
+import { intArg } from '../tensor/shape.js';
 import { applyRotary } from '../ops/rotary.js';
 import { narrow, reshape } from '../ops/views.js';
 import { allocHost, castNumber, writeHost, type DType } from '../tensor/dtype.js';
@@ -84,6 +86,8 @@ export class RotaryEmbedding {
 
   /** Rotates x [B, L, H, D] whose tokens sit at positions start .. start + L - 1. */
   apply(x: Tensor, start: number): Tensor {
+    tensorArg('rope', 'input', x);
+    intArg('rope', 'start', start, { min: 0, rangeError: XpuIndexError });
     const [, l, , d] = x.shape;
     if (start < 0 || start + l > this.maxPositions) {
       throw new XpuIndexError('position beyond the rotary table', { op: 'rope', arg: 'start', expected: `positions < ${this.maxPositions} (max_position_embeddings)`, got: `${start} .. ${start + l - 1}` });

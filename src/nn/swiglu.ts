@@ -1,4 +1,5 @@
 import type { DeviceLike } from '../device/device.js';
+import { optionalTensorArg, tensorArg } from '../ops/common.js';
 import { mul } from '../ops/math.js';
 import type { DType } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -21,6 +22,8 @@ export class SwiGLU extends Module {
 
   /** With `residual`, returns residual + mlp(x), the add fused into down_proj. */
   forward(x: Tensor, residual?: Tensor): Tensor {
+    tensorArg('SwiGLU.forward', 'input', x);
+    optionalTensorArg('SwiGLU.forward', 'residual', residual);
     const g = this.gate_proj.forward(x, { activation: 'silu' });
     const u = this.up_proj.forward(x);
     const h = mul(g, u);

@@ -1,4 +1,4 @@
-import { XpuValueError } from '../errors.js';
+import { typeName, XpuTypeError } from '../errors.js';
 import { Linear } from '../nn/linear.js';
 import { Module } from '../nn/module.js';
 import { isTensor } from '../tensor/tensor.js';
@@ -23,7 +23,7 @@ export interface QuantizeModuleConfig extends QuantizeOptions {
  */
 export function quantizeModule(module: Module, config: QuantizeModuleConfig): string[] {
   const op = 'quantizeModule';
-  if (!(module instanceof Module)) throw new XpuValueError('expected an nn.Module', { op, arg: 'module', expected: 'an xpu.nn.Module', got: String(module) });
+  if (!(module instanceof Module)) throw new XpuTypeError('expected an nn.Module', { op, arg: 'module', expected: 'Module', got: typeName(module) });
   const done: string[] = [];
   // Collect first, then swap: the walk must not see half-updated modules.
   const targets = [...module.namedModules()].filter(([name, m]) => m instanceof Linear && isTensor(m.weight) && (config.filter?.(name, m) ?? true));

@@ -1,10 +1,10 @@
 import type { Operand } from '../backends/backend.js';
 import type { Device } from '../device/device.js';
 import { XpuDTypeError, XpuShapeError } from '../errors.js';
-import { runMap } from '../ops/common.js';
+import { runMap, tensorArg } from '../ops/common.js';
 import { isFloating } from '../tensor/dtype.js';
 import { fmtShape } from '../tensor/shape.js';
-import { isTensor, type Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { checkQuantizeOptions, int8RowStride, weightFormat, type QuantizeOptions, type ScaleDType } from './formats.js';
 import { INT4_GROUP_SCALE, INT4_GROUP_ZERO, INT4_PACK, INT8_QUANTIZE, INT8_ROW_SCALE } from './kernels.js';
 import { QuantizedTensor } from './quantized_tensor.js';
@@ -50,9 +50,8 @@ function quantizeInt4(device: Device, w: Tensor, groupSize: number, scaleDtype: 
 }
 
 /** Checks that `w` is a live, float, 2-D weight [N, K] with N, K >= 1. */
-export function checkWeight(op: string, w: unknown): Tensor {
-  if (!isTensor(w)) throw new XpuDTypeError('the weight must be a Tensor', { op, arg: 'weight', expected: 'a float Tensor [out_features, in_features]', got: typeof w === 'object' ? String(w) : typeof w });
-  w.check(op, 'weight');
+export function checkWeight(op: string, weight: unknown): Tensor {
+  const w = tensorArg(op, 'weight', weight);
   if (!isFloating(w.dtype)) throw new XpuDTypeError('only float weights can be quantized', { op, arg: 'weight', expected: 'float32 or float16', got: w.dtype });
   if (w.ndim !== 2) throw new XpuShapeError('the weight must be 2-D', { op, arg: 'weight', expected: '[out_features, in_features]', got: fmtShape(w.shape) });
   if (w.shape[0] === 0 || w.shape[1] === 0) throw new XpuShapeError('the weight must not be empty', { op, arg: 'weight', expected: 'N >= 1 and K >= 1', got: fmtShape(w.shape) });

@@ -5,7 +5,7 @@ import { isFloating } from '../../tensor/dtype.js';
 import { fmtShape, numel } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { zeros } from '../creation.js';
-import { checkSameDevice, copyAs, wrap } from '../common.js';
+import { checkSameDevice, copyAs, tensorArg, wrap } from '../common.js';
 import type { AttentionDims, AttentionSpec } from './spec.js';
 
 /**
@@ -18,10 +18,7 @@ export interface QkvDims extends AttentionDims {
   threeD: boolean;
 }
 
-function need(op: string, t: unknown, arg: string): Tensor {
-  if (!(t instanceof Tensor)) throw new XpuValueError('not a tensor', { op, arg, expected: 'a Tensor', got: t === null ? 'null' : typeof t });
-  return t;
-}
+const need = (op: string, t: unknown, arg: string): Tensor => tensorArg(op, arg, t);
 
 /** Checks q [B, Hq, L, E], k [B, Hkv, S, E], v [B, Hkv, S, Ev] (or all 3-D [N, L|S, E]). */
 export function checkQkv(op: string, q0: unknown, k0: unknown, v0: unknown, enableGqa: boolean, allow3d: boolean): QkvDims {
@@ -72,7 +69,7 @@ export function runAttention(op: string, device: Device, q: Tensor, spec: Attent
   if (numel(shape) === 0 || spec.s === 0) return zeros(shape, { device, dtype: q.dtype });
   const backend = device.backend;
   if (!backend.attention) throw new XpuValueError('this device has no attention kernel', { op, arg: 'query', expected: 'a device with attention (cpu or xpu)', got: String(device) });
-  const out = wrap(device, backend.attention(spec), shape, 'float32');
+  const out = wrap(device, backend.attention({ ...spec, op }), shape, 'float32');
   if (q.dtype === 'float32') return out;
   const cast = copyAs(op, out, q.dtype);
   out.dispose();

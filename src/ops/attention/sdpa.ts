@@ -2,7 +2,7 @@ import { XpuDTypeError, XpuShapeError, XpuValueError } from '../../errors.js';
 import { isFloating } from '../../tensor/dtype.js';
 import { broadcastShapes, broadcastStrides, fmtShape, shapeEq } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { checkSameDevice } from '../common.js';
+import { checkSameDevice, optionalTensorArg } from '../common.js';
 import { checkQkv, operand4, runAttention } from './run.js';
 import type { AttentionSpec } from './spec.js';
 
@@ -30,16 +30,16 @@ export interface SdpaOptions {
 export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, options: SdpaOptions = {}): Tensor {
   const op = 'scaledDotProductAttention';
   if (typeof options !== 'object' || options === null) throw new XpuValueError('options must be an object', { op, arg: 'options', expected: '{ attnMask, isCausal, scale, enableGqa }', got: String(options) });
-  const { attnMask, isCausal = false, enableGqa = false } = options;
+  const { isCausal = false, enableGqa = false } = options;
+  const attnMask = optionalTensorArg(op, 'attnMask', options.attnMask);
   if (typeof isCausal !== 'boolean') throw new XpuValueError('isCausal must be a boolean', { op, arg: 'isCausal', expected: 'true or false', got: String(isCausal) });
   if (typeof enableGqa !== 'boolean') throw new XpuValueError('enableGqa must be a boolean', { op, arg: 'enableGqa', expected: 'true or false', got: String(enableGqa) });
   const dims = checkQkv(op, query, key, value, enableGqa, true);
   const scale = checkScale(op, options.scale, dims.e);
   const device = query.device;
   let mask: AttentionSpec['mask'];
-  if (attnMask !== undefined && attnMask !== null) {
-    if (isCausal) throw new XpuValueError('attnMask and isCausal cannot both be set (as in PyTorch)', { op, arg: 'attnMask', expected: 'null when isCausal is true (put the causal mask into attnMask instead)', got: `a tensor ${fmtShape((attnMask as Tensor).shape ?? [])}` });
-    if (!(attnMask instanceof Tensor)) throw new XpuValueError('attnMask must be a tensor', { op, arg: 'attnMask', expected: 'a bool or float Tensor', got: typeof attnMask });
+  if (attnMask !== undefined) {
+    if (isCausal) throw new XpuValueError('attnMask and isCausal cannot both be set (as in PyTorch)', { op, arg: 'attnMask', expected: 'null when isCausal is true (put the causal mask into attnMask instead)', got: `a tensor ${fmtShape(attnMask.shape)}` });
     checkSameDevice(op, [query, attnMask], ['query', 'attnMask']);
     const kind = attnMask.dtype === 'bool' ? 'bool' : isFloating(attnMask.dtype) ? 'additive' : undefined;
     if (!kind) throw new XpuDTypeError('attnMask must be bool (true = attend) or float (added to the scores)', { op, arg: 'attnMask', expected: 'bool, float32 or float16', got: attnMask.dtype });
