@@ -43,6 +43,8 @@ export interface AttentionSpec extends AttentionDims {
   /** Tensors the modifications read: contiguous float32, by name. */
   captures: AttentionCapture[];
   blockMask?: AttentionBlocks;
+  /** The public op, for errors (scaledDotProductAttention, flexAttention); set by runAttention. */
+  op?: string;
 }
 
 export interface AttentionCapture {
