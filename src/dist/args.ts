@@ -1,11 +1,12 @@
 import { XpuDTypeError, XpuShapeError, XpuValueError } from '../errors.js';
+import { tensorArg } from '../ops/common.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { DTYPE_CODE, isDistDType, OP_CODE, REDUCE_OPS, type ReduceOp } from './native.js';
 
 /** Argument checks shared by the collectives; each throws the typed error naming op and argument. */
 
 export function dtypeCode(op: string, arg: string, t: Tensor): number {
-  t.check(op, arg);
+  tensorArg(op, arg, t);
   if (!isDistDType(t.dtype)) {
     throw new XpuDTypeError('dtype not supported by collectives', { op, arg, expected: Object.keys(DTYPE_CODE).join(' | '), got: t.dtype });
   }

@@ -1,5 +1,6 @@
 import { open } from 'node:fs/promises';
 import { XpuValueError } from '../errors.js';
+import { tensorArg } from '../ops/common.js';
 import { readContiguous } from '../ops/transfer.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { DTYPE_TO_FILE } from './safetensors_format.js';
@@ -14,7 +15,7 @@ function entriesOf(tensors: NamedTensors): [string, Tensor][] {
       throw new XpuValueError('tensor names must be unique, non-empty and not __metadata__', { op: 'saveSafetensors', arg: 'tensors', expected: 'unique names', got: JSON.stringify(name) });
     }
     seen.add(name);
-    t.check('saveSafetensors', name);
+    tensorArg('saveSafetensors', name, t);
   }
   return list;
 }

@@ -1,5 +1,6 @@
 import type { Device, DeviceLike } from '../device/device.js';
-import { XpuValueError } from '../errors.js';
+import { XpuTypeError, XpuValueError } from '../errors.js';
+import { typeName } from '../format_value.js';
 import { isTensor, type Tensor } from '../tensor/tensor.js';
 
 /**
@@ -45,7 +46,7 @@ export class Module {
       get: () => this.#params.get(name),
       set: (v: Parameter | undefined) => {
         if (v !== undefined && !isTensor(v) && !isQuantizedLike(v)) {
-          throw new XpuValueError('a parameter must be a Tensor or a quantized tensor', { op: 'Module', arg: name, expected: 'Tensor | QuantizedLike', got: String(v) });
+          throw new XpuTypeError('a parameter must be a Tensor or a quantized tensor', { op: 'Module', arg: name, expected: 'Tensor | QuantizedLike', got: typeName(v) });
         }
         this.#params.set(name, v);
       },

@@ -2,7 +2,8 @@ import type { Device } from '../device/device.js';
 import { XpuIndexError, XpuValueError } from '../errors.js';
 import { tensorArg } from '../ops/common.js';
 import { fromHost } from '../ops/creation.js';
-import { intArg } from '../tensor/shape.js';
+import { fmtValue } from '../format_value.js';
+import { intArg, numberArg } from '../tensor/shape.js';
 import { applyRotary } from '../ops/rotary.js';
 import { narrow, reshape } from '../ops/views.js';
 import { allocHost, castNumber, writeHost, type DType } from '../tensor/dtype.js';
@@ -29,13 +30,14 @@ export interface RopeScaling {
  */
 export function ropeInvFreq(headDim: number, theta: number, scaling?: RopeScaling): Float64Array {
   if (!Number.isInteger(headDim) || headDim <= 0 || headDim % 2) throw new XpuValueError('head dim must be a positive even integer', { op: 'rope', arg: 'headDim', expected: 'an even integer', got: String(headDim) });
-  if (!(theta > 0)) throw new XpuValueError('rope theta must be positive', { op: 'rope', arg: 'theta', expected: '> 0', got: String(theta) });
+  if (!(numberArg('rope', 'theta', theta) > 0)) throw new XpuValueError('rope theta must be positive', { op: 'rope', arg: 'theta', expected: '> 0', got: String(theta) });
   const half = headDim / 2;
   const inv = Float64Array.from({ length: half }, (_, i) => theta ** (-(2 * i) / headDim));
   if (!scaling) return inv;
   const { factor, lowFreqFactor: low, highFreqFactor: high, originalMaxPositionEmbeddings: orig } = scaling;
+  for (const v of [factor, low, high, orig]) numberArg('rope', 'scaling', v);
   if (!(factor > 0 && low > 0 && high > low && orig > 0)) {
-    throw new XpuValueError('bad llama3 rope_scaling', { op: 'rope', arg: 'scaling', expected: 'factor > 0, 0 < low_freq_factor < high_freq_factor, original_max_position_embeddings > 0', got: JSON.stringify(scaling) });
+    throw new XpuValueError('bad llama3 rope_scaling', { op: 'rope', arg: 'scaling', expected: 'factor > 0, 0 < low_freq_factor < high_freq_factor, original_max_position_embeddings > 0', got: fmtValue(scaling) });
   }
   const lowWavelen = orig / low;
   const highWavelen = orig / high;

@@ -1,6 +1,7 @@
-import type { MapKernel, Operand, Scalar } from '../backends/backend.js';
+import type { MapKernel, MapSpec, Operand, Scalar } from '../backends/backend.js';
 import type { Device } from '../device/device.js';
-import { typeName, XpuDeviceError, XpuTypeError, XpuValueError } from '../errors.js';
+import { XpuDeviceError, XpuTypeError, XpuValueError } from '../errors.js';
+import { typeName } from '../format_value.js';
 import { dtypeInfo, type ComputeKind, type DType } from '../tensor/dtype.js';
 import { broadcastStrides } from '../tensor/shape.js';
 import { StorageRef, Tensor } from '../tensor/tensor.js';
@@ -39,10 +40,11 @@ export interface RunMapArgs {
   argKind: ComputeKind;
   loadKinds?: (ComputeKind | undefined)[];
   scalars?: Scalar[];
+  indexCheck?: MapSpec['indexCheck'];
 }
 
 export function runMap(a: RunMapArgs): Tensor {
-  const storage = a.device.backend.map({ kernel: a.kernel, inputs: a.inputs, outShape: a.outShape.slice(), outDtype: a.outDtype, argKind: a.argKind, loadKinds: a.loadKinds, scalars: a.scalars });
+  const storage = a.device.backend.map({ kernel: a.kernel, inputs: a.inputs, outShape: a.outShape.slice(), outDtype: a.outDtype, argKind: a.argKind, loadKinds: a.loadKinds, scalars: a.scalars, indexCheck: a.indexCheck });
   return wrap(a.device, storage, a.outShape, a.outDtype);
 }
 

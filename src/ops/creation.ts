@@ -1,7 +1,8 @@
 import type { MapKernel } from '../backends/backend.js';
 import { resolveDevice } from '../device/registry.js';
 import type { DeviceLike } from '../device/device.js';
-import { fmtValue, XpuShapeError, XpuValueError } from '../errors.js';
+import { XpuShapeError, XpuValueError } from '../errors.js';
+import { fmtValue } from '../format_value.js';
 import { allocHost, castNumber, checkDType, dtypeInfo, writeHost, type DType, type HostArray } from '../tensor/dtype.js';
 import { checkShape, fmtShape, intArg, numberArg, numel } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';

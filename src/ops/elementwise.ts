@@ -1,6 +1,7 @@
 import type { MapContext, MapKernel, Operand, Scalar } from '../backends/backend.js';
 import type { Device } from '../device/device.js';
-import { typeName, XpuDTypeError, XpuTypeError, XpuValueError } from '../errors.js';
+import { XpuDTypeError, XpuTypeError, XpuValueError } from '../errors.js';
+import { typeName } from '../format_value.js';
 import { dtypeInfo, isFloating, promoteTypes, promoteWithScalar, type ComputeKind, type DType } from '../tensor/dtype.js';
 import { broadcastShapes } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';

@@ -1,5 +1,6 @@
 import type { RowOp, Storage } from '../backends/backend.js';
-import { fmtValue, XpuDTypeError, XpuShapeError, XpuValueError } from '../errors.js';
+import { XpuDTypeError, XpuShapeError, XpuValueError } from '../errors.js';
+import { fmtValue } from '../format_value.js';
 import { isFloating, type DType } from '../tensor/dtype.js';
 import { contiguousStrides, fmtShape, normalizeDim, shapeEq } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';

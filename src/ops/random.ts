@@ -1,6 +1,7 @@
 import type { MapKernel, Scalar } from '../backends/backend.js';
 import { resolveDevice } from '../device/registry.js';
-import { fmtValue, XpuValueError } from '../errors.js';
+import { XpuValueError } from '../errors.js';
+import { fmtValue } from '../format_value.js';
 import { checkDType, dtypeInfo } from '../tensor/dtype.js';
 import { checkShape, numberArg, numel } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';

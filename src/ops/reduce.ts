@@ -1,5 +1,6 @@
 import type { ReduceOp } from '../backends/backend.js';
-import { fmtValue, XpuDTypeError, XpuShapeError, XpuValueError } from '../errors.js';
+import { XpuDTypeError, XpuShapeError, XpuValueError } from '../errors.js';
+import { fmtValue } from '../format_value.js';
 import { dtypeInfo, isFloating, type ComputeKind, type DType } from '../tensor/dtype.js';
 import { fmtShape, normalizeDim, normalizeDims, numel } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';

@@ -1,6 +1,7 @@
 import { resolveDevice } from '../device/registry.js';
 import { Device, type DeviceLike } from '../device/device.js';
-import { typeName, XpuTypeError, XpuValueError } from '../errors.js';
+import { XpuTypeError, XpuValueError } from '../errors.js';
+import { typeName } from '../format_value.js';
 import { f16BitsToNumber, isDType, type DType, type HostArray } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { copyAs, tensorArg, wrap } from './common.js';

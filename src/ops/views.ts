@@ -1,4 +1,5 @@
-import { fmtValue, XpuIndexError, XpuShapeError, XpuValueError } from '../errors.js';
+import { XpuIndexError, XpuShapeError, XpuValueError } from '../errors.js';
+import { fmtValue } from '../format_value.js';
 import { arrayArg, fmtShape, inferReshape, intArg, normalizeDim, viewStrides } from '../tensor/shape.js';
 import { makeView, type Tensor } from '../tensor/tensor.js';
 import { copyAs, tensorArg } from './common.js';

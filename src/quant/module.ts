@@ -1,4 +1,5 @@
-import { typeName, XpuTypeError } from '../errors.js';
+import { XpuTypeError } from '../errors.js';
+import { typeName } from '../format_value.js';
 import { Linear } from '../nn/linear.js';
 import { Module } from '../nn/module.js';
 import { isTensor } from '../tensor/tensor.js';

@@ -1,3 +1,4 @@
+import { tensorArg } from '../ops/common.js';
 import { isTensor } from './tensor.js';
 import { keep as keepTensor, runScope } from './scope.js';
 import type { Tensor } from './tensor.js';
@@ -12,5 +13,6 @@ export function scope<R>(fn: () => R): R {
 
 /** Keeps a tensor made inside a scope alive after the scope ends. */
 export function keep<T extends Tensor>(t: T): T {
+  tensorArg('keep', 'input', t);
   return keepTensor(t);
 }

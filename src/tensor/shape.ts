@@ -1,4 +1,5 @@
-import { fmtValue, typeName, XpuIndexError, XpuShapeError, XpuTypeError, XpuValueError } from '../errors.js';
+import { XpuIndexError, XpuShapeError, XpuTypeError, XpuValueError } from '../errors.js';
+import { fmtValue, typeName } from '../format_value.js';
 
 export type Shape = readonly number[];
 
