@@ -133,3 +133,60 @@ describe('cpu host pool', () => {
     clearHostPool();
   });
 });
+
+// XPU_POISON=1 (a test mode: the suite must pass under it) fills every allocation with NaN
+// patterns before use. Switched on here for one allocator / the host pool, so this runs in any
+// suite run.
+describe('XPU_POISON: new and reused memory holds NaN patterns before use', () => {
+  it.runIf(testDevices().includes('xpu'))('xpu: fresh and cached blocks, the size-class slack included, per dtype', async () => {
+    const { xpuEntries } = await import('../src/device/registry.js');
+    const backend = xpuEntries()[0].backend;
+    const allocator = backend.allocator;
+    const was = allocator.poison;
+    allocator.poison = true;
+    try {
+      const words = async (st: { buffer: GPUBuffer; size: number }) => new Uint32Array(await backend.queue.read(st.buffer, st.size));
+      // 1000 bytes round up to a 1024-byte block: the last 24 bytes are slack.
+      const fresh = backend.alloc('float32', 250, 'test');
+      expect(fresh.size).toBeGreaterThan(1000);
+      expect(new Set(await words(fresh))).toEqual(new Set([0x7fc00000]));
+      // Written, freed, handed out again from the cache (as float16): poisoned again, whole block.
+      backend.queue.upload(fresh.buffer, new Uint8Array(fresh.size).fill(1));
+      const hits = allocator.stats().numCacheHits;
+      backend.release(fresh);
+      const reused = backend.alloc('float16', 500, 'test');
+      expect(allocator.stats().numCacheHits).toBe(hits + 1);
+      expect(reused.buffer).toBe(fresh.buffer);
+      expect(new Set(await words(reused))).toEqual(new Set([0xffffffff])); // float16 NaN halves
+      const bytes = backend.alloc('int8', 7, 'test');
+      expect(new Set(await words(bytes))).toEqual(new Set([0xa5a5a5a5]));
+      // An op's output overwrites the poison where it must: every element it owns.
+      backend.release(reused);
+      expect(Array.from(await xpu.full([250], 2, { device: 'xpu' }).data())).toEqual(new Array<number>(250).fill(2));
+      backend.release(bytes);
+    } finally {
+      allocator.poison = was;
+    }
+  });
+
+  it('cpu: fresh and pooled host arrays, per dtype', async () => {
+    const { takeHost, giveBackHost, clearHostPool, setHostPoison } = await import('../src/backends/cpu/host_pool.js');
+    setHostPoison(true);
+    try {
+      expect(Array.from(takeHost('float32', 5) as Float32Array).every(Number.isNaN)).toBe(true);
+      expect(Array.from(takeHost('float16', 3))).toEqual([0xffff, 0xffff, 0xffff]);
+      expect(Array.from(takeHost('int32', 2))).toEqual([0x7fc00000, 0x7fc00000]);
+      expect(Array.from(takeHost('uint8', 2))).toEqual([0xa5, 0xa5]);
+      clearHostPool();
+      const big = new Float32Array(1 << 16).fill(3); // 256 KiB: pooled
+      giveBackHost('float32', big);
+      const again = takeHost('float32', 1 << 16);
+      expect(again).toBe(big);
+      expect(Number.isNaN(again[0]) && Number.isNaN(again[(1 << 16) - 1])).toBe(true);
+      expect(Array.from(await xpu.full([4], 2, { device: 'cpu' }).data())).toEqual([2, 2, 2, 2]);
+    } finally {
+      setHostPoison(process.env.XPU_POISON === '1');
+      clearHostPool();
+    }
+  });
+});

@@ -20,11 +20,35 @@ let cached = 0;
 
 const keyOf = (dtype: DType, n: number): string => `${dtype}:${n}`;
 
+/**
+ * XPU_POISON=1 (a test mode): every array takeHost hands out, fresh (zeroed by JS) or pooled
+ * (holding its last owner's values), is first filled with NaN, or a garbage value for integer
+ * dtypes, so a kernel that leaves part of its output unwritten (or reads it before writing, as
+ * `+=` into a fresh output does) shows it in the results instead of passing by luck. Off, it
+ * costs one check per call. Exported as a setter for tests of the mode itself.
+ */
+let poison = process.env.XPU_POISON === '1';
+
+export function setHostPoison(on: boolean): void {
+  poison = on;
+}
+
+/** The poison value per dtype: float NaN (float16 as raw bits), integers a value no kernel computes by chance. */
+function poisonFill(dtype: DType, arr: HostArray): void {
+  switch (dtype) {
+    case 'float32': arr.fill(NaN); break;
+    case 'float16': arr.fill(0xffff); break; // a float16 NaN
+    case 'int32': arr.fill(0x7fc00000); break; // the bits of the float32 NaN, as on xpu
+    case 'uint32': arr.fill(0x7fc00000); break;
+    case 'int8': arr.fill(-91); break; // 0xa5, as on xpu
+    case 'uint8': case 'bool': arr.fill(0xa5); break;
+  }
+}
+
 export function takeHost(dtype: DType, n: number): HostArray {
-  const arr = free.get(keyOf(dtype, n))?.pop();
-  if (!arr) return allocHost(dtype, n);
-  cached -= arr.byteLength;
-  age.delete(arr);
+  const arr = free.get(keyOf(dtype, n))?.pop() ?? allocHost(dtype, n);
+  if (age.delete(arr)) cached -= arr.byteLength;
+  if (poison) poisonFill(dtype, arr);
   return arr;
 }
 

@@ -47,7 +47,7 @@ export class WebGPUBackend implements Backend {
 
   constructor(readonly device: GPUDevice, features: string[]) {
     const lim = device.limits;
-    this.allocator = new CachingAllocator(device, lim.maxBufferSize, lim.maxStorageBufferBindingSize);
+    this.allocator = new CachingAllocator(device, lim.maxBufferSize, lim.maxStorageBufferBindingSize, (b, data) => this.queue.upload(b, data));
     this.queue = new CommandQueue(device, Number(process.env.XPU_BATCH ?? 128), lim.maxComputeWorkgroupsPerDimension);
     this.pipelines = new PipelineCache(device);
     this.hasF16 = features.includes('shader-f16');
@@ -64,7 +64,8 @@ export class WebGPUBackend implements Backend {
 
   alloc(dtype: DType, n: number, op: string): GpuStorage {
     this.queue.checkAlive(op);
-    return this.allocator.alloc(n * dtypeInfo(dtype).itemsize, op);
+    const { itemsize } = dtypeInfo(dtype);
+    return this.allocator.alloc(n * itemsize, op, dtype, itemsize);
   }
 
   upload(dtype: DType, data: HostArray, op: string): GpuStorage {
