@@ -1,11 +1,12 @@
 import { defaultDevice } from '../device/accelerator.js';
 import type { DeviceLike } from '../device/device.js';
-import { XpuValueError } from '../errors.js';
+import { XpuTypeError, XpuValueError } from '../errors.js';
+import { typeName } from '../format_value.js';
 import { tensor } from '../ops/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { BLOCK_EMPTY, BLOCK_FULL, BLOCK_PARTIAL } from '../ops/attention/spec.js';
 import { compileJs, type HostCapture } from './js.js';
-import { isFlexMod, type FlexMod } from './mods.js';
+import { checkedMod, isFlexMod, type FlexMod } from './mods.js';
 
 /**
  * PyTorch's BlockMask: which (query block, key block) tiles of the score matrix hold any kept
@@ -57,9 +58,11 @@ function checkCount(arg: string, x: unknown, allowNull: boolean): number {
  * pair (B and H may be null: the mask does not depend on them and is broadcast), classifies each
  * tile, and uploads the flags. Async because captured tensors on xpu must be read back first.
  */
-export async function createBlockMask(maskMod: FlexMod, B: number | null, H: number | null, L: number, S: number, options: BlockMaskOptions = {}): Promise<BlockMask> {
+export async function createBlockMask(maskModIn: FlexMod, B: number | null, H: number | null, L: number, S: number, options: BlockMaskOptions = {}): Promise<BlockMask> {
   const op = 'createBlockMask';
-  if (!isFlexMod(maskMod, 'mask')) throw new XpuValueError('needs a mask modification', { op, arg: 'maskMod', expected: "xpu.flex.maskMod('...')", got: typeof maskMod });
+  if (!isFlexMod(maskModIn, 'mask')) throw new XpuTypeError('needs a mask modification', { op, arg: 'maskMod', expected: "xpu.flex.maskMod('...')", got: typeName(maskModIn) });
+  // One checked, frozen snapshot: what is evaluated here is what the BlockMask keeps.
+  const maskMod = checkedMod(op, maskModIn, 'mask');
   const nb = checkCount('B', B, true);
   const nh = checkCount('H', H, true);
   const l = checkCount('L', L, false);

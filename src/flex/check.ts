@@ -1,4 +1,5 @@
-import { XpuValueError } from '../errors.js';
+import { XpuError, XpuValueError } from '../errors.js';
+import { fmtValue, typeName } from '../format_value.js';
 import { BINARY_OPS, FUNCTIONS, IDENT, UNARY_OPS, type Expr, type ExprType } from './ast.js';
 
 /** Largest finite float32: literals beyond it would not survive the trip to the GPU. */
@@ -12,13 +13,80 @@ export interface CheckContext {
   captures: ReadonlyMap<string, number>;
 }
 
-const bad = (ctx: CheckContext, why: string, expected: string, got: string): never => {
+const bad = (ctx: { op: string }, why: string, expected: string, got: string): never => {
   throw new XpuValueError(`invalid expression: ${why}`, { op: ctx.op, arg: 'expression', expected, got });
 };
 
+/** Each node kind's fields; the ones that hold a node or a list of nodes are copied recursively. */
+const NODE_FIELDS: Record<string, readonly string[]> = {
+  num: ['value'], bool: ['value'], var: ['name'], capture: ['name', 'index'], unary: ['op', 'arg'],
+  binary: ['op', 'left', 'right'], call: ['fn', 'args'], select: ['cond', 'then', 'otherwise'],
+};
+const CHILD_FIELDS = new Set(['arg', 'left', 'right', 'cond', 'then', 'otherwise']);
+const LIST_FIELDS = new Set(['index', 'args']);
+/** Nodes per tree: bounds the copy of a tree that shares subtrees (a DAG doubles per level). */
+const MAX_NODES = 10_000;
+const MAX_DEPTH = 200;
+
+/**
+ * A deep copy of a user's tree as fresh, frozen plain data, reading every field exactly once.
+ * The checker and the emitters (wgsl.ts, js.ts, exprKey) then all read this copy, so a tree whose
+ * getters or Proxy traps answer differently on each read cannot show the checker one expression
+ * and the shader another. Only own data properties are read: an accessor is refused without
+ * being run, and so is any object or function where a literal belongs. Node shapes (kind, the
+ * fields of that kind, arrays of nodes) are validated here; values, names and types in checkExpr.
+ */
+export function snapshotExpr(e: unknown, ctx: Pick<CheckContext, 'op'>): Expr {
+  let nodes = 0;
+  const read = (o: object, key: string, what: string): unknown => {
+    let d: PropertyDescriptor | undefined;
+    try {
+      d = Object.getOwnPropertyDescriptor(o, key);
+    } catch (err) {
+      if (err instanceof XpuError) throw err;
+      return bad(ctx, `${what} could not be read`, 'plain data', typeName(o));
+    }
+    if (d === undefined) return bad(ctx, `${what} has no '${key}'`, `a '${key}' field`, 'none');
+    if (!('value' in d)) return bad(ctx, 'expression nodes must be plain data', `a data property '${key}' (no getter)`, `an accessor for '${key}'`);
+    return d.value;
+  };
+  const list = (x: unknown, depth: number, what: string): Expr[] => {
+    if (!Array.isArray(x)) return bad(ctx, `${what} must be an array of nodes`, 'an array', typeName(x));
+    const n = read(x, 'length', what);
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_NODES) return bad(ctx, `${what} has a bad length`, `at most ${MAX_NODES} nodes`, fmtValue(n));
+    return Object.freeze(Array.from({ length: n }, (_, i) => copy(read(x, String(i), what), depth + 1))) as Expr[];
+  };
+  const copy = (x: unknown, depth: number): Expr => {
+    if (depth > MAX_DEPTH) bad(ctx, 'nesting is too deep', `at most ${MAX_DEPTH} levels`, String(depth));
+    if (++nodes > MAX_NODES) bad(ctx, 'too many nodes', `at most ${MAX_NODES} nodes`, `more than ${MAX_NODES}`);
+    if (typeof x !== 'object' || x === null || Array.isArray(x)) return bad(ctx, 'not an expression node', 'an Expr object', typeName(x));
+    const kind = read(x, 'kind', 'an expression node');
+    if (typeof kind !== 'string' || !Object.prototype.hasOwnProperty.call(NODE_FIELDS, kind)) {
+      return bad(ctx, 'unknown node kind', 'num, bool, var, capture, unary, binary, call, select', fmtValue(kind));
+    }
+    const out: Record<string, unknown> = { kind };
+    for (const f of NODE_FIELDS[kind]) {
+      const v = read(x, f, `a ${kind} node`);
+      if (CHILD_FIELDS.has(f)) out[f] = copy(v, depth + 1);
+      else if (LIST_FIELDS.has(f)) out[f] = list(v, depth, `'${f}' of a ${kind} node`);
+      else if ((typeof v === 'object' && v !== null) || typeof v === 'function') bad(ctx, `'${f}' of a ${kind} node must be a literal`, 'a number, boolean or string', typeName(v));
+      else out[f] = v;
+    }
+    return Object.freeze(out) as unknown as Expr;
+  };
+  return copy(e, 0);
+}
+
+/** The one entry for a user's tree: snapshot it, check the snapshot, return both. */
+export function checkedExpr(e: unknown, ctx: CheckContext): { expr: Expr; type: ExprType } {
+  const expr = snapshotExpr(e, ctx);
+  return { expr, type: checkExpr(expr, ctx) };
+}
+
 /**
  * Checks a tree node by node (it may come from the builder or from user code that made the
- * objects itself, so nothing about it is trusted) and returns its type. Every node kind, operator,
+ * objects itself, so nothing about it is trusted) and returns its type. Call it on a snapshot
+ * (checkedExpr does both): what it checks must be what the emitters later read. Every node kind, operator,
  * function and name must be one of the closed sets in ast.ts, numbers must be float32-finite
  * (or the literal inf), and operand types must fit the operator.
  */

@@ -1,3 +1,4 @@
+import { fmtValue } from '../format_value.js';
 import type { Expr } from './ast.js';
 
 /**
@@ -98,5 +99,5 @@ export function compileJs(e: Expr, captures: ReadonlyMap<string, HostCapture>): 
       return (s, b, h, q, kv) => (c(s, b, h, q, kv) ? t(s, b, h, q, kv) : o(s, b, h, q, kv));
     }
   }
-  throw new Error(`flex: unchecked expression node ${JSON.stringify(e)}`);
+  throw new Error(`flex: unchecked expression node ${fmtValue(e)}`);
 }

@@ -1,7 +1,6 @@
 import { XpuDeviceError, XpuShapeError, XpuValueError } from '../../errors.js';
-import { checkExpr } from '../../flex/check.js';
 import { BlockMask } from '../../flex/block_mask.js';
-import { isFlexMod, type FlexMod } from '../../flex/mods.js';
+import { checkedMod, isFlexMod, type FlexMod } from '../../flex/mods.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { copyAs } from '../common.js';
 import { checkQkv, operand4, runAttention } from './run.js';
@@ -33,18 +32,24 @@ export function flexAttention(query: Tensor, key: Tensor, value: Tensor, options
   if (typeof enableGqa !== 'boolean') throw new XpuValueError('enableGqa must be a boolean', { op, arg: 'enableGqa', expected: 'true or false', got: String(enableGqa) });
   const dims = checkQkv(op, query, key, value, enableGqa, false);
   const scale = checkScale(op, options.scale, dims.e);
-  const scoreMod = options.scoreMod ?? undefined;
+  const scoreIn = options.scoreMod ?? undefined;
   const blockMask = options.blockMask ?? undefined;
-  let maskMod = options.maskMod ?? undefined;
-  if (scoreMod !== undefined && !isFlexMod(scoreMod, 'score')) throw new XpuValueError('scoreMod must come from xpu.flex.scoreMod', { op, arg: 'scoreMod', expected: "xpu.flex.scoreMod('score + ...')", got: describe(scoreMod) });
-  if (maskMod !== undefined && !isFlexMod(maskMod, 'mask')) throw new XpuValueError('maskMod must come from xpu.flex.maskMod', { op, arg: 'maskMod', expected: "xpu.flex.maskMod('kv_idx <= q_idx')", got: describe(maskMod) });
+  const maskIn = options.maskMod ?? undefined;
+  if (scoreIn !== undefined && !isFlexMod(scoreIn, 'score')) throw new XpuValueError('scoreMod must come from xpu.flex.scoreMod', { op, arg: 'scoreMod', expected: "xpu.flex.scoreMod('score + ...')", got: describe(scoreIn) });
+  if (maskIn !== undefined && !isFlexMod(maskIn, 'mask')) throw new XpuValueError('maskMod must come from xpu.flex.maskMod', { op, arg: 'maskMod', expected: "xpu.flex.maskMod('kv_idx <= q_idx')", got: describe(maskIn) });
+  // Each modification is read once into a checked, frozen snapshot (a FlexMod-shaped object may
+  // not come from scoreMod/maskMod, and may answer differently on a second read): the checks
+  // below and the kernels both use that snapshot.
+  const scoreMod = scoreIn && checkedMod(op, scoreIn, 'score');
+  let maskMod = maskIn && checkedMod(op, maskIn, 'mask');
   if (blockMask !== undefined) {
     if (!(blockMask instanceof BlockMask)) throw new XpuValueError('blockMask must come from createBlockMask', { op, arg: 'blockMask', expected: 'await xpu.flex.createBlockMask(maskMod, B, H, L, S)', got: describe(blockMask) });
     blockMask.flags.check(op, 'blockMask');
-    if (maskMod !== undefined && maskMod.key !== blockMask.maskMod.key) {
-      throw new XpuValueError('maskMod differs from the block mask\'s', { op, arg: 'maskMod', expected: `the block mask's own (${blockMask.maskMod.key}) or none`, got: maskMod.key });
+    const own = checkedMod(op, blockMask.maskMod, 'mask');
+    if (maskMod !== undefined && maskMod.key !== own.key) {
+      throw new XpuValueError('maskMod differs from the block mask\'s', { op, arg: 'maskMod', expected: `the block mask's own (${own.key}) or none`, got: maskMod.key });
     }
-    maskMod = blockMask.maskMod;
+    maskMod = own;
     const [fb, fh] = blockMask.flags.shape;
     if (blockMask.qLen !== dims.l || blockMask.kvLen !== dims.s || (fb !== 1 && fb !== dims.batch) || (fh !== 1 && fh !== dims.heads)) {
       throw new XpuShapeError('blockMask was made for another shape', { op, arg: 'blockMask', expected: `B in {1, ${dims.batch}}, H in {1, ${dims.heads}}, L = ${dims.l}, S = ${dims.s}`, got: `B ${fb}, H ${fh}, L ${blockMask.qLen}, S ${blockMask.kvLen}` });
@@ -53,7 +58,6 @@ export function flexAttention(query: Tensor, key: Tensor, value: Tensor, options
       throw new XpuDeviceError('blockMask is on another device', { op, arg: 'blockMask', expected: `flags on ${query.device} (createBlockMask(..., { device }))`, got: String(blockMask.flags.device) });
     }
   }
-  // The trees are checked again here: a FlexMod-shaped object may not come from scoreMod/maskMod.
   const captures = new Map<string, Tensor>();
   for (const mod of [scoreMod, maskMod]) {
     if (!mod) continue;
@@ -64,7 +68,6 @@ export function flexAttention(query: Tensor, key: Tensor, value: Tensor, options
       if (!t.device.equals(query.device)) throw new XpuDeviceError('a captured tensor is on another device', { op, arg: `captures.${name}`, expected: `a tensor on ${query.device}`, got: String(t.device) });
       captures.set(name, t);
     }
-    checkExpr(mod.expr, { op, allowScore: mod.kind === 'score', captures: new Map([...mod.captures].map(([n, t]) => [n, t.ndim])) });
   }
   const temps: Tensor[] = [];
   try {
