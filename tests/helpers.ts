@@ -90,6 +90,19 @@ export function caught<E extends Error>(fn: () => unknown, cls: new (...a: never
   return err as E;
 }
 
+/** Awaits `p`, expects it to reject with an XpuError of class `cls`, and returns the error. */
+export async function caughtAsync<E extends Error>(p: Promise<unknown>, cls: new (...a: never[]) => E): Promise<E> {
+  let err: unknown;
+  try {
+    await p;
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(cls);
+  expect(err).toBeInstanceOf(xpu.XpuError);
+  return err as E;
+}
+
 /** Tolerance for a float dtype after a few ops (DESIGN.md bounds). */
 export const TOL = { float32: 1e-5, float16: 2e-3 } as const;
 

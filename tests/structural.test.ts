@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DType } from '../src/tensor/dtype.js';
-import { expectEqual, randomInts, testDevices, xpu, caught } from './helpers.js';
+import { expectEqual, randomInts, testDevices, xpu, caught, caughtAsync } from './helpers.js';
 import { flatValues, hostTensor, numelOf, poison, randomPair, sliceH, transposeH, type HostTensor } from './host_tensor.js';
 
 const DTYPES: DType[] = ['float32', 'float16', 'int32', 'uint32', 'int8', 'uint8', 'bool'];
@@ -256,7 +256,7 @@ describe.each(testDevices())('indexSelect, gather and embedding on %s', (device)
     x.dispose();
   });
 
-  it('out-of-range and negative indices: XpuIndexError on cpu, 0 from the GPU kernel', async () => {
+  it('out-of-range and negative indices: XpuIndexError on cpu at the call, on xpu at the next read (device-side assert)', async () => {
     // x is the first 4 rows of an 8-row storage: an unchecked index 4..7 would read real data.
     const base = randomPair(device, 'float32', [8, 3], 71);
     const x = { t: base.t.narrow(0, 0, 4), h: sliceH(base.h, 0, 0, 4) };
@@ -276,10 +276,29 @@ describe.each(testDevices())('indexSelect, gather and embedding on %s', (device)
         caught(() => xpu.embedding(idx, x.t), xpu.XpuIndexError);
         caught(() => x.t.T.gather(1, idx.unsqueeze(0).expand(3, 3)), xpu.XpuIndexError);
       } else {
-        const ref: HostTensor = { shape: [3, 3], at: (c) => (inRange(values[c[0]]) ? x.h.at([values[c[0]], c[1]]) : 0) };
-        poison(device, 'float32', [3, 3]);
-        await expectTensor(x.t.indexSelect(0, idx), ref, `bad index ${values}`);
-        await expectTensor(xpu.embedding(idx, x.t), ref, `bad id ${values}`);
+        // The kernel cannot throw: its device-side assert makes the next read throw XpuIndexError
+        // naming the op (as torch's device asserts do); the bad output stays failed, and tensors
+        // computed in the same batch before and after it read back intact.
+        const asI32 = values.map((v) => v | 0).filter((v) => !inRange(v));
+        const before = x.t.mul(2);
+        const y = x.t.indexSelect(0, idx);
+        const after = x.t.add(1);
+        const e = await caughtAsync(after.data(), xpu.XpuIndexError);
+        expect([e.op, e.arg]).toEqual(['indexSelect', 'index']);
+        expect(asI32).toContain(Number(e.got));
+        await expectTensor(after, { shape: [4, 3], at: (c) => x.h.at(c) + 1 }, 'after the assert');
+        await expectTensor(before, { shape: [4, 3], at: (c) => x.h.at(c) * 2 }, 'before the assert');
+        expect((await caughtAsync(y.data(), xpu.XpuIndexError)).op).toBe('indexSelect');
+        // What is computed from the bad output fails the same way.
+        expect((await caughtAsync(y.mul(3).sum().data(), xpu.XpuIndexError)).op).toBe('indexSelect');
+        const emb = xpu.embedding(idx, x.t);
+        const se = await caughtAsync(xpu.accelerator.synchronize(), xpu.XpuIndexError);
+        expect([se.op, se.arg]).toEqual(['embedding', 'input']);
+        await caughtAsync(emb.data(), xpu.XpuIndexError);
+        const g = x.t.T.gather(1, idx.unsqueeze(0).expand(3, 3));
+        expect((await caughtAsync(g.data(), xpu.XpuIndexError)).op).toBe('gather');
+        // Good indices after the assert run clean.
+        await expectTensor(x.t.indexSelect(0, xpu.tensor(Int32Array.from([3, 0]), { device })), indexSelectH(x.h, 0, [3, 0]), 'good after bad');
       }
     }
     // The device keeps working and other tensors are untouched.

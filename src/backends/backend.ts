@@ -57,6 +57,12 @@ export interface MapKernel {
   lazy?: boolean;
   /** The body uses output coordinates; disables merging of dims. */
   usesCoords?: boolean;
+  /**
+   * The WGSL body calls index_error(j) for an index outside its range: on xpu the launch gets a
+   * device-side assert slot, read back at the next read or synchronize (XpuIndexError, see
+   * src/backends/webgpu/asserts.ts). The JS twin never needs it: cpu ops check indices first.
+   */
+  assertsIndex?: boolean;
 }
 
 export interface MapSpec {
@@ -72,6 +78,8 @@ export interface MapSpec {
    */
   loadKinds?: (ComputeKind | undefined)[];
   scalars?: Scalar[];
+  /** For a kernel that asserts indices: the op and argument an XpuIndexError names, and the valid range [0, size). */
+  indexCheck?: { op: string; arg: string; size: number };
 }
 
 export type ReduceOp = 'sum' | 'prod' | 'max' | 'min' | 'argmax' | 'argmin' | 'mean' | 'var';

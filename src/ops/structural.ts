@@ -118,8 +118,8 @@ function checkIndexDType(op: string, arg: string, index: Tensor): void {
 
 /**
  * Throws XpuIndexError for an index outside [0, size) when the index is on cpu, where its values
- * can be read now. An xpu index cannot be read without an await; there the kernel gives 0 for a
- * bad index instead (see TAKE_KERNEL).
+ * can be read now. An xpu index cannot be read without an await; there the kernel raises a
+ * device-side assert that the next read or synchronize() throws as XpuIndexError (see TAKE_KERNEL).
  */
 function checkIndicesOnCpu(op: string, arg: string, index: Tensor, size: number): void {
   if (index.device.type !== 'cpu') return;
@@ -137,9 +137,10 @@ function checkIndicesOnCpu(op: string, arg: string, index: Tensor, size: number)
  * Runs TAKE_KERNEL: `idx` and `src` are operands in the output's coordinates (src with stride 0
  * along the indexed dim); `stride` and `size` describe that dim of the source.
  */
-function take(device: Device, dtype: DType, idx: Operand, src: Operand, outShape: number[], stride: number, size: number): Tensor {
+function take(check: { op: string; arg: string }, device: Device, dtype: DType, idx: Operand, src: Operand, outShape: number[], stride: number, size: number): Tensor {
   const kind = dtypeInfo(dtype).compute;
   return runMap({
+    indexCheck: { ...check, size },
     device, kernel: TAKE_KERNEL, inputs: [idx, src], outShape, outDtype: dtype, argKind: kind,
     // The index loads as i32 whatever x is, so it stays exact beside float data.
     loadKinds: ['i32', kind],
@@ -169,7 +170,7 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
     strides: outShape.map((_, j) => (j === d && index.ndim === 1 ? index.strides[0] : 0)),
   };
   const src: Operand = { storage: x.ref.storage, dtype: x.dtype, offset: x.offset, strides: x.strides.map((s, j) => (j === d ? 0 : s)) };
-  return take(device, x.dtype, idx, src, outShape, x.ndim === 0 ? 0 : x.strides[d], size);
+  return take({ op, arg: 'index' }, device, x.dtype, idx, src, outShape, x.ndim === 0 ? 0 : x.strides[d], size);
 }
 
 /** out[i][j][k] = x[index[i][j][k]][j][k] (for dim 0), as torch.gather. */
@@ -191,7 +192,7 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   checkIndicesOnCpu(op, 'index', index, size);
   const idx = operand(index, index.shape);
   const src: Operand = { storage: x.ref.storage, dtype: x.dtype, offset: x.offset, strides: x.strides.map((s, j) => (j === d ? 0 : s)) };
-  return take(device, x.dtype, idx, src, index.shape.slice(), x.ndim === 0 ? 0 : x.strides[d], size);
+  return take({ op, arg: 'index' }, device, x.dtype, idx, src, index.shape.slice(), x.ndim === 0 ? 0 : x.strides[d], size);
 }
 
 /** Rows of weight [V, D] at the ids: shape [...ids.shape, D] (torch.nn.functional.embedding). */
@@ -206,7 +207,7 @@ export function embedding(ids: Tensor, weight: Tensor): Tensor {
   checkIndicesOnCpu(op, 'input', ids, rows);
   const idx: Operand = { storage: ids.ref.storage, dtype: ids.dtype, offset: ids.offset, strides: [...ids.strides, 0] };
   const src: Operand = { storage: weight.ref.storage, dtype: weight.dtype, offset: weight.offset, strides: [...ids.shape.map(() => 0), weight.strides[1]] };
-  return take(device, weight.dtype, idx, src, [...ids.shape, width], weight.strides[0], rows);
+  return take({ op, arg: 'input' }, device, weight.dtype, idx, src, [...ids.shape, width], weight.strides[0], rows);
 }
 
 function triangle(op: 'triu' | 'tril', x: Tensor, diagonal: number): Tensor {

@@ -45,16 +45,18 @@ export function catKernel(n: number): MapKernel {
  * out = x[..., index, ...]: input 0 is the index (loaded as i32), input 1 is x with stride 0
  * along the indexed dim. Scalars: 0 = x's stride along that dim, 1 = its size.
  *
- * An index outside [0, size) yields 0. On xpu the index data is not readable synchronously, so
- * the op cannot check it before the kernel runs; the kernel must not read out of range, and 0 is
- * its answer. The CPU twin gives the same 0 (the ops check cpu indices first and throw, so on cpu
- * this path is only reached where no check applies). Negative indices are never wrapped: a uint32
- * index above 2^31 - 1 reads as negative, which is out of range as well.
+ * An index outside [0, size) is an error. On xpu the index data is not readable synchronously, so
+ * the op cannot check it before the kernel runs: the kernel never reads out of range, writes 0,
+ * and raises a device-side assert (index_error) that the next read or synchronize turns into
+ * XpuIndexError, marking this output failed. The CPU twin gives 0 (the ops check cpu indices
+ * first and throw, so on cpu this path is only reached where no check applies). Negative indices
+ * are never wrapped: a uint32 index above 2^31 - 1 reads as negative, which is out of range too.
  */
 export const TAKE_KERNEL: MapKernel = {
   name: 'take',
   lazy: true,
-  wgsl: 'let j = ld0(e0);\n  if (j < 0 || j >= si(1u)) { return R(0); }\n  return ld1(e1 + j * si(0u));',
+  assertsIndex: true,
+  wgsl: 'let j = ld0(e0);\n  if (j < 0 || j >= si(1u)) {\n    index_error(j);\n    return R(0);\n  }\n  return ld1(e1 + j * si(0u));',
   js: (_x, ctx) => {
     const j = ctx.load(0, ctx.e[0]);
     if (j < 0 || j >= ctx.scalars[1]) return 0;

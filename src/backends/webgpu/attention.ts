@@ -5,8 +5,9 @@ import type { CompiledKernel, PipelineCache } from './pipelines.js';
 import type { CommandQueue } from './queue.js';
 import { gemmAdapterInfo, type GemmAdapterInfo } from './gemm_config.js';
 import { chooseAttentionConfig, DECODE_ROWS, type AttentionConfig } from './attention_config.js';
-import { texturePrefill } from './attention_texture.js';
+import { texturePrefill, texturePrefillFits } from './attention_texture.js';
 import { attentionInputs, attentionSourceKey, attentionUniforms, decodeSource, prefillBucketKey, prefillSource, reduceSource } from './attention_codegen.js';
+import { checkKernel, kernelDemands, kernelFits, type LaunchLimits } from './limits.js';
 
 /**
  * The xpu attention primitive: picks a config (attention_config.ts), specialises the kernels of
@@ -29,15 +30,68 @@ const kernels = new WeakMap<AttentionHost, Map<string, CompiledKernel>>();
 const adapters = new WeakMap<AttentionHost, GemmAdapterInfo>();
 const REDUCE_WG = 64;
 
-function kernel(host: AttentionHost, key: string, reads: number, source: () => string): CompiledKernel {
+function kernelMap(host: AttentionHost): Map<string, CompiledKernel> {
   let m = kernels.get(host);
   if (!m) kernels.set(host, (m = new Map()));
+  return m;
+}
+
+function kernel(host: AttentionHost, op: string, key: string, reads: number, source: () => string): CompiledKernel {
+  const m = kernelMap(host);
   let k = m.get(key);
   if (!k) {
-    k = host.pipelines.get(source(), reads, {});
+    k = host.pipelines.get(source(), reads, {}, op);
     m.set(key, k);
   }
   return k;
+}
+
+const prefillKey = (spec: AttentionSpec, c: AttentionConfig) => `prefill|${c.bq}x${c.bk}|${prefillBucketKey(spec)}|${attentionSourceKey(spec)}`;
+const decodeKey = (spec: AttentionSpec, c: AttentionConfig) => `decode|${c.wg}|${attentionSourceKey(spec)}`;
+/** Configs that fit their kernels into the adapter's limits (once known, a config is not re-checked). */
+const fitting = new WeakMap<AttentionHost, Map<string, boolean>>();
+
+/** Whether the kernels of config `c` fit this adapter (workgroup memory above all: it grows with the head dim). */
+function configFits(host: AttentionHost, spec: AttentionSpec, c: AttentionConfig): boolean {
+  if (c.path === 'texture') return texturePrefillFits(host.device, spec, c, fixedSubgroup(adapterOf(host)) as number);
+  const key = c.path === 'prefill' ? prefillKey(spec, c) : decodeKey(spec, c);
+  let m = fitting.get(host);
+  if (!m) fitting.set(host, (m = new Map()));
+  let ok = m.get(key);
+  if (ok === undefined) {
+    const lim = host.device.limits as unknown as LaunchLimits;
+    ok = c.path === 'prefill' ? kernelFits(prefillSource(spec, c), lim) : kernelFits(decodeSource(spec, c), lim) && kernelFits(reduceSource(REDUCE_WG), lim);
+    m.set(key, ok);
+  }
+  return ok;
+}
+
+/**
+ * The chosen config if its kernels fit the adapter, else the first that does of: the prefill with
+ * 4-row tiles (a quarter of the q tile in workgroup memory, the part that grows with the head
+ * dim), with the smallest key tile, then split-K decoding (its workgroup memory does not depend
+ * on the head dim; it runs any L, only slower for long ones). Throws XpuDeviceError, before
+ * anything is allocated or recorded, when none fits.
+ */
+function fittingConfig(host: AttentionHost, spec: AttentionSpec, op: string): AttentionConfig {
+  const first = attentionConfigFor(host, spec);
+  if (configFits(host, spec, first)) return first;
+  const fallbacks: AttentionConfig[] = [
+    { ...first, path: 'prefill' as const, bq: 4, bk: Math.min(first.bk, 32) },
+    { ...first, path: 'prefill' as const, bq: 4, bk: 8 },
+    { ...first, path: 'decode' as const, wg: 32, chunk: 64 },
+  ].filter((c) => !spec.blockMask || (spec.blockMask.blockSize % c.bq === 0 && spec.blockMask.blockSize % c.bk === 0) || c.path === 'decode');
+  for (const c of fallbacks) if (configFits(host, spec, c)) return c;
+  // Nothing fits: the first config's own misfit is the error.
+  const source = first.path === 'decode' ? decodeSource(spec, first) : prefillSource(spec, { ...first, path: 'prefill' });
+  checkKernel(op, kernelDemands(source), host.device.limits as unknown as LaunchLimits);
+  throw new Error(`${op}: no attention kernel fits this adapter`); // unreachable: checkKernel threw
+}
+
+function adapterOf(host: AttentionHost): GemmAdapterInfo {
+  let adapter = adapters.get(host);
+  if (!adapter) adapters.set(host, (adapter = gemmAdapterInfo(host.device)));
+  return adapter;
 }
 
 const bind = (st: Storage) => ({ buffer: (st as GpuStorage).buffer, size: Math.max(4, Math.ceil((st as GpuStorage).byteLength / 4) * 4) });
@@ -56,8 +110,7 @@ function fixedSubgroup(a: GemmAdapterInfo): number | undefined {
 
 /** The config this problem runs with on this backend (also what the benchmark reports). */
 export function attentionConfigFor(host: AttentionHost, spec: AttentionSpec): AttentionConfig {
-  let adapter = adapters.get(host);
-  if (!adapter) adapters.set(host, (adapter = gemmAdapterInfo(host.device)));
+  const adapter = adapterOf(host);
   return chooseAttentionConfig({
     l: spec.l, s: spec.s, e: spec.e, ev: spec.ev, rows: spec.batch * spec.heads * spec.l,
     subgroups: adapter.features.has('subgroups') && adapter.subgroupMinSize !== undefined, blockSize: spec.blockMask?.blockSize,
@@ -69,32 +122,41 @@ export function attentionConfigFor(host: AttentionHost, spec: AttentionSpec): At
 }
 
 export function webgpuAttention(host: AttentionHost, spec: AttentionSpec): Storage {
+  const op = spec.op ?? 'attention';
   const rows = spec.batch * spec.heads * spec.l;
-  const out = host.alloc('float32', rows * spec.ev, 'attention');
-  if (rows * spec.ev === 0) return out;
-  const c = attentionConfigFor(host, spec);
+  if (rows * spec.ev === 0) return host.alloc('float32', 0, op);
+  // Chosen (and checked against the adapter's limits) before anything is allocated or recorded.
+  const c = fittingConfig(host, spec, op);
   const inputs = inputStorages(spec);
   const reads = attentionInputs(spec).length;
-  const srcKey = attentionSourceKey(spec);
-  if (c.path === 'texture') {
-    texturePrefill(host.device, host.queue, spec, c, fixedSubgroup(adapters.get(host) as GemmAdapterInfo) as number, out, inputs);
+  const out = host.alloc('float32', rows * spec.ev, op);
+  try {
+    if (c.path === 'texture') {
+      texturePrefill(host.device, host.queue, spec, c, fixedSubgroup(adapterOf(host)) as number, out, inputs);
+      return out;
+    }
+    if (c.path === 'prefill') {
+      const qTiles = Math.ceil(spec.l / c.bq);
+      const groups = qTiles * spec.batch * spec.heads;
+      const k = kernel(host, op, prefillKey(spec, c), reads, () => prefillSource(spec, c));
+      host.queue.dispatch(op, k.pipeline, k.layout, attentionUniforms(spec, { qTiles, groups, splits: 1, bk: c.bk }), [bind(out), ...inputs.map(bind)], groups);
+      return out;
+    }
+    const splits = Math.ceil(spec.s / c.chunk);
+    const rowBlocks = Math.ceil(((spec.heads / spec.kvHeads) * spec.l) / DECODE_ROWS);
+    const groups = spec.batch * spec.kvHeads * rowBlocks * splits;
+    const dk = kernel(host, op, decodeKey(spec, c), reads, () => decodeSource(spec, c));
+    const rk = kernel(host, op, 'decode_reduce', 1, () => reduceSource(REDUCE_WG));
+    const partials = host.alloc('float32', rows * splits * (spec.ev + 2), op);
+    try {
+      host.queue.dispatch(op, dk.pipeline, dk.layout, attentionUniforms(spec, { qTiles: rowBlocks, groups, splits, bk: c.chunk }), [bind(partials), ...inputs.map(bind)], groups);
+      host.queue.dispatch(op, rk.pipeline, rk.layout, attentionUniforms(spec, { qTiles: 1, groups: rows, splits }), [bind(out), bind(partials)], rows);
+    } finally {
+      host.release(partials); // later users of the block run after these dispatches (in-order queue)
+    }
     return out;
+  } catch (e) {
+    host.release(out); // a launch was refused (typed error): the output never reaches a tensor
+    throw e;
   }
-  if (c.path === 'prefill') {
-    const qTiles = Math.ceil(spec.l / c.bq);
-    const groups = qTiles * spec.batch * spec.heads;
-    const k = kernel(host, `prefill|${c.bq}x${c.bk}|${prefillBucketKey(spec)}|${srcKey}`, reads, () => prefillSource(spec, c));
-    host.queue.dispatch('attention', k.pipeline, k.layout, attentionUniforms(spec, { qTiles, groups, splits: 1, bk: c.bk }), [bind(out), ...inputs.map(bind)], groups);
-    return out;
-  }
-  const splits = Math.ceil(spec.s / c.chunk);
-  const rowBlocks = Math.ceil(((spec.heads / spec.kvHeads) * spec.l) / DECODE_ROWS);
-  const groups = spec.batch * spec.kvHeads * rowBlocks * splits;
-  const partials = host.alloc('float32', rows * splits * (spec.ev + 2), 'attention');
-  const dk = kernel(host, `decode|${c.wg}|${srcKey}`, reads, () => decodeSource(spec, c));
-  host.queue.dispatch('attention_decode', dk.pipeline, dk.layout, attentionUniforms(spec, { qTiles: rowBlocks, groups, splits, bk: c.chunk }), [bind(partials), ...inputs.map(bind)], groups);
-  const rk = kernel(host, 'decode_reduce', 1, () => reduceSource(REDUCE_WG));
-  host.queue.dispatch('attention_reduce', rk.pipeline, rk.layout, attentionUniforms(spec, { qTiles: 1, groups: rows, splits }), [bind(out), bind(partials)], rows);
-  host.release(partials); // later users of the block run after these dispatches (in-order queue)
-  return out;
 }

@@ -3,6 +3,8 @@ import type { AttentionSpec } from '../../ops/attention/spec.js';
 import type { GpuStorage } from './allocator.js';
 import { UniformWriter } from './codegen.js';
 import type { CommandQueue } from './queue.js';
+import { createPipeline } from './pipelines.js';
+import { kernelFits, type LaunchLimits } from './limits.js';
 import type { AttentionConfig } from './attention_config.js';
 import { attentionInputs, attentionSourceKey, attentionUniforms, texturePackSource, texturePrefillSource, textureColumns, type TextureTiles } from './attention_codegen.js';
 
@@ -56,19 +58,20 @@ function texture(device: GPUDevice, queue: CommandQueue, key: string, w: number,
 
 const C = () => GPUShaderStage.COMPUTE;
 
-function pipelineFor(device: GPUDevice, key: string, code: () => string, entries: GPUBindGroupLayoutEntry[]): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
+function pipelineFor(device: GPUDevice, op: string, key: string, code: () => string, entries: GPUBindGroupLayoutEntry[]): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
   const s = stateOf(device);
   let k = s.pipelines.get(key);
   if (!k) {
     const layout = device.createBindGroupLayout({ entries });
-    const pipeline = device.createComputePipeline({ layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }), compute: { module: device.createShaderModule({ code: code() }), entryPoint: 'main' } });
+    const pipeline = createPipeline(device, op, code(), layout);
     s.pipelines.set(key, (k = { pipeline, layout }));
   }
   return k;
 }
 
 const bind = (st: Storage) => ({ buffer: (st as GpuStorage).buffer, size: Math.max(4, Math.ceil((st as GpuStorage).byteLength / 4) * 4) });
-const arrayView = (t: GPUTexture) => t.createView({ dimension: '2d-array' });
+/** A 2-D array view, bound with its texture (queue.ts follows a failed write through it). */
+const arrayView = (t: GPUTexture) => ({ view: t.createView({ dimension: '2d-array' }), texture: t });
 
 interface PackOp {
   storage: Storage;
@@ -81,14 +84,14 @@ interface PackOp {
   sc: number;
 }
 
-function pack(device: GPUDevice, queue: CommandQueue, op: PackOp, rows: number, cols: number, texels: number, height: number, layers: number, hn: number, mul: number, tex: GPUTexture): void {
-  const k = pipelineFor(device, `pack|${op.dtype}`, () => texturePackSource(op.dtype as 'float32'), [
+function pack(device: GPUDevice, queue: CommandQueue, name: string, op: PackOp, rows: number, cols: number, texels: number, height: number, layers: number, hn: number, mul: number, tex: GPUTexture): void {
+  const k = pipelineFor(device, name, `pack|${op.dtype}`, () => texturePackSource(op.dtype as 'float32'), [
     { binding: 0, visibility: C(), buffer: { type: 'uniform' } },
     { binding: 1, visibility: C(), storageTexture: { access: 'write-only', format: 'rgba32float', viewDimension: '2d-array' } },
     { binding: 2, visibility: C(), buffer: { type: 'read-only-storage' } },
   ]);
   const u = new UniformWriter().u32(rows, cols, texels, height, layers, hn).i32(op.offset, op.sb, op.sh, op.sr, op.sc).f32(mul).finish();
-  queue.dispatch('attention-pack', k.pipeline, k.layout, u, [{ view: arrayView(tex) }, bind(op.storage)], Math.ceil((texels * height * layers) / 64));
+  queue.dispatch(name, k.pipeline, k.layout, u, [arrayView(tex), bind(op.storage)], Math.ceil((texels * height * layers) / 64));
 }
 
 /** Texture sizes of a problem under a config with SG lanes (also the fit check). */
@@ -96,19 +99,35 @@ export function textureSizes(p: { l: number; s: number; e: number; ev: number },
   return { lPad: Math.ceil(p.l / c.bq) * c.bq, sPad: Math.ceil(p.s / c.bk) * c.bk, e4: Math.ceil(p.e / 4), cg: textureColumns(p.ev, sg) };
 }
 
+const tilesOf = (spec: AttentionSpec, c: AttentionConfig, sg: number): TextureTiles => ({ sg, bq: c.bq, t: c.bk / (4 * sg), cg: textureSizes(spec, c, sg).cg });
+const fits = new WeakMap<GPUDevice, Map<string, boolean>>();
+
+/** Whether the texture prefill's kernel for this problem and config fits the adapter's limits. */
+export function texturePrefillFits(device: GPUDevice, spec: AttentionSpec, c: AttentionConfig, sg: number): boolean {
+  const tiles = tilesOf(spec, c, sg);
+  const key = `${sg}x${c.bq}x${c.bk}x${tiles.cg}|${attentionSourceKey(spec)}`;
+  let m = fits.get(device);
+  if (!m) fits.set(device, (m = new Map()));
+  let ok = m.get(key);
+  if (ok === undefined) m.set(key, (ok = kernelFits(texturePrefillSource(spec, tiles), device.limits as unknown as LaunchLimits)));
+  return ok;
+}
+
 /** Runs the texture prefill into `out` (B H L Ev floats). The config was validated for the problem. */
 export function texturePrefill(device: GPUDevice, queue: CommandQueue, spec: AttentionSpec, c: AttentionConfig, sg: number, out: GpuStorage, inputs: Storage[]): void {
-  const { lPad, sPad, e4, cg } = textureSizes(spec, c, sg);
-  const tiles: TextureTiles = { sg, bq: c.bq, t: c.bk / (4 * sg), cg };
+  const op = spec.op ?? 'attention';
+  const { lPad, sPad, e4 } = textureSizes(spec, c, sg);
+  const tiles = tilesOf(spec, c, sg);
+  const cg = tiles.cg;
   const qLayers = spec.batch * spec.heads;
   const kvLayers = spec.batch * spec.kvHeads;
   const qT = texture(device, queue, 'q', e4, lPad, qLayers);
   const kT = texture(device, queue, 'k', sPad / 4, 4 * e4, kvLayers);
   const vT = texture(device, queue, 'v', sg * cg, sPad, kvLayers);
   const [qs, ks, vs] = [spec.q.strides, spec.k.strides, spec.v.strides];
-  pack(device, queue, { storage: spec.q.storage, dtype: spec.q.dtype, offset: spec.q.offset, sb: qs[0], sh: qs[1], sr: qs[2], sc: qs[3] }, spec.l, spec.e, e4, lPad, qLayers, spec.heads, spec.scale, qT);
-  pack(device, queue, { storage: spec.k.storage, dtype: spec.k.dtype, offset: spec.k.offset, sb: ks[0], sh: ks[1], sr: ks[3], sc: ks[2] }, spec.e, spec.s, sPad / 4, 4 * e4, kvLayers, spec.kvHeads, 1, kT);
-  pack(device, queue, { storage: spec.v.storage, dtype: spec.v.dtype, offset: spec.v.offset, sb: vs[0], sh: vs[1], sr: vs[2], sc: vs[3] }, spec.s, spec.ev, sg * cg, sPad, kvLayers, spec.kvHeads, 1, vT);
+  pack(device, queue, op, { storage: spec.q.storage, dtype: spec.q.dtype, offset: spec.q.offset, sb: qs[0], sh: qs[1], sr: qs[2], sc: qs[3] }, spec.l, spec.e, e4, lPad, qLayers, spec.heads, spec.scale, qT);
+  pack(device, queue, op, { storage: spec.k.storage, dtype: spec.k.dtype, offset: spec.k.offset, sb: ks[0], sh: ks[1], sr: ks[3], sc: ks[2] }, spec.e, spec.s, sPad / 4, 4 * e4, kvLayers, spec.kvHeads, 1, kT);
+  pack(device, queue, op, { storage: spec.v.storage, dtype: spec.v.dtype, offset: spec.v.offset, sb: vs[0], sh: vs[1], sr: vs[2], sc: vs[3] }, spec.s, spec.ev, sg * cg, sPad, kvLayers, spec.kvHeads, 1, vT);
   const extra = inputs.slice(3);
   const entries: GPUBindGroupLayoutEntry[] = [
     { binding: 0, visibility: C(), buffer: { type: 'uniform' } },
@@ -118,8 +137,8 @@ export function texturePrefill(device: GPUDevice, queue: CommandQueue, spec: Att
   ];
   if (attentionInputs(spec).length !== inputs.length) throw new Error('attention: texture prefill inputs out of step');
   const key = `tex|${sg}x${c.bq}x${c.bk}x${cg}|${attentionSourceKey(spec)}`;
-  const k = pipelineFor(device, key, () => texturePrefillSource(spec, tiles), entries);
+  const k = pipelineFor(device, op, key, () => texturePrefillSource(spec, tiles), entries);
   const qTiles = lPad / c.bq;
   const groups = qTiles * qLayers;
-  queue.dispatch('attention', k.pipeline, k.layout, attentionUniforms(spec, { qTiles, groups, splits: 1, bk: c.bk }), [bind(out), { view: arrayView(qT) }, { view: arrayView(kT) }, { view: arrayView(vT) }, ...extra.map(bind)], groups);
+  queue.dispatch(op, k.pipeline, k.layout, attentionUniforms(spec, { qTiles, groups, splits: 1, bk: c.bk }), [bind(out), arrayView(qT), arrayView(kT), arrayView(vT), ...extra.map(bind)], groups);
 }

@@ -13,6 +13,8 @@ import { webgpuQuantMatmul } from './qgemm.js';
 import { gemmLayout, gemmProblem, gemmShapeHints, gemmTiles, gemmUniforms } from './gemm_plan.js';
 import { releaseGemmTextures, splitKProblem, sumSlices, texturePackable, textureGemm } from './gemm_texture.js';
 import { webgpuAttention } from './attention.js';
+import { ASSERT_BYTES } from './asserts.js';
+import { kernelFits, type LaunchLimits } from './limits.js';
 import type { AttentionSpec } from '../../ops/attention/spec.js';
 
 const WG = 64;
@@ -53,10 +55,10 @@ export class WebGPUBackend implements Backend {
     this.hasF16 = features.includes('shader-f16');
   }
 
-  #kernel(key: string, reads: number, constants: Record<string, number>, source: () => string): CompiledKernel {
+  #kernel(key: string, reads: number, constants: Record<string, number>, source: () => string, op = 'kernel', writes = 0): CompiledKernel {
     let k = this.#kernels.get(key);
     if (!k) {
-      k = this.pipelines.get(source(), reads, constants);
+      k = this.pipelines.get(source(), reads, constants, op, writes);
       this.#kernels.set(key, k);
     }
     return k;
@@ -65,7 +67,9 @@ export class WebGPUBackend implements Backend {
   alloc(dtype: DType, n: number, op: string): GpuStorage {
     this.queue.checkAlive(op);
     const { itemsize } = dtypeInfo(dtype);
-    return this.allocator.alloc(n * itemsize, op, dtype, itemsize);
+    const st = this.allocator.alloc(n * itemsize, op, dtype, itemsize);
+    this.queue.adopt(st); // the queue maps buffers to storages to mark failed outputs
+    return st;
   }
 
   upload(dtype: DType, data: HostArray, op: string): GpuStorage {
@@ -123,9 +127,13 @@ export class WebGPUBackend implements Backend {
     const epw = elementsPerWord(outDtype);
     const r = dtypeInfo(outDtype).compute;
     // The rank is part of the key: index math is unrolled per rank (no dynamic indexing, no loop).
+    const asserts = kernel.assertsIndex ? 1 : 0;
     const key = `map|${kernel.name}|${inputs.map((x, k) => `${x.dtype}:${spec.loadKinds?.[k] ?? argKind}`).join(',')}|${outDtype}|${argKind}|${kernel.usesCoords ? 1 : 0}|${shape.length}`;
-    const compiled = this.#kernel(key, nin, { WG: MAP_WG }, () => this.#mapSource(spec, r, epw, shape.length));
-    const w = new UniformWriter().u32(n, shape.length, 0, 0).array('u', shape, MAX_RANK);
+    const compiled = this.#kernel(key, nin, { WG: MAP_WG }, () => this.#mapSource(spec, r, epw, shape.length), kernel.name, asserts);
+    // An index kernel gets its own device-side assert slot (asserts.ts), passed in p0.
+    const chk = spec.indexCheck;
+    const slot = asserts ? this.queue.reserveAssert(chk?.op ?? kernel.name, chk?.arg ?? 'index', chk?.size ?? 0) : undefined;
+    const w = new UniformWriter().u32(n, shape.length, slot?.slot ?? 0, 0).array('u', shape, MAX_RANK);
     const sc = spec.scalars ?? [];
     for (let j = 0; j < MAX_RANK; j++) {
       const s = sc[j];
@@ -137,8 +145,14 @@ export class WebGPUBackend implements Backend {
     for (let k = 0; k < Math.max(1, nin); k++) w.array('i', strides[k] ?? [], MAX_RANK);
     for (let k = 0; k < Math.max(1, nin); k++) w.i32(inputs[k]?.offset ?? 0, 0, 0, 0);
     const words = Math.ceil(n / epw);
-    this.queue.dispatch(kernel.name, compiled.pipeline, compiled.layout, w.finish(),
-      [this.#bind(out), ...inputs.map((x) => this.#bind(x.storage))], Math.min(Math.ceil(words / MAP_WG), MAP_MAX_GROUPS));
+    try {
+      this.queue.dispatch(kernel.name, compiled.pipeline, compiled.layout, w.finish(),
+        [this.#bind(out), ...inputs.map((x) => this.#bind(x.storage)), ...(slot ? [{ buffer: slot.buffer, size: ASSERT_BYTES }] : [])],
+        Math.min(Math.ceil(words / MAP_WG), MAP_MAX_GROUPS), slot);
+    } catch (e) {
+      this.release(out); // the launch was refused with a typed error: no tensor gets this block
+      throw e;
+    }
     return out;
   }
 
@@ -163,12 +177,17 @@ export class WebGPUBackend implements Backend {
     const m = Math.max(1, nin);
     const params = `struct Params {\n  numel: u32, rank: u32, p0: u32, p1: u32,\n  shape: array<vec4<u32>, 2>,\n  s: array<vec4<u32>, 2>,\n  st: array<vec4<i32>, ${2 * m}>,\n  off: array<vec4<i32>, ${m}>,\n}`;
     const loaders = inputs.map((x, k) => loaderFn(k, x.dtype, spec.loadKinds?.[k] ?? argKind)).join('\n');
+    // index_error(j): this launch's assert slot (P.p0) records the first bad index (asserts.ts).
+    const assert = kernel.assertsIndex
+      ? `@group(0) @binding(${nin + 2}) var<storage, read_write> xpu_assert: array<atomic<u32>>;\nfn index_error(j: i32) {\n  let s = P.p0 * 2u;\n  if (atomicOr(&xpu_assert[s], 1u) == 0u) {\n    atomicStore(&xpu_assert[s + 1u], bitcast<u32>(j));\n  }\n}`
+      : '';
     const element = mapElementFn(kernel, nin, rank);
     const f16 = false; // storage is u32 words; f16 values are unpacked to f32, no extension needed
     return [
       enables(f16),
       params,
       bindings(nin),
+      assert,
       `alias R = ${r};\nalias A = ${argKind};\nconst EPW: u32 = ${epw}u;`,
       'fn sf(k: u32) -> f32 { return bitcast<f32>(P.s[k / 4u][k % 4u]); }',
       'fn si(k: u32) -> i32 { return bitcast<i32>(P.s[k / 4u][k % 4u]); }',
@@ -287,11 +306,17 @@ export class WebGPUBackend implements Backend {
       config = defaultTileConfig(adapter, p.m, 'register');
     }
     const minSubgroup = adapter.subgroupMinSize ?? 4;
+    const gemmKey = (cc: typeof config) => `gemm|${gemmLayoutKey(layout)}|${gemmConfigKey(cc)}|${cc.path === 'gemv' ? gemvRows(p.m) : ''}`;
+    // A config whose kernel exceeds the adapter's limits (workgroup memory of shared-memory tiles)
+    // gives way to the register tiles; if those do not fit either, compiling throws a typed error.
+    if (!this.#kernels.has(gemmKey(config)) && !kernelFits(gemmSource(layout, config, p.m, minSubgroup), this.device.limits as unknown as LaunchLimits)) {
+      config = defaultTileConfig(adapter, p.m, 'register');
+    }
     const c = config;
-    const key = `gemm|${gemmLayoutKey(layout)}|${gemmConfigKey(c)}|${c.path === 'gemv' ? gemvRows(p.m) : ''}`;
+    const key = gemmKey(c);
     const ep = spec.epilogue;
     const inputs = [spec.a.storage, spec.b.storage, ...(ep?.bias ? [ep.bias.storage] : []), ...(ep?.residual ? [ep.residual.storage] : [])];
-    const compiled = this.#kernel(key, inputs.length, {}, () => gemmSource(layout, c, p.m, minSubgroup));
+    const compiled = this.#kernel(key, inputs.length, {}, () => gemmSource(layout, c, p.m, minSubgroup), 'matmul');
     const tiles = gemmTiles(c, p.m, p.n);
     const groups = tiles.tilesN * tiles.tilesM * numel(p.batchShape);
     const out = this.alloc(layout.out, total, 'matmul');

@@ -5,6 +5,7 @@ import { gemmPackSource, gemmSource, type GemmLayout } from './gemm_codegen.js';
 import type { GemmAdapterInfo, TileConfig } from './gemm_config.js';
 import { gemmTiles, gemmUniforms, type GemmProblem, type MatrixOperand } from './gemm_plan.js';
 import type { CommandQueue } from './queue.js';
+import { createPipeline } from './pipelines.js';
 
 /**
  * The texture variant of the GEMM (TileConfig variant 'texture'): A and B are packed by
@@ -84,7 +85,7 @@ function pipelineFor(device: GPUDevice, key: string, code: string, entries: GPUB
   let k = s.pipelines.get(key);
   if (!k) {
     const layout = device.createBindGroupLayout({ entries });
-    const pipeline = device.createComputePipeline({ layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }), compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } });
+    const pipeline = createPipeline(device, 'matmul', code, layout);
     s.pipelines.set(key, (k = { pipeline, layout }));
   }
   return k;
@@ -107,7 +108,7 @@ function pack(device: GPUDevice, queue: CommandQueue, op: MatrixOperand, dtype: 
   const height = across ? per : per * entries;
   const u = new UniformWriter().u32(rows, cols, texels, height).i32(op.offset, op.s0, op.s1).u32(per).i32(op.batch[0] ?? 0).u32(entries, across ? 1 : 0, 0).finish();
   const st = op.storage as GpuStorage;
-  queue.dispatch('gemm-pack', k.pipeline, k.layout, u, [{ view: tex.createView() }, { buffer: st.buffer, size: st.size }], Math.ceil((height * texels * (across ? entries : 1)) / 64));
+  queue.dispatch('gemm-pack', k.pipeline, k.layout, u, [{ view: tex.createView(), texture: tex }, { buffer: st.buffer, size: st.size }], Math.ceil((height * texels * (across ? entries : 1)) / 64));
 }
 
 /**
@@ -138,7 +139,7 @@ export function textureGemm(device: GPUDevice, queue: CommandQueue, p: GemmProbl
   const rowsOf = (o: MatrixOperand, per: number): MatrixOperand => ({ ...o, offset: 0, batch: nb > 1 ? [per] : [] });
   const q: GemmProblem = { ...p, a: rowsOf(p.a, rowsA), b: rowsOf(p.b, texelsB) };
   const whole = (st: Storage) => ({ buffer: (st as GpuStorage).buffer, size: (st as GpuStorage).size });
-  queue.dispatch('gemm', k.pipeline, k.layout, gemmUniforms(q, spec, tiles), [whole(out), { view: texA.createView() }, { view: texB.createView() }, ...extra.map(whole)], tiles.tilesN * tiles.tilesM * nb);
+  queue.dispatch('gemm', k.pipeline, k.layout, gemmUniforms(q, spec, tiles), [whole(out), { view: texA.createView(), texture: texA }, { view: texB.createView(), texture: texB }, ...extra.map(whole)], tiles.tilesN * tiles.tilesM * nb);
 }
 
 /**
