@@ -2,6 +2,7 @@ import { defaultDevice } from '../device/accelerator.js';
 import type { DeviceLike } from '../device/device.js';
 import { XpuTypeError, XpuValueError } from '../errors.js';
 import { typeName } from '../format_value.js';
+import { intArg } from '../tensor/shape.js';
 import { tensor } from '../ops/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { BLOCK_EMPTY, BLOCK_FULL, BLOCK_PARTIAL } from '../ops/attention/spec.js';
@@ -47,10 +48,7 @@ export interface BlockMaskOptions {
 
 function checkCount(arg: string, x: unknown, allowNull: boolean): number {
   if (allowNull && (x === null || x === undefined)) return 1;
-  if (typeof x !== 'number' || !Number.isInteger(x) || x < 1) {
-    throw new XpuValueError('must be a positive integer', { op: 'createBlockMask', arg, expected: allowNull ? 'a positive integer, or null to broadcast' : 'a positive integer', got: String(x) });
-  }
-  return x;
+  return intArg('createBlockMask', arg, x, { min: 1, expected: allowNull ? 'a positive integer, or null to broadcast' : 'a positive integer' });
 }
 
 /**

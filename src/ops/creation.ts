@@ -97,25 +97,27 @@ function fillKernel(kind: string): MapKernel {
   return (FILL[kind] ??= { name: 'fill', wgsl: `return ${scalarWgsl(kind as 'f32', 0)};`, js: (_x, ctx) => ctx.scalars[0] });
 }
 
-export function full(shape: number[], value: number | boolean, options: CreateOptions = {}): Tensor {
-  const s = checkShape('full', 'shape', shape);
+/** full() under the name of the public function that was called (zeros, onesLike...), for errors. */
+function fullAs(op: string, shape: number[], value: number | boolean, options: CreateOptions): Tensor {
+  const s = checkShape(op, 'shape', shape);
   // Any number fills (NaN and the infinities too); a BigInt or a string is refused, not coerced.
-  if (typeof value !== 'boolean') numberArg('full', 'value', value);
+  if (typeof value !== 'boolean') numberArg(op, 'value', value);
   const dtype = options.dtype ?? (typeof value === 'boolean' ? 'bool' : 'float32');
-  const v = castNumber(typeof value === 'boolean' ? Number(value) : value, checkDType('full', 'dtype', dtype));
-  return generate('full', s, { ...options, dtype }, fillKernel(dtypeInfo(dtype).compute), [v]);
+  const v = castNumber(typeof value === 'boolean' ? Number(value) : value, checkDType(op, 'dtype', dtype));
+  return generate(op, s, { ...options, dtype }, fillKernel(dtypeInfo(dtype).compute), [v]);
 }
 
-export const zeros = (shape: number[], options: CreateOptions = {}): Tensor => full(shape, 0, options);
-export const ones = (shape: number[], options: CreateOptions = {}): Tensor => full(shape, 1, options);
+export const full = (shape: number[], value: number | boolean, options: CreateOptions = {}): Tensor => fullAs('full', shape, value, options);
+export const zeros = (shape: number[], options: CreateOptions = {}): Tensor => fullAs('zeros', shape, 0, options);
+export const ones = (shape: number[], options: CreateOptions = {}): Tensor => fullAs('ones', shape, 1, options);
 const like = (op: string, t: Tensor, value: number, options: CreateOptions): Tensor => {
   tensorArg(op, 'input', t);
-  return full(t.shape.slice(), value, { dtype: t.dtype, device: t.device, ...options });
+  return fullAs(op, t.shape.slice(), value, { dtype: t.dtype, device: t.device, ...options });
 };
 export const zerosLike = (t: Tensor, options: CreateOptions = {}): Tensor => like('zerosLike', t, 0, options);
 export const onesLike = (t: Tensor, options: CreateOptions = {}): Tensor => like('onesLike', t, 1, options);
 export const fullLike = (t: Tensor, value: number, options: CreateOptions = {}): Tensor => like('fullLike', t, value, options);
-export const empty = zeros;
+export const empty = (shape: number[], options: CreateOptions = {}): Tensor => fullAs('empty', shape, 0, options);
 
 /** arange(end) or arange(start, end, step), as torch.arange (end excluded). */
 export function arange(a: number, b?: number, step = 1, options: CreateOptions = {}): Tensor {

@@ -1,7 +1,7 @@
 import type { Activation, MatmulEpilogue, Operand } from '../backends/backend.js';
 import { isActivation, ACTIVATIONS } from '../backends/activation.js';
 import { XpuShapeError, XpuValueError } from '../errors.js';
-import { broadcastShapes, fmtShape, shapeEq } from '../tensor/shape.js';
+import { broadcastShapes, fmtShape, numberArg, shapeEq } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkSameDevice, operand, optionalTensorArg, optionsArg, tensorArg } from './common.js';
 import { checkGemmDtypes, matmul, runGemm } from './matmul.js';
@@ -50,10 +50,7 @@ function checkAddend(op: string, arg: string, t: Tensor, outShape: readonly numb
   if (!ok) throw new XpuShapeError('does not broadcast to the output', { op, arg, expected: `a shape broadcastable to ${fmtShape(outShape)}`, got: fmtShape(t.shape) });
 }
 
-function checkScalar(op: string, arg: string, x: number): number {
-  if (typeof x !== 'number' || !Number.isFinite(x)) throw new XpuValueError('must be a finite number', { op, arg, expected: 'a finite number', got: String(x) });
-  return x;
-}
+const checkScalar = (op: string, arg: string, x: unknown): number => numberArg(op, arg, x, true);
 
 /**
  * torch.nn.functional.linear with a fused epilogue: act(input @ weight^T + bias) + residual.

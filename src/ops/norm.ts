@@ -1,8 +1,8 @@
 import type { RowOp, Storage } from '../backends/backend.js';
-import { XpuDTypeError, XpuShapeError, XpuValueError } from '../errors.js';
+import { XpuDTypeError, XpuShapeError, XpuTypeError, XpuValueError } from '../errors.js';
 import { fmtValue } from '../format_value.js';
 import { isFloating, type DType } from '../tensor/dtype.js';
-import { contiguousStrides, fmtShape, normalizeDim, shapeEq } from '../tensor/shape.js';
+import { checkShape, contiguousStrides, fmtShape, normalizeDim, numberArg, shapeEq } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkSameDevice, copyAs, tensorArg, wrap } from './common.js';
 
@@ -49,7 +49,7 @@ function finish(op: string, x: Tensor, storage: Storage): Tensor {
 
 function softmaxLike(op: 'softmax' | 'logSoftmax', kind: RowOp, x: Tensor, dim: number): Tensor {
   const t = checkFloatInput(op, x);
-  if (typeof dim !== 'number') throw new XpuValueError('dim is required', { op, arg: 'dim', expected: 'a number', got: fmtValue(dim) });
+  if (typeof dim !== 'number') throw new XpuTypeError('dim is required', { op, arg: 'dim', expected: 'a number', got: fmtValue(dim) });
   const d = normalizeDim(op, dim, t.ndim);
   if (t.ndim === 0) {
     // A scalar is a row of one element.
@@ -77,6 +77,7 @@ export const softmax = (x: Tensor, dim: number): Tensor => softmaxLike('softmax'
 export const logSoftmax = (x: Tensor, dim: number): Tensor => softmaxLike('logSoftmax', 'logsoftmax', x, dim);
 
 function checkNormalizedShape(op: string, x: Tensor, normalizedShape: unknown): number[] {
+  checkShape(op, 'normalizedShape', normalizedShape); // a typed error for a non-array or a non-number entry
   if (!Array.isArray(normalizedShape) || normalizedShape.length === 0 || !normalizedShape.every((s) => Number.isInteger(s) && s >= 0)) {
     throw new XpuShapeError('normalizedShape must be a non-empty list of sizes', { op, arg: 'normalizedShape', expected: 'an array of 1 or more non-negative integers', got: fmtValue(normalizedShape) });
   }
@@ -102,8 +103,9 @@ function affineParam(op: string, arg: 'weight' | 'bias', x: Tensor, p: Tensor, n
   return { t: copyAs(op, p, 'float32'), temp: true };
 }
 
-function checkEps(op: string, eps: unknown): number {
-  if (typeof eps !== 'number' || !Number.isFinite(eps) || eps < 0) {
+function checkEps(op: string, value: unknown): number {
+  const eps = numberArg(op, 'eps', value);
+  if (!Number.isFinite(eps) || eps < 0) {
     throw new XpuValueError('eps must be a finite number >= 0', { op, arg: 'eps', expected: 'a finite number >= 0', got: fmtValue(eps) });
   }
   return eps;

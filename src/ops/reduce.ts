@@ -1,8 +1,8 @@
 import type { ReduceOp } from '../backends/backend.js';
-import { XpuDTypeError, XpuShapeError, XpuValueError } from '../errors.js';
+import { XpuDTypeError, XpuShapeError, XpuTypeError, XpuValueError } from '../errors.js';
 import { fmtValue } from '../format_value.js';
 import { dtypeInfo, isFloating, type ComputeKind, type DType } from '../tensor/dtype.js';
-import { fmtShape, normalizeDim, normalizeDims, numel } from '../tensor/shape.js';
+import { fmtShape, normalizeDim, normalizeDims, numberArg, numel } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { copyAs, tensorArg, wrap } from './common.js';
 import { sqrt } from './math.js';
@@ -43,7 +43,7 @@ function keepdimOf(op: string, arg: KeepdimArg): boolean {
 function reducedDims(op: string, x: Tensor, dim: Dims): number[] {
   if (dim === undefined || dim === null) return normalizeDims(op, undefined, x.ndim);
   const ok = typeof dim === 'number' || (Array.isArray(dim) && dim.every((d) => typeof d === 'number'));
-  if (!ok) throw new XpuValueError('dim must be a number or an array of numbers', { op, arg: 'dim', expected: 'a number, number[] or undefined', got: fmtValue(dim) });
+  if (!ok) throw new XpuTypeError('dim must be a number or an array of numbers', { op, arg: 'dim', expected: 'a number, number[] or undefined', got: fmtValue(dim) });
   // PyTorch reads an empty dim list as "every dim".
   if (Array.isArray(dim) && dim.length === 0) return normalizeDims(op, undefined, x.ndim);
   const dims = normalizeDims(op, dim, x.ndim);
@@ -141,7 +141,7 @@ export const min = (x: Tensor, dim?: Dims, keepdim?: KeepdimArg): Tensor => extr
 function argExtreme(op: 'argmax' | 'argmin', x: Tensor, dim: number | null | undefined, keepdim: KeepdimArg): Tensor {
   const t = checkInput(op, x);
   if (dim !== undefined && dim !== null && typeof dim !== 'number') {
-    throw new XpuValueError('dim must be a single dim', { op, arg: 'dim', expected: 'a number or undefined (index into the flattened input)', got: fmtValue(dim) });
+    throw new XpuTypeError('dim must be a single dim', { op, arg: 'dim', expected: 'a number or undefined (index into the flattened input)', got: fmtValue(dim) });
   }
   // With no dim, PyTorch indexes the flattened input: reducing every dim in order gives exactly that.
   const dims = dim === undefined || dim === null ? undefined : normalizeDim(op, dim, t.ndim);
@@ -158,8 +158,8 @@ function varOptions(op: string, options: VarOptions | boolean | undefined): { co
   if (typeof options !== 'object' || options === null) {
     throw new XpuValueError('options must be an object or a boolean keepdim', { op, arg: 'options', expected: '{ correction?: number, keepdim?: boolean } or a boolean', got: fmtValue(options) });
   }
-  const correction = options.correction ?? 1;
-  if (typeof correction !== 'number' || !Number.isFinite(correction) || correction < 0) {
+  const correction = numberArg(op, 'correction', options.correction ?? 1);
+  if (!Number.isFinite(correction) || correction < 0) {
     throw new XpuValueError('correction must be a finite number >= 0', { op, arg: 'correction', expected: 'a number >= 0 (0: population, 1: sample variance)', got: fmtValue(correction) });
   }
   return { correction, keepdim: keepdimOf(op, { keepdim: options.keepdim }) };

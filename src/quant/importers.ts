@@ -1,9 +1,10 @@
 import type { DeviceLike } from '../device/device.js';
-import { XpuShapeError, XpuValueError } from '../errors.js';
+import { XpuShapeError, XpuTypeError, XpuValueError } from '../errors.js';
+import { typeName } from '../format_value.js';
 import { fromHost, tensor } from '../ops/creation.js';
 import { checkGroupSize, DEFAULT_INT4_ZERO, type ScaleDType } from './formats.js';
 import { packInt4, unpackInt4 } from './pack.js';
-import { QuantizedTensor } from './quantized_tensor.js';
+import { isQuantizedTensor, QuantizedTensor } from './quantized_tensor.js';
 
 /**
  * Importers (and exporters, for round trips and for writing checkpoints) of the int4 layouts that
@@ -169,6 +170,7 @@ export async function toGptq(qw: QuantizedTensor, format: 'v1' | 'v2' = 'v1'): P
 }
 
 async function readInt4(qw: QuantizedTensor, op: string): Promise<{ n: number; k: number; groupSize: number; q: Uint8Array; scales: Float32Array; zeros: Uint8Array }> {
+  if (!isQuantizedTensor(qw)) throw new XpuTypeError('not a quantized tensor', { op, arg: 'weight', expected: 'QuantizedTensor', got: typeName(qw) });
   qw.check(op, 'weight');
   if (qw.scheme !== 'int4_weight_only') throw new XpuValueError('only int4 weights have this layout', { op, arg: 'weight', expected: "scheme 'int4_weight_only'", got: qw.scheme });
   const [n, k] = qw.shape;

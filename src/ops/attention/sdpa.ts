@@ -1,6 +1,6 @@
 import { XpuDTypeError, XpuShapeError, XpuValueError } from '../../errors.js';
 import { isFloating } from '../../tensor/dtype.js';
-import { broadcastShapes, broadcastStrides, fmtShape, shapeEq } from '../../tensor/shape.js';
+import { broadcastShapes, broadcastStrides, fmtShape, numberArg, shapeEq } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { checkSameDevice, optionalTensorArg } from '../common.js';
 import { checkQkv, operand4, runAttention } from './run.js';
@@ -62,6 +62,5 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
 
 export function checkScale(op: string, scale: unknown, e: number): number {
   if (scale === undefined || scale === null) return 1 / Math.sqrt(e);
-  if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new XpuValueError('scale must be a finite number', { op, arg: 'scale', expected: 'a finite number (default 1 / sqrt(E))', got: String(scale) });
-  return scale;
+  return numberArg(op, 'scale', scale, true);
 }
