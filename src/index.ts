@@ -38,5 +38,6 @@ export * as flex from './flex/index.js';
 export { createBlockMask, BlockMask } from './flex/block_mask.js';
 export * as quant from './quant/index.js';
 export * as llama from './models/llama/index.js';
+export * as llm from './llm/index.js';
 export { copyInto } from './ops/copy_into.js';
 export { applyRotary } from './ops/rotary.js';

@@ -4,3 +4,4 @@ export { LlamaForCausalLM, LlamaModel, LlamaDecoderLayer, type LlamaInit, type F
 export { generate, type GenerateOptions, type GenerateResult } from './generate.js';
 export { argmax, sampleToken, samplerRng, type SamplingOptions } from './sampling.js';
 export { loadLlama, loadLlamaDirectory, saveLlama, hfLlamaParameterName, type LoadOptions } from './checkpoint.js';
+export { loadLlamaGguf, configFromGguf, ggufLlamaParameterName, unpermuteRotaryRows, type GgufLoadOptions } from './gguf.js';
