@@ -62,6 +62,32 @@ describe('limit checks (no device needed)', () => {
   });
 });
 
+describe('token ids >= vocab in the Llama model', () => {
+  for (const device of testDevices()) {
+    it(`give XpuIndexError naming embedding on ${device} (${device === 'cpu' ? 'at the call' : 'at the next read'}); the model keeps working`, async () => {
+      xpu.manualSeed(3);
+      const cfg = xpu.llama.LLAMA_TINY;
+      const m = new xpu.llama.LlamaForCausalLM(cfg, { device });
+      const bad = xpu.tensor(Int32Array.from([1, cfg.vocabSize, 2]), { shape: [1, 3], device });
+      const good = xpu.tensor(Int32Array.from([1, 5, 2]), { shape: [1, 3], device });
+      if (device === 'cpu') {
+        const e = caught(() => m.forward(bad), xpu.XpuIndexError);
+        expect([e.op, e.got]).toEqual(['embedding', `${cfg.vocabSize} at position 1`]);
+      } else {
+        const logits = m.forward(bad);
+        const e = await caughtAsync(logits.data(), xpu.XpuIndexError);
+        expect([e.op, e.arg, e.got]).toEqual(['embedding', 'input', String(cfg.vocabSize)]);
+        // The logits were computed from the failed lookup: they stay failed.
+        await caughtAsync(logits.data(), xpu.XpuIndexError);
+        logits.dispose();
+      }
+      const ok = m.forward(good);
+      expect((await ok.data()).every(Number.isFinite)).toBe(true);
+      disposeAll(ok, bad, good);
+    });
+  }
+});
+
 describe.runIf(testDevices().includes('xpu'))('xpu: one failing op must not harm another', () => {
   const backend = () => xpuEntries()[0].backend;
 
