@@ -1,5 +1,5 @@
 import type { Activation } from './backend.js';
-import { erf } from '../ops/elementwise_table.js';
+import { gelu } from '../ops/elementwise_table.js';
 
 /**
  * The activations a GEMM epilogue fuses, once for both devices: a WGSL expression over an f32
@@ -15,7 +15,7 @@ export interface ActivationDef {
 export const ACTIVATIONS: Record<Activation, ActivationDef> = {
   // select keeps NaN (NaN < 0 is false), as torch.relu does; max(NaN, 0) is unspecified in WGSL.
   relu: { wgsl: (x) => `select(${x}, 0.0, ${x} < 0.0)`, js: (x) => (x < 0 ? 0 : x) },
-  gelu: { wgsl: (x) => `0.5 * ${x} * (1.0 + erf_f32(${x} * 0.7071067811865476))`, js: (x) => 0.5 * x * (1 + erf(x * Math.SQRT1_2)) },
+  gelu: { wgsl: (x) => `gelu_f32(${x})`, js: gelu },
   silu: { wgsl: (x) => `${x} * sigmoid_f32(${x})`, js: (x) => x * (1 / (1 + Math.exp(-x))) },
 };
 

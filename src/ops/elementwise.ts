@@ -2,10 +2,10 @@ import type { MapContext, MapKernel, Operand, Scalar } from '../backends/backend
 import type { Device } from '../device/device.js';
 import { XpuDTypeError, XpuTypeError, XpuValueError } from '../errors.js';
 import { typeName } from '../format_value.js';
-import { dtypeInfo, isFloating, promoteTypes, promoteWithScalar, type ComputeKind, type DType } from '../tensor/dtype.js';
+import { castNumber, dtypeInfo, isFloating, promoteTypes, resultType as promote, type ComputeKind, type DType } from '../tensor/dtype.js';
 import { broadcastShapes } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { checkSameDevice, operand, runMap, scalarWgsl, tensorArg } from './common.js';
+import { checkSameDevice, copyAs, operand, runMap, scalarWgsl, tensorArg } from './common.js';
 import { BINARY, COMPARISONS, UNARY, type ElementwiseDef } from './elementwise_table.js';
 
 /** A tensor, or a JS number/boolean that acts as a scalar (PyTorch's "wrapped number"). */
@@ -23,13 +23,9 @@ function operandArg(op: string, arg: string, x: unknown): void {
   else checkNumber(op, arg, x);
 }
 
-/** The dtype operands promote to (tensors decide; scalars only lift the category). */
+/** The dtype operands promote to: torch.result_type's rule (tensor/dtype.ts resultType). */
 function resultType(op: string, xs: readonly TensorOrScalar[]): DType {
-  const tensors = xs.filter((x): x is Tensor => x instanceof Tensor);
-  let t = tensors[0].dtype;
-  for (const o of tensors.slice(1)) t = promoteTypes(t, o.dtype);
-  for (const x of xs) if (!(x instanceof Tensor)) t = promoteWithScalar(t, checkNumber(op, 'other', x) as number);
-  return t;
+  return promote(xs.map((x) => (x instanceof Tensor ? { dtype: x.dtype, zeroDim: x.shape.length === 0 } : typeof x === 'boolean' ? x : checkNumber(op, 'other', x))));
 }
 
 /**
@@ -44,10 +40,15 @@ function run(op: string, def: ElementwiseDef, xs: readonly TensorOrScalar[], arg
   const inputs: Operand[] = [];
   const scalars: Scalar[] = [];
   const pre: string[] = [];
+  const temps: Tensor[] = [];
   const pattern = xs.map((x, j) => {
     if (x instanceof Tensor) {
       pre.push(`let x${j} = ld${inputs.length}(e${inputs.length});`);
-      inputs.push(operand(x, outShape));
+      // Operands are converted to the result dtype first, as in torch: only a 0-d tensor can be
+      // of a wider type (int8[3] + int32 0-d 300 adds 44; a float32 0-d rounds to float16).
+      const narrowed = promoteTypes(x.dtype, argDtype) !== argDtype ? copyAs(op, x, argDtype) : x;
+      if (narrowed !== x) temps.push(narrowed);
+      inputs.push(operand(narrowed, outShape));
       return 't';
     }
     pre.push(`let x${j} = ${scalarWgsl(argKind, scalars.length)};`);
@@ -62,9 +63,12 @@ function run(op: string, def: ElementwiseDef, xs: readonly TensorOrScalar[], arg
     wgsl: `${pre.join('\n  ')}\n  ${def.wgsl(argKind)}`,
     js: slotCaller(js, slots),
   };
-  // Scalars are converted to the argument kind as the GPU reads them (uniform bits).
-  for (const s of scalars) s.value = s.kind === 'f32' ? Math.fround(s.value) : s.kind === 'i32' ? Math.trunc(s.value) | 0 : Math.trunc(s.value) >>> 0;
-  return runMap({ device, kernel, inputs, outShape, outDtype, argKind, scalars });
+  // Scalars are converted to the result dtype, as torch does (uint8 < -1 compares with 255, a
+  // float16 op sees 0.1 as float16), which is also what the GPU's uniform bits hold.
+  for (const s of scalars) s.value = castNumber(s.value, argDtype);
+  const out = runMap({ device, kernel, inputs, outShape, outDtype, argKind, scalars });
+  for (const t of temps) t.dispose(); // the map above has read them (or is recorded before any reuse)
+  return out;
 }
 
 type Getter = (ctx: MapContext) => number;

@@ -167,13 +167,40 @@ export function promoteTypes(a: DType, b: DType): DType {
 }
 
 /**
- * The result dtype when a tensor meets a plain JS number: the number does not widen the tensor's
- * type inside its category (x_f16 * 2.5 stays float16), but a fractional number lifts an integer
- * tensor to float32, as Python scalars do in PyTorch.
+ * An operand of an elementwise op as type promotion sees it: a tensor with dims, a 0-d tensor,
+ * or a JS number / boolean (PyTorch's "wrapped number").
  */
-export function promoteWithScalar(t: DType, x: number | boolean): DType {
-  if (typeof x === 'boolean') return t;
-  if (isFloating(t)) return t;
-  if (!Number.isInteger(x)) return 'float32';
-  return t === 'bool' ? 'int32' : t;
+export type PromotionOperand = { dtype: DType; zeroDim: boolean } | number | boolean;
+
+const category = (d: DType): number => (d === 'bool' ? 0 : isFloating(d) ? 2 : 1);
+
+/**
+ * The dtype an elementwise op computes in, by torch.result_type's rule: tensors with dims
+ * promote among themselves (promoteTypes); 0-d tensors and then JS scalars only count where
+ * they are of a higher category (bool < integer < floating) than everything before them. So
+ * float16[3] + float32 0-d is float16 and int8[3] + int32 0-d is int8 (a 0-d tensor does not widen
+ * the type inside its category), while int8[3] + float16 0-d is float16. A JS number is an
+ * int32 if it is an integer, else a float32 (our default dtypes; PyTorch's int is int64), and a
+ * boolean is bool: int8[3] * 2.5 is float32, float16[3] * 2.5 stays float16.
+ */
+export function resultType(operands: readonly PromotionOperand[]): DType {
+  let dims: DType | undefined;
+  let zeroDim: DType | undefined;
+  let scalar: DType | undefined;
+  const join = (acc: DType | undefined, d: DType): DType => (acc === undefined ? d : promoteTypes(acc, d));
+  for (const o of operands) {
+    if (typeof o === 'boolean') scalar = join(scalar, 'bool');
+    else if (typeof o === 'number') scalar = join(scalar, Number.isInteger(o) ? 'int32' : 'float32');
+    else if (o.zeroDim) zeroDim = join(zeroDim, o.dtype);
+    else dims = join(dims, o.dtype);
+  }
+  // c10's combine_categories: the lower-priority class only counts from a higher category on.
+  const combine = (higher: DType | undefined, lower: DType | undefined): DType | undefined => {
+    if (higher === undefined) return lower;
+    if (lower === undefined || category(higher) >= category(lower)) return higher;
+    return promoteTypes(higher, lower);
+  };
+  const t = combine(dims, combine(zeroDim, scalar));
+  if (t === undefined) throw new Error('resultType: no operands');
+  return t;
 }
