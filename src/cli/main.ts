@@ -70,6 +70,25 @@ bench
   });
 
 program
+  .command('generate')
+  .description('stream a GGUF language model\'s continuation of a prompt (or, with --chat, its answer) to stdout')
+  .requiredOption('-m, --model <file>', 'a GGUF model file (Llama architecture), e.g. SmolLM2-135M-Instruct.Q4_1.gguf')
+  .argument('<prompt>', 'the prompt text')
+  .option('--chat', "wrap the prompt in the model's chat template as a user message", false)
+  .option('--system <text>', 'a system message (with --chat)')
+  .addOption(new Option('--device <device>', 'where to run (default: xpu when available, else cpu)').choices(['xpu', 'cpu']))
+  .option('-n, --max-tokens <n>', 'most new tokens', (v) => Number(v), 128)
+  .option('--temperature <t>', 'sampling temperature (0: greedy, deterministic)', (v) => Number(v), 0)
+  .option('--top-k <k>', 'sample from the k most likely tokens only', (v) => Number(v))
+  .option('--top-p <p>', 'sample from the smallest set of tokens whose probability reaches p', (v) => Number(v))
+  .option('--seed <n>', 'sampler seed', (v) => Number(v), 0)
+  .option('--stats', 'print load time and tokens/s to stderr', false)
+  .action(async (prompt: string, opts: import('./generate.js').GenerateCliOptions) => {
+    const { runGenerate } = await import('./generate.js');
+    process.exitCode = await runGenerate(prompt, opts);
+  });
+
+program
   .command('run')
   .description('start N ranks of a program for xpu.dist (torchrun style), prefixing their output with [rank N]')
   .requiredOption('-n, --nproc <n>', 'number of ranks', (v) => Number(v))
