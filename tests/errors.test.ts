@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { typeName } from '../src/format_value.js';
 import { testDevices, xpu, caught } from './helpers.js';
 
 
@@ -65,5 +66,292 @@ describe('devices', () => {
   it('unknown device names', () => {
     caught(() => xpu.zeros([1], { device: 'cuda' }), xpu.XpuDeviceError);
     caught(() => xpu.zeros([1], { device: 'xpu:7' }), xpu.XpuDeviceError);
+  });
+});
+
+/*
+ * Bad input gets a typed error, always (issue 13). Every public op is called once per tensor
+ * argument with null, undefined, a number, a plain object, a string and a BigInt in that
+ * argument's place, and must throw XpuTypeError naming the op and the argument. The ops come from
+ * the exports themselves: a function, class method or Tensor method that appears in neither the
+ * table of calls below nor a list of things without tensor arguments fails the test, so a new op
+ * cannot be forgotten.
+ */
+
+type Slot = 'tensor' | 'optional' | 'operand' | 'parameter';
+/** Supplies argument `arg` of a call: the valid value, or the bad value under test. */
+type Pick = <T>(arg: string, valid: T, slot?: Slot) => T;
+
+/** Small valid inputs on one device. */
+function fixtures(device: string) {
+  const f32 = (shape: number[], seed: number) => xpu.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => ((i * 7 + seed) % 5) / 5 - 0.4), { device, shape });
+  const rope = new xpu.nn.RotaryEmbedding(4, 8, 10000);
+  return {
+    a: f32([2, 3], 1), // [2, 3]
+    b: f32([3, 4], 2), // [3, 4]
+    v3: f32([3], 3),
+    v4: f32([4], 4),
+    o24: f32([2, 4], 5),
+    w43: f32([4, 3], 6),
+    w432: f32([4, 32], 7),
+    z23: xpu.zeros([2, 3], { device }),
+    one: xpu.tensor([5], { device }),
+    b223: f32([2, 2, 3], 8),
+    b234: f32([2, 3, 4], 9),
+    q: f32([1, 1, 4, 4], 10),
+    x124: f32([1, 2, 4], 11),
+    x1214: f32([1, 2, 1, 4], 12),
+    x1114: f32([1, 1, 1, 4], 13),
+    cond: xpu.tensor([[true, false, true], [false, true, false]], { device }),
+    mask44: xpu.tril(xpu.ones([4, 4], { device, dtype: 'bool' })),
+    idx: xpu.tensor([0, 1], { device, dtype: 'int32' }),
+    idx23: xpu.zeros([2, 3], { device, dtype: 'int32' }),
+    lin: new xpu.nn.Linear(3, 4, { device }),
+    emb: new xpu.nn.Embedding(2, 3, { device }),
+    rms: new xpu.nn.RMSNorm(3, { device }),
+    mlp: new xpu.nn.SwiGLU(3, 4, { device }),
+    gqa: new xpu.nn.GroupedQueryAttention({ hiddenSize: 4, numHeads: 1, numKvHeads: 1, headDim: 4, device }),
+    kv: new xpu.nn.KVCache(1, 1, 4, 1, 4, { device }),
+    rope,
+    mod: xpu.flex.maskMod('kv_idx <= q_idx'),
+    module: () => new xpu.nn.Linear(32, 4, { device }),
+    int4: () => xpu.quant.quantize(f32([8, 32], 14), { scheme: 'int4_weight_only', groupSize: 32 }),
+  };
+}
+type F = ReturnType<typeof fixtures>;
+
+interface Entry {
+  /** The op name the error must carry. */
+  op: string;
+  call: (f: F, p: Pick) => unknown;
+  /** What `expected` must mention (default 'Tensor'). */
+  expected?: string;
+}
+
+const BINARY = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const;
+const UNARY = ['neg', 'abs', 'exp', 'log', 'sqrt', 'rsqrt', 'sin', 'cos', 'tanh', 'sigmoid', 'relu', 'silu', 'gelu'] as const;
+const REDUCTIONS = ['sum', 'prod', 'mean', 'max', 'min', 'argmax', 'argmin', 'var', 'std'] as const;
+const ONE_TENSOR_VIEWS: Record<string, (t: xpu.Tensor) => unknown> = {
+  view: (t) => xpu.view(t, [6]), reshape: (t) => xpu.reshape(t, [3, 2]), permute: (t) => xpu.permute(t, [1, 0]),
+  transpose: (t) => xpu.transpose(t, 0, 1), t: (t) => xpu.t(t), narrow: (t) => xpu.narrow(t, 1, 0, 2),
+  slice: (t) => xpu.slice(t, 1, 0, 2), select: (t) => xpu.select(t, 0, 1), squeeze: (t) => xpu.squeeze(t),
+  unsqueeze: (t) => xpu.unsqueeze(t, 0), flatten: (t) => xpu.flatten(t), contiguous: (t) => xpu.contiguous(t),
+  clone: (t) => xpu.clone(t), triu: (t) => xpu.triu(t), tril: (t) => xpu.tril(t), softmax: (t) => xpu.softmax(t, 1),
+  logSoftmax: (t) => xpu.logSoftmax(t, 1), zerosLike: (t) => xpu.zerosLike(t), onesLike: (t) => xpu.onesLike(t),
+  fullLike: (t) => xpu.fullLike(t, 2), to: (t) => xpu.to(t, 'float16'), keep: (t) => xpu.keep(t),
+  data: (t) => xpu.data(t), toArray: (t) => xpu.toArray(t), toAsync: (t) => xpu.toAsync(t, 'cpu'),
+};
+
+/** Top-level exports (and namespaced functions and methods) that take tensors: one valid call each. */
+const CALLS: Record<string, Entry> = {
+  ...Object.fromEntries(BINARY.map((n) => [n, { op: n, call: (f: F, p: Pick) => xpu[n](p('input', f.a, 'operand'), p('other', f.a, 'operand')) }])),
+  ...Object.fromEntries(UNARY.map((n) => [n, { op: n, call: (f: F, p: Pick) => xpu[n](p('input', f.a)) }])),
+  ...Object.fromEntries(REDUCTIONS.map((n) => [n, { op: n, call: (f: F, p: Pick) => xpu[n](p('input', f.a)) }])),
+  ...Object.fromEntries(Object.entries(ONE_TENSOR_VIEWS).map(([n, fn]) => [n, { op: n, call: (f: F, p: Pick) => fn(p('input', f.a)) }])),
+  expand: { op: 'expand', call: (f, p) => xpu.expand(p('input', f.v3), [2, 3]) },
+  item: { op: 'item', call: (f, p) => xpu.item(p('input', f.one)) },
+  where: { op: 'where', call: (f, p) => xpu.where(p('condition', f.cond), p('input', f.a, 'operand'), p('other', f.a, 'operand')) },
+  matmul: { op: 'matmul', call: (f, p) => xpu.matmul(p('input', f.a), p('other', f.b)) },
+  mm: { op: 'mm', call: (f, p) => xpu.mm(p('input', f.a), p('mat2', f.b)) },
+  bmm: { op: 'bmm', call: (f, p) => xpu.bmm(p('input', f.b223), p('mat2', f.b234)) },
+  addmm: { op: 'addmm', call: (f, p) => xpu.addmm(p('input', f.o24), p('mat1', f.a), p('mat2', f.b)) },
+  linear: { op: 'linear', call: (f, p) => xpu.linear(p('input', f.a), p('weight', f.w43), { bias: p('bias', f.v4, 'optional'), residual: p('residual', f.o24, 'optional') }) },
+  layerNorm: { op: 'layerNorm', call: (f, p) => xpu.layerNorm(p('input', f.a), [3], { weight: p('weight', f.v3, 'optional'), bias: p('bias', f.v3, 'optional') }) },
+  rmsNorm: { op: 'rmsNorm', call: (f, p) => xpu.rmsNorm(p('input', f.a), [3], { weight: p('weight', f.v3, 'optional') }) },
+  cat: { op: 'cat', call: (f, p) => xpu.cat([p('tensors[0]', f.a), p('tensors[1]', f.a)], 1) },
+  stack: { op: 'stack', call: (f, p) => xpu.stack([p('tensors[0]', f.a), p('tensors[1]', f.a)]) },
+  indexSelect: { op: 'indexSelect', call: (f, p) => xpu.indexSelect(p('input', f.a), 1, p('index', f.idx)) },
+  gather: { op: 'gather', call: (f, p) => xpu.gather(p('input', f.a), 1, p('index', f.idx23)) },
+  embedding: { op: 'embedding', call: (f, p) => xpu.embedding(p('input', f.idx), p('weight', f.a)) },
+  copyInto: { op: 'copyInto', call: (f, p) => xpu.copyInto(p('dst', f.z23), p('src', f.a)) },
+  applyRotary: { op: 'applyRotary', call: (f, p) => xpu.applyRotary(p('input', f.q), p('cos', f.v4), p('sin', f.v4)) },
+  scaledDotProductAttention: {
+    op: 'scaledDotProductAttention',
+    call: (f, p) => xpu.scaledDotProductAttention(p('query', f.q), p('key', f.q), p('value', f.q), { attnMask: p('attnMask', f.mask44, 'optional') }),
+  },
+  flexAttention: { op: 'flexAttention', call: (f, p) => xpu.flexAttention(p('query', f.q), p('key', f.q), p('value', f.q)) },
+  createBlockMask: { op: 'createBlockMask', expected: 'maskMod', call: (f, p) => xpu.createBlockMask(p('maskMod', f.mod), 1, 1, 4, 4) },
+  'nn.attention': {
+    op: 'scaledDotProductAttention',
+    call: (f, p) => xpu.nn.attention(p('query', f.q), p('key', f.q), p('value', f.q), { attnMask: p('attnMask', f.mask44, 'optional') }),
+  },
+  'nn.attentionFallback': { op: 'attention', call: (f, p) => xpu.nn.attentionFallback(p('q', f.q), p('k', f.q), p('v', f.q), { attnMask: p('attnMask', f.mask44, 'optional') }) },
+  'nn.Linear.forward': { op: 'Linear.forward', call: (f, p) => f.lin.forward(p('input', f.a), { residual: p('residual', f.o24, 'optional') }) },
+  'nn.Embedding.forward': { op: 'Embedding.forward', call: (f, p) => f.emb.forward(p('input', f.idx)) },
+  'nn.RMSNorm.forward': { op: 'RMSNorm.forward', call: (f, p) => f.rms.forward(p('input', f.a)) },
+  'nn.SwiGLU.forward': { op: 'SwiGLU.forward', call: (f, p) => f.mlp.forward(p('input', f.a), p('residual', f.a, 'optional')) },
+  'nn.GroupedQueryAttention.forward': {
+    op: 'GroupedQueryAttention.forward', call: (f, p) => f.gqa.forward(p('input', f.x124), f.rope, 0, undefined, p('residual', f.x124, 'optional')),
+  },
+  'nn.RotaryEmbedding.apply': { op: 'rope', call: (f, p) => f.rope.apply(p('input', f.x1214), 0) },
+  'nn.KVCache.update': { op: 'KVCache.update', call: (f, p) => f.kv.update(0, p('k', f.x1114), p('v', f.x1114), 0) },
+  'nn.Module.setParameter': { op: 'Module', call: (f, p) => f.lin.setParameter('bias', p('bias', f.v4, 'parameter')) },
+  'quant.quantize': { op: 'quantize', call: (f, p) => xpu.quant.quantize(p('weight', f.w432), { scheme: 'int8_weight_only' }) },
+  'quant.quantizeModule': { op: 'quantizeModule', expected: 'Module', call: (f, p) => xpu.quant.quantizeModule(p('module', f.module()), { scheme: 'int8_weight_only' }) },
+  'quant.toMatMulNBits': { op: 'toMatMulNBits', expected: 'QuantizedTensor', call: (f, p) => xpu.quant.toMatMulNBits(p('weight', f.int4())) },
+  'quant.toGptq': { op: 'toGptq', expected: 'QuantizedTensor', call: (f, p) => xpu.quant.toGptq(p('weight', f.int4())) },
+  'flex.scoreMod': { op: 'scoreMod', call: (f, p) => xpu.flex.scoreMod('score + s[h]', { s: p('captures.s', f.v4) }) },
+  'flex.maskMod': { op: 'maskMod', call: (f, p) => xpu.flex.maskMod('s[h] > 0', { s: p('captures.s', f.v4) }) },
+  'flex.createBlockMask': { op: 'createBlockMask', expected: 'maskMod', call: (f, p) => xpu.flex.createBlockMask(p('maskMod', f.mod), 1, 1, 4, 4) },
+};
+
+/** Tensor methods whose arguments include other tensors: `this` is always valid. */
+const METHOD_CALLS: Record<string, Entry> = {
+  ...Object.fromEntries(BINARY.map((n) => [n, { op: n, call: (f: F, p: Pick) => f.a[n](p('other', f.a, 'operand')) }])),
+  where: { op: 'where', call: (f, p) => f.a.where(p('condition', f.cond), p('other', f.a, 'operand')) },
+  matmul: { op: 'matmul', call: (f, p) => f.a.matmul(p('other', f.b)) },
+  mm: { op: 'mm', call: (f, p) => f.a.mm(p('mat2', f.b)) },
+  bmm: { op: 'bmm', call: (f, p) => f.b223.bmm(p('mat2', f.b234)) },
+  addmm: { op: 'addmm', call: (f, p) => f.o24.addmm(p('mat1', f.a), p('mat2', f.b)) },
+  linear: { op: 'linear', call: (f, p) => f.a.linear(p('weight', f.w43), { bias: p('bias', f.v4, 'optional'), residual: p('residual', f.o24, 'optional') }) },
+  indexSelect: { op: 'indexSelect', call: (f, p) => f.a.indexSelect(1, p('index', f.idx)) },
+  gather: { op: 'gather', call: (f, p) => f.a.gather(1, p('index', f.idx23)) },
+  expandAs: { op: 'expandAs', call: (f, p) => f.v3.expandAs(p('other', f.a)) },
+  layerNorm: { op: 'layerNorm', call: (f, p) => f.a.layerNorm([3], { weight: p('weight', f.v3, 'optional'), bias: p('bias', f.v3, 'optional') }) },
+  rmsNorm: { op: 'rmsNorm', call: (f, p) => f.a.rmsNorm([3], { weight: p('weight', f.v3, 'optional') }) },
+};
+
+/** Exported functions and classes that take no tensor argument (creation from sizes, predicates, classes of errors...). */
+const NO_TENSOR_ARGS = new Set([
+  'tensor', 'zeros', 'ones', 'full', 'empty', 'arange', 'linspace', 'eye', 'rand', 'randn', 'manualSeed', 'getRngState',
+  'scope', 'isTensor', 'device', 'defaultDevice', 'nativeInfo', 'Tensor', 'Device', 'BlockMask',
+  'nn.ropeInvFreq', 'nn.isQuantizedLike', 'quant.isQuantizedTensor', 'quant.int8RowStride', 'quant.roundHalfEven',
+  'quant.packInt4', 'quant.unpackInt4', 'quant.padInt8Rows', 'quant.unpadInt8Rows', 'quant.fromMatMulNBits', 'quant.fromGptq',
+  'flex.parseExpr', 'flex.BlockMask', 'nn.ModuleList',
+  // GGUF blocks are bytes in, a Float32Array out.
+  'quant.dequantizeGguf', 'quant.canDequantize', 'quant.ggmlByteSize', 'quant.ggmlTypeById', 'quant.ggmlTypeByName',
+]);
+/** Class methods without tensor arguments (constructors take sizes; the rest read or free the object itself). */
+const METHODS_WITHOUT_TENSOR_ARGS = /^(nn\.\w+\.(namedModules|namedParameters|getParameter|resolveParameter|to|dispose|onMoved|onDispose|registerParameter|registerModule|registerModuleList)|quant\.QuantizedTensor\.\w+|(flex\.)?BlockMask\.\w+|Device\.\w+)$/;
+/** Namespaces outside this table: their own tests cover argument errors (dist, io), or they take no tensors. */
+const OTHER_NAMESPACES = new Set(['accelerator', 'profiler', 'dist', 'io', 'llama', 'llm', 'flex.build']);
+/** Tensor methods whose only tensor is `this` (checked by the op they call, see CALLS). */
+const TENSOR_METHODS_WITHOUT_TENSOR_ARGS = new Set([
+  'constructor', 'isContiguous', 'dispose', 'check', 'toString', 'data', 'toArray', 'item', 'to', 'toAsync', 'cpu',
+  ...UNARY, 'view', 'reshape', 'permute', 'transpose', 't', 'expand', 'narrow', 'slice', 'select', 'squeeze', 'unsqueeze',
+  'flatten', 'contiguous', 'clone', ...REDUCTIONS, 'softmax', 'logSoftmax', 'triu', 'tril',
+]);
+
+const isClass = (v: unknown): boolean => typeof v === 'function' && /^class\b/.test(Function.prototype.toString.call(v));
+
+/** Every public function, class method and namespace export, by dotted name. */
+function publicNames(): { functions: string[]; namespaces: string[] } {
+  const functions: string[] = [];
+  const namespaces: string[] = [];
+  const walk = (prefix: string, ns: Record<string, unknown>): void => {
+    for (const [name, v] of Object.entries(ns)) {
+      const full = prefix + name;
+      if (/^Xpu\w*Error$/.test(name) && isClass(v)) continue; // the error classes themselves
+      if (typeof v === 'function') {
+        functions.push(full);
+        // A class's own methods (inherited ones are listed under the exported base class;
+        // Tensor's methods are checked against METHOD_CALLS below).
+        if (isClass(v) && v !== xpu.Tensor) {
+          const proto = (v as { prototype: object }).prototype;
+          for (const m of Object.getOwnPropertyNames(proto)) {
+            const d = Object.getOwnPropertyDescriptor(proto, m)!;
+            if (m !== 'constructor' && typeof d.value === 'function') functions.push(`${full}.${m}`);
+          }
+        }
+      } else if (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === null) {
+        namespaces.push(full); // a module namespace object (export * as ...)
+        if (!OTHER_NAMESPACES.has(full)) walk(`${full}.`, v as Record<string, unknown>);
+      }
+    }
+  };
+  walk('', xpu as unknown as Record<string, unknown>);
+  return { functions: [...new Set(functions)], namespaces };
+}
+
+const BAD: Record<Slot, unknown[]> = {
+  tensor: [null, undefined, 3, {}, 'x', 1n],
+  // null and undefined mean "absent" for an optional tensor; 0 must not be taken for absent.
+  optional: [0, 3, {}, 'x', 1n],
+  // A number or a boolean is a valid scalar operand.
+  operand: [null, undefined, {}, 'x', 1n],
+  // A module parameter may be set to undefined (an absent optional bias), nothing else but a tensor.
+  parameter: [null, 3, {}, 'x', 1n],
+};
+
+/** The error a call throws or rejects with, or undefined if it returned. */
+async function outcome(fn: () => unknown): Promise<unknown> {
+  try {
+    await fn();
+    return undefined;
+  } catch (e) {
+    return e;
+  }
+}
+
+/** Runs the valid call on cpu fixtures, recording which arguments go through p(). */
+async function slotsOf(entry: Entry, f: F): Promise<{ slots: [string, Slot][]; error: unknown }> {
+  const slots: [string, Slot][] = [];
+  const error = await outcome(() => entry.call(f, (arg, valid, slot = 'tensor') => (slots.push([arg, slot]), valid)));
+  return { slots, error };
+}
+
+async function expectTypedErrors(name: string, entry: Entry, f: F, slots: [string, Slot][]): Promise<number> {
+  let checked = 0;
+  for (const [arg, slot] of slots) {
+    for (const bad of BAD[slot]) {
+      const e = await outcome(() => entry.call(f, (a, valid) => (a === arg ? bad : valid) as never));
+      const what = `${name}: ${arg} = ${typeName(bad)}`;
+      expect(e, what).toBeInstanceOf(xpu.XpuTypeError);
+      const err = e as xpu.XpuTypeError;
+      expect([err.op, err.arg], what).toEqual([entry.op, arg]);
+      expect(err.expected, what).toContain(entry.expected ?? 'Tensor');
+      expect(err.got, what).toBe(typeName(bad));
+      expect(err.message, what).toContain(`${entry.op}()`);
+      checked++;
+    }
+  }
+  return checked;
+}
+
+describe('every public op checks its tensor arguments', () => {
+  it('every exported function, class method and Tensor method is in the table or listed as taking no tensors', () => {
+    const { functions, namespaces } = publicNames();
+    const known = (n: string) => n in CALLS || NO_TENSOR_ARGS.has(n) || METHODS_WITHOUT_TENSOR_ARGS.test(n);
+    const classes = new Set(functions.filter((n) => functions.some((m) => m.startsWith(`${n}.`))));
+    expect(functions.filter((n) => !known(n) && !classes.has(n)), 'new exports: add each to CALLS in tests/errors.test.ts if it takes a tensor, else to NO_TENSOR_ARGS').toEqual([]);
+    expect(namespaces.filter((n) => !['nn', 'quant', 'flex'].includes(n) && !OTHER_NAMESPACES.has(n)), 'a new namespace: walk it here or add it to OTHER_NAMESPACES').toEqual([]);
+    const methods = Object.getOwnPropertyNames(xpu.Tensor.prototype).filter((m) => typeof Object.getOwnPropertyDescriptor(xpu.Tensor.prototype, m)!.value === 'function');
+    expect(methods.filter((m) => !(m in METHOD_CALLS) && !TENSOR_METHODS_WITHOUT_TENSOR_ARGS.has(m)), 'new Tensor methods: add each to METHOD_CALLS or TENSOR_METHODS_WITHOUT_TENSOR_ARGS').toEqual([]);
+    // The lists must not name things that no longer exist either.
+    expect(Object.keys(CALLS).filter((n) => !functions.includes(n))).toEqual([]);
+    expect(Object.keys(METHOD_CALLS).filter((m) => !methods.includes(m))).toEqual([]);
+  });
+
+  it('each table entry is a valid call on cpu that passes at least one tensor through the table', async () => {
+    const f = fixtures('cpu');
+    for (const [name, entry] of [...Object.entries(CALLS), ...Object.entries(METHOD_CALLS).map(([n, e]) => [`Tensor.${n}`, e] as const)]) {
+      const { slots, error } = await slotsOf(entry, f);
+      expect(error, `${name}'s valid call threw`).toBeUndefined();
+      expect(slots.length, name).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe.each(testDevices())('XpuTypeError for a non-tensor argument on %s', (device) => {
+  const cpu = fixtures('cpu');
+  const f = device === 'cpu' ? cpu : fixtures(device);
+  for (const [name, entry] of Object.entries(CALLS)) {
+    it(name, async () => {
+      const { slots } = await slotsOf(entry, cpu);
+      expect(await expectTypedErrors(name, entry, f, slots)).toBeGreaterThan(0);
+    });
+  }
+  for (const [name, entry] of Object.entries(METHOD_CALLS)) {
+    it(`Tensor.${name}`, async () => {
+      const { slots } = await slotsOf(entry, cpu);
+      expect(await expectTypedErrors(`Tensor.${name}`, entry, f, slots)).toBeGreaterThan(0);
+    });
+  }
+
+  it('matmul(null, t) names the op and the argument (the issue\'s reproduction)', () => {
+    const e = caught(() => xpu.matmul(null as never, f.b), xpu.XpuTypeError);
+    expect(e.message).toBe("matmul(): argument 'input': not a tensor; expected Tensor, got null");
+    // XpuTypeError is an XpuValueError: code that caught that for a non-tensor still does.
+    expect(e).toBeInstanceOf(xpu.XpuValueError);
   });
 });
