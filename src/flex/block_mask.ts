@@ -65,8 +65,8 @@ export async function createBlockMask(maskModIn: FlexMod, B: number | null, H: n
   const nh = checkCount('H', H, true);
   const l = checkCount('L', L, false);
   const s = checkCount('S', S, false);
-  const bs = options.blockSize ?? 128;
-  if (!Number.isInteger(bs) || bs < 16 || bs > 1024 || (bs & (bs - 1)) !== 0) {
+  const bs = intArg(op, 'blockSize', options.blockSize ?? 128);
+  if (bs < 16 || bs > 1024 || (bs & (bs - 1)) !== 0) {
     throw new XpuValueError('blockSize must be a power of two from 16 to 1024', { op, arg: 'blockSize', expected: '16, 32, 64, 128, 256, 512 or 1024', got: String(bs) });
   }
   const caps = new Map<string, HostCapture>();

@@ -1,9 +1,8 @@
 import type { MapKernel, Scalar } from '../backends/backend.js';
 import { resolveDevice } from '../device/registry.js';
 import { XpuValueError } from '../errors.js';
-import { fmtValue } from '../format_value.js';
 import { checkDType, dtypeInfo } from '../tensor/dtype.js';
-import { checkShape, numberArg, numel } from '../tensor/shape.js';
+import { checkShape, intArg, numberArg, numel } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { runMap } from './common.js';
 import type { CreateOptions } from './creation.js';
@@ -17,9 +16,7 @@ import type { CreateOptions } from './creation.js';
 const state = { seedLo: 0x853c49e6, seedHi: 0x6b5f3c1e, offset: 0 };
 
 export function manualSeed(seed: number): void {
-  if (!Number.isInteger(seed) || seed < 0 || seed > Number.MAX_SAFE_INTEGER) {
-    throw new XpuValueError('seed must be a non-negative safe integer', { op: 'manualSeed', arg: 'seed', expected: 'an integer in [0, 2^53)', got: fmtValue(seed) });
-  }
+  intArg('manualSeed', 'seed', seed, { min: 0, expected: 'an integer in [0, 2^53)' });
   state.seedLo = seed >>> 0;
   state.seedHi = Math.floor(seed / 2 ** 32) >>> 0;
   state.offset = 0;
