@@ -82,24 +82,29 @@ const GELU_C1_LO: f32 = -4.534068054340423e-08;
 const GELU_C3_HI: f32 = 0.07135481387376785;
 const GELU_C3_LO: f32 = 2.3988324659995897e-09;
 
-// e^(hi + lo) within ~1 ulp, for |lo| <= ulp(hi) (a double-f32 argument; lo = 0 for plain exp):
+// s e^(hi + lo) within ~1 ulp, for |lo| <= ulp(hi) (a double-f32 exponent; lo = 0 for plain exp)
+// and s a scale taken in before 2^k (one rounding of a subnormal result, not two):
 // hi = k ln2 + r (Cody-Waite: k * LN2_HI and hi - k * LN2_HI are exact), e^(r + lo) by its
 // Taylor series to r^7 (|r| <= 0.35: truncation 6e-9), times 2^k.
-fn exp_dd(hi: f32, lo: f32) -> f32 {
+fn exp_scaled(hi: f32, lo: f32, s: f32) -> f32 {
   if (is_nan(hi)) {
     return hi;
   }
   if (hi > 89.0) {
-    return f32_inf();
+    return s * f32_inf();
   }
   if (hi < -104.0) {
-    return 0.0;
+    return copy_sign(0.0, s);
   }
   let k = round(hi * INV_LN2);
   let r = ((hi - k * LN2_HI) - k * LN2_LO) + lo;
   let q = r + r * r * (0.5 + r * (0.1666666716337204 + r * (0.0416666679084301 + r * (0.008333333767950535 +
           r * (0.0013888889225199819 + r * 0.00019841270113829523)))));
-  return scale2(1.0 + q, i32(k));
+  return scale2(s * (1.0 + q), i32(k));
+}
+
+fn exp_dd(hi: f32, lo: f32) -> f32 {
+  return exp_scaled(hi, lo, 1.0);
 }
 
 fn exp_f32(x: f32) -> f32 {
@@ -225,6 +230,18 @@ fn tanh_f32(x: f32) -> f32 {
   return copy_sign(t, x);
 }
 
+// x sigmoid(x); below -20, 1 + e^x is 1 to 2e-9 and silu is x e^x, taken in one rounding so that
+// its subnormal tail (x < -87) keeps its precision. silu(-inf) = -inf * 0 = NaN, as torch.
+fn silu_f32(x: f32) -> f32 {
+  if (x < -20.0) {
+    if (is_inf(x)) {
+      return f32_nan();
+    }
+    return exp_scaled(x, 0.0, x);
+  }
+  return x * sigmoid_f32(x);
+}
+
 // 1 / (1 + e^-x), with e^-|x| (never overflows): e / (1 + e) for x < 0 keeps the small tail,
 // subnormals included.
 fn sigmoid_f32(x: f32) -> f32 {
@@ -272,7 +289,7 @@ fn erfc_core(a: f32, da: f32, s: f32) -> f32 {
         w * 91.05290985107422)))))))) / a;
   }
   let z = split_hi(a);
-  return exp_dd(-(z * z), (z - a) * (z + a) - 2.0 * a * da) * (g * s);
+  return exp_scaled(-(z * z), (z - a) * (z + a) - 2.0 * a * da, g * s);
 }
 
 // erf within ~2 ulp (1 - erfc above 0.5).
@@ -471,7 +488,7 @@ fn cos_f32(x: f32) -> f32 {
 
 // x^y for finite x > 0, x != 1, finite y != 0. With n = round(y), f = y - n (|f| <= 1/2, exact):
 // x^n by binary powering in double-f32 (hi + lo, ~44 bits), exact when representable and
-// otherwise rounded once; x^f = 2^(f k) 2^(f log2 m) for x = m 2^k, with f k's integer part
+// otherwise rounded once (twice for a subnormal result: at most one subnormal ulp off); x^f = 2^(f k) 2^(f log2 m) for x = m 2^k, with f k's integer part
 // taken out exactly, so 2^ is only ever asked for |t| <= 0.75 (<= ~2.5 ulp overall).
 fn pow_pos(ax: f32, y: f32) -> f32 {
   let d = frexp_f32(ax);

@@ -70,7 +70,7 @@ export const UNARY: Record<string, ElementwiseDef & { floatOnly: boolean }> = {
   cos: { floatOnly: true, ...f('return cos_f32(x0);', Math.cos) },
   tanh: { floatOnly: true, ...f('return tanh_f32(x0);', Math.tanh) },
   sigmoid: { floatOnly: true, ...f('return sigmoid_f32(x0);', sigmoid) },
-  silu: { floatOnly: true, ...f('return x0 * sigmoid_f32(x0);', (x) => x * sigmoid(x)) },
+  silu: { floatOnly: true, ...f('return silu_f32(x0);', (x) => x * sigmoid(x)) },
   gelu: { floatOnly: true, ...f('return gelu_f32(x0);', gelu) },
   gelu_tanh: { floatOnly: true, ...f('return gelu_tanh_f32(x0);', geluTanh) },
 };
