@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { typeName } from '../src/format_value.js';
+import { fmtValue, typeName } from '../src/format_value.js';
 import { testDevices, xpu, caught } from './helpers.js';
 
 
@@ -353,5 +353,197 @@ describe.each(testDevices())('XpuTypeError for a non-tensor argument on %s', (de
     expect(e.message).toBe("matmul(): argument 'input': not a tensor; expected Tensor, got null");
     // XpuTypeError is an XpuValueError: code that caught that for a non-tensor still does.
     expect(e).toBeInstanceOf(xpu.XpuValueError);
+  });
+});
+
+/*
+ * Every numeric argument (sizes, shapes, dims, indices, steps, counts, scalars) goes through one
+ * check (intArg / numberArg / checkShape in src/tensor/shape.ts): a value of the wrong type is an
+ * XpuTypeError, NaN / an infinity / a fraction where an integer belongs is another XpuError, and
+ * formatting the error never throws (BigInt, symbols, objects without a prototype, cycles).
+ */
+
+type NumKind = 'int' | 'optionalInt' | 'finite' | 'optionalFinite' | 'number' | 'shape' | 'optionalShape';
+type NPick = <T>(arg: string, valid: T, kind: NumKind) => T;
+
+const cyclic: Record<string, unknown> = { a: 1 };
+cyclic.self = cyclic;
+/** Wrong types: each must give XpuTypeError. */
+const WRONG_TYPES: unknown[] = [1n, '1', Symbol('s'), {}, Object.create(null), cyclic];
+const NON_FINITE = [NaN, Infinity, -Infinity];
+/** [bad value, whether it is a wrong type (else a wrong number)] per kind. */
+const NUM_BAD: Record<NumKind, [unknown, boolean][]> = {
+  // (An array is a valid dim list where an optional dim is, as in sum and squeeze.)
+  int: [...WRONG_TYPES.map((v) => [v, true] as [unknown, boolean]), [null, true], [[1], true], ...[...NON_FINITE, 1.5].map((v) => [v, false] as [unknown, boolean])],
+  optionalInt: [...WRONG_TYPES.map((v) => [v, true] as [unknown, boolean]), ...[...NON_FINITE, 1.5].map((v) => [v, false] as [unknown, boolean])],
+  finite: [...WRONG_TYPES.map((v) => [v, true] as [unknown, boolean]), [null, true], ...NON_FINITE.map((v) => [v, false] as [unknown, boolean])],
+  optionalFinite: [...WRONG_TYPES.map((v) => [v, true] as [unknown, boolean]), ...NON_FINITE.map((v) => [v, false] as [unknown, boolean])],
+  number: [...WRONG_TYPES.map((v) => [v, true] as [unknown, boolean]), [null, true]],
+  shape: [[null, true], [3, true], ['2', true], [{}, true], [[1n], true], [['2'], true], [[Symbol('s')], true], [[NaN], false], [[-2], false], [[1.5], false], [[Infinity], false]],
+  optionalShape: [[3, true], ['2', true], [{}, true], [[1n], true], [[NaN], false], [[-2], false], [[1.5], false]],
+};
+
+interface NumEntry {
+  op: string;
+  call: (f: F, n: NPick) => unknown;
+}
+
+const NUMERIC: Record<string, NumEntry> = {
+  zeros: { op: 'zeros', call: (_f, n) => xpu.zeros(n('shape', [2, 3], 'shape')) },
+  ones: { op: 'ones', call: (_f, n) => xpu.ones(n('shape', [2, 3], 'shape')) },
+  empty: { op: 'empty', call: (_f, n) => xpu.empty(n('shape', [2, 3], 'shape')) },
+  full: { op: 'full', call: (_f, n) => xpu.full(n('shape', [2], 'shape'), n('value', 1, 'number')) },
+  fullLike: { op: 'fullLike', call: (f, n) => xpu.fullLike(f.a, n('value', 2, 'number')) },
+  tensor: { op: 'tensor', call: (_f, n) => xpu.tensor(new Float32Array(6), { shape: n('shape', [2, 3], 'optionalShape') }) },
+  rand: { op: 'rand', call: (_f, n) => xpu.rand(n('shape', [2], 'shape'), { low: n('low', 0, 'optionalFinite'), high: n('high', 1, 'optionalFinite') }) },
+  randn: { op: 'randn', call: (_f, n) => xpu.randn(n('shape', [2], 'shape'), { mean: n('mean', 0, 'optionalFinite'), std: n('std', 1, 'optionalFinite') }) },
+  'arange(end)': { op: 'arange', call: (_f, n) => xpu.arange(n('end', 5, 'finite')) },
+  'arange(start, end, step)': { op: 'arange', call: (_f, n) => xpu.arange(n('start', 0, 'finite'), n('end', 5, 'optionalFinite'), n('step', 2, 'finite')) },
+  linspace: { op: 'linspace', call: (_f, n) => xpu.linspace(n('start', 0, 'number'), n('end', 1, 'number'), n('steps', 5, 'int')) },
+  eye: { op: 'eye', call: (_f, n) => xpu.eye(n('n', 2, 'int'), n('m', 3, 'optionalInt')) },
+  manualSeed: { op: 'manualSeed', call: (_f, n) => xpu.manualSeed(n('seed', 7, 'int')) },
+  view: { op: 'view', call: (f, n) => xpu.view(f.a, n('shape', [6], 'shape')) },
+  reshape: { op: 'reshape', call: (f, n) => xpu.reshape(f.a, n('shape', [3, 2], 'shape')) },
+  expand: { op: 'expand', call: (f, n) => xpu.expand(f.v3, [n('shape', 2, 'int'), 3]) },
+  permute: { op: 'permute', call: (f, n) => xpu.permute(f.a, [n('dims', 1, 'int'), 0]) },
+  transpose: { op: 'transpose', call: (f, n) => xpu.transpose(f.a, n('dim0', 0, 'int'), n('dim1', 1, 'int')) },
+  narrow: { op: 'narrow', call: (f, n) => xpu.narrow(f.a, n('dim', 1, 'int'), n('start', 0, 'int'), n('length', 2, 'int')) },
+  slice: { op: 'slice', call: (f, n) => xpu.slice(f.a, n('dim', 1, 'int'), n('start', 0, 'int'), n('end', 2, 'optionalInt'), n('step', 1, 'int')) },
+  select: { op: 'select', call: (f, n) => xpu.select(f.a, n('dim', 0, 'int'), n('index', 1, 'int')) },
+  squeeze: { op: 'squeeze', call: (f, n) => xpu.squeeze(f.a, n('dim', 0, 'optionalInt')) },
+  unsqueeze: { op: 'unsqueeze', call: (f, n) => xpu.unsqueeze(f.a, n('dim', 0, 'int')) },
+  flatten: { op: 'flatten', call: (f, n) => xpu.flatten(f.a, n('startDim', 0, 'int'), n('endDim', -1, 'int')) },
+  sum: { op: 'sum', call: (f, n) => xpu.sum(f.a, n('dim', 1, 'optionalInt')) },
+  argmax: { op: 'argmax', call: (f, n) => xpu.argmax(f.a, n('dim', 1, 'optionalInt')) },
+  var: { op: 'var', call: (f, n) => xpu.var(f.a, 1, { correction: n('correction', 1, 'optionalFinite') }) },
+  softmax: { op: 'softmax', call: (f, n) => xpu.softmax(f.a, n('dim', 1, 'int')) },
+  layerNorm: { op: 'layerNorm', call: (f, n) => xpu.layerNorm(f.a, n('normalizedShape', [3], 'shape'), { eps: n('eps', 1e-5, 'optionalFinite') }) },
+  rmsNorm: { op: 'rmsNorm', call: (f, n) => xpu.rmsNorm(f.a, [3], { eps: n('eps', 1e-5, 'optionalFinite') }) },
+  cat: { op: 'cat', call: (f, n) => xpu.cat([f.a, f.a], n('dim', 0, 'int')) },
+  stack: { op: 'stack', call: (f, n) => xpu.stack([f.a, f.a], n('dim', 0, 'int')) },
+  indexSelect: { op: 'indexSelect', call: (f, n) => xpu.indexSelect(f.a, n('dim', 1, 'int'), f.idx) },
+  gather: { op: 'gather', call: (f, n) => xpu.gather(f.a, n('dim', 1, 'int'), f.idx23) },
+  triu: { op: 'triu', call: (f, n) => xpu.triu(f.a, n('diagonal', 0, 'int')) },
+  addmm: { op: 'addmm', call: (f, n) => xpu.addmm(f.o24, f.a, f.b, { alpha: n('alpha', 1, 'optionalFinite'), beta: n('beta', 1, 'optionalFinite') }) },
+  scaledDotProductAttention: { op: 'scaledDotProductAttention', call: (f, n) => xpu.scaledDotProductAttention(f.q, f.q, f.q, { scale: n('scale', 0.5, 'optionalFinite') }) },
+  flexAttention: { op: 'flexAttention', call: (f, n) => xpu.flexAttention(f.q, f.q, f.q, { scale: n('scale', 0.5, 'optionalFinite') }) },
+  createBlockMask: {
+    op: 'createBlockMask',
+    call: (f, n) => xpu.createBlockMask(f.mod, n('B', 1, 'optionalInt'), n('H', 1, 'optionalInt'), n('L', 4, 'int'), n('S', 4, 'int'), { blockSize: n('blockSize', 16, 'optionalInt') }),
+  },
+  'nn.RotaryEmbedding.apply': { op: 'rope', call: (f, n) => f.rope.apply(f.x1214, n('start', 0, 'int')) },
+  'nn.KVCache.update': { op: 'KVCache.update', call: (f, n) => f.kv.update(n('layer', 0, 'int'), f.x1114, f.x1114, n('start', 0, 'int')) },
+  'nn.GroupedQueryAttention.forward': { op: 'GroupedQueryAttention.forward', call: (f, n) => f.gqa.forward(f.x124, f.rope, n('start', 0, 'int')) },
+};
+
+describe('numeric arguments: one check, typed errors', () => {
+  it('each numeric table entry is a valid call on cpu', async () => {
+    const f = fixtures('cpu');
+    for (const [name, entry] of Object.entries(NUMERIC)) {
+      const kinds: string[] = [];
+      const error = await outcome(() => entry.call(f, (arg, valid) => (kinds.push(arg), valid)));
+      expect(error, `${name}'s valid call threw`).toBeUndefined();
+      expect(kinds.length, name).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe.each(testDevices())('numeric arguments on %s', (device) => {
+  const cpu = fixtures('cpu');
+  const f = device === 'cpu' ? cpu : fixtures(device);
+  for (const [name, entry] of Object.entries(NUMERIC)) {
+    it(name, async () => {
+      const slots: [string, NumKind][] = [];
+      await outcome(() => entry.call(cpu, (arg, valid, kind) => (slots.push([arg, kind]), valid)));
+      let checked = 0;
+      for (const [arg, kind] of slots) {
+        for (const [bad, wrongType] of NUM_BAD[kind]) {
+          const e = await outcome(() => entry.call(f, (a, valid) => (a === arg ? bad : valid) as never));
+          const what = `${name}: ${arg} = ${fmtValue(bad)}`;
+          expect(e, what).toBeInstanceOf(xpu.XpuError);
+          const err = e as xpu.XpuError;
+          expect([err.op, err.arg], what).toEqual([entry.op, arg]);
+          // A wrong type is an XpuTypeError; a number that does not fit is another XpuError.
+          expect(err instanceof xpu.XpuTypeError, what).toBe(wrongType);
+          expect(typeof err.got, what).toBe('string');
+          checked++;
+        }
+      }
+      expect(checked).toBeGreaterThan(0);
+    });
+  }
+
+  it('the issue\'s reproductions: slice(t, 0, NaN), arange(NaN), select on a 0-d tensor', async () => {
+    const t = xpu.arange(0, 6, 1, { device });
+    expect(caught(() => xpu.slice(t, 0, NaN), xpu.XpuValueError).arg).toBe('start');
+    expect(caught(() => xpu.slice(t, 0, 0, NaN), xpu.XpuValueError).arg).toBe('end');
+    expect(caught(() => xpu.arange(NaN), xpu.XpuValueError).arg).toBe('end');
+    expect(caught(() => xpu.arange(NaN, 3, 1, { device }), xpu.XpuValueError).arg).toBe('start');
+    expect(caught(() => xpu.arange(0, Infinity), xpu.XpuValueError).arg).toBe('end');
+    expect(caught(() => xpu.linspace(0, 1, NaN), xpu.XpuValueError).arg).toBe('steps');
+    expect(caught(() => xpu.full([2, NaN], 1, { device }), xpu.XpuShapeError).got).toBe('[2, NaN]');
+    const scalar = xpu.tensor(3, { device });
+    for (const [op, fn] of [['select', () => xpu.select(scalar, 0, 0)], ['narrow', () => xpu.narrow(scalar, 0, 0, 1)], ['slice', () => xpu.slice(scalar, 0, 0, 1)]] as const) {
+      expect(caught(fn, xpu.XpuIndexError).op).toBe(op);
+    }
+    // Valid calls still work: Python-style slices with a missing end, a negative start.
+    expect(await xpu.slice(t, 0, -2, null as never).toArray()).toEqual([4, 5]);
+    expect(await xpu.slice(t, 0, 1, undefined, 2).toArray()).toEqual([1, 3, 5]);
+  });
+});
+
+describe('error formatting never throws', () => {
+  it('formats BigInt, symbols, cycles, prototype-less objects and hostile objects', () => {
+    expect(fmtValue(12n)).toBe('12n');
+    expect(typeName(12n)).toBe('bigint 12n');
+    expect(fmtValue(Symbol('s'))).toBe('Symbol(s)');
+    expect(typeName(Symbol('s'))).toBe('symbol Symbol(s)');
+    expect(fmtValue(cyclic)).toBe('{a: 1, self: [cycle]}');
+    expect(fmtValue(Object.create(null))).toBe('{}');
+    expect(typeName(Object.create(null))).toBe('an object with no prototype');
+    expect(fmtValue([1, [2n, 'x'], -0])).toBe('[1, [2n, "x"], -0]');
+    expect(typeName(new Map())).toBe('an instance of Map');
+    expect(typeName({})).toBe('a plain object');
+    expect(typeName(null)).toBe('null');
+    let reads = 0;
+    const getter = { get x() { reads++; throw new Error('getter ran'); } };
+    expect(fmtValue(getter)).toBe('{x: [getter]}');
+    expect(reads).toBe(0);
+    const hostile = new Proxy({}, { getPrototypeOf() { throw new Error('trap'); }, ownKeys() { throw new Error('trap'); }, getOwnPropertyDescriptor() { throw new Error('trap'); } });
+    expect(typeof fmtValue(hostile)).toBe('string');
+    expect(typeof typeName(hostile)).toBe('string');
+    const badToString = { toString() { throw new Error('toString ran'); }, [Symbol.toPrimitive]() { throw new Error('toPrimitive ran'); } };
+    expect(typeof fmtValue(badToString)).toBe('string');
+    expect(fmtValue('x'.repeat(500), 20)).toHaveLength(20);
+  });
+
+  it('an error built with a BigInt, a symbol or a cyclic object in its details still constructs', () => {
+    for (const got of [5n, Symbol('s'), cyclic, Object.create(null)]) {
+      const e = new xpu.XpuValueError('bad', { op: 'op', arg: 'x', expected: 'a number', got: got as never });
+      expect(e.message).toMatch(/^op\(\): argument 'x': bad; expected a number, got /);
+    }
+  });
+
+  it.each(testDevices())('a BigInt anywhere in an op\'s arguments gives an XpuError, never a TypeError from the error path (%s)', (device) => {
+    const t = xpu.ones([2, 3], { device });
+    const calls: [string, () => unknown][] = [
+      ['zeros', () => xpu.zeros([2n, 3] as never, { device })],
+      ['tensor', () => xpu.tensor([1n] as never, { device })],
+      ['reshape', () => t.reshape([6n] as never)],
+      ['permute', () => t.permute([1n, 0] as never)],
+      ['sum', () => t.sum([1n] as never)],
+      ['sum', () => t.sum(1, 1n as never)],
+      ['add', () => t.add(1n as never)],
+      ['layerNorm', () => t.layerNorm([3n] as never)],
+      ['var', () => t.var(1, { correction: 1n } as never)],
+      ['squeeze', () => t.squeeze([0n] as never)],
+      ['expandAs', () => t.expandAs(1n as never)],
+      ['rope', () => xpu.nn.ropeInvFreq(4, 10000n as never)],
+    ];
+    for (const [op, fn] of calls) {
+      const e = caught(fn, xpu.XpuError);
+      expect(e.op, op).toBe(op);
+      expect(e.message.startsWith(`${op}(): `), e.message).toBe(true);
+    }
   });
 });
