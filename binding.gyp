@@ -38,6 +38,8 @@
         # queue; our own intrinsics kernels, threaded with OpenMP (libgomp, oneDNN's pool too).
         'native/compute/qgemm.cc',
         'native/compute/attention.cc',
+        # The cpu's vector FMA peak and read / copy bandwidth: the benchmarks' roofline ceilings.
+        'native/compute/probe.cc',
       ],
       'include_dirs': ["<!(node -p \"require('node-addon-api').include_dir\")"],
       'defines': [

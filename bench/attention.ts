@@ -46,7 +46,8 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
           const kernel = causal ? 'sdpa-prefill-causal' : 'sdpa-prefill';
           const base: BenchCase = {
             kernel, device, dtype, size: n, sizeLabel: String(n), shape: `q,k,v [1, ${heads}, ${n}, ${E}]${causal ? ' causal' : ''}`,
-            flops: attnFlops(s), bytes: attnBytes(s, dtype), repeat: n >= 2048 ? { warmup: 1, reps: 3 } : undefined,
+            // q, k, v read; the output [b, h, l, e] written.
+            flops: attnFlops(s), bytes: attnBytes(s, dtype), writeBytes: s.b * s.h * s.l * s.e * ITEM[dtype], repeat: n >= 2048 ? { warmup: 1, reps: 3 } : undefined,
             setup: () => attnWorkload('fused', device, s, dtype),
           };
           if (device === 'cpu' && n > CPU_MAX_L) { cases.push({ ...base, skip: `cpu sizes capped at L = ${CPU_MAX_L} (TypeScript kernel)` }); continue; }
@@ -66,7 +67,7 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
         const kvBytes = 2 * s.hkv * s.s * s.e * ITEM[dtype];
         cases.push({
           kernel: 'sdpa-decode', device, dtype, size: n, sizeLabel: n >= 1024 ? `${n / 1024}K` : String(n),
-          shape: `q [1, ${DECODE_HEADS}, 1, ${E}], k,v [1, ${DECODE_KV_HEADS}, ${n}, ${E}]`, flops: attnFlops(s), bytes: kvBytes,
+          shape: `q [1, ${DECODE_HEADS}, 1, ${E}], k,v [1, ${DECODE_KV_HEADS}, ${n}, ${E}]`, flops: attnFlops(s), bytes: kvBytes, readBytes: kvBytes, writeBytes: 0,
           note: 'GB/s = K and V bytes read once / time', repeat: { warmup: 1, reps: 5 },
           setup: () => attnWorkload('fused', device, s, dtype, 4),
           peers: [{ impl: 'matmul-softmax-matmul', setup: () => attnWorkload('composition', device, s, dtype, 4) }],

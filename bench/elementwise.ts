@@ -76,7 +76,7 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
     settings: {
       sizes, dtypes, cpuMaxElements: CPU_MAX_ELEMENTS, rowLength: ROW, targetBytesPerGpuRun: targetBytes, chainRepeat, pollRepeat, pollAddElements: pollN ?? null,
       defaultPoll: getPollStrategy(),
-      method: 'GPU: several ops recorded per run (inputs rotated among sets of >= 96 MiB), then one accelerator.synchronize() (tfjs: end pass + submitQueue + onSubmittedWorkDone); chains: 1,000 dependent ops then one read-back; poll strategies are variants timed round-robin',
+      method: 'GPU: several ops recorded per run (inputs rotated among sets spanning twice the last-level cache, >= 96 MiB), then one accelerator.synchronize() (tfjs: end pass + submitQueue + onSubmittedWorkDone); chains: 1,000 dependent ops then one read-back; poll strategies are variants timed round-robin',
     },
   };
 }
@@ -85,7 +85,8 @@ function throughputCase(c: OpCase, device: DeviceName, dtype: FloatDType, n: num
   const item = ITEM_BYTES[dtype];
   const base: BenchCase = {
     kernel: c.name, device, dtype, size: n, shape: `[${c.shape(n).join(', ')}]`,
-    flops: c.flops(n), bytes: c.traffic(n) * item,
+    // Every op writes one output of n elements; the rest of its traffic is reads.
+    flops: c.flops(n), bytes: c.traffic(n) * item, writeBytes: n * item,
     setup: () => opWorkload(c, device, n, dtype, targetBytes),
   };
   if (n % c.multipleOf) return { ...base, shape: `[${n}]`, skip: `size is not a multiple of ${c.multipleOf}` };

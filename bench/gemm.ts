@@ -31,7 +31,7 @@ import type { PeerImpl } from './suite.js';
 import type { RepeatOptions } from './lib/timing.js';
 import type { BenchCase, DeviceName, Suite, SuiteContext, SuitePlan } from './suite.js';
 import { smallMVariants, strategyVariants } from './gemm/variants.js';
-import { BOUND, gemmBytes, gemmFlops, tfjsGemmWorkload, unitsFor, xpuGemmWorkload, type GemmDType, type GemmShape } from './gemm/workloads.js';
+import { BOUND, gemmBytes, gemmFlops, gemmWriteBytes, tfjsGemmWorkload, unitsFor, xpuGemmWorkload, type GemmDType, type GemmShape } from './gemm/workloads.js';
 
 const FULL_SIZES = [256, 512, 1024, 2048];
 const QUICK_SIZES = [256, 512];
@@ -116,7 +116,7 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
         const base: BenchCase = {
           kernel: 'linear-decode', device: 'xpu', dtype, size: m, sizeLabel: `M=${m}`,
           shape: `x [${m}, ${DECODE_K}] @ w[${DECODE_K}, ${DECODE_K}]^T`,
-          flops: gemmFlops(shape), bytes: gemmBytes(shape, dtype), repeat: BIG_REPEAT,
+          flops: gemmFlops(shape), bytes: gemmBytes(shape, dtype), writeBytes: gemmWriteBytes(shape, dtype), repeat: BIG_REPEAT,
           note: 'weight-read bound: GB/s is the figure of merit',
           setup: () => xpuGemmWorkload('xpu', shape, dtype),
         };
@@ -133,7 +133,7 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
         const shape: GemmShape = { m, n, k, op: 'linear' };
         cases.push({
           kernel: 'linear-llm', device: 'cpu', dtype: 'float32', size: m, sizeLabel: `M=${m} ${n}x${k}`,
-          shape: `x [${m}, ${k}] @ w[${n}, ${k}]^T`, flops: gemmFlops(shape), bytes: gemmBytes(shape, 'float32'),
+          shape: `x [${m}, ${k}] @ w[${n}, ${k}]^T`, flops: gemmFlops(shape), bytes: gemmBytes(shape, 'float32'), writeBytes: gemmWriteBytes(shape, 'float32'),
           repeat: gemmFlops(shape) >= BIG_FLOPS ? BIG_REPEAT : undefined,
           note: m <= 16 ? 'weight-read bound: GB/s is the figure of merit' : undefined,
           setup: () => xpuGemmWorkload('cpu', shape, 'float32'),
@@ -154,7 +154,7 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
     settings: {
       sizes, dtypes, cpuMaxSize: cpuNative ? null : CPU_MAX_SIZE, cpuNative, llm: { m: ctx.quick ? LLM_QUICK_M : LLM_M, nk: ctx.quick ? LLM_QUICK_NK : LLM_NK }, decode: { m: DECODE_M, k: DECODE_K, n: DECODE_K }, bigRepeat: BIG_REPEAT,
       defaultConfig: strategy?.config ?? null, defaultPoll: getPollStrategy(),
-      method: 'GPU: several GEMMs recorded per run (>= 1 GFLOP, inputs rotated among sets of >= 96 MiB), then one accelerator.synchronize() (tfjs: end pass + submitQueue + onSubmittedWorkDone); cpu: ~2 GFLOP or ~0.5 GB per run (at most 64 GEMMs), the same count for numpy and onnxruntime, implementations in turn with a 0.5 ms pause for thread pools to go idle; GFLOP/s = 2mnk / median time; every strategy checked on the first rows against float64',
+      method: 'GPU: several GEMMs recorded per run (>= 1 GFLOP, inputs rotated among sets spanning twice the last-level cache, >= 96 MiB; the cpu rows too), then one accelerator.synchronize() (tfjs: end pass + submitQueue + onSubmittedWorkDone); cpu: ~2 GFLOP or ~0.5 GB per run (at most 64 GEMMs), the same count for numpy and onnxruntime, implementations in turn with a 0.5 ms pause for thread pools to go idle; GFLOP/s = 2mnk / median time; every strategy checked on the first rows against float64',
     },
   };
 }
@@ -226,7 +226,7 @@ function describeNative(): string {
 function squareCase(device: DeviceName, dtype: GemmDType, s: GemmShape): BenchCase {
   return {
     kernel: 'matmul', device, dtype, size: s.n, sizeLabel: String(s.n), shape: `[${s.m}, ${s.k}] @ [${s.k}, ${s.n}]`,
-    flops: gemmFlops(s), bytes: gemmBytes(s, dtype),
+    flops: gemmFlops(s), bytes: gemmBytes(s, dtype), writeBytes: gemmWriteBytes(s, dtype),
     setup: () => xpuGemmWorkload(device, s, dtype),
   };
 }

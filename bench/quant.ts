@@ -45,7 +45,7 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
   const kinds = kindsFor(ctx);
   const prefillM = !facts || !facts.software ? PREFILL_M.gpu : ctx.quick ? PREFILL_M.softwareQuick : PREFILL_M.software;
   if (facts?.software) notes.push(`prefill uses M = ${prefillM} on this software adapter (M = 2048 takes ~10 s per run on lavapipe); GPUs use M = ${PREFILL_M.gpu}`);
-  notes.push('GB/s counts the weight bytes only (values + scales + zeros): at decode they are the whole cost; the roofline fraction is against copy bandwidth (read + written)');
+  notes.push('GB/s counts the weight bytes only (values + scales + zeros): at decode they are the whole cost; the roofline fraction is against the read bandwidth (and the FMA peak, except w8a8)');
   const cases: BenchCase[] = [];
   for (const device of ctx.devices) {
     for (const [n, k] of LAYERS) {
@@ -57,7 +57,8 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
           const base: BenchCase = {
             kernel: `linear-${phase}-${kind}`, device, dtype: kind === 'w8a8' ? 'int8' : kind === 'int4' ? 'int4' : kind,
             size: n, sizeLabel: `M=${m} ${n}x${k}`, shape: `x [${m}, ${k}] @ w[${n}, ${k}]^T (${kind})`,
-            flops: 2 * m * n * k, bytes, metric: 'throughput',
+            // bytes are the weight's, all read; w8a8's int8 dot products are not f32 FMAs, so it has no compute bound.
+            flops: 2 * m * n * k, bytes, readBytes: bytes, writeBytes: 0, peak: kind === 'w8a8' ? null : undefined, metric: 'throughput',
             repeat: phase === 'decode' ? { warmup: 2, reps: ctx.quick ? 5 : 9 } : { warmup: 1, reps: 3 },
             note: `weight ${(bytes / MIB).toFixed(1)} MiB (${BITS[kind]}; ${((8 * bytes) / (n * k)).toFixed(2)} bits/weight)`,
             setup: () => quantLinearWorkload(device, kind, s),
@@ -71,7 +72,7 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
   return {
     cases,
     notes,
-    settings: { layers: LAYERS, prefillM, kinds, int4GroupSize: INT4_GROUP, method: 'several linears recorded per run (weights rotated among sets of >= 96 MiB), then one synchronize; GB/s = weight bytes / median time; checked on 2 rows x 64 columns against float64 of the dequantized weight' },
+    settings: { layers: LAYERS, prefillM, kinds, int4GroupSize: INT4_GROUP, method: 'several linears recorded per run (weights rotated among sets spanning twice the last-level cache, >= 96 MiB), then one synchronize; GB/s = weight bytes / median time; checked on 2 rows x 64 columns against float64 of the dequantized weight' },
   };
 }
 

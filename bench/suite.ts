@@ -80,6 +80,19 @@ export interface BenchCase {
   flops: number;
   /** Bytes one op must read and write at least. */
   bytes: number;
+  /**
+   * Of `bytes`, what one op reads and what it writes (give either; the other is the rest), so the
+   * roofline holds it to the bandwidth that fits: a GEMV reads (read bandwidth), a copy reads and
+   * writes (copy bandwidth). Neither: all of `bytes` at the copy bandwidth.
+   */
+  readBytes?: number;
+  writeBytes?: number;
+  /**
+   * The FMA peak its flops are held to: by default f16 rows to the higher of the f16 and f32 peaks
+   * and every other row to the f32 peak; null where the arithmetic is not FMAs on floats
+   * (int8 dot products), so only the memory bound applies.
+   */
+  peak?: 'float32' | 'float16' | null;
   /** 'throughput' rows are charted against size; 'latency' rows (µs per op) are compared as bars. */
   metric?: 'throughput' | 'latency';
   /** This runtime's implementation (impl = the device name). */

@@ -5,6 +5,7 @@
 #include "collectives/backend.h"
 #include "compute/compute.h"
 #include "compute/kernels.h"
+#include "compute/probe.h"
 
 namespace {
 
@@ -19,6 +20,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   xpu::compute::ExportQuant(env, compute);
   xpu::compute::ExportAttention(env, compute);
   exports.Set("compute", compute);
+  // The cpu's FMA peak and bandwidth for the benchmarks' roofline (bench/lib/ceilings.ts).
+  xpu::compute::ExportProbe(env, exports);
   return exports;
 }
 

@@ -145,6 +145,23 @@ fi
 step 'Model (.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf)'
 bash scripts/fetch-model.sh || warn "the SmolLM2 model was not fetched; tests that need it fail under CI=true (or set XPU_SMOLLM2_GGUF)"
 
+# --- 4b. pip's numpy for the GEMM benchmark's peer (optional) -------------------------------------
+
+# bench/lib/numpy_peer.ts compares with the numpy people install today (pip's, with its current
+# OpenBLAS), not Debian's older build: where python3 has no numpy or only Debian's, pip puts one
+# into the ignored .cache/py, which the peer puts first on its path.
+step 'numpy for the GEMM benchmark (.cache/py)'
+if ! command -v python3 >/dev/null; then
+  echo "no python3: the GEMM benchmark runs without its numpy peer"
+elif [ -f .cache/py/numpy/__init__.py ]; then
+  echo "present: numpy $(PYTHONPATH=.cache/py python3 -c 'import numpy; print(numpy.__version__)' 2>/dev/null || echo '(does not import with this python3)') in .cache/py"
+elif python3 -c 'import numpy, sys; sys.exit("dist-packages" in numpy.__file__)' 2>/dev/null; then
+  echo "python3 has pip's numpy: $(python3 -c 'import numpy; print(numpy.__version__)')"
+else
+  python3 -m pip install --quiet --disable-pip-version-check --target .cache/py numpy ||
+    warn "pip could not install numpy into .cache/py; the GEMM benchmark's numpy peer uses Debian's numpy or none"
+fi
+
 # --- 5. TypeScript -------------------------------------------------------------------------------
 
 step 'TypeScript build (dist/)'

@@ -25,6 +25,8 @@ export interface GemmShape {
 export const ITEM_BYTES: Record<GemmDType, number> = { float32: 4, float16: 2 };
 export const gemmFlops = (s: GemmShape): number => 2 * s.m * s.n * s.k;
 export const gemmBytes = (s: GemmShape, dtype: GemmDType): number => (s.m * s.k + s.k * s.n + s.m * s.n) * ITEM_BYTES[dtype];
+/** Of gemmBytes, the output: the rest (both operands) is read. A GEMV is all but read-only. */
+export const gemmWriteBytes = (s: GemmShape, dtype: GemmDType): number => s.m * s.n * ITEM_BYTES[dtype];
 
 /** A timed GPU run does at least this much work, at most MAX_UNITS GEMMs. */
 const TARGET_FLOPS_PER_RUN = 1e9;

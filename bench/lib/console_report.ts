@@ -1,7 +1,8 @@
 /** The tables printed at the end of a run (cli-table3): the roofline, then one table per suite. */
 import type { BenchResults, Row } from './records.js';
 import { seriesName } from './records.js';
-import type { Roofline } from './roofline.js';
+import type { Ceiling } from './ceiling.js';
+import { ABOVE_ROOFLINE, type Roofline } from './roofline.js';
 import { fmt, pct, printTable } from './table.js';
 
 /** ms as the unit that reads best: s, ms or µs. */
@@ -19,19 +20,39 @@ export function checkCell(r: Row): string {
   return r.check.ok ? `ok ${err}` : `WRONG ${r.check.error ? short(r.check.error, 30) : err}`;
 }
 
+const TRAFFIC: Record<string, string> = { read: 'read', copy: 'copy', 'read+write': 'r+w' };
+
+/** '83.2% flops', '61.0% bytes (read)'; a row above its roofline says so: it is an error, not a result. */
 export function rooflineCell(r: Row): string {
-  return r.roofline ? `${pct(r.roofline.fraction)} ${r.roofline.bound === 'compute' ? 'flops' : 'bytes'}` : '-';
+  const f = r.roofline;
+  if (!f) return '-';
+  const what = f.bound === 'compute' ? 'flops' : `bytes${f.traffic ? ` (${TRAFFIC[f.traffic]})` : ''}`;
+  return `${pct(f.fraction)} ${what}${f.flag ? ' ABOVE: error' : ''}`;
+}
+
+const UNIT: Record<Ceiling['kind'], string> = { 'fma-f32': 'GFLOP/s', 'fma-f16': 'GFLOP/s', read: 'GB/s', copy: 'GB/s' };
+
+/** Every probe of every device; '*' marks the one each ceiling was taken from. */
+export function ceilingRows(roofline: Roofline): string[][] {
+  return Object.values(roofline).flatMap((d) => {
+    const used = new Map<string, number>([['fma-f32', d.peakGflops], ['fma-f16', d.peakGflopsF16 ?? 0], ['copy', d.bandwidthGBps], ['read', d.readGBps ?? 0]]);
+    return (d.ceilings ?? []).map((c) => [
+      d.device,
+      c.kind,
+      `${fmt(c.value)} ${UNIT[c.kind]}${c.value === used.get(c.kind) ? ' *' : ''}`,
+      c.estimate ? `${c.method} [ESTIMATE]` : c.method,
+      c.workingSetBytes ? `${Math.round(c.workingSetBytes / 2 ** 20)} MiB` : '-',
+      pct(c.stats.spread),
+    ]);
+  });
 }
 
 export function printRoofline(roofline: Roofline): void {
-  const rows = Object.values(roofline).map((d) => [
-    d.device,
-    `${fmt(d.bandwidthGBps)} GB/s`,
-    d.copy.method,
-    d.peakGflops > 0 ? `${fmt(d.peakGflops)} GFLOP/s` : 'unknown',
-    d.gemm.map((g) => `${g.n}: ${fmt(g.gflops)}${g.check.ok ? '' : ' WRONG'}`).join(', '),
-  ]);
-  printTable('Roofline (measured once per run; bytes = read + written)', ['device', 'copy bandwidth', 'copy method', 'best matmul f32', 'GFLOP/s by size'], rows);
+  printTable('Roofline ceilings (probes, once per run; the fastest pass of each; * = the one used)', ['device', 'ceiling', 'value', 'method', 'working set', 'spread'], ceilingRows(roofline));
+  for (const d of Object.values(roofline)) {
+    const read = d.readGBps ?? d.bandwidthGBps;
+    process.stdout.write(`${d.device}: peak ${fmt(d.peakGflops)} GFLOP/s f32${d.peakGflopsF16 ? `, ${fmt(d.peakGflopsF16)} f16` : ''}; read ${fmt(read)} GB/s, copy ${fmt(d.bandwidthGBps)} GB/s (read + written); ridge at ${fmt(d.peakGflops / read)} flop/byte (read)\n`);
+  }
 }
 
 export function printSuiteRows(suite: string, description: string | undefined, rows: Row[], notes: string[]): void {
@@ -63,6 +84,8 @@ export function printResults(results: BenchResults): void {
   }
   const missing = results.suites.filter((s) => s.status !== 'ran');
   for (const s of missing) process.stdout.write(`\n${s.name}: ${s.status}${s.error ? ` (${s.error})` : ''}\n`);
+  const above = results.rows.filter((r) => r.roofline?.flag);
+  if (above.length) process.stdout.write(`\n${above.length} row(s) ${ABOVE_ROOFLINE}: ${above.map((r) => `${r.key} (${pct(r.roofline?.fraction)})`).join(', ')}\n`);
   const wrong = results.rows.filter((r) => r.status === 'wrong');
   if (wrong.length) process.stdout.write(`\n${wrong.length} row(s) failed the correctness check (marked WRONG): ${wrong.map((r) => r.key).join(', ')}\n`);
   process.stdout.write(`\nrel. time: the row's median over its case's first row (ours, first setting); < 1 is faster\n`);

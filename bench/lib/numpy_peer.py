@@ -65,6 +65,7 @@ def handle(req):
     if op == "info":
         return {
             "numpy": np.__version__,
+            "numpyPath": os.path.dirname(np.__file__),
             "python": sys.version.split()[0],
             "executable": sys.executable,
             "blas": blas_info(),

@@ -13,9 +13,13 @@
  * pause before each timed cpu run for any pool's spinning to end (ours spins ~150 us, native.ts).
  * A value the user set is kept. What was set is recorded beside what was removed.
  *
- * The python is XPU_BENCH_PYTHON, else `python3` on PATH.
+ * The python is XPU_BENCH_PYTHON, else `python3` on PATH. A numpy pip installed into the project's
+ * ignored .cache/py (scripts/setup.sh does it where python3 has no numpy or only Debian's, whose
+ * OpenBLAS is older: the peer should be the numpy people install today) goes first on its path.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { delimiter } from 'node:path';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +38,12 @@ function scriptPath(): string {
   const here = dirname(fileURLToPath(import.meta.url));
   const fromDist = join(here, '..', '..', '..', 'bench', 'lib', 'numpy_peer.py');
   return here.includes(`${join('dist', 'bench')}`) ? fromDist : join(here, 'numpy_peer.py');
+}
+
+/** The project's own pip numpy (.cache/py, ignored by git), when there is one. */
+export function projectNumpyPath(): string | null {
+  const dir = join(dirname(scriptPath()), '..', '..', '.cache', 'py');
+  return existsSync(join(dir, 'numpy', '__init__.py')) ? dir : null;
 }
 
 type Reply = Record<string, unknown> & { error?: string };
@@ -85,6 +95,8 @@ export class NumpyPeer {
       }
     }
     const set: Record<string, string> = {};
+    const local = projectNumpyPath();
+    if (local) env.PYTHONPATH = set.PYTHONPATH = env.PYTHONPATH ? `${local}${delimiter}${env.PYTHONPATH}` : local;
     for (const [k, v] of Object.entries(OPENBLAS_QUIET)) {
       if (env[k] === undefined && env[k.replace('OPENBLAS_', 'GOTO_')] === undefined) env[k] = set[k] = v;
     }
@@ -99,7 +111,7 @@ export class NumpyPeer {
     const info = await peer.request({ op: 'info' });
     if (info.error) {
       peer.close();
-      return /No module named 'numpy'/.test(info.error) ? `numpy is not installed for ${python} (Debian: apt-get install python3-numpy)` : info.error;
+      return /No module named 'numpy'/.test(info.error) ? `numpy is not installed for ${python} (npm run setup puts pip's numpy into .cache/py)` : info.error;
     }
     return { peer, info: { ...info, removedEnv: removed, setEnv: set } };
   }

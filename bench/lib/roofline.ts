@@ -1,69 +1,148 @@
 /**
- * The roofline, measured once per run on each selected device: copy bandwidth (the memory bound)
- * and the best GEMM rate xpu.matmul reaches (the compute bound). A row's fraction is the larger of
- * its two bounds' times over its achieved time: how close it is to the bound that applies.
+ * The roofline, measured once per run on each selected device: its peak FMA rate (fma_peak.ts),
+ * read bandwidth and copy bandwidth (bandwidth.ts), each from a probe made for the purpose, never
+ * from a benchmarked kernel. A row's attainable rate is min(peak, intensity x bandwidth), with the
+ * bandwidth that fits its traffic: bytes it only reads at the read bandwidth, bytes it writes at
+ * what a copy leaves for writing; its fraction is the bound's time over its achieved time. A
+ * fraction above 1 cannot be the hardware's doing: it is flagged as a measurement error (inputs
+ * left in a cache, a wrong flop or byte count, or a ceiling measured while the machine was busy).
  */
 import type { DeviceName } from '../suite.js';
-import { cpuCopyBandwidth, xpuBufferCopyBandwidth, type CopyBandwidth } from './bandwidth.js';
-import { gemmRate, type GemmRate } from './gemm_peak.js';
-import { nativeGemmUnavailable } from '../../src/backends/cpu/native_gemm.js';
+import { cpuCopyBandwidth, cpuReadBandwidth, xpuBufferCopyBandwidth, xpuDevice, xpuShaderBandwidth } from './bandwidth.js';
+import type { Ceiling } from './ceiling.js';
+import { cpuFmaPeak, xpuFmaPeak } from './fma_peak.js';
 import type { RooflineFraction } from './records.js';
 import type { RepeatOptions } from './timing.js';
 
 export interface DeviceRoofline {
   device: DeviceName;
-  /** GB/s, read + written. */
-  bandwidthGBps: number;
-  /** GFLOP/s, the best of the GEMM sizes tried (f32). */
+  /** f32 FMA peak, GFLOP/s; 0 when unknown. */
   peakGflops: number;
-  copy: CopyBandwidth;
-  gemm: GemmRate[];
+  /** f16 FMA peak where it was measured (xpu with shader-f16); f16 rows are held to the higher of the two. */
+  peakGflopsF16?: number;
+  /**
+   * Read bandwidth, GB/s: the best read probe, and never below the copy bandwidth (a kernel that
+   * only reads can move bytes at least as fast as a copy does). Absent in schema-1 files: copy.
+   */
+  readGBps?: number;
+  /** Copy bandwidth, GB/s, bytes read + written. */
+  bandwidthGBps: number;
+  /** Every probe that was run (several methods per kind on xpu; the best of each kind is used). */
+  ceilings?: Ceiling[];
 }
 
 export type Roofline = Partial<Record<DeviceName, DeviceRoofline>>;
 
-/** Square GEMM sizes tried per device. The cpu kernels are plain TypeScript: smaller sizes. */
-const GEMM_SIZES: Record<DeviceName, { quick: number[]; full: number[] }> = {
-  xpu: { quick: [256, 512], full: [256, 512, 1024] },
-  cpu: { quick: [128, 256], full: [128, 256, 512] },
+/** What a row reads and writes, where its case says (bench/suite.ts). */
+export interface Traffic {
+  readBytes?: number;
+  writeBytes?: number;
+}
+
+/** Which FMA peak a row's arithmetic is held to; null: none (e.g. int8 dot products, which are not FMAs). */
+export type PeakKind = 'float32' | 'float16' | null;
+
+/** The probes measureRoofline runs per device (for a progress bar). */
+const STEPS: Record<DeviceName, string[]> = {
+  xpu: ['fma f32', 'fma f16', 'read (WGSL)', 'copy (WGSL)', 'copy (copyBufferToBuffer)'],
+  cpu: ['fma', 'read', 'copy'],
 };
-/** With the native (oneDNN) GEMM the cpu reaches its rate only at larger sizes. */
-const CPU_NATIVE_GEMM_SIZES = { quick: [512, 1024], full: [512, 1024, 2048] };
-const gemmSizes = (device: DeviceName): { quick: number[]; full: number[] } =>
-  device === 'cpu' && nativeGemmUnavailable() === null ? CPU_NATIVE_GEMM_SIZES : GEMM_SIZES[device];
 
 /** How many measurements measureRoofline makes (for a progress bar). */
-export function rooflineSteps(devices: DeviceName[], quick: boolean): number {
-  return devices.reduce((s, d) => s + 1 + gemmSizes(d)[quick ? 'quick' : 'full'].length, 0);
+export function rooflineSteps(devices: DeviceName[]): number {
+  return devices.reduce((s, d) => s + STEPS[d].length, 0);
 }
 
 export async function measureRoofline(devices: DeviceName[], quick: boolean, step: (label: string) => void = () => {}): Promise<Roofline> {
   const opts: RepeatOptions = quick ? { warmup: 1, reps: 3 } : { warmup: 1, reps: 5 };
   const out: Roofline = {};
   for (const device of devices) {
-    step(`roofline: ${device} copy bandwidth`);
-    const copy = device === 'xpu' ? await xpuBufferCopyBandwidth(opts) : await cpuCopyBandwidth(opts);
-    const gemm: GemmRate[] = [];
-    for (const n of gemmSizes(device)[quick ? 'quick' : 'full']) {
-      step(`roofline: ${device} matmul ${n}`);
-      gemm.push(await gemmRate(device, n, opts));
+    const ceilings: Ceiling[] = [];
+    const run = async (label: string, probe: () => Ceiling | Promise<Ceiling> | null): Promise<void> => {
+      step(`roofline: ${device} ${label}`);
+      try {
+        const c = await probe();
+        if (c) ceilings.push(c);
+      } catch (e) {
+        // One probe that cannot run (a shader this adapter rejects) leaves that ceiling unknown, not the run.
+        process.stderr.write(`xpu bench: roofline probe ${device} ${label} failed: ${(e as Error).message}\n`);
+      }
+    };
+    if (device === 'xpu') {
+      const f16 = xpuDevice().features.has('shader-f16');
+      await run('fma f32', () => xpuFmaPeak('f32', opts));
+      await run('fma f16', () => (f16 ? xpuFmaPeak('f16', opts) : null));
+      await run('read (WGSL)', () => xpuShaderBandwidth('read', opts));
+      await run('copy (WGSL)', () => xpuShaderBandwidth('copy', opts));
+      await run('copy (copyBufferToBuffer)', () => xpuBufferCopyBandwidth(opts));
+    } else {
+      await run('fma', () => cpuFmaPeak(opts));
+      await run('read', () => cpuReadBandwidth(opts));
+      await run('copy', () => cpuCopyBandwidth(opts));
     }
-    // A size whose check failed does not set the peak; if none passed, the peak is unknown (0).
-    const peakGflops = Math.max(0, ...gemm.filter((g) => g.check.ok).map((g) => g.gflops));
-    out[device] = { device, bandwidthGBps: copy.gbps, peakGflops, copy, gemm };
+    out[device] = deviceRoofline(device, ceilings);
   }
   return out;
 }
 
+/** The best ceiling of each kind; read is never below copy (see DeviceRoofline.readGBps). */
+export function deviceRoofline(device: DeviceName, ceilings: Ceiling[]): DeviceRoofline {
+  const best = (kind: Ceiling['kind']) => Math.max(0, ...ceilings.filter((c) => c.kind === kind).map((c) => c.value));
+  const copy = best('copy');
+  const r: DeviceRoofline = { device, peakGflops: best('fma-f32'), readGBps: Math.max(best('read'), copy), bandwidthGBps: copy, ceilings };
+  const f16 = best('fma-f16');
+  if (f16 > 0) r.peakGflopsF16 = f16;
+  return r;
+}
+
 /**
- * max(flops / peak, bytes / bandwidth) over the achieved time. A bound whose peak is unknown
- * (0) is left out; with neither known there is no fraction.
+ * The peak a row's dtype is held to by default: f16 rows to the f16 peak, the rest to f32's. An f16
+ * row is held to the higher of the f16 and f32 peaks: f16 data may be computed in either (ours
+ * accumulate in f32), and lavapipe's emulated f16 arithmetic is 5x slower than its f32.
  */
-export function rooflineFraction(flops: number, bytes: number, achievedMs: number, r: DeviceRoofline | undefined): RooflineFraction | undefined {
+export const defaultPeak = (dtype: string): PeakKind => (dtype === 'float16' ? 'float16' : 'float32');
+
+/**
+ * How long `bytes` take at the device's bandwidths, and which bandwidth that was. Reads go at the
+ * read bandwidth; writes at what a copy leaves for them (a copy of N bytes takes 2N / copy, of
+ * which N / read is its reading), so a pure read is held to the read bandwidth, a copy to the copy
+ * bandwidth, and anything between to a mix. A case that does not split its bytes is held to the
+ * copy bandwidth, as every row was before the split existed.
+ */
+export function memoryTime(bytes: number, t: Traffic, r: DeviceRoofline): { ms: number; traffic: RooflineFraction['traffic'] } | undefined {
+  const copy = r.bandwidthGBps;
+  const read = Math.max(r.readGBps ?? 0, copy);
+  if (!(copy > 0)) return undefined;
+  if (t.readBytes === undefined && t.writeBytes === undefined) return { ms: bytes / (copy * 1e6), traffic: 'copy' };
+  const write = t.writeBytes ?? Math.max(0, bytes - (t.readBytes ?? 0));
+  const reads = t.readBytes ?? Math.max(0, bytes - write);
+  const writeSecondsPerByte = 2 / copy - 1 / read; // > 0, since read >= copy
+  const ms = (reads / read + write * writeSecondsPerByte) / 1e6;
+  return { ms, traffic: write === 0 ? 'read' : reads === write ? 'copy' : 'read+write' };
+}
+
+/**
+ * The row's bound: max(flops / peak, bytes at its bandwidth), i.e. the time min(peak, intensity x
+ * bandwidth) allows, over the achieved time. A bound whose ceiling is unknown (0) is left out;
+ * with neither known there is no fraction. Above 1 the row is flagged: no kernel beats the hardware.
+ */
+export function rooflineFraction(flops: number, bytes: number, achievedMs: number, r: DeviceRoofline | undefined, traffic: Traffic = {}, peak: PeakKind = 'float32'): RooflineFraction | undefined {
   if (!r || !(achievedMs > 0)) return undefined;
-  const computeMs = r.peakGflops > 0 ? flops / (r.peakGflops * 1e6) : 0;
-  const memoryMs = r.bandwidthGBps > 0 ? bytes / (r.bandwidthGBps * 1e6) : 0;
+  const peakGflops = peak === null ? 0 : peak === 'float16' ? Math.max(r.peakGflopsF16 ?? 0, r.peakGflops) : r.peakGflops;
+  const computeMs = peakGflops > 0 && flops > 0 ? flops / (peakGflops * 1e6) : 0;
+  const mem = bytes > 0 ? memoryTime(bytes, traffic, r) : undefined;
+  const memoryMs = mem?.ms ?? 0;
   const boundMs = Math.max(computeMs, memoryMs);
   if (!(boundMs > 0)) return undefined;
-  return { fraction: boundMs / achievedMs, bound: computeMs > memoryMs ? 'compute' : 'memory', boundMs };
+  const out: RooflineFraction = { fraction: boundMs / achievedMs, bound: computeMs > memoryMs ? 'compute' : 'memory', boundMs };
+  if (mem) {
+    out.traffic = mem.traffic;
+    out.bandwidthGBps = bytes / (mem.ms * 1e6);
+  }
+  if (computeMs > 0) out.peakGflops = peakGflops;
+  if (out.fraction > 1) out.flag = 'above-roofline';
+  return out;
 }
+
+/** The flagged rows' explanation, for the tables and the report. */
+export const ABOVE_ROOFLINE = 'above the roofline: a measurement error, not speed (inputs left in a cache between runs, a wrong flop or byte count, or a ceiling measured while the machine was busy)';

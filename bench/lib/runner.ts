@@ -10,7 +10,7 @@ import { failedCheck, type Check } from './check.js';
 import { timedRun } from './gpu_time.js';
 import type { Progress } from './progress.js';
 import { rowKey, type Row } from './records.js';
-import { rooflineFraction, type Roofline } from './roofline.js';
+import { defaultPeak, rooflineFraction, type Roofline } from './roofline.js';
 import { sizeLabel } from './table.js';
 import { summarise, type RepeatOptions } from './timing.js';
 
@@ -104,7 +104,7 @@ async function runCase(c: BenchCase, ctx: RunnerContext): Promise<Row[]> {
   try {
     for (const impl of impls) await prepare(impl, contenders.filter((k) => k.impl === impl), workloads, repeat, label, ctx.progress);
     await timeRoundRobin(c, contenders, repeat, label, ctx.progress, ctx.warmupMinMs ?? 0, ctx.clock ?? (() => performance.now()));
-    for (const k of contenders) finishRow(k, ctx.roofline);
+    for (const k of contenders) finishRow(k, ctx.roofline, c);
     setRelative(contenders);
     for (const k of contenders) ctx.progress.row(rowLine(k.row));
   } finally {
@@ -222,7 +222,7 @@ function defaultSync(impl: Impl, c: BenchCase): (() => Promise<void>) | undefine
   return c.device === 'xpu' ? () => xpu.accelerator.synchronize() : () => xpu.accelerator.device('cpu').backend.synchronize();
 }
 
-function finishRow(k: Contender, roofline: Roofline): void {
+function finishRow(k: Contender, roofline: Roofline, c: BenchCase): void {
   const row = k.row;
   if (row.status === 'skipped' || row.status === 'failed' || !k.wallMs.length) return;
   row.wall = summarise(k.wallMs);
@@ -230,7 +230,8 @@ function finishRow(k: Contender, roofline: Roofline): void {
   const ms = row.wall.medianMs;
   if (row.flops > 0) row.gflops = row.flops / (ms * 1e6);
   if (row.bytes > 0) row.gbps = row.bytes / (ms * 1e6);
-  row.roofline = rooflineFraction(row.flops, row.bytes, ms, roofline[row.device]);
+  const peak = c.peak === undefined ? defaultPeak(row.dtype) : c.peak;
+  row.roofline = rooflineFraction(row.flops, row.bytes, ms, roofline[row.device], { readBytes: c.readBytes, writeBytes: c.writeBytes }, peak);
   if (!row.roofline) delete row.roofline;
 }
 
@@ -246,5 +247,5 @@ function rowLine(r: Row): string {
   const what = `${r.suite} ${r.kernel}${r.variant ? ` [${r.variant}]` : ''} ${r.impl}${r.impl === r.device ? '' : `@${r.device}`} ${r.dtype} ${r.sizeLabel}`;
   if (!r.wall) return `${what}: ${r.status}${r.note ? ` (${r.note})` : ''}`;
   const rate = r.metric === 'latency' ? `${(r.wall.medianMs * 1000).toFixed(1)} µs/op` : r.gflops !== undefined && r.roofline?.bound === 'compute' ? `${r.gflops.toFixed(2)} GFLOP/s` : `${(r.gbps ?? 0).toFixed(2)} GB/s`;
-  return `${what}: ${rate}${r.status === 'wrong' ? ' WRONG' : ''}`;
+  return `${what}: ${rate}${r.status === 'wrong' ? ' WRONG' : ''}${r.roofline?.flag ? ` (${Math.round(r.roofline.fraction * 100)}% of its roofline: a measurement error)` : ''}`;
 }

@@ -63,7 +63,7 @@ export async function runSession(opts: SessionOptions): Promise<BenchResults> {
   }
 
   const measureOwnRoofline = !opts.roofline;
-  const total = (measureOwnRoofline ? rooflineSteps(opts.devices, opts.quick) : 0) + [...plans.values()].reduce((s, p) => s + plannedTicks(p.cases, repeat), 0);
+  const total = (measureOwnRoofline ? rooflineSteps(opts.devices) : 0) + [...plans.values()].reduce((s, p) => s + plannedTicks(p.cases, repeat), 0);
   const progress = opts.progress ? createProgress(total) : silentProgress;
   const rows: Row[] = [];
   let roofline: Roofline = opts.roofline ?? {};

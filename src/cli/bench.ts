@@ -137,20 +137,26 @@ export async function runBench(names: string[], opts: BenchOptions): Promise<num
 
 export interface CompareOptions {
   threshold: string;
-  failOnRegression: boolean;
+  /** false (--no-fail): report regressions but exit 0. */
+  fail: boolean;
 }
 
+/** `xpu bench compare`: 0, or 1 when a row regressed (bench/lib/compare.ts), 2 when the files cannot be compared. */
 export async function runCompare(fileA: string, fileB: string, opts: CompareOptions): Promise<number> {
   const { compareResults, isRegression, printComparison } = await import('../../bench/lib/compare.js');
   const { readResults } = await import('../../bench/lib/json.js');
   const threshold = Number(opts.threshold) / 100;
-  if (!(threshold >= 0)) return fail(`--threshold must be a percentage >= 0, got ${opts.threshold}`);
+  if (!(threshold >= 0)) {
+    fail(`--threshold must be a percentage >= 0, got ${opts.threshold}`);
+    return 2;
+  }
   let list;
   try {
     list = compareResults(readResults(fileA), readResults(fileB), threshold);
   } catch (e) {
-    return fail((e as Error).message);
+    fail((e as Error).message);
+    return 2;
   }
   printComparison(list, fileA, fileB, threshold);
-  return opts.failOnRegression && list.some(isRegression) ? 1 : 0;
+  return opts.fail && list.some(isRegression) ? 1 : 0;
 }

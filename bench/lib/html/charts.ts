@@ -5,11 +5,14 @@
  * - throughput: one chart per kernel, GB/s or GFLOP/s (whichever bound applies to most of its
  *   rows) against size, one line per implementation and device, peers beside ours, and each
  *   device's roofline as a dashed line;
- * - latency: one grouped bar chart per suite, µs per op by kernel and implementation.
+ * - latency: one grouped bar chart per suite, µs per op by kernel and implementation;
+ * - roofline: one per device, every row of the run as a point (arithmetic intensity against
+ *   GFLOP/s, log-log) under the device's measured ceilings (FMA peak; read and copy bandwidth).
  */
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
+import type { DeviceName } from '../../suite.js';
 import { isOurs, seriesName, type Row } from '../records.js';
 import type { Roofline } from '../roofline.js';
 
@@ -108,12 +111,14 @@ function throughputChart(suite: string, kernel: string, rows: Row[], roofline: R
   const devices = [...new Set(rows.map((r) => r.device))];
   const rules = devices.flatMap((d) => {
     const r = roofline[d];
-    const value = r ? (metric === 'GB/s' ? r.bandwidthGBps : r.peakGflops) : 0;
+    // The ceiling this kernel's rows were held to (read, copy or a mix; f32 or f16 peak), else the device's.
+    const held = rows.filter((x) => x.device === d).map((x) => (metric === 'GB/s' ? x.roofline?.bandwidthGBps : x.roofline?.peakGflops) ?? 0);
+    const value = Math.max(0, ...held) || (r ? (metric === 'GB/s' ? r.bandwidthGBps : r.peakGflops) : 0);
     if (!(value > 0)) return [];
     // In the colour of the device's own series; in a setting chart, where every series is ours, grey.
     const ours = rows.find((x) => x.device === d && isOurs(x));
     const series = settings ? `${d} roofline` : ours ? chartSeries(ours, rows) : d;
-    return [{ series, value, label: `${d} ${metric === 'GB/s' ? 'copy' : 'best matmul'} ${value >= 100 ? Math.round(value) : value.toPrecision(3)} ${metric}` }];
+    return [{ series, value, label: `${d} ${metric === 'GB/s' ? 'bandwidth' : 'FMA peak'} ${value >= 100 ? Math.round(value) : value.toPrecision(3)} ${metric}` }];
   });
   const sizes = [...new Set(points.map((p) => p.size))].sort((a, b) => a - b);
   const ruleColors = settings ? new Map(rules.map((r) => [r.series, '#777'])) : new Map<string, string>();
@@ -201,4 +206,82 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   } finally {
     view.finalize();
   }
+}
+
+const fmtValue = (v: number): string => (v >= 100 ? String(Math.round(v)) : v.toPrecision(3));
+
+/**
+ * The device's roofline: each measured row (flops and bytes both known) at its arithmetic intensity
+ * (flops / bytes) and achieved GFLOP/s, under min(peak, intensity x bandwidth) for the read and the
+ * copy bandwidth (and the f16 peak where there is one). Rows above the lines that bound them are
+ * measurement errors, ringed in red. null when the device has no ceilings or no such rows.
+ */
+export function rooflineChart(device: DeviceName, rows: Row[], roofline: Roofline, colors: Map<string, string>): Chart | null {
+  const r = roofline[device];
+  if (!r || !(r.peakGflops > 0) || !(r.bandwidthGBps > 0)) return null;
+  const points = rows
+    .filter((x) => x.device === device && x.wall && x.flops > 0 && x.bytes > 0 && (x.gflops ?? 0) > 0)
+    .map((x) => ({
+      series: seriesName(x), suite: x.suite, row: `${x.kernel}${x.variant ? ` [${x.variant}]` : ''} ${x.dtype} ${x.sizeLabel}`,
+      intensity: x.flops / x.bytes, gflops: x.gflops as number,
+      roofline: x.roofline ? `${Math.round(x.roofline.fraction * 1000) / 10}%` : '-', flagged: x.roofline?.flag ? 'ABOVE ROOFLINE (error)' : '',
+    }));
+  if (!points.length) return null;
+  const read = Math.max(r.readGBps ?? 0, r.bandwidthGBps);
+  const roofs = [
+    { name: `read ${fmtValue(read)} GB/s, f32 peak ${fmtValue(r.peakGflops)} GFLOP/s`, bw: read, peak: r.peakGflops },
+    { name: `copy ${fmtValue(r.bandwidthGBps)} GB/s, f32 peak`, bw: r.bandwidthGBps, peak: r.peakGflops },
+    ...(r.peakGflopsF16 ? [{ name: `read, f16 peak ${fmtValue(r.peakGflopsF16)} GFLOP/s`, bw: read, peak: r.peakGflopsF16 }] : []),
+  ];
+  // The lines over the points' intensities and the ridges, with room on both sides.
+  const ai = points.map((p) => p.intensity);
+  const lo = Math.min(...ai, ...roofs.map((f) => f.peak / f.bw)) / 4;
+  const hi = Math.max(...ai, ...roofs.map((f) => f.peak / f.bw)) * 4;
+  const grid = Array.from({ length: 49 }, (_, i) => lo * (hi / lo) ** (i / 48));
+  const lines = roofs.flatMap((f) => [...grid, f.peak / f.bw].sort((a, b) => a - b).map((x) => ({ ceiling: f.name, intensity: x, gflops: Math.min(f.peak, x * f.bw) })));
+  const labels = roofs.map((f) => ({ ceiling: f.name, intensity: hi, gflops: f.peak }));
+  const x = { field: 'intensity', type: 'quantitative', title: 'arithmetic intensity (flop / byte)', scale: { type: 'log' } } as const;
+  const y = { field: 'gflops', type: 'quantitative', title: 'GFLOP/s', scale: { type: 'log' } } as const;
+  const flagged = points.filter((p) => p.flagged).length;
+  const spec: TopLevelSpec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    width: WIDTH,
+    height: HEIGHT,
+    title: { text: `roofline: ${device}`, subtitle: 'every row of this run; lines: min(peak, intensity x bandwidth) from the probes' },
+    layer: [
+      {
+        data: { values: lines },
+        mark: { type: 'line', strokeWidth: 1.5, color: '#666' },
+        encoding: { x, y, strokeDash: { field: 'ceiling', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 1, labelLimit: 400 } } },
+      },
+      {
+        data: { values: points },
+        mark: { type: 'point', filled: true, size: 55, opacity: 0.85 },
+        encoding: {
+          x, y,
+          color: colorEncoding(points.map((p) => p.series), colors),
+          shape: { field: 'suite', type: 'nominal', legend: { orient: 'bottom', title: null } },
+          tooltip: [{ field: 'series' }, { field: 'suite' }, { field: 'row' }, { field: 'intensity', format: '.3~r', title: 'flop/byte' }, { field: 'gflops', format: '.3~r', title: 'GFLOP/s' }, { field: 'roofline', title: '% of roofline' }, { field: 'flagged' }],
+        },
+      },
+      {
+        data: { values: points.filter((p) => p.flagged) },
+        mark: { type: 'point', shape: 'circle', size: 220, stroke: '#d62728', strokeWidth: 2.5, filled: false },
+        encoding: { x, y },
+      },
+      {
+        data: { values: labels },
+        mark: { type: 'text', align: 'right', baseline: 'bottom', dy: -2, fontSize: 10, color: '#444' },
+        encoding: { x, y, text: { field: 'ceiling' } },
+      },
+    ],
+    resolve: { scale: { color: 'independent', shape: 'independent' } },
+  };
+  return {
+    id: chartId('roofline', device),
+    suite: 'roofline',
+    title: `roofline: ${device}`,
+    caption: `${device}: ${points.length} rows at their arithmetic intensity and achieved GFLOP/s (log-log) under the measured ceilings${flagged ? `; ${flagged} row(s) ringed in red are above their roofline: measurement errors` : ''}.`,
+    spec,
+  };
 }

@@ -4,10 +4,12 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { checkCell, fmtTime, rooflineCell } from '../console_report.js';
+import type { DeviceName } from '../../suite.js';
+import { ceilingRows, checkCell, fmtTime, rooflineCell } from '../console_report.js';
+import { ABOVE_ROOFLINE } from '../roofline.js';
 import { seriesName, type BenchResults, type Row } from '../records.js';
 import { fmt, pct } from '../table.js';
-import { chartSeries, latencyChart, renderSvg, seriesColors, throughputCharts, type Chart } from './charts.js';
+import { chartSeries, latencyChart, renderSvg, rooflineChart, seriesColors, throughputCharts, type Chart } from './charts.js';
 
 const esc = (s: unknown): string => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -20,7 +22,7 @@ figure.chart { margin: 0; } figure.chart figcaption { color: #555; font-size: 12
 table { border-collapse: collapse; font-size: 12px; margin: 1em 0; }
 th, td { border: 1px solid #ddd; padding: 2px 6px; text-align: right; white-space: nowrap; }
 th { background: #f4f4f4; } td.l, th.l { text-align: left; }
-tr.wrong td { background: #fde2e2; } tr.skipped td, tr.failed td { color: #888; }
+tr.wrong td, tr.above td { background: #fde2e2; } tr.skipped td, tr.failed td { color: #888; }
 details pre { font-size: 11px; background: #f8f8f8; padding: 1em; overflow: auto; }
 `;
 
@@ -34,7 +36,7 @@ function rowsTable(rows: Row[]): string {
   return table(
     ['kernel', 'impl', 'dtype', 'size', 'time/op', 'spread', 'GPU/op', 'GFLOP/s', 'GB/s', 'roofline', 'rel. time', 'check', 'note'],
     rows.map((r) => [r.variant ? `${r.kernel} [${r.variant}]` : r.kernel, seriesName(r), r.dtype, r.sizeLabel, fmtTime(r.wall?.medianMs), pct(r.wall?.spread), fmtTime(r.gpu?.medianMs), fmt(r.gflops), fmt(r.gbps), rooflineCell(r), r.relative ? `${fmt(r.relative.ratio)}x` : '-', checkCell(r), r.note ?? '']),
-    (k) => rows[k].status,
+    (k) => `${rows[k].status}${rows[k].roofline?.flag ? ' above' : ''}`,
   );
 }
 
@@ -52,13 +54,13 @@ export async function renderHtml(results: BenchResults): Promise<string> {
 xpu device: ${esc(xpuName)}<br>host: ${esc(env.cpu.model)}, ${env.cpu.cores} cores, ${env.cpu.memGiB} GiB, load ${esc(env.loadAverage.join(' / '))}<br>
 command: <code>${esc(env.command)}</code>${results.settings.quick ? ' (--quick)' : ''}</p>`);
 
-  parts.push('<h2>Roofline</h2>');
-  parts.push('<p>Measured once per run. A row\'s roofline fraction is max(flops / best matmul rate, bytes / copy bandwidth) over its achieved time.</p>');
-  parts.push(table(['device', 'copy method', 'copy GB/s', 'best matmul f32 GFLOP/s', 'by size'], Object.values(results.roofline).map((d) => [
-    d.device, d.copy.method, fmt(d.bandwidthGBps), d.peakGflops > 0 ? fmt(d.peakGflops) : 'unknown', d.gemm.map((g) => `${g.n}: ${fmt(g.gflops)}${g.check.ok ? '' : ' WRONG'}`).join(', '),
-  ])));
-
   const colors = seriesColors(results.rows.filter((r) => !r.variant).map((r) => chartSeries(r, results.rows)));
+  parts.push('<h2>Roofline</h2>');
+  parts.push(`<p>Ceilings measured once per run by probes made for the purpose (never by a benchmarked kernel): the peak FMA rate, read bandwidth and copy bandwidth (read + written), each from its fastest pass over a working set twice the last-level cache. A row's roofline fraction is max(flops / peak, bytes / the bandwidth that fits its traffic) over its achieved time; a row above 100% is ${esc(ABOVE_ROOFLINE)}, and is marked.</p>`);
+  parts.push(table(['device', 'ceiling', 'value (* used)', 'method', 'working set', 'spread'], ceilingRows(results.roofline)));
+  const roofCharts = (Object.keys(results.roofline) as DeviceName[]).map((d) => rooflineChart(d, results.rows, results.roofline, colors)).filter((c): c is Chart => c !== null);
+  if (roofCharts.length) parts.push(`<div class="charts">${(await Promise.all(roofCharts.map(figure))).join('\n')}</div>`);
+
   for (const s of results.suites) {
     parts.push(`<h2 id="suite-${esc(s.name)}">${esc(s.name)}</h2>`);
     if (s.status !== 'ran') {
