@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { expectClose, expectEqual, randomData, randomInts, testDevices, TOL, xpu } from './helpers.js';
-import { erf } from '../src/ops/elementwise_table.js';
+import { gelu64 } from './float64.js';
 
 const UNARY_REF: Record<string, (x: number) => number> = {
   neg: (x) => -x, abs: Math.abs, exp: Math.exp, log: Math.log, sqrt: Math.sqrt, rsqrt: (x) => 1 / Math.sqrt(x),
   sin: Math.sin, cos: Math.cos, tanh: Math.tanh, sigmoid: (x) => 1 / (1 + Math.exp(-x)), relu: (x) => Math.max(0, x),
-  silu: (x) => x / (1 + Math.exp(-x)), gelu: (x) => 0.5 * x * (1 + erf(x / Math.SQRT2)),
+  silu: (x) => x / (1 + Math.exp(-x)), gelu: gelu64,
 };
 
 describe.each(testDevices())('elementwise on %s', (device) => {
@@ -84,6 +84,53 @@ describe.each(testDevices())('elementwise on %s', (device) => {
     expect(i.add(0.5).dtype).toBe('float32');
     expectEqual(await i.add(0.5).data(), [1.5, 2.5]);
     expectEqual(await xpu.sub(10, i).data(), [9, 8]);
+  });
+
+  it('0-d tensors promote like torch: within their category they do not widen a dimensioned tensor', async () => {
+    const zero = (v: number, dtype: xpu.DType) => xpu.tensor(v, { device, dtype });
+    expect(zero(1, 'float32').shape).toEqual([]);
+    // torch: float16[3] + float32 0-d 0.1 is float16 [1.099609375, 2.099609375, 3.099609375]
+    // (the 0-d value is rounded to float16 first).
+    const h = xpu.tensor([1, 2, 3], { device, dtype: 'float16' });
+    const hs = h.add(zero(0.1, 'float32'));
+    expect(hs.dtype).toBe('float16');
+    expectEqual(await hs.data(), [1.099609375, 2.099609375, 3.099609375]);
+    // torch: int8 [1, 50] + int32 0-d 300 is int8 [45, 94]; int8 [1, 50] < int32 0-d 300 is
+    // [True, False] (300 is cast to int8, 44, first); maximum gives [44, 50].
+    const i8 = xpu.tensor(Int8Array.from([1, 50]), { device });
+    const big = zero(300, 'int32');
+    expect(i8.add(big).dtype).toBe('int8');
+    expectEqual(await i8.add(big).data(), [45, 94]);
+    expect(await i8.lt(big).toArray()).toEqual([true, false]);
+    expectEqual(await xpu.maximum(i8, big).data(), [44, 50]);
+    // A higher category does promote: int8 + float16 0-d is float16, int32 + float32 0-d float32.
+    expect(i8.add(zero(1.5, 'float16')).dtype).toBe('float16');
+    expectEqual(await i8.add(zero(1.5, 'float16')).data(), [2.5, 51.5]);
+    expect(xpu.tensor(Int32Array.from([1, 2]), { device }).add(zero(1.5, 'float32')).dtype).toBe('float32');
+    // bool + uint8 0-d is uint8; two 0-d tensors promote as full tensors (float16 + float32: float32).
+    expect(xpu.tensor([true, false], { device }).mul(zero(3, 'uint8')).dtype).toBe('uint8');
+    expect(zero(1, 'float16').add(zero(1, 'float32')).dtype).toBe('float32');
+    // where: int8 values with a float32 0-d other are float32 (torch).
+    const w = xpu.where(xpu.tensor([true, false], { device }), i8, zero(2.5, 'float32'));
+    expect(w.dtype).toBe('float32');
+    expectEqual(await w.data(), [1, 2.5]);
+  });
+
+  it('JS scalars are cast to the result dtype, as torch casts Python scalars', async () => {
+    // torch: uint8 [1, 2] < -1 is [True, True] (-1 is 255 as uint8), uint8 [1, 2] + -1 is uint8 [0, 1].
+    const u8 = xpu.tensor(Uint8Array.from([1, 2]), { device });
+    expect(await u8.lt(-1).toArray()).toEqual([true, true]);
+    expect(u8.add(-1).dtype).toBe('uint8');
+    expectEqual(await u8.add(-1).data(), [0, 1]);
+    // torch: float16 tensor == 0.1 compares with float16(0.1).
+    const h = xpu.tensor([0.1, 0.2], { device, dtype: 'float16' });
+    expect(await h.eq(0.1).toArray()).toEqual([true, false]);
+    // bool * True stays bool; bool * 2 is an integer (int32 here, torch's int64).
+    const b = xpu.tensor([true, false], { device });
+    expect(b.mul(true).dtype).toBe('bool');
+    expect(b.mul(2).dtype).toBe('int32');
+    expect(xpu.tensor(Int8Array.from([1, 2]), { device }).mul(2.5).dtype).toBe('float32');
+    expect(h.mul(2.5).dtype).toBe('float16');
   });
 
   it('special values: NaN propagates through maximum, pow edge cases', async () => {
