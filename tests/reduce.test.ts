@@ -300,12 +300,85 @@ describe.each(testDevices())('reductions on %s', (device) => {
     expectEqual(await ints.sum().data(), [6]);
   });
 
+  it('reductions of more than 2^20 elements a result (xpu: in levels) stay accurate, with a chunk left over and NaN in it', async () => {
+    // 2^22 + 5 ones: xpu reduces 2^20 per launch, then the 4 partials, then adds the 5 left over.
+    expect((await xpu.ones([1], { device }).expand([2 ** 22 + 5]).sum().data())[0]).toBe(2 ** 22 + 5);
+    // Values that differ along the cut: [m, 1] expanded to [m, 1024] and reduced whole is cut
+    // into chunks of 1024 rows, so the last 7 rows are the chunk left over; NaN only there.
+    const m = 4096 + 7;
+    const host = Float32Array.from(randomData(m, 11), (v) => 1 + Math.abs(v));
+    const big = (h: Float32Array) => xpu.tensor(h, { device, shape: [m, 1] }).expand([m, 1024]);
+    const x = big(host);
+    const total = 1024 * host.reduce((a, b) => a + b, 0);
+    expectClose(await x.sum().data(), [total], 1e-5, 'sum');
+    expectClose(await x.mean().data(), [total / (m * 1024)], 1e-5, 'mean');
+    expect((await x.max().data())[0]).toBe(Math.max(...host));
+    const withNaN = host.slice();
+    withNaN[m - 1] = NaN;
+    expect(Number.isNaN((await big(withNaN).max().data())[0])).toBe(true);
+    expect(Number.isNaN((await big(withNaN).min().data())[0])).toBe(true);
+  });
+
   it('the functional API and Tensor methods agree', async () => {
     const x = xpu.tensor(Float32Array.from(randomData(24, 3)), { device, shape: [2, 3, 4] });
     expectEqual(await xpu.sum(x, [0, 2], true).data(), await x.sum([0, 2], { keepdim: true }).data());
     expectEqual(await xpu.var(x, 1).data(), await x.var(1).data());
     expectEqual(await xpu.argmin(x, 2).data(), await x.argmin(2).data());
     expectEqual(await x.sum([]).data(), await x.sum().data()); // PyTorch: an empty dim list reduces all
+  });
+});
+
+// kernels/reduce.wgsl indexes with 32-bit counters; xpu reductions past 2^20 elements a result run
+// in levels (src/backends/webgpu/reduce_split.ts), what cannot is a typed error.
+describe.runIf(testDevices().includes('xpu'))('xpu reductions past 32-bit indices', () => {
+  it('sum over an expanded view of more than 2^32 elements is exact (its count wrapped: 65536)', async () => {
+    const x = xpu.ones([1], { device: 'xpu' }).expand([65536, 65537]);
+    expect((await x.sum().data())[0]).toBe(65536 * 65537); // 2^32 + 2^16, exact in f32
+  });
+
+  it('levels with kept dims, integer wrap-around and products, uint32 max/min, float16 mean; argmax in one launch', async () => {
+    const device = 'xpu';
+    const m = 4096 + 7; // cut into chunks of 1024 rows of 1024: 7 rows left over
+    const rowsHost = Float32Array.from(randomData(3 * m, 12), (v) => 1 + Math.abs(v));
+    const y = xpu.tensor(rowsHost, { device, shape: [3, m, 1] }).expand([3, m, 1024]);
+    const rowSums = [0, 1, 2].map((r) => 1024 * rowsHost.subarray(r * m, (r + 1) * m).reduce((a, b) => a + b, 0));
+    const kept = y.sum([1, 2], true);
+    expect(kept.shape).toEqual([3, 1, 1]);
+    expectClose(await kept.data(), rowSums, 1e-5, 'kept dims');
+    // int32 sums and products wrap modulo 2^32 whatever the order: exact references.
+    const ints = randomInts(m, 13, -(2 ** 30), 2 ** 30);
+    const xi = xpu.tensor(ints, { device, shape: [m, 1] }).expand([m, 1024]);
+    let s = 0;
+    for (const v of ints) s = (s + Math.imul(1024, v)) | 0;
+    expectEqual(await xi.sum().data(), [s]);
+    const odd = Int32Array.from(randomInts(m, 14, -3, 3), (v) => 2 * v + 1);
+    let p = 1;
+    for (const v of odd) for (let t = 0; t < 1024; t++) p = Math.imul(p, v);
+    expectEqual(await xpu.tensor(odd, { device, shape: [m, 1] }).expand([m, 1024]).prod().data(), [p]);
+    const u = Uint32Array.from(randomInts(m, 15, 0, 2 ** 31 - 1), (v, i) => (i % 2 ? v * 2 + 1 : v));
+    const xu = xpu.tensor(u, { device, shape: [m, 1] }).expand([m, 1024]);
+    expectEqual(await xu.max().data(), [Math.max(...u)]);
+    expectEqual(await xu.min().data(), [Math.min(...u)]);
+    const halves = Float32Array.from(randomInts(m, 16, 128, 511), (v) => v / 256);
+    const h = xpu.tensor(halves, { device, dtype: 'float16', shape: [m, 1] }).expand([m, 1024]);
+    const hm = h.mean();
+    expect(hm.dtype).toBe('float16');
+    expectClose(await hm.data(), [halves.reduce((a, b) => a + b, 0) / m], 1e-3, 'float16 mean');
+    // argmax (int32 indices) stays one launch up to 2^31 - 1 elements: first of the ties.
+    const at = 3000;
+    const peak = rowsHost.slice(0, m);
+    peak[at] = 100;
+    expectEqual(await xpu.tensor(peak, { device, shape: [m, 1] }).expand([m, 1024]).argmax().data(), [at * 1024]);
+  });
+
+  it('var, argmax and argmin past 2^31 - 1 elements a result, and map / rows past it, throw typed errors', async () => {
+    const x = xpu.ones([1], { device: 'xpu' }).expand([65536, 65537]);
+    expect(() => x.var()).toThrow(xpu.XpuValueError);
+    expect(() => x.argmax()).toThrow(xpu.XpuValueError);
+    expect(() => x.argmin()).toThrow(xpu.XpuValueError);
+    expect(() => xpu.add(x, 1)).toThrow(xpu.XpuShapeError);
+    expect(() => xpu.softmax(x, 1)).toThrow(xpu.XpuShapeError);
+    expectEqual(await xpu.ones([2], { device: 'xpu' }).sum().data(), [2]);
   });
 });
 

@@ -4,7 +4,7 @@ import { coalesce, numel } from '../../tensor/shape.js';
 import { XpuShapeError } from '../../errors.js';
 import { CachingAllocator, GpuStorage } from './allocator.js';
 import { COPY_KERNEL } from '../../ops/copy_kernel.js';
-import { bindings, elementsPerWord, enables, loaderFn, mapElementFn, MAX_RANK, UniformWriter, writeWordFn } from './codegen.js';
+import { bindings, checkKernelElements, elementsPerWord, enables, loaderFn, mapElementFn, MAX_RANK, UniformWriter, writeWordFn } from './codegen.js';
 import { PipelineCache, kernelSource, type CompiledKernel } from './pipelines.js';
 import { CommandQueue } from './queue.js';
 import { chooseGemmConfig, defaultTileConfig, gemmAdapterInfo, gemmConfigKey, type GemmAdapterInfo } from './gemm_config.js';
@@ -13,6 +13,7 @@ import { webgpuQuantMatmul } from './qgemm.js';
 import { gemmLayout, gemmProblem, gemmShapeHints, gemmTiles, gemmUniforms } from './gemm_plan.js';
 import { releaseGemmTextures, splitKProblem, sumSlices, texturePackable, textureGemm } from './gemm_texture.js';
 import { webgpuAttention } from './attention.js';
+import { reduceInLevels } from './reduce_split.js';
 import { ASSERT_BYTES } from './asserts.js';
 import { kernelFits, type LaunchLimits } from './limits.js';
 import type { AttentionSpec } from '../../ops/attention/spec.js';
@@ -111,6 +112,7 @@ export class WebGPUBackend implements Backend {
   map(spec: MapSpec): Storage {
     const { kernel, inputs, outDtype, argKind } = spec;
     const n = numel(spec.outShape);
+    checkKernelElements(kernel.name, n);
     const out = this.alloc(outDtype, n, kernel.name);
     if (n === 0) return out;
     // Merge dims every operand walks contiguously (not when the body reads coordinates).
@@ -200,7 +202,12 @@ export class WebGPUBackend implements Backend {
     ].join('\n');
   }
 
+  /** Up to REDUCE_CHUNK elements per output one launch, longer reductions in levels (reduce_split.ts). */
   reduce(spec: ReduceSpec): Storage {
+    return reduceInLevels(this, spec, (s) => this.#reduceOnce(s));
+  }
+
+  #reduceOnce(spec: ReduceSpec): Storage {
     const { input, shape, keptRank, accKind, outDtype } = spec;
     // Merge kept dims among themselves and reduced dims among themselves.
     const kept = coalesce(shape.slice(0, keptRank), [input.strides.slice(0, keptRank)]);
@@ -245,6 +252,7 @@ export class WebGPUBackend implements Backend {
     checkRank(spec.op, shape.length);
     const total = numel(spec.shape);
     const n = numel(row.shape);
+    checkKernelElements(spec.op, total);
     const out = this.alloc('float32', total, spec.op);
     if (total === 0) return out;
     const opIndex = ROW_OPS.indexOf(spec.op);

@@ -1,4 +1,5 @@
 import { dtypeInfo, type ComputeKind, type DType } from '../../tensor/dtype.js';
+import { XpuShapeError } from '../../errors.js';
 
 /**
  * WGSL preludes that specialise the kernel files in kernels/: storage bindings, per-dtype
@@ -8,6 +9,19 @@ import { dtypeInfo, type ComputeKind, type DType } from '../../tensor/dtype.js';
  */
 
 export const MAX_RANK = 8;
+
+/**
+ * Most elements a map or rows launch indexes: element and word indices are u32 and element
+ * offsets i32 in the kernels, so more would wrap into wrong addresses rather than fail.
+ * (Reductions go past it in levels: reduce_split.ts.)
+ */
+export const MAX_KERNEL_ELEMENTS = 2 ** 31 - 1;
+
+export function checkKernelElements(op: string, n: number): void {
+  if (n > MAX_KERNEL_ELEMENTS) {
+    throw new XpuShapeError('too many elements for one GPU kernel', { op, arg: 'input', expected: `at most ${MAX_KERNEL_ELEMENTS} elements (2^31 - 1: 32-bit indices)`, got: String(n) });
+  }
+}
 
 /** WGSL expression that reads element `e` (u32) of binding `buf` as the dtype's compute type. */
 export function loadExpr(dtype: DType, buf: string, e: string): string {
