@@ -269,13 +269,20 @@ describe.each(testDevices())('GEMM on %s', (device) => {
     expectClose(await a.t.bmm(b.t).data(), refMatmul(a, b).out, TOL32, 'Tensor.bmm');
   });
 
-  it('never reads past K: matmul of narrowed views whose next rows (B) or columns (A) are inf or NaN', async () => {
+  it('never reads past K: matmul of narrowed views whose next rows (B) or columns (A) are inf or NaN, and of a B whose block slack holds NaN', async () => {
     // The report: B's rows 17..19 are inf, the view stops at 17; N % 4 == 0 and K % 4 != 0 took
     // the vector load along n, which had no k < K check (xpu gave NaN everywhere).
     const big = new Float32Array(20 * 8).fill(1);
     big.fill(Infinity, 17 * 8);
     const out = xpu.matmul(xpu.ones([2, 17], { device }), xpu.narrow(xpu.tensor(big, { device, shape: [20, 8] }), 0, 0, 17));
     expect(Array.from(await out.data())).toEqual(new Array<number>(16).fill(17));
+    // No view at all: B [17, 8] (544 bytes) gets a cached 640-byte block whose slack still holds
+    // the NaN of the tensor freed before it (the size class rounds up).
+    const hitsBefore = device === 'xpu' ? xpu.accelerator.memoryStats().numCacheHits : 0;
+    xpu.full([160], NaN, { device }).dispose();
+    const plain = xpu.tensor(new Float32Array(17 * 8).fill(1), { device, shape: [17, 8] });
+    if (device === 'xpu') expect(xpu.accelerator.memoryStats().numCacheHits).toBeGreaterThan(hitsBefore);
+    expect(Array.from(await xpu.matmul(xpu.ones([2, 17], { device }), plain).data())).toEqual(new Array<number>(16).fill(17));
     // N % 4 == 0, K % 4 != 0 (and one K % 4 == 0 control) over the GEMV rows, register tiles and
     // (64+ rows) texture tiles; B along n, A fenced past K too.
     for (const m of [1, 3, 8, 13, 70]) {
