@@ -8,9 +8,11 @@ import type { Expr } from './ast.js';
  */
 
 const FN_WGSL: Record<string, string> = {
-  exp: 'exp', log: 'log', sqrt: 'sqrt', abs: 'abs', floor: 'floor', ceil: 'ceil', min: 'min', max: 'max',
-  // math.wgsl's versions, which stay finite for large |x| (the builtin may overflow to NaN).
-  tanh: 'tanh_f32', sigmoid: 'sigmoid_f32',
+  sqrt: 'sqrt', abs: 'abs', floor: 'floor', ceil: 'ceil',
+  // math.wgsl's versions: within a few ulp where the builtins are not (lavapipe's log is
+  // thousands of ulp off near 1, exp 60 ulp at -80, tanh(1e-10) = 3e-8), finite for large |x|,
+  // and NaN-propagating like the JS twin's Math.min/max (WGSL's min/max may drop a NaN).
+  exp: 'exp_f32', log: 'log_f32', tanh: 'tanh_f32', sigmoid: 'sigmoid_f32', min: 'min_f32', max: 'max_f32',
 };
 
 const VAR_WGSL: Record<string, string> = { score: 'score', b: 'f32(b)', h: 'f32(h)', q_idx: 'f32(q_idx)', kv_idx: 'f32(kv_idx)' };
