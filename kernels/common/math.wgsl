@@ -7,7 +7,7 @@
 // no NaN or inf exists, and Mesa does: it folds x != x to false and (a + b) - a to b. So the
 // functions below use only rewrites-proof exactness: splits by masking bits, products of short
 // mantissas, Sterbenz subtractions and integer arithmetic; NaN and inf are tested on the bits.
-// Each is within a few ulp of float64 (tests/elementwise.test.ts measures it).
+// Each is within a few ulp of float64 (tests/elementwise_accuracy.test.ts measures it).
 
 // NaN and inf through private variables: WGSL constant expressions may not hold them.
 var<private> NAN_BITS: u32 = 0x7fc00000u;
