@@ -14,7 +14,7 @@
 import { freemem } from 'node:os';
 import * as xpu from '../../src/index.js';
 import { xpuEntries } from '../../src/device/registry.js';
-import { ceilingFrom, nativeProbe, type Ceiling } from './ceiling.js';
+import { ceilingFrom, cpuPasses, nativeProbe, type Ceiling } from './ceiling.js';
 import { rotationBytes } from './rotation.js';
 import type { RepeatOptions } from './timing.js';
 
@@ -36,7 +36,7 @@ export function probeWorkingSet(): number {
 export function cpuReadBandwidth(opts: RepeatOptions, bytes = probeWorkingSet()): Ceiling {
   const probe = nativeProbe();
   if (probe) {
-    const r = probe.read(bytes, opts.reps + opts.warmup);
+    const r = probe.read(bytes, opts.warmup + cpuPasses(opts));
     const ms = r.seconds.slice(opts.warmup).map((s) => s * 1e3);
     return ceilingFrom('read', `native ${r.method}, ${r.threads} threads`, r.bytesPerPass, ms, { workingSetBytes: r.bytesPerPass, threads: r.threads });
   }
@@ -64,7 +64,7 @@ export function cpuCopyBandwidth(opts: RepeatOptions, bytes = probeWorkingSet())
   const probe = nativeProbe();
   if (probe) {
     // bytes is the working set: source plus destination.
-    const r = probe.copy(bytes / 2, opts.reps + opts.warmup);
+    const r = probe.copy(bytes / 2, opts.warmup + cpuPasses(opts));
     const ms = r.seconds.slice(opts.warmup).map((s) => s * 1e3);
     return ceilingFrom('copy', `native ${r.method}, ${r.threads} threads`, r.bytesPerPass, ms, { workingSetBytes: r.bytesPerPass, threads: r.threads });
   }

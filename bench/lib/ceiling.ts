@@ -4,7 +4,7 @@
  * benchmarked kernels: a row is held to these, and a row above them is a measurement error.
  */
 import { loadNative } from '../../src/backends/cpu/native.js';
-import { summarise, type Stats } from './timing.js';
+import { summarise, type RepeatOptions, type Stats } from './timing.js';
 
 export type CeilingKind = 'fma-f32' | 'fma-f16' | 'read' | 'copy';
 
@@ -27,6 +27,13 @@ export interface Ceiling {
   /** Not measured on the hardware: a JS loop standing in for a missing native probe (addon absent). */
   estimate?: boolean;
 }
+
+/**
+ * Timed passes of a cpu probe: many short ones (~10-30 ms each), of which the fastest counts. On a
+ * machine shared with other processes a long pass is always interrupted; a short one now and then
+ * is not.
+ */
+export const cpuPasses = (opts: RepeatOptions): number => Math.max(opts.reps, 12);
 
 export function ceilingFrom(kind: CeilingKind, method: string, perPass: number, passMs: number[], extra: Partial<Ceiling> = {}): Ceiling {
   const stats = summarise(passMs);

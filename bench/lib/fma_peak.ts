@@ -13,7 +13,7 @@
 import { availableParallelism } from 'node:os';
 import * as xpu from '../../src/index.js';
 import { xpuDevice } from './bandwidth.js';
-import { ceilingFrom, nativeProbe, type Ceiling } from './ceiling.js';
+import { ceilingFrom, cpuPasses, nativeProbe, type Ceiling } from './ceiling.js';
 import type { RepeatOptions } from './timing.js';
 
 const WORKGROUP = 256;
@@ -27,9 +27,10 @@ const WORKGROUPS = 512;
 const CHAINS = 8;
 /**
  * Rounds of the chains per loop iteration. lavapipe pays for every iteration (its exec-mask
- * bookkeeping): unrolled 4x the same probe measured 62-67 GFLOP/s against 29-45 rolled, in one run.
+ * bookkeeping): unrolled 4x the same probe measured 62-67 GFLOP/s against 29-45 rolled, in one run
+ * on the loaded box; the GEMM tuning work found 8x best (bench/results/README.md, gemm-lavapipe).
  */
-const UNROLL = 4;
+const UNROLL = 8;
 /** flops of one loop iteration of one invocation: CHAINS x UNROLL vec4 multiply-adds. */
 const FLOPS_PER_ITER = CHAINS * UNROLL * 4 * 2;
 /** A timed dispatch should take at least this long (and not much more: a GPU watchdog). */
@@ -106,13 +107,13 @@ export async function xpuFmaPeak(type: 'f32' | 'f16', opts: RepeatOptions): Prom
   }
 }
 
-/** The cpu's FMA peak: a pass of about 0.1 s on every core. */
-const CPU_FMA_ITERS = 1e7;
+/** The cpu's FMA peak: passes of ~10 ms on two AVX-512 cores (see cpuPasses). */
+const CPU_FMA_ITERS = 2e6;
 
 export function cpuFmaPeak(opts: RepeatOptions): Ceiling {
   const probe = nativeProbe();
   if (probe) {
-    const r = probe.fma(CPU_FMA_ITERS, opts.warmup + opts.reps);
+    const r = probe.fma(CPU_FMA_ITERS, opts.warmup + cpuPasses(opts));
     const ms = r.seconds.slice(opts.warmup).map((s) => s * 1e3);
     return ceilingFrom('fma-f32', `native ${r.isa} fma chains, ${r.threads} threads`, r.flopsPerPass, ms, { threads: r.threads });
   }

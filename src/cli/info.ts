@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import Table from 'cli-table3';
 import * as xpu from '../index.js';
 import { getPollStrategy } from '../backends/webgpu/poll.js';
@@ -70,6 +71,16 @@ function bytes(n: number): string {
   return String(n);
 }
 
+/** The path a shared library was loaded from (Linux /proc/self/maps), or null. */
+function libraryFile(name: string): string | null {
+  try {
+    const line = readFileSync('/proc/self/maps', 'utf8').split('\n').find((l) => l.includes(`/${name}`));
+    return line ? line.slice(line.indexOf('/')) : null;
+  } catch {
+    return null;
+  }
+}
+
 export function printInfo(r: InfoReport): void {
   const out: string[] = [];
   const devs = new Table({ head: ['device', 'default', 'description'], style: { head: [], border: [] } });
@@ -107,8 +118,11 @@ export function printInfo(r: InfoReport): void {
       ['MPI', b.mpi.built ? `built: ${b.mpi.version}${b.mpi.library ? `, loaded ${b.mpi.library}` : ''}` : 'not built'],
       ['oneCCL', b.ccl.built ? `built: ${b.ccl.version ?? 'version unknown'} (${b.ccl.root})` : 'not built'],
       ['CPU kernels', b.cpuKernels.length ? b.cpuKernels.join(', ') : 'none (TypeScript kernels)'],
-      // The CPU GEMM's library (native/compute/gemm.cc), run on the addon's compute thread.
-      ['CPU GEMM', n.compute?.library ? `${n.compute.library} ${n.compute.version} (ISA ${n.compute.isa}, ${n.compute.runtime}, ${n.compute.threads} threads) on a compute thread` : 'TypeScript (addon built without oneDNN)'],
+      // The CPU GEMM's library (native/compute/gemm.cc), run on the addon's compute thread, and
+      // the file it was loaded from: Debian's libdnnl and a pip/oneAPI one differ in version and speed.
+      ['CPU GEMM', n.compute?.library ? `${n.compute.library} ${n.compute.version} (ISA ${n.compute.isa}, ${n.compute.runtime}, ${n.compute.threads} threads) on a compute thread${libraryFile('libdnnl') ? `, ${libraryFile('libdnnl')}` : ''}` : 'TypeScript (addon built without oneDNN)'],
+      // Few-row f32/f16 Linear layers (decode) skip oneDNN: our own GEMV (native/compute/gemv.cc).
+      ['CPU GEMV (Linear, <= 4 rows)', n.compute?.library ? `xpu's streaming GEMV (native/compute/gemv.cc), ${b.simd} as compiled, OpenMP` : '-'],
     );
   } else {
     t.push(['addon', `not loaded: ${n.error}`], ['MPI', 'not available'], ['oneCCL', 'not available'], ['CPU kernels', 'TypeScript kernels only']);
