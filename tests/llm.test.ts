@@ -35,7 +35,7 @@ async function tinyGguf(c: Cfg, seed: number): Promise<{ bytes: Uint8Array; mode
   };
   const tensors: TensorSpec[] = [];
   for (const [name, t] of model.stateDict()) {
-    let data = Float32Array.from(await t.data());
+    let data: Float32Array = Float32Array.from(await t.data());
     const m = /^model\.layers\.(\d+)\.(.+)\.weight$/.exec(name);
     const gname = m ? `blk.${m[1]}.${sub[m[2]]}.weight` : names[name];
     if (m?.[2] === 'self_attn.q_proj') data = permuteLikeConverter(data, c.numHeads, c.hiddenSize);
@@ -93,6 +93,33 @@ describe('Llama from GGUF (llama.cpp layout)', () => {
   it('unpermuteRotaryRows inverts the converter permutation', () => {
     const w = Float32Array.from({ length: 3 * 8 * 2 }, (_, i) => i);
     expect(Array.from(xpu.llama.unpermuteRotaryRows(permuteLikeConverter(w, 3, 2), 3, 8, 2))).toEqual(Array.from(w));
+  });
+});
+
+describe('sampling over a large vocabulary', () => {
+  /** The documented rule, written plainly: sort by logit (ties: lower id), top-k, softmax / T, top-p, draw. */
+  function reference(logits: ArrayLike<number>, o: { temperature: number; topK?: number; topP?: number }, rand: () => number): number {
+    const order = Array.from({ length: logits.length }, (_, i) => i).sort((a, b) => logits[b] - logits[a] || a - b);
+    const kept = order.slice(0, o.topK ? Math.min(o.topK, order.length) : order.length);
+    const w = kept.map((i) => Math.exp((logits[i] - logits[kept[0]]) / o.temperature));
+    const total = w.reduce((a, b) => a + b, 0);
+    let n = kept.length;
+    if ((o.topP ?? 1) < 1) for (let acc = 0, i = 0; i < kept.length; i++) { acc += w[i] / total; if (acc >= o.topP!) { n = i + 1; break; } }
+    let r = rand() * w.slice(0, n).reduce((a, b) => a + b, 0);
+    for (let i = 0; i < n; i++) if ((r -= w[i]) < 0) return kept[i];
+    return kept[n - 1];
+  }
+
+  it('draws exactly the tokens of the plain rule (float32 and float64 logits, ties, signed zeros)', () => {
+    const g = xpu.llama.samplerRng(3);
+    for (let t = 0; t < 60; t++) {
+      const n = 1 + Math.floor(g() * 2000);
+      const row = t % 2 ? new Float32Array(n) : new Float64Array(n);
+      for (let i = 0; i < n; i++) { const c = g(); row[i] = c < 0.2 ? Math.round(g() * 4) - 2 : c < 0.3 ? (c < 0.25 ? -0 : 0) : (g() - 0.5) * 20; }
+      const o = [{ temperature: 0.8 }, { temperature: 1.3, topK: 5 }, { temperature: 0.5, topP: 0.9 }, { temperature: 1, topK: 50, topP: 0.7 }][t % 4];
+      const r1 = xpu.llama.samplerRng(t), r2 = xpu.llama.samplerRng(t);
+      for (let s = 0; s < 5; s++) expect(xpu.llama.sampleToken(row, o, r1)).toBe(reference(row, o, r2));
+    }
   });
 });
 
