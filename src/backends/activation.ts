@@ -16,7 +16,7 @@ export const ACTIVATIONS: Record<Activation, ActivationDef> = {
   // select keeps NaN (NaN < 0 is false), as torch.relu does; max(NaN, 0) is unspecified in WGSL.
   relu: { wgsl: (x) => `select(${x}, 0.0, ${x} < 0.0)`, js: (x) => (x < 0 ? 0 : x) },
   gelu: { wgsl: (x) => `gelu_f32(${x})`, js: gelu },
-  silu: { wgsl: (x) => `${x} * sigmoid_f32(${x})`, js: (x) => x * (1 / (1 + Math.exp(-x))) },
+  silu: { wgsl: (x) => `silu_f32(${x})`, js: (x) => x * (1 / (1 + Math.exp(-x))) },
 };
 
 export const isActivation = (x: unknown): x is Activation => typeof x === 'string' && x in ACTIVATIONS;
