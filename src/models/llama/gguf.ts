@@ -22,8 +22,8 @@ import { LlamaForCausalLM } from './model.js';
 
 const OP = 'loadLlamaGguf';
 
-/** Architectures whose GGUF tensors and metadata follow the llama layout. */
-const LLAMA_ARCHS = new Set(['llama', 'mistral']);
+/** Architectures whose GGUF tensors and metadata follow the llama layout (only 'llama' is verified). */
+const LLAMA_ARCHS = new Set(['llama']);
 
 function fail(file: string, message: string, expected?: string, got?: string): never {
   throw new XpuFormatError(`${file}: ${message}`, { op: OP, arg: 'file', expected, got });
