@@ -252,35 +252,31 @@ fn erf_small(a: f32) -> f32 {
 
 // s * erfc(a + da) for a >= 0, where da is a's own rounding error when a is a rounded product
 // (0 otherwise) and s a scale applied before the last rounding (so a subnormal result is rounded
-// once). Below 0.5, 1 - erf(a). Above, erfc(a) = e^-a^2 G(a) with G = erfc e^(a^2) smooth: fitted
-// in three pieces (relative error < 6e-9), and e^-a^2 = e^(-z^2 + (z - a)(z + a)) with z = a to
-// 12 bits, z^2 exact, as a double-f32 exponent: a^2 rounded would cost 2 a^2 ulp (18 at a = 3).
+// once). Below 0.5, 1 - erf(a). Above, erfc(a) = e^-a^2 G(a) with G = erfc e^(a^2) smooth, fitted
+// in three pieces (Chebyshev, relative error < 6e-9): polynomials in a - 0.875 on [0.5, 1.25) and
+// a - 1.875 on [1.25, 2.5), and G(a) a in 1/a^2 from 2.5 to 10.1 (erfc is 0 in f32 beyond). e^-a^2 =
+// e^(-z^2 + (z - a)(z + a)) with z = a to 12 bits, z^2 exact, as a double-f32 exponent: a^2
+// rounded would cost 2 a^2 ulp (18 at a = 3). Branch-free (the pieces by selected coefficients):
+// on lavapipe every branch a vector of lanes takes is paid for.
 fn erfc_core(a: f32, da: f32, s: f32) -> f32 {
-  if (a < 0.5) {
-    return s * (1.0 - (erf_small(a) + TWO_OVER_SQRT_PI * da));
-  }
-  if (a >= 10.1) {
-    return copy_sign(0.0, s);
-  }
-  var g: f32;
-  if (a < 1.25) {
-    let t = a - 0.875;
-    g = 0.4643115699291229 + t * (-0.3158338963985443 + t * (0.18795691430568695 + t * (-0.10091520100831985 +
-        t * (0.049828704446554184 + t * (-0.022905251011252403 + t * (0.00991540215909481 + t * (-0.004262871574610472 +
-        t * 0.0016598690999671817)))))));
-  } else if (a < 2.5) {
-    let t = a - 1.875;
-    g = 0.2694299817085266 + t * (-0.11801671981811523 + t * (0.048148613423109055 + t * (-0.018492022529244423 +
-        t * (0.006738379597663879 + t * (-0.002343377796933055 + t * (0.0007790373638272285 + t * (-0.0002501841518096626 +
-        t * (8.475362847093493e-05 + t * -2.531701829866506e-05))))))));
-  } else {
-    let w = 1.0 / (a * a);
-    g = (0.5641895532608032 + w * (-0.2820930480957031 + w * (0.4229830205440521 + w * (-1.0502911806106567 +
-        w * (3.4874911308288574 + w * (-12.685836791992188 + w * (40.2401123046875 + w * (-87.44446563720703 +
-        w * 91.05290985107422)))))))) / a;
-  }
+  let p2 = a >= 1.25;
+  let p3 = a >= 2.5;
+  let v = select(select(a - 0.875, a - 1.875, p2), 1.0 / (a * a), p3);
+  var g = select(select(0.0, -2.531701829866506e-05, p2), 0.0, p3);
+  g = select(select(0.0016598690999671817, 8.475362847093493e-05, p2), 91.05290985107422, p3) + v * g;
+  g = select(select(-0.004262871574610472, -0.0002501841518096626, p2), -87.44446563720703, p3) + v * g;
+  g = select(select(0.00991540215909481, 0.0007790373638272285, p2), 40.2401123046875, p3) + v * g;
+  g = select(select(-0.022905251011252403, -0.002343377796933055, p2), -12.685836791992188, p3) + v * g;
+  g = select(select(0.049828704446554184, 0.006738379597663879, p2), 3.4874911308288574, p3) + v * g;
+  g = select(select(-0.10091520100831985, -0.018492022529244423, p2), -1.0502911806106567, p3) + v * g;
+  g = select(select(0.18795691430568695, 0.048148613423109055, p2), 0.4229830205440521, p3) + v * g;
+  g = select(select(-0.3158338963985443, -0.11801671981811523, p2), -0.2820930480957031, p3) + v * g;
+  g = select(select(0.4643115699291229, 0.2694299817085266, p2), 0.5641895532608032, p3) + v * g;
+  g = g * select(1.0, 1.0 / a, p3);
   let z = split_hi(a);
-  return exp_scaled(-(z * z), (z - a) * (z + a) - 2.0 * a * da, g * s);
+  let big = exp_scaled(-(z * z), (z - a) * (z + a) - 2.0 * a * da, g * s);
+  let small = s * (1.0 - (erf_small(a) + TWO_OVER_SQRT_PI * da));
+  return select(select(big, small, a < 0.5), copy_sign(0.0, s), a >= 10.1);
 }
 
 // erf within ~2 ulp (1 - erfc above 0.5).
