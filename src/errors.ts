@@ -46,6 +46,11 @@ export class XpuShapeError extends XpuError {}
 export class XpuDTypeError extends XpuError {}
 /** Tensors on different devices, a device that does not exist, or a lost device. */
 export class XpuDeviceError extends XpuError {}
+/**
+ * An xpu device used before `await xpu.ready()` has resolved: the GPU opens asynchronously (Dawn
+ * only offers promises) and nothing opens it at import, so the first use must wait for it.
+ */
+export class XpuNotReadyError extends XpuDeviceError {}
 /** A dim or an index outside its range. */
 export class XpuIndexError extends XpuError {}
 /** An allocation above the device's limits or its memory. */
@@ -72,6 +77,8 @@ export type DistErrorKind =
   | 'timeout' // a call or the rendezvous did not complete within timeoutMs (a rank died or never came)
   | 'peer-lost' // another rank left the job while this one was waiting for it
   | 'engine' // the collective engine (MPI, oneCCL) itself returned an error
+  | 'auth' // the rendezvous store and this process do not share the job's secret (XPU_DIST_SECRET)
+  | 'limit' // a rendezvous-store request above one of its limits (value, key or frame size, stored bytes...)
   | 'state'; // the process group cannot serve the call (already initialised, broken by an earlier failure...)
 
 /**

@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
+import { isLoopbackAddress } from '../dist/env.js';
+import { newSecret, SECRET_ENV } from '../dist/store_secret.js';
 import { MpiTagParser } from './mpi_tags.js';
 
 /**
@@ -17,6 +19,9 @@ import { MpiTagParser } from './mpi_tags.js';
  *
  * Both set MASTER_ADDR/MASTER_PORT and XPU_DIST_BACKEND, so initProcessGroup() needs no
  * arguments, and every rank checks in at rank 0's store (a rank that never arrives is named).
+ * Both also set XPU_DIST_SECRET to a fresh random value, so that rank 0's store admits the job's
+ * ranks and no other process (it is in the environment, which only this user can read, never on
+ * a command line, which every user can).
  */
 
 export interface RunOptions {
@@ -70,7 +75,7 @@ function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number 
 
 async function runMpi(o: RunOptions, env: NodeJS.ProcessEnv, out: NonNullable<RunOptions['out']>): Promise<number> {
   const [cmd, args] = command(o.script, o.args);
-  const forwarded = ['MASTER_ADDR', 'MASTER_PORT', 'XPU_DIST_BACKEND', 'OMPI_ALLOW_RUN_AS_ROOT', 'OMPI_ALLOW_RUN_AS_ROOT_CONFIRM', ...Object.keys(o.env ?? {})];
+  const forwarded = ['MASTER_ADDR', 'MASTER_PORT', 'XPU_DIST_BACKEND', SECRET_ENV, 'OMPI_ALLOW_RUN_AS_ROOT', 'OMPI_ALLOW_RUN_AS_ROOT_CONFIRM', ...Object.keys(o.env ?? {})];
   const mpiArgs = ['-n', String(o.nproc), '--oversubscribe', '--tag-output', ...forwarded.flatMap((v) => (env[v] ? ['-x', v] : [])), cmd, ...args];
   const child = spawn('mpirun', mpiArgs, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines = Promise.all((['stdout', 'stderr'] as const).map((stream) => {
@@ -139,6 +144,29 @@ async function runOwn(o: RunOptions, env: NodeJS.ProcessEnv, out: NonNullable<Ru
   return failure ? failure.code || 1 : 0;
 }
 
+/**
+ * OpenMPI settings for a job whose ranks all run on this machine, each applied only when the user
+ * set neither it nor its opposite.
+ *
+ * OpenMPI's TCP transport (btl tcp) opens a listening socket on every interface, 0.0.0.0 and [::],
+ * in every rank, whatever btl_tcp_if_include says (that only picks the addresses it advertises and
+ * connects to). Ranks on one machine talk through shared memory (vader), which OpenMPI prefers
+ * over TCP for them anyway: so the TCP transport is left out (btl self,vader) and no rank listens
+ * on the network at all. Should a user bring it back (OMPI_MCA_btl), btl_tcp_if_include=lo keeps
+ * its traffic on the loopback interface, as oob_tcp_if_include=lo does for the runtime's own
+ * messages between mpirun and the ranks. PMIx, which the ranks use to reach mpirun, already
+ * listens on 127.0.0.1 only. mpirun's out-of-band listener still binds every interface (OpenMPI
+ * 4.1 has no setting for its address); it is one process, the launcher's child, not every rank.
+ */
+export function localMpiEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  const unset = (...names: string[]) => names.every((n) => env[n] === undefined || env[n] === '');
+  if (unset('OMPI_MCA_btl')) out.OMPI_MCA_btl = 'self,vader';
+  if (unset('OMPI_MCA_btl_tcp_if_include', 'OMPI_MCA_btl_tcp_if_exclude')) out.OMPI_MCA_btl_tcp_if_include = 'lo';
+  if (unset('OMPI_MCA_oob_tcp_if_include', 'OMPI_MCA_oob_tcp_if_exclude')) out.OMPI_MCA_oob_tcp_if_include = 'lo';
+  return out;
+}
+
 export async function runJob(o: RunOptions): Promise<number> {
   const out = o.out ?? defaultOut;
   if (!Number.isInteger(o.nproc) || o.nproc < 1) {
@@ -151,7 +179,11 @@ export async function runJob(o: RunOptions): Promise<number> {
     MASTER_ADDR: o.masterAddr,
     MASTER_PORT: String(await freePort(o.masterAddr)),
     XPU_DIST_BACKEND: o.backend,
+    // A fresh secret per job (a stale one inherited from a parent job must not let its ranks in).
+    [SECRET_ENV]: o.env?.[SECRET_ENV] ?? newSecret(),
   };
+  // With rank 0's store on a loopback address, no rank can run anywhere else: keep MPI off the network.
+  if (o.backend === 'mpi' && isLoopbackAddress(o.masterAddr)) Object.assign(env, localMpiEnv(env));
   // OpenMPI refuses to start as root unless told twice (it is a container here, usually).
   if (o.backend === 'mpi' && process.getuid?.() === 0) Object.assign(env, { OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1' });
   return o.backend === 'mpi' ? runMpi(o, env, out) : runOwn(o, env, out);

@@ -1,3 +1,5 @@
+import { isLoopbackAddress } from './env.js';
+
 /**
  * oneCCL reads its settings from the environment at its first call. For ranks that `xpu run`
  * (or torchrun) started, with no launcher of oneCCL's own, these defaults make it work out of the
@@ -14,7 +16,7 @@ export function setCclEnvDefaults(localRank: number, localSize: number, masterAd
   dflt('CCL_LOCAL_SIZE', String(localSize));
   dflt('CCL_ATL_TRANSPORT', 'ofi');
   dflt('FI_PROVIDER', 'tcp');
-  if (masterAddr && /^(127\.|localhost$|::1$)/.test(masterAddr)) {
+  if (isLoopbackAddress(masterAddr)) {
     dflt('CCL_KVS_IFACE', 'lo');
     dflt('FI_TCP_IFACE', 'lo');
   }

@@ -9,5 +9,6 @@ export { send, recv, type P2POptions } from './p2p.js';
 export { ProcessGroup } from './process_group.js';
 export { lastTiming, type CollectiveTiming } from './timing.js';
 export { TcpStore, type StoreConnectOptions } from './store.js';
-export { StoreServer } from './store_server.js';
+export { StoreServer, type StoreServerOptions, type StoreStats, type DropReason } from './store_server.js';
+export { DEFAULT_STORE_LIMITS, type StoreLimits } from './store_limits.js';
 export type { Backend, ReduceOp, DistDType } from './native.js';

@@ -5,6 +5,8 @@ import { installHooks, installInitHooks, removeHooks } from './lifecycle_hooks.j
 import { BACKENDS, engineFor, type Backend } from './native.js';
 import { ProcessGroup } from './process_group.js';
 import { rendezvous } from './rendezvous.js';
+import { resolveStoreLimits, type StoreLimits } from './store_limits.js';
+import { checkSecret, SECRET_ENV } from './store_secret.js';
 import { currentWorld, groupFor, setWorld } from './state.js';
 
 /** Process-group lifecycle: initProcessGroup, newGroup, destroyProcessGroup, getRank/getWorldSize. */
@@ -28,6 +30,16 @@ export interface InitOptions {
    * all-reduce per call; a mismatch then corrupts data or hangs until the timeout.
    */
   checkArgs?: boolean;
+  /**
+   * The job's secret for rank 0's rendezvous store: a process must prove it knows it before the
+   * store serves it, so no process outside the job can join it, spoof a rank or end it. The same
+   * on every rank, at least 16 characters. Default: XPU_DIST_SECRET, which `xpu run` sets to a
+   * fresh random value per job. Without one, a single-process group makes its own, and a larger
+   * job's store runs unauthenticated (rank 0 prints a warning).
+   */
+  secret?: string;
+  /** Limits of the rendezvous store (rank 0 applies them): see StoreLimits for each and its default. */
+  storeLimits?: Partial<StoreLimits>;
 }
 
 const OP = 'initProcessGroup';
@@ -44,6 +56,9 @@ export async function initProcessGroup(o: InitOptions = {}): Promise<ProcessGrou
   const timeoutMs = o.timeoutMs ?? defaultTimeoutMs();
   if (!(timeoutMs > 0)) throw new XpuValueError('timeout must be positive', { op: OP, arg: 'timeoutMs', expected: 'milliseconds > 0', got: String(timeoutMs) });
   const env = readRankEnv();
+  // Checked on every rank, not only rank 0 (which serves the store): every rank fails alike.
+  const storeLimits = resolveStoreLimits(OP, o.storeLimits);
+  const secret = o.secret !== undefined ? checkSecret(OP, 'secret', o.secret) : env.secret !== undefined ? checkSecret(OP, SECRET_ENV, env.secret) : undefined;
   const engine = engineFor(backend, OP);
   if (backend === 'mpi' && mpiFinalized) {
     throw new XpuDistError('MPI was finalised by destroyProcessGroup() and cannot start again in this process', { op: OP, kind: 'state' });
@@ -58,6 +73,8 @@ export async function initProcessGroup(o: InitOptions = {}): Promise<ProcessGrou
       worldSize: o.worldSize ?? env.worldSize,
       masterAddr: o.masterAddr ?? env.masterAddr,
       masterPort: o.masterPort ?? env.masterPort,
+      secret,
+      storeLimits,
     });
     const job = new Job(backend, engine, r.init.rank, r.init.size, env.localRank ?? 0, timeoutMs, o.checkArgs ?? true, r.store, r.server);
     const world = new ProcessGroup(job, 0, Array.from({ length: job.size }, (_, i) => i));

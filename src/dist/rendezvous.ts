@@ -2,6 +2,8 @@ import { XpuDistError } from '../errors.js';
 import { setCclEnvDefaults } from './ccl_env.js';
 import { withDeadline } from './deadline.js';
 import type { EngineApi, InitResult } from './native.js';
+import type { StoreLimits } from './store_limits.js';
+import { newSecret, SECRET_ENV } from './store_secret.js';
 import { StoreServer } from './store_server.js';
 import { TcpStore } from './store.js';
 
@@ -16,6 +18,12 @@ import { TcpStore } from './store.js';
  * Then the engine starts: MPI_Init (mpirun already told each process who it is), or for oneCCL
  * what PyTorch's XCCL backend does with its TCPStore: rank 0 creates the main KVS and publishes
  * its address, the others read it, and all create the communicator from it.
+ *
+ * The store admits only processes that know the job's secret (store_protocol.ts). Without one:
+ * a single-process group makes its own (no other process ever needs to join, so none can), and a
+ * larger job runs its store unauthenticated, as before secrets existed, for launchers that do not
+ * give one yet; rank 0 then warns that any process that can reach MASTER_ADDR:MASTER_PORT can
+ * join or disturb the job.
  */
 
 export interface Rendezvous {
@@ -32,6 +40,9 @@ export interface RendezvousOptions {
   masterAddr?: string;
   masterPort?: number;
   timeoutMs: number;
+  /** The job's store secret (checked by the caller). */
+  secret?: string;
+  storeLimits?: Partial<StoreLimits>;
 }
 
 const OP = 'initProcessGroup';
@@ -74,8 +85,14 @@ export async function rendezvous(o: RendezvousOptions): Promise<Rendezvous> {
   let server: StoreServer | null = null;
   try {
     if (useStore) {
-      if (o.rank === 0) server = await StoreServer.listen(o.masterAddr!, o.masterPort!);
-      store = await TcpStore.connect({ host: o.masterAddr!, port: o.masterPort!, timeoutMs: left(deadline), op: OP });
+      const secret = o.secret ?? (o.worldSize === 1 ? newSecret() : undefined);
+      if (o.rank === 0) {
+        server = await StoreServer.listen(o.masterAddr!, o.masterPort!, { secret, limits: o.storeLimits, worldSize: o.worldSize });
+        if (secret === undefined) {
+          process.stderr.write(`[xpu.dist] warning: the rendezvous store on ${o.masterAddr}:${o.masterPort} runs without authentication, so any process that can connect there can join or disturb this job; set ${SECRET_ENV} to the same random value on every rank (xpu run does), or pass initProcessGroup({ secret })\n`);
+        }
+      }
+      store = await TcpStore.connect({ host: o.masterAddr!, port: o.masterPort!, timeoutMs: left(deadline), op: OP, secret });
       await checkIn(store, o.rank!, o.worldSize!, deadline);
     }
     const timedOut = (what: string) => () => {
