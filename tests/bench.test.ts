@@ -17,7 +17,8 @@ import type { Ceiling } from '../bench/lib/ceiling.js';
 import { parseCacheSize, rotationBytes } from '../bench/lib/rotation.js';
 import { plannedTicks, runCases } from '../bench/lib/runner.js';
 import type { Stats } from '../bench/lib/timing.js';
-import type { BenchCase, Workload } from '../bench/suite.js';
+import type { BenchCase, Suite, Workload } from '../bench/suite.js';
+import { runSession } from '../bench/lib/session.js';
 import { KNOWN_SUITES, resolveSuites } from '../src/cli/bench.js';
 import * as xpu from '../src/index.js';
 import { ensureBuilt, ROOT, xpuCli } from './cli_run.js';
@@ -244,6 +245,44 @@ describe('roofline: the ceilings and the bound each row is held to', () => {
     expect(rotationBytes(260 * 2 ** 20)).toBe(520 * 2 ** 20);
     expect(rotationBytes(0)).toBe(96 * 2 ** 20); // unknown cache: the old minimum
     expect(rotationBytes(4 * 2 ** 30)).toBe(2 ** 30); // capped: the memory is shared
+  });
+});
+
+describe('bench session: ceilings measured again where rows beat them', () => {
+  const suite: Suite = { name: 'unit', description: 'test', plan: async () => ({ cases: [baseCase('scale', () => scaleWorkload(64))], notes: [] }) };
+  // Ceilings no run can reach, and ceilings every run beats: no clock decides the outcome.
+  const high = (): Roofline => ({ cpu: deviceRoofline('cpu', [ceiling('fma-f32', 1e9), ceiling('read', 1e9), ceiling('copy', 1e9)]) });
+  const low = (): Roofline => ({ cpu: deviceRoofline('cpu', [ceiling('fma-f32', 1e-9), ceiling('read', 1e-9), ceiling('copy', 1e-9)]) });
+  const session = async (measures: (() => Roofline)[]) => {
+    const calls: string[][] = [];
+    const results = await runSession({
+      suites: [{ name: 'unit', suite }], device: 'cpu', devices: ['cpu'], quick: true, peers: false, progress: false,
+      measure: async (devices) => {
+        calls.push(devices);
+        return measures[calls.length - 1]();
+      },
+    });
+    return { calls, results };
+  };
+
+  it('measures again after the suites, keeps the better ceilings, and holds the rows to them', async () => {
+    // A first measurement taken while the box was busy (low), then the real ceilings.
+    const { calls, results } = await session([low, high]);
+    expect(calls).toEqual([['cpu'], ['cpu']]);
+    expect(results.roofline.cpu?.peakGflops).toBe(1e9);
+    expect(results.roofline.cpu?.ceilings?.filter((c) => c.recheck).map((c) => c.kind)).toEqual(['fma-f32', 'read', 'copy']);
+    expect(results.rows[0].roofline?.flag).toBeUndefined();
+    expect(results.rows[0].roofline?.fraction).toBeLessThan(1);
+    expect(schemaErrors(results)).toBe('');
+  });
+
+  it('keeps the flag when the second measurement agrees, and measures once when no row beat the ceilings', async () => {
+    const again = await session([low, low]);
+    expect(again.calls).toHaveLength(2);
+    expect(again.results.rows[0].roofline?.flag).toBe('above-roofline');
+    const once = await session([high, low]);
+    expect(once.calls).toHaveLength(1);
+    expect(once.results.rows[0].roofline?.flag).toBeUndefined();
   });
 });
 

@@ -26,6 +26,8 @@ export interface Ceiling {
   threads?: number;
   /** Not measured on the hardware: a JS loop standing in for a missing native probe (addon absent). */
   estimate?: boolean;
+  /** Measured again after the suites, because rows came out above the first measurement (session.ts). */
+  recheck?: boolean;
 }
 
 /**

@@ -40,7 +40,7 @@ export function ceilingRows(roofline: Roofline): string[][] {
       d.device,
       c.kind,
       `${fmt(c.value)} ${UNIT[c.kind]}${c.value === used.get(c.kind) ? ' *' : ''}`,
-      c.estimate ? `${c.method} [ESTIMATE]` : c.method,
+      `${c.method}${c.estimate ? ' [ESTIMATE]' : ''}${c.recheck ? ' (again, after the suites)' : ''}`,
       c.workingSetBytes ? `${Math.round(c.workingSetBytes / 2 ** 20)} MiB` : '-',
       pct(c.stats.spread),
     ]);

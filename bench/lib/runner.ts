@@ -230,8 +230,14 @@ function finishRow(k: Contender, roofline: Roofline, c: BenchCase): void {
   const ms = row.wall.medianMs;
   if (row.flops > 0) row.gflops = row.flops / (ms * 1e6);
   if (row.bytes > 0) row.gbps = row.bytes / (ms * 1e6);
+  holdToRoofline(row, c, roofline);
+}
+
+/** Sets (or clears) a timed row's roofline fraction: its case's traffic and peak against the device's ceilings. */
+export function holdToRoofline(row: Row, c: BenchCase, roofline: Roofline): void {
+  if (!row.wall) return;
   const peak = c.peak === undefined ? defaultPeak(row.dtype) : c.peak;
-  row.roofline = rooflineFraction(row.flops, row.bytes, ms, roofline[row.device], { readBytes: c.readBytes, writeBytes: c.writeBytes }, peak);
+  row.roofline = rooflineFraction(row.flops, row.bytes, row.wall.medianMs, roofline[row.device], { readBytes: c.readBytes, writeBytes: c.writeBytes }, peak);
   if (!row.roofline) delete row.roofline;
 }
 
