@@ -325,6 +325,13 @@ describe('the launcher (xpu run)', () => {
     }
     expect(ports.size).toBe(1);
     expect(Number([...ports][0])).toBeGreaterThan(0);
+    // One store secret for the whole job (256 random bits as hex), and a fresh one for the next job.
+    const secrets = envs.map((l) => JSON.parse(l.slice(l.indexOf('{'))).secret);
+    expect(secrets[0]).toMatchObject({ length: 64 });
+    expect(new Set(secrets.map((x) => x.fingerprint)).size).toBe(1);
+    const next = await xpuRun(['-n', '1', '--backend', 'ccl', join(RANK_SCRIPTS, 'launcher_rank.mjs'), 'ok']);
+    const line = next.out.split('\n').find((l) => / env \{/.test(l))!;
+    expect(JSON.parse(line.slice(line.indexOf('{'))).secret.fingerprint).not.toBe(secrets[0].fingerprint);
   });
 
   it('stops the other ranks when one fails, and returns its exit code', async () => {
@@ -341,6 +348,11 @@ describe('the launcher (xpu run)', () => {
     for (let r = 0; r < 2; r++) {
       expect(job.out).toMatch(new RegExp(`\\[rank ${r}\\] env \\{.*"XPU_DIST_BACKEND":"mpi"`));
       expect(job.out).toContain(`[rank ${r}] to stderr from undefined`);
+    }
+    // The store secret reaches the ranks through mpirun, and with MASTER_ADDR on loopback OpenMPI is
+    // kept off the network: shared memory between the ranks, TCP (if a user brings it back) on lo.
+    for (const line of job.out.split('\n').filter((l) => / env \{/.test(l))) {
+      expect(JSON.parse(line.slice(line.indexOf('{')))).toMatchObject({ secret: { length: 64 }, OMPI_MCA_btl: 'self,vader', OMPI_MCA_btl_tcp_if_include: 'lo', OMPI_MCA_oob_tcp_if_include: 'lo' });
     }
   });
 
