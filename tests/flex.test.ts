@@ -171,3 +171,116 @@ describe('modification expressions', () => {
     caught(() => xpu.flexAttention(q, q, q, { scoreMod: forged as never }), xpu.XpuValueError);
   });
 });
+
+/*
+ * The checker and the emitters read one snapshot of the tree (src/flex/check.ts snapshotExpr):
+ * a tree that answers differently on each read must not pass the checker with one expression
+ * and reach the shader or the cpu closures as another.
+ */
+const causal = (_b: number, _h: number, i: number, j: number) => j <= i;
+
+/** A var node whose `name` reads 'kv_idx' the first time and 'b' (b <= q_idx: no mask) after. */
+function twoFacedVar(): { node: object; reads: () => number } {
+  let n = 0;
+  const target = { kind: 'var', name: 'kv_idx' };
+  const node = new Proxy(target, {
+    getOwnPropertyDescriptor(t, key) {
+      if (key !== 'name') return Reflect.getOwnPropertyDescriptor(t, key);
+      return { value: n++ === 0 ? 'kv_idx' : 'b', writable: true, enumerable: true, configurable: true };
+    },
+    get(t, key) {
+      if (key !== 'name') return Reflect.get(t, key);
+      return n++ === 0 ? 'kv_idx' : 'b';
+    },
+  });
+  return { node, reads: () => n };
+}
+
+describe('expression trees are snapshotted once', () => {
+  it('a node with a getter is refused without running the getter', () => {
+    let reads = 0;
+    const tree = {
+      kind: 'binary', op: '+', left: { kind: 'var', name: 'score' },
+      get right() { reads++; return reads === 1 ? { kind: 'num', value: 1 } : { kind: 'var', name: 'score; }' }; },
+    };
+    const err = caught(() => xpu.flex.scoreMod(tree as never), xpu.XpuValueError);
+    expect(err.arg).toBe('expression');
+    expect(err.message).toMatch(/plain data/);
+    expect(reads).toBe(0);
+  });
+
+  it('a Proxy node is read once: the mod holds a frozen copy of what was checked', () => {
+    const { node, reads } = twoFacedVar();
+    const mod = xpu.flex.maskMod({ kind: 'binary', op: '<=', left: node as never, right: { kind: 'var', name: 'q_idx' } });
+    expect(reads()).toBe(1);
+    expect(mod.key).toBe('(kv_idx<=q_idx)');
+    expect(mod.key).toBe(xpu.flex.maskMod('kv_idx <= q_idx').key);
+    expect(Object.isFrozen(mod.expr)).toBe(true);
+    expect(Object.isFrozen((mod.expr as { left: object }).left)).toBe(true);
+    // The copy is not the user's object: it cannot change afterwards.
+    expect((mod.expr as { left: object }).left).not.toBe(node);
+  });
+
+  it('changing a built tree after scoreMod() does not change the mod', () => {
+    const b = xpu.flex.build;
+    const tree = b.add(b.score, 1) as { right: { value: number } };
+    const mod = xpu.flex.scoreMod(tree as never);
+    tree.right.value = 100;
+    expect(mod.key).toBe('(score+1)');
+    expect((mod.expr as unknown as { right: { value: number } }).right.value).toBe(1);
+  });
+
+  it('shared subtrees and cycles are bounded, not followed forever', () => {
+    let t: Record<string, unknown> = { kind: 'var', name: 'score' };
+    for (let i = 0; i < 40; i++) t = { kind: 'binary', op: '+', left: t, right: t }; // 2^40 nodes as a tree
+    expect(caught(() => xpu.flex.scoreMod(t as never), xpu.XpuValueError).message).toMatch(/too many nodes/);
+    const loop: Record<string, unknown> = { kind: 'unary', op: '-' };
+    loop.arg = loop;
+    expect(caught(() => xpu.flex.scoreMod(loop as never), xpu.XpuValueError).message).toMatch(/too deep/);
+    caught(() => xpu.flex.scoreMod({ kind: 'var', name: { toString: () => 'score' } } as never), xpu.XpuValueError);
+    caught(() => xpu.flex.scoreMod({ kind: 'call', fn: 'exp', args: { length: 1, 0: { kind: 'var', name: 'score' } } } as never), xpu.XpuValueError);
+  });
+});
+
+for (const device of testDevices()) {
+  describe(`flexAttention checks and runs one snapshot on ${device}`, () => {
+    it('a two-faced tree, a forged FlexMod with a getter and a forged BlockMask all run the checked expression', async () => {
+      const t = makeQkv(device, 'float32', D, 61);
+      const want = refAttention(D, t.qv, t.kv, t.vv, { maskMod: causal });
+      // What a second read would give (b <= q_idx: nothing masked) differs, so the test can fail.
+      expect(Math.max(...want.map((x, i) => Math.abs(x - refAttention(D, t.qv, t.kv, t.vv)[i])))).toBeGreaterThan(1e-3);
+      const outs: xpu.Tensor[] = [];
+      try {
+        // 1. A Proxy node inside a mod made by maskMod().
+        const { node } = twoFacedVar();
+        const proxied = xpu.flex.maskMod({ kind: 'binary', op: '<=', left: node as never, right: { kind: 'var', name: 'q_idx' } });
+        outs.push(xpu.flexAttention(t.q, t.k, t.v, { maskMod: proxied, enableGqa: true }));
+        // 2. A FlexMod-shaped object whose `expr` getter gives the causal tree first, then a tree
+        //    that would mask nothing; its key lies too.
+        const first = xpu.flex.maskMod('kv_idx <= q_idx').expr;
+        const second = xpu.flex.maskMod('b <= q_idx').expr;
+        let exprReads = 0;
+        const forged = { kind: 'mask', key: 'true', captures: new Map(), get expr() { return exprReads++ === 0 ? first : second; } };
+        outs.push(xpu.flexAttention(t.q, t.k, t.v, { maskMod: forged as never, enableGqa: true }));
+        expect(exprReads).toBe(1);
+        // 3. The same forged mod through createBlockMask: classified and run from one read.
+        exprReads = 0;
+        const bm = await xpu.flex.createBlockMask(forged as never, null, null, D.L, D.S, { blockSize: 16, device });
+        expect(exprReads).toBe(1);
+        expect(bm.maskMod.key).toBe('(kv_idx<=q_idx)');
+        expect(bm.counts[0]).toBeGreaterThan(0); // causal: tiles above the diagonal are empty
+        exprReads = 0;
+        outs.push(xpu.flexAttention(t.q, t.k, t.v, { blockMask: bm, enableGqa: true }));
+        // 4. A BlockMask built by hand around the forged mod: flexAttention snapshots it too.
+        exprReads = 0;
+        const handMade = new xpu.BlockMask(bm.flags, forged as never, bm.blockSize, bm.qLen, bm.kvLen, bm.counts);
+        outs.push(xpu.flexAttention(t.q, t.k, t.v, { blockMask: handMade, enableGqa: true }));
+        expect(exprReads).toBe(1);
+        for (const [i, out] of outs.entries()) expectClose(await out.data(), want, TOL, `${device} case ${i + 1}`);
+        bm.dispose();
+      } finally {
+        disposeAll(t.q, t.k, t.v, ...outs);
+      }
+    });
+  });
+}
