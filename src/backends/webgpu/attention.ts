@@ -1,13 +1,12 @@
 import type { Storage } from '../backend.js';
 import type { AttentionSpec } from '../../ops/attention/spec.js';
-import type { GpuStorage } from './allocator.js';
-import type { CompiledKernel, PipelineCache } from './pipelines.js';
-import type { CommandQueue } from './queue.js';
-import { gemmAdapterInfo, type GemmAdapterInfo } from './gemm_config.js';
+import type { AdapterInfo } from './adapter.js';
+import type { GpuHost } from './host.js';
+import { bind, bufferLayout } from './program.js';
 import { chooseAttentionConfig, DECODE_ROWS, type AttentionConfig } from './attention_config.js';
 import { texturePrefill, texturePrefillFits } from './attention_texture.js';
 import { attentionInputs, attentionSourceKey, attentionUniforms, decodeSource, prefillBucketKey, prefillSource, reduceSource } from './attention_codegen.js';
-import { checkKernel, kernelDemands, kernelFits, type LaunchLimits } from './limits.js';
+import { checkKernel, kernelDemands, type LaunchLimits } from './limits.js';
 
 /**
  * The xpu attention primitive: picks a config (attention_config.ts), specialises the kernels of
@@ -17,54 +16,18 @@ import { checkKernel, kernelDemands, kernelFits, type LaunchLimits } from './lim
  * of DECODE_ROWS query rows of its GQA group, split), so K and V are read once per KV head.
  */
 
-/** What the launcher needs from WebGPUBackend. */
-export interface AttentionHost {
-  readonly device: GPUDevice;
-  readonly queue: CommandQueue;
-  readonly pipelines: PipelineCache;
-  alloc(dtype: 'float32', n: number, op: string): GpuStorage;
-  release(storage: Storage): void;
-}
-
-const kernels = new WeakMap<AttentionHost, Map<string, CompiledKernel>>();
-const adapters = new WeakMap<AttentionHost, GemmAdapterInfo>();
 const REDUCE_WG = 64;
 
-function kernelMap(host: AttentionHost): Map<string, CompiledKernel> {
-  let m = kernels.get(host);
-  if (!m) kernels.set(host, (m = new Map()));
-  return m;
-}
-
-function kernel(host: AttentionHost, op: string, key: string, reads: number, source: () => string): CompiledKernel {
-  const m = kernelMap(host);
-  let k = m.get(key);
-  if (!k) {
-    k = host.pipelines.get(source(), reads, {}, op);
-    m.set(key, k);
-  }
-  return k;
-}
-
-const prefillKey = (spec: AttentionSpec, c: AttentionConfig) => `prefill|${c.bq}x${c.bk}|${prefillBucketKey(spec)}|${attentionSourceKey(spec)}`;
-const decodeKey = (spec: AttentionSpec, c: AttentionConfig) => `decode|${c.wg}|${attentionSourceKey(spec)}`;
-/** Configs that fit their kernels into the adapter's limits (once known, a config is not re-checked). */
-const fitting = new WeakMap<AttentionHost, Map<string, boolean>>();
-
+const prefillKey = (spec: AttentionSpec, c: AttentionConfig) => `attention-prefill|${c.bq}x${c.bk}|${prefillBucketKey(spec)}|${attentionSourceKey(spec)}`;
+const decodeKey = (spec: AttentionSpec, c: AttentionConfig) => `attention-decode|${c.wg}|${attentionSourceKey(spec)}`;
 /** Whether the kernels of config `c` fit this adapter (workgroup memory above all: it grows with the head dim). */
-function configFits(host: AttentionHost, spec: AttentionSpec, c: AttentionConfig): boolean {
-  if (c.path === 'texture') return texturePrefillFits(host.device, spec, c, fixedSubgroup(adapterOf(host)) as number);
-  const key = c.path === 'prefill' ? prefillKey(spec, c) : decodeKey(spec, c);
-  let m = fitting.get(host);
-  if (!m) fitting.set(host, (m = new Map()));
-  let ok = m.get(key);
-  if (ok === undefined) {
-    const lim = host.device.limits as unknown as LaunchLimits;
-    ok = c.path === 'prefill' ? kernelFits(prefillSource(spec, c), lim) : kernelFits(decodeSource(spec, c), lim) && kernelFits(reduceSource(REDUCE_WG), lim);
-    m.set(key, ok);
-  }
-  return ok;
+function configFits(host: GpuHost, spec: AttentionSpec, c: AttentionConfig): boolean {
+  if (c.path === 'texture') return texturePrefillFits(host, spec, c, fixedSubgroup(host.adapter) as number);
+  if (c.path === 'prefill') return host.pipelines.fits(prefillKey(spec, c), () => prefillSource(spec, c));
+  return host.pipelines.fits(decodeKey(spec, c), () => decodeSource(spec, c)) && host.pipelines.fits(REDUCE_KEY, () => reduceSource(REDUCE_WG));
 }
+
+const REDUCE_KEY = 'attention-decode-reduce';
 
 /**
  * The chosen config if its kernels fit the adapter, else the first that does of: the prefill with
@@ -73,7 +36,7 @@ function configFits(host: AttentionHost, spec: AttentionSpec, c: AttentionConfig
  * on the head dim; it runs any L, only slower for long ones). Throws XpuDeviceError, before
  * anything is allocated or recorded, when none fits.
  */
-function fittingConfig(host: AttentionHost, spec: AttentionSpec, op: string): AttentionConfig {
+function fittingConfig(host: GpuHost, spec: AttentionSpec, op: string): AttentionConfig {
   const first = attentionConfigFor(host, spec);
   if (configFits(host, spec, first)) return first;
   const fallbacks: AttentionConfig[] = [
@@ -88,14 +51,6 @@ function fittingConfig(host: AttentionHost, spec: AttentionSpec, op: string): At
   throw new Error(`${op}: no attention kernel fits this adapter`); // unreachable: checkKernel threw
 }
 
-function adapterOf(host: AttentionHost): GemmAdapterInfo {
-  let adapter = adapters.get(host);
-  if (!adapter) adapters.set(host, (adapter = gemmAdapterInfo(host.device)));
-  return adapter;
-}
-
-const bind = (st: Storage) => ({ buffer: (st as GpuStorage).buffer, size: Math.max(4, Math.ceil((st as GpuStorage).byteLength / 4) * 4) });
-
 function inputStorages(spec: AttentionSpec): Storage[] {
   return [spec.q.storage, spec.k.storage, spec.v.storage,
     ...(spec.mask ? [spec.mask.operand.storage] : []),
@@ -104,13 +59,13 @@ function inputStorages(spec: AttentionSpec): Storage[] {
 }
 
 /** The subgroup size where the adapter fixes it (subgroupMinSize = subgroupMaxSize) and has `subgroups`. */
-function fixedSubgroup(a: GemmAdapterInfo): number | undefined {
+function fixedSubgroup(a: AdapterInfo): number | undefined {
   return a.features.has('subgroups') && a.subgroupMinSize !== undefined && a.subgroupMinSize === a.subgroupMaxSize ? a.subgroupMinSize : undefined;
 }
 
 /** The config this problem runs with on this backend (also what the benchmark reports). */
-export function attentionConfigFor(host: AttentionHost, spec: AttentionSpec): AttentionConfig {
-  const adapter = adapterOf(host);
+export function attentionConfigFor(host: Pick<GpuHost, 'adapter' | 'device'>, spec: AttentionSpec): AttentionConfig {
+  const adapter = host.adapter;
   return chooseAttentionConfig({
     l: spec.l, s: spec.s, e: spec.e, ev: spec.ev, rows: spec.batch * spec.heads * spec.l,
     subgroups: adapter.features.has('subgroups') && adapter.subgroupMinSize !== undefined, blockSize: spec.blockMask?.blockSize,
@@ -121,36 +76,41 @@ export function attentionConfigFor(host: AttentionHost, spec: AttentionSpec): At
   }, adapter);
 }
 
-export function webgpuAttention(host: AttentionHost, spec: AttentionSpec): Storage {
+export function webgpuAttention(host: GpuHost, spec: AttentionSpec): Storage {
   const op = spec.op ?? 'attention';
   const rows = spec.batch * spec.heads * spec.l;
   if (rows * spec.ev === 0) return host.alloc('float32', 0, op);
   // Chosen (and checked against the adapter's limits) before anything is allocated or recorded.
   const c = fittingConfig(host, spec, op);
   const inputs = inputStorages(spec);
-  const reads = attentionInputs(spec).length;
+  const layout = bufferLayout(attentionInputs(spec).length);
   const out = host.alloc('float32', rows * spec.ev, op);
   try {
     if (c.path === 'texture') {
-      texturePrefill(host.device, host.queue, spec, c, fixedSubgroup(adapterOf(host)) as number, out, inputs);
+      texturePrefill(host, spec, c, fixedSubgroup(host.adapter) as number, out, inputs);
       return out;
     }
     if (c.path === 'prefill') {
       const qTiles = Math.ceil(spec.l / c.bq);
       const groups = qTiles * spec.batch * spec.heads;
-      const k = kernel(host, op, prefillKey(spec, c), reads, () => prefillSource(spec, c));
-      host.queue.dispatch(op, k.pipeline, k.layout, attentionUniforms(spec, { qTiles, groups, splits: 1, bk: c.bk }), [bind(out), ...inputs.map(bind)], groups);
+      host.run({
+        name: op, key: prefillKey(spec, c), layout, source: () => prefillSource(spec, c),
+        uniforms: attentionUniforms(spec, { qTiles, groups, splits: 1, bk: c.bk }), bindings: [bind(out), ...inputs.map(bind)], groups,
+      });
       return out;
     }
     const splits = Math.ceil(spec.s / c.chunk);
     const rowBlocks = Math.ceil(((spec.heads / spec.kvHeads) * spec.l) / DECODE_ROWS);
     const groups = spec.batch * spec.kvHeads * rowBlocks * splits;
-    const dk = kernel(host, op, decodeKey(spec, c), reads, () => decodeSource(spec, c));
-    const rk = kernel(host, op, 'decode_reduce', 1, () => reduceSource(REDUCE_WG));
+    const decode = { name: op, key: decodeKey(spec, c), layout, source: () => decodeSource(spec, c) };
+    const reduce = { name: op, key: REDUCE_KEY, layout: bufferLayout(1), source: () => reduceSource(REDUCE_WG) };
+    // Both pipelines before the partials are allocated (a compile error leaves nothing behind).
+    host.pipelines.program(decode);
+    host.pipelines.program(reduce);
     const partials = host.alloc('float32', rows * splits * (spec.ev + 2), op);
     try {
-      host.queue.dispatch(op, dk.pipeline, dk.layout, attentionUniforms(spec, { qTiles: rowBlocks, groups, splits, bk: c.chunk }), [bind(partials), ...inputs.map(bind)], groups);
-      host.queue.dispatch(op, rk.pipeline, rk.layout, attentionUniforms(spec, { qTiles: 1, groups: rows, splits }), [bind(out), bind(partials)], rows);
+      host.run({ ...decode, uniforms: attentionUniforms(spec, { qTiles: rowBlocks, groups, splits, bk: c.chunk }), bindings: [bind(partials), ...inputs.map(bind)], groups });
+      host.run({ ...reduce, uniforms: attentionUniforms(spec, { qTiles: 1, groups: rows, splits }), bindings: [bind(out), bind(partials)], groups: rows });
     } finally {
       host.release(partials); // later users of the block run after these dispatches (in-order queue)
     }

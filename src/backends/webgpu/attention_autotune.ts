@@ -4,7 +4,7 @@ import { scaledDotProductAttention } from '../../ops/attention/sdpa.js';
 import { tensor } from '../../ops/creation.js';
 import { scope } from '../../tensor/scope_api.js';
 import type { WebGPUBackend } from './backend.js';
-import { gemmAdapterInfo, type GemmAdapterInfo } from './gemm_config.js';
+import type { GemmAdapterInfo } from './gemm_config.js';
 import { autotuneMode } from './gemm_tuner.js';
 import { attentionCandidates, attentionConfigKey, withAttentionConfig, type AttentionConfig, type AttentionShape } from './attention_config.js';
 import { attentionBucketKey, cachedTunedAttention, recordTunedAttention } from './attention_tuner.js';
@@ -96,7 +96,7 @@ export async function tuneAttentionOn(device: Device, backend: WebGPUBackend, sh
   const reps = options.reps ?? 3;
   if (!Number.isInteger(reps) || reps < 1) throw new XpuValueError('reps must be a positive integer', { op: 'tuneAttention', arg: 'reps', expected: '>= 1', got: String(reps) });
   const force = options.force === true || autotuneMode() === 'force';
-  const adapter = gemmAdapterInfo(backend.device);
+  const adapter = backend.adapter;
   const out: TunedAttention[] = [];
   for (const sh of shapes) {
     checkShape(sh);

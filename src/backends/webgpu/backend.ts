@@ -1,25 +1,27 @@
-import type { Backend, MapKernel, MapSpec, MatmulSpec, QuantMatmulSpec, ReduceSpec, RowsSpec, Storage } from '../backend.js';
+import type { Backend, MapSpec, MatmulSpec, QuantMatmulSpec, ReduceSpec, RowsSpec, Storage } from '../backend.js';
 import { dtypeInfo, hostFromBytes, type ComputeKind, type DType, type HostArray } from '../../tensor/dtype.js';
 import { coalesce, numel } from '../../tensor/shape.js';
 import { XpuShapeError } from '../../errors.js';
 import { CachingAllocator, GpuStorage } from './allocator.js';
 import { COPY_KERNEL } from '../../ops/copy_kernel.js';
 import { bindings, checkKernelElements, elementsPerWord, enables, loaderFn, mapElementFn, MAX_RANK, UniformWriter, writeWordFn } from './codegen.js';
-import { PipelineCache, kernelSource, type CompiledKernel } from './pipelines.js';
+import { PipelineCache, kernelSource } from './pipelines.js';
 import { CommandQueue } from './queue.js';
-import { chooseGemmConfig, defaultTileConfig, gemmAdapterInfo, gemmConfigKey, type GemmAdapterInfo } from './gemm_config.js';
+import { gemmConfigFor, gemmConfigKey, type GemmConfig } from './gemm_config.js';
 import { gemmLayoutKey, gemmSource, gemvRows } from './gemm_codegen.js';
 import { webgpuQuantMatmul } from './qgemm.js';
 import { gemmLayout, gemmProblem, gemmShapeHints, gemmTiles, gemmUniforms } from './gemm_plan.js';
-import { releaseGemmTextures, splitKProblem, sumSlices, texturePackable, textureGemm } from './gemm_texture.js';
+import { splitKProblem, sumSlices, texturePackable, textureGemm } from './gemm_texture.js';
 import { webgpuAttention } from './attention.js';
 import { reduceInLevels } from './reduce_split.js';
 import { ASSERT_BYTES } from './asserts.js';
-import { kernelFits, type LaunchLimits } from './limits.js';
+import { readAdapterInfo, type AdapterInfo } from './adapter.js';
+import { bind, bindWhole, bufferLayout, type Program } from './program.js';
+import { TexturePool } from './textures.js';
+import type { GpuHost } from './host.js';
 import type { AttentionSpec } from '../../ops/attention/spec.js';
 
 const WG = 64;
-const COPY: MapKernel = { name: 'copy', wgsl: 'return x0;', js: (x) => x[0] };
 /** Map kernels: invocations per workgroup, and the most workgroups a launch uses (grid-stride). */
 const MAP_WG = Number(process.env.XPU_MAP_WG ?? 64);
 const MAP_MAX_GROUPS = Number(process.env.XPU_MAP_GROUPS ?? 4096);
@@ -39,30 +41,36 @@ function checkRank(op: string, rank: number): void {
  * override constants, launched through the batching CommandQueue, with memory from the caching
  * allocator.
  */
-export class WebGPUBackend implements Backend {
+export class WebGPUBackend implements Backend, GpuHost {
   readonly kind = 'webgpu' as const;
   readonly allocator: CachingAllocator;
   readonly queue: CommandQueue;
+  /** The one pipeline cache (program short key, then source). */
   readonly pipelines: PipelineCache;
-  readonly #kernels = new Map<string, CompiledKernel>();
+  /** The one texture pool (the GEMM and attention texture variants). */
+  readonly textures: TexturePool;
+  /** The adapter record, read once: what config choices and kernels may depend on. */
+  readonly adapter: AdapterInfo;
   readonly hasF16: boolean;
-  #gemmAdapter: GemmAdapterInfo | undefined;
 
   constructor(readonly device: GPUDevice, features: string[]) {
     const lim = device.limits;
     this.allocator = new CachingAllocator(device, lim.maxBufferSize, lim.maxStorageBufferBindingSize, (b, data) => this.queue.upload(b, data));
     this.queue = new CommandQueue(device, Number(process.env.XPU_BATCH ?? 128), lim.maxComputeWorkgroupsPerDimension);
     this.pipelines = new PipelineCache(device);
+    this.textures = new TexturePool(device, this.queue);
+    this.adapter = readAdapterInfo(device);
     this.hasF16 = features.includes('shader-f16');
   }
 
-  #kernel(key: string, reads: number, constants: Record<string, number>, source: () => string, op = 'kernel', writes = 0): CompiledKernel {
-    let k = this.#kernels.get(key);
-    if (!k) {
-      k = this.pipelines.get(source(), reads, constants, op, writes);
-      this.#kernels.set(key, k);
-    }
-    return k;
+  /**
+   * Runs one program: its pipeline from the cache (compiled on the first use of its key, checked
+   * against the adapter's limits, errors at this call: pipelines.ts), then one dispatch recorded
+   * by the batching queue (launch limits and bindings checked there: queue.ts).
+   */
+  run(p: Program): void {
+    const k = this.pipelines.program(p);
+    this.queue.dispatch(p.name, k.pipeline, k.layout, p.uniforms, p.bindings, p.groups, p.assert);
   }
 
   alloc(dtype: DType, n: number, op: string): GpuStorage {
@@ -99,14 +107,9 @@ export class WebGPUBackend implements Backend {
 
   /** Destroys cached blocks. Pending commands may still use them, so they are submitted first. */
   emptyCache(): void {
-    releaseGemmTextures(this.device, this.queue);
+    this.textures.release();
     this.queue.flush();
     this.allocator.emptyCache();
-  }
-
-  #bind(st: Storage): { buffer: GPUBuffer; size: number } {
-    const g = st as GpuStorage;
-    return { buffer: g.buffer, size: Math.max(4, Math.ceil(g.byteLength / 4) * 4) };
   }
 
   map(spec: MapSpec): Storage {
@@ -131,7 +134,6 @@ export class WebGPUBackend implements Backend {
     // The rank is part of the key: index math is unrolled per rank (no dynamic indexing, no loop).
     const asserts = kernel.assertsIndex ? 1 : 0;
     const key = `map|${kernel.name}|${inputs.map((x, k) => `${x.dtype}:${spec.loadKinds?.[k] ?? argKind}`).join(',')}|${outDtype}|${argKind}|${kernel.usesCoords ? 1 : 0}|${shape.length}`;
-    const compiled = this.#kernel(key, nin, { WG: MAP_WG }, () => this.#mapSource(spec, r, epw, shape.length), kernel.name, asserts);
     // An index kernel gets its own device-side assert slot (asserts.ts), passed in p0.
     const chk = spec.indexCheck;
     const slot = asserts ? this.queue.reserveAssert(chk?.op ?? kernel.name, chk?.arg ?? 'index', chk?.size ?? 0) : undefined;
@@ -148,9 +150,13 @@ export class WebGPUBackend implements Backend {
     for (let k = 0; k < Math.max(1, nin); k++) w.i32(inputs[k]?.offset ?? 0, 0, 0, 0);
     const words = Math.ceil(n / epw);
     try {
-      this.queue.dispatch(kernel.name, compiled.pipeline, compiled.layout, w.finish(),
-        [this.#bind(out), ...inputs.map((x) => this.#bind(x.storage)), ...(slot ? [{ buffer: slot.buffer, size: ASSERT_BYTES }] : [])],
-        Math.min(Math.ceil(words / MAP_WG), MAP_MAX_GROUPS), slot);
+      this.run({
+        name: kernel.name, key, layout: bufferLayout(nin, asserts), constants: { WG: MAP_WG },
+        source: () => this.#mapSource(spec, r, epw, shape.length),
+        uniforms: w.finish(),
+        bindings: [bind(out), ...inputs.map((x) => bind(x.storage)), ...(slot ? [{ buffer: slot.buffer, size: ASSERT_BYTES }] : [])],
+        groups: Math.min(Math.ceil(words / MAP_WG), MAP_MAX_GROUPS), assert: slot,
+      });
     } catch (e) {
       this.release(out); // the launch was refused with a typed error: no tensor gets this block
       throw e;
@@ -220,22 +226,23 @@ export class WebGPUBackend implements Backend {
     const out = this.alloc(outDtype, rows, spec.op);
     if (rows === 0) return out;
     const opIndex = REDUCE_OPS.indexOf(spec.op);
-    const key = `reduce|${input.dtype}|${accKind}`;
-    const compiled = this.#kernel(`${key}|${opIndex}`, 1, { OP: opIndex, WG: ROWS_WG }, () => {
-      const toWord = accKind === 'u32' ? 'return v;' : 'return bitcast<u32>(v);';
-      return [
+    const w = new UniformWriter().u32(rows, n, kept.shape.length, fullShape.length)
+      .array('u', fullShape, MAX_RANK).array('i', fullStrides, MAX_RANK)
+      .i32(input.offset).f32(spec.correction ?? 1).u32(0, 0);
+    this.run({
+      name: spec.op, op: 'kernel', key: `reduce|${input.dtype}|${accKind}|${opIndex}`, layout: bufferLayout(1), constants: { OP: opIndex, WG: ROWS_WG },
+      source: () => [
         'struct Params {\n  rows: u32, n: u32, kept: u32, rank: u32,\n  shape: array<vec4<u32>, 2>,\n  st: array<vec4<i32>, 2>,\n  off: i32, correction: f32, p0: u32, p1: u32,\n}',
         bindings(1),
         `alias ACC = ${accKind};\nconst IS_FLOAT = ${accKind === 'f32'};`,
         loaderFn(0, input.dtype, accKind),
-        `fn to_word(v: ACC) -> u32 { ${toWord} }`,
+        `fn to_word(v: ACC) -> u32 { ${accKind === 'u32' ? 'return v;' : 'return bitcast<u32>(v);'} }`,
         kernelSource('reduce.wgsl'),
-      ].join('\n');
+      ].join('\n'),
+      uniforms: w.finish(),
+      bindings: [bind(out), bind(input.storage)],
+      groups: rows,
     });
-    const w = new UniformWriter().u32(rows, n, kept.shape.length, fullShape.length)
-      .array('u', fullShape, MAX_RANK).array('i', fullStrides, MAX_RANK)
-      .i32(input.offset).f32(spec.correction ?? 1).u32(0, 0);
-    this.queue.dispatch(spec.op, compiled.pipeline, compiled.layout, w.finish(), [this.#bind(out), this.#bind(input.storage)], rows);
     return out;
   }
 
@@ -256,82 +263,81 @@ export class WebGPUBackend implements Backend {
     const out = this.alloc('float32', total, spec.op);
     if (total === 0) return out;
     const opIndex = ROW_OPS.indexOf(spec.op);
-    const compiled = this.#kernel(`rows|${input.dtype}|${opIndex}`, 3, { OP: opIndex, WG: ROWS_WG }, () => [
-      'struct Params {\n  rows: u32, n: u32, rank: u32, rowRank: u32,\n  shape: array<vec4<u32>, 2>,\n  ist: array<vec4<i32>, 2>,\n  ost: array<vec4<i32>, 2>,\n  ioff: i32, eps: f32, hasWeight: u32, hasBias: u32,\n}',
-      bindings(1, ['weight', 'bias']),
-      loaderFn(0, input.dtype, 'f32'),
-      kernelSource('rows.wgsl'),
-    ].join('\n'));
     const w = new UniformWriter().u32(total / n, n, shape.length, rowRank)
       .array('u', shape, MAX_RANK).array('i', input.strides, MAX_RANK).array('i', outStrides, MAX_RANK)
       .i32(input.offset).f32(spec.eps).u32(spec.weight ? 1 : 0, spec.bias ? 1 : 0);
     // Absent weight/bias bind the input as a placeholder; the kernel never reads it then.
     const weight = spec.weight ?? input.storage;
     const bias = spec.bias ?? input.storage;
-    this.queue.dispatch(spec.op, compiled.pipeline, compiled.layout, w.finish(),
-      [this.#bind(out), this.#bind(input.storage), this.#bind(weight), this.#bind(bias)], total / n);
+    this.run({
+      name: spec.op, op: 'kernel', key: `rows|${input.dtype}|${opIndex}`, layout: bufferLayout(3), constants: { OP: opIndex, WG: ROWS_WG },
+      source: () => [
+        'struct Params {\n  rows: u32, n: u32, rank: u32, rowRank: u32,\n  shape: array<vec4<u32>, 2>,\n  ist: array<vec4<i32>, 2>,\n  ost: array<vec4<i32>, 2>,\n  ioff: i32, eps: f32, hasWeight: u32, hasBias: u32,\n}',
+        bindings(1, ['weight', 'bias']),
+        loaderFn(0, input.dtype, 'f32'),
+        kernelSource('rows.wgsl'),
+      ].join('\n'),
+      uniforms: w.finish(),
+      bindings: [bind(out), bind(input.storage), bind(weight), bind(bias)],
+      groups: total / n,
+    });
     return out;
   }
 
-  /**
-   * GEMM: kernels/gemm.wgsl (tiles) or kernels/gemv.wgsl (M <= 8, split-K), specialised by
-   * gemm_codegen.ts, with the epilogue fused into the store; the config comes from
-   * chooseGemmConfig (XPU_GEMM_VARIANT overrides the strategy).
-   */
   /** Flash attention (prefill) or split-K flash decoding: attention.ts, kernels/attention/. */
   attention(spec: AttentionSpec): Storage {
     return webgpuAttention(this, spec);
   }
 
+  /**
+   * GEMM: kernels/gemm.wgsl (tiles) or kernels/gemv.wgsl (M <= 8, split-K), specialised by
+   * gemm_codegen.ts, with the epilogue fused into the store; the config comes from gemmConfigFor
+   * (gemm_config.ts: the one place a GEMM config is chosen).
+   */
   matmul(spec: MatmulSpec): Storage {
     const total = numel(spec.batchShape) * spec.m * spec.n;
     if (total === 0) return this.alloc(spec.outDtype, 0, 'matmul');
     const p = gemmProblem(spec);
     const { layout, castTo } = gemmLayout(p, spec);
-    const adapter = (this.#gemmAdapter ??= gemmAdapterInfo(this.device));
-    let config = chooseGemmConfig(adapter, p.m, p.n, p.k, spec.a.dtype, gemmShapeHints(p));
-    if (config.path === 'naive') {
-      const fused = layout.bias || layout.residual || layout.activation || layout.scaled;
-      if (!fused) return this.#castMatmul(this.#matmulNaive(spec), total, castTo ?? (spec.outDtype === 'float16' ? 'float16' : undefined));
-      config = defaultTileConfig(adapter, p.m); // the baseline kernel has no epilogue
-    }
-    if (config.path === 'tile' && config.variant === 'texture') {
+    const adapter = this.adapter;
+    const minSubgroup = adapter.subgroupMinSize ?? 4;
+    const gemmKey = (cc: GemmConfig) => `gemm|${gemmLayoutKey(layout)}|${gemmConfigKey(cc)}|${cc.path === 'gemv' ? gemvRows(p.m) : ''}`;
+    const c = gemmConfigFor(adapter, {
+      m: p.m, n: p.n, k: p.k, dtype: spec.a.dtype, hints: gemmShapeHints(p),
+      fused: !!(layout.bias || layout.residual || layout.activation || layout.scaled),
+      texturePackable: (tc) => {
+        const split = splitKProblem(p, spec, tc);
+        return (split !== undefined && texturePackable(split.q, adapter, tc)) || texturePackable(p, adapter, tc);
+      },
+      fits: (cc) => cc.path === 'naive' || this.pipelines.fits(gemmKey(cc), () => gemmSource(layout, cc, p.m, minSubgroup)),
+    });
+    if (c.path === 'naive') return this.#castMatmul(this.#matmulNaive(spec), total, castTo ?? (spec.outDtype === 'float16' ? 'float16' : undefined));
+    if (c.path === 'tile' && c.variant === 'texture') {
       // gemm_texture.ts: operands packed into textures; split-K for a small output, long K.
-      const split = splitKProblem(p, spec, config);
-      if (split && texturePackable(split.q, adapter, config)) {
+      const split = splitKProblem(p, spec, c);
+      if (split && texturePackable(split.q, adapter, c)) {
         const partials = this.alloc('float32', split.slices * p.m * p.n, 'matmul');
-        textureGemm(this.device, this.queue, split.q, split.qspec, { ...layout, out: 'float32' }, config, partials);
+        textureGemm(this, split.q, split.qspec, { ...layout, out: 'float32' }, c, partials);
         const out = this.alloc('float32', total, 'matmul');
-        sumSlices(this.device, this.queue, partials, out, split.slices, total);
+        sumSlices(this, partials, out, split.slices, total);
         this.release(partials);
         return out;
       }
-      if (texturePackable(p, adapter, config)) {
-        const out = this.alloc(layout.out, total, 'matmul');
-        textureGemm(this.device, this.queue, p, spec, layout, config, out);
-        return this.#castMatmul(out, total, castTo);
-      }
-      config = defaultTileConfig(adapter, p.m, 'register');
+      const out = this.alloc(layout.out, total, 'matmul');
+      textureGemm(this, p, spec, layout, c, out);
+      return this.#castMatmul(out, total, castTo);
     }
-    const minSubgroup = adapter.subgroupMinSize ?? 4;
-    const gemmKey = (cc: typeof config) => `gemm|${gemmLayoutKey(layout)}|${gemmConfigKey(cc)}|${cc.path === 'gemv' ? gemvRows(p.m) : ''}`;
-    // A config whose kernel exceeds the adapter's limits (workgroup memory of shared-memory tiles)
-    // gives way to the register tiles; if those do not fit either, compiling throws a typed error.
-    if (!this.#kernels.has(gemmKey(config)) && !kernelFits(gemmSource(layout, config, p.m, minSubgroup), this.device.limits as unknown as LaunchLimits)) {
-      config = defaultTileConfig(adapter, p.m, 'register');
-    }
-    const c = config;
-    const key = gemmKey(c);
     const ep = spec.epilogue;
     const inputs = [spec.a.storage, spec.b.storage, ...(ep?.bias ? [ep.bias.storage] : []), ...(ep?.residual ? [ep.residual.storage] : [])];
-    const compiled = this.#kernel(key, inputs.length, {}, () => gemmSource(layout, c, p.m, minSubgroup), 'matmul');
     const tiles = gemmTiles(c, p.m, p.n);
-    const groups = tiles.tilesN * tiles.tilesM * numel(p.batchShape);
     const out = this.alloc(layout.out, total, 'matmul');
-    // Whole blocks: vector-typed bindings count in 8- or 16-byte elements.
-    const whole = (st: Storage) => ({ buffer: (st as GpuStorage).buffer, size: (st as GpuStorage).size });
-    this.queue.dispatch(c.path === 'gemv' ? 'gemv' : 'gemm', compiled.pipeline, compiled.layout, gemmUniforms(p, spec, tiles),
-      [whole(out), ...inputs.map(whole)], groups);
+    this.run({
+      name: c.path === 'gemv' ? 'gemv' : 'gemm', op: 'matmul', key: gemmKey(c), layout: bufferLayout(inputs.length),
+      source: () => gemmSource(layout, c, p.m, minSubgroup),
+      uniforms: gemmUniforms(p, spec, tiles),
+      bindings: [bindWhole(out), ...inputs.map(bindWhole)],
+      groups: tiles.tilesN * tiles.tilesM * numel(p.batchShape),
+    });
     return this.#castMatmul(out, total, castTo);
   }
 
@@ -344,7 +350,7 @@ export class WebGPUBackend implements Backend {
   /** A float32 GEMM result cast to float16 by one map pass (an odd N cannot be stored packed). */
   #castMatmul(out: Storage, total: number, castTo: 'float16' | undefined): Storage {
     if (!castTo) return out;
-    const cast = this.map({ kernel: COPY, inputs: [{ storage: out, dtype: 'float32', strides: [1], offset: 0 }], outShape: [total], outDtype: castTo, argKind: 'f32' });
+    const cast = this.map({ kernel: COPY_KERNEL, inputs: [{ storage: out, dtype: 'float32', strides: [1], offset: 0 }], outShape: [total], outDtype: castTo, argKind: 'f32' });
     this.release(out);
     return cast;
   }
@@ -356,18 +362,22 @@ export class WebGPUBackend implements Backend {
     const total = numel(batchShape) * m * n;
     const out = this.alloc('float32', total, 'matmul');
     const nb = batchShape.length;
-    const compiled = this.#kernel(`matmul_naive|${a.dtype}|${b.dtype}`, 2, { WG }, () => [
-      'struct Params {\n  m: u32, n: u32, k: u32, total: u32,\n  brank: u32, aoff: i32, boff: i32, p0: u32,\n  sam: i32, sak: i32, sbk: i32, sbn: i32,\n  bshape: array<vec4<u32>, 2>,\n  sab: array<vec4<i32>, 2>,\n  sbb: array<vec4<i32>, 2>,\n}',
-      bindings(2),
-      loaderFn(0, a.dtype, 'f32'),
-      loaderFn(1, b.dtype, 'f32'),
-      kernelSource('matmul_naive.wgsl'),
-    ].join('\n'));
     const w = new UniformWriter().u32(m, n, k, total).u32(nb).i32(a.offset, b.offset).u32(0)
       .i32(a.strides[nb], a.strides[nb + 1], b.strides[nb], b.strides[nb + 1])
       .array('u', batchShape, MAX_RANK).array('i', a.strides.slice(0, nb), MAX_RANK).array('i', b.strides.slice(0, nb), MAX_RANK);
-    this.queue.dispatch('matmul', compiled.pipeline, compiled.layout, w.finish(),
-      [this.#bind(out), this.#bind(a.storage), this.#bind(b.storage)], Math.ceil(total / WG));
+    this.run({
+      name: 'matmul', op: 'kernel', key: `matmul_naive|${a.dtype}|${b.dtype}`, layout: bufferLayout(2), constants: { WG },
+      source: () => [
+        'struct Params {\n  m: u32, n: u32, k: u32, total: u32,\n  brank: u32, aoff: i32, boff: i32, p0: u32,\n  sam: i32, sak: i32, sbk: i32, sbn: i32,\n  bshape: array<vec4<u32>, 2>,\n  sab: array<vec4<i32>, 2>,\n  sbb: array<vec4<i32>, 2>,\n}',
+        bindings(2),
+        loaderFn(0, a.dtype, 'f32'),
+        loaderFn(1, b.dtype, 'f32'),
+        kernelSource('matmul_naive.wgsl'),
+      ].join('\n'),
+      uniforms: w.finish(),
+      bindings: [bind(out), bind(a.storage), bind(b.storage)],
+      groups: Math.ceil(total / WG),
+    });
     return out;
   }
 }

@@ -6,7 +6,7 @@ import { transpose } from '../../ops/views.js';
 import type { DType } from '../../tensor/dtype.js';
 import { scope } from '../../tensor/scope_api.js';
 import type { WebGPUBackend } from './backend.js';
-import { gemmAdapterInfo, gemmConfigKey, type GemmConfig } from './gemm_config.js';
+import { gemmConfigKey, type GemmConfig } from './gemm_config.js';
 import { autotuneMode, bucketKey, cachedTuned, candidates, parseBucket, recordTuned, withGemmConfig, type Bucket } from './gemm_tuner.js';
 import { medianWallMs, seededValues } from './tuning_measure.js';
 
@@ -58,7 +58,7 @@ export async function tuneGemmOn(device: Device, backend: WebGPUBackend, shapes:
   const reps = options.reps ?? 3;
   if (!Number.isInteger(reps) || reps < 1) throw new XpuValueError('reps must be a positive integer', { op: 'tuneGemm', arg: 'reps', expected: '>= 1', got: String(reps) });
   const force = options.force === true || autotuneMode() === 'force';
-  const adapter = gemmAdapterInfo(backend.device);
+  const adapter = backend.adapter;
   const out: TunedGemm[] = [];
   for (const shape of shapes) {
     const [m, n, k] = shape;

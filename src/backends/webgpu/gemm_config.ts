@@ -1,6 +1,6 @@
 import { XpuValueError } from '../../errors.js';
 import type { DType } from '../../tensor/dtype.js';
-import { readSubgroupMatrixConfigs, type SubgroupMatrixConfig } from './gemm_sgmat.js';
+import { readAdapterInfo, type AdapterInfo } from './adapter.js';
 import { measuringGemmConfig, tunedGemmConfig } from './gemm_tuner.js';
 
 /**
@@ -10,41 +10,11 @@ import { measuringGemmConfig, tunedGemmConfig } from './gemm_tuner.js';
  * XPU_GEMM_VARIANT overrides the tile strategy.
  */
 
-/** What the choice may depend on about the adapter (GPUAdapterInfo plus the device's features). */
-export interface GemmAdapterInfo {
-  vendor: string;
-  architecture: string;
-  /** Part of the autotuner's cache key (with vendor, architecture and driver). */
-  description?: string;
-  driver?: string;
-  features: ReadonlySet<string>;
-  subgroupMinSize?: number;
-  subgroupMaxSize?: number;
-  maxWorkgroupStorageBytes: number;
-  maxInvocationsPerWorkgroup: number;
-  /** The device's texture size limit (the 'texture' variant packs operands into 2-D textures). */
-  maxTextureDimension2D?: number;
-  /** Matrix-unit shapes (Dawn's chromium-experimental-subgroup-matrix; gemm_sgmat.ts). */
-  subgroupMatrixConfigs?: SubgroupMatrixConfig[];
-}
+/** What the choice may depend on about the adapter: the adapter record (adapter.ts). */
+export type GemmAdapterInfo = AdapterInfo;
 
-/** The adapter facts of a Dawn device (GPUDevice.adapterInfo, features, limits). */
-export function gemmAdapterInfo(device: GPUDevice): GemmAdapterInfo {
-  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number; driverDescription?: string } }).adapterInfo;
-  return {
-    vendor: info?.vendor ?? '',
-    architecture: info?.architecture ?? '',
-    description: info?.description ?? '',
-    driver: info?.driverDescription ?? info?.description ?? '',
-    features: new Set([...device.features] as string[]),
-    subgroupMinSize: info?.subgroupMinSize || undefined,
-    subgroupMaxSize: info?.subgroupMaxSize || undefined,
-    maxWorkgroupStorageBytes: device.limits.maxComputeWorkgroupStorageSize,
-    maxInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup,
-    maxTextureDimension2D: device.limits.maxTextureDimension2D,
-    subgroupMatrixConfigs: readSubgroupMatrixConfigs(info),
-  };
-}
+/** The adapter facts of a Dawn device (the backend reads them once: WebGPUBackend.adapter). */
+export const gemmAdapterInfo = readAdapterInfo;
 
 /**
  * Tile strategies of kernels/gemm.wgsl, and the original one-invocation-per-output kernel.
@@ -151,6 +121,72 @@ export function chooseGemmConfig(adapter: GemmAdapterInfo, m: number, n: number,
     if (tuned) return tuned;
   }
   return heuristicGemmConfig(adapter, m, n, k, hints);
+}
+
+/** What the GEMM choice needs beyond the problem's size (gemmConfigFor). */
+export interface GemmQuery {
+  m: number;
+  n: number;
+  k: number;
+  dtype: DType;
+  hints: GemmShapeHints;
+  /**
+   * A quantized weight (qmatmul): the split-K GEMV for up to GEMV_MAX_M rows, storage-buffer
+   * tiles otherwise (the dequantizing mm_readB has no texture or naive form).
+   */
+  quantized?: boolean;
+  /** The product has an epilogue (bias, activation, residual, scaling): the naive kernel has none. */
+  fused?: boolean;
+  /** Whether the texture variant can run the problem with this config (operands packable); default yes. */
+  texturePackable?: (c: TileConfig) => boolean;
+  /** Whether a config's kernel fits the adapter's limits; default yes. */
+  fits?: (c: GemmConfig) => boolean;
+}
+
+/**
+ * The one place a GEMM configuration is chosen, for matmul and qmatmul alike: chooseGemmConfig
+ * (the measured candidate, the override, the tuned tables, the heuristic), then what the problem
+ * and the adapter allow. The naive baseline gives way to the default tiles when the product has
+ * an epilogue, the texture variant to register tiles when the operands cannot be packed, and a
+ * config whose kernel exceeds the adapter's limits (workgroup memory of shared-memory tiles) to
+ * register tiles; if those do not fit either, compiling throws a typed error.
+ */
+export function gemmConfigFor(adapter: GemmAdapterInfo, q: GemmQuery): GemmConfig {
+  if (q.quantized) return quantizedGemmConfig(adapter, q);
+  let c = chooseGemmConfig(adapter, q.m, q.n, q.k, q.dtype, q.hints);
+  if (c.path === 'naive') {
+    if (!q.fused) return c;
+    c = defaultTileConfig(adapter, q.m);
+  }
+  if (c.path === 'tile' && c.variant === 'texture') {
+    if (q.texturePackable?.(c) ?? true) return c;
+    c = defaultTileConfig(adapter, q.m, 'register');
+  }
+  return !q.fits || q.fits(c) ? c : defaultTileConfig(adapter, q.m, 'register');
+}
+
+/**
+ * The quantized GEMM's config. Up to GEMV_MAX_M rows (or with XPU_QGEMM_PATH=gemv) the dense
+ * GEMV's split-K shape (one subgroup per workgroup on lavapipe, 64 invocations on a GPU), with
+ * more columns per workgroup: a packed word carries 4 or 8 weights, so the activations loaded for
+ * a chunk are reused across 16 columns (kernels/quant/qgemv.wgsl; 8 on GPUs, not measured yet);
+ * XPU_QGEMV_WG / XPU_QGEMV_COLS reshape it. Otherwise the dense choice for B read along k, where
+ * a texture (packed f32 operands) or naive choice maps to the best register tiles.
+ */
+const envInt = (name: string): number | undefined => {
+  const v = process.env[name];
+  return v ? Number(v) : undefined;
+};
+
+function quantizedGemmConfig(adapter: GemmAdapterInfo, q: GemmQuery): TileConfig | GemvConfig {
+  const forced = process.env.XPU_QGEMM_PATH;
+  if ((q.m <= GEMV_MAX_M && forced !== 'tile') || forced === 'gemv') {
+    const base = splitKConfig(adapter);
+    const cols = base.wg <= 16 ? 16 : 8;
+    return { ...base, wg: envInt('XPU_QGEMV_WG') ?? base.wg, cols: envInt('XPU_QGEMV_COLS') ?? cols };
+  }
+  const c = chooseGemmConfig(adapter, q.m, q.n, q.k, q.dtype, q.hints);
+  return c.path === 'tile' && c.variant !== 'texture' ? c : defaultTileConfig(adapter, q.m, 'register');
 }
 
 /** The deterministic heuristic behind chooseGemmConfig (no override, no tuned table). */

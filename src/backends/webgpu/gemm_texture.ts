@@ -1,11 +1,12 @@
 import type { MatmulSpec, Storage } from '../backend.js';
 import type { GpuStorage } from './allocator.js';
 import { UniformWriter } from './codegen.js';
-import { gemmPackSource, gemmSource, type GemmLayout } from './gemm_codegen.js';
-import type { GemmAdapterInfo, TileConfig } from './gemm_config.js';
+import { gemmLayoutKey, gemmPackSource, gemmSource, type GemmLayout } from './gemm_codegen.js';
+import { gemmConfigKey, type GemmAdapterInfo, type TileConfig } from './gemm_config.js';
 import { gemmTiles, gemmUniforms, type GemmProblem, type MatrixOperand } from './gemm_plan.js';
-import type { CommandQueue } from './queue.js';
-import { createPipeline } from './pipelines.js';
+import type { GpuHost } from './host.js';
+import { bindTexture, bindWhole } from './program.js';
+import type { TextureFamily } from './textures.js';
 
 /**
  * The texture variant of the GEMM (TileConfig variant 'texture'): A and B are packed by
@@ -22,23 +23,11 @@ import { createPipeline } from './pipelines.js';
  * the same register tiles on storage buffers, packing included (the packs read and write each
  * operand once: < 2 % of a 512^3 GEMM).
  *
- * Textures come from a small pool keyed by (operand, size), reused by every GEMM of that size:
- * WebGPU orders the pack of the next GEMM after the reads of the previous one. Evicting one first
- * submits the pending work that may use it.
+ * Textures come from the backend's pool (textures.ts), keyed by (operand, size) and reused by
+ * every GEMM of that size.
  */
 
-interface DeviceState {
-  pool: Map<string, GPUTexture>;
-  pipelines: Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>;
-}
-const states = new WeakMap<GPUDevice, DeviceState>();
-const POOL_SIZE = 8;
-
-function stateOf(device: GPUDevice): DeviceState {
-  let s = states.get(device);
-  if (!s) states.set(device, (s = { pool: new Map(), pipelines: new Map() }));
-  return s;
-}
+const TEXTURES: TextureFamily = { name: 'gemm', capacity: 8 };
 
 /** Texture rows of A per batch entry and texels of B per row: padded to whole tiles. */
 function padded(p: GemmProblem, config: TileConfig): { rowsA: number; texelsB: number; k4: number } {
@@ -60,86 +49,48 @@ export function texturePackable(p: GemmProblem, adapter: Pick<GemmAdapterInfo, '
   return nb * rowsA <= lim && k4 <= lim && 4 * k4 <= lim && nb * texelsB <= lim;
 }
 
-function texture(device: GPUDevice, queue: CommandQueue, key: string, width: number, height: number): GPUTexture {
-  const s = stateOf(device);
-  const full = `${key}:${width}x${height}`;
-  let t = s.pool.get(full);
-  if (t) {
-    s.pool.delete(full); // most recently used last
-    s.pool.set(full, t);
-    return t;
-  }
-  if (s.pool.size >= POOL_SIZE) {
-    queue.flush(); // recorded commands may still use the evicted texture
-    const [oldKey, old] = s.pool.entries().next().value as [string, GPUTexture];
-    s.pool.delete(oldKey);
-    old.destroy();
-  }
-  t = device.createTexture({ size: [width, height], format: 'rgba32float', usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.TEXTURE_BINDING, label: `gemm-${full}` });
-  s.pool.set(full, t);
-  return t;
-}
-
-function pipelineFor(device: GPUDevice, key: string, code: string, entries: GPUBindGroupLayoutEntry[]): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
-  const s = stateOf(device);
-  let k = s.pipelines.get(key);
-  if (!k) {
-    const layout = device.createBindGroupLayout({ entries });
-    const pipeline = createPipeline(device, 'matmul', code, layout);
-    s.pipelines.set(key, (k = { pipeline, layout }));
-  }
-  return k;
-}
-
-const C = () => GPUShaderStage.COMPUTE;
-
 /**
  * Packs the logical [rows, cols] matrix `op` (strides s0 along rows, s1 along cols; `entries`
  * batch entries apart by op.batch[0]) into `tex`: entry b fills texture rows [b*per, (b+1)*per)
  * and `texels` columns, or with `across` columns [b*texels, (b+1)*texels) and rows [0, per);
  * zeros past rows and cols.
  */
-function pack(device: GPUDevice, queue: CommandQueue, op: MatrixOperand, dtype: string, rows: number, cols: number, texels: number, per: number, entries: number, across: boolean, tex: GPUTexture): void {
-  const k = pipelineFor(device, `pack|${dtype}`, gemmPackSource(dtype as 'float32'), [
-    { binding: 0, visibility: C(), buffer: { type: 'uniform' } },
-    { binding: 1, visibility: C(), storageTexture: { access: 'write-only', format: 'rgba32float' } },
-    { binding: 2, visibility: C(), buffer: { type: 'read-only-storage' } },
-  ]);
+function pack(host: GpuHost, op: MatrixOperand, dtype: string, rows: number, cols: number, texels: number, per: number, entries: number, across: boolean, tex: GPUTexture): void {
   const height = across ? per : per * entries;
-  const u = new UniformWriter().u32(rows, cols, texels, height).i32(op.offset, op.s0, op.s1).u32(per).i32(op.batch[0] ?? 0).u32(entries, across ? 1 : 0, 0).finish();
-  const st = op.storage as GpuStorage;
-  queue.dispatch('gemm-pack', k.pipeline, k.layout, u, [{ view: tex.createView(), texture: tex }, { buffer: st.buffer, size: st.size }], Math.ceil((height * texels * (across ? entries : 1)) / 64));
+  host.run({
+    name: 'gemm-pack', op: 'matmul', key: `gemm-pack|${dtype}`, layout: ['storage-texture', 'read'],
+    source: () => gemmPackSource(dtype as 'float32'),
+    uniforms: new UniformWriter().u32(rows, cols, texels, height).i32(op.offset, op.s0, op.s1).u32(per).i32(op.batch[0] ?? 0).u32(entries, across ? 1 : 0, 0).finish(),
+    bindings: [bindTexture(tex), bindWhole(op.storage)],
+    groups: Math.ceil((height * texels * (across ? entries : 1)) / 64),
+  });
 }
 
 /**
  * Runs C = epilogue(A @ B) with the texture variant into `out` (allocated by the caller with the
  * layout's output dtype). The caller checked texturePackable.
  */
-export function textureGemm(device: GPUDevice, queue: CommandQueue, p: GemmProblem, spec: MatmulSpec, layout: GemmLayout, config: TileConfig, out: GpuStorage): void {
+export function textureGemm(host: GpuHost, p: GemmProblem, spec: MatmulSpec, layout: GemmLayout, config: TileConfig, out: GpuStorage): void {
   const { rowsA, texelsB, k4 } = padded(p, config);
   const nb = batchOf(p);
   const tiles = gemmTiles(config, p.m, p.n);
-  const texA = texture(device, queue, 'a', k4, nb * rowsA);
-  const texB = texture(device, queue, 'b', nb * texelsB, 4 * k4);
-  pack(device, queue, p.a, spec.a.dtype, p.m, p.k, k4, rowsA, nb, false, texA);
-  pack(device, queue, p.b, spec.b.dtype, p.k, p.n, texelsB, 4 * k4, nb, true, texB);
-  const entries: GPUBindGroupLayoutEntry[] = [
-    { binding: 0, visibility: C(), buffer: { type: 'uniform' } },
-    { binding: 1, visibility: C(), buffer: { type: 'storage' } },
-    { binding: 2, visibility: C(), texture: { sampleType: 'unfilterable-float' } },
-    { binding: 3, visibility: C(), texture: { sampleType: 'unfilterable-float' } },
-  ];
+  const texA = host.textures.get(TEXTURES, 'a', [k4, nb * rowsA]);
+  const texB = host.textures.get(TEXTURES, 'b', [nb * texelsB, 4 * k4]);
+  pack(host, p.a, spec.a.dtype, p.m, p.k, k4, rowsA, nb, false, texA);
+  pack(host, p.b, spec.b.dtype, p.k, p.n, texelsB, 4 * k4, nb, true, texB);
   const extra: Storage[] = [];
   if (spec.epilogue?.bias) extra.push(spec.epilogue.bias.storage);
   if (spec.epilogue?.residual) extra.push(spec.epilogue.residual.storage);
-  extra.forEach((_, i) => entries.push({ binding: 4 + i, visibility: C(), buffer: { type: 'read-only-storage' } }));
-  const code = gemmSource(layout, config, p.m);
-  const k = pipelineFor(device, `gemm|${code}`, code, entries);
   // The hooks read bt.a as the entry's texture-row offset, bt.b as its texel-column offset.
   const rowsOf = (o: MatrixOperand, per: number): MatrixOperand => ({ ...o, offset: 0, batch: nb > 1 ? [per] : [] });
   const q: GemmProblem = { ...p, a: rowsOf(p.a, rowsA), b: rowsOf(p.b, texelsB) };
-  const whole = (st: Storage) => ({ buffer: (st as GpuStorage).buffer, size: (st as GpuStorage).size });
-  queue.dispatch('gemm', k.pipeline, k.layout, gemmUniforms(q, spec, tiles), [whole(out), { view: texA.createView(), texture: texA }, { view: texB.createView(), texture: texB }, ...extra.map(whole)], tiles.tilesN * tiles.tilesM * nb);
+  host.run({
+    name: 'gemm', op: 'matmul', key: `gemm|${gemmLayoutKey(layout)}|${gemmConfigKey(config)}|`, layout: ['write', 'texture', 'texture', ...extra.map(() => 'read' as const)],
+    source: () => gemmSource(layout, config, p.m),
+    uniforms: gemmUniforms(q, spec, tiles),
+    bindings: [bindWhole(out), bindTexture(texA), bindTexture(texB), ...extra.map(bindWhole)],
+    groups: tiles.tilesN * tiles.tilesM * nb,
+  });
 }
 
 /**
@@ -161,7 +112,7 @@ export function splitKProblem(p: GemmProblem, spec: MatmulSpec, config: TileConf
  * out[i] = sum over s of partials[s * mn + i]: the split-K reduction, one invocation per output
  * (the generic reduce kernel runs a workgroup per output: slow for a few slices on lavapipe).
  */
-export function sumSlices(device: GPUDevice, queue: CommandQueue, partials: GpuStorage, out: GpuStorage, slices: number, mn: number): void {
+export function sumSlices(host: GpuHost, partials: GpuStorage, out: GpuStorage, slices: number, mn: number): void {
   const code = [
     'struct SumParams {\n  mn: u32, slices: u32, pad0: u32, pad1: u32,\n}',
     '@group(0) @binding(0) var<uniform> Q: SumParams;',
@@ -180,20 +131,11 @@ export function sumSlices(device: GPUDevice, queue: CommandQueue, partials: GpuS
     '  outS[i] = t;',
     '}',
   ].join('\n');
-  const k = pipelineFor(device, 'splitk-sum', code, [
-    { binding: 0, visibility: C(), buffer: { type: 'uniform' } },
-    { binding: 1, visibility: C(), buffer: { type: 'storage' } },
-    { binding: 2, visibility: C(), buffer: { type: 'read-only-storage' } },
-  ]);
-  queue.dispatch('gemm-splitk-sum', k.pipeline, k.layout, new UniformWriter().u32(mn, slices, 0, 0).finish(), [{ buffer: out.buffer, size: out.size }, { buffer: partials.buffer, size: partials.size }], Math.ceil(mn / 64));
+  host.run({
+    name: 'gemm-splitk-sum', op: 'matmul', key: 'gemm-splitk-sum', layout: ['write', 'read'],
+    source: () => code,
+    uniforms: new UniformWriter().u32(mn, slices, 0, 0).finish(),
+    bindings: [bindWhole(out), bindWhole(partials)],
+    groups: Math.ceil(mn / 64),
+  });
 }
-
-/** Destroys the pooled textures of a device (emptyCache); pending work is submitted first. */
-export function releaseGemmTextures(device: GPUDevice, queue: CommandQueue): void {
-  const s = states.get(device);
-  if (!s || !s.pool.size) return;
-  queue.flush();
-  for (const t of s.pool.values()) t.destroy();
-  s.pool.clear();
-}
-

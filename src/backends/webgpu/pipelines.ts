@@ -3,7 +3,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { XpuDeviceError } from '../../errors.js';
 import { errorSink } from './error_sink.js';
-import { checkKernel, kernelDemands, type LaunchLimits } from './limits.js';
+import { checkKernel, kernelDemands, kernelFits, type LaunchLimits } from './limits.js';
+import { bufferLayout, type BindingKind, type Program } from './program.js';
 
 /** kernels/ sits at the package root, above src/ (tests) or dist/src/ (built code). */
 function findKernelDir(): string {
@@ -57,52 +58,104 @@ export interface CompiledKernel {
   layout: GPUBindGroupLayout;
 }
 
+/** GPUShaderStage is a global only once Dawn is loaded (dawn.ts): read it lazily. */
+const compute = (): number => GPUShaderStage.COMPUTE;
+
+function layoutEntry(kind: BindingKind, binding: number): GPUBindGroupLayoutEntry {
+  const C = compute();
+  switch (kind) {
+    case 'write': return { binding, visibility: C, buffer: { type: 'storage' } };
+    case 'read': return { binding, visibility: C, buffer: { type: 'read-only-storage' } };
+    case 'texture': return { binding, visibility: C, texture: { sampleType: 'unfilterable-float' } };
+    case 'texture-array': return { binding, visibility: C, texture: { sampleType: 'unfilterable-float', viewDimension: '2d-array' } };
+    case 'storage-texture': return { binding, visibility: C, storageTexture: { access: 'write-only', format: 'rgba32float' } };
+    case 'storage-texture-array': return { binding, visibility: C, storageTexture: { access: 'write-only', format: 'rgba32float', viewDimension: '2d-array' } };
+  }
+}
+
 /**
- * Pipelines cached by their full WGSL source plus override constants: the source already holds
- * every specialisation parameter (dtypes, op body, bindings), and never a shape.
+ * The one pipeline cache, in two levels: a program's short key (Program.key: no code generation
+ * on the hot path), then the full WGSL source plus override constants and layout (the source
+ * already holds every specialisation parameter: dtypes, op body, bindings, never a shape), so two
+ * keys that generate the same kernel share one pipeline. Kernel fit checks (limits.ts) are cached
+ * by short key too.
  */
 export class PipelineCache {
-  readonly #cache = new Map<string, CompiledKernel>();
+  readonly #byKey = new Map<string, CompiledKernel>();
+  readonly #bySource = new Map<string, CompiledKernel>();
   readonly #layouts = new Map<string, GPUBindGroupLayout>();
+  readonly #fits = new Map<string, boolean>();
   compiles = 0;
 
   constructor(private readonly device: GPUDevice) {}
 
-  /**
-   * A layout of one uniform buffer, one read-write storage buffer, `reads` read-only ones and
-   * `writes` more read-write ones after them (the device-side index assert, asserts.ts).
-   */
-  layout(reads: number, writes = 0): GPUBindGroupLayout {
-    const lk = `${reads}|${writes}`;
+  /** The bind group layout of a uniform buffer (binding 0) and bindings 1.. of these kinds. */
+  layoutOf(kinds: readonly BindingKind[]): GPUBindGroupLayout {
+    const lk = kinds.join(',');
     let l = this.#layouts.get(lk);
     if (!l) {
-      const entries: GPUBindGroupLayoutEntry[] = [
-        { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
-        { binding: 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } },
-      ];
-      for (let k = 0; k < reads; k++) entries.push({ binding: k + 2, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } });
-      for (let k = 0; k < writes; k++) entries.push({ binding: reads + 2 + k, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } });
+      const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility: compute(), buffer: { type: 'uniform' } }];
+      kinds.forEach((k, i) => entries.push(layoutEntry(k, i + 1)));
       l = this.device.createBindGroupLayout({ entries });
       this.#layouts.set(lk, l);
     }
     return l;
   }
 
-  /** The pipeline of `code` (cached); `op` names the op in errors (see createPipeline). */
-  get(code: string, reads: number, constants: Record<string, number>, op = 'kernel', writes = 0): CompiledKernel {
-    const key = `${code}\n//${JSON.stringify(constants)}|${writes}`;
-    let k = this.#cache.get(key);
+  /**
+   * A layout of one uniform buffer, one read-write storage buffer, `reads` read-only ones and
+   * `writes` more read-write ones after them (the device-side index assert, asserts.ts).
+   */
+  layout(reads: number, writes = 0): GPUBindGroupLayout {
+    return this.layoutOf(bufferLayout(reads, writes));
+  }
+
+  /** The pipeline of `code` for a layout (cached by source); `op` names the op in errors (see createPipeline). */
+  compile(code: string, kinds: readonly BindingKind[], constants: Record<string, number> = {}, op = 'kernel'): CompiledKernel {
+    const key = `${code}\n//${JSON.stringify(constants)}|${kinds.join(',')}`;
+    let k = this.#bySource.get(key);
     if (!k) {
-      const layout = this.layout(reads, writes);
+      const layout = this.layoutOf(kinds);
       const pipeline = createPipeline(this.device, op, code, layout, constants);
       k = { pipeline, layout };
-      this.#cache.set(key, k);
+      this.#bySource.set(key, k);
       this.compiles++;
     }
     return k;
   }
 
+  /** The pipeline of a program, by its short key (compiled on the first use of the key). */
+  program(p: Pick<Program, 'key' | 'layout' | 'source' | 'constants' | 'name' | 'op'>): CompiledKernel {
+    let k = this.#byKey.get(p.key);
+    if (!k) {
+      k = this.compile(p.source(), p.layout, p.constants, p.op ?? p.name);
+      this.#byKey.set(p.key, k);
+    }
+    return k;
+  }
+
+  /** Whether a pipeline is cached under this short key. */
+  has(key: string): boolean {
+    return this.#byKey.has(key);
+  }
+
+  /**
+   * Whether the kernel of short key `key` fits the adapter's limits (limits.ts), checked once per
+   * key (always true once compiled). `sources` are generated only on the first check.
+   */
+  fits(key: string, sources: () => string | string[]): boolean {
+    if (this.#byKey.has(key)) return true;
+    let ok = this.#fits.get(key);
+    if (ok === undefined) {
+      const lim = this.device.limits as unknown as LaunchLimits;
+      const s = sources();
+      ok = (Array.isArray(s) ? s : [s]).every((code) => kernelFits(code, lim));
+      this.#fits.set(key, ok);
+    }
+    return ok;
+  }
+
   get size(): number {
-    return this.#cache.size;
+    return this.#bySource.size;
   }
 }

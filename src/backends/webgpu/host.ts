@@ -1,0 +1,24 @@
+import type { MapSpec, Storage } from '../backend.js';
+import type { DType } from '../../tensor/dtype.js';
+import type { AdapterInfo } from './adapter.js';
+import type { GpuStorage } from './allocator.js';
+import type { PipelineCache } from './pipelines.js';
+import type { Program } from './program.js';
+import type { TexturePool } from './textures.js';
+
+/**
+ * What the launchers outside backend.ts (GEMM textures, quantized GEMM, attention) need from
+ * WebGPUBackend: the launch layer (run, the pipeline cache, the texture pool, the adapter record)
+ * and memory. An interface, so that they do not import the backend that imports them.
+ */
+export interface GpuHost {
+  readonly device: GPUDevice;
+  readonly adapter: AdapterInfo;
+  readonly pipelines: PipelineCache;
+  readonly textures: TexturePool;
+  /** Compiles (once per program key), checks and records one launch (WebGPUBackend.run). */
+  run(program: Program): void;
+  alloc(dtype: DType, n: number, op: string): GpuStorage;
+  release(storage: Storage): void;
+  map(spec: MapSpec): Storage;
+}
