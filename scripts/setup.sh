@@ -173,6 +173,7 @@ echo "built dist/"
 step 'Check'
 XPU_QUIET=1 node --input-type=module -e '
   const x = await import("./dist/src/index.js");
+  await x.ready();
   const n = x.nativeInfo();
   console.log(x.accelerator.isAvailable()
     ? `xpu device: ${x.accelerator.getDeviceName()}`

@@ -1,14 +1,15 @@
 /**
  * xpu: a tensor runtime for Node.js on WebGPU (Dawn) with a complete CPU fallback.
  * This file is the public API and nothing else.
+ *
+ * Importing it opens nothing (no top-level await, so `require('xpu')` works too): cpu works at
+ * once, and `await xpu.ready()` opens the GPU (src/device/registry.ts).
  */
-import { initDevices } from './device/registry.js';
 import './tensor/methods.js';
 
-await initDevices();
-
+export { ready } from './device/registry.js';
 export { Tensor, isTensor } from './tensor/tensor.js';
-export { Device, type DeviceLike, type DeviceType } from './device/device.js';
+export { Device, type DeviceLike, type DeviceString, type DeviceType } from './device/device.js';
 export type { DType } from './tensor/dtype.js';
 export * from './errors.js';
 export { scope, keep } from './tensor/scope_api.js';

@@ -39,6 +39,18 @@ describe('xpu info', () => {
     expect(['spin', 'throttle', 'adaptive']).toContain(r.pollStrategy);
   });
 
+  it('shows cpu as the default device on a machine without a hardware GPU', async () => {
+    // Without any adapter, and with only a software one (lavapipe in CI): cpu either way.
+    for (const env of [{ VK_ICD_FILENAMES: '/nonexistent/icd.json', VK_DRIVER_FILES: '/nonexistent/icd.json', XPU_QUIET: '1' }, {}]) {
+      const r = JSON.parse((await xpuCli(['info', '--json'], { XPU_DEVICE: '', ...env })).stdout);
+      const gpu = r.devices.find((d: { type: string }) => d.type === 'xpu');
+      if (gpu && !gpu.adapter.isSoftware) continue;
+      expect(r.defaultDevice).toBe('cpu');
+      expect(r.devices.find((d: { isDefault: boolean }) => d.isDefault).name).toBe('cpu');
+      if (gpu) expect(r.defaultReason).toMatch(/software adapter/);
+    }
+  });
+
   it('prints the same report as text', async () => {
     const { stdout } = await xpuCli(['info']);
     for (const heading of ['Devices', 'Native components', 'Versions and settings', 'Dawn (npm webgpu)']) expect(stdout).toContain(heading);

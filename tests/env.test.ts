@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const entry = `${root}dist/src/index.js`;
 const script = `const x = await import(${JSON.stringify(entry)});
+await x.ready();
 console.log(JSON.stringify({ device: String(x.defaultDevice()), available: x.accelerator.isAvailable(),
   why: x.accelerator.unavailable(), sum: await x.ones([3]).add(1).toArray() }));`;
 
@@ -38,5 +39,56 @@ describe('device selection from the environment', () => {
     const lines = stderr.split('\n').filter((l) => l.startsWith('xpu:'));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^xpu: no GPU device, running on cpu: .+/);
+  });
+});
+
+/** Runs `code` (CommonJS when cjs, else an ES module) against the built package; its last stdout line is JSON. */
+function runCode(code: string, env: Record<string, string> = {}, cjs = false): Record<string, unknown> {
+  const r = spawnSync(process.execPath, [...(cjs ? [] : ['--input-type=module']), '-e', code], {
+    env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp', XPU_DEVICE: '', ...env }, encoding: 'utf8', timeout: 60_000,
+  });
+  expect(r.status, r.stderr).toBe(0);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+
+describe('lazy device initialisation', () => {
+  it('require() and import both load the package, and cpu works before ready()', () => {
+    const probe = (x: string) => `const t = ${x}.ones([2, 2]); ${x}.matmul(t, t).toArray().then((v) => console.log(JSON.stringify({ device: String(t.device), v, ready: ${x}.accelerator.isReady() })));`;
+    const expected = { device: 'cpu', v: [[2, 2], [2, 2]], ready: false };
+    expect(runCode(`const x = require(${JSON.stringify(entry)}); ${probe('x')}`, {}, true)).toEqual(expected);
+    expect(runCode(`const x = await import(${JSON.stringify(entry)}); ${probe('x')}`)).toEqual(expected);
+  });
+
+  it("'xpu' before ready() throws XpuNotReadyError naming the remedy; after it, xpu works", () => {
+    const out = runCode(`const x = await import(${JSON.stringify(entry)});
+let before;
+try { x.zeros([2], { device: 'xpu' }); } catch (e) { before = { name: e.name, isDevice: e instanceof x.XpuDeviceError, message: e.message }; }
+const def = String(await x.ready());
+const avail = x.accelerator.isAvailable();
+const info = avail ? x.accelerator.getDeviceInfo('xpu') : null;
+const sum = avail ? await x.ones([3], { device: 'xpu' }).add(1).toArray() : null;
+console.log(JSON.stringify({ before, def, avail, software: info?.isSoftware ?? null, sum, stats: avail ? typeof x.accelerator.memoryStats('xpu:0').allocatedBytes : null }));`);
+    expect(out.before).toMatchObject({ name: 'XpuNotReadyError', isDevice: true, message: expect.stringContaining('await xpu.ready()') });
+    if (process.env.XPU_REQUIRE_GPU === '1') expect(out.avail).toBe(true);
+    if (out.avail) {
+      expect(out.sum).toEqual([2, 2, 2]);
+      expect(out.stats).toBe('number');
+      // A software adapter (lavapipe in CI) is never the default; a hardware one is.
+      expect(out.def).toBe(out.software ? 'cpu' : 'xpu:0');
+    } else {
+      expect(out.def).toBe('cpu');
+    }
+  });
+
+  it('XPU_DEVICE=xpu makes xpu the default (after ready(); before it, the default throws XpuNotReadyError)', () => {
+    const out = runCode(`const x = await import(${JSON.stringify(entry)});
+let before = null;
+try { x.zeros([1]); } catch (e) { before = e.name; }
+let def = null, err = null;
+try { def = String(await x.ready()); } catch (e) { err = e.name; }
+console.log(JSON.stringify({ before, def, err, avail: x.accelerator.isAvailable() }));`, { XPU_DEVICE: 'xpu' });
+    expect(out.before).toBe('XpuNotReadyError');
+    if (out.avail) expect(out.def).toBe('xpu:0');
+    else expect(out.err).toBe('XpuDeviceError');
   });
 });

@@ -10,6 +10,8 @@
 import * as xpu from '../../src/index.js';
 import { fromHost } from '../../src/ops/creation.js';
 import { countFor, type Coll, type RankPlan, type Row } from './plan.js';
+// The runtime opens nothing at import: open the GPU before the first xpu tensor.
+await xpu.ready();
 
 const d = xpu.dist;
 type Tensor = xpu.Tensor;

@@ -31,6 +31,8 @@ import { gemmAdapterInfo, setGemmConfigOverride, type GemmConfig, type TileConfi
 import { gemmProblem, gemmTiles, gemmUniforms } from '../../src/backends/webgpu/gemm_plan.js';
 import { setPollStrategy, parsePollStrategy } from '../../src/backends/webgpu/poll.js';
 import type { MatmulSpec, Storage } from '../../src/backends/backend.js';
+// The runtime opens nothing at import: open the GPU before the first xpu tensor.
+await xpu.ready();
 
 interface Args {
   sizes: number[];

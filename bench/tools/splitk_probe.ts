@@ -7,6 +7,8 @@
 import * as xpu from '../../src/index.js';
 import { chooseGemmConfig, gemmAdapterInfo, gemmConfigKey, setGemmConfigOverride, type GemmConfig } from '../../src/backends/webgpu/gemm_config.js';
 import { xpuEntries } from '../../src/device/registry.js';
+// The runtime opens nothing at import: open the GPU before the first xpu tensor.
+await xpu.ready();
 
 const [m, n, k] = process.argv.length >= 5 ? process.argv.slice(2, 5).map(Number) : [64, 64, 65536];
 const rounds = Number(process.argv[5] ?? 5);

@@ -14,6 +14,8 @@ import * as xpu from '../../src/index.js';
 import { gemmAdapterInfo } from '../../src/backends/webgpu/gemm_config.js';
 import { adapterKey, CACHE_SCHEMA_VERSION } from '../../src/backends/webgpu/gemm_tuner.js';
 import { xpuEntries } from '../../src/device/registry.js';
+// The runtime opens nothing at import: open the GPU before the first xpu tensor.
+await xpu.ready();
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: string): string => {

@@ -84,6 +84,7 @@ export async function runBench(names: string[], opts: BenchOptions): Promise<num
   }
 
   const xpu = await import('../index.js');
+  if (opts.device !== 'cpu') await xpu.ready();
   const devices: DeviceName[] = [];
   if (opts.device !== 'cpu') {
     if (xpu.accelerator.isAvailable()) devices.push('xpu');

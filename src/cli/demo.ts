@@ -18,7 +18,7 @@ interface Case {
 }
 
 interface Inputs {
-  device: string;
+  device: xpu.DeviceString;
   a: Tensor;
   b: Tensor;
   w: Tensor;
@@ -78,7 +78,7 @@ function compare(x: Float32Array, ref: Float32Array): { maxAbs: number; scale: n
 
 /** Returns the process exit code: 0 when every case agrees (or there is no xpu and it is not required). */
 export async function runDemo(): Promise<number> {
-  const info = collectInfo();
+  const info = await collectInfo();
   const devs = new Table({ head: ['device', 'default', 'description'], style: { head: [], border: [] } });
   for (const d of info.devices) devs.push([d.name, d.isDefault ? 'yes' : '', d.description]);
   console.log(`Devices\n${devs.toString()}`);

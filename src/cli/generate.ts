@@ -10,7 +10,7 @@ export interface GenerateCliOptions {
   model: string;
   chat?: boolean;
   system?: string;
-  device?: string;
+  device?: 'xpu' | 'cpu';
   maxTokens: number;
   temperature: number;
   topK?: number;
@@ -24,8 +24,9 @@ export async function runGenerate(prompt: string, opts: GenerateCliOptions): Pro
     process.stderr.write(`xpu generate: no such model file: ${opts.model}\n`);
     return 1;
   }
-  // The runtime opens the GPU at import; only import it once the arguments are known good.
+  // Opening the GPU costs time: only once the arguments are known good.
   const xpu = await import('../index.js');
+  await xpu.ready();
   const t0 = performance.now();
   let lm: Awaited<ReturnType<typeof xpu.llm.load>> | undefined;
   try {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import Table from 'cli-table3';
 import * as xpu from '../index.js';
 import { getPollStrategy } from '../backends/webgpu/poll.js';
+import { defaultReason } from '../device/registry.js';
 import { dawnVersion, mesaVersion, xpuVersion, type MesaVersion } from './versions.js';
 
 /** `xpu info`: devices, adapter details, native components and versions, as text or JSON. */
@@ -27,6 +28,9 @@ export interface DeviceReport {
 
 export interface InfoReport {
   devices: DeviceReport[];
+  /** The device new tensors go to, and why (a software adapter is never the default). */
+  defaultDevice: string;
+  defaultReason: string;
   /** Why there is no xpu device (null when there is one). */
   xpuUnavailable: string | null;
   pollStrategy: string;
@@ -36,8 +40,9 @@ export interface InfoReport {
   env: Record<string, string>;
 }
 
-export function collectInfo(): InfoReport {
-  const def = xpu.defaultDevice().toString();
+/** Opens the GPU (xpu.ready()) and reports what it found. */
+export async function collectInfo(): Promise<InfoReport> {
+  const def = (await xpu.ready()).toString();
   const devices: DeviceReport[] = [{ name: 'cpu', type: 'cpu', isDefault: def === 'cpu', description: `Node.js ${process.version} on ${process.arch}, TypeScript kernels` }];
   for (let i = 0; i < xpu.accelerator.deviceCount(); i++) {
     const adapter = xpu.accelerator.getDeviceInfo(i);
@@ -48,6 +53,8 @@ export function collectInfo(): InfoReport {
   for (const [k, v] of Object.entries(process.env)) if (k.startsWith('XPU_') && v !== undefined) env[k] = v;
   return {
     devices,
+    defaultDevice: def,
+    defaultReason: defaultReason(),
     xpuUnavailable: xpu.accelerator.unavailable(),
     pollStrategy: getPollStrategy(),
     native: xpu.nativeInfo(),
@@ -85,7 +92,7 @@ export function printInfo(r: InfoReport): void {
   const out: string[] = [];
   const devs = new Table({ head: ['device', 'default', 'description'], style: { head: [], border: [] } });
   for (const d of r.devices) devs.push([d.name, d.isDefault ? 'yes' : '', d.description]);
-  out.push('Devices', devs.toString());
+  out.push('Devices', devs.toString(), `default device: ${r.defaultDevice} (${r.defaultReason})`);
   if (r.xpuUnavailable) out.push(`xpu unavailable: ${r.xpuUnavailable}`);
 
   for (const d of r.devices) {

@@ -20,7 +20,7 @@ program
   .option('--json', 'print the same report as JSON')
   .action(async (opts: { json?: boolean }) => {
     const { collectInfo, printInfo } = await import('./info.js');
-    const report = collectInfo();
+    const report = await collectInfo();
     if (opts.json) console.log(JSON.stringify(report, null, 2));
     else printInfo(report);
   });

@@ -1,14 +1,18 @@
-import { cpuDevice, currentXpu, defaultDevice as defaultDev, resolveDevice, setCurrentXpu, unavailableReason, xpuEntries, type XpuDeviceInfo } from './registry.js';
+import { cpuDevice, currentXpu, defaultDevice as defaultDev, isReady, ready, resolveDevice, setCurrentXpu, unavailableReason, xpuEntries, xpuEntry, type XpuDeviceInfo } from './registry.js';
 import type { Device, DeviceLike } from './device.js';
-import type { MemoryStats } from '../backends/webgpu/allocator.js';
 import { XpuDeviceError } from '../errors.js';
+import type { MemoryStats } from '../backends/webgpu/allocator.js';
 import type { TuneGemmOptions, TunedGemm } from '../backends/webgpu/gemm_autotune.js';
 export type { TuneGemmOptions, TunedGemm } from '../backends/webgpu/gemm_autotune.js';
 import type { AttentionTuneShape, TuneAttentionOptions, TunedAttention } from '../backends/webgpu/attention_autotune.js';
 export type { AttentionTuneShape, TuneAttentionOptions, TunedAttention } from '../backends/webgpu/attention_autotune.js';
+export type { XpuDeviceInfo } from './registry.js';
 
 /**
- * The device-agnostic accelerator API, with the meaning of torch.accelerator / torch.xpu.
+ * The device-agnostic accelerator API, with the meaning of torch.accelerator / torch.xpu. The
+ * xpu devices are known once `await xpu.ready()` has resolved: before that isAvailable() is false
+ * and unavailable() says so; calls that need a device throw XpuNotReadyError, while the async
+ * ones (synchronize, tuneGemm, tuneAttention) open the GPU themselves.
  */
 export const isAvailable = (): boolean => xpuEntries().length > 0;
 export const deviceCount = (): number => xpuEntries().length;
@@ -16,16 +20,21 @@ export const currentDevice = (): number => currentXpu();
 export const setDevice = (i: number): void => setCurrentXpu(i);
 /** Why no accelerator is available (null when one is). */
 export const unavailable = (): string | null => unavailableReason();
+export { ready, isReady };
 
-function entry(op: string, i?: number) {
-  const list = xpuEntries();
-  const idx = i ?? currentXpu();
-  const e = list[idx];
-  if (!e) {
-    throw new XpuDeviceError('no such accelerator', { op, arg: 'device', expected: list.length ? `an index in [0, ${list.length - 1}]` : 'an available xpu device', got: `${idx}${unavailableReason() ? ` (${unavailableReason()})` : ''}` });
-  }
-  return e;
+/** An xpu index, an xpu device ('xpu', 'xpu:1', a Device), or the current xpu (undefined). */
+export type XpuSelector = number | DeviceLike | undefined;
+
+/** The xpu entry a selector names; cpu is refused (these calls are about GPU adapters). */
+function entry(op: string, which: XpuSelector) {
+  if (which === undefined || typeof which === 'number') return xpuEntry(op, which);
+  const d = resolveDevice(op, which);
+  if (d.type === 'cpu') throw new XpuDeviceError('cpu is not an accelerator', { op, arg: 'device', expected: "an xpu device: an index, 'xpu' or 'xpu:N'", got: "'cpu'" });
+  return xpuEntry(op, d.index);
 }
+
+/** Whether a selector names an xpu device (so an async call should open the GPU first). */
+const namesXpu = (which: XpuSelector): boolean => which === undefined || typeof which === 'number' || String(which).startsWith('xpu');
 
 /**
  * Waits until every queued kernel on a device has finished: an xpu index, or a device ('cpu',
@@ -35,9 +44,11 @@ function entry(op: string, i?: number) {
 export async function synchronize(which?: number | DeviceLike): Promise<void> {
   if (which === undefined) {
     await cpuDevice.backend.synchronize();
-    if (isAvailable()) await entry('accelerator.synchronize').backend.synchronize();
+    // Before ready() no xpu work can have been queued: nothing to wait for, nothing to open.
+    if (isAvailable()) await entry('accelerator.synchronize', undefined).backend.synchronize();
     return;
   }
+  if (namesXpu(which)) await ready();
   if (typeof which === 'number') {
     await entry('accelerator.synchronize', which).backend.synchronize();
     return;
@@ -45,34 +56,36 @@ export async function synchronize(which?: number | DeviceLike): Promise<void> {
   await resolveDevice('accelerator.synchronize', which).backend.synchronize();
 }
 
-export function getDeviceInfo(i?: number): XpuDeviceInfo {
-  return entry('accelerator.getDeviceInfo', i).info;
+/** The adapter behind an xpu device: an index, 'xpu', 'xpu:N' or a Device (default: the current one). */
+export function getDeviceInfo(which?: XpuSelector): XpuDeviceInfo {
+  return entry('accelerator.getDeviceInfo', which).info;
 }
 
-export function getDeviceName(i?: number): string {
-  return entry('accelerator.getDeviceName', i).info.description;
+export function getDeviceName(which?: XpuSelector): string {
+  return entry('accelerator.getDeviceName', which).info.description;
 }
 
-export function memoryStats(i?: number): MemoryStats {
-  return entry('accelerator.memoryStats', i).backend.allocator.stats();
+/** The GPU caching allocator's counters of an xpu device (an index, 'xpu', 'xpu:N' or a Device). */
+export function memoryStats(which?: XpuSelector): MemoryStats {
+  return entry('accelerator.memoryStats', which).backend.allocator.stats();
 }
 
-export function memoryAllocated(i?: number): number {
-  return memoryStats(i).allocatedBytes;
+export function memoryAllocated(which?: XpuSelector): number {
+  return memoryStats(which).allocatedBytes;
 }
 
-export function maxMemoryAllocated(i?: number): number {
-  return memoryStats(i).peakAllocatedBytes;
+export function maxMemoryAllocated(which?: XpuSelector): number {
+  return memoryStats(which).peakAllocatedBytes;
 }
 
-export function resetPeakMemoryStats(i?: number): void {
-  entry('accelerator.resetPeakMemoryStats', i).backend.allocator.resetPeak();
+export function resetPeakMemoryStats(which?: XpuSelector): void {
+  entry('accelerator.resetPeakMemoryStats', which).backend.allocator.resetPeak();
 }
 
-/** Frees every cached, unused GPU block (torch.xpu.empty_cache). */
-export function emptyCache(i?: number): void {
+/** Frees every cached, unused GPU block (torch.xpu.empty_cache); nothing to do without an xpu. */
+export function emptyCache(which?: XpuSelector): void {
   if (!isAvailable()) return;
-  entry('accelerator.emptyCache', i).backend.emptyCache();
+  entry('accelerator.emptyCache', which).backend.emptyCache();
 }
 
 /** A Device object: device('cpu'), device('xpu'), device('xpu:0'). */
@@ -80,7 +93,10 @@ export function device(like: DeviceLike): Device {
   return resolveDevice('device', like);
 }
 
-/** The default device for new tensors: xpu when available, else cpu. */
+/**
+ * The default device for new tensors: XPU_DEVICE when set; else, once ready() has resolved, the
+ * current xpu when it is a hardware adapter; else cpu (the rule lives in registry.defaultDevice).
+ */
 export function defaultDevice(): Device {
   return defaultDev();
 }
@@ -93,6 +109,7 @@ export const cpu = cpuDevice;
  * ($XDG_CACHE_HOME/xpu/). See gemm_tuner.ts for XPU_AUTOTUNE=off|on|force.
  */
 export async function tuneGemm(shapes: readonly (readonly [number, number, number])[], options: TuneGemmOptions & { device?: number } = {}): Promise<TunedGemm[]> {
+  await ready();
   const e = entry('accelerator.tuneGemm', options.device);
   const { tuneGemmOn } = await import('../backends/webgpu/gemm_autotune.js');
   return tuneGemmOn(e.device, e.backend, shapes, options);
@@ -104,6 +121,7 @@ export async function tuneGemm(shapes: readonly (readonly [number, number, numbe
  * adapter ($XDG_CACHE_HOME/xpu/attention-*.json). XPU_AUTOTUNE means what it does for tuneGemm.
  */
 export async function tuneAttention(shapes: readonly AttentionTuneShape[], options: TuneAttentionOptions & { device?: number } = {}): Promise<TunedAttention[]> {
+  await ready();
   const e = entry('accelerator.tuneAttention', options.device);
   const { tuneAttentionOn } = await import('../backends/webgpu/attention_autotune.js');
   return tuneAttentionOn(e.device, e.backend, shapes, options);

@@ -19,5 +19,8 @@ export class Device {
   }
 }
 
+/** A device by name: 'cpu', 'xpu' (the current xpu device) or 'xpu:N'. */
+export type DeviceString = 'cpu' | 'xpu' | `xpu:${number}`;
+
 /** What APIs accept for a device: a Device, 'cpu', 'xpu' or 'xpu:0'. */
-export type DeviceLike = Device | string;
+export type DeviceLike = Device | DeviceString;

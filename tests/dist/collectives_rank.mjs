@@ -8,6 +8,8 @@
 // usage (under `xpu run`): node collectives_rank.mjs <devices: cpu[,xpu]> <seed>
 import * as xpu from '../../dist/src/index.js';
 import { castNumber } from '../../dist/src/tensor/dtype.js';
+// The runtime opens nothing at import: open the GPU before the first xpu tensor.
+await xpu.ready();
 
 const d = xpu.dist;
 const devices = (process.argv[2] ?? 'cpu').split(',');
