@@ -214,7 +214,7 @@ const METHOD_CALLS: Record<string, Entry> = {
 /** Exported functions and classes that take no tensor argument (creation from sizes, predicates, classes of errors...). */
 const NO_TENSOR_ARGS = new Set([
   'tensor', 'zeros', 'ones', 'full', 'empty', 'arange', 'linspace', 'eye', 'rand', 'randn', 'manualSeed', 'getRngState',
-  'scope', 'isTensor', 'device', 'defaultDevice', 'nativeInfo', 'Tensor', 'Device', 'BlockMask',
+  'scope', 'isTensor', 'device', 'defaultDevice', 'ready', 'nativeInfo', 'Tensor', 'Device', 'BlockMask',
   'nn.ropeInvFreq', 'nn.isQuantizedLike', 'quant.isQuantizedTensor', 'quant.int8RowStride', 'quant.roundHalfEven',
   'quant.packInt4', 'quant.unpackInt4', 'quant.padInt8Rows', 'quant.unpadInt8Rows', 'quant.fromMatMulNBits', 'quant.fromGptq',
   'flex.parseExpr', 'flex.BlockMask', 'nn.ModuleList',
