@@ -43,6 +43,20 @@ export interface MapContext {
 }
 
 /**
+ * A map kernel whose output element is a pure function of its operands, in order: slot j is
+ * tensor input `index` (loaded in argKind, or loadKinds[index]) or scalar `index`. The elementwise
+ * ops, where, casts, copies and fills are such maps. The cpu backend compiles a typed-array loop
+ * around `fn` (src/backends/cpu/map_fast.ts) instead of calling `js` per element through strides;
+ * both must compute the same (`js` is built from the same function).
+ */
+export interface PureMap {
+  fn: (...x: number[]) => number;
+  slots: readonly { tensor: boolean; index: number }[];
+  /** fn is the identity: a map from a dtype to itself may copy elements (bits) as they are. */
+  copy?: boolean;
+}
+
+/**
  * One elementwise-family kernel, written once for both devices: a WGSL body and its JavaScript
  * twin. Bodies see x0..xN (inputs converted to `argKind`), `i` (linear output index), `c` (coords),
  * e0..eN (i32 storage indices), ld0(e).. loaders, and sf(k)/si(k)/su(k) scalars; they return R,
@@ -63,6 +77,8 @@ export interface MapKernel {
    * src/backends/webgpu/asserts.ts). The JS twin never needs it: cpu ops check indices first.
    */
   assertsIndex?: boolean;
+  /** Set when the body is a pure function of its operands (see PureMap): the cpu fast paths. */
+  pure?: PureMap;
 }
 
 export interface MapSpec {

@@ -7,6 +7,9 @@ import { broadcastStrides } from '../tensor/shape.js';
 import { StorageRef, Tensor } from '../tensor/tensor.js';
 import { COPY_KERNEL } from './copy_kernel.js';
 
+/** bool(x): x != 0, NaN included (PyTorch). */
+const nonzero = (x: number): number => (x !== 0 ? 1 : 0);
+
 /** Checks liveness of every tensor argument and that they share one device. */
 export function checkSameDevice(op: string, tensors: readonly Tensor[], names?: readonly string[]): Device {
   tensors.forEach((t, i) => tensorArg(op, names?.[i] ?? (i === 0 ? 'input' : `other`), t));
@@ -64,8 +67,8 @@ export function copyAs(op: string, t: Tensor, dtype: DType = t.dtype): Tensor {
     // bool(x) is x != 0, not a truncating conversion (0.5 -> true), and NaN is true as in
     // PyTorch; NaN is tested through its bits, since a compiler may fold NaN != 0 to false.
     argKind = from;
-    const nonzero = from === 'f32' ? 'x0 != 0.0 || is_nan(x0)' : `x0 != ${from}(0)`;
-    kernel = { name: `to_bool_${from}`, wgsl: `return select(0u, 1u, ${nonzero});`, js: (x) => (x[0] !== 0 ? 1 : 0) };
+    const test = from === 'f32' ? 'x0 != 0.0 || is_nan(x0)' : `x0 != ${from}(0)`;
+    kernel = { name: `to_bool_${from}`, wgsl: `return select(0u, 1u, ${test});`, js: (x) => nonzero(x[0]), pure: { fn: nonzero, slots: [{ tensor: true, index: 0 }] } };
   }
   void op;
   return runMap({ device: t.device, kernel, inputs: [operand(t, t.shape)], outShape: t.shape, outDtype: dtype, argKind });

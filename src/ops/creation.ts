@@ -7,6 +7,7 @@ import { allocHost, castNumber, checkDType, dtypeInfo, writeHost, type DType, ty
 import { checkShape, fmtShape, intArg, numberArg, numel } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { runMap, scalarWgsl, tensorArg, wrap } from './common.js';
+import { identity } from './copy_kernel.js';
 
 export interface CreateOptions {
   dtype?: DType;
@@ -94,7 +95,7 @@ export function generate(op: string, shape: readonly number[], options: CreateOp
 
 const FILL: Record<string, MapKernel> = {};
 function fillKernel(kind: string): MapKernel {
-  return (FILL[kind] ??= { name: 'fill', wgsl: `return ${scalarWgsl(kind as 'f32', 0)};`, js: (_x, ctx) => ctx.scalars[0] });
+  return (FILL[kind] ??= { name: 'fill', wgsl: `return ${scalarWgsl(kind as 'f32', 0)};`, js: (_x, ctx) => identity(ctx.scalars[0]), pure: { fn: identity, slots: [{ tensor: false, index: 0 }] } });
 }
 
 /** full() under the name of the public function that was called (zeros, onesLike...), for errors. */

@@ -55,13 +55,14 @@ function run(op: string, def: ElementwiseDef, xs: readonly TensorOrScalar[], arg
     scalars.push({ kind: argKind, value: checkNumber(op, names[j], x) });
     return 's';
   });
-  const js = def.js(argKind);
+  const js = twin(def, argKind);
   const slots = pattern.map((p, j) => ({ tensor: p === 't', index: pattern.slice(0, j).filter((q) => q === p).length }));
   const kernel: MapKernel = {
     name: `${op}_${pattern.join('')}`,
     lazy: true,
     wgsl: `${pre.join('\n  ')}\n  ${def.wgsl(argKind)}`,
     js: slotCaller(js, slots),
+    pure: { fn: js, slots },
   };
   // Scalars are converted to the result dtype, as torch does (uint8 < -1 compares with 255, a
   // float16 op sees 0.1 as float16), which is also what the GPU's uniform bits hold.
@@ -69,6 +70,20 @@ function run(op: string, def: ElementwiseDef, xs: readonly TensorOrScalar[], arg
   const out = runMap({ device, kernel, inputs, outShape, outDtype, argKind, scalars });
   for (const t of temps) t.dispose(); // the map above has read them (or is recorded before any reuse)
   return out;
+}
+
+const TWINS = new WeakMap<ElementwiseDef, Map<ComputeKind, (...x: number[]) => number>>();
+
+/**
+ * The def's JS twin for a kind, one function object per (def, kind): the cpu backend caches the
+ * loops it compiles around a pure map by that object (src/backends/cpu/map_fast.ts).
+ */
+function twin(def: ElementwiseDef, kind: ComputeKind): (...x: number[]) => number {
+  let byKind = TWINS.get(def);
+  if (!byKind) TWINS.set(def, (byKind = new Map()));
+  let fn = byKind.get(kind);
+  if (!fn) byKind.set(kind, (fn = def.js(kind)));
+  return fn;
 }
 
 type Getter = (ctx: MapContext) => number;

@@ -1,4 +1,5 @@
 import type { MapKernel } from '../backends/backend.js';
+import { identity } from './copy_kernel.js';
 
 /**
  * The map kernels behind cat, indexSelect/gather/embedding and triu/tril, each a WGSL body and
@@ -20,7 +21,7 @@ export function catKernel(n: number): MapKernel {
   if (k) return k;
   if (n === 1) {
     // One input is a plain (converting) copy: no coordinates, so contiguous dims merge.
-    k = { name: 'cat1', lazy: true, wgsl: 'return ld0(e0);', js: (_x, ctx) => ctx.load(0, ctx.e[0]) };
+    k = { name: 'cat1', lazy: true, wgsl: 'return ld0(e0);', js: (_x, ctx) => identity(ctx.load(0, ctx.e[0])), pure: { fn: identity, slots: [{ tensor: true, index: 0 }], copy: true } };
   } else {
     const branches: string[] = [];
     for (let j = 0; j < n - 1; j++) branches.push(`if (cd < si(${j + 1}u)) { return ld${j}(e${j}); }`);

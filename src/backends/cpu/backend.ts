@@ -3,6 +3,7 @@ import { castNumber, convertKind, dtypeInfo, readHost, writeHost, type DType, ty
 import { coalesce, numel } from '../../tensor/shape.js';
 import { CpuStorage } from './storage.js';
 import { StridedWalker } from './indexing.js';
+import { fastMap } from './map_fast.js';
 import { hostReader, hostWriter } from './host_io.js';
 import { giveBackHost } from './host_pool.js';
 import { reduceRow } from './reduce.js';
@@ -69,6 +70,8 @@ export class CpuBackend implements Backend {
     let shape: readonly number[] = spec.outShape;
     let strides: readonly (readonly number[])[] = inputs.map((op) => op.strides);
     if (!kernel.usesCoords) ({ shape, strides } = coalesce(shape, strides));
+    // Pure kernels (elementwise, casts, copies, fills) run as generated typed-array loops.
+    if (kernel.pure && fastMap(spec, out.data, n, shape, strides)) return out;
     const readers = inputs.map((op, k) => hostReader((op.storage as CpuStorage).data, op.dtype, spec.loadKinds?.[k] ?? argKind));
     const write = hostWriter(out.data, outDtype);
     const walker = new StridedWalker(shape, strides, inputs.map((op) => op.offset));
