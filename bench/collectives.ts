@@ -20,6 +20,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { runJob } from '../src/cli/run.js';
 import { baselineBinary, parseRows, runBaseline } from './collectives/baseline.js';
 import { writeChart } from './collectives/chart.js';
+import { MissingOptionalPackage } from './lib/optional.js';
 import { busFactor, COLLS, FULL_SIZES, iterations, QUICK_SIZES, TARGET_BYTES, type RankPlan, type Row, type SizeSpec } from './collectives/plan.js';
 import { printTable } from './collectives/report.js';
 import { median, statsOf } from './collectives/stats.js';
@@ -138,8 +139,14 @@ export async function run(opts: CollectivesOptions): Promise<void> {
     };
     writeFileSync(opts.json, JSON.stringify(report, null, 1) + '\n');
     const svg = opts.json.replace(/(\.json)?$/, '.svg');
-    await writeChart(svg, [...ours, ...base].filter((r) => !r.inPlace || r.coll === 'allReduce'), n, `busbw, ${n} ranks, ${report.engine}`);
-    log(`wrote ${opts.json} and ${svg}`);
+    try {
+      await writeChart(svg, [...ours, ...base].filter((r) => !r.inPlace || r.coll === 'allReduce'), n, `busbw, ${n} ranks, ${report.engine}`);
+      log(`wrote ${opts.json} and ${svg}`);
+    } catch (e) {
+      // The chart is extra: without the optional charting packages the JSON still stands.
+      if (!(e instanceof MissingOptionalPackage)) throw e;
+      log(`wrote ${opts.json}; no chart: ${e.message}`);
+    }
   }
 }
 

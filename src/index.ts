@@ -1,3 +1,6 @@
+// The shipped .d.ts files name WebGPU types (GPUDevice, GPUBuffer): a consumer's strict tsc
+// without skipLibCheck needs them, so index.d.ts keeps this reference (@webgpu/types is a dependency).
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * xpu: a tensor runtime for Node.js on WebGPU (Dawn) with a complete CPU fallback.
  * This file is the public API and nothing else.

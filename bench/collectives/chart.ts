@@ -1,7 +1,6 @@
 import { writeFileSync } from 'node:fs';
-import * as vega from 'vega';
-import * as vl from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
+import { loadCharting } from '../lib/optional.js';
 import type { Row } from './plan.js';
 import { statsOf } from './stats.js';
 
@@ -25,6 +24,7 @@ export async function writeChart(file: string, rows: Row[], n: number, title: st
       color: { field: 'series', type: 'nominal', title: null },
     },
   };
+  const { vega, vl } = await loadCharting('the collectives chart (SVG)');
   const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
   writeFileSync(file, await view.toSVG());
   view.finalize();

@@ -1,8 +1,10 @@
 /**
  * Progress while a run goes: a cli-progress bar on a terminal (stderr, so stdout stays the report),
- * one line per finished row elsewhere (CI logs, a redirected stderr), nothing when silent (tests).
+ * one line per finished row elsewhere (CI logs, a redirected stderr, or cli-progress not
+ * installed: it is an optional peer, see optional.ts), nothing when silent (tests).
  */
-import cliProgress from 'cli-progress';
+import type cliProgressModule from 'cli-progress';
+import { loadProgressBar } from './optional.js';
 
 export interface Progress {
   /** One unit of work done (a timed run, a check, a roofline measurement); `label` says what runs now. */
@@ -16,7 +18,8 @@ export interface Progress {
 export const silentProgress: Progress = { tick: () => {}, row: () => {}, stop: () => {} };
 
 export function createProgress(total: number, stream: NodeJS.WriteStream = process.stderr): Progress {
-  if (!stream.isTTY) {
+  const cliProgress: typeof cliProgressModule | null = stream.isTTY ? loadProgressBar() : null;
+  if (!cliProgress) {
     return { tick: () => {}, row: (line) => void stream.write(`${line}\n`), stop: () => {} };
   }
   const bar = new cliProgress.SingleBar(

@@ -83,6 +83,17 @@ export async function runBench(names: string[], opts: BenchOptions): Promise<num
     return fail((e as Error).message);
   }
 
+  // --html needs the optional charting packages: say so now, not after the whole run.
+  if (opts.html) {
+    const { loadCharting, MissingOptionalPackage } = await import('../../bench/lib/optional.js');
+    try {
+      await loadCharting('xpu bench --html (its charts)');
+    } catch (e) {
+      if (e instanceof MissingOptionalPackage) return fail(e.message);
+      throw e;
+    }
+  }
+
   const xpu = await import('../index.js');
   if (opts.device !== 'cpu') await xpu.ready();
   const devices: DeviceName[] = [];

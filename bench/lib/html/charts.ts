@@ -9,9 +9,8 @@
  * - roofline: one per device, every row of the run as a point (arithmetic intensity against
  *   GFLOP/s, log-log) under the device's measured ceilings (FMA peak; read and copy bandwidth).
  */
-import * as vega from 'vega';
-import * as vl from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
+import { loadCharting } from '../optional.js';
 import type { DeviceName } from '../../suite.js';
 import { isOurs, seriesName, type Row } from '../records.js';
 import type { Roofline } from '../roofline.js';
@@ -200,6 +199,7 @@ export function latencyChart(suite: string, rows: Row[], colors: Map<string, str
 }
 
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const { vega, vl } = await loadCharting('xpu bench --html (its charts)');
   const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
