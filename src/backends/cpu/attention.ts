@@ -2,6 +2,7 @@ import type { Operand, Storage } from '../backend.js';
 import { MASKED_SCORE, type AttentionSpec } from '../../ops/attention/spec.js';
 import { compileJs, type HostCapture, type ModFn } from '../../flex/js.js';
 import { hostReader } from './host_io.js';
+import { f16BitsToNumber, type HostArray } from '../../tensor/dtype.js';
 import { CpuStorage } from './storage.js';
 import { flashAttentionHost, type HostBlocks, type HostScoreFn } from './attention_blocked.js';
 import { isDenseAttention, nativeAttention } from './native_attention.js';
@@ -31,12 +32,57 @@ export function cpuAttention(spec: AttentionSpec): Storage {
   return out;
 }
 
-/** A strided 4-D operand as a contiguous float32 array. */
+/**
+ * A strided 4-D operand as a contiguous float32 array. One loop per dtype, picked before any
+ * element is read: a shared per-dtype reader closure here went megamorphic after one float16 call
+ * and slowed every later decode step by ~25% for the life of the process (issue 21). float32 rows
+ * that are contiguous (the K/V cache's [B, Hkv, S, D] view of [B, maxLen, Hkv, D]) are copied
+ * with TypedArray.set.
+ */
 function gather(op: Operand, shape: readonly [number, number, number, number]): Float32Array {
-  const [n0, n1, n2, n3] = shape;
+  const out = new Float32Array(shape[0] * shape[1] * shape[2] * shape[3]);
+  const data = (op.storage as CpuStorage).data;
+  if (op.dtype === 'float32') gatherF32(data as Float32Array, op, shape, out);
+  else if (op.dtype === 'float16') gatherF16(data as Uint16Array, op, shape, out);
+  else gatherAny(data, op, shape, out);
+  return out;
+}
+
+/** Rows at least this long are copied with set() (a memcpy); shorter ones element by element. */
+const SET_MIN_ROW = 32;
+
+function gatherF32(src: Float32Array, op: Operand, [n0, n1, n2, n3]: readonly number[], out: Float32Array): void {
   const [s0, s1, s2, s3] = op.strides;
-  const read = hostReader((op.storage as CpuStorage).data, op.dtype, 'f32');
-  const out = new Float32Array(n0 * n1 * n2 * n3);
+  const rowCopy = s3 === 1 && n3 >= SET_MIN_ROW;
+  let o = 0;
+  for (let a = 0; a < n0; a++) {
+    for (let b = 0; b < n1; b++) {
+      for (let c = 0; c < n2; c++, o += n3) {
+        const base = op.offset + a * s0 + b * s1 + c * s2;
+        if (rowCopy) out.set(src.subarray(base, base + n3), o);
+        else for (let d = 0; d < n3; d++) out[o + d] = src[base + d * s3];
+      }
+    }
+  }
+}
+
+function gatherF16(src: Uint16Array, op: Operand, [n0, n1, n2, n3]: readonly number[], out: Float32Array): void {
+  const [s0, s1, s2, s3] = op.strides;
+  let o = 0;
+  for (let a = 0; a < n0; a++) {
+    for (let b = 0; b < n1; b++) {
+      for (let c = 0; c < n2; c++, o += n3) {
+        const base = op.offset + a * s0 + b * s1 + c * s2;
+        for (let d = 0; d < n3; d++) out[o + d] = f16BitsToNumber(src[base + d * s3]);
+      }
+    }
+  }
+}
+
+/** Any other dtype (the ops pass float32 or float16; kept for completeness), through its reader. */
+function gatherAny(src: HostArray, op: Operand, [n0, n1, n2, n3]: readonly number[], out: Float32Array): void {
+  const [s0, s1, s2, s3] = op.strides;
+  const read = hostReader(src, op.dtype, 'f32');
   let o = 0;
   for (let a = 0; a < n0; a++) {
     for (let b = 0; b < n1; b++) {
@@ -46,7 +92,6 @@ function gather(op: Operand, shape: readonly [number, number, number, number]): 
       }
     }
   }
-  return out;
 }
 
 function hostCaptures(spec: AttentionSpec): Map<string, HostCapture> {
