@@ -1,7 +1,8 @@
 import { exprWgsl } from '../../flex/wgsl.js';
 import { MASKED_SCORE, type AttentionSpec } from '../../ops/attention/spec.js';
 import { dtypeInfo, type DType } from '../../tensor/dtype.js';
-import { convertExpr, loadExpr, UniformWriter } from './codegen.js';
+import { convertExpr, loadExpr } from './codegen.js';
+import { uniformStruct } from './uniforms.js';
 import { kernelSource } from './pipelines.js';
 import { PREFILL_LANES, DECODE_ROWS, MAX_CHUNK, type AttentionConfig } from './attention_config.js';
 
@@ -17,15 +18,28 @@ import { PREFILL_LANES, DECODE_ROWS, MAX_CHUNK, type AttentionConfig } from './a
 
 export const MAX_CAPTURES = 4;
 
-const PARAMS = `struct Params {
-  B: u32, H: u32, L: u32, S: u32,
-  group: u32, qTiles: u32, groups: u32, splits: u32,
-  scale: f32, blockSize: u32, qOff: i32, kOff: i32,
-  vOff: i32, mOff: i32, fOff: i32, p0: u32,
-  qs: vec4<i32>, ks: vec4<i32>, vs: vec4<i32>, ms: vec4<i32>, fs: vec4<i32>,
-  rt: vec4<u32>,
-  cshape: array<vec4<u32>, ${MAX_CAPTURES}>,
-}`;
+/**
+ * The uniforms every attention kernel reads: sizes, the GQA group, the grid, the scale, offsets
+ * and strides of q, k, v, the mask (m) and the block flags (f); rt = (E, EV, BK or CHUNK): loop
+ * bounds (runtime, so the compiler does not unroll them); p0 = causal; cshape: the captures' shapes.
+ */
+export const ATTENTION_PARAMS = uniformStruct('Params', {
+  B: 'u32', H: 'u32', L: 'u32', S: 'u32',
+  group: 'u32', qTiles: 'u32', groups: 'u32', splits: 'u32',
+  scale: 'f32', blockSize: 'u32', qOff: 'i32', kOff: 'i32',
+  vOff: 'i32', mOff: 'i32', fOff: 'i32', p0: 'u32',
+  qs: 'vec4<i32>', ks: 'vec4<i32>', vs: 'vec4<i32>', ms: 'vec4<i32>', fs: 'vec4<i32>',
+  rt: 'vec4<u32>',
+  cshape: { array: 'u32', length: 4 * MAX_CAPTURES },
+});
+const PARAMS = ATTENTION_PARAMS.wgsl;
+
+/** The texture prefill's pack kernel (kernels/attention/pack.wgsl; written by attention_texture.ts). */
+export const ATTENTION_PACK_PARAMS = uniformStruct('PackParams', {
+  rows: 'u32', cols: 'u32', texels: 'u32', height: 'u32',
+  layers: 'u32', hn: 'u32', off: 'i32', sb: 'i32',
+  sh: 'i32', sr: 'i32', sc: 'i32', mul: 'f32',
+});
 
 /** The binding order of a spec's inputs after out: q, k, v, mask?, flags?, captures... */
 export function attentionInputs(spec: AttentionSpec): { name: string; dtype: DType; to: 'f32' | 'i32' }[] {
@@ -239,7 +253,7 @@ export function texturePrefillSource(spec: AttentionSpec, k: TextureTiles): stri
 export function texturePackSource(dtype: DType): string {
   const from = dtypeInfo(dtype).compute;
   return [
-    'struct PackParams {\n  rows: u32, cols: u32, texels: u32, height: u32,\n  layers: u32, hn: u32, off: i32, sb: i32,\n  sh: i32, sr: i32, sc: i32, mul: f32,\n}',
+    ATTENTION_PACK_PARAMS.wgsl,
     '@group(0) @binding(0) var<uniform> Q: PackParams;',
     '@group(0) @binding(1) var dst: texture_storage_2d_array<rgba32float, write>;',
     '@group(0) @binding(2) var<storage, read> in_s: array<u32>;',
@@ -262,18 +276,15 @@ export function reduceSource(wg: number): string {
   ].join('\n');
 }
 
-/** The uniforms every attention kernel reads (PARAMS above). */
-/** rt = (E, EV, BK or CHUNK): loop bounds (runtime, so the compiler does not unroll them); p0 = causal. */
+/** The uniforms of an attention launch (ATTENTION_PARAMS). */
 export function attentionUniforms(spec: AttentionSpec, u: { qTiles: number; groups: number; splits: number; bk?: number }): ArrayBuffer {
-  const z = [0, 0, 0, 0];
-  const w = new UniformWriter()
-    .u32(spec.batch, spec.heads, spec.l, spec.s)
-    .u32(spec.heads / spec.kvHeads, u.qTiles, u.groups, u.splits)
-    .f32(spec.scale).u32(spec.blockMask?.blockSize ?? 1).i32(spec.q.offset, spec.k.offset)
-    .i32(spec.v.offset, spec.mask?.operand.offset ?? 0, spec.blockMask?.flags.offset ?? 0).u32(spec.causal ? 1 : 0)
-    .i32(...spec.q.strides).i32(...spec.k.strides).i32(...spec.v.strides)
-    .i32(...(spec.mask?.operand.strides ?? z)).i32(...(spec.blockMask?.flags.strides ?? z))
-    .u32(spec.e, spec.ev, u.bk ?? 0, 0);
-  for (let i = 0; i < MAX_CAPTURES; i++) w.array('u', spec.captures[i]?.shape ?? [], 4);
-  return w.finish();
+  return ATTENTION_PARAMS.write({
+    B: spec.batch, H: spec.heads, L: spec.l, S: spec.s,
+    group: spec.heads / spec.kvHeads, qTiles: u.qTiles, groups: u.groups, splits: u.splits,
+    scale: spec.scale, blockSize: spec.blockMask?.blockSize ?? 1, qOff: spec.q.offset, kOff: spec.k.offset,
+    vOff: spec.v.offset, mOff: spec.mask?.operand.offset ?? 0, fOff: spec.blockMask?.flags.offset ?? 0, p0: spec.causal ? 1 : 0,
+    qs: spec.q.strides, ks: spec.k.strides, vs: spec.v.strides, ms: spec.mask?.operand.strides ?? [], fs: spec.blockMask?.flags.strides ?? [],
+    rt: [spec.e, spec.ev, u.bk ?? 0, 0],
+    cshape: Array.from({ length: MAX_CAPTURES }, (_, i) => Array.from({ length: 4 }, (_, d) => spec.captures[i]?.shape[d] ?? 0)).flat(),
+  });
 }

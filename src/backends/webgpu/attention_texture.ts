@@ -1,12 +1,11 @@
 import type { Storage } from '../backend.js';
 import type { AttentionSpec } from '../../ops/attention/spec.js';
 import type { GpuStorage } from './allocator.js';
-import { UniformWriter } from './codegen.js';
 import type { GpuHost } from './host.js';
 import { bind, bindTexture } from './program.js';
 import type { TextureFamily } from './textures.js';
 import type { AttentionConfig } from './attention_config.js';
-import { attentionInputs, attentionSourceKey, attentionUniforms, texturePackSource, texturePrefillSource, textureColumns, type TextureTiles } from './attention_codegen.js';
+import { ATTENTION_PACK_PARAMS, attentionInputs, attentionSourceKey, attentionUniforms, texturePackSource, texturePrefillSource, textureColumns, type TextureTiles } from './attention_codegen.js';
 
 /**
  * The texture prefill (AttentionConfig path 'texture', kernels/attention/flash_prefill_tex.wgsl):
@@ -39,7 +38,7 @@ function pack(host: GpuHost, name: string, op: PackOp, rows: number, cols: numbe
   host.run({
     name, key: `attention-pack|${op.dtype}`, layout: ['storage-texture-array', 'read'],
     source: () => texturePackSource(op.dtype as 'float32'),
-    uniforms: new UniformWriter().u32(rows, cols, texels, height, layers, hn).i32(op.offset, op.sb, op.sh, op.sr, op.sc).f32(mul).finish(),
+    uniforms: ATTENTION_PACK_PARAMS.write({ rows, cols, texels, height, layers, hn, off: op.offset, sb: op.sb, sh: op.sh, sr: op.sr, sc: op.sc, mul }),
     bindings: [bindTexture(tex, true), bind(op.storage)],
     groups: Math.ceil((texels * height * layers) / 64),
   });

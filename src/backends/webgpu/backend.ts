@@ -4,7 +4,8 @@ import { coalesce, numel } from '../../tensor/shape.js';
 import { XpuShapeError } from '../../errors.js';
 import { CachingAllocator, GpuStorage } from './allocator.js';
 import { COPY_KERNEL } from '../../ops/copy_kernel.js';
-import { bindings, checkKernelElements, elementsPerWord, enables, loaderFn, mapElementFn, MAX_RANK, UniformWriter, writeWordFn } from './codegen.js';
+import { bindings, checkKernelElements, elementsPerWord, enables, loaderFn, mapElementFn, MAX_RANK, writeWordFn } from './codegen.js';
+import { f32Bits, uniformStruct } from './uniforms.js';
 import { PipelineCache, kernelSource } from './pipelines.js';
 import { CommandQueue } from './queue.js';
 import { gemmConfigFor, gemmConfigKey, type GemmConfig } from './gemm_config.js';
@@ -29,6 +30,44 @@ const MAP_MAX_GROUPS = Number(process.env.XPU_MAP_GROUPS ?? 4096);
 const ROWS_WG = Number(process.env.XPU_ROWS_WG ?? 64);
 const REDUCE_OPS = ['sum', 'prod', 'max', 'min', 'argmax', 'argmin', 'mean', 'var'];
 const ROW_OPS = ['softmax', 'logsoftmax', 'layernorm', 'rmsnorm'];
+
+const RANK = { array: 'u32', length: MAX_RANK } as const;
+const STRIDES = { array: 'i32', length: MAX_RANK } as const;
+
+/** Map kernels (kernels/map.wgsl) with m = max(1, inputs): strides and offsets per input; scalars as raw words (p0: the assert slot). */
+const mapParams = (m: number) => uniformStruct('Params', {
+  numel: 'u32', rank: 'u32', p0: 'u32', p1: 'u32',
+  shape: RANK, s: { array: 'u32', length: MAX_RANK },
+  st: { array: 'i32', length: MAX_RANK * m }, off: { array: 'i32', length: 4 * m },
+});
+const MAP_PARAMS = new Map<number, ReturnType<typeof mapParams>>();
+function mapParamsFor(m: number): ReturnType<typeof mapParams> {
+  let p = MAP_PARAMS.get(m);
+  if (!p) MAP_PARAMS.set(m, (p = mapParams(m)));
+  return p;
+}
+
+/** kernels/reduce.wgsl. */
+const REDUCE_PARAMS = uniformStruct('Params', {
+  rows: 'u32', n: 'u32', kept: 'u32', rank: 'u32',
+  shape: RANK, st: STRIDES,
+  off: 'i32', correction: 'f32', p0: 'u32', p1: 'u32',
+});
+
+/** kernels/rows.wgsl. */
+const ROWS_PARAMS = uniformStruct('Params', {
+  rows: 'u32', n: 'u32', rank: 'u32', rowRank: 'u32',
+  shape: RANK, ist: STRIDES, ost: STRIDES,
+  ioff: 'i32', eps: 'f32', hasWeight: 'u32', hasBias: 'u32',
+});
+
+/** kernels/matmul_naive.wgsl. */
+const NAIVE_PARAMS = uniformStruct('Params', {
+  m: 'u32', n: 'u32', k: 'u32', total: 'u32',
+  brank: 'u32', aoff: 'i32', boff: 'i32', p0: 'u32',
+  sam: 'i32', sak: 'i32', sbk: 'i32', sbn: 'i32',
+  bshape: RANK, sab: STRIDES, sbb: STRIDES,
+});
 
 function checkRank(op: string, rank: number): void {
   if (rank > MAX_RANK) {
@@ -137,23 +176,20 @@ export class WebGPUBackend implements Backend, GpuHost {
     // An index kernel gets its own device-side assert slot (asserts.ts), passed in p0.
     const chk = spec.indexCheck;
     const slot = asserts ? this.queue.reserveAssert(chk?.op ?? kernel.name, chk?.arg ?? 'index', chk?.size ?? 0) : undefined;
-    const w = new UniformWriter().u32(n, shape.length, slot?.slot ?? 0, 0).array('u', shape, MAX_RANK);
     const sc = spec.scalars ?? [];
-    for (let j = 0; j < MAX_RANK; j++) {
-      const s = sc[j];
-      if (!s) w.u32(0);
-      else if (s.kind === 'f32') w.f32(s.value);
-      else if (s.kind === 'i32') w.i32(s.value);
-      else w.u32(s.value);
-    }
-    for (let k = 0; k < Math.max(1, nin); k++) w.array('i', strides[k] ?? [], MAX_RANK);
-    for (let k = 0; k < Math.max(1, nin); k++) w.i32(inputs[k]?.offset ?? 0, 0, 0, 0);
+    const m = Math.max(1, nin);
+    const uniforms = mapParamsFor(m).write({
+      numel: n, rank: shape.length, p0: slot?.slot ?? 0, p1: 0, shape,
+      s: sc.map((x) => (x.kind === 'f32' ? f32Bits(x.value) : x.value >>> 0)),
+      st: Array.from({ length: m }, (_, k) => Array.from({ length: MAX_RANK }, (_, d) => strides[k]?.[d] ?? 0)).flat(),
+      off: Array.from({ length: m }, (_, k) => [inputs[k]?.offset ?? 0, 0, 0, 0]).flat(),
+    });
     const words = Math.ceil(n / epw);
     try {
       this.run({
         name: kernel.name, key, layout: bufferLayout(nin, asserts), constants: { WG: MAP_WG },
         source: () => this.#mapSource(spec, r, epw, shape.length),
-        uniforms: w.finish(),
+        uniforms,
         bindings: [bind(out), ...inputs.map((x) => bind(x.storage)), ...(slot ? [{ buffer: slot.buffer, size: ASSERT_BYTES }] : [])],
         groups: Math.min(Math.ceil(words / MAP_WG), MAP_MAX_GROUPS), assert: slot,
       });
@@ -182,8 +218,7 @@ export class WebGPUBackend implements Backend, GpuHost {
   #mapSource(spec: MapSpec, r: ComputeKind, epw: number, rank: number): string {
     const { kernel, inputs, argKind } = spec;
     const nin = inputs.length;
-    const m = Math.max(1, nin);
-    const params = `struct Params {\n  numel: u32, rank: u32, p0: u32, p1: u32,\n  shape: array<vec4<u32>, 2>,\n  s: array<vec4<u32>, 2>,\n  st: array<vec4<i32>, ${2 * m}>,\n  off: array<vec4<i32>, ${m}>,\n}`;
+    const params = mapParamsFor(Math.max(1, nin)).wgsl;
     const loaders = inputs.map((x, k) => loaderFn(k, x.dtype, spec.loadKinds?.[k] ?? argKind)).join('\n');
     // index_error(j): this launch's assert slot (P.p0) records the first bad index (asserts.ts).
     const assert = kernel.assertsIndex
@@ -226,20 +261,20 @@ export class WebGPUBackend implements Backend, GpuHost {
     const out = this.alloc(outDtype, rows, spec.op);
     if (rows === 0) return out;
     const opIndex = REDUCE_OPS.indexOf(spec.op);
-    const w = new UniformWriter().u32(rows, n, kept.shape.length, fullShape.length)
-      .array('u', fullShape, MAX_RANK).array('i', fullStrides, MAX_RANK)
-      .i32(input.offset).f32(spec.correction ?? 1).u32(0, 0);
     this.run({
       name: spec.op, op: 'kernel', key: `reduce|${input.dtype}|${accKind}|${opIndex}`, layout: bufferLayout(1), constants: { OP: opIndex, WG: ROWS_WG },
       source: () => [
-        'struct Params {\n  rows: u32, n: u32, kept: u32, rank: u32,\n  shape: array<vec4<u32>, 2>,\n  st: array<vec4<i32>, 2>,\n  off: i32, correction: f32, p0: u32, p1: u32,\n}',
+        REDUCE_PARAMS.wgsl,
         bindings(1),
         `alias ACC = ${accKind};\nconst IS_FLOAT = ${accKind === 'f32'};`,
         loaderFn(0, input.dtype, accKind),
         `fn to_word(v: ACC) -> u32 { ${accKind === 'u32' ? 'return v;' : 'return bitcast<u32>(v);'} }`,
         kernelSource('reduce.wgsl'),
       ].join('\n'),
-      uniforms: w.finish(),
+      uniforms: REDUCE_PARAMS.write({
+        rows, n, kept: kept.shape.length, rank: fullShape.length, shape: fullShape, st: fullStrides,
+        off: input.offset, correction: spec.correction ?? 1, p0: 0, p1: 0,
+      }),
       bindings: [bind(out), bind(input.storage)],
       groups: rows,
     });
@@ -263,21 +298,21 @@ export class WebGPUBackend implements Backend, GpuHost {
     const out = this.alloc('float32', total, spec.op);
     if (total === 0) return out;
     const opIndex = ROW_OPS.indexOf(spec.op);
-    const w = new UniformWriter().u32(total / n, n, shape.length, rowRank)
-      .array('u', shape, MAX_RANK).array('i', input.strides, MAX_RANK).array('i', outStrides, MAX_RANK)
-      .i32(input.offset).f32(spec.eps).u32(spec.weight ? 1 : 0, spec.bias ? 1 : 0);
     // Absent weight/bias bind the input as a placeholder; the kernel never reads it then.
     const weight = spec.weight ?? input.storage;
     const bias = spec.bias ?? input.storage;
     this.run({
       name: spec.op, op: 'kernel', key: `rows|${input.dtype}|${opIndex}`, layout: bufferLayout(3), constants: { OP: opIndex, WG: ROWS_WG },
       source: () => [
-        'struct Params {\n  rows: u32, n: u32, rank: u32, rowRank: u32,\n  shape: array<vec4<u32>, 2>,\n  ist: array<vec4<i32>, 2>,\n  ost: array<vec4<i32>, 2>,\n  ioff: i32, eps: f32, hasWeight: u32, hasBias: u32,\n}',
+        ROWS_PARAMS.wgsl,
         bindings(1, ['weight', 'bias']),
         loaderFn(0, input.dtype, 'f32'),
         kernelSource('rows.wgsl'),
       ].join('\n'),
-      uniforms: w.finish(),
+      uniforms: ROWS_PARAMS.write({
+        rows: total / n, n, rank: shape.length, rowRank, shape, ist: input.strides, ost: outStrides,
+        ioff: input.offset, eps: spec.eps, hasWeight: spec.weight ? 1 : 0, hasBias: spec.bias ? 1 : 0,
+      }),
       bindings: [bind(out), bind(input.storage), bind(weight), bind(bias)],
       groups: total / n,
     });
@@ -362,19 +397,20 @@ export class WebGPUBackend implements Backend, GpuHost {
     const total = numel(batchShape) * m * n;
     const out = this.alloc('float32', total, 'matmul');
     const nb = batchShape.length;
-    const w = new UniformWriter().u32(m, n, k, total).u32(nb).i32(a.offset, b.offset).u32(0)
-      .i32(a.strides[nb], a.strides[nb + 1], b.strides[nb], b.strides[nb + 1])
-      .array('u', batchShape, MAX_RANK).array('i', a.strides.slice(0, nb), MAX_RANK).array('i', b.strides.slice(0, nb), MAX_RANK);
     this.run({
       name: 'matmul', op: 'kernel', key: `matmul_naive|${a.dtype}|${b.dtype}`, layout: bufferLayout(2), constants: { WG },
       source: () => [
-        'struct Params {\n  m: u32, n: u32, k: u32, total: u32,\n  brank: u32, aoff: i32, boff: i32, p0: u32,\n  sam: i32, sak: i32, sbk: i32, sbn: i32,\n  bshape: array<vec4<u32>, 2>,\n  sab: array<vec4<i32>, 2>,\n  sbb: array<vec4<i32>, 2>,\n}',
+        NAIVE_PARAMS.wgsl,
         bindings(2),
         loaderFn(0, a.dtype, 'f32'),
         loaderFn(1, b.dtype, 'f32'),
         kernelSource('matmul_naive.wgsl'),
       ].join('\n'),
-      uniforms: w.finish(),
+      uniforms: NAIVE_PARAMS.write({
+        m, n, k, total, brank: nb, aoff: a.offset, boff: b.offset, p0: 0,
+        sam: a.strides[nb], sak: a.strides[nb + 1], sbk: b.strides[nb], sbn: b.strides[nb + 1],
+        bshape: batchShape, sab: a.strides.slice(0, nb), sbb: b.strides.slice(0, nb),
+      }),
       bindings: [bind(out), bind(a.storage), bind(b.storage)],
       groups: Math.ceil(total / WG),
     });

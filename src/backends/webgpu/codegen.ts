@@ -109,7 +109,10 @@ export function loaderFn(k: number, dtype: DType, to: ComputeKind): string {
   return `fn ld${k}(e: i32) -> ${to} {\n  let u = u32(e);\n  return ${convertExpr(loadExpr(dtype, `in${k}`, 'u'), from, to)};\n}`;
 }
 
-/** Little-endian packing of uniform values, laid out as the WGSL struct expects. */
+/**
+ * Little-endian packing of uniform values in the order given (hand-written kernels in tests;
+ * launchers declare their uniform structs once, uniforms.ts).
+ */
 export class UniformWriter {
   readonly #u32: number[] = [];
   readonly #kinds: ('u' | 'i' | 'f')[] = [];

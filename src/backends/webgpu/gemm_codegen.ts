@@ -1,9 +1,10 @@
 import type { Activation } from '../backend.js';
 import { ACTIVATIONS } from '../activation.js';
 import type { DType } from '../../tensor/dtype.js';
-import { loadExpr } from './codegen.js';
+import { loadExpr, MAX_RANK } from './codegen.js';
 import type { GemvConfig, TileConfig } from './gemm_config.js';
 import { kernelSource } from './pipelines.js';
+import { uniformStruct } from './uniforms.js';
 
 /**
  * The prelude that specialises kernels/gemm.wgsl and kernels/gemv.wgsl: bindings typed for vector
@@ -13,6 +14,31 @@ import { kernelSource } from './pipelines.js';
  */
 
 export type GemmFloat = 'float32' | 'float16';
+
+const RANK = { array: 'u32', length: MAX_RANK } as const;
+const STRIDES = { array: 'i32', length: MAX_RANK } as const;
+
+/**
+ * The uniforms of the GEMM kernels (gemm.wgsl, gemv.wgsl; written by gemm_plan.ts gemmUniforms):
+ * sizes, the grid, offsets and matrix strides of A, B, bias and residual (elements), the epilogue
+ * scalars, and the batch dims with every operand's batch strides (kernels/common/gemm_batch.wgsl).
+ */
+export const GEMM_PARAMS = uniformStruct('Params', {
+  m: 'u32', n: 'u32', k: 'u32', batch: 'u32',
+  tilesN: 'u32', tilesM: 'u32', brank: 'u32', pad0: 'u32',
+  aoff: 'i32', sam: 'i32', sak: 'i32', boff: 'i32',
+  sbk: 'i32', sbn: 'i32', alpha: 'f32', beta: 'f32',
+  biasoff: 'i32', sbiasm: 'i32', sbiasn: 'i32', resoff: 'i32',
+  sresm: 'i32', sresn: 'i32', pad1: 'u32', pad2: 'u32',
+  bshape: RANK, sab: STRIDES, sbb: STRIDES, sbiasb: STRIDES, sresb: STRIDES,
+});
+
+/** The texture variant's pack kernel (kernels/gemm_pack.wgsl; written by gemm_texture.ts). */
+export const GEMM_PACK_PARAMS = uniformStruct('PackParams', {
+  rows: 'u32', cols: 'u32', texels: 'u32', height: 'u32',
+  off: 'i32', srow: 'i32', scol: 'i32', per: 'u32',
+  sbatch: 'i32', entries: 'u32', across: 'u32', pad2: 'u32',
+});
 
 /** Everything about the operands that changes the generated code. */
 export interface GemmLayout {
@@ -219,7 +245,7 @@ function tileConstants(c: TileConfig, l: GemmLayout): string {
  */
 export function gemmPackSource(dtype: DType): string {
   return [
-    'struct PackParams {\n  rows: u32, cols: u32, texels: u32, height: u32,\n  off: i32, srow: i32, scol: i32, per: u32,\n  sbatch: i32, entries: u32, across: u32, pad2: u32,\n}',
+    GEMM_PACK_PARAMS.wgsl,
     '@group(0) @binding(0) var<uniform> Q: PackParams;',
     '@group(0) @binding(1) var dst: texture_storage_2d<rgba32float, write>;',
     '@group(0) @binding(2) var<storage, read> inS: array<u32>;',
@@ -304,7 +330,8 @@ export function gemmSource(l: GemmLayout, c: TileConfig | GemvConfig, m: number,
   const textures = c.path === 'tile' && c.variant === 'texture';
   return [
     head,
-    kernelSource('common/gemm_params.wgsl'),
+    GEMM_PARAMS.wgsl,
+    kernelSource('common/gemm_batch.wgsl'),
     bindingsFor(l, textures),
     c.path === 'tile' ? tileConstants(c, l) : gemvConstants(c, l, m, minSubgroup),
     needsMath ? kernelSource('common/math.wgsl') : '',

@@ -1,14 +1,14 @@
 import type { MatmulSpec, Operand, Storage } from '../backend.js';
 import { XpuShapeError } from '../../errors.js';
 import { coalesce } from '../../tensor/shape.js';
-import { MAX_RANK, UniformWriter } from './codegen.js';
-import type { GemmFloat, GemmLayout } from './gemm_codegen.js';
+import { MAX_RANK } from './codegen.js';
+import { GEMM_PARAMS, type GemmFloat, type GemmLayout } from './gemm_codegen.js';
 import type { GemmShapeHints, GemvConfig, TileConfig } from './gemm_config.js';
 
 /**
  * From a MatmulSpec to what the GEMM kernels need: batch dims merged (and folded into M where
  * the batch walks A's rows, as ORT does for [B, 1, K] x [K, N]), the vector-load decisions made
- * from the strides, the grid, and the uniforms (kernels/common/gemm_params.wgsl, in order).
+ * from the strides, the grid, and the uniforms (GEMM_PARAMS, gemm_codegen.ts).
  */
 
 /** An operand's strides split into batch dims and the two matrix dims. */
@@ -119,17 +119,13 @@ export function gemmUniforms(p: GemmProblem, spec: MatmulSpec, tiles: { tilesN: 
   const none: MatrixOperand = { storage: p.a.storage, offset: 0, batch: [], s0: 0, s1: 0 };
   const bias = p.bias ?? none;
   const res = p.residual ?? none;
-  return new UniformWriter()
-    .u32(p.m, p.n, p.k, batch)
-    .u32(tiles.tilesN, tiles.tilesM, p.batchShape.length, 0)
-    .i32(p.a.offset, p.a.s0, p.a.s1, p.b.offset)
-    .i32(p.b.s0, p.b.s1).f32(ep?.alpha ?? 1, ep?.beta ?? 1)
-    .i32(bias.offset, bias.s0, bias.s1, res.offset)
-    .i32(res.s0, res.s1).u32(0, 0)
-    .array('u', p.batchShape, MAX_RANK)
-    .array('i', p.a.batch, MAX_RANK)
-    .array('i', p.b.batch, MAX_RANK)
-    .array('i', bias.batch, MAX_RANK)
-    .array('i', res.batch, MAX_RANK)
-    .finish();
+  return GEMM_PARAMS.write({
+    m: p.m, n: p.n, k: p.k, batch,
+    tilesN: tiles.tilesN, tilesM: tiles.tilesM, brank: p.batchShape.length,
+    aoff: p.a.offset, sam: p.a.s0, sak: p.a.s1, boff: p.b.offset,
+    sbk: p.b.s0, sbn: p.b.s1, alpha: ep?.alpha ?? 1, beta: ep?.beta ?? 1,
+    biasoff: bias.offset, sbiasm: bias.s0, sbiasn: bias.s1, resoff: res.offset,
+    sresm: res.s0, sresn: res.s1,
+    bshape: p.batchShape, sab: p.a.batch, sbb: p.b.batch, sbiasb: bias.batch, sresb: res.batch,
+  });
 }

@@ -1,7 +1,7 @@
 import type { MatmulSpec, Storage } from '../backend.js';
 import type { GpuStorage } from './allocator.js';
-import { UniformWriter } from './codegen.js';
-import { gemmLayoutKey, gemmPackSource, gemmSource, type GemmLayout } from './gemm_codegen.js';
+import { GEMM_PACK_PARAMS, gemmLayoutKey, gemmPackSource, gemmSource, type GemmLayout } from './gemm_codegen.js';
+import { uniformStruct } from './uniforms.js';
 import { gemmConfigKey, type GemmAdapterInfo, type TileConfig } from './gemm_config.js';
 import { gemmTiles, gemmUniforms, type GemmProblem, type MatrixOperand } from './gemm_plan.js';
 import type { GpuHost } from './host.js';
@@ -60,7 +60,7 @@ function pack(host: GpuHost, op: MatrixOperand, dtype: string, rows: number, col
   host.run({
     name: 'gemm-pack', op: 'matmul', key: `gemm-pack|${dtype}`, layout: ['storage-texture', 'read'],
     source: () => gemmPackSource(dtype as 'float32'),
-    uniforms: new UniformWriter().u32(rows, cols, texels, height).i32(op.offset, op.s0, op.s1).u32(per).i32(op.batch[0] ?? 0).u32(entries, across ? 1 : 0, 0).finish(),
+    uniforms: GEMM_PACK_PARAMS.write({ rows, cols, texels, height, off: op.offset, srow: op.s0, scol: op.s1, per, sbatch: op.batch[0] ?? 0, entries, across: across ? 1 : 0 }),
     bindings: [bindTexture(tex), bindWhole(op.storage)],
     groups: Math.ceil((height * texels * (across ? entries : 1)) / 64),
   });
@@ -112,9 +112,11 @@ export function splitKProblem(p: GemmProblem, spec: MatmulSpec, config: TileConf
  * out[i] = sum over s of partials[s * mn + i]: the split-K reduction, one invocation per output
  * (the generic reduce kernel runs a workgroup per output: slow for a few slices on lavapipe).
  */
+const SUM_PARAMS = uniformStruct('SumParams', { mn: 'u32', slices: 'u32', pad0: 'u32', pad1: 'u32' });
+
 export function sumSlices(host: GpuHost, partials: GpuStorage, out: GpuStorage, slices: number, mn: number): void {
   const code = [
-    'struct SumParams {\n  mn: u32, slices: u32, pad0: u32, pad1: u32,\n}',
+    SUM_PARAMS.wgsl,
     '@group(0) @binding(0) var<uniform> Q: SumParams;',
     '@group(0) @binding(1) var<storage, read_write> outS: array<f32>;',
     '@group(0) @binding(2) var<storage, read> parts: array<f32>;',
@@ -134,7 +136,7 @@ export function sumSlices(host: GpuHost, partials: GpuStorage, out: GpuStorage, 
   host.run({
     name: 'gemm-splitk-sum', op: 'matmul', key: 'gemm-splitk-sum', layout: ['write', 'read'],
     source: () => code,
-    uniforms: new UniformWriter().u32(mn, slices, 0, 0).finish(),
+    uniforms: SUM_PARAMS.write({ mn, slices }),
     bindings: [bindWhole(out), bindWhole(partials)],
     groups: Math.ceil(mn / 64),
   });

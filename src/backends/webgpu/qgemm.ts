@@ -1,12 +1,11 @@
 import type { QuantMatmulSpec, Storage } from '../backend.js';
 import { COPY_KERNEL } from '../../ops/copy_kernel.js';
-import { UniformWriter } from './codegen.js';
 import { gemvRows } from './gemm_codegen.js';
 import { gemmConfigFor, gemmConfigKey, type GemvConfig, type TileConfig } from './gemm_config.js';
 import type { GpuHost } from './host.js';
 import { bindWhole, bufferLayout } from './program.js';
 import { int8RowStride } from '../../quant/formats.js';
-import { qgemmLayoutKey, qgemmReads, qgemmSource, type QGemmLayout } from './qgemm_codegen.js';
+import { QGEMM_PARAMS, qgemmLayoutKey, qgemmReads, qgemmSource, type QGemmLayout } from './qgemm_codegen.js';
 
 /**
  * Launches the quantized GEMM on xpu: the split-K GEMV (kernels/quant/qgemv*.wgsl) for M <= 8,
@@ -60,11 +59,11 @@ export function webgpuQuantMatmul(backend: GpuHost, spec: QuantMatmulSpec): Stor
   const tilesM = config.path === 'gemv' ? 1 : Math.ceil(m / (config.wgY * config.tm));
   const rowBytes = w.format === 'int4' ? k / 2 : int8RowStride(k); // a multiple of 16
   const kw = rowBytes / 4;
-  const uniforms = new UniformWriter()
-    .u32(m, n, k, 1, tilesN, tilesM, kw, w.format === 'int4' ? k / w.groupSize : 1)
-    .i32(a.offset, sam, sak, bias?.offset ?? 0, bias?.strides[0] ?? 0, bias?.strides[1] ?? 0)
-    .u32(int8RowStride(k) / 4, Math.ceil(k / 32))
-    .finish();
+  const uniforms = QGEMM_PARAMS.write({
+    m, n, k, batch: 1, tilesN, tilesM, kw, groups: w.format === 'int4' ? k / w.groupSize : 1,
+    aoff: a.offset, sam, sak, biasoff: bias?.offset ?? 0, sbiasm: bias?.strides[0] ?? 0, sbiasn: bias?.strides[1] ?? 0,
+    akw: int8RowStride(k) / 4, chunks: Math.ceil(k / 32),
+  });
   const out = backend.alloc(layout.out, m * n, 'linear');
   const inputs = [a.storage, w.q, w.scales, ...(w.zeros ? [w.zeros] : []), ...(spec.aScales ? [spec.aScales] : []), ...(bias ? [bias.storage] : [])];
   backend.run({

@@ -1,6 +1,7 @@
 import type { GemvConfig, TileConfig } from './gemm_config.js';
 import { gemvRows } from './gemm_codegen.js';
 import { kernelSource } from './pipelines.js';
+import { uniformStruct } from './uniforms.js';
 
 /**
  * The prelude that turns kernels/gemm.wgsl (prefill) and kernels/quant/qgemv*.wgsl (decode, M <= 8)
@@ -11,6 +12,19 @@ import { kernelSource } from './pipelines.js';
  *
  * Bindings: 0 uniforms, 1 out, 2 A, 3 q, 4 scales, then zeros (int4), aScales (w8a8), bias.
  */
+
+/**
+ * The uniforms of the quantized GEMM / GEMV (written by qgemm.ts). The template reads m, n, k,
+ * batch, tilesN and tilesM; the hooks the rest: kw = u32 words per weight row, groups = scale
+ * groups per row, aoff / sam / sak = float A's element offset and strides, akw = u32 words per
+ * row of int8 A (w8a8), chunks = 32-k chunks per row (GEMV).
+ */
+export const QGEMM_PARAMS = uniformStruct('Params', {
+  m: 'u32', n: 'u32', k: 'u32', batch: 'u32',
+  tilesN: 'u32', tilesM: 'u32', kw: 'u32', groups: 'u32',
+  aoff: 'i32', sam: 'i32', sak: 'i32', biasoff: 'i32',
+  sbiasm: 'i32', sbiasn: 'i32', akw: 'u32', chunks: 'u32',
+});
 
 export interface QGemmLayout {
   format: 'int8' | 'int4';
@@ -246,7 +260,8 @@ export function qgemmSource(l: QGemmLayout, c: TileConfig | GemvConfig, m: numbe
     : kernelSource('gemm.wgsl');
   return [
     head,
-    kernelSource('quant/qgemm_params.wgsl'),
+    QGEMM_PARAMS.wgsl,
+    kernelSource('quant/qgemm_batch.wgsl'),
     bindings(l),
     gemv ? gemvConstants(c, l, m, minSubgroup) : tileConstants(c),
     hooks(l),

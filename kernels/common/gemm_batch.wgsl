@@ -1,20 +1,7 @@
-// Uniforms of the GEMM kernels (gemm.wgsl, gemv.wgsl) and the per-batch offsets their hooks use.
-// Written by src/backends/webgpu/gemm_plan.ts (gemmUniforms), field for field.
+// The per-batch offsets the GEMM kernels' hooks use (gemm.wgsl, gemv.wgsl). The uniform struct
+// Params is generated (GEMM_PARAMS in src/backends/webgpu/gemm_codegen.ts, written by gemm_plan.ts).
 // Strides are in elements; the batch dims (at most 8, merged where contiguous) are decoded
 // once per workgroup, so the hooks only add row/column/k terms.
-struct Params {
-  m: u32, n: u32, k: u32, batch: u32,
-  tilesN: u32, tilesM: u32, brank: u32, pad0: u32,
-  aoff: i32, sam: i32, sak: i32, boff: i32,
-  sbk: i32, sbn: i32, alpha: f32, beta: f32,
-  biasoff: i32, sbiasm: i32, sbiasn: i32, resoff: i32,
-  sresm: i32, sresn: i32, pad1: u32, pad2: u32,
-  bshape: array<vec4<u32>, 2>,
-  sab: array<vec4<i32>, 2>,
-  sbb: array<vec4<i32>, 2>,
-  sbiasb: array<vec4<i32>, 2>,
-  sresb: array<vec4<i32>, 2>,
-}
 
 // Element offsets of one batch entry in A, B, bias and residual; c is the output's (contiguous).
 struct MmBatch {
