@@ -15,8 +15,6 @@ process.env.GALLIVM_PERF ??= 'nopt';
 export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
-    // Opens the GPU before each file (the runtime opens nothing at import): tests/setup.ts.
-    setupFiles: ['tests/setup.ts'],
     pool: 'forks',
     fileParallelism: true,
     maxWorkers: 2,

@@ -23,6 +23,9 @@ import { KNOWN_SUITES, resolveSuites } from '../src/cli/bench.js';
 import * as xpu from '../src/index.js';
 import { ensureBuilt, ROOT, xpuCli } from './cli_run.js';
 
+// The runtime opens nothing at import (tests/helpers.ts does this for the other files).
+await xpu.ready();
+
 /**
  * The benchmark machinery (not the speed of anything): the runner's timing, checks and flags,
  * the results file against its JSON Schema, the HTML report in headless Chromium, and

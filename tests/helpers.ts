@@ -1,6 +1,10 @@
 import { expect } from 'vitest';
 import * as xpu from '../src/index.js';
 
+// The runtime opens nothing at import: open the GPU here, as a program does before its first xpu
+// tensor, so every test file that uses the runtime (through these helpers) can pick 'xpu'.
+await xpu.ready();
+
 /**
  * Shared test helpers: the devices to run on, seeded host data, and the float64 reference checks
  * (relative error ||out - ref|| / ||ref||, DESIGN.md's correctness rule).
