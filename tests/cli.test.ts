@@ -1,5 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { paint, tableStyle, useColor } from '../src/color.js';
 import { ensureBuilt, xpuCli } from './cli_run.js';
 
 /** The `xpu` command, run as a user runs it (tests/cli_run.ts). The bench command: tests/bench.test.ts. */
@@ -83,5 +87,51 @@ describe('xpu bench', () => {
   it('lists suites and rejects an unknown one', async () => {
     await expect(xpuCli(['bench', '--list'])).resolves.toBeDefined();
     await expect(xpuCli(['bench', 'no-such-suite'])).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining("unknown suite 'no-such-suite'") });
+  });
+});
+
+describe('xpu run', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xpu-run-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('refuses a missing script in one line, before starting any rank', async () => {
+    const e = await xpuCli(['run', '-n', '2', '--backend', 'ccl', join(dir, 'missing.mjs')]).catch((x: { code: number; stdout: string; stderr: string }) => x);
+    expect(e).toMatchObject({ code: 2, stdout: '' });
+    expect((e as { stderr: string }).stderr.trim().split('\n')).toEqual([expect.stringMatching(/^\[xpu run\] no such script: .*missing\.mjs/)]);
+  });
+
+  it('prefixes rank output without colour when it is not a terminal, with it under FORCE_COLOR', async () => {
+    const script = join(dir, 'hello.mjs');
+    writeFileSync(script, 'console.log(`hello from ${process.env.RANK}`);\n');
+    const plain = (await xpuCli(['run', '-n', '2', '--backend', 'ccl', script], { NO_COLOR: '', FORCE_COLOR: '' })).stdout.trim().split('\n').sort();
+    expect(plain).toEqual(['[rank 0] hello from 0', '[rank 1] hello from 1']);
+    const forced = (await xpuCli(['run', '-n', '2', '--backend', 'ccl', script], { NO_COLOR: '', FORCE_COLOR: '1' })).stdout;
+    expect(forced).toContain('\x1b[36m[rank 0]\x1b[39m hello from 0');
+  });
+});
+
+describe('colour (src/color.ts)', () => {
+  const withEnv = <T>(env: Record<string, string | undefined>, fn: () => T): T => {
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+    try {
+      return fn();
+    } finally {
+      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+    }
+  };
+  const tty = { isTTY: true };
+  const pipe = { isTTY: false };
+
+  it('colours a terminal only; NO_COLOR wins, FORCE_COLOR forces', () => {
+    withEnv({ NO_COLOR: undefined, FORCE_COLOR: undefined }, () => {
+      expect([useColor(tty), useColor(pipe)]).toEqual([true, false]);
+      expect(paint('x', 'red', pipe)).toBe('x');
+      expect(paint('x', 'red', tty)).toBe('\x1b[31mx\x1b[39m');
+      expect(tableStyle(pipe)).toEqual({ head: [], border: [] });
+    });
+    withEnv({ NO_COLOR: '1', FORCE_COLOR: '1' }, () => expect(useColor(tty)).toBe(false));
+    withEnv({ NO_COLOR: undefined, FORCE_COLOR: '1' }, () => expect(useColor(pipe)).toBe(true));
+    withEnv({ NO_COLOR: undefined, FORCE_COLOR: '0' }, () => expect(useColor(tty)).toBe(false));
   });
 });

@@ -1,8 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { sep } from 'node:path';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { isLoopbackAddress } from '../dist/env.js';
 import { newSecret, SECRET_ENV } from '../dist/store_secret.js';
+import { paint, type Color } from '../color.js';
 import { MpiTagParser } from './mpi_tags.js';
 
 /**
@@ -69,6 +72,14 @@ function pipeLines(child: ChildProcess, emit: (line: string, stream: 'stdout' | 
 
 const defaultOut = (line: string, stream: 'stdout' | 'stderr') => (stream === 'stdout' ? process.stdout : process.stderr).write(line + '\n');
 
+/** Rank colours for the prefixes, cycled; only on a terminal (src/color.ts decides). */
+const RANK_COLORS: readonly Color[] = ['cyan', 'magenta', 'yellow', 'green', 'blue'];
+
+/** `[rank R] line`, the prefix coloured when the stream it goes to is a terminal. */
+function rankLine(rank: number, line: string, stream: 'stdout' | 'stderr'): string {
+  return `${paint(`[rank ${rank}]`, RANK_COLORS[rank % RANK_COLORS.length], stream === 'stdout' ? process.stdout : process.stderr)} ${line}`;
+}
+
 function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
   return code ?? (signal ? 128 + (({ SIGTERM: 15, SIGKILL: 9, SIGINT: 2, SIGSEGV: 11, SIGABRT: 6 }) as Record<string, number>)[signal] || 1 : 1);
 }
@@ -79,7 +90,7 @@ async function runMpi(o: RunOptions, env: NodeJS.ProcessEnv, out: NonNullable<Ru
   const mpiArgs = ['-n', String(o.nproc), '--oversubscribe', '--tag-output', ...forwarded.flatMap((v) => (env[v] ? ['-x', v] : [])), cmd, ...args];
   const child = spawn('mpirun', mpiArgs, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines = Promise.all((['stdout', 'stderr'] as const).map((stream) => {
-    const parser = new MpiTagParser(stream, (rank, s, line) => out(rank === null ? line : `[rank ${rank}] ${line}`, s));
+    const parser = new MpiTagParser(stream, (rank, s, line) => out(rank === null ? line : rankLine(rank, line, s), s));
     child[stream].setEncoding('utf8');
     child[stream].on('data', (chunk: string) => parser.push(chunk));
     return new Promise<void>((r) => child[stream].once('end', () => (parser.end(), r())));
@@ -116,7 +127,7 @@ async function runOwn(o: RunOptions, env: NodeJS.ProcessEnv, out: NonNullable<Ru
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(child);
-    const lines = pipeLines(child, out, (line, stream) => [`[rank ${rank}] ${line}`, stream]);
+    const lines = pipeLines(child, out, (line, stream) => [rankLine(rank, line, stream), stream]);
     return new Promise<number>((resolve) => {
       child.once('error', (e) => {
         out(`[xpu run] rank ${rank} could not start: ${e.message}`, 'stderr');
@@ -171,6 +182,13 @@ export async function runJob(o: RunOptions): Promise<number> {
   const out = o.out ?? defaultOut;
   if (!Number.isInteger(o.nproc) || o.nproc < 1) {
     out(`[xpu run] -n must be a positive integer, got ${o.nproc}`, 'stderr');
+    return 2;
+  }
+  // A missing script would fail in every rank, N stack traces deep: say it once, before any starts.
+  // (A bare name without a path is a command looked up on PATH; spawn reports it if absent.)
+  const isPath = /\.(m|c)?js$/.test(o.script) || o.script.includes('/') || o.script.includes(sep);
+  if (isPath && !existsSync(o.script)) {
+    out(`[xpu run] no such script: ${o.script} (from ${process.cwd()})`, 'stderr');
     return 2;
   }
   const env: NodeJS.ProcessEnv = {

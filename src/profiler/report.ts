@@ -1,4 +1,5 @@
 import Table from 'cli-table3';
+import { tableStyle, useColor } from '../color.js';
 
 export interface KernelEvent {
   name: string;
@@ -53,9 +54,12 @@ export class Profile {
     return this.events.reduce((s, e) => s + (e.gpuDurNs ?? 0) / 1e6, 0);
   }
 
-  /** The summary as a printable table (top kernels by total time). */
-  table(top = 20): string {
-    const t = new Table({ head: ['kernel', 'device', 'calls', 'GPU ms', 'CPU enqueue ms', 'MB allocated'] });
+  /**
+   * The summary as a printable table (top kernels by total time). Coloured only when stdout is a
+   * terminal (src/color.ts: NO_COLOR, FORCE_COLOR), or as `color` says.
+   */
+  table(top = 20, color = useColor(process.stdout)): string {
+    const t = new Table({ head: ['kernel', 'device', 'calls', 'GPU ms', 'CPU enqueue ms', 'MB allocated'], style: tableStyle(process.stdout, color) });
     for (const g of this.summary().slice(0, top)) {
       t.push([g.name, g.device, g.count, g.gpuMs.toFixed(3), g.cpuMs.toFixed(3), (g.bytes / 1e6).toFixed(2)]);
     }
