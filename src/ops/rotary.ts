@@ -15,7 +15,14 @@ import { checkSameDevice, operand, runMap } from './common.js';
  * Scalars: 0 = the last dim's index in the output coordinates, 1 = half the last dim,
  * 2 = x's storage stride along the last dim (so a strided x is read in place).
  */
-const ROTARY_KERNEL: MapKernel = {
+/**
+ * One output element: x * cos + rotate_half's partner * sin, where the partner is -x2 for an
+ * element of the first half and x1 for one of the second. The cpu twin and the cpu's row loop
+ * (src/backends/cpu/rotary_fast.ts) both compute through this.
+ */
+export const rotateHalf = (x: number, partner: number, cos: number, sin: number, first: boolean): number => x * cos + (first ? -partner : partner) * sin;
+
+export const ROTARY_KERNEL: MapKernel = {
   name: 'rotary_half',
   lazy: true,
   usesCoords: true,
@@ -32,7 +39,7 @@ const ROTARY_KERNEL: MapKernel = {
     const h = ctx.scalars[1];
     const first = j < h;
     const partner = ctx.load(0, ctx.e[0] + (first ? h : -h) * ctx.scalars[2]);
-    return ctx.load(0, ctx.e[0]) * ctx.load(1, ctx.e[1]) + (first ? -partner : partner) * ctx.load(2, ctx.e[2]);
+    return rotateHalf(ctx.load(0, ctx.e[0]), partner, ctx.load(1, ctx.e[1]), ctx.load(2, ctx.e[2]), first);
   },
 };
 

@@ -4,6 +4,9 @@ import { coalesce, numel } from '../../tensor/shape.js';
 import { CpuStorage } from './storage.js';
 import { StridedWalker } from './indexing.js';
 import { fastMap } from './map_fast.js';
+import { fastRotary } from './rotary_fast.js';
+import { fastReduce } from './reduce_fast.js';
+import { fastRows } from './rows_fast.js';
 import { hostReader, hostWriter } from './host_io.js';
 import { giveBackHost } from './host_pool.js';
 import { reduceRow } from './reduce.js';
@@ -13,7 +16,7 @@ import { nativeMatmul } from './native_gemm.js';
 import { isJobDone, jobDone, queueDrained, whenSettled } from './native_jobs.js';
 import { cpuQuantMatmul } from './qgemm.js';
 import { cpuAttention } from './attention.js';
-import type { AttentionSpec } from '../../ops/attention/spec.js';
+import type { AttentionSpec } from '../attention_spec.js';
 
 /**
  * The CPU backend: TypeScript kernels for every primitive. It is the fallback when no GPU is
@@ -72,6 +75,7 @@ export class CpuBackend implements Backend {
     if (!kernel.usesCoords) ({ shape, strides } = coalesce(shape, strides));
     // Pure kernels (elementwise, casts, copies, fills) run as generated typed-array loops.
     if (kernel.pure && fastMap(spec, out.data, n, shape, strides)) return out;
+    if (n > 0 && fastRotary(spec, out.data)) return out;
     const readers = inputs.map((op, k) => hostReader((op.storage as CpuStorage).data, op.dtype, spec.loadKinds?.[k] ?? argKind));
     const write = hostWriter(out.data, outDtype);
     const walker = new StridedWalker(shape, strides, inputs.map((op) => op.offset));
@@ -106,6 +110,7 @@ export class CpuBackend implements Backend {
     const rows = numel(shape.slice(0, keptRank));
     const r = numel(shape.slice(keptRank));
     const out = CpuStorage.alloc(outDtype, rows);
+    if (fastReduce(spec, out)) return out;
     const src = (input.storage as CpuStorage).data;
     const kind = dtypeInfo(input.dtype).compute;
     const walker = new StridedWalker(shape, [input.strides], [input.offset]);
@@ -125,6 +130,7 @@ export class CpuBackend implements Backend {
     const total = numel(shape);
     const n = numel(shape.slice(shape.length - rowRank));
     const out = CpuStorage.alloc('float32', total);
+    if (fastRows(spec, out)) return out;
     const src = (input.storage as CpuStorage).data;
     const weight = spec.weight ? (spec.weight as CpuStorage).data as Float32Array : undefined;
     const bias = spec.bias ? (spec.bias as CpuStorage).data as Float32Array : undefined;
