@@ -1,9 +1,11 @@
 /** Console tables for benchmark results (cli-table3), with number formats that read at a glance. */
 import Table from 'cli-table3';
+import { tableStyle } from '../../src/color.js';
 
 export function printTable(title: string, head: string[], rows: (string | number)[][]): void {
-  // No rule between rows: a run has dozens of them, and the columns already line them up.
-  const t = new Table({ head, style: { head: [], border: [], compact: true } });
+  // No rule between rows: a run has dozens of them, and the columns already line them up. Colour
+  // on a terminal only (src/color.ts).
+  const t = new Table({ head, style: { ...tableStyle(process.stdout), compact: true } });
   for (const r of rows) t.push(r.map((c) => (typeof c === 'number' ? fmt(c) : c)));
   process.stdout.write(`\n${title}\n${t.toString()}\n`);
 }
