@@ -539,6 +539,11 @@ describe('error formatting never throws', () => {
       ['squeeze', () => t.squeeze([0n] as never)],
       ['expandAs', () => t.expandAs(1n as never)],
       ['rope', () => xpu.nn.ropeInvFreq(4, 10000n as never)],
+      // An options argument that is not an object.
+      ['layerNorm', () => t.layerNorm([3], null as never)],
+      ['rmsNorm', () => t.rmsNorm([3], 5n as never)],
+      ['linear', () => t.linear(xpu.ones([4, 3], { device }), null as never)],
+      ['addmm', () => xpu.ones([2, 4], { device }).addmm(t, xpu.ones([3, 4], { device }), null as never)],
     ];
     for (const [op, fn] of calls) {
       const e = caught(fn, xpu.XpuError);

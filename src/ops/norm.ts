@@ -4,7 +4,7 @@ import { fmtValue } from '../format_value.js';
 import { isFloating, type DType } from '../tensor/dtype.js';
 import { checkShape, contiguousStrides, fmtShape, normalizeDim, numberArg, shapeEq } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { checkSameDevice, copyAs, tensorArg, wrap } from './common.js';
+import { checkSameDevice, copyAs, optionsArg, tensorArg, wrap } from './common.js';
 
 /**
  * Row-wise normalisations with PyTorch semantics: softmax, logSoftmax, layerNorm, rmsNorm. Each
@@ -137,6 +137,7 @@ function normalize(op: string, kind: RowOp, x: Tensor, normalizedShape: unknown,
 export function layerNorm(x: Tensor, normalizedShape: number[], options: LayerNormOptions = {}): Tensor {
   const op = 'layerNorm';
   const t = checkFloatInput(op, x);
+  optionsArg(op, options);
   return normalize(op, 'layernorm', t, normalizedShape, checkEps(op, options.eps ?? 1e-5), options.weight, options.bias);
 }
 
@@ -144,6 +145,7 @@ export function layerNorm(x: Tensor, normalizedShape: number[], options: LayerNo
 export function rmsNorm(x: Tensor, normalizedShape: number[], options: RmsNormOptions = {}): Tensor {
   const op = 'rmsNorm';
   const t = checkFloatInput(op, x);
+  optionsArg(op, options);
   const eps = options.eps ?? FINFO_EPS[t.dtype];
   return normalize(op, 'rmsnorm', t, normalizedShape, checkEps(op, eps), options.weight);
 }
