@@ -1,5 +1,5 @@
 import type { ComputeKind, DType, HostArray } from '../tensor/dtype.js';
-import type { AttentionSpec } from '../ops/attention/spec.js';
+import type { AttentionSpec } from './attention_spec.js';
 
 /**
  * The contract between ops (src/ops) and the two backends. Ops check arguments, work out shapes,

@@ -112,7 +112,7 @@ export async function tuneGemm(shapes: readonly (readonly [number, number, numbe
   await ready();
   const e = entry('accelerator.tuneGemm', options.device);
   const { tuneGemmOn } = await import('../backends/webgpu/gemm_autotune.js');
-  return tuneGemmOn(e.device, e.backend, shapes, options);
+  return tuneGemmOn(e.backend, shapes, options);
 }
 
 /**
@@ -124,5 +124,5 @@ export async function tuneAttention(shapes: readonly AttentionTuneShape[], optio
   await ready();
   const e = entry('accelerator.tuneAttention', options.device);
   const { tuneAttentionOn } = await import('../backends/webgpu/attention_autotune.js');
-  return tuneAttentionOn(e.device, e.backend, shapes, options);
+  return tuneAttentionOn(e.backend, shapes, options);
 }

@@ -9,7 +9,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { Activation } from '../backends/backend.js';
 import { int8RowStride } from './formats.js';
 import type { QuantizedTensor } from './quantized_tensor.js';
-import { quantizeRowsInt8 } from './quantize.js';
+import { quantizeRowsInt8 } from './quantize_rows.js';
 
 export interface QuantLinearOptions {
   bias?: Tensor;

@@ -6,33 +6,15 @@ import { isFloating } from '../tensor/dtype.js';
 import { fmtShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkQuantizeOptions, int8RowStride, weightFormat, type QuantizeOptions, type ScaleDType } from './formats.js';
-import { INT4_GROUP_SCALE, INT4_GROUP_ZERO, INT4_PACK, INT8_QUANTIZE, INT8_ROW_SCALE } from './kernels.js';
+import { INT4_GROUP_SCALE, INT4_GROUP_ZERO, INT4_PACK } from './kernels.js';
 import { QuantizedTensor } from './quantized_tensor.js';
+import { quantizeRowsInt8, strided } from './quantize_rows.js';
 
 /**
  * quantize(): a float weight [N, K] to a QuantizedTensor on the same device. It runs as a few map
  * kernels on the weight's device (no read-back, so it is synchronous on xpu too): scales first,
  * rounded to their storage dtype, then the values from the stored scales.
  */
-
-const strided = (t: Tensor, strides: number[], offset = t.offset): Operand => ({ storage: t.ref.storage, dtype: t.dtype, strides, offset });
-
-/**
- * Symmetric int8 per row of a [rows, K] float tensor read through its strides (sRow, sK): scales
- * [rows] in scaleDtype and q int8 [rows, int8RowStride(K)]. Also quantizes activations per token
- * (w8a8).
- */
-export function quantizeRowsInt8(device: Device, x: Tensor, rows: number, k: number, sRow: number, sK: number, scaleDtype: ScaleDType): { q: Tensor; scales: Tensor } {
-  const scales = runMap({
-    device, kernel: INT8_ROW_SCALE, inputs: [strided(x, [sRow])], outShape: [rows], outDtype: scaleDtype, argKind: 'f32',
-    scalars: [{ kind: 'u32', value: k }, { kind: 'i32', value: sK }],
-  });
-  const q = runMap({
-    device, kernel: INT8_QUANTIZE, inputs: [strided(x, [sRow, sK]), strided(scales, [1, 0])], outShape: [rows, int8RowStride(k)], outDtype: 'int8', argKind: 'f32',
-    scalars: [{ kind: 'u32', value: k }],
-  });
-  return { q, scales };
-}
 
 function quantizeInt4(device: Device, w: Tensor, groupSize: number, scaleDtype: ScaleDType): { q: Tensor; scales: Tensor; zeros: Tensor } {
   const [n, k] = w.shape;

@@ -1,5 +1,5 @@
 import type { Operand, Storage } from '../backend.js';
-import { MASKED_SCORE, type AttentionSpec } from '../../ops/attention/spec.js';
+import { MASKED_SCORE, type AttentionSpec } from '../attention_spec.js';
 import { compileJs, type HostCapture, type ModFn } from '../../flex/js.js';
 import { hostReader } from './host_io.js';
 import { f16BitsToNumber, type HostArray } from '../../tensor/dtype.js';

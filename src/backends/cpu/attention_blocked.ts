@@ -1,4 +1,4 @@
-import { MASKED_SCORE, type AttentionDims } from '../../ops/attention/spec.js';
+import { MASKED_SCORE, type AttentionDims } from '../attention_spec.js';
 
 /**
  * Flash-style attention on host arrays (the TypeScript kernel behind cpuAttention; a native

@@ -1,4 +1,4 @@
-import type { AttentionSpec } from '../../ops/attention/spec.js';
+import type { AttentionSpec } from '../attention_spec.js';
 import { XpuDeviceError } from '../../errors.js';
 import type { HostArray } from '../../tensor/dtype.js';
 import { nativeCompute, trackJob } from './native_jobs.js';

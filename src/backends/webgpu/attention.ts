@@ -1,5 +1,5 @@
 import type { Storage } from '../backend.js';
-import type { AttentionSpec } from '../../ops/attention/spec.js';
+import type { AttentionSpec } from '../attention_spec.js';
 import type { AdapterInfo } from './adapter.js';
 import type { GpuHost } from './host.js';
 import { bind, bufferLayout } from './program.js';

@@ -1,14 +1,12 @@
-import type { Device } from '../../device/device.js';
+import type { AttentionSpec } from '../attention_spec.js';
+import { COPY_KERNEL } from '../copy_kernel.js';
 import { XpuValueError } from '../../errors.js';
-import { scaledDotProductAttention } from '../../ops/attention/sdpa.js';
-import { tensor } from '../../ops/creation.js';
-import { scope } from '../../tensor/scope_api.js';
 import type { WebGPUBackend } from './backend.js';
 import type { GemmAdapterInfo } from './gemm_config.js';
 import { autotuneMode } from './gemm_tuner.js';
 import { attentionCandidates, attentionConfigKey, withAttentionConfig, type AttentionConfig, type AttentionShape } from './attention_config.js';
 import { attentionBucketKey, cachedTunedAttention, recordTunedAttention } from './attention_tuner.js';
-import { medianWallMs, seededValues } from './tuning_measure.js';
+import { medianWallMs, seededStorage } from './tuning_measure.js';
 
 /** One attention problem to tune: q [batch, heads, l, e], k [batch, kvHeads, s, e], v [batch, kvHeads, s, ev]. */
 export interface AttentionTuneShape {
@@ -69,21 +67,39 @@ function checkShape(sh: AttentionTuneShape): void {
   }
 }
 
-/** Median milliseconds of `config` on the problem (wall time after synchronize). */
-async function measure(device: Device, backend: WebGPUBackend, sh: AttentionTuneShape, config: AttentionConfig, reps: number): Promise<number> {
+/**
+ * Median milliseconds of `config` on the problem (wall time after synchronize): the attention
+ * primitive on contiguous q, k, v with the default scale, and the cast of a float16 output, as
+ * scaledDotProductAttention(q, k, v, { isCausal, enableGqa }) would launch them.
+ */
+async function measure(backend: WebGPUBackend, sh: AttentionTuneShape, config: AttentionConfig, reps: number): Promise<number> {
   const dtype = sh.dtype ?? 'float32';
   const ev = sh.ev ?? sh.e;
-  const q = tensor(seededValues(sh.batch * sh.heads * sh.l * sh.e, 1), { device, dtype, shape: [sh.batch, sh.heads, sh.l, sh.e] });
-  const k = tensor(seededValues(sh.batch * sh.kvHeads * sh.s * sh.e, 2), { device, dtype, shape: [sh.batch, sh.kvHeads, sh.s, sh.e] });
-  const v = tensor(seededValues(sh.batch * sh.kvHeads * sh.s * ev, 3), { device, dtype, shape: [sh.batch, sh.kvHeads, sh.s, ev] });
+  const q = seededStorage(backend, dtype, sh.batch * sh.heads * sh.l * sh.e, 1);
+  const k = seededStorage(backend, dtype, sh.batch * sh.kvHeads * sh.s * sh.e, 2);
+  const v = seededStorage(backend, dtype, sh.batch * sh.kvHeads * sh.s * ev, 3);
+  const rowMajor = (h: number, rows: number, cols: number) => [h * rows * cols, rows * cols, cols, 1];
+  const spec: AttentionSpec = {
+    q: { storage: q, dtype, strides: rowMajor(sh.heads, sh.l, sh.e), offset: 0 },
+    k: { storage: k, dtype, strides: rowMajor(sh.kvHeads, sh.s, sh.e), offset: 0 },
+    v: { storage: v, dtype, strides: rowMajor(sh.kvHeads, sh.s, ev), offset: 0 },
+    batch: sh.batch, heads: sh.heads, kvHeads: sh.kvHeads, l: sh.l, s: sh.s, e: sh.e, ev,
+    scale: 1 / Math.sqrt(sh.e), causal: sh.causal === true, captures: [], op: 'scaledDotProductAttention',
+  };
+  const n = sh.batch * sh.heads * sh.l * ev;
+  const once = () => {
+    const out = backend.attention(spec);
+    if (dtype === 'float32') return backend.release(out);
+    const cast = backend.map({ kernel: COPY_KERNEL, inputs: [{ storage: out, dtype: 'float32', strides: [1], offset: 0 }], outShape: [n], outDtype: dtype, argKind: 'f32' });
+    backend.release(out);
+    backend.release(cast);
+  };
   try {
-    const opts = { isCausal: sh.causal === true, enableGqa: sh.heads !== sh.kvHeads };
-    const run = () => withAttentionConfig(config, () => scope(() => { scaledDotProductAttention(q, k, v, opts); }));
-    return await medianWallMs(run, () => backend.synchronize(), reps);
+    return await medianWallMs(() => withAttentionConfig(config, once), () => backend.synchronize(), reps);
   } finally {
-    q.dispose();
-    k.dispose();
-    v.dispose();
+    backend.release(q);
+    backend.release(k);
+    backend.release(v);
   }
 }
 
@@ -92,7 +108,7 @@ async function measure(device: Device, backend: WebGPUBackend, sh: AttentionTune
  * the shape, keeps the fastest, records it (used at once by attention in this process, and
  * written to the disk cache). A bucket already tuned is reused unless `force` or XPU_AUTOTUNE=force.
  */
-export async function tuneAttentionOn(device: Device, backend: WebGPUBackend, shapes: readonly AttentionTuneShape[], options: TuneAttentionOptions = {}): Promise<TunedAttention[]> {
+export async function tuneAttentionOn(backend: WebGPUBackend, shapes: readonly AttentionTuneShape[], options: TuneAttentionOptions = {}): Promise<TunedAttention[]> {
   const reps = options.reps ?? 3;
   if (!Number.isInteger(reps) || reps < 1) throw new XpuValueError('reps must be a positive integer', { op: 'tuneAttention', arg: 'reps', expected: '>= 1', got: String(reps) });
   const force = options.force === true || autotuneMode() === 'force';
@@ -112,7 +128,7 @@ export async function tuneAttentionOn(device: Device, backend: WebGPUBackend, sh
     for (const c of attentionCandidates(p, adapter)) {
       if (options.filter && !options.filter(c)) continue;
       try {
-        measured.push({ config: c, configKey: attentionConfigKey(c), ms: await measure(device, backend, sh, c, reps) });
+        measured.push({ config: c, configKey: attentionConfigKey(c), ms: await measure(backend, sh, c, reps) });
       } catch (e) {
         process.emitWarning(`xpu: attention candidate ${attentionConfigKey(c)} failed on ${key}: ${(e as Error).message}`, { code: 'XPU_AUTOTUNE' });
       }

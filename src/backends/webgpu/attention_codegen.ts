@@ -1,5 +1,5 @@
 import { exprWgsl } from '../../flex/wgsl.js';
-import { MASKED_SCORE, type AttentionSpec } from '../../ops/attention/spec.js';
+import { MASKED_SCORE, type AttentionSpec } from '../attention_spec.js';
 import { dtypeInfo, type DType } from '../../tensor/dtype.js';
 import { convertExpr, loadExpr } from './codegen.js';
 import { uniformStruct } from './uniforms.js';

@@ -1,9 +1,7 @@
-import { XpuValueError } from '../../errors.js';
 import type { DType } from '../../tensor/dtype.js';
-import type { GemmAdapterInfo } from './gemm_config.js';
-import { autotuneMode, pow2 } from './gemm_tuner.js';
-import { TuningTable, type TuningCacheFile } from './tuning_table.js';
-import { attentionCandidates, attentionConfigKey, DECODE_MAX_L, MAX_CHUNK, PREFILL_LANES, type AttentionConfig, type AttentionShape } from './attention_config.js';
+import type { AdapterInfo as GemmAdapterInfo } from './adapter.js';
+import { autotuneMode, pow2, TuningTable, type TuningCacheFile } from './tuning_table.js';
+import { attentionCandidates, attentionConfigKey, DECODE_MAX_L, MAX_CHUNK, PREFILL_LANES, type AttentionConfig, type AttentionShape } from './attention_heuristics.js';
 
 /**
  * The attention autotuner's tables, the twin of gemm_tuner.ts (the measuring is

@@ -3,7 +3,7 @@ import { dtypeInfo, hostFromBytes, type ComputeKind, type DType, type HostArray 
 import { coalesce, numel } from '../../tensor/shape.js';
 import { XpuShapeError } from '../../errors.js';
 import { CachingAllocator, GpuStorage } from './allocator.js';
-import { COPY_KERNEL } from '../../ops/copy_kernel.js';
+import { COPY_KERNEL } from '../copy_kernel.js';
 import { bindings, checkKernelElements, elementsPerWord, enables, loaderFn, mapElementFn, MAX_RANK, writeWordFn } from './codegen.js';
 import { f32Bits, uniformStruct } from './uniforms.js';
 import { PipelineCache, kernelSource } from './pipelines.js';
@@ -20,7 +20,7 @@ import { readAdapterInfo, type AdapterInfo } from './adapter.js';
 import { bind, bindWhole, bufferLayout, type Program } from './program.js';
 import { TexturePool } from './textures.js';
 import type { GpuHost } from './host.js';
-import type { AttentionSpec } from '../../ops/attention/spec.js';
+import type { AttentionSpec } from '../attention_spec.js';
 
 const WG = 64;
 /** Map kernels: invocations per workgroup, and the most workgroups a launch uses (grid-stride). */

@@ -1,14 +1,10 @@
-import type { Device } from '../../device/device.js';
+import type { MatmulSpec } from '../backend.js';
 import { XpuValueError } from '../../errors.js';
-import { tensor } from '../../ops/creation.js';
-import { matmul } from '../../ops/matmul.js';
-import { transpose } from '../../ops/views.js';
 import type { DType } from '../../tensor/dtype.js';
-import { scope } from '../../tensor/scope_api.js';
 import type { WebGPUBackend } from './backend.js';
 import { gemmConfigKey, type GemmConfig } from './gemm_config.js';
 import { autotuneMode, bucketKey, cachedTuned, candidates, parseBucket, recordTuned, withGemmConfig, type Bucket } from './gemm_tuner.js';
-import { medianWallMs, seededValues } from './tuning_measure.js';
+import { medianWallMs, seededStorage } from './tuning_measure.js';
 
 export interface TuneGemmOptions {
   dtype?: 'float32' | 'float16';
@@ -34,17 +30,26 @@ export interface TunedGemm {
   measured: { configKey: string; gflops: number }[];
 }
 
-/** Median GFLOP/s of `config` on the bucket's representative problem (wall time after synchronize). */
-async function measure(device: Device, backend: WebGPUBackend, b: Bucket, config: GemmConfig, reps: number): Promise<number> {
-  const a = tensor(seededValues(b.m * b.k, 1), { device, dtype: b.dtype, shape: [b.m, b.k] });
-  const w = b.bAlongK ? tensor(seededValues(b.n * b.k, 2), { device, dtype: b.dtype, shape: [b.n, b.k] }) : tensor(seededValues(b.k * b.n, 2), { device, dtype: b.dtype, shape: [b.k, b.n] });
+/**
+ * Median GFLOP/s of `config` on the bucket's representative problem (wall time after
+ * synchronize): the matmul primitive on contiguous A [m, k] and B [k, n] (or B = W^T of a
+ * contiguous W [n, k] when B is read along k), as matmul(a, w) / matmul(a, w.T) would launch it.
+ */
+async function measure(backend: WebGPUBackend, b: Bucket, config: GemmConfig, reps: number): Promise<number> {
+  const a = seededStorage(backend, b.dtype, b.m * b.k, 1);
+  const w = seededStorage(backend, b.dtype, b.n * b.k, 2);
+  const spec: MatmulSpec = {
+    a: { storage: a, dtype: b.dtype, strides: [b.k, 1], offset: 0 },
+    b: { storage: w, dtype: b.dtype, strides: b.bAlongK ? [1, b.k] : [b.n, 1], offset: 0 },
+    batchShape: [], m: b.m, n: b.n, k: b.k, outDtype: b.dtype,
+  };
   try {
-    const run = () => withGemmConfig(config, () => scope(() => { matmul(a, b.bAlongK ? transpose(w, 0, 1) : w); }));
+    const run = () => withGemmConfig(config, () => backend.release(backend.matmul(spec)));
     const ms = await medianWallMs(run, () => backend.synchronize(), reps);
     return (2 * b.m * b.n * b.k) / (ms * 1e6);
   } finally {
-    a.dispose();
-    w.dispose();
+    backend.release(a);
+    backend.release(w);
   }
 }
 
@@ -53,7 +58,7 @@ async function measure(device: Device, backend: WebGPUBackend, b: Bucket, config
  * keeps the fastest, records it (used at once by matmul in this process, and written to the disk
  * cache). A bucket already tuned is reused unless `force` or XPU_AUTOTUNE=force.
  */
-export async function tuneGemmOn(device: Device, backend: WebGPUBackend, shapes: readonly (readonly [number, number, number])[], options: TuneGemmOptions = {}): Promise<TunedGemm[]> {
+export async function tuneGemmOn(backend: WebGPUBackend, shapes: readonly (readonly [number, number, number])[], options: TuneGemmOptions = {}): Promise<TunedGemm[]> {
   const dtype: DType = options.dtype ?? 'float32';
   const reps = options.reps ?? 3;
   if (!Number.isInteger(reps) || reps < 1) throw new XpuValueError('reps must be a positive integer', { op: 'tuneGemm', arg: 'reps', expected: '>= 1', got: String(reps) });
@@ -76,7 +81,7 @@ export async function tuneGemmOn(device: Device, backend: WebGPUBackend, shapes:
     const measured: { config: GemmConfig; configKey: string; gflops: number }[] = [];
     for (const c of candidates(adapter, bucket)) {
       try {
-        measured.push({ config: c, configKey: gemmConfigKey(c), gflops: await measure(device, backend, bucket, c, reps) });
+        measured.push({ config: c, configKey: gemmConfigKey(c), gflops: await measure(backend, bucket, c, reps) });
       } catch (e) {
         process.emitWarning(`xpu: GEMM candidate ${gemmConfigKey(c)} failed on ${key}: ${(e as Error).message}`, { code: 'XPU_AUTOTUNE' });
       }

@@ -1,4 +1,6 @@
-import type { GemmAdapterInfo } from './gemm_config.js';
+import { readSubgroupMatrixConfigs, type AdapterInfo as GemmAdapterInfo, type SubgroupMatrixConfig } from './adapter.js';
+
+export { readSubgroupMatrixConfigs, type SubgroupMatrixConfig };
 
 /**
  * GEMM on matrix units through Dawn's `chromium-experimental-subgroup-matrix` feature (WGSL
@@ -20,34 +22,7 @@ import type { GemmAdapterInfo } from './gemm_config.js';
  * subgroups, laid out by subgroup_id (workgroup x size = subgroups * max subgroup size).
  */
 
-/** One entry of GPUAdapterInfo.subgroupMatrixConfigs (Dawn). */
-export interface SubgroupMatrixConfig {
-  componentType: string;
-  resultComponentType: string;
-  M: number;
-  N: number;
-  K: number;
-}
-
 export const SUBGROUP_MATRIX_FEATURE = 'chromium-experimental-subgroup-matrix';
-
-/**
- * The configs an adapter info lists. They are WebIDL objects: each field is read by name
- * (spreading or JSON-serialising one gives {}).
- */
-export function readSubgroupMatrixConfigs(info: unknown): SubgroupMatrixConfig[] {
-  const list = (info as { subgroupMatrixConfigs?: Iterable<unknown> } | undefined)?.subgroupMatrixConfigs;
-  if (!list) return [];
-  const out: SubgroupMatrixConfig[] = [];
-  for (const c of list) {
-    const o = c as Record<string, unknown>;
-    const componentType = String(o.componentType ?? '');
-    const resultComponentType = String(o.resultComponentType ?? '');
-    const [M, N, K] = [Number(o.M), Number(o.N), Number(o.K)];
-    if (componentType && resultComponentType && [M, N, K].every((x) => Number.isInteger(x) && x > 0)) out.push({ componentType, resultComponentType, M, N, K });
-  }
-  return out;
-}
 
 /**
  * The matrix config to use for a dtype, or undefined when the adapter cannot run this path:

@@ -3,8 +3,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { XpuValueError } from '../../errors.js';
 import type { DType } from '../../tensor/dtype.js';
-import { adapterKey, TuningTable, warnOnce, type TuningCacheFile } from './tuning_table.js';
-import { GEMV_MAX_M, defaultTileConfig, fixedSubgroup, splitKFor, gemmConfigKey, heuristicGemmConfig, splitKConfig, type GemmAdapterInfo, type GemmConfig, type GemmShapeHints, type TileConfig } from './gemm_config.js';
+import { adapterKey, autotuneMode, pow2, TuningTable, warnOnce, type AutotuneMode, type TuningCacheFile } from './tuning_table.js';
+import { GEMV_MAX_M, defaultTileConfig, fixedSubgroup, splitKFor, gemmConfigKey, heuristicGemmConfig, splitKConfig, type GemmAdapterInfo, type GemmConfig, type GemmShapeHints, type TileConfig } from './gemm_heuristics.js';
 
 /**
  * The GEMM autotuner's tables (the measuring itself is gemm_autotune.ts, which needs tensors).
@@ -21,16 +21,9 @@ import { GEMV_MAX_M, defaultTileConfig, fixedSubgroup, splitKFor, gemmConfigKey,
  * synchronous); until then the heuristic is used.
  */
 
-export type AutotuneMode = 'off' | 'on' | 'force';
 export const CACHE_SCHEMA_VERSION = 1;
 
-export function autotuneMode(): AutotuneMode {
-  const v = (process.env.XPU_AUTOTUNE ?? '').toLowerCase();
-  if (v === '' || v === 'off' || v === '0') return 'off';
-  if (v === 'on' || v === '1') return 'on';
-  if (v === 'force') return 'force';
-  throw new XpuValueError('unknown autotune mode in the environment', { op: 'matmul', arg: 'XPU_AUTOTUNE', expected: 'off, on, force', got: v });
-}
+export { autotuneMode, type AutotuneMode };
 
 export interface TunedEntry {
   config: GemmConfig;
@@ -40,10 +33,7 @@ export interface TunedEntry {
 
 export type TuneCacheFile = TuningCacheFile<TunedEntry>;
 
-export { adapterKey };
-
-/** The smallest power of two >= x (1 for x <= 1). */
-export const pow2 = (x: number): number => (x <= 1 ? 1 : 2 ** Math.ceil(Math.log2(x)));
+export { adapterKey, pow2 };
 
 /** The shape bucket of a problem: `float32:m64:n128:k256` (`:bT` when B is read along k). */
 export function bucketKey(m: number, n: number, k: number, dtype: DType, hints: GemmShapeHints = { bAlongK: false }): string {

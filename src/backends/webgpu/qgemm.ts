@@ -1,5 +1,5 @@
 import type { QuantMatmulSpec, Storage } from '../backend.js';
-import { COPY_KERNEL } from '../../ops/copy_kernel.js';
+import { COPY_KERNEL } from '../copy_kernel.js';
 import { gemvRows } from './gemm_codegen.js';
 import { gemmConfigFor, gemmConfigKey, type GemvConfig, type TileConfig } from './gemm_config.js';
 import type { GpuHost } from './host.js';

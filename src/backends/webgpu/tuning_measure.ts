@@ -1,3 +1,6 @@
+import type { Storage } from '../backend.js';
+import { allocHost, castNumber, writeHost, type DType } from '../../tensor/dtype.js';
+
 /**
  * What the autotuners (gemm_autotune.ts, attention_autotune.ts) share when they measure a
  * candidate: seeded inputs that leave the user's manualSeed stream alone, and a median wall time.
@@ -12,6 +15,14 @@ export function seededValues(n: number, seed: number): Float32Array {
     out[i] = a / 2 ** 31 - 1;
   }
   return out;
+}
+
+/** A storage of `n` seeded values (seededValues) in `dtype`, uploaded as tensor() would. */
+export function seededStorage(backend: { upload(dtype: DType, data: ReturnType<typeof allocHost>, op: string): Storage }, dtype: DType, n: number, seed: number): Storage {
+  const values = seededValues(n, seed);
+  const host = allocHost(dtype, n);
+  for (let i = 0; i < n; i++) writeHost(host, dtype, i, castNumber(values[i], dtype));
+  return backend.upload(dtype, host, 'tensor');
 }
 
 /**

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { GemmAdapterInfo } from './gemm_config.js';
+import { XpuValueError } from '../../errors.js';
+import type { AdapterInfo as GemmAdapterInfo } from './adapter.js';
 
 /**
  * The tables an autotuner keeps per adapter, shared by the GEMM and attention tuners: this
@@ -10,6 +11,24 @@ import type { GemmAdapterInfo } from './gemm_config.js';
  * $XDG_CACHE_HOME (or ~/.cache)/xpu/<prefix>-<hash>.json, written atomically and read back only
  * through the kind's own validation, so a corrupt or foreign file never yields a config.
  */
+
+/**
+ * XPU_AUTOTUNE, for every tuner: off (default) = shipped tables then heuristics, deterministic;
+ * on = the disk caches too, and a tuner measures only buckets not cached yet; force = a tuner
+ * re-measures every bucket even when cached.
+ */
+export type AutotuneMode = 'off' | 'on' | 'force';
+
+export function autotuneMode(): AutotuneMode {
+  const v = (process.env.XPU_AUTOTUNE ?? '').toLowerCase();
+  if (v === '' || v === 'off' || v === '0') return 'off';
+  if (v === 'on' || v === '1') return 'on';
+  if (v === 'force') return 'force';
+  throw new XpuValueError('unknown autotune mode in the environment', { op: 'matmul', arg: 'XPU_AUTOTUNE', expected: 'off, on, force', got: v });
+}
+
+/** The smallest power of two >= x (1 for x <= 1): the tuners' shape buckets. */
+export const pow2 = (x: number): number => (x <= 1 ? 1 : 2 ** Math.ceil(Math.log2(x)));
 
 /** The adapter half of a cache key. */
 export function adapterKey(a: Pick<GemmAdapterInfo, 'vendor' | 'architecture' | 'description' | 'driver'>): string {
