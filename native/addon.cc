@@ -18,6 +18,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Object compute = xpu::compute::ExportCompute(env);
   // The quantized linear and the blocked attention (native_quant.ts, native_attention.ts).
   xpu::compute::ExportQuant(env, compute);
+  xpu::compute::ExportQuantGguf(env, compute);
   xpu::compute::ExportAttention(env, compute);
   exports.Set("compute", compute);
   // The cpu's FMA peak and bandwidth for the benchmarks' roofline (bench/lib/ceilings.ts).

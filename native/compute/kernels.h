@@ -12,6 +12,10 @@ namespace xpu::compute {
 // compute.qmatmul(desc) -> job id, compute.qmatmulNow(desc): src/backends/cpu/native_quant.ts.
 void ExportQuant(Napi::Env env, Napi::Object target);
 
+// compute.qmatmulGguf(desc) -> job id, compute.qmatmulGgufNow(desc): GGUF block formats kept as
+// they are (qgemm_gguf.cc; src/backends/cpu/native_quant.ts).
+void ExportQuantGguf(Napi::Env env, Napi::Object target);
+
 // compute.attention(desc) -> job id, compute.attentionNow(desc): src/backends/cpu/native_attention.ts.
 void ExportAttention(Napi::Env env, Napi::Object target);
 

@@ -1,5 +1,6 @@
 import type { ComputeKind, DType, HostArray } from '../tensor/dtype.js';
 import type { AttentionSpec } from './attention_spec.js';
+import type { GgufWeightFormat } from '../quant/gguf_formats.js';
 
 /**
  * The contract between ops (src/ops) and the two backends. Ops check arguments, work out shapes,
@@ -167,8 +168,12 @@ export interface MatmulSpec {
  * docs/quantization.md and src/quant/formats.ts define the layouts exactly.
  */
 export interface QuantWeight {
-  /** 'int8': symmetric per output channel; 'int4': asymmetric, groups along K. */
-  format: 'int8' | 'int4';
+  /**
+   * 'int8': symmetric per output channel; 'int4': asymmetric, groups along K; a GGUF block format
+   * (q4_0, q4_1, q8_0, q4_k, q6_k): q is the uint32 q plane, scales the scale plane
+   * (src/quant/gguf_formats.ts), groupSize the block size.
+   */
+  format: 'int8' | 'int4' | GgufWeightFormat;
   n: number;
   k: number;
   /** Elements per (scale, zero) group along K (int4); K for int8 (one scale per row). */
@@ -180,7 +185,7 @@ export interface QuantWeight {
   q: Storage;
   /** [N] (int8) or [N, K / groupSize] (int4), in scaleDtype. */
   scales: Storage;
-  scaleDtype: 'float32' | 'float16';
+  scaleDtype: 'float32' | 'float16' | 'uint32';
   /** int4: uint8 [N, K / groupSize], zero points in [0, 15]. */
   zeros?: Storage;
 }

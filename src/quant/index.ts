@@ -12,3 +12,6 @@ export { quantizeModule, type QuantizeModuleConfig } from './module.js';
 // GGUF weight formats (F32/F16/BF16, Q4_0..Q8_0, K-quants) decoded exactly as ggml does.
 export { dequantizeGguf, canDequantize, ggmlByteSize, DEQUANTIZABLE_GGML_TYPES } from './gguf_dequant.js';
 export { GGML_TYPES, ggmlTypeById, ggmlTypeByName, QK_K, type GgmlTypeInfo } from './gguf_types.js';
+// GGUF block formats kept as they are: the weight format of the quantized linear (gguf_formats.ts).
+export { GGUF_WEIGHT_FORMATS, ggufFormatInfo, ggufWeightFormatOf, isGgufWeightFormat, toGgufPlanes, toGgufBytes, dequantizeGgufPlanes, type GgufWeightFormat, type GgufFormatInfo, type GgufPlanes } from './gguf_formats.js';
+export { quantizedFromGguf, type GgufWeightOptions } from './gguf_weight.js';

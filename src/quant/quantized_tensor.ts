@@ -2,21 +2,26 @@ import type { QuantWeight } from '../backends/backend.js';
 import type { Device, DeviceLike } from '../device/device.js';
 import { XpuValueError } from '../errors.js';
 import { runMap } from '../ops/common.js';
-import { toAsync } from '../ops/transfer.js';
+import { to, toAsync } from '../ops/transfer.js';
+import { eye } from '../ops/creation.js';
+import { contiguous, transpose } from '../ops/views.js';
+import { scope } from '../tensor/scope_api.js';
+import { quantizedLinear } from './linear.js';
 import { dtypeInfo } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { int8RowStride, weightFormat, type QuantScheme, type ScaleDType } from './formats.js';
+import { ggufFormatInfo, isGgufWeightFormat, type GgufWeightFormat } from './gguf_formats.js';
 import { INT4_DEQUANTIZE, INT8_DEQUANTIZE } from './kernels.js';
 
 /** What a QuantizedTensor is, without its data. */
 export interface QuantMetadata {
-  scheme: QuantScheme;
+  scheme: QuantScheme | GgufWeightFormat;
   /** [N, K]: out_features, in_features. */
   shape: [number, number];
-  /** K for the int8 schemes. */
+  /** K for the int8 schemes; the block size (32 or 256) for the GGUF formats. */
   groupSize: number;
-  scaleDtype: ScaleDType;
-  /** 'int8 [N, rowStride]' or 'uint32 [N, K/8]' (docs/quantization.md). */
+  scaleDtype: ScaleDType | 'uint32';
+  /** 'int8 [N, rowStride]', 'uint32 [N, K/8]' (docs/quantization.md), or a GGUF format's planes (gguf_formats.ts). */
   layout: string;
   /** Bytes of q + scales + zeros. */
   byteSize: number;
@@ -26,22 +31,23 @@ export interface QuantMetadata {
 
 /**
  * A weight [N, K] in one of the formats of src/quant/formats.ts: the packed values `qdata`, the
- * `scales` and (int4) the `zeros`, on one device. It stands where a Linear weight stood:
- * xpu.linear(x, qw) runs the quantized kernels on it.
+ * `scales` and (int4) the `zeros`, on one device; or in a GGUF block format (q4_0, q4_1, q8_0,
+ * q4_k, q6_k: the blocks' values split into a q plane and a scale plane, gguf_formats.ts). It
+ * stands where a Linear weight stood: xpu.linear(x, qw) runs the quantized kernels on it.
  */
 export class QuantizedTensor {
   readonly shape: readonly [number, number];
 
   /** @internal Use quant.quantize() or an importer (fromMatMulNBits, fromGptq). */
   constructor(
-    readonly scheme: QuantScheme,
+    readonly scheme: QuantScheme | GgufWeightFormat,
     n: number,
     k: number,
     readonly groupSize: number,
-    readonly scaleDtype: ScaleDType,
-    /** int8 [N, rowStride(K)] or uint32 [N, K / 8]. */
+    readonly scaleDtype: ScaleDType | 'uint32',
+    /** int8 [N, rowStride(K)] or uint32 [N, K / 8]; GGUF: uint32 [N, blocks * qWords]. */
     readonly qdata: Tensor,
-    /** [N] or [N, K / groupSize], in scaleDtype. */
+    /** [N] or [N, K / groupSize], in scaleDtype; GGUF: the scale plane. */
     readonly scales: Tensor,
     /** int4: uint8 [N, K / groupSize]. */
     readonly zeros?: Tensor,
@@ -66,14 +72,23 @@ export class QuantizedTensor {
     return [this.qdata, this.scales, this.zeros].reduce((s, t) => s + (t ? t.numel * dtypeInfo(t.dtype).itemsize : 0), 0);
   }
 
+  /** The kernels' format: 'int8', 'int4' or a GGUF block format. */
+  get format(): 'int8' | 'int4' | GgufWeightFormat {
+    return isGgufWeightFormat(this.scheme) ? this.scheme : weightFormat(this.scheme);
+  }
+
   get metadata(): QuantMetadata {
     const [n, k] = this.shape;
+    const f = this.format;
+    const gguf = isGgufWeightFormat(f) ? ggufFormatInfo(f) : undefined;
     return {
       scheme: this.scheme,
       shape: [n, k],
       groupSize: this.groupSize,
       scaleDtype: this.scaleDtype,
-      layout: weightFormat(this.scheme) === 'int4' ? `uint32 [${n}, ${k / 8}] (8 nibbles per word)` : `int8 [${n}, ${int8RowStride(k)}] (rows padded to 32)`,
+      layout: gguf
+        ? `GGUF ${gguf.ggml} blocks of ${gguf.block}: uint32 [${n}, ${(k / gguf.block) * gguf.qWords}] values, ${gguf.scaleDtype} [${this.scales.shape.join(', ')}] scales`
+        : f === 'int4' ? `uint32 [${n}, ${k / 8}] (8 nibbles per word)` : `int8 [${n}, ${int8RowStride(k)}] (rows padded to 32)`,
       byteSize: this.byteSize,
       compression: (4 * n * k) / this.byteSize,
     };
@@ -89,7 +104,7 @@ export class QuantizedTensor {
   kernelWeight(): QuantWeight {
     const [n, k] = this.shape;
     return {
-      format: weightFormat(this.scheme), n, k, groupSize: this.groupSize,
+      format: this.format, n, k, groupSize: this.groupSize,
       q: this.qdata.ref.storage, scales: this.scales.ref.storage, scaleDtype: this.scaleDtype, zeros: this.zeros?.ref.storage,
     };
   }
@@ -101,8 +116,10 @@ export class QuantizedTensor {
     if (dtype !== 'float32' && dtype !== 'float16') throw new XpuValueError('dequantize gives a float tensor', { op, arg: 'dtype', expected: "'float32' or 'float16'", got: String(dtype) });
     const [n, k] = this.shape;
     const device = this.device;
+    const f = this.format;
+    if (isGgufWeightFormat(f)) return dequantizeGgufWeight(this, dtype);
     const at = (t: Tensor, strides: number[]) => ({ storage: t.ref.storage, dtype: t.dtype, strides, offset: t.offset });
-    if (weightFormat(this.scheme) === 'int8') {
+    if (f === 'int8') {
       return runMap({ device, kernel: INT8_DEQUANTIZE, inputs: [at(this.qdata, [int8RowStride(k), 1]), at(this.scales, [1, 0])], outShape: [n, k], outDtype: dtype, argKind: 'f32' });
     }
     const groups = k / this.groupSize;
@@ -132,6 +149,20 @@ export class QuantizedTensor {
   toString(): string {
     return `QuantizedTensor(scheme=${this.scheme}, shape=[${this.shape.join(', ')}], groupSize=${this.groupSize}, device=${this.device})`;
   }
+}
+
+/**
+ * A GGUF weight as a dense tensor, on either device through the quantized GEMM itself (no map
+ * kernel decodes the blocks): eye(K) @ W^T = W^T, each output one weight times 1 plus zeros,
+ * hence exact (the kernels form d * q + m with one rounding, as ggml does); then one transpose.
+ * K^2 N multiply-adds: for inspection and tests, not for a hot path.
+ */
+function dequantizeGgufWeight(w: QuantizedTensor, dtype: 'float32' | 'float16'): Tensor {
+  const k = w.shape[1];
+  return scope(() => {
+    const wt = quantizedLinear(eye(k, k, { device: w.device, dtype: 'float32' }), w); // [K, N] = W^T
+    return contiguous(transpose(dtype === 'float32' ? wt : to(wt, dtype), 0, 1));
+  });
 }
 
 export function isQuantizedTensor(x: unknown): x is QuantizedTensor {

@@ -5,6 +5,7 @@ import { giveBackHost } from './host_pool.js';
 import { launchNativeJob, nativeCompute } from './native_jobs.js';
 import type { NativeCompute } from './native.js';
 import { CpuStorage } from './storage.js';
+import { isGgufWeightFormat, type GgufWeightFormat } from '../../quant/gguf_formats.js';
 
 /**
  * The quantized linear through the native addon (native/compute/qgemm.cc): our own AVX-512 /
@@ -19,7 +20,8 @@ import { CpuStorage } from './storage.js';
 
 interface QuantOperand { data: HostArray; offset: number; strides: number[] }
 export interface NativeQuantDesc {
-  format: 'int8' | 'int4';
+  /** int8 / int4: qgemm.cc; a GGUF block format: qgemm_gguf.cc (q and scales are its two planes). */
+  format: 'int8' | 'int4' | GgufWeightFormat;
   m: number; n: number; k: number; groupSize: number;
   a: QuantOperand;
   aScales?: Float32Array;
@@ -27,7 +29,10 @@ export interface NativeQuantDesc {
   bias?: QuantOperand;
   out: HostArray;
 }
-type QuantCompute = NativeCompute & { qmatmul?(d: NativeQuantDesc): number; qmatmulNow?(d: NativeQuantDesc): void };
+type QuantCompute = NativeCompute & {
+  qmatmul?(d: NativeQuantDesc): number; qmatmulNow?(d: NativeQuantDesc): void;
+  qmatmulGguf?(d: NativeQuantDesc): number; qmatmulGgufNow?(d: NativeQuantDesc): void;
+};
 
 export type CpuQgemmPath = 'auto' | 'ts' | 'native';
 export function cpuQgemmPath(): CpuQgemmPath {
@@ -58,12 +63,15 @@ export function nativeQuantMatmul(spec: QuantMatmulSpec): CpuStorage | null {
   if (cpuQgemmPath() === 'ts') return null;
   const c = nativeCompute() as QuantCompute | null;
   if (!c) return fallback('the native addon is not loaded');
-  if (!c.qmatmul) return fallback('the native addon has no quantized linear (rebuild it)');
   const { a, m, w, outDtype, bias } = spec;
+  const gguf = isGgufWeightFormat(w.format);
+  const run = gguf ? c.qmatmulGguf : c.qmatmul;
+  const runNow = gguf ? c.qmatmulGgufNow : c.qmatmulNow;
+  if (!run) return fallback(`the native addon has no ${gguf ? 'GGUF ' : ''}quantized linear (rebuild it)`);
   const { n, k } = w;
   if (m * n === 0 || k === 0) return fallback('empty problem');
   if (!isFloat(outDtype) || (bias && !isFloat(bias.dtype))) return fallback('dtypes other than float32/float16');
-  if (spec.aScales ? a.dtype !== 'int8' : !isFloat(a.dtype)) return fallback(`activations of dtype ${a.dtype}`);
+  if (spec.aScales ? a.dtype !== 'int8' || gguf : !isFloat(a.dtype)) return fallback(`activations of dtype ${a.dtype}`);
   if (w.format === 'int4' && (w.groupSize % 32 !== 0 || k % w.groupSize !== 0)) return fallback(`int4 group size ${w.groupSize}`);
   const st = (s: unknown): CpuStorage => s as CpuStorage;
   const storages = [st(a.storage), st(w.q), st(w.scales), ...(w.zeros ? [st(w.zeros)] : []), ...(spec.aScales ? [st(spec.aScales)] : []), ...(bias ? [st(bias.storage)] : [])];
@@ -79,8 +87,8 @@ export function nativeQuantMatmul(spec: QuantMatmulSpec): CpuStorage | null {
     bias: bias ? { data: st(bias.storage).rawData, offset: bias.offset, strides: bias.strides } : undefined,
     out: out.rawData,
   };
-  const inline = m * n * k <= INLINE_MACS && c.qmatmulNow !== undefined && c.completed() === c.submitted();
-  const refused = launchNativeJob(out, storages, inline, () => c.qmatmulNow!(desc), () => c.qmatmul!(desc));
+  const inline = m * n * k <= INLINE_MACS && runNow !== undefined && c.completed() === c.submitted();
+  const refused = launchNativeJob(out, storages, inline, () => runNow!.call(c, desc), () => run.call(c, desc));
   if (refused !== null) {
     giveBackHost(outDtype, out.rawData);
     return fallback(refused);

@@ -1,5 +1,6 @@
 import type { QuantMatmulSpec, QuantWeight } from '../backend.js';
 import { castNumber, readHost, writeHost } from '../../tensor/dtype.js';
+import { dequantizeGgufPlanes, isGgufWeightFormat } from '../../quant/gguf_formats.js';
 import { nativeQuantMatmul } from './native_quant.js';
 import { CpuStorage } from './storage.js';
 
@@ -29,11 +30,17 @@ export function tsQuantMatmul(spec: QuantMatmulSpec): CpuStorage {
   const scales = (w.scales as CpuStorage).data;
   const biasData = bias ? (bias.storage as CpuStorage).data : undefined;
   const wrow = new Float64Array(k);
+  const gguf = isGgufWeightFormat(w.format) ? w.format : undefined;
+  const grow = gguf ? new Float32Array(k) : undefined;
   for (let j = 0; j < n; j++) {
-    // int8 rows hold raw q (the row's scale is applied to the sum); int4 rows are dequantized.
-    const colScale = w.format === 'int8' ? readHost(scales, w.scaleDtype, j) : 1;
+    // int8 rows hold raw q (the row's scale is applied to the sum); int4 rows are dequantized;
+    // GGUF rows are ggml's float32 values (the verified dequantizers).
+    const colScale = w.format === 'int8' ? readHost(scales, w.scaleDtype as 'float32' | 'float16', j) : 1;
     if (w.format === 'int8') int8Row(w, j, wrow);
-    else int4Row(w, j, wrow);
+    else if (gguf && grow) {
+      dequantizeGgufPlanes(gguf, (w.q as CpuStorage).data as Uint32Array, scales as Uint16Array | Uint32Array, k, j, j + 1, grow);
+      wrow.set(grow);
+    } else int4Row(w, j, wrow);
     for (let i = 0; i < m; i++) {
       let acc = 0;
       const base = i * k;
@@ -61,7 +68,7 @@ function int4Row(w: QuantWeight, j: number, dst: Float64Array): void {
   const groups = w.k / w.groupSize;
   const wordsPerRow = w.k / 8;
   for (let g = 0; g < groups; g++) {
-    const s = readHost(scales, w.scaleDtype, j * groups + g);
+    const s = readHost(scales, w.scaleDtype as 'float32' | 'float16', j * groups + g);
     const z = zeros[j * groups + g];
     for (let wi = (g * w.groupSize) / 8; wi < ((g + 1) * w.groupSize) / 8; wi++) {
       const word = words[j * wordsPerRow + wi];

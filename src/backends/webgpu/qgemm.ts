@@ -5,6 +5,7 @@ import { gemmConfigFor, gemmConfigKey, type GemvConfig, type TileConfig } from '
 import type { GpuHost } from './host.js';
 import { bindWhole, bufferLayout } from './program.js';
 import { int8RowStride } from '../../quant/formats.js';
+import { ggufFormatInfo, isGgufWeightFormat } from '../../quant/gguf_formats.js';
 import { QGEMM_PARAMS, qgemmLayoutKey, qgemmReads, qgemmSource, type QGemmLayout } from './qgemm_codegen.js';
 
 /**
@@ -24,7 +25,7 @@ export function hasDot4(host: Pick<GpuHost, 'adapter'>): boolean {
  * Chunks of 32 k per GEMV step: up to 4 (128 k) for 1 or 2 rows (more rows would keep too many
  * activations in registers), never past a scale group, and a divisor of the row's chunk count.
  */
-function gemvSub(format: 'int8' | 'int4', groupSize: number, k: number, m: number): number {
+function gemvSub(format: QGemmLayout['format'], groupSize: number, k: number, m: number): number {
   const chunks = Math.ceil(int8RowStride(k) / 32);
   let sub = m <= 2 ? 4 : 1;
   if (format === 'int4') sub = Math.min(sub, groupSize / 32);
@@ -57,10 +58,11 @@ export function webgpuQuantMatmul(backend: GpuHost, spec: QuantMatmulSpec): Stor
   const minSubgroup = adapter.subgroupMinSize ?? 4;
   const tilesN = config.path === 'gemv' ? Math.ceil(n / config.cols) : Math.ceil(n / (config.wgX * config.tn));
   const tilesM = config.path === 'gemv' ? 1 : Math.ceil(m / (config.wgY * config.tm));
-  const rowBytes = w.format === 'int4' ? k / 2 : int8RowStride(k); // a multiple of 16
-  const kw = rowBytes / 4;
+  const gguf = isGgufWeightFormat(w.format) ? ggufFormatInfo(w.format) : undefined;
+  // u32 words of a row's packed values: a multiple of 4 (rows start on 16 bytes) in every format.
+  const kw = gguf ? (k / gguf.block) * gguf.qWords : (w.format === 'int4' ? k / 2 : int8RowStride(k)) / 4;
   const uniforms = QGEMM_PARAMS.write({
-    m, n, k, batch: 1, tilesN, tilesM, kw, groups: w.format === 'int4' ? k / w.groupSize : 1,
+    m, n, k, batch: 1, tilesN, tilesM, kw, groups: w.format === 'int4' || gguf ? k / w.groupSize : 1,
     aoff: a.offset, sam, sak, biasoff: bias?.offset ?? 0, sbiasm: bias?.strides[0] ?? 0, sbiasn: bias?.strides[1] ?? 0,
     akw: int8RowStride(k) / 4, chunks: Math.ceil(k / 32),
   });

@@ -1,5 +1,7 @@
 import type { GemvConfig, TileConfig } from './gemm_config.js';
 import { gemvRows } from './gemm_codegen.js';
+import { isGgufWeightFormat, type GgufWeightFormat } from '../../quant/gguf_formats.js';
+import { ggufReadB } from './qgemm_gguf_codegen.js';
 import { kernelSource } from './pipelines.js';
 import { uniformStruct } from './uniforms.js';
 
@@ -27,14 +29,15 @@ export const QGEMM_PARAMS = uniformStruct('Params', {
 });
 
 export interface QGemmLayout {
-  format: 'int8' | 'int4';
+  /** A GGUF block format reads its two planes through qgemm_gguf_codegen.ts's hooks. */
+  format: 'int8' | 'int4' | GgufWeightFormat;
   /** int4 group size (a compile-time constant: the group index is a shift). */
   groupSize: number;
   /** Activations: float (weight-only) or int8 words quantized per row (w8a8). */
   a: 'float32' | 'float16' | 'int8';
   /** A contiguous along k, 4-aligned: one vector load per 4 k (float A only). */
   aVec: boolean;
-  scale: 'float32' | 'float16';
+  scale: 'float32' | 'float16' | 'uint32';
   out: 'float32' | 'float16';
   /** N % 4 == 0: one vector store per 4 columns. */
   outVec: boolean;
@@ -140,7 +143,8 @@ ${sig} {
  * have (1, 0) there: their per-row scale is applied once in mm_write.
  */
 function readB(l: QGemmLayout): string {
-  const ldS = `fn ldS(i: u32) -> f32 {\n  return ${floatLoad(l.scale, 'inS')};\n}`;
+  if (isGgufWeightFormat(l.format)) return ggufReadB(l.format);
+  const ldS = `fn ldS(i: u32) -> f32 {\n  return ${floatLoad(l.scale as 'float32' | 'float16', 'inS')};\n}`;
   const chunk = 'alias QChunk = array<vec4<f32>, 8>;';
   if (l.format === 'int8') {
     return `${ldS}
@@ -256,7 +260,7 @@ export function qgemmSource(l: QGemmLayout, c: TileConfig | GemvConfig, m: numbe
   const gemv = c.path === 'gemv';
   const head = gemv && c.subgroups ? 'enable subgroups;\n' : '';
   const kernel = gemv
-    ? kernelSource(c.subgroups ? 'gemv_reduce_subgroup.wgsl' : 'gemv_reduce_workgroup.wgsl') + kernelSource(l.a === 'int8' ? 'quant/qgemv_w8a8.wgsl' : 'quant/qgemv.wgsl')
+    ? kernelSource(c.subgroups ? 'gemv_reduce_subgroup.wgsl' : 'gemv_reduce_workgroup.wgsl') + kernelSource(l.a === 'int8' ? 'quant/qgemv_w8a8.wgsl' : isGgufWeightFormat(l.format) ? 'quant/qgemv_gguf.wgsl' : 'quant/qgemv.wgsl')
     : kernelSource('gemm.wgsl');
   return [
     head,
