@@ -4,6 +4,7 @@ import { XpuDisposedError } from '../errors.js';
 import { type DType } from './dtype.js';
 import { contiguousStrides, numel, type Shape } from './shape.js';
 import { trackInScope } from './scope.js';
+import { formatTensor, type InspectOptions } from './inspect.js';
 
 /** Storage shared by a tensor and its views; freed when the last of them is disposed. */
 export class StorageRef {
@@ -94,6 +95,11 @@ export class Tensor {
 
   toString(): string {
     return `Tensor(shape=[${this.shape.join(', ')}], dtype=${this.dtype}, device=${this.device})`;
+  }
+
+  /** console.log(t) and the REPL: values (cpu), shape, dtype, device, as torch prints (inspect.ts). */
+  [Symbol.for('nodejs.util.inspect.custom')](_depth: number, options: InspectOptions): string {
+    return formatTensor(this, options);
   }
 }
 
