@@ -78,7 +78,7 @@ describe('devices', () => {
  * cannot be forgotten.
  */
 
-type Slot = 'tensor' | 'optional' | 'operand' | 'parameter';
+type Slot = 'tensor' | 'optional' | 'operand' | 'parameter' | 'bound';
 /** Supplies argument `arg` of a call: the valid value, or the bad value under test. */
 type Pick = <T>(arg: string, valid: T, slot?: Slot) => T;
 
@@ -131,6 +131,13 @@ interface Entry {
 const BINARY = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const;
 const UNARY = ['neg', 'abs', 'exp', 'log', 'sqrt', 'rsqrt', 'sin', 'cos', 'tanh', 'sigmoid', 'relu', 'silu', 'gelu'] as const;
 const REDUCTIONS = ['sum', 'prod', 'mean', 'max', 'min', 'argmax', 'argmin', 'var', 'std'] as const;
+/** Issue 15's one-tensor ops (float input is valid for each). */
+const UNARY_OPS = [
+  'floor', 'ceil', 'trunc', 'round', 'sign', 'erf', 'log1p', 'expm1', 'reciprocal', 'square', 'isnan', 'isinf', 'isfinite',
+  'logicalNot', 'hardswish', 'mish', 'leakyRelu', 'elu', 'softplus', 'any', 'all', 'norm',
+] as const;
+const LOGICAL = ['logicalAnd', 'logicalOr', 'logicalXor'] as const;
+const DIVISIONS = ['floorDivide', 'remainder', 'fmod'] as const;
 const ONE_TENSOR_VIEWS: Record<string, (t: xpu.Tensor) => unknown> = {
   view: (t) => xpu.view(t, [6]), reshape: (t) => xpu.reshape(t, [3, 2]), permute: (t) => xpu.permute(t, [1, 0]),
   transpose: (t) => xpu.transpose(t, 0, 1), t: (t) => xpu.t(t), narrow: (t) => xpu.narrow(t, 1, 0, 2),
@@ -148,6 +155,16 @@ const CALLS: Record<string, Entry> = {
   ...Object.fromEntries(UNARY.map((n) => [n, { op: n, call: (f: F, p: Pick) => xpu[n](p('input', f.a)) }])),
   ...Object.fromEntries(REDUCTIONS.map((n) => [n, { op: n, call: (f: F, p: Pick) => xpu[n](p('input', f.a)) }])),
   ...Object.fromEntries(Object.entries(ONE_TENSOR_VIEWS).map(([n, fn]) => [n, { op: n, call: (f: F, p: Pick) => fn(p('input', f.a)) }])),
+  ...Object.fromEntries(UNARY_OPS.map((n) => [n, { op: n, call: (f: F, p: Pick) => xpu[n](p('input', f.a)) }])),
+  ...Object.fromEntries(LOGICAL.map((n) => [n, { op: n, call: (f: F, p: Pick) => xpu[n](p('input', f.a), p('other', f.a)) }])),
+  ...Object.fromEntries(DIVISIONS.map((n) => [n, { op: n, call: (f: F, p: Pick) => xpu[n](p('input', f.a, 'operand'), p('other', f.a, 'operand')) }])),
+  clamp: { op: 'clamp', call: (f, p) => xpu.clamp(p('input', f.a), p('min', f.a, 'bound'), p('max', f.a, 'bound')) },
+  clip: { op: 'clip', call: (f, p) => xpu.clip(p('input', f.a), p('min', f.a, 'bound'), p('max', f.a, 'bound')) },
+  lerp: { op: 'lerp', call: (f, p) => xpu.lerp(p('input', f.a), p('end', f.a), p('weight', f.a, 'operand')) },
+  maskedFill: { op: 'maskedFill', call: (f, p) => xpu.maskedFill(p('input', f.a), p('mask', f.cond), p('value', 2, 'operand')) },
+  isclose: { op: 'isclose', call: (f, p) => xpu.isclose(p('input', f.a), p('other', f.a)) },
+  allclose: { op: 'allclose', call: (f, p) => xpu.allclose(p('input', f.a), p('other', f.a)) },
+  logsumexp: { op: 'logsumexp', call: (f, p) => xpu.logsumexp(p('input', f.a), 1) },
   expand: { op: 'expand', call: (f, p) => xpu.expand(p('input', f.v3), [2, 3]) },
   item: { op: 'item', call: (f, p) => xpu.item(p('input', f.one)) },
   where: { op: 'where', call: (f, p) => xpu.where(p('condition', f.cond), p('input', f.a, 'operand'), p('other', f.a, 'operand')) },
@@ -199,6 +216,14 @@ const CALLS: Record<string, Entry> = {
 const METHOD_CALLS: Record<string, Entry> = {
   ...Object.fromEntries(BINARY.map((n) => [n, { op: n, call: (f: F, p: Pick) => f.a[n](p('other', f.a, 'operand')) }])),
   where: { op: 'where', call: (f, p) => f.a.where(p('condition', f.cond), p('other', f.a, 'operand')) },
+  ...Object.fromEntries(LOGICAL.map((n) => [n, { op: n, call: (f: F, p: Pick) => f.a[n](p('other', f.a)) }])),
+  ...Object.fromEntries(DIVISIONS.map((n) => [n, { op: n, call: (f: F, p: Pick) => f.a[n](p('other', f.a, 'operand')) }])),
+  clamp: { op: 'clamp', call: (f, p) => f.a.clamp(p('min', f.a, 'bound'), p('max', f.a, 'bound')) },
+  clip: { op: 'clip', call: (f, p) => f.a.clip(p('min', f.a, 'bound'), p('max', f.a, 'bound')) },
+  lerp: { op: 'lerp', call: (f, p) => f.a.lerp(p('end', f.a), p('weight', f.a, 'operand')) },
+  maskedFill: { op: 'maskedFill', call: (f, p) => f.a.maskedFill(p('mask', f.cond), p('value', 2, 'operand')) },
+  isclose: { op: 'isclose', call: (f, p) => f.a.isclose(p('other', f.a)) },
+  allclose: { op: 'allclose', call: (f, p) => f.a.allclose(p('other', f.a)) },
   matmul: { op: 'matmul', call: (f, p) => f.a.matmul(p('other', f.b)) },
   mm: { op: 'mm', call: (f, p) => f.a.mm(p('mat2', f.b)) },
   bmm: { op: 'bmm', call: (f, p) => f.b223.bmm(p('mat2', f.b234)) },
@@ -230,6 +255,7 @@ const TENSOR_METHODS_WITHOUT_TENSOR_ARGS = new Set([
   'constructor', 'isContiguous', 'dispose', 'check', 'toString', 'data', 'toArray', 'item', 'to', 'toAsync', 'cpu',
   ...UNARY, 'view', 'reshape', 'permute', 'transpose', 't', 'expand', 'narrow', 'slice', 'select', 'squeeze', 'unsqueeze',
   'flatten', 'contiguous', 'clone', ...REDUCTIONS, 'softmax', 'logSoftmax', 'triu', 'tril',
+  ...UNARY_OPS.filter((n) => !['hardswish', 'mish', 'leakyRelu', 'elu', 'softplus'].includes(n)), 'logsumexp',
 ]);
 
 const isClass = (v: unknown): boolean => typeof v === 'function' && /^class\b/.test(Function.prototype.toString.call(v));
@@ -271,6 +297,8 @@ const BAD: Record<Slot, unknown[]> = {
   operand: [null, undefined, {}, 'x', 1n],
   // A module parameter may be set to undefined (an absent optional bias), nothing else but a tensor.
   parameter: [null, 3, {}, 'x', 1n],
+  // clamp's bounds: a tensor, a number, or absent (null / undefined).
+  bound: [{}, 'x', 1n],
 };
 
 /** The error a call throws or rejects with, or undefined if it returned. */
@@ -424,6 +452,16 @@ const NUMERIC: Record<string, NumEntry> = {
   indexSelect: { op: 'indexSelect', call: (f, n) => xpu.indexSelect(f.a, n('dim', 1, 'int'), f.idx) },
   gather: { op: 'gather', call: (f, n) => xpu.gather(f.a, n('dim', 1, 'int'), f.idx23) },
   triu: { op: 'triu', call: (f, n) => xpu.triu(f.a, n('diagonal', 0, 'int')) },
+  round: { op: 'round', call: (f, n) => xpu.round(f.a, { decimals: n('decimals', 2, 'optionalInt') }) },
+  leakyRelu: { op: 'leakyRelu', call: (f, n) => xpu.leakyRelu(f.a, n('negativeSlope', 0.1, 'number')) },
+  elu: { op: 'elu', call: (f, n) => xpu.elu(f.a, n('alpha', 1, 'number')) },
+  softplus: { op: 'softplus', call: (f, n) => xpu.softplus(f.a, n('beta', 1, 'number'), n('threshold', 20, 'number')) },
+  lerp: { op: 'lerp', call: (f, n) => xpu.lerp(f.a, f.a, n('weight', 0.5, 'number')) },
+  maskedFill: { op: 'maskedFill', call: (f, n) => xpu.maskedFill(f.a, f.cond, n('value', 2, 'number')) },
+  isclose: { op: 'isclose', call: (f, n) => xpu.isclose(f.a, f.a, { rtol: n('rtol', 1e-5, 'optionalFinite'), atol: n('atol', 1e-8, 'optionalFinite') }) },
+  any: { op: 'any', call: (f, n) => xpu.any(f.a, n('dim', 1, 'optionalInt')) },
+  logsumexp: { op: 'logsumexp', call: (f, n) => xpu.logsumexp(f.a, n('dim', 1, 'optionalInt')) },
+  norm: { op: 'norm', call: (f, n) => xpu.norm(f.a, n('p', 2, 'number'), n('dim', 1, 'optionalInt')) },
   addmm: { op: 'addmm', call: (f, n) => xpu.addmm(f.o24, f.a, f.b, { alpha: n('alpha', 1, 'optionalFinite'), beta: n('beta', 1, 'optionalFinite') }) },
   scaledDotProductAttention: { op: 'scaledDotProductAttention', call: (f, n) => xpu.scaledDotProductAttention(f.q, f.q, f.q, { scale: n('scale', 0.5, 'optionalFinite') }) },
   flexAttention: { op: 'flexAttention', call: (f, n) => xpu.flexAttention(f.q, f.q, f.q, { scale: n('scale', 0.5, 'optionalFinite') }) },

@@ -686,3 +686,172 @@ fn philox(ctr_in: vec4<u32>, key_in: vec2<u32>) -> vec4<u32> {
 fn u01(x: u32) -> f32 {
   return f32((x >> 8u) + 1u) * 5.9604644775390625e-8;
 }
+
+// ---- floor division, remainders, log1p, expm1 and activations (issue 15). Twins: src/ops/twins.ts.
+
+// log(1 + f) for f in [-0.5, 1] without forming 1 + f, whose rounding would be most of the result
+// near 0: log_m's series with f taken exactly. s = f / (2 + f) is at most 1/3 here, so R runs to
+// s^18 (truncation 3e-11).
+fn log1p_core(f: f32) -> f32 {
+  let s = f / (2.0 + f);
+  let z = s * s;
+  let R = z * (0.6666666865348816 + z * (0.4000000059604645 + z * (0.2857142984867096 + z * (0.2222222238779068 +
+          z * (0.1818181872367859 + z * (0.15384615957736969 + z * (0.13333334028720856 + z * (0.11764705926179886 +
+          z * 0.10526315867900848))))))));
+  let hfsq = 0.5 * f * f;
+  return f - (hfsq - s * (hfsq + R));
+}
+
+// log1p within ~1.5 ulp: the series on [-0.5, 1]; log(1 + x) below -0.5, where 1 + x is exact
+// (Sterbenz); log(x) + log1p(1 / x) above 1, so 1 + x is never rounded. -0 stays -0.
+fn log1p_f32(x: f32) -> f32 {
+  let core = log1p_core(clamp(x, -0.5, 1.0));
+  let low = log_f32(1.0 + x);
+  let xi = select(1.0, x, x > 1.0 && !is_inf(x));
+  let high = log_f32(xi) + log1p_core(1.0 / xi);
+  let y = select(select(core, high, x > 1.0), low, x < -0.5);
+  return select(y, x, is_nan(x) || x == 0.0 || (is_inf(x) && x > 0.0));
+}
+
+// e^r - 1 by its Taylor series to r^10: the leading r is exact, the rest a small correction
+// (|r| <= 0.5: truncation 2e-11 relative).
+fn expm1_poly(r: f32) -> f32 {
+  return r + r * r * (0.5 + r * (0.1666666716337204 + r * (0.0416666679084301 + r * (0.008333333767950535 +
+         r * (0.0013888889225199819 + r * (0.00019841270113829523 + r * (2.4801587642286904e-05 +
+         r * (2.755731998149713e-06 + r * 2.755731884462875e-07))))))));
+}
+
+// expm1 within ~2 ulp: the series below |x| = 0.5; 2^k expm1(r) + (2^k - 1) with x = k ln2 + r
+// (Cody-Waite, |r| <= 0.35; 2^k - 1 exact) up to 20; e^x - 1 below -2 (the result is in
+// [-1, -0.86]: e^x's error is far below its ulp) and above 20 (1 is below e^x's rounding).
+fn expm1_f32(x: f32) -> f32 {
+  let small = expm1_poly(clamp(x, -0.5, 0.5));
+  let xm = clamp(x, -2.0, 20.0);
+  let k = round(xm * INV_LN2);
+  let r = (xm - k * LN2_HI) - k * LN2_LO;
+  let p = pow2i(i32(k));
+  let mid = p * expm1_poly(r) + (p - 1.0);
+  let big = exp_f32(x) - 1.0;
+  let y = select(select(mid, big, x < -2.0 || x > 20.0), small, abs(x) < 0.5);
+  return select(y, x, is_nan(x) || x == 0.0);
+}
+
+// C's fmod, exact as C's is (x - y trunc(x / y) is not): the significands' remainder by integer
+// long division, 8 bits a step (r < 2^24, so r << 8 fits in a u32), then scaled back exactly.
+// NaN for x inf, y 0 or either NaN; x itself when |x| < |y| (y inf included); the sign is x's.
+fn fmod_f32(x: f32, y: f32) -> f32 {
+  let bx = bitcast<u32>(x) & 0x7fffffffu;
+  let by = bitcast<u32>(y) & 0x7fffffffu;
+  if (bx >= 0x7f800000u || by > 0x7f800000u || by == 0u) {
+    return f32_nan();
+  }
+  if (bx < by) {
+    return x;
+  }
+  // value = m 2^(e - 150); a subnormal (e = 0) is m 2^-149, so e = 1 without the implicit bit.
+  var ex = i32(bx >> 23u);
+  var ey = i32(by >> 23u);
+  var mx = bx & 0x7fffffu;
+  var my = by & 0x7fffffu;
+  if (ex == 0) { ex = 1; } else { mx = mx | 0x800000u; }
+  if (ey == 0) { ey = 1; } else { my = my | 0x800000u; }
+  var r = mx % my;
+  var d = ex - ey;
+  while (d > 0) {
+    let s = min(d, 8);
+    r = (r << u32(s)) % my;
+    d -= s;
+  }
+  return copy_sign(scale2(f32(r), ey - 150), x);
+}
+
+// The sign bit of a / b (what IEEE gives a quotient, zero or infinite ones included).
+fn quotient_sign(a: f32, b: f32) -> f32 {
+  return bitcast<f32>((bitcast<u32>(a) ^ bitcast<u32>(b)) & 0x80000000u);
+}
+
+// torch.floor_divide (Python's //): from the exact fmod, (a - mod) / b is an integer up to
+// rounding, corrected down by one when mod's sign differs from b's, then rounded to the nearest
+// integer; a zero quotient keeps the sign a / b has; b = 0 gives a / b (inf, or NaN for 0 / 0).
+fn floor_divide_f32(a: f32, b: f32) -> f32 {
+  if (is_nan(a) || is_nan(b)) {
+    return f32_nan();
+  }
+  if (b == 0.0) {
+    return select(copy_sign(f32_inf(), quotient_sign(a, b)), f32_nan(), a == 0.0);
+  }
+  let m = fmod_f32(a, b);
+  var div = (a - m) / b;
+  if (m != 0.0 && ((b < 0.0) != (m < 0.0))) {
+    div -= 1.0;
+  }
+  if (div == 0.0) {
+    return copy_sign(0.0, quotient_sign(a, b));
+  }
+  let fd = floor(div);
+  return select(fd, fd + 1.0, div - fd > 0.5);
+}
+
+// torch.remainder (Python's %): fmod, moved by b when its sign differs from b's.
+fn remainder_f32(a: f32, b: f32) -> f32 {
+  let m = fmod_f32(a, b);
+  return select(m, m + b, m != 0.0 && ((b < 0.0) != (m < 0.0)));
+}
+
+// Integer floor division and remainders; a zero divisor gives 0 (cpu throws first, as torch).
+// The most negative value divided by -1 wraps to itself, as two's complement (and JS's | 0) do.
+fn floor_divide_i32(a: i32, b: i32) -> i32 {
+  // A safe divisor for the two cases WGSL leaves to polyfills: 0 and -1 (INT_MIN / -1).
+  let d = select(b, 1, b == 0 || b == -1);
+  let q = a / d;
+  let r = a - q * d;
+  let fd = select(q, q - 1, r != 0 && ((r < 0) != (d < 0)));
+  return select(select(fd, 0 - a, b == -1), 0, b == 0);
+}
+
+fn remainder_i32(a: i32, b: i32) -> i32 {
+  let d = select(b, 1, b == 0 || b == -1);
+  let r = a % d;
+  return select(select(r, r + b, r != 0 && ((r < 0) != (b < 0))), 0, b == 0);
+}
+
+fn fmod_i32(a: i32, b: i32) -> i32 {
+  return a % select(b, 1, b == 0 || b == -1);
+}
+
+fn sign_f32(x: f32) -> f32 {
+  // sign(NaN) = 0 and sign(-0) = +0, as torch 1.13's (0 < x) - (x < 0).
+  // (Not select(select(0, -1, x < 0), 1, x > 0): Mesa turns that into its fsign, which gives
+  // -0 for +0 on lavapipe.)
+  return select(copy_sign(1.0, x), 0.0, x == 0.0 || is_nan(x));
+}
+
+// torch.clamp with tensor bounds: NaN if any is NaN, else min(max(x, lo), hi) with std::max's
+// and std::min's choice between equal values (x unless a bound is strictly beyond it: -0 stays).
+fn clamp_f32(x: f32, lo: f32, hi: f32) -> f32 {
+  let m = select(x, lo, x < lo);
+  return select(select(m, hi, hi < m), f32_nan(), is_nan(x) || is_nan(lo) || is_nan(hi));
+}
+
+// softplus = log1p(e^(beta x)) / beta, or x where beta x > threshold (torch's linear tail).
+fn softplus_f32(x: f32, beta: f32, threshold: f32) -> f32 {
+  let bx = x * beta;
+  return select(log1p_f32(exp_f32(bx)) / beta, x, bx > threshold);
+}
+
+// mish = x tanh(softplus(x)) = x n / (n + 2) with n = e^x (e^x + 2) (tanh(log(1 + e)) written
+// out): no cancellation anywhere. Below -20, n / (n + 2) is e^x to 2e-9 and mish is x e^x in
+// one rounding (its subnormal tail below -87 keeps its precision); above 20 it is x.
+fn mish_f32(x: f32) -> f32 {
+  let e = exp_f32(clamp(x, -20.0, 20.0));
+  let n = e * (e + 2.0);
+  let y = x * (n / (n + 2.0));
+  let tail = exp_scaled(select(x, 0.0, is_inf(x)), 0.0, x);
+  return select(select(y, tail, x < -20.0), f32_nan(), is_inf(x) && x < 0.0);
+}
+
+// hardswish = x min(max(x + 3, 0), 6) / 6 in torch's order; NaN-propagating min/max (hardswish(-inf)
+// is -inf * 0 = NaN, as torch).
+fn hardswish_f32(x: f32) -> f32 {
+  return x * min_f32(max_f32(x + 3.0, 0.0), 6.0) / 6.0;
+}

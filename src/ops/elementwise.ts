@@ -6,7 +6,8 @@ import { castNumber, dtypeInfo, isFloating, promoteTypes, resultType as promote,
 import { broadcastShapes } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkSameDevice, copyAs, operand, runMap, scalarWgsl, tensorArg } from './common.js';
-import { BINARY, COMPARISONS, UNARY, type ElementwiseDef } from './elementwise_table.js';
+import { BINARY, BOOL_RESULT, INTEGER_DIVISIONS, PARAMETRIC, UNARY, type ElementwiseDef } from './elementwise_table.js';
+import { checkIntegerDivisor } from './divisor.js';
 
 /** A tensor, or a JS number/boolean that acts as a scalar (PyTorch's "wrapped number"). */
 export type TensorOrScalar = Tensor | number | boolean;
@@ -32,7 +33,7 @@ function resultType(op: string, xs: readonly TensorOrScalar[]): DType {
  * Runs an elementwise def over a mix of tensors and scalars. Scalars travel as uniforms, so a
  * chain like x.mul(2).add(1) records two dispatches and uploads nothing.
  */
-function run(op: string, def: ElementwiseDef, xs: readonly TensorOrScalar[], argDtype: DType, outDtype: DType, names: string[]): Tensor {
+export function run(op: string, def: ElementwiseDef, xs: readonly TensorOrScalar[], argDtype: DType, outDtype: DType, names: string[]): Tensor {
   const tensors = xs.filter((x): x is Tensor => x instanceof Tensor);
   const device: Device = checkSameDevice(op, tensors, names.filter((_, j) => xs[j] instanceof Tensor));
   const outShape = broadcastShapes(op, ...tensors.map((t) => t.shape));
@@ -102,11 +103,26 @@ function slotCaller(f: (...x: number[]) => number, slots: { tensor: boolean; ind
 export function unaryOp(name: keyof typeof UNARY & string, x: Tensor): Tensor {
   const def = UNARY[name];
   tensorArg(name, 'input', x);
-  if (x.dtype === 'bool' && (name === 'neg' || name === 'abs' || name === 'relu')) {
+  if (x.dtype === 'bool' && (name === 'neg' || name === 'abs' || name === 'relu' || def.refuse === 'bool')) {
     throw new XpuDTypeError('not supported for bool tensors', { op: name, arg: 'input', expected: 'a numeric dtype', got: 'bool' });
   }
-  const dtype = def.floatOnly && !isFloating(x.dtype) ? 'float32' : x.dtype;
-  return run(name, def, [x], dtype, dtype, ['input']);
+  if (def.refuse === 'nonfloat') floatInput(name, x);
+  const dtype = def.floatOnly && !isFloating(x.dtype) ? 'float32' : def.boolAsInt && x.dtype === 'bool' ? 'int32' : x.dtype;
+  return run(name, def, [x], dtype, def.boolOut ? 'bool' : dtype, ['input']);
+}
+
+function floatInput(op: string, x: Tensor): void {
+  if (!isFloating(x.dtype)) throw new XpuDTypeError('needs a floating point input', { op, arg: 'input', expected: 'float32 or float16', got: x.dtype });
+}
+
+/**
+ * A unary op with float parameters (leakyRelu's slope, softplus's beta...), named `op` in errors.
+ * The parameters stay float32 for a float16 input, as torch computes half ops in float.
+ */
+export function parametricOp(op: string, name: keyof typeof PARAMETRIC & string, x: Tensor, params: number[]): Tensor {
+  tensorArg(op, 'input', x);
+  floatInput(op, x);
+  return run(op, PARAMETRIC[name], [x, ...params], 'float32', x.dtype, ['input', ...params.map((_, i) => `param${i}`)]);
 }
 
 export function binaryOp(name: keyof typeof BINARY & string, a: TensorOrScalar, b: TensorOrScalar): Tensor {
@@ -117,10 +133,11 @@ export function binaryOp(name: keyof typeof BINARY & string, a: TensorOrScalar, 
   }
   let t = resultType(name, [a, b]);
   if (name === 'div' && !isFloating(t)) t = 'float32'; // true division
-  if (t === 'bool' && !COMPARISONS.has(name) && name !== 'maximum' && name !== 'minimum' && name !== 'mul') {
+  if (t === 'bool' && !BOOL_RESULT.has(name) && name !== 'maximum' && name !== 'minimum' && name !== 'mul') {
     throw new XpuDTypeError('not supported for bool tensors', { op: name, arg: 'input', expected: 'numeric dtypes (cast with .to())', got: 'bool' });
   }
-  const out = COMPARISONS.has(name) ? 'bool' : t;
+  if (INTEGER_DIVISIONS.has(name)) checkIntegerDivisor(name, b, t);
+  const out = BOOL_RESULT.has(name) ? 'bool' : t;
   return run(name, BINARY[name], [a, b], t, out, ['input', 'other']);
 }
 

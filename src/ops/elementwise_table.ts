@@ -1,4 +1,5 @@
 import type { ComputeKind } from '../tensor/dtype.js';
+import * as tw from './twins.js';
 
 /**
  * Every elementwise op, defined once for both devices: a WGSL body over x0, x1, x2 (in the
@@ -45,7 +46,7 @@ export function erf(x: number): number {
   if (Number.isNaN(x)) return NaN;
   const a = Math.abs(x);
   const r = a < 2.5 ? erfSeries(a) : 1 - erfc(a);
-  return x < 0 ? -r : r;
+  return x < 0 || Object.is(x, -0) ? -r : r; // erf(-0) = -0, as torch
 }
 
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
@@ -57,7 +58,37 @@ export const gelu = (x: number): number => (x === -Infinity ? NaN : x * 0.5 * er
 /** 0.5 x (1 + tanh(v)) written as x sigmoid(2v): the same function, no cancellation for x < 0. */
 export const geluTanh = (x: number): number => x / (1 + Math.exp(-2 * SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)));
 
-export const UNARY: Record<string, ElementwiseDef & { floatOnly: boolean }> = {
+/**
+ * A unary def. floatOnly: integer inputs compute in float32 (exp of an int32 is float32), as torch.
+ * boolOut: the result is bool whatever the input (isnan, logicalNot). refuse: dtypes torch rejects
+ * ('bool': floor of a bool; 'nonfloat': activations of integers). boolAsInt: a bool input computes
+ * as int32 (torch's square of a bool is an integer).
+ */
+export interface UnaryDef extends ElementwiseDef {
+  floatOnly: boolean;
+  boolOut?: boolean;
+  refuse?: 'bool' | 'nonfloat';
+  boolAsInt?: boolean;
+}
+
+/** Floats through `wgsl` / `js`; integers unchanged (floor, ceil, round and trunc of an integer). */
+const roundingOp = (wgsl: string, js: (x: number) => number): UnaryDef => ({
+  floatOnly: false, refuse: 'bool', wgsl: (k) => (k === 'f32' ? wgsl : 'return x0;'), js: (k) => (k === 'f32' ? js : (x) => x),
+});
+
+/** A bool result from a float test; integers (never NaN or inf) give `int`. */
+const floatTest = (wgsl: string, js: (x: number) => boolean, int: boolean): UnaryDef => ({
+  floatOnly: false, boolOut: true,
+  wgsl: (k) => (k === 'f32' ? `return select(0u, 1u, ${wgsl});` : `return ${int ? '1u' : '0u'};`),
+  js: (k) => (k === 'f32' ? (x) => (js(x) ? 1 : 0) : () => (int ? 1 : 0)),
+});
+
+/** x != 0 as WGSL on the argument kind (NaN is true, as torch's bool(x); tested on the bits). */
+const nonzero = (k: ComputeKind, x: string): string => (k === 'f32' ? `(${x} != 0.0 || is_nan(${x}))` : `(${x} != A(0))`);
+
+const activation = (wgsl: string, js: (...x: number[]) => number): UnaryDef => ({ floatOnly: true, refuse: 'nonfloat', ...f(wgsl, js) });
+
+export const UNARY: Record<string, UnaryDef> = {
   neg: { floatOnly: false, wgsl: (k) => (k === 'u32' ? 'return 0u - x0;' : 'return -x0;'), js: () => (x) => -x },
   abs: { floatOnly: false, wgsl: () => 'return abs(x0);', js: () => Math.abs },
   // torch.relu keeps NaN and -0: x < 0 is false for both (WGSL's max(NaN, 0) may give 0).
@@ -73,6 +104,44 @@ export const UNARY: Record<string, ElementwiseDef & { floatOnly: boolean }> = {
   silu: { floatOnly: true, ...f('return silu_f32(x0);', (x) => x * sigmoid(x)) },
   gelu: { floatOnly: true, ...f('return gelu_f32(x0);', gelu) },
   gelu_tanh: { floatOnly: true, ...f('return gelu_tanh_f32(x0);', geluTanh) },
+  floor: roundingOp('return floor(x0);', Math.floor),
+  ceil: roundingOp('return ceil(x0);', Math.ceil),
+  // WGSL's round is half to even, as torch.round (std::nearbyint).
+  round: roundingOp('return round(x0);', tw.roundHalfEven),
+  trunc: roundingOp('return trunc(x0);', Math.trunc),
+  sign: {
+    floatOnly: false,
+    wgsl: (k) => (k === 'f32' ? 'return sign_f32(x0);' : k === 'i32' ? 'return select(select(0, -1, x0 < 0), 1, x0 > 0);' : 'return select(0u, 1u, x0 > 0u);'),
+    js: () => tw.sign,
+  },
+  erf: { floatOnly: true, ...f('return erf_f32(x0);', erf) },
+  log1p: { floatOnly: true, ...f('return log1p_f32(x0);', Math.log1p) },
+  expm1: { floatOnly: true, ...f('return expm1_f32(x0);', Math.expm1) },
+  reciprocal: { floatOnly: true, ...f('return 1.0 / x0;', (x) => 1 / x) },
+  square: {
+    floatOnly: false, boolAsInt: true, wgsl: () => 'return x0 * x0;',
+    js: (k) => (k === 'f32' ? (x) => x * x : k === 'i32' ? (x) => Math.imul(x, x) : (x) => Math.imul(x, x) >>> 0),
+  },
+  logicalNot: { floatOnly: false, boolOut: true, wgsl: (k) => `return select(1u, 0u, ${nonzero(k, 'x0')});`, js: () => (x) => (x !== 0 ? 0 : 1) },
+  isnan: floatTest('is_nan(x0)', Number.isNaN, false),
+  isinf: floatTest('is_inf(x0)', (x) => x === Infinity || x === -Infinity, false),
+  isfinite: floatTest('!is_nan(x0) && !is_inf(x0)', Number.isFinite, true),
+  hardswish: activation('return hardswish_f32(x0);', tw.hardswish),
+  mish: activation('return mish_f32(x0);', tw.mish),
+};
+
+/**
+ * Unary ops with float parameters (scalars x1, x2 as float32 uniforms): activations refuse
+ * integer inputs as torch does; round with decimals computes in float32 steps like torch.
+ */
+export const PARAMETRIC: Record<string, UnaryDef> = {
+  leakyRelu: activation('return select(x0 * x1, x0, x0 > 0.0);', tw.leakyRelu),
+  elu: activation('return select(select(x1 * expm1_f32(x0), 0.0, x0 == 0.0), x0, x0 > 0.0 || is_nan(x0));', tw.elu),
+  softplus: activation('return softplus_f32(x0, x1, x2);', tw.softplus),
+  roundDecimals: {
+    floatOnly: true, refuse: 'nonfloat',
+    ...f('return select(round(x0 * x1) / x1, round(x0 / x1) * x1, x2 != 0.0);', tw.roundDecimals),
+  },
 };
 
 /** pow with C99's special cases, as torch.pow (JS's Math.pow differs: 1 ** NaN and (-1) ** inf are NaN there). */
@@ -129,6 +198,39 @@ export const BINARY: Record<string, ElementwiseDef> = {
   le: cmp('<=', (a, b) => a <= b),
   gt: cmp('>', (a, b) => a > b),
   ge: cmp('>=', (a, b) => a >= b),
+  logicalAnd: { wgsl: (k) => `return select(0u, 1u, ${nonzero(k, 'x0')} && ${nonzero(k, 'x1')});`, js: () => (a, b) => (a !== 0 && b !== 0 ? 1 : 0) },
+  logicalOr: { wgsl: (k) => `return select(0u, 1u, ${nonzero(k, 'x0')} || ${nonzero(k, 'x1')});`, js: () => (a, b) => (a !== 0 || b !== 0 ? 1 : 0) },
+  logicalXor: { wgsl: (k) => `return select(0u, 1u, ${nonzero(k, 'x0')} != ${nonzero(k, 'x1')});`, js: () => (a, b) => ((a !== 0) !== (b !== 0) ? 1 : 0) },
+  floorDivide: {
+    wgsl: (k) => (k === 'f32' ? 'return floor_divide_f32(x0, x1);' : k === 'i32' ? 'return floor_divide_i32(x0, x1);' : 'return select(x0 / max(x1, 1u), 0u, x1 == 0u);'),
+    js: (k) => (k === 'f32' ? tw.floorDivide : tw.floorDivideInt),
+  },
+  remainder: {
+    wgsl: (k) => (k === 'f32' ? 'return remainder_f32(x0, x1);' : k === 'i32' ? 'return remainder_i32(x0, x1);' : 'return select(x0 % max(x1, 1u), 0u, x1 == 0u);'),
+    js: (k) => (k === 'f32' ? tw.remainder : tw.remainderInt),
+  },
+  fmod: {
+    wgsl: (k) => (k === 'f32' ? 'return fmod_f32(x0, x1);' : k === 'i32' ? 'return fmod_i32(x0, x1);' : 'return select(x0 % max(x1, 1u), 0u, x1 == 0u);'),
+    js: (k) => (k === 'f32' ? (a, b) => a % b : tw.fmodInt),
+  },
 };
 
 export const COMPARISONS = new Set(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
+/** Binary ops whose result is bool: comparisons and the logical ops (any dtype in, bool included). */
+export const BOOL_RESULT = new Set([...COMPARISONS, 'logicalAnd', 'logicalOr', 'logicalXor']);
+/** Binary ops torch refuses for bool tensors (besides arithmetic, which binaryOp already refuses). */
+export const INTEGER_DIVISIONS = new Set(['floorDivide', 'remainder', 'fmod']);
+
+/**
+ * Ternary ops. clamp: tensor bounds, NaN from any operand (scalar bounds come as operands too;
+ * an absent one is the dtype's extreme). lerp: floats. maskedFill: x where the mask (x1) is 0,
+ * else the value (x2).
+ */
+export const TERNARY: Record<string, ElementwiseDef> = {
+  clamp: {
+    wgsl: (k) => (k === 'f32' ? 'return clamp_f32(x0, x1, x2);' : 'return min(max(x0, x1), x2);'),
+    js: (k) => (k === 'f32' ? tw.clampNaN : (x, lo, hi) => Math.min(Math.max(x, lo), hi)),
+  },
+  lerp: f('return select(x1 - (x1 - x0) * (1.0 - x2), x0 + x2 * (x1 - x0), abs(x2) < 0.5);', tw.lerp),
+  maskedFill: { wgsl: () => 'return select(x0, x2, x1 != A(0));', js: () => (x, m, v) => (m !== 0 ? v : x) },
+};

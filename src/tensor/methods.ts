@@ -6,3 +6,4 @@ import './methods/reduce.js';
 import './methods/norm.js';
 import './methods/structural.js';
 import './methods/linalg.js';
+import './methods/pointwise.js';
