@@ -6,7 +6,7 @@
  *
  *   npm run bench -- attention [--quick] [--device xpu|cpu|all] [--dtype f32,f16] [--sizes 512,2K]
  */
-import type { BenchCase, DeviceName, Suite, SuiteContext, SuitePlan } from './suite.js';
+import type { BenchCase, Suite, SuiteContext, SuitePlan } from './suite.js';
 import { attnBytes, attnFlops, attnWorkload, peakMemory, ITEM, type AttnDType, type AttnShape } from './attention/workloads.js';
 
 /** lavapipe runs 2 CPU cores: the H = 32 and L up to 8192 take minutes per run there. */

@@ -1,11 +1,10 @@
-import type { Operand } from '../backends/backend.js';
 import type { Device } from '../device/device.js';
 import { XpuDTypeError, XpuShapeError } from '../errors.js';
 import { runMap, tensorArg } from '../ops/common.js';
 import { isFloating } from '../tensor/dtype.js';
 import { fmtShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { checkQuantizeOptions, int8RowStride, weightFormat, type QuantizeOptions, type ScaleDType } from './formats.js';
+import { checkQuantizeOptions, weightFormat, type QuantizeOptions, type ScaleDType } from './formats.js';
 import { INT4_GROUP_SCALE, INT4_GROUP_ZERO, INT4_PACK } from './kernels.js';
 import { QuantizedTensor } from './quantized_tensor.js';
 import { quantizeRowsInt8, strided } from './quantize_rows.js';

@@ -47,14 +47,19 @@ export function readSubgroupMatrixConfigs(info: unknown): SubgroupMatrixConfig[]
     const componentType = String(o.componentType ?? '');
     const resultComponentType = String(o.resultComponentType ?? '');
     const [M, N, K] = [Number(o.M), Number(o.N), Number(o.K)];
-    if (componentType && resultComponentType && [M, N, K].every((x) => Number.isInteger(x) && x > 0)) out.push({ componentType, resultComponentType, M, N, K });
+    if (componentType && resultComponentType && [M, N, K].every((x) => Number.isInteger(x) && x > 0))
+      out.push({ componentType, resultComponentType, M, N, K });
   }
   return out;
 }
 
 /** The adapter facts of a Dawn device (GPUDevice.adapterInfo, features, limits). */
 export function readAdapterInfo(device: GPUDevice): AdapterInfo {
-  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number; driverDescription?: string } }).adapterInfo;
+  const info = (
+    device as GPUDevice & {
+      adapterInfo?: GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number; driverDescription?: string };
+    }
+  ).adapterInfo;
   return {
     vendor: info?.vendor ?? '',
     architecture: info?.architecture ?? '',
@@ -70,4 +75,3 @@ export function readAdapterInfo(device: GPUDevice): AdapterInfo {
     dot4: dawnInstance()?.wgslLanguageFeatures?.has('packed_4x8_integer_dot_product') ?? false,
   };
 }
-

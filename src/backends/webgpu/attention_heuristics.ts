@@ -68,7 +68,8 @@ export const TEXTURE_MIN_L = 16;
 /** Query rows at or below which split-K decoding runs instead of the prefill kernel. */
 export const DECODE_MAX_L = 4;
 
-const isSoftware = (a?: Pick<GemmAdapterInfo, 'architecture' | 'vendor'>): boolean => !!a && (a.architecture === 'software' || /llvmpipe|lavapipe|swiftshader|mesa/i.test(a.vendor));
+const isSoftware = (a?: Pick<GemmAdapterInfo, 'architecture' | 'vendor'>): boolean =>
+  !!a && (a.architecture === 'software' || /llvmpipe|lavapipe|swiftshader|mesa/i.test(a.vendor));
 
 /**
  * Decode's split size: enough workgroups (B * Hkv * row blocks * splits) to keep every core
@@ -99,7 +100,10 @@ export function textureFits(p: AttentionShape, bq: number, bk: number): boolean 
 }
 
 /** Texture prefill tiles worth measuring (the first is the default). */
-const TEXTURE_TILES: [number, number][] = [[32, 32], [16, 32]];
+const TEXTURE_TILES: [number, number][] = [
+  [32, 32],
+  [16, 32],
+];
 
 /** The deterministic default for an adapter and problem. */
 export function heuristicAttentionConfig(p: AttentionShape, adapter?: GemmAdapterInfo): AttentionConfig {
@@ -161,7 +165,8 @@ export function attentionConfigKey(c: AttentionConfig): string {
 export function sanitizeAttentionConfig(c: AttentionConfig, p: AttentionShape): AttentionConfig {
   let { bq, bk, wg, chunk } = c;
   if (c.path === 'texture') {
-    if (textureFits(p, bq, bk)) return { path: 'texture', bq, bk, wg: pow2(Math.max(1, Math.min(256, wg))), chunk: Math.min(MAX_CHUNK, pow2(Math.max(1, chunk))) };
+    if (textureFits(p, bq, bk))
+      return { path: 'texture', bq, bk, wg: pow2(Math.max(1, Math.min(256, wg))), chunk: Math.min(MAX_CHUNK, pow2(Math.max(1, chunk))) };
     // Not for this adapter or problem: the storage-buffer prefill with its default tiles.
     const h = heuristicAttentionConfig({ ...p, fixedSubgroup: undefined });
     return sanitizeAttentionConfig({ ...h, path: p.l <= DECODE_MAX_L && p.s >= 2 * 64 ? 'decode' : 'prefill', wg, chunk }, p);

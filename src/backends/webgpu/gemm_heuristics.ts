@@ -74,7 +74,12 @@ export function gemmVariantFromEnv(): GemmVariant | undefined {
   const v = process.env.XPU_GEMM_VARIANT;
   if (v === undefined || v === '') return undefined;
   if (!(GEMM_VARIANTS as readonly string[]).includes(v)) {
-    throw new XpuValueError('unknown GEMM strategy in the environment', { op: 'matmul', arg: 'XPU_GEMM_VARIANT', expected: GEMM_VARIANTS.join(', '), got: v });
+    throw new XpuValueError('unknown GEMM strategy in the environment', {
+      op: 'matmul',
+      arg: 'XPU_GEMM_VARIANT',
+      expected: GEMM_VARIANTS.join(', '),
+      got: v,
+    });
   }
   return v as GemmVariant;
 }
@@ -101,7 +106,13 @@ export const TEXTURE_MIN = { m: 64, n: 32, k: 32 };
 const textureByDefault = (a: GemmAdapterInfo, m: number, n: number, k: number): boolean =>
   isSoftware(a) && m >= TEXTURE_MIN.m && n >= TEXTURE_MIN.n && k >= TEXTURE_MIN.k;
 
-export function heuristicGemmConfig(adapter: GemmAdapterInfo, m: number, n: number, k: number, hints: GemmShapeHints = { bAlongK: false }): GemmConfig {
+export function heuristicGemmConfig(
+  adapter: GemmAdapterInfo,
+  m: number,
+  n: number,
+  k: number,
+  hints: GemmShapeHints = { bAlongK: false },
+): GemmConfig {
   const forced = gemmVariantFromEnv();
   if (forced === 'naive') return { path: 'naive' };
   // Small M against a weight read along k (x @ W^T, the decode step): split-K GEMV. Along n, the
@@ -164,7 +175,10 @@ export function defaultTileConfig(adapter: GemmAdapterInfo, m: number, variant: 
     // rows of A through subgroupBroadcast, each lane 8 (16 from 512 rows and columns) columns:
     // 2-3x the storage-buffer register tiles there (bench/tools/gemm_probe.ts, bench/results).
     const sg = fixedSubgroup(adapter);
-    if (sg) return m >= 512 ? { path: 'tile', variant, wgX: sg, wgY: 4, tm: 32, tn: 16, tk: 4, sg } : { path: 'tile', variant, wgX: sg, wgY: 2, tm: 32, tn: 8, tk: 4, sg };
+    if (sg)
+      return m >= 512
+        ? { path: 'tile', variant, wgX: sg, wgY: 4, tm: 32, tn: 16, tk: 4, sg }
+        : { path: 'tile', variant, wgX: sg, wgY: 2, tm: 32, tn: 8, tk: 4, sg };
     // 16 x 8 outputs per invocation, 8 x 8 invocations (a 128 x 64 tile): the best per-lane
     // texture tile on lavapipe at 512-2048: 24 texel fetches per 512 FMAs.
     return { path: 'tile', variant, wgX: 8, wgY: 8, tm: 16, tn: 8, tk: 4 };
@@ -186,8 +200,11 @@ export function defaultTileConfig(adapter: GemmAdapterInfo, m: number, variant: 
 
 export function gemmConfigKey(c: GemmConfig): string {
   switch (c.path) {
-    case 'tile': return `tile:${c.variant}:${c.wgX}x${c.wgY}:${c.tm}x${c.tn}:${c.tk}${c.sg ? `:sg${c.sg}` : ''}${(c.splitK ?? 1) > 1 ? `:k${c.splitK}` : ''}`;
-    case 'gemv': return `gemv:${c.wg}:${c.cols}:${c.subgroups ? 'subgroup' : 'workgroup'}`;
-    case 'naive': return 'naive';
+    case 'tile':
+      return `tile:${c.variant}:${c.wgX}x${c.wgY}:${c.tm}x${c.tn}:${c.tk}${c.sg ? `:sg${c.sg}` : ''}${(c.splitK ?? 1) > 1 ? `:k${c.splitK}` : ''}`;
+    case 'gemv':
+      return `gemv:${c.wg}:${c.cols}:${c.subgroups ? 'subgroup' : 'workgroup'}`;
+    case 'naive':
+      return 'naive';
   }
 }

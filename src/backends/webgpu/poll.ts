@@ -21,7 +21,7 @@ let strategy: PollStrategy = 'adaptive';
 let installed = false;
 let consecutive = 0;
 let lastPoll = 0;
-const nativeCache = new WeakMap<Function, boolean>();
+const nativeCache = new WeakMap<object, boolean>();
 
 function isDawnPoller(f: unknown): boolean {
   if (typeof f !== 'function') return false;

@@ -40,7 +40,12 @@ export class TexturePool {
       pool.delete(oldKey);
       old.destroy();
     }
-    t = this.device.createTexture({ size, format: 'rgba32float', usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.TEXTURE_BINDING, label: `${family.name}-${key}` });
+    t = this.device.createTexture({
+      size,
+      format: 'rgba32float',
+      usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.TEXTURE_BINDING,
+      label: `${family.name}-${key}`,
+    });
     pool.set(key, t);
     return t;
   }

@@ -24,7 +24,12 @@ export function autotuneMode(): AutotuneMode {
   if (v === '' || v === 'off' || v === '0') return 'off';
   if (v === 'on' || v === '1') return 'on';
   if (v === 'force') return 'force';
-  throw new XpuValueError('unknown autotune mode in the environment', { op: 'matmul', arg: 'XPU_AUTOTUNE', expected: 'off, on, force', got: v });
+  throw new XpuValueError('unknown autotune mode in the environment', {
+    op: 'matmul',
+    arg: 'XPU_AUTOTUNE',
+    expected: 'off, on, force',
+    got: v,
+  });
 }
 
 /** The smallest power of two >= x (1 for x <= 1): the tuners' shape buckets. */
@@ -113,7 +118,11 @@ export class TuningTable<E> {
 
   /** Writes an adapter's cache file atomically (a temp file renamed over it). */
   save(adapter: GemmAdapterInfo, entries: ReadonlyMap<string, E>, file = this.filePath(adapter)): void {
-    const data: TuningCacheFile<E> = { version: this.kind.version, adapter: adapterKey(adapter), entries: Object.fromEntries([...entries].sort(([a], [b]) => a.localeCompare(b))) };
+    const data: TuningCacheFile<E> = {
+      version: this.kind.version,
+      adapter: adapterKey(adapter),
+      entries: Object.fromEntries([...entries].sort(([a], [b]) => a.localeCompare(b))),
+    };
     mkdirSync(dirname(file), { recursive: true });
     const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
     writeFileSync(tmp, JSON.stringify(data, null, 2) + '\n');
