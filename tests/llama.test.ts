@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -175,6 +175,14 @@ describe('llama', () => {
       back.dispose();
       m.dispose();
     }
+    // A directory gets config.json beside model.safetensors, as HF's save_pretrained writes them.
+    const m = build(TIED, 'cpu', 9);
+    await xpu.llama.saveLlama(m, join(dir, 'hf'));
+    expect(xpu.llama.configFromHf(JSON.parse(readFileSync(join(dir, 'hf', 'config.json'), 'utf8')))).toEqual(TIED);
+    const back = await xpu.llama.loadLlamaDirectory(join(dir, 'hf'), { device: 'cpu' });
+    expect(Array.from(await logits(back, [PROMPT], 'cpu'))).toEqual(Array.from(await logits(m, [PROMPT], 'cpu')));
+    back.dispose();
+    m.dispose();
     const bigger = { ...CFG, intermediateSize: 96 };
     await expect(xpu.llama.loadLlama(join(dir, 'm.safetensors'), bigger)).rejects.toThrow(/wrong shape/);
     await expect(xpu.llama.loadLlama(join(dir, 'mt.safetensors'), { ...TIED, tieWordEmbeddings: false })).rejects.toThrow(/missing 1 parameter.*lm_head.weight/);

@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { DeviceLike } from '../../device/device.js';
 import { XpuFormatError } from '../../errors.js';
 import { SafetensorsReader } from '../../io/safetensors_reader.js';
@@ -6,7 +7,7 @@ import { saveSafetensors } from '../../io/safetensors_writer.js';
 import { to } from '../../ops/transfer.js';
 import type { DType } from '../../tensor/dtype.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { configFromHf, type LlamaConfig } from './config.js';
+import { configFromHf, configToHf, type LlamaConfig } from './config.js';
 import { LlamaForCausalLM } from './model.js';
 
 /**
@@ -91,7 +92,17 @@ export async function loadLlamaDirectory(dir: string, options: LoadOptions = {})
   return loadLlama(files, config, options);
 }
 
-/** Writes the model's weights under HF names (tied lm_head left out), with the config as metadata. */
+/**
+ * Saves the model as Hugging Face does (save_pretrained): weights under HF names (tied lm_head
+ * left out, the config also in the file's metadata) and config.json beside them, so
+ * loadLlamaDirectory reads it back. `path` is the .safetensors file (config.json goes in its
+ * directory: one model per directory, as in HF) or a directory (written as dir/model.safetensors).
+ */
 export async function saveLlama(model: LlamaForCausalLM, path: string): Promise<void> {
-  await saveSafetensors(path, model.stateDict(), { format: 'pt', xpu_llama_config: JSON.stringify(model.config) });
+  const file = path.endsWith('.safetensors') ? path : join(path, 'model.safetensors');
+  await mkdir(dirname(file), { recursive: true });
+  const state = model.stateDict();
+  await saveSafetensors(file, state, { format: 'pt', xpu_llama_config: JSON.stringify(model.config) });
+  const dtype = state.values().next().value?.dtype ?? 'float32';
+  await writeFile(join(dirname(file), 'config.json'), JSON.stringify(configToHf(model.config, dtype), null, 2) + '\n');
 }

@@ -78,6 +78,29 @@ export function configFromHf(json: Record<string, unknown>): LlamaConfig {
   });
 }
 
+/** The HF config.json object for a config (configFromHf reads it back to the same config). */
+export function configToHf(c: LlamaConfig, dtype = 'float32'): Record<string, unknown> {
+  const rs = c.ropeScaling;
+  return {
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    vocab_size: c.vocabSize,
+    hidden_size: c.hiddenSize,
+    intermediate_size: c.intermediateSize,
+    num_hidden_layers: c.numLayers,
+    num_attention_heads: c.numHeads,
+    num_key_value_heads: c.numKvHeads,
+    ...(c.headDim !== undefined ? { head_dim: c.headDim } : {}),
+    rope_theta: c.ropeTheta,
+    rope_scaling: rs ? { rope_type: 'llama3', factor: rs.factor, low_freq_factor: rs.lowFreqFactor, high_freq_factor: rs.highFreqFactor, original_max_position_embeddings: rs.originalMaxPositionEmbeddings } : null,
+    rms_norm_eps: c.rmsNormEps,
+    max_position_embeddings: c.maxPositionEmbeddings,
+    tie_word_embeddings: c.tieWordEmbeddings,
+    hidden_act: 'silu',
+    torch_dtype: dtype,
+  };
+}
+
 /** Parameter count (tied embeddings counted once). */
 export function parameterCount(c: LlamaConfig): number {
   const hd = headDimOf(c);
