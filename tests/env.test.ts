@@ -51,6 +51,15 @@ function runCode(code: string, env: Record<string, string> = {}, cjs = false): R
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
 
+describe('adapter filter', () => {
+  it('XPU_ADAPTER that matches nothing says so and names the adapters there are', () => {
+    const { out } = run({ XPU_ADAPTER: 'no-such-adapter', XPU_QUIET: '1' });
+    expect(out.device).toBe('cpu');
+    expect(out.why).toMatch(/^XPU_ADAPTER='no-such-adapter' matches no adapter; (the adapters are: '.+'|there is no adapter at all)/);
+    if (process.env.XPU_REQUIRE_GPU === '1') expect(out.why).toMatch(/the adapters are: '.+'/);
+  });
+});
+
 describe('lazy device initialisation', () => {
   it('require() and import both load the package, and cpu works before ready()', () => {
     const probe = (x: string) => `const t = ${x}.ones([2, 2]); ${x}.matmul(t, t).toArray().then((v) => console.log(JSON.stringify({ device: String(t.device), v, ready: ${x}.accelerator.isReady() })));`;

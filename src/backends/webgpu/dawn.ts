@@ -96,6 +96,15 @@ export async function openDawnDevice(): Promise<AdapterChoice | string> {
     }
   }
   if (!candidates.length) {
+    if (process.env.XPU_ADAPTER) {
+      let names: string[] = [];
+      try {
+        names = await adapterNames(mod.create(process.env.XPU_BACKEND ? [`backend=${process.env.XPU_BACKEND}`] : []));
+      } catch {
+        // listing is a courtesy: the message below still names the filter
+      }
+      return `XPU_ADAPTER='${process.env.XPU_ADAPTER}' matches no adapter; ${names.length ? `the adapters are: ${names.map((n) => `'${n}'`).join(', ')}` : 'there is no adapter at all'}`;
+    }
     return 'no WebGPU adapter was found (on Linux, install a Vulkan driver: mesa-vulkan-drivers from bookworm-backports for lavapipe)';
   }
   candidates.sort((x, y) => x.score - y.score);
@@ -114,6 +123,24 @@ export async function openDawnDevice(): Promise<AdapterChoice | string> {
   }
   pinned.instances.push(adapter, device);
   return { adapter, device, features, dawnVersion: await dawnPackageVersion() };
+}
+
+/**
+ * The names of the adapters an unfiltered Dawn instance offers (for the error when XPU_ADAPTER
+ * matches none): one per power preference, and the fallback adapter.
+ */
+async function adapterNames(gpu: GPU): Promise<string[]> {
+  pinned.instances.push(gpu);
+  const names = new Set<string>();
+  for (const options of [{ powerPreference: 'high-performance' }, { powerPreference: 'low-power' }, { forceFallbackAdapter: true }] as GPURequestAdapterOptions[]) {
+    try {
+      const a = await gpu.requestAdapter(options);
+      if (a) names.add(a.info.description || a.info.device || a.info.vendor);
+    } catch {
+      // an adapter that cannot be asked for this way is simply not listed
+    }
+  }
+  return [...names];
 }
 
 async function dawnPackageVersion(): Promise<string> {
