@@ -287,6 +287,40 @@ describe('the rendezvous store', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(lost).toEqual([1]);
   });
+
+  it('passes on why a rank gave up: the other ranks\' pending requests end with that cause', async () => {
+    const [a, b, c, outsider] = [await client(), await client(), await client(), await client()];
+    const seenBy = (x: InstanceType<typeof d.TcpStore>) => {
+      const events: { rank: number; kind: string; where: string }[] = [];
+      const waiters: (() => void)[] = [];
+      x.onFailed((e) => {
+        events.push({ rank: e.rank, kind: e.kind, where: e.where });
+        waiters.splice(0).forEach((w) => w());
+      });
+      return { events, next: (count: number) => new Promise<void>((resolve) => (events.length >= count ? resolve() : waiters.push(resolve))) };
+    };
+    const [atA, atC] = [seenBy(a), seenBy(c)];
+    await a.hello(20);
+    await b.hello(21);
+    await c.hello(22);
+    const waiting = a.wait(['never-set'], 60_000).catch((e: unknown) => e);
+    // A connection that is not a rank cannot end the job this way: refused, nothing passed on. Its
+    // next request on the same connection is answered after the refusal, so the order is known.
+    outsider.reportFailure('timeout', 'allReduce', 'a spoofed failure');
+    await outsider.check(['x']);
+    b.reportFailure('timeout', 'allReduce', 'allReduce(): allReduce did not complete within 10 ms');
+    const e = await waiting;
+    expect(e).toBeInstanceOf(xpu.XpuDistError);
+    expect(e).toMatchObject({ kind: 'timeout', op: 'allReduce', message: expect.stringMatching(/rank 21 gave up first: allReduce\(\): allReduce did not complete within 10 ms/) });
+    expect(a.failure).toBe(e);
+    expect(atA.events).toEqual([{ rank: 21, kind: 'timeout', where: 'allReduce' }]);
+    // Rank 0 announces its own failures through its server, to every rank but itself: rank 22
+    // never hears of its own, so after rank 21's the next event it gets is the one for rank 20.
+    server.announceFailure(22, 'timeout', 'initProcessGroup', 'rank 9 of 10 did not arrive');
+    server.announceFailure(20, 'timeout', 'initProcessGroup', 'rank 9 of 10 did not arrive');
+    await atC.next(2);
+    expect(atC.events.map((x) => x.rank)).toEqual([21, 20]);
+  });
 });
 
 describe('the launcher (xpu run)', () => {

@@ -8,6 +8,8 @@
 #include <mpi.h>
 
 #include <climits>
+#include <map>
+#include <tuple>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -195,11 +197,35 @@ class CollectiveTask : public Task {
   Call c_;
 };
 
-// Point-to-point runs non-blocking (MPI_Isend, MPI_Improbe + MPI_Imrecv) and is polled by the
-// worker, so a recv waiting for its peer does not hold up the calls queued after it. The MPI tag
-// is (user tag * 8 + dtype): a recv also probes the other dtypes' tags, so a message sent with
-// another dtype is reported as a mismatch instead of being reinterpreted.
-int WireTag(int tag, DType d) { return tag * 8 + static_cast<int>(d); }
+// Point-to-point runs non-blocking and is polled by the worker, so a recv waiting for its peer
+// does not hold up the calls queued after it.
+//
+// Order: messages between two ranks with the same tag are received in the order they were sent,
+// whatever their dtypes (MPI's non-overtaking rule, which holds only within one (source, tag,
+// communicator)). So the MPI tag is the user's tag alone, and the dtype and element count travel in
+// a 16-byte header sent just before the data, on the same tag: the receiver matches the header
+// (MPI_Improbe + MPI_Mrecv), checks it against its tensor, and posts the data's MPI_Irecv right
+// away, before any other recv can probe that tag, so the data that follows the header is its own.
+// (The tag once carried the dtype: tag * 8 + dtype. A recv then probed its own dtype's tag before
+// the others', and could take a later int8 message ahead of an earlier float32 one on the "same"
+// tag; tests/dist.test.ts failed that way under load.) A mismatched message is still received, into
+// scratch memory, so it does not stay queued for a later recv, and is reported as a mismatch
+// without touching the tensor.
+//
+// Two recvs on the same (communicator, source, tag) take their headers in the order they were
+// issued: each draws a ticket when it starts, and only the oldest unserved ticket may probe.
+struct P2pHeader {
+  uint32_t magic;
+  uint32_t dtype;
+  uint64_t count;
+};
+constexpr uint32_t kP2pMagic = 0x78707531;  // "xpu1"
+
+struct RecvLine {
+  uint64_t issued = 0;  // tickets handed out
+  uint64_t served = 0;  // tickets whose header was taken (or that gave up)
+};
+std::map<std::tuple<int, int, int>, RecvLine> g_recvLines;  // worker thread only
 
 class SendTask : public Task {
  public:
@@ -208,18 +234,23 @@ class SendTask : public Task {
     MPI_Comm comm;
     if (!(status = Ready(c_.comm, &comm)).ok()) return true;
     if (c_.sendCount > INT_MAX) return (status = ArgError(c_, "more than 2^31-1 elements")), true;
-    status = MpiStatus(MPI_Isend(c_.send, static_cast<int>(c_.sendCount), TypeOf(c_.dtype), c_.root, WireTag(c_.tag, c_.dtype), comm, &req_), "MPI_Isend");
+    header_ = P2pHeader{kP2pMagic, static_cast<uint32_t>(c_.dtype), static_cast<uint64_t>(c_.sendCount)};
+    // Both posted back to back from this one thread, so they keep this order on the wire.
+    status = MpiStatus(MPI_Isend(&header_, sizeof header_, MPI_BYTE, c_.root, c_.tag, comm, &req_[0]), "MPI_Isend (header)");
+    if (!status.ok()) return true;
+    status = MpiStatus(MPI_Isend(c_.send, static_cast<int>(c_.sendCount), TypeOf(c_.dtype), c_.root, c_.tag, comm, &req_[1]), "MPI_Isend");
     return !status.ok();
   }
   bool Poll() override {
     int done = 0;
-    status = MpiStatus(MPI_Test(&req_, &done, MPI_STATUS_IGNORE), "MPI_Test (send)");
+    status = MpiStatus(MPI_Testall(2, req_, &done, MPI_STATUSES_IGNORE), "MPI_Testall (send)");
     return done || !status.ok();
   }
 
  private:
   Call c_;
-  MPI_Request req_ = MPI_REQUEST_NULL;
+  P2pHeader header_{};
+  MPI_Request req_[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
 };
 
 class RecvTask : public Task {
@@ -228,13 +259,19 @@ class RecvTask : public Task {
   bool Start() override {
     if (!(status = Ready(c_.comm, &comm_)).ok()) return true;
     if (c_.recvCount > INT_MAX) return (status = ArgError(c_, "more than 2^31-1 elements")), true;
+    key_ = {c_.comm, c_.root, c_.tag};
+    ticket_ = g_recvLines[key_].issued++;
+    ticketed_ = true;
     return Poll();
   }
   bool Poll() override {
-    if (!matched_ && !Probe()) return !status.ok();
+    if (!matched_) {
+      const bool found = Probe();
+      if (!status.ok()) return Serve(), true;
+      if (!found) return false;
+    }
     int done = 0;
-    MPI_Status st;
-    status = MpiStatus(MPI_Test(&req_, &done, &st), "MPI_Test (recv)");
+    status = MpiStatus(MPI_Test(&req_, &done, MPI_STATUS_IGNORE), "MPI_Test (recv)");
     if (!status.ok()) return true;
     if (!done) return false;
     if (!mismatch_.empty()) status = Status::Error(kErrMismatch, mismatch_);
@@ -246,36 +283,63 @@ class RecvTask : public Task {
   }
 
  private:
-  // Looks for the message in our dtype first, then in the others; starts its receive when found.
+  // Our turn on this (communicator, source, tag) is over: the next recv there may probe. Called on
+  // the worker thread on every way out of the probing stage (tasks are deleted on the JS thread).
+  void Serve() {
+    if (!ticketed_ || served_) return;
+    served_ = true;
+    auto it = g_recvLines.find(key_);
+    if (it == g_recvLines.end()) return;
+    it->second.served++;
+    if (it->second.served == it->second.issued) g_recvLines.erase(it);
+  }
+
+  // Takes our header when it is our turn and it has come, and posts the data's receive.
   bool Probe() {
-    for (int k = 0; k < 5; k++) {
-      const DType d = k == 0 ? c_.dtype : static_cast<DType>(k <= static_cast<int>(c_.dtype) ? k - 1 : k);
-      int found = 0;
-      MPI_Message msg;
-      MPI_Status st;
-      status = MpiStatus(MPI_Improbe(c_.root, WireTag(c_.tag, d), comm_, &found, &msg, &st), "MPI_Improbe");
-      if (!status.ok()) return false;
-      if (!found) continue;
-      int bytes = 0;
-      MPI_Get_count(&st, MPI_BYTE, &bytes);
-      const size_t want = c_.recvCount * ItemSize(c_.dtype);
-      matched_ = true;
-      if (d == c_.dtype && static_cast<size_t>(bytes) == want) {
-        status = MpiStatus(MPI_Imrecv(c_.recv, static_cast<int>(c_.recvCount), TypeOf(d), &msg, &req_), "MPI_Imrecv");
-        return status.ok();
-      }
-      // Take the message anyway (it must not stay queued for a later recv) and report it.
-      scratch_.resize(static_cast<size_t>(bytes));
-      mismatch_ = "recv from rank " + std::to_string(c_.root) + " (tag " + std::to_string(c_.tag) + "): expected " + std::to_string(c_.recvCount) +
-                  " " + DTypeName(c_.dtype) + " elements, the sender sent " + std::to_string(bytes / static_cast<int>(ItemSize(d))) + " " + DTypeName(d);
-      status = MpiStatus(MPI_Imrecv(scratch_.data(), bytes, MPI_BYTE, &msg, &req_), "MPI_Imrecv");
-      return status.ok();
+    if (g_recvLines[key_].served != ticket_) return false;  // an older recv on this line goes first
+    int found = 0;
+    MPI_Message msg;
+    MPI_Status st;
+    status = MpiStatus(MPI_Improbe(c_.root, c_.tag, comm_, &found, &msg, &st), "MPI_Improbe");
+    if (!status.ok() || !found) return false;
+    int bytes = 0;
+    MPI_Get_count(&st, MPI_BYTE, &bytes);
+    P2pHeader h{};
+    // The header is 16 bytes, always sent eagerly: receiving a matched one does not wait.
+    if (bytes != static_cast<int>(sizeof h)) {
+      std::vector<uint8_t> junk(static_cast<size_t>(bytes));
+      MPI_Mrecv(junk.data(), bytes, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
+      status = Status::Error(kErrEngine, "recv from rank " + std::to_string(c_.root) + " (tag " + std::to_string(c_.tag) + "): a message of " + std::to_string(bytes) +
+                                             " bytes that xpu.dist's send() did not make (another MPI program on this communicator?)");
+      return false;
     }
-    return false;
+    status = MpiStatus(MPI_Mrecv(&h, sizeof h, MPI_BYTE, &msg, MPI_STATUS_IGNORE), "MPI_Mrecv (header)");
+    if (!status.ok()) return false;
+    if (h.magic != kP2pMagic || h.dtype > static_cast<uint32_t>(DType::kUint8) || h.count > INT_MAX) {
+      status = Status::Error(kErrEngine, "recv from rank " + std::to_string(c_.root) + " (tag " + std::to_string(c_.tag) + "): a message that xpu.dist's send() did not make");
+      return false;
+    }
+    const DType d = static_cast<DType>(h.dtype);
+    matched_ = true;
+    if (d == c_.dtype && h.count == c_.recvCount) {
+      status = MpiStatus(MPI_Irecv(c_.recv, static_cast<int>(c_.recvCount), TypeOf(d), c_.root, c_.tag, comm_, &req_), "MPI_Irecv");
+    } else {
+      mismatch_ = "recv from rank " + std::to_string(c_.root) + " (tag " + std::to_string(c_.tag) + "): expected " + std::to_string(c_.recvCount) + " " +
+                  DTypeName(c_.dtype) + " elements, the sender sent " + std::to_string(h.count) + " " + DTypeName(d);
+      scratch_.resize(static_cast<size_t>(h.count) * ItemSize(d));
+      status = MpiStatus(MPI_Irecv(scratch_.data(), static_cast<int>(h.count), TypeOf(d), c_.root, c_.tag, comm_, &req_), "MPI_Irecv");
+    }
+    // Posted: the data that follows our header can only match this receive. Now the next recv on
+    // this line may take the next header.
+    Serve();
+    return status.ok();
   }
 
   Call c_;
   MPI_Comm comm_ = MPI_COMM_NULL;
+  std::tuple<int, int, int> key_{};
+  uint64_t ticket_ = 0;
+  bool ticketed_ = false, served_ = false;
   bool matched_ = false;
   MPI_Request req_ = MPI_REQUEST_NULL;
   std::vector<uint8_t> scratch_;

@@ -1,5 +1,6 @@
 import { XpuDistError } from '../errors.js';
 import { engineErrorKind, type Backend, type EngineApi } from './native.js';
+import type { FailureKind } from './store_protocol.js';
 import type { StoreServer } from './store_server.js';
 import type { TcpStore } from './store.js';
 
@@ -11,7 +12,8 @@ import type { TcpStore } from './store.js';
  * A call that times out, or a peer reported lost by the store, breaks the job: MPI cannot abandon
  * a collective that a dead peer will never join, so the engine's worker may stay stuck inside it.
  * Every pending call is rejected, later calls are refused at once, and the engine stops holding
- * the event loop open, so the program can exit and the launcher can end the job.
+ * the event loop open, so the program can exit and the launcher can end the job. A timeout is
+ * also announced to the other ranks (see #announce), which then fail with it too.
  */
 
 interface PendingCall {
@@ -36,10 +38,19 @@ export class Job {
     readonly store: TcpStore | null,
     readonly server: StoreServer | null,
   ) {
-    store?.onLost((rank, why) => {
+    const during = () => {
       const ops = [...this.#pending].map((p) => p.op);
-      const during = ops.length ? ` while ${ops.join(', ')} ${ops.length > 1 ? 'were' : 'was'} waiting` : '';
-      this.fail(new XpuDistError(`${why}${during}; this process group cannot be used any more`, { op: ops[0] ?? 'processGroup', kind: 'peer-lost', got: `rank ${rank} gone` }));
+      return { op: ops[0] ?? 'processGroup', text: ops.length ? ` while ${ops.join(', ')} ${ops.length > 1 ? 'were' : 'was'} waiting` : '' };
+    };
+    store?.onLost((rank, why) => {
+      const { op, text } = during();
+      this.fail(new XpuDistError(`${why}${text}; this process group cannot be used any more`, { op, kind: 'peer-lost', got: `rank ${rank} gone` }));
+    });
+    // Another rank gave up first (its call timed out) and said why before leaving: this rank
+    // reports that cause, not the 'peer-lost' it would see a moment later when that rank exits.
+    store?.onFailed((e) => {
+      const { op, text } = during();
+      this.fail(new XpuDistError(`rank ${e.rank} gave up first${text}: ${e.error}`, { op, kind: e.kind }));
     });
   }
 
@@ -62,6 +73,15 @@ export class Job {
     this.engine.abandon();
   }
 
+  /**
+   * Tells the other ranks why this one gives up (store_server.ts), before the program exits:
+   * rank 0 through its own server, the others through their store connection.
+   */
+  #announce(kind: FailureKind, err: XpuDistError): void {
+    if (this.server) this.server.announceFailure(this.rank, kind, err.op, err.message);
+    else this.store?.reportFailure(kind, err.op, err.message);
+  }
+
   /** Runs one engine call under the timeout. */
   call<T>(op: string, timeoutMs: number, start: () => Promise<T>): Promise<T> {
     this.usable(op);
@@ -75,10 +95,13 @@ export class Job {
         },
       };
       const timer = setTimeout(() => {
-        this.fail(new XpuDistError(
+        const err = new XpuDistError(
           `${op} did not complete within ${timeoutMs} ms: a rank of the group died, is stuck, or did not make the same call; this process group cannot be used any more (exit, and the launcher ends the job)`,
           { op, kind: 'timeout' },
-        ));
+        );
+        const first = !this.broken;
+        this.fail(err);
+        if (first) this.#announce('timeout', err);
       }, timeoutMs);
       this.#pending.add(entry);
       let p: Promise<T>;

@@ -50,22 +50,28 @@ const OP = 'initProcessGroup';
 /** Milliseconds left before `deadline`, at least 1. */
 const left = (deadline: number) => Math.max(1, deadline - Date.now());
 
-async function checkIn(store: TcpStore, rank: number, size: number, deadline: number): Promise<void> {
+async function checkIn(store: TcpStore, server: StoreServer | null, rank: number, size: number, deadline: number): Promise<void> {
   await store.hello(rank);
   await store.set(`arrived/${rank}`, '1');
   const keys = Array.from({ length: size }, (_, r) => `arrived/${r}`);
   try {
-    // The others give up a little before rank 0, which serves the store: so each of them gets
-    // the store's answer naming the missing ranks before rank 0 exits and takes the store along.
-    await store.wait(keys, rank === 0 ? left(deadline) : Math.max(1, left(deadline) - 300));
+    await store.wait(keys, left(deadline));
   } catch (e) {
-    if ((e as XpuDistError).kind !== 'timeout') throw e;
+    // Another rank's clock ran out first and it told us why (store.failure): that is the answer.
+    if (e === store.failure || (e as XpuDistError).kind !== 'timeout') throw e;
     const missing: number[] = [];
     for (let r = 0; r < size; r++) if (!(await store.check([`arrived/${r}`]))) missing.push(r);
-    throw new XpuDistError(
+    const err = new XpuDistError(
       `rank${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${size} did not arrive within the timeout (did ${missing.length > 1 ? 'they' : 'it'} start, and call initProcessGroup()?)`,
       { op: OP, kind: 'timeout', expected: `${size} ranks`, got: `${size - missing.length} arrived` },
     );
+    // Each rank started its clock when it started, so one of them gives up first. It tells the
+    // others the verdict before it exits: had rank 0 simply exited, the others would see only its
+    // store close ('peer-lost', not naming the missing ranks); had another rank, rank 0 would not
+    // know. Rank 0 says it through its own server, the others through the store.
+    if (server) server.announceFailure(rank, 'timeout', OP, err.message);
+    else store.reportFailure('timeout', OP, err.message);
+    throw err;
   }
 }
 
@@ -93,7 +99,7 @@ export async function rendezvous(o: RendezvousOptions): Promise<Rendezvous> {
         }
       }
       store = await TcpStore.connect({ host: o.masterAddr!, port: o.masterPort!, timeoutMs: left(deadline), op: OP, secret });
-      await checkIn(store, o.rank!, o.worldSize!, deadline);
+      await checkIn(store, server, o.rank!, o.worldSize!, deadline);
     }
     const timedOut = (what: string) => () => {
       o.engine.abandon();

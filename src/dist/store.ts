@@ -4,13 +4,14 @@ import { typeName } from '../format_value.js';
 import { HANDSHAKE_FRAME_BYTES, MAX_TIMER_MS } from './store_limits.js';
 import {
   encodeFrame, FrameReader, MAGIC, newNonce, parseServerMessage, proof, proofMatches,
-  type ClientLimits, type ErrorCode, type ErrorResponse, type Request, type Response, type ServerEvent,
+  MAX_FAILURE_TEXT, type ClientLimits, type ErrorCode, type ErrorResponse, type FailedEvent, type FailureKind, type Request, type Response, type ServerEvent,
 } from './store_protocol.js';
 import { checkSecret, SECRET_ENV } from './store_secret.js';
 
 /**
  * A client of the rendezvous store (store_server.ts): set/get/wait/add with timeouts, plus the
- * liveness channel (hello/bye and `lost` events). Every rank, rank 0 included, talks to the store
+ * liveness channel (hello/bye, `lost` events, and `failed` events with another rank's reason for
+ * giving up: see reportFailure). Every rank, rank 0 included, talks to the store
  * through one of these. Used for oneCCL's KVS address exchange and for the check-in of every rank
  * at initProcessGroup(), so a rank that never arrives is named instead of hanging the others.
  *
@@ -63,6 +64,9 @@ export class TcpStore {
   readonly #socket: Socket;
   readonly #pending = new Map<number, Pending>();
   readonly #onLost: ((rank: number, why: string) => void)[] = [];
+  readonly #onFailed: ((e: FailedEvent) => void)[] = [];
+  /** The first failure another rank reported (a `failed` event): pending requests end with it. */
+  #failure: XpuDistError | null = null;
   #nextId = 1;
   #closing = false;
   /** After bye(), rank 0 closing the store is the normal end of the job, not a lost rank. */
@@ -228,6 +232,19 @@ export class TcpStore {
     if ('event' in m) {
       if (m.event === 'lost') {
         for (const cb of this.#onLost) cb(m.rank, `rank ${m.rank} left the job: its connection to the store closed before destroyProcessGroup()`);
+      } else if (m.event === 'failed') {
+        // Requests still waiting here (a rendezvous wait) would otherwise end later, and with a
+        // vaguer reason (the store closing when rank 0 exits): they end now, with the cause.
+        if (!this.#failure) {
+          this.#failure = new XpuDistError(`rank ${m.rank} gave up first: ${m.error}`, { op: m.where, kind: m.kind });
+          for (const [id, p] of this.#pending) {
+            clearTimeout(p.timer);
+            this.#pending.delete(id);
+            p.reject(this.#failure);
+          }
+          this.#socket.unref();
+        }
+        for (const cb of this.#onFailed) cb(m);
       } else if (m.event === 'error') {
         this.#closeReason = { message: `the rendezvous store at ${this.host}:${this.port} closed this connection: ${m.error}`, kind: KIND[m.code] };
       } else {
@@ -355,6 +372,28 @@ export class TcpStore {
   /** Called when another rank (or rank 0's store itself) goes away without saying bye. */
   onLost(cb: (rank: number, why: string) => void): void {
     this.#onLost.push(cb);
+  }
+
+  /** Called when another rank reports that its job broke (see reportFailure). */
+  onFailed(cb: (e: FailedEvent) => void): void {
+    this.#onFailed.push(cb);
+  }
+
+  /** The failure another rank reported first, as the error this rank's pending requests got; null if none. */
+  get failure(): XpuDistError | null {
+    return this.#failure;
+  }
+
+  /**
+   * Tells the other ranks, through rank 0's store, that this rank's job broke and why, so they
+   * report the same cause instead of only seeing this rank (or, for rank 0, the store) go away
+   * when it exits. Fire and forget: the request is written to the socket at once, before this rank
+   * can exit, and there is nothing to do if it does not arrive (the others still time out or see
+   * this rank leave). Rank 0 announces through its StoreServer instead (announceFailure).
+   */
+  reportFailure(kind: FailureKind, where: string, error: string): void {
+    if (this.#socket.destroyed || this.#leaving) return;
+    this.#request('store.fail', { op: 'fail', kind, where, error: error.slice(0, MAX_FAILURE_TEXT) }, this.timeoutMs).catch(noop);
   }
 
   close(): void {

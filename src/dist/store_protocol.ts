@@ -37,7 +37,19 @@ export type Request =
   | { id: number; op: 'add'; key: string; delta: number }
   | { id: number; op: 'check'; keys: string[] }
   | { id: number; op: 'hello'; rank: number }
-  | { id: number; op: 'bye' };
+  | { id: number; op: 'bye' }
+  /** A rank's job broke (its call timed out...): the server tells every other rank (`failed`). */
+  | { id: number; op: 'fail'; kind: FailureKind; where: string; error: string };
+
+/**
+ * What a rank can report as the reason its job broke (the XpuDistError kinds that end a job).
+ * A rank that gives up first tells the others why before it exits: otherwise they would see only
+ * rank 0's store vanish (or a rank's connection close) and report 'peer-lost', not the cause.
+ */
+export type FailureKind = 'timeout' | 'peer-lost' | 'engine' | 'store' | 'state' | 'mismatch';
+export const FAILURE_KINDS: readonly FailureKind[] = ['timeout', 'peer-lost', 'engine', 'store', 'state', 'mismatch'];
+/** A failure's text is cut to this many characters before the server passes it on. */
+export const MAX_FAILURE_TEXT = 2000;
 
 export interface ErrorResponse {
   id: number;
@@ -64,10 +76,13 @@ export type ServerEvent =
   | { event: 'challenge'; nonce: string; auth: boolean; limits: ClientLimits }
   /** A rank's connection closed before it said bye (it died or exited). */
   | { event: 'lost'; rank: number }
+  /** A rank's job broke, and why (its `fail` request, or rank 0's own failure). */
+  | { event: 'failed'; rank: number; kind: FailureKind; where: string; error: string }
   /** Sent just before the server closes this connection, saying why. */
   | { event: 'error'; code: ErrorCode; error: string };
 
 export type LostEvent = Extract<ServerEvent, { event: 'lost' }>;
+export type FailedEvent = Extract<ServerEvent, { event: 'failed' }>;
 
 export function encodeFrame(msg: unknown): Buffer {
   const body = Buffer.from(JSON.stringify(msg), 'utf8');
@@ -225,6 +240,7 @@ function requestSchemas(maxKeyBytes: number): Record<Request['op'], Record<strin
     check: { id: ID, op: str, keys: ks },
     hello: { id: ID, op: str, rank: int(0, 2 ** 31 - 1) },
     bye: { id: ID, op: str },
+    fail: { id: ID, op: str, kind: oneOf(FAILURE_KINDS), where: str, error: str },
   };
 }
 
@@ -259,6 +275,7 @@ const limitsCheck: Check = (v, f) => {
 const SERVER_EVENTS: Record<ServerEvent['event'], Record<string, Check>> = {
   challenge: { event: str, nonce: base64(NONCE_BYTES), auth: bool, limits: limitsCheck },
   lost: { event: str, rank: int(0, 2 ** 31 - 1) },
+  failed: { event: str, rank: int(0, 2 ** 31 - 1), kind: oneOf(FAILURE_KINDS), where: str, error: str },
   error: { event: str, code: oneOf(ERROR_CODES), error: str },
 };
 const OK_RESPONSE: Record<string, Check> = {

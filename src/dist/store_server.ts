@@ -4,7 +4,7 @@ import { checkSecret } from './store_secret.js';
 import { HANDSHAKE_FRAME_BYTES, resolveStoreLimits, type StoreLimits } from './store_limits.js';
 import {
   base64Bytes, encodeFrame, FrameError, FrameReader, MAGIC, newNonce, parseRequest, proof, proofMatches, requestId, SchemaError,
-  type ErrorCode, type ErrorResponse, type Request, type Response, type ServerEvent,
+  MAX_FAILURE_TEXT, type ErrorCode, type ErrorResponse, type FailureKind, type Request, type Response, type ServerEvent,
 } from './store_protocol.js';
 
 /**
@@ -14,7 +14,10 @@ import {
  *
  * Liveness: a rank says hello(rank) once; if its connection closes before it said bye, the server
  * tells every other rank (a `lost` event), so their pending collectives fail at once with the
- * rank's number instead of waiting for their timeout.
+ * rank's number instead of waiting for their timeout. A rank whose job broke first (a call that
+ * timed out) says why before it exits (`fail`, or announceFailure() in rank 0), and the server
+ * passes that on (a `failed` event): so every rank reports the cause, whichever rank's clock ran
+ * out first, instead of some of them seeing only the rank (or rank 0's store) go away.
  *
  * Nothing outside the job can end it through the store: with a secret (every job `xpu run`
  * starts), a connection must prove it knows the secret before any request (store_protocol.ts);
@@ -319,9 +322,18 @@ export class StoreServer {
     if (c.roster && !c.roster.bye) this.#broadcast({ event: 'lost', rank: c.roster.rank });
   }
 
-  #broadcast(msg: ServerEvent): void {
+  #broadcast(msg: ServerEvent, except?: number): void {
     const frame = encodeFrame(msg);
-    for (const c of this.#conns) if (c.roster && !c.roster.bye && !c.dropped && !c.socket.destroyed) c.socket.write(frame);
+    for (const c of this.#conns) if (c.roster && !c.roster.bye && c.roster.rank !== except && !c.dropped && !c.socket.destroyed) c.socket.write(frame);
+  }
+
+  /**
+   * Tells every live rank but `rank` that rank's job broke, and why. Rank 0 calls this for its own
+   * failures: the frames are written at once (a socket write to a connected peer goes to the
+   * kernel before this returns), so they are on their way before rank 0 exits and closes the store.
+   */
+  announceFailure(rank: number, kind: FailureKind, where: string, error: string): void {
+    this.#broadcast({ event: 'failed', rank, kind, where, error: error.slice(0, MAX_FAILURE_TEXT) }, rank);
   }
 
   #reply(c: Conn, r: Response): void {
@@ -425,6 +437,11 @@ export class StoreServer {
       }
       case 'bye':
         if (c.roster) c.roster.bye = true;
+        return this.#reply(c, { id: m.id, ok: true });
+      case 'fail':
+        // Only a rank of the job may end it this way (with a secret, only a process that has it).
+        if (!c.roster || c.roster.bye) return this.#refuse(c, m.id, 'bad-request', 'only a rank of the job (after hello) can report a failure');
+        this.announceFailure(c.roster.rank, m.kind, m.where, m.error);
         return this.#reply(c, { id: m.id, ok: true });
     }
   }

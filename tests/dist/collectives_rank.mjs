@@ -201,13 +201,21 @@ async function checkViews(device, c) {
 
 async function checkPointToPoint(device) {
   const next = (rank + 1) % n, prev = (rank + n - 1) % n;
-  for (const [dtype, count] of [['float32', 3], ['int8', 100_003], ['float16', 1]]) {
+  const messages = [['float32', 3], ['int8', 100_003], ['float16', 1]];
+  const want = (dtype, count, q) => values(q, 77, count, dtype, 'sum').map((v) => castNumber(v, dtype));
+  for (const [dtype, count] of messages) {
     const mine = values(rank, 77, count, dtype, 'sum');
     const into = xpu.zeros([count], { dtype, device });
-    // Both directions at once: each rank sends and receives concurrently (no deadlock).
+    // Both directions at once: each rank sends and receives concurrently (no deadlock). A fast
+    // sender is already on its next message, with the same tag and another dtype, while a slow
+    // receiver is still waiting for this one: same-tag messages must arrive in the order sent.
     await Promise.all([d.send(make(mine, dtype, device), next, { tag: 5 }), d.recv(into, prev, { tag: 5 })]);
-    expectEqual(await read(into), values(prev, 77, count, dtype, 'sum').map((v) => castNumber(v, dtype)), `${device} send/recv ring ${dtype} x${count}`);
+    expectEqual(await read(into), want(dtype, count, prev), `${device} send/recv ring ${dtype} x${count}`);
   }
+  // All three at once on one tag: the recvs, issued in the order of the sends, get them in order.
+  const intos = messages.map(([dtype, count]) => xpu.zeros([count], { dtype, device }));
+  await Promise.all(messages.flatMap(([dtype, count], i) => [d.send(make(values(rank, 77, count, dtype, 'sum'), dtype, device), next, { tag: 6 }), d.recv(intos[i], prev, { tag: 6 })]));
+  for (const [i, [dtype, count]] of messages.entries()) expectEqual(await read(intos[i]), want(dtype, count, prev), `${device} send/recv burst on one tag, message ${i} (${dtype} x${count})`);
 }
 
 async function checkGroups(device) {
@@ -240,6 +248,13 @@ async function checkMismatches() {
   // oneCCL has no probe: a recv cannot see the size of the message it gets (README, Collectives).
   if (rank === 0 && world.backend === 'mpi') await d.send(xpu.ones([3], { device: 'cpu' }), 1, { tag: 9 });
   if (rank === 1 && world.backend === 'mpi') await expectThrows(d.recv(xpu.ones([4], { device: 'cpu' }), 0, { tag: 9 }), 'mismatch', /expected 4 float32 elements, the sender sent 3 float32/, 'recv of the wrong size');
+  // The same bytes in another dtype is a mismatch too, and leaves the tensor as it was.
+  if (rank === 0 && world.backend === 'mpi') await d.send(xpu.ones([4], { device: 'cpu', dtype: 'int8' }), 1, { tag: 9 });
+  if (rank === 1 && world.backend === 'mpi') {
+    const t = xpu.full([1], 7, { device: 'cpu' });
+    await expectThrows(d.recv(t, 0, { tag: 9 }), 'mismatch', /expected 1 float32 elements, the sender sent 4 int8/, 'recv of the wrong dtype');
+    expectEqual(await read(t), [7], 'a recv that failed leaves its tensor');
+  }
   const t = xpu.tensor([rank], { device: 'cpu', dtype: 'int32' });
   await d.allReduce(t);
   expectEqual(await read(t), [(n * (n - 1)) / 2], 'allReduce after the mismatches');
