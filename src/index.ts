@@ -24,6 +24,8 @@ export { where, type TensorOrScalar } from './ops/elementwise.js';
 export { clamp, clip, lerp, maskedFill, isclose, allclose, type IscloseOptions } from './ops/pointwise.js';
 export { any, all } from './ops/logical_reduce.js';
 export { logsumexp, norm } from './ops/reduce_ops.js';
+export { split, chunk, repeat, tile, flip, roll } from './ops/shape_ops.js';
+export { pad, type PadMode, type PadOptions } from './ops/pad.js';
 export { view, reshape, permute, transpose, t2 as t, expand, narrow, slice, select, squeeze, unsqueeze, flatten, contiguous, clone } from './ops/views.js';
 export * as accelerator from './device/accelerator.js';
 export { device, defaultDevice } from './device/accelerator.js';

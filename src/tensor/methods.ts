@@ -7,3 +7,4 @@ import './methods/norm.js';
 import './methods/structural.js';
 import './methods/linalg.js';
 import './methods/pointwise.js';
+import './methods/shape_ops.js';
