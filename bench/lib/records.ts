@@ -7,7 +7,9 @@
 import type { DeviceName } from '../suite.js';
 import type { Check } from './check.js';
 import type { RunEnvironment } from './env.js';
-import type { Roofline } from './roofline.js';
+import type { Roofline, RooflineFraction } from './roofline.js';
+
+export type { RooflineFraction };
 import type { Stats } from './timing.js';
 
 /** 2: the roofline from probes (FMA peak, read and copy bandwidth), rows' traffic and flag. */
@@ -52,28 +54,6 @@ export interface Row {
   note?: string;
 }
 
-export interface RooflineFraction {
-  /** The bound's time / the achieved time (1 = at the roofline; above 1 = flagged). */
-  fraction: number;
-  /** Which bound is larger: flops / FMA peak, or bytes / the bandwidth that fits the row's traffic. */
-  bound: 'compute' | 'memory';
-  /** max(flops / peak, bytes / bandwidth), in ms. */
-  boundMs: number;
-  /**
-   * The row's bytes as the bound counted them: 'read' (held to the read bandwidth), 'copy' (read
-   * and written alike, or not split by the case: the copy bandwidth), 'read+write' (a mix).
-   */
-  traffic?: 'read' | 'copy' | 'read+write';
-  /** The bandwidth the row's bytes were held to (GB/s). */
-  bandwidthGBps?: number;
-  /** The FMA peak its flops were held to (GFLOP/s); absent when it has none. */
-  peakGflops?: number;
-  /**
-   * 'above-roofline': the row beat the hardware's ceiling, which no kernel can: a measurement error
-   * (inputs cached between runs, a wrong flop or byte count, a ceiling measured under load).
-   */
-  flag?: 'above-roofline';
-}
 
 export interface SuiteRecord {
   name: string;

@@ -11,7 +11,6 @@ import type { DeviceName } from '../suite.js';
 import { cpuCopyBandwidth, cpuReadBandwidth, xpuBufferCopyBandwidth, xpuDevice, xpuShaderBandwidth } from './bandwidth.js';
 import type { Ceiling } from './ceiling.js';
 import { cpuFmaPeak, xpuFmaPeak } from './fma_peak.js';
-import type { RooflineFraction } from './records.js';
 import type { RepeatOptions } from './timing.js';
 
 export interface DeviceRoofline {
@@ -29,6 +28,30 @@ export interface DeviceRoofline {
   bandwidthGBps: number;
   /** Every probe that was run (several methods per kind on xpu; the best of each kind is used). */
   ceilings?: Ceiling[];
+}
+
+/** A row's place under its roofline (records.ts stores it per row). */
+export interface RooflineFraction {
+  /** The bound's time / the achieved time (1 = at the roofline; above 1 = flagged). */
+  fraction: number;
+  /** Which bound is larger: flops / FMA peak, or bytes / the bandwidth that fits the row's traffic. */
+  bound: 'compute' | 'memory';
+  /** max(flops / peak, bytes / bandwidth), in ms. */
+  boundMs: number;
+  /**
+   * The row's bytes as the bound counted them: 'read' (held to the read bandwidth), 'copy' (read
+   * and written alike, or not split by the case: the copy bandwidth), 'read+write' (a mix).
+   */
+  traffic?: 'read' | 'copy' | 'read+write';
+  /** The bandwidth the row's bytes were held to (GB/s). */
+  bandwidthGBps?: number;
+  /** The FMA peak its flops were held to (GFLOP/s); absent when it has none. */
+  peakGflops?: number;
+  /**
+   * 'above-roofline': the row beat the hardware's ceiling, which no kernel can: a measurement error
+   * (inputs cached between runs, a wrong flop or byte count, a ceiling measured under load).
+   */
+  flag?: 'above-roofline';
 }
 
 export type Roofline = Partial<Record<DeviceName, DeviceRoofline>>;

@@ -1,4 +1,4 @@
-import type { Operand, Storage } from './backend.js';
+import type { Operand, Storage } from './operand.js';
 import type { Expr } from '../flex/ast.js';
 
 /** The sizes of one attention problem: q [B, H, L, E], k [B, Hkv, S, E], v [B, Hkv, S, Ev]. */

@@ -1,5 +1,8 @@
 import type { ComputeKind, DType, HostArray } from '../tensor/dtype.js';
 import type { AttentionSpec } from './attention_spec.js';
+import type { Operand, Storage } from './operand.js';
+
+export type { Operand, Storage };
 import type { GgufWeightFormat } from '../quant/gguf_formats.js';
 
 /**
@@ -7,22 +10,6 @@ import type { GgufWeightFormat } from '../quant/gguf_formats.js';
  * dtypes and strides, and then call one of a few primitive kernels below; a backend only runs
  * them. Every primitive writes a fresh, contiguous output storage.
  */
-
-/** Device memory owned by a backend. Tensors share it through a reference count (views). */
-export interface Storage {
-  /** Bytes the data needs (numel * itemsize, as stored). */
-  readonly byteLength: number;
-}
-
-/** An input operand as a kernel reads it: strides are given in the output's coordinate space. */
-export interface Operand {
-  storage: Storage;
-  dtype: DType;
-  /** One stride per output dim (0 where broadcast). */
-  strides: number[];
-  /** Element offset; may be negative when strides are shifted (cat), never read out of range. */
-  offset: number;
-}
 
 /** A scalar parameter passed to a kernel in its uniforms, with the kind it is read as. */
 export interface Scalar {
@@ -225,7 +212,7 @@ export interface Backend {
    * cache). Ordered after every op recorded before it. Offsets and size are multiples of 4.
    */
   copyBytes(src: Storage, srcByte: number, dst: Storage, dstByte: number, bytes: number): void;
-  /** Fused attention (src/ops/attention/spec.ts): float32 [B, H, L, Ev] out. */
+  /** Fused attention (attention_spec.ts): float32 [B, H, L, Ev] out. */
   attention?(spec: AttentionSpec): Storage;
   synchronize(): Promise<void>;
 }

@@ -1,4 +1,8 @@
-import type { Tensor } from './tensor.js';
+/** What a scope tracks (a Tensor): an interface here, so that tensor.ts, which registers tensors, is not imported back. */
+export interface Scoped {
+  dispose(): void;
+}
+type Tensor = Scoped;
 
 /**
  * Scopes free intermediate tensors, like tfjs's tidy(): every tensor made while `fn` runs is

@@ -2,7 +2,10 @@ import { XpuValueError } from '../../errors.js';
 import { KVCache } from '../../nn/kv_cache.js';
 import { tensor } from '../../ops/creation.js';
 import { headDimOf } from './config.js';
-import type { LlamaForCausalLM } from './model.js';
+import type { DType } from '../../tensor/dtype.js';
+import type { DeviceLike } from '../../device/device.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import type { LlamaConfig } from './config.js';
 import { checkSampling, sampleToken, samplerRng, type SamplingOptions } from './sampling.js';
 
 export interface GenerateOptions extends SamplingOptions {
@@ -50,7 +53,16 @@ function promptRows(op: string, inputIds: ArrayLike<number> | readonly ArrayLike
  * the host (one stream, drawn row by row). With eosTokenId, a finished row keeps being fed its
  * EOS (the batch stays rectangular) but collects nothing more; the loop ends when all have ended.
  */
-export async function generate(model: LlamaForCausalLM, inputIds: ArrayLike<number> | readonly ArrayLike<number>[], options: GenerateOptions): Promise<GenerateResult> {
+/** What generate needs of a decoder (LlamaForCausalLM): a structural type, so that model.ts, which calls generate, is not imported back. */
+export interface CausalLM {
+  readonly config: LlamaConfig;
+  readonly rope: { readonly maxPositions: number };
+  readonly device: DeviceLike;
+  readonly dtype: DType;
+  forward(inputIds: Tensor, options: { start: number; cache: KVCache; lastOnly: boolean }): Tensor;
+}
+
+export async function generate(model: CausalLM, inputIds: ArrayLike<number> | readonly ArrayLike<number>[], options: GenerateOptions): Promise<GenerateResult> {
   const op = 'generate';
   checkSampling(options);
   const { maxNewTokens } = options;
