@@ -205,6 +205,10 @@ describe('roofline: the ceilings and the bound each row is held to', () => {
     expect(add?.traffic).toBe('read+write');
     expect(add?.boundMs).toBeCloseTo(12.5, 9);
     expect(add?.bandwidthGBps).toBeCloseTo(24, 9);
+    // A GEMV's output is a few KiB beside its weight: a read, though its write is counted too.
+    const gemvOut = rooflineFraction(0, 4e8 + 4e4, 20, r, { writeBytes: 4e4 });
+    expect(gemvOut?.traffic).toBe('read');
+    expect(gemvOut?.boundMs).toBeCloseTo(10 + (4e4 * 0.075) / 1e6, 9);
     // A case that does not split its bytes is held to the copy bandwidth, as before the split.
     expect(rooflineFraction(0, 4e8, 40, r)).toMatchObject({ traffic: 'copy', boundMs: 20 });
   });

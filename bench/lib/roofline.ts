@@ -39,8 +39,9 @@ export interface RooflineFraction {
   /** max(flops / peak, bytes / bandwidth), in ms. */
   boundMs: number;
   /**
-   * The row's bytes as the bound counted them: 'read' (held to the read bandwidth), 'copy' (read
-   * and written alike, or not split by the case: the copy bandwidth), 'read+write' (a mix).
+   * What the row's bytes mostly are: 'read' (held to the read bandwidth), 'copy' (read and written
+   * alike, or not split by the case: the copy bandwidth), 'read+write' (a mix). The bound counts
+   * reads at the read bandwidth and writes at the copy's share whatever the label.
    */
   traffic?: 'read' | 'copy' | 'read+write';
   /** The bandwidth the row's bytes were held to (GB/s). */
@@ -55,6 +56,9 @@ export interface RooflineFraction {
 }
 
 export type Roofline = Partial<Record<DeviceName, DeviceRoofline>>;
+
+/** Below this share of a row's bytes, writes (or the difference between reads and writes) do not name its traffic. */
+const TRAFFIC_SHARE = 0.05;
 
 /** What a row reads and writes, where its case says (bench/suite.ts). */
 export interface Traffic {
@@ -141,7 +145,11 @@ export function memoryTime(bytes: number, t: Traffic, r: DeviceRoofline): { ms: 
   const reads = t.readBytes ?? Math.max(0, bytes - write);
   const writeSecondsPerByte = 2 / copy - 1 / read; // > 0, since read >= copy
   const ms = (reads / read + write * writeSecondsPerByte) / 1e6;
-  return { ms, traffic: write === 0 ? 'read' : reads === write ? 'copy' : 'read+write' };
+  // The label names what dominates (a GEMV's 16 KiB output beside a 64 MiB weight is a read); the
+  // time above counts every byte either way.
+  const total = reads + write;
+  const traffic = write <= TRAFFIC_SHARE * total ? 'read' : Math.abs(reads - write) <= TRAFFIC_SHARE * total ? 'copy' : 'read+write';
+  return { ms, traffic };
 }
 
 /**
