@@ -20,6 +20,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   xpu::compute::ExportQuant(env, compute);
   xpu::compute::ExportQuantGguf(env, compute);
   xpu::compute::ExportAttention(env, compute);
+  // Elementwise maps and row kernels on float32 (native_map.ts, native_rows.ts).
+  xpu::compute::ExportElementwise(env, compute);
+  xpu::compute::ExportRows(env, compute);
   exports.Set("compute", compute);
   // The cpu's FMA peak and bandwidth for the benchmarks' roofline (bench/lib/ceilings.ts).
   xpu::compute::ExportProbe(env, exports);

@@ -19,4 +19,12 @@ void ExportQuantGguf(Napi::Env env, Napi::Object target);
 // compute.attention(desc) -> job id, compute.attentionNow(desc): src/backends/cpu/native_attention.ts.
 void ExportAttention(Napi::Env env, Napi::Object target);
 
+// compute.ew(...) -> job id, compute.ewNow(...): float32 elementwise maps (elementwise.cc;
+// src/backends/cpu/native_map.ts).
+void ExportElementwise(Napi::Env env, Napi::Object target);
+
+// compute.rowOp / reduceRows / rotary(...) -> job id, and their ...Now: float32 row kernels
+// (rows.cc; src/backends/cpu/native_rows.ts).
+void ExportRows(Napi::Env env, Napi::Object target);
+
 }  // namespace xpu::compute

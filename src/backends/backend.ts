@@ -42,6 +42,11 @@ export interface PureMap {
   slots: readonly { tensor: boolean; index: number }[];
   /** fn is the identity: a map from a dtype to itself may copy elements (bits) as they are. */
   copy?: boolean;
+  /**
+   * The op's name in src/ops/elementwise_table.ts ('add', 'exp', ...): a backend with its own
+   * kernel for that op (the cpu's native addon, native_map.ts) may run it instead of fn.
+   */
+  op?: string;
 }
 
 /**

@@ -63,7 +63,7 @@ export function run(op: string, def: ElementwiseDef, xs: readonly TensorOrScalar
     lazy: true,
     wgsl: `${pre.join('\n  ')}\n  ${def.wgsl(argKind)}`,
     js: slotCaller(js, slots),
-    pure: { fn: js, slots },
+    pure: { fn: js, slots, op },
   };
   // Scalars are converted to the result dtype, as torch does (uint8 < -1 compares with 255, a
   // float16 op sees 0.1 as float16), which is also what the GPU's uniform bits hold.

@@ -7,6 +7,8 @@ import { fastMap } from './map_fast.js';
 import { fastRotary } from './rotary_fast.js';
 import { fastReduce } from './reduce_fast.js';
 import { fastRows } from './rows_fast.js';
+import { nativeMap } from './native_map.js';
+import { nativeReduce, nativeRotary, nativeRows } from './native_rows.js';
 import { hostReader, hostWriter } from './host_io.js';
 import { giveBackHost } from './host_pool.js';
 import { reduceRow } from './reduce.js';
@@ -68,11 +70,14 @@ export class CpuBackend implements Backend {
   map(spec: MapSpec): Storage {
     const { kernel, inputs, outDtype, argKind } = spec;
     const n = numel(spec.outShape);
-    const out = CpuStorage.alloc(outDtype, n, kernel.name);
     // Merge dims every operand walks contiguously, as the GPU does; rank <= 1 then needs no walker.
     let shape: readonly number[] = spec.outShape;
     let strides: readonly (readonly number[])[] = inputs.map((op) => op.strides);
     if (!kernel.usesCoords) ({ shape, strides } = coalesce(shape, strides));
+    // Large float32 elementwise ops and rotary: the addon's vectorised kernels (native_map.ts, native_rows.ts).
+    const native = kernel.pure ? nativeMap(spec, n, shape, strides) : nativeRotary(spec);
+    if (native) return native;
+    const out = CpuStorage.alloc(outDtype, n, kernel.name);
     // Pure kernels (elementwise, casts, copies, fills) run as generated typed-array loops.
     if (kernel.pure && fastMap(spec, out.data, n, shape, strides)) return out;
     if (n > 0 && fastRotary(spec, out.data)) return out;
@@ -109,6 +114,8 @@ export class CpuBackend implements Backend {
     const { input, shape, keptRank, outDtype } = spec;
     const rows = numel(shape.slice(0, keptRank));
     const r = numel(shape.slice(keptRank));
+    const native = nativeReduce(spec);
+    if (native) return native;
     const out = CpuStorage.alloc(outDtype, rows);
     if (fastReduce(spec, out)) return out;
     const src = (input.storage as CpuStorage).data;
@@ -129,6 +136,8 @@ export class CpuBackend implements Backend {
     const { input, shape, rowRank, outStrides } = spec;
     const total = numel(shape);
     const n = numel(shape.slice(shape.length - rowRank));
+    const native = nativeRows(spec);
+    if (native) return native;
     const out = CpuStorage.alloc('float32', total);
     if (fastRows(spec, out)) return out;
     const src = (input.storage as CpuStorage).data;

@@ -1,0 +1,235 @@
+// Elementwise float32 maps on the compute queue (src/backends/cpu/native_map.ts): unary and binary
+// ops over `rows` rows of `inner` elements, each operand either a Float32Array read at
+// off + r * rowStride + j * innerStride (innerStride 1: contiguous, 0: broadcast along the row) or
+// a JS number; the output is contiguous. That covers same-shape contiguous tensors, scalars,
+// and row and column broadcasts; everything else stays in TypeScript (map_fast.ts).
+//
+// Semantics are the TypeScript twins' (src/ops/elementwise_table.ts), which compute in float64
+// and round once to float32: add, sub, mul, div, sqrt of float32 values are exact in float64, so
+// float arithmetic rounds to the same float32; maximum/minimum let NaN win and keep a (so
+// maximum(-0, 0) is -0); relu keeps NaN and -0; exp, sigmoid and silu compute in double
+// (vexp.h). Work is split over the OpenMP threads in chunks; the inline entry (ewNow) runs on the
+// calling thread only (queue.h SingleThreadedHere).
+// GCC 12 flags the AVX-512 reduction intrinsics in its own headers (a known false positive).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include "kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "queue.h"
+#include "vexp.h"
+
+namespace xpu::compute {
+namespace {
+
+// Op codes, shared with src/backends/cpu/native_map.ts (NATIVE_OPS).
+enum Op : int {
+  kAdd = 0, kSub = 1, kMul = 2, kDiv = 3, kMaximum = 4, kMinimum = 5,
+  kNeg = 16, kAbs = 17, kRelu = 18, kSqrt = 19, kExp = 20, kSigmoid = 21, kSilu = 22,
+};
+
+inline bool IsUnary(int op) { return op >= 16; }
+
+struct Operand {
+  const float* data = nullptr;  // null: a scalar
+  float scalar = 0;
+  int64_t off = 0, rowStride = 0, innerStride = 1;
+};
+
+struct EPlan {
+  int op;
+  int64_t rows, inner;
+  float* out;
+  Operand x[2];
+};
+
+// ---- binary ----
+
+struct AddF { static float F(float a, float b) { return a + b; } };
+struct SubF { static float F(float a, float b) { return a - b; } };
+struct MulF { static float F(float a, float b) { return a * b; } };
+struct DivF { static float F(float a, float b) { return a / b; } };
+// NaN wins; otherwise a unless b is strictly larger (smaller): torch.maximum / minimum.
+struct MaxF { static float F(float a, float b) { float r = a < b ? b : a; r = b != b ? b : r; return a != a ? a : r; } };
+struct MinF { static float F(float a, float b) { float r = b < a ? b : a; r = b != b ? b : r; return a != a ? a : r; } };
+
+// One run of n outputs; `va` / `vb`: the operand is a vector along the run (else the scalar).
+template <class F>
+void Binary(float* o, const float* a, float sa, bool va, const float* b, float sb, bool vb, int64_t n) {
+  if (va && vb) for (int64_t i = 0; i < n; i++) o[i] = F::F(a[i], b[i]);
+  else if (va) for (int64_t i = 0; i < n; i++) o[i] = F::F(a[i], sb);
+  else if (vb) for (int64_t i = 0; i < n; i++) o[i] = F::F(sa, b[i]);
+  else std::fill(o, o + n, F::F(sa, sb));
+}
+
+// ---- unary ----
+
+struct NegF { static float F(float x) { return -x; } };
+struct AbsF { static float F(float x) { return std::fabs(x); } };
+struct ReluF { static float F(float x) { return x < 0 ? 0.0f : x; } };
+struct SqrtF { static float F(float x) { return std::sqrt(x); } };
+
+template <class F>
+void Unary(float* o, const float* a, int64_t n) {
+  for (int64_t i = 0; i < n; i++) o[i] = F::F(a[i]);
+}
+
+// e^x, 1 / (1 + e^-x) and x / (1 + e^-x) in double (the twins' arithmetic), rounded to float32.
+template <int Op>
+inline double Transcendental(double x, double e) {
+  if (Op == kExp) return e;
+  if (Op == kSigmoid) return 1.0 / (1.0 + e);
+  return x * (1.0 / (1.0 + e));
+}
+
+template <int Op>
+void ExpLike(float* o, const float* a, int64_t n) {
+  int64_t i = 0;
+#if defined(__AVX512F__)
+  const __m512d one = _mm512_set1_pd(1.0);
+  for (; i + 8 <= n; i += 8) {
+    __m512d x = _mm512_cvtps_pd(_mm256_loadu_ps(a + i));
+    __m512d y;
+    if (Op == kExp) y = Exp8(x);
+    else {
+      __m512d s = _mm512_div_pd(one, _mm512_add_pd(one, Exp8(_mm512_sub_pd(_mm512_setzero_pd(), x))));
+      y = Op == kSigmoid ? s : _mm512_mul_pd(x, s);
+    }
+    _mm256_storeu_ps(o + i, _mm512_cvtpd_ps(y));
+  }
+#endif
+  for (; i < n; i++) {
+    double x = a[i];
+    o[i] = static_cast<float>(Transcendental<Op>(x, ExpD(Op == kExp ? x : -x)));
+  }
+}
+
+void RunUnary(int op, float* o, const float* a, int64_t n) {
+  switch (op) {
+    case kNeg: Unary<NegF>(o, a, n); break;
+    case kAbs: Unary<AbsF>(o, a, n); break;
+    case kRelu: Unary<ReluF>(o, a, n); break;
+    case kSqrt: Unary<SqrtF>(o, a, n); break;
+    case kExp: ExpLike<kExp>(o, a, n); break;
+    case kSigmoid: ExpLike<kSigmoid>(o, a, n); break;
+    case kSilu: ExpLike<kSilu>(o, a, n); break;
+  }
+}
+
+void RunBinary(int op, float* o, const float* a, float sa, bool va, const float* b, float sb, bool vb, int64_t n) {
+  switch (op) {
+    case kAdd: Binary<AddF>(o, a, sa, va, b, sb, vb, n); break;
+    case kSub: Binary<SubF>(o, a, sa, va, b, sb, vb, n); break;
+    case kMul: Binary<MulF>(o, a, sa, va, b, sb, vb, n); break;
+    case kDiv: Binary<DivF>(o, a, sa, va, b, sb, vb, n); break;
+    case kMaximum: Binary<MaxF>(o, a, sa, va, b, sb, vb, n); break;
+    case kMinimum: Binary<MinF>(o, a, sa, va, b, sb, vb, n); break;
+  }
+}
+
+// Elements per task: large enough that a task's start costs nothing, small enough to balance.
+constexpr int64_t kChunk = 1 << 14;
+
+void Run(const EPlan& p) {
+  const int64_t per = (p.inner + kChunk - 1) / kChunk;
+  const int64_t tasks = p.rows * per;
+#pragma omp parallel for schedule(static)
+  for (int64_t t = 0; t < tasks; t++) {
+    const int64_t r = t / per, j0 = (t % per) * kChunk, n = std::min(kChunk, p.inner - j0);
+    float* o = p.out + r * p.inner + j0;
+    const float* ptr[2];
+    float sc[2];
+    bool vec[2];
+    for (int k = 0; k < 2; k++) {
+      const Operand& x = p.x[k];
+      vec[k] = x.data != nullptr && x.innerStride == 1;
+      const float* base = x.data ? x.data + x.off + r * x.rowStride : nullptr;
+      ptr[k] = vec[k] ? base + j0 : nullptr;
+      sc[k] = x.data ? (vec[k] ? 0.0f : base[0]) : x.scalar;
+    }
+    if (IsUnary(p.op)) RunUnary(p.op, o, ptr[0], n);
+    else RunBinary(p.op, o, ptr[0], sc[0], vec[0], ptr[1], sc[1], vec[1], n);
+  }
+}
+
+// ---- the JS face ----
+
+int64_t Int(const Napi::Value& v, const char* what) {
+  if (!v.IsNumber()) throw Napi::TypeError::New(v.Env(), std::string("ew: ") + what + " must be a number");
+  return static_cast<int64_t>(v.As<Napi::Number>().DoubleValue());
+}
+
+float* F32(const Napi::Value& v, const char* what, size_t* len) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throw Napi::TypeError::New(v.Env(), std::string("ew: ") + what + " must be a Float32Array");
+  }
+  Napi::Float32Array a = v.As<Napi::Float32Array>();
+  *len = a.ElementLength();
+  return a.Data();
+}
+
+// ew(op, rows, inner, out, x0, off0, rowStride0, innerStride0, x1, off1, rowStride1, innerStride1):
+// x0 / x1 a Float32Array or a number (a scalar: the other three of its arguments are ignored).
+std::shared_ptr<EPlan> Plan(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto p = std::make_shared<EPlan>();
+  p->op = static_cast<int>(Int(info[0], "op"));
+  if (!((p->op >= kAdd && p->op <= kMinimum) || (p->op >= kNeg && p->op <= kSilu))) throw Napi::RangeError::New(env, "ew: unknown op");
+  p->rows = Int(info[1], "rows");
+  p->inner = Int(info[2], "inner");
+  if (p->rows < 1 || p->inner < 1) throw Napi::RangeError::New(env, "ew: empty");
+  size_t outLen;
+  p->out = F32(info[3], "out", &outLen);
+  if (static_cast<int64_t>(outLen) < p->rows * p->inner) throw Napi::RangeError::New(env, "ew: out is too small");
+  const int operands = IsUnary(p->op) ? 1 : 2;
+  for (int k = 0; k < operands; k++) {
+    const Napi::Value v = info[4 + 4 * k];
+    Operand& x = p->x[k];
+    if (v.IsNumber()) {
+      x.scalar = static_cast<float>(v.As<Napi::Number>().DoubleValue());
+      continue;
+    }
+    size_t len;
+    x.data = F32(v, "operand", &len);
+    x.off = Int(info[5 + 4 * k], "offset");
+    x.rowStride = Int(info[6 + 4 * k], "row stride");
+    x.innerStride = Int(info[7 + 4 * k], "inner stride");
+    if (x.innerStride != 0 && x.innerStride != 1) throw Napi::RangeError::New(env, "ew: inner stride must be 0 or 1");
+    // Every element read must lie inside the array (offsets and strides come from JS).
+    int64_t lo = x.off, hi = x.off + (p->inner - 1) * x.innerStride;
+    const int64_t rowSpan = (p->rows - 1) * x.rowStride;
+    if (rowSpan < 0) lo += rowSpan; else hi += rowSpan;
+    if (lo < 0 || hi >= static_cast<int64_t>(len)) throw Napi::RangeError::New(env, "ew: operand addresses elements outside its array");
+  }
+  if (IsUnary(p->op) && p->x[0].data == nullptr) throw Napi::TypeError::New(env, "ew: a unary op needs an array");
+  return p;
+}
+
+Napi::Value Ew(const Napi::CallbackInfo& info) {
+  std::shared_ptr<EPlan> p = Plan(info);
+  uint64_t id = Submit(info.Env(), [p](uint64_t) -> std::string {
+    Run(*p);
+    return "";
+  });
+  return Napi::Number::New(info.Env(), static_cast<double>(id));
+}
+
+Napi::Value EwNow(const Napi::CallbackInfo& info) {
+  std::shared_ptr<EPlan> p = Plan(info);
+  SingleThreadedHere one;
+  Run(*p);
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void ExportElementwise(Napi::Env env, Napi::Object target) {
+  target.Set("ew", Napi::Function::New(env, Ew, "ew"));
+  target.Set("ewNow", Napi::Function::New(env, EwNow, "ewNow"));
+}
+
+}  // namespace xpu::compute

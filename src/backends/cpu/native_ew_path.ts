@@ -1,0 +1,44 @@
+import { XpuDeviceError } from '../../errors.js';
+
+/**
+ * When the cpu's elementwise maps, row ops, reductions and rotary go to the native addon
+ * (native/compute/elementwise.cc, rows.cc; bridges native_map.ts, native_rows.ts) instead of the
+ * TypeScript loops (map_fast.ts, rows_fast.ts, reduce_fast.ts, rotary_fast.ts).
+ *
+ * Handing a job to the addon costs a N-API call (~1-2 us) and, on the compute thread, two thread
+ * wake-ups; the TypeScript loops cost ~1-2 ns per element for arithmetic and ~30-60 ns where an
+ * exp is involved (V8's Math.exp). So: below NATIVE_MIN elements TypeScript; up to QUEUE_MIN on
+ * the JS thread (single-threaded, vectorised) when the queue is idle; above, or whenever earlier
+ * native jobs are pending (order: an input may be the output of one), on the compute thread and
+ * its OpenMP threads, returning at once with the output marked as written by the job.
+ *
+ * XPU_CPU_ELEMENTWISE: `auto` (default), `ts` (never native), `native` (native for every case
+ * the addon covers, whatever its size; an error where the addon is missing: for tests).
+ */
+export const NATIVE_MIN = 1 << 12;
+export const QUEUE_MIN = 1 << 18;
+
+export type EwPath = 'auto' | 'ts' | 'native';
+
+export function ewPath(): EwPath {
+  const v = (process.env.XPU_CPU_ELEMENTWISE ?? 'auto').toLowerCase();
+  return v === 'ts' || v === 'typescript' ? 'ts' : v === 'native' ? 'native' : 'auto';
+}
+
+/** Whether a case of n elements goes native at all (before looking at the addon). */
+export function wantsNative(path: EwPath, n: number): boolean {
+  return path === 'native' || (path === 'auto' && n >= NATIVE_MIN);
+}
+
+/** Run inline (JS thread, one thread) rather than queued: small enough and nothing pending. */
+export function runsInline(n: number, idle: boolean): boolean {
+  return idle && n < QUEUE_MIN;
+}
+
+/** The addon lacks a kernel: under XPU_CPU_ELEMENTWISE=native that is an error, else TypeScript runs. */
+export function missingNative(path: EwPath, op: string, what: string): null {
+  if (path === 'native') {
+    throw new XpuDeviceError(`XPU_CPU_ELEMENTWISE=native, but ${what}`, { op, arg: 'XPU_CPU_ELEMENTWISE', expected: 'the native addon with its elementwise kernels (rebuild it)', got: what });
+  }
+  return null;
+}

@@ -1,0 +1,58 @@
+import type { MapSpec } from '../backend.js';
+import type { HostArray } from '../../tensor/dtype.js';
+import { giveBackHost } from './host_pool.js';
+import { launchNativeJob, nativeCompute } from './native_jobs.js';
+import type { NativeCompute } from './native.js';
+import { ewPath, missingNative, runsInline, wantsNative } from './native_ew_path.js';
+import { CpuStorage } from './storage.js';
+
+/**
+ * Pure float32 maps through the addon (native/compute/elementwise.cc): the ops below, when every
+ * tensor operand is float32 and, after merging dims, walks the output as rows x inner with its
+ * innermost stride 1 or 0 (same-shape contiguous, scalars, row and column broadcasts). The
+ * addon's kernels compute what the op's JS twin computes (see elementwise.cc); other cases stay
+ * in map_fast.ts. Returns null when this path does not apply.
+ */
+
+/** Op names (PureMap.op, from src/ops/elementwise_table.ts) and their codes in elementwise.cc. */
+const NATIVE_OPS: Record<string, number> = {
+  add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5,
+  neg: 16, abs: 17, relu: 18, sqrt: 19, exp: 20, sigmoid: 21, silu: 22,
+};
+
+type EwArgs = [number, number, number, Float32Array, ...(Float32Array | number)[]];
+type EwCompute = NativeCompute & { ew?(...a: EwArgs): number; ewNow?(...a: EwArgs): void };
+
+export function nativeMap(spec: MapSpec, n: number, shape: readonly number[], strides: readonly (readonly number[])[]): CpuStorage | null {
+  const pure = spec.kernel.pure;
+  const code = pure?.op === undefined ? undefined : NATIVE_OPS[pure.op];
+  if (code === undefined || spec.outDtype !== 'float32' || spec.argKind !== 'f32') return null;
+  const path = ewPath();
+  if (!wantsNative(path, n) || n === 0) return null;
+  if (spec.inputs.some((op, k) => op.dtype !== 'float32' || (spec.loadKinds?.[k] ?? 'f32') !== 'f32')) return null;
+  const rank = shape.length;
+  if (rank > 2 || rank === 0 || strides.some((s) => s[rank - 1] !== 0 && s[rank - 1] !== 1)) return null;
+  const c = nativeCompute() as EwCompute | null;
+  if (!c?.ew || !c.ewNow) return missingNative(path, pure!.op!, 'the native addon has no elementwise kernels');
+  const rows = rank === 2 ? shape[0] : 1;
+  const inner = shape[rank - 1];
+  const storages = spec.inputs.map((op) => op.storage as CpuStorage);
+  const out = CpuStorage.alloc('float32', n, spec.kernel.name);
+  const args: EwArgs = [code, rows, inner, out.rawData as Float32Array];
+  for (const s of pure!.slots) {
+    if (!s.tensor) {
+      args.push(spec.scalars![s.index].value, 0, 0, 0);
+      continue;
+    }
+    const op = spec.inputs[s.index];
+    const st = strides[s.index];
+    args.push(storages[s.index].rawData as Float32Array, op.offset, rank === 2 ? st[0] : 0, st[rank - 1]);
+  }
+  const inline = runsInline(n, c.completed() === c.submitted());
+  const refused = launchNativeJob(out, storages, inline, () => c.ewNow!(...args), () => c.ew!(...args));
+  if (refused !== null) {
+    giveBackHost('float32', out.rawData as HostArray);
+    return missingNative(path, pure!.op!, refused);
+  }
+  return out;
+}
