@@ -228,10 +228,13 @@ export function rooflineChart(device: DeviceName, rows: Row[], roofline: Rooflin
     }));
   if (!points.length) return null;
   const read = Math.max(r.readGBps ?? 0, r.bandwidthGBps);
+  // One line per distinct ceiling pair: read and copy often measure alike on a CPU, and an f16 peak
+  // below the f32 one bounds no row (f16 rows are held to the higher).
+  const sameBw = r.bandwidthGBps >= 0.99 * read;
   const roofs = [
-    { name: `read ${fmtValue(read)} GB/s, f32 peak ${fmtValue(r.peakGflops)} GFLOP/s`, bw: read, peak: r.peakGflops },
-    { name: `copy ${fmtValue(r.bandwidthGBps)} GB/s, f32 peak`, bw: r.bandwidthGBps, peak: r.peakGflops },
-    ...(r.peakGflopsF16 ? [{ name: `read, f16 peak ${fmtValue(r.peakGflopsF16)} GFLOP/s`, bw: read, peak: r.peakGflopsF16 }] : []),
+    { name: sameBw ? `read = copy ${fmtValue(read)} GB/s` : `read ${fmtValue(read)} GB/s`, bw: read, peak: r.peakGflops, peakName: `f32 peak ${fmtValue(r.peakGflops)} GFLOP/s` },
+    ...(sameBw ? [] : [{ name: `copy ${fmtValue(r.bandwidthGBps)} GB/s (read + written)`, bw: r.bandwidthGBps, peak: r.peakGflops, peakName: '' }]),
+    ...((r.peakGflopsF16 ?? 0) > r.peakGflops ? [{ name: `read, f16`, bw: read, peak: r.peakGflopsF16 as number, peakName: `f16 peak ${fmtValue(r.peakGflopsF16 as number)} GFLOP/s` }] : []),
   ];
   // The lines over the points' intensities and the ridges, with room on both sides.
   const ai = points.map((p) => p.intensity);
@@ -239,7 +242,9 @@ export function rooflineChart(device: DeviceName, rows: Row[], roofline: Rooflin
   const hi = Math.max(...ai, ...roofs.map((f) => f.peak / f.bw)) * 4;
   const grid = Array.from({ length: 49 }, (_, i) => lo * (hi / lo) ** (i / 48));
   const lines = roofs.flatMap((f) => [...grid, f.peak / f.bw].sort((a, b) => a - b).map((x) => ({ ceiling: f.name, intensity: x, gflops: Math.min(f.peak, x * f.bw) })));
-  const labels = roofs.map((f) => ({ ceiling: f.name, intensity: hi, gflops: f.peak }));
+  // Each bandwidth named on its slope near the left edge, each peak above its flat part at the right.
+  const slopeLabels = roofs.filter((f) => f.name !== 'read, f16').map((f) => ({ text: f.name, intensity: lo * 1.3, gflops: lo * 1.3 * f.bw }));
+  const peakLabels = roofs.filter((f) => f.peakName).map((f) => ({ text: f.peakName, intensity: hi, gflops: f.peak }));
   const x = { field: 'intensity', type: 'quantitative', title: 'arithmetic intensity (flop / byte)', scale: { type: 'log' } } as const;
   const y = { field: 'gflops', type: 'quantitative', title: 'GFLOP/s', scale: { type: 'log' } } as const;
   const flagged = points.filter((p) => p.flagged).length;
@@ -270,9 +275,14 @@ export function rooflineChart(device: DeviceName, rows: Row[], roofline: Rooflin
         encoding: { x, y },
       },
       {
-        data: { values: labels },
-        mark: { type: 'text', align: 'right', baseline: 'bottom', dy: -2, fontSize: 10, color: '#444' },
-        encoding: { x, y, text: { field: 'ceiling' } },
+        data: { values: peakLabels },
+        mark: { type: 'text', align: 'right', baseline: 'bottom', dy: -3, fontSize: 10, color: '#444' },
+        encoding: { x, y, text: { field: 'text' } },
+      },
+      {
+        data: { values: slopeLabels },
+        mark: { type: 'text', align: 'left', baseline: 'top', dx: 6, dy: 2, fontSize: 10, color: '#444' },
+        encoding: { x, y, text: { field: 'text' } },
       },
     ],
     resolve: { scale: { color: 'independent', shape: 'independent' } },
