@@ -12,6 +12,8 @@ export interface LoadOptions {
   device?: DeviceLike;
   /** Weights' dtype after dequantization (default float32). */
   dtype?: DType;
+  /** Keep Linear weights in their GGUF blocks where a kernel reads them (default true; loadLlamaGguf). */
+  quantized?: boolean;
   /** Longest prompt + generation (default min(context_length, 4096)). */
   maxSequence?: number;
 }

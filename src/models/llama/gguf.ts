@@ -5,13 +5,20 @@ import { fromHost } from '../../ops/creation.js';
 import { to } from '../../ops/transfer.js';
 import type { DType } from '../../tensor/dtype.js';
 import type { Tensor } from '../../tensor/tensor.js';
+import { Linear } from '../../nn/linear.js';
+import { ggufWeightFormatOf } from '../../quant/gguf_formats.js';
+import { quantizedFromGguf } from '../../quant/gguf_weight.js';
+import type { QuantizedTensor } from '../../quant/quantized_tensor.js';
 import { checkConfig, headDimOf, type LlamaConfig } from './config.js';
 import { LlamaForCausalLM } from './model.js';
 
 /**
  * Llama-architecture models from GGUF files (llama.cpp's format): the config from the `llama.*`
- * metadata and the weights by llama.cpp's tensor names. Quantized weights are dequantized at load
- * to float32 (exactly as ggml decodes them); nothing is re-quantized.
+ * metadata and the weights by llama.cpp's tensor names. Linear weights in Q4_0, Q4_1, Q8_0, Q4_K
+ * or Q6_K stay in their blocks (QuantizedTensor, src/quant/gguf_formats.ts) and the quantized
+ * linear decodes them as it multiplies; other formats, norms and the embedding table (read one
+ * row per token) are dequantized at load to float32, exactly as ggml decodes them. Nothing is
+ * re-quantized. A tied output projection (no output.weight) is token_embd's blocks, read once.
  *
  * Rotary layout: llama.cpp rotates adjacent pairs (dims 2i, 2i+1), HF and this model rotate
  * halves (i, i + D/2). convert_hf_to_gguf.py therefore permutes the rows of q and k per head,
@@ -81,6 +88,17 @@ export function ggufLlamaParameterName(name: string): { path: string; rotaryHead
 }
 
 /**
+ * The row order that undoes llama.cpp's q/k permutation: row r of the result is GGUF row
+ * order[r]. GGUF row h*D + 2i + t holds HF row h*D + t*D/2 + i (t in {0, 1}, i < D/2).
+ */
+export function rotaryRowOrder(heads: number, headDim: number): Int32Array {
+  const order = new Int32Array(heads * headDim);
+  const half = headDim / 2;
+  for (let h = 0; h < heads; h++) for (let i = 0; i < half; i++) for (let t = 0; t < 2; t++) order[h * headDim + t * half + i] = h * headDim + 2 * i + t;
+  return order;
+}
+
+/**
  * Undoes llama.cpp's q/k row permutation on a row-major [heads * headDim, cols] weight: GGUF row
  * h*D + 2i + t holds HF row h*D + t*D/2 + i (t in {0, 1}, i < D/2).
  */
@@ -102,8 +120,13 @@ export function unpermuteRotaryRows(w: Float32Array, heads: number, headDim: num
 
 export interface GgufLoadOptions {
   device?: DeviceLike;
-  /** Weights' dtype (default float32; every GGUF format dequantizes to float32 first). */
+  /** Dense weights' dtype (default float32; every dequantized GGUF format is float32 first). */
   dtype?: DType;
+  /**
+   * Keep Linear weights in their GGUF blocks where a kernel reads the format (Q4_0, Q4_1, Q8_0,
+   * Q4_K, Q6_K; default true). false dequantizes every weight at load (float32 or `dtype`).
+   */
+  quantized?: boolean;
   /** Longest sequence the rotary tables cover (default min(context_length, 4096)). */
   maxSequence?: number;
 }
@@ -120,7 +143,7 @@ export async function loadLlamaGguf(from: string | GgufReader, options: GgufLoad
     const dtype = options.dtype ?? 'float32';
     const model = new LlamaForCausalLM(config, { device: options.device, dtype, random: false, maxSequence: options.maxSequence });
     try {
-      await fillFromGguf(model, r, dtype, options.device);
+      await fillFromGguf(model, r, dtype, options.device, options.quantized ?? true);
       return model;
     } catch (e) {
       model.dispose();
@@ -131,9 +154,11 @@ export async function loadLlamaGguf(from: string | GgufReader, options: GgufLoad
   }
 }
 
-async function fillFromGguf(model: LlamaForCausalLM, r: GgufReader, dtype: DType, device: DeviceLike | undefined): Promise<void> {
+async function fillFromGguf(model: LlamaForCausalLM, r: GgufReader, dtype: DType, device: DeviceLike | undefined, quantized: boolean): Promise<void> {
   const c = model.config;
   const filled = new Set<string>();
+  // token_embd's blocks as the tied output projection (lm_head then owns them; no view is made).
+  let tiedHead: QuantizedTensor | undefined;
   for (const info of r.tensorInfos()) {
     const mapped = ggufLlamaParameterName(info.name);
     if (!mapped) fail(r.path, `tensor '${info.name}' is not a Llama parameter`, 'llama.cpp Llama tensor names (token_embd, blk.N.attn_q, ...)');
@@ -144,8 +169,24 @@ async function fillFromGguf(model: LlamaForCausalLM, r: GgufReader, dtype: DType
     if (info.shape.join(',') !== current.shape.join(',')) {
       fail(r.path, `tensor '${info.name}' has the wrong shape for the config`, `[${current.shape.join(', ')}]`, `[${info.shape.join(', ')}]`);
     }
+    const heads = mapped.rotaryHeads === 'q' ? c.numHeads : c.numKvHeads;
+    const keep = quantized && info.shape.length === 2 && ggufWeightFormatOf(info.type) !== undefined;
+    const isLinear = slot.owner instanceof Linear;
+    if (keep && (isLinear || (mapped.path === 'model.embed_tokens.weight' && c.tieWordEmbeddings))) {
+      const raw = await r.raw(info.name);
+      const qw = quantizedFromGguf(info.type, raw, [info.shape[0], info.shape[1]], { device, rowOrder: mapped.rotaryHeads ? rotaryRowOrder(heads, headDimOf(c)) : undefined });
+      if (isLinear) {
+        current.dispose();
+        slot.owner.setParameter(slot.name, qw);
+        filled.add(mapped.path);
+        continue;
+      }
+      tiedHead = qw;
+      (model.lm_head.weight as Tensor).dispose();
+      model.lm_head.weight = qw;
+    }
     let host = await r.float32(info.name);
-    if (mapped.rotaryHeads) host = unpermuteRotaryRows(host, mapped.rotaryHeads === 'q' ? c.numHeads : c.numKvHeads, headDimOf(c), info.shape[1]);
+    if (mapped.rotaryHeads) host = unpermuteRotaryRows(host, heads, headDimOf(c), info.shape[1]);
     const f32 = fromHost(host, info.shape, 'float32', device, OP);
     const loaded = dtype === 'float32' ? f32 : to(f32, dtype);
     if (loaded !== f32) f32.dispose();
@@ -155,5 +196,5 @@ async function fillFromGguf(model: LlamaForCausalLM, r: GgufReader, dtype: DType
   }
   const missing = [...model.namedParameters()].map(([n]) => n).filter((n) => !filled.has(n) && !(n === 'lm_head.weight' && c.tieWordEmbeddings));
   if (missing.length) fail(r.path, `the file is missing ${missing.length} parameter(s)`, 'every Llama parameter', `missing ${missing.slice(0, 4).join(', ')}${missing.length > 4 ? ', ...' : ''}`);
-  if (c.tieWordEmbeddings) model.tieWeights();
+  if (c.tieWordEmbeddings && !tiedHead) model.tieWeights();
 }
