@@ -19,6 +19,8 @@
         'native/toolchain_info.cc',
         'native/mpi_info.cc',
         'native/ccl_info.cc',
+        # fd 2 redirected around a synchronous call (Dawn's adapter warnings, src/device/stderr_filter.ts).
+        'native/stderr_capture.cc',
         # Collectives: a worker thread per engine (engine.cc), the JS binding shared by the
         # engines (binding.cc), the cross-rank argument check (agree.cc), and one file per engine,
         # each reducing to a stub when its engine is absent.

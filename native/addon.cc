@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "build_info.h"
+#include "stderr_capture.h"
 #include "collectives/backend.h"
 #include "compute/compute.h"
 #include "compute/kernels.h"
@@ -11,6 +12,8 @@ namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("buildInfo", Napi::Function::New(env, xpu::BuildInfo, "buildInfo"));
+  // fd 2 redirected around a synchronous call: Dawn's adapter warnings (src/device/stderr_filter.ts).
+  xpu::ExportStderrCapture(env, exports);
   // Collective engines, each present only when compiled in (src/dist/native.ts checks).
   if (xpu::coll::Backend* mpi = xpu::coll::MpiBackend()) exports.Set("mpi", xpu::coll::ExportBackend(env, mpi));
   if (xpu::coll::Backend* ccl = xpu::coll::CclBackend()) exports.Set("ccl", xpu::coll::ExportBackend(env, ccl));

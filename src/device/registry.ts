@@ -2,6 +2,7 @@ import { CpuBackend } from '../backends/cpu/backend.js';
 import { openDawnDevice } from '../backends/webgpu/dawn.js';
 import { WebGPUBackend } from '../backends/webgpu/backend.js';
 import { XpuDeviceError, XpuNotReadyError } from '../errors.js';
+import { withoutDawnNoise } from './stderr_filter.js';
 import { Device, type DeviceLike } from './device.js';
 
 export interface XpuDeviceInfo {
@@ -88,7 +89,7 @@ async function open(): Promise<void> {
       why = 'XPU_DEVICE=cpu';
       return;
     }
-    const r = await openDawnDevice();
+    const r = await openDawnDevice(withoutDawnNoise);
     if (typeof r === 'string') {
       why = r;
       if (!process.env.XPU_QUIET) process.stderr.write(`xpu: no GPU device, running on cpu: ${r}\n`);

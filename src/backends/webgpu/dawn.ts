@@ -65,7 +65,14 @@ function rank(a: GPUAdapter, requestedHighPerf: boolean): number {
  * XPU_BACKEND (vulkan, metal, d3d12...) and XPU_ADAPTER (a name substring) pass through to Dawn.
  * Returns a reason string when there is no usable adapter.
  */
-export async function openDawnDevice(): Promise<AdapterChoice | string> {
+/**
+ * Runs the synchronous part of a requestAdapter call. Dawn enumerates adapters in the first one and
+ * prints warnings to fd 2 there; the device layer passes a wrapper that filters them
+ * (src/device/stderr_filter.ts).
+ */
+export type Enumerate = <T>(request: () => T) => T;
+
+export async function openDawnDevice(enumerate: Enumerate = (request) => request()): Promise<AdapterChoice | string> {
   setPollStrategy(parsePollStrategy(process.env.XPU_POLL));
   let mod: { create: (flags: string[]) => GPU; globals: Record<string, unknown> };
   try {
@@ -89,7 +96,8 @@ export async function openDawnDevice(): Promise<AdapterChoice | string> {
   const candidates: { a: GPUAdapter; score: number }[] = [];
   for (const powerPreference of ['high-performance', 'low-power'] as const) {
     try {
-      const a = await gpu.requestAdapter({ powerPreference });
+      // Dawn enumerates adapters in the first call and may print then (see Enumerate).
+      const a = await enumerate(() => gpu.requestAdapter({ powerPreference }));
       if (a) candidates.push({ a, score: rank(a, powerPreference === 'high-performance') });
     } catch {
       // try the next preference
@@ -99,7 +107,7 @@ export async function openDawnDevice(): Promise<AdapterChoice | string> {
     if (process.env.XPU_ADAPTER) {
       let names: string[] = [];
       try {
-        names = await adapterNames(mod.create(process.env.XPU_BACKEND ? [`backend=${process.env.XPU_BACKEND}`] : []));
+        names = await adapterNames(mod.create(process.env.XPU_BACKEND ? [`backend=${process.env.XPU_BACKEND}`] : []), enumerate);
       } catch {
         // listing is a courtesy: the message below still names the filter
       }
@@ -129,12 +137,12 @@ export async function openDawnDevice(): Promise<AdapterChoice | string> {
  * The names of the adapters an unfiltered Dawn instance offers (for the error when XPU_ADAPTER
  * matches none): one per power preference, and the fallback adapter.
  */
-async function adapterNames(gpu: GPU): Promise<string[]> {
+async function adapterNames(gpu: GPU, enumerate: Enumerate): Promise<string[]> {
   pinned.instances.push(gpu);
   const names = new Set<string>();
   for (const options of [{ powerPreference: 'high-performance' }, { powerPreference: 'low-power' }, { forceFallbackAdapter: true }] as GPURequestAdapterOptions[]) {
     try {
-      const a = await gpu.requestAdapter(options);
+      const a = await enumerate(() => gpu.requestAdapter(options));
       if (a) names.add(a.info.description || a.info.device || a.info.vendor);
     } catch {
       // an adapter that cannot be asked for this way is simply not listed
