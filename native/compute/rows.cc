@@ -80,7 +80,20 @@ double SumSq(const float* x, int64_t n, double mean) {
 double Extreme(const float* x, int64_t n, int sign) {
   bool nan = false;
   float best = x[0];
-  for (int64_t i = 0; i < n; i++) {
+  int64_t i = 0;
+#if defined(__AVX512F__)
+  // VMAXPS / VMINPS ignore which operand is NaN; NaN is tracked by its own unordered compare.
+  __m512 m = _mm512_set1_ps(best);
+  __mmask16 unordered = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_loadu_ps(x + i);
+    unordered |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    m = sign > 0 ? _mm512_max_ps(m, v) : _mm512_min_ps(m, v);
+  }
+  nan = unordered != 0;
+  best = sign > 0 ? _mm512_reduce_max_ps(m) : _mm512_reduce_min_ps(m);
+#endif
+  for (; i < n; i++) {
     const float v = x[i];
     nan |= v != v;
     best = sign > 0 ? (v > best ? v : best) : (v < best ? v : best);
@@ -114,7 +127,12 @@ void RowOp1(int op, const float* x, int64_t n, double eps, const float* w, const
     if (static_cast<int64_t>(scratch.size()) < n) scratch.resize(n);
     double s = ExpShifted(x, n, mx, scratch.data());
     if (op == kSoftmax) {
-      for (int64_t i = 0; i < n; i++) y[i] = static_cast<float>(scratch[i] / s);
+      int64_t i = 0;
+#if defined(__AVX512F__)
+      const __m512d sv = _mm512_set1_pd(s);
+      for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm512_cvtpd_ps(_mm512_div_pd(_mm512_loadu_pd(scratch.data() + i), sv)));
+#endif
+      for (; i < n; i++) y[i] = static_cast<float>(scratch[i] / s);
     } else {
       const double logS = std::log(s);
       for (int64_t i = 0; i < n; i++) y[i] = static_cast<float>((x[i] - mx) - logS);
