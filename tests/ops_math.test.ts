@@ -379,6 +379,61 @@ describe.each(testDevices())('math ops on %s', (device) => {
     expect(t([1, 2], 'float16').logsumexp(0).dtype).toBe('float16');
   });
 
+  it('cumsum and cumprod: along every dim of a strided tensor, long rows, float64 references', async () => {
+    const shape = [3, 50, 7];
+    const v = Array.from(randomData(1050, 52, 2)).map(Math.fround);
+    const x = xpu.tensor(v, { device, shape }).transpose(0, 2); // [7, 50, 3], strided
+    const at = (i: number, j: number, k: number) => v[k * 350 + j * 7 + i]; // x[i, j, k]
+    for (const dim of [0, 1, -1]) {
+      for (const op of ['cumsum', 'cumprod'] as const) {
+        const out = await x[op](dim).data();
+        const ref: number[] = [];
+        for (let i = 0; i < 7; i++) for (let j = 0; j < 50; j++) for (let k = 0; k < 3; k++) {
+          const c = [i, j, k];
+          const d = dim < 0 ? dim + 3 : dim;
+          let acc = op === 'cumsum' ? 0 : 1;
+          for (let q = 0; q <= c[d]; q++) {
+            const cc = c.slice();
+            cc[d] = q;
+            acc = op === 'cumsum' ? acc + at(cc[0], cc[1], cc[2]) : acc * at(cc[0], cc[1], cc[2]);
+          }
+          ref.push(acc);
+        }
+        // Relative to the running magnitudes (a float32 scan rounds at every step).
+        const scale = op === 'cumsum' ? 50 * 2 : 1;
+        const worst = Math.max(...ref.map((r, i) => Math.abs(out[i] - r) / (Math.abs(r) * 2 ** -23 + scale * 2 ** -23)));
+        expect(worst, `${op} dim ${dim}`).toBeLessThan(device === 'cpu' ? 1 : 64);
+      }
+    }
+    // One long row: 64 chunks of 157 elements, each running from its prefix.
+    const long = Array.from(randomData(10000, 53, 1)).map(Math.fround);
+    const cs = await xpu.tensor(long, { device }).cumsum(0).data();
+    let acc = 0;
+    const worst = Math.max(...long.map((q, i) => { acc += q; return Math.abs(cs[i] - acc); }));
+    expect(worst).toBeLessThan(device === 'cpu' ? 1e-5 : 2e-4);
+  });
+
+  it('cumsum and cumprod: dtypes (int32 for integers, wrapping), NaN, 0-d, empty, dtype option', async () => {
+    // torch.cumsum(int8 [1, 2]) = int64 [1, 3]: int32 here; bool too. uint32 stays uint32.
+    const c8 = t([100, 100, 100], 'int8').cumsum(0);
+    expect([c8.dtype, Array.from(await c8.data())]).toEqual(['int32', [100, 200, 300]]);
+    expect(Array.from(await t([1, 1, 0, 1], 'bool').cumsum(0).data())).toEqual([1, 2, 2, 3]);
+    expect(t([1], 'uint32').cumsum(0).dtype).toBe('uint32');
+    // int32 products wrap as torch's int32 arithmetic would (65536^2 = 2^32 -> 0).
+    expect(Array.from(await t([65536, 65536, 3], 'int32').cumprod(0).data())).toEqual([65536, 0, 0]);
+    // torch.cumprod([1., nan, 2, inf, 0]) = [1, nan, nan, nan, nan]
+    expectSame(await t([1, NaN, 2, Infinity, 0]).cumprod(0).data(), [1, NaN, NaN, NaN, NaN], 'cumprod NaN');
+    expectSame(await t([1, Infinity, -Infinity, 2]).cumsum(0).data(), [1, Infinity, NaN, NaN], 'cumsum inf');
+    // float16 accumulates in float32, rounded once per element.
+    const h = t([1000, 0.5, 0.5, 0.5], 'float16').cumsum(0);
+    expect([h.dtype, Array.from(await h.data())]).toEqual(['float16', [1000, 1000.5, 1001, 1001.5]]);
+    expect(await xpu.tensor(5, { device }).cumsum(0).item()).toBe(5);
+    expect(xpu.zeros([0, 3], { device }).cumsum(0).shape).toEqual([0, 3]);
+    const d = t([1, 2, 3], 'int32').cumsum(0, { dtype: 'float32' });
+    expect([d.dtype, Array.from(await d.data())]).toEqual(['float32', [1, 3, 6]]);
+    caught(() => t([1]).cumsum(1), xpu.XpuIndexError);
+  });
+
   it('norm: p = fro, 1, 2, inf, -inf, 0 and others, dims, keepdim, dtype', async () => {
     const v = randomData(24, 51, 3);
     const x = xpu.tensor(v, { device, shape: [2, 3, 4] });

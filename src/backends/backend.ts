@@ -1,6 +1,7 @@
 import type { ComputeKind, DType, HostArray } from '../tensor/dtype.js';
 import type { AttentionSpec } from './attention_spec.js';
 import type { Operand, Storage } from './operand.js';
+import type { ScanSpec, ScatterSpec, SortSpec } from './row_specs.js';
 
 export type { Operand, Storage };
 import type { GgufWeightFormat } from '../quant/gguf_formats.js';
@@ -219,5 +220,11 @@ export interface Backend {
   copyBytes(src: Storage, srcByte: number, dst: Storage, dstByte: number, bytes: number): void;
   /** Fused attention (attention_spec.ts): float32 [B, H, L, Ev] out. */
   attention?(spec: AttentionSpec): Storage;
+  /** Inclusive scan along rows: cumsum, cumprod (row_specs.ts). */
+  scan(spec: ScanSpec): Storage;
+  /** Stable sort of rows: the int32 positions in sorted order (row_specs.ts). */
+  sort(spec: SortSpec): Storage;
+  /** A copy of the input with values written or added at indices (row_specs.ts). */
+  scatter(spec: ScatterSpec): Storage;
   synchronize(): Promise<void>;
 }

@@ -110,7 +110,7 @@ export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
   }
 }
 
-function checkIndexDType(op: string, arg: string, index: Tensor): void {
+export function checkIndexDType(op: string, arg: string, index: Tensor): void {
   if (!INDEX_DTYPES.includes(index.dtype)) {
     throw new XpuDTypeError('index must have an integer dtype', { op, arg, expected: INDEX_DTYPES.join(' | '), got: index.dtype });
   }
@@ -121,7 +121,7 @@ function checkIndexDType(op: string, arg: string, index: Tensor): void {
  * can be read now. An xpu index cannot be read without an await; there the kernel raises a
  * device-side assert that the next read or synchronize() throws as XpuIndexError (see TAKE_KERNEL).
  */
-function checkIndicesOnCpu(op: string, arg: string, index: Tensor, size: number): void {
+export function checkIndicesOnCpu(op: string, arg: string, index: Tensor, size: number): void {
   if (index.device.type !== 'cpu') return;
   const data = (index.ref.storage as unknown as { data: HostArray }).data;
   const walker = new StridedWalker(index.shape, [index.strides], [index.offset]);

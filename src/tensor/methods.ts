@@ -8,3 +8,4 @@ import './methods/structural.js';
 import './methods/linalg.js';
 import './methods/pointwise.js';
 import './methods/shape_ops.js';
+import './methods/index_ops.js';

@@ -1,4 +1,7 @@
 import type { Backend, MapSpec, MatmulSpec, QuantMatmulSpec, ReduceSpec, RowsSpec, Storage } from '../backend.js';
+import type { ScanSpec, ScatterSpec, SortSpec } from '../row_specs.js';
+import { cpuScan, cpuSort } from './scan_sort.js';
+import { cpuScatter } from './scatter.js';
 import { castNumber, convertKind, dtypeInfo, readHost, writeHost, type DType, type HostArray } from '../../tensor/dtype.js';
 import { coalesce, numel } from '../../tensor/shape.js';
 import { CpuStorage } from './storage.js';
@@ -156,6 +159,19 @@ export class CpuBackend implements Backend {
       for (let j = 0; j < n; j++) out.data[dst[j]] = y[j];
     }
     return out;
+  }
+
+  /** Scans, sorts and scatters: the TypeScript twins in scan_sort.ts and scatter.ts. */
+  scan(spec: ScanSpec): Storage {
+    return cpuScan(spec);
+  }
+
+  sort(spec: SortSpec): Storage {
+    return cpuSort(spec);
+  }
+
+  scatter(spec: ScatterSpec): Storage {
+    return cpuScatter(spec);
   }
 
   /** Blocked flash attention in TypeScript (attention.ts; a native kernel may replace it there). */

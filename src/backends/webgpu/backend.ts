@@ -1,4 +1,8 @@
 import type { Backend, MapSpec, MatmulSpec, QuantMatmulSpec, ReduceSpec, RowsSpec, Storage } from '../backend.js';
+import type { ScanSpec, ScatterSpec, SortSpec } from '../row_specs.js';
+import { webgpuScan } from './scan.js';
+import { webgpuScatter } from './scatter.js';
+import { webgpuSort } from './sort.js';
 import { dtypeInfo, hostFromBytes, type ComputeKind, type DType, type HostArray } from '../../tensor/dtype.js';
 import { coalesce, numel } from '../../tensor/shape.js';
 import { XpuShapeError } from '../../errors.js';
@@ -317,6 +321,19 @@ export class WebGPUBackend implements Backend, GpuHost {
       groups: total / n,
     });
     return out;
+  }
+
+  /** cumsum / cumprod (scan.ts), sort (sort.ts), scatter (scatter.ts): one launcher each. */
+  scan(spec: ScanSpec): Storage {
+    return webgpuScan(this, spec);
+  }
+
+  sort(spec: SortSpec): Storage {
+    return webgpuSort(this, spec);
+  }
+
+  scatter(spec: ScatterSpec): Storage {
+    return webgpuScatter(this, spec);
   }
 
   /** Flash attention (prefill) or split-K flash decoding: attention.ts, kernels/attention/. */
