@@ -4,6 +4,7 @@ import * as xpu from '../index.js';
 import { getPollStrategy } from '../backends/webgpu/poll.js';
 import { defaultReason } from '../device/registry.js';
 import { dawnVersion, mesaVersion, xpuVersion, type MesaVersion } from './versions.js';
+import { listSettings, type SettingRow } from '../settings.js';
 
 /** `xpu info`: devices, adapter details, native components and versions, as text or JSON. */
 
@@ -38,6 +39,8 @@ export interface InfoReport {
   versions: { xpu: string; dawn: string; node: string; v8: string; mesa: MesaVersion | null };
   /** The XPU_* variables that were set. */
   env: Record<string, string>;
+  /** Every XPU_* variable xpu knows (src/settings.ts): its value if set, its default and what it does. */
+  settings: SettingRow[];
 }
 
 /** Opens the GPU (xpu.ready()) and reports what it found. */
@@ -66,6 +69,7 @@ export async function collectInfo(): Promise<InfoReport> {
       mesa: mesaVersion(first ? `${first.description} ${first.driver}` : undefined),
     },
     env,
+    settings: listSettings(),
   };
 }
 
@@ -146,5 +150,9 @@ export function printInfo(r: InfoReport): void {
   );
   for (const [k, val] of Object.entries(r.env)) v.push([k, val]);
   out.push('', 'Versions and settings', v.toString());
+
+  const st = new Table({ head: ['variable', 'value', 'read by', 'what it does'], style: { head: [], border: [] }, wordWrap: true, colWidths: [24, 18, 10, 64] });
+  for (const x of r.settings) st.push([x.name, x.value !== undefined ? x.value : `(${x.default})`, x.where, x.doc]);
+  out.push('', 'Environment variables (src/settings.ts; unset ones show their default in parentheses)', st.toString());
   console.log(out.join('\n'));
 }

@@ -1,5 +1,6 @@
 import { XpuOutOfMemoryError } from '../../errors.js';
 import type { Storage } from '../backend.js';
+import { settings } from '../../settings.js';
 
 /** A GPU buffer holding a tensor's data; `byteLength` is what the data needs, `size` the block. */
 export class GpuStorage implements Storage {
@@ -68,7 +69,7 @@ export class CachingAllocator {
    * instead of zeros or a previous owner's values, which can hide the bug. A field, so a test
    * can switch it for one allocator. Off, it costs this one check per allocation.
    */
-  poison = process.env.XPU_POISON === '1';
+  poison = settings.XPU_POISON;
 
   /**
    * `upload` writes bytes at the start of a buffer in order with the commands already recorded

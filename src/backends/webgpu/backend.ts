@@ -24,14 +24,10 @@ import { readAdapterInfo, type AdapterInfo } from './adapter.js';
 import { bind, bindWhole, bufferLayout, type Program } from './program.js';
 import { TexturePool } from './textures.js';
 import type { GpuHost } from './host.js';
+import { settings } from '../../settings.js';
 import type { AttentionSpec } from '../attention_spec.js';
 
 const WG = 64;
-/** Map kernels: invocations per workgroup, and the most workgroups a launch uses (grid-stride). */
-const MAP_WG = Number(process.env.XPU_MAP_WG ?? 64);
-const MAP_MAX_GROUPS = Number(process.env.XPU_MAP_GROUPS ?? 4096);
-/** Reduce and rows kernels: one workgroup per output row (power of two for the tree). */
-const ROWS_WG = Number(process.env.XPU_ROWS_WG ?? 64);
 const REDUCE_OPS = ['sum', 'prod', 'max', 'min', 'argmax', 'argmin', 'mean', 'var'];
 const ROW_OPS = ['softmax', 'logsoftmax', 'layernorm', 'rmsnorm'];
 
@@ -95,11 +91,16 @@ export class WebGPUBackend implements Backend, GpuHost {
   /** The adapter record, read once: what config choices and kernels may depend on. */
   readonly adapter: AdapterInfo;
   readonly hasF16: boolean;
+  /** Map kernels: invocations per workgroup, and the most workgroups a launch uses (grid-stride). */
+  readonly #mapWg = settings.XPU_MAP_WG;
+  readonly #mapMaxGroups = settings.XPU_MAP_GROUPS;
+  /** Reduce and rows kernels: one workgroup per output row (power of two for the tree). */
+  readonly #rowsWg = settings.XPU_ROWS_WG;
 
   constructor(readonly device: GPUDevice, features: string[]) {
     const lim = device.limits;
     this.allocator = new CachingAllocator(device, lim.maxBufferSize, lim.maxStorageBufferBindingSize, (b, data) => this.queue.upload(b, data));
-    this.queue = new CommandQueue(device, Number(process.env.XPU_BATCH ?? 128), lim.maxComputeWorkgroupsPerDimension);
+    this.queue = new CommandQueue(device, settings.XPU_BATCH, lim.maxComputeWorkgroupsPerDimension);
     this.pipelines = new PipelineCache(device);
     this.textures = new TexturePool(device, this.queue);
     this.adapter = readAdapterInfo(device);
@@ -191,11 +192,11 @@ export class WebGPUBackend implements Backend, GpuHost {
     const words = Math.ceil(n / epw);
     try {
       this.run({
-        name: kernel.name, key, layout: bufferLayout(nin, asserts), constants: { WG: MAP_WG },
+        name: kernel.name, key, layout: bufferLayout(nin, asserts), constants: { WG: this.#mapWg },
         source: () => this.#mapSource(spec, r, epw, shape.length),
         uniforms,
         bindings: [bind(out), ...inputs.map((x) => bind(x.storage)), ...(slot ? [{ buffer: slot.buffer, size: ASSERT_BYTES }] : [])],
-        groups: Math.min(Math.ceil(words / MAP_WG), MAP_MAX_GROUPS), assert: slot,
+        groups: Math.min(Math.ceil(words / this.#mapWg), this.#mapMaxGroups), assert: slot,
       });
     } catch (e) {
       this.release(out); // the launch was refused with a typed error: no tensor gets this block
@@ -266,7 +267,7 @@ export class WebGPUBackend implements Backend, GpuHost {
     if (rows === 0) return out;
     const opIndex = REDUCE_OPS.indexOf(spec.op);
     this.run({
-      name: spec.op, op: 'kernel', key: `reduce|${input.dtype}|${accKind}|${opIndex}`, layout: bufferLayout(1), constants: { OP: opIndex, WG: ROWS_WG },
+      name: spec.op, op: 'kernel', key: `reduce|${input.dtype}|${accKind}|${opIndex}`, layout: bufferLayout(1), constants: { OP: opIndex, WG: this.#rowsWg },
       source: () => [
         REDUCE_PARAMS.wgsl,
         bindings(1),
@@ -306,7 +307,7 @@ export class WebGPUBackend implements Backend, GpuHost {
     const weight = spec.weight ?? input.storage;
     const bias = spec.bias ?? input.storage;
     this.run({
-      name: spec.op, op: 'kernel', key: `rows|${input.dtype}|${opIndex}`, layout: bufferLayout(3), constants: { OP: opIndex, WG: ROWS_WG },
+      name: spec.op, op: 'kernel', key: `rows|${input.dtype}|${opIndex}`, layout: bufferLayout(3), constants: { OP: opIndex, WG: this.#rowsWg },
       source: () => [
         ROWS_PARAMS.wgsl,
         bindings(1, ['weight', 'bias']),

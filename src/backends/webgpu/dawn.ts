@@ -1,3 +1,4 @@
+import { settings } from '../../settings.js';
 import { installPollPacing, parsePollStrategy, setPollStrategy } from './poll.js';
 
 /**
@@ -73,7 +74,7 @@ function rank(a: GPUAdapter, requestedHighPerf: boolean): number {
 export type Enumerate = <T>(request: () => T) => T;
 
 export async function openDawnDevice(enumerate: Enumerate = (request) => request()): Promise<AdapterChoice | string> {
-  setPollStrategy(parsePollStrategy(process.env.XPU_POLL));
+  setPollStrategy(parsePollStrategy(settings.XPU_POLL));
   let mod: { create: (flags: string[]) => GPU; globals: Record<string, unknown> };
   try {
     mod = (await import('webgpu')) as unknown as typeof mod;
@@ -84,8 +85,8 @@ export async function openDawnDevice(enumerate: Enumerate = (request) => request
   for (const [k, v] of Object.entries(mod.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
   installPollPacing();
   const flags: string[] = [];
-  if (process.env.XPU_BACKEND) flags.push(`backend=${process.env.XPU_BACKEND}`);
-  if (process.env.XPU_ADAPTER) flags.push(`adapter=${process.env.XPU_ADAPTER}`);
+  if (settings.XPU_BACKEND) flags.push(`backend=${settings.XPU_BACKEND}`);
+  if (settings.XPU_ADAPTER) flags.push(`adapter=${settings.XPU_ADAPTER}`);
   let gpu: GPU;
   try {
     gpu = mod.create(flags);
@@ -104,14 +105,14 @@ export async function openDawnDevice(enumerate: Enumerate = (request) => request
     }
   }
   if (!candidates.length) {
-    if (process.env.XPU_ADAPTER) {
+    if (settings.XPU_ADAPTER) {
       let names: string[] = [];
       try {
-        names = await adapterNames(mod.create(process.env.XPU_BACKEND ? [`backend=${process.env.XPU_BACKEND}`] : []), enumerate);
+        names = await adapterNames(mod.create(settings.XPU_BACKEND ? [`backend=${settings.XPU_BACKEND}`] : []), enumerate);
       } catch {
         // listing is a courtesy: the message below still names the filter
       }
-      return `XPU_ADAPTER='${process.env.XPU_ADAPTER}' matches no adapter; ${names.length ? `the adapters are: ${names.map((n) => `'${n}'`).join(', ')}` : 'there is no adapter at all'}`;
+      return `XPU_ADAPTER='${settings.XPU_ADAPTER}' matches no adapter; ${names.length ? `the adapters are: ${names.map((n) => `'${n}'`).join(', ')}` : 'there is no adapter at all'}`;
     }
     return 'no WebGPU adapter was found (on Linux, install a Vulkan driver: mesa-vulkan-drivers from bookworm-backports for lavapipe)';
   }

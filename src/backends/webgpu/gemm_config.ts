@@ -1,4 +1,5 @@
 import type { DType } from '../../tensor/dtype.js';
+import { settings } from '../../settings.js';
 import { measuringGemmConfig, tunedGemmConfig } from './gemm_tuner.js';
 import { defaultTileConfig, GEMV_MAX_M, gemmVariantFromEnv, heuristicGemmConfig, splitKConfig, type GemmAdapterInfo, type GemmConfig, type GemmShapeHints, type GemvConfig, type TileConfig } from './gemm_heuristics.js';
 
@@ -80,17 +81,12 @@ export function gemmConfigFor(adapter: GemmAdapterInfo, q: GemmQuery): GemmConfi
  * XPU_QGEMV_WG / XPU_QGEMV_COLS reshape it. Otherwise the dense choice for B read along k, where
  * a texture (packed f32 operands) or naive choice maps to the best register tiles.
  */
-const envInt = (name: string): number | undefined => {
-  const v = process.env[name];
-  return v ? Number(v) : undefined;
-};
-
 function quantizedGemmConfig(adapter: GemmAdapterInfo, q: GemmQuery): TileConfig | GemvConfig {
-  const forced = process.env.XPU_QGEMM_PATH;
+  const forced = settings.XPU_QGEMM_PATH;
   if ((q.m <= GEMV_MAX_M && forced !== 'tile') || forced === 'gemv') {
     const base = splitKConfig(adapter);
     const cols = base.wg <= 16 ? 16 : 8;
-    return { ...base, wg: envInt('XPU_QGEMV_WG') ?? base.wg, cols: envInt('XPU_QGEMV_COLS') ?? cols };
+    return { ...base, wg: settings.XPU_QGEMV_WG ?? base.wg, cols: settings.XPU_QGEMV_COLS ?? cols };
   }
   const c = chooseGemmConfig(adapter, q.m, q.n, q.k, q.dtype, q.hints);
   return c.path === 'tile' && c.variant !== 'texture' ? c : defaultTileConfig(adapter, q.m, 'register');

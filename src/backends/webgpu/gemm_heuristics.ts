@@ -1,4 +1,4 @@
-import { XpuValueError } from '../../errors.js';
+import { settings } from '../../settings.js';
 import { readAdapterInfo, type AdapterInfo } from './adapter.js';
 
 /**
@@ -70,18 +70,9 @@ export interface GemmShapeHints {
 /** The largest M the small-M (GEMV) kernel specialises for. */
 export const GEMV_MAX_M = 8;
 
+/** XPU_GEMM_VARIANT (settings.ts; an unknown value is an XpuValueError). */
 export function gemmVariantFromEnv(): GemmVariant | undefined {
-  const v = process.env.XPU_GEMM_VARIANT;
-  if (v === undefined || v === '') return undefined;
-  if (!(GEMM_VARIANTS as readonly string[]).includes(v)) {
-    throw new XpuValueError('unknown GEMM strategy in the environment', {
-      op: 'matmul',
-      arg: 'XPU_GEMM_VARIANT',
-      expected: GEMM_VARIANTS.join(', '),
-      got: v,
-    });
-  }
-  return v as GemmVariant;
+  return settings.XPU_GEMM_VARIANT;
 }
 
 const isSoftware = (a: GemmAdapterInfo): boolean => a.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(a.vendor);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { XpuValueError } from '../../errors.js';
+import { settings, type AutotuneMode } from '../../settings.js';
 import type { AdapterInfo as GemmAdapterInfo } from './adapter.js';
 
 /**
@@ -13,23 +13,14 @@ import type { AdapterInfo as GemmAdapterInfo } from './adapter.js';
  */
 
 /**
- * XPU_AUTOTUNE, for every tuner: off (default) = shipped tables then heuristics, deterministic;
- * on = the disk caches too, and a tuner measures only buckets not cached yet; force = a tuner
- * re-measures every bucket even when cached.
+ * XPU_AUTOTUNE, for every tuner (settings.ts): off (default) = shipped tables then heuristics,
+ * deterministic; on = the disk caches too, and a tuner measures only buckets not cached yet;
+ * force = a tuner re-measures every bucket even when cached.
  */
-export type AutotuneMode = 'off' | 'on' | 'force';
+export type { AutotuneMode };
 
 export function autotuneMode(): AutotuneMode {
-  const v = (process.env.XPU_AUTOTUNE ?? '').toLowerCase();
-  if (v === '' || v === 'off' || v === '0') return 'off';
-  if (v === 'on' || v === '1') return 'on';
-  if (v === 'force') return 'force';
-  throw new XpuValueError('unknown autotune mode in the environment', {
-    op: 'matmul',
-    arg: 'XPU_AUTOTUNE',
-    expected: 'off, on, force',
-    got: v,
-  });
+  return settings.XPU_AUTOTUNE;
 }
 
 /** The smallest power of two >= x (1 for x <= 1): the tuners' shape buckets. */
