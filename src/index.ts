@@ -18,7 +18,7 @@ export * from './errors.js';
 export { scope, keep } from './tensor/scope_api.js';
 export { tensor, zeros, ones, full, zerosLike, onesLike, fullLike, empty, arange, linspace, eye, type CreateOptions } from './ops/creation.js';
 export { rand, randn, manualSeed, getRngState } from './ops/random.js';
-export { data, toArray, item, to, toAsync, type DataArray, type NestedArray } from './ops/transfer.js';
+export { data, toArray, item, to, toAsync, type DataArray, type DataArrayOf, type DataArrays, type NestedArray } from './ops/transfer.js';
 export * from './ops/math.js';
 export { where, type TensorOrScalar } from './ops/elementwise.js';
 export { clamp, clip, lerp, maskedFill, isclose, allclose, type IscloseOptions } from './ops/pointwise.js';

@@ -122,9 +122,10 @@ const dev: xpu.DeviceString = 'cpu';
 const a: xpu.Tensor = xpu.ones([2, 2], { device: dev });
 const data = await xpu.matmul(a, a).data();
 const n: number = data.length;
+const ints: Int32Array = await xpu.tensor([1, 2], { device: 'cpu', dtype: 'int32' }).data('int32');
 const ready: Promise<xpu.Device> = xpu.ready();
 const err: typeof xpu.XpuDeviceError = xpu.XpuNotReadyError;
-void [n, ready, err, xpu.device('xpu:1'), xpu.accelerator.memoryStats('xpu')];
+void [n, ints, ready, err, xpu.device('xpu:1'), xpu.accelerator.memoryStats('xpu')];
 // @ts-expect-error: not a device name
 xpu.zeros([1], { device: 'gpu' });
 `);

@@ -1,13 +1,23 @@
 import { resolveDevice } from '../device/registry.js';
 import { Device, type DeviceLike } from '../device/device.js';
-import { XpuTypeError, XpuValueError } from '../errors.js';
+import { XpuDTypeError, XpuTypeError, XpuValueError } from '../errors.js';
 import { typeName } from '../format_value.js';
 import { f16BitsToNumber, isDType, type DType, type HostArray } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { copyAs, tensorArg, wrap } from './common.js';
 
 /** What `data()` returns per dtype: float16 is widened to Float32Array (Node 20 has no Float16Array). */
-export type DataArray = Float32Array | Int32Array | Uint32Array | Int8Array | Uint8Array;
+export interface DataArrays {
+  float32: Float32Array;
+  float16: Float32Array;
+  int32: Int32Array;
+  uint32: Uint32Array;
+  int8: Int8Array;
+  uint8: Uint8Array;
+  bool: Uint8Array;
+}
+export type DataArrayOf<D extends DType> = DataArrays[D];
+export type DataArray = DataArrays[DType];
 
 /** Reads the tensor's elements in row-major order into host memory. */
 export async function readContiguous(t: Tensor, op: string): Promise<HostArray> {
@@ -21,7 +31,19 @@ export async function readContiguous(t: Tensor, op: string): Promise<HostArray> 
   }
 }
 
-export async function data(t: Tensor): Promise<DataArray> {
+/**
+ * The elements in row-major order. With `dtype`, which must be the tensor's own (XpuDTypeError
+ * otherwise), the result is typed as that dtype's array: `await t.data('int32')` is an Int32Array
+ * to TypeScript, where a Tensor's dtype is only known at run time.
+ */
+export async function data(t: Tensor): Promise<DataArray>;
+export async function data<D extends DType>(t: Tensor, dtype: D): Promise<DataArrayOf<D>>;
+export async function data(t: Tensor, dtype?: DType): Promise<DataArray> {
+  tensorArg('data', 'input', t);
+  if (dtype !== undefined && dtype !== t.dtype) {
+    if (!isDType(dtype)) throw new XpuTypeError('not a dtype', { op: 'data', arg: 'dtype', expected: "the tensor's dtype, e.g. 'float32'", got: typeName(dtype) });
+    throw new XpuDTypeError("data(dtype) names another dtype than the tensor's", { op: 'data', arg: 'dtype', expected: `'${t.dtype}' (cast first with to('${dtype}'))`, got: `'${dtype}'` });
+  }
   const host = await readContiguous(t, 'data');
   if (t.dtype !== 'float16') return host as DataArray;
   const out = new Float32Array(host.length);

@@ -1,5 +1,5 @@
 import type { DeviceLike } from '../../device/device.js';
-import { data, item, to, toArray, toAsync, type DataArray, type NestedArray } from '../../ops/transfer.js';
+import { data, item, to, toArray, toAsync, type DataArray, type DataArrayOf, type NestedArray } from '../../ops/transfer.js';
 import type { DType } from '../dtype.js';
 import { Tensor } from '../tensor.js';
 
@@ -9,6 +9,8 @@ declare module '../tensor.js' {
   interface Tensor {
     /** Row-major elements in a TypedArray (float16 widened to Float32Array). */
     data(): Promise<DataArray>;
+    /** The same, typed as `dtype`'s array; `dtype` must be this tensor's (XpuDTypeError otherwise). */
+    data<D extends DType>(dtype: D): Promise<DataArrayOf<D>>;
     /** Nested arrays (booleans for bool tensors). */
     toArray(): Promise<NestedArray>;
     /** The single element as a number (boolean for bool). */
@@ -21,7 +23,7 @@ declare module '../tensor.js' {
   }
 }
 
-Tensor.prototype.data = function () { return data(this); };
+Tensor.prototype.data = function (this: Tensor, dtype?: DType) { return dtype === undefined ? data(this) : data(this, dtype); } as Tensor['data'];
 Tensor.prototype.toArray = function () { return toArray(this); };
 Tensor.prototype.item = function () { return item(this); };
 Tensor.prototype.to = function (target: Target) { return to(this, target); };
