@@ -1,4 +1,5 @@
 import Ajv from 'ajv';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -244,6 +245,23 @@ describe('roofline: the ceilings and the bound each row is held to', () => {
     const chart = rooflineChart('cpu', [row], { cpu: tiny }, new Map());
     expect(chart?.caption).toMatch(/1 row\(s\) ringed in red are above their roofline/);
     expect(rooflineChart('cpu', [{ ...row, roofline: undefined, flops: 0 }], { cpu: tiny }, new Map())).toBeNull(); // no intensity: no point
+  });
+
+  it('without the addon, the cpu ceilings come from JS loops and say so', () => {
+    ensureBuilt();
+    const lib = (f: string) => JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'bench', 'lib', f)).href);
+    const script = `const { cpuFmaPeak } = await import(${lib('fma_peak.js')});
+      const { cpuReadBandwidth, cpuCopyBandwidth } = await import(${lib('bandwidth.js')});
+      const opts = { warmup: 0, reps: 1 };
+      process.stdout.write(JSON.stringify([cpuFmaPeak(opts), cpuReadBandwidth(opts, 16 * 2 ** 20), cpuCopyBandwidth(opts, 16 * 2 ** 20)]));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, env: { ...process.env, XPU_NATIVE: 'off' }, encoding: 'utf8' });
+    const [fma, read, copy] = JSON.parse(out) as Ceiling[];
+    expect(fma).toMatchObject({ kind: 'fma-f32', estimate: true, method: expect.stringContaining('JS estimate') });
+    expect(read).toMatchObject({ kind: 'read', estimate: true, method: expect.stringContaining('JS estimate') });
+    // Float32Array.set is a real copy (memcpy), on one thread: measured, not estimated.
+    expect(copy).toMatchObject({ kind: 'copy', method: expect.stringContaining('one thread'), workingSetBytes: 16 * 2 ** 20 });
+    expect(copy.estimate).toBeUndefined();
+    for (const c of [fma, read, copy]) expect(c.value).toBeGreaterThan(0);
   });
 
   it('spans twice the last-level cache when it rotates inputs and probes bandwidth, within bounds', () => {
