@@ -29,6 +29,7 @@ export { pad, type PadMode, type PadOptions } from './ops/pad.js';
 export { cumsum, cumprod, type ScanOptions } from './ops/scan.js';
 export { sort, argsort, topk, type SortResult, type TopkOptions } from './ops/sort.js';
 export { scatter, scatterAdd, oneHot } from './ops/scatter.js';
+export { einsum, outer, dot } from './ops/einsum.js';
 export { view, reshape, permute, transpose, t2 as t, expand, narrow, slice, select, squeeze, unsqueeze, flatten, contiguous, clone } from './ops/views.js';
 export * as accelerator from './device/accelerator.js';
 export { device, defaultDevice } from './device/accelerator.js';

@@ -434,6 +434,105 @@ describe.each(testDevices())('math ops on %s', (device) => {
     caught(() => t([1]).cumsum(1), xpu.XpuIndexError);
   });
 
+  /**
+   * einsum's reference: every assignment of every label, products of the operands' elements,
+   * summed into the output's element (labels of '...' dims written as digits here).
+   */
+  function einsumRef(terms: string[], out: string, shapes: number[][], data: number[][]): { shape: number[]; data: number[] } {
+    const sizes = new Map<string, number>();
+    terms.forEach((t, i) => t.split('').forEach((l, d) => sizes.set(l, Math.max(sizes.get(l) ?? 1, shapes[i][d]))));
+    const labels = [...sizes.keys()];
+    const oshape = out.split('').map((l) => sizes.get(l)!);
+    const res = new Array<number>(oshape.reduce((a, b) => a * b, 1)).fill(0);
+    const total = labels.reduce((a, l) => a * sizes.get(l)!, 1);
+    for (let i = 0; i < total; i++) {
+      const v = new Map<string, number>();
+      let r = i;
+      for (const l of labels) { v.set(l, r % sizes.get(l)!); r = Math.floor(r / sizes.get(l)!); }
+      let prod = 1;
+      terms.forEach((t, k) => {
+        let e = 0;
+        t.split('').forEach((l, d) => { e = e * shapes[k][d] + (shapes[k][d] === 1 ? 0 : v.get(l)!); });
+        prod *= data[k][e];
+      });
+      let o = 0;
+      out.split('').forEach((l, d) => { o = o * oshape[d] + v.get(l)!; });
+      res[o] += prod;
+    }
+    return { shape: oshape, data: res };
+  }
+
+  it('einsum: contractions, batches, diagonals, implicit outputs, broadcasting, integer dtypes', async () => {
+    // [equation, reference terms (digits for '...' dims), reference output, shapes]
+    const cases: [string, string[], string, number[][]][] = [
+      ['ij,jk->ik', ['ij', 'jk'], 'ik', [[3, 4], [4, 5]]],
+      ['ij,jk', ['ij', 'jk'], 'ik', [[3, 4], [4, 5]]],
+      ['bij,bjk->bik', ['bij', 'bjk'], 'bik', [[2, 3, 4], [2, 4, 5]]],
+      ['bij,jk->bik', ['bij', 'jk'], 'bik', [[1, 3, 4], [4, 5]]],
+      ['ii->i', ['ii'], 'i', [[4, 4]]],
+      ['ii', ['ii'], '', [[4, 4]]],
+      ['iij->ij', ['iij'], 'ij', [[3, 3, 2]]],
+      ['ij->', ['ij'], '', [[3, 4]]],
+      ['ji', ['ji'], 'ij', [[3, 4]]],
+      ['i,j->ij', ['i', 'j'], 'ij', [[3], [4]]],
+      ['i,i->', ['i', 'i'], '', [[5], [5]]],
+      ['...ij,...jk->...ik', ['0ij', 'jk'], '0ik', [[5, 2, 3], [3, 4]]],
+      ['b...,b...->b', ['b01', 'b01'], 'b', [[5, 2, 3], [5, 1, 3]]],
+      ['i,j,k->ijk', ['i', 'j', 'k'], 'ijk', [[2], [3], [4]]],
+      ['ij,jk,kl->li', ['ij', 'jk', 'kl'], 'li', [[2, 3], [3, 4], [4, 2]]],
+      [' i j , j k -> k i ', ['ij', 'jk'], 'ki', [[2, 3], [3, 4]]],
+      ['...i->i', ['01i'], 'i', [[2, 3, 4]]],
+      ['ij,ij->ij', ['ij', 'ij'], 'ij', [[2, 1], [2, 3]]],
+    ];
+    let seed = 70;
+    for (const [eq, terms, out, shapes] of cases) {
+      const data = shapes.map((s) => Array.from(randomData(s.reduce((a, b) => a * b, 1), seed++, 1)).map(Math.fround));
+      const ops = shapes.map((s, i) => xpu.tensor(data[i], { device, shape: s }));
+      const ref = einsumRef(terms, out, shapes, data);
+      const r = xpu.einsum(eq, ...ops);
+      expect(r.shape, eq).toEqual(ref.shape);
+      const got = Array.from(await r.data());
+      const worst = Math.max(0, ...ref.data.map((v, i) => Math.abs(got[i] - v)));
+      expect(worst, eq).toBeLessThan(1e-4);
+    }
+    // torch: einsum('i,i', arange(3), arange(3)) = 5 (an integer); operands in an array.
+    const ai = xpu.arange(0, 3, 1, { device, dtype: 'int32' });
+    const ii = xpu.einsum('i,i', [ai, ai]);
+    expect([ii.dtype, await ii.item()]).toEqual(['int32', 5]);
+    expect(await xpu.einsum('i,j->ij', ai, ai).toArray()).toEqual([[0, 0, 0], [0, 1, 2], [0, 2, 4]]);
+    // An empty contraction gives zeros (torch: einsum('ij,jk->ik', ones(2, 0), ones(0, 3)) = zeros).
+    expect(await xpu.einsum('ij,jk->ik', xpu.ones([2, 0], { device }), xpu.ones([0, 3], { device })).toArray()).toEqual([[0, 0, 0], [0, 0, 0]]);
+    const h = xpu.einsum('ij,jk->ik', xpu.ones([2, 3], { device, dtype: 'float16' }), xpu.ones([3, 2], { device, dtype: 'float16' }));
+    expect([h.dtype, await h.toArray()]).toEqual(['float16', [[3, 3], [3, 3]]]);
+    const m = xpu.ones([2, 3], { device });
+    caught(() => xpu.einsum('ij,jk->ik', m, xpu.ones([4, 4], { device })), xpu.XpuShapeError);
+    caught(() => xpu.einsum('ij,jk->ik', m, xpu.ones([3, 4], { device, dtype: 'float16' })), xpu.XpuDTypeError);
+    caught(() => xpu.einsum('ii->i', m), xpu.XpuShapeError);
+    caught(() => xpu.einsum('i->j', xpu.ones([2], { device })), xpu.XpuValueError);
+    caught(() => xpu.einsum('i->ii', xpu.ones([2], { device })), xpu.XpuValueError);
+    caught(() => xpu.einsum('ij', xpu.ones([2], { device })), xpu.XpuShapeError);
+    caught(() => xpu.einsum('i,j', m), xpu.XpuValueError);
+    caught(() => xpu.einsum('i1', m), xpu.XpuValueError);
+  });
+
+  it('outer and dot: dtypes and shapes as torch', async () => {
+    const a = xpu.arange(0, 3, 1, { device, dtype: 'int32' });
+    const b = xpu.arange(0, 2, 1, { device, dtype: 'float32' });
+    // torch.outer(arange(3), arange(2.)) = [[0, 0], [0, 1], [0, 2]] (float)
+    const o = a.outer(b);
+    expect([o.dtype, await o.toArray()]).toEqual(['float32', [[0, 0], [0, 1], [0, 2]]]);
+    // torch.dot(arange(3), arange(3)) = 5; floats through the GEMV; dot of empties = 0.
+    expect(await xpu.dot(a, a).item()).toBe(5);
+    const v = Array.from(randomData(300, 54, 1)).map(Math.fround);
+    const w = Array.from(randomData(300, 55, 1)).map(Math.fround);
+    const d = await xpu.tensor(v, { device }).dot(xpu.tensor(w, { device })).item() as number;
+    expect(Math.abs(d - v.reduce((s, x, i) => s + x * w[i], 0))).toBeLessThan(1e-4);
+    expect(await xpu.dot(xpu.zeros([0], { device }), xpu.zeros([0], { device })).item()).toBe(0);
+    caught(() => xpu.dot(a, xpu.arange(0, 3, 1, { device, dtype: 'float32' })), xpu.XpuDTypeError);
+    caught(() => xpu.dot(b, xpu.zeros([3], { device })), xpu.XpuShapeError);
+    caught(() => xpu.outer(xpu.ones([2, 2], { device }), b), xpu.XpuShapeError);
+  });
+
   it('norm: p = fro, 1, 2, inf, -inf, 0 and others, dims, keepdim, dtype', async () => {
     const v = randomData(24, 51, 3);
     const x = xpu.tensor(v, { device, shape: [2, 3, 4] });

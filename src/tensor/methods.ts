@@ -9,3 +9,4 @@ import './methods/linalg.js';
 import './methods/pointwise.js';
 import './methods/shape_ops.js';
 import './methods/index_ops.js';
+import './methods/products.js';
