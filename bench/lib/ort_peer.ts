@@ -52,7 +52,9 @@ export function loadOrt(): OrtPeer | string {
     const backends = ort.listSupportedBackends?.().filter((b) => b.bundled).map((b) => b.name) ?? [];
     return { ort, version, backends };
   } catch (e) {
-    return `onnxruntime-node failed to load: ${(e as Error).message.split('\n')[0]}`;
+    const first = (e as Error).message.split('\n')[0];
+    if ((e as { code?: string }).code === 'MODULE_NOT_FOUND') return `onnxruntime-node failed to load: ${first} (ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node)`;
+    return `onnxruntime-node failed to load: ${first}`;
   }
 }
 

@@ -71,7 +71,11 @@ export async function loadTfjsPeer(): Promise<TfjsPeer | string> {
       flags,
     };
   } catch (e) {
-    return `tfjs-backend-webgpu failed to load: ${(e as Error).stack ?? String(e)}`;
+    // Outside this repo the peers are not installed (they are devDependencies): one line saying
+    // what to install, not a stack trace in the report.
+    const first = (e as Error).message.split('\n')[0];
+    if ((e as { code?: string }).code === 'MODULE_NOT_FOUND') return `${first} (npm install @tensorflow/tfjs-core @tensorflow/tfjs-backend-webgpu)`;
+    return `tfjs-backend-webgpu failed to load: ${first}`;
   }
 }
 
