@@ -28,7 +28,11 @@ type Mode = 'c' | 'b' | 's';
 
 type Loop = (o: HostArray, shape: readonly number[], strides: readonly (readonly number[])[], offs: readonly number[], ins: readonly HostArray[], sc: readonly number[]) => void;
 
-const LOOPS = new WeakMap<PureMap['fn'], Map<string, Loop>>();
+const LOOPS = new WeakMap<PureMap['fn'], Map<number | string, Loop>>();
+
+const DTYPE_CODE: Record<DType, number> = { float32: 0, float16: 1, int32: 2, uint32: 3, int8: 4, uint8: 5, bool: 6 };
+const KIND_CODE: Record<ComputeKind, number> = { f32: 0, i32: 1, u32: 2 };
+const MODE_CODE: Record<Mode, number> = { c: 0, b: 1, s: 2 };
 let generated = 0;
 
 /** Rows at least this long are copied with TypedArray.set (a memcpy); shorter ones by a loop. */
@@ -101,27 +105,26 @@ function generate(pure: PureMap, ops: Operands, outDtype: DType, raw: boolean, l
   return make(pure.fn, f16BitsToNumber, numberToF16Bits, CONVERT['f32>i32'], CONVERT['f32>u32'], CONVERT['i32>u32'], CONVERT['u32>i32']);
 }
 
-function loopFor(pure: PureMap, ops: Operands, outDtype: DType, raw: boolean, name: string): Loop {
-  let byKey = LOOPS.get(pure.fn);
-  if (!byKey) LOOPS.set(pure.fn, (byKey = new Map()));
-  const slots = pure.slots.map((s) => `${s.tensor ? 't' : 's'}${s.index}`).join(',');
-  const key = `${slots}|${ops.dtypes.join(',')}|${ops.kinds.join(',')}|${ops.modes.join('')}|${outDtype}|${raw ? 'raw' : ''}`;
-  let loop = byKey.get(key);
-  if (!loop) byKey.set(key, (loop = generate(pure, ops, outDtype, raw, `${name} ${key}`)));
-  return loop;
+function modeOf(stride: number): Mode {
+  return stride === 1 ? 'c' : stride === 0 ? 'b' : 's';
 }
 
 /**
  * Runs a pure map into `out` (numel n, contiguous). `shape` and `strides` are the output's dims
  * and the inputs' strides after merging (coalesce). Returns false when the kernel is not pure.
+ * Per call this only builds the layout key and looks the loop up (a 256-element op costs a few
+ * microseconds in all, so the dispatch allocates as little as it can).
  */
 export function fastMap(spec: MapSpec, out: HostArray, n: number, shape: readonly number[], strides: readonly (readonly number[])[]): boolean {
   const pure = spec.kernel.pure;
   if (!pure) return false;
   if (n === 0) return true;
   const { inputs, outDtype, argKind } = spec;
-  const sc = (spec.scalars ?? []).map((s) => s.value);
-  if (inputs.length === 0) {
+  const scalars = spec.scalars;
+  const sc: number[] = [];
+  if (scalars) for (let k = 0; k < scalars.length; k++) sc.push(scalars[k].value);
+  const nIn = inputs.length;
+  if (nIn === 0) {
     // A fill: one value, computed by the kernel's own function.
     out.fill(storeOne(pure.fn(...pure.slots.map((s) => sc[s.index])), outDtype));
     return true;
@@ -129,20 +132,49 @@ export function fastMap(spec: MapSpec, out: HostArray, n: number, shape: readonl
   const dims = shape.length ? shape : [1];
   const st = shape.length ? strides : strides.map(() => [0]);
   const last = dims.length - 1;
-  const ops: Operands = {
-    dtypes: inputs.map((op) => op.dtype),
-    kinds: inputs.map((_, k) => spec.loadKinds?.[k] ?? argKind),
-    modes: st.map((s) => (s[last] === 1 ? 'c' : s[last] === 0 ? 'b' : 's')),
-  };
-  const data = inputs.map((op) => (op.storage as CpuStorage).data);
-  const offs = inputs.map((op) => op.offset);
+  const outKind = dtypeInfo(outDtype).compute;
   // The identity from a dtype to itself copies elements as they are (float16 bits, NaN payloads).
-  const raw = pure.copy === true && inputs.length === 1 && inputs[0].dtype === outDtype && ops.kinds[0] === dtypeInfo(outDtype).compute;
-  if (raw && ops.modes[0] === 'c' && dims[last] >= SET_MIN_ROW) {
+  let raw = pure.copy === true && nIn === 1 && inputs[0].dtype === outDtype;
+  // The layout signature as one number (up to 3 operands and slots; 4 bits a slot, 8 an operand:
+  // below 2^53), a string beyond: no string is built for the common case.
+  const slots = pure.slots;
+  const numeric = nIn <= 3 && slots.length <= 3;
+  let code = DTYPE_CODE[outDtype];
+  let text = numeric ? '' : outDtype;
+  for (let j = 0; j < slots.length; j++) {
+    if (numeric) code = code * 16 + (slots[j].tensor ? 8 : 0) + Math.min(slots[j].index, 7);
+    else text += slots[j].tensor ? `,t${slots[j].index}` : `,s${slots[j].index}`;
+  }
+  const data: HostArray[] = [];
+  const offs: number[] = [];
+  for (let k = 0; k < nIn; k++) {
+    const op = inputs[k];
+    const kind = spec.loadKinds?.[k] ?? argKind;
+    if (kind !== outKind) raw = false;
+    const mode = modeOf(st[k][last]);
+    if (numeric) code = code * 256 + DTYPE_CODE[op.dtype] * 16 + KIND_CODE[kind] * 4 + MODE_CODE[mode];
+    else text += `|${op.dtype}:${kind}:${mode}`;
+    data.push((op.storage as CpuStorage).data);
+    offs.push(op.offset);
+  }
+  if (raw && st[0][last] === 1 && dims[last] >= SET_MIN_ROW) {
     copyRows(out, data[0], n, dims, st[0], offs[0]);
     return true;
   }
-  loopFor(pure, ops, outDtype, raw, spec.kernel.name)(out, dims, st, offs, data, sc);
+  // Slot and operand counts make the numeric codes of different arities distinct.
+  const key = numeric ? (code * 8 + slots.length) * 8 + nIn + (raw ? 0.5 : 0) : raw ? `${text}|raw` : text;
+  let byKey = LOOPS.get(pure.fn);
+  if (!byKey) LOOPS.set(pure.fn, (byKey = new Map()));
+  let loop = byKey.get(key);
+  if (!loop) {
+    const ops: Operands = {
+      dtypes: inputs.map((op) => op.dtype),
+      kinds: inputs.map((_, k) => spec.loadKinds?.[k] ?? argKind),
+      modes: st.map((s) => modeOf(s[last])),
+    };
+    byKey.set(key, (loop = generate(pure, ops, outDtype, raw, `${spec.kernel.name} ${ops.dtypes.join(',')} ${ops.modes.join('')} -> ${outDtype}`)));
+  }
+  loop(out, dims, st, offs, data, sc);
   return true;
 }
 

@@ -13,16 +13,23 @@ import { XpuDeviceError } from '../../errors.js';
  * its OpenMP threads, returning at once with the output marked as written by the job.
  *
  * XPU_CPU_ELEMENTWISE: `auto` (default), `ts` (never native), `native` (native for every case
- * the addon covers, whatever its size; an error where the addon is missing: for tests).
+ * the addon covers, whatever its size; an error where the addon is missing: for tests). Read at
+ * the first op that asks.
  */
 export const NATIVE_MIN = 1 << 12;
 export const QUEUE_MIN = 1 << 18;
 
 export type EwPath = 'auto' | 'ts' | 'native';
 
+let cachedPath: EwPath | undefined;
+
+/** Read once per process (every small op asks; process.env is a slow lookup), as XPU_POISON is. */
 export function ewPath(): EwPath {
-  const v = (process.env.XPU_CPU_ELEMENTWISE ?? 'auto').toLowerCase();
-  return v === 'ts' || v === 'typescript' ? 'ts' : v === 'native' ? 'native' : 'auto';
+  if (cachedPath === undefined) {
+    const v = (process.env.XPU_CPU_ELEMENTWISE ?? 'auto').toLowerCase();
+    cachedPath = v === 'ts' || v === 'typescript' ? 'ts' : v === 'native' ? 'native' : 'auto';
+  }
+  return cachedPath;
 }
 
 /** Whether a case of n elements goes native at all (before looking at the addon). */
