@@ -2,6 +2,7 @@ import { CpuBackend } from '../backends/cpu/backend.js';
 import { openDawnDevice } from '../backends/webgpu/dawn.js';
 import { WebGPUBackend } from '../backends/webgpu/backend.js';
 import { XpuDeviceError, XpuNotReadyError } from '../errors.js';
+import { settings } from '../settings.js';
 import { withoutDawnNoise } from './stderr_filter.js';
 import { Device, type DeviceLike } from './device.js';
 
@@ -36,7 +37,7 @@ let opened = false;
 
 /** Dawn 0.6.2 does not report its backend; it is the platform's native one unless forced. */
 function inferBackend(): string {
-  if (process.env.XPU_BACKEND) return process.env.XPU_BACKEND;
+  if (settings.XPU_BACKEND) return settings.XPU_BACKEND;
   return process.platform === 'darwin' ? 'metal' : process.platform === 'win32' ? 'd3d12' : 'vulkan';
 }
 
@@ -73,10 +74,10 @@ function describeAdapter(adapter: GPUAdapter, device: GPUDevice, features: strin
 type Wanted = { type: 'cpu' } | { type: 'xpu'; index?: number } | null;
 
 function wantedDevice(op: string): Wanted {
-  const raw = process.env.XPU_DEVICE?.trim().toLowerCase();
+  const raw = settings.XPU_DEVICE?.trim().toLowerCase();
   if (!raw) return null;
   const m = DEVICE_PATTERN.exec(raw);
-  if (!m) throw new XpuDeviceError('XPU_DEVICE names no device', { op, arg: 'XPU_DEVICE', expected: "'cpu', 'xpu' or 'xpu:N'", got: `'${process.env.XPU_DEVICE}'` });
+  if (!m) throw new XpuDeviceError('XPU_DEVICE names no device', { op, arg: 'XPU_DEVICE', expected: "'cpu', 'xpu' or 'xpu:N'", got: `'${settings.XPU_DEVICE}'` });
   return m[1] === 'cpu' ? { type: 'cpu' } : { type: 'xpu', index: m[2] === undefined ? undefined : Number(m[2]) };
 }
 
@@ -92,7 +93,7 @@ async function open(): Promise<void> {
     const r = await openDawnDevice(withoutDawnNoise);
     if (typeof r === 'string') {
       why = r;
-      if (!process.env.XPU_QUIET) process.stderr.write(`xpu: no GPU device, running on cpu: ${r}\n`);
+      if (!settings.XPU_QUIET) process.stderr.write(`xpu: no GPU device, running on cpu: ${r}\n`);
       return;
     }
     const backend = new WebGPUBackend(r.device, r.features);
@@ -170,9 +171,9 @@ export function defaultDevice(op = 'defaultDevice'): Device {
   const wanted = wantedDevice(op);
   if (wanted?.type === 'cpu') return cpuDevice;
   if (wanted?.type === 'xpu') {
-    if (!opened) throw notReady(op, `XPU_DEVICE=${process.env.XPU_DEVICE} as the default device`);
+    if (!opened) throw notReady(op, `XPU_DEVICE=${settings.XPU_DEVICE} as the default device`);
     const e = xpus[wanted.index ?? current];
-    if (!e) throw new XpuDeviceError('XPU_DEVICE names an xpu device that is not available', { op, arg: 'XPU_DEVICE', expected: xpus.length ? `xpu:0..xpu:${xpus.length - 1}` : 'a GPU adapter', got: `${process.env.XPU_DEVICE}${why ? ` (${why})` : ''}` });
+    if (!e) throw new XpuDeviceError('XPU_DEVICE names an xpu device that is not available', { op, arg: 'XPU_DEVICE', expected: xpus.length ? `xpu:0..xpu:${xpus.length - 1}` : 'a GPU adapter', got: `${settings.XPU_DEVICE}${why ? ` (${why})` : ''}` });
     return e.device;
   }
   const e = opened ? xpus[current] : undefined;
@@ -182,7 +183,7 @@ export function defaultDevice(op = 'defaultDevice'): Device {
 /** Why the default device is what it is, in words (for `xpu info`). */
 export function defaultReason(): string {
   const wanted = wantedDevice('defaultReason');
-  if (wanted) return `XPU_DEVICE=${process.env.XPU_DEVICE}`;
+  if (wanted) return `XPU_DEVICE=${settings.XPU_DEVICE}`;
   if (!opened) return 'xpu.ready() has not resolved yet';
   const e = xpus[current];
   if (!e) return `no xpu device (${why})`;
