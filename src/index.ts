@@ -18,6 +18,7 @@ export * from './errors.js';
 export { scope, keep } from './tensor/scope_api.js';
 export { tensor, zeros, ones, full, zerosLike, onesLike, fullLike, empty, arange, linspace, eye, type CreateOptions } from './ops/creation.js';
 export { rand, randn, manualSeed, getRngState } from './ops/random.js';
+export { dropout, randint, randperm, multinomial } from './ops/random_ops.js';
 export { data, toArray, item, to, toAsync, type DataArray, type DataArrayOf, type DataArrays, type NestedArray } from './ops/transfer.js';
 export * from './ops/math.js';
 export { where, type TensorOrScalar } from './ops/elementwise.js';

@@ -106,6 +106,7 @@ function fixtures(device: string) {
     mask44: xpu.tril(xpu.ones([4, 4], { device, dtype: 'bool' })),
     idx: xpu.tensor([0, 1], { device, dtype: 'int32' }),
     idx23: xpu.zeros([2, 3], { device, dtype: 'int32' }),
+    probs: xpu.ones([3], { device }),
     lin: new xpu.nn.Linear(3, 4, { device }),
     emb: new xpu.nn.Embedding(2, 3, { device }),
     rms: new xpu.nn.RMSNorm(3, { device }),
@@ -180,6 +181,8 @@ const CALLS: Record<string, Entry> = {
   scatter: { op: 'scatter', call: (f, p) => xpu.scatter(p('input', f.a), 1, p('index', f.idx23), p('src', f.a, 'operand')) },
   scatterAdd: { op: 'scatterAdd', call: (f, p) => xpu.scatterAdd(p('input', f.a), 1, p('index', f.idx23), p('src', f.a)) },
   oneHot: { op: 'oneHot', call: (f, p) => xpu.oneHot(p('input', f.idx), 3) },
+  dropout: { op: 'dropout', call: (f, p) => xpu.dropout(p('input', f.a), 0.5) },
+  multinomial: { op: 'multinomial', call: (f, p) => xpu.multinomial(p('input', f.probs), 2, true) },
   einsum: { op: 'einsum', call: (f, p) => xpu.einsum('ij,jk->ik', p('operands[0]', f.a), p('operands[1]', f.b)) },
   outer: { op: 'outer', call: (f, p) => xpu.outer(p('input', f.v3), p('vec2', f.v4)) },
   dot: { op: 'dot', call: (f, p) => xpu.dot(p('input', f.v3), p('other', f.v3)) },
@@ -261,6 +264,7 @@ const METHOD_CALLS: Record<string, Entry> = {
 /** Exported functions and classes that take no tensor argument (creation from sizes, predicates, classes of errors...). */
 const NO_TENSOR_ARGS = new Set([
   'tensor', 'zeros', 'ones', 'full', 'empty', 'arange', 'linspace', 'eye', 'rand', 'randn', 'manualSeed', 'getRngState',
+  'randint', 'randperm',
   'scope', 'isTensor', 'device', 'defaultDevice', 'ready', 'nativeInfo', 'Tensor', 'Device', 'BlockMask',
   'nn.ropeInvFreq', 'nn.isQuantizedLike', 'quant.isQuantizedTensor', 'quant.int8RowStride', 'quant.roundHalfEven',
   'quant.packInt4', 'quant.unpackInt4', 'quant.padInt8Rows', 'quant.unpadInt8Rows', 'quant.fromMatMulNBits', 'quant.fromGptq',
@@ -279,6 +283,7 @@ const TENSOR_METHODS_WITHOUT_TENSOR_ARGS = new Set([
   'flatten', 'contiguous', 'clone', ...REDUCTIONS, 'softmax', 'logSoftmax', 'triu', 'tril',
   ...UNARY_OPS.filter((n) => !['hardswish', 'mish', 'leakyRelu', 'elu', 'softplus'].includes(n)), 'logsumexp',
   'split', 'chunk', 'repeat', 'tile', 'flip', 'roll', 'cumsum', 'cumprod', 'sort', 'argsort', 'topk',
+  'multinomial', 'size', 'dim', 'float', 'half', 'detach',
 ]);
 
 const isClass = (v: unknown): boolean => typeof v === 'function' && /^class\b/.test(Function.prototype.toString.call(v));
@@ -497,6 +502,11 @@ const NUMERIC: Record<string, NumEntry> = {
   topk: { op: 'topk', call: (f, n) => xpu.topk(f.a, n('k', 2, 'int'), { dim: n('dim', 1, 'optionalInt') }) },
   scatter: { op: 'scatter', call: (f, n) => xpu.scatter(f.a, n('dim', 1, 'int'), f.idx23, n('src', 2, 'number')) },
   oneHot: { op: 'oneHot', call: (f, n) => xpu.oneHot(f.idx, n('numClasses', 3, 'optionalInt')) },
+  dropout: { op: 'dropout', call: (f, n) => xpu.dropout(f.a, n('p', 0.5, 'number')) },
+  // (an array where high goes is torch's short form, randint(high, shape): a valid call)
+  randint: { op: 'randint', call: (_f, n) => xpu.randint(n('low', 0, 'int'), n('high', 5, 'optionalInt'), n('shape', [2], 'shape')) },
+  randperm: { op: 'randperm', call: (_f, n) => xpu.randperm(n('n', 4, 'int')) },
+  multinomial: { op: 'multinomial', call: (f, n) => xpu.multinomial(f.probs, n('numSamples', 2, 'int'), true) },
   addmm: { op: 'addmm', call: (f, n) => xpu.addmm(f.o24, f.a, f.b, { alpha: n('alpha', 1, 'optionalFinite'), beta: n('beta', 1, 'optionalFinite') }) },
   scaledDotProductAttention: { op: 'scaledDotProductAttention', call: (f, n) => xpu.scaledDotProductAttention(f.q, f.q, f.q, { scale: n('scale', 0.5, 'optionalFinite') }) },
   flexAttention: { op: 'flexAttention', call: (f, n) => xpu.flexAttention(f.q, f.q, f.q, { scale: n('scale', 0.5, 'optionalFinite') }) },

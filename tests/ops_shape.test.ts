@@ -149,6 +149,22 @@ describe.each(testDevices())('shape ops on %s', (device) => {
     expect(Array.from(await xpu.pad(x().transpose(0, 2), [2, 1, 0, 3], { mode }).data())).toEqual(ref.data);
   });
 
+  it('size, dim, float, half, detach as torch\'s Tensor methods', async () => {
+    const t = x();
+    expect([t.size(), t.size(1), t.size(-1), t.dim(), xpu.tensor(1, { device }).dim()]).toEqual([[3, 4, 5], 4, 5, 3, 0]);
+    caught(() => t.size(3), xpu.XpuIndexError);
+    caught(() => xpu.tensor(1, { device }).size(0), xpu.XpuIndexError);
+    const i = xpu.tensor([1, 2], { device, dtype: 'int32' });
+    expect([i.float().dtype, Array.from(await i.float().data())]).toEqual(['float32', [1, 2]]);
+    expect([i.half().dtype, Array.from(await i.half().data())]).toEqual(['float16', [1, 2]]);
+    const f = xpu.tensor([1], { device });
+    expect(f.float()).toBe(f); // already float32: the tensor itself, as torch
+    const d = t.transpose(0, 2).detach();
+    expect([d.shape, d.isContiguous()]).toEqual([[5, 4, 3], false]);
+    d.dispose();
+    expect(await t.sum().item()).toBe(VALUES.reduce((a, b) => a + b, 0)); // storage shared, still alive
+  });
+
   it('pad: torch\'s results, dtypes and errors', async () => {
     const r = xpu.arange(3, undefined, 1, { device, dtype: 'float32' });
     // F.pad(arange(3.), (1, 2), value=7.5) = [7.5, 0, 1, 2, 7.5, 7.5]; (-1, 2) crops: [1, 2, 0, 0].

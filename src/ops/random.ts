@@ -49,6 +49,25 @@ export function philox(c0: number, c1: number, k0: number, k1: number): [number,
 
 const u01 = (x: number): number => ((x >>> 8) + 1) * 5.9604644775390625e-8;
 
+/**
+ * For other random ops (random_ops.ts): the key and counter base of `count` draws as map
+ * scalars 0-3 (key lo, hi; counter lo, hi), advancing the offset as rand does.
+ */
+export function philoxScalars(count: number): Scalar[] {
+  const off = state.offset;
+  state.offset += count;
+  return [
+    { kind: 'u32', value: state.seedLo }, { kind: 'u32', value: state.seedHi },
+    { kind: 'u32', value: off >>> 0 }, { kind: 'u32', value: Math.floor(off / 2 ** 32) >>> 0 },
+  ];
+}
+
+/** The JS side of draw i from scalars 0-3 (philoxScalars): the counter carries into its high word as the WGSL does. */
+export function philoxAt(s: readonly number[], i: number): [number, number, number, number] {
+  const ctr = (s[2] + i) >>> 0;
+  return philox(ctr, (s[3] + (ctr < i ? 1 : 0)) >>> 0, s[0], s[1]);
+}
+
 function randomKernel(kind: 'uniform' | 'normal'): MapKernel {
   // Scalars: 0/1 = key, 2/3 = counter base (lo, hi), 4/5 = the distribution's parameters,
   // 6/7 = how uniform draws keep their top bits: shift, 2^-bits.

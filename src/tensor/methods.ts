@@ -10,3 +10,5 @@ import './methods/pointwise.js';
 import './methods/shape_ops.js';
 import './methods/index_ops.js';
 import './methods/products.js';
+import './methods/random_ops.js';
+import './methods/info.js';
