@@ -1,5 +1,5 @@
 import type { Activation } from './backend.js';
-import { gelu } from '../ops/elementwise_table.js';
+import { gelu } from './scalar_math.js';
 
 /**
  * The activations a GEMM epilogue fuses, once for both devices: a WGSL expression over an f32

@@ -1,3 +1,4 @@
+import { settings } from '../settings.js';
 import Table from 'cli-table3';
 import * as xpu from '../index.js';
 import type { Tensor } from '../index.js';
@@ -92,7 +93,7 @@ export async function runDemo(): Promise<number> {
       console.log(`FAIL: ${errors} of ${CASES.length} ops failed on cpu`);
       return 1;
     }
-    if (process.env.XPU_REQUIRE_GPU === '1') {
+    if (settings.XPU_REQUIRE_GPU) {
       console.log('FAIL: XPU_REQUIRE_GPU=1 and there is no xpu device');
       return 1;
     }

@@ -1,3 +1,4 @@
+import { settings } from '../settings.js';
 import { scaledDotProductAttention } from '../ops/attention/sdpa.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { attentionFallback, type AttentionOptions } from './attention_fallback.js';
@@ -8,6 +9,6 @@ import { attentionFallback, type AttentionOptions } from './attention_fallback.j
  * selects the matmul-softmax-matmul composition instead (attention_fallback.ts), to compare.
  */
 export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
-  if (process.env.XPU_ATTENTION === 'composed') return attentionFallback(q, k, v, options);
+  if (settings.XPU_ATTENTION === 'composed') return attentionFallback(q, k, v, options);
   return scaledDotProductAttention(q, k, v, { ...options, enableGqa: true });
 }

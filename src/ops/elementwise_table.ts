@@ -1,5 +1,8 @@
 import type { ComputeKind } from '../tensor/dtype.js';
 import * as tw from './twins.js';
+import { erf, erfc, gelu } from '../backends/scalar_math.js';
+
+export { erf, erfc, gelu };
 
 /**
  * Every elementwise op, defined once for both devices: a WGSL body over x0, x1, x2 (in the
@@ -15,45 +18,9 @@ export interface ElementwiseDef {
 
 const f = (wgsl: string, js: (...x: number[]) => number): ElementwiseDef => ({ wgsl: () => wgsl, js: () => js });
 
-/**
- * erfc in float64, to ~1e-13 relative: 1 - erf by its series of positive terms below 2.5
- * (erf(x) = 2/sqrt(pi) e^-x^2 sum (2x^2)^n x / (2n+1)!!), the continued fraction
- * erfc(x) = e^-x^2 / sqrt(pi) / (x + (1/2) / (x + 1 / (x + (3/2) / (x + ...)))) above.
- * (The WGSL twin in kernels/common/math.wgsl is an f32 fit of the same function.)
- */
-export function erfc(x: number): number {
-  if (Number.isNaN(x)) return NaN;
-  if (x < 0) return 2 - erfc(-x);
-  if (x < 2.5) return 1 - erfSeries(x);
-  if (x > 27) return 0;
-  let t = x;
-  for (let k = 60; k >= 1; k--) t = x + k / 2 / t;
-  return Math.exp(-x * x) / (Math.sqrt(Math.PI) * t);
-}
-
-function erfSeries(x: number): number {
-  const x2 = x * x;
-  let term = x;
-  let sum = x;
-  for (let n = 1; n < 200 && term > sum * 1e-17; n++) {
-    term *= (2 * x2) / (2 * n + 1);
-    sum += term;
-  }
-  return (2 / Math.sqrt(Math.PI)) * Math.exp(-x2) * sum;
-}
-
-export function erf(x: number): number {
-  if (Number.isNaN(x)) return NaN;
-  const a = Math.abs(x);
-  const r = a < 2.5 ? erfSeries(a) : 1 - erfc(a);
-  return x < 0 || Object.is(x, -0) ? -r : r; // erf(-0) = -0, as torch
-}
-
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
-/** gelu(x) = x Phi(x), Phi through erfc so that the negative tail keeps its precision. */
-export const gelu = (x: number): number => (x === -Infinity ? NaN : x * 0.5 * erfc(-x * Math.SQRT1_2));
 
 /** 0.5 x (1 + tanh(v)) written as x sigmoid(2v): the same function, no cancellation for x < 0. */
 export const geluTanh = (x: number): number => x / (1 + Math.exp(-2 * SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)));

@@ -1,9 +1,11 @@
-import type { MapKernel } from '../backends/backend.js';
 import { XpuDTypeError, XpuShapeError } from '../errors.js';
 import { isFloating } from '../tensor/dtype.js';
 import { broadcastShapes, fmtShape, shapeEq } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkSameDevice, operand, runMap } from './common.js';
+import { ROTARY_KERNEL, rotateHalf } from '../backends/rotary_kernel.js';
+
+export { ROTARY_KERNEL, rotateHalf };
 
 /**
  * Rotary position embedding in the "rotate half" layout (Hugging Face transformers' Llama):
@@ -15,34 +17,6 @@ import { checkSameDevice, operand, runMap } from './common.js';
  * Scalars: 0 = the last dim's index in the output coordinates, 1 = half the last dim,
  * 2 = x's storage stride along the last dim (so a strided x is read in place).
  */
-/**
- * One output element: x * cos + rotate_half's partner * sin, where the partner is -x2 for an
- * element of the first half and x1 for one of the second. The cpu twin and the cpu's row loop
- * (src/backends/cpu/rotary_fast.ts) both compute through this.
- */
-export const rotateHalf = (x: number, partner: number, cos: number, sin: number, first: boolean): number => x * cos + (first ? -partner : partner) * sin;
-
-export const ROTARY_KERNEL: MapKernel = {
-  name: 'rotary_half',
-  lazy: true,
-  usesCoords: true,
-  wgsl: [
-    'let j = i32(c[su(0u)]);',
-    '  let h = si(1u);',
-    '  let first = j < h;',
-    '  let partner = ld0(e0 + select(-h, h, first) * si(2u));',
-    '  let rot = select(partner, -partner, first);',
-    '  return R(ld0(e0) * ld1(e1) + rot * ld2(e2));',
-  ].join('\n'),
-  js: (_x, ctx) => {
-    const j = ctx.coords[ctx.scalars[0]];
-    const h = ctx.scalars[1];
-    const first = j < h;
-    const partner = ctx.load(0, ctx.e[0] + (first ? h : -h) * ctx.scalars[2]);
-    return rotateHalf(ctx.load(0, ctx.e[0]), partner, ctx.load(1, ctx.e[1]), ctx.load(2, ctx.e[2]), first);
-  },
-};
-
 /**
  * applyRotary(x, cos, sin): x is [..., D] with D even; cos and sin broadcast to x (typically
  * [L, 1, D] or [1, L, 1, D] tables narrowed to the positions). Float dtypes; the output has x's

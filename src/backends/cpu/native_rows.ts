@@ -1,5 +1,5 @@
 import type { MapSpec, ReduceSpec, RowsSpec } from '../backend.js';
-import { ROTARY_KERNEL } from '../../ops/rotary.js';
+import { ROTARY_KERNEL } from '../rotary_kernel.js';
 import { coalesce, numel } from '../../tensor/shape.js';
 import type { HostArray } from '../../tensor/dtype.js';
 import { giveBackHost } from './host_pool.js';

@@ -1,5 +1,5 @@
 import type { MapSpec } from '../backend.js';
-import { ROTARY_KERNEL, rotateHalf } from '../../ops/rotary.js';
+import { ROTARY_KERNEL, rotateHalf } from '../rotary_kernel.js';
 import { numel } from '../../tensor/shape.js';
 import type { HostArray } from '../../tensor/dtype.js';
 import { loadRow, storeRow } from './host_rows.js';

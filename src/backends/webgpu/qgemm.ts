@@ -1,3 +1,4 @@
+import { settings } from '../../settings.js';
 import type { QuantMatmulSpec, Storage } from '../backend.js';
 import { COPY_KERNEL } from '../copy_kernel.js';
 import { gemvRows } from './gemm_codegen.js';
@@ -18,7 +19,7 @@ import { QGEMM_PARAMS, qgemmLayoutKey, qgemmReads, qgemmSource, type QGemmLayout
 
 /** Whether this device's WGSL has dot4I8Packed / unpack4xI8 (the w8a8 fast path). */
 export function hasDot4(host: Pick<GpuHost, 'adapter'>): boolean {
-  return (host.adapter.dot4 ?? false) && process.env.XPU_QUANT_DOT4 !== 'off';
+  return (host.adapter.dot4 ?? false) && settings.XPU_QUANT_DOT4 !== 'off';
 }
 
 /**
