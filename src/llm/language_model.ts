@@ -1,4 +1,5 @@
 import type { DeviceLike } from '../device/device.js';
+import { ready } from '../device/registry.js';
 import { XpuValueError } from '../errors.js';
 import { GgufReader } from '../io/gguf_reader.js';
 import { loadLlamaGguf } from '../models/llama/gguf.js';
@@ -82,6 +83,8 @@ export class LanguageModel {
  * one pass over the file, weights dequantized to float32 as they are read.
  */
 export async function load(path: string, options: LoadOptions = {}): Promise<LanguageModel> {
+  // load() is async anyway: open the GPU here rather than make the caller await ready() first.
+  if (options.device !== undefined && options.device !== 'cpu') await ready();
   const r = await GgufReader.open(path);
   try {
     const tokenizer = Tokenizer.fromGguf(r);
