@@ -318,6 +318,29 @@ describe('cpu map fast paths', () => {
     expectSame(await xpu.ones([5], { device, dtype }).data(), [1, 1, 1, 1, 1], `ones ${dtype}`);
   });
 
+  it.each(['int32', 'uint32', 'int8', 'uint8'] as DType[])('embedding, indexSelect and gather with %s indices copy the indexed elements of every dtype exactly', async (idt) => {
+    for (const dtype of DTYPES) {
+      const w = base(dtype, [9, 40], 51);
+      const wv = flatValues(w.h);
+      const ids = [3, 0, 8, 3, 5];
+      const idx = xpu.tensor(Int32Array.from(ids), { device, dtype: idt });
+      // embedding: whole rows (one set() per row); of a transposed weight: strided rows.
+      expectSame(await xpu.embedding(idx, w.t).data(), ids.flatMap((i) => wv.slice(i * 40, i * 40 + 40)).map((v) => store(dtype, v)), `embedding ${dtype}[${idt}]`);
+      const wt = w.t.transpose(0, 1).contiguous().transpose(0, 1); // same values, column-major
+      expectSame(await xpu.embedding(idx.reshape([5, 1]), wt).data(), ids.flatMap((i) => wv.slice(i * 40, i * 40 + 40)).map((v) => store(dtype, v)), `embedding of a column-major ${dtype}`);
+      // indexSelect along the last dim: the index changes along the row (element by element).
+      const cols = [39, 0, 7, 7];
+      const sel = xpu.indexSelect(w.t, 1, xpu.tensor(Int32Array.from(cols), { device, dtype: idt }));
+      const want: number[] = [];
+      for (let r = 0; r < 9; r++) for (const c of cols) want.push(store(dtype, wv[r * 40 + c]));
+      expectSame(await sel.data(), want, `indexSelect dim 1 ${dtype}[${idt}]`);
+      // gather along dim 1 with a per-element index.
+      const gi = Array.from({ length: 9 * 3 }, (_, k) => (k * 7) % 40);
+      const g = xpu.gather(w.t, 1, xpu.tensor(Int32Array.from(gi), { device, dtype: idt === 'int8' || idt === 'uint8' ? 'int32' : idt, shape: [9, 3] }));
+      expectSame(await g.data(), gi.map((c, k) => store(dtype, wv[Math.floor(k / 3) * 40 + c])), `gather ${dtype}[${idt}]`);
+    }
+  });
+
   it('large random broadcasts in 3-d and 4-d match float64 (the odometer over outer dims)', async () => {
     const r = rng(99);
     for (let trial = 0; trial < 20; trial++) {

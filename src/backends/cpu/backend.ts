@@ -8,6 +8,7 @@ import { CpuStorage } from './storage.js';
 import { StridedWalker } from './indexing.js';
 import { fastMap } from './map_fast.js';
 import { fastRotary } from './rotary_fast.js';
+import { fastTake } from './take_fast.js';
 import { fastReduce } from './reduce_fast.js';
 import { fastRows } from './rows_fast.js';
 import { nativeMap } from './native_map.js';
@@ -84,6 +85,7 @@ export class CpuBackend implements Backend {
     // Pure kernels (elementwise, casts, copies, fills) run as generated typed-array loops.
     if (kernel.pure && fastMap(spec, out.data, n, shape, strides)) return out;
     if (n > 0 && fastRotary(spec, out.data)) return out;
+    if (fastTake(spec, out.data, n, shape, strides)) return out;
     const readers = inputs.map((op, k) => hostReader((op.storage as CpuStorage).data, op.dtype, spec.loadKinds?.[k] ?? argKind));
     const write = hostWriter(out.data, outDtype);
     const walker = new StridedWalker(shape, strides, inputs.map((op) => op.offset));
