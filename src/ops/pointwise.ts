@@ -5,7 +5,7 @@ import { dtypeInfo, isFloating, resultType, type DType, type PromotionOperand } 
 import { broadcastShapes, fmtShape, numberArg } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkSameDevice, copyAs, operand, optionsArg, runMap, tensorArg } from './common.js';
-import { run, type TensorOrScalar } from './elementwise.js';
+import { run } from './elementwise.js';
 import { TERNARY } from './elementwise_table.js';
 import { all } from './logical_reduce.js';
 import { item } from './transfer.js';
