@@ -271,6 +271,9 @@ const NO_TENSOR_ARGS = new Set([
   'flex.parseExpr', 'flex.BlockMask', 'nn.ModuleList',
   // GGUF blocks are bytes in, a Float32Array out.
   'quant.dequantizeGguf', 'quant.canDequantize', 'quant.ggmlByteSize', 'quant.ggmlTypeById', 'quant.ggmlTypeByName',
+  // GGUF weight formats: format descriptors, raw block bytes and their word-aligned planes.
+  'quant.ggufFormatInfo', 'quant.ggufWeightFormatOf', 'quant.isGgufWeightFormat', 'quant.toGgufPlanes', 'quant.toGgufBytes',
+  'quant.dequantizeGgufPlanes', 'quant.quantizedFromGguf',
 ]);
 /** Class methods without tensor arguments (constructors take sizes; the rest read or free the object itself). */
 const METHODS_WITHOUT_TENSOR_ARGS = /^(nn\.\w+\.(namedModules|namedParameters|getParameter|resolveParameter|to|dispose|onMoved|onDispose|registerParameter|registerModule|registerModuleList)|quant\.QuantizedTensor\.\w+|(flex\.)?BlockMask\.\w+|Device\.\w+)$/;
