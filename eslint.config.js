@@ -20,6 +20,19 @@ export default tseslint.config(
       // Modest on purpose: the code base predates the linter.
       '@typescript-eslint/no-unused-vars': 'warn',
       '@typescript-eslint/no-unused-expressions': 'off',
+      // The layering: ops call the backends' primitives, never the other way round.
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: [
+            {
+              target: './src/backends',
+              from: './src/ops',
+              message: 'backends do not import src/ops (move what both need below: src/backends/*)',
+            },
+          ],
+        },
+      ],
     },
   },
   // Plain JavaScript (this file, the multi-rank test scripts) runs on Node.

@@ -1,5 +1,5 @@
 import type { MapSpec } from '../backend.js';
-import { TAKE_KERNEL } from '../../ops/structural_kernels.js';
+import { TAKE_KERNEL } from '../structural_kernels.js';
 import type { HostArray } from '../../tensor/dtype.js';
 import type { CpuStorage } from './storage.js';
 

@@ -30,7 +30,7 @@ export const ATTENTION_PARAMS = uniformStruct('Params', {
   vOff: 'i32', mOff: 'i32', fOff: 'i32', p0: 'u32',
   qs: 'vec4<i32>', ks: 'vec4<i32>', vs: 'vec4<i32>', ms: 'vec4<i32>', fs: 'vec4<i32>',
   rt: 'vec4<u32>',
-  cshape: { array: 'u32', length: 4 * MAX_CAPTURES },
+  cshape: { array: 'u32', length: 4 * MAX_CAPTURES, stride: 4 },
 });
 const PARAMS = ATTENTION_PARAMS.wgsl;
 
@@ -285,6 +285,6 @@ export function attentionUniforms(spec: AttentionSpec, u: { qTiles: number; grou
     vOff: spec.v.offset, mOff: spec.mask?.operand.offset ?? 0, fOff: spec.blockMask?.flags.offset ?? 0, p0: spec.causal ? 1 : 0,
     qs: spec.q.strides, ks: spec.k.strides, vs: spec.v.strides, ms: spec.mask?.operand.strides ?? [], fs: spec.blockMask?.flags.strides ?? [],
     rt: [spec.e, spec.ev, u.bk ?? 0, 0],
-    cshape: Array.from({ length: MAX_CAPTURES }, (_, i) => Array.from({ length: 4 }, (_, d) => spec.captures[i]?.shape[d] ?? 0)).flat(),
+    cshape: spec.captures.slice(0, MAX_CAPTURES).map((c) => c.shape.slice(0, 4)),
   });
 }

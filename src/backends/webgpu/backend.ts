@@ -38,7 +38,7 @@ const STRIDES = { array: 'i32', length: MAX_RANK } as const;
 const mapParams = (m: number) => uniformStruct('Params', {
   numel: 'u32', rank: 'u32', p0: 'u32', p1: 'u32',
   shape: RANK, s: { array: 'u32', length: MAX_RANK },
-  st: { array: 'i32', length: MAX_RANK * m }, off: { array: 'i32', length: 4 * m },
+  st: { array: 'i32', length: MAX_RANK * m, stride: MAX_RANK }, off: { array: 'i32', length: 4 * m, stride: 4 },
 });
 const MAP_PARAMS = new Map<number, ReturnType<typeof mapParams>>();
 function mapParamsFor(m: number): ReturnType<typeof mapParams> {
@@ -181,13 +181,13 @@ export class WebGPUBackend implements Backend, GpuHost {
     // An index kernel gets its own device-side assert slot (asserts.ts), passed in p0.
     const chk = spec.indexCheck;
     const slot = asserts ? this.queue.reserveAssert(chk?.op ?? kernel.name, chk?.arg ?? 'index', chk?.size ?? 0) : undefined;
+    // Scalars as raw words (the kernel bitcasts each by its kind); one row of strides and one offset per input.
     const sc = spec.scalars ?? [];
-    const m = Math.max(1, nin);
-    const uniforms = mapParamsFor(m).write({
-      numel: n, rank: shape.length, p0: slot?.slot ?? 0, p1: 0, shape,
-      s: sc.map((x) => (x.kind === 'f32' ? f32Bits(x.value) : x.value >>> 0)),
-      st: Array.from({ length: m }, (_, k) => Array.from({ length: MAX_RANK }, (_, d) => strides[k]?.[d] ?? 0)).flat(),
-      off: Array.from({ length: m }, (_, k) => [inputs[k]?.offset ?? 0, 0, 0, 0]).flat(),
+    const words32: number[] = [];
+    for (const x of sc) words32.push(x.kind === 'f32' ? f32Bits(x.value) : x.value >>> 0);
+    const uniforms = mapParamsFor(Math.max(1, nin)).write({
+      numel: n, rank: shape.length, p0: slot?.slot ?? 0, p1: 0, shape, s: words32,
+      st: strides, off: inputs.map((x) => [x.offset]),
     });
     const words = Math.ceil(n / epw);
     try {

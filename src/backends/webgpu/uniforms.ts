@@ -15,19 +15,31 @@
 
 export type Scalar = 'u32' | 'i32' | 'f32';
 export type Vec4 = 'vec4<u32>' | 'vec4<i32>' | 'vec4<f32>';
-/** `length` values of one kind, packed 4 to a vec4 (WGSL arrays of scalars in a uniform block need a 16-byte stride). */
+/**
+ * `length` values of one kind, packed 4 to a vec4 (WGSL arrays of scalars in a uniform block need
+ * a 16-byte stride). With `stride`, the values may also be given as a list of rows, row r filling
+ * values [r * stride, r * stride + row length) (e.g. one row of strides per input).
+ */
 export interface Vec4Array {
   array: Scalar;
   length: number;
+  stride?: number;
 }
 export type FieldType = Scalar | Vec4 | Vec4Array;
 export type StructDecl = Record<string, FieldType>;
 
-/** The values of a struct: a number per scalar, a list per vector or array; pad* fields may be omitted. */
+/** A field's value: a number per scalar, a list per vector or array, or rows for an array with a stride. */
+export type FieldValue<T extends FieldType> = T extends Scalar
+  ? number
+  : T extends { stride: number }
+    ? readonly number[] | readonly (readonly number[])[]
+    : readonly number[];
+
+/** The values of a struct; pad* fields may be omitted (0). */
 export type UniformValues<D extends StructDecl> = {
-  [K in keyof D as K extends `pad${string}` ? never : K]: D[K] extends Scalar ? number : readonly number[];
+  [K in keyof D as K extends `pad${string}` ? never : K]: FieldValue<D[K]>;
 } & {
-  [K in keyof D as K extends `pad${string}` ? K : never]?: D[K] extends Scalar ? number : readonly number[];
+  [K in keyof D as K extends `pad${string}` ? K : never]?: FieldValue<D[K]>;
 };
 
 interface Field {
@@ -37,6 +49,8 @@ interface Field {
   offset: number;
   /** Values: 1 (scalar), 4 (vec4) or the array's length rounded up to whole vec4s. */
   count: number;
+  /** Values per row when the array may be given as rows. */
+  stride: number;
   wgsl: string;
   scalar: boolean;
 }
@@ -56,10 +70,19 @@ const roundUp = (x: number, a: number): number => Math.ceil(x / a) * a;
 function fieldOf(name: string, t: FieldType, at: number): Field {
   if (typeof t === 'object') {
     const vecs = Math.ceil(t.length / 4);
-    return { name, kind: t.array, offset: roundUp(at, 16), count: vecs * 4, wgsl: `array<vec4<${t.array}>, ${vecs}>`, scalar: false };
+    return {
+      name,
+      kind: t.array,
+      offset: roundUp(at, 16),
+      count: vecs * 4,
+      stride: t.stride ?? 0,
+      wgsl: `array<vec4<${t.array}>, ${vecs}>`,
+      scalar: false,
+    };
   }
-  if (t.startsWith('vec4')) return { name, kind: t.slice(5, 8) as Scalar, offset: roundUp(at, 16), count: 4, wgsl: t, scalar: false };
-  return { name, kind: t as Scalar, offset: roundUp(at, 4), count: 1, wgsl: t, scalar: true };
+  if (t.startsWith('vec4'))
+    return { name, kind: t.slice(5, 8) as Scalar, offset: roundUp(at, 16), count: 4, stride: 0, wgsl: t, scalar: false };
+  return { name, kind: t as Scalar, offset: roundUp(at, 4), count: 1, stride: 0, wgsl: t, scalar: true };
 }
 
 /** Declares a uniform struct: its WGSL text and its writer (see the module comment). */
@@ -97,22 +120,38 @@ export function uniformStruct<D extends StructDecl>(name: string, decl: D): Unif
     write(values: UniformValues<D>): ArrayBuffer {
       const buf = new ArrayBuffer(size);
       const dv = new DataView(buf);
-      const v = values as Record<string, number | readonly number[] | undefined>;
+      const v = values as Record<string, number | readonly number[] | readonly (readonly number[])[] | undefined>;
       for (const f of fields) {
         const x = v[f.name];
-        const list = x === undefined ? [] : typeof x === 'number' ? [x] : x;
-        if (list.length > f.count) throw new Error(`uniforms ${name}.${f.name}: ${list.length} values for ${f.count}`);
-        for (let j = 0; j < list.length; j++) {
-          const o = f.offset + 4 * j;
-          const y = list[j] ?? 0;
-          if (f.kind === 'f32') dv.setFloat32(o, y, true);
-          else if (f.kind === 'i32') dv.setInt32(o, y, true);
-          else dv.setUint32(o, y >>> 0, true);
+        if (x === undefined) continue;
+        if (typeof x === 'number') {
+          put(dv, f.kind, f.offset, x);
+          continue;
         }
+        if (f.stride && x.length && typeof x[0] !== 'number') {
+          const rows = x as readonly (readonly number[])[];
+          if (rows.length * f.stride > f.count)
+            throw new Error(`uniforms ${name}.${f.name}: ${rows.length} rows of ${f.stride} for ${f.count} values`);
+          for (let r = 0; r < rows.length; r++) {
+            const row = rows[r];
+            if (row.length > f.stride) throw new Error(`uniforms ${name}.${f.name}: a row of ${row.length} values for ${f.stride}`);
+            for (let j = 0; j < row.length; j++) put(dv, f.kind, f.offset + 4 * (r * f.stride + j), row[j] ?? 0);
+          }
+          continue;
+        }
+        const list = x as readonly number[];
+        if (list.length > f.count) throw new Error(`uniforms ${name}.${f.name}: ${list.length} values for ${f.count}`);
+        for (let j = 0; j < list.length; j++) put(dv, f.kind, f.offset + 4 * j, list[j] ?? 0);
       }
       return buf;
     },
   };
+}
+
+function put(dv: DataView, kind: Scalar, offset: number, x: number): void {
+  if (kind === 'f32') dv.setFloat32(offset, x, true);
+  else if (kind === 'i32') dv.setInt32(offset, x, true);
+  else dv.setUint32(offset, x >>> 0, true);
 }
 
 /** The u32 bits of an f32 value (for a field whose words the kernel bitcasts per element). */
