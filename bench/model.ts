@@ -9,6 +9,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import * as xpu from '../src/index.js';
+import { ggufTable, runGgufPeer, wantsGguf } from './model_gguf.js';
 
 type Cfg = typeof xpu.llama.LLAMA_TINY;
 type Format = 'float32' | 'float16' | 'int8' | 'int4';
@@ -147,12 +148,19 @@ export async function run(opts: { device: 'xpu' | 'cpu' | 'all'; quick: boolean;
       profiles[`${p.name} ${device}`] = await breakdown(p, device);
     }
   }
+  // SmolLM2 from its GGUF against llama.cpp (node-llama-cpp) on the same file: bench/model_gguf.ts.
+  const gguf = wantsGguf(opts.quick) ? await runGgufPeer(devices, opts.quick) : undefined;
   process.stdout.write(`\n${table(rows)}\n`);
   for (const [k, t] of Object.entries(profiles)) process.stdout.write(`\nper-kernel time, 8 float32 decode steps + 16-token prefill: ${k}\n${t}\n`);
+  if (gguf?.note) process.stdout.write(`\n${gguf.note}\n`);
+  if (gguf?.pairs.length) {
+    process.stdout.write(`\nSmolLM2-135M-Instruct Q4_1 GGUF, xpu vs llama.cpp (node-llama-cpp 3.21.1), same file, same prompt ids, alternating runs, medians:\n${ggufTable(gguf.pairs)}\n`);
+    for (const p of gguf.pairs) if (p.profile) process.stdout.write(`\nper-kernel time, 8 decode steps after a 16-token prompt: SmolLM2 ${p.xpu.engine}\n${p.profile}\n`);
+  }
   process.stdout.write('\nnotes: weights are seeded random (no tokenizer, nothing downloaded); prefill = prompt forward + first token; decode = later tokens, one step each with the KV cache; tok/s from wall time including the host read-back of each token.\n');
   process.stdout.write('onnxruntime-node: not compared; it would need an ONNX export of this random Llama, which needs a Python exporter this project does not ship.\n');
   if (opts.json) {
-    writeFileSync(opts.json, JSON.stringify({ suite: 'model', rows, profiles, software }, null, 2));
+    writeFileSync(opts.json, JSON.stringify({ suite: 'model', rows, profiles, software, gguf: gguf?.pairs }, null, 2));
     process.stdout.write(`wrote ${opts.json}\n`);
   }
 }
