@@ -1,5 +1,5 @@
-# The native addon xpu_native: buildInfo(), and collectives through OpenMPI and oneCCL (each
-# compiled in only when found); CPU kernels come later. What gets compiled in is decided by
+# The native addon xpu_native: buildInfo(), the CPU kernels, and collectives through OpenMPI and
+# oneCCL, each engine a plugin of its own (xpu_mpi.so, xpu_ccl.so) built only when found. What gets compiled in is decided by
 # native/configure.mjs.
 # The runtime works without this addon; scripts/setup.sh builds it and tolerates a failure.
 {
@@ -9,6 +9,9 @@
     'xpu_ccl_lib%': '<!(node native/configure.mjs ccl-lib)',
     'xpu_march%': '<!(node native/configure.mjs march)',
     'xpu_dnnl%': '<!(node native/configure.mjs dnnl)',
+    # 1 for `npm run native:prebuild` (scripts/prebuild.mjs): libraries found beside the binary ($ORIGIN).
+    'xpu_prebuild%': '<!(node native/configure.mjs prebuild)',
+    'xpu_napi_include': "<!(node -p \"require('node-addon-api').include_dir\")",
   },
   'targets': [
     {
@@ -17,18 +20,14 @@
         'native/addon.cc',
         'native/build_info.cc',
         'native/toolchain_info.cc',
-        'native/mpi_info.cc',
-        'native/ccl_info.cc',
         # fd 2 redirected around a synchronous call (Dawn's adapter warnings, src/device/stderr_filter.ts).
         'native/stderr_capture.cc',
         # Collectives: a worker thread per engine (engine.cc), the JS binding shared by the
-        # engines (binding.cc), the cross-rank argument check (agree.cc), and one file per engine,
-        # each reducing to a stub when its engine is absent.
+        # engines (binding.cc), and the loader of the engines' plugins (plugins.cc: xpu_mpi.so and
+        # xpu_ccl.so, the targets below), so the addon itself links neither MPI nor oneCCL.
         'native/collectives/engine.cc',
         'native/collectives/binding.cc',
-        'native/collectives/agree.cc',
-        'native/collectives/mpi_backend.cc',
-        'native/collectives/ccl_backend.cc',
+        'native/collectives/plugins.cc',
         # CPU kernels: one compute thread with an ordered queue (queue.cc) and the GEMM on
         # oneDNN's matmul primitive (gemm.cc; without oneDNN only the queue is built).
         'native/compute/queue.cc',
@@ -60,7 +59,13 @@
       'cflags_cc!': ['-fno-exceptions'],
       'cflags_cc': ['-O3', '-std=c++17', '-fopenmp'],
       'ldflags': ['-fopenmp'],
+      'libraries': ['-ldl'],
       'conditions': [
+        ['xpu_prebuild==1', {
+          # oneDNN, libgomp and OpenCL's loader ship in lib/ beside the baseline binary and one level
+          # up from the ISA variants'. DT_RPATH (not RUNPATH): it also serves libdnnl's own NEEDED.
+          'ldflags': ['-Wl,--disable-new-dtags', "-Wl,-rpath,'$$ORIGIN/lib:$$ORIGIN/../lib'"],
+        }],
         ['xpu_march!=""', {
           'cflags_cc': ['-march=<(xpu_march)'],
         }],
@@ -68,24 +73,29 @@
           'defines': ['XPU_HAVE_DNNL=1'],
           'libraries': ['-ldnnl', '-lgomp'],
         }],
-        ['xpu_mpi==1', {
-          # OMPI_SKIP_MPICXX: OpenMPI's deprecated C++ bindings break a Node addon's link.
-          'defines': ['XPU_HAVE_MPI=1', 'OMPI_SKIP_MPICXX=1'],
-          'cflags_cc': ['<!@(pkg-config --cflags ompi-c)'],
-          'libraries': ['<!@(pkg-config --libs ompi-c)'],
-        }],
-        ['xpu_ccl_root!=""', {
-          'defines': ['XPU_HAVE_CCL=1', 'XPU_CCL_ROOT_DIR="<(xpu_ccl_root)"'],
-          'include_dirs': ['<(xpu_ccl_root)/include'],
-          # rpath: oneAPI's lib dir is not on the loader's path unless setvars.sh was sourced.
-          'libraries': ['-L<(xpu_ccl_lib)', '-lccl', '-Wl,-rpath,<(xpu_ccl_lib)'],
-        }],
       ],
     },
   ],
   'conditions': [
     ['xpu_mpi==1', {
       'targets': [
+        {
+          # The OpenMPI engine, a plugin the addon dlopens (native/collectives/plugin.h).
+          'target_name': 'xpu_mpi',
+          # A shared library (build/Release/xpu_mpi.so), not a loadable_module: node-gyp names every
+          # loadable module .node, and node-gyp-build takes the first .node in build/Release.
+          'type': 'shared_library',
+          'product_prefix': '',
+          'product_extension': 'so',
+          'sources': ['native/collectives/mpi_backend.cc', 'native/collectives/engine.cc', 'native/collectives/agree.cc'],
+          'include_dirs': ['<(xpu_napi_include)'],
+          # OMPI_SKIP_MPICXX: OpenMPI's deprecated C++ bindings break a Node addon's link.
+          'defines': ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS', 'XPU_HAVE_MPI=1', 'OMPI_SKIP_MPICXX=1', 'XPU_COLL_PLUGIN=1'],
+          'cflags!': ['-fno-exceptions'],
+          'cflags_cc!': ['-fno-exceptions'],
+          'cflags_cc': ['-O2', '-std=c++17', '<!@(pkg-config --cflags ompi-c)'],
+          'libraries': ['<!@(pkg-config --libs ompi-c)', '-ldl'],
+        },
         {
           # The plain C++ reference for bench/collectives.ts: MPI_Allreduce timed the way the
           # TypeScript ranks time theirs. Only with MPI; the bench compiles it with mpicxx itself
@@ -96,6 +106,30 @@
           'defines': ['OMPI_SKIP_MPICXX=1'],
           'cflags_cc': ['-O3', '-std=c++17', '<!@(pkg-config --cflags ompi-c)'],
           'libraries': ['<!@(pkg-config --libs ompi-c)'],
+        },
+      ],
+    }],
+    ['xpu_ccl_root!=""', {
+      'targets': [
+        {
+          # The oneCCL engine, a plugin the addon dlopens (native/collectives/plugin.h).
+          'target_name': 'xpu_ccl',
+          'type': 'shared_library',
+          'product_prefix': '',
+          'product_extension': 'so',
+          'sources': ['native/collectives/ccl_backend.cc', 'native/collectives/engine.cc', 'native/collectives/agree.cc'],
+          'include_dirs': ['<(xpu_napi_include)', '<(xpu_ccl_root)/include'],
+          'defines': ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS', 'XPU_HAVE_CCL=1', 'XPU_CCL_ROOT_DIR="<(xpu_ccl_root)"', 'XPU_COLL_PLUGIN=1'],
+          'cflags!': ['-fno-exceptions'],
+          'cflags_cc!': ['-fno-exceptions'],
+          'cflags_cc': ['-O2', '-std=c++17'],
+          'libraries': ['-L<(xpu_ccl_lib)', '-lccl'],
+          'conditions': [
+            # A source build finds oneCCL where it was built against (oneAPI's lib/ is not on the
+            # loader's path unless setvars.sh was sourced). A prebuilt one has no such path: the
+            # addon loads libccl.so.1 from XPU_CCL_ROOT / CCL_ROOT first (plugins.cc).
+            ['xpu_prebuild!=1', { 'libraries': ['-Wl,-rpath,<(xpu_ccl_lib)'] }],
+          ],
         },
       ],
     }],

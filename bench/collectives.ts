@@ -6,8 +6,11 @@
  * MPI_Allreduce, timed the same way; at 64 MiB the two are also run alternately a few times and
  * compared by median busbw (the target: ours >= 0.9x the baseline's).
  *
- *   npm run bench -- collectives [--quick] [--device cpu|xpu|all] [--json FILE]   (XPU_BENCH_RANKS=N)
- *   node dist/bench/collectives.js [-n 4] [--quick] [--device ...] [--json FILE]
+ *   npm run bench -- collectives [--backend mpi|ccl] [--quick] [--device cpu|xpu|all] [--json FILE]   (XPU_BENCH_RANKS=N)
+ *   node dist/bench/collectives.js [-n 4] [--backend mpi|ccl] [--quick] [--device ...] [--json FILE]
+ *
+ * With --backend ccl the TypeScript ranks run on oneCCL (started by `xpu run`, as for the tests);
+ * the C++ baseline stays MPI's, so the target line compares oneCCL under xpu.dist with plain MPI.
  *
  * JSON: every row with its per-iteration times, the summary, the machine; an SVG chart of busbw
  * beside the JSON file.
@@ -31,6 +34,8 @@ export interface CollectivesOptions {
   json?: string;
   /** Ranks (default XPU_BENCH_RANKS, else 4). */
   nproc?: number;
+  /** The engine under xpu.dist (default XPU_BENCH_BACKEND, else 'mpi'); the C++ baseline is MPI's either way. */
+  backend?: 'mpi' | 'ccl';
 }
 
 /** dist/bench/collectives.js -> the package root (two levels up from dist/bench). */
@@ -42,10 +47,10 @@ const log = (line: string) => process.stdout.write(line + '\n');
  * Runs the TypeScript ranks on `plan`; returns rank 0's rows. Ranks that measure cpu tensors only
  * do not open the GPU (XPU_DEVICE=cpu), as a cpu-only program would not.
  */
-async function runOurs(n: number, plan: RankPlan): Promise<Row[]> {
+async function runOurs(n: number, plan: RankPlan, backend: 'mpi' | 'ccl'): Promise<Row[]> {
   let text = '';
   const code = await runJob({
-    nproc: n, backend: 'mpi', script: RANK_SCRIPT, args: [JSON.stringify(plan)], timeout: 0, masterAddr: '127.0.0.1',
+    nproc: n, backend, script: RANK_SCRIPT, args: [JSON.stringify(plan)], timeout: 0, masterAddr: '127.0.0.1',
     env: plan.devices.includes('xpu') ? {} : { XPU_DEVICE: 'cpu' },
     out: (line, stream) => {
       text += line + '\n';
@@ -73,19 +78,26 @@ export async function run(opts: CollectivesOptions): Promise<void> {
     if (xpu.accelerator.isAvailable()) devices.push('xpu');
     else log(`collectives: no xpu device (${xpu.accelerator.unavailable()}); cpu tensors only`);
   }
+  const backend = opts.backend ?? (process.env.XPU_BENCH_BACKEND === 'ccl' ? 'ccl' : 'mpi');
   const native = xpu.nativeInfo();
+  // MPI is needed either way: the C++ baseline is MPI_Allreduce.
   if (!native.build?.mpi.built) {
     log(`collectives: skipped, the native addon has no MPI (${native.error ?? 'built without MPI'})`);
     return;
   }
+  if (backend === 'ccl' && !native.build.ccl.built) {
+    log('collectives: skipped, the native addon has no oneCCL (scripts/fetch-oneccl.sh, then npm run build:native)');
+    return;
+  }
+  const engine = backend === 'ccl' ? `oneCCL ${native.build.ccl.version ?? ''}`.trim() : (native.build.mpi.library ?? native.build.mpi.version);
   const sizes: SizeSpec[] = (opts.quick ? QUICK_SIZES : FULL_SIZES).map((bytes) => ({ bytes, ...iterations(bytes, opts.quick) }));
   const started = new Date();
   const load0 = loadavg()[0];
-  log(`collectives: ${n} ranks (mpirun), devices ${devices.join(', ')}, ${sizes.length} sizes ${sizes[0].bytes} B .. ${sizes.at(-1)!.bytes / 2 ** 20} MiB`);
+  log(`collectives: ${n} ranks (${backend === 'ccl' ? 'oneCCL, ranks started by xpu run' : 'mpirun'}), devices ${devices.join(', ')}, ${sizes.length} sizes ${sizes[0].bytes} B .. ${sizes.at(-1)!.bytes / 2 ** 20} MiB`);
 
   const binary = baselineBinary(ROOT);
-  const ours = await runOurs(n, { colls: [...COLLS], devices: ['cpu'], sizes });
-  if (devices.includes('xpu')) ours.push(...(await runOurs(n, { colls: ['allReduce'], devices: ['xpu'], sizes })));
+  const ours = await runOurs(n, { colls: [...COLLS], devices: ['cpu'], sizes }, backend);
+  if (devices.includes('xpu')) ours.push(...(await runOurs(n, { colls: ['allReduce'], devices: ['xpu'], sizes }, backend)));
   const base = await runBaseline(binary, n, sizes);
 
   // The target, measured alternately so the machine's load drifts over both alike.
@@ -94,7 +106,7 @@ export async function run(opts: CollectivesOptions): Promise<void> {
   const alt: { ours: Row[]; base: Row[] } = { ours: [], base: [] };
   for (let k = 0; k < rounds; k++) {
     alt.base.push(...(await runBaseline(binary, n, [target])));
-    alt.ours.push(...(await runOurs(n, { colls: ['allReduce'], devices: ['cpu'], sizes: [target] })));
+    alt.ours.push(...(await runOurs(n, { colls: ['allReduce'], devices: ['cpu'], sizes: [target] }, backend)));
   }
   const targetRows = [...ours, ...base, ...alt.ours, ...alt.base].filter((r) => r.coll === 'allReduce' && r.device === 'cpu' && r.bytes === TARGET_BYTES);
   // Two views of the same runs: the median over runs of busbw from each run's mean time (what
@@ -129,7 +141,9 @@ export async function run(opts: CollectivesOptions): Promise<void> {
       date: started.toISOString(),
       commit: gitCommit(),
       ranks: n,
-      engine: native.build.mpi.library ?? native.build.mpi.version,
+      backend,
+      engine,
+      baselineEngine: native.build.mpi.library ?? native.build.mpi.version,
       host: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadavg: { start: load0, end: loadavg()[0] } },
       xpuDevice: devices.includes('xpu') ? xpu.accelerator.getDeviceName() : null,
       method: 'per iteration: barrier, then the call; the slowest rank\'s time is kept; time = mean over iterations; algbw = bytes / time; busbw = algbw x factor (nccl-tests)',
@@ -150,7 +164,7 @@ export async function run(opts: CollectivesOptions): Promise<void> {
   }
 }
 
-/** Run directly: node dist/bench/collectives.js [-n N] [--quick] [--device D] [--json FILE]. */
+/** Run directly: node dist/bench/collectives.js [-n N] [--backend mpi|ccl] [--quick] [--device D] [--json FILE]. */
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const a = process.argv.slice(2);
   const val = (flag: string) => (a.includes(flag) ? a[a.indexOf(flag) + 1] : undefined);
@@ -159,5 +173,6 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     quick: a.includes('--quick'),
     device: (val('--device') as CollectivesOptions['device']) ?? 'all',
     json: val('--json'),
+    backend: val('--backend') === 'ccl' ? 'ccl' : val('--backend') === undefined ? undefined : 'mpi',
   });
 }

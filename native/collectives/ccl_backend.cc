@@ -1,6 +1,6 @@
 // The oneCCL backend: the same calls as mpi_backend.cc through oneCCL's C++ API, on the engine's
-// worker thread (create_communicator and event.wait() block). Compiled to a stub returning
-// nullptr unless binding.gyp found oneCCL (XPU_HAVE_CCL).
+// worker thread (create_communicator and event.wait() block). Built as the plugin xpu_ccl.so,
+// which links libccl (plugin.h); binding.gyp builds it only when it found oneCCL (XPU_HAVE_CCL).
 //
 // Rendezvous, as PyTorch's XCCL backend: rank 0 creates the main KVS (createMainKvs) and shares
 // its address through the TypeScript store; every rank then calls init({rank, size, address}).
@@ -8,12 +8,16 @@
 // with unequal parts is an all-reduce followed by a copy of this rank's part; point-to-point has
 // no probe, so a recv cannot tell a message of another size or dtype from its own.
 #include "backend.h"
+#include "plugin.h"
 
 #ifdef XPU_HAVE_CCL
 #include <oneapi/ccl.hpp>
+#include <oneapi/ccl/config.h>
 
 #include <cstring>
+#include <map>
 #include <memory>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -181,23 +185,42 @@ class CollectiveTask : public Task {
 
 // Point-to-point is started and then polled (event.test()), so a rank may send and receive at
 // once on the single worker thread.
+//
+// oneCCL's send/recv have no tag, and with several transfers in flight between the same two ranks
+// it does not pair them in the order they were issued: a 3-element recv got a 100003-element
+// message, libfabric reported truncation, and oneCCL aborted the process (a 4-rank ring of three
+// sends and three recvs at once). So per (communicator, peer, direction) one transfer is in flight
+// at a time, in the order issued (a ticket each): the k-th send to a peer meets the k-th recv there,
+// which is the order xpu.dist promises (same-tag messages arrive in the order sent; with oneCCL the
+// tag itself is not matched). Sends and recvs in the two directions still overlap (no deadlock).
+struct P2pLine {
+  uint64_t issued = 0, served = 0;
+};
+std::map<std::tuple<int, int, bool>, P2pLine> g_p2pLines;  // worker thread only
+
 class PointToPointTask : public Task {
  public:
   explicit PointToPointTask(Call c) : c_(std::move(c)) {}
   bool Start() override {
-    ccl::communicator* comm = nullptr;
-    if (!(status = Ready(c_.comm, &comm)).ok()) return true;
-    const bool isSend = c_.kind == Kind::kSend;
-    status = Guard(isSend ? "ccl::send" : "ccl::recv", [&] {
-      ev_ = std::make_unique<ccl::event>(isSend ? ccl::send(c_.send, c_.sendCount, TypeOf(c_.dtype), c_.root, *comm)
-                                                : ccl::recv(c_.recv, c_.recvCount, TypeOf(c_.dtype), c_.root, *comm));
-    });
-    return !status.ok();
+    if (!(status = Ready(c_.comm, &comm_)).ok()) return true;
+    key_ = {c_.comm, c_.root, c_.kind == Kind::kSend};
+    ticket_ = g_p2pLines[key_].issued++;
+    ticketed_ = true;
+    return Poll();
   }
   bool Poll() override {
+    if (!ev_) {
+      if (g_p2pLines[key_].served != ticket_) return false;  // an earlier transfer on this line first
+      const bool isSend = c_.kind == Kind::kSend;
+      status = Guard(isSend ? "ccl::send" : "ccl::recv", [&] {
+        ev_ = std::make_unique<ccl::event>(isSend ? ccl::send(c_.send, c_.sendCount, TypeOf(c_.dtype), c_.root, *comm_)
+                                                  : ccl::recv(c_.recv, c_.recvCount, TypeOf(c_.dtype), c_.root, *comm_));
+      });
+      if (!status.ok()) return Done();
+    }
     bool done = false;
     status = Guard("ccl::event::test", [&] { done = ev_->test(); });
-    return done || !status.ok();
+    return done || !status.ok() ? Done() : false;
   }
   void Fill(Napi::Env, Napi::Object& out) override {
     if (c_.kind != Kind::kRecv) return;
@@ -206,7 +229,21 @@ class PointToPointTask : public Task {
   }
 
  private:
+  // The transfer is over: the next one on this line may start.
+  bool Done() {
+    if (ticketed_) {
+      ticketed_ = false;
+      auto it = g_p2pLines.find(key_);
+      if (it != g_p2pLines.end() && ++it->second.served == it->second.issued) g_p2pLines.erase(it);
+    }
+    return true;
+  }
+
   Call c_;
+  ccl::communicator* comm_ = nullptr;
+  std::tuple<int, int, bool> key_{};
+  uint64_t ticket_ = 0;
+  bool ticketed_ = false;
   std::unique_ptr<ccl::event> ev_;
 };
 
@@ -257,6 +294,18 @@ class InitTask : public Task {
   ccl::kvs::address_type address_;
 };
 
+// oneCCL changed communicator::split: 2021.14 takes a comm_split_attr (color only; ranks keep
+// their parent order), 2021.16 (Intel's PyPI wheel) takes (color, key). Whichever the headers
+// have is used; the other overload is never instantiated.
+template <typename Comm>
+auto SplitComm(Comm& parent, int color, int key, int) -> decltype(parent.split(color, key)) {
+  return parent.split(color, key);
+}
+template <typename Comm>
+ccl::communicator SplitComm(Comm& parent, int color, int, long) {
+  return parent.split(ccl::preview::create_comm_split_attr(ccl::attr_val<ccl::comm_split_attr_id::color>(color)));
+}
+
 class SplitTask : public Task {
  public:
   SplitTask(int comm, int color, int key) : comm_(comm), color_(color), key_(key) {}
@@ -268,13 +317,12 @@ class SplitTask : public Task {
     const int color = color_ < 0 ? (1 << 24) : color_;
     std::unique_ptr<ccl::communicator> sub;
     status = Guard("ccl::communicator::split", [&] {
-      sub = std::make_unique<ccl::communicator>(parent->split(ccl::preview::create_comm_split_attr(ccl::attr_val<ccl::comm_split_attr_id::color>(color))));
+      sub = std::make_unique<ccl::communicator>(SplitComm(*parent, color, key_, 0));
     });
     if (status.ok() && color_ >= 0) {
       id_ = static_cast<int>(g.comms.size());
       g.comms.push_back(std::move(sub));
     }
-    (void)key_;
     return true;
   }
   void Fill(Napi::Env, Napi::Object& out) override { out.Set("comm", id_); }
@@ -347,7 +395,21 @@ Backend* CclBackend() {
   return &backend;
 }
 
+namespace {
+// What plugins.cc reports as buildInfo().ccl: the headers' version and the install built against.
+void FillInfo(PluginInfo* info) {
+#ifdef CCL_PRODUCT_FULL
+  info->version = CCL_PRODUCT_FULL;
+#endif
+#ifdef XPU_CCL_ROOT_DIR
+  info->root = XPU_CCL_ROOT_DIR;
+#endif
+}
+}  // namespace
+
 }  // namespace xpu::coll
+
+XPU_COLL_DEFINE_PLUGIN(xpu::coll::CclBackend, xpu::coll::FillInfo)
 
 #else
 

@@ -1,7 +1,8 @@
 // The OpenMPI backend: each Call becomes the matching MPI collective, run on the engine's worker
-// thread (the only thread that ever calls MPI, hence MPI_THREAD_FUNNELED). Compiled to a stub
-// returning nullptr when binding.gyp did not find MPI.
+// thread (the only thread that ever calls MPI, hence MPI_THREAD_FUNNELED). Built as the plugin
+// xpu_mpi.so, which links libmpi (plugin.h); binding.gyp builds it only when it found MPI.
 #include "backend.h"
+#include "plugin.h"
 
 #ifdef XPU_HAVE_MPI
 #include <dlfcn.h>
@@ -465,7 +466,29 @@ Backend* MpiBackend() {
   return &backend;
 }
 
+namespace {
+// What plugins.cc reports as buildInfo().mpi: the headers' version, and the library loaded (MPI
+// allows MPI_Get_library_version before MPI_Init, so this starts nothing).
+void FillInfo(PluginInfo* info) {
+  static std::string version, library;
+  version = "MPI " + std::to_string(MPI_VERSION) + "." + std::to_string(MPI_SUBVERSION);
+#ifdef OMPI_MAJOR_VERSION
+  version = "Open MPI " + std::to_string(OMPI_MAJOR_VERSION) + "." + std::to_string(OMPI_MINOR_VERSION) + "." + std::to_string(OMPI_RELEASE_VERSION) + " (" + version + ")";
+#endif
+  char lib[MPI_MAX_LIBRARY_VERSION_STRING];
+  int len = 0;
+  if (MPI_Get_library_version(lib, &len) == MPI_SUCCESS) {
+    library.assign(lib, len);
+    library = library.substr(0, library.find_first_of("\r\n,"));
+  }
+  info->version = version.c_str();
+  info->library = library.c_str();
+}
+}  // namespace
+
 }  // namespace xpu::coll
+
+XPU_COLL_DEFINE_PLUGIN(xpu::coll::MpiBackend, xpu::coll::FillInfo)
 
 #else
 

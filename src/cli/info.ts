@@ -123,11 +123,12 @@ export function printInfo(r: InfoReport): void {
   if (n.build) {
     const b = n.build;
     t.push(
-      ['addon', `loaded (${n.path})`],
+      ['addon', `loaded (${n.path}; ${n.variant === 'source' ? 'a source build' : `prebuilt for ${n.variant}`})`],
       ['compiler', `${b.compiler}, SIMD ${b.simd}`],
       ['Node-API', `${b.napiVersion} (node-addon-api ${b.nodeAddonApi})`],
-      ['MPI', b.mpi.built ? `built: ${b.mpi.version}${b.mpi.library ? `, loaded ${b.mpi.library}` : ''}` : 'not built'],
-      ['oneCCL', b.ccl.built ? `built: ${b.ccl.version ?? 'version unknown'} (${b.ccl.root})` : 'not built'],
+      // Each engine is a plugin the addon loads if its library is here (native/collectives/plugins.cc).
+      ['MPI', b.mpi.built ? `built: ${b.mpi.version}${b.mpi.library ? `, loaded ${b.mpi.library}` : ''}` : (b.mpi.error ?? 'not built')],
+      ['oneCCL', b.ccl.built ? `built: ${b.ccl.version ?? 'version unknown'}${b.ccl.root ? ` (${b.ccl.root})` : ''}` : (b.ccl.error ?? 'not built')],
       ['CPU kernels', b.cpuKernels.length ? b.cpuKernels.join(', ') : 'none (TypeScript kernels)'],
       // The CPU GEMM's library (native/compute/gemm.cc), run on the addon's compute thread, and
       // the file it was loaded from: Debian's libdnnl and a pip/oneAPI one differ in version and speed.

@@ -46,9 +46,11 @@ const bench = program
   .option('--html <file>', 'write a self-contained HTML report with charts')
   .option('--list', 'list the suites that are available and exit')
   .option('-n, --ranks <n>', 'ranks for the collectives suite (default 4; same as XPU_BENCH_RANKS)')
-  .action(async (suites: string[], opts: { device: 'xpu' | 'cpu' | 'all'; dtype?: string; sizes?: string; quick: boolean; peers: boolean; json?: string; html?: string; list?: boolean; ranks?: string }) => {
-    // The collectives suite starts its own ranks and reads the count from the environment.
+  .addOption(new Option('--backend <backend>', 'engine for the collectives suite (same as XPU_BENCH_BACKEND)').choices(['mpi', 'ccl']))
+  .action(async (suites: string[], opts: { device: 'xpu' | 'cpu' | 'all'; dtype?: string; sizes?: string; quick: boolean; peers: boolean; json?: string; html?: string; list?: boolean; ranks?: string; backend?: string }) => {
+    // The collectives suite starts its own ranks and reads their count and engine from the environment.
     if (opts.ranks !== undefined) process.env.XPU_BENCH_RANKS = opts.ranks;
+    if (opts.backend !== undefined) process.env.XPU_BENCH_BACKEND = opts.backend;
     const { listSuites, runBench } = await import('./bench.js');
     if (opts.list) {
       console.log(listSuites().join('\n'));

@@ -1,7 +1,8 @@
 import { XpuDistError } from '../errors.js';
 import { setCclEnvDefaults } from './ccl_env.js';
 import { withDeadline } from './deadline.js';
-import type { EngineApi, InitResult } from './native.js';
+import { engineErrorKind, type EngineApi, type InitResult } from './native.js';
+import { FAILURE_KINDS, type FailureKind } from './store_protocol.js';
 import type { StoreLimits } from './store_limits.js';
 import { newSecret, SECRET_ENV } from './store_secret.js';
 import { StoreServer } from './store_server.js';
@@ -50,7 +51,7 @@ const OP = 'initProcessGroup';
 /** Milliseconds left before `deadline`, at least 1. */
 const left = (deadline: number) => Math.max(1, deadline - Date.now());
 
-async function checkIn(store: TcpStore, server: StoreServer | null, rank: number, size: number, deadline: number): Promise<void> {
+async function checkIn(store: TcpStore, rank: number, size: number, deadline: number): Promise<void> {
   await store.hello(rank);
   await store.set(`arrived/${rank}`, '1');
   const keys = Array.from({ length: size }, (_, r) => `arrived/${r}`);
@@ -61,18 +62,33 @@ async function checkIn(store: TcpStore, server: StoreServer | null, rank: number
     if (e === store.failure || (e as XpuDistError).kind !== 'timeout') throw e;
     const missing: number[] = [];
     for (let r = 0; r < size; r++) if (!(await store.check([`arrived/${r}`]))) missing.push(r);
-    const err = new XpuDistError(
+    // Each rank started its clock when it started, so one of them gives up first; rendezvous()
+    // tells the others this verdict before the rank exits (see announce below).
+    throw new XpuDistError(
       `rank${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${size} did not arrive within the timeout (did ${missing.length > 1 ? 'they' : 'it'} start, and call initProcessGroup()?)`,
       { op: OP, kind: 'timeout', expected: `${size} ranks`, got: `${size - missing.length} arrived` },
     );
-    // Each rank started its clock when it started, so one of them gives up first. It tells the
-    // others the verdict before it exits: had rank 0 simply exited, the others would see only its
-    // store close ('peer-lost', not naming the missing ranks); had another rank, rank 0 would not
-    // know. Rank 0 says it through its own server, the others through the store.
-    if (server) server.announceFailure(rank, 'timeout', OP, err.message);
-    else store.reportFailure('timeout', OP, err.message);
-    throw err;
   }
+}
+
+/**
+ * Tells the other ranks why this one gives up, through the store: had rank 0 simply exited, the
+ * others would see only its store close ('peer-lost', without the cause, e.g. the missing ranks);
+ * had another rank, rank 0 would not know. Not for a failure another rank reported (store.failure).
+ */
+function announce(store: TcpStore, server: StoreServer | null, rank: number | undefined, e: unknown): void {
+  if (!(e instanceof XpuDistError) || e === store.failure || rank === undefined) return;
+  const kind = (FAILURE_KINDS as readonly string[]).includes(e.kind) ? (e.kind as FailureKind) : 'engine';
+  if (server) server.announceFailure(rank, kind, e.op, e.message);
+  else store.reportFailure(kind, e.op, e.message);
+}
+
+/** An engine call of the rendezvous: its error typed (the engine rejects with a coded Error), under the deadline. */
+function engineStep<T>(what: string, p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  const typed = p.catch((e: unknown) => {
+    throw e instanceof XpuDistError ? e : new XpuDistError(`${what} failed: ${(e as Error)?.message ?? String(e)}`, { op: OP, kind: engineErrorKind(e) });
+  });
+  return withDeadline(typed, ms, onTimeout);
 }
 
 export async function rendezvous(o: RendezvousOptions): Promise<Rendezvous> {
@@ -99,7 +115,7 @@ export async function rendezvous(o: RendezvousOptions): Promise<Rendezvous> {
         }
       }
       store = await TcpStore.connect({ host: o.masterAddr!, port: o.masterPort!, timeoutMs: left(deadline), op: OP, secret });
-      await checkIn(store, server, o.rank!, o.worldSize!, deadline);
+      await checkIn(store, o.rank!, o.worldSize!, deadline);
     }
     const timedOut = (what: string) => () => {
       o.engine.abandon();
@@ -107,18 +123,18 @@ export async function rendezvous(o: RendezvousOptions): Promise<Rendezvous> {
     };
     let init: InitResult;
     if (o.backend === 'mpi') {
-      init = await withDeadline(o.engine.init(), left(deadline), timedOut('MPI_Init'));
+      init = await engineStep('MPI_Init', o.engine.init(), left(deadline), timedOut('MPI_Init'));
     } else {
       const localSize = Number(process.env.LOCAL_WORLD_SIZE ?? o.worldSize);
       setCclEnvDefaults(Number(process.env.LOCAL_RANK ?? o.rank), localSize, o.masterAddr);
       let address: Uint8Array;
       if (o.rank === 0) {
-        address = (await withDeadline(o.engine.createMainKvs!(), left(deadline), timedOut('oneCCL create_main_kvs'))).address;
+        address = (await engineStep('oneCCL create_main_kvs', o.engine.createMainKvs!(), left(deadline), timedOut('oneCCL create_main_kvs'))).address;
         await store!.set('ccl/kvs', address);
       } else {
         address = await store!.get('ccl/kvs', left(deadline));
       }
-      init = await withDeadline(o.engine.init({ rank: o.rank, size: o.worldSize, address }), left(deadline), timedOut('oneCCL create_communicator'));
+      init = await engineStep('oneCCL create_communicator', o.engine.init({ rank: o.rank, size: o.worldSize, address }), left(deadline), timedOut('oneCCL create_communicator'));
     }
     if ((o.rank !== undefined && init.rank !== o.rank) || (o.worldSize !== undefined && init.size !== o.worldSize)) {
       throw new XpuDistError('the engine and the environment disagree on who this process is (were the ranks started by both mpirun and RANK/WORLD_SIZE?)', {
@@ -127,6 +143,7 @@ export async function rendezvous(o: RendezvousOptions): Promise<Rendezvous> {
     }
     return { store, server, init };
   } catch (e) {
+    if (store) announce(store, server, o.rank, e);
     store?.close();
     server?.close();
     throw e;

@@ -1,12 +1,17 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * The optional native addon (build/Release/xpu_native.node, built by node-gyp from binding.gyp).
- * Everything works without it: loading never throws, it reports why it is absent instead, and the
- * TypeScript kernels stay the always-available path. XPU_NATIVE=off skips it entirely.
+ * The optional native addon: built from source by node-gyp (build/Release/xpu_native.node, what
+ * `npm run setup` makes), or prebuilt in the npm package (prebuilds/linux-x64/, `npm run prebuild`),
+ * found by node-gyp-build, which prefers a source build. The prebuilt one comes in three ISA
+ * levels: x86-64-v2 (the baseline, any x86-64 of the last decade), and x86-64-v3 (AVX2, FMA, F16C)
+ * and x86-64-v4 (AVX-512) in folders beside it; the best one this CPU runs is loaded
+ * (XPU_NATIVE_ISA=x86-64-v2|v3|v4 picks one). Everything works without the addon: loading never
+ * throws, it reports why it is absent instead, and the TypeScript kernels stay the always-available
+ * path. XPU_NATIVE=off skips it entirely.
  */
 
 /** What buildInfo() in native/build_info.cc returns. */
@@ -15,8 +20,13 @@ export interface NativeBuildInfo {
   napiVersion: number;
   nodeAddonApi: string;
   simd: string;
-  mpi: { built: boolean; version?: string; library?: string };
-  ccl: { built: boolean; root?: string; version?: string };
+  /**
+   * The collective engines, each a plugin the addon loads at its own load (native/collectives/
+   * plugins.cc): `built` when it loaded and can be used; `plugin` the file found; `error` why an
+   * engine whose plugin exists did not load (its library, libmpi or libccl, is missing).
+   */
+  mpi: { built: boolean; version?: string; library?: string; plugin?: string; error?: string };
+  ccl: { built: boolean; root?: string; version?: string; plugin?: string; error?: string };
   cpuKernels: string[];
 }
 
@@ -84,6 +94,8 @@ export interface NativeLoad {
   error: string | null;
   /** Where the addon was looked for. */
   path: string | null;
+  /** 'source' (build/Release), or the ISA level of the prebuilt binary loaded; null when none. */
+  variant: string | null;
 }
 
 let loaded: NativeLoad | null = null;
@@ -124,14 +136,66 @@ function off(v: string | undefined): boolean {
   return /^(0|off|false|no)$/i.test(v ?? '');
 }
 
+/** The x86-64 ISA levels of the prebuilt binaries, best first, with the CPU flags (Linux /proc/cpuinfo names) each needs. */
+const ISA_LEVELS: [string, string[]][] = [
+  ['x86-64-v4', ['avx512f', 'avx512bw', 'avx512cd', 'avx512dq', 'avx512vl', 'avx2', 'fma', 'f16c', 'bmi2', 'movbe']],
+  ['x86-64-v3', ['avx2', 'fma', 'f16c', 'bmi1', 'bmi2', 'abm', 'movbe']],
+];
+
+/** This CPU's feature flags (the kernel lists only what the OS also supports, e.g. AVX-512 state). */
+function cpuFlags(): Set<string> {
+  try {
+    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
+    return new Set((line?.split(':')[1] ?? '').trim().split(/\s+/));
+  } catch {
+    return new Set();
+  }
+}
+
+/**
+ * The prebuilt binary to load for `baseline` (node-gyp-build's pick, the x86-64-v2 one): the best
+ * ISA level this CPU has whose folder exists beside it, or the one XPU_NATIVE_ISA names.
+ */
+function isaVariant(baseline: string): { path: string; variant: string } {
+  const forced = process.env.XPU_NATIVE_ISA;
+  const flags = forced ? null : cpuFlags();
+  for (const [level, need] of ISA_LEVELS) {
+    if (forced ? forced !== level : !need.every((f) => flags!.has(f))) continue;
+    const p = join(dirname(baseline), level, basename(baseline));
+    if (existsSync(p)) return { path: p, variant: level };
+  }
+  return { path: baseline, variant: 'x86-64-v2' };
+}
+
+/** build/Release's binary, else the prebuilt one for this platform (node-gyp-build), else why neither. */
+function findAddon(root: string): { path: string; variant: string } | { error: string; path: string } {
+  const local = join(root, 'build', 'Release', 'xpu_native.node');
+  let resolve: ((dir: string) => string) | undefined;
+  try {
+    resolve = (createRequire(import.meta.url)('node-gyp-build') as { resolve: (dir: string) => string }).resolve;
+  } catch {
+    // node-gyp-build is a dependency; only a tree whose node_modules predates it lacks it.
+  }
+  if (resolve) {
+    try {
+      const p = resolve(root);
+      return p.split(sep).includes('prebuilds') ? isaVariant(p) : { path: p, variant: 'source' };
+    } catch {
+      // Neither a build nor a prebuilt binary for this platform: said below.
+    }
+  } else if (existsSync(local)) return { path: local, variant: 'source' };
+  return { error: `not built, and no prebuilt binary for ${process.platform}-${process.arch} (run \`npm run build:native\`; expected ${local})`, path: local };
+}
+
 /** Loads the addon once; later calls return the same result. */
 export function loadNative(): NativeLoad {
   if (loaded) return loaded;
-  if (off(process.env.XPU_NATIVE)) return (loaded = { addon: null, error: 'disabled by XPU_NATIVE=off', path: null });
+  if (off(process.env.XPU_NATIVE)) return (loaded = { addon: null, error: 'disabled by XPU_NATIVE=off', path: null, variant: null });
   const root = packageRoot();
-  if (!root) return (loaded = { addon: null, error: 'package root (binding.gyp) not found', path: null });
-  const path = join(root, 'build', 'Release', 'xpu_native.node');
-  if (!existsSync(path)) return (loaded = { addon: null, error: `not built (run \`npm run build:native\`; expected ${path})`, path });
+  if (!root) return (loaded = { addon: null, error: 'package root (binding.gyp) not found', path: null, variant: null });
+  const found = findAddon(root);
+  if ('error' in found) return (loaded = { addon: null, error: found.error, path: found.path, variant: null });
+  const { path, variant } = found;
   // The CPU GEMM's OpenMP threads (oneDNN, through libgomp, which reads its settings when the
   // addon loads it): a short spin before sleeping (DEFAULT_GOMP_SPINCOUNT). Kept if the user set one.
   if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) {
@@ -140,17 +204,19 @@ export function loadNative(): NativeLoad {
   }
   try {
     const addon = createRequire(import.meta.url)(path) as NativeAddon;
-    if (typeof addon?.buildInfo !== 'function') return (loaded = { addon: null, error: `${path} is not xpu_native (no buildInfo)`, path });
-    return (loaded = { addon, error: null, path });
+    if (typeof addon?.buildInfo !== 'function') return (loaded = { addon: null, error: `${path} is not xpu_native (no buildInfo)`, path, variant });
+    return (loaded = { addon, error: null, path, variant });
   } catch (e) {
-    // A stale binary (other Node ABI) or a missing shared library (libmpi) lands here.
-    return (loaded = { addon: null, error: `failed to load: ${(e as Error).message.split('\n')[0]}`, path });
+    // A stale binary (other Node ABI) or a missing shared library lands here.
+    return (loaded = { addon: null, error: `failed to load: ${(e as Error).message.split('\n')[0]}`, path, variant });
   }
 }
 
 export interface NativeInfo {
   loaded: boolean;
   path: string | null;
+  /** 'source' (a node-gyp build), or the ISA level of the prebuilt binary loaded (x86-64-v2, -v3, -v4). */
+  variant: string | null;
   error: string | null;
   build: NativeBuildInfo | null;
   /** The CPU GEMM's library (oneDNN version, ISA, threads), when the addon has one. */
@@ -159,6 +225,6 @@ export interface NativeInfo {
 
 /** What the native addon was built with, or why it is not there. */
 export function nativeInfo(): NativeInfo {
-  const { addon, error, path } = loadNative();
-  return { loaded: addon !== null, path, error, build: addon ? addon.buildInfo() : null, compute: addon?.compute ? addon.compute.info() : null };
+  const { addon, error, path, variant } = loadNative();
+  return { loaded: addon !== null, path, variant, error, build: addon ? addon.buildInfo() : null, compute: addon?.compute ? addon.compute.info() : null };
 }
