@@ -8,8 +8,8 @@
 // and round once to float32: add, sub, mul, div, sqrt of float32 values are exact in float64, so
 // float arithmetic rounds to the same float32; maximum/minimum let NaN win and keep a (so
 // maximum(-0, 0) is -0); relu keeps NaN and -0; exp, sigmoid and silu compute in double
-// (vexp.h). Work is split over the OpenMP threads in chunks; the inline entry (ewNow) runs on the
-// calling thread only (queue.h SingleThreadedHere).
+// (vexp.h). From kParallelMin elements (vexp.h) the work is split over the OpenMP threads in
+// chunks; the inline entry (ewNow) runs on the calling thread only (queue.h SingleThreadedHere).
 // GCC 12 flags the AVX-512 reduction intrinsics in its own headers (a known false positive).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "kernels.h"
@@ -137,7 +137,7 @@ constexpr int64_t kChunk = 1 << 14;
 void Run(const EPlan& p) {
   const int64_t per = (p.inner + kChunk - 1) / kChunk;
   const int64_t tasks = p.rows * per;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 4) if (p.rows * p.inner >= kParallelMin)
   for (int64_t t = 0; t < tasks; t++) {
     const int64_t r = t / per, j0 = (t % per) * kChunk, n = std::min(kChunk, p.inner - j0);
     float* o = p.out + r * p.inner + j0;

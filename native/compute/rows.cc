@@ -196,7 +196,7 @@ struct RowsPlan {
 };
 
 void RunRowOps(const RowsPlan& p) {
-#pragma omp parallel
+#pragma omp parallel if (p.rows * p.n >= kParallelMin)
   {
     std::vector<double> scratch;
 #pragma omp for schedule(static)
@@ -216,7 +216,7 @@ void RunReduce(const RowsPlan& p) {
     const int64_t parts = (p.n + chunk - 1) / chunk;
     std::vector<double> part(parts);
     const float* x = p.x + p.xOff[0];
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (p.n >= kParallelMin)
     for (int64_t c = 0; c < parts; c++) part[c] = Reduce1(p.op, x + c * chunk, std::min(chunk, p.n - c * chunk));
     double v = part[0];
     for (int64_t c = 1; c < parts; c++) {
@@ -226,7 +226,7 @@ void RunReduce(const RowsPlan& p) {
     p.y[0] = static_cast<float>(p.op == kMean ? v / p.n : v);
     return;
   }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (p.rows * p.n >= kParallelMin)
   for (int64_t r = 0; r < p.rows; r++) {
     const double v = Reduce1(p.op, p.x + p.xOff[r], p.n);
     p.y[r] = static_cast<float>(p.op == kMean ? v / p.n : v);
@@ -236,7 +236,7 @@ void RunReduce(const RowsPlan& p) {
 // out = x * cos + rotate_half(x) * sin per row of d, in double (the twin's rotateHalf).
 void RunRotary(const RowsPlan& p) {
   const int64_t d = p.n, h = d / 2;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (p.rows * p.n >= kParallelMin)
   for (int64_t r = 0; r < p.rows; r++) {
     const float* x = p.x + p.xOff[r];
     const float* c = p.cos + p.cOff[r];

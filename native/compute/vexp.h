@@ -11,12 +11,19 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 
 namespace xpu::compute {
+
+// Elementwise and row kernels (elementwise.cc, rows.cc) below this many elements run on one
+// thread. Every parallel region ends in a barrier that waits for the slowest thread, and on a
+// shared box (this one: 2 cores, load 15-20) a descheduled thread held a 1M-element exp for
+// 5-20 ms where one thread takes under 1 ms; above this size a second core is worth that risk.
+constexpr int64_t kParallelMin = int64_t{1} << 21;
 
 inline double ExpD(double x) { return std::exp(x); }
 
