@@ -15,13 +15,15 @@ import { ITEM_BYTES, OPS, ROW, add, type FloatDType, type OpCase } from './eleme
 import { CHAIN_ELEMENTS, CHAIN_KERNEL, CHAIN_SHAPE, chainBytes, tfjsChainWorkload, xpuChainWorkload, type ChainVariant } from './elementwise/overhead.js';
 import { pollVariants } from './elementwise/polling.js';
 import { hasTfjsTwin, opWorkload, tfjsOpWorkload } from './elementwise/throughput.js';
+import { numpyOpWorkload } from './elementwise/numpy.js';
+import { NumpyPeer } from './lib/numpy_peer.js';
 
 const M = 2 ** 20;
 const FULL_SIZES = [1 * M, 4 * M, 16 * M, 64 * M];
 const QUICK_SIZES = [1 * M, 4 * M];
 const DTYPES: FloatDType[] = ['float32', 'float16'];
-/** The cpu kernels are plain TypeScript (~tens of M elements/s): larger sizes only cost minutes. */
-const CPU_MAX_ELEMENTS = 4 * M;
+/** The cpu rows stop here: 16M elements is the largest size issue 15 holds the cpu to numpy at. */
+const CPU_MAX_ELEMENTS = 16 * M;
 /** The add size the poll strategies are compared at, when the run has it. */
 const POLL_ADD_FULL = 16 * M;
 
@@ -44,13 +46,24 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
   const hasXpu = ctx.devices.includes('xpu');
   const { peer, peers } = await peerForSuite(ctx.peers && hasXpu, notes, 'same Dawn instance and adapter as xpu, same process; shares the poll strategy');
 
+  // numpy beside the cpu rows (float32): a python child timing its own calls.
+  let numpy: NumpyPeer | null = null;
+  if (ctx.peers && ctx.devices.includes('cpu')) {
+    const np = await NumpyPeer.start();
+    if (typeof np === 'string') notes.push(`numpy rows skipped: ${np}`);
+    else {
+      numpy = np.peer;
+      peers.push({ impl: 'numpy', ...np.info, note: 'numpy ufuncs / reductions in a python child, timed there (perf_counter per call); softmax and layerNorm as a numpy user writes them (scipy.special.softmax\'s formulation)' });
+    }
+  }
+
   const cases: BenchCase[] = [];
   for (const device of ctx.devices) {
     for (const c of OPS) {
-      for (const dtype of dtypes) for (const n of sizes) cases.push(throughputCase(c, device, dtype, n, targetBytes, peer));
+      for (const dtype of dtypes) for (const n of sizes) cases.push(throughputCase(c, device, dtype, n, targetBytes, peer, numpy));
     }
   }
-  if (ctx.devices.includes('cpu') && sizes.some((n) => n > CPU_MAX_ELEMENTS)) notes.push(`cpu sizes capped at ${sizeLabel(CPU_MAX_ELEMENTS)} elements: the cpu kernels are pure TypeScript`);
+  if (ctx.devices.includes('cpu') && sizes.some((n) => n > CPU_MAX_ELEMENTS)) notes.push(`cpu sizes capped at ${sizeLabel(CPU_MAX_ELEMENTS)} elements`);
   if (sizes.some((n) => n % ROW)) notes.push(`softmax and layerNorm need sizes that are a multiple of the row length ${ROW}`);
 
   // The chains and the poll sweep measure per-op cost and waiting, in f32: they run when f32 does.
@@ -73,6 +86,7 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
     cases,
     notes,
     peers,
+    dispose: async () => numpy?.close(),
     settings: {
       sizes, dtypes, cpuMaxElements: CPU_MAX_ELEMENTS, rowLength: ROW, targetBytesPerGpuRun: targetBytes, chainRepeat, pollRepeat, pollAddElements: pollN ?? null,
       defaultPoll: getPollStrategy(),
@@ -81,7 +95,7 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
   };
 }
 
-function throughputCase(c: OpCase, device: DeviceName, dtype: FloatDType, n: number, targetBytes: number, peer: TfjsPeer | null): BenchCase {
+function throughputCase(c: OpCase, device: DeviceName, dtype: FloatDType, n: number, targetBytes: number, peer: TfjsPeer | null, numpy: NumpyPeer | null = null): BenchCase {
   const item = ITEM_BYTES[dtype];
   const base: BenchCase = {
     kernel: c.name, device, dtype, size: n, shape: `[${c.shape(n).join(', ')}]`,
@@ -90,12 +104,15 @@ function throughputCase(c: OpCase, device: DeviceName, dtype: FloatDType, n: num
     setup: () => opWorkload(c, device, n, dtype, targetBytes),
   };
   if (n % c.multipleOf) return { ...base, shape: `[${n}]`, skip: `size is not a multiple of ${c.multipleOf}` };
-  if (device === 'cpu' && n > CPU_MAX_ELEMENTS) return { ...base, skip: `cpu sizes are capped at ${sizeLabel(CPU_MAX_ELEMENTS)} (pure TypeScript kernels)` };
+  if (device === 'cpu' && n > CPU_MAX_ELEMENTS) return { ...base, skip: `cpu sizes are capped at ${sizeLabel(CPU_MAX_ELEMENTS)}` };
   if (device === 'xpu' && peer && dtype === 'float32' && hasTfjsTwin(c)) {
     // tfjs would hit a validation error, not a typed one, above its binding limit: do not try.
     const tooBig = 4 * n > peer.maxBindingBytes ? `above the adapter's maxStorageBufferBindingSize (${peer.maxBindingBytes} bytes per tensor): not attempted` : undefined;
     base.peers = [{ impl: 'tfjs-webgpu', setup: () => tfjsOpWorkload(peer, c, n, targetBytes), skip: tooBig }];
   }
+  if (device === 'cpu' && numpy && dtype === 'float32') base.peers = [{ impl: 'numpy', setup: () => numpyOpWorkload(numpy, c, n, dtype) }];
+  // cpu rows take milliseconds: more rounds, so a busy box's interruptions move the medians less.
+  if (device === 'cpu') base.repeat = { warmup: 2, reps: 21 };
   return base;
 }
 

@@ -34,9 +34,12 @@ function plans(device: 'xpu' | 'cpu', quick: boolean, software: boolean): Plan[]
   const out: Plan[] = [];
   if (which === 'mini' || which === 'all') out.push({ name: 'mini', config: MINI, prompt: quick ? 64 : 512, decode: quick ? 16 : 128 });
   if (which === '125m' || which === 'all') {
-    out.push(slow
-      ? { name: 'llama-125M', config: xpu.llama.LLAMA_125M, prompt: 64, decode: 16, note: 'prompt 64 / decode 16 instead of 512 / 128: software device (lavapipe) or cpu' }
-      : { name: 'llama-125M', config: xpu.llama.LLAMA_125M, prompt: 512, decode: 128 });
+    // cpu: prompt 128 / decode 64, the shape issues 15 and 21 compare cpu (and llama.cpp) at.
+    out.push(device === 'cpu'
+      ? { name: 'llama-125M', config: xpu.llama.LLAMA_125M, prompt: 128, decode: 64, note: 'prompt 128 / decode 64 instead of 512 / 128: cpu' }
+      : slow
+        ? { name: 'llama-125M', config: xpu.llama.LLAMA_125M, prompt: 64, decode: 16, note: 'prompt 64 / decode 16 instead of 512 / 128: software device (lavapipe)' }
+        : { name: 'llama-125M', config: xpu.llama.LLAMA_125M, prompt: 512, decode: 128 });
   }
   if (which === '1b' || which === 'all') out.push({ name: 'llama-3.2-1B-shape', config: xpu.llama.LLAMA_3_2_1B, prompt: 512, decode: 128, note: 'meant for a real GPU (XPU_BENCH_MODEL=1b)' });
   return out;
@@ -53,6 +56,8 @@ interface Row {
   peakMB?: number;
   skip?: string;
   note?: string;
+  /** Measured after one float16 attention call in this process (issue 21: that call used to slow cpu decode for good). */
+  afterF16Attention?: boolean;
 }
 
 /** The quantization API when src/quant has landed (xpu.quant.quantizeModule), else undefined. */
@@ -100,6 +105,15 @@ async function measure(p: Plan, device: 'xpu' | 'cpu', format: Format): Promise<
   }
 }
 
+/** One scaledDotProductAttention on float16 q/k/v on cpu (issue 21's trigger). */
+function f16AttentionCall(): void {
+  xpu.scope(() => {
+    const q = xpu.randn([1, 4, 8, 64], { device: 'cpu', dtype: 'float16' });
+    const k = xpu.randn([1, 4, 16, 64], { device: 'cpu', dtype: 'float16' });
+    xpu.scaledDotProductAttention(q, k, k);
+  });
+}
+
 /** Per-kernel time of a few decode steps (after a short prefill), from the profiler. */
 async function breakdown(p: Plan, device: 'xpu' | 'cpu'): Promise<string> {
   const m = await buildModel(p.config, device, 'float32', 40);
@@ -116,7 +130,7 @@ async function breakdown(p: Plan, device: 'xpu' | 'cpu'): Promise<string> {
 
 function table(rows: Row[]): string {
   const head = ['model', 'device', 'format', 'prompt', 'decode', 'prefill tok/s', 'decode tok/s', 'peak device MB', 'note'];
-  const lines = rows.map((r) => [r.model, r.device, r.format, String(r.prompt), String(r.decode),
+  const lines = rows.map((r) => [r.model, r.device, r.afterF16Attention ? `${r.format} (after f16 sdpa)` : r.format, String(r.prompt), String(r.decode),
     r.skip ? 'skipped' : r.prefillTokS!.toFixed(1), r.skip ? '' : r.decodeTokS!.toFixed(2), r.peakMB === undefined ? (r.skip ? '' : 'n/a (cpu)') : r.peakMB.toFixed(1), r.skip ?? r.note ?? '']);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const fmt = (l: string[]) => l.map((c, i) => c.padEnd(widths[i])).join('  ');
@@ -144,6 +158,21 @@ export async function run(opts: { device: 'xpu' | 'cpu' | 'all'; quick: boolean;
         }
         rows.push(r);
         process.stdout.write(`  ${f}: ${r.skip ? `skipped (${r.skip})` : `prefill ${r.prefillTokS!.toFixed(1)} tok/s, decode ${r.decodeTokS!.toFixed(2)} tok/s`}\n`);
+      }
+      if (device === 'cpu') {
+        // Issue 21: one float16 attention call used to make the cpu kernels' per-dtype readers
+        // megamorphic, and decode ~25% slower for the rest of the process. Same rows again after one.
+        f16AttentionCall();
+        for (const f of formats) {
+          let r: Row;
+          try {
+            r = { ...(await measure(p, device, f)), afterF16Attention: true };
+          } catch (e) {
+            r = { model: p.name, device, format: f, prompt: p.prompt, decode: p.decode, skip: `failed: ${(e as Error).message.split('\n')[0].slice(0, 120)}`, afterF16Attention: true };
+          }
+          rows.push(r);
+          process.stdout.write(`  ${f} after one float16 attention call: ${r.skip ? `skipped (${r.skip})` : `prefill ${r.prefillTokS!.toFixed(1)} tok/s, decode ${r.decodeTokS!.toFixed(2)} tok/s`}\n`);
+        }
       }
       profiles[`${p.name} ${device}`] = await breakdown(p, device);
     }

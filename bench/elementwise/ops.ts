@@ -15,7 +15,7 @@ const LN_EPS = 1e-5;
 export const ITEM_BYTES: Record<FloatDType, number> = { float32: 4, float16: 2 };
 
 export interface OpCase {
-  name: 'add' | 'softmax' | 'layerNorm' | 'clone';
+  name: 'add' | 'exp' | 'sum' | 'sumAll' | 'softmax' | 'layerNorm' | 'clone';
   shape(n: number): number[];
   /** Elements one op must read plus write (times the item size: the bytes it must move). */
   traffic(n: number): number;
@@ -29,6 +29,8 @@ export interface OpCase {
   run(inputs: Tensor[]): Tensor;
   /** The reference on the inputs' first CHECK_ELEMENTS elements (whole inputs when smaller). */
   reference(host: Float32Array[]): Float64Array;
+  /** The reference needs every input element (a reduction over all of them), not a prefix. */
+  checkWhole?: boolean;
 }
 
 export const add: OpCase = {
@@ -41,6 +43,50 @@ export const add: OpCase = {
   makeInputs: (device, n, dtype) => [xpu.randn([n], { device, dtype }), xpu.randn([n], { device, dtype })],
   run: ([a, b]) => a.add(b),
   reference: ([a, b]) => Float64Array.from(a, (v, i) => v + b[i]),
+};
+
+export const exp: OpCase = {
+  name: 'exp',
+  shape: (n) => [n],
+  traffic: (n) => 2 * n,
+  flops: (n) => n,
+  bound: { float32: 1e-6, float16: 1e-3 },
+  multipleOf: 1,
+  makeInputs: (device, n, dtype) => [xpu.randn([n], { device, dtype })],
+  run: ([x]) => x.exp(),
+  reference: ([x]) => Float64Array.from(x, Math.exp),
+};
+
+/** The sum of each row of ROW elements (the reduction over the last, contiguous dim). */
+export const sum: OpCase = {
+  name: 'sum',
+  shape: (n) => [n / ROW, ROW],
+  // Reads n, writes n / ROW.
+  traffic: (n) => n + n / ROW,
+  flops: (n) => n,
+  bound: { float32: 1e-6, float16: 1e-3 },
+  multipleOf: ROW,
+  makeInputs: (device, n, dtype) => [xpu.randn([n / ROW, ROW], { device, dtype })],
+  run: ([x]) => x.sum(-1),
+  reference: ([x]) => {
+    const out = new Float64Array(x.length / ROW);
+    for (let r = 0; r < out.length; r++) for (let j = 0; j < ROW; j++) out[r] += x[r * ROW + j];
+    return out;
+  },
+};
+
+/** The sum of every element (one output). */
+export const sumAll: OpCase = {
+  name: 'sumAll',
+  shape: (n) => [n],
+  traffic: (n) => n + 1,
+  flops: (n) => n,
+  bound: { float32: 1e-6, float16: 1e-3 },
+  multipleOf: 1,
+  makeInputs: (device, n, dtype) => [xpu.randn([n], { device, dtype })],
+  run: ([x]) => x.sum(),
+  reference: ([x]) => Float64Array.of(x.reduce((a, v) => a + v, 0)),
+  checkWhole: true,
 };
 
 export const softmax: OpCase = {
@@ -105,7 +151,7 @@ export const clone: OpCase = {
   reference: ([x]) => Float64Array.from(x),
 };
 
-export const OPS: OpCase[] = [add, softmax, layerNorm, clone];
+export const OPS: OpCase[] = [add, exp, sum, sumAll, softmax, layerNorm, clone];
 
 /** The first `count` elements of a contiguous tensor, read to the host. */
 export async function readPrefix(t: Tensor, count = CHECK_ELEMENTS): Promise<Float32Array> {

@@ -10,6 +10,12 @@ One request per line on stdin, one JSON reply per line on stdout:
   {"op": "check", "id", "rows": r}                       -> relative error of the first r rows of
                                                       np.matmul against a float64 reference
   {"op": "free", "id"}                             -> drops that workload's inputs
+  {"op": "ew_setup", "id", "name", "n", "row", "dtype", "sets"}
+                                                   -> an elementwise case (bench/elementwise):
+                                                      add, exp, sum (over rows), sumAll, softmax,
+                                                      layerNorm, clone; `run` and `check` as above
+                                                      (check: relative error of the first 4 rows or
+                                                      4096 elements against float64)
 
 numpy times itself, so the child's pipe adds nothing to the figure. The parent removes
 OPENBLAS_CORETYPE (and friends) from this process's environment: numpy's OpenBLAS must pick its
@@ -60,6 +66,45 @@ def openblas_runtime():
 state = {}
 
 
+def softmax(x):
+    # scipy.special.softmax's formulation: what a numpy user writes.
+    e = np.exp(x - np.max(x, axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def layer_norm(x, w, b, eps=1e-5):
+    mean = np.mean(x, axis=-1, keepdims=True)
+    var = np.var(x, axis=-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps) * w + b
+
+
+# name -> (inputs as shapes given n and row, the op). The ops are numpy's own calls, one per case.
+EW = {
+    "add": (lambda n, r: [(n,), (n,)], lambda a, b: np.add(a, b)),
+    "exp": (lambda n, r: [(n,)], lambda a: np.exp(a)),
+    "sum": (lambda n, r: [(n // r, r)], lambda a: np.sum(a, axis=-1)),
+    "sumAll": (lambda n, r: [(n,)], lambda a: np.sum(a)),
+    "softmax": (lambda n, r: [(n // r, r)], softmax),
+    "layerNorm": (lambda n, r: [(n // r, r), (r,), (r,)], layer_norm),
+    "clone": (lambda n, r: [(n,)], lambda a: a.copy()),
+}
+
+
+def ew_check(st):
+    name, row = st["name"], st["row"]
+    xs = st["sets"][0]
+    got = np.asarray(EW[name][1](*xs))
+    ref = np.asarray(EW[name][1](*[x.astype(np.float64) for x in xs]))
+    if name == "sumAll":
+        got, ref = got.reshape(1), ref.reshape(1)
+    elif name == "sum":
+        got, ref = got[:4], ref[:4]
+    else:
+        got, ref = got.reshape(-1)[: 4 * row], ref.reshape(-1)[: 4 * row]
+    den = float(np.linalg.norm(ref))
+    return {"relErr": float(np.linalg.norm(got.astype(np.float64) - ref)) / max(den, 1e-300), "elements": int(ref.size)}
+
+
 def handle(req):
     op = req["op"]
     if op == "info":
@@ -83,6 +128,26 @@ def handle(req):
             sets.append((a, b.T if req.get("trans_b") else b))
         state[req["id"]] = {"sets": sets, "next": 0}
         return {"ok": True}
+    if op == "ew_setup":
+        dt = np.float16 if req.get("dtype") == "float16" else np.float32
+        rng = np.random.default_rng(1234)
+        shapes, fn = EW[req["name"]]
+        sets = [[rng.standard_normal(s, dtype=np.float32).astype(dt) for s in shapes(req["n"], req["row"])] for _ in range(req.get("sets", 2))]
+        state[req["id"]] = {"sets": sets, "next": 0, "fn": fn, "name": req["name"], "row": req["row"]}
+        return {"ok": True}
+    if op == "run" and "fn" in state[req["id"]]:
+        st = state[req["id"]]
+        sets, fn = st["sets"], st["fn"]
+        total = 0.0
+        for _ in range(req["units"]):
+            xs = sets[st["next"] % len(sets)]
+            st["next"] += 1
+            t0 = time.perf_counter()
+            fn(*xs)
+            total += time.perf_counter() - t0
+        return {"ms": total * 1e3}
+    if op == "check" and "fn" in state[req["id"]]:
+        return ew_check(state[req["id"]])
     if op == "run":
         st = state[req["id"]]
         sets = st["sets"]
