@@ -326,6 +326,10 @@ void Rows32(const GPlan& p, const float* x, int64_t ldx, float* C, int64_t ldc, 
   const int per = q41 ? 2 : 1;  // f16 scale words per block
   thread_local std::vector<float> sc;
   if (sc.size() < static_cast<size_t>(B * per)) sc.resize(B * per);
+#if defined(__AVX512F__)
+  const __m512 iota = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512 iota8 = _mm512_sub_ps(iota, _mm512_set1_ps(8.0f));
+#endif
   for (int64_t n = n0; n < n1; n++) {
     HalfToFloatN(reinterpret_cast<const uint16_t*>(p.SRow(n)), sc.data(), B * per);
     const uint8_t* qrow = p.QRow(n);
@@ -341,18 +345,15 @@ void Rows32(const GPlan& p, const float* x, int64_t ldx, float* C, int64_t ldc, 
         w0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v)))), d);
         w1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + 16)))), d);
       } else {
+        // The block's 16 possible weights as a table (one FMA: exactly ggml's q * d + m, or
+        // (q - 8) * d), then each nibble looks its weight up with vpermps, which reads only the
+        // low 4 bits of an index lane: the byte itself indexes its low nibble, the byte >> 4 its
+        // high one. This moves the int->float conversions off the FMA ports (vpermps runs on the
+        // shuffle port): 3 FMA-port operations a block instead of 6 for one activation row.
+        const __m512 table = q41 ? _mm512_fmadd_ps(iota, d, _mm512_set1_ps(sc[b * 2 + 1])) : _mm512_mul_ps(iota8, d);
         __m512i v = Bytes16(qrow + b * 16);
-        __m512 lo = _mm512_cvtepi32_ps(_mm512_and_si512(v, _mm512_set1_epi32(15)));
-        __m512 hi = _mm512_cvtepi32_ps(_mm512_srli_epi32(v, 4));
-        if (q41) {
-          const __m512 m = _mm512_set1_ps(sc[b * 2 + 1]);
-          w0 = _mm512_fmadd_ps(lo, d, m);
-          w1 = _mm512_fmadd_ps(hi, d, m);
-        } else {
-          const __m512 eight = _mm512_set1_ps(8.0f);
-          w0 = _mm512_mul_ps(_mm512_sub_ps(lo, eight), d);
-          w1 = _mm512_mul_ps(_mm512_sub_ps(hi, eight), d);
-        }
+        w0 = _mm512_permutexvar_ps(v, table);
+        w1 = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
       }
       for (int r = 0; r < R; r++) {
         acc[r][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xb + r * ldx), acc[r][0]);
