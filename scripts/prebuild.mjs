@@ -74,7 +74,8 @@ const nodePrefix = resolve(process.execPath, '..', '..');
 const gypArgs = existsSync(join(nodePrefix, 'include', 'node', 'node_api.h')) ? [`--nodedir=${nodePrefix}`] : [];
 
 const work = mkdtempSync(join(tmpdir(), 'xpu-prebuild-'));
-const part = `${OUT}.part`;
+// Assembled outside prebuilds/ (which `npm pack` takes whole) and renamed into place at the end.
+const part = join(ROOT, '.cache', 'prebuild.part');
 try {
   for (const f of ['binding.gyp', 'package.json']) copyFileSync(join(ROOT, f), join(work, f));
   cpSync(join(ROOT, 'native'), join(work, 'native'), { recursive: true, filter: (p) => !p.includes(`${join('native', 'compute', 'tools')}`) });
@@ -150,6 +151,7 @@ try {
     for (const [soname, path] of needed(f)) if (BUNDLE.includes(soname) && !path.startsWith(realpathSync(part))) fail(`${f}: ${soname} resolves to ${path}, not the bundled copy`);
   }
   rmSync(OUT, { recursive: true, force: true });
+  mkdirSync(dirname(OUT), { recursive: true });
   renameSync(part, OUT);
   const files = readdirSync(OUT, { recursive: true }).filter((f) => !String(f).startsWith('lib/licenses'));
   log(`wrote ${OUT}: ${files.join(', ')}`);

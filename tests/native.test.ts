@@ -38,11 +38,15 @@ describe('native addon', () => {
     expect(b.nodeAddonApi).toBe((createRequire(import.meta.url)('node-addon-api/package.json') as { version: string }).version);
     expect(b.simd).toMatch(/^(avx512\S*|avx2|avx|sse4\.2|sse2|sve|neon|none)$/);
     expect(b.cpuKernels).toEqual(n.compute?.library ? ['gemm'] : []);
-    if (b.mpi.built) expect(b.mpi.version).toMatch(/MPI \d+\.\d+/);
+    expect(n.variant).toBe('source');
+    // Each engine is a plugin beside the addon (native/collectives/plugins.cc), loaded with it.
+    if (b.mpi.built) expect(b.mpi).toMatchObject({ version: expect.stringMatching(/MPI \d+\.\d+/), plugin: join(dirname(ADDON), 'xpu_mpi.so') });
     else expect(b.mpi.version).toBeUndefined();
-    // oneCCL is not installed on the project's machines; a build that claims it must name its root.
-    if (b.ccl.built) expect(b.ccl.root).toEqual(expect.any(String));
+    // oneCCL (setup puts Intel's in .cache/oneccl): a build that has it names its root.
+    if (b.ccl.built) expect(b.ccl).toMatchObject({ root: expect.any(String), plugin: join(dirname(ADDON), 'xpu_ccl.so') });
     else expect(b.ccl.root).toBeUndefined();
+    expect(b.mpi.error, 'an engine whose plugin is there loads').toBeUndefined();
+    expect(b.ccl.error).toBeUndefined();
     // The CPU GEMM's library: oneDNN when the build found it (native/configure.mjs dnnl), else none.
     const c = n.compute!;
     if (c.library !== null) {
@@ -60,7 +64,7 @@ describe('native addon', () => {
     vi.resetModules();
     try {
       const { nativeInfo } = await import('../src/backends/cpu/native.js');
-      expect(nativeInfo()).toEqual({ loaded: false, path: null, error: 'disabled by XPU_NATIVE=off', build: null, compute: null });
+      expect(nativeInfo()).toEqual({ loaded: false, path: null, variant: null, error: 'disabled by XPU_NATIVE=off', build: null, compute: null });
     } finally {
       vi.unstubAllEnvs();
     }
