@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadNative } from '../src/backends/cpu/native.js';
-import { QUEUE_MIN } from '../src/backends/cpu/native_ew_path.js';
+import { setQueueMinForTests } from '../src/backends/cpu/native_ew_path.js';
 import { randomData, xpu } from './helpers.js';
 
 /**
@@ -8,7 +8,8 @@ import { randomData, xpu } from './helpers.js';
  * elementwise.cc, rows.cc) against float64 references: special values (NaN, infinities, signed
  * zeros, exp's overflow and underflow), every operand layout they take (contiguous, scalar on
  * either side, row and column broadcast), sizes that run inline and sizes that go to the compute
- * thread (QUEUE_MIN and above, odd lengths across chunk boundaries), and chains of queued jobs
+ * thread (QUEUE_MIN and above, odd lengths across chunk boundaries, and PARALLEL: two OpenMP
+ * threads), and chains of queued jobs
  * read back by TypeScript ops. XPU_CPU_ELEMENTWISE=native makes every covered case native,
  * whatever its size; tests/cpu_map_fast.test.ts and cpu_rows_fast.test.ts rerun under it below.
  */
@@ -18,6 +19,11 @@ const hasKernels = typeof compute?.ew === 'function' && typeof compute?.rowOp ==
 if (hasKernels) process.env.XPU_CPU_ELEMENTWISE = 'native';
 
 const device = 'cpu';
+// Jobs from 2^16 elements go to the compute thread here (2^21 by default), so the queued path
+// runs on modest sizes; the kernels' second thread starts at 2^21 (PARALLEL below).
+const QUEUE_MIN = 1 << 16;
+setQueueMinForTests(QUEUE_MIN);
+const PARALLEL = (1 << 21) + 5;
 const SPECIALS = [NaN, Infinity, -Infinity, 0, -0, 1, -1, 88.7, 88.8, -103.9, -104, -87.3, 1e-40, -1e-40, 3.4e38, -3.4e38, 0.5, 2];
 
 /** Inputs: special values first, then random values of several magnitudes. */
@@ -97,6 +103,25 @@ describe.runIf(hasKernels)('native cpu elementwise kernels', () => {
     // An offset view with rows apart (a narrow of the last dim): rows x inner with a row stride.
     const nv = tm.narrow(1, 3, 250);
     expectF32((await call(name, nv, trow.narrow(0, 0, 250)).data()) as Float32Array, (i) => f(m[Math.floor(i / 250) * C + 3 + (i % 250)], row[i % 250]), `${name} narrowed rows`);
+  });
+
+  it('add, exp, softmax and sum across two OpenMP threads (2^21 elements and more)', async () => {
+    const x = inputs(PARALLEL, 91);
+    const y = inputs(PARALLEL, 92);
+    const tx = xpu.tensor(x, { device });
+    const ty = xpu.tensor(y, { device });
+    expectF32((await tx.add(ty).data()) as Float32Array, (i) => x[i] + y[i], 'add, parallel');
+    expectF32((await tx.exp().data()) as Float32Array, (i) => Math.exp(x[i]), 'exp, parallel', 1);
+    let s = 0;
+    for (let i = 0; i < PARALLEL; i++) s += x[i];
+    expectF32((await tx.sum().data()) as Float32Array, () => s, 'sum, parallel');
+    const rows = (PARALLEL - 5) / 1024;
+    const m = tx.narrow(0, 0, rows * 1024).reshape([rows, 1024]);
+    const sm = (await xpu.softmax(m, -1).data()) as Float32Array;
+    for (const r of [0, 1, rows - 1]) {
+      const row = Array.from(x.subarray(r * 1024, (r + 1) * 1024));
+      expectClose(sm.subarray(r * 1024, (r + 1) * 1024), rowRef('softmax', row, 0).map(Math.fround), 2 ** -22, `softmax row ${r}, parallel`);
+    }
   });
 
   it('chains of queued jobs, read by TypeScript ops in between, give the float64 results', async () => {

@@ -90,10 +90,11 @@ function generate(pure: PureMap, ops: Operands, outDtype: DType, raw: boolean, l
   lines.push('  let rows = 1;');
   lines.push('  for (let d = 0; d < r; d++) rows *= shape[d];');
   for (let k = 0; k < n; k++) lines.push(`  let e${k} = offs[${k}];${ops.modes[k] === 's' ? ` const t${k} = st${k}[r];` : ''}`);
-  lines.push('  const c = new Int32Array(r > 0 ? r : 1);');
+  lines.push('  const c = r > 0 ? new Int32Array(r) : null; // the outer odometer (none for one run)');
   lines.push('  for (let row = 0, i = 0; row < rows; row++, i += inner) {');
   for (let k = 0; k < n; k++) if (ops.modes[k] === 'b') lines.push(`    const b${k} = ${load(k, `a${k}[e${k}]`)};`);
   lines.push(`    for (let j = 0; j < inner; j++) o[i + j] = ${value};`);
+  lines.push('    if (c === null) break;');
   lines.push('    for (let d = r - 1; d >= 0; d--) {');
   lines.push(`      c[d]++;${Array.from({ length: n }, (_, k) => ` e${k} += st${k}[d];`).join('')}`);
   lines.push('      if (c[d] < shape[d]) break;');

@@ -6,18 +6,27 @@ import { XpuDeviceError } from '../../errors.js';
  * TypeScript loops (map_fast.ts, rows_fast.ts, reduce_fast.ts, rotary_fast.ts).
  *
  * Handing a job to the addon costs a N-API call (~1-2 us) and, on the compute thread, two thread
- * wake-ups; the TypeScript loops cost ~1-2 ns per element for arithmetic and ~30-60 ns where an
- * exp is involved (V8's Math.exp). So: below NATIVE_MIN elements TypeScript; up to QUEUE_MIN on
- * the JS thread (single-threaded, vectorised) when the queue is idle; above, or whenever earlier
- * native jobs are pending (order: an input may be the output of one), on the compute thread and
- * its OpenMP threads, returning at once with the output marked as written by the job.
+ * wake-ups and a notice back to the event loop; the TypeScript loops cost ~1-2 ns per element for
+ * arithmetic and ~30-60 ns where an exp is involved (V8's Math.exp). So: below NATIVE_MIN elements
+ * TypeScript; below QUEUE_MIN on the JS thread (single-threaded, vectorised) when the queue is
+ * idle; from QUEUE_MIN, or whenever earlier native jobs are pending (order: an input may be the
+ * output of one), on the compute thread, returning at once with the output marked as written by
+ * the job. QUEUE_MIN is where the kernels start to use a second thread (kParallelMin in
+ * native/compute/vexp.h): below it the compute thread would run them on one thread too, and only
+ * the hand-off would be added (a 1M-element add took 1.2 ms queued, ~0.6 ms inline).
  *
  * XPU_CPU_ELEMENTWISE: `auto` (default), `ts` (never native), `native` (native for every case
  * the addon covers, whatever its size; an error where the addon is missing: for tests). Read at
  * the first op that asks.
  */
 export const NATIVE_MIN = 1 << 12;
-export const QUEUE_MIN = 1 << 18;
+export const QUEUE_MIN = 1 << 21;
+let queueMin = QUEUE_MIN;
+
+/** For tests: queue jobs from a smaller size, so the queued path runs without huge tensors. */
+export function setQueueMinForTests(n: number): void {
+  queueMin = n;
+}
 
 export type EwPath = 'auto' | 'ts' | 'native';
 
@@ -39,7 +48,7 @@ export function wantsNative(path: EwPath, n: number): boolean {
 
 /** Run inline (JS thread, one thread) rather than queued: small enough and nothing pending. */
 export function runsInline(n: number, idle: boolean): boolean {
-  return idle && n < QUEUE_MIN;
+  return idle && n < queueMin;
 }
 
 /** The addon lacks a kernel: under XPU_CPU_ELEMENTWISE=native that is an error, else TypeScript runs. */
