@@ -1,4 +1,4 @@
-import type { MapSpec, Storage } from '../backend.js';
+import type { MapSpec, MatmulSpec, Storage } from '../backend.js';
 import type { DType } from '../../tensor/dtype.js';
 import type { AdapterInfo } from './adapter.js';
 import type { GpuStorage } from './allocator.js';
@@ -21,4 +21,6 @@ export interface GpuHost {
   alloc(dtype: DType, n: number, op: string): GpuStorage;
   release(storage: Storage): void;
   map(spec: MapSpec): Storage;
+  /** The dense GEMM (the quantized GEMM hands a dequantized weight to it: qgemm_gguf.ts). */
+  matmul(spec: MatmulSpec): Storage;
 }

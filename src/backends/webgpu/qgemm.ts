@@ -7,6 +7,7 @@ import type { GpuHost } from './host.js';
 import { bindWhole, bufferLayout } from './program.js';
 import { int8RowStride } from '../../quant/formats.js';
 import { ggufFormatInfo, isGgufWeightFormat } from '../../quant/gguf_formats.js';
+import { ggufDequantMatmul } from './qgemm_gguf.js';
 import { QGEMM_PARAMS, qgemmLayoutKey, qgemmReads, qgemmSource, type QGemmLayout } from './qgemm_codegen.js';
 
 /**
@@ -42,6 +43,11 @@ export function webgpuQuantMatmul(backend: GpuHost, spec: QuantMatmulSpec): Stor
   const [sam, sak] = a.strides;
   // A quantized weight never gets the naive kernel (gemmConfigFor).
   const config = gemmConfigFor(adapter, { m, n, k, dtype: 'float32', hints: { bAlongK: true }, quantized: true }) as TileConfig | GemvConfig;
+  // GGUF blocks with many rows where the dense GEMM would use textures: decode once, dense GEMM.
+  if (isGgufWeightFormat(w.format) && config.path === 'tile' && !aIsInt8) {
+    const dense = gemmConfigFor(adapter, { m, n, k, dtype: 'float32', hints: { bAlongK: true } });
+    if (dense.path === 'tile' && dense.variant === 'texture') return ggufDequantMatmul(backend, spec, w.format);
+  }
   // The GEMV reads A in whole 32-k chunks: vector loads only where no chunk passes K.
   const kAlign = config.path === 'gemv' ? 32 : 4;
   const layout: QGemmLayout = {

@@ -208,3 +208,32 @@ const HOOKS: Record<GgufWeightFormat, () => string> = { q4_0, q4_1, q8_0, q4_k, 
 export function ggufReadB(format: GgufWeightFormat): string {
   return HOOKS[format]();
 }
+
+/**
+ * A GGUF weight [N, K] decoded to a dense float32 [N, K] buffer, 4 weights per invocation through
+ * the format's mm_readB (so exactly ggml's values). Bindings: 0 uniforms (QGEMM_PARAMS: n, k, kw,
+ * groups), 1 out, 2 q plane, 3 scale plane. The prelude supplies Params and MmBatch.
+ */
+export function ggufDequantSource(format: GgufWeightFormat): string {
+  return `@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read_write> out: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read> inQ: array<vec4<u32>>;
+@group(0) @binding(3) var<storage, read> inS: array<u32>;
+fn q_u8(w: u32) -> vec4<f32> {
+  return vec4<f32>((vec4<u32>(w) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(0xffu));
+}
+fn q_i8(w: u32) -> vec4<f32> {
+  let s = bitcast<i32>(w);
+  return vec4<f32>(vec4<i32>(extractBits(s, 0u, 8u), extractBits(s, 8u, 8u), extractBits(s, 16u, 8u), extractBits(s, 24u, 8u)));
+}
+${ggufReadB(format)}
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * 64u;
+  let kv = P.k / 4u;
+  if (i >= P.n * kv) {
+    return;
+  }
+  out[i] = bitcast<vec4<u32>>(mm_readB(mm_batch(0u), (i % kv) * 4u, i / kv));
+}`;
+}
