@@ -6,6 +6,7 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -63,7 +64,9 @@ Loaded& Load(Loaded& l, const char* engine) {
   const std::string file = std::string("xpu_") + engine + ".so";
   for (const std::string& d : PluginDirs()) {
     if (Exists(d + "/" + file)) {
-      l.path = d + "/" + file;
+      // Reported as found, without the variants' "x86-64-v4/../lib" detour.
+      char real[PATH_MAX];
+      l.path = realpath((d + "/" + file).c_str(), real) ? real : d + "/" + file;
       break;
     }
   }
