@@ -81,7 +81,10 @@ export const sumAll: OpCase = {
   shape: (n) => [n],
   traffic: (n) => n + 1,
   flops: (n) => n,
-  bound: { float32: 1e-6, float16: 1e-3 },
+  // One output: the error is relative to the sum itself, which random signs make ~sqrt(n) while the
+  // terms add up to ~0.8 n, so a float32 accumulation (xpu's tree) is off by ~1e-7 * 0.8 n / sqrt(n)
+  // of it: 2-3e-6 at 64K, more at 16M. The cpu kernel accumulates in float64 and stays near 1e-8.
+  bound: { float32: 1e-4, float16: 1e-2 },
   multipleOf: 1,
   makeInputs: (device, n, dtype) => [xpu.randn([n], { device, dtype })],
   run: ([x]) => x.sum(),
