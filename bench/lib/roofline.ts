@@ -24,7 +24,7 @@ export interface DeviceRoofline {
    * only reads can move bytes at least as fast as a copy does). Absent in schema-1 files: copy.
    */
   readGBps?: number;
-  /** Copy bandwidth, GB/s, bytes read + written. */
+  /** Copy bandwidth, GB/s, bytes read + written; 0 when its probes could not run. */
   bandwidthGBps: number;
   /** Every probe that was run (several methods per kind on xpu; the best of each kind is used). */
   ceilings?: Ceiling[];
@@ -107,7 +107,8 @@ export async function measureRoofline(devices: DeviceName[], quick: boolean, ste
       await run('read', () => cpuReadBandwidth(opts));
       await run('copy', () => cpuCopyBandwidth(opts));
     }
-    out[device] = deviceRoofline(device, ceilings);
+    // A device none of whose probes ran has no roofline (its rows get no fraction), not one of zeros.
+    if (ceilings.length) out[device] = deviceRoofline(device, ceilings);
   }
   return out;
 }
