@@ -26,6 +26,22 @@ setQueueMinForTests(QUEUE_MIN);
 const PARALLEL = (1 << 21) + 5;
 const SPECIALS = [NaN, Infinity, -Infinity, 0, -0, 1, -1, 88.7, 88.8, -103.9, -104, -87.3, 1e-40, -1e-40, 3.4e38, -3.4e38, 0.5, 2];
 
+/** float16 rounding of a value as the runtime stores float16: to float32 first, then to nearest even. */
+function f16(x: number): number {
+  const f = Math.fround(x);
+  if (Number.isNaN(f) || f === 0 || !Number.isFinite(f)) return f;
+  const a = Math.abs(f);
+  if (a >= 65520) return Math.sign(f) * Infinity;
+  let e = Math.floor(Math.log2(a));
+  if (2 ** e > a) e--;
+  if (2 ** (e + 1) <= a) e++;
+  const q = 2 ** (Math.max(e, -14) - 10);
+  const m = a / q;
+  let r = Math.floor(m);
+  if (m - r > 0.5 || (m - r === 0.5 && r % 2 === 1)) r++;
+  return Math.sign(f) * r * q;
+}
+
 /** Inputs: special values first, then random values of several magnitudes. */
 function inputs(n: number, seed: number): Float32Array {
   const r = randomData(n, seed, 30);
@@ -121,6 +137,29 @@ describe.runIf(hasKernels)('native cpu elementwise kernels', () => {
     for (const r of [0, 1, rows - 1]) {
       const row = Array.from(x.subarray(r * 1024, (r + 1) * 1024));
       expectClose(sm.subarray(r * 1024, (r + 1) * 1024), rowRef('softmax', row, 0).map(Math.fround), 2 ** -22, `softmax row ${r}, parallel`);
+    }
+  });
+
+  it('float16 operands and outputs (f32 math, rounded once to float16) and the float32 <-> float16 casts', async () => {
+    for (const n of [100, QUEUE_MIN + 33]) {
+      const a = inputs(n, 5 * n);
+      const b = inputs(n, 7 * n).reverse();
+      const a16 = Float32Array.from(a, f16);
+      const b16 = Float32Array.from(b, f16);
+      // float32 -> float16 and back.
+      const ah = xpu.tensor(a, { device }).to('float16');
+      expect(ah.dtype).toBe('float16');
+      expectF32((await ah.to('float32').data()) as Float32Array, (i) => a16[i], `float32 -> float16 n=${n}`);
+      const bh = xpu.tensor(b16, { device, dtype: 'float16' });
+      for (const [name, f] of Object.entries(BINARY)) {
+        const out = call(name, ah, bh);
+        expect(out.dtype).toBe('float16');
+        expectF32((await out.data()) as Float32Array, (i) => f16(f(a16[i], b16[i])), `${name} float16 n=${n}`);
+        expectF32((await call(name, 2.5, ah).data()) as Float32Array, (i) => f16(f(2.5, a16[i])), `${name} 2.5, float16 n=${n}`);
+      }
+      for (const [name, [op, ref]] of Object.entries(UNARY)) {
+        expectF32((await op(ah).data()) as Float32Array, (i) => f16(ref(a16[i])), `${name} float16 n=${n}`);
+      }
     }
   });
 

@@ -1,8 +1,10 @@
-// Elementwise float32 maps on the compute queue (src/backends/cpu/native_map.ts): unary and binary
-// ops over `rows` rows of `inner` elements, each operand either a Float32Array read at
-// off + r * rowStride + j * innerStride (innerStride 1: contiguous, 0: broadcast along the row) or
-// a JS number; the output is contiguous. That covers same-shape contiguous tensors, scalars,
-// and row and column broadcasts; everything else stays in TypeScript (map_fast.ts).
+// Elementwise maps on the compute queue (src/backends/cpu/native_map.ts): unary and binary ops
+// and the float32 <-> float16 casts over `rows` rows of `inner` elements, each operand either an
+// array (float32, or float16 bits) read at off + r * rowStride + j * innerStride (innerStride 1:
+// contiguous, 0: broadcast along the row) or a JS number; the output (float32 or float16) is
+// contiguous. That covers same-shape contiguous tensors, scalars, and row and column broadcasts;
+// everything else stays in TypeScript (map_fast.ts). float16 runs are converted to float32
+// scratch (F16C) and back, round to nearest even.
 //
 // Semantics are the TypeScript twins' (src/ops/elementwise_table.ts), which compute in float64
 // and round once to float32: add, sub, mul, div, sqrt of float32 values are exact in float64, so
@@ -19,7 +21,9 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "half.h"
 #include "queue.h"
 #include "vexp.h"
 
@@ -29,13 +33,15 @@ namespace {
 // Op codes, shared with src/backends/cpu/native_map.ts (NATIVE_OPS).
 enum Op : int {
   kAdd = 0, kSub = 1, kMul = 2, kDiv = 3, kMaximum = 4, kMinimum = 5,
-  kNeg = 16, kAbs = 17, kRelu = 18, kSqrt = 19, kExp = 20, kSigmoid = 21, kSilu = 22,
+  kNeg = 16, kAbs = 17, kRelu = 18, kSqrt = 19, kExp = 20, kSigmoid = 21, kSilu = 22, kCopy = 23,
 };
 
 inline bool IsUnary(int op) { return op >= 16; }
 
+// An operand: float32 or float16 (raw bits) elements, or a scalar.
 struct Operand {
-  const float* data = nullptr;  // null: a scalar
+  const void* data = nullptr;  // null: a scalar
+  bool half = false;
   float scalar = 0;
   int64_t off = 0, rowStride = 0, innerStride = 1;
 };
@@ -43,7 +49,8 @@ struct Operand {
 struct EPlan {
   int op;
   int64_t rows, inner;
-  float* out;
+  void* out;
+  bool outHalf = false;
   Operand x[2];
 };
 
@@ -68,6 +75,7 @@ void Binary(float* o, const float* a, float sa, bool va, const float* b, float s
 
 // ---- unary ----
 
+struct CopyF { static float F(float x) { return x; } };
 struct NegF { static float F(float x) { return -x; } };
 struct AbsF { static float F(float x) { return std::fabs(x); } };
 struct ReluF { static float F(float x) { return x < 0 ? 0.0f : x; } };
@@ -110,6 +118,7 @@ void ExpLike(float* o, const float* a, int64_t n) {
 
 void RunUnary(int op, float* o, const float* a, int64_t n) {
   switch (op) {
+    case kCopy: Unary<CopyF>(o, a, n); break;
     case kNeg: Unary<NegF>(o, a, n); break;
     case kAbs: Unary<AbsF>(o, a, n); break;
     case kRelu: Unary<ReluF>(o, a, n); break;
@@ -134,25 +143,73 @@ void RunBinary(int op, float* o, const float* a, float sa, bool va, const float*
 // Elements per task: large enough that a task's start costs nothing, small enough to balance.
 constexpr int64_t kChunk = 1 << 14;
 
+// float16 <-> float32 for a run (F16C; half.h's portable loop otherwise). Round to nearest even,
+// as the TypeScript store (numberToF16Bits) does; a float16 value is exact in float32, so the
+// float32 math below is what the twins' float64 math rounds to (see the file header).
+void HalfToFloatRun(const uint16_t* h, float* f, int64_t n) {
+  int64_t i = 0;
+#if defined(__AVX512F__)
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(f + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i))));
+#endif
+  for (; i < n; i++) f[i] = HalfToFloat(h[i]);
+}
+
+void FloatToHalfRun(const float* f, uint16_t* h, int64_t n) {
+  int64_t i = 0;
+#if defined(__AVX512F__)
+  for (; i + 16 <= n; i += 16) _mm256_storeu_si256(reinterpret_cast<__m256i*>(h + i), _mm512_cvtps_ph(_mm512_loadu_ps(f + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#endif
+  for (; i < n; i++) h[i] = FloatToHalf(f[i]);
+}
+
+// Per thread: float32 copies of float16 operands' runs and of a float16 output's run.
+struct Scratch {
+  std::vector<float> in[2], out;
+};
+
 void Run(const EPlan& p) {
   const int64_t per = (p.inner + kChunk - 1) / kChunk;
   const int64_t tasks = p.rows * per;
-#pragma omp parallel for schedule(dynamic, 4) if (p.rows * p.inner >= kParallelMin)
-  for (int64_t t = 0; t < tasks; t++) {
-    const int64_t r = t / per, j0 = (t % per) * kChunk, n = std::min(kChunk, p.inner - j0);
-    float* o = p.out + r * p.inner + j0;
-    const float* ptr[2];
-    float sc[2];
-    bool vec[2];
-    for (int k = 0; k < 2; k++) {
-      const Operand& x = p.x[k];
-      vec[k] = x.data != nullptr && x.innerStride == 1;
-      const float* base = x.data ? x.data + x.off + r * x.rowStride : nullptr;
-      ptr[k] = vec[k] ? base + j0 : nullptr;
-      sc[k] = x.data ? (vec[k] ? 0.0f : base[0]) : x.scalar;
+#pragma omp parallel if (p.rows * p.inner >= kParallelMin)
+  {
+    Scratch w;
+#pragma omp for schedule(dynamic, 4)
+    for (int64_t t = 0; t < tasks; t++) {
+      const int64_t r = t / per, j0 = (t % per) * kChunk, n = std::min(kChunk, p.inner - j0);
+      const int64_t at = r * p.inner + j0;
+      float* o = p.outHalf ? nullptr : static_cast<float*>(p.out) + at;
+      if (p.outHalf) {
+        if (static_cast<int64_t>(w.out.size()) < n) w.out.resize(kChunk);
+        o = w.out.data();
+      }
+      const float* ptr[2];
+      float sc[2];
+      bool vec[2];
+      for (int k = 0; k < 2; k++) {
+        const Operand& x = p.x[k];
+        vec[k] = x.data != nullptr && x.innerStride == 1;
+        ptr[k] = nullptr;
+        sc[k] = x.scalar;
+        if (!x.data) continue;
+        const int64_t base = x.off + r * x.rowStride;
+        if (!x.half) {
+          const float* f = static_cast<const float*>(x.data) + base;
+          if (vec[k]) ptr[k] = f + j0; else sc[k] = f[0];
+        } else {
+          const uint16_t* h = static_cast<const uint16_t*>(x.data) + base;
+          if (!vec[k]) {
+            sc[k] = HalfToFloat(h[0]);
+          } else {
+            if (static_cast<int64_t>(w.in[k].size()) < n) w.in[k].resize(kChunk);
+            HalfToFloatRun(h + j0, w.in[k].data(), n);
+            ptr[k] = w.in[k].data();
+          }
+        }
+      }
+      if (IsUnary(p.op)) RunUnary(p.op, o, ptr[0], n);
+      else RunBinary(p.op, o, ptr[0], sc[0], vec[0], ptr[1], sc[1], vec[1], n);
+      if (p.outHalf) FloatToHalfRun(o, static_cast<uint16_t*>(p.out) + at, n);
     }
-    if (IsUnary(p.op)) RunUnary(p.op, o, ptr[0], n);
-    else RunBinary(p.op, o, ptr[0], sc[0], vec[0], ptr[1], sc[1], vec[1], n);
   }
 }
 
@@ -163,27 +220,31 @@ int64_t Int(const Napi::Value& v, const char* what) {
   return static_cast<int64_t>(v.As<Napi::Number>().DoubleValue());
 }
 
-float* F32(const Napi::Value& v, const char* what, size_t* len) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    throw Napi::TypeError::New(v.Env(), std::string("ew: ") + what + " must be a Float32Array");
+// A Float32Array, or a Uint16Array of float16 bits (*half set).
+void* F32OrF16(const Napi::Value& v, const char* what, size_t* len, bool* half) {
+  napi_typedarray_type t = v.IsTypedArray() ? v.As<Napi::TypedArray>().TypedArrayType() : napi_int8_array;
+  if (t != napi_float32_array && t != napi_uint16_array) {
+    throw Napi::TypeError::New(v.Env(), std::string("ew: ") + what + " must be a Float32Array or a Uint16Array (float16)");
   }
-  Napi::Float32Array a = v.As<Napi::Float32Array>();
+  Napi::TypedArray a = v.As<Napi::TypedArray>();
   *len = a.ElementLength();
-  return a.Data();
+  *half = t == napi_uint16_array;
+  return static_cast<char*>(a.ArrayBuffer().Data()) + a.ByteOffset();
 }
 
 // ew(op, rows, inner, out, x0, off0, rowStride0, innerStride0, x1, off1, rowStride1, innerStride1):
-// x0 / x1 a Float32Array or a number (a scalar: the other three of its arguments are ignored).
+// out and each operand a Float32Array or a Uint16Array (float16); x0 / x1 may be a number instead
+// (a scalar: the other three of its arguments are ignored).
 std::shared_ptr<EPlan> Plan(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto p = std::make_shared<EPlan>();
   p->op = static_cast<int>(Int(info[0], "op"));
-  if (!((p->op >= kAdd && p->op <= kMinimum) || (p->op >= kNeg && p->op <= kSilu))) throw Napi::RangeError::New(env, "ew: unknown op");
+  if (!((p->op >= kAdd && p->op <= kMinimum) || (p->op >= kNeg && p->op <= kCopy))) throw Napi::RangeError::New(env, "ew: unknown op");
   p->rows = Int(info[1], "rows");
   p->inner = Int(info[2], "inner");
   if (p->rows < 1 || p->inner < 1) throw Napi::RangeError::New(env, "ew: empty");
   size_t outLen;
-  p->out = F32(info[3], "out", &outLen);
+  p->out = F32OrF16(info[3], "out", &outLen, &p->outHalf);
   if (static_cast<int64_t>(outLen) < p->rows * p->inner) throw Napi::RangeError::New(env, "ew: out is too small");
   const int operands = IsUnary(p->op) ? 1 : 2;
   for (int k = 0; k < operands; k++) {
@@ -194,7 +255,7 @@ std::shared_ptr<EPlan> Plan(const Napi::CallbackInfo& info) {
       continue;
     }
     size_t len;
-    x.data = F32(v, "operand", &len);
+    x.data = F32OrF16(v, "operand", &len, &x.half);
     x.off = Int(info[5 + 4 * k], "offset");
     x.rowStride = Int(info[6 + 4 * k], "row stride");
     x.innerStride = Int(info[7 + 4 * k], "inner stride");

@@ -7,9 +7,10 @@ import { ewPath, missingNative, runsInline, wantsNative } from './native_ew_path
 import { CpuStorage } from './storage.js';
 
 /**
- * Pure float32 maps through the addon (native/compute/elementwise.cc): the ops below, when every
- * tensor operand is float32 and, after merging dims, walks the output as rows x inner with its
- * innermost stride 1 or 0 (same-shape contiguous, scalars, row and column broadcasts). The
+ * Pure float maps through the addon (native/compute/elementwise.cc): the ops below and the
+ * float32 <-> float16 casts, when every tensor operand and the output are float32 or float16
+ * (computed in f32) and every operand, after merging dims, walks the output as rows x inner with
+ * its innermost stride 1 or 0 (same-shape contiguous, scalars, row and column broadcasts). The
  * addon's kernels compute what the op's JS twin computes (see elementwise.cc); other cases stay
  * in map_fast.ts. Returns null when this path does not apply.
  */
@@ -20,25 +21,33 @@ const NATIVE_OPS: Record<string, number> = {
   neg: 16, abs: 17, relu: 18, sqrt: 19, exp: 20, sigmoid: 21, silu: 22,
 };
 
-type EwArgs = [number, number, number, Float32Array, ...(Float32Array | number)[]];
+/** The identity (a cast between float32 and float16: PureMap.copy). */
+const COPY_CODE = 23;
+
+const isFloatStore = (d: string): boolean => d === 'float32' || d === 'float16';
+
+type EwArgs = [number, number, number, Float32Array | Uint16Array, ...(Float32Array | Uint16Array | number)[]];
 type EwCompute = NativeCompute & { ew?(...a: EwArgs): number; ewNow?(...a: EwArgs): void };
 
 export function nativeMap(spec: MapSpec, n: number, shape: readonly number[], strides: readonly (readonly number[])[]): CpuStorage | null {
   const pure = spec.kernel.pure;
-  const code = pure?.op === undefined ? undefined : NATIVE_OPS[pure.op];
-  if (code === undefined || spec.outDtype !== 'float32' || spec.argKind !== 'f32') return null;
+  const code = pure?.op !== undefined ? NATIVE_OPS[pure.op] : pure?.copy ? COPY_CODE : undefined;
+  if (code === undefined || !isFloatStore(spec.outDtype) || spec.argKind !== 'f32') return null;
+  // A same-dtype copy is TypedArray.set already (map_fast.ts).
+  if (code === COPY_CODE && spec.inputs[0].dtype === spec.outDtype) return null;
   const path = ewPath();
   if (!wantsNative(path, n) || n === 0) return null;
-  if (spec.inputs.some((op, k) => op.dtype !== 'float32' || (spec.loadKinds?.[k] ?? 'f32') !== 'f32')) return null;
+  if (spec.inputs.some((op, k) => !isFloatStore(op.dtype) || (spec.loadKinds?.[k] ?? 'f32') !== 'f32')) return null;
   const rank = shape.length;
   if (rank > 2 || rank === 0 || strides.some((s) => s[rank - 1] !== 0 && s[rank - 1] !== 1)) return null;
   const c = nativeCompute() as EwCompute | null;
-  if (!c?.ew || !c.ewNow) return missingNative(path, pure!.op!, 'the native addon has no elementwise kernels');
+  const name = pure!.op ?? spec.kernel.name;
+  if (!c?.ew || !c.ewNow) return missingNative(path, name, 'the native addon has no elementwise kernels');
   const rows = rank === 2 ? shape[0] : 1;
   const inner = shape[rank - 1];
   const storages = spec.inputs.map((op) => op.storage as CpuStorage);
-  const out = CpuStorage.alloc('float32', n, spec.kernel.name);
-  const args: EwArgs = [code, rows, inner, out.rawData as Float32Array];
+  const out = CpuStorage.alloc(spec.outDtype, n, spec.kernel.name);
+  const args: EwArgs = [code, rows, inner, out.rawData as Float32Array | Uint16Array];
   for (const s of pure!.slots) {
     if (!s.tensor) {
       args.push(spec.scalars![s.index].value, 0, 0, 0);
@@ -46,13 +55,13 @@ export function nativeMap(spec: MapSpec, n: number, shape: readonly number[], st
     }
     const op = spec.inputs[s.index];
     const st = strides[s.index];
-    args.push(storages[s.index].rawData as Float32Array, op.offset, rank === 2 ? st[0] : 0, st[rank - 1]);
+    args.push(storages[s.index].rawData as Float32Array | Uint16Array, op.offset, rank === 2 ? st[0] : 0, st[rank - 1]);
   }
   const inline = runsInline(n, c.completed() === c.submitted());
   const refused = launchNativeJob(out, storages, inline, () => c.ewNow!(...args), () => c.ew!(...args));
   if (refused !== null) {
-    giveBackHost('float32', out.rawData as HostArray);
-    return missingNative(path, pure!.op!, refused);
+    giveBackHost(spec.outDtype, out.rawData as HostArray);
+    return missingNative(path, name, refused);
   }
   return out;
 }
