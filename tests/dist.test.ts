@@ -184,7 +184,9 @@ describe('errors in a single process', () => {
     expect(e).toBeInstanceOf(xpu.XpuDistError);
     expect(e).toMatchObject({ kind: 'store' });
     expect((e as Error).message).toContain(`127.0.0.1:${port}`);
-    expect((e as Error).message).toContain('1500 ms');
+    // The time left of the 1500 ms deadline when the store connect began (less under load).
+    expect((e as Error).message).toMatch(/within (\d+) ms/);
+    expect(Number(/within (\d+) ms/.exec((e as Error).message)?.[1])).toBeLessThanOrEqual(1500);
     expect(d.isInitialized()).toBe(false);
   });
 
