@@ -41,6 +41,22 @@ function randomBlocks(fmt: Fmt, n: number, k: number, seed: number): Uint8Array 
   return out;
 }
 
+/** erf to ~1e-7 (Abramowitz-Stegun 7.1.26 is not enough: a series and a continued fraction). */
+function erf(x: number): number {
+  const a = Math.abs(x);
+  let r: number;
+  if (a < 2.5) {
+    let term = a, sum = a;
+    for (let n = 1; n < 60; n++) { term *= (-a * a) / n; sum += term / (2 * n + 1); }
+    r = (2 / Math.sqrt(Math.PI)) * sum;
+  } else {
+    let f = 0;
+    for (let n = 60; n >= 1; n--) f = (n / 2) / (a + f);
+    r = 1 - Math.exp(-a * a) / Math.sqrt(Math.PI) / (a + f);
+  }
+  return x < 0 ? -r : r;
+}
+
 function randomX(m: number, k: number, seed: number): Float32Array {
   const r = rng(seed);
   return Float32Array.from({ length: m * k }, () => r() * 2 - 1);
@@ -163,6 +179,28 @@ describe.each(runs)('GGUF quantized linear on $device $path', ({ device, path })
     // float16 output: one more rounding (2^-11 relative).
     const got = await y.to('float32').data();
     for (let i = 0; i < ref.length; i++) expect(Math.abs(got[i] - ref[i])).toBeLessThanOrEqual(2e-5 * mag[i] + Math.abs(ref[i]) * 2 ** -11);
+    qw.dispose();
+  });
+
+  it.each(['silu', 'gelu', 'relu'] as const)('activation %s and a residual in the store (fused on cpu)', async (act) => {
+    const ran = usePath(path);
+    const [n, k, m] = [37, 96, 3];
+    const raw = randomBlocks('q8_0', n, k, 12);
+    const w = dequantizeGguf('Q8_0', raw, n * k);
+    const qw = quantizedFromGguf('Q8_0', raw, [n, k], { device });
+    const x = randomX(m, k, 4);
+    const resHost = randomX(m, n, 5);
+    const bias = Float32Array.from({ length: n }, (_, j) => 0.1 * (j % 5) - 0.2);
+    const { ref, mag } = reference(x, w, m, n, k, bias);
+    const f = { silu: (v: number) => v / (1 + Math.exp(-v)), relu: (v: number) => Math.max(v, 0), gelu: (v: number) => 0.5 * v * (1 + erf(v / Math.SQRT2)) }[act];
+    const want = Float64Array.from(ref, (v, i) => f(v) + resHost[i]);
+    const y = xpu.linear(xpu.tensor(x, { device }).reshape([1, m, k]), qw, { bias: xpu.tensor(bias, { device }), activation: act, residual: xpu.tensor(resHost, { device }).reshape([1, m, n]) });
+    ran();
+    expect(y.shape).toEqual([1, m, n]);
+    const got = await y.data();
+    // The activations' slopes are at most ~1.13, so the GEMM's error bound carries over; plus
+    // float32 rounding of the activation and the add.
+    for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual(2.5e-5 * mag[i] + 4e-7 * (Math.abs(want[i]) + 1));
     qw.dispose();
   });
 

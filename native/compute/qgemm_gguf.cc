@@ -29,6 +29,7 @@
 #include "kernels.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -142,9 +143,10 @@ struct GPlan {
   Fmt fmt = Fmt::Q4_0;
   FmtInfo info{};
   int64_t M = 0, N = 0, K = 0, B = 0;  // B: blocks per row
-  Strided a, bias;
+  Strided a, bias, res;
   View q, s, out;
   bool outF16 = false;
+  int act = 0;  // 0 none, 1 relu, 2 gelu (erf), 3 silu: as gemm.cc's epilogue
   const uint8_t* QRow(int64_t n) const { return reinterpret_cast<const uint8_t*>(q.p) + n * B * info.qBytes; }
   const uint8_t* SRow(int64_t n) const { return reinterpret_cast<const uint8_t*>(s.p) + n * B * info.scaleBytes; }
 };
@@ -459,8 +461,19 @@ std::string Run(const GPlan& p) {
     }
 #endif
   }
-  if (p.bias.present) {
-    for (int64_t i = 0; i < M; i++) for (int64_t j = 0; j < N; j++) C[i * N + j] += p.bias.At(i, j);
+  // Epilogue, as the dense GEMM's (gemm.cc): act(C + bias) + residual.
+  if (p.bias.present || p.act || p.res.present) {
+    for (int64_t i = 0; i < M; i++) {
+      for (int64_t j = 0; j < N; j++) {
+        float v = C[i * N + j];
+        if (p.bias.present) v += p.bias.At(i, j);
+        if (p.act == 1) v = v > 0.0f ? v : (v == v ? 0.0f : v);
+        else if (p.act == 2) v = 0.5f * v * (1.0f + std::erf(v * 0.70710678118654752f));
+        else if (p.act == 3) v = v / (1.0f + std::exp(-v));
+        if (p.res.present) v += p.res.At(i, j);
+        C[i * N + j] = v;
+      }
+    }
   }
   if (p.outF16) FloatToHalfN(C, const_cast<uint16_t*>(reinterpret_cast<const uint16_t*>(p.out.p)), M * N);
   return "";
@@ -492,6 +505,13 @@ std::shared_ptr<GPlan> Plan(const Napi::CallbackInfo& info) {
   p->outF16 = p->out.type == napi_uint16_array;
   p->a = StridedOf(d, "a", p->M, p->K, true);
   p->bias = StridedOf(d, "bias", p->M, p->N, false);
+  p->res = StridedOf(d, "residual", p->M, p->N, false);
+  Napi::Value act = d.Get("activation");
+  if (!act.IsUndefined() && !act.IsNull()) {
+    std::string a = act.ToString().Utf8Value();
+    p->act = a == "relu" ? 1 : a == "gelu" ? 2 : a == "silu" ? 3 : -1;
+    if (p->act < 0) throw Napi::RangeError::New(env, "qmatmulGguf: activation must be relu, gelu or silu, got " + a);
+  }
   if (p->q.bytes < static_cast<size_t>(p->N * p->B * p->info.qBytes)) throw Napi::RangeError::New(env, "qmatmulGguf: q is smaller than the weight");
   if (p->s.bytes < static_cast<size_t>(p->N * p->B * p->info.scaleBytes)) throw Napi::RangeError::New(env, "qmatmulGguf: scales are smaller than the weight's");
   if (p->out.bytes < static_cast<size_t>(p->M * p->N) * (p->outF16 ? 2 : 4)) throw Napi::RangeError::New(env, "qmatmulGguf: out too small");

@@ -198,6 +198,12 @@ export interface QuantMatmulSpec {
   outDtype: DType;
   /** Strides over [m, n] (zero along m for a [N] bias). */
   bias?: Operand;
+  /**
+   * GGUF weight formats on cpu only (src/quant/linear.ts decides): act(a @ W^T + bias) + residual
+   * in the kernel's store, residual strided over [m, n]. Other kernels never get these.
+   */
+  activation?: Activation;
+  residual?: Operand;
 }
 
 export interface Backend {

@@ -1,14 +1,12 @@
 import type { DeviceLike } from '../device/device.js';
 import { XpuValueError } from '../errors.js';
 import type { Activation } from '../backends/backend.js';
-import { unaryOp } from '../ops/elementwise.js';
 import { optionalTensorArg, tensorArg } from '../ops/common.js';
 import { linear } from '../ops/linear.js';
-import { add } from '../ops/math.js';
 import { zeros } from '../ops/creation.js';
 import { rand } from '../ops/random.js';
 import type { DType } from '../tensor/dtype.js';
-import { isTensor, type Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { Module, type QuantizedLike } from './module.js';
 
 export interface LinearInit {
@@ -48,18 +46,12 @@ export class Linear extends Module {
   /**
    * act(x @ W^T + b) + residual. A dense weight fuses the activation and the residual into the
    * GEMM's store; a quantized weight goes through the same ops/linear call (it dispatches on the
-   * weight's type) with only the bias, and the rest runs as separate ops, so no assumption is
-   * made about which epilogues the quantized kernels fuse.
+   * weight's type), and src/quant/linear.ts fuses what its kernels can (GGUF formats on cpu) and
+   * runs the rest as separate ops.
    */
   forward(x: Tensor, options: { activation?: Activation; residual?: Tensor } = {}): Tensor {
     tensorArg('Linear.forward', 'input', x);
     optionalTensorArg('Linear.forward', 'residual', options.residual);
-    if (isTensor(this.weight)) return linear(x, this.weight, { bias: this.bias, ...options });
-    const y = linear(x, this.weight as unknown as Tensor, { bias: this.bias });
-    let out = y;
-    if (options.activation) out = unaryOp(options.activation, out);
-    if (options.residual) out = add(out, options.residual);
-    if (out !== y) y.dispose();
-    return out;
+    return linear(x, this.weight as Tensor, { bias: this.bias, ...options });
   }
 }

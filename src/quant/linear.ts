@@ -8,6 +8,7 @@ import { fmtShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Activation } from '../backends/backend.js';
 import { int8RowStride } from './formats.js';
+import { isGgufWeightFormat } from './gguf_formats.js';
 import type { QuantizedTensor } from './quantized_tensor.js';
 import { quantizeRowsInt8 } from './quantize_rows.js';
 
@@ -23,6 +24,20 @@ export interface QuantLinearOptions {
  * quantized kernels do not fuse them yet). int8_dynamic quantizes x per row first (the same map
  * kernels as the weights, float32 scales), then multiplies integers.
  */
+/** Strides of `t` (shaped like the output [..., n]) as an [m, n] matrix, when its leading dims merge. */
+function rowsOf(t: Tensor, m: number, n: number): [number, number] | undefined {
+  const sn = t.strides[t.ndim - 1];
+  let sm: number | undefined;
+  let span = 1;
+  for (let d = t.ndim - 2; d >= 0; d--) {
+    if (t.shape[d] === 1) continue;
+    if (sm === undefined) sm = t.strides[d];
+    else if (t.strides[d] !== sm * span) return undefined;
+    span *= t.shape[d];
+  }
+  return [m === 1 ? 0 : (sm ?? 0), n === 1 ? 0 : sn];
+}
+
 export function quantizedLinear(input: Tensor, qw: QuantizedTensor, options: QuantLinearOptions = {}): Tensor {
   const op = 'linear';
   const bias = optionalTensorArg(op, 'bias', options.bias);
@@ -54,10 +69,18 @@ export function quantizedLinear(input: Tensor, qw: QuantizedTensor, options: Qua
     aScales = scales.ref.storage;
   }
   const biasOp: Operand | undefined = bias ? { storage: bias.ref.storage, dtype: bias.dtype, strides: [0, bias.strides[0]], offset: bias.offset } : undefined;
-  const storage = device.backend.qmatmul({ a, m, aScales, w: qw.kernelWeight(), outDtype: input.dtype, bias: biasOp });
+  // GGUF weights on cpu fuse the activation and a residual of the output's shape into the native
+  // kernel's store (one pass over the output instead of one op each; a decode step of SmolLM2 has
+  // 90 of them). xpu's quantized store does not have them yet: separate ops there.
+  const res = options.residual;
+  const fuse = device.type === 'cpu' && isGgufWeightFormat(qw.format);
+  const fuseRes = fuse && res !== undefined && res.device === device && res.ndim === outShape.length && res.shape.every((d, i) => d === outShape[i]) && res.dtype === input.dtype && rowsOf(res, m, n) !== undefined;
+  const resOp: Operand | undefined = fuseRes ? { storage: res.ref.storage, dtype: res.dtype, strides: rowsOf(res, m, n)!, offset: res.offset } : undefined;
+  const storage = device.backend.qmatmul({ a, m, aScales, w: qw.kernelWeight(), outDtype: input.dtype, bias: biasOp, activation: fuse ? act : undefined, residual: resOp });
   for (const t of temps) t.dispose(); // the queue keeps its buffers until the kernel ran
   let out = wrap(device, storage, outShape, input.dtype);
-  if (act) {
+  if (fuse && (fuseRes || !options.residual)) return out;
+  if (act && !fuse) {
     const y = act === 'relu' ? relu(out) : act === 'gelu' ? gelu(out) : silu(out);
     out.dispose();
     out = y;

@@ -27,6 +27,9 @@ export interface NativeQuantDesc {
   aScales?: Float32Array;
   q: HostArray; scales: HostArray; zeros?: HostArray;
   bias?: QuantOperand;
+  /** GGUF formats only: act(x @ W^T + bias) + residual in the store. */
+  activation?: string;
+  residual?: QuantOperand;
   out: HostArray;
 }
 type QuantCompute = NativeCompute & {
@@ -70,11 +73,12 @@ export function nativeQuantMatmul(spec: QuantMatmulSpec): CpuStorage | null {
   if (!run) return fallback(`the native addon has no ${gguf ? 'GGUF ' : ''}quantized linear (rebuild it)`);
   const { n, k } = w;
   if (m * n === 0 || k === 0) return fallback('empty problem');
-  if (!isFloat(outDtype) || (bias && !isFloat(bias.dtype))) return fallback('dtypes other than float32/float16');
+  if (!isFloat(outDtype) || (bias && !isFloat(bias.dtype)) || (spec.residual && !isFloat(spec.residual.dtype))) return fallback('dtypes other than float32/float16');
+  if ((spec.activation || spec.residual) && !gguf) return fallback('an activation or residual with an int8/int4 weight');
   if (spec.aScales ? a.dtype !== 'int8' || gguf : !isFloat(a.dtype)) return fallback(`activations of dtype ${a.dtype}`);
   if (w.format === 'int4' && (w.groupSize % 32 !== 0 || k % w.groupSize !== 0)) return fallback(`int4 group size ${w.groupSize}`);
   const st = (s: unknown): CpuStorage => s as CpuStorage;
-  const storages = [st(a.storage), st(w.q), st(w.scales), ...(w.zeros ? [st(w.zeros)] : []), ...(spec.aScales ? [st(spec.aScales)] : []), ...(bias ? [st(bias.storage)] : [])];
+  const storages = [st(a.storage), st(w.q), st(w.scales), ...(w.zeros ? [st(w.zeros)] : []), ...(spec.aScales ? [st(spec.aScales)] : []), ...(bias ? [st(bias.storage)] : []), ...(spec.residual ? [st(spec.residual.storage)] : [])];
   // Inputs still written by a queued native job: the queue's order puts this job after it, but a
   // failure would go unnoticed, so failed inputs throw here (as the native GEMM does).
   for (const s of storages) if (s.failed !== null) void s.data;
@@ -85,6 +89,8 @@ export function nativeQuantMatmul(spec: QuantMatmulSpec): CpuStorage | null {
     aScales: spec.aScales ? (st(spec.aScales).rawData as Float32Array) : undefined,
     q: st(w.q).rawData, scales: st(w.scales).rawData, zeros: w.zeros ? st(w.zeros).rawData : undefined,
     bias: bias ? { data: st(bias.storage).rawData, offset: bias.offset, strides: bias.strides } : undefined,
+    activation: spec.activation,
+    residual: spec.residual ? { data: st(spec.residual.storage).rawData, offset: spec.residual.offset, strides: spec.residual.strides } : undefined,
     out: out.rawData,
   };
   const inline = m * n * k <= INLINE_MACS && runNow !== undefined && c.completed() === c.submitted();

@@ -1,4 +1,5 @@
 import type { QuantMatmulSpec, QuantWeight } from '../backend.js';
+import { ACTIVATIONS } from '../activation.js';
 import { castNumber, readHost, writeHost } from '../../tensor/dtype.js';
 import { dequantizeGgufPlanes, isGgufWeightFormat } from '../../quant/gguf_formats.js';
 import { nativeQuantMatmul } from './native_quant.js';
@@ -29,6 +30,11 @@ export function tsQuantMatmul(spec: QuantMatmulSpec): CpuStorage {
   const aScales = spec.aScales ? ((spec.aScales as CpuStorage).data as Float32Array) : undefined;
   const scales = (w.scales as CpuStorage).data;
   const biasData = bias ? (bias.storage as CpuStorage).data : undefined;
+  // GGUF weights on cpu: the activation and residual fused by src/quant/linear.ts (the dense
+  // GEMM's float64 epilogue functions).
+  const act = spec.activation ? ACTIVATIONS[spec.activation].js : undefined;
+  const res = spec.residual;
+  const resData = res ? (res.storage as CpuStorage).data : undefined;
   const wrow = new Float64Array(k);
   const gguf = isGgufWeightFormat(w.format) ? w.format : undefined;
   const grow = gguf ? new Float32Array(k) : undefined;
@@ -47,6 +53,8 @@ export function tsQuantMatmul(spec: QuantMatmulSpec): CpuStorage {
       for (let p = 0; p < k; p++) acc += rows[base + p] * wrow[p];
       let v = acc * colScale * (aScales ? aScales[i] : 1);
       if (bias && biasData) v += readHost(biasData, bias.dtype, bias.offset + i * bias.strides[0] + j * bias.strides[1]);
+      if (act) v = act(v);
+      if (res && resData) v += readHost(resData, res.dtype, res.offset + i * res.strides[0] + j * res.strides[1]);
       writeHost(out.data, outDtype, i * n + j, castNumber(v, outDtype));
     }
   }
