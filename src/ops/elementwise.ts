@@ -40,37 +40,63 @@ export function run(op: string, def: ElementwiseDef, xs: readonly TensorOrScalar
   const argKind: ComputeKind = dtypeInfo(argDtype).compute;
   const inputs: Operand[] = [];
   const scalars: Scalar[] = [];
-  const pre: string[] = [];
   const temps: Tensor[] = [];
-  const pattern = xs.map((x, j) => {
+  let pattern = '';
+  for (let j = 0; j < xs.length; j++) {
+    const x = xs[j];
     if (x instanceof Tensor) {
-      pre.push(`let x${j} = ld${inputs.length}(e${inputs.length});`);
       // Operands are converted to the result dtype first, as in torch: only a 0-d tensor can be
       // of a wider type (int8[3] + int32 0-d 300 adds 44; a float32 0-d rounds to float16).
       const narrowed = promoteTypes(x.dtype, argDtype) !== argDtype ? copyAs(op, x, argDtype) : x;
       if (narrowed !== x) temps.push(narrowed);
       inputs.push(operand(narrowed, outShape));
-      return 't';
+      pattern += 't';
+    } else {
+      scalars.push({ kind: argKind, value: checkNumber(op, names[j], x) });
+      pattern += 's';
     }
-    pre.push(`let x${j} = ${scalarWgsl(argKind, scalars.length)};`);
-    scalars.push({ kind: argKind, value: checkNumber(op, names[j], x) });
-    return 's';
-  });
-  const js = twin(def, argKind);
-  const slots = pattern.map((p, j) => ({ tensor: p === 't', index: pattern.slice(0, j).filter((q) => q === p).length }));
-  const kernel: MapKernel = {
-    name: `${op}_${pattern.join('')}`,
-    lazy: true,
-    wgsl: `${pre.join('\n  ')}\n  ${def.wgsl(argKind)}`,
-    js: slotCaller(js, slots),
-    pure: { fn: js, slots, op },
-  };
+  }
+  const kernel = elementwiseKernel(op, def, argKind, pattern);
   // Scalars are converted to the result dtype, as torch does (uint8 < -1 compares with 255, a
   // float16 op sees 0.1 as float16), which is also what the GPU's uniform bits hold.
   for (const s of scalars) s.value = castNumber(s.value, argDtype);
   const out = runMap({ device, kernel, inputs, outShape, outDtype, argKind, scalars });
   for (const t of temps) t.dispose(); // the map above has read them (or is recorded before any reuse)
   return out;
+}
+
+const KERNELS = new WeakMap<ElementwiseDef, Map<string, MapKernel>>();
+
+/**
+ * The map kernel of a def for an argument kind and an operand pattern ('t' tensor, 's' scalar
+ * per operand), made once: its WGSL, its JS twin's caller and its pure form depend on nothing
+ * else, and building them (strings, closures) was a good part of a small eager op's cost.
+ */
+function elementwiseKernel(op: string, def: ElementwiseDef, argKind: ComputeKind, pattern: string): MapKernel {
+  let byKey = KERNELS.get(def);
+  if (!byKey) KERNELS.set(def, (byKey = new Map()));
+  const key = `${op}|${argKind}|${pattern}`;
+  let kernel = byKey.get(key);
+  if (kernel) return kernel;
+  const pre: string[] = [];
+  let tensors = 0;
+  let scalarSlots = 0;
+  for (let j = 0; j < pattern.length; j++) {
+    if (pattern[j] === 't') pre.push(`let x${j} = ld${tensors}(e${tensors++});`);
+    else pre.push(`let x${j} = ${scalarWgsl(argKind, scalarSlots++)};`);
+  }
+  const js = twin(def, argKind);
+  const kinds = [...pattern];
+  const slots = kinds.map((p, j) => ({ tensor: p === 't', index: kinds.slice(0, j).filter((q) => q === p).length }));
+  kernel = {
+    name: `${op}_${pattern}`,
+    lazy: true,
+    wgsl: `${pre.join('\n  ')}\n  ${def.wgsl(argKind)}`,
+    js: slotCaller(js, slots),
+    pure: { fn: js, slots, op },
+  };
+  byKey.set(key, kernel);
+  return kernel;
 }
 
 const TWINS = new WeakMap<ElementwiseDef, Map<ComputeKind, (...x: number[]) => number>>();
