@@ -242,9 +242,9 @@ describe('roofline: the ceilings and the bound each row is held to', () => {
     expect(schemaErrors(resultsWith([{ ...row, roofline: { fraction: 2, bound: 'compute', boundMs: 1 } }]))).not.toBe('');
     expect(schemaErrors(resultsWith([{ ...row, roofline: { fraction: 0.5, bound: 'compute', boundMs: 1, flag: 'above-roofline' } }]))).not.toBe('');
     // The report's roofline chart rings it.
-    const chart = rooflineChart('cpu', [row], { cpu: tiny }, new Map());
+    const chart = rooflineChart('cpu', [row], { cpu: tiny });
     expect(chart?.caption).toMatch(/1 row\(s\) ringed in red are above their roofline/);
-    expect(rooflineChart('cpu', [{ ...row, roofline: undefined, flops: 0 }], { cpu: tiny }, new Map())).toBeNull(); // no intensity: no point
+    expect(rooflineChart('cpu', [{ ...row, roofline: undefined, flops: 0 }], { cpu: tiny })).toBeNull(); // no intensity: no point
   });
 
   it('without the addon, the cpu ceilings come from JS loops and say so', () => {

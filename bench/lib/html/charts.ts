@@ -216,7 +216,7 @@ const fmtValue = (v: number): string => (v >= 100 ? String(Math.round(v)) : v.to
  * copy bandwidth (and the f16 peak where there is one). Rows above the lines that bound them are
  * measurement errors, ringed in red. null when the device has no ceilings or no such rows.
  */
-export function rooflineChart(device: DeviceName, rows: Row[], roofline: Roofline, colors: Map<string, string>): Chart | null {
+export function rooflineChart(device: DeviceName, rows: Row[], roofline: Roofline): Chart | null {
   const r = roofline[device];
   if (!r || !(r.peakGflops > 0) || !(r.bandwidthGBps > 0)) return null;
   const points = rows
@@ -264,7 +264,8 @@ export function rooflineChart(device: DeviceName, rows: Row[], roofline: Rooflin
         mark: { type: 'point', filled: true, size: 55, opacity: 0.85 },
         encoding: {
           x, y,
-          color: colorEncoding(points.map((p) => p.series), colors),
+          // Series by implementation only (no dtype suffix, unlike the per-kernel charts): colours of their own, xpu and cpu first.
+          color: colorEncoding(points.map((p) => p.series), seriesColors(points.map((p) => p.series))),
           shape: { field: 'suite', type: 'nominal', legend: { orient: 'bottom', title: null } },
           tooltip: [{ field: 'series' }, { field: 'suite' }, { field: 'row' }, { field: 'intensity', format: '.3~r', title: 'flop/byte' }, { field: 'gflops', format: '.3~r', title: 'GFLOP/s' }, { field: 'roofline', title: '% of roofline' }, { field: 'flagged' }],
         },

@@ -58,7 +58,7 @@ command: <code>${esc(env.command)}</code>${results.settings.quick ? ' (--quick)'
   parts.push('<h2>Roofline</h2>');
   parts.push(`<p>Ceilings measured once per run by probes made for the purpose (never by a benchmarked kernel): the peak FMA rate, read bandwidth and copy bandwidth (read + written), each from its fastest pass over a working set twice the last-level cache. A row's roofline fraction is max(flops / peak, bytes / the bandwidth that fits its traffic) over its achieved time; a row above 100% is ${esc(ABOVE_ROOFLINE)}, and is marked.</p>`);
   parts.push(table(['device', 'ceiling', 'value (* used)', 'method', 'working set', 'spread'], ceilingRows(results.roofline)));
-  const roofCharts = (Object.keys(results.roofline) as DeviceName[]).map((d) => rooflineChart(d, results.rows, results.roofline, colors)).filter((c): c is Chart => c !== null);
+  const roofCharts = (Object.keys(results.roofline) as DeviceName[]).map((d) => rooflineChart(d, results.rows, results.roofline)).filter((c): c is Chart => c !== null);
   if (roofCharts.length) parts.push(`<div class="charts">${(await Promise.all(roofCharts.map(figure))).join('\n')}</div>`);
 
   for (const s of results.suites) {
