@@ -170,7 +170,8 @@ struct Scratch {
 void Run(const EPlan& p) {
   const int64_t per = (p.inner + kChunk - 1) / kChunk;
   const int64_t tasks = p.rows * per;
-#pragma omp parallel if (p.rows * p.inner >= kParallelMin)
+  const bool heavy = p.op == kExp || p.op == kSigmoid || p.op == kSilu;
+#pragma omp parallel if (p.rows * p.inner >= (heavy ? kParallelMinHeavy : kParallelMin))
   {
     Scratch w;
 #pragma omp for schedule(dynamic, 4)

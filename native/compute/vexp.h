@@ -24,6 +24,9 @@ namespace xpu::compute {
 // shared box (this one: 2 cores, load 15-20) a descheduled thread held a 1M-element exp for
 // 5-20 ms where one thread takes under 1 ms; above this size a second core is worth that risk.
 constexpr int64_t kParallelMin = int64_t{1} << 21;
+// exp, sigmoid, silu: ~2.5 cycles an element in double, worth a second thread from 2^19
+// (src/backends/cpu/native_ew_path.ts HEAVY_QUEUE_MIN queues them from there too).
+constexpr int64_t kParallelMinHeavy = int64_t{1} << 19;
 
 inline double ExpD(double x) { return std::exp(x); }
 

@@ -17,7 +17,16 @@ const CAP_BYTES = 256 << 20;
  * V8 external-memory bookkeeping, ~8% of a 256-element add's time, and most of its garbage.
  */
 const SMALL_PER_KEY = 16;
-const small = new Map<string, HostArray[]>();
+/** By dtype, then length (no key string per call: this runs twice per small op). */
+const small = new Map<DType, Map<number, HostArray[]>>();
+
+function smallList(dtype: DType, n: number): HostArray[] {
+  let byLength = small.get(dtype);
+  if (!byLength) small.set(dtype, (byLength = new Map()));
+  let list = byLength.get(n);
+  if (!list) byLength.set(n, (list = []));
+  return list;
+}
 
 /** Free arrays by dtype and length. */
 const free = new Map<string, HostArray[]>();
@@ -53,9 +62,8 @@ function poisonFill(dtype: DType, arr: HostArray): void {
 }
 
 export function takeHost(dtype: DType, n: number): HostArray {
-  const key = keyOf(dtype, n);
-  const smallArr = small.get(key)?.pop();
-  const arr = smallArr ?? free.get(key)?.pop() ?? allocHost(dtype, n);
+  const smallArr = small.get(dtype)?.get(n)?.pop();
+  const arr = smallArr ?? free.get(keyOf(dtype, n))?.pop() ?? allocHost(dtype, n);
   if (!smallArr && age.delete(arr)) cached -= arr.byteLength;
   if (poison) poisonFill(dtype, arr);
   return arr;
@@ -64,9 +72,7 @@ export function takeHost(dtype: DType, n: number): HostArray {
 export function giveBackHost(dtype: DType, arr: HostArray): void {
   if (arr.byteLength > CAP_BYTES || arr.byteOffset !== 0 || arr.buffer.byteLength !== arr.byteLength || arr.byteLength === 0) return;
   if (arr.byteLength < MIN_BYTES) {
-    const key = keyOf(dtype, arr.length);
-    let list = small.get(key);
-    if (!list) small.set(key, (list = []));
+    const list = smallList(dtype, arr.length);
     if (list.length < SMALL_PER_KEY && !list.includes(arr)) list.push(arr);
     return;
   }

@@ -21,6 +21,12 @@ import { XpuDeviceError } from '../../errors.js';
  */
 export const NATIVE_MIN = 1 << 12;
 export const QUEUE_MIN = 1 << 21;
+/**
+ * exp, sigmoid and silu cost ~2.5 cycles an element in double (vexp.h), against numpy's float32
+ * exp at ~0.6: they are worth a second thread from 2^19 elements (kParallelMinHeavy), where one
+ * thread held a 1M exp at 0.63x numpy. On a busy box that second thread may stall at the barrier.
+ */
+export const HEAVY_QUEUE_MIN = 1 << 19;
 let queueMin = QUEUE_MIN;
 
 /** For tests: queue jobs from a smaller size, so the queued path runs without huge tensors. */
@@ -47,8 +53,8 @@ export function wantsNative(path: EwPath, n: number): boolean {
 }
 
 /** Run inline (JS thread, one thread) rather than queued: small enough and nothing pending. */
-export function runsInline(n: number, idle: boolean): boolean {
-  return idle && n < queueMin;
+export function runsInline(n: number, idle: boolean, heavy = false): boolean {
+  return idle && n < (heavy ? Math.min(queueMin, HEAVY_QUEUE_MIN) : queueMin);
 }
 
 /** The addon lacks a kernel: under XPU_CPU_ELEMENTWISE=native that is an error, else TypeScript runs. */

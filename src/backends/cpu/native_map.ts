@@ -3,7 +3,7 @@ import type { HostArray } from '../../tensor/dtype.js';
 import { giveBackHost } from './host_pool.js';
 import { launchNativeJob, nativeCompute } from './native_jobs.js';
 import type { NativeCompute } from './native.js';
-import { ewPath, missingNative, runsInline, wantsNative } from './native_ew_path.js';
+import { ewPath, missingNative, NATIVE_MIN, runsInline, wantsNative } from './native_ew_path.js';
 import { CpuStorage } from './storage.js';
 
 /**
@@ -21,6 +21,10 @@ const NATIVE_OPS: Record<string, number> = {
   neg: 16, abs: 17, relu: 18, sqrt: 19, exp: 20, sigmoid: 21, silu: 22,
 };
 
+/** exp, sigmoid, silu: compute-bound (elementwise.cc uses a second thread from 2^19 elements). */
+const HEAVY_FIRST = 20;
+const HEAVY_LAST = 22;
+
 /** The identity (a cast between float32 and float16: PureMap.copy). */
 const COPY_CODE = 23;
 
@@ -30,6 +34,7 @@ type EwArgs = [number, number, number, Float32Array | Uint16Array, ...(Float32Ar
 type EwCompute = NativeCompute & { ew?(...a: EwArgs): number; ewNow?(...a: EwArgs): void };
 
 export function nativeMap(spec: MapSpec, n: number, shape: readonly number[], strides: readonly (readonly number[])[]): CpuStorage | null {
+  if (n < NATIVE_MIN && ewPath() !== 'native') return null; // the common small op: nothing else to look at
   const pure = spec.kernel.pure;
   const code = pure?.op !== undefined ? NATIVE_OPS[pure.op] : pure?.copy ? COPY_CODE : undefined;
   if (code === undefined || !isFloatStore(spec.outDtype) || spec.argKind !== 'f32') return null;
@@ -57,7 +62,7 @@ export function nativeMap(spec: MapSpec, n: number, shape: readonly number[], st
     const st = strides[s.index];
     args.push(storages[s.index].rawData as Float32Array | Uint16Array, op.offset, rank === 2 ? st[0] : 0, st[rank - 1]);
   }
-  const inline = runsInline(n, c.completed() === c.submitted());
+  const inline = runsInline(n, c.completed() === c.submitted(), code >= HEAVY_FIRST && code <= HEAVY_LAST);
   const refused = launchNativeJob(out, storages, inline, () => c.ewNow!(...args), () => c.ew!(...args));
   if (refused !== null) {
     giveBackHost(spec.outDtype, out.rawData as HostArray);
