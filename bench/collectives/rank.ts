@@ -1,5 +1,5 @@
 /**
- * One rank of the collectives benchmark (started by bench/collectives.ts through mpirun). For
+ * One rank of the collectives benchmark (started by bench/collectives.ts through mpirun, or `xpu run` for oneCCL). For
  * every collective, device, size and placement: one checked call on known data (#wrong counts
  * the elements that differ), then warm-up and timed iterations, each after a barrier. Per
  * iteration the slowest rank's time is kept (an all-reduce of max), as the C++ baseline does.
@@ -133,7 +133,8 @@ function xpuMaxBytes(): number {
 }
 
 const plan = JSON.parse(process.argv[2] ?? '{}') as RankPlan;
-await d.initProcessGroup({ backend: 'mpi', timeoutMs: 600_000 });
+// The engine the launcher chose (XPU_DIST_BACKEND: mpi, or ccl for bench collectives --backend ccl).
+await d.initProcessGroup({ timeoutMs: 600_000 });
 for (const device of plan.devices) {
   for (const coll of device === 'xpu' ? (['allReduce'] as Coll[]) : plan.colls) {
     for (const s of plan.sizes) {
