@@ -31,17 +31,28 @@ export async function getLlamaCpp(gpu: LlamaCppGpu): Promise<Llama> {
       } catch (e) {
         throw new Error(`node-llama-cpp is not installed (it is a devDependency of xpu; npm install with NODE_LLAMA_CPP_SKIP_DOWNLOAD=true): ${(e as Error).message}`);
       }
-      return mod.getLlama({ gpu, build: 'never', logLevel: mod.LlamaLogLevel.error, progressLogs: false });
+      // ggml's Vulkan backend skips CPU-type devices (lavapipe) unless GGML_VK_VISIBLE_DEVICES
+      // names them; without it "Vulkan" silently runs on llama.cpp's CPU backend.
+      if (gpu === 'vulkan') process.env.GGML_VK_VISIBLE_DEVICES ??= '0';
+      const llama = await mod.getLlama({ gpu, build: 'never', logLevel: mod.LlamaLogLevel.error, progressLogs: false });
+      if (gpu === 'vulkan' && (await llama.getGpuDeviceNames()).length === 0) {
+        throw new Error("llama.cpp's Vulkan backend found no device (GGML_VK_VISIBLE_DEVICES picks one by index)");
+      }
+      return llama;
     })();
     llamas.set(key, p);
   }
   return p;
 }
 
-/** The GGUF loaded by llama.cpp: every layer on the GPU for 'vulkan', none for CPU. */
+/** The GGUF loaded by llama.cpp: every layer on the GPU for 'vulkan' (checked), none for CPU. */
 export async function openLlamaCpp(modelPath: string, gpu: LlamaCppGpu, options: { vocabOnly?: boolean } = {}): Promise<LlamaCppPeer> {
   const llama = await getLlamaCpp(gpu);
   const model = await llama.loadModel({ modelPath, gpuLayers: gpu === false ? 0 : 'max', vocabOnly: options.vocabOnly });
+  if (gpu !== false && !options.vocabOnly && model.gpuLayers === 0) {
+    await model.dispose();
+    throw new Error('llama.cpp put no layer on the Vulkan device');
+  }
   return { llama, model, gpu, dispose: () => model.dispose() };
 }
 
