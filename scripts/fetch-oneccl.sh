@@ -11,7 +11,7 @@
 # wheel ships, and their dependency `libfabric` is not on PyPI.
 #
 # Run time: oneCCL dlopens libfabric (Debian's libfabric1, which setup.sh installs; xpu.dist
-# points oneCCL at its soname, see src/dist/ccl_env.ts). Intel MPI (impi-rt, a dependency the
+# points oneCCL at its soname, see src/distributed/ccl_env.ts). Intel MPI (impi-rt, a dependency the
 # wheels declare) is not needed for the OFI transport xpu.dist uses, so --no-deps.
 #
 # Idempotent: a complete install of the pinned version is kept. Exit status 0 on success, 1 on

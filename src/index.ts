@@ -43,7 +43,7 @@ export { nativeInfo, type NativeInfo, type NativeBuildInfo } from './backends/cp
 export { cat, stack, indexSelect, gather, embedding, triu, tril } from './ops/structural.js';
 export { linear, bmm, addmm, type LinearOptions, type AddmmOptions } from './ops/linear.js';
 export type { Activation } from './backends/backend.js';
-export * as dist from './dist/index.js';
+export * as dist from './distributed/index.js';
 export * as nn from './nn/index.js';
 export * as io from './io/index.js';
 export { scaledDotProductAttention, type SdpaOptions } from './ops/attention/sdpa.js';

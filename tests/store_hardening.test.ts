@@ -5,15 +5,15 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { nativeInfo } from '../src/backends/cpu/native.js';
 import { localMpiEnv } from '../src/cli/run.js';
-import { isLoopbackAddress } from '../src/dist/env.js';
-import { initProcessGroup } from '../src/dist/init.js';
-import { DEFAULT_STORE_LIMITS, resolveStoreLimits, type StoreLimits } from '../src/dist/store_limits.js';
-import { encodeFrame, MAGIC } from '../src/dist/store_protocol.js';
-import { newSecret } from '../src/dist/store_secret.js';
-import { StoreServer } from '../src/dist/store_server.js';
-import { TcpStore } from '../src/dist/store.js';
+import { isLoopbackAddress } from '../src/distributed/env.js';
+import { initProcessGroup } from '../src/distributed/init.js';
+import { DEFAULT_STORE_LIMITS, resolveStoreLimits, type StoreLimits } from '../src/distributed/store_limits.js';
+import { encodeFrame, MAGIC } from '../src/distributed/store_protocol.js';
+import { newSecret } from '../src/distributed/store_secret.js';
+import { StoreServer } from '../src/distributed/store_server.js';
+import { TcpStore } from '../src/distributed/store.js';
 import { XpuDistError, XpuTypeError, XpuValueError } from '../src/errors.js';
-import { ensureBuilt, RANK_SCRIPTS, tagged, xpuRun } from './dist_helpers.js';
+import { ensureBuilt, RANK_SCRIPTS, tagged, xpuRun } from './distributed_helpers.js';
 import { RawConn } from './store_helpers.js';
 
 /**

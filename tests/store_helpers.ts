@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { encodeFrame, FrameReader, MAGIC, newNonce, proof } from '../src/dist/store_protocol.js';
+import { encodeFrame, FrameReader, MAGIC, newNonce, proof } from '../src/distributed/store_protocol.js';
 
 /**
  * A raw client of the rendezvous store for tests/store_hardening.test.ts: it speaks the wire

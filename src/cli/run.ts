@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs';
 import { sep } from 'node:path';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
-import { isLoopbackAddress } from '../dist/env.js';
-import { newSecret, SECRET_ENV } from '../dist/store_secret.js';
+import { isLoopbackAddress } from '../distributed/env.js';
+import { newSecret, SECRET_ENV } from '../distributed/store_secret.js';
 import { paint, type Color } from '../color.js';
 import { MpiTagParser } from './mpi_tags.js';
 

@@ -6,6 +6,14 @@ import { contiguousStrides, numel, type Shape } from './shape.js';
 import { trackInScope } from './scope.js';
 import { formatTensor, type InspectOptions } from './inspect.js';
 
+/**
+ * What a tensor knows of the autograd node that made it. The engine (src/autograd) owns the real
+ * type; tensor/ only names it, so the tensor layer does not import the autograd layer.
+ */
+export interface GradNodeLike {
+  readonly name: string;
+}
+
 /** Storage shared by a tensor and its views; freed when the last of them is disposed. */
 export class StorageRef {
   refs = 0;
@@ -37,6 +45,15 @@ export class Tensor {
   readonly offset: number;
   readonly dtype: DType;
   /** @internal */ readonly ref: StorageRef;
+  /**
+   * Whether ops on this tensor record the graph that backward() walks (torch's requires_grad).
+   * Set it on a leaf (creation option `requiresGrad`, or `requiresGrad_()`); ops set it on results.
+   */
+  requiresGrad = false;
+  /** The gradient backward() accumulated into this leaf; null until one arrives (torch's .grad). */
+  grad: Tensor | null = null;
+  /** @internal The graph node that made this tensor (src/autograd); null for leaves and constants. */
+  gradFn: GradNodeLike | null = null;
   #disposed = false;
 
   /** @internal Use the creation functions (xpu.tensor, zeros, randn...) instead. */

@@ -10,8 +10,8 @@
 //              maxFrameBytes, values until the store is full (then emptied again for the job)
 import { connect } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { TcpStore } from '../../dist/src/dist/store.js';
-import { encodeFrame, FrameReader, MAGIC, newNonce, proof } from '../../dist/src/dist/store_protocol.js';
+import { TcpStore } from '../../dist/src/distributed/store.js';
+import { encodeFrame, FrameReader, MAGIC, newNonce, proof } from '../../dist/src/distributed/store_protocol.js';
 
 const attack = process.argv[2];
 const host = process.env.MASTER_ADDR;

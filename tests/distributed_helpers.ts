@@ -5,13 +5,13 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 
 /**
- * For tests/dist.test.ts: the ranks run the built package (dist/), started by the real launcher
+ * For tests/distributed.test.ts: the ranks run the built package (dist/), started by the real launcher
  * (`node dist/src/cli/main.js run ...`), so dist/ is rebuilt first when a source is newer.
  */
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const MAIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
-export const RANK_SCRIPTS = join(ROOT, 'tests', 'dist');
+export const RANK_SCRIPTS = join(ROOT, 'tests', 'distributed');
 
 function newest(dir: string): number {
   let t = 0;

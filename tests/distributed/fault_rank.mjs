@@ -1,4 +1,4 @@
-// One rank of the fault tests in tests/dist.test.ts. Every rank that sees a failure prints
+// One rank of the fault tests in tests/distributed.test.ts. Every rank that sees a failure prints
 // `OUTCOME {rank, kind, message, ms}` and exits 1; the test checks that each survivor reports a
 // clear error within its timeout. Modes (argv[2]):
 //   exit-early   rank 1 exits right after initProcessGroup(); the others are in an allReduce

@@ -1,4 +1,4 @@
-// One rank of tests/dist.test.ts: runs every collective on every dtype, reduction, device and
+// One rank of tests/distributed.test.ts: runs every collective on every dtype, reduction, device and
 // placement (in place / out of place), with sizes chosen per case (1, non-multiples of the rank
 // count, larger), and checks every element against what this rank computes on its own: every
 // rank's input is generated from (seed, rank, case), so each rank knows all inputs.

@@ -3,13 +3,13 @@ import { createServer as createTcpServer, connect, type Server } from 'node:net'
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MpiTagParser } from '../src/cli/mpi_tags.js';
-import { ensureBuilt, RANK_SCRIPTS, tagged, xpuRun } from './dist_helpers.js';
+import { ensureBuilt, RANK_SCRIPTS, tagged, xpuRun } from './distributed_helpers.js';
 import { testDevices, xpu } from './helpers.js';
 
 /**
  * xpu.dist: collectives across real processes. The multi-rank tests start 2, 3 and 4 ranks with
  * the launcher (`xpu run`, which uses mpirun for the MPI backend); each rank checks every element
- * of every collective itself (tests/dist/collectives_rank.mjs) and prints a RESULT line. The fault
+ * of every collective itself (tests/distributed/collectives_rank.mjs) and prints a RESULT line. The fault
  * tests check that every surviving rank reports a clear error within its timeout. Single-process
  * errors, the store and the launcher's own spawning are tested in this process.
  */
@@ -77,7 +77,7 @@ describe.skipIf(!!mpiWhyNot)(`collectives over MPI${mpiWhyNot ? ` (skipped: ${mp
 
 describe.skipIf(!cclBuilt)(`collectives over oneCCL${cclBuilt ? '' : ` (skipped: ${cclWhyNot})`}`, () => {
   // cpu tensors only: staging an xpu tensor through host memory is the same code for both engines
-  // (src/dist/staging.ts), and the MPI tests above cover it on every device; this covers oneCCL.
+  // (src/distributed/staging.ts), and the MPI tests above cover it on every device; this covers oneCCL.
   it.each([2, 4])('%i ranks: every collective, dtype, reduction and placement (cpu tensors)', (n) => runCollectives(n, 'ccl', 'cpu'), (LIMIT_S.ccl + 20) * 1000);
 });
 
