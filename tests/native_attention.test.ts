@@ -82,3 +82,55 @@ describe.skipIf(!hasNative())('native attention on the compute queue', () => {
     disposeAll(out, t.q, t.k, t.v);
   });
 });
+
+describe.skipIf(!hasNative())('native attention reads float32 views in place (issue 21)', () => {
+  // The KV cache keeps [B, maxLen, Hkv, D] and attention gets its [B, Hkv, S, D] permuted view of
+  // the filled prefix: the kernel must read that view where it lies, not a per-step copy.
+  function cacheViews(d: Dims, maxLen: number, seed: number) {
+    const t = makeQkv('cpu', 'float32', d, seed);
+    const kBuf = xpu.zeros([d.B, maxLen, d.Hkv, d.E], { device: 'cpu' });
+    const vBuf = xpu.zeros([d.B, maxLen, d.Hkv, d.Ev], { device: 'cpu' });
+    const kSlot = kBuf.narrow(1, 0, d.S);
+    const vSlot = vBuf.narrow(1, 0, d.S);
+    const kPerm = t.k.permute([0, 2, 1, 3]);
+    const vPerm = t.v.permute([0, 2, 1, 3]);
+    xpu.copyInto(kSlot, kPerm);
+    xpu.copyInto(vSlot, vPerm);
+    const k = kSlot.permute([0, 2, 1, 3]);
+    const v = vSlot.permute([0, 2, 1, 3]);
+    disposeAll(kPerm, vPerm);
+    return { t, kBuf, vBuf, kSlot, vSlot, k, v };
+  }
+
+  for (const [name, d, spy] of [
+    ['inline (decode step)', dims(2, 4, 2, 1, 40, 32), 'attentionNow'],
+    ['queued (prefill)', dims(1, 4, 2, 256, 256, 64), 'attention'],
+  ] as const) {
+    it(`${name}: the descriptor carries the cache's own array and strides, and the result matches float64`, async () => {
+      vi.stubEnv('XPU_CPU_ATTENTION', 'native');
+      const c = nativeCompute() as unknown as Record<string, (desc: Record<string, unknown>) => unknown>;
+      const calls: Record<string, unknown>[] = [];
+      const real = c[spy].bind(c);
+      const restore = vi.spyOn(c, spy).mockImplementation((desc) => {
+        calls.push(desc);
+        return real(desc);
+      });
+      const { t, kBuf, vBuf, kSlot, vSlot, k, v } = cacheViews(d, d.S + 7, 13);
+      const out = xpu.scaledDotProductAttention(t.q, k, v, { enableGqa: true });
+      restore.mockRestore();
+      expect(lastNativeAttentionFallback).toBeNull();
+      expect(calls.length).toBe(1);
+      expect(calls[0].k).toBe(kBuf.ref.storage.rawData);
+      expect(calls[0].v).toBe(vBuf.ref.storage.rawData);
+      expect(calls[0].kStrides).toEqual([d.B === 1 ? 0 : (d.S + 7) * d.Hkv * d.E, d.E, d.Hkv * d.E]); // a size-1 dim's stride is never used
+      // Writing the next positions into the cache right away must wait for a queued read.
+      const next = xpu.full([d.B, 7, d.Hkv, d.E], 1e6, { device: 'cpu' });
+      const tail = kBuf.narrow(1, d.S, 7);
+      xpu.copyInto(tail, next);
+      const zeroSlot = xpu.zerosLike(kSlot);
+      xpu.copyInto(kSlot, zeroSlot); // overwrites what the job reads: it must have finished first
+      expectClose(await out.data(), refAttention(d, t.qv, t.kv, t.vv, {}), 2e-5, name);
+      disposeAll(out, t.q, t.k, t.v, kBuf, vBuf, kSlot, vSlot, k, v, next, tail, zeroSlot);
+    });
+  }
+});

@@ -44,6 +44,10 @@ struct APlan {
   float scale;
   bool causal;
   const float *q, *k, *v;
+  // q, k, v are read in place: element (b, h, row, d) of q is q[qOff + b qs[0] + h qs[1] + row qs[2]
+  // + d] (rows contiguous). The K/V cache's [B, Hkv, S, D] view of [B, maxLen, Hkv, D] is such a
+  // view, so a decode step reads the cache where it lies instead of copying it (issue 21).
+  int64_t qOff = 0, qs[3] = {0, 0, 0}, kOff = 0, ks[3] = {0, 0, 0}, vOff = 0, vs[3] = {0, 0, 0};
   float* out;
   // Mask: kind 0 f32 additive, 1 f16 additive, 2 bool (uint8, 0 = masked), -1 none.
   int maskKind = -1;
@@ -86,9 +90,9 @@ struct Scratch {
 void Task(const APlan& p, int64_t b, int64_t h, int64_t i0, Scratch& w) {
   const int64_t E = p.E, Ev = p.Ev, S = p.S, L = p.L;
   const int64_t hk = h / (p.H / p.Hkv);
-  const float* qh = p.q + ((b * p.H + h) * L) * E;
-  const float* kh = p.k + ((b * p.Hkv + hk) * S) * E;
-  const float* vh = p.v + ((b * p.Hkv + hk) * S) * Ev;
+  const float* qh = p.q + p.qOff + b * p.qs[0] + h * p.qs[1];
+  const float* kh = p.k + p.kOff + b * p.ks[0] + hk * p.ks[1];
+  const float* vh = p.v + p.vOff + b * p.vs[0] + hk * p.vs[1];
   const int rows = static_cast<int>(std::min<int64_t>(QT, L - i0));
   float* kt = w.kt.data();
   float* sc = w.s.data();
@@ -102,13 +106,13 @@ void Task(const APlan& p, int64_t b, int64_t h, int64_t i0, Scratch& w) {
     const int cols = static_cast<int>(std::min<int64_t>(KT, kEnd - j0));
     // K tile transposed to [E, KT], zero beyond cols.
     for (int c = 0; c < cols; c++) {
-      const float* kr = kh + (j0 + c) * E;
+      const float* kr = kh + (j0 + c) * p.ks[2];
       for (int64_t d = 0; d < E; d++) kt[d * KT + c] = kr[d];
     }
     if (cols < KT) for (int64_t d = 0; d < E; d++) std::fill(kt + d * KT + cols, kt + d * KT + KT, 0.0f);
     // Scores.
     for (int r = 0; r < rows; r++) {
-      const float* qr = qh + (i0 + r) * E;
+      const float* qr = qh + (i0 + r) * p.qs[2];
       float* sr = sc + r * KT;
 #ifdef __AVX512F__
       __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -190,7 +194,7 @@ void Task(const APlan& p, int64_t b, int64_t h, int64_t i0, Scratch& w) {
       for (int c = 0; c < cols; c++) {
         const float pc = sr[c];
         if (pc == 0.0f) continue;
-        const float* vr = vh + (j0 + c) * Ev;
+        const float* vr = vh + (j0 + c) * p.vs[2];
         for (int64_t d = 0; d < Ev; d++) ar[d] += pc * vr[d];
       }
       w.l[r] = w.l[r] * corr + add;
@@ -248,6 +252,34 @@ const float* F32(Napi::Object o, const char* name, int64_t n) {
   return static_cast<const float*>(p);
 }
 
+// An operand of logical shape [n0, n1, n2, n3] (rows of n3 contiguous floats): the descriptor's
+// `<name>` array with optional `<name>Offset` and `<name>Strides` ([s0, s1, s2], non-negative);
+// without them it is contiguous. Every element it addresses must lie inside the array.
+const float* View(Napi::Object d, const char* name, const int64_t (&dims)[4], int64_t* off, int64_t (&st)[3]) {
+  Napi::Env env = d.Env();
+  napi_typedarray_type t;
+  size_t bytes;
+  const void* base = Arr(d, name, &t, &bytes);
+  if (t != napi_float32_array) throw Napi::TypeError::New(env, std::string("attention: ") + name + " must be a Float32Array");
+  Napi::Value sv = d.Get(std::string(name) + "Strides");
+  if (sv.IsArray()) {
+    Napi::Array a = sv.As<Napi::Array>();
+    if (a.Length() != 3) throw Napi::RangeError::New(env, std::string("attention: ") + name + "Strides must have 3 entries");
+    for (uint32_t i = 0; i < 3; i++) {
+      st[i] = static_cast<int64_t>(a.Get(i).As<Napi::Number>().DoubleValue());
+      if (st[i] < 0) throw Napi::RangeError::New(env, std::string("attention: ") + name + "Strides must be non-negative");
+    }
+    *off = Int(d, (std::string(name) + "Offset").c_str());
+    if (*off < 0) throw Napi::RangeError::New(env, std::string("attention: ") + name + "Offset must be non-negative");
+  } else {
+    st[2] = dims[3]; st[1] = dims[2] * st[2]; st[0] = dims[1] * st[1];
+    *off = 0;
+  }
+  int64_t last = *off + (dims[0] - 1) * st[0] + (dims[1] - 1) * st[1] + (dims[2] - 1) * st[2] + dims[3];
+  if (last > static_cast<int64_t>(bytes / 4)) throw Napi::RangeError::New(env, std::string("attention: ") + name + " addresses elements outside its array");
+  return static_cast<const float*>(base);
+}
+
 std::shared_ptr<APlan> Plan(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) throw Napi::TypeError::New(env, "attention: expects a descriptor object");
@@ -258,9 +290,9 @@ std::shared_ptr<APlan> Plan(const Napi::CallbackInfo& info) {
   if (p->B < 1 || p->H < 1 || p->Hkv < 1 || p->L < 1 || p->S < 1 || p->E < 1 || p->Ev < 1 || p->H % p->Hkv != 0) throw Napi::RangeError::New(env, "attention: bad sizes");
   p->scale = static_cast<float>(d.Get("scale").As<Napi::Number>().DoubleValue());
   p->causal = d.Get("causal").ToBoolean().Value();
-  p->q = F32(d, "q", p->B * p->H * p->L * p->E);
-  p->k = F32(d, "k", p->B * p->Hkv * p->S * p->E);
-  p->v = F32(d, "v", p->B * p->Hkv * p->S * p->Ev);
+  p->q = View(d, "q", {p->B, p->H, p->L, p->E}, &p->qOff, p->qs);
+  p->k = View(d, "k", {p->B, p->Hkv, p->S, p->E}, &p->kOff, p->ks);
+  p->v = View(d, "v", {p->B, p->Hkv, p->S, p->Ev}, &p->vOff, p->vs);
   p->out = const_cast<float*>(F32(d, "out", p->B * p->H * p->L * p->Ev));
   Napi::Value mv = d.Get("mask");
   if (mv.IsObject()) {

@@ -22,12 +22,13 @@ export function cpuAttention(spec: AttentionSpec): Storage {
     data.fill(0); // an empty softmax over no keys: the product with an empty V is zeros
     return out;
   }
+  const problem = { batch: B, heads: H, kvHeads: Hkv, l: L, s: S, e: E, ev: Ev, scale: spec.scale, causal: spec.causal };
+  // Dense problems (no flex modification, no block mask) go to the native kernel when it is there;
+  // it reads float32 operands in place and gathers only the others.
+  if (isDenseAttention(spec) && nativeAttention(spec, problem, out, gather)) return out;
   const q = gather(spec.q, [B, H, L, E]);
   const k = gather(spec.k, [B, Hkv, S, E]);
   const v = gather(spec.v, [B, Hkv, S, Ev]);
-  const problem = { batch: B, heads: H, kvHeads: Hkv, l: L, s: S, e: E, ev: Ev, scale: spec.scale, causal: spec.causal };
-  // Dense problems (no flex modification, no block mask) go to the native kernel when it is there.
-  if (isDenseAttention(spec) && nativeAttention(spec, problem, q, k, v, out)) return out;
   flashAttentionHost(problem, q, k, v, scoreFunction(spec), hostBlocks(spec), data);
   return out;
 }
