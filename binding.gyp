@@ -29,9 +29,13 @@
         'native/collectives/binding.cc',
         'native/collectives/plugins.cc',
         # CPU kernels: one compute thread with an ordered queue (queue.cc) and the GEMM on
-        # oneDNN's matmul primitive (gemm.cc; without oneDNN only the queue is built).
+        # oneDNN's matmul primitive (gemm.cc; without oneDNN only the queue is built). Each kernel
+        # family is <family>.cc (the kernels, plain C++ behind <family>.h) and <family>_binding.cc
+        # (its JS face), the bindings reading their arguments through napi_args.cc.
         'native/compute/queue.cc',
+        'native/compute/napi_args.cc',
         'native/compute/gemm.cc',
+        'native/compute/gemm_binding.cc',
         # float16 weights without a whole f32 copy: the streaming GEMV (F16C + FMA) and the
         # threaded tile conversion for the blocked path.
         'native/compute/gemv.cc',

@@ -1,4 +1,5 @@
-// Native CPU kernels: the GEMM (oneDNN's matmul primitive) on the compute queue (queue.h).
+// Native CPU kernels: the GEMM (oneDNN's matmul primitive) on the compute queue (queue.h). The
+// kernels are plain C++ (gemm.h); this is their JS face (gemm_binding.cc).
 #pragma once
 
 #include <napi.h>

@@ -1,4 +1,5 @@
-// The native f32 GEMM: oneDNN's matmul primitive, run on the compute queue (queue.h).
+// The native f32 GEMM: oneDNN's matmul primitive, run on the compute queue (queue.h) by
+// gemm_binding.cc, which reads the descriptor and hands over a GemmRequest (gemm.h).
 //
 // The TypeScript side (src/backends/cpu/native_gemm.ts) hands over the CPU matmul spec as it is:
 // operands as typed arrays with an element offset and one stride per output dim (0 where
@@ -18,7 +19,7 @@
 // The primitive (oneDNN's JIT-compiled kernel) is created here, on the JS thread, so an
 // unsupported case is known before anything is queued (the caller then keeps the TypeScript
 // GEMM), and cached by layout. The worker only packs, executes and converts.
-#include "compute.h"
+#include "gemm.h"
 
 #include <algorithm>
 #include <cmath>
@@ -29,14 +30,13 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "half.h"
 #include "gemv.h"
-#include "kernels.h"
-#include "queue.h"
 
 #ifdef XPU_HAVE_DNNL
 #include <oneapi/dnnl/dnnl.hpp>
@@ -44,25 +44,12 @@ extern "C" int omp_get_max_threads(void);
 #endif
 
 namespace xpu::compute {
-namespace {
 
 #ifdef XPU_HAVE_DNNL
 
-struct Operand {
-  bool present = false;
-  const char* base = nullptr;  // data of the typed array (the whole ArrayBuffer view)
-  size_t bytes = 0;
-  bool f16 = false;
-  int64_t offset = 0;               // elements
-  std::vector<int64_t> bstrides;    // one per batch dim
-  int64_t s0 = 0, s1 = 0;           // row and column strides of the 2-D matrix
-  // Decided by the plan:
-  bool pack = false;                // copy into a dense f32 scratch on the worker
-  float scale = 1.0f;               // applied while packing (beta for the bias)
-  int64_t rows = 0, cols = 0;       // the matrix as oneDNN sees it (1 where broadcast)
-};
+namespace {
 
-inline size_t Item(const Operand& o) { return o.f16 ? 2 : 4; }
+using Operand = GemmOperand;
 
 // Strides of a size-1 dim say nothing; make them ones oneDNN accepts.
 void NormaliseStrides(int64_t rows, int64_t cols, int64_t& s0, int64_t& s1) {
@@ -121,13 +108,13 @@ struct Problem {
   // epilogue as a second pass over the few output rows, instead of the matmul primitive.
   bool sgemm = false;
   // A float16 weight read as W [N, K] with rows contiguous along K (B = W^T, bs0 == 1), never
-  // converted whole: 1 = the streaming GEMV (M <= 8, gemm_f16.cc), 2 = N-blocks converted to an
+  // converted whole: 1 = the streaming GEMV (M <= 8, gemv.cc), 2 = N-blocks converted to an
   // f32 tile and multiplied by dnnl_sgemm (accumulating into C block by block). wld: W's row
   // stride (B's column stride). Both with the epilogue as a second pass, as for `sgemm`.
   int f16w = 0;
   // An f32 weight read the same way (B = W^T, bs0 == 1) by the streaming GEMV (gemv.cc) for
-  // M <= F32GemvMaxM(): at M = 4 on a 4096x4096 weight it moved 23 GB/s where dnnl_sgemm moved
-  // 17 (equal at M = 1 and 8; native/compute/tools/gemv_probe.cc).
+  // M <= F32GemvMaxM(), where it outran dnnl_sgemm (docs/ARCHITECTURE.md, "CPU GEMM";
+  // native/compute/tools/gemv_probe.cc).
   bool f32gemv = false;
   int64_t wld = 0;
   int64_t ldc = 0;  // C's row stride when not N (a tile primitive writes a column block of C)
@@ -177,80 +164,6 @@ std::shared_ptr<Prim> MakePrim(const Problem& p) {
   return prim;
 }
 
-// ---- argument parsing (JS thread) ---------------------------------------------------------------
-
-int64_t IntField(Napi::Object o, const char* name) {
-  Napi::Value v = o.Get(name);
-  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("gemm: ") + name + " must be a number");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (d != std::floor(d) || std::fabs(d) > 9.0e15) throw Napi::RangeError::New(o.Env(), std::string("gemm: ") + name + " must be an integer");
-  return static_cast<int64_t>(d);
-}
-
-std::vector<int64_t> IntsField(Napi::Object o, const char* name) {
-  Napi::Value v = o.Get(name);
-  if (!v.IsArray()) throw Napi::TypeError::New(o.Env(), std::string("gemm: ") + name + " must be an array");
-  Napi::Array a = v.As<Napi::Array>();
-  std::vector<int64_t> out(a.Length());
-  for (uint32_t i = 0; i < a.Length(); i++) {
-    Napi::Value e = a.Get(i);
-    if (!e.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("gemm: ") + name + " must hold numbers");
-    out[i] = static_cast<int64_t>(e.As<Napi::Number>().DoubleValue());
-  }
-  return out;
-}
-
-// A typed array: its data pointer and byte length (float32 or, for float16, uint16).
-const char* ArrayField(Napi::Object o, const char* name, bool f16, size_t* bytes) {
-  Napi::Value v = o.Get(name);
-  if (!v.IsTypedArray()) throw Napi::TypeError::New(o.Env(), std::string("gemm: ") + name + " must be a typed array");
-  Napi::TypedArray t = v.As<Napi::TypedArray>();
-  napi_typedarray_type want = f16 ? napi_uint16_array : napi_float32_array;
-  if (t.TypedArrayType() != want) throw Napi::TypeError::New(o.Env(), std::string("gemm: ") + name + (f16 ? " must be a Uint16Array (float16 bits)" : " must be a Float32Array"));
-  *bytes = t.ByteLength();
-  return static_cast<const char*>(t.ArrayBuffer().Data()) + t.ByteOffset();
-}
-
-Operand OperandField(Napi::Object desc, const char* name, size_t nb, bool required) {
-  Operand op;
-  Napi::Value v = desc.Get(name);
-  if (v.IsUndefined() || v.IsNull()) {
-    if (required) throw Napi::TypeError::New(desc.Env(), std::string("gemm: ") + name + " is required");
-    return op;
-  }
-  if (!v.IsObject()) throw Napi::TypeError::New(desc.Env(), std::string("gemm: ") + name + " must be an object");
-  Napi::Object o = v.As<Napi::Object>();
-  op.present = true;
-  op.f16 = o.Get("f16").ToBoolean().Value();
-  op.base = ArrayField(o, "data", op.f16, &op.bytes);
-  op.offset = IntField(o, "offset");
-  std::vector<int64_t> st = IntsField(o, "strides");
-  if (st.size() != nb + 2) throw Napi::RangeError::New(desc.Env(), std::string("gemm: ") + name + ".strides must have batch rank + 2 entries");
-  op.bstrides.assign(st.begin(), st.begin() + nb);
-  op.s0 = st[nb];
-  op.s1 = st[nb + 1];
-  return op;
-}
-
-// Checks that every element the operand addresses lies inside its array (a wrong stride from a
-// caller must be an error, never a read outside the buffer).
-void CheckRange(Napi::Env env, const char* name, const Operand& op, const std::vector<int64_t>& batch, int64_t rows, int64_t cols) {
-  if (!op.present) return;
-  int64_t lo = op.offset, hi = op.offset;
-  auto span = [&](int64_t size, int64_t stride) {
-    if (size <= 0) return;
-    int64_t ext = (size - 1) * stride;
-    if (ext < 0) lo += ext; else hi += ext;
-  };
-  for (size_t d = 0; d < batch.size(); d++) span(batch[d], op.bstrides[d]);
-  span(rows, op.s0);
-  span(cols, op.s1);
-  int64_t n = static_cast<int64_t>(op.bytes / Item(op));
-  if (lo < 0 || hi >= n) {
-    throw Napi::RangeError::New(env, std::string("gemm: ") + name + " addresses elements [" + std::to_string(lo) + ", " + std::to_string(hi) + "] of an array of " + std::to_string(n));
-  }
-}
-
 // Can dims [batch..., rows] with these strides be walked as one dim of their total size?
 bool Merges(const std::vector<int64_t>& batch, const std::vector<int64_t>& bstrides, int64_t rows, int64_t rowStride, int64_t* merged) {
   bool known = rows != 1;  // a size-1 dim fits any stride
@@ -270,7 +183,10 @@ bool Merges(const std::vector<int64_t>& batch, const std::vector<int64_t>& bstri
   return true;
 }
 
-struct Plan {
+}  // namespace
+
+// The plan of gemm.h: the request with every layout decided.
+struct GemmPlan {
   Problem p;
   std::shared_ptr<Prim> prim;
   int64_t tileRows = 0;  // the f16 blocked path: rows of W per converted tile
@@ -282,6 +198,10 @@ struct Plan {
   int64_t entries = 1;
   int64_t m = 0, n = 0, k = 0;  // per entry (before folding)
 };
+
+namespace {
+
+using Plan = GemmPlan;
 
 // ---- execution (worker thread) ------------------------------------------------------------------
 
@@ -370,7 +290,7 @@ void RunF16Weight(const Plan& pl, const float* A, const uint16_t* W, float* C, S
   if (p.f16w == 1) {
     GemvF16(A, M, p.as0, W, p.wld, N, K, p.alpha, C, N);
   } else {
-    // dnnl_sgemm per tile (measured faster here than a matmul primitive per tile at M = 64):
+    // dnnl_sgemm per tile (it beat a matmul primitive per tile for prefill-sized M):
     // C[:, n0:n0+nb] = alpha * op(A) tile^T, the tile [nb, K] row-major being B's block transposed.
     const bool ta = p.as1 != 1;
     for (int64_t n0 = 0; n0 < N; n0 += tileRows) {
@@ -556,44 +476,24 @@ int64_t F32GemvMaxM() {
   return v;
 }
 
-std::shared_ptr<Plan> MakePlan(const Napi::CallbackInfo& info, bool onJsThread = false) {
-  Napi::Env env = info.Env();
-  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "gemm: expects a descriptor object");
-  Napi::Object d = info[0].As<Napi::Object>();
+std::shared_ptr<Plan> MakePlan(GemmRequest req, bool onJsThread) {
   auto pl = std::make_shared<Plan>();
-  pl->m = IntField(d, "m");
-  pl->n = IntField(d, "n");
-  pl->k = IntField(d, "k");
-  pl->batch = IntsField(d, "batch");
-  if (pl->m < 1 || pl->n < 1 || pl->k < 1) throw Napi::RangeError::New(env, "gemm: m, n, k must be >= 1");
-  for (int64_t s : pl->batch) if (s < 1) throw Napi::RangeError::New(env, "gemm: batch dims must be >= 1");
-  size_t nb = pl->batch.size();
-  pl->a = OperandField(d, "a", nb, true);
-  pl->b = OperandField(d, "b", nb, true);
-  pl->bias = OperandField(d, "bias", nb, false);
-  pl->res = OperandField(d, "residual", nb, false);
-  pl->outF16 = d.Get("outF16").ToBoolean().Value();
-  if (d.Has("deps") && !d.Get("deps").IsUndefined()) {
-    for (int64_t v : IntsField(d, "deps")) pl->deps.push_back(static_cast<uint64_t>(v));
-  }
-  size_t outBytes = 0;
-  pl->out = const_cast<char*>(ArrayField(d, "out", pl->outF16, &outBytes));
-  double alpha = d.Get("alpha").IsNumber() ? d.Get("alpha").As<Napi::Number>().DoubleValue() : 1.0;
-  double beta = d.Get("beta").IsNumber() ? d.Get("beta").As<Napi::Number>().DoubleValue() : 1.0;
-  std::string act = d.Get("activation").IsString() ? d.Get("activation").As<Napi::String>().Utf8Value() : "";
-  int actCode = act.empty() ? 0 : act == "relu" ? 1 : act == "gelu" ? 2 : act == "silu" ? 3 : -1;
-  if (actCode < 0) throw Napi::RangeError::New(env, "gemm: activation must be relu, gelu or silu, got " + act);
-
+  pl->m = req.m;
+  pl->n = req.n;
+  pl->k = req.k;
+  pl->batch = std::move(req.batch);
+  pl->a = std::move(req.a);
+  pl->b = std::move(req.b);
+  pl->bias = std::move(req.bias);
+  pl->res = std::move(req.res);
+  pl->out = req.out;
+  pl->outF16 = req.outF16;
+  pl->deps = std::move(req.deps);
+  const double alpha = req.alpha, beta = req.beta;
+  const int actCode = req.act;
   int64_t entries = 1;
   for (int64_t s : pl->batch) entries *= s;
   const int64_t m = pl->m, n = pl->n, k = pl->k;
-  if (static_cast<double>(entries) * m * n * (pl->outF16 ? 2 : 4) > static_cast<double>(outBytes)) {
-    throw Napi::RangeError::New(env, "gemm: out is smaller than batch * m * n elements");
-  }
-  CheckRange(env, "a", pl->a, pl->batch, m, k);
-  CheckRange(env, "b", pl->b, pl->batch, k, n);
-  CheckRange(env, "bias", pl->bias, pl->batch, m, n);
-  CheckRange(env, "residual", pl->res, pl->batch, m, n);
 
   Problem& p = pl->p;
   p.N = n;
@@ -680,7 +580,7 @@ std::shared_ptr<Plan> MakePlan(const Napi::CallbackInfo& info, bool onJsThread =
     try {
       pl->prim = MakePrim(p);
     } catch (const dnnl::error& e) {
-      throw Napi::Error::New(env, std::string("gemm: oneDNN cannot run this case: ") + e.what());
+      throw std::runtime_error(std::string("oneDNN cannot run this case: ") + e.what());
     }
   }
   {
@@ -690,42 +590,6 @@ std::shared_ptr<Plan> MakePlan(const Napi::CallbackInfo& info, bool onJsThread =
     if (!p.sgemm && !p.f16w && !p.f32gemv && pl->prim->impl.rfind("ref", 0) == 0) stats.refImpl++;
   }
   return pl;
-}
-
-Napi::Value Gemm(const Napi::CallbackInfo& info) {
-  std::shared_ptr<Plan> pl = MakePlan(info);
-  uint64_t id = Submit(info.Env(), [pl](uint64_t id) -> std::string {
-    try {
-      return Run(*pl, id);
-    } catch (const dnnl::error& e) {
-      failed.insert(id);
-      return std::string("oneDNN: ") + e.what();
-    } catch (const std::bad_alloc&) {
-      failed.insert(id);
-      return "out of memory in the native GEMM (packing scratch)";
-    }
-  });
-  return Napi::Number::New(info.Env(), static_cast<double>(id));
-}
-
-// gemmNow(desc): plans and runs the GEMM right here, on the calling (JS) thread, single-threaded
-// (SingleThreadedHere, queue.h) and through dnnl_sgemm rather than a matmul primitive (whose
-// thread count is fixed when it is built). For small GEMMs, where handing the work to the compute
-// thread and back (two thread wake-ups) costs more than the GEMM itself; the caller only uses it
-// while the queue is idle, so order is kept.
-Napi::Value GemmNow(const Napi::CallbackInfo& info) {
-  std::shared_ptr<Plan> pl = MakePlan(info, /*onJsThread=*/true);
-  std::string err;
-  try {
-    SingleThreadedHere one;
-    err = Run(*pl, 0);
-  } catch (const dnnl::error& e) {
-    err = std::string("oneDNN: ") + e.what();
-  } catch (const std::bad_alloc&) {
-    err = "out of memory in the native GEMM (packing scratch)";
-  }
-  if (!err.empty()) throw Napi::Error::New(info.Env(), "gemm: " + err);
-  return info.Env().Undefined();
 }
 
 const char* IsaName(dnnl::cpu_isa isa) {
@@ -742,45 +606,61 @@ const char* IsaName(dnnl::cpu_isa isa) {
   }
 }
 
-#endif  // XPU_HAVE_DNNL
-
-Napi::Value Info(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::Object o = Napi::Object::New(env);
-#ifdef XPU_HAVE_DNNL
-  const dnnl_version_t* v = dnnl_version();
-  o.Set("library", "oneDNN");
-  o.Set("version", std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch));
-  o.Set("isa", IsaName(dnnl::get_effective_cpu_isa()));
-  o.Set("runtime", v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : v->cpu_runtime == DNNL_RUNTIME_TBB ? "TBB" : v->cpu_runtime == DNNL_RUNTIME_SEQ ? "sequential" : "threadpool");
-  o.Set("threads", omp_get_max_threads());
-  Napi::Object s = Napi::Object::New(env);
-  std::lock_guard<std::mutex> lock(cacheMu);
-  s.Set("calls", static_cast<double>(stats.calls));
-  s.Set("folded", static_cast<double>(stats.folded));
-  s.Set("packedA", static_cast<double>(stats.packedA));
-  s.Set("packedB", static_cast<double>(stats.packedB));
-  s.Set("refImpl", static_cast<double>(stats.refImpl));
-  s.Set("cacheHits", static_cast<double>(stats.cacheHits));
-  s.Set("lastImpl", stats.lastImpl);
-  o.Set("stats", s);
-#else
-  o.Set("library", env.Null());
-#endif
-  return o;
-}
-
 }  // namespace
 
-Napi::Object ExportCompute(Napi::Env env) {
-  Napi::Object o = Napi::Object::New(env);
-  ExportQueue(env, o);
-  o.Set("info", Napi::Function::New(env, Info, "info"));
-#ifdef XPU_HAVE_DNNL
-  o.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
-  o.Set("gemmNow", Napi::Function::New(env, GemmNow, "gemmNow"));
-#endif
+bool HaveGemm() { return true; }
+
+std::shared_ptr<GemmPlan> PlanGemm(GemmRequest req, bool onJsThread) { return MakePlan(std::move(req), onJsThread); }
+
+std::string RunGemmJob(const GemmPlan& plan, uint64_t id) {
+  try {
+    return Run(plan, id);
+  } catch (const dnnl::error& e) {
+    failed.insert(id);
+    return std::string("oneDNN: ") + e.what();
+  } catch (const std::bad_alloc&) {
+    failed.insert(id);
+    return "out of memory in the native GEMM (packing scratch)";
+  }
+}
+
+// Through dnnl_sgemm rather than a matmul primitive (whose thread count is fixed when it is built):
+// PlanGemm(..., onJsThread = true) chose it.
+std::string RunGemmNow(const GemmPlan& plan) {
+  try {
+    return Run(plan, 0);
+  } catch (const dnnl::error& e) {
+    return std::string("oneDNN: ") + e.what();
+  } catch (const std::bad_alloc&) {
+    return "out of memory in the native GEMM (packing scratch)";
+  }
+}
+
+GemmLibraryInfo GemmInfo() {
+  GemmLibraryInfo o;
+  const dnnl_version_t* v = dnnl_version();
+  o.present = true;
+  o.version = std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
+  o.isa = IsaName(dnnl::get_effective_cpu_isa());
+  o.runtime = v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : v->cpu_runtime == DNNL_RUNTIME_TBB ? "TBB" : v->cpu_runtime == DNNL_RUNTIME_SEQ ? "sequential" : "threadpool";
+  o.threads = omp_get_max_threads();
+  std::lock_guard<std::mutex> lock(cacheMu);
+  o.calls = stats.calls;
+  o.folded = stats.folded;
+  o.packedA = stats.packedA;
+  o.packedB = stats.packedB;
+  o.refImpl = stats.refImpl;
+  o.cacheHits = stats.cacheHits;
+  o.lastImpl = stats.lastImpl;
   return o;
 }
+
+#else  // no oneDNN: no GEMM, and compute.info() says so
+
+bool HaveGemm() { return false; }
+
+GemmLibraryInfo GemmInfo() { return GemmLibraryInfo{}; }
+
+#endif  // XPU_HAVE_DNNL
 
 }  // namespace xpu::compute
