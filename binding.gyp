@@ -45,10 +45,13 @@
         # GGUF block formats (q4_0, q4_1, q8_0, q4_k, q6_k) read in place: GEMV and tile + sgemm.
         'native/compute/qgemm_gguf.cc',
         'native/compute/attention.cc',
+        'native/compute/attention_backward.cc',
         # Elementwise maps and row kernels (softmax, norms, reductions, rotary) on float32, vectorised
         # (vexp.h: exp in double with AVX-512) and threaded with OpenMP.
         'native/compute/elementwise.cc',
         'native/compute/rows.cc',
+        # The fused optimizer step (SGD, Adam, AdamW) of a parameter group.
+        'native/compute/optim.cc',
         # The cpu's vector FMA peak and read / copy bandwidth: the benchmarks' roofline ceilings.
         'native/compute/probe.cc',
       ],

@@ -14,7 +14,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("buildInfo", Napi::Function::New(env, xpu::BuildInfo, "buildInfo"));
   // fd 2 redirected around a synchronous call: Dawn's adapter warnings (src/device/stderr_filter.ts).
   xpu::ExportStderrCapture(env, exports);
-  // Collective engines, each present only when compiled in (src/dist/native.ts checks).
+  // Collective engines, each present only when compiled in (src/distributed/native.ts checks).
   if (xpu::coll::Backend* mpi = xpu::coll::MpiBackend()) exports.Set("mpi", xpu::coll::ExportBackend(env, mpi));
   if (xpu::coll::Backend* ccl = xpu::coll::CclBackend()) exports.Set("ccl", xpu::coll::ExportBackend(env, ccl));
   // CPU kernels on the compute queue (the GEMM when built with oneDNN): src/backends/cpu/native_gemm.ts.
@@ -26,6 +26,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // Elementwise maps and row kernels on float32 (native_map.ts, native_rows.ts).
   xpu::compute::ExportElementwise(env, compute);
   xpu::compute::ExportRows(env, compute);
+  xpu::compute::ExportOptim(env, compute);
   exports.Set("compute", compute);
   // The cpu's FMA peak and bandwidth for the benchmarks' roofline (bench/lib/ceilings.ts).
   xpu::compute::ExportProbe(env, exports);

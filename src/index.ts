@@ -45,6 +45,7 @@ export { linear, bmm, addmm, type LinearOptions, type AddmmOptions } from './ops
 export type { Activation } from './backends/backend.js';
 export * as dist from './distributed/index.js';
 export * as nn from './nn/index.js';
+export * as optim from './optim/index.js';
 export * as io from './io/index.js';
 export { scaledDotProductAttention, type SdpaOptions } from './ops/attention/sdpa.js';
 export { flexAttention, type FlexAttentionOptions } from './ops/attention/flex_attention.js';

@@ -27,4 +27,8 @@ void ExportElementwise(Napi::Env env, Napi::Object target);
 // (rows.cc; src/backends/cpu/native_rows.ts).
 void ExportRows(Napi::Env env, Napi::Object target);
 
+// compute.optimStepNow(...): the fused SGD / Adam / AdamW step of a parameter group (optim.cc;
+// src/backends/cpu/optim.ts).
+void ExportOptim(Napi::Env env, Napi::Object target);
+
 }  // namespace xpu::compute

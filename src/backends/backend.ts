@@ -1,5 +1,6 @@
 import type { ComputeKind, DType, HostArray } from '../tensor/dtype.js';
-import type { AttentionSpec } from './attention_spec.js';
+import type { AttentionBackwardSpec, AttentionGrads, AttentionSpec } from './attention_spec.js';
+import type { OptimStepSpec } from './optim_spec.js';
 import type { Operand, Storage } from './operand.js';
 import type { ScanSpec, ScatterSpec, SortSpec } from './row_specs.js';
 
@@ -226,6 +227,10 @@ export interface Backend {
   copyBytes(src: Storage, srcByte: number, dst: Storage, dstByte: number, bytes: number): void;
   /** Fused attention (attention_spec.ts): float32 [B, H, L, Ev] out. */
   attention?(spec: AttentionSpec): Storage;
+  /** Its gradients (attention_spec.ts AttentionBackwardSpec): flash backward, no [L, S] matrix. */
+  attentionBackward?(spec: AttentionBackwardSpec): AttentionGrads;
+  /** The fused optimizer step of a parameter group, in place (optim_spec.ts; src/optim). */
+  optimStep?(spec: OptimStepSpec): void;
   /** Inclusive scan along rows: cumsum, cumprod (row_specs.ts). */
   scan(spec: ScanSpec): Storage;
   /** Stable sort of rows: the int32 positions in sorted order (row_specs.ts). */

@@ -22,7 +22,10 @@ import { nativeMatmul } from './native_gemm.js';
 import { isJobDone, jobDone, queueDrained, whenSettled } from './native_jobs.js';
 import { cpuQuantMatmul } from './qgemm.js';
 import { cpuAttention } from './attention.js';
-import type { AttentionSpec } from '../attention_spec.js';
+import { cpuAttentionBackward } from './attention_backward.js';
+import type { AttentionBackwardSpec, AttentionGrads, AttentionSpec } from '../attention_spec.js';
+import type { OptimStepSpec } from '../optim_spec.js';
+import { cpuOptimStep } from './optim.js';
 
 /**
  * The CPU backend: TypeScript kernels for every primitive. It is the fallback when no GPU is
@@ -177,8 +180,17 @@ export class CpuBackend implements Backend {
   }
 
   /** Blocked flash attention in TypeScript (attention.ts; a native kernel may replace it there). */
+  optimStep(spec: OptimStepSpec): void {
+    cpuOptimStep(spec);
+  }
+
   attention(spec: AttentionSpec): Storage {
     return cpuAttention(spec);
+  }
+
+  /** Its gradients: native (attention_backward.cc) for dense problems, else the TypeScript twin. */
+  attentionBackward(spec: AttentionBackwardSpec): AttentionGrads {
+    return cpuAttentionBackward(spec);
   }
 
   /** The native oneDNN GEMM on the compute thread when the addon has it; the TypeScript GEMM otherwise. */

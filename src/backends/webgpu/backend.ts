@@ -1,6 +1,8 @@
 import type { Backend, MapSpec, MatmulSpec, QuantMatmulSpec, ReduceSpec, RowsSpec, Storage } from '../backend.js';
 import type { ScanSpec, ScatterSpec, SortSpec } from '../row_specs.js';
 import { webgpuScan } from './scan.js';
+import { webgpuOptimStep } from './optim.js';
+import type { OptimStepSpec } from '../optim_spec.js';
 import { webgpuScatter } from './scatter.js';
 import { webgpuSort } from './sort.js';
 import { dtypeInfo, hostFromBytes, type ComputeKind, type DType, type HostArray } from '../../tensor/dtype.js';
@@ -18,6 +20,7 @@ import { webgpuQuantMatmul } from './qgemm.js';
 import { gemmLayout, gemmProblem, gemmShapeHints, gemmTiles, gemmUniforms } from './gemm_plan.js';
 import { splitKProblem, sumSlices, texturePackable, textureGemm } from './gemm_texture.js';
 import { webgpuAttention } from './attention.js';
+import { webgpuAttentionBackward } from './attention_backward.js';
 import { reduceInLevels } from './reduce_split.js';
 import { ASSERT_BYTES } from './asserts.js';
 import { readAdapterInfo, type AdapterInfo } from './adapter.js';
@@ -25,7 +28,7 @@ import { bind, bindWhole, bufferLayout, type Program } from './program.js';
 import { TexturePool } from './textures.js';
 import type { GpuHost } from './host.js';
 import { settings } from '../../settings.js';
-import type { AttentionSpec } from '../attention_spec.js';
+import type { AttentionBackwardSpec, AttentionGrads, AttentionSpec } from '../attention_spec.js';
 
 const WG = 64;
 const REDUCE_OPS = ['sum', 'prod', 'max', 'min', 'argmax', 'argmin', 'mean', 'var'];
@@ -324,6 +327,11 @@ export class WebGPUBackend implements Backend, GpuHost {
     return out;
   }
 
+  /** The fused optimizer step of a parameter group: one launch (optim.ts). */
+  optimStep(spec: OptimStepSpec): void {
+    webgpuOptimStep(this, spec);
+  }
+
   /** cumsum / cumprod (scan.ts), sort (sort.ts), scatter (scatter.ts): one launcher each. */
   scan(spec: ScanSpec): Storage {
     return webgpuScan(this, spec);
@@ -340,6 +348,11 @@ export class WebGPUBackend implements Backend, GpuHost {
   /** Flash attention (prefill) or split-K flash decoding: attention.ts, kernels/attention/. */
   attention(spec: AttentionSpec): Storage {
     return webgpuAttention(this, spec);
+  }
+
+  /** Its gradients: the two-sweep flash backward (attention_backward.ts, kernels/attention/backward_*.wgsl). */
+  attentionBackward(spec: AttentionBackwardSpec): AttentionGrads {
+    return webgpuAttentionBackward(this, spec);
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { MapSpec, MatmulSpec, Storage } from '../backend.js';
-import type { DType } from '../../tensor/dtype.js';
+import type { DType, HostArray } from '../../tensor/dtype.js';
 import type { AdapterInfo } from './adapter.js';
 import type { GpuStorage } from './allocator.js';
 import type { PipelineCache } from './pipelines.js';
@@ -20,6 +20,10 @@ export interface GpuHost {
   run(program: Program): void;
   alloc(dtype: DType, n: number, op: string): GpuStorage;
   release(storage: Storage): void;
+  /** A new storage holding `data` (the optimizer's segment table). */
+  upload(dtype: DType, data: HostArray, op: string): Storage;
+  /** An in-order byte copy between storages (the optimizer's gather and scatter). */
+  copyBytes(src: Storage, srcByte: number, dst: Storage, dstByte: number, bytes: number): void;
   map(spec: MapSpec): Storage;
   /** The dense GEMM (the quantized GEMM hands a dequantized weight to it: qgemm_gguf.ts). */
   matmul(spec: MatmulSpec): Storage;
