@@ -68,7 +68,6 @@ export class Reducer {
   #nextIssue = 0;
   /** Resolves once the latest call of this pass is issued; null when every call so far was issued synchronously. */
   #lastIssued: Promise<void> | null = null;
-  #failure: unknown = null;
 
   constructor(params: readonly Tensor[], names: readonly string[], plans: readonly BucketPlan[], group: ProcessGroup, opts: ReducerOptions) {
     this.#params = params;
@@ -93,10 +92,9 @@ export class Reducer {
   prepare(): void {
     if (this.#runs) return;
     this.#runs = this.#plans.map((plan) => ({ plan, pending: plan.params.length, issued: false, result: null }));
-    this.#used.fill(0);
+    this.#used = new Uint8Array(this.#params.length); // fresh: finish() of the last pass may still read its own
     this.#nextIssue = 0;
     this.#lastIssued = null;
-    this.#failure = null;
   }
 
   /** `p.grad` holds this pass's gradient of `p`: counts it, and issues every bucket now complete. */
@@ -134,7 +132,7 @@ export class Reducer {
       const staged = gatherDevice(plan, grads, this.#params); // the GPU work is queued now
       run.result = this.#inOrder(staged, dt, OP_CODE.avg);
     }
-    run.result.catch((e: unknown) => (this.#failure ??= e));
+    run.result.catch(() => {}); // reported by finish(); not also an unhandled rejection
   }
 
   /**
@@ -172,38 +170,36 @@ export class Reducer {
   }
 
   /**
-   * Ends the pass: issues what is left (unused parameters count zero), waits for every bucket and
-   * writes the averaged gradients to `p.grad`. Throws (after the reduction, so the ranks stay in
-   * step) if parameters got no gradient and findUnusedParameters is off.
+   * Ends the pass: issues what is left now (unused parameters count zero), then waits for every
+   * bucket and writes the averaged gradients to `p.grad`. A new pass may start as soon as this
+   * returns. Rejects (after the reduction, so the ranks stay in step) if parameters got no gradient
+   * and findUnusedParameters is off.
    */
-  async finish(): Promise<void> {
+  finish(): Promise<void> {
     const runs = this.#runs;
-    if (!runs) return;
-    try {
-      for (const r of runs) r.pending = 0;
-      this.#issueReady();
-      let globallyUsed: Uint8Array | null = null;
-      const unused = this.#params.flatMap((_, i) => (this.#slot.has(this.#params[i]) && !this.#used[i] ? [i] : []));
-      if (this.#opts.findUnusedParameters) {
-        const flags = Int32Array.from(this.#used);
-        const reduced = await this.#inOrder(flags, DTYPE_CODE.int32, OP_CODE.max);
-        globallyUsed = Uint8Array.from(reduced);
-      }
-      const results = await Promise.all(runs.map((r) => r.result!));
-      runs.forEach((r, bi) => this.#writeBack(r.plan, results[bi], globallyUsed));
-      if (this.#failure) throw this.#failure;
-      if (!this.#opts.findUnusedParameters && unused.length) {
-        const names = unused.map((i) => `'${this.#names[i]}'`);
-        throw new XpuDistError(`${unused.length} parameter(s) got no gradient in this backward pass: ${names.slice(0, 8).join(', ')}${names.length > 8 ? ', ...' : ''}; pass findUnusedParameters: true to DistributedDataParallel if the model leaves parameters out of some passes`, {
-          op: 'DistributedDataParallel', kind: 'state', expected: 'every parameter that requires grad used in the loss', got: `${unused.length} without a gradient`,
-        });
-      }
-    } finally {
-      this.#runs = null;
+    if (!runs) return Promise.resolve();
+    const used = this.#used;
+    for (const r of runs) r.pending = 0;
+    this.#issueReady();
+    const flags = this.#opts.findUnusedParameters ? this.#inOrder(Int32Array.from(used), DTYPE_CODE.int32, OP_CODE.max) : null;
+    this.#runs = null;
+    return this.#complete(runs, used, flags);
+  }
+
+  async #complete(runs: readonly BucketRun[], used: Uint8Array, flags: Promise<Int32Array> | null): Promise<void> {
+    const globallyUsed = flags ? await flags : null;
+    const results = await Promise.all(runs.map((r) => r.result!));
+    runs.forEach((r, bi) => this.#writeBack(r.plan, results[bi], globallyUsed));
+    const unused = this.#params.flatMap((p, i) => (this.#slot.has(p) && !used[i] ? [i] : []));
+    if (!this.#opts.findUnusedParameters && unused.length) {
+      const names = unused.map((i) => `'${this.#names[i]}'`);
+      throw new XpuDistError(`${unused.length} parameter(s) got no gradient in this backward pass: ${names.slice(0, 8).join(', ')}${names.length > 8 ? ', ...' : ''}; pass findUnusedParameters: true to DistributedDataParallel if the model leaves parameters out of some passes`, {
+        op: 'DistributedDataParallel', kind: 'state', expected: 'every parameter that requires grad used in the loss', got: `${unused.length} without a gradient`,
+      });
     }
   }
 
-  #writeBack(plan: BucketPlan, host: HostArray, globallyUsed: Uint8Array | null): void {
+  #writeBack(plan: BucketPlan, host: HostArray, globallyUsed: Int32Array | null): void {
     plan.params.forEach((pi, k) => {
       const p = this.#params[pi];
       if (globallyUsed && !globallyUsed[pi]) return; // no rank has a gradient: keep p.grad as it was
