@@ -56,3 +56,4 @@ export * as llama from './models/llama/index.js';
 export * as llm from './llm/index.js';
 export { copyInto } from './ops/copy_into.js';
 export { applyRotary } from './ops/rotary.js';
+export { compile, type CompileOptions, type CompileStats, type CompiledFunction } from './compile/compile.js';
