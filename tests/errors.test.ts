@@ -265,6 +265,8 @@ const METHOD_CALLS: Record<string, Entry> = {
 const NO_TENSOR_ARGS = new Set([
   'tensor', 'zeros', 'ones', 'full', 'empty', 'arange', 'linspace', 'eye', 'rand', 'randn', 'manualSeed', 'getRngState',
   'randint', 'randperm',
+  // compile takes a function (tests/compile.test.ts checks its arguments).
+  'compile',
   'scope', 'isTensor', 'device', 'defaultDevice', 'ready', 'nativeInfo', 'Tensor', 'Device', 'BlockMask',
   'nn.ropeInvFreq', 'nn.isQuantizedLike', 'quant.isQuantizedTensor', 'quant.int8RowStride', 'quant.roundHalfEven',
   'quant.packInt4', 'quant.unpackInt4', 'quant.padInt8Rows', 'quant.unpadInt8Rows', 'quant.fromMatMulNBits', 'quant.fromGptq',
