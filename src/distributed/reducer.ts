@@ -6,6 +6,7 @@ import { cat } from '../ops/structural.js';
 import { readContiguous } from '../ops/transfer.js';
 import { contiguous, reshape } from '../ops/views.js';
 import type { HostArray } from '../tensor/dtype.js';
+import { keep } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { BucketPlan } from './ddp_buckets.js';
 import { DTYPE_CODE, OP_CODE, type DistDType } from './native.js';
@@ -205,7 +206,7 @@ export class Reducer {
       if (globallyUsed && !globallyUsed[pi]) return; // no rank has a gradient: keep p.grad as it was
       const off = plan.offsets[k];
       const old = p.grad;
-      p.grad = fromHost(host.subarray(off, off + p.numel), p.shape, p.dtype, p.device, 'DistributedDataParallel');
+      p.grad = keep(fromHost(host.subarray(off, off + p.numel), p.shape, p.dtype, p.device, 'DistributedDataParallel')); // made after an await: no caller's scope owns it
       if (old && old !== p.grad) old.dispose();
     });
   }

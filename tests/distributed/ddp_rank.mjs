@@ -206,6 +206,75 @@ async function unusedRules(device) {
   await r3.finish();
 }
 
+/** The MLP as an nn module (fc1 -> relu -> fc2), holding rank `r`'s initial values. */
+function makeModule(device, r) {
+  class Mlp extends xpu.nn.Module {
+    constructor() {
+      super();
+      this.registerModule('fc1', new xpu.nn.Linear(IN, HIDDEN, { device }));
+      this.registerModule('fc2', new xpu.nn.Linear(HIDDEN, OUT, { device }));
+    }
+
+    forward(x) {
+      return this.fc2.forward(this.fc1.forward(x, { activation: 'relu' }));
+    }
+  }
+  const m = new Mlp();
+  const v = initValues(r);
+  const slots = { w1: m.fc1.weight, b1: m.fc1.bias, w2: m.fc2.weight, b2: m.fc2.bias };
+  for (const k of NAMES) {
+    xpu.copyInto(slots[k], xpu.tensor(v[k], { device, shape: SHAPES[k] }));
+    slots[k].requiresGrad = true;
+  }
+  return { m, slots };
+}
+
+function mse(y, t) {
+  const diff = xpu.sub(y, t);
+  return xpu.mean(xpu.mul(diff, diff));
+}
+
+/**
+ * Autograd mode: DistributedDataParallel + loss.backward() + xpu.optim.SGD, from each rank's own
+ * initial values (the broadcast makes them rank 0's). With `accumulate`, each step is two
+ * micro-batches of B/2 rows, the first under noSync (one all-reduce per step), each loss halved.
+ */
+async function autogradRun(device, capMb, accumulate) {
+  const { m, slots } = makeModule(device, rank);
+  const ddp = await d.DistributedDataParallel(m, { bucketCapMb: capMb });
+  const opt = new xpu.optim.SGD(NAMES.map((k) => slots[k]), { lr: LR });
+  let guardChecked = false;
+  for (let s = 0; s < STEPS; s++) {
+    const { x, t } = batch(s);
+    const part = (start, count) => [xpu.tensor(rowsOf(x, IN, start, count), { device, shape: [count, IN] }), xpu.tensor(rowsOf(t, OUT, start, count), { device, shape: [count, OUT] })];
+    if (accumulate) {
+      const [x0, t0] = part(rank * B, B / 2);
+      ddp.noSync(() => xpu.mul(mse(ddp.forward(x0), t0), 0.5).backward());
+      const [x1, t1] = part(rank * B + B / 2, B / 2);
+      xpu.mul(mse(ddp.forward(x1), t1), 0.5).backward();
+    } else {
+      const [xs, ts] = part(rank * B, B);
+      mse(ddp.forward(xs), ts).backward();
+    }
+    if (!guardChecked) {
+      // A forward before the averages arrived is refused (the step would have used local gradients).
+      guardChecked = true;
+      checks++;
+      try {
+        ddp.forward(part(0, 1)[0]);
+        fail(`${device}: forward while the all-reduces were in flight did not throw`);
+      } catch (e) {
+        if (!(e instanceof xpu.XpuDistError) || !/gradientsReady/.test(e.message)) fail(`${device}: wrong error for an early forward: ${e?.message}`);
+      }
+    }
+    await ddp.gradientsReady();
+    opt.step();
+    opt.zeroGrad();
+  }
+  ddp.detachHooks();
+  return { p: slots, buckets: ddp.buckets.length };
+}
+
 const buckets = [];
 for (const device of devices) {
   const want = await reference(device);
@@ -217,6 +286,13 @@ for (const device of devices) {
       for (const k of NAMES) await expectClose(p[k], want[k], `${device} cap ${cap}: ${k} after ${STEPS} steps on ${n} ranks`);
     }
     await unusedRules(device);
+  } else if (mode === 'autograd') {
+    // One bucket per parameter (a 10-byte cap), and the default; then gradient accumulation.
+    for (const [capMb, accumulate] of [[1e-5, false], [25, false], [25, true]]) {
+      const { p, buckets: count } = await autogradRun(device, capMb, accumulate);
+      buckets.push(count);
+      for (const k of NAMES) await expectClose(p[k], want[k], `${device} DDP cap ${capMb} MiB${accumulate ? ' noSync accumulation' : ''}: ${k} after ${STEPS} steps on ${n} ranks`);
+    }
   } else {
     throw new Error(`unknown mode ${mode}`);
   }
