@@ -345,9 +345,13 @@ Napi::Value AttentionNow(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+// compute.attentionBackward(desc) -> job id (attention_backward.cc), exported with the forward.
+void ExportAttentionBackward(Napi::Env env, Napi::Object target);
+
 void ExportAttention(Napi::Env env, Napi::Object target) {
   target.Set("attention", Napi::Function::New(env, Attention, "attention"));
   target.Set("attentionNow", Napi::Function::New(env, AttentionNow, "attentionNow"));
+  ExportAttentionBackward(env, target);
 }
 
 }  // namespace xpu::compute

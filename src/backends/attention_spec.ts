@@ -71,3 +71,31 @@ export const MASKED_SCORE = -3.0e38;
 export const BLOCK_EMPTY = 0;
 export const BLOCK_PARTIAL = 1;
 export const BLOCK_FULL = 2;
+
+/**
+ * The attention backward primitive (Backend.attentionBackward): the gradients of `spec`'s
+ * attention with respect to q, k and v, given the forward's output and its gradient, following
+ * FlashAttention-2's backward (Dao, 2023): per query row the logsumexp of its scores (recomputed
+ * in a first sweep over the keys) and delta = rowsum(dOut * out); then, with
+ * p = exp(score - lse) and ds = p * (dOut . v_j - delta) * dscore/d(q.k scale),
+ *   dq_i = scale * sum_j ds_ij k_j,  dk_j = scale * sum_i ds_ij q_i,  dv_j = sum_i p_ij dOut_i,
+ * where dk / dv sum over the query heads of a GQA group. The [L, S] matrices are never stored:
+ * scores are recomputed per (row, key). Masked pairs (score <= MASKED_SCORE) contribute nothing;
+ * a fully masked row gets zero gradients (its output was 0); a row whose scores hold a NaN has a
+ * NaN logsumexp, so its dq row and the dk / dv rows of every key it attends to are NaN, as the
+ * composed softmax backward gives. The mask operand and flex captures get no gradient.
+ */
+export interface AttentionBackwardSpec extends AttentionSpec {
+  /** The forward's output and the gradient flowing into it: contiguous float32 [B, H, L, Ev]. */
+  out: Storage;
+  dOut: Storage;
+  /** d(scoreMod)/d(score), as an expression of the same variables (src/flex/derivative.ts). */
+  scoreModGrad?: Expr;
+}
+
+/** Contiguous float32 gradients: dq [B, H, L, E], dk [B, Hkv, S, E], dv [B, Hkv, S, Ev]. */
+export interface AttentionGrads {
+  dq: Storage;
+  dk: Storage;
+  dv: Storage;
+}

@@ -40,7 +40,7 @@ export function cpuAttention(spec: AttentionSpec): Storage {
  * that are contiguous (the K/V cache's [B, Hkv, S, D] view of [B, maxLen, Hkv, D]) are copied
  * with TypedArray.set.
  */
-function gather(op: Operand, shape: readonly [number, number, number, number]): Float32Array {
+export function gather(op: Operand, shape: readonly [number, number, number, number]): Float32Array {
   const out = new Float32Array(shape[0] * shape[1] * shape[2] * shape[3]);
   const data = (op.storage as CpuStorage).data;
   if (op.dtype === 'float32') gatherF32(data as Float32Array, op, shape, out);
@@ -95,12 +95,12 @@ function gatherAny(src: HostArray, op: Operand, [n0, n1, n2, n3]: readonly numbe
   }
 }
 
-function hostCaptures(spec: AttentionSpec): Map<string, HostCapture> {
+export function hostCaptures(spec: AttentionSpec): Map<string, HostCapture> {
   return new Map(spec.captures.map((c) => [c.name, { data: (c.storage as CpuStorage).data as Float32Array, shape: c.shape }]));
 }
 
 /** The mask operand and the flex modifications as one function, or null when there are none. */
-function scoreFunction(spec: AttentionSpec): HostScoreFn | null {
+export function scoreFunction(spec: AttentionSpec): HostScoreFn | null {
   const caps = hostCaptures(spec);
   const scoreMod: ModFn | null = spec.scoreMod ? compileJs(spec.scoreMod, caps) : null;
   const maskMod: ModFn | null = spec.maskMod ? compileJs(spec.maskMod, caps) : null;
@@ -125,7 +125,7 @@ function scoreFunction(spec: AttentionSpec): HostScoreFn | null {
   };
 }
 
-function hostBlocks(spec: AttentionSpec): HostBlocks | null {
+export function hostBlocks(spec: AttentionSpec): HostBlocks | null {
   const bm = spec.blockMask;
   if (!bm) return null;
   const read = hostReader((bm.flags.storage as CpuStorage).data, bm.flags.dtype, 'i32');

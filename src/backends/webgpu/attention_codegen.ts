@@ -130,6 +130,15 @@ fn att_any_nan4(v: vec4<f32>) -> bool {
   return any((bitcast<vec4<u32>>(v) & vec4<u32>(0x7fffffffu)) > vec4<u32>(0x7f800000u));
 }`;
 
+/**
+ * The prelude every attention kernel starts with (Params, NaN helpers, out and the input bindings
+ * with their loaders, math, capture readers, score_fn, block_flag, and for storage-buffer kernels
+ * the row4 loaders); the backward kernels (attention_backward.ts) build on it too.
+ */
+export function attentionCommon(spec: AttentionSpec, textures = false): string {
+  return common(spec, textures);
+}
+
 function common(spec: AttentionSpec, textures = false): string {
   return [
     PARAMS,

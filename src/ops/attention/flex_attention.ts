@@ -26,7 +26,23 @@ export interface FlexAttentionOptions {
  * query row with every key masked gives 0, as PyTorch's flex_attention does.
  */
 export function flexAttention(query: Tensor, key: Tensor, value: Tensor, options: FlexAttentionOptions = {}): Tensor {
-  const op = 'flexAttention';
+  const { spec, temps } = flexSpec(query, key, value, options);
+  try {
+    return runAttention(OP, query.device, query, spec);
+  } finally {
+    for (const t of temps) t.dispose();
+  }
+}
+
+const OP = 'flexAttention';
+
+/**
+ * Checks flexAttention's arguments into the primitive's spec (also what its backward runs);
+ * `temps` are the float32 copies of the captured tensors the spec reads, for the caller to
+ * dispose when the spec is no longer used.
+ */
+export function flexSpec(query: Tensor, key: Tensor, value: Tensor, options: FlexAttentionOptions = {}): { spec: AttentionSpec; temps: Tensor[] } {
+  const op = OP;
   if (typeof options !== 'object' || options === null) throw new XpuValueError('options must be an object', { op, arg: 'options', expected: '{ scoreMod, maskMod, blockMask, scale, enableGqa }', got: String(options) });
   const enableGqa = options.enableGqa ?? false;
   if (typeof enableGqa !== 'boolean') throw new XpuValueError('enableGqa must be a boolean', { op, arg: 'enableGqa', expected: 'true or false', got: String(enableGqa) });
@@ -85,9 +101,10 @@ export function flexAttention(query: Tensor, key: Tensor, value: Tensor, options
         blockSize: blockMask.blockSize, qBlocks: blockMask.qBlocks, kvBlocks: blockMask.kvBlocks,
       } : undefined,
     };
-    return runAttention(op, query.device, query, spec);
-  } finally {
+    return { spec, temps };
+  } catch (e) {
     for (const t of temps) t.dispose();
+    throw e;
   }
 }
 

@@ -28,7 +28,15 @@ export interface SdpaOptions {
  * the same; its math kernel gives NaN there).
  */
 export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, options: SdpaOptions = {}): Tensor {
-  const op = 'scaledDotProductAttention';
+  const spec = sdpaSpec(query, key, value, options);
+  return runAttention(OP, query.device, query, spec);
+}
+
+const OP = 'scaledDotProductAttention';
+
+/** Checks scaledDotProductAttention's arguments into the primitive's spec (also what its backward runs). */
+export function sdpaSpec(query: Tensor, key: Tensor, value: Tensor, options: SdpaOptions = {}): AttentionSpec {
+  const op = OP;
   if (typeof options !== 'object' || options === null) throw new XpuValueError('options must be an object', { op, arg: 'options', expected: '{ attnMask, isCausal, scale, enableGqa }', got: String(options) });
   const { isCausal = false, enableGqa = false } = options;
   const attnMask = optionalTensorArg(op, 'attnMask', options.attnMask);
@@ -36,7 +44,6 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
   if (typeof enableGqa !== 'boolean') throw new XpuValueError('enableGqa must be a boolean', { op, arg: 'enableGqa', expected: 'true or false', got: String(enableGqa) });
   const dims = checkQkv(op, query, key, value, enableGqa, true);
   const scale = checkScale(op, options.scale, dims.e);
-  const device = query.device;
   let mask: AttentionSpec['mask'];
   if (attnMask !== undefined) {
     if (isCausal) throw new XpuValueError('attnMask and isCausal cannot both be set (as in PyTorch)', { op, arg: 'attnMask', expected: 'null when isCausal is true (put the causal mask into attnMask instead)', got: `a tensor ${fmtShape(attnMask.shape)}` });
@@ -57,7 +64,7 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
     batch: dims.batch, heads: dims.heads, kvHeads: dims.kvHeads, l: dims.l, s: dims.s, e: dims.e, ev: dims.ev,
     scale, causal: isCausal, mask, captures: [],
   };
-  return runAttention(op, device, query, spec);
+  return spec;
 }
 
 export function checkScale(op: string, scale: unknown, e: number): number {
