@@ -42,8 +42,10 @@
         # The quantized linear (int8 / int4 / w8a8) and the blocked flash attention, on the same
         # queue; our own intrinsics kernels, threaded with OpenMP (libgomp, oneDNN's pool too).
         'native/compute/qgemm.cc',
+        'native/compute/qgemm_binding.cc',
         # GGUF block formats (q4_0, q4_1, q8_0, q4_k, q6_k) read in place: GEMV and tile + sgemm.
         'native/compute/qgemm_gguf.cc',
+        'native/compute/qgemm_gguf_binding.cc',
         'native/compute/attention.cc',
         'native/compute/attention_backward.cc',
         # Elementwise maps and row kernels (softmax, norms, reductions, rotary) on float32, vectorised

@@ -72,6 +72,10 @@ ArrayArg TypedField(const Napi::Object& desc, const char* op, const std::string&
   return TypedArg(v, op, name, dtypes, minLength);
 }
 
+void CheckBytes(Napi::Env env, const char* op, const std::string& what, const ArrayArg& array, size_t bytes) {
+  if (array.bytes < bytes) throw Napi::RangeError::New(env, Prefix(op, what) + " is too small (" + std::to_string(array.bytes) + " bytes, needs " + std::to_string(bytes) + ")");
+}
+
 bool ObjectField(const Napi::Object& desc, const char* op, const char* name, bool required, Napi::Object* out) {
   Napi::Value v = desc.Get(name);
   if (v.IsUndefined() || v.IsNull()) {
@@ -120,6 +124,19 @@ StridedArg StridedField(const Napi::Object& desc, const char* op, const char* na
   Napi::Object view;
   if (!ObjectField(desc, op, name, required, &view)) return StridedArg{};
   return StridedOf(view, op, name, dtypes, dims);
+}
+
+StridedMatrix MatrixField(const Napi::Object& desc, const char* op, const char* name, const Dtypes& dtypes, int64_t rows, int64_t cols, bool required) {
+  StridedArg v = StridedField(desc, op, name, dtypes, {rows, cols}, required);
+  StridedMatrix m;
+  if (!v.present) return m;
+  m.present = true;
+  m.data = v.array.data;
+  m.kind = v.array.type == napi_uint16_array ? StridedMatrix::kF16 : v.array.type == napi_int8_array ? StridedMatrix::kI8 : StridedMatrix::kF32;
+  m.offset = v.offset;
+  m.s0 = v.strides[0];
+  m.s1 = v.strides[1];
+  return m;
 }
 
 }  // namespace xpu::compute

@@ -16,15 +16,18 @@
 #include <string>
 #include <vector>
 
+#include "strided_matrix.h"
+
 namespace xpu::compute {
 
 // The typed-array element types an argument accepts, and how an error names them
-// ("must be a Float32Array").
+// ("must be a Float32Array"); count -1: any typed array (raw bytes, sized with CheckBytes).
 struct Dtypes {
   napi_typedarray_type types[3];
   int count;
   const char* expected;
   bool Has(napi_typedarray_type t) const {
+    if (count < 0) return true;
     for (int i = 0; i < count; i++) if (types[i] == t) return true;
     return false;
   }
@@ -36,6 +39,7 @@ inline constexpr Dtypes kF32OrF16{{napi_float32_array, napi_uint16_array}, 2, "a
 inline constexpr Dtypes kF32F16OrI8{{napi_float32_array, napi_uint16_array, napi_int8_array}, 3, "a Float32Array, a Uint16Array (float16 bits) or an Int8Array"};
 inline constexpr Dtypes kU8{{napi_uint8_array}, 1, "a Uint8Array"};
 inline constexpr Dtypes kF64{{napi_float64_array}, 1, "a Float64Array"};
+inline constexpr Dtypes kAnyArray{{}, -1, "a typed array"};
 
 // A typed array's memory: `data` is its first element (the view's byte offset applied).
 struct ArrayArg {
@@ -72,6 +76,9 @@ ArrayArg TypedArg(const Napi::Value& v, const char* op, const std::string& what,
 // (TypeError "is required" when it is not optional).
 ArrayArg TypedField(const Napi::Object& desc, const char* op, const std::string& name, const Dtypes& dtypes, int64_t minLength = 0, bool required = true);
 
+// RangeError "<what> is too small (N bytes, needs M)" unless the array holds at least `bytes`.
+void CheckBytes(Napi::Env env, const char* op, const std::string& what, const ArrayArg& array, size_t bytes);
+
 // desc[name] as an object ({ data, offset, strides } and the like); false when optional and absent
 // (TypeError "is required", "must be an object").
 bool ObjectField(const Napi::Object& desc, const char* op, const char* name, bool required, Napi::Object* out);
@@ -96,5 +103,9 @@ struct StridedArg {
 };
 StridedArg StridedOf(const Napi::Object& view, const char* op, const std::string& what, const Dtypes& dtypes, const std::vector<int64_t>& dims);
 StridedArg StridedField(const Napi::Object& desc, const char* op, const char* name, const Dtypes& dtypes, const std::vector<int64_t>& dims, bool required);
+
+// desc[name] as a rows x cols StridedMatrix (float32, float16 bits or int8, as `dtypes` allows);
+// present is false when optional and absent.
+StridedMatrix MatrixField(const Napi::Object& desc, const char* op, const char* name, const Dtypes& dtypes, int64_t rows, int64_t cols, bool required);
 
 }  // namespace xpu::compute

@@ -16,17 +16,17 @@
 //     sum_g scale_g * (sum q x - zero_g * sum_g x) with sum_g x precomputed.
 //   - many rows (M > 8, weight-only): blocks of weight rows dequantized to an f32 tile, then
 //     oneDNN's sgemm against the tile (compute-bound there; the dequantization is O(N K)).
-// Rows of N are split across OpenMP threads (the same libgomp pool oneDNN uses).
+// Rows of N are split across OpenMP threads (the same libgomp pool oneDNN uses). The JS face is
+// qgemm_binding.cc.
 // GCC 12 flags the AVX-512 reduction intrinsics in its own headers (a known false positive).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include "kernels.h"
+#include "qgemm.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <functional>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -35,7 +35,6 @@
 #endif
 
 #include "half.h"
-#include "queue.h"
 
 #ifdef XPU_HAVE_DNNL
 #include <oneapi/dnnl/dnnl.hpp>
@@ -43,80 +42,6 @@
 
 namespace xpu::compute {
 namespace {
-
-struct View {
-  const char* p = nullptr;
-  size_t bytes = 0;
-  napi_typedarray_type type = napi_uint8_array;
-};
-
-View ArrayOf(Napi::Object o, const char* name, bool required = true) {
-  View v;
-  Napi::Value x = o.Get(name);
-  if (x.IsUndefined() || x.IsNull()) {
-    if (required) throw Napi::TypeError::New(o.Env(), std::string("qmatmul: ") + name + " is required");
-    return v;
-  }
-  if (!x.IsTypedArray()) throw Napi::TypeError::New(o.Env(), std::string("qmatmul: ") + name + " must be a typed array");
-  Napi::TypedArray t = x.As<Napi::TypedArray>();
-  v.p = static_cast<const char*>(t.ArrayBuffer().Data()) + t.ByteOffset();
-  v.bytes = t.ByteLength();
-  v.type = t.TypedArrayType();
-  return v;
-}
-
-int64_t Int(Napi::Object o, const char* name) {
-  Napi::Value v = o.Get(name);
-  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("qmatmul: ") + name + " must be a number");
-  return static_cast<int64_t>(v.As<Napi::Number>().DoubleValue());
-}
-
-struct Strided {
-  View data;
-  int kind = 0;  // 0 f32, 1 f16, 2 int8
-  int64_t offset = 0, s0 = 0, s1 = 0;
-  bool present = false;
-  float At(int64_t i, int64_t j) const {
-    int64_t x = offset + i * s0 + j * s1;
-    if (kind == 0) return reinterpret_cast<const float*>(data.p)[x];
-    if (kind == 1) return HalfToFloat(reinterpret_cast<const uint16_t*>(data.p)[x]);
-    return static_cast<float>(reinterpret_cast<const int8_t*>(data.p)[x]);
-  }
-};
-
-Strided StridedOf(Napi::Object d, const char* name, int64_t rows, int64_t cols, bool required) {
-  Strided s;
-  Napi::Value v = d.Get(name);
-  if (v.IsUndefined() || v.IsNull()) {
-    if (required) throw Napi::TypeError::New(d.Env(), std::string("qmatmul: ") + name + " is required");
-    return s;
-  }
-  Napi::Object o = v.As<Napi::Object>();
-  s.present = true;
-  s.data = ArrayOf(o, "data");
-  s.kind = s.data.type == napi_float32_array ? 0 : s.data.type == napi_uint16_array ? 1 : s.data.type == napi_int8_array ? 2 : -1;
-  if (s.kind < 0) throw Napi::TypeError::New(d.Env(), std::string("qmatmul: ") + name + ".data must be Float32Array, Uint16Array (f16) or Int8Array");
-  s.offset = Int(o, "offset");
-  Napi::Array st = o.Get("strides").As<Napi::Array>();
-  s.s0 = static_cast<int64_t>(st.Get(0u).As<Napi::Number>().DoubleValue());
-  s.s1 = static_cast<int64_t>(st.Get(1u).As<Napi::Number>().DoubleValue());
-  // Every addressed element must lie inside the array.
-  int64_t item = s.kind == 0 ? 4 : s.kind == 1 ? 2 : 1;
-  int64_t lo = s.offset, hi = s.offset;
-  auto span = [&](int64_t n, int64_t str) { int64_t e = (n - 1) * str; if (e < 0) lo += e; else hi += e; };
-  span(rows, s.s0);
-  span(cols, s.s1);
-  if (lo < 0 || hi >= static_cast<int64_t>(s.data.bytes) / item) throw Napi::RangeError::New(d.Env(), std::string("qmatmul: ") + name + " addresses elements outside its array");
-  return s;
-}
-
-struct QPlan {
-  bool int4 = false, w8a8 = false;
-  int64_t M = 0, N = 0, K = 0, KP = 0, gs = 0, G = 0;
-  Strided a, bias;
-  View aScales, q, scales, zeros, out;
-  bool scalesF16 = false, outF16 = false;
-};
 
 inline float HSum(const float* v, int n) {
   float s = 0;
@@ -132,10 +57,10 @@ inline float Reduce(__m512 v) { return _mm512_reduce_add_ps(v); }
 // xp: per row, K floats in "lane order": for each 32-element block, 16 values for the low
 // nibbles of its 16 bytes then 16 for the high nibbles. sx: per row, G group sums of x.
 template <int R>
-void Int4Rows(const QPlan& p, const float* xp, const float* sx, const float* sc, float* C, int64_t m0, int64_t n0, int64_t n1) {
+void Int4Rows(const QuantPlan& p, const float* xp, const float* sx, const float* sc, float* C, int64_t m0, int64_t n0, int64_t n1) {
   const int64_t K = p.K, G = p.G, gs = p.gs, wordsPerRow = K / 8;
-  const uint32_t* words = reinterpret_cast<const uint32_t*>(p.q.p);
-  const uint8_t* zeros = reinterpret_cast<const uint8_t*>(p.zeros.p);
+  const uint32_t* words = reinterpret_cast<const uint32_t*>(p.q);
+  const uint8_t* zeros = p.zeros;
   for (int64_t n = n0; n < n1; n++) {
     const uint8_t* row = reinterpret_cast<const uint8_t*>(words + n * wordsPerRow);
     const float* scn = sc + n * G;
@@ -246,9 +171,9 @@ void Int4Rows(const QPlan& p, const float* xp, const float* sx, const float* sc,
 
 // ---- int8 weight-only, few rows (x: [rows, KP] f32, zero-padded) --------------------------------
 template <int R>
-void Int8Rows(const QPlan& p, const float* x, const float* sc, float* C, int64_t m0, int64_t n0, int64_t n1) {
+void Int8Rows(const QuantPlan& p, const float* x, const float* sc, float* C, int64_t m0, int64_t n0, int64_t n1) {
   const int64_t KP = p.KP;
-  const int8_t* q = reinterpret_cast<const int8_t*>(p.q.p);
+  const int8_t* q = reinterpret_cast<const int8_t*>(p.q);
   for (int64_t n = n0; n < n1; n++) {
     const int8_t* row = q + n * KP;
 #ifdef __AVX512F__
@@ -287,9 +212,9 @@ void Int8Rows(const QPlan& p, const float* x, const float* sc, float* C, int64_t
 
 // ---- w8a8: exact int32 dot products (a8: [M, KP] int8, zero-padded) -----------------------------
 template <int R>
-void W8A8Rows(const QPlan& p, const int8_t* a8, const float* as, const float* sc, float* C, int64_t m0, int64_t n0, int64_t n1) {
+void W8A8Rows(const QuantPlan& p, const int8_t* a8, const float* as, const float* sc, float* C, int64_t m0, int64_t n0, int64_t n1) {
   const int64_t KP = p.KP;
-  const int8_t* q = reinterpret_cast<const int8_t*>(p.q.p);
+  const int8_t* q = reinterpret_cast<const int8_t*>(p.q);
   for (int64_t n = n0; n < n1; n++) {
     const int8_t* row = q + n * KP;
     int64_t tot[R];
@@ -334,18 +259,18 @@ template <int R> struct Int8F { template <class... A> static void run(A&&... a) 
 template <int R> struct W8A8F { template <class... A> static void run(A&&... a) { W8A8Rows<R>(a...); } };
 
 // Rows n0..n1 of the weight dequantized to f32 [n1 - n0, K].
-void Dequant(const QPlan& p, const float* sc, int64_t n0, int64_t n1, float* dst) {
+void Dequant(const QuantPlan& p, const float* sc, int64_t n0, int64_t n1, float* dst) {
   const int64_t K = p.K;
 #pragma omp parallel for schedule(static)
   for (int64_t n = n0; n < n1; n++) {
     float* d = dst + (n - n0) * K;
     if (!p.int4) {
-      const int8_t* row = reinterpret_cast<const int8_t*>(p.q.p) + n * p.KP;
+      const int8_t* row = reinterpret_cast<const int8_t*>(p.q) + n * p.KP;
       float s = sc[n];
       for (int64_t kk = 0; kk < K; kk++) d[kk] = row[kk] * s;
     } else {
-      const uint8_t* row = reinterpret_cast<const uint8_t*>(reinterpret_cast<const uint32_t*>(p.q.p) + n * (K / 8));
-      const uint8_t* zn = reinterpret_cast<const uint8_t*>(p.zeros.p) + n * p.G;
+      const uint8_t* row = reinterpret_cast<const uint8_t*>(reinterpret_cast<const uint32_t*>(p.q) + n * (K / 8));
+      const uint8_t* zn = p.zeros + n * p.G;
       for (int64_t g = 0; g < p.G; g++) {
         float s = sc[n * p.G + g], z = zn[g];
         for (int64_t e = g * p.gs; e < (g + 1) * p.gs; e++) {
@@ -364,18 +289,20 @@ void RowsParallel(int64_t N, const std::function<void(int64_t, int64_t)>& f) {
   for (int64_t c = 0; c < chunks; c++) f(c * chunk, std::min(N, (c + 1) * chunk));
 }
 
-std::string Run(const QPlan& p) {
+}  // namespace
+
+std::string RunQuant(const QuantPlan& p) {
   const int64_t M = p.M, N = p.N, K = p.K, KP = p.KP;
   // Scales as f32.
   const int64_t ns = p.int4 ? N * p.G : N;
   std::vector<float> sc(ns);
-  if (p.scalesF16) HalfToFloatN(reinterpret_cast<const uint16_t*>(p.scales.p), sc.data(), ns);
-  else std::memcpy(sc.data(), p.scales.p, ns * 4);
+  if (p.scalesF16) HalfToFloatN(reinterpret_cast<const uint16_t*>(p.scales), sc.data(), ns);
+  else std::memcpy(sc.data(), p.scales, ns * 4);
   std::vector<float> C(M * N);
   if (p.w8a8) {
     std::vector<int8_t> a8(M * KP, 0);
-    for (int64_t i = 0; i < M; i++) for (int64_t kk = 0; kk < K; kk++) a8[i * KP + kk] = reinterpret_cast<const int8_t*>(p.a.data.p)[p.a.offset + i * p.a.s0 + kk * p.a.s1];
-    const float* as = reinterpret_cast<const float*>(p.aScales.p);
+    for (int64_t i = 0; i < M; i++) for (int64_t kk = 0; kk < K; kk++) a8[i * KP + kk] = static_cast<const int8_t*>(p.a.data)[p.a.offset + i * p.a.s0 + kk * p.a.s1];
+    const float* as = p.aScales;
     for (int64_t m0 = 0; m0 < M; m0 += 8) {
       int r = static_cast<int>(std::min<int64_t>(8, M - m0));
       RowsParallel(N, [&](int64_t n0, int64_t n1) { Dispatch<W8A8F>(r, p, a8.data(), as, sc.data(), C.data(), m0, n0, n1); });
@@ -432,83 +359,9 @@ std::string Run(const QPlan& p) {
   if (p.bias.present) {
     for (int64_t i = 0; i < M; i++) for (int64_t j = 0; j < N; j++) C[i * N + j] += p.bias.At(i, j);
   }
-  if (p.outF16) FloatToHalfN(C.data(), const_cast<uint16_t*>(reinterpret_cast<const uint16_t*>(p.out.p)), M * N);
-  else std::memcpy(const_cast<char*>(p.out.p), C.data(), M * N * 4);
+  if (p.outF16) FloatToHalfN(C.data(), reinterpret_cast<uint16_t*>(p.out), M * N);
+  else std::memcpy(p.out, C.data(), M * N * 4);
   return "";
-}
-
-std::shared_ptr<QPlan> Plan(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "qmatmul: expects a descriptor object");
-  Napi::Object d = info[0].As<Napi::Object>();
-  auto p = std::make_shared<QPlan>();
-  std::string fmt = d.Get("format").ToString().Utf8Value();
-  if (fmt != "int4" && fmt != "int8") throw Napi::RangeError::New(env, "qmatmul: format must be int8 or int4");
-  p->int4 = fmt == "int4";
-  p->M = Int(d, "m");
-  p->N = Int(d, "n");
-  p->K = Int(d, "k");
-  p->gs = Int(d, "groupSize");
-  if (p->M < 1 || p->N < 1 || p->K < 1) throw Napi::RangeError::New(env, "qmatmul: m, n, k must be >= 1");
-  p->KP = (p->K + 31) / 32 * 32;
-  if (p->int4) {
-    if (p->gs < 32 || p->gs % 32 != 0 || p->K % p->gs != 0) throw Napi::RangeError::New(env, "qmatmul: int4 needs a group size that is a multiple of 32 dividing K");
-    p->G = p->K / p->gs;
-  }
-  p->q = ArrayOf(d, "q");
-  p->scales = ArrayOf(d, "scales");
-  p->scalesF16 = p->scales.type == napi_uint16_array;
-  p->out = ArrayOf(d, "out");
-  p->outF16 = p->out.type == napi_uint16_array;
-  p->aScales = ArrayOf(d, "aScales", false);
-  p->w8a8 = p->aScales.p != nullptr;
-  if (p->w8a8 && p->int4) throw Napi::RangeError::New(env, "qmatmul: w8a8 needs an int8 weight");
-  p->a = StridedOf(d, "a", p->M, p->K, true);
-  if (p->w8a8 != (p->a.kind == 2)) throw Napi::TypeError::New(env, "qmatmul: int8 activations go with aScales (w8a8)");
-  p->bias = StridedOf(d, "bias", p->M, p->N, false);
-  if (p->bias.present && p->bias.kind == 2) throw Napi::TypeError::New(env, "qmatmul: bias must be float");
-  // Sizes.
-  size_t qBytes = p->int4 ? static_cast<size_t>(p->N * p->K / 2) : static_cast<size_t>(p->N * p->KP);
-  size_t sItems = p->int4 ? p->N * p->G : p->N;
-  if (p->q.bytes < qBytes) throw Napi::RangeError::New(env, "qmatmul: q is smaller than the weight");
-  if (p->scales.bytes < sItems * (p->scalesF16 ? 2 : 4)) throw Napi::RangeError::New(env, "qmatmul: scales too small");
-  if (p->int4) {
-    p->zeros = ArrayOf(d, "zeros");
-    if (p->zeros.bytes < sItems) throw Napi::RangeError::New(env, "qmatmul: zeros too small");
-  }
-  if (p->w8a8 && p->aScales.bytes < static_cast<size_t>(p->M) * 4) throw Napi::RangeError::New(env, "qmatmul: aScales too small");
-  if (p->out.bytes < static_cast<size_t>(p->M * p->N) * (p->outF16 ? 2 : 4)) throw Napi::RangeError::New(env, "qmatmul: out too small");
-  return p;
-}
-
-Napi::Value QMatmul(const Napi::CallbackInfo& info) {
-  std::shared_ptr<QPlan> p = Plan(info);
-  uint64_t id = Submit(info.Env(), [p](uint64_t) -> std::string {
-    try {
-      return Run(*p);
-    } catch (const std::bad_alloc&) {
-      return "out of memory in the native quantized linear";
-    }
-  });
-  return Napi::Number::New(info.Env(), static_cast<double>(id));
-}
-
-Napi::Value QMatmulNow(const Napi::CallbackInfo& info) {
-  std::shared_ptr<QPlan> p = Plan(info);
-  std::string err;
-  {
-    SingleThreadedHere one;
-    err = Run(*p);
-  }
-  if (!err.empty()) throw Napi::Error::New(info.Env(), "qmatmul: " + err);
-  return info.Env().Undefined();
-}
-
-}  // namespace
-
-void ExportQuant(Napi::Env env, Napi::Object target) {
-  target.Set("qmatmul", Napi::Function::New(env, QMatmul, "qmatmul"));
-  target.Set("qmatmulNow", Napi::Function::New(env, QMatmulNow, "qmatmulNow"));
 }
 
 }  // namespace xpu::compute

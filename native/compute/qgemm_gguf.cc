@@ -25,14 +25,14 @@
 // Rows of N are split across OpenMP threads (the libgomp pool oneDNN uses); the `Now` entry point
 // runs single-threaded on the JS thread for small problems (SingleThreadedHere, queue.h).
 // SIMD is chosen at compile time like the rest of the addon (-march from native/configure.mjs).
+// The JS face is qgemm_gguf_binding.cc.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include "kernels.h"
+#include "qgemm_gguf.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -41,7 +41,6 @@
 #endif
 
 #include "half.h"
-#include "queue.h"
 
 #ifdef XPU_HAVE_DNNL
 #include <oneapi/dnnl/dnnl.hpp>
@@ -50,106 +49,7 @@
 namespace xpu::compute {
 namespace {
 
-enum class Fmt { Q4_0, Q4_1, Q8_0, Q4_K, Q6_K };
-
-struct FmtInfo {
-  int block;       // weights per block
-  int qBytes;      // q-plane bytes per block
-  int scaleBytes;  // scale-plane bytes per block
-};
-
-FmtInfo InfoOf(Fmt f) {
-  switch (f) {
-    case Fmt::Q4_0: return {32, 16, 2};
-    case Fmt::Q4_1: return {32, 16, 4};
-    case Fmt::Q8_0: return {32, 32, 2};
-    case Fmt::Q4_K: return {256, 128, 16};
-    case Fmt::Q6_K: return {256, 192, 20};
-  }
-  return {32, 16, 2};
-}
-
-struct View {
-  const char* p = nullptr;
-  size_t bytes = 0;
-  napi_typedarray_type type = napi_uint8_array;
-};
-
-View ArrayOf(Napi::Object o, const char* name, bool required = true) {
-  View v;
-  Napi::Value x = o.Get(name);
-  if (x.IsUndefined() || x.IsNull()) {
-    if (required) throw Napi::TypeError::New(o.Env(), std::string("qmatmulGguf: ") + name + " is required");
-    return v;
-  }
-  if (!x.IsTypedArray()) throw Napi::TypeError::New(o.Env(), std::string("qmatmulGguf: ") + name + " must be a typed array");
-  Napi::TypedArray t = x.As<Napi::TypedArray>();
-  v.p = static_cast<const char*>(t.ArrayBuffer().Data()) + t.ByteOffset();
-  v.bytes = t.ByteLength();
-  v.type = t.TypedArrayType();
-  return v;
-}
-
-int64_t Int(Napi::Object o, const char* name) {
-  Napi::Value v = o.Get(name);
-  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("qmatmulGguf: ") + name + " must be a number");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (d != static_cast<double>(static_cast<int64_t>(d))) throw Napi::TypeError::New(o.Env(), std::string("qmatmulGguf: ") + name + " must be an integer");
-  return static_cast<int64_t>(d);
-}
-
-// A strided float32 / float16 matrix operand (activations, bias).
-struct Strided {
-  View data;
-  bool f16 = false;
-  int64_t offset = 0, s0 = 0, s1 = 0;
-  bool present = false;
-  float At(int64_t i, int64_t j) const {
-    int64_t x = offset + i * s0 + j * s1;
-    return f16 ? HalfToFloat(reinterpret_cast<const uint16_t*>(data.p)[x]) : reinterpret_cast<const float*>(data.p)[x];
-  }
-};
-
-Strided StridedOf(Napi::Object d, const char* name, int64_t rows, int64_t cols, bool required) {
-  Strided s;
-  Napi::Value v = d.Get(name);
-  if (v.IsUndefined() || v.IsNull()) {
-    if (required) throw Napi::TypeError::New(d.Env(), std::string("qmatmulGguf: ") + name + " is required");
-    return s;
-  }
-  if (!v.IsObject()) throw Napi::TypeError::New(d.Env(), std::string("qmatmulGguf: ") + name + " must be { data, offset, strides }");
-  Napi::Object o = v.As<Napi::Object>();
-  s.present = true;
-  s.data = ArrayOf(o, "data");
-  if (s.data.type != napi_float32_array && s.data.type != napi_uint16_array) throw Napi::TypeError::New(d.Env(), std::string("qmatmulGguf: ") + name + ".data must be Float32Array or Uint16Array (f16)");
-  s.f16 = s.data.type == napi_uint16_array;
-  s.offset = Int(o, "offset");
-  Napi::Value sv = o.Get("strides");
-  if (!sv.IsArray() || sv.As<Napi::Array>().Length() != 2) throw Napi::TypeError::New(d.Env(), std::string("qmatmulGguf: ") + name + ".strides must be [s0, s1]");
-  Napi::Array st = sv.As<Napi::Array>();
-  s.s0 = static_cast<int64_t>(st.Get(0u).As<Napi::Number>().DoubleValue());
-  s.s1 = static_cast<int64_t>(st.Get(1u).As<Napi::Number>().DoubleValue());
-  // Every addressed element must lie inside the array.
-  int64_t item = s.f16 ? 2 : 4;
-  int64_t lo = s.offset, hi = s.offset;
-  auto span = [&](int64_t n, int64_t str) { int64_t e = (n - 1) * str; if (e < 0) lo += e; else hi += e; };
-  span(rows, s.s0);
-  span(cols, s.s1);
-  if (lo < 0 || hi >= static_cast<int64_t>(s.data.bytes) / item) throw Napi::RangeError::New(d.Env(), std::string("qmatmulGguf: ") + name + " addresses elements outside its array");
-  return s;
-}
-
-struct GPlan {
-  Fmt fmt = Fmt::Q4_0;
-  FmtInfo info{};
-  int64_t M = 0, N = 0, K = 0, B = 0;  // B: blocks per row
-  Strided a, bias, res;
-  View q, s, out;
-  bool outF16 = false;
-  int act = 0;  // 0 none, 1 relu, 2 gelu (erf), 3 silu: as gemm.cc's epilogue
-  const uint8_t* QRow(int64_t n) const { return reinterpret_cast<const uint8_t*>(q.p) + n * B * info.qBytes; }
-  const uint8_t* SRow(int64_t n) const { return reinterpret_cast<const uint8_t*>(s.p) + n * B * info.scaleBytes; }
-};
+using Fmt = GgufFormat;
 
 inline uint16_t U16(const uint8_t* p) {
   uint16_t v;
@@ -178,7 +78,7 @@ inline __m512i Bytes16(const uint8_t* p) { return _mm512_cvtepu8_epi32(_mm_loadu
 #endif
 
 // Block b of row n into dst (32 or 256 floats).
-void DecodeBlock(const GPlan& p, int64_t n, int64_t b, float* dst) {
+void DecodeBlock(const GgufPlan& p, int64_t n, int64_t b, float* dst) {
   const uint8_t* q = p.QRow(n) + b * p.info.qBytes;
   const uint8_t* s = p.SRow(n) + b * p.info.scaleBytes;
   switch (p.fmt) {
@@ -300,7 +200,7 @@ inline float VSum(Vec v) {
 #endif
 
 template <int R>
-void RowsDecoded(const GPlan& p, const float* x, int64_t ldx, float* C, int64_t ldc, int64_t n0, int64_t n1) {
+void RowsDecoded(const GgufPlan& p, const float* x, int64_t ldx, float* C, int64_t ldc, int64_t n0, int64_t n1) {
   alignas(64) float w[256];
   const int bs = p.info.block;
 #if defined(__AVX512F__) || defined(__AVX2__)
@@ -340,7 +240,7 @@ void RowsDecoded(const GPlan& p, const float* x, int64_t ldx, float* C, int64_t 
 // q4_0 / q4_1 / q8_0 decoded straight into registers (no trip through memory). The row's block
 // scales are widened to f32 first (one F16C convert per 8 or 16 blocks rather than one per block).
 template <int R>
-void Rows32(const GPlan& p, const float* x, int64_t ldx, float* C, int64_t ldc, int64_t n0, int64_t n1) {
+void Rows32(const GgufPlan& p, const float* x, int64_t ldx, float* C, int64_t ldc, int64_t n0, int64_t n1) {
 #if defined(__AVX512F__) || defined(__AVX2__)
   const int64_t B = p.B;
   const bool q41 = p.fmt == Fmt::Q4_1, q80 = p.fmt == Fmt::Q8_0;
@@ -419,12 +319,12 @@ void Rows32(const GPlan& p, const float* x, int64_t ldx, float* C, int64_t ldc, 
 }
 
 template <int R>
-void GemvRows(const GPlan& p, const float* x, int64_t ldx, float* C, int64_t ldc, int64_t n0, int64_t n1) {
+void GemvRows(const GgufPlan& p, const float* x, int64_t ldx, float* C, int64_t ldc, int64_t n0, int64_t n1) {
   if (p.fmt == Fmt::Q4_K || p.fmt == Fmt::Q6_K) RowsDecoded<R>(p, x, ldx, C, ldc, n0, n1);
   else Rows32<R>(p, x, ldx, C, ldc, n0, n1);
 }
 
-void Gemv(int r, const GPlan& p, const float* x, int64_t ldx, float* C, int64_t ldc, int64_t n0, int64_t n1) {
+void Gemv(int r, const GgufPlan& p, const float* x, int64_t ldx, float* C, int64_t ldc, int64_t n0, int64_t n1) {
   switch (r) {
     case 1: GemvRows<1>(p, x, ldx, C, ldc, n0, n1); break;
     case 2: GemvRows<2>(p, x, ldx, C, ldc, n0, n1); break;
@@ -438,24 +338,26 @@ void Gemv(int r, const GPlan& p, const float* x, int64_t ldx, float* C, int64_t 
 }
 
 // Weight rows [n0, n1) as a dense f32 [n1 - n0, K] tile (threaded over rows).
-void DecodeRows(const GPlan& p, int64_t n0, int64_t n1, float* dst) {
+void DecodeRows(const GgufPlan& p, int64_t n0, int64_t n1, float* dst) {
 #pragma omp parallel for schedule(static)
   for (int64_t n = n0; n < n1; n++) {
     for (int64_t b = 0; b < p.B; b++) DecodeBlock(p, n, b, dst + (n - n0) * p.K + b * p.info.block);
   }
 }
 
-std::string Run(const GPlan& p) {
+}  // namespace
+
+std::string RunGguf(const GgufPlan& p) {
   const int64_t M = p.M, N = p.N, K = p.K;
   // The activations as a dense f32 [M, K] (one pass; strided and float16 operands included).
   std::vector<float> x(M * K);
   for (int64_t i = 0; i < M; i++) {
-    if (!p.a.f16 && p.a.s1 == 1) std::memcpy(x.data() + i * K, reinterpret_cast<const float*>(p.a.data.p) + p.a.offset + i * p.a.s0, K * 4);
+    if (p.a.kind == StridedMatrix::kF32 && p.a.s1 == 1) std::memcpy(x.data() + i * K, static_cast<const float*>(p.a.data) + p.a.offset + i * p.a.s0, K * 4);
     else for (int64_t k = 0; k < K; k++) x[i * K + k] = p.a.At(i, k);
   }
   // Written in place when the output is f32 (every element is stored by exactly one kernel).
   std::vector<float> tmp;
-  float* C = p.outF16 ? (tmp.resize(M * N), tmp.data()) : const_cast<float*>(reinterpret_cast<const float*>(p.out.p));
+  float* C = p.outF16 ? (tmp.resize(M * N), tmp.data()) : reinterpret_cast<float*>(p.out);
   bool gemv = M <= 8;
 #ifndef XPU_HAVE_DNNL
   gemv = true;
@@ -494,77 +396,8 @@ std::string Run(const GPlan& p) {
       }
     }
   }
-  if (p.outF16) FloatToHalfN(C, const_cast<uint16_t*>(reinterpret_cast<const uint16_t*>(p.out.p)), M * N);
+  if (p.outF16) FloatToHalfN(C, reinterpret_cast<uint16_t*>(p.out), M * N);
   return "";
-}
-
-std::shared_ptr<GPlan> Plan(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "qmatmulGguf: expects a descriptor object");
-  Napi::Object d = info[0].As<Napi::Object>();
-  auto p = std::make_shared<GPlan>();
-  std::string fmt = d.Get("format").ToString().Utf8Value();
-  if (fmt == "q4_0") p->fmt = Fmt::Q4_0;
-  else if (fmt == "q4_1") p->fmt = Fmt::Q4_1;
-  else if (fmt == "q8_0") p->fmt = Fmt::Q8_0;
-  else if (fmt == "q4_k") p->fmt = Fmt::Q4_K;
-  else if (fmt == "q6_k") p->fmt = Fmt::Q6_K;
-  else throw Napi::RangeError::New(env, "qmatmulGguf: format must be q4_0, q4_1, q8_0, q4_k or q6_k");
-  p->info = InfoOf(p->fmt);
-  p->M = Int(d, "m");
-  p->N = Int(d, "n");
-  p->K = Int(d, "k");
-  if (p->M < 1 || p->N < 1 || p->K < 1) throw Napi::RangeError::New(env, "qmatmulGguf: m, n, k must be >= 1");
-  if (p->K % p->info.block != 0) throw Napi::RangeError::New(env, "qmatmulGguf: k must be a multiple of the block size");
-  p->B = p->K / p->info.block;
-  p->q = ArrayOf(d, "q");
-  p->s = ArrayOf(d, "scales");
-  p->out = ArrayOf(d, "out");
-  if (p->out.type != napi_float32_array && p->out.type != napi_uint16_array) throw Napi::TypeError::New(env, "qmatmulGguf: out must be Float32Array or Uint16Array (f16)");
-  p->outF16 = p->out.type == napi_uint16_array;
-  p->a = StridedOf(d, "a", p->M, p->K, true);
-  p->bias = StridedOf(d, "bias", p->M, p->N, false);
-  p->res = StridedOf(d, "residual", p->M, p->N, false);
-  Napi::Value act = d.Get("activation");
-  if (!act.IsUndefined() && !act.IsNull()) {
-    std::string a = act.ToString().Utf8Value();
-    p->act = a == "relu" ? 1 : a == "gelu" ? 2 : a == "silu" ? 3 : -1;
-    if (p->act < 0) throw Napi::RangeError::New(env, "qmatmulGguf: activation must be relu, gelu or silu, got " + a);
-  }
-  if (p->q.bytes < static_cast<size_t>(p->N * p->B * p->info.qBytes)) throw Napi::RangeError::New(env, "qmatmulGguf: q is smaller than the weight");
-  if (p->s.bytes < static_cast<size_t>(p->N * p->B * p->info.scaleBytes)) throw Napi::RangeError::New(env, "qmatmulGguf: scales are smaller than the weight's");
-  if (p->out.bytes < static_cast<size_t>(p->M * p->N) * (p->outF16 ? 2 : 4)) throw Napi::RangeError::New(env, "qmatmulGguf: out too small");
-  return p;
-}
-
-Napi::Value QMatmulGguf(const Napi::CallbackInfo& info) {
-  std::shared_ptr<GPlan> p = Plan(info);
-  uint64_t id = Submit(info.Env(), [p](uint64_t) -> std::string {
-    try {
-      return Run(*p);
-    } catch (const std::bad_alloc&) {
-      return "out of memory in the GGUF quantized linear";
-    }
-  });
-  return Napi::Number::New(info.Env(), static_cast<double>(id));
-}
-
-Napi::Value QMatmulGgufNow(const Napi::CallbackInfo& info) {
-  std::shared_ptr<GPlan> p = Plan(info);
-  std::string err;
-  {
-    SingleThreadedHere one;
-    err = Run(*p);
-  }
-  if (!err.empty()) throw Napi::Error::New(info.Env(), "qmatmulGguf: " + err);
-  return info.Env().Undefined();
-}
-
-}  // namespace
-
-void ExportQuantGguf(Napi::Env env, Napi::Object target) {
-  target.Set("qmatmulGguf", Napi::Function::New(env, QMatmulGguf, "qmatmulGguf"));
-  target.Set("qmatmulGgufNow", Napi::Function::New(env, QMatmulGgufNow, "qmatmulGgufNow"));
 }
 
 }  // namespace xpu::compute
