@@ -76,7 +76,7 @@ export function memberBody(spec: MapSpec): MemberBody | null {
 /** WGSL: value v of `dtype`'s compute kind as eager's store and reload leave it. */
 function roundTripWgsl(v: string, dtype: DType): string {
   switch (dtype) {
-    case 'float16': return `unpack2x16float(pack2x16float(vec2<f32>(${v}, 0.0))).x`;
+    case 'float16': return `quantizeToF16(${v})`;
     case 'int8': case 'uint8': return `extractBits(${v}, 0u, 8u)`;
     default: return v;
   }
