@@ -1,0 +1,165 @@
+/**
+ * Compile suite (issue 20): xpu.compile against eager on the same inputs, timed round-robin as
+ * variants of one case so their ratio holds on a busy machine.
+ *   - chain10: a 10-op elementwise chain (x, y -> one output) on 1M float32 elements. Eager runs
+ *     10 kernels and writes 9 intermediates; compiled runs one fused kernel.
+ *   - replay100: 100 dependent small ops ([256] elements, x * 0.999 + 1 alternating), then one
+ *     read-back: the per-op cost of a call. `compiled` fuses the chain into one kernel, so its time
+ *     per captured op is the replay's fixed cost / 100; `compiled (no fusion)` replays the 100
+ *     primitives as captured (what a chain that cannot fuse costs per op).
+ *
+ *   npm run bench -- compile [--quick] [--device xpu|cpu|all]
+ */
+import * as xpu from '../src/index.js';
+import type { Tensor } from '../src/index.js';
+import { compare, failedCheck, type Check } from './lib/check.js';
+import type { RepeatOptions } from './lib/timing.js';
+import type { BenchCase, DeviceName, Suite, SuiteContext, SuitePlan, Variant, Workload } from './suite.js';
+
+const M = 2 ** 20;
+const CHAIN_N = M;
+const CHAIN_OPS = 10;
+const SMALL_N = 256;
+const SMALL_OPS = 100;
+const CHECK_N = 4096;
+const BOUND = 1e-5;
+
+/** Which implementation the next run() calls: set by the case's variants. */
+let mode: 'eager' | 'compiled' | 'unfused' = 'eager';
+const variants: Variant[] = [
+  { name: 'eager', apply: () => ((mode = 'eager'), () => undefined) },
+  { name: 'compiled', apply: () => ((mode = 'compiled'), () => undefined) },
+];
+
+export const suite: Suite = {
+  name: 'compile',
+  description: 'xpu.compile against eager: a 10-op elementwise chain on 1M elements, and the per-op cost of replaying 100 small ops',
+  plan,
+};
+
+/** The chain: 10 elementwise ops (scalars and tensors, two transcendental). */
+function chain(x: Tensor, y: Tensor): Tensor {
+  return x.mul(1.5).add(y).sub(0.25).mul(y).tanh().add(1).mul(0.5).sigmoid().add(x).mul(0.75);
+}
+
+function chainRef(x: number, y: number): number {
+  const t = Math.tanh((x * 1.5 + y - 0.25) * y);
+  return (1 / (1 + Math.exp(-((t + 1) * 0.5))) + x) * 0.75;
+}
+
+function small(x: Tensor): Tensor {
+  let v = x;
+  for (let i = 0; i < SMALL_OPS; i++) {
+    const next = i % 2 ? v.add(1) : v.mul(0.999);
+    if (v !== x) v.dispose();
+    v = next;
+  }
+  return v;
+}
+
+function smallRef(x: number): number {
+  let v = x;
+  for (let i = 0; i < SMALL_OPS; i++) v = i % 2 ? v + 1 : v * 0.999;
+  return v;
+}
+
+async function plan(ctx: SuiteContext): Promise<SuitePlan> {
+  const repeat: RepeatOptions = ctx.quick ? { warmup: 2, reps: 7 } : { warmup: 3, reps: 21 };
+  const cases: BenchCase[] = [];
+  for (const device of ctx.devices) cases.push(chainCase(device, repeat), replayCase(device, repeat));
+  return {
+    cases,
+    notes: [
+      'chain10 bytes are what the fused kernel must move (x and y read, the output written); eager moves 10 kernels\' worth',
+      'replay100: time per captured op including one read-back per call; compiled fuses the 100 ops into one kernel',
+    ],
+    settings: { chainElements: CHAIN_N, chainOps: CHAIN_OPS, smallElements: SMALL_N, smallOps: SMALL_OPS, repeat },
+  };
+}
+
+function chainCase(device: DeviceName, repeat: RepeatOptions): BenchCase {
+  return {
+    kernel: 'chain10', device, dtype: 'float32', size: CHAIN_N, shape: `x, y [${CHAIN_N}]: ${CHAIN_OPS} elementwise ops`,
+    flops: CHAIN_OPS * CHAIN_N, bytes: 3 * 4 * CHAIN_N, writeBytes: 4 * CHAIN_N, repeat, variants,
+    setup: () => chainWorkload(device),
+  };
+}
+
+function replayCase(device: DeviceName, repeat: RepeatOptions): BenchCase {
+  return {
+    kernel: 'replay100', device, dtype: 'float32', size: SMALL_N, shape: `x [${SMALL_N}]: ${SMALL_OPS} dependent ops, one read-back`,
+    metric: 'latency', flops: SMALL_N, bytes: 2 * 4 * SMALL_N, repeat, gpuTime: false,
+    variants: [...variants, { name: 'compiled (no fusion)', apply: () => ((mode = 'unfused'), () => undefined) }],
+    setup: () => replayWorkload(device),
+  };
+}
+
+function chainWorkload(device: DeviceName): Workload {
+  const x = xpu.randn([CHAIN_N], { device });
+  const y = xpu.randn([CHAIN_N], { device });
+  const compiled = xpu.compile(chain);
+  let last: Tensor | null = null;
+  const run = () => {
+    const out = mode === 'eager' ? chain(x, y) : compiled(x, y);
+    last?.dispose();
+    last = out;
+  };
+  return {
+    units: 1,
+    run,
+    check: async (): Promise<Check> => {
+      try {
+        const saved = mode;
+        mode = 'compiled';
+        run();
+        run(); // the first call captures (eager), the second replays
+        mode = saved;
+        const got = ((await last!.data()) as Float32Array).subarray(0, CHECK_N);
+        const xs = (await x.data()) as Float32Array;
+        const ys = (await y.data()) as Float32Array;
+        return compare(got, Float64Array.from({ length: CHECK_N }, (_, i) => chainRef(xs[i], ys[i])), BOUND);
+      } catch (e) {
+        return failedCheck(e, BOUND);
+      }
+    },
+    dispose: () => {
+      last?.dispose();
+      x.dispose();
+      y.dispose();
+    },
+  };
+}
+
+function replayWorkload(device: DeviceName): Workload {
+  const x = xpu.randn([SMALL_N], { device });
+  const compiled = xpu.compile(small);
+  const unfused = xpu.compile(small, { fuse: false });
+  let last: Float32Array | null = null;
+  const run = async () => {
+    const out = mode === 'eager' ? small(x) : mode === 'compiled' ? compiled(x) : unfused(x);
+    last = (await out.data()) as Float32Array;
+    out.dispose();
+  };
+  return {
+    units: SMALL_OPS,
+    run,
+    check: async (): Promise<Check> => {
+      try {
+        const xs = (await x.data()) as Float32Array;
+        const ref = Float64Array.from(xs, smallRef);
+        for (const m of ['compiled', 'unfused', 'compiled', 'unfused'] as const) {
+          mode = m;
+          await run();
+          const c = compare(last!, ref, BOUND);
+          if (!c.ok) return c;
+        }
+        mode = 'eager';
+        await run();
+        return compare(last!, ref, BOUND);
+      } catch (e) {
+        return failedCheck(e, BOUND);
+      }
+    },
+    dispose: () => x.dispose(),
+  };
+}
