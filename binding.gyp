@@ -51,7 +51,9 @@
         # Elementwise maps and row kernels (softmax, norms, reductions, rotary) on float32, vectorised
         # (vexp.h: exp in double with AVX-512) and threaded with OpenMP.
         'native/compute/elementwise.cc',
+        'native/compute/elementwise_binding.cc',
         'native/compute/rows.cc',
+        'native/compute/rows_binding.cc',
         # The fused optimizer step (SGD, Adam, AdamW) of a parameter group.
         'native/compute/optim.cc',
         # The cpu's vector FMA peak and read / copy bandwidth: the benchmarks' roofline ceilings.

@@ -12,47 +12,25 @@
 // maximum(-0, 0) is -0); relu keeps NaN and -0; exp, sigmoid and silu compute in double
 // (vexp.h). From kParallelMin elements (vexp.h) the work is split over the OpenMP threads in
 // chunks; the inline entry (ewNow) runs on the calling thread only (queue.h SingleThreadedHere).
+// The JS face is elementwise_binding.cc.
 // GCC 12 flags the AVX-512 reduction intrinsics in its own headers (a known false positive).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include "kernels.h"
+#include "elementwise.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "half.h"
-#include "queue.h"
 #include "vexp.h"
 
 namespace xpu::compute {
 namespace {
 
-// Op codes, shared with src/backends/cpu/native_map.ts (NATIVE_OPS).
-enum Op : int {
-  kAdd = 0, kSub = 1, kMul = 2, kDiv = 3, kMaximum = 4, kMinimum = 5,
-  kNeg = 16, kAbs = 17, kRelu = 18, kSqrt = 19, kExp = 20, kSigmoid = 21, kSilu = 22, kCopy = 23,
-};
-
-inline bool IsUnary(int op) { return op >= 16; }
-
-// An operand: float32 or float16 (raw bits) elements, or a scalar.
-struct Operand {
-  const void* data = nullptr;  // null: a scalar
-  bool half = false;
-  float scalar = 0;
-  int64_t off = 0, rowStride = 0, innerStride = 1;
-};
-
-struct EPlan {
-  int op;
-  int64_t rows, inner;
-  void* out;
-  bool outHalf = false;
-  Operand x[2];
-};
+using namespace ew_ops;
+using Operand = EwOperand;
 
 // ---- binary ----
 
@@ -167,7 +145,9 @@ struct Scratch {
   std::vector<float> in[2], out;
 };
 
-void Run(const EPlan& p) {
+}  // namespace
+
+void RunEw(const EwPlan& p) {
   const int64_t per = (p.inner + kChunk - 1) / kChunk;
   const int64_t tasks = p.rows * per;
   const bool heavy = p.op == kExp || p.op == kSigmoid || p.op == kSilu;
@@ -212,86 +192,6 @@ void Run(const EPlan& p) {
       if (p.outHalf) FloatToHalfRun(o, static_cast<uint16_t*>(p.out) + at, n);
     }
   }
-}
-
-// ---- the JS face ----
-
-int64_t Int(const Napi::Value& v, const char* what) {
-  if (!v.IsNumber()) throw Napi::TypeError::New(v.Env(), std::string("ew: ") + what + " must be a number");
-  return static_cast<int64_t>(v.As<Napi::Number>().DoubleValue());
-}
-
-// A Float32Array, or a Uint16Array of float16 bits (*half set).
-void* F32OrF16(const Napi::Value& v, const char* what, size_t* len, bool* half) {
-  napi_typedarray_type t = v.IsTypedArray() ? v.As<Napi::TypedArray>().TypedArrayType() : napi_int8_array;
-  if (t != napi_float32_array && t != napi_uint16_array) {
-    throw Napi::TypeError::New(v.Env(), std::string("ew: ") + what + " must be a Float32Array or a Uint16Array (float16)");
-  }
-  Napi::TypedArray a = v.As<Napi::TypedArray>();
-  *len = a.ElementLength();
-  *half = t == napi_uint16_array;
-  return static_cast<char*>(a.ArrayBuffer().Data()) + a.ByteOffset();
-}
-
-// ew(op, rows, inner, out, x0, off0, rowStride0, innerStride0, x1, off1, rowStride1, innerStride1):
-// out and each operand a Float32Array or a Uint16Array (float16); x0 / x1 may be a number instead
-// (a scalar: the other three of its arguments are ignored).
-std::shared_ptr<EPlan> Plan(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto p = std::make_shared<EPlan>();
-  p->op = static_cast<int>(Int(info[0], "op"));
-  if (!((p->op >= kAdd && p->op <= kMinimum) || (p->op >= kNeg && p->op <= kCopy))) throw Napi::RangeError::New(env, "ew: unknown op");
-  p->rows = Int(info[1], "rows");
-  p->inner = Int(info[2], "inner");
-  if (p->rows < 1 || p->inner < 1) throw Napi::RangeError::New(env, "ew: empty");
-  size_t outLen;
-  p->out = F32OrF16(info[3], "out", &outLen, &p->outHalf);
-  if (static_cast<int64_t>(outLen) < p->rows * p->inner) throw Napi::RangeError::New(env, "ew: out is too small");
-  const int operands = IsUnary(p->op) ? 1 : 2;
-  for (int k = 0; k < operands; k++) {
-    const Napi::Value v = info[4 + 4 * k];
-    Operand& x = p->x[k];
-    if (v.IsNumber()) {
-      x.scalar = static_cast<float>(v.As<Napi::Number>().DoubleValue());
-      continue;
-    }
-    size_t len;
-    x.data = F32OrF16(v, "operand", &len, &x.half);
-    x.off = Int(info[5 + 4 * k], "offset");
-    x.rowStride = Int(info[6 + 4 * k], "row stride");
-    x.innerStride = Int(info[7 + 4 * k], "inner stride");
-    if (x.innerStride != 0 && x.innerStride != 1) throw Napi::RangeError::New(env, "ew: inner stride must be 0 or 1");
-    // Every element read must lie inside the array (offsets and strides come from JS).
-    int64_t lo = x.off, hi = x.off + (p->inner - 1) * x.innerStride;
-    const int64_t rowSpan = (p->rows - 1) * x.rowStride;
-    if (rowSpan < 0) lo += rowSpan; else hi += rowSpan;
-    if (lo < 0 || hi >= static_cast<int64_t>(len)) throw Napi::RangeError::New(env, "ew: operand addresses elements outside its array");
-  }
-  if (IsUnary(p->op) && p->x[0].data == nullptr) throw Napi::TypeError::New(env, "ew: a unary op needs an array");
-  return p;
-}
-
-Napi::Value Ew(const Napi::CallbackInfo& info) {
-  std::shared_ptr<EPlan> p = Plan(info);
-  uint64_t id = Submit(info.Env(), [p](uint64_t) -> std::string {
-    Run(*p);
-    return "";
-  });
-  return Napi::Number::New(info.Env(), static_cast<double>(id));
-}
-
-Napi::Value EwNow(const Napi::CallbackInfo& info) {
-  std::shared_ptr<EPlan> p = Plan(info);
-  SingleThreadedHere one;
-  Run(*p);
-  return info.Env().Undefined();
-}
-
-}  // namespace
-
-void ExportElementwise(Napi::Env env, Napi::Object target) {
-  target.Set("ew", Napi::Function::New(env, Ew, "ew"));
-  target.Set("ewNow", Napi::Function::New(env, EwNow, "ewNow"));
 }
 
 }  // namespace xpu::compute

@@ -6,9 +6,15 @@
 namespace xpu::compute {
 namespace {
 
-std::string Prefix(const char* op, const std::string& what) { return std::string(op) + ": " + what; }
+std::string Prefix(const char* op, const ArgName& what) { return std::string(op) + ": " + what.str(); }
 
 }  // namespace
+
+std::string ArgName::str() const {
+  std::string s = std::string(base) + suffix;
+  if (index >= 0) s += "[" + std::to_string(index) + "]";
+  return s;
+}
 
 Napi::Object DescriptorArg(const Napi::CallbackInfo& info, const char* op) {
   if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(info.Env(), std::string(op) + ": expects a descriptor object");
@@ -20,7 +26,7 @@ bool Absent(const Napi::Object& desc, const char* name) {
   return v.IsUndefined() || v.IsNull();
 }
 
-int64_t IntArg(const Napi::Value& v, const char* op, const std::string& what) {
+int64_t IntArg(const Napi::Value& v, const char* op, const ArgName& what) {
   if (!v.IsNumber()) throw Napi::TypeError::New(v.Env(), Prefix(op, what) + " must be a number");
   double d = v.As<Napi::Number>().DoubleValue();
   // 9e15: below 2^53, so every integer up to it is exact.
@@ -28,25 +34,25 @@ int64_t IntArg(const Napi::Value& v, const char* op, const std::string& what) {
   return static_cast<int64_t>(d);
 }
 
-int64_t IntField(const Napi::Object& desc, const char* op, const std::string& name) { return IntArg(desc.Get(name), op, name); }
+int64_t IntField(const Napi::Object& desc, const char* op, const char* name) { return IntArg(desc.Get(name), op, name); }
 
 double NumberFieldOr(const Napi::Object& desc, const char* name, double fallback) {
   Napi::Value v = desc.Get(name);
   return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : fallback;
 }
 
-std::vector<int64_t> IntsArg(const Napi::Value& v, const char* op, const std::string& what, int rank) {
+std::vector<int64_t> IntsArg(const Napi::Value& v, const char* op, const ArgName& what, int rank) {
   if (!v.IsArray()) throw Napi::TypeError::New(v.Env(), Prefix(op, what) + " must be an array");
   Napi::Array a = v.As<Napi::Array>();
   if (rank >= 0 && a.Length() != static_cast<uint32_t>(rank)) throw Napi::RangeError::New(v.Env(), Prefix(op, what) + " must have " + std::to_string(rank) + " entries");
   std::vector<int64_t> out(a.Length());
-  for (uint32_t i = 0; i < a.Length(); i++) out[i] = IntArg(a.Get(i), op, what + "[" + std::to_string(i) + "]");
+  for (uint32_t i = 0; i < a.Length(); i++) out[i] = IntArg(a.Get(i), op, ArgName(what.base, what.suffix, i));
   return out;
 }
 
-std::vector<int64_t> IntsField(const Napi::Object& desc, const char* op, const std::string& name, int rank) { return IntsArg(desc.Get(name), op, name, rank); }
+std::vector<int64_t> IntsField(const Napi::Object& desc, const char* op, const char* name, int rank) { return IntsArg(desc.Get(name), op, name, rank); }
 
-ArrayArg TypedArg(const Napi::Value& v, const char* op, const std::string& what, const Dtypes& dtypes, int64_t minLength) {
+ArrayArg TypedArg(const Napi::Value& v, const char* op, const ArgName& what, const Dtypes& dtypes, int64_t minLength) {
   if (!v.IsTypedArray() || !dtypes.Has(v.As<Napi::TypedArray>().TypedArrayType())) {
     throw Napi::TypeError::New(v.Env(), Prefix(op, what) + " must be " + dtypes.expected);
   }
@@ -63,7 +69,7 @@ ArrayArg TypedArg(const Napi::Value& v, const char* op, const std::string& what,
   return a;
 }
 
-ArrayArg TypedField(const Napi::Object& desc, const char* op, const std::string& name, const Dtypes& dtypes, int64_t minLength, bool required) {
+ArrayArg TypedField(const Napi::Object& desc, const char* op, const char* name, const Dtypes& dtypes, int64_t minLength, bool required) {
   Napi::Value v = desc.Get(name);
   if (v.IsUndefined() || v.IsNull()) {
     if (required) throw Napi::TypeError::New(desc.Env(), Prefix(op, name) + " is required");
@@ -72,7 +78,7 @@ ArrayArg TypedField(const Napi::Object& desc, const char* op, const std::string&
   return TypedArg(v, op, name, dtypes, minLength);
 }
 
-void CheckBytes(Napi::Env env, const char* op, const std::string& what, const ArrayArg& array, size_t bytes) {
+void CheckBytes(Napi::Env env, const char* op, const ArgName& what, const ArrayArg& array, size_t bytes) {
   if (array.bytes < bytes) throw Napi::RangeError::New(env, Prefix(op, what) + " is too small (" + std::to_string(array.bytes) + " bytes, needs " + std::to_string(bytes) + ")");
 }
 
@@ -98,7 +104,7 @@ int ActivationField(const Napi::Object& desc, const char* op) {
   throw Napi::RangeError::New(desc.Env(), std::string(op) + ": activation must be relu, gelu or silu, got " + a);
 }
 
-void CheckStridedView(Napi::Env env, const char* op, const std::string& what, int64_t offset, const int64_t* dims, const int64_t* strides, size_t rank, int64_t length) {
+void CheckStridedView(Napi::Env env, const char* op, const ArgName& what, int64_t offset, const int64_t* dims, const int64_t* strides, size_t rank, int64_t length) {
   int64_t lo = offset, hi = offset;
   for (size_t d = 0; d < rank; d++) {
     if (dims[d] <= 0) continue;
@@ -110,12 +116,12 @@ void CheckStridedView(Napi::Env env, const char* op, const std::string& what, in
   }
 }
 
-StridedArg StridedOf(const Napi::Object& view, const char* op, const std::string& what, const Dtypes& dtypes, const std::vector<int64_t>& dims) {
+StridedArg StridedOf(const Napi::Object& view, const char* op, const ArgName& what, const Dtypes& dtypes, const std::vector<int64_t>& dims) {
   StridedArg s;
   s.present = true;
-  s.array = TypedArg(view.Get("data"), op, what + ".data", dtypes);
-  s.offset = IntArg(view.Get("offset"), op, what + ".offset");
-  s.strides = IntsArg(view.Get("strides"), op, what + ".strides", static_cast<int>(dims.size()));
+  s.array = TypedArg(view.Get("data"), op, ArgName(what.base, ".data"), dtypes);
+  s.offset = IntArg(view.Get("offset"), op, ArgName(what.base, ".offset"));
+  s.strides = IntsArg(view.Get("strides"), op, ArgName(what.base, ".strides"), static_cast<int>(dims.size()));
   CheckStridedView(view.Env(), op, what, s.offset, dims.data(), s.strides.data(), dims.size(), s.array.length);
   return s;
 }

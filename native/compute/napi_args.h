@@ -20,6 +20,17 @@
 
 namespace xpu::compute {
 
+// How an error names an argument: `base` ("a"), then `suffix` (".strides") and `[index]` when
+// index >= 0, composed only when an error is thrown (the readers run on every kernel call).
+struct ArgName {
+  const char* base;
+  const char* suffix = "";
+  int64_t index = -1;
+  ArgName(const char* b) : base(b) {}  // NOLINT: implicit, so a literal names an argument
+  ArgName(const char* b, const char* s, int64_t i = -1) : base(b), suffix(s), index(i) {}
+  std::string str() const;
+};
+
 // The typed-array element types an argument accepts, and how an error names them
 // ("must be a Float32Array"); count -1: any typed array (raw bytes, sized with CheckBytes).
 struct Dtypes {
@@ -58,26 +69,26 @@ bool Absent(const Napi::Object& desc, const char* name);
 
 // An integer: a number without a fractional part (TypeError "must be a number", RangeError "must
 // be an integer").
-int64_t IntArg(const Napi::Value& v, const char* op, const std::string& what);
-int64_t IntField(const Napi::Object& desc, const char* op, const std::string& name);
+int64_t IntArg(const Napi::Value& v, const char* op, const ArgName& what);
+int64_t IntField(const Napi::Object& desc, const char* op, const char* name);
 
 // A number, or `fallback` when the field is not a number (optional scalars: alpha, beta).
 double NumberFieldOr(const Napi::Object& desc, const char* name, double fallback);
 
 // An array of integers, of exactly `rank` entries unless rank is -1 (TypeError "must be an array",
 // RangeError "must have N entries").
-std::vector<int64_t> IntsArg(const Napi::Value& v, const char* op, const std::string& what, int rank = -1);
-std::vector<int64_t> IntsField(const Napi::Object& desc, const char* op, const std::string& name, int rank = -1);
+std::vector<int64_t> IntsArg(const Napi::Value& v, const char* op, const ArgName& what, int rank = -1);
+std::vector<int64_t> IntsField(const Napi::Object& desc, const char* op, const char* name, int rank = -1);
 
 // A typed array of one of `dtypes` (TypeError "must be a Float32Array" etc.) holding at least
 // `minLength` elements (RangeError "is too small").
-ArrayArg TypedArg(const Napi::Value& v, const char* op, const std::string& what, const Dtypes& dtypes, int64_t minLength = 0);
+ArrayArg TypedArg(const Napi::Value& v, const char* op, const ArgName& what, const Dtypes& dtypes, int64_t minLength = 0);
 // The same for desc[name]; an optional field that is absent (undefined or null) gives present false
 // (TypeError "is required" when it is not optional).
-ArrayArg TypedField(const Napi::Object& desc, const char* op, const std::string& name, const Dtypes& dtypes, int64_t minLength = 0, bool required = true);
+ArrayArg TypedField(const Napi::Object& desc, const char* op, const char* name, const Dtypes& dtypes, int64_t minLength = 0, bool required = true);
 
 // RangeError "<what> is too small (N bytes, needs M)" unless the array holds at least `bytes`.
-void CheckBytes(Napi::Env env, const char* op, const std::string& what, const ArrayArg& array, size_t bytes);
+void CheckBytes(Napi::Env env, const char* op, const ArgName& what, const ArrayArg& array, size_t bytes);
 
 // desc[name] as an object ({ data, offset, strides } and the like); false when optional and absent
 // (TypeError "is required", "must be an object").
@@ -90,7 +101,7 @@ int ActivationField(const Napi::Object& desc, const char* op);
 // A strided view: element (i_0, ..., i_{r-1}) is at offset + sum_d i_d strides[d] of an array of
 // `length` elements. Throws RangeError "<what> addresses elements [lo, hi] of an array of n" unless
 // every element it addresses lies inside (dims of size 0 address nothing).
-void CheckStridedView(Napi::Env env, const char* op, const std::string& what, int64_t offset, const int64_t* dims, const int64_t* strides, size_t rank, int64_t length);
+void CheckStridedView(Napi::Env env, const char* op, const ArgName& what, int64_t offset, const int64_t* dims, const int64_t* strides, size_t rank, int64_t length);
 
 // { data, offset, strides: [one per dim] } read as such a view over dims and bounds-checked; `what`
 // names it in errors ("a": "a.strides must have 2 entries"). StridedField reads desc[name]; present
@@ -101,7 +112,7 @@ struct StridedArg {
   int64_t offset = 0;
   std::vector<int64_t> strides;
 };
-StridedArg StridedOf(const Napi::Object& view, const char* op, const std::string& what, const Dtypes& dtypes, const std::vector<int64_t>& dims);
+StridedArg StridedOf(const Napi::Object& view, const char* op, const ArgName& what, const Dtypes& dtypes, const std::vector<int64_t>& dims);
 StridedArg StridedField(const Napi::Object& desc, const char* op, const char* name, const Dtypes& dtypes, const std::vector<int64_t>& dims, bool required);
 
 // desc[name] as a rows x cols StridedMatrix (float32, float16 bits or int8, as `dtypes` allows);

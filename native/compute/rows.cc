@@ -10,20 +10,17 @@
 // float32. Sums run in 8 double lanes (another order than the TypeScript loop; as accurate).
 // max/min and the softmax maximum let NaN win (Math.max's and reduce.ts's rule). Rows are spread
 // over the OpenMP threads; a single long row (a reduction of every element) is split into chunks
-// whose partial results are combined.
+// whose partial results are combined. The JS face is rows_binding.cc.
 // GCC 12 flags the AVX-512 reduction intrinsics in its own headers (a known false positive).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include "kernels.h"
+#include "rows.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <memory>
-#include <string>
 #include <vector>
 
-#include "queue.h"
 #include "vexp.h"
 
 #if defined(__AVX512F__)
@@ -33,9 +30,7 @@
 namespace xpu::compute {
 namespace {
 
-// Shared with src/backends/cpu/native_rows.ts.
-enum RowOp : int { kSoftmax = 0, kLogSoftmax = 1, kLayerNorm = 2, kRmsNorm = 3 };
-enum ReduceOp : int { kSum = 0, kMean = 1, kMax = 2, kMin = 3 };
+using namespace row_ops;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
@@ -149,51 +144,7 @@ void RowOp1(int op, const float* x, int64_t n, double eps, const float* w, const
   }
 }
 
-// ---- plans ----
-
-std::vector<int64_t> Offsets(const Napi::Value& v, int64_t count, const char* what) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
-    throw Napi::TypeError::New(v.Env(), std::string("rows: ") + what + " must be a Float64Array of row offsets");
-  }
-  Napi::Float64Array a = v.As<Napi::Float64Array>();
-  if (static_cast<int64_t>(a.ElementLength()) < count) throw Napi::RangeError::New(v.Env(), std::string("rows: ") + what + " is too short");
-  std::vector<int64_t> out(count);
-  const double* d = a.Data();
-  for (int64_t i = 0; i < count; i++) out[i] = static_cast<int64_t>(d[i]);
-  return out;
-}
-
-const float* F32(const Napi::Value& v, const char* what, size_t* len) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    throw Napi::TypeError::New(v.Env(), std::string("rows: ") + what + " must be a Float32Array");
-  }
-  Napi::Float32Array a = v.As<Napi::Float32Array>();
-  *len = a.ElementLength();
-  return a.Data();
-}
-
-int64_t Int(const Napi::Value& v, const char* what) {
-  if (!v.IsNumber()) throw Napi::TypeError::New(v.Env(), std::string("rows: ") + what + " must be a number");
-  return static_cast<int64_t>(v.As<Napi::Number>().DoubleValue());
-}
-
-// Every row [off, off + n) inside an array of len elements.
-void CheckRows(Napi::Env env, const std::vector<int64_t>& offs, int64_t n, size_t len, const char* what) {
-  for (int64_t o : offs) {
-    if (o < 0 || o + n > static_cast<int64_t>(len)) throw Napi::RangeError::New(env, std::string("rows: ") + what + " has a row outside its array");
-  }
-}
-
-struct RowsPlan {
-  int kind;  // 0 row op, 1 reduce, 2 rotary
-  int op;
-  int64_t rows, n;
-  const float* x;
-  std::vector<int64_t> xOff, yOff, cOff, sOff;
-  float* y;
-  const float *w = nullptr, *b = nullptr, *cos = nullptr, *sin = nullptr;
-  double eps = 0;
-};
+// ---- runners ----
 
 void RunRowOps(const RowsPlan& p) {
 #pragma omp parallel if (p.rows * p.n >= kParallelMin)
@@ -250,94 +201,12 @@ void RunRotary(const RowsPlan& p) {
   }
 }
 
-void RunPlan(const RowsPlan& p) {
-  if (p.kind == 0) RunRowOps(p);
-  else if (p.kind == 1) RunReduce(p);
-  else RunRotary(p);
-}
-
-// rowOp(op, rows, n, out, outOffsets, x, xOffsets, weight|null, bias|null, eps)
-// reduceRows(op, rows, n, out, x, xOffsets)
-// rotary(rows, d, out, x, xOffsets, cos, cosOffsets, sin, sinOffsets)
-std::shared_ptr<RowsPlan> Plan(const Napi::CallbackInfo& info, int kind) {
-  Napi::Env env = info.Env();
-  auto p = std::make_shared<RowsPlan>();
-  p->kind = kind;
-  int a = 0;
-  p->op = kind == 2 ? 0 : static_cast<int>(Int(info[a++], "op"));
-  if (kind == 0 && (p->op < kSoftmax || p->op > kRmsNorm)) throw Napi::RangeError::New(env, "rows: unknown row op");
-  if (kind == 1 && (p->op < kSum || p->op > kMin)) throw Napi::RangeError::New(env, "rows: unknown reduction");
-  p->rows = Int(info[a++], "rows");
-  p->n = Int(info[a++], "n");
-  if (p->rows < 1 || p->n < 1 || (kind == 2 && p->n % 2)) throw Napi::RangeError::New(env, "rows: bad sizes");
-  size_t yLen, xLen;
-  p->y = const_cast<float*>(F32(info[a++], "out", &yLen));
-  if (kind == 0) {
-    p->yOff = Offsets(info[a++], p->rows, "out offsets");
-    CheckRows(env, p->yOff, p->n, yLen, "out");
-  } else if (static_cast<int64_t>(yLen) < p->rows * (kind == 1 ? 1 : p->n)) {
-    throw Napi::RangeError::New(env, "rows: out is too small");
-  }
-  p->x = F32(info[a++], "x", &xLen);
-  p->xOff = Offsets(info[a++], p->rows, "x offsets");
-  CheckRows(env, p->xOff, p->n, xLen, "x");
-  if (kind == 0) {
-    size_t len;
-    if (!info[a].IsNull() && !info[a].IsUndefined()) {
-      p->w = F32(info[a], "weight", &len);
-      if (static_cast<int64_t>(len) < p->n) throw Napi::RangeError::New(env, "rows: weight is too short");
-    }
-    a++;
-    if (!info[a].IsNull() && !info[a].IsUndefined()) {
-      p->b = F32(info[a], "bias", &len);
-      if (static_cast<int64_t>(len) < p->n) throw Napi::RangeError::New(env, "rows: bias is too short");
-    }
-    a++;
-    p->eps = info[a++].As<Napi::Number>().DoubleValue();
-  }
-  if (kind == 2) {
-    size_t len;
-    p->cos = F32(info[a++], "cos", &len);
-    p->cOff = Offsets(info[a++], p->rows, "cos offsets");
-    CheckRows(env, p->cOff, p->n, len, "cos");
-    p->sin = F32(info[a++], "sin", &len);
-    p->sOff = Offsets(info[a++], p->rows, "sin offsets");
-    CheckRows(env, p->sOff, p->n, len, "sin");
-  }
-  return p;
-}
-
-template <int Kind>
-Napi::Value Queued(const Napi::CallbackInfo& info) {
-  std::shared_ptr<RowsPlan> p = Plan(info, Kind);
-  uint64_t id = Submit(info.Env(), [p](uint64_t) -> std::string {
-    try {
-      RunPlan(*p);
-    } catch (const std::bad_alloc&) {
-      return "out of memory in a native row kernel";
-    }
-    return "";
-  });
-  return Napi::Number::New(info.Env(), static_cast<double>(id));
-}
-
-template <int Kind>
-Napi::Value Now(const Napi::CallbackInfo& info) {
-  std::shared_ptr<RowsPlan> p = Plan(info, Kind);
-  SingleThreadedHere one;
-  RunPlan(*p);
-  return info.Env().Undefined();
-}
-
 }  // namespace
 
-void ExportRows(Napi::Env env, Napi::Object target) {
-  target.Set("rowOp", Napi::Function::New(env, Queued<0>, "rowOp"));
-  target.Set("rowOpNow", Napi::Function::New(env, Now<0>, "rowOpNow"));
-  target.Set("reduceRows", Napi::Function::New(env, Queued<1>, "reduceRows"));
-  target.Set("reduceRowsNow", Napi::Function::New(env, Now<1>, "reduceRowsNow"));
-  target.Set("rotary", Napi::Function::New(env, Queued<2>, "rotary"));
-  target.Set("rotaryNow", Napi::Function::New(env, Now<2>, "rotaryNow"));
+void RunRows(const RowsPlan& p) {
+  if (p.kind == kRowOp) RunRowOps(p);
+  else if (p.kind == kReduce) RunReduce(p);
+  else RunRotary(p);
 }
 
 }  // namespace xpu::compute
