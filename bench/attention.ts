@@ -2,12 +2,14 @@
  * Attention suite: scaledDotProductAttention GFLOP/s for prefill (L = S, E = 128) and GB/s of
  * K/V read for decode (L = 1, long S, GQA 4), each timed round-robin against the
  * matmul-softmax-matmul composition on the same device (it materialises [L, S] scores), with the
- * peak device memory of both. Speed lives here, never in tests.
+ * peak device memory of both; the backward (sdpa-backward rows: the flash backward against a
+ * composed backward that materialises [L, S]). Speed lives here, never in tests.
  *
  *   npm run bench -- attention [--quick] [--device xpu|cpu|all] [--dtype f32,f16] [--sizes 512,2K]
  */
 import type { BenchCase, Suite, SuiteContext, SuitePlan } from './suite.js';
 import { attnBytes, attnFlops, attnWorkload, peakMemory, ITEM, type AttnDType, type AttnShape } from './attention/workloads.js';
+import { attnBackwardFlops, attnBackwardWorkload } from './attention/backward.js';
 
 /** lavapipe runs 2 CPU cores: the issue's H = 32 and L up to 8192 take minutes per run there. */
 const FULL_PREFILL = [512, 1024, 2048];
@@ -24,7 +26,7 @@ const DTYPES: AttnDType[] = ['float32', 'float16'];
 
 export const suite: Suite = {
   name: 'attention',
-  description: 'SDPA prefill GFLOP/s and decode K/V GB/s against matmul-softmax-matmul on the same device, with peak memory',
+  description: 'SDPA prefill GFLOP/s, its backward, and decode K/V GB/s against matmul-softmax-matmul (and a composed backward) on the same device, with peak memory',
   plan,
 };
 
@@ -59,6 +61,22 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
             note = `${note ? `${note}; ` : ''}peak memory beyond inputs: fused ${MiB(fm)}, composition ${MiB(cm)}`;
           }
           cases.push({ ...base, note, peers: [{ impl: 'matmul-softmax-matmul', setup: () => attnWorkload('composition', device, s, dtype) }] });
+        }
+      }
+      for (const n of prefill) {
+        for (const causal of [false, true]) {
+          const s: AttnShape = { b: 1, h: heads, hkv: heads, l: n, s: n, e: E, causal };
+          const kernel = causal ? 'sdpa-backward-causal' : 'sdpa-backward';
+          const base: BenchCase = {
+            kernel, device, dtype, size: n, sizeLabel: String(n), shape: `q,k,v,dOut [1, ${heads}, ${n}, ${E}]${causal ? ' causal' : ''}`,
+            // q, k, v, out, dOut read; dq, dk, dv written.
+            flops: attnBackwardFlops(s), bytes: 8 * s.b * s.h * s.l * s.e * ITEM[dtype], writeBytes: 3 * s.b * s.h * s.l * s.e * ITEM[dtype],
+            repeat: n >= 1024 ? { warmup: 1, reps: 3 } : undefined,
+            setup: () => attnBackwardWorkload('fused', device, s, dtype),
+          };
+          if (device === 'cpu' && n > CPU_MAX_L) { cases.push({ ...base, skip: `cpu sizes capped at L = ${CPU_MAX_L}` }); continue; }
+          const note = `GFLOP/s = 2.5 x the forward's 4 B H L S E${causal ? ', halved for causal' : ''}; the peer keeps P = softmax(q k^T) from the forward ([L, S]) and runs dv, dP, dS, dq, dk as ops`;
+          cases.push({ ...base, note, peers: [{ impl: 'composed-backward', setup: () => attnBackwardWorkload('composition', device, s, dtype) }] });
         }
       }
       if (device !== 'xpu') continue;

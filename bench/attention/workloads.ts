@@ -69,7 +69,8 @@ export function attnWorkload(impl: Impl, device: DeviceName, s: AttnShape, dtype
   return {
     units,
     // Both implementations are this runtime's: wait for the device (the composition too).
-    sync: device === 'xpu' ? () => xpu.accelerator.synchronize() : undefined,
+    // cpu too: its native kernels (the composition's GEMMs) run on the addon's compute thread.
+    sync: () => xpu.accelerator.synchronize(device),
     run: () => {
       for (let u = 0; u < units; u++) run(impl, q, k, v, s).dispose();
     },
