@@ -116,6 +116,9 @@ function fixtures(device: string) {
     rope,
     mod: xpu.flex.maskMod('kv_idx <= q_idx'),
     module: () => new xpu.nn.Linear(32, 4, { device }),
+    seq: new xpu.nn.Sequential(new xpu.nn.ReLU()),
+    ln: new xpu.nn.LayerNorm(3, { device }),
+    idx2: xpu.tensor([0, 1], { device, dtype: 'int32' }),
     int4: () => xpu.quant.quantize(f32([8, 32], 14), { scheme: 'int4_weight_only', groupSize: 32 }),
   };
 }
@@ -223,6 +226,15 @@ const CALLS: Record<string, Entry> = {
   },
   'nn.RotaryEmbedding.apply': { op: 'rope', call: (f, p) => f.rope.apply(p('input', f.x1214), 0) },
   'nn.KVCache.update': { op: 'KVCache.update', call: (f, p) => f.kv.update(0, p('k', f.x1114), p('v', f.x1114), 0) },
+  ...Object.fromEntries(
+    (['ReLU', 'GELU', 'SiLU', 'Tanh', 'Sigmoid', 'Dropout'] as const).map((n) => [`nn.${n}.forward`, { op: `${n}.forward`, call: (_f: F, p: Pick) => new xpu.nn[n]().forward(p('input', _f.a)) }]),
+  ),
+  ...Object.fromEntries((['Softmax', 'LogSoftmax'] as const).map((n) => [`nn.${n}.forward`, { op: `${n}.forward`, call: (_f: F, p: Pick) => new xpu.nn[n](1).forward(p('input', _f.a)) }])),
+  'optim.clipGradNorm': { op: 'clipGradNorm', call: (f, p) => xpu.optim.clipGradNorm([p('params[0]', f.a)], 1) },
+  'optim.Adam': { op: 'Adam.addParamGroup', call: (f, p) => new xpu.optim.Adam([p('params[0]', f.a)]) },
+  'optim.AdamW': { op: 'AdamW.addParamGroup', call: (f, p) => new xpu.optim.AdamW([p('params[0]', f.a)]) },
+  'nn.Sequential.forward': { op: 'Sequential.forward', call: (f, p) => f.seq.forward(p('input', f.a)) },
+  'nn.LayerNorm.forward': { op: 'LayerNorm.forward', call: (f, p) => f.ln.forward(p('input', f.a)) },
   'nn.Module.setParameter': { op: 'Module', call: (f, p) => f.lin.setParameter('bias', p('bias', f.v4, 'parameter')) },
   'quant.quantize': { op: 'quantize', call: (f, p) => xpu.quant.quantize(p('weight', f.w432), { scheme: 'int8_weight_only' }) },
   'quant.quantizeModule': { op: 'quantizeModule', expected: 'Module', call: (f, p) => xpu.quant.quantizeModule(p('module', f.module()), { scheme: 'int8_weight_only' }) },
@@ -271,6 +283,10 @@ const NO_TENSOR_ARGS = new Set([
   'nn.ropeInvFreq', 'nn.isQuantizedLike', 'quant.isQuantizedTensor', 'quant.int8RowStride', 'quant.roundHalfEven',
   'quant.packInt4', 'quant.unpackInt4', 'quant.padInt8Rows', 'quant.unpadInt8Rows', 'quant.fromMatMulNBits', 'quant.fromGptq',
   'flex.parseExpr', 'flex.BlockMask', 'nn.ModuleList',
+  // Learning-rate schedules: an optimizer and numbers.
+  'optim.lrScheduler.linearWarmup', 'optim.lrScheduler.warmupCosine',
+  // Checkpoints: a module and a path.
+  'nn.saveCheckpoint', 'nn.loadCheckpoint',
   // GGUF blocks are bytes in, a Float32Array out.
   'quant.dequantizeGguf', 'quant.canDequantize', 'quant.ggmlByteSize', 'quant.ggmlTypeById', 'quant.ggmlTypeByName',
   // GGUF weight formats: format descriptors, raw block bytes and their word-aligned planes.
@@ -278,7 +294,7 @@ const NO_TENSOR_ARGS = new Set([
   'quant.dequantizeGgufPlanes', 'quant.quantizedFromGguf',
 ]);
 /** Class methods without tensor arguments (constructors take sizes; the rest read or free the object itself). */
-const METHODS_WITHOUT_TENSOR_ARGS = /^(nn\.\w+\.(namedModules|namedParameters|getParameter|resolveParameter|to|dispose|onMoved|onDispose|registerParameter|registerModule|registerModuleList)|quant\.QuantizedTensor\.\w+|(flex\.)?BlockMask\.\w+|Device\.\w+)$/;
+const METHODS_WITHOUT_TENSOR_ARGS = /^(nn\.\w+\.(namedModules|namedParameters|getParameter|resolveParameter|to|dispose|onMoved|onDispose|registerParameter|registerModule|registerModuleList|parameters|requiresGrad_|train|eval|stateDict|loadStateDict|namedChildren|setModule)|optim\.(\w+\.)?\w+\.(addParamGroup|zeroGrad|step|stateDict|loadStateDict|dispose|stateNames|checkOptions|hyper|apply|getLastLr|lrAt)|quant\.QuantizedTensor\.\w+|(flex\.)?BlockMask\.\w+|Device\.\w+)$/;
 /** Namespaces outside this table: their own tests cover argument errors (dist, io), or they take no tensors. */
 const OTHER_NAMESPACES = new Set(['accelerator', 'profiler', 'dist', 'io', 'llama', 'llm', 'flex.build']);
 /** Tensor methods whose only tensor is `this` (checked by the op they call, see CALLS). */
@@ -375,7 +391,7 @@ describe('every public op checks its tensor arguments', () => {
     const known = (n: string) => n in CALLS || NO_TENSOR_ARGS.has(n) || METHODS_WITHOUT_TENSOR_ARGS.test(n);
     const classes = new Set(functions.filter((n) => functions.some((m) => m.startsWith(`${n}.`))));
     expect(functions.filter((n) => !known(n) && !classes.has(n)), 'new exports: add each to CALLS in tests/errors.test.ts if it takes a tensor, else to NO_TENSOR_ARGS').toEqual([]);
-    expect(namespaces.filter((n) => !['nn', 'quant', 'flex'].includes(n) && !OTHER_NAMESPACES.has(n)), 'a new namespace: walk it here or add it to OTHER_NAMESPACES').toEqual([]);
+    expect(namespaces.filter((n) => !['nn', 'quant', 'flex', 'optim', 'optim.lrScheduler'].includes(n) && !OTHER_NAMESPACES.has(n)), 'a new namespace: walk it here or add it to OTHER_NAMESPACES').toEqual([]);
     const methods = Object.getOwnPropertyNames(xpu.Tensor.prototype).filter((m) => typeof Object.getOwnPropertyDescriptor(xpu.Tensor.prototype, m)!.value === 'function');
     expect(methods.filter((m) => !(m in METHOD_CALLS) && !TENSOR_METHODS_WITHOUT_TENSOR_ARGS.has(m)), 'new Tensor methods: add each to METHOD_CALLS or TENSOR_METHODS_WITHOUT_TENSOR_ARGS').toEqual([]);
     // The lists must not name things that no longer exist either.

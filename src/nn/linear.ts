@@ -16,6 +16,12 @@ export interface LinearInit {
   dtype?: DType;
   /** Draw random weights (default); false allocates zeros for a loader to overwrite. */
   random?: boolean;
+  /**
+   * Whether weight and bias require gradients. Default: `random` (torch's default, trainable, for
+   * a freshly initialised layer; a layer made for a loader, random: false, stays frozen so that
+   * inference records no graph). module.requiresGrad_() changes it later.
+   */
+  requiresGrad?: boolean;
 }
 
 /**
@@ -39,8 +45,13 @@ export class Linear extends Module {
     const bound = 1 / Math.sqrt(inFeatures);
     const opts = { device: init.device, dtype: init.dtype, low: -bound, high: bound };
     const make = (shape: number[]) => (init.random ?? true ? rand(shape, opts) : zeros(shape, opts));
-    this.registerParameter('weight', make([outFeatures, inFeatures]));
-    this.registerParameter('bias', init.bias ?? true ? make([outFeatures]) : undefined);
+    const trainable = init.requiresGrad ?? init.random ?? true;
+    const weight = make([outFeatures, inFeatures]);
+    weight.requiresGrad = trainable;
+    const bias = init.bias ?? true ? make([outFeatures]) : undefined;
+    if (bias) bias.requiresGrad = trainable;
+    this.registerParameter('weight', weight);
+    this.registerParameter('bias', bias);
   }
 
   /**

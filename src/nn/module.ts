@@ -1,5 +1,6 @@
 import type { Device, DeviceLike } from '../device/device.js';
-import { XpuTypeError, XpuValueError } from '../errors.js';
+import { XpuShapeError, XpuTypeError, XpuValueError } from '../errors.js';
+import { copyInto } from '../ops/copy_into.js';
 import { typeName } from '../format_value.js';
 import { isTensor, type Tensor } from '../tensor/tensor.js';
 
@@ -35,6 +36,8 @@ export function isQuantizedLike(x: unknown): x is QuantizedLike {
 export class Module {
   readonly #params = new Map<string, Parameter | undefined>();
   readonly #modules = new Map<string, Module>();
+  /** Training mode (torch's module.training): Dropout drops only while it is true. Set by train() / eval(). */
+  training = true;
 
   /** Registers `value` (undefined allowed: an absent optional bias) under `name`. */
   protected registerParameter<T extends Parameter | undefined>(name: string, value: T): T {
@@ -73,6 +76,20 @@ export class Module {
     }
   }
 
+  /** The direct submodules in registration order, as [name, module] (torch's named_children()). */
+  *namedChildren(): Generator<[string, Module]> {
+    yield* this.#modules;
+  }
+
+  /** Replaces the direct submodule `name` (LoRA wraps a Linear this way); the property returns the new one. */
+  setModule(name: string, module: Module): void {
+    if (!this.#modules.has(name)) {
+      throw new XpuValueError('no such submodule', { op: 'Module.setModule', arg: 'name', expected: [...this.#modules.keys()].join(', ') || 'none', got: name });
+    }
+    if (!(module instanceof Module)) throw new XpuTypeError('a submodule must be a Module', { op: 'Module.setModule', arg: 'module', expected: 'Module', got: typeName(module) });
+    this.#modules.set(name, module);
+  }
+
   /** Submodules in registration order, recursively, as [dotted name, module]; '' is this module. */
   *namedModules(prefix = ''): Generator<[string, Module]> {
     yield [prefix, this];
@@ -84,6 +101,78 @@ export class Module {
     for (const [path, m] of this.namedModules(prefix)) {
       for (const [name, p] of m.#params) if (p !== undefined) yield [path ? `${path}.${name}` : name, p];
     }
+  }
+
+  /**
+   * The trainable parameters, recursively: Tensor parameters with requiresGrad (what an optimizer
+   * takes: `new xpu.optim.AdamW(model.parameters())`). Unlike torch, frozen and quantized
+   * parameters are left out, so an optimizer allocates no state for a frozen base (LoRA). Use
+   * namedParameters() for every parameter.
+   */
+  *parameters(): Generator<Tensor> {
+    for (const [, p] of this.namedParameters()) if (isTensor(p) && p.requiresGrad) yield p;
+  }
+
+  /** Sets requiresGrad on every Tensor parameter, recursively (torch's module.requires_grad_()); quantized ones stay frozen. */
+  requiresGrad_(flag = true): this {
+    for (const [, p] of this.namedParameters()) if (isTensor(p)) p.requiresGrad = flag;
+    return this;
+  }
+
+  /** Training mode for this module and every submodule (torch's train(mode)). */
+  train(mode = true): this {
+    for (const [, m] of this.namedModules()) m.training = mode;
+    return this;
+  }
+
+  /** Evaluation mode: train(false). */
+  eval(): this {
+    return this.train(false);
+  }
+
+  /**
+   * The Tensor parameters by dotted name, in registration order (torch's state_dict(), parameters
+   * only: modules here keep no persistent buffers). Quantized parameters are left out (their packed planes are not
+   * tensors); `trainableOnly` keeps only those with requiresGrad (a LoRA adapter's checkpoint).
+   * The tensors are the parameters themselves, not copies.
+   */
+  stateDict(options: { trainableOnly?: boolean } = {}): Map<string, Tensor> {
+    return this.#tensorParameters(options.trainableOnly ?? false);
+  }
+
+  #tensorParameters(trainableOnly: boolean): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    for (const [name, p] of this.namedParameters()) if (isTensor(p) && (!trainableOnly || p.requiresGrad)) out.set(name, p);
+    return out;
+  }
+
+  /**
+   * Copies each tensor of `state` into the parameter of the same name, in place (the parameters
+   * keep their Tensor objects, so an optimizer built on them stays valid). Shapes, dtypes and
+   * devices must match. strict (default): every Tensor parameter must be in `state` and every key of
+   * `state` must name one; otherwise the missing ones are skipped. Returns the keys it did not use
+   * and the parameters it did not set (torch's missing_keys / unexpected_keys).
+   */
+  loadStateDict(state: Record<string, Tensor> | Map<string, Tensor>, options: { strict?: boolean; trainableOnly?: boolean } = {}): { missingKeys: string[]; unexpectedKeys: string[] } {
+    const op = 'Module.loadStateDict';
+    if (typeof state !== 'object' || state === null) throw new XpuTypeError('state must be a record or Map of tensors', { op, arg: 'state', expected: 'Record<string, Tensor>', got: typeName(state) });
+    const entries = new Map(state instanceof Map ? state : Object.entries(state));
+    const own = this.#tensorParameters(options.trainableOnly ?? false);
+    const missingKeys = [...own.keys()].filter((k) => !entries.has(k));
+    const unexpectedKeys = [...entries.keys()].filter((k) => !own.has(k));
+    if ((options.strict ?? true) && (missingKeys.length || unexpectedKeys.length)) {
+      throw new XpuValueError('state dict keys do not match the module', { op, arg: 'state', expected: missingKeys.length ? `also ${missingKeys.slice(0, 5).join(', ')}` : 'only parameter names', got: unexpectedKeys.length ? `unexpected ${unexpectedKeys.slice(0, 5).join(', ')}` : `missing ${missingKeys.length} keys` });
+    }
+    for (const [name, p] of own) {
+      const src = entries.get(name);
+      if (src === undefined) continue;
+      if (!isTensor(src)) throw new XpuTypeError('state values must be tensors', { op, arg: name, expected: 'Tensor', got: typeName(src) });
+      if (src.shape.length !== p.shape.length || src.shape.some((d, i) => d !== p.shape[i])) {
+        throw new XpuShapeError('shape differs from the parameter', { op, arg: name, expected: `[${p.shape.join(', ')}]`, got: `[${src.shape.join(', ')}]` });
+      }
+      copyInto(p, src);
+    }
+    return { missingKeys, unexpectedKeys };
   }
 
   /** This module's own parameter slot setter by name, used by loaders (state dicts). */

@@ -75,7 +75,9 @@ export abstract class Optimizer<O extends GroupOptions> {
     this.defaults = defaults;
     const list = paramList(name, params);
     if (list.length === 0) throw new XpuValueError('optimizer got an empty parameter list', { op: name, arg: 'params', expected: 'at least one parameter', got: 'none' });
-    const groups = list.every((x) => isTensor(x)) ? [{ params: list as Tensor[] } as unknown as ParamGroupInit<O>] : (list as ParamGroupInit<O>[]);
+    // A list of groups is a list of { params } objects; anything else is a list of parameters (each checked).
+    const isGroup = (x: unknown): boolean => typeof x === 'object' && x !== null && !isTensor(x) && 'params' in x;
+    const groups = list.every(isGroup) ? (list as ParamGroupInit<O>[]) : [{ params: list as Tensor[] } as unknown as ParamGroupInit<O>];
     for (const g of groups) this.addParamGroup(g);
   }
 

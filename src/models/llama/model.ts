@@ -28,6 +28,8 @@ export interface LlamaInit {
   random?: boolean;
   /** Longest sequence the rotary tables cover (default min(maxPositionEmbeddings, 4096)). */
   maxSequence?: number;
+  /** Parameters require gradients (default false: an inference model records no graph; fine-tune with requiresGrad_() or LoRA). */
+  requiresGrad?: boolean;
 }
 
 export class LlamaDecoderLayer extends Module {
@@ -95,6 +97,7 @@ export class LlamaForCausalLM extends Module {
     this.registerModule('model', new LlamaModel(c, init));
     this.registerModule('lm_head', new Linear(c.hiddenSize, c.vocabSize, { bias: false, device: init.device, dtype: init.dtype, random: (init.random ?? true) && !c.tieWordEmbeddings }));
     if (c.tieWordEmbeddings) this.tieWeights();
+    this.requiresGrad_(init.requiresGrad ?? false);
     this.rope = new RotaryEmbedding(headDimOf(c), init.maxSequence ?? Math.min(c.maxPositionEmbeddings, 4096), c.ropeTheta, c.ropeScaling);
   }
 
@@ -133,7 +136,7 @@ export class LlamaForCausalLM extends Module {
   }
 
   /** Parameters under their HF checkpoint names (a tied lm_head.weight is left out, as HF does). */
-  stateDict(): Map<string, Tensor> {
+  override stateDict(): Map<string, Tensor> {
     const out = new Map<string, Tensor>();
     for (const [name, p] of this.namedParameters()) {
       if (name === 'lm_head.weight' && this.config.tieWordEmbeddings) continue;
