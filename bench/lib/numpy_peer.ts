@@ -100,9 +100,19 @@ export class NumpyPeer {
     for (const [k, v] of Object.entries(OPENBLAS_QUIET)) {
       if (env[k] === undefined && env[k.replace('OPENBLAS_', 'GOTO_')] === undefined) env[k] = set[k] = v;
     }
+    const started = await NumpyPeer.spawnScript(python, scriptPath(), env, removed);
+    if (typeof started === 'string') return /No module named 'numpy'/.test(started) ? `numpy is not installed for ${python} (npm run setup puts pip's numpy into .cache/py)` : started;
+    return { peer: started.peer, info: { ...started.info, removedEnv: removed, setEnv: set } };
+  }
+
+  /**
+   * Starts another python peer that speaks the same line protocol (one JSON request per line, one
+   * reply per line, {"op": "info"} first): the torch peer of bench/train.ts. A string says why not.
+   */
+  static async spawnScript(python: string, script: string, env: NodeJS.ProcessEnv, removed: Record<string, string> = {}): Promise<{ peer: NumpyPeer; info: Record<string, unknown> } | string> {
     let child: ChildProcessWithoutNullStreams;
     try {
-      child = spawn(python, [scriptPath()], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+      child = spawn(python, [script], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     } catch (e) {
       return `cannot start ${python}: ${(e as Error).message}`;
     }
@@ -111,9 +121,9 @@ export class NumpyPeer {
     const info = await peer.request({ op: 'info' });
     if (info.error) {
       peer.close();
-      return /No module named 'numpy'/.test(info.error) ? `numpy is not installed for ${python} (npm run setup puts pip's numpy into .cache/py)` : info.error;
+      return info.error;
     }
-    return { peer, info: { ...info, removedEnv: removed, setEnv: set } };
+    return { peer, info };
   }
 
   request(req: Record<string, unknown>): Promise<Reply> {
