@@ -56,4 +56,6 @@ export * as llama from './models/llama/index.js';
 export * as llm from './llm/index.js';
 export { copyInto } from './ops/copy_into.js';
 export { applyRotary } from './ops/rotary.js';
+export * as autograd from './autograd/index.js';
+export { noGrad, enableGrad, isGradEnabled } from './autograd/grad_mode.js';
 export { compile, type CompileOptions, type CompileStats, type CompiledFunction } from './compile/compile.js';

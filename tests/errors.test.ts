@@ -230,6 +230,14 @@ const CALLS: Record<string, Entry> = {
     (['ReLU', 'GELU', 'SiLU', 'Tanh', 'Sigmoid', 'Dropout'] as const).map((n) => [`nn.${n}.forward`, { op: `${n}.forward`, call: (_f: F, p: Pick) => new xpu.nn[n]().forward(p('input', _f.a)) }]),
   ),
   ...Object.fromEntries((['Softmax', 'LogSoftmax'] as const).map((n) => [`nn.${n}.forward`, { op: `${n}.forward`, call: (_f: F, p: Pick) => new xpu.nn[n](1).forward(p('input', _f.a)) }])),
+  'autograd.backward': { op: 'backward', call: (_f, p) => xpu.autograd.backward(p('tensors', xpu.tensor([1, 2], { requiresGrad: true }).sum())) },
+  'autograd.grad': {
+    op: 'grad',
+    call: (_f, p) => {
+      const x = xpu.tensor([1, 2], { requiresGrad: true });
+      return xpu.autograd.grad(p('outputs', x.sum()), p('inputs', x));
+    },
+  },
   'optim.clipGradNorm': { op: 'clipGradNorm', call: (f, p) => xpu.optim.clipGradNorm([p('params[0]', f.a)], 1) },
   'optim.Adam': { op: 'Adam.addParamGroup', call: (f, p) => new xpu.optim.Adam([p('params[0]', f.a)]) },
   'optim.AdamW': { op: 'AdamW.addParamGroup', call: (f, p) => new xpu.optim.AdamW([p('params[0]', f.a)]) },
@@ -262,6 +270,7 @@ const METHOD_CALLS: Record<string, Entry> = {
   dot: { op: 'dot', call: (f, p) => f.v3.dot(p('other', f.v3)) },
   allclose: { op: 'allclose', call: (f, p) => f.a.allclose(p('other', f.a)) },
   matmul: { op: 'matmul', call: (f, p) => f.a.matmul(p('other', f.b)) },
+  backward: { op: 'backward', call: (_f, p) => xpu.tensor([1, 2], { requiresGrad: true }).sum().backward(p('grad', xpu.tensor(1), 'optional')) },
   mm: { op: 'mm', call: (f, p) => f.a.mm(p('mat2', f.b)) },
   bmm: { op: 'bmm', call: (f, p) => f.b223.bmm(p('mat2', f.b234)) },
   addmm: { op: 'addmm', call: (f, p) => f.o24.addmm(p('mat1', f.a), p('mat2', f.b)) },
@@ -279,6 +288,8 @@ const NO_TENSOR_ARGS = new Set([
   'randint', 'randperm',
   // compile takes a function (tests/compile.test.ts checks its arguments).
   'compile',
+  // Grad mode takes a function.
+  'noGrad', 'enableGrad', 'isGradEnabled', 'autograd.noGrad', 'autograd.enableGrad', 'autograd.isGradEnabled',
   'scope', 'isTensor', 'device', 'defaultDevice', 'ready', 'nativeInfo', 'Tensor', 'Device', 'BlockMask',
   'nn.ropeInvFreq', 'nn.isQuantizedLike', 'quant.isQuantizedTensor', 'quant.int8RowStride', 'quant.roundHalfEven',
   'quant.packInt4', 'quant.unpackInt4', 'quant.padInt8Rows', 'quant.unpadInt8Rows', 'quant.fromMatMulNBits', 'quant.fromGptq',
@@ -304,7 +315,7 @@ const TENSOR_METHODS_WITHOUT_TENSOR_ARGS = new Set([
   'flatten', 'contiguous', 'clone', ...REDUCTIONS, 'softmax', 'logSoftmax', 'triu', 'tril',
   ...UNARY_OPS.filter((n) => !['hardswish', 'mish', 'leakyRelu', 'elu', 'softplus'].includes(n)), 'logsumexp',
   'split', 'chunk', 'repeat', 'tile', 'flip', 'roll', 'cumsum', 'cumprod', 'sort', 'argsort', 'topk',
-  'multinomial', 'size', 'dim', 'float', 'half', 'detach',
+  'multinomial', 'size', 'dim', 'float', 'half', 'detach', 'requiresGrad_', 'retainGrad',
 ]);
 
 const isClass = (v: unknown): boolean => typeof v === 'function' && /^class\b/.test(Function.prototype.toString.call(v));
@@ -391,7 +402,7 @@ describe('every public op checks its tensor arguments', () => {
     const known = (n: string) => n in CALLS || NO_TENSOR_ARGS.has(n) || METHODS_WITHOUT_TENSOR_ARGS.test(n);
     const classes = new Set(functions.filter((n) => functions.some((m) => m.startsWith(`${n}.`))));
     expect(functions.filter((n) => !known(n) && !classes.has(n)), 'new exports: add each to CALLS in tests/errors.test.ts if it takes a tensor, else to NO_TENSOR_ARGS').toEqual([]);
-    expect(namespaces.filter((n) => !['nn', 'quant', 'flex', 'optim', 'optim.lrScheduler'].includes(n) && !OTHER_NAMESPACES.has(n)), 'a new namespace: walk it here or add it to OTHER_NAMESPACES').toEqual([]);
+    expect(namespaces.filter((n) => !['nn', 'quant', 'flex', 'optim', 'optim.lrScheduler', 'autograd'].includes(n) && !OTHER_NAMESPACES.has(n)), 'a new namespace: walk it here or add it to OTHER_NAMESPACES').toEqual([]);
     const methods = Object.getOwnPropertyNames(xpu.Tensor.prototype).filter((m) => typeof Object.getOwnPropertyDescriptor(xpu.Tensor.prototype, m)!.value === 'function');
     expect(methods.filter((m) => !(m in METHOD_CALLS) && !TENSOR_METHODS_WITHOUT_TENSOR_ARGS.has(m)), 'new Tensor methods: add each to METHOD_CALLS or TENSOR_METHODS_WITHOUT_TENSOR_ARGS').toEqual([]);
     // The lists must not name things that no longer exist either.

@@ -3,6 +3,7 @@ import { dtypeInfo } from '../tensor/dtype.js';
 import { fmtShape, shapeEq } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkSameDevice, copyAs } from './common.js';
+import { isGradEnabled } from '../autograd/grad_mode.js';
 
 /**
  * dst.copy_(src) for the views a preallocated cache needs: writes src's elements into dst's
@@ -14,6 +15,13 @@ import { checkSameDevice, copyAs } from './common.js';
 export function copyInto(dst: Tensor, src: Tensor): Tensor {
   const op = 'copyInto';
   const device = checkSameDevice(op, [dst, src], ['dst', 'src']);
+  // torch refuses in-place writes to a leaf that requires grad outside no_grad; writes into a
+  // graph's intermediate tensors would need its version tracking, which we do not keep.
+  if (dst.requiresGrad && isGradEnabled()) {
+    throw new XpuValueError(dst.gradFn ? 'an in-place write into a tensor recorded in the autograd graph is not supported' : 'a leaf tensor that requires grad is being used in an in-place operation', {
+      op, arg: 'dst', expected: 'a tensor without requiresGrad, or the write inside xpu.noGrad(() => ...)', got: dst.gradFn ? `the output of ${dst.gradFn.name}` : 'a leaf with requiresGrad',
+    });
+  }
   if (dst.dtype !== src.dtype) throw new XpuDTypeError('dtypes differ', { op, arg: 'src', expected: dst.dtype, got: src.dtype });
   if (!shapeEq(dst.shape, src.shape)) throw new XpuShapeError('shapes differ', { op, arg: 'src', expected: fmtShape(dst.shape), got: fmtShape(src.shape) });
   const n = dst.numel;

@@ -8,10 +8,24 @@ import { checkShape, fmtShape, intArg, numberArg, numel } from '../tensor/shape.
 import type { Tensor } from '../tensor/tensor.js';
 import { runMap, scalarWgsl, tensorArg, wrap } from './common.js';
 import { identity } from './copy_kernel.js';
+import { setRequiresGrad } from '../autograd/record.js';
 
 export interface CreateOptions {
   dtype?: DType;
   device?: DeviceLike;
+  /** Make a leaf that records the ops on it for backward() (floating dtypes only, as torch). */
+  requiresGrad?: boolean;
+}
+
+/** Applies the requiresGrad creation option to a new tensor. */
+export function leafOption(op: string, t: Tensor, options: CreateOptions): Tensor {
+  if (options.requiresGrad === undefined) return t;
+  try {
+    return setRequiresGrad(op, t, options.requiresGrad);
+  } catch (e) {
+    t.dispose();
+    throw e;
+  }
 }
 
 type Nested = number | boolean | Nested[];
@@ -76,7 +90,7 @@ export function tensor(data: Nested | ArrayLike<number>, options: CreateOptions 
   }
   const host: HostArray = allocHost(dtype, values.length);
   for (let i = 0; i < values.length; i++) writeHost(host, dtype, i, castNumber(Number(values[i]), dtype));
-  return wrap(device, device.backend.upload(dtype, host, op), shape, dtype);
+  return leafOption(op, wrap(device, device.backend.upload(dtype, host, op), shape, dtype), options);
 }
 
 /** Wraps host storage that is already in the dtype's layout (no conversion). */
@@ -90,7 +104,7 @@ export function generate(op: string, shape: readonly number[], options: CreateOp
   const device = resolveDevice(op, options.device);
   const dtype = options.dtype === undefined ? 'float32' : checkDType(op, 'dtype', options.dtype);
   const argKind = dtypeInfo(dtype).compute;
-  return runMap({ device, kernel, inputs: [], outShape: shape, outDtype: dtype, argKind, scalars: scalars.map((value) => ({ kind: argKind, value })) });
+  return leafOption(op, runMap({ device, kernel, inputs: [], outShape: shape, outDtype: dtype, argKind, scalars: scalars.map((value) => ({ kind: argKind, value })) }), options);
 }
 
 const FILL: Record<string, MapKernel> = {};
@@ -150,10 +164,10 @@ export function linspace(start: number, end: number, steps: number, options: Cre
   const js = (_x: number[], c: { i: number; scalars: number[] }) => (c.i < half ? Math.fround(start) + c.i * Math.fround(step) : Math.fround(end) - (steps - 1 - c.i) * Math.fround(step));
   const dtype = options.dtype ?? 'float32';
   const device = resolveDevice('linspace', options.device);
-  return runMap({
+  return leafOption('linspace', runMap({
     device, kernel: { name: 'linspace', wgsl: body, js }, inputs: [], outShape: [steps], outDtype: checkDType('linspace', 'dtype', dtype), argKind: dtypeInfo(dtype).compute,
     scalars: [{ kind: 'f32', value: start }, { kind: 'f32', value: step }, { kind: 'u32', value: half }, { kind: 'f32', value: end }, { kind: 'u32', value: steps }],
-  });
+  }), options);
 }
 
 /** The n x m identity matrix. */

@@ -8,6 +8,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { checkSameDevice, copyAs, operand, runMap, scalarWgsl, tensorArg } from './common.js';
 import { BINARY, BOOL_RESULT, INTEGER_DIVISIONS, PARAMETRIC, UNARY, type ElementwiseDef } from './elementwise_table.js';
 import { checkIntegerDivisor } from './divisor.js';
+import { needsGrad, recordOp } from '../autograd/record.js';
 
 /** A tensor, or a JS number/boolean that acts as a scalar (PyTorch's "wrapped number"). */
 export type TensorOrScalar = Tensor | number | boolean;
@@ -134,7 +135,9 @@ export function unaryOp(name: keyof typeof UNARY & string, x: Tensor): Tensor {
   }
   if (def.refuse === 'nonfloat') floatInput(name, x);
   const dtype = def.floatOnly && !isFloating(x.dtype) ? 'float32' : def.boolAsInt && x.dtype === 'bool' ? 'int32' : x.dtype;
-  return run(name, def, [x], dtype, def.boolOut ? 'bool' : dtype, ['input']);
+  const out = run(name, def, [x], dtype, def.boolOut ? 'bool' : dtype, ['input']);
+  if (x.requiresGrad && needsGrad(x)) recordOp(name, [x], out);
+  return out;
 }
 
 function floatInput(op: string, x: Tensor): void {
@@ -148,7 +151,9 @@ function floatInput(op: string, x: Tensor): void {
 export function parametricOp(op: string, name: keyof typeof PARAMETRIC & string, x: Tensor, params: number[]): Tensor {
   tensorArg(op, 'input', x);
   floatInput(op, x);
-  return run(op, PARAMETRIC[name], [x, ...params], 'float32', x.dtype, ['input', ...params.map((_, i) => `param${i}`)]);
+  const out = run(op, PARAMETRIC[name], [x, ...params], 'float32', x.dtype, ['input', ...params.map((_, i) => `param${i}`)]);
+  if (x.requiresGrad && needsGrad(x)) recordOp(op, [x], out, { params });
+  return out;
 }
 
 export function binaryOp(name: keyof typeof BINARY & string, a: TensorOrScalar, b: TensorOrScalar): Tensor {
@@ -163,8 +168,10 @@ export function binaryOp(name: keyof typeof BINARY & string, a: TensorOrScalar, 
     throw new XpuDTypeError('not supported for bool tensors', { op: name, arg: 'input', expected: 'numeric dtypes (cast with .to())', got: 'bool' });
   }
   if (INTEGER_DIVISIONS.has(name)) checkIntegerDivisor(name, b, t);
-  const out = BOOL_RESULT.has(name) ? 'bool' : t;
-  return run(name, BINARY[name], [a, b], t, out, ['input', 'other']);
+  const outDtype = BOOL_RESULT.has(name) ? 'bool' : t;
+  const out = run(name, BINARY[name], [a, b], t, outDtype, ['input', 'other']);
+  if (needsGrad(a, b)) recordOp(name, [a, b], out);
+  return out;
 }
 
 const WHERE: ElementwiseDef = { wgsl: () => 'return select(x2, x1, x0 != A(0));', js: () => (c, x, y) => (c !== 0 ? x : y) };
@@ -178,5 +185,7 @@ export function where(cond: Tensor, a: TensorOrScalar, b: TensorOrScalar): Tenso
   const values = [a, b].filter((x) => x instanceof Tensor);
   const t = values.length ? resultType('where', values.length === 2 ? [a, b] : [values[0], ...[a, b].filter((x) => !(x instanceof Tensor))]) : 'float32';
   if (!values.length) throw new XpuValueError('needs a tensor value', { op: 'where', arg: 'input', expected: 'a Tensor for input or other', got: 'two scalars' });
-  return run('where', WHERE, [cond, a, b], t, t, ['condition', 'input', 'other']);
+  const out = run('where', WHERE, [cond, a, b], t, t, ['condition', 'input', 'other']);
+  if (needsGrad(a, b)) recordOp('where', [cond, a, b], out);
+  return out;
 }

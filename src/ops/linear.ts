@@ -7,6 +7,7 @@ import { checkSameDevice, operand, optionalTensorArg, optionsArg, tensorArg } fr
 import { checkGemmDtypes, matmul, runGemm } from './matmul.js';
 import { isQuantizedTensor, type QuantizedTensor } from '../quant/quantized_tensor.js';
 import { quantizedLinear } from '../quant/linear.js';
+import { needsGrad, recordOp } from '../autograd/record.js';
 
 /**
  * GEMMs with a fused epilogue: the bias, the activation and the residual run inside the GEMM's
@@ -98,7 +99,9 @@ export function linear(input: Tensor, weight: Tensor | QuantizedTensor, options:
     activation,
     residual: residual ? operand(residual, full) : undefined,
   } : undefined;
-  return runGemm(device, a, b, batch, m, k, n, dtype, epilogue, outShape);
+  const out = runGemm(device, a, b, batch, m, k, n, dtype, epilogue, outShape);
+  if (needsGrad(input, weight, bias, residual)) recordOp('linear', [input, weight, bias ?? null, residual ?? null], out, { activation });
+  return out;
 }
 
 /** torch.bmm: [b, n, m] @ [b, m, p] -> [b, n, p]; no broadcasting (use matmul for that). */
@@ -139,5 +142,7 @@ export function addmm(input: Tensor, mat1: Tensor, mat2: Tensor, options: AddmmO
   }
   checkAddend(op, 'input', input, [m, n]);
   const epilogue: MatmulEpilogue = { alpha, beta, bias: beta === 0 ? undefined : operand(input, [m, n]) };
-  return runGemm(device, operand(mat1, [m, k]), operand(mat2, [k, n]), [], m, k, n, dtype, epilogue);
+  const out = runGemm(device, operand(mat1, [m, k]), operand(mat2, [k, n]), [], m, k, n, dtype, epilogue);
+  if (needsGrad(input, mat1, mat2)) recordOp('addmm', [input, mat1, mat2], out, { alpha, beta });
+  return out;
 }

@@ -6,6 +6,7 @@ import { broadcastShapes, fmtShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkSameDevice, operand, tensorArg, wrap } from './common.js';
 import { unsqueeze } from './views.js';
+import { needsGrad, recordOp } from '../autograd/record.js';
 
 /**
  * Checks that GEMM operands are float tensors of one dtype (float16 with float32 is refused, not
@@ -57,6 +58,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const shape = [...batch, ...(a.ndim === 1 ? [] : [m]), ...(b.ndim === 1 ? [] : [n])];
   const out = runGemm(device, operand(a2, [...batch, m, k]), operand(b2, [...batch, k, n]), batch, m, k, n, dtype, undefined, shape);
   for (const t of [a2, b2]) if (t !== a && t !== b) t.dispose();
+  if (needsGrad(a, b)) recordOp('matmul', [a, b], out);
   return out;
 }
 

@@ -5,7 +5,7 @@ import { checkDType, dtypeInfo } from '../tensor/dtype.js';
 import { checkShape, intArg, numberArg, numel } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { runMap } from './common.js';
-import type { CreateOptions } from './creation.js';
+import { leafOption, type CreateOptions } from './creation.js';
 
 /**
  * Random numbers from Philox4x32-10, a counter-based generator: element i of a call uses counter
@@ -124,7 +124,7 @@ function drawFloats(op: string, shape: number[], options: CreateOptions, kernel:
 function generateWithScalars(op: string, shape: number[], options: CreateOptions, kernel: MapKernel, scalars: Scalar[]): Tensor {
   const device = resolveDevice(op, options.device);
   const dtype = checkDType(op, 'dtype', options.dtype ?? 'float32');
-  return runMap({ device, kernel, inputs: [], outShape: shape, outDtype: dtype, argKind: dtypeInfo(dtype).compute, scalars });
+  return leafOption(op, runMap({ device, kernel, inputs: [], outShape: shape, outDtype: dtype, argKind: dtypeInfo(dtype).compute, scalars }), options);
 }
 
 /** Uniform samples in [low, high) (torch.rand is low = 0, high = 1). */

@@ -6,6 +6,8 @@ import { fmtShape, normalizeDim, normalizeDims, numberArg, numel } from '../tens
 import { Tensor } from '../tensor/tensor.js';
 import { copyAs, tensorArg, wrap } from './common.js';
 import { sqrt } from './math.js';
+import { recordOp } from '../autograd/record.js';
+import { isGradEnabled } from '../autograd/grad_mode.js';
 
 /**
  * Reductions with PyTorch semantics: sum, prod, mean, max, min, argmax, argmin, var, std.
@@ -109,28 +111,38 @@ function checkFloat(op: string, x: Tensor): void {
   }
 }
 
+/** Records reduction `op` of x (src/autograd/formulas/reduce.ts) when x needs grad. */
+function tracked(op: string, x: Tensor, dim: Dims, keepdim: boolean, out: Tensor, extra: Record<string, unknown> = {}): Tensor {
+  if (x.requiresGrad && isGradEnabled()) recordOp(op, [x], out, { dims: reducedDims(op, x, dim), keepdim, shape: x.shape.slice(), ...extra });
+  return out;
+}
+
 export function sum(x: Tensor, dim?: Dims, keepdim?: KeepdimArg): Tensor {
   const op = 'sum';
   const t = checkInput(op, x);
-  return runReduce(t, dim, keepdimOf(op, keepdim), { op, kind: 'sum', ...accumulateDType(t.dtype) });
+  const kd = keepdimOf(op, keepdim);
+  return tracked(op, t, dim, kd, runReduce(t, dim, kd, { op, kind: 'sum', ...accumulateDType(t.dtype) }));
 }
 
 export function prod(x: Tensor, dim?: Dims, keepdim?: KeepdimArg): Tensor {
   const op = 'prod';
   const t = checkInput(op, x);
-  return runReduce(t, dim, keepdimOf(op, keepdim), { op, kind: 'prod', ...accumulateDType(t.dtype) });
+  const kd = keepdimOf(op, keepdim);
+  return tracked(op, t, dim, kd, runReduce(t, dim, kd, { op, kind: 'prod', ...accumulateDType(t.dtype) }));
 }
 
 export function mean(x: Tensor, dim?: Dims, keepdim?: KeepdimArg): Tensor {
   const op = 'mean';
   const t = checkInput(op, x);
   checkFloat(op, t);
-  return runReduce(t, dim, keepdimOf(op, keepdim), { op, kind: 'mean', accKind: 'f32', dtype: t.dtype });
+  const kd = keepdimOf(op, keepdim);
+  return tracked(op, t, dim, kd, runReduce(t, dim, kd, { op, kind: 'mean', accKind: 'f32', dtype: t.dtype }));
 }
 
 function extreme(op: 'max' | 'min', x: Tensor, dim: Dims, keepdim: KeepdimArg): Tensor {
   const t = checkInput(op, x);
-  return runReduce(t, dim, keepdimOf(op, keepdim), { op, kind: op, accKind: dtypeInfo(t.dtype).compute, dtype: t.dtype, needsElements: true });
+  const kd = keepdimOf(op, keepdim);
+  return tracked(op, t, dim, kd, runReduce(t, dim, kd, { op, kind: op, accKind: dtypeInfo(t.dtype).compute, dtype: t.dtype, needsElements: true }));
 }
 
 /** The largest value over `dim` (all dims by default), NaN winning as in PyTorch; values only (amax). */
@@ -186,7 +198,8 @@ function castTo(op: string, t: Tensor, dtype: DType): Tensor {
  */
 export function variance(x: Tensor, dim?: Dims, options?: VarOptions | boolean): Tensor {
   const v = variance32('var', x, dim, options);
-  return castTo('var', v, x.dtype);
+  const { correction, keepdim } = varOptions('var', options);
+  return tracked('var', x, dim, keepdim, castTo('var', v, x.dtype), { correction });
 }
 
 /** Standard deviation: sqrt(var), computed in float32 and rounded once to the input's dtype. */
@@ -194,5 +207,6 @@ export function std(x: Tensor, dim?: Dims, options?: VarOptions | boolean): Tens
   const v = variance32('std', x, dim, options);
   const s = sqrt(v);
   v.dispose();
-  return castTo('std', s, x.dtype);
+  const { correction, keepdim } = varOptions('std', options);
+  return tracked('std', x, dim, keepdim, castTo('std', s, x.dtype), { correction });
 }

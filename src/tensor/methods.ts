@@ -12,3 +12,4 @@ import './methods/index_ops.js';
 import './methods/products.js';
 import './methods/random_ops.js';
 import './methods/info.js';
+import './methods/autograd.js';

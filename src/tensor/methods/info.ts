@@ -14,7 +14,7 @@ declare module '../tensor.js' {
     float(): Tensor;
     /** A float16 copy, or this tensor if it is float16 already (torch's half()). */
     half(): Tensor;
-    /** A new tensor sharing this one's storage (torch's detach(); there is no autograd here). */
+    /** A new tensor sharing this one's storage, cut from the graph: requiresGrad false, no gradFn (torch's detach()). */
     detach(): Tensor;
   }
 }

@@ -1,0 +1,4 @@
+// Every family's gradient formulas, registered by name (record.ts defineGrad) when imported.
+import './elementwise.js';
+import './reduce.js';
+import './linalg.js';
