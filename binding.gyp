@@ -58,6 +58,7 @@
         'native/compute/optim.cc',
         # The cpu's vector FMA peak and read / copy bandwidth: the benchmarks' roofline ceilings.
         'native/compute/probe.cc',
+        'native/compute/probe_binding.cc',
       ],
       'include_dirs': ["<!(node -p \"require('node-addon-api').include_dir\")"],
       'defines': [

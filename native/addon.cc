@@ -6,7 +6,6 @@
 #include "collectives/backend.h"
 #include "compute/compute.h"
 #include "compute/kernels.h"
-#include "compute/probe.h"
 
 namespace {
 

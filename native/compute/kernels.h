@@ -1,6 +1,8 @@
-// Native CPU kernels beside the GEMM, on the same compute queue (queue.h): the quantized linear
-// (qgemm.cc) and the blocked flash attention (attention.cc). Each adds its functions to the
-// addon's `compute` object.
+// The JS faces of the native CPU kernels beside the GEMM, most on the same compute queue
+// (queue.h). Each kernel family is plain C++ (<family>.h, <family>.cc) and is exported by its
+// <family>_binding.cc, which reads the arguments through napi_args.h (attention.cc and optim.cc
+// still hold their own bindings). Each adds its functions to the addon's `compute` object (the
+// probes: to the addon itself).
 #pragma once
 
 #include <cstdint>
@@ -13,22 +15,26 @@ namespace xpu::compute {
 void ExportQuant(Napi::Env env, Napi::Object target);
 
 // compute.qmatmulGguf(desc) -> job id, compute.qmatmulGgufNow(desc): GGUF block formats kept as
-// they are (qgemm_gguf.cc; src/backends/cpu/native_quant.ts).
+// they are (qgemm_gguf.h; src/backends/cpu/native_quant.ts).
 void ExportQuantGguf(Napi::Env env, Napi::Object target);
 
 // compute.attention(desc) -> job id, compute.attentionNow(desc): src/backends/cpu/native_attention.ts.
 void ExportAttention(Napi::Env env, Napi::Object target);
 
-// compute.ew(...) -> job id, compute.ewNow(...): float32 elementwise maps (elementwise.cc;
+// compute.ew(...) -> job id, compute.ewNow(...): float32 elementwise maps (elementwise.h;
 // src/backends/cpu/native_map.ts).
 void ExportElementwise(Napi::Env env, Napi::Object target);
 
 // compute.rowOp / reduceRows / rotary(...) -> job id, and their ...Now: float32 row kernels
-// (rows.cc; src/backends/cpu/native_rows.ts).
+// (rows.h; src/backends/cpu/native_rows.ts).
 void ExportRows(Napi::Env env, Napi::Object target);
 
 // compute.optimStepNow(...): the fused SGD / Adam / AdamW step of a parameter group (optim.cc;
 // src/backends/cpu/optim.ts).
 void ExportOptim(Napi::Env env, Napi::Object target);
+
+// addon.probe = { fma(iterations, passes), read(bytes, passes), copy(bytes, passes) }: the cpu's
+// ceilings for the benchmarks' roofline (probe.h; bench/lib/ceilings.ts).
+void ExportProbe(Napi::Env env, Napi::Object target);
 
 }  // namespace xpu::compute

@@ -6,7 +6,8 @@
 // The FMA loop is chosen at run time from the CPU's features (AVX-512, else AVX2+FMA, else plain
 // C++), not from the -march the addon was built with: XPU_MARCH=x86-64-v3 builds still measure an
 // AVX-512 machine's real peak. std::thread, not OpenMP: the compute thread owns the one OpenMP
-// pool (queue.cc), and a second pool on the JS thread made libgomp throttle its waits.
+// pool (queue.cc), and a second pool on the JS thread made libgomp throttle its waits. The JS face
+// is probe_binding.cc.
 #include "probe.h"
 
 #include <sched.h>
@@ -18,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <new>
 #include <string>
 #include <thread>
 #include <vector>
@@ -145,31 +147,6 @@ FmaKernel PickFma() {
   return {"generic C++", 1, kChainsGeneric, FmaGeneric};
 }
 
-// probeFma(iterations, passes) -> { seconds: number[], flopsPerPass, isa, threads }
-Napi::Value ProbeFma(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const double itersArg = info.Length() > 0 ? info[0].As<Napi::Number>().DoubleValue() : 1e7;
-  const int passes = info.Length() > 1 ? std::max(1, info[1].As<Napi::Number>().Int32Value()) : 3;
-  const uint64_t iters = static_cast<uint64_t>(std::max(1.0, itersArg));
-  const FmaKernel k = PickFma();
-  const int threads = UsableCores();
-  std::vector<float> sink(threads);
-  // b and c from the environment's point of view are run-time values.
-  const float b = 0.5f + 1e-9f * static_cast<float>(passes), c = 0.25f;
-  auto seconds = TimedPasses(threads, passes, [&](int t, int) { sink[t] += k.fn(iters, b, c); });
-  Napi::Object o = Napi::Object::New(env);
-  Napi::Array s = Napi::Array::New(env, seconds.size());
-  for (size_t i = 0; i < seconds.size(); i++) s.Set(i, seconds[i]);
-  o.Set("seconds", s);
-  o.Set("flopsPerPass", 2.0 * k.lanes * k.chains * static_cast<double>(iters) * threads);
-  o.Set("isa", k.isa);
-  o.Set("threads", threads);
-  float total = 0;
-  for (float v : sink) total += v;
-  o.Set("checksum", total);  // read by nobody; keeps the chains' results alive
-  return o;
-}
-
 // ---- bandwidth ----------------------------------------------------------------------------------
 
 struct Buffer {
@@ -241,31 +218,35 @@ SumFn PickSum(const char** isa) {
   return *isa = "generic C++", SumGeneric;
 }
 
-Napi::Object Passes(Napi::Env env, const std::vector<double>& seconds, double bytesPerPass, const char* method, int threads) {
-  Napi::Object o = Napi::Object::New(env);
-  Napi::Array s = Napi::Array::New(env, seconds.size());
-  for (size_t i = 0; i < seconds.size(); i++) s.Set(i, seconds[i]);
-  o.Set("seconds", s);
-  o.Set("bytesPerPass", bytesPerPass);
-  o.Set("method", method);
-  o.Set("threads", threads);
-  return o;
+}  // namespace
+
+FmaProbe ProbeFma(uint64_t iters, int passes) {
+  const FmaKernel k = PickFma();
+  const int threads = UsableCores();
+  std::vector<float> sink(threads);
+  // b and c from the environment's point of view are run-time values.
+  const float b = 0.5f + 1e-9f * static_cast<float>(passes), c = 0.25f;
+  FmaProbe r;
+  r.seconds = TimedPasses(threads, passes, [&](int t, int) { sink[t] += k.fn(iters, b, c); });
+  r.flopsPerPass = 2.0 * k.lanes * k.chains * static_cast<double>(iters) * threads;
+  r.isa = k.isa;
+  r.threads = threads;
+  for (float v : sink) r.checksum += v;
+  return r;
 }
 
-// probeRead(bytes, passes) -> { seconds, bytesPerPass, method, threads }: every core sums its share
-// of one buffer (each thread first touches its own share, so its pages are where it runs).
-Napi::Value ProbeRead(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const double bytes = info[0].As<Napi::Number>().DoubleValue();
-  const int passes = std::max(1, info[1].As<Napi::Number>().Int32Value());
-  Buffer buf(static_cast<size_t>(bytes));
-  if (!buf.p) throw Napi::Error::New(env, "probeRead: out of memory");
+// Every core sums its share of one buffer (each thread first touches its own share, so its pages
+// are where it runs).
+BandwidthProbe ProbeRead(size_t bytes, int passes) {
+  Buffer buf(bytes);
+  if (!buf.p) throw std::bad_alloc();
   const char* isa = "";
   const SumFn sum = PickSum(&isa);
   const int threads = UsableCores();
   std::vector<float> sink(threads);
   // Pass 0 writes the buffer (first touch, page faults); it is not returned.
-  auto seconds = TimedPasses(threads, passes + 1, [&](int t, int n) {
+  BandwidthProbe r;
+  r.seconds = TimedPasses(threads, passes + 1, [&](int t, int n) {
     auto [lo, hi] = Share(buf.n, t, n);
     if (sink[t] == 0) {
       for (size_t i = lo; i < hi; i++) buf.p[i] = 1.0f;
@@ -274,21 +255,21 @@ Napi::Value ProbeRead(const Napi::CallbackInfo& info) {
       sink[t] += sum(buf.p + lo, hi - lo);
     }
   });
-  seconds.erase(seconds.begin());
-  return Passes(env, seconds, static_cast<double>(buf.n) * sizeof(float), (std::string("sum, ") + isa).c_str(), threads);
+  r.seconds.erase(r.seconds.begin());
+  r.bytesPerPass = static_cast<double>(buf.n) * sizeof(float);
+  r.method = std::string("sum, ") + isa;
+  r.threads = threads;
+  return r;
 }
 
-// probeCopy(bytes, passes) -> { seconds, bytesPerPass (read + written), method, threads }:
-// every core memcpy's its share of one buffer into another.
-Napi::Value ProbeCopy(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const double bytes = info[0].As<Napi::Number>().DoubleValue();
-  const int passes = std::max(1, info[1].As<Napi::Number>().Int32Value());
-  Buffer src(static_cast<size_t>(bytes)), dst(static_cast<size_t>(bytes));
-  if (!src.p || !dst.p) throw Napi::Error::New(env, "probeCopy: out of memory");
+// Every core memcpy's its share of one buffer into another.
+BandwidthProbe ProbeCopy(size_t bytes, int passes) {
+  Buffer src(bytes), dst(bytes);
+  if (!src.p || !dst.p) throw std::bad_alloc();
   const int threads = UsableCores();
   std::vector<char> touched(threads);
-  auto seconds = TimedPasses(threads, passes + 1, [&](int t, int n) {
+  BandwidthProbe r;
+  r.seconds = TimedPasses(threads, passes + 1, [&](int t, int n) {
     auto [lo, hi] = Share(src.n, t, n);
     if (!touched[t]) {
       for (size_t i = lo; i < hi; i++) src.p[i] = dst.p[i] = 1.0f;
@@ -297,18 +278,11 @@ Napi::Value ProbeCopy(const Napi::CallbackInfo& info) {
       std::memcpy(dst.p + lo, src.p + lo, (hi - lo) * sizeof(float));
     }
   });
-  seconds.erase(seconds.begin());
-  return Passes(env, seconds, 2.0 * static_cast<double>(src.n) * sizeof(float), "memcpy", threads);
-}
-
-}  // namespace
-
-void ExportProbe(Napi::Env env, Napi::Object target) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("fma", Napi::Function::New(env, ProbeFma, "fma"));
-  o.Set("read", Napi::Function::New(env, ProbeRead, "read"));
-  o.Set("copy", Napi::Function::New(env, ProbeCopy, "copy"));
-  target.Set("probe", o);
+  r.seconds.erase(r.seconds.begin());
+  r.bytesPerPass = 2.0 * static_cast<double>(src.n) * sizeof(float);
+  r.method = "memcpy";
+  r.threads = threads;
+  return r;
 }
 
 }  // namespace xpu::compute
