@@ -6,7 +6,7 @@
 // strided operands, and later quantized B (an mm_readB that dequantizes in registers) and other
 // fused epilogues (another mm_write):
 //
-//   struct MmBatch, fn mm_batch(batch) -> MmBatch   per-batch element offsets (gemm_batch.wgsl)
+//   struct MmBatch, fn mm_batch(batch) -> MmBatch   per-batch element offsets (common/gemm_batch.wgsl)
 //   fn mm_readA(bt, row, k) -> vec4<f32>            A[row, k .. k+3], zeros past K; any row
 //   fn mm_readB(bt, k, col) -> vec4<f32>            B_ALONG_K: B[k .. k+3, col], zeros past K;
 //                                                   else B[k, col .. col+3], zeros when k >= K;
@@ -67,8 +67,9 @@ fn register_tile(bt: MmBatch, tileM: u32, tileN: u32, lid: vec3<u32>) {
       // Every B read of the 4-k step first, then each accumulator takes its 4 FMAs in a row. On
       // lavapipe a texel fetch (the texture variant) is a call that clobbers the vector
       // registers, and the TM x TN accumulators live in memory (spilled) there: this order loads
-      // and stores each accumulator once per 4 k instead of once per k (measured 1.2x with
-      // bench/tools/gemm_probe.ts, texf vs tex rows). A GPU compiler schedules either order alike.
+      // and stores each accumulator once per 4 k instead of once per k (docs/ARCHITECTURE.md has
+      // the gain; bench/tools/gemm_probe.ts, texf vs tex rows). A GPU compiler schedules either
+      // order alike.
       var b: array<array<vec4<f32>, TN4>, 4>;
       for (var kk = 0u; kk < 4u; kk++) {
         for (var c = 0u; c < TN4; c++) {
