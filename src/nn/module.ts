@@ -1,6 +1,7 @@
 import type { Device, DeviceLike } from '../device/device.js';
 import { XpuShapeError, XpuTypeError, XpuValueError } from '../errors.js';
 import { copyInto } from '../ops/copy_into.js';
+import { noGrad } from '../autograd/grad_mode.js';
 import { typeName } from '../format_value.js';
 import { isTensor, type Tensor } from '../tensor/tensor.js';
 
@@ -170,7 +171,8 @@ export class Module {
       if (src.shape.length !== p.shape.length || src.shape.some((d, i) => d !== p.shape[i])) {
         throw new XpuShapeError('shape differs from the parameter', { op, arg: name, expected: `[${p.shape.join(', ')}]`, got: `[${src.shape.join(', ')}]` });
       }
-      copyInto(p, src);
+      // A write into a parameter, not an op to differentiate (torch loads under no_grad too).
+      noGrad(() => copyInto(p, src));
     }
     return { missingKeys, unexpectedKeys };
   }
