@@ -94,6 +94,24 @@ export const SETTINGS = {
     parse: num(4096),
     doc: 'most workgroups one map launch uses (a grid-stride loop covers the rest)',
   }),
+  XPU_MAP_VEC: def({
+    where: 'runtime',
+    default: 'on',
+    parse: (raw) => oneOf<'on' | 'off'>('XPU_MAP_VEC', ['on', 'off'], 'map', 'vectorised map setting')(raw) ?? 'on',
+    doc: 'on: map kernels whose operands are all contiguous write 4 words per invocation from vec4 loads; off: always the strided kernel',
+  }),
+  XPU_ROWS_TEAM: def({
+    where: 'runtime',
+    default: 'unset',
+    parse: oneOf<'subgroup' | 'shared' | 'workgroup'>('XPU_ROWS_TEAM', ['subgroup', 'shared', 'workgroup'], 'softmax', 'rows team'),
+    doc: 'rows kernels (softmax, norms): subgroup (a row per subgroup, where the adapter has them), shared (a row per team of lanes sized to the row, workgroup-memory reductions) or workgroup (a row per workgroup); unset: chosen per launch',
+  }),
+  XPU_ROWS_VEC: def({
+    where: 'runtime',
+    default: 'on',
+    parse: (raw) => oneOf<'on' | 'off'>('XPU_ROWS_VEC', ['on', 'off'], 'softmax', 'vectorised rows setting')(raw) ?? 'on',
+    doc: 'on: rows kernels read and write contiguous, 4-aligned float32 rows as vec4 words; off: per element',
+  }),
   XPU_ROWS_WG: def({
     where: 'runtime',
     default: '64',

@@ -1,4 +1,4 @@
-import type { Backend, MapSpec, MatmulSpec, QuantMatmulSpec, ReduceSpec, RowsSpec, Storage } from '../backend.js';
+import type { Backend, MapSpec, MatmulSpec, Operand, QuantMatmulSpec, ReduceSpec, RowsSpec, Storage } from '../backend.js';
 import type { ScanSpec, ScatterSpec, SortSpec } from '../row_specs.js';
 import { webgpuScan } from './scan.js';
 import { webgpuOptimStep } from './optim.js';
@@ -25,6 +25,8 @@ import { reduceInLevels } from './reduce_split.js';
 import { ASSERT_BYTES } from './asserts.js';
 import { readAdapterInfo, type AdapterInfo } from './adapter.js';
 import { bind, bindWhole, bufferLayout, type Program } from './program.js';
+import { vecMapBody, vecModes, type VecMode } from './map_vec.js';
+import { rowsDirectives, rowsLayoutKey, rowsPerGroup, rowsPrelude, type RowsLayout } from './rows_codegen.js';
 import { TexturePool } from './textures.js';
 import type { GpuHost } from './host.js';
 import { settings } from '../../settings.js';
@@ -193,7 +195,19 @@ export class WebGPUBackend implements Backend, GpuHost {
       st: strides, off: inputs.map((x) => [x.offset]),
     });
     const words = Math.ceil(n / epw);
+    const vec = settings.XPU_MAP_VEC === 'on' ? vecModes(spec, shape, strides, out, this.device.limits.maxStorageBufferBindingSize) : undefined;
     try {
+      if (vec) {
+        // Four output words per invocation (map_vec.ts); the key adds how each input is read.
+        this.run({
+          name: kernel.name, key: `${key}|v${vec.join('')}`, layout: bufferLayout(nin), constants: { WG: this.#mapWg },
+          source: () => this.#mapSource(spec, r, epw, shape.length, vec),
+          uniforms,
+          bindings: [bindWhole(out), ...inputs.map((x) => bindWhole(x.storage))],
+          groups: Math.min(Math.ceil(Math.ceil(words / 4) / this.#mapWg), this.#mapMaxGroups),
+        });
+        return out;
+      }
       this.run({
         name: kernel.name, key, layout: bufferLayout(nin, asserts), constants: { WG: this.#mapWg },
         source: () => this.#mapSource(spec, r, epw, shape.length),
@@ -223,10 +237,19 @@ export class WebGPUBackend implements Backend, GpuHost {
     return true;
   }
 
-  #mapSource(spec: MapSpec, r: ComputeKind, epw: number, rank: number): string {
+  #mapSource(spec: MapSpec, r: ComputeKind, epw: number, rank: number, vec?: VecMode[]): string {
     const { kernel, inputs, argKind } = spec;
     const nin = inputs.length;
     const params = mapParamsFor(Math.max(1, nin)).wgsl;
+    const prelude = [
+      params,
+      `alias R = ${r};\nalias A = ${argKind};\nconst EPW: u32 = ${epw}u;`,
+      'fn sf(k: u32) -> f32 { return bitcast<f32>(P.s[k / 4u][k % 4u]); }',
+      'fn si(k: u32) -> i32 { return bitcast<i32>(P.s[k / 4u][k % 4u]); }',
+      'fn su(k: u32) -> u32 { return P.s[k / 4u][k % 4u]; }',
+      kernelSource('common/math.wgsl'),
+    ];
+    if (vec) return [...prelude, vecMapBody(spec, vec, r)].join('\n');
     const loaders = inputs.map((x, k) => loaderFn(k, x.dtype, spec.loadKinds?.[k] ?? argKind)).join('\n');
     // index_error(j): this launch's assert slot (P.p0) records the first bad index (asserts.ts).
     const assert = kernel.assertsIndex
@@ -309,22 +332,45 @@ export class WebGPUBackend implements Backend, GpuHost {
     // Absent weight/bias bind the input as a placeholder; the kernel never reads it then.
     const weight = spec.weight ?? input.storage;
     const bias = spec.bias ?? input.storage;
+    const rows = total / n;
+    const wg = this.#rowsWg;
+    const layout = this.#rowsLayout(spec, input, outStrides, rowRank, n, rows, out, [weight, bias]);
+    const b = layout.vec ? bindWhole : bind;
     this.run({
-      name: spec.op, op: 'kernel', key: `rows|${input.dtype}|${opIndex}`, layout: bufferLayout(3), constants: { OP: opIndex, WG: this.#rowsWg },
-      source: () => [
-        ROWS_PARAMS.wgsl,
-        bindings(1, ['weight', 'bias']),
-        loaderFn(0, input.dtype, 'f32'),
-        kernelSource('rows.wgsl'),
-      ].join('\n'),
+      name: spec.op, op: 'kernel', key: `rows|${input.dtype}|${opIndex}|${rowsLayoutKey(layout)}`, layout: bufferLayout(3), constants: { OP: opIndex, WG: wg },
+      source: () => [rowsDirectives(layout), ROWS_PARAMS.wgsl, rowsPrelude(layout, input.dtype, wg), kernelSource('rows.wgsl')].join('\n'),
       uniforms: ROWS_PARAMS.write({
-        rows: total / n, n, rank: shape.length, rowRank, shape, ist: input.strides, ost: outStrides,
+        rows, n, rank: shape.length, rowRank, shape, ist: input.strides, ost: outStrides,
         ioff: input.offset, eps: spec.eps, hasWeight: spec.weight ? 1 : 0, hasBias: spec.bias ? 1 : 0,
       }),
-      bindings: [bind(out), bind(input.storage), bind(weight), bind(bias)],
-      groups: total / n,
+      bindings: [b(out), b(input.storage), b(weight), b(bias)],
+      groups: Math.ceil(rows / rowsPerGroup(layout, wg)),
     });
     return out;
+  }
+
+  /**
+   * The rows kernel's layout (rows_codegen.ts). A long row with few rows beside it takes the whole
+   * workgroup (a GPU needs the lanes; lavapipe runs a workgroup per thread either way); otherwise a
+   * row per subgroup where the adapter has subgroups, else a team of lanes sized to the row (about
+   * 16 elements a lane) reducing through workgroup memory. XPU_ROWS_TEAM forces one.
+   */
+  #rowsLayout(spec: RowsSpec, input: Operand, outStrides: number[], rowRank: number, n: number, rows: number, out: GpuStorage, wb: Storage[]): RowsLayout {
+    const wg = this.#rowsWg;
+    const lead = input.strides.length - rowRank;
+    const blocks = [out, input.storage, ...wb] as GpuStorage[];
+    const vec = settings.XPU_ROWS_VEC === 'on' && input.dtype === 'float32' && rowRank === 1 && n % 4 === 0 &&
+      input.strides[lead] === 1 && outStrides[lead] === 1 && input.offset % 4 === 0 &&
+      input.strides.slice(0, lead).every((s) => s % 4 === 0) && outStrides.slice(0, lead).every((s) => s % 4 === 0) &&
+      blocks.every((g) => g.size % 16 === 0 && g.size <= this.device.limits.maxStorageBufferBindingSize);
+    const a = this.adapter;
+    const sg = a.features.has('subgroups') && a.subgroupMinSize !== undefined && a.subgroupMinSize <= wg ? a.subgroupMinSize : undefined;
+    const forced = settings.XPU_ROWS_TEAM;
+    if (forced === 'workgroup' || (forced === undefined && n > 4096 && rows < 256)) return { team: 'shared', teamSize: wg, vec };
+    if (sg !== undefined && forced !== 'shared') return { team: 'subgroup', teamSize: sg, vec };
+    let team = 1;
+    while (team < wg && team * 16 < n) team *= 2;
+    return { team: 'shared', teamSize: team, vec };
   }
 
   /** The fused optimizer step of a parameter group: one launch (optim.ts). */

@@ -23,15 +23,30 @@ export function checkKernelElements(op: string, n: number): void {
   }
 }
 
-/** WGSL expression that reads element `e` (u32) of binding `buf` as the dtype's compute type. */
-export function loadExpr(dtype: DType, buf: string, e: string): string {
+/**
+ * WGSL expression that reads element `e` (u32) of binding `buf` as the dtype's compute type.
+ * `word` spells the access to word `w` (default `buf[w]`; the vectorised map binds vec4 words).
+ */
+export function loadExpr(dtype: DType, buf: string, e: string, word: (w: string) => string = (w) => `${buf}[${w}]`): string {
   switch (dtype) {
-    case 'float32': return `bitcast<f32>(${buf}[${e}])`;
-    case 'float16': return `unpack2x16float(${buf}[${e} >> 1u])[${e} & 1u]`;
-    case 'int32': return `bitcast<i32>(${buf}[${e}])`;
-    case 'uint32': return `${buf}[${e}]`;
-    case 'int8': return `extractBits(bitcast<i32>(${buf}[${e} >> 2u]), (${e} & 3u) * 8u, 8u)`;
-    case 'uint8': case 'bool': return `extractBits(${buf}[${e} >> 2u], (${e} & 3u) * 8u, 8u)`;
+    case 'float32': return `bitcast<f32>(${word(e)})`;
+    case 'float16': return `unpack2x16float(${word(`${e} >> 1u`)})[${e} & 1u]`;
+    case 'int32': return `bitcast<i32>(${word(e)})`;
+    case 'uint32': return word(e);
+    case 'int8': return `extractBits(bitcast<i32>(${word(`${e} >> 2u`)}), (${e} & 3u) * 8u, 8u)`;
+    case 'uint8': case 'bool': return `extractBits(${word(`${e} >> 2u`)}, (${e} & 3u) * 8u, 8u)`;
+  }
+}
+
+/** Element `sub` (a constant) of the word expression `w`, in the dtype's compute type. */
+export function extractExpr(dtype: DType, w: string, sub: number): string {
+  switch (dtype) {
+    case 'float32': return `bitcast<f32>(${w})`;
+    case 'float16': return `unpack2x16float(${w})[${sub}]`;
+    case 'int32': return `bitcast<i32>(${w})`;
+    case 'uint32': return w;
+    case 'int8': return `extractBits(bitcast<i32>(${w}), ${sub * 8}u, 8u)`;
+    case 'uint8': case 'bool': return `extractBits(${w}, ${sub * 8}u, 8u)`;
   }
 }
 
@@ -45,28 +60,32 @@ export function convertExpr(x: string, from: ComputeKind, to: ComputeKind): stri
 
 export const elementsPerWord = (d: DType): number => 4 / dtypeInfo(d).itemsize;
 
+/** The u32 word packing the values `v` (EPW of them, in the dtype's compute type). */
+export function packWordExpr(dtype: DType, v: readonly string[]): string {
+  const r = dtypeInfo(dtype).compute;
+  switch (dtype) {
+    case 'float32': case 'int32': return `bitcast<u32>(${v[0]})`;
+    case 'uint32': return v[0];
+    case 'float16': return `pack2x16float(vec2<f32>(${v[0]}, ${v[1]}))`;
+    case 'int8': case 'uint8': case 'bool': {
+      const b = (j: number) => (r === 'i32' ? `(bitcast<u32>(${v[j]}) & 0xffu)` : `(${v[j]} & 0xffu)`);
+      return `${b(0)} | (${b(1)} << 8u) | (${b(2)} << 16u) | (${b(3)} << 24u)`;
+    }
+  }
+}
+
 /**
  * fn write_word(w): computes the EPW elements of output word w and stores them packed. Elements
  * past the end (the tail of the last word) are computed at the last valid index and masked out,
- * which keeps the code branch-free.
+ * which keeps the code branch-free. `store` spells the store of word w (the vectorised map binds
+ * `out` as vec4 words).
  */
-export function writeWordFn(dtype: DType): string {
-  const r = dtypeInfo(dtype).compute;
+export function writeWordFn(dtype: DType, store: (w: string) => string = (w) => `out[${w}]`): string {
   const epw = elementsPerWord(dtype);
   const lines = ['  let i0 = w * EPW;', '  let v0 = element(i0);'];
   for (let j = 1; j < epw; j++) lines.push(`  let v${j} = select(R(0), element(min(i0 + ${j}u, P.numel - 1u)), i0 + ${j}u < P.numel);`);
-  let store: string;
-  switch (dtype) {
-    case 'float32': case 'int32': store = 'bitcast<u32>(v0)'; break;
-    case 'uint32': store = 'v0'; break;
-    case 'float16': store = 'pack2x16float(vec2<f32>(v0, v1))'; break;
-    case 'int8': case 'uint8': case 'bool': {
-      const b = (j: number) => (r === 'i32' ? `(bitcast<u32>(v${j}) & 0xffu)` : `(v${j} & 0xffu)`);
-      store = `${b(0)} | (${b(1)} << 8u) | (${b(2)} << 16u) | (${b(3)} << 24u)`;
-      break;
-    }
-  }
-  return `fn write_word(w: u32) {\n${lines.join('\n')}\n  out[w] = ${store};\n}`;
+  const vals = Array.from({ length: epw }, (_, j) => `v${j}`);
+  return `fn write_word(w: u32) {\n${lines.join('\n')}\n  ${store('w')} = ${packWordExpr(dtype, vals)};\n}`;
 }
 
 /**
@@ -103,10 +122,10 @@ export function bindings(numInputs: number, extra: string[] = []): string {
   return lines.join('\n');
 }
 
-/** A typed loader `fn ld{k}(e: i32) -> {to}` for input k. */
-export function loaderFn(k: number, dtype: DType, to: ComputeKind): string {
+/** A typed loader `fn ld{k}(e: i32) -> {to}` for input k (`word`: as in loadExpr). */
+export function loaderFn(k: number, dtype: DType, to: ComputeKind, word?: (w: string) => string): string {
   const from = dtypeInfo(dtype).compute;
-  return `fn ld${k}(e: i32) -> ${to} {\n  let u = u32(e);\n  return ${convertExpr(loadExpr(dtype, `in${k}`, 'u'), from, to)};\n}`;
+  return `fn ld${k}(e: i32) -> ${to} {\n  let u = u32(e);\n  return ${convertExpr(loadExpr(dtype, `in${k}`, 'u', word), from, to)};\n}`;
 }
 
 /**
