@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { caught, randomData, rng, testDevices, xpu } from './helpers.js';
 import type { Tensor } from '../src/index.js';
+import { nativeCompute } from '../src/backends/cpu/native_jobs.js';
 
 /**
  * xpu.compile: compiled calls agree with eager ones on random programs built from the ops (a
@@ -211,6 +212,34 @@ describe.each(testDevices())('compile on %s', (device) => {
     const a = args();
     await expectSame(compiled(...a), f(...a), 'folded');
     expect(compiled.stats().epilogueFolds).toBeGreaterThan(0);
+  });
+});
+
+describe('compile on cpu: native chains', () => {
+  // Without the addon the composed TypeScript loop runs (tested above).
+  const c = nativeCompute() as unknown as Record<string, (...a: unknown[]) => unknown> | null;
+  it.runIf(typeof c?.ewChainNow === 'function')('a fused chain of table ops on >= 4096 float32 elements runs as one native pass, equal to eager', async () => {
+    if (!c) return;
+    const calls = { n: 0 };
+    const wrap = (name: string) => {
+      const orig = c[name];
+      c[name] = (...a: unknown[]) => (calls.n++, orig.apply(c, a));
+      return () => (c[name] = orig);
+    };
+    const undo = [wrap('ewChainNow'), wrap('ewChain')];
+    try {
+      const f = (x: Tensor, y: Tensor) => xpu.maximum(x.mul(1.5).add(y).sub(0.25).silu().mul(y).sigmoid(), x.abs().sqrt().neg()).div(y.exp()).relu();
+      const compiled = xpu.compile(f);
+      const n = 3 * 4096 + 5;
+      compiled(input([n], 1, 'cpu'), input([n], 2, 'cpu'));
+      const x = input([n], 3, 'cpu'), y = input([n], 4, 'cpu');
+      const got = compiled(x, y);
+      expect(calls.n).toBe(1);
+      expect(compiled.stats()).toMatchObject({ replaySteps: 1, fusedKernels: 1 });
+      expect(await values(got)).toEqual(await values(f(x, y))); // bit for bit: each step rounds as its op does
+    } finally {
+      undo.forEach((u) => u());
+    }
   });
 });
 

@@ -194,4 +194,29 @@ void RunEw(const EwPlan& p) {
   }
 }
 
+void RunEwChain(const EwChainPlan& p) {
+  constexpr int64_t kBlock = 1024;
+  const int64_t blocks = (p.n + kBlock - 1) / kBlock;
+  const int steps = static_cast<int>(p.steps.size());
+  // A chain does several ops' work per element: worth a second thread from the heavy ops' size.
+#pragma omp parallel if (p.n >= kParallelMinHeavy)
+  {
+    std::vector<float> regs(static_cast<size_t>(steps) * kBlock);
+#pragma omp for schedule(dynamic, 16)
+    for (int64_t t = 0; t < blocks; t++) {
+      const int64_t j0 = t * kBlock, n = std::min(kBlock, p.n - j0);
+      const auto at = [&](const EwChainArg& a) -> const float* {
+        if (a.kind == EwChainArg::kInput) return p.inputs[a.index] + j0;
+        return a.kind == EwChainArg::kStep ? regs.data() + a.index * kBlock : nullptr;
+      };
+      for (int s = 0; s < steps; s++) {
+        const EwChainStep& st = p.steps[s];
+        float* o = s == steps - 1 ? p.out + j0 : regs.data() + s * kBlock;
+        if (IsUnary(st.op)) RunUnary(st.op, o, at(st.a), n);
+        else RunBinary(st.op, o, at(st.a), st.a.scalar, st.a.kind != EwChainArg::kScalar, at(st.b), st.b.scalar, st.b.kind != EwChainArg::kScalar, n);
+      }
+    }
+  }
+}
+
 }  // namespace xpu::compute

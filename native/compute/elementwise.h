@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace xpu::compute {
 
@@ -37,5 +38,30 @@ struct EwPlan {
 
 // Runs the plan on the calling thread (threaded with OpenMP from vexp.h's kParallelMin elements).
 void RunEw(const EwPlan& plan);
+
+// A chain of the ops above over one contiguous float32 run of n elements: xpu.compile's fused
+// elementwise maps (src/compile/fused_kernel.ts). Step s computes op(a, b) into a block-sized
+// register; an argument is an input array (already offset), an earlier step's register, or a
+// scalar. The last step writes the output. Each step rounds to float32 exactly as the single op
+// does, so the chain computes bit for bit what its ops compute one by one, but block by block
+// (registers stay in L1/L2) instead of through n-element intermediates in memory.
+struct EwChainArg {
+  enum Kind : int { kInput = 0, kStep = 1, kScalar = 2 };
+  int kind = kInput;
+  int index = 0;
+  float scalar = 0;
+};
+struct EwChainStep {
+  int op = ew_ops::kAdd;
+  EwChainArg a, b;
+};
+struct EwChainPlan {
+  int64_t n = 0;
+  float* out = nullptr;
+  std::vector<const float*> inputs;
+  std::vector<EwChainStep> steps;
+};
+
+void RunEwChain(const EwChainPlan& plan);
 
 }  // namespace xpu::compute

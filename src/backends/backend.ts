@@ -49,7 +49,17 @@ export interface PureMap {
    * kernel for that op (the cpu's native addon, native_map.ts) may run it instead of fn.
    */
   op?: string;
+  /**
+   * fn as a sequence of table ops (xpu.compile's fused maps, src/compile/fused_kernel.ts): step s
+   * is table op `op` of its arguments (tensor input k, an earlier step's value, or a scalar), every
+   * value float32. A backend with kernels for those ops (the cpu's addon, native_map.ts) may run
+   * the chain block by block instead of fn; it computes the same values.
+   */
+  chain?: readonly { op: string; args: readonly ChainArg[] }[];
 }
+
+/** An argument of a PureMap chain step. */
+export type ChainArg = { input: number } | { step: number } | { scalar: number };
 
 /**
  * One elementwise-family kernel, written once for both devices: a WGSL body and its JavaScript

@@ -166,7 +166,7 @@ function buildStep(group: Group): SpecStep {
       }),
     };
   });
-  const kernel = fusedKernel(members, externals.length);
+  const kernel = fusedKernel(members, externals.map((x) => x.operand.dtype));
   const inputs: Operand[] = externals.map((x) => ({ storage: x.operand.storage, dtype: x.operand.dtype, strides: x.operand.strides.slice(), offset: x.operand.offset }));
   const patches: Patch[] = [];
   const reads: number[] = [];

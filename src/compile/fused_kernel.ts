@@ -1,4 +1,4 @@
-import type { MapKernel, MapSpec, PureMap } from '../backends/backend.js';
+import type { ChainArg, MapKernel, MapSpec, PureMap } from '../backends/backend.js';
 import { convertExpr } from '../backends/webgpu/codegen.js';
 import { f32Bits } from '../backends/webgpu/uniforms.js';
 import { convertKind, dtypeInfo, f16BitsToNumber, numberToF16Bits, type ComputeKind, type DType } from '../tensor/dtype.js';
@@ -119,8 +119,32 @@ function nameFor(body: string): string {
   return name;
 }
 
-/** The fused kernel of `members` (in dependency order; the last one's value is the output) over `numExternal` operands. */
-export function fusedKernel(members: readonly Member[], numExternal: number): MapKernel {
+/**
+ * The members as a chain of table ops (PureMap.chain: the cpu addon runs it block by block), when
+ * every member is a table op on float32 operands with a float32 result; else undefined.
+ */
+function chainOf(members: readonly Member[], externalDtypes: readonly DType[]): PureMap['chain'] {
+  if (externalDtypes.some((d) => d !== 'float32')) return undefined;
+  const chain: { op: string; args: ChainArg[] }[] = [];
+  for (const m of members) {
+    const { spec } = m;
+    const pure = spec.kernel.pure as PureMap;
+    if (!pure.op || spec.outDtype !== 'float32' || spec.argKind !== 'f32' || spec.loadKinds?.some((k) => k !== undefined && k !== 'f32')) return undefined;
+    chain.push({
+      op: pure.op,
+      args: pure.slots.map((s): ChainArg => {
+        if (!s.tensor) return { scalar: spec.scalars![s.index].value };
+        const src = m.inputs[s.index];
+        return 'ext' in src ? { input: src.ext } : { step: src.member };
+      }),
+    });
+  }
+  return chain;
+}
+
+/** The fused kernel of `members` (in dependency order; the last one's value is the output) over external operands of these dtypes. */
+export function fusedKernel(members: readonly Member[], externalDtypes: readonly DType[]): MapKernel {
+  const numExternal = externalDtypes.length;
   const wgsl: string[] = [];
   const js: string[] = [];
   members.forEach((m, j) => {
@@ -163,6 +187,6 @@ export function fusedKernel(members: readonly Member[], numExternal: number): Ma
       for (let e = 0; e < numExternal; e++) xs.push(ctx.load(e, ctx.e[e]));
       return fn(...xs);
     },
-    pure: { fn, slots },
+    pure: { fn, slots, chain: chainOf(members, externalDtypes) },
   };
 }

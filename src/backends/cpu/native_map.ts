@@ -1,4 +1,4 @@
-import type { MapSpec } from '../backend.js';
+import type { MapSpec, PureMap } from '../backend.js';
 import type { HostArray } from '../../tensor/dtype.js';
 import { giveBackHost } from './host_pool.js';
 import { launchNativeJob, nativeCompute } from './native_jobs.js';
@@ -32,10 +32,13 @@ const isFloatStore = (d: string): boolean => d === 'float32' || d === 'float16';
 
 type EwArgs = [number, number, number, Float32Array | Uint16Array, ...(Float32Array | Uint16Array | number)[]];
 type EwCompute = NativeCompute & { ew?(...a: EwArgs): number; ewNow?(...a: EwArgs): void };
+type ChainArgs = [number, Float32Array, Float32Array[], number[], Int32Array, Float32Array];
+type ChainCompute = NativeCompute & { ewChain?(...a: ChainArgs): number; ewChainNow?(...a: ChainArgs): void };
 
 export function nativeMap(spec: MapSpec, n: number, shape: readonly number[], strides: readonly (readonly number[])[]): CpuStorage | null {
   if (n < NATIVE_MIN && ewPath() !== 'native') return null; // the common small op: nothing else to look at
   const pure = spec.kernel.pure;
+  if (pure?.chain) return nativeChain(spec, pure.chain, n, shape, strides);
   const code = pure?.op !== undefined ? NATIVE_OPS[pure.op] : pure?.copy ? COPY_CODE : undefined;
   if (code === undefined || !isFloatStore(spec.outDtype) || spec.argKind !== 'f32') return null;
   // A same-dtype copy is TypedArray.set already (map_fast.ts).
@@ -67,6 +70,42 @@ export function nativeMap(spec: MapSpec, n: number, shape: readonly number[], st
   if (refused !== null) {
     giveBackHost(spec.outDtype, out.rawData as HostArray);
     return missingNative(path, name, refused);
+  }
+  return out;
+}
+
+/**
+ * A fused chain of table ops (PureMap.chain, from xpu.compile) in one native pass
+ * (elementwise.cc RunEwChain): float32 operands that each walk the whole output contiguously.
+ * Otherwise null, and the chain's composed function runs in map_fast.ts.
+ */
+function nativeChain(spec: MapSpec, chain: NonNullable<PureMap['chain']>, n: number, shape: readonly number[], strides: readonly (readonly number[])[]): CpuStorage | null {
+  const path = ewPath();
+  if (!wantsNative(path, n) || n === 0 || spec.outDtype !== 'float32') return null;
+  if (shape.length !== 1 || spec.inputs.some((op, k) => op.dtype !== 'float32' || (spec.loadKinds?.[k] ?? spec.argKind) !== 'f32' || strides[k][0] !== 1)) return null;
+  const program = new Int32Array(chain.length * 5);
+  const scalars = new Float32Array(chain.length * 2);
+  for (let s = 0; s < chain.length; s++) {
+    const code = NATIVE_OPS[chain[s].op];
+    if (code === undefined) return null;
+    program[s * 5] = code;
+    chain[s].args.forEach((a, j) => {
+      const at = s * 5 + 1 + 2 * j;
+      if ('input' in a) [program[at], program[at + 1]] = [0, a.input];
+      else if ('step' in a) [program[at], program[at + 1]] = [1, a.step];
+      else [program[at], scalars[s * 2 + j]] = [2, a.scalar];
+    });
+  }
+  const c = nativeCompute() as ChainCompute | null;
+  if (!c?.ewChain || !c.ewChainNow) return missingNative(path, spec.kernel.name, 'the native addon has no fused elementwise chains');
+  const storages = spec.inputs.map((op) => op.storage as CpuStorage);
+  const out = CpuStorage.alloc('float32', n, spec.kernel.name);
+  const args: ChainArgs = [n, out.rawData as Float32Array, storages.map((st) => st.rawData as Float32Array), spec.inputs.map((op) => op.offset), program, scalars];
+  const inline = runsInline(n, c.completed() === c.submitted(), true);
+  const refused = launchNativeJob(out, storages, inline, () => c.ewChainNow!(...args), () => c.ewChain!(...args));
+  if (refused !== null) {
+    giveBackHost('float32', out.rawData as HostArray);
+    return missingNative(path, spec.kernel.name, refused);
   }
   return out;
 }
