@@ -29,6 +29,7 @@
 #include <immintrin.h>
 #endif
 
+#include "attention_simd.h"
 #include "half.h"
 #include "queue.h"
 
@@ -55,24 +56,6 @@ struct APlan {
   int64_t mOff = 0, ms[4] = {0, 0, 0, 0};
 };
 
-#ifdef __AVX512F__
-// e^x for x <= 0 (scores minus the running max): 2^n * p(f), n = round(x log2 e), f = x - n ln 2
-// (two-part ln 2), p a degree-6 Taylor polynomial; relative error about 2e-7.
-inline __m512 Exp512(__m512 x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
-  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 f = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
-  f = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), f);
-  __m512 p = _mm512_set1_ps(1.0f / 720);
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 120));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 24));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 6));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(p, n);
-}
-#endif
 
 inline float MaskAt(const APlan& p, int64_t b, int64_t h, int64_t i, int64_t j) {
   int64_t x = p.mOff + b * p.ms[0] + h * p.ms[1] + i * p.ms[2] + j * p.ms[3];

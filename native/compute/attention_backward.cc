@@ -1,17 +1,21 @@
 // The native attention backward for the CPU: dense SDPA (mask operand, top-left causal, GQA) on
 // contiguous float32 arrays, the twin of src/backends/cpu/attention_backward_host.ts (which also
 // runs flex problems). FlashAttention-2's backward (Dao, 2023) in two sweeps that each own their
-// outputs, so no thread needs atomics and no [L, S] matrix exists:
-//   A. per (batch, head, block of QT query rows): each row's logsumexp (an online max / sum over
-//      the keys), delta = dOut . out, then dq = scale * sum_j ds_ij k_j with p = exp(s - lse),
-//      ds = p (dOut_i . v_j - delta_i); the keys are the outer loop, so a K / V row is read once
-//      per block;
-//   B. per (batch, KV head, block of KT key rows): dv_j = sum_i p_ij dOut_i and
-//      dk_j = scale * sum_i ds_ij q_i over every query row of every head of the GQA group.
-// Masked pairs (score <= -3e38) contribute nothing, a fully masked row has no pair left, and a
-// NaN score makes its row's lse NaN, so its dq row and the dk / dv rows of the keys it attends
-// are NaN (what the composed softmax backward gives). Accumulation in float32; the dot products
-// vectorise through `omp simd`. The whole call is one job on the compute queue.
+// outputs, so no thread needs atomics and no [L, S] matrix exists beyond one [QT, KT] tile:
+//   A. per (batch, head, block of QT query rows), key tiles of KT: first each row's logsumexp (an
+//      online max / sum, as the forward), and delta = dOut . out; then per tile S = Q K^T scale
+//      (masked), P = exp(S - lse), dP = dOut V^T, dS = P (dP - delta), dQ += dS K;
+//   B. per (batch, KV head, tile of KT keys), over the query tiles of every head of the GQA group
+//      (causal: rows from the tile's first key): S, P, dP, dS again, dV += P^T dOut, dK += dS^T Q.
+// The [QT, KT] products come from K and V tiles transposed to [E, KT] (a q element broadcast
+// against 16-key lanes, as attention.cc); the accumulations dQ += dS K, dV += P^T dOut and
+// dK += dS^T Q keep a 128-column strip of the output row in eight AVX-512 registers while the
+// tile's coefficients stream past (AccRows). Masked pairs (score <= -3e38) have P = dS = 0, a
+// fully masked row has no pair left, and a NaN score makes its row's lse NaN, so its dq row and
+// the dk / dv rows of the keys it attends are NaN (the composed softmax backward's result).
+// Accumulation in float32. The whole call is one job on the compute queue.
+// GCC 12 flags the AVX-512 reduction intrinsics in its own headers (a known false positive).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "kernels.h"
 
 #include <algorithm>
@@ -22,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "attention_simd.h"
 #include "half.h"
 #include "queue.h"
 
@@ -29,8 +34,9 @@ namespace xpu::compute {
 namespace {
 
 constexpr float kMasked = -3.0e38f;
-constexpr int QT = 16;
-constexpr int KT = 16;
+constexpr int QT = 32;
+constexpr int KT = 64;
+const float kNaN = std::numeric_limits<float>::quiet_NaN();
 
 struct BPlan {
   int64_t B, H, Hkv, L, S, E, Ev;
@@ -44,66 +50,199 @@ struct BPlan {
   int64_t mOff = 0, ms[4] = {0, 0, 0, 0};
 };
 
-inline float Dot(const float* a, const float* b, int64_t n) {
-  float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-  for (int64_t d = 0; d < n; d++) s += a[d] * b[d];
-  return s;
+// Per-thread tiles.
+struct Scratch {
+  std::vector<float> kt, vt, s, p, ds, acc;
+  Scratch(int64_t E, int64_t Ev) : kt(E * KT), vt(Ev * KT), s(QT * KT), p(QT * KT), ds(QT * KT), acc(std::max<int64_t>(QT * E, KT * (E + Ev))) {}
+};
+
+// rows [n, ld] (n rows from `src`, row stride ld) -> t [d, KT] with zeros past n.
+void Transpose(const float* src, int n, int64_t d, int64_t ld, float* t) {
+  for (int c = 0; c < n; c++) {
+    const float* r = src + c * ld;
+    for (int64_t x = 0; x < d; x++) t[x * KT + c] = r[x];
+  }
+  if (n < KT) for (int64_t x = 0; x < d; x++) std::fill(t + x * KT + n, t + x * KT + KT, 0.0f);
 }
 
-inline void Axpy(float* y, float a, const float* x, int64_t n) {
-#pragma omp simd
-  for (int64_t d = 0; d < n; d++) y[d] += a * x[d];
+// out[0..KT) = a[0..d) . t[:, c] (t: [d, KT]).
+inline void RowTile(const float* a, const float* t, int64_t d, float* out) {
+#ifdef __AVX512F__
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  for (int64_t x = 0; x < d; x++) {
+    const __m512 av = _mm512_set1_ps(a[x]);
+    const float* tr = t + x * KT;
+    a0 = _mm512_fmadd_ps(av, _mm512_loadu_ps(tr), a0);
+    a1 = _mm512_fmadd_ps(av, _mm512_loadu_ps(tr + 16), a1);
+    a2 = _mm512_fmadd_ps(av, _mm512_loadu_ps(tr + 32), a2);
+    a3 = _mm512_fmadd_ps(av, _mm512_loadu_ps(tr + 48), a3);
+  }
+  _mm512_storeu_ps(out, a0);
+  _mm512_storeu_ps(out + 16, a1);
+  _mm512_storeu_ps(out + 32, a2);
+  _mm512_storeu_ps(out + 48, a3);
+#else
+  for (int c = 0; c < KT; c++) out[c] = 0.0f;
+  for (int64_t x = 0; x < d; x++) {
+    const float av = a[x];
+    const float* tr = t + x * KT;
+    for (int c = 0; c < KT; c++) out[c] += av * tr[c];
+  }
+#endif
 }
 
-// The pair's score after the mask and the causal rule, from q.k.
-inline float Score(const BPlan& p, float dot, int64_t b, int64_t h, int64_t i, int64_t j) {
-  if (p.causal && j > i) return kMasked;
-  float s = dot * p.scale;
-  if (p.maskKind < 0) return s;
-  const int64_t x = p.mOff + b * p.ms[0] + h * p.ms[1] + i * p.ms[2] + j * p.ms[3];
-  if (p.maskKind == 2) return static_cast<const uint8_t*>(p.mask)[x] ? s : kMasked;
-  return s + (p.maskKind == 0 ? static_cast<const float*>(p.mask)[x] : HalfToFloat(static_cast<const uint16_t*>(p.mask)[x]));
+#ifdef __AVX512F__
+template <int NV>
+void AccStrip(float* acc, int w, const float* coef, int64_t cs, int count, const float* rows, int64_t rs) {
+  const __mmask16 last = (w % 16) ? static_cast<__mmask16>((1u << (w % 16)) - 1) : static_cast<__mmask16>(0xFFFF);
+  __m512 a[NV];
+  for (int u = 0; u < NV; u++) a[u] = _mm512_maskz_loadu_ps(u == NV - 1 ? last : 0xFFFF, acc + 16 * u);
+  for (int t = 0; t < count; t++) {
+    const float c = coef[t * cs];
+    if (c == 0.0f) continue;  // a masked pair (NaN is not 0 and goes through)
+    const __m512 cv = _mm512_set1_ps(c);
+    const float* r = rows + t * rs;
+    for (int u = 0; u < NV; u++) a[u] = _mm512_fmadd_ps(cv, _mm512_maskz_loadu_ps(u == NV - 1 ? last : 0xFFFF, r + 16 * u), a[u]);
+  }
+  for (int u = 0; u < NV; u++) _mm512_mask_storeu_ps(acc + 16 * u, u == NV - 1 ? last : 0xFFFF, a[u]);
+}
+#endif
+
+// acc[0..n) += sum_{t < count} coef[t cs] * rows[t rs + 0..n): dQ += dS K (cs 1), dK += dS^T Q and
+// dV += P^T dOut (cs KT). Strips of 128 columns stay in registers over all `count` terms.
+void AccRows(float* acc, int64_t n, const float* coef, int64_t cs, int count, const float* rows, int64_t rs) {
+#ifdef __AVX512F__
+  for (int64_t d0 = 0; d0 < n; d0 += 128) {
+    const int w = static_cast<int>(std::min<int64_t>(128, n - d0));
+    float* a = acc + d0;
+    const float* r = rows + d0;
+    switch ((w + 15) / 16) {
+      case 1: AccStrip<1>(a, w, coef, cs, count, r, rs); break;
+      case 2: AccStrip<2>(a, w, coef, cs, count, r, rs); break;
+      case 3: AccStrip<3>(a, w, coef, cs, count, r, rs); break;
+      case 4: AccStrip<4>(a, w, coef, cs, count, r, rs); break;
+      case 5: AccStrip<5>(a, w, coef, cs, count, r, rs); break;
+      case 6: AccStrip<6>(a, w, coef, cs, count, r, rs); break;
+      case 7: AccStrip<7>(a, w, coef, cs, count, r, rs); break;
+      default: AccStrip<8>(a, w, coef, cs, count, r, rs); break;
+    }
+  }
+#else
+  for (int t = 0; t < count; t++) {
+    const float c = coef[t * cs];
+    if (c == 0.0f) continue;
+    const float* r = rows + t * rs;
+    for (int64_t d = 0; d < n; d++) acc[d] += c * r[d];
+  }
+#endif
 }
 
-void RowTask(BPlan& p, int64_t b, int64_t h, int64_t i0, std::vector<float>& acc) {
+// Scales a row of KT raw scores and masks: columns past `cols`, the causal rule, the mask operand.
+void MaskRow(const BPlan& p, float* sr, int64_t b, int64_t h, int64_t i, int64_t j0, int cols) {
+  for (int c = 0; c < KT; c++) sr[c] = c < cols ? sr[c] * p.scale : kMasked;
+  if (p.causal) for (int c = 0; c < cols; c++) if (j0 + c > i) sr[c] = kMasked;
+  if (p.maskKind < 0) return;
+  for (int c = 0; c < cols; c++) {
+    if (sr[c] <= kMasked) continue;
+    const int64_t x = p.mOff + b * p.ms[0] + h * p.ms[1] + i * p.ms[2] + (j0 + c) * p.ms[3];
+    if (p.maskKind == 2) { if (!static_cast<const uint8_t*>(p.mask)[x]) sr[c] = kMasked; }
+    else sr[c] += p.maskKind == 0 ? static_cast<const float*>(p.mask)[x] : HalfToFloat(static_cast<const uint16_t*>(p.mask)[x]);
+  }
+}
+
+// P = exp(S - lse) (0 where masked; NaN everywhere kept when lse is NaN), dS = P (dP - delta).
+void SoftmaxGrad(const float* sr, const float* dpr, float lse, float delta, float* pr, float* dsr) {
+  if (std::isnan(lse)) {
+    for (int c = 0; c < KT; c++) {
+      const bool kept = !(sr[c] <= kMasked);
+      pr[c] = kept ? kNaN : 0.0f;
+      dsr[c] = pr[c];
+    }
+    return;
+  }
+#ifdef __AVX512F__
+  const __m512 l = _mm512_set1_ps(lse), dl = _mm512_set1_ps(delta), lim = _mm512_set1_ps(kMasked);
+  for (int c = 0; c < KT; c += 16) {
+    const __m512 x = _mm512_loadu_ps(sr + c);
+    const __mmask16 keep = _mm512_cmp_ps_mask(x, lim, _CMP_GT_OQ);
+    const __m512 e = _mm512_maskz_mov_ps(keep, Exp512(_mm512_sub_ps(x, l)));
+    _mm512_storeu_ps(pr + c, e);
+    _mm512_storeu_ps(dsr + c, _mm512_mul_ps(e, _mm512_sub_ps(_mm512_loadu_ps(dpr + c), dl)));
+  }
+#else
+  for (int c = 0; c < KT; c++) {
+    pr[c] = sr[c] > kMasked ? std::exp(sr[c] - lse) : 0.0f;
+    dsr[c] = pr[c] * (dpr[c] - delta);
+  }
+#endif
+}
+
+void RowTask(BPlan& p, int64_t b, int64_t h, int64_t i0, Scratch& w) {
   const int64_t E = p.E, Ev = p.Ev, S = p.S, L = p.L;
   const int64_t hk = h / (p.H / p.Hkv);
   const float* kh = p.k + (b * p.Hkv + hk) * S * E;
   const float* vh = p.v + (b * p.Hkv + hk) * S * Ev;
   const int rows = static_cast<int>(std::min<int64_t>(QT, L - i0));
   const int64_t row0 = (b * p.H + h) * L + i0;
+  const float* qb = p.q + row0 * E;
+  const float* gb = p.dOut + row0 * Ev;
   const int64_t kEnd = p.causal ? std::min<int64_t>(S, i0 + rows) : S;
-  float m[QT], l[QT];
+  float m[QT], l[QT], lse[QT], delta[QT];
   bool nan[QT];
   for (int r = 0; r < rows; r++) { m[r] = kMasked; l[r] = 0.0f; nan[r] = false; }
-  for (int64_t j = 0; j < kEnd; j++) {
+  float* kt = w.kt.data();
+  float* vt = w.vt.data();
+  // 1. Each row's logsumexp.
+  for (int64_t j0 = 0; j0 < kEnd; j0 += KT) {
+    const int cols = static_cast<int>(std::min<int64_t>(KT, kEnd - j0));
+    Transpose(kh + j0 * E, cols, E, E, kt);
     for (int r = 0; r < rows; r++) {
-      const float s = Score(p, Dot(p.q + (row0 + r) * E, kh + j * E, E), b, h, i0 + r, j);
-      if (std::isnan(s)) nan[r] = true;
-      else if (s > kMasked) {
-        if (s > m[r]) { l[r] = l[r] * std::exp(m[r] - s) + 1.0f; m[r] = s; }
-        else l[r] += std::exp(s - m[r]);
+      if (nan[r]) continue;
+      float* sr = w.s.data();
+      RowTile(qb + r * E, kt, E, sr);
+      MaskRow(p, sr, b, h, i0 + r, j0, cols);
+      float tmax = kMasked;
+      for (int c = 0; c < cols; c++) {
+        if (sr[c] > tmax) tmax = sr[c];
+        else if (std::isnan(sr[c])) nan[r] = true;
       }
+      if (nan[r]) continue;
+      const float mNew = std::max(m[r], tmax);
+      if (!(mNew > kMasked)) continue;
+      float add = 0.0f;
+      for (int c = 0; c < cols; c++) if (sr[c] > kMasked) add += std::exp(sr[c] - mNew);
+      l[r] = l[r] * (m[r] > kMasked ? std::exp(m[r] - mNew) : 0.0f) + add;
+      m[r] = mNew;
     }
   }
-  float lse[QT], delta[QT];
   for (int r = 0; r < rows; r++) {
-    lse[r] = nan[r] ? std::numeric_limits<float>::quiet_NaN() : l[r] > 0 ? m[r] + std::log(l[r]) : std::numeric_limits<float>::infinity();
-    delta[r] = Dot(p.dOut + (row0 + r) * Ev, p.out + (row0 + r) * Ev, Ev);
+    lse[r] = nan[r] ? kNaN : l[r] > 0 ? m[r] + std::log(l[r]) : std::numeric_limits<float>::infinity();
+    float dsum = 0.0f;
+    const float* g = gb + r * Ev;
+    const float* o = p.out + (row0 + r) * Ev;
+    for (int64_t d = 0; d < Ev; d++) dsum += g[d] * o[d];
+    delta[r] = dsum;
     p.lse[row0 + r] = lse[r];
     p.delta[row0 + r] = delta[r];
   }
-  std::fill(acc.begin(), acc.begin() + rows * E, 0.0f);
-  for (int64_t j = 0; j < kEnd; j++) {
-    const float* kr = kh + j * E;
-    const float* vr = vh + j * Ev;
+  // 2. dQ over the key tiles.
+  float* acc = w.acc.data();
+  std::fill(acc, acc + rows * E, 0.0f);
+  for (int64_t j0 = 0; j0 < kEnd; j0 += KT) {
+    const int cols = static_cast<int>(std::min<int64_t>(KT, kEnd - j0));
+    Transpose(kh + j0 * E, cols, E, E, kt);
+    Transpose(vh + j0 * Ev, cols, Ev, Ev, vt);
     for (int r = 0; r < rows; r++) {
-      const float s = Score(p, Dot(p.q + (row0 + r) * E, kr, E), b, h, i0 + r, j);
-      if (s <= kMasked) continue;
-      const float pj = std::exp(s - lse[r]);
-      const float ds = pj * (Dot(p.dOut + (row0 + r) * Ev, vr, Ev) - delta[r]);
-      Axpy(acc.data() + r * E, ds, kr, E);
+      if (!(l[r] > 0) && !nan[r]) continue;  // fully masked so far: nothing kept
+      float* sr = w.s.data();
+      float* dpr = w.p.data() + KT;  // scratch row for dP
+      RowTile(qb + r * E, kt, E, sr);
+      MaskRow(p, sr, b, h, i0 + r, j0, cols);
+      RowTile(gb + r * Ev, vt, Ev, dpr);
+      float* pr = w.p.data();
+      float* dsr = w.ds.data();
+      SoftmaxGrad(sr, dpr, lse[r], delta[r], pr, dsr);
+      AccRows(acc + r * E, E, dsr, 1, cols, kh + j0 * E, E);
     }
   }
   for (int r = 0; r < rows; r++) {
@@ -112,27 +251,35 @@ void RowTask(BPlan& p, int64_t b, int64_t h, int64_t i0, std::vector<float>& acc
   }
 }
 
-void KeyTask(BPlan& p, int64_t b, int64_t hk, int64_t j0, std::vector<float>& acc) {
+void KeyTask(BPlan& p, int64_t b, int64_t hk, int64_t j0, Scratch& w) {
   const int64_t E = p.E, Ev = p.Ev, S = p.S, L = p.L;
   const int64_t group = p.H / p.Hkv;
   const int cols = static_cast<int>(std::min<int64_t>(KT, S - j0));
   const int64_t key0 = (b * p.Hkv + hk) * S + j0;
-  float* dk = acc.data();
-  float* dv = acc.data() + KT * E;
-  std::fill(acc.begin(), acc.end(), 0.0f);
+  float* kt = w.kt.data();
+  float* vt = w.vt.data();
+  Transpose(p.k + key0 * E, cols, E, E, kt);
+  Transpose(p.v + key0 * Ev, cols, Ev, Ev, vt);
+  float* dk = w.acc.data();
+  float* dv = w.acc.data() + KT * E;
+  std::fill(dk, dk + KT * (E + Ev), 0.0f);
+  float dp[KT];
   for (int64_t h = hk * group; h < (hk + 1) * group; h++) {
     const int64_t rowH = (b * p.H + h) * L;
-    for (int64_t i = p.causal ? j0 : 0; i < L; i++) {
-      const float* qr = p.q + (rowH + i) * E;
-      const float* dor = p.dOut + (rowH + i) * Ev;
-      const float lse = p.lse[rowH + i], delta = p.delta[rowH + i];
+    for (int64_t i0 = p.causal ? j0 : 0; i0 < L; i0 += QT) {
+      const int rows = static_cast<int>(std::min<int64_t>(QT, L - i0));
+      const float* qb = p.q + (rowH + i0) * E;
+      const float* gb = p.dOut + (rowH + i0) * Ev;
+      for (int r = 0; r < rows; r++) {
+        float* sr = w.s.data() + r * KT;
+        RowTile(qb + r * E, kt, E, sr);
+        MaskRow(p, sr, b, h, i0 + r, j0, cols);
+        RowTile(gb + r * Ev, vt, Ev, dp);
+        SoftmaxGrad(sr, dp, p.lse[rowH + i0 + r], p.delta[rowH + i0 + r], w.p.data() + r * KT, w.ds.data() + r * KT);
+      }
       for (int c = 0; c < cols; c++) {
-        const float s = Score(p, Dot(qr, p.k + (key0 + c) * E, E), b, h, i, j0 + c);
-        if (s <= kMasked) continue;
-        const float pj = std::exp(s - lse);
-        Axpy(dv + c * Ev, pj, dor, Ev);
-        const float ds = pj * (Dot(dor, p.v + (key0 + c) * Ev, Ev) - delta);
-        Axpy(dk + c * E, ds, qr, E);
+        AccRows(dv + c * Ev, Ev, w.p.data() + c, KT, rows, gb, Ev);
+        AccRows(dk + c * E, E, w.ds.data() + c, KT, rows, qb, E);
       }
     }
   }
@@ -149,17 +296,17 @@ std::string Run(BPlan& p) {
   const int64_t rowTasks = p.B * p.H * qBlocks, keyTasks = p.B * p.Hkv * kBlocks;
 #pragma omp parallel
   {
-    std::vector<float> acc(std::max(QT * p.E, KT * (p.E + p.Ev)));
+    Scratch w(p.E, p.Ev);
 #pragma omp for schedule(dynamic, 1)
     for (int64_t t = 0; t < rowTasks; t++) {
       const int64_t qb = qBlocks - 1 - t % qBlocks, bh = t / qBlocks;  // causal: longest rows first
-      RowTask(p, bh / p.H, bh % p.H, qb * QT, acc);
+      RowTask(p, bh / p.H, bh % p.H, qb * QT, w);
     }
     // The implicit barrier of `omp for`: every lse / delta is written before sweep B reads it.
 #pragma omp for schedule(dynamic, 1)
     for (int64_t t = 0; t < keyTasks; t++) {
       const int64_t kb = t % kBlocks, bk = t / kBlocks;  // causal: the first keys have the most rows
-      KeyTask(p, bk / p.Hkv, bk % p.Hkv, kb * KT, acc);
+      KeyTask(p, bk / p.Hkv, bk % p.Hkv, kb * KT, w);
     }
   }
   return "";

@@ -1,8 +1,9 @@
+import { needsGrad, record } from '../../autograd/record.js';
 import type { Device } from '../../device/device.js';
 import { XpuValueError } from '../../errors.js';
 import { scoreDerivative } from '../../flex/derivative.js';
 import { numel } from '../../tensor/shape.js';
-import type { Tensor } from '../../tensor/tensor.js';
+import { Tensor } from '../../tensor/tensor.js';
 import { zeros } from '../creation.js';
 import { copyAs, wrap } from '../common.js';
 import type { AttentionSpec } from './spec.js';
@@ -39,5 +40,36 @@ export function attentionBackward(op: string, device: Device, spec: AttentionSpe
   } finally {
     o32?.dispose();
     d32?.dispose();
+  }
+}
+
+/**
+ * Records an attention call for autograd when q, k or v needs a gradient (sdpa.ts,
+ * flex_attention.ts): its backward is attentionBackward over the same spec. The node saves q, k,
+ * v, the output and `constants` (the mask, block flags and capture copies the spec reads) as
+ * views, so their storages outlive whatever the caller disposes until the graph is freed.
+ * `constants` get no gradient: one that requires grad is refused here, before any graph exists.
+ * The gradients are constants to autograd (no double backward, as torch's flash kernels).
+ */
+export function recordAttention(op: string, spec: AttentionSpec, q: Tensor, k: Tensor, v: Tensor, out: Tensor, constants: readonly { arg: string; t: Tensor | undefined }[]): void {
+  if (!needsGrad(q, k, v)) {
+    if (constants.some((c) => c.t && needsGrad(c.t))) noConstantGrad(op, constants);
+    return;
+  }
+  noConstantGrad(op, constants);
+  const kept = constants.flatMap((c) => (c.t ? [c.t] : []));
+  record(op, [q, k, v, ...kept], out, (grads, saved) => {
+    const dOut = grads[0];
+    if (!dOut) return [];
+    const [sq, sk, sv] = saved.inputs as Tensor[];
+    return attentionBackward(op, sq.device, spec, sq, sk, sv, saved.outputs[0], dOut);
+  }, { inputs: true, outputs: true });
+}
+
+function noConstantGrad(op: string, constants: readonly { arg: string; t: Tensor | undefined }[]): void {
+  for (const c of constants) {
+    if (c.t instanceof Tensor && c.t.requiresGrad && needsGrad(c.t)) {
+      throw new XpuValueError(`${c.arg} cannot take a gradient through attention`, { op, arg: c.arg, expected: 'a tensor without requiresGrad (gradients flow to query, key and value only)', got: 'a tensor that requires grad' });
+    }
   }
 }

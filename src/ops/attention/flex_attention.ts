@@ -3,6 +3,7 @@ import { BlockMask } from '../../flex/block_mask.js';
 import { checkedMod, isFlexMod, type FlexMod } from '../../flex/mods.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { copyAs } from '../common.js';
+import { recordAttention } from './backward.js';
 import { checkQkv, operand4, runAttention } from './run.js';
 import { checkScale } from './sdpa.js';
 import type { AttentionCapture, AttentionSpec } from './spec.js';
@@ -28,7 +29,11 @@ export interface FlexAttentionOptions {
 export function flexAttention(query: Tensor, key: Tensor, value: Tensor, options: FlexAttentionOptions = {}): Tensor {
   const { spec, temps } = flexSpec(query, key, value, options);
   try {
-    return runAttention(OP, query.device, query, spec);
+    const out = runAttention(OP, query.device, query, spec);
+    const captured = [options.scoreMod, options.maskMod, options.blockMask?.maskMod].flatMap((m) => (m ? [...m.captures].map(([name, t]) => ({ arg: `captures.${name}`, t })) : []));
+    // The capture copies and the block flags are what the spec reads: the node keeps them alive.
+    recordAttention(OP, spec, query, key, value, out, [...captured, ...temps.map((t) => ({ arg: 'captures', t })), { arg: 'blockMask', t: options.blockMask?.flags }]);
+    return out;
   } finally {
     for (const t of temps) t.dispose();
   }

@@ -3,6 +3,7 @@ import { isFloating } from '../../tensor/dtype.js';
 import { broadcastShapes, broadcastStrides, fmtShape, numberArg, shapeEq } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { checkSameDevice, optionalTensorArg } from '../common.js';
+import { recordAttention } from './backward.js';
 import { checkQkv, operand4, runAttention } from './run.js';
 import type { AttentionSpec } from './spec.js';
 
@@ -29,7 +30,9 @@ export interface SdpaOptions {
  */
 export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, options: SdpaOptions = {}): Tensor {
   const spec = sdpaSpec(query, key, value, options);
-  return runAttention(OP, query.device, query, spec);
+  const out = runAttention(OP, query.device, query, spec);
+  recordAttention(OP, spec, query, key, value, out, [{ arg: 'attnMask', t: options.attnMask ?? undefined }]);
+  return out;
 }
 
 const OP = 'scaledDotProductAttention';
