@@ -94,6 +94,19 @@ describe.each(testDevices())('optim on %s', (device) => {
     second.dispose();
   });
 
+  it.runIf(device === 'xpu')('one kernel launch per parameter group', async () => {
+    const params = [[3, 5], [5], [7, 2], [4], [9]].map((s, k) => xpu.tensor(values(s, k + 1, 1), { shape: s, device }));
+    const opt = new xpu.optim.AdamW([{ params: params.slice(0, 3) }, { params: params.slice(3), lr: 0.1 }]);
+    params.forEach((p, k) => (p.grad = xpu.tensor(values([...p.shape], 20 + k, 0.5), { shape: [...p.shape], device })));
+    opt.step(); // compiles the pipeline
+    xpu.profiler.start();
+    opt.step();
+    await params[0].data();
+    const prof = await xpu.profiler.stop();
+    expect(prof.events.filter((e) => e.name.startsWith('optim.')).map((e) => e.name)).toEqual(['optim.adamw', 'optim.adamw']);
+    opt.dispose();
+  });
+
   it('clipGradNorm matches torch.nn.utils.clip_grad_norm_', async () => {
     for (const ref of FIXTURE.clip) {
       const shapes = FIXTURE.cases[0].shapes;

@@ -1,4 +1,5 @@
 import type { AttentionSpec } from '../ops/attention/spec.js';
+import type { OptimStepSpec } from '../backends/optim_spec.js';
 import type { Backend, MapSpec, MatmulSpec, QuantMatmulSpec, ReduceSpec, RowsSpec, Storage } from '../backends/backend.js';
 import type { WebGPUBackend } from '../backends/webgpu/backend.js';
 import { cpuDevice, xpuEntries } from '../device/registry.js';
@@ -11,8 +12,8 @@ import { Profile, type KernelEvent } from './report.js';
  * enqueue time, bytes allocated for the output, and GPU time from timestamp queries where the
  * adapter has them. While it is off, nothing is wrapped: the overhead is zero.
  */
-type Primitive = 'map' | 'reduce' | 'rows' | 'matmul' | 'qmatmul' | 'attention';
-const PRIMITIVES: Primitive[] = ['map', 'reduce', 'rows', 'matmul', 'qmatmul', 'attention'];
+type Primitive = 'map' | 'reduce' | 'rows' | 'matmul' | 'qmatmul' | 'attention' | 'optimStep';
+const PRIMITIVES: Primitive[] = ['map', 'reduce', 'rows', 'matmul', 'qmatmul', 'attention', 'optimStep'];
 
 interface Session {
   events: KernelEvent[];
@@ -46,6 +47,10 @@ function describe(kind: Primitive, spec: unknown): { name: string; params: strin
       const kind = s.scoreMod || s.maskMod ? 'flex' : s.causal ? 'causal' : s.mask ? `${s.mask.kind} mask` : 'dense';
       return { name: 'attention', params: `${s.q.dtype} ${kind}`, shapes: `B=${s.batch} H=${s.heads}/${s.kvHeads} L=${s.l} S=${s.s} E=${s.e}` };
     }
+    case 'optimStep': {
+      const s = spec as OptimStepSpec;
+      return { name: `optim.${s.rule}`, params: `${s.segments.length} params`, shapes: `[${s.total}]` };
+    }
     case 'qmatmul': {
       const s = spec as QuantMatmulSpec;
       return { name: 'qmatmul', params: `${s.a.dtype}x${s.w.format}${s.w.format === 'int4' ? ` g${s.w.groupSize}` : ''}`, shapes: `${s.m}x${s.w.k}x${s.w.n}` };
@@ -54,11 +59,13 @@ function describe(kind: Primitive, spec: unknown): { name: string; params: strin
 }
 
 function wrapBackend(backend: Backend, device: string, timer: GpuTimer | null, events: KernelEvent[]): () => void {
-  const target = backend as unknown as Record<Primitive, (spec: unknown) => Storage>;
+  // optimStep updates in place (no output storage; 0 bytes allocated) and is optional.
+  const target = backend as unknown as Record<Primitive, ((spec: unknown) => Storage | undefined) | undefined>;
   const originals = PRIMITIVES.map((p) => target[p]);
   PRIMITIVES.forEach((p, j) => {
     const original = originals[j];
-    target[p] = function (this: Backend, spec: unknown): Storage {
+    if (!original) return;
+    target[p] = function (this: Backend, spec: unknown): Storage | undefined {
       const ev: KernelEvent = { ...describe(p, spec), device, cpuStartMs: performance.now(), cpuDurMs: 0, bytes: 0 };
       // A primitive may launch several dispatches (the texture GEMM packs A and B first; split-K
       // sums its partials; attention decoding reduces its splits): its GPU time is their sum.
@@ -66,19 +73,19 @@ function wrapBackend(backend: Backend, device: string, timer: GpuTimer | null, e
         ev.gpuStartNs = ev.gpuStartNs === undefined ? s : Math.min(ev.gpuStartNs, s);
         ev.gpuDurNs = (ev.gpuDurNs ?? 0) + Math.max(0, e - s);
       });
-      let out: Storage;
+      let out: Storage | undefined;
       try {
         out = original.call(this, spec);
       } finally {
         timer?.expect(null);
       }
       ev.cpuDurMs = performance.now() - ev.cpuStartMs;
-      ev.bytes = out.byteLength;
+      ev.bytes = out?.byteLength ?? 0;
       events.push(ev);
       return out;
     };
   });
-  return () => PRIMITIVES.forEach((p, j) => { target[p] = originals[j]; });
+  return () => PRIMITIVES.forEach((p, j) => { if (originals[j]) target[p] = originals[j]; });
 }
 
 export function isProfiling(): boolean {
