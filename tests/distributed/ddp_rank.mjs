@@ -13,7 +13,7 @@
 //             unused-parameter rules; runs before autograd exists.
 //   autograd  xpu.dist.DistributedDataParallel over an nn module, loss.backward() and xpu.optim.SGD.
 //
-// usage (under `xpu run`): node ddp_rank.mjs <devices: cpu[,xpu]> <seed> <manual|autograd>
+// usage (under `xpu run`): node ddp_rank.mjs <devices: cpu[,xpu]> <seed> [manual,autograd]
 import * as xpu from '../../dist/src/index.js';
 import { assignBuckets } from '../../dist/src/distributed/ddp_buckets.js';
 import { Reducer } from '../../dist/src/distributed/reducer.js';
@@ -22,7 +22,7 @@ await xpu.ready();
 const d = xpu.dist;
 const devices = (process.argv[2] ?? 'cpu').split(',');
 const seed = Number(process.argv[3] ?? 1);
-const mode = process.argv[4] ?? 'manual';
+const modes = (process.argv[4] ?? 'manual,autograd').split(',');
 const world = await d.initProcessGroup({ timeoutMs: 120_000 });
 const rank = d.getRank();
 const n = d.getWorldSize();
@@ -223,7 +223,7 @@ function makeModule(device, r) {
   const v = initValues(r);
   const slots = { w1: m.fc1.weight, b1: m.fc1.bias, w2: m.fc2.weight, b2: m.fc2.bias };
   for (const k of NAMES) {
-    xpu.copyInto(slots[k], xpu.tensor(v[k], { device, shape: SHAPES[k] }));
+    xpu.noGrad(() => xpu.copyInto(slots[k], xpu.tensor(v[k], { device, shape: SHAPES[k] })));
     slots[k].requiresGrad = true;
   }
   return { m, slots };
@@ -278,7 +278,8 @@ async function autogradRun(device, capMb, accumulate) {
 const buckets = [];
 for (const device of devices) {
   const want = await reference(device);
-  if (mode === 'manual') {
+  for (const m of modes) if (m !== 'manual' && m !== 'autograd') throw new Error(`unknown mode ${m}`);
+  if (modes.includes('manual')) {
     // One parameter per bucket (the order test), and the default cap (all in one bucket).
     for (const cap of [1, 25 << 20]) {
       const { p, buckets: count } = await manualRun(device, cap);
@@ -286,18 +287,17 @@ for (const device of devices) {
       for (const k of NAMES) await expectClose(p[k], want[k], `${device} cap ${cap}: ${k} after ${STEPS} steps on ${n} ranks`);
     }
     await unusedRules(device);
-  } else if (mode === 'autograd') {
+  }
+  if (modes.includes('autograd')) {
     // One bucket per parameter (a 10-byte cap), and the default; then gradient accumulation.
     for (const [capMb, accumulate] of [[1e-5, false], [25, false], [25, true]]) {
       const { p, buckets: count } = await autogradRun(device, capMb, accumulate);
       buckets.push(count);
       for (const k of NAMES) await expectClose(p[k], want[k], `${device} DDP cap ${capMb} MiB${accumulate ? ' noSync accumulation' : ''}: ${k} after ${STEPS} steps on ${n} ranks`);
     }
-  } else {
-    throw new Error(`unknown mode ${mode}`);
   }
 }
 
-console.log(`RESULT ${JSON.stringify({ rank, n, mode, devices, checks, buckets, failures })}`);
+console.log(`RESULT ${JSON.stringify({ rank, n, modes, devices, checks, buckets, failures })}`);
 await d.destroyProcessGroup();
 process.exit(failures.length ? 1 : 0);
