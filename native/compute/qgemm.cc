@@ -258,6 +258,7 @@ template <int R> struct Int4F { template <class... A> static void run(A&&... a) 
 template <int R> struct Int8F { template <class... A> static void run(A&&... a) { Int8Rows<R>(a...); } };
 template <int R> struct W8A8F { template <class... A> static void run(A&&... a) { W8A8Rows<R>(a...); } };
 
+#ifdef XPU_HAVE_DNNL  // only the oneDNN tile path dequantizes
 // Rows n0..n1 of the weight dequantized to f32 [n1 - n0, K].
 void Dequant(const QuantPlan& p, const float* sc, int64_t n0, int64_t n1, float* dst) {
   const int64_t K = p.K;
@@ -281,6 +282,7 @@ void Dequant(const QuantPlan& p, const float* sc, int64_t n0, int64_t n1, float*
     }
   }
 }
+#endif
 
 void RowsParallel(int64_t N, const std::function<void(int64_t, int64_t)>& f) {
   const int64_t chunk = 16;

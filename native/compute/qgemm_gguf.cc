@@ -337,6 +337,7 @@ void Gemv(int r, const GgufPlan& p, const float* x, int64_t ldx, float* C, int64
   }
 }
 
+#ifdef XPU_HAVE_DNNL  // only the oneDNN tile path decodes whole rows
 // Weight rows [n0, n1) as a dense f32 [n1 - n0, K] tile (threaded over rows).
 void DecodeRows(const GgufPlan& p, int64_t n0, int64_t n1, float* dst) {
 #pragma omp parallel for schedule(static)
@@ -344,6 +345,7 @@ void DecodeRows(const GgufPlan& p, int64_t n0, int64_t n1, float* dst) {
     for (int64_t b = 0; b < p.B; b++) DecodeBlock(p, n, b, dst + (n - n0) * p.K + b * p.info.block);
   }
 }
+#endif
 
 }  // namespace
 
