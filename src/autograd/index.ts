@@ -3,3 +3,4 @@ import './formulas/index.js';
 
 export { backward, grad, type BackwardOptions, type GradOptions } from './engine.js';
 export { noGrad, enableGrad, isGradEnabled } from './grad_mode.js';
+export { gradcheck, type GradcheckOptions } from './gradcheck.js';

@@ -5,6 +5,8 @@ import { isFloating, type DType } from '../tensor/dtype.js';
 import { checkShape, contiguousStrides, fmtShape, normalizeDim, numberArg, shapeEq } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkSameDevice, copyAs, optionsArg, tensorArg, wrap } from './common.js';
+import { needsGrad, recordOp } from '../autograd/record.js';
+import { isGradEnabled } from '../autograd/grad_mode.js';
 
 /**
  * Row-wise normalisations with PyTorch semantics: softmax, logSoftmax, layerNorm, rmsNorm. Each
@@ -48,6 +50,12 @@ function finish(op: string, x: Tensor, storage: Storage): Tensor {
 }
 
 function softmaxLike(op: 'softmax' | 'logSoftmax', kind: RowOp, x: Tensor, dim: number): Tensor {
+  const out = softmaxRows(op, kind, x, dim);
+  if (x.requiresGrad && isGradEnabled()) recordOp(op, [x], out, { dim: normalizeDim(op, dim, x.ndim) });
+  return out;
+}
+
+function softmaxRows(op: 'softmax' | 'logSoftmax', kind: RowOp, x: Tensor, dim: number): Tensor {
   const t = checkFloatInput(op, x);
   if (typeof dim !== 'number') throw new XpuTypeError('dim is required', { op, arg: 'dim', expected: 'a number', got: fmtValue(dim) });
   const d = normalizeDim(op, dim, t.ndim);
@@ -138,7 +146,10 @@ export function layerNorm(x: Tensor, normalizedShape: number[], options: LayerNo
   const op = 'layerNorm';
   const t = checkFloatInput(op, x);
   optionsArg(op, options);
-  return normalize(op, 'layernorm', t, normalizedShape, checkEps(op, options.eps ?? 1e-5), options.weight, options.bias);
+  const eps = checkEps(op, options.eps ?? 1e-5);
+  const out = normalize(op, 'layernorm', t, normalizedShape, eps, options.weight, options.bias);
+  if (needsGrad(t, options.weight, options.bias)) recordOp(op, [t, options.weight ?? null, options.bias ?? null], out, { k: normalizedShape.length, eps });
+  return out;
 }
 
 /** RMSNorm over the trailing dims `normalizedShape`: x / sqrt(mean(x^2) + eps) * weight. */
@@ -147,5 +158,8 @@ export function rmsNorm(x: Tensor, normalizedShape: number[], options: RmsNormOp
   const t = checkFloatInput(op, x);
   optionsArg(op, options);
   const eps = options.eps ?? FINFO_EPS[t.dtype];
-  return normalize(op, 'rmsnorm', t, normalizedShape, checkEps(op, eps), options.weight);
+  const e = checkEps(op, eps);
+  const out = normalize(op, 'rmsnorm', t, normalizedShape, e, options.weight);
+  if (needsGrad(t, options.weight)) recordOp(op, [t, options.weight ?? null], out, { k: normalizedShape.length, eps: e });
+  return out;
 }

@@ -5,6 +5,7 @@ import { castNumber, dtypeInfo, type ComputeKind } from '../tensor/dtype.js';
 import { arrayArg, fmtShape, intArg, numberArg } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { copyAs, optionsArg, runMap, scalarWgsl, tensorArg } from './common.js';
+import { track } from '../autograd/record.js';
 
 export type PadMode = 'constant' | 'reflect' | 'replicate';
 
@@ -105,7 +106,7 @@ export function pad(x: Tensor, padding: number[], options: PadOptions = {}): Ten
     if (cur !== x) cur.dispose();
     cur = next;
   }
-  return cur;
+  return track('pad', x, cur, { amounts, mode });
 }
 
 function padPair(x: Tensor, pair: { dim: number; before: number; after: number }[], mode: PadMode, fill: number): Tensor {

@@ -9,6 +9,7 @@ import { run } from './elementwise.js';
 import { TERNARY } from './elementwise_table.js';
 import { all } from './logical_reduce.js';
 import { item } from './transfer.js';
+import { needsGrad, recordOp, track } from '../autograd/record.js';
 
 /**
  * Elementwise ops of more than two operands or with options: clamp/clip, lerp, maskedFill,
@@ -66,7 +67,7 @@ function clampAs(op: string, x: Tensor, min: Bound, max: Bound): Tensor {
   if (given.length === 0) throw new XpuValueError('at least one of min and max must be given', { op, arg: 'min', expected: 'a tensor or a number for min or max', got: 'neither' });
   const dtype = resultType([x, ...given].map((t): PromotionOperand => (t instanceof Tensor ? { dtype: t.dtype, zeroDim: t.ndim === 0 } : t)));
   // torch's clamp_min / clamp_max with one number ignore a NaN bound: x, in the result dtype.
-  if (given.length === 1 && typeof given[0] === 'number' && Number.isNaN(given[0])) return copyAs(op, x, dtype);
+  if (given.length === 1 && typeof given[0] === 'number' && Number.isNaN(given[0])) return track('alias', x, copyAs(op, x, dtype));
   const kind = dtypeInfo(dtype).compute;
   const [lo, hi] = kind === 'f32' ? [-Infinity, Infinity] : intRange(dtype);
   // Number bounds outside an integer dtype's range saturate to it (the same elements clamp).
@@ -75,7 +76,9 @@ function clampAs(op: string, x: Tensor, min: Bound, max: Bound): Tensor {
     if (b === undefined || b === null) return absent;
     return kind === 'f32' ? b : Math.min(hi, Math.max(lo, b));
   };
-  return run(op, TERNARY.clamp, [x, fit(min, lo), fit(max, hi)], dtype, dtype, ['input', 'min', 'max']);
+  const out = run(op, TERNARY.clamp, [x, fit(min, lo), fit(max, hi)], dtype, dtype, ['input', 'min', 'max']);
+  if (needsGrad(x, min, max)) recordOp('clamp', [x, min ?? null, max ?? null], out);
+  return out;
 }
 
 /**
@@ -93,7 +96,9 @@ export function lerp(start: Tensor, end: Tensor, weight: Tensor | number): Tenso
   }
   // A number weight stays float32 for float16 tensors (torch computes half ops in float).
   const argDtype = weight instanceof Tensor ? start.dtype : 'float32';
-  return run(op, TERNARY.lerp, [start, end, weight], argDtype, start.dtype, ['input', 'end', 'weight']);
+  const out = run(op, TERNARY.lerp, [start, end, weight], argDtype, start.dtype, ['input', 'end', 'weight']);
+  if (needsGrad(start, end, weight)) recordOp(op, [start, end, weight], out);
+  return out;
 }
 
 /**
@@ -109,7 +114,9 @@ export function maskedFill(x: Tensor, mask: Tensor, value: Tensor | number | boo
     throw new XpuShapeError('value must be a 0-d tensor', { op, arg: 'value', expected: 'a number or a 0-d tensor', got: `a tensor of shape ${fmtShape(value.shape)}` });
   }
   if (mask.dtype !== 'bool') throw new XpuDTypeError('mask must be bool', { op, arg: 'mask', expected: 'bool', got: mask.dtype });
-  return run(op, TERNARY.maskedFill, [x, mask, value], x.dtype, x.dtype, ['input', 'mask', 'value']);
+  const out = run(op, TERNARY.maskedFill, [x, mask, value], x.dtype, x.dtype, ['input', 'mask', 'value']);
+  if (needsGrad(x, value)) recordOp(op, [x, mask, value], out);
+  return out;
 }
 
 export interface IscloseOptions {

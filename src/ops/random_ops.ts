@@ -6,11 +6,14 @@ import { checkDType, dtypeInfo, isFloating, type DType, type HostArray } from '.
 import { checkShape, fmtShape, intArg, numberArg, numel } from '../tensor/shape.js';
 import { makeView, type Tensor } from '../tensor/tensor.js';
 import { copyAs, operand, runMap, tensorArg } from './common.js';
-import type { CreateOptions } from './creation.js';
+import { full, type CreateOptions } from './creation.js';
 import { StridedWalker } from '../backends/cpu/indexing.js';
 import { philoxAt, philoxScalars } from './random.js';
 import { cumsum } from './scan.js';
 import { argsort, topk } from './sort.js';
+import { recordOp, track } from '../autograd/record.js';
+import { isGradEnabled } from '../autograd/grad_mode.js';
+import { keep as keepTensor } from '../tensor/scope.js';
 
 /**
  * Random ops on the Philox generator rand uses (random.ts: the same key, and counters that
@@ -44,12 +47,18 @@ export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
   if (!(p >= 0 && p <= 1)) throw new XpuValueError('dropout probability must be in [0, 1]', { op, arg: 'p', expected: 'a number in [0, 1]', got: fmtValue(p) });
   if (typeof training !== 'boolean') throw new XpuTypeError('must be a boolean', { op, arg: 'training', expected: 'boolean', got: typeName(training) });
   if (!isFloating(x.dtype)) throw new XpuDTypeError('needs a floating point input', { op, arg: 'input', expected: 'float32 or float16', got: x.dtype });
-  if (!training || p === 0 || x.numel === 0) return makeView(x, x.shape, x.strides, x.offset);
+  if (!training || p === 0 || x.numel === 0) return track('alias', x, makeView(x, x.shape, x.strides, x.offset));
   const keep = Math.fround(1 - p);
-  return runMap({
-    device: x.device, kernel: DROPOUT, inputs: [operand(x, x.shape)], outShape: x.shape, outDtype: x.dtype, argKind: 'f32',
-    scalars: [...philoxScalars(x.numel), { kind: 'f32', value: keep }, { kind: 'f32', value: Math.fround(1 / keep) }],
-  });
+  const scalars = [...philoxScalars(x.numel), { kind: 'f32' as const, value: keep }, { kind: 'f32' as const, value: Math.fround(1 / keep) }];
+  const out = runMap({ device: x.device, kernel: DROPOUT, inputs: [operand(x, x.shape)], outShape: x.shape, outDtype: x.dtype, argKind: 'f32', scalars });
+  if (x.requiresGrad && isGradEnabled()) {
+    // The backward needs the noise (0 or 1 / (1 - p)): the same draws over ones.
+    const one = full(x.shape.slice(), 1, { dtype: x.dtype, device: x.device });
+    const noise = runMap({ device: x.device, kernel: DROPOUT, inputs: [operand(one, x.shape)], outShape: x.shape, outDtype: x.dtype, argKind: 'f32', scalars });
+    one.dispose();
+    recordOp(op, [x], out, { noise: keepTensor(noise) });
+  }
+  return out;
 }
 
 /** low + (32 random bits mod range), in u32 arithmetic: scalar 4 = low (i32), 5 = range (u32). */

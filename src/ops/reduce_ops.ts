@@ -9,6 +9,7 @@ import { emptyReduction, keepdimValue, reducedDims, reducedShape } from './logic
 import { abs, add, exp, isinf, log, ne, pow, sqrt, square, sub } from './math.js';
 import { max, min, sum, type Dims, type KeepdimArg } from './reduce.js';
 import { reshape } from './views.js';
+import { differentiable, needsGrad } from '../autograd/record.js';
 
 /**
  * Reductions composed of the reduce primitive and elementwise maps: logsumexp and norm. Both
@@ -46,6 +47,12 @@ function dropDims(r: Tensor, shape: number[]): Tensor {
  * then log(sum(exp(x - m))) + m. Integer inputs give float32; an empty reduction gives -inf.
  */
 export function logsumexp(x: Tensor, dim: number | number[], keepdim?: KeepdimArg): Tensor {
+  if (!needsGrad(x)) return logsumexpOf(x, dim, keepdim);
+  const attrs = { dims: reducedDims('logsumexp', x, dim), keepdim: keepdimValue('logsumexp', keepdim), shape: x.shape.slice() };
+  return differentiable('logsumexp', [x], () => logsumexpOf(x, dim, keepdim), attrs);
+}
+
+function logsumexpOf(x: Tensor, dim: number | number[], keepdim?: KeepdimArg): Tensor {
   const op = 'logsumexp';
   tensorArg(op, 'input', x);
   if (dim === undefined || dim === null) throw new XpuTypeError('dim is required', { op, arg: 'dim', expected: 'a dim or an array of dims', got: typeName(dim) });
@@ -74,6 +81,12 @@ export function logsumexp(x: Tensor, dim: number | number[], keepdim?: KeepdimAr
  * reduction gives 0 for every p, as torch.
  */
 export function norm(x: Tensor, p: number | 'fro' = 'fro', dim?: Dims, keepdim?: KeepdimArg): Tensor {
+  if (!needsGrad(x)) return normOf(x, p, dim, keepdim);
+  const attrs = { dims: reducedDims('norm', x, dim), keepdim: keepdimValue('norm', keepdim), shape: x.shape.slice(), p };
+  return differentiable('norm', [x], () => normOf(x, p, dim, keepdim), attrs);
+}
+
+function normOf(x: Tensor, p: number | 'fro', dim?: Dims, keepdim?: KeepdimArg): Tensor {
   const op = 'norm';
   tensorArg(op, 'input', x);
   if (p === ('nuc' as never)) throw new XpuValueError('the nuclear norm is not supported', { op, arg: 'p', expected: "a number or 'fro'", got: "'nuc'" });

@@ -4,6 +4,7 @@ import { broadcastShapes, fmtShape, shapeEq } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkSameDevice, operand, runMap } from './common.js';
 import { ROTARY_KERNEL, rotateHalf } from '../backends/rotary_kernel.js';
+import { needsGrad, recordOp } from '../autograd/record.js';
 
 export { ROTARY_KERNEL, rotateHalf };
 
@@ -44,7 +45,7 @@ export function applyRotary(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
     if (!ok) throw new XpuShapeError('must broadcast to the input', { op, arg: name, expected: `a shape broadcastable to ${fmtShape(x.shape)}`, got: fmtShape(t.shape) });
   }
   const last = x.ndim - 1;
-  return runMap({
+  const out = runMap({
     device,
     kernel: ROTARY_KERNEL,
     inputs: [operand(x, x.shape), operand(cos, x.shape), operand(sin, x.shape)],
@@ -53,4 +54,6 @@ export function applyRotary(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
     argKind: 'f32',
     scalars: [{ kind: 'u32', value: last }, { kind: 'i32', value: d / 2 }, { kind: 'i32', value: x.strides[last] }],
   });
+  if (needsGrad(x, cos, sin)) recordOp(op, [x, cos, sin], out);
+  return out;
 }

@@ -2,6 +2,7 @@ import { checkDType, dtypeInfo, isFloating, type ComputeKind, type DType } from 
 import { contiguousStrides, normalizeDim } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { copyAs, optionsArg, tensorArg, wrap } from './common.js';
+import { differentiable } from '../autograd/record.js';
 
 /**
  * cumsum / cumprod: the scan primitive (row_specs.ts) over a view whose last dim is `dim`,
@@ -49,6 +50,6 @@ function scan(op: 'cumsum' | 'cumprod', x: Tensor, dim: number, options: ScanOpt
 }
 
 /** Cumulative sum along `dim` (torch.cumsum). */
-export const cumsum = (x: Tensor, dim: number, options?: ScanOptions): Tensor => scan('cumsum', x, dim, options);
+export const cumsum = (x: Tensor, dim: number, options?: ScanOptions): Tensor => differentiable('cumsum', [x], () => scan('cumsum', x, dim, options), { dim });
 /** Cumulative product along `dim` (torch.cumprod). */
-export const cumprod = (x: Tensor, dim: number, options?: ScanOptions): Tensor => scan('cumprod', x, dim, options);
+export const cumprod = (x: Tensor, dim: number, options?: ScanOptions): Tensor => differentiable('cumprod', [x], () => scan('cumprod', x, dim, options), { dim });

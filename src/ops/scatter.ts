@@ -1,3 +1,4 @@
+import { needsGrad, recordOp } from '../autograd/record.js';
 import type { MapKernel } from '../backends/backend.js';
 import { XpuDTypeError, XpuShapeError, XpuTypeError, XpuValueError } from '../errors.js';
 import { typeName } from '../format_value.js';
@@ -56,7 +57,9 @@ function scatterImpl(op: 'scatter' | 'scatterAdd', x: Tensor, dim: number, index
     reduce: op === 'scatterAdd' ? 'add' : 'none',
     check: { op, arg: 'index' },
   });
-  return wrap(device, storage, x.shape, x.dtype);
+  const out = wrap(device, storage, x.shape, x.dtype);
+  if (needsGrad(x, s)) recordOp(op, [x, index, s ?? null], out, { dim: d });
+  return out;
 }
 
 function numberOrBool(op: string, v: number | boolean): number {

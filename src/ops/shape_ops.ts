@@ -7,6 +7,7 @@ import { COPY_KERNEL } from './copy_kernel.js';
 import { dtypeInfo } from '../tensor/dtype.js';
 import { cat } from './structural.js';
 import { narrow, reshape, view } from './views.js';
+import { differentiable, track } from '../autograd/record.js';
 
 /**
  * Shape ops: split / chunk (views, no copy), repeat / tile (one copy of an expanded view), flip
@@ -75,7 +76,7 @@ export function repeat(x: Tensor, repeats: number | number[]): Tensor {
   if (reps.length < x.ndim) {
     throw new XpuShapeError('repeats must have at least as many entries as the tensor has dims', { op, arg: 'repeats', expected: `at least ${x.ndim} entries`, got: fmtValue(repeats) });
   }
-  return repeatDims(op, x, reps);
+  return differentiable('repeat', [x], () => repeatDims(op, x, reps), { reps, shape: x.shape });
 }
 
 function repeatDims(op: string, x: Tensor, reps: number[]): Tensor {
@@ -110,7 +111,8 @@ export function tile(x: Tensor, dims: number | number[]): Tensor {
   const op = 'tile';
   tensorArg(op, 'input', x);
   const reps = intList(op, 'dims', dims, 0);
-  return repeatDims(op, x, [...Array<number>(Math.max(0, x.ndim - reps.length)).fill(1), ...reps]);
+  const all = [...Array<number>(Math.max(0, x.ndim - reps.length)).fill(1), ...reps];
+  return differentiable('repeat', [x], () => repeatDims(op, x, all), { reps: all, shape: x.shape });
 }
 
 /**
@@ -122,18 +124,18 @@ export function flip(x: Tensor, dims: number | number[]): Tensor {
   tensorArg(op, 'input', x);
   const list = intList(op, 'dims', dims);
   const ds = normalizeDims(op, list, x.ndim);
-  if (x.ndim === 0) return copyAs(op, x);
+  if (x.ndim === 0) return track('alias', x, copyAs(op, x));
   let offset = x.offset;
   const strides = x.strides.map((s, i) => {
     if (!ds.includes(i)) return s;
     offset += (x.shape[i] - 1) * s;
     return -s;
   });
-  if (x.numel === 0) return copyAs(op, x);
-  return runMap({
+  if (x.numel === 0) return track('alias', x, copyAs(op, x));
+  return track('flip', x, runMap({
     device: x.device, kernel: COPY_KERNEL, outShape: x.shape, outDtype: x.dtype, argKind: dtypeInfo(x.dtype).compute,
     inputs: [{ storage: x.ref.storage, dtype: x.dtype, strides, offset }],
-  });
+  }), { dims: ds });
 }
 
 /**
@@ -170,6 +172,6 @@ export function roll(x: Tensor, shifts: number | number[], dims?: number | numbe
     if (cur !== x) cur.dispose();
     cur = next;
   });
-  return cur === x ? copyAs(op, x) : cur;
+  return cur === x ? track('alias', x, copyAs(op, x)) : cur;
 }
 

@@ -6,6 +6,7 @@ import { copyAs, tensorArg, wrap } from './common.js';
 import { full } from './creation.js';
 import { gather } from './structural.js';
 import { narrow } from './views.js';
+import { track } from '../autograd/record.js';
 
 /**
  * sort / argsort / topk: the sort primitive (row_specs.ts: a stable sort of rows, NaN largest,
@@ -40,7 +41,7 @@ function sortIndices(op: string, x: Tensor, d: number, descending: boolean): Ten
 }
 
 function gatherAlong(x: Tensor, d: number, indices: Tensor): Tensor {
-  return x.ndim === 0 ? copyAs('sort', x) : gather(x, d, indices);
+  return x.ndim === 0 ? track('alias', x, copyAs('sort', x)) : gather(x, d, indices);
 }
 
 /** x sorted along `dim` (default -1), ascending unless `descending`: { values, indices }. */

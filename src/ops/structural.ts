@@ -9,6 +9,8 @@ import { checkSameDevice, operand, runMap, tensorArg, tensorListArg } from './co
 import { full } from './creation.js';
 import { catKernel, TAKE_KERNEL, TRIL_KERNEL, TRIU_KERNEL } from './structural_kernels.js';
 import { unsqueeze } from './views.js';
+import { anyNeedsGrad, recordOp, track } from '../autograd/record.js';
+import { isGradEnabled } from '../autograd/grad_mode.js';
 
 /**
  * Structural ops: cat/stack, indexSelect/gather/embedding, triu/tril. Each is one map kernel
@@ -58,7 +60,9 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
     outShape[d] += t.shape[d];
   }
   // Inputs without elements contribute nothing; leaving them out saves bindings.
-  return catParts(device, kept.map(({ t }) => t).filter((t) => t.numel > 0), d, outShape, dtype);
+  const out = catParts(device, kept.map(({ t }) => t).filter((t) => t.numel > 0), d, outShape, dtype);
+  if (anyNeedsGrad(list)) recordOp('cat', list, out, { dim: d, sizes: list.map((t) => (t.ndim === 1 && t.numel === 0 ? -1 : t.shape[d])) });
+  return out;
 }
 
 function catParts(device: Device, parts: Tensor[], d: number, outShape: number[], dtype: DType): Tensor {
@@ -170,7 +174,9 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
     strides: outShape.map((_, j) => (j === d && index.ndim === 1 ? index.strides[0] : 0)),
   };
   const src: Operand = { storage: x.ref.storage, dtype: x.dtype, offset: x.offset, strides: x.strides.map((s, j) => (j === d ? 0 : s)) };
-  return take({ op, arg: 'index' }, device, x.dtype, idx, src, outShape, x.ndim === 0 ? 0 : x.strides[d], size);
+  const out = take({ op, arg: 'index' }, device, x.dtype, idx, src, outShape, x.ndim === 0 ? 0 : x.strides[d], size);
+  if (x.requiresGrad && isGradEnabled()) recordOp(op, [x, index], out, { dim: d, shape: x.shape });
+  return out;
 }
 
 /** out[i][j][k] = x[index[i][j][k]][j][k] (for dim 0), as torch.gather. */
@@ -192,7 +198,9 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   checkIndicesOnCpu(op, 'index', index, size);
   const idx = operand(index, index.shape);
   const src: Operand = { storage: x.ref.storage, dtype: x.dtype, offset: x.offset, strides: x.strides.map((s, j) => (j === d ? 0 : s)) };
-  return take({ op, arg: 'index' }, device, x.dtype, idx, src, index.shape.slice(), x.ndim === 0 ? 0 : x.strides[d], size);
+  const out = take({ op, arg: 'index' }, device, x.dtype, idx, src, index.shape.slice(), x.ndim === 0 ? 0 : x.strides[d], size);
+  if (x.requiresGrad && isGradEnabled()) recordOp(op, [x, index], out, { dim: d, shape: x.shape });
+  return out;
 }
 
 /** Rows of weight [V, D] at the ids: shape [...ids.shape, D] (torch.nn.functional.embedding). */
@@ -207,7 +215,9 @@ export function embedding(ids: Tensor, weight: Tensor): Tensor {
   checkIndicesOnCpu(op, 'input', ids, rows);
   const idx: Operand = { storage: ids.ref.storage, dtype: ids.dtype, offset: ids.offset, strides: [...ids.strides, 0] };
   const src: Operand = { storage: weight.ref.storage, dtype: weight.dtype, offset: weight.offset, strides: [...ids.shape.map(() => 0), weight.strides[1]] };
-  return take({ op, arg: 'input' }, device, weight.dtype, idx, src, [...ids.shape, width], weight.strides[0], rows);
+  const out = take({ op, arg: 'input' }, device, weight.dtype, idx, src, [...ids.shape, width], weight.strides[0], rows);
+  if (weight.requiresGrad && isGradEnabled()) recordOp(op, [ids, weight], out, { shape: weight.shape });
+  return out;
 }
 
 function triangle(op: 'triu' | 'tril', x: Tensor, diagonal: number): Tensor {
@@ -216,10 +226,10 @@ function triangle(op: 'triu' | 'tril', x: Tensor, diagonal: number): Tensor {
   intArg(op, 'diagonal', diagonal);
   // Any diagonal beyond the matrix keeps all or nothing; clamping keeps it an i32.
   const diag = Math.max(-(2 ** 31 - 1), Math.min(2 ** 31 - 1, diagonal));
-  return runMap({
+  return track(op, x, runMap({
     device: x.device, kernel: op === 'triu' ? TRIU_KERNEL : TRIL_KERNEL, inputs: [operand(x, x.shape)], outShape: x.shape,
     outDtype: x.dtype, argKind: dtypeInfo(x.dtype).compute, scalars: [{ kind: 'i32', value: diag }, { kind: 'u32', value: x.ndim - 2 }],
-  });
+  }), { diagonal });
 }
 
 /** The upper triangle of the last two dims (col - row >= diagonal), zeros elsewhere. */

@@ -5,6 +5,8 @@ import { typeName } from '../format_value.js';
 import { f16BitsToNumber, isDType, type DType, type HostArray } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { copyAs, tensorArg, wrap } from './common.js';
+import { recordOp } from '../autograd/record.js';
+import { isGradEnabled } from '../autograd/grad_mode.js';
 
 /** What `data()` returns per dtype: float16 is widened to Float32Array (Node 20 has no Float16Array). */
 export interface DataArrays {
@@ -97,6 +99,8 @@ export function to(t: Tensor, target: ToTarget): Tensor {
   const { device, dtype } = parseTarget('to', t, target);
   let cur = dtype === t.dtype ? t : copyAs('to', t, dtype);
   if (!device.equals(cur.device)) cur = transfer(cur, device);
+  // A cast's gradient is cast back by the engine; a move's would need the way back (see formulas).
+  if (cur !== t && t.requiresGrad && isGradEnabled()) recordOp(device.equals(t.device) ? 'alias' : 'toDevice', [t], cur);
   return cur;
 }
 

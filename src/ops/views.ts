@@ -3,6 +3,7 @@ import { fmtValue } from '../format_value.js';
 import { arrayArg, fmtShape, inferReshape, intArg, normalizeDim, viewStrides } from '../tensor/shape.js';
 import { makeView, type Tensor } from '../tensor/tensor.js';
 import { copyAs, tensorArg } from './common.js';
+import { track } from '../autograd/record.js';
 
 /**
  * Views share storage with their base: only shape, strides and offset change, no data moves.
@@ -16,18 +17,18 @@ export function view(t: Tensor, shape: number[]): Tensor {
   if (!st) {
     throw new XpuShapeError('view size is not compatible with the input\'s strides', { op: 'view', arg: 'shape', expected: 'a shape that splits or merges only contiguous dims (use reshape() to copy)', got: fmtShape(shape) });
   }
-  return makeView(t, to, st, t.offset);
+  return track('reshape', t, makeView(t, to, st, t.offset), { shape: t.shape });
 }
 
 export function reshape(t: Tensor, shape: number[]): Tensor {
   tensorArg('reshape', 'input', t);
   const to = inferReshape('reshape', t.shape, shape);
   const st = viewStrides(t.shape, t.strides, to);
-  if (st) return makeView(t, to, st, t.offset);
+  if (st) return track('reshape', t, makeView(t, to, st, t.offset), { shape: t.shape });
   const c = copyAs('reshape', t);
   const v = makeView(c, to, viewStrides(c.shape, c.strides, to)!, 0);
   c.dispose();
-  return v;
+  return track('reshape', t, v, { shape: t.shape });
 }
 
 export function permute(t: Tensor, dims: number[]): Tensor {
@@ -36,7 +37,7 @@ export function permute(t: Tensor, dims: number[]): Tensor {
   if (nd.length !== t.ndim || new Set(nd).size !== nd.length) {
     throw new XpuValueError('dims must be a permutation of the tensor\'s dims', { op: 'permute', arg: 'dims', expected: `a permutation of 0..${t.ndim - 1}`, got: fmtValue(dims) });
   }
-  return makeView(t, nd.map((d) => t.shape[d]), nd.map((d) => t.strides[d]), t.offset);
+  return track('permute', t, makeView(t, nd.map((d) => t.shape[d]), nd.map((d) => t.strides[d]), t.offset), { dims: nd });
 }
 
 export function transpose(t: Tensor, dim0: number, dim1: number): Tensor {
@@ -45,14 +46,14 @@ export function transpose(t: Tensor, dim0: number, dim1: number): Tensor {
   const b = normalizeDim('transpose', dim1, t.ndim, 'dim1');
   const perm = Array.from({ length: t.ndim }, (_, i) => i);
   [perm[a], perm[b]] = [perm[b], perm[a]];
-  return t.ndim === 0 ? makeView(t, [], [], t.offset) : permute(t, perm);
+  return t.ndim === 0 ? track('alias', t, makeView(t, [], [], t.offset)) : permute(t, perm);
 }
 
 /** 2-D transpose (t.T for matrices, a no-op view for 0-D and 1-D). */
 export function t2(t: Tensor): Tensor {
   tensorArg('t', 'input', t);
   if (t.ndim > 2) throw new XpuShapeError('t() expects a tensor with <= 2 dims', { op: 't', arg: 'input', expected: '<= 2 dims', got: `${t.ndim} dims` });
-  return t.ndim < 2 ? makeView(t.check('t'), t.shape, t.strides, t.offset) : transpose(t, 0, 1);
+  return t.ndim < 2 ? track('alias', t, makeView(t.check('t'), t.shape, t.strides, t.offset)) : transpose(t, 0, 1);
 }
 
 export function expand(t: Tensor, shape: number[]): Tensor {
@@ -84,7 +85,7 @@ export function expand(t: Tensor, shape: number[]): Tensor {
     outShape.push(size);
     strides.push(size === have ? t.strides[src] : 0);
   }
-  return makeView(t, outShape, strides, t.offset);
+  return track('expand', t, makeView(t, outShape, strides, t.offset)); // the engine sums the gradient back
 }
 
 export function narrow(t: Tensor, dim: number, start: number, length: number): Tensor {
@@ -100,7 +101,7 @@ export function narrow(t: Tensor, dim: number, start: number, length: number): T
   }
   const shape = t.shape.slice();
   shape[d] = length;
-  return makeView(t, shape, t.strides, t.offset + s * t.strides[d]);
+  return track('slice', t, makeView(t, shape, t.strides, t.offset + s * t.strides[d]), { shape: t.shape, dim: d, start: s, step: 1 });
 }
 
 /**
@@ -128,7 +129,7 @@ export function slice(t: Tensor, dim: number, start = 0, end?: number, step = 1)
   const strides = t.strides.slice();
   shape[d] = Math.ceil((e - s) / step);
   strides[d] = t.strides[d] * step;
-  return makeView(t, shape, strides, t.offset + s * t.strides[d]);
+  return track('slice', t, makeView(t, shape, strides, t.offset + s * t.strides[d]), { shape: t.shape, dim: d, start: s, step });
 }
 
 /** The slice at `index` along `dim`, with that dim removed (t[i] for dim 0). */
@@ -139,14 +140,14 @@ export function select(t: Tensor, dim: number, index: number): Tensor {
   const size = t.shape[d];
   intArg('select', 'index', index, { min: -size, max: size - 1, rangeError: XpuIndexError });
   const i = index < 0 ? index + size : index;
-  return makeView(t, t.shape.filter((_, j) => j !== d), t.strides.filter((_, j) => j !== d), t.offset + i * t.strides[d]);
+  return track('select', t, makeView(t, t.shape.filter((_, j) => j !== d), t.strides.filter((_, j) => j !== d), t.offset + i * t.strides[d]), { shape: t.shape, dim: d, index: i });
 }
 
 export function squeeze(t: Tensor, dim?: number | number[]): Tensor {
   tensorArg('squeeze', 'input', t);
   const dims = dim === undefined || dim === null ? t.shape.map((_, i) => i) : (Array.isArray(dim) ? dim : [dim]).map((d) => normalizeDim('squeeze', d, t.ndim));
   const drop = new Set(dims.filter((d) => t.shape[d] === 1));
-  return makeView(t, t.shape.filter((_, i) => !drop.has(i)), t.strides.filter((_, i) => !drop.has(i)), t.offset);
+  return track('reshape', t, makeView(t, t.shape.filter((_, i) => !drop.has(i)), t.strides.filter((_, i) => !drop.has(i)), t.offset), { shape: t.shape });
 }
 
 export function unsqueeze(t: Tensor, dim: number): Tensor {
@@ -157,7 +158,7 @@ export function unsqueeze(t: Tensor, dim: number): Tensor {
   const stride = d < t.ndim ? t.shape[d] * t.strides[d] : 1;
   shape.splice(d, 0, 1);
   strides.splice(d, 0, stride);
-  return makeView(t, shape, strides, t.offset);
+  return track('reshape', t, makeView(t, shape, strides, t.offset), { shape: t.shape });
 }
 
 export function flatten(t: Tensor, startDim = 0, endDim = -1): Tensor {
@@ -173,9 +174,9 @@ export function flatten(t: Tensor, startDim = 0, endDim = -1): Tensor {
 /** `t` itself if it is already contiguous, else a contiguous copy. */
 export function contiguous(t: Tensor): Tensor {
   tensorArg('contiguous', 'input', t);
-  return t.isContiguous() ? makeView(t, t.shape, t.strides, t.offset) : copyAs('contiguous', t);
+  return track('alias', t, t.isContiguous() ? makeView(t, t.shape, t.strides, t.offset) : copyAs('contiguous', t));
 }
 
 export function clone(t: Tensor): Tensor {
-  return copyAs('clone', tensorArg('clone', 'input', t));
+  return track('alias', t, copyAs('clone', tensorArg('clone', 'input', t)));
 }

@@ -11,6 +11,7 @@ import { int8RowStride } from './formats.js';
 import { isGgufWeightFormat } from './gguf_formats.js';
 import type { QuantizedTensor } from './quantized_tensor.js';
 import { quantizeRowsInt8 } from './quantize_rows.js';
+import { differentiable } from '../autograd/record.js';
 
 export interface QuantLinearOptions {
   bias?: Tensor;
@@ -39,6 +40,11 @@ function rowsOf(t: Tensor, m: number, n: number): [number, number] | undefined {
 }
 
 export function quantizedLinear(input: Tensor, qw: QuantizedTensor, options: QuantLinearOptions = {}): Tensor {
+  // The weight is frozen: gradients flow to the input, the bias and the residual only.
+  return differentiable('linearQuantized', [input, options.bias ?? null, options.residual ?? null], () => quantizedLinearOf(input, qw, options), { weight: qw, activation: options.activation });
+}
+
+function quantizedLinearOf(input: Tensor, qw: QuantizedTensor, options: QuantLinearOptions): Tensor {
   const op = 'linear';
   const bias = optionalTensorArg(op, 'bias', options.bias);
   optionalTensorArg(op, 'residual', options.residual);

@@ -2,3 +2,5 @@
 import './elementwise.js';
 import './reduce.js';
 import './linalg.js';
+import './structural.js';
+import './norm.js';

@@ -5,6 +5,8 @@ import { matmul } from '../../ops/matmul.js';
 import { reshape, squeeze, transpose, unsqueeze } from '../../ops/views.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { defineGrad } from '../record.js';
+import { quantizedLinear } from '../../quant/linear.js';
+import type { QuantizedTensor } from '../../quant/quantized_tensor.js';
 import { geluGrad, reluGrad, siluGrad } from './elementwise.js';
 
 /**
@@ -70,5 +72,18 @@ defineGrad('linear', {
       c.needs[2] ? gz : null, // summed over the rows by the engine
       c.needs[3] ? g : null,
     ];
+  },
+});
+
+// linear over a quantized (frozen) weight: inputs [x, bias, residual]; x's gradient through the
+// dequantized weight (made for the backward, then dropped).
+defineGrad('linearQuantized', {
+  save: { inputs: true },
+  backward: ([g0], c) => {
+    const [x, bias] = c.inputs as (T | null)[];
+    const { weight, activation } = c.attrs as { weight: QuantizedTensor; activation?: Activation };
+    const g = g0 as T;
+    const gz = activation ? ACTIVATION_GRADS[activation](g, quantizedLinear(x as T, weight, { bias: bias ?? undefined })) : g;
+    return [c.needs[0] ? matmul(gz, weight.dequantize(gz.dtype === 'float16' ? 'float16' : 'float32')) : null, c.needs[1] ? gz : null, c.needs[2] ? g : null];
   },
 });
