@@ -204,6 +204,17 @@ describe.each(testDevices())('compile on %s', (device) => {
     caught(() => strict(input([4], 1, device)), xpu.XpuValueError);
   });
 
+  it('a compiled function inside another, and under the profiler', async () => {
+    const inner = xpu.compile((a: Tensor) => a.mul(2).exp());
+    const outer = xpu.compile((a: Tensor, b: Tensor) => inner(a).add(inner(b)).sigmoid());
+    const eager = (a: Tensor, b: Tensor) => a.mul(2).exp().add(b.mul(2).exp()).sigmoid();
+    xpu.profiler.start();
+    await expectSame(outer(input([6], 1, device), input([6], 2, device)), eager(input([6], 1, device), input([6], 2, device)), 'capture under the profiler');
+    await xpu.profiler.stop();
+    for (let j = 3; j < 7; j += 2) await expectSame(outer(input([6], j, device), input([6], j + 1, device)), eager(input([6], j, device), input([6], j + 1, device)), `replay ${j}`);
+    expect(outer.stats()).toMatchObject({ captures: 1, replays: 2, replaySteps: 1 });
+  });
+
   it('folds a GEMM activation and residual into its epilogue', async () => {
     const f = (x: Tensor, w: Tensor, r: Tensor) => x.matmul(w).gelu().add(r).mul(0.5);
     const compiled = xpu.compile(f);
