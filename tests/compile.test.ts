@@ -114,6 +114,23 @@ describe.each(testDevices())('compile on %s', (device) => {
     expect(fused).toBeGreaterThan(5); // the programs do exercise fusion
   });
 
+  it('agrees with eager on float16 and integer programs (rounding and wrapping kept between fused ops)', async () => {
+    const f16 = (x: Tensor, y: Tensor) => x.mul(3.3).add(y).tanh().mul(x).sub(y.mul(0.7)).sigmoid().mul(1000).add(x);
+    const ints = (x: Tensor, y: Tensor) => xpu.where(x.mul(7).add(y).gt(3), x.mul(x).sub(y), y.neg()).to('int8').to('int32').mul(5).add(x);
+    const cases: [(x: Tensor, y: Tensor) => Tensor, (seed: number) => [Tensor, Tensor]][] = [
+      [f16, (s) => [input([5, 8], s, device).half(), input([8], s + 1, device).half()]],
+      [ints, (s) => [input([5, 8], s, device, 20).to('int32'), input([5, 8], s + 1, device, 20).to('int32')]],
+    ];
+    for (const [f, make] of cases) {
+      const compiled = xpu.compile(f);
+      for (let call = 0; call < 3; call++) {
+        const args = make(10 * call + 1);
+        await expectSame(compiled(...args), f(...args), `${f === f16 ? 'float16' : 'int'} call ${call}`);
+      }
+      expect(compiled.stats().fusedKernels).toBe(1);
+    }
+  });
+
   it('a fused chain is one launch, matches float64, and allocates only its output', async () => {
     const f = (x: Tensor, y: Tensor) => x.mul(2).add(y).tanh().mul(x).sub(0.5).sigmoid().mul(3).add(1);
     const compiled = xpu.compile(f);
