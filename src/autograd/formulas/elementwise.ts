@@ -104,12 +104,13 @@ binary(
   'pow',
   { inputs: true, outputs: true },
   (g, a, b) => {
-    const d = mul(b, pow(a, sub(b, 1) as T | number));
+    const d = mul(b, pow(a, typeof b === 'number' ? b - 1 : sub(b, 1)));
     return mul(g, typeof b === 'number' ? (b === 0 ? mul(d, 0) : d) : where(eq(b, 0), 0, d));
   },
   (g, a, _b, out) => {
-    const d = mul(out, log(a as T));
-    return mul(g, typeof a === 'number' ? d : where(logicalAnd(eq(a, 0), ge(out, 0)), 0, d));
+    if (typeof a === 'number') return mul(g, mul(out, Math.log(a)));
+    const d = mul(out, log(a));
+    return mul(g, where(logicalAnd(eq(a, 0), ge(out, 0)), 0, d));
   },
 );
 // Ties share the gradient equally (torch's maximum / minimum).

@@ -116,7 +116,7 @@ defineGrad('clamp', {
     let inside: T | null = null;
     if (lo !== null) inside = ge(xt, lo);
     if (hi !== null) inside = inside ? logicalAnd(inside, le(xt, hi)) : le(xt, hi);
-    const ordered = lo !== null && hi !== null ? le(lo as T, hi) : null;
+    const ordered = lo !== null && hi !== null && (typeof lo !== 'number' || typeof hi !== 'number') ? le(lo as T, hi) : null;
     const below = lo !== null ? (ordered ? logicalAnd(lt(xt, lo), ordered) : lt(xt, lo)) : null;
     const above = hi !== null ? (ordered ? logicalOr(gt(xt, hi), logicalNot(ordered)) : gt(xt, hi)) : null;
     return [
