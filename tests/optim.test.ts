@@ -172,6 +172,7 @@ describe('optim errors', () => {
     expect(() => new xpu.optim.AdamW([xpu.zeros([3], { dtype: 'int32' })])).toThrow(xpu.XpuDTypeError);
     expect(() => new xpu.optim.AdamW([xpu.zeros([3, 2]).transpose(0, 1)])).toThrow(xpu.XpuValueError);
     expect(() => new xpu.optim.AdamW([p, p])).toThrow(xpu.XpuValueError);
+    expect(() => new xpu.optim.AdamW([p, xpu.view(p, [3])])).toThrow(/share one storage/);
     const opt = new xpu.optim.AdamW([p]);
     p.grad = xpu.zeros([4]);
     expect(() => opt.step()).toThrow(xpu.XpuShapeError);

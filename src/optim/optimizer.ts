@@ -90,6 +90,7 @@ export abstract class Optimizer<O extends GroupOptions> {
     const params = [...(init.params as Iterable<unknown>)];
     if (params.length === 0) throw new XpuValueError('parameter group is empty', { op, arg: 'params', expected: 'at least one parameter', got: 'none' });
     const seen = new Set(this.paramGroups.flatMap((g) => g.params));
+    const storages = new Set([...seen].map((p) => p.ref.storage));
     params.forEach((p, i) => {
       if (!isTensor(p)) throw new XpuTypeError('parameters must be Tensors', { op, arg: `params[${i}]`, expected: 'Tensor', got: typeName(p) });
       p.check(op, `params[${i}]`);
@@ -97,7 +98,11 @@ export abstract class Optimizer<O extends GroupOptions> {
       if (!p.isContiguous()) throw new XpuValueError('parameters are updated in place and must be contiguous', { op, arg: `params[${i}]`, expected: 'a contiguous tensor', got: `strides [${p.strides.join(', ')}]` });
       if (p.device !== (params[0] as Tensor).device) throw new XpuDeviceError('the parameters of a group must share one device', { op, arg: `params[${i}]`, expected: String((params[0] as Tensor).device), got: String(p.device) });
       if (seen.has(p)) throw new XpuValueError('a parameter appears in more than one group (or twice)', { op, arg: `params[${i}]`, expected: 'distinct parameters', got: p.toString() });
+      // Tied weights here are two tensors over one storage, each with its own gradient: stepping
+      // both would update the storage twice with two states (torch has one Parameter). Refused.
+      if (storages.has(p.ref.storage)) throw new XpuValueError('two parameters share one storage (tied weights?)', { op, arg: `params[${i}]`, expected: 'parameters with their own storage (pass one of the tied tensors)', got: p.toString() });
       seen.add(p);
+      storages.add(p.ref.storage);
     });
     const overrides: Record<string, unknown> = { ...(init as object) };
     delete overrides.params;
