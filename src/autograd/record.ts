@@ -110,9 +110,22 @@ export interface SaveSpec {
   outputs?: boolean;
 }
 
+/** The leaf a saved view stands for (its gradient goes to that leaf). */
+const LEAF_OF = new WeakMap<Tensor, Tensor>();
+
+/**
+ * A view the node owns, that stands for `t` in the graph too (same gradFn, or the same leaf), so
+ * that a backward run with createGraph differentiates through what it saved.
+ */
 function saveView(t: Tensor): Tensor {
   const v = keep(makeView(t, t.shape, t.strides, t.offset));
   SAVED.add(v);
+  if (t.requiresGrad) {
+    v.requiresGrad = true;
+    v.gradFn = t.gradFn;
+    if (t.gradFn) OUTPUT_INDEX.set(v, outputIndexOf(t));
+    else LEAF_OF.set(v, LEAF_OF.get(t) ?? t);
+  }
   return v;
 }
 
@@ -140,16 +153,16 @@ export function record(name: string, inputs: readonly unknown[], outputs: Tensor
   for (const x of inputs) {
     if (x instanceof Tensor && x.requiresGrad) {
       const fn = x.gradFn;
-      next.push(fn instanceof GradNode ? { node: fn, index: outputIndexOf(x) } : { leaf: x });
+      next.push(fn instanceof GradNode ? { node: fn, index: outputIndexOf(x) } : { leaf: LEAF_OF.get(x) ?? x });
       inputMeta.push(metaOf(x));
     } else {
       next.push(null);
       inputMeta.push(null);
     }
   }
-  const saved: SavedContext = {
+  const saved: { -readonly [K in keyof SavedContext]: SavedContext[K] } = {
     inputs: inputs.map((x) => (x instanceof Tensor ? (save.inputs ? saveView(x) : undefined) : x)),
-    outputs: save.outputs ? outs.map(saveView) : [],
+    outputs: [],
     attrs,
     needs: next.map((e) => e !== null),
   };
@@ -160,6 +173,8 @@ export function record(name: string, inputs: readonly unknown[], outputs: Tensor
     o.gradFn = node;
     if (j > 0) OUTPUT_INDEX.set(o, j);
   });
+  // Outputs are saved once they belong to the node (a saved output stands for it under createGraph).
+  if (save.outputs) saved.outputs = outs.map(saveView);
 }
 
 /** A backward formula, defined once per op name (src/autograd/formulas/*) and looked up by recordOp. */
