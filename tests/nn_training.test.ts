@@ -17,6 +17,8 @@ describe.each(testDevices())('nn training on %s', (device) => {
     const model = new nn.Sequential(new nn.Linear(4, 3, { device }), new nn.ReLU(), new nn.Dropout(0.5), new nn.Linear(3, 2, { device, bias: false }));
     expect([...model.namedParameters()].map(([n]) => n)).toEqual(['0.weight', '0.bias', '3.weight']);
     expect([...model.parameters()].length).toBe(3);
+    const moved = await new nn.Sequential(new nn.Linear(4, 3)).to(device);
+    expect([...moved.parameters()].length).toBe(2);
     const frozen = new nn.Linear(4, 3, { device, random: false });
     expect(frozen.weight).toMatchObject({ requiresGrad: false });
     expect([...frozen.parameters()]).toEqual([]);

@@ -212,6 +212,8 @@ export class Module {
         if (isTensor(p)) moved = await p.toAsync(device);
         else if (p.toAsync) moved = await p.toAsync(device);
         else throw new XpuValueError('this quantized parameter cannot be moved between devices', { op: 'Module.to', arg: name, expected: 'a parameter with toAsync()', got: `scheme ${p.scheme}` });
+        // A moved parameter stays trainable (or frozen) as it was.
+        if (isTensor(p) && isTensor(moved)) moved.requiresGrad = p.requiresGrad;
         if (moved !== p) p.dispose();
         m.#params.set(name, moved);
       }
