@@ -4,7 +4,7 @@
 // it scatters pf back into the parameters afterwards. An element finds its parameter (segment) by
 // binary search in the segment table: vec4 (start, end, stepSize or first-step flag, sqrt(1 -
 // beta2^step)), sorted by start; elements of parameters without a gradient this step are in no
-// segment and are left alone. The arithmetic is optimStepElement (src/backends/optim_spec.ts):
+// segment and are left alone. The arithmetic is optimStepTwin's (src/backends/cpu/optim.ts):
 // torch 1.13's single-tensor SGD / Adam / AdamW, op by op in f32.
 // Prelude: Params P (n, nseg, the f32 hyper-parameters), bindings pf (rw), gf, seg, s0, s1, s2 (rw).
 override RULE: u32;      // 0 sgd, 1 adam, 2 adamw

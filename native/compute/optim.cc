@@ -1,6 +1,6 @@
 // The fused optimizer step on cpu (src/backends/cpu/optim.ts): one call per parameter group walks
 // every parameter of the group and updates it and its optimizer state in place. The arithmetic is
-// src/backends/optim_spec.ts's optimStepElement, torch 1.13's single-tensor SGD / Adam / AdamW op
+// src/backends/cpu/optim.ts's optimStepTwin, torch 1.13's single-tensor SGD / Adam / AdamW op
 // by op in float32 (each op rounded to float32, no fused multiply-adds: the intrinsics below are
 // separate multiplies and adds, and the scalar tail is compiled without contraction), so it
 // matches the TypeScript twin bit for bit. 16 lanes at a time with AVX-512 where the addon is
@@ -41,7 +41,7 @@ struct Segment {
   bool first;
 };
 
-// One element: optimStepElement, transcribed.
+// One element: optimStepTwin's loop body, transcribed.
 inline void Step1(const Hyper& h, const Segment& s, int64_t i) {
   float p = s.p[i];
   float d = h.maximize ? -s.g[i] : s.g[i];

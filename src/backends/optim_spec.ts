@@ -9,8 +9,8 @@ import type { Storage } from './operand.js';
  *
  * The arithmetic is torch 1.13's single-tensor form (torch/optim/sgd.py, adam.py, adamw.py), op by
  * op in float32 with the hyper-parameters rounded to float32, as torch's CPU kernels compute:
- * every backend (the TypeScript twin, native/compute/optim.cc, kernels/optim.wgsl) follows
- * optimStepElement below.
+ * every backend follows the TypeScript twin (optimStepTwin in src/backends/cpu/optim.ts, the
+ * reference), native/compute/optim.cc and kernels/optim.wgsl transcribing it.
  */
 export type OptimRule = 'sgd' | 'adam' | 'adamw';
 
@@ -74,43 +74,11 @@ export interface OptimScalars {
   decay: number;
 }
 
-const f = Math.fround;
 
 export function optimScalars(h: OptimHyper): OptimScalars {
+  const f = Math.fround;
   return {
     lr: f(h.lr), wd: f(h.weightDecay), mom: f(h.momentum), damp1: f(1 - h.dampening),
     b1: f(h.beta1), omb1: f(1 - h.beta1), b2: f(h.beta2), omb2: f(1 - h.beta2), eps: f(h.eps), decay: f(1 - h.lr * h.weightDecay),
   };
-}
-
-/**
- * The reference arithmetic for one element (the TypeScript twin runs it; the WGSL and C++ kernels
- * transcribe it). `s` holds the element's state values and is updated; returns the new parameter.
- * Each Math.fround is one float32 op of torch's sequence.
- */
-export function optimStepElement(rule: OptimRule, h: OptimHyper, c: OptimScalars, p: number, g: number, s: number[], seg: OptimSegment): number {
-  let d = h.maximize ? -g : g;
-  if (rule === 'sgd') {
-    if (c.wd !== 0) d = f(d + f(c.wd * p));
-    if (c.mom !== 0) {
-      const buf = seg.first ? d : f(f(s[0] * c.mom) + f(c.damp1 * d));
-      s[0] = buf;
-      d = h.nesterov ? f(d + f(c.mom * buf)) : buf;
-    }
-    return f(p + f(-c.lr * d));
-  }
-  if (rule === 'adamw') p = f(p * c.decay);
-  else if (c.wd !== 0) d = f(d + f(c.wd * p));
-  const m = f(f(s[0] * c.b1) + f(c.omb1 * d));
-  const v = f(f(s[1] * c.b2) + f(c.omb2 * f(d * d)));
-  s[0] = m;
-  s[1] = v;
-  let vh = v;
-  if (h.amsgrad) {
-    // torch.maximum: NaN wins.
-    vh = Number.isNaN(s[2]) || Number.isNaN(v) ? NaN : Math.max(s[2], v);
-    s[2] = vh;
-  }
-  const denom = f(f(f(Math.sqrt(vh)) / f(seg.bc2Sqrt)) + c.eps);
-  return f(p + f(f(-seg.stepSize) * f(m / denom)));
 }

@@ -1,5 +1,5 @@
 import type { OptimStepSpec } from '../optim_spec.js';
-import { optimScalars, optimStepElement } from '../optim_spec.js';
+import { optimScalars } from '../optim_spec.js';
 import { ewPath, missingNative, wantsNative } from './native_ew_path.js';
 import { nativeCompute } from './native_jobs.js';
 import type { NativeCompute } from './native.js';
@@ -8,7 +8,7 @@ import type { CpuStorage } from './storage.js';
 /**
  * The fused optimizer step on cpu: one native call per parameter group (native/compute/optim.cc,
  * AVX-512 where built for it) that walks every parameter of the group, or the TypeScript twin
- * (optimStepElement, element by element) where the addon is absent, the group is small, or
+ * (optimStepTwin below) where the addon is absent, the group is small, or
  * XPU_CPU_ELEMENTWISE=ts. Both run on the JS thread after the storages' pending native jobs
  * (CpuStorage.data waits for them), in place.
  */
@@ -50,19 +50,55 @@ export function cpuOptimStep(spec: OptimStepSpec): void {
   optimStepTwin(spec);
 }
 
-/** The TypeScript twin: optimStepElement over every element of every segment. */
+/**
+ * The TypeScript twin and the reference of the three backends: torch 1.13's arithmetic, each
+ * Math.fround one float32 op of its sequence; the rule's branches are taken once per segment.
+ */
 export function optimStepTwin(spec: OptimStepSpec): void {
   const c = optimScalars(spec.hyper);
-  const state = spec.state.map((s) => (s as CpuStorage).data as Float32Array);
-  const s: number[] = [0, 0, 0];
+  const h = spec.hyper;
+  const f = Math.fround;
+  const [s0, s1, s2] = spec.state.map((st) => (st as CpuStorage).data as Float32Array);
   for (const seg of spec.segments) {
     const p = (seg.param as CpuStorage).data as Float32Array;
     const g = (seg.grad as CpuStorage).data as Float32Array;
-    for (let i = 0; i < seg.numel; i++) {
-      const e = seg.start + i;
-      for (let k = 0; k < state.length; k++) s[k] = state[k][e];
-      p[seg.paramOffset + i] = optimStepElement(spec.rule, spec.hyper, c, p[seg.paramOffset + i], g[seg.gradOffset + i], s, seg);
-      for (let k = 0; k < state.length; k++) state[k][e] = s[k];
+    const po = seg.paramOffset - seg.start;
+    const go = seg.gradOffset - seg.start;
+    const end = seg.start + seg.numel;
+    if (spec.rule === 'sgd') {
+      for (let e = seg.start; e < end; e++) {
+        let d = h.maximize ? -g[go + e] : g[go + e];
+        const pv = p[po + e];
+        if (c.wd !== 0) d = f(d + f(c.wd * pv));
+        if (c.mom !== 0) {
+          const buf = seg.first ? d : f(f(s0[e] * c.mom) + f(c.damp1 * d));
+          s0[e] = buf;
+          d = h.nesterov ? f(d + f(c.mom * buf)) : buf;
+        }
+        p[po + e] = f(pv + f(-c.lr * d));
+      }
+      continue;
+    }
+    const adamw = spec.rule === 'adamw';
+    const stepSize = f(-seg.stepSize);
+    const bc2 = f(seg.bc2Sqrt);
+    for (let e = seg.start; e < end; e++) {
+      let d = h.maximize ? -g[go + e] : g[go + e];
+      let pv = p[po + e];
+      if (adamw) pv = f(pv * c.decay);
+      else if (c.wd !== 0) d = f(d + f(c.wd * pv));
+      const m = f(f(s0[e] * c.b1) + f(c.omb1 * d));
+      const v = f(f(s1[e] * c.b2) + f(c.omb2 * f(d * d)));
+      s0[e] = m;
+      s1[e] = v;
+      let vh = v;
+      if (h.amsgrad) {
+        const old = s2[e];
+        vh = old !== old || v !== v ? NaN : Math.max(old, v);
+        s2[e] = vh;
+      }
+      const denom = f(f(f(Math.sqrt(vh)) / bc2) + c.eps);
+      p[po + e] = f(pv + f(stepSize * f(m / denom)));
     }
   }
 }
