@@ -123,6 +123,15 @@ describe.each(testDevices())('losses on %s', (device) => {
       expectClose(await gradOf(loss, x, upT), out.grad, 1e-5, `${name} grad`);
     }
   });
+
+  it('xpu.autograd.gradcheck agrees with the closed-form backward nodes', async () => {
+    const x = xpu.tensor(f32(randomData(12, 10, 1)), { shape: [3, 4], device, requiresGrad: true });
+    const t = xpu.tensor(Int32Array.from([1, -100, 3]), { shape: [3], device });
+    const p = xpu.tensor(f32(randomData(12, 11, 1)).map((v) => Math.abs(v) % 1), { shape: [3, 4], device });
+    expect(await xpu.autograd.gradcheck((a) => F.crossEntropy(a, t, { labelSmoothing: 0.2, reduction: 'sum' }), [x])).toBe(true);
+    expect(await xpu.autograd.gradcheck((a) => F.binaryCrossEntropyWithLogits(a, p, { posWeight: xpu.full([4], 2, { device }) }), [x])).toBe(true);
+    expect(await xpu.autograd.gradcheck((a) => F.mseLoss(a, p, { reduction: 'none' }), [x])).toBe(true);
+  });
 });
 
 describe('loss errors', () => {
