@@ -23,7 +23,7 @@ const CHAIN_N = M;
 const CHAIN_OPS = 10;
 const SMALL_N = 256;
 const SMALL_OPS = 100;
-const REPLAY_CALLS = 10;
+const REPLAY_CALLS = 40;
 const CHECK_N = 4096;
 const BOUND = 1e-5;
 
