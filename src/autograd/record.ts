@@ -97,6 +97,14 @@ export function needsGrad(...xs: unknown[]): boolean {
   return false;
 }
 
+/**
+ * needsGrad(a, b) without the rest array, for the hottest call sites (binary elementwise ops):
+ * two field reads when nothing requires grad.
+ */
+export function needsGrad2(a: unknown, b: unknown): boolean {
+  return (requires(a) || requires(b)) && isGradEnabled();
+}
+
 /** needsGrad over a list (cat, stack): no spread on the hot path. */
 export function anyNeedsGrad(xs: readonly unknown[]): boolean {
   if (!isGradEnabled()) return false;

@@ -8,7 +8,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { checkSameDevice, copyAs, operand, runMap, scalarWgsl, tensorArg } from './common.js';
 import { BINARY, BOOL_RESULT, INTEGER_DIVISIONS, PARAMETRIC, UNARY, type ElementwiseDef } from './elementwise_table.js';
 import { checkIntegerDivisor } from './divisor.js';
-import { needsGrad, recordOp } from '../autograd/record.js';
+import { needsGrad, needsGrad2, recordOp } from '../autograd/record.js';
 
 /** A tensor, or a JS number/boolean that acts as a scalar (PyTorch's "wrapped number"). */
 export type TensorOrScalar = Tensor | number | boolean;
@@ -170,7 +170,7 @@ export function binaryOp(name: keyof typeof BINARY & string, a: TensorOrScalar, 
   if (INTEGER_DIVISIONS.has(name)) checkIntegerDivisor(name, b, t);
   const outDtype = BOOL_RESULT.has(name) ? 'bool' : t;
   const out = run(name, BINARY[name], [a, b], t, outDtype, ['input', 'other']);
-  if (needsGrad(a, b)) recordOp(name, [a, b], out);
+  if (needsGrad2(a, b)) recordOp(name, [a, b], out);
   return out;
 }
 
