@@ -229,6 +229,13 @@ describe.each(testDevices())('compile on %s', (device) => {
     expect(a).not.toEqual(b); // fresh numbers each call, as eager
     expect(random.stats().fallbackReason).toMatch(/random/);
     expect(warn.mock.calls.filter((c) => String(c[0]).includes('xpu.compile'))).toHaveLength(2);
+    const w = input([4], 9, device);
+    w.requiresGrad = true; // a parameter read from the closure
+    const grads = xpu.compile((x: Tensor) => x.mul(w));
+    grads(input([4], 1, device));
+    expect(grads(input([4], 2, device)).requiresGrad).toBe(true); // eager again, with its graph
+    expect(grads.stats().fallbackReason).toMatch(/requires grad/);
+    expect(warn.mock.calls.filter((c) => String(c[0]).includes('xpu.compile'))).toHaveLength(3);
     const strict = xpu.compile((x: Tensor) => x.add(xpu.rand([4], { device })), { fullgraph: true });
     caught(() => strict(input([4], 1, device)), xpu.XpuValueError);
   });

@@ -17,6 +17,7 @@ import { SPEC_PRIMITIVES, type Graph, type OutputTemplate, type OutputTensor, ty
  *   divisors on the host): what comes after may depend on the data;
  * - random numbers: the generator advances per call, a replay would repeat them;
  * - a returned tensor whose storage the function did not compute and was not given;
+ * - a returned tensor that requires grad (autograd's graph is built by running ops);
  * - an async function.
  * Calls a backend makes to itself (a reduction that casts with a map) run at depth > 0 and are
  * part of the outer call's replay, so they are not recorded.
@@ -194,6 +195,9 @@ export function capture(fn: (...a: never[]) => unknown, args: unknown[], inputs:
 
 function outputTemplate(x: unknown, rec: Recorder, outputs: OutputTensor[], depth: number): OutputTemplate {
   if (x instanceof Tensor) {
+    // Autograd records its graph as ops run (a parameter that requires grad, read from the
+    // closure); a replay runs no ops, so its results would silently have no graph.
+    if (x.requiresGrad || x.gradFn) fail(rec, 'its result requires grad (autograd is not captured; run it under noGrad() for inference)');
     const value = rec.tracked.get(x.ref.storage);
     if (value === undefined) {
       fail(rec, 'it returns a tensor it neither computed nor was given (a tensor from its closure)');
