@@ -1,112 +1,149 @@
-// Attention backward, sweep 2 of 2: one invocation per key row (b, kv head hk, j), after
-// backward_dq.wgsl has written each query row's (lse, delta) to `stats`:
-//   dv_j = sum_i p_ij dOut_i,  dk_j = scale * sum_i ds_ij q_i
-// over every query row i of every query head of hk's GQA group (causal: rows i >= j only), with
-// p and ds as in backward_dq.wgsl. k_j, v_j and both accumulators stay in the invocation; the
-// lanes of a workgroup are consecutive keys of one (b, hk) mostly, so they read the same q /
-// dOut rows.
+// Attention backward, sweep 2 of 2, after backward_dq.wgsl wrote each query row's (lse, delta)
+// to `stats`: one workgroup of LANES invocations per (batch, KV head, tile of BK keys), over the
+// query tiles of BQ rows of every query head of the GQA group (causal: from the tile's first
+// key). Per query tile: S = Q K^T and dP = dOut V^T (lane x takes keys x, x + LANES, ... against
+// all rows; q and dOut rows are uniform reads of workgroup memory), P and dS into workgroup
+// memory, then dV += P^T dOut and dK += dS^T Q with invocation x owning vec4 columns x,
+// x + LANES, ... of all BK keys (named accumulators, unrolled by the launcher). q is pre-scaled,
+// so dK needs no final scale. No [L, S] matrix.
 //
-// From the prelude: as backward_dq.wgsl; out = dk; in_do, stats (read), dv_out.
+// From the prelude: as backward_dq.wgsl; out = dk; in_do, stats (read), dv_out; consts CGV (dv
+// columns per lane) beside CG (dk columns).
 
-@compute @workgroup_size(WG)
+const BK: u32 = LANES * KPL;
+
+var<workgroup> q_tile: array<vec4<f32>, BQ * E4B>;
+var<workgroup> g_tile: array<vec4<f32>, BQ * EV4B>;
+var<workgroup> p_tile: array<f32, BQ * BK>;
+var<workgroup> s_tile: array<f32, BQ * BK>;
+var<workgroup> row_lse: array<f32, BQ>;
+var<workgroup> row_delta: array<f32, BQ>;
+// dk / dv staged here, so the store is one loop instead of unrolled per-column code.
+var<workgroup> o_tile: array<vec4<f32>, BK * E4B>;
+var<workgroup> ov_tile: array<vec4<f32>, BK * EV4B>;
+
+fn bwd_score(raw: f32, kj: u32, kv_end: u32, b: u32, h: u32, qi: u32, flag: u32) -> f32 {
+  if (kj >= kv_end || qi >= P.L) {
+    return MASKED;
+  }
+  return score_fn(raw, b, h, qi, kj, flag == 2u);
+}
+
+fn bwd_p(s: f32, lse: f32) -> f32 {
+  if (s <= MASKED && !att_is_nan(s)) {
+    return 0.0;
+  }
+  return select(exp(s - lse), att_nan(), att_is_nan(lse) || att_is_nan(s));
+}
+
+fn bwd_ds(p: f32, raw: f32, delta: f32, dp: f32, b: u32, h: u32, qi: u32, kj: u32) -> f32 {
+  if (p == 0.0) {
+    return 0.0;
+  }
+  var ds = p * (dp - delta);
+  if (HAS_GRAD) {
+    ds *= score_grad(raw, b, h, qi, kj);
+  }
+  return ds;
+}
+
+@compute @workgroup_size(LANES)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let row = (wid.x + wid.y * nwg.x) * WG + lid;
-  if (row >= P.groups) {
+  let g = wid.x + wid.y * nwg.x;
+  if (g >= P.groups) {
     return;
   }
   let kv_heads = P.H / P.group;
-  let j = row % P.S;
-  let bk = row / P.S;
+  let kt = g % P.qTiles;
+  let bk = g / P.qTiles;
   let hk = bk % kv_heads;
   let b = bk / kv_heads;
+  let k0 = kt * BK;
   let e = P.rt.x;
   let ev = P.rt.y;
   let e4 = (e + 3u) / 4u;
   let ev4 = (ev + 3u) / 4u;
-  let kr = P.kOff + i32(b) * P.ks.x + i32(hk) * P.ks.y + i32(j) * P.ks.z;
-  let vr = P.vOff + i32(b) * P.vs.x + i32(hk) * P.vs.y + i32(j) * P.vs.z;
+  let causal = P.p0 != 0u;
+  let slast = P.S - 1u;
+  let kv_end = P.S;
+  let kb = P.kOff + i32(b) * P.ks.x + i32(hk) * P.ks.y;
+  let vb = P.vOff + i32(b) * P.vs.x + i32(hk) * P.vs.y;
+  //@DKV_DECL
 
-  var kreg: array<vec4<f32>, E4B>;
-  var dk: array<vec4<f32>, E4B>;
-  var vreg: array<vec4<f32>, EV4B>;
-  var dv: array<vec4<f32>, EV4B>;
-  for (var d4 = 0u; d4 < e4; d4++) {
-    kreg[d4] = row4_k(kr, P.ks.w, d4 * 4u, e);
-    dk[d4] = vec4<f32>(0.0);
-  }
-  for (var d4 = 0u; d4 < ev4; d4++) {
-    vreg[d4] = row4_v(vr, P.vs.w, d4 * 4u, ev);
-    dv[d4] = vec4<f32>(0.0);
-  }
-  var i0 = 0u;
-  if (P.p0 != 0u) {
-    i0 = j;
+  var i_start = 0u;
+  if (causal) {
+    i_start = (k0 / BQ) * BQ;
   }
   for (var hh = 0u; hh < P.group; hh++) {
     let h = hk * P.group + hh;
-    let qh = P.qOff + i32(b) * P.qs.x + i32(h) * P.qs.y;
-    for (var i = i0; i < P.L; i++) {
+    let qb = P.qOff + i32(b) * P.qs.x + i32(h) * P.qs.y;
+    for (var q0 = i_start; q0 < P.L; q0 += BQ) {
       var flag = 1u;
       if (HAS_BLOCKS) {
-        flag = block_flag(b, h, i / P.blockSize, j / P.blockSize);
+        flag = block_flag(b, h, q0 / P.blockSize, k0 / P.blockSize);
         if (flag == 0u) {
           continue;
         }
       }
-      let qb = qh + i32(i) * P.qs.z;
-      var a = vec4<f32>(0.0);
-      for (var d4 = 0u; d4 < e4; d4++) {
-        a += row4_q(qb, P.qs.w, d4 * 4u, e) * kreg[d4];
+      workgroupBarrier();
+      for (var i = lid; i < BQ * e4; i += LANES) {
+        let r = i / e4;
+        let d4 = i % e4;
+        q_tile[r * E4B + d4] = row4_q(qb + i32(min(q0 + r, P.L - 1u)) * P.qs.z, P.qs.w, d4 * 4u, e) * P.scale;
       }
-      let raw = ((a.x + a.y) + (a.z + a.w)) * P.scale;
-      let s = score_fn(raw, b, h, i, j, flag == 2u);
-      if (s <= MASKED && !att_is_nan(s)) {
-        continue;
-      }
-      let st = (b * P.H + h) * P.L + i;
-      let lse = stats[st * 2u];
-      let delta = stats[st * 2u + 1u];
-      let p = select(exp(s - lse), att_nan(), att_is_nan(lse) || att_is_nan(s));
-      let ob = st * ev;
-      var dp = vec4<f32>(0.0);
-      for (var d4 = 0u; d4 < ev4; d4++) {
+      for (var i = lid; i < BQ * ev4; i += LANES) {
+        let r = i / ev4;
+        let d4 = i % ev4;
         var g4 = vec4<f32>(0.0);
-        for (var c = 0u; c < 4u; c++) {
-          let col = d4 * 4u + c;
-          if (col < ev) {
-            g4[c] = in_do[ob + col];
+        if (q0 + r < P.L) {
+          let ob = ((b * P.H + h) * P.L + q0 + r) * ev;
+          for (var c = 0u; c < 4u; c++) {
+            if (d4 * 4u + c < ev) {
+              g4[c] = in_do[ob + d4 * 4u + c];
+            }
           }
         }
-        dv[d4] += p * g4;
-        dp += g4 * vreg[d4];
+        g_tile[r * EV4B + d4] = g4;
       }
-      var ds = p * (((dp.x + dp.y) + (dp.z + dp.w)) - delta);
-      if (HAS_GRAD) {
-        ds *= score_grad(raw, b, h, i, j);
+      if (lid < BQ) {
+        let st = (b * P.H + h) * P.L + min(q0 + lid, P.L - 1u);
+        row_lse[lid] = stats[st * 2u];
+        row_delta[lid] = stats[st * 2u + 1u];
       }
+      workgroupBarrier();
+      //@QK
+      //@DP
       for (var d4 = 0u; d4 < e4; d4++) {
-        dk[d4] += ds * row4_q(qb, P.qs.w, d4 * 4u, e);
+        //@QK_STEP
+      }
+      for (var d4 = 0u; d4 < ev4; d4++) {
+        //@DP_STEP
+      }
+      //@PDS_STORE
+      workgroupBarrier();
+      let nq = min(BQ, P.L - q0);
+      for (var r = 0u; r < nq; r++) {
+        //@DKV_STEP
       }
     }
   }
-  let ko = row * e;
-  for (var d4 = 0u; d4 < e4; d4++) {
-    let v = dk[d4] * P.scale;
-    for (var c = 0u; c < 4u; c++) {
-      let col = d4 * 4u + c;
-      if (col < e) {
-        out[ko + col] = bitcast<u32>(v[c]);
-      }
+  workgroupBarrier();
+  //@DK_STAGE
+  //@DV_STAGE
+  workgroupBarrier();
+  for (var i = lid; i < BK * e; i += LANES) {
+    let k = i / e;
+    let col = i % e;
+    if (k0 + k < P.S) {
+      out[(bk * P.S + k0 + k) * e + col] = bitcast<u32>(o_tile[k * E4B + col / 4u][col % 4u]);
     }
   }
-  let vo = row * ev;
-  for (var d4 = 0u; d4 < ev4; d4++) {
-    for (var c = 0u; c < 4u; c++) {
-      let col = d4 * 4u + c;
-      if (col < ev) {
-        dv_out[vo + col] = bitcast<u32>(dv[d4][c]);
-      }
+  for (var i = lid; i < BK * ev; i += LANES) {
+    let k = i / ev;
+    let col = i % ev;
+    if (k0 + k < P.S) {
+      dv_out[(bk * P.S + k0 + k) * ev + col] = bitcast<u32>(ov_tile[k * EV4B + col / 4u][col % 4u]);
     }
   }
 }

@@ -1,139 +1,191 @@
 // Attention backward, sweep 1 of 2 (FlashAttention-2's backward, Dao 2023, split so each output
-// row has one owner and no atomics are needed): one invocation per query row (b, h, i).
-//   1. its logsumexp over the keys it attends, recomputed with an online max / sum (the forward
-//      does not keep it), and delta = dOut_i . out_i: both to `stats` for backward_dkdv.wgsl;
-//   2. dq_i = scale * sum_j ds_ij k_j, ds_ij = p_ij (dOut_i . v_j - delta_i) g_ij,
-//      p_ij = exp(score_ij - lse_i), g = the score modification's derivative (score_grad).
-// Scores are recomputed per key; nothing of size [L, S] exists. Masked pairs are skipped, a fully
-// masked row keeps dq = 0, a NaN score makes lse NaN and with it every pair of the row.
-// Invocations of a workgroup are consecutive rows of one (b, h) mostly, so their K / V reads are
-// the same addresses (one cache line for all lanes).
+// row has one owner and no atomics are needed), shaped like flash_prefill.wgsl: one workgroup of
+// LANES invocations per (batch, head, tile of BQ query rows); K and V tiles of BK keys stream from
+// global memory. Two passes over the keys:
+//   1. the rows' logsumexp (the forward does not keep it): per tile the scores S = Q K^T (lane x
+//      takes keys x, x + LANES, ... against all rows; q rows, pre-scaled, are uniform reads of
+//      workgroup memory), then invocation r < BQ updates row r's online max / sum;
+//      lse and delta = dOut . out go to `stats` for backward_dkdv.wgsl;
+//   2. per tile S again and dP = dOut V^T the same way, P = exp(S - lse), dS = P (dP - delta) g
+//      (g: the score modification's derivative) into workgroup memory, then dQ += dS K with
+//      invocation x owning dq vec4 columns x, x + LANES, ... (CG of them) of all BQ rows.
+// Accumulators are named values the launcher unrolls into the //@ lines (registers on lavapipe,
+// where a private array indexed by a loop counter lives in scratch memory). No [L, S] matrix.
 //
-// From the prelude (attention_codegen.ts, backward.ts): Params P (groups = rows; rt = E, Ev);
-// out (dq, f32 bits); ld_q/ld_k/ld_v, row4_*; score_fn, score_grad; block_flag; in_o, in_do,
-// stats; consts WG, E4B, EV4B, HAS_BLOCKS, HAS_GRAD, MASKED.
+// From the prelude (attention_codegen.ts, attention_backward.ts): Params P (qTiles, groups;
+// rt = E, Ev); out (dq); ld_q/ld_k/ld_v, row4_*; score_fn, score_grad; block_flag; in_o, in_do,
+// stats; consts LANES, BQ, KPL (BK = LANES KPL), E4B, EV4B, CG, HAS_BLOCKS, HAS_GRAD, MASKED.
 
-@compute @workgroup_size(WG)
+const BK: u32 = LANES * KPL;
+
+var<workgroup> q_tile: array<vec4<f32>, BQ * E4B>;
+var<workgroup> g_tile: array<vec4<f32>, BQ * EV4B>;
+var<workgroup> s_tile: array<f32, BQ * BK>;
+var<workgroup> row_lse: array<f32, BQ>;
+var<workgroup> row_delta: array<f32, BQ>;
+// dq staged here, so the store is one loop instead of unrolled per-column code.
+var<workgroup> o_tile: array<vec4<f32>, BQ * E4B>;
+
+// The pair's score (raw: q.k scale) through score_fn, or MASKED past the tile's keys.
+fn bwd_score(raw: f32, kj: u32, kv_end: u32, b: u32, h: u32, qi: u32, flag: u32) -> f32 {
+  if (kj >= kv_end || qi >= P.L) {
+    return MASKED;
+  }
+  return score_fn(raw, b, h, qi, kj, flag == 2u);
+}
+
+// P and dS of one pair from its score, the row's lse / delta and dP.
+fn bwd_ds(raw: f32, s: f32, lse: f32, delta: f32, dp: f32, b: u32, h: u32, qi: u32, kj: u32) -> f32 {
+  if (s <= MASKED && !att_is_nan(s)) {
+    return 0.0;
+  }
+  let p = select(exp(s - lse), att_nan(), att_is_nan(lse) || att_is_nan(s));
+  var ds = p * (dp - delta);
+  if (HAS_GRAD) {
+    ds *= score_grad(raw, b, h, qi, kj);
+  }
+  return ds;
+}
+
+@compute @workgroup_size(LANES)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let row = (wid.x + wid.y * nwg.x) * WG + lid;
-  if (row >= P.groups) {
+  let g = wid.x + wid.y * nwg.x;
+  if (g >= P.groups) {
     return;
   }
-  let i = row % P.L;
-  let bh = row / P.L;
+  let qt = g % P.qTiles;
+  let bh = g / P.qTiles;
   let h = bh % P.H;
   let b = bh / P.H;
   let hk = h / P.group;
+  let q0 = qt * BQ;
   let e = P.rt.x;
   let ev = P.rt.y;
   let e4 = (e + 3u) / 4u;
   let ev4 = (ev + 3u) / 4u;
-  let qb = P.qOff + i32(b) * P.qs.x + i32(h) * P.qs.y + i32(i) * P.qs.z;
+  let causal = P.p0 != 0u;
+  let slast = P.S - 1u;
+
+  // q (pre-scaled: a dot product is the raw score) and dOut rows; delta per row.
+  let qb = P.qOff + i32(b) * P.qs.x + i32(h) * P.qs.y;
+  for (var i = lid; i < BQ * e4; i += LANES) {
+    let r = i / e4;
+    let d4 = i % e4;
+    q_tile[r * E4B + d4] = row4_q(qb + i32(min(q0 + r, P.L - 1u)) * P.qs.z, P.qs.w, d4 * 4u, e) * P.scale;
+  }
+  for (var i = lid; i < BQ * ev4; i += LANES) {
+    let r = i / ev4;
+    let d4 = i % ev4;
+    var g4 = vec4<f32>(0.0);
+    if (q0 + r < P.L) {
+      let ob = ((b * P.H + h) * P.L + q0 + r) * ev;
+      for (var c = 0u; c < 4u; c++) {
+        if (d4 * 4u + c < ev) {
+          g4[c] = in_do[ob + d4 * 4u + c];
+        }
+      }
+    }
+    g_tile[r * EV4B + d4] = g4;
+  }
+  if (lid < BQ) {
+    var delta = 0.0;
+    if (q0 + lid < P.L) {
+      let ob = ((b * P.H + h) * P.L + q0 + lid) * ev;
+      for (var c = 0u; c < ev; c++) {
+        delta += in_do[ob + c] * in_o[ob + c];
+      }
+    }
+    row_delta[lid] = delta;
+  }
+
   let kb = P.kOff + i32(b) * P.ks.x + i32(hk) * P.ks.y;
   let vb = P.vOff + i32(b) * P.vs.x + i32(hk) * P.vs.y;
-
-  var qr: array<vec4<f32>, E4B>;
-  var acc: array<vec4<f32>, E4B>;
-  var dor: array<vec4<f32>, EV4B>;
-  for (var d4 = 0u; d4 < e4; d4++) {
-    qr[d4] = row4_q(qb, P.qs.w, d4 * 4u, e);
-    acc[d4] = vec4<f32>(0.0);
-  }
-  var delta = 0.0;
-  let ob = row * ev;
-  for (var d4 = 0u; d4 < ev4; d4++) {
-    var g4 = vec4<f32>(0.0);
-    var o4 = vec4<f32>(0.0);
-    for (var c = 0u; c < 4u; c++) {
-      let col = d4 * 4u + c;
-      if (col < ev) {
-        g4[c] = in_do[ob + col];
-        o4[c] = in_o[ob + col];
-      }
-    }
-    dor[d4] = g4;
-    delta += dot(g4, o4);
-  }
   var kv_end = P.S;
-  if (P.p0 != 0u) {
-    kv_end = min(P.S, i + 1u);
+  if (causal) {
+    kv_end = min(P.S, min(q0 + BQ, P.L));
   }
 
-  // 1. The row's logsumexp.
-  var m = MASKED;
-  var l = 0.0;
+  // 1. Logsumexp of each row (invocation r < BQ keeps row r's running max, sum and NaN flag).
+  var m_row = MASKED;
+  var l_row = 0.0;
   var nan_row = false;
-  for (var j = 0u; j < kv_end; j++) {
+  for (var k0 = 0u; k0 < kv_end; k0 += BK) {
     var flag = 1u;
     if (HAS_BLOCKS) {
-      flag = block_flag(b, h, i / P.blockSize, j / P.blockSize);
+      flag = block_flag(b, h, q0 / P.blockSize, k0 / P.blockSize);
       if (flag == 0u) {
         continue;
       }
     }
-    let kr = kb + i32(j) * P.ks.z;
-    var a = vec4<f32>(0.0);
+    workgroupBarrier();
+    //@QK
     for (var d4 = 0u; d4 < e4; d4++) {
-      a += qr[d4] * row4_k(kr, P.ks.w, d4 * 4u, e);
+      //@QK_STEP
     }
-    let s = score_fn(((a.x + a.y) + (a.z + a.w)) * P.scale, b, h, i, j, flag == 2u);
-    if (att_is_nan(s)) {
-      nan_row = true;
-    } else if (s > MASKED) {
-      if (s > m) {
-        l = l * exp(m - s) + 1.0;
-        m = s;
-      } else {
-        l += exp(s - m);
+    //@S_STORE
+    workgroupBarrier();
+    if (lid < BQ) {
+      for (var j = 0u; j < BK; j++) {
+        let sc = s_tile[lid * BK + j];
+        if (att_is_nan(sc)) {
+          nan_row = true;
+        } else if (sc > MASKED) {
+          if (sc > m_row) {
+            l_row = l_row * exp(m_row - sc) + 1.0;
+            m_row = sc;
+          } else {
+            l_row += exp(sc - m_row);
+          }
+        }
       }
     }
   }
-  let lse = select(select(f32_inf(), m + log_f32(l), l > 0.0), att_nan(), nan_row);
-  stats[row * 2u] = lse;
-  stats[row * 2u + 1u] = delta;
+  if (lid < BQ) {
+    let lse = select(select(f32_inf(), m_row + log_f32(l_row), l_row > 0.0), att_nan(), nan_row);
+    row_lse[lid] = lse;
+    if (q0 + lid < P.L) {
+      let st = (b * P.H + h) * P.L + q0 + lid;
+      stats[st * 2u] = lse;
+      stats[st * 2u + 1u] = row_delta[lid];
+    }
+  }
 
-  // 2. dq.
-  for (var j = 0u; j < kv_end; j++) {
+  // 2. dQ += dS K.
+  //@DQ_DECL
+  for (var k0 = 0u; k0 < kv_end; k0 += BK) {
     var flag = 1u;
     if (HAS_BLOCKS) {
-      flag = block_flag(b, h, i / P.blockSize, j / P.blockSize);
+      flag = block_flag(b, h, q0 / P.blockSize, k0 / P.blockSize);
       if (flag == 0u) {
         continue;
       }
     }
-    let kr = kb + i32(j) * P.ks.z;
-    var a = vec4<f32>(0.0);
+    workgroupBarrier();
+    //@QK
+    //@DP
     for (var d4 = 0u; d4 < e4; d4++) {
-      a += qr[d4] * row4_k(kr, P.ks.w, d4 * 4u, e);
+      //@QK_STEP
     }
-    let raw = ((a.x + a.y) + (a.z + a.w)) * P.scale;
-    let s = score_fn(raw, b, h, i, j, flag == 2u);
-    if (s <= MASKED && !att_is_nan(s)) {
-      continue;
-    }
-    let p = select(exp(s - lse), att_nan(), nan_row || att_is_nan(s));
-    let vr = vb + i32(j) * P.vs.z;
-    var dp = vec4<f32>(0.0);
     for (var d4 = 0u; d4 < ev4; d4++) {
-      dp += dor[d4] * row4_v(vr, P.vs.w, d4 * 4u, ev);
+      //@DP_STEP
     }
-    var ds = p * (((dp.x + dp.y) + (dp.z + dp.w)) - delta);
-    if (HAS_GRAD) {
-      ds *= score_grad(raw, b, h, i, j);
-    }
-    for (var d4 = 0u; d4 < e4; d4++) {
-      acc[d4] += ds * row4_k(kr, P.ks.w, d4 * 4u, e);
+    //@DS_STORE
+    workgroupBarrier();
+    let nk = min(BK, kv_end - k0);
+    for (var j = 0u; j < nk; j++) {
+      let kr = kb + i32(k0 + j) * P.ks.z;
+      //@DQ_STEP
     }
   }
-  let qo = row * e;
-  for (var d4 = 0u; d4 < e4; d4++) {
-    let v = acc[d4] * P.scale;
-    for (var c = 0u; c < 4u; c++) {
-      let col = d4 * 4u + c;
-      if (col < e) {
-        out[qo + col] = bitcast<u32>(v[c]);
-      }
+  workgroupBarrier();
+  //@DQ_STAGE
+  workgroupBarrier();
+  for (var i = lid; i < BQ * e; i += LANES) {
+    let r = i / e;
+    let col = i % e;
+    if (q0 + r < P.L) {
+      out[((b * P.H + h) * P.L + q0 + r) * e + col] = bitcast<u32>(o_tile[r * E4B + col / 4u][col % 4u] * P.scale);
     }
   }
 }
