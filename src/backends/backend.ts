@@ -241,6 +241,8 @@ export interface Backend {
   attentionBackward?(spec: AttentionBackwardSpec): AttentionGrads;
   /** The fused optimizer step of a parameter group, in place (optim_spec.ts; src/optim). */
   optimStep?(spec: OptimStepSpec): void;
+  /** The most elements one optimStep may cover (its flat state is bound whole on xpu); none: unlimited. */
+  optimChunkElements?(): number;
   /** Inclusive scan along rows: cumsum, cumprod (row_specs.ts). */
   scan(spec: ScanSpec): Storage;
   /** Stable sort of rows: the int32 positions in sorted order (row_specs.ts). */

@@ -4,7 +4,8 @@ import { typeName } from '../format_value.js';
 import { clone, contiguous, narrow, reshape } from '../ops/views.js';
 import { copyInto } from '../ops/copy_into.js';
 import { zeros } from '../ops/creation.js';
-import { keep } from '../tensor/scope.js';
+import { keep, runScope } from '../tensor/scope.js';
+import { cat } from '../ops/structural.js';
 import { fmtShape, shapeEq } from '../tensor/shape.js';
 import { isTensor, type Tensor } from '../tensor/tensor.js';
 
@@ -24,19 +25,48 @@ export type ParamsArg<O> = Iterable<Tensor> | readonly ParamGroupInit<O>[];
 /** A live parameter group: its parameters and hyper-parameters (change `lr` etc. between steps, as in torch). */
 export type ParamGroup<O> = { params: Tensor[] } & Required<O>;
 
-/** One parameter's place in its group's flat state and its own step count. */
-interface Slot {
+/** A run of a parameter's elements [offset, offset + numel) at [start, start + numel) of a chunk's flat state. */
+interface Piece {
+  chunk: number;
   start: number;
+  offset: number;
   numel: number;
+}
+
+/** One parameter's place in its group's flat state (usually one piece) and its own step count. */
+interface Slot {
+  pieces: Piece[];
   step: number;
+}
+
+/**
+ * A part of a group's flat state no larger than the device binds in one go (WebGPU's
+ * maxStorageBufferBindingSize): one kernel launch per chunk, and one chunk per group unless the
+ * group is that large.
+ */
+interface Chunk {
+  total: number;
+  /** Flat float32 state storages, one per kind (created on the first step, as torch creates state lazily). */
+  flat: Tensor[] | null;
 }
 
 interface GroupState {
   device: Tensor['device'];
-  total: number;
   slots: Slot[];
-  /** Flat float32 state storages (created on the first step, as torch creates state lazily). */
-  flat: Tensor[] | null;
+  chunks: Chunk[];
+}
+
+/** Elements per chunk; tests make it small to exercise the split. */
+let chunkOverride: number | null = null;
+
+/** @internal For tests: chunks of at most `n` elements (null: the device's limit). */
+export function setOptimChunkForTests(n: number | null): void {
+  chunkOverride = n;
+}
+
+/** The most elements one chunk of flat state may hold on `device`. */
+function chunkElements(device: Tensor['device']): number {
+  return chunkOverride ?? device.backend.optimChunkElements?.() ?? 2 ** 30;
 }
 
 /** The JSON-friendly state of an optimizer (torch's optimizer.state_dict(), camelCase). */
@@ -109,13 +139,22 @@ export abstract class Optimizer<O extends GroupOptions> {
     const group = { ...this.defaults, ...overrides, params } as ParamGroup<O>;
     this.checkOptions(op, group);
     this.paramGroups.push(group);
-    let start = 0;
+    const device = (params[0] as Tensor).device;
+    const cap = chunkElements(device);
+    const chunks: Chunk[] = [{ total: 0, flat: null }];
     const slots = (params as Tensor[]).map((p) => {
-      const s = { start, numel: p.numel, step: 0 };
-      start += p.numel;
-      return s;
+      const pieces: Piece[] = [];
+      for (let offset = 0; offset < p.numel; ) {
+        if (chunks[chunks.length - 1].total === cap) chunks.push({ total: 0, flat: null });
+        const c = chunks[chunks.length - 1];
+        const numel = Math.min(p.numel - offset, cap - c.total);
+        pieces.push({ chunk: chunks.length - 1, start: c.total, offset, numel });
+        c.total += numel;
+        offset += numel;
+      }
+      return { pieces, step: 0 };
     });
-    this.#groups.push({ device: (params[0] as Tensor).device, total: start, slots, flat: null });
+    this.#groups.push({ device, slots, chunks });
   }
 
   /** Sets every parameter's gradient to null (setToNone, torch 2's default) or to zeros in place. */
@@ -150,9 +189,9 @@ export abstract class Optimizer<O extends GroupOptions> {
     this.checkOptions(op, group);
     const h = this.hyper(group);
     const names = this.stateNames(group);
-    if (!gs.flat || gs.flat.length !== names.length) this.#allocState(gs, names.length);
+    if (gs.chunks.some((c) => !c.flat || c.flat.length !== names.length)) this.#allocState(gs, names.length);
     const temps: Tensor[] = [];
-    const segments: OptimSegment[] = [];
+    const segments: OptimSegment[][] = gs.chunks.map(() => []);
     try {
       group.params.forEach((p, i) => {
         p.check(op, `params[${i}]`);
@@ -167,35 +206,34 @@ export abstract class Optimizer<O extends GroupOptions> {
         const slot = gs.slots[i];
         const first = slot.step === 0;
         slot.step++;
-        segments.push({
-          param: p.ref.storage, paramOffset: p.offset, grad: g.ref.storage, gradOffset: g.offset, start: slot.start, numel: slot.numel,
-          stepSize: h.lr / (1 - h.beta1 ** slot.step), bc2Sqrt: Math.sqrt(1 - h.beta2 ** slot.step), first,
-        });
+        const stepSize = h.lr / (1 - h.beta1 ** slot.step);
+        const bc2Sqrt = Math.sqrt(1 - h.beta2 ** slot.step);
+        for (const pc of slot.pieces) {
+          segments[pc.chunk].push({ param: p.ref.storage, paramOffset: p.offset + pc.offset, grad: g.ref.storage, gradOffset: g.offset + pc.offset, start: pc.start, numel: pc.numel, stepSize, bc2Sqrt, first });
+        }
       });
       const backend = gs.device.backend;
       if (!backend.optimStep) throw new XpuDeviceError('this backend has no fused optimizer kernel', { op, arg: 'device', expected: 'cpu or xpu', got: String(gs.device) });
-      backend.optimStep({ rule: this.rule, hyper: h, segments, state: (gs.flat ?? []).map((t) => t.ref.storage), total: gs.total });
+      // One fused step (one launch on xpu) per chunk: per group unless the group outgrows a binding.
+      gs.chunks.forEach((c, ci) => {
+        if (segments[ci].length) backend.optimStep!({ rule: this.rule, hyper: h, segments: segments[ci], state: (c.flat ?? []).map((t) => t.ref.storage), total: c.total });
+      });
     } finally {
       for (const t of temps) t.dispose();
     }
   }
 
   #allocState(gs: GroupState, kinds: number): void {
-    for (const t of gs.flat ?? []) t.dispose();
-    gs.flat = Array.from({ length: kinds }, () => keep(zeros([gs.total], { device: gs.device, dtype: 'float32' })));
+    for (const c of gs.chunks) {
+      for (const t of c.flat ?? []) t.dispose();
+      c.flat = Array.from({ length: kinds }, () => keep(zeros([c.total], { device: gs.device, dtype: 'float32' })));
+    }
   }
 
-  /** The state of parameter `index` of a group, by kind: views of the flat state, shaped as the parameter. */
-  #stateViews(gi: number, pi: number): Tensor[] {
+  /** The flat-state views of parameter `pi` of group `gi` for state kind `k`, one per piece. */
+  #pieceViews(gi: number, pi: number, k: number): { view: Tensor; piece: Piece }[] {
     const gs = this.#groups[gi];
-    const slot = gs.slots[pi];
-    const shape = [...this.paramGroups[gi].params[pi].shape];
-    return (gs.flat ?? []).map((flat) => {
-      const n = narrow(flat, 0, slot.start, slot.numel);
-      const r = reshape(n, shape);
-      if (r !== n) n.dispose();
-      return r;
-    });
+    return gs.slots[pi].pieces.map((piece) => ({ view: narrow((gs.chunks[piece.chunk].flat as Tensor[])[k], 0, piece.start, piece.numel), piece }));
   }
 
   /**
@@ -215,9 +253,13 @@ export abstract class Optimizer<O extends GroupOptions> {
         const slot = this.#groups[gi].slots[pi];
         if (slot.step > 0) {
           const entry: { step: number } & Record<string, Tensor | number> = { step: slot.step };
-          this.#stateViews(gi, pi).forEach((v, k) => {
-            entry[names[k]] = keep(clone(v));
-            v.dispose();
+          const shape = [...params[pi].shape];
+          names.forEach((name, k) => {
+            entry[name] = runScope(() => {
+              const views = this.#pieceViews(gi, pi, k).map((v) => v.view);
+              return reshape(views.length === 1 ? clone(views[0]) : cat(views), shape);
+            }, isTensor);
+            keep(entry[name] as Tensor);
           });
           state[index + pi] = entry;
         }
@@ -256,22 +298,20 @@ export abstract class Optimizer<O extends GroupOptions> {
         const slot = gs.slots[pi];
         slot.step = entry ? entry.step : 0;
         if (!entry) return;
-        const views = this.#stateViews(gi, pi);
-        try {
-          views.forEach((v, k) => {
-            const src = entry[names[k]];
-            if (!isTensor(src)) {
-              // SGD without momentum keeps no tensors; a missing kind of state is an error otherwise.
-              throw new XpuValueError('state entry lacks a tensor', { op, arg: `stateDict.state[${index + pi}].${names[k]}`, expected: 'Tensor', got: typeName(src) });
-            }
-            if (!shapeEq(src.shape, p.shape)) throw new XpuShapeError('state tensor shape differs from its parameter', { op, arg: `stateDict.state[${index + pi}].${names[k]}`, expected: fmtShape(p.shape), got: fmtShape(src.shape) });
-            const moved = src.device === p.device && src.dtype === 'float32' ? src : null;
-            if (!moved) throw new XpuDeviceError('state tensor must be float32 on its parameter\'s device', { op, arg: `stateDict.state[${index + pi}].${names[k]}`, expected: `float32 on ${p.device}`, got: `${src.dtype} on ${src.device}` });
-            copyInto(v, moved);
-          });
-        } finally {
-          for (const v of views) v.dispose();
-        }
+        names.forEach((name, k) => {
+          const src = entry[name];
+          if (!isTensor(src)) {
+            // SGD without momentum keeps no tensors; a missing kind of state is an error otherwise.
+            throw new XpuValueError('state entry lacks a tensor', { op, arg: `stateDict.state[${index + pi}].${name}`, expected: 'Tensor', got: typeName(src) });
+          }
+          if (!shapeEq(src.shape, p.shape)) throw new XpuShapeError('state tensor shape differs from its parameter', { op, arg: `stateDict.state[${index + pi}].${name}`, expected: fmtShape(p.shape), got: fmtShape(src.shape) });
+          const moved = src.device === p.device && src.dtype === 'float32' ? src : null;
+          if (!moved) throw new XpuDeviceError('state tensor must be float32 on its parameter\'s device', { op, arg: `stateDict.state[${index + pi}].${name}`, expected: `float32 on ${p.device}`, got: `${src.dtype} on ${src.device}` });
+          runScope(() => {
+            const flatSrc = reshape(contiguous(moved), [p.numel]);
+            for (const { view, piece } of this.#pieceViews(gi, pi, k)) copyInto(view, narrow(flatSrc, 0, piece.offset, piece.numel));
+          }, isTensor);
+        });
       });
       index += group.params.length;
     });
@@ -280,8 +320,10 @@ export abstract class Optimizer<O extends GroupOptions> {
   /** Frees the optimizer's state (the parameters are the caller's). */
   dispose(): void {
     for (const gs of this.#groups) {
-      for (const t of gs.flat ?? []) t.dispose();
-      gs.flat = null;
+      for (const c of gs.chunks) {
+        for (const t of c.flat ?? []) t.dispose();
+        c.flat = null;
+      }
     }
   }
 }

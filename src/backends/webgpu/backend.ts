@@ -158,6 +158,7 @@ export class WebGPUBackend implements Backend, GpuHost {
   emptyCache(): void {
     this.textures.release();
     this.queue.flush();
+    this.queue.bindGroups.clear(); // groups naming the blocks about to be destroyed
     this.allocator.emptyCache();
   }
 
@@ -292,8 +293,13 @@ export class WebGPUBackend implements Backend, GpuHost {
     const out = this.alloc(outDtype, rows, spec.op);
     if (rows === 0) return out;
     const opIndex = REDUCE_OPS.indexOf(spec.op);
+    // A team of lanes per output, about 64 elements a lane (a power of two up to the workgroup):
+    // several outputs per workgroup when the reduction is short (kernels/reduce.wgsl).
+    const wg = this.#rowsWg;
+    let team = 1;
+    while (team < wg && team * 64 < n) team *= 2;
     this.run({
-      name: spec.op, op: 'kernel', key: `reduce|${input.dtype}|${accKind}|${opIndex}`, layout: bufferLayout(1), constants: { OP: opIndex, WG: this.#rowsWg },
+      name: spec.op, op: 'kernel', key: `reduce|${input.dtype}|${accKind}|${opIndex}|${team}`, layout: bufferLayout(1), constants: { OP: opIndex, WG: wg, TEAM: team },
       source: () => [
         REDUCE_PARAMS.wgsl,
         bindings(1),
@@ -307,7 +313,7 @@ export class WebGPUBackend implements Backend, GpuHost {
         off: input.offset, correction: spec.correction ?? 1, p0: 0, p1: 0,
       }),
       bindings: [bind(out), bind(input.storage)],
-      groups: rows,
+      groups: Math.ceil(rows / (wg / team)),
     });
     return out;
   }
@@ -376,6 +382,11 @@ export class WebGPUBackend implements Backend, GpuHost {
   /** The fused optimizer step of a parameter group: one launch (optim.ts). */
   optimStep(spec: OptimStepSpec): void {
     webgpuOptimStep(this, spec);
+  }
+
+  /** A chunk's flat state, parameters and gradients are each bound whole: the binding and buffer limits. */
+  optimChunkElements(): number {
+    return Math.floor(Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize) / 4);
   }
 
   /** cumsum / cumprod (scan.ts), sort (sort.ts), scatter (scatter.ts): one launcher each. */
