@@ -7,11 +7,13 @@
  *   npm run bench -- elementwise [--quick] [--device xpu|cpu|all] [--dtype f32,f16] [--sizes 1M,4M] [--peers]
  */
 import { getPollStrategy } from '../src/backends/webgpu/poll.js';
+import { settings } from '../src/settings.js';
 import type { RepeatOptions } from './lib/timing.js';
 import { sizeLabel } from './lib/table.js';
 import { peerForSuite, type TfjsPeer } from './lib/tfjs_peer.js';
 import type { BenchCase, DeviceName, Suite, SuiteContext, SuitePlan } from './suite.js';
 import { ITEM_BYTES, OPS, ROW, add, type FloatDType, type OpCase } from './elementwise/ops.js';
+import { MORE_OPS } from './elementwise/ops_more.js';
 import { CHAIN_ELEMENTS, CHAIN_KERNEL, CHAIN_SHAPE, chainBytes, tfjsChainWorkload, xpuChainWorkload, type ChainVariant } from './elementwise/overhead.js';
 import { pollVariants } from './elementwise/polling.js';
 import { hasTfjsTwin, opWorkload, tfjsOpWorkload } from './elementwise/throughput.js';
@@ -58,8 +60,10 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
   }
 
   const cases: BenchCase[] = [];
+  const only = settings.XPU_BENCH_OPS ? new Set(settings.XPU_BENCH_OPS.split(',').map((s) => s.trim())) : undefined;
+  if (only) notes.push(`rows limited by XPU_BENCH_OPS to ${[...only].join(', ')}`);
   for (const device of ctx.devices) {
-    for (const c of OPS) {
+    for (const c of [...OPS, ...MORE_OPS].filter((o) => !only || only.has(o.name))) {
       for (const dtype of dtypes) for (const n of sizes) cases.push(throughputCase(c, device, dtype, n, targetBytes, peer, numpy));
     }
   }
@@ -68,11 +72,11 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
 
   // The chains and the poll sweep measure per-op cost and waiting, in f32: they run when f32 does.
   let pollN: number | undefined;
-  if (dtypes.includes('float32')) {
+  if (dtypes.includes('float32') && (!only || only.has('chain'))) {
     for (const variant of ['tensor', 'scalar'] as const) {
       for (const device of ctx.devices) cases.push(chainCase(device, variant, chainRepeat, device === 'xpu' ? peer : null));
     }
-    if (hasXpu) {
+    if (hasXpu && !only) {
       const fitting = sizes.filter((n) => n <= POLL_ADD_FULL);
       pollN = fitting.length ? Math.max(...fitting) : Math.min(...sizes);
       cases.push(
@@ -110,7 +114,7 @@ function throughputCase(c: OpCase, device: DeviceName, dtype: FloatDType, n: num
     const tooBig = 4 * n > peer.maxBindingBytes ? `above the adapter's maxStorageBufferBindingSize (${peer.maxBindingBytes} bytes per tensor): not attempted` : undefined;
     base.peers = [{ impl: 'tfjs-webgpu', setup: () => tfjsOpWorkload(peer, c, n, targetBytes), skip: tooBig }];
   }
-  if (device === 'cpu' && numpy && dtype === 'float32') base.peers = [{ impl: 'numpy', setup: () => numpyOpWorkload(numpy, c, n, dtype) }];
+  if (device === 'cpu' && numpy && dtype === 'float32' && OPS.includes(c)) base.peers = [{ impl: 'numpy', setup: () => numpyOpWorkload(numpy, c, n, dtype) }];
   // cpu rows take milliseconds: more rounds, so a busy box's interruptions move the medians less.
   if (device === 'cpu') base.repeat = { warmup: 2, reps: 21 };
   return base;

@@ -1,8 +1,12 @@
-// Reduction over the trailing dims of a strided view: one workgroup per output element.
+// Reduction over the trailing dims of a strided view: a team of TEAM lanes per output element,
+// WG / TEAM outputs per workgroup (a short reduction no longer holds a whole workgroup and its
+// barrier rounds: on lavapipe a workgroup is a coroutine and a barrier a switch), trees over each
+// team's slots of workgroup memory.
 // The input is viewed with kept dims first and reduced dims last (src/ops/reduce.ts permutes it).
 // Prelude: Params P, `out` (u32 words), in0 + fn ld0(e: i32) -> ACC, alias ACC, fn to_word(ACC).
 override OP: u32;      // 0 sum, 1 prod, 2 max, 3 min, 4 argmax, 5 argmin, 6 mean, 7 var
 override WG: u32 = 64u;
+override TEAM: u32 = 64u; // a power of two <= WG
 const NONE = 0xffffffffu;
 // NaN and inf through private variables: WGSL constant expressions may not hold them.
 var<private> NAN_BITS: u32 = 0x7fc00000u;
@@ -55,20 +59,21 @@ fn red_off(r: u32) -> i32 {
   return e;
 }
 
-fn tree_sum(lid: u32, v: ACC) -> ACC {
-  sv[lid] = v;
+// The team's total: slot is the invocation's index in the workgroup, lane its index in the team.
+fn tree_sum(slot: u32, lane: u32, v: ACC) -> ACC {
+  sv[slot] = v;
   workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
-    if (lid < s) {
+  for (var s = TEAM / 2u; s > 0u; s = s >> 1u) {
+    if (lane < s) {
       if (OP == 1u) {
-        sv[lid] = sv[lid] * sv[lid + s];
+        sv[slot] = sv[slot] * sv[slot + s];
       } else {
-        sv[lid] = sv[lid] + sv[lid + s];
+        sv[slot] = sv[slot] + sv[slot + s];
       }
     }
     workgroupBarrier();
   }
-  let r = sv[0];
+  let r = sv[slot - lane];
   workgroupBarrier();
   return r;
 }
@@ -85,16 +90,20 @@ fn var_of(m2: ACC, divisor: f32) -> u32 {
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let row = wid.x + wid.y * nwg.x;
-  if (row >= P.rows) {
-    return;
-  }
+  let lane = lid % TEAM;
+  let row_in = (wid.x + wid.y * nwg.x) * (WG / TEAM) + lid / TEAM;
+  // A team past the last output reduces the last row again and stores nothing: no early return,
+  // so every invocation reaches the same barriers.
+  let valid = row_in < P.rows;
+  let row = min(row_in, P.rows - 1u);
   let base = row_base(row);
   let n = P.n;
+  let head = valid && lane == 0u;
+  let team0 = lid - lane;
   if (OP >= 2u && OP <= 5u) {
     var best = ACC(0);
     var bi = NONE;
-    for (var r = lid; r < n; r += WG) {
+    for (var r = lane; r < n; r += TEAM) {
       let v = ld0(base + red_off(r));
       if (bi == NONE || beats(v, best)) {
         best = v;
@@ -104,8 +113,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     sv[lid] = best;
     si[lid] = bi;
     workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s = s >> 1u) {
-      if (lid < s) {
+    for (var s = TEAM / 2u; s > 0u; s = s >> 1u) {
+      if (lane < s) {
         let j = si[lid + s];
         let i = si[lid];
         if (j != NONE && (i == NONE || beats(sv[lid + s], sv[lid]) || (same(sv[lid + s], sv[lid]) && j < i))) {
@@ -115,11 +124,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       workgroupBarrier();
     }
-    if (lid == 0u) {
+    if (head) {
       if (OP >= 4u) {
-        out[row] = si[0];
+        out[row] = si[team0];
       } else {
-        out[row] = to_word(sv[0]);
+        out[row] = to_word(sv[team0]);
       }
     }
     return;
@@ -130,10 +139,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // does no index math (measured ~1.6x on lavapipe, whose unoptimised test shaders redo it all).
     let du = P.rank - 1u;
     let st = P.st[du / 4u][du % 4u];
-    var e = base + i32(lid) * st;
-    for (var r = lid; r < n; r += WG) {
+    var e = base + i32(lane) * st;
+    for (var r = lane; r < n; r += TEAM) {
       let v = ld0(e);
-      e += i32(WG) * st;
+      e += i32(TEAM) * st;
       if (OP == 1u) {
         acc = acc * v;
       } else {
@@ -141,7 +150,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
     }
   } else {
-    for (var r = lid; r < n; r += WG) {
+    for (var r = lane; r < n; r += TEAM) {
       let v = ld0(base + red_off(r));
       if (OP == 1u) {
         acc = acc * v;
@@ -150,21 +159,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
     }
   }
-  let total = tree_sum(lid, acc);
+  let total = tree_sum(lid, lane, acc);
   if (OP == 7u) {
     let mean = total / ACC(n);
     var m2 = ACC(0);
-    for (var r = lid; r < n; r += WG) {
+    for (var r = lane; r < n; r += TEAM) {
       let d = ld0(base + red_off(r)) - mean;
       m2 = m2 + d * d;
     }
-    let t2 = tree_sum(lid, m2);
-    if (lid == 0u) {
+    let t2 = tree_sum(lid, lane, m2);
+    if (head) {
       out[row] = var_of(t2, f32(n) - P.correction);
     }
     return;
   }
-  if (lid == 0u) {
+  if (head) {
     if (OP == 6u) {
       // The mean of nothing is NaN (PyTorch); spelled out, as WGSL need not give 0/0 = NaN.
       out[row] = select(to_word(total / ACC(n)), NAN_BITS, n == 0u);

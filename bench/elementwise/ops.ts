@@ -15,7 +15,7 @@ const LN_EPS = 1e-5;
 export const ITEM_BYTES: Record<FloatDType, number> = { float32: 4, float16: 2 };
 
 export interface OpCase {
-  name: 'add' | 'exp' | 'sum' | 'sumAll' | 'softmax' | 'layerNorm' | 'clone';
+  name: 'add' | 'exp' | 'sum' | 'sumAll' | 'softmax' | 'layerNorm' | 'clone' | 'mul' | 'gelu' | 'where' | 'rmsNorm' | 'max' | 'transpose' | 'cat';
   shape(n: number): number[];
   /** Elements one op must read plus write (times the item size: the bytes it must move). */
   traffic(n: number): number;

@@ -94,7 +94,9 @@ export class PipelineCache {
     const lk = kinds.join(',');
     let l = this.#layouts.get(lk);
     if (!l) {
-      const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility: compute(), buffer: { type: 'uniform' } }];
+      // The uniform block is bound at a dynamic offset into the queue's arena, so that bind groups can be
+      // cached over launches (bind_groups.ts).
+      const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility: compute(), buffer: { type: 'uniform', hasDynamicOffset: true } }];
       kinds.forEach((k, i) => entries.push(layoutEntry(k, i + 1)));
       l = this.device.createBindGroupLayout({ entries });
       this.#layouts.set(lk, l);

@@ -3,6 +3,7 @@ import type { GpuStorage } from './allocator.js';
 import { IndexAsserts, type AssertHit, type AssertSlot, type SealedAsserts } from './asserts.js';
 import { errorSink, type ErrorSink } from './error_sink.js';
 import { checkLaunch, launchGrid, type LaunchLimits } from './limits.js';
+import { BindGroupCache } from './bind_groups.js';
 
 const UNIFORM_ALIGN = 256;
 const ARENA_BYTES = 64 * 1024;
@@ -39,6 +40,8 @@ interface Launch {
   label: string;
   pipeline?: GPUComputePipeline;
   bindGroup?: GPUBindGroup;
+  /** The uniform block's dynamic offset into the arena. */
+  uniformOffset?: number;
   grid?: [number, number];
   copy?: [GPUBuffer, number, GPUBuffer, number, number];
   reads: object[];
@@ -93,6 +96,8 @@ export class CommandQueue {
   readonly #failures = new WeakMap<object, XpuError>();
   hook: DispatchHook | null = null;
   submits = 0;
+  /** Bind groups reused across launches over the same buffers (bind_groups.ts). */
+  readonly bindGroups = new BindGroupCache();
 
   constructor(
     readonly device: GPUDevice,
@@ -193,19 +198,24 @@ export class CommandQueue {
     const slot = Math.ceil(uniforms.byteLength / UNIFORM_ALIGN) * UNIFORM_ALIGN;
     if (this.#arenaUsed + slot > ARENA_BYTES) this.flush();
     const offset = this.#arenaUsed;
-    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.#arena, offset, size: uniforms.byteLength } }];
-    buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: 'view' in b ? b.view : { buffer: b.buffer, offset: 0, size: b.size } }));
-    const mark = this.#sink.mark();
-    const bindGroup = this.device.createBindGroup({ layout, entries, label });
-    const errors = this.#sink.take(mark);
-    if (errors.length) {
-      throw new XpuDeviceError('the GPU rejected the bindings of a kernel launch (an xpu bug: please report it)', { op: label, expected: 'bindings that match the kernel', got: errors.join('\n') });
+    const cacheKey = this.bindGroups.key(layout, uniforms.byteLength, buffers);
+    let bindGroup = cacheKey === undefined ? undefined : this.bindGroups.get(cacheKey);
+    if (!bindGroup) {
+      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.#arena, offset: 0, size: uniforms.byteLength } }];
+      buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: 'view' in b ? b.view : { buffer: b.buffer, offset: 0, size: b.size } }));
+      const mark = this.#sink.mark();
+      bindGroup = this.device.createBindGroup({ layout, entries, label });
+      const errors = this.#sink.take(mark);
+      if (errors.length) {
+        throw new XpuDeviceError('the GPU rejected the bindings of a kernel launch (an xpu bug: please report it)', { op: label, expected: 'bindings that match the kernel', got: errors.join('\n') });
+      }
+      if (cacheKey !== undefined) this.bindGroups.set(cacheKey, bindGroup);
     }
     this.#arenaCpu.set(new Uint8Array(uniforms), offset);
     this.#arenaUsed += slot;
     const grid = launchGrid(groups, this.maxGroupsPerDim);
     const launch: Launch = {
-      label, pipeline, bindGroup, grid,
+      label, pipeline, bindGroup, grid, uniformOffset: offset,
       writes: [this.#resource(buffers[0])].filter((x): x is object => x !== undefined),
       reads: buffers.slice(1).map((b) => this.#resource(b)).filter((x): x is object => x !== undefined),
     };
@@ -216,7 +226,7 @@ export class CommandQueue {
     if (timestampWrites) this.#endPass();
     const pass = timestampWrites ? encoder.beginComputePass({ timestampWrites }) : (this.#pass ??= encoder.beginComputePass());
     pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
+    pass.setBindGroup(0, bindGroup, [offset]);
     pass.dispatchWorkgroups(grid[0], grid[1]);
     if (timestampWrites) {
       pass.end();
@@ -314,7 +324,7 @@ export class CommandQueue {
       else {
         const pass = encoder.beginComputePass();
         pass.setPipeline(l.pipeline as GPUComputePipeline);
-        pass.setBindGroup(0, l.bindGroup as GPUBindGroup);
+        pass.setBindGroup(0, l.bindGroup as GPUBindGroup, [l.uniformOffset ?? 0]);
         pass.dispatchWorkgroups(...(l.grid as [number, number]));
         pass.end();
       }
