@@ -58,7 +58,7 @@ function randomProgram(seed: number, length: number): { ops: Op[]; extra: number
       const k1 = r(), k2 = r();
       ops.push((vals) => f(vals[Math.floor(k1 * vals.length)], vals[Math.floor(k2 * vals.length)]));
     } else {
-      const which = Math.floor(r() * 5);
+      const which = Math.floor(r() * 9);
       const k = r();
       ops.push((vals, w) => {
         const a = vals[Math.floor(k * vals.length)].add(xpu.zeros([4, 6], { device: w.device })); // [4, 6]
@@ -67,6 +67,10 @@ function randomProgram(seed: number, length: number): { ops: Op[]; extra: number
           case 1: return a.sum(-1, true);
           case 2: return a.matmul(w).matmul(w.t()).mul(0.1);
           case 3: return a.t().contiguous().t(); // a permuted view read by later ops
+          case 4: return xpu.cat([a, a.neg()], 1).narrow(1, 3, 6); // a copy, read through an offset view
+          case 5: return a.cumsum(-1).mul(0.1);
+          case 6: return a.layerNorm([6]);
+          case 7: return a.max(0);
           default: return a.mean(0);
         }
       });
