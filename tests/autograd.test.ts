@@ -23,6 +23,19 @@ describe.each(testDevices())('autograd engine on %s', (device) => {
     expect(x.mul(2).isLeaf).toBe(false);
   });
 
+  it('gives each leaf a .grad of its own storage (gradients handed on unchanged share one)', async () => {
+    const a = leaf([1, 2]);
+    const b = leaf([3, 4]);
+    const c = leaf([5, 6]);
+    for (let i = 0; i < 2; i++) a.add(b).mul(c).sum().backward();
+    expect(await host(a.grad)).toEqual([10, 12]);
+    expect(await host(b.grad)).toEqual([10, 12]);
+    expect(await host(c.grad)).toEqual([8, 12]);
+    const s = leaf([1, 2, 3]);
+    s.sum().backward();
+    expect(s.grad!.strides).toEqual([1]);
+  });
+
   it('sums a gradient over broadcast dims to the input shape and casts it to its dtype', async () => {
     const a = leaf([1, 2, 3]);
     const b = leaf([1, 2, 3, 4, 5, 6], [2, 3]);

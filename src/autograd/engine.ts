@@ -5,7 +5,7 @@ import { copyInto } from '../ops/copy_into.js';
 import { onesLike, zerosLike } from '../ops/creation.js';
 import { sum } from '../ops/reduce.js';
 import { to } from '../ops/transfer.js';
-import { reshape } from '../ops/views.js';
+import { clone, reshape } from '../ops/views.js';
 import { fmtShape, shapeEq } from '../tensor/shape.js';
 import { keep, runScope } from '../tensor/scope.js';
 import { isTensor, makeView, Tensor } from '../tensor/tensor.js';
@@ -165,7 +165,12 @@ function accumulate(pass: Pass, a: Tensor | null | undefined, b: Tensor): Tensor
 function accumulateInto(pass: Pass, t: Tensor, g: Tensor): void {
   const old = t.grad;
   if (!old || old.isDisposed) {
-    t.grad = keep(g);
+    // .grad owns a contiguous storage of its own: gradients handed on unchanged share storage
+    // (add's two inputs get the same one; sum's is an expanded view), and later passes add into
+    // .grad in place.
+    const owns = g.isContiguous() && g.offset === 0 && g.ref.refs === 1 && g.ref.storage !== undefined;
+    t.grad = keep(owns ? g : clone(g));
+    if (!owns && !pass.createGraph) g.dispose();
     return;
   }
   const s = add(old, g);
