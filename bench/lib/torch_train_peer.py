@@ -10,10 +10,12 @@ One request per line on stdin, one JSON reply per line on stdout:
   {"op": "run", "id", "units": u}             -> u training steps (zero_grad, forward, loss,
                                                  backward, AdamW step), timed here with
                                                  perf_counter; replies {"ms": total, "loss": last}
-  {"op": "reference", "model", "dims", "seed"} -> the first step's loss and, per parameter, the
+  {"op": "reference", "model", "dims", "seed", "dtype"?}
+                                              -> the first step's loss and, per parameter, the
                                                  gradient's norm and its dot product with a fixed
-                                                 probe, all in float64: the oracle bench/train.ts
-                                                 checks its own first step against
+                                                 probe, computed in float64 (the oracle bench/train.ts
+                                                 checks every row's first step against) or, with
+                                                 "dtype": "float32", as torch's timed rows compute
   {"op": "free", "id"}                        -> drops the workload
 
 The models are written the way a torch 1.13 user writes them (nn.Linear, nn.LayerNorm, GELU, a
@@ -130,13 +132,15 @@ def handle(req):
         return {"ms": total * 1e3, "loss": float(loss)}
     if op == "reference":
         model, d = req["model"], req["dims"]
-        p = make_params(model, d, req["seed"], torch.float64)
-        x, t = make_batch(model, d, req["seed"], torch.float64)
+        dtype = torch.float32 if req.get("dtype") == "float32" else torch.float64
+        p = make_params(model, d, req["seed"], dtype)
+        x, t = make_batch(model, d, req["seed"], dtype)
         loss = F.mse_loss(forward(model, d, p, x), t)
         loss.backward()
         grads = []
         for k, (name, shape, _) in enumerate(param_specs(model, d)):
             g = p[name].grad.reshape(-1)
+            g = g.double()  # the summaries in float64 whatever the step's dtype
             probe = torch.tensor(det(g.numel(), 999 + k), dtype=torch.float64)
             grads.append({"name": name, "norm": float(g.norm()), "probe": float(g @ probe)})
         return {"loss": float(loss), "grads": grads}

@@ -21,7 +21,7 @@ export interface BenchOptions {
 }
 
 /** Every suite of the benchmark plan, in the order `all` runs them; not all are written yet. */
-export const KNOWN_SUITES = ['elementwise', 'gemm', 'attention', 'quant', 'collectives', 'model', 'compile'] as const;
+export const KNOWN_SUITES = ['elementwise', 'gemm', 'attention', 'quant', 'collectives', 'model', 'compile', 'train'] as const;
 
 /** dist/bench/, beside dist/src/ (this file is dist/src/cli/bench.js once built). */
 const BENCH_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench');
