@@ -90,6 +90,8 @@ function cases(device: string): Record<string, Case> {
     cumsum: { inputs: [A([2, 3])], fn: (x) => xpu.cumsum(x, 1).exp() }, cumprod: { inputs: [A([2, 3], 'away')], fn: (x) => xpu.cumprod(x, 0) },
     sortValues: { inputs: [A([2, 3], 'away')], fn: (x) => xpu.sort(x, 1).values.mul(xpu.arange(3, undefined, 1, { device, dtype: 'float32' })) },
     topkValues: { inputs: [A([5], 'away')], fn: (x) => xpu.topk(x, 2).values.exp() },
+    // flexAttention's gradients (score-mod derivatives) are checked in tests/attention_autograd.test.ts (each mod compiles its own pipelines).
+    sdpa: { inputs: [A([1, 2, 3, 4]), A([1, 1, 5, 4]), A([1, 1, 5, 3])], fn: (q, k, v) => xpu.scaledDotProductAttention(q, k, v, { isCausal: true, enableGqa: true }) },
     quantizedLinear: {
       inputs: [A([2, 4]), A([3])],
       fn: (x, b) => xpu.linear(x, xpu.quant.quantize(xpu.tensor([[0.5, -1, 0.25, 2], [1, 1, -0.5, 0], [0.1, 0.2, 0.3, -0.4]], { device }), { scheme: 'int8_weight_only' }), { bias: b, activation: 'silu' }),
