@@ -94,6 +94,24 @@ describe.each(testDevices())('optim on %s', (device) => {
     }
   });
 
+  it('a strided (transposed) gradient steps as its contiguous copy', async () => {
+    const c = FIXTURE.cases.find((x) => x.name === 'sgd_momentum') as Case;
+    const params = c.shapes.map((s, k) => xpu.tensor(values(s, k + 1, 1), { shape: s, device }));
+    const opt = makeOptimizer(c, params);
+    for (let step = 0; step < c.steps; step++) {
+      setGrads(c, params, step, device);
+      // The [5, 7] gradient as the transpose of a [7, 5] tensor holding the same values.
+      const g = params[0].grad as Tensor;
+      const t = xpu.contiguous(xpu.transpose(g, 0, 1));
+      params[0].grad = xpu.transpose(t, 0, 1);
+      g.dispose();
+      expect(params[0].grad.isContiguous()).toBe(false);
+      opt.step();
+    }
+    for (let k = 0; k < params.length; k++) expectClose(await read(params[k]), c.final[k], 2e-6, `param ${k}`);
+    opt.dispose();
+  });
+
   it('stateDict / loadStateDict resume the same trajectory', async () => {
     const c = FIXTURE.cases.find((x) => x.name === 'adamw_groups_skip') as Case;
     const params = c.shapes.map((s, k) => xpu.tensor(values(s, k + 1, 1), { shape: s, device }));
