@@ -58,7 +58,7 @@ function randomProgram(seed: number, length: number): { ops: Op[]; extra: number
       const k1 = r(), k2 = r();
       ops.push((vals) => f(vals[Math.floor(k1 * vals.length)], vals[Math.floor(k2 * vals.length)]));
     } else {
-      const which = Math.floor(r() * 9);
+      const which = Math.floor(r() * 10);
       const k = r();
       ops.push((vals, w) => {
         const a = vals[Math.floor(k * vals.length)].add(xpu.zeros([4, 6], { device: w.device })); // [4, 6]
@@ -71,6 +71,7 @@ function randomProgram(seed: number, length: number): { ops: Op[]; extra: number
           case 5: return a.cumsum(-1).mul(0.1);
           case 6: return a.layerNorm([6]);
           case 7: return a.max(0);
+          case 8: return a.tanh().reshape([6, 4]).mul(0.5).add(1).reshape([4, 6]); // maps across reshapes
           default: return a.mean(0);
         }
       });
@@ -147,6 +148,12 @@ describe.each(testDevices())('compile on %s', (device) => {
     const prof = await xpu.profiler.stop();
     expect(prof.events.map((e) => e.name)).toHaveLength(1);
     expect(compiled.stats()).toMatchObject({ capturedOps: 8, replaySteps: 1, fusedKernels: 1 });
+    // Across reshapes too, when every operand walks both shapes in the same order.
+    const r = (a: Tensor, b: Tensor) => a.exp().reshape([32, 8]).mul(b.reshape([32, 8])).add(2).reshape([8, 32]).sigmoid();
+    const cr = xpu.compile(r);
+    cr(x, x2);
+    await expectSame(cr(x2, x), r(x2, x), 'across reshapes');
+    expect(cr.stats()).toMatchObject({ replaySteps: 1, fusedKernels: 1 });
     // float64 reference of the chain (the twins round to float32 between ops; 1e-6 covers that).
     const xs = await values(x2), ys = await values(y);
     const ref = xs.map((v, i) => 3 / (1 + Math.exp(-(Math.tanh(v * 2 + ys[i % 32]) * v - 0.5))) + 1);

@@ -1,12 +1,13 @@
 import type { MapSpec, Operand, Storage } from '../backends/backend.js';
 import type { ComputeKind } from '../tensor/dtype.js';
-import { contiguousStrides } from '../tensor/shape.js';
+import { contiguousStrides, numel } from '../tensor/shape.js';
 import type { Graph, Patch, SpecStep, Step } from './graph.js';
 import { FUSABLE_DTYPES, fusedKernel, inputKind, memberBody, type Member, type MemberBody } from './fused_kernel.js';
 
 /**
  * Elementwise fusion: a map whose value only one later map reads, elementwise (contiguous over
- * the same shape, so element i reads element i), joins that map's kernel; the
+ * the same shape, or a reshape of it whose operands all walk it contiguously or broadcast whole:
+ * element i reads element i), joins that map's kernel; the
  * joined maps become one generated kernel (fused_kernel.ts) run where the last of them ran, and
  * the intermediate values are never allocated. A value that is returned, read twice by different
  * steps, read through a broadcast or a permutation, or written in place (copyBytes) stays a
@@ -73,13 +74,18 @@ export function fuseMapChains(graph: Graph): { graph: Graph; kernels: number } {
       if (!producer || outputs.has(v) || readers.get(v) !== 1) continue;
       const head = producer.steps[producer.steps.length - 1];
       const from = head.spec as unknown as MapSpec;
-      if (head.device !== step.device || !FUSABLE_DTYPES.has(from.outDtype) || !sameShape(from.outShape, spec.outShape)) continue;
+      if (head.device !== step.device || !FUSABLE_DTYPES.has(from.outDtype)) continue;
+      // Across a reshape (same elements in the same order), only if the producer's operands can be
+      // walked in the new shape too: contiguous ones, and ones broadcast whole.
+      const reshaped = !sameShape(from.outShape, spec.outShape);
+      if (reshaped && (numel(from.outShape) !== numel(spec.outShape) || !linearExternals(producer))) continue;
       // Every read of v in this step must be elementwise.
       if (!values.every((w, j) => w !== v || isContiguousOver(spec.inputs[j], spec.outShape))) continue;
       // Its members' operands are read here instead, later: nothing may write in place between.
       if (lastCopy > indexOf.get(producer.steps[0])!) continue;
       const merged = [...group.steps, ...producer.steps];
       if (countExternals(merged, step) > MAX_INPUTS) continue;
+      if (reshaped) reshapeExternals(producer, spec.outShape);
       group.steps = merged;
       group.bodies.push(...producer.bodies);
       groupOf.delete(v);
@@ -108,6 +114,42 @@ export function fuseMapChains(graph: Graph): { graph: Graph; kernels: number } {
     out.push(replaced.get(s as SpecStep) ?? s);
   }
   return { graph: { ...graph, steps: out }, kernels };
+}
+
+/** Each external operand of a group's members, with its member's spec and input index. */
+function externalsOf(group: Group): { spec: MapSpec; k: number }[] {
+  const made = new Set(group.steps.map((s) => s.out));
+  const out: { spec: MapSpec; k: number }[] = [];
+  for (const s of group.steps) {
+    const spec = s.spec as unknown as MapSpec;
+    inputValues(s).forEach((v, k) => {
+      if (!(v >= 0 && made.has(v))) out.push({ spec, k });
+    });
+  }
+  return out;
+}
+
+/** Every external operand walks its member's output contiguously, or is one element broadcast whole. */
+function linearExternals(group: Group): boolean {
+  return externalsOf(group).every(({ spec, k }) => {
+    const op = spec.inputs[k];
+    return op.strides.every((st) => st === 0) || isContiguousOver({ ...op, offset: 0 }, spec.outShape);
+  });
+}
+
+/**
+ * Re-expresses a group's operands over `shape` (same element count and order): contiguous ones
+ * get contiguous strides from the same offset, whole broadcasts zero strides. The members' specs
+ * are private copies that leave the graph with the fusion, so they are changed in place (the
+ * patches that put storages into these operands stay valid).
+ */
+function reshapeExternals(group: Group, shape: readonly number[]): void {
+  const contiguous = contiguousStrides(shape);
+  for (const { spec, k } of externalsOf(group)) {
+    const op = spec.inputs[k];
+    op.strides = op.strides.every((st) => st === 0) ? shape.map(() => 0) : contiguous.slice();
+  }
+  for (const s of group.steps) (s.spec as unknown as MapSpec).outShape = shape.slice();
 }
 
 /** Distinct external operands the members of a would-be group read (the head `last` included). */
