@@ -116,7 +116,7 @@ export const SETTINGS = {
     where: 'runtime',
     default: '64',
     parse: num(64),
-    doc: 'invocations per workgroup (a power of two) of the reduce and rows (softmax, norms) kernels: one workgroup per output row',
+    doc: 'invocations per workgroup (a power of two) of the reduce and rows (softmax, norms) kernels: several rows per workgroup, a team of lanes (or a subgroup) per row',
   }),
   XPU_AUTOTUNE: def({
     where: 'runtime',
