@@ -4,7 +4,7 @@ import { XpuValueError } from '../../errors.js';
 import { coalesce, fmtShape, numel } from '../../tensor/shape.js';
 
 /**
- * Long reductions in levels. kernels/reduce.wgsl runs one workgroup per output, its invocations
+ * Long reductions in levels. kernels/reduce.wgsl runs a team of lanes per output, its invocations
  * striding over the reduced elements with u32 counters and i32 offsets, each accumulating its
  * share one value after another. Fed more than 2^32 elements (an expanded view:
  * ones([1]).expand([65536, 65537]).sum()) the count wrapped in the u32 uniform and the sum came
