@@ -19,6 +19,9 @@ describe.each(testDevices())('nn training on %s', (device) => {
     expect([...model.parameters()].length).toBe(3);
     const moved = await new nn.Sequential(new nn.Linear(4, 3)).to(device);
     expect([...moved.parameters()].length).toBe(2);
+    expect([new nn.Embedding(3, 2, { device }), new nn.RMSNorm(2, { device })].map((m) => [...m.parameters()].length)).toEqual([1, 1]);
+    expect([...new nn.Embedding(3, 2, { device, random: false }).parameters()]).toEqual([]);
+    expect([...new xpu.llama.LlamaForCausalLM(xpu.llama.LLAMA_TINY, { device }).parameters()]).toEqual([]);
     const frozen = new nn.Linear(4, 3, { device, random: false });
     expect(frozen.weight).toMatchObject({ requiresGrad: false });
     expect([...frozen.parameters()]).toEqual([]);

@@ -14,7 +14,8 @@ export class Embedding extends Module {
   readonly num: number;
   readonly dim: number;
 
-  constructor(num: number, dim: number, init: { device?: DeviceLike; dtype?: DType; std?: number; random?: boolean } = {}) {
+  /** init.requiresGrad: default `random`, as Linear's (a fresh table is trainable, a loader's frozen). */
+  constructor(num: number, dim: number, init: { device?: DeviceLike; dtype?: DType; std?: number; random?: boolean; requiresGrad?: boolean } = {}) {
     super();
     for (const [arg, v] of [['num', num], ['dim', dim]] as const) {
       if (!Number.isInteger(v) || v <= 0) throw new XpuValueError('size must be a positive integer', { op: 'Embedding', arg, expected: 'an integer >= 1', got: String(v) });
@@ -22,7 +23,9 @@ export class Embedding extends Module {
     this.num = num;
     this.dim = dim;
     const opts = { device: init.device, dtype: init.dtype };
-    this.registerParameter('weight', init.random ?? true ? randn([num, dim], { ...opts, std: init.std ?? 1 }) : zeros([num, dim], opts));
+    const weight = init.random ?? true ? randn([num, dim], { ...opts, std: init.std ?? 1 }) : zeros([num, dim], opts);
+    weight.requiresGrad = init.requiresGrad ?? init.random ?? true;
+    this.registerParameter('weight', weight);
   }
 
   forward(ids: Tensor): Tensor {

@@ -12,11 +12,14 @@ export class RMSNorm extends Module {
   readonly eps: number;
   readonly dim: number;
 
-  constructor(dim: number, init: { eps?: number; device?: DeviceLike; dtype?: DType } = {}) {
+  /** init.requiresGrad: default true (a fresh layer is trainable, as torch's; LlamaForCausalLM freezes its own). */
+  constructor(dim: number, init: { eps?: number; device?: DeviceLike; dtype?: DType; requiresGrad?: boolean } = {}) {
     super();
     this.dim = dim;
     this.eps = init.eps ?? 1e-6;
-    this.registerParameter('weight', ones([dim], { device: init.device, dtype: init.dtype }));
+    const weight = ones([dim], { device: init.device, dtype: init.dtype });
+    weight.requiresGrad = init.requiresGrad ?? true;
+    this.registerParameter('weight', weight);
   }
 
   forward(x: Tensor): Tensor {
