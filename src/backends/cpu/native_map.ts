@@ -81,7 +81,8 @@ export function nativeMap(spec: MapSpec, n: number, shape: readonly number[], st
  */
 function nativeChain(spec: MapSpec, chain: NonNullable<PureMap['chain']>, n: number, shape: readonly number[], strides: readonly (readonly number[])[]): CpuStorage | null {
   const path = ewPath();
-  if (!wantsNative(path, n) || n === 0 || spec.outDtype !== 'float32') return null;
+  // A chain does chain.length ops' work per element: the hand-off pays off as for that many elements.
+  if (!wantsNative(path, n * chain.length) || n === 0 || spec.outDtype !== 'float32') return null;
   if (shape.length !== 1 || spec.inputs.some((op, k) => op.dtype !== 'float32' || (spec.loadKinds?.[k] ?? spec.argKind) !== 'f32' || strides[k][0] !== 1)) return null;
   const program = new Int32Array(chain.length * 5);
   const scalars = new Float32Array(chain.length * 2);
