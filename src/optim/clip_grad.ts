@@ -7,6 +7,7 @@ import { norm } from '../ops/reduce_ops.js';
 import { stack } from '../ops/structural.js';
 import { tensorArg } from '../ops/common.js';
 import { keep, runScope } from '../tensor/scope.js';
+import { noGrad } from '../autograd/grad_mode.js';
 import { isTensor, type Tensor } from '../tensor/tensor.js';
 
 /**
@@ -27,7 +28,8 @@ export function clipGradNorm(params: Iterable<Tensor> | Tensor, maxNorm: number,
   grads.forEach((g, i) => {
     if (g.device !== device) throw new XpuDeviceError('gradients on more than one device', { op, arg: `params[${i}].grad`, expected: String(device), got: String(g.device) });
   });
-  return runScope(() => {
+  // Under noGrad, as torch's @torch.no_grad(): gradients made with createGraph record nothing here.
+  return noGrad(() => runScope(() => {
     const total = norm(stack(grads.map((g) => norm(g, normType))), normType);
     const coef = clamp(div(maxNorm, add(total, 1e-6)), undefined, 1);
     for (const p of list) {
@@ -42,5 +44,5 @@ export function clipGradNorm(params: Iterable<Tensor> | Tensor, maxNorm: number,
       }
     }
     return total;
-  }, isTensor);
+  }, isTensor));
 }

@@ -5,6 +5,7 @@ import { clone, contiguous, narrow, reshape } from '../ops/views.js';
 import { copyInto } from '../ops/copy_into.js';
 import { zeros } from '../ops/creation.js';
 import { keep, runScope } from '../tensor/scope.js';
+import { noGrad } from '../autograd/grad_mode.js';
 import { cat } from '../ops/structural.js';
 import { fmtShape, shapeEq } from '../tensor/shape.js';
 import { isTensor, type Tensor } from '../tensor/tensor.js';
@@ -168,7 +169,8 @@ export abstract class Optimizer<O extends GroupOptions> {
         } else {
           const z = zeros([...p.grad.shape], { device: p.grad.device, dtype: p.grad.dtype });
           if (p.grad.isContiguous()) {
-            copyInto(p.grad, z);
+            const g = p.grad;
+            noGrad(() => copyInto(g, z));
             z.dispose();
           } else {
             p.grad.dispose();
