@@ -91,13 +91,3 @@ export interface Graph {
   /** How many primitive calls the capture recorded (before fusion), for stats. */
   capturedOps: number;
 }
-
-/** Value ids a step reads, as a list (spec patches, copy operands). */
-export function stepReads(step: Step): number[] {
-  return step.reads;
-}
-
-/** Value id a step produces, or -1. */
-export function stepOut(step: Step): number {
-  return step.kind === 'copyBytes' ? -1 : step.out;
-}
