@@ -47,8 +47,8 @@ interface BucketRun {
   /** Parameters of the bucket still without a gradient in this pass. */
   pending: number;
   issued: boolean;
-  /** The averaged buffer, once the all-reduce completed. */
-  result: Promise<HostArray> | null;
+  /** The averaged buffer, once the all-reduce completed (null: a group of one, nothing to average). */
+  result: Promise<HostArray | null> | null;
 }
 
 export interface ReducerOptions {
@@ -123,6 +123,10 @@ export class Reducer {
 
   #issue(run: BucketRun): void {
     run.issued = true;
+    if (this.#group.size === 1) {
+      run.result = Promise.resolve(null); // each gradient is already its own average
+      return;
+    }
     const { plan } = run;
     const grads = plan.params.map((pi) => (this.#used[pi] ? this.#params[pi].grad : null));
     const dt = DTYPE_CODE[plan.dtype as DistDType];
@@ -182,7 +186,7 @@ export class Reducer {
     const used = this.#used;
     for (const r of runs) r.pending = 0;
     this.#issueReady();
-    const flags = this.#opts.findUnusedParameters ? this.#inOrder(Int32Array.from(used), DTYPE_CODE.int32, OP_CODE.max) : null;
+    const flags = !this.#opts.findUnusedParameters ? null : this.#group.size === 1 ? Promise.resolve(Int32Array.from(used)) : this.#inOrder(Int32Array.from(used), DTYPE_CODE.int32, OP_CODE.max);
     this.#runs = null;
     return this.#complete(runs, used, flags);
   }
@@ -190,7 +194,10 @@ export class Reducer {
   async #complete(runs: readonly BucketRun[], used: Uint8Array, flags: Promise<Int32Array> | null): Promise<void> {
     const globallyUsed = flags ? await flags : null;
     const results = await Promise.all(runs.map((r) => r.result!));
-    runs.forEach((r, bi) => this.#writeBack(r.plan, results[bi], globallyUsed));
+    runs.forEach((r, bi) => {
+      const host = results[bi];
+      if (host) this.#writeBack(r.plan, host, globallyUsed);
+    });
     const unused = this.#params.flatMap((p, i) => (this.#slot.has(p) && !used[i] ? [i] : []));
     if (!this.#opts.findUnusedParameters && unused.length) {
       const names = unused.map((i) => `'${this.#names[i]}'`);
