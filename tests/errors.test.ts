@@ -239,6 +239,7 @@ const CALLS: Record<string, Entry> = {
       return xpu.autograd.grad(p('outputs', x.sum()), p('inputs', x));
     },
   },
+  'autograd.gradcheck': { op: 'gradcheck', call: (_f, p) => xpu.autograd.gradcheck((t: xpu.Tensor) => t.mul(2), [p('inputs[0]', xpu.tensor([1], { requiresGrad: true }))]) },
   'optim.clipGradNorm': { op: 'clipGradNorm', call: (f, p) => xpu.optim.clipGradNorm([p('params[0]', f.a)], 1) },
   'optim.Adam': { op: 'Adam.addParamGroup', call: (f, p) => new xpu.optim.Adam([p('params[0]', f.a)]) },
   'optim.AdamW': { op: 'AdamW.addParamGroup', call: (f, p) => new xpu.optim.AdamW([p('params[0]', f.a)]) },
