@@ -247,6 +247,19 @@ describe.each(testDevices())('compile on %s', (device) => {
     expect(grads(input([4], 2, device)).requiresGrad).toBe(true); // eager again, with its graph
     expect(grads.stats().fallbackReason).toMatch(/requires grad/);
     expect(warn.mock.calls.filter((c) => String(c[0]).includes('xpu.compile'))).toHaveLength(3);
+    // A backend method compile does not record (an optimizer's in-place step...) refuses the recording.
+    const backend = xpu.device(device).backend as unknown as Record<string, unknown>;
+    backend.inPlaceThing = () => undefined;
+    try {
+      const other = xpu.compile((x: Tensor) => {
+        (backend.inPlaceThing as () => void)();
+        return x.add(1);
+      });
+      other(input([4], 1, device));
+      expect(other.stats().fallbackReason).toMatch(/inPlaceThing/);
+    } finally {
+      delete backend.inPlaceThing;
+    }
     const strict = xpu.compile((x: Tensor) => x.add(xpu.rand([4], { device })), { fullgraph: true });
     caught(() => strict(input([4], 1, device)), xpu.XpuValueError);
   });

@@ -18,7 +18,8 @@ import { SPEC_PRIMITIVES, type Graph, type OutputTemplate, type OutputTensor, ty
  * - random numbers: the generator advances per call, a replay would repeat them;
  * - a returned tensor whose storage the function did not compute and was not given;
  * - a returned tensor that requires grad (autograd's graph is built by running ops);
- * - an async function.
+ * - an async function;
+ * - a backend method other than the recorded primitives (an optimizer's in-place step...).
  * Calls a backend makes to itself (a reduction that casts with a map) run at depth > 0 and are
  * part of the outer call's replay, so they are not recorded.
  */
@@ -144,7 +145,32 @@ function wrapBackend(device: Device, rec: Recorder): () => void {
     if (rec.depth === 0) rec.tracked.delete(storage as Storage);
     return inner(orig, [storage]);
   });
+  // Any other method that an op calls is work a replay would not redo (an optimizer's in-place
+  // step, a backward kernel with several outputs): the recording is refused rather than wrong.
+  for (const name of methodNames(backend)) {
+    if (RECORDED.has(name) || HARMLESS.has(name)) continue;
+    wrap(name, (orig) => (...a: unknown[]) => {
+      if (rec.depth === 0) fail(rec, `it calls backend.${name}(), which compile does not record`);
+      return inner(orig, a);
+    });
+  }
   return () => undo.reverse().forEach((f) => f());
+}
+
+const RECORDED = new Set<string>([...SPEC_PRIMITIVES, 'upload', 'alloc', 'copyBytes', 'read', 'release']);
+/** Methods that change no tensor: waiting, freeing the cache, asking a size. */
+const HARMLESS = new Set(['constructor', 'synchronize', 'emptyCache', 'optimChunkElements']);
+
+/** The function-valued properties of a backend and its prototype chain. */
+function methodNames(backend: object): Set<string> {
+  const names = new Set<string>();
+  for (let p: object | null = backend; p && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
+    for (const n of Object.getOwnPropertyNames(p)) {
+      const d = Object.getOwnPropertyDescriptor(p, n);
+      if (d && typeof d.value === 'function') names.add(n);
+    }
+  }
+  return names;
 }
 
 /** cpu ops that check indices or divisors read tensors synchronously (storage.data): a host read. */
