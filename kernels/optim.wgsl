@@ -1,10 +1,11 @@
 // The fused optimizer step of a parameter group (src/backends/webgpu/optim.ts): one launch updates
 // every element of the group. The launcher gathered the parameters and their gradients into flat
 // buffers (pf, gf) at the offsets their optimizer state has in the flat state buffers (s0, s1, s2);
-// it scatters pf back into the parameters afterwards. An element finds its parameter (segment) by
-// binary search in the segment table: vec4 (start, end, stepSize or first-step flag, sqrt(1 -
-// beta2^step)), sorted by start; elements of parameters without a gradient this step are in no
-// segment and are left alone. The arithmetic is optimStepTwin's (src/backends/cpu/optim.ts):
+// it scatters pf back into the parameters afterwards. An element finds its parameter (segment) in
+// the table: 4 words per segment (start, end, stepSize bits or the first-step flag, sqrt(1 -
+// beta2^step) bits), sorted by start, then one word per workgroup: the first segment ending past
+// the workgroup's first element (no search per element, no barrier). Elements of parameters
+// without a gradient this step are in no segment and are left alone. The arithmetic is optimStepTwin's (src/backends/cpu/optim.ts):
 // torch 1.13's single-tensor SGD / Adam / AdamW, op by op in f32.
 // Prelude: Params P (n, nseg, the f32 hyper-parameters), bindings pf (rw), gf, seg, s0, s1, s2 (rw).
 override RULE: u32;      // 0 sgd, 1 adam, 2 adamw
@@ -13,25 +14,18 @@ override NESTEROV: u32;
 override MAXIMIZE: u32;
 override WG: u32 = 256u;
 
-fn find_segment(e: u32) -> i32 {
-  var lo = 0u;
-  var hi = P.nseg;
-  while (lo < hi) {
-    let mid = (lo + hi) / 2u;
-    if (seg[mid].y <= e) { lo = mid + 1u; } else { hi = mid; }
-  }
-  if (lo < P.nseg && seg[lo].x <= e) { return i32(lo); }
-  return -1;
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let e = (wid.x + wid.y * nwg.x) * WG + lid;
+  let w = wid.x + wid.y * nwg.x;
+  let e = w * WG + lid;
   if (e >= P.n) { return; }
-  let k = find_segment(e);
-  if (k < 0) { return; }
-  let sg = seg[u32(k)];
+  // The launcher's hint for this workgroup: the first segment ending past its first element; an
+  // invocation steps forward from it (0 steps inside a large parameter, a few across small ones).
+  var k = seg[4u * P.nseg + w];
+  while (k < P.nseg && seg[4u * k + 1u] <= e) { k++; }
+  if (k >= P.nseg || seg[4u * k] > e) { return; }
+  let sg = vec4<u32>(seg[4u * k], seg[4u * k + 1u], seg[4u * k + 2u], seg[4u * k + 3u]);
   var p = bitcast<f32>(pf[e]);
   var d = bitcast<f32>(gf[e]);
   if (MAXIMIZE == 1u) { d = -d; }

@@ -21,7 +21,7 @@ const BINDINGS = [
   '@group(0) @binding(0) var<uniform> P: Params;',
   '@group(0) @binding(1) var<storage, read_write> pf: array<u32>;',
   '@group(0) @binding(2) var<storage, read> gf: array<u32>;',
-  '@group(0) @binding(3) var<storage, read> seg: array<vec4<u32>>;',
+  '@group(0) @binding(3) var<storage, read> seg: array<u32>;',
   '@group(0) @binding(4) var<storage, read_write> s0: array<u32>;',
   '@group(0) @binding(5) var<storage, read_write> s1: array<u32>;',
   '@group(0) @binding(6) var<storage, read_write> s2: array<u32>;',
@@ -42,10 +42,16 @@ export function webgpuOptimStep(host: GpuHost, spec: OptimStepSpec): void {
   checkKernelElements(`optim.${rule}`, total);
   const pf = host.alloc('float32', total, 'optim');
   const gf = host.alloc('float32', total, 'optim');
-  // The table: (start, end, stepSize bits | first-step flag, bc2Sqrt bits) per segment, by start.
+  // The table: (start, end, stepSize bits | first-step flag, bc2Sqrt bits) per segment, by start;
+  // then per workgroup the first segment ending past its first element (kernels/optim.wgsl).
   const sorted = [...segments].sort((a, b) => a.start - b.start);
-  const table = new Uint32Array(sorted.length * 4);
+  const groups = Math.ceil(total / WG);
+  const table = new Uint32Array(sorted.length * 4 + groups);
   sorted.forEach((s, i) => table.set([s.start, s.start + s.numel, rule === 'sgd' ? (s.first ? 1 : 0) : f32Bits(s.stepSize), f32Bits(s.bc2Sqrt)], i * 4));
+  for (let w = 0, k = 0; w < groups; w++) {
+    while (k < sorted.length && sorted[k].start + sorted[k].numel <= w * WG) k++;
+    table[sorted.length * 4 + w] = k;
+  }
   const seg = host.upload('uint32', table, 'optim');
   const dummy: Storage[] = [];
   const state = [0, 1, 2].map((k) => spec.state[k] ?? (dummy[dummy.length] = host.alloc('float32', 1, 'optim')));
@@ -64,7 +70,7 @@ export function webgpuOptimStep(host: GpuHost, spec: OptimStepSpec): void {
       source: () => [OPTIM_PARAMS.wgsl, BINDINGS, kernelSource('common/math.wgsl'), kernelSource('optim.wgsl')].join('\n'),
       uniforms: OPTIM_PARAMS.write({ n: total, nseg: sorted.length, ...c }),
       bindings: [bind(pf), bind(gf), bind(seg), ...state.map(bind)],
-      groups: Math.ceil(total / WG),
+      groups,
     });
     for (const s of sorted) host.copyBytes(pf, s.start * 4, s.param, s.paramOffset * 4, s.numel * 4);
   } finally {
