@@ -45,6 +45,12 @@ struct BPlan {
   const float *q, *k, *v, *out, *dOut;
   float *dq, *dk, *dv;
   std::vector<float> lse, delta;  // per query row, from sweep A
+  // K and V transposed once per call into tiles [B Hkv][S / KT][E or Ev][KT] (zero past S): every
+  // row block reads them, so transposing per block cost more than the products at L = 512.
+  std::vector<float> kT, vT;
+  int64_t kBlocks = 0;
+  const float* KTile(int64_t bk, int64_t tile) const { return kT.data() + (bk * kBlocks + tile) * E * KT; }
+  const float* VTile(int64_t bk, int64_t tile) const { return vT.data() + (bk * kBlocks + tile) * Ev * KT; }
   int maskKind = -1;              // 0 f32 additive, 1 f16 additive, 2 bool (uint8, 0 = masked), -1 none
   const void* mask = nullptr;
   int64_t mOff = 0, ms[4] = {0, 0, 0, 0};
@@ -52,8 +58,8 @@ struct BPlan {
 
 // Per-thread tiles.
 struct Scratch {
-  std::vector<float> kt, vt, s, p, ds, acc;
-  Scratch(int64_t E, int64_t Ev) : kt(E * KT), vt(Ev * KT), s(QT * KT), p(QT * KT), ds(QT * KT), acc(std::max<int64_t>(QT * E, KT * (E + Ev))) {}
+  std::vector<float> s, p, ds, acc;
+  Scratch(int64_t E, int64_t Ev) : s(QT * KT), p(QT * KT), ds(QT * KT), acc(std::max<int64_t>(QT * E, KT * (E + Ev))) {}
 };
 
 // rows [n, ld] (n rows from `src`, row stride ld) -> t [d, KT] with zeros past n.
@@ -181,7 +187,6 @@ void RowTask(BPlan& p, int64_t b, int64_t h, int64_t i0, Scratch& w) {
   const int64_t E = p.E, Ev = p.Ev, S = p.S, L = p.L;
   const int64_t hk = h / (p.H / p.Hkv);
   const float* kh = p.k + (b * p.Hkv + hk) * S * E;
-  const float* vh = p.v + (b * p.Hkv + hk) * S * Ev;
   const int rows = static_cast<int>(std::min<int64_t>(QT, L - i0));
   const int64_t row0 = (b * p.H + h) * L + i0;
   const float* qb = p.q + row0 * E;
@@ -190,12 +195,11 @@ void RowTask(BPlan& p, int64_t b, int64_t h, int64_t i0, Scratch& w) {
   float m[QT], l[QT], lse[QT], delta[QT];
   bool nan[QT];
   for (int r = 0; r < rows; r++) { m[r] = kMasked; l[r] = 0.0f; nan[r] = false; }
-  float* kt = w.kt.data();
-  float* vt = w.vt.data();
+  const int64_t bk = b * p.Hkv + hk;
   // 1. Each row's logsumexp.
   for (int64_t j0 = 0; j0 < kEnd; j0 += KT) {
     const int cols = static_cast<int>(std::min<int64_t>(KT, kEnd - j0));
-    Transpose(kh + j0 * E, cols, E, E, kt);
+    const float* kt = p.KTile(bk, j0 / KT);
     for (int r = 0; r < rows; r++) {
       if (nan[r]) continue;
       float* sr = w.s.data();
@@ -230,8 +234,8 @@ void RowTask(BPlan& p, int64_t b, int64_t h, int64_t i0, Scratch& w) {
   std::fill(acc, acc + rows * E, 0.0f);
   for (int64_t j0 = 0; j0 < kEnd; j0 += KT) {
     const int cols = static_cast<int>(std::min<int64_t>(KT, kEnd - j0));
-    Transpose(kh + j0 * E, cols, E, E, kt);
-    Transpose(vh + j0 * Ev, cols, Ev, Ev, vt);
+    const float* kt = p.KTile(bk, j0 / KT);
+    const float* vt = p.VTile(bk, j0 / KT);
     for (int r = 0; r < rows; r++) {
       if (!(l[r] > 0) && !nan[r]) continue;  // fully masked so far: nothing kept
       float* sr = w.s.data();
@@ -256,10 +260,8 @@ void KeyTask(BPlan& p, int64_t b, int64_t hk, int64_t j0, Scratch& w) {
   const int64_t group = p.H / p.Hkv;
   const int cols = static_cast<int>(std::min<int64_t>(KT, S - j0));
   const int64_t key0 = (b * p.Hkv + hk) * S + j0;
-  float* kt = w.kt.data();
-  float* vt = w.vt.data();
-  Transpose(p.k + key0 * E, cols, E, E, kt);
-  Transpose(p.v + key0 * Ev, cols, Ev, Ev, vt);
+  const float* kt = p.KTile(b * p.Hkv + hk, j0 / KT);
+  const float* vt = p.VTile(b * p.Hkv + hk, j0 / KT);
   float* dk = w.acc.data();
   float* dv = w.acc.data() + KT * E;
   std::fill(dk, dk + KT * (E + Ev), 0.0f);
@@ -294,8 +296,18 @@ void KeyTask(BPlan& p, int64_t b, int64_t hk, int64_t j0, Scratch& w) {
 std::string Run(BPlan& p) {
   const int64_t qBlocks = (p.L + QT - 1) / QT, kBlocks = (p.S + KT - 1) / KT;
   const int64_t rowTasks = p.B * p.H * qBlocks, keyTasks = p.B * p.Hkv * kBlocks;
+  p.kBlocks = kBlocks;
+  p.kT.resize(keyTasks * p.E * KT);
+  p.vT.resize(keyTasks * p.Ev * KT);
 #pragma omp parallel
   {
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < keyTasks; t++) {
+      const int64_t kb = t % kBlocks, bk = t / kBlocks;
+      const int cols = static_cast<int>(std::min<int64_t>(KT, p.S - kb * KT));
+      Transpose(p.k + (bk * p.S + kb * KT) * p.E, cols, p.E, p.E, p.kT.data() + t * p.E * KT);
+      Transpose(p.v + (bk * p.S + kb * KT) * p.Ev, cols, p.Ev, p.Ev, p.vT.data() + t * p.Ev * KT);
+    }
     Scratch w(p.E, p.Ev);
 #pragma omp for schedule(dynamic, 1)
     for (int64_t t = 0; t < rowTasks; t++) {
