@@ -112,6 +112,16 @@ describe.each(testDevices())('autograd engine on %s', (device) => {
     expect(await host(g2)).toEqual([6, 12]);
   });
 
+  it('second derivatives through linear (fused activation), softmax and layerNorm pass gradcheck', async () => {
+    const gradOf = (f: (...t: Tensor[]) => Tensor) => (...t: Tensor[]) => xpu.autograd.enableGrad(() => xpu.autograd.grad(f(...t).mul(f(...t)).sum(), [t[0]], undefined, { createGraph: true })[0]);
+    const x = leaf([0.3, -0.7, 0.5, 0.9, -0.2, 0.4], [2, 3]);
+    const w = leaf([0.2, -0.5, 0.8, 0.6, 0.1, -0.9], [2, 3]);
+    const b = leaf([0.1, -0.3]);
+    expect(await xpu.autograd.gradcheck(gradOf((a, m, c) => xpu.linear(a, m, { bias: c, activation: 'gelu' })), [x, w, b])).toBe(true);
+    expect(await xpu.autograd.gradcheck(gradOf((a) => xpu.softmax(a, 1).mul(xpu.tensor([1, 2, 3], { device }))), [x])).toBe(true);
+    expect(await xpu.autograd.gradcheck(gradOf((a) => xpu.layerNorm(a, [3]).mul(xpu.tensor([1, 2, 3], { device }))), [x], { atol: 3e-3 })).toBe(true);
+  });
+
   it('runs onGradAccumulated after each leaf update and onBackwardEnd once per backward()', async () => {
     const w = leaf([1, 2]);
     const seen: number[][] = [];

@@ -95,7 +95,9 @@ export async function gradcheck(fn: Fn, inputs: Tensor | readonly Tensor[], opti
       const evalAt = async (value: number): Promise<Float64Array[]> => {
         const moved = Float32Array.from(base);
         moved[j] = value;
-        const xj = tensor(moved, { shape: x.shape.slice(), dtype: x.dtype, device: x.device });
+        // It requires grad as x does, so that an fn that differentiates inside (enableGrad + grad
+        // with createGraph: second derivatives) still can.
+        const xj = tensor(moved, { shape: x.shape.slice(), dtype: x.dtype, device: x.device, requiresGrad: true });
         const r = noGrad(() => outputsOf(fn(...xs.map((t, k) => (k === i ? xj : t)))));
         return Promise.all(r.map(host));
       };

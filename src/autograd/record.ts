@@ -74,8 +74,7 @@ export class GradNode {
     const s = this.saved;
     this.saved = null;
     if (!s) return;
-    for (const x of s.inputs) if (x instanceof Tensor && SAVED.has(x)) x.dispose();
-    for (const x of s.outputs) if (SAVED.has(x)) x.dispose();
+    for (const x of [...s.inputs, ...s.outputs, ...Object.values(s.attrs)]) if (x instanceof Tensor && SAVED.has(x)) x.dispose();
   }
 }
 
@@ -135,6 +134,14 @@ function saveView(t: Tensor): Tensor {
     else LEAF_OF.set(v, LEAF_OF.get(t) ?? t);
   }
   return v;
+}
+
+/**
+ * A tensor an op keeps for its backward beyond its inputs and outputs (in recordOp's attrs): a view
+ * the node owns and disposes when the graph is freed.
+ */
+export function saveTensor(t: Tensor): Tensor {
+  return saveView(t);
 }
 
 function metaOf(t: Tensor): TensorMeta {
