@@ -103,8 +103,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (OP >= 2u && OP <= 5u) {
     var best = ACC(0);
     var bi = NONE;
+    // One reduced dim: a running element offset, as in the sums below.
+    let one = P.rank - P.kept == 1u;
+    let du1 = P.rank - 1u;
+    let st1 = select(0, P.st[du1 / 4u][du1 % 4u], one);
+    var e1 = base + i32(lane) * st1;
     for (var r = lane; r < n; r += TEAM) {
-      let v = ld0(base + red_off(r));
+      var e = e1;
+      if (!one) {
+        e = base + red_off(r);
+      }
+      let v = ld0(e);
+      e1 += i32(TEAM) * st1;
       if (bi == NONE || beats(v, best)) {
         best = v;
         bi = r;
