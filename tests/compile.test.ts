@@ -245,8 +245,16 @@ describe.each(testDevices())('compile on %s', (device) => {
     const grads = xpu.compile((x: Tensor) => x.mul(w));
     grads(input([4], 1, device));
     expect(grads(input([4], 2, device)).requiresGrad).toBe(true); // eager again, with its graph
-    expect(grads.stats().fallbackReason).toMatch(/requires grad/);
+    expect(grads.stats()).toMatchObject({ captures: 1, eagerCalls: 1, fallbackReason: null });
     expect(warn.mock.calls.filter((c) => String(c[0]).includes('xpu.compile'))).toHaveLength(3);
+    // Recorded under noGrad, it still builds the graph when grad mode is on (grad mode is in the signature).
+    const infer = xpu.compile((x: Tensor) => x.mul(w));
+    xpu.noGrad(() => infer(input([4], 1, device)));
+    const replayed = xpu.noGrad(() => infer(input([4], 2, device)));
+    expect(replayed.requiresGrad).toBe(false);
+    expect(infer(input([4], 3, device)).requiresGrad).toBe(true);
+    expect(xpu.noGrad(() => infer(input([4], 4, device))).requiresGrad).toBe(false); // still replayed
+    expect(infer.stats()).toMatchObject({ captures: 2, replays: 2, eagerCalls: 0 });
     // A backend method compile does not record (an optimizer's in-place step...) refuses the recording.
     const backend = xpu.device(device).backend as unknown as Record<string, unknown>;
     backend.inPlaceThing = () => undefined;

@@ -29,10 +29,14 @@ export interface CaptureResult {
   graph: Graph | null;
   /** Why the function cannot be replayed, when it cannot. */
   reason: string | null;
+  /** The reason holds for this signature only (its result requires grad), not for every call. */
+  perSignature?: boolean;
 }
 
 interface Recorder {
   tracked: Map<Storage, number>;
+  /** Set when the only reason is a result that requires grad. */
+  gradOnly?: boolean;
   steps: Step[];
   nextValue: number;
   depth: number;
@@ -211,7 +215,7 @@ export function capture(fn: (...a: never[]) => unknown, args: unknown[], inputs:
   if (result instanceof Promise) fail(rec, 'it is async (returns a Promise)');
   const outputs: OutputTensor[] = [];
   const template = outputTemplate(result, rec, outputs, 0);
-  if (rec.reason !== null) return { result, graph: null, reason: rec.reason };
+  if (rec.reason !== null) return { result, graph: null, reason: rec.reason, perSignature: rec.gradOnly === true };
   return {
     result,
     reason: null,
@@ -223,7 +227,10 @@ function outputTemplate(x: unknown, rec: Recorder, outputs: OutputTensor[], dept
   if (x instanceof Tensor) {
     // Autograd records its graph as ops run (a parameter that requires grad, read from the
     // closure); a replay runs no ops, so its results would silently have no graph.
-    if (x.requiresGrad || x.gradFn) fail(rec, 'its result requires grad (autograd is not captured; run it under noGrad() for inference)');
+    if ((x.requiresGrad || x.gradFn) && rec.reason === null) {
+      fail(rec, 'its result requires grad (autograd is not captured; run it under noGrad() for inference)');
+      rec.gradOnly = true;
+    }
     const value = rec.tracked.get(x.ref.storage);
     if (value === undefined) {
       fail(rec, 'it returns a tensor it neither computed nor was given (a tensor from its closure)');

@@ -35,7 +35,7 @@ export interface CompileStats {
   eagerCalls: number;
   /** Signatures cached now. */
   cacheSize: number;
-  /** Why fn runs eagerly, once it was found not capturable. */
+  /** Why fn runs eagerly, once it was found not capturable (a result that requires grad only makes its own signature eager). */
   fallbackReason: string | null;
   /** Of the most recent capture: primitive calls recorded, and steps a replay runs after optimizing. */
   capturedOps: number;
@@ -66,7 +66,8 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options?:
   if (opts.fullgraph !== undefined && typeof opts.fullgraph !== 'boolean') throw new XpuTypeError('must be a boolean', { op: 'compile', arg: 'fullgraph', expected: 'boolean', got: typeName(opts.fullgraph) });
   if (opts.fuse !== undefined && typeof opts.fuse !== 'boolean') throw new XpuTypeError('must be a boolean', { op: 'compile', arg: 'fuse', expected: 'boolean', got: typeName(opts.fuse) });
   const fuse = opts.fuse ?? true;
-  const cache = new Map<string, Plan>();
+  // 'eager': this signature runs eagerly (its result requires grad), others may still replay.
+  const cache = new Map<string, Plan | 'eager'>();
   const stats: CompileStats = { captures: 0, replays: 0, eagerCalls: 0, cacheSize: 0, fallbackReason: null, capturedOps: 0, replaySteps: 0, fusedKernels: 0, epilogueFolds: 0 };
   let warnedGrad = false;
 
@@ -87,11 +88,22 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options?:
     if (hit) {
       cache.delete(sig.key); // most recently used last
       cache.set(sig.key, hit);
+      if (hit === 'eager') {
+        stats.eagerCalls++;
+        return fn(...args);
+      }
       stats.replays++;
       return replay(hit, sig.tensors) as R;
     }
-    const { result, graph, reason } = capture(fn as (...a: never[]) => unknown, args, sig.tensors);
+    const { result, graph, reason, perSignature } = capture(fn as (...a: never[]) => unknown, args, sig.tensors);
     stats.captures++;
+    if (!graph && perSignature && !opts.fullgraph) {
+      if (!warnedGrad) warn(fn.name, reason ?? 'unknown');
+      warnedGrad = true;
+      cache.set(sig.key, 'eager');
+      if (cache.size > maxCache) cache.delete(cache.keys().next().value as string);
+      return result as R;
+    }
     if (!graph) {
       stats.fallbackReason = reason;
       if (opts.fullgraph) throw new XpuValueError('cannot capture the function', { op: 'compile', arg: 'fn', expected: 'a function of tensor ops only (fullgraph)', got: reason ?? 'unknown' });

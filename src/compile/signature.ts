@@ -1,3 +1,4 @@
+import { isGradEnabled } from '../autograd/grad_mode.js';
 import { Tensor } from '../tensor/tensor.js';
 
 /**
@@ -5,7 +6,8 @@ import { Tensor } from '../tensor/tensor.js';
  * argument its device, dtype, shape, strides, offset and which earlier argument shares its storage
  * (a graph reads storages by identity); every other argument by value (numbers, strings, booleans,
  * arrays and plain objects of them) or, for functions and class instances (a module, a cache), by
- * identity. Tensors are found anywhere in arrays and plain objects, in order.
+ * identity. Tensors are found anywhere in arrays and plain objects, in order. Grad mode is part of
+ * it: a recording made under noGrad() must not answer a call that should build autograd's graph.
  */
 
 export interface Signature {
@@ -64,5 +66,6 @@ export function signatureOf(args: readonly unknown[], op: string): Signature {
     } else parts.push(`o${identity(x as object)}`);
   };
   args.forEach((a) => walk(a, 0));
+  parts.push(isGradEnabled() ? 'grad' : 'nograd');
   return { key: parts.join(' '), tensors, requiresGrad };
 }
