@@ -3,6 +3,7 @@ import { abs, add, cos, div, eq, erf, exp, floor, ge, gt, le, log, logicalAnd, l
 import { zerosLike } from '../../ops/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { defineGrad, type BackwardFn, type SavedContext } from '../record.js';
+import { fusedGrad } from './fused.js';
 
 /**
  * Gradients of the elementwise ops (src/ops/elementwise.ts records them by the op's name). The
@@ -35,15 +36,19 @@ unary('sqrt', 'output', (g, _x, y) => div(g, mul(y, 2)));
 unary('rsqrt', 'output', (g, _x, y) => mul(g, mul(pow(y, 3), -0.5)));
 unary('sin', 'input', (g, x) => mul(g, cos(x)));
 unary('cos', 'input', (g, x) => mul(g, neg(sin(x))));
-unary('tanh', 'output', (g, _x, y) => mul(g, sub(1, mul(y, y))));
-unary('sigmoid', 'output', (g, _x, y) => mul(g, mul(y, sub(1, y))));
+unary('tanh', 'output', (g, _x, y) => fusedGrad('tanhBackward', g, y) ?? mul(g, sub(1, mul(y, y))));
+unary('sigmoid', 'output', (g, _x, y) => fusedGrad('sigmoidBackward', g, y) ?? mul(g, mul(y, sub(1, y))));
 /** g * silu'(x) = g s (1 + x (1 - s)). */
 export function siluGrad(g: T, x: T): T {
+  const fused = fusedGrad('siluBackward', g, x);
+  if (fused) return fused;
   const s = sigmoid(x);
   return mul(g, mul(s, add(1, mul(x, sub(1, s)))));
 }
 /** g * gelu'(x): d/dx x Phi(x) = Phi(x) + x phi(x). */
 export function geluGrad(g: T, x: T): T {
+  const fused = fusedGrad('geluBackward', g, x);
+  if (fused) return fused;
   const cdf = mul(add(erf(mul(x, INV_SQRT_2)), 1), 0.5);
   const pdf = mul(exp(mul(mul(x, x), -0.5)), INV_SQRT_2PI);
   return mul(g, add(cdf, mul(x, pdf)));
