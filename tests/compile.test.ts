@@ -255,6 +255,14 @@ describe.each(testDevices())('compile on %s', (device) => {
     expect(infer(input([4], 3, device)).requiresGrad).toBe(true);
     expect(xpu.noGrad(() => infer(input([4], 4, device))).requiresGrad).toBe(false); // still replayed
     expect(infer.stats()).toMatchObject({ captures: 2, replays: 2, eagerCalls: 0 });
+    class Result {
+      constructor(readonly value: Tensor) {}
+    }
+    const boxed = xpu.compile((x: Tensor) => new Result(x.add(1)));
+    boxed(input([4], 1, device));
+    await expectSame(boxed(input([4], 2, device)).value, input([4], 2, device).add(1), 'eager, not a stale capture');
+    expect(boxed.stats().fallbackReason).toMatch(/class instance/);
+    warn.mockClear();
     // A backend method compile does not record (an optimizer's in-place step...) refuses the recording.
     const backend = xpu.device(device).backend as unknown as Record<string, unknown>;
     backend.inPlaceThing = () => undefined;

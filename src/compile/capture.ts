@@ -35,6 +35,7 @@ export interface CaptureResult {
 
 interface Recorder {
   tracked: Map<Storage, number>;
+  numInputs: number;
   /** Set when the only reason is a result that requires grad. */
   gradOnly?: boolean;
   steps: Step[];
@@ -197,7 +198,7 @@ function watchCpuReads(rec: Recorder): () => void {
  * signature lists them: their storages are values 0..n-1 (a storage two inputs share is the first's).
  */
 export function capture(fn: (...a: never[]) => unknown, args: unknown[], inputs: readonly Tensor[]): CaptureResult {
-  const rec: Recorder = { tracked: new Map(), steps: [], nextValue: inputs.length, depth: 0, reason: null };
+  const rec: Recorder = { tracked: new Map(), numInputs: inputs.length, steps: [], nextValue: inputs.length, depth: 0, reason: null };
   inputs.forEach((t, j) => {
     if (!rec.tracked.has(t.ref.storage)) rec.tracked.set(t.ref.storage, j);
   });
@@ -241,5 +242,9 @@ function outputTemplate(x: unknown, rec: Recorder, outputs: OutputTensor[], dept
   }
   if (depth < 8 && Array.isArray(x)) return { kind: 'array', items: x.map((v) => outputTemplate(v, rec, outputs, depth + 1)) };
   if (depth < 8 && isPlain(x)) return { kind: 'object', entries: Object.keys(x).map((k) => [k, outputTemplate(x[k], rec, outputs, depth + 1)]) };
+  // Anything else is returned as it is by every replay: it must not hold what this run computed.
+  if (typeof x === 'object' && x !== null && Object.values(x).some((v) => v instanceof Tensor && (rec.tracked.get(v.ref.storage) ?? -1) >= rec.numInputs)) {
+    fail(rec, 'it returns a class instance holding tensors it computed (return them in arrays or plain objects)');
+  }
   return { kind: 'static', value: x };
 }
