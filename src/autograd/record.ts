@@ -113,7 +113,8 @@ export function anyNeedsGrad(xs: readonly unknown[]): boolean {
 
 /** What record() keeps for the backward: nothing (the closure captures what it needs), inputs, outputs or both. */
 export interface SaveSpec {
-  inputs?: boolean;
+  /** Every tensor input, or per input. */
+  inputs?: boolean | readonly boolean[];
   outputs?: boolean;
 }
 
@@ -176,7 +177,7 @@ export function record(name: string, inputs: readonly unknown[], outputs: Tensor
     }
   }
   const saved: { -readonly [K in keyof SavedContext]: SavedContext[K] } = {
-    inputs: inputs.map((x) => (x instanceof Tensor ? (save.inputs ? saveView(x) : undefined) : x)),
+    inputs: inputs.map((x, i) => (x instanceof Tensor ? ((typeof save.inputs === 'boolean' ? save.inputs : save.inputs?.[i]) ? saveView(x) : undefined) : x)),
     outputs: [],
     attrs,
     needs: next.map((e) => e !== null),
@@ -194,7 +195,8 @@ export function record(name: string, inputs: readonly unknown[], outputs: Tensor
 
 /** A backward formula, defined once per op name (src/autograd/formulas/*) and looked up by recordOp. */
 export interface Formula {
-  save?: SaveSpec;
+  /** What the backward reads; a function of which inputs need a gradient saves only what those need. */
+  save?: SaveSpec | ((needs: readonly boolean[]) => SaveSpec);
   backward: BackwardFn;
 }
 
@@ -215,7 +217,10 @@ function missing(name: string): BackwardFn {
 export function recordOp(name: string, inputs: readonly unknown[], outputs: Tensor | readonly Tensor[], attrs: Record<string, unknown> = {}): void {
   const f = FORMULAS.get(name);
   if (!f) record(name, inputs, outputs, missing(name), {}, attrs);
-  else record(name, inputs, outputs, f.backward, f.save, attrs);
+  else if (typeof f.save === 'function') {
+    const needs = inputs.map((x) => x instanceof Tensor && x.requiresGrad);
+    record(name, inputs, outputs, f.backward, f.save(needs), attrs);
+  } else record(name, inputs, outputs, f.backward, f.save, attrs);
 }
 
 /**

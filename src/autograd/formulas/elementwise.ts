@@ -2,7 +2,7 @@ import { where } from '../../ops/elementwise.js';
 import { abs, add, cos, div, eq, erf, exp, floor, ge, gt, le, log, logicalAnd, lt, mul, neg, pow, sigmoid, sign, sin, sub, tanh, trunc } from '../../ops/math.js';
 import { zerosLike } from '../../ops/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { defineGrad, type BackwardFn, type SavedContext } from '../record.js';
+import { defineGrad, type BackwardFn, type SavedContext, type SaveSpec } from '../record.js';
 import { fusedGrad } from './fused.js';
 
 /**
@@ -91,7 +91,7 @@ unary('softplus', 'input', (g, x, _y, c) => {
 });
 
 // ---- binary ops (either operand may be a number, which gets no gradient) ----
-function binary(name: string, save: { inputs?: boolean; outputs?: boolean }, fa: ((g: T, a: T | number, b: T | number, out: T) => T) | null, fb: ((g: T, a: T | number, b: T | number, out: T) => T) | null): void {
+function binary(name: string, save: SaveSpec | ((needs: readonly boolean[]) => SaveSpec), fa: ((g: T, a: T | number, b: T | number, out: T) => T) | null, fb: ((g: T, a: T | number, b: T | number, out: T) => T) | null): void {
   const backward: BackwardFn = ([g], c) => {
     const [a, b] = c.inputs as (T | number)[];
     const out = c.outputs[0];
@@ -102,8 +102,9 @@ function binary(name: string, save: { inputs?: boolean; outputs?: boolean }, fa:
 
 binary('add', {}, (g) => g, (g) => g);
 binary('sub', {}, (g) => g, (g) => neg(g));
-binary('mul', { inputs: true }, (g, _a, b) => mul(g, b), (g, a) => mul(g, a));
-binary('div', { inputs: true, outputs: true }, (g, _a, b) => div(g, b), (g, _a, b, out) => neg(div(mul(g, out), b)));
+// Each operand's gradient reads the other one only.
+binary('mul', (needs) => ({ inputs: [needs[1], needs[0]] }), (g, _a, b) => mul(g, b), (g, a) => mul(g, a));
+binary('div', (needs) => ({ inputs: [false, true], outputs: needs[1] }), (g, _a, b) => div(g, b), (g, _a, b, out) => neg(div(mul(g, out), b)));
 // torch: exponent * x^(exponent - 1), 0 where the exponent is 0; x^e log(x), 0 where x = 0 and e >= 0.
 binary(
   'pow',
