@@ -18,9 +18,6 @@ var<workgroup> p_tile: array<f32, BQ * BK>;
 var<workgroup> s_tile: array<f32, BQ * BK>;
 var<workgroup> row_lse: array<f32, BQ>;
 var<workgroup> row_delta: array<f32, BQ>;
-// dk / dv staged here, so the store is one loop instead of unrolled per-column code.
-var<workgroup> o_tile: array<vec4<f32>, BK * E4B>;
-var<workgroup> ov_tile: array<vec4<f32>, BK * EV4B>;
 
 fn bwd_score(raw: f32, kj: u32, kv_end: u32, b: u32, h: u32, qi: u32, flag: u32) -> f32 {
   if (kj >= kv_end || qi >= P.L) {
@@ -128,6 +125,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
     }
   }
+  // dk / dv staged in q_tile / g_tile (free now; BK = BQ rows), so the store is one loop instead
+  // of unrolled per-column code.
   workgroupBarrier();
   //@DK_STAGE
   //@DV_STAGE
@@ -136,14 +135,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let k = i / e;
     let col = i % e;
     if (k0 + k < P.S) {
-      out[(bk * P.S + k0 + k) * e + col] = bitcast<u32>(o_tile[k * E4B + col / 4u][col % 4u]);
+      out[(bk * P.S + k0 + k) * e + col] = bitcast<u32>(q_tile[k * E4B + col / 4u][col % 4u]);
     }
   }
   for (var i = lid; i < BK * ev; i += LANES) {
     let k = i / ev;
     let col = i % ev;
     if (k0 + k < P.S) {
-      dv_out[(bk * P.S + k0 + k) * ev + col] = bitcast<u32>(ov_tile[k * EV4B + col / 4u][col % 4u]);
+      dv_out[(bk * P.S + k0 + k) * ev + col] = bitcast<u32>(g_tile[k * EV4B + col / 4u][col % 4u]);
     }
   }
 }

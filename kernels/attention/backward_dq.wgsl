@@ -23,8 +23,6 @@ var<workgroup> g_tile: array<vec4<f32>, BQ * EV4B>;
 var<workgroup> s_tile: array<f32, BQ * BK>;
 var<workgroup> row_lse: array<f32, BQ>;
 var<workgroup> row_delta: array<f32, BQ>;
-// dq staged here, so the store is one loop instead of unrolled per-column code.
-var<workgroup> o_tile: array<vec4<f32>, BQ * E4B>;
 
 // The pair's score (raw: q.k scale) through score_fn, or MASKED past the tile's keys.
 fn bwd_score(raw: f32, kj: u32, kv_end: u32, b: u32, h: u32, qi: u32, flag: u32) -> f32 {
@@ -178,6 +176,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       //@DQ_STEP
     }
   }
+  // dq staged in q_tile (free now), so the store is one loop instead of unrolled per-column code.
   workgroupBarrier();
   //@DQ_STAGE
   workgroupBarrier();
@@ -185,7 +184,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let r = i / e;
     let col = i % e;
     if (q0 + r < P.L) {
-      out[((b * P.H + h) * P.L + q0 + r) * e + col] = bitcast<u32>(o_tile[r * E4B + col / 4u][col % 4u] * P.scale);
+      out[((b * P.H + h) * P.L + q0 + r) * e + col] = bitcast<u32>(q_tile[r * E4B + col / 4u][col % 4u] * P.scale);
     }
   }
 }

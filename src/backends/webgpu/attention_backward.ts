@@ -24,7 +24,7 @@ import { PREFILL_LANES } from './attention_config.js';
 const LANES = PREFILL_LANES;
 const BQ = 8;
 const KPL = 1;
-const BK = LANES * KPL;
+const BK = LANES * KPL; // = BQ: the dk / dv tiles are staged in the q / dOut tiles
 
 /** vec4 columns of a head dim per lane: a power of two, so nearby head dims share a pipeline. */
 const columnGroups = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, Math.ceil(Math.ceil(n / 4) / LANES))));
@@ -57,12 +57,12 @@ function unroll(src: string, e: number, ev: number): string {
     DQ_DECL: R.flatMap((r) => C.map((c) => `var dq_${r}_${c} = vec4<f32>(0.0);`)),
     DQ_STEP: [...C.map((c) => `let kc_${c} = row4_k(kr, P.ks.w, min(lid + ${c * LANES}u, e4 - 1u) * 4u, e);`),
       ...R.flatMap((r) => [`let ds_${r} = s_tile[${r}u * BK + j];`, ...C.map((c) => `dq_${r}_${c} += select(vec4<f32>(0.0), ds_${r} * kc_${c}, nz(ds_${r}));`)])],
-    DQ_STAGE: R.flatMap((r) => C.map((c) => `o_tile[${r}u * E4B + min(lid + ${c * LANES}u, E4B - 1u)] = dq_${r}_${c};`)),
+    DQ_STAGE: R.flatMap((r) => C.map((c) => `q_tile[${r}u * E4B + min(lid + ${c * LANES}u, E4B - 1u)] = dq_${r}_${c};`)),
     DKV_DECL: K.flatMap((k) => [...C.map((c) => `var dk_${k}_${c} = vec4<f32>(0.0);`), ...CV.map((c) => `var dv_${k}_${c} = vec4<f32>(0.0);`)]),
     DKV_STEP: [...C.map((c) => `let qc_${c} = q_tile[r * E4B + min(lid + ${c * LANES}u, E4B - 1u)];`), ...CV.map((c) => `let gc_${c} = g_tile[r * EV4B + min(lid + ${c * LANES}u, EV4B - 1u)];`),
       ...K.flatMap((k) => [`let p_${k} = p_tile[r * BK + ${k}u];`, `let s_${k} = s_tile[r * BK + ${k}u];`, ...CV.map((c) => `dv_${k}_${c} += select(vec4<f32>(0.0), p_${k} * gc_${c}, nz(p_${k}));`), ...C.map((c) => `dk_${k}_${c} += select(vec4<f32>(0.0), s_${k} * qc_${c}, nz(s_${k}));`)])],
-    DK_STAGE: K.flatMap((k) => C.map((c) => `o_tile[${k}u * E4B + min(lid + ${c * LANES}u, E4B - 1u)] = dk_${k}_${c};`)),
-    DV_STAGE: K.flatMap((k) => CV.map((c) => `ov_tile[${k}u * EV4B + min(lid + ${c * LANES}u, EV4B - 1u)] = dv_${k}_${c};`)),
+    DK_STAGE: K.flatMap((k) => C.map((c) => `q_tile[${k}u * E4B + min(lid + ${c * LANES}u, E4B - 1u)] = dk_${k}_${c};`)),
+    DV_STAGE: K.flatMap((k) => CV.map((c) => `g_tile[${k}u * EV4B + min(lid + ${c * LANES}u, EV4B - 1u)] = dv_${k}_${c};`)),
   };
   return src.replace(/^( *)\/\/@(\w+)$/gm, (_m, ind: string, name: string) => fill[name].flatMap((l) => l.split('\n')).map((l) => ind + l).join('\n'));
 }
