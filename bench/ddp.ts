@@ -65,6 +65,7 @@ export async function run(opts: DdpOptions): Promise<void> {
   const devices: ('cpu' | 'xpu')[] = [];
   if (opts.device !== 'xpu') devices.push('cpu');
   if (opts.device !== 'cpu') {
+    await xpu.ready();
     if (xpu.accelerator.isAvailable()) devices.push('xpu');
     else log(`ddp: no xpu device (${xpu.accelerator.unavailable()}); cpu only`);
   }
