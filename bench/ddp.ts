@@ -10,9 +10,10 @@
  *   - averaging overhead = ddp step / local step at the same N (what the all-reduces add beyond the
  *     contention of N processes on the machine's cores).
  * On a machine with fewer cores than ranks the efficiency is bounded by cores / ranks whatever the
- * communication does; the overhead column is the part DDP is responsible for.
+ * communication does; the overhead column is the part DDP is responsible for. With OpenMPI, set
+ * OMPI_MCA_mpi_yield_when_idle=1 when the ranks' threads outnumber the cores (bench/results/README.md).
  *
- *   npm run bench -- ddp [--device cpu|xpu|all] [--quick] [--json FILE]     (XPU_BENCH_BACKEND=ccl)
+ * Standalone (not one of `xpu bench`'s suites; it exports run(opts) in their StandaloneSuite shape):
  *   node dist/bench/ddp.js [--backend mpi|ccl] [--device cpu|xpu|all] [--quick] [--ranks 1,2,4] [--json FILE]
  */
 import { cpus, loadavg } from 'node:os';
