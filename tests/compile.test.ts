@@ -298,7 +298,15 @@ describe.each(testDevices())('compile on %s', (device) => {
     compiled(...args());
     const a = args();
     await expectSame(compiled(...a), f(...a), 'folded');
-    expect(compiled.stats().epilogueFolds).toBeGreaterThan(0);
+    expect(compiled.stats().epilogueFolds).toBe(2);
+    // A scale, then an activation and a broadcast bias as the residual: one GEMM.
+    const g = (x: Tensor, w: Tensor, b: Tensor) => x.matmul(w).mul(0.25).silu().add(b);
+    const cg = xpu.compile(g);
+    const b = input([6], 4, device);
+    cg(a[0], a[1], b);
+    const a2 = args();
+    await expectSame(cg(a2[0], a2[1], b), g(a2[0], a2[1], b), 'scaled');
+    expect(cg.stats()).toMatchObject({ epilogueFolds: 3, replaySteps: 1 });
   });
 });
 

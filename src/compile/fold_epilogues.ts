@@ -3,7 +3,7 @@ import type { Graph, Patch, SpecStep, Step } from './graph.js';
 
 /**
  * GEMM epilogues: a float32 matmul whose value only one map reads, where that map is relu / gelu
- * / silu of it, or it plus another float32 tensor, takes the map into its store
+ * / silu of it, it times a scalar (alpha), or it plus another float32 tensor, takes the map into its store
  * (MatmulEpilogue: act(a @ b + bias) + residual), so the GEMM's output is written once instead of
  * written, read and written again. The activation folds only before a residual, as the epilogue
  * applies them in that order. The matmul then runs where the map ran; nothing it reads may be
@@ -37,14 +37,21 @@ function fold(s: SpecStep, t: SpecStep): SpecStep | null {
   const op = map.kernel.pure?.op;
   const outShape = [...mm.batchShape, mm.m, mm.n];
   if (!op || mm.outDtype !== 'float32' || map.outDtype !== 'float32' || map.argKind !== 'f32' || !sameShape(map.outShape, outShape)) return null;
-  if ((map.scalars?.length ?? 0) > 0 || map.loadKinds?.some((k) => k !== undefined && k !== 'f32')) return null;
+  if (map.loadKinds?.some((k) => k !== undefined && k !== 'f32')) return null;
   const ep: MatmulEpilogue = mm.epilogue ?? {};
+  const scalars = map.scalars?.length ?? 0;
   const mine = map.inputs.map((_, k) => valueAt(t, k) === s.out);
   if (!map.inputs.every((x, k) => !mine[k] || contiguous(x, outShape))) return null;
   let epilogue: MatmulEpilogue;
   const patches: Patch[] = [...s.patches];
   const reads = [...s.reads];
-  if (ACTIVATIONS.has(op) && map.inputs.length === 1 && mine[0]) {
+  const slots = map.kernel.pure!.slots;
+  if (op === 'mul' && scalars === 1 && map.inputs.length === 1 && mine[0] && slots.length === 2) {
+    // (a @ b) * s: alpha, before anything else the epilogue applies (exact: alpha scales the f32 sum).
+    if (ep.alpha !== undefined || ep.bias || ep.activation || ep.residual) return null;
+    epilogue = { ...ep, alpha: map.scalars![0].value };
+  } else if (scalars > 0) return null;
+  else if (ACTIVATIONS.has(op) && map.inputs.length === 1 && mine[0]) {
     if (ep.activation || ep.residual) return null;
     epilogue = { ...ep, activation: op as Activation };
   } else if (op === 'add' && map.inputs.length === 2 && mine[0] !== mine[1]) {
