@@ -5,7 +5,6 @@ import { matmul } from '../../ops/matmul.js';
 import { reshape, squeeze, transpose, unsqueeze } from '../../ops/views.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { defineGrad } from '../record.js';
-import { isGradEnabled } from '../grad_mode.js';
 import { quantizedLinear } from '../../quant/linear.js';
 import type { QuantizedTensor } from '../../quant/quantized_tensor.js';
 import { geluGrad, reluGrad, siluGrad } from './elementwise.js';
@@ -63,11 +62,9 @@ defineGrad('linear', {
   save: { inputs: true },
   backward: ([g0], c) => {
     const [x, w, bias] = c.inputs as (T | null)[];
-    const { activation, pre } = c.attrs as { activation?: Activation; pre?: T };
+    const { activation } = c.attrs as { activation?: Activation };
     const g = g0 as T;
-    // The forward's pre-activation, or (createGraph: it must be in the new graph) recomputed.
-    const z = activation ? (pre && !isGradEnabled() ? pre : linear(x as T, w as T, { bias: bias ?? undefined })) : null;
-    const gz = activation ? ACTIVATION_GRADS[activation](g, z as T) : g;
+    const gz = activation ? ACTIVATION_GRADS[activation](g, linear(x as T, w as T, { bias: bias ?? undefined })) : g;
     const [n, k] = (w as T).shape;
     return [
       c.needs[0] ? matmul(gz, w as T) : null,
