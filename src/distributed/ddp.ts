@@ -119,7 +119,9 @@ export class DistributedDataParallelModule<M extends Module & Forward = Module &
   }
 
   #endPass(): Promise<void> | void {
-    if (!this.#reducer.active) return;
+    // Every backward() ends here; one that gave none of this module's parameters a gradient (another
+    // model's loss) is not this module's pass, as torch's reducer only finalizes once a hook fired.
+    if (!this.#reducer.touched) return;
     this.#inFlight = true;
     this.#pending = this.#reducer.finish().finally(() => (this.#inFlight = false));
     // gradientsReady() reports the error; this keeps it from also being an unhandled rejection.

@@ -89,6 +89,11 @@ export class Reducer {
     return this.#runs !== null;
   }
 
+  /** True when a parameter got its gradient in the current pass (the backward pass touched this module). */
+  get touched(): boolean {
+    return this.#runs !== null && this.#used.includes(1);
+  }
+
   /** Starts a pass (DDP's forward does, so that a pass in which no parameter gets a gradient still reduces). */
   prepare(): void {
     if (this.#runs) return;

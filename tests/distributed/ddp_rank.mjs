@@ -254,7 +254,18 @@ async function autogradRun(device, capMb, accumulate) {
       xpu.mul(mse(ddp.forward(x1), t1), 0.5).backward();
     } else {
       const [xs, ts] = part(rank * B, B);
-      mse(ddp.forward(xs), ts).backward();
+      const y = ddp.forward(xs);
+      // Another graph's backward in the middle of the pass (none of the module's parameters in it)
+      // must neither end the pass nor throw.
+      checks++;
+      try {
+        const other = xpu.ones([3], { device, requiresGrad: true });
+        xpu.sum(xpu.mul(other, other)).backward();
+        ddp.forward(part(0, 1)[0]); // refused if that backward had ended the pass (its all-reduces in flight)
+      } catch (e) {
+        fail(`${device}: an unrelated backward during a DDP pass threw ${e?.message}`);
+      }
+      mse(y, ts).backward();
     }
     if (!guardChecked) {
       // A forward before the averages arrived is refused (the step would have used local gradients).
