@@ -184,3 +184,24 @@ describe.each(testDevices())('autograd engine on %s', (device) => {
     expect(await xpu.autograd.gradcheck((t: Tensor) => t.mul(2), [x])).toBe(true);
   });
 });
+
+// GPU memory is counted by the allocator: a training step in a scope gives back all it took.
+describe.each(testDevices().filter((d) => d === 'xpu'))('autograd memory on %s', (device) => {
+  it('a forward + backward in a scope frees every intermediate and gradient temporary', async () => {
+    const x = xpu.randn([8, 16], { device });
+    const ps = [xpu.randn([32, 16], { device, requiresGrad: true }), xpu.zeros([32], { device, requiresGrad: true }), xpu.randn([16, 32], { device, requiresGrad: true }), xpu.ones([16], { device, requiresGrad: true })];
+    const step = () =>
+      xpu.scope(() => {
+        const h = xpu.linear(x, ps[0], { bias: ps[1], activation: 'gelu' });
+        const y = xpu.layerNorm(xpu.linear(h, ps[2]), [16], { weight: ps[3] });
+        xpu.logSoftmax(y, -1).mean().neg().backward();
+      });
+    const after: number[] = [];
+    for (let k = 0; k < 4; k++) {
+      step();
+      await ps[0].grad!.data();
+      after.push(xpu.accelerator.memoryAllocated());
+    }
+    expect(after.slice(1)).toEqual([after[0], after[0], after[0]]);
+  });
+});
