@@ -51,9 +51,10 @@ async function train(n: number, backend: 'mpi' | 'ccl'): Promise<void> {
     expect(r.n).toBe(n);
     expect(r.modes).toEqual(['manual', 'autograd']);
     expect(r.devices.join(',')).toBe(devices);
-    // Per device: 2 reducer runs x 4 parameters + 5 unused-rule checks; 3 DDP runs x (4 parameters
-    // + the early-forward guard), and an unrelated backward in each of the 2 x 3 steps without accumulation.
-    expect(r.checks).toBe(34 * r.devices.length);
+    // Per device: 2 reducer runs x 4 parameters + 5 unused-rule checks + 3 x 2 float16/float32 checks;
+    // 3 DDP runs x (4 parameters + the early-forward guard), and an unrelated backward in each of the
+    // 2 x 3 steps without accumulation.
+    expect(r.checks).toBe(40 * r.devices.length);
     // Buckets: one per parameter (4) and one in all, for the reducer, then DDP at a 10-byte cap and the default (twice).
     expect(r.buckets).toEqual(r.devices.flatMap(() => [4, 1, 4, 1, 1]));
   }

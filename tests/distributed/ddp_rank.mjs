@@ -286,6 +286,23 @@ async function autogradRun(device, capMb, accumulate) {
   return { p: slots, buckets: ddp.buckets.length };
 }
 
+/** float16 and float32 parameters (separate buckets): rank r's gradients are r + 1.5, the mean is exact in float16. */
+async function mixedDtypes(device) {
+  const list = [xpu.zeros([3], { device, dtype: 'float16' }), xpu.zeros([5], { device }), xpu.zeros([2], { device, dtype: 'float16' })];
+  const reducer = new Reducer(list, ['h0', 'f', 'h1'], assignBuckets(list, 4, 4), world, { findUnusedParameters: false });
+  for (const p of list) {
+    p.grad = xpu.full([...p.shape], rank + 1.5, { device, dtype: p.dtype });
+    reducer.markReady(p);
+  }
+  await reducer.finish();
+  const mean = (n * (n + 1)) / 2 / n + 0.5;
+  for (const p of list) {
+    checks++;
+    if (p.grad.dtype !== p.dtype) fail(`${device}: ${p.dtype} parameter got a ${p.grad.dtype} gradient`);
+    await expectClose(p.grad, Array(p.numel).fill(mean), `${device} ${p.dtype} bucket`);
+  }
+}
+
 const buckets = [];
 for (const device of devices) {
   const want = await reference(device);
@@ -298,6 +315,7 @@ for (const device of devices) {
       for (const k of NAMES) await expectClose(p[k], want[k], `${device} cap ${cap}: ${k} after ${STEPS} steps on ${n} ranks`);
     }
     await unusedRules(device);
+    await mixedDtypes(device);
   }
   if (modes.includes('autograd')) {
     // One bucket per parameter (a 10-byte cap), and the default; then gradient accumulation.
