@@ -322,8 +322,8 @@ describe('bench options and suite names', () => {
   });
 
   it('runs every available suite for `all` and lists the rest; a named suite not written yet is an error', () => {
-    expect(resolveSuites(['all'], ['elementwise'])).toEqual({ chosen: ['elementwise', 'gemm', 'attention', 'quant', 'collectives', 'model', 'compile'], missing: ['gemm', 'attention', 'quant', 'collectives', 'model', 'compile'] });
-    expect(resolveSuites([], ['elementwise', 'gemm'])).toMatchObject({ missing: ['attention', 'quant', 'collectives', 'model', 'compile'] });
+    expect(resolveSuites(['all'], ['elementwise'])).toEqual({ chosen: ['elementwise', 'gemm', 'attention', 'quant', 'collectives', 'model', 'compile', 'train'], missing: ['gemm', 'attention', 'quant', 'collectives', 'model', 'compile', 'train'] });
+    expect(resolveSuites([], ['elementwise', 'gemm'])).toMatchObject({ missing: ['attention', 'quant', 'collectives', 'model', 'compile', 'train'] });
     expect(resolveSuites(['attention'], ['elementwise'])).toEqual({ error: "suite 'attention' not available yet (available: elementwise)" });
     expect(resolveSuites(['nope'], ['elementwise'])).toMatchObject({ error: expect.stringContaining("unknown suite 'nope'") });
     expect(resolveSuites(['elementwise'], ['elementwise'])).toEqual({ chosen: ['elementwise'], missing: [] });

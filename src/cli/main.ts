@@ -36,7 +36,7 @@ program
 const bench = program
   .command('bench')
   .description('run benchmark suites (all available ones when none is named) and report them')
-  .argument('[suites...]', 'elementwise, gemm, attention, quant, collectives, model, compile, or all')
+  .argument('[suites...]', 'elementwise, gemm, attention, quant, collectives, model, compile, train, or all')
   .addOption(new Option('--device <device>', 'which device to measure').choices(['xpu', 'cpu', 'all']).default('all'))
   .option('--dtype <dtypes>', "dtypes to measure, e.g. f32,f16 or all (default: each suite's own)")
   .option('--sizes <sizes>', "sizes to measure, e.g. 1M,4M or 256,512 (default: each suite's own)")
