@@ -458,8 +458,11 @@ describe('configuration', () => {
   });
 
   it('the launcher keeps a local MPI job off the network, unless the user chose otherwise', () => {
-    expect(localMpiEnv({})).toEqual({ OMPI_MCA_btl: 'self,vader', OMPI_MCA_btl_tcp_if_include: 'lo', OMPI_MCA_oob_tcp_if_include: 'lo' });
-    expect(localMpiEnv({ OMPI_MCA_btl: 'self,tcp', OMPI_MCA_btl_tcp_if_exclude: 'docker0', OMPI_MCA_oob_tcp_if_include: 'eth0' })).toEqual({});
+    expect(localMpiEnv({}, 2, 8)).toEqual({ OMPI_MCA_btl: 'self,vader', OMPI_MCA_btl_tcp_if_include: 'lo', OMPI_MCA_oob_tcp_if_include: 'lo' });
+    expect(localMpiEnv({ OMPI_MCA_btl: 'self,tcp', OMPI_MCA_btl_tcp_if_exclude: 'docker0', OMPI_MCA_oob_tcp_if_include: 'eth0' }, 2, 8)).toEqual({});
+    // As many ranks as cores: waits yield instead of spinning, unless the user said otherwise.
+    expect(localMpiEnv({}, 4, 2)).toMatchObject({ OMPI_MCA_mpi_yield_when_idle: '1' });
+    expect(localMpiEnv({ OMPI_MCA_mpi_yield_when_idle: '0' }, 4, 2)).not.toHaveProperty('OMPI_MCA_mpi_yield_when_idle');
   });
 });
 

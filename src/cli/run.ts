@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { sep } from 'node:path';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -155,6 +156,8 @@ async function runOwn(o: RunOptions, env: NodeJS.ProcessEnv, out: NonNullable<Ru
   return failure ? failure.code || 1 : 0;
 }
 
+const unsetVar = (env: NodeJS.ProcessEnv, name: string): boolean => env[name] === undefined || env[name] === '';
+
 /**
  * OpenMPI settings for a job whose ranks all run on this machine, each applied only when the user
  * set neither it nor its opposite.
@@ -169,9 +172,14 @@ async function runOwn(o: RunOptions, env: NodeJS.ProcessEnv, out: NonNullable<Ru
  * listens on 127.0.0.1 only. mpirun's out-of-band listener still binds every interface (OpenMPI
  * 4.1 has no setting for its address); it is one process, the launcher's child, not every rank.
  */
-export function localMpiEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+export function localMpiEnv(env: NodeJS.ProcessEnv, nproc = 1, cores = availableParallelism()): Record<string, string> {
   const out: Record<string, string> = {};
-  const unset = (...names: string[]) => names.every((n) => env[n] === undefined || env[n] === '');
+  // OpenMPI's waits spin. With as many ranks as cores (each rank also runs its compute threads), a
+  // spinning wait takes the core its own rank's backward or its peer's all-reduce needs: DDP on 2
+  // ranks over 2 cores measured 0.08 scaling efficiency spinning and 0.44 yielding
+  // (bench/results/README.md, DDP). So an oversubscribed local job yields while it waits.
+  if (nproc >= cores && unsetVar(env, 'OMPI_MCA_mpi_yield_when_idle')) out.OMPI_MCA_mpi_yield_when_idle = '1';
+  const unset = (...names: string[]) => names.every((n) => unsetVar(env, n));
   if (unset('OMPI_MCA_btl')) out.OMPI_MCA_btl = 'self,vader';
   if (unset('OMPI_MCA_btl_tcp_if_include', 'OMPI_MCA_btl_tcp_if_exclude')) out.OMPI_MCA_btl_tcp_if_include = 'lo';
   if (unset('OMPI_MCA_oob_tcp_if_include', 'OMPI_MCA_oob_tcp_if_exclude')) out.OMPI_MCA_oob_tcp_if_include = 'lo';
@@ -201,7 +209,7 @@ export async function runJob(o: RunOptions): Promise<number> {
     [SECRET_ENV]: o.env?.[SECRET_ENV] ?? newSecret(),
   };
   // With rank 0's store on a loopback address, no rank can run anywhere else: keep MPI off the network.
-  if (o.backend === 'mpi' && isLoopbackAddress(o.masterAddr)) Object.assign(env, localMpiEnv(env));
+  if (o.backend === 'mpi' && isLoopbackAddress(o.masterAddr)) Object.assign(env, localMpiEnv(env, o.nproc));
   // OpenMPI refuses to start as root unless told twice (it is a container here, usually).
   if (o.backend === 'mpi' && process.getuid?.() === 0) Object.assign(env, { OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1' });
   return o.backend === 'mpi' ? runMpi(o, env, out) : runOwn(o, env, out);
