@@ -41,12 +41,16 @@ export function split(x: Tensor, splitSizeOrSections: number | number[], dim = 0
     const total = sizes.reduce((a, b) => a + b, 0);
     if (total !== n) throw new XpuShapeError('section sizes must add up to the dim\'s size', { op, arg: 'splitSizeOrSections', expected: `sizes adding up to ${n}`, got: `${fmtValue(splitSizeOrSections)} (sum ${total})` });
   }
-  let start = 0;
-  return sizes.map((s) => {
-    const v = narrow(x, d, start, s);
-    start += s;
-    return v;
-  });
+  // One node for all the pieces: its backward is one cat of their gradients (zeros for a piece
+  // that got none), where a node per narrow would zero-pad each piece to the whole and add them.
+  return differentiable('split', [x], () => {
+    let start = 0;
+    return sizes.map((s) => {
+      const v = narrow(x, d, start, s);
+      start += s;
+      return v;
+    });
+  }, { dim: d, sizes, shape: x.shape });
 }
 
 /**

@@ -6,7 +6,7 @@ import { pad } from '../../ops/pad.js';
 import { sum } from '../../ops/reduce.js';
 import { scatter, scatterAdd } from '../../ops/scatter.js';
 import { flip } from '../../ops/shape_ops.js';
-import { gather, triu, tril } from '../../ops/structural.js';
+import { cat, gather, triu, tril } from '../../ops/structural.js';
 import { expand, narrow, permute, reshape, unsqueeze } from '../../ops/views.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { defineGrad, type SavedContext } from '../record.js';
@@ -79,6 +79,16 @@ defineGrad('repeat', {
     const split = reshape(g as T, reps.flatMap((r, i) => [r, padded[i]]));
     const summed = sum(split, reps.map((_, i) => 2 * i), false);
     return [reshape(summed, shape.slice())];
+  },
+});
+
+// split: the pieces' gradients side by side (zeros for a piece that got none).
+defineGrad('split', {
+  backward: (gs, c) => {
+    const { dim, sizes, shape } = at(c) as { dim: number; sizes: number[]; shape: number[] };
+    const first = gs.find((g): g is T => g !== null)!;
+    const parts = gs.map((g, i) => g ?? zeros(shape.map((n, k) => (k === dim ? sizes[i] : n)), { device: first.device, dtype: first.dtype }));
+    return [parts.length === 1 ? parts[0] : cat(parts, dim)];
   },
 });
 
