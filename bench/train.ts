@@ -81,6 +81,7 @@ function initialValues(model: ModelName, d: Dims): Float32Array[] {
 
 const batchShape = (model: ModelName, d: Dims): number[] => (model === 'mlp' ? [d.batch, d.d] : [d.batch, d.seq!, d.d]);
 const tokens = (model: ModelName, d: Dims): number => (model === 'mlp' ? d.batch : d.batch * d.seq!);
+const sizesOf = (model: ModelName, d: Dims): number[] => paramSpecs(model, d).map(([, s]) => s.reduce((x, y) => x * y, 1));
 const paramCount = (model: ModelName, d: Dims): number => paramSpecs(model, d).reduce((a, [, s]) => a + s.reduce((x, y) => x * y, 1), 0);
 
 function flopsPerToken(model: ModelName, d: Dims): number {
@@ -142,13 +143,29 @@ function summarise(grads: ArrayLike<number>[]): { norm: number; probe: number }[
   });
 }
 
-/** A first step against torch's float64 one: each figure relative to its own size, so a small bias gradient counts as much as a weight's. */
-function against(got: Reference, want: Reference): Check {
-  const a = [got.loss, ...got.grads.flatMap((g) => [g.norm, g.probe])];
-  const b = [want.loss, ...want.grads.flatMap((g) => [g.norm, g.probe])];
-  if (a.length !== b.length) return failedCheck(`got ${a.length} figures, expected ${b.length}`, CHECK_BOUND);
-  const relErr = Math.max(...a.map((v, i) => (Number.isFinite(v) ? Math.abs(v - b[i]) / Math.max(Math.abs(b[i]), 1e-6) : Infinity)));
-  return { elements: a.length, relErr, bound: CHECK_BOUND, ok: relErr <= CHECK_BOUND };
+function probeNorm(n: number, k: number): number {
+  const probe = det(n, 999 + k);
+  let sq = 0;
+  for (let i = 0; i < n; i++) sq += probe[i] * probe[i];
+  return Math.sqrt(sq);
+}
+
+/**
+ * A first step against torch's float64 one. The loss and each gradient's norm count relative to
+ * themselves; a probe's dot product relative to ||g|| ||probe|| (Cauchy-Schwarz: its error is at
+ * most ||g - g_ref|| ||probe||, so this bounds the gradient's own relative error without
+ * punishing a dot product that happens to cancel to near zero).
+ */
+function against(got: Reference, want: Reference, sizes: number[]): Check {
+  if (got.grads.length !== want.grads.length) return failedCheck(`got ${got.grads.length} gradients, expected ${want.grads.length}`, CHECK_BOUND);
+  const errs = [Math.abs(got.loss - want.loss) / Math.max(Math.abs(want.loss), 1e-12)];
+  want.grads.forEach((w, k) => {
+    const g = got.grads[k];
+    const scale = Math.max(w.norm, 1e-12);
+    errs.push(Math.abs(g.norm - w.norm) / scale, Math.abs(g.probe - w.probe) / (scale * probeNorm(sizes[k], k)));
+  });
+  const relErr = Math.max(...errs.map((e) => (Number.isFinite(e) ? e : Infinity)));
+  return { elements: errs.length, relErr, bound: CHECK_BOUND, ok: relErr <= CHECK_BOUND };
 }
 
 const NO_ORACLE = 'no float64 oracle: the torch peer did not start (see the notes)';
@@ -167,7 +184,7 @@ async function checkOurs(model: ModelName, d: Dims, device: DeviceName, torch: N
     const got = { loss: (await loss.item()) as number, grads: summarise(await Promise.all(m.params.map((p) => p.grad!.data()))) };
     loss.dispose();
     m.dispose();
-    return against(got, want);
+    return against(got, want, sizesOf(model, d));
   } catch (e) {
     return failedCheck(e, CHECK_BOUND);
   }
@@ -208,7 +225,7 @@ function torchWorkload(peer: NumpyPeer, model: ModelName, d: Dims): Workload {
     // torch's float32 step against its own float64 one: the same oracle as ours.
     check: async () => {
       try {
-        return against(await reference(peer, model, d, 'float32'), await reference(peer, model, d));
+        return against(await reference(peer, model, d, 'float32'), await reference(peer, model, d), sizesOf(model, d));
       } catch (e) {
         return failedCheck(e, CHECK_BOUND);
       }
@@ -269,7 +286,7 @@ function tfjsWorkload(peer: TfjsPeer, model: ModelName, d: Dims, torch: NumpyPee
         value.dispose();
         Object.values(grads).forEach((g) => g.dispose());
         fresh.forEach((v) => v.dispose());
-        return against(got, want);
+        return against(got, want, sizesOf(model, d));
       } catch (e) {
         return failedCheck(e, CHECK_BOUND);
       }
