@@ -1,6 +1,6 @@
 // The JS face of a collective backend: parses arguments on the JS thread into a Call, hands the
 // backend's Task to the engine's worker thread, and returns its Promise. The same object shape is
-// exported for every backend (addon.mpi, addon.ccl), so src/dist/ drives them the same way.
+// exported for every backend (addon.mpi, addon.ccl), so src/distributed/ drives them the same way.
 #include <napi.h>
 
 #include <string>

@@ -1,4 +1,4 @@
-// The codes the TypeScript side passes for dtypes and reductions (src/dist/native.ts mirrors
+// The codes the TypeScript side passes for dtypes and reductions (src/distributed/native.ts mirrors
 // them), and float16 <-> float32 conversion for engines without a half type (MPI).
 #pragma once
 
