@@ -21,12 +21,13 @@ numpy times itself, so the child's pipe adds nothing to the figure. The parent r
 OPENBLAS_CORETYPE (and friends) from this process's environment: numpy's OpenBLAS must pick its
 kernels for this CPU, not the AVX2 ones a box-wide default forces.
 """
-import json
 import os
 import sys
 import time
 
 import numpy as np
+
+from peer_loop import serve  # beside this file: python puts the script's folder on sys.path
 
 
 def blas_info():
@@ -172,13 +173,4 @@ def handle(req):
     raise ValueError(f"unknown op {op}")
 
 
-for line in sys.stdin:
-    line = line.strip()
-    if not line:
-        continue
-    try:
-        reply = handle(json.loads(line))
-    except Exception as e:
-        reply = {"error": f"{type(e).__name__}: {e}"}
-    sys.stdout.write(json.dumps(reply) + "\n")
-    sys.stdout.flush()
+serve(handle)

@@ -21,13 +21,13 @@ One request per line on stdin, one JSON reply per line on stdout:
 The models are written the way a torch 1.13 user writes them (nn.Linear, nn.LayerNorm, GELU, a
 causal attention from matmul + masked softmax: torch 1.13 has no scaled_dot_product_attention).
 """
-import json
 import math
 import os
-import sys
 import time
 
 import numpy as np
+
+from peer_loop import serve  # beside this file: python puts the script's folder on sys.path
 import torch
 import torch.nn.functional as F
 
@@ -150,13 +150,4 @@ def handle(req):
     raise ValueError(f"unknown op {op}")
 
 
-for line in sys.stdin:
-    line = line.strip()
-    if not line:
-        continue
-    try:
-        reply = handle(json.loads(line))
-    except Exception as e:
-        reply = {"error": f"{type(e).__name__}: {e}"}
-    sys.stdout.write(json.dumps(reply) + "\n")
-    sys.stdout.flush()
+serve(handle)

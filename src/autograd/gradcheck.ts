@@ -6,6 +6,7 @@ import { isFloating } from '../tensor/dtype.js';
 import { isTensor, type Tensor } from '../tensor/tensor.js';
 import { grad } from './engine.js';
 import { noGrad } from './grad_mode.js';
+import { mulberry32 } from '../host_rng.js';
 
 export interface GradcheckOptions {
   /** Relative step of the central differences: h = eps * max(1, |x|) (default 1e-3; float32 has no float64 twin here). */
@@ -22,17 +23,6 @@ export interface GradcheckOptions {
 
 type Fn = (...inputs: Tensor[]) => Tensor | readonly Tensor[];
 
-/** A small deterministic generator (mulberry32) for the projection vectors. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const outputsOf = (r: Tensor | readonly Tensor[]): Tensor[] => (isTensor(r) ? [r] : [...r]);
 
@@ -71,7 +61,7 @@ export async function gradcheck(fn: Fn, inputs: Tensor | readonly Tensor[], opti
 
   // Analytic: v^T J for each projection v, through autograd.grad.
   const outs = outputsOf(fn(...xs));
-  const rand = random(1234);
+  const rand = mulberry32(1234);
   const vs: Float64Array[][] = [];
   const analytic: Float64Array[][] = []; // [projection][diff input]
   for (let p = 0; p < projections; p++) {

@@ -1,4 +1,5 @@
 import { XpuValueError } from '../../errors.js';
+import { mulberry32 } from '../../host_rng.js';
 
 export interface SamplingOptions {
   /** 0 (default) is greedy: the argmax, deterministic. */
@@ -10,16 +11,7 @@ export interface SamplingOptions {
 }
 
 /** A seeded host PRNG (mulberry32): the same seed gives the same samples on every device. */
-export function samplerRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const samplerRng = mulberry32;
 
 export function checkSampling(o: SamplingOptions): void {
   const t = o.temperature ?? 0;
