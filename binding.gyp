@@ -47,6 +47,7 @@
         'native/compute/qgemm_gguf.cc',
         'native/compute/qgemm_gguf_binding.cc',
         'native/compute/attention.cc',
+        'native/compute/attention_binding.cc',
         'native/compute/attention_backward.cc',
         # Elementwise maps and row kernels (softmax, norms, reductions, rotary) on float32, vectorised
         # (vexp.h: exp in double with AVX-512) and threaded with OpenMP.

@@ -10,18 +10,17 @@
 // causal masking the key loop stops at the tile row's last query. A row whose keys are all
 // masked (scores <= -3e38, -inf included) gives 0; a row with a NaN among the scores it attends
 // to gives NaN (PyTorch's softmax over that row), while a NaN key the row is masked from is never
-// part of it. Tasks (b, h, q block) are spread over the
-// OpenMP threads; the whole call is one job on the compute queue.
+// part of it. Tasks (b, h, q block) are spread over the OpenMP threads; the whole call is one job
+// on the compute queue. The JS face is attention_binding.cc.
 // GCC 12 flags the AVX-512 reduction intrinsics in its own headers (a known false positive).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include "kernels.h"
+#include "attention.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -31,7 +30,6 @@
 
 #include "attention_simd.h"
 #include "half.h"
-#include "queue.h"
 
 namespace xpu::compute {
 namespace {
@@ -40,22 +38,7 @@ constexpr float kMasked = -3.0e38f;
 constexpr int QT = 32;
 constexpr int KT = 64;
 
-struct APlan {
-  int64_t B, H, Hkv, L, S, E, Ev;
-  float scale;
-  bool causal;
-  const float *q, *k, *v;
-  // q, k, v are read in place: element (b, h, row, d) of q is q[qOff + b qs[0] + h qs[1] + row qs[2]
-  // + d] (rows contiguous). The K/V cache's [B, Hkv, S, D] view of [B, maxLen, Hkv, D] is such a
-  // view, so a decode step reads the cache where it lies instead of copying it (issue 21).
-  int64_t qOff = 0, qs[3] = {0, 0, 0}, kOff = 0, ks[3] = {0, 0, 0}, vOff = 0, vs[3] = {0, 0, 0};
-  float* out;
-  // Mask: kind 0 f32 additive, 1 f16 additive, 2 bool (uint8, 0 = masked), -1 none.
-  int maskKind = -1;
-  const void* mask = nullptr;
-  int64_t mOff = 0, ms[4] = {0, 0, 0, 0};
-};
-
+using APlan = AttentionPlan;
 
 inline float MaskAt(const APlan& p, int64_t b, int64_t h, int64_t i, int64_t j) {
   int64_t x = p.mOff + b * p.ms[0] + h * p.ms[1] + i * p.ms[2] + j * p.ms[3];
@@ -195,7 +178,9 @@ void Task(const APlan& p, int64_t b, int64_t h, int64_t i0, Scratch& w) {
   }
 }
 
-std::string Run(const APlan& p) {
+}  // namespace
+
+std::string RunAttention(const AttentionPlan& p) {
   const int64_t qBlocks = (p.L + QT - 1) / QT;
   const int64_t tasks = p.B * p.H * qBlocks;
 #pragma omp parallel
@@ -209,132 +194,6 @@ std::string Run(const APlan& p) {
     }
   }
   return "";
-}
-
-int64_t Int(Napi::Object o, const char* name) {
-  Napi::Value v = o.Get(name);
-  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("attention: ") + name + " must be a number");
-  return static_cast<int64_t>(v.As<Napi::Number>().DoubleValue());
-}
-
-const void* Arr(Napi::Object o, const char* name, napi_typedarray_type* type, size_t* bytes) {
-  Napi::Value x = o.Get(name);
-  if (!x.IsTypedArray()) throw Napi::TypeError::New(o.Env(), std::string("attention: ") + name + " must be a typed array");
-  Napi::TypedArray t = x.As<Napi::TypedArray>();
-  *type = t.TypedArrayType();
-  *bytes = t.ByteLength();
-  return static_cast<const char*>(t.ArrayBuffer().Data()) + t.ByteOffset();
-}
-
-const float* F32(Napi::Object o, const char* name, int64_t n) {
-  napi_typedarray_type t;
-  size_t bytes;
-  const void* p = Arr(o, name, &t, &bytes);
-  if (t != napi_float32_array) throw Napi::TypeError::New(o.Env(), std::string("attention: ") + name + " must be a Float32Array");
-  if (bytes < static_cast<size_t>(n) * 4) throw Napi::RangeError::New(o.Env(), std::string("attention: ") + name + " is too small");
-  return static_cast<const float*>(p);
-}
-
-// An operand of logical shape [n0, n1, n2, n3] (rows of n3 contiguous floats): the descriptor's
-// `<name>` array with optional `<name>Offset` and `<name>Strides` ([s0, s1, s2], non-negative);
-// without them it is contiguous. Every element it addresses must lie inside the array.
-const float* View(Napi::Object d, const char* name, const int64_t (&dims)[4], int64_t* off, int64_t (&st)[3]) {
-  Napi::Env env = d.Env();
-  napi_typedarray_type t;
-  size_t bytes;
-  const void* base = Arr(d, name, &t, &bytes);
-  if (t != napi_float32_array) throw Napi::TypeError::New(env, std::string("attention: ") + name + " must be a Float32Array");
-  Napi::Value sv = d.Get(std::string(name) + "Strides");
-  if (sv.IsArray()) {
-    Napi::Array a = sv.As<Napi::Array>();
-    if (a.Length() != 3) throw Napi::RangeError::New(env, std::string("attention: ") + name + "Strides must have 3 entries");
-    for (uint32_t i = 0; i < 3; i++) {
-      st[i] = static_cast<int64_t>(a.Get(i).As<Napi::Number>().DoubleValue());
-      if (st[i] < 0) throw Napi::RangeError::New(env, std::string("attention: ") + name + "Strides must be non-negative");
-    }
-    *off = Int(d, (std::string(name) + "Offset").c_str());
-    if (*off < 0) throw Napi::RangeError::New(env, std::string("attention: ") + name + "Offset must be non-negative");
-  } else {
-    st[2] = dims[3]; st[1] = dims[2] * st[2]; st[0] = dims[1] * st[1];
-    *off = 0;
-  }
-  int64_t last = *off + (dims[0] - 1) * st[0] + (dims[1] - 1) * st[1] + (dims[2] - 1) * st[2] + dims[3];
-  if (last > static_cast<int64_t>(bytes / 4)) throw Napi::RangeError::New(env, std::string("attention: ") + name + " addresses elements outside its array");
-  return static_cast<const float*>(base);
-}
-
-std::shared_ptr<APlan> Plan(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "attention: expects a descriptor object");
-  Napi::Object d = info[0].As<Napi::Object>();
-  auto p = std::make_shared<APlan>();
-  p->B = Int(d, "batch"); p->H = Int(d, "heads"); p->Hkv = Int(d, "kvHeads");
-  p->L = Int(d, "l"); p->S = Int(d, "s"); p->E = Int(d, "e"); p->Ev = Int(d, "ev");
-  if (p->B < 1 || p->H < 1 || p->Hkv < 1 || p->L < 1 || p->S < 1 || p->E < 1 || p->Ev < 1 || p->H % p->Hkv != 0) throw Napi::RangeError::New(env, "attention: bad sizes");
-  p->scale = static_cast<float>(d.Get("scale").As<Napi::Number>().DoubleValue());
-  p->causal = d.Get("causal").ToBoolean().Value();
-  p->q = View(d, "q", {p->B, p->H, p->L, p->E}, &p->qOff, p->qs);
-  p->k = View(d, "k", {p->B, p->Hkv, p->S, p->E}, &p->kOff, p->ks);
-  p->v = View(d, "v", {p->B, p->Hkv, p->S, p->Ev}, &p->vOff, p->vs);
-  p->out = const_cast<float*>(F32(d, "out", p->B * p->H * p->L * p->Ev));
-  Napi::Value mv = d.Get("mask");
-  if (mv.IsObject()) {
-    Napi::Object m = mv.As<Napi::Object>();
-    napi_typedarray_type t;
-    size_t bytes;
-    p->mask = Arr(m, "data", &t, &bytes);
-    bool isBool = m.Get("bool").ToBoolean().Value();
-    int64_t item;
-    if (isBool) {
-      if (t != napi_uint8_array) throw Napi::TypeError::New(env, "attention: a bool mask must be a Uint8Array");
-      p->maskKind = 2; item = 1;
-    } else if (t == napi_float32_array) { p->maskKind = 0; item = 4; }
-    else if (t == napi_uint16_array) { p->maskKind = 1; item = 2; }
-    else throw Napi::TypeError::New(env, "attention: an additive mask must be Float32Array or Uint16Array (f16)");
-    p->mOff = Int(m, "offset");
-    Napi::Array st = m.Get("strides").As<Napi::Array>();
-    if (st.Length() != 4) throw Napi::RangeError::New(env, "attention: mask strides must have 4 entries");
-    for (uint32_t i = 0; i < 4; i++) p->ms[i] = static_cast<int64_t>(st.Get(i).As<Napi::Number>().DoubleValue());
-    int64_t dims[4] = {p->B, p->H, p->L, p->S};
-    int64_t lo = p->mOff, hi = p->mOff;
-    for (int i = 0; i < 4; i++) { int64_t e = (dims[i] - 1) * p->ms[i]; if (e < 0) lo += e; else hi += e; }
-    if (lo < 0 || hi >= static_cast<int64_t>(bytes) / item) throw Napi::RangeError::New(env, "attention: mask addresses elements outside its array");
-  }
-  return p;
-}
-
-Napi::Value Attention(const Napi::CallbackInfo& info) {
-  std::shared_ptr<APlan> p = Plan(info);
-  uint64_t id = Submit(info.Env(), [p](uint64_t) -> std::string {
-    try {
-      return Run(*p);
-    } catch (const std::bad_alloc&) {
-      return "out of memory in the native attention";
-    }
-  });
-  return Napi::Number::New(info.Env(), static_cast<double>(id));
-}
-
-Napi::Value AttentionNow(const Napi::CallbackInfo& info) {
-  std::shared_ptr<APlan> p = Plan(info);
-  std::string err;
-  {
-    SingleThreadedHere one;
-    err = Run(*p);
-  }
-  if (!err.empty()) throw Napi::Error::New(info.Env(), "attention: " + err);
-  return info.Env().Undefined();
-}
-
-}  // namespace
-
-// compute.attentionBackward(desc) -> job id (attention_backward.cc), exported with the forward.
-void ExportAttentionBackward(Napi::Env env, Napi::Object target);
-
-void ExportAttention(Napi::Env env, Napi::Object target) {
-  target.Set("attention", Napi::Function::New(env, Attention, "attention"));
-  target.Set("attentionNow", Napi::Function::New(env, AttentionNow, "attentionNow"));
-  ExportAttentionBackward(env, target);
 }
 
 }  // namespace xpu::compute

@@ -1,8 +1,8 @@
 // The JS faces of the native CPU kernels beside the GEMM, most on the same compute queue
 // (queue.h). Each kernel family is plain C++ (<family>.h, <family>.cc) and is exported by its
-// <family>_binding.cc, which reads the arguments through napi_args.h (attention.cc and optim.cc
-// still hold their own bindings). Each adds its functions to the addon's `compute` object (the
-// probes: to the addon itself).
+// <family>_binding.cc, which reads the arguments through napi_args.h (attention_backward.cc and
+// optim.cc still hold their own bindings). Each adds its functions to the addon's `compute`
+// object (the probes: to the addon itself).
 #pragma once
 
 #include <cstdint>
@@ -18,7 +18,9 @@ void ExportQuant(Napi::Env env, Napi::Object target);
 // they are (qgemm_gguf.h; src/backends/cpu/native_quant.ts).
 void ExportQuantGguf(Napi::Env env, Napi::Object target);
 
-// compute.attention(desc) -> job id, compute.attentionNow(desc): src/backends/cpu/native_attention.ts.
+// compute.attention(desc) -> job id, compute.attentionNow(desc) (attention.h), and
+// compute.attentionBackward(desc) (attention_backward.cc): src/backends/cpu/native_attention.ts,
+// native_attention_backward.ts.
 void ExportAttention(Napi::Env env, Napi::Object target);
 
 // compute.ew(...) -> job id, compute.ewNow(...): float32 elementwise maps (elementwise.h;
