@@ -1,6 +1,7 @@
 import { where } from '../../ops/elementwise.js';
 import { add, exp, ge, gt, le, logicalAnd, logicalNot, logicalOr, lt, mul, neg, rsqrt, sub } from '../../ops/math.js';
-import { mean, sum } from '../../ops/reduce.js';
+import { layerNorm, rmsNorm } from '../../ops/norm.js';
+import { mean, sum, variance } from '../../ops/reduce.js';
 import { cat } from '../../ops/structural.js';
 import { narrow } from '../../ops/views.js';
 import type { Tensor } from '../../tensor/tensor.js';
@@ -51,12 +52,12 @@ defineGrad('layerNorm', {
     const { k, eps } = c.attrs as { k: number; eps: number };
     const g = g0 as T;
     const dims = trailing(x as T, k);
-    const centered = sub(x as T, mean(x as T, dims, true));
-    const rstd = rsqrt(add(mean(mul(centered, centered), dims, true), eps));
-    const xhat = mul(centered, rstd);
+    // xhat from the fused row kernel (one launch, not six elementwise passes and two reductions);
+    // rstd from one variance reduction over the rows.
+    const xhat = layerNorm(x as T, (x as T).shape.slice(-k), { eps });
     const gxhat = w ? mul(g, w) : g;
     return [
-      c.needs[0] ? normBackward(gxhat, xhat, rstd, dims, true) : null,
+      c.needs[0] ? normBackward(gxhat, xhat, rsqrt(add(variance(x as T, dims, { correction: 0, keepdim: true }), eps)), dims, true) : null,
       c.needs[1] ? mul(g, xhat) : null, // summed over the rows by the engine
       c.needs[2] ? g : null,
     ];
@@ -69,10 +70,10 @@ defineGrad('rmsNorm', {
     const { k, eps } = c.attrs as { k: number; eps: number };
     const g = g0 as T;
     const dims = trailing(x as T, k);
-    const rstd = rsqrt(add(mean(mul(x as T, x as T), dims, true), eps));
-    const xhat = mul(x as T, rstd);
+    const xhat = rmsNorm(x as T, (x as T).shape.slice(-k), { eps }); // the fused row kernel, one launch
     const gxhat = w ? mul(g, w) : g;
-    return [c.needs[0] ? normBackward(gxhat, xhat, rstd, dims, false) : null, c.needs[1] ? mul(g, xhat) : null];
+    const rstd = () => rsqrt(add(mean(mul(x as T, x as T), dims, true), eps));
+    return [c.needs[0] ? normBackward(gxhat, xhat, rstd(), dims, false) : null, c.needs[1] ? mul(g, xhat) : null];
   },
 });
 
