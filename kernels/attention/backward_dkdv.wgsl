@@ -8,30 +8,10 @@
 // so dK needs no final scale. No [L, S] matrix.
 //
 // From the prelude: as backward_dq.wgsl; out = dk; in_do, stats (read), dv_out; consts CGV (dv
-// columns per lane) beside CG (dk columns).
+// columns per lane) beside CG (dk columns); the tiles, bwd_score, bwd_p and load_q_do_tile from
+// backward_common.wgsl.
 
-const BK: u32 = LANES * KPL;
-
-var<workgroup> q_tile: array<vec4<f32>, BQ * E4B>;
-var<workgroup> g_tile: array<vec4<f32>, BQ * EV4B>;
 var<workgroup> p_tile: array<f32, BQ * BK>;
-var<workgroup> s_tile: array<f32, BQ * BK>;
-var<workgroup> row_lse: array<f32, BQ>;
-var<workgroup> row_delta: array<f32, BQ>;
-
-fn bwd_score(raw: f32, kj: u32, kv_end: u32, b: u32, h: u32, qi: u32, flag: u32) -> f32 {
-  if (kj >= kv_end || qi >= P.L) {
-    return MASKED;
-  }
-  return score_fn(raw, b, h, qi, kj, flag == 2u);
-}
-
-fn bwd_p(s: f32, lse: f32) -> f32 {
-  if (s <= MASKED && !att_is_nan(s)) {
-    return 0.0;
-  }
-  return select(exp(s - lse), att_nan(), att_is_nan(lse) || att_is_nan(s));
-}
 
 fn bwd_ds(p: f32, raw: f32, delta: f32, dp: f32, b: u32, h: u32, qi: u32, kj: u32) -> f32 {
   if (p == 0.0) {
@@ -84,25 +64,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
       }
       workgroupBarrier();
-      for (var i = lid; i < BQ * e4; i += LANES) {
-        let r = i / e4;
-        let d4 = i % e4;
-        q_tile[r * E4B + d4] = row4_q(qb + i32(min(q0 + r, P.L - 1u)) * P.qs.z, P.qs.w, d4 * 4u, e) * P.scale;
-      }
-      for (var i = lid; i < BQ * ev4; i += LANES) {
-        let r = i / ev4;
-        let d4 = i % ev4;
-        var g4 = vec4<f32>(0.0);
-        if (q0 + r < P.L) {
-          let ob = ((b * P.H + h) * P.L + q0 + r) * ev;
-          for (var c = 0u; c < 4u; c++) {
-            if (d4 * 4u + c < ev) {
-              g4[c] = in_do[ob + d4 * 4u + c];
-            }
-          }
-        }
-        g_tile[r * EV4B + d4] = g4;
-      }
+      load_q_do_tile(qb, q0, b, h, e, ev, lid);
       if (lid < BQ) {
         let st = (b * P.H + h) * P.L + min(q0 + lid, P.L - 1u);
         row_lse[lid] = stats[st * 2u];

@@ -14,30 +14,15 @@
 //
 // From the prelude (attention_codegen.ts, attention_backward.ts): Params P (qTiles, groups;
 // rt = E, Ev); out (dq); ld_q/ld_k/ld_v, row4_*; score_fn, score_grad; block_flag; in_o, in_do,
-// stats; consts LANES, BQ, KPL (BK = LANES KPL), E4B, EV4B, CG, HAS_BLOCKS, HAS_GRAD, MASKED.
+// stats; consts LANES, BQ, KPL (BK = LANES KPL), E4B, EV4B, CG, HAS_BLOCKS, HAS_GRAD, MASKED;
+// the tiles, bwd_score, bwd_p and load_q_do_tile from backward_common.wgsl.
 
-const BK: u32 = LANES * KPL;
-
-var<workgroup> q_tile: array<vec4<f32>, BQ * E4B>;
-var<workgroup> g_tile: array<vec4<f32>, BQ * EV4B>;
-var<workgroup> s_tile: array<f32, BQ * BK>;
-var<workgroup> row_lse: array<f32, BQ>;
-var<workgroup> row_delta: array<f32, BQ>;
-
-// The pair's score (raw: q.k scale) through score_fn, or MASKED past the tile's keys.
-fn bwd_score(raw: f32, kj: u32, kv_end: u32, b: u32, h: u32, qi: u32, flag: u32) -> f32 {
-  if (kj >= kv_end || qi >= P.L) {
-    return MASKED;
-  }
-  return score_fn(raw, b, h, qi, kj, flag == 2u);
-}
-
-// P and dS of one pair from its score, the row's lse / delta and dP.
+// dS of one pair from its score, the row's lse / delta and dP (0 where masked).
 fn bwd_ds(raw: f32, s: f32, lse: f32, delta: f32, dp: f32, b: u32, h: u32, qi: u32, kj: u32) -> f32 {
   if (s <= MASKED && !att_is_nan(s)) {
     return 0.0;
   }
-  let p = select(exp(s - lse), att_nan(), att_is_nan(lse) || att_is_nan(s));
+  let p = bwd_p(s, lse);
   var ds = p * (dp - delta);
   if (HAS_GRAD) {
     ds *= score_grad(raw, b, h, qi, kj);
@@ -67,25 +52,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
   // q (pre-scaled: a dot product is the raw score) and dOut rows; delta per row.
   let qb = P.qOff + i32(b) * P.qs.x + i32(h) * P.qs.y;
-  for (var i = lid; i < BQ * e4; i += LANES) {
-    let r = i / e4;
-    let d4 = i % e4;
-    q_tile[r * E4B + d4] = row4_q(qb + i32(min(q0 + r, P.L - 1u)) * P.qs.z, P.qs.w, d4 * 4u, e) * P.scale;
-  }
-  for (var i = lid; i < BQ * ev4; i += LANES) {
-    let r = i / ev4;
-    let d4 = i % ev4;
-    var g4 = vec4<f32>(0.0);
-    if (q0 + r < P.L) {
-      let ob = ((b * P.H + h) * P.L + q0 + r) * ev;
-      for (var c = 0u; c < 4u; c++) {
-        if (d4 * 4u + c < ev) {
-          g4[c] = in_do[ob + d4 * 4u + c];
-        }
-      }
-    }
-    g_tile[r * EV4B + d4] = g4;
-  }
+  load_q_do_tile(qb, q0, b, h, e, ev, lid);
   if (lid < BQ) {
     var delta = 0.0;
     if (q0 + lid < P.L) {

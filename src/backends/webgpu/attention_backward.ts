@@ -87,7 +87,7 @@ const NZ = 'fn nz(x: f32) -> bool {\n  return (bitcast<u32>(x) & 0x7fffffffu) !=
 function backwardSource(spec: AttentionBackwardSpec, kind: 'dq' | 'dkdv'): string {
   const consts = [`const LANES: u32 = ${LANES}u;`, `const BQ: u32 = ${BQ}u;`, `const KPL: u32 = ${KPL}u;`, `const E4B: u32 = ${vec4Bucket(Math.ceil(spec.e / 4))}u;`,
     `const EV4B: u32 = ${vec4Bucket(Math.ceil(spec.ev / 4))}u;`, `const HAS_GRAD: bool = ${!!spec.scoreModGrad};`].join('\n');
-  return [attentionCommon(spec), extraBindings(spec, kind), consts, scoreGradFn(spec), NZ, unroll(kernelSource(`attention/backward_${kind}.wgsl`), spec.e, spec.ev)].join('\n');
+  return [attentionCommon(spec), extraBindings(spec, kind), consts, scoreGradFn(spec), NZ, kernelSource('attention/backward_common.wgsl'), unroll(kernelSource(`attention/backward_${kind}.wgsl`), spec.e, spec.ev)].join('\n');
 }
 
 const backwardKey = (spec: AttentionBackwardSpec, kind: string) =>
