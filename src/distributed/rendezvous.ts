@@ -114,7 +114,7 @@ export async function rendezvous(o: RendezvousOptions): Promise<Rendezvous> {
           process.stderr.write(`[xpu.dist] warning: the rendezvous store on ${o.masterAddr}:${o.masterPort} runs without authentication, so any process that can connect there can join or disturb this job; set ${SECRET_ENV} to the same random value on every rank (xpu run does), or pass initProcessGroup({ secret })\n`);
         }
       }
-      store = await TcpStore.connect({ host: o.masterAddr!, port: o.masterPort!, timeoutMs: left(deadline), op: OP, secret });
+      store = await TcpStore.connect({ host: o.masterAddr!, port: o.masterPort!, timeoutMs: o.timeoutMs, deadline, op: OP, secret });
       await checkIn(store, o.rank!, o.worldSize!, deadline);
     }
     const timedOut = (what: string) => () => {

@@ -29,6 +29,11 @@ export interface StoreConnectOptions {
   port: number;
   /** How long to keep trying to connect (rank 0 may start its server after the others). */
   timeoutMs: number;
+  /**
+   * When the caller's own budget ends (Date.now() ms), if it started before this call: tries stop
+   * then, while errors still name `timeoutMs`, the timeout the user set, not what was left of it.
+   */
+  deadline?: number;
   /** The operation to name in errors (initProcessGroup). */
   op?: string;
   /** The job's secret: needed when the store authenticates (every job `xpu run` starts). */
@@ -114,7 +119,7 @@ export class TcpStore {
   static async connect(o: StoreConnectOptions): Promise<TcpStore> {
     const op = o.op ?? 'TcpStore.connect';
     if (o.secret !== undefined) checkSecret(op, 'secret', o.secret);
-    const deadline = Date.now() + o.timeoutMs;
+    const deadline = o.deadline ?? Date.now() + o.timeoutMs;
     let last = '';
     let delay = 20;
     while (Date.now() < deadline) {
