@@ -184,9 +184,8 @@ describe('errors in a single process', () => {
     expect(e).toBeInstanceOf(xpu.XpuDistError);
     expect(e).toMatchObject({ kind: 'store' });
     expect((e as Error).message).toContain(`127.0.0.1:${port}`);
-    // The time left of the 1500 ms deadline when the store connect began (less under load).
-    expect((e as Error).message).toMatch(/within (\d+) ms/);
-    expect(Number(/within (\d+) ms/.exec((e as Error).message)?.[1])).toBeLessThanOrEqual(1500);
+    // The message names the timeout the caller set, not what was left of it.
+    expect((e as Error).message).toMatch(/within 1500 ms/);
     expect(d.isInitialized()).toBe(false);
   });
 
