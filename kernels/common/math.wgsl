@@ -53,6 +53,14 @@ fn scale2(x: f32, k: i32) -> f32 {
   return x * pow2i(k1) * pow2i(k2) * pow2i(kk - k1 - k2);
 }
 
+// v rounded to the nearest integer (ties to even), as an i32, for |v| < 2^22: adding 1.5 * 2^23
+// leaves the rounded value in the low mantissa bits. On lavapipe round() plus WGSL's saturating
+// i32() cost about three times the rest of exp (bench/tools/unary_probe.ts); this is an add and an
+// integer subtract. (No float subtract of the constant: Mesa may fold (v + c) - c to v.)
+fn round_i(v: f32) -> i32 {
+  return bitcast<i32>(v + 12582912.0) - 0x4b400000;
+}
+
 // x rounded to its top 12 significant bits; x - split_hi(x) is exact and fits in 12 bits too,
 // so the product of any two such halves is exact in f32.
 fn split_hi(x: f32) -> f32 {
@@ -90,12 +98,12 @@ const GELU_C3_LO: f32 = 2.3988324659995897e-09;
 // where e^x over- or underflows, and the special cases are selected at the end.
 fn exp_scaled(hi: f32, lo: f32, s: f32) -> f32 {
   let x = clamp(hi, -104.0, 89.0);
-  let k = round(x * INV_LN2);
+  let ki = round_i(x * INV_LN2);
+  let k = f32(ki);
   let r = ((x - k * LN2_HI) - k * LN2_LO) + lo;
   let q = r + r * r * (0.5 + r * (0.1666666716337204 + r * (0.0416666679084301 + r * (0.008333333767950535 +
           r * (0.0013888889225199819 + r * 0.00019841270113829523)))));
-  let ki = i32(k);
-  let k1 = ki / 2;
+  let k1 = ki >> 1u;  // floor(ki / 2): both halves in [-75, 64]
   let y = s * (1.0 + q) * pow2i(k1) * pow2i(ki - k1);
   return select(select(y, copy_sign(0.0, s), hi < -104.0), hi, is_nan(hi));
 }
@@ -291,21 +299,18 @@ fn erf_f32(x: f32) -> f32 {
 // gelu(x) = x Phi(x), Phi(x) = erfc(-x / sqrt 2) / 2: 1 - erfc(u) / 2 for x >= 0 and erfc(-u) / 2
 // below, so the negative tail has no 1 + erf cancellation (x = -3 was 370 ulp off through
 // 1 + erf). u = x / sqrt 2 is carried with its rounding error (erfc amplifies it 2 u^2 times).
+// One erfc_core call for both signs, chosen by select: with a branch per sign, lavapipe ran both
+// calls for every vector of lanes that held both signs (bench/tools/unary_probe.ts).
 fn gelu_f32(x: f32) -> f32 {
-  if (is_nan(x) || is_inf(x)) {
-    // gelu(inf) = inf; gelu(-inf) = -inf * 0 = NaN, as torch.
-    return select(x, f32_nan(), x < 0.0);
-  }
   let u = x * SQRT1_2_HI;
   let a = abs(u);
-  var da = 0.0;
-  if (a > 0.5 && a < 10.1) {
-    da = two_prod_err(x, SQRT1_2_HI, u) + x * SQRT1_2_LO;
-  }
-  if (x < 0.0) {
-    return erfc_core(a, -da, 0.5 * x);
-  }
-  return x * (1.0 - erfc_core(a, da, 0.5));
+  // da is 0 where erfc_core does not use it (and where the split products could overflow).
+  let da = select(0.0, two_prod_err(x, SQRT1_2_HI, u) + x * SQRT1_2_LO, a > 0.5 && a < 10.1);
+  let neg = x < 0.0;
+  let e = erfc_core(a, select(da, -da, neg), select(0.5, 0.5 * x, neg));
+  let y = select(x * (1.0 - e), e, neg);
+  // gelu(inf) = inf; gelu(-inf) = -inf * 0 = NaN, as torch; NaN stays NaN.
+  return select(y, select(x, f32_nan(), neg), is_nan(x) || is_inf(x));
 }
 
 // The tanh approximation of gelu: 0.5 x (1 + tanh(v)) = x sigmoid(2v), v = sqrt(2/pi) (x + 0.044715 x^3),
@@ -445,9 +450,10 @@ fn trig_reduce(ax: f32) -> TrigArg {
 // pi/2 = P1 + P2 + P3 with P1, P2 of 17 bits, so k P1 and k P2 are exact and |x| - k P1 is exact
 // (Sterbenz); r is within an ulp with pi/2 carried to ~60 bits. Payne-Hanek only beyond.
 fn trig_reduce_small(ax: f32) -> TrigArg {
-  let k = round(ax * 0.6366197466850281);
+  let ki = round_i(ax * 0.6366197466850281);
+  let k = f32(ki);
   let r = ((ax - k * 1.5707855224609375) - k * 1.0804273188114166e-05) - k * 6.07710062827671e-11;
-  return TrigArg(r, u32(k) & 3u);
+  return TrigArg(r, u32(ki) & 3u);
 }
 
 fn trig_arg(ax: f32) -> TrigArg {
@@ -727,9 +733,10 @@ fn expm1_poly(r: f32) -> f32 {
 fn expm1_f32(x: f32) -> f32 {
   let small = expm1_poly(clamp(x, -0.5, 0.5));
   let xm = clamp(x, -2.0, 20.0);
-  let k = round(xm * INV_LN2);
+  let ki = round_i(xm * INV_LN2);
+  let k = f32(ki);
   let r = (xm - k * LN2_HI) - k * LN2_LO;
-  let p = pow2i(i32(k));
+  let p = pow2i(ki);
   let mid = p * expm1_poly(r) + (p - 1.0);
   let big = exp_f32(x) - 1.0;
   let y = select(select(mid, big, x < -2.0 || x > 20.0), small, abs(x) < 0.5);
