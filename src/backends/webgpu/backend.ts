@@ -103,9 +103,12 @@ export class WebGPUBackend implements Backend, GpuHost {
   readonly #rowsWg = settings.XPU_ROWS_WG;
   /** A CPU adapter (lavapipe, SwiftShader): reductions give each lane long runs. */
   readonly #software: boolean;
+  /** maxStorageBufferBindingSize, read once (a native getter on Dawn's limits object). */
+  readonly #maxBinding: number;
 
   constructor(readonly device: GPUDevice, features: string[]) {
     const lim = device.limits;
+    this.#maxBinding = lim.maxStorageBufferBindingSize;
     this.allocator = new CachingAllocator(device, lim.maxBufferSize, lim.maxStorageBufferBindingSize, (b, data) => this.queue.upload(b, data));
     this.queue = new CommandQueue(device, settings.XPU_BATCH, lim.maxComputeWorkgroupsPerDimension);
     this.pipelines = new PipelineCache(device);
@@ -199,7 +202,7 @@ export class WebGPUBackend implements Backend, GpuHost {
       st: strides, off: inputs.map((x) => [x.offset]),
     });
     const words = Math.ceil(n / epw);
-    const vec = settings.XPU_MAP_VEC === 'on' ? vecModes(spec, shape, strides, out, this.device.limits.maxStorageBufferBindingSize) : undefined;
+    const vec = settings.XPU_MAP_VEC === 'on' ? vecModes(spec, shape, strides, out, this.#maxBinding) : undefined;
     try {
       if (vec) {
         // Four output words per invocation (map_vec.ts); the key adds how each input is read.

@@ -241,6 +241,26 @@ export function launchGrid(groups: number, maxPerDim: number): [number, number] 
   return [x, Math.ceil(groups / x)];
 }
 
+/**
+ * The launch limits as a plain object: Dawn's GPUSupportedLimits reads each field through a native
+ * getter (~0.1 us), and every launch reads several.
+ */
+export function launchLimitsOf(l: LaunchLimits): LaunchLimits {
+  return {
+    maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+    maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+    maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+    maxComputeWorkgroupSizeY: l.maxComputeWorkgroupSizeY,
+    maxComputeWorkgroupSizeZ: l.maxComputeWorkgroupSizeZ,
+    maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+    maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+    maxStorageTexturesPerShaderStage: l.maxStorageTexturesPerShaderStage,
+    maxSampledTexturesPerShaderStage: l.maxSampledTexturesPerShaderStage,
+    maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+    maxUniformBufferBindingSize: l.maxUniformBufferBindingSize,
+  };
+}
+
 /** Checks one launch (grid, uniform block, buffer bindings) before it is recorded. */
 export function checkLaunch(op: string, lim: LaunchLimits, groups: number, uniformBytes: number, arenaBytes: number, buffers: readonly { buffer: GPUBuffer; size: number; offset?: number }[]): void {
   if (!Number.isInteger(groups) || groups < 0) {

@@ -2,7 +2,7 @@ import { XpuDeviceError, type XpuError } from '../../errors.js';
 import type { GpuStorage } from './allocator.js';
 import { IndexAsserts, type AssertHit, type AssertSlot, type SealedAsserts } from './asserts.js';
 import { errorSink, type ErrorSink } from './error_sink.js';
-import { checkLaunch, launchGrid, type LaunchLimits } from './limits.js';
+import { checkLaunch, launchGrid, launchLimitsOf, type LaunchLimits } from './limits.js';
 import { BindGroupCache } from './bind_groups.js';
 
 const UNIFORM_ALIGN = 256;
@@ -75,6 +75,11 @@ interface Launch {
 export class CommandQueue {
   #encoder: GPUCommandEncoder | null = null;
   #pass: GPUComputePassEncoder | null = null;
+  /**
+   * What the open pass has bound, so a launch sets only what changed: each Dawn call costs ~1-3 us
+   * of host time (bench/tools/dispatch_floor.ts), and a chain of one op runs one pipeline.
+   */
+  #bound: { pipeline: GPUComputePipeline | null; group: GPUBindGroup | null; offset: number } = { pipeline: null, group: null, offset: -1 };
   #dispatches = 0;
   readonly #arena: GPUBuffer;
   readonly #arenaCpu = new Uint8Array(ARENA_BYTES);
@@ -106,7 +111,7 @@ export class CommandQueue {
   ) {
     this.#arena = device.createBuffer({ size: ARENA_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     this.#sink = errorSink(device);
-    this.#limits = device.limits as unknown as LaunchLimits;
+    this.#limits = launchLimitsOf(device.limits as unknown as LaunchLimits);
     this.#asserts = new IndexAsserts(device);
     this.#lost = device.lost.then((info) => {
       this.#lostReason = `${info.reason}: ${info.message}`;
@@ -159,6 +164,7 @@ export class CommandQueue {
   #endPass(): void {
     this.#pass?.end();
     this.#pass = null;
+    this.#bound = { pipeline: null, group: null, offset: -1 };
   }
 
   #resource(b: Binding | TextureBinding): object | undefined {
@@ -224,13 +230,26 @@ export class CommandQueue {
     const encoder = this.#ensureEncoder();
     const timestampWrites = this.hook?.beginDispatch(label);
     if (timestampWrites) this.#endPass();
-    const pass = timestampWrites ? encoder.beginComputePass({ timestampWrites }) : (this.#pass ??= encoder.beginComputePass());
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup, [offset]);
-    pass.dispatchWorkgroups(grid[0], grid[1]);
     if (timestampWrites) {
+      const pass = encoder.beginComputePass({ timestampWrites });
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bindGroup, [offset]);
+      pass.dispatchWorkgroups(grid[0], grid[1]);
       pass.end();
       this.hook?.endDispatch();
+    } else {
+      const pass = (this.#pass ??= encoder.beginComputePass());
+      const bound = this.#bound;
+      if (bound.pipeline !== pipeline) {
+        pass.setPipeline(pipeline);
+        bound.pipeline = pipeline;
+      }
+      if (bound.group !== bindGroup || bound.offset !== offset) {
+        pass.setBindGroup(0, bindGroup, [offset]);
+        bound.group = bindGroup;
+        bound.offset = offset;
+      }
+      pass.dispatchWorkgroups(grid[0], grid[1]);
     }
     if (++this.#dispatches >= this.batchSize) this.flush();
   }
