@@ -174,6 +174,13 @@ export function binaryOp(name: keyof typeof BINARY & string, a: TensorOrScalar, 
   return out;
 }
 
+/** A binary op that takes tensors only, as torch's logical ops do: a number is refused by name. */
+export function tensorsOp(name: keyof typeof BINARY & string, a: Tensor, b: Tensor): Tensor {
+  tensorArg(name, 'input', a);
+  tensorArg(name, 'other', b);
+  return binaryOp(name, a, b);
+}
+
 const WHERE: ElementwiseDef = { wgsl: () => 'return select(x2, x1, x0 != A(0));', js: () => (c, x, y) => (c !== 0 ? x : y) };
 
 /** where(cond, a, b): a where cond is true, else b, with broadcasting. */
