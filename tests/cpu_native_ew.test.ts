@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadNative } from '../src/backends/cpu/native.js';
 import { setQueueMinForTests } from '../src/backends/cpu/native_ew_path.js';
+import { gelu64 } from './float64.js';
 import { randomData, xpu } from './helpers.js';
 
 /**
@@ -77,6 +78,7 @@ const UNARY: Record<string, [(x: xpu.Tensor) => xpu.Tensor, (x: number) => numbe
   exp: [(x) => x.exp(), Math.exp, 1],
   sigmoid: [(x) => x.sigmoid(), (x) => 1 / (1 + Math.exp(-x)), 1],
   silu: [(x) => x.silu(), (x) => x / (1 + Math.exp(-x)), 1],
+  gelu: [(x) => x.gelu(), gelu64, 1],
 };
 
 const call = (op: string, a: xpu.Tensor | number, b: xpu.Tensor | number): xpu.Tensor => (xpu as unknown as Record<string, (x: unknown, y: unknown) => xpu.Tensor>)[op](a, b);

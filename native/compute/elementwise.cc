@@ -58,6 +58,14 @@ struct NegF { static float F(float x) { return -x; } };
 struct AbsF { static float F(float x) { return std::fabs(x); } };
 struct ReluF { static float F(float x) { return x < 0 ? 0.0f : x; } };
 struct SqrtF { static float F(float x) { return std::sqrt(x); } };
+// gelu(x) = x Phi(x) = x erfc(-x / sqrt 2) / 2 in double, as the twin (src/backends/scalar_math.ts)
+// computes it (erfc keeps the negative tail's precision); gelu(-inf) = -inf * 0 = NaN, as torch.
+struct GeluF {
+  static float F(float x) {
+    const double d = x;
+    return static_cast<float>(d * 0.5 * std::erfc(-d * 0.7071067811865476));
+  }
+};
 
 template <class F>
 void Unary(float* o, const float* a, int64_t n) {
@@ -104,6 +112,7 @@ void RunUnary(int op, float* o, const float* a, int64_t n) {
     case kExp: ExpLike<kExp>(o, a, n); break;
     case kSigmoid: ExpLike<kSigmoid>(o, a, n); break;
     case kSilu: ExpLike<kSilu>(o, a, n); break;
+    case kGelu: Unary<GeluF>(o, a, n); break;
   }
 }
 
@@ -150,7 +159,7 @@ struct Scratch {
 void RunEw(const EwPlan& p) {
   const int64_t per = (p.inner + kChunk - 1) / kChunk;
   const int64_t tasks = p.rows * per;
-  const bool heavy = p.op == kExp || p.op == kSigmoid || p.op == kSilu;
+  const bool heavy = p.op == kExp || p.op == kSigmoid || p.op == kSilu || p.op == kGelu;
 #pragma omp parallel if (p.rows * p.inner >= (heavy ? kParallelMinHeavy : kParallelMin))
   {
     Scratch w;

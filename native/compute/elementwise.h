@@ -11,10 +11,10 @@ namespace ew_ops {
 // Op codes, shared with src/backends/cpu/native_map.ts (NATIVE_OPS): binary below 16, unary from 16.
 enum Op : int {
   kAdd = 0, kSub = 1, kMul = 2, kDiv = 3, kMaximum = 4, kMinimum = 5,
-  kNeg = 16, kAbs = 17, kRelu = 18, kSqrt = 19, kExp = 20, kSigmoid = 21, kSilu = 22, kCopy = 23,
+  kNeg = 16, kAbs = 17, kRelu = 18, kSqrt = 19, kExp = 20, kSigmoid = 21, kSilu = 22, kCopy = 23, kGelu = 24,
 };
 inline bool IsUnary(int op) { return op >= 16; }
-inline bool IsKnown(int op) { return (op >= kAdd && op <= kMinimum) || (op >= kNeg && op <= kCopy); }
+inline bool IsKnown(int op) { return (op >= kAdd && op <= kMinimum) || (op >= kNeg && op <= kGelu); }
 }  // namespace ew_ops
 
 // An operand: float32 or float16 (raw bits) elements read at off + r * rowStride + j * innerStride

@@ -18,12 +18,11 @@ import { CpuStorage } from './storage.js';
 /** Op names (PureMap.op, from src/ops/elementwise_table.ts) and their codes in elementwise.cc. */
 const NATIVE_OPS: Record<string, number> = {
   add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5,
-  neg: 16, abs: 17, relu: 18, sqrt: 19, exp: 20, sigmoid: 21, silu: 22,
+  neg: 16, abs: 17, relu: 18, sqrt: 19, exp: 20, sigmoid: 21, silu: 22, gelu: 24,
 };
 
-/** exp, sigmoid, silu: compute-bound (elementwise.cc uses a second thread from 2^19 elements). */
-const HEAVY_FIRST = 20;
-const HEAVY_LAST = 22;
+/** exp, sigmoid, silu, gelu: compute-bound (elementwise.cc uses a second thread from 2^19 elements). */
+const HEAVY = new Set([20, 21, 22, 24]);
 
 /** The identity (a cast between float32 and float16: PureMap.copy). */
 const COPY_CODE = 23;
@@ -65,7 +64,7 @@ export function nativeMap(spec: MapSpec, n: number, shape: readonly number[], st
     const st = strides[s.index];
     args.push(storages[s.index].rawData as Float32Array | Uint16Array, op.offset, rank === 2 ? st[0] : 0, st[rank - 1]);
   }
-  const inline = runsInline(n, c.completed() === c.submitted(), code >= HEAVY_FIRST && code <= HEAVY_LAST);
+  const inline = runsInline(n, c.completed() === c.submitted(), HEAVY.has(code));
   const refused = launchNativeJob(out, storages, inline, () => c.ewNow!(...args), () => c.ew!(...args));
   if (refused !== null) {
     giveBackHost(spec.outDtype, out.rawData as HostArray);
