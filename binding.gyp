@@ -49,6 +49,7 @@
         'native/compute/attention.cc',
         'native/compute/attention_binding.cc',
         'native/compute/attention_backward.cc',
+        'native/compute/attention_backward_binding.cc',
         # Elementwise maps and row kernels (softmax, norms, reductions, rotary) on float32, vectorised
         # (vexp.h: exp in double with AVX-512) and threaded with OpenMP.
         'native/compute/elementwise.cc',
@@ -57,6 +58,7 @@
         'native/compute/rows_binding.cc',
         # The fused optimizer step (SGD, Adam, AdamW) of a parameter group.
         'native/compute/optim.cc',
+        'native/compute/optim_binding.cc',
         # The cpu's vector FMA peak and read / copy bandwidth: the benchmarks' roofline ceilings.
         'native/compute/probe.cc',
         'native/compute/probe_binding.cc',

@@ -13,22 +13,21 @@
 // tile's coefficients stream past (AccRows). Masked pairs (score <= -3e38) have P = dS = 0, a
 // fully masked row has no pair left, and a NaN score makes its row's lse NaN, so its dq row and
 // the dk / dv rows of the keys it attends are NaN (the composed softmax backward's result).
-// Accumulation in float32. The whole call is one job on the compute queue.
+// Accumulation in float32. The whole call is one job on the compute queue; its arguments are read
+// by attention_backward_binding.cc.
 // GCC 12 flags the AVX-512 reduction intrinsics in its own headers (a known false positive).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include "kernels.h"
+#include "attention_backward.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "attention_simd.h"
 #include "half.h"
-#include "queue.h"
 
 namespace xpu::compute {
 namespace {
@@ -38,12 +37,8 @@ constexpr int QT = 32;
 constexpr int KT = 64;
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-struct BPlan {
-  int64_t B, H, Hkv, L, S, E, Ev;
-  float scale;
-  bool causal;
-  const float *q, *k, *v, *out, *dOut;
-  float *dq, *dk, *dv;
+// The plan with its workspace.
+struct BPlan : AttentionBackwardPlan {
   std::vector<float> lse, delta;  // per query row, from sweep A
   // K and V transposed once per call into tiles [B Hkv][S / KT][E or Ev][KT] (zero past S): every
   // row block reads them, so transposing per block cost more than the products at L = 512.
@@ -51,9 +46,6 @@ struct BPlan {
   int64_t kBlocks = 0;
   const float* KTile(int64_t bk, int64_t tile) const { return kT.data() + (bk * kBlocks + tile) * E * KT; }
   const float* VTile(int64_t bk, int64_t tile) const { return vT.data() + (bk * kBlocks + tile) * Ev * KT; }
-  int maskKind = -1;              // 0 f32 additive, 1 f16 additive, 2 bool (uint8, 0 = masked), -1 none
-  const void* mask = nullptr;
-  int64_t mOff = 0, ms[4] = {0, 0, 0, 0};
 };
 
 // Per-thread tiles.
@@ -324,74 +316,14 @@ std::string Run(BPlan& p) {
   return "";
 }
 
-int64_t Int(Napi::Object o, const char* name) {
-  Napi::Value v = o.Get(name);
-  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("attentionBackward: ") + name + " must be a number");
-  return static_cast<int64_t>(v.As<Napi::Number>().DoubleValue());
-}
-
-// A Float32Array of at least n elements.
-float* F32(Napi::Object o, const char* name, int64_t n) {
-  Napi::Value x = o.Get(name);
-  if (!x.IsTypedArray() || x.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) throw Napi::TypeError::New(o.Env(), std::string("attentionBackward: ") + name + " must be a Float32Array");
-  Napi::Float32Array t = x.As<Napi::Float32Array>();
-  if (static_cast<int64_t>(t.ElementLength()) < n) throw Napi::RangeError::New(o.Env(), std::string("attentionBackward: ") + name + " is too small");
-  return t.Data();
-}
-
-Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "attentionBackward: expects a descriptor object");
-  Napi::Object d = info[0].As<Napi::Object>();
-  auto p = std::make_shared<BPlan>();
-  p->B = Int(d, "batch"); p->H = Int(d, "heads"); p->Hkv = Int(d, "kvHeads");
-  p->L = Int(d, "l"); p->S = Int(d, "s"); p->E = Int(d, "e"); p->Ev = Int(d, "ev");
-  if (p->B < 1 || p->H < 1 || p->Hkv < 1 || p->L < 1 || p->S < 1 || p->E < 1 || p->Ev < 1 || p->H % p->Hkv != 0) throw Napi::RangeError::New(env, "attentionBackward: bad sizes");
-  p->scale = static_cast<float>(d.Get("scale").As<Napi::Number>().DoubleValue());
-  p->causal = d.Get("causal").ToBoolean().Value();
-  const int64_t nq = p->B * p->H * p->L, nk = p->B * p->Hkv * p->S;
-  p->q = F32(d, "q", nq * p->E); p->k = F32(d, "k", nk * p->E); p->v = F32(d, "v", nk * p->Ev);
-  p->out = F32(d, "out", nq * p->Ev); p->dOut = F32(d, "dOut", nq * p->Ev);
-  p->dq = F32(d, "dq", nq * p->E); p->dk = F32(d, "dk", nk * p->E); p->dv = F32(d, "dv", nk * p->Ev);
-  Napi::Value mv = d.Get("mask");
-  if (mv.IsObject()) {
-    Napi::Object m = mv.As<Napi::Object>();
-    Napi::Value data = m.Get("data");
-    if (!data.IsTypedArray()) throw Napi::TypeError::New(env, "attentionBackward: mask.data must be a typed array");
-    Napi::TypedArray t = data.As<Napi::TypedArray>();
-    const bool isBool = m.Get("bool").ToBoolean().Value();
-    int64_t item;
-    if (isBool && t.TypedArrayType() == napi_uint8_array) { p->maskKind = 2; item = 1; }
-    else if (!isBool && t.TypedArrayType() == napi_float32_array) { p->maskKind = 0; item = 4; }
-    else if (!isBool && t.TypedArrayType() == napi_uint16_array) { p->maskKind = 1; item = 2; }
-    else throw Napi::TypeError::New(env, "attentionBackward: a mask must be Uint8Array (bool), Float32Array or Uint16Array (f16)");
-    p->mask = static_cast<const char*>(t.ArrayBuffer().Data()) + t.ByteOffset();
-    p->mOff = Int(m, "offset");
-    Napi::Array st = m.Get("strides").As<Napi::Array>();
-    if (st.Length() != 4) throw Napi::RangeError::New(env, "attentionBackward: mask strides must have 4 entries");
-    for (uint32_t i = 0; i < 4; i++) p->ms[i] = static_cast<int64_t>(st.Get(i).As<Napi::Number>().DoubleValue());
-    const int64_t dims[4] = {p->B, p->H, p->L, p->S};
-    int64_t lo = p->mOff, hi = p->mOff;
-    for (int i = 0; i < 4; i++) { const int64_t e = (dims[i] - 1) * p->ms[i]; if (e < 0) lo += e; else hi += e; }
-    if (lo < 0 || hi >= static_cast<int64_t>(t.ByteLength()) / item) throw Napi::RangeError::New(env, "attentionBackward: mask addresses elements outside its array");
-  }
-  p->lse.resize(nq);
-  p->delta.resize(nq);
-  // The JS side keeps every array alive until it has waited for this job (native_attention_backward.ts).
-  uint64_t id = Submit(env, [p](uint64_t) -> std::string {
-    try {
-      return Run(*p);
-    } catch (const std::bad_alloc&) {
-      return "out of memory in the native attention backward";
-    }
-  });
-  return Napi::Number::New(env, static_cast<double>(id));
-}
-
 }  // namespace
 
-void ExportAttentionBackward(Napi::Env env, Napi::Object target) {
-  target.Set("attentionBackward", Napi::Function::New(env, AttentionBackward, "attentionBackward"));
+std::string RunAttentionBackward(const AttentionBackwardPlan& plan) {
+  BPlan p;
+  static_cast<AttentionBackwardPlan&>(p) = plan;
+  p.lse.resize(p.B * p.H * p.L);
+  p.delta.resize(p.B * p.H * p.L);
+  return Run(p);
 }
 
 }  // namespace xpu::compute

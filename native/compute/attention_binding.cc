@@ -94,7 +94,7 @@ Napi::Value AttentionNow(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-// compute.attentionBackward(desc) -> job id (attention_backward.cc), exported with the forward.
+// compute.attentionBackward(desc) -> job id (attention_backward_binding.cc), exported with the forward.
 void ExportAttentionBackward(Napi::Env env, Napi::Object target);
 
 void ExportAttention(Napi::Env env, Napi::Object target) {

@@ -1,8 +1,7 @@
 // The JS faces of the native CPU kernels beside the GEMM, most on the same compute queue
 // (queue.h). Each kernel family is plain C++ (<family>.h, <family>.cc) and is exported by its
-// <family>_binding.cc, which reads the arguments through napi_args.h (attention_backward.cc and
-// optim.cc still hold their own bindings). Each adds its functions to the addon's `compute`
-// object (the probes: to the addon itself).
+// <family>_binding.cc, which reads the arguments through napi_args.h. Each adds its functions to the
+// addon's `compute` object (the probes: to the addon itself).
 #pragma once
 
 #include <cstdint>
@@ -19,7 +18,7 @@ void ExportQuant(Napi::Env env, Napi::Object target);
 void ExportQuantGguf(Napi::Env env, Napi::Object target);
 
 // compute.attention(desc) -> job id, compute.attentionNow(desc) (attention.h), and
-// compute.attentionBackward(desc) (attention_backward.cc): src/backends/cpu/native_attention.ts,
+// compute.attentionBackward(desc) (attention_backward.h): src/backends/cpu/native_attention.ts,
 // native_attention_backward.ts.
 void ExportAttention(Napi::Env env, Napi::Object target);
 
@@ -31,7 +30,7 @@ void ExportElementwise(Napi::Env env, Napi::Object target);
 // (rows.h; src/backends/cpu/native_rows.ts).
 void ExportRows(Napi::Env env, Napi::Object target);
 
-// compute.optimStepNow(...): the fused SGD / Adam / AdamW step of a parameter group (optim.cc;
+// compute.optimStepNow(...): the fused SGD / Adam / AdamW step of a parameter group (optim.h;
 // src/backends/cpu/optim.ts).
 void ExportOptim(Napi::Env env, Napi::Object target);
 

@@ -50,6 +50,7 @@ inline constexpr Dtypes kF32OrF16{{napi_float32_array, napi_uint16_array}, 2, "a
 inline constexpr Dtypes kF32F16OrI8{{napi_float32_array, napi_uint16_array, napi_int8_array}, 3, "a Float32Array, a Uint16Array (float16 bits) or an Int8Array"};
 inline constexpr Dtypes kU8{{napi_uint8_array}, 1, "a Uint8Array"};
 inline constexpr Dtypes kF64{{napi_float64_array}, 1, "a Float64Array"};
+inline constexpr Dtypes kI32{{napi_int32_array}, 1, "an Int32Array"};
 inline constexpr Dtypes kAnyArray{{}, -1, "a typed array"};
 
 // A typed array's memory: `data` is its first element (the view's byte offset applied).
