@@ -176,8 +176,8 @@ export function localMpiEnv(env: NodeJS.ProcessEnv, nproc = 1, cores = available
   const out: Record<string, string> = {};
   // OpenMPI's waits spin. With as many ranks as cores (each rank also runs its compute threads), a
   // spinning wait takes the core its own rank's backward or its peer's all-reduce needs: DDP on 2
-  // ranks over 2 cores measured 0.08 scaling efficiency spinning and 0.44 yielding
-  // (bench/results/README.md, DDP). So an oversubscribed local job yields while it waits.
+  // ranks over 2 cores scaled far better yielding than spinning (bench/results/README.md, DDP).
+  // So an oversubscribed local job yields while it waits.
   if (nproc >= cores && unsetVar(env, 'OMPI_MCA_mpi_yield_when_idle')) out.OMPI_MCA_mpi_yield_when_idle = '1';
   const unset = (...names: string[]) => names.every((n) => unsetVar(env, n));
   if (unset('OMPI_MCA_btl')) out.OMPI_MCA_btl = 'self,vader';

@@ -164,8 +164,8 @@ export const prefillBucketKey = (spec: AttentionSpec): string => `${vec4Bucket(M
 /**
  * Fills the //@ markers of flash_prefill.wgsl with straight-line code over named accumulators
  * (a_T_R for scores, o_R_C for the output): lavapipe keeps a private array that is indexed by a
- * loop counter in scratch memory, where each access is a gather or scatter (measured ~20x slower
- * than the FMAs), and named values in registers.
+ * loop counter in scratch memory, where each access is a gather or scatter (far slower than the
+ * FMAs; docs/attention.md), and named values in registers.
  */
 function unrollPrefill(src: string, bq: number, kpl: number, cg: number): string {
   const R = [...Array(bq).keys()];

@@ -302,8 +302,8 @@ export class WebGPUBackend implements Backend, GpuHost {
     // A team of lanes per output (a power of two up to the workgroup): several outputs per
     // workgroup when the reduction is short (kernels/reduce.wgsl). About 64 elements a lane on a
     // GPU; on a software adapter (lavapipe: a workgroup runs on one CPU thread, lanes are SIMD
-    // lanes, a barrier round switches coroutines) 1024, which measured 1.6-1.9x faster than 64 on a
-    // [4096, 1024] max / sum (1024-element rows: one lane per row, no tree at all).
+    // lanes, a barrier round switches coroutines) 1024, faster than 64 on a [4096, 1024] max / sum
+    // (1024-element rows: one lane per row, no tree at all; figures in bench/results/README.md).
     const wg = this.#rowsWg;
     const perLane = this.#software ? 1024 : 64;
     let team = 1;

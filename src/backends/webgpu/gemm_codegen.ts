@@ -275,8 +275,9 @@ function gemvConstants(c: GemvConfig, l: GemmLayout, m: number, minSubgroup: num
  * of TM. Subgroup s of the workgroup takes row block s (so WG_X = SG lanes, WG_Y = subgroups),
  * which needs subgroups of exactly SG invocations (validConfig: subgroupMinSize = subgroupMaxSize).
  * Generated unrolled: the broadcast lane must be a constant. Hooks and uniforms as gemm.wgsl.
- * On lavapipe this is the fastest kernel measured (bench/tools/gemm_probe.ts texs rows): 1.7x the
- * per-lane texture tiles, as A fetches there cost as much for 8 lanes reading one texel as for 8.
+ * On lavapipe this is the fastest kernel measured (bench/tools/gemm_probe.ts texs rows; figures in
+ * bench/results/README.md), ahead of the per-lane texture tiles, as A fetches there cost as much
+ * for 8 lanes reading one texel as for 8.
  */
 function subgroupTileMain(c: TileConfig): string {
   const sg = c.sg as number;

@@ -112,10 +112,10 @@ export function candidates(adapter: GemmAdapterInfo, bucket: Bucket): GemmConfig
     if (m > 32 && sg) {
       const sgt = (wgY: number, tm: number, tn: number): TileConfig => ({ ...tex(sg, wgY, tm, tn), sg });
       list.push(sgt(2, 32, 8), sgt(4, 32, 16), sgt(4, 64, 8), sgt(2, 64, 8));
-      // Taller tiles for large outputs: more FMAs per texel fetch. At 2048^3 on lavapipe (quiet
-      // box, bench/tools/gemm_probe.ts, 4 rounds) 64x16 ran 52.2 and 128x16 52.8 GFLOP/s where
-      // 32x16 ran 47.9. 128 rows of 16 accumulators a lane only make sense where "registers" are
-      // a CPU's cache (a software adapter); a GPU would spill them.
+      // Taller tiles for large outputs: more FMAs per texel fetch. At 2048^3 on lavapipe 64x16 and
+      // 128x16 beat 32x16 (bench/tools/gemm_probe.ts; the figures are in bench/results/README.md).
+      // 128 rows of 16 accumulators a lane only make sense where "registers" are a CPU's cache (a
+      // software adapter); a GPU would spill them.
       if (m >= 512) list.push(sgt(4, 64, 16));
       if (m >= 512 && adapter.architecture === 'software') list.push(sgt(4, 128, 16));
     }
