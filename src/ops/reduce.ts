@@ -35,14 +35,15 @@ function checkInput(op: string, x: unknown): Tensor {
   return tensorArg(op, 'input', x);
 }
 
-function keepdimOf(op: string, arg: KeepdimArg): boolean {
+/** keepdim as a boolean, given as a boolean or as { keepdim } (also for any / all, logsumexp, norm). */
+export function keepdimValue(op: string, arg: KeepdimArg): boolean {
   if (arg === undefined || typeof arg === 'boolean') return arg === true;
   if (typeof arg === 'object' && arg !== null && (arg.keepdim === undefined || typeof arg.keepdim === 'boolean')) return arg.keepdim === true;
-  throw new XpuValueError('keepdim must be a boolean', { op, arg: 'keepdim', expected: 'a boolean or { keepdim: boolean }', got: fmtValue(arg) });
+  throw new XpuTypeError('keepdim must be a boolean', { op, arg: 'keepdim', expected: 'a boolean or { keepdim: boolean }', got: fmtValue(arg) });
 }
 
 /** The sorted, distinct dims to reduce. A 0-d tensor accepts dim 0 or -1 and has nothing to reduce. */
-function reducedDims(op: string, x: Tensor, dim: Dims): number[] {
+export function reducedDims(op: string, x: Tensor, dim: Dims): number[] {
   if (dim === undefined || dim === null) return normalizeDims(op, undefined, x.ndim);
   const ok = typeof dim === 'number' || (Array.isArray(dim) && dim.every((d) => typeof d === 'number'));
   if (!ok) throw new XpuTypeError('dim must be a number or an array of numbers', { op, arg: 'dim', expected: 'a number, number[] or undefined', got: fmtValue(dim) });
@@ -120,14 +121,14 @@ function tracked(op: string, x: Tensor, dim: Dims, keepdim: boolean, out: Tensor
 export function sum(x: Tensor, dim?: Dims, keepdim?: KeepdimArg): Tensor {
   const op = 'sum';
   const t = checkInput(op, x);
-  const kd = keepdimOf(op, keepdim);
+  const kd = keepdimValue(op, keepdim);
   return tracked(op, t, dim, kd, runReduce(t, dim, kd, { op, kind: 'sum', ...accumulateDType(t.dtype) }));
 }
 
 export function prod(x: Tensor, dim?: Dims, keepdim?: KeepdimArg): Tensor {
   const op = 'prod';
   const t = checkInput(op, x);
-  const kd = keepdimOf(op, keepdim);
+  const kd = keepdimValue(op, keepdim);
   return tracked(op, t, dim, kd, runReduce(t, dim, kd, { op, kind: 'prod', ...accumulateDType(t.dtype) }));
 }
 
@@ -135,13 +136,13 @@ export function mean(x: Tensor, dim?: Dims, keepdim?: KeepdimArg): Tensor {
   const op = 'mean';
   const t = checkInput(op, x);
   checkFloat(op, t);
-  const kd = keepdimOf(op, keepdim);
+  const kd = keepdimValue(op, keepdim);
   return tracked(op, t, dim, kd, runReduce(t, dim, kd, { op, kind: 'mean', accKind: 'f32', dtype: t.dtype }));
 }
 
 function extreme(op: 'max' | 'min', x: Tensor, dim: Dims, keepdim: KeepdimArg): Tensor {
   const t = checkInput(op, x);
-  const kd = keepdimOf(op, keepdim);
+  const kd = keepdimValue(op, keepdim);
   return tracked(op, t, dim, kd, runReduce(t, dim, kd, { op, kind: op, accKind: dtypeInfo(t.dtype).compute, dtype: t.dtype, needsElements: true }));
 }
 
@@ -157,7 +158,7 @@ function argExtreme(op: 'argmax' | 'argmin', x: Tensor, dim: number | null | und
   }
   // With no dim, PyTorch indexes the flattened input: reducing every dim in order gives exactly that.
   const dims = dim === undefined || dim === null ? undefined : normalizeDim(op, dim, t.ndim);
-  return runReduce(t, dims, keepdimOf(op, keepdim), { op, kind: op, accKind: dtypeInfo(t.dtype).compute, dtype: 'int32', needsElements: true });
+  return runReduce(t, dims, keepdimValue(op, keepdim), { op, kind: op, accKind: dtypeInfo(t.dtype).compute, dtype: 'int32', needsElements: true });
 }
 
 /** Index (int32) of the first largest value over `dim`, or into the flattened input; NaN wins. */
@@ -174,7 +175,7 @@ function varOptions(op: string, options: VarOptions | boolean | undefined): { co
   if (!Number.isFinite(correction) || correction < 0) {
     throw new XpuValueError('correction must be a finite number >= 0', { op, arg: 'correction', expected: 'a number >= 0 (0: population, 1: sample variance)', got: fmtValue(correction) });
   }
-  return { correction, keepdim: keepdimOf(op, { keepdim: options.keepdim }) };
+  return { correction, keepdim: keepdimValue(op, { keepdim: options.keepdim }) };
 }
 
 /** var in float32 whatever the input's float dtype, so std can take the root before rounding. */

@@ -5,9 +5,9 @@ import type { Tensor } from '../tensor/tensor.js';
 import { copyAs, tensorArg } from './common.js';
 import { full } from './creation.js';
 import { where } from './elementwise.js';
-import { emptyReduction, keepdimValue, reducedDims, reducedShape } from './logical_reduce.js';
+import { emptyReduction, reducedShape } from './logical_reduce.js';
 import { abs, add, exp, isinf, log, ne, pow, sqrt, square, sub } from './math.js';
-import { max, min, sum, type Dims, type KeepdimArg } from './reduce.js';
+import { keepdimValue, max, min, reducedDims, sum, type Dims, type KeepdimArg } from './reduce.js';
 import { reshape } from './views.js';
 import { differentiable, needsGrad } from '../autograd/record.js';
 
