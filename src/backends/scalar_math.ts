@@ -1,7 +1,8 @@
 /**
  * float64 twins of kernels/common/math.wgsl helpers that the backends need themselves (the GEMM
  * epilogue's gelu, activation.ts) as well as the elementwise table (src/ops/elementwise_table.ts
- * re-exports them): here, below both, so that backends do not import src/ops.
+ * re-exports them) and quantization (roundHalfEven): here, below all three, so that backends do not
+ * import src/ops.
  */
 
 /**
@@ -40,3 +41,15 @@ export function erf(x: number): number {
 
 /** gelu(x) = x Phi(x), Phi through erfc so that the negative tail keeps its precision. */
 export const gelu = (x: number): number => (x === -Infinity ? NaN : x * 0.5 * erfc(-x * Math.SQRT1_2));
+
+/**
+ * Round half to even, keeping the sign of a zero result (torch.round(-0.4) is -0): WGSL's round(),
+ * torch.round, and the quantizers' rounding (src/quant/formats.ts re-exports it).
+ */
+export function roundHalfEven(x: number): number {
+  if (!Number.isFinite(x)) return x;
+  const f = Math.floor(x);
+  const d = x - f; // exact: x has at most 53 bits and f shares its binade or is 0
+  const r = d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1;
+  return r === 0 ? (x < 0 || Object.is(x, -0) ? -0 : 0) : r;
+}

@@ -4,15 +4,9 @@
  * activations of issue 15. Each gives the same special values as its WGSL side and as torch 1.13
  * (whose results are quoted where they are surprising).
  */
+import { roundHalfEven } from '../backends/scalar_math.js';
 
-/** Round half to even, keeping the sign of a zero result (torch.round(-0.4) is -0). */
-export function roundHalfEven(x: number): number {
-  if (!Number.isFinite(x)) return x;
-  const f = Math.floor(x);
-  const d = x - f; // exact: x has at most 53 bits and f shares its binade or is 0
-  const r = d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1;
-  return r === 0 ? (x < 0 || Object.is(x, -0) ? -0 : 0) : r;
-}
+export { roundHalfEven };
 
 /**
  * torch.round(x, decimals=d) for d != 0, in float32 steps as torch computes it (x * 10^d rounded

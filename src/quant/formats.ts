@@ -52,11 +52,8 @@ export const weightFormat = (s: QuantScheme): 'int8' | 'int4' => (s === 'int4_we
  */
 export const int8RowStride = (k: number): number => Math.ceil(k / 32) * 32;
 
-/** Round half to even, as WGSL's round() and torch.round. */
-export function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
+/** Round half to even, as WGSL's round() and torch.round (one definition, below the backends). */
+export { roundHalfEven } from '../backends/scalar_math.js';
 
 export function checkQuantizeOptions(op: string, options: QuantizeOptions | undefined, k: number): QuantConfig {
   if (typeof options !== 'object' || options === null) {
