@@ -10,7 +10,7 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { BINARY, PARAMETRIC, UNARY, type ApiDecl, type ElementwiseDef } from '../src/ops/elementwise_table.js';
+import { BINARY, PARAMETRIC, TERNARY, UNARY, type ApiDecl, type ElementwiseDef } from '../src/ops/elementwise_table.js';
 
 /** The generated files, relative to the repository root. */
 export const GENERATED_FUNCTIONS = 'src/ops/generated/elementwise_ops.ts';
@@ -27,7 +27,7 @@ interface PublicOp {
 }
 
 function publicOps(): PublicOp[] {
-  const tables: Record<string, ElementwiseDef>[] = [UNARY, PARAMETRIC, BINARY];
+  const tables: Record<string, ElementwiseDef>[] = [UNARY, PARAMETRIC, BINARY, TERNARY];
   const ops: PublicOp[] = [];
   for (const table of tables) {
     for (const [name, def] of Object.entries(table)) if (def.api) ops.push({ name, api: def.api });

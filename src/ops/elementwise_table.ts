@@ -222,9 +222,12 @@ export const INTEGER_DIVISIONS = new Set(['floorDivide', 'remainder', 'fmod']);
  */
 export const TERNARY: Record<string, ElementwiseDef> = {
   clamp: {
+    api: wrapperFn("clamp(x, min, max): min(max(x, min), max) elementwise (max wins where min > max), bounds as tensors (broadcast) or numbers, either absent but not both. NaN as torch: a NaN element stays NaN; a NaN tensor bound, or a NaN number bound beside another bound, gives NaN; a single NaN number bound is ignored (torch's scalar clamp_min / clamp_max). The dtype is torch.result_type's of the given operands (int8 clamped by 2.5 is float32)."),
     wgsl: (k) => (k === 'f32' ? 'return clamp_f32(x0, x1, x2);' : 'return min(max(x0, x1), x2);'),
     js: (k) => (k === 'f32' ? tw.clampNaN : (x, lo, hi) => Math.min(Math.max(x, lo), hi)),
   },
-  lerp: f('return select(x1 - (x1 - x0) * (1.0 - x2), x0 + x2 * (x1 - x0), abs(x2) < 0.5);', tw.lerp),
-  maskedFill: { wgsl: () => 'return select(x0, x2, x1 != A(0));', js: () => (x, m, v) => (m !== 0 ? v : x) },
+  lerp: { api: wrapperFn("start + weight (end - start) (torch.lerp: weight < 0.5 from start, else from end); float tensors of one dtype, weight a number or a tensor of that dtype, all broadcast."), ...f('return select(x1 - (x1 - x0) * (1.0 - x2), x0 + x2 * (x1 - x0), abs(x2) < 0.5);', tw.lerp) },
+  maskedFill: {
+    api: wrapperFn("x with `value` where mask is true (torch.masked_fill): mask bool, broadcast with x; value a number or a 0-d tensor, converted to x's dtype as torch does (7.5 fills an int tensor with 7)."),
+    wgsl: () => 'return select(x0, x2, x1 != A(0));', js: () => (x, m, v) => (m !== 0 ? v : x) },
 };

@@ -1,8 +1,7 @@
 import { XpuDeviceError, XpuValueError } from '../errors.js';
 import { zeros } from '../ops/creation.js';
 import { copyInto } from '../ops/copy_into.js';
-import { add, div, mul } from '../ops/math.js';
-import { clamp } from '../ops/pointwise.js';
+import { add, clamp, div, mul } from '../ops/math.js';
 import { norm } from '../ops/reduce_ops.js';
 import { stack } from '../ops/structural.js';
 import { tensorArg } from '../ops/common.js';

@@ -108,6 +108,25 @@ declare module '../../tensor/tensor.js' {
     remainder(other: TensorOrScalar): Tensor;
     /** a mod b with the sign of a (C's fmod, torch.fmod). */
     fmod(other: TensorOrScalar): Tensor;
+    /**
+     * clamp(x, min, max): min(max(x, min), max) elementwise (max wins where min > max), bounds as
+     * tensors (broadcast) or numbers, either absent but not both. NaN as torch: a NaN element stays
+     * NaN; a NaN tensor bound, or a NaN number bound beside another bound, gives NaN; a single NaN
+     * number bound is ignored (torch's scalar clamp_min / clamp_max). The dtype is
+     * torch.result_type's of the given operands (int8 clamped by 2.5 is float32).
+     */
+    clamp: Method<typeof ops.clamp>;
+    /**
+     * start + weight (end - start) (torch.lerp: weight < 0.5 from start, else from end); float
+     * tensors of one dtype, weight a number or a tensor of that dtype, all broadcast.
+     */
+    lerp: Method<typeof ops.lerp>;
+    /**
+     * x with `value` where mask is true (torch.masked_fill): mask bool, broadcast with x; value a
+     * number or a 0-d tensor, converted to x's dtype as torch does (7.5 fills an int tensor with
+     * 7).
+     */
+    maskedFill: Method<typeof ops.maskedFill>;
   }
 }
 
@@ -158,3 +177,6 @@ P.logicalXor = function (other) { return ops.logicalXor(this, other); };
 P.floorDivide = function (other) { return ops.floorDivide(this, other); };
 P.remainder = function (other) { return ops.remainder(this, other); };
 P.fmod = function (other) { return ops.fmod(this, other); };
+P.clamp = function (...rest) { return ops.clamp(this, ...rest); };
+P.lerp = function (...rest) { return ops.lerp(this, ...rest); };
+P.maskedFill = function (...rest) { return ops.maskedFill(this, ...rest); };

@@ -111,3 +111,21 @@ export const floorDivide = (a: TensorOrScalar, b: TensorOrScalar): Tensor => bin
 export const remainder = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binaryOp('remainder', a, b);
 /** a mod b with the sign of a (C's fmod, torch.fmod). */
 export const fmod = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binaryOp('fmod', a, b);
+/**
+ * clamp(x, min, max): min(max(x, min), max) elementwise (max wins where min > max), bounds as
+ * tensors (broadcast) or numbers, either absent but not both. NaN as torch: a NaN element stays
+ * NaN; a NaN tensor bound, or a NaN number bound beside another bound, gives NaN; a single NaN
+ * number bound is ignored (torch's scalar clamp_min / clamp_max). The dtype is torch.result_type's
+ * of the given operands (int8 clamped by 2.5 is float32).
+ */
+export const clamp = wrappers.clamp;
+/**
+ * start + weight (end - start) (torch.lerp: weight < 0.5 from start, else from end); float tensors
+ * of one dtype, weight a number or a tensor of that dtype, all broadcast.
+ */
+export const lerp = wrappers.lerp;
+/**
+ * x with `value` where mask is true (torch.masked_fill): mask bool, broadcast with x; value a
+ * number or a 0-d tensor, converted to x's dtype as torch does (7.5 fills an int tensor with 7).
+ */
+export const maskedFill = wrappers.maskedFill;

@@ -1,5 +1,6 @@
 import { all, any } from '../../ops/logical_reduce.js';
-import { allclose, clamp, clip, isclose, lerp, maskedFill, type IscloseOptions } from '../../ops/pointwise.js';
+import { clip } from '../../ops/elementwise_wrappers.js';
+import { allclose, isclose, type IscloseOptions } from '../../ops/pointwise.js';
 import { logsumexp, norm } from '../../ops/reduce_ops.js';
 import type { Dims, KeepdimArg } from '../../ops/reduce.js';
 import { Tensor } from '../tensor.js';
@@ -8,10 +9,8 @@ type Bound = Tensor | number | null | undefined;
 
 declare module '../tensor.js' {
   interface Tensor {
-    clamp(min?: Bound, max?: Bound): Tensor;
+    /** Alias of clamp, as torch.clip. */
     clip(min?: Bound, max?: Bound): Tensor;
-    lerp(end: Tensor, weight: Tensor | number): Tensor;
-    maskedFill(mask: Tensor, value: Tensor | number | boolean): Tensor;
     isclose(other: Tensor, options?: IscloseOptions): Tensor;
     allclose(other: Tensor, options?: IscloseOptions): Promise<boolean>;
     any(dim?: Dims, keepdim?: KeepdimArg): Tensor;
@@ -22,10 +21,7 @@ declare module '../tensor.js' {
 }
 
 const P = Tensor.prototype;
-P.clamp = function (min, max) { return clamp(this, min, max); };
 P.clip = function (min, max) { return clip(this, min, max); };
-P.lerp = function (end, weight) { return lerp(this, end, weight); };
-P.maskedFill = function (mask, value) { return maskedFill(this, mask, value); };
 P.isclose = function (other, options) { return isclose(this, other, options); };
 P.allclose = function (other, options) { return allclose(this, other, options); };
 P.any = function (dim, keepdim) { return any(this, dim, keepdim); };
