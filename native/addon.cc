@@ -27,7 +27,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   xpu::compute::ExportRows(env, compute);
   xpu::compute::ExportOptim(env, compute);
   exports.Set("compute", compute);
-  // The cpu's FMA peak and bandwidth for the benchmarks' roofline (bench/lib/ceilings.ts).
+  // The cpu's FMA peak and bandwidth for the benchmarks' roofline (bench/lib/ceiling.ts).
   xpu::compute::ExportProbe(env, exports);
   return exports;
 }

@@ -35,7 +35,7 @@ void ExportRows(Napi::Env env, Napi::Object target);
 void ExportOptim(Napi::Env env, Napi::Object target);
 
 // addon.probe = { fma(iterations, passes), read(bytes, passes), copy(bytes, passes) }: the cpu's
-// ceilings for the benchmarks' roofline (probe.h; bench/lib/ceilings.ts).
+// ceilings for the benchmarks' roofline (probe.h; bench/lib/ceiling.ts).
 void ExportProbe(Napi::Env env, Napi::Object target);
 
 }  // namespace xpu::compute

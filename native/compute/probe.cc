@@ -1,4 +1,4 @@
-// The cpu's ceilings for the benchmarks' roofline (bench/lib/ceilings.ts): the vector FMA peak and
+// The cpu's ceilings for the benchmarks' roofline (bench/lib/ceiling.ts): the vector FMA peak and
 // the read and copy bandwidth, each on every core this process may run on. A benchmark row is
 // held to these; a row above them is a measurement error, so they must be the hardware's, not
 // what one of our kernels happens to reach.

@@ -1,6 +1,6 @@
 // The cpu's ceilings for the benchmarks' roofline (probe.cc) as plain C++: the vector FMA peak and
 // the read and copy bandwidth, each measured on every core this process may run on. The JS face
-// (addon.probe.fma / read / copy; bench/lib/ceilings.ts) is probe_binding.cc.
+// (addon.probe.fma / read / copy; bench/lib/ceiling.ts) is probe_binding.cc.
 #pragma once
 
 #include <cstddef>

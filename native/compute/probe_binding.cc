@@ -1,5 +1,5 @@
 // The JS face of the roofline probes (probe.h): addon.probe = { fma(iterations, passes),
-// read(bytes, passes), copy(bytes, passes) } (bench/lib/ceilings.ts).
+// read(bytes, passes), copy(bytes, passes) } (bench/lib/ceiling.ts).
 #include <algorithm>
 #include <new>
 #include <string>
