@@ -15,6 +15,14 @@ export interface SubgroupMatrixConfig {
   K: number;
 }
 
+/**
+ * Whether the adapter runs on the CPU (lavapipe / llvmpipe, SwiftShader): Dawn reports
+ * architecture 'software', and Mesa's software drivers carry vendor 'mesa'. Kernel choices that
+ * trade registers for cache (tall tiles, long reduction lanes) ask this, in one place.
+ */
+export const isSoftwareAdapter = (a: Pick<AdapterInfo, 'architecture' | 'vendor'> | undefined): boolean =>
+  !!a && (a.architecture === 'software' || /llvmpipe|lavapipe|swiftshader|mesa/i.test(a.vendor));
+
 export interface AdapterInfo {
   vendor: string;
   architecture: string;

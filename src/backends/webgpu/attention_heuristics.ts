@@ -1,5 +1,5 @@
 import type { DType } from '../../tensor/dtype.js';
-import type { AdapterInfo as GemmAdapterInfo } from './adapter.js';
+import { isSoftwareAdapter, type AdapterInfo as GemmAdapterInfo } from './adapter.js';
 import { pow2 } from './tuning_table.js';
 
 /**
@@ -68,9 +68,6 @@ export const TEXTURE_MIN_L = 16;
 /** Query rows at or below which split-K decoding runs instead of the prefill kernel. */
 export const DECODE_MAX_L = 4;
 
-const isSoftware = (a?: Pick<GemmAdapterInfo, 'architecture' | 'vendor'>): boolean =>
-  !!a && (a.architecture === 'software' || /llvmpipe|lavapipe|swiftshader|mesa/i.test(a.vendor));
-
 /**
  * Decode's split size: enough workgroups (B * Hkv * row blocks * splits) to keep every core
  * (lavapipe: one workgroup per thread at a time) or GPU core busy with some slack for balance,
@@ -107,7 +104,7 @@ const TEXTURE_TILES: [number, number][] = [
 
 /** The deterministic default for an adapter and problem. */
 export function heuristicAttentionConfig(p: AttentionShape, adapter?: GemmAdapterInfo): AttentionConfig {
-  const soft = isSoftware(adapter);
+  const soft = isSoftwareAdapter(adapter);
   // 8 query rows against 32 keys per tile on long sequences (measured on lavapipe at L = 1024,
   // H = 2, E = 128: 8x32 6.6 GFLOP/s, 8x16 6.1, 8x8 2.8, 4x16 4.4); short ones take 8 keys, whose
   // pipeline compiles in half the time (lavapipe: ~2-3 s instead of ~5 s) and wastes fewer keys.

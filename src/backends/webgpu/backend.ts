@@ -23,7 +23,7 @@ import { webgpuAttention } from './attention.js';
 import { webgpuAttentionBackward } from './attention_backward.js';
 import { reduceInLevels } from './reduce_split.js';
 import { ASSERT_BYTES } from './asserts.js';
-import { readAdapterInfo, type AdapterInfo } from './adapter.js';
+import { isSoftwareAdapter, readAdapterInfo, type AdapterInfo } from './adapter.js';
 import { bind, bindWhole, bufferLayout, type Program } from './program.js';
 import { vecMapBody, vecModes, type VecMode } from './map_vec.js';
 import { rowsDirectives, rowsLayoutKey, rowsPerGroup, rowsPrelude, type RowsLayout } from './rows_codegen.js';
@@ -114,7 +114,7 @@ export class WebGPUBackend implements Backend, GpuHost {
     this.pipelines = new PipelineCache(device);
     this.textures = new TexturePool(device, this.queue);
     this.adapter = readAdapterInfo(device);
-    this.#software = this.adapter.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(this.adapter.vendor);
+    this.#software = isSoftwareAdapter(this.adapter);
     this.hasF16 = features.includes('shader-f16');
   }
 

@@ -1,5 +1,5 @@
 import { settings } from '../../settings.js';
-import { readAdapterInfo, type AdapterInfo } from './adapter.js';
+import { isSoftwareAdapter, readAdapterInfo, type AdapterInfo } from './adapter.js';
 
 /**
  * The GEMM configs (kernel and tile sizes) and the deterministic heuristics that pick one per
@@ -75,8 +75,6 @@ export function gemmVariantFromEnv(): GemmVariant | undefined {
   return settings.XPU_GEMM_VARIANT;
 }
 
-const isSoftware = (a: GemmAdapterInfo): boolean => a.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(a.vendor);
-
 /**
  * The default tile strategy for an adapter. Measured on lavapipe (bench/gemm.ts, see
  * bench/results/README.md): register blocking beats shared-memory tiles, as the pre-project peer
@@ -84,7 +82,7 @@ const isSoftware = (a: GemmAdapterInfo): boolean => a.architecture === 'software
  * autotuner measures them.
  */
 function defaultVariant(a: GemmAdapterInfo): 'register' | 'shared' {
-  return isSoftware(a) ? 'register' : 'shared';
+  return isSoftwareAdapter(a) ? 'register' : 'shared';
 }
 
 /**
@@ -95,7 +93,7 @@ function defaultVariant(a: GemmAdapterInfo): 'register' | 'shared' {
  */
 export const TEXTURE_MIN = { m: 64, n: 32, k: 32 };
 const textureByDefault = (a: GemmAdapterInfo, m: number, n: number, k: number): boolean =>
-  isSoftware(a) && m >= TEXTURE_MIN.m && n >= TEXTURE_MIN.n && k >= TEXTURE_MIN.k;
+  isSoftwareAdapter(a) && m >= TEXTURE_MIN.m && n >= TEXTURE_MIN.n && k >= TEXTURE_MIN.k;
 
 export function heuristicGemmConfig(
   adapter: GemmAdapterInfo,
@@ -110,7 +108,7 @@ export function heuristicGemmConfig(
   // flat tiles below were faster on lavapipe (each invocation then reads whole vec4 rows of B).
   // On lavapipe the flat tiles also caught up from M = 5 on (bench/gemm.ts, linear-decode-strategy
   // at M = 8), so split-K stops at 4 rows there; a GPU keeps it up to 8 rows.
-  const splitKRows = isSoftware(adapter) ? 4 : GEMV_MAX_M;
+  const splitKRows = isSoftwareAdapter(adapter) ? 4 : GEMV_MAX_M;
   if (m <= splitKRows && k >= 128 && hints.bAlongK) return splitKConfig(adapter);
   if (forced === undefined && textureByDefault(adapter, m, n, k)) {
     const c = defaultTileConfig(adapter, m, 'texture');
@@ -128,7 +126,7 @@ export function heuristicGemmConfig(
  */
 export function splitKConfig(adapter: GemmAdapterInfo): GemvConfig {
   const sg = adapter.features.has('subgroups') && adapter.subgroupMinSize !== undefined;
-  if (isSoftware(adapter) && sg) return { path: 'gemv', wg: adapter.subgroupMinSize as number, cols: 4, subgroups: true };
+  if (isSoftwareAdapter(adapter) && sg) return { path: 'gemv', wg: adapter.subgroupMinSize as number, cols: 4, subgroups: true };
   return { path: 'gemv', wg: 64, cols: 4, subgroups: sg };
 }
 
