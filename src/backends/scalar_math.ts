@@ -39,6 +39,9 @@ export function erf(x: number): number {
   return x < 0 || Object.is(x, -0) ? -r : r; // erf(-0) = -0, as torch
 }
 
+/** The logistic function 1 / (1 + e^-x) in float64 (the twin of math.wgsl's sigmoid_f32). */
+export const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+
 /** gelu(x) = x Phi(x), Phi through erfc so that the negative tail keeps its precision. */
 export const gelu = (x: number): number => (x === -Infinity ? NaN : x * 0.5 * erfc(-x * Math.SQRT1_2));
 

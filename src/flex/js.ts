@@ -1,3 +1,4 @@
+import { sigmoid } from '../backends/scalar_math.js';
 import { fmtValue } from '../format_value.js';
 import type { Expr } from './ast.js';
 
@@ -15,7 +16,6 @@ export interface HostCapture {
   shape: readonly number[];
 }
 
-const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 
 /** Element of a capture at float indices: floored and clamped into range, as the WGSL reader does. */
 export function captureAt(c: HostCapture, idx: readonly number[]): number {

@@ -1,6 +1,6 @@
 import type { ComputeKind } from '../tensor/dtype.js';
 import * as tw from './twins.js';
-import { erf, erfc, gelu } from '../backends/scalar_math.js';
+import { erf, erfc, gelu, sigmoid } from '../backends/scalar_math.js';
 
 export { erf, erfc, gelu };
 
@@ -45,9 +45,7 @@ const wrapperFn = apiDecl('wrapper');
 
 const f = (wgsl: string, js: (...x: number[]) => number): ElementwiseDef => ({ wgsl: () => wgsl, js: () => js });
 
-const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
-
 
 /** 0.5 x (1 + tanh(v)) written as x sigmoid(2v): the same function, no cancellation for x < 0. */
 export const geluTanh = (x: number): number => x / (1 + Math.exp(-2 * SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)));

@@ -1,4 +1,4 @@
-import { erf } from '../../backends/scalar_math.js';
+import { erf, sigmoid } from '../../backends/scalar_math.js';
 import { run } from '../../ops/elementwise.js';
 import type { ElementwiseDef } from '../../ops/elementwise_table.js';
 import type { Tensor } from '../../tensor/tensor.js';
@@ -12,7 +12,6 @@ import { isGradEnabled } from '../grad_mode.js';
  */
 
 const def = (wgsl: string, js: (g: number, x: number) => number): ElementwiseDef => ({ wgsl: () => wgsl, js: () => js as (...x: number[]) => number });
-const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
 const FUSED = {
