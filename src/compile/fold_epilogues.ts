@@ -1,4 +1,5 @@
 import type { Activation, MapSpec, MatmulEpilogue, MatmulSpec, Operand } from '../backends/backend.js';
+import { shapeEq } from '../tensor/shape.js';
 import type { Graph, Patch, SpecStep, Step } from './graph.js';
 
 /**
@@ -11,8 +12,6 @@ import type { Graph, Patch, SpecStep, Step } from './graph.js';
  */
 
 const ACTIVATIONS = new Set<string>(['relu', 'gelu', 'silu']);
-
-const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, j) => d === b[j]);
 
 function contiguous(op: Operand, shape: readonly number[]): boolean {
   if (op.offset !== 0) return false;
@@ -36,7 +35,7 @@ function fold(s: SpecStep, t: SpecStep): SpecStep | null {
   const map = t.spec as unknown as MapSpec;
   const op = map.kernel.pure?.op;
   const outShape = [...mm.batchShape, mm.m, mm.n];
-  if (!op || mm.outDtype !== 'float32' || map.outDtype !== 'float32' || map.argKind !== 'f32' || !sameShape(map.outShape, outShape)) return null;
+  if (!op || mm.outDtype !== 'float32' || map.outDtype !== 'float32' || map.argKind !== 'f32' || !shapeEq(map.outShape, outShape)) return null;
   if (map.loadKinds?.some((k) => k !== undefined && k !== 'f32')) return null;
   const ep: MatmulEpilogue = mm.epilogue ?? {};
   const scalars = map.scalars?.length ?? 0;

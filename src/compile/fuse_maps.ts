@@ -1,6 +1,6 @@
 import type { MapSpec, Operand, Storage } from '../backends/backend.js';
 import type { ComputeKind } from '../tensor/dtype.js';
-import { contiguousStrides, numel } from '../tensor/shape.js';
+import { contiguousStrides, numel, shapeEq } from '../tensor/shape.js';
 import type { Graph, Patch, SpecStep, Step } from './graph.js';
 import { FUSABLE_DTYPES, fusedKernel, inputKind, memberBody, type Member, type MemberBody } from './fused_kernel.js';
 
@@ -39,7 +39,6 @@ function inputValues(step: SpecStep): number[] {
   });
 }
 
-const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, j) => d === b[j]);
 
 function isContiguousOver(op: Operand, shape: readonly number[]): boolean {
   if (op.offset !== 0) return false;
@@ -77,7 +76,7 @@ export function fuseMapChains(graph: Graph): { graph: Graph; kernels: number } {
       if (head.device !== step.device || !FUSABLE_DTYPES.has(from.outDtype)) continue;
       // Across a reshape (same elements in the same order), only if the producer's operands can be
       // walked in the new shape too: contiguous ones, and ones broadcast whole.
-      const reshaped = !sameShape(from.outShape, spec.outShape);
+      const reshaped = !shapeEq(from.outShape, spec.outShape);
       if (reshaped && (numel(from.outShape) !== numel(spec.outShape) || !linearExternals(producer))) continue;
       // Every read of v in this step must be elementwise.
       if (!values.every((w, j) => w !== v || isContiguousOver(spec.inputs[j], spec.outShape))) continue;
