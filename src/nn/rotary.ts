@@ -86,6 +86,11 @@ export class RotaryEmbedding {
     return t;
   }
 
+  /** The cos and sin tables [maxPositions, D] on a device (owned by this object; do not dispose). */
+  tables(device: Device, dtype: DType): { cos: Tensor; sin: Tensor } {
+    return this.#table(device, dtype);
+  }
+
   /** Rotates x [B, L, H, D] whose tokens sit at positions start .. start + L - 1. */
   apply(x: Tensor, start: number): Tensor {
     tensorArg('rope', 'input', x);

@@ -60,6 +60,15 @@ export interface CausalLM {
   readonly device: DeviceLike;
   readonly dtype: DType;
   forward(inputIds: Tensor, options: { start: number; cache: KVCache; lastOnly: boolean }): Tensor;
+  /** A compiled model's static cache and decode step (model.compile()); null decodes eagerly. */
+  staticDecode?(batch: number, total: number): StaticDecode | null;
+}
+
+/** A static-shape decode: its cache (the prefill fills it too; the model owns it) and one step. */
+export interface StaticDecode {
+  cache: KVCache;
+  /** ids [B, 1] int32 at position pos -> logits [B, 1, V]. */
+  step(ids: Tensor, pos: number): Tensor;
 }
 
 export async function generate(model: CausalLM, inputIds: ArrayLike<number> | readonly ArrayLike<number>[], options: GenerateOptions): Promise<GenerateResult> {
@@ -75,7 +84,8 @@ export async function generate(model: CausalLM, inputIds: ArrayLike<number> | re
   if (total > model.rope.maxPositions) throw new XpuValueError('prompt + maxNewTokens exceeds the model\'s positions', { op, arg: 'maxNewTokens', expected: `prompt + new <= ${model.rope.maxPositions}`, got: String(total) });
 
   const device = model.device;
-  const cache = new KVCache(c.numLayers, batch, total, c.numKvHeads, headDimOf(c), { device, dtype: model.dtype });
+  const fixed = model.staticDecode?.(batch, total) ?? null;
+  const cache = fixed ? fixed.cache : new KVCache(c.numLayers, batch, total, c.numKvHeads, headDimOf(c), { device, dtype: model.dtype });
   const rand = samplerRng(options.seed ?? 0);
   const sequences: number[][] = prompts.map(() => []);
   const done = prompts.map(() => false);
@@ -85,7 +95,7 @@ export async function generate(model: CausalLM, inputIds: ArrayLike<number> | re
     const step = async (rows: number[][], start: number): Promise<number[]> => {
       const len = rows[0].length;
       const idsT = tensor(Int32Array.from(rows.flat()), { shape: [batch, len], device });
-      const logits = model.forward(idsT, { start, cache, lastOnly: true });
+      const logits = fixed && len === 1 ? fixed.step(idsT, start) : model.forward(idsT, { start, cache, lastOnly: true });
       idsT.dispose();
       const all = await logits.data();
       logits.dispose();
@@ -118,6 +128,6 @@ export async function generate(model: CausalLM, inputIds: ArrayLike<number> | re
       },
     };
   } finally {
-    cache.dispose();
+    if (!fixed) cache.dispose();
   }
 }

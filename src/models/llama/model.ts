@@ -12,7 +12,10 @@ import { SwiGLU } from '../../nn/swiglu.js';
 import type { DType } from '../../tensor/dtype.js';
 import { scope } from '../../tensor/scope_api.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { generate, type GenerateOptions, type GenerateResult } from './generate.js';
+import { generate, type GenerateOptions, type GenerateResult, type StaticDecode } from './generate.js';
+import { StaticKVDecoder } from './static_decode.js';
+import { compile, type CompileOptions, type CompileStats, type CompiledFunction } from '../../compile/compile.js';
+import { tensor } from '../../ops/creation.js';
 import { checkConfig, headDimOf, type LlamaConfig } from './config.js';
 
 /**
@@ -146,12 +149,73 @@ export class LlamaForCausalLM extends Module {
     return out;
   }
 
+  #compiled: { fn: CompiledFunction<[StaticKVDecoder, Tensor, Tensor], Tensor>; decoder: StaticKVDecoder | null } | null = null;
+
+  /**
+   * Makes generate() decode through xpu.compile: a static KV cache (static_decode.ts) gives every
+   * decode step the same signature, so the step is recorded once and replayed for each token
+   * (prefill stays eager). Where the step cannot be recorded, it runs eagerly (compile's fallback,
+   * said once). Returns this; eager() undoes it.
+   */
+  compile(options?: CompileOptions): this {
+    const fn = compile((decoder: StaticKVDecoder, x: Tensor, pos: Tensor) => decoder.step(x, pos), options);
+    this.eager();
+    this.#compiled = { fn, decoder: null };
+    return this;
+  }
+
+  /** Back to eager decoding (frees the static cache). */
+  eager(): this {
+    this.#compiled?.decoder?.dispose();
+    this.#compiled = null;
+    return this;
+  }
+
+  get isCompiled(): boolean {
+    return this.#compiled !== null;
+  }
+
+  /** The compiled decode step's counters (captures, replays...), or null when not compiled. */
+  compileStats(): CompileStats | null {
+    return this.#compiled ? this.#compiled.fn.stats() : null;
+  }
+
+  /**
+   * generate()'s hook: when compiled, a static cache for `batch` rows of at least `total`
+   * positions (rounded up to 64 so that later calls reuse it and its recording) and the step.
+   */
+  staticDecode(batch: number, total: number): StaticDecode | null {
+    const compiled = this.#compiled;
+    if (!compiled) return null;
+    const maxLen = Math.min(Math.ceil(total / 64) * 64, this.rope.maxPositions);
+    if (compiled.decoder && (compiled.decoder.batch !== batch || compiled.decoder.maxLen !== maxLen)) {
+      compiled.decoder.dispose();
+      compiled.decoder = null;
+    }
+    const device = this.model.embed_tokens.weight.device;
+    const decoder = (compiled.decoder ??= new StaticKVDecoder(this, batch, maxLen, device));
+    return {
+      cache: decoder.cache,
+      step: (ids: Tensor, pos: number): Tensor => {
+        const x = this.model.embed_tokens.forward(ids);
+        const p = tensor([pos], { dtype: 'int32', device });
+        try {
+          return compiled.fn(decoder, x, p);
+        } finally {
+          x.dispose();
+          p.dispose();
+        }
+      },
+    };
+  }
+
   /** Prefill + KV-cache decode; see generate.ts. */
   generate(inputIds: ArrayLike<number> | readonly ArrayLike<number>[], options: GenerateOptions): Promise<GenerateResult> {
     return generate(this, inputIds, options);
   }
 
   protected override onDispose(): void {
+    this.eager();
     this.rope.dispose();
   }
 }

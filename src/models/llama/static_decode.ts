@@ -1,0 +1,107 @@
+import { XpuValueError } from '../../errors.js';
+import { arange } from '../../ops/creation.js';
+import { copyInto } from '../../ops/copy_into.js';
+import { where } from '../../ops/elementwise.js';
+import { eq, le } from '../../ops/math.js';
+import { sum } from '../../ops/reduce.js';
+import { applyRotary } from '../../ops/rotary.js';
+import { cat } from '../../ops/structural.js';
+import { narrow, permute, reshape } from '../../ops/views.js';
+import { attention } from '../../nn/attention_impl.js';
+import type { GroupedQueryAttention } from '../../nn/grouped_attention.js';
+import { KVCache } from '../../nn/kv_cache.js';
+import type { Linear } from '../../nn/linear.js';
+import type { RMSNorm } from '../../nn/rms_norm.js';
+import type { RotaryEmbedding } from '../../nn/rotary.js';
+import type { SwiGLU } from '../../nn/swiglu.js';
+import type { Device } from '../../device/device.js';
+import type { DType } from '../../tensor/dtype.js';
+import { keep, scope } from '../../tensor/scope_api.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { headDimOf, type LlamaConfig } from './config.js';
+
+/**
+ * A decode step whose shapes never change, so xpu.compile records it once and replays it for
+ * every token (the idea of transformers' StaticCache with torch.compile's "reduce-overhead"
+ * mode: a fixed-size cache, the position passed as data, a mask instead of a growing view).
+ *
+ * - The KV cache is [B, maxLen, Hkv, D] per layer, written whole each step: where(slot == pos,
+ *   new k, cache) then one in-place copy, so the write position comes from a tensor, not a shape.
+ * - Attention reads all maxLen keys with a bool mask (key position <= pos); masked keys weigh
+ *   exactly 0, so the output matches eager's exact-length attention within float rounding.
+ * - The rotary rows of position pos are picked from [maxLen, 2D] (cos | sin) by
+ *   sum(where(row == pos, table, 0)): one value per column survives, so the rows are exact.
+ * The embedding lookup stays outside (a cpu gather checks its indices on the host, which a
+ * recording cannot do).
+ */
+
+/** What the step needs of a Llama model (structural, so model.ts is not imported back). */
+export interface StaticDecodeModel {
+  readonly config: LlamaConfig;
+  readonly rope: RotaryEmbedding;
+  readonly dtype: DType;
+  readonly model: {
+    readonly layers: { readonly items: readonly { input_layernorm: RMSNorm; self_attn: GroupedQueryAttention; post_attention_layernorm: RMSNorm; mlp: SwiGLU }[] };
+    readonly norm: RMSNorm;
+  };
+  readonly lm_head: Linear;
+}
+
+export class StaticKVDecoder {
+  readonly cache: KVCache;
+  /** int32 [maxLen]: 0 .. maxLen - 1, compared with the position tensor. */
+  readonly #positions: Tensor;
+  /** [maxLen, 2D]: the rotary cos rows then sin rows of positions 0 .. maxLen - 1. */
+  readonly #rope: Tensor;
+
+  constructor(readonly lm: StaticDecodeModel, readonly batch: number, readonly maxLen: number, readonly device: Device) {
+    const c = lm.config;
+    if (maxLen > lm.rope.maxPositions) throw new XpuValueError('the static cache is longer than the rotary table', { op: 'StaticKVDecoder', arg: 'maxLen', expected: `<= ${lm.rope.maxPositions}`, got: String(maxLen) });
+    this.cache = new KVCache(c.numLayers, batch, maxLen, c.numKvHeads, headDimOf(c), { device, dtype: lm.dtype });
+    this.#positions = keep(arange(0, maxLen, 1, { device, dtype: 'int32' }));
+    const { cos, sin } = lm.rope.tables(device, lm.dtype);
+    this.#rope = keep(scope(() => cat([narrow(cos, 0, 0, maxLen), narrow(sin, 0, 0, maxLen)], 1)));
+  }
+
+  /**
+   * x [B, 1, hidden] (the new token's embedding) at the position held by pos (int32 [1]) ->
+   * logits [B, 1, V]; writes this token's K/V into the cache at pos. Positions before pos must
+   * hold the earlier tokens' K/V (a prefill through the same cache, then earlier steps).
+   */
+  step(x: Tensor, pos: Tensor): Tensor {
+    const c = this.lm.config;
+    const d = headDimOf(c);
+    const b = this.batch;
+    const n = this.maxLen;
+    return scope(() => {
+      const slot = reshape(eq(this.#positions, pos), [1, n, 1, 1]);
+      const visible = reshape(le(this.#positions, pos), [1, 1, 1, n]);
+      const rows = sum(where(reshape(slot, [n, 1]), this.#rope, 0), 0);
+      const cos = reshape(narrow(rows, 0, 0, d), [1, 1, 1, d]);
+      const sin = reshape(narrow(rows, 0, d, d), [1, 1, 1, d]);
+      let h = x;
+      this.lm.model.layers.items.forEach((layer, i) => {
+        const attn = layer.self_attn;
+        const a = layer.input_layernorm.forward(h);
+        const q = applyRotary(reshape(attn.q_proj.forward(a), [b, 1, c.numHeads, d]), cos, sin);
+        const k = applyRotary(reshape(attn.k_proj.forward(a), [b, 1, c.numKvHeads, d]), cos, sin);
+        const v = reshape(attn.v_proj.forward(a), [b, 1, c.numKvHeads, d]);
+        const keys = this.cache.keys[i];
+        const values = this.cache.values[i];
+        copyInto(keys, where(slot, k, keys));
+        copyInto(values, where(slot, v, values));
+        const o = attention(permute(q, [0, 2, 1, 3]), permute(keys, [0, 2, 1, 3]), permute(values, [0, 2, 1, 3]), { attnMask: visible });
+        const merged = reshape(permute(o, [0, 2, 1, 3]), [b, 1, c.numHeads * d]);
+        const r = attn.o_proj.forward(merged, { residual: h });
+        h = layer.mlp.forward(layer.post_attention_layernorm.forward(r), r);
+      });
+      return this.lm.lm_head.forward(this.lm.model.norm.forward(h));
+    });
+  }
+
+  dispose(): void {
+    this.cache.dispose();
+    this.#positions.dispose();
+    this.#rope.dispose();
+  }
+}
