@@ -7,6 +7,7 @@
  * Why no onnxruntime-node row: it needs an ONNX export of this exact random Llama, and producing
  * one takes a Python exporter (torch.onnx / optimum) that this Node-only project does not ship.
  */
+import { compiledDecodeRows, compiledTable } from './model_compiled.js';
 import { writeFileSync } from 'node:fs';
 import * as xpu from '../src/index.js';
 import { ggufTable, runGgufPeer, wantsGguf } from './model_gguf.js';
@@ -141,6 +142,13 @@ export async function run(opts: { device: 'xpu' | 'cpu' | 'all'; quick: boolean;
   const devices: ('xpu' | 'cpu')[] = [];
   if (opts.device !== 'cpu' && xpu.accelerator.isAvailable()) devices.push('xpu');
   if (opts.device !== 'xpu') devices.push('cpu');
+  if (process.env.XPU_BENCH_MODEL === 'compiled') {
+    // Only issue 20's row: llama-125M decode through model.compile() against eager (bench/model_compiled.ts).
+    const compiled = await compiledDecodeRows(devices, opts.quick);
+    process.stdout.write(`\n${compiledTable(compiled)}\n`);
+    if (opts.json) writeFileSync(opts.json, JSON.stringify({ suite: 'model', compiledDecode: compiled }, null, 2));
+    return;
+  }
   const software = xpu.accelerator.isAvailable() && xpu.accelerator.getDeviceInfo().isSoftware;
   const formats: Format[] = ['float32', 'float16', 'int8', 'int4'];
   const rows: Row[] = [];
