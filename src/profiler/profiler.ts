@@ -12,8 +12,8 @@ import { Profile, type KernelEvent } from './report.js';
  * enqueue time, bytes allocated for the output, and GPU time from timestamp queries where the
  * adapter has them. While it is off, nothing is wrapped: the overhead is zero.
  */
-type Primitive = 'map' | 'reduce' | 'rows' | 'matmul' | 'qmatmul' | 'attention' | 'optimStep';
-const PRIMITIVES: Primitive[] = ['map', 'reduce', 'rows', 'matmul', 'qmatmul', 'attention', 'optimStep'];
+type Primitive = 'map' | 'reduce' | 'rows' | 'matmul' | 'qmatmul' | 'attention' | 'attentionBackward' | 'optimStep';
+const PRIMITIVES: Primitive[] = ['map', 'reduce', 'rows', 'matmul', 'qmatmul', 'attention', 'attentionBackward', 'optimStep'];
 
 interface Session {
   events: KernelEvent[];
@@ -42,10 +42,11 @@ function describe(kind: Primitive, spec: unknown): { name: string; params: strin
       const s = spec as MatmulSpec;
       return { name: 'matmul', params: `${s.a.dtype}x${s.b.dtype}`, shapes: `[${s.batchShape.join(', ')}] ${s.m}x${s.k}x${s.n}` };
     }
-    case 'attention': {
+    case 'attention':
+    case 'attentionBackward': {
       const s = spec as AttentionSpec;
-      const kind = s.scoreMod || s.maskMod ? 'flex' : s.causal ? 'causal' : s.mask ? `${s.mask.kind} mask` : 'dense';
-      return { name: 'attention', params: `${s.q.dtype} ${kind}`, shapes: `B=${s.batch} H=${s.heads}/${s.kvHeads} L=${s.l} S=${s.s} E=${s.e}` };
+      const masking = s.scoreMod || s.maskMod ? 'flex' : s.causal ? 'causal' : s.mask ? `${s.mask.kind} mask` : 'dense';
+      return { name: kind, params: `${s.q.dtype} ${masking}`, shapes: `B=${s.batch} H=${s.heads}/${s.kvHeads} L=${s.l} S=${s.s} E=${s.e}` };
     }
     case 'optimStep': {
       const s = spec as OptimStepSpec;
@@ -59,7 +60,8 @@ function describe(kind: Primitive, spec: unknown): { name: string; params: strin
 }
 
 function wrapBackend(backend: Backend, device: string, timer: GpuTimer | null, events: KernelEvent[]): () => void {
-  // optimStep updates in place (no output storage; 0 bytes allocated) and is optional.
+  // optimStep updates in place (no output storage; 0 bytes allocated) and is optional;
+  // attentionBackward returns three storages (dq, dk, dv), counted as 0 bytes here.
   const target = backend as unknown as Record<Primitive, ((spec: unknown) => Storage | undefined) | undefined>;
   const originals = PRIMITIVES.map((p) => target[p]);
   PRIMITIVES.forEach((p, j) => {

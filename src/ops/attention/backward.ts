@@ -7,6 +7,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import { zeros } from '../creation.js';
 import { copyAs, wrap } from '../common.js';
 import type { AttentionSpec } from './spec.js';
+import { composedAttentionBackward, prefersComposedBackward } from './backward_composed.js';
 
 /**
  * The gradients of one attention call (sdpa.ts, flex_attention.ts) with respect to q, k and v:
@@ -62,6 +63,8 @@ export function recordAttention(op: string, spec: AttentionSpec, q: Tensor, k: T
     const dOut = grads[0];
     if (!dOut) return [];
     const [sq, sk, sv] = saved.inputs as Tensor[];
+    // Short dense problems on xpu: the composed backward (backward_composed.ts); else the flash kernels.
+    if (prefersComposedBackward(sq.device, spec, sq, dOut)) return composedAttentionBackward(sq.device, spec, sq, sk, sv, saved.outputs[0], dOut);
     return attentionBackward(op, sq.device, spec, sq, sk, sv, saved.outputs[0], dOut);
   }, { inputs: true, outputs: true });
 }
