@@ -7,7 +7,10 @@ import { checkSameDevice, operand, optionalTensorArg, optionsArg, tensorArg } fr
 import { checkGemmDtypes, matmul, runGemm } from './matmul.js';
 import { isQuantizedTensor, type QuantizedTensor } from '../quant/quantized_tensor.js';
 import { quantizedLinear } from '../quant/linear.js';
-import { needsGrad, recordOp } from '../autograd/record.js';
+import { needsGrad, recordOp, saveTensor } from '../autograd/record.js';
+import { noGrad } from '../autograd/grad_mode.js';
+import { unaryOp } from './elementwise.js';
+import { add } from './math.js';
 
 /**
  * GEMMs with a fused epilogue: the bias, the activation and the residual run inside the GEMM's
@@ -99,11 +102,28 @@ export function linear(input: Tensor, weight: Tensor | QuantizedTensor, options:
     activation,
     residual: residual ? operand(residual, full) : undefined,
   } : undefined;
+  const grad = needsGrad(input, weight, bias, residual);
+  // On cpu the forward stays one fused launch and an activation's backward recomputes the
+  // pre-activation with one GEMM (bias fused): the activation as a separate pass there measured no
+  // faster than a oneDNN GEMM. On xpu the GEMM is the dearer pass by far (lavapipe: the step's
+  // largest kernels), so a float32 linear that will be differentiated keeps its pre-activation:
+  // the GEMM stores it (bias fused), one map applies the activation (and the residual), and the
+  // backward reads it instead of running the GEMM again (bench/results/README.md, train).
+  if (grad && activation && dtype === 'float32' && device.type === 'xpu') {
+    const pre = runGemm(device, a, b, batch, m, k, n, dtype, bias ? { bias: operand(bias, full) } : undefined, outShape);
+    const out = noGrad(() => {
+      const act = unaryOp(activation, pre);
+      if (!residual) return act;
+      const sum = add(act, residual);
+      act.dispose();
+      return sum;
+    });
+    recordOp('linear', [input, weight, bias ?? null, residual ?? null], out, { activation, preActivation: saveTensor(pre) });
+    pre.dispose();
+    return out;
+  }
   const out = runGemm(device, a, b, batch, m, k, n, dtype, epilogue, outShape);
-  // The forward stays one fused launch; an activation's backward recomputes the pre-activation
-  // with one GEMM (bias fused). Storing it instead (the activation as a separate pass) measured no
-  // faster: on cpu that pass is a JS erf over the activation, dearer than a oneDNN GEMM.
-  if (needsGrad(input, weight, bias, residual)) recordOp('linear', [input, weight, bias ?? null, residual ?? null], out, { activation });
+  if (grad) recordOp('linear', [input, weight, bias ?? null, residual ?? null], out, { activation });
   return out;
 }
 

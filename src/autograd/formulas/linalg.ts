@@ -5,6 +5,7 @@ import { matmul } from '../../ops/matmul.js';
 import { reshape, squeeze, transpose, unsqueeze } from '../../ops/views.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { defineGrad } from '../record.js';
+import { isGradEnabled } from '../grad_mode.js';
 import { quantizedLinear } from '../../quant/linear.js';
 import type { QuantizedTensor } from '../../quant/quantized_tensor.js';
 import { geluGrad, reluGrad, siluGrad } from './elementwise.js';
@@ -55,16 +56,19 @@ const ACTIVATION_GRADS: Record<Activation, (g: T, z: T) => T> = { relu: reluGrad
 
 /**
  * linear: y = act(x W^T + b) + r, inputs [x, W, b?, r?]. With an activation the pre-activation
- * is recomputed (one GEMM with the bias fused) rather than kept, so the forward stays one fused
- * launch and saves nothing it would not save anyway.
+ * is the one the forward kept (attrs.preActivation, xpu) or is recomputed (one GEMM with the bias
+ * fused; cpu, where the forward stays one fused launch).
  */
 defineGrad('linear', {
   save: { inputs: true },
   backward: ([g0], c) => {
     const [x, w, bias] = c.inputs as (T | null)[];
-    const { activation } = c.attrs as { activation?: Activation };
+    const { activation, preActivation } = c.attrs as { activation?: Activation; preActivation?: T };
     const g = g0 as T;
-    const gz = activation ? ACTIVATION_GRADS[activation](g, linear(x as T, w as T, { bias: bias ?? undefined })) : g;
+    // The forward's pre-activation where it kept one (xpu, src/ops/linear.ts); recomputed otherwise,
+    // and under createGraph, so that a double backward differentiates through x, W and b.
+    const pre = () => (preActivation && !isGradEnabled() ? preActivation : linear(x as T, w as T, { bias: bias ?? undefined }));
+    const gz = activation ? ACTIVATION_GRADS[activation](g, pre()) : g;
     const [n, k] = (w as T).shape;
     return [
       c.needs[0] ? matmul(gz, w as T) : null,
