@@ -59,7 +59,9 @@ export class Generation implements AsyncIterable<string> {
     const c = model.config;
     const maxTokens = settings.maxTokens ?? 128;
     const device = model.device;
-    const cache = new KVCache(c.numLayers, 1, this.promptIds.length + maxTokens, c.numKvHeads, headDimOf(c), { device, dtype: model.dtype });
+    // lm.model.compile(): decode through the static cache's recorded step (models/llama/static_decode.ts).
+    const fixed = model.staticDecode(1, this.promptIds.length + maxTokens);
+    const cache = fixed ? fixed.cache : new KVCache(c.numLayers, 1, this.promptIds.length + maxTokens, c.numKvHeads, headDimOf(c), { device, dtype: model.dtype });
     const rand = samplerRng(settings.seed ?? 0);
     const text = tokenizer.streamDecoder();
     let finished = false;
@@ -67,7 +69,7 @@ export class Generation implements AsyncIterable<string> {
       /** Feeds `ids` at the cache's end; returns the next token sampled from the last position. */
       const step = async (ids: number[]): Promise<number> => {
         const idsT = tensor(Int32Array.from(ids), { shape: [1, ids.length], device });
-        const logits = model.forward(idsT, { start: cache.length, cache, lastOnly: true });
+        const logits = fixed && ids.length === 1 ? fixed.step(idsT, cache.length) : model.forward(idsT, { start: cache.length, cache, lastOnly: true });
         idsT.dispose();
         const row = await logits.data();
         logits.dispose();
@@ -101,7 +103,7 @@ export class Generation implements AsyncIterable<string> {
       if (rest) yield rest;
     } finally {
       if (!finished) stats.finishReason = 'aborted';
-      cache.dispose();
+      if (!fixed) cache.dispose();
     }
   }
 

@@ -194,6 +194,7 @@ export class LlamaForCausalLM extends Module {
     }
     const device = this.model.embed_tokens.weight.device;
     const decoder = (compiled.decoder ??= new StaticKVDecoder(this, batch, maxLen, device));
+    decoder.cache.length = 0; // a new sequence (rows past it are masked until overwritten)
     return {
       cache: decoder.cache,
       step: (ids: Tensor, pos: number): Tensor => {
