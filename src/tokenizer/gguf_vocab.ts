@@ -10,15 +10,19 @@ import type { GgufReader } from '../io/gguf_reader.js';
 export const TokenType = { UNDEFINED: 0, NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
 
 export interface GgufVocab {
-  /** tokenizer.ggml.model: 'gpt2' is byte-level BPE (the one implemented so far). */
+  /** tokenizer.ggml.model: 'gpt2' is byte-level BPE, 'llama' SentencePiece-style BPE. */
   model: string;
   /** tokenizer.ggml.pre: which pre-tokenizer regexes split the text before BPE. */
   pre: string;
   tokens: string[];
   /** One TokenType per token (NORMAL when the file has none). */
   tokenTypes: Int32Array;
-  /** "left right" pairs, highest priority first. */
+  /** "left right" pairs, highest priority first (byte-level BPE). */
   merges: string[];
+  /** tokenizer.ggml.scores: SentencePiece-style merge priorities (absent: undefined). */
+  scores?: Float32Array;
+  /** tokenizer.ggml.add_space_prefix: a space before the text (absent: the model type decides). */
+  addSpacePrefix?: boolean;
   bos?: number;
   eos?: number;
   /** End of turn (tokenizer.ggml.eot_token_id), where a chat model has one besides EOS. */
@@ -48,6 +52,11 @@ export function vocabFromGguf(r: GgufReader): GgufVocab {
     }
     tokenTypes = Int32Array.from(ints as ArrayLike<number>);
   }
+  const sc = r.get('tokenizer.ggml.scores');
+  if (sc !== undefined && (!(sc instanceof Float32Array || sc instanceof Float64Array) || sc.length !== n)) {
+    fail('tokenizer.ggml.scores must be a float array with one entry per token', `${n} floats`, `${(sc as { length?: number }).length ?? typeof sc}`);
+  }
+  const scores = sc === undefined ? undefined : Float32Array.from(sc as ArrayLike<number>);
   const merges = r.metadata.has('tokenizer.ggml.merges') ? r.getStringArray('tokenizer.ggml.merges') : [];
   const id = (key: string): number | undefined => {
     const v = r.get(key);
@@ -61,6 +70,8 @@ export function vocabFromGguf(r: GgufReader): GgufVocab {
     tokens,
     tokenTypes,
     merges,
+    scores,
+    addSpacePrefix: r.metadata.has('tokenizer.ggml.add_space_prefix') ? r.getBool('tokenizer.ggml.add_space_prefix') : undefined,
     bos: id('tokenizer.ggml.bos_token_id'),
     eos: id('tokenizer.ggml.eos_token_id'),
     eot: id('tokenizer.ggml.eot_token_id'),

@@ -4,6 +4,7 @@ import type { GgufReader } from '../io/gguf_reader.js';
 import { byteLevelToBytes } from './byte_level.js';
 import { TokenType, vocabFromGguf, type GgufVocab } from './gguf_vocab.js';
 import { preTokenizerFor } from './pre_tokenizers.js';
+import { byteTokenValue, SpmEncoder } from './spm.js';
 
 export interface EncodeOptions {
   /** Add BOS / EOS where the vocabulary asks for them (tokenizer.ggml.add_bos_token...). Default true. */
@@ -23,10 +24,13 @@ export interface DecodeOptions {
 /**
  * A GGUF vocabulary's tokenizer, behaving as llama.cpp's for it: special tokens are split out of
  * the text first (each, longest first, over the fragments left: llama.cpp's
- * tokenizer_st_partition), then every text fragment goes through the pre-tokenizer regexes and
- * byte-level BPE. The BPE itself is @huggingface/tokenizers, fed a tokenizer.json built from the
- * GGUF's tokens and merges. Decoding is done here, on bytes (so a stream never splits a UTF-8
- * character; see StreamDecoder).
+ * tokenizer_st_partition), then every text fragment is tokenized by the file's model:
+ * - 'gpt2' (SmolLM2, Llama 3, Qwen2): the pre-tokenizer regexes and byte-level BPE, which is
+ *   @huggingface/tokenizers fed a tokenizer.json built from the GGUF's tokens and merges;
+ * - 'llama' (Llama 2, TinyLlama, Mistral): SentencePiece-style BPE on the token scores with byte
+ *   fallback (spm.ts); spaces are written '▁', and a space goes before the first fragment and
+ *   before each one that follows a special token (add_space_prefix), as llama.cpp does.
+ * Decoding is done here, on bytes (so a stream never splits a UTF-8 character; see StreamDecoder).
  */
 export class Tokenizer {
   readonly vocab: GgufVocab;
@@ -34,7 +38,10 @@ export class Tokenizer {
   readonly eos?: number;
   readonly addBos: boolean;
   readonly addEos: boolean;
-  readonly #hf: HfTokenizer;
+  /** SentencePiece-style only: a space before the text, and none at the start of decode(). */
+  readonly addSpacePrefix: boolean;
+  readonly #hf?: HfTokenizer;
+  readonly #spm?: SpmEncoder;
   readonly #ids = new Map<string, number>();
   /** Control and user-defined tokens, longest text first (the partition order). */
   readonly #specials: { id: number; text: string; control: boolean }[];
@@ -42,18 +49,19 @@ export class Tokenizer {
   readonly #eog: Set<number>;
 
   private constructor(vocab: GgufVocab) {
-    if (vocab.model !== 'gpt2') {
-      throw new XpuValueError('only byte-level BPE (gpt2) GGUF tokenizers are supported so far', { op: 'Tokenizer.fromGguf', arg: 'tokenizer.ggml.model', expected: "'gpt2'", got: `'${vocab.model}'` });
+    if (vocab.model !== 'gpt2' && vocab.model !== 'llama') {
+      throw new XpuValueError('only byte-level BPE (gpt2) and SentencePiece-style (llama) GGUF tokenizers are supported', { op: 'Tokenizer.fromGguf', arg: 'tokenizer.ggml.model', expected: "'gpt2' or 'llama'", got: `'${vocab.model}'` });
     }
-    const pre = preTokenizerFor(vocab.pre);
+    const spm = vocab.model === 'llama';
     this.vocab = vocab;
     this.bos = vocab.bos;
     this.eos = vocab.eos;
-    this.addBos = vocab.addBos ?? pre.addBos;
     this.addEos = vocab.addEos;
+    this.addSpacePrefix = spm && (vocab.addSpacePrefix ?? true);
     vocab.tokens.forEach((t, i) => this.#ids.set(t, i)); // later duplicates win, as in llama.cpp
     this.#specials = vocab.tokens
-      .map((text, id) => ({ id, text, control: vocab.tokenTypes[id] === TokenType.CONTROL, user: vocab.tokenTypes[id] === TokenType.USER_DEFINED }))
+      // An unknown token's text ('<unk>') is parsed like a control token's, as llama.cpp does.
+      .map((text, id) => ({ id, text, control: vocab.tokenTypes[id] === TokenType.CONTROL || vocab.tokenTypes[id] === TokenType.UNKNOWN, user: vocab.tokenTypes[id] === TokenType.USER_DEFINED }))
       .filter((s) => (s.control || s.user) && s.text.length > 0)
       .sort((a, b) => b.text.length - a.text.length || a.id - b.id)
       .map(({ id, text, control }) => ({ id, text, control }));
@@ -64,6 +72,14 @@ export class Tokenizer {
     vocab.tokens.forEach((t, i) => {
       if (vocab.tokenTypes[i] === TokenType.CONTROL && EOG_TEXTS.has(t)) this.#eog.add(i);
     });
+    if (spm) {
+      // llama.cpp's defaults for this model type: BOS yes; a file without scores scores every token 0.
+      this.addBos = vocab.addBos ?? true;
+      this.#spm = new SpmEncoder(this.#ids, vocab.scores ?? new Float32Array(vocab.tokens.length));
+      return;
+    }
+    const pre = preTokenizerFor(vocab.pre);
+    this.addBos = vocab.addBos ?? pre.addBos;
     this.#hf = new HfTokenizer({
       version: '1.0', truncation: null, padding: null, added_tokens: [], normalizer: null,
       pre_tokenizer: pre.preTokenizer, post_processor: null, decoder: null,
@@ -112,9 +128,18 @@ export class Tokenizer {
     const addSpecial = options.addSpecial ?? true;
     const out: number[] = [];
     if (addSpecial && this.addBos && this.bos !== undefined) out.push(this.bos);
+    let afterSpecial = true; // SentencePiece-style: the start counts as after a special token
     for (const frag of this.#partition(text, options.parseSpecial ?? false)) {
-      if (typeof frag === 'number') out.push(frag);
-      else out.push(...this.#hf.encode(frag, { add_special_tokens: false }).ids);
+      if (typeof frag === 'number') {
+        out.push(frag);
+        afterSpecial = true;
+      } else if (this.#spm) {
+        if (frag.length === 0) continue;
+        this.#spm.encode(((this.addSpacePrefix && afterSpecial ? ' ' : '') + frag).replaceAll(' ', '\u2581'), out);
+        afterSpecial = false;
+      } else {
+        out.push(...this.#hf!.encode(frag, { add_special_tokens: false }).ids);
+      }
     }
     if (addSpecial && this.addEos && this.eos !== undefined) out.push(this.eos);
     return out;
@@ -150,23 +175,36 @@ export class Tokenizer {
 
   /**
    * The bytes token `id` stands for, as llama.cpp's token_to_piece: normal tokens through the
-   * byte-level alphabet, user-defined tokens as their text, control tokens as their text only
-   * with `special` (else nothing), unused/unknown/byte tokens nothing.
+   * byte-level alphabet (SentencePiece-style: their text with '▁' as a space), user-defined
+   * tokens as their text, control and unknown tokens as their text only with `special` (else
+   * nothing), byte tokens '<0xXX>' their byte (SentencePiece-style), unused tokens nothing.
    */
   tokenBytes(id: number, special = false): Uint8Array {
     this.#check(id);
     const type = this.vocab.tokenTypes[id];
     if (type === TokenType.CONTROL || type === TokenType.UNKNOWN) return special ? new TextEncoder().encode(this.vocab.tokens[id]) : new Uint8Array(0);
     if (type === TokenType.USER_DEFINED) return new TextEncoder().encode(this.vocab.tokens[id]);
+    if (this.#spm && type === TokenType.BYTE) {
+      const b = byteTokenValue(this.vocab.tokens[id]);
+      return b === undefined ? new Uint8Array(0) : Uint8Array.of(b);
+    }
     if (type !== TokenType.NORMAL && type !== TokenType.UNDEFINED) return new Uint8Array(0);
+    if (this.#spm) return (this.#pieces[id] ??= new TextEncoder().encode(this.vocab.tokens[id].replaceAll('\u2581', ' ')));
     return (this.#pieces[id] ??= byteLevelToBytes(this.vocab.tokens[id]));
   }
 
-  /** Text of a whole sequence (invalid UTF-8 becomes U+FFFD). */
+  /**
+   * Text of a whole sequence (invalid UTF-8 becomes U+FFFD). SentencePiece-style vocabularies
+   * drop one leading space of the first token (the space encode() put before the text), as
+   * llama.cpp's detokenize; a streamDecoder(), which continues a prompt, keeps it.
+   */
   decode(ids: ArrayLike<number>, options: DecodeOptions = {}): string {
     const d = this.streamDecoder(options);
     let s = '';
-    for (let i = 0; i < ids.length; i++) s += d.push(ids[i]);
+    for (let i = 0; i < ids.length; i++) {
+      const piece = d.push(ids[i]);
+      s += i === 0 && this.addSpacePrefix && piece.startsWith(' ') ? piece.slice(1) : piece;
+    }
     return s + d.flush();
   }
 
