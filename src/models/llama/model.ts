@@ -13,7 +13,7 @@ import type { DType } from '../../tensor/dtype.js';
 import { scope } from '../../tensor/scope_api.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { generate, type GenerateOptions, type GenerateResult, type StaticDecode } from './generate.js';
-import { StaticKVDecoder } from './static_decode.js';
+import { StaticKVDecoder, type StaticStepResult } from './static_decode.js';
 import { compile, type CompileOptions, type CompileStats, type CompiledFunction } from '../../compile/compile.js';
 import { tensor } from '../../ops/creation.js';
 import { checkConfig, headDimOf, type LlamaConfig } from './config.js';
@@ -149,7 +149,7 @@ export class LlamaForCausalLM extends Module {
     return out;
   }
 
-  #compiled: { fn: CompiledFunction<[StaticKVDecoder, Tensor, Tensor], Tensor>; decoder: StaticKVDecoder | null } | null = null;
+  #compiled: { fn: CompiledFunction<[StaticKVDecoder, Tensor, Tensor, Tensor[], Tensor[]], StaticStepResult>; decoder: StaticKVDecoder | null } | null = null;
 
   /**
    * Makes generate() decode through xpu.compile: a static KV cache (static_decode.ts) gives every
@@ -158,7 +158,7 @@ export class LlamaForCausalLM extends Module {
    * said once). Returns this; eager() undoes it.
    */
   compile(options?: CompileOptions): this {
-    const fn = compile((decoder: StaticKVDecoder, x: Tensor, pos: Tensor) => decoder.step(x, pos), options);
+    const fn = compile((decoder: StaticKVDecoder, x: Tensor, pos: Tensor, keys: Tensor[], values: Tensor[]) => decoder.step(x, pos, keys, values), options);
     this.eager();
     this.#compiled = { fn, decoder: null };
     return this;
@@ -201,7 +201,7 @@ export class LlamaForCausalLM extends Module {
         const x = this.model.embed_tokens.forward(ids);
         const p = tensor([pos], { dtype: 'int32', device });
         try {
-          return compiled.fn(decoder, x, p);
+          return decoder.advance(x, p, compiled.fn);
         } finally {
           x.dispose();
           p.dispose();

@@ -1,6 +1,5 @@
 import { XpuValueError } from '../../errors.js';
 import { arange } from '../../ops/creation.js';
-import { copyInto } from '../../ops/copy_into.js';
 import { where } from '../../ops/elementwise.js';
 import { eq, le } from '../../ops/math.js';
 import { sum } from '../../ops/reduce.js';
@@ -25,8 +24,10 @@ import { headDimOf, type LlamaConfig } from './config.js';
  * every token (the idea of transformers' StaticCache with torch.compile's "reduce-overhead"
  * mode: a fixed-size cache, the position passed as data, a mask instead of a growing view).
  *
- * - The KV cache is [B, maxLen, Hkv, D] per layer, written whole each step: where(slot == pos,
- *   new k, cache) then one in-place copy, so the write position comes from a tensor, not a shape.
+ * - The KV cache is [B, maxLen, Hkv, D] per layer, rewritten whole each step as
+ *   where(slot == pos, new k, cache), so the write position comes from a tensor, not a shape. The
+ *   caches are arguments and results of the step (double-buffered: the new ones replace the old
+ *   in the KVCache), which saves the copy back that an in-place write would cost.
  * - Attention reads all maxLen keys with a bool mask (key position <= pos); masked keys weigh
  *   exactly 0, so the output matches eager's exact-length attention within float rounding.
  * - The rotary rows of position pos are picked from [maxLen, 2D] (cos | sin) by
@@ -47,6 +48,12 @@ export interface StaticDecodeModel {
   readonly lm_head: Linear;
 }
 
+export interface StaticStepResult {
+  logits: Tensor;
+  keys: Tensor[];
+  values: Tensor[];
+}
+
 export class StaticKVDecoder {
   readonly cache: KVCache;
   /** int32 [maxLen]: 0 .. maxLen - 1, compared with the position tensor. */
@@ -64,11 +71,13 @@ export class StaticKVDecoder {
   }
 
   /**
-   * x [B, 1, hidden] (the new token's embedding) at the position held by pos (int32 [1]) ->
-   * logits [B, 1, V]; writes this token's K/V into the cache at pos. Positions before pos must
-   * hold the earlier tokens' K/V (a prefill through the same cache, then earlier steps).
+   * x [B, 1, hidden] (the new token's embedding) at the position held by pos (int32 [1]), with
+   * the caches `keys` / `values` (per layer [B, maxLen, Hkv, D]) -> logits [B, 1, V] and new
+   * caches holding this token's K/V at pos as well. Positions before pos must hold the earlier
+   * tokens' K/V (a prefill through the same cache, then earlier steps). Pure: nothing is written
+   * in place, so the step can be recorded with the caches as arguments.
    */
-  step(x: Tensor, pos: Tensor): Tensor {
+  step(x: Tensor, pos: Tensor, keys: readonly Tensor[], values: readonly Tensor[]): StaticStepResult {
     const c = this.lm.config;
     const d = headDimOf(c);
     const b = this.batch;
@@ -80,23 +89,38 @@ export class StaticKVDecoder {
       const cos = reshape(narrow(rows, 0, 0, d), [1, 1, 1, d]);
       const sin = reshape(narrow(rows, 0, d, d), [1, 1, 1, d]);
       let h = x;
+      const newKeys: Tensor[] = [];
+      const newValues: Tensor[] = [];
       this.lm.model.layers.items.forEach((layer, i) => {
         const attn = layer.self_attn;
         const a = layer.input_layernorm.forward(h);
         const q = applyRotary(reshape(attn.q_proj.forward(a), [b, 1, c.numHeads, d]), cos, sin);
         const k = applyRotary(reshape(attn.k_proj.forward(a), [b, 1, c.numKvHeads, d]), cos, sin);
         const v = reshape(attn.v_proj.forward(a), [b, 1, c.numKvHeads, d]);
-        const keys = this.cache.keys[i];
-        const values = this.cache.values[i];
-        copyInto(keys, where(slot, k, keys));
-        copyInto(values, where(slot, v, values));
-        const o = attention(permute(q, [0, 2, 1, 3]), permute(keys, [0, 2, 1, 3]), permute(values, [0, 2, 1, 3]), { attnMask: visible });
+        const kc = where(slot, k, keys[i]);
+        const vc = where(slot, v, values[i]);
+        newKeys.push(kc);
+        newValues.push(vc);
+        const o = attention(permute(q, [0, 2, 1, 3]), permute(kc, [0, 2, 1, 3]), permute(vc, [0, 2, 1, 3]), { attnMask: visible });
         const merged = reshape(permute(o, [0, 2, 1, 3]), [b, 1, c.numHeads * d]);
         const r = attn.o_proj.forward(merged, { residual: h });
         h = layer.mlp.forward(layer.post_attention_layernorm.forward(r), r);
       });
-      return this.lm.lm_head.forward(this.lm.model.norm.forward(h));
+      return { logits: this.lm.lm_head.forward(this.lm.model.norm.forward(h)), keys: newKeys, values: newValues };
     });
+  }
+
+  /** One decode step on this decoder's cache through `run` (the compiled step, or the step itself): the new caches replace the old. */
+  advance(x: Tensor, pos: Tensor, run: (d: StaticKVDecoder, x: Tensor, pos: Tensor, keys: Tensor[], values: Tensor[]) => StaticStepResult): Tensor {
+    const { keys, values } = this.cache;
+    const r = run(this, x, pos, keys.slice(), values.slice());
+    for (let i = 0; i < keys.length; i++) {
+      keys[i].dispose();
+      values[i].dispose();
+      keys[i] = r.keys[i];
+      values[i] = r.values[i];
+    }
+    return r.logits;
   }
 
   dispose(): void {
