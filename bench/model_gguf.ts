@@ -11,7 +11,7 @@
  */
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import * as xpu from '../src/index.js';
 import { llamaCppGreedy, llamaCppSequence, openLlamaCpp, type LlamaCppGpu, type LlamaCppPeer } from './tools/llama_cpp.js';
 import { TEACHER_TEXT } from './tools/llama_cpp_agreement.js';
@@ -84,7 +84,8 @@ async function profileDecode(lm: Awaited<ReturnType<typeof xpu.llm.load>>, ids: 
 
 /** One pair: xpu on `device` against llama.cpp on `gpu`, alternating `reps` times. */
 async function pair(path: string, device: 'cpu' | 'xpu', gpu: LlamaCppGpu, reps: number, adapter: string): Promise<GgufPeerPair> {
-  const name = 'SmolLM2-135M-Instruct Q4_1';
+  // Another GGUF through XPU_SMOLLM2_GGUF (the 125M config: bench/tools/make_llama125m_gguf.py) is named by its file.
+  const name = basename(path) === 'SmolLM2-135M-Instruct.Q4_1.gguf' ? 'SmolLM2-135M-Instruct Q4_1' : basename(path);
   const xpuRow: GgufPeerRow = { model: name, engine: device === 'cpu' ? 'xpu cpu' : `xpu xpu (${adapter})`, prompt: GGUF_PROMPT, decode: GGUF_DECODE, runs: [] };
   const peerRow: GgufPeerRow = { model: name, engine: gpu === false ? 'llama.cpp CPU (2 threads)' : `llama.cpp Vulkan (${adapter})`, prompt: GGUF_PROMPT, decode: GGUF_DECODE, runs: [] };
   const before = loadavg();
