@@ -107,6 +107,20 @@ describe.skipIf(!!mpiWhyNot)(`DDP over MPI${mpiWhyNot ? ` (skipped: ${mpiWhyNot}
   it.each([1, 2, 4])('%i rank(s) x B rows = 1 process x N*B rows (reducer with hand-computed gradients; DDP + backward + SGD)', (n) => train(n, 'mpi'), (LIMIT_S.mpi + 20) * 1000);
 });
 
+describe.skipIf(!!mpiWhyNot)(`DDP broadcasts buffers over MPI${mpiWhyNot ? ` (skipped: ${mpiWhyNot})` : ''}, on ${devices}`, () => {
+  it('2 ranks: every buffer (persistent or not, nested, float32 and int32) is rank 0\'s after construction', async () => {
+    const job = await xpuRun(['-n', '2', '--backend', 'mpi', '--timeout', String(LIMIT_S.mpi), join(RANK_SCRIPTS, 'ddp_buffers_rank.mjs'), devices], {}, (LIMIT_S.mpi + 10) * 1000);
+    const context = `exit ${job.code}\n${job.out.slice(-3000)}`;
+    const results = tagged<{ rank: number; checks: number; failures: string[] }>(job.out, 'RESULT').sort((a, b) => a.rank - b.rank);
+    expect(results.map((r) => r.rank), context).toEqual([0, 1]);
+    for (const r of results) {
+      expect(r.failures, context).toEqual([]);
+      expect(r.checks).toBe(3 * devices.split(',').length);
+    }
+    expect(job.code, context).toBe(0);
+  }, (LIMIT_S.mpi + 20) * 1000);
+});
+
 describe.skipIf(!!cclWhyNot)(`DDP over oneCCL${cclWhyNot ? ` (skipped: ${cclWhyNot})` : ''}, on ${devices}`, () => {
   it.each([2, 4])('%i ranks x B rows = 1 process x N*B rows (reducer with hand-computed gradients; DDP + backward + SGD)', (n) => train(n, 'ccl'), (LIMIT_S.ccl + 20) * 1000);
 });

@@ -145,6 +145,7 @@ function requiresGradParams(module: Module): [string, Tensor][] {
  * architecture): copies the group's first rank's parameters to every rank (torch's constructor
  * does), then returns a module whose backward passes average the gradients across the ranks.
  * Quantized (frozen) weights are not broadcast: they come from the same file on every rank.
+ * Buffers (Module.registerBuffer) are broadcast too, once, at construction.
  */
 export async function DistributedDataParallel<M extends Module & Forward>(module: M, o: DistributedDataParallelOptions = {}): Promise<DistributedDataParallelModule<M>> {
   if (!(module instanceof Module) || typeof (module as Partial<Forward>).forward !== 'function') {
@@ -163,6 +164,8 @@ export async function DistributedDataParallel<M extends Module & Forward>(module
   // Every tensor the module holds, trainable or not, starts as the first rank's (in registration
   // order, one at a time: the issue order of collectives must be the same on every rank).
   for (const [, p] of module.namedParameters()) if (isTensor(p)) await broadcast(p, { group, src: group.ranks[0], timeoutMs: o.timeoutMs });
+  // Buffers too (torch's broadcast_buffers at construction), after the parameters, in registration order.
+  for (const [, b] of module.namedBuffers()) await broadcast(b, { group, src: group.ranks[0], timeoutMs: o.timeoutMs });
   const params = entries.map(([, p]) => p);
   const plans = assignBuckets(params, cap * 2 ** 20);
   return new DistributedDataParallelModule(module, params, entries.map(([n]) => n), plans, group, o);

@@ -37,6 +37,8 @@ export function isQuantizedLike(x: unknown): x is QuantizedLike {
 export class Module {
   readonly #params = new Map<string, Parameter | undefined>();
   readonly #modules = new Map<string, Module>();
+  /** Buffers (torch's register_buffer): state that is not a parameter; `persistent` ones are in stateDict. */
+  readonly #buffers = new Map<string, { tensor: Tensor | undefined; persistent: boolean }>();
   /** Training mode (torch's module.training): Dropout drops only while it is true. Set by train() / eval(). */
   training = true;
 
@@ -58,6 +60,54 @@ export class Module {
     return value;
   }
 
+  /**
+   * Registers a buffer (torch's register_buffer): a tensor the module keeps that is not a
+   * parameter (running statistics, a mask, a table). It is exposed as a property like a
+   * parameter, listed by buffers() / namedBuffers(), moved by to(), freed by dispose(), broadcast
+   * from the first rank by DistributedDataParallel, and, when `persistent` (the default), saved
+   * and loaded by stateDict() / loadStateDict() after the parameters. Never given to an optimizer.
+   * undefined is allowed (a buffer set later).
+   */
+  registerBuffer(name: string, tensor: Tensor | undefined, options: { persistent?: boolean } = {}): Tensor | undefined {
+    const op = 'Module.registerBuffer';
+    if (tensor !== undefined && !isTensor(tensor)) throw new XpuTypeError('a buffer must be a Tensor or undefined', { op, arg: 'tensor', expected: 'Tensor | undefined', got: typeName(tensor) });
+    if (typeof options !== 'object' || options === null) throw new XpuTypeError('options must be an object', { op, arg: 'options', expected: '{ persistent?: boolean }', got: typeName(options) });
+    if (options.persistent !== undefined && typeof options.persistent !== 'boolean') throw new XpuTypeError('persistent must be a boolean', { op, arg: 'persistent', expected: 'boolean', got: typeName(options.persistent) });
+    this.#checkName(name);
+    const entry = { tensor, persistent: options.persistent ?? true };
+    this.#buffers.set(name, entry);
+    Object.defineProperty(this, name, {
+      enumerable: true,
+      configurable: false,
+      get: () => entry.tensor,
+      set: (v: Tensor | undefined) => {
+        if (v !== undefined && !isTensor(v)) throw new XpuTypeError('a buffer must be a Tensor or undefined', { op: 'Module', arg: name, expected: 'Tensor | undefined', got: typeName(v) });
+        entry.tensor = v;
+      },
+    });
+    return tensor;
+  }
+
+  /** Buffers, recursively, as [dotted name, tensor] (unset ones are skipped); torch's named_buffers(). */
+  *namedBuffers(prefix = ''): Generator<[string, Tensor]> {
+    for (const [path, m] of this.namedModules(prefix)) {
+      for (const [name, b] of m.#buffers) if (b.tensor !== undefined) yield [path ? `${path}.${name}` : name, b.tensor];
+    }
+  }
+
+  /** The buffers' tensors, recursively (torch's buffers()). */
+  *buffers(): Generator<Tensor> {
+    for (const [, b] of this.namedBuffers()) yield b;
+  }
+
+  #persistentBuffers(): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [path, m] of this.namedModules()) {
+      for (const [name, b] of m.#buffers) if (b.tensor !== undefined && b.persistent) out.push([path ? `${path}.${name}` : name, b.tensor]);
+    }
+    return out;
+  }
+
   protected registerModule<M extends Module>(name: string, module: M): M {
     this.#checkName(name);
     this.#modules.set(name, module);
@@ -72,7 +122,7 @@ export class Module {
   }
 
   #checkName(name: string): void {
-    if (!/^([A-Za-z_][A-Za-z0-9_]*|\d+)$/.test(name) || this.#params.has(name) || this.#modules.has(name)) {
+    if (typeof name !== 'string' || !/^([A-Za-z_][A-Za-z0-9_]*|\d+)$/.test(name) || this.#params.has(name) || this.#modules.has(name) || this.#buffers.has(name)) {
       throw new XpuValueError('parameter or module name must be an identifier (or an index) not already registered', { op: 'Module', arg: 'name', expected: 'a new identifier', got: name });
     }
   }
@@ -132,10 +182,10 @@ export class Module {
   }
 
   /**
-   * The Tensor parameters by dotted name, in registration order (torch's state_dict(), parameters
-   * only: modules here keep no persistent buffers). Quantized parameters are left out (their packed planes are not
-   * tensors); `trainableOnly` keeps only those with requiresGrad (a LoRA adapter's checkpoint).
-   * The tensors are the parameters themselves, not copies.
+   * The Tensor parameters by dotted name, in registration order, then the persistent buffers
+   * (torch's state_dict()). Quantized parameters are left out (their packed planes are not
+   * tensors); `trainableOnly` keeps only the parameters with requiresGrad (a LoRA adapter's
+   * checkpoint; no buffers). The tensors are the module's own, not copies.
    */
   stateDict(options: { trainableOnly?: boolean } = {}): Map<string, Tensor> {
     return this.#tensorParameters(options.trainableOnly ?? false);
@@ -144,11 +194,12 @@ export class Module {
   #tensorParameters(trainableOnly: boolean): Map<string, Tensor> {
     const out = new Map<string, Tensor>();
     for (const [name, p] of this.namedParameters()) if (isTensor(p) && (!trainableOnly || p.requiresGrad)) out.set(name, p);
+    if (!trainableOnly) for (const [name, b] of this.#persistentBuffers()) out.set(name, b);
     return out;
   }
 
   /**
-   * Copies each tensor of `state` into the parameter of the same name, in place (the parameters
+   * Copies each tensor of `state` into the parameter (or persistent buffer) of the same name, in place (the parameters
    * keep their Tensor objects, so an optimizer built on them stays valid). Shapes, dtypes and
    * devices must match. strict (default): every Tensor parameter must be in `state` and every key of
    * `state` must name one; otherwise the missing ones are skipped. Returns the keys it did not use
@@ -201,7 +252,7 @@ export class Module {
   }
 
   /**
-   * Moves every parameter to `device` (async because a GPU read-back can only be awaited). The
+   * Moves every parameter and buffer to `device` (async because a GPU read-back can only be awaited). The
    * old tensors are disposed; returns this module.
    */
   async to(device: DeviceLike): Promise<this> {
@@ -217,6 +268,12 @@ export class Module {
         if (moved !== p) p.dispose();
         m.#params.set(name, moved);
       }
+      for (const [, b] of m.#buffers) {
+        if (b.tensor === undefined) continue;
+        const moved = await b.tensor.toAsync(device);
+        if (moved !== b.tensor) b.tensor.dispose();
+        b.tensor = moved;
+      }
       m.onMoved();
     }
     return this;
@@ -231,6 +288,10 @@ export class Module {
       for (const [name, p] of m.#params) {
         p?.dispose();
         m.#params.set(name, undefined);
+      }
+      for (const [, b] of m.#buffers) {
+        b.tensor?.dispose();
+        b.tensor = undefined;
       }
       m.onDispose();
     }
