@@ -246,7 +246,7 @@ export const SETTINGS = {
   // Benchmarks and tests.
   XPU_BENCH_RANKS: def({ where: 'bench', default: '4', parse: str(), doc: 'ranks of the collectives benchmark' }),
   XPU_BENCH_BACKEND: def({ where: 'bench', default: 'mpi', parse: str(), doc: 'the engine of the collectives benchmark: mpi or ccl' }),
-  XPU_BENCH_MODEL: def({ where: 'bench', default: '125m', parse: str(), doc: "the model benchmark's model (mini with --quick)" }),
+  XPU_BENCH_MODEL: def({ where: 'bench', default: '125m', parse: str(), doc: "the model benchmark's model (mini with --quick; 'compiled': only llama-125M decode through model.compile() against eager)" }),
   XPU_BENCH_GGUF_REPS: def({ where: 'bench', default: '5', parse: str(), doc: "timed repetitions of the model suite's SmolLM2 GGUF part against llama.cpp (2 with --quick)" }),
   XPU_BENCH_OPS: def({ where: 'bench', default: 'unset', parse: str(), doc: "the elementwise benchmark's rows, comma-separated op names (add,mul,softmax,...; 'chain' for the per-op chains); unset: all" }),
   XPU_BENCH_PYTHON: def({ where: 'bench', default: 'python3', parse: str(), doc: 'the Python that runs the numpy peer' }),
