@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { expectClose, testDevices, xpu } from './helpers.js';
+import { requireModel, runModelTests } from './model_files.js';
 import { llamaReference, type RefConfig, type Weights } from './llama_reference.js';
 
 // model.compile(): the decode step through a static KV cache (src/models/llama/static_decode.ts),
@@ -101,4 +102,23 @@ describe('llama model.compile()', () => {
       m.dispose();
     }
   });
+});
+
+describe.runIf(runModelTests)('xpu.llm with lm.model.compile(): SmolLM2-135M-Instruct on cpu', () => {
+  it('streams the same greedy text as eager, the step recorded once', async () => {
+    const lm = await xpu.llm.load(requireModel(), { device: 'cpu' });
+    try {
+      const eager = lm.generate('The capital of France is', { maxTokens: 6 });
+      const eagerText = await eager.text();
+      lm.model.compile();
+      const compiled = lm.generate('The capital of France is', { maxTokens: 6 });
+      expect(await compiled.text()).toBe(eagerText);
+      expect(compiled.tokens).toEqual(eager.tokens);
+      const s = lm.model.compileStats()!;
+      expect(s.captures).toBe(1);
+      expect(s.replays).toBe(4);
+    } finally {
+      lm.dispose();
+    }
+  }, 120_000);
 });
