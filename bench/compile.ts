@@ -8,12 +8,14 @@
  *     REPLAY_CALLS times per run with one wait at the end: the per-op cost of a call (JS and
  *     recording, with the device working behind). `compiled` fuses the chain into one kernel, so
  *     its time per captured op is the replay's fixed cost / 100; `compiled (no fusion)` replays the
- *     100 primitives as captured (what a chain that cannot fuse costs per op).
+ *     100 primitives as captured (what a chain that cannot fuse costs per op), with prepared xpu
+ *     launches (src/compile/prepared_launch.ts), and `(no fusion, unprepared)` without them.
  *
  *   npm run bench -- compile [--quick] [--device xpu|cpu|all]
  */
 import * as xpu from '../src/index.js';
 import type { Tensor } from '../src/index.js';
+import { preparedLaunches } from '../src/compile/prepared_launch.js';
 import { compare, failedCheck, type Check } from './lib/check.js';
 import type { RepeatOptions } from './lib/timing.js';
 import type { BenchCase, DeviceName, Suite, SuiteContext, SuitePlan, Variant, Workload } from './suite.js';
@@ -28,7 +30,7 @@ const CHECK_N = 4096;
 const BOUND = 1e-5;
 
 /** Which implementation the next run() calls: set by the case's variants. */
-let mode: 'eager' | 'compiled' | 'unfused' = 'eager';
+let mode: 'eager' | 'compiled' | 'unfused' | 'unprepared' = 'eager';
 const variants: Variant[] = [
   { name: 'eager', apply: () => ((mode = 'eager'), () => undefined) },
   { name: 'compiled', apply: () => ((mode = 'compiled'), () => undefined) },
@@ -94,7 +96,11 @@ function replayCase(device: DeviceName, repeat: RepeatOptions): BenchCase {
   return {
     kernel: 'replay100', device, dtype: 'float32', size: SMALL_N, shape: `x [${SMALL_N}]: ${SMALL_OPS} dependent ops, ${REPLAY_CALLS} calls, one wait`,
     metric: 'latency', flops: SMALL_N, bytes: 2 * 4 * SMALL_N, repeat, gpuTime: false,
-    variants: [...variants, { name: 'compiled (no fusion)', apply: () => ((mode = 'unfused'), () => undefined) }],
+    variants: [
+      ...variants,
+      { name: 'compiled (no fusion)', apply: () => ((mode = 'unfused'), () => undefined) },
+      { name: 'compiled (no fusion, unprepared)', apply: () => ((mode = 'unprepared'), () => undefined) },
+    ],
     setup: () => replayWorkload(device),
   };
 }
@@ -139,10 +145,20 @@ function replayWorkload(device: DeviceName): Workload {
   const x = xpu.randn([SMALL_N], { device });
   const compiled = xpu.compile(small);
   const unfused = xpu.compile(small, { fuse: false });
+  const unprepared = xpu.compile(small, { fuse: false });
+  // Its recording is made with prepared launches off (prepared_launch.ts): every step through its launcher.
+  const launcherOnly = (t: Tensor): Tensor => {
+    preparedLaunches.enabled = false;
+    try {
+      return unprepared(t);
+    } finally {
+      preparedLaunches.enabled = true;
+    }
+  };
   let last: Tensor | null = null;
   const run = () => {
     for (let j = 0; j < REPLAY_CALLS; j++) {
-      const out = mode === 'eager' ? small(x) : mode === 'compiled' ? compiled(x) : unfused(x);
+      const out = mode === 'eager' ? small(x) : mode === 'compiled' ? compiled(x) : mode === 'unfused' ? unfused(x) : launcherOnly(x);
       last?.dispose();
       last = out;
     }
@@ -154,7 +170,7 @@ function replayWorkload(device: DeviceName): Workload {
       try {
         const xs = (await x.data()) as Float32Array;
         const ref = Float64Array.from(xs, smallRef);
-        for (const m of ['compiled', 'unfused', 'eager'] as const) {
+        for (const m of ['compiled', 'unfused', 'unprepared', 'eager'] as const) {
           mode = m;
           run(); // the first call of each captures, the rest replay
           const c = compare((await last!.data()) as Float32Array, ref, BOUND);
