@@ -254,6 +254,7 @@ const CALLS: Record<string, Entry> = {
   'nn.Sequential.forward': { op: 'Sequential.forward', call: (f, p) => f.seq.forward(p('input', f.a)) },
   'nn.LayerNorm.forward': { op: 'LayerNorm.forward', call: (f, p) => f.ln.forward(p('input', f.a)) },
   'nn.Module.setParameter': { op: 'Module', call: (f, p) => f.lin.setParameter('bias', p('bias', f.v4, 'parameter')) },
+  'nn.Module.registerBuffer': { op: 'Module.registerBuffer', call: (f, p) => new xpu.nn.Module().registerBuffer('running', p('tensor', f.v4, 'parameter')) },
   'quant.quantize': { op: 'quantize', call: (f, p) => xpu.quant.quantize(p('weight', f.w432), { scheme: 'int8_weight_only' }) },
   'quant.quantizeModule': { op: 'quantizeModule', expected: 'Module', call: (f, p) => xpu.quant.quantizeModule(p('module', f.module()), { scheme: 'int8_weight_only' }) },
   'quant.toMatMulNBits': { op: 'toMatMulNBits', expected: 'QuantizedTensor', call: (f, p) => xpu.quant.toMatMulNBits(p('weight', f.int4())) },
@@ -317,7 +318,7 @@ const NO_TENSOR_ARGS = new Set([
   'quant.dequantizeGgufPlanes', 'quant.quantizedFromGguf',
 ]);
 /** Class methods without tensor arguments (constructors take sizes; the rest read or free the object itself). */
-const METHODS_WITHOUT_TENSOR_ARGS = /^(nn\.\w+\.(namedModules|namedParameters|getParameter|resolveParameter|to|dispose|onMoved|onDispose|registerParameter|registerModule|registerModuleList|parameters|requiresGrad_|train|eval|stateDict|loadStateDict|namedChildren|setModule)|nn\.lora\.LoraLinear\.(merge|unmerge)|nn\.lora\.LoraLinear\.(merge|unmerge)|optim\.(\w+\.)?\w+\.(addParamGroup|zeroGrad|step|stateDict|loadStateDict|dispose|stateNames|checkOptions|hyper|apply|getLastLr|lrAt)|quant\.QuantizedTensor\.\w+|(flex\.)?BlockMask\.\w+|Device\.\w+)$/;
+const METHODS_WITHOUT_TENSOR_ARGS = /^(nn\.\w+\.(namedModules|namedParameters|getParameter|resolveParameter|to|dispose|onMoved|onDispose|registerParameter|registerModule|registerModuleList|parameters|requiresGrad_|train|eval|stateDict|loadStateDict|namedChildren|setModule|namedBuffers|buffers)|nn\.lora\.LoraLinear\.(merge|unmerge)|nn\.lora\.LoraLinear\.(merge|unmerge)|optim\.(\w+\.)?\w+\.(addParamGroup|zeroGrad|step|stateDict|loadStateDict|dispose|stateNames|checkOptions|hyper|apply|getLastLr|lrAt)|quant\.QuantizedTensor\.\w+|(flex\.)?BlockMask\.\w+|Device\.\w+)$/;
 /** Namespaces outside this table: their own tests cover argument errors (dist, io), or they take no tensors. */
 const OTHER_NAMESPACES = new Set(['accelerator', 'profiler', 'dist', 'io', 'llama', 'llm', 'flex.build']);
 /** Tensor methods whose only tensor is `this` (checked by the op they call, see CALLS). */
