@@ -16,8 +16,11 @@ import type { AttentionSpec } from './spec.js';
  * two sweeps do. On a software adapter (lavapipe) the GEMM kernels run near the adapter's peak
  * while the flash backward's per-row loops do not; bench/results/README.md (train) has the
  * measurement. The scale, the causal mask and dP - delta ride in the GEMM epilogues (alpha, a
- * broadcast bias), so the whole backward is 5 GEMMs, a softmax and three small elementwise passes
- * (plus the causal mask's upload). FlashAttention-2's formulas (Dao 2023):
+ * broadcast bias), so the whole backward is 5 GEMMs, a softmax, two elementwise passes and a row sum
+ * (plus the causal mask's upload). Unlike the flash kernels, a NaN or infinity in a key or value
+ * hidden by the causal mask reaches the gradients (a GEMM multiplies a masked pair's zero by it),
+ * as in torch's math backward; finite inputs give the same gradients. FlashAttention-2's
+ * formulas (Dao 2023):
  *   P = softmax(scale Q K^T + mask), dV = P^T dO, dP = dO V^T, delta = rowsum(dO * O),
  *   dS = P (dP - delta), dQ = scale dS K, dK = scale dS^T Q.
  */
