@@ -72,6 +72,19 @@ describe.each(testDevices())('prepared replays on %s', (device) => {
     else expect(preparedLaunches.launched).toBe(before);
   });
 
+  it('read a closure weight as it is now, and hold no memory past their outputs', async () => {
+    const w = input([5, 5], 3, device);
+    const f = (x: Tensor) => x.matmul(w).tanh().mul(x).sum(-1, true).add(x);
+    const compiled = xpu.compile(f, { fuse: false });
+    const x = input([2, 5], 4, device);
+    for (let call = 0; call < 3; call++) compiled(x).dispose();
+    xpu.copyInto(w, input([5, 5], 5, device));
+    await expectSame(compiled(x), f(x), 'after the weight changed');
+    const before = xpu.accelerator.memoryAllocated();
+    for (let call = 0; call < 4; call++) compiled(x).dispose();
+    expect(xpu.accelerator.memoryAllocated()).toBe(before);
+  });
+
   it('the profiler sees every replayed launch, and prepared replays resume after it', async () => {
     const f = (x: Tensor) => x.mul(2).sum(-1).add(1).exp().sub(x.max(-1));
     const compiled = xpu.compile(f, { fuse: false });
