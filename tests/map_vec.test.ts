@@ -81,9 +81,37 @@ describe.each(testDevices())('vectorised map on %s', (device) => {
       expectEqual(await xpu.full([n], 2.5, { device }).data(), Array(n).fill(2.5), `full ${n}`);
     }
   });
+  it('two dims: a per-row and a per-column operand beside a contiguous one (strided views too), with NaN', async () => {
+    for (const [rows, cols] of [[3, 8], [5, 16], [7, 64], [2, 12]]) {
+      const hx = f32(randomData(rows * cols, rows + cols));
+      hx[1] = NaN;
+      const hr = f32(randomData(2 * rows, rows * 3));
+      const hc = f32(randomData(cols + 1, cols * 5));
+      const x = xpu.tensor(Float32Array.from(hx), { device, shape: [rows, cols] });
+      // A column of a [rows, 2] tensor (row stride 2, offset 1) and a [cols] vector at offset 1.
+      const r = xpu.tensor(Float32Array.from(hr), { device, shape: [rows, 2] }).narrow(1, 1, 1);
+      const c = xpu.tensor(Float32Array.from(hc), { device }).narrow(0, 1, cols);
+      const at = (i: number) => [Math.floor(i / cols), i % cols];
+      const rv = (i: number) => hr[2 * at(i)[0] + 1];
+      const cv = (i: number) => hc[1 + at(i)[1]];
+      expectClose(await x.mul(r).data(), Array.from(hx, (v, i) => v * rv(i)), 1e-6, `x * row ${rows}x${cols}`);
+      expectClose(await r.sub(x).data(), Array.from(hx, (v, i) => rv(i) - v), 1e-6, `row - x ${rows}x${cols}`);
+      expectClose(await x.mul(c).data(), Array.from(hx, (v, i) => v * cv(i)), 1e-6, `x * col ${rows}x${cols}`);
+      expectClose(await xpu.lerp(x, c, r).data(), Array.from(hx, (v, i) => v + rv(i) * (cv(i) - v)), 2e-6, `lerp(x, col, row) ${rows}x${cols}`);
+      expectClose(await r.add(c).data(), Array.from(hx, (_, i) => rv(i) + cv(i)), 1e-6, `row + col ${rows}x${cols}`);
+    }
+  });
 });
 
 describe.runIf(testDevices().includes('xpu'))('vectorised map: the path is taken', () => {
+  it('a per-row float32 operand compiles the two-dim vec kernel', async () => {
+    const backend = xpuEntries()[0].backend as unknown as { pipelines: { has(key: string): boolean } };
+    const x = xpu.randn([6, 32], { device: 'xpu' });
+    const r = xpu.randn([6, 1], { device: 'xpu' });
+    await x.mul(r).data();
+    expect(backend.pipelines.has('map|mul_tt|float32:f32,float32:f32|float32|f32|0|2|vvr')).toBe(true);
+  });
+
   it('contiguous float32 add compiles the vec kernel (all vec4 loads), an offset-1 view the word-load one', async () => {
     const backend = xpuEntries()[0].backend as unknown as { pipelines: { has(key: string): boolean } };
     const a = xpu.randn([100], { device: 'xpu' });

@@ -17,32 +17,55 @@ import { convertExpr, elementsPerWord, extractExpr, loaderFn, mapElementFn, pack
  *    float32 output is one word per four elements);
  *  - 'e': contiguous but starting inside a word (a float16 or int8 view at an odd offset): per
  *    element, through the strided loader;
- *  - 'b': a broadcast element (stride 0): loaded once per group.
+ *  - 'b': a broadcast element (stride 0): loaded once per group;
+ * and over two dims [rows, cols] (cols a whole number of groups, so a group never straddles two
+ * rows; what a row-wise op's backward makes: LayerNorm's x * rstd, - mean, x * weight):
+ *  - 'r': one element per row (strides [s, 0]): loaded once per group;
+ *  - 'c': one vector over the columns (strides [0, 1]): per element, through the strided loader.
  * The last, partial group (numel not a multiple of 4 words' elements) goes through the strided
  * element() / write_word() of the generic kernel, storing single words.
  */
-export type VecMode = 'v' | 'w' | 'e' | 'b';
+export type VecMode = 'v' | 'w' | 'e' | 'b' | 'r' | 'c';
 
 /** Bindings are whole blocks seen as vec4 words, so every block must be a whole number of vec4s. */
 const VEC_BYTES = 16;
 
 /**
  * The per-input modes of the vectorised kernel, or undefined when the launch must take the strided
- * path: more than one dim after merging, a kernel that reads coordinates or asserts indices, a block that is not a whole number of vec4s or too large to bind whole, or fewer
+ * path: more than two dims after merging, two dims whose columns are not whole groups or whose
+ * inputs are not contiguous, per-row or per-column, a kernel that reads coordinates or asserts indices, a block that is not a whole number of vec4s or too large to bind whole, or fewer
  * elements than one group.
  */
 export function vecModes(spec: MapSpec, shape: readonly number[], strides: readonly (readonly number[])[], out: GpuStorage, maxBinding: number): VecMode[] | undefined {
   const { kernel } = spec;
-  if (shape.length !== 1 || kernel.usesCoords || kernel.assertsIndex) return undefined;
+  if (shape.length < 1 || shape.length > 2 || kernel.usesCoords || kernel.assertsIndex) return undefined;
   const epwOut = elementsPerWord(spec.outDtype);
-  if (shape[0] < 4 * epwOut) return undefined;
+  const two = shape.length === 2;
+  if (two && shape[1] % (4 * epwOut) !== 0) return undefined;
+  if (shape.reduce((a, b) => a * b, 1) < 4 * epwOut) return undefined;
   const blocks = [out, ...spec.inputs.map((x) => x.storage as GpuStorage)];
   if (blocks.some((b) => b.size % VEC_BYTES !== 0 || b.size > maxBinding)) return undefined;
   const outItem = dtypeInfo(spec.outDtype).itemsize;
   const modes: VecMode[] = [];
   for (let k = 0; k < spec.inputs.length; k++) {
     const x = spec.inputs[k];
-    const s = strides[k][0];
+    if (two) {
+      const [s0, s1] = strides[k];
+      if (s0 === 0 && s1 === 0) {
+        modes.push('b');
+        continue;
+      }
+      if (s1 === 0) {
+        modes.push('r');
+        continue;
+      }
+      if (s0 === 0 && s1 === 1) {
+        modes.push('c');
+        continue;
+      }
+      if (s1 !== 1 || s0 !== shape[1]) return undefined;
+    }
+    const s = two ? 1 : strides[k][0];
     if (s === 0) {
       modes.push('b');
       continue;
@@ -80,17 +103,23 @@ function writeVecFn(spec: MapSpec, modes: readonly VecMode[], r: ComputeKind): s
       wordOf[k] = (t) => `w${k}_${t}`;
     } else if (m === 'b') {
       lines.push(`  let xb${k} = ld${k}(P.off[${k}].x);`);
+    } else if (m === 'r') {
+      // The group's row: i0 / cols (P.shape[0][1]); the input's row stride is P.st[2k][0].
+      lines.push(`  let eb${k} = P.off[${k}].x + i32(i0 / P.shape[0][1]) * P.st[${2 * k}][0];`, `  let xb${k} = ld${k}(eb${k});`);
+    } else if (m === 'c') {
+      lines.push(`  let ec${k} = P.off[${k}].x + i32(i0 % P.shape[0][1]);`);
     }
   });
   const values: string[] = [];
   for (let j = 0; j < V; j++) {
     const args = [`i0 + ${j}u`];
-    inputs.forEach((_, k) => args.push(modes[k] === 'b' ? `P.off[${k}].x` : `P.off[${k}].x + i32(i0 + ${j}u)`));
+    const index = (k: number): string => ({ b: `P.off[${k}].x`, r: `eb${k}`, c: `ec${k} + ${j}` })[modes[k] as 'b' | 'r' | 'c'] ?? `P.off[${k}].x + i32(i0 + ${j}u)`;
+    inputs.forEach((_, k) => args.push(index(k)));
     inputs.forEach((x, k) => {
       const item = dtypeInfo(x.dtype).itemsize;
       const m = modes[k];
-      if (m === 'b') args.push(`xb${k}`);
-      else if (m === 'e') args.push(`ld${k}(P.off[${k}].x + i32(i0 + ${j}u))`);
+      if (m === 'b' || m === 'r') args.push(`xb${k}`);
+      else if (m === 'e' || m === 'c') args.push(`ld${k}(${index(k)})`);
       else {
         const perWord = 4 / item;
         const w = wordOf[k](Math.floor(j / perWord));
@@ -141,7 +170,8 @@ export function vecMapBody(spec: MapSpec, modes: readonly VecMode[], r: ComputeK
     lines.push(`fn wd${k}(u: u32) -> u32 { return in${k}[u >> 2u][u & 3u]; }`);
     lines.push(loaderFn(k, inputs[k].dtype, spec.loadKinds?.[k] ?? argKind, (w) => `wd${k}(${w})`));
   }
-  lines.push(mapElementFn(kernel, nin, 1));
+  // The tail's element() walks the same dims as the groups (two with a per-row or per-column input).
+  lines.push(mapElementFn(kernel, nin, modes.some((m) => m === 'r' || m === 'c') ? 2 : 1));
   lines.push(writeWordFn(spec.outDtype, (w) => `out[${w} >> 2u][${w} & 3u]`));
   lines.push(writeVecFn(spec, modes, r));
   lines.push(`override WG: u32 = 64u;
