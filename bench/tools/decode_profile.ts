@@ -5,7 +5,9 @@
  * attention, and everything else (elementwise, norms, rotary, copies), against the wall time of
  * the same steps. Issue 18's explanation of its decode misses.
  *
- * Usage: node dist/bench/tools/decode_profile.js --model A.gguf[,B.gguf] [--device cpu] [--steps 16] [--json out.json]
+ * `--prompt 128 --steps 1` profiles a prefill instead (the one decode step is noise beside it).
+ *
+ * Usage: node dist/bench/tools/decode_profile.js --model A.gguf[,B.gguf] [--device cpu] [--steps 16] [--prompt 16] [--json out.json]
  */
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -20,15 +22,16 @@ const arg = (name: string): string | undefined => {
 const models = (arg('--model') ?? '.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf').split(',');
 const device = (arg('--device') ?? 'cpu') as 'cpu' | 'xpu';
 const steps = Number(arg('--steps') ?? 16);
+const prompt = Number(arg('--prompt') ?? 16);
 
 const group = (name: string): 'matmul' | 'attention' | 'other' =>
   /linear|matmul|gemm|gemv|qgemm|mm/i.test(name) ? 'matmul' : /attention|sdpa|flash/i.test(name) ? 'attention' : 'other';
 
 const out = [];
 for (const path of models) {
-  const lm = await xpu.llm.load(path, { device, maxSequence: 64 });
+  const lm = await xpu.llm.load(path, { device, maxSequence: prompt + steps + 8 });
   try {
-    const ids = lm.tokenizer.encode(TEACHER_TEXT).slice(0, 16);
+    const ids = lm.tokenizer.encode(TEACHER_TEXT).slice(0, prompt);
     await lm.model.generate(ids, { maxNewTokens: 4 }); // warm-up
     const plain = await lm.model.generate(ids, { maxNewTokens: steps + 1 });
     xpu.profiler.start();
@@ -41,7 +44,9 @@ for (const path of models) {
     const row = {
       model: basename(path),
       device,
+      prompt,
       steps,
+      prefillMs: plain.timings.prefillMs,
       decodeMsPerToken: plain.timings.decodeMs / steps,
       profiledWallMs: prof.wallMs,
       profiledDecodeMsPerToken: g.timings.decodeMs / steps,
