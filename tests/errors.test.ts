@@ -299,6 +299,8 @@ const NO_TENSOR_ARGS = new Set([
   'randint', 'randperm',
   // compile takes a function (tests/compile.test.ts checks its arguments).
   'compile',
+  // A rotary module's cos/sin tables for a device and dtype (no tensor argument).
+  'nn.RotaryEmbedding.tables',
   // Grad mode takes a function.
   'noGrad', 'enableGrad', 'isGradEnabled', 'autograd.noGrad', 'autograd.enableGrad', 'autograd.isGradEnabled',
   'scope', 'isTensor', 'device', 'defaultDevice', 'ready', 'nativeInfo', 'Tensor', 'Device', 'BlockMask',
