@@ -38,17 +38,11 @@ std::shared_ptr<AttentionBackwardPlan> Plan(const Napi::CallbackInfo& info) {
   p->dq = F32Field(d, "dq", nq * p->E);
   p->dk = F32Field(d, "dk", nk * p->E);
   p->dv = F32Field(d, "dv", nk * p->Ev);
-  Napi::Value mv = d.Get("mask");
-  if (mv.IsObject()) {
-    Napi::Object m = mv.As<Napi::Object>();
-    const bool isBool = m.Get("bool").ToBoolean().Value();
-    // A bool mask is a Uint8Array (0 = masked); an additive one float32 or float16 bits.
-    StridedArg s = StridedOf(m, kOp, "mask", isBool ? kU8 : kF32OrF16, {p->B, p->H, p->L, p->S});
-    p->mask = s.array.data;
-    p->maskKind = isBool ? 2 : s.array.type == napi_float32_array ? 0 : 1;
-    p->mOff = s.offset;
-    for (int i = 0; i < 4; i++) p->ms[i] = s.strides[i];
-  }
+  const AttentionMaskArg mask = AttentionMaskField(d, kOp, {p->B, p->H, p->L, p->S});
+  p->mask = mask.data;
+  p->maskKind = mask.kind;
+  p->mOff = mask.offset;
+  for (int i = 0; i < 4; i++) p->ms[i] = mask.strides[i];
   return p;
 }
 

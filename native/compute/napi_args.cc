@@ -145,4 +145,18 @@ StridedMatrix MatrixField(const Napi::Object& desc, const char* op, const char* 
   return m;
 }
 
+AttentionMaskArg AttentionMaskField(const Napi::Object& desc, const char* op, const std::vector<int64_t>& dims) {
+  AttentionMaskArg mask;
+  Napi::Value mv = desc.Get("mask");
+  if (!mv.IsObject()) return mask;
+  Napi::Object m = mv.As<Napi::Object>();
+  const bool isBool = m.Get("bool").ToBoolean().Value();
+  StridedArg s = StridedOf(m, op, "mask", isBool ? kU8 : kF32OrF16, dims);
+  mask.data = s.array.data;
+  mask.kind = isBool ? 2 : s.array.type == napi_float32_array ? 0 : 1;
+  mask.offset = s.offset;
+  for (int i = 0; i < 4; i++) mask.strides[i] = s.strides[i];
+  return mask;
+}
+
 }  // namespace xpu::compute

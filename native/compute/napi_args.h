@@ -120,4 +120,15 @@ StridedArg StridedField(const Napi::Object& desc, const char* op, const char* na
 // present is false when optional and absent.
 StridedMatrix MatrixField(const Napi::Object& desc, const char* op, const char* name, const Dtypes& dtypes, int64_t rows, int64_t cols, bool required);
 
+// desc.mask of the attention forward and backward: absent, or { bool, data, offset, strides } over
+// [B, H, L, S]. kind: 0 float32 additive, 1 float16-bits additive, 2 bool (Uint8Array, 0 = masked),
+// -1 absent; element (b, h, i, j) at offset + b strides[0] + h strides[1] + i strides[2] + j strides[3].
+struct AttentionMaskArg {
+  int kind = -1;
+  const void* data = nullptr;
+  int64_t offset = 0;
+  int64_t strides[4] = {0, 0, 0, 0};
+};
+AttentionMaskArg AttentionMaskField(const Napi::Object& desc, const char* op, const std::vector<int64_t>& dims);
+
 }  // namespace xpu::compute
