@@ -518,3 +518,22 @@ describe.skipIf(!!mpiReady)(`a real job under attack (xpu run, MPI)${mpiReady ? 
     expect(logLines.length, context).toBeLessThanOrEqual(8); // ~290 connections were closed
   }, 160_000);
 });
+
+describe('a rank that joins after another gave up', () => {
+  it('is told the first failure when it says hello, and its requests end with that failure, not with the store closing', async () => {
+    const j = await job();
+    // Rank 1 is slow to start: its place is empty when rank 0 gives up and announces why.
+    j.ranks[1].close();
+    await eventually(() => j.server.liveRanks().length === 1, 'rank 1 left the roster');
+    j.server.announceFailure(0, 'timeout', 'initProcessGroup', 'rank 1 of 2 did not arrive within the timeout');
+    j.server.announceFailure(0, 'engine', 'allReduce', 'a second failure, not the first');
+    const late = await j.client();
+    expect(late.failure, 'the broadcast went out before this rank joined').toBeNull();
+    await late.hello(1);
+    await eventually(() => late.failure !== null, 'the failure reached the late rank');
+    expect(late.failure!.kind).toBe('timeout');
+    expect(late.failure!.message).toMatch(/rank 0 gave up first: rank 1 of 2 did not arrive/);
+    const err = await late.set('arrived/1', '1').then(() => null, (e: unknown) => e);
+    expect(err).toBe(late.failure);
+  });
+});

@@ -268,6 +268,8 @@ export class TcpStore {
 
   /** Sends one request; `ms` bounds the wait on this side too (the server may be gone). */
   #request(op: string, payload: Payload, ms: number): Promise<Response> {
+    // Another rank ended the job: a request now would only wait for rank 0 to close the store.
+    if (this.#failure) return Promise.reject(this.#failure);
     if (this.#socket.destroyed) {
       return Promise.reject(this.#closeReason ? this.#error(op, this.#closeReason.message, this.#closeReason.kind) : this.#error(op, `the store at ${this.host}:${this.port} is not connected`, 'store'));
     }

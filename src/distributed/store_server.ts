@@ -7,6 +7,8 @@ import {
   MAX_FAILURE_TEXT, type ErrorCode, type ErrorResponse, type FailureKind, type Request, type Response, type ServerEvent,
 } from './store_protocol.js';
 
+type FailedEvent = Extract<ServerEvent, { event: 'failed' }>;
+
 /**
  * The rendezvous store's server, run by rank 0 (as PyTorch's TCPStore on the master): a key-value
  * map with blocking get/wait, counters, and a liveness roster. It listens on MASTER_ADDR only,
@@ -95,6 +97,8 @@ export class StoreServer {
   #ready = 0;
   readonly #dropped: Partial<Record<DropReason, number>> = {};
   #refused = 0;
+  /** The first failure announced: a rank that joins later is told at once (see hello). */
+  #failure: FailedEvent | null = null;
   readonly #logged = new Set<string>();
   #closed = false;
 
@@ -333,7 +337,14 @@ export class StoreServer {
    * kernel before this returns), so they are on their way before rank 0 exits and closes the store.
    */
   announceFailure(rank: number, kind: FailureKind, where: string, error: string): void {
-    this.#broadcast({ event: 'failed', rank, kind, where, error: error.slice(0, MAX_FAILURE_TEXT) }, rank);
+    const msg: FailedEvent = { event: 'failed', rank, kind, where, error: error.slice(0, MAX_FAILURE_TEXT) };
+    this.#failure ??= msg;
+    this.#broadcast(msg, rank);
+  }
+
+  /** Sends one event to one connection (a rank that joined after the event was broadcast). */
+  #tell(c: Conn, ev: ServerEvent): void {
+    if (!c.dropped && !c.socket.destroyed) c.socket.write(encodeFrame(ev));
   }
 
   #reply(c: Conn, r: Response): void {
@@ -433,7 +444,11 @@ export class StoreServer {
           return this.#refuse(c, m.id, 'conflict', `rank ${m.rank} already joined from ${other.remote} (two processes started as the same rank?)`, { arg: 'rank', expected: 'a rank no live process holds', got: String(m.rank) });
         }
         c.roster = { rank: m.rank, bye: false };
-        return this.#reply(c, { id: m.id, ok: true });
+        this.#reply(c, { id: m.id, ok: true });
+        // A rank that arrives after another gave up (its start was slow) learns why now, not
+        // from the store closing a moment later when rank 0 exits ('peer-lost', without the cause).
+        if (this.#failure && this.#failure.rank !== m.rank) this.#tell(c, this.#failure);
+        return;
       }
       case 'bye':
         if (c.roster) c.roster.bye = true;
