@@ -24,7 +24,17 @@ import { runJob } from '../src/cli/run.js';
 import { baselineBinary, parseRows, runBaseline } from './collectives/baseline.js';
 import { writeChart } from './collectives/chart.js';
 import { MissingOptionalPackage } from './lib/optional.js';
-import { busFactor, COLLS, FULL_SIZES, iterations, QUICK_SIZES, TARGET_BYTES, type RankPlan, type Row, type SizeSpec } from './collectives/plan.js';
+import {
+  busFactor,
+  COLLS,
+  FULL_SIZES,
+  iterations,
+  QUICK_SIZES,
+  TARGET_BYTES,
+  type RankPlan,
+  type Row,
+  type SizeSpec,
+} from './collectives/plan.js';
 import { printTable } from './collectives/report.js';
 import { median, statsOf } from './collectives/stats.js';
 
@@ -50,11 +60,17 @@ const log = (line: string) => process.stdout.write(line + '\n');
 async function runOurs(n: number, plan: RankPlan, backend: 'mpi' | 'ccl'): Promise<Row[]> {
   let text = '';
   const code = await runJob({
-    nproc: n, backend, script: RANK_SCRIPT, args: [JSON.stringify(plan)], timeout: 0, masterAddr: '127.0.0.1',
+    nproc: n,
+    backend,
+    script: RANK_SCRIPT,
+    args: [JSON.stringify(plan)],
+    timeout: 0,
+    masterAddr: '127.0.0.1',
     env: plan.devices.includes('xpu') ? {} : { XPU_DEVICE: 'cpu' },
     out: (line, stream) => {
       text += line + '\n';
-      if (!line.includes(' ROW {') && !/Warning: max/.test(line)) (stream === 'stdout' ? process.stdout : process.stderr).write(line + '\n');
+      if (!line.includes(' ROW {') && !/Warning: max/.test(line))
+        (stream === 'stdout' ? process.stdout : process.stderr).write(line + '\n');
     },
   });
   if (code !== 0) throw new Error(`the benchmark ranks failed (exit ${code})`);
@@ -63,7 +79,9 @@ async function runOurs(n: number, plan: RankPlan, backend: 'mpi' | 'ccl'): Promi
 
 function gitCommit(): string {
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
   } catch {
     return 'unknown';
   }
@@ -89,11 +107,14 @@ export async function run(opts: CollectivesOptions): Promise<void> {
     log('collectives: skipped, the native addon has no oneCCL (scripts/fetch-oneccl.sh, then npm run build:native)');
     return;
   }
-  const engine = backend === 'ccl' ? `oneCCL ${native.build.ccl.version ?? ''}`.trim() : (native.build.mpi.library ?? native.build.mpi.version);
+  const engine =
+    backend === 'ccl' ? `oneCCL ${native.build.ccl.version ?? ''}`.trim() : (native.build.mpi.library ?? native.build.mpi.version);
   const sizes: SizeSpec[] = (opts.quick ? QUICK_SIZES : FULL_SIZES).map((bytes) => ({ bytes, ...iterations(bytes, opts.quick) }));
   const started = new Date();
   const load0 = loadavg()[0];
-  log(`collectives: ${n} ranks (${backend === 'ccl' ? 'oneCCL, ranks started by xpu run' : 'mpirun'}), devices ${devices.join(', ')}, ${sizes.length} sizes ${sizes[0].bytes} B .. ${sizes.at(-1)!.bytes / 2 ** 20} MiB`);
+  log(
+    `collectives: ${n} ranks (${backend === 'ccl' ? 'oneCCL, ranks started by xpu run' : 'mpirun'}), devices ${devices.join(', ')}, ${sizes.length} sizes ${sizes[0].bytes} B .. ${sizes.at(-1)!.bytes / 2 ** 20} MiB`,
+  );
 
   const binary = baselineBinary(ROOT);
   const ours = await runOurs(n, { colls: [...COLLS], devices: ['cpu'], sizes }, backend);
@@ -108,20 +129,30 @@ export async function run(opts: CollectivesOptions): Promise<void> {
     alt.base.push(...(await runBaseline(binary, n, [target])));
     alt.ours.push(...(await runOurs(n, { colls: ['allReduce'], devices: ['cpu'], sizes: [target] }, backend)));
   }
-  const targetRows = [...ours, ...base, ...alt.ours, ...alt.base].filter((r) => r.coll === 'allReduce' && r.device === 'cpu' && r.bytes === TARGET_BYTES);
+  const targetRows = [...ours, ...base, ...alt.ours, ...alt.base].filter(
+    (r) => r.coll === 'allReduce' && r.device === 'cpu' && r.bytes === TARGET_BYTES,
+  );
   // Two views of the same runs: the median over runs of busbw from each run's mean time (what
   // nccl-tests prints), and busbw from the best iteration of all runs (least disturbed by the
   // other processes on a shared machine).
   const summary = [false, true].map((inPlace) => {
     const rows = (impl: Row['impl']) => targetRows.filter((r) => r.impl === impl && r.inPlace === inPlace);
     const busbw = (impl: Row['impl']) => median(rows(impl).map((r) => statsOf(r, n).busbw));
-    const best = (impl: Row['impl']) => Math.max(...rows(impl).map((r) => (r.bytes / (statsOf(r, n).t_min_us * 1e-6) / 1e9) * busFactor('allReduce', n)));
+    const best = (impl: Row['impl']) =>
+      Math.max(...rows(impl).map((r) => (r.bytes / (statsOf(r, n).t_min_us * 1e-6) / 1e9) * busFactor('allReduce', n)));
     const [o, b, ob, bb] = [busbw('xpu.dist'), busbw('c++ baseline'), best('xpu.dist'), best('c++ baseline')];
     return {
-      inPlace, bytes: TARGET_BYTES, runs: rows('xpu.dist').length,
-      busbw_ours: o, busbw_baseline: b, ratio: o / b,
-      best_busbw_ours: ob, best_busbw_baseline: bb, best_ratio: ob / bb,
-      target: 0.9, met: o / b >= 0.9,
+      inPlace,
+      bytes: TARGET_BYTES,
+      runs: rows('xpu.dist').length,
+      busbw_ours: o,
+      busbw_baseline: b,
+      ratio: o / b,
+      best_busbw_ours: ob,
+      best_busbw_baseline: bb,
+      best_ratio: ob / bb,
+      target: 0.9,
+      met: o / b >= 0.9,
     };
   });
 
@@ -129,8 +160,10 @@ export async function run(opts: CollectivesOptions): Promise<void> {
   log('');
   log(`# target: allReduce float32 sum, 64 MiB, ${n} ranks, cpu tensors; ${summary[0].runs} runs each, alternating with the C++ baseline`);
   for (const s of summary) {
-    log(`#   ${s.inPlace ? 'in-place    ' : 'out-of-place'}  median busbw: xpu.dist ${s.busbw_ours.toFixed(3)} GB/s, C++ ${s.busbw_baseline.toFixed(3)} GB/s: ${s.ratio.toFixed(3)}x (${s.met ? 'meets' : 'misses'} >= 0.9x);` +
-      ` best iteration: ${s.best_busbw_ours.toFixed(3)} vs ${s.best_busbw_baseline.toFixed(3)} GB/s: ${s.best_ratio.toFixed(3)}x`);
+    log(
+      `#   ${s.inPlace ? 'in-place    ' : 'out-of-place'}  median busbw: xpu.dist ${s.busbw_ours.toFixed(3)} GB/s, C++ ${s.busbw_baseline.toFixed(3)} GB/s: ${s.ratio.toFixed(3)}x (${s.met ? 'meets' : 'misses'} >= 0.9x);` +
+        ` best iteration: ${s.best_busbw_ours.toFixed(3)} vs ${s.best_busbw_baseline.toFixed(3)} GB/s: ${s.best_ratio.toFixed(3)}x`,
+    );
   }
   const wrong = [...ours, ...base].reduce((a, r) => a + r.wrong, 0);
   log(`# #wrong over all rows: ${wrong}`);
@@ -144,9 +177,16 @@ export async function run(opts: CollectivesOptions): Promise<void> {
       backend,
       engine,
       baselineEngine: native.build.mpi.library ?? native.build.mpi.version,
-      host: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadavg: { start: load0, end: loadavg()[0] } },
+      host: {
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model,
+        memGiB: Math.round(totalmem() / 2 ** 30),
+        node: process.version,
+        loadavg: { start: load0, end: loadavg()[0] },
+      },
       xpuDevice: devices.includes('xpu') ? xpu.accelerator.getDeviceName() : null,
-      method: 'per iteration: barrier, then the call; the slowest rank\'s time is kept; time = mean over iterations; algbw = bytes / time; busbw = algbw x factor (nccl-tests)',
+      method:
+        "per iteration: barrier, then the call; the slowest rank's time is kept; time = mean over iterations; algbw = bytes / time; busbw = algbw x factor (nccl-tests)",
       target: summary,
       rows: [...ours, ...base].map((r) => ({ ...r, ...statsOf(r, n) })),
       targetRuns: [...alt.ours, ...alt.base].map((r) => ({ ...r, ...statsOf(r, n) })),
@@ -154,7 +194,12 @@ export async function run(opts: CollectivesOptions): Promise<void> {
     writeFileSync(opts.json, JSON.stringify(report, null, 1) + '\n');
     const svg = opts.json.replace(/(\.json)?$/, '.svg');
     try {
-      await writeChart(svg, [...ours, ...base].filter((r) => !r.inPlace || r.coll === 'allReduce'), n, `busbw, ${n} ranks, ${report.engine}`);
+      await writeChart(
+        svg,
+        [...ours, ...base].filter((r) => !r.inPlace || r.coll === 'allReduce'),
+        n,
+        `busbw, ${n} ranks, ${report.engine}`,
+      );
       log(`wrote ${opts.json} and ${svg}`);
     } catch (e) {
       // The chart is extra: without the optional charting packages the JSON still stands.

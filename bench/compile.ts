@@ -77,7 +77,7 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
   return {
     cases,
     notes: [
-      'chain10 bytes are what the fused kernel must move (x and y read, the output written); eager moves 10 kernels\' worth',
+      "chain10 bytes are what the fused kernel must move (x and y read, the output written); eager moves 10 kernels' worth",
       `replay100: time per captured op over ${REPLAY_CALLS} calls and one wait (no read-back); compiled fuses the 100 ops into one kernel`,
     ],
     settings: { chainElements: CHAIN_N, chainOps: CHAIN_OPS, smallElements: SMALL_N, smallOps: SMALL_OPS, repeat },
@@ -86,16 +86,32 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
 
 function chainCase(device: DeviceName, repeat: RepeatOptions): BenchCase {
   return {
-    kernel: 'chain10', device, dtype: 'float32', size: CHAIN_N, shape: `x, y [${CHAIN_N}]: ${CHAIN_OPS} elementwise ops`,
-    flops: CHAIN_OPS * CHAIN_N, bytes: 3 * 4 * CHAIN_N, writeBytes: 4 * CHAIN_N, repeat, variants,
+    kernel: 'chain10',
+    device,
+    dtype: 'float32',
+    size: CHAIN_N,
+    shape: `x, y [${CHAIN_N}]: ${CHAIN_OPS} elementwise ops`,
+    flops: CHAIN_OPS * CHAIN_N,
+    bytes: 3 * 4 * CHAIN_N,
+    writeBytes: 4 * CHAIN_N,
+    repeat,
+    variants,
     setup: () => chainWorkload(device),
   };
 }
 
 function replayCase(device: DeviceName, repeat: RepeatOptions): BenchCase {
   return {
-    kernel: 'replay100', device, dtype: 'float32', size: SMALL_N, shape: `x [${SMALL_N}]: ${SMALL_OPS} dependent ops, ${REPLAY_CALLS} calls, one wait`,
-    metric: 'latency', flops: SMALL_N, bytes: 2 * 4 * SMALL_N, repeat, gpuTime: false,
+    kernel: 'replay100',
+    device,
+    dtype: 'float32',
+    size: SMALL_N,
+    shape: `x [${SMALL_N}]: ${SMALL_OPS} dependent ops, ${REPLAY_CALLS} calls, one wait`,
+    metric: 'latency',
+    flops: SMALL_N,
+    bytes: 2 * 4 * SMALL_N,
+    repeat,
+    gpuTime: false,
     variants: [
       ...variants,
       { name: 'compiled (no fusion)', apply: () => ((mode = 'unfused'), () => undefined) },
@@ -128,7 +144,11 @@ function chainWorkload(device: DeviceName): Workload {
         const got = ((await last!.data()) as Float32Array).subarray(0, CHECK_N);
         const xs = (await x.data()) as Float32Array;
         const ys = (await y.data()) as Float32Array;
-        return compare(got, Float64Array.from({ length: CHECK_N }, (_, i) => chainRef(xs[i], ys[i])), BOUND);
+        return compare(
+          got,
+          Float64Array.from({ length: CHECK_N }, (_, i) => chainRef(xs[i], ys[i])),
+          BOUND,
+        );
       } catch (e) {
         return failedCheck(e, BOUND);
       }

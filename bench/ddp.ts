@@ -38,7 +38,12 @@ async function runRanks(n: number, plan: DdpPlan, backend: 'mpi' | 'ccl'): Promi
   let row: DdpRow | null = null;
   let text = '';
   const code = await runJob({
-    nproc: n, backend, script: RANK_SCRIPT, args: [JSON.stringify(plan)], timeout: 0, masterAddr: '127.0.0.1',
+    nproc: n,
+    backend,
+    script: RANK_SCRIPT,
+    args: [JSON.stringify(plan)],
+    timeout: 0,
+    masterAddr: '127.0.0.1',
     env: plan.device === 'xpu' ? {} : { XPU_DEVICE: 'cpu' },
     out: (line) => {
       const i = line.indexOf('ROW {');
@@ -79,15 +84,22 @@ export async function run(opts: DdpOptions): Promise<void> {
     const shape = device === 'cpu' ? { width: 512, depth: 4, batch: 64 } : { width: 256, depth: 3, batch: 32 };
     const steps = opts.quick ? { warmup: 2, steps: 5 } : { warmup: 3, steps: 15 };
     for (const n of rankCounts) {
-      for (const [mode, cap] of [['local', 25], ['ddp', 25], ['ddp', 0.25]] as [DdpMode, number][]) {
+      for (const [mode, cap] of [
+        ['local', 25],
+        ['ddp', 25],
+        ['ddp', 0.25],
+      ] as [DdpMode, number][]) {
         const row = await runRanks(n, { device, ...shape, ...steps, mode, bucketCapMb: cap }, backend);
         rows.push(row);
-        log(`ddp: ${device} ${n} rank(s) ${mode}${mode === 'ddp' ? ` (bucketCapMb ${cap}, ${row.buckets} buckets)` : ''}: ${median(row.stepMs).toFixed(2)} ms/step`);
+        log(
+          `ddp: ${device} ${n} rank(s) ${mode}${mode === 'ddp' ? ` (bucketCapMb ${cap}, ${row.buckets} buckets)` : ''}: ${median(row.stepMs).toFixed(2)} ms/step`,
+        );
       }
     }
   }
   const summary = devices.flatMap((device) => {
-    const of = (n: number, mode: DdpMode, cap = 25) => rows.find((r) => r.device === device && r.ranks === n && r.mode === mode && r.bucketCapMb === cap);
+    const of = (n: number, mode: DdpMode, cap = 25) =>
+      rows.find((r) => r.device === device && r.ranks === n && r.mode === mode && r.bucketCapMb === cap);
     const alone = of(1, 'local');
     return rankCounts.map((n) => {
       const ddp = of(n, 'ddp')!;
@@ -95,9 +107,16 @@ export async function run(opts: DdpOptions): Promise<void> {
       const small = of(n, 'ddp', 0.25)!;
       const t = median(ddp.stepMs);
       return {
-        device, ranks: n, stepMs: t, localStepMs: median(local.stepMs), smallBucketStepMs: median(small.stepMs),
-        backwardMs: median(ddp.backwardMs), waitMs: median(ddp.waitMs), bareAllReduceMs: median(ddp.bareAllReduceMs),
-        cpuMs: median(ddp.cpuMs), localCpuMs: median(local.cpuMs),
+        device,
+        ranks: n,
+        stepMs: t,
+        localStepMs: median(local.stepMs),
+        smallBucketStepMs: median(small.stepMs),
+        backwardMs: median(ddp.backwardMs),
+        waitMs: median(ddp.waitMs),
+        bareAllReduceMs: median(ddp.bareAllReduceMs),
+        cpuMs: median(ddp.cpuMs),
+        localCpuMs: median(local.cpuMs),
         rowsPerS: (n * ddp.batch * 1000) / t,
         efficiency: alone ? median(alone.stepMs) / t : NaN,
         overhead: t / median(local.stepMs),
@@ -105,17 +124,29 @@ export async function run(opts: DdpOptions): Promise<void> {
     });
   });
   log('');
-  log(`| device | ranks | step ms (ddp) | of which fwd+bwd / wait after bwd | bare all-reduce ms | step ms (local) | ddp / local | CPU ms/step ddp / local | rows/s | scaling efficiency | step ms, 0.25 MiB buckets |`);
+  log(
+    `| device | ranks | step ms (ddp) | of which fwd+bwd / wait after bwd | bare all-reduce ms | step ms (local) | ddp / local | CPU ms/step ddp / local | rows/s | scaling efficiency | step ms, 0.25 MiB buckets |`,
+  );
   log(`|---|---|---|---|---|---|---|---|---|---|---|`);
   for (const s of summary) {
-    log(`| ${s.device} | ${s.ranks} | ${s.stepMs.toFixed(2)} | ${s.backwardMs.toFixed(1)} / ${s.waitMs.toFixed(1)} | ${s.bareAllReduceMs.toFixed(1)} | ${s.localStepMs.toFixed(2)} | ${s.overhead.toFixed(2)}x | ${s.cpuMs.toFixed(1)} / ${s.localCpuMs.toFixed(1)} | ${s.rowsPerS.toFixed(0)} | ${s.efficiency.toFixed(2)} | ${s.smallBucketStepMs.toFixed(2)} |`);
+    log(
+      `| ${s.device} | ${s.ranks} | ${s.stepMs.toFixed(2)} | ${s.backwardMs.toFixed(1)} / ${s.waitMs.toFixed(1)} | ${s.bareAllReduceMs.toFixed(1)} | ${s.localStepMs.toFixed(2)} | ${s.overhead.toFixed(2)}x | ${s.cpuMs.toFixed(1)} / ${s.localCpuMs.toFixed(1)} | ${s.rowsPerS.toFixed(0)} | ${s.efficiency.toFixed(2)} | ${s.smallBucketStepMs.toFixed(2)} |`,
+    );
   }
   log(`# ${cpus().length} CPU cores (${cpus()[0]?.model ?? '?'}), load ${load0.toFixed(1)} at start; backend ${backend}`);
   if (opts.json) {
     const report = {
-      suite: 'ddp', backend, date: new Date().toISOString(), cores: cpus().length, cpu: cpus()[0]?.model, loadStart: load0, loadEnd: loadavg()[0],
-      method: 'weak scaling: fixed rows per rank; per step the slowest rank\'s time (forward, backward, averaging, SGD step, read of one parameter), median over steps; efficiency = 1-rank local step / N-rank ddp step',
-      summary, rows,
+      suite: 'ddp',
+      backend,
+      date: new Date().toISOString(),
+      cores: cpus().length,
+      cpu: cpus()[0]?.model,
+      loadStart: load0,
+      loadEnd: loadavg()[0],
+      method:
+        "weak scaling: fixed rows per rank; per step the slowest rank's time (forward, backward, averaging, SGD step, read of one parameter), median over steps; efficiency = 1-rank local step / N-rank ddp step",
+      summary,
+      rows,
     };
     writeFileSync(opts.json, JSON.stringify(report, null, 1) + '\n');
     log(`wrote ${opts.json}`);

@@ -14,7 +14,15 @@ import { peerForSuite, type TfjsPeer } from './lib/tfjs_peer.js';
 import type { BenchCase, DeviceName, Suite, SuiteContext, SuitePlan } from './suite.js';
 import { ITEM_BYTES, OPS, ROW, add, type FloatDType, type OpCase } from './elementwise/ops.js';
 import { MORE_OPS } from './elementwise/ops_more.js';
-import { CHAIN_ELEMENTS, CHAIN_KERNEL, CHAIN_SHAPE, chainBytes, tfjsChainWorkload, xpuChainWorkload, type ChainVariant } from './elementwise/overhead.js';
+import {
+  CHAIN_ELEMENTS,
+  CHAIN_KERNEL,
+  CHAIN_SHAPE,
+  chainBytes,
+  tfjsChainWorkload,
+  xpuChainWorkload,
+  type ChainVariant,
+} from './elementwise/overhead.js';
 import { pollVariants } from './elementwise/polling.js';
 import { hasTfjsTwin, opWorkload, tfjsOpWorkload } from './elementwise/throughput.js';
 import { numpyOpWorkload } from './elementwise/numpy.js';
@@ -46,7 +54,11 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
   const pollRepeat: RepeatOptions = ctx.quick ? { warmup: 1, reps: 3 } : { warmup: 1, reps: 5 };
 
   const hasXpu = ctx.devices.includes('xpu');
-  const { peer, peers } = await peerForSuite(ctx.peers && hasXpu, notes, 'same Dawn instance and adapter as xpu, same process; shares the poll strategy');
+  const { peer, peers } = await peerForSuite(
+    ctx.peers && hasXpu,
+    notes,
+    'same Dawn instance and adapter as xpu, same process; shares the poll strategy',
+  );
 
   // numpy beside the cpu rows (float32): a python child timing its own calls.
   let numpy: NumpyPeer | null = null;
@@ -55,7 +67,11 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
     if (typeof np === 'string') notes.push(`numpy rows skipped: ${np}`);
     else {
       numpy = np.peer;
-      peers.push({ impl: 'numpy', ...np.info, note: 'numpy ufuncs / reductions in a python child, timed there (perf_counter per call); softmax and layerNorm as a numpy user writes them (scipy.special.softmax\'s formulation)' });
+      peers.push({
+        impl: 'numpy',
+        ...np.info,
+        note: "numpy ufuncs / reductions in a python child, timed there (perf_counter per call); softmax and layerNorm as a numpy user writes them (scipy.special.softmax's formulation)",
+      });
     }
   }
 
@@ -67,7 +83,8 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
       for (const dtype of dtypes) for (const n of sizes) cases.push(throughputCase(c, device, dtype, n, targetBytes, peer, numpy));
     }
   }
-  if (ctx.devices.includes('cpu') && sizes.some((n) => n > CPU_MAX_ELEMENTS)) notes.push(`cpu sizes capped at ${sizeLabel(CPU_MAX_ELEMENTS)} elements`);
+  if (ctx.devices.includes('cpu') && sizes.some((n) => n > CPU_MAX_ELEMENTS))
+    notes.push(`cpu sizes capped at ${sizeLabel(CPU_MAX_ELEMENTS)} elements`);
   if (sizes.some((n) => n % ROW)) notes.push(`softmax and layerNorm need sizes that are a multiple of the row length ${ROW}`);
 
   // The chains and the poll sweep measure per-op cost and waiting, in f32: they run when f32 does.
@@ -92,29 +109,55 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
     peers,
     dispose: async () => numpy?.close(),
     settings: {
-      sizes, dtypes, cpuMaxElements: CPU_MAX_ELEMENTS, rowLength: ROW, targetBytesPerGpuRun: targetBytes, chainRepeat, pollRepeat, pollAddElements: pollN ?? null,
+      sizes,
+      dtypes,
+      cpuMaxElements: CPU_MAX_ELEMENTS,
+      rowLength: ROW,
+      targetBytesPerGpuRun: targetBytes,
+      chainRepeat,
+      pollRepeat,
+      pollAddElements: pollN ?? null,
       defaultPoll: getPollStrategy(),
-      method: 'GPU: several ops recorded per run (inputs rotated among sets spanning twice the last-level cache, >= 96 MiB), then one accelerator.synchronize() (tfjs: end pass + submitQueue + onSubmittedWorkDone); chains: 1,000 dependent ops then one read-back; poll strategies are variants timed round-robin',
+      method:
+        'GPU: several ops recorded per run (inputs rotated among sets spanning twice the last-level cache, >= 96 MiB), then one accelerator.synchronize() (tfjs: end pass + submitQueue + onSubmittedWorkDone); chains: 1,000 dependent ops then one read-back; poll strategies are variants timed round-robin',
     },
   };
 }
 
-function throughputCase(c: OpCase, device: DeviceName, dtype: FloatDType, n: number, targetBytes: number, peer: TfjsPeer | null, numpy: NumpyPeer | null = null): BenchCase {
+function throughputCase(
+  c: OpCase,
+  device: DeviceName,
+  dtype: FloatDType,
+  n: number,
+  targetBytes: number,
+  peer: TfjsPeer | null,
+  numpy: NumpyPeer | null = null,
+): BenchCase {
   const item = ITEM_BYTES[dtype];
   const base: BenchCase = {
-    kernel: c.name, device, dtype, size: n, shape: `[${c.shape(n).join(', ')}]`,
+    kernel: c.name,
+    device,
+    dtype,
+    size: n,
+    shape: `[${c.shape(n).join(', ')}]`,
     // Every op writes one output of n elements; the rest of its traffic is reads.
-    flops: c.flops(n), bytes: c.traffic(n) * item, writeBytes: n * item,
+    flops: c.flops(n),
+    bytes: c.traffic(n) * item,
+    writeBytes: n * item,
     setup: () => opWorkload(c, device, n, dtype, targetBytes),
   };
   if (n % c.multipleOf) return { ...base, shape: `[${n}]`, skip: `size is not a multiple of ${c.multipleOf}` };
   if (device === 'cpu' && n > CPU_MAX_ELEMENTS) return { ...base, skip: `cpu sizes are capped at ${sizeLabel(CPU_MAX_ELEMENTS)}` };
   if (device === 'xpu' && peer && dtype === 'float32' && hasTfjsTwin(c)) {
     // tfjs would hit a validation error, not a typed one, above its binding limit: do not try.
-    const tooBig = 4 * n > peer.maxBindingBytes ? `above the adapter's maxStorageBufferBindingSize (${peer.maxBindingBytes} bytes per tensor): not attempted` : undefined;
+    const tooBig =
+      4 * n > peer.maxBindingBytes
+        ? `above the adapter's maxStorageBufferBindingSize (${peer.maxBindingBytes} bytes per tensor): not attempted`
+        : undefined;
     base.peers = [{ impl: 'tfjs-webgpu', setup: () => tfjsOpWorkload(peer, c, n, targetBytes), skip: tooBig }];
   }
-  if (device === 'cpu' && numpy && dtype === 'float32' && OPS.includes(c)) base.peers = [{ impl: 'numpy', setup: () => numpyOpWorkload(numpy, c, n, dtype) }];
+  if (device === 'cpu' && numpy && dtype === 'float32' && OPS.includes(c))
+    base.peers = [{ impl: 'numpy', setup: () => numpyOpWorkload(numpy, c, n, dtype) }];
   // cpu rows take milliseconds: more rounds, so a busy box's interruptions move the medians less.
   if (device === 'cpu') base.repeat = { warmup: 2, reps: 21 };
   return base;
@@ -122,8 +165,15 @@ function throughputCase(c: OpCase, device: DeviceName, dtype: FloatDType, n: num
 
 function chainCase(device: DeviceName, variant: ChainVariant, repeat: RepeatOptions, peer: TfjsPeer | null): BenchCase {
   return {
-    kernel: CHAIN_KERNEL[variant], device, dtype: 'float32', size: CHAIN_ELEMENTS, shape: CHAIN_SHAPE[variant],
-    metric: 'latency', flops: CHAIN_ELEMENTS, bytes: chainBytes(variant), repeat,
+    kernel: CHAIN_KERNEL[variant],
+    device,
+    dtype: 'float32',
+    size: CHAIN_ELEMENTS,
+    shape: CHAIN_SHAPE[variant],
+    metric: 'latency',
+    flops: CHAIN_ELEMENTS,
+    bytes: chainBytes(variant),
+    repeat,
     // The profiler's own cost per launch would be part of what this row measures.
     gpuTime: false,
     setup: () => xpuChainWorkload(device, variant),

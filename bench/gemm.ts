@@ -31,7 +31,17 @@ import type { PeerImpl } from './suite.js';
 import type { RepeatOptions } from './lib/timing.js';
 import type { BenchCase, DeviceName, Suite, SuiteContext, SuitePlan } from './suite.js';
 import { smallMVariants, strategyVariants } from './gemm/variants.js';
-import { BOUND, gemmBytes, gemmFlops, gemmWriteBytes, tfjsGemmWorkload, unitsFor, xpuGemmWorkload, type GemmDType, type GemmShape } from './gemm/workloads.js';
+import {
+  BOUND,
+  gemmBytes,
+  gemmFlops,
+  gemmWriteBytes,
+  tfjsGemmWorkload,
+  unitsFor,
+  xpuGemmWorkload,
+  type GemmDType,
+  type GemmShape,
+} from './gemm/workloads.js';
 
 const FULL_SIZES = [256, 512, 1024, 2048];
 const QUICK_SIZES = [256, 512];
@@ -43,7 +53,11 @@ const CPU_NATIVE_SIZES = [256, 512, 1024, 2048, 4096];
 const CPU_NATIVE_QUICK_SIZES = [256, 512, 1024];
 /** LLM linear layers on cpu: x[M, K] @ w[N, K]^T (w as a Linear stores it), f32. */
 const LLM_M = [1, 16, 128, 2048];
-const LLM_NK: [number, number][] = [[4096, 4096], [14336, 4096], [4096, 14336]];
+const LLM_NK: [number, number][] = [
+  [4096, 4096],
+  [14336, 4096],
+  [4096, 14336],
+];
 const LLM_QUICK_M = [1, 128];
 const LLM_QUICK_NK: [number, number][] = [[4096, 4096]];
 /** Above this many flops a run takes most of a second on cpu: fewer repeats. */
@@ -56,7 +70,8 @@ const BIG_REPEAT: RepeatOptions = { warmup: 1, reps: 3 };
 
 export const suite: Suite = {
   name: 'gemm',
-  description: 'matmul GFLOP/s (square f32/f16) against tfjs-webgpu and onnxruntime-webgpu; register vs shared-memory vs naive strategies; small-M decode (split-K); cpu (oneDNN) against numpy and onnxruntime-cpu, square and LLM shapes',
+  description:
+    'matmul GFLOP/s (square f32/f16) against tfjs-webgpu and onnxruntime-webgpu; register vs shared-memory vs naive strategies; small-M decode (split-K); cpu (oneDNN) against numpy and onnxruntime-cpu, square and LLM shapes',
   plan,
 };
 
@@ -77,14 +92,18 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
   const hasXpu = ctx.devices.includes('xpu');
   const strategy = hasXpu ? defaultStrategy() : undefined;
 
-  const { peer, peers } = await peerForSuite(ctx.peers && hasXpu, notes, 'tf.matMul on the same Dawn instance and adapter as xpu, same process; float32 only (tfjs has no float16)');
+  const { peer, peers } = await peerForSuite(
+    ctx.peers && hasXpu,
+    notes,
+    'tf.matMul on the same Dawn instance and adapter as xpu, same process; float32 only (tfjs has no float16)',
+  );
   const hasCpu = ctx.devices.includes('cpu');
   const cpuNative = nativeGemmUnavailable() === null;
   const cpuPeers = ctx.peers && (hasCpu || hasXpu) ? await loadCpuPeers(hasCpu, hasXpu, notes, peers) : NO_PEERS;
 
   const cases: BenchCase[] = [];
   for (const device of ctx.devices) {
-    const deviceSizes = device === 'cpu' && cpuNative ? ctx.sizes ?? (ctx.quick ? CPU_NATIVE_QUICK_SIZES : CPU_NATIVE_SIZES) : sizes;
+    const deviceSizes = device === 'cpu' && cpuNative ? (ctx.sizes ?? (ctx.quick ? CPU_NATIVE_QUICK_SIZES : CPU_NATIVE_SIZES)) : sizes;
     for (const dtype of dtypes) {
       for (const n of deviceSizes) {
         const shape: GemmShape = { m: n, n, k: n, op: 'matmul' };
@@ -104,7 +123,13 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
         // The strategies, round-robin among themselves (tfjs is not re-run per strategy).
         if (device === 'xpu' && strategy) {
           const variants = strategyVariants(strategy.variant);
-          cases.push({ ...base, kernel: 'matmul-strategy', repeat, variants, setup: () => xpuGemmWorkload(device, shape, dtype, variants) });
+          cases.push({
+            ...base,
+            kernel: 'matmul-strategy',
+            repeat,
+            variants,
+            setup: () => xpuGemmWorkload(device, shape, dtype, variants),
+          });
         }
       }
     }
@@ -114,13 +139,24 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
       for (const m of DECODE_M) {
         const shape: GemmShape = { m, n: DECODE_K, k: DECODE_K, op: 'linear' };
         const base: BenchCase = {
-          kernel: 'linear-decode', device: 'xpu', dtype, size: m, sizeLabel: `M=${m}`,
+          kernel: 'linear-decode',
+          device: 'xpu',
+          dtype,
+          size: m,
+          sizeLabel: `M=${m}`,
           shape: `x [${m}, ${DECODE_K}] @ w[${DECODE_K}, ${DECODE_K}]^T`,
-          flops: gemmFlops(shape), bytes: gemmBytes(shape, dtype), writeBytes: gemmWriteBytes(shape, dtype), repeat: BIG_REPEAT,
+          flops: gemmFlops(shape),
+          bytes: gemmBytes(shape, dtype),
+          writeBytes: gemmWriteBytes(shape, dtype),
+          repeat: BIG_REPEAT,
           note: 'weight-read bound: GB/s is the figure of merit',
           setup: () => xpuGemmWorkload('xpu', shape, dtype),
         };
-        cases.push({ ...base, peers: peer && dtype === 'float32' ? [{ impl: 'tfjs-webgpu', setup: () => tfjsGemmWorkload(peer as TfjsPeer, shape) }] : undefined });
+        cases.push({
+          ...base,
+          peers:
+            peer && dtype === 'float32' ? [{ impl: 'tfjs-webgpu', setup: () => tfjsGemmWorkload(peer as TfjsPeer, shape) }] : undefined,
+        });
         const variants = smallMVariants();
         cases.push({ ...base, kernel: 'linear-decode-strategy', variants, setup: () => xpuGemmWorkload('xpu', shape, dtype, variants) });
       }
@@ -132,8 +168,15 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
       for (const m of ctx.quick ? LLM_QUICK_M : LLM_M) {
         const shape: GemmShape = { m, n, k, op: 'linear' };
         cases.push({
-          kernel: 'linear-llm', device: 'cpu', dtype: 'float32', size: m, sizeLabel: `M=${m} ${n}x${k}`,
-          shape: `x [${m}, ${k}] @ w[${n}, ${k}]^T`, flops: gemmFlops(shape), bytes: gemmBytes(shape, 'float32'), writeBytes: gemmWriteBytes(shape, 'float32'),
+          kernel: 'linear-llm',
+          device: 'cpu',
+          dtype: 'float32',
+          size: m,
+          sizeLabel: `M=${m} ${n}x${k}`,
+          shape: `x [${m}, ${k}] @ w[${n}, ${k}]^T`,
+          flops: gemmFlops(shape),
+          bytes: gemmBytes(shape, 'float32'),
+          writeBytes: gemmWriteBytes(shape, 'float32'),
           repeat: gemmFlops(shape) >= BIG_FLOPS ? BIG_REPEAT : undefined,
           note: m <= 16 ? 'weight-read bound: GB/s is the figure of merit' : undefined,
           setup: () => xpuGemmWorkload('cpu', shape, 'float32'),
@@ -142,9 +185,13 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
       }
     }
   }
-  if (hasCpu && !cpuNative && sizes.some((n) => n > CPU_MAX_SIZE)) notes.push(`cpu sizes capped at ${CPU_MAX_SIZE}: the cpu GEMM is TypeScript here (${nativeGemmUnavailable()})`);
+  if (hasCpu && !cpuNative && sizes.some((n) => n > CPU_MAX_SIZE))
+    notes.push(`cpu sizes capped at ${CPU_MAX_SIZE}: the cpu GEMM is TypeScript here (${nativeGemmUnavailable()})`);
   if (hasCpu && cpuNative) notes.push(`cpu GEMM: ${describeNative()}`);
-  if (strategy) notes.push(`default config on this adapter (1024^3 f32): ${strategy.config}; matmul-strategy rows time every strategy (XPU_GEMM_VARIANT) round-robin, the default first`);
+  if (strategy)
+    notes.push(
+      `default config on this adapter (1024^3 f32): ${strategy.config}; matmul-strategy rows time every strategy (XPU_GEMM_VARIANT) round-robin, the default first`,
+    );
 
   return {
     cases,
@@ -152,9 +199,17 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
     peers,
     dispose: async () => cpuPeers.numpy?.close(),
     settings: {
-      sizes, dtypes, cpuMaxSize: cpuNative ? null : CPU_MAX_SIZE, cpuNative, llm: { m: ctx.quick ? LLM_QUICK_M : LLM_M, nk: ctx.quick ? LLM_QUICK_NK : LLM_NK }, decode: { m: DECODE_M, k: DECODE_K, n: DECODE_K }, bigRepeat: BIG_REPEAT,
-      defaultConfig: strategy?.config ?? null, defaultPoll: getPollStrategy(),
-      method: 'GPU: several GEMMs recorded per run (>= 1 GFLOP, inputs rotated among sets spanning twice the last-level cache, >= 96 MiB; the cpu rows too), then one accelerator.synchronize() (tfjs: end pass + submitQueue + onSubmittedWorkDone); cpu: ~2 GFLOP or ~0.5 GB per run (at most 64 GEMMs), the same count for numpy and onnxruntime, implementations in turn with a 0.5 ms pause for thread pools to go idle; GFLOP/s = 2mnk / median time; every strategy checked on the first rows against float64',
+      sizes,
+      dtypes,
+      cpuMaxSize: cpuNative ? null : CPU_MAX_SIZE,
+      cpuNative,
+      llm: { m: ctx.quick ? LLM_QUICK_M : LLM_M, nk: ctx.quick ? LLM_QUICK_NK : LLM_NK },
+      decode: { m: DECODE_M, k: DECODE_K, n: DECODE_K },
+      bigRepeat: BIG_REPEAT,
+      defaultConfig: strategy?.config ?? null,
+      defaultPoll: getPollStrategy(),
+      method:
+        'GPU: several GEMMs recorded per run (>= 1 GFLOP, inputs rotated among sets spanning twice the last-level cache, >= 96 MiB; the cpu rows too), then one accelerator.synchronize() (tfjs: end pass + submitQueue + onSubmittedWorkDone); cpu: ~2 GFLOP or ~0.5 GB per run (at most 64 GEMMs), the same count for numpy and onnxruntime, implementations in turn with a 0.5 ms pause for thread pools to go idle; GFLOP/s = 2mnk / median time; every strategy checked on the first rows against float64',
     },
   };
 }
@@ -176,7 +231,11 @@ async function loadCpuPeers(cpu: boolean, gpu: boolean, notes: string[], records
     if (typeof np === 'string') notes.push(`numpy rows skipped: ${np}`);
     else {
       out.numpy = np.peer;
-      records.push({ impl: 'numpy', ...np.info, note: 'np.matmul in a python child, timed there (perf_counter per call); OpenBLAS variables that force a core type removed from its environment' });
+      records.push({
+        impl: 'numpy',
+        ...np.info,
+        note: 'np.matmul in a python child, timed there (perf_counter per call); OpenBLAS variables that force a core type removed from its environment',
+      });
     }
   }
   const ort = loadOrt();
@@ -190,7 +249,12 @@ async function loadCpuPeers(cpu: boolean, gpu: boolean, notes: string[], records
     if (why) notes.push(`onnxruntime-cpu rows skipped: ${why}`);
     else {
       out.ortCpu = true;
-      records.push({ impl: 'onnxruntime-cpu', version: ort.version, ep: 'cpu', note: 'MatMul model (B an input; [N, K] through Transpose for linear), session.run with host tensors, default intra-op threads, no spinning between runs (session.intra_op.allow_spinning=0; xpu\'s OpenMP threads are passive too)' });
+      records.push({
+        impl: 'onnxruntime-cpu',
+        version: ort.version,
+        ep: 'cpu',
+        note: "MatMul model (B an input; [N, K] through Transpose for linear), session.run with host tensors, default intra-op threads, no spinning between runs (session.intra_op.allow_spinning=0; xpu's OpenMP threads are passive too)",
+      });
     }
   }
   if (gpu) {
@@ -198,7 +262,12 @@ async function loadCpuPeers(cpu: boolean, gpu: boolean, notes: string[], records
     if (why) notes.push(`onnxruntime-webgpu rows skipped: ${why}`);
     else {
       out.ortWebgpu = true;
-      records.push({ impl: 'onnxruntime-webgpu', version: ort.version, ep: 'webgpu', note: "ORT's own Dawn on the same adapter; session.run with host tensors (upload and download included)" });
+      records.push({
+        impl: 'onnxruntime-webgpu',
+        version: ort.version,
+        ep: 'webgpu',
+        note: "ORT's own Dawn on the same adapter; session.run with host tensors (upload and download included)",
+      });
     }
   }
   return out;
@@ -211,7 +280,8 @@ function peerImpls(device: DeviceName, p: CpuPeers, s: GemmShape): PeerImpl[] {
   if (device === 'cpu') {
     const units = unitsFor('cpu', s);
     if (p.numpy) out.push({ impl: 'numpy', setup: () => numpyGemmWorkload(p.numpy!, shape, sets, BOUND.float32, units) });
-    if (p.ort && p.ortCpu) out.push({ impl: 'onnxruntime-cpu', setup: () => ortGemmWorkload(p.ort!, 'cpu', shape, sets, BOUND.float32, units) });
+    if (p.ort && p.ortCpu)
+      out.push({ impl: 'onnxruntime-cpu', setup: () => ortGemmWorkload(p.ort!, 'cpu', shape, sets, BOUND.float32, units) });
   } else if (p.ort && p.ortWebgpu) {
     out.push({ impl: 'onnxruntime-webgpu', setup: () => ortGemmWorkload(p.ort!, 'webgpu', shape, 2, BOUND.float32) });
   }
@@ -225,8 +295,15 @@ function describeNative(): string {
 
 function squareCase(device: DeviceName, dtype: GemmDType, s: GemmShape): BenchCase {
   return {
-    kernel: 'matmul', device, dtype, size: s.n, sizeLabel: String(s.n), shape: `[${s.m}, ${s.k}] @ [${s.k}, ${s.n}]`,
-    flops: gemmFlops(s), bytes: gemmBytes(s, dtype), writeBytes: gemmWriteBytes(s, dtype),
+    kernel: 'matmul',
+    device,
+    dtype,
+    size: s.n,
+    sizeLabel: String(s.n),
+    shape: `[${s.m}, ${s.k}] @ [${s.k}, ${s.n}]`,
+    flops: gemmFlops(s),
+    bytes: gemmBytes(s, dtype),
+    writeBytes: gemmWriteBytes(s, dtype),
     setup: () => xpuGemmWorkload(device, s, dtype),
   };
 }
@@ -245,7 +322,12 @@ export async function run(opts: GemmRunOptions): Promise<void> {
   if (opts.device !== 'xpu') devices.push('cpu');
   if (!devices.length) throw new Error(`--device xpu, but there is no xpu device: ${xpu.accelerator.unavailable()}`);
   const results = await runSession({
-    suites: [{ name: 'gemm', suite }], device: opts.device, devices, quick: opts.quick, peers: opts.peers ?? true, progress: true,
+    suites: [{ name: 'gemm', suite }],
+    device: opts.device,
+    devices,
+    quick: opts.quick,
+    peers: opts.peers ?? true,
+    progress: true,
   });
   printResults(results);
   if (opts.json) process.stdout.write(`wrote ${writeJson(opts.json, results)}\n`);

@@ -25,8 +25,16 @@ interface Plan {
 
 /** Small enough for quick mode on a software rasteriser. */
 const MINI: Cfg = {
-  vocabSize: 8192, hiddenSize: 256, intermediateSize: 768, numLayers: 4, numHeads: 8, numKvHeads: 4,
-  ropeTheta: 10000, rmsNormEps: 1e-5, maxPositionEmbeddings: 1024, tieWordEmbeddings: true,
+  vocabSize: 8192,
+  hiddenSize: 256,
+  intermediateSize: 768,
+  numLayers: 4,
+  numHeads: 8,
+  numKvHeads: 4,
+  ropeTheta: 10000,
+  rmsNormEps: 1e-5,
+  maxPositionEmbeddings: 1024,
+  tieWordEmbeddings: true,
 };
 
 function plans(device: 'xpu' | 'cpu', quick: boolean, software: boolean): Plan[] {
@@ -36,13 +44,34 @@ function plans(device: 'xpu' | 'cpu', quick: boolean, software: boolean): Plan[]
   if (which === 'mini' || which === 'all') out.push({ name: 'mini', config: MINI, prompt: quick ? 64 : 512, decode: quick ? 16 : 128 });
   if (which === '125m' || which === 'all') {
     // cpu: prompt 128 / decode 64, the shape issues 15 and 21 compare cpu (and llama.cpp) at.
-    out.push(device === 'cpu'
-      ? { name: 'llama-125M', config: xpu.llama.LLAMA_125M, prompt: 128, decode: 64, note: 'prompt 128 / decode 64 instead of 512 / 128: cpu' }
-      : slow
-        ? { name: 'llama-125M', config: xpu.llama.LLAMA_125M, prompt: 64, decode: 16, note: 'prompt 64 / decode 16 instead of 512 / 128: software device (lavapipe)' }
-        : { name: 'llama-125M', config: xpu.llama.LLAMA_125M, prompt: 512, decode: 128 });
+    out.push(
+      device === 'cpu'
+        ? {
+            name: 'llama-125M',
+            config: xpu.llama.LLAMA_125M,
+            prompt: 128,
+            decode: 64,
+            note: 'prompt 128 / decode 64 instead of 512 / 128: cpu',
+          }
+        : slow
+          ? {
+              name: 'llama-125M',
+              config: xpu.llama.LLAMA_125M,
+              prompt: 64,
+              decode: 16,
+              note: 'prompt 64 / decode 16 instead of 512 / 128: software device (lavapipe)',
+            }
+          : { name: 'llama-125M', config: xpu.llama.LLAMA_125M, prompt: 512, decode: 128 },
+    );
   }
-  if (which === '1b' || which === 'all') out.push({ name: 'llama-3.2-1B-shape', config: xpu.llama.LLAMA_3_2_1B, prompt: 512, decode: 128, note: 'meant for a real GPU (XPU_BENCH_MODEL=1b)' });
+  if (which === '1b' || which === 'all')
+    out.push({
+      name: 'llama-3.2-1B-shape',
+      config: xpu.llama.LLAMA_3_2_1B,
+      prompt: 512,
+      decode: 128,
+      note: 'meant for a real GPU (XPU_BENCH_MODEL=1b)',
+    });
   return out;
 }
 
@@ -67,7 +96,12 @@ function quantApi(): { quantizeModule(m: unknown, c: unknown): unknown } | undef
   return q && typeof q.quantizeModule === 'function' ? (q as { quantizeModule(m: unknown, c: unknown): unknown }) : undefined;
 }
 
-async function buildModel(cfg: Cfg, device: 'xpu' | 'cpu', format: Format, maxSequence: number): Promise<InstanceType<typeof xpu.llama.LlamaForCausalLM>> {
+async function buildModel(
+  cfg: Cfg,
+  device: 'xpu' | 'cpu',
+  format: Format,
+  maxSequence: number,
+): Promise<InstanceType<typeof xpu.llama.LlamaForCausalLM>> {
   xpu.manualSeed(0);
   const dtype = format === 'float16' ? 'float16' : 'float32';
   const m = new xpu.llama.LlamaForCausalLM(cfg, { device, dtype, maxSequence });
@@ -131,8 +165,17 @@ async function breakdown(p: Plan, device: 'xpu' | 'cpu'): Promise<string> {
 
 function table(rows: Row[]): string {
   const head = ['model', 'device', 'format', 'prompt', 'decode', 'prefill tok/s', 'decode tok/s', 'peak device MB', 'note'];
-  const lines = rows.map((r) => [r.model, r.device, r.afterF16Attention ? `${r.format} (after f16 sdpa)` : r.format, String(r.prompt), String(r.decode),
-    r.skip ? 'skipped' : r.prefillTokS!.toFixed(1), r.skip ? '' : r.decodeTokS!.toFixed(2), r.peakMB === undefined ? (r.skip ? '' : 'n/a (cpu)') : r.peakMB.toFixed(1), r.skip ?? r.note ?? '']);
+  const lines = rows.map((r) => [
+    r.model,
+    r.device,
+    r.afterF16Attention ? `${r.format} (after f16 sdpa)` : r.format,
+    String(r.prompt),
+    String(r.decode),
+    r.skip ? 'skipped' : r.prefillTokS!.toFixed(1),
+    r.skip ? '' : r.decodeTokS!.toFixed(2),
+    r.peakMB === undefined ? (r.skip ? '' : 'n/a (cpu)') : r.peakMB.toFixed(1),
+    r.skip ?? r.note ?? '',
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const fmt = (l: string[]) => l.map((c, i) => c.padEnd(widths[i])).join('  ');
   return [fmt(head), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(fmt)].join('\n');
@@ -162,10 +205,19 @@ export async function run(opts: { device: 'xpu' | 'cpu' | 'all'; quick: boolean;
           r = await measure(p, device, f);
         } catch (e) {
           // One broken format (a kernel failing to compile...) must not hide the other rows.
-          r = { model: p.name, device, format: f, prompt: p.prompt, decode: p.decode, skip: `failed: ${(e as Error).message.split('\n')[0].slice(0, 120)}` };
+          r = {
+            model: p.name,
+            device,
+            format: f,
+            prompt: p.prompt,
+            decode: p.decode,
+            skip: `failed: ${(e as Error).message.split('\n')[0].slice(0, 120)}`,
+          };
         }
         rows.push(r);
-        process.stdout.write(`  ${f}: ${r.skip ? `skipped (${r.skip})` : `prefill ${r.prefillTokS!.toFixed(1)} tok/s, decode ${r.decodeTokS!.toFixed(2)} tok/s`}\n`);
+        process.stdout.write(
+          `  ${f}: ${r.skip ? `skipped (${r.skip})` : `prefill ${r.prefillTokS!.toFixed(1)} tok/s, decode ${r.decodeTokS!.toFixed(2)} tok/s`}\n`,
+        );
       }
       if (device === 'cpu') {
         // Issue 21: one float16 attention call used to make the cpu kernels' per-dtype readers
@@ -176,10 +228,20 @@ export async function run(opts: { device: 'xpu' | 'cpu' | 'all'; quick: boolean;
           try {
             r = { ...(await measure(p, device, f)), afterF16Attention: true };
           } catch (e) {
-            r = { model: p.name, device, format: f, prompt: p.prompt, decode: p.decode, skip: `failed: ${(e as Error).message.split('\n')[0].slice(0, 120)}`, afterF16Attention: true };
+            r = {
+              model: p.name,
+              device,
+              format: f,
+              prompt: p.prompt,
+              decode: p.decode,
+              skip: `failed: ${(e as Error).message.split('\n')[0].slice(0, 120)}`,
+              afterF16Attention: true,
+            };
           }
           rows.push(r);
-          process.stdout.write(`  ${f} after one float16 attention call: ${r.skip ? `skipped (${r.skip})` : `prefill ${r.prefillTokS!.toFixed(1)} tok/s, decode ${r.decodeTokS!.toFixed(2)} tok/s`}\n`);
+          process.stdout.write(
+            `  ${f} after one float16 attention call: ${r.skip ? `skipped (${r.skip})` : `prefill ${r.prefillTokS!.toFixed(1)} tok/s, decode ${r.decodeTokS!.toFixed(2)} tok/s`}\n`,
+          );
         }
       }
       profiles[`${p.name} ${device}`] = await breakdown(p, device);
@@ -188,14 +250,23 @@ export async function run(opts: { device: 'xpu' | 'cpu' | 'all'; quick: boolean;
   // SmolLM2 from its GGUF against llama.cpp (node-llama-cpp) on the same file: bench/model_gguf.ts.
   const gguf = wantsGguf(opts.quick) ? await runGgufPeer(devices, opts.quick) : undefined;
   process.stdout.write(`\n${table(rows)}\n`);
-  for (const [k, t] of Object.entries(profiles)) process.stdout.write(`\nper-kernel time, 8 float32 decode steps + 16-token prefill: ${k}\n${t}\n`);
+  for (const [k, t] of Object.entries(profiles))
+    process.stdout.write(`\nper-kernel time, 8 float32 decode steps + 16-token prefill: ${k}\n${t}\n`);
   if (gguf?.note) process.stdout.write(`\n${gguf.note}\n`);
   if (gguf?.pairs.length) {
-    process.stdout.write(`\nSmolLM2-135M-Instruct Q4_1 GGUF, xpu vs llama.cpp (node-llama-cpp 3.21.1), same file, same prompt ids, alternating runs, medians:\n${ggufTable(gguf.pairs)}\n`);
-    for (const p of gguf.pairs) if (p.profile) process.stdout.write(`\nper-kernel time, 8 decode steps after a 16-token prompt: SmolLM2 ${p.xpu.engine}\n${p.profile}\n`);
+    process.stdout.write(
+      `\nSmolLM2-135M-Instruct Q4_1 GGUF, xpu vs llama.cpp (node-llama-cpp 3.21.1), same file, same prompt ids, alternating runs, medians:\n${ggufTable(gguf.pairs)}\n`,
+    );
+    for (const p of gguf.pairs)
+      if (p.profile)
+        process.stdout.write(`\nper-kernel time, 8 decode steps after a 16-token prompt: SmolLM2 ${p.xpu.engine}\n${p.profile}\n`);
   }
-  process.stdout.write('\nnotes: weights are seeded random (no tokenizer, nothing downloaded); prefill = prompt forward + first token; decode = later tokens, one step each with the KV cache; tok/s from wall time including the host read-back of each token.\n');
-  process.stdout.write('onnxruntime-node: not compared; it would need an ONNX export of this random Llama, which needs a Python exporter this project does not ship.\n');
+  process.stdout.write(
+    '\nnotes: weights are seeded random (no tokenizer, nothing downloaded); prefill = prompt forward + first token; decode = later tokens, one step each with the KV cache; tok/s from wall time including the host read-back of each token.\n',
+  );
+  process.stdout.write(
+    'onnxruntime-node: not compared; it would need an ONNX export of this random Llama, which needs a Python exporter this project does not ship.\n',
+  );
   if (opts.json) {
     writeFileSync(opts.json, JSON.stringify({ suite: 'model', rows, profiles, software, gguf: gguf?.pairs }, null, 2));
     process.stdout.write(`wrote ${opts.json}\n`);

@@ -119,12 +119,20 @@ export async function compiledDecodeRows(devices: ('xpu' | 'cpu')[], quick: bool
       const compiledLaunches = await launchesPerStep(m, ids, true);
       const tokS = (xs: Round[]) => xs.map((x) => x.tokS);
       rows.push({
-        model: 'llama-125M', device, prompt, decode, rounds,
-        eagerTokS: tokS(eager), compiledTokS: tokS(comp),
+        model: 'llama-125M',
+        device,
+        prompt,
+        decode,
+        rounds,
+        eagerTokS: tokS(eager),
+        compiledTokS: tokS(comp),
         speedup: median(tokS(comp)) / median(tokS(eager)),
-        eagerStepCallMs: median(eager.map((x) => x.callMs)), compiledStepCallMs: median(comp.map((x) => x.callMs)),
-        eagerCpuMs: median(eager.map((x) => x.cpuMs)), compiledCpuMs: median(comp.map((x) => x.cpuMs)),
-        eagerLaunches, compiledLaunches,
+        eagerStepCallMs: median(eager.map((x) => x.callMs)),
+        compiledStepCallMs: median(comp.map((x) => x.callMs)),
+        eagerCpuMs: median(eager.map((x) => x.cpuMs)),
+        compiledCpuMs: median(comp.map((x) => x.cpuMs)),
+        eagerLaunches,
+        compiledLaunches,
         sameTokens: eager.every((e, i) => JSON.stringify(e.tokens) === JSON.stringify(comp[i].tokens)),
         stats: m.compileStats(),
       });
@@ -137,11 +145,12 @@ export async function compiledDecodeRows(devices: ('xpu' | 'cpu')[], quick: bool
 
 export function compiledTable(rows: CompiledDecodeRow[]): string {
   return rows
-    .map((r) =>
-      `llama decode compiled vs eager, ${r.model} ${r.device} (prompt ${r.prompt}, ${r.decode} tokens, ${r.rounds} alternating rounds): ` +
-      `eager ${median(r.eagerTokS).toFixed(2)} tok/s, compiled ${median(r.compiledTokS).toFixed(2)} tok/s (${r.speedup.toFixed(2)}x); ` +
-      `step call ${r.eagerStepCallMs.toFixed(2)} -> ${r.compiledStepCallMs.toFixed(2)} ms/token, process CPU ${r.eagerCpuMs.toFixed(2)} -> ${r.compiledCpuMs.toFixed(2)} ms/token; ` +
-      `launches/token ${r.eagerLaunches} -> ${r.compiledLaunches}; same tokens: ${r.sameTokens}`,
+    .map(
+      (r) =>
+        `llama decode compiled vs eager, ${r.model} ${r.device} (prompt ${r.prompt}, ${r.decode} tokens, ${r.rounds} alternating rounds): ` +
+        `eager ${median(r.eagerTokS).toFixed(2)} tok/s, compiled ${median(r.compiledTokS).toFixed(2)} tok/s (${r.speedup.toFixed(2)}x); ` +
+        `step call ${r.eagerStepCallMs.toFixed(2)} -> ${r.compiledStepCallMs.toFixed(2)} ms/token, process CPU ${r.eagerCpuMs.toFixed(2)} -> ${r.compiledCpuMs.toFixed(2)} ms/token; ` +
+        `launches/token ${r.eagerLaunches} -> ${r.compiledLaunches}; same tokens: ${r.sameTokens}`,
     )
     .join('\n');
 }

@@ -86,8 +86,20 @@ async function profileDecode(lm: Awaited<ReturnType<typeof xpu.llm.load>>, ids: 
 async function pair(path: string, device: 'cpu' | 'xpu', gpu: LlamaCppGpu, reps: number, adapter: string): Promise<GgufPeerPair> {
   // Another GGUF through XPU_SMOLLM2_GGUF (the 125M config: bench/tools/make_llama125m_gguf.py) is named by its file.
   const name = basename(path) === 'SmolLM2-135M-Instruct.Q4_1.gguf' ? 'SmolLM2-135M-Instruct Q4_1' : basename(path);
-  const xpuRow: GgufPeerRow = { model: name, engine: device === 'cpu' ? 'xpu cpu' : `xpu xpu (${adapter})`, prompt: GGUF_PROMPT, decode: GGUF_DECODE, runs: [] };
-  const peerRow: GgufPeerRow = { model: name, engine: gpu === false ? 'llama.cpp CPU (2 threads)' : `llama.cpp Vulkan (${adapter})`, prompt: GGUF_PROMPT, decode: GGUF_DECODE, runs: [] };
+  const xpuRow: GgufPeerRow = {
+    model: name,
+    engine: device === 'cpu' ? 'xpu cpu' : `xpu xpu (${adapter})`,
+    prompt: GGUF_PROMPT,
+    decode: GGUF_DECODE,
+    runs: [],
+  };
+  const peerRow: GgufPeerRow = {
+    model: name,
+    engine: gpu === false ? 'llama.cpp CPU (2 threads)' : `llama.cpp Vulkan (${adapter})`,
+    prompt: GGUF_PROMPT,
+    decode: GGUF_DECODE,
+    runs: [],
+  };
   const before = loadavg();
   const lm = await xpu.llm.load(path, { device, maxSequence: GGUF_PROMPT + GGUF_DECODE + 8 });
   let peer: LlamaCppPeer | undefined;
@@ -133,7 +145,8 @@ async function pair(path: string, device: 'cpu' | 'xpu', gpu: LlamaCppGpu, reps:
     if (xpuRow.decodeTokS && peerRow.decodeTokS) out.decodeRatio = xpuRow.decodeTokS / peerRow.decodeTokS;
     if (xpuRow.bestPrefillTokS && peerRow.bestPrefillTokS) out.bestPrefillRatio = xpuRow.bestPrefillTokS / peerRow.bestPrefillTokS;
     if (xpuRow.bestDecodeTokS && peerRow.bestDecodeTokS) out.bestDecodeRatio = xpuRow.bestDecodeTokS / peerRow.bestDecodeTokS;
-    if (device === 'cpu' && Math.min(out.prefillRatio ?? 0, out.decodeRatio ?? 0, out.bestPrefillRatio ?? 0, out.bestDecodeRatio ?? 0) < 1) out.profile = await profileDecode(lm, ids);
+    if (device === 'cpu' && Math.min(out.prefillRatio ?? 0, out.decodeRatio ?? 0, out.bestPrefillRatio ?? 0, out.bestDecodeRatio ?? 0) < 1)
+      out.profile = await profileDecode(lm, ids);
     return out;
   } finally {
     await peer?.dispose();
@@ -142,14 +155,31 @@ async function pair(path: string, device: 'cpu' | 'xpu', gpu: LlamaCppGpu, reps:
 }
 
 export function ggufTable(pairs: GgufPeerPair[]): string {
-  const head = ['model', 'engine', 'prompt', 'decode', 'prefill tok/s (best)', 'decode tok/s (best)', 'xpu / llama.cpp: medians (best runs)'];
+  const head = [
+    'model',
+    'engine',
+    'prompt',
+    'decode',
+    'prefill tok/s (best)',
+    'decode tok/s (best)',
+    'xpu / llama.cpp: medians (best runs)',
+  ];
   const lines: string[][] = [];
   const f = (v?: number) => v?.toFixed(1) ?? '-';
   const x = (v?: number) => (v === undefined ? '-' : `${v.toFixed(2)}x`);
   for (const p of pairs) {
     for (const r of [p.xpu, p.llamaCpp]) {
-      const ratio = r === p.xpu ? `prefill ${x(p.prefillRatio)} (${x(p.bestPrefillRatio)}), decode ${x(p.decodeRatio)} (${x(p.bestDecodeRatio)})` : '';
-      lines.push([r.model, r.engine, String(r.prompt), String(r.decode), r.skip && !r.runs?.length ? 'skipped' : `${f(r.prefillTokS)} (${f(r.bestPrefillTokS)})`, r.skip && !r.runs?.length ? r.skip : `${f(r.decodeTokS)} (${f(r.bestDecodeTokS)})`, ratio]);
+      const ratio =
+        r === p.xpu ? `prefill ${x(p.prefillRatio)} (${x(p.bestPrefillRatio)}), decode ${x(p.decodeRatio)} (${x(p.bestDecodeRatio)})` : '';
+      lines.push([
+        r.model,
+        r.engine,
+        String(r.prompt),
+        String(r.decode),
+        r.skip && !r.runs?.length ? 'skipped' : `${f(r.prefillTokS)} (${f(r.bestPrefillTokS)})`,
+        r.skip && !r.runs?.length ? r.skip : `${f(r.decodeTokS)} (${f(r.bestDecodeTokS)})`,
+        ratio,
+      ]);
     }
   }
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
@@ -160,7 +190,8 @@ export function ggufTable(pairs: GgufPeerPair[]): string {
 /** The SmolLM2 vs llama.cpp pairs for the devices asked for. */
 export async function runGgufPeer(devices: ('xpu' | 'cpu')[], quick: boolean): Promise<{ pairs: GgufPeerPair[]; note?: string }> {
   const path = smolLM2Gguf();
-  if (!path) return { pairs: [], note: 'SmolLM2 GGUF not found (scripts/fetch-model.sh or XPU_SMOLLM2_GGUF): llama.cpp comparison skipped' };
+  if (!path)
+    return { pairs: [], note: 'SmolLM2 GGUF not found (scripts/fetch-model.sh or XPU_SMOLLM2_GGUF): llama.cpp comparison skipped' };
   const reps = Number(process.env.XPU_BENCH_GGUF_REPS ?? (quick ? 2 : 5));
   const pairs: GgufPeerPair[] = [];
   for (const device of devices) {
@@ -168,7 +199,9 @@ export async function runGgufPeer(devices: ('xpu' | 'cpu')[], quick: boolean): P
     const adapter = info ? info.description || info.device || info.vendor : 'cpu';
     process.stdout.write(`SmolLM2-135M Q4_1 on ${device} vs llama.cpp ${device === 'cpu' ? 'CPU' : 'Vulkan'} (${reps} alternating runs)\n`);
     const p = await pair(path, device, device === 'cpu' ? false : 'vulkan', reps, adapter);
-    process.stdout.write(`  xpu: prefill ${p.xpu.prefillTokS?.toFixed(1)} tok/s, decode ${p.xpu.decodeTokS?.toFixed(1)} tok/s; llama.cpp: ${p.llamaCpp.skip ?? `prefill ${p.llamaCpp.prefillTokS?.toFixed(1)} tok/s, decode ${p.llamaCpp.decodeTokS?.toFixed(1)} tok/s`}\n`);
+    process.stdout.write(
+      `  xpu: prefill ${p.xpu.prefillTokS?.toFixed(1)} tok/s, decode ${p.xpu.decodeTokS?.toFixed(1)} tok/s; llama.cpp: ${p.llamaCpp.skip ?? `prefill ${p.llamaCpp.prefillTokS?.toFixed(1)} tok/s, decode ${p.llamaCpp.decodeTokS?.toFixed(1)} tok/s`}\n`,
+    );
     pairs.push(p);
   }
   return { pairs };

@@ -43,7 +43,8 @@ const CHECK_BOUND = 2e-4;
 
 export const suite: Suite = {
   name: 'train',
-  description: 'a training step (forward, MSE, backward, AdamW) of an MLP and a transformer block, tokens/s, against torch 1.13 CPU and tfjs-webgpu',
+  description:
+    'a training step (forward, MSE, backward, AdamW) of an MLP and a transformer block, tokens/s, against torch 1.13 CPU and tfjs-webgpu',
   plan,
 };
 
@@ -58,15 +59,26 @@ export function paramSpecs(model: ModelName, d: Dims): [string, number[], ParamK
   const D = d.d;
   if (model === 'mlp') {
     const H = d.hidden!;
-    return [['fc1.weight', [H, D], 'w'], ['fc1.bias', [H], 'b'], ['fc2.weight', [D, H], 'w'], ['fc2.bias', [D], 'b']];
+    return [
+      ['fc1.weight', [H, D], 'w'],
+      ['fc1.bias', [H], 'b'],
+      ['fc2.weight', [D, H], 'w'],
+      ['fc2.bias', [D], 'b'],
+    ];
   }
   return [
-    ['ln1.weight', [D], 'g'], ['ln1.bias', [D], 'b'],
-    ['qkv.weight', [3 * D, D], 'w'], ['qkv.bias', [3 * D], 'b'],
-    ['proj.weight', [D, D], 'w'], ['proj.bias', [D], 'b'],
-    ['ln2.weight', [D], 'g'], ['ln2.bias', [D], 'b'],
-    ['fc1.weight', [4 * D, D], 'w'], ['fc1.bias', [4 * D], 'b'],
-    ['fc2.weight', [D, 4 * D], 'w'], ['fc2.bias', [D], 'b'],
+    ['ln1.weight', [D], 'g'],
+    ['ln1.bias', [D], 'b'],
+    ['qkv.weight', [3 * D, D], 'w'],
+    ['qkv.bias', [3 * D], 'b'],
+    ['proj.weight', [D, D], 'w'],
+    ['proj.bias', [D], 'b'],
+    ['ln2.weight', [D], 'g'],
+    ['ln2.bias', [D], 'b'],
+    ['fc1.weight', [4 * D, D], 'w'],
+    ['fc1.bias', [4 * D], 'b'],
+    ['fc2.weight', [D, 4 * D], 'w'],
+    ['fc2.bias', [D], 'b'],
   ];
 }
 
@@ -157,7 +169,8 @@ function probeNorm(n: number, k: number): number {
  * punishing a dot product that happens to cancel to near zero).
  */
 function against(got: Reference, want: Reference, sizes: number[]): Check {
-  if (got.grads.length !== want.grads.length) return failedCheck(`got ${got.grads.length} gradients, expected ${want.grads.length}`, CHECK_BOUND);
+  if (got.grads.length !== want.grads.length)
+    return failedCheck(`got ${got.grads.length} gradients, expected ${want.grads.length}`, CHECK_BOUND);
   const errs = [Math.abs(got.loss - want.loss) / Math.max(Math.abs(want.loss), 1e-12)];
   want.grads.forEach((w, k) => {
     const g = got.grads[k];
@@ -246,7 +259,11 @@ function tfjsWorkload(peer: TfjsPeer, model: ModelName, d: Dims, torch: NumpyPee
   const x = tf.tensor(det(n, SEED + 100), shape);
   const t = tf.tensor(det(n, SEED + 200), shape);
   const opt = tf.train.adam(LR);
-  const lin = (z: TfTensor, w: TfTensor, b: TfTensor): TfTensor => tf.reshape(tf.add(tf.matMul(tf.reshape(z, [-1, z.shape[z.shape.length - 1]]), w, false, true), b), [...z.shape.slice(0, -1), w.shape[0]]);
+  const lin = (z: TfTensor, w: TfTensor, b: TfTensor): TfTensor =>
+    tf.reshape(tf.add(tf.matMul(tf.reshape(z, [-1, z.shape[z.shape.length - 1]]), w, false, true), b), [
+      ...z.shape.slice(0, -1),
+      w.shape[0],
+    ]);
   const ln = (z: TfTensor, g: TfTensor, b: TfTensor): TfTensor => {
     const { mean, variance } = tf.moments(z, -1, true);
     return tf.add(tf.mul(tf.div(tf.sub(z, mean), tf.sqrt(tf.add(variance, 1e-5))), g), b);
@@ -313,7 +330,11 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
   const notes: string[] = [];
   const dims = ctx.quick ? QUICK : FULL;
   const hasXpu = ctx.devices.includes('xpu');
-  const { peer: tfjsLoaded, peers } = await peerForSuite(ctx.peers && hasXpu, notes, 'tf.train.adam (no AdamW in tfjs; weight decay 0 makes the updates equal) over tf.variable parameters; attention as matMul + masked softmax (tfjs has no fused attention)');
+  const { peer: tfjsLoaded, peers } = await peerForSuite(
+    ctx.peers && hasXpu,
+    notes,
+    'tf.train.adam (no AdamW in tfjs; weight decay 0 makes the updates equal) over tf.variable parameters; attention as matMul + masked softmax (tfjs has no fused attention)',
+  );
   // tfjs-core registers its gradient functions only on request (tfjs-layers and the tfjs bundle
   // do it): the peer's training step needs them.
   let tfjs = tfjsLoaded;
@@ -329,10 +350,17 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
   const python = process.env.XPU_BENCH_TORCH_PYTHON || '/usr/bin/python3';
   const started = await NumpyPeer.spawnScript(python, SCRIPT(), { ...process.env, PYTHONPATH: '' });
   let torch: NumpyPeer | null = null;
-  if (typeof started === 'string') notes.push(`torch peer unavailable (${python}: ${started.split('\n')[0]}); install Debian's python3-torch or set XPU_BENCH_TORCH_PYTHON. Without it the checks fail`);
+  if (typeof started === 'string')
+    notes.push(
+      `torch peer unavailable (${python}: ${started.split('\n')[0]}); install Debian's python3-torch or set XPU_BENCH_TORCH_PYTHON. Without it the checks fail`,
+    );
   else {
     torch = started.peer;
-    peers.push({ impl: 'torch', ...started.info, note: 'torch 1.13 CPU in a python child timing its own steps (perf_counter); nn.functional linear / gelu / layer_norm, attention as matmul + masked softmax (1.13 has no scaled_dot_product_attention), torch.optim.AdamW' });
+    peers.push({
+      impl: 'torch',
+      ...started.info,
+      note: 'torch 1.13 CPU in a python child timing its own steps (perf_counter); nn.functional linear / gelu / layer_norm, attention as matmul + masked softmax (1.13 has no scaled_dot_product_attention), torch.optim.AdamW',
+    });
   }
   const cases: BenchCase[] = [];
   for (const device of ctx.devices) {
@@ -340,9 +368,15 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
       const d = dims[model];
       const params = paramCount(model, d);
       const c: BenchCase = {
-        kernel: `train-${model}`, device, dtype: 'float32', size: tokens(model, d), sizeLabel: `${tokens(model, d)} tok`,
-        shape: model === 'mlp' ? `[${d.batch}, ${d.d}] -> ${d.hidden} -> ${d.d}` : `[${d.batch}, ${d.seq}, ${d.d}], ${d.heads} heads, MLP 4x`,
-        flops: flopsPerToken(model, d), bytes: (28 * params) / tokens(model, d),
+        kernel: `train-${model}`,
+        device,
+        dtype: 'float32',
+        size: tokens(model, d),
+        sizeLabel: `${tokens(model, d)} tok`,
+        shape:
+          model === 'mlp' ? `[${d.batch}, ${d.d}] -> ${d.hidden} -> ${d.d}` : `[${d.batch}, ${d.seq}, ${d.d}], ${d.heads} heads, MLP 4x`,
+        flops: flopsPerToken(model, d),
+        bytes: (28 * params) / tokens(model, d),
         setup: () => ourWorkload(model, d, device, torch),
         repeat: ctx.quick ? { warmup: 1, reps: 3 } : { warmup: 2, reps: 7 },
         gpuTime: false,

@@ -31,7 +31,10 @@ function mpi() {
 
 /** A root counts only when it has both the header and the library: a half install would fail the link. */
 function isCclRoot(dir) {
-  return existsSync(join(dir, 'include', 'oneapi', 'ccl.hpp')) && (existsSync(join(dir, 'lib', 'libccl.so')) || existsSync(join(dir, 'lib', 'intel64', 'libccl.so')));
+  return (
+    existsSync(join(dir, 'include', 'oneapi', 'ccl.hpp')) &&
+    (existsSync(join(dir, 'lib', 'libccl.so')) || existsSync(join(dir, 'lib', 'intel64', 'libccl.so')))
+  );
 }
 
 /** The repository root (this file is native/configure.mjs). */
@@ -44,7 +47,12 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
  */
 function cclRoot() {
   if (off(process.env.XPU_CCL_ROOT)) return '';
-  const candidates = [process.env.XPU_CCL_ROOT, process.env.CCL_ROOT, join(ROOT, '.cache', 'oneccl'), '/opt/intel/oneapi/ccl/latest'].filter(Boolean);
+  const candidates = [
+    process.env.XPU_CCL_ROOT,
+    process.env.CCL_ROOT,
+    join(ROOT, '.cache', 'oneccl'),
+    '/opt/intel/oneapi/ccl/latest',
+  ].filter(Boolean);
   return candidates.find(isCclRoot) ?? '';
 }
 

@@ -23,7 +23,20 @@
  * usage: node scripts/prebuild.mjs [--isa x86-64-v2,x86-64-v3,x86-64-v4]
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,9 +61,11 @@ const arg = process.argv.indexOf('--isa');
 const levels = arg > 0 ? process.argv[arg + 1].split(',') : LEVELS;
 for (const l of levels) if (!LEVELS.includes(l)) fail(`unknown ISA level ${l} (one of ${LEVELS.join(', ')})`);
 if (!levels.includes(BASELINE)) fail(`${BASELINE} is needed: it is the binary node-gyp-build finds`);
-if (process.platform !== 'linux' || process.arch !== 'x64') fail(`builds linux-x64 binaries only, this is ${process.platform}-${process.arch}`);
+if (process.platform !== 'linux' || process.arch !== 'x64')
+  fail(`builds linux-x64 binaries only, this is ${process.platform}-${process.arch}`);
 
-const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20, ...opts });
+const run = (cmd, args, opts = {}) =>
+  execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20, ...opts });
 
 /** The shared libraries `file` needs, as ldd resolves them: soname -> path. */
 function needed(file) {
@@ -78,14 +93,17 @@ const work = mkdtempSync(join(tmpdir(), 'xpu-prebuild-'));
 const part = join(ROOT, '.cache', 'prebuild.part');
 try {
   for (const f of ['binding.gyp', 'package.json']) copyFileSync(join(ROOT, f), join(work, f));
-  cpSync(join(ROOT, 'native'), join(work, 'native'), { recursive: true, filter: (p) => !p.includes(`${join('native', 'compute', 'tools')}`) });
+  cpSync(join(ROOT, 'native'), join(work, 'native'), {
+    recursive: true,
+    filter: (p) => !p.includes(`${join('native', 'compute', 'tools')}`),
+  });
   symlinkSync(join(ROOT, 'node_modules'), join(work, 'node_modules'));
   rmSync(part, { recursive: true, force: true });
   mkdirSync(join(part, 'lib'), { recursive: true });
 
   for (const level of levels) {
     const first = level === BASELINE;
-    log(`${level}: node-gyp rebuild${first ? ' (with the engines\' plugins)' : ''}`);
+    log(`${level}: node-gyp rebuild${first ? " (with the engines' plugins)" : ''}`);
     const t0 = Date.now();
     const env = { ...process.env, XPU_MARCH: level, XPU_PREBUILD: '1', XPU_CCL_ROOT: first && cclRoot ? cclRoot : 'off' };
     // The engines' plugins hold no SIMD kernels: built once, with the baseline.
@@ -118,12 +136,13 @@ try {
   const baseline = join(part, NAME);
   const deps = needed(baseline);
   for (const soname of deps.keys()) {
-    if (!SYSTEM.test(soname) && !BUNDLE.includes(soname) && !/^lib(dnnl|gomp|OpenCL)\b/.test(soname)) fail(`${NAME} needs ${soname}, which is neither bundled nor a system library`);
+    if (!SYSTEM.test(soname) && !BUNDLE.includes(soname) && !/^lib(dnnl|gomp|OpenCL)\b/.test(soname))
+      fail(`${NAME} needs ${soname}, which is neither bundled nor a system library`);
   }
   const manifest = [];
   const licenses = join(part, 'lib', 'licenses');
   mkdirSync(licenses, { recursive: true });
-  const seen = new Map([...deps, ...needed(deps.get('libdnnl.so.2') ?? fail('libdnnl.so.2 not among the addon\'s libraries'))]);
+  const seen = new Map([...deps, ...needed(deps.get('libdnnl.so.2') ?? fail("libdnnl.so.2 not among the addon's libraries"))]);
   for (const soname of BUNDLE) {
     const path = seen.get(soname) ?? fail(`${soname} was not found (ldd)`);
     const real = realpathSync(path);
@@ -141,14 +160,19 @@ try {
     }
     manifest.push(`${soname}\t${basename(real)}\t${pkg}`);
   }
-  writeFileSync(join(part, 'lib', 'BUNDLED.txt'), `# Shared libraries shipped beside the xpu_native binaries (scripts/prebuild.mjs): soname, file, Debian package.\n${manifest.join('\n')}\n`);
+  writeFileSync(
+    join(part, 'lib', 'BUNDLED.txt'),
+    `# Shared libraries shipped beside the xpu_native binaries (scripts/prebuild.mjs): soname, file, Debian package.\n${manifest.join('\n')}\n`,
+  );
 
   // Check what was made: it loads with only the bundled and system libraries, no absolute RPATH.
   for (const f of [baseline, ...levels.filter((l) => l !== BASELINE).map((l) => join(part, l, NAME))]) {
     const dyn = run('readelf', ['-d', f]);
     const rpath = /\((?:RPATH|RUNPATH)\)\s+Library r(?:un)?path: \[(.*)\]/.exec(dyn)?.[1] ?? '';
     if (rpath.split(':').some((p) => !p.startsWith('$ORIGIN'))) fail(`${f}: RPATH ${rpath} is not relative to the binary`);
-    for (const [soname, path] of needed(f)) if (BUNDLE.includes(soname) && !path.startsWith(realpathSync(part))) fail(`${f}: ${soname} resolves to ${path}, not the bundled copy`);
+    for (const [soname, path] of needed(f))
+      if (BUNDLE.includes(soname) && !path.startsWith(realpathSync(part)))
+        fail(`${f}: ${soname} resolves to ${path}, not the bundled copy`);
   }
   rmSync(OUT, { recursive: true, force: true });
   mkdirSync(dirname(OUT), { recursive: true });

@@ -22,13 +22,20 @@ export function fmtValue(x: unknown, maxLength = 80): string {
 
 function formatAny(x: unknown, depth: number, seen: Set<object>): string {
   switch (typeof x) {
-    case 'number': return Object.is(x, -0) ? '-0' : String(x);
-    case 'bigint': return `${x.toString()}n`;
-    case 'string': return JSON.stringify(x.length > 60 ? `${x.slice(0, 60)}...` : x);
-    case 'boolean': return x ? 'true' : 'false';
-    case 'undefined': return 'undefined';
-    case 'symbol': return Symbol.prototype.toString.call(x);
-    case 'function': return typeName(x);
+    case 'number':
+      return Object.is(x, -0) ? '-0' : String(x);
+    case 'bigint':
+      return `${x.toString()}n`;
+    case 'string':
+      return JSON.stringify(x.length > 60 ? `${x.slice(0, 60)}...` : x);
+    case 'boolean':
+      return x ? 'true' : 'false';
+    case 'undefined':
+      return 'undefined';
+    case 'symbol':
+      return Symbol.prototype.toString.call(x);
+    case 'function':
+      return typeName(x);
   }
   if (x === null) return 'null';
   const o = x as object;
@@ -78,7 +85,8 @@ export function typeName(x: unknown): string {
   try {
     if (x === null) return 'null';
     switch (typeof x) {
-      case 'undefined': return 'undefined';
+      case 'undefined':
+        return 'undefined';
       case 'function': {
         const n = Object.getOwnPropertyDescriptor(x, 'name');
         return n && typeof n.value === 'string' && n.value ? `function ${n.value}` : 'a function';
@@ -89,7 +97,8 @@ export function typeName(x: unknown): string {
         if (ctor === undefined) return 'an object with no prototype';
         return ctor === 'Object' ? 'a plain object' : `an instance of ${ctor}`;
       }
-      default: return `${typeof x} ${formatAny(x, 0, new Set())}`;
+      default:
+        return `${typeof x} ${formatAny(x, 0, new Set())}`;
     }
   } catch {
     return typeof x;

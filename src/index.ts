@@ -16,7 +16,20 @@ export { Device, type DeviceLike, type DeviceString, type DeviceType } from './d
 export type { DType } from './tensor/dtype.js';
 export * from './errors.js';
 export { scope, keep } from './tensor/scope_api.js';
-export { tensor, zeros, ones, full, zerosLike, onesLike, fullLike, empty, arange, linspace, eye, type CreateOptions } from './ops/creation.js';
+export {
+  tensor,
+  zeros,
+  ones,
+  full,
+  zerosLike,
+  onesLike,
+  fullLike,
+  empty,
+  arange,
+  linspace,
+  eye,
+  type CreateOptions,
+} from './ops/creation.js';
 export { rand, randn, manualSeed, getRngState } from './ops/random.js';
 export { dropout, randint, randperm, multinomial } from './ops/random_ops.js';
 export { data, toArray, item, to, toAsync, type DataArray, type DataArrayOf, type DataArrays, type NestedArray } from './ops/transfer.js';
@@ -32,13 +45,41 @@ export { cumsum, cumprod, type ScanOptions } from './ops/scan.js';
 export { sort, argsort, topk, type SortResult, type TopkOptions } from './ops/sort.js';
 export { scatter, scatterAdd, oneHot } from './ops/scatter.js';
 export { einsum, outer, dot } from './ops/einsum.js';
-export { view, reshape, permute, transpose, t2 as t, expand, narrow, slice, select, squeeze, unsqueeze, flatten, contiguous, clone } from './ops/views.js';
+export {
+  view,
+  reshape,
+  permute,
+  transpose,
+  t2 as t,
+  expand,
+  narrow,
+  slice,
+  select,
+  squeeze,
+  unsqueeze,
+  flatten,
+  contiguous,
+  clone,
+} from './ops/views.js';
 export * as accelerator from './device/accelerator.js';
 export { device, defaultDevice } from './device/accelerator.js';
 export { matmul, mm } from './ops/matmul.js';
 export * as profiler from './profiler/profiler.js';
 export type { Profile, KernelEvent, KernelSummary } from './profiler/report.js';
-export { sum, prod, mean, max, min, argmax, argmin, variance as var, std, type Dims, type KeepdimArg, type VarOptions } from './ops/reduce.js';
+export {
+  sum,
+  prod,
+  mean,
+  max,
+  min,
+  argmax,
+  argmin,
+  variance as var,
+  std,
+  type Dims,
+  type KeepdimArg,
+  type VarOptions,
+} from './ops/reduce.js';
 export { softmax, logSoftmax, layerNorm, rmsNorm, type LayerNormOptions, type RmsNormOptions } from './ops/norm.js';
 export { nativeInfo, type NativeInfo, type NativeBuildInfo } from './backends/cpu/native.js';
 export { cat, stack, indexSelect, gather, embedding, triu, tril } from './ops/structural.js';

@@ -246,12 +246,37 @@ export const SETTINGS = {
   // Benchmarks and tests.
   XPU_BENCH_RANKS: def({ where: 'bench', default: '4', parse: str(), doc: 'ranks of the collectives benchmark' }),
   XPU_BENCH_BACKEND: def({ where: 'bench', default: 'mpi', parse: str(), doc: 'the engine of the collectives benchmark: mpi or ccl' }),
-  XPU_BENCH_MODEL: def({ where: 'bench', default: '125m', parse: str(), doc: "the model benchmark's model (mini with --quick; 'compiled': only llama-125M decode through model.compile() against eager)" }),
-  XPU_BENCH_GGUF_REPS: def({ where: 'bench', default: '5', parse: str(), doc: "timed repetitions of the model suite's SmolLM2 GGUF part against llama.cpp (2 with --quick)" }),
-  XPU_BENCH_OPS: def({ where: 'bench', default: 'unset', parse: str(), doc: "the elementwise benchmark's rows, comma-separated op names (add,mul,softmax,...; 'chain' for the per-op chains); unset: all" }),
+  XPU_BENCH_MODEL: def({
+    where: 'bench',
+    default: '125m',
+    parse: str(),
+    doc: "the model benchmark's model (mini with --quick; 'compiled': only llama-125M decode through model.compile() against eager)",
+  }),
+  XPU_BENCH_GGUF_REPS: def({
+    where: 'bench',
+    default: '5',
+    parse: str(),
+    doc: "timed repetitions of the model suite's SmolLM2 GGUF part against llama.cpp (2 with --quick)",
+  }),
+  XPU_BENCH_OPS: def({
+    where: 'bench',
+    default: 'unset',
+    parse: str(),
+    doc: "the elementwise benchmark's rows, comma-separated op names (add,mul,softmax,...; 'chain' for the per-op chains); unset: all",
+  }),
   XPU_BENCH_PYTHON: def({ where: 'bench', default: 'python3', parse: str(), doc: 'the Python that runs the numpy peer' }),
-  XPU_BENCH_TORCH_PYTHON: def({ where: 'bench', default: '/usr/bin/python3', parse: str(), doc: "the Python with torch that runs bench train's peer and float64 oracle (Debian's python3-torch)" }),
-  XPU_BENCH_TORCH_THREADS: def({ where: 'bench', default: 'all cores', parse: str(), doc: "threads of bench train's torch peer (torch would take one per physical core)" }),
+  XPU_BENCH_TORCH_PYTHON: def({
+    where: 'bench',
+    default: '/usr/bin/python3',
+    parse: str(),
+    doc: "the Python with torch that runs bench train's peer and float64 oracle (Debian's python3-torch)",
+  }),
+  XPU_BENCH_TORCH_THREADS: def({
+    where: 'bench',
+    default: 'all cores',
+    parse: str(),
+    doc: "threads of bench train's torch peer (torch would take one per physical core)",
+  }),
   XPU_CHROMIUM: def({ where: 'bench', default: '/usr/bin/chromium', parse: str(), doc: 'the Chromium that runs the browser peers' }),
   XPU_REQUIRE_GPU: def({
     where: 'test',

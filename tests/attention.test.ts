@@ -16,7 +16,12 @@ const fmt = (d: Dims) => `B${d.B} Hq${d.Hq} Hkv${d.Hkv} L${d.L} S${d.S} E${d.E} 
 
 afterEach(() => setAttentionConfigOverride(null));
 
-async function check(device: string, dtype: FloatDtype, d: Dims, opts: { causal?: boolean; seed?: number; scale?: number } = {}): Promise<void> {
+async function check(
+  device: string,
+  dtype: FloatDtype,
+  d: Dims,
+  opts: { causal?: boolean; seed?: number; scale?: number } = {},
+): Promise<void> {
   const t = makeQkv(device, dtype, d, opts.seed ?? 11);
   const out = xpu.scaledDotProductAttention(t.q, t.k, t.v, { isCausal: opts.causal, scale: opts.scale, enableGqa: d.Hq !== d.Hkv });
   try {
@@ -32,8 +37,13 @@ async function check(device: string, dtype: FloatDtype, d: Dims, opts: { causal?
 for (const device of testDevices()) {
   describe(`scaledDotProductAttention on ${device}`, () => {
     const shapes: Dims[] = [
-      dims(1, 2, 2, 1, 7, 16), dims(2, 4, 1, 7, 1, 8), dims(1, 8, 1, 7, 129, 64), dims(1, 2, 2, 129, 7, 80),
-      dims(1, 4, 1, 33, 40, 128), dims(2, 2, 2, 5, 9, 32, 48), dims(1, 1, 1, 17, 17, 3, 5),
+      dims(1, 2, 2, 1, 7, 16),
+      dims(2, 4, 1, 7, 1, 8),
+      dims(1, 8, 1, 7, 129, 64),
+      dims(1, 2, 2, 129, 7, 80),
+      dims(1, 4, 1, 33, 40, 128),
+      dims(2, 2, 2, 5, 9, 32, 48),
+      dims(1, 1, 1, 17, 17, 3, 5),
     ];
     for (const d of shapes) {
       for (const causal of [false, true]) {
@@ -69,16 +79,33 @@ for (const device of testDevices()) {
         const refA = refAttention(d, t.qv, t.kv, t.vv, { mask: (_b, _h, i, j) => keep[i * d.S + j] });
         const outA = await a.data();
         expectClose(outA, refA, TOL.float32, 'bool mask');
-        for (let b = 0; b < d.B; b++) for (let h = 0; h < d.Hq; h++) {
-          const row = outA.slice(((b * d.Hq + h) * d.L + 3) * d.Ev, ((b * d.Hq + h) * d.L + 4) * d.Ev);
-          expect(Array.from(row).every((x) => x === 0), 'fully masked row is 0').toBe(true);
-        }
+        for (let b = 0; b < d.B; b++)
+          for (let h = 0; h < d.Hq; h++) {
+            const row = outA.slice(((b * d.Hq + h) * d.L + 3) * d.Ev, ((b * d.Hq + h) * d.L + 4) * d.Ev);
+            expect(
+              Array.from(row).every((x) => x === 0),
+              'fully masked row is 0',
+            ).toBe(true);
+          }
         const c = xpu.scaledDotProductAttention(t.q, t.k, t.v, { attnMask: additive });
-        expectClose(await c.data(), refAttention(d, t.qv, t.kv, t.vv, { mask: (b, _h, i, j) => addv[(b * d.L + i) * d.S + j] }), TOL.float32, 'additive mask');
+        expectClose(
+          await c.data(),
+          refAttention(d, t.qv, t.kv, t.vv, { mask: (b, _h, i, j) => addv[(b * d.L + i) * d.S + j] }),
+          TOL.float32,
+          'additive mask',
+        );
         const e = xpu.scaledDotProductAttention(t.q, t.k, t.v, { attnMask: additiveInf });
         const outE = await e.data();
-        expect(outE.some((x) => Number.isNaN(x)), 'no NaN').toBe(false);
-        expectClose(outE, refAttention(d, t.qv, t.kv, t.vv, { mask: (b, _h, i, j) => addInf[(b * d.L + i) * d.S + j] }), TOL.float32, 'additive -inf rows');
+        expect(
+          outE.some((x) => Number.isNaN(x)),
+          'no NaN',
+        ).toBe(false);
+        expectClose(
+          outE,
+          refAttention(d, t.qv, t.kv, t.vv, { mask: (b, _h, i, j) => addInf[(b * d.L + i) * d.S + j] }),
+          TOL.float32,
+          'additive -inf rows',
+        );
         disposeAll(a, c, e);
       } finally {
         disposeAll(t.q, t.k, t.v, boolMask, additive, additiveInf);
@@ -92,7 +119,10 @@ for (const device of testDevices()) {
       const vv = values('float32', d.B * d.S * d.Hkv * d.Ev, 3);
       const perm = (x: Float64Array, n: number) => {
         const o = new Float64Array(x.length);
-        for (let b = 0; b < d.B; b++) for (let s = 0; s < n; s++) for (let h = 0; h < d.Hq; h++) for (let e = 0; e < d.E; e++) o[((b * d.Hq + h) * n + s) * d.E + e] = x[((b * n + s) * d.Hq + h) * d.E + e];
+        for (let b = 0; b < d.B; b++)
+          for (let s = 0; s < n; s++)
+            for (let h = 0; h < d.Hq; h++)
+              for (let e = 0; e < d.E; e++) o[((b * d.Hq + h) * n + s) * d.E + e] = x[((b * n + s) * d.Hq + h) * d.E + e];
         return o;
       };
       const q = xpu.tensor(qv, { device, shape: [d.B, d.L, d.Hq, d.E] }).transpose(1, 2);
@@ -124,14 +154,21 @@ for (const device of testDevices()) {
       const k4 = xpu.randn([1, 4, 5, 8], { device });
       const e1 = caught(() => xpu.scaledDotProductAttention(q, k, k), xpu.XpuShapeError);
       expect(e1.message).toMatch(/enableGqa/);
-      caught(() => xpu.scaledDotProductAttention(q, xpu.randn([1, 3, 5, 8], { device }), xpu.randn([1, 3, 5, 8], { device }), { enableGqa: true }), xpu.XpuShapeError);
+      caught(
+        () =>
+          xpu.scaledDotProductAttention(q, xpu.randn([1, 3, 5, 8], { device }), xpu.randn([1, 3, 5, 8], { device }), { enableGqa: true }),
+        xpu.XpuShapeError,
+      );
       caught(() => xpu.scaledDotProductAttention(q, xpu.randn([1, 4, 5, 7], { device }), k4), xpu.XpuShapeError);
       caught(() => xpu.scaledDotProductAttention(q, k4, xpu.randn([1, 4, 6, 8], { device })), xpu.XpuShapeError);
       caught(() => xpu.scaledDotProductAttention(q.to('float16'), k4, k4), xpu.XpuDTypeError);
       caught(() => xpu.scaledDotProductAttention(xpu.ones([1, 4, 3, 8], { device, dtype: 'int32' }), k4, k4), xpu.XpuDTypeError);
       caught(() => xpu.scaledDotProductAttention(q, k4, k4, { attnMask: xpu.ones([3, 4], { device, dtype: 'bool' }) }), xpu.XpuShapeError);
       caught(() => xpu.scaledDotProductAttention(q, k4, k4, { attnMask: xpu.ones([3, 5], { device, dtype: 'int32' }) }), xpu.XpuDTypeError);
-      caught(() => xpu.scaledDotProductAttention(q, k4, k4, { attnMask: xpu.ones([3, 5], { device, dtype: 'bool' }), isCausal: true }), xpu.XpuValueError);
+      caught(
+        () => xpu.scaledDotProductAttention(q, k4, k4, { attnMask: xpu.ones([3, 5], { device, dtype: 'bool' }), isCausal: true }),
+        xpu.XpuValueError,
+      );
       caught(() => xpu.scaledDotProductAttention(q, k4, k4, { scale: Number.NaN }), xpu.XpuValueError);
       caught(() => xpu.scaledDotProductAttention(xpu.randn([3, 8], { device }), k4, k4), xpu.XpuShapeError);
       caught(() => xpu.scaledDotProductAttention(q, 'k' as unknown as xpu.Tensor, k4), xpu.XpuValueError);
@@ -147,7 +184,11 @@ for (const device of testDevices()) {
 if (testDevices().includes('xpu')) {
   describe('xpu attention paths', () => {
     it('flash prefill and split-K decode agree with float64 when forced on the same inputs', async () => {
-      const cases: [Dims, boolean][] = [[dims(1, 4, 1, 1, 300, 64), false], [dims(2, 2, 2, 3, 77, 80), true], [dims(1, 2, 2, 9, 130, 32), true]];
+      const cases: [Dims, boolean][] = [
+        [dims(1, 4, 1, 1, 300, 64), false],
+        [dims(2, 2, 2, 3, 77, 80), true],
+        [dims(1, 2, 2, 9, 130, 32), true],
+      ];
       for (const [d, causal] of cases) {
         for (const path of ['prefill', 'decode'] as const) {
           setAttentionConfigOverride((c) => (path === 'decode' ? { ...c, path, chunk: 32 } : { ...c, path }));
@@ -167,10 +208,23 @@ if (testDevices().includes('xpu')) {
 
     it('texture prefill candidates (fixed-size subgroups) and the storage-buffer prefill agree with float64', async () => {
       const { attentionCandidates } = await import('../src/backends/webgpu/attention_config.js');
-      const shapes: [Dims, boolean, FloatDtype][] = [[dims(1, 2, 1, 45, 70, 16), true, 'float32'], [dims(2, 4, 2, 37, 29, 80, 48), false, 'float32'],
-        [dims(1, 2, 2, 19, 23, 64), true, 'float16'], [dims(1, 1, 1, 65, 130, 128), false, 'float32']];
+      const shapes: [Dims, boolean, FloatDtype][] = [
+        [dims(1, 2, 1, 45, 70, 16), true, 'float32'],
+        [dims(2, 4, 2, 37, 29, 80, 48), false, 'float32'],
+        [dims(1, 2, 2, 19, 23, 64), true, 'float16'],
+        [dims(1, 1, 1, 65, 130, 128), false, 'float32'],
+      ];
       for (const [d, causal, dtype] of shapes) {
-        const list = attentionCandidates({ l: d.L, s: d.S, e: d.E, ev: d.Ev, rows: d.B * d.Hq * d.L, subgroups: true, fixedSubgroup: 8, kvLayers: d.B * d.Hkv });
+        const list = attentionCandidates({
+          l: d.L,
+          s: d.S,
+          e: d.E,
+          ev: d.Ev,
+          rows: d.B * d.Hq * d.L,
+          subgroups: true,
+          fixedSubgroup: 8,
+          kvLayers: d.B * d.Hkv,
+        });
         const tex = list.filter((c) => c.path === 'texture');
         expect(tex.length).toBeGreaterThan(0);
         for (const c of [...tex, { ...tex[0], path: 'prefill' as const, bq: 8, bk: 32 }]) {

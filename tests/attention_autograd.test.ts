@@ -16,7 +16,8 @@ const STEP = 1e-5;
 
 /** d(sum(ref(q, k, v) * w))/d(x) for x in q, k, v by central differences. */
 function finiteDifferences(q: Float64Array, k: Float64Array, v: Float64Array, w: Float64Array, o: RefOptions): Float64Array[] {
-  const loss = (qq: Float64Array, kk: Float64Array, vv: Float64Array) => refAttention(d, qq, kk, vv, o).reduce((s, x, i) => s + x * w[i], 0);
+  const loss = (qq: Float64Array, kk: Float64Array, vv: Float64Array) =>
+    refAttention(d, qq, kk, vv, o).reduce((s, x, i) => s + x * w[i], 0);
   return [q, k, v].map((x, which) => {
     const g = new Float64Array(x.length);
     for (let i = 0; i < x.length; i++) {
@@ -63,7 +64,12 @@ for (const device of testDevices()) {
       await expectGrads(t, { causal: true }, 'causal');
       const first = Float64Array.from(await (t.v.grad as xpu.Tensor).data());
       out.backward(t.w);
-      expectClose(await (t.v.grad as xpu.Tensor).data(), first.map((x) => 2 * x), 1e-6, 'accumulated');
+      expectClose(
+        await (t.v.grad as xpu.Tensor).data(),
+        first.map((x) => 2 * x),
+        1e-6,
+        'accumulated',
+      );
       disposeAll(out, t.q, t.k, t.v, t.w);
     });
 
@@ -78,7 +84,11 @@ for (const device of testDevices()) {
       disposeAll(out, t.q, t.k, t.v, t.w);
 
       const f = leaves();
-      const outF = xpu.flexAttention(f.q, f.k, f.v, { scoreMod: xpu.flex.scoreMod('1.5 * tanh(score / 1.5)'), maskMod: xpu.flex.maskMod('kv_idx <= q_idx + 1'), enableGqa: true });
+      const outF = xpu.flexAttention(f.q, f.k, f.v, {
+        scoreMod: xpu.flex.scoreMod('1.5 * tanh(score / 1.5)'),
+        maskMod: xpu.flex.maskMod('kv_idx <= q_idx + 1'),
+        enableGqa: true,
+      });
       outF.backward(f.w);
       await expectGrads(f, { scoreMod: (s) => 1.5 * Math.tanh(s / 1.5), maskMod: (_b, _h, i, j) => j <= i + 1 }, 'flex softcap');
       disposeAll(outF, f.q, f.k, f.v, f.w);

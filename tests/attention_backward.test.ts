@@ -60,7 +60,12 @@ function expectGrads(got: Grads, ref: { dq: Float64Array; dk: Float64Array; dv: 
   expectClose(got[2], ref.dv, tol, `${what} dv`);
 }
 
-async function check(device: string, dtype: FloatDtype, d: Dims, opts: { causal?: boolean; seed?: number; scale?: number } = {}): Promise<void> {
+async function check(
+  device: string,
+  dtype: FloatDtype,
+  d: Dims,
+  opts: { causal?: boolean; seed?: number; scale?: number } = {},
+): Promise<void> {
   const seed = opts.seed ?? 3;
   const t = makeQkv(device, dtype, d, seed);
   const gv = values(dtype, d.B * d.Hq * d.L * d.Ev, seed + 7);
@@ -99,13 +104,26 @@ for (const device of testDevices()) {
       const addMask = xpu.tensor(addv, { device, shape: [d.B, 1, d.L, d.S] });
       try {
         const gotB = await sdpaGrads(t.q, t.k, t.v, dOut, { attnMask: boolMask });
-        expectGrads(gotB, refAttentionGrads(d, t.qv, t.kv, t.vv, gv, { mask: (_b, _h, i, j) => keep[i * d.S + j] }), TOL.float32, 'bool mask');
+        expectGrads(
+          gotB,
+          refAttentionGrads(d, t.qv, t.kv, t.vv, gv, { mask: (_b, _h, i, j) => keep[i * d.S + j] }),
+          TOL.float32,
+          'bool mask',
+        );
         for (let r = 0; r < d.B * d.Hq; r++) {
           const row = gotB[0].subarray((r * d.L + 3) * d.E, (r * d.L + 4) * d.E);
-          expect(Array.from(row).every((x) => x === 0), 'dq of a fully masked row is 0').toBe(true);
+          expect(
+            Array.from(row).every((x) => x === 0),
+            'dq of a fully masked row is 0',
+          ).toBe(true);
         }
         const gotA = await sdpaGrads(t.q, t.k, t.v, dOut, { attnMask: addMask });
-        expectGrads(gotA, refAttentionGrads(d, t.qv, t.kv, t.vv, gv, { mask: (b, _h, i, j) => addv[(b * d.L + i) * d.S + j] }), TOL.float32, 'additive mask');
+        expectGrads(
+          gotA,
+          refAttentionGrads(d, t.qv, t.kv, t.vv, gv, { mask: (b, _h, i, j) => addv[(b * d.L + i) * d.S + j] }),
+          TOL.float32,
+          'additive mask',
+        );
       } finally {
         disposeAll(t.q, t.k, t.v, dOut, boolMask, addMask);
       }
@@ -120,7 +138,10 @@ for (const device of testDevices()) {
       const perm = (x: Float64Array, n1: number, n2: number, n3: number) => {
         // [B, n1, n2, n3] contiguous values -> the same logical tensor stored as [B, n2, n1, n3]
         const out = new Float64Array(x.length);
-        for (let b = 0; b < d.B; b++) for (let a = 0; a < n1; a++) for (let c = 0; c < n2; c++) for (let e = 0; e < n3; e++) out[((b * n2 + c) * n1 + a) * n3 + e] = x[((b * n1 + a) * n2 + c) * n3 + e];
+        for (let b = 0; b < d.B; b++)
+          for (let a = 0; a < n1; a++)
+            for (let c = 0; c < n2; c++)
+              for (let e = 0; e < n3; e++) out[((b * n2 + c) * n1 + a) * n3 + e] = x[((b * n1 + a) * n2 + c) * n3 + e];
         return out;
       };
       const q = xpu.tensor(perm(qv, d.Hq, d.L, d.E), { device, shape: [d.B, d.L, d.Hq, d.E] }).transpose(1, 2);
@@ -133,7 +154,12 @@ for (const device of testDevices()) {
       const v3 = xpu.tensor(vv, { device, shape: [d.B * d.Hkv, d.S, d.Ev] });
       const g3 = xpu.tensor(gv, { device, shape: [d.B * d.Hq, d.L, d.Ev] });
       try {
-        expectGrads(await sdpaGrads(q, k, v, dOut, { isCausal: true }), refAttentionGrads(d, qv, kv, vv, gv, { causal: true }), TOL.float32, 'strided');
+        expectGrads(
+          await sdpaGrads(q, k, v, dOut, { isCausal: true }),
+          refAttentionGrads(d, qv, kv, vv, gv, { causal: true }),
+          TOL.float32,
+          'strided',
+        );
         expectGrads(await sdpaGrads(q3, k3, v3, g3, {}), refAttentionGrads(d3, qv, kv, vv, gv), TOL.float32, '3-D');
       } finally {
         disposeAll(q, k, v, dOut, q3, k3, v3, g3);
@@ -181,12 +207,23 @@ for (const device of testDevices()) {
       const blockMask = await xpu.flex.createBlockMask(causal, null, null, d.L, d.S, { blockSize: 16, device });
       try {
         const soft: RefGradOptions = {
-          scoreMod: (s) => 2 * Math.tanh(s / 2), scoreModGrad: (s) => 1 - Math.tanh(s / 2) ** 2,
+          scoreMod: (s) => 2 * Math.tanh(s / 2),
+          scoreModGrad: (s) => 1 - Math.tanh(s / 2) ** 2,
           maskMod: (_b, _h, i, j) => j <= i && i - j < 5,
         };
-        expectGrads(await flexGrads(t.q, t.k, t.v, dOut, { scoreMod: softcap, maskMod: window }), refAttentionGrads(d, t.qv, t.kv, t.vv, gv, soft), TOL.float32, 'softcap + window');
+        expectGrads(
+          await flexGrads(t.q, t.k, t.v, dOut, { scoreMod: softcap, maskMod: window }),
+          refAttentionGrads(d, t.qv, t.kv, t.vv, gv, soft),
+          TOL.float32,
+          'softcap + window',
+        );
         const ali: RefGradOptions = { scoreMod: (s, _b, h, i, j) => s + slopesV[h] * (j - i), maskMod: (_b, _h, i, j) => j <= i };
-        expectGrads(await flexGrads(t.q, t.k, t.v, dOut, { scoreMod: alibi, blockMask }), refAttentionGrads(d, t.qv, t.kv, t.vv, gv, ali), TOL.float32, 'alibi + block mask');
+        expectGrads(
+          await flexGrads(t.q, t.k, t.v, dOut, { scoreMod: alibi, blockMask }),
+          refAttentionGrads(d, t.qv, t.kv, t.vv, gv, ali),
+          TOL.float32,
+          'alibi + block mask',
+        );
       } finally {
         disposeAll(t.q, t.k, t.v, dOut, slopes);
       }

@@ -19,7 +19,14 @@ export interface RefGrads {
   dv: Float64Array;
 }
 
-export function refAttentionGrads(d: Dims, q: Float64Array, k: Float64Array, v: Float64Array, dOut: Float64Array, o: RefGradOptions = {}): RefGrads {
+export function refAttentionGrads(
+  d: Dims,
+  q: Float64Array,
+  k: Float64Array,
+  v: Float64Array,
+  dOut: Float64Array,
+  o: RefGradOptions = {},
+): RefGrads {
   const { B, Hq, Hkv, L, S, E, Ev } = d;
   const scale = o.scale ?? 1 / Math.sqrt(E);
   const dq = new Float64Array(B * Hq * L * E);

@@ -91,7 +91,9 @@ export function makeQkv(device: string, dtype: FloatDtype, d: Dims, seed: number
     q: xpu.tensor(qv, { device, dtype, shape: [d.B, d.Hq, d.L, d.E] }),
     k: xpu.tensor(kv, { device, dtype, shape: [d.B, d.Hkv, d.S, d.E] }),
     v: xpu.tensor(vv, { device, dtype, shape: [d.B, d.Hkv, d.S, d.Ev] }),
-    qv, kv, vv,
+    qv,
+    kv,
+    vv,
   };
 }
 

@@ -31,17 +31,30 @@ const scenarios: Scenario[] = [
   // The causal diagonal as a bool mask (attnMask and isCausal cannot both be set).
   { name: 'NaN key under a causal mask', causal: false, nanK: [0, 0, 5, 2], keep: (_h, i, j) => j <= i, nanRows: (_h, i) => i >= 5 },
   // Key 35 sits in the second decode split (chunk 32) and past the first prefill tile.
-  { name: 'NaN key hidden from even rows by a bool mask', causal: false, nanK: [0, 0, 35, 0], keep: (_h, i, j) => j !== 35 || i % 2 === 1, nanRows: (_h, i) => i % 2 === 1 },
+  {
+    name: 'NaN key hidden from even rows by a bool mask',
+    causal: false,
+    nanK: [0, 0, 35, 0],
+    keep: (_h, i, j) => j !== 35 || i % 2 === 1,
+    nanRows: (_h, i) => i % 2 === 1,
+  },
 ];
 
 async function run(device: string, s: Scenario): Promise<void> {
   const qv = values('float32', d.B * d.Hq * d.L * d.E, 21);
   const kv = values('float32', d.B * d.Hkv * d.S * d.E, 22);
   const vv = values('float32', d.B * d.Hkv * d.S * d.Ev, 23);
-  if (s.nanQ) { const [b, h, i, e] = s.nanQ; qv[((b * d.Hq + h) * d.L + i) * d.E + e] = NaN; }
-  if (s.nanK) { const [b, h, j, e] = s.nanK; kv[((b * d.Hkv + h) * d.S + j) * d.E + e] = NaN; }
+  if (s.nanQ) {
+    const [b, h, i, e] = s.nanQ;
+    qv[((b * d.Hq + h) * d.L + i) * d.E + e] = NaN;
+  }
+  if (s.nanK) {
+    const [b, h, j, e] = s.nanK;
+    kv[((b * d.Hkv + h) * d.S + j) * d.E + e] = NaN;
+  }
   const maskHost = new Uint8Array(d.Hq * d.L * d.S);
-  for (let h = 0; h < d.Hq; h++) for (let i = 0; i < d.L; i++) for (let j = 0; j < d.S; j++) maskHost[(h * d.L + i) * d.S + j] = s.keep(h, i, j) ? 1 : 0;
+  for (let h = 0; h < d.Hq; h++)
+    for (let i = 0; i < d.L; i++) for (let j = 0; j < d.S; j++) maskHost[(h * d.L + i) * d.S + j] = s.keep(h, i, j) ? 1 : 0;
   const q = xpu.tensor(qv, { device, shape: [d.B, d.Hq, d.L, d.E] });
   const k = xpu.tensor(kv, { device, shape: [d.B, d.Hkv, d.S, d.E] });
   const v = xpu.tensor(vv, { device, shape: [d.B, d.Hkv, d.S, d.Ev] });

@@ -2,8 +2,25 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { attentionCandidates, attentionConfigKey, chooseAttentionConfig, heuristicAttentionConfig, setAttentionConfigOverride, type AttentionConfig, type AttentionShape } from '../src/backends/webgpu/attention_config.js';
-import { attentionBucketKey, attentionCacheFilePath, loadAttentionCacheFile, recordTunedAttention, resetAttentionTunerState, tunedAttentionConfig, validAttentionBucket, validAttentionConfig } from '../src/backends/webgpu/attention_tuner.js';
+import {
+  attentionCandidates,
+  attentionConfigKey,
+  chooseAttentionConfig,
+  heuristicAttentionConfig,
+  setAttentionConfigOverride,
+  type AttentionConfig,
+  type AttentionShape,
+} from '../src/backends/webgpu/attention_config.js';
+import {
+  attentionBucketKey,
+  attentionCacheFilePath,
+  loadAttentionCacheFile,
+  recordTunedAttention,
+  resetAttentionTunerState,
+  tunedAttentionConfig,
+  validAttentionBucket,
+  validAttentionConfig,
+} from '../src/backends/webgpu/attention_tuner.js';
 import { attentionShapeOf } from '../src/backends/webgpu/attention_autotune.js';
 import { gemmAdapterInfo, type GemmAdapterInfo } from '../src/backends/webgpu/gemm_config.js';
 import { adapterKey, cacheFilePath } from '../src/backends/webgpu/gemm_tuner.js';
@@ -18,12 +35,28 @@ import { disposeAll, makeQkv, refAttention, type Dims } from './attention_helper
  */
 
 const fakeAdapter: GemmAdapterInfo = {
-  vendor: 'mesa', architecture: 'software', description: 'llvmpipe (LLVM 15)', driver: 'Mesa 23',
-  features: new Set(['subgroups']), subgroupMinSize: 8, subgroupMaxSize: 8,
-  maxWorkgroupStorageBytes: 32768, maxInvocationsPerWorkgroup: 256,
+  vendor: 'mesa',
+  architecture: 'software',
+  description: 'llvmpipe (LLVM 15)',
+  driver: 'Mesa 23',
+  features: new Set(['subgroups']),
+  subgroupMinSize: 8,
+  subgroupMaxSize: 8,
+  maxWorkgroupStorageBytes: 32768,
+  maxInvocationsPerWorkgroup: 256,
 };
 
-const shape = (l: number, s: number, e: number, extra: Partial<AttentionShape> = {}): AttentionShape => ({ l, s, e, ev: e, rows: 2 * l, subgroups: false, kvHeads: 1, groupRows: 2 * l, ...extra });
+const shape = (l: number, s: number, e: number, extra: Partial<AttentionShape> = {}): AttentionShape => ({
+  l,
+  s,
+  e,
+  ev: e,
+  rows: 2 * l,
+  subgroups: false,
+  kvHeads: 1,
+  groupRows: 2 * l,
+  ...extra,
+});
 
 const savedEnv = { XDG_CACHE_HOME: process.env.XDG_CACHE_HOME, XPU_AUTOTUNE: process.env.XPU_AUTOTUNE };
 beforeAll(() => {
@@ -51,8 +84,10 @@ describe('attention tuner: buckets and validation', () => {
     expect(attentionBucketKey(shape(5, 64, 64))).toContain(':prefill:l8:');
     expect(attentionBucketKey(shape(9, 9, 80))).not.toBe(attentionBucketKey(shape(9, 9, 64)));
     expect(attentionBucketKey(shape(9, 9, 16, { causal: true }))).not.toBe(attentionBucketKey(shape(9, 9, 16)));
-    for (const k of ['float32:prefill:l128:s512:e64:ev32', 'float16:decode:l1:s1024:e128:ev128:causal']) expect(validAttentionBucket(k)).toBe(true);
-    for (const k of ['float32:decode:l8:s8:e64:ev32', 'float32:prefill:l3:s8:e64:ev32', 'int8:prefill:l8:s8:e64:ev32', 'nonsense']) expect(validAttentionBucket(k)).toBe(false);
+    for (const k of ['float32:prefill:l128:s512:e64:ev32', 'float16:decode:l1:s1024:e128:ev128:causal'])
+      expect(validAttentionBucket(k)).toBe(true);
+    for (const k of ['float32:decode:l8:s8:e64:ev32', 'float32:prefill:l3:s8:e64:ev32', 'int8:prefill:l8:s8:e64:ev32', 'nonsense'])
+      expect(validAttentionBucket(k)).toBe(false);
   });
 
   it('accepts every candidate and rejects configs outside the candidate rules', () => {
@@ -61,7 +96,18 @@ describe('attention tuner: buckets and validation', () => {
     }
     const ok: AttentionConfig = { path: 'prefill', bq: 8, bk: 16, wg: 32, chunk: 64 };
     expect(validAttentionConfig(ok, fakeAdapter)).toBe(true);
-    for (const bad of [{ ...ok, bq: 3 }, { ...ok, bk: 64 }, { ...ok, bk: 4 }, { ...ok, wg: 512 }, { ...ok, chunk: 1024 }, { ...ok, chunk: 48 }, { ...ok, path: 'magic' }, { ...ok, wg: '32' }, null, 7]) {
+    for (const bad of [
+      { ...ok, bq: 3 },
+      { ...ok, bk: 64 },
+      { ...ok, bk: 4 },
+      { ...ok, wg: 512 },
+      { ...ok, chunk: 1024 },
+      { ...ok, chunk: 48 },
+      { ...ok, path: 'magic' },
+      { ...ok, wg: '32' },
+      null,
+      7,
+    ]) {
       expect(validAttentionConfig(bad, fakeAdapter)).toBe(false);
     }
     expect(validAttentionConfig({ ...ok, wg: 256 }, { ...fakeAdapter, maxInvocationsPerWorkgroup: 128 })).toBe(false);
@@ -79,7 +125,9 @@ describe('attention tuner: lookup and the disk cache', () => {
     expect(attentionConfigKey(chooseAttentionConfig(p, fakeAdapter))).toBe('prefill:8x8');
     expect(attentionConfigKey(chooseAttentionConfig(shape(70, 400, 50), fakeAdapter))).toBe('prefill:8x8'); // same bucket
     const other = shape(100, 300, 64, { causal: true });
-    expect(attentionConfigKey(chooseAttentionConfig(other, fakeAdapter))).toBe(attentionConfigKey(heuristicAttentionConfig(other, fakeAdapter)));
+    expect(attentionConfigKey(chooseAttentionConfig(other, fakeAdapter))).toBe(
+      attentionConfigKey(heuristicAttentionConfig(other, fakeAdapter)),
+    );
     expect(attentionConfigKey(chooseAttentionConfig(shape(1000, 300, 64), fakeAdapter))).not.toBe('prefill:8x8');
     expect(attentionConfigKey(chooseAttentionConfig(p))).not.toBe('prefill:8x8'); // no adapter, no table
     setAttentionConfigOverride((h) => ({ ...h, path: 'decode', wg: 8, chunk: 128 }));
@@ -129,13 +177,18 @@ describe('attention tuner: lookup and the disk cache', () => {
       resetAttentionTunerState();
       warn.mockClear();
       const key = attentionBucketKey(p);
-      writeFileSync(file, JSON.stringify({
-        version: 1, adapter: adapterKey(fakeAdapter), entries: {
-          [key]: { config: { path: 'prefill', bq: 8, bk: 1000, wg: 32, chunk: 64 }, ms: 1, measuredAt: '' },
-          'float32:prefill:l3:s8:e64:ev32': entry,
-          'float32:decode:l1:s1024:e64:ev32': entry,
-        },
-      }));
+      writeFileSync(
+        file,
+        JSON.stringify({
+          version: 1,
+          adapter: adapterKey(fakeAdapter),
+          entries: {
+            [key]: { config: { path: 'prefill', bq: 8, bk: 1000, wg: 32, chunk: 64 }, ms: 1, measuredAt: '' },
+            'float32:prefill:l3:s8:e64:ev32': entry,
+            'float32:decode:l1:s1024:e64:ev32': entry,
+          },
+        }),
+      );
       const loaded = loadAttentionCacheFile(fakeAdapter);
       expect([...loaded.keys()]).toEqual(['float32:decode:l1:s1024:e64:ev32']);
       expect(warn).toHaveBeenCalledTimes(2);

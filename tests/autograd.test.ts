@@ -88,7 +88,9 @@ describe.each(testDevices())('autograd engine on %s', (device) => {
     expect(await host(gh)).toEqual([2, 2, 2]);
     expect(x.grad).toBeNull();
     const z = leaf([1]);
-    expect(caught(() => xpu.autograd.grad(y, [z], undefined, { retainGraph: true }), xpu.XpuValueError).message).toContain('not have been used');
+    expect(caught(() => xpu.autograd.grad(y, [z], undefined, { retainGraph: true }), xpu.XpuValueError).message).toContain(
+      'not have been used',
+    );
     expect(await host(xpu.autograd.grad(y, [z], undefined, { allowUnused: true })[0])).toEqual([0]);
   });
 
@@ -113,13 +115,42 @@ describe.each(testDevices())('autograd engine on %s', (device) => {
   });
 
   it('second derivatives through linear (fused activation), softmax and layerNorm pass gradcheck', async () => {
-    const gradOf = (f: (...t: Tensor[]) => Tensor) => (...t: Tensor[]) => xpu.autograd.enableGrad(() => xpu.autograd.grad(f(...t).mul(f(...t)).sum(), [t[0]], undefined, { createGraph: true })[0]);
+    const gradOf =
+      (f: (...t: Tensor[]) => Tensor) =>
+      (...t: Tensor[]) =>
+        xpu.autograd.enableGrad(
+          () =>
+            xpu.autograd.grad(
+              f(...t)
+                .mul(f(...t))
+                .sum(),
+              [t[0]],
+              undefined,
+              { createGraph: true },
+            )[0],
+        );
     const x = leaf([0.3, -0.7, 0.5, 0.9, -0.2, 0.4], [2, 3]);
     const w = leaf([0.2, -0.5, 0.8, 0.6, 0.1, -0.9], [2, 3]);
     const b = leaf([0.1, -0.3]);
-    expect(await xpu.autograd.gradcheck(gradOf((a, m, c) => xpu.linear(a, m, { bias: c, activation: 'gelu' })), [x, w, b])).toBe(true);
-    expect(await xpu.autograd.gradcheck(gradOf((a) => xpu.softmax(a, 1).mul(xpu.tensor([1, 2, 3], { device }))), [x])).toBe(true);
-    expect(await xpu.autograd.gradcheck(gradOf((a) => xpu.layerNorm(a, [3]).mul(xpu.tensor([1, 2, 3], { device }))), [x], { atol: 3e-3 })).toBe(true);
+    expect(
+      await xpu.autograd.gradcheck(
+        gradOf((a, m, c) => xpu.linear(a, m, { bias: c, activation: 'gelu' })),
+        [x, w, b],
+      ),
+    ).toBe(true);
+    expect(
+      await xpu.autograd.gradcheck(
+        gradOf((a) => xpu.softmax(a, 1).mul(xpu.tensor([1, 2, 3], { device }))),
+        [x],
+      ),
+    ).toBe(true);
+    expect(
+      await xpu.autograd.gradcheck(
+        gradOf((a) => xpu.layerNorm(a, [3]).mul(xpu.tensor([1, 2, 3], { device }))),
+        [x],
+        { atol: 3e-3 },
+      ),
+    ).toBe(true);
   });
 
   it('runs onGradAccumulated after each leaf update and onBackwardEnd once per backward()', async () => {
@@ -158,11 +189,15 @@ describe.each(testDevices())('autograd engine on %s', (device) => {
     out.forEach((v, i) => expect(g[i]).toBeCloseTo(v / (i + 1), 5));
   });
 
-  it('throws torch\'s errors', () => {
+  it("throws torch's errors", () => {
     const x = leaf([1, 2]);
-    expect(caught(() => x.mul(2).backward(), xpu.XpuValueError).message).toContain('grad can be implicitly created only for scalar outputs');
+    expect(caught(() => x.mul(2).backward(), xpu.XpuValueError).message).toContain(
+      'grad can be implicitly created only for scalar outputs',
+    );
     expect(caught(() => xpu.tensor([1, 2], { device }).sum().backward(), xpu.XpuValueError).message).toContain('does not require grad');
-    expect(caught(() => xpu.tensor([1, 2], { device, dtype: 'int32', requiresGrad: true }), xpu.XpuDTypeError).message).toContain('floating point');
+    expect(caught(() => xpu.tensor([1, 2], { device, dtype: 'int32', requiresGrad: true }), xpu.XpuDTypeError).message).toContain(
+      'floating point',
+    );
     expect(caught(() => xpu.tensor([1], { device, dtype: 'int32' }).requiresGrad_(), xpu.XpuDTypeError).arg).toBe('requiresGrad');
     expect(caught(() => x.mul(2).backward(xpu.tensor([1, 2, 3], { device })), xpu.XpuShapeError).arg).toBe('grad');
     expect(caught(() => x.mul(2).requiresGrad_(false), xpu.XpuValueError).message).toContain('leaf');
@@ -189,7 +224,12 @@ describe.each(testDevices())('autograd engine on %s', (device) => {
 describe.each(testDevices().filter((d) => d === 'xpu'))('autograd memory on %s', (device) => {
   it('a forward + backward in a scope frees every intermediate and gradient temporary', async () => {
     const x = xpu.randn([8, 16], { device });
-    const ps = [xpu.randn([32, 16], { device, requiresGrad: true }), xpu.zeros([32], { device, requiresGrad: true }), xpu.randn([16, 32], { device, requiresGrad: true }), xpu.ones([16], { device, requiresGrad: true })];
+    const ps = [
+      xpu.randn([32, 16], { device, requiresGrad: true }),
+      xpu.zeros([32], { device, requiresGrad: true }),
+      xpu.randn([16, 32], { device, requiresGrad: true }),
+      xpu.ones([16], { device, requiresGrad: true }),
+    ];
     const step = () =>
       xpu.scope(() => {
         const h = xpu.linear(x, ps[0], { bias: ps[1], activation: 'gelu' });

@@ -29,12 +29,18 @@ function build(device: string): Record<string, (...x: Tensor[]) => Tensor> {
       let h = xpu.linear(x, w1, { bias: b1, activation: 'gelu' });
       h = xpu.layerNorm(h, [h.shape[1]], { weight: lnW, bias: lnB });
       const logp = xpu.logSoftmax(xpu.linear(h, w2, { bias: b2 }), -1);
-      return xpu.gather(logp, 1, ints([1, 0, 2], [3, 1])).mean().neg();
+      return xpu
+        .gather(logp, 1, ints([1, 0, 2], [3, 1]))
+        .mean()
+        .neg();
     },
     attention: (x, wq, wk, wv, g, cos, sin) => {
       const h = xpu.rmsNorm(x, [x.shape[1]], { weight: g, eps: 1e-6 });
       const q = xpu.applyRotary(h.matmul(wq.t()), cos, sin);
-      const k = xpu.linear(h, wk).mul(cos).add(rotateHalf(xpu.linear(h, wk)).mul(sin));
+      const k = xpu
+        .linear(h, wk)
+        .mul(cos)
+        .add(rotateHalf(xpu.linear(h, wk)).mul(sin));
       const v = xpu.linear(h, wv);
       const causal = xpu.triu(xpu.ones([4, 4], { device, dtype: 'bool' }), 1);
       const s = xpu.maskedFill(q.matmul(k.t()).div(Math.sqrt(q.shape[1])), causal, -Infinity);
@@ -42,7 +48,10 @@ function build(device: string): Record<string, (...x: Tensor[]) => Tensor> {
     },
     embed: (w, e2) => {
       const x = xpu.embedding(ints([0, 3, 1, 3, 3, 2], [2, 3]), w);
-      const y = xpu.cat([x, xpu.flip(x, 1)], -1).permute([2, 0, 1]).reshape([-1, 3]);
+      const y = xpu
+        .cat([x, xpu.flip(x, 1)], -1)
+        .permute([2, 0, 1])
+        .reshape([-1, 3]);
       const weights = xpu.tensor([1, -2], { device });
       return xpu.tanh(y.matmul(e2)).pow(2).sum(0).mul(weights).sum().add(xpu.std(y, 0).sum());
     },

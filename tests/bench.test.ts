@@ -54,14 +54,25 @@ function scaleWorkload(n: number, error = 0, log?: string[], setting?: () => str
     },
     check: async () => {
       for (let i = 0; i < n; i++) out[i] = 2 * x[i] + error;
-      return compare(out, Float64Array.from(x, (v) => 2 * v), 1e-6);
+      return compare(
+        out,
+        Float64Array.from(x, (v) => 2 * v),
+        1e-6,
+      );
     },
     dispose: () => {},
   };
 }
 
 const baseCase = (kernel: string, setup: () => Workload, extra: Partial<BenchCase> = {}): BenchCase => ({
-  kernel, device: 'cpu', dtype: 'float32', size: 4096, flops: 1e6, bytes: 4e6, setup, ...extra,
+  kernel,
+  device: 'cpu',
+  dtype: 'float32',
+  size: 4096,
+  flops: 1e6,
+  bytes: 4e6,
+  setup,
+  ...extra,
 });
 
 function countingProgress(): Progress & { ticks: number } {
@@ -80,7 +91,13 @@ describe('bench runner', () => {
     const slow = (): Workload => {
       const w = scaleWorkload(64, 0, log);
       const run = w.run;
-      return { ...w, run: () => { run(); now += 5; } };
+      return {
+        ...w,
+        run: () => {
+          run();
+          now += 5;
+        },
+      };
     };
     const cases = [baseCase('slow', slow)];
     const progress = countingProgress();
@@ -162,8 +179,10 @@ describe('bench runner', () => {
     });
     const rows = await runCases([c], { suite: 'unit', roofline: {}, progress: countingProgress(), repeat });
     expect(rows.map((r) => r.key)).toEqual([
-      'unit/scale[a]/cpu/cpu/float32/4K', 'unit/scale[b]/cpu/cpu/float32/4K',
-      'unit/scale[a]/peer-lib/cpu/float32/4K', 'unit/scale[b]/peer-lib/cpu/float32/4K',
+      'unit/scale[a]/cpu/cpu/float32/4K',
+      'unit/scale[b]/cpu/cpu/float32/4K',
+      'unit/scale[a]/peer-lib/cpu/float32/4K',
+      'unit/scale[b]/peer-lib/cpu/float32/4K',
     ]);
     // Warm-up once each, then rounds of one run per contender, each under its own setting.
     const round = ['ours:a', 'ours:b', 'peer:a', 'peer:b'];
@@ -180,13 +199,23 @@ describe('bench runner', () => {
 describe('roofline: the ceilings and the bound each row is held to', () => {
   const repeat = { warmup: 1, reps: 3 };
   // Injected ceilings, two probes of some kinds: f32 peak 100 GFLOP/s, f16 200, read 40 GB/s, copy 20 GB/s.
-  const r = deviceRoofline('xpu', [ceiling('fma-f32', 80), ceiling('fma-f32', 100), ceiling('fma-f16', 200), ceiling('read', 30), ceiling('read', 40), ceiling('copy', 15), ceiling('copy', 20)]);
+  const r = deviceRoofline('xpu', [
+    ceiling('fma-f32', 80),
+    ceiling('fma-f32', 100),
+    ceiling('fma-f16', 200),
+    ceiling('read', 30),
+    ceiling('read', 40),
+    ceiling('copy', 15),
+    ceiling('copy', 20),
+  ]);
 
   it('takes the best probe of each kind, and never a read bandwidth below the copy bandwidth', () => {
     expect(r).toMatchObject({ peakGflops: 100, peakGflopsF16: 200, readGBps: 40, bandwidthGBps: 20 });
     expect(deviceRoofline('cpu', [ceiling('read', 5), ceiling('copy', 8)])).toMatchObject({ readGBps: 8, peakGflops: 0 });
     expect(deviceRoofline('cpu', [ceiling('fma-f32', 1), ceiling('copy', 8)]).peakGflopsF16).toBeUndefined();
-    const marked = ceilingRows({ xpu: r }).filter((x) => x[2].endsWith('*')).map((x) => x[1]);
+    const marked = ceilingRows({ xpu: r })
+      .filter((x) => x[2].endsWith('*'))
+      .map((x) => x[1]);
     expect(marked.sort()).toEqual(['copy', 'fma-f16', 'fma-f32', 'read']);
   });
 
@@ -216,7 +245,12 @@ describe('roofline: the ceilings and the bound each row is held to', () => {
 
   it('holds flops to the f32 peak, f16 rows to the higher of the f16 and f32 peaks, and rows without FMAs to none', () => {
     // 1e9 flops: 10 ms at 100 GFLOP/s, 5 ms at 200; their 1 kB is nothing.
-    expect(rooflineFraction(1e9, 1e3, 20, r, {}, 'float32')).toMatchObject({ bound: 'compute', boundMs: 10, peakGflops: 100, fraction: 0.5 });
+    expect(rooflineFraction(1e9, 1e3, 20, r, {}, 'float32')).toMatchObject({
+      bound: 'compute',
+      boundMs: 10,
+      peakGflops: 100,
+      fraction: 0.5,
+    });
     expect(rooflineFraction(1e9, 1e3, 20, r, {}, 'float16')).toMatchObject({ bound: 'compute', boundMs: 5, peakGflops: 200 });
     expect(rooflineFraction(1e9, 1e3, 20, CPU_ROOFLINE, {}, 'float16')?.peakGflops).toBe(1); // no f16 peak: f32's
     // An f16 peak below the f32 one (lavapipe emulates f16): f16 data computed in f32 can reach f32's.
@@ -233,14 +267,21 @@ describe('roofline: the ceilings and the bound each row is held to', () => {
     expect(rooflineFraction(1e9, 1e3, 10, r)?.flag).toBeUndefined(); // at the roofline exactly: not flagged
     // Through the runner, against ceilings so low that any run beats them: no clock decides it.
     const tiny = deviceRoofline('cpu', [ceiling('fma-f32', 1e-9), ceiling('read', 1e-9), ceiling('copy', 1e-9)]);
-    const [row] = await runCases([baseCase('scale', () => scaleWorkload(64))], { suite: 'unit', roofline: { cpu: tiny }, progress: countingProgress(), repeat });
+    const [row] = await runCases([baseCase('scale', () => scaleWorkload(64))], {
+      suite: 'unit',
+      roofline: { cpu: tiny },
+      progress: countingProgress(),
+      repeat,
+    });
     expect(row.status).toBe('ok'); // the result is right; the measurement is what is wrong
     expect(row.roofline?.flag).toBe('above-roofline');
     expect(rooflineCell(row)).toMatch(/ABOVE: error/);
     expect(schemaErrors(resultsWith([row], { cpu: tiny }))).toBe('');
     // The schema wants the flag exactly on the rows above 1.
     expect(schemaErrors(resultsWith([{ ...row, roofline: { fraction: 2, bound: 'compute', boundMs: 1 } }]))).not.toBe('');
-    expect(schemaErrors(resultsWith([{ ...row, roofline: { fraction: 0.5, bound: 'compute', boundMs: 1, flag: 'above-roofline' } }]))).not.toBe('');
+    expect(
+      schemaErrors(resultsWith([{ ...row, roofline: { fraction: 0.5, bound: 'compute', boundMs: 1, flag: 'above-roofline' } }])),
+    ).not.toBe('');
     // The report's roofline chart rings it.
     const chart = rooflineChart('cpu', [row], { cpu: tiny });
     expect(chart?.caption).toMatch(/1 row\(s\) ringed in red are above their roofline/);
@@ -254,7 +295,11 @@ describe('roofline: the ceilings and the bound each row is held to', () => {
       const { cpuReadBandwidth, cpuCopyBandwidth } = await import(${lib('bandwidth.js')});
       const opts = { warmup: 0, reps: 1 };
       process.stdout.write(JSON.stringify([cpuFmaPeak(opts), cpuReadBandwidth(opts, 16 * 2 ** 20), cpuCopyBandwidth(opts, 16 * 2 ** 20)]));`;
-    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, env: { ...process.env, XPU_NATIVE: 'off' }, encoding: 'utf8' });
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: ROOT,
+      env: { ...process.env, XPU_NATIVE: 'off' },
+      encoding: 'utf8',
+    });
     const [fma, read, copy] = JSON.parse(out) as Ceiling[];
     expect(fma).toMatchObject({ kind: 'fma-f32', estimate: true, method: expect.stringContaining('JS estimate') });
     expect(read).toMatchObject({ kind: 'read', estimate: true, method: expect.stringContaining('JS estimate') });
@@ -274,14 +319,23 @@ describe('roofline: the ceilings and the bound each row is held to', () => {
 });
 
 describe('bench session: ceilings measured again where rows beat them', () => {
-  const suite: Suite = { name: 'unit', description: 'test', plan: async () => ({ cases: [baseCase('scale', () => scaleWorkload(64))], notes: [] }) };
+  const suite: Suite = {
+    name: 'unit',
+    description: 'test',
+    plan: async () => ({ cases: [baseCase('scale', () => scaleWorkload(64))], notes: [] }),
+  };
   // Ceilings no run can reach, and ceilings every run beats: no clock decides the outcome.
   const high = (): Roofline => ({ cpu: deviceRoofline('cpu', [ceiling('fma-f32', 1e9), ceiling('read', 1e9), ceiling('copy', 1e9)]) });
   const low = (): Roofline => ({ cpu: deviceRoofline('cpu', [ceiling('fma-f32', 1e-9), ceiling('read', 1e-9), ceiling('copy', 1e-9)]) });
   const session = async (measures: (() => Roofline)[]) => {
     const calls: string[][] = [];
     const results = await runSession({
-      suites: [{ name: 'unit', suite }], device: 'cpu', devices: ['cpu'], quick: true, peers: false, progress: false,
+      suites: [{ name: 'unit', suite }],
+      device: 'cpu',
+      devices: ['cpu'],
+      quick: true,
+      peers: false,
+      progress: false,
       measure: async (devices) => {
         calls.push(devices);
         return measures[calls.length - 1]();
@@ -322,9 +376,16 @@ describe('bench options and suite names', () => {
   });
 
   it('runs every available suite for `all` and lists the rest; a named suite not written yet is an error', () => {
-    expect(resolveSuites(['all'], ['elementwise'])).toEqual({ chosen: ['elementwise', 'gemm', 'attention', 'quant', 'collectives', 'model', 'compile', 'train'], missing: ['gemm', 'attention', 'quant', 'collectives', 'model', 'compile', 'train'] });
-    expect(resolveSuites([], ['elementwise', 'gemm'])).toMatchObject({ missing: ['attention', 'quant', 'collectives', 'model', 'compile', 'train'] });
-    expect(resolveSuites(['attention'], ['elementwise'])).toEqual({ error: "suite 'attention' not available yet (available: elementwise)" });
+    expect(resolveSuites(['all'], ['elementwise'])).toEqual({
+      chosen: ['elementwise', 'gemm', 'attention', 'quant', 'collectives', 'model', 'compile', 'train'],
+      missing: ['gemm', 'attention', 'quant', 'collectives', 'model', 'compile', 'train'],
+    });
+    expect(resolveSuites([], ['elementwise', 'gemm'])).toMatchObject({
+      missing: ['attention', 'quant', 'collectives', 'model', 'compile', 'train'],
+    });
+    expect(resolveSuites(['attention'], ['elementwise'])).toEqual({
+      error: "suite 'attention' not available yet (available: elementwise)",
+    });
     expect(resolveSuites(['nope'], ['elementwise'])).toMatchObject({ error: expect.stringContaining("unknown suite 'nope'") });
     expect(resolveSuites(['elementwise'], ['elementwise'])).toEqual({ chosen: ['elementwise'], missing: [] });
   });
@@ -337,9 +398,14 @@ describe('xpu bench (CLI)', () => {
     // The built CLI's view: a suite exists once dist/bench/<name>.js does.
     const missing = KNOWN_SUITES.find((n) => !existsSync(join(ROOT, 'dist', 'bench', `${n}.js`)));
     if (!missing) return ctx.skip(); // every planned suite exists: nothing left to refuse
-    const failure = await xpuCli(['bench', missing]).then(() => null, (e: { code: number; stderr: string }) => e);
+    const failure = await xpuCli(['bench', missing]).then(
+      () => null,
+      (e: { code: number; stderr: string }) => e,
+    );
     expect(failure?.code).toBe(1);
-    expect(failure?.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^xpu bench: suite '${missing}' not available yet \\(available: .*elementwise`))]);
+    expect(failure?.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(new RegExp(`^xpu bench: suite '${missing}' not available yet \\(available: .*elementwise`)),
+    ]);
   });
 });
 
@@ -371,14 +437,18 @@ describe('xpu bench elementwise --quick: JSON and HTML report', () => {
       expect(r.peakGflops).toBeGreaterThan(0);
       expect(r.readGBps).toBeGreaterThanOrEqual(r.bandwidthGBps);
       // Measured by the probes, not by a benchmarked kernel; each over twice the last-level cache.
-      expect(new Set(r.ceilings?.map((c) => c.kind))).toEqual(new Set(['fma-f32', 'read', 'copy', ...(r.peakGflopsF16 ? ['fma-f16'] : [])]));
-      for (const c of r.ceilings ?? []) if (c.kind === 'read' || c.kind === 'copy') expect(c.workingSetBytes, `${d} ${c.method}`).toBeGreaterThanOrEqual(64 * 2 ** 20);
+      expect(new Set(r.ceilings?.map((c) => c.kind))).toEqual(
+        new Set(['fma-f32', 'read', 'copy', ...(r.peakGflopsF16 ? ['fma-f16'] : [])]),
+      );
+      for (const c of r.ceilings ?? [])
+        if (c.kind === 'read' || c.kind === 'copy') expect(c.workingSetBytes, `${d} ${c.method}`).toBeGreaterThanOrEqual(64 * 2 ** 20);
     }
-    for (const op of ['add', 'softmax', 'layerNorm', 'clone']) for (const d of devices) {
-      const row = results.rows.find((r) => r.key === `elementwise/${op}/${d}/${d}/float32/64K`);
-      expect(row, `${op} on ${d}`).toMatchObject({ status: 'ok', check: { ok: true } });
-      expect(row?.roofline?.fraction).toBeGreaterThan(0);
-    }
+    for (const op of ['add', 'softmax', 'layerNorm', 'clone'])
+      for (const d of devices) {
+        const row = results.rows.find((r) => r.key === `elementwise/${op}/${d}/${d}/float32/64K`);
+        expect(row, `${op} on ${d}`).toMatchObject({ status: 'ok', check: { ok: true } });
+        expect(row?.roofline?.fraction).toBeGreaterThan(0);
+      }
     for (const r of results.rows) expect(r.status, r.key).toBe('ok');
     // The table is printed, and says where the files went.
     expect(stdout).toContain('Roofline');
@@ -398,7 +468,10 @@ describe('xpu bench elementwise --quick: JSON and HTML report', () => {
       expect(row.gpu?.minMs, op).toBeLessThanOrEqual((row.wall as Stats).maxMs);
     }
     const peer = results.rows.find((r) => r.key === 'elementwise/add/tfjs-webgpu/xpu/float32/64K');
-    expect(peer, results.suites[0].notes.join('; ')).toMatchObject({ status: 'ok', relative: { to: 'elementwise/add/xpu/xpu/float32/64K' } });
+    expect(peer, results.suites[0].notes.join('; ')).toMatchObject({
+      status: 'ok',
+      relative: { to: 'elementwise/add/xpu/xpu/float32/64K' },
+    });
   });
 
   it('writes a self-contained HTML report whose charts Chromium draws', async () => {
@@ -411,13 +484,30 @@ describe('xpu bench elementwise --quick: JSON and HTML report', () => {
       await page.goto(pathToFileURL(html).href);
       expect(requests).toEqual([pathToFileURL(html).href]); // no external resource
 
-      const figures = await page.locator('figure.chart').evaluateAll((els) => els.map((f) => {
-        // Data marks only (lines, points, rules, bars), not axes or legends.
-        const marks = [...f.querySelectorAll('svg .role-mark path, svg .role-mark line')].map((m) => (m as SVGGraphicsElement).getBoundingClientRect());
-        return { id: f.id, marks: marks.length, drawn: marks.filter((b) => b.width > 0 || b.height > 0).length, svg: f.querySelector('svg')?.getBoundingClientRect().width ?? 0 };
-      }));
+      const figures = await page.locator('figure.chart').evaluateAll((els) =>
+        els.map((f) => {
+          // Data marks only (lines, points, rules, bars), not axes or legends.
+          const marks = [...f.querySelectorAll('svg .role-mark path, svg .role-mark line')].map((m) =>
+            (m as SVGGraphicsElement).getBoundingClientRect(),
+          );
+          return {
+            id: f.id,
+            marks: marks.length,
+            drawn: marks.filter((b) => b.width > 0 || b.height > 0).length,
+            svg: f.querySelector('svg')?.getBoundingClientRect().width ?? 0,
+          };
+        }),
+      );
       const ids = figures.map((f) => f.id);
-      expect(ids).toEqual(expect.arrayContaining(['chart-elementwise-add', 'chart-elementwise-softmax', 'chart-elementwise-latency', 'chart-roofline-cpu', ...(hasXpu ? ['chart-roofline-xpu'] : [])]));
+      expect(ids).toEqual(
+        expect.arrayContaining([
+          'chart-elementwise-add',
+          'chart-elementwise-softmax',
+          'chart-elementwise-latency',
+          'chart-roofline-cpu',
+          ...(hasXpu ? ['chart-roofline-xpu'] : []),
+        ]),
+      );
       for (const f of figures) {
         expect(f.svg, f.id).toBeGreaterThan(200);
         expect(f.drawn, `${f.id}: ${f.drawn} of ${f.marks} marks drawn`).toBeGreaterThanOrEqual(3);
@@ -458,8 +548,17 @@ function resultsWith(rows: Row[], roofline: Roofline = {}): BenchResults {
     schemaVersion: SCHEMA_VERSION,
     createdBy: 'xpu bench',
     environment: {
-      date: '2026-01-01T00:00:00.000Z', command: 'test', node: 'v20.0.0', platform: 'test', cpu: { model: 'test', cores: 2, memGiB: 8 }, loadAverage: [0, 0, 0],
-      packages: { xpu: '0.1.0', webgpu: '0.6.2' }, mesa: null, git: { commit: null, dirty: null }, xpu: { unavailable: 'test' }, env: {},
+      date: '2026-01-01T00:00:00.000Z',
+      command: 'test',
+      node: 'v20.0.0',
+      platform: 'test',
+      cpu: { model: 'test', cores: 2, memGiB: 8 },
+      loadAverage: [0, 0, 0],
+      packages: { xpu: '0.1.0', webgpu: '0.6.2' },
+      mesa: null,
+      git: { commit: null, dirty: null },
+      xpu: { unavailable: 'test' },
+      env: {},
     },
     settings: { suites: ['unit'], device: 'cpu', devices: ['cpu'], dtypes: null, sizes: null, quick: true, peers: false, timing: 'test' },
     roofline,
@@ -472,7 +571,14 @@ function resultsWith(rows: Row[], roofline: Roofline = {}): BenchResults {
 function timedRow(kernel: string, medianMs: number, status: Row['status'] = 'ok', half = 0): Row {
   const base = { suite: 'unit', kernel, impl: 'xpu', device: 'xpu' as const, dtype: 'float32', sizeLabel: '1M' };
   return {
-    key: rowKey(base), ...base, size: 2 ** 20, metric: 'throughput', flops: 0, bytes: 8 * 2 ** 20, status, units: 1,
+    key: rowKey(base),
+    ...base,
+    size: 2 ** 20,
+    metric: 'throughput',
+    flops: 0,
+    bytes: 8 * 2 ** 20,
+    status,
+    units: 1,
     wall: { medianMs, minMs: medianMs - half, maxMs: medianMs + half, spread: (2 * half) / medianMs, samples: 7 },
     check: { elements: 16, relErr: status === 'ok' ? 0 : 0.5, bound: 1e-6, ok: status === 'ok' },
   };
@@ -481,8 +587,22 @@ function timedRow(kernel: string, medianMs: number, status: Row['status'] = 'ok'
 describe('xpu bench compare', () => {
   const dir = mkdtempSync(join(tmpdir(), 'xpu-bench-compare-'));
   // slower: 25% slower and every B run slower than every A run; noisy: the same 25%, inside the runs' ranges.
-  const a = resultsWith([timedRow('slower', 2, 'ok', 0.1), timedRow('noisy', 2, 'ok', 0.6), timedRow('faster', 4, 'ok', 0.1), timedRow('steady', 10, 'ok', 0.1), timedRow('broke', 1), timedRow('dropped', 1)]);
-  const b = resultsWith([timedRow('slower', 2.5, 'ok', 0.1), timedRow('noisy', 2.5, 'ok', 0.4), timedRow('faster', 1, 'ok', 0.1), timedRow('steady', 10.5, 'ok', 0.1), timedRow('broke', 1, 'wrong'), timedRow('added', 1)]);
+  const a = resultsWith([
+    timedRow('slower', 2, 'ok', 0.1),
+    timedRow('noisy', 2, 'ok', 0.6),
+    timedRow('faster', 4, 'ok', 0.1),
+    timedRow('steady', 10, 'ok', 0.1),
+    timedRow('broke', 1),
+    timedRow('dropped', 1),
+  ]);
+  const b = resultsWith([
+    timedRow('slower', 2.5, 'ok', 0.1),
+    timedRow('noisy', 2.5, 'ok', 0.4),
+    timedRow('faster', 1, 'ok', 0.1),
+    timedRow('steady', 10.5, 'ok', 0.1),
+    timedRow('broke', 1, 'wrong'),
+    timedRow('added', 1),
+  ]);
   const quiet = resultsWith(b.rows.filter((r) => ['noisy', 'faster', 'steady'].includes(r.kernel)));
   const fileA = join(dir, 'a.json');
   const fileB = join(dir, 'b.json');
@@ -501,8 +621,14 @@ describe('xpu bench compare', () => {
     expect(schemaErrors({ ...a, roofline: { gpu: CPU_ROOFLINE } })).not.toBe('');
   });
 
-  it('flags a change only beyond the threshold and beyond both runs\' spread', () => {
-    const s = (median: number, min: number, max: number): Stats => ({ medianMs: median, minMs: min, maxMs: max, spread: (max - min) / median, samples: 5 });
+  it("flags a change only beyond the threshold and beyond both runs' spread", () => {
+    const s = (median: number, min: number, max: number): Stats => ({
+      medianMs: median,
+      minMs: min,
+      maxMs: max,
+      spread: (max - min) / median,
+      samples: 5,
+    });
     expect(timeVerdict(s(10, 9.5, 10.5), s(12, 11, 13), 0.1)).toBe('regression'); // 11 > 10.5: no overlap
     expect(timeVerdict(s(10, 9, 11.5), s(12, 11, 13), 0.1)).toBe('within noise'); // 11 < 11.5: the ranges overlap
     expect(timeVerdict(s(10, 9.9, 10.1), s(10.5, 10.4, 10.6), 0.1)).toBe('same'); // below the threshold, however tight
@@ -525,16 +651,24 @@ describe('xpu bench compare', () => {
   });
 
   it('prints the ratios from the command line and exits 1 on a regression, 0 without one, 2 on a bad file', async () => {
-    const failure = await xpuCli(['bench', 'compare', fileA, fileB]).then(() => null, (e: { code: number; stdout: string }) => e);
+    const failure = await xpuCli(['bench', 'compare', fileA, fileB]).then(
+      () => null,
+      (e: { code: number; stdout: string }) => e,
+    );
     expect(failure?.code).toBe(1);
     const stdout = failure?.stdout ?? '';
     expect(stdout).toMatch(/unit\/slower\/xpu\/xpu\/float32\/1M.*1\.25x.*REGRESSION/);
     expect(stdout).toMatch(/unit\/noisy\/.*1\.25x.*within noise/);
     expect(stdout).toMatch(/unit\/faster\/.*0\.250x.*faster/);
     expect(stdout).toMatch(/unit\/steady\/.*1\.05x/);
-    expect(stdout).toContain("2 regression(s), 1 improvement(s), 1 beyond ±10% but within the runs' spread, 1 within ±10%, 2 row(s) in one run only");
+    expect(stdout).toContain(
+      "2 regression(s), 1 improvement(s), 1 beyond ±10% but within the runs' spread, 1 within ±10%, 2 row(s) in one run only",
+    );
     await expect(xpuCli(['bench', 'compare', fileA, fileB, '--no-fail'])).resolves.toBeDefined();
     await expect(xpuCli(['bench', 'compare', fileA, fileQuiet])).resolves.toBeDefined(); // noise and gains only
-    await expect(xpuCli(['bench', 'compare', fileA, join(dir, 'missing.json')])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('missing.json') });
+    await expect(xpuCli(['bench', 'compare', fileA, join(dir, 'missing.json')])).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('missing.json'),
+    });
   });
 });

@@ -35,7 +35,12 @@ describe('xpu info', () => {
       expect(typeof r.xpuUnavailable).toBe('string');
     }
     expect(typeof r.native.loaded).toBe('boolean');
-    if (r.native.loaded) expect(r.native.build).toMatchObject({ mpi: { built: expect.any(Boolean) }, ccl: { built: expect.any(Boolean) }, cpuKernels: expect.any(Array) });
+    if (r.native.loaded)
+      expect(r.native.build).toMatchObject({
+        mpi: { built: expect.any(Boolean) },
+        ccl: { built: expect.any(Boolean) },
+        cpuKernels: expect.any(Array),
+      });
     else expect(r.native.error).toEqual(expect.any(String));
     expect(r.versions.node).toBe(process.versions.node);
     expect(r.versions.dawn).toBe((createRequire(import.meta.url)('webgpu/package.json') as { version: string }).version);
@@ -86,7 +91,10 @@ describe('xpu demo', () => {
 describe('xpu bench', () => {
   it('lists suites and rejects an unknown one', async () => {
     await expect(xpuCli(['bench', '--list'])).resolves.toBeDefined();
-    await expect(xpuCli(['bench', 'no-such-suite'])).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining("unknown suite 'no-such-suite'") });
+    await expect(xpuCli(['bench', 'no-such-suite'])).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining("unknown suite 'no-such-suite'"),
+    });
   });
 });
 
@@ -95,15 +103,22 @@ describe('xpu run', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('refuses a missing script in one line, before starting any rank', async () => {
-    const e = await xpuCli(['run', '-n', '2', '--backend', 'ccl', join(dir, 'missing.mjs')]).catch((x: { code: number; stdout: string; stderr: string }) => x);
+    const e = await xpuCli(['run', '-n', '2', '--backend', 'ccl', join(dir, 'missing.mjs')]).catch(
+      (x: { code: number; stdout: string; stderr: string }) => x,
+    );
     expect(e).toMatchObject({ code: 2, stdout: '' });
-    expect((e as { stderr: string }).stderr.trim().split('\n')).toEqual([expect.stringMatching(/^\[xpu run\] no such script: .*missing\.mjs/)]);
+    expect((e as { stderr: string }).stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^\[xpu run\] no such script: .*missing\.mjs/),
+    ]);
   });
 
   it('prefixes rank output without colour when it is not a terminal, with it under FORCE_COLOR', async () => {
     const script = join(dir, 'hello.mjs');
     writeFileSync(script, 'console.log(`hello from ${process.env.RANK}`);\n');
-    const plain = (await xpuCli(['run', '-n', '2', '--backend', 'ccl', script], { NO_COLOR: '', FORCE_COLOR: '' })).stdout.trim().split('\n').sort();
+    const plain = (await xpuCli(['run', '-n', '2', '--backend', 'ccl', script], { NO_COLOR: '', FORCE_COLOR: '' })).stdout
+      .trim()
+      .split('\n')
+      .sort();
     expect(plain).toEqual(['[rank 0] hello from 0', '[rank 1] hello from 1']);
     const forced = (await xpuCli(['run', '-n', '2', '--backend', 'ccl', script], { NO_COLOR: '', FORCE_COLOR: '1' })).stdout;
     expect(forced).toContain('\x1b[36m[rank 0]\x1b[39m hello from 0');
@@ -113,11 +128,15 @@ describe('xpu run', () => {
 describe('colour (src/color.ts)', () => {
   const withEnv = <T>(env: Record<string, string | undefined>, fn: () => T): T => {
     const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-    for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+    for (const [k, v] of Object.entries(env))
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
     try {
       return fn();
     } finally {
-      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+      for (const [k, v] of Object.entries(saved))
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
     }
   };
   const tty = { isTTY: true };

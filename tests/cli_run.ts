@@ -29,7 +29,10 @@ export function ensureBuilt(): void {
   const stale = !existsSync(MAIN) || Math.max(newestSource(join(ROOT, 'src')), newestSource(join(ROOT, 'bench'))) > statSync(MAIN).mtimeMs;
   if (!stale) return;
   try {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], { cwd: ROOT, stdio: 'pipe' });
+    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], {
+      cwd: ROOT,
+      stdio: 'pipe',
+    });
   } catch {
     // tsc still emits on a type error elsewhere in the tree; the typecheck is not this file's job.
   }
@@ -37,5 +40,9 @@ export function ensureBuilt(): void {
 }
 
 export async function xpuCli(args: string[], env: Record<string, string> = {}): Promise<{ stdout: string; stderr: string }> {
-  return run(process.execPath, [MAIN, ...args], { cwd: ROOT, env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp', ...env }, maxBuffer: 16 << 20 });
+  return run(process.execPath, [MAIN, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp', ...env },
+    maxBuffer: 16 << 20,
+  });
 }

@@ -38,13 +38,31 @@ type Op = (vals: Tensor[], w: Tensor) => Tensor;
 
 function randomProgram(seed: number, length: number): { ops: Op[]; extra: number } {
   const r = rng(seed);
-  const pick = <T,>(xs: T[]): T => xs[Math.floor(r() * xs.length)];
+  const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)];
   const unary: ((a: Tensor) => Tensor)[] = [
-    (a) => a.relu(), (a) => a.tanh(), (a) => a.sigmoid(), (a) => a.neg(), (a) => a.abs(), (a) => a.tanh().exp(),
-    (a) => a.sin(), (a) => a.square(), (a) => a.mul(1.5), (a) => a.add(-0.25), (a) => a.abs().sqrt(), (a) => a.silu(),
-    (a) => a.half().float(), (a) => a.mul(3).to('int32').float(), (a) => xpu.where(a.gt(0), a, a.mul(0.1)),
+    (a) => a.relu(),
+    (a) => a.tanh(),
+    (a) => a.sigmoid(),
+    (a) => a.neg(),
+    (a) => a.abs(),
+    (a) => a.tanh().exp(),
+    (a) => a.sin(),
+    (a) => a.square(),
+    (a) => a.mul(1.5),
+    (a) => a.add(-0.25),
+    (a) => a.abs().sqrt(),
+    (a) => a.silu(),
+    (a) => a.half().float(),
+    (a) => a.mul(3).to('int32').float(),
+    (a) => xpu.where(a.gt(0), a, a.mul(0.1)),
   ];
-  const binary: ((a: Tensor, b: Tensor) => Tensor)[] = [(a, b) => a.add(b), (a, b) => a.sub(b), (a, b) => a.mul(b), (a, b) => xpu.maximum(a, b), (a, b) => a.mul(0.5).add(b.mul(-2))];
+  const binary: ((a: Tensor, b: Tensor) => Tensor)[] = [
+    (a, b) => a.add(b),
+    (a, b) => a.sub(b),
+    (a, b) => a.mul(b),
+    (a, b) => xpu.maximum(a, b),
+    (a, b) => a.mul(0.5).add(b.mul(-2)),
+  ];
   const ops: Op[] = [];
   for (let j = 0; j < length; j++) {
     const kind = r();
@@ -55,7 +73,8 @@ function randomProgram(seed: number, length: number): { ops: Op[]; extra: number
       ops.push((vals) => f(vals[Math.floor(k * vals.length)]));
     } else if (kind < 0.8) {
       const f = pick(binary);
-      const k1 = r(), k2 = r();
+      const k1 = r(),
+        k2 = r();
       ops.push((vals) => f(vals[Math.floor(k1 * vals.length)], vals[Math.floor(k2 * vals.length)]));
     } else {
       const which = Math.floor(r() * 10);
@@ -63,16 +82,26 @@ function randomProgram(seed: number, length: number): { ops: Op[]; extra: number
       ops.push((vals, w) => {
         const a = vals[Math.floor(k * vals.length)].add(xpu.zeros([4, 6], { device: w.device })); // [4, 6]
         switch (which) {
-          case 0: return a.softmax(-1);
-          case 1: return a.sum(-1, true);
-          case 2: return a.matmul(w).matmul(w.t()).mul(0.1);
-          case 3: return a.t().contiguous().t(); // a permuted view read by later ops
-          case 4: return xpu.cat([a, a.neg()], 1).narrow(1, 3, 6); // a copy, read through an offset view
-          case 5: return a.cumsum(-1).mul(0.1);
-          case 6: return a.layerNorm([6]);
-          case 7: return a.max(0);
-          case 8: return a.tanh().reshape([6, 4]).mul(0.5).add(1).reshape([4, 6]); // maps across reshapes
-          default: return a.mean(0);
+          case 0:
+            return a.softmax(-1);
+          case 1:
+            return a.sum(-1, true);
+          case 2:
+            return a.matmul(w).matmul(w.t()).mul(0.1);
+          case 3:
+            return a.t().contiguous().t(); // a permuted view read by later ops
+          case 4:
+            return xpu.cat([a, a.neg()], 1).narrow(1, 3, 6); // a copy, read through an offset view
+          case 5:
+            return a.cumsum(-1).mul(0.1);
+          case 6:
+            return a.layerNorm([6]);
+          case 7:
+            return a.max(0);
+          case 8:
+            return a.tanh().reshape([6, 4]).mul(0.5).add(1).reshape([4, 6]); // maps across reshapes
+          default:
+            return a.mean(0);
         }
       });
     }
@@ -95,7 +124,13 @@ afterEach(() => {
 });
 
 describe.each(testDevices())('compile on %s', (device) => {
-  const inputs = (seed: number) => [input([4, 6], seed, device), input([6], seed + 1, device), input([4, 1], seed + 2, device), input([6, 3], seed + 3, device, 0.5)] as const;
+  const inputs = (seed: number) =>
+    [
+      input([4, 6], seed, device),
+      input([6], seed + 1, device),
+      input([4, 1], seed + 2, device),
+      input([6, 3], seed + 3, device, 0.5),
+    ] as const;
 
   it('agrees with eager on random programs, replayed on new values', async () => {
     let fused = 0;
@@ -149,13 +184,21 @@ describe.each(testDevices())('compile on %s', (device) => {
     expect(prof.events.map((e) => e.name)).toHaveLength(1);
     expect(compiled.stats()).toMatchObject({ capturedOps: 8, replaySteps: 1, fusedKernels: 1 });
     // Across reshapes too, when every operand walks both shapes in the same order.
-    const r = (a: Tensor, b: Tensor) => a.exp().reshape([32, 8]).mul(b.reshape([32, 8])).add(2).reshape([8, 32]).sigmoid();
+    const r = (a: Tensor, b: Tensor) =>
+      a
+        .exp()
+        .reshape([32, 8])
+        .mul(b.reshape([32, 8]))
+        .add(2)
+        .reshape([8, 32])
+        .sigmoid();
     const cr = xpu.compile(r);
     cr(x, x2);
     await expectSame(cr(x2, x), r(x2, x), 'across reshapes');
     expect(cr.stats()).toMatchObject({ replaySteps: 1, fusedKernels: 1 });
     // float64 reference of the chain (the twins round to float32 between ops; 1e-6 covers that).
-    const xs = await values(x2), ys = await values(y);
+    const xs = await values(x2),
+      ys = await values(y);
     const ref = xs.map((v, i) => 3 / (1 + Math.exp(-(Math.tanh(v * 2 + ys[i % 32]) * v - 0.5))) + 1);
     const got = await values(out);
     got.forEach((g, i) => expect(Math.abs(g - ref[i])).toBeLessThan(1e-5));
@@ -164,7 +207,8 @@ describe.each(testDevices())('compile on %s', (device) => {
   it.runIf(device === 'xpu')('replays give back every block they take (no leak, intermediates released)', async () => {
     const f = (x: Tensor, w: Tensor) => x.matmul(w).relu().sum(0).add(1).softmax(-1);
     const compiled = xpu.compile(f);
-    const x = input([6, 8], 1, device), w = input([8, 5], 2, device);
+    const x = input([6, 8], 1, device),
+      w = input([8, 5], 2, device);
     compiled(x, w).dispose();
     await xpu.accelerator.synchronize();
     const before = xpu.accelerator.memoryAllocated();
@@ -285,9 +329,18 @@ describe.each(testDevices())('compile on %s', (device) => {
     const outer = xpu.compile((a: Tensor, b: Tensor) => inner(a).add(inner(b)).sigmoid());
     const eager = (a: Tensor, b: Tensor) => a.mul(2).exp().add(b.mul(2).exp()).sigmoid();
     xpu.profiler.start();
-    await expectSame(outer(input([6], 1, device), input([6], 2, device)), eager(input([6], 1, device), input([6], 2, device)), 'capture under the profiler');
+    await expectSame(
+      outer(input([6], 1, device), input([6], 2, device)),
+      eager(input([6], 1, device), input([6], 2, device)),
+      'capture under the profiler',
+    );
     await xpu.profiler.stop();
-    for (let j = 3; j < 7; j += 2) await expectSame(outer(input([6], j, device), input([6], j + 1, device)), eager(input([6], j, device), input([6], j + 1, device)), `replay ${j}`);
+    for (let j = 3; j < 7; j += 2)
+      await expectSame(
+        outer(input([6], j, device), input([6], j + 1, device)),
+        eager(input([6], j, device), input([6], j + 1, device)),
+        `replay ${j}`,
+      );
     expect(outer.stats()).toMatchObject({ captures: 1, replays: 2, replaySteps: 1 });
   });
 
@@ -313,29 +366,34 @@ describe.each(testDevices())('compile on %s', (device) => {
 describe('compile on cpu: native chains', () => {
   // Without the addon the composed TypeScript loop runs (tested above).
   const c = nativeCompute() as unknown as Record<string, (...a: unknown[]) => unknown> | null;
-  it.runIf(typeof c?.ewChainNow === 'function')('a fused chain of table ops on >= 4096 float32 elements runs as one native pass, equal to eager', async () => {
-    if (!c) return;
-    const calls = { n: 0 };
-    const wrap = (name: string) => {
-      const orig = c[name];
-      c[name] = (...a: unknown[]) => (calls.n++, orig.apply(c, a));
-      return () => (c[name] = orig);
-    };
-    const undo = [wrap('ewChainNow'), wrap('ewChain')];
-    try {
-      const f = (x: Tensor, y: Tensor) => xpu.maximum(x.mul(1.5).add(y).sub(0.25).silu().mul(y).sigmoid(), x.abs().sqrt().neg()).div(y.exp()).relu();
-      const compiled = xpu.compile(f);
-      const n = 3 * 4096 + 5;
-      compiled(input([n], 1, 'cpu'), input([n], 2, 'cpu'));
-      const x = input([n], 3, 'cpu'), y = input([n], 4, 'cpu');
-      const got = compiled(x, y);
-      expect(calls.n).toBe(1);
-      expect(compiled.stats()).toMatchObject({ replaySteps: 1, fusedKernels: 1 });
-      expect(await values(got)).toEqual(await values(f(x, y))); // bit for bit: each step rounds as its op does
-    } finally {
-      undo.forEach((u) => u());
-    }
-  });
+  it.runIf(typeof c?.ewChainNow === 'function')(
+    'a fused chain of table ops on >= 4096 float32 elements runs as one native pass, equal to eager',
+    async () => {
+      if (!c) return;
+      const calls = { n: 0 };
+      const wrap = (name: string) => {
+        const orig = c[name];
+        c[name] = (...a: unknown[]) => (calls.n++, orig.apply(c, a));
+        return () => (c[name] = orig);
+      };
+      const undo = [wrap('ewChainNow'), wrap('ewChain')];
+      try {
+        const f = (x: Tensor, y: Tensor) =>
+          xpu.maximum(x.mul(1.5).add(y).sub(0.25).silu().mul(y).sigmoid(), x.abs().sqrt().neg()).div(y.exp()).relu();
+        const compiled = xpu.compile(f);
+        const n = 3 * 4096 + 5;
+        compiled(input([n], 1, 'cpu'), input([n], 2, 'cpu'));
+        const x = input([n], 3, 'cpu'),
+          y = input([n], 4, 'cpu');
+        const got = compiled(x, y);
+        expect(calls.n).toBe(1);
+        expect(compiled.stats()).toMatchObject({ replaySteps: 1, fusedKernels: 1 });
+        expect(await values(got)).toEqual(await values(f(x, y))); // bit for bit: each step rounds as its op does
+      } finally {
+        undo.forEach((u) => u());
+      }
+    },
+  );
 });
 
 describe('compile arguments', () => {

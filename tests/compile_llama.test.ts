@@ -14,8 +14,14 @@ const PROMPT = [5, 17, 3, 96, 42];
 const NEW = 8;
 
 const refCfg = (c: Cfg): RefConfig => ({
-  vocab: c.vocabSize, hidden: c.hiddenSize, inter: c.intermediateSize, layers: c.numLayers, heads: c.numHeads, kvHeads: c.numKvHeads,
-  theta: c.ropeTheta, eps: c.rmsNormEps,
+  vocab: c.vocabSize,
+  hidden: c.hiddenSize,
+  inter: c.intermediateSize,
+  layers: c.numLayers,
+  heads: c.numHeads,
+  kvHeads: c.numKvHeads,
+  theta: c.ropeTheta,
+  eps: c.rmsNormEps,
 });
 
 function build(device: 'cpu' | 'xpu'): Llama {
@@ -65,7 +71,10 @@ describe('llama model.compile()', () => {
         m.compile();
         const seq = [...PROMPT];
         // A first run leaves other tokens' K/V past the prompt: the mask must hide them.
-        await m.generate(seq.map((t) => (t + 11) % CFG.vocabSize), { maxNewTokens: NEW });
+        await m.generate(
+          seq.map((t) => (t + 11) % CFG.vocabSize),
+          { maxNewTokens: NEW },
+        );
         const fixed = m.staticDecode(1, seq.length + 4)!;
         const ids = xpu.tensor(Int32Array.from(seq), { shape: [1, seq.length], device });
         m.forward(ids, { start: 0, cache: fixed.cache }).dispose();

@@ -23,7 +23,8 @@ async function expectSame(got: Tensor, want: Tensor, what: string): Promise<void
   expect(got.shape, what).toEqual(want.shape);
   const g = (await got.data()) as Float32Array;
   const w = (await want.data()) as Float32Array;
-  for (let i = 0; i < w.length; i++) expect(Math.abs(g[i] - w[i]), `${what} [${i}]: ${g[i]} vs ${w[i]}`).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(w[i])));
+  for (let i = 0; i < w.length; i++)
+    expect(Math.abs(g[i] - w[i]), `${what} [${i}]: ${g[i]} vs ${w[i]}`).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(w[i])));
 }
 
 /** A random mix of maps (prepared), a row op, a reduction and a matmul with a closure weight. */
@@ -34,15 +35,33 @@ function program(seed: number, w: Tensor): (x: Tensor, y: Tensor) => Tensor {
     let v = x;
     for (const p of picks) {
       switch (p) {
-        case 0: v = v.mul(y); break;
-        case 1: v = v.add(0.5).tanh(); break;
-        case 2: v = v.softmax(-1); break;
-        case 3: v = v.sub(v.sum(-1, true).mul(0.1)); break;
-        case 4: v = v.matmul(w).mul(0.3); break; // w is [8, 8], from the closure
-        case 5: v = xpu.maximum(v, y.neg()); break;
-        case 6: v = v.t().contiguous().t().add(y); break;
-        case 7: v = v.sigmoid().mul(2); break;
-        default: v = v.layerNorm([8]); break;
+        case 0:
+          v = v.mul(y);
+          break;
+        case 1:
+          v = v.add(0.5).tanh();
+          break;
+        case 2:
+          v = v.softmax(-1);
+          break;
+        case 3:
+          v = v.sub(v.sum(-1, true).mul(0.1));
+          break;
+        case 4:
+          v = v.matmul(w).mul(0.3);
+          break; // w is [8, 8], from the closure
+        case 5:
+          v = xpu.maximum(v, y.neg());
+          break;
+        case 6:
+          v = v.t().contiguous().t().add(y);
+          break;
+        case 7:
+          v = v.sigmoid().mul(2);
+          break;
+        default:
+          v = v.layerNorm([8]);
+          break;
       }
     }
     return v;

@@ -41,9 +41,12 @@ const wrap = (x: number, bits: number, signed: boolean): number => {
 /** A value stored into `dtype` (torch's casts: round floats, truncate and wrap integers, bool is != 0). */
 function store(dtype: DType, x: number): number {
   switch (dtype) {
-    case 'float32': return Math.fround(x);
-    case 'float16': return f16(x);
-    case 'bool': return x !== 0 ? 1 : 0;
+    case 'float32':
+      return Math.fround(x);
+    case 'float16':
+      return f16(x);
+    case 'bool':
+      return x !== 0 ? 1 : 0;
     default: {
       if (!Number.isFinite(x)) return 0;
       const bits = dtype === 'int8' || dtype === 'uint8' ? 8 : 32;
@@ -99,19 +102,22 @@ const LAYOUTS: Case[] = [
   { name: 'column broadcast [R, 1]', make: (d, s) => base(d, [R, 1], s) },
   { name: '0-d tensor', make: (d, s) => base(d, [], s) },
   {
-    name: 'transposed', make: (d, s) => {
+    name: 'transposed',
+    make: (d, s) => {
       const b = base(d, [C, R], s);
       return { t: b.t.transpose(0, 1), h: transposeH(b.h, 0, 1) };
     },
   },
   {
-    name: 'stepped slice', make: (d, s) => {
+    name: 'stepped slice',
+    make: (d, s) => {
       const b = base(d, [R, 2 * C + 1], s);
       return { t: b.t.slice(1, 1, 2 * C + 1, 2), h: sliceH(b.h, 1, 1, 2 * C + 1, 2) };
     },
   },
   {
-    name: 'offset narrow', make: (d, s) => {
+    name: 'offset narrow',
+    make: (d, s) => {
       const b = base(d, [R + 3, C], s);
       return { t: b.t.narrow(0, 2, R), h: sliceH(b.h, 0, 2, 2 + R) };
     },
@@ -126,7 +132,8 @@ function at(h: HostTensor, i: number, j: number): number {
 
 type Kind = 'f' | 'i' | 'u';
 const kindOf = (d: DType): Kind => (FLOATS.has(d) ? 'f' : d === 'int32' || d === 'int8' ? 'i' : 'u');
-const NUM = (k: Kind, f: (a: number, b: number) => number, i: (a: number, b: number) => number) => (a: number, b: number) => (k === 'f' ? f(a, b) : i(a, b));
+const NUM = (k: Kind, f: (a: number, b: number) => number, i: (a: number, b: number) => number) => (a: number, b: number) =>
+  k === 'f' ? f(a, b) : i(a, b);
 
 /** Float64 references of the binary ops in the compute kind of `dtype` (before the store). */
 function binaryRef(op: string, dtype: DType): (a: number, b: number) => number {
@@ -134,13 +141,32 @@ function binaryRef(op: string, dtype: DType): (a: number, b: number) => number {
   const u = (x: number) => (k === 'u' ? x >>> 0 : x | 0);
   const max = (a: number, b: number) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : a < b ? b : a);
   switch (op) {
-    case 'add': return NUM(k, (a, b) => a + b, (a, b) => u(a + b));
-    case 'sub': return NUM(k, (a, b) => a - b, (a, b) => u(a - b));
-    case 'mul': return NUM(k, (a, b) => a * b, (a, b) => u(Math.imul(a, b)));
-    case 'maximum': return max;
-    case 'lt': return (a, b) => (a < b ? 1 : 0);
-    case 'ne': return (a, b) => (a !== b ? 1 : 0);
-    default: throw new Error(op);
+    case 'add':
+      return NUM(
+        k,
+        (a, b) => a + b,
+        (a, b) => u(a + b),
+      );
+    case 'sub':
+      return NUM(
+        k,
+        (a, b) => a - b,
+        (a, b) => u(a - b),
+      );
+    case 'mul':
+      return NUM(
+        k,
+        (a, b) => a * b,
+        (a, b) => u(Math.imul(a, b)),
+      );
+    case 'maximum':
+      return max;
+    case 'lt':
+      return (a, b) => (a < b ? 1 : 0);
+    case 'ne':
+      return (a, b) => (a !== b ? 1 : 0);
+    default:
+      throw new Error(op);
   }
 }
 
@@ -213,10 +239,11 @@ describe('cpu map fast paths', () => {
     expect([ab.dtype, ac.dtype, ad.dtype]).toEqual(['float16', 'int32', 'float32']);
     const refAb: number[] = [];
     const refAc: number[] = [];
-    for (let i = 0; i < R; i++) for (let j = 0; j < C; j++) {
-      refAb.push(store('float16', at(a.h, i, j) + at(b.h, 0, j)));
-      refAc.push(store('int32', at(a.h, i, j) * at(c.h, i, 0)));
-    }
+    for (let i = 0; i < R; i++)
+      for (let j = 0; j < C; j++) {
+        refAb.push(store('float16', at(a.h, i, j) + at(b.h, 0, j)));
+        refAc.push(store('int32', at(a.h, i, j) * at(c.h, i, 0)));
+      }
     const refAd: number[] = [];
     for (let j = 0; j < C; j++) for (let i = 0; i < R; i++) refAd.push(store('float32', at(a.h, i, j) / 4));
     expectSame(await ab.data(), refAb, 'int8 + float16');
@@ -260,10 +287,11 @@ describe('cpu map fast paths', () => {
     const out2 = xpu.where(cond.t.expand([R, C]), x.t.transpose(0, 1).transpose(0, 1), -2.5);
     const ref: number[] = [];
     const ref2: number[] = [];
-    for (let i = 0; i < R; i++) for (let j = 0; j < C; j++) {
-      ref.push(at(cond.h, i, 0) ? at(x.h, i, j) : at(y.h, 0, j));
-      ref2.push(at(cond.h, i, 0) ? at(x.h, i, j) : -2.5);
-    }
+    for (let i = 0; i < R; i++)
+      for (let j = 0; j < C; j++) {
+        ref.push(at(cond.h, i, 0) ? at(x.h, i, j) : at(y.h, 0, j));
+        ref2.push(at(cond.h, i, 0) ? at(x.h, i, j) : -2.5);
+      }
     expectSame(await out.data(), ref, 'where(cond [R,1], x, y [C])');
     expectSame(await out2.data(), ref2, 'where(cond expanded, x, -2.5)');
   });
@@ -285,12 +313,21 @@ describe('cpu map fast paths', () => {
       const big = [1e10, -1e10, 300.7, -300.7, 65504, -1.5, 2.5, NaN];
       const t = xpu.tensor(Float64Array.from(big), { device, dtype: from });
       const src = big.map((v) => store(from, v));
-      for (const to of DTYPES) expectSame(await t.to(to).data(), src.map((v) => cast(from, to, v)), `${from} -> ${to} at the edges`);
+      for (const to of DTYPES)
+        expectSame(
+          await t.to(to).data(),
+          src.map((v) => cast(from, to, v)),
+          `${from} -> ${to} at the edges`,
+        );
     }
   });
 
   it.each(DTYPES)('clone and contiguous of %s views copy exactly (long rows by set(), short rows by a loop)', async (dtype) => {
-    for (const shape of [[5, 64], [7, 3], [3, 2, 50]]) {
+    for (const shape of [
+      [5, 64],
+      [7, 3],
+      [3, 2, 50],
+    ]) {
       const b = base(dtype, shape, 41);
       const views: [string, xpu.Tensor, HostTensor][] = [
         ['clone', b.t, b.h],
@@ -301,7 +338,11 @@ describe('cpu map fast paths', () => {
       for (const [name, v, h] of views) {
         const out = name === 'clone' ? v.clone() : v.contiguous();
         expect(out.isContiguous()).toBe(true);
-        expectSame(await out.data(), flatValues(h).map((x) => store(dtype, x)), `${name} ${dtype} [${shape}]`);
+        expectSame(
+          await out.data(),
+          flatValues(h).map((x) => store(dtype, x)),
+          `${name} ${dtype} [${shape}]`,
+        );
       }
     }
   });
@@ -318,28 +359,47 @@ describe('cpu map fast paths', () => {
     expectSame(await xpu.ones([5], { device, dtype }).data(), [1, 1, 1, 1, 1], `ones ${dtype}`);
   });
 
-  it.each(['int32', 'uint32', 'int8', 'uint8'] as DType[])('embedding, indexSelect and gather with %s indices copy the indexed elements of every dtype exactly', async (idt) => {
-    for (const dtype of DTYPES) {
-      const w = base(dtype, [9, 40], 51);
-      const wv = flatValues(w.h);
-      const ids = [3, 0, 8, 3, 5];
-      const idx = xpu.tensor(Int32Array.from(ids), { device, dtype: idt });
-      // embedding: whole rows (one set() per row); of a transposed weight: strided rows.
-      expectSame(await xpu.embedding(idx, w.t).data(), ids.flatMap((i) => wv.slice(i * 40, i * 40 + 40)).map((v) => store(dtype, v)), `embedding ${dtype}[${idt}]`);
-      const wt = w.t.transpose(0, 1).contiguous().transpose(0, 1); // same values, column-major
-      expectSame(await xpu.embedding(idx.reshape([5, 1]), wt).data(), ids.flatMap((i) => wv.slice(i * 40, i * 40 + 40)).map((v) => store(dtype, v)), `embedding of a column-major ${dtype}`);
-      // indexSelect along the last dim: the index changes along the row (element by element).
-      const cols = [39, 0, 7, 7];
-      const sel = xpu.indexSelect(w.t, 1, xpu.tensor(Int32Array.from(cols), { device, dtype: idt }));
-      const want: number[] = [];
-      for (let r = 0; r < 9; r++) for (const c of cols) want.push(store(dtype, wv[r * 40 + c]));
-      expectSame(await sel.data(), want, `indexSelect dim 1 ${dtype}[${idt}]`);
-      // gather along dim 1 with a per-element index.
-      const gi = Array.from({ length: 9 * 3 }, (_, k) => (k * 7) % 40);
-      const g = xpu.gather(w.t, 1, xpu.tensor(Int32Array.from(gi), { device, dtype: idt === 'int8' || idt === 'uint8' ? 'int32' : idt, shape: [9, 3] }));
-      expectSame(await g.data(), gi.map((c, k) => store(dtype, wv[Math.floor(k / 3) * 40 + c])), `gather ${dtype}[${idt}]`);
-    }
-  });
+  it.each(['int32', 'uint32', 'int8', 'uint8'] as DType[])(
+    'embedding, indexSelect and gather with %s indices copy the indexed elements of every dtype exactly',
+    async (idt) => {
+      for (const dtype of DTYPES) {
+        const w = base(dtype, [9, 40], 51);
+        const wv = flatValues(w.h);
+        const ids = [3, 0, 8, 3, 5];
+        const idx = xpu.tensor(Int32Array.from(ids), { device, dtype: idt });
+        // embedding: whole rows (one set() per row); of a transposed weight: strided rows.
+        expectSame(
+          await xpu.embedding(idx, w.t).data(),
+          ids.flatMap((i) => wv.slice(i * 40, i * 40 + 40)).map((v) => store(dtype, v)),
+          `embedding ${dtype}[${idt}]`,
+        );
+        const wt = w.t.transpose(0, 1).contiguous().transpose(0, 1); // same values, column-major
+        expectSame(
+          await xpu.embedding(idx.reshape([5, 1]), wt).data(),
+          ids.flatMap((i) => wv.slice(i * 40, i * 40 + 40)).map((v) => store(dtype, v)),
+          `embedding of a column-major ${dtype}`,
+        );
+        // indexSelect along the last dim: the index changes along the row (element by element).
+        const cols = [39, 0, 7, 7];
+        const sel = xpu.indexSelect(w.t, 1, xpu.tensor(Int32Array.from(cols), { device, dtype: idt }));
+        const want: number[] = [];
+        for (let r = 0; r < 9; r++) for (const c of cols) want.push(store(dtype, wv[r * 40 + c]));
+        expectSame(await sel.data(), want, `indexSelect dim 1 ${dtype}[${idt}]`);
+        // gather along dim 1 with a per-element index.
+        const gi = Array.from({ length: 9 * 3 }, (_, k) => (k * 7) % 40);
+        const g = xpu.gather(
+          w.t,
+          1,
+          xpu.tensor(Int32Array.from(gi), { device, dtype: idt === 'int8' || idt === 'uint8' ? 'int32' : idt, shape: [9, 3] }),
+        );
+        expectSame(
+          await g.data(),
+          gi.map((c, k) => store(dtype, wv[Math.floor(k / 3) * 40 + c])),
+          `gather ${dtype}[${idt}]`,
+        );
+      }
+    },
+  );
 
   it('large random broadcasts in 3-d and 4-d match float64 (the odometer over outer dims)', async () => {
     const r = rng(99);

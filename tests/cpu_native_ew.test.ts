@@ -68,7 +68,12 @@ function expectF32(out: Float32Array, ref: (i: number) => number, what: string, 
 const maximum = (a: number, b: number) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : a < b ? b : a);
 const minimum = (a: number, b: number) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : b < a ? b : a);
 const BINARY: Record<string, (a: number, b: number) => number> = {
-  add: (a, b) => a + b, sub: (a, b) => a - b, mul: (a, b) => a * b, div: (a, b) => a / b, maximum, minimum,
+  add: (a, b) => a + b,
+  sub: (a, b) => a - b,
+  mul: (a, b) => a * b,
+  div: (a, b) => a / b,
+  maximum,
+  minimum,
 };
 const UNARY: Record<string, [(x: xpu.Tensor) => xpu.Tensor, (x: number) => number, number]> = {
   neg: [(x) => x.neg(), (x) => -x, 0],
@@ -81,7 +86,8 @@ const UNARY: Record<string, [(x: xpu.Tensor) => xpu.Tensor, (x: number) => numbe
   gelu: [(x) => x.gelu(), gelu64, 1],
 };
 
-const call = (op: string, a: xpu.Tensor | number, b: xpu.Tensor | number): xpu.Tensor => (xpu as unknown as Record<string, (x: unknown, y: unknown) => xpu.Tensor>)[op](a, b);
+const call = (op: string, a: xpu.Tensor | number, b: xpu.Tensor | number): xpu.Tensor =>
+  (xpu as unknown as Record<string, (x: unknown, y: unknown) => xpu.Tensor>)[op](a, b);
 
 describe.runIf(hasKernels)('native cpu elementwise kernels', () => {
   // Inline (small), queued (>= QUEUE_MIN), and an odd length across the 16K chunks.
@@ -120,7 +126,11 @@ describe.runIf(hasKernels)('native cpu elementwise kernels', () => {
     expectF32((await call(name, tcol, tm).data()) as Float32Array, (i) => f(col[Math.floor(i / C)], m[i]), `${name} column broadcast`);
     // An offset view with rows apart (a narrow of the last dim): rows x inner with a row stride.
     const nv = tm.narrow(1, 3, 250);
-    expectF32((await call(name, nv, trow.narrow(0, 0, 250)).data()) as Float32Array, (i) => f(m[Math.floor(i / 250) * C + 3 + (i % 250)], row[i % 250]), `${name} narrowed rows`);
+    expectF32(
+      (await call(name, nv, trow.narrow(0, 0, 250)).data()) as Float32Array,
+      (i) => f(m[Math.floor(i / 250) * C + 3 + (i % 250)], row[i % 250]),
+      `${name} narrowed rows`,
+    );
   });
 
   it('add, exp, softmax and sum across two OpenMP threads (2^21 elements and more)', async () => {
@@ -138,7 +148,12 @@ describe.runIf(hasKernels)('native cpu elementwise kernels', () => {
     const sm = (await xpu.softmax(m, -1).data()) as Float32Array;
     for (const r of [0, 1, rows - 1]) {
       const row = Array.from(x.subarray(r * 1024, (r + 1) * 1024));
-      expectClose(sm.subarray(r * 1024, (r + 1) * 1024), rowRef('softmax', row, 0).map(Math.fround), 2 ** -22, `softmax row ${r}, parallel`);
+      expectClose(
+        sm.subarray(r * 1024, (r + 1) * 1024),
+        rowRef('softmax', row, 0).map(Math.fround),
+        2 ** -22,
+        `softmax row ${r}, parallel`,
+      );
     }
   });
 
@@ -208,7 +223,10 @@ function expectClose(out: Float32Array, ref: number[], rel: number, what: string
 
 describe.runIf(hasKernels)('native cpu row, reduction and rotary kernels', () => {
   it('softmax, logSoftmax, layerNorm, rmsNorm rows (NaN row, -inf row, transposed view), inline and queued', async () => {
-    for (const [rows, n] of [[9, 100], [QUEUE_MIN / 512 + 3, 512]]) {
+    for (const [rows, n] of [
+      [9, 100],
+      [QUEUE_MIN / 512 + 3, 512],
+    ]) {
       const x = Float32Array.from(randomData(rows * n, rows, 4));
       x[3] = NaN;
       for (let j = 0; j < n; j++) x[n + j] = -Infinity;
@@ -218,7 +236,8 @@ describe.runIf(hasKernels)('native cpu row, reduction and rotary kernels', () =>
       const t = xpu.tensor(x, { device, shape: [rows, n] });
       const tw = xpu.tensor(w, { device });
       const tb = xpu.tensor(b, { device });
-      const rowsOf = (h: Float32Array, r: number, c: number) => Array.from({ length: r }, (_, i) => Array.from(h.subarray(i * c, (i + 1) * c)));
+      const rowsOf = (h: Float32Array, r: number, c: number) =>
+        Array.from({ length: r }, (_, i) => Array.from(h.subarray(i * c, (i + 1) * c)));
       const hostRows = rowsOf(x, rows, n);
       const cases: [string, xpu.Tensor, number[]][] = [
         ['softmax', xpu.softmax(t, -1), hostRows.flatMap((r) => rowRef('softmax', r, 0))],
@@ -226,39 +245,63 @@ describe.runIf(hasKernels)('native cpu row, reduction and rotary kernels', () =>
         ['layerNorm', xpu.layerNorm(t, [n], { weight: tw, bias: tb }), hostRows.flatMap((r) => rowRef('layerNorm', r, 1e-5, w, b))],
         ['rmsNorm', xpu.rmsNorm(t, [n], { weight: tw, eps: 1e-6 }), hostRows.flatMap((r) => rowRef('rmsNorm', r, 1e-6, w))],
       ];
-      for (const [op, out, ref] of cases) expectClose((await out.data()) as Float32Array, ref.map(Math.fround), 2 ** -22, `${op} [${rows}, ${n}]`);
+      for (const [op, out, ref] of cases)
+        expectClose((await out.data()) as Float32Array, ref.map(Math.fround), 2 ** -22, `${op} [${rows}, ${n}]`);
       // A transposed view's rows are strided: the addon declines them and TypeScript runs.
       const tt = xpu.tensor(x, { device, shape: [n, rows] }).transpose(0, 1);
       const colRows = Array.from({ length: rows }, (_, i) => Array.from({ length: n }, (_, j) => x[j * rows + i]));
-      expectClose((await xpu.softmax(tt, -1).data()) as Float32Array, colRows.flatMap((r) => rowRef('softmax', r, 0)).map(Math.fround), 2 ** -22, 'softmax of a transposed view');
+      expectClose(
+        (await xpu.softmax(tt, -1).data()) as Float32Array,
+        colRows.flatMap((r) => rowRef('softmax', r, 0)).map(Math.fround),
+        2 ** -22,
+        'softmax of a transposed view',
+      );
       // Rows of a sliced view: contiguous rows at a row stride (offsets per row).
       const sl = t.narrow(1, 4, n - 8);
-      expectClose((await xpu.softmax(sl, -1).data()) as Float32Array, hostRows.flatMap((r) => rowRef('softmax', r.slice(4, n - 4), 0)).map(Math.fround), 2 ** -22, 'softmax of a narrowed view');
+      expectClose(
+        (await xpu.softmax(sl, -1).data()) as Float32Array,
+        hostRows.flatMap((r) => rowRef('softmax', r.slice(4, n - 4), 0)).map(Math.fround),
+        2 ** -22,
+        'softmax of a narrowed view',
+      );
     }
   });
 
   it('sum, mean, max, min of rows and of every element, NaN winning, inline and queued', async () => {
-    for (const [rows, n] of [[7, 300], [3, QUEUE_MIN + 5], [1, 3 * 65536 * 2 + 11]]) {
+    for (const [rows, n] of [
+      [7, 300],
+      [3, QUEUE_MIN + 5],
+      [1, 3 * 65536 * 2 + 11],
+    ]) {
       const x = Float32Array.from(randomData(rows * n, n, 3));
       x[n + 5] = NaN; // row 1
       const t = xpu.tensor(x, { device, shape: [rows, n] });
       const rowsOf = Array.from({ length: rows }, (_, i) => Array.from(x.subarray(i * n, (i + 1) * n)));
       const sum = (r: number[]) => r.reduce((a, c) => a + c, 0);
       const refs: Record<string, (r: number[]) => number> = {
-        sum, mean: (r) => sum(r) / r.length,
+        sum,
+        mean: (r) => sum(r) / r.length,
         max: (r) => (r.some(Number.isNaN) ? NaN : r.reduce((a, c) => Math.max(a, c), -Infinity)),
         min: (r) => (r.some(Number.isNaN) ? NaN : r.reduce((a, c) => Math.min(a, c), Infinity)),
       };
       for (const [op, ref] of Object.entries(refs)) {
         const f = (xpu as unknown as Record<string, (x: xpu.Tensor, d?: number) => xpu.Tensor>)[op];
-        expectClose((await f(t, 1).data()) as Float32Array, rowsOf.map((r) => Math.fround(ref(r))), 2 ** -22, `${op} rows [${rows}, ${n}]`);
+        expectClose(
+          (await f(t, 1).data()) as Float32Array,
+          rowsOf.map((r) => Math.fround(ref(r))),
+          2 ** -22,
+          `${op} rows [${rows}, ${n}]`,
+        );
         expectClose((await f(t).data()) as Float32Array, [Math.fround(ref(rowsOf.flat()))], 2 ** -22, `${op} all [${rows}, ${n}]`);
       }
     }
   });
 
   it('applyRotary on float32 [B, L, H, D] (contiguous and head-transposed) with [1, L, 1, D] tables', async () => {
-    for (const [B, L, H, D] of [[1, 3, 2, 8], [2, 64, 12, 64]]) {
+    for (const [B, L, H, D] of [
+      [1, 3, 2, 8],
+      [2, 64, 12, 64],
+    ]) {
       const x = Float32Array.from(randomData(B * L * H * D, D, 2));
       x[5] = NaN;
       const cos = Float32Array.from(randomData(L * D, 1));
@@ -274,11 +317,13 @@ describe.runIf(hasKernels)('native cpu row, reduction and rotary kernels', () =>
       };
       const out = (await xpu.applyRotary(tx, c4, s4).data()) as Float32Array;
       const want: number[] = [];
-      for (let b = 0; b < B; b++) for (let l = 0; l < L; l++) for (let h = 0; h < H; h++) for (let j = 0; j < D; j++) want.push(ref(b, l, h, j));
+      for (let b = 0; b < B; b++)
+        for (let l = 0; l < L; l++) for (let h = 0; h < H; h++) for (let j = 0; j < D; j++) want.push(ref(b, l, h, j));
       expectClose(out, want, 2 ** -23, `rotary [${B}, ${L}, ${H}, ${D}]`);
       const outT = (await xpu.applyRotary(tx.transpose(1, 2), c4.transpose(1, 2), s4.transpose(1, 2)).data()) as Float32Array;
       const wantT: number[] = [];
-      for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let l = 0; l < L; l++) for (let j = 0; j < D; j++) wantT.push(ref(b, l, h, j));
+      for (let b = 0; b < B; b++)
+        for (let h = 0; h < H; h++) for (let l = 0; l < L; l++) for (let j = 0; j < D; j++) wantT.push(ref(b, l, h, j));
       expectClose(outT, wantT, 2 ** -23, `rotary transposed [${B}, ${L}, ${H}, ${D}]`);
     }
   });

@@ -37,7 +37,11 @@ function expectNear(out: ArrayLike<number>, ref: ArrayLike<number>, rel: number,
   for (let i = 0; i < ref.length; i++) {
     const o = out[i];
     const r = ref[i];
-    const ok = Number.isNaN(r) ? Number.isNaN(o) : !Number.isFinite(r) ? o === r : Math.abs(o - r) <= rel * Math.max(Math.abs(r), 1e-30) + 1e-30;
+    const ok = Number.isNaN(r)
+      ? Number.isNaN(o)
+      : !Number.isFinite(r)
+        ? o === r
+        : Math.abs(o - r) <= rel * Math.max(Math.abs(r), 1e-30) + 1e-30;
     if (!ok) throw new Error(`${what}: element ${i} is ${o}, expected ${r}`);
   }
 }
@@ -91,7 +95,11 @@ const reduceCall = (op: string, t: xpu.Tensor, dims: number[] | undefined): xpu.
 };
 
 /** Views of a [6, 7, 40] tensor and the dims reduced over them. */
-const REDUCE_LAYOUTS: { name: string; view: (b: { t: xpu.Tensor; h: HostTensor }) => { t: xpu.Tensor; h: HostTensor }; dims: number[] | undefined }[] = [
+const REDUCE_LAYOUTS: {
+  name: string;
+  view: (b: { t: xpu.Tensor; h: HostTensor }) => { t: xpu.Tensor; h: HostTensor };
+  dims: number[] | undefined;
+}[] = [
   { name: 'last dim, contiguous', view: (b) => b, dims: [2] },
   { name: 'every element', view: (b) => b, dims: undefined },
   { name: 'trailing dims that merge', view: (b) => b, dims: [1, 2] },
@@ -123,7 +131,10 @@ describe('cpu reduction fast paths', () => {
 
   it.each(['int32', 'int8', 'uint8', 'bool'] as DType[])('sum, max and argmax of %s rows, contiguous and strided', async (dtype) => {
     const b = make(dtype, [5, 70], 9);
-    for (const [name, v] of [['rows', b], ['columns', { t: b.t.transpose(0, 1), h: transposeH(b.h, 0, 1) }]] as const) {
+    for (const [name, v] of [
+      ['rows', b],
+      ['columns', { t: b.t.transpose(0, 1), h: transposeH(b.h, 0, 1) }],
+    ] as const) {
       const groups = reduceGroups(v.h, [1]);
       const s = xpu.sum(v.t, [1]);
       expect(s.dtype).toBe('int32');
@@ -143,11 +154,16 @@ describe('cpu reduction fast paths', () => {
     for (let i = 0; i < n; i++) ref += host[i];
     const t = xpu.tensor(host, { device });
     expectNear(await t.sum().data(), [Math.fround(ref)], 2 ** -23, 'sum of 1M');
-    expectNear(await t.reshape([1024, 1024]).mean(1).data(), Array.from({ length: 1024 }, (_, r) => {
-      let s = 0;
-      for (let j = 0; j < 1024; j++) s += host[r * 1024 + j];
-      return Math.fround(s / 1024);
-    }), 2 ** -23, 'row means');
+    expectNear(
+      await t.reshape([1024, 1024]).mean(1).data(),
+      Array.from({ length: 1024 }, (_, r) => {
+        let s = 0;
+        for (let j = 0; j < 1024; j++) s += host[r * 1024 + j];
+        return Math.fround(s / 1024);
+      }),
+      2 ** -23,
+      'row means',
+    );
   });
 });
 
@@ -193,28 +209,45 @@ describe('cpu row-op fast paths', () => {
         const cases: [string, xpu.Tensor, number[][]][] = [
           ['softmax', xpu.softmax(v, -1), rows.map((r) => rowRef('softmax', r, 0))],
           ['logSoftmax', xpu.logSoftmax(v, -1), rows.map((r) => rowRef('logSoftmax', r, 0))],
-          ['layerNorm', xpu.layerNorm(v, [D], { weight: w.t, bias: bias.t, eps: 1e-5 }), rows.map((r) => rowRef('layerNorm', r, 1e-5, wv, bv))],
+          [
+            'layerNorm',
+            xpu.layerNorm(v, [D], { weight: w.t, bias: bias.t, eps: 1e-5 }),
+            rows.map((r) => rowRef('layerNorm', r, 1e-5, wv, bv)),
+          ],
           ['layerNorm (no affine)', xpu.layerNorm(v, [D]), rows.map((r) => rowRef('layerNorm', r, 1e-5))],
           ['rmsNorm', xpu.rmsNorm(v, [D], { weight: w.t, eps: 1e-6 }), rows.map((r) => rowRef('rmsNorm', r, 1e-6, wv))],
         ];
         for (const [op, out, ref] of cases) {
           expect(out.dtype).toBe(dtype);
-          expectNear(await out.data(), ref.flat().map((x) => round(dtype, x)), tol, `${op} ${dtype} ${name}`);
+          expectNear(
+            await out.data(),
+            ref.flat().map((x) => round(dtype, x)),
+            tol,
+            `${op} ${dtype} ${name}`,
+          );
         }
       }
       // Softmax over a dim that is not last: each row is strided in the input and the output.
       const s0 = xpu.softmax(t, 0);
       const ref0 = new Array<number>(4 * 5 * D);
-      for (let i = 0; i < 5; i++) for (let j = 0; j < D; j++) {
-        const col = [0, 1, 2, 3].map((k) => h.at([k, i, j]));
-        rowRef('softmax', col, 0).forEach((y, k) => (ref0[(k * 5 + i) * D + j] = round(dtype, y)));
-      }
+      for (let i = 0; i < 5; i++)
+        for (let j = 0; j < D; j++) {
+          const col = [0, 1, 2, 3].map((k) => h.at([k, i, j]));
+          rowRef('softmax', col, 0).forEach((y, k) => (ref0[(k * 5 + i) * D + j] = round(dtype, y)));
+        }
       expectNear(await s0.data(), ref0, tol, `softmax over dim 0 ${dtype}`);
       // layerNorm over two trailing dims of a permuted view: the row's dims do not merge (generic path).
       const p = t.permute([1, 0, 2]);
       const ln = xpu.layerNorm(p, [4, D]);
       const ph = permuteH(h, [1, 0, 2]);
-      expectNear(await ln.data(), reduceGroups(ph, [1, 2]).flatMap((r) => rowRef('layerNorm', r, 1e-5)).map((x) => round(dtype, x)), tol, `layerNorm over [4, D] of a permuted view ${dtype}`);
+      expectNear(
+        await ln.data(),
+        reduceGroups(ph, [1, 2])
+          .flatMap((r) => rowRef('layerNorm', r, 1e-5))
+          .map((x) => round(dtype, x)),
+        tol,
+        `layerNorm over [4, D] of a permuted view ${dtype}`,
+      );
     });
   }
 });
@@ -232,7 +265,10 @@ describe('cpu rotary fast path', () => {
       const sin = make(dtype, [L, D], 23, false);
       const c4 = cos.t.reshape([1, L, 1, D]);
       const s4 = sin.t.reshape([1, L, 1, D]);
-      for (const [name, v, vh] of [['contiguous', xt, xh], ['transposed heads', xt.transpose(1, 2), transposeH(xh, 1, 2)]] as const) {
+      for (const [name, v, vh] of [
+        ['contiguous', xt, xh],
+        ['transposed heads', xt.transpose(1, 2), transposeH(xh, 1, 2)],
+      ] as const) {
         const out = xpu.applyRotary(v, name === 'contiguous' ? c4 : c4.transpose(1, 2), name === 'contiguous' ? s4 : s4.transpose(1, 2));
         expect(out.dtype).toBe(dtype);
         const ref: number[] = [];

@@ -22,9 +22,12 @@ function f16Round(v: number): number {
 /** PyTorch's cast of one value: floats truncate toward zero and integers wrap (through int64). */
 function refCast(v: number, to: DType): number {
   switch (to) {
-    case 'float32': return Math.fround(v);
-    case 'float16': return f16Round(Math.fround(v));
-    case 'bool': return v !== 0 ? 1 : 0;
+    case 'float32':
+      return Math.fround(v);
+    case 'float16':
+      return f16Round(Math.fround(v));
+    case 'bool':
+      return v !== 0 ? 1 : 0;
     default: {
       const bits = to === 'int8' || to === 'uint8' ? 8 : 32;
       const m = 2 ** bits;
@@ -39,43 +42,82 @@ function castSource(dtype: DType): number[] {
   const ints = (lo: number, hi: number) => Array.from(randomInts(40, DTYPES.indexOf(dtype) + 1, lo, hi));
   switch (dtype) {
     // |x| <= 127.9 so float -> int8 is defined in PyTorch; negatives show uint8's wrap.
-    case 'float32': return [0, -0.5, 0.5, -1, 1.9999, -127.9, 127.9, 100.25, ...Array.from(randomData(40, 3, 40))];
-    case 'float16': return [0, -0.5, 1.5, -1, 127.5, -128, ...ints(-2047, 2047).map((v) => v / 16)];
-    case 'int32': return [0, -1, 1, 255, 256, -129, 65504, 70000, -2147483648, 2147483647, 16777217, ...ints(-2e9, 2e9)];
-    case 'uint32': return [0, 1, 255, 256, 2147483648, 4294967295, 16777217, ...ints(0, 2e9)];
-    case 'int8': return [0, -1, 127, -128, ...ints(-128, 127)];
-    case 'uint8': return [0, 1, 127, 128, 255, ...ints(0, 255)];
-    case 'bool': return [0, 1, 1, 0, ...ints(0, 1)];
+    case 'float32':
+      return [0, -0.5, 0.5, -1, 1.9999, -127.9, 127.9, 100.25, ...Array.from(randomData(40, 3, 40))];
+    case 'float16':
+      return [0, -0.5, 1.5, -1, 127.5, -128, ...ints(-2047, 2047).map((v) => v / 16)];
+    case 'int32':
+      return [0, -1, 1, 255, 256, -129, 65504, 70000, -2147483648, 2147483647, 16777217, ...ints(-2e9, 2e9)];
+    case 'uint32':
+      return [0, 1, 255, 256, 2147483648, 4294967295, 16777217, ...ints(0, 2e9)];
+    case 'int8':
+      return [0, -1, 127, -128, ...ints(-128, 127)];
+    case 'uint8':
+      return [0, 1, 127, 128, 255, ...ints(0, 255)];
+    case 'bool':
+      return [0, 1, 1, 0, ...ints(0, 1)];
   }
 }
 
 describe.each(testDevices())('creation on %s', (device) => {
   it('tensor() from nested arrays, TypedArrays, booleans and with a shape', async () => {
-    const nested = xpu.tensor([[1.5, -2], [3, 4.25], [0, 7]], { device });
+    const nested = xpu.tensor(
+      [
+        [1.5, -2],
+        [3, 4.25],
+        [0, 7],
+      ],
+      { device },
+    );
     expect(nested.shape).toEqual([3, 2]);
     expect(nested.dtype).toBe('float32');
-    expect(await nested.toArray()).toEqual([[1.5, -2], [3, 4.25], [0, 7]]);
-    const three = xpu.tensor([[[1], [2]], [[3], [4]]], { device, dtype: 'int8' });
+    expect(await nested.toArray()).toEqual([
+      [1.5, -2],
+      [3, 4.25],
+      [0, 7],
+    ]);
+    const three = xpu.tensor(
+      [
+        [[1], [2]],
+        [[3], [4]],
+      ],
+      { device, dtype: 'int8' },
+    );
     expect(three.shape).toEqual([2, 2, 1]);
     expectEqual(await three.data(), [1, 2, 3, 4]);
     const typed: [ArrayLike<number>, DType][] = [
-      [Float32Array.from([1.25, -3]), 'float32'], [Float64Array.from([0.1, 2]), 'float32'], [Int32Array.from([-5, 2 ** 31 - 1]), 'int32'],
-      [Uint32Array.from([4294967295, 3]), 'uint32'], [Int8Array.from([-128, 127]), 'int8'], [Uint8Array.from([255, 0]), 'uint8'],
-      [Int16Array.from([-300, 7]), 'int32'], [Uint16Array.from([65535, 1]), 'uint32'],
+      [Float32Array.from([1.25, -3]), 'float32'],
+      [Float64Array.from([0.1, 2]), 'float32'],
+      [Int32Array.from([-5, 2 ** 31 - 1]), 'int32'],
+      [Uint32Array.from([4294967295, 3]), 'uint32'],
+      [Int8Array.from([-128, 127]), 'int8'],
+      [Uint8Array.from([255, 0]), 'uint8'],
+      [Int16Array.from([-300, 7]), 'int32'],
+      [Uint16Array.from([65535, 1]), 'uint32'],
     ];
     for (const [arr, dtype] of typed) {
       const t = xpu.tensor(arr, { device });
       expect(t.dtype, arr.constructor.name).toBe(dtype);
-      expectEqual(await t.data(), Array.from(arr, (v) => (dtype === 'float32' ? Math.fround(v) : v)), arr.constructor.name);
+      expectEqual(
+        await t.data(),
+        Array.from(arr, (v) => (dtype === 'float32' ? Math.fround(v) : v)),
+        arr.constructor.name,
+      );
     }
     const b = xpu.tensor([[true, false, true]], { device });
     expect(b.dtype).toBe('bool');
     expect(await b.toArray()).toEqual([[true, false, true]]);
-    const shaped = xpu.tensor(Int32Array.from({ length: 12 }, (_, i) => i * 3 - 7), { device, shape: [3, 1, 4] });
+    const shaped = xpu.tensor(
+      Int32Array.from({ length: 12 }, (_, i) => i * 3 - 7),
+      { device, shape: [3, 1, 4] },
+    );
     expect(shaped.shape).toEqual([3, 1, 4]);
     expect(await shaped.toArray()).toEqual([[[-7, -4, -1, 2]], [[5, 8, 11, 14]], [[17, 20, 23, 26]]]);
     const flatShaped = xpu.tensor([1, 2, 3, 4, 5, 6], { device, shape: [2, 3], dtype: 'uint8' });
-    expect(await flatShaped.toArray()).toEqual([[1, 2, 3], [4, 5, 6]]);
+    expect(await flatShaped.toArray()).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     const scalar = xpu.tensor(2.5, { device });
     expect(scalar.shape).toEqual([]);
     expect(await scalar.item()).toBe(2.5);
@@ -90,7 +132,10 @@ describe.each(testDevices())('creation on %s', (device) => {
   it.each(DTYPES)('zeros, ones and full of %s', async (dtype) => {
     for (const shape of [[1], [3], [17], [1000], [2, 3, 5], [0, 4], []]) {
       const n = shape.reduce((a, b) => a * b, 1);
-      for (const [t, v] of [[xpu.zeros(shape, { device, dtype }), 0], [xpu.ones(shape, { device, dtype }), 1]] as const) {
+      for (const [t, v] of [
+        [xpu.zeros(shape, { device, dtype }), 0],
+        [xpu.ones(shape, { device, dtype }), 1],
+      ] as const) {
         expect(t.shape).toEqual(shape);
         expect(t.dtype).toBe(dtype);
         expectEqual(await t.data(), new Array(n).fill(v), `${dtype} ${shape}`);
@@ -123,14 +168,24 @@ describe.each(testDevices())('creation on %s', (device) => {
       expect(t.dtype).toBe('int32');
       expectEqual(await t.data(), ref, `arange(${a}, ${b}, ${step})`);
     }
-    const floats: [number, number, number][] = [[0, 1, 0.1], [1, -1, -0.3], [-2.5, 7, 0.37], [0, 1000, 1.5]];
+    const floats: [number, number, number][] = [
+      [0, 1, 0.1],
+      [1, -1, -0.3],
+      [-2.5, 7, 0.37],
+      [0, 1000, 1.5],
+    ];
     for (const [a, b, step] of floats) {
       const n = Math.ceil((b - a) / step);
       const t = xpu.arange(a, b, step, { device });
       expect(t.dtype).toBe('float32');
       expect(t.shape).toEqual([n]);
       // PyTorch computes start + i * step in double; the GPU's f32 arithmetic is within a few ulp.
-      expectClose(await t.data(), Array.from({ length: n }, (_, i) => a + i * step), 1e-6, `arange(${a}, ${b}, ${step})`);
+      expectClose(
+        await t.data(),
+        Array.from({ length: n }, (_, i) => a + i * step),
+        1e-6,
+        `arange(${a}, ${b}, ${step})`,
+      );
     }
     expectEqual(await xpu.arange(0, 5, 1, { device, dtype: 'float16' }).data(), [0, 1, 2, 3, 4]);
     expectEqual(await xpu.arange(3, -3, -2, { device, dtype: 'int8' }).data(), [3, 1, -1]);
@@ -142,9 +197,18 @@ describe.each(testDevices())('creation on %s', (device) => {
     expectEqual(await xpu.linspace(3, 10, 1, { device }).data(), [3]);
     expectEqual(await xpu.linspace(3, 10, 2, { device }).data(), [3, 10]);
     expectEqual(await xpu.linspace(-1, 1, 5, { device }).data(), [-1, -0.5, 0, 0.5, 1]);
-    for (const [a, b, n] of [[0, 1, 3], [-2.5, 7.25, 17], [10, -10, 1000]]) {
+    for (const [a, b, n] of [
+      [0, 1, 3],
+      [-2.5, 7.25, 17],
+      [10, -10, 1000],
+    ]) {
       const t = await xpu.linspace(a, b, n, { device }).data();
-      expectClose(t, Array.from({ length: n }, (_, i) => a + ((b - a) * i) / (n - 1)), 1e-6, `linspace(${a}, ${b}, ${n})`);
+      expectClose(
+        t,
+        Array.from({ length: n }, (_, i) => a + ((b - a) * i) / (n - 1)),
+        1e-6,
+        `linspace(${a}, ${b}, ${n})`,
+      );
       expect(t[0]).toBe(Math.fround(a));
       expect(t[n - 1]).toBe(Math.fround(b));
     }
@@ -153,12 +217,26 @@ describe.each(testDevices())('creation on %s', (device) => {
   });
 
   it('eye, square and n x m', async () => {
-    for (const [n, m] of [[1, 1], [3, 3], [2, 5], [5, 2], [0, 3], [17, 17]]) {
+    for (const [n, m] of [
+      [1, 1],
+      [3, 3],
+      [2, 5],
+      [5, 2],
+      [0, 3],
+      [17, 17],
+    ]) {
       const t = xpu.eye(n, m, { device });
       expect(t.shape).toEqual([n, m]);
-      expectEqual(await t.data(), Array.from({ length: n * m }, (_, i) => (Math.floor(i / m) === i % m ? 1 : 0)), `eye(${n}, ${m})`);
+      expectEqual(
+        await t.data(),
+        Array.from({ length: n * m }, (_, i) => (Math.floor(i / m) === i % m ? 1 : 0)),
+        `eye(${n}, ${m})`,
+      );
     }
-    expect(await xpu.eye(2, undefined, { device, dtype: 'int8' }).toArray()).toEqual([[1, 0], [0, 1]]);
+    expect(await xpu.eye(2, undefined, { device, dtype: 'int8' }).toArray()).toEqual([
+      [1, 0],
+      [0, 1],
+    ]);
   });
 
   it.each(DTYPES)('casts from %s to every dtype', async (from) => {
@@ -176,7 +254,11 @@ describe.each(testDevices())('creation on %s', (device) => {
       else expectEqual(out, ref, `${from} -> ${to}`);
     }
     // A strided view casts too.
-    expectEqual(await x.slice(0, 1, undefined, 3).to('int32').data(), stored.filter((_, i) => i % 3 === 1).map((v) => refCast(v, 'int32')), `${from} view`);
+    expectEqual(
+      await x.slice(0, 1, undefined, 3).to('int32').data(),
+      stored.filter((_, i) => i % 3 === 1).map((v) => refCast(v, 'int32')),
+      `${from} view`,
+    );
   });
 
   it('cast edge cases: truncation toward zero, uint8 wrap, bool of NaN, f16 overflow', async () => {
@@ -202,7 +284,10 @@ describe.each(testDevices())('creation on %s', (device) => {
   });
 
   it('data, toArray and item', async () => {
-    const x = xpu.tensor(Int32Array.from({ length: 24 }, (_, i) => i * 7 - 50), { device, shape: [2, 3, 4] });
+    const x = xpu.tensor(
+      Int32Array.from({ length: 24 }, (_, i) => i * 7 - 50),
+      { device, shape: [2, 3, 4] },
+    );
     const ref = (i: number, j: number, k: number) => (i * 12 + j * 4 + k) * 7 - 50;
     expect(await x.toArray()).toEqual([0, 1].map((i) => [0, 1, 2].map((j) => [0, 1, 2, 3].map((k) => ref(i, j, k)))));
     const d = await x.data();
@@ -212,7 +297,10 @@ describe.each(testDevices())('creation on %s', (device) => {
     const v = x.select(0, 1).narrow(1, 1, 2).T; // [2, 3]
     expect(await v.toArray()).toEqual([1, 2].map((k) => [0, 1, 2].map((j) => ref(1, j, k))));
     const tail = x.view(24).narrow(0, 5, 3);
-    expectEqual(await tail.data(), [5, 6, 7].map((i) => i * 7 - 50));
+    expectEqual(
+      await tail.data(),
+      [5, 6, 7].map((i) => i * 7 - 50),
+    );
     expect(await x.select(0, 1).select(0, 2).select(0, 3).item()).toBe(ref(1, 2, 3));
     expect(await xpu.tensor([true], { device }).item()).toBe(true);
     expect(await xpu.tensor([1.5], { device, dtype: 'float16' }).data()).toBeInstanceOf(Float32Array);
@@ -229,8 +317,14 @@ describe.each(testDevices())('random numbers on %s', (device) => {
     xpu.manualSeed(0);
     const n = 100_000;
     const u = await xpu.rand([n], { device }).data();
-    let min = 1, max = 0, sum = 0;
-    for (const v of u) { min = Math.min(min, v); max = Math.max(max, v); sum += v; }
+    let min = 1,
+      max = 0,
+      sum = 0;
+    for (const v of u) {
+      min = Math.min(min, v);
+      max = Math.max(max, v);
+      sum += v;
+    }
     expect(min).toBeGreaterThanOrEqual(0);
     expect(max).toBeLessThan(1);
     expect(Math.abs(sum / n - 0.5)).toBeLessThan(0.01);
@@ -267,8 +361,12 @@ describe.each(testDevices())('random numbers on %s', (device) => {
   it('randn of 100k samples has mean ~0 and std ~1', async () => {
     xpu.manualSeed(42);
     const z = await xpu.randn([100_000], { device }).data();
-    let s = 0, s2 = 0;
-    for (const v of z) { s += v; s2 += v * v; }
+    let s = 0,
+      s2 = 0;
+    for (const v of z) {
+      s += v;
+      s2 += v * v;
+    }
     const mean = s / z.length;
     const std = Math.sqrt(s2 / z.length - mean * mean);
     // Standard errors are 0.003 (mean) and 0.002 (std): these bounds are ~6 of them.
@@ -305,8 +403,16 @@ describe.runIf(testDevices().includes('xpu'))('cpu and xpu together', () => {
       expectEqual(await back.data(), values, `${dtype} back on cpu`);
       // An odd-length strided view with an offset moves too.
       const view = c.slice(0, 1, undefined, 2);
-      expectEqual(await view.to('xpu').data(), values.filter((_, i) => i % 2 === 1), `${dtype} view to xpu`);
-      expectEqual(await (await g.slice(0, 3, undefined, 3).cpu()).data(), values.filter((_, i) => i >= 3 && i % 3 === 0), `${dtype} view to cpu`);
+      expectEqual(
+        await view.to('xpu').data(),
+        values.filter((_, i) => i % 2 === 1),
+        `${dtype} view to xpu`,
+      );
+      expectEqual(
+        await (await g.slice(0, 3, undefined, 3).cpu()).data(),
+        values.filter((_, i) => i >= 3 && i % 3 === 0),
+        `${dtype} view to cpu`,
+      );
     }
     const g = xpu.ones([2], { device: 'xpu' });
     expect(() => g.to('cpu')).toThrow(xpu.XpuValueError);

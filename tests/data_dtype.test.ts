@@ -3,7 +3,7 @@ import { caughtAsync, testDevices, xpu } from './helpers.js';
 
 /** data(dtype): the array typed by dtype for TypeScript, checked against the tensor at run time. */
 describe.each(testDevices())('data(dtype) on %s', (device) => {
-  it('returns the dtype\'s array, typed so', async () => {
+  it("returns the dtype's array, typed so", async () => {
     const i = await xpu.tensor([1, -2], { device, dtype: 'int32' }).data('int32');
     expectTypeOf(i).toEqualTypeOf<Int32Array>();
     expect(i).toEqual(Int32Array.from([1, -2]));

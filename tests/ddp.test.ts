@@ -21,7 +21,13 @@ const hasMpirun = (() => {
     return false;
   }
 })();
-const mpiWhyNot = !native.loaded ? `the native addon is not loaded (${native.error})` : native.build?.mpi.built !== true ? 'the addon was built without MPI' : !hasMpirun ? 'mpirun is not installed (openmpi-bin)' : '';
+const mpiWhyNot = !native.loaded
+  ? `the native addon is not loaded (${native.error})`
+  : native.build?.mpi.built !== true
+    ? 'the addon was built without MPI'
+    : !hasMpirun
+      ? 'mpirun is not installed (openmpi-bin)'
+      : '';
 const cclWhyNot = native.build?.ccl.built === true ? '' : 'oneCCL was not found when the addon was built';
 // CI has both engines (.ci/run sets XPU_REQUIRE_MPI=1): there a missing one is a failure, not a skip.
 if (process.env.XPU_REQUIRE_MPI === '1' && (mpiWhyNot || cclWhyNot)) throw new Error(`XPU_REQUIRE_MPI=1 but ${mpiWhyNot || cclWhyNot}`);
@@ -42,10 +48,28 @@ interface RankResult {
 const LIMIT_S = { mpi: 150, ccl: 400 };
 
 async function train(n: number, backend: 'mpi' | 'ccl'): Promise<void> {
-  const job = await xpuRun(['-n', String(n), '--backend', backend, '--timeout', String(LIMIT_S[backend]), join(RANK_SCRIPTS, 'ddp_rank.mjs'), devices, String(seed), 'manual,autograd'], {}, (LIMIT_S[backend] + 10) * 1000);
+  const job = await xpuRun(
+    [
+      '-n',
+      String(n),
+      '--backend',
+      backend,
+      '--timeout',
+      String(LIMIT_S[backend]),
+      join(RANK_SCRIPTS, 'ddp_rank.mjs'),
+      devices,
+      String(seed),
+      'manual,autograd',
+    ],
+    {},
+    (LIMIT_S[backend] + 10) * 1000,
+  );
   const results = tagged<RankResult>(job.out, 'RESULT').sort((a, b) => a.rank - b.rank);
   const context = `seed ${seed} (XPU_TEST_SEED=${seed} to repeat), exit ${job.code}\n${job.out.slice(-3000)}`;
-  expect(results.map((r) => r.rank), context).toEqual([...Array(n).keys()]);
+  expect(
+    results.map((r) => r.rank),
+    context,
+  ).toEqual([...Array(n).keys()]);
   for (const r of results) {
     expect(r.failures, `rank ${r.rank}, ${context}`).toEqual([]);
     expect(r.n).toBe(n);
@@ -97,30 +121,52 @@ describe('errors in a single process', () => {
   it('before initProcessGroup, and bad arguments', async () => {
     await expect(xpu.dist.DistributedDataParallel(null as never)).rejects.toBeInstanceOf(xpu.XpuTypeError);
     const lin = new xpu.nn.Linear(2, 2, { device: 'cpu' });
-    await expect(xpu.dist.DistributedDataParallel(lin, { bucketCapMb: 0 })).rejects.toMatchObject({ name: 'XpuValueError', arg: 'bucketCapMb' });
+    await expect(xpu.dist.DistributedDataParallel(lin, { bucketCapMb: 0 })).rejects.toMatchObject({
+      name: 'XpuValueError',
+      arg: 'bucketCapMb',
+    });
     await expect(xpu.dist.DistributedDataParallel(lin)).rejects.toMatchObject({ name: 'XpuDistError', kind: 'not-initialized' });
   });
 });
 
 describe.skipIf(!!mpiWhyNot)(`DDP over MPI${mpiWhyNot ? ` (skipped: ${mpiWhyNot})` : ''}, on ${devices}`, () => {
   // 1 rank: a group of one averages nothing (the reducer's shortcut), and must still train as one process.
-  it.each([1, 2, 4])('%i rank(s) x B rows = 1 process x N*B rows (reducer with hand-computed gradients; DDP + backward + SGD)', (n) => train(n, 'mpi'), (LIMIT_S.mpi + 20) * 1000);
+  it.each([1, 2, 4])(
+    '%i rank(s) x B rows = 1 process x N*B rows (reducer with hand-computed gradients; DDP + backward + SGD)',
+    (n) => train(n, 'mpi'),
+    (LIMIT_S.mpi + 20) * 1000,
+  );
 });
 
 describe.skipIf(!!mpiWhyNot)(`DDP broadcasts buffers over MPI${mpiWhyNot ? ` (skipped: ${mpiWhyNot})` : ''}, on ${devices}`, () => {
-  it('2 ranks: every buffer (persistent or not, nested, float32 and int32) is rank 0\'s after construction', async () => {
-    const job = await xpuRun(['-n', '2', '--backend', 'mpi', '--timeout', String(LIMIT_S.mpi), join(RANK_SCRIPTS, 'ddp_buffers_rank.mjs'), devices], {}, (LIMIT_S.mpi + 10) * 1000);
-    const context = `exit ${job.code}\n${job.out.slice(-3000)}`;
-    const results = tagged<{ rank: number; checks: number; failures: string[] }>(job.out, 'RESULT').sort((a, b) => a.rank - b.rank);
-    expect(results.map((r) => r.rank), context).toEqual([0, 1]);
-    for (const r of results) {
-      expect(r.failures, context).toEqual([]);
-      expect(r.checks).toBe(3 * devices.split(',').length);
-    }
-    expect(job.code, context).toBe(0);
-  }, (LIMIT_S.mpi + 20) * 1000);
+  it(
+    "2 ranks: every buffer (persistent or not, nested, float32 and int32) is rank 0's after construction",
+    async () => {
+      const job = await xpuRun(
+        ['-n', '2', '--backend', 'mpi', '--timeout', String(LIMIT_S.mpi), join(RANK_SCRIPTS, 'ddp_buffers_rank.mjs'), devices],
+        {},
+        (LIMIT_S.mpi + 10) * 1000,
+      );
+      const context = `exit ${job.code}\n${job.out.slice(-3000)}`;
+      const results = tagged<{ rank: number; checks: number; failures: string[] }>(job.out, 'RESULT').sort((a, b) => a.rank - b.rank);
+      expect(
+        results.map((r) => r.rank),
+        context,
+      ).toEqual([0, 1]);
+      for (const r of results) {
+        expect(r.failures, context).toEqual([]);
+        expect(r.checks).toBe(3 * devices.split(',').length);
+      }
+      expect(job.code, context).toBe(0);
+    },
+    (LIMIT_S.mpi + 20) * 1000,
+  );
 });
 
 describe.skipIf(!!cclWhyNot)(`DDP over oneCCL${cclWhyNot ? ` (skipped: ${cclWhyNot})` : ''}, on ${devices}`, () => {
-  it.each([2, 4])('%i ranks x B rows = 1 process x N*B rows (reducer with hand-computed gradients; DDP + backward + SGD)', (n) => train(n, 'ccl'), (LIMIT_S.ccl + 20) * 1000);
+  it.each([2, 4])(
+    '%i ranks x B rows = 1 process x N*B rows (reducer with hand-computed gradients; DDP + backward + SGD)',
+    (n) => train(n, 'ccl'),
+    (LIMIT_S.ccl + 20) * 1000,
+  );
 });

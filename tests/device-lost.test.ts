@@ -9,8 +9,15 @@ describe.runIf(testDevices().includes('xpu'))('a lost device', () => {
     const b = a.mul(3);
     const pending = b.data();
     xpuEntries()[0].backend.device.destroy();
-    await expect(Promise.race([pending.then(() => 'resolved', (e) => e), new Promise((r) => setTimeout(() => r('hang'), 20_000))]))
-      .resolves.not.toBe('hang');
+    await expect(
+      Promise.race([
+        pending.then(
+          () => 'resolved',
+          (e) => e,
+        ),
+        new Promise((r) => setTimeout(() => r('hang'), 20_000)),
+      ]),
+    ).resolves.not.toBe('hang');
     // Let the lost promise settle.
     await new Promise((r) => setTimeout(r, 50));
     expect(() => a.add(1)).toThrow(xpu.XpuDeviceError);

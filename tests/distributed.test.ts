@@ -25,12 +25,22 @@ const hasMpirun = (() => {
     return false;
   }
 })();
-const mpiWhyNot = !native.loaded ? `the native addon is not loaded (${native.error})` : !mpiBuilt ? 'the addon was built without MPI (libopenmpi-dev missing at build time)' : !hasMpirun ? 'mpirun is not installed (openmpi-bin)' : '';
+const mpiWhyNot = !native.loaded
+  ? `the native addon is not loaded (${native.error})`
+  : !mpiBuilt
+    ? 'the addon was built without MPI (libopenmpi-dev missing at build time)'
+    : !hasMpirun
+      ? 'mpirun is not installed (openmpi-bin)'
+      : '';
 // CI builds the addon with OpenMPI (.ci/run sets XPU_REQUIRE_MPI=1): there a missing engine is a
 // failure, not a skip.
 if (process.env.XPU_REQUIRE_MPI === '1' && mpiWhyNot) throw new Error(`XPU_REQUIRE_MPI=1 but ${mpiWhyNot}`);
 const cclBuilt = native.build?.ccl.built === true;
-const cclWhyNot = cclBuilt ? '' : !native.loaded ? `the native addon is not loaded (${native.error})` : 'oneCCL was not found when the addon was built (no XPU_CCL_ROOT, CCL_ROOT, .cache/oneccl from scripts/fetch-oneccl.sh, or /opt/intel/oneapi/ccl/latest)';
+const cclWhyNot = cclBuilt
+  ? ''
+  : !native.loaded
+    ? `the native addon is not loaded (${native.error})`
+    : 'oneCCL was not found when the addon was built (no XPU_CCL_ROOT, CCL_ROOT, .cache/oneccl from scripts/fetch-oneccl.sh, or /opt/intel/oneapi/ccl/latest)';
 // oneCCL too: setup fetches Intel's wheels into .cache/oneccl, so in CI its absence is a failure.
 if (process.env.XPU_REQUIRE_MPI === '1' && cclWhyNot) throw new Error(`XPU_REQUIRE_MPI=1 but ${cclWhyNot}`);
 // testDevices() fails here in CI when the GPU is required but missing.
@@ -56,10 +66,27 @@ interface RankResult {
 const LIMIT_S = { mpi: 90, ccl: 600 };
 
 async function runCollectives(n: number, backend: 'mpi' | 'ccl', devs = devices): Promise<void> {
-  const job = await xpuRun(['-n', String(n), '--backend', backend, '--timeout', String(LIMIT_S[backend]), join(RANK_SCRIPTS, 'collectives_rank.mjs'), devs, String(seed)], {}, (LIMIT_S[backend] + 10) * 1000);
+  const job = await xpuRun(
+    [
+      '-n',
+      String(n),
+      '--backend',
+      backend,
+      '--timeout',
+      String(LIMIT_S[backend]),
+      join(RANK_SCRIPTS, 'collectives_rank.mjs'),
+      devs,
+      String(seed),
+    ],
+    {},
+    (LIMIT_S[backend] + 10) * 1000,
+  );
   const results = tagged<RankResult>(job.out, 'RESULT').sort((a, b) => a.rank - b.rank);
   const context = `seed ${seed} (XPU_TEST_SEED=${seed} to repeat), exit ${job.code}\n${job.out.slice(-3000)}`;
-  expect(results.map((r) => r.rank), context).toEqual([...Array(n).keys()]);
+  expect(
+    results.map((r) => r.rank),
+    context,
+  ).toEqual([...Array(n).keys()]);
   for (const r of results) {
     expect(r.failures, `rank ${r.rank}, ${context}`).toEqual([]);
     expect(r.n).toBe(n);
@@ -78,7 +105,11 @@ describe.skipIf(!!mpiWhyNot)(`collectives over MPI${mpiWhyNot ? ` (skipped: ${mp
 describe.skipIf(!cclBuilt)(`collectives over oneCCL${cclBuilt ? '' : ` (skipped: ${cclWhyNot})`}`, () => {
   // cpu tensors only: staging an xpu tensor through host memory is the same code for both engines
   // (src/distributed/staging.ts), and the MPI tests above cover it on every device; this covers oneCCL.
-  it.each([2, 4])('%i ranks: every collective, dtype, reduction and placement (cpu tensors)', (n) => runCollectives(n, 'ccl', 'cpu'), (LIMIT_S.ccl + 20) * 1000);
+  it.each([2, 4])(
+    '%i ranks: every collective, dtype, reduction and placement (cpu tensors)',
+    (n) => runCollectives(n, 'ccl', 'cpu'),
+    (LIMIT_S.ccl + 20) * 1000,
+  );
 });
 
 interface Outcome {
@@ -92,7 +123,12 @@ interface Outcome {
 const SIGTERM_LINE = /\[rank (\d+)\] \[xpu\.dist\] rank \d+: stopped by SIGTERM from the launcher/g;
 
 /** Runs a fault mode on n ranks; every rank but `exempt` must report a clear error in time. */
-async function fault(mode: string, n: number, timeoutMs: number, exempt: number[]): Promise<{ outcomes: Outcome[]; stopped: number[]; out: string; ms: number }> {
+async function fault(
+  mode: string,
+  n: number,
+  timeoutMs: number,
+  exempt: number[],
+): Promise<{ outcomes: Outcome[]; stopped: number[]; out: string; ms: number }> {
   const job = await xpuRun(['-n', String(n), join(RANK_SCRIPTS, 'fault_rank.mjs'), mode, String(timeoutMs)], { XPU_DEVICE: 'cpu' }, 60_000);
   const outcomes = tagged<Outcome>(job.out, 'OUTCOME');
   const stopped = [...job.out.matchAll(SIGTERM_LINE)].map((m) => Number(m[1]));
@@ -177,27 +213,40 @@ describe('errors in a single process', () => {
   });
 
   it.skipIf(cclBuilt)(`the ccl backend when it is not built says how to build it`, async () => {
-    await expect(d.initProcessGroup({ backend: 'ccl', rank: 0, worldSize: 1, timeoutMs: 1000 })).rejects.toMatchObject({ kind: 'backend', message: expect.stringMatching(/oneCCL|native addon is not loaded/) });
+    await expect(d.initProcessGroup({ backend: 'ccl', rank: 0, worldSize: 1, timeoutMs: 1000 })).rejects.toMatchObject({
+      kind: 'backend',
+      message: expect.stringMatching(/oneCCL|native addon is not loaded/),
+    });
   });
 
-  it.skipIf(!!mpiWhyNot)(`a MASTER_PORT where nothing listens: a 'store' error within the timeout${mpiWhyNot ? ` (skipped: ${mpiWhyNot})` : ''}`, async () => {
-    const port = await freePort();
-    const e = await d.initProcessGroup({ backend: 'mpi', rank: 1, worldSize: 2, masterAddr: '127.0.0.1', masterPort: port, timeoutMs: 1500 }).catch((x: unknown) => x);
-    expect(e).toBeInstanceOf(xpu.XpuDistError);
-    expect(e).toMatchObject({ kind: 'store' });
-    expect((e as Error).message).toContain(`127.0.0.1:${port}`);
-    // The message names the timeout the caller set, not what was left of it.
-    expect((e as Error).message).toMatch(/within 1500 ms/);
-    expect(d.isInitialized()).toBe(false);
-  });
+  it.skipIf(!!mpiWhyNot)(
+    `a MASTER_PORT where nothing listens: a 'store' error within the timeout${mpiWhyNot ? ` (skipped: ${mpiWhyNot})` : ''}`,
+    async () => {
+      const port = await freePort();
+      const e = await d
+        .initProcessGroup({ backend: 'mpi', rank: 1, worldSize: 2, masterAddr: '127.0.0.1', masterPort: port, timeoutMs: 1500 })
+        .catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(xpu.XpuDistError);
+      expect(e).toMatchObject({ kind: 'store' });
+      expect((e as Error).message).toContain(`127.0.0.1:${port}`);
+      // The message names the timeout the caller set, not what was left of it.
+      expect((e as Error).message).toMatch(/within 1500 ms/);
+      expect(d.isInitialized()).toBe(false);
+    },
+  );
 
-  it.skipIf(!!mpiWhyNot)(`a MASTER_PORT where another service listens: rejected at once${mpiWhyNot ? ` (skipped: ${mpiWhyNot})` : ''}`, async () => {
-    const other = await listen(createTcpServer((s) => s.end('HTTP/1.1 400 Bad Request\r\n\r\n')));
-    // "not an xpu store" comes only from reading the other service's answer, never from the clock.
-    const e = await d.initProcessGroup({ backend: 'mpi', rank: 1, worldSize: 2, masterAddr: '127.0.0.1', masterPort: port(other), timeoutMs: 10_000 }).catch((x: unknown) => x);
-    other.close();
-    expect(e).toMatchObject({ kind: 'store', message: expect.stringMatching(/not an xpu store/) });
-  });
+  it.skipIf(!!mpiWhyNot)(
+    `a MASTER_PORT where another service listens: rejected at once${mpiWhyNot ? ` (skipped: ${mpiWhyNot})` : ''}`,
+    async () => {
+      const other = await listen(createTcpServer((s) => s.end('HTTP/1.1 400 Bad Request\r\n\r\n')));
+      // "not an xpu store" comes only from reading the other service's answer, never from the clock.
+      const e = await d
+        .initProcessGroup({ backend: 'mpi', rank: 1, worldSize: 2, masterAddr: '127.0.0.1', masterPort: port(other), timeoutMs: 10_000 })
+        .catch((x: unknown) => x);
+      other.close();
+      expect(e).toMatchObject({ kind: 'store', message: expect.stringMatching(/not an xpu store/) });
+    },
+  );
 });
 
 function listen(s: Server, host = '127.0.0.1'): Promise<Server> {
@@ -246,7 +295,10 @@ describe('the rendezvous store', () => {
   it('get and wait time out with the missing keys named', async () => {
     const c = await client();
     await expect(c.get('never', 300)).rejects.toMatchObject({ kind: 'timeout', message: expect.stringContaining('never') });
-    await expect(c.wait(['x', 'missing-too'], 200)).rejects.toMatchObject({ kind: 'timeout', message: expect.stringContaining('missing-too') });
+    await expect(c.wait(['x', 'missing-too'], 200)).rejects.toMatchObject({
+      kind: 'timeout',
+      message: expect.stringContaining('missing-too'),
+    });
   });
 
   it('listens on the address it was given only', async () => {
@@ -268,7 +320,10 @@ describe('the rendezvous store', () => {
     } finally {
       s.close();
     }
-    await expect(d.StoreServer.listen('192.0.2.1', 0)).rejects.toMatchObject({ kind: 'store', message: expect.stringMatching(/not one of this machine|192\.0\.2\.1/) });
+    await expect(d.StoreServer.listen('192.0.2.1', 0)).rejects.toMatchObject({
+      kind: 'store',
+      message: expect.stringMatching(/not one of this machine|192\.0\.2\.1/),
+    });
   });
 
   it('drops a connection that does not speak its protocol, and keeps serving', async () => {
@@ -299,7 +354,7 @@ describe('the rendezvous store', () => {
     expect(lost).toEqual([1]);
   });
 
-  it('passes on why a rank gave up: the other ranks\' pending requests end with that cause', async () => {
+  it("passes on why a rank gave up: the other ranks' pending requests end with that cause", async () => {
     const [a, b, c, outsider] = [await client(), await client(), await client(), await client()];
     const seenBy = (x: InstanceType<typeof d.TcpStore>) => {
       const events: { rank: number; kind: string; where: string }[] = [];
@@ -308,7 +363,10 @@ describe('the rendezvous store', () => {
         events.push({ rank: e.rank, kind: e.kind, where: e.where });
         waiters.splice(0).forEach((w) => w());
       });
-      return { events, next: (count: number) => new Promise<void>((resolve) => (events.length >= count ? resolve() : waiters.push(resolve))) };
+      return {
+        events,
+        next: (count: number) => new Promise<void>((resolve) => (events.length >= count ? resolve() : waiters.push(resolve))),
+      };
     };
     const [atA, atC] = [seenBy(a), seenBy(c)];
     await a.hello(20);
@@ -322,7 +380,11 @@ describe('the rendezvous store', () => {
     b.reportFailure('timeout', 'allReduce', 'allReduce(): allReduce did not complete within 10 ms');
     const e = await waiting;
     expect(e).toBeInstanceOf(xpu.XpuDistError);
-    expect(e).toMatchObject({ kind: 'timeout', op: 'allReduce', message: expect.stringMatching(/rank 21 gave up first: allReduce\(\): allReduce did not complete within 10 ms/) });
+    expect(e).toMatchObject({
+      kind: 'timeout',
+      op: 'allReduce',
+      message: expect.stringMatching(/rank 21 gave up first: allReduce\(\): allReduce did not complete within 10 ms/),
+    });
     expect(a.failure).toBe(e);
     expect(atA.events).toEqual([{ rank: 21, kind: 'timeout', where: 'allReduce' }]);
     // Rank 0 announces its own failures through its server, to every rank but itself: rank 22
@@ -335,7 +397,7 @@ describe('the rendezvous store', () => {
 });
 
 describe('the launcher (xpu run)', () => {
-  it('reassembles ranks\' lines from mpirun\'s per-fragment tags, however the stream is cut', () => {
+  it("reassembles ranks' lines from mpirun's per-fragment tags, however the stream is cut", () => {
     // mpirun tags fragments, not lines: rank 0's long line arrives in two tagged parts with rank
     // 2's line between them; mpirun's own message is untagged.
     const stream = '[1,0]<stdout>:{"a":1,[1,2]<stdout>:two\n[1,0]<stdout>:"b":[2,3]}\nmpirun note\n[1,1]<stderr>:err\n[1,0]<stdout>:tail';
@@ -344,7 +406,9 @@ describe('the launcher (xpu run)', () => {
       const p = new MpiTagParser('stdout', (rank, s, line) => got.push(`${rank}/${s}/${line}`));
       for (let i = 0; i < stream.length; i += cut) p.push(stream.slice(i, i + cut));
       p.end();
-      expect(got.sort(), `chunks of ${cut}`).toEqual(['0/stdout/{"a":1,"b":[2,3]}', '0/stdout/tail', '1/stderr/err', '2/stdout/two', 'null/stdout/mpirun note'].sort());
+      expect(got.sort(), `chunks of ${cut}`).toEqual(
+        ['0/stdout/{"a":1,"b":[2,3]}', '0/stdout/tail', '1/stderr/err', '2/stdout/two', 'null/stdout/mpirun note'].sort(),
+      );
     }
   });
 
@@ -357,7 +421,14 @@ describe('the launcher (xpu run)', () => {
     for (let r = 0; r < 3; r++) {
       const line = envs.find((l) => l.startsWith(`[rank ${r}] env `))!;
       const e = JSON.parse(line.slice(line.indexOf('{')));
-      expect(e).toMatchObject({ RANK: String(r), WORLD_SIZE: '3', LOCAL_RANK: String(r), MASTER_ADDR: '127.0.0.1', XPU_DIST_BACKEND: 'ccl', args: ['--flag', 'x'] });
+      expect(e).toMatchObject({
+        RANK: String(r),
+        WORLD_SIZE: '3',
+        LOCAL_RANK: String(r),
+        MASTER_ADDR: '127.0.0.1',
+        XPU_DIST_BACKEND: 'ccl',
+        args: ['--flag', 'x'],
+      });
       ports.add(e.MASTER_PORT);
       expect(job.out).toContain(`[rank ${r}] to stderr from ${r}`);
     }
@@ -379,19 +450,27 @@ describe('the launcher (xpu run)', () => {
     expect(job.out).not.toContain('never printed');
   });
 
-  it.skipIf(!hasMpirun)(`uses mpirun for mpi, with the same prefixes${hasMpirun ? '' : ' (skipped: mpirun is not installed)'}`, async () => {
-    const job = await xpuRun(['-n', '2', join(RANK_SCRIPTS, 'launcher_rank.mjs'), 'ok']);
-    expect(job.code, job.out).toBe(0);
-    for (let r = 0; r < 2; r++) {
-      expect(job.out).toMatch(new RegExp(`\\[rank ${r}\\] env \\{.*"XPU_DIST_BACKEND":"mpi"`));
-      expect(job.out).toContain(`[rank ${r}] to stderr from undefined`);
-    }
-    // The store secret reaches the ranks through mpirun, and with MASTER_ADDR on loopback OpenMPI is
-    // kept off the network: shared memory between the ranks, TCP (if a user brings it back) on lo.
-    for (const line of job.out.split('\n').filter((l) => / env \{/.test(l))) {
-      expect(JSON.parse(line.slice(line.indexOf('{')))).toMatchObject({ secret: { length: 64 }, OMPI_MCA_btl: 'self,vader', OMPI_MCA_btl_tcp_if_include: 'lo', OMPI_MCA_oob_tcp_if_include: 'lo' });
-    }
-  });
+  it.skipIf(!hasMpirun)(
+    `uses mpirun for mpi, with the same prefixes${hasMpirun ? '' : ' (skipped: mpirun is not installed)'}`,
+    async () => {
+      const job = await xpuRun(['-n', '2', join(RANK_SCRIPTS, 'launcher_rank.mjs'), 'ok']);
+      expect(job.code, job.out).toBe(0);
+      for (let r = 0; r < 2; r++) {
+        expect(job.out).toMatch(new RegExp(`\\[rank ${r}\\] env \\{.*"XPU_DIST_BACKEND":"mpi"`));
+        expect(job.out).toContain(`[rank ${r}] to stderr from undefined`);
+      }
+      // The store secret reaches the ranks through mpirun, and with MASTER_ADDR on loopback OpenMPI is
+      // kept off the network: shared memory between the ranks, TCP (if a user brings it back) on lo.
+      for (const line of job.out.split('\n').filter((l) => / env \{/.test(l))) {
+        expect(JSON.parse(line.slice(line.indexOf('{')))).toMatchObject({
+          secret: { length: 64 },
+          OMPI_MCA_btl: 'self,vader',
+          OMPI_MCA_btl_tcp_if_include: 'lo',
+          OMPI_MCA_oob_tcp_if_include: 'lo',
+        });
+      }
+    },
+  );
 
   it('rejects a bad rank count', async () => {
     const job = await xpuRun(['-n', '0', join(RANK_SCRIPTS, 'launcher_rank.mjs'), 'ok']);

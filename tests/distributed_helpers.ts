@@ -27,7 +27,10 @@ export function ensureBuilt(): void {
   const stale = !existsSync(MAIN) || Math.max(newest(join(ROOT, 'src')), newest(join(ROOT, 'bench'))) > statSync(MAIN).mtimeMs;
   if (stale) {
     try {
-      execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], { cwd: ROOT, stdio: 'pipe' });
+      execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], {
+        cwd: ROOT,
+        stdio: 'pipe',
+      });
     } catch {
       // tsc still emits on a type error elsewhere in the tree; the typecheck is not this file's job.
     }
@@ -45,10 +48,20 @@ export interface JobResult {
 export function xpuRun(args: string[], env: Record<string, string> = {}, timeoutMs = 100_000): Promise<JobResult> {
   const t0 = Date.now();
   return new Promise((resolve) => {
-    execFile(process.execPath, [MAIN, 'run', ...args], { cwd: ROOT, env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp', ...env }, timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, out: `${stdout}\n${stderr}`, ms: Date.now() - t0 });
-    });
+    execFile(
+      process.execPath,
+      [MAIN, 'run', ...args],
+      {
+        cwd: ROOT,
+        env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp', ...env },
+        timeout: timeoutMs,
+        maxBuffer: 64 << 20,
+      },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+        resolve({ code, out: `${stdout}\n${stderr}`, ms: Date.now() - t0 });
+      },
+    );
   });
 }
 

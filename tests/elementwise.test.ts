@@ -3,9 +3,19 @@ import { expectClose, expectEqual, randomData, randomInts, testDevices, TOL, xpu
 import { gelu64 } from './float64.js';
 
 const UNARY_REF: Record<string, (x: number) => number> = {
-  neg: (x) => -x, abs: Math.abs, exp: Math.exp, log: Math.log, sqrt: Math.sqrt, rsqrt: (x) => 1 / Math.sqrt(x),
-  sin: Math.sin, cos: Math.cos, tanh: Math.tanh, sigmoid: (x) => 1 / (1 + Math.exp(-x)), relu: (x) => Math.max(0, x),
-  silu: (x) => x / (1 + Math.exp(-x)), gelu: gelu64,
+  neg: (x) => -x,
+  abs: Math.abs,
+  exp: Math.exp,
+  log: Math.log,
+  sqrt: Math.sqrt,
+  rsqrt: (x) => 1 / Math.sqrt(x),
+  sin: Math.sin,
+  cos: Math.cos,
+  tanh: Math.tanh,
+  sigmoid: (x) => 1 / (1 + Math.exp(-x)),
+  relu: (x) => Math.max(0, x),
+  silu: (x) => x / (1 + Math.exp(-x)),
+  gelu: gelu64,
 };
 
 describe.each(testDevices())('elementwise on %s', (device) => {
@@ -30,8 +40,13 @@ describe.each(testDevices())('elementwise on %s', (device) => {
     const refA = (i: number, j: number, k: number) => Math.fround(a[i * 30 + k * 5 + j]);
     const refB = (j: number) => Math.fround(b[j]);
     const ops: Record<string, (x: number, y: number) => number> = {
-      add: (x, y) => x + y, sub: (x, y) => x - y, mul: (x, y) => x * y, div: (x, y) => x / y,
-      maximum: Math.max, minimum: Math.min, pow: (x, y) => Math.pow(Math.abs(x), y),
+      add: (x, y) => x + y,
+      sub: (x, y) => x - y,
+      mul: (x, y) => x * y,
+      div: (x, y) => x / y,
+      maximum: Math.max,
+      minimum: Math.min,
+      pow: (x, y) => Math.pow(Math.abs(x), y),
     };
     for (const [name, f] of Object.entries(ops)) {
       const lhs = name === 'pow' ? ta.abs() : ta;
@@ -44,13 +59,31 @@ describe.each(testDevices())('elementwise on %s', (device) => {
   });
 
   it('comparisons return bool and where selects', async () => {
-    const a = xpu.tensor([[1, 2, 3], [4, 5, 6]], { device });
+    const a = xpu.tensor(
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      { device },
+    );
     const b = xpu.tensor([3, 2, 1], { device });
     expect(a.gt(b).dtype).toBe('bool');
-    expect(await a.gt(b).toArray()).toEqual([[false, false, true], [true, true, true]]);
-    expect(await a.eq(b).toArray()).toEqual([[false, true, false], [false, false, false]]);
-    expect(await a.le(2).toArray()).toEqual([[true, true, false], [false, false, false]]);
-    expect(await xpu.where(a.gt(b), a, b.neg()).toArray()).toEqual([[-3, -2, 3], [4, 5, 6]]);
+    expect(await a.gt(b).toArray()).toEqual([
+      [false, false, true],
+      [true, true, true],
+    ]);
+    expect(await a.eq(b).toArray()).toEqual([
+      [false, true, false],
+      [false, false, false],
+    ]);
+    expect(await a.le(2).toArray()).toEqual([
+      [true, true, false],
+      [false, false, false],
+    ]);
+    expect(await xpu.where(a.gt(b), a, b.neg()).toArray()).toEqual([
+      [-3, -2, 3],
+      [4, 5, 6],
+    ]);
   });
 
   it('integer arithmetic wraps like PyTorch and division is true division', async () => {
@@ -63,10 +96,19 @@ describe.each(testDevices())('elementwise on %s', (device) => {
     expectEqual(await u8.sub(4).data(), [246, 255, 252]);
     const i8 = xpu.tensor(Int8Array.from([127, -128, 5]), { device });
     expectEqual(await i8.mul(2).data(), [-2, 0, 10]);
-    expectEqual(await xpu.tensor(Int32Array.from([2, -3, 5]), { device }).pow(3).data(), [8, -27, 125]);
+    expectEqual(
+      await xpu
+        .tensor(Int32Array.from([2, -3, 5]), { device })
+        .pow(3)
+        .data(),
+      [8, -27, 125],
+    );
     const ints = randomInts(1000, 5, -1000, 1000);
     const t = xpu.tensor(ints, { device });
-    expectEqual(await t.mul(t).data(), Array.from(ints, (v) => Math.imul(v, v)));
+    expectEqual(
+      await t.mul(t).data(),
+      Array.from(ints, (v) => Math.imul(v, v)),
+    );
   });
 
   it('float16 stays within f16 bounds and promotes with float32', async () => {
@@ -75,7 +117,11 @@ describe.each(testDevices())('elementwise on %s', (device) => {
     const f = xpu.tensor(Float32Array.from(host), { device });
     expect(h.add(f).dtype).toBe('float32');
     expect(h.mul(2.5).dtype).toBe('float16');
-    expectClose(await h.mul(2.5).exp().data(), Array.from(host, (v) => Math.exp(v * 2.5)), TOL.float16);
+    expectClose(
+      await h.mul(2.5).exp().data(),
+      Array.from(host, (v) => Math.exp(v * 2.5)),
+      TOL.float16,
+    );
   });
 
   it('scalars follow PyTorch promotion', async () => {

@@ -13,7 +13,9 @@ console.log(JSON.stringify({ device: String(x.defaultDevice()), available: x.acc
 
 function run(env: Record<string, string>): { out: Record<string, unknown>; stderr: string } {
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-    env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp', ...env }, encoding: 'utf8', timeout: 60_000,
+    env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp', ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
   });
   expect(r.status, r.stderr).toBe(0);
   return { out: JSON.parse(r.stdout.trim().split('\n').pop()!), stderr: r.stderr };
@@ -45,7 +47,9 @@ describe('device selection from the environment', () => {
 /** Runs `code` (CommonJS when cjs, else an ES module) against the built package; its last stdout line is JSON. */
 function runCode(code: string, env: Record<string, string> = {}, cjs = false): Record<string, unknown> {
   const r = spawnSync(process.execPath, [...(cjs ? [] : ['--input-type=module']), '-e', code], {
-    env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp', XPU_DEVICE: '', ...env }, encoding: 'utf8', timeout: 60_000,
+    env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp', XPU_DEVICE: '', ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
   });
   expect(r.status, r.stderr).toBe(0);
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
@@ -55,7 +59,15 @@ describe("Dawn's adapter warnings", () => {
   const filterModule = `${root}dist/src/device/stderr_filter.js`;
   const nativeModule = `${root}dist/src/backends/cpu/native.js`;
   const hasCapture = (): boolean => {
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', `const n = await import(${JSON.stringify(nativeModule)}); console.log(Boolean(n.loadNative().addon?.stderrCapture))`], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const n = await import(${JSON.stringify(nativeModule)}); console.log(Boolean(n.loadNative().addon?.stderrCapture))`,
+      ],
+      { encoding: 'utf8' },
+    );
     return r.stdout.trim() === 'true';
   };
 
@@ -68,13 +80,22 @@ describe("Dawn's adapter warnings", () => {
     const { stderr } = run({});
     expect(stderr).not.toMatch(/artificially reduced/);
     // The capture itself, on a write straight to fd 2 (as Dawn's fprintf does): Dawn's line dropped, the rest kept.
-    const noise = 'Warning: maxDynamicUniformBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.';
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', `const { writeSync } = await import('node:fs');
+    const noise =
+      'Warning: maxDynamicUniformBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.';
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { writeSync } = await import('node:fs');
 const { withoutDawnNoise } = await import(${JSON.stringify(filterModule)});
 const v = withoutDawnNoise(() => { writeSync(2, ${JSON.stringify(`${noise}
 keep me
 `)}); return 7; });
-console.log(v);`], { encoding: 'utf8' });
+console.log(v);`,
+      ],
+      { encoding: 'utf8' },
+    );
     expect(r.stdout.trim()).toBe('7');
     expect(r.stderr).toBe('keep me\n');
   });
@@ -91,8 +112,16 @@ describe('adapter filter', () => {
 
 describe('lazy device initialisation', () => {
   it('require() and import both load the package, and cpu works before ready()', () => {
-    const probe = (x: string) => `const t = ${x}.ones([2, 2]); ${x}.matmul(t, t).toArray().then((v) => console.log(JSON.stringify({ device: String(t.device), v, ready: ${x}.accelerator.isReady() })));`;
-    const expected = { device: 'cpu', v: [[2, 2], [2, 2]], ready: false };
+    const probe = (x: string) =>
+      `const t = ${x}.ones([2, 2]); ${x}.matmul(t, t).toArray().then((v) => console.log(JSON.stringify({ device: String(t.device), v, ready: ${x}.accelerator.isReady() })));`;
+    const expected = {
+      device: 'cpu',
+      v: [
+        [2, 2],
+        [2, 2],
+      ],
+      ready: false,
+    };
     expect(runCode(`const x = require(${JSON.stringify(entry)}); ${probe('x')}`, {}, true)).toEqual(expected);
     expect(runCode(`const x = await import(${JSON.stringify(entry)}); ${probe('x')}`)).toEqual(expected);
   });
@@ -119,12 +148,15 @@ console.log(JSON.stringify({ before, def, avail, software: info?.isSoftware ?? n
   });
 
   it('XPU_DEVICE=xpu makes xpu the default (after ready(); before it, the default throws XpuNotReadyError)', () => {
-    const out = runCode(`const x = await import(${JSON.stringify(entry)});
+    const out = runCode(
+      `const x = await import(${JSON.stringify(entry)});
 let before = null;
 try { x.zeros([1]); } catch (e) { before = e.name; }
 let def = null, err = null;
 try { def = String(await x.ready()); } catch (e) { err = e.name; }
-console.log(JSON.stringify({ before, def, err, avail: x.accelerator.isAvailable() }));`, { XPU_DEVICE: 'xpu' });
+console.log(JSON.stringify({ before, def, err, avail: x.accelerator.isAvailable() }));`,
+      { XPU_DEVICE: 'xpu' },
+    );
     expect(out.before).toBe('XpuNotReadyError');
     if (out.avail) expect(out.def).toBe('xpu:0');
     else expect(out.err).toBe('XpuDeviceError');

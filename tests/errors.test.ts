@@ -2,15 +2,26 @@ import { describe, expect, it } from 'vitest';
 import { fmtValue, typeName } from '../src/format_value.js';
 import { testDevices, xpu, caught } from './helpers.js';
 
-
 describe.each(testDevices())('typed errors on %s', (device) => {
   it('shape mismatch names the op and both shapes, and harms no tensor', async () => {
-    const a = xpu.tensor([[1, 2, 3], [4, 5, 6]], { device });
+    const a = xpu.tensor(
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      { device },
+    );
     const e = caught(() => a.add(xpu.ones([4], { device })), xpu.XpuShapeError);
     expect(e.op).toBe('add');
     expect(e.message).toMatch(/add\(\).*\[2, 3\] and \[4\]/);
-    expect(await a.toArray()).toEqual([[1, 2, 3], [4, 5, 6]]);
-    expect(await a.add(1).toArray()).toEqual([[2, 3, 4], [5, 6, 7]]);
+    expect(await a.toArray()).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
+    expect(await a.add(1).toArray()).toEqual([
+      [2, 3, 4],
+      [5, 6, 7],
+    ]);
   });
 
   it('unsupported or unknown dtypes', () => {
@@ -84,7 +95,11 @@ type Pick = <T>(arg: string, valid: T, slot?: Slot) => T;
 
 /** Small valid inputs on one device. */
 function fixtures(device: string) {
-  const f32 = (shape: number[], seed: number) => xpu.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => ((i * 7 + seed) % 5) / 5 - 0.4), { device, shape });
+  const f32 = (shape: number[], seed: number) =>
+    xpu.tensor(
+      Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => ((i * 7 + seed) % 5) / 5 - 0.4),
+      { device, shape },
+    );
   const rope = new xpu.nn.RotaryEmbedding(4, 8, 10000);
   return {
     a: f32([2, 3], 1), // [2, 3]
@@ -102,7 +117,13 @@ function fixtures(device: string) {
     x124: f32([1, 2, 4], 11),
     x1214: f32([1, 2, 1, 4], 12),
     x1114: f32([1, 1, 1, 4], 13),
-    cond: xpu.tensor([[true, false, true], [false, true, false]], { device }),
+    cond: xpu.tensor(
+      [
+        [true, false, true],
+        [false, true, false],
+      ],
+      { device },
+    ),
     mask44: xpu.tril(xpu.ones([4, 4], { device, dtype: 'bool' })),
     idx: xpu.tensor([0, 1], { device, dtype: 'int32' }),
     idx23: xpu.zeros([2, 3], { device, dtype: 'int32' }),
@@ -138,31 +159,72 @@ const UNARY = ['neg', 'abs', 'exp', 'log', 'sqrt', 'rsqrt', 'sin', 'cos', 'tanh'
 const REDUCTIONS = ['sum', 'prod', 'mean', 'max', 'min', 'argmax', 'argmin', 'var', 'std'] as const;
 /** Issue 15's one-tensor ops (float input is valid for each). */
 const UNARY_OPS = [
-  'floor', 'ceil', 'trunc', 'round', 'sign', 'erf', 'log1p', 'expm1', 'reciprocal', 'square', 'isnan', 'isinf', 'isfinite',
-  'logicalNot', 'hardswish', 'mish', 'leakyRelu', 'elu', 'softplus', 'any', 'all', 'norm',
+  'floor',
+  'ceil',
+  'trunc',
+  'round',
+  'sign',
+  'erf',
+  'log1p',
+  'expm1',
+  'reciprocal',
+  'square',
+  'isnan',
+  'isinf',
+  'isfinite',
+  'logicalNot',
+  'hardswish',
+  'mish',
+  'leakyRelu',
+  'elu',
+  'softplus',
+  'any',
+  'all',
+  'norm',
 ] as const;
 const LOGICAL = ['logicalAnd', 'logicalOr', 'logicalXor'] as const;
 const DIVISIONS = ['floorDivide', 'remainder', 'fmod'] as const;
 const ONE_TENSOR_VIEWS: Record<string, (t: xpu.Tensor) => unknown> = {
-  view: (t) => xpu.view(t, [6]), reshape: (t) => xpu.reshape(t, [3, 2]), permute: (t) => xpu.permute(t, [1, 0]),
-  transpose: (t) => xpu.transpose(t, 0, 1), t: (t) => xpu.t(t), narrow: (t) => xpu.narrow(t, 1, 0, 2),
-  slice: (t) => xpu.slice(t, 1, 0, 2), select: (t) => xpu.select(t, 0, 1), squeeze: (t) => xpu.squeeze(t),
-  unsqueeze: (t) => xpu.unsqueeze(t, 0), flatten: (t) => xpu.flatten(t), contiguous: (t) => xpu.contiguous(t),
-  clone: (t) => xpu.clone(t), triu: (t) => xpu.triu(t), tril: (t) => xpu.tril(t), softmax: (t) => xpu.softmax(t, 1),
-  logSoftmax: (t) => xpu.logSoftmax(t, 1), zerosLike: (t) => xpu.zerosLike(t), onesLike: (t) => xpu.onesLike(t),
-  fullLike: (t) => xpu.fullLike(t, 2), to: (t) => xpu.to(t, 'float16'), keep: (t) => xpu.keep(t),
-  data: (t) => xpu.data(t), toArray: (t) => xpu.toArray(t), toAsync: (t) => xpu.toAsync(t, 'cpu'),
+  view: (t) => xpu.view(t, [6]),
+  reshape: (t) => xpu.reshape(t, [3, 2]),
+  permute: (t) => xpu.permute(t, [1, 0]),
+  transpose: (t) => xpu.transpose(t, 0, 1),
+  t: (t) => xpu.t(t),
+  narrow: (t) => xpu.narrow(t, 1, 0, 2),
+  slice: (t) => xpu.slice(t, 1, 0, 2),
+  select: (t) => xpu.select(t, 0, 1),
+  squeeze: (t) => xpu.squeeze(t),
+  unsqueeze: (t) => xpu.unsqueeze(t, 0),
+  flatten: (t) => xpu.flatten(t),
+  contiguous: (t) => xpu.contiguous(t),
+  clone: (t) => xpu.clone(t),
+  triu: (t) => xpu.triu(t),
+  tril: (t) => xpu.tril(t),
+  softmax: (t) => xpu.softmax(t, 1),
+  logSoftmax: (t) => xpu.logSoftmax(t, 1),
+  zerosLike: (t) => xpu.zerosLike(t),
+  onesLike: (t) => xpu.onesLike(t),
+  fullLike: (t) => xpu.fullLike(t, 2),
+  to: (t) => xpu.to(t, 'float16'),
+  keep: (t) => xpu.keep(t),
+  data: (t) => xpu.data(t),
+  toArray: (t) => xpu.toArray(t),
+  toAsync: (t) => xpu.toAsync(t, 'cpu'),
 };
 
 /** Top-level exports (and namespaced functions and methods) that take tensors: one valid call each. */
 const CALLS: Record<string, Entry> = {
-  ...Object.fromEntries(BINARY.map((n) => [n, { op: n, call: (f: F, p: Pick) => xpu[n](p('input', f.a, 'operand'), p('other', f.a, 'operand')) }])),
+  ...Object.fromEntries(
+    BINARY.map((n) => [n, { op: n, call: (f: F, p: Pick) => xpu[n](p('input', f.a, 'operand'), p('other', f.a, 'operand')) }]),
+  ),
   ...Object.fromEntries(UNARY.map((n) => [n, { op: n, call: (f: F, p: Pick) => xpu[n](p('input', f.a)) }])),
   ...Object.fromEntries(REDUCTIONS.map((n) => [n, { op: n, call: (f: F, p: Pick) => xpu[n](p('input', f.a)) }])),
   ...Object.fromEntries(Object.entries(ONE_TENSOR_VIEWS).map(([n, fn]) => [n, { op: n, call: (f: F, p: Pick) => fn(p('input', f.a)) }])),
   ...Object.fromEntries(UNARY_OPS.map((n) => [n, { op: n, call: (f: F, p: Pick) => xpu[n](p('input', f.a)) }])),
   ...Object.fromEntries(LOGICAL.map((n) => [n, { op: n, call: (f: F, p: Pick) => xpu[n](p('input', f.a), p('other', f.a)) }])),
-  ...Object.fromEntries(DIVISIONS.map((n) => [n, { op: n, call: (f: F, p: Pick) => xpu[n](p('input', f.a, 'operand'), p('other', f.a, 'operand')) }])),
+  ...Object.fromEntries(
+    DIVISIONS.map((n) => [n, { op: n, call: (f: F, p: Pick) => xpu[n](p('input', f.a, 'operand'), p('other', f.a, 'operand')) }]),
+  ),
   clamp: { op: 'clamp', call: (f, p) => xpu.clamp(p('input', f.a), p('min', f.a, 'bound'), p('max', f.a, 'bound')) },
   clip: { op: 'clip', call: (f, p) => xpu.clip(p('input', f.a), p('min', f.a, 'bound'), p('max', f.a, 'bound')) },
   lerp: { op: 'lerp', call: (f, p) => xpu.lerp(p('input', f.a), p('end', f.a), p('weight', f.a, 'operand')) },
@@ -197,8 +259,15 @@ const CALLS: Record<string, Entry> = {
   mm: { op: 'mm', call: (f, p) => xpu.mm(p('input', f.a), p('mat2', f.b)) },
   bmm: { op: 'bmm', call: (f, p) => xpu.bmm(p('input', f.b223), p('mat2', f.b234)) },
   addmm: { op: 'addmm', call: (f, p) => xpu.addmm(p('input', f.o24), p('mat1', f.a), p('mat2', f.b)) },
-  linear: { op: 'linear', call: (f, p) => xpu.linear(p('input', f.a), p('weight', f.w43), { bias: p('bias', f.v4, 'optional'), residual: p('residual', f.o24, 'optional') }) },
-  layerNorm: { op: 'layerNorm', call: (f, p) => xpu.layerNorm(p('input', f.a), [3], { weight: p('weight', f.v3, 'optional'), bias: p('bias', f.v3, 'optional') }) },
+  linear: {
+    op: 'linear',
+    call: (f, p) =>
+      xpu.linear(p('input', f.a), p('weight', f.w43), { bias: p('bias', f.v4, 'optional'), residual: p('residual', f.o24, 'optional') }),
+  },
+  layerNorm: {
+    op: 'layerNorm',
+    call: (f, p) => xpu.layerNorm(p('input', f.a), [3], { weight: p('weight', f.v3, 'optional'), bias: p('bias', f.v3, 'optional') }),
+  },
   rmsNorm: { op: 'rmsNorm', call: (f, p) => xpu.rmsNorm(p('input', f.a), [3], { weight: p('weight', f.v3, 'optional') }) },
   cat: { op: 'cat', call: (f, p) => xpu.cat([p('tensors[0]', f.a), p('tensors[1]', f.a)], 1) },
   stack: { op: 'stack', call: (f, p) => xpu.stack([p('tensors[0]', f.a), p('tensors[1]', f.a)]) },
@@ -209,7 +278,8 @@ const CALLS: Record<string, Entry> = {
   applyRotary: { op: 'applyRotary', call: (f, p) => xpu.applyRotary(p('input', f.q), p('cos', f.v4), p('sin', f.v4)) },
   scaledDotProductAttention: {
     op: 'scaledDotProductAttention',
-    call: (f, p) => xpu.scaledDotProductAttention(p('query', f.q), p('key', f.q), p('value', f.q), { attnMask: p('attnMask', f.mask44, 'optional') }),
+    call: (f, p) =>
+      xpu.scaledDotProductAttention(p('query', f.q), p('key', f.q), p('value', f.q), { attnMask: p('attnMask', f.mask44, 'optional') }),
   },
   flexAttention: { op: 'flexAttention', call: (f, p) => xpu.flexAttention(p('query', f.q), p('key', f.q), p('value', f.q)) },
   createBlockMask: { op: 'createBlockMask', expected: 'maskMod', call: (f, p) => xpu.createBlockMask(p('maskMod', f.mod), 1, 1, 4, 4) },
@@ -217,21 +287,39 @@ const CALLS: Record<string, Entry> = {
     op: 'scaledDotProductAttention',
     call: (f, p) => xpu.nn.attention(p('query', f.q), p('key', f.q), p('value', f.q), { attnMask: p('attnMask', f.mask44, 'optional') }),
   },
-  'nn.attentionFallback': { op: 'attention', call: (f, p) => xpu.nn.attentionFallback(p('q', f.q), p('k', f.q), p('v', f.q), { attnMask: p('attnMask', f.mask44, 'optional') }) },
-  'nn.Linear.forward': { op: 'Linear.forward', call: (f, p) => f.lin.forward(p('input', f.a), { residual: p('residual', f.o24, 'optional') }) },
+  'nn.attentionFallback': {
+    op: 'attention',
+    call: (f, p) => xpu.nn.attentionFallback(p('q', f.q), p('k', f.q), p('v', f.q), { attnMask: p('attnMask', f.mask44, 'optional') }),
+  },
+  'nn.Linear.forward': {
+    op: 'Linear.forward',
+    call: (f, p) => f.lin.forward(p('input', f.a), { residual: p('residual', f.o24, 'optional') }),
+  },
   'nn.Embedding.forward': { op: 'Embedding.forward', call: (f, p) => f.emb.forward(p('input', f.idx)) },
   'nn.RMSNorm.forward': { op: 'RMSNorm.forward', call: (f, p) => f.rms.forward(p('input', f.a)) },
   'nn.SwiGLU.forward': { op: 'SwiGLU.forward', call: (f, p) => f.mlp.forward(p('input', f.a), p('residual', f.a, 'optional')) },
   'nn.GroupedQueryAttention.forward': {
-    op: 'GroupedQueryAttention.forward', call: (f, p) => f.gqa.forward(p('input', f.x124), f.rope, 0, undefined, p('residual', f.x124, 'optional')),
+    op: 'GroupedQueryAttention.forward',
+    call: (f, p) => f.gqa.forward(p('input', f.x124), f.rope, 0, undefined, p('residual', f.x124, 'optional')),
   },
   'nn.RotaryEmbedding.apply': { op: 'rope', call: (f, p) => f.rope.apply(p('input', f.x1214), 0) },
   'nn.KVCache.update': { op: 'KVCache.update', call: (f, p) => f.kv.update(0, p('k', f.x1114), p('v', f.x1114), 0) },
   ...Object.fromEntries(
-    (['ReLU', 'GELU', 'SiLU', 'Tanh', 'Sigmoid', 'Dropout'] as const).map((n) => [`nn.${n}.forward`, { op: `${n}.forward`, call: (_f: F, p: Pick) => new xpu.nn[n]().forward(p('input', _f.a)) }]),
+    (['ReLU', 'GELU', 'SiLU', 'Tanh', 'Sigmoid', 'Dropout'] as const).map((n) => [
+      `nn.${n}.forward`,
+      { op: `${n}.forward`, call: (_f: F, p: Pick) => new xpu.nn[n]().forward(p('input', _f.a)) },
+    ]),
   ),
-  ...Object.fromEntries((['Softmax', 'LogSoftmax'] as const).map((n) => [`nn.${n}.forward`, { op: `${n}.forward`, call: (_f: F, p: Pick) => new xpu.nn[n](1).forward(p('input', _f.a)) }])),
-  'autograd.backward': { op: 'backward', call: (_f, p) => xpu.autograd.backward(p('tensors', xpu.tensor([1, 2], { requiresGrad: true }).sum())) },
+  ...Object.fromEntries(
+    (['Softmax', 'LogSoftmax'] as const).map((n) => [
+      `nn.${n}.forward`,
+      { op: `${n}.forward`, call: (_f: F, p: Pick) => new xpu.nn[n](1).forward(p('input', _f.a)) },
+    ]),
+  ),
+  'autograd.backward': {
+    op: 'backward',
+    call: (_f, p) => xpu.autograd.backward(p('tensors', xpu.tensor([1, 2], { requiresGrad: true }).sum())),
+  },
   'autograd.grad': {
     op: 'grad',
     call: (_f, p) => {
@@ -239,29 +327,57 @@ const CALLS: Record<string, Entry> = {
       return xpu.autograd.grad(p('outputs', x.sum()), p('inputs', x));
     },
   },
-  'autograd.gradcheck': { op: 'gradcheck', call: (_f, p) => xpu.autograd.gradcheck((t: xpu.Tensor) => t.mul(2), [p('inputs[0]', xpu.tensor([1], { requiresGrad: true }))]) },
+  'autograd.gradcheck': {
+    op: 'gradcheck',
+    call: (_f, p) => xpu.autograd.gradcheck((t: xpu.Tensor) => t.mul(2), [p('inputs[0]', xpu.tensor([1], { requiresGrad: true }))]),
+  },
   'optim.clipGradNorm': { op: 'clipGradNorm', call: (f, p) => xpu.optim.clipGradNorm([p('params[0]', f.a)], 1) },
   'optim.Adam': { op: 'Adam.addParamGroup', call: (f, p) => new xpu.optim.Adam([p('params[0]', f.a)]) },
   'optim.AdamW': { op: 'AdamW.addParamGroup', call: (f, p) => new xpu.optim.AdamW([p('params[0]', f.a)]) },
-  'nn.functional.crossEntropy': { op: 'crossEntropy', call: (f, p) => xpu.nn.functional.crossEntropy(p('input', f.a), p('target', f.idx2)) },
+  'nn.functional.crossEntropy': {
+    op: 'crossEntropy',
+    call: (f, p) => xpu.nn.functional.crossEntropy(p('input', f.a), p('target', f.idx2)),
+  },
   'nn.functional.mseLoss': { op: 'mseLoss', call: (f, p) => xpu.nn.functional.mseLoss(p('input', f.a), p('target', f.a)) },
   'nn.functional.l1Loss': { op: 'l1Loss', call: (f, p) => xpu.nn.functional.l1Loss(p('input', f.a), p('target', f.a)) },
   'nn.functional.binaryCrossEntropyWithLogits': {
     op: 'binaryCrossEntropyWithLogits',
-    call: (f, p) => xpu.nn.functional.binaryCrossEntropyWithLogits(p('input', f.a), p('target', f.a), { weight: p('weight', f.a, 'optional'), posWeight: p('posWeight', f.v3, 'optional') }),
+    call: (f, p) =>
+      xpu.nn.functional.binaryCrossEntropyWithLogits(p('input', f.a), p('target', f.a), {
+        weight: p('weight', f.a, 'optional'),
+        posWeight: p('posWeight', f.v3, 'optional'),
+      }),
   },
-  'nn.lora.LoraLinear.forward': { op: 'LoraLinear.forward', call: (f, p) => f.lora.forward(p('input', f.a), { residual: p('residual', f.o24, 'optional') }) },
+  'nn.lora.LoraLinear.forward': {
+    op: 'LoraLinear.forward',
+    call: (f, p) => f.lora.forward(p('input', f.a), { residual: p('residual', f.o24, 'optional') }),
+  },
   'nn.Sequential.forward': { op: 'Sequential.forward', call: (f, p) => f.seq.forward(p('input', f.a)) },
   'nn.LayerNorm.forward': { op: 'LayerNorm.forward', call: (f, p) => f.ln.forward(p('input', f.a)) },
   'nn.Module.setParameter': { op: 'Module', call: (f, p) => f.lin.setParameter('bias', p('bias', f.v4, 'parameter')) },
-  'nn.Module.registerBuffer': { op: 'Module.registerBuffer', call: (f, p) => new xpu.nn.Module().registerBuffer('running', p('tensor', f.v4, 'parameter')) },
+  'nn.Module.registerBuffer': {
+    op: 'Module.registerBuffer',
+    call: (f, p) => new xpu.nn.Module().registerBuffer('running', p('tensor', f.v4, 'parameter')),
+  },
   'quant.quantize': { op: 'quantize', call: (f, p) => xpu.quant.quantize(p('weight', f.w432), { scheme: 'int8_weight_only' }) },
-  'quant.quantizeModule': { op: 'quantizeModule', expected: 'Module', call: (f, p) => xpu.quant.quantizeModule(p('module', f.module()), { scheme: 'int8_weight_only' }) },
-  'quant.toMatMulNBits': { op: 'toMatMulNBits', expected: 'QuantizedTensor', call: (f, p) => xpu.quant.toMatMulNBits(p('weight', f.int4())) },
+  'quant.quantizeModule': {
+    op: 'quantizeModule',
+    expected: 'Module',
+    call: (f, p) => xpu.quant.quantizeModule(p('module', f.module()), { scheme: 'int8_weight_only' }),
+  },
+  'quant.toMatMulNBits': {
+    op: 'toMatMulNBits',
+    expected: 'QuantizedTensor',
+    call: (f, p) => xpu.quant.toMatMulNBits(p('weight', f.int4())),
+  },
   'quant.toGptq': { op: 'toGptq', expected: 'QuantizedTensor', call: (f, p) => xpu.quant.toGptq(p('weight', f.int4())) },
   'flex.scoreMod': { op: 'scoreMod', call: (f, p) => xpu.flex.scoreMod('score + s[h]', { s: p('captures.s', f.v4) }) },
   'flex.maskMod': { op: 'maskMod', call: (f, p) => xpu.flex.maskMod('s[h] > 0', { s: p('captures.s', f.v4) }) },
-  'flex.createBlockMask': { op: 'createBlockMask', expected: 'maskMod', call: (f, p) => xpu.flex.createBlockMask(p('maskMod', f.mod), 1, 1, 4, 4) },
+  'flex.createBlockMask': {
+    op: 'createBlockMask',
+    expected: 'maskMod',
+    call: (f, p) => xpu.flex.createBlockMask(p('maskMod', f.mod), 1, 1, 4, 4),
+  },
 };
 
 /** Tensor methods whose arguments include other tensors: `this` is always valid. */
@@ -281,56 +397,164 @@ const METHOD_CALLS: Record<string, Entry> = {
   dot: { op: 'dot', call: (f, p) => f.v3.dot(p('other', f.v3)) },
   allclose: { op: 'allclose', call: (f, p) => f.a.allclose(p('other', f.a)) },
   matmul: { op: 'matmul', call: (f, p) => f.a.matmul(p('other', f.b)) },
-  backward: { op: 'backward', call: (_f, p) => xpu.tensor([1, 2], { requiresGrad: true }).sum().backward(p('grad', xpu.tensor(1), 'optional')) },
+  backward: {
+    op: 'backward',
+    call: (_f, p) =>
+      xpu
+        .tensor([1, 2], { requiresGrad: true })
+        .sum()
+        .backward(p('grad', xpu.tensor(1), 'optional')),
+  },
   mm: { op: 'mm', call: (f, p) => f.a.mm(p('mat2', f.b)) },
   bmm: { op: 'bmm', call: (f, p) => f.b223.bmm(p('mat2', f.b234)) },
   addmm: { op: 'addmm', call: (f, p) => f.o24.addmm(p('mat1', f.a), p('mat2', f.b)) },
-  linear: { op: 'linear', call: (f, p) => f.a.linear(p('weight', f.w43), { bias: p('bias', f.v4, 'optional'), residual: p('residual', f.o24, 'optional') }) },
+  linear: {
+    op: 'linear',
+    call: (f, p) => f.a.linear(p('weight', f.w43), { bias: p('bias', f.v4, 'optional'), residual: p('residual', f.o24, 'optional') }),
+  },
   indexSelect: { op: 'indexSelect', call: (f, p) => f.a.indexSelect(1, p('index', f.idx)) },
   gather: { op: 'gather', call: (f, p) => f.a.gather(1, p('index', f.idx23)) },
   expandAs: { op: 'expandAs', call: (f, p) => f.v3.expandAs(p('other', f.a)) },
-  layerNorm: { op: 'layerNorm', call: (f, p) => f.a.layerNorm([3], { weight: p('weight', f.v3, 'optional'), bias: p('bias', f.v3, 'optional') }) },
+  layerNorm: {
+    op: 'layerNorm',
+    call: (f, p) => f.a.layerNorm([3], { weight: p('weight', f.v3, 'optional'), bias: p('bias', f.v3, 'optional') }),
+  },
   rmsNorm: { op: 'rmsNorm', call: (f, p) => f.a.rmsNorm([3], { weight: p('weight', f.v3, 'optional') }) },
 };
 
 /** Exported functions and classes that take no tensor argument (creation from sizes, predicates, classes of errors...). */
 const NO_TENSOR_ARGS = new Set([
-  'tensor', 'zeros', 'ones', 'full', 'empty', 'arange', 'linspace', 'eye', 'rand', 'randn', 'manualSeed', 'getRngState',
-  'randint', 'randperm',
+  'tensor',
+  'zeros',
+  'ones',
+  'full',
+  'empty',
+  'arange',
+  'linspace',
+  'eye',
+  'rand',
+  'randn',
+  'manualSeed',
+  'getRngState',
+  'randint',
+  'randperm',
   // compile takes a function (tests/compile.test.ts checks its arguments).
   'compile',
   // A rotary module's cos/sin tables for a device and dtype (no tensor argument).
   'nn.RotaryEmbedding.tables',
   // Grad mode takes a function.
-  'noGrad', 'enableGrad', 'isGradEnabled', 'autograd.noGrad', 'autograd.enableGrad', 'autograd.isGradEnabled',
-  'scope', 'isTensor', 'device', 'defaultDevice', 'ready', 'nativeInfo', 'Tensor', 'Device', 'BlockMask',
-  'nn.ropeInvFreq', 'nn.isQuantizedLike', 'quant.isQuantizedTensor', 'quant.int8RowStride', 'quant.roundHalfEven',
-  'quant.packInt4', 'quant.unpackInt4', 'quant.padInt8Rows', 'quant.unpadInt8Rows', 'quant.fromMatMulNBits', 'quant.fromGptq',
-  'flex.parseExpr', 'flex.BlockMask', 'nn.ModuleList',
+  'noGrad',
+  'enableGrad',
+  'isGradEnabled',
+  'autograd.noGrad',
+  'autograd.enableGrad',
+  'autograd.isGradEnabled',
+  'scope',
+  'isTensor',
+  'device',
+  'defaultDevice',
+  'ready',
+  'nativeInfo',
+  'Tensor',
+  'Device',
+  'BlockMask',
+  'nn.ropeInvFreq',
+  'nn.isQuantizedLike',
+  'quant.isQuantizedTensor',
+  'quant.int8RowStride',
+  'quant.roundHalfEven',
+  'quant.packInt4',
+  'quant.unpackInt4',
+  'quant.padInt8Rows',
+  'quant.unpadInt8Rows',
+  'quant.fromMatMulNBits',
+  'quant.fromGptq',
+  'flex.parseExpr',
+  'flex.BlockMask',
+  'nn.ModuleList',
   // Learning-rate schedules: an optimizer and numbers.
-  'optim.lrScheduler.linearWarmup', 'optim.lrScheduler.warmupCosine',
+  'optim.lrScheduler.linearWarmup',
+  'optim.lrScheduler.warmupCosine',
   // LoRA: modules in, adapters out.
-  'nn.lora.apply', 'nn.lora.merge',
+  'nn.lora.apply',
+  'nn.lora.merge',
   // Checkpoints: a module and a path.
-  'nn.saveCheckpoint', 'nn.loadCheckpoint',
+  'nn.saveCheckpoint',
+  'nn.loadCheckpoint',
   // GGUF blocks are bytes in, a Float32Array out.
-  'quant.dequantizeGguf', 'quant.canDequantize', 'quant.ggmlByteSize', 'quant.ggmlTypeById', 'quant.ggmlTypeByName',
+  'quant.dequantizeGguf',
+  'quant.canDequantize',
+  'quant.ggmlByteSize',
+  'quant.ggmlTypeById',
+  'quant.ggmlTypeByName',
   // GGUF weight formats: format descriptors, raw block bytes and their word-aligned planes.
-  'quant.ggufFormatInfo', 'quant.ggufWeightFormatOf', 'quant.isGgufWeightFormat', 'quant.toGgufPlanes', 'quant.toGgufBytes',
-  'quant.dequantizeGgufPlanes', 'quant.quantizedFromGguf',
+  'quant.ggufFormatInfo',
+  'quant.ggufWeightFormatOf',
+  'quant.isGgufWeightFormat',
+  'quant.toGgufPlanes',
+  'quant.toGgufBytes',
+  'quant.dequantizeGgufPlanes',
+  'quant.quantizedFromGguf',
 ]);
 /** Class methods without tensor arguments (constructors take sizes; the rest read or free the object itself). */
-const METHODS_WITHOUT_TENSOR_ARGS = /^(nn\.\w+\.(namedModules|namedParameters|getParameter|resolveParameter|to|dispose|onMoved|onDispose|registerParameter|registerModule|registerModuleList|parameters|requiresGrad_|train|eval|stateDict|loadStateDict|namedChildren|setModule|namedBuffers|buffers)|nn\.lora\.LoraLinear\.(merge|unmerge)|nn\.lora\.LoraLinear\.(merge|unmerge)|optim\.(\w+\.)?\w+\.(addParamGroup|zeroGrad|step|stateDict|loadStateDict|dispose|stateNames|checkOptions|hyper|apply|getLastLr|lrAt)|quant\.QuantizedTensor\.\w+|(flex\.)?BlockMask\.\w+|Device\.\w+)$/;
+const METHODS_WITHOUT_TENSOR_ARGS =
+  /^(nn\.\w+\.(namedModules|namedParameters|getParameter|resolveParameter|to|dispose|onMoved|onDispose|registerParameter|registerModule|registerModuleList|parameters|requiresGrad_|train|eval|stateDict|loadStateDict|namedChildren|setModule|namedBuffers|buffers)|nn\.lora\.LoraLinear\.(merge|unmerge)|nn\.lora\.LoraLinear\.(merge|unmerge)|optim\.(\w+\.)?\w+\.(addParamGroup|zeroGrad|step|stateDict|loadStateDict|dispose|stateNames|checkOptions|hyper|apply|getLastLr|lrAt)|quant\.QuantizedTensor\.\w+|(flex\.)?BlockMask\.\w+|Device\.\w+)$/;
 /** Namespaces outside this table: their own tests cover argument errors (dist, io), or they take no tensors. */
 const OTHER_NAMESPACES = new Set(['accelerator', 'profiler', 'dist', 'io', 'llama', 'llm', 'flex.build']);
 /** Tensor methods whose only tensor is `this` (checked by the op they call, see CALLS). */
 const TENSOR_METHODS_WITHOUT_TENSOR_ARGS = new Set([
-  'constructor', 'isContiguous', 'dispose', 'check', 'toString', 'data', 'toArray', 'item', 'to', 'toAsync', 'cpu',
-  ...UNARY, 'view', 'reshape', 'permute', 'transpose', 't', 'expand', 'narrow', 'slice', 'select', 'squeeze', 'unsqueeze',
-  'flatten', 'contiguous', 'clone', ...REDUCTIONS, 'softmax', 'logSoftmax', 'triu', 'tril',
-  ...UNARY_OPS.filter((n) => !['hardswish', 'mish', 'leakyRelu', 'elu', 'softplus'].includes(n)), 'logsumexp',
-  'split', 'chunk', 'repeat', 'tile', 'flip', 'roll', 'cumsum', 'cumprod', 'sort', 'argsort', 'topk',
-  'multinomial', 'size', 'dim', 'float', 'half', 'detach', 'requiresGrad_', 'retainGrad',
+  'constructor',
+  'isContiguous',
+  'dispose',
+  'check',
+  'toString',
+  'data',
+  'toArray',
+  'item',
+  'to',
+  'toAsync',
+  'cpu',
+  ...UNARY,
+  'view',
+  'reshape',
+  'permute',
+  'transpose',
+  't',
+  'expand',
+  'narrow',
+  'slice',
+  'select',
+  'squeeze',
+  'unsqueeze',
+  'flatten',
+  'contiguous',
+  'clone',
+  ...REDUCTIONS,
+  'softmax',
+  'logSoftmax',
+  'triu',
+  'tril',
+  ...UNARY_OPS.filter((n) => !['hardswish', 'mish', 'leakyRelu', 'elu', 'softplus'].includes(n)),
+  'logsumexp',
+  'split',
+  'chunk',
+  'repeat',
+  'tile',
+  'flip',
+  'roll',
+  'cumsum',
+  'cumprod',
+  'sort',
+  'argsort',
+  'topk',
+  'multinomial',
+  'size',
+  'dim',
+  'float',
+  'half',
+  'detach',
+  'requiresGrad_',
+  'retainGrad',
 ]);
 
 const isClass = (v: unknown): boolean => typeof v === 'function' && /^class\b/.test(Function.prototype.toString.call(v));
@@ -416,10 +640,25 @@ describe('every public op checks its tensor arguments', () => {
     const { functions, namespaces } = publicNames();
     const known = (n: string) => n in CALLS || NO_TENSOR_ARGS.has(n) || METHODS_WITHOUT_TENSOR_ARGS.test(n);
     const classes = new Set(functions.filter((n) => functions.some((m) => m.startsWith(`${n}.`))));
-    expect(functions.filter((n) => !known(n) && !classes.has(n)), 'new exports: add each to CALLS in tests/errors.test.ts if it takes a tensor, else to NO_TENSOR_ARGS').toEqual([]);
-    expect(namespaces.filter((n) => !['nn', 'quant', 'flex', 'optim', 'optim.lrScheduler', 'autograd', 'nn.functional', 'nn.lora'].includes(n) && !OTHER_NAMESPACES.has(n)), 'a new namespace: walk it here or add it to OTHER_NAMESPACES').toEqual([]);
-    const methods = Object.getOwnPropertyNames(xpu.Tensor.prototype).filter((m) => typeof Object.getOwnPropertyDescriptor(xpu.Tensor.prototype, m)!.value === 'function');
-    expect(methods.filter((m) => !(m in METHOD_CALLS) && !TENSOR_METHODS_WITHOUT_TENSOR_ARGS.has(m)), 'new Tensor methods: add each to METHOD_CALLS or TENSOR_METHODS_WITHOUT_TENSOR_ARGS').toEqual([]);
+    expect(
+      functions.filter((n) => !known(n) && !classes.has(n)),
+      'new exports: add each to CALLS in tests/errors.test.ts if it takes a tensor, else to NO_TENSOR_ARGS',
+    ).toEqual([]);
+    expect(
+      namespaces.filter(
+        (n) =>
+          !['nn', 'quant', 'flex', 'optim', 'optim.lrScheduler', 'autograd', 'nn.functional', 'nn.lora'].includes(n) &&
+          !OTHER_NAMESPACES.has(n),
+      ),
+      'a new namespace: walk it here or add it to OTHER_NAMESPACES',
+    ).toEqual([]);
+    const methods = Object.getOwnPropertyNames(xpu.Tensor.prototype).filter(
+      (m) => typeof Object.getOwnPropertyDescriptor(xpu.Tensor.prototype, m)!.value === 'function',
+    );
+    expect(
+      methods.filter((m) => !(m in METHOD_CALLS) && !TENSOR_METHODS_WITHOUT_TENSOR_ARGS.has(m)),
+      'new Tensor methods: add each to METHOD_CALLS or TENSOR_METHODS_WITHOUT_TENSOR_ARGS',
+    ).toEqual([]);
     // The lists must not name things that no longer exist either.
     expect(Object.keys(CALLS).filter((n) => !functions.includes(n))).toEqual([]);
     expect(Object.keys(METHOD_CALLS).filter((m) => !methods.includes(m))).toEqual([]);
@@ -451,7 +690,7 @@ describe.each(testDevices())('XpuTypeError for a non-tensor argument on %s', (de
     });
   }
 
-  it('matmul(null, t) names the op and the argument (the issue\'s reproduction)', () => {
+  it("matmul(null, t) names the op and the argument (the issue's reproduction)", () => {
     const e = caught(() => xpu.matmul(null as never, f.b), xpu.XpuTypeError);
     expect(e.message).toBe("matmul(): argument 'input': not a tensor; expected Tensor, got null");
     // XpuTypeError is an XpuValueError: code that caught that for a non-tensor still does.
@@ -477,13 +716,45 @@ const NON_FINITE = [NaN, Infinity, -Infinity];
 /** [bad value, whether it is a wrong type (else a wrong number)] per kind. */
 const NUM_BAD: Record<NumKind, [unknown, boolean][]> = {
   // (An array is a valid dim list where an optional dim is, as in sum and squeeze.)
-  int: [...WRONG_TYPES.map((v) => [v, true] as [unknown, boolean]), [null, true], [[1], true], ...[...NON_FINITE, 1.5].map((v) => [v, false] as [unknown, boolean])],
-  optionalInt: [...WRONG_TYPES.map((v) => [v, true] as [unknown, boolean]), ...[...NON_FINITE, 1.5].map((v) => [v, false] as [unknown, boolean])],
-  finite: [...WRONG_TYPES.map((v) => [v, true] as [unknown, boolean]), [null, true], ...NON_FINITE.map((v) => [v, false] as [unknown, boolean])],
+  int: [
+    ...WRONG_TYPES.map((v) => [v, true] as [unknown, boolean]),
+    [null, true],
+    [[1], true],
+    ...[...NON_FINITE, 1.5].map((v) => [v, false] as [unknown, boolean]),
+  ],
+  optionalInt: [
+    ...WRONG_TYPES.map((v) => [v, true] as [unknown, boolean]),
+    ...[...NON_FINITE, 1.5].map((v) => [v, false] as [unknown, boolean]),
+  ],
+  finite: [
+    ...WRONG_TYPES.map((v) => [v, true] as [unknown, boolean]),
+    [null, true],
+    ...NON_FINITE.map((v) => [v, false] as [unknown, boolean]),
+  ],
   optionalFinite: [...WRONG_TYPES.map((v) => [v, true] as [unknown, boolean]), ...NON_FINITE.map((v) => [v, false] as [unknown, boolean])],
   number: [...WRONG_TYPES.map((v) => [v, true] as [unknown, boolean]), [null, true]],
-  shape: [[null, true], [3, true], ['2', true], [{}, true], [[1n], true], [['2'], true], [[Symbol('s')], true], [[NaN], false], [[-2], false], [[1.5], false], [[Infinity], false]],
-  optionalShape: [[3, true], ['2', true], [{}, true], [[1n], true], [[NaN], false], [[-2], false], [[1.5], false]],
+  shape: [
+    [null, true],
+    [3, true],
+    ['2', true],
+    [{}, true],
+    [[1n], true],
+    [['2'], true],
+    [[Symbol('s')], true],
+    [[NaN], false],
+    [[-2], false],
+    [[1.5], false],
+    [[Infinity], false],
+  ],
+  optionalShape: [
+    [3, true],
+    ['2', true],
+    [{}, true],
+    [[1n], true],
+    [[NaN], false],
+    [[-2], false],
+    [[1.5], false],
+  ],
 };
 
 interface NumEntry {
@@ -498,10 +769,19 @@ const NUMERIC: Record<string, NumEntry> = {
   full: { op: 'full', call: (_f, n) => xpu.full(n('shape', [2], 'shape'), n('value', 1, 'number')) },
   fullLike: { op: 'fullLike', call: (f, n) => xpu.fullLike(f.a, n('value', 2, 'number')) },
   tensor: { op: 'tensor', call: (_f, n) => xpu.tensor(new Float32Array(6), { shape: n('shape', [2, 3], 'optionalShape') }) },
-  rand: { op: 'rand', call: (_f, n) => xpu.rand(n('shape', [2], 'shape'), { low: n('low', 0, 'optionalFinite'), high: n('high', 1, 'optionalFinite') }) },
-  randn: { op: 'randn', call: (_f, n) => xpu.randn(n('shape', [2], 'shape'), { mean: n('mean', 0, 'optionalFinite'), std: n('std', 1, 'optionalFinite') }) },
+  rand: {
+    op: 'rand',
+    call: (_f, n) => xpu.rand(n('shape', [2], 'shape'), { low: n('low', 0, 'optionalFinite'), high: n('high', 1, 'optionalFinite') }),
+  },
+  randn: {
+    op: 'randn',
+    call: (_f, n) => xpu.randn(n('shape', [2], 'shape'), { mean: n('mean', 0, 'optionalFinite'), std: n('std', 1, 'optionalFinite') }),
+  },
   'arange(end)': { op: 'arange', call: (_f, n) => xpu.arange(n('end', 5, 'finite')) },
-  'arange(start, end, step)': { op: 'arange', call: (_f, n) => xpu.arange(n('start', 0, 'finite'), n('end', 5, 'optionalFinite'), n('step', 2, 'finite')) },
+  'arange(start, end, step)': {
+    op: 'arange',
+    call: (_f, n) => xpu.arange(n('start', 0, 'finite'), n('end', 5, 'optionalFinite'), n('step', 2, 'finite')),
+  },
   linspace: { op: 'linspace', call: (_f, n) => xpu.linspace(n('start', 0, 'number'), n('end', 1, 'number'), n('steps', 5, 'int')) },
   eye: { op: 'eye', call: (_f, n) => xpu.eye(n('n', 2, 'int'), n('m', 3, 'optionalInt')) },
   manualSeed: { op: 'manualSeed', call: (_f, n) => xpu.manualSeed(n('seed', 7, 'int')) },
@@ -511,7 +791,10 @@ const NUMERIC: Record<string, NumEntry> = {
   permute: { op: 'permute', call: (f, n) => xpu.permute(f.a, [n('dims', 1, 'int'), 0]) },
   transpose: { op: 'transpose', call: (f, n) => xpu.transpose(f.a, n('dim0', 0, 'int'), n('dim1', 1, 'int')) },
   narrow: { op: 'narrow', call: (f, n) => xpu.narrow(f.a, n('dim', 1, 'int'), n('start', 0, 'int'), n('length', 2, 'int')) },
-  slice: { op: 'slice', call: (f, n) => xpu.slice(f.a, n('dim', 1, 'int'), n('start', 0, 'int'), n('end', 2, 'optionalInt'), n('step', 1, 'int')) },
+  slice: {
+    op: 'slice',
+    call: (f, n) => xpu.slice(f.a, n('dim', 1, 'int'), n('start', 0, 'int'), n('end', 2, 'optionalInt'), n('step', 1, 'int')),
+  },
   select: { op: 'select', call: (f, n) => xpu.select(f.a, n('dim', 0, 'int'), n('index', 1, 'int')) },
   squeeze: { op: 'squeeze', call: (f, n) => xpu.squeeze(f.a, n('dim', 0, 'optionalInt')) },
   unsqueeze: { op: 'unsqueeze', call: (f, n) => xpu.unsqueeze(f.a, n('dim', 0, 'int')) },
@@ -520,7 +803,10 @@ const NUMERIC: Record<string, NumEntry> = {
   argmax: { op: 'argmax', call: (f, n) => xpu.argmax(f.a, n('dim', 1, 'optionalInt')) },
   var: { op: 'var', call: (f, n) => xpu.var(f.a, 1, { correction: n('correction', 1, 'optionalFinite') }) },
   softmax: { op: 'softmax', call: (f, n) => xpu.softmax(f.a, n('dim', 1, 'int')) },
-  layerNorm: { op: 'layerNorm', call: (f, n) => xpu.layerNorm(f.a, n('normalizedShape', [3], 'shape'), { eps: n('eps', 1e-5, 'optionalFinite') }) },
+  layerNorm: {
+    op: 'layerNorm',
+    call: (f, n) => xpu.layerNorm(f.a, n('normalizedShape', [3], 'shape'), { eps: n('eps', 1e-5, 'optionalFinite') }),
+  },
   rmsNorm: { op: 'rmsNorm', call: (f, n) => xpu.rmsNorm(f.a, [3], { eps: n('eps', 1e-5, 'optionalFinite') }) },
   cat: { op: 'cat', call: (f, n) => xpu.cat([f.a, f.a], n('dim', 0, 'int')) },
   stack: { op: 'stack', call: (f, n) => xpu.stack([f.a, f.a], n('dim', 0, 'int')) },
@@ -533,7 +819,10 @@ const NUMERIC: Record<string, NumEntry> = {
   softplus: { op: 'softplus', call: (f, n) => xpu.softplus(f.a, n('beta', 1, 'number'), n('threshold', 20, 'number')) },
   lerp: { op: 'lerp', call: (f, n) => xpu.lerp(f.a, f.a, n('weight', 0.5, 'number')) },
   maskedFill: { op: 'maskedFill', call: (f, n) => xpu.maskedFill(f.a, f.cond, n('value', 2, 'number')) },
-  isclose: { op: 'isclose', call: (f, n) => xpu.isclose(f.a, f.a, { rtol: n('rtol', 1e-5, 'optionalFinite'), atol: n('atol', 1e-8, 'optionalFinite') }) },
+  isclose: {
+    op: 'isclose',
+    call: (f, n) => xpu.isclose(f.a, f.a, { rtol: n('rtol', 1e-5, 'optionalFinite'), atol: n('atol', 1e-8, 'optionalFinite') }),
+  },
   any: { op: 'any', call: (f, n) => xpu.any(f.a, n('dim', 1, 'optionalInt')) },
   logsumexp: { op: 'logsumexp', call: (f, n) => xpu.logsumexp(f.a, n('dim', 1, 'optionalInt')) },
   norm: { op: 'norm', call: (f, n) => xpu.norm(f.a, n('p', 2, 'number'), n('dim', 1, 'optionalInt')) },
@@ -554,16 +843,28 @@ const NUMERIC: Record<string, NumEntry> = {
   randint: { op: 'randint', call: (_f, n) => xpu.randint(n('low', 0, 'int'), n('high', 5, 'optionalInt'), n('shape', [2], 'shape')) },
   randperm: { op: 'randperm', call: (_f, n) => xpu.randperm(n('n', 4, 'int')) },
   multinomial: { op: 'multinomial', call: (f, n) => xpu.multinomial(f.probs, n('numSamples', 2, 'int'), true) },
-  addmm: { op: 'addmm', call: (f, n) => xpu.addmm(f.o24, f.a, f.b, { alpha: n('alpha', 1, 'optionalFinite'), beta: n('beta', 1, 'optionalFinite') }) },
-  scaledDotProductAttention: { op: 'scaledDotProductAttention', call: (f, n) => xpu.scaledDotProductAttention(f.q, f.q, f.q, { scale: n('scale', 0.5, 'optionalFinite') }) },
+  addmm: {
+    op: 'addmm',
+    call: (f, n) => xpu.addmm(f.o24, f.a, f.b, { alpha: n('alpha', 1, 'optionalFinite'), beta: n('beta', 1, 'optionalFinite') }),
+  },
+  scaledDotProductAttention: {
+    op: 'scaledDotProductAttention',
+    call: (f, n) => xpu.scaledDotProductAttention(f.q, f.q, f.q, { scale: n('scale', 0.5, 'optionalFinite') }),
+  },
   flexAttention: { op: 'flexAttention', call: (f, n) => xpu.flexAttention(f.q, f.q, f.q, { scale: n('scale', 0.5, 'optionalFinite') }) },
   createBlockMask: {
     op: 'createBlockMask',
-    call: (f, n) => xpu.createBlockMask(f.mod, n('B', 1, 'optionalInt'), n('H', 1, 'optionalInt'), n('L', 4, 'int'), n('S', 4, 'int'), { blockSize: n('blockSize', 16, 'optionalInt') }),
+    call: (f, n) =>
+      xpu.createBlockMask(f.mod, n('B', 1, 'optionalInt'), n('H', 1, 'optionalInt'), n('L', 4, 'int'), n('S', 4, 'int'), {
+        blockSize: n('blockSize', 16, 'optionalInt'),
+      }),
   },
   'nn.RotaryEmbedding.apply': { op: 'rope', call: (f, n) => f.rope.apply(f.x1214, n('start', 0, 'int')) },
   'nn.KVCache.update': { op: 'KVCache.update', call: (f, n) => f.kv.update(n('layer', 0, 'int'), f.x1114, f.x1114, n('start', 0, 'int')) },
-  'nn.GroupedQueryAttention.forward': { op: 'GroupedQueryAttention.forward', call: (f, n) => f.gqa.forward(f.x124, f.rope, n('start', 0, 'int')) },
+  'nn.GroupedQueryAttention.forward': {
+    op: 'GroupedQueryAttention.forward',
+    call: (f, n) => f.gqa.forward(f.x124, f.rope, n('start', 0, 'int')),
+  },
 };
 
 describe('numeric arguments: one check, typed errors', () => {
@@ -603,7 +904,7 @@ describe.each(testDevices())('numeric arguments on %s', (device) => {
     });
   }
 
-  it('the issue\'s reproductions: slice(t, 0, NaN), arange(NaN), select on a 0-d tensor', async () => {
+  it("the issue's reproductions: slice(t, 0, NaN), arange(NaN), select on a 0-d tensor", async () => {
     const t = xpu.arange(0, 6, 1, { device });
     expect(caught(() => xpu.slice(t, 0, NaN), xpu.XpuValueError).arg).toBe('start');
     expect(caught(() => xpu.slice(t, 0, 0, NaN), xpu.XpuValueError).arg).toBe('end');
@@ -613,7 +914,11 @@ describe.each(testDevices())('numeric arguments on %s', (device) => {
     expect(caught(() => xpu.linspace(0, 1, NaN), xpu.XpuValueError).arg).toBe('steps');
     expect(caught(() => xpu.full([2, NaN], 1, { device }), xpu.XpuShapeError).got).toBe('[2, NaN]');
     const scalar = xpu.tensor(3, { device });
-    for (const [op, fn] of [['select', () => xpu.select(scalar, 0, 0)], ['narrow', () => xpu.narrow(scalar, 0, 0, 1)], ['slice', () => xpu.slice(scalar, 0, 0, 1)]] as const) {
+    for (const [op, fn] of [
+      ['select', () => xpu.select(scalar, 0, 0)],
+      ['narrow', () => xpu.narrow(scalar, 0, 0, 1)],
+      ['slice', () => xpu.slice(scalar, 0, 0, 1)],
+    ] as const) {
       expect(caught(fn, xpu.XpuIndexError).op).toBe(op);
     }
     // Valid calls still work: Python-style slices with a missing end, a negative start.
@@ -636,13 +941,38 @@ describe('error formatting never throws', () => {
     expect(typeName({})).toBe('a plain object');
     expect(typeName(null)).toBe('null');
     let reads = 0;
-    const getter = { get x() { reads++; throw new Error('getter ran'); } };
+    const getter = {
+      get x() {
+        reads++;
+        throw new Error('getter ran');
+      },
+    };
     expect(fmtValue(getter)).toBe('{x: [getter]}');
     expect(reads).toBe(0);
-    const hostile = new Proxy({}, { getPrototypeOf() { throw new Error('trap'); }, ownKeys() { throw new Error('trap'); }, getOwnPropertyDescriptor() { throw new Error('trap'); } });
+    const hostile = new Proxy(
+      {},
+      {
+        getPrototypeOf() {
+          throw new Error('trap');
+        },
+        ownKeys() {
+          throw new Error('trap');
+        },
+        getOwnPropertyDescriptor() {
+          throw new Error('trap');
+        },
+      },
+    );
     expect(typeof fmtValue(hostile)).toBe('string');
     expect(typeof typeName(hostile)).toBe('string');
-    const badToString = { toString() { throw new Error('toString ran'); }, [Symbol.toPrimitive]() { throw new Error('toPrimitive ran'); } };
+    const badToString = {
+      toString() {
+        throw new Error('toString ran');
+      },
+      [Symbol.toPrimitive]() {
+        throw new Error('toPrimitive ran');
+      },
+    };
     expect(typeof fmtValue(badToString)).toBe('string');
     expect(fmtValue('x'.repeat(500), 20)).toHaveLength(20);
   });
@@ -654,31 +984,34 @@ describe('error formatting never throws', () => {
     }
   });
 
-  it.each(testDevices())('a BigInt anywhere in an op\'s arguments gives an XpuError, never a TypeError from the error path (%s)', (device) => {
-    const t = xpu.ones([2, 3], { device });
-    const calls: [string, () => unknown][] = [
-      ['zeros', () => xpu.zeros([2n, 3] as never, { device })],
-      ['tensor', () => xpu.tensor([1n] as never, { device })],
-      ['reshape', () => t.reshape([6n] as never)],
-      ['permute', () => t.permute([1n, 0] as never)],
-      ['sum', () => t.sum([1n] as never)],
-      ['sum', () => t.sum(1, 1n as never)],
-      ['add', () => t.add(1n as never)],
-      ['layerNorm', () => t.layerNorm([3n] as never)],
-      ['var', () => t.var(1, { correction: 1n } as never)],
-      ['squeeze', () => t.squeeze([0n] as never)],
-      ['expandAs', () => t.expandAs(1n as never)],
-      ['rope', () => xpu.nn.ropeInvFreq(4, 10000n as never)],
-      // An options argument that is not an object.
-      ['layerNorm', () => t.layerNorm([3], null as never)],
-      ['rmsNorm', () => t.rmsNorm([3], 5n as never)],
-      ['linear', () => t.linear(xpu.ones([4, 3], { device }), null as never)],
-      ['addmm', () => xpu.ones([2, 4], { device }).addmm(t, xpu.ones([3, 4], { device }), null as never)],
-    ];
-    for (const [op, fn] of calls) {
-      const e = caught(fn, xpu.XpuError);
-      expect(e.op, op).toBe(op);
-      expect(e.message.startsWith(`${op}(): `), e.message).toBe(true);
-    }
-  });
+  it.each(testDevices())(
+    "a BigInt anywhere in an op's arguments gives an XpuError, never a TypeError from the error path (%s)",
+    (device) => {
+      const t = xpu.ones([2, 3], { device });
+      const calls: [string, () => unknown][] = [
+        ['zeros', () => xpu.zeros([2n, 3] as never, { device })],
+        ['tensor', () => xpu.tensor([1n] as never, { device })],
+        ['reshape', () => t.reshape([6n] as never)],
+        ['permute', () => t.permute([1n, 0] as never)],
+        ['sum', () => t.sum([1n] as never)],
+        ['sum', () => t.sum(1, 1n as never)],
+        ['add', () => t.add(1n as never)],
+        ['layerNorm', () => t.layerNorm([3n] as never)],
+        ['var', () => t.var(1, { correction: 1n } as never)],
+        ['squeeze', () => t.squeeze([0n] as never)],
+        ['expandAs', () => t.expandAs(1n as never)],
+        ['rope', () => xpu.nn.ropeInvFreq(4, 10000n as never)],
+        // An options argument that is not an object.
+        ['layerNorm', () => t.layerNorm([3], null as never)],
+        ['rmsNorm', () => t.rmsNorm([3], 5n as never)],
+        ['linear', () => t.linear(xpu.ones([4, 3], { device }), null as never)],
+        ['addmm', () => xpu.ones([2, 4], { device }).addmm(t, xpu.ones([3, 4], { device }), null as never)],
+      ];
+      for (const [op, fn] of calls) {
+        const e = caught(fn, xpu.XpuError);
+        expect(e.op, op).toBe(op);
+        expect(e.message.startsWith(`${op}(): `), e.message).toBe(true);
+      }
+    },
+  );
 });

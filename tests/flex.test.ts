@@ -25,22 +25,29 @@ interface Example {
   ref: (caps: Record<string, Float64Array>) => RefOptions;
 }
 
-const slopes = Float64Array.from({ length: D.Hq }, (_, h) => 2 ** (-8 * (h + 1) / D.Hq));
+const slopes = Float64Array.from({ length: D.Hq }, (_, h) => 2 ** ((-8 * (h + 1)) / D.Hq));
 // Documents: lengths 10, 17, 26 over the longer sequence; queries and keys share positions.
 const docOf = (i: number) => (i < 10 ? 0 : i < 27 ? 1 : 2);
 const docIds = Float64Array.from({ length: D.S }, (_, i) => docOf(i));
 
 const EXAMPLES: Example[] = [
   { name: 'causal', mask: 'kv_idx <= q_idx', ref: () => ({ causal: true }) },
-  { name: 'sliding window', mask: `kv_idx <= q_idx && q_idx - kv_idx < ${WINDOW}`, ref: () => ({ maskMod: (_b, _h, i, j) => j <= i && i - j < WINDOW }) },
   {
-    name: 'ALiBi', score: 'score + slopes[h] * (kv_idx - q_idx)', mask: 'kv_idx <= q_idx',
+    name: 'sliding window',
+    mask: `kv_idx <= q_idx && q_idx - kv_idx < ${WINDOW}`,
+    ref: () => ({ maskMod: (_b, _h, i, j) => j <= i && i - j < WINDOW }),
+  },
+  {
+    name: 'ALiBi',
+    score: 'score + slopes[h] * (kv_idx - q_idx)',
+    mask: 'kv_idx <= q_idx',
     captures: (device) => ({ slopes: xpu.tensor(slopes, { device }) }),
     ref: () => ({ causal: true, scoreMod: (s, _b, h, i, j) => s + Math.fround(slopes[h]) * (j - i) }),
   },
   { name: 'softcap', score: `${SOFTCAP} * tanh(score / ${SOFTCAP})`, ref: () => ({ scoreMod: (s) => SOFTCAP * Math.tanh(s / SOFTCAP) }) },
   {
-    name: 'document masking', mask: 'doc[q_idx] == doc[kv_idx] && kv_idx <= q_idx',
+    name: 'document masking',
+    mask: 'doc[q_idx] == doc[kv_idx] && kv_idx <= q_idx',
     captures: (device) => ({ doc: xpu.tensor(Int32Array.from(docIds), { device, dtype: 'int32' }) }),
     ref: () => ({ maskMod: (_b, _h, i, j) => docOf(i) === docOf(j) && j <= i }),
   },
@@ -52,7 +59,8 @@ async function runExample(device: string, ex: Example, blocks: boolean, seed: nu
   const caps = ex.captures?.(device) ?? {};
   const scoreMod = ex.score ? xpu.flex.scoreMod(ex.score, caps) : undefined;
   const maskMod = ex.mask ? xpu.flex.maskMod(ex.mask, caps) : undefined;
-  const blockMask = blocks && maskMod ? await xpu.flex.createBlockMask(maskMod, null, null, D.L, D.S, { blockSize: 16, device }) : undefined;
+  const blockMask =
+    blocks && maskMod ? await xpu.flex.createBlockMask(maskMod, null, null, D.L, D.S, { blockSize: 16, device }) : undefined;
   const out = xpu.flexAttention(t.q, t.k, t.v, { scoreMod, maskMod: blockMask ? undefined : maskMod, blockMask, enableGqa: true });
   try {
     const got = await out.data();
@@ -104,7 +112,12 @@ if (testDevices().includes('xpu')) {
     for (const path of ['decode', 'prefill'] as const) {
       setAttentionConfigOverride((c) => ({ ...c, path, chunk: 64 }));
       const out = xpu.flexAttention(t.q, t.k, t.v, { blockMask: bm, scoreMod: xpu.flex.scoreMod('score - kv_idx / 100'), enableGqa: true });
-      expectClose(await out.data(), refAttention(d, t.qv, t.kv, t.vv, { maskMod: (_b, _h, _i, j) => j >= 150 && j < 270, scoreMod: (s, _b, _h, _i, j) => s - j / 100 }), TOL, path);
+      expectClose(
+        await out.data(),
+        refAttention(d, t.qv, t.kv, t.vv, { maskMod: (_b, _h, _i, j) => j >= 150 && j < 270, scoreMod: (s, _b, _h, _i, j) => s - j / 100 }),
+        TOL,
+        path,
+      );
       out.dispose();
     }
     disposeAll(t.q, t.k, t.v);
@@ -160,7 +173,11 @@ describe('modification expressions', () => {
   it('refuses forged trees, bad capture names and strings where a modification belongs', () => {
     caught(() => xpu.flex.scoreMod({ kind: 'var', name: 'x; }' } as never), xpu.XpuValueError);
     caught(() => xpu.flex.scoreMod({ kind: 'num', value: Number.NaN }), xpu.XpuValueError);
-    caught(() => xpu.flex.scoreMod({ kind: 'binary', op: '<<' as never, left: { kind: 'num', value: 1 }, right: { kind: 'var', name: 'score' } }), xpu.XpuValueError);
+    caught(
+      () =>
+        xpu.flex.scoreMod({ kind: 'binary', op: '<<' as never, left: { kind: 'num', value: 1 }, right: { kind: 'var', name: 'score' } }),
+      xpu.XpuValueError,
+    );
     caught(() => xpu.flex.scoreMod('score', { 'a b': xpu.ones([2], { device: 'cpu' }) }), xpu.XpuValueError);
     caught(() => xpu.flex.scoreMod('score', { exp: xpu.ones([2], { device: 'cpu' }) }), xpu.XpuValueError);
     caught(() => xpu.flex.scoreMod('s[h, h] + score', { s: xpu.ones([2], { device: 'cpu' }) }), xpu.XpuValueError);
@@ -200,8 +217,13 @@ describe('expression trees are snapshotted once', () => {
   it('a node with a getter is refused without running the getter', () => {
     let reads = 0;
     const tree = {
-      kind: 'binary', op: '+', left: { kind: 'var', name: 'score' },
-      get right() { reads++; return reads === 1 ? { kind: 'num', value: 1 } : { kind: 'var', name: 'score; }' }; },
+      kind: 'binary',
+      op: '+',
+      left: { kind: 'var', name: 'score' },
+      get right() {
+        reads++;
+        return reads === 1 ? { kind: 'num', value: 1 } : { kind: 'var', name: 'score; }' };
+      },
     };
     const err = caught(() => xpu.flex.scoreMod(tree as never), xpu.XpuValueError);
     expect(err.arg).toBe('expression');
@@ -238,7 +260,10 @@ describe('expression trees are snapshotted once', () => {
     loop.arg = loop;
     expect(caught(() => xpu.flex.scoreMod(loop as never), xpu.XpuValueError).message).toMatch(/too deep/);
     caught(() => xpu.flex.scoreMod({ kind: 'var', name: { toString: () => 'score' } } as never), xpu.XpuValueError);
-    caught(() => xpu.flex.scoreMod({ kind: 'call', fn: 'exp', args: { length: 1, 0: { kind: 'var', name: 'score' } } } as never), xpu.XpuValueError);
+    caught(
+      () => xpu.flex.scoreMod({ kind: 'call', fn: 'exp', args: { length: 1, 0: { kind: 'var', name: 'score' } } } as never),
+      xpu.XpuValueError,
+    );
   });
 });
 
@@ -260,7 +285,14 @@ for (const device of testDevices()) {
         const first = xpu.flex.maskMod('kv_idx <= q_idx').expr;
         const second = xpu.flex.maskMod('b <= q_idx').expr;
         let exprReads = 0;
-        const forged = { kind: 'mask', key: 'true', captures: new Map(), get expr() { return exprReads++ === 0 ? first : second; } };
+        const forged = {
+          kind: 'mask',
+          key: 'true',
+          captures: new Map(),
+          get expr() {
+            return exprReads++ === 0 ? first : second;
+          },
+        };
         outs.push(xpu.flexAttention(t.q, t.k, t.v, { maskMod: forged as never, enableGqa: true }));
         expect(exprReads).toBe(1);
         // 3. The same forged mod through createBlockMask: classified and run from one read.

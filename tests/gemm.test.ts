@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { chooseGemmConfig, defaultTileConfig, fixedSubgroup, gemmAdapterInfo, heuristicGemmConfig, setGemmConfigOverride, type GemmAdapterInfo, type GemmConfig } from '../src/backends/webgpu/gemm_config.js';
+import {
+  chooseGemmConfig,
+  defaultTileConfig,
+  fixedSubgroup,
+  gemmAdapterInfo,
+  heuristicGemmConfig,
+  setGemmConfigOverride,
+  type GemmAdapterInfo,
+  type GemmConfig,
+} from '../src/backends/webgpu/gemm_config.js';
 import { xpuEntries } from '../src/device/registry.js';
 import { expectClose, randomData, randomInts, testDevices, xpu } from './helpers.js';
 
@@ -38,17 +47,38 @@ function operandPair(device: string, dtype: Dtype, shape: number[], layout: Layo
   const r = shape.length;
   const [rows, cols] = shape.slice(-2);
   const lead = shape.slice(0, -2);
-  const storeShape = layout === 'T' ? [...lead, cols, rows] : layout === 'step' ? [...lead, rows, 2 * cols + 1] : layout === 'offset' ? [...lead, rows, cols + 3] : shape;
+  const storeShape =
+    layout === 'T'
+      ? [...lead, cols, rows]
+      : layout === 'step'
+        ? [...lead, rows, 2 * cols + 1]
+        : layout === 'offset'
+          ? [...lead, rows, cols + 3]
+          : shape;
   const stored = values(dtype, numel(storeShape), seed);
   const base = xpu.tensor(stored, { device, dtype, shape: storeShape });
-  const t = layout === 'T' ? base.transpose(r - 2, r - 1) : layout === 'step' ? xpu.slice(base, r - 1, 1, 2 * cols + 1, 2) : layout === 'offset' ? xpu.narrow(base, r - 1, 3, cols) : base;
+  const t =
+    layout === 'T'
+      ? base.transpose(r - 2, r - 1)
+      : layout === 'step'
+        ? xpu.slice(base, r - 1, 1, 2 * cols + 1, 2)
+        : layout === 'offset'
+          ? xpu.narrow(base, r - 1, 3, cols)
+          : base;
   const v = new Float64Array(numel(shape));
   const sc = storeShape[r - 1];
   const sr = storeShape[r - 2];
   for (let z = 0; z < numel(lead); z++) {
     for (let i = 0; i < rows; i++) {
       for (let j = 0; j < cols; j++) {
-        const src = layout === 'T' ? z * sr * sc + j * sc + i : layout === 'step' ? z * sr * sc + i * sc + 1 + 2 * j : layout === 'offset' ? z * sr * sc + i * sc + 3 + j : (z * rows + i) * cols + j;
+        const src =
+          layout === 'T'
+            ? z * sr * sc + j * sc + i
+            : layout === 'step'
+              ? z * sr * sc + i * sc + 1 + 2 * j
+              : layout === 'offset'
+                ? z * sr * sc + i * sc + 3 + j
+                : (z * rows + i) * cols + j;
         v[(z * rows + i) * cols + j] = stored[src];
       }
     }
@@ -83,7 +113,10 @@ function batchIndex(own: readonly number[], full: readonly number[], flat: numbe
   let idx = 0;
   let rem = flat;
   const coords = new Array<number>(full.length);
-  for (let d = full.length - 1; d >= 0; d--) { coords[d] = rem % full[d]; rem = Math.floor(rem / full[d]); }
+  for (let d = full.length - 1; d >= 0; d--) {
+    coords[d] = rem % full[d];
+    rem = Math.floor(rem / full[d]);
+  }
   const lead = full.length - own.length;
   for (let d = 0; d < own.length; d++) idx = idx * own[d] + (own[d] === 1 ? 0 : coords[lead + d]);
   return idx;
@@ -152,8 +185,22 @@ describe('reference helpers', () => {
 });
 
 describe('chooseGemmConfig (deterministic heuristics, env and tuner overrides)', () => {
-  const lavapipe: GemmAdapterInfo = { vendor: 'mesa', architecture: 'software', features: new Set(['subgroups', 'shader-f16']), subgroupMinSize: 8, subgroupMaxSize: 8, maxWorkgroupStorageBytes: 32768, maxInvocationsPerWorkgroup: 1024 };
-  const gpu: GemmAdapterInfo = { vendor: 'intel', architecture: 'xe-lpg', features: new Set(), maxWorkgroupStorageBytes: 16384, maxInvocationsPerWorkgroup: 256 };
+  const lavapipe: GemmAdapterInfo = {
+    vendor: 'mesa',
+    architecture: 'software',
+    features: new Set(['subgroups', 'shader-f16']),
+    subgroupMinSize: 8,
+    subgroupMaxSize: 8,
+    maxWorkgroupStorageBytes: 32768,
+    maxInvocationsPerWorkgroup: 1024,
+  };
+  const gpu: GemmAdapterInfo = {
+    vendor: 'intel',
+    architecture: 'xe-lpg',
+    features: new Set(),
+    maxWorkgroupStorageBytes: 16384,
+    maxInvocationsPerWorkgroup: 256,
+  };
   const withEnv = <T>(value: string | undefined, fn: () => T): T => {
     const before = process.env.XPU_GEMM_VARIANT;
     if (value === undefined) delete process.env.XPU_GEMM_VARIANT;
@@ -166,42 +213,80 @@ describe('chooseGemmConfig (deterministic heuristics, env and tuner overrides)',
     }
   };
 
-  it('picks split-K for decode against a weight read along k, tiles otherwise', () => withEnv(undefined, () => {
-    expect(chooseGemmConfig(lavapipe, 1, 4096, 4096, 'float32', { bAlongK: true })).toEqual({ path: 'gemv', wg: 8, cols: 4, subgroups: true });
-    expect(chooseGemmConfig(lavapipe, 4, 4096, 4096, 'float32', { bAlongK: true }).path).toBe('gemv');
-    expect(chooseGemmConfig(lavapipe, 5, 4096, 4096, 'float32', { bAlongK: true }).path).toBe('tile');
-    expect(chooseGemmConfig(gpu, 8, 4096, 4096, 'float16', { bAlongK: true })).toEqual({ path: 'gemv', wg: 64, cols: 4, subgroups: false });
-    expect(chooseGemmConfig(lavapipe, 1, 4096, 4096, 'float32', { bAlongK: false }).path).toBe('tile');
-    expect(chooseGemmConfig(lavapipe, 9, 4096, 4096, 'float32', { bAlongK: true }).path).toBe('tile');
-    expect(chooseGemmConfig(lavapipe, 1, 4096, 64, 'float32', { bAlongK: true }).path).toBe('tile');
-  }));
+  it('picks split-K for decode against a weight read along k, tiles otherwise', () =>
+    withEnv(undefined, () => {
+      expect(chooseGemmConfig(lavapipe, 1, 4096, 4096, 'float32', { bAlongK: true })).toEqual({
+        path: 'gemv',
+        wg: 8,
+        cols: 4,
+        subgroups: true,
+      });
+      expect(chooseGemmConfig(lavapipe, 4, 4096, 4096, 'float32', { bAlongK: true }).path).toBe('gemv');
+      expect(chooseGemmConfig(lavapipe, 5, 4096, 4096, 'float32', { bAlongK: true }).path).toBe('tile');
+      expect(chooseGemmConfig(gpu, 8, 4096, 4096, 'float16', { bAlongK: true })).toEqual({
+        path: 'gemv',
+        wg: 64,
+        cols: 4,
+        subgroups: false,
+      });
+      expect(chooseGemmConfig(lavapipe, 1, 4096, 4096, 'float32', { bAlongK: false }).path).toBe('tile');
+      expect(chooseGemmConfig(lavapipe, 9, 4096, 4096, 'float32', { bAlongK: true }).path).toBe('tile');
+      expect(chooseGemmConfig(lavapipe, 1, 4096, 64, 'float32', { bAlongK: true }).path).toBe('tile');
+    }));
 
-  it('defaults to texture-packed tiles on a software adapter (register tiles below 64 rows), shared tiles on a GPU; same input, same answer', () => withEnv(undefined, () => {
-    const soft = heuristicGemmConfig(lavapipe, 1024, 1024, 1024);
-    // 8-lane subgroups of one fixed size: the lanes share A rows (subgroupBroadcast).
-    expect(soft).toMatchObject({ path: 'tile', variant: 'texture', wgX: 8, wgY: 4, tm: 32, tn: 16, sg: 8 });
-    expect(heuristicGemmConfig(lavapipe, 1024, 1024, 1024)).toEqual(soft);
-    expect(heuristicGemmConfig(lavapipe, 100, 1024, 1024)).toMatchObject({ variant: 'texture', wgX: 8, wgY: 2, tm: 32, tn: 8, sg: 8 });
-    // A small output with a long K: split-K slices (4 workgroups in flight).
-    expect(heuristicGemmConfig(lavapipe, 64, 64, 65536)).toMatchObject({ variant: 'texture', splitK: 4 });
-    expect(heuristicGemmConfig(lavapipe, 64, 128, 65536)).toMatchObject({ variant: 'texture', splitK: 2 });
-    expect(heuristicGemmConfig(lavapipe, 64, 64, 2048).splitK).toBe(2);
-    expect(heuristicGemmConfig(lavapipe, 128, 128, 16384).splitK).toBeUndefined();
-    expect(heuristicGemmConfig(lavapipe, 1024, 1024, 65536).splitK).toBeUndefined();
-    // Without fixed-size subgroups: per-lane texture tiles.
-    expect(heuristicGemmConfig({ ...lavapipe, subgroupMaxSize: 16 }, 1024, 1024, 1024)).toEqual({ path: 'tile', variant: 'texture', wgX: 8, wgY: 8, tm: 16, tn: 8, tk: 4 });
-    expect(heuristicGemmConfig({ ...lavapipe, features: new Set() }, 1024, 1024, 1024)).toMatchObject({ variant: 'texture', tm: 16, tn: 8 });
-    expect(heuristicGemmConfig(lavapipe, 48, 1024, 1024)).toMatchObject({ path: 'tile', variant: 'register', wgX: 16, wgY: 16 });
-    expect(heuristicGemmConfig(lavapipe, 1024, 16, 1024)).toMatchObject({ path: 'tile', variant: 'register', wgX: 16, wgY: 16, tm: 4, tn: 8 });
-    expect(defaultTileConfig(lavapipe, 1024, 'register')).toMatchObject({ path: 'tile', variant: 'register', wgX: 16, wgY: 16, tm: 4, tn: 8 });
-    const hw = chooseGemmConfig(gpu, 1024, 1024, 1024, 'float32');
-    expect(hw).toMatchObject({ path: 'tile', variant: 'shared' });
-    // 128 x 128 tiles need 16 KiB of workgroup memory: they fit this adapter exactly.
-    expect(hw).toMatchObject({ tm: 8, tn: 8, tk: 16 });
-    expect(defaultTileConfig({ ...gpu, maxWorkgroupStorageBytes: 8192 }, 1024, 'shared')).toMatchObject({ tm: 4 });
-    // Few rows: no workgroup row of padding.
-    expect(chooseGemmConfig(lavapipe, 3, 512, 64, 'float32')).toMatchObject({ path: 'tile', wgY: 1, tm: 4 });
-  }));
+  it('defaults to texture-packed tiles on a software adapter (register tiles below 64 rows), shared tiles on a GPU; same input, same answer', () =>
+    withEnv(undefined, () => {
+      const soft = heuristicGemmConfig(lavapipe, 1024, 1024, 1024);
+      // 8-lane subgroups of one fixed size: the lanes share A rows (subgroupBroadcast).
+      expect(soft).toMatchObject({ path: 'tile', variant: 'texture', wgX: 8, wgY: 4, tm: 32, tn: 16, sg: 8 });
+      expect(heuristicGemmConfig(lavapipe, 1024, 1024, 1024)).toEqual(soft);
+      expect(heuristicGemmConfig(lavapipe, 100, 1024, 1024)).toMatchObject({ variant: 'texture', wgX: 8, wgY: 2, tm: 32, tn: 8, sg: 8 });
+      // A small output with a long K: split-K slices (4 workgroups in flight).
+      expect(heuristicGemmConfig(lavapipe, 64, 64, 65536)).toMatchObject({ variant: 'texture', splitK: 4 });
+      expect(heuristicGemmConfig(lavapipe, 64, 128, 65536)).toMatchObject({ variant: 'texture', splitK: 2 });
+      expect(heuristicGemmConfig(lavapipe, 64, 64, 2048).splitK).toBe(2);
+      expect(heuristicGemmConfig(lavapipe, 128, 128, 16384).splitK).toBeUndefined();
+      expect(heuristicGemmConfig(lavapipe, 1024, 1024, 65536).splitK).toBeUndefined();
+      // Without fixed-size subgroups: per-lane texture tiles.
+      expect(heuristicGemmConfig({ ...lavapipe, subgroupMaxSize: 16 }, 1024, 1024, 1024)).toEqual({
+        path: 'tile',
+        variant: 'texture',
+        wgX: 8,
+        wgY: 8,
+        tm: 16,
+        tn: 8,
+        tk: 4,
+      });
+      expect(heuristicGemmConfig({ ...lavapipe, features: new Set() }, 1024, 1024, 1024)).toMatchObject({
+        variant: 'texture',
+        tm: 16,
+        tn: 8,
+      });
+      expect(heuristicGemmConfig(lavapipe, 48, 1024, 1024)).toMatchObject({ path: 'tile', variant: 'register', wgX: 16, wgY: 16 });
+      expect(heuristicGemmConfig(lavapipe, 1024, 16, 1024)).toMatchObject({
+        path: 'tile',
+        variant: 'register',
+        wgX: 16,
+        wgY: 16,
+        tm: 4,
+        tn: 8,
+      });
+      expect(defaultTileConfig(lavapipe, 1024, 'register')).toMatchObject({
+        path: 'tile',
+        variant: 'register',
+        wgX: 16,
+        wgY: 16,
+        tm: 4,
+        tn: 8,
+      });
+      const hw = chooseGemmConfig(gpu, 1024, 1024, 1024, 'float32');
+      expect(hw).toMatchObject({ path: 'tile', variant: 'shared' });
+      // 128 x 128 tiles need 16 KiB of workgroup memory: they fit this adapter exactly.
+      expect(hw).toMatchObject({ tm: 8, tn: 8, tk: 16 });
+      expect(defaultTileConfig({ ...gpu, maxWorkgroupStorageBytes: 8192 }, 1024, 'shared')).toMatchObject({ tm: 4 });
+      // Few rows: no workgroup row of padding.
+      expect(chooseGemmConfig(lavapipe, 3, 512, 64, 'float32')).toMatchObject({ path: 'tile', wgY: 1, tm: 4 });
+    }));
 
   it('XPU_GEMM_VARIANT forces the strategy; a bad value is a typed error; the tuner hook wins', () => {
     expect(withEnv('shared', () => chooseGemmConfig(lavapipe, 1024, 1024, 1024, 'float32'))).toMatchObject({ variant: 'shared' });
@@ -225,8 +310,18 @@ describe.each(testDevices())('GEMM on %s', (device) => {
   // Every one of 1, 7, 33, 255, 1000 appears in each of M, N and K; sizes stay moderate for the
   // TypeScript CPU path.
   const shapes: [number, number, number][] = [
-    [1, 1, 1], [7, 7, 7], [1000, 7, 33], [7, 1000, 255], [33, 255, 1000], [255, 33, 7], [255, 1, 1000],
-    [1, 255, 1000], [1000, 33, 1], [33, 1000, 255], [64, 128, 256], [128, 96, 64],
+    [1, 1, 1],
+    [7, 7, 7],
+    [1000, 7, 33],
+    [7, 1000, 255],
+    [33, 255, 1000],
+    [255, 33, 7],
+    [255, 1, 1000],
+    [1, 255, 1000],
+    [1000, 33, 1],
+    [33, 1000, 255],
+    [64, 128, 256],
+    [128, 96, 64],
   ];
   it.each(shapes)('matmul %i x %i (K = %i), float32', async (m, n, k) => {
     const a = operandPair(device, 'float32', [m, k], 'contig', m * 31 + k);
@@ -236,9 +331,21 @@ describe.each(testDevices())('GEMM on %s', (device) => {
     expectClose(await out.data(), refMatmul(a, b).out, TOL32, `${m}x${n}x${k}`);
   });
 
-  const layouts: [Layout, Layout][] = [['T', 'contig'], ['contig', 'T'], ['T', 'T'], ['step', 'contig'], ['contig', 'step'], ['offset', 'offset'], ['step', 'T']];
+  const layouts: [Layout, Layout][] = [
+    ['T', 'contig'],
+    ['contig', 'T'],
+    ['T', 'T'],
+    ['step', 'contig'],
+    ['contig', 'step'],
+    ['offset', 'offset'],
+    ['step', 'T'],
+  ];
   it.each(layouts)('reads A as %s and B as %s in place', async (la, lb) => {
-    for (const [m, n, k] of [[33, 40, 65], [32, 64, 128], [5, 12, 300]]) {
+    for (const [m, n, k] of [
+      [33, 40, 65],
+      [32, 64, 128],
+      [5, 12, 300],
+    ]) {
       const a = operandPair(device, 'float32', [m, k], la, m + k);
       const b = operandPair(device, 'float32', [k, n], lb, n + 2 * k);
       expectClose(await xpu.matmul(a.t, b.t).data(), refMatmul(a, b).out, TOL32, `${la}/${lb} ${m}x${n}x${k}`);
@@ -286,7 +393,14 @@ describe.each(testDevices())('GEMM on %s', (device) => {
     // N % 4 == 0, K % 4 != 0 (and one K % 4 == 0 control) over the GEMV rows, register tiles and
     // (64+ rows) texture tiles; B along n, A fenced past K too.
     for (const m of [1, 3, 8, 13, 70]) {
-      for (const [k, n] of [[1, 4], [3, 8], [17, 12], [45, 36], [30, 64], [32, 8]]) {
+      for (const [k, n] of [
+        [1, 4],
+        [3, 8],
+        [17, 12],
+        [45, 36],
+        [30, 64],
+        [32, 8],
+      ]) {
         const a = fencedPair(device, 'float32', [m, k], 1, 3, m + k);
         const b = fencedPair(device, 'float32', [k, n], 0, 3, n + k);
         expectClose(await xpu.matmul(a.t, b.t).data(), refMatmul(a, b).out, TOL32, `${m}x${n}x${k}`);
@@ -306,7 +420,14 @@ describe.each(testDevices())('GEMM on %s', (device) => {
   });
 
   it('float16: f32 accumulation, f16 output stored by the GEMM (odd, even and 4-aligned N)', async () => {
-    for (const [m, n, k, lb] of [[33, 40, 255, 'contig'], [16, 48, 128, 'contig'], [7, 33, 64, 'T'], [20, 30, 1000, 'contig'], [1, 66, 512, 'T'], [3, 1, 7, 'contig']] as [number, number, number, Layout][]) {
+    for (const [m, n, k, lb] of [
+      [33, 40, 255, 'contig'],
+      [16, 48, 128, 'contig'],
+      [7, 33, 64, 'T'],
+      [20, 30, 1000, 'contig'],
+      [1, 66, 512, 'T'],
+      [3, 1, 7, 'contig'],
+    ] as [number, number, number, Layout][]) {
       const a = operandPair(device, 'float16', [m, k], 'contig', m + 3 * k);
       const b = operandPair(device, 'float16', [k, n], lb, n + k);
       const out = xpu.matmul(a.t, b.t);
@@ -335,7 +456,8 @@ describe.each(testDevices())('GEMM on %s', (device) => {
     // x [4, 6, 70] (the batch folds into rows), weight [33, 70]; the small-M (GEMV) kernel shares
     // the store hook, so it runs a few combinations only (each combination is a pipeline).
     const combos: [boolean, string | undefined, boolean][] = [];
-    for (const bias of [false, true]) for (const act of [undefined, 'relu', 'gelu', 'silu']) for (const res of [false, true]) combos.push([bias, act, res]);
+    for (const bias of [false, true])
+      for (const act of [undefined, 'relu', 'gelu', 'silu']) for (const res of [false, true]) combos.push([bias, act, res]);
     it.each(combos)('bias %s, activation %s, residual %s', async (hasBias, act, hasRes) => {
       const gemv = (hasBias && hasRes) || (!hasBias && !hasRes && act === undefined);
       const shapes: [number[], number][] = [[[4, 6, 70], 33], ...(gemv ? [[[3, 512], 20] as [number[], number]] : [])];
@@ -391,13 +513,18 @@ describe.each(testDevices())('GEMM on %s', (device) => {
     for (const shape of inputs) {
       const inp = operandPair(device, 'float32', shape.length === 1 ? [1, shape[0]] : shape, 'contig', 3);
       const input = shape.length === 1 ? inp.t.reshape(shape) : inp.t;
-      for (const [beta, alpha] of [[1, 1], [0.5, -2], [2, 0.25]]) {
+      for (const [beta, alpha] of [
+        [1, 1],
+        [0.5, -2],
+        [2, 0.25],
+      ]) {
         const out = xpu.addmm(input, a.t, b.t, { beta, alpha });
         expect(out.shape).toEqual([m, n]);
         const ref = mm.map((v, i) => {
           const r = Math.floor(i / n);
           const c = i % n;
-          const iv = shape.length === 2 ? inp.v[(shape[0] === 1 ? 0 : r) * shape[1] + (shape[1] === 1 ? 0 : c)] : inp.v[shape[0] === 1 ? 0 : c];
+          const iv =
+            shape.length === 2 ? inp.v[(shape[0] === 1 ? 0 : r) * shape[1] + (shape[1] === 1 ? 0 : c)] : inp.v[shape[0] === 1 ? 0 : c];
           return beta * iv + alpha * v;
         });
         expectClose(await out.data(), ref, TOL32, `addmm input ${shape} beta ${beta} alpha ${alpha}`);
@@ -405,7 +532,12 @@ describe.each(testDevices())('GEMM on %s', (device) => {
     }
     // beta = 0 ignores input entirely, NaN included (PyTorch's rule).
     const nan = xpu.full([m, n], NaN, { device });
-    expectClose(await xpu.addmm(nan, a.t, b.t, { beta: 0, alpha: 3 }).data(), mm.map((v) => 3 * v), TOL32, 'beta 0');
+    expectClose(
+      await xpu.addmm(nan, a.t, b.t, { beta: 0, alpha: 3 }).data(),
+      mm.map((v) => 3 * v),
+      TOL32,
+      'beta 0',
+    );
     expectClose(await nan.addmm(a.t, b.t, { beta: 0 }).data(), mm, TOL32, 'Tensor.addmm');
   });
 
@@ -421,8 +553,12 @@ describe.each(testDevices())('GEMM on %s', (device) => {
 
   it('writes every output element: outputs reuse a block that held NaN', async () => {
     const cases: [number, number, number, Dtype, 'matmul' | 'linear'][] = [
-      [37, 29, 45, 'float32', 'matmul'], [64, 64, 64, 'float32', 'matmul'], [5, 31, 600, 'float32', 'linear'],
-      [19, 22, 30, 'float16', 'matmul'], [3, 14, 256, 'float16', 'linear'], [9, 7, 5, 'float16', 'matmul'],
+      [37, 29, 45, 'float32', 'matmul'],
+      [64, 64, 64, 'float32', 'matmul'],
+      [5, 31, 600, 'float32', 'linear'],
+      [19, 22, 30, 'float16', 'matmul'],
+      [3, 14, 256, 'float16', 'linear'],
+      [9, 7, 5, 'float16', 'matmul'],
     ];
     for (const [m, n, k, dtype, how] of cases) {
       const a = operandPair(device, dtype, [m, k], 'contig', m);
@@ -477,12 +613,31 @@ describe.runIf(testDevices().includes('xpu'))('GEMM configs on xpu (forced throu
     { path: 'tile', variant: 'texture', wgX: 8, wgY: 8, tm: 16, tn: 8, tk: 4 },
     { path: 'tile', variant: 'texture', wgX: 4, wgY: 2, tm: 3, tn: 4, tk: 4 },
     // Subgroup-shared rows, where the adapter's subgroups have one fixed size (lavapipe: 8).
-    ...(adapter && fixedSubgroup(adapter) ? [defaultTileConfig(adapter, 1024, 'texture'), { path: 'tile', variant: 'texture', wgX: fixedSubgroup(adapter), wgY: 3, tm: fixedSubgroup(adapter), tn: 4, tk: 4, sg: fixedSubgroup(adapter) }] as GemmConfig[] : []),
+    ...(adapter && fixedSubgroup(adapter)
+      ? ([
+          defaultTileConfig(adapter, 1024, 'texture'),
+          {
+            path: 'tile',
+            variant: 'texture',
+            wgX: fixedSubgroup(adapter),
+            wgY: 3,
+            tm: fixedSubgroup(adapter),
+            tn: 4,
+            tk: 4,
+            sg: fixedSubgroup(adapter),
+          },
+        ] as GemmConfig[])
+      : []),
     { path: 'naive' },
   ];
   const gemvs: GemmConfig[] = [
     { path: 'gemv', wg: 64, cols: 4, subgroups: false },
-    ...(adapter?.features.has('subgroups') ? [{ path: 'gemv', wg: 64, cols: 4, subgroups: true }, { path: 'gemv', wg: 8, cols: 8, subgroups: true }] as GemmConfig[] : []),
+    ...(adapter?.features.has('subgroups')
+      ? ([
+          { path: 'gemv', wg: 64, cols: 4, subgroups: true },
+          { path: 'gemv', wg: 8, cols: 8, subgroups: true },
+        ] as GemmConfig[])
+      : []),
   ];
   const forced = async (config: GemmConfig, fn: () => xpu.Tensor): Promise<Float32Array> => {
     setGemmConfigOverride(() => config);
@@ -497,7 +652,10 @@ describe.runIf(testDevices().includes('xpu'))('GEMM configs on xpu (forced throu
     // Each case is one pipeline (lavapipe compiles one in ~0.5 s): vector loads along n, along k,
     // scalar strided loads, and float16.
     const cases: [Dtype, Layout, Layout, number, number, number][] = [
-      ['float32', 'contig', 'contig', 64, 64, 32], ['float32', 'T', 'T', 40, 36, 52], ['float32', 'offset', 'step', 37, 29, 45], ['float16', 'contig', 'T', 37, 30, 64],
+      ['float32', 'contig', 'contig', 64, 64, 32],
+      ['float32', 'T', 'T', 40, 36, 52],
+      ['float32', 'offset', 'step', 37, 29, 45],
+      ['float16', 'contig', 'T', 37, 30, 64],
     ];
     for (const [dtype, la, lb, m, n, k] of cases) {
       const a = operandPair('xpu', dtype, [m, k], la, m);
@@ -532,7 +690,11 @@ describe.runIf(testDevices().includes('xpu'))('GEMM configs on xpu (forced throu
     // Split-K (small output, long K): K cut into slices, partials summed; an epilogue, a K that is
     // not a multiple of 4 slices or a float16 output run unsplit.
     const split: GemmConfig = { ...config, splitK: 4 };
-    for (const [m, n, k, la, lb] of [[20, 12, 1024, 'contig', 'contig'], [7, 30, 2048, 'T', 'T'], [20, 12, 1000, 'contig', 'offset']] as const) {
+    for (const [m, n, k, la, lb] of [
+      [20, 12, 1024, 'contig', 'contig'],
+      [7, 30, 2048, 'T', 'T'],
+      [20, 12, 1000, 'contig', 'offset'],
+    ] as const) {
       const p = operandPair('xpu', 'float32', [m, k], la, m);
       const q = operandPair('xpu', 'float32', [k, n], lb, n);
       expectClose(await forced(split, () => xpu.matmul(p.t, q.t)), refMatmul(p, q).out, 3e-5, `split-K ${m}x${n}x${k} ${la}/${lb}`);
@@ -541,13 +703,22 @@ describe.runIf(testDevices().includes('xpu'))('GEMM configs on xpu (forced throu
     const ws = operandPair('xpu', 'float32', [512, 8], 'T', 11);
     const bs = operandPair('xpu', 'float32', [1, 8], 'contig', 12);
     const outS = await forced(split, () => xpu.linear(xs.t, ws.t.T, { bias: bs.t.reshape([8]), activation: 'relu' }));
-    expectClose(outS, refMatmul(xs, ws).out.map((v, i) => ACT.relu(v + bs.v[i % 8])), 3e-5, 'split-K config with an epilogue');
+    expectClose(
+      outS,
+      refMatmul(xs, ws).out.map((v, i) => ACT.relu(v + bs.v[i % 8])),
+      3e-5,
+      'split-K config with an epilogue',
+    );
   });
 
   it.each(gemvs.map((c) => [JSON.stringify(c), c] as const))('small-M config %s', async (_name, config) => {
     // One pipeline per case (the kernel specialises on M): along k with vector loads, along n
     // with an odd K, and float16 with 8 rows.
-    const cases: [number, Layout, Dtype, number, number][] = [[5, 'T', 'float32', 20, 1024], [3, 'contig', 'float32', 9, 301], [8, 'T', 'float16', 10, 512]];
+    const cases: [number, Layout, Dtype, number, number][] = [
+      [5, 'T', 'float32', 20, 1024],
+      [3, 'contig', 'float32', 9, 301],
+      [8, 'T', 'float16', 10, 512],
+    ];
     for (const [m, lb, dtype, n, k] of cases) {
       const a = operandPair('xpu', dtype, [m, k], 'contig', m + k);
       const b = operandPair('xpu', dtype, [k, n], lb, n);
@@ -558,7 +729,12 @@ describe.runIf(testDevices().includes('xpu'))('GEMM configs on xpu (forced throu
     const w = operandPair('xpu', 'float32', [256, 12], 'T', 2);
     const bias = operandPair('xpu', 'float32', [1, 12], 'contig', 3);
     const out = await forced(config, () => xpu.linear(x.t, w.t.T, { bias: bias.t.reshape([12]), activation: 'relu' }));
-    expectClose(out, refMatmul(x, w).out.map((v, i) => ACT.relu(v + bias.v[i % 12])), TOL32, 'linear');
+    expectClose(
+      out,
+      refMatmul(x, w).out.map((v, i) => ACT.relu(v + bias.v[i % 12])),
+      TOL32,
+      'linear',
+    );
   });
 });
 

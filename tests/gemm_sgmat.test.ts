@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { GemmAdapterInfo } from '../src/backends/webgpu/gemm_config.js';
-import { defaultSgmatTile, gemmSubgroupMatrixSource, pickSubgroupMatrixConfig, readSubgroupMatrixConfigs, sgmatAligned, sgmatTileShape, sgmatUniforms, SUBGROUP_MATRIX_FEATURE } from '../src/backends/webgpu/gemm_sgmat.js';
+import {
+  defaultSgmatTile,
+  gemmSubgroupMatrixSource,
+  pickSubgroupMatrixConfig,
+  readSubgroupMatrixConfigs,
+  sgmatAligned,
+  sgmatTileShape,
+  sgmatUniforms,
+  SUBGROUP_MATRIX_FEATURE,
+} from '../src/backends/webgpu/gemm_sgmat.js';
 
 /**
  * The subgroup-matrix GEMM (Dawn's chromium-experimental-subgroup-matrix). No adapter here has
@@ -9,14 +18,28 @@ import { defaultSgmatTile, gemmSubgroupMatrixSource, pickSubgroupMatrixConfig, r
  */
 
 const intelXe2: GemmAdapterInfo = {
-  vendor: 'intel', architecture: 'xe-2lpg', features: new Set(['subgroups', 'shader-f16', SUBGROUP_MATRIX_FEATURE]),
-  subgroupMinSize: 16, subgroupMaxSize: 32, maxWorkgroupStorageBytes: 32768, maxInvocationsPerWorkgroup: 1024,
+  vendor: 'intel',
+  architecture: 'xe-2lpg',
+  features: new Set(['subgroups', 'shader-f16', SUBGROUP_MATRIX_FEATURE]),
+  subgroupMinSize: 16,
+  subgroupMaxSize: 32,
+  maxWorkgroupStorageBytes: 32768,
+  maxInvocationsPerWorkgroup: 1024,
   subgroupMatrixConfigs: [
     { componentType: 'f16', resultComponentType: 'f16', M: 8, N: 16, K: 16 },
     { componentType: 'f16', resultComponentType: 'f32', M: 8, N: 16, K: 16 },
   ],
 };
-const lavapipe: GemmAdapterInfo = { vendor: 'mesa', architecture: 'software', features: new Set(['subgroups', 'shader-f16']), subgroupMinSize: 8, subgroupMaxSize: 8, maxWorkgroupStorageBytes: 32768, maxInvocationsPerWorkgroup: 1024, subgroupMatrixConfigs: [] };
+const lavapipe: GemmAdapterInfo = {
+  vendor: 'mesa',
+  architecture: 'software',
+  features: new Set(['subgroups', 'shader-f16']),
+  subgroupMinSize: 8,
+  subgroupMaxSize: 8,
+  maxWorkgroupStorageBytes: 32768,
+  maxInvocationsPerWorkgroup: 1024,
+  subgroupMatrixConfigs: [],
+};
 
 /** Brace and parenthesis balance, and every statement line of a function body ends in ; { or }. */
 function structurallySound(src: string): void {
@@ -40,8 +63,19 @@ function structurallySound(src: string): void {
 describe('subgroup-matrix GEMM (unverified on hardware: text and capability checks only)', () => {
   it('reads adapter configs by field name and picks one only where the feature is there', () => {
     // WebIDL-like objects: fields readable by name, not enumerable.
-    const webidl = Object.create({}, { componentType: { get: () => 'f16' }, resultComponentType: { get: () => 'f32' }, M: { get: () => 8 }, N: { get: () => 16 }, K: { get: () => 16 } });
-    expect(readSubgroupMatrixConfigs({ subgroupMatrixConfigs: [webidl, { componentType: 'f32' }] })).toEqual([{ componentType: 'f16', resultComponentType: 'f32', M: 8, N: 16, K: 16 }]);
+    const webidl = Object.create(
+      {},
+      {
+        componentType: { get: () => 'f16' },
+        resultComponentType: { get: () => 'f32' },
+        M: { get: () => 8 },
+        N: { get: () => 16 },
+        K: { get: () => 16 },
+      },
+    );
+    expect(readSubgroupMatrixConfigs({ subgroupMatrixConfigs: [webidl, { componentType: 'f32' }] })).toEqual([
+      { componentType: 'f16', resultComponentType: 'f32', M: 8, N: 16, K: 16 },
+    ]);
     expect(readSubgroupMatrixConfigs({})).toEqual([]);
     expect(readSubgroupMatrixConfigs(undefined)).toEqual([]);
     // f32 result preferred over f16 accumulation.
@@ -77,7 +111,9 @@ describe('subgroup-matrix GEMM (unverified on hardware: text and capability chec
       expect(src).toContain(bColMajor ? ', true, P.k);' : 'k * P.n + col0');
       expect(src).not.toMatch(/undefined|NaN/);
     }
-    const f32 = gemmSubgroupMatrixSource(defaultSgmatTile({ componentType: 'f32', resultComponentType: 'f32', M: 8, N: 8, K: 8 }, 8, false));
+    const f32 = gemmSubgroupMatrixSource(
+      defaultSgmatTile({ componentType: 'f32', resultComponentType: 'f32', M: 8, N: 8, K: 8 }, 8, false),
+    );
     structurallySound(f32);
     expect(f32).not.toContain('enable f16;');
     expect(f32).toContain('alias MatL = subgroup_matrix_left<f32, 8, 8>;');

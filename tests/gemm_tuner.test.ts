@@ -2,8 +2,30 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { chooseGemmConfig, gemmAdapterInfo, gemmConfigKey, heuristicGemmConfig, setGemmConfigOverride, type GemmAdapterInfo, type GemmConfig } from '../src/backends/webgpu/gemm_config.js';
-import { adapterKey, autotuneMode, bucketKey, cacheFilePath, candidates, loadCacheFile, parseBucket, pow2, recordTuned, resetTunerState, saveCacheFile, validConfig, type TunedEntry } from '../src/backends/webgpu/gemm_tuner.js';
+import {
+  chooseGemmConfig,
+  gemmAdapterInfo,
+  gemmConfigKey,
+  heuristicGemmConfig,
+  setGemmConfigOverride,
+  type GemmAdapterInfo,
+  type GemmConfig,
+} from '../src/backends/webgpu/gemm_config.js';
+import {
+  adapterKey,
+  autotuneMode,
+  bucketKey,
+  cacheFilePath,
+  candidates,
+  loadCacheFile,
+  parseBucket,
+  pow2,
+  recordTuned,
+  resetTunerState,
+  saveCacheFile,
+  validConfig,
+  type TunedEntry,
+} from '../src/backends/webgpu/gemm_tuner.js';
 import { xpuEntries } from '../src/device/registry.js';
 import { expectClose, randomData, xpu } from './helpers.js';
 
@@ -13,9 +35,15 @@ import { expectClose, randomData, xpu } from './helpers.js';
  */
 
 const fakeAdapter: GemmAdapterInfo = {
-  vendor: 'mesa', architecture: 'software', description: 'llvmpipe (LLVM 15)', driver: 'Mesa 23',
-  features: new Set(['subgroups']), subgroupMinSize: 8, subgroupMaxSize: 8,
-  maxWorkgroupStorageBytes: 32768, maxInvocationsPerWorkgroup: 256,
+  vendor: 'mesa',
+  architecture: 'software',
+  description: 'llvmpipe (LLVM 15)',
+  driver: 'Mesa 23',
+  features: new Set(['subgroups']),
+  subgroupMinSize: 8,
+  subgroupMaxSize: 8,
+  maxWorkgroupStorageBytes: 32768,
+  maxInvocationsPerWorkgroup: 256,
 };
 
 const savedEnv = { XDG_CACHE_HOME: process.env.XDG_CACHE_HOME, XPU_AUTOTUNE: process.env.XPU_AUTOTUNE };
@@ -41,7 +69,14 @@ describe('gemm tuner: buckets and candidates', () => {
     expect(bucketKey(4, 128, 1024, 'float32')).toBe(bucketKey(3, 100, 768, 'float32'));
     expect(bucketKey(1, 4096, 4096, 'float16', { bAlongK: true })).toBe('float16:m1:n4096:k4096:bT');
     expect(bucketKey(5, 5, 5, 'float32')).not.toBe(bucketKey(5, 5, 5, 'float16'));
-    expect(parseBucket('float16:m1:n4096:k4096:bT')).toEqual({ key: 'float16:m1:n4096:k4096:bT', dtype: 'float16', m: 1, n: 4096, k: 4096, bAlongK: true });
+    expect(parseBucket('float16:m1:n4096:k4096:bT')).toEqual({
+      key: 'float16:m1:n4096:k4096:bT',
+      dtype: 'float16',
+      m: 1,
+      n: 4096,
+      k: 4096,
+      bAlongK: true,
+    });
     expect(() => parseBucket('nonsense')).toThrow(xpu.XpuValueError);
   });
 
@@ -56,8 +91,12 @@ describe('gemm tuner: buckets and candidates', () => {
       for (const c of list) expect(validConfig(c, fakeAdapter)).toBe(true);
     }
     expect(candidates(fakeAdapter, parseBucket('float32:m1:n4096:k4096:bT')).some((c) => c.path === 'gemv')).toBe(true);
-    expect(candidates(fakeAdapter, parseBucket('float32:m512:n512:k512')).some((c) => c.path === 'tile' && c.variant === 'shared')).toBe(true);
-    expect(candidates(fakeAdapter, parseBucket('float32:m512:n512:k512')).filter((c) => c.path === 'tile' && c.variant === 'texture').length).toBeGreaterThan(2);
+    expect(candidates(fakeAdapter, parseBucket('float32:m512:n512:k512')).some((c) => c.path === 'tile' && c.variant === 'shared')).toBe(
+      true,
+    );
+    expect(
+      candidates(fakeAdapter, parseBucket('float32:m512:n512:k512')).filter((c) => c.path === 'tile' && c.variant === 'texture').length,
+    ).toBeGreaterThan(2);
     expect(validConfig({ path: 'tile', variant: 'register', wgX: 64, wgY: 64, tm: 4, tn: 8, tk: 4 }, fakeAdapter)).toBe(false);
     expect(validConfig({ path: 'gemv', wg: 8, cols: 3, subgroups: false }, fakeAdapter)).toBe(false);
   });
@@ -106,7 +145,17 @@ describe('gemm tuner: the disk cache', () => {
       expect(warn.mock.calls.some((c) => /corrupt GEMM tuning cache/.test(String(c[0])))).toBe(true);
       // A well-formed file with a bad entry keeps the good ones.
       resetTunerState();
-      writeFileSync(file, JSON.stringify({ version: 1, adapter: adapterKey(fakeAdapter), entries: { 'float32:m64:n64:k64': entry, 'float32:m8:n8:k8': { config: { path: 'tile', variant: 'register', wgX: 999, wgY: 999, tm: 1, tn: 4, tk: 4 }, gflops: 1 } } }));
+      writeFileSync(
+        file,
+        JSON.stringify({
+          version: 1,
+          adapter: adapterKey(fakeAdapter),
+          entries: {
+            'float32:m64:n64:k64': entry,
+            'float32:m8:n8:k8': { config: { path: 'tile', variant: 'register', wgX: 999, wgY: 999, tm: 1, tn: 4, tk: 4 }, gflops: 1 },
+          },
+        }),
+      );
       expect(chooseGemmConfig(fakeAdapter, 64, 64, 64, 'float32')).toEqual(cfg);
       expect(chooseGemmConfig(fakeAdapter, 8, 8, 8, 'float32')).toEqual(heuristicGemmConfig(fakeAdapter, 8, 8, 8));
       expect(warn.mock.calls.some((c) => /malformed GEMM tuning entry/.test(String(c[0])))).toBe(true);
@@ -177,7 +226,11 @@ describe.skipIf(!gpu)('gemm tuner: measuring on xpu', () => {
     // One odd problem inside each bucket (every candidate compiles once: a few seconds on lavapipe).
     const adapter = gemmAdapterInfo(backend().device);
     // The 512 bucket adds the tall subgroup tiles (64 and 128 rows a lane); only those are run there.
-    const cases: [string, number, number, number, boolean][] = [['float32:m128:n128:k128', 100, 70, 90, false], ['float32:m8:n64:k256:bT', 7, 50, 200, true], ['float32:m512:n512:k512', 300, 70, 90, false]];
+    const cases: [string, number, number, number, boolean][] = [
+      ['float32:m128:n128:k128', 100, 70, 90, false],
+      ['float32:m8:n64:k256:bT', 7, 50, 200, true],
+      ['float32:m512:n512:k512', 300, 70, 90, false],
+    ];
     const tested = new Set<string>();
     for (const [key, m, n, k, bT] of cases) {
       const list = candidates(adapter, parseBucket(key)).filter((c) => !tested.has(gemmConfigKey(c)));
@@ -186,10 +239,20 @@ describe.skipIf(!gpu)('gemm tuner: measuring on xpu', () => {
       const av = randomData(m * k, m);
       const bv = randomData(k * n, n);
       const ref = new Float64Array(m * n);
-      for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) { let s = 0; for (let p = 0; p < k; p++) s += av[i * k + p] * bv[p * n + j]; ref[i * n + j] = s; }
+      for (let i = 0; i < m; i++)
+        for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let p = 0; p < k; p++) s += av[i * k + p] * bv[p * n + j];
+          ref[i * n + j] = s;
+        }
       const a = xpu.tensor(av, { device: 'xpu', shape: [m, k] });
       // Along k: the weight stored [n, k] and read transposed, as linear does.
-      const bt = bT ? xpu.tensor(Float32Array.from({ length: n * k }, (_, i) => bv[(i % k) * n + Math.floor(i / k)]), { device: 'xpu', shape: [n, k] }) : xpu.tensor(bv, { device: 'xpu', shape: [k, n] });
+      const bt = bT
+        ? xpu.tensor(
+            Float32Array.from({ length: n * k }, (_, i) => bv[(i % k) * n + Math.floor(i / k)]),
+            { device: 'xpu', shape: [n, k] },
+          )
+        : xpu.tensor(bv, { device: 'xpu', shape: [k, n] });
       for (const c of list) {
         setGemmConfigOverride(() => c);
         try {
@@ -217,7 +280,12 @@ describe.skipIf(!gpu)('gemm tuner: measuring on xpu', () => {
     const av = randomData(m * k, 11);
     const bv = randomData(k * n, 12);
     const ref = new Float64Array(m * n);
-    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) { let s = 0; for (let p = 0; p < k; p++) s += av[i * k + p] * bv[p * n + j]; ref[i * n + j] = s; }
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let p = 0; p < k; p++) s += av[i * k + p] * bv[p * n + j];
+        ref[i * n + j] = s;
+      }
     const a = xpu.tensor(av, { device: 'xpu', shape: [m, k] });
     const b = xpu.tensor(bv, { device: 'xpu', shape: [k, n] });
     const run = async () => {

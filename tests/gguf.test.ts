@@ -114,7 +114,9 @@ describe('GGUF reader: files from the test writer', () => {
 
   it('honours general.alignment and an empty file', async () => {
     const spec = validSpec();
-    const r = await xpu.io.GgufReader.open(buildGguf({ alignment: 128, kv: [...spec.kv, { key: 'general.alignment', type: VT.U32, value: 128 }], tensors: spec.tensors }));
+    const r = await xpu.io.GgufReader.open(
+      buildGguf({ alignment: 128, kv: [...spec.kv, { key: 'general.alignment', type: VT.U32, value: 128 }], tensors: spec.tensors }),
+    );
     expect(r.alignment).toBe(128);
     expect(r.dataStart % 128).toBe(0);
     expect(r.info('b').begin % 128).toBe(0);
@@ -125,11 +127,17 @@ describe('GGUF reader: files from the test writer', () => {
   });
 
   it('keeps 64-bit integers exact: numbers when safe, bigints otherwise', async () => {
-    const r = await xpu.io.GgufReader.open(buildGguf({ kv: [
-      { key: 'a', type: VT.U64, value: 2n ** 53n - 1n }, { key: 'b', type: VT.U64, value: 2n ** 53n },
-      { key: 'c', type: VT.I64, value: -(2n ** 60n) }, { key: 'd', type: VT.I64, value: -5n },
-      { key: 'e', type: VT.ARR, itemType: VT.I64, value: [-1n, 2n ** 62n] },
-    ] }));
+    const r = await xpu.io.GgufReader.open(
+      buildGguf({
+        kv: [
+          { key: 'a', type: VT.U64, value: 2n ** 53n - 1n },
+          { key: 'b', type: VT.U64, value: 2n ** 53n },
+          { key: 'c', type: VT.I64, value: -(2n ** 60n) },
+          { key: 'd', type: VT.I64, value: -5n },
+          { key: 'e', type: VT.ARR, itemType: VT.I64, value: [-1n, 2n ** 62n] },
+        ],
+      }),
+    );
     expect(r.get('a')).toBe(2 ** 53 - 1);
     expect(r.get('b')).toBe(2n ** 53n);
     expect(r.get('c')).toBe(-(2n ** 60n));
@@ -140,7 +148,15 @@ describe('GGUF reader: files from the test writer', () => {
   it('reads the header through positioned reads only, never the tensor data', async () => {
     const bytes = buildGguf(validSpec());
     const reads: [number, number][] = [];
-    const source = { size: bytes.length, name: 'spy', async read(p: number, n: number) { reads.push([p, n]); return bytes.slice(p, Math.min(bytes.length, p + n)); }, async close() {} };
+    const source = {
+      size: bytes.length,
+      name: 'spy',
+      async read(p: number, n: number) {
+        reads.push([p, n]);
+        return bytes.slice(p, Math.min(bytes.length, p + n));
+      },
+      async close() {},
+    };
     const r = await xpu.io.GgufReader.open(source);
     const first = reads.length;
     await r.float32('b');
@@ -151,7 +167,11 @@ describe('GGUF reader: files from the test writer', () => {
 
 describe('GGUF reader: every malformed case is an XpuFormatError', () => {
   const v = validSpec;
-  const patch = (bytes: Uint8Array, at: number, f: (d: DataView) => void) => { const out = bytes.slice(); f(new DataView(out.buffer)); return out; };
+  const patch = (bytes: Uint8Array, at: number, f: (d: DataView) => void) => {
+    const out = bytes.slice();
+    f(new DataView(out.buffer));
+    return out;
+  };
 
   it('bad magic, v1, unknown versions, big-endian files', async () => {
     await expectFormatError(buildGguf({ ...v(), magic: 'GGML' }), /bad magic/);
@@ -163,9 +183,18 @@ describe('GGUF reader: every malformed case is an XpuFormatError', () => {
 
   it('counts that cannot fit the file', async () => {
     const bytes = buildGguf(v());
-    await expectFormatError(patch(bytes, 8, (d) => d.setBigUint64(8, 2n ** 40n, true)), /tensor count does not fit/);
-    await expectFormatError(patch(bytes, 16, (d) => d.setBigUint64(16, 2n ** 63n, true)), /implausibly large/);
-    await expectFormatError(patch(bytes, 16, (d) => d.setBigUint64(16, 10n ** 6n, true)), /metadata count does not fit/);
+    await expectFormatError(
+      patch(bytes, 8, (d) => d.setBigUint64(8, 2n ** 40n, true)),
+      /tensor count does not fit/,
+    );
+    await expectFormatError(
+      patch(bytes, 16, (d) => d.setBigUint64(16, 2n ** 63n, true)),
+      /implausibly large/,
+    );
+    await expectFormatError(
+      patch(bytes, 16, (d) => d.setBigUint64(16, 10n ** 6n, true)),
+      /metadata count does not fit/,
+    );
   });
 
   it('metadata: unknown types, bad bools, bad UTF-8, empty and duplicate keys, huge arrays, deep nesting', async () => {
@@ -178,14 +207,23 @@ describe('GGUF reader: every malformed case is an XpuFormatError', () => {
     // A string value with an invalid UTF-8 byte (0xff).
     const s = buildGguf({ kv: [{ key: 'k', type: VT.STR, value: 'abc' }] });
     const at = s.indexOf(0x61, 24 + 8 + 1 + 4 + 8);
-    await expectFormatError(patch(s, at, (d) => d.setUint8(at, 0xff)), /not valid UTF-8/);
+    await expectFormatError(
+      patch(s, at, (d) => d.setUint8(at, 0xff)),
+      /not valid UTF-8/,
+    );
     // An array claiming more items than bytes left.
     const arr = buildGguf({ kv: [{ key: 'k', type: VT.ARR, itemType: VT.U32, value: [1, 2] }] });
     const countAt = 24 + 8 + 1 + 4 + 4;
-    await expectFormatError(patch(arr, countAt, (d) => d.setBigUint64(countAt, 2n ** 50n, true)), /runs past the end/);
+    await expectFormatError(
+      patch(arr, countAt, (d) => d.setBigUint64(countAt, 2n ** 50n, true)),
+      /runs past the end/,
+    );
     // A string whose length runs past the end.
     const lenAt = 24 + 8 + 1 + 4;
-    await expectFormatError(patch(s, lenAt, (d) => d.setBigUint64(lenAt, 1000n, true)), /runs past the end/);
+    await expectFormatError(
+      patch(s, lenAt, (d) => d.setBigUint64(lenAt, 1000n, true)),
+      /runs past the end/,
+    );
     await expectFormatError(buildNested(10), /nested too deeply/);
     const fine = await xpu.io.GgufReader.open(buildNested(3));
     expect(fine.get('k')).toEqual([[new Uint8Array([7])]]);
@@ -202,14 +240,26 @@ describe('GGUF reader: every malformed case is an XpuFormatError', () => {
     await expectFormatError(buildGguf({ kv, tensors: [tensors[0], { ...tensors[1], name: 'a' }] }), /duplicate tensor name/);
     await expectFormatError(buildGguf({ kv, tensors: [{ ...tensors[0], dims: [1, 1, 1, 1, 6] }] }), /too many dims/);
     await expectFormatError(buildGguf({ kv, tensors: [{ ...tensors[0], type: 4 }] }), /unknown ggml type/);
-    await expectFormatError(buildGguf({ kv, tensors: [{ ...tensors[1], dims: [48], data: new Uint8Array(34 * 2) }] }), /not a whole number of blocks/);
+    await expectFormatError(
+      buildGguf({ kv, tensors: [{ ...tensors[1], dims: [48], data: new Uint8Array(34 * 2) }] }),
+      /not a whole number of blocks/,
+    );
     await expectFormatError(buildGguf({ kv, tensors: [{ ...tensors[0], name: 'n'.repeat(65) }] }), /too long/);
   });
 
   it('tensor data: misaligned, overlapping, past the end, truncated file', async () => {
     const { kv, tensors } = v();
     await expectFormatError(buildGguf({ kv, tensors: [tensors[0], { ...tensors[1], offset: 40 }] }), /not aligned/);
-    await expectFormatError(buildGguf({ kv, tensors: [{ ...tensors[0], offset: 32 }, { ...tensors[1], offset: 32 }] }), /overlaps/);
+    await expectFormatError(
+      buildGguf({
+        kv,
+        tensors: [
+          { ...tensors[0], offset: 32 },
+          { ...tensors[1], offset: 32 },
+        ],
+      }),
+      /overlaps/,
+    );
     const ok = buildGguf({ kv, tensors });
     await expectFormatError(ok.slice(0, ok.length - 40), /runs past the end/);
     await expectFormatError(ok.slice(0, 30), /ends inside|runs past|does not fit/);
@@ -225,13 +275,27 @@ describe('GGUF reader: every malformed case is an XpuFormatError', () => {
 /** `levels` arrays nested in one another around a single u8 (built by hand: the writer nests once). */
 function buildNested(levels: number): Uint8Array {
   const parts: number[] = [];
-  const u32 = (x: number) => { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, x, true); parts.push(...b); };
-  const u64 = (x: number) => { const b = new Uint8Array(8); new DataView(b.buffer).setBigUint64(0, BigInt(x), true); parts.push(...b); };
+  const u32 = (x: number) => {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, x, true);
+    parts.push(...b);
+  };
+  const u64 = (x: number) => {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, BigInt(x), true);
+    parts.push(...b);
+  };
   parts.push(...new TextEncoder().encode('GGUF'));
-  u32(3); u64(0); u64(1);
-  u64(1); parts.push(0x6b); // key 'k'
+  u32(3);
+  u64(0);
+  u64(1);
+  u64(1);
+  parts.push(0x6b); // key 'k'
   u32(VT.ARR);
-  for (let i = 0; i < levels; i++) { u32(i === levels - 1 ? VT.U8 : VT.ARR); u64(1); }
+  for (let i = 0; i < levels; i++) {
+    u32(i === levels - 1 ? VT.U8 : VT.ARR);
+    u64(1);
+  }
   parts.push(7);
   return Uint8Array.from(parts);
 }

@@ -27,29 +27,76 @@ export interface TensorSpec {
 
 class Out {
   private chunks: number[] = [];
-  u8(v: number) { this.chunks.push(v & 255); }
-  bytes(b: Uint8Array) { for (const x of b) this.chunks.push(x); }
-  u32(v: number) { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, v >>> 0, true); this.bytes(b); }
-  u64(v: number | bigint) { const b = new Uint8Array(8); new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, BigInt(v)), true); this.bytes(b); }
-  str(s: string) { const e = new TextEncoder().encode(s); this.u64(e.length); this.bytes(e); }
-  get length() { return this.chunks.length; }
-  result() { return Uint8Array.from(this.chunks); }
+  u8(v: number) {
+    this.chunks.push(v & 255);
+  }
+  bytes(b: Uint8Array) {
+    for (const x of b) this.chunks.push(x);
+  }
+  u32(v: number) {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, v >>> 0, true);
+    this.bytes(b);
+  }
+  u64(v: number | bigint) {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, BigInt(v)), true);
+    this.bytes(b);
+  }
+  str(s: string) {
+    const e = new TextEncoder().encode(s);
+    this.u64(e.length);
+    this.bytes(e);
+  }
+  get length() {
+    return this.chunks.length;
+  }
+  result() {
+    return Uint8Array.from(this.chunks);
+  }
 }
 
 function writeValue(o: Out, type: number, v: unknown, itemType?: number, nested?: number): void {
-  const dv = (n: number, f: (d: DataView) => void) => { const b = new Uint8Array(n); f(new DataView(b.buffer)); o.bytes(b); };
+  const dv = (n: number, f: (d: DataView) => void) => {
+    const b = new Uint8Array(n);
+    f(new DataView(b.buffer));
+    o.bytes(b);
+  };
   switch (type) {
-    case VT.U8: o.u8(v as number); break;
-    case VT.I8: o.u8((v as number) & 255); break;
-    case VT.U16: dv(2, (d) => d.setUint16(0, v as number, true)); break;
-    case VT.I16: dv(2, (d) => d.setInt16(0, v as number, true)); break;
-    case VT.U32: o.u32(v as number); break;
-    case VT.I32: dv(4, (d) => d.setInt32(0, v as number, true)); break;
-    case VT.F32: dv(4, (d) => d.setFloat32(0, v as number, true)); break;
-    case VT.F64: dv(8, (d) => d.setFloat64(0, v as number, true)); break;
-    case VT.BOOL: o.u8(v === true ? 1 : v === false ? 0 : (v as number)); break;
-    case VT.STR: o.str(v as string); break;
-    case VT.U64: case VT.I64: o.u64(v as bigint | number); break;
+    case VT.U8:
+      o.u8(v as number);
+      break;
+    case VT.I8:
+      o.u8((v as number) & 255);
+      break;
+    case VT.U16:
+      dv(2, (d) => d.setUint16(0, v as number, true));
+      break;
+    case VT.I16:
+      dv(2, (d) => d.setInt16(0, v as number, true));
+      break;
+    case VT.U32:
+      o.u32(v as number);
+      break;
+    case VT.I32:
+      dv(4, (d) => d.setInt32(0, v as number, true));
+      break;
+    case VT.F32:
+      dv(4, (d) => d.setFloat32(0, v as number, true));
+      break;
+    case VT.F64:
+      dv(8, (d) => d.setFloat64(0, v as number, true));
+      break;
+    case VT.BOOL:
+      o.u8(v === true ? 1 : v === false ? 0 : (v as number));
+      break;
+    case VT.STR:
+      o.str(v as string);
+      break;
+    case VT.U64:
+    case VT.I64:
+      o.u64(v as bigint | number);
+      break;
     case VT.ARR: {
       const items = v as unknown[];
       o.u32(itemType!);
@@ -57,11 +104,26 @@ function writeValue(o: Out, type: number, v: unknown, itemType?: number, nested?
       for (const it of items) writeValue(o, itemType!, it, nested, undefined);
       break;
     }
-    default: o.u32(0); // unknown types write nothing meaningful; tests patch bytes instead
+    default:
+      o.u32(0); // unknown types write nothing meaningful; tests patch bytes instead
   }
 }
 
-const BLOCK: Record<number, [number, number]> = { 0: [1, 4], 1: [1, 2], 2: [32, 18], 3: [32, 20], 6: [32, 22], 7: [32, 24], 8: [32, 34], 10: [256, 84], 11: [256, 110], 12: [256, 144], 13: [256, 176], 14: [256, 210], 30: [1, 2] };
+const BLOCK: Record<number, [number, number]> = {
+  0: [1, 4],
+  1: [1, 2],
+  2: [32, 18],
+  3: [32, 20],
+  6: [32, 22],
+  7: [32, 24],
+  8: [32, 34],
+  10: [256, 84],
+  11: [256, 110],
+  12: [256, 144],
+  13: [256, 176],
+  14: [256, 210],
+  30: [1, 2],
+};
 
 /** Bytes a tensor of `dims` and ggml `type` takes. */
 export function tensorBytes(type: number, dims: number[]): number {

@@ -42,7 +42,11 @@ function fieldOffsets(file: Uint8Array): { u64: number[]; u32: number[] } {
   const u64: number[] = [8, 16];
   const u32: number[] = [4];
   let p = 24;
-  const str = () => { u64.push(p); const n = Number(dv.getBigUint64(p, true)); p += 8 + n; };
+  const str = () => {
+    u64.push(p);
+    const n = Number(dv.getBigUint64(p, true));
+    p += 8 + n;
+  };
   const value = (t: number): void => {
     const sizes: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
     if (t === VT.STR) return str();
@@ -59,15 +63,26 @@ function fieldOffsets(file: Uint8Array): { u64: number[]; u32: number[] } {
   };
   const nT = Number(dv.getBigUint64(8, true));
   const nKv = Number(dv.getBigUint64(16, true));
-  for (let i = 0; i < nKv; i++) { str(); u32.push(p); const t = dv.getUint32(p, true); p += 4; value(t); }
+  for (let i = 0; i < nKv; i++) {
+    str();
+    u32.push(p);
+    const t = dv.getUint32(p, true);
+    p += 4;
+    value(t);
+  }
   for (let i = 0; i < nT; i++) {
     str();
     u32.push(p);
     const nd = dv.getUint32(p, true);
     p += 4;
-    for (let d = 0; d < nd; d++) { u64.push(p); p += 8; }
-    u32.push(p); p += 4;
-    u64.push(p); p += 8;
+    for (let d = 0; d < nd; d++) {
+      u64.push(p);
+      p += 8;
+    }
+    u32.push(p);
+    p += 4;
+    u64.push(p);
+    p += 8;
   }
   return { u64, u32 };
 }
@@ -83,20 +98,31 @@ function mutate(base: Uint8Array, fields: { u64: number[]; u32: number[] }, seed
       return out;
     case 1: // truncation
       return base.slice(0, pick(base.length));
-    case 2: { // a length/count/dim/offset rewritten: small shifts, zero, huge, random 64-bit
+    case 2: {
+      // a length/count/dim/offset rewritten: small shifts, zero, huge, random 64-bit
       const at = fields.u64[pick(fields.u64.length)];
       const old = dv.getBigUint64(at, true);
-      const choices = [old + BigInt(pick(9)) - 4n, 0n, 2n ** 64n - 1n, BigInt(pick(base.length * 2)), BigInt(Math.floor(r() * 2 ** 53)), old * 2n, old + 32n];
+      const choices = [
+        old + BigInt(pick(9)) - 4n,
+        0n,
+        2n ** 64n - 1n,
+        BigInt(pick(base.length * 2)),
+        BigInt(Math.floor(r() * 2 ** 53)),
+        old * 2n,
+        old + 32n,
+      ];
       dv.setBigUint64(at, BigInt.asUintN(64, choices[pick(choices.length)]), true);
       return out;
     }
-    case 3: { // a type / dim count rewritten
+    case 3: {
+      // a type / dim count rewritten
       const at = fields.u32[pick(fields.u32.length)];
       const choices = [pick(16), pick(41), 0xffffffff, dv.getUint32(at, true) ^ (1 << pick(32)), 9];
       dv.setUint32(at, choices[pick(choices.length)] >>> 0, true);
       return out;
     }
-    default: { // a run of random bytes somewhere in the header
+    default: {
+      // a run of random bytes somewhere in the header
       const end = Math.min(out.length, 400);
       const at = pick(end);
       for (let i = at; i < Math.min(end, at + 1 + pick(8)); i++) out[i] = pick(256);

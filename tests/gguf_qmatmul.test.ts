@@ -28,14 +28,28 @@ function randomBlocks(fmt: Fmt, n: number, k: number, seed: number): Uint8Array 
   const blocks = (n * k) / info.block;
   const out = new Uint8Array(blocks * info.typeSize);
   for (let i = 0; i < out.length; i++) out[i] = Math.floor(r() * 256);
-  const put = (at: number, h: number) => { out[at] = h & 255; out[at + 1] = h >> 8; };
+  const put = (at: number, h: number) => {
+    out[at] = h & 255;
+    out[at + 1] = h >> 8;
+  };
   for (let b = 0; b < blocks; b++) {
     const at = b * info.typeSize;
     switch (fmt) {
-      case 'q4_0': case 'q8_0': put(at, randomHalf(r, 8, 12)); break;
-      case 'q4_1': put(at, randomHalf(r, 8, 12)); put(at + 2, randomHalf(r, 10, 14)); break;
-      case 'q4_k': put(at, randomHalf(r, 4, 8)); put(at + 2, randomHalf(r, 4, 8)); break;
-      case 'q6_k': put(at + 208, randomHalf(r, 3, 6)); break;
+      case 'q4_0':
+      case 'q8_0':
+        put(at, randomHalf(r, 8, 12));
+        break;
+      case 'q4_1':
+        put(at, randomHalf(r, 8, 12));
+        put(at + 2, randomHalf(r, 10, 14));
+        break;
+      case 'q4_k':
+        put(at, randomHalf(r, 4, 8));
+        put(at + 2, randomHalf(r, 4, 8));
+        break;
+      case 'q6_k':
+        put(at + 208, randomHalf(r, 3, 6));
+        break;
     }
   }
   return out;
@@ -46,12 +60,16 @@ function erf(x: number): number {
   const a = Math.abs(x);
   let r: number;
   if (a < 2.5) {
-    let term = a, sum = a;
-    for (let n = 1; n < 60; n++) { term *= (-a * a) / n; sum += term / (2 * n + 1); }
+    let term = a,
+      sum = a;
+    for (let n = 1; n < 60; n++) {
+      term *= (-a * a) / n;
+      sum += term / (2 * n + 1);
+    }
     r = (2 / Math.sqrt(Math.PI)) * sum;
   } else {
     let f = 0;
-    for (let n = 60; n >= 1; n--) f = (n / 2) / (a + f);
+    for (let n = 60; n >= 1; n--) f = n / 2 / (a + f);
     r = 1 - Math.exp(-a * a) / Math.sqrt(Math.PI) / (a + f);
   }
   return x < 0 ? -r : r;
@@ -63,7 +81,14 @@ function randomX(m: number, k: number, seed: number): Float32Array {
 }
 
 /** out[i, j] = sum_k x[i, k] w[j, k] in float64, and the scale sum_k |x| max|w_j| of its error. */
-function reference(x: Float32Array, w: Float32Array, m: number, n: number, k: number, bias?: Float32Array): { ref: Float64Array; mag: Float64Array } {
+function reference(
+  x: Float32Array,
+  w: Float32Array,
+  m: number,
+  n: number,
+  k: number,
+  bias?: Float32Array,
+): { ref: Float64Array; mag: Float64Array } {
   const ref = new Float64Array(m * n);
   const mag = new Float64Array(m * n);
   for (let j = 0; j < n; j++) {
@@ -96,21 +121,38 @@ function expectWithin(got: ArrayLike<number>, ref: Float64Array, mag: Float64Arr
 
 const SHAPES: Record<Fmt, [number, number][]> = {
   // [N, K]: odd N; K of 3 blocks (the GEMV's chunk count not a multiple of 2 or 4) and 8.
-  q4_0: [[37, 96], [5, 256]],
-  q4_1: [[37, 96], [5, 256]],
-  q8_0: [[37, 96], [5, 256]],
-  q4_k: [[37, 512], [3, 256]],
-  q6_k: [[37, 512], [3, 256]],
+  q4_0: [
+    [37, 96],
+    [5, 256],
+  ],
+  q4_1: [
+    [37, 96],
+    [5, 256],
+  ],
+  q8_0: [
+    [37, 96],
+    [5, 256],
+  ],
+  q4_k: [
+    [37, 512],
+    [3, 256],
+  ],
+  q6_k: [
+    [37, 512],
+    [3, 256],
+  ],
 };
 
 const hasNative = (): boolean => !!(nativeCompute() as unknown as { qmatmulGguf?: unknown } | null)?.qmatmulGguf;
 // CI builds the addon and requires it (XPU_REQUIRE_MPI=1, as tests/native_quant.test.ts).
-if (process.env.XPU_REQUIRE_MPI === '1' && !hasNative()) throw new Error('the native GGUF quantized linear is required in CI (rebuild the addon: npm run build:native)');
+if (process.env.XPU_REQUIRE_MPI === '1' && !hasNative())
+  throw new Error('the native GGUF quantized linear is required in CI (rebuild the addon: npm run build:native)');
 
 afterEach(() => vi.unstubAllEnvs());
 
 const runs: { device: 'cpu' | 'xpu'; path?: 'ts' | 'native' }[] = testDevices().flatMap((device) =>
-  device === 'cpu' ? [...(hasNative() ? [{ device, path: 'native' as const }] : []), { device, path: 'ts' as const }] : [{ device }]);
+  device === 'cpu' ? [...(hasNative() ? [{ device, path: 'native' as const }] : []), { device, path: 'ts' as const }] : [{ device }],
+);
 
 /** Selects the cpu kernel; after a native run, checks it did not fall back to TypeScript. */
 function usePath(path: 'ts' | 'native' | undefined): () => void {
@@ -121,7 +163,7 @@ function usePath(path: 'ts' | 'native' | undefined): () => void {
 }
 
 describe.each(runs)('GGUF quantized linear on $device $path', ({ device, path }) => {
-  it.each(GGUF_WEIGHT_FORMATS as Fmt[])('%s: M = 1, 3, 64 against float64 of ggml\'s weights', async (fmt) => {
+  it.each(GGUF_WEIGHT_FORMATS as Fmt[])("%s: M = 1, 3, 64 against float64 of ggml's weights", async (fmt) => {
     const ran = usePath(path);
     for (const [si, [n, k]] of SHAPES[fmt].entries()) {
       const raw = randomBlocks(fmt, n, k, 100 + si);
@@ -144,7 +186,7 @@ describe.each(runs)('GGUF quantized linear on $device $path', ({ device, path })
 
   // Up to the sign of zero: a weight of 0 with a negative scale is -0 in ggml, and a product with
   // the identity sums it with +0 products (+0).
-  it.each(GGUF_WEIGHT_FORMATS as Fmt[])('%s: dequantize() is ggml\'s float32, bit for bit', async (fmt) => {
+  it.each(GGUF_WEIGHT_FORMATS as Fmt[])("%s: dequantize() is ggml's float32, bit for bit", async (fmt) => {
     const ran = usePath(path);
     const [n, k] = SHAPES[fmt][1];
     const raw = randomBlocks(fmt, n, k, 31);
@@ -169,7 +211,12 @@ describe.each(runs)('GGUF quantized linear on $device $path', ({ device, path })
     const bias = Float32Array.from({ length: n }, (_, j) => (j % 7) - 3);
     // x as float16 (the reference uses the rounded values), laid out [1, m, k] but read through a
     // transposed view of a [k, m] tensor.
-    const x16 = await xpu.tensor(randomX(m, k, 9), { device }).reshape([m, k]).to('float16').to('float32').data();
+    const x16 = await xpu
+      .tensor(randomX(m, k, 9), { device })
+      .reshape([m, k])
+      .to('float16')
+      .to('float32')
+      .data();
     const { ref, mag } = reference(x16 as Float32Array, w, m, n, k, bias);
     const xT = xpu.tensor(x16, { device }).reshape([m, k]).transpose(0, 1).contiguous().to('float16'); // [k, m]
     const y = xpu.linear(xT.transpose(0, 1).reshape([1, m, k]), qw, { bias: xpu.tensor(bias, { device }) });
@@ -192,15 +239,24 @@ describe.each(runs)('GGUF quantized linear on $device $path', ({ device, path })
     const resHost = randomX(m, n, 5);
     const bias = Float32Array.from({ length: n }, (_, j) => 0.1 * (j % 5) - 0.2);
     const { ref, mag } = reference(x, w, m, n, k, bias);
-    const f = { silu: (v: number) => v / (1 + Math.exp(-v)), relu: (v: number) => Math.max(v, 0), gelu: (v: number) => 0.5 * v * (1 + erf(v / Math.SQRT2)) }[act];
+    const f = {
+      silu: (v: number) => v / (1 + Math.exp(-v)),
+      relu: (v: number) => Math.max(v, 0),
+      gelu: (v: number) => 0.5 * v * (1 + erf(v / Math.SQRT2)),
+    }[act];
     const want = Float64Array.from(ref, (v, i) => f(v) + resHost[i]);
-    const y = xpu.linear(xpu.tensor(x, { device }).reshape([1, m, k]), qw, { bias: xpu.tensor(bias, { device }), activation: act, residual: xpu.tensor(resHost, { device }).reshape([1, m, n]) });
+    const y = xpu.linear(xpu.tensor(x, { device }).reshape([1, m, k]), qw, {
+      bias: xpu.tensor(bias, { device }),
+      activation: act,
+      residual: xpu.tensor(resHost, { device }).reshape([1, m, n]),
+    });
     ran();
     expect(y.shape).toEqual([1, m, n]);
     const got = await y.data();
     // The activations' slopes are at most ~1.13, so the GEMM's error bound carries over; plus
     // float32 rounding of the activation and the add.
-    for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual(2.5e-5 * mag[i] + 4e-7 * (Math.abs(want[i]) + 1));
+    for (let i = 0; i < want.length; i++)
+      expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual(2.5e-5 * mag[i] + 4e-7 * (Math.abs(want[i]) + 1));
     qw.dispose();
   });
 
@@ -211,7 +267,7 @@ describe.each(runs)('GGUF quantized linear on $device $path', ({ device, path })
   });
 });
 
-it('the planes keep every byte: toGgufBytes gives the file\'s blocks back, rows reordered as asked', () => {
+it("the planes keep every byte: toGgufBytes gives the file's blocks back, rows reordered as asked", () => {
   for (const fmt of GGUF_WEIGHT_FORMATS as Fmt[]) {
     const [n, k] = SHAPES[fmt][1];
     const raw = randomBlocks(fmt, n, k, 3);

@@ -58,12 +58,19 @@ export function expectClose(out: ArrayLike<number>, ref: ArrayLike<number>, tol:
   for (let i = 0; i < ref.length; i++) {
     // NaN and infinities must sit in the same places.
     if (!Number.isFinite(ref[i]) || !Number.isFinite(out[i])) {
-      expect(Object.is(out[i], ref[i]) || (Number.isNaN(out[i]) && Number.isNaN(ref[i])), `${what} element ${i}: ${out[i]} vs ${ref[i]}`).toBe(true);
+      expect(
+        Object.is(out[i], ref[i]) || (Number.isNaN(out[i]) && Number.isNaN(ref[i])),
+        `${what} element ${i}: ${out[i]} vs ${ref[i]}`,
+      ).toBe(true);
     }
   }
   const finiteOut: number[] = [];
   const finiteRef: number[] = [];
-  for (let i = 0; i < ref.length; i++) if (Number.isFinite(ref[i])) { finiteOut.push(out[i]); finiteRef.push(ref[i]); }
+  for (let i = 0; i < ref.length; i++)
+    if (Number.isFinite(ref[i])) {
+      finiteOut.push(out[i]);
+      finiteRef.push(ref[i]);
+    }
   const err = relErr(finiteOut, finiteRef);
   expect(err, `${what} relative error ${err}`).toBeLessThan(tol);
 }
@@ -77,7 +84,10 @@ export function expectEqual(out: ArrayLike<number>, ref: ArrayLike<number>, what
 export function contiguousStrides(shape: readonly number[]): number[] {
   const s = new Array<number>(shape.length);
   let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) { s[i] = acc; acc *= shape[i]; }
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
   return s;
 }
 

@@ -72,13 +72,22 @@ export function flatValues(h: HostTensor): number[] {
 /** n random values exactly representable in `dtype` (never all zero), so copies compare exactly. */
 export function exactValues(dtype: DType, n: number, seed: number): number[] {
   switch (dtype) {
-    case 'float32': return Array.from(Float32Array.from(randomData(n, seed, 100)));
-    case 'float16': return Array.from(randomInts(n, seed, -2047, 2047), (v) => v / 16);
-    case 'int32': return Array.from(randomInts(n, seed, -2_000_000_000, 2_000_000_000));
-    case 'uint32': { const r = rng(seed); return Array.from({ length: n }, () => Math.floor(r() * 2 ** 32)); }
-    case 'int8': return Array.from(randomInts(n, seed, -128, 127));
-    case 'uint8': return Array.from(randomInts(n, seed, 0, 255));
-    case 'bool': return Array.from(randomInts(n, seed, 0, 1));
+    case 'float32':
+      return Array.from(Float32Array.from(randomData(n, seed, 100)));
+    case 'float16':
+      return Array.from(randomInts(n, seed, -2047, 2047), (v) => v / 16);
+    case 'int32':
+      return Array.from(randomInts(n, seed, -2_000_000_000, 2_000_000_000));
+    case 'uint32': {
+      const r = rng(seed);
+      return Array.from({ length: n }, () => Math.floor(r() * 2 ** 32));
+    }
+    case 'int8':
+      return Array.from(randomInts(n, seed, -128, 127));
+    case 'uint8':
+      return Array.from(randomInts(n, seed, 0, 255));
+    case 'bool':
+      return Array.from(randomInts(n, seed, 0, 1));
   }
 }
 

@@ -37,7 +37,8 @@ const HUGE_WORKGROUP = `var<workgroup> big: array<f32, 9000>;\n${KERNEL.replace(
 describe('limit checks (no device needed)', () => {
   it('reads workgroup memory and size off generated WGSL as Dawn counts them', () => {
     expect(kernelDemands(HUGE_WORKGROUP)).toMatchObject({ workgroupBytes: 36000, workgroupSize: [64, 1, 1], storageBuffers: 2 });
-    const src = 'const A: u32 = 4u;\nconst B: u32 = A * 3u;\nalias ACC = f32;\noverride WG: u32 = 64u;\nvar<workgroup> x: array<vec4<f32>, B + 1u>;\nvar<workgroup> y: array<ACC, WG>;\nvar<workgroup> z: array<vec3<f32>, 3>;\n@compute @workgroup_size(WG, 2)\nfn main() {}';
+    const src =
+      'const A: u32 = 4u;\nconst B: u32 = A * 3u;\nalias ACC = f32;\noverride WG: u32 = 64u;\nvar<workgroup> x: array<vec4<f32>, B + 1u>;\nvar<workgroup> y: array<ACC, WG>;\nvar<workgroup> z: array<vec3<f32>, 3>;\n@compute @workgroup_size(WG, 2)\nfn main() {}';
     expect(kernelDemands(src, { WG: 32 })).toMatchObject({ workgroupBytes: 13 * 16 + 32 * 4 + 48, workgroupSize: [32, 2, 1] });
   });
 
@@ -46,13 +47,26 @@ describe('limit checks (no device needed)', () => {
     const spec = { q: op, k: op, v: op, e: 768, ev: 768, captures: [] } as unknown as AttentionSpec;
     const base = { path: 'prefill' as const, wg: 32, chunk: 64 };
     expect(kernelDemands(prefillSource(spec, { ...base, bq: 8, bk: 8 })).workgroupBytes).toBe(33088);
-    const lavapipe = { maxComputeWorkgroupStorageSize: 32768, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupSizeX: 256, maxComputeWorkgroupSizeY: 256, maxComputeWorkgroupSizeZ: 64, maxStorageBuffersPerShaderStage: 8, maxStorageTexturesPerShaderStage: 4, maxSampledTexturesPerShaderStage: 16 } as LaunchLimits;
+    const lavapipe = {
+      maxComputeWorkgroupStorageSize: 32768,
+      maxComputeInvocationsPerWorkgroup: 256,
+      maxComputeWorkgroupSizeX: 256,
+      maxComputeWorkgroupSizeY: 256,
+      maxComputeWorkgroupSizeZ: 64,
+      maxStorageBuffersPerShaderStage: 8,
+      maxStorageTexturesPerShaderStage: 4,
+      maxSampledTexturesPerShaderStage: 16,
+    } as LaunchLimits;
     expect(kernelFits(prefillSource(spec, { ...base, bq: 8, bk: 8 }), lavapipe)).toBe(false);
     expect(kernelFits(prefillSource(spec, { ...base, bq: 4, bk: 8 }), lavapipe)).toBe(true);
   });
 
   it('a launch past the adapter limits is a typed error naming the op', () => {
-    const lim = { maxComputeWorkgroupsPerDimension: 65535, maxUniformBufferBindingSize: 65536, maxStorageBufferBindingSize: 1 << 27 } as LaunchLimits;
+    const lim = {
+      maxComputeWorkgroupsPerDimension: 65535,
+      maxUniformBufferBindingSize: 65536,
+      maxStorageBufferBindingSize: 1 << 27,
+    } as LaunchLimits;
     const buffer = { size: 256 } as GPUBuffer;
     const e = caught(() => checkLaunch('myop', lim, 65536 * 65536, 16, 65536, []), xpu.XpuDeviceError);
     expect([e.op, e.arg]).toEqual(['myop', 'workgroups']);
@@ -95,7 +109,10 @@ describe.runIf(testDevices().includes('xpu'))('xpu: one failing op must not harm
     const device = backend().device;
     const sink = errorSink(device);
     const mark = sink.mark();
-    device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code: HUGE_WORKGROUP }), entryPoint: 'main' } });
+    device.createComputePipeline({
+      layout: 'auto',
+      compute: { module: device.createShaderModule({ code: HUGE_WORKGROUP }), entryPoint: 'main' },
+    });
     const errors = sink.take(mark);
     expect(errors.length).toBe(1);
     expect(errors[0]).toMatch(/workgroup storage/);
@@ -119,13 +136,26 @@ describe.runIf(testDevices().includes('xpu'))('xpu: one failing op must not harm
     // Ev small: workgroup memory grows with E; a wide Ev only makes the kernel slower to compile.
     const d: Dims = { B: 1, Hq: 2, Hkv: 2, L: 8, S: 20, E: 768, Ev: 24 };
     const t = makeQkv('xpu', 'float32', d, 5);
-    const a = xpu.tensor(Float32Array.from({ length: 300 }, (_, i) => i / 7), { device: 'xpu' });
+    const a = xpu.tensor(
+      Float32Array.from({ length: 300 }, (_, i) => i / 7),
+      { device: 'xpu' },
+    );
     const before = a.mul(2);
     const out = xpu.scaledDotProductAttention(t.q, t.k, t.v);
     const after = a.add(1);
     try {
-      expectClose(await after.data(), Array.from({ length: 300 }, (_, i) => Math.fround(i / 7) + 1), 1e-6, 'after');
-      expectClose(await before.data(), Array.from({ length: 300 }, (_, i) => Math.fround(i / 7) * 2), 1e-6, 'before');
+      expectClose(
+        await after.data(),
+        Array.from({ length: 300 }, (_, i) => Math.fround(i / 7) + 1),
+        1e-6,
+        'after',
+      );
+      expectClose(
+        await before.data(),
+        Array.from({ length: 300 }, (_, i) => Math.fround(i / 7) * 2),
+        1e-6,
+        'before',
+      );
       expectClose(await out.data(), refAttention(d, t.qv, t.kv, t.vv), 2e-5, 'sdpa E=768');
     } finally {
       disposeAll(out, t.q, t.k, t.v, a, before, after);
@@ -137,7 +167,10 @@ describe.runIf(testDevices().includes('xpu'))('xpu: one failing op must not harm
     const device = b.device;
     const layout = b.pipelines.layout(1);
     const pipeline = createPipeline(device, 'custom', KERNEL, layout);
-    const a = xpu.tensor(Float32Array.from({ length: 64 }, (_, i) => i), { device: 'xpu' });
+    const a = xpu.tensor(
+      Float32Array.from({ length: 64 }, (_, i) => i),
+      { device: 'xpu' },
+    );
     const u = new UniformWriter().u32(16, 0, 0, 0).finish();
 
     // 1. A destroyed buffer bound to one launch: the batch's submit is rejected.
@@ -145,7 +178,17 @@ describe.runIf(testDevices().includes('xpu'))('xpu: one failing op must not harm
     dead.destroy();
     const before = a.mul(2);
     const out1 = b.alloc('float32', 16, 'custom');
-    b.queue.dispatch('custom', pipeline, layout, u, [{ buffer: out1.buffer, size: 64 }, { buffer: dead, size: 64 }], 1);
+    b.queue.dispatch(
+      'custom',
+      pipeline,
+      layout,
+      u,
+      [
+        { buffer: out1.buffer, size: 64 },
+        { buffer: dead, size: 64 },
+      ],
+      1,
+    );
     const t1 = wrap(a.device, out1, [16], 'float32');
     const derived = t1.add(1);
     const after = a.add(1);
@@ -153,11 +196,24 @@ describe.runIf(testDevices().includes('xpu'))('xpu: one failing op must not harm
     // 2. An invalid pipeline (its creation error swallowed by an error scope, as a caller of the
     // raw device might): the batch's encoder is rejected at finish().
     device.pushErrorScope('validation');
-    const badPipeline = device.createComputePipeline({ layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }), compute: { module: device.createShaderModule({ code: HUGE_WORKGROUP }), entryPoint: 'main' } });
+    const badPipeline = device.createComputePipeline({
+      layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module: device.createShaderModule({ code: HUGE_WORKGROUP }), entryPoint: 'main' },
+    });
     expect(await device.popErrorScope()).not.toBeNull();
     const mid = a.sub(1);
     const out2 = b.alloc('float32', 16, 'custom-bad');
-    b.queue.dispatch('custom-bad', badPipeline, layout, u, [{ buffer: out2.buffer, size: 64 }, { buffer: (a.ref.storage as GpuStorage).buffer, size: 256 }], 1);
+    b.queue.dispatch(
+      'custom-bad',
+      badPipeline,
+      layout,
+      u,
+      [
+        { buffer: out2.buffer, size: 64 },
+        { buffer: (a.ref.storage as GpuStorage).buffer, size: 256 },
+      ],
+      1,
+    );
     const t2 = wrap(a.device, out2, [16], 'float32');
     const last = a.mul(a);
 

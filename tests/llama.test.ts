@@ -20,9 +20,20 @@ const CFG: Cfg = {
 const TIED: Cfg = { ...CFG, tieWordEmbeddings: true, numKvHeads: 1 };
 
 const refCfg = (c: Cfg): RefConfig => ({
-  vocab: c.vocabSize, hidden: c.hiddenSize, inter: c.intermediateSize, layers: c.numLayers, heads: c.numHeads, kvHeads: c.numKvHeads,
-  theta: c.ropeTheta, eps: c.rmsNormEps,
-  scaling: c.ropeScaling && { factor: c.ropeScaling.factor, low: c.ropeScaling.lowFreqFactor, high: c.ropeScaling.highFreqFactor, orig: c.ropeScaling.originalMaxPositionEmbeddings },
+  vocab: c.vocabSize,
+  hidden: c.hiddenSize,
+  inter: c.intermediateSize,
+  layers: c.numLayers,
+  heads: c.numHeads,
+  kvHeads: c.numKvHeads,
+  theta: c.ropeTheta,
+  eps: c.rmsNormEps,
+  scaling: c.ropeScaling && {
+    factor: c.ropeScaling.factor,
+    low: c.ropeScaling.lowFreqFactor,
+    high: c.ropeScaling.highFreqFactor,
+    orig: c.ropeScaling.originalMaxPositionEmbeddings,
+  },
 });
 
 function build(cfg: Cfg, device: 'cpu' | 'xpu', seed = 1): Llama {
@@ -68,7 +79,12 @@ describe('llama', () => {
       const V = CFG.vocabSize;
       const cache = new xpu.nn.KVCache(CFG.numLayers, 1, 16, CFG.numKvHeads, CFG.hiddenSize / CFG.numHeads, { device });
       // Prefill 3, then one at a time, then a chunk of 2 (a mask offset by the cache position), then 1.
-      const chunks = [[0, 3], [3, 1], [4, 1], [5, 2]];
+      const chunks = [
+        [0, 3],
+        [3, 1],
+        [4, 1],
+        [5, 2],
+      ];
       for (const [start, len] of chunks) {
         const ids = xpu.tensor(Int32Array.from(PROMPT.slice(start, start + len)), { shape: [1, len], device });
         const out = m.forward(ids, { start, cache });
@@ -185,7 +201,9 @@ describe('llama', () => {
     m.dispose();
     const bigger = { ...CFG, intermediateSize: 96 };
     await expect(xpu.llama.loadLlama(join(dir, 'm.safetensors'), bigger)).rejects.toThrow(/wrong shape/);
-    await expect(xpu.llama.loadLlama(join(dir, 'mt.safetensors'), { ...TIED, tieWordEmbeddings: false })).rejects.toThrow(/missing 1 parameter.*lm_head.weight/);
+    await expect(xpu.llama.loadLlama(join(dir, 'mt.safetensors'), { ...TIED, tieWordEmbeddings: false })).rejects.toThrow(
+      /missing 1 parameter.*lm_head.weight/,
+    );
     expect(xpu.llama.hfLlamaParameterName('model.layers.0.self_attn.rotary_emb.inv_freq')).toBeNull();
     expect(xpu.llama.hfLlamaParameterName('layers.3.mlp.up_proj.weight')).toBe('model.layers.3.mlp.up_proj.weight');
   });
@@ -203,7 +221,10 @@ describe('llama quantized', () => {
       f.dispose();
       for (const [scheme, bound] of Object.entries(BOUNDS)) {
         const m = build(CFG, device, 21);
-        const names = xpu.quant.quantizeModule(m, scheme === 'int4_weight_only' ? { scheme, groupSize: 32 } : { scheme: scheme as 'int8_weight_only' });
+        const names = xpu.quant.quantizeModule(
+          m,
+          scheme === 'int4_weight_only' ? { scheme, groupSize: 32 } : { scheme: scheme as 'int8_weight_only' },
+        );
         expect(names).toContain('model.layers.1.mlp.down_proj');
         const err = relErr(await logits(m, [PROMPT], device), ref);
         expect(err, scheme).toBeLessThan(bound);

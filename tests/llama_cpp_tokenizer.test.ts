@@ -13,7 +13,7 @@ import { requireModel, runModelTests } from './model_files.js';
 let peer: LlamaCppPeer | undefined;
 let tok: InstanceType<typeof xpu.llm.Tokenizer>;
 
-describe.runIf(runModelTests)('tokenization equals llama.cpp\'s (node-llama-cpp 3.21.1)', () => {
+describe.runIf(runModelTests)("tokenization equals llama.cpp's (node-llama-cpp 3.21.1)", () => {
   beforeAll(async () => {
     const path = requireModel();
     peer = await openLlamaCpp(path, false, { vocabOnly: true });

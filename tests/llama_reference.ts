@@ -3,8 +3,14 @@
  * architecture's description (HF transformers modeling_llama), sharing no code with src/.
  */
 export interface RefConfig {
-  vocab: number; hidden: number; inter: number; layers: number; heads: number; kvHeads: number;
-  theta: number; eps: number;
+  vocab: number;
+  hidden: number;
+  inter: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  theta: number;
+  eps: number;
   scaling?: { factor: number; low: number; high: number; orig: number };
 }
 
@@ -13,11 +19,12 @@ export type Weights = Map<string, Float64Array>;
 function matvecT(x: Float64Array, w: Float64Array, rows: number, n: number, k: number): Float64Array {
   // x [rows, k] @ w[n, k]^T
   const out = new Float64Array(rows * n);
-  for (let r = 0; r < rows; r++) for (let j = 0; j < n; j++) {
-    let s = 0;
-    for (let p = 0; p < k; p++) s += x[r * k + p] * w[j * k + p];
-    out[r * n + j] = s;
-  }
+  for (let r = 0; r < rows; r++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s += x[r * k + p] * w[j * k + p];
+      out[r * n + j] = s;
+    }
   return out;
 }
 
@@ -42,7 +49,7 @@ function invFreqs(d: number, c: RefConfig): number[] {
       if (wl > orig / low) v = v / factor;
       else if (wl >= orig / high) {
         const s = (orig / wl - low) / (high - low);
-        v = (1 - s) * v / factor + s * v;
+        v = ((1 - s) * v) / factor + s * v;
       }
     }
     f.push(v);
@@ -52,14 +59,16 @@ function invFreqs(d: number, c: RefConfig): number[] {
 
 /** Rotates pairs (i, i + d/2) of every head of row-major [L, H, d] by position * freq. */
 function rope(x: Float64Array, l: number, h: number, d: number, freqs: number[]): void {
-  for (let t = 0; t < l; t++) for (let hh = 0; hh < h; hh++) for (let i = 0; i < d / 2; i++) {
-    const base = (t * h + hh) * d;
-    const a = x[base + i];
-    const b = x[base + i + d / 2];
-    const ang = t * freqs[i];
-    x[base + i] = a * Math.cos(ang) - b * Math.sin(ang);
-    x[base + i + d / 2] = b * Math.cos(ang) + a * Math.sin(ang);
-  }
+  for (let t = 0; t < l; t++)
+    for (let hh = 0; hh < h; hh++)
+      for (let i = 0; i < d / 2; i++) {
+        const base = (t * h + hh) * d;
+        const a = x[base + i];
+        const b = x[base + i + d / 2];
+        const ang = t * freqs[i];
+        x[base + i] = a * Math.cos(ang) - b * Math.sin(ang);
+        x[base + i + d / 2] = b * Math.cos(ang) + a * Math.sin(ang);
+      }
 }
 
 /** Logits [L, vocab] for one sequence. */
@@ -93,7 +102,8 @@ export function llamaReference(c: RefConfig, w: Weights, ids: number[], tiedHead
         const m = Math.max(...scores);
         const ex = scores.map((s) => Math.exp(s - m));
         const z = ex.reduce((u, b) => u + b, 0);
-        for (let j = 0; j <= i; j++) for (let e = 0; e < d; e++) att[(i * c.heads + hh) * d + e] += (ex[j] / z) * v[(j * c.kvHeads + kh) * d + e];
+        for (let j = 0; j <= i; j++)
+          for (let e = 0; e < d; e++) att[(i * c.heads + hh) * d + e] += (ex[j] / z) * v[(j * c.kvHeads + kh) * d + e];
       }
     }
     const o = matvecT(att, p('self_attn.o_proj.weight'), l, H, c.heads * d);

@@ -16,10 +16,12 @@ function permuteLikeConverter(w: Float32Array, heads: number, cols: number): Flo
   const rows = w.length / cols;
   const d = rows / heads;
   const out = new Float32Array(w.length);
-  for (let h = 0; h < heads; h++) for (let t = 0; t < 2; t++) for (let i = 0; i < d / 2; i++) {
-    // source index (h, t, i) in the (heads, 2, D/2) view; destination (h, i, t) in (heads, D/2, 2).
-    out.set(w.subarray((h * d + t * (d / 2) + i) * cols, (h * d + t * (d / 2) + i + 1) * cols), (h * d + 2 * i + t) * cols);
-  }
+  for (let h = 0; h < heads; h++)
+    for (let t = 0; t < 2; t++)
+      for (let i = 0; i < d / 2; i++) {
+        // source index (h, t, i) in the (heads, 2, D/2) view; destination (h, i, t) in (heads, D/2, 2).
+        out.set(w.subarray((h * d + t * (d / 2) + i) * cols, (h * d + t * (d / 2) + i + 1) * cols), (h * d + 2 * i + t) * cols);
+      }
   return out;
 }
 
@@ -27,11 +29,20 @@ async function tinyGguf(c: Cfg, seed: number): Promise<{ bytes: Uint8Array; mode
   xpu.manualSeed(seed);
   const model = new xpu.llama.LlamaForCausalLM(c, { device: 'cpu' });
   const names: Record<string, string> = {
-    'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight', 'lm_head.weight': 'output.weight',
+    'model.embed_tokens.weight': 'token_embd.weight',
+    'model.norm.weight': 'output_norm.weight',
+    'lm_head.weight': 'output.weight',
   };
   const sub: Record<string, string> = {
-    'input_layernorm': 'attn_norm', 'post_attention_layernorm': 'ffn_norm', 'self_attn.q_proj': 'attn_q', 'self_attn.k_proj': 'attn_k',
-    'self_attn.v_proj': 'attn_v', 'self_attn.o_proj': 'attn_output', 'mlp.gate_proj': 'ffn_gate', 'mlp.up_proj': 'ffn_up', 'mlp.down_proj': 'ffn_down',
+    input_layernorm: 'attn_norm',
+    post_attention_layernorm: 'ffn_norm',
+    'self_attn.q_proj': 'attn_q',
+    'self_attn.k_proj': 'attn_k',
+    'self_attn.v_proj': 'attn_v',
+    'self_attn.o_proj': 'attn_output',
+    'mlp.gate_proj': 'ffn_gate',
+    'mlp.up_proj': 'ffn_up',
+    'mlp.down_proj': 'ffn_down',
   };
   const tensors: TensorSpec[] = [];
   for (const [name, t] of model.stateDict()) {
@@ -63,7 +74,14 @@ describe('Llama from GGUF (llama.cpp layout)', () => {
       const { bytes, model } = await tinyGguf(c, tied ? 3 : 4);
       const r = await xpu.io.GgufReader.open(bytes);
       const cfg = xpu.llama.configFromGguf(r);
-      expect(cfg).toMatchObject({ vocabSize: c.vocabSize, hiddenSize: c.hiddenSize, numHeads: c.numHeads, numKvHeads: c.numKvHeads, numLayers: c.numLayers, tieWordEmbeddings: tied });
+      expect(cfg).toMatchObject({
+        vocabSize: c.vocabSize,
+        hiddenSize: c.hiddenSize,
+        numHeads: c.numHeads,
+        numKvHeads: c.numKvHeads,
+        numLayers: c.numLayers,
+        tieWordEmbeddings: tied,
+      });
       const loaded = await xpu.llama.loadLlamaGguf(r, { device: 'cpu' });
       const ids = xpu.tensor(Int32Array.from([5, 17, 3, 42, 8, 8, 60]), { shape: [1, 7], device: 'cpu' });
       const want = await model.forward(ids).data();
@@ -80,9 +98,14 @@ describe('Llama from GGUF (llama.cpp layout)', () => {
     const r = await xpu.io.GgufReader.open(bytes);
     const names = r.names();
     // Rebuild with one tensor renamed, and with the architecture changed.
-    const spec = (await Promise.all(names.map(async (n) => ({ name: n, dims: r.info(n).dims, type: 0, data: await r.raw(n) })))) as TensorSpec[];
+    const spec = (await Promise.all(
+      names.map(async (n) => ({ name: n, dims: r.info(n).dims, type: 0, data: await r.raw(n) })),
+    )) as TensorSpec[];
     const kv: KV[] = [...r.metadata].map(([key, value]) => ({ key, type: r.types.get(key)!.type, value }));
-    const renamed = buildGguf({ kv, tensors: spec.map((t) => (t.name === 'blk.0.ffn_up.weight' ? { ...t, name: 'blk.0.ffn_upx.weight' } : t)) });
+    const renamed = buildGguf({
+      kv,
+      tensors: spec.map((t) => (t.name === 'blk.0.ffn_up.weight' ? { ...t, name: 'blk.0.ffn_upx.weight' } : t)),
+    });
     await expect(xpu.llama.loadLlamaGguf(await xpu.io.GgufReader.open(renamed))).rejects.toThrow(/not a Llama parameter/);
     const missing = buildGguf({ kv, tensors: spec.filter((t) => t.name !== 'blk.1.attn_v.weight') });
     await expect(xpu.llama.loadLlamaGguf(await xpu.io.GgufReader.open(missing))).rejects.toThrow(xpu.XpuFormatError);
@@ -104,7 +127,14 @@ describe('sampling over a large vocabulary', () => {
     const w = kept.map((i) => Math.exp((logits[i] - logits[kept[0]]) / o.temperature));
     const total = w.reduce((a, b) => a + b, 0);
     let n = kept.length;
-    if ((o.topP ?? 1) < 1) for (let acc = 0, i = 0; i < kept.length; i++) { acc += w[i] / total; if (acc >= o.topP!) { n = i + 1; break; } }
+    if ((o.topP ?? 1) < 1)
+      for (let acc = 0, i = 0; i < kept.length; i++) {
+        acc += w[i] / total;
+        if (acc >= o.topP!) {
+          n = i + 1;
+          break;
+        }
+      }
     let r = rand() * w.slice(0, n).reduce((a, b) => a + b, 0);
     for (let i = 0; i < n; i++) if ((r -= w[i]) < 0) return kept[i];
     return kept[n - 1];
@@ -115,9 +145,18 @@ describe('sampling over a large vocabulary', () => {
     for (let t = 0; t < 60; t++) {
       const n = 1 + Math.floor(g() * 2000);
       const row = t % 2 ? new Float32Array(n) : new Float64Array(n);
-      for (let i = 0; i < n; i++) { const c = g(); row[i] = c < 0.2 ? Math.round(g() * 4) - 2 : c < 0.3 ? (c < 0.25 ? -0 : 0) : (g() - 0.5) * 20; }
-      const o = [{ temperature: 0.8 }, { temperature: 1.3, topK: 5 }, { temperature: 0.5, topP: 0.9 }, { temperature: 1, topK: 50, topP: 0.7 }][t % 4];
-      const r1 = xpu.llama.samplerRng(t), r2 = xpu.llama.samplerRng(t);
+      for (let i = 0; i < n; i++) {
+        const c = g();
+        row[i] = c < 0.2 ? Math.round(g() * 4) - 2 : c < 0.3 ? (c < 0.25 ? -0 : 0) : (g() - 0.5) * 20;
+      }
+      const o = [
+        { temperature: 0.8 },
+        { temperature: 1.3, topK: 5 },
+        { temperature: 0.5, topP: 0.9 },
+        { temperature: 1, topK: 50, topP: 0.7 },
+      ][t % 4];
+      const r1 = xpu.llama.samplerRng(t),
+        r2 = xpu.llama.samplerRng(t);
       for (let s = 0; s < 5; s++) expect(xpu.llama.sampleToken(row, o, r1)).toBe(reference(row, o, r2));
     }
   });
@@ -132,8 +171,15 @@ describe.runIf(runModelTests)('xpu.llm: SmolLM2-135M-Instruct on cpu', () => {
 
   it('reads its config from the GGUF metadata', () => {
     expect(lm.model.config).toMatchObject({
-      vocabSize: 49152, hiddenSize: 576, intermediateSize: 1536, numLayers: 30, numHeads: 9, numKvHeads: 3,
-      ropeTheta: 100000, maxPositionEmbeddings: 8192, tieWordEmbeddings: true,
+      vocabSize: 49152,
+      hiddenSize: 576,
+      intermediateSize: 1536,
+      numLayers: 30,
+      numHeads: 9,
+      numKvHeads: 3,
+      ropeTheta: 100000,
+      maxPositionEmbeddings: 8192,
+      tieWordEmbeddings: true,
     });
   });
 

@@ -13,8 +13,18 @@ describe('xpu generate', () => {
     expect((err as { stderr: string }).stderr).toMatch(/no such model file/);
   });
 
-  it.runIf(runModelTests)('streams SmolLM2\'s greedy continuation to stdout, stats to stderr', async () => {
-    const { stdout, stderr } = await xpuCli(['generate', '--model', requireModel(), '--device', 'cpu', '-n', '3', '--stats', 'The capital of France is']);
+  it.runIf(runModelTests)("streams SmolLM2's greedy continuation to stdout, stats to stderr", async () => {
+    const { stdout, stderr } = await xpuCli([
+      'generate',
+      '--model',
+      requireModel(),
+      '--device',
+      'cpu',
+      '-n',
+      '3',
+      '--stats',
+      'The capital of France is',
+    ]);
     expect(stdout.startsWith(' Paris'), JSON.stringify(stdout)).toBe(true);
     expect(stderr).toMatch(/prompt 5 tokens .* 3 new tokens, decode [\d.]+ tok\/s; stop: length/);
   });

@@ -67,7 +67,12 @@ describe.each(testDevices())('losses on %s', (device) => {
       // Per-row scale of the gradient rows.
       const scale = (r: number) => (reduction === 'none' ? up[r] : reduction === 'sum' ? 1 : 1 / ref.count);
       const grad = dl.flatMap((row, r) => row.map((v) => v * scale(r)));
-      expectClose(await gradOf(loss, x, reduction === 'none' ? xpu.tensor(up, { shape: [m], device }) : undefined), grad, 1e-5, `grad s=${smoothing}`);
+      expectClose(
+        await gradOf(loss, x, reduction === 'none' ? xpu.tensor(up, { shape: [m], device }) : undefined),
+        grad,
+        1e-5,
+        `grad s=${smoothing}`,
+      );
     }
   });
 
@@ -78,7 +83,9 @@ describe.each(testDevices())('losses on %s', (device) => {
     const x = xpu.tensor(xs, { shape: [n, c, l], device, requiresGrad: true });
     const t = xpu.tensor(Int32Array.from(ts), { shape: [n, l], device });
     // Rows in (n, l) order: row (i, j) is x[i, :, j].
-    const rows = Array.from({ length: n * l }, (_, r) => Array.from({ length: c }, (_, k) => xs[Math.floor(r / l) * c * l + k * l + (r % l)]));
+    const rows = Array.from({ length: n * l }, (_, r) =>
+      Array.from({ length: c }, (_, k) => xs[Math.floor(r / l) * c * l + k * l + (r % l)]),
+    );
     const ref = crossEntropyRef(rows.flat(), ts, n * l, c, 0, -100);
     const loss = F.crossEntropy(x, t);
     expectClose(await read(loss), [ref.l.reduce((a, b) => a + b, 0) / ref.count], 1e-5, 'loss');
@@ -103,22 +110,43 @@ describe.each(testDevices())('losses on %s', (device) => {
     const upT = reduction === 'none' ? xpu.tensor(up, { shape, device }) : undefined;
     const mk = () => xpu.tensor(xs, { shape, device, requiresGrad: true });
     const cases: [string, (x: Tensor) => Tensor, (i: number) => number, (i: number) => number][] = [
-      ['mse', (x) => F.mseLoss(x, xpu.tensor(ts, { shape, device }), { reduction }), (i) => (xs[i] - ts[i]) ** 2, (i) => 2 * (xs[i] - ts[i])],
-      ['l1', (x) => F.l1Loss(x, xpu.tensor(ts, { shape, device }), { reduction }), (i) => Math.abs(xs[i] - ts[i]), (i) => Math.sign(xs[i] - ts[i])],
+      [
+        'mse',
+        (x) => F.mseLoss(x, xpu.tensor(ts, { shape, device }), { reduction }),
+        (i) => (xs[i] - ts[i]) ** 2,
+        (i) => 2 * (xs[i] - ts[i]),
+      ],
+      [
+        'l1',
+        (x) => F.l1Loss(x, xpu.tensor(ts, { shape, device }), { reduction }),
+        (i) => Math.abs(xs[i] - ts[i]),
+        (i) => Math.sign(xs[i] - ts[i]),
+      ],
       [
         'bce',
-        (x) => F.binaryCrossEntropyWithLogits(x, xpu.tensor(probs, { shape, device }), { reduction, weight: xpu.tensor(ws, { shape, device }), posWeight: xpu.tensor(pws, { shape: [4], device }) }),
+        (x) =>
+          F.binaryCrossEntropyWithLogits(x, xpu.tensor(probs, { shape, device }), {
+            reduction,
+            weight: xpu.tensor(ws, { shape, device }),
+            posWeight: xpu.tensor(pws, { shape: [4], device }),
+          }),
         (i) => {
           const lw = 1 + (pws[i % 4] - 1) * probs[i];
           return ws[i] * ((1 - probs[i]) * xs[i] + lw * Math.log1p(Math.exp(-xs[i])));
         },
-        (i) => ws[i] * ((1 - probs[i]) - (1 + (pws[i % 4] - 1) * probs[i]) * sigmoid64(-xs[i])),
+        (i) => ws[i] * (1 - probs[i] - (1 + (pws[i % 4] - 1) * probs[i]) * sigmoid64(-xs[i])),
       ],
     ];
     for (const [name, fn, lref, gref] of cases) {
       const x = mk();
       const loss = fn(x);
-      const out = reduceRef(xs.map((_, i) => lref(i)), xs.map((_, i) => gref(i)), n, reduction, up);
+      const out = reduceRef(
+        xs.map((_, i) => lref(i)),
+        xs.map((_, i) => gref(i)),
+        n,
+        reduction,
+        up,
+      );
       expectClose(await read(loss), out.loss, 1e-5, `${name} loss`);
       expectClose(await gradOf(loss, x, upT), out.grad, 1e-5, `${name} grad`);
     }
@@ -127,9 +155,14 @@ describe.each(testDevices())('losses on %s', (device) => {
   it('xpu.autograd.gradcheck agrees with the closed-form backward nodes', async () => {
     const x = xpu.tensor(f32(randomData(12, 10, 1)), { shape: [3, 4], device, requiresGrad: true });
     const t = xpu.tensor(Int32Array.from([1, -100, 3]), { shape: [3], device });
-    const p = xpu.tensor(f32(randomData(12, 11, 1)).map((v) => Math.abs(v) % 1), { shape: [3, 4], device });
+    const p = xpu.tensor(
+      f32(randomData(12, 11, 1)).map((v) => Math.abs(v) % 1),
+      { shape: [3, 4], device },
+    );
     expect(await xpu.autograd.gradcheck((a) => F.crossEntropy(a, t, { labelSmoothing: 0.2, reduction: 'sum' }), [x])).toBe(true);
-    expect(await xpu.autograd.gradcheck((a) => F.binaryCrossEntropyWithLogits(a, p, { posWeight: xpu.full([4], 2, { device }) }), [x])).toBe(true);
+    expect(
+      await xpu.autograd.gradcheck((a) => F.binaryCrossEntropyWithLogits(a, p, { posWeight: xpu.full([4], 2, { device }) }), [x]),
+    ).toBe(true);
     expect(await xpu.autograd.gradcheck((a) => F.mseLoss(a, p, { reduction: 'none' }), [x])).toBe(true);
   });
 });

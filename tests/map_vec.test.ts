@@ -22,8 +22,18 @@ describe.each(testDevices())('vectorised map on %s', (device) => {
         const b = xpu.tensor(Float32Array.from(hb), { device }).narrow(0, off + 1, n);
         const ra = Array.from({ length: n }, (_, i) => ha[off + i]);
         const rb = Array.from({ length: n }, (_, i) => hb[off + 1 + i]);
-        expectClose(await a.add(b).data(), ra.map((x, i) => x + rb[i]), 1e-6, `add n=${n} off=${off}`);
-        expectClose(await a.mul(b).data(), ra.map((x, i) => x * rb[i]), 1e-6, `mul n=${n} off=${off}`);
+        expectClose(
+          await a.add(b).data(),
+          ra.map((x, i) => x + rb[i]),
+          1e-6,
+          `add n=${n} off=${off}`,
+        );
+        expectClose(
+          await a.mul(b).data(),
+          ra.map((x, i) => x * rb[i]),
+          1e-6,
+          `mul n=${n} off=${off}`,
+        );
         expectClose(await a.exp().data(), ra.map(Math.exp), 2e-6, `exp n=${n} off=${off}`);
         expectClose(await xpu.gelu(a).data(), ra.map(gelu64), 2e-6, `gelu n=${n} off=${off}`);
       }
@@ -38,20 +48,42 @@ describe.each(testDevices())('vectorised map on %s', (device) => {
       if (n > 3) h[n - 1] = -Infinity;
       const x = xpu.tensor(Float32Array.from(h), { device });
       const c = xpu.tensor(Float32Array.of(0.25), { device, shape: [] });
-      expectClose(await x.add(c).data(), Array.from(h, (v) => v + 0.25), 1e-6, `x + 0-d n=${n}`);
-      expectClose(await x.mul(3).data(), Array.from(h, (v) => v * 3), 1e-6, `x * 3 n=${n}`);
+      expectClose(
+        await x.add(c).data(),
+        Array.from(h, (v) => v + 0.25),
+        1e-6,
+        `x + 0-d n=${n}`,
+      );
+      expectClose(
+        await x.mul(3).data(),
+        Array.from(h, (v) => v * 3),
+        1e-6,
+        `x * 3 n=${n}`,
+      );
       const other = f32(randomData(n, n + 4));
       const y = xpu.tensor(Float32Array.from(other), { device });
       const mask = x.gt(0);
       expect(mask.dtype).toBe('bool');
-      expectEqual(await mask.data(), Array.from(h, (v) => (v > 0 ? 1 : 0)), `gt n=${n}`);
+      expectEqual(
+        await mask.data(),
+        Array.from(h, (v) => (v > 0 ? 1 : 0)),
+        `gt n=${n}`,
+      );
       const w = xpu.where(mask, x, y);
-      expectEqual(await w.data(), Array.from(h, (v, i) => (v > 0 ? v : other[i])), `where n=${n}`);
+      expectEqual(
+        await w.data(),
+        Array.from(h, (v, i) => (v > 0 ? v : other[i])),
+        `where n=${n}`,
+      );
       // The mask at an offset that is not a multiple of 4 bytes (bool: one byte per element).
       if (n > 3) {
         const m3 = mask.narrow(0, 3, n - 3);
         const w3 = xpu.where(m3, x.narrow(0, 1, n - 3), y.narrow(0, 0, n - 3));
-        expectEqual(await w3.data(), Array.from({ length: n - 3 }, (_, i) => (h[i + 3] > 0 ? h[i + 1] : other[i])), `where offset n=${n}`);
+        expectEqual(
+          await w3.data(),
+          Array.from({ length: n - 3 }, (_, i) => (h[i + 3] > 0 ? h[i + 1] : other[i])),
+          `where offset n=${n}`,
+        );
       }
     }
   });
@@ -69,7 +101,11 @@ describe.each(testDevices())('vectorised map on %s', (device) => {
         expectEqual(sum16, refRound, `f16 add n=${n} off=${off}`);
         const hi = Int8Array.from({ length: n + off }, (_, i) => ((i * 37) % 255) - 127);
         const i8 = xpu.tensor(hi, { device }).narrow(0, off, n);
-        expectEqual(await i8.add(i8).data(), Array.from(hi.slice(off, off + n), (v) => ((v + v + 128) & 255) - 128), `i8 add n=${n} off=${off}`);
+        expectEqual(
+          await i8.add(i8).data(),
+          Array.from(hi.slice(off, off + n), (v) => ((v + v + 128) & 255) - 128),
+          `i8 add n=${n} off=${off}`,
+        );
         expectEqual(await i8.to('float32').data(), Array.from(hi.slice(off, off + n)), `i8 -> f32 n=${n} off=${off}`);
       }
     }
@@ -77,12 +113,21 @@ describe.each(testDevices())('vectorised map on %s', (device) => {
 
   it('creation kernels without inputs (arange, full) take the vectorised path', async () => {
     for (const n of SIZES) {
-      expectEqual(await xpu.arange(n, undefined, 1, { device }).data(), Array.from({ length: n }, (_, i) => i), `arange ${n}`);
+      expectEqual(
+        await xpu.arange(n, undefined, 1, { device }).data(),
+        Array.from({ length: n }, (_, i) => i),
+        `arange ${n}`,
+      );
       expectEqual(await xpu.full([n], 2.5, { device }).data(), Array(n).fill(2.5), `full ${n}`);
     }
   });
   it('two dims: a per-row and a per-column operand beside a contiguous one (strided views too), with NaN', async () => {
-    for (const [rows, cols] of [[3, 8], [5, 16], [7, 64], [2, 12]]) {
+    for (const [rows, cols] of [
+      [3, 8],
+      [5, 16],
+      [7, 64],
+      [2, 12],
+    ]) {
       const hx = f32(randomData(rows * cols, rows + cols));
       hx[1] = NaN;
       const hr = f32(randomData(2 * rows, rows * 3));
@@ -94,11 +139,36 @@ describe.each(testDevices())('vectorised map on %s', (device) => {
       const at = (i: number) => [Math.floor(i / cols), i % cols];
       const rv = (i: number) => hr[2 * at(i)[0] + 1];
       const cv = (i: number) => hc[1 + at(i)[1]];
-      expectClose(await x.mul(r).data(), Array.from(hx, (v, i) => v * rv(i)), 1e-6, `x * row ${rows}x${cols}`);
-      expectClose(await r.sub(x).data(), Array.from(hx, (v, i) => rv(i) - v), 1e-6, `row - x ${rows}x${cols}`);
-      expectClose(await x.mul(c).data(), Array.from(hx, (v, i) => v * cv(i)), 1e-6, `x * col ${rows}x${cols}`);
-      expectClose(await xpu.lerp(x, c, r).data(), Array.from(hx, (v, i) => v + rv(i) * (cv(i) - v)), 2e-6, `lerp(x, col, row) ${rows}x${cols}`);
-      expectClose(await r.add(c).data(), Array.from(hx, (_, i) => rv(i) + cv(i)), 1e-6, `row + col ${rows}x${cols}`);
+      expectClose(
+        await x.mul(r).data(),
+        Array.from(hx, (v, i) => v * rv(i)),
+        1e-6,
+        `x * row ${rows}x${cols}`,
+      );
+      expectClose(
+        await r.sub(x).data(),
+        Array.from(hx, (v, i) => rv(i) - v),
+        1e-6,
+        `row - x ${rows}x${cols}`,
+      );
+      expectClose(
+        await x.mul(c).data(),
+        Array.from(hx, (v, i) => v * cv(i)),
+        1e-6,
+        `x * col ${rows}x${cols}`,
+      );
+      expectClose(
+        await xpu.lerp(x, c, r).data(),
+        Array.from(hx, (v, i) => v + rv(i) * (cv(i) - v)),
+        2e-6,
+        `lerp(x, col, row) ${rows}x${cols}`,
+      );
+      expectClose(
+        await r.add(c).data(),
+        Array.from(hx, (_, i) => rv(i) + cv(i)),
+        1e-6,
+        `row + col ${rows}x${cols}`,
+      );
     }
   });
 });

@@ -18,10 +18,19 @@ function refMatmul(a: Float64Array, b: Float64Array, batch: number, m: number, k
 }
 
 describe.each(testDevices())('matmul (simple stand-in) on %s', (device) => {
-  it.each([[1, 1, 1], [3, 7, 5], [17, 33, 1], [1, 255, 3], [33, 64, 40]])('%i x %i x %i', async (m, k, n) => {
+  it.each([
+    [1, 1, 1],
+    [3, 7, 5],
+    [17, 33, 1],
+    [1, 255, 3],
+    [33, 64, 40],
+  ])('%i x %i x %i', async (m, k, n) => {
     const a = randomData(m * k, m + k);
     const b = randomData(k * n, k + n);
-    const out = xpu.matmul(xpu.tensor(Float32Array.from(a), { device, shape: [m, k] }), xpu.tensor(Float32Array.from(b), { device, shape: [k, n] }));
+    const out = xpu.matmul(
+      xpu.tensor(Float32Array.from(a), { device, shape: [m, k] }),
+      xpu.tensor(Float32Array.from(b), { device, shape: [k, n] }),
+    );
     expect(out.shape).toEqual([m, n]);
     expectClose(await out.data(), refMatmul(a, b, 1, m, k, n), 1e-5);
   });
@@ -41,7 +50,14 @@ describe.each(testDevices())('matmul (simple stand-in) on %s', (device) => {
 
   it('1-D operands follow torch.matmul', async () => {
     const v = xpu.tensor([1, 2, 3], { device });
-    const mtx = xpu.tensor([[1, 0], [0, 1], [1, 1]], { device });
+    const mtx = xpu.tensor(
+      [
+        [1, 0],
+        [0, 1],
+        [1, 1],
+      ],
+      { device },
+    );
     expect(xpu.matmul(v, v).shape).toEqual([]);
     expect(await xpu.matmul(v, v).item()).toBe(14);
     expect(await xpu.matmul(v, mtx).toArray()).toEqual([4, 5]);
@@ -51,7 +67,10 @@ describe.each(testDevices())('matmul (simple stand-in) on %s', (device) => {
   it('float16 accumulates in float32', async () => {
     const a = randomData(16 * 300, 3);
     const b = randomData(300 * 8, 4);
-    const out = xpu.matmul(xpu.tensor(Float32Array.from(a), { device, shape: [16, 300], dtype: 'float16' }), xpu.tensor(Float32Array.from(b), { device, shape: [300, 8], dtype: 'float16' }));
+    const out = xpu.matmul(
+      xpu.tensor(Float32Array.from(a), { device, shape: [16, 300], dtype: 'float16' }),
+      xpu.tensor(Float32Array.from(b), { device, shape: [300, 8], dtype: 'float16' }),
+    );
     expect(out.dtype).toBe('float16');
     expectClose(await out.data(), refMatmul(a, b, 1, 16, 300, 8), 4 * TOL.float16);
   });

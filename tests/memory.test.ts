@@ -32,14 +32,20 @@ describe('xpu memory: caching allocator, dispose, scope', () => {
   });
 
   it.runIf(hasXpu)('a view keeps storage alive after its base is disposed', async () => {
-    const base = xpu.tensor(Float32Array.from({ length: 12 }, (_, i) => i), { device: 'xpu', shape: [3, 4] });
+    const base = xpu.tensor(
+      Float32Array.from({ length: 12 }, (_, i) => i),
+      { device: 'xpu', shape: [3, 4] },
+    );
     const transposed = base.T;
     const v = transposed.slice(0, 1, 3);
     transposed.dispose();
     const before = stats().allocatedBytes;
     base.dispose();
     expect(stats().allocatedBytes).toBe(before);
-    expect(await v.toArray()).toEqual([[1, 5, 9], [2, 6, 10]]);
+    expect(await v.toArray()).toEqual([
+      [1, 5, 9],
+      [2, 6, 10],
+    ]);
     v.dispose();
     expect(stats().allocatedBytes).toBeLessThan(before);
   });
@@ -76,7 +82,9 @@ describe('xpu memory: caching allocator, dispose, scope', () => {
     await collectGarbage(); // earlier tests' unreferenced tensors go first
     await xpu.accelerator.synchronize();
     const baseline = stats().allocatedBytes;
-    (() => { xpu.ones([4096], { device: 'xpu' }); })();
+    (() => {
+      xpu.ones([4096], { device: 'xpu' });
+    })();
     expect(stats().allocatedBytes).toBeGreaterThan(baseline);
     await collectGarbage();
     expect(stats().allocatedBytes).toBe(baseline);
@@ -111,7 +119,12 @@ describe.each(testDevices())('scope semantics on %s', (device) => {
 
   it('disposes on throw, and rejects async functions', () => {
     let t: xpu.Tensor | undefined;
-    expect(() => xpu.scope(() => { t = xpu.ones([1], { device }); throw new Error('boom'); })).toThrow('boom');
+    expect(() =>
+      xpu.scope(() => {
+        t = xpu.ones([1], { device });
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
     expect(t!.isDisposed).toBe(true);
     expect(() => xpu.scope(async () => xpu.ones([1], { device }))).toThrow(/synchronous/);
   });

@@ -22,6 +22,7 @@ export const runModelTests = smolLM2Path() !== undefined || process.env.CI === '
 /** The model path; throws (a test failure) when it is missing. */
 export function requireModel(): string {
   const p = smolLM2Path();
-  if (!p || !existsSync(p)) throw new Error(`SmolLM2 GGUF not found (${p ?? SMOLLM2_DEFAULT}): run scripts/fetch-model.sh or set XPU_SMOLLM2_GGUF`);
+  if (!p || !existsSync(p))
+    throw new Error(`SmolLM2 GGUF not found (${p ?? SMOLLM2_DEFAULT}): run scripts/fetch-model.sh or set XPU_SMOLLM2_GGUF`);
   return p;
 }

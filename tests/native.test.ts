@@ -40,7 +40,8 @@ describe('native addon', () => {
     expect(b.cpuKernels).toEqual(n.compute?.library ? ['gemm'] : []);
     expect(n.variant).toBe('source');
     // Each engine is a plugin beside the addon (native/collectives/plugins.cc), loaded with it.
-    if (b.mpi.built) expect(b.mpi).toMatchObject({ version: expect.stringMatching(/MPI \d+\.\d+/), plugin: join(dirname(ADDON), 'xpu_mpi.so') });
+    if (b.mpi.built)
+      expect(b.mpi).toMatchObject({ version: expect.stringMatching(/MPI \d+\.\d+/), plugin: join(dirname(ADDON), 'xpu_mpi.so') });
     else expect(b.mpi.version).toBeUndefined();
     // oneCCL (setup puts Intel's in .cache/oneccl): a build that has it names its root.
     if (b.ccl.built) expect(b.ccl).toMatchObject({ root: expect.any(String), plugin: join(dirname(ADDON), 'xpu_ccl.so') });
@@ -50,21 +51,36 @@ describe('native addon', () => {
     // The CPU GEMM's library: oneDNN when the build found it (native/configure.mjs dnnl), else none.
     const c = n.compute!;
     if (c.library !== null) {
-      expect(c).toMatchObject({ library: 'oneDNN', version: expect.stringMatching(/^\d+\.\d+\.\d+$/), isa: expect.any(String), threads: expect.any(Number) });
+      expect(c).toMatchObject({
+        library: 'oneDNN',
+        version: expect.stringMatching(/^\d+\.\d+\.\d+$/),
+        isa: expect.any(String),
+        threads: expect.any(Number),
+      });
       expect(c.threads).toBeGreaterThanOrEqual(1);
     }
   });
 
-  it.runIf(built && hasPkgConfig('ompi-c') && !/^(0|off|false|no)$/i.test(process.env.XPU_MPI ?? ''))('is built with MPI when OpenMPI is installed', () => {
-    expect(xpu.nativeInfo().build?.mpi).toMatchObject({ built: true, version: expect.stringMatching(/^Open MPI/) });
-  });
+  it.runIf(built && hasPkgConfig('ompi-c') && !/^(0|off|false|no)$/i.test(process.env.XPU_MPI ?? ''))(
+    'is built with MPI when OpenMPI is installed',
+    () => {
+      expect(xpu.nativeInfo().build?.mpi).toMatchObject({ built: true, version: expect.stringMatching(/^Open MPI/) });
+    },
+  );
 
   it('is skipped under XPU_NATIVE=off, without throwing', async () => {
     vi.stubEnv('XPU_NATIVE', 'off');
     vi.resetModules();
     try {
       const { nativeInfo } = await import('../src/backends/cpu/native.js');
-      expect(nativeInfo()).toEqual({ loaded: false, path: null, variant: null, error: 'disabled by XPU_NATIVE=off', build: null, compute: null });
+      expect(nativeInfo()).toEqual({
+        loaded: false,
+        path: null,
+        variant: null,
+        error: 'disabled by XPU_NATIVE=off',
+        build: null,
+        compute: null,
+      });
     } finally {
       vi.unstubAllEnvs();
     }

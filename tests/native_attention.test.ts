@@ -14,7 +14,8 @@ import { disposeAll, makeQkv, refAttention, type Dims } from './attention_helper
 const hasNative = (): boolean => !!(nativeCompute() as unknown as { attention?: unknown } | null)?.attention;
 // CI builds the addon (scripts/setup.sh) and requires it (XPU_REQUIRE_MPI=1): there a missing kernel fails
 // instead of skipping.
-if (process.env.XPU_REQUIRE_MPI === '1' && !hasNative()) throw new Error('the native attention kernel is required in CI (rebuild the addon: npm run build:native)');
+if (process.env.XPU_REQUIRE_MPI === '1' && !hasNative())
+  throw new Error('the native attention kernel is required in CI (rebuild the addon: npm run build:native)');
 afterEach(() => vi.unstubAllEnvs());
 
 const dims = (B: number, Hq: number, Hkv: number, L: number, S: number, E: number, Ev = E): Dims => ({ B, Hq, Hkv, L, S, E, Ev });
@@ -51,7 +52,8 @@ for (const path of ['native', 'ts'] as const) {
       if (path === 'native') expect(lastNativeAttentionFallback).toBeNull();
       const got = await out.data();
       expectClose(got, refAttention(d, t.qv, t.kv, t.vv, { mask: (_b, _h, i, j) => keep(i, j) }), 2e-5, 'bool');
-      for (let b = 0; b < d.B; b++) for (let h = 0; h < d.Hq; h++) for (let e = 0; e < d.Ev; e++) expect(got[((b * d.Hq + h) * d.L + 3) * d.Ev + e]).toBe(0);
+      for (let b = 0; b < d.B; b++)
+        for (let h = 0; h < d.Hq; h++) for (let e = 0; e < d.Ev; e++) expect(got[((b * d.Hq + h) * d.L + 3) * d.Ev + e]).toBe(0);
       out.dispose();
       const add = (b: number, j: number): number => (j % 4 === 1 ? -Infinity : Math.sin(b + j));
       const av: number[] = [];
@@ -61,7 +63,12 @@ for (const path of ['native', 'ts'] as const) {
         const back = Float64Array.from(await addMask.data());
         out = xpu.scaledDotProductAttention(t.q, t.k, t.v, { attnMask: addMask });
         if (path === 'native') expect(lastNativeAttentionFallback).toBeNull();
-        expectClose(await out.data(), refAttention(d, t.qv, t.kv, t.vv, { mask: (b, _h, _i, j) => back[b * d.S + j] }), 2e-5, `additive ${dtype}`);
+        expectClose(
+          await out.data(),
+          refAttention(d, t.qv, t.kv, t.vv, { mask: (b, _h, _i, j) => back[b * d.S + j] }),
+          2e-5,
+          `additive ${dtype}`,
+        );
         disposeAll(out, addMask);
       }
       disposeAll(boolMask, t.q, t.k, t.v);

@@ -67,7 +67,16 @@ describe.each(PATHS)('cpu GEMM, %s path', (path) => {
 
   // Up to 2^21 multiply-adds the native GEMM runs on the JS thread (single-threaded, dnnl_sgemm)
   // when the queue is idle; 257 x 300 x 190 and 300^3 go to the compute thread.
-  it.each([[1, 1, 1], [3, 7, 5], [17, 33, 1], [1, 255, 3], [64, 64, 64], [100, 37, 129], [257, 300, 190], [300, 300, 300]])('%i x %i x %i, dense', async (m, k, n) => {
+  it.each([
+    [1, 1, 1],
+    [3, 7, 5],
+    [17, 33, 1],
+    [1, 255, 3],
+    [64, 64, 64],
+    [100, 37, 129],
+    [257, 300, 190],
+    [300, 300, 300],
+  ])('%i x %i x %i, dense', async (m, k, n) => {
     await checkMatmul(rand([m, k], m + k), rand([k, n], k + n), TOL.float32, `${m}x${k}x${n}`);
   });
 
@@ -83,12 +92,24 @@ describe.each(PATHS)('cpu GEMM, %s path', (path) => {
     const aT = rand([k, m], 3).T; // column-major A
     const bT = rand([n, k], 4).T; // column-major B (a Linear weight)
     const aWide = rand([m, k + 11], 5).narrow(1, 6, k); // leading dim > k, offset
-    const bWide = rand([k + 3, n + 7], 6).narrow(0, 2, k).narrow(1, 3, n);
+    const bWide = rand([k + 3, n + 7], 6)
+      .narrow(0, 2, k)
+      .narrow(1, 3, n);
     const aStep = rand([m, 2 * k], 7).slice(1, 0, 2 * k, 2); // stride 2 along k: no BLAS layout
-    const bStep = rand([2 * k, 2 * n], 8).slice(0, 0, 2 * k, 2).slice(1, 1, 2 * n, 2);
+    const bStep = rand([2 * k, 2 * n], 8)
+      .slice(0, 0, 2 * k, 2)
+      .slice(1, 1, 2 * n, 2);
     const a = rand([m, k], 9);
     const b = rand([k, n], 10);
-    for (const [x, y, what] of [[aT, b, 'A^T'], [a, bT, 'B^T'], [aT, bT, 'both ^T'], [aWide, bWide, 'sliced'], [aStep, b, 'A step 2'], [a, bStep, 'B step 2'], [aStep, bT, 'A step, B^T']] as [T, T, string][]) {
+    for (const [x, y, what] of [
+      [aT, b, 'A^T'],
+      [a, bT, 'B^T'],
+      [aT, bT, 'both ^T'],
+      [aWide, bWide, 'sliced'],
+      [aStep, b, 'A step 2'],
+      [a, bStep, 'B step 2'],
+      [aStep, bT, 'A step, B^T'],
+    ] as [T, T, string][]) {
       await checkMatmul(x, y, TOL.float32, what);
     }
   });
@@ -100,7 +121,12 @@ describe.each(PATHS)('cpu GEMM, %s path', (path) => {
     await checkMatmul(rand([2, 1, m, k], 15), rand([1, 3, k, n], 16), TOL.float32, '[2,1] x [1,3] batch broadcast');
     await checkMatmul(rand([m, k], 17), rand([5, k, n], 18), TOL.float32, 'A broadcast over the batch');
     await checkMatmul(rand([3, k, m], 19).transpose(1, 2), rand([3, n, k], 20).transpose(1, 2), TOL.float32, 'batched, both transposed');
-    await checkMatmul(rand([m, 3, k], 21).transpose(0, 1), rand([k, n], 22), TOL.float32, 'batch dim strided inside the rows (not foldable)');
+    await checkMatmul(
+      rand([m, 3, k], 21).transpose(0, 1),
+      rand([k, n], 22),
+      TOL.float32,
+      'batch dim strided inside the rows (not foldable)',
+    );
     // A few rows per batch entry (the small-M path, entry by entry).
     await checkMatmul(rand([2, 3, 2, k], 23), rand([3, n, k], 24).transpose(1, 2), TOL.float32, '[2,3,2,k] @ [3,k,n]^T');
     await checkMatmul(rand([3, 1, k], 25), rand([3, k, n], 26), TOL.float32, 'batched vectors');
@@ -155,7 +181,12 @@ describe.each(PATHS)('cpu GEMM, %s path', (path) => {
   // (the masked vector tail, K below one vector), a column-major A (packed for the GEMV), a sliced
   // weight (row stride > K), a batch over the weight, alpha from addmm.
   it.each([1, 2, 4, 5])('f32 Linear weight, %i rows: GEMV shapes, layouts, alpha', async (rows) => {
-    for (const [k, n] of [[67, 53], [5, 9], [16, 33], [129, 2]]) {
+    for (const [k, n] of [
+      [67, 53],
+      [5, 9],
+      [16, 33],
+      [129, 2],
+    ]) {
       const w = rand([n, k], 100 + rows + k);
       const we = await w.T.contiguous().data();
       const x = rand([rows, k], 110 + rows + n);
@@ -168,20 +199,35 @@ describe.each(PATHS)('cpu GEMM, %s path', (path) => {
       }
       expectClose(await out.data(), refGemm(xe, we, 1, rows, k, n), TOL.float32, `f32 linear ${rows}x${k}x${n}`);
       const xT = rand([k, rows], 120 + rows).T;
-      expectClose(await xpu.linear(xT, w).data(), refGemm(await xT.contiguous().data(), we, 1, rows, k, n), TOL.float32, `column-major x ${rows}x${k}x${n}`);
+      expectClose(
+        await xpu.linear(xT, w).data(),
+        refGemm(await xT.contiguous().data(), we, 1, rows, k, n),
+        TOL.float32,
+        `column-major x ${rows}x${k}x${n}`,
+      );
     }
     const [k, n] = [70, 41];
     const wb = rand([2, n, k + 5], 130 + rows).narrow(2, 3, k);
     const xb = rand([2, rows, k], 140 + rows);
     const wbe = await wb.transpose(1, 2).contiguous().data();
-    expectClose(await xpu.matmul(xb, wb.transpose(1, 2)).data(), refGemm(await xb.data(), wbe, 2, rows, k, n), TOL.float32, `batched sliced f32 weight ${rows} rows`);
+    expectClose(
+      await xpu.matmul(xb, wb.transpose(1, 2)).data(),
+      refGemm(await xb.data(), wbe, 2, rows, k, n),
+      TOL.float32,
+      `batched sliced f32 weight ${rows} rows`,
+    );
     const input = rand([rows, n], 150 + rows);
     const a = rand([rows, k], 160 + rows);
     const w = rand([n, k], 170 + rows);
     const mm = refGemm(await a.data(), await w.T.contiguous().data(), 1, rows, k, n);
     const ie = await input.data();
     const out = xpu.addmm(input, a, w.T, { alpha: -1.5, beta: 0.5 });
-    expectClose(await out.data(), mm.map((v, i) => -1.5 * v + 0.5 * ie[i]), TOL.float32, `addmm alpha beta ${rows} rows`);
+    expectClose(
+      await out.data(),
+      mm.map((v, i) => -1.5 * v + 0.5 * ie[i]),
+      TOL.float32,
+      `addmm alpha beta ${rows} rows`,
+    );
   });
 
   it('fused epilogue: bias, activation, residual; addmm alpha and beta', async () => {
@@ -231,9 +277,18 @@ describe.each(PATHS)('cpu GEMM, %s path', (path) => {
     const a2 = rand([s, k], 30);
     const b2 = rand([k, n], 31);
     const mm2 = refGemm(await a2.data(), await b2.data(), 1, s, k, n);
-    for (const [alpha, beta] of [[1, 1], [0.5, -2], [-3, 0.25]]) {
+    for (const [alpha, beta] of [
+      [1, 1],
+      [0.5, -2],
+      [-3, 0.25],
+    ]) {
       const out = xpu.addmm(input, a2, b2, { alpha, beta });
-      expectClose(await out.data(), mm2.map((v, i) => alpha * v + beta * ie[i % n]), TOL.float32, `addmm ${alpha} ${beta}`);
+      expectClose(
+        await out.data(),
+        mm2.map((v, i) => alpha * v + beta * ie[i % n]),
+        TOL.float32,
+        `addmm ${alpha} ${beta}`,
+      );
     }
   });
 });
@@ -400,7 +455,9 @@ describe.runIf(hasNative)('native GEMM on the compute thread', () => {
     expect(() => c.gemm!({ ...base, a: op(f, [4, 1], -1), b: op(f, [4, 1]) })).toThrow(RangeError);
     expect(() => c.gemm!({ ...base, out: new Float32Array(15), a: op(f, [4, 1]), b: op(f, [4, 1]) })).toThrow(RangeError);
     expect(() => c.gemm!({ ...base, a: op(f, [4]), b: op(f, [4, 1]) })).toThrow(RangeError);
-    expect(() => c.gemm!({ ...base, a: { data: new Uint16Array(16), f16: false, offset: 0, strides: [4, 1] } as never, b: op(f, [4, 1]) })).toThrow(TypeError);
+    expect(() =>
+      c.gemm!({ ...base, a: { data: new Uint16Array(16), f16: false, offset: 0, strides: [4, 1] } as never, b: op(f, [4, 1]) }),
+    ).toThrow(TypeError);
     expect(() => c.gemm!({ ...base, activation: 'tanh', a: op(f, [4, 1]), b: op(f, [4, 1]) })).toThrow(RangeError);
   });
 });

@@ -14,13 +14,19 @@ import { expectClose, randomData, xpu } from './helpers.js';
 const hasNative = (): boolean => !!(nativeCompute() as unknown as { qmatmul?: unknown } | null)?.qmatmul;
 // CI builds the addon (scripts/setup.sh) and requires it (XPU_REQUIRE_MPI=1): there a missing kernel fails
 // instead of skipping.
-if (process.env.XPU_REQUIRE_MPI === '1' && !hasNative()) throw new Error('the native quantized linear kernel is required in CI (rebuild the addon: npm run build:native)');
+if (process.env.XPU_REQUIRE_MPI === '1' && !hasNative())
+  throw new Error('the native quantized linear kernel is required in CI (rebuild the addon: npm run build:native)');
 
 afterEach(() => vi.unstubAllEnvs());
 
 type Scheme = 'int8_weight_only' | 'int4_weight_only' | 'int8_dynamic';
 
-async function run(path: 'ts' | 'native', x: xpu.Tensor, qw: xpu.quant.QuantizedTensor, bias?: xpu.Tensor): Promise<Float32Array | Uint16Array | ArrayLike<number>> {
+async function run(
+  path: 'ts' | 'native',
+  x: xpu.Tensor,
+  qw: xpu.quant.QuantizedTensor,
+  bias?: xpu.Tensor,
+): Promise<Float32Array | Uint16Array | ArrayLike<number>> {
   vi.stubEnv('XPU_CPU_QGEMM', path);
   const y = xpu.linear(x, qw, { bias });
   const data = await y.data();
@@ -38,11 +44,12 @@ async function ref64(x: xpu.Tensor, qw: xpu.quant.QuantizedTensor, bias?: xpu.Te
   const m = xv.length / k;
   const bv = bias ? Float64Array.from(await bias.data()) : undefined;
   const out = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
-    let s = 0;
-    for (let p = 0; p < k; p++) s += xv[i * k + p] * wv[j * k + p];
-    out[i * n + j] = s + (bv ? bv[j] : 0);
-  }
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s += xv[i * k + p] * wv[j * k + p];
+      out[i * n + j] = s + (bv ? bv[j] : 0);
+    }
   return out;
 }
 
@@ -78,7 +85,7 @@ describe.skipIf(!hasNative())('native quantized linear (cpu)', () => {
     const [m, n, k] = [4, 48, 128];
     const w = xpu.tensor(randomData(n * k, 1), { device: 'cpu', shape: [n, k] });
     for (const scheme of ['int8_weight_only', 'int4_weight_only'] as const) {
-      const qw = xpu.quant.quantize(w, { scheme, groupSize: scheme === "int4_weight_only" ? 32 : undefined });
+      const qw = xpu.quant.quantize(w, { scheme, groupSize: scheme === 'int4_weight_only' ? 32 : undefined });
       const xh = xpu.tensor(randomData(m * k, 2), { device: 'cpu', shape: [m, k], dtype: 'float16' });
       expectClose(await run('native', xh, qw), await run('ts', xh, qw), 2e-3, `${scheme} f16`);
       const xt = xpu.tensor(randomData(m * k, 4), { device: 'cpu', shape: [k, m] }).transpose(0, 1);
@@ -100,6 +107,8 @@ describe.skipIf(!hasNative())('native quantized linear (cpu)', () => {
     expect(c.submitted()).toBe(before + 1);
     const got = await y.data();
     expectClose(got, await run('ts', x, qw), 1e-5, 'queued');
-    w.dispose(); x.dispose(); y.dispose();
+    w.dispose();
+    x.dispose();
+    y.dispose();
   });
 });

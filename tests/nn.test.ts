@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { caught, expectClose, randomData, testDevices, TOL, xpu } from './helpers.js';
 
 /** float64 reference of x @ w^T + b for row-major x [m, k], w [n, k]. */
-function linearRef(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number> | undefined, m: number, k: number, n: number): number[] {
+function linearRef(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  b: ArrayLike<number> | undefined,
+  m: number,
+  k: number,
+  n: number,
+): number[] {
   const out: number[] = [];
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {
@@ -35,8 +42,24 @@ class Net extends xpu.nn.Module {
 describe('nn.Module', () => {
   it('names nested parameters and modules with dotted paths', () => {
     const net = new Net('cpu');
-    expect([...net.namedModules()].map(([n]) => n)).toEqual(['', 'layers', 'layers.0', 'layers.0.proj', 'layers.0.norm', 'layers.1', 'layers.1.proj', 'layers.1.norm']);
-    expect([...net.namedParameters()].map(([n]) => n)).toEqual(['layers.0.proj.weight', 'layers.0.proj.bias', 'layers.0.norm.weight', 'layers.1.proj.weight', 'layers.1.proj.bias', 'layers.1.norm.weight']);
+    expect([...net.namedModules()].map(([n]) => n)).toEqual([
+      '',
+      'layers',
+      'layers.0',
+      'layers.0.proj',
+      'layers.0.norm',
+      'layers.1',
+      'layers.1.proj',
+      'layers.1.norm',
+    ]);
+    expect([...net.namedParameters()].map(([n]) => n)).toEqual([
+      'layers.0.proj.weight',
+      'layers.0.proj.bias',
+      'layers.0.norm.weight',
+      'layers.1.proj.weight',
+      'layers.1.proj.bias',
+      'layers.1.norm.weight',
+    ]);
     expect(net.layers.items[1].proj.weight).toBe(net.getParameter('layers.1.proj.weight'));
     net.dispose();
   });
@@ -49,7 +72,9 @@ describe('nn.Module', () => {
     lin.weight = w;
     expect(lin.getParameter('weight')).toBe(w);
     old.dispose();
-    caught(() => { (lin as unknown as { weight: unknown }).weight = 3; }, xpu.XpuValueError);
+    caught(() => {
+      (lin as unknown as { weight: unknown }).weight = 3;
+    }, xpu.XpuValueError);
     caught(() => new xpu.nn.Linear(0, 2), xpu.XpuValueError);
     lin.dispose();
     expect(w.isDisposed).toBe(true);
@@ -57,7 +82,15 @@ describe('nn.Module', () => {
 
   it('accepts a structural quantized weight', () => {
     const lin = new xpu.nn.Linear(4, 2);
-    const fake = { shape: [2, 4], device: lin.bias!.device, scheme: 'int8_weight_only', disposed: false, dispose() { this.disposed = true; } };
+    const fake = {
+      shape: [2, 4],
+      device: lin.bias!.device,
+      scheme: 'int8_weight_only',
+      disposed: false,
+      dispose() {
+        this.disposed = true;
+      },
+    };
     (lin.weight as InstanceType<typeof xpu.Tensor>).dispose();
     lin.weight = fake;
     expect(xpu.nn.isQuantizedLike(lin.weight)).toBe(true);
@@ -77,7 +110,9 @@ describe('nn.Module', () => {
         const b = lin.bias ? await lin.bias.data() : undefined;
         expect(Math.max(...Array.from(w).map(Math.abs))).toBeLessThanOrEqual(1 / Math.sqrt(17));
         expectClose(await y.data(), linearRef(xs, w, b, 3, 17, 5), TOL.float32, 'linear');
-        x.dispose(); y.dispose(); lin.dispose();
+        x.dispose();
+        y.dispose();
+        lin.dispose();
       }
     });
   }
@@ -107,7 +142,8 @@ describe('copyInto (in-place writes for the KV cache)', () => {
       const slot = xpu.narrow(dst, 1, 2, 2);
       expect(xpu.copyInto(slot, src)).toBe(slot);
       const expected = before.slice();
-      for (let b = 0; b < 2; b++) for (let p = 0; p < 2; p++) for (let j = 0; j < 12; j++) expected[b * 60 + (2 + p) * 12 + j] = srcHost[b * 24 + p * 12 + j];
+      for (let b = 0; b < 2; b++)
+        for (let p = 0; p < 2; p++) for (let j = 0; j < 12; j++) expected[b * 60 + (2 + p) * 12 + j] = srcHost[b * 24 + p * 12 + j];
       expect(Array.from(await dst.data())).toEqual(expected);
       const back = await xpu.contiguous(xpu.permute(other, [0, 2, 1, 3])).data();
       expect(Array.from(back)).toEqual(expected);
@@ -127,7 +163,10 @@ describe('copyInto (in-place writes for the KV cache)', () => {
     caught(() => xpu.copyInto(dst, xpu.zeros([4, 4], { dtype: 'int32' })), xpu.XpuDTypeError);
     caught(() => xpu.copyInto(xpu.expand(xpu.zeros([1, 4]), [4, 4]), xpu.ones([4, 4])), xpu.XpuValueError);
     // int8 runs of 3 bytes cannot be moved as whole words.
-    caught(() => xpu.copyInto(xpu.narrow(xpu.zeros([4, 4], { dtype: 'int8' }), 1, 0, 3), xpu.zeros([4, 3], { dtype: 'int8' })), xpu.XpuValueError);
+    caught(
+      () => xpu.copyInto(xpu.narrow(xpu.zeros([4, 4], { dtype: 'int8' }), 1, 0, 3), xpu.zeros([4, 3], { dtype: 'int8' })),
+      xpu.XpuValueError,
+    );
   });
 });
 
@@ -142,26 +181,31 @@ describe('attentionFallback', () => {
       const k = xpu.tensor(Float32Array.from(kd), { shape: [b, hkv, s, e], device });
       const v = xpu.tensor(Float32Array.from(vd), { shape: [b, hkv, s, e], device });
       // keep(i, j): bool mask (key j visible to query i when j <= i + 2, a cache offset of 2).
-      const maskHost = Array.from({ length: l * s }, (_, x) => (x % s) <= Math.floor(x / s) + 2);
-      const mask = xpu.tensor(maskHost.map((m) => (m ? 1 : 0)), { shape: [l, s], dtype: 'bool', device });
+      const maskHost = Array.from({ length: l * s }, (_, x) => x % s <= Math.floor(x / s) + 2);
+      const mask = xpu.tensor(
+        maskHost.map((m) => (m ? 1 : 0)),
+        { shape: [l, s], dtype: 'bool', device },
+      );
       for (const [opts, keep] of [
         [{ isCausal: true }, (i: number, j: number) => j <= i],
         [{ attnMask: mask }, (i: number, j: number) => maskHost[i * s + j]],
       ] as const) {
         const ref: number[] = [];
-        for (let bb = 0; bb < b; bb++) for (let h = 0; h < hq; h++) for (let i = 0; i < l; i++) {
-          const kh = Math.floor(h / (hq / hkv));
-          const sc: number[] = [];
-          for (let j = 0; j < s; j++) {
-            let d = 0;
-            for (let x = 0; x < e; x++) d += qd[((bb * hq + h) * l + i) * e + x] * kd[((bb * hkv + kh) * s + j) * e + x];
-            sc.push(keep(i, j) ? d / Math.sqrt(e) : -Infinity);
-          }
-          const m = Math.max(...sc);
-          const w = sc.map((z) => Math.exp(z - m));
-          const z = w.reduce((u, y) => u + y, 0);
-          for (let x = 0; x < e; x++) ref.push(w.reduce((acc, wj, j) => acc + (wj / z) * vd[((bb * hkv + kh) * s + j) * e + x], 0));
-        }
+        for (let bb = 0; bb < b; bb++)
+          for (let h = 0; h < hq; h++)
+            for (let i = 0; i < l; i++) {
+              const kh = Math.floor(h / (hq / hkv));
+              const sc: number[] = [];
+              for (let j = 0; j < s; j++) {
+                let d = 0;
+                for (let x = 0; x < e; x++) d += qd[((bb * hq + h) * l + i) * e + x] * kd[((bb * hkv + kh) * s + j) * e + x];
+                sc.push(keep(i, j) ? d / Math.sqrt(e) : -Infinity);
+              }
+              const m = Math.max(...sc);
+              const w = sc.map((z) => Math.exp(z - m));
+              const z = w.reduce((u, y) => u + y, 0);
+              for (let x = 0; x < e; x++) ref.push(w.reduce((acc, wj, j) => acc + (wj / z) * vd[((bb * hkv + kh) * s + j) * e + x], 0));
+            }
         const out = xpu.nn.attentionFallback(q, k, v, opts);
         expectClose(await out.data(), ref, 1e-5, JSON.stringify(Object.keys(opts)));
         out.dispose();

@@ -14,7 +14,12 @@ const f32 = (a: ArrayLike<number>): number[] => Array.from(Float32Array.from(a))
 
 describe.each(testDevices())('nn training on %s', (device) => {
   it('parameters(), requiresGrad defaults, train() / eval(), Sequential and Dropout', async () => {
-    const model = new nn.Sequential(new nn.Linear(4, 3, { device }), new nn.ReLU(), new nn.Dropout(0.5), new nn.Linear(3, 2, { device, bias: false }));
+    const model = new nn.Sequential(
+      new nn.Linear(4, 3, { device }),
+      new nn.ReLU(),
+      new nn.Dropout(0.5),
+      new nn.Linear(3, 2, { device, bias: false }),
+    );
     expect([...model.namedParameters()].map(([n]) => n)).toEqual(['0.weight', '0.bias', '3.weight']);
     expect([...model.parameters()].length).toBe(3);
     const moved = await new nn.Sequential(new nn.Linear(4, 3)).to(device);
@@ -33,7 +38,12 @@ describe.each(testDevices())('nn training on %s', (device) => {
     // eval: Dropout is the identity, so the output is the plain MLP's.
     const ref = [0, 1].flatMap((r) => {
       const xs = Array.from({ length: 4 }, (_, k) => Math.fround(randomData(8, 1)[r * 4 + k]));
-      const h = [0, 1, 2].map((j) => Math.max(0, xs.reduce((a, v, k) => a + v * w0[j * 4 + k], b0[j])));
+      const h = [0, 1, 2].map((j) =>
+        Math.max(
+          0,
+          xs.reduce((a, v, k) => a + v * w0[j * 4 + k], b0[j]),
+        ),
+      );
       return [0, 1].map((o) => h.reduce((a, v, j) => a + v * w1[o * 3 + j], 0));
     });
     expectClose(await read(model.forward(x)), ref, 1e-5, 'eval forward');
@@ -52,8 +62,14 @@ describe.each(testDevices())('nn training on %s', (device) => {
     expect([...ln.parameters()].length).toBe(2);
     expectClose(await read(ln.forward(x)), await read(xpu.layerNorm(x, [4])), 1e-6, 'LayerNorm');
     const pairs: [{ forward(x: Tensor): Tensor }, (x: Tensor) => Tensor][] = [
-      [new nn.ReLU(), xpu.relu], [new nn.GELU(), (t) => xpu.gelu(t)], [new nn.GELU('tanh'), (t) => xpu.gelu(t, { approximate: 'tanh' })], [new nn.SiLU(), xpu.silu],
-      [new nn.Tanh(), xpu.tanh], [new nn.Sigmoid(), xpu.sigmoid], [new nn.Softmax(1), (t) => xpu.softmax(t, 1)], [new nn.LogSoftmax(1), (t) => xpu.logSoftmax(t, 1)],
+      [new nn.ReLU(), xpu.relu],
+      [new nn.GELU(), (t) => xpu.gelu(t)],
+      [new nn.GELU('tanh'), (t) => xpu.gelu(t, { approximate: 'tanh' })],
+      [new nn.SiLU(), xpu.silu],
+      [new nn.Tanh(), xpu.tanh],
+      [new nn.Sigmoid(), xpu.sigmoid],
+      [new nn.Softmax(1), (t) => xpu.softmax(t, 1)],
+      [new nn.LogSoftmax(1), (t) => xpu.logSoftmax(t, 1)],
     ];
     for (const [m, f] of pairs) expect(await read(m.forward(x))).toEqual(await read(f(x)));
   });
@@ -67,7 +83,11 @@ describe.each(testDevices())('nn training on %s', (device) => {
     expect(b.getParameter('0.weight')).toBe(weightB);
     expect(await read(weightB as Tensor)).toEqual(await read(a.getParameter('0.weight') as Tensor));
     expect(() => b.loadStateDict(new Map([['0.weight', xpu.zeros([2, 3], { device })]]))).toThrow(xpu.XpuValueError);
-    expect(b.loadStateDict(new Map([['0.weight', xpu.zeros([2, 3], { device })]]), { strict: false }).missingKeys).toEqual(['0.bias', '1.weight', '1.bias']);
+    expect(b.loadStateDict(new Map([['0.weight', xpu.zeros([2, 3], { device })]]), { strict: false }).missingKeys).toEqual([
+      '0.bias',
+      '1.weight',
+      '1.bias',
+    ]);
     expect(() => b.loadStateDict(new Map([['0.weight', xpu.zeros([3, 2], { device })]]), { strict: false })).toThrow(xpu.XpuShapeError);
     const dir = mkdtempSync(join(tmpdir(), 'xpu-ckpt-'));
     try {
@@ -103,12 +123,30 @@ describe.each(testDevices())('nn training on %s', (device) => {
     const s = 2; // alpha / rank
     // y = x W^T + b + s (x A^T) B^T; d sum(y): dB[o, r] = s sum_n (x A^T)[n, r]; dA[r, k] = s sum_n sum_o B[o, r] x[n, k]; dx = W^T 1 + s A^T B^T 1.
     const xa = [0, 1].map((n) => [0, 1].map((r) => xs.slice(n * 6, n * 6 + 6).reduce((acc, v, k) => acc + v * A[r * 6 + k], 0)));
-    const yRef = [0, 1].flatMap((n) => [0, 1, 2, 3, 4].map((o) => xs.slice(n * 6, n * 6 + 6).reduce((acc, v, k) => acc + v * W[o * 6 + k], bias[o]) + s * (xa[n][0] * bVals[o * 2] + xa[n][1] * bVals[o * 2 + 1])));
+    const yRef = [0, 1].flatMap((n) =>
+      [0, 1, 2, 3, 4].map(
+        (o) =>
+          xs.slice(n * 6, n * 6 + 6).reduce((acc, v, k) => acc + v * W[o * 6 + k], bias[o]) +
+          s * (xa[n][0] * bVals[o * 2] + xa[n][1] * bVals[o * 2 + 1]),
+      ),
+    );
     expectClose(await read(out), yRef, 1e-5, 'lora forward');
     const colB = [0, 1].map((r) => [0, 1, 2, 3, 4].reduce((acc, o) => acc + bVals[o * 2 + r], 0));
-    expectClose(await read(ad.lora_B.grad as unknown as Tensor), [0, 1, 2, 3, 4].flatMap(() => [0, 1].map((r) => s * (xa[0][r] + xa[1][r]))), 1e-5, 'dB');
-    expectClose(await read(ad.lora_A.grad as unknown as Tensor), [0, 1].flatMap((r) => [0, 1, 2, 3, 4, 5].map((k) => s * colB[r] * (xs[k] + xs[6 + k]))), 1e-5, 'dA');
-    const dx = [0, 1, 2, 3, 4, 5].map((k) => [0, 1, 2, 3, 4].reduce((acc, o) => acc + W[o * 6 + k], 0) + s * (colB[0] * A[k] + colB[1] * A[6 + k]));
+    expectClose(
+      await read(ad.lora_B.grad as unknown as Tensor),
+      [0, 1, 2, 3, 4].flatMap(() => [0, 1].map((r) => s * (xa[0][r] + xa[1][r]))),
+      1e-5,
+      'dB',
+    );
+    expectClose(
+      await read(ad.lora_A.grad as unknown as Tensor),
+      [0, 1].flatMap((r) => [0, 1, 2, 3, 4, 5].map((k) => s * colB[r] * (xs[k] + xs[6 + k]))),
+      1e-5,
+      'dA',
+    );
+    const dx = [0, 1, 2, 3, 4, 5].map(
+      (k) => [0, 1, 2, 3, 4].reduce((acc, o) => acc + W[o * 6 + k], 0) + s * (colB[0] * A[k] + colB[1] * A[6 + k]),
+    );
     expectClose(await read(x.grad as unknown as Tensor), [...dx, ...dx], 1e-5, 'dx');
     expect((ad.weight as Tensor).grad).toBe(null);
     // merge: the plain layer now computes the same output.

@@ -28,7 +28,14 @@ const logSoftmaxRef = (r: number[]): number[] => {
 };
 
 /** LayerNorm (center = true) or RMSNorm over rows of length n, with optional weight/bias. */
-function normRef(data: ArrayLike<number>, n: number, eps: number, center: boolean, weight?: ArrayLike<number>, bias?: ArrayLike<number>): number[] {
+function normRef(
+  data: ArrayLike<number>,
+  n: number,
+  eps: number,
+  center: boolean,
+  weight?: ArrayLike<number>,
+  bias?: ArrayLike<number>,
+): number[] {
   const out: number[] = [];
   for (let r = 0; r < data.length / n; r++) {
     const row = Array.from({ length: n }, (_, j) => data[r * n + j]);
@@ -42,7 +49,13 @@ function normRef(data: ArrayLike<number>, n: number, eps: number, center: boolea
 describe.each(testDevices())('normalisations on %s', (device) => {
   it('softmax and logSoftmax over the last dim, odd and long rows (> 64, > 4096)', async () => {
     for (const shape of [[1], [3], [17], [4, 1000], [2, 5000], [3, 1]]) {
-      const host = Float32Array.from(randomData(shape.reduce((a, b) => a * b, 1), shape.length * 100 + shape[shape.length - 1], 3));
+      const host = Float32Array.from(
+        randomData(
+          shape.reduce((a, b) => a * b, 1),
+          shape.length * 100 + shape[shape.length - 1],
+          3,
+        ),
+      );
       const x = xpu.tensor(host, { device, shape });
       poison(device, host.length);
       const p = x.softmax(-1);
@@ -50,7 +63,12 @@ describe.each(testDevices())('normalisations on %s', (device) => {
       expect(p.dtype).toBe('float32');
       expectClose(await p.data(), alongDim(host, shape, -1, softmaxRef), TOL.float32, `softmax ${shape}`);
       poison(device, host.length);
-      expectClose(await xpu.logSoftmax(x, shape.length - 1).data(), alongDim(host, shape, -1, logSoftmaxRef), TOL.float32, `logSoftmax ${shape}`);
+      expectClose(
+        await xpu.logSoftmax(x, shape.length - 1).data(),
+        alongDim(host, shape, -1, logSoftmaxRef),
+        TOL.float32,
+        `logSoftmax ${shape}`,
+      );
     }
   });
 
@@ -88,7 +106,14 @@ describe.each(testDevices())('normalisations on %s', (device) => {
   });
 
   it('-Infinity entries get probability 0; a row of only -Infinity gives NaN (PyTorch)', async () => {
-    const x = xpu.tensor([[0, -Infinity, 1, -Infinity], [-Infinity, -Infinity, -Infinity, -Infinity], [2, 2, 2, 2]], { device });
+    const x = xpu.tensor(
+      [
+        [0, -Infinity, 1, -Infinity],
+        [-Infinity, -Infinity, -Infinity, -Infinity],
+        [2, 2, 2, 2],
+      ],
+      { device },
+    );
     const p = await x.softmax(1).data();
     expectClose(Array.from(p).slice(0, 4), softmaxRef([0, -Infinity, 1, -Infinity]), TOL.float32, 'partly -inf');
     expect(Array.from(p).slice(4, 8).every(Number.isNaN)).toBe(true);
@@ -103,7 +128,13 @@ describe.each(testDevices())('normalisations on %s', (device) => {
   });
 
   it('a NaN in a row makes the whole row NaN, other rows untouched', async () => {
-    const x = xpu.tensor([[1, NaN, 3], [0.5, -1, 2]], { device });
+    const x = xpu.tensor(
+      [
+        [1, NaN, 3],
+        [0.5, -1, 2],
+      ],
+      { device },
+    );
     for (const out of [x.softmax(1), x.logSoftmax(1), x.layerNorm([3]), x.rmsNorm([3])]) {
       const d = Array.from(await out.data());
       expect(d.slice(0, 3).every(Number.isNaN)).toBe(true);
@@ -167,7 +198,12 @@ describe.each(testDevices())('normalisations on %s', (device) => {
       const w = Float32Array.from(randomData(n, 61));
       poison(device, host.length);
       expectClose(await x.rmsNorm(ns, { eps: 1e-6 }).data(), normRef(host, n, 1e-6, false), TOL.float32, `rmsNorm ${ns}`);
-      expectClose(await x.rmsNorm(ns, { weight: xpu.tensor(w, { device, shape: ns }), eps: 1e-6 }).data(), normRef(host, n, 1e-6, false, w), TOL.float32, `rmsNorm ${ns} weight`);
+      expectClose(
+        await x.rmsNorm(ns, { weight: xpu.tensor(w, { device, shape: ns }), eps: 1e-6 }).data(),
+        normRef(host, n, 1e-6, false, w),
+        TOL.float32,
+        `rmsNorm ${ns} weight`,
+      );
     }
     // Tiny values, where the mean square (~1e-8) is below eps: only the right default passes.
     const tiny = Float32Array.from(randomData(3 * 16, 62, 1e-4));
@@ -183,8 +219,18 @@ describe.each(testDevices())('normalisations on %s', (device) => {
     const wOff = xpu.tensor(wBase, { device }).slice(0, 8); // contiguous, offset 8
     const wHalf = xpu.tensor(wBase.subarray(0, 8), { device, dtype: 'float16' });
     const half = await wHalf.data();
-    expectClose(await x.layerNorm([8], { weight: wT }).data(), normRef(host, 8, 1e-5, true, viewHost(wBase, [8], [2], 1)), TOL.float32, 'strided weight');
-    expectClose(await x.layerNorm([8], { bias: wOff }).data(), normRef(host, 8, 1e-5, true, undefined, wBase.subarray(8)), TOL.float32, 'offset bias');
+    expectClose(
+      await x.layerNorm([8], { weight: wT }).data(),
+      normRef(host, 8, 1e-5, true, viewHost(wBase, [8], [2], 1)),
+      TOL.float32,
+      'strided weight',
+    );
+    expectClose(
+      await x.layerNorm([8], { bias: wOff }).data(),
+      normRef(host, 8, 1e-5, true, undefined, wBase.subarray(8)),
+      TOL.float32,
+      'offset bias',
+    );
     expectClose(await x.rmsNorm([8], { weight: wHalf }).data(), normRef(host, 8, 2 ** -23, false, half), TOL.float32, 'float16 weight');
   });
 
@@ -208,7 +254,11 @@ describe.each(testDevices())('normalisations on %s', (device) => {
     expect(() => x.logSoftmax(-3)).toThrow(xpu.XpuIndexError);
     const shapeErr = (f: () => unknown, arg: string) => {
       expect(f).toThrow(xpu.XpuShapeError);
-      try { f(); } catch (e) { expect((e as xpu.XpuError).arg).toBe(arg); }
+      try {
+        f();
+      } catch (e) {
+        expect((e as xpu.XpuError).arg).toBe(arg);
+      }
     };
     shapeErr(() => x.layerNorm([3]), 'normalizedShape');
     shapeErr(() => x.rmsNorm([2, 3, 4]), 'normalizedShape');

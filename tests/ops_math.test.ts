@@ -47,22 +47,90 @@ interface UnaryCase {
 }
 
 const UNARY: Record<string, UnaryCase> = {
-  floor: { op: (t) => t.floor(), ref: Math.floor, maxUlp: 0, inputs: [...SPECIAL, ...uniform(N, -1e3, 1e3, 1), ...logUniform(N, 1e-3, 3e38, 2)] },
+  floor: {
+    op: (t) => t.floor(),
+    ref: Math.floor,
+    maxUlp: 0,
+    inputs: [...SPECIAL, ...uniform(N, -1e3, 1e3, 1), ...logUniform(N, 1e-3, 3e38, 2)],
+  },
   ceil: { op: (t) => t.ceil(), ref: Math.ceil, maxUlp: 0, inputs: [...SPECIAL, ...uniform(N, -1e3, 1e3, 3)] },
   trunc: { op: (t) => t.trunc(), ref: Math.trunc, maxUlp: 0, inputs: [...SPECIAL, ...uniform(N, -1e3, 1e3, 4)] },
-  round: { op: (t) => t.round(), ref: rne, maxUlp: 0, inputs: [...SPECIAL, 0.49999997, 8388609, -8388609, 4.5, 5.5, ...uniform(N, -100, 100, 5).map((x) => Math.round(x * 2) / 2), ...uniform(N, -1e3, 1e3, 6)] },
+  round: {
+    op: (t) => t.round(),
+    ref: rne,
+    maxUlp: 0,
+    inputs: [
+      ...SPECIAL,
+      0.49999997,
+      8388609,
+      -8388609,
+      4.5,
+      5.5,
+      ...uniform(N, -100, 100, 5).map((x) => Math.round(x * 2) / 2),
+      ...uniform(N, -1e3, 1e3, 6),
+    ],
+  },
   sign: { op: (t) => t.sign(), ref: (x) => (x > 0 ? 1 : x < 0 ? -1 : 0), maxUlp: 0, inputs: [...SPECIAL, ...uniform(200, -5, 5, 7)] },
   erf: { op: (t) => t.erf(), ref: erf64, maxUlp: 2, inputs: [...SPECIAL, ...uniform(N, -6, 6, 8), ...logUniform(N, 1e-30, 1, 9)] },
-  log1p: { op: (t) => t.log1p(), ref: Math.log1p, maxUlp: 2, inputs: [...SPECIAL, -0.9999999, -0.75, 0.999, 1.001, ...uniform(N, -1, 3, 10), ...logUniform(N, 1e-30, 0.5, 11), ...logUniform(N, 1, 3e38, 12).map(Math.abs)] },
-  expm1: { op: (t) => t.expm1(), ref: Math.expm1, maxUlp: 2, inputs: [...SPECIAL, 88.7, 89, -17.3, -104, ...uniform(N, -3, 3, 13), ...logUniform(N, 1e-30, 1, 14), ...uniform(N, -110, 89, 15)] },
+  log1p: {
+    op: (t) => t.log1p(),
+    ref: Math.log1p,
+    maxUlp: 2,
+    inputs: [
+      ...SPECIAL,
+      -0.9999999,
+      -0.75,
+      0.999,
+      1.001,
+      ...uniform(N, -1, 3, 10),
+      ...logUniform(N, 1e-30, 0.5, 11),
+      ...logUniform(N, 1, 3e38, 12).map(Math.abs),
+    ],
+  },
+  expm1: {
+    op: (t) => t.expm1(),
+    ref: Math.expm1,
+    maxUlp: 2,
+    inputs: [...SPECIAL, 88.7, 89, -17.3, -104, ...uniform(N, -3, 3, 13), ...logUniform(N, 1e-30, 1, 14), ...uniform(N, -110, 89, 15)],
+  },
   reciprocal: { op: (t) => t.reciprocal(), ref: (x) => 1 / x, maxUlp: 1, inputs: [...SPECIAL, ...logUniform(N, 1e-37, 1e37, 16)] },
   square: { op: (t) => t.square(), ref: (x) => x * x, maxUlp: 0.5, inputs: [...SPECIAL, ...logUniform(N, 1e-18, 1e18, 17)] },
-  hardswish: { op: (t) => xpu.hardswish(t), ref: (x) => (x * Math.min(Math.max(x + 3, 0), 6)) / 6, maxUlp: 2, inputs: [...SPECIAL, -3, 3, ...uniform(N, -5, 5, 18)] },
-  mish: { op: (t) => xpu.mish(t), ref: (x) => x * Math.tanh(Math.log1p(Math.exp(x))), maxUlp: 4, inputs: [...SPECIAL, -100, -88, -20.5, 19.9, 21, ...uniform(N, -30, 30, 19), ...uniform(N, -3, 3, 20)] },
-  leakyRelu: { op: (t) => xpu.leakyRelu(t, 0.2), ref: (x) => (x > 0 ? x : x * 0.2), maxUlp: 1, inputs: [...SPECIAL, ...uniform(N, -5, 5, 21)] },
-  elu: { op: (t) => xpu.elu(t, 1.5), ref: (x) => (x > 0 || Number.isNaN(x) ? x : x === 0 ? 0 : 1.5 * Math.expm1(x)), maxUlp: 2, inputs: [...SPECIAL, ...uniform(N, -20, 5, 22), ...logUniform(N, 1e-30, 1, 23)] },
-  softplus: { op: (t) => xpu.softplus(t), ref: (x) => softplus64(x), maxUlp: 3, inputs: [...SPECIAL, 20, 20.001, 19.999, -100, ...uniform(N, -30, 30, 24)] },
-  'softplus(beta 2, threshold 5)': { op: (t) => xpu.softplus(t, 2, 5), ref: (x) => softplus64(x, 2, 5), maxUlp: 3, inputs: [...SPECIAL, 2.5, 2.4999, ...uniform(N, -10, 10, 25)] },
+  hardswish: {
+    op: (t) => xpu.hardswish(t),
+    ref: (x) => (x * Math.min(Math.max(x + 3, 0), 6)) / 6,
+    maxUlp: 2,
+    inputs: [...SPECIAL, -3, 3, ...uniform(N, -5, 5, 18)],
+  },
+  mish: {
+    op: (t) => xpu.mish(t),
+    ref: (x) => x * Math.tanh(Math.log1p(Math.exp(x))),
+    maxUlp: 4,
+    inputs: [...SPECIAL, -100, -88, -20.5, 19.9, 21, ...uniform(N, -30, 30, 19), ...uniform(N, -3, 3, 20)],
+  },
+  leakyRelu: {
+    op: (t) => xpu.leakyRelu(t, 0.2),
+    ref: (x) => (x > 0 ? x : x * 0.2),
+    maxUlp: 1,
+    inputs: [...SPECIAL, ...uniform(N, -5, 5, 21)],
+  },
+  elu: {
+    op: (t) => xpu.elu(t, 1.5),
+    ref: (x) => (x > 0 || Number.isNaN(x) ? x : x === 0 ? 0 : 1.5 * Math.expm1(x)),
+    maxUlp: 2,
+    inputs: [...SPECIAL, ...uniform(N, -20, 5, 22), ...logUniform(N, 1e-30, 1, 23)],
+  },
+  softplus: {
+    op: (t) => xpu.softplus(t),
+    ref: (x) => softplus64(x),
+    maxUlp: 3,
+    inputs: [...SPECIAL, 20, 20.001, 19.999, -100, ...uniform(N, -30, 30, 24)],
+  },
+  'softplus(beta 2, threshold 5)': {
+    op: (t) => xpu.softplus(t, 2, 5),
+    ref: (x) => softplus64(x, 2, 5),
+    maxUlp: 3,
+    inputs: [...SPECIAL, 2.5, 2.4999, ...uniform(N, -10, 10, 25)],
+  },
 };
 
 describe.each(testDevices())('math ops on %s', (device) => {
@@ -100,17 +168,29 @@ describe.each(testDevices())('math ops on %s', (device) => {
     expectSame(await xpu.elu(t([-0, NaN, -Infinity])).data(), [0, NaN, -1], 'elu');
     expectSame(await xpu.leakyRelu(t([-0, NaN, -2])).data(), [-0, NaN, Math.fround(-0.02)], 'leakyRelu');
     // F.softplus([nan, inf, -inf, 20., 20.0001]) = [nan, inf, 0., 20., 20.0001] (the linear tail past the threshold)
-    expectSame(await xpu.softplus(t([NaN, Infinity, -Infinity, 30, 20.0001])).data(), [NaN, Infinity, 0, 30, Math.fround(20.0001)], 'softplus');
+    expectSame(
+      await xpu.softplus(t([NaN, Infinity, -Infinity, 30, 20.0001])).data(),
+      [NaN, Infinity, 0, 30, Math.fround(20.0001)],
+      'softplus',
+    );
     expectSame(await t([1, 0]).reciprocal().data(), [1, Infinity], 'reciprocal');
   });
 
   it('round with decimals in float32 steps, as torch', async () => {
     // torch.round([1.2345, 2.5e-3, 1234.5, -0.15], decimals=2) = [1.23, 0., 1234.5, -0.15]
-    expectSame(await xpu.round(t([1.2345, 2.5e-3, 1234.5, -0.15]), { decimals: 2 }).data(), [1.23, 0, 1234.5, -0.15].map(Math.fround), 'decimals 2');
+    expectSame(
+      await xpu.round(t([1.2345, 2.5e-3, 1234.5, -0.15]), { decimals: 2 }).data(),
+      [1.23, 0, 1234.5, -0.15].map(Math.fround),
+      'decimals 2',
+    );
     // torch.round([1234.5, 1250., 1350., -0.15], decimals=-2) = [1200., 1200., 1400., -0.]
     expectSame(await xpu.round(t([1234.5, 1250, 1350, -0.15]), { decimals: -2 }).data(), [1200, 1200, 1400, -0], 'decimals -2');
     // torch: [1e20, inf, nan, -0.3] decimals=3 -> [1e20, inf, nan, -0.3]; 3e38 decimals=3 -> inf.
-    expectSame(await xpu.round(t([1e20, Infinity, NaN, -0.3, 3e38]), { decimals: 3 }).data(), [1e20, Infinity, NaN, -0.3, Infinity].map(Math.fround), 'decimals 3');
+    expectSame(
+      await xpu.round(t([1e20, Infinity, NaN, -0.3, 3e38]), { decimals: 3 }).data(),
+      [1e20, Infinity, NaN, -0.3, Infinity].map(Math.fround),
+      'decimals 3',
+    );
     const xs = uniform(N, -100, 100, 40);
     const ref = xs.map((x) => Math.fround(rne(Math.fround(x * 1000)) / 1000));
     expectSame(await xpu.round(t(xs), { decimals: 3 }).data(), ref, 'random, decimals 3');
@@ -123,7 +203,7 @@ describe.each(testDevices())('math ops on %s', (device) => {
     const i = t([-3, 0, 4, -7], 'int32');
     // (Every integer case runs on cpu; on xpu a sample, to keep the GPU pipelines this file compiles few.)
     const cpu = device === 'cpu';
-    for (const op of cpu ? ['floor', 'ceil', 'round', 'trunc'] as const : ['floor'] as const) {
+    for (const op of cpu ? (['floor', 'ceil', 'round', 'trunc'] as const) : (['floor'] as const)) {
       const r = i[op]();
       expect(r.dtype).toBe('int32');
       expect(Array.from(await r.data())).toEqual([-3, 0, 4, -7]);
@@ -151,7 +231,14 @@ describe.each(testDevices())('math ops on %s', (device) => {
     const hx = Array.from(await h.data());
     expect(h.log1p().dtype).toBe('float16');
     expectSame(await h.log1p().data(), await xpu.tensor(hx.map(Math.log1p)).to('float16').data(), 'log1p float16');
-    expectSame(await xpu.leakyRelu(h, 0.01).data(), await xpu.tensor(hx.map((x) => (x > 0 ? x : x * 0.01))).to('float16').data(), 'leakyRelu float16');
+    expectSame(
+      await xpu.leakyRelu(h, 0.01).data(),
+      await xpu
+        .tensor(hx.map((x) => (x > 0 ? x : x * 0.01)))
+        .to('float16')
+        .data(),
+      'leakyRelu float16',
+    );
   });
 
   it('isnan, isinf, isfinite and logicalNot give bool for every dtype', async () => {
@@ -161,9 +248,14 @@ describe.each(testDevices())('math ops on %s', (device) => {
     expect(Array.from(await x.isfinite().data())).toEqual([0, 0, 0, 1, 1, 1]);
     // torch.logical_not([1., nan, 0., -0.]) = [False, False, True, True]
     expect(Array.from(await x.logicalNot().data())).toEqual([0, 0, 0, 1, 1, 0]);
-    for (const dtype of device === 'cpu' ? ['int32', 'uint8', 'bool'] as const : ['int32'] as const) {
+    for (const dtype of device === 'cpu' ? (['int32', 'uint8', 'bool'] as const) : (['int32'] as const)) {
       const i = t([0, 1], dtype);
-      for (const [op, ref] of [['isnan', [0, 0]], ['isinf', [0, 0]], ['isfinite', [1, 1]], ['logicalNot', [1, 0]]] as const) {
+      for (const [op, ref] of [
+        ['isnan', [0, 0]],
+        ['isinf', [0, 0]],
+        ['isfinite', [1, 1]],
+        ['logicalNot', [1, 0]],
+      ] as const) {
         const r = i[op]();
         expect([r.dtype, Array.from(await r.data())], `${op} ${dtype}`).toEqual(['bool', ref]);
       }
@@ -180,7 +272,14 @@ describe.each(testDevices())('math ops on %s', (device) => {
     const col = xpu.tensor([[0], [5]], { device, dtype: 'int8' });
     const row = t([0, 1, 1], 'bool');
     const x = col.logicalXor(row);
-    expect([x.dtype, x.shape, await x.toArray()]).toEqual(['bool', [2, 3], [[false, true, true], [true, false, false]]]);
+    expect([x.dtype, x.shape, await x.toArray()]).toEqual([
+      'bool',
+      [2, 3],
+      [
+        [false, true, true],
+        [true, false, false],
+      ],
+    ]);
     caught(() => xpu.logicalAnd(a, 1 as never), xpu.XpuTypeError);
   });
 
@@ -203,26 +302,46 @@ describe.each(testDevices())('math ops on %s', (device) => {
     const ys = [...uniform(N, -7, 7, 43), ...logUniform(N, 1e-10, 1e10, 44)].map((y) => y || 1);
     const X = t(xs);
     const Y = t(ys);
-    expectSame(await X.fmod(Y).data(), xs.map((x, i) => Math.fround(x % ys[i])), 'fmod random');
-    expectSame(await X.remainder(Y).data(), xs.map((x, i) => {
-      const m = x % ys[i];
-      return Math.fround(m !== 0 && m < 0 !== ys[i] < 0 ? m + ys[i] : m);
-    }), 'remainder random');
+    expectSame(
+      await X.fmod(Y).data(),
+      xs.map((x, i) => Math.fround(x % ys[i])),
+      'fmod random',
+    );
+    expectSame(
+      await X.remainder(Y).data(),
+      xs.map((x, i) => {
+        const m = x % ys[i];
+        return Math.fround(m !== 0 && m < 0 !== ys[i] < 0 ? m + ys[i] : m);
+      }),
+      'remainder random',
+    );
     const fl = await X.floorDivide(Y).data();
     const flRef = xs.map((x, i) => Math.floor(x / ys[i]));
     // Exact below 2^22. Above it xpu computes (a - fmod) / b in float32 as torch does, and can be
     // one off, as torch is: torch.floor_divide(41.38174819946289, -5.8361474657431245e-06) gives
     // -7090595 where the quotient is -7090593.31 (cpu computes in float64: -7090594).
     const small = flRef.map((r) => Math.abs(r) < 2 ** 22);
-    expectSame(Array.from(fl).filter((_, i) => small[i]), flRef.filter((_, i) => small[i]).map(Math.fround), 'floorDivide random, small quotients');
+    expectSame(
+      Array.from(fl).filter((_, i) => small[i]),
+      flRef.filter((_, i) => small[i]).map(Math.fround),
+      'floorDivide random, small quotients',
+    );
     expectUlp(fl, flRef, device === 'cpu' ? 1 : 2, 'floorDivide random', [xs, ys]);
     // With a scalar, and broadcast [3, 1] by [4].
-    expectSame(await X.narrow(0, 0, 4).remainder(2.5).data(), xs.slice(0, 4).map((x) => Math.fround(((x % 2.5) + 2.5) % 2.5)), 'remainder scalar');
+    expectSame(
+      await X.narrow(0, 0, 4).remainder(2.5).data(),
+      xs.slice(0, 4).map((x) => Math.fround(((x % 2.5) + 2.5) % 2.5)),
+      'remainder scalar',
+    );
     const col = xpu.tensor([[7], [-7], [0.5]], { device });
-    expect(await col.floorDivide(t([2, -2, 3, 0.5])).toArray()).toEqual([[3, -4, 2, 14], [-4, 3, -3, -14], [0, -1, 0, 1]]);
+    expect(await col.floorDivide(t([2, -2, 3, 0.5])).toArray()).toEqual([
+      [3, -4, 2, 14],
+      [-4, 3, -3, -14],
+      [0, -1, 0, 1],
+    ]);
   });
 
-  it('floorDivide, remainder and fmod on integers: torch\'s rules, and division by zero', async () => {
+  it("floorDivide, remainder and fmod on integers: torch's rules, and division by zero", async () => {
     const a = t([7, -7, 7, -7, 0, -2147483648, 5], 'int32');
     const b = t([2, 2, -2, -2, 3, -1, 7], 'int32');
     // torch: floor_divide [3, -4, -4, 3], remainder [1, 1, -1, -1], fmod [1, -1, 1, -1]; INT_MIN / -1 wraps.
@@ -240,7 +359,8 @@ describe.each(testDevices())('math ops on %s', (device) => {
     for (const op of ['floorDivide', 'remainder', 'fmod'] as const) caught(() => a[op](0), xpu.XpuValueError);
     const zero = t([1, 0, 2, 3, 4, 5, 6], 'int32');
     if (device === 'cpu') {
-      for (const op of ['floorDivide', 'remainder', 'fmod'] as const) expect(caught(() => a[op](zero), xpu.XpuValueError).got).toContain('position 1');
+      for (const op of ['floorDivide', 'remainder', 'fmod'] as const)
+        expect(caught(() => a[op](zero), xpu.XpuValueError).got).toContain('position 1');
     } else {
       // An xpu divisor cannot be read without an await: a zero gives 0 there (documented).
       expect(Array.from(await a.floorDivide(zero).data())).toEqual([7, 0, 3, -3, 0, -429496730, 0]);
@@ -266,14 +386,26 @@ describe.each(testDevices())('math ops on %s', (device) => {
     const lo = xpu.tensor([[2], [6]], { device });
     const hi = t([8]);
     const r = t([1, 5, 9]).clamp(lo, hi);
-    expect([r.shape, await r.toArray()]).toEqual([[2, 3], [[2, 5, 8], [6, 6, 8]]]);
+    expect([r.shape, await r.toArray()]).toEqual([
+      [2, 3],
+      [
+        [2, 5, 8],
+        [6, 6, 8],
+      ],
+    ]);
     // Dtypes: int8 clamped by 2.5 is float32; uint8 bounds beyond the dtype saturate (no wrap).
     const i8 = t([1, 2, 3], 'int8').clamp(2.5);
     expect([i8.dtype, Array.from(await i8.data())]).toEqual(['float32', [2.5, 2.5, 3]]);
     const u8 = t([1, 5, 9], 'uint8').clamp(-1, 300);
     expect([u8.dtype, Array.from(await u8.data())]).toEqual(['uint8', [1, 5, 9]]);
     expect(Array.from(await t([1, 5, 9], 'uint8').clamp(3, 7).data())).toEqual([3, 5, 7]);
-    expect(Array.from(await t([1, 0], 'bool').clamp(t([1], 'bool')).data())).toEqual([1, 1]);
+    expect(
+      Array.from(
+        await t([1, 0], 'bool')
+          .clamp(t([1], 'bool'))
+          .data(),
+      ),
+    ).toEqual([1, 1]);
     caught(() => x.clamp(), xpu.XpuValueError);
     // torch.clamp(bool [True, False], min=0) is an integer tensor [1, 0].
     const bi = t([1, 0], 'bool').clamp(0);
@@ -281,10 +413,14 @@ describe.each(testDevices())('math ops on %s', (device) => {
     // Random data against min(max(x, lo), hi) in float64.
     const xs = uniform(N, -10, 10, 45);
     const los = uniform(N, -5, 0, 46);
-    expectSame(await t(xs).clamp(t(los), 3).data(), xs.map((v, i) => Math.min(Math.max(v, los[i]), 3)), 'random tensor min, number max');
+    expectSame(
+      await t(xs).clamp(t(los), 3).data(),
+      xs.map((v, i) => Math.min(Math.max(v, los[i]), 3)),
+      'random tensor min, number max',
+    );
   });
 
-  it('lerp: torch\'s two-sided formula, number or tensor weights, float dtypes', async () => {
+  it("lerp: torch's two-sided formula, number or tensor weights, float dtypes", async () => {
     const s = t([1, Infinity, -Infinity, 0, 1, 2]);
     const e = t([3, 4, 5, Infinity, 3, 4]);
     // torch.lerp([1., inf, -inf, 0.], [3., 4, 5, inf], 0.75) = [2.5, inf, -inf, nan]
@@ -300,12 +436,15 @@ describe.each(testDevices())('math ops on %s', (device) => {
     const worst = Math.max(...ref.map((r, i) => Math.abs(out[i] - r) / (Math.max(Math.abs(a[i]), Math.abs(b[i])) * 2 ** -23)));
     expect(worst, 'lerp error in ulp of the operands').toBeLessThanOrEqual(device === 'cpu' ? 1 : 4);
     const m = xpu.lerp(t([1, 2]), xpu.tensor([[3], [4]], { device }), t([0.5, 0.75]));
-    expect(await m.toArray()).toEqual([[2, 2.75], [2.5, 3.5]]);
+    expect(await m.toArray()).toEqual([
+      [2, 2.75],
+      [2.5, 3.5],
+    ]);
     caught(() => xpu.lerp(t([1]), t([1], 'float16'), 0.5), xpu.XpuDTypeError);
     caught(() => xpu.lerp(t([1], 'int32'), t([1], 'int32'), 0.5), xpu.XpuDTypeError);
   });
 
-  it('maskedFill: bool mask broadcast, the value cast to x\'s dtype, 0-d tensor values', async () => {
+  it("maskedFill: bool mask broadcast, the value cast to x's dtype, 0-d tensor values", async () => {
     const m = t([1, 0, 1], 'bool');
     expectSame(await t([1, 2, 3]).maskedFill(m, 0.5).data(), [0.5, 2, 0.5], 'float');
     // torch: int tensor masked_fill 0.5 -> 0, tensor(7.5) -> 7; uint8 with -1 -> 255.
@@ -314,21 +453,42 @@ describe.each(testDevices())('math ops on %s', (device) => {
     expect(Array.from(await t([1, 2, 3], 'uint8').maskedFill(m, -1).data())).toEqual([255, 2, 255]);
     expectSame(await t([1, 2, 3]).maskedFill(m, NaN).data(), [NaN, 2, NaN], 'NaN fill');
     const b = t([1, 2, 3]).maskedFill(xpu.tensor([[true], [false]], { device }), -Infinity);
-    expect(await b.toArray()).toEqual([[-Infinity, -Infinity, -Infinity], [1, 2, 3]]);
+    expect(await b.toArray()).toEqual([
+      [-Infinity, -Infinity, -Infinity],
+      [1, 2, 3],
+    ]);
     caught(() => t([1, 2, 3]).maskedFill(t([1, 0, 1], 'int32'), 9), xpu.XpuDTypeError);
     caught(() => t([1, 2, 3]).maskedFill(m, t([9])), xpu.XpuShapeError);
   });
 
-  it('isclose and allclose: torch\'s formula, infinities, NaN, integers exactly', async () => {
+  it("isclose and allclose: torch's formula, infinities, NaN, integers exactly", async () => {
     // torch.isclose([1., inf, -inf, nan, 1e-9, inf], [1.00001, inf, inf, nan, 0., 1e38]) = [F, T, F, F, T, F]
     const a = t([1, Infinity, -Infinity, NaN, 1e-9, Infinity]);
     const b = t([1.00001, Infinity, Infinity, NaN, 0, 1e38]);
     expect(Array.from(await a.isclose(b).data())).toEqual([0, 1, 0, 0, 1, 0]);
     expect(Array.from(await a.isclose(b, { equalNan: true }).data())).toEqual([0, 1, 0, 1, 1, 0]);
-    expect(Array.from(await t([1.5]).isclose(t([1]), { atol: 0.5, rtol: 0 }).data())).toEqual([1]);
+    expect(
+      Array.from(
+        await t([1.5])
+          .isclose(t([1]), { atol: 0.5, rtol: 0 })
+          .data(),
+      ),
+    ).toEqual([1]);
     // Integers: |a - b| exactly, no wrap (torch.isclose(uint8 5, uint8 10, atol=4, rtol=0.1) is True).
-    expect(Array.from(await t([5, 10, 0], 'uint8').isclose(t([10, 5, 255], 'uint8'), { atol: 4, rtol: 0.1 }).data())).toEqual([1, 0, 0]);
-    expect(Array.from(await t([-2147483648, 7], 'int32').isclose(t([2147483647, 7], 'int32'), { atol: 1 }).data())).toEqual([0, 1]);
+    expect(
+      Array.from(
+        await t([5, 10, 0], 'uint8')
+          .isclose(t([10, 5, 255], 'uint8'), { atol: 4, rtol: 0.1 })
+          .data(),
+      ),
+    ).toEqual([1, 0, 0]);
+    expect(
+      Array.from(
+        await t([-2147483648, 7], 'int32')
+          .isclose(t([2147483647, 7], 'int32'), { atol: 1 })
+          .data(),
+      ),
+    ).toEqual([0, 1]);
     expect(await xpu.allclose(t([1, 2]), xpu.tensor([[1, 2.000001]], { device }))).toBe(true);
     expect(await xpu.allclose(t([1, 2]), t([1, 2.1]))).toBe(false);
     expect(await xpu.allclose(t([NaN]), t([NaN]), { equalNan: true })).toBe(true);
@@ -337,7 +497,13 @@ describe.each(testDevices())('math ops on %s', (device) => {
   });
 
   it('any / all: nonzero (NaN included), dims, keepdim, empty reductions, uint8 stays uint8', async () => {
-    const x = xpu.tensor([[0, 1, NaN], [0, 0, 0]], { device });
+    const x = xpu.tensor(
+      [
+        [0, 1, NaN],
+        [0, 0, 0],
+      ],
+      { device },
+    );
     expect(await xpu.any(x).item()).toBe(true);
     expect(await xpu.all(x).item()).toBe(false);
     expect(await x.any(1).toArray()).toEqual([true, false]);
@@ -361,10 +527,11 @@ describe.each(testDevices())('math ops on %s', (device) => {
   it('logsumexp: stable, infinities as torch, integer inputs, dims', async () => {
     const x = xpu.tensor(randomData(60, 50, 30), { device, shape: [3, 4, 5] });
     const xs = Array.from(await x.data());
-    const ref = (rows: number[][]) => rows.map((r) => {
-      const m = Math.max(...r);
-      return m + Math.log(r.reduce((a, v) => a + Math.exp(v - m), 0));
-    });
+    const ref = (rows: number[][]) =>
+      rows.map((r) => {
+        const m = Math.max(...r);
+        return m + Math.log(r.reduce((a, v) => a + Math.exp(v - m), 0));
+      });
     // Over dims [0, 2] (keepdim), rows gathered from the [3, 4, 5] layout.
     const rows = Array.from({ length: 4 }, (_, j) => {
       const r: number[] = [];
@@ -375,7 +542,22 @@ describe.each(testDevices())('math ops on %s', (device) => {
     expect(out.shape).toEqual([1, 4, 1]);
     expectUlp(await out.data(), ref(rows), 4, 'logsumexp', [ref(rows)]);
     // torch: [-inf, -inf] -> -inf, [inf, 1] -> inf, [inf, -inf] -> inf, [nan, 1] -> nan, empty -> -inf.
-    expectSame(await xpu.tensor([[-Infinity, -Infinity], [Infinity, 1], [Infinity, -Infinity], [NaN, 1]], { device }).logsumexp(1).data(), [-Infinity, Infinity, Infinity, NaN], 'special rows');
+    expectSame(
+      await xpu
+        .tensor(
+          [
+            [-Infinity, -Infinity],
+            [Infinity, 1],
+            [Infinity, -Infinity],
+            [NaN, 1],
+          ],
+          { device },
+        )
+        .logsumexp(1)
+        .data(),
+      [-Infinity, Infinity, Infinity, NaN],
+      'special rows',
+    );
     expectSame(await xpu.zeros([0, 3], { device }).logsumexp(0).data(), [-Infinity, -Infinity, -Infinity], 'empty');
     // torch.logsumexp(tensor([1, 2]), 0) = 2.3133 (float32). (Casts around the same maps: cpu only,
     // to keep xpu's pipelines few.)
@@ -397,17 +579,19 @@ describe.each(testDevices())('math ops on %s', (device) => {
       for (const op of ['cumsum', 'cumprod'] as const) {
         const out = await x[op](dim).data();
         const ref: number[] = [];
-        for (let i = 0; i < 7; i++) for (let j = 0; j < 50; j++) for (let k = 0; k < 3; k++) {
-          const c = [i, j, k];
-          const d = dim < 0 ? dim + 3 : dim;
-          let acc = op === 'cumsum' ? 0 : 1;
-          for (let q = 0; q <= c[d]; q++) {
-            const cc = c.slice();
-            cc[d] = q;
-            acc = op === 'cumsum' ? acc + at(cc[0], cc[1], cc[2]) : acc * at(cc[0], cc[1], cc[2]);
-          }
-          ref.push(acc);
-        }
+        for (let i = 0; i < 7; i++)
+          for (let j = 0; j < 50; j++)
+            for (let k = 0; k < 3; k++) {
+              const c = [i, j, k];
+              const d = dim < 0 ? dim + 3 : dim;
+              let acc = op === 'cumsum' ? 0 : 1;
+              for (let q = 0; q <= c[d]; q++) {
+                const cc = c.slice();
+                cc[d] = q;
+                acc = op === 'cumsum' ? acc + at(cc[0], cc[1], cc[2]) : acc * at(cc[0], cc[1], cc[2]);
+              }
+              ref.push(acc);
+            }
         // Relative to the running magnitudes (a float32 scan rounds at every step).
         const scale = op === 'cumsum' ? 50 * 2 : 1;
         const worst = Math.max(...ref.map((r, i) => Math.abs(out[i] - r) / (Math.abs(r) * 2 ** -23 + scale * 2 ** -23)));
@@ -418,7 +602,12 @@ describe.each(testDevices())('math ops on %s', (device) => {
     const long = Array.from(randomData(10000, 53, 1)).map(Math.fround);
     const cs = await xpu.tensor(long, { device }).cumsum(0).data();
     let acc = 0;
-    const worst = Math.max(...long.map((q, i) => { acc += q; return Math.abs(cs[i] - acc); }));
+    const worst = Math.max(
+      ...long.map((q, i) => {
+        acc += q;
+        return Math.abs(cs[i] - acc);
+      }),
+    );
     expect(worst).toBeLessThan(device === 'cpu' ? 1e-5 : 2e-4);
   });
 
@@ -459,15 +648,22 @@ describe.each(testDevices())('math ops on %s', (device) => {
     for (let i = 0; i < total; i++) {
       const v = new Map<string, number>();
       let r = i;
-      for (const l of labels) { v.set(l, r % sizes.get(l)!); r = Math.floor(r / sizes.get(l)!); }
+      for (const l of labels) {
+        v.set(l, r % sizes.get(l)!);
+        r = Math.floor(r / sizes.get(l)!);
+      }
       let prod = 1;
       terms.forEach((t, k) => {
         let e = 0;
-        t.split('').forEach((l, d) => { e = e * shapes[k][d] + (shapes[k][d] === 1 ? 0 : v.get(l)!); });
+        t.split('').forEach((l, d) => {
+          e = e * shapes[k][d] + (shapes[k][d] === 1 ? 0 : v.get(l)!);
+        });
         prod *= data[k][e];
       });
       let o = 0;
-      out.split('').forEach((l, d) => { o = o * oshape[d] + v.get(l)!; });
+      out.split('').forEach((l, d) => {
+        o = o * oshape[d] + v.get(l)!;
+      });
       res[o] += prod;
     }
     return { shape: oshape, data: res };
@@ -476,10 +672,42 @@ describe.each(testDevices())('math ops on %s', (device) => {
   it('einsum: contractions, batches, diagonals, implicit outputs, broadcasting, integer dtypes', async () => {
     // [equation, reference terms (digits for '...' dims), reference output, shapes]
     const cases: [string, string[], string, number[][]][] = [
-      ['ij,jk->ik', ['ij', 'jk'], 'ik', [[3, 4], [4, 5]]],
-      ['ij,jk', ['ij', 'jk'], 'ik', [[3, 4], [4, 5]]],
-      ['bij,bjk->bik', ['bij', 'bjk'], 'bik', [[2, 3, 4], [2, 4, 5]]],
-      ['bij,jk->bik', ['bij', 'jk'], 'bik', [[1, 3, 4], [4, 5]]],
+      [
+        'ij,jk->ik',
+        ['ij', 'jk'],
+        'ik',
+        [
+          [3, 4],
+          [4, 5],
+        ],
+      ],
+      [
+        'ij,jk',
+        ['ij', 'jk'],
+        'ik',
+        [
+          [3, 4],
+          [4, 5],
+        ],
+      ],
+      [
+        'bij,bjk->bik',
+        ['bij', 'bjk'],
+        'bik',
+        [
+          [2, 3, 4],
+          [2, 4, 5],
+        ],
+      ],
+      [
+        'bij,jk->bik',
+        ['bij', 'jk'],
+        'bik',
+        [
+          [1, 3, 4],
+          [4, 5],
+        ],
+      ],
       ['ii->i', ['ii'], 'i', [[4, 4]]],
       ['ii', ['ii'], '', [[4, 4]]],
       ['iij->ij', ['iij'], 'ij', [[3, 3, 2]]],
@@ -487,13 +715,54 @@ describe.each(testDevices())('math ops on %s', (device) => {
       ['ji', ['ji'], 'ij', [[3, 4]]],
       ['i,j->ij', ['i', 'j'], 'ij', [[3], [4]]],
       ['i,i->', ['i', 'i'], '', [[5], [5]]],
-      ['...ij,...jk->...ik', ['0ij', 'jk'], '0ik', [[5, 2, 3], [3, 4]]],
-      ['b...,b...->b', ['b01', 'b01'], 'b', [[5, 2, 3], [5, 1, 3]]],
+      [
+        '...ij,...jk->...ik',
+        ['0ij', 'jk'],
+        '0ik',
+        [
+          [5, 2, 3],
+          [3, 4],
+        ],
+      ],
+      [
+        'b...,b...->b',
+        ['b01', 'b01'],
+        'b',
+        [
+          [5, 2, 3],
+          [5, 1, 3],
+        ],
+      ],
       ['i,j,k->ijk', ['i', 'j', 'k'], 'ijk', [[2], [3], [4]]],
-      ['ij,jk,kl->li', ['ij', 'jk', 'kl'], 'li', [[2, 3], [3, 4], [4, 2]]],
-      [' i j , j k -> k i ', ['ij', 'jk'], 'ki', [[2, 3], [3, 4]]],
+      [
+        'ij,jk,kl->li',
+        ['ij', 'jk', 'kl'],
+        'li',
+        [
+          [2, 3],
+          [3, 4],
+          [4, 2],
+        ],
+      ],
+      [
+        ' i j , j k -> k i ',
+        ['ij', 'jk'],
+        'ki',
+        [
+          [2, 3],
+          [3, 4],
+        ],
+      ],
       ['...i->i', ['01i'], 'i', [[2, 3, 4]]],
-      ['ij,ij->ij', ['ij', 'ij'], 'ij', [[2, 1], [2, 3]]],
+      [
+        'ij,ij->ij',
+        ['ij', 'ij'],
+        'ij',
+        [
+          [2, 1],
+          [2, 3],
+        ],
+      ],
     ];
     // einsum composes views, sum, mul and matmul, each tested on xpu in its own file: on xpu the
     // diagonal view and the broadcast product with '...' sums (the GEMM path's matmul runs in
@@ -501,7 +770,15 @@ describe.each(testDevices())('math ops on %s', (device) => {
     const XPU_CASES = new Set(['ii->i', 'b...,b...->b']);
     let seed = 70;
     for (const [eq, terms, out, shapes] of cases.filter(([eq]) => device === 'cpu' || XPU_CASES.has(eq))) {
-      const data = shapes.map((s) => Array.from(randomData(s.reduce((a, b) => a * b, 1), seed++, 1)).map(Math.fround));
+      const data = shapes.map((s) =>
+        Array.from(
+          randomData(
+            s.reduce((a, b) => a * b, 1),
+            seed++,
+            1,
+          ),
+        ).map(Math.fround),
+      );
       const ops = shapes.map((s, i) => xpu.tensor(data[i], { device, shape: s }));
       const ref = einsumRef(terms, out, shapes, data);
       const r = xpu.einsum(eq, ...ops);
@@ -515,11 +792,24 @@ describe.each(testDevices())('math ops on %s', (device) => {
     const ii = xpu.einsum('i,i', [ai, ai]);
     expect([ii.dtype, await ii.item()]).toEqual(['int32', 5]);
     if (device === 'cpu') {
-      expect(await xpu.einsum('i,j->ij', ai, ai).toArray()).toEqual([[0, 0, 0], [0, 1, 2], [0, 2, 4]]);
+      expect(await xpu.einsum('i,j->ij', ai, ai).toArray()).toEqual([
+        [0, 0, 0],
+        [0, 1, 2],
+        [0, 2, 4],
+      ]);
       // An empty contraction gives zeros (torch: einsum('ij,jk->ik', ones(2, 0), ones(0, 3)) = zeros).
-      expect(await xpu.einsum('ij,jk->ik', xpu.ones([2, 0], { device }), xpu.ones([0, 3], { device })).toArray()).toEqual([[0, 0, 0], [0, 0, 0]]);
+      expect(await xpu.einsum('ij,jk->ik', xpu.ones([2, 0], { device }), xpu.ones([0, 3], { device })).toArray()).toEqual([
+        [0, 0, 0],
+        [0, 0, 0],
+      ]);
       const h = xpu.einsum('ij,jk->ik', xpu.ones([2, 3], { device, dtype: 'float16' }), xpu.ones([3, 2], { device, dtype: 'float16' }));
-      expect([h.dtype, await h.toArray()]).toEqual(['float16', [[3, 3], [3, 3]]]);
+      expect([h.dtype, await h.toArray()]).toEqual([
+        'float16',
+        [
+          [3, 3],
+          [3, 3],
+        ],
+      ]);
     }
     const m = xpu.ones([2, 3], { device });
     caught(() => xpu.einsum('ij,jk->ik', m, xpu.ones([4, 4], { device })), xpu.XpuShapeError);
@@ -537,12 +827,19 @@ describe.each(testDevices())('math ops on %s', (device) => {
     const b = xpu.arange(0, 2, 1, { device, dtype: 'float32' });
     // torch.outer(arange(3), arange(2.)) = [[0, 0], [0, 1], [0, 2]] (float)
     const o = a.outer(b);
-    expect([o.dtype, await o.toArray()]).toEqual(['float32', [[0, 0], [0, 1], [0, 2]]]);
+    expect([o.dtype, await o.toArray()]).toEqual([
+      'float32',
+      [
+        [0, 0],
+        [0, 1],
+        [0, 2],
+      ],
+    ]);
     // torch.dot(arange(3), arange(3)) = 5; floats through the GEMV; dot of empties = 0.
     expect(await xpu.dot(a, a).item()).toBe(5);
     const v = Array.from(randomData(300, 54, 1)).map(Math.fround);
     const w = Array.from(randomData(300, 55, 1)).map(Math.fround);
-    const d = await xpu.tensor(v, { device }).dot(xpu.tensor(w, { device })).item() as number;
+    const d = (await xpu.tensor(v, { device }).dot(xpu.tensor(w, { device })).item()) as number;
     expect(Math.abs(d - v.reduce((s, x, i) => s + x * w[i], 0))).toBeLessThan(1e-4);
     expect(await xpu.dot(xpu.zeros([0], { device }), xpu.zeros([0], { device })).item()).toBe(0);
     caught(() => xpu.dot(a, xpu.arange(0, 3, 1, { device, dtype: 'float32' })), xpu.XpuDTypeError);
@@ -554,17 +851,30 @@ describe.each(testDevices())('math ops on %s', (device) => {
     const v = randomData(24, 51, 3);
     const x = xpu.tensor(v, { device, shape: [2, 3, 4] });
     const xs = Array.from(await x.data());
-    const pnorm = (a: number[], p: number) => (p === Infinity ? Math.max(...a.map(Math.abs)) : p === -Infinity ? Math.min(...a.map(Math.abs)) : p === 0 ? a.filter((q) => q !== 0).length : a.reduce((s, q) => s + Math.abs(q) ** p, 0) ** (1 / p));
+    const pnorm = (a: number[], p: number) =>
+      p === Infinity
+        ? Math.max(...a.map(Math.abs))
+        : p === -Infinity
+          ? Math.min(...a.map(Math.abs))
+          : p === 0
+            ? a.filter((q) => q !== 0).length
+            : a.reduce((s, q) => s + Math.abs(q) ** p, 0) ** (1 / p);
     // (Each p composes different maps: all on cpu, a sample on xpu.)
     for (const p of device === 'cpu' ? [2, 1, Infinity, -Infinity, 0, 3, 0.5, -1] : [2, Infinity, 3]) {
-      expectUlp([await x.norm(p).item() as number], [pnorm(xs, p)], 4, `norm p=${p}`, [[p]]);
+      expectUlp([(await x.norm(p).item()) as number], [pnorm(xs, p)], 4, `norm p=${p}`, [[p]]);
     }
-    expectUlp([await x.norm().item() as number], [pnorm(xs, 2)], 4, 'fro', [[0]]);
+    expectUlp([(await x.norm().item()) as number], [pnorm(xs, 2)], 4, 'fro', [[0]]);
     // Over the last dim, keepdim: rows of 4.
     const rows = Array.from({ length: 6 }, (_, r) => xs.slice(r * 4, r * 4 + 4));
     const n1 = x.norm(1, -1, true);
     expect(n1.shape).toEqual([2, 3, 1]);
-    expectUlp(await n1.data(), rows.map((r) => pnorm(r, 1)), 2, 'norm over dim', [rows.map((r) => r[0])]);
+    expectUlp(
+      await n1.data(),
+      rows.map((r) => pnorm(r, 1)),
+      2,
+      'norm over dim',
+      [rows.map((r) => r[0])],
+    );
     expect(x.norm('fro', [0, 2]).shape).toEqual([3]);
     // torch: norm of empty = 0 for any p; [inf, nan] -> nan; 1e30 squared overflows float32 -> inf.
     for (const p of [2, Infinity, -Infinity]) expect(await t([]).norm(p).item()).toBe(0);

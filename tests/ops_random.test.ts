@@ -15,7 +15,7 @@ function expectCount(observed: number, n: number, p: number, what: string, k = 5
 }
 
 describe.each(testDevices())('random ops on %s', (device) => {
-  it('dropout: zeros with probability p, the rest scaled by 1 / (1 - p); torch\'s edge cases', async () => {
+  it("dropout: zeros with probability p, the rest scaled by 1 / (1 - p); torch's edge cases", async () => {
     xpu.manualSeed(1);
     const n = 40000;
     const x = xpu.ones([n], { device });
@@ -35,7 +35,7 @@ describe.each(testDevices())('random ops on %s', (device) => {
     caught(() => xpu.dropout(xpu.ones([2], { device, dtype: 'int32' })), xpu.XpuDTypeError);
   });
 
-  it('randint: [low, high) uniformly, int32 by default, torch\'s short form and dtypes', async () => {
+  it("randint: [low, high) uniformly, int32 by default, torch's short form and dtypes", async () => {
     xpu.manualSeed(2);
     const n = 30000;
     const r = xpu.randint(-3, 7, [n], { device });
@@ -84,8 +84,19 @@ describe.each(testDevices())('random ops on %s', (device) => {
       else expectCount(c, n, wi / 8, `class ${k}`);
     });
     // Rows of a 2-D tensor draw from their own weights (float16 weights accepted).
-    const rows = xpu.tensor([[1, 0, 0], [0, 0, 1]], { device, dtype: 'float16' }).multinomial(4, true);
-    expect(await rows.toArray()).toEqual([[0, 0, 0, 0], [2, 2, 2, 2]]);
+    const rows = xpu
+      .tensor(
+        [
+          [1, 0, 0],
+          [0, 0, 1],
+        ],
+        { device, dtype: 'float16' },
+      )
+      .multinomial(4, true);
+    expect(await rows.toArray()).toEqual([
+      [0, 0, 0, 0],
+      [2, 2, 2, 2],
+    ]);
     expect(xpu.multinomial(xpu.zeros([0, 3], { device }), 2, true).shape).toEqual([0, 2]);
   });
 
@@ -110,7 +121,13 @@ describe.each(testDevices())('random ops on %s', (device) => {
     caught(() => xpu.multinomial(xpu.ones([2, 2, 2], { device }), 1), xpu.XpuShapeError);
     if (device === 'cpu') {
       // torch: invalid multinomial distribution (sum of probabilities <= 0); negative, NaN or inf weights.
-      for (const bad of [[0, 0], [-1, 2], [NaN, 2], [Infinity, 2]]) caught(() => xpu.multinomial(xpu.tensor(bad), 1), xpu.XpuValueError);
+      for (const bad of [
+        [0, 0],
+        [-1, 2],
+        [NaN, 2],
+        [Infinity, 2],
+      ])
+        caught(() => xpu.multinomial(xpu.tensor(bad), 1), xpu.XpuValueError);
     }
   });
 });

@@ -11,7 +11,10 @@ import { caught, testDevices, xpu } from './helpers.js';
 function strides(shape: readonly number[]): number[] {
   const s = new Array<number>(shape.length);
   let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) { s[i] = acc; acc *= shape[i]; }
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
   return s;
 }
 
@@ -24,7 +27,8 @@ function coords(shape: readonly number[]): number[][] {
 
 /** A row-major array of `shape` with element value f(coords). */
 const build = (shape: readonly number[], f: (c: number[]) => number): number[] => coords(shape).map(f);
-const at = (data: readonly number[], shape: readonly number[], c: readonly number[]): number => data[c.reduce((a, v, d) => a + v * strides(shape)[d], 0)];
+const at = (data: readonly number[], shape: readonly number[], c: readonly number[]): number =>
+  data[c.reduce((a, v, d) => a + v * strides(shape)[d], 0)];
 
 const SHAPE = [3, 4, 5];
 const VALUES = build(SHAPE, (c) => c[0] * 100 + c[1] * 10 + c[2]);
@@ -32,7 +36,7 @@ const VALUES = build(SHAPE, (c) => c[0] * 100 + c[1] * 10 + c[2]);
 describe.each(testDevices())('shape ops on %s', (device) => {
   const x = () => xpu.tensor(VALUES, { device, shape: SHAPE });
 
-  it('split and chunk: views with torch\'s sizes', async () => {
+  it("split and chunk: views with torch's sizes", async () => {
     const t = xpu.arange(10, undefined, 1, { device });
     expect(xpu.split(t, 3).map((v) => v.shape[0])).toEqual([3, 3, 3, 1]);
     expect(t.split([3, 7]).map((v) => v.shape[0])).toEqual([3, 7]);
@@ -41,12 +45,30 @@ describe.each(testDevices())('shape ops on %s', (device) => {
     // torch.chunk: 10 into 3 -> [4, 4, 2], into 4 -> [3, 3, 3, 1], 6 into 4 -> [2, 2, 2]; empty into 3 -> three empties.
     expect(t.chunk(3).map((v) => v.shape[0])).toEqual([4, 4, 2]);
     expect(xpu.chunk(t, 4).map((v) => v.shape[0])).toEqual([3, 3, 3, 1]);
-    expect(xpu.arange(6, undefined, 1, { device }).chunk(4).map((v) => v.shape[0])).toEqual([2, 2, 2]);
-    expect(xpu.zeros([0], { device }).chunk(3).map((v) => v.shape)).toEqual([[0], [0], [0]]);
-    expect(xpu.zeros([0], { device }).split(0).map((v) => v.shape)).toEqual([[0]]);
+    expect(
+      xpu
+        .arange(6, undefined, 1, { device })
+        .chunk(4)
+        .map((v) => v.shape[0]),
+    ).toEqual([2, 2, 2]);
+    expect(
+      xpu
+        .zeros([0], { device })
+        .chunk(3)
+        .map((v) => v.shape),
+    ).toEqual([[0], [0], [0]]);
+    expect(
+      xpu
+        .zeros([0], { device })
+        .split(0)
+        .map((v) => v.shape),
+    ).toEqual([[0]]);
     // Along a negative dim, as views of the base (no copy).
     const parts = x().split([1, 4], -1);
-    expect(parts.map((p) => p.shape)).toEqual([[3, 4, 1], [3, 4, 4]]);
+    expect(parts.map((p) => p.shape)).toEqual([
+      [3, 4, 1],
+      [3, 4, 4],
+    ]);
     expect(parts[1].isContiguous()).toBe(false);
     expect(await parts[1].data()).toEqual(Float32Array.from(build([3, 4, 4], (c) => at(VALUES, SHAPE, [c[0], c[1], c[2] + 1]))));
     caught(() => t.split([3, 6]), xpu.XpuShapeError);
@@ -63,7 +85,10 @@ describe.each(testDevices())('shape ops on %s', (device) => {
     expect(Array.from(await r.data())).toEqual(build([2, 3, 6, 10], (c) => at(bv, [3, 2, 5], [c[1] % 3, c[2] % 2, c[3] % 5])));
     // torch: tensor([1, 2]).repeat(2, 2) = [[1, 2, 1, 2], [1, 2, 1, 2]]; repeat(0, 2) has shape [0, 4].
     const v = xpu.tensor([1, 2], { device, dtype: 'int32' });
-    expect(await v.repeat([2, 2]).toArray()).toEqual([[1, 2, 1, 2], [1, 2, 1, 2]]);
+    expect(await v.repeat([2, 2]).toArray()).toEqual([
+      [1, 2, 1, 2],
+      [1, 2, 1, 2],
+    ]);
     expect(v.repeat(0, 2).shape).toEqual([0, 4]);
     expect(xpu.tensor(5, { device }).repeat(2, 3).shape).toEqual([2, 3]);
     expect(xpu.tensor(5, { device }).repeat([]).shape).toEqual([]);
@@ -73,7 +98,10 @@ describe.each(testDevices())('shape ops on %s', (device) => {
     expect(Array.from(await five.data())).toEqual(Array.from({ length: 64 }, (_, i) => (i % 2) + 1));
     // torch.tile(tensor([[1, 2]]), (2,)) = [[1, 2, 1, 2]]: dims padded with leading 1s.
     expect(await xpu.tile(xpu.tensor([[1, 2]], { device }), [2]).toArray()).toEqual([[1, 2, 1, 2]]);
-    expect(await v.tile(2, 2).toArray()).toEqual([[1, 2, 1, 2], [1, 2, 1, 2]]);
+    expect(await v.tile(2, 2).toArray()).toEqual([
+      [1, 2, 1, 2],
+      [1, 2, 1, 2],
+    ]);
     expect(await v.tile([]).toArray()).toEqual([1, 2]);
     caught(() => xpu.tensor([[1, 2]], { device }).repeat(2), xpu.XpuShapeError);
     caught(() => v.repeat(-1, 2), xpu.XpuValueError);
@@ -87,8 +115,14 @@ describe.each(testDevices())('shape ops on %s', (device) => {
     expect(Array.from(await tr.data())).toEqual(build([5, 4, 3], (c) => at(VALUES, SHAPE, [c[2], 3 - c[1], c[0]])));
     // torch.flip(arange(6).reshape(2, 3), [-1]) = [[2, 1, 0], [5, 4, 3]]; [] copies; a 0-d tensor flips to itself.
     const m = xpu.arange(6, undefined, 1, { device, dtype: 'uint8' }).reshape(2, 3);
-    expect(await m.flip(-1).toArray()).toEqual([[2, 1, 0], [5, 4, 3]]);
-    expect(await m.flip([]).toArray()).toEqual([[0, 1, 2], [3, 4, 5]]);
+    expect(await m.flip(-1).toArray()).toEqual([
+      [2, 1, 0],
+      [5, 4, 3],
+    ]);
+    expect(await m.flip([]).toArray()).toEqual([
+      [0, 1, 2],
+      [3, 4, 5],
+    ]);
     expect(await xpu.tensor(3, { device }).flip(0).item()).toBe(3);
     expect(xpu.zeros([0, 2], { device }).flip(0).shape).toEqual([0, 2]);
     caught(() => m.flip(0, 0), xpu.XpuValueError);
@@ -100,11 +134,26 @@ describe.each(testDevices())('shape ops on %s', (device) => {
     expect(Array.from(await r.data())).toEqual(build(SHAPE, (c) => at(VALUES, SHAPE, [(c[0] + 2) % 3, c[1], (c[2] + 2) % 5])));
     // torch.roll(arange(6).reshape(2, 3), 1) = [[5, 0, 1], [2, 3, 4]]; (1, 7) over (0, 1) = [[5, 3, 4], [2, 0, 1]].
     const m = xpu.arange(6, undefined, 1, { device, dtype: 'int32' }).reshape(2, 3);
-    expect(await m.roll(1).toArray()).toEqual([[5, 0, 1], [2, 3, 4]]);
-    expect(await xpu.roll(m, [1, 7], [0, 1]).toArray()).toEqual([[5, 3, 4], [2, 0, 1]]);
-    expect(await m.roll([1, 1], [1, 1]).toArray()).toEqual([[1, 2, 0], [4, 5, 3]]);
-    expect(await m.roll(-1, 1).toArray()).toEqual([[1, 2, 0], [4, 5, 3]]);
-    expect(await m.roll(3, 1).toArray()).toEqual([[0, 1, 2], [3, 4, 5]]);
+    expect(await m.roll(1).toArray()).toEqual([
+      [5, 0, 1],
+      [2, 3, 4],
+    ]);
+    expect(await xpu.roll(m, [1, 7], [0, 1]).toArray()).toEqual([
+      [5, 3, 4],
+      [2, 0, 1],
+    ]);
+    expect(await m.roll([1, 1], [1, 1]).toArray()).toEqual([
+      [1, 2, 0],
+      [4, 5, 3],
+    ]);
+    expect(await m.roll(-1, 1).toArray()).toEqual([
+      [1, 2, 0],
+      [4, 5, 3],
+    ]);
+    expect(await m.roll(3, 1).toArray()).toEqual([
+      [0, 1, 2],
+      [3, 4, 5],
+    ]);
     expect(xpu.zeros([0], { device }).roll(3).shape).toEqual([0]);
     expect(await xpu.tensor(3, { device }).roll(1).item()).toBe(3);
     caught(() => m.roll([1, 2], [0]), xpu.XpuShapeError);
@@ -135,21 +184,28 @@ describe.each(testDevices())('shape ops on %s', (device) => {
     return { shape: out, data: values };
   }
 
-  it.each(['constant', 'reflect', 'replicate'] as const)('pad %s: one, two and three dims, negative amounts, a strided input', async (mode) => {
-    const cases: number[][] = [[2, 1], [1, 3, 2, 0], [-1, 2, 3, 1, 1, 2]];
-    for (const amounts of cases) {
-      const ref = padRef(VALUES, SHAPE, amounts, mode, 7.5);
-      const out = xpu.pad(x(), amounts, mode === 'constant' ? { mode, value: 7.5 } : { mode });
-      expect(out.shape, `${mode} ${amounts}`).toEqual(ref.shape);
-      expect(Array.from(await out.data()), `${mode} ${amounts}`).toEqual(ref.data);
-    }
-    // A transposed (non-contiguous) input, padded on its last two dims.
-    const tv = build([5, 4, 3], (c) => at(VALUES, SHAPE, [c[2], c[1], c[0]]));
-    const ref = padRef(tv, [5, 4, 3], [2, 1, 0, 3], mode);
-    expect(Array.from(await xpu.pad(x().transpose(0, 2), [2, 1, 0, 3], { mode }).data())).toEqual(ref.data);
-  });
+  it.each(['constant', 'reflect', 'replicate'] as const)(
+    'pad %s: one, two and three dims, negative amounts, a strided input',
+    async (mode) => {
+      const cases: number[][] = [
+        [2, 1],
+        [1, 3, 2, 0],
+        [-1, 2, 3, 1, 1, 2],
+      ];
+      for (const amounts of cases) {
+        const ref = padRef(VALUES, SHAPE, amounts, mode, 7.5);
+        const out = xpu.pad(x(), amounts, mode === 'constant' ? { mode, value: 7.5 } : { mode });
+        expect(out.shape, `${mode} ${amounts}`).toEqual(ref.shape);
+        expect(Array.from(await out.data()), `${mode} ${amounts}`).toEqual(ref.data);
+      }
+      // A transposed (non-contiguous) input, padded on its last two dims.
+      const tv = build([5, 4, 3], (c) => at(VALUES, SHAPE, [c[2], c[1], c[0]]));
+      const ref = padRef(tv, [5, 4, 3], [2, 1, 0, 3], mode);
+      expect(Array.from(await xpu.pad(x().transpose(0, 2), [2, 1, 0, 3], { mode }).data())).toEqual(ref.data);
+    },
+  );
 
-  it('size, dim, float, half, detach as torch\'s Tensor methods', async () => {
+  it("size, dim, float, half, detach as torch's Tensor methods", async () => {
     const t = x();
     expect([t.size(), t.size(1), t.size(-1), t.dim(), xpu.tensor(1, { device }).dim()]).toEqual([[3, 4, 5], 4, 5, 3, 0]);
     caught(() => t.size(3), xpu.XpuIndexError);
@@ -165,7 +221,7 @@ describe.each(testDevices())('shape ops on %s', (device) => {
     expect(await t.sum().item()).toBe(VALUES.reduce((a, b) => a + b, 0)); // storage shared, still alive
   });
 
-  it('pad: torch\'s results, dtypes and errors', async () => {
+  it("pad: torch's results, dtypes and errors", async () => {
     const r = xpu.arange(3, undefined, 1, { device, dtype: 'float32' });
     // F.pad(arange(3.), (1, 2), value=7.5) = [7.5, 0, 1, 2, 7.5, 7.5]; (-1, 2) crops: [1, 2, 0, 0].
     expect(await xpu.pad(r, [1, 2], { value: 7.5 }).toArray()).toEqual([7.5, 0, 1, 2, 7.5, 7.5]);
@@ -178,7 +234,14 @@ describe.each(testDevices())('shape ops on %s', (device) => {
     expect(await xpu.pad(row, [2, 2], { mode: 'reflect' }).toArray()).toEqual([[2, 1, 0, 1, 2, 1, 0]]);
     expect(await xpu.pad(row, [4, 4], { mode: 'replicate' }).toArray()).toEqual([[0, 0, 0, 0, 0, 1, 2, 2, 2, 2, 2]]);
     // F.pad(arange(6.).reshape(1, 2, 3), (-1, 1), mode='reflect') = [[[1, 2, 1], [4, 5, 4]]]
-    expect(await xpu.pad(xpu.arange(6, undefined, 1, { device, dtype: 'float32' }).reshape(1, 2, 3), [-1, 1], { mode: 'reflect' }).toArray()).toEqual([[[1, 2, 1], [4, 5, 4]]]);
+    expect(
+      await xpu.pad(xpu.arange(6, undefined, 1, { device, dtype: 'float32' }).reshape(1, 2, 3), [-1, 1], { mode: 'reflect' }).toArray(),
+    ).toEqual([
+      [
+        [1, 2, 1],
+        [4, 5, 4],
+      ],
+    ]);
     expect(await xpu.pad(xpu.zeros([0], { device }), [1, 1]).toArray()).toEqual([0, 0]);
     expect(xpu.pad(xpu.zeros([2, 0], { device }), [0, 0, 1, 1]).shape).toEqual([4, 0]);
     caught(() => xpu.pad(row, [3, 2], { mode: 'reflect' }), xpu.XpuValueError);

@@ -26,7 +26,8 @@ const FIXTURE = JSON.parse(readFileSync(new URL('./fixtures/optim/optim.json', i
   clip: { normType: number | 'inf'; total: number; grads: number[][] }[];
 };
 
-const camel = (o: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(Object.entries(o).map(([k, v]) => [k.replace(/_(\w)/g, (_, c: string) => c.toUpperCase()), v]));
+const camel = (o: Record<string, unknown>): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(o).map(([k, v]) => [k.replace(/_(\w)/g, (_, c: string) => c.toUpperCase()), v]));
 
 /** The fixture's formula: sin(0.37 i + 1.3 salt) * scale, rounded to float32. */
 function values(shape: number[], salt: number, scale: number): Float32Array {
@@ -43,7 +44,9 @@ function makeOptimizer(c: Case, params: Tensor[]) {
 function setGrads(c: Case, params: Tensor[], step: number, device: string): void {
   params.forEach((p, k) => {
     p.grad?.dispose();
-    p.grad = c.skip?.some(([s, i]) => s === step && i === k) ? null : xpu.tensor(values([...p.shape], 10 * (step + 1) + k, 0.5), { shape: [...p.shape], device });
+    p.grad = c.skip?.some(([s, i]) => s === step && i === k)
+      ? null
+      : xpu.tensor(values([...p.shape], 10 * (step + 1) + k, 0.5), { shape: [...p.shape], device });
   });
 }
 

@@ -53,14 +53,18 @@ beforeAll(async () => {
   const packDir = join(work, 'pack');
   mkdirSync(packDir);
   // --ignore-scripts: dist/ is built above (ensureBuilt); packing must not rebuild it.
-  const { stdout } = await exec('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', packDir], { cwd: ROOT, maxBuffer: 64 << 20 });
+  const { stdout } = await exec('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', packDir], {
+    cwd: ROOT,
+    maxBuffer: 64 << 20,
+  });
   const report = (JSON.parse(stdout) as { filename: string; files: { path: string }[] }[])[0];
   const dir = join(work, 'consumer');
   mkdirSync(dir);
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
   pkg = { dir, tarball: join(packDir, report.filename), files: new Set(report.files.map((f) => f.path)) };
   // From npm's cache when it holds every dependency (no network); else from the registry.
-  const install = (mode: string) => exec('npm', ['install', mode, '--no-audit', '--no-fund', '--ignore-scripts', pkg.tarball], { cwd: dir, maxBuffer: 16 << 20 });
+  const install = (mode: string) =>
+    exec('npm', ['install', mode, '--no-audit', '--no-fund', '--ignore-scripts', pkg.tarball], { cwd: dir, maxBuffer: 16 << 20 });
   await install('--offline').catch(() => install('--prefer-offline'));
 }, 300_000);
 
@@ -70,7 +74,16 @@ afterAll(() => {
 
 describe('the packed tarball', () => {
   it('ships the files its source maps, its bin and the bench schema refer to', () => {
-    for (const f of ['LICENSE', 'README.md', 'package.json', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'bench/schema/results.schema.json', 'kernels/map.wgsl']) {
+    for (const f of [
+      'LICENSE',
+      'README.md',
+      'package.json',
+      'dist/src/index.js',
+      'dist/src/index.d.ts',
+      'dist/src/cli/main.js',
+      'bench/schema/results.schema.json',
+      'kernels/map.wgsl',
+    ]) {
       expect(pkg.files.has(f), f).toBe(true);
     }
     const missing: string[] = [];
@@ -102,7 +115,13 @@ describe('the installed package', () => {
   const matmul = (x: string) => `const a = ${x}.tensor([[1, 2], [3, 4]], { device: 'cpu' });
 const b = ${x}.tensor([[5, 6], [7, 8]], { device: 'cpu' });
 ${x}.matmul(a, b).toArray().then((v) => console.log(JSON.stringify({ v, ready: ${x}.accelerator.isReady() })));`;
-  const expected = { v: [[19, 22], [43, 50]], ready: false };
+  const expected = {
+    v: [
+      [19, 22],
+      [43, 50],
+    ],
+    ready: false,
+  };
 
   it('imports as an ES module and runs a cpu matmul', async () => {
     const { stdout, stderr } = await node(['--input-type=module', '-e', `import * as xpu from 'xpu';\n${matmul('xpu')}`]);
@@ -117,7 +136,9 @@ ${x}.matmul(a, b).toArray().then((v) => console.log(JSON.stringify({ v, ready: $
   });
 
   it('type-checks a strict TypeScript consumer without skipLibCheck', async () => {
-    writeFileSync(join(pkg.dir, 'main.ts'), `import * as xpu from 'xpu';
+    writeFileSync(
+      join(pkg.dir, 'main.ts'),
+      `import * as xpu from 'xpu';
 const dev: xpu.DeviceString = 'cpu';
 const a: xpu.Tensor = xpu.ones([2, 2], { device: dev });
 const data = await xpu.matmul(a, a).data();
@@ -128,17 +149,30 @@ const err: typeof xpu.XpuDeviceError = xpu.XpuNotReadyError;
 void [n, ints, ready, err, xpu.device('xpu:1'), xpu.accelerator.memoryStats('xpu')];
 // @ts-expect-error: not a device name
 xpu.zeros([1], { device: 'gpu' });
-`);
+`,
+    );
     // @types/node is the consumer's own (any Node.js TypeScript project has it): the repo's here.
-    writeFileSync(join(pkg.dir, 'tsconfig.json'), JSON.stringify({
-      compilerOptions: {
-        target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, skipLibCheck: false, noEmit: true,
-        types: ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')],
-      },
-      files: ['main.ts'],
-    }));
+    writeFileSync(
+      join(pkg.dir, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          skipLibCheck: false,
+          noEmit: true,
+          types: ['node'],
+          typeRoots: [join(ROOT, 'node_modules', '@types')],
+        },
+        files: ['main.ts'],
+      }),
+    );
     const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-    const r = await exec(process.execPath, [tsc, '-p', pkg.dir], { cwd: pkg.dir, timeout: 120_000 }).catch((e: { stdout: string }) => ({ stdout: e.stdout, failed: true }));
+    const r = await exec(process.execPath, [tsc, '-p', pkg.dir], { cwd: pkg.dir, timeout: 120_000 }).catch((e: { stdout: string }) => ({
+      stdout: e.stdout,
+      failed: true,
+    }));
     expect(r.stdout).toBe('');
   });
 

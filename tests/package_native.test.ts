@@ -28,7 +28,14 @@ let shims = '';
 let tarballFiles = new Set<string>();
 
 function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${shims}:${process.env.PATH}`, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp', NO_COLOR: '1', XPU_DEVICE: 'cpu', ...extra };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PATH: `${shims}:${process.env.PATH}`,
+    XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp',
+    NO_COLOR: '1',
+    XPU_DEVICE: 'cpu',
+    ...extra,
+  };
   // Nothing from this checkout or the build machine's paths may help the installed package.
   for (const k of ['LD_LIBRARY_PATH', 'XPU_NATIVE', 'XPU_NATIVE_ISA', 'XPU_CCL_ROOT', 'FORCE_COLOR']) if (!(k in extra)) delete env[k];
   return env;
@@ -42,7 +49,16 @@ const lastJson = <T>(stdout: string): T => JSON.parse(stdout.trim().split('\n').
 
 /** ISA levels this CPU runs (the same /proc/cpuinfo flags the loader reads). */
 function cpuLevels(): string[] {
-  const flags = new Set((readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'))?.split(':')[1] ?? '').trim().split(/\s+/));
+  const flags = new Set(
+    (
+      readFileSync('/proc/cpuinfo', 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('flags'))
+        ?.split(':')[1] ?? ''
+    )
+      .trim()
+      .split(/\s+/),
+  );
   const v3 = ['avx2', 'fma', 'f16c', 'bmi1', 'bmi2', 'abm', 'movbe'].every((f) => flags.has(f));
   const v4 = v3 && ['avx512f', 'avx512bw', 'avx512cd', 'avx512dq', 'avx512vl'].every((f) => flags.has(f));
   return ['x86-64-v2', ...(v3 ? ['x86-64-v3'] : []), ...(v4 ? ['x86-64-v4'] : [])];
@@ -51,17 +67,28 @@ function cpuLevels(): string[] {
 beforeAll(async () => {
   if (!linuxX64) return;
   ensureBuilt();
-  if (!existsSync(BASELINE)) execFileSync(process.execPath, [join(ROOT, 'scripts', 'prebuild.mjs'), '--isa', 'x86-64-v2'], { cwd: ROOT, stdio: 'pipe', maxBuffer: 64 << 20 });
+  if (!existsSync(BASELINE))
+    execFileSync(process.execPath, [join(ROOT, 'scripts', 'prebuild.mjs'), '--isa', 'x86-64-v2'], {
+      cwd: ROOT,
+      stdio: 'pipe',
+      maxBuffer: 64 << 20,
+    });
   work = mkdtempSync(join(tmpdir(), 'xpu-package-native-'));
   shims = join(work, 'no-compilers');
   mkdirSync(shims);
   for (const c of COMPILERS) {
-    writeFileSync(join(shims, c), `#!/bin/sh\necho "package_native.test: '${c}' was called, but a prebuilt install must not compile" >&2\nexit 127\n`);
+    writeFileSync(
+      join(shims, c),
+      `#!/bin/sh\necho "package_native.test: '${c}' was called, but a prebuilt install must not compile" >&2\nexit 127\n`,
+    );
     chmodSync(join(shims, c), 0o755);
   }
   const packDir = join(work, 'pack');
   mkdirSync(packDir);
-  const { stdout } = await exec('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', packDir], { cwd: ROOT, maxBuffer: 64 << 20 });
+  const { stdout } = await exec('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', packDir], {
+    cwd: ROOT,
+    maxBuffer: 64 << 20,
+  });
   const report = (JSON.parse(stdout) as { filename: string; files: { path: string }[] }[])[0];
   tarballFiles = new Set(report.files.map((f) => f.path));
   consumer = join(work, 'consumer');
@@ -69,7 +96,11 @@ beforeAll(async () => {
   writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
   // --ignore-scripts as in package.test.ts; the shims are on PATH for the install too.
   const install = (mode: string) =>
-    exec('npm', ['install', mode, '--no-audit', '--no-fund', '--ignore-scripts', join(packDir, report.filename)], { cwd: consumer, env: childEnv(), maxBuffer: 16 << 20 });
+    exec('npm', ['install', mode, '--no-audit', '--no-fund', '--ignore-scripts', join(packDir, report.filename)], {
+      cwd: consumer,
+      env: childEnv(),
+      maxBuffer: 16 << 20,
+    });
   await install('--offline').catch(() => install('--prefer-offline'));
 }, 1_800_000);
 
@@ -78,8 +109,15 @@ afterAll(() => {
 });
 
 describe.skipIf(!linuxX64)(`the prebuilt addon in the installed package${linuxX64 ? '' : ' (skipped: linux-x64 only)'}`, () => {
-  it('ships the baseline binary, oneDNN with what it needs, and the engines\' plugins', () => {
-    for (const f of ['xpu_native.napi.glibc.node', 'lib/libdnnl.so.2', 'lib/libgomp.so.1', 'lib/libOpenCL.so.1', 'lib/BUNDLED.txt', 'lib/xpu_mpi.so']) {
+  it("ships the baseline binary, oneDNN with what it needs, and the engines' plugins", () => {
+    for (const f of [
+      'xpu_native.napi.glibc.node',
+      'lib/libdnnl.so.2',
+      'lib/libgomp.so.1',
+      'lib/libOpenCL.so.1',
+      'lib/BUNDLED.txt',
+      'lib/xpu_mpi.so',
+    ]) {
       expect(tarballFiles.has(`prebuilds/linux-x64/${f}`), f).toBe(true);
     }
     // Only the binaries: no build tree, no object files.
@@ -125,7 +163,11 @@ describe.skipIf(!linuxX64)(`the prebuilt addon in the installed package${linuxX6
     expect(r.error).toBeNull();
     expect(r.loaded).toBe(true);
     expect(r.path.startsWith(installed), r.path).toBe(true);
-    expect(r.variant).toBe(cpuLevels().filter((l) => l === 'x86-64-v2' || existsSync(join(installed, l))).pop());
+    expect(r.variant).toBe(
+      cpuLevels()
+        .filter((l) => l === 'x86-64-v2' || existsSync(join(installed, l)))
+        .pop(),
+    );
     expect(r.library).toBe('oneDNN');
     expect(r.calls).toBeGreaterThan(0);
     expect(r.wrong).toBe(0);
@@ -158,7 +200,10 @@ describe.skipIf(!linuxX64)(`the prebuilt addon in the installed package${linuxX6
     );
     const bin = join(consumer, 'node_modules', 'xpu', 'dist', 'src', 'cli', 'main.js');
     const { stdout } = await node([bin, 'run', '-n', '2', '--timeout', '100', 'allreduce.mjs']);
-    const results = stdout.split('\n').filter((l) => l.includes('RESULT ')).map((l) => JSON.parse(l.slice(l.indexOf('RESULT ') + 7)) as { rank: number; values: number[]; plugin: string });
+    const results = stdout
+      .split('\n')
+      .filter((l) => l.includes('RESULT '))
+      .map((l) => JSON.parse(l.slice(l.indexOf('RESULT ') + 7)) as { rank: number; values: number[]; plugin: string });
     expect(results.map((x) => x.rank).sort()).toEqual([0, 1]);
     for (const x of results) {
       expect(x.values).toEqual([3, 30]);

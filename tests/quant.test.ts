@@ -58,7 +58,15 @@ async function unpack(qw: xpu.quant.QuantizedTensor): Promise<{ q: Int32Array; s
 }
 
 /** The format's rule in float64 from the stored scale: reference q (and zero) per element. */
-function reference(w: ArrayLike<number>, n: number, k: number, scheme: Scheme, gs: number, scaleDtype: 'float32' | 'float16', stored: { scales: Float64Array; zeros?: Float64Array }) {
+function reference(
+  w: ArrayLike<number>,
+  n: number,
+  k: number,
+  scheme: Scheme,
+  gs: number,
+  scaleDtype: 'float32' | 'float16',
+  stored: { scales: Float64Array; zeros?: Float64Array },
+) {
   const store = (x: number) => (scaleDtype === 'float16' ? f16(x) : Math.fround(x));
   const groups = scheme === 'int4_weight_only' ? k / gs : 1;
   const size = k / groups;
@@ -85,7 +93,12 @@ function reference(w: ArrayLike<number>, n: number, k: number, scheme: Scheme, g
       for (let i = g * size; i < (g + 1) * size; i++) {
         const t = s === 0 ? 0 : w[r * k + i] / s;
         quotient[r * k + i] = t;
-        q[r * k + i] = s === 0 ? 0 : scheme === 'int4_weight_only' ? Math.min(15, Math.max(0, roundEven(t) + z)) : Math.min(127, Math.max(-127, roundEven(t)));
+        q[r * k + i] =
+          s === 0
+            ? 0
+            : scheme === 'int4_weight_only'
+              ? Math.min(15, Math.max(0, roundEven(t) + z))
+              : Math.min(127, Math.max(-127, roundEven(t)));
       }
     }
   }
@@ -136,50 +149,53 @@ const CASES: { scheme: Scheme; gs?: number; scaleDtype: 'float32' | 'float16'; n
 ];
 
 describe.each(testDevices())('quantization on %s', (device) => {
-  it.each(CASES)('quantize matches the float64 rule, within the error bound: $scheme g=$gs $scaleDtype [$n, $k]', async ({ scheme, gs, scaleDtype, n, k }) => {
-    const w = weight(device, n, k, n * 31 + k);
-    const qw = xpu.quant.quantize(w, { scheme, groupSize: gs, scaleDtype });
-    expect(qw.shape).toEqual([n, k]);
-    expect(qw.device.type).toBe(device);
-    const wd = await w.data();
-    const got = await unpack(qw);
-    const ref = reference(wd, n, k, scheme, gs ?? k, scaleDtype, got);
-    // Scales: the stored dtype's rounding of the float64 rule (the GPU divides in f32: 1 ulp).
-    expectClose(got.scales, ref.scales, scaleDtype === 'float16' ? 1e-3 : 1e-6, 'scales');
-    if (got.zeros) expect(Array.from(got.zeros)).toEqual(Array.from(ref.zeros));
-    // Values: exact, except within float32 rounding of a .5 tie (then one step either way).
-    let ties = 0;
-    for (let i = 0; i < n * k; i++) {
-      if (got.q[i] !== ref.q[i]) {
-        expect(Math.abs(got.q[i] - ref.q[i]), `q[${i}]`).toBe(1);
-        expect(nearTie(ref.quotient[i]), `q[${i}] differs away from a tie: ${ref.quotient[i]}`).toBe(true);
-        ties++;
+  it.each(CASES)(
+    'quantize matches the float64 rule, within the error bound: $scheme g=$gs $scaleDtype [$n, $k]',
+    async ({ scheme, gs, scaleDtype, n, k }) => {
+      const w = weight(device, n, k, n * 31 + k);
+      const qw = xpu.quant.quantize(w, { scheme, groupSize: gs, scaleDtype });
+      expect(qw.shape).toEqual([n, k]);
+      expect(qw.device.type).toBe(device);
+      const wd = await w.data();
+      const got = await unpack(qw);
+      const ref = reference(wd, n, k, scheme, gs ?? k, scaleDtype, got);
+      // Scales: the stored dtype's rounding of the float64 rule (the GPU divides in f32: 1 ulp).
+      expectClose(got.scales, ref.scales, scaleDtype === 'float16' ? 1e-3 : 1e-6, 'scales');
+      if (got.zeros) expect(Array.from(got.zeros)).toEqual(Array.from(ref.zeros));
+      // Values: exact, except within float32 rounding of a .5 tie (then one step either way).
+      let ties = 0;
+      for (let i = 0; i < n * k; i++) {
+        if (got.q[i] !== ref.q[i]) {
+          expect(Math.abs(got.q[i] - ref.q[i]), `q[${i}]`).toBe(1);
+          expect(nearTie(ref.quotient[i]), `q[${i}] differs away from a tie: ${ref.quotient[i]}`).toBe(true);
+          ties++;
+        }
       }
-    }
-    expect(ties).toBeLessThan(3);
-    // The format's bound: |w - dequant| <= scale / 2 per element (plus the scale's own rounding
-    // times the largest |q - zero| where it is float16).
-    const dq = await qw.dequantize().data();
-    const slack = scaleDtype === 'float16' ? 2 ** -11 * (scheme === 'int4_weight_only' ? 15 : 127) : 1e-6;
-    for (let r = 0; r < n; r++) {
-      for (let i = 0; i < k; i++) {
-        const gi = r * ref.groups + Math.floor(i / (k / ref.groups));
-        const s = got.scales[gi];
-        const z = got.zeros ? got.zeros[gi] : 0;
-        expect(dq[r * k + i], 'dequantize() is (q - zero) * scale').toBeCloseTo(Math.fround((got.q[r * k + i] - z) * s), 6);
-        expect(Math.abs(wd[r * k + i] - dq[r * k + i]), `element [${r}, ${i}]`).toBeLessThanOrEqual(s * (0.5 + slack) + 1e-7);
+      expect(ties).toBeLessThan(3);
+      // The format's bound: |w - dequant| <= scale / 2 per element (plus the scale's own rounding
+      // times the largest |q - zero| where it is float16).
+      const dq = await qw.dequantize().data();
+      const slack = scaleDtype === 'float16' ? 2 ** -11 * (scheme === 'int4_weight_only' ? 15 : 127) : 1e-6;
+      for (let r = 0; r < n; r++) {
+        for (let i = 0; i < k; i++) {
+          const gi = r * ref.groups + Math.floor(i / (k / ref.groups));
+          const s = got.scales[gi];
+          const z = got.zeros ? got.zeros[gi] : 0;
+          expect(dq[r * k + i], 'dequantize() is (q - zero) * scale').toBeCloseTo(Math.fround((got.q[r * k + i] - z) * s), 6);
+          expect(Math.abs(wd[r * k + i] - dq[r * k + i]), `element [${r}, ${i}]`).toBeLessThanOrEqual(s * (0.5 + slack) + 1e-7);
+        }
       }
-    }
-    const meta = qw.metadata;
-    expect(meta.scheme).toBe(scheme);
-    expect(meta.byteSize).toBe(qw.byteSize);
-    const qBytes = scheme === 'int4_weight_only' ? (n * k) / 2 : n * Math.ceil(k / 32) * 32;
-    const sBytes = (scaleDtype === 'float16' ? 2 : 4) * n * (scheme === 'int4_weight_only' ? k / (gs as number) : 1);
-    expect(qw.byteSize).toBe(qBytes + sBytes + (scheme === 'int4_weight_only' ? (n * k) / (gs as number) : 0));
-    qw.dispose();
-    expect(qw.isDisposed).toBe(true);
-    w.dispose();
-  });
+      const meta = qw.metadata;
+      expect(meta.scheme).toBe(scheme);
+      expect(meta.byteSize).toBe(qw.byteSize);
+      const qBytes = scheme === 'int4_weight_only' ? (n * k) / 2 : n * Math.ceil(k / 32) * 32;
+      const sBytes = (scaleDtype === 'float16' ? 2 : 4) * n * (scheme === 'int4_weight_only' ? k / (gs as number) : 1);
+      expect(qw.byteSize).toBe(qBytes + sBytes + (scheme === 'int4_weight_only' ? (n * k) / (gs as number) : 0));
+      qw.dispose();
+      expect(qw.isDisposed).toBe(true);
+      w.dispose();
+    },
+  );
 
   it('an all-zero weight quantizes to zeros (no division by a zero scale)', async () => {
     for (const scheme of ['int8_weight_only', 'int4_weight_only'] as const) {
@@ -214,9 +230,17 @@ describe.each(testDevices())('quantization on %s', (device) => {
   }
 
   it('linear with float16 activations, a 3-D input and odd/even N (f16 bounds)', async () => {
-    for (const [n, scheme] of [[37, 'int4_weight_only'], [24, 'int8_weight_only'], [24, 'int4_weight_only']] as const) {
+    for (const [n, scheme] of [
+      [37, 'int4_weight_only'],
+      [24, 'int8_weight_only'],
+      [24, 'int4_weight_only'],
+    ] as const) {
       const k = 64;
-      const qw = xpu.quant.quantize(weight(device, n, k, n, 'float16'), { scheme, groupSize: scheme === 'int4_weight_only' ? 32 : undefined, scaleDtype: 'float16' });
+      const qw = xpu.quant.quantize(weight(device, n, k, n, 'float16'), {
+        scheme,
+        groupSize: scheme === 'int4_weight_only' ? 32 : undefined,
+        scaleDtype: 'float16',
+      });
       for (const m of [1, 5, 17]) {
         const x = xpu.tensor(randomData(2 * m * k, m), { device, dtype: 'float16', shape: [2, m, k] });
         const y = xpu.linear(x, qw);
@@ -258,7 +282,12 @@ describe.each(testDevices())('quantization on %s', (device) => {
       const prev = process.env.XPU_QUANT_DOT4;
       if (dot4 === 'off') process.env.XPU_QUANT_DOT4 = 'off';
       try {
-        for (const [m, n, k] of [[1, 37, 70], [3, 8, 64], [16, 9, 40], [129, 21, 64]]) {
+        for (const [m, n, k] of [
+          [1, 37, 70],
+          [3, 8, 64],
+          [16, 9, 40],
+          [129, 21, 64],
+        ]) {
           const qw = xpu.quant.quantize(weight(device, n, k, m), { scheme: 'int8_dynamic' });
           const x = xpu.tensor(randomData(m * k, m + 11), { device, shape: [m, k] });
           const bias = xpu.tensor(randomData(n, 6), { device });
@@ -275,17 +304,29 @@ describe.each(testDevices())('quantization on %s', (device) => {
 
   it('bad input gives typed errors naming the argument', () => {
     const w = xpu.randn([4, 64], { device });
-    expect(caught(() => xpu.quant.quantize(xpu.randn([2, 4, 64], { device }), { scheme: 'int8_weight_only' }), xpu.XpuShapeError).arg).toBe('weight');
-    expect(caught(() => xpu.quant.quantize(xpu.ones([4, 64], { device, dtype: 'int32' }), { scheme: 'int8_weight_only' }), xpu.XpuDTypeError).message).toMatch(/float/);
+    expect(caught(() => xpu.quant.quantize(xpu.randn([2, 4, 64], { device }), { scheme: 'int8_weight_only' }), xpu.XpuShapeError).arg).toBe(
+      'weight',
+    );
+    expect(
+      caught(() => xpu.quant.quantize(xpu.ones([4, 64], { device, dtype: 'int32' }), { scheme: 'int8_weight_only' }), xpu.XpuDTypeError)
+        .message,
+    ).toMatch(/float/);
     expect(caught(() => xpu.quant.quantize(w, { scheme: 'int3' as never }), xpu.XpuValueError).arg).toBe('scheme');
     expect(caught(() => xpu.quant.quantize(w, { scheme: 'int4_weight_only', groupSize: 48 }), xpu.XpuValueError).arg).toBe('groupSize');
-    const e = caught(() => xpu.quant.quantize(xpu.randn([4, 96], { device }), { scheme: 'int4_weight_only', groupSize: 64 }), xpu.XpuShapeError);
+    const e = caught(
+      () => xpu.quant.quantize(xpu.randn([4, 96], { device }), { scheme: 'int4_weight_only', groupSize: 64 }),
+      xpu.XpuShapeError,
+    );
     expect(e.message).toMatch(/multiple of the group size/);
     expect(caught(() => xpu.quant.quantize(w, { scheme: 'int8_weight_only', groupSize: 32 }), xpu.XpuValueError).arg).toBe('groupSize');
-    expect(caught(() => xpu.quant.quantize(w, { scheme: 'int8_weight_only', scaleDtype: 'int8' as never }), xpu.XpuValueError).arg).toBe('scaleDtype');
+    expect(caught(() => xpu.quant.quantize(w, { scheme: 'int8_weight_only', scaleDtype: 'int8' as never }), xpu.XpuValueError).arg).toBe(
+      'scaleDtype',
+    );
     const qw = xpu.quant.quantize(w, { scheme: 'int4_weight_only', groupSize: 32 });
     expect(caught(() => xpu.linear(xpu.randn([2, 63], { device }), qw), xpu.XpuShapeError).arg).toBe('input');
-    expect(caught(() => xpu.linear(xpu.randn([2, 64], { device }), qw, { bias: xpu.randn([5], { device }) }), xpu.XpuShapeError).arg).toBe('bias');
+    expect(caught(() => xpu.linear(xpu.randn([2, 64], { device }), qw, { bias: xpu.randn([5], { device }) }), xpu.XpuShapeError).arg).toBe(
+      'bias',
+    );
     expect(caught(() => xpu.linear(xpu.ones([2, 64], { device, dtype: 'int32' }), qw), xpu.XpuDTypeError).arg).toBe('input');
     qw.dispose();
     expect(caught(() => xpu.linear(xpu.randn([2, 64], { device }), qw), xpu.XpuDisposedError).arg).toBe('weight');

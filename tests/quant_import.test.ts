@@ -17,15 +17,20 @@ describe.each(testDevices())('int4 checkpoint layouts on %s', (device) => {
     const zp = randomInts(n * blocks, 2, 0, 15);
     const scales = f32(randomData(n * blocks, 3, 0.1));
     const bytes = new Uint8Array((n * k) / 2);
-    for (let r = 0; r < n; r++) for (let b = 0; b < blocks; b++) for (let i = 0; i < bs; i++) {
-      const flat = (r * blocks + b) * bs + i; // [N, blocks, blockSize] elements
-      bytes[flat >> 1] |= q[r * k + b * bs + i] << (i % 2 === 0 ? 0 : 4);
-    }
+    for (let r = 0; r < n; r++)
+      for (let b = 0; b < blocks; b++)
+        for (let i = 0; i < bs; i++) {
+          const flat = (r * blocks + b) * bs + i; // [N, blocks, blockSize] elements
+          bytes[flat >> 1] |= q[r * k + b * bs + i] << (i % 2 === 0 ? 0 : 4);
+        }
     const zpRow = Math.ceil(blocks / 2);
     const zeroPoints = new Uint8Array(n * zpRow);
-    for (let r = 0; r < n; r++) for (let b = 0; b < blocks; b++) zeroPoints[r * zpRow + (b >> 1)] |= zp[r * blocks + b] << (b % 2 === 0 ? 0 : 4);
+    for (let r = 0; r < n; r++)
+      for (let b = 0; b < blocks; b++) zeroPoints[r * zpRow + (b >> 1)] |= zp[r * blocks + b] << (b % 2 === 0 ? 0 : 4);
     const expected = new Float64Array(n * k);
-    for (let r = 0; r < n; r++) for (let i = 0; i < k; i++) expected[r * k + i] = (q[r * k + i] - zp[r * blocks + Math.floor(i / bs)]) * scales[r * blocks + Math.floor(i / bs)];
+    for (let r = 0; r < n; r++)
+      for (let i = 0; i < k; i++)
+        expected[r * k + i] = (q[r * k + i] - zp[r * blocks + Math.floor(i / bs)]) * scales[r * blocks + Math.floor(i / bs)];
 
     const qw = xpu.quant.fromMatMulNBits(bytes, scales, zeroPoints, n, k, bs, { device });
     expect(qw.device.type).toBe(device);
@@ -33,7 +38,8 @@ describe.each(testDevices())('int4 checkpoint layouts on %s', (device) => {
     const x = xpu.tensor(randomData(3 * k, 4), { device, shape: [3, k] });
     const ref = new Float64Array(3 * n);
     const xd = await x.data();
-    for (let i = 0; i < 3; i++) for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) ref[i * n + j] += xd[i * k + p] * expected[j * k + p];
+    for (let i = 0; i < 3; i++)
+      for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) ref[i * n + j] += xd[i * k + p] * expected[j * k + p];
     expectClose(await xpu.linear(x, qw).data(), ref, 1e-5, 'linear on imported weights');
 
     const back = await xpu.quant.toMatMulNBits(qw);
@@ -57,14 +63,17 @@ describe.each(testDevices())('int4 checkpoint layouts on %s', (device) => {
     for (const format of ['v1', 'v2'] as const) {
       const off = format === 'v1' ? 1 : 0;
       const qweight = new Int32Array((k / 8) * n);
-      for (let i = 0; i < k / 8; i++) for (let c = 0; c < n; c++) for (let j = 0; j < 8; j++) qweight[i * n + c] |= q[c * k + 8 * i + j] << (4 * j);
+      for (let i = 0; i < k / 8; i++)
+        for (let c = 0; c < n; c++) for (let j = 0; j < 8; j++) qweight[i * n + c] |= q[c * k + 8 * i + j] << (4 * j);
       const qzeros = new Int32Array(groups * (n / 8));
-      for (let g = 0; g < groups; g++) for (let c = 0; c < n; c++) qzeros[g * (n / 8) + (c >> 3)] |= (zeros[c * groups + g] - off) << (4 * (c % 8));
+      for (let g = 0; g < groups; g++)
+        for (let c = 0; c < n; c++) qzeros[g * (n / 8) + (c >> 3)] |= (zeros[c * groups + g] - off) << (4 * (c % 8));
       const expected = new Float64Array(n * k);
-      for (let c = 0; c < n; c++) for (let i = 0; i < k; i++) {
-        const g = Math.floor(i / gs);
-        expected[c * k + i] = (q[c * k + i] - zeros[c * groups + g]) * scales[g * n + c];
-      }
+      for (let c = 0; c < n; c++)
+        for (let i = 0; i < k; i++) {
+          const g = Math.floor(i / gs);
+          expected[c * k + i] = (q[c * k + i] - zeros[c * groups + g]) * scales[g * n + c];
+        }
       const qw = xpu.quant.fromGptq({ qweight, qzeros, scales, inFeatures: k, outFeatures: n, groupSize: gs, format }, { device });
       expectClose(await qw.dequantize().data(), expected, 1e-7, `GPTQ ${format}`);
       const back = await xpu.quant.toGptq(qw, format);
@@ -72,12 +81,21 @@ describe.each(testDevices())('int4 checkpoint layouts on %s', (device) => {
       expect(Array.from(back.qzeros)).toEqual(Array.from(qzeros));
       expect(Array.from(back.scales)).toEqual(Array.from(scales));
     }
-    const base = { qweight: new Int32Array((k / 8) * n), qzeros: new Int32Array(groups * 2), scales: new Float32Array(groups * n), inFeatures: k, outFeatures: n, groupSize: gs };
+    const base = {
+      qweight: new Int32Array((k / 8) * n),
+      qzeros: new Int32Array(groups * 2),
+      scales: new Float32Array(groups * n),
+      inFeatures: k,
+      outFeatures: n,
+      groupSize: gs,
+    };
     const gIdx = Int32Array.from({ length: k }, (_, i) => (i * 7) % groups); // act-order
     expect(caught(() => xpu.quant.fromGptq({ ...base, gIdx }, { device }), xpu.XpuValueError).arg).toBe('gIdx');
     expect(caught(() => xpu.quant.fromGptq({ ...base, outFeatures: 12 }, { device }), xpu.XpuShapeError).arg).toBe('outFeatures');
     expect(caught(() => xpu.quant.fromGptq({ ...base, scales: new Float32Array(3) }, { device }), xpu.XpuShapeError).arg).toBe('scales');
-    expect(caught(() => xpu.quant.fromMatMulNBits(new Uint8Array(10), [1], undefined, 2, 48, 32, { device }), xpu.XpuShapeError).arg).toBe('groupSize');
+    expect(caught(() => xpu.quant.fromMatMulNBits(new Uint8Array(10), [1], undefined, 2, 48, 32, { device }), xpu.XpuShapeError).arg).toBe(
+      'groupSize',
+    );
   });
 
   it('a quantized weight round-trips through both layouts unchanged', async () => {
@@ -109,7 +127,11 @@ describe.each(testDevices())('int4 checkpoint layouts on %s', (device) => {
 describe.each(testDevices())('quantizeModule on %s', (device) => {
   it('swaps every nn.Linear weight; forward runs the quantized kernel', async () => {
     xpu.manualSeed(3);
-    const layers = [new xpu.nn.Linear(64, 16, { device }), new xpu.nn.Linear(16, 8, { device }), new xpu.nn.Linear(96, 8, { device, bias: false })];
+    const layers = [
+      new xpu.nn.Linear(64, 16, { device }),
+      new xpu.nn.Linear(16, 8, { device }),
+      new xpu.nn.Linear(96, 8, { device, bias: false }),
+    ];
     const model = new xpu.nn.ModuleList(layers);
     const dense = await Promise.all(layers.map(async (l) => Float64Array.from(await (l.weight as xpu.Tensor).data())));
     const names = xpu.quant.quantizeModule(model, { scheme: 'int4_weight_only', groupSize: 32, skipIncompatible: true });
@@ -122,10 +144,11 @@ describe.each(testDevices())('quantizeModule on %s', (device) => {
     const b = await (layers[0].bias as xpu.Tensor).data();
     const xd = await x.data();
     const ref = new Float64Array(2 * 16);
-    for (let i = 0; i < 2; i++) for (let j = 0; j < 16; j++) {
-      ref[i * 16 + j] = b[j];
-      for (let p = 0; p < 64; p++) ref[i * 16 + j] += xd[i * 64 + p] * wq[j * 64 + p];
-    }
+    for (let i = 0; i < 2; i++)
+      for (let j = 0; j < 16; j++) {
+        ref[i * 16 + j] = b[j];
+        for (let p = 0; p < 64; p++) ref[i * 16 + j] += xd[i * 64 + p] * wq[j * 64 + p];
+      }
     expectClose(await layers[0].forward(x).data(), ref, 1e-5, 'quantized forward');
     // The quantized weight is close to the float one (the int4 bound), not equal.
     let maxErr = 0;
@@ -136,7 +159,12 @@ describe.each(testDevices())('quantizeModule on %s', (device) => {
     expect(xpu.quant.quantizeModule(model, { scheme: 'int8_dynamic', filter: (name) => name !== '1' })).toEqual([]);
     expect(xpu.quant.quantizeModule(model, { scheme: 'int8_dynamic' })).toEqual(['1']);
     expect((layers[1].weight as xpu.quant.QuantizedTensor).scheme).toBe('int8_dynamic');
-    expect(() => xpu.quant.quantizeModule(new xpu.nn.ModuleList([new xpu.nn.Linear(48, 4, { device })]), { scheme: 'int4_weight_only', groupSize: 32 })).toThrow(xpu.XpuShapeError);
+    expect(() =>
+      xpu.quant.quantizeModule(new xpu.nn.ModuleList([new xpu.nn.Linear(48, 4, { device })]), {
+        scheme: 'int4_weight_only',
+        groupSize: 32,
+      }),
+    ).toThrow(xpu.XpuShapeError);
     model.dispose();
   });
 });

@@ -4,10 +4,12 @@ import { groups, poison, viewHost } from './reference.js';
 
 type Ref = (v: number[]) => number;
 const sumOf: Ref = (v) => v.reduce((a, b) => a + b, 0);
-const varOf = (correction: number): Ref => (v) => {
-  const m = sumOf(v) / v.length;
-  return sumOf(v.map((x) => (x - m) ** 2)) / Math.max(0, v.length - correction);
-};
+const varOf =
+  (correction: number): Ref =>
+  (v) => {
+    const m = sumOf(v) / v.length;
+    return sumOf(v.map((x) => (x - m) ** 2)) / Math.max(0, v.length - correction);
+  };
 /** PyTorch's max/argmax: NaN beats every number; ties go to the first index. */
 const argBest = (v: number[], better: (a: number, b: number) => boolean): number => {
   let best = 0;
@@ -36,7 +38,8 @@ const fn = (name: string): Reducer => (xpu as unknown as Record<string, Reducer>
 
 /** Shape of the result of reducing `dims` (undefined = all) of `shape`. */
 function outShape(shape: number[], dims: number | number[] | undefined, keepdim: boolean): number[] {
-  const list = dims === undefined ? shape.map((_, i) => i) : (Array.isArray(dims) ? dims : [dims]).map((d) => (d < 0 ? d + shape.length : d));
+  const list =
+    dims === undefined ? shape.map((_, i) => i) : (Array.isArray(dims) ? dims : [dims]).map((d) => (d < 0 ? d + shape.length : d));
   return keepdim ? shape.map((s, d) => (list.includes(d) ? 1 : s)) : shape.filter((_, d) => !list.includes(d));
 }
 
@@ -56,7 +59,10 @@ describe.each(testDevices())('reductions on %s', (device) => {
     for (const dims of dimSets) {
       for (const keepdim of [false, true]) {
         const want = outShape(shape, dims, keepdim);
-        poison(device, want.reduce((a, b) => a * b, 1));
+        poison(
+          device,
+          want.reduce((a, b) => a * b, 1),
+        );
         const out = fn(name)(x, dims, keepdim);
         expect(out.shape, `${name} ${dims} ${keepdim}`).toEqual(want);
         expect(out.dtype).toBe('float32');
@@ -84,7 +90,14 @@ describe.each(testDevices())('reductions on %s', (device) => {
   });
 
   it('odd sizes and reductions long enough to loop the workgroup (> 64, > 4096)', async () => {
-    for (const [rows, len] of [[1, 1], [3, 3], [17, 17], [2, 1000], [3, 5000], [1, 70000]]) {
+    for (const [rows, len] of [
+      [1, 1],
+      [3, 3],
+      [17, 17],
+      [2, 1000],
+      [3, 5000],
+      [1, 70000],
+    ]) {
       const host = Float32Array.from(randomData(rows * len, rows + len));
       const x = xpu.tensor(host, { device, shape: [rows, len] });
       const g = groups(host, [rows, len], [1]);
@@ -134,7 +147,12 @@ describe.each(testDevices())('reductions on %s', (device) => {
 
   it('9-d inputs (more dims than a GPU kernel indexes) work once dims merge', async () => {
     const shape = [2, 1, 2, 3, 2, 1, 2, 2, 3];
-    const host = Float32Array.from(randomData(shape.reduce((a, b) => a * b, 1), 91));
+    const host = Float32Array.from(
+      randomData(
+        shape.reduce((a, b) => a * b, 1),
+        91,
+      ),
+    );
     const x = xpu.tensor(host, { device, shape });
     for (const dims of [3, [0, 2, 8], [1, 4, 6, 7]]) {
       expectClose(await x.sum(dims).data(), groups(host, shape, [dims].flat()).map(REF.sum), TOL.float32, `sum 9-d ${dims}`);
@@ -172,13 +190,22 @@ describe.each(testDevices())('reductions on %s', (device) => {
     expect(await u8.sum().item()).toBe(758);
     const i8 = xpu.tensor(Int8Array.from([-128, -128, 100, 1]), { device });
     expect(await i8.sum().item()).toBe(-155);
-    const b = xpu.tensor([[true, false, true], [true, true, true]], { device });
+    const b = xpu.tensor(
+      [
+        [true, false, true],
+        [true, true, true],
+      ],
+      { device },
+    );
     expect(b.sum().dtype).toBe('int32');
     expectEqual(await b.sum(1).data(), [2, 3]);
     // A long random integer sum, checked against exact wrapping arithmetic.
     const ints = randomInts(3 * 2000, 4, -(2 ** 30), 2 ** 30);
     const t = xpu.tensor(ints, { device, shape: [3, 2000] });
-    expectEqual(await t.sum(1).data(), groups(ints, [3, 2000], [1]).map((v) => v.reduce((a, c) => (a + c) | 0, 0)));
+    expectEqual(
+      await t.sum(1).data(),
+      groups(ints, [3, 2000], [1]).map((v) => v.reduce((a, c) => (a + c) | 0, 0)),
+    );
   });
 
   it('max/min keep integer dtypes; argmax/argmin take the first of ties', async () => {
@@ -200,14 +227,26 @@ describe.each(testDevices())('reductions on %s', (device) => {
     expect(await xpu.tensor(long, { device }).argmax().item()).toBe(3);
     for (const i of [511, 65, 900]) long[i] = -9;
     expect(await xpu.tensor(long, { device }).argmin().item()).toBe(65);
-    const bools = xpu.tensor([[false, true, true], [false, false, false]], { device });
+    const bools = xpu.tensor(
+      [
+        [false, true, true],
+        [false, false, false],
+      ],
+      { device },
+    );
     expect(bools.max(1).dtype).toBe('bool');
     expect(await bools.max(1).toArray()).toEqual([true, false]);
     expectEqual(await bools.argmax(1).data(), [1, 0]);
   });
 
   it('NaN wins in max/min/argmax/argmin and propagates through sum', async () => {
-    const x = xpu.tensor([[1, NaN, 5, NaN], [2, 8, -1, 0]], { device });
+    const x = xpu.tensor(
+      [
+        [1, NaN, 5, NaN],
+        [2, 8, -1, 0],
+      ],
+      { device },
+    );
     const isNaNs = (a: ArrayLike<number>) => Array.from(a, (v) => Number.isNaN(v));
     expect(isNaNs(await x.max(1).data())).toEqual([true, false]);
     expect(isNaNs(await x.min(1).data())).toEqual([true, false]);
@@ -233,8 +272,14 @@ describe.each(testDevices())('reductions on %s', (device) => {
     expect(x.var(undefined, { correction: 0, keepdim: true }).shape).toEqual([1, 1]);
     expectClose(await x.var().data(), [varOf(1)(Array.from(host))], TOL.float32);
     // Divisor max(0, N - correction): one element gives NaN (0/0), N - correction <= 0 gives inf.
-    const pair = xpu.tensor([[1, 3], [2, 2]], { device });
-    expect(Number.isNaN(await xpu.tensor([4], { device }).var().item() as number)).toBe(true);
+    const pair = xpu.tensor(
+      [
+        [1, 3],
+        [2, 2],
+      ],
+      { device },
+    );
+    expect(Number.isNaN((await xpu.tensor([4], { device }).var().item()) as number)).toBe(true);
     expectEqual(await pair.var(1, { correction: 2 }).data(), [Infinity, NaN]);
     expectEqual(await pair.var(1, { correction: 3 }).data(), [Infinity, NaN]);
   });
@@ -265,13 +310,19 @@ describe.each(testDevices())('reductions on %s', (device) => {
     }
     expect(await s.argmax().item()).toBe(0);
     expect(await s.argmin(0).item()).toBe(0);
-    expect(Number.isNaN(await s.var().item() as number)).toBe(true);
+    expect(Number.isNaN((await s.var().item()) as number)).toBe(true);
     expect(await s.var(0, { correction: 0 }).item()).toBe(0);
   });
 
   it('errors are typed and leave the runtime working', async () => {
     const ints = xpu.tensor(Int32Array.from([1, 2, 3]), { device });
-    const x = xpu.tensor([[1, 2], [3, 4]], { device });
+    const x = xpu.tensor(
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      { device },
+    );
     for (const f of [() => ints.mean(), () => ints.var(), () => ints.std(0), () => xpu.mean(xpu.ones([2], { device, dtype: 'bool' }))]) {
       expect(f).toThrow(xpu.XpuDTypeError);
     }
@@ -302,7 +353,15 @@ describe.each(testDevices())('reductions on %s', (device) => {
 
   it('reductions of more than 2^20 elements a result (xpu: in levels) stay accurate, with a chunk left over and NaN in it', async () => {
     // 2^22 + 5 ones: xpu reduces 2^20 per launch, then the 4 partials, then adds the 5 left over.
-    expect((await xpu.ones([1], { device }).expand([2 ** 22 + 5]).sum().data())[0]).toBe(2 ** 22 + 5);
+    expect(
+      (
+        await xpu
+          .ones([1], { device })
+          .expand([2 ** 22 + 5])
+          .sum()
+          .data()
+      )[0],
+    ).toBe(2 ** 22 + 5);
     // Values that differ along the cut: [m, 1] expanded to [m, 1024] and reduced whole is cut
     // into chunks of 1024 rows, so the last 7 rows are the chunk left over; NaN only there.
     const m = 4096 + 7;
@@ -354,7 +413,14 @@ describe.runIf(testDevices().includes('xpu'))('xpu reductions past 32-bit indice
     const odd = Int32Array.from(randomInts(m, 14, -3, 3), (v) => 2 * v + 1);
     let p = 1;
     for (const v of odd) for (let t = 0; t < 1024; t++) p = Math.imul(p, v);
-    expectEqual(await xpu.tensor(odd, { device, shape: [m, 1] }).expand([m, 1024]).prod().data(), [p]);
+    expectEqual(
+      await xpu
+        .tensor(odd, { device, shape: [m, 1] })
+        .expand([m, 1024])
+        .prod()
+        .data(),
+      [p],
+    );
     const u = Uint32Array.from(randomInts(m, 15, 0, 2 ** 31 - 1), (v, i) => (i % 2 ? v * 2 + 1 : v));
     const xu = xpu.tensor(u, { device, shape: [m, 1] }).expand([m, 1024]);
     expectEqual(await xu.max().data(), [Math.max(...u)]);
@@ -368,7 +434,14 @@ describe.runIf(testDevices().includes('xpu'))('xpu reductions past 32-bit indice
     const at = 3000;
     const peak = rowsHost.slice(0, m);
     peak[at] = 100;
-    expectEqual(await xpu.tensor(peak, { device, shape: [m, 1] }).expand([m, 1024]).argmax().data(), [at * 1024]);
+    expectEqual(
+      await xpu
+        .tensor(peak, { device, shape: [m, 1] })
+        .expand([m, 1024])
+        .argmax()
+        .data(),
+      [at * 1024],
+    );
   });
 
   it('var, argmax and argmin past 2^31 - 1 elements a result, and map / rows past it, throw typed errors', async () => {

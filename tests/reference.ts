@@ -13,7 +13,7 @@ export function viewHost(base: ArrayLike<number>, shape: readonly number[], stri
   const cs = contiguousStrides(shape);
   for (let i = 0; i < n; i++) {
     let e = offset;
-    for (let d = 0; d < shape.length; d++) e += Math.floor(i / cs[d]) % shape[d] * strides[d];
+    for (let d = 0; d < shape.length; d++) e += (Math.floor(i / cs[d]) % shape[d]) * strides[d];
     out[i] = base[e];
   }
   return out;

@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { caught, expectClose, randomData, testDevices, TOL, xpu } from './helpers.js';
 
 /** float64 rotate-half rotation of row-major x [rows, d] at per-row angles theta[row][j mod d/2]. */
-function rotaryRef(x: ArrayLike<number>, cos: ArrayLike<number>, sin: ArrayLike<number>, rows: number, d: number, rowOf: (r: number) => number): number[] {
+function rotaryRef(
+  x: ArrayLike<number>,
+  cos: ArrayLike<number>,
+  sin: ArrayLike<number>,
+  rows: number,
+  d: number,
+  rowOf: (r: number) => number,
+): number[] {
   const h = d / 2;
   const out: number[] = [];
   for (let r = 0; r < rows; r++) {
@@ -31,8 +38,15 @@ describe('applyRotary', () => {
         expect(out.dtype).toBe(dtype);
         // The reference reads the inputs as stored (f16-rounded where dtype is float16).
         const [xr, cr, sr] = await Promise.all([x.to('float32').data(), c.to('float32').data(), s.to('float32').data()]);
-        const ref = rotaryRef(xr as ArrayLike<number>, cr as ArrayLike<number>, sr as ArrayLike<number>, b * l * h, d, (r) => Math.floor(r / h) % l);
-        expectClose(await out.to('float32').data() as ArrayLike<number>, ref, TOL[dtype]);
+        const ref = rotaryRef(
+          xr as ArrayLike<number>,
+          cr as ArrayLike<number>,
+          sr as ArrayLike<number>,
+          b * l * h,
+          d,
+          (r) => Math.floor(r / h) % l,
+        );
+        expectClose((await out.to('float32').data()) as ArrayLike<number>, ref, TOL[dtype]);
       });
     }
 
@@ -42,8 +56,15 @@ describe('applyRotary', () => {
       const x = base.transpose(0, 1); // [L, H, D], not contiguous
       const c = xpu.tensor(randomData(l * d, 22), { shape: [l, 1, d], device });
       const s = xpu.tensor(randomData(l * d, 23), { shape: [l, 1, d], device });
-      const ref = rotaryRef(await x.contiguous().data() as ArrayLike<number>, await c.data() as ArrayLike<number>, await s.data() as ArrayLike<number>, l * hh, d, (r) => Math.floor(r / hh));
-      expectClose(await xpu.applyRotary(x, c, s).data() as ArrayLike<number>, ref, TOL.float32);
+      const ref = rotaryRef(
+        (await x.contiguous().data()) as ArrayLike<number>,
+        (await c.data()) as ArrayLike<number>,
+        (await s.data()) as ArrayLike<number>,
+        l * hh,
+        d,
+        (r) => Math.floor(r / hh),
+      );
+      expectClose((await xpu.applyRotary(x, c, s).data()) as ArrayLike<number>, ref, TOL.float32);
     });
 
     it(`rejects an odd last dim, a table that does not broadcast, and integer input on ${device}`, () => {

@@ -91,7 +91,13 @@ describe('safetensors', () => {
     await expectFormatError(handMade(ok, data.subarray(0, 6)), /past the end of the data/);
     await expectFormatError(handMade({ a: { dtype: 'F64', shape: [1], data_offsets: [0, 8] } }, data), /unknown or unsupported dtype/);
     await expectFormatError(handMade({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, data), /shape and byte size disagree/);
-    await expectFormatError(handMade({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, b: { dtype: 'F32', shape: [1], data_offsets: [2, 6] } }, data.subarray(0, 6)), /overlaps/);
+    await expectFormatError(
+      handMade(
+        { a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, b: { dtype: 'F32', shape: [1], data_offsets: [2, 6] } },
+        data.subarray(0, 6),
+      ),
+      /overlaps/,
+    );
     await expectFormatError(handMade({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, data), /gap before/);
     await expectFormatError(handMade({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, data), /no tensor covers/);
     await expectFormatError(handMade({ a: { dtype: 'F32', shape: [1], data_offsets: [8, 4] } }, data), /begin after end/);

@@ -43,7 +43,10 @@ interface Job {
 
 const cleanup: (() => void)[] = [];
 afterEach(() => {
-  cleanup.splice(0).reverse().forEach((f) => f());
+  cleanup
+    .splice(0)
+    .reverse()
+    .forEach((f) => f());
 });
 
 /** A store with two ranks joined (hello 0 and 1), as initProcessGroup leaves it. */
@@ -53,7 +56,12 @@ async function job(o: { secret?: string | null; limits?: Partial<StoreLimits> } 
   const server = await StoreServer.listen(HOST, 0, { secret, limits: o.limits, worldSize: 2, log: (l) => logs.push(l) });
   cleanup.push(() => server.close());
   const client = async (c: { secret?: string | null; timeoutMs?: number } = {}) => {
-    const s = await TcpStore.connect({ host: HOST, port: server.port, timeoutMs: c.timeoutMs ?? 5_000, secret: c.secret === null ? undefined : (c.secret ?? secret) });
+    const s = await TcpStore.connect({
+      host: HOST,
+      port: server.port,
+      timeoutMs: c.timeoutMs ?? 5_000,
+      secret: c.secret === null ? undefined : (c.secret ?? secret),
+    });
     cleanup.push(() => s.close());
     return s;
   };
@@ -71,10 +79,12 @@ let round = 0;
 async function rendezvousCompletes(j: Job): Promise<void> {
   const tag = `round${round++}`;
   const keys = j.ranks.map((_, r) => `${tag}/arrived/${r}`);
-  await Promise.all(j.ranks.map(async (s, r) => {
-    await s.set(keys[r], String(r));
-    await s.wait(keys, 5_000);
-  }));
+  await Promise.all(
+    j.ranks.map(async (s, r) => {
+      await s.set(keys[r], String(r));
+      await s.wait(keys, 5_000);
+    }),
+  );
   const counts = await Promise.all(j.ranks.map((s) => s.add(`${tag}/count`, 1)));
   expect(counts.sort()).toEqual([1, 2]);
   expect((await j.ranks[1].get(keys[0], 5_000)).toString()).toBe('0');
@@ -138,7 +148,7 @@ const NOT_JSON: [string, Buffer][] = [
 ];
 
 describe.each([
-  ['with the job\'s secret', undefined],
+  ["with the job's secret", undefined],
   ['without authentication (no secret configured)', null],
 ] as const)('malformed frames, %s', (_, secretOpt) => {
   it('each closes its own connection with a bad-request answer; the ranks go on', async () => {
@@ -174,13 +184,17 @@ describe.each([
     const j = await job({ secret: secretOpt });
     const c = await raw(j);
     await c.handshake(j.secret);
-    c.socket.write(Buffer.concat([
-      encodeFrame({ id: 1, op: 'set', key: 'before', value: Buffer.from('x').toString('base64') }),
-      encodeFrame({ id: 2, op: 'wait', keys: 5, timeoutMs: 10 }),
-      encodeFrame({ id: 3, op: 'set', key: 'after', value: '' }),
-    ]));
+    c.socket.write(
+      Buffer.concat([
+        encodeFrame({ id: 1, op: 'set', key: 'before', value: Buffer.from('x').toString('base64') }),
+        encodeFrame({ id: 2, op: 'wait', keys: 5, timeoutMs: 10 }),
+        encodeFrame({ id: 3, op: 'set', key: 'after', value: '' }),
+      ]),
+    );
     await c.closed;
-    expect(c.frames.filter((f) => (f as { id?: number }).id !== undefined).map((f) => (f as { id: number; ok: boolean }).id)).toEqual(j.secret ? [0, 1, 2] : [1, 2]);
+    expect(c.frames.filter((f) => (f as { id?: number }).id !== undefined).map((f) => (f as { id: number; ok: boolean }).id)).toEqual(
+      j.secret ? [0, 1, 2] : [1, 2],
+    );
     expect(await j.ranks[0].check(['before'])).toBe(true);
     expect(await j.ranks[0].check(['after'])).toBe(false);
     await rendezvousCompletes(j);
@@ -196,13 +210,23 @@ describe('a spoofed rank', () => {
     const { challenge } = await c.handshake(); // reads the challenge, sends no proof
     expect(challenge).toMatchObject({ event: 'challenge', auth: true });
     c.send({ id: 1, op: 'hello', rank: 1 });
-    expect(await closedWith(c)).toMatchObject({ id: 1, ok: false, code: 'auth', error: expect.stringMatching(/'hello' request before authenticating/) });
+    expect(await closedWith(c)).toMatchObject({
+      id: 1,
+      ok: false,
+      code: 'auth',
+      error: expect.stringMatching(/'hello' request before authenticating/),
+    });
     await rendezvousCompletes(j);
   });
 
   it('every request before authenticating is refused, as is a malformed or oversized first frame', async () => {
     const j = await job();
-    for (const msg of [{ id: 1, op: 'set', key: 'arrived/1', value: '' }, { id: 1, op: 'bye' }, null, { id: 0, op: 'auth', nonce: 'AAAA', proof: 'AAAA' }]) {
+    for (const msg of [
+      { id: 1, op: 'set', key: 'arrived/1', value: '' },
+      { id: 1, op: 'bye' },
+      null,
+      { id: 0, op: 'auth', nonce: 'AAAA', proof: 'AAAA' },
+    ]) {
       const c = await raw(j);
       await c.handshake();
       c.send(msg);
@@ -225,7 +249,11 @@ describe('a spoofed rank', () => {
 
     const none = await j.client({ secret: null }).catch((e: unknown) => e);
     expect(none).toBeInstanceOf(XpuDistError);
-    expect(none).toMatchObject({ kind: 'auth', arg: 'secret', message: expect.stringMatching(/requires the job's secret and this process has none/) });
+    expect(none).toMatchObject({
+      kind: 'auth',
+      arg: 'secret',
+      message: expect.stringMatching(/requires the job's secret and this process has none/),
+    });
 
     const wrong = await j.client({ secret: newSecret() }).catch((e: unknown) => e);
     expect(wrong).toBeInstanceOf(XpuDistError);
@@ -241,25 +269,47 @@ describe('a spoofed rank', () => {
     const fake: Server = createServer((s: Socket) => {
       s.on('error', () => {});
       s.once('data', () => {
-        s.write(Buffer.concat([MAGIC, encodeFrame({ event: 'challenge', nonce: randomBytes(16).toString('base64'), auth: true, limits: { maxFrameBytes: 1 << 20, maxKeyBytes: 64, maxValueBytes: 1024 } })]));
+        s.write(
+          Buffer.concat([
+            MAGIC,
+            encodeFrame({
+              event: 'challenge',
+              nonce: randomBytes(16).toString('base64'),
+              auth: true,
+              limits: { maxFrameBytes: 1 << 20, maxKeyBytes: 64, maxValueBytes: 1024 },
+            }),
+          ]),
+        );
         s.once('data', () => s.write(encodeFrame({ id: 0, ok: true, value: randomBytes(32).toString('base64') })));
       });
     });
     await new Promise<void>((r) => fake.listen(0, HOST, r));
     cleanup.push(() => fake.close());
-    const e = await TcpStore.connect({ host: HOST, port: (fake.address() as { port: number }).port, timeoutMs: 5_000, secret: newSecret() }).catch((x: unknown) => x);
+    const e = await TcpStore.connect({
+      host: HOST,
+      port: (fake.address() as { port: number }).port,
+      timeoutMs: 5_000,
+      secret: newSecret(),
+    }).catch((x: unknown) => x);
     expect(e).toMatchObject({ kind: 'auth', message: expect.stringMatching(/could not prove that it knows the job's secret/) });
   });
 
   it('a store without a secret and a rank with one (or the reverse) fail alike: a misconfigured job', async () => {
     const j = await job({ secret: null });
-    await expect(j.client({ secret: newSecret() })).rejects.toMatchObject({ kind: 'auth', message: expect.stringMatching(/does not authenticate its clients but this process has a secret/) });
+    await expect(j.client({ secret: newSecret() })).rejects.toMatchObject({
+      kind: 'auth',
+      message: expect.stringMatching(/does not authenticate its clients but this process has a secret/),
+    });
   });
 
   it('a second process as a rank that is already live, or a rank outside the job, is refused and changes nothing', async () => {
     const j = await job();
     const twin = await j.client();
-    await expect(twin.hello(1)).rejects.toMatchObject({ kind: 'state', arg: 'rank', message: expect.stringMatching(/rank 1 already joined/) });
+    await expect(twin.hello(1)).rejects.toMatchObject({
+      kind: 'state',
+      arg: 'rank',
+      message: expect.stringMatching(/rank 1 already joined/),
+    });
     await expect(twin.hello(2)).rejects.toMatchObject({ kind: 'store', arg: 'rank', expected: 'a rank in [0, 2)', got: '2' });
     twin.close();
     await rendezvousCompletes(j);
@@ -273,12 +323,14 @@ describe('floods of connections', () => {
 
   it('200 idle connections are all closed, and a rank still gets in while they are open', async () => {
     const j = await job({ limits: short });
-    const flood = await Promise.all(Array.from({ length: 200 }, async (_, i) => {
-      const c = await raw(j);
-      if (i % 3 >= 1) c.socket.write(MAGIC); // some stop after the magic
-      if (i % 3 === 2) c.sendBody('{"id":0,', 100); // some inside a frame
-      return c;
-    }));
+    const flood = await Promise.all(
+      Array.from({ length: 200 }, async (_, i) => {
+        const c = await raw(j);
+        if (i % 3 >= 1) c.socket.write(MAGIC); // some stop after the magic
+        if (i % 3 === 2) c.sendBody('{"id":0,', 100); // some inside a frame
+        return c;
+      }),
+    );
     // Only the newest 16 can still be waiting: the rest were closed to make room.
     const late = await j.client();
     await late.set('late', 'in');
@@ -297,7 +349,10 @@ describe('floods of connections', () => {
     const idle = await j.client();
     const why = await new Promise<string>((resolve) => idle.onLost((_, w) => resolve(w)));
     expect(why).toMatch(/closed this connection: no request for 150 ms from a connection that is not a rank/);
-    await expect(idle.get('anything', 100)).rejects.toMatchObject({ kind: 'store', message: expect.stringMatching(/no request for 150 ms/) });
+    await expect(idle.get('anything', 100)).rejects.toMatchObject({
+      kind: 'store',
+      message: expect.stringMatching(/no request for 150 ms/),
+    });
     // The ranks said hello before `idle` connected and have sent nothing since: still served.
     await rendezvousCompletes(j);
     expect(j.server.stats().dropped.idle).toBe(1);
@@ -331,7 +386,13 @@ describe('floods of connections', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('oversized values and a full store', () => {
-  const small: Partial<StoreLimits> = { maxValueBytes: 1024, maxKeyBytes: 64, maxFrameBytes: 4096, maxStoredBytes: 8192, maxPendingRequests: 4 };
+  const small: Partial<StoreLimits> = {
+    maxValueBytes: 1024,
+    maxKeyBytes: 64,
+    maxFrameBytes: 4096,
+    maxStoredBytes: 8192,
+    maxPendingRequests: 4,
+  };
 
   it('a value, key or request above the limit: a typed limit error from the client, before sending', async () => {
     const j = await job({ limits: small });
@@ -341,7 +402,12 @@ describe('oversized values and a full store', () => {
     expect(e).toBeInstanceOf(XpuDistError);
     expect(e).toMatchObject({ kind: 'limit', op: 'store.set', arg: 'value', expected: 'at most 1024 bytes', got: '1025 bytes' });
     await expect(r0.set('k'.repeat(65), 'v')).rejects.toMatchObject({ kind: 'limit', arg: 'key', got: '65 bytes' });
-    await expect(r0.wait(Array.from({ length: 600 }, (_, i) => `key-${i}`), 10)).rejects.toMatchObject({ kind: 'limit', message: expect.stringMatching(/larger than the store accepts/) });
+    await expect(
+      r0.wait(
+        Array.from({ length: 600 }, (_, i) => `key-${i}`),
+        10,
+      ),
+    ).rejects.toMatchObject({ kind: 'limit', message: expect.stringMatching(/larger than the store accepts/) });
     await expect(r0.set(5 as never, 'v')).rejects.toBeInstanceOf(XpuTypeError);
     await expect(r0.set('k', { length: 3 } as never)).rejects.toBeInstanceOf(XpuTypeError);
     await rendezvousCompletes(j);
@@ -353,9 +419,16 @@ describe('oversized values and a full store', () => {
     await c.handshake(j.secret);
     const refused = await c.request({ id: 1, op: 'set', key: 'big', value: randomBytes(1025).toString('base64') });
     expect(refused).toMatchObject({ id: 1, ok: false, code: 'limit', arg: 'value', expected: 'at most 1024 bytes', got: '1025 bytes' });
-    expect(await c.request({ id: 2, op: 'set', key: 'small', value: randomBytes(10).toString('base64') })).toMatchObject({ id: 2, ok: true });
+    expect(await c.request({ id: 2, op: 'set', key: 'small', value: randomBytes(10).toString('base64') })).toMatchObject({
+      id: 2,
+      ok: true,
+    });
     c.sendBody('x', 4097);
-    expect(await closedWith(c)).toMatchObject({ event: 'error', code: 'limit', error: expect.stringMatching(/4097 bytes, above the limit of 4096/) });
+    expect(await closedWith(c)).toMatchObject({
+      event: 'error',
+      code: 'limit',
+      error: expect.stringMatching(/4097 bytes, above the limit of 4096/),
+    });
     const huge = await raw(j);
     await huge.handshake(j.secret);
     huge.sendBody('', 0xffffffff); // 4 GiB announced: nothing is buffered for it
@@ -369,7 +442,10 @@ describe('oversized values and a full store', () => {
     let stored = 0;
     let full: unknown;
     for (let i = 0; i < 100 && !full; i++) {
-      await r0.set(`fill/${i}`, new Uint8Array(1000)).then(() => stored++, (e: unknown) => (full = e));
+      await r0.set(`fill/${i}`, new Uint8Array(1000)).then(
+        () => stored++,
+        (e: unknown) => (full = e),
+      );
     }
     expect(full).toBeInstanceOf(XpuDistError);
     expect(full).toMatchObject({ kind: 'limit', arg: 'value', expected: 'at most 8192 bytes in the store' });
@@ -381,11 +457,17 @@ describe('oversized values and a full store', () => {
     await rendezvousCompletes(j);
   });
 
-  it('values of 1 MiB, one after another (the issue\'s case), cannot grow rank 0 past maxStoredBytes', async () => {
+  it("values of 1 MiB, one after another (the issue's case), cannot grow rank 0 past maxStoredBytes", async () => {
     const j = await job({ limits: { maxStoredBytes: 4 << 20 } });
     const value = new Uint8Array(1 << 20);
     const outcomes = [];
-    for (let i = 0; i < 16; i++) outcomes.push(await j.ranks[0].set(`mb/${i}`, value).then(() => 'ok', (e: XpuDistError) => e.kind));
+    for (let i = 0; i < 16; i++)
+      outcomes.push(
+        await j.ranks[0].set(`mb/${i}`, value).then(
+          () => 'ok',
+          (e: XpuDistError) => e.kind,
+        ),
+      );
     expect(outcomes.filter((o) => o === 'ok')).toHaveLength(3);
     expect(new Set(outcomes.slice(3))).toEqual(new Set(['limit']));
     expect(j.server.stats().storedBytes).toBeLessThanOrEqual(4 << 20);
@@ -406,7 +488,11 @@ describe('oversized values and a full store', () => {
     const j = await job({ limits: small });
     const [r0] = j.ranks;
     await r0.set('text', 'hello');
-    await expect(r0.add('text', 1)).rejects.toMatchObject({ kind: 'store', arg: 'key', message: expect.stringMatching(/does not hold a counter/) });
+    await expect(r0.add('text', 1)).rejects.toMatchObject({
+      kind: 'store',
+      arg: 'key',
+      message: expect.stringMatching(/does not hold a counter/),
+    });
     await r0.add('big', Number.MAX_SAFE_INTEGER);
     await expect(r0.add('big', 1)).rejects.toMatchObject({ kind: 'limit', arg: 'delta' });
     await expect(r0.add('big', 0.5)).rejects.toBeInstanceOf(XpuTypeError);
@@ -422,7 +508,17 @@ describe('the client side', () => {
     const fake: Server = createServer((s: Socket) => {
       s.on('error', () => {});
       s.once('data', () => {
-        s.write(Buffer.concat([MAGIC, encodeFrame({ event: 'challenge', nonce: randomBytes(16).toString('base64'), auth: false, limits: { maxFrameBytes: 1 << 20, maxKeyBytes: 64, maxValueBytes: 1024 } })]));
+        s.write(
+          Buffer.concat([
+            MAGIC,
+            encodeFrame({
+              event: 'challenge',
+              nonce: randomBytes(16).toString('base64'),
+              auth: false,
+              limits: { maxFrameBytes: 1 << 20, maxKeyBytes: 64, maxValueBytes: 1024 },
+            }),
+          ]),
+        );
         s.once('data', () => s.write(encodeFrame({ id: 1, ok: true, value: { not: 'a string' } })));
       });
     });
@@ -430,7 +526,10 @@ describe('the client side', () => {
     cleanup.push(() => fake.close());
     const c = await TcpStore.connect({ host: HOST, port: (fake.address() as { port: number }).port, timeoutMs: 5_000 });
     cleanup.push(() => c.close());
-    await expect(c.get('k', 1_000)).rejects.toMatchObject({ kind: 'store', message: expect.stringMatching(/sent a malformed message .*field 'value'/) });
+    await expect(c.get('k', 1_000)).rejects.toMatchObject({
+      kind: 'store',
+      message: expect.stringMatching(/sent a malformed message .*field 'value'/),
+    });
   });
 });
 
@@ -446,20 +545,30 @@ describe('configuration', () => {
   });
 
   it('initProcessGroup checks the secret and the limits on every rank, before any connection', async () => {
-    await expect(initProcessGroup({ backend: 'mpi', secret: 'short', rank: 1, worldSize: 2, masterAddr: HOST, masterPort: 1 })).rejects.toMatchObject({ name: 'XpuValueError', arg: 'secret', expected: expect.stringMatching(/at least 16 characters/) });
+    await expect(
+      initProcessGroup({ backend: 'mpi', secret: 'short', rank: 1, worldSize: 2, masterAddr: HOST, masterPort: 1 }),
+    ).rejects.toMatchObject({ name: 'XpuValueError', arg: 'secret', expected: expect.stringMatching(/at least 16 characters/) });
     await expect(initProcessGroup({ backend: 'mpi', secret: 5 as never })).rejects.toBeInstanceOf(XpuTypeError);
     await expect(initProcessGroup({ backend: 'mpi', storeLimits: { idleMs: -1 } })).rejects.toMatchObject({ arg: 'storeLimits.idleMs' });
     await expect(StoreServer.listen(HOST, 0, { secret: 'short' })).rejects.toBeInstanceOf(XpuValueError);
   });
 
   it('which addresses mean this machine only', () => {
-    for (const a of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1']) expect(isLoopbackAddress(a), a).toBe(true);
-    for (const a of ['10.0.0.1', '0.0.0.0', '::', 'example.com', '', undefined, '128.0.0.1']) expect(isLoopbackAddress(a), String(a)).toBe(false);
+    for (const a of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1'])
+      expect(isLoopbackAddress(a), a).toBe(true);
+    for (const a of ['10.0.0.1', '0.0.0.0', '::', 'example.com', '', undefined, '128.0.0.1'])
+      expect(isLoopbackAddress(a), String(a)).toBe(false);
   });
 
   it('the launcher keeps a local MPI job off the network, unless the user chose otherwise', () => {
-    expect(localMpiEnv({}, 2, 8)).toEqual({ OMPI_MCA_btl: 'self,vader', OMPI_MCA_btl_tcp_if_include: 'lo', OMPI_MCA_oob_tcp_if_include: 'lo' });
-    expect(localMpiEnv({ OMPI_MCA_btl: 'self,tcp', OMPI_MCA_btl_tcp_if_exclude: 'docker0', OMPI_MCA_oob_tcp_if_include: 'eth0' }, 2, 8)).toEqual({});
+    expect(localMpiEnv({}, 2, 8)).toEqual({
+      OMPI_MCA_btl: 'self,vader',
+      OMPI_MCA_btl_tcp_if_include: 'lo',
+      OMPI_MCA_oob_tcp_if_include: 'lo',
+    });
+    expect(
+      localMpiEnv({ OMPI_MCA_btl: 'self,tcp', OMPI_MCA_btl_tcp_if_exclude: 'docker0', OMPI_MCA_oob_tcp_if_include: 'eth0' }, 2, 8),
+    ).toEqual({});
     // As many ranks as cores: waits yield instead of spinning, unless the user said otherwise.
     expect(localMpiEnv({}, 4, 2)).toMatchObject({ OMPI_MCA_mpi_yield_when_idle: '1' });
     expect(localMpiEnv({ OMPI_MCA_mpi_yield_when_idle: '0' }, 4, 2)).not.toHaveProperty('OMPI_MCA_mpi_yield_when_idle');
@@ -484,7 +593,11 @@ interface AttackResult {
   rank: number;
   size: number;
   sums: number[][];
-  intruder: { attack: string; code: number; report: { attack: string; seen: { what: string; code: string | null; closed: boolean | number }[] } }[];
+  intruder: {
+    attack: string;
+    code: number;
+    report: { attack: string; seen: { what: string; code: string | null; closed: boolean | number }[] };
+  }[];
   listeners: { family: string; address: string; port: number }[];
 }
 
@@ -493,20 +606,31 @@ describe.skipIf(!!mpiReady)(`a real job under attack (xpu run, MPI)${mpiReady ? 
 
   it('malformed frames, a spoofed rank, a flood and oversized values from another process: every collective after each completes', async () => {
     const n = 3;
-    const job = await xpuRun(['-n', String(n), '--timeout', '120', join(RANK_SCRIPTS, 'store_attack_rank.mjs')], { XPU_DEVICE: 'cpu' }, 150_000);
+    const job = await xpuRun(
+      ['-n', String(n), '--timeout', '120', join(RANK_SCRIPTS, 'store_attack_rank.mjs')],
+      { XPU_DEVICE: 'cpu' },
+      150_000,
+    );
     const context = `exit ${job.code}\n${job.out.slice(-4000)}`;
     const results = tagged<AttackResult>(job.out, 'RESULT').sort((a, b) => a.rank - b.rank);
-    expect(results.map((r) => r.rank), context).toEqual([0, 1, 2]);
+    expect(
+      results.map((r) => r.rank),
+      context,
+    ).toEqual([0, 1, 2]);
     expect(job.code, context).toBe(0);
     const want = Array(8).fill((n * (n + 1)) / 2);
     for (const r of results) {
       // One allReduce after each of the four attacks, on every rank, each with the right sum.
       expect(r.sums, context).toEqual([want, want, want, want]);
       // OpenMPI listens on no address but loopback (the launcher keeps a local job off the network).
-      for (const l of r.listeners) expect(['127.0.0.1', '::1'], `rank ${r.rank} listens on ${l.address}:${l.port}; ${context}`).toContain(l.address);
+      for (const l of r.listeners)
+        expect(['127.0.0.1', '::1'], `rank ${r.rank} listens on ${l.address}:${l.port}; ${context}`).toContain(l.address);
     }
     const seen = Object.fromEntries(results[1].intruder.map((i) => [i.attack, i.report.seen]));
-    expect(results[1].intruder.map((i) => i.code), context).toEqual([0, 0, 0, 0]);
+    expect(
+      results[1].intruder.map((i) => i.code),
+      context,
+    ).toEqual([0, 0, 0, 0]);
     expect(seen.malformed.map((s) => s.code)).toEqual(['auth', 'auth', 'auth', 'bad-request', 'bad-request', 'bad-request']);
     expect(seen.spoof.map((s) => s.code)).toEqual(['auth', 'auth', 'auth', 'auth']);
     expect(seen.flood).toEqual([{ what: '200 idle connections', code: null, closed: 200 }]);
@@ -533,7 +657,10 @@ describe('a rank that joins after another gave up', () => {
     await eventually(() => late.failure !== null, 'the failure reached the late rank');
     expect(late.failure!.kind).toBe('timeout');
     expect(late.failure!.message).toMatch(/rank 0 gave up first: rank 1 of 2 did not arrive/);
-    const err = await late.set('arrived/1', '1').then(() => null, (e: unknown) => e);
+    const err = await late.set('arrived/1', '1').then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toBe(late.failure);
   });
 });

@@ -22,11 +22,13 @@ export class RawConn {
   private constructor(socket: Socket) {
     this.socket = socket;
     socket.on('error', () => {});
-    this.closed = new Promise((resolve) => socket.once('close', () => {
-      this.#isClosed = true;
-      this.#wake.splice(0).forEach((f) => f());
-      resolve();
-    }));
+    this.closed = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.#isClosed = true;
+        this.#wake.splice(0).forEach((f) => f());
+        resolve();
+      }),
+    );
     socket.on('data', (chunk: Buffer) => {
       if (!this.#gotMagic) {
         this.#head = Buffer.concat([this.#head, chunk]);
@@ -76,7 +78,12 @@ export class RawConn {
     if (secret !== undefined) {
       const clientNonce = newNonce();
       const serverNonce = Buffer.from(challenge.nonce as string, 'base64');
-      this.send({ id: 0, op: 'auth', nonce: clientNonce.toString('base64'), proof: proof(secret, 'client', serverNonce, clientNonce).toString('base64') });
+      this.send({
+        id: 0,
+        op: 'auth',
+        nonce: clientNonce.toString('base64'),
+        proof: proof(secret, 'client', serverNonce, clientNonce).toString('base64'),
+      });
       const r = await this.frame(1);
       if (!r || r.ok !== true) throw new Error(`authentication failed: ${JSON.stringify(r)}`);
       if (r.value !== proof(secret, 'server', serverNonce, clientNonce).toString('base64')) throw new Error('the server proof is wrong');

@@ -26,7 +26,6 @@ async function expectTensor(out: xpu.Tensor, ref: HostTensor, what: string): Pro
   expectEqual(await out.data(), flatValues(ref), what);
 }
 
-
 /** Random indices in [0, size) as a device tensor of `dtype` (values that fit the dtype). */
 function indexPair(device: string, dtype: DType, shape: number[], size: number, seed: number): { t: xpu.Tensor; values: number[] } {
   const max = Math.min(size - 1, dtype === 'int8' ? 127 : dtype === 'uint8' ? 255 : size - 1);
@@ -53,11 +52,22 @@ describe.each(testDevices())('cat and stack on %s', (device) => {
   });
 
   it.each(DTYPES)('cat of %s along the last dim with odd lengths (packed sub-word words)', async (dtype) => {
-    for (const lengths of [[1, 3], [3, 1, 17], [17, 1000], [5, 3, 1, 2]]) {
+    for (const lengths of [
+      [1, 3],
+      [3, 1, 17],
+      [17, 1000],
+      [5, 3, 1, 2],
+    ]) {
       const parts = lengths.map((n, k) => randomPair(device, dtype, [3, n], 10 * k + n));
-      const ref = catH(parts.map((p) => p.h), 1);
+      const ref = catH(
+        parts.map((p) => p.h),
+        1,
+      );
       poison(device, dtype, ref.shape);
-      const out = xpu.cat(parts.map((p) => p.t), -1);
+      const out = xpu.cat(
+        parts.map((p) => p.t),
+        -1,
+      );
       expect(out.dtype).toBe(dtype);
       await expectTensor(out, ref, `${dtype} ${lengths}`);
       // Strided views of a sub-word dtype: every other element, starting at an odd offset.
@@ -66,22 +76,36 @@ describe.each(testDevices())('cat and stack on %s', (device) => {
       const viewH = sliceH(wide.h, 1, 1, 2 * lengths[0] + 1, 2);
       await expectTensor(xpu.cat([parts[1].t, view, parts[0].t], 1), catH([parts[1].h, viewH, parts[0].h], 1), `${dtype} view ${lengths}`);
       // Along dim 0 the rows of the packed output are not word aligned either.
-      await expectTensor(xpu.cat([view.T, parts[0].t.T], 0), catH([transposeH(viewH, 0, 1), transposeH(parts[0].h, 0, 1)], 0), `${dtype} dim0 ${lengths}`);
+      await expectTensor(
+        xpu.cat([view.T, parts[0].t.T], 0),
+        catH([transposeH(viewH, 0, 1), transposeH(parts[0].h, 0, 1)], 0),
+        `${dtype} dim0 ${lengths}`,
+      );
     }
   });
 
   it('cat of 1, 2, 11 and 50 inputs (more inputs than one dispatch binds, groups of groups)', async () => {
     for (const count of [1, 2, 11, 50]) {
-      const parts = Array.from({ length: count }, (_, k) => randomPair(device, 'int8', [2, 1 + (k * 7) % 5, 3], 100 + k));
+      const parts = Array.from({ length: count }, (_, k) => randomPair(device, 'int8', [2, 1 + ((k * 7) % 5), 3], 100 + k));
       const views = parts.map((p) => p.t.transpose(0, 2)); // [3, n_k, 2]
-      const ref = catH(parts.map((p) => transposeH(p.h, 0, 2)), 1);
+      const ref = catH(
+        parts.map((p) => transposeH(p.h, 0, 2)),
+        1,
+      );
       poison(device, 'int8', ref.shape);
       await expectTensor(xpu.cat(views, 1), ref, `cat of ${count}`);
     }
     // 11 float inputs, some of them empty along the cat dim, one of them 1000 long.
     const sizes = [0, 3, 1000, 0, 1, 17, 2, 0, 5, 4, 1];
     const parts = sizes.map((n, k) => randomPair(device, 'float32', [n], 200 + k));
-    await expectTensor(xpu.cat(parts.map((p) => p.t)), catH(parts.map((p) => p.h), 0), 'cat of 11 with empties');
+    await expectTensor(
+      xpu.cat(parts.map((p) => p.t)),
+      catH(
+        parts.map((p) => p.h),
+        0,
+      ),
+      'cat of 11 with empties',
+    );
   });
 
   it('cat promotes dtypes and skips 1-D empty tensors like PyTorch', async () => {
@@ -298,7 +322,11 @@ describe.each(testDevices())('indexSelect, gather and embedding on %s', (device)
         const g = x.t.T.gather(1, idx.unsqueeze(0).expand(3, 3));
         expect((await caughtAsync(g.data(), xpu.XpuIndexError)).op).toBe('gather');
         // Good indices after the assert run clean.
-        await expectTensor(x.t.indexSelect(0, xpu.tensor(Int32Array.from([3, 0]), { device })), indexSelectH(x.h, 0, [3, 0]), 'good after bad');
+        await expectTensor(
+          x.t.indexSelect(0, xpu.tensor(Int32Array.from([3, 0]), { device })),
+          indexSelectH(x.h, 0, [3, 0]),
+          'good after bad',
+        );
       }
     }
     // The device keeps working and other tensors are untouched.
@@ -345,7 +373,14 @@ describe.each(testDevices())('triu and tril on %s', (device) => {
   });
 
   it('odd and empty matrix sizes', async () => {
-    for (const shape of [[1, 1], [3, 17], [17, 3], [2, 1000], [0, 4], [3, 0, 2]]) {
+    for (const shape of [
+      [1, 1],
+      [3, 17],
+      [17, 3],
+      [2, 1000],
+      [0, 4],
+      [3, 0, 2],
+    ]) {
       const x = randomPair(device, 'float32', shape, numelOf(shape));
       await expectTensor(x.t.triu(), triH(x.h, 0, true), `triu ${shape}`);
       await expectTensor(x.t.tril(-1), triH(x.h, -1, false), `tril ${shape}`);
@@ -356,7 +391,10 @@ describe.each(testDevices())('triu and tril on %s', (device) => {
     caught(() => xpu.ones([3], { device }).triu(), xpu.XpuShapeError);
     caught(() => xpu.tril(xpu.tensor(1, { device })), xpu.XpuShapeError);
     caught(() => xpu.ones([2, 2], { device }).triu(0.5), xpu.XpuValueError);
-    expect(await xpu.ones([2, 2], { device }).triu().toArray()).toEqual([[1, 1], [0, 1]]);
+    expect(await xpu.ones([2, 2], { device }).triu().toArray()).toEqual([
+      [1, 1],
+      [0, 1],
+    ]);
   });
 });
 

@@ -21,12 +21,33 @@ function byteChars(): string[] {
 
 function toyVocab(pre = 'smollm'): xpu.llm.GgufVocab {
   const bytes = byteChars();
-  const tokens = ['<|endoftext|>', '<|im_start|>', '<|im_end|>', '<tool>', ...bytes, 'he', 'hel', 'hell', 'hello', 'Ġw', 'Ġwo', 'Ġwor', 'Ġworl', 'Ġworld', '<|im_start|>x'];
+  const tokens = [
+    '<|endoftext|>',
+    '<|im_start|>',
+    '<|im_end|>',
+    '<tool>',
+    ...bytes,
+    'he',
+    'hel',
+    'hell',
+    'hello',
+    'Ġw',
+    'Ġwo',
+    'Ġwor',
+    'Ġworl',
+    'Ġworld',
+    '<|im_start|>x',
+  ];
   const types = tokens.map((t, i) => (i < 3 ? TokenType.CONTROL : i === 3 ? TokenType.USER_DEFINED : TokenType.NORMAL));
   return {
-    model: 'gpt2', pre, tokens, tokenTypes: Int32Array.from(types),
+    model: 'gpt2',
+    pre,
+    tokens,
+    tokenTypes: Int32Array.from(types),
     merges: ['h e', 'he l', 'hel l', 'hell o', 'Ġ w', 'Ġw o', 'Ġwo r', 'Ġwor l', 'Ġworl d'],
-    bos: 0, eos: 2, addEos: false,
+    bos: 0,
+    eos: 2,
+    addEos: false,
   };
 }
 
@@ -89,7 +110,12 @@ describe('Tokenizer on a hand-made byte-level vocabulary', () => {
     expect(pieces.filter((p) => p !== '')).toEqual(['a', '🙂', 'é', '日']);
     // A stream cut inside a character ends in one replacement character, never a broken string.
     const cut = tok.streamDecoder();
-    expect(ids.slice(0, 3).map((i) => cut.push(i)).join('') + cut.flush()).toBe('a\ufffd');
+    expect(
+      ids
+        .slice(0, 3)
+        .map((i) => cut.push(i))
+        .join('') + cut.flush(),
+    ).toBe('a\ufffd');
   });
 
   it('refuses what it cannot tokenize faithfully, with typed errors', () => {
@@ -101,7 +127,7 @@ describe('Tokenizer on a hand-made byte-level vocabulary', () => {
 
 describe('chat templates (@huggingface/jinja)', () => {
   it('renders a template with messages and the generation prompt', () => {
-    const t = "{% for m in messages %}<{{ m.role }}>{{ m.content }}</s>{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}";
+    const t = '{% for m in messages %}<{{ m.role }}>{{ m.content }}</s>{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}';
     expect(xpu.llm.renderChatTemplate(t, [{ role: 'user', content: 'hi' }])).toBe('<user>hi</s><assistant>');
     expect(xpu.llm.renderChatTemplate(t, [{ role: 'user', content: 'hi' }], { addGenerationPrompt: false })).toBe('<user>hi</s>');
     expect(() => xpu.llm.renderChatTemplate('{% for %}', [])).toThrow(xpu.XpuValueError);
@@ -118,7 +144,9 @@ describe.runIf(runModelTests)('Tokenizer of SmolLM2-135M-Instruct', () => {
     await r.close();
   });
 
-  const expected = JSON.parse(readFileSync(new URL('./fixtures/tokenizer/smollm2_expected.json', import.meta.url), 'utf8')) as { cases: { text: string; ids: number[] }[] };
+  const expected = JSON.parse(readFileSync(new URL('./fixtures/tokenizer/smollm2_expected.json', import.meta.url), 'utf8')) as {
+    cases: { text: string; ids: number[] }[];
+  };
 
   it('reads the vocabulary: size, special ids, a few known tokens', () => {
     expect(tok.size).toBe(49152);
@@ -147,7 +175,9 @@ describe.runIf(runModelTests)('Tokenizer of SmolLM2-135M-Instruct', () => {
 
   it('renders its chat template into the ChatML it was trained on', () => {
     const text = xpu.llm.renderChatTemplate(template, [{ role: 'user', content: 'Hi!' }]);
-    expect(text).toBe('<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\nHi!<|im_end|>\n<|im_start|>assistant\n');
+    expect(text).toBe(
+      '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\nHi!<|im_end|>\n<|im_start|>assistant\n',
+    );
     const ids = tok.encode(text, { parseSpecial: true });
     expect(ids[0]).toBe(1);
     expect(ids.filter((i) => i === 1)).toHaveLength(3);

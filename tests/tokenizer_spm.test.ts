@@ -14,17 +14,30 @@ import { xpu } from './helpers.js';
 const { Tokenizer, TokenType } = xpu.llm;
 const FIXTURE = new URL('./fixtures/tokenizer_spm/', import.meta.url);
 const GGUF = new URL('tiny_spm.gguf', FIXTURE).pathname;
-const EXPECTED = JSON.parse(readFileSync(new URL('spm_expected.json', FIXTURE), 'utf8')) as { cases: { text: string; ids: number[]; decoded: string }[] };
+const EXPECTED = JSON.parse(readFileSync(new URL('spm_expected.json', FIXTURE), 'utf8')) as {
+  cases: { text: string; ids: number[]; decoded: string }[];
+};
 
 // id:          0        1      2       3         4         5     6    7    8    9     10    11     12     13     14
 const TOKENS = ['<unk>', '<s>', '</s>', '<0xC3>', '<0xA9>', '▁', 'a', 'b', 'c', 'ab', 'bc', 'abc', '▁a', 'aa', '<0x20>'];
 const SCORES = [0, 0, 0, 0, 0, -1, -2, -2, -2, -3, -1, -4, -5, -3, 0];
-const TYPES = TOKENS.map((t, i) => (i === 0 ? TokenType.UNKNOWN : i < 3 ? TokenType.CONTROL : t.startsWith('<0x') ? TokenType.BYTE : TokenType.NORMAL));
+const TYPES = TOKENS.map((t, i) =>
+  i === 0 ? TokenType.UNKNOWN : i < 3 ? TokenType.CONTROL : t.startsWith('<0x') ? TokenType.BYTE : TokenType.NORMAL,
+);
 
 function handVocab(addSpacePrefix?: boolean): xpu.llm.GgufVocab {
   return {
-    model: 'llama', pre: 'default', tokens: TOKENS, tokenTypes: Int32Array.from(TYPES), merges: [],
-    scores: Float32Array.from(SCORES), addSpacePrefix, bos: 1, eos: 2, unk: 0, addEos: false,
+    model: 'llama',
+    pre: 'default',
+    tokens: TOKENS,
+    tokenTypes: Int32Array.from(TYPES),
+    merges: [],
+    scores: Float32Array.from(SCORES),
+    addSpacePrefix,
+    bos: 1,
+    eos: 2,
+    unk: 0,
+    addEos: false,
   };
 }
 
@@ -99,7 +112,7 @@ describe('SentencePiece-style tokenizer on a model trained by sentencepiece', ()
     expect([tok.bos, tok.eos, tok.addBos, tok.addEos, tok.addSpacePrefix]).toEqual([1, 2, true, false, true]);
   });
 
-  it.each(EXPECTED.cases.map((c, i) => [i, c] as const))('text %i gives sentencepiece\'s ids and text back', (_i, c) => {
+  it.each(EXPECTED.cases.map((c, i) => [i, c] as const))("text %i gives sentencepiece's ids and text back", (_i, c) => {
     expect(tok.encode(c.text, { addSpecial: false })).toEqual(c.ids);
     expect(tok.encode(c.text)).toEqual([1, ...c.ids]);
     expect(tok.decode(c.ids)).toBe(c.decoded);

@@ -29,7 +29,6 @@ function expandH(h: HostTensor, shape: number[]): HostTensor {
 
 const sharesStorage = (a: xpu.Tensor, b: xpu.Tensor): boolean => a.ref.storage === b.ref.storage;
 
-
 describe.each(testDevices())('views on %s', (device) => {
   it('view and reshape of contiguous tensors share storage and keep row-major order', async () => {
     const x = randomPair(device, 'float32', [3, 4, 5], 1);
@@ -47,28 +46,35 @@ describe.each(testDevices())('views on %s', (device) => {
     caught(() => x.t.reshape(-1, -1), xpu.XpuShapeError);
   });
 
-  it.each(['float32', 'int8', 'float16', 'bool'] as DType[])('reshape of a non-contiguous %s tensor copies; view of it throws', async (dtype) => {
-    const x = randomPair(device, dtype, [3, 5, 7], 2);
-    const t = x.t.transpose(0, 2); // [7, 5, 3]
-    const th = transposeH(x.h, 0, 2);
-    const e = caught(() => t.view(35, 3), xpu.XpuShapeError);
-    expect(e.op).toBe('view');
-    caught(() => t.view(-1), xpu.XpuShapeError);
-    const r = t.reshape(35, 3);
-    expect(sharesStorage(r, x.t)).toBe(false);
-    await expectTensor(r, reshapeH(th, [35, 3]), 'reshape copy');
-    await expectTensor(t.flatten(), reshapeH(th, [105]), 'flatten copy');
-    // Splitting a dim of a strided tensor needs no copy.
-    const s = x.t.slice(2, 0, 7, 2).transpose(0, 1); // [5, 3, 4]
-    const sh = transposeH(sliceH(x.h, 2, 0, 7, 2), 0, 1);
-    const v = s.view(5, 3, 2, 2);
-    expect(sharesStorage(v, x.t)).toBe(true);
-    await expectTensor(v, reshapeH(sh, [5, 3, 2, 2]), 'view split');
-  });
+  it.each(['float32', 'int8', 'float16', 'bool'] as DType[])(
+    'reshape of a non-contiguous %s tensor copies; view of it throws',
+    async (dtype) => {
+      const x = randomPair(device, dtype, [3, 5, 7], 2);
+      const t = x.t.transpose(0, 2); // [7, 5, 3]
+      const th = transposeH(x.h, 0, 2);
+      const e = caught(() => t.view(35, 3), xpu.XpuShapeError);
+      expect(e.op).toBe('view');
+      caught(() => t.view(-1), xpu.XpuShapeError);
+      const r = t.reshape(35, 3);
+      expect(sharesStorage(r, x.t)).toBe(false);
+      await expectTensor(r, reshapeH(th, [35, 3]), 'reshape copy');
+      await expectTensor(t.flatten(), reshapeH(th, [105]), 'flatten copy');
+      // Splitting a dim of a strided tensor needs no copy.
+      const s = x.t.slice(2, 0, 7, 2).transpose(0, 1); // [5, 3, 4]
+      const sh = transposeH(sliceH(x.h, 2, 0, 7, 2), 0, 1);
+      const v = s.view(5, 3, 2, 2);
+      expect(sharesStorage(v, x.t)).toBe(true);
+      await expectTensor(v, reshapeH(sh, [5, 3, 2, 2]), 'view split');
+    },
+  );
 
   it('permute, transpose, T and t()', async () => {
     const x = randomPair(device, 'int32', [2, 3, 4, 5], 3);
-    for (const perm of [[3, 1, 0, 2], [0, 1, 2, 3], [1, 3, 2, 0]]) {
+    for (const perm of [
+      [3, 1, 0, 2],
+      [0, 1, 2, 3],
+      [1, 3, 2, 0],
+    ]) {
       const p = x.t.permute(perm);
       expect(sharesStorage(p, x.t)).toBe(true);
       await expectTensor(p, permuteH(x.h, perm), `permute ${perm}`);
@@ -118,7 +124,11 @@ describe.each(testDevices())('views on %s', (device) => {
     await expectTensor(x.t.slice(1, 2, -2, 2), sliceH(x.h, 1, 2, 15, 2), 'slice negative end');
     await expectTensor(x.t.slice(0, 4, 100), sliceH(x.h, 0, 4, 6), 'slice end clamps');
     await expectTensor(x.t.slice(0, 5, 2), sliceH(x.h, 0, 5, 5), 'slice empty');
-    await expectTensor(x.t.slice(1, 0, undefined, 4).slice(0, 1, undefined, 2), sliceH(sliceH(x.h, 1, 0, 17, 4), 0, 1, 6, 2), 'slice of slice');
+    await expectTensor(
+      x.t.slice(1, 0, undefined, 4).slice(0, 1, undefined, 2),
+      sliceH(sliceH(x.h, 1, 0, 17, 4), 0, 1, 6, 2),
+      'slice of slice',
+    );
     await expectTensor(x.t.select(0, 2), selectH(x.h, 0, 2), 'select row');
     await expectTensor(x.t.select(1, -1), selectH(x.h, 1, 16), 'select last column');
     await expectTensor(x.t.T.select(0, 3).slice(0, 1, 6, 2), sliceH(selectH(x.h, 1, 3), 0, 1, 6, 2), 'select of a view');
@@ -136,7 +146,12 @@ describe.each(testDevices())('views on %s', (device) => {
     const x = randomPair(device, 'int8', [1, 3, 1, 5], 10);
     const sq = (h: HostTensor, drop: number[]): HostTensor => ({
       shape: h.shape.filter((_, j) => !drop.includes(j)),
-      at: (c) => { const full: number[] = []; let k = 0; h.shape.forEach((_, j) => full.push(drop.includes(j) ? 0 : c[k++])); return h.at(full); },
+      at: (c) => {
+        const full: number[] = [];
+        let k = 0;
+        h.shape.forEach((_, j) => full.push(drop.includes(j) ? 0 : c[k++]));
+        return h.at(full);
+      },
     });
     await expectTensor(x.t.squeeze(), sq(x.h, [0, 2]), 'squeeze all');
     await expectTensor(x.t.squeeze(2), sq(x.h, [2]), 'squeeze dim');
@@ -146,7 +161,10 @@ describe.each(testDevices())('views on %s', (device) => {
     const m = randomPair(device, 'float32', [3, 5], 11);
     const mt = m.t.T; // [5, 3] strided
     const mh = transposeH(m.h, 0, 1);
-    const u = (h: HostTensor, d: number): HostTensor => ({ shape: [...h.shape.slice(0, d), 1, ...h.shape.slice(d)], at: (c) => h.at(c.filter((_, j) => j !== d)) });
+    const u = (h: HostTensor, d: number): HostTensor => ({
+      shape: [...h.shape.slice(0, d), 1, ...h.shape.slice(d)],
+      at: (c) => h.at(c.filter((_, j) => j !== d)),
+    });
     await expectTensor(mt.unsqueeze(0), u(mh, 0), 'unsqueeze 0');
     await expectTensor(mt.unsqueeze(1), u(mh, 1), 'unsqueeze 1');
     await expectTensor(mt.unsqueeze(-1), u(mh, 2), 'unsqueeze -1');
@@ -207,9 +225,21 @@ describe.each(testDevices())('views on %s', (device) => {
     const v = x.view(6);
     x.dispose();
     for (const use of [
-      () => x.view(6), () => x.reshape(3, 2), () => x.permute(1, 0), () => x.transpose(0, 1), () => x.T,
-      () => x.expand(2, 2, 3), () => x.narrow(0, 0, 1), () => x.slice(0), () => x.select(0, 0),
-      () => x.squeeze(), () => x.unsqueeze(0), () => x.flatten(), () => x.contiguous(), () => x.clone(), () => x.add(1),
+      () => x.view(6),
+      () => x.reshape(3, 2),
+      () => x.permute(1, 0),
+      () => x.transpose(0, 1),
+      () => x.T,
+      () => x.expand(2, 2, 3),
+      () => x.narrow(0, 0, 1),
+      () => x.slice(0),
+      () => x.select(0, 0),
+      () => x.squeeze(),
+      () => x.unsqueeze(0),
+      () => x.flatten(),
+      () => x.contiguous(),
+      () => x.clone(),
+      () => x.add(1),
     ]) {
       const e = caught(use, xpu.XpuDisposedError);
       expect(e).toBeInstanceOf(xpu.XpuError);

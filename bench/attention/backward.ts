@@ -87,7 +87,8 @@ export function attnBackwardWorkload(impl: Impl, device: DeviceName, s: AttnShap
   const opts = { isCausal: s.causal };
   // What the forward leaves for the backward: its output (fused) or its probabilities (composed).
   const saved = impl === 'fused' ? xpu.scaledDotProductAttention(q, k, v, opts) : probabilities(q, k, s);
-  const grads = (): xpu.Tensor[] => (impl === 'fused' ? attentionBackward(OP, q.device, sdpaSpec(q, k, v, opts), q, k, v, saved, dOut) : composed(saved, q, k, v, dOut, s));
+  const grads = (): xpu.Tensor[] =>
+    impl === 'fused' ? attentionBackward(OP, q.device, sdpaSpec(q, k, v, opts), q, k, v, saved, dOut) : composed(saved, q, k, v, dOut, s);
   return {
     units: 1,
     // cpu too: its native kernels (the composition's GEMMs) run on the addon's compute thread.
@@ -102,7 +103,11 @@ export function attnBackwardWorkload(impl: Impl, device: DeviceName, s: AttnShap
         const [qd, kd, vd, gd, dqd, dkd, dvd] = await Promise.all([q, k, v, dOut, dq, dk, dv].map((t) => t.data()));
         for (const t of [dq, dk, dv]) t.dispose();
         const f = (a: ArrayLike<number>) => Float32Array.from(a);
-        const got = [...Array.from(dqd.slice(0, rows * s.e)), ...Array.from(dkd.slice(0, s.e)), ...Array.from(dvd.slice(0, s.e))] as number[];
+        const got = [
+          ...Array.from(dqd.slice(0, rows * s.e)),
+          ...Array.from(dkd.slice(0, s.e)),
+          ...Array.from(dvd.slice(0, s.e)),
+        ] as number[];
         return compare(got, reference(f(qd), f(kd), f(vd), f(gd), s, rows), BOUND[dtype]);
       } catch (e) {
         return failedCheck(e, BOUND[dtype]);

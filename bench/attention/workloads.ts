@@ -22,7 +22,8 @@ export const ITEM: Record<AttnDType, number> = { float32: 4, float16: 2 };
 /** 4 B H L S E (two GEMMs of 2 L S E each), halved for causal (only the kept half is computed). */
 export const attnFlops = (s: AttnShape): number => (4 * s.b * s.h * s.l * s.s * s.e) / (s.causal ? 2 : 1);
 /** Bytes a fused kernel must move at least: q, k, v read once, out written once. */
-export const attnBytes = (s: AttnShape, dtype: AttnDType): number => ITEM[dtype] * (2 * s.b * s.h * s.l * s.e + 2 * s.b * s.hkv * s.s * s.e);
+export const attnBytes = (s: AttnShape, dtype: AttnDType): number =>
+  ITEM[dtype] * (2 * s.b * s.h * s.l * s.e + 2 * s.b * s.hkv * s.s * s.e);
 const BOUND: Record<AttnDType, number> = { float32: 1e-4, float16: 5e-3 };
 const CHECK_ROWS = 3;
 

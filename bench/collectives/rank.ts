@@ -46,11 +46,21 @@ function makeCase(coll: Coll, count: number, inPlace: boolean, device: 'cpu' | '
   switch (coll) {
     case 'allReduce': {
       const t = filled(count, rank, 0, device);
-      return { run: () => d.allReduce(t, { op: 'sum', inPlace }), wrong: check((i) => sumRanks * ((i % 7) + 1)), fresh: !inPlace, dispose: () => t.dispose() };
+      return {
+        run: () => d.allReduce(t, { op: 'sum', inPlace }),
+        wrong: check((i) => sumRanks * ((i % 7) + 1)),
+        fresh: !inPlace,
+        dispose: () => t.dispose(),
+      };
     }
     case 'broadcast': {
       const t = filled(count, rank, 0, device);
-      return { run: () => d.broadcast(t, { src: 0, inPlace }), wrong: check((i) => value(0, i)), fresh: !inPlace, dispose: () => t.dispose() };
+      return {
+        run: () => d.broadcast(t, { src: 0, inPlace }),
+        wrong: check((i) => value(0, i)),
+        fresh: !inPlace,
+        dispose: () => t.dispose(),
+      };
     }
     case 'allGather': {
       const t = filled(chunk, rank, 0, device);
@@ -121,8 +131,16 @@ async function measure(coll: Coll, device: 'cpu' | 'xpu', bytes: number, warmup:
   const [stageMax, engineMax] = await across([stage / iters, engine / iters], 'max');
   const [wrongAll] = await across([wrong], 'sum');
   return {
-    impl: 'xpu.dist', coll, device, inPlace, bytes: count * 4, count, times_us: slowest, engine_us: engineMax,
-    ...(device === 'xpu' ? { stage_us: stageMax } : {}), wrong: wrongAll,
+    impl: 'xpu.dist',
+    coll,
+    device,
+    inPlace,
+    bytes: count * 4,
+    count,
+    times_us: slowest,
+    engine_us: engineMax,
+    ...(device === 'xpu' ? { stage_us: stageMax } : {}),
+    wrong: wrongAll,
   };
 }
 
@@ -139,7 +157,8 @@ for (const device of plan.devices) {
   for (const coll of device === 'xpu' ? (['allReduce'] as Coll[]) : plan.colls) {
     for (const s of plan.sizes) {
       if (device === 'xpu' && s.bytes > xpuMaxBytes()) {
-        if (d.getRank() === 0) console.log(`collectives: xpu ${coll} at ${s.bytes} B skipped: above the adapter's ${xpuMaxBytes()}-byte buffer limit`);
+        if (d.getRank() === 0)
+          console.log(`collectives: xpu ${coll} at ${s.bytes} B skipped: above the adapter's ${xpuMaxBytes()}-byte buffer limit`);
         continue;
       }
       for (const inPlace of [false, true]) {

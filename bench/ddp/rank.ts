@@ -87,9 +87,18 @@ if (ddp) {
 }
 if (rank === 0) {
   const row: DdpRow = {
-    device, ranks: n, mode: plan.mode, bucketCapMb: plan.bucketCapMb, buckets: ddp ? ddp.buckets.length : 0,
-    params: params.reduce((a, p) => a + p.numel, 0), batch: plan.batch, stepMs: times,
-    backwardMs: phases.backwardMs.slice(plan.warmup), waitMs: phases.waitMs.slice(plan.warmup), cpuMs: phases.cpuMs.slice(plan.warmup), bareAllReduceMs: bare,
+    device,
+    ranks: n,
+    mode: plan.mode,
+    bucketCapMb: plan.bucketCapMb,
+    buckets: ddp ? ddp.buckets.length : 0,
+    params: params.reduce((a, p) => a + p.numel, 0),
+    batch: plan.batch,
+    stepMs: times,
+    backwardMs: phases.backwardMs.slice(plan.warmup),
+    waitMs: phases.waitMs.slice(plan.warmup),
+    cpuMs: phases.cpuMs.slice(plan.warmup),
+    bareAllReduceMs: bare,
   };
   console.log(`ROW ${JSON.stringify(row)}`);
 }

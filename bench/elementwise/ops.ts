@@ -15,7 +15,21 @@ const LN_EPS = 1e-5;
 export const ITEM_BYTES: Record<FloatDType, number> = { float32: 4, float16: 2 };
 
 export interface OpCase {
-  name: 'add' | 'exp' | 'sum' | 'sumAll' | 'softmax' | 'layerNorm' | 'clone' | 'mul' | 'gelu' | 'where' | 'rmsNorm' | 'max' | 'transpose' | 'cat';
+  name:
+    | 'add'
+    | 'exp'
+    | 'sum'
+    | 'sumAll'
+    | 'softmax'
+    | 'layerNorm'
+    | 'clone'
+    | 'mul'
+    | 'gelu'
+    | 'where'
+    | 'rmsNorm'
+    | 'max'
+    | 'transpose'
+    | 'cat';
   shape(n: number): number[];
   /** Elements one op must read plus write (times the item size: the bytes it must move). */
   traffic(n: number): number;
@@ -108,7 +122,7 @@ export const softmax: OpCase = {
       let m = -Infinity;
       for (let j = 0; j < ROW; j++) m = Math.max(m, x[r + j]);
       let s = 0;
-      for (let j = 0; j < ROW; j++) s += (out[r + j] = Math.exp(x[r + j] - m));
+      for (let j = 0; j < ROW; j++) s += out[r + j] = Math.exp(x[r + j] - m);
       for (let j = 0; j < ROW; j++) out[r + j] /= s;
     }
     return out;
@@ -124,7 +138,11 @@ export const layerNorm: OpCase = {
   flops: (n) => 8 * n,
   bound: { float32: 1e-4, float16: 2e-3 },
   multipleOf: ROW,
-  makeInputs: (device, n, dtype) => [xpu.randn([n / ROW, ROW], { device, dtype }), xpu.randn([ROW], { device, dtype }), xpu.randn([ROW], { device, dtype })],
+  makeInputs: (device, n, dtype) => [
+    xpu.randn([n / ROW, ROW], { device, dtype }),
+    xpu.randn([ROW], { device, dtype }),
+    xpu.randn([ROW], { device, dtype }),
+  ],
   run: ([x, weight, bias]) => xpu.layerNorm(x, [ROW], { weight, bias, eps: LN_EPS }),
   reference: ([x, w, b]) => {
     const out = new Float64Array(x.length);

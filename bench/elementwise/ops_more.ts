@@ -135,13 +135,17 @@ export const cat: OpCase = {
   flops: () => 0,
   bound: { float32: 0, float16: 0 },
   multipleOf: 2 * ROW,
-  makeInputs: (device, n, dtype) => [xpu.randn([n / (2 * ROW), ROW], { device, dtype }), xpu.randn([n / (2 * ROW), ROW], { device, dtype })],
+  makeInputs: (device, n, dtype) => [
+    xpu.randn([n / (2 * ROW), ROW], { device, dtype }),
+    xpu.randn([n / (2 * ROW), ROW], { device, dtype }),
+  ],
   run: ([a, b]) => xpu.cat([a, b], -1),
-  reference: ([a, b]) => Float64Array.from({ length: 4 * ROW }, (_, i) => {
-    const r = Math.floor(i / (2 * ROW));
-    const j = i % (2 * ROW);
-    return j < ROW ? a[r * ROW + j] : b[r * ROW + j - ROW];
-  }),
+  reference: ([a, b]) =>
+    Float64Array.from({ length: 4 * ROW }, (_, i) => {
+      const r = Math.floor(i / (2 * ROW));
+      const j = i % (2 * ROW);
+      return j < ROW ? a[r * ROW + j] : b[r * ROW + j - ROW];
+    }),
 };
 
 export const MORE_OPS: OpCase[] = [mul, gelu, where, rmsNorm, max, transpose, cat];

@@ -54,7 +54,11 @@ function chainWorkload<T>(chain: Chain<T>): Workload {
       try {
         await run();
         const x0 = await chain.read(chain.start);
-        return compare(last ?? new Float32Array(0), Float64Array.from(x0, (v) => v + CHAIN_OPS), BOUND);
+        return compare(
+          last ?? new Float32Array(0),
+          Float64Array.from(x0, (v) => v + CHAIN_OPS),
+          BOUND,
+        );
       } catch (e) {
         return failedCheck(e, BOUND);
       }

@@ -111,7 +111,8 @@ export function tfjsOpWorkload(peer: TfjsPeer, c: OpCase, n: number, targetBytes
   if (!twin) throw new Error(`no tfjs twin for ${c.name}`);
   const bytes = c.traffic(n) * 4;
   const sets: TfTensor[][] = [];
-  for (let k = 0; k < rotationSets(bytes); k++) sets.push(twin.make ? twin.make(tf, n) : Array.from({ length: twin.inputs }, () => tf.randomNormal(c.shape(n))));
+  for (let k = 0; k < rotationSets(bytes); k++)
+    sets.push(twin.make ? twin.make(tf, n) : Array.from({ length: twin.inputs }, () => tf.randomNormal(c.shape(n))));
   const units = opsPerRun(bytes, targetBytes);
   let next = 0;
   return {
@@ -125,7 +126,9 @@ export function tfjsOpWorkload(peer: TfjsPeer, c: OpCase, n: number, targetBytes
       try {
         const out = twin.run(tf, sets[0]);
         try {
-          const [got, ...host] = await Promise.all([out, ...sets[0]].map((t, j) => tfHead(peer, t, j > 0 && c.checkWhole ? t.size : CHECK_ELEMENTS)));
+          const [got, ...host] = await Promise.all(
+            [out, ...sets[0]].map((t, j) => tfHead(peer, t, j > 0 && c.checkWhole ? t.size : CHECK_ELEMENTS)),
+          );
           return compare(got, c.reference(host), bound);
         } finally {
           out.dispose();

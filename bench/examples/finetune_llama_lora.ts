@@ -67,6 +67,11 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   await xpu.ready();
   const device = (arg('device') ?? 'cpu') as 'cpu' | 'xpu';
   const steps = Number(arg('steps') ?? 30);
-  const losses = await finetuneLlamaLora({ device, steps, quantize: process.argv.includes('--quantize'), log: (s, l) => (s % 5 === 0 || s === steps - 1) && console.log(`step ${String(s).padStart(4)}  loss ${l.toFixed(4)}`) });
+  const losses = await finetuneLlamaLora({
+    device,
+    steps,
+    quantize: process.argv.includes('--quantize'),
+    log: (s, l) => (s % 5 === 0 || s === steps - 1) && console.log(`step ${String(s).padStart(4)}  loss ${l.toFixed(4)}`),
+  });
   console.log(`${device}: loss ${losses[0].toFixed(4)} -> ${losses[losses.length - 1].toFixed(4)}`);
 }

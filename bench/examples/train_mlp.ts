@@ -33,7 +33,13 @@ export async function trainMlp(options: TrainMlpOptions = {}): Promise<number[]>
     return { x, y: xpu.to(y, 'int32') };
   });
   const nn = xpu.nn;
-  const model = new nn.Sequential(new nn.Linear(inDim, hidden, { device }), new nn.GELU(), new nn.LayerNorm(hidden, { device }), new nn.Dropout(0.1), new nn.Linear(hidden, classes, { device }));
+  const model = new nn.Sequential(
+    new nn.Linear(inDim, hidden, { device }),
+    new nn.GELU(),
+    new nn.LayerNorm(hidden, { device }),
+    new nn.Dropout(0.1),
+    new nn.Linear(hidden, classes, { device }),
+  );
   const opt = new xpu.optim.AdamW(model.parameters(), { lr: 1e-2, weightDecay: 1e-2 });
   const sched = xpu.optim.lrScheduler.warmupCosine(opt, { warmupSteps: 5, totalSteps: steps, minLrRatio: 0.1 });
   const losses: number[] = [];
@@ -68,6 +74,10 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   await xpu.ready();
   const device = (arg('device') ?? 'cpu') as 'cpu' | 'xpu';
   const steps = Number(arg('steps') ?? 60);
-  const losses = await trainMlp({ device, steps, log: (s, l) => (s % 10 === 0 || s === steps - 1) && console.log(`step ${String(s).padStart(4)}  loss ${l.toFixed(4)}`) });
+  const losses = await trainMlp({
+    device,
+    steps,
+    log: (s, l) => (s % 10 === 0 || s === steps - 1) && console.log(`step ${String(s).padStart(4)}  loss ${l.toFixed(4)}`),
+  });
   console.log(`${device}: loss ${losses[0].toFixed(4)} -> ${losses[losses.length - 1].toFixed(4)}`);
 }

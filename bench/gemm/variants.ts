@@ -3,7 +3,13 @@
  * run, so the strategies are timed round-robin on the same inputs. chooseGemmConfig reads the
  * variable on every call, as a user's setting would be read.
  */
-import { GEMM_VARIANTS, defaultTileConfig, setGemmConfigOverride, splitKConfig, type GemmVariant } from '../../src/backends/webgpu/gemm_config.js';
+import {
+  GEMM_VARIANTS,
+  defaultTileConfig,
+  setGemmConfigOverride,
+  splitKConfig,
+  type GemmVariant,
+} from '../../src/backends/webgpu/gemm_config.js';
 import type { Variant } from '../suite.js';
 
 export function strategyVariant(v: GemmVariant): Variant {

@@ -38,7 +38,10 @@ export function cpuReadBandwidth(opts: RepeatOptions, bytes = probeWorkingSet())
   if (probe) {
     const r = probe.read(bytes, opts.warmup + cpuPasses(opts));
     const ms = r.seconds.slice(opts.warmup).map((s) => s * 1e3);
-    return ceilingFrom('read', `native ${r.method}, ${r.threads} threads`, r.bytesPerPass, ms, { workingSetBytes: r.bytesPerPass, threads: r.threads });
+    return ceilingFrom('read', `native ${r.method}, ${r.threads} threads`, r.bytesPerPass, ms, {
+      workingSetBytes: r.bytesPerPass,
+      threads: r.threads,
+    });
   }
   // A JS sum on one thread: what a TypeScript kernel could read at, not what the memory can do.
   const a = new Float32Array(bytes / 4).fill(1);
@@ -46,7 +49,10 @@ export function cpuReadBandwidth(opts: RepeatOptions, bytes = probeWorkingSet())
   let sink = 0;
   for (let p = 0; p < opts.warmup + opts.reps; p++) {
     const t0 = performance.now();
-    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    let s0 = 0,
+      s1 = 0,
+      s2 = 0,
+      s3 = 0;
     for (let i = 0; i + 3 < a.length; i += 4) {
       s0 += a[i];
       s1 += a[i + 1];
@@ -57,7 +63,11 @@ export function cpuReadBandwidth(opts: RepeatOptions, bytes = probeWorkingSet())
     if (p >= opts.warmup) ms.push(performance.now() - t0);
   }
   if (sink === -1) process.stdout.write(''); // keeps the sum alive
-  return ceilingFrom('read', 'JS estimate: a Float32Array sum on one thread (no native probe)', bytes, ms, { workingSetBytes: bytes, threads: 1, estimate: true });
+  return ceilingFrom('read', 'JS estimate: a Float32Array sum on one thread (no native probe)', bytes, ms, {
+    workingSetBytes: bytes,
+    threads: 1,
+    estimate: true,
+  });
 }
 
 export function cpuCopyBandwidth(opts: RepeatOptions, bytes = probeWorkingSet()): Ceiling {
@@ -66,7 +76,10 @@ export function cpuCopyBandwidth(opts: RepeatOptions, bytes = probeWorkingSet())
     // bytes is the working set: source plus destination.
     const r = probe.copy(bytes / 2, opts.warmup + cpuPasses(opts));
     const ms = r.seconds.slice(opts.warmup).map((s) => s * 1e3);
-    return ceilingFrom('copy', `native ${r.method}, ${r.threads} threads`, r.bytesPerPass, ms, { workingSetBytes: r.bytesPerPass, threads: r.threads });
+    return ceilingFrom('copy', `native ${r.method}, ${r.threads} threads`, r.bytesPerPass, ms, {
+      workingSetBytes: r.bytesPerPass,
+      threads: r.threads,
+    });
   }
   // Float32Array.set is V8's memcpy: a real copy, on one thread.
   const n = bytes / 8;
@@ -181,7 +194,8 @@ export async function xpuShaderBandwidth(kind: 'read' | 'copy', opts: RepeatOpti
   const module = device.createShaderModule({ code: kind === 'read' ? READ_WGSL : COPY_WGSL });
   const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
   const src = sizes.map((size) => device.createBuffer({ size, usage }));
-  const dst = kind === 'read' ? [device.createBuffer({ size: 16 * WORKGROUP, usage })] : sizes.map((size) => device.createBuffer({ size, usage }));
+  const dst =
+    kind === 'read' ? [device.createBuffer({ size: 16 * WORKGROUP, usage })] : sizes.map((size) => device.createBuffer({ size, usage }));
   const params = sizes.map((size) => {
     const b = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     const data = new ArrayBuffer(16);
@@ -190,21 +204,33 @@ export async function xpuShaderBandwidth(kind: 'read' | 'copy', opts: RepeatOpti
     device.queue.writeBuffer(b, 0, data);
     return b;
   });
-  const groups = sizes.map((_, i) => device.createBindGroup({
-    layout: pipeline.getBindGroupLayout(0),
-    entries: [{ binding: 0, resource: { buffer: src[i] } }, { binding: 1, resource: { buffer: kind === 'read' ? dst[0] : dst[i] } }, { binding: 2, resource: { buffer: params[i] } }],
-  }));
-  const workgroups = sizes.map((size) => Math.min(device.limits.maxComputeWorkgroupsPerDimension, Math.ceil(size / 16 / (WORKGROUP * VEC4_PER_INVOCATION))));
+  const groups = sizes.map((_, i) =>
+    device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [
+        { binding: 0, resource: { buffer: src[i] } },
+        { binding: 1, resource: { buffer: kind === 'read' ? dst[0] : dst[i] } },
+        { binding: 2, resource: { buffer: params[i] } },
+      ],
+    }),
+  );
+  const workgroups = sizes.map((size) =>
+    Math.min(device.limits.maxComputeWorkgroupsPerDimension, Math.ceil(size / 16 / (WORKGROUP * VEC4_PER_INVOCATION))),
+  );
   try {
-    const ms = await timePasses(device, (enc) => {
-      const pass = enc.beginComputePass();
-      pass.setPipeline(pipeline);
-      groups.forEach((g, i) => {
-        pass.setBindGroup(0, g);
-        pass.dispatchWorkgroups(workgroups[i]);
-      });
-      pass.end();
-    }, opts);
+    const ms = await timePasses(
+      device,
+      (enc) => {
+        const pass = enc.beginComputePass();
+        pass.setPipeline(pipeline);
+        groups.forEach((g, i) => {
+          pass.setBindGroup(0, g);
+          pass.dispatchWorkgroups(workgroups[i]);
+        });
+        pass.end();
+      },
+      opts,
+    );
     const moved = sizes.reduce((a, b) => a + b, 0) * (kind === 'read' ? 1 : 2);
     const method = kind === 'read' ? 'WGSL sum (vec4 loads, grid-stride)' : 'WGSL vec4 copy (grid-stride)';
     return ceilingFrom(kind, method, moved, ms, { workingSetBytes: moved });

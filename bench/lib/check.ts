@@ -12,7 +12,8 @@ export interface Check {
 }
 
 export function compare(out: ArrayLike<number>, ref: ArrayLike<number>, bound: number): Check {
-  if (out.length < ref.length) return { elements: out.length, relErr: Infinity, bound, ok: false, error: `got ${out.length} elements, expected ${ref.length}` };
+  if (out.length < ref.length)
+    return { elements: out.length, relErr: Infinity, bound, ok: false, error: `got ${out.length} elements, expected ${ref.length}` };
   let num = 0;
   let den = 0;
   for (let i = 0; i < ref.length; i++) {

@@ -12,7 +12,16 @@ import type { BrowserContext } from 'playwright-core';
 export const CHROMIUM = process.env.XPU_CHROMIUM ?? '/usr/bin/chromium';
 
 /** No network, no first-run or update machinery, no GPU: a quiet, reproducible browser. */
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 export interface Chromium {
   /** A persistent context on the fresh profile: open pages with context.newPage(). */
@@ -24,7 +33,9 @@ export interface Chromium {
  * Launches Chromium on a fresh profile directory, removed again by close(). Playwright takes the
  * profile as launchPersistentContext's argument (it refuses --user-data-dir among the args).
  */
-export async function launchChromium(page: { width: number; height: number; deviceScaleFactor?: number } = { width: 1200, height: 900 }): Promise<Chromium> {
+export async function launchChromium(
+  page: { width: number; height: number; deviceScaleFactor?: number } = { width: 1200, height: 900 },
+): Promise<Chromium> {
   const { chromium } = await import('playwright-core');
   const profile = mkdtempSync(join(tmpdir(), 'xpu-chromium-'));
   try {

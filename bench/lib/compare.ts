@@ -62,12 +62,34 @@ export function compareResults(a: BenchResults, b: BenchResults, threshold = 0.1
 export const isRegression = (c: RowComparison): boolean => c.verdict === 'regression' || c.verdict === 'now wrong';
 
 export function printComparison(list: RowComparison[], nameA: string, nameB: string, threshold: number): void {
-  const flag: Record<Verdict, string> = { regression: 'REGRESSION', 'now wrong': 'REGRESSION (now wrong)', improvement: 'faster', same: '', 'within noise': 'within noise', 'only in A': 'only in A', 'only in B': 'only in B', 'not timed': 'not timed' };
-  printTable(`B / A time per op (A: ${nameA}, B: ${nameB}); flagged when > ${fmt(1 + threshold)}x and every run of B is slower than every run of A`,
+  const flag: Record<Verdict, string> = {
+    regression: 'REGRESSION',
+    'now wrong': 'REGRESSION (now wrong)',
+    improvement: 'faster',
+    same: '',
+    'within noise': 'within noise',
+    'only in A': 'only in A',
+    'only in B': 'only in B',
+    'not timed': 'not timed',
+  };
+  printTable(
+    `B / A time per op (A: ${nameA}, B: ${nameB}); flagged when > ${fmt(1 + threshold)}x and every run of B is slower than every run of A`,
     ['row', 'A time/op', 'A spread', 'B time/op', 'B spread', 'B/A', 'B/A GPU', 'verdict'],
-    list.map((c) => [c.key, fmtTime(c.a?.wall?.medianMs), pct(c.a?.wall?.spread), fmtTime(c.b?.wall?.medianMs), pct(c.b?.wall?.spread), c.ratio === undefined ? '-' : `${fmt(c.ratio)}x`, c.gpuRatio === undefined ? '-' : `${fmt(c.gpuRatio)}x`, flag[c.verdict]]));
+    list.map((c) => [
+      c.key,
+      fmtTime(c.a?.wall?.medianMs),
+      pct(c.a?.wall?.spread),
+      fmtTime(c.b?.wall?.medianMs),
+      pct(c.b?.wall?.spread),
+      c.ratio === undefined ? '-' : `${fmt(c.ratio)}x`,
+      c.gpuRatio === undefined ? '-' : `${fmt(c.gpuRatio)}x`,
+      flag[c.verdict],
+    ]),
+  );
   const count = (v: (c: RowComparison) => boolean) => list.filter(v).length;
-  process.stdout.write(`\n${count(isRegression)} regression(s), ${count((c) => c.verdict === 'improvement')} improvement(s), `
-    + `${count((c) => c.verdict === 'within noise')} beyond ±${Math.round(threshold * 100)}% but within the runs' spread, ${count((c) => c.verdict === 'same')} within ±${Math.round(threshold * 100)}%, `
-    + `${count((c) => c.verdict === 'only in A' || c.verdict === 'only in B')} row(s) in one run only\n`);
+  process.stdout.write(
+    `\n${count(isRegression)} regression(s), ${count((c) => c.verdict === 'improvement')} improvement(s), ` +
+      `${count((c) => c.verdict === 'within noise')} beyond ±${Math.round(threshold * 100)}% but within the runs' spread, ${count((c) => c.verdict === 'same')} within ±${Math.round(threshold * 100)}%, ` +
+      `${count((c) => c.verdict === 'only in A' || c.verdict === 'only in B')} row(s) in one run only\n`,
+  );
 }

@@ -35,7 +35,12 @@ const UNIT: Record<Ceiling['kind'], string> = { 'fma-f32': 'GFLOP/s', 'fma-f16':
 /** Every probe of every device; '*' marks the one each ceiling was taken from. */
 export function ceilingRows(roofline: Roofline): string[][] {
   return Object.values(roofline).flatMap((d) => {
-    const used = new Map<string, number>([['fma-f32', d.peakGflops], ['fma-f16', d.peakGflopsF16 ?? 0], ['copy', d.bandwidthGBps], ['read', d.readGBps ?? 0]]);
+    const used = new Map<string, number>([
+      ['fma-f32', d.peakGflops],
+      ['fma-f16', d.peakGflopsF16 ?? 0],
+      ['copy', d.bandwidthGBps],
+      ['read', d.readGBps ?? 0],
+    ]);
     return (d.ceilings ?? []).map((c) => [
       d.device,
       c.kind,
@@ -48,15 +53,22 @@ export function ceilingRows(roofline: Roofline): string[][] {
 }
 
 export function printRoofline(roofline: Roofline): void {
-  printTable('Roofline ceilings (probes, once per run; the fastest pass of each; * = the one used)', ['device', 'ceiling', 'value', 'method', 'working set', 'spread'], ceilingRows(roofline));
+  printTable(
+    'Roofline ceilings (probes, once per run; the fastest pass of each; * = the one used)',
+    ['device', 'ceiling', 'value', 'method', 'working set', 'spread'],
+    ceilingRows(roofline),
+  );
   for (const d of Object.values(roofline)) {
     const read = d.readGBps ?? d.bandwidthGBps;
-    process.stdout.write(`${d.device}: peak ${fmt(d.peakGflops)} GFLOP/s f32${d.peakGflopsF16 ? `, ${fmt(d.peakGflopsF16)} f16` : ''}; read ${fmt(read)} GB/s, copy ${fmt(d.bandwidthGBps)} GB/s (read + written); ridge at ${fmt(d.peakGflops / read)} flop/byte (read)\n`);
+    process.stdout.write(
+      `${d.device}: peak ${fmt(d.peakGflops)} GFLOP/s f32${d.peakGflopsF16 ? `, ${fmt(d.peakGflopsF16)} f16` : ''}; read ${fmt(read)} GB/s, copy ${fmt(d.bandwidthGBps)} GB/s (read + written); ridge at ${fmt(d.peakGflops / read)} flop/byte (read)\n`,
+    );
   }
 }
 
 export function printSuiteRows(suite: string, description: string | undefined, rows: Row[], notes: string[]): void {
-  printTable(`${suite}${description ? `: ${description}` : ''}`,
+  printTable(
+    `${suite}${description ? `: ${description}` : ''}`,
     ['kernel', 'impl', 'dtype', 'size', 'time/op', 'spread', 'GPU/op', 'GFLOP/s', 'GB/s', 'roofline', 'rel. time', 'check', 'note'],
     rows.map((r) => [
       r.variant ? `${r.kernel} [${r.variant}]` : r.kernel,
@@ -72,7 +84,8 @@ export function printSuiteRows(suite: string, description: string | undefined, r
       r.relative ? `${fmt(r.relative.ratio)}x` : '-',
       checkCell(r),
       short(r.note ?? '', 40),
-    ]));
+    ]),
+  );
   for (const n of notes) process.stdout.write(`note: ${n}\n`);
 }
 
@@ -80,14 +93,23 @@ export function printResults(results: BenchResults): void {
   printRoofline(results.roofline);
   for (const s of results.suites) {
     if (s.status !== 'ran') continue;
-    printSuiteRows(s.name, s.description, results.rows.filter((r) => r.suite === s.name), s.notes);
+    printSuiteRows(
+      s.name,
+      s.description,
+      results.rows.filter((r) => r.suite === s.name),
+      s.notes,
+    );
   }
   const missing = results.suites.filter((s) => s.status !== 'ran');
   for (const s of missing) process.stdout.write(`\n${s.name}: ${s.status}${s.error ? ` (${s.error})` : ''}\n`);
   const above = results.rows.filter((r) => r.roofline?.flag);
-  if (above.length) process.stdout.write(`\n${above.length} row(s) ${ABOVE_ROOFLINE}: ${above.map((r) => `${r.key} (${pct(r.roofline?.fraction)})`).join(', ')}\n`);
+  if (above.length)
+    process.stdout.write(
+      `\n${above.length} row(s) ${ABOVE_ROOFLINE}: ${above.map((r) => `${r.key} (${pct(r.roofline?.fraction)})`).join(', ')}\n`,
+    );
   const wrong = results.rows.filter((r) => r.status === 'wrong');
-  if (wrong.length) process.stdout.write(`\n${wrong.length} row(s) failed the correctness check (marked WRONG): ${wrong.map((r) => r.key).join(', ')}\n`);
+  if (wrong.length)
+    process.stdout.write(`\n${wrong.length} row(s) failed the correctness check (marked WRONG): ${wrong.map((r) => r.key).join(', ')}\n`);
   process.stdout.write(`\nrel. time: the row's median over its case's first row (ours, first setting); < 1 is faster\n`);
 }
 

@@ -53,7 +53,15 @@ export function runEnvironment(): RunEnvironment {
     platform: `${os.type()} ${os.release()} ${os.arch()}`,
     cpu: { model: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30) },
     loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
-    packages: { xpu: xpuVersion(), ...Object.fromEntries(['webgpu', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu', 'typescript', 'vega', 'vega-lite'].map((p) => [p, packageVersion(p)])) },
+    packages: {
+      xpu: xpuVersion(),
+      ...Object.fromEntries(
+        ['webgpu', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu', 'typescript', 'vega', 'vega-lite'].map((p) => [
+          p,
+          packageVersion(p),
+        ]),
+      ),
+    },
     mesa: mesaVersion(xpu.accelerator.isAvailable() ? xpu.accelerator.getDeviceInfo().description : undefined)?.version ?? null,
     git: { commit: git(['rev-parse', 'HEAD']), dirty: status === null ? null : status.length > 0 },
     xpu: xpu.accelerator.isAvailable() ? xpu.accelerator.getDeviceInfo() : { unavailable: xpu.accelerator.unavailable() ?? 'unknown' },

@@ -69,7 +69,13 @@ export async function xpuFmaPeak(type: 'f32' | 'f16', opts: RepeatOptions): Prom
   const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
   const out = device.createBuffer({ size: WORKGROUPS * WORKGROUP * 16, usage: GPUBufferUsage.STORAGE });
   const params = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-  const group = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: out } }, { binding: 1, resource: { buffer: params } }] });
+  const group = device.createBindGroup({
+    layout: pipeline.getBindGroupLayout(0),
+    entries: [
+      { binding: 0, resource: { buffer: out } },
+      { binding: 1, resource: { buffer: params } },
+    ],
+  });
   const dispatch = async (iters: number): Promise<number> => {
     const data = new ArrayBuffer(16);
     new Uint32Array(data, 0, 1)[0] = iters;
@@ -100,7 +106,12 @@ export async function xpuFmaPeak(type: 'f32' | 'f16', opts: RepeatOptions): Prom
       if (p >= opts.warmup) ms.push(t);
     }
     const flops = WORKGROUPS * WORKGROUP * FLOPS_PER_ITER * iters;
-    return ceilingFrom(type === 'f32' ? 'fma-f32' : 'fma-f16', `WGSL ${type} multiply-add, ${CHAINS} vec4 chains x ${WORKGROUPS * WORKGROUP} invocations x ${UNROLL * iters} rounds`, flops, ms);
+    return ceilingFrom(
+      type === 'f32' ? 'fma-f32' : 'fma-f16',
+      `WGSL ${type} multiply-add, ${CHAINS} vec4 chains x ${WORKGROUPS * WORKGROUP} invocations x ${UNROLL * iters} rounds`,
+      flops,
+      ms,
+    );
   } finally {
     out.destroy();
     params.destroy();
@@ -126,14 +137,27 @@ export function cpuFmaPeak(opts: RepeatOptions): Ceiling {
   for (let p = 0; p < opts.warmup + opts.reps; p++) {
     const t0 = performance.now();
     sink += jsFmaChains(iters, 0.5, 0.25);
-    if (p >= opts.warmup) ms.push((performance.now() - t0));
+    if (p >= opts.warmup) ms.push(performance.now() - t0);
   }
   if (sink === -1) process.stdout.write('');
-  return ceilingFrom('fma-f32', `JS estimate: 8 scalar multiply-add chains on one thread x ${threads} cores (no native probe)`, 16 * iters * threads, ms, { threads, estimate: true });
+  return ceilingFrom(
+    'fma-f32',
+    `JS estimate: 8 scalar multiply-add chains on one thread x ${threads} cores (no native probe)`,
+    16 * iters * threads,
+    ms,
+    { threads, estimate: true },
+  );
 }
 
 function jsFmaChains(iters: number, b: number, c: number): number {
-  let a0 = 0.1, a1 = 0.2, a2 = 0.3, a3 = 0.4, a4 = 0.5, a5 = 0.6, a6 = 0.7, a7 = 0.8;
+  let a0 = 0.1,
+    a1 = 0.2,
+    a2 = 0.3,
+    a3 = 0.4,
+    a4 = 0.5,
+    a5 = 0.6,
+    a6 = 0.7,
+    a7 = 0.8;
   for (let i = 0; i < iters; i++) {
     a0 = a0 * b + c;
     a1 = a1 * b + c;

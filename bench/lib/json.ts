@@ -23,6 +23,7 @@ export function readResults(file: string): BenchResults {
   if (typeof r !== 'object' || r === null || !Array.isArray(r.rows) || typeof r.schemaVersion !== 'number') {
     throw new Error(`${file}: not an xpu bench results file (expected schemaVersion and rows; older per-suite files cannot be compared)`);
   }
-  if (r.schemaVersion > SCHEMA_VERSION) throw new Error(`${file}: schemaVersion ${r.schemaVersion} is newer than this xpu understands (${SCHEMA_VERSION})`);
+  if (r.schemaVersion > SCHEMA_VERSION)
+    throw new Error(`${file}: schemaVersion ${r.schemaVersion} is newer than this xpu understands (${SCHEMA_VERSION})`);
   return r as BenchResults;
 }

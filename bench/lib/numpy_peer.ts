@@ -101,7 +101,10 @@ export class NumpyPeer {
       if (env[k] === undefined && env[k.replace('OPENBLAS_', 'GOTO_')] === undefined) env[k] = set[k] = v;
     }
     const started = await NumpyPeer.spawnScript(python, scriptPath(), env, removed);
-    if (typeof started === 'string') return /No module named 'numpy'/.test(started) ? `numpy is not installed for ${python} (npm run setup puts pip's numpy into .cache/py)` : started;
+    if (typeof started === 'string')
+      return /No module named 'numpy'/.test(started)
+        ? `numpy is not installed for ${python} (npm run setup puts pip's numpy into .cache/py)`
+        : started;
     return { peer: started.peer, info: { ...started.info, removedEnv: removed, setEnv: set } };
   }
 
@@ -109,7 +112,12 @@ export class NumpyPeer {
    * Starts another python peer that speaks the same line protocol (one JSON request per line, one
    * reply per line, {"op": "info"} first): the torch peer of bench/train.ts. A string says why not.
    */
-  static async spawnScript(python: string, script: string, env: NodeJS.ProcessEnv, removed: Record<string, string> = {}): Promise<{ peer: NumpyPeer; info: Record<string, unknown> } | string> {
+  static async spawnScript(
+    python: string,
+    script: string,
+    env: NodeJS.ProcessEnv,
+    removed: Record<string, string> = {},
+  ): Promise<{ peer: NumpyPeer; info: Record<string, unknown> } | string> {
     let child: ChildProcessWithoutNullStreams;
     try {
       child = spawn(python, [script], { env, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -137,7 +145,10 @@ export class NumpyPeer {
 
   /** The child keeps the event loop alive only while a request waits for its reply. */
   hold(on: boolean): void {
-    const streams = [this.child, this.child.stdout, this.child.stderr, this.child.stdin] as unknown as { ref?: () => void; unref?: () => void }[];
+    const streams = [this.child, this.child.stdout, this.child.stderr, this.child.stdin] as unknown as {
+      ref?: () => void;
+      unref?: () => void;
+    }[];
     for (const s of streams) (on ? s.ref : s.unref)?.call(s);
   }
 

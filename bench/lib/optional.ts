@@ -14,7 +14,9 @@ export class MissingOptionalPackage extends Error {
     readonly packages: string[],
     purpose: string,
   ) {
-    super(`${purpose} needs the optional package${packages.length > 1 ? 's' : ''} ${packages.join(' and ')}: npm install ${packages.join(' ')}`);
+    super(
+      `${purpose} needs the optional package${packages.length > 1 ? 's' : ''} ${packages.join(' and ')}: npm install ${packages.join(' ')}`,
+    );
     this.name = 'MissingOptionalPackage';
   }
 }

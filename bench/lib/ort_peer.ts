@@ -49,11 +49,16 @@ export function loadOrt(): OrtPeer | string {
   try {
     const ort = require('onnxruntime-node') as Ort;
     const version = (require('onnxruntime-node/package.json') as { version: string }).version;
-    const backends = ort.listSupportedBackends?.().filter((b) => b.bundled).map((b) => b.name) ?? [];
+    const backends =
+      ort
+        .listSupportedBackends?.()
+        .filter((b) => b.bundled)
+        .map((b) => b.name) ?? [];
     return { ort, version, backends };
   } catch (e) {
     const first = (e as Error).message.split('\n')[0];
-    if ((e as { code?: string }).code === 'MODULE_NOT_FOUND') return `onnxruntime-node failed to load: ${first} (ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node)`;
+    if ((e as { code?: string }).code === 'MODULE_NOT_FOUND')
+      return `onnxruntime-node failed to load: ${first} (ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node)`;
     return `onnxruntime-node failed to load: ${first}`;
   }
 }
@@ -106,9 +111,17 @@ export function ortGemmWorkload(peer: OrtPeer, ep: OrtEp, s: OrtGemmShape, sets:
   for (let i = 0; i < sets; i++) {
     const a = randn(s.m * s.k, 17 + 2 * i);
     const b = randn(s.k * s.n, 18 + 2 * i);
-    inputs.push({ a, b, feeds: { A: new ort.Tensor('float32', a, [s.m, s.k]), B: new ort.Tensor('float32', b, s.transB ? [s.n, s.k] : [s.k, s.n]) } });
+    inputs.push({
+      a,
+      b,
+      feeds: { A: new ort.Tensor('float32', a, [s.m, s.k]), B: new ort.Tensor('float32', b, s.transB ? [s.n, s.k] : [s.k, s.n]) },
+    });
   }
-  const session = ort.InferenceSession.create(matmulModel(s.m, s.n, s.k, { transB: s.transB }), { executionProviders: [ep], graphOptimizationLevel: 'all', extra: ORT_SESSION_CONFIG });
+  const session = ort.InferenceSession.create(matmulModel(s.m, s.n, s.k, { transB: s.transB }), {
+    executionProviders: [ep],
+    graphOptimizationLevel: 'all',
+    extra: ORT_SESSION_CONFIG,
+  });
   let next = 0;
   return {
     units,

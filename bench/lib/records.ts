@@ -54,7 +54,6 @@ export interface Row {
   note?: string;
 }
 
-
 export interface SuiteRecord {
   name: string;
   /**

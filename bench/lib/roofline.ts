@@ -158,7 +158,14 @@ export function memoryTime(bytes: number, t: Traffic, r: DeviceRoofline): { ms: 
  * bandwidth) allows, over the achieved time. A bound whose ceiling is unknown (0) is left out;
  * with neither known there is no fraction. Above 1 the row is flagged: no kernel beats the hardware.
  */
-export function rooflineFraction(flops: number, bytes: number, achievedMs: number, r: DeviceRoofline | undefined, traffic: Traffic = {}, peak: PeakKind = 'float32'): RooflineFraction | undefined {
+export function rooflineFraction(
+  flops: number,
+  bytes: number,
+  achievedMs: number,
+  r: DeviceRoofline | undefined,
+  traffic: Traffic = {},
+  peak: PeakKind = 'float32',
+): RooflineFraction | undefined {
   if (!r || !(achievedMs > 0)) return undefined;
   const peakGflops = peak === null ? 0 : peak === 'float16' ? Math.max(r.peakGflopsF16 ?? 0, r.peakGflops) : r.peakGflops;
   const computeMs = peakGflops > 0 && flops > 0 ? flops / (peakGflops * 1e6) : 0;
@@ -177,4 +184,5 @@ export function rooflineFraction(flops: number, bytes: number, achievedMs: numbe
 }
 
 /** The flagged rows' explanation, for the tables and the report. */
-export const ABOVE_ROOFLINE = 'above the roofline: a measurement error, not speed (inputs left in a cache between runs, a wrong flop or byte count, or a ceiling measured while the machine was busy)';
+export const ABOVE_ROOFLINE =
+  'above the roofline: a measurement error, not speed (inputs left in a cache between runs, a wrong flop or byte count, or a ceiling measured while the machine was busy)';

@@ -78,8 +78,26 @@ export async function runCases(cases: BenchCase[], ctx: RunnerContext): Promise<
 }
 
 function newRow(c: BenchCase, suite: string, impl: Impl, variant: Variant | undefined): Row {
-  const base = { suite, kernel: c.kernel, variant: variant?.name, impl: impl.impl, device: c.device, dtype: c.dtype, sizeLabel: c.sizeLabel ?? sizeLabel(c.size) };
-  const row: Row = { key: rowKey(base), ...base, size: c.size, shape: c.shape, metric: c.metric ?? 'throughput', flops: c.flops, bytes: c.bytes, status: 'ok', note: c.note };
+  const base = {
+    suite,
+    kernel: c.kernel,
+    variant: variant?.name,
+    impl: impl.impl,
+    device: c.device,
+    dtype: c.dtype,
+    sizeLabel: c.sizeLabel ?? sizeLabel(c.size),
+  };
+  const row: Row = {
+    key: rowKey(base),
+    ...base,
+    size: c.size,
+    shape: c.shape,
+    metric: c.metric ?? 'throughput',
+    flops: c.flops,
+    bytes: c.bytes,
+    status: 'ok',
+    note: c.note,
+  };
   if (row.variant === undefined) delete row.variant;
   return row;
 }
@@ -98,11 +116,21 @@ function failure(e: unknown): { status: Row['status']; note: string } {
 async function runCase(c: BenchCase, ctx: RunnerContext): Promise<Row[]> {
   const repeat = c.repeat ?? ctx.repeat;
   const impls = implsOf(c);
-  const contenders: Contender[] = impls.flatMap((impl) => variantsOf(c).map((variant) => ({ impl, variant, row: newRow(c, ctx.suite, impl, variant), wallMs: [], gpuMs: [] })));
+  const contenders: Contender[] = impls.flatMap((impl) =>
+    variantsOf(c).map((variant) => ({ impl, variant, row: newRow(c, ctx.suite, impl, variant), wallMs: [], gpuMs: [] })),
+  );
   const label = `${ctx.suite} ${c.kernel} ${c.device} ${c.dtype} ${c.sizeLabel ?? sizeLabel(c.size)}`;
   const workloads = new Map<Impl, Workload>();
   try {
-    for (const impl of impls) await prepare(impl, contenders.filter((k) => k.impl === impl), workloads, repeat, label, ctx.progress);
+    for (const impl of impls)
+      await prepare(
+        impl,
+        contenders.filter((k) => k.impl === impl),
+        workloads,
+        repeat,
+        label,
+        ctx.progress,
+      );
     await timeRoundRobin(c, contenders, repeat, label, ctx.progress, ctx.warmupMinMs ?? 0, ctx.clock ?? (() => performance.now()));
     for (const k of contenders) finishRow(k, ctx.roofline, c);
     setRelative(contenders);
@@ -131,7 +159,14 @@ const skipTicks = (progress: Progress, n: number): void => {
  * Sets up one implementation and checks it once; its contenders get the workload, or the reason
  * they have none (a skip, a limit, a failure), which leaves the other implementations running.
  */
-async function prepare(impl: Impl, own: Contender[], workloads: Map<Impl, Workload>, repeat: RepeatOptions, label: string, progress: Progress): Promise<void> {
+async function prepare(
+  impl: Impl,
+  own: Contender[],
+  workloads: Map<Impl, Workload>,
+  repeat: RepeatOptions,
+  label: string,
+  progress: Progress,
+): Promise<void> {
   const runs = own.length * (repeat.warmup + repeat.reps);
   if (impl.skip) {
     for (const k of own) {
@@ -167,7 +202,15 @@ async function prepare(impl: Impl, own: Contender[], workloads: Map<Impl, Worklo
  * Warm-up runs for every contender, then rounds of one timed run each, so that load from other
  * processes falls on all of them alike. A contender whose run throws is marked and dropped.
  */
-async function timeRoundRobin(c: BenchCase, contenders: Contender[], repeat: RepeatOptions, label: string, progress: Progress, warmupMinMs: number, clock: () => number): Promise<void> {
+async function timeRoundRobin(
+  c: BenchCase,
+  contenders: Contender[],
+  repeat: RepeatOptions,
+  label: string,
+  progress: Progress,
+  warmupMinMs: number,
+  clock: () => number,
+): Promise<void> {
   const gpuTimed = (k: Contender) => k.impl.ours && c.device === 'xpu' && c.gpuTime !== false;
   const runOnce = async (k: Contender, samples: boolean, tickLabel: string | null) => {
     const w = k.workload;
@@ -237,7 +280,14 @@ function finishRow(k: Contender, roofline: Roofline, c: BenchCase): void {
 export function holdToRoofline(row: Row, c: BenchCase, roofline: Roofline): void {
   if (!row.wall) return;
   const peak = c.peak === undefined ? defaultPeak(row.dtype) : c.peak;
-  row.roofline = rooflineFraction(row.flops, row.bytes, row.wall.medianMs, roofline[row.device], { readBytes: c.readBytes, writeBytes: c.writeBytes }, peak);
+  row.roofline = rooflineFraction(
+    row.flops,
+    row.bytes,
+    row.wall.medianMs,
+    roofline[row.device],
+    { readBytes: c.readBytes, writeBytes: c.writeBytes },
+    peak,
+  );
   if (!row.roofline) delete row.roofline;
 }
 
@@ -252,6 +302,11 @@ function setRelative(contenders: Contender[]): void {
 function rowLine(r: Row): string {
   const what = `${r.suite} ${r.kernel}${r.variant ? ` [${r.variant}]` : ''} ${r.impl}${r.impl === r.device ? '' : `@${r.device}`} ${r.dtype} ${r.sizeLabel}`;
   if (!r.wall) return `${what}: ${r.status}${r.note ? ` (${r.note})` : ''}`;
-  const rate = r.metric === 'latency' ? `${(r.wall.medianMs * 1000).toFixed(1)} µs/op` : r.gflops !== undefined && r.roofline?.bound === 'compute' ? `${r.gflops.toFixed(2)} GFLOP/s` : `${(r.gbps ?? 0).toFixed(2)} GB/s`;
+  const rate =
+    r.metric === 'latency'
+      ? `${(r.wall.medianMs * 1000).toFixed(1)} µs/op`
+      : r.gflops !== undefined && r.roofline?.bound === 'compute'
+        ? `${r.gflops.toFixed(2)} GFLOP/s`
+        : `${(r.gbps ?? 0).toFixed(2)} GB/s`;
   return `${what}: ${rate}${r.status === 'wrong' ? ' WRONG' : ''}${r.roofline?.flag ? ` (${Math.round(r.roofline.fraction * 100)}% of its roofline: a measurement error)` : ''}`;
 }

@@ -38,10 +38,11 @@ export interface SessionOptions {
 
 export const defaultRepeat = (quick: boolean): RepeatOptions => (quick ? { warmup: 1, reps: 3 } : { warmup: 1, reps: 7 });
 
-const TIMING = 'warm-up runs, then timed runs (implementations and settings of one case interleaved round-robin); '
-  + 'median, min, max and spread = (max - min) / median of the time per op; wall = run + synchronize, GPU = the sum of '
-  + 'the kernels\' timestamp-query times in the same runs (this runtime on xpu only); each implementation checked once '
-  + 'against a float64 reference before its timed runs';
+const TIMING =
+  'warm-up runs, then timed runs (implementations and settings of one case interleaved round-robin); ' +
+  'median, min, max and spread = (max - min) / median of the time per op; wall = run + synchronize, GPU = the sum of ' +
+  "the kernels' timestamp-query times in the same runs (this runtime on xpu only); each implementation checked once " +
+  'against a float64 reference before its timed runs';
 
 /**
  * A ceiling measured while other processes held the cores comes out low, and a row measured in a
@@ -50,7 +51,13 @@ const TIMING = 'warm-up runs, then timed runs (implementations and settings of o
  * (the second marked `recheck`), and those devices' rows are held to it again; what is still
  * above is a measurement error of the row.
  */
-async function recheckCeilings(rows: Row[], plans: Map<string, SuitePlan>, roofline: Roofline, opts: SessionOptions, measure: NonNullable<SessionOptions['measure']>): Promise<void> {
+async function recheckCeilings(
+  rows: Row[],
+  plans: Map<string, SuitePlan>,
+  roofline: Roofline,
+  opts: SessionOptions,
+  measure: NonNullable<SessionOptions['measure']>,
+): Promise<void> {
   const devices = [...new Set(rows.filter((r) => r.roofline?.flag).map((r) => r.device))];
   if (!devices.length) return;
   const again = await measure(devices, opts.quick);
@@ -61,14 +68,17 @@ async function recheckCeilings(rows: Row[], plans: Map<string, SuitePlan>, roofl
     roofline[d] = deviceRoofline(d, [...(first.ceilings ?? []), ...(second.ceilings ?? []).map((c) => ({ ...c, recheck: true }))]);
   }
   const cases = new Map<string, BenchCase>();
-  for (const [suite, plan] of plans) for (const c of plan.cases) cases.set(caseKey({ suite, kernel: c.kernel, device: c.device, dtype: c.dtype, sizeLabel: c.sizeLabel ?? sizeLabel(c.size) }), c);
+  for (const [suite, plan] of plans)
+    for (const c of plan.cases)
+      cases.set(caseKey({ suite, kernel: c.kernel, device: c.device, dtype: c.dtype, sizeLabel: c.sizeLabel ?? sizeLabel(c.size) }), c);
   for (const row of rows) {
     const c = cases.get(caseKey(row));
     if (devices.includes(row.device) && c) holdToRoofline(row, c, roofline);
   }
 }
 
-const caseKey = (r: Pick<Row, 'suite' | 'kernel' | 'device' | 'dtype' | 'sizeLabel'>): string => [r.suite, r.kernel, r.device, r.dtype, r.sizeLabel].join('/');
+const caseKey = (r: Pick<Row, 'suite' | 'kernel' | 'device' | 'dtype' | 'sizeLabel'>): string =>
+  [r.suite, r.kernel, r.device, r.dtype, r.sizeLabel].join('/');
 
 export async function runSession(opts: SessionOptions): Promise<BenchResults> {
   const environment = runEnvironment();
@@ -80,7 +90,12 @@ export async function runSession(opts: SessionOptions): Promise<BenchResults> {
   for (const e of opts.suites) {
     if (!e.suite) {
       const standalone = e.status === 'standalone';
-      records.push({ name: e.name, status: standalone ? 'standalone' : 'not-available', notes: [], error: standalone ? 'measures and reports on its own, after this run; its rows are not in this file' : 'not available yet' });
+      records.push({
+        name: e.name,
+        status: standalone ? 'standalone' : 'not-available',
+        notes: [],
+        error: standalone ? 'measures and reports on its own, after this run; its rows are not in this file' : 'not available yet',
+      });
       continue;
     }
     try {
@@ -88,12 +103,19 @@ export async function runSession(opts: SessionOptions): Promise<BenchResults> {
       plans.set(e.name, p);
       records.push({ name: e.name, status: 'ran', description: e.suite.description, notes: p.notes, settings: p.settings, peers: p.peers });
     } catch (err) {
-      records.push({ name: e.name, status: 'failed', description: e.suite.description, notes: [], error: `planning failed: ${(err as Error).stack ?? err}` });
+      records.push({
+        name: e.name,
+        status: 'failed',
+        description: e.suite.description,
+        notes: [],
+        error: `planning failed: ${(err as Error).stack ?? err}`,
+      });
     }
   }
 
   const measureOwnRoofline = !opts.roofline;
-  const total = (measureOwnRoofline ? rooflineSteps(opts.devices) : 0) + [...plans.values()].reduce((s, p) => s + plannedTicks(p.cases, repeat), 0);
+  const total =
+    (measureOwnRoofline ? rooflineSteps(opts.devices) : 0) + [...plans.values()].reduce((s, p) => s + plannedTicks(p.cases, repeat), 0);
   const progress = opts.progress ? createProgress(total) : silentProgress;
   const rows: Row[] = [];
   let roofline: Roofline = opts.roofline ?? {};
@@ -120,7 +142,16 @@ export async function runSession(opts: SessionOptions): Promise<BenchResults> {
     schemaVersion: SCHEMA_VERSION,
     createdBy: 'xpu bench',
     environment,
-    settings: { suites: opts.suites.map((s) => s.name), device: opts.device, devices: opts.devices, dtypes: opts.dtypes ?? null, sizes: opts.sizes ?? null, quick: opts.quick, peers: opts.peers, timing: TIMING },
+    settings: {
+      suites: opts.suites.map((s) => s.name),
+      device: opts.device,
+      devices: opts.devices,
+      dtypes: opts.dtypes ?? null,
+      sizes: opts.sizes ?? null,
+      quick: opts.quick,
+      peers: opts.peers,
+      timing: TIMING,
+    },
     roofline,
     suites: records,
     rows,

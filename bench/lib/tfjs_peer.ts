@@ -74,7 +74,8 @@ export async function loadTfjsPeer(): Promise<TfjsPeer | string> {
     // Outside this repo the peers are not installed (they are devDependencies): one line saying
     // what to install, not a stack trace in the report.
     const first = (e as Error).message.split('\n')[0];
-    if ((e as { code?: string }).code === 'MODULE_NOT_FOUND') return `${first} (npm install @tensorflow/tfjs-core @tensorflow/tfjs-backend-webgpu)`;
+    if ((e as { code?: string }).code === 'MODULE_NOT_FOUND')
+      return `${first} (npm install @tensorflow/tfjs-core @tensorflow/tfjs-backend-webgpu)`;
     return `tfjs-backend-webgpu failed to load: ${first}`;
   }
 }
@@ -83,12 +84,19 @@ export async function loadTfjsPeer(): Promise<TfjsPeer | string> {
  * The tfjs-webgpu peer for a suite when --peers asks for it and xpu is measured: the peer (or
  * null), and the JSON record describing it. A load failure becomes a note, not an error.
  */
-export async function peerForSuite(wanted: boolean, notes: string[], note: string): Promise<{ peer: TfjsPeer | null; peers: Record<string, unknown>[] }> {
+export async function peerForSuite(
+  wanted: boolean,
+  notes: string[],
+  note: string,
+): Promise<{ peer: TfjsPeer | null; peers: Record<string, unknown>[] }> {
   if (!wanted) return { peer: null, peers: [] };
   const p = await loadTfjsPeer();
   if (typeof p === 'string') {
     notes.push(`tfjs-webgpu rows skipped: ${p}`);
     return { peer: null, peers: [] };
   }
-  return { peer: p, peers: [{ impl: 'tfjs-webgpu', version: p.version, adapter: p.adapter, flags: p.flags, maxBindingBytes: p.maxBindingBytes, note }] };
+  return {
+    peer: p,
+    peers: [{ impl: 'tfjs-webgpu', version: p.version, adapter: p.adapter, flags: p.flags, maxBindingBytes: p.maxBindingBytes, note }],
+  };
 }

@@ -21,7 +21,13 @@ export function summarise(samplesMs: number[]): Stats {
   const s = [...samplesMs].sort((a, b) => a - b);
   const mid = s.length >> 1;
   const median = s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-  return { medianMs: median, minMs: s[0], maxMs: s[s.length - 1], spread: median > 0 ? (s[s.length - 1] - s[0]) / median : 0, samples: s.length };
+  return {
+    medianMs: median,
+    minMs: s[0],
+    maxMs: s[s.length - 1],
+    spread: median > 0 ? (s[s.length - 1] - s[0]) / median : 0,
+    samples: s.length,
+  };
 }
 
 /**

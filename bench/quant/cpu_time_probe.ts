@@ -49,5 +49,7 @@ for (let round = 0; round < ROUNDS; round++) {
 const f32 = best.get('float32') ?? NaN;
 for (const kind of kinds) {
   const ms = best.get(kind) ?? NaN;
-  process.stdout.write(`${kind.padEnd(8)} ${ms.toFixed(2)} cpu-ms/op  ${(weightBytes(kind, n, k) / 2 ** 20).toFixed(1)} MiB  ${(f32 / ms).toFixed(2)}x float32\n`);
+  process.stdout.write(
+    `${kind.padEnd(8)} ${ms.toFixed(2)} cpu-ms/op  ${(weightBytes(kind, n, k) / 2 ** 20).toFixed(1)} MiB  ${(f32 / ms).toFixed(2)}x float32\n`,
+  );
 }

@@ -23,10 +23,15 @@ export interface QuantShape {
 /** Bytes of the weight as stored (what a decode step must stream). */
 export function weightBytes(kind: QuantKind, n: number, k: number): number {
   switch (kind) {
-    case 'float32': return 4 * n * k;
-    case 'float16': return 2 * n * k;
-    case 'int8': case 'w8a8': return n * Math.ceil(k / 32) * 32 + 4 * n;
-    case 'int4': return (n * k) / 2 + (4 + 1) * n * (k / INT4_GROUP);
+    case 'float32':
+      return 4 * n * k;
+    case 'float16':
+      return 2 * n * k;
+    case 'int8':
+    case 'w8a8':
+      return n * Math.ceil(k / 32) * 32 + 4 * n;
+    case 'int4':
+      return (n * k) / 2 + (4 + 1) * n * (k / INT4_GROUP);
   }
 }
 
@@ -62,7 +67,16 @@ function makeWeight(device: DeviceName, kind: QuantKind, n: number, k: number): 
     const p0 = parts[0];
     const cat = (get: (p: xpu.quant.QuantizedTensor) => xpu.Tensor) => xpu.cat(parts.map(get), 0);
     const zeros = p0.zeros ? cat((p) => p.zeros as xpu.Tensor) : undefined;
-    const out = new xpu.quant.QuantizedTensor(p0.scheme, n, k, p0.groupSize, p0.scaleDtype, cat((p) => p.qdata), cat((p) => p.scales), zeros);
+    const out = new xpu.quant.QuantizedTensor(
+      p0.scheme,
+      n,
+      k,
+      p0.groupSize,
+      p0.scaleDtype,
+      cat((p) => p.qdata),
+      cat((p) => p.scales),
+      zeros,
+    );
     for (const p of parts) p.dispose();
     return out;
   } catch (e) {
@@ -84,7 +98,16 @@ async function weightHead(w: Weight, rows: number): Promise<Float64Array> {
   const cut = (t: xpu.Tensor | undefined) => t && xpu.contiguous(t.narrow(0, 0, rows));
   const [n, k] = w.shape;
   void n;
-  const part = new xpu.quant.QuantizedTensor(w.scheme, rows, k, w.groupSize, w.scaleDtype, cut(w.qdata) as xpu.Tensor, cut(w.scales) as xpu.Tensor, cut(w.zeros));
+  const part = new xpu.quant.QuantizedTensor(
+    w.scheme,
+    rows,
+    k,
+    w.groupSize,
+    w.scaleDtype,
+    cut(w.qdata) as xpu.Tensor,
+    cut(w.scales) as xpu.Tensor,
+    cut(w.zeros),
+  );
   try {
     const d = part.dequantize();
     const out = Float64Array.from(await d.data());

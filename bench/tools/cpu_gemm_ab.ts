@@ -18,15 +18,23 @@ const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '
 
 async function main(argv: string[]): Promise<void> {
   const [m, n, k] = argv.slice(0, 3).map(Number);
-  if (![m, n, k].every((v) => v > 0)) throw new Error('usage: node dist/bench/tools/cpu_gemm_ab.js M N K [--linear] [--reps 3] [--sets 2] [--blocks 3]');
+  if (![m, n, k].every((v) => v > 0))
+    throw new Error('usage: node dist/bench/tools/cpu_gemm_ab.js M N K [--linear] [--reps 3] [--sets 2] [--blocks 3]');
   const opt = (name: string, d: number) => (argv.includes(name) ? Number(argv[argv.indexOf(name) + 1]) : d);
   const linear = argv.includes('--linear');
   const [reps, sets, blocks] = [opt('--reps', 3), opt('--sets', 2), opt('--blocks', 3)];
   const backend = xpu.accelerator.device('cpu').backend;
-  const inputs = Array.from({ length: sets }, () => [xpu.randn([m, k], { device: 'cpu' }), xpu.randn(linear ? [n, k] : [k, n], { device: 'cpu' })]);
+  const inputs = Array.from({ length: sets }, () => [
+    xpu.randn([m, k], { device: 'cpu' }),
+    xpu.randn(linear ? [n, k] : [k, n], { device: 'cpu' }),
+  ]);
   for (const [a, b] of inputs) await Promise.all([a.data(), b.data()]);
   const local = projectNumpyPath();
-  const env = { ...process.env, ...OPENBLAS_QUIET, ...(local ? { PYTHONPATH: [local, process.env.PYTHONPATH].filter(Boolean).join(delimiter) } : {}) };
+  const env = {
+    ...process.env,
+    ...OPENBLAS_QUIET,
+    ...(local ? { PYTHONPATH: [local, process.env.PYTHONPATH].filter(Boolean).join(delimiter) } : {}),
+  };
   const ours: number[][] = [];
   const numpy: number[][] = [];
   for (let blk = 0; blk < blocks; blk++) {
@@ -46,12 +54,18 @@ async function main(argv: string[]): Promise<void> {
   }
   const flops = 2 * m * n * k;
   const median = (x: number[]) => [...x].sort((p, q) => p - q)[x.length >> 1];
-  const summary = (x: number[][]) => ({ min: Math.min(...x.map((v) => v[0])), wall: median(x.map((v) => v[0])), cpu: median(x.map((v) => v[1])) });
+  const summary = (x: number[][]) => ({
+    min: Math.min(...x.map((v) => v[0])),
+    wall: median(x.map((v) => v[0])),
+    cpu: median(x.map((v) => v[1])),
+  });
   const o = summary(ours);
   const p = summary(numpy);
   const rate = (ms: number) => (flops / (ms * 1e6)).toFixed(1);
-  process.stdout.write(`${m}x${n}x${k}${linear ? ' linear' : ''}: ours ${rate(o.min)} GFLOP/s fastest, ${rate(o.wall)} median, ${rate(o.cpu)} per CPU-second; `
-    + `numpy ${rate(p.min)}, ${rate(p.wall)}, ${rate(p.cpu)}; numpy time / ours: fastest ${(p.min / o.min).toFixed(2)}x, median ${(p.wall / o.wall).toFixed(2)}x, CPU ${(p.cpu / o.cpu).toFixed(2)}x\n`);
+  process.stdout.write(
+    `${m}x${n}x${k}${linear ? ' linear' : ''}: ours ${rate(o.min)} GFLOP/s fastest, ${rate(o.wall)} median, ${rate(o.cpu)} per CPU-second; ` +
+      `numpy ${rate(p.min)}, ${rate(p.wall)}, ${rate(p.cpu)}; numpy time / ours: fastest ${(p.min / o.min).toFixed(2)}x, median ${(p.wall / o.wall).toFixed(2)}x, CPU ${(p.cpu / o.cpu).toFixed(2)}x\n`,
+  );
 }
 
 main(process.argv.slice(2)).catch((e) => {

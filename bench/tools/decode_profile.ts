@@ -37,7 +37,9 @@ for (const path of models) {
     xpu.profiler.start();
     const g = await lm.model.generate(ids, { maxNewTokens: steps + 1 });
     const prof = await xpu.profiler.stop();
-    const kernels = prof.summary().map((k) => ({ name: k.name, calls: k.count, ms: device === 'cpu' ? k.cpuMs : k.gpuMs > 0 ? k.gpuMs : k.cpuMs }));
+    const kernels = prof
+      .summary()
+      .map((k) => ({ name: k.name, calls: k.count, ms: device === 'cpu' ? k.cpuMs : k.gpuMs > 0 ? k.gpuMs : k.cpuMs }));
     const byGroup = { matmul: 0, attention: 0, other: 0 };
     for (const k of kernels) byGroup[group(k.name)] += k.ms;
     const opMs = byGroup.matmul + byGroup.attention + byGroup.other;
@@ -57,10 +59,16 @@ for (const path of models) {
       loadavg: loadavg(),
     };
     out.push(row);
-    process.stdout.write(`${row.model} ${device}: decode ${row.decodeMsPerToken.toFixed(1)} ms/token; op time ${row.opMsPerToken.toFixed(1)} ms/token over ${row.launchesPerToken.toFixed(0)} launches: matmul ${(row.shares.matmul * 100).toFixed(0)} %, attention ${(row.shares.attention * 100).toFixed(0)} %, other ${(row.shares.other * 100).toFixed(0)} %\n${prof.table(10, false)}\n`);
+    process.stdout.write(
+      `${row.model} ${device}: decode ${row.decodeMsPerToken.toFixed(1)} ms/token; op time ${row.opMsPerToken.toFixed(1)} ms/token over ${row.launchesPerToken.toFixed(0)} launches: matmul ${(row.shares.matmul * 100).toFixed(0)} %, attention ${(row.shares.attention * 100).toFixed(0)} %, other ${(row.shares.other * 100).toFixed(0)} %\n${prof.table(10, false)}\n`,
+    );
   } finally {
     lm.dispose();
   }
 }
 const json = arg('--json');
-if (json) writeFileSync(json, JSON.stringify({ command: `node dist/bench/tools/decode_profile.js ${process.argv.slice(2).join(' ')}`, rows: out }, null, 2));
+if (json)
+  writeFileSync(
+    json,
+    JSON.stringify({ command: `node dist/bench/tools/decode_profile.js ${process.argv.slice(2).join(' ')}`, rows: out }, null, 2),
+  );

@@ -33,7 +33,13 @@ interface Round {
   runUs: number;
 }
 
-async function rawChain(device: GPUDevice, pipeline: GPUComputePipeline, groups: [GPUBindGroup, GPUBindGroup], ops: number, passPerDispatch: boolean): Promise<Round> {
+async function rawChain(
+  device: GPUDevice,
+  pipeline: GPUComputePipeline,
+  groups: [GPUBindGroup, GPUBindGroup],
+  ops: number,
+  passPerDispatch: boolean,
+): Promise<Round> {
   const t0 = performance.now();
   const encoder = device.createCommandEncoder();
   let pass = encoder.beginComputePass();
@@ -87,7 +93,10 @@ async function main(): Promise<void> {
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
   const [a, b, c] = [0, 1, 2].map(() => device.createBuffer({ size: 1024, usage }));
   const group = (out: GPUBuffer, inp: GPUBuffer) =>
-    device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [out, inp, c].map((buffer, binding) => ({ binding, resource: { buffer } })) });
+    device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [out, inp, c].map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
   const groups: [GPUBindGroup, GPUBindGroup] = [group(b, a), group(a, b)];
   await rawChain(device, pipeline, groups, ops, false);
   await eagerChain(ops);

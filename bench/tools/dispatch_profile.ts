@@ -33,7 +33,14 @@ interface Profile {
 }
 
 /** Wraps obj[name] so that its time, less the time of wrapped calls inside it, adds to acc[layer]. */
-function wrap(obj: Record<string, unknown>, name: string, layer: Layer, acc: Record<Layer, number>, stack: number[], clock: Clock): () => void {
+function wrap(
+  obj: Record<string, unknown>,
+  name: string,
+  layer: Layer,
+  acc: Record<Layer, number>,
+  stack: number[],
+  clock: Clock,
+): () => void {
   const orig = obj[name] as (...a: unknown[]) => unknown;
   obj[name] = function (this: unknown, ...args: unknown[]) {
     const t0 = clock();
@@ -87,7 +94,10 @@ export async function profileChain(ops: number, clock: Clock = performance.now.b
     }
     await x.data();
     const total = clock() - t0;
-    return { usPerOp: (total * 1000) / ops, layers: Object.fromEntries(LAYERS.map((l) => [l, (acc[l] * 1000) / ops])) as Record<Layer, number> };
+    return {
+      usPerOp: (total * 1000) / ops,
+      layers: Object.fromEntries(LAYERS.map((l) => [l, (acc[l] * 1000) / ops])) as Record<Layer, number>,
+    };
   } finally {
     for (const u of undo) u();
     x.dispose();
@@ -110,7 +120,10 @@ async function main(): Promise<void> {
   const os = await import('node:os');
   result.what = `x = x.add(c), [256] float32 on xpu, ${ops} ops then one read-back; ${rounds} rounds per setting, alternating; load ${os.loadavg()[0].toFixed(1)} at the start`;
   const settings = { cached: true, uncached: false };
-  const runs: Record<string, { plain: number[]; profiles: Profile[] }> = { cached: { plain: [], profiles: [] }, uncached: { plain: [], profiles: [] } };
+  const runs: Record<string, { plain: number[]; profiles: Profile[] }> = {
+    cached: { plain: [], profiles: [] },
+    uncached: { plain: [], profiles: [] },
+  };
   await profileChain(ops); // warm-up: pipelines compiled, allocator primed
   for (let r = 0; r < rounds; r++) {
     for (const [name, on] of Object.entries(settings)) {

@@ -41,7 +41,9 @@ async function main(argv: string[]): Promise<void> {
       p.push(g.timings.prefillTokensPerS);
       d.push(g.timings.decodeTokensPerS);
       c.push((used.user + used.system) / 1000);
-      process.stdout.write(`${tag} run ${i + 1}: prefill ${p[i].toFixed(1)} tok/s, decode ${d[i].toFixed(2)} tok/s, CPU ${c[i].toFixed(0)} ms\n`);
+      process.stdout.write(
+        `${tag} run ${i + 1}: prefill ${p[i].toFixed(1)} tok/s, decode ${d[i].toFixed(2)} tok/s, CPU ${c[i].toFixed(0)} ms\n`,
+      );
     }
     return { prefill: median(p), decode: median(d), cpuMs: median(c) };
   };
@@ -54,7 +56,9 @@ async function main(argv: string[]): Promise<void> {
     });
   }
   const after = await half(mode === 'f16' ? 'after one f16 sdpa' : 'after nothing (control)');
-  process.stdout.write(`medians: before prefill ${before.prefill.toFixed(1)} decode ${before.decode.toFixed(2)}; after prefill ${after.prefill.toFixed(1)} decode ${after.decode.toFixed(2)}; after/before decode ${(after.decode / before.decode).toFixed(2)}x; CPU ms per call before ${before.cpuMs.toFixed(0)} after ${after.cpuMs.toFixed(0)} (after/before ${(after.cpuMs / before.cpuMs).toFixed(2)}x)\n`);
+  process.stdout.write(
+    `medians: before prefill ${before.prefill.toFixed(1)} decode ${before.decode.toFixed(2)}; after prefill ${after.prefill.toFixed(1)} decode ${after.decode.toFixed(2)}; after/before decode ${(after.decode / before.decode).toFixed(2)}x; CPU ms per call before ${before.cpuMs.toFixed(0)} after ${after.cpuMs.toFixed(0)} (after/before ${(after.cpuMs / before.cpuMs).toFixed(2)}x)\n`,
+  );
   model.dispose();
 }
 

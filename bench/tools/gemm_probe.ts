@@ -140,18 +140,24 @@ const texSource = (wgX: number, wgY: number, TM: number, TN4: number, fetchFirst
   if (fetchFirst) {
     // Every fetch of the 4-k step first (each is a call into lavapipe's texel-fetch function,
     // which clobbers the vector registers), then each accumulator takes its 4 FMAs in a row.
-    for (let kk = 0; kk < 4; kk++) for (let j = 0; j < TN4; j++) body.push(`    let b${kk}_${j} = textureLoad(tB, vec2<u32>(c4 + ${j}u, 4u * k4 + ${kk}u), 0);`);
-    for (let r = 0; r < TM; r++) for (let j = 0; j < TN4; j++) for (let kk = 0; kk < 4; kk++) body.push(`    acc${r}_${j} = fma(vec4<f32>(a${r}[${kk}]), b${kk}_${j}, acc${r}_${j});`);
-  } else for (let kk = 0; kk < 4; kk++) {
-    for (let j = 0; j < TN4; j++) body.push(`    let b${kk}_${j} = textureLoad(tB, vec2<u32>(c4 + ${j}u, 4u * k4 + ${kk}u), 0);`);
-    for (let r = 0; r < TM; r++) for (let j = 0; j < TN4; j++) body.push(`    acc${r}_${j} = fma(vec4<f32>(a${r}[${kk}]), b${kk}_${j}, acc${r}_${j});`);
-  }
+    for (let kk = 0; kk < 4; kk++)
+      for (let j = 0; j < TN4; j++) body.push(`    let b${kk}_${j} = textureLoad(tB, vec2<u32>(c4 + ${j}u, 4u * k4 + ${kk}u), 0);`);
+    for (let r = 0; r < TM; r++)
+      for (let j = 0; j < TN4; j++)
+        for (let kk = 0; kk < 4; kk++) body.push(`    acc${r}_${j} = fma(vec4<f32>(a${r}[${kk}]), b${kk}_${j}, acc${r}_${j});`);
+  } else
+    for (let kk = 0; kk < 4; kk++) {
+      for (let j = 0; j < TN4; j++) body.push(`    let b${kk}_${j} = textureLoad(tB, vec2<u32>(c4 + ${j}u, 4u * k4 + ${kk}u), 0);`);
+      for (let r = 0; r < TM; r++)
+        for (let j = 0; j < TN4; j++) body.push(`    acc${r}_${j} = fma(vec4<f32>(a${r}[${kk}]), b${kk}_${j}, acc${r}_${j});`);
+    }
   const decl: string[] = [];
   const st: string[] = [];
-  for (let r = 0; r < TM; r++) for (let j = 0; j < TN4; j++) {
-    decl.push(`  var acc${r}_${j} = vec4<f32>(0.0);`);
-    st.push(`  C[(row0 + ${r}u) * N4 + c4 + ${j}u] = acc${r}_${j};`);
-  }
+  for (let r = 0; r < TM; r++)
+    for (let j = 0; j < TN4; j++) {
+      decl.push(`  var acc${r}_${j} = vec4<f32>(0.0);`);
+      st.push(`  C[(row0 + ${r}u) * N4 + c4 + ${j}u] = acc${r}_${j};`);
+    }
   return `
 @group(0) @binding(0) var<uniform> dims: vec4<u32>;
 @group(0) @binding(1) var<storage, read_write> C: array<vec4<f32>>;
@@ -180,17 +186,20 @@ ${st.join('\n')}
 const texsSource = (SG: number, NSG: number, TM: number, TN4: number) => {
   const body: string[] = [];
   for (let i = 0; i < TM / SG; i++) body.push(`    let af${i} = textureLoad(tA, vec2<u32>(k4, row0 + ${i * SG}u + l), 0);`);
-  for (let kk = 0; kk < 4; kk++) for (let j = 0; j < TN4; j++) body.push(`    let b${kk}_${j} = textureLoad(tB, vec2<u32>(c4 + ${j}u, 4u * k4 + ${kk}u), 0);`);
+  for (let kk = 0; kk < 4; kk++)
+    for (let j = 0; j < TN4; j++) body.push(`    let b${kk}_${j} = textureLoad(tB, vec2<u32>(c4 + ${j}u, 4u * k4 + ${kk}u), 0);`);
   for (let r = 0; r < TM; r++) {
     body.push(`    let a${r} = subgroupBroadcast(af${Math.floor(r / SG)}, ${r % SG}u);`);
-    for (let j = 0; j < TN4; j++) for (let kk = 0; kk < 4; kk++) body.push(`    acc${r}_${j} = fma(vec4<f32>(a${r}[${kk}]), b${kk}_${j}, acc${r}_${j});`);
+    for (let j = 0; j < TN4; j++)
+      for (let kk = 0; kk < 4; kk++) body.push(`    acc${r}_${j} = fma(vec4<f32>(a${r}[${kk}]), b${kk}_${j}, acc${r}_${j});`);
   }
   const decl: string[] = [];
   const st: string[] = [];
-  for (let r = 0; r < TM; r++) for (let j = 0; j < TN4; j++) {
-    decl.push(`  var acc${r}_${j} = vec4<f32>(0.0);`);
-    st.push(`  C[(row0 + ${r}u) * N4 + c4 + ${j}u] = acc${r}_${j};`);
-  }
+  for (let r = 0; r < TM; r++)
+    for (let j = 0; j < TN4; j++) {
+      decl.push(`  var acc${r}_${j} = vec4<f32>(0.0);`);
+      st.push(`  C[(row0 + ${r}u) * N4 + c4 + ${j}u] = acc${r}_${j};`);
+    }
   return `enable subgroups;
 @group(0) @binding(0) var<uniform> dims: vec4<u32>;
 @group(0) @binding(1) var<storage, read_write> C: array<vec4<f32>>;
@@ -246,7 +255,16 @@ function parseOurs(key: string): TileConfig {
   const [wgX, wgY] = wg.split('x').map(Number);
   const [tm, tn] = t.split('x').map(Number);
   const v = variant.replace('-aligned', '');
-  return { path: 'tile', variant: v as 'register' | 'shared' | 'texture', wgX, wgY, tm, tn, tk: Number(tk ?? 4), ...(sg ? { sg: Number(sg.replace('sg', '')) } : {}) } as TileConfig;
+  return {
+    path: 'tile',
+    variant: v as 'register' | 'shared' | 'texture',
+    wgX,
+    wgY,
+    tm,
+    tn,
+    tk: Number(tk ?? 4),
+    ...(sg ? { sg: Number(sg.replace('sg', '')) } : {}),
+  } as TileConfig;
 }
 
 async function main(): Promise<void> {
@@ -317,19 +335,57 @@ async function main(): Promise<void> {
         const out = buf(16 * threads);
         const u = new Uint32Array([0, 0, FMA_ITERS, 0]);
         new Float32Array(u.buffer).set([0.999, 1e-3], 0);
-        const bg = device.createBindGroup({ layout: p.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: uniform(u.buffer) } }, { binding: 1, resource: { buffer: out } }] });
-        kernels.push({ name, flops: threads * FMA_ACC * FMA_ITERS * 8, record: (pass) => { pass.setPipeline(p); pass.setBindGroup(0, bg); pass.dispatchWorkgroups(256); } });
+        const bg = device.createBindGroup({
+          layout: p.getBindGroupLayout(0),
+          entries: [
+            { binding: 0, resource: { buffer: uniform(u.buffer) } },
+            { binding: 1, resource: { buffer: out } },
+          ],
+        });
+        kernels.push({
+          name,
+          flops: threads * FMA_ACC * FMA_ITERS * 8,
+          record: (pass) => {
+            pass.setPipeline(p);
+            pass.setBindGroup(0, bg);
+            pass.dispatchWorkgroups(256);
+          },
+        });
       } else if (name === 'probe' || name.startsWith('probe:')) {
         const [wgX, wgY] = name === 'probe' ? [16, 16] : name.slice(6).split('x').map(Number);
         if (n % (4 * wgY) || n % (8 * wgX)) continue;
         const p = await pipeline(probeSource(wgX, wgY));
-        const bg = device.createBindGroup({ layout: p.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: uniform(new Uint32Array([n, n, n, 0]).buffer) } }, { binding: 1, resource: { buffer: C } }, { binding: 2, resource: { buffer: A } }, { binding: 3, resource: { buffer: B } }] });
-        kernels.push({ name, flops, record: (pass) => { pass.setPipeline(p); pass.setBindGroup(0, bg); pass.dispatchWorkgroups(n / (8 * wgX), n / (4 * wgY)); }, check: checkRows });
+        const bg = device.createBindGroup({
+          layout: p.getBindGroupLayout(0),
+          entries: [
+            { binding: 0, resource: { buffer: uniform(new Uint32Array([n, n, n, 0]).buffer) } },
+            { binding: 1, resource: { buffer: C } },
+            { binding: 2, resource: { buffer: A } },
+            { binding: 3, resource: { buffer: B } },
+          ],
+        });
+        kernels.push({
+          name,
+          flops,
+          record: (pass) => {
+            pass.setPipeline(p);
+            pass.setBindGroup(0, bg);
+            pass.dispatchWorkgroups(n / (8 * wgX), n / (4 * wgY));
+          },
+          check: checkRows,
+        });
       } else if (name.startsWith('tex:') || name.startsWith('texf:')) {
-        const [wgX, wgY, TM, TN4] = name.slice(name.indexOf(':') + 1).split('x').map(Number);
+        const [wgX, wgY, TM, TN4] = name
+          .slice(name.indexOf(':') + 1)
+          .split('x')
+          .map(Number);
         if (n % (TM * wgY) || n % (4 * TN4 * wgX)) continue;
         const tex = (src: GPUBuffer) => {
-          const t = device.createTexture({ size: [n / 4, n], format: 'rgba32float', usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST });
+          const t = device.createTexture({
+            size: [n / 4, n],
+            format: 'rgba32float',
+            usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
+          });
           const enc = device.createCommandEncoder();
           enc.copyBufferToTexture({ buffer: src, bytesPerRow: 4 * n }, { texture: t }, [n / 4, n]);
           device.queue.submit([enc.finish()]);
@@ -338,59 +394,165 @@ async function main(): Promise<void> {
         const tA = tex(A);
         const tB = tex(B);
         const p = await pipeline(texSource(wgX, wgY, TM, TN4, name.startsWith('texf:')));
-        const bg = device.createBindGroup({ layout: p.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: uniform(new Uint32Array([n, n, n, 0]).buffer) } }, { binding: 1, resource: { buffer: C } }, { binding: 2, resource: tA.createView() }, { binding: 3, resource: tB.createView() }] });
-        kernels.push({ name, flops, record: (pass) => { pass.setPipeline(p); pass.setBindGroup(0, bg); pass.dispatchWorkgroups(n / (4 * TN4 * wgX), n / (TM * wgY)); }, check: checkRows });
+        const bg = device.createBindGroup({
+          layout: p.getBindGroupLayout(0),
+          entries: [
+            { binding: 0, resource: { buffer: uniform(new Uint32Array([n, n, n, 0]).buffer) } },
+            { binding: 1, resource: { buffer: C } },
+            { binding: 2, resource: tA.createView() },
+            { binding: 3, resource: tB.createView() },
+          ],
+        });
+        kernels.push({
+          name,
+          flops,
+          record: (pass) => {
+            pass.setPipeline(p);
+            pass.setBindGroup(0, bg);
+            pass.dispatchWorkgroups(n / (4 * TN4 * wgX), n / (TM * wgY));
+          },
+          check: checkRows,
+        });
       } else if (name.startsWith('texs:')) {
         const [SG, NSG, TM, TN4] = name.slice(5).split('x').map(Number);
         if (n % (TM * NSG) || n % (4 * TN4 * SG)) continue;
         const tex = (src: GPUBuffer) => {
-          const t = device.createTexture({ size: [n / 4, n], format: 'rgba32float', usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST });
+          const t = device.createTexture({
+            size: [n / 4, n],
+            format: 'rgba32float',
+            usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
+          });
           const enc = device.createCommandEncoder();
           enc.copyBufferToTexture({ buffer: src, bytesPerRow: 4 * n }, { texture: t }, [n / 4, n]);
           device.queue.submit([enc.finish()]);
           return t;
         };
         const p = await pipeline(texsSource(SG, NSG, TM, TN4));
-        const bg = device.createBindGroup({ layout: p.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: uniform(new Uint32Array([n, n, n, 0]).buffer) } }, { binding: 1, resource: { buffer: C } }, { binding: 2, resource: tex(A).createView() }, { binding: 3, resource: tex(B).createView() }] });
-        kernels.push({ name, flops, record: (pass) => { pass.setPipeline(p); pass.setBindGroup(0, bg); pass.dispatchWorkgroups(n / (4 * TN4 * SG), n / (TM * NSG)); }, check: checkRows });
+        const bg = device.createBindGroup({
+          layout: p.getBindGroupLayout(0),
+          entries: [
+            { binding: 0, resource: { buffer: uniform(new Uint32Array([n, n, n, 0]).buffer) } },
+            { binding: 1, resource: { buffer: C } },
+            { binding: 2, resource: tex(A).createView() },
+            { binding: 3, resource: tex(B).createView() },
+          ],
+        });
+        kernels.push({
+          name,
+          flops,
+          record: (pass) => {
+            pass.setPipeline(p);
+            pass.setBindGroup(0, bg);
+            pass.dispatchWorkgroups(n / (4 * TN4 * SG), n / (TM * NSG));
+          },
+          check: checkRows,
+        });
       } else if (name.startsWith('lanes:')) {
         const [L, TM, TN] = name.slice(6).split('x').map(Number);
         if (n % TM || n % (L * TN)) continue;
         const p = await pipeline(lanesSource(L, TM, TN));
-        const bg = device.createBindGroup({ layout: p.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: uniform(new Uint32Array([n, n, n, 0]).buffer) } }, { binding: 1, resource: { buffer: C } }, { binding: 2, resource: { buffer: A } }, { binding: 3, resource: { buffer: B } }] });
-        kernels.push({ name, flops, record: (pass) => { pass.setPipeline(p); pass.setBindGroup(0, bg); pass.dispatchWorkgroups(n / (L * TN), n / TM); }, check: checkRows });
+        const bg = device.createBindGroup({
+          layout: p.getBindGroupLayout(0),
+          entries: [
+            { binding: 0, resource: { buffer: uniform(new Uint32Array([n, n, n, 0]).buffer) } },
+            { binding: 1, resource: { buffer: C } },
+            { binding: 2, resource: { buffer: A } },
+            { binding: 3, resource: { buffer: B } },
+          ],
+        });
+        kernels.push({
+          name,
+          flops,
+          record: (pass) => {
+            pass.setPipeline(p);
+            pass.setBindGroup(0, bg);
+            pass.dispatchWorkgroups(n / (L * TN), n / TM);
+          },
+          check: checkRows,
+        });
       } else if (name.startsWith('xpu:')) {
         // xpu.matmul end to end (packs, epilogue-free store) with a forced config.
         const c = parseOurs(name.replace('xpu:', 'x:'));
         const ta = xpu.tensor(hostA, { device: 'xpu', shape: [n, n] });
         const tb = xpu.tensor(hostB, { device: 'xpu', shape: [n, n] });
-        const run = () => { setGemmConfigOverride(() => c); try { xpu.matmul(ta, tb).dispose(); } finally { setGemmConfigOverride(null); } };
+        const run = () => {
+          setGemmConfigOverride(() => c);
+          try {
+            xpu.matmul(ta, tb).dispose();
+          } finally {
+            setGemmConfigOverride(null);
+          }
+        };
         kernels.push({
-          name, flops, record: () => {}, enqueue: run,
+          name,
+          flops,
+          record: () => {},
+          enqueue: run,
           check: async () => {
             setGemmConfigOverride(() => c);
             const out = xpu.matmul(ta, tb);
             setGemmConfigOverride(null);
             const got = (await out.data()) as Float32Array;
             out.dispose();
-            let num = 0; let den = 0;
-            for (let i = 0; i < 2; i++) for (let j = 0; j < n; j++) { let s = 0; for (let p = 0; p < n; p++) s += hostA[i * n + p] * hostB[p * n + j]; num += (got[i * n + j] - s) ** 2; den += s * s; }
+            let num = 0;
+            let den = 0;
+            for (let i = 0; i < 2; i++)
+              for (let j = 0; j < n; j++) {
+                let s = 0;
+                for (let p = 0; p < n; p++) s += hostA[i * n + p] * hostB[p * n + j];
+                num += (got[i * n + j] - s) ** 2;
+                den += s * s;
+              }
             return Math.sqrt(num / den);
           },
           checkOwn: true,
         });
       } else if (name.startsWith('ours:')) {
         const c = parseOurs(name);
-        const layout: GemmLayout = { a: 'float32', b: 'float32', out: 'float32', aVec: true, bAlongK: false, bVec: true, outVec: true, scaled: false };
+        const layout: GemmLayout = {
+          a: 'float32',
+          b: 'float32',
+          out: 'float32',
+          aVec: true,
+          bAlongK: false,
+          bVec: true,
+          outVec: true,
+          scaled: false,
+        };
         const st = {} as Storage;
-        const spec: MatmulSpec = { a: { storage: st, dtype: 'float32', strides: [n, 1], offset: 0 }, b: { storage: st, dtype: 'float32', strides: [n, 1], offset: 0 }, batchShape: [], m: n, n, k: n, outDtype: 'float32' };
+        const spec: MatmulSpec = {
+          a: { storage: st, dtype: 'float32', strides: [n, 1], offset: 0 },
+          b: { storage: st, dtype: 'float32', strides: [n, 1], offset: 0 },
+          batchShape: [],
+          m: n,
+          n,
+          k: n,
+          outDtype: 'float32',
+        };
         const prob = gemmProblem(spec);
         const tiles = gemmTiles(c as GemmConfig as TileConfig, n, n);
         const p = await pipeline(gemmSource(layout, c, n, adapter.subgroupMinSize ?? 4));
-        const bg = device.createBindGroup({ layout: p.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: uniform(gemmUniforms(prob, spec, tiles)) } }, { binding: 1, resource: { buffer: C } }, { binding: 2, resource: { buffer: A } }, { binding: 3, resource: { buffer: B } }] });
+        const bg = device.createBindGroup({
+          layout: p.getBindGroupLayout(0),
+          entries: [
+            { binding: 0, resource: { buffer: uniform(gemmUniforms(prob, spec, tiles)) } },
+            { binding: 1, resource: { buffer: C } },
+            { binding: 2, resource: { buffer: A } },
+            { binding: 3, resource: { buffer: B } },
+          ],
+        });
         const groups = tiles.tilesM * tiles.tilesN;
         const x = Math.min(groups, 65535);
-        kernels.push({ name, flops, record: (pass) => { pass.setPipeline(p); pass.setBindGroup(0, bg); pass.dispatchWorkgroups(x, Math.ceil(groups / x)); }, check: checkRows });
+        kernels.push({
+          name,
+          flops,
+          record: (pass) => {
+            pass.setPipeline(p);
+            pass.setBindGroup(0, bg);
+            pass.dispatchWorkgroups(x, Math.ceil(groups / x));
+          },
+          check: checkRows,
+        });
       } else throw new Error(`unknown kernel ${name}`);
     }
     const cpu = new Map<string, number[]>();
@@ -445,7 +607,9 @@ async function main(): Promise<void> {
       const best = Math.min(...times.get(k.name)!);
       const cpuMs = med(cpu.get(k.name)!);
       const refCpu = ref ? med(cpu.get(ref)!) : 1;
-      process.stdout.write(`${String(n).padStart(5)} ${k.name.padEnd(32)} ${(k.flops / ms / 1e6).toFixed(1).padStart(6)} GFLOP/s (best ${(k.flops / best / 1e6).toFixed(1).padStart(5)})  time/${ref}: ${(ms / refMs).toFixed(2)}  ${(k.flops / cpuMs / 1e6).toFixed(1).padStart(6)} GFLOP per CPU-s, cpu/${ref}: ${(cpuMs / refCpu).toFixed(2)}\n`);
+      process.stdout.write(
+        `${String(n).padStart(5)} ${k.name.padEnd(32)} ${(k.flops / ms / 1e6).toFixed(1).padStart(6)} GFLOP/s (best ${(k.flops / best / 1e6).toFixed(1).padStart(5)})  time/${ref}: ${(ms / refMs).toFixed(2)}  ${(k.flops / cpuMs / 1e6).toFixed(1).padStart(6)} GFLOP per CPU-s, cpu/${ref}: ${(cpuMs / refCpu).toFixed(2)}\n`,
+      );
     }
     for (const b of buffers.splice(0)) b.destroy();
   }

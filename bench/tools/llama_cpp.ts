@@ -29,7 +29,9 @@ export async function getLlamaCpp(gpu: LlamaCppGpu): Promise<Llama> {
       try {
         mod = await import('node-llama-cpp');
       } catch (e) {
-        throw new Error(`node-llama-cpp is not installed (it is a devDependency of xpu; npm install with NODE_LLAMA_CPP_SKIP_DOWNLOAD=true): ${(e as Error).message}`);
+        throw new Error(
+          `node-llama-cpp is not installed (it is a devDependency of xpu; npm install with NODE_LLAMA_CPP_SKIP_DOWNLOAD=true): ${(e as Error).message}`,
+        );
       }
       // ggml's Vulkan backend skips CPU-type devices (lavapipe) unless GGML_VK_VISIBLE_DEVICES
       // names them; without it "Vulkan" silently runs on llama.cpp's CPU backend.
@@ -61,7 +63,11 @@ export async function openLlamaCpp(modelPath: string, gpu: LlamaCppGpu, options:
  * cores). Flash attention and the KV cache type stay llama.cpp's defaults for the device (CPU:
  * flash attention with an f16 KV cache), as a user of node-llama-cpp gets them.
  */
-export async function llamaCppSequence(peer: LlamaCppPeer, contextSize: number, threads: number): Promise<{ context: LlamaContext; sequence: LlamaContextSequence }> {
+export async function llamaCppSequence(
+  peer: LlamaCppPeer,
+  contextSize: number,
+  threads: number,
+): Promise<{ context: LlamaContext; sequence: LlamaContextSequence }> {
   const context = await peer.model.createContext({ contextSize, threads, batchSize: Math.min(512, contextSize), sequences: 1 });
   return { context, sequence: context.getSequence() };
 }
@@ -80,7 +86,11 @@ export interface LlamaCppTiming {
  * decode = each later token. End-of-generation tokens do not stop it (a fixed count, as in xpu's
  * benchmark).
  */
-export async function llamaCppGreedy(sequence: LlamaContextSequence, prompt: readonly number[], newTokens: number): Promise<LlamaCppTiming> {
+export async function llamaCppGreedy(
+  sequence: LlamaContextSequence,
+  prompt: readonly number[],
+  newTokens: number,
+): Promise<LlamaCppTiming> {
   await sequence.clearHistory();
   const tokens: number[] = [];
   const t0 = performance.now();
@@ -98,7 +108,10 @@ export async function llamaCppGreedy(sequence: LlamaContextSequence, prompt: rea
  * Teacher forcing: llama.cpp's greedy next token after every prefix of `ids` (position i predicts
  * ids[i + 1]), with its probability, in one evaluation of the whole text.
  */
-export async function llamaCppNextTokens(sequence: LlamaContextSequence, ids: readonly number[]): Promise<{ token: number; confidence: number }[]> {
+export async function llamaCppNextTokens(
+  sequence: LlamaContextSequence,
+  ids: readonly number[],
+): Promise<{ token: number; confidence: number }[]> {
   await sequence.clearHistory();
   const input = ids.map((t) => [t, { generateNext: { token: true, confidence: true, options: { temperature: 0 } } }] as const);
   const out = await sequence.controlledEvaluate(input as never);

@@ -63,7 +63,15 @@ export const GREEDY_PROMPTS: readonly string[] = [
   'Water boils at 100 degrees Celsius because',
 ];
 
-interface Args { model: string; peerModel?: string; device: 'cpu' | 'xpu'; gpu: false | 'vulkan'; json?: string; positions: number; greedy: number }
+interface Args {
+  model: string;
+  peerModel?: string;
+  device: 'cpu' | 'xpu';
+  gpu: false | 'vulkan';
+  json?: string;
+  positions: number;
+  greedy: number;
+}
 
 function parseArgs(argv: string[]): Args {
   const get = (name: string) => {
@@ -90,10 +98,16 @@ function top2(logits: Float32Array, rows: number, vocab: number): { top: number[
   const top: number[] = [];
   const gap: number[] = [];
   for (let r = 0; r < rows; r++) {
-    let a = -Infinity, b = -Infinity, ai = -1;
+    let a = -Infinity,
+      b = -Infinity,
+      ai = -1;
     for (let v = 0; v < vocab; v++) {
       const x = logits[r * vocab + v];
-      if (x > a) { b = a; a = x; ai = v; } else if (x > b) b = x;
+      if (x > a) {
+        b = a;
+        a = x;
+        ai = v;
+      } else if (x > b) b = x;
     }
     top.push(ai);
     gap.push(a - b);
@@ -113,7 +127,12 @@ export async function agreement(args: Args): Promise<Record<string, unknown>> {
       const special = lm.tokenizer.encode(text, { addSpecial: false, parseSpecial: true });
       const lp = Array.from(peer.model.tokenize(text, false));
       const ls = Array.from(peer.model.tokenize(text, true));
-      return { text, equal: JSON.stringify(plain) === JSON.stringify(lp) && JSON.stringify(special) === JSON.stringify(ls), xpu: plain, llamaCpp: lp };
+      return {
+        text,
+        equal: JSON.stringify(plain) === JSON.stringify(lp) && JSON.stringify(special) === JSON.stringify(ls),
+        xpu: plain,
+        llamaCpp: lp,
+      };
     });
     const tokEqual = tokenization.filter((t) => t.equal).length;
     process.stdout.write(`tokenization: ${tokEqual} / ${tokenization.length} texts equal\n`);
@@ -133,11 +152,21 @@ export async function agreement(args: Args): Promise<Record<string, unknown>> {
     const disagreements = [];
     for (let i = 0; i < ids.length; i++) {
       if (top[i] !== theirs[i].token) {
-        disagreements.push({ position: i, xpu: top[i], llamaCpp: theirs[i].token, xpuTop2Gap: gap[i], llamaCppConfidence: theirs[i].confidence, xpuText: lm.tokenizer.decode([top[i]]), llamaCppText: lm.tokenizer.decode([theirs[i].token]) });
+        disagreements.push({
+          position: i,
+          xpu: top[i],
+          llamaCpp: theirs[i].token,
+          xpuTop2Gap: gap[i],
+          llamaCppConfidence: theirs[i].confidence,
+          xpuText: lm.tokenizer.decode([top[i]]),
+          llamaCppText: lm.tokenizer.decode([theirs[i].token]),
+        });
       }
     }
     const agreeFrac = 1 - disagreements.length / ids.length;
-    process.stdout.write(`teacher-forced top-1 agreement over ${ids.length} positions: ${(100 * agreeFrac).toFixed(2)}% (${disagreements.length} differ${disagreements.length ? `; xpu's top-2 gaps there: ${disagreements.map((d) => d.xpuTop2Gap.toFixed(3)).join(', ')}` : ''})\n`);
+    process.stdout.write(
+      `teacher-forced top-1 agreement over ${ids.length} positions: ${(100 * agreeFrac).toFixed(2)}% (${disagreements.length} differ${disagreements.length ? `; xpu's top-2 gaps there: ${disagreements.map((d) => d.xpuTop2Gap.toFixed(3)).join(', ')}` : ''})\n`,
+    );
 
     // 3. greedy continuations
     const greedy = [];
@@ -147,7 +176,13 @@ export async function agreement(args: Args): Promise<Record<string, unknown>> {
       const other = (await llamaCppGreedy(sequence, pids, args.greedy)).tokens;
       let same = 0;
       while (same < args.greedy && mine[same] === other[same]) same++;
-      greedy.push({ prompt: p, identical: same === args.greedy, firstDifference: same === args.greedy ? null : same, xpu: lm.tokenizer.decode(mine), llamaCpp: lm.tokenizer.decode(other) });
+      greedy.push({
+        prompt: p,
+        identical: same === args.greedy,
+        firstDifference: same === args.greedy ? null : same,
+        xpu: lm.tokenizer.decode(mine),
+        llamaCpp: lm.tokenizer.decode(other),
+      });
       process.stdout.write(`greedy ${JSON.stringify(p)}: ${same === args.greedy ? 'identical' : `differs from token ${same}`}\n`);
     }
     const identical = greedy.filter((g) => g.identical).length;
@@ -160,10 +195,21 @@ export async function agreement(args: Args): Promise<Record<string, unknown>> {
       llamaCppModel: (args.peerModel ?? args.model).replace(process.cwd() + '/', ''),
       xpuDevice: args.device,
       xpuWeights: 'GGUF blocks kept (quantized linear), float32 activations and KV cache',
-      llamaCpp: { package: 'node-llama-cpp 3.21.1', backend: args.gpu === false ? 'CPU' : 'Vulkan', threads: 2, defaults: 'flash attention and f16 KV cache as node-llama-cpp chooses; q8 activations in its quantized matmuls' },
+      llamaCpp: {
+        package: 'node-llama-cpp 3.21.1',
+        backend: args.gpu === false ? 'CPU' : 'Vulkan',
+        threads: 2,
+        defaults: 'flash attention and f16 KV cache as node-llama-cpp chooses; q8 activations in its quantized matmuls',
+      },
       host: { cpus: cpus().length, loadavg: loadavg() },
       tokenization: { texts: tokenization.length, equal: tokEqual, failures: tokenization.filter((t) => !t.equal) },
-      teacherForcing: { positions: ids.length, agree: ids.length - disagreements.length, agreement: agreeFrac, target: 0.99, disagreements },
+      teacherForcing: {
+        positions: ids.length,
+        agree: ids.length - disagreements.length,
+        agreement: agreeFrac,
+        target: 0.99,
+        disagreements,
+      },
       greedy: { prompts: greedy.length, tokens: args.greedy, identical, target: 4, results: greedy },
     };
   } finally {

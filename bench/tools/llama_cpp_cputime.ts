@@ -56,7 +56,8 @@ for (let i = 0; i < reps; i++) {
 }
 const out = {
   date: new Date().toISOString(),
-  command: `OMP_NUM_THREADS=${process.env.OMP_NUM_THREADS ?? ''} node dist/bench/tools/llama_cpp_cputime.js ${process.argv.slice(2).join(' ')}`.trim(),
+  command:
+    `OMP_NUM_THREADS=${process.env.OMP_NUM_THREADS ?? ''} node dist/bench/tools/llama_cpp_cputime.js ${process.argv.slice(2).join(' ')}`.trim(),
   model: path.replace(process.cwd() + '/', ''),
   host: { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg() },
   note: 'CPU ms (user + system) of this process, single-threaded on both sides; medians of alternating runs',
@@ -64,8 +65,12 @@ const out = {
   llamaCpp: { prefill128Ms: median(r.llamaPrefill), decodeMsPerToken: median(r.llamaDecode), threads: 1 },
   runs: r,
 };
-process.stdout.write(`CPU ms, single-threaded: xpu prefill(128) ${out.xpu.prefill128Ms.toFixed(0)}, decode ${out.xpu.decodeMsPerToken.toFixed(1)}/token; llama.cpp prefill(128) ${out.llamaCpp.prefill128Ms.toFixed(0)}, decode ${out.llamaCpp.decodeMsPerToken.toFixed(1)}/token\n`);
-process.stdout.write(`xpu / llama.cpp in work per token (llama.cpp's CPU ms over xpu's): prefill ${(out.llamaCpp.prefill128Ms / out.xpu.prefill128Ms).toFixed(2)}x, decode ${(out.llamaCpp.decodeMsPerToken / out.xpu.decodeMsPerToken).toFixed(2)}x\n`);
+process.stdout.write(
+  `CPU ms, single-threaded: xpu prefill(128) ${out.xpu.prefill128Ms.toFixed(0)}, decode ${out.xpu.decodeMsPerToken.toFixed(1)}/token; llama.cpp prefill(128) ${out.llamaCpp.prefill128Ms.toFixed(0)}, decode ${out.llamaCpp.decodeMsPerToken.toFixed(1)}/token\n`,
+);
+process.stdout.write(
+  `xpu / llama.cpp in work per token (llama.cpp's CPU ms over xpu's): prefill ${(out.llamaCpp.prefill128Ms / out.xpu.prefill128Ms).toFixed(2)}x, decode ${(out.llamaCpp.decodeMsPerToken / out.xpu.decodeMsPerToken).toFixed(2)}x\n`,
+);
 const json = arg('--json');
 if (json) writeFileSync(json, `${JSON.stringify(out, null, 2)}\n`);
 await context.dispose();

@@ -64,7 +64,10 @@ async function main(argv: string[]): Promise<void> {
   const path = process.env.XPU_CPU_ELEMENTWISE ?? 'auto';
   console.log(`AdamW step, ${count} params x ${numel} float32 (${((count * numel * 4) / 2 ** 20).toFixed(1)} MiB of parameters)`);
   console.log(`cpu (XPU_CPU_ELEMENTWISE=${path}): ${(await timeDevice('cpu', count, numel, runs)).toFixed(3)} ms`);
-  if (xpu.accelerator.isAvailable()) console.log(`xpu (${xpu.accelerator.getDeviceInfo().description ?? 'GPU'}): ${(await timeDevice('xpu', count, numel, runs)).toFixed(3)} ms`);
+  if (xpu.accelerator.isAvailable())
+    console.log(
+      `xpu (${xpu.accelerator.getDeviceInfo().description ?? 'GPU'}): ${(await timeDevice('xpu', count, numel, runs)).toFixed(3)} ms`,
+    );
   console.log(`torch 1.13 cpu: ${timeTorch(count, numel, runs)}`);
 }
 

@@ -19,7 +19,7 @@ async function main(argv: string[]): Promise<void> {
     await page.goto(pathToFileURL(resolve(report)).href);
     const figure = page.locator(id ? `figure#${id}` : 'figure.chart').first();
     await figure.locator('svg').screenshot({ path: out });
-    process.stdout.write(`wrote ${resolve(out)} (${id ?? await figure.getAttribute('id')})\n`);
+    process.stdout.write(`wrote ${resolve(out)} (${id ?? (await figure.getAttribute('id'))})\n`);
   } finally {
     await chromium.close();
   }

@@ -5,7 +5,13 @@
  *   node dist/bench/tools/splitk_probe.js [M N K] [rounds]
  */
 import * as xpu from '../../src/index.js';
-import { chooseGemmConfig, gemmAdapterInfo, gemmConfigKey, setGemmConfigOverride, type GemmConfig } from '../../src/backends/webgpu/gemm_config.js';
+import {
+  chooseGemmConfig,
+  gemmAdapterInfo,
+  gemmConfigKey,
+  setGemmConfigOverride,
+  type GemmConfig,
+} from '../../src/backends/webgpu/gemm_config.js';
 import { xpuEntries } from '../../src/device/registry.js';
 // The runtime opens nothing at import: open the GPU before the first xpu tensor.
 await xpu.ready();
@@ -22,7 +28,11 @@ const med = (x: number[]) => [...x].sort((p, q) => p - q)[x.length >> 1];
 const res = configs.map(() => ({ wall: [] as number[], cpu: [] as number[] }));
 const run = async (c: GemmConfig) => {
   setGemmConfigOverride(() => c);
-  try { for (let i = 0; i < reps; i++) xpu.matmul(a, b).dispose(); } finally { setGemmConfigOverride(null); }
+  try {
+    for (let i = 0; i < reps; i++) xpu.matmul(a, b).dispose();
+  } finally {
+    setGemmConfigOverride(null);
+  }
   await xpu.accelerator.synchronize();
 };
 for (const c of configs) await run(c);
@@ -38,6 +48,8 @@ for (let r = 0; r < rounds; r++) {
 }
 for (const [i, c] of configs.entries()) {
   const f = 2 * m * n * k;
-  process.stdout.write(`${m}x${n}x${k} ${gemmConfigKey(c).padEnd(40)} ${(f / med(res[i].wall) / 1e6).toFixed(1)} GFLOP/s  ${(f / med(res[i].cpu) / 1e6).toFixed(1)} GFLOP per CPU-s  time/first: ${(med(res[i].wall) / med(res[0].wall)).toFixed(2)}\n`);
+  process.stdout.write(
+    `${m}x${n}x${k} ${gemmConfigKey(c).padEnd(40)} ${(f / med(res[i].wall) / 1e6).toFixed(1)} GFLOP/s  ${(f / med(res[i].cpu) / 1e6).toFixed(1)} GFLOP per CPU-s  time/first: ${(med(res[i].wall) / med(res[0].wall)).toFixed(2)}\n`,
+  );
 }
 process.exit(0);

@@ -31,7 +31,15 @@ const jobs: { shapes: [number, number, number][]; dtype: 'float32' | 'float16'; 
   { shapes: squares.map((n) => [n, n, n]), dtype: 'float32', bAlongK: false },
   { shapes: (quick ? [512] : [512, 2048]).map((n) => [n, n, n]), dtype: 'float16', bAlongK: false },
   // Linear layers (weight [N, K] read along k): decode steps and a prefill block.
-  { shapes: [[1, 4096, 4096], [8, 4096, 4096], [128, 4096, 4096]], dtype: 'float32', bAlongK: true },
+  {
+    shapes: [
+      [1, 4096, 4096],
+      [8, 4096, 4096],
+      [128, 4096, 4096],
+    ],
+    dtype: 'float32',
+    bAlongK: true,
+  },
 ];
 
 const entry = xpuEntries()[0];
@@ -44,7 +52,9 @@ const entries: Record<string, unknown> = { ...(table.adapters[key] ?? {}) };
 for (const job of jobs) {
   const results = await xpu.accelerator.tuneGemm(job.shapes, { dtype: job.dtype, bAlongK: job.bAlongK, reps, force: true, persist: false });
   for (const r of results) {
-    process.stdout.write(`${r.bucket}: ${r.configKey} ${r.gflops.toFixed(1)} GFLOP/s  [${r.measured.map((m) => `${m.configKey}=${m.gflops.toFixed(1)}`).join(', ')}]\n`);
+    process.stdout.write(
+      `${r.bucket}: ${r.configKey} ${r.gflops.toFixed(1)} GFLOP/s  [${r.measured.map((m) => `${m.configKey}=${m.gflops.toFixed(1)}`).join(', ')}]\n`,
+    );
     entries[r.bucket] = { config: r.config, gflops: Number(r.gflops.toFixed(2)), measuredAt: new Date().toISOString() };
   }
 }

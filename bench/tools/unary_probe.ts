@@ -74,7 +74,10 @@ async function main(): Promise<void> {
     const module = device.createShaderModule({ code: shader(body) });
     const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
     const groupsFor = ins.map((inp, s) =>
-      device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [outs[s], inp].map((buffer, binding) => ({ binding, resource: { buffer } })) }),
+      device.createBindGroup({
+        layout: pipeline.getBindGroupLayout(0),
+        entries: [outs[s], inp].map((buffer, binding) => ({ binding, resource: { buffer } })),
+      }),
     );
     return { name, pipeline, groupsFor, ms: [] as number[] };
   });
@@ -103,7 +106,11 @@ async function main(): Promise<void> {
     gbps: (2 * bytes) / (med(k.ms) * 1e6),
     overCopyMs: copy ? med(k.ms) - med(copy.ms) : undefined,
   }));
-  const result = { what: `out = f(x), ${n} f32 as vec4 words, ${per} dispatches per submit over ${sets} input sets, ${rounds} rounds round-robin`, load: [loadavg()[0]], rows };
+  const result = {
+    what: `out = f(x), ${n} f32 as vec4 words, ${per} dispatches per submit over ${sets} input sets, ${rounds} rounds round-robin`,
+    load: [loadavg()[0]],
+    rows,
+  };
   result.load.push(loadavg()[0]);
   console.table(rows);
   const out = opt('--json', '');

@@ -40,8 +40,10 @@ const endHooks = new Set<() => void | Promise<void>>();
  * updated during a backward() (not autograd.grad(), which leaves .grad alone). Returns remove().
  */
 export function onGradAccumulated(leaf: Tensor, fn: (leaf: Tensor) => void): () => void {
-  if (!isTensor(leaf)) throw new XpuTypeError('expects a tensor', { op: 'onGradAccumulated', arg: 'leaf', expected: 'a Tensor', got: typeName(leaf) });
-  if (typeof fn !== 'function') throw new XpuTypeError('expects a function', { op: 'onGradAccumulated', arg: 'fn', expected: 'a function', got: typeName(fn) });
+  if (!isTensor(leaf))
+    throw new XpuTypeError('expects a tensor', { op: 'onGradAccumulated', arg: 'leaf', expected: 'a Tensor', got: typeName(leaf) });
+  if (typeof fn !== 'function')
+    throw new XpuTypeError('expects a function', { op: 'onGradAccumulated', arg: 'fn', expected: 'a function', got: typeName(fn) });
   let set = accumulatedHooks.get(leaf);
   if (!set) accumulatedHooks.set(leaf, (set = new Set()));
   const hooks = set;
@@ -56,7 +58,8 @@ export function onGradAccumulated(leaf: Tensor, fn: (leaf: Tensor) => void): () 
  * that throws makes backward() throw after the remaining hooks ran. Returns remove().
  */
 export function onBackwardEnd(fn: () => void | Promise<void>): () => void {
-  if (typeof fn !== 'function') throw new XpuTypeError('expects a function', { op: 'onBackwardEnd', arg: 'fn', expected: 'a function', got: typeName(fn) });
+  if (typeof fn !== 'function')
+    throw new XpuTypeError('expects a function', { op: 'onBackwardEnd', arg: 'fn', expected: 'a function', got: typeName(fn) });
   endHooks.add(fn);
   return () => void endHooks.delete(fn);
 }
@@ -65,9 +68,16 @@ type Grads = Tensor | Tensor[] | readonly (Tensor | null | undefined)[] | null |
 
 function tensorList(op: string, arg: string, xs: unknown): Tensor[] {
   const list = Array.isArray(xs) ? xs : [xs];
-  if (list.length === 0) throw new XpuValueError('needs at least one tensor', { op, arg, expected: 'a Tensor or a non-empty Tensor[]', got: '[]' });
+  if (list.length === 0)
+    throw new XpuValueError('needs at least one tensor', { op, arg, expected: 'a Tensor or a non-empty Tensor[]', got: '[]' });
   list.forEach((t, i) => {
-    if (!isTensor(t)) throw new XpuTypeError('expects tensors', { op, arg: Array.isArray(xs) ? `${arg}[${i}]` : arg, expected: 'a Tensor', got: typeName(t) });
+    if (!isTensor(t))
+      throw new XpuTypeError('expects tensors', {
+        op,
+        arg: Array.isArray(xs) ? `${arg}[${i}]` : arg,
+        expected: 'a Tensor',
+        got: typeName(t),
+      });
     t.check(op, arg);
   });
   return list as Tensor[];
@@ -75,10 +85,17 @@ function tensorList(op: string, arg: string, xs: unknown): Tensor[] {
 
 function optionsOf(op: string, opts: unknown): GradOptions {
   if (opts === undefined) return {};
-  if (opts === null || typeof opts !== 'object') throw new XpuTypeError('options must be an object', { op, arg: 'options', expected: '{ retainGraph?, createGraph? }', got: typeName(opts) });
+  if (opts === null || typeof opts !== 'object')
+    throw new XpuTypeError('options must be an object', {
+      op,
+      arg: 'options',
+      expected: '{ retainGraph?, createGraph? }',
+      got: typeName(opts),
+    });
   const o = opts as GradOptions;
   for (const k of ['retainGraph', 'createGraph', 'allowUnused'] as const) {
-    if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new XpuTypeError('must be a boolean', { op, arg: k, expected: 'boolean', got: typeName(o[k]) });
+    if (o[k] !== undefined && typeof o[k] !== 'boolean')
+      throw new XpuTypeError('must be a boolean', { op, arg: k, expected: 'boolean', got: typeName(o[k]) });
   }
   return o;
 }
@@ -87,22 +104,43 @@ function optionsOf(op: string, opts: unknown): GradOptions {
 function seedGrads(op: string, roots: Tensor[], grads: Grads): Tensor[] {
   const given = grads === undefined || grads === null ? [] : Array.isArray(grads) ? grads : [grads];
   if (Array.isArray(grads) && given.length !== roots.length) {
-    throw new XpuValueError('one gradient per root is needed', { op, arg: 'grad', expected: `${roots.length} gradients`, got: `${given.length}` });
+    throw new XpuValueError('one gradient per root is needed', {
+      op,
+      arg: 'grad',
+      expected: `${roots.length} gradients`,
+      got: `${given.length}`,
+    });
   }
   return roots.map((r, i) => {
     if (!r.requiresGrad) {
-      throw new XpuValueError(`element ${i} of tensors does not require grad and does not have a gradFn`, { op, arg: 'tensors', expected: 'a tensor computed from tensors with requiresGrad', got: 'a tensor without requiresGrad' });
+      throw new XpuValueError(`element ${i} of tensors does not require grad and does not have a gradFn`, {
+        op,
+        arg: 'tensors',
+        expected: 'a tensor computed from tensors with requiresGrad',
+        got: 'a tensor without requiresGrad',
+      });
     }
     const g = given[i];
     if (g === undefined || g === null) {
       if (r.numel !== 1) {
-        throw new XpuValueError('grad can be implicitly created only for scalar outputs', { op, arg: 'grad', expected: `a gradient of shape ${fmtShape(r.shape)}`, got: 'none' });
+        throw new XpuValueError('grad can be implicitly created only for scalar outputs', {
+          op,
+          arg: 'grad',
+          expected: `a gradient of shape ${fmtShape(r.shape)}`,
+          got: 'none',
+        });
       }
       return onesLike(r);
     }
     if (!isTensor(g)) throw new XpuTypeError('gradient must be a tensor', { op, arg: 'grad', expected: 'a Tensor', got: typeName(g) });
     g.check(op, 'grad');
-    if (!shapeEq(g.shape, r.shape)) throw new XpuShapeError('mismatch in shape: grad and output', { op, arg: 'grad', expected: fmtShape(r.shape), got: fmtShape(g.shape) });
+    if (!shapeEq(g.shape, r.shape))
+      throw new XpuShapeError('mismatch in shape: grad and output', {
+        op,
+        arg: 'grad',
+        expected: fmtShape(r.shape),
+        got: fmtShape(g.shape),
+      });
     return g;
   });
 }
@@ -114,7 +152,12 @@ function fitTo(node: GradNode, i: number, g: Tensor, meta: TensorMeta): Tensor {
     const lead = out.ndim - meta.shape.length;
     const fits = lead >= 0 && meta.shape.every((s, d) => s === out.shape[d + lead] || s === 1);
     if (!fits) {
-      throw new XpuShapeError('backward formula returned a gradient of the wrong shape', { op: node.name, arg: `gradient of input ${i}`, expected: fmtShape(meta.shape), got: fmtShape(out.shape) });
+      throw new XpuShapeError('backward formula returned a gradient of the wrong shape', {
+        op: node.name,
+        arg: `gradient of input ${i}`,
+        expected: fmtShape(meta.shape),
+        got: fmtShape(out.shape),
+      });
     }
     const dims: number[] = [];
     for (let d = 0; d < out.ndim; d++) if (d < lead || (meta.shape[d - lead] === 1 && out.shape[d] !== 1)) dims.push(d);
@@ -306,7 +349,13 @@ function run(pass: Pass, roots: Tensor[], seeds: Tensor[]): void {
     }
     const fn = node.backwardFn;
     const saved = node.saved;
-    if (!fn || !saved) throw new XpuValueError(FREED, { op: pass.op, arg: 'tensors', expected: 'a graph not yet freed (retainGraph: true on the earlier backward)', got: `the freed graph of ${node.name}` });
+    if (!fn || !saved)
+      throw new XpuValueError(FREED, {
+        op: pass.op,
+        arg: 'tensors',
+        expected: 'a graph not yet freed (retainGraph: true on the earlier backward)',
+        got: `the freed graph of ${node.name}`,
+      });
     let results: readonly (Tensor | null | undefined)[] = [];
     if (buf.some((g) => g)) {
       const prev = setGradEnabled(pass.createGraph);
@@ -315,7 +364,13 @@ function run(pass: Pass, roots: Tensor[], seeds: Tensor[]): void {
       } finally {
         setGradEnabled(prev);
       }
-      if (!Array.isArray(results)) throw new XpuTypeError('backward formula must return an array', { op: node.name, arg: 'backward', expected: 'one gradient (or null) per input', got: typeName(results) });
+      if (!Array.isArray(results))
+        throw new XpuTypeError('backward formula must return an array', {
+          op: node.name,
+          arg: 'backward',
+          expected: 'one gradient (or null) per input',
+          got: typeName(results),
+        });
     }
     const handed = new Set<Tensor>();
     node.next.forEach((e, i) => {
@@ -388,7 +443,13 @@ export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], grad
   const o = optionsOf(op, opts);
   const createGraph = o.createGraph ?? false;
   ins.forEach((t, i) => {
-    if (!t.requiresGrad) throw new XpuValueError(`one of the differentiated tensors (inputs[${i}]) does not require grad`, { op, arg: `inputs[${i}]`, expected: 'a tensor with requiresGrad', got: 'a tensor without requiresGrad' });
+    if (!t.requiresGrad)
+      throw new XpuValueError(`one of the differentiated tensors (inputs[${i}]) does not require grad`, {
+        op,
+        arg: `inputs[${i}]`,
+        expected: 'a tensor with requiresGrad',
+        got: 'a tensor without requiresGrad',
+      });
   });
   const capture = new Map<Tensor | GradNode, Map<number, Tensor | null>>();
   const keyOf = (t: Tensor): [Tensor | GradNode, number] => (t.gradFn instanceof GradNode ? [t.gradFn, outputIndexOf(t)] : [t, 0]);
@@ -411,7 +472,12 @@ export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], grad
     const g = capture.get(k)?.get(j) ?? null;
     if (!g) {
       if (!o.allowUnused) {
-        throw new XpuValueError(`one of the differentiated tensors (inputs[${i}]) appears to not have been used in the graph`, { op, arg: `inputs[${i}]`, expected: 'an input the outputs depend on (or allowUnused: true)', got: 'an unused tensor' });
+        throw new XpuValueError(`one of the differentiated tensors (inputs[${i}]) appears to not have been used in the graph`, {
+          op,
+          arg: `inputs[${i}]`,
+          expected: 'an input the outputs depend on (or allowUnused: true)',
+          got: 'an unused tensor',
+        });
       }
       return zerosLike(t);
     }

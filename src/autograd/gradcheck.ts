@@ -23,7 +23,6 @@ export interface GradcheckOptions {
 
 type Fn = (...inputs: Tensor[]) => Tensor | readonly Tensor[];
 
-
 const outputsOf = (r: Tensor | readonly Tensor[]): Tensor[] => (isTensor(r) ? [r] : [...r]);
 
 async function host(t: Tensor): Promise<Float64Array> {
@@ -42,7 +41,8 @@ async function host(t: Tensor): Promise<Float64Array> {
  */
 export async function gradcheck(fn: Fn, inputs: Tensor | readonly Tensor[], options: GradcheckOptions = {}): Promise<boolean> {
   const op = 'gradcheck';
-  if (typeof fn !== 'function') throw new XpuTypeError('expects a function', { op, arg: 'fn', expected: 'a function of tensors', got: typeName(fn) });
+  if (typeof fn !== 'function')
+    throw new XpuTypeError('expects a function', { op, arg: 'fn', expected: 'a function of tensors', got: typeName(fn) });
   const xs = isTensor(inputs) ? [inputs] : Array.isArray(inputs) ? [...(inputs as Tensor[])] : null;
   if (!xs) throw new XpuTypeError('expects tensors', { op, arg: 'inputs', expected: 'a Tensor or Tensor[]', got: typeName(inputs) });
   xs.forEach((x, i) => {
@@ -54,7 +54,13 @@ export async function gradcheck(fn: Fn, inputs: Tensor | readonly Tensor[], opti
   const rtol = options.rtol ?? 1e-2;
   const projections = options.projections ?? 2;
   const diff = xs.map((x, i) => ({ x, i })).filter(({ x }) => x.requiresGrad);
-  if (!diff.length) throw new XpuValueError('no input requires grad', { op, arg: 'inputs', expected: 'at least one tensor with requiresGrad', got: 'none' });
+  if (!diff.length)
+    throw new XpuValueError('no input requires grad', {
+      op,
+      arg: 'inputs',
+      expected: 'at least one tensor with requiresGrad',
+      got: 'none',
+    });
   for (const { x, i } of diff) {
     if (!isFloating(x.dtype)) throw new XpuDTypeError('needs float inputs', { op, arg: `inputs[${i}]`, expected: 'float32', got: x.dtype });
   }
@@ -73,7 +79,12 @@ export async function gradcheck(fn: Fn, inputs: Tensor | readonly Tensor[], opti
       continue;
     }
     const seeds = live.map(({ o, k }) => tensor(Float32Array.from(v[k]), { shape: o.shape.slice(), dtype: o.dtype, device: o.device }));
-    const gs = grad(live.map((l) => l.o), diff.map((d) => d.x), seeds, { retainGraph: true, allowUnused: true });
+    const gs = grad(
+      live.map((l) => l.o),
+      diff.map((d) => d.x),
+      seeds,
+      { retainGraph: true, allowUnused: true },
+    );
     analytic.push(await Promise.all(gs.map(host)));
   }
 
@@ -104,7 +115,10 @@ export async function gradcheck(fn: Fn, inputs: Tensor | readonly Tensor[], opti
         if (!(Math.abs(ana - num) <= atol + rtol * Math.abs(num))) {
           if (options.raiseException === false) return false;
           throw new XpuValueError('Jacobian mismatch', {
-            op, arg: `inputs[${i}]`, expected: `numerical v^T J = ${num} at element ${j} (projection ${p}, atol ${atol}, rtol ${rtol})`, got: `analytic ${ana}`,
+            op,
+            arg: `inputs[${i}]`,
+            expected: `numerical v^T J = ${num} at element ${j} (projection ${p}, atol ${atol}, rtol ${rtol})`,
+            got: `analytic ${ana}`,
           });
         }
       }

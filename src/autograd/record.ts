@@ -28,7 +28,8 @@ export type GradList = readonly (Tensor | null | undefined)[];
 export type BackwardFn = (gradOutputs: readonly (Tensor | null)[], saved: SavedContext) => GradList;
 
 /** Where an input's gradient goes: the node that made it (and which of its outputs), or a leaf. */
-export type Edge = { readonly node: GradNode; readonly index: number; readonly leaf?: undefined } | { readonly leaf: Tensor; readonly node?: undefined };
+export type Edge =
+  { readonly node: GradNode; readonly index: number; readonly leaf?: undefined } | { readonly leaf: Tensor; readonly node?: undefined };
 
 export interface TensorMeta {
   readonly shape: readonly number[];
@@ -161,7 +162,14 @@ function metaOf(t: Tensor): TensorMeta {
  * the node until the graph is freed, whatever the caller disposes). Outputs that are one of the
  * inputs (an op that returned its argument) and non-float outputs are not recorded.
  */
-export function record(name: string, inputs: readonly unknown[], outputs: Tensor | readonly Tensor[], backward: BackwardFn, save: SaveSpec = {}, attrs: Record<string, unknown> = {}): void {
+export function record(
+  name: string,
+  inputs: readonly unknown[],
+  outputs: Tensor | readonly Tensor[],
+  backward: BackwardFn,
+  save: SaveSpec = {},
+  attrs: Record<string, unknown> = {},
+): void {
   const outs = outputs instanceof Tensor ? [outputs] : outputs;
   if (!outs.some((o) => isFloating(o.dtype) && !inputs.includes(o))) return; // nothing differentiable came out
   const next: (Edge | null)[] = [];
@@ -177,7 +185,9 @@ export function record(name: string, inputs: readonly unknown[], outputs: Tensor
     }
   }
   const saved: { -readonly [K in keyof SavedContext]: SavedContext[K] } = {
-    inputs: inputs.map((x, i) => (x instanceof Tensor ? ((typeof save.inputs === 'boolean' ? save.inputs : save.inputs?.[i]) ? saveView(x) : undefined) : x)),
+    inputs: inputs.map((x, i) =>
+      x instanceof Tensor ? ((typeof save.inputs === 'boolean' ? save.inputs : save.inputs?.[i]) ? saveView(x) : undefined) : x,
+    ),
     outputs: [],
     attrs,
     needs: next.map((e) => e !== null),
@@ -209,12 +219,22 @@ export function defineGrad(name: string, formula: Formula): void {
 
 function missing(name: string): BackwardFn {
   return () => {
-    throw new XpuValueError('backward not implemented', { op: name, arg: 'input', expected: 'an op with a gradient formula', got: `${name} (no formula registered)` });
+    throw new XpuValueError('backward not implemented', {
+      op: name,
+      arg: 'input',
+      expected: 'an op with a gradient formula',
+      got: `${name} (no formula registered)`,
+    });
   };
 }
 
 /** record() with the formula registered for `name`. Only call when needsGrad(...) is true. */
-export function recordOp(name: string, inputs: readonly unknown[], outputs: Tensor | readonly Tensor[], attrs: Record<string, unknown> = {}): void {
+export function recordOp(
+  name: string,
+  inputs: readonly unknown[],
+  outputs: Tensor | readonly Tensor[],
+  attrs: Record<string, unknown> = {},
+): void {
   const f = FORMULAS.get(name);
   if (!f) record(name, inputs, outputs, missing(name), {}, attrs);
   else if (typeof f.save === 'function') {
@@ -227,7 +247,12 @@ export function recordOp(name: string, inputs: readonly unknown[], outputs: Tens
  * A composite op under one node: runs `forward` with grad mode off (its inner ops record
  * nothing) when an input needs grad, then records `name`'s formula over the result.
  */
-export function differentiable<T extends Tensor | Tensor[]>(name: string, inputs: readonly unknown[], forward: () => T, attrs: Record<string, unknown> = {}): T {
+export function differentiable<T extends Tensor | Tensor[]>(
+  name: string,
+  inputs: readonly unknown[],
+  forward: () => T,
+  attrs: Record<string, unknown> = {},
+): T {
   if (!anyNeedsGrad(inputs)) return forward();
   const prev = setGradEnabled(false);
   let out: T;
@@ -242,12 +267,23 @@ export function differentiable<T extends Tensor | Tensor[]>(name: string, inputs
 
 /** Sets requiresGrad on a leaf, refusing non-float dtypes as torch does. */
 export function setRequiresGrad(op: string, t: Tensor, flag: boolean): Tensor {
-  if (typeof flag !== 'boolean') throw new XpuValueError('requiresGrad must be a boolean', { op, arg: 'requiresGrad', expected: 'true or false', got: String(flag) });
+  if (typeof flag !== 'boolean')
+    throw new XpuValueError('requiresGrad must be a boolean', { op, arg: 'requiresGrad', expected: 'true or false', got: String(flag) });
   if (!flag && t.gradFn) {
-    throw new XpuValueError('you can only change requiresGrad flags of leaf variables; use detach() for a non-leaf', { op, arg: 'requiresGrad', expected: 'a leaf tensor', got: `the output of ${t.gradFn.name}` });
+    throw new XpuValueError('you can only change requiresGrad flags of leaf variables; use detach() for a non-leaf', {
+      op,
+      arg: 'requiresGrad',
+      expected: 'a leaf tensor',
+      got: `the output of ${t.gradFn.name}`,
+    });
   }
   if (flag && !isFloating(t.dtype)) {
-    throw new XpuDTypeError('only tensors of floating point dtype can require gradients', { op, arg: 'requiresGrad', expected: 'float32 or float16', got: t.dtype });
+    throw new XpuDTypeError('only tensors of floating point dtype can require gradients', {
+      op,
+      arg: 'requiresGrad',
+      expected: 'float32 or float16',
+      got: t.dtype,
+    });
   }
   t.requiresGrad = flag;
   return t;

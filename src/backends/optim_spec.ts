@@ -74,11 +74,18 @@ export interface OptimScalars {
   decay: number;
 }
 
-
 export function optimScalars(h: OptimHyper): OptimScalars {
   const f = Math.fround;
   return {
-    lr: f(h.lr), wd: f(h.weightDecay), mom: f(h.momentum), damp1: f(1 - h.dampening),
-    b1: f(h.beta1), omb1: f(1 - h.beta1), b2: f(h.beta2), omb2: f(1 - h.beta2), eps: f(h.eps), decay: f(1 - h.lr * h.weightDecay),
+    lr: f(h.lr),
+    wd: f(h.weightDecay),
+    mom: f(h.momentum),
+    damp1: f(1 - h.dampening),
+    b1: f(h.beta1),
+    omb1: f(1 - h.beta1),
+    b2: f(h.beta2),
+    omb2: f(1 - h.beta2),
+    eps: f(h.eps),
+    decay: f(1 - h.lr * h.weightDecay),
   };
 }

@@ -21,7 +21,13 @@ export function catKernel(n: number): MapKernel {
   if (k) return k;
   if (n === 1) {
     // One input is a plain (converting) copy: no coordinates, so contiguous dims merge.
-    k = { name: 'cat1', lazy: true, wgsl: 'return ld0(e0);', js: (_x, ctx) => identity(ctx.load(0, ctx.e[0])), pure: { fn: identity, slots: [{ tensor: true, index: 0 }], copy: true } };
+    k = {
+      name: 'cat1',
+      lazy: true,
+      wgsl: 'return ld0(e0);',
+      js: (_x, ctx) => identity(ctx.load(0, ctx.e[0])),
+      pure: { fn: identity, slots: [{ tensor: true, index: 0 }], copy: true },
+    };
   } else {
     const branches: string[] = [];
     for (let j = 0; j < n - 1; j++) branches.push(`if (cd < si(${j + 1}u)) { return ld${j}(e${j}); }`);

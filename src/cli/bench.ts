@@ -59,7 +59,9 @@ export function resolveSuites(names: string[], available: string[]): { chosen: s
   const chosen = all ? [...KNOWN_SUITES] : [...new Set(names)];
   const missing = chosen.filter((n) => !available.includes(n));
   if (!all && missing.length) {
-    return { error: `suite ${missing.map((n) => `'${n}'`).join(', ')} not available yet (available: ${available.join(', ') || 'none; build with `npm run build`'})` };
+    return {
+      error: `suite ${missing.map((n) => `'${n}'`).join(', ')} not available yet (available: ${available.join(', ') || 'none; build with `npm run build`'})`,
+    };
   }
   if (missing.length === chosen.length) return { error: 'no suite to run (build with `npm run build`)' };
   return { chosen, missing };
@@ -123,7 +125,13 @@ export async function runBench(names: string[], opts: BenchOptions): Promise<num
         if (!l) return { name, status: 'not-available' as const };
         return 'suite' in l ? { name, suite: l.suite } : { name, status: 'standalone' as const };
       }),
-      device: opts.device, devices, dtypes, sizes, quick: opts.quick, peers: opts.peers, progress: true,
+      device: opts.device,
+      devices,
+      dtypes,
+      sizes,
+      quick: opts.quick,
+      peers: opts.peers,
+      progress: true,
     });
     printResults(results);
     if (opts.json) {
@@ -142,7 +150,11 @@ export async function runBench(names: string[], opts: BenchOptions): Promise<num
   for (const s of standalone) {
     process.stdout.write(`\n${s.name} (a standalone suite: its own report)\n`);
     if (opts.html || dtypes || sizes || opts.peers) process.stdout.write(`note: ${s.name} ignores --html, --dtype, --sizes and --peers\n`);
-    await s.run({ device: opts.device, quick: opts.quick, json: opts.json && !onlyStandalone ? opts.json.replace(/(\.json)?$/, `.${s.name}.json`) : opts.json });
+    await s.run({
+      device: opts.device,
+      quick: opts.quick,
+      json: opts.json && !onlyStandalone ? opts.json.replace(/(\.json)?$/, `.${s.name}.json`) : opts.json,
+    });
   }
   return status;
 }

@@ -104,7 +104,11 @@ export async function runDemo(): Promise<number> {
   const gpu = await runOn({ device: 'xpu', a: host.a.to('xpu'), b: host.b.to('xpu'), w: host.w.to('xpu') });
   const ms = performance.now() - t0;
 
-  const table = new Table({ head: ['op', 'elements', 'max |xpu - cpu|', 'tolerance', ''], style: { head: [], border: [] }, colAligns: ['left', 'right', 'right', 'right', 'left'] });
+  const table = new Table({
+    head: ['op', 'elements', 'max |xpu - cpu|', 'tolerance', ''],
+    style: { head: [], border: [] },
+    colAligns: ['left', 'right', 'right', 'right', 'left'],
+  });
   let failures = 0;
   const errors: string[] = [];
   CASES.forEach((c, i) => {
@@ -125,6 +129,10 @@ export async function runDemo(): Promise<number> {
   console.log(`\nxpu (${info.devices.find((d) => d.type === 'xpu')?.description}) vs cpu, same inputs\n${table.toString()}`);
   for (const e of errors) console.log(`error: ${e}`);
   console.log(`xpu run: ${ms.toFixed(0)} ms (includes first-use pipeline compilation)`);
-  console.log(failures ? `FAIL: ${failures} of ${CASES.length} ops differ beyond tolerance` : `PASS: all ${CASES.length} ops agree between xpu and cpu`);
+  console.log(
+    failures
+      ? `FAIL: ${failures} of ${CASES.length} ops differ beyond tolerance`
+      : `PASS: all ${CASES.length} ops agree between xpu and cpu`,
+  );
   return failures ? 1 : 0;
 }

@@ -33,8 +33,13 @@ export async function runGenerate(prompt: string, opts: GenerateCliOptions): Pro
     lm = await xpu.llm.load(opts.model, { device: opts.device });
     const loadMs = performance.now() - t0;
     const g = lm.generate(prompt, {
-      chat: opts.chat, system: opts.system, maxTokens: opts.maxTokens, temperature: opts.temperature,
-      topK: opts.topK, topP: opts.topP, seed: opts.seed,
+      chat: opts.chat,
+      system: opts.system,
+      maxTokens: opts.maxTokens,
+      temperature: opts.temperature,
+      topK: opts.topK,
+      topP: opts.topP,
+      seed: opts.seed,
     });
     for await (const piece of g) process.stdout.write(piece);
     process.stdout.write('\n');
@@ -42,8 +47,8 @@ export async function runGenerate(prompt: string, opts: GenerateCliOptions): Pro
       const s = g.stats;
       process.stderr.write(
         `${lm.name} on ${lm.model.device}: load ${(loadMs / 1000).toFixed(2)} s; ` +
-        `prompt ${s.promptTokens} tokens in ${s.prefillMs.toFixed(0)} ms (${s.prefillTokensPerS.toFixed(1)} tok/s); ` +
-        `${s.newTokens} new tokens, decode ${s.decodeTokensPerS.toFixed(1)} tok/s; stop: ${s.finishReason}\n`,
+          `prompt ${s.promptTokens} tokens in ${s.prefillMs.toFixed(0)} ms (${s.prefillTokensPerS.toFixed(1)} tok/s); ` +
+          `${s.newTokens} new tokens, decode ${s.decodeTokensPerS.toFixed(1)} tok/s; stop: ${s.finishReason}\n`,
       );
     }
     return 0;

@@ -46,7 +46,14 @@ export interface InfoReport {
 /** Opens the GPU (xpu.ready()) and reports what it found. */
 export async function collectInfo(): Promise<InfoReport> {
   const def = (await xpu.ready()).toString();
-  const devices: DeviceReport[] = [{ name: 'cpu', type: 'cpu', isDefault: def === 'cpu', description: `Node.js ${process.version} on ${process.arch}, TypeScript kernels` }];
+  const devices: DeviceReport[] = [
+    {
+      name: 'cpu',
+      type: 'cpu',
+      isDefault: def === 'cpu',
+      description: `Node.js ${process.version} on ${process.arch}, TypeScript kernels`,
+    },
+  ];
   for (let i = 0; i < xpu.accelerator.deviceCount(); i++) {
     const adapter = xpu.accelerator.getDeviceInfo(i);
     devices.push({ name: `xpu:${i}`, type: 'xpu', isDefault: def === `xpu:${i}`, description: adapter.description, adapter });
@@ -85,7 +92,9 @@ function bytes(n: number): string {
 /** The path a shared library was loaded from (Linux /proc/self/maps), or null. */
 function libraryFile(name: string): string | null {
   try {
-    const line = readFileSync('/proc/self/maps', 'utf8').split('\n').find((l) => l.includes(`/${name}`));
+    const line = readFileSync('/proc/self/maps', 'utf8')
+      .split('\n')
+      .find((l) => l.includes(`/${name}`));
     return line ? line.slice(line.indexOf('/')) : null;
   } catch {
     return null;
@@ -114,7 +123,12 @@ export function printInfo(r: InfoReport): void {
       ['subgroup size', a.subgroupMinSize ? `${a.subgroupMinSize}..${a.subgroupMaxSize}` : '-'],
       ['features', a.features.join(', ')],
     );
-    for (const k of KEY_LIMITS) if (k in a.limits) t.push([k, k.includes('Size') && !k.includes('WorkgroupSize') && !k.includes('Invocations') ? bytes(a.limits[k]) : String(a.limits[k])]);
+    for (const k of KEY_LIMITS)
+      if (k in a.limits)
+        t.push([
+          k,
+          k.includes('Size') && !k.includes('WorkgroupSize') && !k.includes('Invocations') ? bytes(a.limits[k]) : String(a.limits[k]),
+        ]);
     out.push('', `Adapter ${d.name}`, t.toString());
   }
 
@@ -128,16 +142,32 @@ export function printInfo(r: InfoReport): void {
       ['Node-API', `${b.napiVersion} (node-addon-api ${b.nodeAddonApi})`],
       // Each engine is a plugin the addon loads if its library is here (native/collectives/plugins.cc).
       ['MPI', b.mpi.built ? `built: ${b.mpi.version}${b.mpi.library ? `, loaded ${b.mpi.library}` : ''}` : (b.mpi.error ?? 'not built')],
-      ['oneCCL', b.ccl.built ? `built: ${b.ccl.version ?? 'version unknown'}${b.ccl.root ? ` (${b.ccl.root})` : ''}` : (b.ccl.error ?? 'not built')],
+      [
+        'oneCCL',
+        b.ccl.built ? `built: ${b.ccl.version ?? 'version unknown'}${b.ccl.root ? ` (${b.ccl.root})` : ''}` : (b.ccl.error ?? 'not built'),
+      ],
       ['CPU kernels', b.cpuKernels.length ? b.cpuKernels.join(', ') : 'none (TypeScript kernels)'],
       // The CPU GEMM's library (native/compute/gemm.cc), run on the addon's compute thread, and
       // the file it was loaded from: Debian's libdnnl and a pip/oneAPI one differ in version and speed.
-      ['CPU GEMM', n.compute?.library ? `${n.compute.library} ${n.compute.version} (ISA ${n.compute.isa}, ${n.compute.runtime}, ${n.compute.threads} threads) on a compute thread${libraryFile('libdnnl') ? `, ${libraryFile('libdnnl')}` : ''}` : 'TypeScript (addon built without oneDNN)'],
+      [
+        'CPU GEMM',
+        n.compute?.library
+          ? `${n.compute.library} ${n.compute.version} (ISA ${n.compute.isa}, ${n.compute.runtime}, ${n.compute.threads} threads) on a compute thread${libraryFile('libdnnl') ? `, ${libraryFile('libdnnl')}` : ''}`
+          : 'TypeScript (addon built without oneDNN)',
+      ],
       // Few-row f32/f16 Linear layers (decode) skip oneDNN: our own GEMV (native/compute/gemv.cc).
-      ['CPU GEMV (Linear, <= 4 rows)', n.compute?.library ? `xpu's streaming GEMV (native/compute/gemv.cc), ${b.simd} as compiled, OpenMP` : '-'],
+      [
+        'CPU GEMV (Linear, <= 4 rows)',
+        n.compute?.library ? `xpu's streaming GEMV (native/compute/gemv.cc), ${b.simd} as compiled, OpenMP` : '-',
+      ],
     );
   } else {
-    t.push(['addon', `not loaded: ${n.error}`], ['MPI', 'not available'], ['oneCCL', 'not available'], ['CPU kernels', 'TypeScript kernels only']);
+    t.push(
+      ['addon', `not loaded: ${n.error}`],
+      ['MPI', 'not available'],
+      ['oneCCL', 'not available'],
+      ['CPU kernels', 'TypeScript kernels only'],
+    );
   }
   out.push('', 'Native components', t.toString());
 
@@ -152,7 +182,12 @@ export function printInfo(r: InfoReport): void {
   for (const [k, val] of Object.entries(r.env)) v.push([k, val]);
   out.push('', 'Versions and settings', v.toString());
 
-  const st = new Table({ head: ['variable', 'value', 'read by', 'what it does'], style: { head: [], border: [] }, wordWrap: true, colWidths: [24, 18, 10, 64] });
+  const st = new Table({
+    head: ['variable', 'value', 'read by', 'what it does'],
+    style: { head: [], border: [] },
+    wordWrap: true,
+    colWidths: [24, 18, 10, 64],
+  });
   for (const x of r.settings) st.push([x.name, x.value !== undefined ? x.value : `(${x.default})`, x.where, x.doc]);
   out.push('', 'Environment variables (src/settings.ts; unset ones show their default in parentheses)', st.toString());
   console.log(out.join('\n'));

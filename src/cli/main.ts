@@ -47,24 +47,40 @@ const bench = program
   .option('--list', 'list the suites that are available and exit')
   .option('-n, --ranks <n>', 'ranks for the collectives suite (default 4; same as XPU_BENCH_RANKS)')
   .addOption(new Option('--backend <backend>', 'engine for the collectives suite (same as XPU_BENCH_BACKEND)').choices(['mpi', 'ccl']))
-  .action(async (suites: string[], opts: { device: 'xpu' | 'cpu' | 'all'; dtype?: string; sizes?: string; quick: boolean; peers: boolean; json?: string; html?: string; list?: boolean; ranks?: string; backend?: string }) => {
-    // The collectives suite starts its own ranks and reads their count and engine from the environment.
-    if (opts.ranks !== undefined) process.env.XPU_BENCH_RANKS = opts.ranks;
-    if (opts.backend !== undefined) process.env.XPU_BENCH_BACKEND = opts.backend;
-    const { listSuites, runBench } = await import('./bench.js');
-    if (opts.list) {
-      console.log(listSuites().join('\n'));
-      return;
-    }
-    process.exitCode = await runBench(suites, opts);
-  });
+  .action(
+    async (
+      suites: string[],
+      opts: {
+        device: 'xpu' | 'cpu' | 'all';
+        dtype?: string;
+        sizes?: string;
+        quick: boolean;
+        peers: boolean;
+        json?: string;
+        html?: string;
+        list?: boolean;
+        ranks?: string;
+        backend?: string;
+      },
+    ) => {
+      // The collectives suite starts its own ranks and reads their count and engine from the environment.
+      if (opts.ranks !== undefined) process.env.XPU_BENCH_RANKS = opts.ranks;
+      if (opts.backend !== undefined) process.env.XPU_BENCH_BACKEND = opts.backend;
+      const { listSuites, runBench } = await import('./bench.js');
+      if (opts.list) {
+        console.log(listSuites().join('\n'));
+        return;
+      }
+      process.exitCode = await runBench(suites, opts);
+    },
+  );
 
 bench
   .command('compare')
-  .description('ratios between two runs\' JSON files (B over A); exits 1 when a row regressed beyond the runs\' spread')
+  .description("ratios between two runs' JSON files (B over A); exits 1 when a row regressed beyond the runs' spread")
   .argument('<a>', 'the baseline results JSON')
   .argument('<b>', 'the results JSON to compare with it')
-  .option('--threshold <percent>', 'a row slower by more than this, and than both runs\' spread, is a regression', '10')
+  .option('--threshold <percent>', "a row slower by more than this, and than both runs' spread, is a regression", '10')
   .option('--no-fail', 'exit 0 even when a row regressed (default: exit 1)')
   .action(async (a: string, b: string, opts: { threshold: string; fail: boolean }) => {
     const { runCompare } = await import('./bench.js');
@@ -73,7 +89,7 @@ bench
 
 program
   .command('generate')
-  .description('stream a GGUF language model\'s continuation of a prompt (or, with --chat, its answer) to stdout')
+  .description("stream a GGUF language model's continuation of a prompt (or, with --chat, its answer) to stdout")
   .requiredOption('-m, --model <file>', 'a GGUF model file (Llama architecture), e.g. SmolLM2-135M-Instruct.Q4_1.gguf')
   .argument('<prompt>', 'the prompt text')
   .option('--chat', "wrap the prompt in the model's chat template as a user message", false)
@@ -102,7 +118,14 @@ program
   .passThroughOptions()
   .action(async (script: string, args: string[], opts: { nproc: number; backend: 'mpi' | 'ccl'; timeout: number; masterAddr: string }) => {
     const { runJob } = await import('./run.js');
-    process.exitCode = await runJob({ nproc: opts.nproc, backend: opts.backend, script, args, timeout: opts.timeout, masterAddr: opts.masterAddr });
+    process.exitCode = await runJob({
+      nproc: opts.nproc,
+      backend: opts.backend,
+      script,
+      args,
+      timeout: opts.timeout,
+      masterAddr: opts.masterAddr,
+    });
   });
 
 await program.parseAsync(process.argv);

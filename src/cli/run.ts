@@ -59,7 +59,11 @@ function command(script: string, args: string[]): [string, string[]] {
   return /\.(m|c)?js$/.test(script) ? [process.execPath, [script, ...args]] : [script, args];
 }
 
-function pipeLines(child: ChildProcess, emit: (line: string, stream: 'stdout' | 'stderr') => void, map: (line: string, stream: 'stdout' | 'stderr') => [string, 'stdout' | 'stderr']): Promise<void> {
+function pipeLines(
+  child: ChildProcess,
+  emit: (line: string, stream: 'stdout' | 'stderr') => void,
+  map: (line: string, stream: 'stdout' | 'stderr') => [string, 'stdout' | 'stderr'],
+): Promise<void> {
   const done: Promise<void>[] = [];
   for (const stream of ['stdout', 'stderr'] as const) {
     const src = child[stream];
@@ -71,7 +75,8 @@ function pipeLines(child: ChildProcess, emit: (line: string, stream: 'stdout' | 
   return Promise.all(done).then(() => {});
 }
 
-const defaultOut = (line: string, stream: 'stdout' | 'stderr') => (stream === 'stdout' ? process.stdout : process.stderr).write(line + '\n');
+const defaultOut = (line: string, stream: 'stdout' | 'stderr') =>
+  (stream === 'stdout' ? process.stdout : process.stderr).write(line + '\n');
 
 /** Rank colours for the prefixes, cycled; only on a terminal (src/color.ts decides). */
 const RANK_COLORS: readonly Color[] = ['cyan', 'magenta', 'yellow', 'green', 'blue'];
@@ -82,24 +87,47 @@ function rankLine(rank: number, line: string, stream: 'stdout' | 'stderr'): stri
 }
 
 function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
-  return code ?? (signal ? 128 + (({ SIGTERM: 15, SIGKILL: 9, SIGINT: 2, SIGSEGV: 11, SIGABRT: 6 }) as Record<string, number>)[signal] || 1 : 1);
+  return (
+    code ?? (signal ? 128 + ({ SIGTERM: 15, SIGKILL: 9, SIGINT: 2, SIGSEGV: 11, SIGABRT: 6 } as Record<string, number>)[signal] || 1 : 1)
+  );
 }
 
 async function runMpi(o: RunOptions, env: NodeJS.ProcessEnv, out: NonNullable<RunOptions['out']>): Promise<number> {
   const [cmd, args] = command(o.script, o.args);
-  const forwarded = ['MASTER_ADDR', 'MASTER_PORT', 'XPU_DIST_BACKEND', SECRET_ENV, 'OMPI_ALLOW_RUN_AS_ROOT', 'OMPI_ALLOW_RUN_AS_ROOT_CONFIRM', ...Object.keys(o.env ?? {})];
-  const mpiArgs = ['-n', String(o.nproc), '--oversubscribe', '--tag-output', ...forwarded.flatMap((v) => (env[v] ? ['-x', v] : [])), cmd, ...args];
+  const forwarded = [
+    'MASTER_ADDR',
+    'MASTER_PORT',
+    'XPU_DIST_BACKEND',
+    SECRET_ENV,
+    'OMPI_ALLOW_RUN_AS_ROOT',
+    'OMPI_ALLOW_RUN_AS_ROOT_CONFIRM',
+    ...Object.keys(o.env ?? {}),
+  ];
+  const mpiArgs = [
+    '-n',
+    String(o.nproc),
+    '--oversubscribe',
+    '--tag-output',
+    ...forwarded.flatMap((v) => (env[v] ? ['-x', v] : [])),
+    cmd,
+    ...args,
+  ];
   const child = spawn('mpirun', mpiArgs, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines = Promise.all((['stdout', 'stderr'] as const).map((stream) => {
-    const parser = new MpiTagParser(stream, (rank, s, line) => out(rank === null ? line : rankLine(rank, line, s), s));
-    child[stream].setEncoding('utf8');
-    child[stream].on('data', (chunk: string) => parser.push(chunk));
-    return new Promise<void>((r) => child[stream].once('end', () => (parser.end(), r())));
-  }));
-  const stop = o.timeout > 0 ? setTimeout(() => {
-    out(`[xpu run] the job ran longer than --timeout ${o.timeout} s: stopping it`, 'stderr');
-    child.kill('SIGTERM');
-  }, o.timeout * 1000) : null;
+  const lines = Promise.all(
+    (['stdout', 'stderr'] as const).map((stream) => {
+      const parser = new MpiTagParser(stream, (rank, s, line) => out(rank === null ? line : rankLine(rank, line, s), s));
+      child[stream].setEncoding('utf8');
+      child[stream].on('data', (chunk: string) => parser.push(chunk));
+      return new Promise<void>((r) => child[stream].once('end', () => (parser.end(), r())));
+    }),
+  );
+  const stop =
+    o.timeout > 0
+      ? setTimeout(() => {
+          out(`[xpu run] the job ran longer than --timeout ${o.timeout} s: stopping it`, 'stderr');
+          child.kill('SIGTERM');
+        }, o.timeout * 1000)
+      : null;
   const code = await new Promise<number>((resolve) => {
     child.once('error', (e) => {
       out(`[xpu run] could not start mpirun (${e.message}); install openmpi-bin, or use --backend ccl`, 'stderr');
@@ -120,7 +148,9 @@ async function runOwn(o: RunOptions, env: NodeJS.ProcessEnv, out: NonNullable<Ru
   const stopOthers = () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
     // Ranks stuck somewhere that ignores SIGTERM still go.
-    setTimeout(() => { for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL'); }, 5_000).unref();
+    setTimeout(() => {
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    }, 5_000).unref();
   };
   const exits = Array.from({ length: o.nproc }, (_, rank) => {
     const child = spawn(cmd, args, {
@@ -145,11 +175,14 @@ async function runOwn(o: RunOptions, env: NodeJS.ProcessEnv, out: NonNullable<Ru
       return code;
     });
   });
-  const stop = o.timeout > 0 ? setTimeout(() => {
-    out(`[xpu run] the job ran longer than --timeout ${o.timeout} s: stopping it`, 'stderr');
-    firstFailure ??= { rank: -1, code: 124 };
-    stopOthers();
-  }, o.timeout * 1000) : null;
+  const stop =
+    o.timeout > 0
+      ? setTimeout(() => {
+          out(`[xpu run] the job ran longer than --timeout ${o.timeout} s: stopping it`, 'stderr');
+          firstFailure ??= { rank: -1, code: 124 };
+          stopOthers();
+        }, o.timeout * 1000)
+      : null;
   await Promise.all(exits);
   if (stop) clearTimeout(stop);
   const failure = firstFailure as { rank: number; code: number } | null;
@@ -211,6 +244,7 @@ export async function runJob(o: RunOptions): Promise<number> {
   // With rank 0's store on a loopback address, no rank can run anywhere else: keep MPI off the network.
   if (o.backend === 'mpi' && isLoopbackAddress(o.masterAddr)) Object.assign(env, localMpiEnv(env, o.nproc));
   // OpenMPI refuses to start as root unless told twice (it is a container here, usually).
-  if (o.backend === 'mpi' && process.getuid?.() === 0) Object.assign(env, { OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1' });
+  if (o.backend === 'mpi' && process.getuid?.() === 0)
+    Object.assign(env, { OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1' });
   return o.backend === 'mpi' ? runMpi(o, env, out) : runOwn(o, env, out);
 }

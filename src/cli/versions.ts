@@ -47,7 +47,10 @@ export function mesaVersion(adapterText: string | undefined): MesaVersion | null
   if (m) return { version: m[1], source: 'adapter' };
   if (process.platform !== 'linux') return null;
   try {
-    const v = execFileSync('dpkg-query', ['-W', '-f=${Version}', 'mesa-vulkan-drivers'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const v = execFileSync('dpkg-query', ['-W', '-f=${Version}', 'mesa-vulkan-drivers'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
     return v ? { version: v, source: 'dpkg' } : null;
   } catch {
     return null;

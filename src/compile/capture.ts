@@ -57,7 +57,14 @@ const isPlain = (x: unknown): x is Record<string, unknown> => {
  * patch (where a replay puts that value's storage), everything else (kernels, functions, typed
  * arrays, storages from outside) kept as it is.
  */
-function cloneSpec(x: unknown, rec: Recorder, patches: Patch[], reads: number[], parent: Record<string | number, unknown> | null, key: string | number): unknown {
+function cloneSpec(
+  x: unknown,
+  rec: Recorder,
+  patches: Patch[],
+  reads: number[],
+  parent: Record<string | number, unknown> | null,
+  key: string | number,
+): unknown {
   if (typeof x !== 'object' || x === null) return x;
   const id = rec.tracked.get(x as Storage);
   if (id !== undefined) {
@@ -123,13 +130,31 @@ function wrapBackend(device: Device, rec: Recorder): () => void {
   wrap('upload', (orig) => (dtype: unknown, data: unknown, op: unknown) => {
     if (rec.depth > 0) return inner(orig, [dtype, data, op]);
     const out = inner(orig, [dtype, data, op]) as Storage;
-    rec.steps.push({ kind: 'upload', device, backend, reads: [], dtype: dtype as never, data: (data as HostArray).slice(), op: op as string, out: produce(out) });
+    rec.steps.push({
+      kind: 'upload',
+      device,
+      backend,
+      reads: [],
+      dtype: dtype as never,
+      data: (data as HostArray).slice(),
+      op: op as string,
+      out: produce(out),
+    });
     return out;
   });
   wrap('alloc', (orig) => (dtype: unknown, numel: unknown, op: unknown) => {
     if (rec.depth > 0) return inner(orig, [dtype, numel, op]);
     const out = inner(orig, [dtype, numel, op]) as Storage;
-    rec.steps.push({ kind: 'alloc', device, backend, reads: [], dtype: dtype as never, numel: numel as number, op: op as string, out: produce(out) });
+    rec.steps.push({
+      kind: 'alloc',
+      device,
+      backend,
+      reads: [],
+      dtype: dtype as never,
+      numel: numel as number,
+      op: op as string,
+      out: produce(out),
+    });
     return out;
   });
   wrap('copyBytes', (orig) => (src: unknown, srcByte: unknown, dst: unknown, dstByte: unknown, bytes: unknown) => {
@@ -137,12 +162,23 @@ function wrapBackend(device: Device, rec: Recorder): () => void {
       const s = rec.tracked.get(src as Storage);
       const d = rec.tracked.get(dst as Storage);
       const reads = [s, d].filter((v): v is number => v !== undefined);
-      rec.steps.push({ kind: 'copyBytes', device, backend, reads, src: s ?? (src as Storage), srcByte: srcByte as number, dst: d ?? (dst as Storage), dstByte: dstByte as number, bytes: bytes as number });
+      rec.steps.push({
+        kind: 'copyBytes',
+        device,
+        backend,
+        reads,
+        src: s ?? (src as Storage),
+        srcByte: srcByte as number,
+        dst: d ?? (dst as Storage),
+        dstByte: dstByte as number,
+        bytes: bytes as number,
+      });
     }
     return inner(orig, [src, srcByte, dst, dstByte, bytes]);
   });
   wrap('read', (orig) => (...a: unknown[]) => {
-    if (rec.depth === 0 && rec.tracked.has(a[0] as Storage)) fail(rec, 'it reads a tensor it computed back to the host (data(), item(), toArray(), cpu())');
+    if (rec.depth === 0 && rec.tracked.has(a[0] as Storage))
+      fail(rec, 'it reads a tensor it computed back to the host (data(), item(), toArray(), cpu())');
     return inner(orig, a);
   });
   wrap('release', (orig) => (storage: unknown) => {
@@ -186,7 +222,8 @@ function watchCpuReads(rec: Recorder): () => void {
   Object.defineProperty(proto, 'data', {
     ...desc,
     get(this: CpuStorage) {
-      if (rec.depth === 0 && rec.tracked.has(this)) fail(rec, 'a cpu op reads a tensor it computed on the host (an index, divisor or probability check, or a copy to xpu)');
+      if (rec.depth === 0 && rec.tracked.has(this))
+        fail(rec, 'a cpu op reads a tensor it computed on the host (an index, divisor or probability check, or a copy to xpu)');
       return get.call(this);
     },
   });
@@ -212,7 +249,8 @@ export function capture(fn: (...a: never[]) => unknown, args: unknown[], inputs:
     undo.reverse().forEach((f) => f());
   }
   const after = getRngState();
-  if (after.offset !== rng.offset || after.seed !== rng.seed) fail(rec, 'it draws random numbers (rand, randn, dropout...): a replay would repeat them');
+  if (after.offset !== rng.offset || after.seed !== rng.seed)
+    fail(rec, 'it draws random numbers (rand, randn, dropout...): a replay would repeat them');
   if (result instanceof Promise) fail(rec, 'it is async (returns a Promise)');
   const outputs: OutputTensor[] = [];
   const template = outputTemplate(result, rec, outputs, 0);
@@ -241,9 +279,14 @@ function outputTemplate(x: unknown, rec: Recorder, outputs: OutputTensor[], dept
     return { kind: 'tensor', slot: outputs.length - 1 };
   }
   if (depth < 8 && Array.isArray(x)) return { kind: 'array', items: x.map((v) => outputTemplate(v, rec, outputs, depth + 1)) };
-  if (depth < 8 && isPlain(x)) return { kind: 'object', entries: Object.keys(x).map((k) => [k, outputTemplate(x[k], rec, outputs, depth + 1)]) };
+  if (depth < 8 && isPlain(x))
+    return { kind: 'object', entries: Object.keys(x).map((k) => [k, outputTemplate(x[k], rec, outputs, depth + 1)]) };
   // Anything else is returned as it is by every replay: it must not hold what this run computed.
-  if (typeof x === 'object' && x !== null && Object.values(x).some((v) => v instanceof Tensor && (rec.tracked.get(v.ref.storage) ?? -1) >= rec.numInputs)) {
+  if (
+    typeof x === 'object' &&
+    x !== null &&
+    Object.values(x).some((v) => v instanceof Tensor && (rec.tracked.get(v.ref.storage) ?? -1) >= rec.numInputs)
+  ) {
     fail(rec, 'it returns a class instance holding tensors it computed (return them in arrays or plain objects)');
   }
   return { kind: 'static', value: x };

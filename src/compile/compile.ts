@@ -60,15 +60,28 @@ function warn(name: string, reason: string): void {
 }
 
 export function compile<A extends unknown[], R>(fn: (...args: A) => R, options?: CompileOptions): CompiledFunction<A, R> {
-  if (typeof fn !== 'function') throw new XpuTypeError('expects a function', { op: 'compile', arg: 'fn', expected: 'a function', got: typeName(fn) });
+  if (typeof fn !== 'function')
+    throw new XpuTypeError('expects a function', { op: 'compile', arg: 'fn', expected: 'a function', got: typeName(fn) });
   const opts = optionsArg('compile', options);
   const maxCache = opts.maxCacheSize === undefined ? DEFAULT_CACHE : intArg('compile', 'maxCacheSize', opts.maxCacheSize, { min: 1 });
-  if (opts.fullgraph !== undefined && typeof opts.fullgraph !== 'boolean') throw new XpuTypeError('must be a boolean', { op: 'compile', arg: 'fullgraph', expected: 'boolean', got: typeName(opts.fullgraph) });
-  if (opts.fuse !== undefined && typeof opts.fuse !== 'boolean') throw new XpuTypeError('must be a boolean', { op: 'compile', arg: 'fuse', expected: 'boolean', got: typeName(opts.fuse) });
+  if (opts.fullgraph !== undefined && typeof opts.fullgraph !== 'boolean')
+    throw new XpuTypeError('must be a boolean', { op: 'compile', arg: 'fullgraph', expected: 'boolean', got: typeName(opts.fullgraph) });
+  if (opts.fuse !== undefined && typeof opts.fuse !== 'boolean')
+    throw new XpuTypeError('must be a boolean', { op: 'compile', arg: 'fuse', expected: 'boolean', got: typeName(opts.fuse) });
   const fuse = opts.fuse ?? true;
   // 'eager': this signature runs eagerly (its result requires grad), others may still replay.
   const cache = new Map<string, Plan | 'eager'>();
-  const stats: CompileStats = { captures: 0, replays: 0, eagerCalls: 0, cacheSize: 0, fallbackReason: null, capturedOps: 0, replaySteps: 0, fusedKernels: 0, epilogueFolds: 0 };
+  const stats: CompileStats = {
+    captures: 0,
+    replays: 0,
+    eagerCalls: 0,
+    cacheSize: 0,
+    fallbackReason: null,
+    capturedOps: 0,
+    replaySteps: 0,
+    fusedKernels: 0,
+    epilogueFolds: 0,
+  };
   let warnedGrad = false;
 
   const compiled = (...args: A): R => {
@@ -106,7 +119,13 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options?:
     }
     if (!graph) {
       stats.fallbackReason = reason;
-      if (opts.fullgraph) throw new XpuValueError('cannot capture the function', { op: 'compile', arg: 'fn', expected: 'a function of tensor ops only (fullgraph)', got: reason ?? 'unknown' });
+      if (opts.fullgraph)
+        throw new XpuValueError('cannot capture the function', {
+          op: 'compile',
+          arg: 'fn',
+          expected: 'a function of tensor ops only (fullgraph)',
+          got: reason ?? 'unknown',
+        });
       warn(fn.name, reason ?? 'unknown');
       return result as R;
     }

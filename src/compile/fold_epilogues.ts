@@ -35,7 +35,8 @@ function fold(s: SpecStep, t: SpecStep): SpecStep | null {
   const map = t.spec as unknown as MapSpec;
   const op = map.kernel.pure?.op;
   const outShape = [...mm.batchShape, mm.m, mm.n];
-  if (!op || mm.outDtype !== 'float32' || map.outDtype !== 'float32' || map.argKind !== 'f32' || !shapeEq(map.outShape, outShape)) return null;
+  if (!op || mm.outDtype !== 'float32' || map.outDtype !== 'float32' || map.argKind !== 'f32' || !shapeEq(map.outShape, outShape))
+    return null;
   if (map.loadKinds?.some((k) => k !== undefined && k !== 'f32')) return null;
   const ep: MatmulEpilogue = mm.epilogue ?? {};
   const scalars = map.scalars?.length ?? 0;
@@ -74,7 +75,7 @@ export function foldEpilogues(graph: Graph): { graph: Graph; folds: number } {
   let steps: Step[] = graph.steps;
   let folds = 0;
   const outputs = new Set(graph.outputs.map((o) => o.value));
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     const readers = new Map<number, number>();
     for (const s of steps) for (const v of s.reads) readers.set(v, (readers.get(v) ?? 0) + 1);

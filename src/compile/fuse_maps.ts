@@ -39,7 +39,6 @@ function inputValues(step: SpecStep): number[] {
   });
 }
 
-
 function isContiguousOver(op: Operand, shape: readonly number[]): boolean {
   if (op.offset !== 0) return false;
   const want = contiguousStrides(shape);
@@ -207,8 +206,16 @@ function buildStep(group: Group): SpecStep {
       }),
     };
   });
-  const kernel = fusedKernel(members, externals.map((x) => x.operand.dtype));
-  const inputs: Operand[] = externals.map((x) => ({ storage: x.operand.storage, dtype: x.operand.dtype, strides: x.operand.strides.slice(), offset: x.operand.offset }));
+  const kernel = fusedKernel(
+    members,
+    externals.map((x) => x.operand.dtype),
+  );
+  const inputs: Operand[] = externals.map((x) => ({
+    storage: x.operand.storage,
+    dtype: x.operand.dtype,
+    strides: x.operand.strides.slice(),
+    offset: x.operand.offset,
+  }));
   const patches: Patch[] = [];
   const reads: number[] = [];
   externals.forEach((x, e) => {
@@ -217,8 +224,21 @@ function buildStep(group: Group): SpecStep {
     if (!reads.includes(x.value)) reads.push(x.value);
   });
   const spec: MapSpec = {
-    kernel, inputs, outShape: headSpec.outShape.slice(), outDtype: headSpec.outDtype, argKind: headSpec.argKind,
-    loadKinds: externals.map((x) => x.kind), scalars: [],
+    kernel,
+    inputs,
+    outShape: headSpec.outShape.slice(),
+    outDtype: headSpec.outDtype,
+    argKind: headSpec.argKind,
+    loadKinds: externals.map((x) => x.kind),
+    scalars: [],
   };
-  return { kind: 'map', device: head.device, backend: head.backend, spec: spec as unknown as Record<string, unknown>, patches, reads, out: head.out };
+  return {
+    kind: 'map',
+    device: head.device,
+    backend: head.backend,
+    spec: spec as unknown as Record<string, unknown>,
+    patches,
+    reads,
+    out: head.out,
+  };
 }

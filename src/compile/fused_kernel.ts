@@ -76,22 +76,33 @@ export function memberBody(spec: MapSpec): MemberBody | null {
 /** WGSL: value v of `dtype`'s compute kind as eager's store and reload leave it. */
 function roundTripWgsl(v: string, dtype: DType): string {
   switch (dtype) {
-    case 'float16': return `quantizeToF16(${v})`;
-    case 'int8': case 'uint8': return `extractBits(${v}, 0u, 8u)`;
-    default: return v;
+    case 'float16':
+      return `quantizeToF16(${v})`;
+    case 'int8':
+    case 'uint8':
+      return `extractBits(${v}, 0u, 8u)`;
+    default:
+      return v;
   }
 }
 
 /** JS: the same for a twin's float64 result (what a typed array store and load do). */
 function roundTripJs(v: string, dtype: DType): string {
   switch (dtype) {
-    case 'float32': return `Math.fround(${v})`;
-    case 'float16': return `h2f(f2h(${v}))`;
-    case 'int32': return `(${v} | 0)`;
-    case 'uint32': return `(${v} >>> 0)`;
-    case 'int8': return `((${v} << 24) >> 24)`;
-    case 'uint8': return `(${v} & 255)`;
-    case 'bool': return `(${v} !== 0 ? 1 : 0)`;
+    case 'float32':
+      return `Math.fround(${v})`;
+    case 'float16':
+      return `h2f(f2h(${v}))`;
+    case 'int32':
+      return `(${v} | 0)`;
+    case 'uint32':
+      return `(${v} >>> 0)`;
+    case 'int8':
+      return `((${v} << 24) >> 24)`;
+    case 'uint8':
+      return `(${v} & 255)`;
+    case 'bool':
+      return `(${v} !== 0 ? 1 : 0)`;
   }
 }
 
@@ -129,7 +140,8 @@ function chainOf(members: readonly Member[], externalDtypes: readonly DType[]): 
   for (const m of members) {
     const { spec } = m;
     const pure = spec.kernel.pure as PureMap;
-    if (!pure.op || spec.outDtype !== 'float32' || spec.argKind !== 'f32' || spec.loadKinds?.some((k) => k !== undefined && k !== 'f32')) return undefined;
+    if (!pure.op || spec.outDtype !== 'float32' || spec.argKind !== 'f32' || spec.loadKinds?.some((k) => k !== undefined && k !== 'f32'))
+      return undefined;
     chain.push({
       op: pure.op,
       args: pure.slots.map((s): ChainArg => {
@@ -164,7 +176,9 @@ export function fusedKernel(members: readonly Member[], externalDtypes: readonly
     };
     const fill = (s: string) => s.replace(/@IN(\d+)@/g, (_x, k: string) => `(${inWgsl(Number(k))})`);
     const r = TYPE[dtypeInfo(spec.outDtype).compute];
-    wgsl.push(`var fz${j}: ${r};\n  {\n    ${fill(m.body.prefix).trim().split('\n').join('\n    ')}\n    fz${j} = ${fill(m.body.expr)};\n  }`);
+    wgsl.push(
+      `var fz${j}: ${r};\n  {\n    ${fill(m.body.prefix).trim().split('\n').join('\n    ')}\n    fz${j} = ${fill(m.body.expr)};\n  }`,
+    );
     const pure = spec.kernel.pure as PureMap;
     const args = pure.slots.map((s) => (s.tensor ? inJs(s.index) : jsLiteral(spec.scalars![s.index].value)));
     js.push(`const v${j} = f${j}(${args.join(', ')});`);
@@ -174,7 +188,9 @@ export function fusedKernel(members: readonly Member[], externalDtypes: readonly
   js.push(`return v${last};`);
   const params = Array.from({ length: numExternal }, (_, e) => `a${e}`);
   const source = `return function fused(${params.join(', ')}) {\n  ${js.join('\n  ')}\n};`;
-  const make = new Function(...members.map((_, j) => `f${j}`), 'h2f', 'f2h', 'cv', source) as (...a: unknown[]) => (...x: number[]) => number;
+  const make = new Function(...members.map((_, j) => `f${j}`), 'h2f', 'f2h', 'cv', source) as (
+    ...a: unknown[]
+  ) => (...x: number[]) => number;
   const fn = make(...members.map((m) => (m.spec.kernel.pure as PureMap).fn), f16BitsToNumber, numberToF16Bits, convertKind);
   const body = wgsl.join('\n  ');
   const slots = params.map((_, e) => ({ tensor: true, index: e }));

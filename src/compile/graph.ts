@@ -12,7 +12,17 @@ import type { DType, HostArray } from '../tensor/dtype.js';
 /** A backend primitive that takes one spec and returns a fresh storage. */
 export type SpecPrimitive = 'map' | 'reduce' | 'rows' | 'matmul' | 'qmatmul' | 'attention' | 'scan' | 'sort' | 'scatter';
 
-export const SPEC_PRIMITIVES: readonly SpecPrimitive[] = ['map', 'reduce', 'rows', 'matmul', 'qmatmul', 'attention', 'scan', 'sort', 'scatter'];
+export const SPEC_PRIMITIVES: readonly SpecPrimitive[] = [
+  'map',
+  'reduce',
+  'rows',
+  'matmul',
+  'qmatmul',
+  'attention',
+  'scan',
+  'sort',
+  'scatter',
+];
 
 /** Where a value's storage goes in a step's spec: parent[key] = storage. */
 export interface Patch {

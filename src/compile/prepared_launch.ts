@@ -58,7 +58,12 @@ function bindingOf(b: Binding, st: GpuStorage): { whole: boolean; size: number }
  * Runs the step through its launcher (vals: the replay's storages) while watching it; returns its
  * output and the prepared launch, or null when the step cannot be prepared.
  */
-export function probe(backend: WebGPUBackend, step: SpecStep, vals: readonly (Storage | undefined)[], call: () => Storage): { out: Storage; prepared: PreparedLaunch | null } {
+export function probe(
+  backend: WebGPUBackend,
+  step: SpecStep,
+  vals: readonly (Storage | undefined)[],
+  call: () => Storage,
+): { out: Storage; prepared: PreparedLaunch | null } {
   const target = backend as unknown as Record<string, unknown>;
   const programs: Program[] = [];
   const allocs: { dtype: PreparedLaunch['alloc']['dtype']; n: number; op: string; st: GpuStorage }[] = [];
@@ -86,7 +91,14 @@ export function probe(backend: WebGPUBackend, step: SpecStep, vals: readonly (St
   return { out, prepared: prepare(backend, step, vals, out as GpuStorage, programs, allocs) };
 }
 
-function prepare(backend: WebGPUBackend, step: SpecStep, vals: readonly (Storage | undefined)[], out: GpuStorage, programs: Program[], allocs: { dtype: PreparedLaunch['alloc']['dtype']; n: number; op: string; st: GpuStorage }[]): PreparedLaunch | null {
+function prepare(
+  backend: WebGPUBackend,
+  step: SpecStep,
+  vals: readonly (Storage | undefined)[],
+  out: GpuStorage,
+  programs: Program[],
+  allocs: { dtype: PreparedLaunch['alloc']['dtype']; n: number; op: string; st: GpuStorage }[],
+): PreparedLaunch | null {
   if (programs.length !== 1 || allocs.length !== 1 || allocs[0].st !== out) return null;
   const p = programs[0];
   if (p.assert) return null;
@@ -115,7 +127,15 @@ function prepare(backend: WebGPUBackend, step: SpecStep, vals: readonly (Storage
   if (sources[0].kind !== 'out') return null; // the queue marks binding 1 as the one written
   const k = backend.pipelines.program(p);
   const { dtype, n, op } = allocs[0];
-  return { name: p.name, pipeline: k.pipeline, layout: k.layout, uniforms: p.uniforms.slice(0), groups: p.groups, sources, alloc: { dtype, n, op } };
+  return {
+    name: p.name,
+    pipeline: k.pipeline,
+    layout: k.layout,
+    uniforms: p.uniforms.slice(0),
+    groups: p.groups,
+    sources,
+    alloc: { dtype, n, op },
+  };
 }
 
 /**

@@ -37,7 +37,11 @@ export function planReplay(graph: Graph): Plan {
   for (let v = graph.numInputs; v < graph.numValues; v++) {
     if (producer[v] && !kept.has(v) && last[v] >= 0) releaseAfter[last[v]].push(v);
   }
-  const prepared = graph.steps.map((s) => (s.kind !== 'upload' && s.kind !== 'alloc' && s.kind !== 'copyBytes' && preparedLaunches.enabled && isWebGPU(s.backend) ? undefined : null));
+  const prepared = graph.steps.map((s) =>
+    s.kind !== 'upload' && s.kind !== 'alloc' && s.kind !== 'copyBytes' && preparedLaunches.enabled && isWebGPU(s.backend)
+      ? undefined
+      : null,
+  );
   return { graph, releaseAfter, producer, prepared };
 }
 
@@ -79,7 +83,7 @@ export function replay(plan: Plan, inputs: readonly Tensor[]): unknown {
           const patches = s.patches;
           for (let p = 0; p < patches.length; p++) patches[p].parent[patches[p].key] = vals[patches[p].value];
           // Looked up per call, so a profiler's wrapper around the primitive sees replays too.
-          const call = (): Storage => ((s.backend as unknown as Record<string, Primitive>)[s.kind])(s.spec);
+          const call = (): Storage => (s.backend as unknown as Record<string, Primitive>)[s.kind](s.spec);
           if (ready === undefined && !wrapped) {
             const probed = probe(s.backend as never, s as SpecStep, vals, call);
             prepared[i] = probed.prepared;
@@ -118,9 +122,13 @@ function isWrapped(backend: object, kind: string): boolean {
 
 function build(t: OutputTemplate, tensors: Tensor[]): unknown {
   switch (t.kind) {
-    case 'tensor': return tensors[t.slot];
-    case 'array': return t.items.map((x) => build(x, tensors));
-    case 'object': return Object.fromEntries(t.entries.map(([k, v]) => [k, build(v, tensors)]));
-    case 'static': return t.value;
+    case 'tensor':
+      return tensors[t.slot];
+    case 'array':
+      return t.items.map((x) => build(x, tensors));
+    case 'object':
+      return Object.fromEntries(t.entries.map(([k, v]) => [k, build(v, tensors)]));
+    case 'static':
+      return t.value;
   }
 }

@@ -42,10 +42,21 @@ export function signatureOf(args: readonly unknown[], op: string): Signature {
       return;
     }
     switch (typeof x) {
-      case 'number': parts.push(`n${Object.is(x, -0) ? '-0' : String(x)}`); return;
-      case 'string': parts.push(`s${JSON.stringify(x)}`); return;
-      case 'boolean': case 'undefined': case 'bigint': parts.push(`${(typeof x)[0]}${String(x)}`); return;
-      case 'symbol': case 'function': parts.push(`o${identity(x as object)}`); return;
+      case 'number':
+        parts.push(`n${Object.is(x, -0) ? '-0' : String(x)}`);
+        return;
+      case 'string':
+        parts.push(`s${JSON.stringify(x)}`);
+        return;
+      case 'boolean':
+      case 'undefined':
+      case 'bigint':
+        parts.push(`${(typeof x)[0]}${String(x)}`);
+        return;
+      case 'symbol':
+      case 'function':
+        parts.push(`o${identity(x as object)}`);
+        return;
     }
     if (x === null) {
       parts.push('null');

@@ -1,4 +1,16 @@
-import { cpuDevice, currentXpu, defaultDevice as defaultDev, isReady, ready, resolveDevice, setCurrentXpu, unavailableReason, xpuEntries, xpuEntry, type XpuDeviceInfo } from './registry.js';
+import {
+  cpuDevice,
+  currentXpu,
+  defaultDevice as defaultDev,
+  isReady,
+  ready,
+  resolveDevice,
+  setCurrentXpu,
+  unavailableReason,
+  xpuEntries,
+  xpuEntry,
+  type XpuDeviceInfo,
+} from './registry.js';
 import type { Device, DeviceLike } from './device.js';
 import { XpuDeviceError } from '../errors.js';
 import type { MemoryStats } from '../backends/webgpu/allocator.js';
@@ -29,7 +41,13 @@ export type XpuSelector = number | DeviceLike | undefined;
 function entry(op: string, which: XpuSelector) {
   if (which === undefined || typeof which === 'number') return xpuEntry(op, which);
   const d = resolveDevice(op, which);
-  if (d.type === 'cpu') throw new XpuDeviceError('cpu is not an accelerator', { op, arg: 'device', expected: "an xpu device: an index, 'xpu' or 'xpu:N'", got: "'cpu'" });
+  if (d.type === 'cpu')
+    throw new XpuDeviceError('cpu is not an accelerator', {
+      op,
+      arg: 'device',
+      expected: "an xpu device: an index, 'xpu' or 'xpu:N'",
+      got: "'cpu'",
+    });
   return xpuEntry(op, d.index);
 }
 
@@ -108,7 +126,10 @@ export const cpu = cpuDevice;
  * keeps the fastest per bucket: used by matmul at once, and cached on disk per adapter
  * ($XDG_CACHE_HOME/xpu/). See gemm_tuner.ts for XPU_AUTOTUNE=off|on|force.
  */
-export async function tuneGemm(shapes: readonly (readonly [number, number, number])[], options: TuneGemmOptions & { device?: number } = {}): Promise<TunedGemm[]> {
+export async function tuneGemm(
+  shapes: readonly (readonly [number, number, number])[],
+  options: TuneGemmOptions & { device?: number } = {},
+): Promise<TunedGemm[]> {
   await ready();
   const e = entry('accelerator.tuneGemm', options.device);
   const { tuneGemmOn } = await import('../backends/webgpu/gemm_autotune.js');
@@ -120,7 +141,10 @@ export async function tuneGemm(shapes: readonly (readonly [number, number, numbe
  * device and keeps the fastest per bucket: used by attention at once, and cached on disk per
  * adapter ($XDG_CACHE_HOME/xpu/attention-*.json). XPU_AUTOTUNE means what it does for tuneGemm.
  */
-export async function tuneAttention(shapes: readonly AttentionTuneShape[], options: TuneAttentionOptions & { device?: number } = {}): Promise<TunedAttention[]> {
+export async function tuneAttention(
+  shapes: readonly AttentionTuneShape[],
+  options: TuneAttentionOptions & { device?: number } = {},
+): Promise<TunedAttention[]> {
   await ready();
   const e = entry('accelerator.tuneAttention', options.device);
   const { tuneAttentionOn } = await import('../backends/webgpu/attention_autotune.js');

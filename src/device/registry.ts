@@ -42,14 +42,21 @@ function inferBackend(): string {
 }
 
 function describeAdapter(adapter: GPUAdapter, device: GPUDevice, features: string[], dawnVersion: string): XpuDeviceInfo {
-  const info = adapter.info as GPUAdapterInfo & { backendType?: string; driverDescription?: string; isFallbackAdapter?: boolean; subgroupMinSize?: number; subgroupMaxSize?: number };
+  const info = adapter.info as GPUAdapterInfo & {
+    backendType?: string;
+    driverDescription?: string;
+    isFallbackAdapter?: boolean;
+    subgroupMinSize?: number;
+    subgroupMaxSize?: number;
+  };
   const limits: Record<string, number> = {};
   for (const key in device.limits) {
     const v = (device.limits as unknown as Record<string, unknown>)[key];
     if (typeof v === 'number') limits[key] = v;
   }
   const fallback = Boolean(info.isFallbackAdapter ?? (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter);
-  const software = fallback || /llvmpipe|lavapipe|swiftshader|software|warp/i.test(`${info.architecture} ${info.description} ${info.device}`);
+  const software =
+    fallback || /llvmpipe|lavapipe|swiftshader|software|warp/i.test(`${info.architecture} ${info.description} ${info.device}`);
   return {
     vendor: info.vendor,
     architecture: info.architecture,
@@ -77,7 +84,13 @@ function wantedDevice(op: string): Wanted {
   const raw = settings.XPU_DEVICE?.trim().toLowerCase();
   if (!raw) return null;
   const m = DEVICE_PATTERN.exec(raw);
-  if (!m) throw new XpuDeviceError('XPU_DEVICE names no device', { op, arg: 'XPU_DEVICE', expected: "'cpu', 'xpu' or 'xpu:N'", got: `'${settings.XPU_DEVICE}'` });
+  if (!m)
+    throw new XpuDeviceError('XPU_DEVICE names no device', {
+      op,
+      arg: 'XPU_DEVICE',
+      expected: "'cpu', 'xpu' or 'xpu:N'",
+      got: `'${settings.XPU_DEVICE}'`,
+    });
   return m[1] === 'cpu' ? { type: 'cpu' } : { type: 'xpu', index: m[2] === undefined ? undefined : Number(m[2]) };
 }
 
@@ -123,7 +136,10 @@ export function isReady(): boolean {
 
 function notReady(op: string, got: string): XpuNotReadyError {
   return new XpuNotReadyError(opening ? 'the GPU is still being opened' : 'the GPU has not been opened yet', {
-    op, arg: 'device', expected: 'await xpu.ready() before the first use of an xpu device (cpu needs no wait)', got,
+    op,
+    arg: 'device',
+    expected: 'await xpu.ready() before the first use of an xpu device (cpu needs no wait)',
+    got,
   });
 }
 
@@ -143,7 +159,12 @@ export function xpuEntry(op: string, i?: number): XpuEntry {
   const idx = i ?? current;
   const e = xpus[idx];
   if (!e) {
-    throw new XpuDeviceError('no such xpu device', { op, arg: 'device', expected: xpus.length ? `an index in [0, ${xpus.length - 1}]` : 'an available xpu device', got: `${idx}${why ? ` (${why})` : ''}` });
+    throw new XpuDeviceError('no such xpu device', {
+      op,
+      arg: 'device',
+      expected: xpus.length ? `an index in [0, ${xpus.length - 1}]` : 'an available xpu device',
+      got: `${idx}${why ? ` (${why})` : ''}`,
+    });
   }
   return e;
 }
@@ -155,7 +176,12 @@ export function currentXpu(): number {
 export function setCurrentXpu(i: number): void {
   if (!opened) throw notReady('accelerator.setDevice', `xpu:${i}`);
   if (!Number.isInteger(i) || i < 0 || i >= xpus.length) {
-    throw new XpuDeviceError('no such device', { op: 'accelerator.setDevice', arg: 'device', expected: xpus.length ? `an index in [0, ${xpus.length - 1}]` : 'no index: no xpu device is available', got: String(i) });
+    throw new XpuDeviceError('no such device', {
+      op: 'accelerator.setDevice',
+      arg: 'device',
+      expected: xpus.length ? `an index in [0, ${xpus.length - 1}]` : 'no index: no xpu device is available',
+      got: String(i),
+    });
   }
   current = i;
 }
@@ -173,7 +199,13 @@ export function defaultDevice(op = 'defaultDevice'): Device {
   if (wanted?.type === 'xpu') {
     if (!opened) throw notReady(op, `XPU_DEVICE=${settings.XPU_DEVICE} as the default device`);
     const e = xpus[wanted.index ?? current];
-    if (!e) throw new XpuDeviceError('XPU_DEVICE names an xpu device that is not available', { op, arg: 'XPU_DEVICE', expected: xpus.length ? `xpu:0..xpu:${xpus.length - 1}` : 'a GPU adapter', got: `${settings.XPU_DEVICE}${why ? ` (${why})` : ''}` });
+    if (!e)
+      throw new XpuDeviceError('XPU_DEVICE names an xpu device that is not available', {
+        op,
+        arg: 'XPU_DEVICE',
+        expected: xpus.length ? `xpu:0..xpu:${xpus.length - 1}` : 'a GPU adapter',
+        got: `${settings.XPU_DEVICE}${why ? ` (${why})` : ''}`,
+      });
     return e.device;
   }
   const e = opened ? xpus[current] : undefined;
@@ -200,7 +232,12 @@ export function resolveDevice(op: string, like: DeviceLike | undefined): Device 
   if (!opened) throw notReady(op, `'${like}'`);
   const i = m[2] === undefined ? current : Number(m[2]);
   if (!xpus[i]) {
-    throw new XpuDeviceError('xpu device is not available', { op, arg: 'device', expected: xpus.length ? `xpu:0..xpu:${xpus.length - 1}` : 'a GPU adapter', got: `${like}${why ? ` (${why})` : ''}` });
+    throw new XpuDeviceError('xpu device is not available', {
+      op,
+      arg: 'device',
+      expected: xpus.length ? `xpu:0..xpu:${xpus.length - 1}` : 'a GPU adapter',
+      got: `${like}${why ? ` (${why})` : ''}`,
+    });
   }
   return xpus[i].device;
 }

@@ -9,7 +9,8 @@ import { loadNative } from '../backends/cpu/native.js';
  */
 
 /** Dawn's lines this drops; everything else captured goes on to process.stderr. */
-const DAWN_NOISE = /^Warning: maxDynamic\w+PerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.$/;
+const DAWN_NOISE =
+  /^Warning: maxDynamic\w+PerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.$/;
 
 interface StderrCapture {
   begin(): boolean;

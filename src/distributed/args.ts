@@ -36,25 +36,42 @@ export function evenSplits(rows: number, n: number): number[] {
 
 export function checkSplits(op: string, arg: string, splits: readonly number[], n: number, rows?: number): number[] {
   if (!Array.isArray(splits) || splits.length !== n || !splits.every((s) => Number.isInteger(s) && s >= 0)) {
-    throw new XpuValueError('split sizes must be one non-negative integer per rank', { op, arg, expected: `${n} integers >= 0`, got: JSON.stringify(splits) });
+    throw new XpuValueError('split sizes must be one non-negative integer per rank', {
+      op,
+      arg,
+      expected: `${n} integers >= 0`,
+      got: JSON.stringify(splits),
+    });
   }
   const total = splits.reduce((a, b) => a + b, 0);
   if (rows !== undefined && total !== rows) {
-    throw new XpuShapeError('split sizes do not add up to the rows along dim 0', { op, arg, expected: `a sum of ${rows}`, got: `[${splits.join(', ')}] (sum ${total})` });
+    throw new XpuShapeError('split sizes do not add up to the rows along dim 0', {
+      op,
+      arg,
+      expected: `a sum of ${rows}`,
+      got: `[${splits.join(', ')}] (sum ${total})`,
+    });
   }
   return splits.slice();
 }
 
 export function checkOutput(op: string, out: Tensor, dtype: string, shape: readonly number[]): void {
   out.check(op, 'output');
-  if (out.dtype !== dtype) throw new XpuDTypeError('output dtype differs from the input', { op, arg: 'output', expected: dtype, got: out.dtype });
+  if (out.dtype !== dtype)
+    throw new XpuDTypeError('output dtype differs from the input', { op, arg: 'output', expected: dtype, got: out.dtype });
   const want = shape.reduce((a, b) => a * b, 1);
   if (out.numel !== want) {
-    throw new XpuShapeError('output has the wrong number of elements', { op, arg: 'output', expected: `${want} elements ([${shape.join(', ')}])`, got: `[${out.shape.join(', ')}]` });
+    throw new XpuShapeError('output has the wrong number of elements', {
+      op,
+      arg: 'output',
+      expected: `${want} elements ([${shape.join(', ')}])`,
+      got: `[${out.shape.join(', ')}]`,
+    });
   }
 }
 
 export function checkTag(op: string, tag: number): number {
-  if (!Number.isInteger(tag) || tag < 0 || tag >= 1 << 20) throw new XpuValueError('tag out of range', { op, arg: 'tag', expected: 'an integer in [0, 2^20)', got: String(tag) });
+  if (!Number.isInteger(tag) || tag < 0 || tag >= 1 << 20)
+    throw new XpuValueError('tag out of range', { op, arg: 'tag', expected: 'an integer in [0, 2^20)', got: String(tag) });
   return tag;
 }

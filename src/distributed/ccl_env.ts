@@ -7,7 +7,12 @@ import { isLoopbackAddress } from './env.js';
  * libfabric's tcp provider, and the loopback interface when MASTER_ADDR is local. A variable the
  * user set is never changed.
  */
-export function setCclEnvDefaults(localRank: number, localSize: number, masterAddr: string | undefined, env: NodeJS.ProcessEnv = process.env): void {
+export function setCclEnvDefaults(
+  localRank: number,
+  localSize: number,
+  masterAddr: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): void {
   const dflt = (k: string, v: string) => {
     if (env[k] === undefined || env[k] === '') env[k] = v;
   };

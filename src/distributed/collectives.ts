@@ -60,14 +60,29 @@ function timeoutOf(g: ProcessGroup, o: GroupOptions): number {
 }
 
 /** Runs the engine call for `op` and finishes its timing. */
-async function engineCall(g: ProcessGroup, op: string, o: GroupOptions, clock: Clock, call: () => Promise<{ seconds: number }>): Promise<void> {
+async function engineCall(
+  g: ProcessGroup,
+  op: string,
+  o: GroupOptions,
+  clock: Clock,
+  call: () => Promise<{ seconds: number }>,
+): Promise<void> {
   const r = await g.job.call(op, timeoutOf(g, o), call);
   clock.engine(r.seconds);
 }
 
 /** The result of a call that fills a whole new or given tensor. */
-async function finish(clock: Clock, host: HostView, shape: readonly number[], like: Tensor, output: Tensor | undefined, op: string): Promise<Tensor> {
-  const out = output ? await clock.stageOut(() => stageOut(output, host).then(() => output)) : await clock.stageOut(() => fromEngine(host.host, shape, like.dtype, like.device, op));
+async function finish(
+  clock: Clock,
+  host: HostView,
+  shape: readonly number[],
+  like: Tensor,
+  output: Tensor | undefined,
+  op: string,
+): Promise<Tensor> {
+  const out = output
+    ? await clock.stageOut(() => stageOut(output, host).then(() => output))
+    : await clock.stageOut(() => fromEngine(host.host, shape, like.dtype, like.device, op));
   clock.done();
   return out;
 }
@@ -173,7 +188,13 @@ export async function reduceScatter(tensor: Tensor, o: ReduceScatterOptions = {}
   const g = groupFor(op, o.group);
   const dt = dtypeCode(op, 'tensor', tensor);
   const red = opCode(op, o.op ?? 'sum');
-  if (tensor.ndim === 0) throw new XpuShapeError('needs a tensor with at least one dim to split', { op, arg: 'tensor', expected: '1 or more dims', got: '0-d tensor' });
+  if (tensor.ndim === 0)
+    throw new XpuShapeError('needs a tensor with at least one dim to split', {
+      op,
+      arg: 'tensor',
+      expected: '1 or more dims',
+      got: '0-d tensor',
+    });
   const { rows, rowSize, rest } = rowsOf(tensor);
   const splits = evenSplits(rows, g.size);
   const recvCounts = Int32Array.from(splits, (s) => s * rowSize);
@@ -182,7 +203,9 @@ export async function reduceScatter(tensor: Tensor, o: ReduceScatterOptions = {}
   const clock = new Clock(op, tensor);
   const input = await clock.stageIn(() => stageIn(tensor, op));
   const out = resultView(o.output, tensor, recvCounts[g.rank], op);
-  await engineCall(g, op, o, clock, () => g.job.engine.reduceScatter(g.comm, input.host, out.host, recvCounts, dt, red, g.job.check, rowSize));
+  await engineCall(g, op, o, clock, () =>
+    g.job.engine.reduceScatter(g.comm, input.host, out.host, recvCounts, dt, red, g.job.check, rowSize),
+  );
   return finish(clock, out, shape, tensor, o.output, op);
 }
 
@@ -194,12 +217,24 @@ export async function allToAll(tensor: Tensor, o: AllToAllOptions = {}): Promise
   const op = 'allToAll';
   const g = groupFor(op, o.group);
   const dt = dtypeCode(op, 'tensor', tensor);
-  if (tensor.ndim === 0) throw new XpuShapeError('needs a tensor with at least one dim to split', { op, arg: 'tensor', expected: '1 or more dims', got: '0-d tensor' });
+  if (tensor.ndim === 0)
+    throw new XpuShapeError('needs a tensor with at least one dim to split', {
+      op,
+      arg: 'tensor',
+      expected: '1 or more dims',
+      got: '0-d tensor',
+    });
   const { rows, rowSize, rest } = rowsOf(tensor);
   let inSplits: number[];
   if (o.inputSplits) inSplits = checkSplits(op, 'inputSplits', o.inputSplits, g.size, rows);
   else if (rows % g.size === 0) inSplits = evenSplits(rows, g.size);
-  else throw new XpuShapeError('dim 0 does not divide into equal parts', { op, arg: 'tensor', expected: `dim 0 a multiple of ${g.size}, or inputSplits`, got: `[${tensor.shape.join(', ')}]` });
+  else
+    throw new XpuShapeError('dim 0 does not divide into equal parts', {
+      op,
+      arg: 'tensor',
+      expected: `dim 0 a multiple of ${g.size}, or inputSplits`,
+      got: `[${tensor.shape.join(', ')}]`,
+    });
   const sendCounts = Int32Array.from(inSplits, (s) => s * rowSize);
   const check = g.job.check;
   const clock = new Clock(op, tensor);

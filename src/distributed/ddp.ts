@@ -62,11 +62,21 @@ export class DistributedDataParallelModule<M extends Module & Forward = Module &
   #inFlight = false;
 
   /** @internal Use `await xpu.dist.DistributedDataParallel(module)`, which broadcasts first. */
-  constructor(module: M, params: readonly Tensor[], names: readonly string[], plans: readonly BucketPlan[], group: ProcessGroup, o: DistributedDataParallelOptions) {
+  constructor(
+    module: M,
+    params: readonly Tensor[],
+    names: readonly string[],
+    plans: readonly BucketPlan[],
+    group: ProcessGroup,
+    o: DistributedDataParallelOptions,
+  ) {
     super();
     this.registerModule('module', module);
     this.#names = names;
-    this.#reducer = new Reducer(params, names, plans, group, { findUnusedParameters: o.findUnusedParameters ?? false, timeoutMs: o.timeoutMs });
+    this.#reducer = new Reducer(params, names, plans, group, {
+      findUnusedParameters: o.findUnusedParameters ?? false,
+      timeoutMs: o.timeoutMs,
+    });
     for (const p of params) {
       this.#removers.push(
         onGradAccumulated(p, (leaf) => {
@@ -87,9 +97,15 @@ export class DistributedDataParallelModule<M extends Module & Forward = Module &
     if (this.#inFlight) {
       // The last backward's averages are still on their way: a step taken now used this rank's own
       // gradients, and the averages would land in the middle of this pass.
-      throw new XpuDistError('the gradients of the last backward pass are still being averaged: await ddp.gradientsReady() after backward, before the optimizer step and the next forward', {
-        op: `${OP}.forward`, kind: 'state', expected: 'await ddp.gradientsReady() between backward and step', got: 'forward while the all-reduces are in flight',
-      });
+      throw new XpuDistError(
+        'the gradients of the last backward pass are still being averaged: await ddp.gradientsReady() after backward, before the optimizer step and the next forward',
+        {
+          op: `${OP}.forward`,
+          kind: 'state',
+          expected: 'await ddp.gradientsReady() between backward and step',
+          got: 'forward while the all-reduces are in flight',
+        },
+      );
     }
     if (this.#syncing && isGradEnabled()) this.#reducer.prepare();
     return (this.module.forward as (...a: ForwardArgs<M>) => ForwardResult<M>)(...args);
@@ -147,19 +163,44 @@ function requiresGradParams(module: Module): [string, Tensor][] {
  * Quantized (frozen) weights are not broadcast: they come from the same file on every rank.
  * Buffers (Module.registerBuffer) are broadcast too, once, at construction.
  */
-export async function DistributedDataParallel<M extends Module & Forward>(module: M, o: DistributedDataParallelOptions = {}): Promise<DistributedDataParallelModule<M>> {
+export async function DistributedDataParallel<M extends Module & Forward>(
+  module: M,
+  o: DistributedDataParallelOptions = {},
+): Promise<DistributedDataParallelModule<M>> {
   if (!(module instanceof Module) || typeof (module as Partial<Forward>).forward !== 'function') {
-    throw new XpuTypeError('needs an nn.Module with a forward method', { op: OP, arg: 'module', expected: 'Module with forward()', got: typeName(module) });
+    throw new XpuTypeError('needs an nn.Module with a forward method', {
+      op: OP,
+      arg: 'module',
+      expected: 'Module with forward()',
+      got: typeName(module),
+    });
   }
-  if (o === null || typeof o !== 'object') throw new XpuTypeError('options must be an object', { op: OP, arg: 'options', expected: '{ group?, bucketCapMb?, findUnusedParameters?, timeoutMs? }', got: typeName(o) });
+  if (o === null || typeof o !== 'object')
+    throw new XpuTypeError('options must be an object', {
+      op: OP,
+      arg: 'options',
+      expected: '{ group?, bucketCapMb?, findUnusedParameters?, timeoutMs? }',
+      got: typeName(o),
+    });
   const cap = o.bucketCapMb ?? 25;
   if (typeof cap !== 'number' || !(cap > 0) || !Number.isFinite(cap)) {
-    throw new XpuValueError('bucket size must be a positive number of MiB', { op: OP, arg: 'bucketCapMb', expected: '> 0', got: String(cap) });
+    throw new XpuValueError('bucket size must be a positive number of MiB', {
+      op: OP,
+      arg: 'bucketCapMb',
+      expected: '> 0',
+      got: String(cap),
+    });
   }
   const group = groupFor(OP, o.group);
   const entries = requiresGradParams(module);
   for (const [name, p] of entries) {
-    if (p.dtype !== 'float32' && p.dtype !== 'float16') throw new XpuDTypeError('DDP averages float32 and float16 gradients', { op: OP, arg: name, expected: 'float32 | float16', got: p.dtype });
+    if (p.dtype !== 'float32' && p.dtype !== 'float16')
+      throw new XpuDTypeError('DDP averages float32 and float16 gradients', {
+        op: OP,
+        arg: name,
+        expected: 'float32 | float16',
+        got: p.dtype,
+      });
   }
   // Every tensor the module holds, trainable or not, starts as the first rank's (in registration
   // order, one at a time: the issue order of collectives must be the same on every rank).
@@ -168,5 +209,12 @@ export async function DistributedDataParallel<M extends Module & Forward>(module
   for (const [, b] of module.namedBuffers()) await broadcast(b, { group, src: group.ranks[0], timeoutMs: o.timeoutMs });
   const params = entries.map(([, p]) => p);
   const plans = assignBuckets(params, cap * 2 ** 20);
-  return new DistributedDataParallelModule(module, params, entries.map(([n]) => n), plans, group, o);
+  return new DistributedDataParallelModule(
+    module,
+    params,
+    entries.map(([n]) => n),
+    plans,
+    group,
+    o,
+  );
 }

@@ -25,7 +25,13 @@ function int(name: string, env: NodeJS.ProcessEnv): number | undefined {
   if (v === undefined || v === '') return undefined;
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) {
-    throw new XpuDistError(`environment variable ${name} is not a non-negative integer`, { op: 'initProcessGroup', arg: name, kind: 'state', expected: 'an integer >= 0', got: JSON.stringify(v) });
+    throw new XpuDistError(`environment variable ${name} is not a non-negative integer`, {
+      op: 'initProcessGroup',
+      arg: name,
+      kind: 'state',
+      expected: 'an integer >= 0',
+      got: JSON.stringify(v),
+    });
   }
   return n;
 }
@@ -34,7 +40,13 @@ export function readRankEnv(env: NodeJS.ProcessEnv = process.env): RankEnv {
   const first = (...names: string[]) => names.map((n) => int(n, env)).find((v) => v !== undefined);
   const port = int('MASTER_PORT', env);
   if (port !== undefined && (port < 1 || port > 65535)) {
-    throw new XpuDistError('MASTER_PORT is not a TCP port', { op: 'initProcessGroup', arg: 'MASTER_PORT', kind: 'store', expected: '1..65535', got: String(port) });
+    throw new XpuDistError('MASTER_PORT is not a TCP port', {
+      op: 'initProcessGroup',
+      arg: 'MASTER_PORT',
+      kind: 'store',
+      expected: '1..65535',
+      got: String(port),
+    });
   }
   return {
     rank: first('RANK', 'OMPI_COMM_WORLD_RANK', 'PMI_RANK'),

@@ -4,7 +4,15 @@
  */
 export { initProcessGroup, destroyProcessGroup, newGroup, getRank, getWorldSize, isInitialized, type InitOptions } from './init.js';
 export { allReduce, broadcast, allGather, allGatherV, reduceScatter, allToAll, barrier } from './collectives.js';
-export type { GroupOptions, AllReduceOptions, BroadcastOptions, OutputOptions, ReduceScatterOptions, AllToAllOptions, AllGatherVResult } from './collectives.js';
+export type {
+  GroupOptions,
+  AllReduceOptions,
+  BroadcastOptions,
+  OutputOptions,
+  ReduceScatterOptions,
+  AllToAllOptions,
+  AllGatherVResult,
+} from './collectives.js';
 export { send, recv, type P2POptions } from './p2p.js';
 export { DistributedDataParallel, DistributedDataParallelModule, type DistributedDataParallelOptions } from './ddp.js';
 export { ProcessGroup } from './process_group.js';

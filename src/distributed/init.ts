@@ -48,17 +48,34 @@ let mpiFinalized = false;
 let initializing = false;
 
 export async function initProcessGroup(o: InitOptions = {}): Promise<ProcessGroup> {
-  if (currentWorld() || initializing) throw new XpuDistError('the process group is already initialised', { op: OP, kind: 'state', expected: 'one initProcessGroup() per process (destroyProcessGroup() first)' });
+  if (currentWorld() || initializing)
+    throw new XpuDistError('the process group is already initialised', {
+      op: OP,
+      kind: 'state',
+      expected: 'one initProcessGroup() per process (destroyProcessGroup() first)',
+    });
   const backend = (o.backend ?? process.env.XPU_DIST_BACKEND ?? 'mpi') as Backend;
   if (!BACKENDS.includes(backend)) {
-    throw new XpuDistError('unknown backend', { op: OP, arg: 'backend', kind: 'backend', expected: BACKENDS.map((b) => `'${b}'`).join(' | '), got: JSON.stringify(backend) });
+    throw new XpuDistError('unknown backend', {
+      op: OP,
+      arg: 'backend',
+      kind: 'backend',
+      expected: BACKENDS.map((b) => `'${b}'`).join(' | '),
+      got: JSON.stringify(backend),
+    });
   }
   const timeoutMs = o.timeoutMs ?? defaultTimeoutMs();
-  if (!(timeoutMs > 0)) throw new XpuValueError('timeout must be positive', { op: OP, arg: 'timeoutMs', expected: 'milliseconds > 0', got: String(timeoutMs) });
+  if (!(timeoutMs > 0))
+    throw new XpuValueError('timeout must be positive', { op: OP, arg: 'timeoutMs', expected: 'milliseconds > 0', got: String(timeoutMs) });
   const env = readRankEnv();
   // Checked on every rank, not only rank 0 (which serves the store): every rank fails alike.
   const storeLimits = resolveStoreLimits(OP, o.storeLimits);
-  const secret = o.secret !== undefined ? checkSecret(OP, 'secret', o.secret) : env.secret !== undefined ? checkSecret(OP, SECRET_ENV, env.secret) : undefined;
+  const secret =
+    o.secret !== undefined
+      ? checkSecret(OP, 'secret', o.secret)
+      : env.secret !== undefined
+        ? checkSecret(OP, SECRET_ENV, env.secret)
+        : undefined;
   const engine = engineFor(backend, OP);
   if (backend === 'mpi' && mpiFinalized) {
     throw new XpuDistError('MPI was finalised by destroyProcessGroup() and cannot start again in this process', { op: OP, kind: 'state' });
@@ -68,7 +85,9 @@ export async function initProcessGroup(o: InitOptions = {}): Promise<ProcessGrou
   installInitHooks(o.rank ?? env.rank);
   try {
     const r = await rendezvous({
-      backend, engine, timeoutMs,
+      backend,
+      engine,
+      timeoutMs,
       rank: o.rank ?? env.rank,
       worldSize: o.worldSize ?? env.worldSize,
       masterAddr: o.masterAddr ?? env.masterAddr,
@@ -77,7 +96,11 @@ export async function initProcessGroup(o: InitOptions = {}): Promise<ProcessGrou
       storeLimits,
     });
     const job = new Job(backend, engine, r.init.rank, r.init.size, env.localRank ?? 0, timeoutMs, o.checkArgs ?? true, r.store, r.server);
-    const world = new ProcessGroup(job, 0, Array.from({ length: job.size }, (_, i) => i));
+    const world = new ProcessGroup(
+      job,
+      0,
+      Array.from({ length: job.size }, (_, i) => i),
+    );
     setWorld(world);
     installHooks(job, () => destroyProcessGroup());
     ok = true;
@@ -118,11 +141,18 @@ export async function newGroup(ranks: number[], o: { timeoutMs?: number } = {}):
   const world = groupFor(op, undefined);
   const sorted = [...new Set(ranks)].sort((a, b) => a - b);
   if (!ranks.length || sorted.length !== ranks.length || !sorted.every((r) => Number.isInteger(r) && r >= 0 && r < world.size)) {
-    throw new XpuValueError('ranks must be distinct ranks of the world', { op, arg: 'ranks', expected: `distinct integers in [0, ${world.size})`, got: JSON.stringify(ranks) });
+    throw new XpuValueError('ranks must be distinct ranks of the world', {
+      op,
+      arg: 'ranks',
+      expected: `distinct integers in [0, ${world.size})`,
+      got: JSON.stringify(ranks),
+    });
   }
   const me = world.job.rank;
   const member = sorted.includes(me);
-  const r = await world.job.call(op, o.timeoutMs ?? world.job.timeoutMs, () => world.job.engine.split(world.comm, member ? 0 : -1, member ? sorted.indexOf(me) : 0));
+  const r = await world.job.call(op, o.timeoutMs ?? world.job.timeoutMs, () =>
+    world.job.engine.split(world.comm, member ? 0 : -1, member ? sorted.indexOf(me) : 0),
+  );
   return new ProcessGroup(world.job, r.comm, sorted);
 }
 

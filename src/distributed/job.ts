@@ -40,11 +40,16 @@ export class Job {
   ) {
     const during = () => {
       const ops = [...this.#pending].map((p) => p.op);
-      return { op: ops[0] ?? 'processGroup', text: ops.length ? ` while ${ops.join(', ')} ${ops.length > 1 ? 'were' : 'was'} waiting` : '' };
+      return {
+        op: ops[0] ?? 'processGroup',
+        text: ops.length ? ` while ${ops.join(', ')} ${ops.length > 1 ? 'were' : 'was'} waiting` : '',
+      };
     };
     store?.onLost((rank, why) => {
       const { op, text } = during();
-      this.fail(new XpuDistError(`${why}${text}; this process group cannot be used any more`, { op, kind: 'peer-lost', got: `rank ${rank} gone` }));
+      this.fail(
+        new XpuDistError(`${why}${text}; this process group cannot be used any more`, { op, kind: 'peer-lost', got: `rank ${rank} gone` }),
+      );
     });
     // Another rank gave up first (its call timed out) and said why before leaving: this rank
     // reports that cause, not the 'peer-lost' it would see a moment later when that rank exits.
@@ -61,8 +66,17 @@ export class Job {
 
   /** Throws when no call may start: destroyed, or broken by an earlier failure. */
   usable(op: string): void {
-    if (this.destroyed) throw new XpuDistError('the process group was destroyed', { op, kind: 'not-initialized', expected: 'a call between initProcessGroup() and destroyProcessGroup()' });
-    if (this.broken) throw new XpuDistError(`the process group is unusable after an earlier failure: ${this.broken.message}`, { op, kind: this.broken.kind });
+    if (this.destroyed)
+      throw new XpuDistError('the process group was destroyed', {
+        op,
+        kind: 'not-initialized',
+        expected: 'a call between initProcessGroup() and destroyProcessGroup()',
+      });
+    if (this.broken)
+      throw new XpuDistError(`the process group is unusable after an earlier failure: ${this.broken.message}`, {
+        op,
+        kind: this.broken.kind,
+      });
   }
 
   /** Breaks the job (see the class comment). The first failure is the one reported. */

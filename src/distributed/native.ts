@@ -49,7 +49,16 @@ export interface EngineApi {
   // rowSize: elements per row along dim 0; ranks must agree on it (the check compares it).
   allGatherV(comm: number, send: Buf, recv: Buf, recvCounts: Int32Array, dtype: number, check: boolean, rowSize: number): P;
   reduceScatter(comm: number, send: Buf, recv: Buf, recvCounts: Int32Array, dtype: number, op: number, check: boolean, rowSize: number): P;
-  allToAllV(comm: number, send: Buf, sendCounts: Int32Array, recv: Buf, recvCounts: Int32Array, dtype: number, check: boolean, rowSize: number): P;
+  allToAllV(
+    comm: number,
+    send: Buf,
+    sendCounts: Int32Array,
+    recv: Buf,
+    recvCounts: Int32Array,
+    dtype: number,
+    check: boolean,
+    rowSize: number,
+  ): P;
   barrier(comm: number, check: boolean): P;
   send(comm: number, buf: Buf, dtype: number, peer: number, tag: number): P;
   recv(comm: number, buf: Buf, dtype: number, peer: number, tag: number): P<EngineResult & { source: number; count: number }>;
@@ -75,9 +84,11 @@ export function engineFor(backend: Backend, op: string): EngineApi {
   if (!addon) return fail(`the native addon is not loaded (${error})`);
   const engine = (addon as unknown as Record<string, EngineApi | undefined>)[backend];
   if (!engine) {
-    return fail(backend === 'mpi'
-      ? 'the native addon was built without MPI (install libopenmpi-dev and run `npm run build:native`)'
-      : 'the native addon was built without oneCCL (set CCL_ROOT or XPU_CCL_ROOT to a oneCCL install and run `npm run build:native`)');
+    return fail(
+      backend === 'mpi'
+        ? 'the native addon was built without MPI (install libopenmpi-dev and run `npm run build:native`)'
+        : 'the native addon was built without oneCCL (set CCL_ROOT or XPU_CCL_ROOT to a oneCCL install and run `npm run build:native`)',
+    );
   }
   return engine;
 }

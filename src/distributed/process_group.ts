@@ -48,16 +48,29 @@ export class ProcessGroup {
   /** @internal Throws unless this process can run a collective on the group now. */
   usable(op: string): void {
     this.job.usable(op);
-    if (this.#destroyed) throw new XpuDistError('the group was destroyed', { op, arg: 'group', kind: 'not-initialized', expected: 'a live group' });
+    if (this.#destroyed)
+      throw new XpuDistError('the group was destroyed', { op, arg: 'group', kind: 'not-initialized', expected: 'a live group' });
     if (this.comm < 0) {
-      throw new XpuDistError(`rank ${this.job.rank} is not a member of this group`, { op, arg: 'group', kind: 'state', expected: `a group holding rank ${this.job.rank}`, got: `ranks [${this.ranks.join(', ')}]` });
+      throw new XpuDistError(`rank ${this.job.rank} is not a member of this group`, {
+        op,
+        arg: 'group',
+        kind: 'state',
+        expected: `a group holding rank ${this.job.rank}`,
+        got: `ranks [${this.ranks.join(', ')}]`,
+      });
     }
   }
 
   /** @internal The group rank of global rank `r`, or an XpuValueError naming `arg`. */
   groupRank(op: string, arg: string, r: number): number {
     const i = Number.isInteger(r) ? this.ranks.indexOf(r) : -1;
-    if (i < 0) throw new XpuValueError('not a rank of the group', { op, arg, expected: `one of [${this.ranks.join(', ')}] (global ranks)`, got: String(r) });
+    if (i < 0)
+      throw new XpuValueError('not a rank of the group', {
+        op,
+        arg,
+        expected: `one of [${this.ranks.join(', ')}] (global ranks)`,
+        got: String(r),
+      });
     return i;
   }
 

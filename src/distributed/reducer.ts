@@ -70,7 +70,13 @@ export class Reducer {
   /** Resolves once the latest call of this pass is issued; null when every call so far was issued synchronously. */
   #lastIssued: Promise<void> | null = null;
 
-  constructor(params: readonly Tensor[], names: readonly string[], plans: readonly BucketPlan[], group: ProcessGroup, opts: ReducerOptions) {
+  constructor(
+    params: readonly Tensor[],
+    names: readonly string[],
+    plans: readonly BucketPlan[],
+    group: ProcessGroup,
+    opts: ReducerOptions,
+  ) {
     this.#params = params;
     this.#names = names;
     this.#plans = plans;
@@ -110,9 +116,15 @@ export class Reducer {
     this.prepare();
     const pi = this.#plans[s.bucket].params[s.index];
     if (this.#used[pi]) {
-      throw new XpuDistError(`parameter '${this.#names[pi]}' got its gradient twice in one backward pass; DDP reduces each gradient once per pass (use ddp.noSync() for passes that only accumulate)`, {
-        op: 'DistributedDataParallel', kind: 'state', expected: 'one gradient per parameter per backward', got: `a second gradient for '${this.#names[pi]}'`,
-      });
+      throw new XpuDistError(
+        `parameter '${this.#names[pi]}' got its gradient twice in one backward pass; DDP reduces each gradient once per pass (use ddp.noSync() for passes that only accumulate)`,
+        {
+          op: 'DistributedDataParallel',
+          kind: 'state',
+          expected: 'one gradient per parameter per backward',
+          got: `a second gradient for '${this.#names[pi]}'`,
+        },
+      );
     }
     this.#used[pi] = 1;
     const run = this.#runs![s.bucket];
@@ -176,7 +188,9 @@ export class Reducer {
   #allReduce<T extends HostArray>(host: T, dtype: number, op: number): Promise<T> {
     const g = this.#group;
     const name = 'DistributedDataParallel';
-    return g.job.call(name, this.#opts.timeoutMs ?? g.job.timeoutMs, () => g.job.engine.allReduce(g.comm, null, host, dtype, op, g.job.check)).then(() => host);
+    return g.job
+      .call(name, this.#opts.timeoutMs ?? g.job.timeoutMs, () => g.job.engine.allReduce(g.comm, null, host, dtype, op, g.job.check))
+      .then(() => host);
   }
 
   /**
@@ -191,7 +205,11 @@ export class Reducer {
     const used = this.#used;
     for (const r of runs) r.pending = 0;
     this.#issueReady();
-    const flags = !this.#opts.findUnusedParameters ? null : this.#group.size === 1 ? Promise.resolve(Int32Array.from(used)) : this.#inOrder(Int32Array.from(used), DTYPE_CODE.int32, OP_CODE.max);
+    const flags = !this.#opts.findUnusedParameters
+      ? null
+      : this.#group.size === 1
+        ? Promise.resolve(Int32Array.from(used))
+        : this.#inOrder(Int32Array.from(used), DTYPE_CODE.int32, OP_CODE.max);
     this.#runs = null;
     return this.#complete(runs, used, flags);
   }
@@ -206,9 +224,15 @@ export class Reducer {
     const unused = this.#params.flatMap((p, i) => (this.#slot.has(p) && !used[i] ? [i] : []));
     if (!this.#opts.findUnusedParameters && unused.length) {
       const names = unused.map((i) => `'${this.#names[i]}'`);
-      throw new XpuDistError(`${unused.length} parameter(s) got no gradient in this backward pass: ${names.slice(0, 8).join(', ')}${names.length > 8 ? ', ...' : ''}; pass findUnusedParameters: true to DistributedDataParallel if the model leaves parameters out of some passes`, {
-        op: 'DistributedDataParallel', kind: 'state', expected: 'every parameter that requires grad used in the loss', got: `${unused.length} without a gradient`,
-      });
+      throw new XpuDistError(
+        `${unused.length} parameter(s) got no gradient in this backward pass: ${names.slice(0, 8).join(', ')}${names.length > 8 ? ', ...' : ''}; pass findUnusedParameters: true to DistributedDataParallel if the model leaves parameters out of some passes`,
+        {
+          op: 'DistributedDataParallel',
+          kind: 'state',
+          expected: 'every parameter that requires grad used in the loss',
+          got: `${unused.length} without a gradient`,
+        },
+      );
     }
   }
 

@@ -86,7 +86,9 @@ function announce(store: TcpStore, server: StoreServer | null, rank: number | un
 /** An engine call of the rendezvous: its error typed (the engine rejects with a coded Error), under the deadline. */
 function engineStep<T>(what: string, p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   const typed = p.catch((e: unknown) => {
-    throw e instanceof XpuDistError ? e : new XpuDistError(`${what} failed: ${(e as Error)?.message ?? String(e)}`, { op: OP, kind: engineErrorKind(e) });
+    throw e instanceof XpuDistError
+      ? e
+      : new XpuDistError(`${what} failed: ${(e as Error)?.message ?? String(e)}`, { op: OP, kind: engineErrorKind(e) });
   });
   return withDeadline(typed, ms, onTimeout);
 }
@@ -95,13 +97,28 @@ export async function rendezvous(o: RendezvousOptions): Promise<Rendezvous> {
   const deadline = Date.now() + o.timeoutMs;
   const useStore = o.masterAddr !== undefined && o.masterPort !== undefined;
   if (o.backend === 'ccl' && !useStore) {
-    throw new XpuDistError('oneCCL needs MASTER_ADDR and MASTER_PORT to find rank 0 (start the ranks with `xpu run --backend ccl`)', { op: OP, arg: 'masterAddr', kind: 'store' });
+    throw new XpuDistError('oneCCL needs MASTER_ADDR and MASTER_PORT to find rank 0 (start the ranks with `xpu run --backend ccl`)', {
+      op: OP,
+      arg: 'masterAddr',
+      kind: 'store',
+    });
   }
   if (useStore && (o.rank === undefined || o.worldSize === undefined)) {
-    throw new XpuDistError('rank and worldSize are needed with MASTER_ADDR/MASTER_PORT', { op: OP, arg: 'rank', kind: 'state', expected: 'RANK and WORLD_SIZE (or the options)' });
+    throw new XpuDistError('rank and worldSize are needed with MASTER_ADDR/MASTER_PORT', {
+      op: OP,
+      arg: 'rank',
+      kind: 'state',
+      expected: 'RANK and WORLD_SIZE (or the options)',
+    });
   }
   if (o.rank !== undefined && o.worldSize !== undefined && o.rank >= o.worldSize) {
-    throw new XpuDistError('rank is not below worldSize', { op: OP, arg: 'rank', kind: 'state', expected: `< ${o.worldSize}`, got: String(o.rank) });
+    throw new XpuDistError('rank is not below worldSize', {
+      op: OP,
+      arg: 'rank',
+      kind: 'state',
+      expected: `< ${o.worldSize}`,
+      got: String(o.rank),
+    });
   }
   let store: TcpStore | null = null;
   let server: StoreServer | null = null;
@@ -111,7 +128,9 @@ export async function rendezvous(o: RendezvousOptions): Promise<Rendezvous> {
       if (o.rank === 0) {
         server = await StoreServer.listen(o.masterAddr!, o.masterPort!, { secret, limits: o.storeLimits, worldSize: o.worldSize });
         if (secret === undefined) {
-          process.stderr.write(`[xpu.dist] warning: the rendezvous store on ${o.masterAddr}:${o.masterPort} runs without authentication, so any process that can connect there can join or disturb this job; set ${SECRET_ENV} to the same random value on every rank (xpu run does), or pass initProcessGroup({ secret })\n`);
+          process.stderr.write(
+            `[xpu.dist] warning: the rendezvous store on ${o.masterAddr}:${o.masterPort} runs without authentication, so any process that can connect there can join or disturb this job; set ${SECRET_ENV} to the same random value on every rank (xpu run does), or pass initProcessGroup({ secret })\n`,
+          );
         }
       }
       store = await TcpStore.connect({ host: o.masterAddr!, port: o.masterPort!, timeoutMs: o.timeoutMs, deadline, op: OP, secret });
@@ -119,7 +138,10 @@ export async function rendezvous(o: RendezvousOptions): Promise<Rendezvous> {
     }
     const timedOut = (what: string) => () => {
       o.engine.abandon();
-      return new XpuDistError(`${what} did not complete within ${o.timeoutMs} ms (a rank did not start, or did not call initProcessGroup())`, { op: OP, kind: 'timeout' });
+      return new XpuDistError(
+        `${what} did not complete within ${o.timeoutMs} ms (a rank did not start, or did not call initProcessGroup())`,
+        { op: OP, kind: 'timeout' },
+      );
     };
     let init: InitResult;
     if (o.backend === 'mpi') {
@@ -129,17 +151,31 @@ export async function rendezvous(o: RendezvousOptions): Promise<Rendezvous> {
       setCclEnvDefaults(Number(process.env.LOCAL_RANK ?? o.rank), localSize, o.masterAddr);
       let address: Uint8Array;
       if (o.rank === 0) {
-        address = (await engineStep('oneCCL create_main_kvs', o.engine.createMainKvs!(), left(deadline), timedOut('oneCCL create_main_kvs'))).address;
+        address = (
+          await engineStep('oneCCL create_main_kvs', o.engine.createMainKvs!(), left(deadline), timedOut('oneCCL create_main_kvs'))
+        ).address;
         await store!.set('ccl/kvs', address);
       } else {
         address = await store!.get('ccl/kvs', left(deadline));
       }
-      init = await engineStep('oneCCL create_communicator', o.engine.init({ rank: o.rank, size: o.worldSize, address }), left(deadline), timedOut('oneCCL create_communicator'));
+      init = await engineStep(
+        'oneCCL create_communicator',
+        o.engine.init({ rank: o.rank, size: o.worldSize, address }),
+        left(deadline),
+        timedOut('oneCCL create_communicator'),
+      );
     }
     if ((o.rank !== undefined && init.rank !== o.rank) || (o.worldSize !== undefined && init.size !== o.worldSize)) {
-      throw new XpuDistError('the engine and the environment disagree on who this process is (were the ranks started by both mpirun and RANK/WORLD_SIZE?)', {
-        op: OP, arg: 'rank', kind: 'state', expected: `rank ${o.rank} of ${o.worldSize}`, got: `rank ${init.rank} of ${init.size} from ${o.backend}`,
-      });
+      throw new XpuDistError(
+        'the engine and the environment disagree on who this process is (were the ranks started by both mpirun and RANK/WORLD_SIZE?)',
+        {
+          op: OP,
+          arg: 'rank',
+          kind: 'state',
+          expected: `rank ${o.rank} of ${o.worldSize}`,
+          got: `rank ${init.rank} of ${init.size} from ${o.backend}`,
+        },
+      );
     }
     return { store, server, init };
   } catch (e) {

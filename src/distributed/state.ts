@@ -17,7 +17,9 @@ export function groupFor(op: string, group: ProcessGroup | undefined): ProcessGr
   const g = group ?? world;
   if (!g) {
     throw new XpuDistError('no process group: call `await xpu.dist.initProcessGroup({ backend })` first', {
-      op, kind: 'not-initialized', expected: 'initProcessGroup() before any collective',
+      op,
+      kind: 'not-initialized',
+      expected: 'initProcessGroup() before any collective',
     });
   }
   g.usable(op);

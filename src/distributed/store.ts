@@ -3,8 +3,22 @@ import { XpuDistError, XpuTypeError, type DistErrorKind } from '../errors.js';
 import { typeName } from '../format_value.js';
 import { HANDSHAKE_FRAME_BYTES, MAX_TIMER_MS } from './store_limits.js';
 import {
-  encodeFrame, FrameReader, MAGIC, newNonce, parseServerMessage, proof, proofMatches,
-  MAX_FAILURE_TEXT, type ClientLimits, type ErrorCode, type ErrorResponse, type FailedEvent, type FailureKind, type Request, type Response, type ServerEvent,
+  encodeFrame,
+  FrameReader,
+  MAGIC,
+  newNonce,
+  parseServerMessage,
+  proof,
+  proofMatches,
+  MAX_FAILURE_TEXT,
+  type ClientLimits,
+  type ErrorCode,
+  type ErrorResponse,
+  type FailedEvent,
+  type FailureKind,
+  type Request,
+  type Response,
+  type ServerEvent,
 } from './store_protocol.js';
 import { checkSecret, SECRET_ENV } from './store_secret.js';
 
@@ -41,11 +55,23 @@ export interface StoreConnectOptions {
 }
 
 /** The kind of XpuDistError for each error code of the protocol. */
-const KIND: Record<ErrorCode, DistErrorKind> = { timeout: 'timeout', 'bad-request': 'store', limit: 'limit', auth: 'auth', conflict: 'state', idle: 'store', busy: 'store' };
+const KIND: Record<ErrorCode, DistErrorKind> = {
+  timeout: 'timeout',
+  'bad-request': 'store',
+  limit: 'limit',
+  auth: 'auth',
+  conflict: 'state',
+  idle: 'store',
+  busy: 'store',
+};
 
 /** A failed handshake; `fatal` when trying again cannot help (wrong secret, another service). */
 class HandshakeFailure extends Error {
-  constructor(message: string, readonly fatal: boolean, readonly kind: 'auth' | 'store' = 'store') {
+  constructor(
+    message: string,
+    readonly fatal: boolean,
+    readonly kind: 'auth' | 'store' = 'store',
+  ) {
     super(message);
   }
 }
@@ -91,7 +117,10 @@ export class TcpStore {
       try {
         msgs = h.reader.push(chunk).map(parseServerMessage);
       } catch (e) {
-        this.#closeReason ??= { message: `the rendezvous store at ${host}:${port} sent a malformed message (${(e as Error).message})`, kind: 'store' };
+        this.#closeReason ??= {
+          message: `the rendezvous store at ${host}:${port} sent a malformed message (${(e as Error).message})`,
+          kind: 'store',
+        };
         socket.destroy();
         return;
       }
@@ -101,7 +130,11 @@ export class TcpStore {
       const reason = this.#closeReason;
       const err = reason
         ? this.#error('TcpStore', reason.message, reason.kind)
-        : this.#error('TcpStore', `the rendezvous store at ${host}:${port} closed the connection: rank 0, which serves it, exited or failed`, 'peer-lost');
+        : this.#error(
+            'TcpStore',
+            `the rendezvous store at ${host}:${port} closed the connection: rank 0, which serves it, exited or failed`,
+            'peer-lost',
+          );
       for (const p of this.#pending.values()) {
         clearTimeout(p.timer);
         p.reject(err);
@@ -109,7 +142,8 @@ export class TcpStore {
       this.#pending.clear();
       // The store lives in rank 0: losing it unexpectedly means rank 0 is gone (or, with a
       // reason, that the store dropped this rank; either way the job cannot go on).
-      if (!this.#closing && !this.#leaving) for (const cb of this.#onLost) cb(0, reason ? reason.message : 'the rendezvous store (hosted by rank 0) closed its connection');
+      if (!this.#closing && !this.#leaving)
+        for (const cb of this.#onLost) cb(0, reason ? reason.message : 'the rendezvous store (hosted by rank 0) closed its connection');
     });
     socket.unref();
     for (const m of h.rest) this.#receive(m);
@@ -131,7 +165,10 @@ export class TcpStore {
         if (e instanceof HandshakeFailure && e.fatal) {
           if (e.kind === 'auth') {
             throw new XpuDistError(`the rendezvous store at ${o.host}:${o.port} and this process do not share the job's secret: ${last}`, {
-              op, arg: 'secret', kind: 'auth', expected: `the ${SECRET_ENV} the launcher gave every rank of this job (or the same initProcessGroup({ secret }))`,
+              op,
+              arg: 'secret',
+              kind: 'auth',
+              expected: `the ${SECRET_ENV} the launcher gave every rank of this job (or the same initProcessGroup({ secret }))`,
             });
           }
           break; // something else answers there: retrying will not help
@@ -140,9 +177,16 @@ export class TcpStore {
       await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now()))));
       delay = Math.min(delay * 2, 500);
     }
-    throw new XpuDistError(`could not reach the rendezvous store at ${o.host}:${o.port} within ${o.timeoutMs} ms (${last || 'timed out'})`, {
-      op, arg: 'MASTER_ADDR/MASTER_PORT', kind: 'store', expected: 'the address and port where rank 0 listens (the same on every rank)', got: `${o.host}:${o.port}`,
-    });
+    throw new XpuDistError(
+      `could not reach the rendezvous store at ${o.host}:${o.port} within ${o.timeoutMs} ms (${last || 'timed out'})`,
+      {
+        op,
+        arg: 'MASTER_ADDR/MASTER_PORT',
+        kind: 'store',
+        expected: 'the address and port where rank 0 listens (the same on every rank)',
+        got: `${o.host}:${o.port}`,
+      },
+    );
   }
 
   /** Opens a connection and runs the handshake (store_protocol.ts): magic, challenge, proofs. */
@@ -174,14 +218,16 @@ export class TcpStore {
         resolve({ socket: s, reader, limits: limits!, rest });
       };
       /** The server's reason for refusing, as a failure: fatal for auth, retried otherwise (busy, crowded out, slow). */
-      const refused = (code: ErrorCode, error: string) => fail(`the store refused the connection: ${error}`, code === 'auth', code === 'auth' ? 'auth' : 'store');
+      const refused = (code: ErrorCode, error: string) =>
+        fail(`the store refused the connection: ${error}`, code === 'auth', code === 'auth' ? 'auth' : 'store');
       const timer = setTimeout(() => fail('no answer'), Math.max(1, ms));
       const onData = (chunk: Buffer) => {
         if (settled) return;
         if (stage === 'magic') {
           head = Buffer.concat([head, chunk]);
           const n = Math.min(head.length, MAGIC.length);
-          if (!head.subarray(0, n).equals(MAGIC.subarray(0, n))) return fail('the service there is not an xpu store (wrong MASTER_PORT?)', true);
+          if (!head.subarray(0, n).equals(MAGIC.subarray(0, n)))
+            return fail('the service there is not an xpu store (wrong MASTER_PORT?)', true);
           if (head.length < MAGIC.length) return;
           chunk = head.subarray(MAGIC.length);
           stage = 'challenge';
@@ -202,20 +248,39 @@ export class TcpStore {
             // Answers carry values up to maxValueBytes as base64, and a timeout names the keys of a wait.
             reader.max = 2 * limits.maxFrameBytes + 4096;
             if (m.auth && secret === undefined) {
-              return fail(`the store requires the job's secret and this process has none (set ${SECRET_ENV} as the launcher did for the other ranks, or pass initProcessGroup({ secret }))`, true, 'auth');
+              return fail(
+                `the store requires the job's secret and this process has none (set ${SECRET_ENV} as the launcher did for the other ranks, or pass initProcessGroup({ secret }))`,
+                true,
+                'auth',
+              );
             }
             if (!m.auth && secret !== undefined) {
-              return fail('the store does not authenticate its clients but this process has a secret (rank 0 was started without the secret the others have?)', true, 'auth');
+              return fail(
+                'the store does not authenticate its clients but this process has a secret (rank 0 was started without the secret the others have?)',
+                true,
+                'auth',
+              );
             }
             if (!m.auth) return done(msgs.slice(i + 1));
-            s.write(encodeFrame({ id: 0, op: 'auth', nonce: clientNonce.toString('base64'), proof: proof(secret!, 'client', serverNonce, clientNonce).toString('base64') }));
+            s.write(
+              encodeFrame({
+                id: 0,
+                op: 'auth',
+                nonce: clientNonce.toString('base64'),
+                proof: proof(secret!, 'client', serverNonce, clientNonce).toString('base64'),
+              }),
+            );
             stage = 'auth';
           } else if (stage === 'auth') {
             if ('event' in m) continue; // nothing else is pushed before hello
             if (m.id !== 0) return fail('the store answered a request this process did not make', true);
             if (!m.ok) return refused(m.code, m.error);
             if (typeof m.value !== 'string' || !proofMatches(proof(secret!, 'server', serverNonce, clientNonce), m.value)) {
-              return fail('the store could not prove that it knows the job\'s secret (another process answers on MASTER_PORT?)', true, 'auth');
+              return fail(
+                "the store could not prove that it knows the job's secret (another process answers on MASTER_PORT?)",
+                true,
+                'auth',
+              );
             }
             return done(msgs.slice(i + 1));
           }
@@ -236,7 +301,8 @@ export class TcpStore {
   #receive(m: Response | ServerEvent): void {
     if ('event' in m) {
       if (m.event === 'lost') {
-        for (const cb of this.#onLost) cb(m.rank, `rank ${m.rank} left the job: its connection to the store closed before destroyProcessGroup()`);
+        for (const cb of this.#onLost)
+          cb(m.rank, `rank ${m.rank} left the job: its connection to the store closed before destroyProcessGroup()`);
       } else if (m.event === 'failed') {
         // Requests still waiting here (a rendezvous wait) would otherwise end later, and with a
         // vaguer reason (the store closing when rank 0 exits): they end now, with the cause.
@@ -251,7 +317,10 @@ export class TcpStore {
         }
         for (const cb of this.#onFailed) cb(m);
       } else if (m.event === 'error') {
-        this.#closeReason = { message: `the rendezvous store at ${this.host}:${this.port} closed this connection: ${m.error}`, kind: KIND[m.code] };
+        this.#closeReason = {
+          message: `the rendezvous store at ${this.host}:${this.port} closed this connection: ${m.error}`,
+          kind: KIND[m.code],
+        };
       } else {
         this.#closeReason = { message: `the rendezvous store at ${this.host}:${this.port} sent a second challenge`, kind: 'store' };
         this.#socket.destroy();
@@ -271,13 +340,22 @@ export class TcpStore {
     // Another rank ended the job: a request now would only wait for rank 0 to close the store.
     if (this.#failure) return Promise.reject(this.#failure);
     if (this.#socket.destroyed) {
-      return Promise.reject(this.#closeReason ? this.#error(op, this.#closeReason.message, this.#closeReason.kind) : this.#error(op, `the store at ${this.host}:${this.port} is not connected`, 'store'));
+      return Promise.reject(
+        this.#closeReason
+          ? this.#error(op, this.#closeReason.message, this.#closeReason.kind)
+          : this.#error(op, `the store at ${this.host}:${this.port} is not connected`, 'store'),
+      );
     }
     const id = this.#nextId++;
     const frame = encodeFrame({ ...payload, id });
     if (frame.length - 4 > this.limits.maxFrameBytes) {
       // Sent anyway, the server would close the connection (and with it this rank's health channel).
-      return Promise.reject(this.#error(op, 'the request is larger than the store accepts', 'limit', { expected: `a message of at most ${this.limits.maxFrameBytes} bytes`, got: `${frame.length - 4} bytes` }));
+      return Promise.reject(
+        this.#error(op, 'the request is larger than the store accepts', 'limit', {
+          expected: `a message of at most ${this.limits.maxFrameBytes} bytes`,
+          got: `${frame.length - 4} bytes`,
+        }),
+      );
     }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -306,29 +384,52 @@ export class TcpStore {
   }
 
   #key(op: string, arg: string, key: unknown): string {
-    if (typeof key !== 'string') throw new XpuTypeError('a store key must be a string', { op, arg, expected: 'string', got: typeName(key) });
+    if (typeof key !== 'string')
+      throw new XpuTypeError('a store key must be a string', { op, arg, expected: 'string', got: typeName(key) });
     const n = Buffer.byteLength(key, 'utf8');
-    if (n > this.limits.maxKeyBytes) throw this.#error(op, 'the key is longer than the store accepts', 'limit', { arg, expected: `at most ${this.limits.maxKeyBytes} UTF-8 bytes`, got: `${n} bytes` });
+    if (n > this.limits.maxKeyBytes)
+      throw this.#error(op, 'the key is longer than the store accepts', 'limit', {
+        arg,
+        expected: `at most ${this.limits.maxKeyBytes} UTF-8 bytes`,
+        got: `${n} bytes`,
+      });
     return key;
   }
 
   #keys(op: string, keys: unknown): string[] {
-    if (!Array.isArray(keys) || !keys.length) throw new XpuTypeError('keys must be a non-empty array of strings', { op, arg: 'keys', expected: 'string[]', got: typeName(keys) });
+    if (!Array.isArray(keys) || !keys.length)
+      throw new XpuTypeError('keys must be a non-empty array of strings', { op, arg: 'keys', expected: 'string[]', got: typeName(keys) });
     return keys.map((k, i) => this.#key(op, `keys[${i}]`, k));
   }
 
   #timeout(op: string, ms: unknown): number {
-    if (typeof ms !== 'number' || !(ms >= 0) || ms > MAX_TIMER_MS) throw new XpuTypeError('timeoutMs must be milliseconds', { op, arg: 'timeoutMs', expected: `a number in [0, ${MAX_TIMER_MS}]`, got: typeof ms === 'number' ? String(ms) : typeName(ms) });
+    if (typeof ms !== 'number' || !(ms >= 0) || ms > MAX_TIMER_MS)
+      throw new XpuTypeError('timeoutMs must be milliseconds', {
+        op,
+        arg: 'timeoutMs',
+        expected: `a number in [0, ${MAX_TIMER_MS}]`,
+        got: typeof ms === 'number' ? String(ms) : typeName(ms),
+      });
     return ms;
   }
 
   async set(key: string, value: string | Uint8Array): Promise<void> {
     const op = 'store.set';
     this.#key(op, 'key', key);
-    if (typeof value !== 'string' && !(value instanceof Uint8Array)) throw new XpuTypeError('a store value must be a string or bytes', { op, arg: 'value', expected: 'string | Uint8Array', got: typeName(value) });
+    if (typeof value !== 'string' && !(value instanceof Uint8Array))
+      throw new XpuTypeError('a store value must be a string or bytes', {
+        op,
+        arg: 'value',
+        expected: 'string | Uint8Array',
+        got: typeName(value),
+      });
     const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
     if (bytes.length > this.limits.maxValueBytes) {
-      throw this.#error(op, `the value for '${key}' is larger than the store accepts`, 'limit', { arg: 'value', expected: `at most ${this.limits.maxValueBytes} bytes`, got: `${bytes.length} bytes` });
+      throw this.#error(op, `the value for '${key}' is larger than the store accepts`, 'limit', {
+        arg: 'value',
+        expected: `at most ${this.limits.maxValueBytes} bytes`,
+        got: `${bytes.length} bytes`,
+      });
     }
     await this.#ok(op, { op: 'set', key, value: bytes.toString('base64') }, this.timeoutMs, `key '${key}'`);
   }
@@ -353,7 +454,13 @@ export class TcpStore {
   async add(key: string, delta: number): Promise<number> {
     const op = 'store.add';
     this.#key(op, 'key', key);
-    if (!Number.isSafeInteger(delta)) throw new XpuTypeError('delta must be a safe integer', { op, arg: 'delta', expected: 'an integer', got: typeof delta === 'number' ? String(delta) : typeName(delta) });
+    if (!Number.isSafeInteger(delta))
+      throw new XpuTypeError('delta must be a safe integer', {
+        op,
+        arg: 'delta',
+        expected: 'an integer',
+        got: typeof delta === 'number' ? String(delta) : typeName(delta),
+      });
     return (await this.#ok(op, { op: 'add', key, delta }, this.timeoutMs, `key '${key}'`)).value as number;
   }
 
@@ -366,7 +473,13 @@ export class TcpStore {
   /** Joins the liveness roster as `rank`. */
   async hello(rank: number): Promise<void> {
     const op = 'store.hello';
-    if (!Number.isInteger(rank) || rank < 0) throw new XpuTypeError('rank must be an integer >= 0', { op, arg: 'rank', expected: 'an integer >= 0', got: typeof rank === 'number' ? String(rank) : typeName(rank) });
+    if (!Number.isInteger(rank) || rank < 0)
+      throw new XpuTypeError('rank must be an integer >= 0', {
+        op,
+        arg: 'rank',
+        expected: 'an integer >= 0',
+        got: typeof rank === 'number' ? String(rank) : typeName(rank),
+      });
     await this.#ok(op, { op: 'hello', rank }, this.timeoutMs, `rank ${rank}`);
   }
 

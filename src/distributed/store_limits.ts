@@ -67,17 +67,32 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 export function resolveStoreLimits(op: string, partial: Partial<StoreLimits> | undefined): StoreLimits {
   if (partial === undefined) return { ...DEFAULT_STORE_LIMITS };
   if (typeof partial !== 'object' || partial === null || Array.isArray(partial)) {
-    throw new XpuTypeError('store limits must be an object', { op, arg: 'storeLimits', expected: 'an object of limits (see StoreLimits)', got: typeName(partial) });
+    throw new XpuTypeError('store limits must be an object', {
+      op,
+      arg: 'storeLimits',
+      expected: 'an object of limits (see StoreLimits)',
+      got: typeName(partial),
+    });
   }
   const out: StoreLimits = { ...DEFAULT_STORE_LIMITS };
   for (const [name, v] of Object.entries(partial)) {
     if (!Object.hasOwn(DEFAULT_STORE_LIMITS, name)) {
-      throw new XpuValueError('unknown store limit', { op, arg: `storeLimits.${name}`, expected: Object.keys(DEFAULT_STORE_LIMITS).join(' | '), got: name });
+      throw new XpuValueError('unknown store limit', {
+        op,
+        arg: `storeLimits.${name}`,
+        expected: Object.keys(DEFAULT_STORE_LIMITS).join(' | '),
+        got: name,
+      });
     }
     if (v === undefined) continue;
     const max = name.endsWith('Ms') ? MAX_TIMER_MS : Number.MAX_SAFE_INTEGER;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
-      throw new XpuValueError('a store limit must be a positive integer', { op, arg: `storeLimits.${name}`, expected: `an integer in [1, ${max}]`, got: typeof v === 'number' ? String(v) : typeName(v) });
+      throw new XpuValueError('a store limit must be a positive integer', {
+        op,
+        arg: `storeLimits.${name}`,
+        expected: `an integer in [1, ${max}]`,
+        got: typeof v === 'number' ? String(v) : typeName(v),
+      });
     }
     out[name as keyof StoreLimits] = v;
   }

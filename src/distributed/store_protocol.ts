@@ -98,7 +98,10 @@ export function frameBytes(msg: unknown): number {
 
 /** A frame that cannot be read: too long, or not JSON. The connection cannot continue. */
 export class FrameError extends Error {
-  constructor(message: string, readonly tooLarge: boolean) {
+  constructor(
+    message: string,
+    readonly tooLarge: boolean,
+  ) {
     super(message);
   }
 }
@@ -169,48 +172,71 @@ export class SchemaError extends Error {}
 type Check = (v: unknown, field: string) => void;
 
 function fail(field: string, want: string, v: unknown): never {
-  const got = v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'string' ? `a string of ${v.length} characters` : typeof v === 'object' ? 'an object' : `${typeof v} ${String(v).slice(0, 40)}`;
+  const got =
+    v === null
+      ? 'null'
+      : Array.isArray(v)
+        ? 'an array'
+        : typeof v === 'string'
+          ? `a string of ${v.length} characters`
+          : typeof v === 'object'
+            ? 'an object'
+            : `${typeof v} ${String(v).slice(0, 40)}`;
   throw new SchemaError(`field '${field}' must be ${want}, got ${got}`);
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-const int = (min: number, max: number): Check => (v, f) => {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(f, `an integer in [${min}, ${max}]`, v);
-};
+const int =
+  (min: number, max: number): Check =>
+  (v, f) => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(f, `an integer in [${min}, ${max}]`, v);
+  };
 const bool: Check = (v, f) => {
   if (typeof v !== 'boolean') fail(f, 'a boolean', v);
 };
 const str: Check = (v, f) => {
   if (typeof v !== 'string') fail(f, 'a string', v);
 };
-const base64 = (bytes?: number): Check => (v, f) => {
-  if (typeof v !== 'string' || !BASE64.test(v)) fail(f, 'base64 text', v);
-  if (bytes !== undefined && base64Bytes(v) !== bytes) fail(f, `base64 of ${bytes} bytes`, v);
-};
+const base64 =
+  (bytes?: number): Check =>
+  (v, f) => {
+    if (typeof v !== 'string' || !BASE64.test(v)) fail(f, 'base64 text', v);
+    if (bytes !== undefined && base64Bytes(v) !== bytes) fail(f, `base64 of ${bytes} bytes`, v);
+  };
 const timeout: Check = (v, f) => {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > MAX_TIMER_MS) fail(f, `milliseconds in [0, ${MAX_TIMER_MS}]`, v);
 };
-const key = (maxBytes: number): Check => (v, f) => {
-  if (typeof v !== 'string') fail(f, 'a string', v);
-  // A UTF-16 unit is at most 3 UTF-8 bytes: count the bytes only when the limit could be passed.
-  if (v.length * 3 > maxBytes && Buffer.byteLength(v, 'utf8') > maxBytes) fail(f, `a key of at most ${maxBytes} UTF-8 bytes`, v);
-};
-const keyList = (maxBytes: number): Check => (v, f) => {
-  if (!Array.isArray(v) || v.length === 0) fail(f, 'a non-empty array of keys', v);
-  const k = key(maxBytes);
-  for (let i = 0; i < v.length; i++) k(v[i], `${f}[${i}]`);
-};
-const exactly = (want: unknown): Check => (v, f) => {
-  if (v !== want) fail(f, JSON.stringify(want), v);
-};
-const oneOf = (values: readonly string[]): Check => (v, f) => {
-  if (typeof v !== 'string' || !values.includes(v)) fail(f, `one of ${values.join(', ')}`, v);
-};
-const optional = (c: Check): Check => (v, f) => {
-  if (v !== undefined) c(v, f);
-};
+const key =
+  (maxBytes: number): Check =>
+  (v, f) => {
+    if (typeof v !== 'string') fail(f, 'a string', v);
+    // A UTF-16 unit is at most 3 UTF-8 bytes: count the bytes only when the limit could be passed.
+    if (v.length * 3 > maxBytes && Buffer.byteLength(v, 'utf8') > maxBytes) fail(f, `a key of at most ${maxBytes} UTF-8 bytes`, v);
+  };
+const keyList =
+  (maxBytes: number): Check =>
+  (v, f) => {
+    if (!Array.isArray(v) || v.length === 0) fail(f, 'a non-empty array of keys', v);
+    const k = key(maxBytes);
+    for (let i = 0; i < v.length; i++) k(v[i], `${f}[${i}]`);
+  };
+const exactly =
+  (want: unknown): Check =>
+  (v, f) => {
+    if (v !== want) fail(f, JSON.stringify(want), v);
+  };
+const oneOf =
+  (values: readonly string[]): Check =>
+  (v, f) => {
+    if (typeof v !== 'string' || !values.includes(v)) fail(f, `one of ${values.join(', ')}`, v);
+  };
+const optional =
+  (c: Check): Check =>
+  (v, f) => {
+    if (v !== undefined) c(v, f);
+  };
 
 /** Decoded length of valid base64 text. */
 export function base64Bytes(b64: string): number {
@@ -282,10 +308,19 @@ const OK_RESPONSE: Record<string, Check> = {
   id: ID,
   ok: exactly(true),
   value: optional((v, f) => {
-    if (typeof v !== 'string' && typeof v !== 'boolean' && !(typeof v === 'number' && Number.isFinite(v))) fail(f, 'a string, number or boolean', v);
+    if (typeof v !== 'string' && typeof v !== 'boolean' && !(typeof v === 'number' && Number.isFinite(v)))
+      fail(f, 'a string, number or boolean', v);
   }),
 };
-const ERR_RESPONSE: Record<string, Check> = { id: ID, ok: exactly(false), code: oneOf(ERROR_CODES), error: str, arg: optional(str), expected: optional(str), got: optional(str) };
+const ERR_RESPONSE: Record<string, Check> = {
+  id: ID,
+  ok: exactly(false),
+  code: oneOf(ERROR_CODES),
+  error: str,
+  arg: optional(str),
+  expected: optional(str),
+  got: optional(str),
+};
 
 /** What the server sent, checked: a client must not crash on a malformed answer either. */
 export function parseServerMessage(msg: unknown): Response | ServerEvent {

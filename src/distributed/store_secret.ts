@@ -22,9 +22,15 @@ export function newSecret(): string {
 }
 
 export function checkSecret(op: string, arg: string, secret: unknown): string {
-  if (typeof secret !== 'string') throw new XpuTypeError('the store secret must be a string', { op, arg, expected: 'string', got: typeName(secret) });
+  if (typeof secret !== 'string')
+    throw new XpuTypeError('the store secret must be a string', { op, arg, expected: 'string', got: typeName(secret) });
   if (secret.length < MIN_SECRET_LENGTH) {
-    throw new XpuValueError('the store secret is too short', { op, arg, expected: `at least ${MIN_SECRET_LENGTH} characters (xpu run uses 64 random hex digits)`, got: `${secret.length} characters` });
+    throw new XpuValueError('the store secret is too short', {
+      op,
+      arg,
+      expected: `at least ${MIN_SECRET_LENGTH} characters (xpu run uses 64 random hex digits)`,
+      got: `${secret.length} characters`,
+    });
   }
   return secret;
 }

@@ -3,8 +3,24 @@ import { XpuDistError } from '../errors.js';
 import { checkSecret } from './store_secret.js';
 import { HANDSHAKE_FRAME_BYTES, resolveStoreLimits, type StoreLimits } from './store_limits.js';
 import {
-  base64Bytes, encodeFrame, FrameError, FrameReader, MAGIC, newNonce, parseRequest, proof, proofMatches, requestId, SchemaError,
-  MAX_FAILURE_TEXT, type ErrorCode, type ErrorResponse, type FailureKind, type Request, type Response, type ServerEvent,
+  base64Bytes,
+  encodeFrame,
+  FrameError,
+  FrameReader,
+  MAGIC,
+  newNonce,
+  parseRequest,
+  proof,
+  proofMatches,
+  requestId,
+  SchemaError,
+  MAX_FAILURE_TEXT,
+  type ErrorCode,
+  type ErrorResponse,
+  type FailureKind,
+  type Request,
+  type Response,
+  type ServerEvent,
 } from './store_protocol.js';
 
 type FailedEvent = Extract<ServerEvent, { event: 'failed' }>;
@@ -120,10 +136,21 @@ export class StoreServer {
       const store = new StoreServer(server, o, limits);
       server.on('connection', (s) => store.#accept(s));
       server.once('error', (e: NodeJS.ErrnoException) => {
-        const why = e.code === 'EADDRINUSE' ? 'the port is already in use' : e.code === 'EADDRNOTAVAIL' ? 'the address is not one of this machine' : e.message;
-        reject(new XpuDistError(`rank 0 could not start the rendezvous store on ${host}:${port}: ${why}`, {
-          op: 'initProcessGroup', arg: 'MASTER_ADDR/MASTER_PORT', kind: 'store', expected: 'a free port on an address of rank 0\'s machine', got: `${host}:${port}`,
-        }));
+        const why =
+          e.code === 'EADDRINUSE'
+            ? 'the port is already in use'
+            : e.code === 'EADDRNOTAVAIL'
+              ? 'the address is not one of this machine'
+              : e.message;
+        reject(
+          new XpuDistError(`rank 0 could not start the rendezvous store on ${host}:${port}: ${why}`, {
+            op: 'initProcessGroup',
+            arg: 'MASTER_ADDR/MASTER_PORT',
+            kind: 'store',
+            expected: "a free port on an address of rank 0's machine",
+            got: `${host}:${port}`,
+          }),
+        );
       });
       server.listen({ host, port }, () => {
         // Rank 0's event loop must not stay alive for the store alone (see store.ts on unref).
@@ -155,7 +182,14 @@ export class StoreServer {
   }
 
   stats(): StoreStats {
-    return { connections: this.#conns.size, handshaking: this.#handshaking.size, keys: this.#data.size, storedBytes: this.#storedBytes, dropped: { ...this.#dropped }, refused: this.#refused };
+    return {
+      connections: this.#conns.size,
+      handshaking: this.#handshaking.size,
+      keys: this.#data.size,
+      storedBytes: this.#storedBytes,
+      dropped: { ...this.#dropped },
+      refused: this.#refused,
+    };
   }
 
   /** Ends every connection after what was written to it (the last replies) has gone out. */
@@ -176,16 +210,37 @@ export class StoreServer {
     s.unref();
     s.setNoDelay(true);
     const c: Conn = {
-      socket: s, remote: `${s.remoteAddress}:${s.remotePort}`, stage: 'magic', head: Buffer.alloc(0), reader: new FrameReader(HANDSHAKE_FRAME_BYTES),
-      nonce: newNonce(), timer: null, waiting: new Set(), roster: null, dropped: false,
+      socket: s,
+      remote: `${s.remoteAddress}:${s.remotePort}`,
+      stage: 'magic',
+      head: Buffer.alloc(0),
+      reader: new FrameReader(HANDSHAKE_FRAME_BYTES),
+      nonce: newNonce(),
+      timer: null,
+      waiting: new Set(),
+      roster: null,
+      dropped: false,
     };
     this.#conns.add(c);
     this.#handshaking.add(c);
     if (this.#handshaking.size > this.#limits.maxHandshakingConnections) {
       const oldest = this.#handshaking.values().next().value!;
-      this.#drop(oldest, 'crowded', `more than ${this.#limits.maxHandshakingConnections} connections were in the handshake at once: the oldest is closed`);
+      this.#drop(
+        oldest,
+        'crowded',
+        `more than ${this.#limits.maxHandshakingConnections} connections were in the handshake at once: the oldest is closed`,
+      );
     }
-    c.timer = setTimeout(() => this.#drop(c, 'handshake-timeout', `no ${c.stage === 'magic' ? 'protocol magic' : 'authentication'} within ${this.#limits.handshakeMs} ms`, 'timeout'), this.#limits.handshakeMs);
+    c.timer = setTimeout(
+      () =>
+        this.#drop(
+          c,
+          'handshake-timeout',
+          `no ${c.stage === 'magic' ? 'protocol magic' : 'authentication'} within ${this.#limits.handshakeMs} ms`,
+          'timeout',
+        ),
+      this.#limits.handshakeMs,
+    );
     c.timer.unref();
     s.on('data', (chunk: Buffer) => {
       try {
@@ -211,8 +266,14 @@ export class StoreServer {
       chunk = c.head.subarray(MAGIC.length);
       c.head = Buffer.alloc(0);
       const challenge: ServerEvent = {
-        event: 'challenge', nonce: c.nonce.toString('base64'), auth: this.#secret !== undefined,
-        limits: { maxFrameBytes: this.#limits.maxFrameBytes, maxKeyBytes: this.#limits.maxKeyBytes, maxValueBytes: this.#limits.maxValueBytes },
+        event: 'challenge',
+        nonce: c.nonce.toString('base64'),
+        auth: this.#secret !== undefined,
+        limits: {
+          maxFrameBytes: this.#limits.maxFrameBytes,
+          maxKeyBytes: this.#limits.maxKeyBytes,
+          maxValueBytes: this.#limits.maxValueBytes,
+        },
       };
       c.socket.write(Buffer.concat([MAGIC, encodeFrame(challenge)]));
       if (this.#secret === undefined) {
@@ -224,7 +285,12 @@ export class StoreServer {
       msgs = c.reader.push(chunk);
     } catch (e) {
       if (!(e instanceof FrameError)) throw e;
-      this.#drop(c, c.stage === 'auth' ? 'auth' : 'bad-frame', e.message, c.stage === 'auth' ? 'auth' : e.tooLarge ? 'limit' : 'bad-request');
+      this.#drop(
+        c,
+        c.stage === 'auth' ? 'auth' : 'bad-frame',
+        e.message,
+        c.stage === 'auth' ? 'auth' : e.tooLarge ? 'limit' : 'bad-request',
+      );
       return;
     }
     for (const m of msgs) {
@@ -261,7 +327,7 @@ export class StoreServer {
     }
     const clientNonce = Buffer.from(req.nonce, 'base64');
     if (!proofMatches(proof(this.#secret!, 'client', c.nonce, clientNonce), req.proof)) {
-      this.#drop(c, 'auth', 'a wrong secret (not the job\'s XPU_DIST_SECRET)', 'auth', req.id);
+      this.#drop(c, 'auth', "a wrong secret (not the job's XPU_DIST_SECRET)", 'auth', req.id);
       return;
     }
     if (!this.#admit(c)) return;
@@ -303,10 +369,13 @@ export class StoreServer {
     this.#dropped[reason] = (this.#dropped[reason] ?? 0) + 1;
     if (!this.#logged.has(reason)) {
       this.#logged.add(reason);
-      this.#log(`rank 0's rendezvous store closed a connection from ${c.remote}: ${why} (further connections closed for this reason are counted, not logged)`);
+      this.#log(
+        `rank 0's rendezvous store closed a connection from ${c.remote}: ${why} (further connections closed for this reason are counted, not logged)`,
+      );
     }
     if (code && c.stage !== 'magic' && !c.socket.destroyed) {
-      const msg: ErrorResponse | ServerEvent = id !== undefined ? { id, ok: false, code, error: why } : { event: 'error', code, error: why };
+      const msg: ErrorResponse | ServerEvent =
+        id !== undefined ? { id, ok: false, code, error: why } : { event: 'error', code, error: why };
       c.socket.end(encodeFrame(msg));
       // A peer that never reads or never closes its side must not keep the socket.
       setTimeout(() => c.socket.destroy(), 1_000).unref();
@@ -328,7 +397,8 @@ export class StoreServer {
 
   #broadcast(msg: ServerEvent, except?: number): void {
     const frame = encodeFrame(msg);
-    for (const c of this.#conns) if (c.roster && !c.roster.bye && c.roster.rank !== except && !c.dropped && !c.socket.destroyed) c.socket.write(frame);
+    for (const c of this.#conns)
+      if (c.roster && !c.roster.bye && c.roster.rank !== except && !c.dropped && !c.socket.destroyed) c.socket.write(frame);
   }
 
   /**
@@ -367,7 +437,10 @@ export class StoreServer {
   #whenPresent(c: Conn, id: number, keys: string[], timeoutMs: number, done: () => void): void {
     if (this.#has(keys)) return done();
     if (c.waiting.size >= this.#limits.maxPendingRequests) {
-      return this.#refuse(c, id, 'limit', `this connection already has ${c.waiting.size} get/wait requests waiting`, { expected: `at most ${this.#limits.maxPendingRequests} at once`, got: String(c.waiting.size + 1) });
+      return this.#refuse(c, id, 'limit', `this connection already has ${c.waiting.size} get/wait requests waiting`, {
+        expected: `at most ${this.#limits.maxPendingRequests} at once`,
+        got: String(c.waiting.size + 1),
+      });
     }
     const w: Waiter = {
       keys,
@@ -394,7 +467,11 @@ export class StoreServer {
     const old = this.#data.get(key);
     const grow = old ? value.length - old.length : Buffer.byteLength(key, 'utf8') + value.length;
     if (this.#storedBytes + grow > this.#limits.maxStoredBytes) {
-      this.#refuse(c, id, 'limit', `the store is full: ${this.#storedBytes} bytes stored, this would add ${grow}`, { arg: 'value', expected: `at most ${this.#limits.maxStoredBytes} bytes in the store`, got: `${this.#storedBytes + grow} bytes` });
+      this.#refuse(c, id, 'limit', `the store is full: ${this.#storedBytes} bytes stored, this would add ${grow}`, {
+        arg: 'value',
+        expected: `at most ${this.#limits.maxStoredBytes} bytes in the store`,
+        got: `${this.#storedBytes + grow} bytes`,
+      });
       return false;
     }
     this.#data.set(key, value);
@@ -410,24 +487,38 @@ export class StoreServer {
       case 'set': {
         const n = base64Bytes(m.value);
         if (n > this.#limits.maxValueBytes) {
-          return this.#refuse(c, m.id, 'limit', 'the value is too large', { arg: 'value', expected: `at most ${this.#limits.maxValueBytes} bytes`, got: `${n} bytes` });
+          return this.#refuse(c, m.id, 'limit', 'the value is too large', {
+            arg: 'value',
+            expected: `at most ${this.#limits.maxValueBytes} bytes`,
+            got: `${n} bytes`,
+          });
         }
         if (this.#set(c, m.id, m.key, Buffer.from(m.value, 'base64'))) this.#reply(c, { id: m.id, ok: true });
         return;
       }
       case 'get':
-        return this.#whenPresent(c, m.id, [m.key], m.timeoutMs, () => this.#reply(c, { id: m.id, ok: true, value: this.#data.get(m.key)!.toString('base64') }));
+        return this.#whenPresent(c, m.id, [m.key], m.timeoutMs, () =>
+          this.#reply(c, { id: m.id, ok: true, value: this.#data.get(m.key)!.toString('base64') }),
+        );
       case 'wait':
         return this.#whenPresent(c, m.id, m.keys, m.timeoutMs, () => this.#reply(c, { id: m.id, ok: true }));
       case 'add': {
         const old = this.#data.get(m.key);
         const text = old?.toString('latin1') ?? '0';
         if (!/^-?\d{1,16}$/.test(text) || !Number.isSafeInteger(Number(text))) {
-          return this.#refuse(c, m.id, 'bad-request', `key '${m.key}' does not hold a counter`, { arg: 'key', expected: 'a key set only by add()', got: `a ${old!.length}-byte value` });
+          return this.#refuse(c, m.id, 'bad-request', `key '${m.key}' does not hold a counter`, {
+            arg: 'key',
+            expected: 'a key set only by add()',
+            got: `a ${old!.length}-byte value`,
+          });
         }
         const v = Number(text) + m.delta;
         if (!Number.isSafeInteger(v)) {
-          return this.#refuse(c, m.id, 'limit', 'the counter would leave the safe integer range', { arg: 'delta', expected: `a sum within ±${Number.MAX_SAFE_INTEGER}`, got: `${text} + ${m.delta}` });
+          return this.#refuse(c, m.id, 'limit', 'the counter would leave the safe integer range', {
+            arg: 'delta',
+            expected: `a sum within ±${Number.MAX_SAFE_INTEGER}`,
+            got: `${text} + ${m.delta}`,
+          });
         }
         if (this.#set(c, m.id, m.key, Buffer.from(String(v), 'latin1'))) this.#reply(c, { id: m.id, ok: true, value: v });
         return;
@@ -435,13 +526,24 @@ export class StoreServer {
       case 'check':
         return this.#reply(c, { id: m.id, ok: true, value: this.#has(m.keys) });
       case 'hello': {
-        if (c.roster) return this.#refuse(c, m.id, 'bad-request', `this connection already joined as rank ${c.roster.rank}`, { arg: 'rank' });
+        if (c.roster)
+          return this.#refuse(c, m.id, 'bad-request', `this connection already joined as rank ${c.roster.rank}`, { arg: 'rank' });
         if (this.#worldSize !== undefined && m.rank >= this.#worldSize) {
-          return this.#refuse(c, m.id, 'bad-request', 'no such rank in this job', { arg: 'rank', expected: `a rank in [0, ${this.#worldSize})`, got: String(m.rank) });
+          return this.#refuse(c, m.id, 'bad-request', 'no such rank in this job', {
+            arg: 'rank',
+            expected: `a rank in [0, ${this.#worldSize})`,
+            got: String(m.rank),
+          });
         }
         const other = [...this.#conns].find((o) => o.roster && !o.roster.bye && o.roster.rank === m.rank);
         if (other) {
-          return this.#refuse(c, m.id, 'conflict', `rank ${m.rank} already joined from ${other.remote} (two processes started as the same rank?)`, { arg: 'rank', expected: 'a rank no live process holds', got: String(m.rank) });
+          return this.#refuse(
+            c,
+            m.id,
+            'conflict',
+            `rank ${m.rank} already joined from ${other.remote} (two processes started as the same rank?)`,
+            { arg: 'rank', expected: 'a rank no live process holds', got: String(m.rank) },
+          );
         }
         c.roster = { rank: m.rank, bye: false };
         this.#reply(c, { id: m.id, ok: true });
@@ -455,7 +557,8 @@ export class StoreServer {
         return this.#reply(c, { id: m.id, ok: true });
       case 'fail':
         // Only a rank of the job may end it this way (with a secret, only a process that has it).
-        if (!c.roster || c.roster.bye) return this.#refuse(c, m.id, 'bad-request', 'only a rank of the job (after hello) can report a failure');
+        if (!c.roster || c.roster.bye)
+          return this.#refuse(c, m.id, 'bad-request', 'only a rank of the job (after hello) can report a failure');
         this.announceFailure(c.roster.rank, m.kind, m.where, m.error);
         return this.#reply(c, { id: m.id, ok: true });
     }

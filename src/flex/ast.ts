@@ -19,7 +19,16 @@ export type BinaryOp = (typeof BINARY_OPS)[number];
 
 /** Functions: name -> arity. All take and return numbers (f32 on xpu, float64 on cpu). */
 export const FUNCTIONS = {
-  exp: 1, log: 1, sqrt: 1, abs: 1, tanh: 1, sigmoid: 1, floor: 1, ceil: 1, min: 2, max: 2,
+  exp: 1,
+  log: 1,
+  sqrt: 1,
+  abs: 1,
+  tanh: 1,
+  sigmoid: 1,
+  floor: 1,
+  ceil: 1,
+  min: 2,
+  max: 2,
 } as const;
 export type FunctionName = keyof typeof FUNCTIONS;
 
@@ -39,4 +48,17 @@ export type ExprType = 'number' | 'bool';
 
 /** Names a user may give a captured tensor: an identifier that is not a variable or function. */
 export const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,31}$/;
-export const RESERVED = new Set<string>(['score', 'b', 'h', 'q_idx', 'kv_idx', 'qIdx', 'kvIdx', 'inf', 'true', 'false', 'where', ...Object.keys(FUNCTIONS)]);
+export const RESERVED = new Set<string>([
+  'score',
+  'b',
+  'h',
+  'q_idx',
+  'kv_idx',
+  'qIdx',
+  'kvIdx',
+  'inf',
+  'true',
+  'false',
+  'where',
+  ...Object.keys(FUNCTIONS),
+]);

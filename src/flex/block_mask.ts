@@ -25,8 +25,12 @@ export class BlockMask {
     readonly counts: readonly [number, number, number],
   ) {}
 
-  get qBlocks(): number { return this.flags.shape[2]; }
-  get kvBlocks(): number { return this.flags.shape[3]; }
+  get qBlocks(): number {
+    return this.flags.shape[2];
+  }
+  get kvBlocks(): number {
+    return this.flags.shape[3];
+  }
 
   /** Fraction of tiles that are skipped (PyTorch's BlockMask.sparsity() / 100). */
   sparsity(): number {
@@ -48,7 +52,10 @@ export interface BlockMaskOptions {
 
 function checkCount(arg: string, x: unknown, allowNull: boolean): number {
   if (allowNull && (x === null || x === undefined)) return 1;
-  return intArg('createBlockMask', arg, x, { min: 1, expected: allowNull ? 'a positive integer, or null to broadcast' : 'a positive integer' });
+  return intArg('createBlockMask', arg, x, {
+    min: 1,
+    expected: allowNull ? 'a positive integer, or null to broadcast' : 'a positive integer',
+  });
 }
 
 /**
@@ -56,9 +63,22 @@ function checkCount(arg: string, x: unknown, allowNull: boolean): number {
  * pair (B and H may be null: the mask does not depend on them and is broadcast), classifies each
  * tile, and uploads the flags. Async because captured tensors on xpu must be read back first.
  */
-export async function createBlockMask(maskModIn: FlexMod, B: number | null, H: number | null, L: number, S: number, options: BlockMaskOptions = {}): Promise<BlockMask> {
+export async function createBlockMask(
+  maskModIn: FlexMod,
+  B: number | null,
+  H: number | null,
+  L: number,
+  S: number,
+  options: BlockMaskOptions = {},
+): Promise<BlockMask> {
   const op = 'createBlockMask';
-  if (!isFlexMod(maskModIn, 'mask')) throw new XpuTypeError('needs a mask modification', { op, arg: 'maskMod', expected: "xpu.flex.maskMod('...')", got: typeName(maskModIn) });
+  if (!isFlexMod(maskModIn, 'mask'))
+    throw new XpuTypeError('needs a mask modification', {
+      op,
+      arg: 'maskMod',
+      expected: "xpu.flex.maskMod('...')",
+      got: typeName(maskModIn),
+    });
   // One checked, frozen snapshot: what is evaluated here is what the BlockMask keeps.
   const maskMod = checkedMod(op, maskModIn, 'mask');
   const nb = checkCount('B', B, true);
@@ -67,7 +87,12 @@ export async function createBlockMask(maskModIn: FlexMod, B: number | null, H: n
   const s = checkCount('S', S, false);
   const bs = intArg(op, 'blockSize', options.blockSize ?? 128);
   if (bs < 16 || bs > 1024 || (bs & (bs - 1)) !== 0) {
-    throw new XpuValueError('blockSize must be a power of two from 16 to 1024', { op, arg: 'blockSize', expected: '16, 32, 64, 128, 256, 512 or 1024', got: String(bs) });
+    throw new XpuValueError('blockSize must be a power of two from 16 to 1024', {
+      op,
+      arg: 'blockSize',
+      expected: '16, 32, 64, 128, 256, 512 or 1024',
+      got: String(bs),
+    });
   }
   const caps = new Map<string, HostCapture>();
   for (const [name, t] of maskMod.captures) {
@@ -96,12 +121,21 @@ export async function createBlockMask(maskModIn: FlexMod, B: number | null, H: n
   return new BlockMask(t, maskMod, bs, l, s, counts);
 }
 
-function classify(fn: (s: number, b: number, h: number, q: number, kv: number) => number, b: number, h: number, q0: number, q1: number, k0: number, k1: number): number {
+function classify(
+  fn: (s: number, b: number, h: number, q: number, kv: number) => number,
+  b: number,
+  h: number,
+  q0: number,
+  q1: number,
+  k0: number,
+  k1: number,
+): number {
   let kept = 0;
   let dropped = 0;
   for (let q = q0; q < q1; q++) {
     for (let kv = k0; kv < k1; kv++) {
-      if (fn(0, b, h, q, kv)) kept++; else dropped++;
+      if (fn(0, b, h, q, kv)) kept++;
+      else dropped++;
       if (kept && dropped) return BLOCK_PARTIAL;
     }
   }

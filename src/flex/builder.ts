@@ -7,10 +7,17 @@ import type { BinaryOp, Expr, FunctionName } from './ast.js';
  */
 export type Operand = Expr | number | boolean;
 
-const lift = (x: Operand): Expr => (typeof x === 'number' ? { kind: 'num', value: x } : typeof x === 'boolean' ? { kind: 'bool', value: x } : x);
-const bin = (op: BinaryOp) => (a: Operand, b: Operand): Expr => ({ kind: 'binary', op, left: lift(a), right: lift(b) });
-const fn1 = (f: FunctionName) => (a: Operand): Expr => ({ kind: 'call', fn: f, args: [lift(a)] });
-const fn2 = (f: FunctionName) => (a: Operand, b: Operand): Expr => ({ kind: 'call', fn: f, args: [lift(a), lift(b)] });
+const lift = (x: Operand): Expr =>
+  typeof x === 'number' ? { kind: 'num', value: x } : typeof x === 'boolean' ? { kind: 'bool', value: x } : x;
+const bin =
+  (op: BinaryOp) =>
+  (a: Operand, b: Operand): Expr => ({ kind: 'binary', op, left: lift(a), right: lift(b) });
+const fn1 =
+  (f: FunctionName) =>
+  (a: Operand): Expr => ({ kind: 'call', fn: f, args: [lift(a)] });
+const fn2 =
+  (f: FunctionName) =>
+  (a: Operand, b: Operand): Expr => ({ kind: 'call', fn: f, args: [lift(a), lift(b)] });
 
 export const score: Expr = { kind: 'var', name: 'score' };
 export const b: Expr = { kind: 'var', name: 'b' };
@@ -34,7 +41,12 @@ export const and = bin('&&');
 export const or = bin('||');
 export const not = (a: Operand): Expr => ({ kind: 'unary', op: '!', arg: lift(a) });
 export const neg = (a: Operand): Expr => ({ kind: 'unary', op: '-', arg: lift(a) });
-export const where = (cond: Operand, then: Operand, otherwise: Operand): Expr => ({ kind: 'select', cond: lift(cond), then: lift(then), otherwise: lift(otherwise) });
+export const where = (cond: Operand, then: Operand, otherwise: Operand): Expr => ({
+  kind: 'select',
+  cond: lift(cond),
+  then: lift(then),
+  otherwise: lift(otherwise),
+});
 export const exp = fn1('exp');
 export const log = fn1('log');
 export const sqrt = fn1('sqrt');

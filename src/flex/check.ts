@@ -19,8 +19,14 @@ const bad = (ctx: { op: string }, why: string, expected: string, got: string): n
 
 /** Each node kind's fields; the ones that hold a node or a list of nodes are copied recursively. */
 const NODE_FIELDS: Record<string, readonly string[]> = {
-  num: ['value'], bool: ['value'], var: ['name'], capture: ['name', 'index'], unary: ['op', 'arg'],
-  binary: ['op', 'left', 'right'], call: ['fn', 'args'], select: ['cond', 'then', 'otherwise'],
+  num: ['value'],
+  bool: ['value'],
+  var: ['name'],
+  capture: ['name', 'index'],
+  unary: ['op', 'arg'],
+  binary: ['op', 'left', 'right'],
+  call: ['fn', 'args'],
+  select: ['cond', 'then', 'otherwise'],
 };
 const CHILD_FIELDS = new Set(['arg', 'left', 'right', 'cond', 'then', 'otherwise']);
 const LIST_FIELDS = new Set(['index', 'args']);
@@ -47,13 +53,15 @@ export function snapshotExpr(e: unknown, ctx: Pick<CheckContext, 'op'>): Expr {
       return bad(ctx, `${what} could not be read`, 'plain data', typeName(o));
     }
     if (d === undefined) return bad(ctx, `${what} has no '${key}'`, `a '${key}' field`, 'none');
-    if (!('value' in d)) return bad(ctx, 'expression nodes must be plain data', `a data property '${key}' (no getter)`, `an accessor for '${key}'`);
+    if (!('value' in d))
+      return bad(ctx, 'expression nodes must be plain data', `a data property '${key}' (no getter)`, `an accessor for '${key}'`);
     return d.value;
   };
   const list = (x: unknown, depth: number, what: string): Expr[] => {
     if (!Array.isArray(x)) return bad(ctx, `${what} must be an array of nodes`, 'an array', typeName(x));
     const n = read(x, 'length', what);
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_NODES) return bad(ctx, `${what} has a bad length`, `at most ${MAX_NODES} nodes`, fmtValue(n));
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_NODES)
+      return bad(ctx, `${what} has a bad length`, `at most ${MAX_NODES} nodes`, fmtValue(n));
     return Object.freeze(Array.from({ length: n }, (_, i) => copy(read(x, String(i), what), depth + 1))) as Expr[];
   };
   const copy = (x: unknown, depth: number): Expr => {
@@ -69,7 +77,8 @@ export function snapshotExpr(e: unknown, ctx: Pick<CheckContext, 'op'>): Expr {
       const v = read(x, f, `a ${kind} node`);
       if (CHILD_FIELDS.has(f)) out[f] = copy(v, depth + 1);
       else if (LIST_FIELDS.has(f)) out[f] = list(v, depth, `'${f}' of a ${kind} node`);
-      else if ((typeof v === 'object' && v !== null) || typeof v === 'function') bad(ctx, `'${f}' of a ${kind} node must be a literal`, 'a number, boolean or string', typeName(v));
+      else if ((typeof v === 'object' && v !== null) || typeof v === 'function')
+        bad(ctx, `'${f}' of a ${kind} node must be a literal`, 'a number, boolean or string', typeName(v));
       else out[f] = v;
     }
     return Object.freeze(out) as unknown as Expr;
@@ -100,25 +109,45 @@ export function checkExpr(e: unknown, ctx: CheckContext, depth = 0): ExprType {
   };
   switch (n.kind) {
     case 'num':
-      if (typeof n.value !== 'number' || Number.isNaN(n.value) || (Number.isFinite(n.value) ? Math.abs(n.value) > F32_MAX : n.value !== Infinity)) {
+      if (
+        typeof n.value !== 'number' ||
+        Number.isNaN(n.value) ||
+        (Number.isFinite(n.value) ? Math.abs(n.value) > F32_MAX : n.value !== Infinity)
+      ) {
         bad(ctx, 'a number literal must be finite in float32 (or inf)', `|x| <= ${F32_MAX}`, String(n.value));
       }
       return 'number';
     case 'bool':
-      if (typeof n.value !== 'boolean') bad(ctx, 'a bool literal must be true or false', 'true or false', String((n as { value: unknown }).value));
+      if (typeof n.value !== 'boolean')
+        bad(ctx, 'a bool literal must be true or false', 'true or false', String((n as { value: unknown }).value));
       return 'bool';
     case 'var':
       if (n.name === 'score') {
         if (!ctx.allowScore) bad(ctx, 'score is not available in a mask modification', 'b, h, q_idx, kv_idx or a captured tensor', 'score');
         return 'number';
       }
-      if (n.name !== 'b' && n.name !== 'h' && n.name !== 'q_idx' && n.name !== 'kv_idx') bad(ctx, 'unknown variable', 'score, b, h, q_idx or kv_idx', String(n.name));
+      if (n.name !== 'b' && n.name !== 'h' && n.name !== 'q_idx' && n.name !== 'kv_idx')
+        bad(ctx, 'unknown variable', 'score, b, h, q_idx or kv_idx', String(n.name));
       return 'number';
     case 'capture': {
       if (typeof n.name !== 'string' || !IDENT.test(n.name)) return bad(ctx, 'bad captured tensor name', 'an identifier', String(n.name));
       const rank = ctx.captures.get(n.name);
-      if (rank === undefined) bad(ctx, `unknown captured tensor '${n.name}'`, ctx.captures.size ? `one of ${[...ctx.captures.keys()].join(', ')} (pass tensors in the captures argument)` : 'a tensor passed in the captures argument', n.name);
-      if (!Array.isArray(n.index) || n.index.length !== rank) bad(ctx, `captured tensor '${n.name}' needs one index per dim`, `${rank} indices`, String(Array.isArray(n.index) ? n.index.length : n.index));
+      if (rank === undefined)
+        bad(
+          ctx,
+          `unknown captured tensor '${n.name}'`,
+          ctx.captures.size
+            ? `one of ${[...ctx.captures.keys()].join(', ')} (pass tensors in the captures argument)`
+            : 'a tensor passed in the captures argument',
+          n.name,
+        );
+      if (!Array.isArray(n.index) || n.index.length !== rank)
+        bad(
+          ctx,
+          `captured tensor '${n.name}' needs one index per dim`,
+          `${rank} indices`,
+          String(Array.isArray(n.index) ? n.index.length : n.index),
+        );
       n.index.forEach((x, i) => want(x, 'number', `index ${i} of ${n.name}`));
       return 'number';
     }
@@ -144,9 +173,11 @@ export function checkExpr(e: unknown, ctx: CheckContext, depth = 0): ExprType {
       return ['<', '<=', '>', '>='].includes(n.op) ? 'bool' : 'number';
     }
     case 'call': {
-      if (typeof n.fn !== 'string' || !Object.prototype.hasOwnProperty.call(FUNCTIONS, n.fn)) return bad(ctx, 'unknown function', Object.keys(FUNCTIONS).join(', '), String(n.fn));
+      if (typeof n.fn !== 'string' || !Object.prototype.hasOwnProperty.call(FUNCTIONS, n.fn))
+        return bad(ctx, 'unknown function', Object.keys(FUNCTIONS).join(', '), String(n.fn));
       const arity = FUNCTIONS[n.fn];
-      if (!Array.isArray(n.args) || n.args.length !== arity) bad(ctx, `${n.fn} takes ${arity} argument(s)`, String(arity), String(Array.isArray(n.args) ? n.args.length : n.args));
+      if (!Array.isArray(n.args) || n.args.length !== arity)
+        bad(ctx, `${n.fn} takes ${arity} argument(s)`, String(arity), String(Array.isArray(n.args) ? n.args.length : n.args));
       n.args.forEach((x, i) => want(x, 'number', `argument ${i + 1} of ${n.fn}`));
       return 'number';
     }
@@ -165,13 +196,21 @@ export function checkExpr(e: unknown, ctx: CheckContext, depth = 0): ExprType {
 /** A canonical text of a checked tree (the pipeline cache key, and what error messages show). */
 export function exprKey(e: Expr): string {
   switch (e.kind) {
-    case 'num': return e.value === Infinity ? 'inf' : String(e.value);
-    case 'bool': return String(e.value);
-    case 'var': return e.name;
-    case 'capture': return `${e.name}[${e.index.map(exprKey).join(',')}]`;
-    case 'unary': return `(${e.op}${exprKey(e.arg)})`;
-    case 'binary': return `(${exprKey(e.left)}${e.op}${exprKey(e.right)})`;
-    case 'call': return `${e.fn}(${e.args.map(exprKey).join(',')})`;
-    case 'select': return `(${exprKey(e.cond)}?${exprKey(e.then)}:${exprKey(e.otherwise)})`;
+    case 'num':
+      return e.value === Infinity ? 'inf' : String(e.value);
+    case 'bool':
+      return String(e.value);
+    case 'var':
+      return e.name;
+    case 'capture':
+      return `${e.name}[${e.index.map(exprKey).join(',')}]`;
+    case 'unary':
+      return `(${e.op}${exprKey(e.arg)})`;
+    case 'binary':
+      return `(${exprKey(e.left)}${e.op}${exprKey(e.right)})`;
+    case 'call':
+      return `${e.fn}(${e.args.map(exprKey).join(',')})`;
+    case 'select':
+      return `(${exprKey(e.cond)}?${exprKey(e.then)}:${exprKey(e.otherwise)})`;
   }
 }

@@ -26,7 +26,8 @@ function mul(a: Expr, b: Expr): Expr {
 const div = (a: Expr, b: Expr): Expr => (isZero(a) ? a : { kind: 'binary', op: '/', left: a, right: b });
 const call = (fn: 'exp' | 'tanh' | 'sigmoid' | 'sqrt' | 'floor' | 'ceil', arg: Expr): Expr => ({ kind: 'call', fn, args: [arg] });
 const bin = (op: '<' | '<=', left: Expr, right: Expr): Expr => ({ kind: 'binary', op, left, right });
-const select = (cond: Expr, then: Expr, otherwise: Expr): Expr => (isZero(then) && isZero(otherwise) ? num(0) : { kind: 'select', cond, then, otherwise });
+const select = (cond: Expr, then: Expr, otherwise: Expr): Expr =>
+  isZero(then) && isZero(otherwise) ? num(0) : { kind: 'select', cond, then, otherwise };
 
 export function scoreDerivative(e: Expr): Expr {
   const d = scoreDerivative;
@@ -42,9 +43,12 @@ export function scoreDerivative(e: Expr): Expr {
     case 'binary': {
       const { left: l, right: r } = e;
       switch (e.op) {
-        case '+': return add(d(l), d(r));
-        case '-': return sub(d(l), d(r));
-        case '*': return add(mul(d(l), r), mul(l, d(r)));
+        case '+':
+          return add(d(l), d(r));
+        case '-':
+          return sub(d(l), d(r));
+        case '*':
+          return add(mul(d(l), r), mul(l, d(r)));
         case '/': {
           const dl = d(l);
           const dr = d(r);
@@ -65,17 +69,25 @@ export function scoreDerivative(e: Expr): Expr {
       const a = e.args[0];
       const da = d(a);
       switch (e.fn) {
-        case 'exp': return mul(e, da);
-        case 'log': return div(da, a);
-        case 'sqrt': return div(da, mul(num(2), e));
-        case 'abs': return select(bin('<', a, num(0)), neg(da), da);
-        case 'tanh': return mul(sub(num(1), mul(e, e)), da);
-        case 'sigmoid': return mul(mul(e, sub(num(1), e)), da);
+        case 'exp':
+          return mul(e, da);
+        case 'log':
+          return div(da, a);
+        case 'sqrt':
+          return div(da, mul(num(2), e));
+        case 'abs':
+          return select(bin('<', a, num(0)), neg(da), da);
+        case 'tanh':
+          return mul(sub(num(1), mul(e, e)), da);
+        case 'sigmoid':
+          return mul(mul(e, sub(num(1), e)), da);
         case 'floor':
         case 'ceil':
           return num(0);
-        case 'min': return select(bin('<=', a, e.args[1]), da, d(e.args[1]));
-        case 'max': return select(bin('<=', e.args[1], a), da, d(e.args[1]));
+        case 'min':
+          return select(bin('<=', a, e.args[1]), da, d(e.args[1]));
+        case 'max':
+          return select(bin('<=', e.args[1], a), da, d(e.args[1]));
       }
       return num(0);
     }

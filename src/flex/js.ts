@@ -16,7 +16,6 @@ export interface HostCapture {
   shape: readonly number[];
 }
 
-
 /** Element of a capture at float indices: floored and clamped into range, as the WGSL reader does. */
 export function captureAt(c: HostCapture, idx: readonly number[]): number {
   let off = 0;
@@ -31,15 +30,26 @@ export function captureAt(c: HostCapture, idx: readonly number[]): number {
 
 export function compileJs(e: Expr, captures: ReadonlyMap<string, HostCapture>): ModFn {
   switch (e.kind) {
-    case 'num': { const v = e.value; return () => v; }
-    case 'bool': { const v = e.value ? 1 : 0; return () => v; }
+    case 'num': {
+      const v = e.value;
+      return () => v;
+    }
+    case 'bool': {
+      const v = e.value ? 1 : 0;
+      return () => v;
+    }
     case 'var':
       switch (e.name) {
-        case 'score': return (s) => s;
-        case 'b': return (_s, b) => b;
-        case 'h': return (_s, _b, h) => h;
-        case 'q_idx': return (_s, _b, _h, q) => q;
-        case 'kv_idx': return (_s, _b, _h, _q, kv) => kv;
+        case 'score':
+          return (s) => s;
+        case 'b':
+          return (_s, b) => b;
+        case 'h':
+          return (_s, _b, h) => h;
+        case 'q_idx':
+          return (_s, _b, _h, q) => q;
+        case 'kv_idx':
+          return (_s, _b, _h, _q, kv) => kv;
       }
       break;
     case 'capture': {
@@ -59,19 +69,32 @@ export function compileJs(e: Expr, captures: ReadonlyMap<string, HostCapture>): 
       const l = compileJs(e.left, captures);
       const r = compileJs(e.right, captures);
       switch (e.op) {
-        case '+': return (s, b, h, q, kv) => l(s, b, h, q, kv) + r(s, b, h, q, kv);
-        case '-': return (s, b, h, q, kv) => l(s, b, h, q, kv) - r(s, b, h, q, kv);
-        case '*': return (s, b, h, q, kv) => l(s, b, h, q, kv) * r(s, b, h, q, kv);
-        case '/': return (s, b, h, q, kv) => l(s, b, h, q, kv) / r(s, b, h, q, kv);
-        case '%': return (s, b, h, q, kv) => l(s, b, h, q, kv) % r(s, b, h, q, kv);
-        case '<': return (s, b, h, q, kv) => (l(s, b, h, q, kv) < r(s, b, h, q, kv) ? 1 : 0);
-        case '<=': return (s, b, h, q, kv) => (l(s, b, h, q, kv) <= r(s, b, h, q, kv) ? 1 : 0);
-        case '>': return (s, b, h, q, kv) => (l(s, b, h, q, kv) > r(s, b, h, q, kv) ? 1 : 0);
-        case '>=': return (s, b, h, q, kv) => (l(s, b, h, q, kv) >= r(s, b, h, q, kv) ? 1 : 0);
-        case '==': return (s, b, h, q, kv) => (l(s, b, h, q, kv) === r(s, b, h, q, kv) ? 1 : 0);
-        case '!=': return (s, b, h, q, kv) => (l(s, b, h, q, kv) !== r(s, b, h, q, kv) ? 1 : 0);
-        case '&&': return (s, b, h, q, kv) => (l(s, b, h, q, kv) && r(s, b, h, q, kv) ? 1 : 0);
-        case '||': return (s, b, h, q, kv) => (l(s, b, h, q, kv) || r(s, b, h, q, kv) ? 1 : 0);
+        case '+':
+          return (s, b, h, q, kv) => l(s, b, h, q, kv) + r(s, b, h, q, kv);
+        case '-':
+          return (s, b, h, q, kv) => l(s, b, h, q, kv) - r(s, b, h, q, kv);
+        case '*':
+          return (s, b, h, q, kv) => l(s, b, h, q, kv) * r(s, b, h, q, kv);
+        case '/':
+          return (s, b, h, q, kv) => l(s, b, h, q, kv) / r(s, b, h, q, kv);
+        case '%':
+          return (s, b, h, q, kv) => l(s, b, h, q, kv) % r(s, b, h, q, kv);
+        case '<':
+          return (s, b, h, q, kv) => (l(s, b, h, q, kv) < r(s, b, h, q, kv) ? 1 : 0);
+        case '<=':
+          return (s, b, h, q, kv) => (l(s, b, h, q, kv) <= r(s, b, h, q, kv) ? 1 : 0);
+        case '>':
+          return (s, b, h, q, kv) => (l(s, b, h, q, kv) > r(s, b, h, q, kv) ? 1 : 0);
+        case '>=':
+          return (s, b, h, q, kv) => (l(s, b, h, q, kv) >= r(s, b, h, q, kv) ? 1 : 0);
+        case '==':
+          return (s, b, h, q, kv) => (l(s, b, h, q, kv) === r(s, b, h, q, kv) ? 1 : 0);
+        case '!=':
+          return (s, b, h, q, kv) => (l(s, b, h, q, kv) !== r(s, b, h, q, kv) ? 1 : 0);
+        case '&&':
+          return (s, b, h, q, kv) => (l(s, b, h, q, kv) && r(s, b, h, q, kv) ? 1 : 0);
+        case '||':
+          return (s, b, h, q, kv) => (l(s, b, h, q, kv) || r(s, b, h, q, kv) ? 1 : 0);
       }
       break;
     }
@@ -79,16 +102,26 @@ export function compileJs(e: Expr, captures: ReadonlyMap<string, HostCapture>): 
       const a = compileJs(e.args[0], captures);
       const b2 = e.args[1] ? compileJs(e.args[1], captures) : a;
       switch (e.fn) {
-        case 'exp': return (s, b, h, q, kv) => Math.exp(a(s, b, h, q, kv));
-        case 'log': return (s, b, h, q, kv) => Math.log(a(s, b, h, q, kv));
-        case 'sqrt': return (s, b, h, q, kv) => Math.sqrt(a(s, b, h, q, kv));
-        case 'abs': return (s, b, h, q, kv) => Math.abs(a(s, b, h, q, kv));
-        case 'tanh': return (s, b, h, q, kv) => Math.tanh(a(s, b, h, q, kv));
-        case 'sigmoid': return (s, b, h, q, kv) => sigmoid(a(s, b, h, q, kv));
-        case 'floor': return (s, b, h, q, kv) => Math.floor(a(s, b, h, q, kv));
-        case 'ceil': return (s, b, h, q, kv) => Math.ceil(a(s, b, h, q, kv));
-        case 'min': return (s, b, h, q, kv) => Math.min(a(s, b, h, q, kv), b2(s, b, h, q, kv));
-        case 'max': return (s, b, h, q, kv) => Math.max(a(s, b, h, q, kv), b2(s, b, h, q, kv));
+        case 'exp':
+          return (s, b, h, q, kv) => Math.exp(a(s, b, h, q, kv));
+        case 'log':
+          return (s, b, h, q, kv) => Math.log(a(s, b, h, q, kv));
+        case 'sqrt':
+          return (s, b, h, q, kv) => Math.sqrt(a(s, b, h, q, kv));
+        case 'abs':
+          return (s, b, h, q, kv) => Math.abs(a(s, b, h, q, kv));
+        case 'tanh':
+          return (s, b, h, q, kv) => Math.tanh(a(s, b, h, q, kv));
+        case 'sigmoid':
+          return (s, b, h, q, kv) => sigmoid(a(s, b, h, q, kv));
+        case 'floor':
+          return (s, b, h, q, kv) => Math.floor(a(s, b, h, q, kv));
+        case 'ceil':
+          return (s, b, h, q, kv) => Math.ceil(a(s, b, h, q, kv));
+        case 'min':
+          return (s, b, h, q, kv) => Math.min(a(s, b, h, q, kv), b2(s, b, h, q, kv));
+        case 'max':
+          return (s, b, h, q, kv) => Math.max(a(s, b, h, q, kv), b2(s, b, h, q, kv));
       }
       break;
     }

@@ -16,7 +16,8 @@ import { FUNCTIONS, type BinaryOp, type Expr, type FunctionName, type VarName } 
  * is an error that points at the offending text. Names are resolved later (check.ts).
  */
 
-type Token = { t: 'num'; v: number; at: number } | { t: 'id'; v: string; at: number } | { t: 'op'; v: string; at: number } | { t: 'end'; at: number };
+type Token =
+  { t: 'num'; v: number; at: number } | { t: 'id'; v: string; at: number } | { t: 'op'; v: string; at: number } | { t: 'end'; at: number };
 
 const OPS = ['<=', '>=', '==', '!=', '&&', '||', '+', '-', '*', '/', '%', '<', '>', '!', '?', ':', '(', ')', '[', ']', ','];
 const NUMBER = /^(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?/;
@@ -26,7 +27,12 @@ const MAX_DEPTH = 64;
 
 function fail(op: string, text: string, at: number, why: string, expected: string): never {
   const shown = text.length > 60 ? `${text.slice(0, 60)}...` : text;
-  throw new XpuValueError(`invalid expression: ${why} at character ${at + 1}`, { op, arg: 'expression', expected, got: JSON.stringify(shown) });
+  throw new XpuValueError(`invalid expression: ${why} at character ${at + 1}`, {
+    op,
+    arg: 'expression',
+    expected,
+    got: JSON.stringify(shown),
+  });
 }
 
 function tokenize(op: string, text: string): Token[] {
@@ -34,7 +40,10 @@ function tokenize(op: string, text: string): Token[] {
   let i = 0;
   while (i < text.length) {
     const c = text[i];
-    if (c === ' ' || c === '\t' || c === '\n' || c === '\r') { i++; continue; }
+    if (c === ' ' || c === '\t' || c === '\n' || c === '\r') {
+      i++;
+      continue;
+    }
     const rest = text.slice(i);
     const num = NUMBER.exec(rest);
     if (num) {
@@ -59,17 +68,35 @@ function tokenize(op: string, text: string): Token[] {
   return out;
 }
 
-const ALIASES: Record<string, VarName> = { score: 'score', b: 'b', h: 'h', q_idx: 'q_idx', qIdx: 'q_idx', kv_idx: 'kv_idx', kvIdx: 'kv_idx' };
+const ALIASES: Record<string, VarName> = {
+  score: 'score',
+  b: 'b',
+  h: 'h',
+  q_idx: 'q_idx',
+  qIdx: 'q_idx',
+  kv_idx: 'kv_idx',
+  kvIdx: 'kv_idx',
+};
 
 /** Parses `text` into an unchecked tree (`op` names the API call for errors). */
 export function parseExpr(op: string, text: string): Expr {
-  if (typeof text !== 'string') throw new XpuValueError('an expression must be a string', { op, arg: 'expression', expected: 'a string', got: typeof text });
-  if (text.length > MAX_LENGTH) throw new XpuValueError('expression is too long', { op, arg: 'expression', expected: `at most ${MAX_LENGTH} characters`, got: `${text.length}` });
+  if (typeof text !== 'string')
+    throw new XpuValueError('an expression must be a string', { op, arg: 'expression', expected: 'a string', got: typeof text });
+  if (text.length > MAX_LENGTH)
+    throw new XpuValueError('expression is too long', {
+      op,
+      arg: 'expression',
+      expected: `at most ${MAX_LENGTH} characters`,
+      got: `${text.length}`,
+    });
   const toks = tokenize(op, text);
   let p = 0;
   let depth = 0;
   const peek = () => toks[p];
-  const isOp = (v: string) => { const t = toks[p]; return t.t === 'op' && t.v === v; };
+  const isOp = (v: string) => {
+    const t = toks[p];
+    return t.t === 'op' && t.v === v;
+  };
   const expectOp = (v: string) => {
     if (!isOp(v)) fail(op, text, peek().at, `expected '${v}'`, `'${v}'`);
     p++;
@@ -121,14 +148,20 @@ export function parseExpr(op: string, text: string): Expr {
   const args = (): Expr[] => {
     expectOp('(');
     const list = [expr()];
-    while (isOp(',')) { p++; list.push(expr()); }
+    while (isOp(',')) {
+      p++;
+      list.push(expr());
+    }
     expectOp(')');
     return list;
   };
 
   const primary = (): Expr => {
     const t = peek();
-    if (t.t === 'num') { p++; return { kind: 'num', value: t.v }; }
+    if (t.t === 'num') {
+      p++;
+      return { kind: 'num', value: t.v };
+    }
     if (t.t === 'op' && t.v === '(') {
       p++;
       const e = expr();
@@ -151,17 +184,33 @@ export function parseExpr(op: string, text: string): Expr {
       const at = peek().at;
       const a = args();
       const arity = FUNCTIONS[name as FunctionName];
-      if (a.length !== arity) fail(op, text, at, `${name} takes ${arity} argument${arity > 1 ? 's' : ''}, got ${a.length}`, `${name}(${arity === 1 ? 'x' : 'x, y'})`);
+      if (a.length !== arity)
+        fail(
+          op,
+          text,
+          at,
+          `${name} takes ${arity} argument${arity > 1 ? 's' : ''}, got ${a.length}`,
+          `${name}(${arity === 1 ? 'x' : 'x, y'})`,
+        );
       return { kind: 'call', fn: name as FunctionName, args: a };
     }
     if (isOp('[')) {
       p++;
       const index = [expr()];
-      while (isOp(',')) { p++; index.push(expr()); }
+      while (isOp(',')) {
+        p++;
+        index.push(expr());
+      }
       expectOp(']');
       return { kind: 'capture', name, index };
     }
-    return fail(op, text, t.at, `unknown name '${name}'`, `score, b, h, q_idx, kv_idx, a function (${Object.keys(FUNCTIONS).join(', ')}, where) or a captured tensor indexed as name[i]`);
+    return fail(
+      op,
+      text,
+      t.at,
+      `unknown name '${name}'`,
+      `score, b, h, q_idx, kv_idx, a function (${Object.keys(FUNCTIONS).join(', ')}, where) or a captured tensor indexed as name[i]`,
+    );
   };
 
   const e = expr();

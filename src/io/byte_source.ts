@@ -15,7 +15,10 @@ export interface ByteSource {
 
 export class BufferSource implements ByteSource {
   readonly size: number;
-  constructor(private readonly bytes: Uint8Array, readonly name = '<buffer>') {
+  constructor(
+    private readonly bytes: Uint8Array,
+    readonly name = '<buffer>',
+  ) {
     this.size = bytes.length;
   }
   async read(position: number, length: number): Promise<Uint8Array> {
@@ -25,7 +28,11 @@ export class BufferSource implements ByteSource {
 }
 
 export class FileSource implements ByteSource {
-  private constructor(private readonly fh: FileHandle, readonly size: number, readonly name: string) {}
+  private constructor(
+    private readonly fh: FileHandle,
+    readonly size: number,
+    readonly name: string,
+  ) {}
 
   static async open(path: string): Promise<FileSource> {
     const fh = await open(path, 'r');

@@ -32,15 +32,34 @@ export const GGUF_MAX_STRING_BYTES = 1 << 28;
 
 /** Metadata value types (gguf_metadata_value_type). */
 export enum GgufValueType {
-  UINT8 = 0, INT8 = 1, UINT16 = 2, INT16 = 3, UINT32 = 4, INT32 = 5, FLOAT32 = 6, BOOL = 7,
-  STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12,
+  UINT8 = 0,
+  INT8 = 1,
+  UINT16 = 2,
+  INT16 = 3,
+  UINT32 = 4,
+  INT32 = 5,
+  FLOAT32 = 6,
+  BOOL = 7,
+  STRING = 8,
+  ARRAY = 9,
+  UINT64 = 10,
+  INT64 = 11,
+  FLOAT64 = 12,
 }
 
 /** Fixed-size item types and their byte sizes. */
 const FIXED_SIZE: Partial<Record<GgufValueType, number>> = {
-  [GgufValueType.UINT8]: 1, [GgufValueType.INT8]: 1, [GgufValueType.UINT16]: 2, [GgufValueType.INT16]: 2,
-  [GgufValueType.UINT32]: 4, [GgufValueType.INT32]: 4, [GgufValueType.FLOAT32]: 4, [GgufValueType.BOOL]: 1,
-  [GgufValueType.UINT64]: 8, [GgufValueType.INT64]: 8, [GgufValueType.FLOAT64]: 8,
+  [GgufValueType.UINT8]: 1,
+  [GgufValueType.INT8]: 1,
+  [GgufValueType.UINT16]: 2,
+  [GgufValueType.INT16]: 2,
+  [GgufValueType.UINT32]: 4,
+  [GgufValueType.INT32]: 4,
+  [GgufValueType.FLOAT32]: 4,
+  [GgufValueType.BOOL]: 1,
+  [GgufValueType.UINT64]: 8,
+  [GgufValueType.INT64]: 8,
+  [GgufValueType.FLOAT64]: 8,
 };
 
 /**
@@ -51,8 +70,19 @@ const FIXED_SIZE: Partial<Record<GgufValueType, number>> = {
  */
 export type GgufValue = number | bigint | boolean | string | GgufArray;
 export type GgufArray =
-  | Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | Float32Array | Float64Array
-  | BigUint64Array | BigInt64Array | boolean[] | string[] | GgufArray[];
+  | Uint8Array
+  | Int8Array
+  | Uint16Array
+  | Int16Array
+  | Uint32Array
+  | Int32Array
+  | Float32Array
+  | Float64Array
+  | BigUint64Array
+  | BigInt64Array
+  | boolean[]
+  | string[]
+  | GgufArray[];
 
 /** The declared type of a metadata value: its type, and for arrays the item type (recursively). */
 export interface GgufTypeDesc {
@@ -111,7 +141,8 @@ class Cursor {
   /** Makes `n` bytes from `pos` available, or fails as a truncated file. */
   async need(n: number, what: string): Promise<void> {
     if (this.pos + n <= this.bufStart + this.buf.length) return;
-    if (n > this.remaining) this.fail(`file ends inside ${what} (truncated?)`, `${n} more bytes at offset ${this.pos}`, `${Math.max(0, this.remaining)}`);
+    if (n > this.remaining)
+      this.fail(`file ends inside ${what} (truncated?)`, `${n} more bytes at offset ${this.pos}`, `${Math.max(0, this.remaining)}`);
     const bytes = await this.src.read(this.pos, Math.max(n, 1 << 20));
     if (bytes.length < n) this.fail(`file ends inside ${what} (truncated?)`, `${n} bytes at offset ${this.pos}`, `${bytes.length}`);
     this.buf = bytes;
@@ -126,10 +157,19 @@ class Cursor {
   }
 
   // Callers have called need() for these bytes.
-  u8(): number { return this.view.getUint8(this.at(1)); }
-  u32(): number { return this.view.getUint32(this.at(4), true); }
-  u64(): bigint { return this.view.getBigUint64(this.at(8), true); }
-  bytes(n: number): Uint8Array { const i = this.at(n); return this.buf.subarray(i, i + n); }
+  u8(): number {
+    return this.view.getUint8(this.at(1));
+  }
+  u32(): number {
+    return this.view.getUint32(this.at(4), true);
+  }
+  u64(): bigint {
+    return this.view.getBigUint64(this.at(8), true);
+  }
+  bytes(n: number): Uint8Array {
+    const i = this.at(n);
+    return this.buf.subarray(i, i + n);
+  }
 
   async readU32(what: string): Promise<number> {
     await this.need(4, what);
@@ -194,14 +234,30 @@ async function readValue(c: Cursor, type: number, what: string, depth: number): 
   const dv = new DataView(b.buffer, b.byteOffset, size);
   let value: number | bigint;
   switch (type) {
-    case GgufValueType.UINT8: value = dv.getUint8(0); break;
-    case GgufValueType.INT8: value = dv.getInt8(0); break;
-    case GgufValueType.UINT16: value = dv.getUint16(0, true); break;
-    case GgufValueType.INT16: value = dv.getInt16(0, true); break;
-    case GgufValueType.UINT32: value = dv.getUint32(0, true); break;
-    case GgufValueType.INT32: value = dv.getInt32(0, true); break;
-    case GgufValueType.FLOAT32: value = dv.getFloat32(0, true); break;
-    case GgufValueType.FLOAT64: value = dv.getFloat64(0, true); break;
+    case GgufValueType.UINT8:
+      value = dv.getUint8(0);
+      break;
+    case GgufValueType.INT8:
+      value = dv.getInt8(0);
+      break;
+    case GgufValueType.UINT16:
+      value = dv.getUint16(0, true);
+      break;
+    case GgufValueType.INT16:
+      value = dv.getInt16(0, true);
+      break;
+    case GgufValueType.UINT32:
+      value = dv.getUint32(0, true);
+      break;
+    case GgufValueType.INT32:
+      value = dv.getInt32(0, true);
+      break;
+    case GgufValueType.FLOAT32:
+      value = dv.getFloat32(0, true);
+      break;
+    case GgufValueType.FLOAT64:
+      value = dv.getFloat64(0, true);
+      break;
     default: {
       const v = type === GgufValueType.UINT64 ? dv.getBigUint64(0, true) : dv.getBigInt64(0, true);
       value = v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
@@ -211,11 +267,16 @@ async function readValue(c: Cursor, type: number, what: string, depth: number): 
 }
 
 const TYPED: Partial<Record<GgufValueType, (b: ArrayBufferLike) => GgufArray>> = {
-  [GgufValueType.UINT8]: (b) => new Uint8Array(b), [GgufValueType.INT8]: (b) => new Int8Array(b),
-  [GgufValueType.UINT16]: (b) => new Uint16Array(b), [GgufValueType.INT16]: (b) => new Int16Array(b),
-  [GgufValueType.UINT32]: (b) => new Uint32Array(b), [GgufValueType.INT32]: (b) => new Int32Array(b),
-  [GgufValueType.FLOAT32]: (b) => new Float32Array(b), [GgufValueType.FLOAT64]: (b) => new Float64Array(b),
-  [GgufValueType.UINT64]: (b) => new BigUint64Array(b), [GgufValueType.INT64]: (b) => new BigInt64Array(b),
+  [GgufValueType.UINT8]: (b) => new Uint8Array(b),
+  [GgufValueType.INT8]: (b) => new Int8Array(b),
+  [GgufValueType.UINT16]: (b) => new Uint16Array(b),
+  [GgufValueType.INT16]: (b) => new Int16Array(b),
+  [GgufValueType.UINT32]: (b) => new Uint32Array(b),
+  [GgufValueType.INT32]: (b) => new Int32Array(b),
+  [GgufValueType.FLOAT32]: (b) => new Float32Array(b),
+  [GgufValueType.FLOAT64]: (b) => new Float64Array(b),
+  [GgufValueType.UINT64]: (b) => new BigUint64Array(b),
+  [GgufValueType.INT64]: (b) => new BigInt64Array(b),
 };
 
 async function readArray(c: Cursor, what: string, depth: number): Promise<{ value: GgufArray; desc: GgufTypeDesc }> {
@@ -225,8 +286,10 @@ async function readArray(c: Cursor, what: string, depth: number): Promise<{ valu
   const n64 = c.u64();
   // Every item takes at least one byte (a string or array header more), so a count above the
   // bytes left is a broken file; checking it first keeps a bad count from allocating.
-  const minItem = FIXED_SIZE[itemType as GgufValueType] ?? (itemType === GgufValueType.STRING ? 8 : itemType === GgufValueType.ARRAY ? 12 : 1);
-  if (n64 * BigInt(minItem) > BigInt(c.remaining)) c.fail(`${what}: array of ${n64} items runs past the end of the file`, `<= ${Math.floor(c.remaining / minItem)} items`, n64.toString());
+  const minItem =
+    FIXED_SIZE[itemType as GgufValueType] ?? (itemType === GgufValueType.STRING ? 8 : itemType === GgufValueType.ARRAY ? 12 : 1);
+  if (n64 * BigInt(minItem) > BigInt(c.remaining))
+    c.fail(`${what}: array of ${n64} items runs past the end of the file`, `<= ${Math.floor(c.remaining / minItem)} items`, n64.toString());
   const n = Number(n64);
   const size = FIXED_SIZE[itemType as GgufValueType];
   if (size !== undefined && itemType !== GgufValueType.BOOL) {
@@ -251,13 +314,16 @@ async function readPreamble(c: Cursor): Promise<{ version: number; nTensors: num
   await c.need(4, 'the magic');
   const magic = c.u32();
   if (magic !== GGUF_MAGIC) {
-    const got = [...new Uint8Array(new Uint32Array([magic]).buffer)].map((b) => (b >= 32 && b < 127 ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
+    const got = [...new Uint8Array(new Uint32Array([magic]).buffer)]
+      .map((b) => (b >= 32 && b < 127 ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`))
+      .join('');
     c.fail('not a GGUF file (bad magic)', "'GGUF'", `'${got}'`);
   }
   const version = await c.readU32('the version');
-  const swapped = ((version & 0xff) << 24 | (version & 0xff00) << 8 | (version >>> 8) & 0xff00 | version >>> 24) >>> 0;
+  const swapped = (((version & 0xff) << 24) | ((version & 0xff00) << 8) | ((version >>> 8) & 0xff00) | (version >>> 24)) >>> 0;
   if (version !== 2 && version !== 3) {
-    if (swapped === 2 || swapped === 3) c.fail('big-endian GGUF files are not supported', 'a little-endian file', `version bytes of a big-endian v${swapped}`);
+    if (swapped === 2 || swapped === 3)
+      c.fail('big-endian GGUF files are not supported', 'a little-endian file', `version bytes of a big-endian v${swapped}`);
     if (version === 1) c.fail('GGUF v1 is not supported (ggml dropped it too); convert the file again', 'version 2 or 3', '1');
     c.fail('unsupported GGUF version', '2 or 3', `${version}`);
   }
@@ -314,7 +380,8 @@ async function readTensorInfo(c: Cursor, i: number, names: Set<string>): Promise
   if (!type) c.fail(`${where} has an unknown ggml type`, 'a ggml_type id of the GGUF spec', `${typeId}`);
   // Rows are whole blocks (ggml checks the same): ne[0] must divide into them.
   const rowLen = dims.length ? dims[0] : 1;
-  if (rowLen % type.blockSize !== 0) c.fail(`${where}: a ${type.name} row of ${rowLen} is not a whole number of blocks`, `a multiple of ${type.blockSize}`, `${rowLen}`);
+  if (rowLen % type.blockSize !== 0)
+    c.fail(`${where}: a ${type.name} row of ${rowLen} is not a whole number of blocks`, `a multiple of ${type.blockSize}`, `${rowLen}`);
   const offset = await c.readSize(`the offset of ${where}`);
   return { name, dims, shape: dims.slice().reverse(), type, count, offset, byteLength: (count / type.blockSize) * type.typeSize };
 }
@@ -337,13 +404,20 @@ export async function parseGguf(src: ByteSource): Promise<GgufHeader> {
 /** Offsets aligned, every tensor inside the file, no two overlapping (gaps are allowed). */
 function checkLayout(c: Cursor, tensors: GgufTensorInfo[], alignment: number, dataStart: number, fileSize: number): void {
   for (const t of tensors) {
-    if (t.offset % alignment !== 0) c.fail(`tensor '${t.name}' is not aligned`, `an offset that is a multiple of ${alignment}`, `${t.offset}`);
-    if (t.begin + t.byteLength > fileSize) c.fail(`tensor '${t.name}' runs past the end of the file (truncated?)`, `end <= ${fileSize}`, `${t.begin + t.byteLength}`);
+    if (t.offset % alignment !== 0)
+      c.fail(`tensor '${t.name}' is not aligned`, `an offset that is a multiple of ${alignment}`, `${t.offset}`);
+    if (t.begin + t.byteLength > fileSize)
+      c.fail(`tensor '${t.name}' runs past the end of the file (truncated?)`, `end <= ${fileSize}`, `${t.begin + t.byteLength}`);
   }
   const sorted = tensors.slice().sort((a, b) => a.begin - b.begin);
   for (let i = 1; i < sorted.length; i++) {
     const prev = sorted[i - 1];
-    if (sorted[i].begin < prev.begin + prev.byteLength) c.fail(`tensor '${sorted[i].name}' overlaps tensor '${prev.name}'`, `offset >= ${prev.offset + prev.byteLength}`, `${sorted[i].offset}`);
+    if (sorted[i].begin < prev.begin + prev.byteLength)
+      c.fail(
+        `tensor '${sorted[i].name}' overlaps tensor '${prev.name}'`,
+        `offset >= ${prev.offset + prev.byteLength}`,
+        `${sorted[i].offset}`,
+      );
   }
   if (tensors.length && dataStart > fileSize) c.fail('data section starts past the end of the file', `<= ${fileSize}`, `${dataStart}`);
 }

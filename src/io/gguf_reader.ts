@@ -23,7 +23,10 @@ export class GgufReader {
   readonly dataStart: number;
   readonly #tensors: Map<string, GgufTensorInfo>;
 
-  private constructor(private readonly source: ByteSource, header: GgufHeader) {
+  private constructor(
+    private readonly source: ByteSource,
+    header: GgufHeader,
+  ) {
     this.version = header.version;
     this.metadata = header.metadata;
     this.types = header.types;
@@ -35,7 +38,8 @@ export class GgufReader {
   /** Opens a file path, or reads from bytes already in memory. */
   static async open(from: string | Uint8Array | ByteSource): Promise<GgufReader> {
     // Typed arrays of metadata and tensor bytes are viewed in place: host order must be GGUF's.
-    if (endianness() !== 'LE') throw new XpuValueError('GGUF needs a little-endian host', { op: OP, expected: 'a little-endian CPU', got: 'big-endian' });
+    if (endianness() !== 'LE')
+      throw new XpuValueError('GGUF needs a little-endian host', { op: OP, expected: 'a little-endian CPU', got: 'big-endian' });
     const source = typeof from === 'string' ? await FileSource.open(from) : from instanceof Uint8Array ? new BufferSource(from) : from;
     try {
       return new GgufReader(source, await parseGguf(source));
@@ -64,7 +68,13 @@ export class GgufReader {
 
   info(name: string): GgufTensorInfo {
     const t = this.#tensors.get(name);
-    if (!t) throw new XpuValueError('no tensor of that name in the file', { op: 'gguf.info', arg: 'name', expected: `one of ${this.names().slice(0, 6).join(', ')}${this.#tensors.size > 6 ? ', ...' : ''}`, got: name });
+    if (!t)
+      throw new XpuValueError('no tensor of that name in the file', {
+        op: 'gguf.info',
+        arg: 'name',
+        expected: `one of ${this.names().slice(0, 6).join(', ')}${this.#tensors.size > 6 ? ', ...' : ''}`,
+        got: name,
+      });
     return t;
   }
 
@@ -107,7 +117,12 @@ export class GgufReader {
   #wrong(key: string, expected: string, v: GgufValue | undefined): never {
     const t = this.types.get(key);
     const got = v === undefined ? 'no such key' : `${GgufValueType[t!.type]}${t!.items ? ` of ${GgufValueType[t!.items.type]}` : ''}`;
-    throw new XpuFormatError(`${this.source.name}: metadata '${key}' is missing or has the wrong type`, { op: OP, arg: key, expected, got });
+    throw new XpuFormatError(`${this.source.name}: metadata '${key}' is missing or has the wrong type`, {
+      op: OP,
+      arg: key,
+      expected,
+      got,
+    });
   }
 
   /** The tensor's bytes as stored (quantized blocks untouched). */
@@ -115,7 +130,12 @@ export class GgufReader {
     const t = this.info(name);
     const bytes = await this.source.read(t.begin, t.byteLength);
     if (bytes.length !== t.byteLength) {
-      throw new XpuFormatError(`${this.source.name}: file ended inside tensor '${name}' (truncated?)`, { op: 'gguf.read', arg: 'file', expected: `${t.byteLength} bytes`, got: `${bytes.length}` });
+      throw new XpuFormatError(`${this.source.name}: file ended inside tensor '${name}' (truncated?)`, {
+        op: 'gguf.read',
+        arg: 'file',
+        expected: `${t.byteLength} bytes`,
+        got: `${bytes.length}`,
+      });
     }
     return bytes;
   }

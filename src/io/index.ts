@@ -5,4 +5,11 @@ export { FILE_DTYPES, MAX_HEADER_BYTES, type FileDType } from './safetensors_for
 export { BufferSource, FileSource, type ByteSource } from './byte_source.js';
 // GGUF (llama.cpp's model format): header, metadata and tensor infos; tensors dequantized on read.
 export { GgufReader } from './gguf_reader.js';
-export { GgufValueType, GGUF_DEFAULT_ALIGNMENT, type GgufValue, type GgufArray, type GgufTypeDesc, type GgufTensorInfo } from './gguf_format.js';
+export {
+  GgufValueType,
+  GGUF_DEFAULT_ALIGNMENT,
+  type GgufValue,
+  type GgufArray,
+  type GgufTypeDesc,
+  type GgufTensorInfo,
+} from './gguf_format.js';

@@ -27,7 +27,13 @@ export type FileDType = keyof typeof FILE_DTYPES;
 
 /** How each tensor dtype is written. */
 export const DTYPE_TO_FILE: Record<DType, FileDType> = {
-  float32: 'F32', float16: 'F16', int32: 'I32', uint32: 'U32', int8: 'I8', uint8: 'U8', bool: 'BOOL',
+  float32: 'F32',
+  float16: 'F16',
+  int32: 'I32',
+  uint32: 'U32',
+  int8: 'I8',
+  uint8: 'U8',
+  bool: 'BOOL',
 };
 
 export interface TensorEntry {
@@ -93,7 +99,8 @@ export function parseHeader(file: string, headerBytes: Uint8Array, fileSize: num
   const tensors: TensorEntry[] = [];
   for (const [name, value] of Object.entries(json)) {
     if (name === '__metadata__') {
-      if (!isObject(value) || !Object.values(value).every((v) => typeof v === 'string')) fail(file, '__metadata__ must map strings to strings');
+      if (!isObject(value) || !Object.values(value).every((v) => typeof v === 'string'))
+        fail(file, '__metadata__ must map strings to strings');
       metadata = value as Record<string, string>;
       continue;
     }
@@ -111,18 +118,21 @@ function parseEntry(file: string, name: string, value: unknown, dataStart: numbe
   if (typeof dtype !== 'string' || !Object.hasOwn(FILE_DTYPES, dtype)) {
     fail(file, `${where} has an unknown or unsupported dtype`, Object.keys(FILE_DTYPES).join(' | '), JSON.stringify(dtype));
   }
-  if (!Array.isArray(shape) || !shape.every(isNatural)) fail(file, `${where} has a bad shape`, 'an array of integers >= 0', JSON.stringify(shape)?.slice(0, 60));
+  if (!Array.isArray(shape) || !shape.every(isNatural))
+    fail(file, `${where} has a bad shape`, 'an array of integers >= 0', JSON.stringify(shape)?.slice(0, 60));
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNatural)) {
     fail(file, `${where} has bad data_offsets`, '[begin, end] integers >= 0', JSON.stringify(offsets)?.slice(0, 60));
   }
   const [b, e] = offsets as number[];
   if (b > e) fail(file, `${where} has data_offsets with begin after end`, 'begin <= end', `[${b}, ${e}]`);
-  if (e > dataSize) fail(file, `${where} runs past the end of the data (truncated file or bad offsets)`, `end <= ${dataSize}`, `[${b}, ${e}]`);
+  if (e > dataSize)
+    fail(file, `${where} runs past the end of the data (truncated file or bad offsets)`, `end <= ${dataSize}`, `[${b}, ${e}]`);
   const fd = dtype as FileDType;
   // Bytes the shape needs, in floating point so a huge shape cannot wrap around.
   let need = FILE_DTYPES[fd].itemsize;
   for (const s of shape as number[]) need *= s;
-  if (need !== e - b) fail(file, `${where}: shape and byte size disagree`, `${need} bytes for ${fd}[${(shape as number[]).join(', ')}]`, `${e - b} bytes`);
+  if (need !== e - b)
+    fail(file, `${where}: shape and byte size disagree`, `${need} bytes for ${fd}[${(shape as number[]).join(', ')}]`, `${e - b} bytes`);
   return { name, fileDtype: fd, shape: (shape as number[]).slice(), begin: dataStart + b, end: dataStart + e };
 }
 
@@ -131,9 +141,11 @@ function checkCoverage(file: string, tensors: TensorEntry[], dataStart: number, 
   tensors.sort((x, y) => x.begin - y.begin || x.end - y.end);
   let at = dataStart;
   for (const t of tensors) {
-    if (t.begin < at) fail(file, `tensor '${t.name}' overlaps the tensor before it`, `begin >= ${at - dataStart}`, `${t.begin - dataStart}`);
+    if (t.begin < at)
+      fail(file, `tensor '${t.name}' overlaps the tensor before it`, `begin >= ${at - dataStart}`, `${t.begin - dataStart}`);
     if (t.begin > at) fail(file, `there is a gap before tensor '${t.name}'`, `begin ${at - dataStart}`, `${t.begin - dataStart}`);
     at = t.end;
   }
-  if (at !== dataStart + dataSize) fail(file, 'data section has bytes no tensor covers', `${at - dataStart} bytes of data`, `${dataSize} bytes`);
+  if (at !== dataStart + dataSize)
+    fail(file, 'data section has bytes no tensor covers', `${at - dataStart} bytes of data`, `${dataSize} bytes`);
 }

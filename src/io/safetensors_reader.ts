@@ -5,7 +5,14 @@ import { fromHost } from '../ops/creation.js';
 import type { HostArray } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { BufferSource, FileSource, type ByteSource } from './byte_source.js';
-import { FILE_DTYPES, parseHeader, parseHeaderLength, type FileDType, type SafetensorsHeader, type TensorEntry } from './safetensors_format.js';
+import {
+  FILE_DTYPES,
+  parseHeader,
+  parseHeaderLength,
+  type FileDType,
+  type SafetensorsHeader,
+  type TensorEntry,
+} from './safetensors_format.js';
 
 // Tensor bytes are little-endian in the file and are viewed in place as typed arrays.
 const LITTLE_ENDIAN_HOST = endianness() === 'LE';
@@ -14,8 +21,10 @@ const LITTLE_ENDIAN_HOST = endianness() === 'LE';
 function decode(fd: FileDType, bytes: Uint8Array, n: number): HostArray {
   const buf = bytes.buffer;
   switch (fd) {
-    case 'F32': return new Float32Array(buf, bytes.byteOffset, n);
-    case 'F16': return new Uint16Array(buf, bytes.byteOffset, n);
+    case 'F32':
+      return new Float32Array(buf, bytes.byteOffset, n);
+    case 'F16':
+      return new Uint16Array(buf, bytes.byteOffset, n);
     case 'BF16': {
       // bfloat16 is the top half of a float32: widen by shifting the bits up.
       const src = new Uint16Array(buf, bytes.byteOffset, n);
@@ -23,10 +32,15 @@ function decode(fd: FileDType, bytes: Uint8Array, n: number): HostArray {
       for (let i = 0; i < n; i++) out[i] = src[i] << 16;
       return new Float32Array(out.buffer);
     }
-    case 'I32': return new Int32Array(buf, bytes.byteOffset, n);
-    case 'U32': return new Uint32Array(buf, bytes.byteOffset, n);
-    case 'I8': return new Int8Array(buf, bytes.byteOffset, n);
-    case 'U8': case 'BOOL': return new Uint8Array(buf, bytes.byteOffset, n);
+    case 'I32':
+      return new Int32Array(buf, bytes.byteOffset, n);
+    case 'U32':
+      return new Uint32Array(buf, bytes.byteOffset, n);
+    case 'I8':
+      return new Int8Array(buf, bytes.byteOffset, n);
+    case 'U8':
+    case 'BOOL':
+      return new Uint8Array(buf, bytes.byteOffset, n);
   }
 }
 
@@ -38,19 +52,28 @@ export class SafetensorsReader {
   readonly metadata: Readonly<Record<string, string>>;
   readonly #entries: Map<string, TensorEntry>;
 
-  private constructor(private readonly source: ByteSource, header: SafetensorsHeader) {
+  private constructor(
+    private readonly source: ByteSource,
+    header: SafetensorsHeader,
+  ) {
     this.metadata = header.metadata;
     this.#entries = new Map(header.tensors.map((t) => [t.name, t]));
   }
 
   /** Opens a file path, or reads from bytes already in memory. */
   static async open(from: string | Uint8Array | ByteSource): Promise<SafetensorsReader> {
-    if (!LITTLE_ENDIAN_HOST) throw new XpuValueError('safetensors needs a little-endian host', { op: 'safetensors', expected: 'a little-endian CPU', got: 'big-endian' });
+    if (!LITTLE_ENDIAN_HOST)
+      throw new XpuValueError('safetensors needs a little-endian host', {
+        op: 'safetensors',
+        expected: 'a little-endian CPU',
+        got: 'big-endian',
+      });
     const source = typeof from === 'string' ? await FileSource.open(from) : from instanceof Uint8Array ? new BufferSource(from) : from;
     try {
       const n = parseHeaderLength(source.name, await source.read(0, 8), source.size);
       const headerBytes = await source.read(8, n);
-      if (headerBytes.length !== n) throw new XpuFormatError(`${source.name}: file ended inside the header`, { op: 'safetensors', arg: 'file' });
+      if (headerBytes.length !== n)
+        throw new XpuFormatError(`${source.name}: file ended inside the header`, { op: 'safetensors', arg: 'file' });
       return new SafetensorsReader(source, parseHeader(source.name, headerBytes, source.size));
     } catch (e) {
       await source.close();
@@ -75,7 +98,13 @@ export class SafetensorsReader {
 
   #entry(name: string): TensorEntry {
     const e = this.#entries.get(name);
-    if (!e) throw new XpuValueError('no tensor of that name in the file', { op: 'safetensors.read', arg: 'name', expected: `one of ${this.names().slice(0, 8).join(', ')}${this.#entries.size > 8 ? ', ...' : ''}`, got: name });
+    if (!e)
+      throw new XpuValueError('no tensor of that name in the file', {
+        op: 'safetensors.read',
+        arg: 'name',
+        expected: `one of ${this.names().slice(0, 8).join(', ')}${this.#entries.size > 8 ? ', ...' : ''}`,
+        got: name,
+      });
     return e;
   }
 
@@ -84,7 +113,12 @@ export class SafetensorsReader {
     const e = this.#entry(name);
     const bytes = await this.source.read(e.begin, e.end - e.begin);
     if (bytes.length !== e.end - e.begin) {
-      throw new XpuFormatError(`${this.source.name}: file ended inside tensor '${name}' (truncated?)`, { op: 'safetensors.read', arg: 'file', expected: `${e.end - e.begin} bytes`, got: `${bytes.length}` });
+      throw new XpuFormatError(`${this.source.name}: file ended inside tensor '${name}' (truncated?)`, {
+        op: 'safetensors.read',
+        arg: 'file',
+        expected: `${e.end - e.begin} bytes`,
+        got: `${bytes.length}`,
+      });
     }
     const n = e.shape.reduce((a, b) => a * b, 1);
     return fromHost(decode(e.fileDtype, bytes, n), e.shape, FILE_DTYPES[e.fileDtype].dtype, options.device, 'safetensors.read');
@@ -96,7 +130,10 @@ export class SafetensorsReader {
 }
 
 /** Reads every tensor of a file into a name -> tensor map (small files; big ones use the reader). */
-export async function loadSafetensors(from: string | Uint8Array, options: { device?: DeviceLike } = {}): Promise<{ tensors: Map<string, Tensor>; metadata: Record<string, string> }> {
+export async function loadSafetensors(
+  from: string | Uint8Array,
+  options: { device?: DeviceLike } = {},
+): Promise<{ tensors: Map<string, Tensor>; metadata: Record<string, string> }> {
   const r = await SafetensorsReader.open(from);
   const tensors = new Map<string, Tensor>();
   try {

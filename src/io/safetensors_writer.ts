@@ -8,11 +8,19 @@ import { DTYPE_TO_FILE } from './safetensors_format.js';
 export type NamedTensors = Record<string, Tensor> | Iterable<readonly [string, Tensor]>;
 
 function entriesOf(tensors: NamedTensors): [string, Tensor][] {
-  const list = Symbol.iterator in tensors ? [...(tensors as Iterable<readonly [string, Tensor]>)].map(([n, t]) => [n, t] as [string, Tensor]) : Object.entries(tensors);
+  const list =
+    Symbol.iterator in tensors
+      ? [...(tensors as Iterable<readonly [string, Tensor]>)].map(([n, t]) => [n, t] as [string, Tensor])
+      : Object.entries(tensors);
   const seen = new Set<string>();
   for (const [name, t] of list) {
     if (typeof name !== 'string' || name.length === 0 || name === '__metadata__' || seen.has(name)) {
-      throw new XpuValueError('tensor names must be unique, non-empty and not __metadata__', { op: 'saveSafetensors', arg: 'tensors', expected: 'unique names', got: JSON.stringify(name) });
+      throw new XpuValueError('tensor names must be unique, non-empty and not __metadata__', {
+        op: 'saveSafetensors',
+        arg: 'tensors',
+        expected: 'unique names',
+        got: JSON.stringify(name),
+      });
     }
     seen.add(name);
     tensorArg('saveSafetensors', name, t);
@@ -28,7 +36,13 @@ export function encodeHeader(list: readonly [string, Tensor][], metadata?: Recor
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length) {
     for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== 'string') throw new XpuValueError('metadata values must be strings', { op: 'saveSafetensors', arg: 'metadata', expected: 'string values', got: `${k}: ${typeof v}` });
+      if (typeof v !== 'string')
+        throw new XpuValueError('metadata values must be strings', {
+          op: 'saveSafetensors',
+          arg: 'metadata',
+          expected: 'string values',
+          got: `${k}: ${typeof v}`,
+        });
     }
     header.__metadata__ = metadata;
   }
@@ -82,6 +96,9 @@ export async function serializeSafetensors(tensors: NamedTensors, metadata?: Rec
   for (const [, t] of list) parts.push(await tensorBytes(t));
   const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
   let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }

@@ -41,15 +41,36 @@ export class Generation implements AsyncIterable<string> {
   readonly stats: GenerationStats;
   #started = false;
 
-  constructor(private readonly model: LlamaForCausalLM, private readonly tokenizer: Tokenizer, readonly promptIds: number[], private readonly settings: SamplingSettings) {
+  constructor(
+    private readonly model: LlamaForCausalLM,
+    private readonly tokenizer: Tokenizer,
+    readonly promptIds: number[],
+    private readonly settings: SamplingSettings,
+  ) {
     const op = 'generate';
     checkSampling(settings);
     const maxTokens = settings.maxTokens ?? 128;
-    if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new XpuValueError('maxTokens must be an integer >= 1', { op, arg: 'maxTokens', expected: '>= 1', got: String(maxTokens) });
-    if (promptIds.length === 0) throw new XpuValueError('the prompt encodes to no tokens', { op, arg: 'prompt', expected: 'a non-empty prompt' });
+    if (!Number.isInteger(maxTokens) || maxTokens < 1)
+      throw new XpuValueError('maxTokens must be an integer >= 1', { op, arg: 'maxTokens', expected: '>= 1', got: String(maxTokens) });
+    if (promptIds.length === 0)
+      throw new XpuValueError('the prompt encodes to no tokens', { op, arg: 'prompt', expected: 'a non-empty prompt' });
     const limit = model.rope.maxPositions;
-    if (promptIds.length + maxTokens > limit) throw new XpuValueError("prompt + maxTokens exceeds the model's positions", { op, arg: 'maxTokens', expected: `prompt (${promptIds.length}) + maxTokens <= ${limit}`, got: String(promptIds.length + maxTokens) });
-    this.stats = { promptTokens: promptIds.length, newTokens: 0, finishReason: 'running', prefillMs: 0, decodeMs: 0, prefillTokensPerS: 0, decodeTokensPerS: 0 };
+    if (promptIds.length + maxTokens > limit)
+      throw new XpuValueError("prompt + maxTokens exceeds the model's positions", {
+        op,
+        arg: 'maxTokens',
+        expected: `prompt (${promptIds.length}) + maxTokens <= ${limit}`,
+        got: String(promptIds.length + maxTokens),
+      });
+    this.stats = {
+      promptTokens: promptIds.length,
+      newTokens: 0,
+      finishReason: 'running',
+      prefillMs: 0,
+      decodeMs: 0,
+      prefillTokensPerS: 0,
+      decodeTokensPerS: 0,
+    };
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<string, void, undefined> {
@@ -61,7 +82,9 @@ export class Generation implements AsyncIterable<string> {
     const device = model.device;
     // lm.model.compile(): decode through the static cache's recorded step (models/llama/static_decode.ts).
     const fixed = model.staticDecode(1, this.promptIds.length + maxTokens);
-    const cache = fixed ? fixed.cache : new KVCache(c.numLayers, 1, this.promptIds.length + maxTokens, c.numKvHeads, headDimOf(c), { device, dtype: model.dtype });
+    const cache = fixed
+      ? fixed.cache
+      : new KVCache(c.numLayers, 1, this.promptIds.length + maxTokens, c.numKvHeads, headDimOf(c), { device, dtype: model.dtype });
     const rand = samplerRng(settings.seed ?? 0);
     const text = tokenizer.streamDecoder();
     let finished = false;
@@ -69,7 +92,8 @@ export class Generation implements AsyncIterable<string> {
       /** Feeds `ids` at the cache's end; returns the next token sampled from the last position. */
       const step = async (ids: number[]): Promise<number> => {
         const idsT = tensor(Int32Array.from(ids), { shape: [1, ids.length], device });
-        const logits = fixed && ids.length === 1 ? fixed.step(idsT, cache.length) : model.forward(idsT, { start: cache.length, cache, lastOnly: true });
+        const logits =
+          fixed && ids.length === 1 ? fixed.step(idsT, cache.length) : model.forward(idsT, { start: cache.length, cache, lastOnly: true });
         idsT.dispose();
         const row = await logits.data();
         logits.dispose();
@@ -96,7 +120,7 @@ export class Generation implements AsyncIterable<string> {
         }
         next = await step([next]);
         stats.decodeMs = performance.now() - t1;
-        stats.decodeTokensPerS = ((this.tokens.length) / stats.decodeMs) * 1000;
+        stats.decodeTokensPerS = (this.tokens.length / stats.decodeMs) * 1000;
       }
       finished = true;
       const rest = text.flush();

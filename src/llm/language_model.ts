@@ -34,7 +34,12 @@ export interface GenerateOptions extends SamplingSettings {
  * generate() streams text; the model stays loaded until dispose().
  */
 export class LanguageModel {
-  constructor(readonly model: LlamaForCausalLM, readonly tokenizer: Tokenizer, readonly path: string, readonly name: string) {}
+  constructor(
+    readonly model: LlamaForCausalLM,
+    readonly tokenizer: Tokenizer,
+    readonly path: string,
+    readonly name: string,
+  ) {}
 
   get chatTemplate(): string | undefined {
     return this.tokenizer.vocab.chatTemplate;
@@ -43,7 +48,12 @@ export class LanguageModel {
   /** The chat template applied to `messages` (text ready for encode with parseSpecial). */
   formatChat(messages: readonly ChatMessage[], options: { addGenerationPrompt?: boolean } = {}): string {
     const template = this.chatTemplate;
-    if (!template) throw new XpuValueError('this model has no chat template (tokenizer.chat_template)', { op: 'formatChat', arg: 'chat', expected: 'a GGUF with tokenizer.chat_template' });
+    if (!template)
+      throw new XpuValueError('this model has no chat template (tokenizer.chat_template)', {
+        op: 'formatChat',
+        arg: 'chat',
+        expected: 'a GGUF with tokenizer.chat_template',
+      });
     const tok = this.tokenizer;
     return renderChatTemplate(template, messages, {
       addGenerationPrompt: options.addGenerationPrompt ?? true,
@@ -56,7 +66,8 @@ export class LanguageModel {
   encodePrompt(prompt: string | readonly ChatMessage[], options: Pick<GenerateOptions, 'chat' | 'system'> = {}): number[] {
     const tok = this.tokenizer;
     if (typeof prompt === 'string' && !options.chat) {
-      if (options.system !== undefined) throw new XpuValueError('a system message needs chat mode', { op: 'generate', arg: 'system', expected: 'chat: true' });
+      if (options.system !== undefined)
+        throw new XpuValueError('a system message needs chat mode', { op: 'generate', arg: 'system', expected: 'chat: true' });
       return tok.encode(prompt, { addSpecial: true, parseSpecial: false });
     }
     const messages: ChatMessage[] = typeof prompt === 'string' ? [{ role: 'user', content: prompt }] : [...prompt];
@@ -91,7 +102,12 @@ export async function load(path: string, options: LoadOptions = {}): Promise<Lan
     const model = await loadLlamaGguf(r, options);
     if (tokenizer.size !== model.config.vocabSize) {
       model.dispose();
-      throw new XpuValueError('the tokenizer and the model disagree on the vocabulary size', { op: 'llm.load', arg: 'path', expected: `${model.config.vocabSize} tokens`, got: `${tokenizer.size}` });
+      throw new XpuValueError('the tokenizer and the model disagree on the vocabulary size', {
+        op: 'llm.load',
+        arg: 'path',
+        expected: `${model.config.vocabSize} tokens`,
+        got: `${tokenizer.size}`,
+      });
     }
     const name = typeof r.get('general.name') === 'string' ? (r.get('general.name') as string) : path;
     return new LanguageModel(model, tokenizer, path, name);

@@ -31,11 +31,17 @@ export function attentionFallback(q: Tensor, k: Tensor, v: Tensor, options: Atte
   tensorArg(op, 'k', k);
   tensorArg(op, 'v', v);
   optionalTensorArg(op, 'attnMask', options.attnMask);
-  if (q.ndim !== 4 || k.ndim !== 4 || v.ndim !== 4) throw new XpuShapeError('q, k, v must be 4-D', { op, arg: 'q', expected: '[B, H, L, E]', got: `${q.ndim}, ${k.ndim}, ${v.ndim} dims` });
+  if (q.ndim !== 4 || k.ndim !== 4 || v.ndim !== 4)
+    throw new XpuShapeError('q, k, v must be 4-D', { op, arg: 'q', expected: '[B, H, L, E]', got: `${q.ndim}, ${k.ndim}, ${v.ndim} dims` });
   const [b, hq, l, e] = q.shape;
   const [, hkv, s] = k.shape;
   if (hq % hkv !== 0 || k.shape[0] !== b || v.shape[0] !== b || v.shape[1] !== hkv || v.shape[2] !== s || k.shape[3] !== e) {
-    throw new XpuShapeError('q, k, v do not fit together', { op, arg: 'k', expected: `k [${b}, Hkv | ${hq}, S, ${e}], v [${b}, Hkv, S, Ev]`, got: `k [${k.shape.join(', ')}], v [${v.shape.join(', ')}]` });
+    throw new XpuShapeError('q, k, v do not fit together', {
+      op,
+      arg: 'k',
+      expected: `k [${b}, Hkv | ${hq}, S, ${e}], v [${b}, Hkv, S, Ev]`,
+      got: `k [${k.shape.join(', ')}], v [${v.shape.join(', ')}]`,
+    });
   }
   const g = hq / hkv;
   const ev = v.shape[3];

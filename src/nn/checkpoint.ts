@@ -9,7 +9,11 @@ import type { Module } from './module.js';
  * `trainableOnly` saves / loads only the parameters that require gradients (a LoRA adapter
  * without its frozen base). Quantized parameters are not saved.
  */
-export async function saveCheckpoint(module: Module, path: string, options: { trainableOnly?: boolean; metadata?: Record<string, string> } = {}): Promise<void> {
+export async function saveCheckpoint(
+  module: Module,
+  path: string,
+  options: { trainableOnly?: boolean; metadata?: Record<string, string> } = {},
+): Promise<void> {
   await saveSafetensors(path, module.stateDict({ trainableOnly: options.trainableOnly }), options.metadata);
 }
 
@@ -17,7 +21,11 @@ export async function saveCheckpoint(module: Module, path: string, options: { tr
  * Loads a checkpoint written by saveCheckpoint (or any safetensors file with the module's names)
  * into the module's parameters, in place, on their device. strict as Module.loadStateDict.
  */
-export async function loadCheckpoint(module: Module, path: string, options: { strict?: boolean; trainableOnly?: boolean } = {}): Promise<{ missingKeys: string[]; unexpectedKeys: string[]; metadata: Record<string, string> }> {
+export async function loadCheckpoint(
+  module: Module,
+  path: string,
+  options: { strict?: boolean; trainableOnly?: boolean } = {},
+): Promise<{ missingKeys: string[]; unexpectedKeys: string[]; metadata: Record<string, string> }> {
   let device;
   for (const [, p] of module.namedParameters()) {
     if (isTensor(p)) {

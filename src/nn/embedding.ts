@@ -15,15 +15,23 @@ export class Embedding extends Module {
   readonly dim: number;
 
   /** init.requiresGrad: default `random`, as Linear's (a fresh table is trainable, a loader's frozen). */
-  constructor(num: number, dim: number, init: { device?: DeviceLike; dtype?: DType; std?: number; random?: boolean; requiresGrad?: boolean } = {}) {
+  constructor(
+    num: number,
+    dim: number,
+    init: { device?: DeviceLike; dtype?: DType; std?: number; random?: boolean; requiresGrad?: boolean } = {},
+  ) {
     super();
-    for (const [arg, v] of [['num', num], ['dim', dim]] as const) {
-      if (!Number.isInteger(v) || v <= 0) throw new XpuValueError('size must be a positive integer', { op: 'Embedding', arg, expected: 'an integer >= 1', got: String(v) });
+    for (const [arg, v] of [
+      ['num', num],
+      ['dim', dim],
+    ] as const) {
+      if (!Number.isInteger(v) || v <= 0)
+        throw new XpuValueError('size must be a positive integer', { op: 'Embedding', arg, expected: 'an integer >= 1', got: String(v) });
     }
     this.num = num;
     this.dim = dim;
     const opts = { device: init.device, dtype: init.dtype };
-    const weight = init.random ?? true ? randn([num, dim], { ...opts, std: init.std ?? 1 }) : zeros([num, dim], opts);
+    const weight = (init.random ?? true) ? randn([num, dim], { ...opts, std: init.std ?? 1 }) : zeros([num, dim], opts);
     weight.requiresGrad = init.requiresGrad ?? init.random ?? true;
     this.registerParameter('weight', weight);
   }

@@ -42,7 +42,13 @@ export class GroupedQueryAttention extends Module {
   constructor(cfg: GroupedAttentionConfig) {
     super();
     const { hiddenSize: h, numHeads: hq, numKvHeads: hkv, headDim: d } = cfg;
-    if (!(hq > 0 && hkv > 0 && hq % hkv === 0)) throw new XpuValueError('query heads must be a multiple of KV heads', { op: 'GroupedQueryAttention', arg: 'numKvHeads', expected: `a divisor of ${hq}`, got: String(hkv) });
+    if (!(hq > 0 && hkv > 0 && hq % hkv === 0))
+      throw new XpuValueError('query heads must be a multiple of KV heads', {
+        op: 'GroupedQueryAttention',
+        arg: 'numKvHeads',
+        expected: `a divisor of ${hq}`,
+        got: String(hkv),
+      });
     this.numHeads = hq;
     this.numKvHeads = hkv;
     this.headDim = d;
@@ -77,7 +83,13 @@ export class GroupedQueryAttention extends Module {
       let values: Tensor;
       if (cache) ({ keys, values } = cache.kv.update(cache.layer, k, v, start));
       else {
-        if (start !== 0) throw new XpuValueError('without a cache, attention starts at position 0', { op: 'GroupedQueryAttention', arg: 'start', expected: '0', got: String(start) });
+        if (start !== 0)
+          throw new XpuValueError('without a cache, attention starts at position 0', {
+            op: 'GroupedQueryAttention',
+            arg: 'start',
+            expected: '0',
+            got: String(start),
+          });
         keys = permute(k, [0, 2, 1, 3]);
         values = permute(v, [0, 2, 1, 3]);
       }

@@ -9,7 +9,20 @@ export { GroupedQueryAttention, type GroupedAttentionConfig } from './grouped_at
 export { SwiGLU } from './swiglu.js';
 export { attentionFallback, type AttentionOptions } from './attention_fallback.js';
 export { attention } from './attention_impl.js';
-export { Sequential, Dropout, LayerNorm, ReLU, GELU, SiLU, Tanh, Sigmoid, Softmax, LogSoftmax, type UnaryModule, type LayerNormInit } from './layers.js';
+export {
+  Sequential,
+  Dropout,
+  LayerNorm,
+  ReLU,
+  GELU,
+  SiLU,
+  Tanh,
+  Sigmoid,
+  Softmax,
+  LogSoftmax,
+  type UnaryModule,
+  type LayerNormInit,
+} from './layers.js';
 export { saveCheckpoint, loadCheckpoint } from './checkpoint.js';
 export * as functional from './functional.js';
 export * as lora from './lora_index.js';

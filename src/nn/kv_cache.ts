@@ -20,9 +20,22 @@ export class KVCache {
   /** Positions filled so far (the next token's position). */
   length = 0;
 
-  constructor(readonly numLayers: number, readonly batch: number, readonly maxLen: number, readonly kvHeads: number, readonly headDim: number, options: { device?: DeviceLike; dtype?: DType } = {}) {
+  constructor(
+    readonly numLayers: number,
+    readonly batch: number,
+    readonly maxLen: number,
+    readonly kvHeads: number,
+    readonly headDim: number,
+    options: { device?: DeviceLike; dtype?: DType } = {},
+  ) {
     for (const [arg, v] of Object.entries({ numLayers, batch, maxLen, kvHeads, headDim })) {
-      if (!Number.isInteger(v) || v <= 0) throw new XpuValueError('cache sizes must be positive integers', { op: 'KVCache', arg, expected: 'an integer >= 1', got: String(v) });
+      if (!Number.isInteger(v) || v <= 0)
+        throw new XpuValueError('cache sizes must be positive integers', {
+          op: 'KVCache',
+          arg,
+          expected: 'an integer >= 1',
+          got: String(v),
+        });
     }
     for (let i = 0; i < numLayers; i++) {
       this.keys.push(zeros([batch, maxLen, kvHeads, headDim], options));
@@ -42,10 +55,18 @@ export class KVCache {
     intArg(op, 'start', start, { min: 0, rangeError: XpuIndexError });
     const l = k.shape[1];
     if (start + l > this.maxLen) {
-      throw new XpuIndexError('KV cache is full', { op: 'KVCache.update', arg: 'start', expected: `start + length <= ${this.maxLen} (maxLen)`, got: `${start} + ${l}` });
+      throw new XpuIndexError('KV cache is full', {
+        op: 'KVCache.update',
+        arg: 'start',
+        expected: `start + length <= ${this.maxLen} (maxLen)`,
+        got: `${start} + ${l}`,
+      });
     }
     const out: Tensor[] = [];
-    for (const [cache, x] of [[this.keys[layer], k], [this.values[layer], v]] as const) {
+    for (const [cache, x] of [
+      [this.keys[layer], k],
+      [this.values[layer], v],
+    ] as const) {
       const slot = narrow(cache, 1, start, l);
       copyInto(slot, x);
       slot.dispose();

@@ -21,7 +21,12 @@ export class Sequential extends Module {
     super();
     layers.forEach((m, i) => {
       if (!(m instanceof Module) || typeof (m as { forward?: unknown }).forward !== 'function') {
-        throw new XpuTypeError('Sequential takes modules with a forward(x)', { op: 'Sequential', arg: `layers[${i}]`, expected: 'a Module with forward(x)', got: typeName(m) });
+        throw new XpuTypeError('Sequential takes modules with a forward(x)', {
+          op: 'Sequential',
+          arg: `layers[${i}]`,
+          expected: 'a Module with forward(x)',
+          got: typeName(m),
+        });
       }
       this.registerModule(String(i), m);
     });
@@ -39,7 +44,13 @@ export class Sequential extends Module {
 export class Dropout extends Module {
   constructor(readonly p = 0.5) {
     super();
-    if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new XpuValueError('dropout probability must be in [0, 1]', { op: 'Dropout', arg: 'p', expected: 'a number in [0, 1]', got: String(p) });
+    if (typeof p !== 'number' || !(p >= 0 && p <= 1))
+      throw new XpuValueError('dropout probability must be in [0, 1]', {
+        op: 'Dropout',
+        arg: 'p',
+        expected: 'a number in [0, 1]',
+        got: String(p),
+      });
   }
 
   forward(x: Tensor): Tensor {
@@ -70,7 +81,12 @@ export class LayerNorm extends Module {
     super();
     const shape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
     if (shape.length === 0 || shape.some((d) => !Number.isInteger(d) || d <= 0)) {
-      throw new XpuValueError('normalizedShape must be positive integers', { op: 'LayerNorm', arg: 'normalizedShape', expected: 'an integer >= 1 or a list of them', got: String(normalizedShape) });
+      throw new XpuValueError('normalizedShape must be positive integers', {
+        op: 'LayerNorm',
+        arg: 'normalizedShape',
+        expected: 'an integer >= 1 or a list of them',
+        got: String(normalizedShape),
+      });
     }
     this.normalizedShape = shape;
     this.eps = init.eps ?? 1e-5;

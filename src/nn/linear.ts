@@ -37,18 +37,27 @@ export class Linear extends Module {
 
   constructor(inFeatures: number, outFeatures: number, init: LinearInit = {}) {
     super();
-    for (const [arg, v] of [['inFeatures', inFeatures], ['outFeatures', outFeatures]] as const) {
-      if (!Number.isInteger(v) || v <= 0) throw new XpuValueError('feature count must be a positive integer', { op: 'Linear', arg, expected: 'an integer >= 1', got: String(v) });
+    for (const [arg, v] of [
+      ['inFeatures', inFeatures],
+      ['outFeatures', outFeatures],
+    ] as const) {
+      if (!Number.isInteger(v) || v <= 0)
+        throw new XpuValueError('feature count must be a positive integer', {
+          op: 'Linear',
+          arg,
+          expected: 'an integer >= 1',
+          got: String(v),
+        });
     }
     this.inFeatures = inFeatures;
     this.outFeatures = outFeatures;
     const bound = 1 / Math.sqrt(inFeatures);
     const opts = { device: init.device, dtype: init.dtype, low: -bound, high: bound };
-    const make = (shape: number[]) => (init.random ?? true ? rand(shape, opts) : zeros(shape, opts));
+    const make = (shape: number[]) => ((init.random ?? true) ? rand(shape, opts) : zeros(shape, opts));
     const trainable = init.requiresGrad ?? init.random ?? true;
     const weight = make([outFeatures, inFeatures]);
     weight.requiresGrad = trainable;
-    const bias = init.bias ?? true ? make([outFeatures]) : undefined;
+    const bias = (init.bias ?? true) ? make([outFeatures]) : undefined;
     if (bias) bias.requiresGrad = trainable;
     this.registerParameter('weight', weight);
     this.registerParameter('bias', bias);

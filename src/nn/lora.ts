@@ -107,8 +107,20 @@ export class LoraLinear extends Module {
 
   #fold(sign: 1 | -1): void {
     const w = this.weight;
-    if (!isTensor(w)) throw new XpuValueError('a quantized base weight cannot absorb the adapter', { op: 'LoraLinear.merge', arg: 'weight', expected: 'a dense weight', got: `scheme ${(w as QuantizedLike).scheme}` });
-    if (this.merged === (sign === 1)) throw new XpuValueError(sign === 1 ? 'already merged' : 'not merged', { op: sign === 1 ? 'LoraLinear.merge' : 'LoraLinear.unmerge', arg: 'this', expected: sign === 1 ? 'an unmerged layer' : 'a merged layer', got: sign === 1 ? 'merged' : 'unmerged' });
+    if (!isTensor(w))
+      throw new XpuValueError('a quantized base weight cannot absorb the adapter', {
+        op: 'LoraLinear.merge',
+        arg: 'weight',
+        expected: 'a dense weight',
+        got: `scheme ${(w as QuantizedLike).scheme}`,
+      });
+    if (this.merged === (sign === 1))
+      throw new XpuValueError(sign === 1 ? 'already merged' : 'not merged', {
+        op: sign === 1 ? 'LoraLinear.merge' : 'LoraLinear.unmerge',
+        arg: 'this',
+        expected: sign === 1 ? 'an unmerged layer' : 'a merged layer',
+        got: sign === 1 ? 'merged' : 'unmerged',
+      });
     noGrad(() =>
       runScope(() => {
         const delta = mul(matmul(this.lora_B, this.lora_A), sign * this.scale);
@@ -125,15 +137,25 @@ export class LoraLinear extends Module {
  */
 export function apply(module: Module, config: LoraConfig = {}): Map<string, LoraLinear> {
   const op = 'lora.apply';
-  if (!(module instanceof Module)) throw new XpuTypeError('lora.apply takes a module', { op, arg: 'module', expected: 'Module', got: typeName(module) });
+  if (!(module instanceof Module))
+    throw new XpuTypeError('lora.apply takes a module', { op, arg: 'module', expected: 'Module', got: typeName(module) });
   const rank = config.rank ?? 8;
   const alpha = config.alpha ?? rank;
   const p = config.dropout ?? 0;
-  if (!Number.isInteger(rank) || rank < 1) throw new XpuValueError('rank must be a positive integer', { op, arg: 'rank', expected: 'an integer >= 1', got: String(rank) });
-  if (typeof alpha !== 'number' || !Number.isFinite(alpha)) throw new XpuValueError('alpha must be a finite number', { op, arg: 'alpha', expected: 'a finite number', got: String(alpha) });
-  if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new XpuValueError('dropout must be in [0, 1)', { op, arg: 'dropout', expected: 'a number in [0, 1)', got: String(p) });
+  if (!Number.isInteger(rank) || rank < 1)
+    throw new XpuValueError('rank must be a positive integer', { op, arg: 'rank', expected: 'an integer >= 1', got: String(rank) });
+  if (typeof alpha !== 'number' || !Number.isFinite(alpha))
+    throw new XpuValueError('alpha must be a finite number', { op, arg: 'alpha', expected: 'a finite number', got: String(alpha) });
+  if (typeof p !== 'number' || !(p >= 0 && p < 1))
+    throw new XpuValueError('dropout must be in [0, 1)', { op, arg: 'dropout', expected: 'a number in [0, 1)', got: String(p) });
   const t = config.targets;
-  if (t !== undefined && typeof t !== 'function' && !Array.isArray(t)) throw new XpuTypeError('targets must be names or a predicate', { op, arg: 'targets', expected: 'string[] | (path, layer) => boolean', got: typeName(t) });
+  if (t !== undefined && typeof t !== 'function' && !Array.isArray(t))
+    throw new XpuTypeError('targets must be names or a predicate', {
+      op,
+      arg: 'targets',
+      expected: 'string[] | (path, layer) => boolean',
+      got: typeName(t),
+    });
   const wanted = (path: string, layer: Linear): boolean =>
     t === undefined ? true : typeof t === 'function' ? t(path, layer) : t.some((n) => path === n || path.endsWith(`.${n}`));
   module.requiresGrad_(false);
@@ -152,7 +174,13 @@ export function apply(module: Module, config: LoraConfig = {}): Map<string, Lora
     }
   };
   visit(module, '');
-  if (out.size === 0) throw new XpuValueError('no Linear layer matched the targets', { op, arg: 'targets', expected: 'names or a predicate matching at least one Linear', got: Array.isArray(t) ? t.join(', ') : typeName(t) });
+  if (out.size === 0)
+    throw new XpuValueError('no Linear layer matched the targets', {
+      op,
+      arg: 'targets',
+      expected: 'names or a predicate matching at least one Linear',
+      got: Array.isArray(t) ? t.join(', ') : typeName(t),
+    });
   return out;
 }
 

@@ -25,12 +25,19 @@ import { isTensor, type Tensor } from '../tensor/tensor.js';
 export type Reduction = 'none' | 'mean' | 'sum';
 
 function reductionArg(op: string, r: unknown): Reduction {
-  if (r !== 'none' && r !== 'mean' && r !== 'sum') throw new XpuValueError('reduction must be none, mean or sum', { op, arg: 'reduction', expected: "'none' | 'mean' | 'sum'", got: fmtValue(r) });
+  if (r !== 'none' && r !== 'mean' && r !== 'sum')
+    throw new XpuValueError('reduction must be none, mean or sum', {
+      op,
+      arg: 'reduction',
+      expected: "'none' | 'mean' | 'sum'",
+      got: fmtValue(r),
+    });
   return r;
 }
 
 function floatArg(op: string, arg: string, x: Tensor): Tensor {
-  if (x.dtype !== 'float32' && x.dtype !== 'float16') throw new XpuDTypeError('expects a float tensor', { op, arg, expected: 'float32 or float16', got: x.dtype });
+  if (x.dtype !== 'float32' && x.dtype !== 'float16')
+    throw new XpuDTypeError('expects a float tensor', { op, arg, expected: 'float32 or float16', got: x.dtype });
   return x;
 }
 
@@ -66,15 +73,46 @@ export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntrop
   const reduction = reductionArg(op, options.reduction ?? 'mean');
   const ignoreIndex = options.ignoreIndex ?? -100;
   const smoothing = options.labelSmoothing ?? 0;
-  if (!Number.isInteger(ignoreIndex)) throw new XpuValueError('ignoreIndex must be an integer', { op, arg: 'ignoreIndex', expected: 'an integer', got: fmtValue(ignoreIndex) });
-  if (typeof smoothing !== 'number' || !(smoothing >= 0 && smoothing <= 1)) throw new XpuValueError('labelSmoothing must be in [0, 1]', { op, arg: 'labelSmoothing', expected: 'a number in [0, 1]', got: fmtValue(smoothing) });
-  if (target.dtype !== 'int32' && target.dtype !== 'uint32') throw new XpuDTypeError('class-index targets must be integers', { op, arg: 'target', expected: 'int32', got: target.dtype });
-  if (input.ndim === 0) throw new XpuShapeError('input needs a class dim', { op, arg: 'input', expected: '[C], [N, C] or [N, C, d1, ...]', got: fmtShape(input.shape) });
+  if (!Number.isInteger(ignoreIndex))
+    throw new XpuValueError('ignoreIndex must be an integer', {
+      op,
+      arg: 'ignoreIndex',
+      expected: 'an integer',
+      got: fmtValue(ignoreIndex),
+    });
+  if (typeof smoothing !== 'number' || !(smoothing >= 0 && smoothing <= 1))
+    throw new XpuValueError('labelSmoothing must be in [0, 1]', {
+      op,
+      arg: 'labelSmoothing',
+      expected: 'a number in [0, 1]',
+      got: fmtValue(smoothing),
+    });
+  if (target.dtype !== 'int32' && target.dtype !== 'uint32')
+    throw new XpuDTypeError('class-index targets must be integers', { op, arg: 'target', expected: 'int32', got: target.dtype });
+  if (input.ndim === 0)
+    throw new XpuShapeError('input needs a class dim', {
+      op,
+      arg: 'input',
+      expected: '[C], [N, C] or [N, C, d1, ...]',
+      got: fmtShape(input.shape),
+    });
   // The classes go last: rows [M, C] and targets [M].
   const classDim = input.ndim === 1 ? 0 : 1;
   const expectTarget = input.shape.filter((_, i) => i !== classDim);
-  if (!shapeEq(target.shape, expectTarget)) throw new XpuShapeError('target shape must be the input shape without the class dim', { op, arg: 'target', expected: fmtShape(expectTarget), got: fmtShape(target.shape) });
-  if (input.device !== target.device) throw new XpuValueError('input and target are on different devices', { op, arg: 'target', expected: String(input.device), got: String(target.device) });
+  if (!shapeEq(target.shape, expectTarget))
+    throw new XpuShapeError('target shape must be the input shape without the class dim', {
+      op,
+      arg: 'target',
+      expected: fmtShape(expectTarget),
+      got: fmtShape(target.shape),
+    });
+  if (input.device !== target.device)
+    throw new XpuValueError('input and target are on different devices', {
+      op,
+      arg: 'target',
+      expected: String(input.device),
+      got: String(target.device),
+    });
   const c = input.shape[classDim];
   const m = expectTarget.reduce((a, b) => a * b, 1);
   const order = [...expectTarget.keys()].map((i) => (i < classDim ? i : i + 1));
@@ -113,7 +151,8 @@ export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntrop
         const onehot = to(eq(arange(0, c, 1, { device: inp.device, dtype: 'int32' }), safe), inp.dtype);
         const q = smoothing > 0 ? add(mul(onehot, 1 - smoothing), smoothing / c) : onehot;
         const keptF = to(kept, inp.dtype);
-        const scale = reduction === 'none' ? mul(reshape(g, [m, 1]), keptF) : reduction === 'sum' ? mul(g, keptF) : mul(div(g, sum(keptF)), keptF);
+        const scale =
+          reduction === 'none' ? mul(reshape(g, [m, 1]), keptF) : reduction === 'sum' ? mul(g, keptF) : mul(div(g, sum(keptF)), keptF);
         return fromRows(mul(sub(softmax(x, 1), q), scale));
       }),
       null,
@@ -162,7 +201,13 @@ export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, opti
   const weight = optionalTensorArg(op, 'weight', options.weight);
   const posWeight = optionalTensorArg(op, 'posWeight', options.posWeight);
   const reduction = reductionArg(op, options.reduction ?? 'mean');
-  if (!shapeEq(input.shape, target.shape)) throw new XpuShapeError('target must have the input shape', { op, arg: 'target', expected: fmtShape(input.shape), got: fmtShape(target.shape) });
+  if (!shapeEq(input.shape, target.shape))
+    throw new XpuShapeError('target must have the input shape', {
+      op,
+      arg: 'target',
+      expected: fmtShape(input.shape),
+      got: fmtShape(target.shape),
+    });
   const lw = (t: Tensor, pw: Tensor | undefined): Tensor | number => (pw ? add(mul(sub(pw, 1), t), 1) : 1);
   const forward = (): Tensor =>
     scoped(() => {
@@ -190,4 +235,3 @@ export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, opti
   record('binaryCrossEntropyWithLogits', [input, target, weight, posWeight], loss, backward, { inputs: true });
   return loss;
 }
-

@@ -25,7 +25,13 @@ export interface QuantizedLike {
 export type Parameter = Tensor | QuantizedLike;
 
 export function isQuantizedLike(x: unknown): x is QuantizedLike {
-  return typeof x === 'object' && x !== null && !isTensor(x) && typeof (x as QuantizedLike).scheme === 'string' && Array.isArray((x as QuantizedLike).shape);
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    !isTensor(x) &&
+    typeof (x as QuantizedLike).scheme === 'string' &&
+    Array.isArray((x as QuantizedLike).shape)
+  );
 }
 
 /**
@@ -52,7 +58,12 @@ export class Module {
       get: () => this.#params.get(name),
       set: (v: Parameter | undefined) => {
         if (v !== undefined && !isTensor(v) && !isQuantizedLike(v)) {
-          throw new XpuTypeError('a parameter must be a Tensor or a quantized tensor', { op: 'Module', arg: name, expected: 'Tensor | QuantizedLike', got: typeName(v) });
+          throw new XpuTypeError('a parameter must be a Tensor or a quantized tensor', {
+            op: 'Module',
+            arg: name,
+            expected: 'Tensor | QuantizedLike',
+            got: typeName(v),
+          });
         }
         this.#params.set(name, v);
       },
@@ -70,9 +81,27 @@ export class Module {
    */
   registerBuffer(name: string, tensor: Tensor | undefined, options: { persistent?: boolean } = {}): Tensor | undefined {
     const op = 'Module.registerBuffer';
-    if (tensor !== undefined && !isTensor(tensor)) throw new XpuTypeError('a buffer must be a Tensor or undefined', { op, arg: 'tensor', expected: 'Tensor | undefined', got: typeName(tensor) });
-    if (typeof options !== 'object' || options === null) throw new XpuTypeError('options must be an object', { op, arg: 'options', expected: '{ persistent?: boolean }', got: typeName(options) });
-    if (options.persistent !== undefined && typeof options.persistent !== 'boolean') throw new XpuTypeError('persistent must be a boolean', { op, arg: 'persistent', expected: 'boolean', got: typeName(options.persistent) });
+    if (tensor !== undefined && !isTensor(tensor))
+      throw new XpuTypeError('a buffer must be a Tensor or undefined', {
+        op,
+        arg: 'tensor',
+        expected: 'Tensor | undefined',
+        got: typeName(tensor),
+      });
+    if (typeof options !== 'object' || options === null)
+      throw new XpuTypeError('options must be an object', {
+        op,
+        arg: 'options',
+        expected: '{ persistent?: boolean }',
+        got: typeName(options),
+      });
+    if (options.persistent !== undefined && typeof options.persistent !== 'boolean')
+      throw new XpuTypeError('persistent must be a boolean', {
+        op,
+        arg: 'persistent',
+        expected: 'boolean',
+        got: typeName(options.persistent),
+      });
     this.#checkName(name);
     const entry = { tensor, persistent: options.persistent ?? true };
     this.#buffers.set(name, entry);
@@ -81,7 +110,13 @@ export class Module {
       configurable: false,
       get: () => entry.tensor,
       set: (v: Tensor | undefined) => {
-        if (v !== undefined && !isTensor(v)) throw new XpuTypeError('a buffer must be a Tensor or undefined', { op: 'Module', arg: name, expected: 'Tensor | undefined', got: typeName(v) });
+        if (v !== undefined && !isTensor(v))
+          throw new XpuTypeError('a buffer must be a Tensor or undefined', {
+            op: 'Module',
+            arg: name,
+            expected: 'Tensor | undefined',
+            got: typeName(v),
+          });
         entry.tensor = v;
       },
     });
@@ -111,7 +146,12 @@ export class Module {
   protected registerModule<M extends Module>(name: string, module: M): M {
     this.#checkName(name);
     this.#modules.set(name, module);
-    Object.defineProperty(this, name, { enumerable: true, configurable: false, get: () => this.#modules.get(name), set: (m: Module) => this.#modules.set(name, m) });
+    Object.defineProperty(this, name, {
+      enumerable: true,
+      configurable: false,
+      get: () => this.#modules.get(name),
+      set: (m: Module) => this.#modules.set(name, m),
+    });
     return module;
   }
 
@@ -122,8 +162,19 @@ export class Module {
   }
 
   #checkName(name: string): void {
-    if (typeof name !== 'string' || !/^([A-Za-z_][A-Za-z0-9_]*|\d+)$/.test(name) || this.#params.has(name) || this.#modules.has(name) || this.#buffers.has(name)) {
-      throw new XpuValueError('parameter or module name must be an identifier (or an index) not already registered', { op: 'Module', arg: 'name', expected: 'a new identifier', got: name });
+    if (
+      typeof name !== 'string' ||
+      !/^([A-Za-z_][A-Za-z0-9_]*|\d+)$/.test(name) ||
+      this.#params.has(name) ||
+      this.#modules.has(name) ||
+      this.#buffers.has(name)
+    ) {
+      throw new XpuValueError('parameter or module name must be an identifier (or an index) not already registered', {
+        op: 'Module',
+        arg: 'name',
+        expected: 'a new identifier',
+        got: name,
+      });
     }
   }
 
@@ -135,9 +186,20 @@ export class Module {
   /** Replaces the direct submodule `name` (LoRA wraps a Linear this way); the property returns the new one. */
   setModule(name: string, module: Module): void {
     if (!this.#modules.has(name)) {
-      throw new XpuValueError('no such submodule', { op: 'Module.setModule', arg: 'name', expected: [...this.#modules.keys()].join(', ') || 'none', got: name });
+      throw new XpuValueError('no such submodule', {
+        op: 'Module.setModule',
+        arg: 'name',
+        expected: [...this.#modules.keys()].join(', ') || 'none',
+        got: name,
+      });
     }
-    if (!(module instanceof Module)) throw new XpuTypeError('a submodule must be a Module', { op: 'Module.setModule', arg: 'module', expected: 'Module', got: typeName(module) });
+    if (!(module instanceof Module))
+      throw new XpuTypeError('a submodule must be a Module', {
+        op: 'Module.setModule',
+        arg: 'module',
+        expected: 'Module',
+        got: typeName(module),
+      });
     this.#modules.set(name, module);
   }
 
@@ -205,22 +267,41 @@ export class Module {
    * `state` must name one; otherwise the missing ones are skipped. Returns the keys it did not use
    * and the parameters it did not set (torch's missing_keys / unexpected_keys).
    */
-  loadStateDict(state: Record<string, Tensor> | Map<string, Tensor>, options: { strict?: boolean; trainableOnly?: boolean } = {}): { missingKeys: string[]; unexpectedKeys: string[] } {
+  loadStateDict(
+    state: Record<string, Tensor> | Map<string, Tensor>,
+    options: { strict?: boolean; trainableOnly?: boolean } = {},
+  ): { missingKeys: string[]; unexpectedKeys: string[] } {
     const op = 'Module.loadStateDict';
-    if (typeof state !== 'object' || state === null) throw new XpuTypeError('state must be a record or Map of tensors', { op, arg: 'state', expected: 'Record<string, Tensor>', got: typeName(state) });
+    if (typeof state !== 'object' || state === null)
+      throw new XpuTypeError('state must be a record or Map of tensors', {
+        op,
+        arg: 'state',
+        expected: 'Record<string, Tensor>',
+        got: typeName(state),
+      });
     const entries = new Map(state instanceof Map ? state : Object.entries(state));
     const own = this.#tensorParameters(options.trainableOnly ?? false);
     const missingKeys = [...own.keys()].filter((k) => !entries.has(k));
     const unexpectedKeys = [...entries.keys()].filter((k) => !own.has(k));
     if ((options.strict ?? true) && (missingKeys.length || unexpectedKeys.length)) {
-      throw new XpuValueError('state dict keys do not match the module', { op, arg: 'state', expected: missingKeys.length ? `also ${missingKeys.slice(0, 5).join(', ')}` : 'only parameter names', got: unexpectedKeys.length ? `unexpected ${unexpectedKeys.slice(0, 5).join(', ')}` : `missing ${missingKeys.length} keys` });
+      throw new XpuValueError('state dict keys do not match the module', {
+        op,
+        arg: 'state',
+        expected: missingKeys.length ? `also ${missingKeys.slice(0, 5).join(', ')}` : 'only parameter names',
+        got: unexpectedKeys.length ? `unexpected ${unexpectedKeys.slice(0, 5).join(', ')}` : `missing ${missingKeys.length} keys`,
+      });
     }
     for (const [name, p] of own) {
       const src = entries.get(name);
       if (src === undefined) continue;
       if (!isTensor(src)) throw new XpuTypeError('state values must be tensors', { op, arg: name, expected: 'Tensor', got: typeName(src) });
       if (src.shape.length !== p.shape.length || src.shape.some((d, i) => d !== p.shape[i])) {
-        throw new XpuShapeError('shape differs from the parameter', { op, arg: name, expected: `[${p.shape.join(', ')}]`, got: `[${src.shape.join(', ')}]` });
+        throw new XpuShapeError('shape differs from the parameter', {
+          op,
+          arg: name,
+          expected: `[${p.shape.join(', ')}]`,
+          got: `[${src.shape.join(', ')}]`,
+        });
       }
       // A write into a parameter, not an op to differentiate (torch loads under no_grad too).
       noGrad(() => copyInto(p, src));
@@ -231,7 +312,12 @@ export class Module {
   /** This module's own parameter slot setter by name, used by loaders (state dicts). */
   setParameter(name: string, value: Parameter): void {
     if (!this.#params.has(name)) {
-      throw new XpuValueError('no such parameter', { op: 'Module.setParameter', arg: 'name', expected: [...this.#params.keys()].join(', ') || 'none', got: name });
+      throw new XpuValueError('no such parameter', {
+        op: 'Module.setParameter',
+        arg: 'name',
+        expected: [...this.#params.keys()].join(', ') || 'none',
+        got: name,
+      });
     }
     (this as unknown as Record<string, Parameter>)[name] = value;
   }
@@ -262,7 +348,13 @@ export class Module {
         let moved: Parameter;
         if (isTensor(p)) moved = await p.toAsync(device);
         else if (p.toAsync) moved = await p.toAsync(device);
-        else throw new XpuValueError('this quantized parameter cannot be moved between devices', { op: 'Module.to', arg: name, expected: 'a parameter with toAsync()', got: `scheme ${p.scheme}` });
+        else
+          throw new XpuValueError('this quantized parameter cannot be moved between devices', {
+            op: 'Module.to',
+            arg: name,
+            expected: 'a parameter with toAsync()',
+            got: `scheme ${p.scheme}`,
+          });
         // A moved parameter stays trainable (or frozen) as it was.
         if (isTensor(p) && isTensor(moved)) moved.requiresGrad = p.requiresGrad;
         if (moved !== p) p.dispose();

@@ -29,15 +29,27 @@ export interface RopeScaling {
  * `factor`, and the band between blends the two linearly in orig/wavelength.
  */
 export function ropeInvFreq(headDim: number, theta: number, scaling?: RopeScaling): Float64Array {
-  if (!Number.isInteger(headDim) || headDim <= 0 || headDim % 2) throw new XpuValueError('head dim must be a positive even integer', { op: 'rope', arg: 'headDim', expected: 'an even integer', got: String(headDim) });
-  if (!(numberArg('rope', 'theta', theta) > 0)) throw new XpuValueError('rope theta must be positive', { op: 'rope', arg: 'theta', expected: '> 0', got: String(theta) });
+  if (!Number.isInteger(headDim) || headDim <= 0 || headDim % 2)
+    throw new XpuValueError('head dim must be a positive even integer', {
+      op: 'rope',
+      arg: 'headDim',
+      expected: 'an even integer',
+      got: String(headDim),
+    });
+  if (!(numberArg('rope', 'theta', theta) > 0))
+    throw new XpuValueError('rope theta must be positive', { op: 'rope', arg: 'theta', expected: '> 0', got: String(theta) });
   const half = headDim / 2;
   const inv = Float64Array.from({ length: half }, (_, i) => theta ** (-(2 * i) / headDim));
   if (!scaling) return inv;
   const { factor, lowFreqFactor: low, highFreqFactor: high, originalMaxPositionEmbeddings: orig } = scaling;
   for (const v of [factor, low, high, orig]) numberArg('rope', 'scaling', v);
   if (!(factor > 0 && low > 0 && high > low && orig > 0)) {
-    throw new XpuValueError('bad llama3 rope_scaling', { op: 'rope', arg: 'scaling', expected: 'factor > 0, 0 < low_freq_factor < high_freq_factor, original_max_position_embeddings > 0', got: fmtValue(scaling) });
+    throw new XpuValueError('bad llama3 rope_scaling', {
+      op: 'rope',
+      arg: 'scaling',
+      expected: 'factor > 0, 0 < low_freq_factor < high_freq_factor, original_max_position_embeddings > 0',
+      got: fmtValue(scaling),
+    });
   }
   const lowWavelen = orig / low;
   const highWavelen = orig / high;
@@ -55,7 +67,12 @@ export class RotaryEmbedding {
   readonly #tables = new Map<string, { cos: Tensor; sin: Tensor }>();
   readonly invFreq: Float64Array;
 
-  constructor(readonly headDim: number, readonly maxPositions: number, theta: number, scaling?: RopeScaling) {
+  constructor(
+    readonly headDim: number,
+    readonly maxPositions: number,
+    theta: number,
+    scaling?: RopeScaling,
+  ) {
     this.invFreq = ropeInvFreq(headDim, theta, scaling);
   }
 
@@ -80,7 +97,10 @@ export class RotaryEmbedding {
         }
       }
       // keep(): the tables outlive the scope() of the forward pass that first needs them.
-      t = { cos: keep(fromHost(cos, [this.maxPositions, d], dtype, device, 'rope')), sin: keep(fromHost(sin, [this.maxPositions, d], dtype, device, 'rope')) };
+      t = {
+        cos: keep(fromHost(cos, [this.maxPositions, d], dtype, device, 'rope')),
+        sin: keep(fromHost(sin, [this.maxPositions, d], dtype, device, 'rope')),
+      };
       this.#tables.set(key, t);
     }
     return t;
@@ -97,7 +117,12 @@ export class RotaryEmbedding {
     intArg('rope', 'start', start, { min: 0, rangeError: XpuIndexError });
     const [, l, , d] = x.shape;
     if (start < 0 || start + l > this.maxPositions) {
-      throw new XpuIndexError('position beyond the rotary table', { op: 'rope', arg: 'start', expected: `positions < ${this.maxPositions} (max_position_embeddings)`, got: `${start} .. ${start + l - 1}` });
+      throw new XpuIndexError('position beyond the rotary table', {
+        op: 'rope',
+        arg: 'start',
+        expected: `positions < ${this.maxPositions} (max_position_embeddings)`,
+        got: `${start} .. ${start + l - 1}`,
+      });
     }
     const { cos, sin } = this.#table(x.device, x.dtype);
     const c = reshape(narrow(cos, 0, start, l), [1, l, 1, d]);
@@ -109,7 +134,10 @@ export class RotaryEmbedding {
   }
 
   dispose(): void {
-    for (const t of this.#tables.values()) { t.cos.dispose(); t.sin.dispose(); }
+    for (const t of this.#tables.values()) {
+      t.cos.dispose();
+      t.sin.dispose();
+    }
     this.#tables.clear();
   }
 }

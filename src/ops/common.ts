@@ -17,7 +17,10 @@ export function checkSameDevice(op: string, tensors: readonly Tensor[], names?: 
   for (let i = 1; i < tensors.length; i++) {
     if (!tensors[i].device.equals(dev)) {
       throw new XpuDeviceError('tensors are on different devices', {
-        op, arg: names?.[i] ?? 'other', expected: `a tensor on ${dev} (move it with .to('${dev}'))`, got: `a tensor on ${tensors[i].device}`,
+        op,
+        arg: names?.[i] ?? 'other',
+        expected: `a tensor on ${dev} (move it with .to('${dev}'))`,
+        got: `a tensor on ${tensors[i].device}`,
       });
     }
   }
@@ -47,7 +50,16 @@ export interface RunMapArgs {
 }
 
 export function runMap(a: RunMapArgs): Tensor {
-  const storage = a.device.backend.map({ kernel: a.kernel, inputs: a.inputs, outShape: a.outShape.slice(), outDtype: a.outDtype, argKind: a.argKind, loadKinds: a.loadKinds, scalars: a.scalars, indexCheck: a.indexCheck });
+  const storage = a.device.backend.map({
+    kernel: a.kernel,
+    inputs: a.inputs,
+    outShape: a.outShape.slice(),
+    outDtype: a.outDtype,
+    argKind: a.argKind,
+    loadKinds: a.loadKinds,
+    scalars: a.scalars,
+    indexCheck: a.indexCheck,
+  });
   return wrap(a.device, storage, a.outShape, a.outDtype);
 }
 
@@ -55,7 +67,6 @@ export function runMap(a: RunMapArgs): Tensor {
 export function scalarWgsl(kind: ComputeKind, k: number): string {
   return kind === 'f32' ? `sf(${k}u)` : kind === 'i32' ? `si(${k}u)` : `su(${k}u)`;
 }
-
 
 /** A contiguous copy of `t` (same dtype), or a cast when `dtype` differs. */
 export function copyAs(op: string, t: Tensor, dtype: DType = t.dtype): Tensor {
@@ -68,7 +79,12 @@ export function copyAs(op: string, t: Tensor, dtype: DType = t.dtype): Tensor {
     // PyTorch; NaN is tested through its bits, since a compiler may fold NaN != 0 to false.
     argKind = from;
     const test = from === 'f32' ? 'x0 != 0.0 || is_nan(x0)' : `x0 != ${from}(0)`;
-    kernel = { name: `to_bool_${from}`, wgsl: `return select(0u, 1u, ${test});`, js: (x) => nonzero(x[0]), pure: { fn: nonzero, slots: [{ tensor: true, index: 0 }] } };
+    kernel = {
+      name: `to_bool_${from}`,
+      wgsl: `return select(0u, 1u, ${test});`,
+      js: (x) => nonzero(x[0]),
+      pure: { fn: nonzero, slots: [{ tensor: true, index: 0 }] },
+    };
   }
   void op;
   return runMap({ device: t.device, kernel, inputs: [operand(t, t.shape)], outShape: t.shape, outDtype: dtype, argKind });
@@ -92,13 +108,25 @@ export function optionalTensorArg(op: string, arg: string, x: unknown): Tensor |
 /** A non-empty array of tensors (cat, stack): each element through tensorArg as `${arg}[i]`. */
 export function tensorListArg(op: string, arg: string, xs: unknown): Tensor[] {
   if (!Array.isArray(xs)) throw new XpuTypeError('expects an array of tensors', { op, arg, expected: 'Tensor[]', got: typeName(xs) });
-  if (xs.length === 0) throw new XpuValueError('expects a non-empty array of tensors', { op, arg, expected: 'an array of at least one Tensor', got: 'an empty array' });
+  if (xs.length === 0)
+    throw new XpuValueError('expects a non-empty array of tensors', {
+      op,
+      arg,
+      expected: 'an array of at least one Tensor',
+      got: 'an empty array',
+    });
   return xs.map((t, i) => tensorArg(op, `${arg}[${i}]`, t));
 }
 
 /** An options object: undefined gives {}; null, a number or an array is an XpuTypeError. */
 export function optionsArg<T extends object>(op: string, x: T | undefined): T {
   if (x === undefined) return {} as T;
-  if (typeof x !== 'object' || x === null || Array.isArray(x)) throw new XpuTypeError('options must be an object', { op, arg: 'options', expected: 'an options object or undefined', got: typeName(x) });
+  if (typeof x !== 'object' || x === null || Array.isArray(x))
+    throw new XpuTypeError('options must be an object', {
+      op,
+      arg: 'options',
+      expected: 'an options object or undefined',
+      got: typeName(x),
+    });
   return x;
 }

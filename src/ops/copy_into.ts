@@ -18,12 +18,21 @@ export function copyInto(dst: Tensor, src: Tensor): Tensor {
   // torch refuses in-place writes to a leaf that requires grad outside no_grad; writes into a
   // graph's intermediate tensors would need its version tracking, which we do not keep.
   if (dst.requiresGrad && isGradEnabled()) {
-    throw new XpuValueError(dst.gradFn ? 'an in-place write into a tensor recorded in the autograd graph is not supported' : 'a leaf tensor that requires grad is being used in an in-place operation', {
-      op, arg: 'dst', expected: 'a tensor without requiresGrad, or the write inside xpu.noGrad(() => ...)', got: dst.gradFn ? `the output of ${dst.gradFn.name}` : 'a leaf with requiresGrad',
-    });
+    throw new XpuValueError(
+      dst.gradFn
+        ? 'an in-place write into a tensor recorded in the autograd graph is not supported'
+        : 'a leaf tensor that requires grad is being used in an in-place operation',
+      {
+        op,
+        arg: 'dst',
+        expected: 'a tensor without requiresGrad, or the write inside xpu.noGrad(() => ...)',
+        got: dst.gradFn ? `the output of ${dst.gradFn.name}` : 'a leaf with requiresGrad',
+      },
+    );
   }
   if (dst.dtype !== src.dtype) throw new XpuDTypeError('dtypes differ', { op, arg: 'src', expected: dst.dtype, got: src.dtype });
-  if (!shapeEq(dst.shape, src.shape)) throw new XpuShapeError('shapes differ', { op, arg: 'src', expected: fmtShape(dst.shape), got: fmtShape(src.shape) });
+  if (!shapeEq(dst.shape, src.shape))
+    throw new XpuShapeError('shapes differ', { op, arg: 'src', expected: fmtShape(dst.shape), got: fmtShape(src.shape) });
   const n = dst.numel;
   if (n === 0) return dst;
   // The trailing dims dst walks contiguously form one run; the leading dims enumerate runs.
@@ -31,7 +40,13 @@ export function copyInto(dst: Tensor, src: Tensor): Tensor {
   let lead = dst.ndim;
   while (lead > 0 && (dst.shape[lead - 1] === 1 || dst.strides[lead - 1] === run)) run *= dst.shape[--lead];
   for (let d = 0; d < lead; d++) {
-    if (dst.strides[d] === 0 && dst.shape[d] > 1) throw new XpuValueError('dst has broadcast (zero-stride) dims; writes would overlap', { op, arg: 'dst', expected: 'a view with distinct elements', got: `strides [${dst.strides.join(', ')}]` });
+    if (dst.strides[d] === 0 && dst.shape[d] > 1)
+      throw new XpuValueError('dst has broadcast (zero-stride) dims; writes would overlap', {
+        op,
+        arg: 'dst',
+        expected: 'a view with distinct elements',
+        got: `strides [${dst.strides.join(', ')}]`,
+      });
   }
   const size = dtypeInfo(dst.dtype).itemsize;
   const runBytes = run * size;
@@ -40,7 +55,12 @@ export function copyInto(dst: Tensor, src: Tensor): Tensor {
     const starts = runStarts(dst.shape.slice(0, lead), dst.strides.slice(0, lead), dst.offset);
     const srcBase = from.offset * size;
     if (runBytes % 4 !== 0 || srcBase % 4 !== 0 || starts.some((s) => (s * size) % 4 !== 0)) {
-      throw new XpuValueError('each contiguous run must start and end on a 4-byte boundary', { op, arg: 'dst', expected: 'runs of a multiple of 4 bytes at 4-byte offsets', got: `runs of ${runBytes} bytes at element offsets ${starts.slice(0, 4).join(', ')}` });
+      throw new XpuValueError('each contiguous run must start and end on a 4-byte boundary', {
+        op,
+        arg: 'dst',
+        expected: 'runs of a multiple of 4 bytes at 4-byte offsets',
+        got: `runs of ${runBytes} bytes at element offsets ${starts.slice(0, 4).join(', ')}`,
+      });
     }
     starts.forEach((s, i) => device.backend.copyBytes(from.ref.storage, srcBase + i * runBytes, dst.ref.storage, s * size, runBytes));
   } finally {

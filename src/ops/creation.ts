@@ -49,7 +49,12 @@ function flatten(op: string, data: Nested, shape: number[], depth: number, out: 
     return;
   }
   if (!Array.isArray(data) || data.length !== shape[depth]) {
-    throw new XpuShapeError('ragged nested array', { op, arg: 'data', expected: `length ${shape[depth]} at depth ${depth}`, got: Array.isArray(data) ? `length ${data.length}` : typeof data });
+    throw new XpuShapeError('ragged nested array', {
+      op,
+      arg: 'data',
+      expected: `length ${shape[depth]} at depth ${depth}`,
+      got: Array.isArray(data) ? `length ${data.length}` : typeof data,
+    });
   }
   for (const d of data) flatten(op, d, shape, depth + 1, out);
 }
@@ -60,7 +65,9 @@ function defaultDTypeFor(data: ArrayLike<number> | Nested): DType {
   if (data instanceof Uint32Array || data instanceof Uint16Array) return 'uint32';
   if (data instanceof Int8Array) return 'int8';
   if (data instanceof Uint8Array || data instanceof Uint8ClampedArray) return 'uint8';
-  const first = (function first(x: unknown): unknown { return Array.isArray(x) ? first(x[0]) : x; })(data);
+  const first = (function first(x: unknown): unknown {
+    return Array.isArray(x) ? first(x[0]) : x;
+  })(data);
   if (typeof first === 'boolean') return 'bool';
   return 'float32';
 }
@@ -86,7 +93,12 @@ export function tensor(data: Nested | ArrayLike<number>, options: CreateOptions 
     shape = options.shape ? checkShape(op, 'shape', options.shape) : inferred;
   }
   if (numel(shape) !== values.length) {
-    throw new XpuShapeError('data length does not match shape', { op, arg: 'shape', expected: `${values.length} elements`, got: `${fmtShape(shape)} (${numel(shape)} elements)` });
+    throw new XpuShapeError('data length does not match shape', {
+      op,
+      arg: 'shape',
+      expected: `${values.length} elements`,
+      got: `${fmtShape(shape)} (${numel(shape)} elements)`,
+    });
   }
   const host: HostArray = allocHost(dtype, values.length);
   for (let i = 0; i < values.length; i++) writeHost(host, dtype, i, castNumber(Number(values[i]), dtype));
@@ -104,12 +116,29 @@ export function generate(op: string, shape: readonly number[], options: CreateOp
   const device = resolveDevice(op, options.device);
   const dtype = options.dtype === undefined ? 'float32' : checkDType(op, 'dtype', options.dtype);
   const argKind = dtypeInfo(dtype).compute;
-  return leafOption(op, runMap({ device, kernel, inputs: [], outShape: shape, outDtype: dtype, argKind, scalars: scalars.map((value) => ({ kind: argKind, value })) }), options);
+  return leafOption(
+    op,
+    runMap({
+      device,
+      kernel,
+      inputs: [],
+      outShape: shape,
+      outDtype: dtype,
+      argKind,
+      scalars: scalars.map((value) => ({ kind: argKind, value })),
+    }),
+    options,
+  );
 }
 
 const FILL: Record<string, MapKernel> = {};
 function fillKernel(kind: string): MapKernel {
-  return (FILL[kind] ??= { name: 'fill', wgsl: `return ${scalarWgsl(kind as 'f32', 0)};`, js: (_x, ctx) => identity(ctx.scalars[0]), pure: { fn: identity, slots: [{ tensor: false, index: 0 }] } });
+  return (FILL[kind] ??= {
+    name: 'fill',
+    wgsl: `return ${scalarWgsl(kind as 'f32', 0)};`,
+    js: (_x, ctx) => identity(ctx.scalars[0]),
+    pure: { fn: identity, slots: [{ tensor: false, index: 0 }] },
+  });
 }
 
 /** full() under the name of the public function that was called (zeros, onesLike...), for errors. */
@@ -122,7 +151,8 @@ function fullAs(op: string, shape: number[], value: number | boolean, options: C
   return generate(op, s, { ...options, dtype }, fillKernel(dtypeInfo(dtype).compute), [v]);
 }
 
-export const full = (shape: number[], value: number | boolean, options: CreateOptions = {}): Tensor => fullAs('full', shape, value, options);
+export const full = (shape: number[], value: number | boolean, options: CreateOptions = {}): Tensor =>
+  fullAs('full', shape, value, options);
 export const zeros = (shape: number[], options: CreateOptions = {}): Tensor => fullAs('zeros', shape, 0, options);
 export const ones = (shape: number[], options: CreateOptions = {}): Tensor => fullAs('ones', shape, 1, options);
 const like = (op: string, t: Tensor, value: number, options: CreateOptions): Tensor => {
@@ -141,13 +171,31 @@ export function arange(a: number, b?: number, step = 1, options: CreateOptions =
   if (b !== undefined && b !== null) numberArg('arange', 'end', b, true);
   const [start, end] = b === undefined || b === null ? [0, a] : [a, b];
   numberArg('arange', 'step', step, true);
-  if (step === 0) throw new XpuValueError('step must be non-zero', { op: 'arange', arg: 'step', expected: 'a finite non-zero number', got: String(step) });
-  const n = intArg('arange', 'end', Math.max(0, Math.ceil((end - start) / step)), { max: 2 ** 31 - 1, rangeError: XpuShapeError, expected: 'at most 2^31 - 1 elements' });
+  if (step === 0)
+    throw new XpuValueError('step must be non-zero', {
+      op: 'arange',
+      arg: 'step',
+      expected: 'a finite non-zero number',
+      got: String(step),
+    });
+  const n = intArg('arange', 'end', Math.max(0, Math.ceil((end - start) / step)), {
+    max: 2 ** 31 - 1,
+    rangeError: XpuShapeError,
+    expected: 'at most 2^31 - 1 elements',
+  });
   const integral = [start, end, step].every(Number.isInteger);
   const dtype = options.dtype ?? (integral ? 'int32' : 'float32');
   const kind = dtypeInfo(dtype).compute;
-  const body = kind === 'f32' ? 'return sf(0u) + f32(i) * sf(1u);' : kind === 'i32' ? 'return si(0u) + i32(i) * si(1u);' : 'return su(0u) + i * su(1u);';
-  return generate('arange', [n], { ...options, dtype }, { name: 'arange', wgsl: body, js: (_x, c) => c.scalars[0] + c.i * c.scalars[1] }, [start, step]);
+  const body =
+    kind === 'f32'
+      ? 'return sf(0u) + f32(i) * sf(1u);'
+      : kind === 'i32'
+        ? 'return si(0u) + i32(i) * si(1u);'
+        : 'return su(0u) + i * su(1u);';
+  return generate('arange', [n], { ...options, dtype }, { name: 'arange', wgsl: body, js: (_x, c) => c.scalars[0] + c.i * c.scalars[1] }, [
+    start,
+    step,
+  ]);
 }
 
 /** `steps` evenly spaced values from start to end inclusive, as torch.linspace. */
@@ -161,19 +209,41 @@ export function linspace(start: number, end: number, steps: number, options: Cre
   // a single step is `start` (PyTorch fills it), so the first half covers it.
   const half = steps === 1 ? 1 : Math.floor(steps / 2);
   const body = `if (i < su(2u)) { return A(sf(0u) + f32(i) * sf(1u)); } return A(sf(3u) - f32(su(4u) - 1u - i) * sf(1u));`;
-  const js = (_x: number[], c: { i: number; scalars: number[] }) => (c.i < half ? Math.fround(start) + c.i * Math.fround(step) : Math.fround(end) - (steps - 1 - c.i) * Math.fround(step));
+  const js = (_x: number[], c: { i: number; scalars: number[] }) =>
+    c.i < half ? Math.fround(start) + c.i * Math.fround(step) : Math.fround(end) - (steps - 1 - c.i) * Math.fround(step);
   const dtype = options.dtype ?? 'float32';
   const device = resolveDevice('linspace', options.device);
-  return leafOption('linspace', runMap({
-    device, kernel: { name: 'linspace', wgsl: body, js }, inputs: [], outShape: [steps], outDtype: checkDType('linspace', 'dtype', dtype), argKind: dtypeInfo(dtype).compute,
-    scalars: [{ kind: 'f32', value: start }, { kind: 'f32', value: step }, { kind: 'u32', value: half }, { kind: 'f32', value: end }, { kind: 'u32', value: steps }],
-  }), options);
+  return leafOption(
+    'linspace',
+    runMap({
+      device,
+      kernel: { name: 'linspace', wgsl: body, js },
+      inputs: [],
+      outShape: [steps],
+      outDtype: checkDType('linspace', 'dtype', dtype),
+      argKind: dtypeInfo(dtype).compute,
+      scalars: [
+        { kind: 'f32', value: start },
+        { kind: 'f32', value: step },
+        { kind: 'u32', value: half },
+        { kind: 'f32', value: end },
+        { kind: 'u32', value: steps },
+      ],
+    }),
+    options,
+  );
 }
 
 /** The n x m identity matrix. */
 export function eye(n: number, m: number = n, options: CreateOptions = {}): Tensor {
-  const s = [intArg('eye', 'n', n, { min: 0, rangeError: XpuShapeError }), intArg('eye', 'm', m ?? n, { min: 0, rangeError: XpuShapeError })];
+  const s = [
+    intArg('eye', 'n', n, { min: 0, rangeError: XpuShapeError }),
+    intArg('eye', 'm', m ?? n, { min: 0, rangeError: XpuShapeError }),
+  ];
   return generate('eye', s, options, {
-    name: 'eye', usesCoords: true, wgsl: 'return select(R(0), R(1), c[0] == c[1]);', js: (_x, c) => (c.coords[0] === c.coords[1] ? 1 : 0),
+    name: 'eye',
+    usesCoords: true,
+    wgsl: 'return select(R(0), R(1), c[0] == c[1]);',
+    js: (_x, c) => (c.coords[0] === c.coords[1] ? 1 : 0),
   });
 }

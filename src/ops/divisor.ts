@@ -12,7 +12,12 @@ import { Tensor } from '../tensor/tensor.js';
 export function checkIntegerDivisor(op: string, divisor: Tensor | number | boolean, dtype: DType): void {
   if (isFloating(dtype)) return;
   const fail = (where: string): never => {
-    throw new XpuValueError('integer division by zero (ZeroDivisionError in torch)', { op, arg: 'other', expected: 'a divisor without zeros (or a float dtype)', got: where });
+    throw new XpuValueError('integer division by zero (ZeroDivisionError in torch)', {
+      op,
+      arg: 'other',
+      expected: 'a divisor without zeros (or a float dtype)',
+      got: where,
+    });
   };
   if (!(divisor instanceof Tensor)) {
     if (castNumber(Number(divisor), dtype) === 0) fail(String(divisor));

@@ -31,13 +31,30 @@ const LETTER = /^[a-zA-Z]$/;
 
 function parseTerm(op: string, term: string, ndim: number, which: number): Labels {
   const dots = term.indexOf('...');
-  if (term.split('...').length > 2) throw new XpuValueError('more than one ellipsis in a term', { op, arg: 'equation', expected: "at most one '...' per operand", got: `operand ${which}: '${term}'` });
+  if (term.split('...').length > 2)
+    throw new XpuValueError('more than one ellipsis in a term', {
+      op,
+      arg: 'equation',
+      expected: "at most one '...' per operand",
+      got: `operand ${which}: '${term}'`,
+    });
   const chars = (dots < 0 ? term : term.replace('...', '')).split('');
   const bad = chars.find((c) => !LETTER.test(c));
-  if (bad !== undefined) throw new XpuValueError('invalid subscript', { op, arg: 'equation', expected: "letters a-z, A-Z and '...'", got: `'${bad}' in '${term}'` });
+  if (bad !== undefined)
+    throw new XpuValueError('invalid subscript', {
+      op,
+      arg: 'equation',
+      expected: "letters a-z, A-Z and '...'",
+      got: `'${bad}' in '${term}'`,
+    });
   const e = ndim - chars.length;
   if (dots < 0 ? e !== 0 : e < 0) {
-    throw new XpuShapeError('the subscripts do not match the operand\'s dims', { op, arg: `operands[${which}]`, expected: `${chars.length}${dots < 0 ? '' : ' or more'} dims for '${term}'`, got: `${ndim} dims` });
+    throw new XpuShapeError("the subscripts do not match the operand's dims", {
+      op,
+      arg: `operands[${which}]`,
+      expected: `${chars.length}${dots < 0 ? '' : ' or more'} dims for '${term}'`,
+      got: `${ndim} dims`,
+    });
   }
   if (dots < 0) return chars;
   const before = term.slice(0, dots).length;
@@ -61,7 +78,12 @@ function diagonal(op: string, term: Term, which: number): Term {
       return;
     }
     if (shape[j] !== t.shape[d]) {
-      throw new XpuShapeError('a repeated subscript must have equal sizes', { op, arg: `operands[${which}]`, expected: `size ${shape[j]} for '${l}'`, got: `size ${t.shape[d]}` });
+      throw new XpuShapeError('a repeated subscript must have equal sizes', {
+        op,
+        arg: `operands[${which}]`,
+        expected: `size ${shape[j]} for '${l}'`,
+        got: `size ${t.shape[d]}`,
+      });
     }
     strides[j] += t.strides[d];
   });
@@ -80,7 +102,10 @@ function sumOut(term: Term, keep: Set<string>, owned: Tensor[]): Term {
 /** The term's dims in the order of `order` (labels it lacks become size-1 dims). */
 function arrange(term: Term, order: Labels, owned: Tensor[]): Tensor {
   const present = order.filter((l) => term.labels.includes(l));
-  const p = permute(term.t, present.map((l) => term.labels.indexOf(l)));
+  const p = permute(
+    term.t,
+    present.map((l) => term.labels.indexOf(l)),
+  );
   owned.push(p);
   const shape = order.map((l) => (term.labels.includes(l) ? term.t.shape[term.labels.indexOf(l)] : 1));
   const r = reshape(p, shape);
@@ -95,7 +120,8 @@ function contract(a: Term, b: Term, keep: Set<string>, owned: Tensor[]): Term {
   const inner = a.labels.filter((l) => inB.has(l) && !keep.has(l));
   const aOnly = a.labels.filter((l) => !inB.has(l));
   const bOnly = b.labels.filter((l) => !inA.has(l));
-  const size = (l: string): number => Math.max(a.labels.includes(l) ? a.t.shape[a.labels.indexOf(l)] : 1, b.labels.includes(l) ? b.t.shape[b.labels.indexOf(l)] : 1);
+  const size = (l: string): number =>
+    Math.max(a.labels.includes(l) ? a.t.shape[a.labels.indexOf(l)] : 1, b.labels.includes(l) ? b.t.shape[b.labels.indexOf(l)] : 1);
   const labels = [...batch, ...aOnly, ...bOnly];
   if (inner.length === 0 || !isFloating(a.t.dtype)) {
     // A broadcast product over [batch, aOnly, bOnly, inner], then the sum over inner.
@@ -103,7 +129,10 @@ function contract(a: Term, b: Term, keep: Set<string>, owned: Tensor[]): Term {
     const p = mul(arrange(a, order, owned), arrange(b, order, owned));
     owned.push(p);
     if (inner.length === 0) return { t: p, labels };
-    const s = sum(p, inner.map((_, i) => labels.length + i));
+    const s = sum(
+      p,
+      inner.map((_, i) => labels.length + i),
+    );
     owned.push(s);
     return { t: s, labels };
   }
@@ -114,7 +143,10 @@ function contract(a: Term, b: Term, keep: Set<string>, owned: Tensor[]): Term {
   const k = inner.reduce((acc, l) => acc * size(l), 1);
   const full = (term: Term, order: Labels): Tensor => {
     const t = arrange(term, order, owned);
-    const e = expand(t, order.map((l) => (inner.includes(l) ? size(l) : t.shape[order.indexOf(l)])));
+    const e = expand(
+      t,
+      order.map((l) => (inner.includes(l) ? size(l) : t.shape[order.indexOf(l)])),
+    );
     owned.push(e);
     return e;
   };
@@ -137,41 +169,80 @@ function contract(a: Term, b: Term, keep: Set<string>, owned: Tensor[]): Term {
  */
 export function einsum(equation: string, ...operands: Tensor[] | [Tensor[]]): Tensor {
   const op = 'einsum';
-  if (typeof equation !== 'string') throw new XpuTypeError('equation must be a string', { op, arg: 'equation', expected: "a string such as 'ij,jk->ik'", got: typeName(equation) });
+  if (typeof equation !== 'string')
+    throw new XpuTypeError('equation must be a string', {
+      op,
+      arg: 'equation',
+      expected: "a string such as 'ij,jk->ik'",
+      got: typeName(equation),
+    });
   const list = (operands.length === 1 && Array.isArray(operands[0]) ? operands[0] : operands) as unknown[];
   const ts = list.map((t, i) => tensorArg(op, `operands[${i}]`, t));
-  if (ts.length === 0) throw new XpuValueError('needs at least one operand', { op, arg: 'operands', expected: 'one tensor per term', got: 'none' });
-  checkSameDevice(op, ts, ts.map((_, i) => `operands[${i}]`));
+  if (ts.length === 0)
+    throw new XpuValueError('needs at least one operand', { op, arg: 'operands', expected: 'one tensor per term', got: 'none' });
+  checkSameDevice(
+    op,
+    ts,
+    ts.map((_, i) => `operands[${i}]`),
+  );
   const bad = ts.findIndex((t) => t.dtype !== ts[0].dtype);
-  if (bad >= 0) throw new XpuDTypeError('operands must share one dtype', { op, arg: `operands[${bad}]`, expected: ts[0].dtype, got: ts[bad].dtype });
+  if (bad >= 0)
+    throw new XpuDTypeError('operands must share one dtype', { op, arg: `operands[${bad}]`, expected: ts[0].dtype, got: ts[bad].dtype });
   const eq = equation.replace(/\s+/g, '');
   const [lhs, rhs, ...rest] = eq.split('->');
   if (rest.length) throw new XpuValueError("more than one '->'", { op, arg: 'equation', expected: "at most one '->'", got: equation });
   const terms = lhs.split(',');
-  if (terms.length !== ts.length) throw new XpuValueError('one term per operand', { op, arg: 'equation', expected: `${ts.length} comma-separated terms`, got: `${terms.length} in '${equation}'` });
+  if (terms.length !== ts.length)
+    throw new XpuValueError('one term per operand', {
+      op,
+      arg: 'equation',
+      expected: `${ts.length} comma-separated terms`,
+      got: `${terms.length} in '${equation}'`,
+    });
   const ellipsis = Math.max(0, ...terms.map((term, i) => (term.includes('...') ? ts[i].ndim - term.replace('...', '').length : 0)));
   const parsed: Term[] = terms.map((term, i) => ({ t: ts[i], labels: parseTerm(op, term, ts[i].ndim, i) }));
   const ellLabels = Array.from({ length: ellipsis }, (_, i) => `.${ellipsis - 1 - i}`);
   // Every label's size; size-1 dims broadcast as torch allows.
   const sizes = new Map<string, number>();
-  parsed.forEach(({ t, labels }, i) => labels.forEach((l, d) => {
-    const s = sizes.get(l);
-    if (s === undefined || s === 1) sizes.set(l, t.shape[d]);
-    else if (t.shape[d] !== s && t.shape[d] !== 1) {
-      throw new XpuShapeError('a subscript has sizes that do not broadcast', { op, arg: `operands[${i}]`, expected: `size ${s} (or 1) for '${l.startsWith('.') ? '...' : l}'`, got: `size ${t.shape[d]}` });
-    }
-  }));
+  parsed.forEach(({ t, labels }, i) =>
+    labels.forEach((l, d) => {
+      const s = sizes.get(l);
+      if (s === undefined || s === 1) sizes.set(l, t.shape[d]);
+      else if (t.shape[d] !== s && t.shape[d] !== 1) {
+        throw new XpuShapeError('a subscript has sizes that do not broadcast', {
+          op,
+          arg: `operands[${i}]`,
+          expected: `size ${s} (or 1) for '${l.startsWith('.') ? '...' : l}'`,
+          got: `size ${t.shape[d]}`,
+        });
+      }
+    }),
+  );
   let output: Labels;
   if (rhs === undefined) {
     const counts = new Map<string, number>();
     for (const { labels } of parsed) for (const l of labels) if (!l.startsWith('.')) counts.set(l, (counts.get(l) ?? 0) + 1);
-    output = [...ellLabels, ...[...counts].filter(([, c]) => c === 1).map(([l]) => l).sort()];
+    output = [
+      ...ellLabels,
+      ...[...counts]
+        .filter(([, c]) => c === 1)
+        .map(([l]) => l)
+        .sort(),
+    ];
   } else {
-    if (rhs.split('...').length > 2) throw new XpuValueError('more than one ellipsis in the output', { op, arg: 'equation', expected: "at most one '...'", got: rhs });
+    if (rhs.split('...').length > 2)
+      throw new XpuValueError('more than one ellipsis in the output', { op, arg: 'equation', expected: "at most one '...'", got: rhs });
     const chars = rhs.replace('...', '').split('');
     const badOut = chars.find((c) => !LETTER.test(c) || !sizes.has(c));
-    if (badOut !== undefined) throw new XpuValueError('an output subscript appears in no input', { op, arg: 'equation', expected: 'output subscripts taken from the inputs', got: `'${badOut}'` });
-    if (new Set(chars).size !== chars.length) throw new XpuValueError('an output subscript repeats', { op, arg: 'equation', expected: 'each output subscript once', got: rhs });
+    if (badOut !== undefined)
+      throw new XpuValueError('an output subscript appears in no input', {
+        op,
+        arg: 'equation',
+        expected: 'output subscripts taken from the inputs',
+        got: `'${badOut}'`,
+      });
+    if (new Set(chars).size !== chars.length)
+      throw new XpuValueError('an output subscript repeats', { op, arg: 'equation', expected: 'each output subscript once', got: rhs });
     // Without '...' in the output, the broadcast dims are summed (torch: '...i->i').
     const dots = rhs.indexOf('...');
     output = dots < 0 ? chars : [...chars.slice(0, dots), ...ellLabels, ...chars.slice(dots)];
@@ -228,8 +299,15 @@ export function dot(a: Tensor, b: Tensor): Tensor {
   vectorArg(op, 'input', a);
   vectorArg(op, 'other', b);
   checkSameDevice(op, [a, b], ['input', 'other']);
-  if (a.dtype !== b.dtype) throw new XpuDTypeError('both vectors must have the same dtype', { op, arg: 'other', expected: a.dtype, got: b.dtype });
-  if (a.shape[0] !== b.shape[0]) throw new XpuShapeError('vectors must have the same length', { op, arg: 'other', expected: `${a.shape[0]} elements`, got: `${b.shape[0]} elements` });
+  if (a.dtype !== b.dtype)
+    throw new XpuDTypeError('both vectors must have the same dtype', { op, arg: 'other', expected: a.dtype, got: b.dtype });
+  if (a.shape[0] !== b.shape[0])
+    throw new XpuShapeError('vectors must have the same length', {
+      op,
+      arg: 'other',
+      expected: `${a.shape[0]} elements`,
+      got: `${b.shape[0]} elements`,
+    });
   if (isFloating(a.dtype) && a.shape[0] > 0) return matmul(a, b);
   // An empty float dot is 0 in the dtype; integers sum to int32 (torch: int64).
   const p = mul(a, b);

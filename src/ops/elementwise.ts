@@ -15,7 +15,8 @@ export type TensorOrScalar = Tensor | number | boolean;
 
 function checkNumber(op: string, arg: string, x: unknown): number {
   if (typeof x === 'boolean') return x ? 1 : 0;
-  if (typeof x !== 'number') throw new XpuTypeError('not a tensor or a number', { op, arg, expected: 'Tensor, number or boolean', got: typeName(x) });
+  if (typeof x !== 'number')
+    throw new XpuTypeError('not a tensor or a number', { op, arg, expected: 'Tensor, number or boolean', got: typeName(x) });
   return x;
 }
 
@@ -27,16 +28,31 @@ function operandArg(op: string, arg: string, x: unknown): void {
 
 /** The dtype operands promote to: torch.result_type's rule (tensor/dtype.ts resultType). */
 function resultType(op: string, xs: readonly TensorOrScalar[]): DType {
-  return promote(xs.map((x) => (x instanceof Tensor ? { dtype: x.dtype, zeroDim: x.shape.length === 0 } : typeof x === 'boolean' ? x : checkNumber(op, 'other', x))));
+  return promote(
+    xs.map((x) =>
+      x instanceof Tensor ? { dtype: x.dtype, zeroDim: x.shape.length === 0 } : typeof x === 'boolean' ? x : checkNumber(op, 'other', x),
+    ),
+  );
 }
 
 /**
  * Runs an elementwise def over a mix of tensors and scalars. Scalars travel as uniforms, so a
  * chain like x.mul(2).add(1) records two dispatches and uploads nothing.
  */
-export function run(op: string, def: ElementwiseDef, xs: readonly TensorOrScalar[], argDtype: DType, outDtype: DType, names: string[]): Tensor {
+export function run(
+  op: string,
+  def: ElementwiseDef,
+  xs: readonly TensorOrScalar[],
+  argDtype: DType,
+  outDtype: DType,
+  names: string[],
+): Tensor {
   const tensors = xs.filter((x): x is Tensor => x instanceof Tensor);
-  const device: Device = checkSameDevice(op, tensors, names.filter((_, j) => xs[j] instanceof Tensor));
+  const device: Device = checkSameDevice(
+    op,
+    tensors,
+    names.filter((_, j) => xs[j] instanceof Tensor),
+  );
   const outShape = broadcastShapes(op, ...tensors.map((t) => t.shape));
   const argKind: ComputeKind = dtypeInfo(argDtype).compute;
   const inputs: Operand[] = [];
@@ -120,10 +136,20 @@ type Getter = (ctx: MapContext) => number;
 function slotCaller(f: (...x: number[]) => number, slots: { tensor: boolean; index: number }[]): MapKernel['js'] {
   const g: Getter[] = slots.map(({ tensor, index }) => (tensor ? (c) => c.load(index, c.e[index]) : (c) => c.scalars[index]));
   switch (g.length) {
-    case 1: { const [a] = g; return (_x, c) => f(a(c)); }
-    case 2: { const [a, b] = g; return (_x, c) => f(a(c), b(c)); }
-    case 3: { const [a, b, d] = g; return (_x, c) => f(a(c), b(c), d(c)); }
-    default: return (_x, c) => f(...g.map((get) => get(c)));
+    case 1: {
+      const [a] = g;
+      return (_x, c) => f(a(c));
+    }
+    case 2: {
+      const [a, b] = g;
+      return (_x, c) => f(a(c), b(c));
+    }
+    case 3: {
+      const [a, b, d] = g;
+      return (_x, c) => f(a(c), b(c), d(c));
+    }
+    default:
+      return (_x, c) => f(...g.map((get) => get(c)));
   }
 }
 
@@ -141,7 +167,8 @@ export function unaryOp(name: keyof typeof UNARY & string, x: Tensor): Tensor {
 }
 
 function floatInput(op: string, x: Tensor): void {
-  if (!isFloating(x.dtype)) throw new XpuDTypeError('needs a floating point input', { op, arg: 'input', expected: 'float32 or float16', got: x.dtype });
+  if (!isFloating(x.dtype))
+    throw new XpuDTypeError('needs a floating point input', { op, arg: 'input', expected: 'float32 or float16', got: x.dtype });
 }
 
 /**
@@ -160,12 +187,22 @@ export function binaryOp(name: keyof typeof BINARY & string, a: TensorOrScalar, 
   operandArg(name, 'input', a);
   operandArg(name, 'other', b);
   if (!(a instanceof Tensor) && !(b instanceof Tensor)) {
-    throw new XpuValueError('needs at least one tensor', { op: name, arg: 'input', expected: 'a Tensor', got: `${typeof a} and ${typeof b}` });
+    throw new XpuValueError('needs at least one tensor', {
+      op: name,
+      arg: 'input',
+      expected: 'a Tensor',
+      got: `${typeof a} and ${typeof b}`,
+    });
   }
   let t = resultType(name, [a, b]);
   if (name === 'div' && !isFloating(t)) t = 'float32'; // true division
   if (t === 'bool' && !BOOL_RESULT.has(name) && name !== 'maximum' && name !== 'minimum' && name !== 'mul') {
-    throw new XpuDTypeError('not supported for bool tensors', { op: name, arg: 'input', expected: 'numeric dtypes (cast with .to())', got: 'bool' });
+    throw new XpuDTypeError('not supported for bool tensors', {
+      op: name,
+      arg: 'input',
+      expected: 'numeric dtypes (cast with .to())',
+      got: 'bool',
+    });
   }
   if (INTEGER_DIVISIONS.has(name)) checkIntegerDivisor(name, b, t);
   const outDtype = BOOL_RESULT.has(name) ? 'bool' : t;
@@ -188,10 +225,19 @@ export function where(cond: Tensor, a: TensorOrScalar, b: TensorOrScalar): Tenso
   tensorArg('where', 'condition', cond);
   operandArg('where', 'input', a);
   operandArg('where', 'other', b);
-  if (cond.dtype !== 'bool') throw new XpuDTypeError('condition must be bool', { op: 'where', arg: 'condition', expected: 'bool', got: cond.dtype });
+  if (cond.dtype !== 'bool')
+    throw new XpuDTypeError('condition must be bool', { op: 'where', arg: 'condition', expected: 'bool', got: cond.dtype });
   const values = [a, b].filter((x) => x instanceof Tensor);
-  const t = values.length ? resultType('where', values.length === 2 ? [a, b] : [values[0], ...[a, b].filter((x) => !(x instanceof Tensor))]) : 'float32';
-  if (!values.length) throw new XpuValueError('needs a tensor value', { op: 'where', arg: 'input', expected: 'a Tensor for input or other', got: 'two scalars' });
+  const t = values.length
+    ? resultType('where', values.length === 2 ? [a, b] : [values[0], ...[a, b].filter((x) => !(x instanceof Tensor))])
+    : 'float32';
+  if (!values.length)
+    throw new XpuValueError('needs a tensor value', {
+      op: 'where',
+      arg: 'input',
+      expected: 'a Tensor for input or other',
+      got: 'two scalars',
+    });
   const out = run('where', WHERE, [cond, a, b], t, t, ['condition', 'input', 'other']);
   if (needsGrad(a, b)) recordOp('where', [cond, a, b], out);
   return out;

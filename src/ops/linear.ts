@@ -36,7 +36,14 @@ export interface AddmmOptions {
 function checkActivation(op: string, activation: unknown): Activation | undefined {
   if (activation === undefined) return undefined;
   if (!isActivation(activation)) {
-    throw new XpuValueError('unknown activation', { op, arg: 'activation', expected: Object.keys(ACTIVATIONS).map((a) => `'${a}'`).join(', '), got: String(activation) });
+    throw new XpuValueError('unknown activation', {
+      op,
+      arg: 'activation',
+      expected: Object.keys(ACTIVATIONS)
+        .map((a) => `'${a}'`)
+        .join(', '),
+      got: String(activation),
+    });
   }
   return activation;
 }
@@ -51,7 +58,13 @@ function checkAddend(op: string, arg: string, t: Tensor, outShape: readonly numb
       ok = false;
     }
   }
-  if (!ok) throw new XpuShapeError('does not broadcast to the output', { op, arg, expected: `a shape broadcastable to ${fmtShape(outShape)}`, got: fmtShape(t.shape) });
+  if (!ok)
+    throw new XpuShapeError('does not broadcast to the output', {
+      op,
+      arg,
+      expected: `a shape broadcastable to ${fmtShape(outShape)}`,
+      got: fmtShape(t.shape),
+    });
 }
 
 const checkScalar = (op: string, arg: string, x: unknown): number => numberArg(op, arg, x, true);
@@ -76,11 +89,21 @@ export function linear(input: Tensor, weight: Tensor | QuantizedTensor, options:
   const dtype = checkGemmDtypes(op, tensors, names);
   const activation = checkActivation(op, options.activation);
   if (weight.ndim !== 2) {
-    throw new XpuShapeError('weight must be 2-D', { op, arg: 'weight', expected: '[out_features, in_features]', got: fmtShape(weight.shape) });
+    throw new XpuShapeError('weight must be 2-D', {
+      op,
+      arg: 'weight',
+      expected: '[out_features, in_features]',
+      got: fmtShape(weight.shape),
+    });
   }
   const [n, k] = weight.shape;
   if (input.ndim === 0 || input.shape[input.ndim - 1] !== k) {
-    throw new XpuShapeError('last dim of input must be in_features', { op, arg: 'input', expected: `[..., ${k}] (weight is ${fmtShape(weight.shape)})`, got: fmtShape(input.shape) });
+    throw new XpuShapeError('last dim of input must be in_features', {
+      op,
+      arg: 'input',
+      expected: `[..., ${k}] (weight is ${fmtShape(weight.shape)})`,
+      got: fmtShape(input.shape),
+    });
   }
   if (bias && !(bias.ndim === 1 && bias.shape[0] === n)) {
     throw new XpuShapeError('bias must be [out_features]', { op, arg: 'bias', expected: `[${n}]`, got: fmtShape(bias.shape) });
@@ -92,16 +115,25 @@ export function linear(input: Tensor, weight: Tensor | QuantizedTensor, options:
   const outShape = input.ndim === 1 ? [n] : full;
   if (residual) checkAddend(op, 'residual', residual, outShape);
   // A 1-D input is one row: its strides over [1, k] are just its own (the row stride is unused).
-  const a: Operand = input.ndim === 1
-    ? { storage: input.ref.storage, dtype, strides: [0, input.strides[0]], offset: input.offset }
-    : operand(input, [...batch, m, k]);
+  const a: Operand =
+    input.ndim === 1
+      ? { storage: input.ref.storage, dtype, strides: [0, input.strides[0]], offset: input.offset }
+      : operand(input, [...batch, m, k]);
   // weight^T as a [k, n] operand: the weight's strides swapped, zero over the batch dims.
-  const b: Operand = { storage: weight.ref.storage, dtype, strides: [...batch.map(() => 0), weight.strides[1], weight.strides[0]], offset: weight.offset };
-  const epilogue: MatmulEpilogue | undefined = bias || activation || residual ? {
-    bias: bias ? operand(bias, full) : undefined,
-    activation,
-    residual: residual ? operand(residual, full) : undefined,
-  } : undefined;
+  const b: Operand = {
+    storage: weight.ref.storage,
+    dtype,
+    strides: [...batch.map(() => 0), weight.strides[1], weight.strides[0]],
+    offset: weight.offset,
+  };
+  const epilogue: MatmulEpilogue | undefined =
+    bias || activation || residual
+      ? {
+          bias: bias ? operand(bias, full) : undefined,
+          activation,
+          residual: residual ? operand(residual, full) : undefined,
+        }
+      : undefined;
   const grad = needsGrad(input, weight, bias, residual);
   // On cpu the forward stays one fused launch and an activation's backward recomputes the
   // pre-activation with one GEMM (bias fused): the activation as a separate pass there measured no
@@ -131,14 +163,28 @@ export function linear(input: Tensor, weight: Tensor | QuantizedTensor, options:
 export function bmm(input: Tensor, mat2: Tensor): Tensor {
   const op = 'bmm';
   checkSameDevice(op, [input, mat2], ['input', 'mat2']);
-  for (const [t, arg] of [[input, 'input'], [mat2, 'mat2']] as const) {
-    if (t.ndim !== 3) throw new XpuShapeError('bmm needs 3-D tensors', { op, arg, expected: '3 dims [batch, rows, cols]', got: fmtShape(t.shape) });
+  for (const [t, arg] of [
+    [input, 'input'],
+    [mat2, 'mat2'],
+  ] as const) {
+    if (t.ndim !== 3)
+      throw new XpuShapeError('bmm needs 3-D tensors', { op, arg, expected: '3 dims [batch, rows, cols]', got: fmtShape(t.shape) });
   }
   if (input.shape[0] !== mat2.shape[0]) {
-    throw new XpuShapeError('batch sizes differ', { op, arg: 'mat2', expected: `batch ${input.shape[0]} (as input ${fmtShape(input.shape)})`, got: fmtShape(mat2.shape) });
+    throw new XpuShapeError('batch sizes differ', {
+      op,
+      arg: 'mat2',
+      expected: `batch ${input.shape[0]} (as input ${fmtShape(input.shape)})`,
+      got: fmtShape(mat2.shape),
+    });
   }
   if (input.shape[2] !== mat2.shape[1]) {
-    throw new XpuShapeError('inner dims do not match', { op, arg: 'mat2', expected: `[${input.shape[0]}, ${input.shape[2]}, *] (input is ${fmtShape(input.shape)})`, got: fmtShape(mat2.shape) });
+    throw new XpuShapeError('inner dims do not match', {
+      op,
+      arg: 'mat2',
+      expected: `[${input.shape[0]}, ${input.shape[2]}, *] (input is ${fmtShape(input.shape)})`,
+      got: fmtShape(mat2.shape),
+    });
   }
   return matmul(input, mat2);
 }
@@ -155,13 +201,21 @@ export function addmm(input: Tensor, mat1: Tensor, mat2: Tensor, options: AddmmO
   const dtype = checkGemmDtypes(op, [input, mat1, mat2], names);
   const beta = checkScalar(op, 'beta', options.beta ?? 1);
   const alpha = checkScalar(op, 'alpha', options.alpha ?? 1);
-  for (const [t, arg] of [[mat1, 'mat1'], [mat2, 'mat2']] as const) {
+  for (const [t, arg] of [
+    [mat1, 'mat1'],
+    [mat2, 'mat2'],
+  ] as const) {
     if (t.ndim !== 2) throw new XpuShapeError('addmm needs 2-D matrices', { op, arg, expected: '2 dims', got: fmtShape(t.shape) });
   }
   const [m, k] = mat1.shape;
   const [k2, n] = mat2.shape;
   if (k !== k2) {
-    throw new XpuShapeError('inner dims do not match', { op, arg: 'mat2', expected: `[${k}, *] (mat1 is ${fmtShape(mat1.shape)})`, got: fmtShape(mat2.shape) });
+    throw new XpuShapeError('inner dims do not match', {
+      op,
+      arg: 'mat2',
+      expected: `[${k}, *] (mat1 is ${fmtShape(mat1.shape)})`,
+      got: fmtShape(mat2.shape),
+    });
   }
   checkAddend(op, 'input', input, [m, n]);
   const epilogue: MatmulEpilogue = { alpha, beta, bias: beta === 0 ? undefined : operand(input, [m, n]) };

@@ -21,14 +21,30 @@ export function checkGemmDtypes(op: string, tensors: readonly Tensor[], names: r
   const dtype = tensors[0].dtype;
   tensors.forEach((t, i) => {
     if (t.dtype !== dtype) {
-      throw new XpuDTypeError('operands must have the same dtype', { op, arg: names[i], expected: `${dtype} (as '${names[0]}'; cast with .to('${dtype}'))`, got: t.dtype });
+      throw new XpuDTypeError('operands must have the same dtype', {
+        op,
+        arg: names[i],
+        expected: `${dtype} (as '${names[0]}'; cast with .to('${dtype}'))`,
+        got: t.dtype,
+      });
     }
   });
   return dtype;
 }
 
 /** One GEMM primitive call into a fresh tensor of [...batch, m, n] in `dtype`. */
-export function runGemm(device: Device, a: Operand, b: Operand, batchShape: number[], m: number, k: number, n: number, dtype: DType, epilogue?: MatmulEpilogue, shape: readonly number[] = [...batchShape, m, n]): Tensor {
+export function runGemm(
+  device: Device,
+  a: Operand,
+  b: Operand,
+  batchShape: number[],
+  m: number,
+  k: number,
+  n: number,
+  dtype: DType,
+  epilogue?: MatmulEpilogue,
+  shape: readonly number[] = [...batchShape, m, n],
+): Tensor {
   const storage = device.backend.matmul({ a, b, batchShape, m, n, k, outDtype: dtype, epilogue });
   return wrap(device, storage, shape, dtype);
 }
@@ -43,7 +59,12 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const device = checkSameDevice(op, [a, b], ['input', 'other']);
   const dtype = checkGemmDtypes(op, [a, b], ['input', 'other']);
   if (a.ndim === 0 || b.ndim === 0) {
-    throw new XpuShapeError('both arguments need at least 1 dim', { op, arg: a.ndim === 0 ? 'input' : 'other', expected: '>= 1 dims', got: '0 dims' });
+    throw new XpuShapeError('both arguments need at least 1 dim', {
+      op,
+      arg: a.ndim === 0 ? 'input' : 'other',
+      expected: '>= 1 dims',
+      got: '0 dims',
+    });
   }
   // 1-D operands become a row (left) or a column (right), removed again at the end.
   const a2 = a.ndim === 1 ? unsqueeze(a, 0) : a;
@@ -51,7 +72,12 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const [m, k] = a2.shape.slice(-2);
   const [k2, n] = b2.shape.slice(-2);
   if (k !== k2) {
-    throw new XpuShapeError('inner dims do not match', { op, arg: 'other', expected: `a tensor with ${k} rows (input is ${fmtShape(a.shape)})`, got: fmtShape(b.shape) });
+    throw new XpuShapeError('inner dims do not match', {
+      op,
+      arg: 'other',
+      expected: `a tensor with ${k} rows (input is ${fmtShape(a.shape)})`,
+      got: fmtShape(b.shape),
+    });
   }
   const batch = broadcastShapes(op, a2.shape.slice(0, -2), b2.shape.slice(0, -2));
   // The output is contiguous, so dropping the 1-D operands' unit dims is only a different shape.
@@ -67,8 +93,12 @@ export function mm(a: Tensor, b: Tensor): Tensor {
   tensorArg('mm', 'input', a);
   tensorArg('mm', 'mat2', b);
   if (a.ndim !== 2 || b.ndim !== 2) {
-    throw new XpuShapeError('mm needs 2-D operands', { op: 'mm', arg: a.ndim !== 2 ? 'input' : 'mat2', expected: '2 dims', got: `${a.ndim !== 2 ? a.ndim : b.ndim} dims` });
+    throw new XpuShapeError('mm needs 2-D operands', {
+      op: 'mm',
+      arg: a.ndim !== 2 ? 'input' : 'mat2',
+      expected: '2 dims',
+      got: `${a.ndim !== 2 ? a.ndim : b.ndim} dims`,
+    });
   }
   return matmul(a, b);
 }
-

@@ -35,7 +35,12 @@ const FINFO_EPS: Partial<Record<DType, number>> = { float32: 2 ** -23, float16: 
 function checkFloatInput(op: string, input: unknown): Tensor {
   const x = tensorArg(op, 'input', input);
   if (!isFloating(x.dtype)) {
-    throw new XpuDTypeError('needs a floating point input', { op, arg: 'input', expected: 'float32 or float16 (cast with .to(\'float32\'))', got: x.dtype });
+    throw new XpuDTypeError('needs a floating point input', {
+      op,
+      arg: 'input',
+      expected: "float32 or float16 (cast with .to('float32'))",
+      got: x.dtype,
+    });
   }
   return x;
 }
@@ -61,22 +66,35 @@ function softmaxRows(op: 'softmax' | 'logSoftmax', kind: RowOp, x: Tensor, dim: 
   const d = normalizeDim(op, dim, t.ndim);
   if (t.ndim === 0) {
     // A scalar is a row of one element.
-    return finish(op, t, t.device.backend.rows({
-      op: kind, input: { storage: t.ref.storage, dtype: t.dtype, strides: [1], offset: t.offset }, shape: [1], rowRank: 1, outStrides: [1], eps: 0,
-    }));
+    return finish(
+      op,
+      t,
+      t.device.backend.rows({
+        op: kind,
+        input: { storage: t.ref.storage, dtype: t.dtype, strides: [1], offset: t.offset },
+        shape: [1],
+        rowRank: 1,
+        outStrides: [1],
+        eps: 0,
+      }),
+    );
   }
   // Move `dim` last in the input's view and in the output's contiguous layout alike, so the
   // output lands in the original shape without a copy.
   const order = [...t.shape.map((_, i) => i).filter((i) => i !== d), d];
   const outStrides = contiguousStrides(t.shape);
-  return finish(op, t, t.device.backend.rows({
-    op: kind,
-    input: { storage: t.ref.storage, dtype: t.dtype, strides: order.map((i) => t.strides[i]), offset: t.offset },
-    shape: order.map((i) => t.shape[i]),
-    rowRank: 1,
-    outStrides: order.map((i) => outStrides[i]),
-    eps: 0,
-  }));
+  return finish(
+    op,
+    t,
+    t.device.backend.rows({
+      op: kind,
+      input: { storage: t.ref.storage, dtype: t.dtype, strides: order.map((i) => t.strides[i]), offset: t.offset },
+      shape: order.map((i) => t.shape[i]),
+      rowRank: 1,
+      outStrides: order.map((i) => outStrides[i]),
+      eps: 0,
+    }),
+  );
 }
 
 /** softmax over `dim`: exp(x - max) / sum(exp(x - max)). A row of only -Infinity gives NaN, as in PyTorch. */
@@ -87,11 +105,21 @@ export const logSoftmax = (x: Tensor, dim: number): Tensor => softmaxLike('logSo
 function checkNormalizedShape(op: string, x: Tensor, normalizedShape: unknown): number[] {
   checkShape(op, 'normalizedShape', normalizedShape); // a typed error for a non-array or a non-number entry
   if (!Array.isArray(normalizedShape) || normalizedShape.length === 0 || !normalizedShape.every((s) => Number.isInteger(s) && s >= 0)) {
-    throw new XpuShapeError('normalizedShape must be a non-empty list of sizes', { op, arg: 'normalizedShape', expected: 'an array of 1 or more non-negative integers', got: fmtValue(normalizedShape) });
+    throw new XpuShapeError('normalizedShape must be a non-empty list of sizes', {
+      op,
+      arg: 'normalizedShape',
+      expected: 'an array of 1 or more non-negative integers',
+      got: fmtValue(normalizedShape),
+    });
   }
   const k = normalizedShape.length;
   if (k > x.ndim || !shapeEq(x.shape.slice(x.ndim - k), normalizedShape)) {
-    throw new XpuShapeError('normalizedShape must equal the trailing dims of the input', { op, arg: 'normalizedShape', expected: `the last dims of the input ${fmtShape(x.shape)}`, got: fmtShape(normalizedShape) });
+    throw new XpuShapeError('normalizedShape must equal the trailing dims of the input', {
+      op,
+      arg: 'normalizedShape',
+      expected: `the last dims of the input ${fmtShape(x.shape)}`,
+      got: fmtShape(normalizedShape),
+    });
   }
   return normalizedShape.slice();
 }
@@ -119,23 +147,35 @@ function checkEps(op: string, value: unknown): number {
   return eps;
 }
 
-function normalize(op: string, kind: RowOp, x: Tensor, normalizedShape: unknown, eps: number, weight?: Tensor | null, bias?: Tensor | null): Tensor {
+function normalize(
+  op: string,
+  kind: RowOp,
+  x: Tensor,
+  normalizedShape: unknown,
+  eps: number,
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+): Tensor {
   const shape = checkNormalizedShape(op, x, normalizedShape);
   const params = [
     weight === undefined || weight === null ? undefined : affineParam(op, 'weight', x, weight, shape),
     bias === undefined || bias === null ? undefined : affineParam(op, 'bias', x, bias, shape),
   ];
   try {
-    return finish(op, x, x.device.backend.rows({
-      op: kind,
-      input: { storage: x.ref.storage, dtype: x.dtype, strides: x.strides.slice(), offset: x.offset },
-      shape: x.shape.slice(),
-      rowRank: shape.length,
-      outStrides: contiguousStrides(x.shape),
-      weight: params[0]?.t.ref.storage,
-      bias: params[1]?.t.ref.storage,
-      eps,
-    }));
+    return finish(
+      op,
+      x,
+      x.device.backend.rows({
+        op: kind,
+        input: { storage: x.ref.storage, dtype: x.dtype, strides: x.strides.slice(), offset: x.offset },
+        shape: x.shape.slice(),
+        rowRank: shape.length,
+        outStrides: contiguousStrides(x.shape),
+        weight: params[0]?.t.ref.storage,
+        bias: params[1]?.t.ref.storage,
+        eps,
+      }),
+    );
   } finally {
     for (const p of params) if (p?.temp) p.t.dispose();
   }
@@ -148,7 +188,8 @@ export function layerNorm(x: Tensor, normalizedShape: number[], options: LayerNo
   optionsArg(op, options);
   const eps = checkEps(op, options.eps ?? 1e-5);
   const out = normalize(op, 'layernorm', t, normalizedShape, eps, options.weight, options.bias);
-  if (needsGrad(t, options.weight, options.bias)) recordOp(op, [t, options.weight ?? null, options.bias ?? null], out, { k: normalizedShape.length, eps });
+  if (needsGrad(t, options.weight, options.bias))
+    recordOp(op, [t, options.weight ?? null, options.bias ?? null], out, { k: normalizedShape.length, eps });
   return out;
 }
 

@@ -39,9 +39,8 @@ function padKernel(mode: PadMode, kind: ComputeKind): MapKernel {
     const c = `pc${j}`;
     const head = `let ${c} = i32(c[${dim}]) - ${b};`;
     if (mode === 'constant') return `${head}\n  if (${c} < 0 || ${c} >= ${n}) { return ${scalarWgsl(kind, 7)}; }`;
-    const src = mode === 'replicate'
-      ? `clamp(${c}, 0, ${n} - 1)`
-      : `select(select(${c}, 2 * (${n} - 1) - ${c}, ${c} >= ${n}), -${c}, ${c} < 0)`;
+    const src =
+      mode === 'replicate' ? `clamp(${c}, 0, ${n} - 1)` : `select(select(${c}, 2 * (${n} - 1) - ${c}, ${c} >= ${n}), -${c}, ${c} < 0)`;
     return `${head}\n  e += (${src} - ${c}) * ${st};`;
   };
   const js = (_x: number[], ctx: MapContext): number => {
@@ -49,7 +48,9 @@ function padKernel(mode: PadMode, kind: ComputeKind): MapKernel {
     let e = ctx.e[0];
     for (let j = 0; j < 2; j++) {
       const dim = j === 0 ? s[0] & 0xff : s[0] >>> 8;
-      const b = s[1 + 3 * j], n = s[2 + 3 * j], st = s[3 + 3 * j];
+      const b = s[1 + 3 * j],
+        n = s[2 + 3 * j],
+        st = s[3 + 3 * j];
       const c = ctx.coords[dim] - b;
       if (c >= 0 && c < n) continue;
       if (mode === 'constant') return s[7];
@@ -59,7 +60,9 @@ function padKernel(mode: PadMode, kind: ComputeKind): MapKernel {
     return ctx.load(0, e);
   };
   k = {
-    name: `pad_${mode}`, lazy: true, usesCoords: true,
+    name: `pad_${mode}`,
+    lazy: true,
+    usesCoords: true,
     wgsl: `var e = e0;\n  ${dimWgsl(0, 'su(0u) & 0xffu')}\n  ${dimWgsl(1, 'su(0u) >> 8u')}\n  return ld0(e);`,
     js,
   };
@@ -79,23 +82,56 @@ export function pad(x: Tensor, padding: number[], options: PadOptions = {}): Ten
   const amounts = arrayArg(op, 'pad', padding).map((v) => intArg(op, 'pad', v));
   const o = optionsArg(op, options);
   const mode = o.mode ?? 'constant';
-  if (!MODES.includes(mode)) throw (typeof mode === 'string' ? new XpuValueError('unknown mode', { op, arg: 'mode', expected: MODES.join(' | '), got: fmtValue(mode) }) : new XpuTypeError('mode must be a string', { op, arg: 'mode', expected: MODES.join(' | '), got: typeName(mode) }));
+  if (!MODES.includes(mode))
+    throw typeof mode === 'string'
+      ? new XpuValueError('unknown mode', { op, arg: 'mode', expected: MODES.join(' | '), got: fmtValue(mode) })
+      : new XpuTypeError('mode must be a string', { op, arg: 'mode', expected: MODES.join(' | '), got: typeName(mode) });
   const value = numberArg(op, 'value', o.value ?? 0);
   if (mode !== 'constant' && o.value !== undefined && value !== 0) {
-    throw new XpuValueError('a value only applies to constant padding', { op, arg: 'value', expected: "mode 'constant'", got: `mode '${mode}'` });
+    throw new XpuValueError('a value only applies to constant padding', {
+      op,
+      arg: 'value',
+      expected: "mode 'constant'",
+      got: `mode '${mode}'`,
+    });
   }
   if (amounts.length % 2 !== 0 || amounts.length / 2 > x.ndim) {
-    throw new XpuShapeError('pad must hold (before, after) pairs for at most every dim', { op, arg: 'pad', expected: `an even length <= ${2 * x.ndim}`, got: fmtValue(padding) });
+    throw new XpuShapeError('pad must hold (before, after) pairs for at most every dim', {
+      op,
+      arg: 'pad',
+      expected: `an even length <= ${2 * x.ndim}`,
+      got: fmtValue(padding),
+    });
   }
-  const dims = Array.from({ length: amounts.length / 2 }, (_, j) => ({ dim: x.ndim - 1 - j, before: amounts[2 * j], after: amounts[2 * j + 1] }));
+  const dims = Array.from({ length: amounts.length / 2 }, (_, j) => ({
+    dim: x.ndim - 1 - j,
+    before: amounts[2 * j],
+    after: amounts[2 * j + 1],
+  }));
   for (const { dim, before, after } of dims) {
     const n = x.shape[dim];
-    if (n + before + after < 0) throw new XpuShapeError('padding would make a dim negative', { op, arg: 'pad', expected: `a size >= 0 at dim ${dim} (size ${n})`, got: `(${before}, ${after})` });
+    if (n + before + after < 0)
+      throw new XpuShapeError('padding would make a dim negative', {
+        op,
+        arg: 'pad',
+        expected: `a size >= 0 at dim ${dim} (size ${n})`,
+        got: `(${before}, ${after})`,
+      });
     if (mode === 'reflect' && (before >= n || after >= n)) {
-      throw new XpuValueError("'reflect' padding must be smaller than the dim", { op, arg: 'pad', expected: `amounts < ${n} at dim ${dim} (input ${fmtShape(x.shape)})`, got: `(${before}, ${after})` });
+      throw new XpuValueError("'reflect' padding must be smaller than the dim", {
+        op,
+        arg: 'pad',
+        expected: `amounts < ${n} at dim ${dim} (input ${fmtShape(x.shape)})`,
+        got: `(${before}, ${after})`,
+      });
     }
     if (mode === 'replicate' && n === 0 && (before > 0 || after > 0)) {
-      throw new XpuValueError("'replicate' cannot pad an empty dim", { op, arg: 'pad', expected: `a non-empty dim ${dim}`, got: fmtShape(x.shape) });
+      throw new XpuValueError("'replicate' cannot pad an empty dim", {
+        op,
+        arg: 'pad',
+        expected: `a non-empty dim ${dim}`,
+        got: fmtShape(x.shape),
+      });
     }
   }
   const fill = castNumber(value, x.dtype);
@@ -122,7 +158,19 @@ function padPair(x: Tensor, pair: { dim: number; before: number; after: number }
     { kind, value: fill },
   ];
   return runMap({
-    device: x.device, outShape, outDtype: x.dtype, argKind: kind, scalars, kernel: padKernel(mode, kind),
-    inputs: [{ storage: x.ref.storage, dtype: x.dtype, strides: x.strides.slice(), offset: x.offset - a.before * a.stride - (b === specs[1] ? b.before * b.stride : 0) }],
+    device: x.device,
+    outShape,
+    outDtype: x.dtype,
+    argKind: kind,
+    scalars,
+    kernel: padKernel(mode, kind),
+    inputs: [
+      {
+        storage: x.ref.storage,
+        dtype: x.dtype,
+        strides: x.strides.slice(),
+        offset: x.offset - a.before * a.stride - (b === specs[1] ? b.before * b.stride : 0),
+      },
+    ],
   });
 }

@@ -33,7 +33,12 @@ const ISCLOSE = new Map<string, MapKernel>();
 function iscloseKernel(kind: 'f32' | 'i32' | 'u32'): MapKernel {
   let k = ISCLOSE.get(kind);
   if (k) return k;
-  const diff = kind === 'f32' ? 'abs(x0 - x1)' : kind === 'i32' ? 'f32(select(bitcast<u32>(x1 - x0), bitcast<u32>(x0 - x1), x0 > x1))' : 'f32(select(x1 - x0, x0 - x1, x0 > x1))';
+  const diff =
+    kind === 'f32'
+      ? 'abs(x0 - x1)'
+      : kind === 'i32'
+        ? 'f32(select(bitcast<u32>(x1 - x0), bitcast<u32>(x0 - x1), x0 > x1))'
+        : 'f32(select(x1 - x0, x0 - x1, x0 > x1))';
   const absB = kind === 'f32' ? 'abs(x1)' : kind === 'i32' ? 'f32(select(bitcast<u32>(x1), bitcast<u32>(0 - x1), x1 < 0))' : 'f32(x1)';
   const nan = kind === 'f32' ? ' || (su(2u) != 0u && is_nan(x0) && is_nan(x1))' : '';
   const finite = kind === 'f32' ? ' && !is_inf(d) && !is_nan(d)' : '';
@@ -51,17 +56,27 @@ function iscloseKernel(kind: 'f32' | 'i32' | 'u32'): MapKernel {
   return k;
 }
 
-function iscloseArgs(op: string, a: Tensor, b: Tensor, options: IscloseOptions | undefined): { rtol: number; atol: number; equalNan: boolean } {
+function iscloseArgs(
+  op: string,
+  a: Tensor,
+  b: Tensor,
+  options: IscloseOptions | undefined,
+): { rtol: number; atol: number; equalNan: boolean } {
   tensorArg(op, 'input', a);
   tensorArg(op, 'other', b);
   const o = optionsArg(op, options);
   const rtol = numberArg(op, 'rtol', o.rtol ?? 1e-5, true);
   const atol = numberArg(op, 'atol', o.atol ?? 1e-8, true);
-  for (const [arg, v] of [['rtol', rtol], ['atol', atol]] as const) {
+  for (const [arg, v] of [
+    ['rtol', rtol],
+    ['atol', atol],
+  ] as const) {
     if (v < 0) throw new XpuValueError('tolerance must be >= 0', { op, arg, expected: 'a number >= 0', got: fmtValue(v) });
   }
-  if (o.equalNan !== undefined && typeof o.equalNan !== 'boolean') throw new XpuTypeError('must be a boolean', { op, arg: 'equalNan', expected: 'boolean', got: typeName(o.equalNan) });
-  if (a.dtype !== b.dtype) throw new XpuDTypeError('input and other must have the same dtype', { op, arg: 'other', expected: a.dtype, got: b.dtype });
+  if (o.equalNan !== undefined && typeof o.equalNan !== 'boolean')
+    throw new XpuTypeError('must be a boolean', { op, arg: 'equalNan', expected: 'boolean', got: typeName(o.equalNan) });
+  if (a.dtype !== b.dtype)
+    throw new XpuDTypeError('input and other must have the same dtype', { op, arg: 'other', expected: a.dtype, got: b.dtype });
   return { rtol, atol, equalNan: o.equalNan === true };
 }
 
@@ -73,8 +88,17 @@ export function isclose(a: Tensor, b: Tensor, options?: IscloseOptions): Tensor 
   const outShape = broadcastShapes(op, a.shape, b.shape);
   const kind = dtypeInfo(a.dtype).compute;
   return runMap({
-    device, kernel: iscloseKernel(kind), inputs: [operand(a, outShape), operand(b, outShape)], outShape, outDtype: 'bool', argKind: kind,
-    scalars: [{ kind: 'f32', value: rtol }, { kind: 'f32', value: atol }, { kind: 'u32', value: equalNan ? 1 : 0 }],
+    device,
+    kernel: iscloseKernel(kind),
+    inputs: [operand(a, outShape), operand(b, outShape)],
+    outShape,
+    outDtype: 'bool',
+    argKind: kind,
+    scalars: [
+      { kind: 'f32', value: rtol },
+      { kind: 'f32', value: atol },
+      { kind: 'u32', value: equalNan ? 1 : 0 },
+    ],
   });
 }
 

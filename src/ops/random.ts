@@ -27,8 +27,14 @@ export function getRngState(): { seed: number; offset: number } {
 }
 
 function mulhilo(a: number, b: number): [number, number] {
-  const aLo = a & 0xffff, aHi = a >>> 16, bLo = b & 0xffff, bHi = b >>> 16;
-  const ll = aLo * bLo, lh = aLo * bHi, hl = aHi * bLo, hh = aHi * bHi;
+  const aLo = a & 0xffff,
+    aHi = a >>> 16,
+    bLo = b & 0xffff,
+    bHi = b >>> 16;
+  const ll = aLo * bLo,
+    lh = aLo * bHi,
+    hl = aHi * bLo,
+    hh = aHi * bHi;
   const mid = (ll >>> 16) + (lh & 0xffff) + (hl & 0xffff);
   const hi = (hh + (lh >>> 16) + (hl >>> 16) + (mid >>> 16)) >>> 0;
   return [hi, Math.imul(a, b) >>> 0];
@@ -36,7 +42,10 @@ function mulhilo(a: number, b: number): [number, number] {
 
 /** Philox4x32-10 of counter (c0, c1, 0, 0) and key (k0, k1); the same rounds as kernels/common/math.wgsl. */
 export function philox(c0: number, c1: number, k0: number, k1: number): [number, number, number, number] {
-  let x = c0 >>> 0, y = c1 >>> 0, z = 0, w = 0;
+  let x = c0 >>> 0,
+    y = c1 >>> 0,
+    z = 0,
+    w = 0;
   for (let r = 0; r < 10; r++) {
     const [h0, l0] = mulhilo(0xd2511f53, x);
     const [h1, l1] = mulhilo(0xcd9e8d57, z);
@@ -57,8 +66,10 @@ export function philoxScalars(count: number): Scalar[] {
   const off = state.offset;
   state.offset += count;
   return [
-    { kind: 'u32', value: state.seedLo }, { kind: 'u32', value: state.seedHi },
-    { kind: 'u32', value: off >>> 0 }, { kind: 'u32', value: Math.floor(off / 2 ** 32) >>> 0 },
+    { kind: 'u32', value: state.seedLo },
+    { kind: 'u32', value: state.seedHi },
+    { kind: 'u32', value: off >>> 0 },
+    { kind: 'u32', value: Math.floor(off / 2 ** 32) >>> 0 },
   ];
 }
 
@@ -71,10 +82,12 @@ export function philoxAt(s: readonly number[], i: number): [number, number, numb
 function randomKernel(kind: 'uniform' | 'normal'): MapKernel {
   // Scalars: 0/1 = key, 2/3 = counter base (lo, hi), 4/5 = the distribution's parameters,
   // 6/7 = how uniform draws keep their top bits: shift, 2^-bits.
-  const draw = 'let ctr = su(2u) + i;\n  let r = philox(vec4<u32>(ctr, su(3u) + select(0u, 1u, ctr < i), 0u, 0u), vec2<u32>(su(0u), su(1u)));';
+  const draw =
+    'let ctr = su(2u) + i;\n  let r = philox(vec4<u32>(ctr, su(3u) + select(0u, 1u, ctr < i), 0u, 0u), vec2<u32>(su(0u), su(1u)));';
   if (kind === 'uniform') {
     return {
-      name: 'rand', wgsl: `${draw}\n  return A(sf(4u) + f32(r.x >> su(6u)) * sf(7u) * (sf(5u) - sf(4u)));`,
+      name: 'rand',
+      wgsl: `${draw}\n  return A(sf(4u) + f32(r.x >> su(6u)) * sf(7u) * (sf(5u) - sf(4u)));`,
       js: (_x, c) => {
         const [k0, k1, lo, hi, a, b, shift, scale] = c.scalars;
         const ctr = (lo + c.i) >>> 0;
@@ -84,7 +97,8 @@ function randomKernel(kind: 'uniform' | 'normal'): MapKernel {
     };
   }
   return {
-    name: 'randn', wgsl: `${draw}\n  return A(sf(4u) + sf(5u) * sqrt(-2.0 * log(u01(r.x))) * cos(6.283185307179586 * u01(r.y)));`,
+    name: 'randn',
+    wgsl: `${draw}\n  return A(sf(4u) + sf(5u) * sqrt(-2.0 * log(u01(r.x))) * cos(6.283185307179586 * u01(r.y)));`,
     js: (_x, c) => {
       const [k0, k1, lo, hi, mean, std] = c.scalars;
       const ctr = (lo + c.i) >>> 0;
@@ -96,7 +110,6 @@ function randomKernel(kind: 'uniform' | 'normal'): MapKernel {
 
 const UNIFORM = randomKernel('uniform');
 const NORMAL = randomKernel('normal');
-
 
 function drawFloats(op: string, shape: number[], options: CreateOptions, kernel: MapKernel, p0: number, p1: number): Tensor {
   const s = checkShape(op, 'shape', shape);
@@ -113,18 +126,25 @@ function drawFloats(op: string, shape: number[], options: CreateOptions, kernel:
   // every draw is exact in the output and rand stays below 1 (24 bits would round up to 1 in f16).
   const bits = dtype === 'float16' ? 11 : 24;
   return generateWithScalars(op, s, { ...options, dtype }, kernel, [
-    { kind: 'u32', value: state.seedLo }, { kind: 'u32', value: state.seedHi },
-    { kind: 'u32', value: off >>> 0 }, { kind: 'u32', value: Math.floor(off / 2 ** 32) >>> 0 },
-    { kind: 'f32', value: p0 }, { kind: 'f32', value: p1 },
-    { kind: 'u32', value: 32 - bits }, { kind: 'f32', value: 2 ** -bits },
+    { kind: 'u32', value: state.seedLo },
+    { kind: 'u32', value: state.seedHi },
+    { kind: 'u32', value: off >>> 0 },
+    { kind: 'u32', value: Math.floor(off / 2 ** 32) >>> 0 },
+    { kind: 'f32', value: p0 },
+    { kind: 'f32', value: p1 },
+    { kind: 'u32', value: 32 - bits },
+    { kind: 'f32', value: 2 ** -bits },
   ]);
 }
-
 
 function generateWithScalars(op: string, shape: number[], options: CreateOptions, kernel: MapKernel, scalars: Scalar[]): Tensor {
   const device = resolveDevice(op, options.device);
   const dtype = checkDType(op, 'dtype', options.dtype ?? 'float32');
-  return leafOption(op, runMap({ device, kernel, inputs: [], outShape: shape, outDtype: dtype, argKind: dtypeInfo(dtype).compute, scalars }), options);
+  return leafOption(
+    op,
+    runMap({ device, kernel, inputs: [], outShape: shape, outDtype: dtype, argKind: dtypeInfo(dtype).compute, scalars }),
+    options,
+  );
 }
 
 /** Uniform samples in [low, high) (torch.rand is low = 0, high = 1). */

@@ -23,7 +23,8 @@ import { keep as keepTensor } from '../tensor/scope.js';
  */
 
 /** WGSL: the Philox block r of this element's counter (the carry into the high word as rand's). */
-const DRAW = 'let ctr = su(2u) + i;\n  let r = philox(vec4<u32>(ctr, su(3u) + select(0u, 1u, ctr < i), 0u, 0u), vec2<u32>(su(0u), su(1u)));';
+const DRAW =
+  'let ctr = su(2u) + i;\n  let r = philox(vec4<u32>(ctr, su(3u) + select(0u, 1u, ctr < i), 0u, 0u), vec2<u32>(su(0u), su(1u)));';
 /** 24 random bits as a float in [0, 1), exact in float32 (both devices get the same value). */
 const U24_WGSL = 'f32(r.x >> 8u) * 5.9604644775390625e-8';
 const u24 = (x: number): number => (x >>> 8) * 5.9604644775390625e-8;
@@ -44,17 +45,40 @@ export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
   const op = 'dropout';
   tensorArg(op, 'input', x);
   numberArg(op, 'p', p);
-  if (!(p >= 0 && p <= 1)) throw new XpuValueError('dropout probability must be in [0, 1]', { op, arg: 'p', expected: 'a number in [0, 1]', got: fmtValue(p) });
-  if (typeof training !== 'boolean') throw new XpuTypeError('must be a boolean', { op, arg: 'training', expected: 'boolean', got: typeName(training) });
-  if (!isFloating(x.dtype)) throw new XpuDTypeError('needs a floating point input', { op, arg: 'input', expected: 'float32 or float16', got: x.dtype });
+  if (!(p >= 0 && p <= 1))
+    throw new XpuValueError('dropout probability must be in [0, 1]', { op, arg: 'p', expected: 'a number in [0, 1]', got: fmtValue(p) });
+  if (typeof training !== 'boolean')
+    throw new XpuTypeError('must be a boolean', { op, arg: 'training', expected: 'boolean', got: typeName(training) });
+  if (!isFloating(x.dtype))
+    throw new XpuDTypeError('needs a floating point input', { op, arg: 'input', expected: 'float32 or float16', got: x.dtype });
   if (!training || p === 0 || x.numel === 0) return track('alias', x, makeView(x, x.shape, x.strides, x.offset));
   const keep = Math.fround(1 - p);
-  const scalars = [...philoxScalars(x.numel), { kind: 'f32' as const, value: keep }, { kind: 'f32' as const, value: Math.fround(1 / keep) }];
-  const out = runMap({ device: x.device, kernel: DROPOUT, inputs: [operand(x, x.shape)], outShape: x.shape, outDtype: x.dtype, argKind: 'f32', scalars });
+  const scalars = [
+    ...philoxScalars(x.numel),
+    { kind: 'f32' as const, value: keep },
+    { kind: 'f32' as const, value: Math.fround(1 / keep) },
+  ];
+  const out = runMap({
+    device: x.device,
+    kernel: DROPOUT,
+    inputs: [operand(x, x.shape)],
+    outShape: x.shape,
+    outDtype: x.dtype,
+    argKind: 'f32',
+    scalars,
+  });
   if (x.requiresGrad && isGradEnabled()) {
     // The backward needs the noise (0 or 1 / (1 - p)): the same draws over ones.
     const one = full(x.shape.slice(), 1, { dtype: x.dtype, device: x.device });
-    const noise = runMap({ device: x.device, kernel: DROPOUT, inputs: [operand(one, x.shape)], outShape: x.shape, outDtype: x.dtype, argKind: 'f32', scalars });
+    const noise = runMap({
+      device: x.device,
+      kernel: DROPOUT,
+      inputs: [operand(one, x.shape)],
+      outShape: x.shape,
+      outDtype: x.dtype,
+      argKind: 'f32',
+      scalars,
+    });
     one.dispose();
     recordOp(op, [x], out, { noise: keepTensor(noise) });
   }
@@ -94,12 +118,19 @@ export function randint(low: number, high: number | number[], shape?: number[] |
   const [min, max] = RANGE[dtype] ?? [-(2 ** 31), 2 ** 31 - 1];
   intArg(op, 'low', low, { min, max });
   intArg(op, 'high', high, { min: min + 1, max: max + 1 });
-  if (!(low < high)) throw new XpuValueError('low must be below high', { op, arg: 'high', expected: `a number > low (${low})`, got: fmtValue(high) });
-  if (high - low > 2 ** 32 - 1) throw new XpuValueError('the range is too wide', { op, arg: 'high', expected: 'high - low < 2^32', got: fmtValue(high - low) });
+  if (!(low < high))
+    throw new XpuValueError('low must be below high', { op, arg: 'high', expected: `a number > low (${low})`, got: fmtValue(high) });
+  if (high - low > 2 ** 32 - 1)
+    throw new XpuValueError('the range is too wide', { op, arg: 'high', expected: 'high - low < 2^32', got: fmtValue(high - low) });
   const device = resolveDevice(op, options.device);
   const kind = dtypeInfo(dtype).compute;
   return runMap({
-    device, kernel: randintKernel(kind), inputs: [], outShape: s, outDtype: dtype, argKind: kind,
+    device,
+    kernel: randintKernel(kind),
+    inputs: [],
+    outShape: s,
+    outDtype: dtype,
+    argKind: kind,
     scalars: [...philoxScalars(numel(s)), { kind: 'i32', value: low | 0 }, { kind: 'u32', value: high - low }],
   });
 }
@@ -116,7 +147,15 @@ export function randperm(n: number, options: CreateOptions = {}): Tensor {
   intArg(op, 'n', n, { min: 0, max: 2 ** 31 - 1 });
   const dtype = checkDType(op, 'dtype', options.dtype ?? 'int32');
   const device = resolveDevice(op, options.device);
-  const keys = runMap({ device, kernel: RANDBITS, inputs: [], outShape: [n], outDtype: 'uint32', argKind: 'u32', scalars: philoxScalars(n) });
+  const keys = runMap({
+    device,
+    kernel: RANDBITS,
+    inputs: [],
+    outShape: [n],
+    outDtype: 'uint32',
+    argKind: 'u32',
+    scalars: philoxScalars(n),
+  });
   const order = argsort(keys);
   keys.dispose();
   if (dtype === 'int32') return order;
@@ -168,11 +207,19 @@ const DRAW_CDF: MapKernel = {
     const t = Math.fround(u24(philoxAt(c.scalars, c.i)[0]) * total);
     let lo = 0;
     let hi = n;
-    while (lo < hi) { const mid = (lo + hi) >> 1; if (at(mid) > t) hi = mid; else lo = mid + 1; }
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (at(mid) > t) hi = mid;
+      else lo = mid + 1;
+    }
     if (lo === n) {
       lo = 0;
       hi = n - 1;
-      while (lo < hi) { const mid = (lo + hi) >> 1; if (at(mid) >= total) hi = mid; else lo = mid + 1; }
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (at(mid) >= total) hi = mid;
+        else lo = mid + 1;
+      }
     }
     return lo;
   },
@@ -187,10 +234,22 @@ function checkProbsOnCpu(op: string, probs: Tensor): void {
   let rowSum = 0;
   for (let i = 0; i < probs.numel; i++, walker.next()) {
     const v = data[walker.e[0]];
-    if (!(v >= 0 && v < Infinity)) throw new XpuValueError('probabilities must be finite and >= 0', { op, arg: 'input', expected: 'finite values >= 0', got: `${v} at position ${i}` });
+    if (!(v >= 0 && v < Infinity))
+      throw new XpuValueError('probabilities must be finite and >= 0', {
+        op,
+        arg: 'input',
+        expected: 'finite values >= 0',
+        got: `${v} at position ${i}`,
+      });
     rowSum += v;
     if ((i + 1) % n === 0) {
-      if (!(rowSum > 0)) throw new XpuValueError('a distribution sums to 0', { op, arg: 'input', expected: 'rows with a positive sum', got: `row ${Math.floor(i / n)}` });
+      if (!(rowSum > 0))
+        throw new XpuValueError('a distribution sums to 0', {
+          op,
+          arg: 'input',
+          expected: 'rows with a positive sum',
+          got: `row ${Math.floor(i / n)}`,
+        });
       rowSum = 0;
     }
   }
@@ -205,19 +264,35 @@ function checkProbsOnCpu(op: string, probs: Tensor): void {
 export function multinomial(probs: Tensor, numSamples: number, replacement = false): Tensor {
   const op = 'multinomial';
   tensorArg(op, 'input', probs);
-  if (typeof replacement !== 'boolean') throw new XpuTypeError('must be a boolean', { op, arg: 'replacement', expected: 'boolean', got: typeName(replacement) });
-  if (probs.ndim !== 1 && probs.ndim !== 2) throw new XpuShapeError('probabilities must be 1-D or 2-D', { op, arg: 'input', expected: '1 or 2 dims', got: fmtShape(probs.shape) });
-  if (!isFloating(probs.dtype)) throw new XpuDTypeError('needs floating point probabilities', { op, arg: 'input', expected: 'float32 or float16', got: probs.dtype });
+  if (typeof replacement !== 'boolean')
+    throw new XpuTypeError('must be a boolean', { op, arg: 'replacement', expected: 'boolean', got: typeName(replacement) });
+  if (probs.ndim !== 1 && probs.ndim !== 2)
+    throw new XpuShapeError('probabilities must be 1-D or 2-D', { op, arg: 'input', expected: '1 or 2 dims', got: fmtShape(probs.shape) });
+  if (!isFloating(probs.dtype))
+    throw new XpuDTypeError('needs floating point probabilities', { op, arg: 'input', expected: 'float32 or float16', got: probs.dtype });
   const n = probs.shape[probs.ndim - 1];
-  if (n === 0) throw new XpuShapeError('no classes to draw from', { op, arg: 'input', expected: 'at least one class', got: fmtShape(probs.shape) });
-  intArg(op, 'numSamples', numSamples, { min: 1, max: replacement ? 2 ** 31 - 1 : n, expected: replacement ? 'an integer >= 1' : `an integer in [1, ${n}] (no more samples than classes without replacement)` });
+  if (n === 0)
+    throw new XpuShapeError('no classes to draw from', { op, arg: 'input', expected: 'at least one class', got: fmtShape(probs.shape) });
+  intArg(op, 'numSamples', numSamples, {
+    min: 1,
+    max: replacement ? 2 ** 31 - 1 : n,
+    expected: replacement ? 'an integer >= 1' : `an integer in [1, ${n}] (no more samples than classes without replacement)`,
+  });
   checkProbsOnCpu(op, probs);
   const rows = probs.ndim === 1 ? 1 : probs.shape[0];
   const outShape = probs.ndim === 1 ? [numSamples] : [rows, numSamples];
   const p = probs.dtype === 'float32' ? probs : copyAs(op, probs, 'float32');
   try {
     if (!replacement) {
-      const keys = runMap({ device: p.device, kernel: EXP_KEYS, inputs: [operand(p, p.shape)], outShape: p.shape, outDtype: 'float32', argKind: 'f32', scalars: philoxScalars(p.numel) });
+      const keys = runMap({
+        device: p.device,
+        kernel: EXP_KEYS,
+        inputs: [operand(p, p.shape)],
+        outShape: p.shape,
+        outDtype: 'float32',
+        argKind: 'f32',
+        scalars: philoxScalars(p.numel),
+      });
       const { values, indices } = topk(keys, numSamples, { dim: -1 });
       keys.dispose();
       values.dispose();
@@ -226,7 +301,11 @@ export function multinomial(probs: Tensor, numSamples: number, replacement = fal
     const cdf = cumsum(p, -1);
     const rowStride = probs.ndim === 1 ? 0 : cdf.strides[0];
     const out = runMap({
-      device: p.device, kernel: DRAW_CDF, outShape, outDtype: 'int32', argKind: 'f32',
+      device: p.device,
+      kernel: DRAW_CDF,
+      outShape,
+      outDtype: 'int32',
+      argKind: 'f32',
       inputs: [{ storage: cdf.ref.storage, dtype: 'float32', strides: probs.ndim === 1 ? [0] : [rowStride, 0], offset: cdf.offset }],
       scalars: [...philoxScalars(rows * numSamples), { kind: 'u32', value: n }, { kind: 'i32', value: cdf.strides[cdf.ndim - 1] }],
     });

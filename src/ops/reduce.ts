@@ -38,15 +38,27 @@ function checkInput(op: string, x: unknown): Tensor {
 /** keepdim as a boolean, given as a boolean or as { keepdim } (also for any / all, logsumexp, norm). */
 export function keepdimValue(op: string, arg: KeepdimArg): boolean {
   if (arg === undefined || typeof arg === 'boolean') return arg === true;
-  if (typeof arg === 'object' && arg !== null && (arg.keepdim === undefined || typeof arg.keepdim === 'boolean')) return arg.keepdim === true;
-  throw new XpuTypeError('keepdim must be a boolean', { op, arg: 'keepdim', expected: 'a boolean or { keepdim: boolean }', got: fmtValue(arg) });
+  if (typeof arg === 'object' && arg !== null && (arg.keepdim === undefined || typeof arg.keepdim === 'boolean'))
+    return arg.keepdim === true;
+  throw new XpuTypeError('keepdim must be a boolean', {
+    op,
+    arg: 'keepdim',
+    expected: 'a boolean or { keepdim: boolean }',
+    got: fmtValue(arg),
+  });
 }
 
 /** The sorted, distinct dims to reduce. A 0-d tensor accepts dim 0 or -1 and has nothing to reduce. */
 export function reducedDims(op: string, x: Tensor, dim: Dims): number[] {
   if (dim === undefined || dim === null) return normalizeDims(op, undefined, x.ndim);
   const ok = typeof dim === 'number' || (Array.isArray(dim) && dim.every((d) => typeof d === 'number'));
-  if (!ok) throw new XpuTypeError('dim must be a number or an array of numbers', { op, arg: 'dim', expected: 'a number, number[] or undefined', got: fmtValue(dim) });
+  if (!ok)
+    throw new XpuTypeError('dim must be a number or an array of numbers', {
+      op,
+      arg: 'dim',
+      expected: 'a number, number[] or undefined',
+      got: fmtValue(dim),
+    });
   // PyTorch reads an empty dim list as "every dim".
   if (Array.isArray(dim) && dim.length === 0) return normalizeDims(op, undefined, x.ndim);
   const dims = normalizeDims(op, dim, x.ndim);
@@ -79,7 +91,10 @@ function runReduce(x: Tensor, dim: Dims, keepdim: boolean, c: ReduceCall): Tenso
   const n = numel(reduced.map((d) => x.shape[d]));
   if (c.needsElements && n === 0 && numel(outShape) > 0) {
     throw new XpuShapeError('cannot reduce over a zero-size dim: the operation has no identity', {
-      op: c.op, arg: 'dim', expected: `reduced dims of non-zero size (input ${fmtShape(x.shape)})`, got: `dims [${reduced.join(', ')}]`,
+      op: c.op,
+      arg: 'dim',
+      expected: `reduced dims of non-zero size (input ${fmtShape(x.shape)})`,
+      got: `dims [${reduced.join(', ')}]`,
     });
   }
   const wide = wideDType(c.dtype);
@@ -108,13 +123,19 @@ function accumulateDType(dtype: DType): { accKind: ComputeKind; dtype: DType } {
 
 function checkFloat(op: string, x: Tensor): void {
   if (!isFloating(x.dtype)) {
-    throw new XpuDTypeError('needs a floating point input', { op, arg: 'input', expected: 'float32 or float16 (cast with .to(\'float32\'))', got: x.dtype });
+    throw new XpuDTypeError('needs a floating point input', {
+      op,
+      arg: 'input',
+      expected: "float32 or float16 (cast with .to('float32'))",
+      got: x.dtype,
+    });
   }
 }
 
 /** Records reduction `op` of x (src/autograd/formulas/reduce.ts) when x needs grad. */
 function tracked(op: string, x: Tensor, dim: Dims, keepdim: boolean, out: Tensor, extra: Record<string, unknown> = {}): Tensor {
-  if (x.requiresGrad && isGradEnabled()) recordOp(op, [x], out, { dims: reducedDims(op, x, dim), keepdim, shape: x.shape.slice(), ...extra });
+  if (x.requiresGrad && isGradEnabled())
+    recordOp(op, [x], out, { dims: reducedDims(op, x, dim), keepdim, shape: x.shape.slice(), ...extra });
   return out;
 }
 
@@ -143,7 +164,13 @@ export function mean(x: Tensor, dim?: Dims, keepdim?: KeepdimArg): Tensor {
 function extreme(op: 'max' | 'min', x: Tensor, dim: Dims, keepdim: KeepdimArg): Tensor {
   const t = checkInput(op, x);
   const kd = keepdimValue(op, keepdim);
-  return tracked(op, t, dim, kd, runReduce(t, dim, kd, { op, kind: op, accKind: dtypeInfo(t.dtype).compute, dtype: t.dtype, needsElements: true }));
+  return tracked(
+    op,
+    t,
+    dim,
+    kd,
+    runReduce(t, dim, kd, { op, kind: op, accKind: dtypeInfo(t.dtype).compute, dtype: t.dtype, needsElements: true }),
+  );
 }
 
 /** The largest value over `dim` (all dims by default), NaN winning as in PyTorch; values only (amax). */
@@ -154,11 +181,22 @@ export const min = (x: Tensor, dim?: Dims, keepdim?: KeepdimArg): Tensor => extr
 function argExtreme(op: 'argmax' | 'argmin', x: Tensor, dim: number | null | undefined, keepdim: KeepdimArg): Tensor {
   const t = checkInput(op, x);
   if (dim !== undefined && dim !== null && typeof dim !== 'number') {
-    throw new XpuTypeError('dim must be a single dim', { op, arg: 'dim', expected: 'a number or undefined (index into the flattened input)', got: fmtValue(dim) });
+    throw new XpuTypeError('dim must be a single dim', {
+      op,
+      arg: 'dim',
+      expected: 'a number or undefined (index into the flattened input)',
+      got: fmtValue(dim),
+    });
   }
   // With no dim, PyTorch indexes the flattened input: reducing every dim in order gives exactly that.
   const dims = dim === undefined || dim === null ? undefined : normalizeDim(op, dim, t.ndim);
-  return runReduce(t, dims, keepdimValue(op, keepdim), { op, kind: op, accKind: dtypeInfo(t.dtype).compute, dtype: 'int32', needsElements: true });
+  return runReduce(t, dims, keepdimValue(op, keepdim), {
+    op,
+    kind: op,
+    accKind: dtypeInfo(t.dtype).compute,
+    dtype: 'int32',
+    needsElements: true,
+  });
 }
 
 /** Index (int32) of the first largest value over `dim`, or into the flattened input; NaN wins. */
@@ -169,11 +207,21 @@ export const argmin = (x: Tensor, dim?: number | null, keepdim?: KeepdimArg): Te
 function varOptions(op: string, options: VarOptions | boolean | undefined): { correction: number; keepdim: boolean } {
   if (options === undefined || typeof options === 'boolean') return { correction: 1, keepdim: options === true };
   if (typeof options !== 'object' || options === null) {
-    throw new XpuValueError('options must be an object or a boolean keepdim', { op, arg: 'options', expected: '{ correction?: number, keepdim?: boolean } or a boolean', got: fmtValue(options) });
+    throw new XpuValueError('options must be an object or a boolean keepdim', {
+      op,
+      arg: 'options',
+      expected: '{ correction?: number, keepdim?: boolean } or a boolean',
+      got: fmtValue(options),
+    });
   }
   const correction = numberArg(op, 'correction', options.correction ?? 1);
   if (!Number.isFinite(correction) || correction < 0) {
-    throw new XpuValueError('correction must be a finite number >= 0', { op, arg: 'correction', expected: 'a number >= 0 (0: population, 1: sample variance)', got: fmtValue(correction) });
+    throw new XpuValueError('correction must be a finite number >= 0', {
+      op,
+      arg: 'correction',
+      expected: 'a number >= 0 (0: population, 1: sample variance)',
+      got: fmtValue(correction),
+    });
   }
   return { correction, keepdim: keepdimValue(op, { keepdim: options.keepdim }) };
 }

@@ -55,7 +55,8 @@ export function logsumexp(x: Tensor, dim: number | number[], keepdim?: KeepdimAr
 function logsumexpOf(x: Tensor, dim: number | number[], keepdim?: KeepdimArg): Tensor {
   const op = 'logsumexp';
   tensorArg(op, 'input', x);
-  if (dim === undefined || dim === null) throw new XpuTypeError('dim is required', { op, arg: 'dim', expected: 'a dim or an array of dims', got: typeName(dim) });
+  if (dim === undefined || dim === null)
+    throw new XpuTypeError('dim is required', { op, arg: 'dim', expected: 'a dim or an array of dims', got: typeName(dim) });
   const dims = reducedDims(op, x, dim);
   const kd = keepdimValue(op, keepdim);
   const dtype: DType = isFloating(x.dtype) ? x.dtype : 'float32';
@@ -89,11 +90,20 @@ export function norm(x: Tensor, p: number | 'fro' = 'fro', dim?: Dims, keepdim?:
 function normOf(x: Tensor, p: number | 'fro', dim?: Dims, keepdim?: KeepdimArg): Tensor {
   const op = 'norm';
   tensorArg(op, 'input', x);
-  if (p === ('nuc' as never)) throw new XpuValueError('the nuclear norm is not supported', { op, arg: 'p', expected: "a number or 'fro'", got: "'nuc'" });
-  if (p !== 'fro' && typeof p !== 'number') throw new XpuTypeError("must be a number or 'fro'", { op, arg: 'p', expected: "number or 'fro'", got: typeName(p) });
-  if (!isFloating(x.dtype)) throw new XpuDTypeError('needs a floating point input', { op, arg: 'input', expected: 'float32 or float16', got: x.dtype });
+  if (p === ('nuc' as never))
+    throw new XpuValueError('the nuclear norm is not supported', { op, arg: 'p', expected: "a number or 'fro'", got: "'nuc'" });
+  if (p !== 'fro' && typeof p !== 'number')
+    throw new XpuTypeError("must be a number or 'fro'", { op, arg: 'p', expected: "number or 'fro'", got: typeName(p) });
+  if (!isFloating(x.dtype))
+    throw new XpuDTypeError('needs a floating point input', { op, arg: 'input', expected: 'float32 or float16', got: x.dtype });
   const dims = reducedDims(op, x, dim);
-  if (p === 'fro' && dim !== undefined && dim !== null && dims.length > 2) throw new XpuValueError("'fro' takes at most 2 dims", { op, arg: 'dim', expected: 'at most 2 dims (use p = 2 for a vector norm)', got: fmtValue(dim) });
+  if (p === 'fro' && dim !== undefined && dim !== null && dims.length > 2)
+    throw new XpuValueError("'fro' takes at most 2 dims", {
+      op,
+      arg: 'dim',
+      expected: 'at most 2 dims (use p = 2 for a vector norm)',
+      got: fmtValue(dim),
+    });
   const kd = keepdimValue(op, keepdim);
   const shape = reducedShape(x, dims, kd);
   if (emptyReduction(x, dims)) return full(shape, 0, { dtype: x.dtype, device: x.device });

@@ -26,14 +26,22 @@ export { ROTARY_KERNEL, rotateHalf };
 export function applyRotary(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
   const op = 'applyRotary';
   const device = checkSameDevice(op, [x, cos, sin], ['input', 'cos', 'sin']);
-  for (const [name, t] of [['input', x], ['cos', cos], ['sin', sin]] as const) {
-    if (!isFloating(t.dtype)) throw new XpuDTypeError('must be a float tensor', { op, arg: name, expected: 'float32 or float16', got: t.dtype });
+  for (const [name, t] of [
+    ['input', x],
+    ['cos', cos],
+    ['sin', sin],
+  ] as const) {
+    if (!isFloating(t.dtype))
+      throw new XpuDTypeError('must be a float tensor', { op, arg: name, expected: 'float32 or float16', got: t.dtype });
   }
   const d = x.shape[x.ndim - 1];
   if (x.ndim === 0 || d % 2 !== 0) {
     throw new XpuShapeError('the last dim must be even', { op, arg: 'input', expected: '[..., D] with D even', got: fmtShape(x.shape) });
   }
-  for (const [name, t] of [['cos', cos], ['sin', sin]] as const) {
+  for (const [name, t] of [
+    ['cos', cos],
+    ['sin', sin],
+  ] as const) {
     let ok = t.ndim <= x.ndim;
     if (ok) {
       try {
@@ -42,7 +50,13 @@ export function applyRotary(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
         ok = false;
       }
     }
-    if (!ok) throw new XpuShapeError('must broadcast to the input', { op, arg: name, expected: `a shape broadcastable to ${fmtShape(x.shape)}`, got: fmtShape(t.shape) });
+    if (!ok)
+      throw new XpuShapeError('must broadcast to the input', {
+        op,
+        arg: name,
+        expected: `a shape broadcastable to ${fmtShape(x.shape)}`,
+        got: fmtShape(t.shape),
+      });
   }
   const last = x.ndim - 1;
   const out = runMap({
@@ -52,7 +66,11 @@ export function applyRotary(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
     outShape: x.shape,
     outDtype: x.dtype,
     argKind: 'f32',
-    scalars: [{ kind: 'u32', value: last }, { kind: 'i32', value: d / 2 }, { kind: 'i32', value: x.strides[last] }],
+    scalars: [
+      { kind: 'u32', value: last },
+      { kind: 'i32', value: d / 2 },
+      { kind: 'i32', value: x.strides[last] },
+    ],
   });
   if (needsGrad(x, cos, sin)) recordOp(op, [x, cos, sin], out);
   return out;

@@ -50,6 +50,8 @@ function scan(op: 'cumsum' | 'cumprod', x: Tensor, dim: number, options: ScanOpt
 }
 
 /** Cumulative sum along `dim` (torch.cumsum). */
-export const cumsum = (x: Tensor, dim: number, options?: ScanOptions): Tensor => differentiable('cumsum', [x], () => scan('cumsum', x, dim, options), { dim });
+export const cumsum = (x: Tensor, dim: number, options?: ScanOptions): Tensor =>
+  differentiable('cumsum', [x], () => scan('cumsum', x, dim, options), { dim });
 /** Cumulative product along `dim` (torch.cumprod). */
-export const cumprod = (x: Tensor, dim: number, options?: ScanOptions): Tensor => differentiable('cumprod', [x], () => scan('cumprod', x, dim, options), { dim });
+export const cumprod = (x: Tensor, dim: number, options?: ScanOptions): Tensor =>
+  differentiable('cumprod', [x], () => scan('cumprod', x, dim, options), { dim });

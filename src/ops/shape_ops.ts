@@ -29,28 +29,51 @@ export function split(x: Tensor, splitSizeOrSections: number | number[], dim = 0
   const op = 'split';
   tensorArg(op, 'input', x);
   const d = normalizeDim(op, dim, x.ndim);
-  if (x.ndim === 0) throw new XpuShapeError('cannot split a 0-d tensor', { op, arg: 'input', expected: 'a tensor with at least 1 dim', got: 'a 0-d tensor' });
+  if (x.ndim === 0)
+    throw new XpuShapeError('cannot split a 0-d tensor', {
+      op,
+      arg: 'input',
+      expected: 'a tensor with at least 1 dim',
+      got: 'a 0-d tensor',
+    });
   const n = x.shape[d];
   let sizes: number[];
   if (typeof splitSizeOrSections === 'number') {
     const s = intArg(op, 'splitSizeOrSections', splitSizeOrSections, { min: 0 });
-    if (s === 0 && n !== 0) throw new XpuValueError('split size can be 0 only for a dim of size 0', { op, arg: 'splitSizeOrSections', expected: 'a size >= 1', got: '0' });
+    if (s === 0 && n !== 0)
+      throw new XpuValueError('split size can be 0 only for a dim of size 0', {
+        op,
+        arg: 'splitSizeOrSections',
+        expected: 'a size >= 1',
+        got: '0',
+      });
     sizes = s === 0 ? [0] : Array.from({ length: Math.max(1, Math.ceil(n / s)) }, (_, i) => Math.min(s, n - i * s));
   } else {
     sizes = intList(op, 'splitSizeOrSections', splitSizeOrSections, 0);
     const total = sizes.reduce((a, b) => a + b, 0);
-    if (total !== n) throw new XpuShapeError('section sizes must add up to the dim\'s size', { op, arg: 'splitSizeOrSections', expected: `sizes adding up to ${n}`, got: `${fmtValue(splitSizeOrSections)} (sum ${total})` });
+    if (total !== n)
+      throw new XpuShapeError("section sizes must add up to the dim's size", {
+        op,
+        arg: 'splitSizeOrSections',
+        expected: `sizes adding up to ${n}`,
+        got: `${fmtValue(splitSizeOrSections)} (sum ${total})`,
+      });
   }
   // One node for all the pieces: its backward is one cat of their gradients (zeros for a piece
   // that got none), where a node per narrow would zero-pad each piece to the whole and add them.
-  return differentiable('split', [x], () => {
-    let start = 0;
-    return sizes.map((s) => {
-      const v = narrow(x, d, start, s);
-      start += s;
-      return v;
-    });
-  }, { dim: d, sizes, shape: x.shape });
+  return differentiable(
+    'split',
+    [x],
+    () => {
+      let start = 0;
+      return sizes.map((s) => {
+        const v = narrow(x, d, start, s);
+        start += s;
+        return v;
+      });
+    },
+    { dim: d, sizes, shape: x.shape },
+  );
 }
 
 /**
@@ -62,7 +85,13 @@ export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
   tensorArg(op, 'input', x);
   const c = intArg(op, 'chunks', chunks, { min: 1 });
   const d = normalizeDim(op, dim, x.ndim);
-  if (x.ndim === 0) throw new XpuShapeError('chunk expects at least a 1-dim tensor', { op, arg: 'input', expected: 'a tensor with at least 1 dim', got: 'a 0-d tensor' });
+  if (x.ndim === 0)
+    throw new XpuShapeError('chunk expects at least a 1-dim tensor', {
+      op,
+      arg: 'input',
+      expected: 'a tensor with at least 1 dim',
+      got: 'a 0-d tensor',
+    });
   const n = x.shape[d];
   if (n === 0) return Array.from({ length: c }, () => narrow(x, d, 0, 0));
   return split(x, Math.ceil(n / c), d);
@@ -78,7 +107,12 @@ export function repeat(x: Tensor, repeats: number | number[]): Tensor {
   tensorArg(op, 'input', x);
   const reps = intList(op, 'repeats', repeats, 0);
   if (reps.length < x.ndim) {
-    throw new XpuShapeError('repeats must have at least as many entries as the tensor has dims', { op, arg: 'repeats', expected: `at least ${x.ndim} entries`, got: fmtValue(repeats) });
+    throw new XpuShapeError('repeats must have at least as many entries as the tensor has dims', {
+      op,
+      arg: 'repeats',
+      expected: `at least ${x.ndim} entries`,
+      got: fmtValue(repeats),
+    });
   }
   return differentiable('repeat', [x], () => repeatDims(op, x, reps), { reps, shape: x.shape });
 }
@@ -93,14 +127,17 @@ function repeatDims(op: string, x: Tensor, reps: number[]): Tensor {
     const shape: number[] = [];
     const strides: number[] = [];
     cur.shape.forEach((s, i) => {
-      if (group.has(i)) shape.push(reps[i]), strides.push(0);
+      if (group.has(i)) (shape.push(reps[i]), strides.push(0));
       shape.push(s);
       strides.push(cur.strides[i]);
     });
     const expanded = makeView(cur, shape, strides, cur.offset);
     const copy = copyAs(op, expanded);
     expanded.dispose();
-    const next = reshape(copy, cur.shape.map((s, i) => (group.has(i) ? s * reps[i] : s)));
+    const next = reshape(
+      copy,
+      cur.shape.map((s, i) => (group.has(i) ? s * reps[i] : s)),
+    );
     copy.dispose();
     owned.push(next);
     cur = next;
@@ -136,10 +173,19 @@ export function flip(x: Tensor, dims: number | number[]): Tensor {
     return -s;
   });
   if (x.numel === 0) return track('alias', x, copyAs(op, x));
-  return track('flip', x, runMap({
-    device: x.device, kernel: COPY_KERNEL, outShape: x.shape, outDtype: x.dtype, argKind: dtypeInfo(x.dtype).compute,
-    inputs: [{ storage: x.ref.storage, dtype: x.dtype, strides, offset }],
-  }), { dims: ds });
+  return track(
+    'flip',
+    x,
+    runMap({
+      device: x.device,
+      kernel: COPY_KERNEL,
+      outShape: x.shape,
+      outDtype: x.dtype,
+      argKind: dtypeInfo(x.dtype).compute,
+      inputs: [{ storage: x.ref.storage, dtype: x.dtype, strides, offset }],
+    }),
+    { dims: ds },
+  );
 }
 
 /**
@@ -152,7 +198,13 @@ export function roll(x: Tensor, shifts: number | number[], dims?: number | numbe
   tensorArg(op, 'input', x);
   const sh = intList(op, 'shifts', shifts);
   if (dims === undefined || dims === null) {
-    if (sh.length !== 1) throw new XpuShapeError('without dims, shifts must be one number', { op, arg: 'shifts', expected: 'one shift', got: fmtValue(shifts) });
+    if (sh.length !== 1)
+      throw new XpuShapeError('without dims, shifts must be one number', {
+        op,
+        arg: 'shifts',
+        expected: 'one shift',
+        got: fmtValue(shifts),
+      });
     const flat = reshape(x, [x.numel]);
     const rolled = roll(flat, sh, 0);
     flat.dispose();
@@ -161,8 +213,20 @@ export function roll(x: Tensor, shifts: number | number[], dims?: number | numbe
     return out;
   }
   const ds = intList(op, 'dims', dims).map((d) => normalizeDim(op, d, x.ndim, 'dims'));
-  if (ds.length !== sh.length) throw new XpuShapeError('shifts and dims must have the same length', { op, arg: 'dims', expected: `${sh.length} dims`, got: fmtValue(dims) });
-  if (x.ndim === 0) throw new XpuShapeError('cannot roll a 0-d tensor along a dim', { op, arg: 'dims', expected: 'no dims for a 0-d tensor', got: fmtValue(dims) });
+  if (ds.length !== sh.length)
+    throw new XpuShapeError('shifts and dims must have the same length', {
+      op,
+      arg: 'dims',
+      expected: `${sh.length} dims`,
+      got: fmtValue(dims),
+    });
+  if (x.ndim === 0)
+    throw new XpuShapeError('cannot roll a 0-d tensor along a dim', {
+      op,
+      arg: 'dims',
+      expected: 'no dims for a 0-d tensor',
+      got: fmtValue(dims),
+    });
   let cur = x;
   ds.forEach((d, j) => {
     const n = cur.shape[d];
@@ -178,4 +242,3 @@ export function roll(x: Tensor, shifts: number | number[], dims?: number | numbe
   });
   return cur === x ? track('alias', x, copyAs(op, x)) : cur;
 }
-

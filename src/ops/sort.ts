@@ -76,7 +76,13 @@ export interface TopkOptions {
 export function topk(x: Tensor, k: number, options: TopkOptions = {}): SortResult {
   const op = 'topk';
   tensorArg(op, 'input', x);
-  if (typeof options !== 'object' || options === null) throw new XpuTypeError('options must be an object', { op, arg: 'options', expected: '{ dim?, largest?, sorted? }', got: typeName(options) });
+  if (typeof options !== 'object' || options === null)
+    throw new XpuTypeError('options must be an object', {
+      op,
+      arg: 'options',
+      expected: '{ dim?, largest?, sorted? }',
+      got: typeName(options),
+    });
   const d = normalizeDim(op, options.dim ?? -1, x.ndim);
   const largest = boolArg(op, 'largest', options.largest ?? true);
   if (options.sorted !== undefined) boolArg(op, 'sorted', options.sorted);

@@ -44,7 +44,12 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   }
   const zeroDim = kept.find(({ t }) => t.ndim === 0);
   if (zeroDim) {
-    throw new XpuShapeError('zero-dimensional tensors cannot be concatenated', { op, arg: names[zeroDim.i], expected: 'tensors with at least 1 dim (use stack)', got: 'a 0-d tensor' });
+    throw new XpuShapeError('zero-dimensional tensors cannot be concatenated', {
+      op,
+      arg: names[zeroDim.i],
+      expected: 'tensors with at least 1 dim (use stack)',
+      got: 'a 0-d tensor',
+    });
   }
   const ref = kept[0].t;
   const d = normalizeDim(op, dim, ref.ndim);
@@ -54,13 +59,22 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
     const fits = t.ndim === ref.ndim && t.shape.every((s, j) => j === d || s === ref.shape[j]);
     if (!fits) {
       throw new XpuShapeError('sizes of tensors must match except in the cat dim', {
-        op, arg: names[i], expected: `shape [${ref.shape.map((s, j) => (j === d ? '*' : s)).join(', ')}] (any size in cat dim ${d})`, got: fmtShape(t.shape),
+        op,
+        arg: names[i],
+        expected: `shape [${ref.shape.map((s, j) => (j === d ? '*' : s)).join(', ')}] (any size in cat dim ${d})`,
+        got: fmtShape(t.shape),
       });
     }
     outShape[d] += t.shape[d];
   }
   // Inputs without elements contribute nothing; leaving them out saves bindings.
-  const out = catParts(device, kept.map(({ t }) => t).filter((t) => t.numel > 0), d, outShape, dtype);
+  const out = catParts(
+    device,
+    kept.map(({ t }) => t).filter((t) => t.numel > 0),
+    d,
+    outShape,
+    dtype,
+  );
   if (anyNeedsGrad(list)) recordOp('cat', list, out, { dim: d, sizes: list.map((t) => (t.ndim === 1 && t.numel === 0 ? -1 : t.shape[d])) });
   return out;
 }
@@ -98,11 +112,20 @@ function catParts(device: Device, parts: Tensor[], d: number, outShape: number[]
 export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
   const op = 'stack';
   const list = tensorList(op, tensors);
-  checkSameDevice(op, list, list.map((_, i) => `tensors[${i}]`));
+  checkSameDevice(
+    op,
+    list,
+    list.map((_, i) => `tensors[${i}]`),
+  );
   const ref = list[0];
   list.forEach((t, i) => {
     if (!shapeEq(t.shape, ref.shape)) {
-      throw new XpuShapeError('stack expects tensors of equal shape', { op, arg: `tensors[${i}]`, expected: fmtShape(ref.shape), got: fmtShape(t.shape) });
+      throw new XpuShapeError('stack expects tensors of equal shape', {
+        op,
+        arg: `tensors[${i}]`,
+        expected: fmtShape(ref.shape),
+        got: fmtShape(t.shape),
+      });
     }
   });
   const d = normalizeDim(op, dim, ref.ndim + 1);
@@ -132,7 +155,12 @@ export function checkIndicesOnCpu(op: string, arg: string, index: Tensor, size: 
   for (let i = 0; i < index.numel; i++, walker.next()) {
     const v = data[walker.e[0]];
     if (!(v >= 0 && v < size)) {
-      throw new XpuIndexError('index out of range', { op, arg, expected: `indices in [0, ${size - 1}] (negative indices are not wrapped)`, got: `${v} at position ${i}` });
+      throw new XpuIndexError('index out of range', {
+        op,
+        arg,
+        expected: `indices in [0, ${size - 1}] (negative indices are not wrapped)`,
+        got: `${v} at position ${i}`,
+      });
     }
   }
 }
@@ -141,14 +169,31 @@ export function checkIndicesOnCpu(op: string, arg: string, index: Tensor, size: 
  * Runs TAKE_KERNEL: `idx` and `src` are operands in the output's coordinates (src with stride 0
  * along the indexed dim); `stride` and `size` describe that dim of the source.
  */
-function take(check: { op: string; arg: string }, device: Device, dtype: DType, idx: Operand, src: Operand, outShape: number[], stride: number, size: number): Tensor {
+function take(
+  check: { op: string; arg: string },
+  device: Device,
+  dtype: DType,
+  idx: Operand,
+  src: Operand,
+  outShape: number[],
+  stride: number,
+  size: number,
+): Tensor {
   const kind = dtypeInfo(dtype).compute;
   return runMap({
     indexCheck: { ...check, size },
-    device, kernel: TAKE_KERNEL, inputs: [idx, src], outShape, outDtype: dtype, argKind: kind,
+    device,
+    kernel: TAKE_KERNEL,
+    inputs: [idx, src],
+    outShape,
+    outDtype: dtype,
+    argKind: kind,
     // The index loads as i32 whatever x is, so it stays exact beside float data.
     loadKinds: ['i32', kind],
-    scalars: [{ kind: 'i32', value: stride }, { kind: 'i32', value: size }],
+    scalars: [
+      { kind: 'i32', value: stride },
+      { kind: 'i32', value: size },
+    ],
   });
 }
 
@@ -159,18 +204,26 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
   requireTensor(op, 'index', index);
   const device = checkSameDevice(op, [x, index], ['input', 'index']);
   checkIndexDType(op, 'index', index);
-  if (index.ndim > 1) throw new XpuShapeError('index must be a vector', { op, arg: 'index', expected: 'a 0-d or 1-D tensor', got: fmtShape(index.shape) });
+  if (index.ndim > 1)
+    throw new XpuShapeError('index must be a vector', { op, arg: 'index', expected: 'a 0-d or 1-D tensor', got: fmtShape(index.shape) });
   const d = normalizeDim(op, dim, x.ndim);
   // A 0-d x acts as 1-D of size 1 whose result stays 0-d (PyTorch), so the index has 1 element.
   if (x.ndim === 0 && index.numel !== 1) {
-    throw new XpuIndexError('index for a 0-d input must have one element', { op, arg: 'index', expected: '1 element', got: `${index.numel} elements` });
+    throw new XpuIndexError('index for a 0-d input must have one element', {
+      op,
+      arg: 'index',
+      expected: '1 element',
+      got: `${index.numel} elements`,
+    });
   }
   const size = x.ndim === 0 ? 1 : x.shape[d];
   checkIndicesOnCpu(op, 'index', index, size);
   const outShape = x.shape.slice();
   if (x.ndim > 0) outShape[d] = index.numel;
   const idx: Operand = {
-    storage: index.ref.storage, dtype: index.dtype, offset: index.offset,
+    storage: index.ref.storage,
+    dtype: index.dtype,
+    offset: index.offset,
     strides: outShape.map((_, j) => (j === d && index.ndim === 1 ? index.strides[0] : 0)),
   };
   const src: Operand = { storage: x.ref.storage, dtype: x.dtype, offset: x.offset, strides: x.strides.map((s, j) => (j === d ? 0 : s)) };
@@ -187,12 +240,22 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   const device = checkSameDevice(op, [x, index], ['input', 'index']);
   checkIndexDType(op, 'index', index);
   if (index.ndim !== x.ndim) {
-    throw new XpuShapeError('index must have as many dims as input', { op, arg: 'index', expected: `${x.ndim} dims`, got: `${index.ndim} dims (${fmtShape(index.shape)})` });
+    throw new XpuShapeError('index must have as many dims as input', {
+      op,
+      arg: 'index',
+      expected: `${x.ndim} dims`,
+      got: `${index.ndim} dims (${fmtShape(index.shape)})`,
+    });
   }
   const d = normalizeDim(op, dim, x.ndim);
   const bad = index.shape.findIndex((s, j) => j !== d && s > x.shape[j]);
   if (bad >= 0) {
-    throw new XpuShapeError('index is larger than input outside the gather dim', { op, arg: 'index', expected: `size <= ${x.shape[bad]} at dim ${bad} (input ${fmtShape(x.shape)})`, got: fmtShape(index.shape) });
+    throw new XpuShapeError('index is larger than input outside the gather dim', {
+      op,
+      arg: 'index',
+      expected: `size <= ${x.shape[bad]} at dim ${bad} (input ${fmtShape(x.shape)})`,
+      got: fmtShape(index.shape),
+    });
   }
   const size = x.ndim === 0 ? 1 : x.shape[d];
   checkIndicesOnCpu(op, 'index', index, size);
@@ -210,11 +273,22 @@ export function embedding(ids: Tensor, weight: Tensor): Tensor {
   requireTensor(op, 'weight', weight);
   const device = checkSameDevice(op, [ids, weight], ['input', 'weight']);
   checkIndexDType(op, 'input', ids);
-  if (weight.ndim !== 2) throw new XpuShapeError('weight must be 2-D', { op, arg: 'weight', expected: 'a [num_embeddings, embedding_dim] tensor', got: fmtShape(weight.shape) });
+  if (weight.ndim !== 2)
+    throw new XpuShapeError('weight must be 2-D', {
+      op,
+      arg: 'weight',
+      expected: 'a [num_embeddings, embedding_dim] tensor',
+      got: fmtShape(weight.shape),
+    });
   const [rows, width] = weight.shape;
   checkIndicesOnCpu(op, 'input', ids, rows);
   const idx: Operand = { storage: ids.ref.storage, dtype: ids.dtype, offset: ids.offset, strides: [...ids.strides, 0] };
-  const src: Operand = { storage: weight.ref.storage, dtype: weight.dtype, offset: weight.offset, strides: [...ids.shape.map(() => 0), weight.strides[1]] };
+  const src: Operand = {
+    storage: weight.ref.storage,
+    dtype: weight.dtype,
+    offset: weight.offset,
+    strides: [...ids.shape.map(() => 0), weight.strides[1]],
+  };
   const out = take({ op, arg: 'input' }, device, weight.dtype, idx, src, [...ids.shape, width], weight.strides[0], rows);
   if (weight.requiresGrad && isGradEnabled()) recordOp(op, [ids, weight], out, { shape: weight.shape });
   return out;
@@ -222,14 +296,33 @@ export function embedding(ids: Tensor, weight: Tensor): Tensor {
 
 function triangle(op: 'triu' | 'tril', x: Tensor, diagonal: number): Tensor {
   requireTensor(op, 'input', x);
-  if (x.ndim < 2) throw new XpuShapeError('input must have at least 2 dims', { op, arg: 'input', expected: 'a matrix or a batch of matrices', got: fmtShape(x.shape) });
+  if (x.ndim < 2)
+    throw new XpuShapeError('input must have at least 2 dims', {
+      op,
+      arg: 'input',
+      expected: 'a matrix or a batch of matrices',
+      got: fmtShape(x.shape),
+    });
   intArg(op, 'diagonal', diagonal);
   // Any diagonal beyond the matrix keeps all or nothing; clamping keeps it an i32.
   const diag = Math.max(-(2 ** 31 - 1), Math.min(2 ** 31 - 1, diagonal));
-  return track(op, x, runMap({
-    device: x.device, kernel: op === 'triu' ? TRIU_KERNEL : TRIL_KERNEL, inputs: [operand(x, x.shape)], outShape: x.shape,
-    outDtype: x.dtype, argKind: dtypeInfo(x.dtype).compute, scalars: [{ kind: 'i32', value: diag }, { kind: 'u32', value: x.ndim - 2 }],
-  }), { diagonal });
+  return track(
+    op,
+    x,
+    runMap({
+      device: x.device,
+      kernel: op === 'triu' ? TRIU_KERNEL : TRIL_KERNEL,
+      inputs: [operand(x, x.shape)],
+      outShape: x.shape,
+      outDtype: x.dtype,
+      argKind: dtypeInfo(x.dtype).compute,
+      scalars: [
+        { kind: 'i32', value: diag },
+        { kind: 'u32', value: x.ndim - 2 },
+      ],
+    }),
+    { diagonal },
+  );
 }
 
 /** The upper triangle of the last two dims (col - row >= diagonal), zeros elsewhere. */

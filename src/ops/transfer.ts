@@ -43,8 +43,19 @@ export async function data<D extends DType>(t: Tensor, dtype: D): Promise<DataAr
 export async function data(t: Tensor, dtype?: DType): Promise<DataArray> {
   tensorArg('data', 'input', t);
   if (dtype !== undefined && dtype !== t.dtype) {
-    if (!isDType(dtype)) throw new XpuTypeError('not a dtype', { op: 'data', arg: 'dtype', expected: "the tensor's dtype, e.g. 'float32'", got: typeName(dtype) });
-    throw new XpuDTypeError("data(dtype) names another dtype than the tensor's", { op: 'data', arg: 'dtype', expected: `'${t.dtype}' (cast first with to('${dtype}'))`, got: `'${dtype}'` });
+    if (!isDType(dtype))
+      throw new XpuTypeError('not a dtype', {
+        op: 'data',
+        arg: 'dtype',
+        expected: "the tensor's dtype, e.g. 'float32'",
+        got: typeName(dtype),
+      });
+    throw new XpuDTypeError("data(dtype) names another dtype than the tensor's", {
+      op: 'data',
+      arg: 'dtype',
+      expected: `'${t.dtype}' (cast first with to('${dtype}'))`,
+      got: `'${dtype}'`,
+    });
   }
   const host = await readContiguous(t, 'data');
   if (t.dtype !== 'float16') return host as DataArray;
@@ -70,7 +81,13 @@ export async function toArray(t: Tensor): Promise<NestedArray> {
 
 export async function item(t: Tensor): Promise<number | boolean> {
   tensorArg('item', 'input', t);
-  if (t.numel !== 1) throw new XpuValueError('item() needs exactly one element', { op: 'item', arg: 'input', expected: '1 element', got: `${t.numel} elements` });
+  if (t.numel !== 1)
+    throw new XpuValueError('item() needs exactly one element', {
+      op: 'item',
+      arg: 'input',
+      expected: '1 element',
+      got: `${t.numel} elements`,
+    });
   const v = (await data(t))[0];
   return t.dtype === 'bool' ? v !== 0 : v;
 }
@@ -81,7 +98,12 @@ export type ToTarget = DeviceLike | DType | { device?: DeviceLike; dtype?: DType
 function parseTarget(op: string, t: Tensor, target: ToTarget): { device: Device; dtype: DType } {
   tensorArg(op, 'input', t);
   if (typeof target !== 'string' && (typeof target !== 'object' || target === null)) {
-    throw new XpuTypeError('not a device, a dtype or { device, dtype }', { op, arg: 'target', expected: "a device ('cpu', 'xpu:0'), a dtype ('float16') or { device?, dtype? }", got: typeName(target) });
+    throw new XpuTypeError('not a device, a dtype or { device, dtype }', {
+      op,
+      arg: 'target',
+      expected: "a device ('cpu', 'xpu:0'), a dtype ('float16') or { device?, dtype? }",
+      got: typeName(target),
+    });
   }
   let device: Device = t.device;
   let dtype: DType = t.dtype;
@@ -117,7 +139,10 @@ function transfer(t: Tensor, device: Device): Tensor {
     return out;
   }
   throw new XpuValueError('moving a GPU tensor to another device needs a read-back', {
-    op: 'to', arg: 'device', expected: `await t.toAsync('${device}')`, got: `to('${device}') on a tensor on ${t.device}`,
+    op: 'to',
+    arg: 'device',
+    expected: `await t.toAsync('${device}')`,
+    got: `to('${device}') on a tensor on ${t.device}`,
   });
 }
 

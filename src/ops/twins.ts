@@ -76,7 +76,8 @@ export const leakyRelu = (x: number, slope: number): number => (x > 0 ? x : x * 
 export const elu = (x: number, alpha: number): number => (x > 0 || Number.isNaN(x) ? x : x === 0 ? 0 : alpha * Math.expm1(x));
 
 /** log1p(e^(beta x)) / beta, or x where beta x > threshold. */
-export const softplus = (x: number, beta: number, threshold: number): number => (x * beta > threshold ? x : Math.log1p(Math.exp(x * beta)) / beta);
+export const softplus = (x: number, beta: number, threshold: number): number =>
+  x * beta > threshold ? x : Math.log1p(Math.exp(x * beta)) / beta;
 
 /** x min(max(x + 3, 0), 6) / 6; hardswish(-inf) = -inf * 0 = NaN as torch. */
 export const hardswish = (x: number): number => (x * Math.min(Math.max(x + 3, 0), 6)) / 6;

@@ -17,7 +17,8 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
   protected checkOptions(op: string, g: Required<AdamOptions>): void {
     checkRange(op, 'lr', g.lr, 0);
     checkRange(op, 'eps', g.eps, 0);
-    if (!Array.isArray(g.betas) || g.betas.length !== 2) throw new XpuTypeError('betas must be a pair', { op, arg: 'betas', expected: '[beta1, beta2]', got: typeName(g.betas) });
+    if (!Array.isArray(g.betas) || g.betas.length !== 2)
+      throw new XpuTypeError('betas must be a pair', { op, arg: 'betas', expected: '[beta1, beta2]', got: typeName(g.betas) });
     checkRange(op, 'betas[0]', g.betas[0], 0, 1);
     checkRange(op, 'betas[1]', g.betas[1], 0, 1);
     checkRange(op, 'weightDecay', g.weightDecay, 0);
@@ -26,7 +27,18 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
   }
 
   protected hyper(g: ParamGroup<AdamOptions>): OptimHyper {
-    return { lr: g.lr, weightDecay: g.weightDecay, maximize: g.maximize, momentum: 0, dampening: 0, nesterov: false, beta1: g.betas[0], beta2: g.betas[1], eps: g.eps, amsgrad: g.amsgrad };
+    return {
+      lr: g.lr,
+      weightDecay: g.weightDecay,
+      maximize: g.maximize,
+      momentum: 0,
+      dampening: 0,
+      nesterov: false,
+      beta1: g.betas[0],
+      beta2: g.betas[1],
+      eps: g.eps,
+      amsgrad: g.amsgrad,
+    };
   }
 }
 

@@ -19,29 +19,44 @@ export function clipGradNorm(params: Iterable<Tensor> | Tensor, maxNorm: number,
   const op = 'clipGradNorm';
   const list = isTensor(params) ? [params] : [...params];
   list.forEach((p, i) => tensorArg(op, `params[${i}]`, p));
-  if (typeof maxNorm !== 'number' || !(maxNorm >= 0)) throw new XpuValueError('maxNorm must be a number >= 0', { op, arg: 'maxNorm', expected: 'a number >= 0', got: String(maxNorm) });
-  if (typeof normType !== 'number' || !(normType > 0)) throw new XpuValueError('normType must be a positive number or Infinity', { op, arg: 'normType', expected: 'a number > 0', got: String(normType) });
+  if (typeof maxNorm !== 'number' || !(maxNorm >= 0))
+    throw new XpuValueError('maxNorm must be a number >= 0', { op, arg: 'maxNorm', expected: 'a number >= 0', got: String(maxNorm) });
+  if (typeof normType !== 'number' || !(normType > 0))
+    throw new XpuValueError('normType must be a positive number or Infinity', {
+      op,
+      arg: 'normType',
+      expected: 'a number > 0',
+      got: String(normType),
+    });
   const grads = list.map((p) => p.grad).filter((g): g is Tensor => g !== null);
   if (grads.length === 0) return zeros([], { device: list[0]?.device });
   const device = grads[0].device;
   grads.forEach((g, i) => {
-    if (g.device !== device) throw new XpuDeviceError('gradients on more than one device', { op, arg: `params[${i}].grad`, expected: String(device), got: String(g.device) });
+    if (g.device !== device)
+      throw new XpuDeviceError('gradients on more than one device', {
+        op,
+        arg: `params[${i}].grad`,
+        expected: String(device),
+        got: String(g.device),
+      });
   });
   // Under noGrad, as torch's @torch.no_grad(): gradients made with createGraph record nothing here.
-  return noGrad(() => runScope(() => {
-    const total = norm(stack(grads.map((g) => norm(g, normType))), normType);
-    const coef = clamp(div(maxNorm, add(total, 1e-6)), undefined, 1);
-    for (const p of list) {
-      const g = p.grad;
-      if (!g) continue;
-      const scaled = mul(g, coef);
-      if (g.isContiguous() && scaled.dtype === g.dtype) {
-        copyInto(g, scaled);
-      } else {
-        p.grad = keep(scaled);
-        g.dispose();
+  return noGrad(() =>
+    runScope(() => {
+      const total = norm(stack(grads.map((g) => norm(g, normType))), normType);
+      const coef = clamp(div(maxNorm, add(total, 1e-6)), undefined, 1);
+      for (const p of list) {
+        const g = p.grad;
+        if (!g) continue;
+        const scaled = mul(g, coef);
+        if (g.isContiguous() && scaled.dtype === g.dtype) {
+          copyInto(g, scaled);
+        } else {
+          p.grad = keep(scaled);
+          g.dispose();
+        }
       }
-    }
-    return total;
-  }, isTensor));
+      return total;
+    }, isTensor),
+  );
 }

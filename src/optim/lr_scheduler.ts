@@ -21,7 +21,12 @@ export abstract class LRScheduler {
     op: string,
   ) {
     if (typeof optimizer !== 'object' || optimizer === null || !Array.isArray(optimizer.paramGroups)) {
-      throw new XpuTypeError('a scheduler needs an optimizer', { op, arg: 'optimizer', expected: 'an optimizer (SGD, Adam, AdamW)', got: typeName(optimizer) });
+      throw new XpuTypeError('a scheduler needs an optimizer', {
+        op,
+        arg: 'optimizer',
+        expected: 'an optimizer (SGD, Adam, AdamW)',
+        got: typeName(optimizer),
+      });
     }
     this.baseLrs = optimizer.paramGroups.map((g) => g.lr);
   }
@@ -55,7 +60,8 @@ export abstract class LRScheduler {
 }
 
 function posInt(op: string, arg: string, v: unknown, min = 1): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new XpuValueError(`${arg} must be an integer >= ${min}`, { op, arg, expected: `an integer >= ${min}`, got: String(v) });
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
+    throw new XpuValueError(`${arg} must be an integer >= ${min}`, { op, arg, expected: `an integer >= ${min}`, got: String(v) });
   return v;
 }
 
@@ -66,7 +72,13 @@ export class LambdaLR extends LRScheduler {
     readonly lrLambda: (epoch: number) => number,
   ) {
     super(optimizer, 'LambdaLR');
-    if (typeof lrLambda !== 'function') throw new XpuTypeError('lrLambda must be a function', { op: 'LambdaLR', arg: 'lrLambda', expected: '(epoch) => factor', got: typeName(lrLambda) });
+    if (typeof lrLambda !== 'function')
+      throw new XpuTypeError('lrLambda must be a function', {
+        op: 'LambdaLR',
+        arg: 'lrLambda',
+        expected: '(epoch) => factor',
+        got: typeName(lrLambda),
+      });
     this.apply();
   }
 
@@ -96,7 +108,13 @@ export class CosineAnnealingLR extends LRScheduler {
   ) {
     super(optimizer, 'CosineAnnealingLR');
     posInt('CosineAnnealingLR', 'tMax', tMax);
-    if (typeof etaMin !== 'number' || !Number.isFinite(etaMin)) throw new XpuValueError('etaMin must be a finite number', { op: 'CosineAnnealingLR', arg: 'etaMin', expected: 'a finite number', got: String(etaMin) });
+    if (typeof etaMin !== 'number' || !Number.isFinite(etaMin))
+      throw new XpuValueError('etaMin must be a finite number', {
+        op: 'CosineAnnealingLR',
+        arg: 'etaMin',
+        expected: 'a finite number',
+        got: String(etaMin),
+      });
     this.apply();
   }
 
@@ -111,13 +129,23 @@ export class CosineAnnealingLR extends LRScheduler {
  * during warm-up, then minLrRatio + (1 - minLrRatio) (1 + cos(pi progress)) / 2 with progress =
  * (epoch - warmupSteps) / (totalSteps - warmupSteps), clamped to [0, 1].
  */
-export function warmupCosine(optimizer: HasParamGroups, options: { warmupSteps: number; totalSteps: number; minLrRatio?: number }): LambdaLR {
+export function warmupCosine(
+  optimizer: HasParamGroups,
+  options: { warmupSteps: number; totalSteps: number; minLrRatio?: number },
+): LambdaLR {
   const op = 'warmupCosine';
-  if (typeof options !== 'object' || options === null) throw new XpuTypeError('options must be { warmupSteps, totalSteps }', { op, arg: 'options', expected: '{ warmupSteps, totalSteps, minLrRatio? }', got: typeName(options) });
+  if (typeof options !== 'object' || options === null)
+    throw new XpuTypeError('options must be { warmupSteps, totalSteps }', {
+      op,
+      arg: 'options',
+      expected: '{ warmupSteps, totalSteps, minLrRatio? }',
+      got: typeName(options),
+    });
   const w = posInt(op, 'warmupSteps', options.warmupSteps, 0);
   const total = posInt(op, 'totalSteps', options.totalSteps, Math.max(1, w));
   const floor = options.minLrRatio ?? 0;
-  if (typeof floor !== 'number' || !(floor >= 0 && floor <= 1)) throw new XpuValueError('minLrRatio must be in [0, 1]', { op, arg: 'minLrRatio', expected: 'a number in [0, 1]', got: String(floor) });
+  if (typeof floor !== 'number' || !(floor >= 0 && floor <= 1))
+    throw new XpuValueError('minLrRatio must be in [0, 1]', { op, arg: 'minLrRatio', expected: 'a number in [0, 1]', got: String(floor) });
   return new LambdaLR(optimizer, (e) => {
     if (e < w) return e / w;
     const progress = Math.min(1, Math.max(0, (e - w) / Math.max(1, total - w)));

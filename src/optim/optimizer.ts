@@ -105,7 +105,13 @@ export abstract class Optimizer<O extends GroupOptions> {
   ) {
     this.defaults = defaults;
     const list = paramList(name, params);
-    if (list.length === 0) throw new XpuValueError('optimizer got an empty parameter list', { op: name, arg: 'params', expected: 'at least one parameter', got: 'none' });
+    if (list.length === 0)
+      throw new XpuValueError('optimizer got an empty parameter list', {
+        op: name,
+        arg: 'params',
+        expected: 'at least one parameter',
+        got: 'none',
+      });
     // A list of groups is a list of { params } objects; anything else is a list of parameters (each checked).
     const isGroup = (x: unknown): boolean => typeof x === 'object' && x !== null && !isTensor(x) && 'params' in x;
     const groups = list.every(isGroup) ? (list as ParamGroupInit<O>[]) : [{ params: list as Tensor[] } as unknown as ParamGroupInit<O>];
@@ -116,22 +122,59 @@ export abstract class Optimizer<O extends GroupOptions> {
   addParamGroup(init: ParamGroupInit<O>): void {
     const op = `${this.name}.addParamGroup`;
     if (typeof init !== 'object' || init === null || !('params' in init)) {
-      throw new XpuTypeError('a parameter group must be { params, ...options }', { op, arg: 'group', expected: '{ params: Iterable<Tensor> }', got: typeName(init) });
+      throw new XpuTypeError('a parameter group must be { params, ...options }', {
+        op,
+        arg: 'group',
+        expected: '{ params: Iterable<Tensor> }',
+        got: typeName(init),
+      });
     }
     const params = [...(init.params as Iterable<unknown>)];
-    if (params.length === 0) throw new XpuValueError('parameter group is empty', { op, arg: 'params', expected: 'at least one parameter', got: 'none' });
+    if (params.length === 0)
+      throw new XpuValueError('parameter group is empty', { op, arg: 'params', expected: 'at least one parameter', got: 'none' });
     const seen = new Set(this.paramGroups.flatMap((g) => g.params));
     const storages = new Set([...seen].map((p) => p.ref.storage));
     params.forEach((p, i) => {
-      if (!isTensor(p)) throw new XpuTypeError('parameters must be Tensors', { op, arg: `params[${i}]`, expected: 'Tensor', got: typeName(p) });
+      if (!isTensor(p))
+        throw new XpuTypeError('parameters must be Tensors', { op, arg: `params[${i}]`, expected: 'Tensor', got: typeName(p) });
       p.check(op, `params[${i}]`);
-      if (p.dtype !== 'float32') throw new XpuDTypeError('the fused optimizers update float32 parameters', { op, arg: `params[${i}]`, expected: 'float32', got: p.dtype });
-      if (!p.isContiguous()) throw new XpuValueError('parameters are updated in place and must be contiguous', { op, arg: `params[${i}]`, expected: 'a contiguous tensor', got: `strides [${p.strides.join(', ')}]` });
-      if (p.device !== (params[0] as Tensor).device) throw new XpuDeviceError('the parameters of a group must share one device', { op, arg: `params[${i}]`, expected: String((params[0] as Tensor).device), got: String(p.device) });
-      if (seen.has(p)) throw new XpuValueError('a parameter appears in more than one group (or twice)', { op, arg: `params[${i}]`, expected: 'distinct parameters', got: p.toString() });
+      if (p.dtype !== 'float32')
+        throw new XpuDTypeError('the fused optimizers update float32 parameters', {
+          op,
+          arg: `params[${i}]`,
+          expected: 'float32',
+          got: p.dtype,
+        });
+      if (!p.isContiguous())
+        throw new XpuValueError('parameters are updated in place and must be contiguous', {
+          op,
+          arg: `params[${i}]`,
+          expected: 'a contiguous tensor',
+          got: `strides [${p.strides.join(', ')}]`,
+        });
+      if (p.device !== (params[0] as Tensor).device)
+        throw new XpuDeviceError('the parameters of a group must share one device', {
+          op,
+          arg: `params[${i}]`,
+          expected: String((params[0] as Tensor).device),
+          got: String(p.device),
+        });
+      if (seen.has(p))
+        throw new XpuValueError('a parameter appears in more than one group (or twice)', {
+          op,
+          arg: `params[${i}]`,
+          expected: 'distinct parameters',
+          got: p.toString(),
+        });
       // Tied weights here are two tensors over one storage, each with its own gradient: stepping
       // both would update the storage twice with two states (torch has one Parameter). Refused.
-      if (storages.has(p.ref.storage)) throw new XpuValueError('two parameters share one storage (tied weights?)', { op, arg: `params[${i}]`, expected: 'parameters with their own storage (pass one of the tied tensors)', got: p.toString() });
+      if (storages.has(p.ref.storage))
+        throw new XpuValueError('two parameters share one storage (tied weights?)', {
+          op,
+          arg: `params[${i}]`,
+          expected: 'parameters with their own storage (pass one of the tied tensors)',
+          got: p.toString(),
+        });
       seen.add(p);
       storages.add(p.ref.storage);
     });
@@ -145,7 +188,7 @@ export abstract class Optimizer<O extends GroupOptions> {
     const chunks: Chunk[] = [{ total: 0, flat: null }];
     const slots = (params as Tensor[]).map((p) => {
       const pieces: Piece[] = [];
-      for (let offset = 0; offset < p.numel; ) {
+      for (let offset = 0; offset < p.numel;) {
         if (chunks[chunks.length - 1].total === cap) chunks.push({ total: 0, flat: null });
         const c = chunks[chunks.length - 1];
         const numel = Math.min(p.numel - offset, cap - c.total);
@@ -200,9 +243,27 @@ export abstract class Optimizer<O extends GroupOptions> {
         const g0 = p.grad;
         if (!g0) return;
         g0.check(op, `params[${i}].grad`);
-        if (g0.dtype !== p.dtype) throw new XpuDTypeError('gradient dtype differs from its parameter', { op, arg: `params[${i}].grad`, expected: p.dtype, got: g0.dtype });
-        if (!shapeEq(g0.shape, p.shape)) throw new XpuShapeError('gradient shape differs from its parameter', { op, arg: `params[${i}].grad`, expected: fmtShape(p.shape), got: fmtShape(g0.shape) });
-        if (g0.device !== p.device) throw new XpuDeviceError('gradient is on another device than its parameter', { op, arg: `params[${i}].grad`, expected: String(p.device), got: String(g0.device) });
+        if (g0.dtype !== p.dtype)
+          throw new XpuDTypeError('gradient dtype differs from its parameter', {
+            op,
+            arg: `params[${i}].grad`,
+            expected: p.dtype,
+            got: g0.dtype,
+          });
+        if (!shapeEq(g0.shape, p.shape))
+          throw new XpuShapeError('gradient shape differs from its parameter', {
+            op,
+            arg: `params[${i}].grad`,
+            expected: fmtShape(p.shape),
+            got: fmtShape(g0.shape),
+          });
+        if (g0.device !== p.device)
+          throw new XpuDeviceError('gradient is on another device than its parameter', {
+            op,
+            arg: `params[${i}].grad`,
+            expected: String(p.device),
+            got: String(g0.device),
+          });
         const g = g0.isContiguous() ? g0 : contiguous(g0);
         if (g !== g0) temps.push(g);
         const slot = gs.slots[i];
@@ -211,14 +272,37 @@ export abstract class Optimizer<O extends GroupOptions> {
         const stepSize = h.lr / (1 - h.beta1 ** slot.step);
         const bc2Sqrt = Math.sqrt(1 - h.beta2 ** slot.step);
         for (const pc of slot.pieces) {
-          segments[pc.chunk].push({ param: p.ref.storage, paramOffset: p.offset + pc.offset, grad: g.ref.storage, gradOffset: g.offset + pc.offset, start: pc.start, numel: pc.numel, stepSize, bc2Sqrt, first });
+          segments[pc.chunk].push({
+            param: p.ref.storage,
+            paramOffset: p.offset + pc.offset,
+            grad: g.ref.storage,
+            gradOffset: g.offset + pc.offset,
+            start: pc.start,
+            numel: pc.numel,
+            stepSize,
+            bc2Sqrt,
+            first,
+          });
         }
       });
       const backend = gs.device.backend;
-      if (!backend.optimStep) throw new XpuDeviceError('this backend has no fused optimizer kernel', { op, arg: 'device', expected: 'cpu or xpu', got: String(gs.device) });
+      if (!backend.optimStep)
+        throw new XpuDeviceError('this backend has no fused optimizer kernel', {
+          op,
+          arg: 'device',
+          expected: 'cpu or xpu',
+          got: String(gs.device),
+        });
       // One fused step (one launch on xpu) per chunk: per group unless the group outgrows a binding.
       gs.chunks.forEach((c, ci) => {
-        if (segments[ci].length) backend.optimStep!({ rule: this.rule, hyper: h, segments: segments[ci], state: (c.flat ?? []).map((t) => t.ref.storage), total: c.total });
+        if (segments[ci].length)
+          backend.optimStep!({
+            rule: this.rule,
+            hyper: h,
+            segments: segments[ci],
+            state: (c.flat ?? []).map((t) => t.ref.storage),
+            total: c.total,
+          });
       });
     } finally {
       for (const t of temps) t.dispose();
@@ -235,7 +319,10 @@ export abstract class Optimizer<O extends GroupOptions> {
   /** The flat-state views of parameter `pi` of group `gi` for state kind `k`, one per piece. */
   #pieceViews(gi: number, pi: number, k: number): { view: Tensor; piece: Piece }[] {
     const gs = this.#groups[gi];
-    return gs.slots[pi].pieces.map((piece) => ({ view: narrow((gs.chunks[piece.chunk].flat as Tensor[])[k], 0, piece.start, piece.numel), piece }));
+    return gs.slots[pi].pieces.map((piece) => ({
+      view: narrow((gs.chunks[piece.chunk].flat as Tensor[])[k], 0, piece.start, piece.numel),
+      piece,
+    }));
   }
 
   /**
@@ -275,14 +362,29 @@ export abstract class Optimizer<O extends GroupOptions> {
   loadStateDict(sd: OptimizerStateDict): void {
     const op = `${this.name}.loadStateDict`;
     if (typeof sd !== 'object' || sd === null || !Array.isArray(sd.paramGroups) || typeof sd.state !== 'object') {
-      throw new XpuTypeError('not an optimizer state dict', { op, arg: 'stateDict', expected: '{ state, paramGroups }', got: typeName(sd) });
+      throw new XpuTypeError('not an optimizer state dict', {
+        op,
+        arg: 'stateDict',
+        expected: '{ state, paramGroups }',
+        got: typeName(sd),
+      });
     }
     if (sd.paramGroups.length !== this.paramGroups.length) {
-      throw new XpuValueError('the state dict has another number of parameter groups', { op, arg: 'stateDict.paramGroups', expected: String(this.paramGroups.length), got: String(sd.paramGroups.length) });
+      throw new XpuValueError('the state dict has another number of parameter groups', {
+        op,
+        arg: 'stateDict.paramGroups',
+        expected: String(this.paramGroups.length),
+        got: String(sd.paramGroups.length),
+      });
     }
     sd.paramGroups.forEach((g, gi) => {
       if (!Array.isArray(g.params) || g.params.length !== this.paramGroups[gi].params.length) {
-        throw new XpuValueError('a parameter group has another number of parameters', { op, arg: `stateDict.paramGroups[${gi}].params`, expected: String(this.paramGroups[gi].params.length), got: String(g.params?.length) });
+        throw new XpuValueError('a parameter group has another number of parameters', {
+          op,
+          arg: `stateDict.paramGroups[${gi}].params`,
+          expected: String(this.paramGroups[gi].params.length),
+          got: String(g.params?.length),
+        });
       }
     });
     let index = 0;
@@ -304,11 +406,28 @@ export abstract class Optimizer<O extends GroupOptions> {
           const src = entry[name];
           if (!isTensor(src)) {
             // SGD without momentum keeps no tensors; a missing kind of state is an error otherwise.
-            throw new XpuValueError('state entry lacks a tensor', { op, arg: `stateDict.state[${index + pi}].${name}`, expected: 'Tensor', got: typeName(src) });
+            throw new XpuValueError('state entry lacks a tensor', {
+              op,
+              arg: `stateDict.state[${index + pi}].${name}`,
+              expected: 'Tensor',
+              got: typeName(src),
+            });
           }
-          if (!shapeEq(src.shape, p.shape)) throw new XpuShapeError('state tensor shape differs from its parameter', { op, arg: `stateDict.state[${index + pi}].${name}`, expected: fmtShape(p.shape), got: fmtShape(src.shape) });
+          if (!shapeEq(src.shape, p.shape))
+            throw new XpuShapeError('state tensor shape differs from its parameter', {
+              op,
+              arg: `stateDict.state[${index + pi}].${name}`,
+              expected: fmtShape(p.shape),
+              got: fmtShape(src.shape),
+            });
           const moved = src.device === p.device && src.dtype === 'float32' ? src : null;
-          if (!moved) throw new XpuDeviceError('state tensor must be float32 on its parameter\'s device', { op, arg: `stateDict.state[${index + pi}].${name}`, expected: `float32 on ${p.device}`, got: `${src.dtype} on ${src.device}` });
+          if (!moved)
+            throw new XpuDeviceError("state tensor must be float32 on its parameter's device", {
+              op,
+              arg: `stateDict.state[${index + pi}].${name}`,
+              expected: `float32 on ${p.device}`,
+              got: `${src.dtype} on ${src.device}`,
+            });
           runScope(() => {
             const flatSrc = reshape(contiguous(moved), [p.numel]);
             for (const { view, piece } of this.#pieceViews(gi, pi, k)) copyInto(view, narrow(flatSrc, 0, piece.offset, piece.numel));
@@ -332,7 +451,12 @@ export abstract class Optimizer<O extends GroupOptions> {
 
 function paramList<O>(op: string, params: ParamsArg<O>): (Tensor | ParamGroupInit<O>)[] {
   if (params === null || typeof params !== 'object' || typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function') {
-    throw new XpuTypeError('params must be an iterable of Tensors or of parameter groups', { op, arg: 'params', expected: 'Iterable<Tensor> | ParamGroup[]', got: typeName(params) });
+    throw new XpuTypeError('params must be an iterable of Tensors or of parameter groups', {
+      op,
+      arg: 'params',
+      expected: 'Iterable<Tensor> | ParamGroup[]',
+      got: typeName(params),
+    });
   }
   return [...(params as Iterable<Tensor | ParamGroupInit<O>>)];
 }

@@ -32,11 +32,27 @@ export class SGD extends Optimizer<SGDOptions> {
     checkBool(op, 'nesterov', g.nesterov);
     checkBool(op, 'maximize', g.maximize);
     if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) {
-      throw new XpuValueError('Nesterov momentum requires a momentum and zero dampening', { op, arg: 'nesterov', expected: 'momentum > 0 and dampening = 0', got: `momentum ${g.momentum}, dampening ${g.dampening}` });
+      throw new XpuValueError('Nesterov momentum requires a momentum and zero dampening', {
+        op,
+        arg: 'nesterov',
+        expected: 'momentum > 0 and dampening = 0',
+        got: `momentum ${g.momentum}, dampening ${g.dampening}`,
+      });
     }
   }
 
   protected hyper(g: ParamGroup<SGDOptions>): OptimHyper {
-    return { lr: g.lr, weightDecay: g.weightDecay, maximize: g.maximize, momentum: g.momentum, dampening: g.dampening, nesterov: g.nesterov, beta1: 0, beta2: 0, eps: 0, amsgrad: false };
+    return {
+      lr: g.lr,
+      weightDecay: g.weightDecay,
+      maximize: g.maximize,
+      momentum: g.momentum,
+      dampening: g.dampening,
+      nesterov: g.nesterov,
+      beta1: 0,
+      beta2: 0,
+      eps: 0,
+      amsgrad: false,
+    };
   }
 }

@@ -53,12 +53,17 @@ export class GpuTimer implements DispatchHook {
     const batch = this.#batch;
     if (!batch) return;
     this.#batch = null;
-    this.#readbacks.push(batch.staging.mapAsync(GPUMapMode.READ).then(() => {
-      const t = new BigUint64Array(batch.staging.getMappedRange());
-      batch.sinks.forEach((sink, j) => sink(Number(t[2 * j]), Number(t[2 * j + 1])));
-      batch.staging.unmap();
-      batch.staging.destroy();
-    }, () => batch.staging.destroy()));
+    this.#readbacks.push(
+      batch.staging.mapAsync(GPUMapMode.READ).then(
+        () => {
+          const t = new BigUint64Array(batch.staging.getMappedRange());
+          batch.sinks.forEach((sink, j) => sink(Number(t[2 * j]), Number(t[2 * j + 1])));
+          batch.staging.unmap();
+          batch.staging.destroy();
+        },
+        () => batch.staging.destroy(),
+      ),
+    );
   }
 
   /** Resolves once every submitted batch's timestamps have been delivered. */

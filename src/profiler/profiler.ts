@@ -28,7 +28,11 @@ function describe(kind: Primitive, spec: unknown): { name: string; params: strin
   switch (kind) {
     case 'map': {
       const s = spec as MapSpec;
-      return { name: s.kernel.name, params: `${s.inputs.map((x) => x.dtype).join(',')}->${s.outDtype}`, shapes: `[${s.outShape.join(', ')}]` };
+      return {
+        name: s.kernel.name,
+        params: `${s.inputs.map((x) => x.dtype).join(',')}->${s.outDtype}`,
+        shapes: `[${s.outShape.join(', ')}]`,
+      };
     }
     case 'reduce': {
       const s = spec as ReduceSpec;
@@ -54,7 +58,11 @@ function describe(kind: Primitive, spec: unknown): { name: string; params: strin
     }
     case 'qmatmul': {
       const s = spec as QuantMatmulSpec;
-      return { name: 'qmatmul', params: `${s.a.dtype}x${s.w.format}${s.w.format === 'int4' ? ` g${s.w.groupSize}` : ''}`, shapes: `${s.m}x${s.w.k}x${s.w.n}` };
+      return {
+        name: 'qmatmul',
+        params: `${s.a.dtype}x${s.w.format}${s.w.format === 'int4' ? ` g${s.w.groupSize}` : ''}`,
+        shapes: `${s.m}x${s.w.k}x${s.w.n}`,
+      };
     }
   }
 }
@@ -87,7 +95,10 @@ function wrapBackend(backend: Backend, device: string, timer: GpuTimer | null, e
       return out;
     };
   });
-  return () => PRIMITIVES.forEach((p, j) => { if (originals[j]) target[p] = originals[j]; });
+  return () =>
+    PRIMITIVES.forEach((p, j) => {
+      if (originals[j]) target[p] = originals[j];
+    });
 }
 
 export function isProfiling(): boolean {
@@ -96,18 +107,27 @@ export function isProfiling(): boolean {
 
 /** Starts recording kernel launches on every device. */
 export function start(): void {
-  if (session) throw new XpuValueError('the profiler is already running', { op: 'profiler.start', expected: 'profiler.stop() first', got: 'a second start()' });
+  if (session)
+    throw new XpuValueError('the profiler is already running', {
+      op: 'profiler.start',
+      expected: 'profiler.stop() first',
+      got: 'a second start()',
+    });
   const events: KernelEvent[] = [];
   const s: Session = { events, wallStart: performance.now(), restore: [], timers: [] };
   s.restore.push(wrapBackend(cpuDevice.backend, 'cpu', null, events));
   for (const e of xpuEntries()) {
     const backend = e.backend as WebGPUBackend;
     backend.queue.flush(); // earlier work is not ours to time
-    const timer = e.info.features.includes('timestamp-query') && backend.device.features.has('timestamp-query') ? new GpuTimer(backend.device) : null;
+    const timer =
+      e.info.features.includes('timestamp-query') && backend.device.features.has('timestamp-query') ? new GpuTimer(backend.device) : null;
     if (timer) {
       backend.queue.hook = timer;
       s.timers.push(timer);
-      s.restore.push(() => { backend.queue.hook = null; timer.destroy(); });
+      s.restore.push(() => {
+        backend.queue.hook = null;
+        timer.destroy();
+      });
     }
     s.restore.push(wrapBackend(backend, String(e.device), timer, events));
   }
@@ -117,7 +137,12 @@ export function start(): void {
 /** Stops recording, waits for the GPU to finish the recorded work, and returns the profile. */
 export async function stop(): Promise<Profile> {
   const s = session;
-  if (!s) throw new XpuValueError('the profiler is not running', { op: 'profiler.stop', expected: 'profiler.start() first', got: 'stop() without start()' });
+  if (!s)
+    throw new XpuValueError('the profiler is not running', {
+      op: 'profiler.stop',
+      expected: 'profiler.start() first',
+      got: 'stop() without start()',
+    });
   try {
     for (const e of xpuEntries()) await e.backend.synchronize();
     for (const t of s.timers) await t.drain();

@@ -59,7 +59,10 @@ export class Profile {
    * terminal (src/color.ts: NO_COLOR, FORCE_COLOR), or as `color` says.
    */
   table(top = 20, color = useColor(process.stdout)): string {
-    const t = new Table({ head: ['kernel', 'device', 'calls', 'GPU ms', 'CPU enqueue ms', 'MB allocated'], style: tableStyle(process.stdout, color) });
+    const t = new Table({
+      head: ['kernel', 'device', 'calls', 'GPU ms', 'CPU enqueue ms', 'MB allocated'],
+      style: tableStyle(process.stdout, color),
+    });
     for (const g of this.summary().slice(0, top)) {
       t.push([g.name, g.device, g.count, g.gpuMs.toFixed(3), g.cpuMs.toFixed(3), (g.bytes / 1e6).toFixed(2)]);
     }

@@ -57,19 +57,39 @@ export { roundHalfEven } from '../backends/scalar_math.js';
 
 export function checkQuantizeOptions(op: string, options: QuantizeOptions | undefined, k: number): QuantConfig {
   if (typeof options !== 'object' || options === null) {
-    throw new XpuValueError('options with a scheme are required', { op, arg: 'options', expected: `{ scheme: ${QUANT_SCHEMES.map((s) => `'${s}'`).join(' | ')} }`, got: String(options) });
+    throw new XpuValueError('options with a scheme are required', {
+      op,
+      arg: 'options',
+      expected: `{ scheme: ${QUANT_SCHEMES.map((s) => `'${s}'`).join(' | ')} }`,
+      got: String(options),
+    });
   }
   const { scheme } = options;
   if (!QUANT_SCHEMES.includes(scheme)) {
-    throw new XpuValueError('unknown quantization scheme', { op, arg: 'scheme', expected: QUANT_SCHEMES.map((s) => `'${s}'`).join(', '), got: String(scheme) });
+    throw new XpuValueError('unknown quantization scheme', {
+      op,
+      arg: 'scheme',
+      expected: QUANT_SCHEMES.map((s) => `'${s}'`).join(', '),
+      got: String(scheme),
+    });
   }
   const scaleDtype = options.scaleDtype ?? 'float32';
   if (scaleDtype !== 'float32' && scaleDtype !== 'float16') {
-    throw new XpuValueError('unsupported scale dtype', { op, arg: 'scaleDtype', expected: "'float32' or 'float16'", got: String(scaleDtype) });
+    throw new XpuValueError('unsupported scale dtype', {
+      op,
+      arg: 'scaleDtype',
+      expected: "'float32' or 'float16'",
+      got: String(scaleDtype),
+    });
   }
   if (scheme !== 'int4_weight_only') {
     if (options.groupSize !== undefined && options.groupSize !== k) {
-      throw new XpuValueError('int8 schemes use one scale per output channel (no groups)', { op, arg: 'groupSize', expected: `undefined (or K = ${k})`, got: String(options.groupSize) });
+      throw new XpuValueError('int8 schemes use one scale per output channel (no groups)', {
+        op,
+        arg: 'groupSize',
+        expected: `undefined (or K = ${k})`,
+        got: String(options.groupSize),
+      });
     }
     return { scheme, groupSize: k, scaleDtype };
   }
@@ -80,9 +100,19 @@ export function checkQuantizeOptions(op: string, options: QuantizeOptions | unde
 
 export function checkGroupSize(op: string, groupSize: number, k: number): void {
   if (!INT4_GROUP_SIZES.includes(groupSize)) {
-    throw new XpuValueError('unsupported int4 group size', { op, arg: 'groupSize', expected: INT4_GROUP_SIZES.join(', '), got: String(groupSize) });
+    throw new XpuValueError('unsupported int4 group size', {
+      op,
+      arg: 'groupSize',
+      expected: INT4_GROUP_SIZES.join(', '),
+      got: String(groupSize),
+    });
   }
   if (k % groupSize !== 0) {
-    throw new XpuShapeError('in_features (K) must be a multiple of the group size', { op, arg: 'groupSize', expected: `a group size dividing K = ${k} (K % ${groupSize} = ${k % groupSize})`, got: String(groupSize) });
+    throw new XpuShapeError('in_features (K) must be a multiple of the group size', {
+      op,
+      arg: 'groupSize',
+      expected: `a group size dividing K = ${k} (K % ${groupSize} = ${k % groupSize})`,
+      got: String(groupSize),
+    });
   }
 }

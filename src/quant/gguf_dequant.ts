@@ -25,7 +25,8 @@ export function f16ToF32Table(): Float32Array {
     const sign = h & 0x8000 ? -1 : 1;
     const exp = (h >> 10) & 0x1f;
     const frac = h & 0x3ff;
-    if (exp === 0) t[h] = sign * frac * 2 ** -24; // zero and subnormals
+    if (exp === 0)
+      t[h] = sign * frac * 2 ** -24; // zero and subnormals
     else if (exp === 31) t[h] = frac ? NaN : sign * Infinity;
     else t[h] = sign * (1024 + frac) * 2 ** (exp - 25);
   }
@@ -177,7 +178,10 @@ const q4_K: BlockDecoder = (s, a, y, o, f16) => {
     const q = a + 16 + 32 * r;
     const [sc1, m1] = scaleMinK4(s, a + 4, 2 * r);
     const [sc2, m2] = scaleMinK4(s, a + 4, 2 * r + 1);
-    const d1 = d * sc1, mn1 = dmin * m1, d2 = d * sc2, mn2 = dmin * m2;
+    const d1 = d * sc1,
+      mn1 = dmin * m1,
+      d2 = d * sc2,
+      mn2 = dmin * m2;
     for (let l = 0; l < 32; l++) y[o + l] = d1 * (s[q + l] & 15) - mn1;
     for (let l = 0; l < 32; l++) y[o + 32 + l] = d2 * (s[q + l] >> 4) - mn2;
     o += 64;
@@ -196,7 +200,10 @@ const q5_K: BlockDecoder = (s, a, y, o, f16) => {
     const q = a + 48 + 32 * r;
     const [sc1, m1] = scaleMinK4(s, a + 4, 2 * r);
     const [sc2, m2] = scaleMinK4(s, a + 4, 2 * r + 1);
-    const d1 = d * sc1, mn1 = dmin * m1, d2 = d * sc2, mn2 = dmin * m2;
+    const d1 = d * sc1,
+      mn1 = dmin * m1,
+      d2 = d * sc2,
+      mn2 = dmin * m2;
     for (let l = 0; l < 32; l++) y[o + l] = d1 * ((s[q + l] & 15) | (((s[qh + l] >> (2 * r)) & 1) << 4)) - mn1;
     for (let l = 0; l < 32; l++) y[o + 32 + l] = d2 * ((s[q + l] >> 4) | (((s[qh + l] >> (2 * r + 1)) & 1) << 4)) - mn2;
     o += 64;
@@ -232,7 +239,18 @@ const q6_K: BlockDecoder = (s, a, y, o, f16) => {
   }
 };
 
-const BLOCK_DECODERS: Record<string, BlockDecoder> = { Q4_0: q4_0, Q4_1: q4_1, Q5_0: q5_0, Q5_1: q5_1, Q8_0: q8_0, Q2_K: q2_K, Q3_K: q3_K, Q4_K: q4_K, Q5_K: q5_K, Q6_K: q6_K };
+const BLOCK_DECODERS: Record<string, BlockDecoder> = {
+  Q4_0: q4_0,
+  Q4_1: q4_1,
+  Q5_0: q5_0,
+  Q5_1: q5_1,
+  Q8_0: q8_0,
+  Q2_K: q2_K,
+  Q3_K: q3_K,
+  Q4_K: q4_K,
+  Q5_K: q5_K,
+  Q6_K: q6_K,
+};
 
 /** Plain float types, element by element. */
 function decodeScalar(name: string, src: Uint8Array, n: number, dst: Float32Array): void {
@@ -283,15 +301,32 @@ export function dequantizeGguf(type: GgmlTypeInfo | string | number, bytes: Uint
   const op = 'dequantizeGguf';
   const t = typeof type === 'object' ? type : typeof type === 'number' ? ggmlTypeById(type) : ggmlTypeByName(type);
   if (!t || !canDequantize(t)) {
-    throw new XpuDTypeError('GGUF type is not supported for dequantization', { op, arg: 'type', expected: DEQUANTIZABLE_GGML_TYPES.join(', '), got: String(typeof type === 'object' ? type.name : type) });
+    throw new XpuDTypeError('GGUF type is not supported for dequantization', {
+      op,
+      arg: 'type',
+      expected: DEQUANTIZABLE_GGML_TYPES.join(', '),
+      got: String(typeof type === 'object' ? type.name : type),
+    });
   }
   if (!Number.isSafeInteger(count) || count < 0 || count % t.blockSize !== 0) {
-    throw new XpuShapeError(`the weight count must be a whole number of ${t.name} blocks`, { op, arg: 'count', expected: `a multiple of ${t.blockSize}`, got: String(count) });
+    throw new XpuShapeError(`the weight count must be a whole number of ${t.name} blocks`, {
+      op,
+      arg: 'count',
+      expected: `a multiple of ${t.blockSize}`,
+      got: String(count),
+    });
   }
   const need = ggmlByteSize(t, count);
-  if (bytes.length !== need) throw new XpuShapeError(`${t.name} data has the wrong byte length`, { op, arg: 'bytes', expected: `${need} bytes for ${count} weights`, got: `${bytes.length}` });
+  if (bytes.length !== need)
+    throw new XpuShapeError(`${t.name} data has the wrong byte length`, {
+      op,
+      arg: 'bytes',
+      expected: `${need} bytes for ${count} weights`,
+      got: `${bytes.length}`,
+    });
   const dst = out ?? new Float32Array(count);
-  if (dst.length < count) throw new XpuShapeError('output array is too short', { op, arg: 'out', expected: `>= ${count} elements`, got: `${dst.length}` });
+  if (dst.length < count)
+    throw new XpuShapeError('output array is too short', { op, arg: 'out', expected: `>= ${count} elements`, got: `${dst.length}` });
   if (SCALAR.has(t.name)) {
     decodeScalar(t.name, bytes, count, dst);
     return dst;

@@ -49,12 +49,62 @@ export interface GgufFormatInfo {
 }
 
 const INFO: Record<GgufWeightFormat, GgufFormatInfo> = {
-  q4_0: { format: 'q4_0', ggml: 'Q4_0', block: 32, typeSize: 18, qWords: 4, scaleBytes: 2, scaleDtype: 'float16', qSpans: [[2, 16]], sSpans: [[0, 2]] },
-  q4_1: { format: 'q4_1', ggml: 'Q4_1', block: 32, typeSize: 20, qWords: 4, scaleBytes: 4, scaleDtype: 'float16', qSpans: [[4, 16]], sSpans: [[0, 4]] },
-  q8_0: { format: 'q8_0', ggml: 'Q8_0', block: 32, typeSize: 34, qWords: 8, scaleBytes: 2, scaleDtype: 'float16', qSpans: [[2, 32]], sSpans: [[0, 2]] },
-  q4_k: { format: 'q4_k', ggml: 'Q4_K', block: 256, typeSize: 144, qWords: 32, scaleBytes: 16, scaleDtype: 'uint32', qSpans: [[16, 128]], sSpans: [[0, 16]] },
+  q4_0: {
+    format: 'q4_0',
+    ggml: 'Q4_0',
+    block: 32,
+    typeSize: 18,
+    qWords: 4,
+    scaleBytes: 2,
+    scaleDtype: 'float16',
+    qSpans: [[2, 16]],
+    sSpans: [[0, 2]],
+  },
+  q4_1: {
+    format: 'q4_1',
+    ggml: 'Q4_1',
+    block: 32,
+    typeSize: 20,
+    qWords: 4,
+    scaleBytes: 4,
+    scaleDtype: 'float16',
+    qSpans: [[4, 16]],
+    sSpans: [[0, 4]],
+  },
+  q8_0: {
+    format: 'q8_0',
+    ggml: 'Q8_0',
+    block: 32,
+    typeSize: 34,
+    qWords: 8,
+    scaleBytes: 2,
+    scaleDtype: 'float16',
+    qSpans: [[2, 32]],
+    sSpans: [[0, 2]],
+  },
+  q4_k: {
+    format: 'q4_k',
+    ggml: 'Q4_K',
+    block: 256,
+    typeSize: 144,
+    qWords: 32,
+    scaleBytes: 16,
+    scaleDtype: 'uint32',
+    qSpans: [[16, 128]],
+    sSpans: [[0, 16]],
+  },
   // Q6_K's scale plane gets 2 zero bytes after d: 20 bytes, whole words.
-  q6_k: { format: 'q6_k', ggml: 'Q6_K', block: 256, typeSize: 210, qWords: 48, scaleBytes: 20, scaleDtype: 'uint32', qSpans: [[0, 192]], sSpans: [[192, 18]] },
+  q6_k: {
+    format: 'q6_k',
+    ggml: 'Q6_K',
+    block: 256,
+    typeSize: 210,
+    qWords: 48,
+    scaleBytes: 20,
+    scaleDtype: 'uint32',
+    qSpans: [[0, 192]],
+    sSpans: [[192, 18]],
+  },
 };
 
 export function isGgufWeightFormat(x: unknown): x is GgufWeightFormat {
@@ -83,7 +133,12 @@ export interface GgufPlanes {
 
 function checkShape(op: string, info: GgufFormatInfo, n: number, k: number): void {
   if (!Number.isSafeInteger(n) || !Number.isSafeInteger(k) || n < 1 || k < 1 || k % info.block !== 0) {
-    throw new XpuShapeError(`a ${info.ggml} weight's rows are whole blocks`, { op, arg: 'shape', expected: `[N >= 1, K a multiple of ${info.block}]`, got: `[${n}, ${k}]` });
+    throw new XpuShapeError(`a ${info.ggml} weight's rows are whole blocks`, {
+      op,
+      arg: 'shape',
+      expected: `[N >= 1, K a multiple of ${info.block}]`,
+      got: `[${n}, ${k}]`,
+    });
   }
 }
 
@@ -98,8 +153,15 @@ export function toGgufPlanes(format: GgufWeightFormat, bytes: Uint8Array, n: num
   checkShape(op, info, n, k);
   const blocks = k / info.block;
   const rowBytes = blocks * info.typeSize;
-  if (bytes.length !== n * rowBytes) throw new XpuShapeError(`${info.ggml} data has the wrong byte length`, { op, arg: 'bytes', expected: `${n * rowBytes} bytes for [${n}, ${k}]`, got: `${bytes.length}` });
-  if (rowOrder && rowOrder.length !== n) throw new XpuShapeError('rowOrder must name every row', { op, arg: 'rowOrder', expected: `${n} rows`, got: `${rowOrder.length}` });
+  if (bytes.length !== n * rowBytes)
+    throw new XpuShapeError(`${info.ggml} data has the wrong byte length`, {
+      op,
+      arg: 'bytes',
+      expected: `${n * rowBytes} bytes for [${n}, ${k}]`,
+      got: `${bytes.length}`,
+    });
+  if (rowOrder && rowOrder.length !== n)
+    throw new XpuShapeError('rowOrder must name every row', { op, arg: 'rowOrder', expected: `${n} rows`, got: `${rowOrder.length}` });
   const qBytes = new Uint8Array(n * blocks * info.qWords * 4);
   const sBytes = new Uint8Array(n * blocks * info.scaleBytes); // zero-filled: Q6_K's pad stays 0
   // Plain byte loops: a typed-array set() per span cost ~1 s for SmolLM2's 3.3M blocks at load.
@@ -110,7 +172,13 @@ export function toGgufPlanes(format: GgufWeightFormat, bytes: Uint8Array, n: num
   let qo = 0;
   for (let i = 0; i < n; i++) {
     const src = rowOrder ? rowOrder[i] : i;
-    if (!Number.isInteger(src) || src < 0 || src >= n) throw new XpuShapeError('rowOrder holds a row outside the weight', { op, arg: 'rowOrder', expected: `integers in [0, ${n})`, got: String(src) });
+    if (!Number.isInteger(src) || src < 0 || src >= n)
+      throw new XpuShapeError('rowOrder holds a row outside the weight', {
+        op,
+        arg: 'rowOrder',
+        expected: `integers in [0, ${n})`,
+        got: String(src),
+      });
     let at = src * rowBytes;
     let so = i * blocks * sb;
     for (let b = 0; b < blocks; b++, at += ts, so += sb) {
@@ -123,13 +191,23 @@ export function toGgufPlanes(format: GgufWeightFormat, bytes: Uint8Array, n: num
   const scales = info.scaleDtype === 'float16' ? new Uint16Array(sBytes.buffer) : new Uint32Array(sBytes.buffer);
   if (!littleEndian()) (scales instanceof Uint16Array ? byteSwap16 : byteSwap32)(scales as never);
   return {
-    q, scales, qShape: [n, blocks * info.qWords],
-    scaleShape: [n, (blocks * info.scaleBytes) / (info.scaleDtype === 'float16' ? 2 : 4)], scaleDtype: info.scaleDtype,
+    q,
+    scales,
+    qShape: [n, blocks * info.qWords],
+    scaleShape: [n, (blocks * info.scaleBytes) / (info.scaleDtype === 'float16' ? 2 : 4)],
+    scaleDtype: info.scaleDtype,
   };
 }
 
 /** ggml's bytes of rows [r0, r1) back from the planes (the inverse of toGgufPlanes without rowOrder). */
-export function toGgufBytes(format: GgufWeightFormat, q: Uint32Array, scales: Uint16Array | Uint32Array, k: number, r0: number, r1: number): Uint8Array {
+export function toGgufBytes(
+  format: GgufWeightFormat,
+  q: Uint32Array,
+  scales: Uint16Array | Uint32Array,
+  k: number,
+  r0: number,
+  r1: number,
+): Uint8Array {
   const info = INFO[format];
   const blocks = k / info.block;
   const out = new Uint8Array((r1 - r0) * blocks * info.typeSize);
@@ -154,10 +232,24 @@ export function toGgufBytes(format: GgufWeightFormat, q: Uint32Array, scales: Ui
 }
 
 /** Rows [r0, r1) of the weight as float32, exactly ggml's values (through the verified dequantizers). */
-export function dequantizeGgufPlanes(format: GgufWeightFormat, q: Uint32Array, scales: Uint16Array | Uint32Array, k: number, r0: number, r1: number, out?: Float32Array): Float32Array {
+export function dequantizeGgufPlanes(
+  format: GgufWeightFormat,
+  q: Uint32Array,
+  scales: Uint16Array | Uint32Array,
+  k: number,
+  r0: number,
+  r1: number,
+  out?: Float32Array,
+): Float32Array {
   const info = INFO[format];
   const t = ggmlTypeByName(info.ggml);
-  if (!t) throw new XpuDTypeError('unknown ggml type', { op: 'dequantizeGgufPlanes', arg: 'format', expected: GGUF_WEIGHT_FORMATS.join(', '), got: format });
+  if (!t)
+    throw new XpuDTypeError('unknown ggml type', {
+      op: 'dequantizeGgufPlanes',
+      arg: 'format',
+      expected: GGUF_WEIGHT_FORMATS.join(', '),
+      got: format,
+    });
   return dequantizeGguf(t, toGgufBytes(format, q, scales, k, r0, r1), (r1 - r0) * k, out);
 }
 
@@ -172,7 +264,10 @@ function bytesOf(a: Uint16Array | Uint32Array): Uint8Array {
   return new Uint8Array(c.buffer);
 }
 function byteSwap32(a: Uint32Array): void {
-  for (let i = 0; i < a.length; i++) { const v = a[i]; a[i] = ((v & 0xff) << 24 | (v & 0xff00) << 8 | (v >>> 8) & 0xff00 | v >>> 24) >>> 0; }
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i];
+    a[i] = (((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24)) >>> 0;
+  }
 }
 function byteSwap16(a: Uint16Array): void {
   for (let i = 0; i < a.length; i++) a[i] = ((a[i] & 0xff) << 8) | (a[i] >> 8);

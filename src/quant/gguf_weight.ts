@@ -17,11 +17,23 @@ export interface GgufWeightOptions {
  * QuantizedTensor that xpu.linear runs on without dequantizing it: the blocks' values are split
  * into the word-aligned q and scale planes of gguf_formats.ts, nothing is re-quantized.
  */
-export function quantizedFromGguf(type: GgmlTypeInfo | string | GgufWeightFormat, bytes: Uint8Array, shape: readonly [number, number], options: GgufWeightOptions = {}): QuantizedTensor {
+export function quantizedFromGguf(
+  type: GgmlTypeInfo | string | GgufWeightFormat,
+  bytes: Uint8Array,
+  shape: readonly [number, number],
+  options: GgufWeightOptions = {},
+): QuantizedTensor {
   const op = 'quantizedFromGguf';
-  const format = (GGUF_WEIGHT_FORMATS as readonly string[]).includes(type as string) ? (type as GgufWeightFormat) : ggufWeightFormatOf(type as GgmlTypeInfo | string);
+  const format = (GGUF_WEIGHT_FORMATS as readonly string[]).includes(type as string)
+    ? (type as GgufWeightFormat)
+    : ggufWeightFormatOf(type as GgmlTypeInfo | string);
   if (!format) {
-    throw new XpuDTypeError('no kernel reads this GGUF type in place (dequantize it instead)', { op, arg: 'type', expected: GGUF_WEIGHT_FORMATS.map((f) => ggufFormatInfo(f).ggml).join(', '), got: typeof type === 'string' ? type : type.name });
+    throw new XpuDTypeError('no kernel reads this GGUF type in place (dequantize it instead)', {
+      op,
+      arg: 'type',
+      expected: GGUF_WEIGHT_FORMATS.map((f) => ggufFormatInfo(f).ggml).join(', '),
+      got: typeof type === 'string' ? type : type.name,
+    });
   }
   const [n, k] = shape;
   const planes = toGgufPlanes(format, bytes, n, k, options.rowOrder);

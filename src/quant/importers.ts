@@ -30,17 +30,31 @@ export interface ImportOptions {
 }
 
 function checkLength(op: string, arg: string, a: ArrayLike<number>, expected: number, what: string): void {
-  if (a.length !== expected) throw new XpuShapeError(`${arg} has the wrong length`, { op, arg, expected: `${expected} (${what})`, got: String(a.length) });
+  if (a.length !== expected)
+    throw new XpuShapeError(`${arg} has the wrong length`, { op, arg, expected: `${expected} (${what})`, got: String(a.length) });
 }
 
 function checkDims(op: string, n: number, k: number, groupSize: number): void {
-  for (const [arg, v] of [['N', n], ['K', k]] as const) {
-    if (!Number.isInteger(v) || v <= 0) throw new XpuValueError('dims must be positive integers', { op, arg, expected: 'an integer >= 1', got: String(v) });
+  for (const [arg, v] of [
+    ['N', n],
+    ['K', k],
+  ] as const) {
+    if (!Number.isInteger(v) || v <= 0)
+      throw new XpuValueError('dims must be positive integers', { op, arg, expected: 'an integer >= 1', got: String(v) });
   }
   checkGroupSize(op, groupSize, k);
 }
 
-function build(op: string, q: ArrayLike<number>, scales: ArrayLike<number>, zeros: Uint8Array, n: number, k: number, groupSize: number, options: ImportOptions): QuantizedTensor {
+function build(
+  op: string,
+  q: ArrayLike<number>,
+  scales: ArrayLike<number>,
+  zeros: Uint8Array,
+  n: number,
+  k: number,
+  groupSize: number,
+  options: ImportOptions,
+): QuantizedTensor {
   const groups = k / groupSize;
   const scaleDtype = options.scaleDtype ?? 'float32';
   const qdata = fromHost(packInt4(q, n, k), [n, k / 8], 'uint32', options.device, op);
@@ -50,7 +64,15 @@ function build(op: string, q: ArrayLike<number>, scales: ArrayLike<number>, zero
 }
 
 /** ONNX Runtime MatMulNBits (4 bits) initializers to a QuantizedTensor. */
-export function fromMatMulNBits(bytes: Uint8Array, scales: ArrayLike<number>, zeroPoints: Uint8Array | undefined, n: number, k: number, blockSize: number, options: ImportOptions = {}): QuantizedTensor {
+export function fromMatMulNBits(
+  bytes: Uint8Array,
+  scales: ArrayLike<number>,
+  zeroPoints: Uint8Array | undefined,
+  n: number,
+  k: number,
+  blockSize: number,
+  options: ImportOptions = {},
+): QuantizedTensor {
   const op = 'fromMatMulNBits';
   checkDims(op, n, k, blockSize);
   const blocks = k / blockSize;
@@ -62,7 +84,8 @@ export function fromMatMulNBits(bytes: Uint8Array, scales: ArrayLike<number>, ze
   for (let i = 0; i < n * k; i++) q[i] = (bytes[i >> 1] >> ((i & 1) * 4)) & 0xf; // rows and blocks are contiguous
   const zeros = new Uint8Array(n * blocks);
   for (let r = 0; r < n; r++) {
-    for (let b = 0; b < blocks; b++) zeros[r * blocks + b] = zeroPoints ? (zeroPoints[r * zpRow + (b >> 1)] >> ((b & 1) * 4)) & 0xf : DEFAULT_INT4_ZERO;
+    for (let b = 0; b < blocks; b++)
+      zeros[r * blocks + b] = zeroPoints ? (zeroPoints[r * zpRow + (b >> 1)] >> ((b & 1) * 4)) & 0xf : DEFAULT_INT4_ZERO;
   }
   return build(op, q, scales, zeros, n, k, blockSize, options);
 }
@@ -109,7 +132,13 @@ export function fromGptq(w: GptqWeights, options: ImportOptions = {}): Quantized
   const op = 'fromGptq';
   const { inFeatures: k, outFeatures: n, groupSize } = w;
   checkDims(op, n, k, groupSize);
-  if (n % 8 !== 0) throw new XpuShapeError('GPTQ packs zeros 8 per int32 along N', { op, arg: 'outFeatures', expected: 'a multiple of 8', got: String(n) });
+  if (n % 8 !== 0)
+    throw new XpuShapeError('GPTQ packs zeros 8 per int32 along N', {
+      op,
+      arg: 'outFeatures',
+      expected: 'a multiple of 8',
+      got: String(n),
+    });
   const groups = k / groupSize;
   checkLength(op, 'qweight', w.qweight, (k / 8) * n, 'K / 8 * N');
   checkLength(op, 'qzeros', w.qzeros, groups * (n / 8), 'K / groupSize * N / 8');
@@ -117,7 +146,13 @@ export function fromGptq(w: GptqWeights, options: ImportOptions = {}): Quantized
   if (w.gIdx) {
     checkLength(op, 'gIdx', w.gIdx, k, 'K');
     for (let i = 0; i < k; i++) {
-      if (w.gIdx[i] !== Math.floor(i / groupSize)) throw new XpuValueError('act-order (desc_act) checkpoints are not supported', { op, arg: 'gIdx', expected: `g_idx[k] = floor(k / ${groupSize})`, got: `g_idx[${i}] = ${w.gIdx[i]}` });
+      if (w.gIdx[i] !== Math.floor(i / groupSize))
+        throw new XpuValueError('act-order (desc_act) checkpoints are not supported', {
+          op,
+          arg: 'gIdx',
+          expected: `g_idx[k] = floor(k / ${groupSize})`,
+          got: `g_idx[${i}] = ${w.gIdx[i]}`,
+        });
     }
   }
   const offset = (w.format ?? 'v1') === 'v1' ? 1 : 0;
@@ -133,7 +168,13 @@ export function fromGptq(w: GptqWeights, options: ImportOptions = {}): Quantized
   for (let g = 0; g < groups; g++) {
     for (let c = 0; c < n; c++) {
       const z = ((w.qzeros[g * (n / 8) + (c >> 3)] >>> (4 * (c & 7))) & 0xf) + offset;
-      if (z > 15) throw new XpuValueError('zero point out of range (is this a v2 checkpoint?)', { op, arg: 'qzeros', expected: "values that give zeros in [0, 15] (format 'v2' for GPTQModel checkpoints)", got: `zero ${z} at group ${g}, column ${c}` });
+      if (z > 15)
+        throw new XpuValueError('zero point out of range (is this a v2 checkpoint?)', {
+          op,
+          arg: 'qzeros',
+          expected: "values that give zeros in [0, 15] (format 'v2' for GPTQModel checkpoints)",
+          got: `zero ${z} at group ${g}, column ${c}`,
+        });
       zeros[c * groups + g] = z;
       scales[c * groups + g] = w.scales[g * n + c];
     }
@@ -145,7 +186,13 @@ export function fromGptq(w: GptqWeights, options: ImportOptions = {}): Quantized
 export async function toGptq(qw: QuantizedTensor, format: 'v1' | 'v2' = 'v1'): Promise<GptqWeights> {
   const op = 'toGptq';
   const { n, k, groupSize, q, scales, zeros } = await readInt4(qw, op);
-  if (n % 8 !== 0) throw new XpuShapeError('GPTQ packs zeros 8 per int32 along N', { op, arg: 'weight', expected: 'out_features a multiple of 8', got: String(n) });
+  if (n % 8 !== 0)
+    throw new XpuShapeError('GPTQ packs zeros 8 per int32 along N', {
+      op,
+      arg: 'weight',
+      expected: 'out_features a multiple of 8',
+      got: String(n),
+    });
   const offset = format === 'v1' ? 1 : 0;
   const groups = k / groupSize;
   const qweight = new Int32Array((k / 8) * n);
@@ -161,7 +208,13 @@ export async function toGptq(qw: QuantizedTensor, format: 'v1' | 'v2' = 'v1'): P
   for (let g = 0; g < groups; g++) {
     for (let c = 0; c < n; c++) {
       const z = zeros[c * groups + g] - offset;
-      if (z < 0) throw new XpuValueError("a zero point of 0 cannot be stored in GPTQ 'v1' (it stores zero − 1)", { op, arg: 'format', expected: "'v2'", got: "'v1'" });
+      if (z < 0)
+        throw new XpuValueError("a zero point of 0 cannot be stored in GPTQ 'v1' (it stores zero − 1)", {
+          op,
+          arg: 'format',
+          expected: "'v2'",
+          got: "'v1'",
+        });
       qzeros[g * (n / 8) + (c >> 3)] |= z << (4 * (c & 7));
       gScales[g * n + c] = scales[c * groups + g];
     }
@@ -169,11 +222,28 @@ export async function toGptq(qw: QuantizedTensor, format: 'v1' | 'v2' = 'v1'): P
   return { qweight, qzeros, scales: gScales, inFeatures: k, outFeatures: n, groupSize, format };
 }
 
-async function readInt4(qw: QuantizedTensor, op: string): Promise<{ n: number; k: number; groupSize: number; q: Uint8Array; scales: Float32Array; zeros: Uint8Array }> {
-  if (!isQuantizedTensor(qw)) throw new XpuTypeError('not a quantized tensor', { op, arg: 'weight', expected: 'QuantizedTensor', got: typeName(qw) });
+async function readInt4(
+  qw: QuantizedTensor,
+  op: string,
+): Promise<{ n: number; k: number; groupSize: number; q: Uint8Array; scales: Float32Array; zeros: Uint8Array }> {
+  if (!isQuantizedTensor(qw))
+    throw new XpuTypeError('not a quantized tensor', { op, arg: 'weight', expected: 'QuantizedTensor', got: typeName(qw) });
   qw.check(op, 'weight');
-  if (qw.scheme !== 'int4_weight_only') throw new XpuValueError('only int4 weights have this layout', { op, arg: 'weight', expected: "scheme 'int4_weight_only'", got: qw.scheme });
+  if (qw.scheme !== 'int4_weight_only')
+    throw new XpuValueError('only int4 weights have this layout', {
+      op,
+      arg: 'weight',
+      expected: "scheme 'int4_weight_only'",
+      got: qw.scheme,
+    });
   const [n, k] = qw.shape;
   const [words, scales, zeros] = await Promise.all([qw.qdata.data(), qw.scales.data(), (qw.zeros as NonNullable<typeof qw.zeros>).data()]);
-  return { n, k, groupSize: qw.groupSize, q: unpackInt4(words as Uint32Array, n, k), scales: Float32Array.from(scales), zeros: Uint8Array.from(zeros) };
+  return {
+    n,
+    k,
+    groupSize: qw.groupSize,
+    q: unpackInt4(words as Uint32Array, n, k),
+    scales: Float32Array.from(scales),
+    zeros: Uint8Array.from(zeros),
+  };
 }

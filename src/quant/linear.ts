@@ -41,7 +41,12 @@ function rowsOf(t: Tensor, m: number, n: number): [number, number] | undefined {
 
 export function quantizedLinear(input: Tensor, qw: QuantizedTensor, options: QuantLinearOptions = {}): Tensor {
   // The weight is frozen: gradients flow to the input, the bias and the residual only.
-  return differentiable('linearQuantized', [input, options.bias ?? null, options.residual ?? null], () => quantizedLinearOf(input, qw, options), { weight: qw, activation: options.activation });
+  return differentiable(
+    'linearQuantized',
+    [input, options.bias ?? null, options.residual ?? null],
+    () => quantizedLinearOf(input, qw, options),
+    { weight: qw, activation: options.activation },
+  );
 }
 
 function quantizedLinearOf(input: Tensor, qw: QuantizedTensor, options: QuantLinearOptions): Tensor {
@@ -51,15 +56,24 @@ function quantizedLinearOf(input: Tensor, qw: QuantizedTensor, options: QuantLin
   const tensors = [input, qw.qdata, ...(bias ? [bias] : [])];
   const device = checkSameDevice(op, tensors, ['input', 'weight', ...(bias ? ['bias'] : [])]);
   qw.check(op);
-  if (!isFloating(input.dtype)) throw new XpuDTypeError('linear needs a float input', { op, arg: 'input', expected: 'float32 or float16', got: input.dtype });
+  if (!isFloating(input.dtype))
+    throw new XpuDTypeError('linear needs a float input', { op, arg: 'input', expected: 'float32 or float16', got: input.dtype });
   const [n, k] = qw.shape;
   if (input.ndim === 0 || input.shape[input.ndim - 1] !== k) {
-    throw new XpuShapeError('last dim of input must be in_features', { op, arg: 'input', expected: `[..., ${k}] (weight is ${qw.scheme} [${n}, ${k}])`, got: fmtShape(input.shape) });
+    throw new XpuShapeError('last dim of input must be in_features', {
+      op,
+      arg: 'input',
+      expected: `[..., ${k}] (weight is ${qw.scheme} [${n}, ${k}])`,
+      got: fmtShape(input.shape),
+    });
   }
-  if (bias && !(bias.ndim === 1 && bias.shape[0] === n)) throw new XpuShapeError('bias must be [out_features]', { op, arg: 'bias', expected: `[${n}]`, got: fmtShape(bias.shape) });
-  if (bias && !isFloating(bias.dtype)) throw new XpuDTypeError('bias must be float', { op, arg: 'bias', expected: 'float32 or float16', got: bias.dtype });
+  if (bias && !(bias.ndim === 1 && bias.shape[0] === n))
+    throw new XpuShapeError('bias must be [out_features]', { op, arg: 'bias', expected: `[${n}]`, got: fmtShape(bias.shape) });
+  if (bias && !isFloating(bias.dtype))
+    throw new XpuDTypeError('bias must be float', { op, arg: 'bias', expected: 'float32 or float16', got: bias.dtype });
   const act = options.activation;
-  if (act !== undefined && act !== 'relu' && act !== 'gelu' && act !== 'silu') throw new XpuValueError('unknown activation', { op, arg: 'activation', expected: "'relu', 'gelu', 'silu'", got: String(act) });
+  if (act !== undefined && act !== 'relu' && act !== 'gelu' && act !== 'silu')
+    throw new XpuValueError('unknown activation', { op, arg: 'activation', expected: "'relu', 'gelu', 'silu'", got: String(act) });
   const lead = input.shape.slice(0, -1);
   const m = lead.reduce((x, y) => x * y, 1);
   const outShape = [...lead, n];
@@ -74,15 +88,35 @@ function quantizedLinearOf(input: Tensor, qw: QuantizedTensor, options: QuantLin
     a = { storage: q.ref.storage, dtype: 'int8', strides: [int8RowStride(k), 1], offset: 0 };
     aScales = scales.ref.storage;
   }
-  const biasOp: Operand | undefined = bias ? { storage: bias.ref.storage, dtype: bias.dtype, strides: [0, bias.strides[0]], offset: bias.offset } : undefined;
+  const biasOp: Operand | undefined = bias
+    ? { storage: bias.ref.storage, dtype: bias.dtype, strides: [0, bias.strides[0]], offset: bias.offset }
+    : undefined;
   // GGUF weights on cpu fuse the activation and a residual of the output's shape into the native
   // kernel's store (one pass over the output instead of one op each; a decode step of SmolLM2 has
   // 90 of them). xpu's quantized store does not have them yet: separate ops there.
   const res = options.residual;
   const fuse = device.type === 'cpu' && isGgufWeightFormat(qw.format);
-  const fuseRes = fuse && res !== undefined && res.device === device && res.ndim === outShape.length && res.shape.every((d, i) => d === outShape[i]) && res.dtype === input.dtype && rowsOf(res, m, n) !== undefined;
-  const resOp: Operand | undefined = fuseRes ? { storage: res.ref.storage, dtype: res.dtype, strides: rowsOf(res, m, n)!, offset: res.offset } : undefined;
-  const storage = device.backend.qmatmul({ a, m, aScales, w: qw.kernelWeight(), outDtype: input.dtype, bias: biasOp, activation: fuse ? act : undefined, residual: resOp });
+  const fuseRes =
+    fuse &&
+    res !== undefined &&
+    res.device === device &&
+    res.ndim === outShape.length &&
+    res.shape.every((d, i) => d === outShape[i]) &&
+    res.dtype === input.dtype &&
+    rowsOf(res, m, n) !== undefined;
+  const resOp: Operand | undefined = fuseRes
+    ? { storage: res.ref.storage, dtype: res.dtype, strides: rowsOf(res, m, n)!, offset: res.offset }
+    : undefined;
+  const storage = device.backend.qmatmul({
+    a,
+    m,
+    aScales,
+    w: qw.kernelWeight(),
+    outDtype: input.dtype,
+    bias: biasOp,
+    activation: fuse ? act : undefined,
+    residual: resOp,
+  });
   for (const t of temps) t.dispose(); // the queue keeps its buffers until the kernel ran
   let out = wrap(device, storage, outShape, input.dtype);
   if (fuse && (fuseRes || !options.residual)) return out;
@@ -96,7 +130,12 @@ function quantizedLinearOf(input: Tensor, qw: QuantizedTensor, options: QuantLin
     const y = add(out, options.residual);
     if (y.shape.length !== out.shape.length || y.shape.some((d, i) => d !== out.shape[i])) {
       y.dispose();
-      throw new XpuShapeError('does not broadcast to the output', { op, arg: 'residual', expected: `a shape broadcastable to ${fmtShape(outShape)}`, got: fmtShape(options.residual.shape) });
+      throw new XpuShapeError('does not broadcast to the output', {
+        op,
+        arg: 'residual',
+        expected: `a shape broadcastable to ${fmtShape(outShape)}`,
+        got: fmtShape(options.residual.shape),
+      });
     }
     out.dispose();
     out = y;

@@ -24,10 +24,13 @@ export interface QuantizeModuleConfig extends QuantizeOptions {
  */
 export function quantizeModule(module: Module, config: QuantizeModuleConfig): string[] {
   const op = 'quantizeModule';
-  if (!(module instanceof Module)) throw new XpuTypeError('expected an nn.Module', { op, arg: 'module', expected: 'Module', got: typeName(module) });
+  if (!(module instanceof Module))
+    throw new XpuTypeError('expected an nn.Module', { op, arg: 'module', expected: 'Module', got: typeName(module) });
   const done: string[] = [];
   // Collect first, then swap: the walk must not see half-updated modules.
-  const targets = [...module.namedModules()].filter(([name, m]) => m instanceof Linear && isTensor(m.weight) && (config.filter?.(name, m) ?? true));
+  const targets = [...module.namedModules()].filter(
+    ([name, m]) => m instanceof Linear && isTensor(m.weight) && (config.filter?.(name, m) ?? true),
+  );
   for (const [name, m] of targets) {
     const lin = m as Linear;
     const w = lin.weight;

@@ -16,8 +16,15 @@ import { int8RowStride } from './formats.js';
 
 /** Packs q[n * k + i] (each in [0, 15]) into the int4 layout. */
 export function packInt4(q: ArrayLike<number>, n: number, k: number): Uint32Array {
-  if (k % 8 !== 0) throw new XpuShapeError('int4 packing needs K to be a multiple of 8', { op: 'packInt4', arg: 'k', expected: 'a multiple of 8', got: String(k) });
-  if (q.length !== n * k) throw new XpuShapeError('wrong number of values', { op: 'packInt4', arg: 'q', expected: `${n * k} (N x K)`, got: String(q.length) });
+  if (k % 8 !== 0)
+    throw new XpuShapeError('int4 packing needs K to be a multiple of 8', {
+      op: 'packInt4',
+      arg: 'k',
+      expected: 'a multiple of 8',
+      got: String(k),
+    });
+  if (q.length !== n * k)
+    throw new XpuShapeError('wrong number of values', { op: 'packInt4', arg: 'q', expected: `${n * k} (N x K)`, got: String(q.length) });
   const words = new Uint32Array((n * k) / 8);
   for (let w = 0; w < words.length; w++) {
     let v = 0;
@@ -25,7 +32,12 @@ export function packInt4(q: ArrayLike<number>, n: number, k: number): Uint32Arra
       const lo = q[8 * w + b];
       const hi = q[8 * w + 4 + b];
       if (!(lo >= 0 && lo <= 15 && hi >= 0 && hi <= 15) || lo % 1 !== 0 || hi % 1 !== 0) {
-        throw new XpuValueError('int4 values must be integers in [0, 15]', { op: 'packInt4', arg: 'q', expected: '0..15', got: `${lo % 1 !== 0 || !(lo >= 0 && lo <= 15) ? lo : hi} at ${8 * w + b}` });
+        throw new XpuValueError('int4 values must be integers in [0, 15]', {
+          op: 'packInt4',
+          arg: 'q',
+          expected: '0..15',
+          got: `${lo % 1 !== 0 || !(lo >= 0 && lo <= 15) ? lo : hi} at ${8 * w + b}`,
+        });
       }
       v |= (lo | (hi << 4)) << (8 * b);
     }

@@ -20,12 +20,40 @@ function quantizeInt4(device: Device, w: Tensor, groupSize: number, scaleDtype: 
   const [sn, sk] = w.strides;
   const groups = k / groupSize;
   const groupOperand = strided(w, [sn, groupSize * sk]);
-  const range = [{ kind: 'u32' as const, value: groupSize }, { kind: 'i32' as const, value: sk }];
-  const scales = runMap({ device, kernel: INT4_GROUP_SCALE, inputs: [groupOperand], outShape: [n, groups], outDtype: scaleDtype, argKind: 'f32', scalars: range });
-  const zeros = runMap({ device, kernel: INT4_GROUP_ZERO, inputs: [groupOperand, strided(scales, [groups, 1])], outShape: [n, groups], outDtype: 'uint8', argKind: 'f32', scalars: range });
+  const range = [
+    { kind: 'u32' as const, value: groupSize },
+    { kind: 'i32' as const, value: sk },
+  ];
+  const scales = runMap({
+    device,
+    kernel: INT4_GROUP_SCALE,
+    inputs: [groupOperand],
+    outShape: [n, groups],
+    outDtype: scaleDtype,
+    argKind: 'f32',
+    scalars: range,
+  });
+  const zeros = runMap({
+    device,
+    kernel: INT4_GROUP_ZERO,
+    inputs: [groupOperand, strided(scales, [groups, 1])],
+    outShape: [n, groups],
+    outDtype: 'uint8',
+    argKind: 'f32',
+    scalars: range,
+  });
   const q = runMap({
-    device, kernel: INT4_PACK, inputs: [strided(w, [sn, 8 * sk]), strided(scales, [0, 0]), strided(zeros, [0, 0])], outShape: [n, k / 8], outDtype: 'uint32', argKind: 'f32',
-    scalars: [{ kind: 'i32', value: sk }, { kind: 'u32', value: groupSize }, { kind: 'u32', value: groups }],
+    device,
+    kernel: INT4_PACK,
+    inputs: [strided(w, [sn, 8 * sk]), strided(scales, [0, 0]), strided(zeros, [0, 0])],
+    outShape: [n, k / 8],
+    outDtype: 'uint32',
+    argKind: 'f32',
+    scalars: [
+      { kind: 'i32', value: sk },
+      { kind: 'u32', value: groupSize },
+      { kind: 'u32', value: groups },
+    ],
   });
   return { q, scales, zeros };
 }
@@ -33,9 +61,17 @@ function quantizeInt4(device: Device, w: Tensor, groupSize: number, scaleDtype: 
 /** Checks that `w` is a live, float, 2-D weight [N, K] with N, K >= 1. */
 export function checkWeight(op: string, weight: unknown): Tensor {
   const w = tensorArg(op, 'weight', weight);
-  if (!isFloating(w.dtype)) throw new XpuDTypeError('only float weights can be quantized', { op, arg: 'weight', expected: 'float32 or float16', got: w.dtype });
-  if (w.ndim !== 2) throw new XpuShapeError('the weight must be 2-D', { op, arg: 'weight', expected: '[out_features, in_features]', got: fmtShape(w.shape) });
-  if (w.shape[0] === 0 || w.shape[1] === 0) throw new XpuShapeError('the weight must not be empty', { op, arg: 'weight', expected: 'N >= 1 and K >= 1', got: fmtShape(w.shape) });
+  if (!isFloating(w.dtype))
+    throw new XpuDTypeError('only float weights can be quantized', { op, arg: 'weight', expected: 'float32 or float16', got: w.dtype });
+  if (w.ndim !== 2)
+    throw new XpuShapeError('the weight must be 2-D', {
+      op,
+      arg: 'weight',
+      expected: '[out_features, in_features]',
+      got: fmtShape(w.shape),
+    });
+  if (w.shape[0] === 0 || w.shape[1] === 0)
+    throw new XpuShapeError('the weight must not be empty', { op, arg: 'weight', expected: 'N >= 1 and K >= 1', got: fmtShape(w.shape) });
   return w;
 }
 

@@ -54,8 +54,18 @@ export class QuantizedTensor {
   ) {
     this.shape = Object.freeze([n, k]) as readonly [number, number];
     // The kernels read the parts' storage from its start: they must be whole, contiguous tensors.
-    for (const [arg, t] of [['qdata', qdata], ['scales', scales], ['zeros', zeros]] as const) {
-      if (t && (!t.isContiguous() || t.offset !== 0)) throw new XpuValueError('quantized parts must be contiguous tensors starting at their storage', { op: 'QuantizedTensor', arg, expected: 'a contiguous tensor (use .contiguous() on a copy)', got: `strides [${t.strides.join(', ')}], offset ${t.offset}` });
+    for (const [arg, t] of [
+      ['qdata', qdata],
+      ['scales', scales],
+      ['zeros', zeros],
+    ] as const) {
+      if (t && (!t.isContiguous() || t.offset !== 0))
+        throw new XpuValueError('quantized parts must be contiguous tensors starting at their storage', {
+          op: 'QuantizedTensor',
+          arg,
+          expected: 'a contiguous tensor (use .contiguous() on a copy)',
+          got: `strides [${t.strides.join(', ')}], offset ${t.offset}`,
+        });
     }
   }
 
@@ -88,7 +98,9 @@ export class QuantizedTensor {
       scaleDtype: this.scaleDtype,
       layout: gguf
         ? `GGUF ${gguf.ggml} blocks of ${gguf.block}: uint32 [${n}, ${(k / gguf.block) * gguf.qWords}] values, ${gguf.scaleDtype} [${this.scales.shape.join(', ')}] scales`
-        : f === 'int4' ? `uint32 [${n}, ${k / 8}] (8 nibbles per word)` : `int8 [${n}, ${int8RowStride(k)}] (rows padded to 32)`,
+        : f === 'int4'
+          ? `uint32 [${n}, ${k / 8}] (8 nibbles per word)`
+          : `int8 [${n}, ${int8RowStride(k)}] (rows padded to 32)`,
       byteSize: this.byteSize,
       compression: (4 * n * k) / this.byteSize,
     };
@@ -104,8 +116,14 @@ export class QuantizedTensor {
   kernelWeight(): QuantWeight {
     const [n, k] = this.shape;
     return {
-      format: this.format, n, k, groupSize: this.groupSize,
-      q: this.qdata.ref.storage, scales: this.scales.ref.storage, scaleDtype: this.scaleDtype, zeros: this.zeros?.ref.storage,
+      format: this.format,
+      n,
+      k,
+      groupSize: this.groupSize,
+      q: this.qdata.ref.storage,
+      scales: this.scales.ref.storage,
+      scaleDtype: this.scaleDtype,
+      zeros: this.zeros?.ref.storage,
     };
   }
 
@@ -113,20 +131,43 @@ export class QuantizedTensor {
   dequantize(dtype: 'float32' | 'float16' = 'float32'): Tensor {
     const op = 'dequantize';
     this.check(op, 'self');
-    if (dtype !== 'float32' && dtype !== 'float16') throw new XpuValueError('dequantize gives a float tensor', { op, arg: 'dtype', expected: "'float32' or 'float16'", got: String(dtype) });
+    if (dtype !== 'float32' && dtype !== 'float16')
+      throw new XpuValueError('dequantize gives a float tensor', {
+        op,
+        arg: 'dtype',
+        expected: "'float32' or 'float16'",
+        got: String(dtype),
+      });
     const [n, k] = this.shape;
     const device = this.device;
     const f = this.format;
     if (isGgufWeightFormat(f)) return dequantizeGgufWeight(this, dtype);
     const at = (t: Tensor, strides: number[]) => ({ storage: t.ref.storage, dtype: t.dtype, strides, offset: t.offset });
     if (f === 'int8') {
-      return runMap({ device, kernel: INT8_DEQUANTIZE, inputs: [at(this.qdata, [int8RowStride(k), 1]), at(this.scales, [1, 0])], outShape: [n, k], outDtype: dtype, argKind: 'f32' });
+      return runMap({
+        device,
+        kernel: INT8_DEQUANTIZE,
+        inputs: [at(this.qdata, [int8RowStride(k), 1]), at(this.scales, [1, 0])],
+        outShape: [n, k],
+        outDtype: dtype,
+        argKind: 'f32',
+      });
     }
     const groups = k / this.groupSize;
     const zeros = this.zeros as Tensor;
     return runMap({
-      device, kernel: INT4_DEQUANTIZE, inputs: [at(this.qdata, [0, 0]), at(this.scales, [0, 0]), at(zeros, [0, 0])], outShape: [n, k], outDtype: dtype,
-      argKind: 'f32', loadKinds: ['u32', 'f32', 'f32'], scalars: [{ kind: 'u32', value: k }, { kind: 'u32', value: groups }, { kind: 'u32', value: this.groupSize }],
+      device,
+      kernel: INT4_DEQUANTIZE,
+      inputs: [at(this.qdata, [0, 0]), at(this.scales, [0, 0]), at(zeros, [0, 0])],
+      outShape: [n, k],
+      outDtype: dtype,
+      argKind: 'f32',
+      loadKinds: ['u32', 'f32', 'f32'],
+      scalars: [
+        { kind: 'u32', value: k },
+        { kind: 'u32', value: groups },
+        { kind: 'u32', value: this.groupSize },
+      ],
     });
   }
 

@@ -44,23 +44,37 @@ export type HostArray = Float32Array | Uint16Array | Int32Array | Uint32Array | 
 
 export function allocHost(dtype: DType, n: number): HostArray {
   switch (dtype) {
-    case 'float32': return new Float32Array(n);
-    case 'float16': return new Uint16Array(n);
-    case 'int32': return new Int32Array(n);
-    case 'uint32': return new Uint32Array(n);
-    case 'int8': return new Int8Array(n);
-    case 'uint8': case 'bool': return new Uint8Array(n);
+    case 'float32':
+      return new Float32Array(n);
+    case 'float16':
+      return new Uint16Array(n);
+    case 'int32':
+      return new Int32Array(n);
+    case 'uint32':
+      return new Uint32Array(n);
+    case 'int8':
+      return new Int8Array(n);
+    case 'uint8':
+    case 'bool':
+      return new Uint8Array(n);
   }
 }
 
 export function hostFromBytes(dtype: DType, bytes: ArrayBuffer, n: number): HostArray {
   switch (dtype) {
-    case 'float32': return new Float32Array(bytes, 0, n);
-    case 'float16': return new Uint16Array(bytes, 0, n);
-    case 'int32': return new Int32Array(bytes, 0, n);
-    case 'uint32': return new Uint32Array(bytes, 0, n);
-    case 'int8': return new Int8Array(bytes, 0, n);
-    case 'uint8': case 'bool': return new Uint8Array(bytes, 0, n);
+    case 'float32':
+      return new Float32Array(bytes, 0, n);
+    case 'float16':
+      return new Uint16Array(bytes, 0, n);
+    case 'int32':
+      return new Int32Array(bytes, 0, n);
+    case 'uint32':
+      return new Uint32Array(bytes, 0, n);
+    case 'int8':
+      return new Int8Array(bytes, 0, n);
+    case 'uint8':
+    case 'bool':
+      return new Uint8Array(bytes, 0, n);
   }
 }
 
@@ -96,25 +110,32 @@ export function numberToF16Bits(x: number): number {
     let h = mant >>> shift;
     const rem = mant & ((1 << shift) - 1);
     const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && (h & 1))) h++;
+    if (rem > half || (rem === half && h & 1)) h++;
     return sign | h;
   }
   let h = (e << 10) | (mant >>> 13);
   const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++; // may carry into the exponent: still correct
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++; // may carry into the exponent: still correct
   return sign | h;
 }
 
 /** Converts a number to what a dtype can hold, with PyTorch's cast semantics (truncate, wrap). */
 export function castNumber(x: number, dtype: DType): number {
   switch (dtype) {
-    case 'float32': return Math.fround(x);
-    case 'float16': return f16BitsToNumber(numberToF16Bits(x));
-    case 'int32': return Number.isFinite(x) ? Math.trunc(x) | 0 : 0;
-    case 'uint32': return Number.isFinite(x) ? (Math.trunc(x) | 0) >>> 0 : 0;
-    case 'int8': return Number.isFinite(x) ? (Math.trunc(x) << 24) >> 24 : 0;
-    case 'uint8': return Number.isFinite(x) ? Math.trunc(x) & 0xff : 0;
-    case 'bool': return x !== 0 ? 1 : 0; // NaN is true, as in PyTorch
+    case 'float32':
+      return Math.fround(x);
+    case 'float16':
+      return f16BitsToNumber(numberToF16Bits(x));
+    case 'int32':
+      return Number.isFinite(x) ? Math.trunc(x) | 0 : 0;
+    case 'uint32':
+      return Number.isFinite(x) ? (Math.trunc(x) | 0) >>> 0 : 0;
+    case 'int8':
+      return Number.isFinite(x) ? (Math.trunc(x) << 24) >> 24 : 0;
+    case 'uint8':
+      return Number.isFinite(x) ? Math.trunc(x) & 0xff : 0;
+    case 'bool':
+      return x !== 0 ? 1 : 0; // NaN is true, as in PyTorch
   }
 }
 

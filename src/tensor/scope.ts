@@ -23,7 +23,10 @@ export function keep<T extends Tensor>(t: T): T {
 function collect(value: unknown, out: Set<Tensor>, seen: Set<unknown>, isTensor: (x: unknown) => x is Tensor): void {
   if (value === null || typeof value !== 'object' || seen.has(value)) return;
   seen.add(value);
-  if (isTensor(value)) { out.add(value); return; }
+  if (isTensor(value)) {
+    out.add(value);
+    return;
+  }
   const items = value instanceof Map ? [...value.values()] : Array.isArray(value) ? value : Object.values(value);
   for (const v of items) collect(v, out, seen, isTensor);
 }
@@ -42,7 +45,9 @@ export function runScope<R>(fn: () => R, isTensor: (x: unknown) => x is Tensor):
   stack.pop();
   if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
     for (const t of made) t.dispose();
-    throw new TypeError('scope(): fn returned a Promise; scopes are synchronous (tensors made after an await would escape). Await outside the scope.');
+    throw new TypeError(
+      'scope(): fn returned a Promise; scopes are synchronous (tensors made after an await would escape). Await outside the scope.',
+    );
   }
   const kept = new Set<Tensor>();
   collect(result, kept, new Set(), isTensor);

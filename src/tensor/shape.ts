@@ -34,11 +34,21 @@ export function fmtShape(s: Shape): string {
  * XpuValueError). Nothing after this check ever sees NaN, so no op can make a shape of [NaN].
  */
 export function intArg(
-  op: string, arg: string, x: unknown,
+  op: string,
+  arg: string,
+  x: unknown,
   range: { min?: number; max?: number; rangeError?: typeof XpuValueError; expected?: string } = {},
 ): number {
   const { min = -Number.MAX_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER, rangeError = XpuValueError } = range;
-  const expected = range.expected ?? (min === -Number.MAX_SAFE_INTEGER ? (max === Number.MAX_SAFE_INTEGER ? 'an integer' : `an integer <= ${max}`) : max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer in [${min}, ${max}]`);
+  const expected =
+    range.expected ??
+    (min === -Number.MAX_SAFE_INTEGER
+      ? max === Number.MAX_SAFE_INTEGER
+        ? 'an integer'
+        : `an integer <= ${max}`
+      : max === Number.MAX_SAFE_INTEGER
+        ? `an integer >= ${min}`
+        : `an integer in [${min}, ${max}]`);
   if (typeof x !== 'number') throw new XpuTypeError('must be a number', { op, arg, expected: 'number', got: typeName(x) });
   if (!Number.isInteger(x)) throw new XpuValueError('must be an integer', { op, arg, expected, got: fmtValue(x) });
   if (x < min || x > max) throw new rangeError('out of range', { op, arg, expected, got: fmtValue(x) });
@@ -48,7 +58,8 @@ export function intArg(
 /** A number argument (a scalar, eps, a scale...): typeof number, and finite when `finite`. */
 export function numberArg(op: string, arg: string, x: unknown, finite = false): number {
   if (typeof x !== 'number') throw new XpuTypeError('must be a number', { op, arg, expected: 'number', got: typeName(x) });
-  if (finite && !Number.isFinite(x)) throw new XpuValueError('must be a finite number', { op, arg, expected: 'a finite number', got: fmtValue(x) });
+  if (finite && !Number.isFinite(x))
+    throw new XpuValueError('must be a finite number', { op, arg, expected: 'a finite number', got: fmtValue(x) });
   return x;
 }
 
@@ -61,7 +72,13 @@ export function arrayArg(op: string, arg: string, x: unknown, expected = 'number
 export function checkShape(op: string, arg: string, shape: unknown): number[] {
   const list = arrayArg(op, arg, shape, 'an array of non-negative integers');
   const bad = list.findIndex((d) => typeof d !== 'number');
-  if (bad >= 0) throw new XpuTypeError('shape entries must be numbers', { op, arg, expected: 'an array of non-negative integers', got: `${typeName(list[bad])} at index ${bad}` });
+  if (bad >= 0)
+    throw new XpuTypeError('shape entries must be numbers', {
+      op,
+      arg,
+      expected: 'an array of non-negative integers',
+      got: `${typeName(list[bad])} at index ${bad}`,
+    });
   if (!list.every((d) => Number.isInteger(d) && (d as number) >= 0)) {
     throw new XpuShapeError('invalid shape', { op, arg, expected: 'an array of non-negative integers', got: fmtValue(shape) });
   }
@@ -98,7 +115,10 @@ export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
       if (out[o] === 1) out[o] = d;
       else {
         throw new XpuShapeError('shapes cannot be broadcast together', {
-          op, arg: 'input', expected: 'sizes that are equal or 1 in each trailing dim', got: shapes.map(fmtShape).join(' and '),
+          op,
+          arg: 'input',
+          expected: 'sizes that are equal or 1 in each trailing dim',
+          got: shapes.map(fmtShape).join(' and '),
         });
       }
     }
@@ -140,7 +160,13 @@ export function inferReshape(op: string, from: Shape, to: readonly number[]): nu
   const n = numel(from);
   const out = arrayArg(op, 'shape', to).slice() as number[];
   const bad = out.findIndex((d) => typeof d !== 'number');
-  if (bad >= 0) throw new XpuTypeError('shape entries must be numbers', { op, arg: 'shape', expected: 'integers >= 0 and at most one -1', got: `${typeName(out[bad])} at index ${bad}` });
+  if (bad >= 0)
+    throw new XpuTypeError('shape entries must be numbers', {
+      op,
+      arg: 'shape',
+      expected: 'integers >= 0 and at most one -1',
+      got: `${typeName(out[bad])} at index ${bad}`,
+    });
   const neg = out.filter((d) => d === -1).length;
   if (neg > 1 || out.some((d) => !Number.isInteger(d) || d < -1)) {
     throw new XpuShapeError('invalid target shape', { op, arg: 'shape', expected: 'integers >= 0 and at most one -1', got: fmtShape(to) });
@@ -154,7 +180,12 @@ export function inferReshape(op: string, from: Shape, to: readonly number[]): nu
     out[idx] = n / known;
   }
   if (numel(out) !== n) {
-    throw new XpuShapeError('shape does not match the number of elements', { op, arg: 'shape', expected: `a shape with ${n} elements (from ${fmtShape(from)})`, got: fmtShape(to) });
+    throw new XpuShapeError('shape does not match the number of elements', {
+      op,
+      arg: 'shape',
+      expected: `a shape with ${n} elements (from ${fmtShape(from)})`,
+      got: fmtShape(to),
+    });
   }
   return out;
 }
@@ -166,14 +197,23 @@ export function inferReshape(op: string, from: Shape, to: readonly number[]): nu
 export function viewStrides(shape: Shape, strides: readonly number[], to: Shape): number[] | null {
   const n = numel(shape);
   if (n === 0) return contiguousStrides(to);
-  const oldS: number[] = [], oldT: number[] = [];
-  for (let i = 0; i < shape.length; i++) if (shape[i] !== 1) { oldS.push(shape[i]); oldT.push(strides[i]); }
+  const oldS: number[] = [],
+    oldT: number[] = [];
+  for (let i = 0; i < shape.length; i++)
+    if (shape[i] !== 1) {
+      oldS.push(shape[i]);
+      oldT.push(strides[i]);
+    }
   const out = new Array<number>(to.length);
   let oi = 0;
   let ni = 0;
   while (ni < to.length || oi < oldS.length) {
     // Skip size-1 target dims: any stride works.
-    if (ni < to.length && to[ni] === 1) { out[ni] = 1; ni++; continue; }
+    if (ni < to.length && to[ni] === 1) {
+      out[ni] = 1;
+      ni++;
+      continue;
+    }
     if (oi >= oldS.length || ni >= to.length) return null;
     // Take a chunk of old dims that is contiguous and a chunk of new dims with equal size.
     let oldSize = oldS[oi];

@@ -105,7 +105,12 @@ export class Tensor {
   /** @internal Throws XpuDisposedError if this tensor was disposed. */
   check(op: string, arg = 'input'): this {
     if (this.#disposed) {
-      throw new XpuDisposedError('tensor used after dispose()', { op, arg, expected: 'a live tensor', got: `a disposed tensor of shape [${this.shape.join(', ')}]` });
+      throw new XpuDisposedError('tensor used after dispose()', {
+        op,
+        arg,
+        expected: 'a live tensor',
+        got: `a disposed tensor of shape [${this.shape.join(', ')}]`,
+      });
     }
     return this;
   }

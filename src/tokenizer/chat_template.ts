@@ -26,7 +26,11 @@ const cache = new Map<string, Template>();
 export function renderChatTemplate(template: string, messages: readonly ChatMessage[], options: ChatTemplateOptions = {}): string {
   const op = 'renderChatTemplate';
   if (!Array.isArray(messages) || messages.some((m) => typeof m?.role !== 'string' || typeof m?.content !== 'string')) {
-    throw new XpuValueError('messages must be an array of { role, content } strings', { op, arg: 'messages', expected: '[{ role: string, content: string }, ...]' });
+    throw new XpuValueError('messages must be an array of { role, content } strings', {
+      op,
+      arg: 'messages',
+      expected: '[{ role: string, content: string }, ...]',
+    });
   }
   let t = cache.get(template);
   if (!t) {

@@ -46,22 +46,32 @@ export function vocabFromGguf(r: GgufReader): GgufVocab {
   let tokenTypes = new Int32Array(n).fill(TokenType.NORMAL);
   const tt = r.get('tokenizer.ggml.token_type');
   if (tt !== undefined) {
-    const ints = tt instanceof Int32Array || tt instanceof Uint32Array || tt instanceof Int8Array || tt instanceof Uint8Array ? tt : undefined;
+    const ints =
+      tt instanceof Int32Array || tt instanceof Uint32Array || tt instanceof Int8Array || tt instanceof Uint8Array ? tt : undefined;
     if (!ints || ints.length !== n) {
-      fail('tokenizer.ggml.token_type must be an integer array with one entry per token', `${n} integers`, `${(tt as { length?: number }).length ?? typeof tt}`);
+      fail(
+        'tokenizer.ggml.token_type must be an integer array with one entry per token',
+        `${n} integers`,
+        `${(tt as { length?: number }).length ?? typeof tt}`,
+      );
     }
     tokenTypes = Int32Array.from(ints as ArrayLike<number>);
   }
   const sc = r.get('tokenizer.ggml.scores');
   if (sc !== undefined && (!(sc instanceof Float32Array || sc instanceof Float64Array) || sc.length !== n)) {
-    fail('tokenizer.ggml.scores must be a float array with one entry per token', `${n} floats`, `${(sc as { length?: number }).length ?? typeof sc}`);
+    fail(
+      'tokenizer.ggml.scores must be a float array with one entry per token',
+      `${n} floats`,
+      `${(sc as { length?: number }).length ?? typeof sc}`,
+    );
   }
   const scores = sc === undefined ? undefined : Float32Array.from(sc as ArrayLike<number>);
   const merges = r.metadata.has('tokenizer.ggml.merges') ? r.getStringArray('tokenizer.ggml.merges') : [];
   const id = (key: string): number | undefined => {
     const v = r.get(key);
     if (v === undefined) return undefined;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= n) fail(`${key} is not a token id`, `an integer in [0, ${n - 1}]`, String(v));
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= n)
+      fail(`${key} is not a token id`, `an integer in [0, ${n - 1}]`, String(v));
     return v as number;
   };
   return {

@@ -9,8 +9,10 @@ import { XpuValueError } from '../errors.js';
  * Only the families below are mapped; another name is refused rather than tokenized differently.
  */
 
-const LLAMA3_REGEX = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-const QWEN2_REGEX = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const LLAMA3_REGEX =
+  "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const QWEN2_REGEX =
+  "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 const split = (regex: string) => ({ type: 'Split', pattern: { Regex: regex }, behavior: 'Isolated', invert: false });
 const byteLevel = (useRegex: boolean) => ({ type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: useRegex });
@@ -35,11 +37,19 @@ const FAMILIES: { names: string[]; config: PreConfig }[] = [
   },
   {
     names: ['llama3', 'llama-v3', 'llama-bpe', 'falcon3', 'pixtral'],
-    config: { preTokenizer: { type: 'Sequence', pretokenizers: [split(LLAMA3_REGEX), byteLevel(false)] }, ignoreMerges: true, addBos: true },
+    config: {
+      preTokenizer: { type: 'Sequence', pretokenizers: [split(LLAMA3_REGEX), byteLevel(false)] },
+      ignoreMerges: true,
+      addBos: true,
+    },
   },
   {
     names: ['qwen2', 'deepseek-r1-qwen', 'stablelm2', 'megrez'],
-    config: { preTokenizer: { type: 'Sequence', pretokenizers: [split(QWEN2_REGEX), byteLevel(false)] }, ignoreMerges: false, addBos: false },
+    config: {
+      preTokenizer: { type: 'Sequence', pretokenizers: [split(QWEN2_REGEX), byteLevel(false)] },
+      ignoreMerges: false,
+      addBos: false,
+    },
   },
 ];
 
@@ -47,6 +57,12 @@ export const SUPPORTED_PRE_TOKENIZERS: readonly string[] = FAMILIES.flatMap((f) 
 
 export function preTokenizerFor(pre: string): PreConfig {
   const f = FAMILIES.find((x) => x.names.includes(pre));
-  if (!f) throw new XpuValueError('this GGUF pre-tokenizer is not supported yet', { op: 'Tokenizer.fromGguf', arg: 'tokenizer.ggml.pre', expected: SUPPORTED_PRE_TOKENIZERS.join(', '), got: pre });
+  if (!f)
+    throw new XpuValueError('this GGUF pre-tokenizer is not supported yet', {
+      op: 'Tokenizer.fromGguf',
+      arg: 'tokenizer.ggml.pre',
+      expected: SUPPORTED_PRE_TOKENIZERS.join(', '),
+      got: pre,
+    });
   return f.config;
 }

@@ -38,7 +38,7 @@ class BigramQueue {
   push(b: Bigram): void {
     const h = this.#items;
     h.push(b);
-    for (let i = h.length - 1; i > 0; ) {
+    for (let i = h.length - 1; i > 0;) {
       const p = (i - 1) >> 1;
       if (!before(h[i], h[p])) break;
       [h[i], h[p]] = [h[p], h[i]];
@@ -52,7 +52,7 @@ class BigramQueue {
     const last = h.pop()!;
     if (h.length > 0) {
       h[0] = last;
-      for (let i = 0; ; ) {
+      for (let i = 0; ;) {
         const l = 2 * i + 1;
         const r = l + 1;
         let m = i;
@@ -74,7 +74,10 @@ export class SpmEncoder {
    * ids: every token's text to its id (control tokens included, as llama.cpp's lookup);
    * scores: one per token.
    */
-  constructor(private readonly ids: ReadonlyMap<string, number>, private readonly scores: ArrayLike<number>) {
+  constructor(
+    private readonly ids: ReadonlyMap<string, number>,
+    private readonly scores: ArrayLike<number>,
+  ) {
     for (let b = 0; b < 256; b++) {
       // '<0x0A>'; a vocabulary without byte tokens may still hold the byte as a one-character token.
       const hex = `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`;
@@ -88,7 +91,7 @@ export class SpmEncoder {
     // Symbols as [start, length) in UTF-16 units, one per code point, in a doubly linked list.
     const start: number[] = [];
     const len: number[] = [];
-    for (let at = 0; at < text.length; ) {
+    for (let at = 0; at < text.length;) {
       const n = text.codePointAt(at)! > 0xffff ? 2 : 1;
       start.push(at);
       len.push(n);
@@ -127,7 +130,12 @@ export class SpmEncoder {
       for (const b of new TextEncoder().encode(piece)) {
         const byteId = this.#byteIds[b];
         if (byteId === undefined) {
-          throw new XpuValueError('the vocabulary has no token for a byte of the text (no byte fallback)', { op: 'Tokenizer.encode', arg: 'text', expected: `a '<0x${b.toString(16).toUpperCase().padStart(2, '0')}>' token`, got: JSON.stringify(piece) });
+          throw new XpuValueError('the vocabulary has no token for a byte of the text (no byte fallback)', {
+            op: 'Tokenizer.encode',
+            arg: 'text',
+            expected: `a '<0x${b.toString(16).toUpperCase().padStart(2, '0')}>' token`,
+            got: JSON.stringify(piece),
+          });
         }
         out.push(byteId);
       }

@@ -50,7 +50,12 @@ export class Tokenizer {
 
   private constructor(vocab: GgufVocab) {
     if (vocab.model !== 'gpt2' && vocab.model !== 'llama') {
-      throw new XpuValueError('only byte-level BPE (gpt2) and SentencePiece-style (llama) GGUF tokenizers are supported', { op: 'Tokenizer.fromGguf', arg: 'tokenizer.ggml.model', expected: "'gpt2' or 'llama'", got: `'${vocab.model}'` });
+      throw new XpuValueError('only byte-level BPE (gpt2) and SentencePiece-style (llama) GGUF tokenizers are supported', {
+        op: 'Tokenizer.fromGguf',
+        arg: 'tokenizer.ggml.model',
+        expected: "'gpt2' or 'llama'",
+        got: `'${vocab.model}'`,
+      });
     }
     const spm = vocab.model === 'llama';
     this.vocab = vocab;
@@ -61,7 +66,12 @@ export class Tokenizer {
     vocab.tokens.forEach((t, i) => this.#ids.set(t, i)); // later duplicates win, as in llama.cpp
     this.#specials = vocab.tokens
       // An unknown token's text ('<unk>') is parsed like a control token's, as llama.cpp does.
-      .map((text, id) => ({ id, text, control: vocab.tokenTypes[id] === TokenType.CONTROL || vocab.tokenTypes[id] === TokenType.UNKNOWN, user: vocab.tokenTypes[id] === TokenType.USER_DEFINED }))
+      .map((text, id) => ({
+        id,
+        text,
+        control: vocab.tokenTypes[id] === TokenType.CONTROL || vocab.tokenTypes[id] === TokenType.UNKNOWN,
+        user: vocab.tokenTypes[id] === TokenType.USER_DEFINED,
+      }))
       .filter((s) => (s.control || s.user) && s.text.length > 0)
       .sort((a, b) => b.text.length - a.text.length || a.id - b.id)
       .map(({ id, text, control }) => ({ id, text, control }));
@@ -80,17 +90,32 @@ export class Tokenizer {
     }
     const pre = preTokenizerFor(vocab.pre);
     this.addBos = vocab.addBos ?? pre.addBos;
-    this.#hf = new HfTokenizer({
-      version: '1.0', truncation: null, padding: null, added_tokens: [], normalizer: null,
-      pre_tokenizer: pre.preTokenizer, post_processor: null, decoder: null,
-      model: {
-        type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null,
-        fuse_unk: false, byte_fallback: false, ignore_merges: pre.ignoreMerges,
-        // fromEntries keeps a token such as '__proto__' an ordinary key.
-        vocab: Object.fromEntries(vocab.tokens.map((t, i) => [t, i])),
-        merges: vocab.merges.map(splitMerge),
+    this.#hf = new HfTokenizer(
+      {
+        version: '1.0',
+        truncation: null,
+        padding: null,
+        added_tokens: [],
+        normalizer: null,
+        pre_tokenizer: pre.preTokenizer,
+        post_processor: null,
+        decoder: null,
+        model: {
+          type: 'BPE',
+          dropout: null,
+          unk_token: null,
+          continuing_subword_prefix: null,
+          end_of_word_suffix: null,
+          fuse_unk: false,
+          byte_fallback: false,
+          ignore_merges: pre.ignoreMerges,
+          // fromEntries keeps a token such as '__proto__' an ordinary key.
+          vocab: Object.fromEntries(vocab.tokens.map((t, i) => [t, i])),
+          merges: vocab.merges.map(splitMerge),
+        },
       },
-    }, { clean_up_tokenization_spaces: false });
+      { clean_up_tokenization_spaces: false },
+    );
   }
 
   static fromGguf(r: GgufReader): Tokenizer {
@@ -124,7 +149,8 @@ export class Tokenizer {
   }
 
   encode(text: string, options: EncodeOptions = {}): number[] {
-    if (typeof text !== 'string') throw new XpuValueError('text must be a string', { op: 'Tokenizer.encode', arg: 'text', expected: 'a string', got: typeof text });
+    if (typeof text !== 'string')
+      throw new XpuValueError('text must be a string', { op: 'Tokenizer.encode', arg: 'text', expected: 'a string', got: typeof text });
     const addSpecial = options.addSpecial ?? true;
     const out: number[] = [];
     if (addSpecial && this.addBos && this.bos !== undefined) out.push(this.bos);
@@ -170,7 +196,13 @@ export class Tokenizer {
   }
 
   #check(id: number): void {
-    if (!Number.isInteger(id) || id < 0 || id >= this.size) throw new XpuIndexError('token id out of range', { op: 'Tokenizer', arg: 'id', expected: `an integer in [0, ${this.size - 1}]`, got: String(id) });
+    if (!Number.isInteger(id) || id < 0 || id >= this.size)
+      throw new XpuIndexError('token id out of range', {
+        op: 'Tokenizer',
+        arg: 'id',
+        expected: `an integer in [0, ${this.size - 1}]`,
+        got: String(id),
+      });
   }
 
   /**
@@ -182,7 +214,8 @@ export class Tokenizer {
   tokenBytes(id: number, special = false): Uint8Array {
     this.#check(id);
     const type = this.vocab.tokenTypes[id];
-    if (type === TokenType.CONTROL || type === TokenType.UNKNOWN) return special ? new TextEncoder().encode(this.vocab.tokens[id]) : new Uint8Array(0);
+    if (type === TokenType.CONTROL || type === TokenType.UNKNOWN)
+      return special ? new TextEncoder().encode(this.vocab.tokens[id]) : new Uint8Array(0);
     if (type === TokenType.USER_DEFINED) return new TextEncoder().encode(this.vocab.tokens[id]);
     if (this.#spm && type === TokenType.BYTE) {
       const b = byteTokenValue(this.vocab.tokens[id]);
@@ -215,7 +248,18 @@ export class Tokenizer {
 }
 
 /** Control-token texts that end a turn (the ones llama.cpp's vocab loader treats as EOG). */
-const EOG_TEXTS = new Set(['<|eot_id|>', '<|im_end|>', '<|end|>', '<end_of_turn>', '<|endoftext|>', '<|eom_id|>', '<EOT>', '_<EOT>', '<|end_of_text|>', '<｜end▁of▁sentence｜>']);
+const EOG_TEXTS = new Set([
+  '<|eot_id|>',
+  '<|im_end|>',
+  '<|end|>',
+  '<end_of_turn>',
+  '<|endoftext|>',
+  '<|eom_id|>',
+  '<EOT>',
+  '_<EOT>',
+  '<|end_of_text|>',
+  '<｜end▁of▁sentence｜>',
+]);
 
 /** "left right" -> [left, right], split at the first space after the first character (llama.cpp). */
 function splitMerge(m: string): [string, string] {
@@ -231,7 +275,10 @@ function splitMerge(m: string): [string, string] {
  */
 export class StreamDecoder {
   readonly #utf8 = new TextDecoder('utf-8');
-  constructor(private readonly tokenizer: Tokenizer, private readonly special: boolean) {}
+  constructor(
+    private readonly tokenizer: Tokenizer,
+    private readonly special: boolean,
+  ) {}
 
   push(id: number): string {
     return this.#utf8.decode(this.tokenizer.tokenBytes(id, this.special), { stream: true });

@@ -40,7 +40,8 @@ function expectThrows(promise, kind, pattern, what) {
     () => fail(`${what}: resolved, expected an XpuDistError of kind ${kind}`),
     (e) => {
       checks++;
-      if (!(e instanceof xpu.XpuDistError) || e.kind !== kind || !pattern.test(e.message)) fail(`${what}: got ${e?.name} ${e?.kind}: ${e?.message}`);
+      if (!(e instanceof xpu.XpuDistError) || e.kind !== kind || !pattern.test(e.message))
+        fail(`${what}: got ${e?.name} ${e?.kind}: ${e?.message}`);
     },
   );
 }
@@ -67,7 +68,12 @@ function values(q, c, count, dtype, op) {
   const r = rngFor(q, c, 7);
   const out = new Array(count);
   for (let i = 0; i < count; i++) {
-    if (op === 'prod') out[i] = isFloat(dtype) ? pick(r, [-2, -1.5, -1, -0.5, 0.5, 1, 1.5, 2]) : dtype === 'uint8' ? pick(r, [0, 1, 2, 3]) : pick(r, [-3, -2, -1, 0, 1, 2, 3]);
+    if (op === 'prod')
+      out[i] = isFloat(dtype)
+        ? pick(r, [-2, -1.5, -1, -0.5, 0.5, 1, 1.5, 2])
+        : dtype === 'uint8'
+          ? pick(r, [0, 1, 2, 3])
+          : pick(r, [-3, -2, -1, 0, 1, 2, 3]);
     else if (isFloat(dtype)) out[i] = Math.floor(r() * 101 - 50) / 4;
     else if (dtype === 'int32') out[i] = Math.floor(r() * 2e6 - 1e6);
     else if (dtype === 'int8') out[i] = Math.floor(r() * 61 - 30);
@@ -112,7 +118,12 @@ async function checkCollectives(device, dtype, c0) {
       const t = make(inputs[rank], dtype, device);
       const res = await d.allReduce(t, { op, inPlace });
       if (inPlace && res !== t) fail(`${tag('allReduce')}: in place returned another tensor`);
-      if (!inPlace) expectEqual(await read(t), inputs[rank].map((v) => castNumber(v, dtype)), tag(`allReduce ${op} out-of-place leaves its input`));
+      if (!inPlace)
+        expectEqual(
+          await read(t),
+          inputs[rank].map((v) => castNumber(v, dtype)),
+          tag(`allReduce ${op} out-of-place leaves its input`),
+        );
       expectEqual(await read(res), reduce(op, dtype, inputs), tag(`allReduce ${op} ${inPlace ? 'in place' : 'out of place'} n=${count}`));
       if (device === 'xpu' && d.lastTiming().stageInMs <= 0) fail(`${tag('allReduce')}: no staging time recorded for an xpu tensor`);
     }
@@ -124,7 +135,11 @@ async function checkCollectives(device, dtype, c0) {
     const inputs = ranks.map((q) => values(q, c, count, dtype, 'sum'));
     const t = make(inputs[rank], dtype, device);
     const res = await d.broadcast(t, { src, inPlace });
-    expectEqual(await read(res), inputs[src].map((v) => castNumber(v, dtype)), tag(`broadcast from ${src} ${inPlace ? 'in place' : 'out of place'} n=${count}`));
+    expectEqual(
+      await read(res),
+      inputs[src].map((v) => castNumber(v, dtype)),
+      tag(`broadcast from ${src} ${inPlace ? 'in place' : 'out of place'} n=${count}`),
+    );
   }
   for (const given of [false, true]) {
     c++;
@@ -133,7 +148,11 @@ async function checkCollectives(device, dtype, c0) {
     const output = given ? xpu.full([n * count], 99, { dtype, device }) : undefined;
     const res = await d.allGather(make(inputs[rank], dtype, device), { output });
     if (given && res !== output) fail(`${tag('allGather')}: output not returned`);
-    expectEqual(await read(res), inputs.flat().map((v) => castNumber(v, dtype)), tag(`allGather ${given ? 'into output' : 'new'} n=${count}`));
+    expectEqual(
+      await read(res),
+      inputs.flat().map((v) => castNumber(v, dtype)),
+      tag(`allGather ${given ? 'into output' : 'new'} n=${count}`),
+    );
   }
   for (const given of [false, true]) {
     c++;
@@ -144,7 +163,11 @@ async function checkCollectives(device, dtype, c0) {
     const res = await d.allGatherV(make(inputs[rank], dtype, device, [rowsOf(rank), 3]), { output });
     expectEqual(res.sizes, ranks.map(rowsOf), tag('allGatherV sizes'));
     if (res.output.shape.join() !== `${total / 3},3`) fail(`${tag('allGatherV')}: shape [${res.output.shape}]`);
-    expectEqual(await read(res.output), inputs.flat().map((v) => castNumber(v, dtype)), tag(`allGatherV ${given ? 'into output' : 'new'} rows ${ranks.map(rowsOf)}`));
+    expectEqual(
+      await read(res.output),
+      inputs.flat().map((v) => castNumber(v, dtype)),
+      tag(`allGatherV ${given ? 'into output' : 'new'} rows ${ranks.map(rowsOf)}`),
+    );
   }
   for (const op of OPS) {
     for (const given of [false, true]) {
@@ -152,11 +175,17 @@ async function checkCollectives(device, dtype, c0) {
       const rows = sizeFor(c);
       const inputs = ranks.map((q) => values(q, c, rows * 2, dtype, op));
       const full = reduce(op, dtype, inputs);
-      const base = Math.floor(rows / n), extra = rows % n;
-      const start = rank * base + Math.min(rank, extra), mine = base + (rank < extra ? 1 : 0);
+      const base = Math.floor(rows / n),
+        extra = rows % n;
+      const start = rank * base + Math.min(rank, extra),
+        mine = base + (rank < extra ? 1 : 0);
       const output = given ? xpu.full([mine, 2], 99, { dtype, device }) : undefined;
       const res = await d.reduceScatter(make(inputs[rank], dtype, device, [rows, 2]), { op, output });
-      expectEqual(await read(res), full.slice(start * 2, (start + mine) * 2), tag(`reduceScatter ${op} ${given ? 'into output' : 'new'} rows=${rows}`));
+      expectEqual(
+        await read(res),
+        full.slice(start * 2, (start + mine) * 2),
+        tag(`reduceScatter ${op} ${given ? 'into output' : 'new'} rows=${rows}`),
+      );
     }
   }
   for (const uneven of [false, true]) {
@@ -164,7 +193,15 @@ async function checkCollectives(device, dtype, c0) {
       c++;
       const k = 1 + (c % 3);
       const split = (q, j) => (uneven ? Math.floor(rngFor(q, j, c)() * 4) : k);
-      const inputs = ranks.map((q) => values(q, c, ranks.reduce((a, j) => a + split(q, j), 0), dtype, 'sum'));
+      const inputs = ranks.map((q) =>
+        values(
+          q,
+          c,
+          ranks.reduce((a, j) => a + split(q, j), 0),
+          dtype,
+          'sum',
+        ),
+      );
       const inputSplits = uneven ? ranks.map((j) => split(rank, j)) : undefined;
       const outputSplits = tellOutput ? ranks.map((q) => split(q, rank)) : undefined;
       const res = await d.allToAll(make(inputs[rank], dtype, device), { inputSplits, outputSplits });
@@ -173,7 +210,11 @@ async function checkCollectives(device, dtype, c0) {
         const from = ranks.slice(0, rank).reduce((a, j) => a + split(q, j), 0);
         want.push(...inputs[q].slice(from, from + split(q, rank)));
       }
-      expectEqual(await read(res), want.map((v) => castNumber(v, dtype)), tag(`allToAll ${uneven ? 'uneven' : 'equal'} splits, output splits ${tellOutput ? 'given' : 'learnt'}`));
+      expectEqual(
+        await read(res),
+        want.map((v) => castNumber(v, dtype)),
+        tag(`allToAll ${uneven ? 'uneven' : 'equal'} splits, output splits ${tellOutput ? 'given' : 'learnt'}`),
+      );
     }
   }
   return c;
@@ -196,12 +237,25 @@ async function checkViews(device, c) {
   expectEqual(await read(whole), want, `${device} allReduce in place on a narrowed int8 view leaves the rest of the storage`);
   const b = make(line[rank], 'int8', device, [3, 3]).transpose(0, 1);
   await d.broadcast(b, { src: n - 1 });
-  expectEqual(await read(b), await read(make(line[n - 1], 'int8', device, [3, 3]).transpose(0, 1).contiguous()), `${device} broadcast in place into a transposed view`);
+  expectEqual(
+    await read(b),
+    await read(
+      make(line[n - 1], 'int8', device, [3, 3])
+        .transpose(0, 1)
+        .contiguous(),
+    ),
+    `${device} broadcast in place into a transposed view`,
+  );
 }
 
 async function checkPointToPoint(device) {
-  const next = (rank + 1) % n, prev = (rank + n - 1) % n;
-  const messages = [['float32', 3], ['int8', 100_003], ['float16', 1]];
+  const next = (rank + 1) % n,
+    prev = (rank + n - 1) % n;
+  const messages = [
+    ['float32', 3],
+    ['int8', 100_003],
+    ['float16', 1],
+  ];
   const want = (dtype, count, q) => values(q, 77, count, dtype, 'sum').map((v) => castNumber(v, dtype));
   for (const [dtype, count] of messages) {
     const mine = values(rank, 77, count, dtype, 'sum');
@@ -214,8 +268,14 @@ async function checkPointToPoint(device) {
   }
   // All three at once on one tag: the recvs, issued in the order of the sends, get them in order.
   const intos = messages.map(([dtype, count]) => xpu.zeros([count], { dtype, device }));
-  await Promise.all(messages.flatMap(([dtype, count], i) => [d.send(make(values(rank, 77, count, dtype, 'sum'), dtype, device), next, { tag: 6 }), d.recv(intos[i], prev, { tag: 6 })]));
-  for (const [i, [dtype, count]] of messages.entries()) expectEqual(await read(intos[i]), want(dtype, count, prev), `${device} send/recv burst on one tag, message ${i} (${dtype} x${count})`);
+  await Promise.all(
+    messages.flatMap(([dtype, count], i) => [
+      d.send(make(values(rank, 77, count, dtype, 'sum'), dtype, device), next, { tag: 6 }),
+      d.recv(intos[i], prev, { tag: 6 }),
+    ]),
+  );
+  for (const [i, [dtype, count]] of messages.entries())
+    expectEqual(await read(intos[i]), want(dtype, count, prev), `${device} send/recv burst on one tag, message ${i} (${dtype} x${count})`);
 }
 
 async function checkGroups(device) {
@@ -223,14 +283,23 @@ async function checkGroups(device) {
   const g = await d.newGroup(members);
   if (!members.includes(rank)) {
     if (g.rank !== -1 || g.isMember) fail(`newGroup: non-member rank ${rank} got group rank ${g.rank}`);
-    await expectThrows(d.allReduce(xpu.ones([2], { device }), { group: g }), 'state', /not a member/, 'collective on a group without this rank');
+    await expectThrows(
+      d.allReduce(xpu.ones([2], { device }), { group: g }),
+      'state',
+      /not a member/,
+      'collective on a group without this rank',
+    );
     return;
   }
   checks++;
   if (g.rank !== members.indexOf(rank) || g.size !== members.length) fail(`newGroup: rank ${g.rank} size ${g.size}`);
   const t = make([rank + 1, 10 * rank], 'int32', device);
   await d.allReduce(t, { group: g });
-  expectEqual(await read(t), [members.reduce((a, q) => a + q + 1, 0), members.reduce((a, q) => a + 10 * q, 0)], `${device} allReduce on newGroup(${members})`);
+  expectEqual(
+    await read(t),
+    [members.reduce((a, q) => a + q + 1, 0), members.reduce((a, q) => a + 10 * q, 0)],
+    `${device} allReduce on newGroup(${members})`,
+  );
   const gathered = await d.allGather(make([rank], 'int32', device), { group: g });
   expectEqual(await read(gathered), members, `${device} allGather on newGroup(${members})`);
   await d.destroyProcessGroup(g);
@@ -239,20 +308,56 @@ async function checkGroups(device) {
 /** Ranks that disagree all get the same clear error, and the group keeps working afterwards. */
 async function checkMismatches() {
   await expectThrows(d.allReduce(xpu.ones([rank + 1], { device: 'cpu' })), 'mismatch', /element count/, 'allReduce with different counts');
-  await expectThrows(d.allReduce(xpu.ones([4], { device: 'cpu', dtype: rank === 0 ? 'float32' : 'int32' })), 'mismatch', /dtype/, 'allReduce with different dtypes');
-  await expectThrows(d.allReduce(xpu.ones([4], { device: 'cpu' }), { op: rank === 0 ? 'max' : 'sum' }), 'mismatch', /reduction/, 'allReduce with different reductions');
-  await expectThrows(rank === 0 ? d.broadcast(xpu.ones([4], { device: 'cpu' })) : d.allReduce(xpu.ones([4], { device: 'cpu' })), 'mismatch', /different collectives/, 'broadcast beside allReduce');
-  await expectThrows(d.allGatherV(xpu.ones([2, rank === 0 ? 3 : 4], { device: 'cpu' })), 'mismatch', /dims after the first/, 'allGatherV with different trailing dims');
+  await expectThrows(
+    d.allReduce(xpu.ones([4], { device: 'cpu', dtype: rank === 0 ? 'float32' : 'int32' })),
+    'mismatch',
+    /dtype/,
+    'allReduce with different dtypes',
+  );
+  await expectThrows(
+    d.allReduce(xpu.ones([4], { device: 'cpu' }), { op: rank === 0 ? 'max' : 'sum' }),
+    'mismatch',
+    /reduction/,
+    'allReduce with different reductions',
+  );
+  await expectThrows(
+    rank === 0 ? d.broadcast(xpu.ones([4], { device: 'cpu' })) : d.allReduce(xpu.ones([4], { device: 'cpu' })),
+    'mismatch',
+    /different collectives/,
+    'broadcast beside allReduce',
+  );
+  await expectThrows(
+    d.allGatherV(xpu.ones([2, rank === 0 ? 3 : 4], { device: 'cpu' })),
+    'mismatch',
+    /dims after the first/,
+    'allGatherV with different trailing dims',
+  );
   const wrong = ranks.map((q) => (rank === 0 && q === n - 1 ? 2 : 1));
-  await expectThrows(d.allToAll(xpu.ones([n], { device: 'cpu' }), { outputSplits: wrong }), 'mismatch', /sends 1 elements? to rank|split sizes disagree/, 'allToAll with wrong outputSplits');
+  await expectThrows(
+    d.allToAll(xpu.ones([n], { device: 'cpu' }), { outputSplits: wrong }),
+    'mismatch',
+    /sends 1 elements? to rank|split sizes disagree/,
+    'allToAll with wrong outputSplits',
+  );
   // oneCCL has no probe: a recv cannot see the size of the message it gets (README, Collectives).
   if (rank === 0 && world.backend === 'mpi') await d.send(xpu.ones([3], { device: 'cpu' }), 1, { tag: 9 });
-  if (rank === 1 && world.backend === 'mpi') await expectThrows(d.recv(xpu.ones([4], { device: 'cpu' }), 0, { tag: 9 }), 'mismatch', /expected 4 float32 elements, the sender sent 3 float32/, 'recv of the wrong size');
+  if (rank === 1 && world.backend === 'mpi')
+    await expectThrows(
+      d.recv(xpu.ones([4], { device: 'cpu' }), 0, { tag: 9 }),
+      'mismatch',
+      /expected 4 float32 elements, the sender sent 3 float32/,
+      'recv of the wrong size',
+    );
   // The same bytes in another dtype is a mismatch too, and leaves the tensor as it was.
   if (rank === 0 && world.backend === 'mpi') await d.send(xpu.ones([4], { device: 'cpu', dtype: 'int8' }), 1, { tag: 9 });
   if (rank === 1 && world.backend === 'mpi') {
     const t = xpu.full([1], 7, { device: 'cpu' });
-    await expectThrows(d.recv(t, 0, { tag: 9 }), 'mismatch', /expected 1 float32 elements, the sender sent 4 int8/, 'recv of the wrong dtype');
+    await expectThrows(
+      d.recv(t, 0, { tag: 9 }),
+      'mismatch',
+      /expected 1 float32 elements, the sender sent 4 int8/,
+      'recv of the wrong dtype',
+    );
     expectEqual(await read(t), [7], 'a recv that failed leaves its tensor');
   }
   const t = xpu.tensor([rank], { device: 'cpu', dtype: 'int32' });

@@ -33,7 +33,8 @@ for (const device of devices) {
   for (const [name, t] of m.namedBuffers()) {
     const got = Array.from(await t.data());
     checks++;
-    if (JSON.stringify(got) !== JSON.stringify(want[name])) failures.push(`rank ${rank} ${device} ${name}: got ${got}, expected ${want[name]}`);
+    if (JSON.stringify(got) !== JSON.stringify(want[name]))
+      failures.push(`rank ${rank} ${device} ${name}: got ${got}, expected ${want[name]}`);
   }
   m.dispose();
 }

@@ -56,7 +56,16 @@ const NAMES = Object.keys(SHAPES);
 /** Initial parameters as rank `r` would make them (they differ per rank; rank 0's win). */
 function initValues(r) {
   const g = rngFor(r, 1);
-  return Object.fromEntries(NAMES.map((k) => [k, randoms(g, SHAPES[k].reduce((a, b) => a * b, 1), 0.5)]));
+  return Object.fromEntries(
+    NAMES.map((k) => [
+      k,
+      randoms(
+        g,
+        SHAPES[k].reduce((a, b) => a * b, 1),
+        0.5,
+      ),
+    ]),
+  );
 }
 
 /** The whole batch: N*B rows of inputs and targets, the same on every rank. */
@@ -105,7 +114,8 @@ async function expectClose(got, want, what) {
   const b = Array.isArray(want) ? want : await values(want);
   if (a.length !== b.length) return fail(`${what}: ${a.length} elements, expected ${b.length}`);
   for (let i = 0; i < a.length; i++) {
-    if (!(Math.abs(a[i] - b[i]) <= 2e-6 + 2e-5 * Math.abs(b[i]))) return fail(`${what}: element ${i} is ${a[i]}, expected ${b[i]} (diff ${a[i] - b[i]})`);
+    if (!(Math.abs(a[i] - b[i]) <= 2e-6 + 2e-5 * Math.abs(b[i])))
+      return fail(`${what}: element ${i} is ${a[i]}, expected ${b[i]} (diff ${a[i] - b[i]})`);
   }
 }
 
@@ -140,7 +150,11 @@ async function manualRun(device, capBytes) {
   const reducer = new Reducer(list, NAMES, plans, world, { findUnusedParameters: false });
   for (let s = 0; s < STEPS; s++) {
     const { x, t } = batch(s);
-    const grads = manualGrads(p, xpu.tensor(rowsOf(x, IN, rank * B, B), { device, shape: [B, IN] }), xpu.tensor(rowsOf(t, OUT, rank * B, B), { device, shape: [B, OUT] }));
+    const grads = manualGrads(
+      p,
+      xpu.tensor(rowsOf(x, IN, rank * B, B), { device, shape: [B, IN] }),
+      xpu.tensor(rowsOf(t, OUT, rank * B, B), { device, shape: [B, OUT] }),
+    );
     // Gradients arrive in a different order on every rank: the reducer must still issue the buckets in one order.
     for (const i of shuffled(NAMES.length, s)) {
       list[i].grad = grads[NAMES[i]];
@@ -172,7 +186,11 @@ async function unusedRules(device) {
   await r1.finish();
   const all = [...Array(n).keys()];
   await expectClose(list[0].grad, Array(2).fill(sumUsed(all)), `${device} findUnused: used everywhere`);
-  await expectClose(list[1].grad, Array(3).fill(sumUsed(all.filter((r) => r !== 1))), `${device} findUnused: unused on rank 1 counts zero there`);
+  await expectClose(
+    list[1].grad,
+    Array(3).fill(sumUsed(all.filter((r) => r !== 1))),
+    `${device} findUnused: unused on rank 1 counts zero there`,
+  );
   checks++;
   if (list[2].grad !== null) fail(`${device} findUnused: a parameter no rank used must keep grad null`);
   // Without findUnusedParameters: the reduction completes on every rank, then the rank that saw an
@@ -190,7 +208,8 @@ async function unusedRules(device) {
     if (rank === 0) fail(`${device} unused without findUnused: no error on rank 0`);
   } catch (e) {
     if (rank !== 0) fail(`${device} unused without findUnused: rank ${rank} threw ${e?.message}`);
-    else if (!(e instanceof xpu.XpuDistError) || e.kind !== 'state' || !/'c'/.test(e.message)) fail(`${device}: wrong error ${e?.name} ${e?.message}`);
+    else if (!(e instanceof xpu.XpuDistError) || e.kind !== 'state' || !/'c'/.test(e.message))
+      fail(`${device}: wrong error ${e?.name} ${e?.message}`);
   }
   // A second gradient for the same parameter in one pass is an error.
   const r3 = new Reducer(list, names, plans, world, { findUnusedParameters: true });
@@ -242,11 +261,17 @@ function mse(y, t) {
 async function autogradRun(device, capMb, accumulate) {
   const { m, slots } = makeModule(device, rank);
   const ddp = await d.DistributedDataParallel(m, { bucketCapMb: capMb });
-  const opt = new xpu.optim.SGD(NAMES.map((k) => slots[k]), { lr: LR });
+  const opt = new xpu.optim.SGD(
+    NAMES.map((k) => slots[k]),
+    { lr: LR },
+  );
   let guardChecked = false;
   for (let s = 0; s < STEPS; s++) {
     const { x, t } = batch(s);
-    const part = (start, count) => [xpu.tensor(rowsOf(x, IN, start, count), { device, shape: [count, IN] }), xpu.tensor(rowsOf(t, OUT, start, count), { device, shape: [count, OUT] })];
+    const part = (start, count) => [
+      xpu.tensor(rowsOf(x, IN, start, count), { device, shape: [count, IN] }),
+      xpu.tensor(rowsOf(t, OUT, start, count), { device, shape: [count, OUT] }),
+    ];
     if (accumulate) {
       const [x0, t0] = part(rank * B, B / 2);
       ddp.noSync(() => xpu.mul(mse(ddp.forward(x0), t0), 0.5).backward());
@@ -275,7 +300,8 @@ async function autogradRun(device, capMb, accumulate) {
         ddp.forward(part(0, 1)[0]);
         fail(`${device}: forward while the all-reduces were in flight did not throw`);
       } catch (e) {
-        if (!(e instanceof xpu.XpuDistError) || !/gradientsReady/.test(e.message)) fail(`${device}: wrong error for an early forward: ${e?.message}`);
+        if (!(e instanceof xpu.XpuDistError) || !/gradientsReady/.test(e.message))
+          fail(`${device}: wrong error for an early forward: ${e?.message}`);
       }
     }
     await ddp.gradientsReady();
@@ -319,10 +345,19 @@ for (const device of devices) {
   }
   if (modes.includes('autograd')) {
     // One bucket per parameter (a 10-byte cap), and the default; then gradient accumulation.
-    for (const [capMb, accumulate] of [[1e-5, false], [25, false], [25, true]]) {
+    for (const [capMb, accumulate] of [
+      [1e-5, false],
+      [25, false],
+      [25, true],
+    ]) {
       const { p, buckets: count } = await autogradRun(device, capMb, accumulate);
       buckets.push(count);
-      for (const k of NAMES) await expectClose(p[k], want[k], `${device} DDP cap ${capMb} MiB${accumulate ? ' noSync accumulation' : ''}: ${k} after ${STEPS} steps on ${n} ranks`);
+      for (const k of NAMES)
+        await expectClose(
+          p[k],
+          want[k],
+          `${device} DDP cap ${capMb} MiB${accumulate ? ' noSync accumulation' : ''}: ${k} after ${STEPS} steps on ${n} ranks`,
+        );
     }
   }
 }

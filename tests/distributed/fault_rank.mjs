@@ -23,12 +23,13 @@ function report(e) {
 }
 
 /** A port with nothing listening. */
-const freePort = () => new Promise((resolve) => {
-  const s = createServer().listen(0, '127.0.0.1', () => {
-    const { port } = s.address();
-    s.close(() => resolve(port));
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
   });
-});
 
 try {
   if (mode === 'never-init' && rank === size - 1) await sleepForever();

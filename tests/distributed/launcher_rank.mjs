@@ -5,9 +5,24 @@
 import { createHash } from 'node:crypto';
 
 const mode = process.argv[2];
-const { RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT, XPU_DIST_BACKEND, XPU_DIST_SECRET, OMPI_MCA_btl, OMPI_MCA_btl_tcp_if_include, OMPI_MCA_oob_tcp_if_include } = process.env;
-const secret = XPU_DIST_SECRET ? { length: XPU_DIST_SECRET.length, fingerprint: createHash('sha256').update(XPU_DIST_SECRET).digest('hex').slice(0, 16) } : null;
-console.log(`env ${JSON.stringify({ RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT, XPU_DIST_BACKEND, secret, OMPI_MCA_btl, OMPI_MCA_btl_tcp_if_include, OMPI_MCA_oob_tcp_if_include, args: process.argv.slice(3) })}`);
+const {
+  RANK,
+  WORLD_SIZE,
+  LOCAL_RANK,
+  MASTER_ADDR,
+  MASTER_PORT,
+  XPU_DIST_BACKEND,
+  XPU_DIST_SECRET,
+  OMPI_MCA_btl,
+  OMPI_MCA_btl_tcp_if_include,
+  OMPI_MCA_oob_tcp_if_include,
+} = process.env;
+const secret = XPU_DIST_SECRET
+  ? { length: XPU_DIST_SECRET.length, fingerprint: createHash('sha256').update(XPU_DIST_SECRET).digest('hex').slice(0, 16) }
+  : null;
+console.log(
+  `env ${JSON.stringify({ RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT, XPU_DIST_BACKEND, secret, OMPI_MCA_btl, OMPI_MCA_btl_tcp_if_include, OMPI_MCA_oob_tcp_if_include, args: process.argv.slice(3) })}`,
+);
 console.error(`to stderr from ${RANK}`);
 if (mode === 'fail-one') {
   if (RANK === '1') setTimeout(() => process.exit(3), 300);

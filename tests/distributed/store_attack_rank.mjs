@@ -14,7 +14,14 @@ const ATTACKS = ['malformed', 'spoof', 'flood', 'oversize'];
 const d = xpu.dist;
 await d.initProcessGroup({
   timeoutMs: 60_000,
-  storeLimits: { handshakeMs: 300, idleMs: 300, maxHandshakingConnections: 16, maxValueBytes: 4096, maxFrameBytes: 16384, maxStoredBytes: 65536 },
+  storeLimits: {
+    handshakeMs: 300,
+    idleMs: 300,
+    maxHandshakingConnections: 16,
+    maxValueBytes: 4096,
+    maxFrameBytes: 16384,
+    maxStoredBytes: 65536,
+  },
 });
 const rank = d.getRank();
 const size = d.getWorldSize();
@@ -24,13 +31,17 @@ const result = { rank, size, sums: [], intruder: [], listeners: listening() };
 function listening() {
   let inodes;
   try {
-    inodes = new Set(readdirSync('/proc/self/fd').map((fd) => {
-      try {
-        return /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1];
-      } catch {
-        return undefined;
-      }
-    }).filter(Boolean));
+    inodes = new Set(
+      readdirSync('/proc/self/fd')
+        .map((fd) => {
+          try {
+            return /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1];
+          } catch {
+            return undefined;
+          }
+        })
+        .filter(Boolean),
+    );
   } catch {
     return [];
   }
@@ -48,7 +59,15 @@ function listening() {
       const [addr, portHex] = f[1].split(':');
       let address;
       if (family === 'tcp') address = Buffer.from(addr, 'hex').reverse().join('.');
-      else address = addr === '0'.repeat(32) ? '::' : addr === '00000000000000000000000001000000' ? '::1' : /^0{16}FFFF0000.{6}7F$/i.test(addr) ? `::ffff:127.x` : addr;
+      else
+        address =
+          addr === '0'.repeat(32)
+            ? '::'
+            : addr === '00000000000000000000000001000000'
+              ? '::1'
+              : /^0{16}FFFF0000.{6}7F$/i.test(addr)
+                ? `::ffff:127.x`
+                : addr;
       out.push({ family, address, port: parseInt(portHex, 16) });
     }
   }
@@ -62,7 +81,10 @@ function intruder(attack) {
   // Only the attacks that play a buggy member of the job get the secret, under another name.
   if (attack === 'malformed' || attack === 'oversize') env.MEMBER_SECRET = secret;
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [fileURLToPath(new URL('./store_intruder.mjs', import.meta.url)), attack], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [fileURLToPath(new URL('./store_intruder.mjs', import.meta.url)), attack], {
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (b) => (out += b));
     child.on('exit', (code) => {

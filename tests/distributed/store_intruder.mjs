@@ -27,11 +27,13 @@ function open() {
     let head = Buffer.alloc(0);
     let magic = false;
     const reader = new FrameReader(64 << 20);
-    c.closed = new Promise((r) => s.once('close', () => {
-      c.isClosed = true;
-      c.wake.splice(0).forEach((f) => f());
-      r();
-    }));
+    c.closed = new Promise((r) =>
+      s.once('close', () => {
+        c.isClosed = true;
+        c.wake.splice(0).forEach((f) => f());
+        r();
+      }),
+    );
     s.on('error', () => {});
     s.on('data', (chunk) => {
       if (!magic) {
@@ -92,15 +94,26 @@ async function request(c, msg) {
   }
 }
 
-const MALFORMED = [['null', null], ['set with a numeric value', { id: 1, op: 'set', key: 'k', value: 5 }], ['wait with keys: 5', { id: 1, op: 'wait', keys: 5, timeoutMs: 10 }]];
+const MALFORMED = [
+  ['null', null],
+  ['set with a numeric value', { id: 1, op: 'set', key: 'k', value: 5 }],
+  ['wait with keys: 5', { id: 1, op: 'wait', keys: 5, timeoutMs: 10 }],
+];
 
 if (attack === 'malformed') {
   for (const [what, msg] of MALFORMED) await oneShot(`outsider: ${what}`, undefined, encodeFrame(msg));
   for (const [what, msg] of MALFORMED) await oneShot(`member: ${what}`, memberSecret, encodeFrame(msg));
 } else if (attack === 'spoof') {
   await oneShot('hello as rank 1, no proof', undefined, encodeFrame({ id: 1, op: 'hello', rank: 1 }));
-  await oneShot('a wrong proof', undefined, encodeFrame({ id: 0, op: 'auth', nonce: randomBytes(16).toString('base64'), proof: randomBytes(32).toString('base64') }));
-  for (const [what, secret] of [['TcpStore without a secret', undefined], ['TcpStore with a wrong secret', randomBytes(32).toString('hex')]]) {
+  await oneShot(
+    'a wrong proof',
+    undefined,
+    encodeFrame({ id: 0, op: 'auth', nonce: randomBytes(16).toString('base64'), proof: randomBytes(32).toString('base64') }),
+  );
+  for (const [what, secret] of [
+    ['TcpStore without a secret', undefined],
+    ['TcpStore with a wrong secret', randomBytes(32).toString('hex')],
+  ]) {
     try {
       const s = await TcpStore.connect({ host, port, timeoutMs: 5_000, secret });
       await s.hello(1);
@@ -111,12 +124,14 @@ if (attack === 'malformed') {
     }
   }
 } else if (attack === 'flood') {
-  const conns = await Promise.all(Array.from({ length: 200 }, async (_, i) => {
-    const c = await open();
-    if (i % 3 >= 1) c.s.write(MAGIC);
-    if (i % 3 === 2) c.s.write(body('{"id":0,', 100));
-    return c;
-  }));
+  const conns = await Promise.all(
+    Array.from({ length: 200 }, async (_, i) => {
+      const c = await open();
+      if (i % 3 >= 1) c.s.write(MAGIC);
+      if (i % 3 === 2) c.s.write(body('{"id":0,', 100));
+      return c;
+    }),
+  );
   await Promise.all(conns.map((c) => c.closed));
   seen.push({ what: '200 idle connections', code: null, closed: conns.length });
 } else if (attack === 'oversize') {

@@ -32,7 +32,10 @@ type Metric = 'GB/s' | 'GFLOP/s';
 function sizeLabelExpr(points: { size: number; sizeLabel: string }[]): string {
   const labels = new Map(points.map((p) => [p.size, p.sizeLabel]));
   const quote = (t: string) => `'${t.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-  return [...labels].reduceRight((rest, [size, label]) => `datum.value == ${size} ? ${quote(label)} : ${rest}`, "format(datum.value, '~r')");
+  return [...labels].reduceRight(
+    (rest, [size, label]) => `datum.value == ${size} ? ${quote(label)} : ${rest}`,
+    "format(datum.value, '~r')",
+  );
 }
 const WIDTH = 440;
 const HEIGHT = 260;
@@ -57,7 +60,13 @@ function colorEncoding(series: string[], colors: Map<string, string>) {
   const domain = [...new Set(series)].sort((a, b) => rank(a) - rank(b));
   let next = 0;
   const range = domain.map((s) => colors.get(s) ?? PALETTE[next++ % PALETTE.length]);
-  return { field: 'series', type: 'nominal', title: null, scale: { domain, range }, legend: { orient: 'bottom', columns: 3, labelLimit: 260 } } as const;
+  return {
+    field: 'series',
+    type: 'nominal',
+    title: null,
+    scale: { domain, range },
+    legend: { orient: 'bottom', columns: 3, labelLimit: 260 },
+  } as const;
 }
 
 const chartId = (...parts: string[]): string => `chart-${parts.join('-').replace(/[^A-Za-z0-9_-]+/g, '_')}`;
@@ -91,33 +100,68 @@ export function throughputCharts(suite: string, rows: Row[], roofline: Roofline,
   const withSettings = kernels.filter((k) => charted.some((r) => r.kernel === k && r.variant));
   // Setting series are many and local to their chart: they take the palette in order instead.
   return [
-    ...plain.map((k) => throughputChart(suite, k, charted.filter((r) => r.kernel === k && !r.variant), roofline, colors, false)),
-    ...withSettings.map((k) => throughputChart(suite, k, charted.filter((r) => r.kernel === k && r.variant), roofline, new Map(), true)),
+    ...plain.map((k) =>
+      throughputChart(
+        suite,
+        k,
+        charted.filter((r) => r.kernel === k && !r.variant),
+        roofline,
+        colors,
+        false,
+      ),
+    ),
+    ...withSettings.map((k) =>
+      throughputChart(
+        suite,
+        k,
+        charted.filter((r) => r.kernel === k && r.variant),
+        roofline,
+        new Map(),
+        true,
+      ),
+    ),
   ];
 }
 
-function throughputChart(suite: string, kernel: string, rows: Row[], roofline: Roofline, colors: Map<string, string>, settings: boolean): Chart {
+function throughputChart(
+  suite: string,
+  kernel: string,
+  rows: Row[],
+  roofline: Roofline,
+  colors: Map<string, string>,
+  settings: boolean,
+): Chart {
   const metric = metricOf(rows);
-  const points = rows.map((r) => ({
-    series: chartSeries(r, rows),
-    size: r.size,
-    sizeLabel: r.sizeLabel,
-    value: metric === 'GB/s' ? r.gbps : r.gflops,
-    check: r.status === 'wrong' ? 'WRONG' : 'ok',
-    roofline: r.roofline ? Math.round(r.roofline.fraction * 1000) / 10 : null,
-  })).filter((p) => p.value !== undefined && p.value > 0);
+  const points = rows
+    .map((r) => ({
+      series: chartSeries(r, rows),
+      size: r.size,
+      sizeLabel: r.sizeLabel,
+      value: metric === 'GB/s' ? r.gbps : r.gflops,
+      check: r.status === 'wrong' ? 'WRONG' : 'ok',
+      roofline: r.roofline ? Math.round(r.roofline.fraction * 1000) / 10 : null,
+    }))
+    .filter((p) => p.value !== undefined && p.value > 0);
   // One dashed line per device the kernel ran on, in the colour of that device's own series.
   const devices = [...new Set(rows.map((r) => r.device))];
   const rules = devices.flatMap((d) => {
     const r = roofline[d];
     // The ceiling this kernel's rows were held to (read, copy or a mix; f32 or f16 peak), else the device's.
-    const held = rows.filter((x) => x.device === d).map((x) => (metric === 'GB/s' ? x.roofline?.bandwidthGBps : x.roofline?.peakGflops) ?? 0);
+    const held = rows
+      .filter((x) => x.device === d)
+      .map((x) => (metric === 'GB/s' ? x.roofline?.bandwidthGBps : x.roofline?.peakGflops) ?? 0);
     const value = Math.max(0, ...held) || (r ? (metric === 'GB/s' ? r.bandwidthGBps : r.peakGflops) : 0);
     if (!(value > 0)) return [];
     // In the colour of the device's own series; in a setting chart, where every series is ours, grey.
     const ours = rows.find((x) => x.device === d && isOurs(x));
     const series = settings ? `${d} roofline` : ours ? chartSeries(ours, rows) : d;
-    return [{ series, value, label: `${d} ${metric === 'GB/s' ? 'bandwidth' : 'FMA peak'} ${value >= 100 ? Math.round(value) : value.toPrecision(3)} ${metric}` }];
+    return [
+      {
+        series,
+        value,
+        label: `${d} ${metric === 'GB/s' ? 'bandwidth' : 'FMA peak'} ${value >= 100 ? Math.round(value) : value.toPrecision(3)} ${metric}`,
+      },
+    ];
   });
   const sizes = [...new Set(points.map((p) => p.size))].sort((a, b) => a - b);
   const ruleColors = settings ? new Map(rules.map((r) => [r.series, '#777'])) : new Map<string, string>();
@@ -133,10 +177,22 @@ function throughputChart(suite: string, kernel: string, rows: Row[], roofline: R
         data: { values: points },
         mark: { type: 'line', point: { filled: true, size: 60 }, strokeWidth: 2 },
         encoding: {
-          x: { field: 'size', type: 'quantitative', title: 'size', scale: { type: 'log', base: 2 }, axis: { values: sizes, labelExpr: sizeLabelExpr(points), grid: false } },
+          x: {
+            field: 'size',
+            type: 'quantitative',
+            title: 'size',
+            scale: { type: 'log', base: 2 },
+            axis: { values: sizes, labelExpr: sizeLabelExpr(points), grid: false },
+          },
           y,
           color,
-          tooltip: [{ field: 'series' }, { field: 'sizeLabel', title: 'size' }, { field: 'value', format: '.3~r', title: metric }, { field: 'roofline', title: '% of roofline' }, { field: 'check' }],
+          tooltip: [
+            { field: 'series' },
+            { field: 'sizeLabel', title: 'size' },
+            { field: 'value', format: '.3~r', title: metric },
+            { field: 'roofline', title: '% of roofline' },
+            { field: 'check' },
+          ],
         },
       },
       {
@@ -152,15 +208,20 @@ function throughputChart(suite: string, kernel: string, rows: Row[], roofline: R
       },
       // Each roofline's label: the highest line's above it, the next one's below it (then the
       // same at the left end), so that two devices with similar bounds do not print over lines.
-      ...[...rules].sort((a, b) => b.value - a.value).map((rule, i) => ({
-        data: { values: [rule] },
-        mark: {
-          type: 'text' as const, fontSize: 10,
-          align: i < 2 ? ('right' as const) : ('left' as const), x: i < 2 ? WIDTH - 4 : 4,
-          baseline: i % 2 ? ('top' as const) : ('bottom' as const), dy: i % 2 ? 3 : -3,
-        },
-        encoding: { y: { field: 'value', type: 'quantitative' as const }, text: { field: 'label' }, color },
-      })),
+      ...[...rules]
+        .sort((a, b) => b.value - a.value)
+        .map((rule, i) => ({
+          data: { values: [rule] },
+          mark: {
+            type: 'text' as const,
+            fontSize: 10,
+            align: i < 2 ? ('right' as const) : ('left' as const),
+            x: i < 2 ? WIDTH - 4 : 4,
+            baseline: i % 2 ? ('top' as const) : ('bottom' as const),
+            dy: i % 2 ? 3 : -3,
+          },
+          encoding: { y: { field: 'value', type: 'quantitative' as const }, text: { field: 'label' }, color },
+        })),
     ],
     resolve: { scale: { y: 'shared', color: 'shared' } },
   };
@@ -178,7 +239,12 @@ function throughputChart(suite: string, kernel: string, rows: Row[], roofline: R
 export function latencyChart(suite: string, rows: Row[], colors: Map<string, string>): Chart | null {
   const bars = rows
     .filter((r) => r.suite === suite && r.metric === 'latency' && !r.variant && r.wall)
-    .map((r) => ({ kernel: r.kernel, series: chartSeries(r, rows), us: (r.wall?.medianMs ?? 0) * 1000, check: r.status === 'wrong' ? 'WRONG' : 'ok' }));
+    .map((r) => ({
+      kernel: r.kernel,
+      series: chartSeries(r, rows),
+      us: (r.wall?.medianMs ?? 0) * 1000,
+      check: r.status === 'wrong' ? 'WRONG' : 'ok',
+    }));
   if (!bars.length) return null;
   const spec: TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
@@ -191,11 +257,20 @@ export function latencyChart(suite: string, rows: Row[], colors: Map<string, str
       x: { field: 'kernel', type: 'nominal', title: null, axis: { labelAngle: 0 } },
       xOffset: { field: 'series', type: 'nominal' },
       y: { field: 'us', type: 'quantitative', title: 'µs per op' },
-      color: colorEncoding(bars.map((b) => b.series), colors),
+      color: colorEncoding(
+        bars.map((b) => b.series),
+        colors,
+      ),
       tooltip: [{ field: 'kernel' }, { field: 'series' }, { field: 'us', format: '.3~r', title: 'µs/op' }, { field: 'check' }],
     },
   };
-  return { id: chartId(suite, 'latency'), suite, title: `${suite}: per-op latency`, caption: 'Median microseconds per op, by kernel and implementation.', spec };
+  return {
+    id: chartId(suite, 'latency'),
+    suite,
+    title: `${suite}: per-op latency`,
+    caption: 'Median microseconds per op, by kernel and implementation.',
+    spec,
+  };
 }
 
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
@@ -222,9 +297,13 @@ export function rooflineChart(device: DeviceName, rows: Row[], roofline: Rooflin
   const points = rows
     .filter((x) => x.device === device && x.wall && x.flops > 0 && x.bytes > 0 && (x.gflops ?? 0) > 0)
     .map((x) => ({
-      series: seriesName(x), suite: x.suite, row: `${x.kernel}${x.variant ? ` [${x.variant}]` : ''} ${x.dtype} ${x.sizeLabel}`,
-      intensity: x.flops / x.bytes, gflops: x.gflops as number,
-      roofline: x.roofline ? `${Math.round(x.roofline.fraction * 1000) / 10}%` : '-', flagged: x.roofline?.flag ? 'ABOVE ROOFLINE (error)' : '',
+      series: seriesName(x),
+      suite: x.suite,
+      row: `${x.kernel}${x.variant ? ` [${x.variant}]` : ''} ${x.dtype} ${x.sizeLabel}`,
+      intensity: x.flops / x.bytes,
+      gflops: x.gflops as number,
+      roofline: x.roofline ? `${Math.round(x.roofline.fraction * 1000) / 10}%` : '-',
+      flagged: x.roofline?.flag ? 'ABOVE ROOFLINE (error)' : '',
     }));
   if (!points.length) return null;
   const read = Math.max(r.readGBps ?? 0, r.bandwidthGBps);
@@ -232,18 +311,38 @@ export function rooflineChart(device: DeviceName, rows: Row[], roofline: Rooflin
   // below the f32 one bounds no row (f16 rows are held to the higher).
   const sameBw = r.bandwidthGBps >= 0.99 * read;
   const roofs = [
-    { name: sameBw ? `read = copy ${fmtValue(read)} GB/s` : `read ${fmtValue(read)} GB/s`, bw: read, peak: r.peakGflops, peakName: `f32 peak ${fmtValue(r.peakGflops)} GFLOP/s` },
-    ...(sameBw ? [] : [{ name: `copy ${fmtValue(r.bandwidthGBps)} GB/s (read + written)`, bw: r.bandwidthGBps, peak: r.peakGflops, peakName: '' }]),
-    ...((r.peakGflopsF16 ?? 0) > r.peakGflops ? [{ name: `read, f16`, bw: read, peak: r.peakGflopsF16 as number, peakName: `f16 peak ${fmtValue(r.peakGflopsF16 as number)} GFLOP/s` }] : []),
+    {
+      name: sameBw ? `read = copy ${fmtValue(read)} GB/s` : `read ${fmtValue(read)} GB/s`,
+      bw: read,
+      peak: r.peakGflops,
+      peakName: `f32 peak ${fmtValue(r.peakGflops)} GFLOP/s`,
+    },
+    ...(sameBw
+      ? []
+      : [{ name: `copy ${fmtValue(r.bandwidthGBps)} GB/s (read + written)`, bw: r.bandwidthGBps, peak: r.peakGflops, peakName: '' }]),
+    ...((r.peakGflopsF16 ?? 0) > r.peakGflops
+      ? [
+          {
+            name: `read, f16`,
+            bw: read,
+            peak: r.peakGflopsF16 as number,
+            peakName: `f16 peak ${fmtValue(r.peakGflopsF16 as number)} GFLOP/s`,
+          },
+        ]
+      : []),
   ];
   // The lines over the points' intensities and the ridges, with room on both sides.
   const ai = points.map((p) => p.intensity);
   const lo = Math.min(...ai, ...roofs.map((f) => f.peak / f.bw)) / 4;
   const hi = Math.max(...ai, ...roofs.map((f) => f.peak / f.bw)) * 4;
   const grid = Array.from({ length: 49 }, (_, i) => lo * (hi / lo) ** (i / 48));
-  const lines = roofs.flatMap((f) => [...grid, f.peak / f.bw].sort((a, b) => a - b).map((x) => ({ ceiling: f.name, intensity: x, gflops: Math.min(f.peak, x * f.bw) })));
+  const lines = roofs.flatMap((f) =>
+    [...grid, f.peak / f.bw].sort((a, b) => a - b).map((x) => ({ ceiling: f.name, intensity: x, gflops: Math.min(f.peak, x * f.bw) })),
+  );
   // Each bandwidth named on its slope near the left edge, each peak above its flat part at the right.
-  const slopeLabels = roofs.filter((f) => f.name !== 'read, f16').map((f) => ({ text: f.name, intensity: lo * 1.3, gflops: lo * 1.3 * f.bw }));
+  const slopeLabels = roofs
+    .filter((f) => f.name !== 'read, f16')
+    .map((f) => ({ text: f.name, intensity: lo * 1.3, gflops: lo * 1.3 * f.bw }));
   const peakLabels = roofs.filter((f) => f.peakName).map((f) => ({ text: f.peakName, intensity: hi, gflops: f.peak }));
   const x = { field: 'intensity', type: 'quantitative', title: 'arithmetic intensity (flop / byte)', scale: { type: 'log' } } as const;
   const y = { field: 'gflops', type: 'quantitative', title: 'GFLOP/s', scale: { type: 'log' } } as const;
@@ -257,17 +356,33 @@ export function rooflineChart(device: DeviceName, rows: Row[], roofline: Rooflin
       {
         data: { values: lines },
         mark: { type: 'line', strokeWidth: 1.5, color: '#666' },
-        encoding: { x, y, strokeDash: { field: 'ceiling', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 1, labelLimit: 400 } } },
+        encoding: {
+          x,
+          y,
+          strokeDash: { field: 'ceiling', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 1, labelLimit: 400 } },
+        },
       },
       {
         data: { values: points },
         mark: { type: 'point', filled: true, size: 55, opacity: 0.85 },
         encoding: {
-          x, y,
+          x,
+          y,
           // Series by implementation only (no dtype suffix, unlike the per-kernel charts): colours of their own, xpu and cpu first.
-          color: colorEncoding(points.map((p) => p.series), seriesColors(points.map((p) => p.series))),
+          color: colorEncoding(
+            points.map((p) => p.series),
+            seriesColors(points.map((p) => p.series)),
+          ),
           shape: { field: 'suite', type: 'nominal', legend: { orient: 'bottom', title: null } },
-          tooltip: [{ field: 'series' }, { field: 'suite' }, { field: 'row' }, { field: 'intensity', format: '.3~r', title: 'flop/byte' }, { field: 'gflops', format: '.3~r', title: 'GFLOP/s' }, { field: 'roofline', title: '% of roofline' }, { field: 'flagged' }],
+          tooltip: [
+            { field: 'series' },
+            { field: 'suite' },
+            { field: 'row' },
+            { field: 'intensity', format: '.3~r', title: 'flop/byte' },
+            { field: 'gflops', format: '.3~r', title: 'GFLOP/s' },
+            { field: 'roofline', title: '% of roofline' },
+            { field: 'flagged' },
+          ],
         },
       },
       {

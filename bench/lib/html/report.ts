@@ -28,14 +28,30 @@ details pre { font-size: 11px; background: #f8f8f8; padding: 1em; overflow: auto
 
 function table(head: string[], rows: string[][], rowClass: (i: number) => string = () => '', left = 2): string {
   const th = head.map((h, i) => `<th${i < left ? ' class="l"' : ''}>${esc(h)}</th>`).join('');
-  const trs = rows.map((r, k) => `<tr class="${rowClass(k)}">${r.map((c, i) => `<td${i < left ? ' class="l"' : ''}>${esc(c)}</td>`).join('')}</tr>`);
+  const trs = rows.map(
+    (r, k) => `<tr class="${rowClass(k)}">${r.map((c, i) => `<td${i < left ? ' class="l"' : ''}>${esc(c)}</td>`).join('')}</tr>`,
+  );
   return `<table><thead><tr>${th}</tr></thead><tbody>${trs.join('\n')}</tbody></table>`;
 }
 
 function rowsTable(rows: Row[]): string {
   return table(
     ['kernel', 'impl', 'dtype', 'size', 'time/op', 'spread', 'GPU/op', 'GFLOP/s', 'GB/s', 'roofline', 'rel. time', 'check', 'note'],
-    rows.map((r) => [r.variant ? `${r.kernel} [${r.variant}]` : r.kernel, seriesName(r), r.dtype, r.sizeLabel, fmtTime(r.wall?.medianMs), pct(r.wall?.spread), fmtTime(r.gpu?.medianMs), fmt(r.gflops), fmt(r.gbps), rooflineCell(r), r.relative ? `${fmt(r.relative.ratio)}x` : '-', checkCell(r), r.note ?? '']),
+    rows.map((r) => [
+      r.variant ? `${r.kernel} [${r.variant}]` : r.kernel,
+      seriesName(r),
+      r.dtype,
+      r.sizeLabel,
+      fmtTime(r.wall?.medianMs),
+      pct(r.wall?.spread),
+      fmtTime(r.gpu?.medianMs),
+      fmt(r.gflops),
+      fmt(r.gbps),
+      rooflineCell(r),
+      r.relative ? `${fmt(r.relative.ratio)}x` : '-',
+      checkCell(r),
+      r.note ?? '',
+    ]),
     (k) => `${rows[k].status}${rows[k].roofline?.flag ? ' above' : ''}`,
   );
 }
@@ -56,9 +72,13 @@ command: <code>${esc(env.command)}</code>${results.settings.quick ? ' (--quick)'
 
   const colors = seriesColors(results.rows.filter((r) => !r.variant).map((r) => chartSeries(r, results.rows)));
   parts.push('<h2>Roofline</h2>');
-  parts.push(`<p>Ceilings measured once per run by probes made for the purpose (never by a benchmarked kernel): the peak FMA rate, read bandwidth and copy bandwidth (read + written), each from its fastest pass over a working set twice the last-level cache. A row's roofline fraction is max(flops / peak, bytes / the bandwidth that fits its traffic) over its achieved time; a row above 100% is ${esc(ABOVE_ROOFLINE)}, and is marked.</p>`);
+  parts.push(
+    `<p>Ceilings measured once per run by probes made for the purpose (never by a benchmarked kernel): the peak FMA rate, read bandwidth and copy bandwidth (read + written), each from its fastest pass over a working set twice the last-level cache. A row's roofline fraction is max(flops / peak, bytes / the bandwidth that fits its traffic) over its achieved time; a row above 100% is ${esc(ABOVE_ROOFLINE)}, and is marked.</p>`,
+  );
   parts.push(table(['device', 'ceiling', 'value (* used)', 'method', 'working set', 'spread'], ceilingRows(results.roofline)));
-  const roofCharts = (Object.keys(results.roofline) as DeviceName[]).map((d) => rooflineChart(d, results.rows, results.roofline)).filter((c): c is Chart => c !== null);
+  const roofCharts = (Object.keys(results.roofline) as DeviceName[])
+    .map((d) => rooflineChart(d, results.rows, results.roofline))
+    .filter((c): c is Chart => c !== null);
   if (roofCharts.length) parts.push(`<div class="charts">${(await Promise.all(roofCharts.map(figure))).join('\n')}</div>`);
 
   for (const s of results.suites) {
@@ -75,8 +95,12 @@ command: <code>${esc(env.command)}</code>${results.settings.quick ? ' (--quick)'
     parts.push(rowsTable(results.rows.filter((r) => r.suite === s.name)));
     if (s.notes.length) parts.push(`<ul class="notes">${s.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>`);
   }
-  parts.push('<p>rel. time: the row\'s median over its case\'s first row (ours, first setting); below 1 is faster. Rows in red failed their correctness check.</p>');
-  parts.push(`<details><summary>Environment and settings (JSON)</summary><pre>${esc(JSON.stringify({ environment: env, settings: results.settings }, null, 2))}</pre></details>`);
+  parts.push(
+    "<p>rel. time: the row's median over its case's first row (ours, first setting); below 1 is faster. Rows in red failed their correctness check.</p>",
+  );
+  parts.push(
+    `<details><summary>Environment and settings (JSON)</summary><pre>${esc(JSON.stringify({ environment: env, settings: results.settings }, null, 2))}</pre></details>`,
+  );
 
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

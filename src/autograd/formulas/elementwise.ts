@@ -1,5 +1,29 @@
 import { where } from '../../ops/elementwise.js';
-import { abs, add, cos, div, eq, erf, exp, floor, ge, gt, le, log, logicalAnd, lt, mul, neg, pow, sigmoid, sign, sin, sub, tanh, trunc } from '../../ops/math.js';
+import {
+  abs,
+  add,
+  cos,
+  div,
+  eq,
+  erf,
+  exp,
+  floor,
+  ge,
+  gt,
+  le,
+  log,
+  logicalAnd,
+  lt,
+  mul,
+  neg,
+  pow,
+  sigmoid,
+  sign,
+  sin,
+  sub,
+  tanh,
+  trunc,
+} from '../../ops/math.js';
 import { zerosLike } from '../../ops/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { defineGrad, type BackwardFn, type SavedContext, type SaveSpec } from '../record.js';
@@ -91,7 +115,12 @@ unary('softplus', 'input', (g, x, _y, c) => {
 });
 
 // ---- binary ops (either operand may be a number, which gets no gradient) ----
-function binary(name: string, save: SaveSpec | ((needs: readonly boolean[]) => SaveSpec), fa: ((g: T, a: T | number, b: T | number, out: T) => T) | null, fb: ((g: T, a: T | number, b: T | number, out: T) => T) | null): void {
+function binary(
+  name: string,
+  save: SaveSpec | ((needs: readonly boolean[]) => SaveSpec),
+  fa: ((g: T, a: T | number, b: T | number, out: T) => T) | null,
+  fb: ((g: T, a: T | number, b: T | number, out: T) => T) | null,
+): void {
   const backward: BackwardFn = ([g], c) => {
     const [a, b] = c.inputs as (T | number)[];
     const out = c.outputs[0];
@@ -100,11 +129,31 @@ function binary(name: string, save: SaveSpec | ((needs: readonly boolean[]) => S
   defineGrad(name, { save, backward });
 }
 
-binary('add', {}, (g) => g, (g) => g);
-binary('sub', {}, (g) => g, (g) => neg(g));
+binary(
+  'add',
+  {},
+  (g) => g,
+  (g) => g,
+);
+binary(
+  'sub',
+  {},
+  (g) => g,
+  (g) => neg(g),
+);
 // Each operand's gradient reads the other one only.
-binary('mul', (needs) => ({ inputs: [needs[1], needs[0]] }), (g, _a, b) => mul(g, b), (g, a) => mul(g, a));
-binary('div', (needs) => ({ inputs: [false, true], outputs: needs[1] }), (g, _a, b) => div(g, b), (g, _a, b, out) => neg(div(mul(g, out), b)));
+binary(
+  'mul',
+  (needs) => ({ inputs: [needs[1], needs[0]] }),
+  (g, _a, b) => mul(g, b),
+  (g, a) => mul(g, a),
+);
+binary(
+  'div',
+  (needs) => ({ inputs: [false, true], outputs: needs[1] }),
+  (g, _a, b) => div(g, b),
+  (g, _a, b, out) => neg(div(mul(g, out), b)),
+);
 // torch: exponent * x^(exponent - 1), 0 where the exponent is 0; x^e log(x), 0 where x = 0 and e >= 0.
 binary(
   'pow',
@@ -120,11 +169,34 @@ binary(
   },
 );
 // Ties share the gradient equally (torch's maximum / minimum).
-const extremeGrad = (mine: (a: T | number, b: T | number) => T) => (g: T, a: T | number, b: T | number): T => where(eq(a as T, b), mul(g, 0.5), where(mine(a, b), g, 0));
-binary('maximum', { inputs: true }, extremeGrad((a, b) => gt(a as T, b)), extremeGrad((a, b) => gt(b as T, a)));
-binary('minimum', { inputs: true }, extremeGrad((a, b) => lt(a as T, b)), extremeGrad((a, b) => lt(b as T, a)));
-binary('remainder', { inputs: true }, (g) => g, (g, a, b) => neg(mul(g, floor(div(a as T, b)))));
-binary('fmod', { inputs: true }, (g) => g, (g, a, b) => neg(mul(g, trunc(div(a as T, b)))));
+const extremeGrad =
+  (mine: (a: T | number, b: T | number) => T) =>
+  (g: T, a: T | number, b: T | number): T =>
+    where(eq(a as T, b), mul(g, 0.5), where(mine(a, b), g, 0));
+binary(
+  'maximum',
+  { inputs: true },
+  extremeGrad((a, b) => gt(a as T, b)),
+  extremeGrad((a, b) => gt(b as T, a)),
+);
+binary(
+  'minimum',
+  { inputs: true },
+  extremeGrad((a, b) => lt(a as T, b)),
+  extremeGrad((a, b) => lt(b as T, a)),
+);
+binary(
+  'remainder',
+  { inputs: true },
+  (g) => g,
+  (g, a, b) => neg(mul(g, floor(div(a as T, b)))),
+);
+binary(
+  'fmod',
+  { inputs: true },
+  (g) => g,
+  (g, a, b) => neg(mul(g, trunc(div(a as T, b)))),
+);
 
 // where(cond, a, b): the condition gets none.
 defineGrad('where', {

@@ -11,7 +11,10 @@ import { isGradEnabled } from '../grad_mode.js';
  * (createGraph takes the composite, differentiable form) and both operands share a dtype.
  */
 
-const def = (wgsl: string, js: (g: number, x: number) => number): ElementwiseDef => ({ wgsl: () => wgsl, js: () => js as (...x: number[]) => number });
+const def = (wgsl: string, js: (g: number, x: number) => number): ElementwiseDef => ({
+  wgsl: () => wgsl,
+  js: () => js as (...x: number[]) => number,
+});
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
 const FUSED = {

@@ -88,6 +88,10 @@ defineGrad('linearQuantized', {
     const { weight, activation } = c.attrs as { weight: QuantizedTensor; activation?: Activation };
     const g = g0 as T;
     const gz = activation ? ACTIVATION_GRADS[activation](g, quantizedLinear(x as T, weight, { bias: bias ?? undefined })) : g;
-    return [c.needs[0] ? matmul(gz, weight.dequantize(gz.dtype === 'float16' ? 'float16' : 'float32')) : null, c.needs[1] ? gz : null, c.needs[2] ? g : null];
+    return [
+      c.needs[0] ? matmul(gz, weight.dequantize(gz.dtype === 'float16' ? 'float16' : 'float32')) : null,
+      c.needs[1] ? gz : null,
+      c.needs[2] ? g : null,
+    ];
   },
 });

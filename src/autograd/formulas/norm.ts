@@ -134,7 +134,11 @@ defineGrad('lerp', {
   backward: ([g0], c) => {
     const [s, e, w] = c.inputs as [T, T, T | number];
     const g = g0 as T;
-    return [c.needs[0] ? mul(g, typeof w === 'number' ? 1 - w : sub(1, w)) : null, c.needs[1] ? mul(g, w) : null, c.needs[2] ? mul(g, sub(e, s)) : null];
+    return [
+      c.needs[0] ? mul(g, typeof w === 'number' ? 1 - w : sub(1, w)) : null,
+      c.needs[1] ? mul(g, w) : null,
+      c.needs[2] ? mul(g, sub(e, s)) : null,
+    ];
   },
 });
 defineGrad('maskedFill', {

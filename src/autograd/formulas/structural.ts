@@ -76,8 +76,15 @@ defineGrad('repeat', {
     const reps = at(c).reps as number[];
     const shape = at(c).shape as number[];
     const padded = [...new Array<number>(reps.length - shape.length).fill(1), ...shape];
-    const split = reshape(g as T, reps.flatMap((r, i) => [r, padded[i]]));
-    const summed = sum(split, reps.map((_, i) => 2 * i), false);
+    const split = reshape(
+      g as T,
+      reps.flatMap((r, i) => [r, padded[i]]),
+    );
+    const summed = sum(
+      split,
+      reps.map((_, i) => 2 * i),
+      false,
+    );
     return [reshape(summed, shape.slice())];
   },
 });
@@ -87,7 +94,14 @@ defineGrad('split', {
   backward: (gs, c) => {
     const { dim, sizes, shape } = at(c) as { dim: number; sizes: number[]; shape: number[] };
     const first = gs.find((g): g is T => g !== null)!;
-    const parts = gs.map((g, i) => g ?? zeros(shape.map((n, k) => (k === dim ? sizes[i] : n)), { device: first.device, dtype: first.dtype }));
+    const parts = gs.map(
+      (g, i) =>
+        g ??
+        zeros(
+          shape.map((n, k) => (k === dim ? sizes[i] : n)),
+          { device: first.device, dtype: first.dtype },
+        ),
+    );
     return [parts.length === 1 ? parts[0] : cat(parts, dim)];
   },
 });
@@ -167,7 +181,13 @@ defineGrad('pad', {
   backward: ([g0], c) => {
     const { amounts, mode } = at(c) as { amounts: number[]; mode: 'constant' | 'reflect' | 'replicate' };
     let g = g0 as T;
-    if (mode === 'constant') return [pad(g, amounts.map((v) => -v))];
+    if (mode === 'constant')
+      return [
+        pad(
+          g,
+          amounts.map((v) => -v),
+        ),
+      ];
     for (let j = 0; j < amounts.length / 2; j++) {
       const dim = g.ndim - 1 - j;
       const [before, after] = [amounts[2 * j], amounts[2 * j + 1]];
@@ -180,7 +200,6 @@ defineGrad('pad', {
     return [g];
   },
 });
-
 
 // Scans: cumsum's gradient is the reversed cumulative sum; cumprod's is that of g * out, over x
 // (x must be nonzero: torch's zero handling is not reproduced).
@@ -195,6 +214,11 @@ defineGrad('dropout', { backward: ([g], c) => [mul(g as T, at(c).noise as T)] })
 // read-back (async); the synchronous engine cannot.
 defineGrad('toDevice', {
   backward: ([g]) => {
-    throw new XpuValueError('backward through a move between devices is not supported', { op: 'to', arg: 'device', expected: 'tensors that require grad created on the device they are used on', got: `a gradient on ${(g as T).device}` });
+    throw new XpuValueError('backward through a move between devices is not supported', {
+      op: 'to',
+      arg: 'device',
+      expected: 'tensors that require grad created on the device they are used on',
+      got: `a gradient on ${(g as T).device}`,
+    });
   },
 });

@@ -117,7 +117,9 @@ export function scoreFunction(spec: AttentionSpec): HostScoreFn | null {
   return (s, b, h, i, j, full) => {
     if (mask) {
       const mv = mask(b, h, i, j);
-      if (boolMask) { if (mv === 0) return MASKED_SCORE; } else s += mv;
+      if (boolMask) {
+        if (mv === 0) return MASKED_SCORE;
+      } else s += mv;
     }
     if (scoreMod) s = scoreMod(s, b, h, i, j);
     if (maskMod && !full && !maskMod(s, b, h, i, j)) return MASKED_SCORE;

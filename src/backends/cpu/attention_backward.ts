@@ -26,9 +26,14 @@ export function cpuAttentionBackward(spec: AttentionBackwardSpec): AttentionGrad
   }
   const problem = { batch: B, heads: H, kvHeads: Hkv, l: L, s: S, e: E, ev: Ev, scale: spec.scale, causal: spec.causal };
   const arrays = {
-    q: gather(spec.q, [B, H, L, E]), k: gather(spec.k, [B, Hkv, S, E]), v: gather(spec.v, [B, Hkv, S, Ev]),
-    out: (spec.out as CpuStorage).data as Float32Array, dOut: (spec.dOut as CpuStorage).data as Float32Array,
-    dq: grads.dq.data as Float32Array, dk: grads.dk.data as Float32Array, dv: grads.dv.data as Float32Array,
+    q: gather(spec.q, [B, H, L, E]),
+    k: gather(spec.k, [B, Hkv, S, E]),
+    v: gather(spec.v, [B, Hkv, S, Ev]),
+    out: (spec.out as CpuStorage).data as Float32Array,
+    dOut: (spec.dOut as CpuStorage).data as Float32Array,
+    dq: grads.dq.data as Float32Array,
+    dk: grads.dk.data as Float32Array,
+    dv: grads.dv.data as Float32Array,
   };
   if (isDenseAttention(spec) && nativeAttentionBackward(spec, problem, arrays)) return grads;
   const scoreGrad: HostScoreGrad | null = spec.scoreModGrad ? compileJs(spec.scoreModGrad, hostCaptures(spec)) : null;

@@ -21,12 +21,24 @@ export type HostScoreGrad = (score: number, b: number, h: number, i: number, j: 
 
 export interface HostBackwardArrays {
   /** Contiguous float32: q [B, H, L, E], k [B, Hkv, S, E], v [B, Hkv, S, Ev], out and dOut [B, H, L, Ev]. */
-  q: Float32Array; k: Float32Array; v: Float32Array; out: Float32Array; dOut: Float32Array;
+  q: Float32Array;
+  k: Float32Array;
+  v: Float32Array;
+  out: Float32Array;
+  dOut: Float32Array;
   /** Written in full: dq [B, H, L, E], dk [B, Hkv, S, E], dv [B, Hkv, S, Ev]. */
-  dq: Float32Array; dk: Float32Array; dv: Float32Array;
+  dq: Float32Array;
+  dk: Float32Array;
+  dv: Float32Array;
 }
 
-export function flashAttentionBackwardHost(p: HostAttentionProblem, a: HostBackwardArrays, score: HostScoreFn | null, scoreGrad: HostScoreGrad | null, blocks: HostBlocks | null): void {
+export function flashAttentionBackwardHost(
+  p: HostAttentionProblem,
+  a: HostBackwardArrays,
+  score: HostScoreFn | null,
+  scoreGrad: HostScoreGrad | null,
+  blocks: HostBlocks | null,
+): void {
   const { batch, heads, kvHeads, l: L, s: S, e: E, ev: Ev, scale, causal } = p;
   const { q, k, v, out, dOut, dq, dk, dv } = a;
   const group = heads / kvHeads;

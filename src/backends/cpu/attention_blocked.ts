@@ -37,7 +37,15 @@ const K_TILE = 64;
  * NaN query row, or a NaN key the row is not masked from); a masked pair's score is never
  * computed into the row, so a NaN key hidden by the mask or the causal diagonal changes nothing.
  */
-export function flashAttentionHost(p: HostAttentionProblem, q: Float32Array, k: Float32Array, v: Float32Array, score: HostScoreFn | null, blocks: HostBlocks | null, out: Float32Array): void {
+export function flashAttentionHost(
+  p: HostAttentionProblem,
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  score: HostScoreFn | null,
+  blocks: HostBlocks | null,
+  out: Float32Array,
+): void {
   const { batch, heads, kvHeads, l: L, s: S, e: E, ev: Ev, scale, causal } = p;
   const group = heads / kvHeads;
   const sc = new Float64Array(Q_TILE * K_TILE);

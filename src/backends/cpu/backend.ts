@@ -91,7 +91,11 @@ export class CpuBackend implements Backend {
     if (fastTake(spec, out.data, n, shape, strides)) return out;
     const readers = inputs.map((op, k) => hostReader((op.storage as CpuStorage).data, op.dtype, spec.loadKinds?.[k] ?? argKind));
     const write = hostWriter(out.data, outDtype);
-    const walker = new StridedWalker(shape, strides, inputs.map((op) => op.offset));
+    const walker = new StridedWalker(
+      shape,
+      strides,
+      inputs.map((op) => op.offset),
+    );
     const load = (k: number, e: number): number => readers[k](e);
     const ctx = { i: 0, coords: walker.coords, e: walker.e, load, scalars: (spec.scalars ?? []).map((s) => s.value) };
     const x = new Array<number>(inputs.length);
@@ -149,8 +153,8 @@ export class CpuBackend implements Backend {
     const out = CpuStorage.alloc('float32', total);
     if (fastRows(spec, out)) return out;
     const src = (input.storage as CpuStorage).data;
-    const weight = spec.weight ? (spec.weight as CpuStorage).data as Float32Array : undefined;
-    const bias = spec.bias ? (spec.bias as CpuStorage).data as Float32Array : undefined;
+    const weight = spec.weight ? ((spec.weight as CpuStorage).data as Float32Array) : undefined;
+    const bias = spec.bias ? ((spec.bias as CpuStorage).data as Float32Array) : undefined;
     const walker = new StridedWalker(shape, [input.strides, outStrides], [input.offset, 0]);
     const x = new Float64Array(n);
     const dst = new Int32Array(n);

@@ -25,7 +25,11 @@ export function cpuMatmul(spec: MatmulSpec): CpuStorage {
   const res = ep.residual;
   const absent: Operand = { storage: a.storage, dtype: a.dtype, strides: new Array<number>(nb + 2).fill(0), offset: 0 };
   const ops = [a, b, bias ?? absent, res ?? absent];
-  const walker = new StridedWalker(batchShape, ops.map((o) => o.strides.slice(0, nb)), ops.map((o) => o.offset));
+  const walker = new StridedWalker(
+    batchShape,
+    ops.map((o) => o.strides.slice(0, nb)),
+    ops.map((o) => o.offset),
+  );
   const data = ops.map((o) => (o.storage as CpuStorage).data);
   const [sam, sak] = a.strides.slice(nb);
   const [sbk, sbn] = b.strides.slice(nb);

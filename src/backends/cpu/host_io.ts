@@ -1,4 +1,13 @@
-import { castNumber, convertKind, dtypeInfo, f16BitsToNumber, numberToF16Bits, type ComputeKind, type DType, type HostArray } from '../../tensor/dtype.js';
+import {
+  castNumber,
+  convertKind,
+  dtypeInfo,
+  f16BitsToNumber,
+  numberToF16Bits,
+  type ComputeKind,
+  type DType,
+  type HostArray,
+} from '../../tensor/dtype.js';
 
 /**
  * Typed element readers and writers for the CPU kernels, chosen once per launch so the inner
@@ -16,8 +25,17 @@ export function hostReader(data: HostArray, dtype: DType, to: ComputeKind): (e: 
 
 export function hostWriter(data: HostArray, dtype: DType): (i: number, v: number) => void {
   switch (dtype) {
-    case 'float32': return (i, v) => { data[i] = v; }; // Float32Array rounds to nearest
-    case 'float16': return (i, v) => { data[i] = numberToF16Bits(v); };
-    default: return (i, v) => { data[i] = castNumber(v, dtype); };
+    case 'float32':
+      return (i, v) => {
+        data[i] = v;
+      }; // Float32Array rounds to nearest
+    case 'float16':
+      return (i, v) => {
+        data[i] = numberToF16Bits(v);
+      };
+    default:
+      return (i, v) => {
+        data[i] = castNumber(v, dtype);
+      };
   }
 }

@@ -52,12 +52,25 @@ export function setHostPoison(on: boolean): void {
 /** The poison value per dtype: float NaN (float16 as raw bits), integers a value no kernel computes by chance. */
 function poisonFill(dtype: DType, arr: HostArray): void {
   switch (dtype) {
-    case 'float32': arr.fill(NaN); break;
-    case 'float16': arr.fill(0xffff); break; // a float16 NaN
-    case 'int32': arr.fill(0x7fc00000); break; // the bits of the float32 NaN, as on xpu
-    case 'uint32': arr.fill(0x7fc00000); break;
-    case 'int8': arr.fill(-91); break; // 0xa5, as on xpu
-    case 'uint8': case 'bool': arr.fill(0xa5); break;
+    case 'float32':
+      arr.fill(NaN);
+      break;
+    case 'float16':
+      arr.fill(0xffff);
+      break; // a float16 NaN
+    case 'int32':
+      arr.fill(0x7fc00000);
+      break; // the bits of the float32 NaN, as on xpu
+    case 'uint32':
+      arr.fill(0x7fc00000);
+      break;
+    case 'int8':
+      arr.fill(-91);
+      break; // 0xa5, as on xpu
+    case 'uint8':
+    case 'bool':
+      arr.fill(0xa5);
+      break;
   }
 }
 

@@ -1,4 +1,15 @@
-import { castNumber, convertKind, dtypeInfo, f16BitsToNumber, numberToF16Bits, readHost, writeHost, type ComputeKind, type DType, type HostArray } from '../../tensor/dtype.js';
+import {
+  castNumber,
+  convertKind,
+  dtypeInfo,
+  f16BitsToNumber,
+  numberToF16Bits,
+  readHost,
+  writeHost,
+  type ComputeKind,
+  type DType,
+  type HostArray,
+} from '../../tensor/dtype.js';
 
 /**
  * Whole-row loads and stores for the cpu row kernels (reductions, norms, rotary). The dtype is
@@ -9,7 +20,15 @@ import { castNumber, convertKind, dtypeInfo, f16BitsToNumber, numberToF16Bits, r
  */
 
 /** dst[j] = element base + j * stride of src (a `dtype` array) as a `to` value, for j < n. */
-export function loadRow(dst: Float64Array, src: HostArray, dtype: DType, base: number, stride: number, n: number, to: ComputeKind = 'f32'): void {
+export function loadRow(
+  dst: Float64Array,
+  src: HostArray,
+  dtype: DType,
+  base: number,
+  stride: number,
+  n: number,
+  to: ComputeKind = 'f32',
+): void {
   if (dtype === 'float32' && to === 'f32') loadF32(dst, src as Float32Array, base, stride, n);
   else if (dtype === 'float16' && to === 'f32') loadF16(dst, src as Uint16Array, base, stride, n);
   else {

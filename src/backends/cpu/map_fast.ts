@@ -1,5 +1,13 @@
 import type { MapSpec, PureMap } from '../backend.js';
-import { convertKind, dtypeInfo, f16BitsToNumber, numberToF16Bits, type ComputeKind, type DType, type HostArray } from '../../tensor/dtype.js';
+import {
+  convertKind,
+  dtypeInfo,
+  f16BitsToNumber,
+  numberToF16Bits,
+  type ComputeKind,
+  type DType,
+  type HostArray,
+} from '../../tensor/dtype.js';
 import type { CpuStorage } from './storage.js';
 
 /**
@@ -26,7 +34,14 @@ import type { CpuStorage } from './storage.js';
 /** How an operand walks the innermost dim: contiguous, broadcast (stride 0), strided. */
 type Mode = 'c' | 'b' | 's';
 
-type Loop = (o: HostArray, shape: readonly number[], strides: readonly (readonly number[])[], offs: readonly number[], ins: readonly HostArray[], sc: readonly number[]) => void;
+type Loop = (
+  o: HostArray,
+  shape: readonly number[],
+  strides: readonly (readonly number[])[],
+  offs: readonly number[],
+  ins: readonly HostArray[],
+  sc: readonly number[],
+) => void;
 
 const LOOPS = new WeakMap<PureMap['fn'], Map<number | string, Loop>>();
 
@@ -80,7 +95,9 @@ function generate(pure: PureMap, ops: Operands, outDtype: DType, raw: boolean, l
   const lines: string[] = [];
   const load = (k: number, x: string) => (raw ? x : loadExpr(x, ops.dtypes[k], ops.kinds[k]));
   const idx = (k: number) => (ops.modes[k] === 'c' ? `e${k} + j` : ops.modes[k] === 's' ? `e${k} + j * t${k}` : `e${k}`);
-  const args = slots.map((s) => (s.tensor ? (ops.modes[s.index] === 'b' ? `b${s.index}` : load(s.index, `a${s.index}[${idx(s.index)}]`)) : `s${s.index}`));
+  const args = slots.map((s) =>
+    s.tensor ? (ops.modes[s.index] === 'b' ? `b${s.index}` : load(s.index, `a${s.index}[${idx(s.index)}]`)) : `s${s.index}`,
+  );
   const value = raw ? args[0] : storeExpr(`f(${args.join(', ')})`, outDtype);
   lines.push(`// map_fast #${++generated}: ${label}`);
   lines.push('return function mapFast(o, shape, strides, offs, ins, sc) {');
@@ -102,7 +119,9 @@ function generate(pure: PureMap, ops: Operands, outDtype: DType, raw: boolean, l
   lines.push('    }');
   lines.push('  }');
   lines.push('};');
-  const make = new Function('f', 'h2f', 'f2h', 'cv_f32_i32', 'cv_f32_u32', 'cv_i32_u32', 'cv_u32_i32', lines.join('\n')) as (...a: unknown[]) => Loop;
+  const make = new Function('f', 'h2f', 'f2h', 'cv_f32_i32', 'cv_f32_u32', 'cv_i32_u32', 'cv_u32_i32', lines.join('\n')) as (
+    ...a: unknown[]
+  ) => Loop;
   return make(pure.fn, f16BitsToNumber, numberToF16Bits, CONVERT['f32>i32'], CONVERT['f32>u32'], CONVERT['i32>u32'], CONVERT['u32>i32']);
 }
 
@@ -116,7 +135,13 @@ function modeOf(stride: number): Mode {
  * Per call this only builds the layout key and looks the loop up (a 256-element op costs a few
  * microseconds in all, so the dispatch allocates as little as it can).
  */
-export function fastMap(spec: MapSpec, out: HostArray, n: number, shape: readonly number[], strides: readonly (readonly number[])[]): boolean {
+export function fastMap(
+  spec: MapSpec,
+  out: HostArray,
+  n: number,
+  shape: readonly number[],
+  strides: readonly (readonly number[])[],
+): boolean {
   const pure = spec.kernel.pure;
   if (!pure) return false;
   if (n === 0) return true;
@@ -173,14 +198,24 @@ export function fastMap(spec: MapSpec, out: HostArray, n: number, shape: readonl
       kinds: inputs.map((_, k) => spec.loadKinds?.[k] ?? argKind),
       modes: st.map((s) => modeOf(s[last])),
     };
-    byKey.set(key, (loop = generate(pure, ops, outDtype, raw, `${spec.kernel.name} ${ops.dtypes.join(',')} ${ops.modes.join('')} -> ${outDtype}`)));
+    byKey.set(
+      key,
+      (loop = generate(pure, ops, outDtype, raw, `${spec.kernel.name} ${ops.dtypes.join(',')} ${ops.modes.join('')} -> ${outDtype}`)),
+    );
   }
   loop(out, dims, st, offs, data, sc);
   return true;
 }
 
 /** A same-dtype copy whose innermost dim is contiguous: one TypedArray.set (memcpy) per row. */
-function copyRows(out: HostArray, src: HostArray, total: number, shape: readonly number[], strides: readonly number[], offset: number): void {
+function copyRows(
+  out: HostArray,
+  src: HostArray,
+  total: number,
+  shape: readonly number[],
+  strides: readonly number[],
+  offset: number,
+): void {
   const r = shape.length - 1;
   const inner = shape[r];
   const dst = out as Float32Array; // same dtype as src: set() copies elements as they are

@@ -145,7 +145,9 @@ const ISA_LEVELS: [string, string[]][] = [
 /** This CPU's feature flags (the kernel lists only what the OS also supports, e.g. AVX-512 state). */
 function cpuFlags(): Set<string> {
   try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
+    const line = readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('flags'));
     return new Set((line?.split(':')[1] ?? '').trim().split(/\s+/));
   } catch {
     return new Set();
@@ -184,7 +186,10 @@ function findAddon(root: string): { path: string; variant: string } | { error: s
       // Neither a build nor a prebuilt binary for this platform: said below.
     }
   } else if (existsSync(local)) return { path: local, variant: 'source' };
-  return { error: `not built, and no prebuilt binary for ${process.platform}-${process.arch} (run \`npm run build:native\`; expected ${local})`, path: local };
+  return {
+    error: `not built, and no prebuilt binary for ${process.platform}-${process.arch} (run \`npm run build:native\`; expected ${local})`,
+    path: local,
+  };
 }
 
 /** Loads the addon once; later calls return the same result. */
@@ -204,7 +209,8 @@ export function loadNative(): NativeLoad {
   }
   try {
     const addon = createRequire(import.meta.url)(path) as NativeAddon;
-    if (typeof addon?.buildInfo !== 'function') return (loaded = { addon: null, error: `${path} is not xpu_native (no buildInfo)`, path, variant });
+    if (typeof addon?.buildInfo !== 'function')
+      return (loaded = { addon: null, error: `${path} is not xpu_native (no buildInfo)`, path, variant });
     return (loaded = { addon, error: null, path, variant });
   } catch (e) {
     // A stale binary (other Node ABI) or a missing shared library lands here.
@@ -226,5 +232,12 @@ export interface NativeInfo {
 /** What the native addon was built with, or why it is not there. */
 export function nativeInfo(): NativeInfo {
   const { addon, error, path, variant } = loadNative();
-  return { loaded: addon !== null, path, variant, error, build: addon ? addon.buildInfo() : null, compute: addon?.compute ? addon.compute.info() : null };
+  return {
+    loaded: addon !== null,
+    path,
+    variant,
+    error,
+    build: addon ? addon.buildInfo() : null,
+    compute: addon?.compute ? addon.compute.info() : null,
+  };
 }

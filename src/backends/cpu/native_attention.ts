@@ -18,9 +18,17 @@ import type { CpuStorage } from './storage.js';
  */
 
 export interface NativeAttentionDesc extends HostAttentionProblem {
-  q: Float32Array; k: Float32Array; v: Float32Array; out: Float32Array;
+  q: Float32Array;
+  k: Float32Array;
+  v: Float32Array;
+  out: Float32Array;
   /** Where q / k / v are views read in place: element offset and [batch, head, row] strides. */
-  qOffset?: number; qStrides?: number[]; kOffset?: number; kStrides?: number[]; vOffset?: number; vStrides?: number[];
+  qOffset?: number;
+  qStrides?: number[];
+  kOffset?: number;
+  kStrides?: number[];
+  vOffset?: number;
+  vStrides?: number[];
   mask?: { data: HostArray; bool: boolean; offset: number; strides: number[] };
 }
 type AttnCompute = NativeCompute & { attention?(d: NativeAttentionDesc): number; attentionNow?(d: NativeAttentionDesc): void };
@@ -39,7 +47,12 @@ export let lastNativeAttentionFallback: string | null = null;
 function fallback(reason: string): false {
   lastNativeAttentionFallback = reason;
   if (cpuAttentionPath() === 'native') {
-    throw new XpuDeviceError(`XPU_CPU_ATTENTION=native, but the native attention cannot run this case: ${reason}`, { op: 'attention', arg: 'XPU_CPU_ATTENTION', expected: 'a native attention for this case', got: reason });
+    throw new XpuDeviceError(`XPU_CPU_ATTENTION=native, but the native attention cannot run this case: ${reason}`, {
+      op: 'attention',
+      arg: 'XPU_CPU_ATTENTION',
+      expected: 'a native attention for this case',
+      got: reason,
+    });
   }
   return false;
 }
@@ -57,7 +70,11 @@ type Gather = (op: Operand, shape: readonly [number, number, number, number]) =>
  * copies the whole cache (issue 21). Anything else (float16, strided rows, negative strides) is
  * gathered into a contiguous float32 copy.
  */
-function operandFor(op: Operand, shape: readonly [number, number, number, number], gather: Gather): { data: Float32Array; offset?: number; strides?: number[]; storage?: CpuStorage } {
+function operandFor(
+  op: Operand,
+  shape: readonly [number, number, number, number],
+  gather: Gather,
+): { data: Float32Array; offset?: number; strides?: number[]; storage?: CpuStorage } {
   const st = op.strides.map((s, i) => (shape[i] === 1 ? 0 : s));
   if (op.dtype === 'float32' && (shape[3] === 1 || st[3] === 1) && st.every((s) => s >= 0)) {
     const storage = op.storage as CpuStorage;

@@ -39,7 +39,13 @@ export function nativeAttentionBackward(spec: AttentionSpec, p: HostAttentionPro
   }
   // On the compute thread (its OpenMP pool; see queue.h on pools), waited for here.
   const err = c.wait(c.attentionBackward({ ...p, ...a, mask }));
-  if (err) throw new XpuDeviceError(`the native attention backward failed: ${err}`, { op: spec.op ?? 'attention', arg: 'query', expected: 'a completed backward', got: err });
+  if (err)
+    throw new XpuDeviceError(`the native attention backward failed: ${err}`, {
+      op: spec.op ?? 'attention',
+      arg: 'query',
+      expected: 'a completed backward',
+      got: err,
+    });
   lastNativeBackwardFallback = null;
   return true;
 }

@@ -60,7 +60,12 @@ export function runsInline(n: number, idle: boolean, heavy = false): boolean {
 /** The addon lacks a kernel: under XPU_CPU_ELEMENTWISE=native that is an error, else TypeScript runs. */
 export function missingNative(path: EwPath, op: string, what: string): null {
   if (path === 'native') {
-    throw new XpuDeviceError(`XPU_CPU_ELEMENTWISE=native, but ${what}`, { op, arg: 'XPU_CPU_ELEMENTWISE', expected: 'the native addon with its elementwise kernels (rebuild it)', got: what });
+    throw new XpuDeviceError(`XPU_CPU_ELEMENTWISE=native, but ${what}`, {
+      op,
+      arg: 'XPU_CPU_ELEMENTWISE',
+      expected: 'the native addon with its elementwise kernels (rebuild it)',
+      got: what,
+    });
   }
   return null;
 }

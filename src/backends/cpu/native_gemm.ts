@@ -63,7 +63,12 @@ export let lastNativeGemmFallback: string | null = null;
 function fallback(reason: string): null {
   lastNativeGemmFallback = reason;
   if (cpuGemmPath() === 'native') {
-    throw new XpuDeviceError(`XPU_CPU_GEMM=native, but the native GEMM cannot run this matmul: ${reason}`, { op: 'matmul', arg: 'XPU_CPU_GEMM', expected: 'a native GEMM for this case', got: reason });
+    throw new XpuDeviceError(`XPU_CPU_GEMM=native, but the native GEMM cannot run this matmul: ${reason}`, {
+      op: 'matmul',
+      arg: 'XPU_CPU_GEMM',
+      expected: 'a native GEMM for this case',
+      got: reason,
+    });
   }
   return null;
 }
@@ -97,16 +102,29 @@ export function nativeMatmul(spec: MatmulSpec): CpuStorage | null {
   });
   const inline = total * k <= inlineMacs() && c.gemmNow !== undefined && c.completed() === c.submitted();
   const desc = {
-    m, n, k, batch: batchShape,
-    a: operand(a), b: operand(b),
+    m,
+    n,
+    k,
+    batch: batchShape,
+    a: operand(a),
+    b: operand(b),
     bias: ep.bias ? operand(ep.bias) : undefined,
     residual: ep.residual ? operand(ep.residual) : undefined,
-    out: out.rawData as Float32Array | Uint16Array, outF16: outDtype === 'float16',
-    alpha: ep.alpha ?? 1, beta: ep.beta ?? 1, activation: ep.activation,
+    out: out.rawData as Float32Array | Uint16Array,
+    outF16: outDtype === 'float16',
+    alpha: ep.alpha ?? 1,
+    beta: ep.beta ?? 1,
+    activation: ep.activation,
     // Pending jobs writing the inputs: if one fails, this one fails too (never garbage).
     deps: storages.filter((st) => st.writer !== 0 && !isJobDone(st.writer)).map((st) => st.writer),
   };
-  const refused = launchNativeJob(out, storages, inline, () => c.gemmNow!(desc), () => c.gemm!(desc));
+  const refused = launchNativeJob(
+    out,
+    storages,
+    inline,
+    () => c.gemmNow!(desc),
+    () => c.gemm!(desc),
+  );
   if (refused !== null) {
     giveBackHost(outDtype, out.rawData);
     return fallback(refused);

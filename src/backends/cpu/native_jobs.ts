@@ -141,7 +141,10 @@ export async function whenSettled(st: PendingState): Promise<void> {
 
 function failure(message: string): XpuDeviceError {
   return new XpuDeviceError(`the native CPU GEMM that produced this tensor failed: ${message}`, {
-    op: 'matmul', arg: 'output', expected: 'a native GEMM that completes', got: message,
+    op: 'matmul',
+    arg: 'output',
+    expected: 'a native GEMM that completes',
+    got: message,
   });
 }
 
@@ -157,7 +160,13 @@ export interface JobStorage extends PendingState {
  * (a dispose or an in-place write waits for it), and the arrays stay reachable until it is done.
  * Returns null, or the addon's message when it refused the call (the caller falls back).
  */
-export function launchNativeJob(out: JobStorage, inputs: readonly JobStorage[], inline: boolean, runNow: () => void, enqueue: () => number): string | null {
+export function launchNativeJob(
+  out: JobStorage,
+  inputs: readonly JobStorage[],
+  inline: boolean,
+  runNow: () => void,
+  enqueue: () => number,
+): string | null {
   let id = 0;
   try {
     if (inline) {

@@ -17,8 +17,20 @@ import { CpuStorage } from './storage.js';
 
 /** Op names (PureMap.op, from src/ops/elementwise_table.ts) and their codes in elementwise.cc. */
 const NATIVE_OPS: Record<string, number> = {
-  add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5,
-  neg: 16, abs: 17, relu: 18, sqrt: 19, exp: 20, sigmoid: 21, silu: 22, gelu: 24,
+  add: 0,
+  sub: 1,
+  mul: 2,
+  div: 3,
+  maximum: 4,
+  minimum: 5,
+  neg: 16,
+  abs: 17,
+  relu: 18,
+  sqrt: 19,
+  exp: 20,
+  sigmoid: 21,
+  silu: 22,
+  gelu: 24,
 };
 
 /** exp, sigmoid, silu, gelu: compute-bound (elementwise.cc uses a second thread from 2^19 elements). */
@@ -65,7 +77,13 @@ export function nativeMap(spec: MapSpec, n: number, shape: readonly number[], st
     args.push(storages[s.index].rawData as Float32Array | Uint16Array, op.offset, rank === 2 ? st[0] : 0, st[rank - 1]);
   }
   const inline = runsInline(n, c.completed() === c.submitted(), HEAVY.has(code));
-  const refused = launchNativeJob(out, storages, inline, () => c.ewNow!(...args), () => c.ew!(...args));
+  const refused = launchNativeJob(
+    out,
+    storages,
+    inline,
+    () => c.ewNow!(...args),
+    () => c.ew!(...args),
+  );
   if (refused !== null) {
     giveBackHost(spec.outDtype, out.rawData as HostArray);
     return missingNative(path, name, refused);
@@ -78,11 +96,21 @@ export function nativeMap(spec: MapSpec, n: number, shape: readonly number[], st
  * (elementwise.cc RunEwChain): float32 operands that each walk the whole output contiguously.
  * Otherwise null, and the chain's composed function runs in map_fast.ts.
  */
-function nativeChain(spec: MapSpec, chain: NonNullable<PureMap['chain']>, n: number, shape: readonly number[], strides: readonly (readonly number[])[]): CpuStorage | null {
+function nativeChain(
+  spec: MapSpec,
+  chain: NonNullable<PureMap['chain']>,
+  n: number,
+  shape: readonly number[],
+  strides: readonly (readonly number[])[],
+): CpuStorage | null {
   const path = ewPath();
   // A chain does chain.length ops' work per element: the hand-off pays off as for that many elements.
   if (!wantsNative(path, n * chain.length) || n === 0 || spec.outDtype !== 'float32') return null;
-  if (shape.length !== 1 || spec.inputs.some((op, k) => op.dtype !== 'float32' || (spec.loadKinds?.[k] ?? spec.argKind) !== 'f32' || strides[k][0] !== 1)) return null;
+  if (
+    shape.length !== 1 ||
+    spec.inputs.some((op, k) => op.dtype !== 'float32' || (spec.loadKinds?.[k] ?? spec.argKind) !== 'f32' || strides[k][0] !== 1)
+  )
+    return null;
   const program = new Int32Array(chain.length * 5);
   const scalars = new Float32Array(chain.length * 2);
   for (let s = 0; s < chain.length; s++) {
@@ -100,9 +128,22 @@ function nativeChain(spec: MapSpec, chain: NonNullable<PureMap['chain']>, n: num
   if (!c?.ewChain || !c.ewChainNow) return missingNative(path, spec.kernel.name, 'the native addon has no fused elementwise chains');
   const storages = spec.inputs.map((op) => op.storage as CpuStorage);
   const out = CpuStorage.alloc('float32', n, spec.kernel.name);
-  const args: ChainArgs = [n, out.rawData as Float32Array, storages.map((st) => st.rawData as Float32Array), spec.inputs.map((op) => op.offset), program, scalars];
+  const args: ChainArgs = [
+    n,
+    out.rawData as Float32Array,
+    storages.map((st) => st.rawData as Float32Array),
+    spec.inputs.map((op) => op.offset),
+    program,
+    scalars,
+  ];
   const inline = runsInline(n, c.completed() === c.submitted(), true);
-  const refused = launchNativeJob(out, storages, inline, () => c.ewChainNow!(...args), () => c.ewChain!(...args));
+  const refused = launchNativeJob(
+    out,
+    storages,
+    inline,
+    () => c.ewChainNow!(...args),
+    () => c.ewChain!(...args),
+  );
   if (refused !== null) {
     giveBackHost('float32', out.rawData as HostArray);
     return missingNative(path, spec.kernel.name, refused);

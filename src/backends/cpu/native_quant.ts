@@ -18,14 +18,23 @@ import { isGgufWeightFormat, type GgufWeightFormat } from '../../quant/gguf_form
  * `native` (native or an error). Returns null when the TypeScript kernel (qgemm.ts) should run.
  */
 
-interface QuantOperand { data: HostArray; offset: number; strides: number[] }
+interface QuantOperand {
+  data: HostArray;
+  offset: number;
+  strides: number[];
+}
 export interface NativeQuantDesc {
   /** int8 / int4: qgemm.cc; a GGUF block format: qgemm_gguf.cc (q and scales are its two planes). */
   format: 'int8' | 'int4' | GgufWeightFormat;
-  m: number; n: number; k: number; groupSize: number;
+  m: number;
+  n: number;
+  k: number;
+  groupSize: number;
   a: QuantOperand;
   aScales?: Float32Array;
-  q: HostArray; scales: HostArray; zeros?: HostArray;
+  q: HostArray;
+  scales: HostArray;
+  zeros?: HostArray;
   bias?: QuantOperand;
   /** GGUF formats only: act(x @ W^T + bias) + residual in the store. */
   activation?: string;
@@ -33,8 +42,10 @@ export interface NativeQuantDesc {
   out: HostArray;
 }
 type QuantCompute = NativeCompute & {
-  qmatmul?(d: NativeQuantDesc): number; qmatmulNow?(d: NativeQuantDesc): void;
-  qmatmulGguf?(d: NativeQuantDesc): number; qmatmulGgufNow?(d: NativeQuantDesc): void;
+  qmatmul?(d: NativeQuantDesc): number;
+  qmatmulNow?(d: NativeQuantDesc): void;
+  qmatmulGguf?(d: NativeQuantDesc): number;
+  qmatmulGgufNow?(d: NativeQuantDesc): void;
 };
 
 export type CpuQgemmPath = 'auto' | 'ts' | 'native';
@@ -55,7 +66,12 @@ export let lastNativeQgemmFallback: string | null = null;
 function fallback(reason: string): null {
   lastNativeQgemmFallback = reason;
   if (cpuQgemmPath() === 'native') {
-    throw new XpuDeviceError(`XPU_CPU_QGEMM=native, but the native quantized linear cannot run this case: ${reason}`, { op: 'linear', arg: 'XPU_CPU_QGEMM', expected: 'a native quantized linear for this case', got: reason });
+    throw new XpuDeviceError(`XPU_CPU_QGEMM=native, but the native quantized linear cannot run this case: ${reason}`, {
+      op: 'linear',
+      arg: 'XPU_CPU_QGEMM',
+      expected: 'a native quantized linear for this case',
+      got: reason,
+    });
   }
   return null;
 }
@@ -73,28 +89,51 @@ export function nativeQuantMatmul(spec: QuantMatmulSpec): CpuStorage | null {
   if (!run) return fallback(`the native addon has no ${gguf ? 'GGUF ' : ''}quantized linear (rebuild it)`);
   const { n, k } = w;
   if (m * n === 0 || k === 0) return fallback('empty problem');
-  if (!isFloat(outDtype) || (bias && !isFloat(bias.dtype)) || (spec.residual && !isFloat(spec.residual.dtype))) return fallback('dtypes other than float32/float16');
+  if (!isFloat(outDtype) || (bias && !isFloat(bias.dtype)) || (spec.residual && !isFloat(spec.residual.dtype)))
+    return fallback('dtypes other than float32/float16');
   if ((spec.activation || spec.residual) && !gguf) return fallback('an activation or residual with an int8/int4 weight');
   if (spec.aScales ? a.dtype !== 'int8' || gguf : !isFloat(a.dtype)) return fallback(`activations of dtype ${a.dtype}`);
   if (w.format === 'int4' && (w.groupSize % 32 !== 0 || k % w.groupSize !== 0)) return fallback(`int4 group size ${w.groupSize}`);
   const st = (s: unknown): CpuStorage => s as CpuStorage;
-  const storages = [st(a.storage), st(w.q), st(w.scales), ...(w.zeros ? [st(w.zeros)] : []), ...(spec.aScales ? [st(spec.aScales)] : []), ...(bias ? [st(bias.storage)] : []), ...(spec.residual ? [st(spec.residual.storage)] : [])];
+  const storages = [
+    st(a.storage),
+    st(w.q),
+    st(w.scales),
+    ...(w.zeros ? [st(w.zeros)] : []),
+    ...(spec.aScales ? [st(spec.aScales)] : []),
+    ...(bias ? [st(bias.storage)] : []),
+    ...(spec.residual ? [st(spec.residual.storage)] : []),
+  ];
   // Inputs still written by a queued native job: the queue's order puts this job after it, but a
   // failure would go unnoticed, so failed inputs throw here (as the native GEMM does).
   for (const s of storages) if (s.failed !== null) void s.data;
   const out = CpuStorage.alloc(outDtype, m * n, 'linear');
   const desc: NativeQuantDesc = {
-    format: w.format, m, n, k, groupSize: w.groupSize,
+    format: w.format,
+    m,
+    n,
+    k,
+    groupSize: w.groupSize,
     a: { data: st(a.storage).rawData, offset: a.offset, strides: a.strides },
     aScales: spec.aScales ? (st(spec.aScales).rawData as Float32Array) : undefined,
-    q: st(w.q).rawData, scales: st(w.scales).rawData, zeros: w.zeros ? st(w.zeros).rawData : undefined,
+    q: st(w.q).rawData,
+    scales: st(w.scales).rawData,
+    zeros: w.zeros ? st(w.zeros).rawData : undefined,
     bias: bias ? { data: st(bias.storage).rawData, offset: bias.offset, strides: bias.strides } : undefined,
     activation: spec.activation,
-    residual: spec.residual ? { data: st(spec.residual.storage).rawData, offset: spec.residual.offset, strides: spec.residual.strides } : undefined,
+    residual: spec.residual
+      ? { data: st(spec.residual.storage).rawData, offset: spec.residual.offset, strides: spec.residual.strides }
+      : undefined,
     out: out.rawData,
   };
   const inline = m * n * k <= INLINE_MACS && runNow !== undefined && c.completed() === c.submitted();
-  const refused = launchNativeJob(out, storages, inline, () => runNow!.call(c, desc), () => run.call(c, desc));
+  const refused = launchNativeJob(
+    out,
+    storages,
+    inline,
+    () => runNow!.call(c, desc),
+    () => run.call(c, desc),
+  );
   if (refused !== null) {
     giveBackHost(outDtype, out.rawData);
     return fallback(refused);

@@ -20,9 +20,12 @@ import { CpuStorage } from './storage.js';
 
 type Arr = Float32Array | Float64Array | number | null | undefined;
 type RowsCompute = NativeCompute & {
-  rowOp?(...a: Arr[]): number; rowOpNow?(...a: Arr[]): void;
-  reduceRows?(...a: Arr[]): number; reduceRowsNow?(...a: Arr[]): void;
-  rotary?(...a: Arr[]): number; rotaryNow?(...a: Arr[]): void;
+  rowOp?(...a: Arr[]): number;
+  rowOpNow?(...a: Arr[]): void;
+  reduceRows?(...a: Arr[]): number;
+  reduceRowsNow?(...a: Arr[]): void;
+  rotary?(...a: Arr[]): number;
+  rotaryNow?(...a: Arr[]): void;
 };
 
 const ROW_OPS = { softmax: 0, logsoftmax: 1, layernorm: 2, rmsnorm: 3 } as const;
@@ -40,7 +43,16 @@ function rowOffsets(outer: readonly number[], strides: readonly (readonly number
   return out;
 }
 
-function run(path: ReturnType<typeof ewPath>, op: string, out: CpuStorage, inputs: CpuStorage[], total: number, c: RowsCompute, name: 'rowOp' | 'reduceRows' | 'rotary', args: Arr[]): CpuStorage | null {
+function run(
+  path: ReturnType<typeof ewPath>,
+  op: string,
+  out: CpuStorage,
+  inputs: CpuStorage[],
+  total: number,
+  c: RowsCompute,
+  name: 'rowOp' | 'reduceRows' | 'rotary',
+  args: Arr[],
+): CpuStorage | null {
   const queued = c[name];
   const now = c[`${name}Now`];
   if (!queued || !now) {
@@ -48,7 +60,13 @@ function run(path: ReturnType<typeof ewPath>, op: string, out: CpuStorage, input
     return missingNative(path, op, 'the native addon has no row kernels');
   }
   const inline = runsInline(total, c.completed() === c.submitted());
-  const refused = launchNativeJob(out, inputs, inline, () => now(...args), () => queued(...args));
+  const refused = launchNativeJob(
+    out,
+    inputs,
+    inline,
+    () => now(...args),
+    () => queued(...args),
+  );
   if (refused !== null) {
     giveBackHost(out.dtype, out.rawData as HostArray);
     return missingNative(path, op, refused);
@@ -70,10 +88,23 @@ export function nativeRows(spec: RowsSpec): CpuStorage | null {
   const outer = shape.slice(0, k);
   const [xOff, yOff] = rowOffsets(outer, [input.strides.slice(0, k), outStrides.slice(0, k)], [input.offset, 0]);
   const out = CpuStorage.alloc('float32', total, spec.op);
-  const st = [input, ...(spec.weight ? [spec.weight] : []), ...(spec.bias ? [spec.bias] : [])].map((s) => ('storage' in s ? s.storage : s) as CpuStorage);
+  const st = [input, ...(spec.weight ? [spec.weight] : []), ...(spec.bias ? [spec.bias] : [])].map(
+    (s) => ('storage' in s ? s.storage : s) as CpuStorage,
+  );
   const w = spec.weight ? ((spec.weight as CpuStorage).rawData as Float32Array) : null;
   const b = spec.bias ? ((spec.bias as CpuStorage).rawData as Float32Array) : null;
-  return run(path, spec.op, out, st, total, c, 'rowOp', [ROW_OPS[spec.op], numel(outer), n, out.rawData as Float32Array, yOff, (input.storage as CpuStorage).rawData as Float32Array, xOff, w, b, spec.eps]);
+  return run(path, spec.op, out, st, total, c, 'rowOp', [
+    ROW_OPS[spec.op],
+    numel(outer),
+    n,
+    out.rawData as Float32Array,
+    yOff,
+    (input.storage as CpuStorage).rawData as Float32Array,
+    xOff,
+    w,
+    b,
+    spec.eps,
+  ]);
 }
 
 export function nativeReduce(spec: ReduceSpec): CpuStorage | null {
@@ -82,7 +113,15 @@ export function nativeReduce(spec: ReduceSpec): CpuStorage | null {
   const r = numel(shape.slice(keptRank));
   const total = numel(shape);
   const path = ewPath();
-  if (code === undefined || input.dtype !== 'float32' || spec.outDtype !== 'float32' || spec.accKind !== 'f32' || total === 0 || !wantsNative(path, total)) return null;
+  if (
+    code === undefined ||
+    input.dtype !== 'float32' ||
+    spec.outDtype !== 'float32' ||
+    spec.accKind !== 'f32' ||
+    total === 0 ||
+    !wantsNative(path, total)
+  )
+    return null;
   const red = coalesce(shape.slice(keptRank), [input.strides.slice(keptRank)]);
   if (red.shape.length > 1 || (red.shape.length === 1 && red.strides[0][0] !== 1)) return null;
   const c = nativeCompute() as RowsCompute | null;
@@ -91,7 +130,14 @@ export function nativeReduce(spec: ReduceSpec): CpuStorage | null {
   const [xOff] = rowOffsets(outer, [input.strides.slice(0, keptRank)], [input.offset]);
   const rows = numel(outer);
   const out = CpuStorage.alloc('float32', rows, spec.op);
-  return run(path, spec.op, out, [input.storage as CpuStorage], total, c, 'reduceRows', [code, rows, r, out.rawData as Float32Array, (input.storage as CpuStorage).rawData as Float32Array, xOff]);
+  return run(path, spec.op, out, [input.storage as CpuStorage], total, c, 'reduceRows', [
+    code,
+    rows,
+    r,
+    out.rawData as Float32Array,
+    (input.storage as CpuStorage).rawData as Float32Array,
+    xOff,
+  ]);
 }
 
 export function nativeRotary(spec: MapSpec): CpuStorage | null {
@@ -103,9 +149,23 @@ export function nativeRotary(spec: MapSpec): CpuStorage | null {
   const c = nativeCompute() as RowsCompute | null;
   if (!c) return missingNative(path, 'applyRotary', 'the native addon is not loaded');
   const outer = spec.outShape.slice(0, last);
-  const offs = rowOffsets(outer, spec.inputs.map((op) => op.strides.slice(0, last)), spec.inputs.map((op) => op.offset));
+  const offs = rowOffsets(
+    outer,
+    spec.inputs.map((op) => op.strides.slice(0, last)),
+    spec.inputs.map((op) => op.offset),
+  );
   const st = spec.inputs.map((op) => op.storage as CpuStorage);
   const out = CpuStorage.alloc('float32', total, 'applyRotary');
   const data = st.map((s) => s.rawData as Float32Array);
-  return run(path, 'applyRotary', out, st, total, c, 'rotary', [numel(outer), spec.outShape[last], out.rawData as Float32Array, data[0], offs[0], data[1], offs[1], data[2], offs[2]]);
+  return run(path, 'applyRotary', out, st, total, c, 'rotary', [
+    numel(outer),
+    spec.outShape[last],
+    out.rawData as Float32Array,
+    data[0],
+    offs[0],
+    data[1],
+    offs[1],
+    data[2],
+    offs[2],
+  ]);
 }

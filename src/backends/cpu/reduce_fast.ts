@@ -51,16 +51,24 @@ function directRow(spec: ReduceSpec): RowFn | null {
   if (spec.accKind !== 'f32' || !dtypeInfo(dtype).isFloat) return null;
   const f16 = dtype === 'float16';
   switch (spec.op) {
-    case 'sum': return f16 ? (s, b, t, n) => sumF16(s as Uint16Array, b, t, n) : (s, b, t, n) => sumF32(s as Float32Array, b, t, n);
-    case 'mean': return f16 ? (s, b, t, n) => sumF16(s as Uint16Array, b, t, n) / n : (s, b, t, n) => sumF32(s as Float32Array, b, t, n) / n;
-    case 'max': return f16 ? (s, b, t, n) => maxF16(s as Uint16Array, b, t, n, 1) : (s, b, t, n) => maxF32(s as Float32Array, b, t, n, 1);
-    case 'min': return f16 ? (s, b, t, n) => maxF16(s as Uint16Array, b, t, n, -1) : (s, b, t, n) => maxF32(s as Float32Array, b, t, n, -1);
-    default: return null;
+    case 'sum':
+      return f16 ? (s, b, t, n) => sumF16(s as Uint16Array, b, t, n) : (s, b, t, n) => sumF32(s as Float32Array, b, t, n);
+    case 'mean':
+      return f16 ? (s, b, t, n) => sumF16(s as Uint16Array, b, t, n) / n : (s, b, t, n) => sumF32(s as Float32Array, b, t, n) / n;
+    case 'max':
+      return f16 ? (s, b, t, n) => maxF16(s as Uint16Array, b, t, n, 1) : (s, b, t, n) => maxF32(s as Float32Array, b, t, n, 1);
+    case 'min':
+      return f16 ? (s, b, t, n) => maxF16(s as Uint16Array, b, t, n, -1) : (s, b, t, n) => maxF32(s as Float32Array, b, t, n, -1);
+    default:
+      return null;
   }
 }
 
 function sumF32(src: Float32Array, base: number, stride: number, n: number): number {
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let s0 = 0,
+    s1 = 0,
+    s2 = 0,
+    s3 = 0;
   let j = 0;
   if (stride === 1) {
     for (; j + 3 < n; j += 4) {
@@ -80,11 +88,12 @@ function sumF32(src: Float32Array, base: number, stride: number, n: number): num
     }
     for (; j < n; j++) s0 += src[base + j * stride];
   }
-  return (s0 + s1) + (s2 + s3);
+  return s0 + s1 + (s2 + s3);
 }
 
 function sumF16(src: Uint16Array, base: number, stride: number, n: number): number {
-  let s0 = 0, s1 = 0;
+  let s0 = 0,
+    s1 = 0;
   let j = 0;
   for (; j + 1 < n; j += 2) {
     s0 += f16BitsToNumber(src[base + j * stride]);

@@ -22,7 +22,11 @@ export function fastRotary(spec: MapSpec, out: HostArray): boolean {
   const h = d / 2;
   const outer = shape.slice(0, last);
   const rows = numel(outer);
-  const walker = new StridedWalker(outer, [x, cos, sin].map((op) => op.strides.slice(0, last)), [x.offset, cos.offset, sin.offset]);
+  const walker = new StridedWalker(
+    outer,
+    [x, cos, sin].map((op) => op.strides.slice(0, last)),
+    [x.offset, cos.offset, sin.offset],
+  );
   const xs = new Float64Array(d);
   const cs = new Float64Array(d);
   const ss = new Float64Array(d);

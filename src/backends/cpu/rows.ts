@@ -5,7 +5,16 @@ import type { RowOp } from '../backend.js';
  * y[base + j * stride]. x is scratch: softmax leaves exp(x - max) in it. Both the generic rows
  * path (backend.ts) and the contiguous one (rows_fast.ts) call this, so they compute the same.
  */
-export function rowOpInto(op: RowOp, x: Float64Array, eps: number, weight: Float32Array | undefined, bias: Float32Array | undefined, y: Float32Array | Float64Array, base: number, stride: number): void {
+export function rowOpInto(
+  op: RowOp,
+  x: Float64Array,
+  eps: number,
+  weight: Float32Array | undefined,
+  bias: Float32Array | undefined,
+  y: Float32Array | Float64Array,
+  base: number,
+  stride: number,
+): void {
   const n = x.length;
   if (op === 'softmax' || op === 'logsoftmax') {
     let mx = -Infinity;
@@ -13,7 +22,7 @@ export function rowOpInto(op: RowOp, x: Float64Array, eps: number, weight: Float
     if (mx === -Infinity) mx = 0; // an all -inf row gives NaN for softmax, as in PyTorch, via 0/0
     let s = 0;
     if (op === 'softmax') {
-      for (let i = 0; i < n; i++) s += (x[i] = Math.exp(x[i] - mx));
+      for (let i = 0; i < n; i++) s += x[i] = Math.exp(x[i] - mx);
       for (let i = 0; i < n; i++) y[base + i * stride] = x[i] / s;
       return;
     }

@@ -21,7 +21,13 @@ function combiner(op: ScanSpec['op'], kind: ComputeKind): Combine {
 }
 
 /** Visits each row: its first input and output storage offsets. */
-function eachRow(shape: readonly number[], inStrides: readonly number[], inOffset: number, outStrides: readonly number[], fn: (ib: number, ob: number) => void): void {
+function eachRow(
+  shape: readonly number[],
+  inStrides: readonly number[],
+  inOffset: number,
+  outStrides: readonly number[],
+  fn: (ib: number, ob: number) => void,
+): void {
   const lead = shape.length - 1;
   const rows = numel(shape.slice(0, lead));
   const walker = new StridedWalker(shape.slice(0, lead), [inStrides.slice(0, lead), outStrides.slice(0, lead)], [inOffset, 0]);

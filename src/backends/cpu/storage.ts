@@ -45,7 +45,12 @@ export class CpuStorage implements Storage {
       return new CpuStorage(takeHost(dtype, n), dtype);
     } catch (e) {
       if (!(e instanceof RangeError)) throw e;
-      throw new XpuOutOfMemoryError('allocation failed on cpu', { op, arg: 'size', expected: 'a size the JS heap can hold (TypedArray limits)', got: `${n} elements of ${dtype}` });
+      throw new XpuOutOfMemoryError('allocation failed on cpu', {
+        op,
+        arg: 'size',
+        expected: 'a size the JS heap can hold (TypedArray limits)',
+        got: `${n} elements of ${dtype}`,
+      });
     }
   }
 }

@@ -12,7 +12,13 @@ import type { CpuStorage } from './storage.js';
  * (the cpu ops check indices first and throw). The generic walker took ~70 ms for a 128-token
  * embedding lookup of 768-wide rows. Returns false for any other kernel.
  */
-export function fastTake(spec: MapSpec, out: HostArray, n: number, shape: readonly number[], strides: readonly (readonly number[])[]): boolean {
+export function fastTake(
+  spec: MapSpec,
+  out: HostArray,
+  n: number,
+  shape: readonly number[],
+  strides: readonly (readonly number[])[],
+): boolean {
   if (spec.kernel !== TAKE_KERNEL || n === 0 || spec.inputs[1].dtype !== spec.outDtype) return false;
   const [idxOp, srcOp] = spec.inputs;
   const idx = (idxOp.storage as CpuStorage).data;

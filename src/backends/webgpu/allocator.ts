@@ -59,7 +59,15 @@ export function sizeClass(bytes: number): number {
  */
 export class CachingAllocator {
   readonly #free = new Map<number, GPUBuffer[]>();
-  #stats: MemoryStats = { allocatedBytes: 0, peakAllocatedBytes: 0, reservedBytes: 0, numAllocs: 0, numCacheHits: 0, numFrees: 0, activeBlocks: 0 };
+  #stats: MemoryStats = {
+    allocatedBytes: 0,
+    peakAllocatedBytes: 0,
+    reservedBytes: 0,
+    numAllocs: 0,
+    numCacheHits: 0,
+    numFrees: 0,
+    activeBlocks: 0,
+  };
   /** Pattern bytes per poison word, grown to the largest block poisoned so far. */
   readonly #patterns = new Map<number, Uint8Array>();
   /**
@@ -101,7 +109,10 @@ export class CachingAllocator {
     if (byteLength > this.maxBindingSize || byteLength > this.maxBufferSize) {
       const limit = Math.min(this.maxBindingSize, this.maxBufferSize);
       throw new XpuOutOfMemoryError('allocation is above the device limits', {
-        op, arg: 'size', expected: `at most ${limit} bytes per tensor (maxStorageBufferBindingSize/maxBufferSize of this adapter)`, got: `${byteLength} bytes`,
+        op,
+        arg: 'size',
+        expected: `at most ${limit} bytes per tensor (maxStorageBufferBindingSize/maxBufferSize of this adapter)`,
+        got: `${byteLength} bytes`,
       });
     }
     // Words are the unit of every kernel, so blocks are whole words.

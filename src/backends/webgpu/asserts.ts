@@ -64,7 +64,16 @@ export class IndexAsserts {
       this.#current = null;
     }
     // New buffers are zero-filled by WebGPU; recycled ones were zeroed by recycle().
-    this.#current ??= { buffer: this.#free.pop() ?? this.device.createBuffer({ size: ASSERT_BYTES, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label: 'xpu-index-asserts' }), slots: [] };
+    this.#current ??= {
+      buffer:
+        this.#free.pop() ??
+        this.device.createBuffer({
+          size: ASSERT_BYTES,
+          usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+          label: 'xpu-index-asserts',
+        }),
+      slots: [],
+    };
     const s: AssertSlot = { buffer: this.#current.buffer, slot: this.#current.slots.length, op, arg, size };
     this.#current.slots.push(s);
     this.outstanding++;
@@ -77,8 +86,18 @@ export class IndexAsserts {
     this.#full = [];
     this.#current = null;
     if (!parts.length) return null;
-    const staging = this.device.createBuffer({ size: parts.length * ASSERT_BYTES, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'xpu-index-asserts-readback' });
-    const copies = parts.map((p, i): [GPUBuffer, number, GPUBuffer, number, number] => [p.buffer, 0, staging, i * ASSERT_BYTES, p.slots.length * SLOT_BYTES]);
+    const staging = this.device.createBuffer({
+      size: parts.length * ASSERT_BYTES,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      label: 'xpu-index-asserts-readback',
+    });
+    const copies = parts.map((p, i): [GPUBuffer, number, GPUBuffer, number, number] => [
+      p.buffer,
+      0,
+      staging,
+      i * ASSERT_BYTES,
+      p.slots.length * SLOT_BYTES,
+    ]);
     for (const c of copies) encoder.copyBufferToBuffer(...c);
     return { staging, parts, copies };
   }
@@ -95,7 +114,10 @@ export class IndexAsserts {
         hits.push({
           slot: s,
           error: new XpuIndexError('index out of range (found on the device, reported at the next read or synchronize)', {
-            op: s.op, arg: s.arg, expected: `indices in [0, ${s.size - 1}] (negative indices are not wrapped)`, got: String(bad),
+            op: s.op,
+            arg: s.arg,
+            expected: `indices in [0, ${s.size - 1}] (negative indices are not wrapped)`,
+            got: String(bad),
           }),
         });
       }

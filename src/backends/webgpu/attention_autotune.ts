@@ -4,7 +4,13 @@ import { XpuValueError } from '../../errors.js';
 import type { WebGPUBackend } from './backend.js';
 import type { GemmAdapterInfo } from './gemm_config.js';
 import { autotuneMode } from './gemm_tuner.js';
-import { attentionCandidates, attentionConfigKey, withAttentionConfig, type AttentionConfig, type AttentionShape } from './attention_config.js';
+import {
+  attentionCandidates,
+  attentionConfigKey,
+  withAttentionConfig,
+  type AttentionConfig,
+  type AttentionShape,
+} from './attention_config.js';
 import { attentionBucketKey, cachedTunedAttention, recordTunedAttention } from './attention_tuner.js';
 import { medianWallMs, seededStorage } from './tuning_measure.js';
 
@@ -50,20 +56,37 @@ export interface TunedAttention {
 export function attentionShapeOf(sh: AttentionTuneShape, adapter?: GemmAdapterInfo): AttentionShape {
   const ev = sh.ev ?? sh.e;
   return {
-    l: sh.l, s: sh.s, e: sh.e, ev, rows: sh.batch * sh.heads * sh.l,
+    l: sh.l,
+    s: sh.s,
+    e: sh.e,
+    ev,
+    rows: sh.batch * sh.heads * sh.l,
     subgroups: !!adapter && adapter.features.has('subgroups') && adapter.subgroupMinSize !== undefined,
-    kvHeads: sh.batch * sh.kvHeads, groupRows: (sh.heads / sh.kvHeads) * sh.l, causal: sh.causal === true, dtype: sh.dtype ?? 'float32',
+    kvHeads: sh.batch * sh.kvHeads,
+    groupRows: (sh.heads / sh.kvHeads) * sh.l,
+    causal: sh.causal === true,
+    dtype: sh.dtype ?? 'float32',
   };
 }
 
 function checkShape(sh: AttentionTuneShape): void {
   const dims = [sh.batch, sh.heads, sh.kvHeads, sh.l, sh.s, sh.e, sh.ev ?? sh.e];
-  const ok = typeof sh === 'object' && sh !== null && dims.every((x) => Number.isInteger(x) && x >= 1) && sh.heads % sh.kvHeads === 0
-    && (sh.dtype === undefined || sh.dtype === 'float32' || sh.dtype === 'float16');
+  const ok =
+    typeof sh === 'object' &&
+    sh !== null &&
+    dims.every((x) => Number.isInteger(x) && x >= 1) &&
+    sh.heads % sh.kvHeads === 0 &&
+    (sh.dtype === undefined || sh.dtype === 'float32' || sh.dtype === 'float16');
   if (!ok) {
-    throw new XpuValueError('an attention shape is { batch, heads, kvHeads, l, s, e, ev?, causal?, dtype? } of positive integers, heads a multiple of kvHeads', {
-      op: 'tuneAttention', arg: 'shapes', expected: '{ batch, heads, kvHeads, l, s, e }', got: JSON.stringify(sh),
-    });
+    throw new XpuValueError(
+      'an attention shape is { batch, heads, kvHeads, l, s, e, ev?, causal?, dtype? } of positive integers, heads a multiple of kvHeads',
+      {
+        op: 'tuneAttention',
+        arg: 'shapes',
+        expected: '{ batch, heads, kvHeads, l, s, e }',
+        got: JSON.stringify(sh),
+      },
+    );
   }
 }
 
@@ -83,19 +106,38 @@ async function measure(backend: WebGPUBackend, sh: AttentionTuneShape, config: A
     q: { storage: q, dtype, strides: rowMajor(sh.heads, sh.l, sh.e), offset: 0 },
     k: { storage: k, dtype, strides: rowMajor(sh.kvHeads, sh.s, sh.e), offset: 0 },
     v: { storage: v, dtype, strides: rowMajor(sh.kvHeads, sh.s, ev), offset: 0 },
-    batch: sh.batch, heads: sh.heads, kvHeads: sh.kvHeads, l: sh.l, s: sh.s, e: sh.e, ev,
-    scale: 1 / Math.sqrt(sh.e), causal: sh.causal === true, captures: [], op: 'scaledDotProductAttention',
+    batch: sh.batch,
+    heads: sh.heads,
+    kvHeads: sh.kvHeads,
+    l: sh.l,
+    s: sh.s,
+    e: sh.e,
+    ev,
+    scale: 1 / Math.sqrt(sh.e),
+    causal: sh.causal === true,
+    captures: [],
+    op: 'scaledDotProductAttention',
   };
   const n = sh.batch * sh.heads * sh.l * ev;
   const once = () => {
     const out = backend.attention(spec);
     if (dtype === 'float32') return backend.release(out);
-    const cast = backend.map({ kernel: COPY_KERNEL, inputs: [{ storage: out, dtype: 'float32', strides: [1], offset: 0 }], outShape: [n], outDtype: dtype, argKind: 'f32' });
+    const cast = backend.map({
+      kernel: COPY_KERNEL,
+      inputs: [{ storage: out, dtype: 'float32', strides: [1], offset: 0 }],
+      outShape: [n],
+      outDtype: dtype,
+      argKind: 'f32',
+    });
     backend.release(out);
     backend.release(cast);
   };
   try {
-    return await medianWallMs(() => withAttentionConfig(config, once), () => backend.synchronize(), reps);
+    return await medianWallMs(
+      () => withAttentionConfig(config, once),
+      () => backend.synchronize(),
+      reps,
+    );
   } finally {
     backend.release(q);
     backend.release(k);
@@ -108,9 +150,14 @@ async function measure(backend: WebGPUBackend, sh: AttentionTuneShape, config: A
  * the shape, keeps the fastest, records it (used at once by attention in this process, and
  * written to the disk cache). A bucket already tuned is reused unless `force` or XPU_AUTOTUNE=force.
  */
-export async function tuneAttentionOn(backend: WebGPUBackend, shapes: readonly AttentionTuneShape[], options: TuneAttentionOptions = {}): Promise<TunedAttention[]> {
+export async function tuneAttentionOn(
+  backend: WebGPUBackend,
+  shapes: readonly AttentionTuneShape[],
+  options: TuneAttentionOptions = {},
+): Promise<TunedAttention[]> {
   const reps = options.reps ?? 3;
-  if (!Number.isInteger(reps) || reps < 1) throw new XpuValueError('reps must be a positive integer', { op: 'tuneAttention', arg: 'reps', expected: '>= 1', got: String(reps) });
+  if (!Number.isInteger(reps) || reps < 1)
+    throw new XpuValueError('reps must be a positive integer', { op: 'tuneAttention', arg: 'reps', expected: '>= 1', got: String(reps) });
   const force = options.force === true || autotuneMode() === 'force';
   const adapter = backend.adapter;
   const out: TunedAttention[] = [];
@@ -121,7 +168,15 @@ export async function tuneAttentionOn(backend: WebGPUBackend, shapes: readonly A
     const hit = force ? undefined : cachedTunedAttention(adapter, key);
     if (hit) {
       recordTunedAttention(adapter, key, hit, false);
-      out.push({ shape: sh, bucket: key, config: hit.config, configKey: attentionConfigKey(hit.config), ms: hit.ms, cached: true, measured: [] });
+      out.push({
+        shape: sh,
+        bucket: key,
+        config: hit.config,
+        configKey: attentionConfigKey(hit.config),
+        ms: hit.ms,
+        cached: true,
+        measured: [],
+      });
       continue;
     }
     const measured: { config: AttentionConfig; configKey: string; ms: number }[] = [];
@@ -130,14 +185,30 @@ export async function tuneAttentionOn(backend: WebGPUBackend, shapes: readonly A
       try {
         measured.push({ config: c, configKey: attentionConfigKey(c), ms: await measure(backend, sh, c, reps) });
       } catch (e) {
-        process.emitWarning(`xpu: attention candidate ${attentionConfigKey(c)} failed on ${key}: ${(e as Error).message}`, { code: 'XPU_AUTOTUNE' });
+        process.emitWarning(`xpu: attention candidate ${attentionConfigKey(c)} failed on ${key}: ${(e as Error).message}`, {
+          code: 'XPU_AUTOTUNE',
+        });
       }
     }
     if (!measured.length) throw new XpuValueError('no attention candidate ran', { op: 'tuneAttention', arg: 'shapes', got: key });
     const best = measured.reduce((x, y) => (y.ms < x.ms ? y : x));
-    const config: AttentionConfig = { path: best.config.path, bq: best.config.bq, bk: best.config.bk, wg: best.config.wg, chunk: best.config.chunk };
+    const config: AttentionConfig = {
+      path: best.config.path,
+      bq: best.config.bq,
+      bk: best.config.bk,
+      wg: best.config.wg,
+      chunk: best.config.chunk,
+    };
     recordTunedAttention(adapter, key, { config, ms: best.ms, measuredAt: new Date().toISOString() }, options.persist !== false);
-    out.push({ shape: sh, bucket: key, config, configKey: best.configKey, ms: best.ms, cached: false, measured: measured.map(({ configKey, ms }) => ({ configKey, ms })) });
+    out.push({
+      shape: sh,
+      bucket: key,
+      config,
+      configKey: best.configKey,
+      ms: best.ms,
+      cached: false,
+      measured: measured.map(({ configKey, ms }) => ({ configKey, ms })),
+    });
   }
   return out;
 }

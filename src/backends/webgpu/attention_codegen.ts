@@ -24,11 +24,27 @@ export const MAX_CAPTURES = 4;
  * bounds (runtime, so the compiler does not unroll them); p0 = causal; cshape: the captures' shapes.
  */
 export const ATTENTION_PARAMS = uniformStruct('Params', {
-  B: 'u32', H: 'u32', L: 'u32', S: 'u32',
-  group: 'u32', qTiles: 'u32', groups: 'u32', splits: 'u32',
-  scale: 'f32', blockSize: 'u32', qOff: 'i32', kOff: 'i32',
-  vOff: 'i32', mOff: 'i32', fOff: 'i32', p0: 'u32',
-  qs: 'vec4<i32>', ks: 'vec4<i32>', vs: 'vec4<i32>', ms: 'vec4<i32>', fs: 'vec4<i32>',
+  B: 'u32',
+  H: 'u32',
+  L: 'u32',
+  S: 'u32',
+  group: 'u32',
+  qTiles: 'u32',
+  groups: 'u32',
+  splits: 'u32',
+  scale: 'f32',
+  blockSize: 'u32',
+  qOff: 'i32',
+  kOff: 'i32',
+  vOff: 'i32',
+  mOff: 'i32',
+  fOff: 'i32',
+  p0: 'u32',
+  qs: 'vec4<i32>',
+  ks: 'vec4<i32>',
+  vs: 'vec4<i32>',
+  ms: 'vec4<i32>',
+  fs: 'vec4<i32>',
   rt: 'vec4<u32>',
   cshape: { array: 'u32', length: 4 * MAX_CAPTURES, stride: 4 },
 });
@@ -36,15 +52,26 @@ const PARAMS = ATTENTION_PARAMS.wgsl;
 
 /** The texture prefill's pack kernel (kernels/attention/pack.wgsl; written by attention_texture.ts). */
 export const ATTENTION_PACK_PARAMS = uniformStruct('PackParams', {
-  rows: 'u32', cols: 'u32', texels: 'u32', height: 'u32',
-  layers: 'u32', hn: 'u32', off: 'i32', sb: 'i32',
-  sh: 'i32', sr: 'i32', sc: 'i32', mul: 'f32',
+  rows: 'u32',
+  cols: 'u32',
+  texels: 'u32',
+  height: 'u32',
+  layers: 'u32',
+  hn: 'u32',
+  off: 'i32',
+  sb: 'i32',
+  sh: 'i32',
+  sr: 'i32',
+  sc: 'i32',
+  mul: 'f32',
 });
 
 /** The binding order of a spec's inputs after out: q, k, v, mask?, flags?, captures... */
 export function attentionInputs(spec: AttentionSpec): { name: string; dtype: DType; to: 'f32' | 'i32' }[] {
   const list: { name: string; dtype: DType; to: 'f32' | 'i32' }[] = [
-    { name: 'q', dtype: spec.q.dtype, to: 'f32' }, { name: 'k', dtype: spec.k.dtype, to: 'f32' }, { name: 'v', dtype: spec.v.dtype, to: 'f32' },
+    { name: 'q', dtype: spec.q.dtype, to: 'f32' },
+    { name: 'k', dtype: spec.k.dtype, to: 'f32' },
+    { name: 'v', dtype: spec.v.dtype, to: 'f32' },
   ];
   if (spec.mask) list.push({ name: 'mask', dtype: spec.mask.operand.dtype, to: 'f32' });
   if (spec.blockMask) list.push({ name: 'flags', dtype: 'int32', to: 'i32' });
@@ -55,10 +82,14 @@ export function attentionInputs(spec: AttentionSpec): { name: string; dtype: DTy
 /** Everything the source depends on besides the config. */
 export function attentionSourceKey(spec: AttentionSpec): string {
   return [
-    spec.q.dtype, spec.k.dtype, spec.v.dtype,
-    spec.mask ? `${spec.mask.kind}:${spec.mask.operand.dtype}` : '', spec.blockMask ? 'blocks' : '',
+    spec.q.dtype,
+    spec.k.dtype,
+    spec.v.dtype,
+    spec.mask ? `${spec.mask.kind}:${spec.mask.operand.dtype}` : '',
+    spec.blockMask ? 'blocks' : '',
     spec.captures.map((c) => `${c.name}/${c.shape.length}`).join(','),
-    spec.scoreMod ? `S{${keyOf(spec.scoreMod)}}` : '', spec.maskMod ? `M{${keyOf(spec.maskMod)}}` : '',
+    spec.scoreMod ? `S{${keyOf(spec.scoreMod)}}` : '',
+    spec.maskMod ? `M{${keyOf(spec.maskMod)}}` : '',
   ].join('|');
 }
 
@@ -77,13 +108,17 @@ function bindingsAndLoaders(spec: AttentionSpec, outDecl: string, textures = fal
     }
     lines.push(`@group(0) @binding(${i + 2}) var<storage, read> in_${inp.name}: array<u32>;`);
     const from = dtypeInfo(inp.dtype).compute;
-    lines.push(`fn ld_${inp.name}(e: i32) -> ${inp.to} {\n  let u = u32(e);\n  return ${convertExpr(loadExpr(inp.dtype, `in_${inp.name}`, 'u'), from, inp.to)};\n}`);
+    lines.push(
+      `fn ld_${inp.name}(e: i32) -> ${inp.to} {\n  let u = u32(e);\n  return ${convertExpr(loadExpr(inp.dtype, `in_${inp.name}`, 'u'), from, inp.to)};\n}`,
+    );
   });
   return lines.join('\n');
 }
 
 function captureReaders(spec: AttentionSpec): string {
-  const out = ['fn cap_index(x: f32, n: u32) -> i32 {\n  let f = floor(x);\n  if (!(f >= 0.0)) {\n    return 0;\n  }\n  return i32(min(f, f32(n - 1u)));\n}'];
+  const out = [
+    'fn cap_index(x: f32, n: u32) -> i32 {\n  let f = floor(x);\n  if (!(f >= 0.0)) {\n    return 0;\n  }\n  return i32(min(f, f32(n - 1u)));\n}',
+  ];
   spec.captures.forEach((c, i) => {
     const args = c.shape.map((_, d) => `i${d}: f32`).join(', ');
     const body = c.shape.map((_, d) => `  off = off * i32(P.cshape[${i}][${d}]) + cap_index(i${d}, P.cshape[${i}][${d}]);`).join('\n');
@@ -173,12 +208,20 @@ function unrollPrefill(src: string, bq: number, kpl: number, cg: number): string
   const C = [...Array(cg).keys()];
   const fill: Record<string, string[]> = {
     O_DECL: R.flatMap((r) => C.map((c) => `var o_${r}_${c} = vec4<f32>(0.0);`)),
-    QK: T.flatMap((t) => [`let kr_${t} = kb + i32(min(k0 + lid + ${t * PREFILL_LANES}u, slast)) * P.ks.z;`, ...R.map((r) => `var a_${t}_${r} = vec4<f32>(0.0);`)]),
+    QK: T.flatMap((t) => [
+      `let kr_${t} = kb + i32(min(k0 + lid + ${t * PREFILL_LANES}u, slast)) * P.ks.z;`,
+      ...R.map((r) => `var a_${t}_${r} = vec4<f32>(0.0);`),
+    ]),
     QK_STEP: [
       ...T.map((t) => `let kd_${t} = row4_k(kr_${t}, P.ks.w, d4 * 4u, e);`),
       ...R.flatMap((r) => [`let q_${r} = q_tile[${r}u * E4B + d4];`, ...T.map((t) => `a_${t}_${r} += q_${r} * kd_${t};`)]),
     ],
-    QK_STORE: T.flatMap((t) => R.map((r) => `s_tile[${r}u * BK + lid + ${t * PREFILL_LANES}u] = tile_score(a_${t}_${r}, k0 + lid + ${t * PREFILL_LANES}u, kv_end, b, h, q0 + ${r}u, flag);`)),
+    QK_STORE: T.flatMap((t) =>
+      R.map(
+        (r) =>
+          `s_tile[${r}u * BK + lid + ${t * PREFILL_LANES}u] = tile_score(a_${t}_${r}, k0 + lid + ${t * PREFILL_LANES}u, kv_end, b, h, q0 + ${r}u, flag);`,
+      ),
+    ),
     PV_SCALE: R.flatMap((r) => [`let corr_${r} = row_corr[${r}u];`, ...C.map((c) => `o_${r}_${c} *= corr_${r};`)]),
     PV_STEP: [
       ...C.map((c) => `let vd_${c} = row4_v(vr, P.vs.w, min(lid + ${c * PREFILL_LANES}u, ev4 - 1u) * 4u, ev);`),
@@ -190,9 +233,18 @@ function unrollPrefill(src: string, bq: number, kpl: number, cg: number): string
 }
 
 export function prefillSource(spec: AttentionSpec, c: AttentionConfig): string {
-  const consts = [`const LANES: u32 = ${PREFILL_LANES}u;`, `const BQ: u32 = ${c.bq}u;`, `const KPL: u32 = ${c.bk / PREFILL_LANES}u;`,
-    `const E4B: u32 = ${vec4Bucket(Math.ceil(spec.e / 4))}u;`, `const CG: u32 = ${columnGroups(spec.ev)}u;`].join('\n');
-  return [common(spec), consts, unrollPrefill(kernelSource('attention/flash_prefill.wgsl'), c.bq, c.bk / PREFILL_LANES, columnGroups(spec.ev))].join('\n');
+  const consts = [
+    `const LANES: u32 = ${PREFILL_LANES}u;`,
+    `const BQ: u32 = ${c.bq}u;`,
+    `const KPL: u32 = ${c.bk / PREFILL_LANES}u;`,
+    `const E4B: u32 = ${vec4Bucket(Math.ceil(spec.e / 4))}u;`,
+    `const CG: u32 = ${columnGroups(spec.ev)}u;`,
+  ].join('\n');
+  return [
+    common(spec),
+    consts,
+    unrollPrefill(kernelSource('attention/flash_prefill.wgsl'), c.bq, c.bk / PREFILL_LANES, columnGroups(spec.ev)),
+  ].join('\n');
 }
 
 /** The texture prefill's tiles: SG lanes, BQ rows, T key texels (4 keys) per lane, CG output vec4 columns per lane. */
@@ -218,15 +270,24 @@ function unrollTexture(src: string, k: TextureTiles): string {
   const J = [...Array(k.bq / k.sg).keys()];
   const I = [0, 1, 2, 3];
   const fill: Record<string, string[]> = {
-    DECL: R.flatMap((r) => [`var m_${r} = MASKED;`, `var l_${r} = 0.0;`, `var n_${r} = false;`, ...C.map((c) => `var o_${r}_${c} = vec4<f32>(0.0);`)]),
+    DECL: R.flatMap((r) => [
+      `var m_${r} = MASKED;`,
+      `var l_${r} = 0.0;`,
+      `var n_${r} = false;`,
+      ...C.map((c) => `var o_${r}_${c} = vec4<f32>(0.0);`),
+    ]),
     S_DECL: R.flatMap((r) => T.map((t) => `var s_${r}_${t} = vec4<f32>(0.0);`)),
     QK_STEP: [
       ...T.flatMap((t) => I.map((i) => `let kt_${t}_${i} = textureLoad(kT, vec2<u32>(kx + ${t * k.sg}u, ky + ${i}u), kvl, 0);`)),
       ...J.map((j) => `let qf_${j} = textureLoad(qT, vec2<u32>(d4, q0 + ${j * k.sg}u + lane), bh, 0);`),
-      ...R.flatMap((r) => [`let q_${r} = subgroupBroadcast(qf_${Math.floor(r / k.sg)}, ${r % k.sg}u);`,
-        ...T.map((t) => `s_${r}_${t} += q_${r}.x * kt_${t}_0 + q_${r}.y * kt_${t}_1 + q_${r}.z * kt_${t}_2 + q_${r}.w * kt_${t}_3;`)]),
+      ...R.flatMap((r) => [
+        `let q_${r} = subgroupBroadcast(qf_${Math.floor(r / k.sg)}, ${r % k.sg}u);`,
+        ...T.map((t) => `s_${r}_${t} += q_${r}.x * kt_${t}_0 + q_${r}.y * kt_${t}_1 + q_${r}.z * kt_${t}_2 + q_${r}.w * kt_${t}_3;`),
+      ]),
     ],
-    MASK: R.flatMap((r) => T.map((t) => `s_${r}_${t} = tile_scores(s_${r}_${t}, 4u * (kx + ${t * k.sg}u), kv_end, b, h, q0 + ${r}u, flag);`)),
+    MASK: R.flatMap((r) =>
+      T.map((t) => `s_${r}_${t} = tile_scores(s_${r}_${t}, 4u * (kx + ${t * k.sg}u), kv_end, b, h, q0 + ${r}u, flag);`),
+    ),
     SOFTMAX: R.flatMap((r) => [
       // n_R: this lane saw a NaN score in row R (subgroupMax may drop it).
       `n_${r} = n_${r} || ${T.map((t) => `att_any_nan4(s_${r}_${t})`).join(' || ')};`,
@@ -240,13 +301,20 @@ function unrollTexture(src: string, k: TextureTiles): string {
     // The lane's T key texels at once: 4 T products per accumulator update.
     PV_STEP: [
       ...T.map((t) => `let vy_${t} = k0 + 4u * (src + ${t * k.sg}u);`),
-      ...T.flatMap((t) => I.flatMap((i) => C.map((c) => `let v_${t}_${i}_${c} = textureLoad(vT, vec2<u32>(lane + ${c * k.sg}u, vy_${t} + ${i}u), kvl, 0);`))),
-      ...R.flatMap((r) => [...T.map((t) => `let p_${r}_${t} = subgroupShuffle(s_${r}_${t}, src);`),
-        ...C.map((c) => `o_${r}_${c} += ${T.flatMap((t) => I.map((i) => `p_${r}_${t}.${'xyzw'[i]} * v_${t}_${i}_${c}`)).join(' + ')};`)]),
+      ...T.flatMap((t) =>
+        I.flatMap((i) => C.map((c) => `let v_${t}_${i}_${c} = textureLoad(vT, vec2<u32>(lane + ${c * k.sg}u, vy_${t} + ${i}u), kvl, 0);`)),
+      ),
+      ...R.flatMap((r) => [
+        ...T.map((t) => `let p_${r}_${t} = subgroupShuffle(s_${r}_${t}, src);`),
+        ...C.map((c) => `o_${r}_${c} += ${T.flatMap((t) => I.map((i) => `p_${r}_${t}.${'xyzw'[i]} * v_${t}_${i}_${c}`)).join(' + ')};`),
+      ]),
     ],
-    STORE: R.flatMap((r) => [`let lt_${r} = subgroupAdd(l_${r});`, `let nn_${r} = subgroupMax(select(0u, 1u, n_${r}));`,
+    STORE: R.flatMap((r) => [
+      `let lt_${r} = subgroupAdd(l_${r});`,
+      `let nn_${r} = subgroupMax(select(0u, 1u, n_${r}));`,
       `let inv_${r} = select(select(1.0 / lt_${r}, 0.0, lt_${r} == 0.0), att_nan(), nn_${r} != 0u);`,
-      ...C.map((c) => `store_row(bh, q0 + ${r}u, lane + ${c * k.sg}u, o_${r}_${c}, inv_${r});`)]),
+      ...C.map((c) => `store_row(bh, q0 + ${r}u, lane + ${c * k.sg}u, o_${r}_${c}, inv_${r});`),
+    ]),
   };
   return src.replace(/^( *)\/\/@(\w+)$/gm, (_m, ind: string, name: string) => fill[name].map((l) => ind + l).join('\n'));
 }
@@ -254,7 +322,13 @@ function unrollTexture(src: string, k: TextureTiles): string {
 /** The texture prefill's WGSL (kernels/attention/flash_prefill_tex.wgsl with its prelude). */
 export function texturePrefillSource(spec: AttentionSpec, k: TextureTiles): string {
   const plain = !spec.mask && !spec.scoreMod && !spec.maskMod;
-  const consts = [`const SG: u32 = ${k.sg}u;`, `const BQ: u32 = ${k.bq}u;`, `const T: u32 = ${k.t}u;`, `const CG: u32 = ${k.cg}u;`, `const PLAIN: bool = ${plain};`].join('\n');
+  const consts = [
+    `const SG: u32 = ${k.sg}u;`,
+    `const BQ: u32 = ${k.bq}u;`,
+    `const T: u32 = ${k.t}u;`,
+    `const CG: u32 = ${k.cg}u;`,
+    `const PLAIN: bool = ${plain};`,
+  ].join('\n');
   return ['enable subgroups;', common(spec, true), consts, unrollTexture(kernelSource('attention/flash_prefill_tex.wgsl'), k)].join('\n');
 }
 
@@ -272,7 +346,11 @@ export function texturePackSource(dtype: DType): string {
 }
 
 export function decodeSource(spec: AttentionSpec, c: AttentionConfig): string {
-  return [common(spec), `const WG: u32 = ${c.wg}u;\nconst RB: u32 = ${DECODE_ROWS}u;\nconst CMAX: u32 = ${MAX_CHUNK}u;`, kernelSource('attention/flash_decode.wgsl')].join('\n');
+  return [
+    common(spec),
+    `const WG: u32 = ${c.wg}u;\nconst RB: u32 = ${DECODE_ROWS}u;\nconst CMAX: u32 = ${MAX_CHUNK}u;`,
+    kernelSource('attention/flash_decode.wgsl'),
+  ].join('\n');
 }
 
 export function reduceSource(wg: number): string {
@@ -288,11 +366,27 @@ export function reduceSource(wg: number): string {
 /** The uniforms of an attention launch (ATTENTION_PARAMS). */
 export function attentionUniforms(spec: AttentionSpec, u: { qTiles: number; groups: number; splits: number; bk?: number }): ArrayBuffer {
   return ATTENTION_PARAMS.write({
-    B: spec.batch, H: spec.heads, L: spec.l, S: spec.s,
-    group: spec.heads / spec.kvHeads, qTiles: u.qTiles, groups: u.groups, splits: u.splits,
-    scale: spec.scale, blockSize: spec.blockMask?.blockSize ?? 1, qOff: spec.q.offset, kOff: spec.k.offset,
-    vOff: spec.v.offset, mOff: spec.mask?.operand.offset ?? 0, fOff: spec.blockMask?.flags.offset ?? 0, p0: spec.causal ? 1 : 0,
-    qs: spec.q.strides, ks: spec.k.strides, vs: spec.v.strides, ms: spec.mask?.operand.strides ?? [], fs: spec.blockMask?.flags.strides ?? [],
+    B: spec.batch,
+    H: spec.heads,
+    L: spec.l,
+    S: spec.s,
+    group: spec.heads / spec.kvHeads,
+    qTiles: u.qTiles,
+    groups: u.groups,
+    splits: u.splits,
+    scale: spec.scale,
+    blockSize: spec.blockMask?.blockSize ?? 1,
+    qOff: spec.q.offset,
+    kOff: spec.k.offset,
+    vOff: spec.v.offset,
+    mOff: spec.mask?.operand.offset ?? 0,
+    fOff: spec.blockMask?.flags.offset ?? 0,
+    p0: spec.causal ? 1 : 0,
+    qs: spec.q.strides,
+    ks: spec.k.strides,
+    vs: spec.v.strides,
+    ms: spec.mask?.operand.strides ?? [],
+    fs: spec.blockMask?.flags.strides ?? [],
     rt: [spec.e, spec.ev, u.bk ?? 0, 0],
     cshape: spec.captures.slice(0, MAX_CAPTURES).map((c) => c.shape.slice(0, 4)),
   });

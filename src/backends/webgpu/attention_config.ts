@@ -42,4 +42,3 @@ export function chooseAttentionConfig(p: AttentionShape, adapter?: GemmAdapterIn
   const c = override?.(h, p) ?? tunedAttentionConfig(p, adapter) ?? h;
   return sanitizeAttentionConfig(c, p);
 }
-

@@ -5,7 +5,16 @@ import type { GpuHost } from './host.js';
 import { bind, bindTexture } from './program.js';
 import type { TextureFamily } from './textures.js';
 import type { AttentionConfig } from './attention_config.js';
-import { ATTENTION_PACK_PARAMS, attentionInputs, attentionSourceKey, attentionUniforms, texturePackSource, texturePrefillSource, textureColumns, type TextureTiles } from './attention_codegen.js';
+import {
+  ATTENTION_PACK_PARAMS,
+  attentionInputs,
+  attentionSourceKey,
+  attentionUniforms,
+  texturePackSource,
+  texturePrefillSource,
+  textureColumns,
+  type TextureTiles,
+} from './attention_codegen.js';
 
 /**
  * The texture prefill (AttentionConfig path 'texture', kernels/attention/flash_prefill_tex.wgsl):
@@ -34,23 +43,60 @@ interface PackOp {
   sc: number;
 }
 
-function pack(host: GpuHost, name: string, op: PackOp, rows: number, cols: number, texels: number, height: number, layers: number, hn: number, mul: number, tex: GPUTexture): void {
+function pack(
+  host: GpuHost,
+  name: string,
+  op: PackOp,
+  rows: number,
+  cols: number,
+  texels: number,
+  height: number,
+  layers: number,
+  hn: number,
+  mul: number,
+  tex: GPUTexture,
+): void {
   host.run({
-    name, key: `attention-pack|${op.dtype}`, layout: ['storage-texture-array', 'read'],
+    name,
+    key: `attention-pack|${op.dtype}`,
+    layout: ['storage-texture-array', 'read'],
     source: () => texturePackSource(op.dtype as 'float32'),
-    uniforms: ATTENTION_PACK_PARAMS.write({ rows, cols, texels, height, layers, hn, off: op.offset, sb: op.sb, sh: op.sh, sr: op.sr, sc: op.sc, mul }),
+    uniforms: ATTENTION_PACK_PARAMS.write({
+      rows,
+      cols,
+      texels,
+      height,
+      layers,
+      hn,
+      off: op.offset,
+      sb: op.sb,
+      sh: op.sh,
+      sr: op.sr,
+      sc: op.sc,
+      mul,
+    }),
     bindings: [bindTexture(tex, true), bind(op.storage)],
     groups: Math.ceil((texels * height * layers) / 64),
   });
 }
 
 /** Texture sizes of a problem under a config with SG lanes (also the fit check). */
-export function textureSizes(p: { l: number; s: number; e: number; ev: number }, c: Pick<AttentionConfig, 'bq' | 'bk'>, sg: number): { lPad: number; sPad: number; e4: number; cg: number } {
+export function textureSizes(
+  p: { l: number; s: number; e: number; ev: number },
+  c: Pick<AttentionConfig, 'bq' | 'bk'>,
+  sg: number,
+): { lPad: number; sPad: number; e4: number; cg: number } {
   return { lPad: Math.ceil(p.l / c.bq) * c.bq, sPad: Math.ceil(p.s / c.bk) * c.bk, e4: Math.ceil(p.e / 4), cg: textureColumns(p.ev, sg) };
 }
 
-const tilesOf = (spec: AttentionSpec, c: AttentionConfig, sg: number): TextureTiles => ({ sg, bq: c.bq, t: c.bk / (4 * sg), cg: textureSizes(spec, c, sg).cg });
-const texKey = (spec: AttentionSpec, c: AttentionConfig, tiles: TextureTiles): string => `attention-tex|${tiles.sg}x${c.bq}x${c.bk}x${tiles.cg}|${attentionSourceKey(spec)}`;
+const tilesOf = (spec: AttentionSpec, c: AttentionConfig, sg: number): TextureTiles => ({
+  sg,
+  bq: c.bq,
+  t: c.bk / (4 * sg),
+  cg: textureSizes(spec, c, sg).cg,
+});
+const texKey = (spec: AttentionSpec, c: AttentionConfig, tiles: TextureTiles): string =>
+  `attention-tex|${tiles.sg}x${c.bq}x${c.bk}x${tiles.cg}|${attentionSourceKey(spec)}`;
 
 /** Whether the texture prefill's kernel for this problem and config fits the adapter's limits. */
 export function texturePrefillFits(host: GpuHost, spec: AttentionSpec, c: AttentionConfig, sg: number): boolean {
@@ -59,7 +105,14 @@ export function texturePrefillFits(host: GpuHost, spec: AttentionSpec, c: Attent
 }
 
 /** Runs the texture prefill into `out` (B H L Ev floats). The config was validated for the problem. */
-export function texturePrefill(host: GpuHost, spec: AttentionSpec, c: AttentionConfig, sg: number, out: GpuStorage, inputs: Storage[]): void {
+export function texturePrefill(
+  host: GpuHost,
+  spec: AttentionSpec,
+  c: AttentionConfig,
+  sg: number,
+  out: GpuStorage,
+  inputs: Storage[],
+): void {
   const op = spec.op ?? 'attention';
   const { lPad, sPad, e4 } = textureSizes(spec, c, sg);
   const tiles = tilesOf(spec, c, sg);
@@ -70,15 +123,53 @@ export function texturePrefill(host: GpuHost, spec: AttentionSpec, c: AttentionC
   const kT = host.textures.get(TEXTURES, 'k', [sPad / 4, 4 * e4, kvLayers]);
   const vT = host.textures.get(TEXTURES, 'v', [sg * cg, sPad, kvLayers]);
   const [qs, ks, vs] = [spec.q.strides, spec.k.strides, spec.v.strides];
-  pack(host, op, { storage: spec.q.storage, dtype: spec.q.dtype, offset: spec.q.offset, sb: qs[0], sh: qs[1], sr: qs[2], sc: qs[3] }, spec.l, spec.e, e4, lPad, qLayers, spec.heads, spec.scale, qT);
-  pack(host, op, { storage: spec.k.storage, dtype: spec.k.dtype, offset: spec.k.offset, sb: ks[0], sh: ks[1], sr: ks[3], sc: ks[2] }, spec.e, spec.s, sPad / 4, 4 * e4, kvLayers, spec.kvHeads, 1, kT);
-  pack(host, op, { storage: spec.v.storage, dtype: spec.v.dtype, offset: spec.v.offset, sb: vs[0], sh: vs[1], sr: vs[2], sc: vs[3] }, spec.s, spec.ev, sg * cg, sPad, kvLayers, spec.kvHeads, 1, vT);
+  pack(
+    host,
+    op,
+    { storage: spec.q.storage, dtype: spec.q.dtype, offset: spec.q.offset, sb: qs[0], sh: qs[1], sr: qs[2], sc: qs[3] },
+    spec.l,
+    spec.e,
+    e4,
+    lPad,
+    qLayers,
+    spec.heads,
+    spec.scale,
+    qT,
+  );
+  pack(
+    host,
+    op,
+    { storage: spec.k.storage, dtype: spec.k.dtype, offset: spec.k.offset, sb: ks[0], sh: ks[1], sr: ks[3], sc: ks[2] },
+    spec.e,
+    spec.s,
+    sPad / 4,
+    4 * e4,
+    kvLayers,
+    spec.kvHeads,
+    1,
+    kT,
+  );
+  pack(
+    host,
+    op,
+    { storage: spec.v.storage, dtype: spec.v.dtype, offset: spec.v.offset, sb: vs[0], sh: vs[1], sr: vs[2], sc: vs[3] },
+    spec.s,
+    spec.ev,
+    sg * cg,
+    sPad,
+    kvLayers,
+    spec.kvHeads,
+    1,
+    vT,
+  );
   const extra = inputs.slice(3);
   if (attentionInputs(spec).length !== inputs.length) throw new Error('attention: texture prefill inputs out of step');
   const qTiles = lPad / c.bq;
   const groups = qTiles * qLayers;
   host.run({
-    name: op, key: texKey(spec, c, tiles), layout: ['write', 'texture-array', 'texture-array', 'texture-array', ...extra.map(() => 'read' as const)],
+    name: op,
+    key: texKey(spec, c, tiles),
+    layout: ['write', 'texture-array', 'texture-array', 'texture-array', ...extra.map(() => 'read' as const)],
     source: () => texturePrefillSource(spec, tiles),
     uniforms: attentionUniforms(spec, { qTiles, groups, splits: 1, bk: c.bk }),
     bindings: [bind(out), bindTexture(qT, true), bindTexture(kT, true), bindTexture(vT, true), ...extra.map(bind)],

@@ -1,7 +1,15 @@
 import type { DType } from '../../tensor/dtype.js';
 import type { AdapterInfo as GemmAdapterInfo } from './adapter.js';
 import { autotuneMode, pow2, TuningTable, type TuningCacheFile } from './tuning_table.js';
-import { attentionCandidates, attentionConfigKey, DECODE_MAX_L, MAX_CHUNK, PREFILL_LANES, type AttentionConfig, type AttentionShape } from './attention_heuristics.js';
+import {
+  attentionCandidates,
+  attentionConfigKey,
+  DECODE_MAX_L,
+  MAX_CHUNK,
+  PREFILL_LANES,
+  type AttentionConfig,
+  type AttentionShape,
+} from './attention_heuristics.js';
 
 /**
  * The attention autotuner's tables, the twin of gemm_tuner.ts (the measuring is
@@ -53,10 +61,11 @@ export function validAttentionBucket(key: string): boolean {
   const r = BUCKET_RE.exec(key);
   if (!r) return false;
   const l = Number(r[3]);
-  return (r[2] === 'decode') === (l <= DECODE_MAX_L) && [r[3], r[4], r[5], r[6]].every((x) => pow2(Number(x)) === Number(x));
+  return (r[2] === 'decode') === l <= DECODE_MAX_L && [r[3], r[4], r[5], r[6]].every((x) => pow2(Number(x)) === Number(x));
 }
 
-const isPow2 = (v: unknown, lo: number, hi: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi && (v & (v - 1)) === 0;
+const isPow2 = (v: unknown, lo: number, hi: number): v is number =>
+  typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi && (v & (v - 1)) === 0;
 
 /**
  * Whether `c` obeys the candidate rules (prefill: 4 or 8 query rows, 8, 16 or 32 keys; decode:
@@ -85,20 +94,34 @@ function validateEntry(key: string, raw: unknown, adapter: GemmAdapterInfo): Tun
 }
 
 /** tuneAttention results of this process and the per-adapter disk cache (tuning_table.ts). */
-const table = new TuningTable<TunedAttentionEntry>({ label: 'attention', filePrefix: 'attention', version: ATTENTION_CACHE_VERSION, validate: validateEntry });
+const table = new TuningTable<TunedAttentionEntry>({
+  label: 'attention',
+  filePrefix: 'attention',
+  version: ATTENTION_CACHE_VERSION,
+  validate: validateEntry,
+});
 
 /** The cache file of an adapter: $XDG_CACHE_HOME (or ~/.cache)/xpu/attention-<hash>.json. */
 export const attentionCacheFilePath = (adapter: GemmAdapterInfo): string => table.filePath(adapter);
 /** Reads an adapter's cache file; a missing file is empty, a corrupt one is ignored with a warning. */
-export const loadAttentionCacheFile = (adapter: GemmAdapterInfo, file = attentionCacheFilePath(adapter)): Map<string, TunedAttentionEntry> => table.load(adapter, file);
+export const loadAttentionCacheFile = (
+  adapter: GemmAdapterInfo,
+  file = attentionCacheFilePath(adapter),
+): Map<string, TunedAttentionEntry> => table.load(adapter, file);
 /** Writes an adapter's cache file atomically (a temp file renamed over it). */
-export const saveAttentionCacheFile = (adapter: GemmAdapterInfo, entries: ReadonlyMap<string, TunedAttentionEntry>, file = attentionCacheFilePath(adapter)): void => table.save(adapter, entries, file);
+export const saveAttentionCacheFile = (
+  adapter: GemmAdapterInfo,
+  entries: ReadonlyMap<string, TunedAttentionEntry>,
+  file = attentionCacheFilePath(adapter),
+): void => table.save(adapter, entries, file);
 /** The disk cache of an adapter, (re)read when the cache path changed. */
 export const attentionDiskEntries = (adapter: GemmAdapterInfo): Map<string, TunedAttentionEntry> => table.disk(adapter);
 /** Records a measured result: this process uses it at once; it is merged into the disk cache. */
-export const recordTunedAttention = (adapter: GemmAdapterInfo, bucket: string, entry: TunedAttentionEntry, persist = true): void => table.record(adapter, bucket, entry, persist);
+export const recordTunedAttention = (adapter: GemmAdapterInfo, bucket: string, entry: TunedAttentionEntry, persist = true): void =>
+  table.record(adapter, bucket, entry, persist);
 /** A cached result for a bucket that tuneAttention may reuse (never in force mode). */
-export const cachedTunedAttention = (adapter: GemmAdapterInfo, bucket: string): TunedAttentionEntry | undefined => table.cached(adapter, bucket);
+export const cachedTunedAttention = (adapter: GemmAdapterInfo, bucket: string): TunedAttentionEntry | undefined =>
+  table.cached(adapter, bucket);
 /** Forgets this process's tables (tests; a changed cache directory is noticed on its own). */
 export const resetAttentionTunerState = (): void => table.reset();
 
@@ -107,7 +130,7 @@ export const resetAttentionTunerState = (): void => table.reset();
  * disk cache with XPU_AUTOTUNE=on|force; only a config that is a candidate for `p` counts.
  */
 export function tunedAttentionConfig(p: AttentionShape, adapter: GemmAdapterInfo | undefined): AttentionConfig | undefined {
-  if (!adapter || table.isEmpty && autotuneMode() === 'off') return undefined;
+  if (!adapter || (table.isEmpty && autotuneMode() === 'off')) return undefined;
   const key = attentionBucketKey(p);
   const hit = table.session(adapter).get(key) ?? (autotuneMode() !== 'off' ? table.disk(adapter).get(key) : undefined);
   if (!hit) return undefined;

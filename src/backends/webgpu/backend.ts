@@ -40,11 +40,17 @@ const RANK = { array: 'u32', length: MAX_RANK } as const;
 const STRIDES = { array: 'i32', length: MAX_RANK } as const;
 
 /** Map kernels (kernels/map.wgsl) with m = max(1, inputs): strides and offsets per input; scalars as raw words (p0: the assert slot). */
-const mapParams = (m: number) => uniformStruct('Params', {
-  numel: 'u32', rank: 'u32', p0: 'u32', p1: 'u32',
-  shape: RANK, s: { array: 'u32', length: MAX_RANK },
-  st: { array: 'i32', length: MAX_RANK * m, stride: MAX_RANK }, off: { array: 'i32', length: 4 * m, stride: 4 },
-});
+const mapParams = (m: number) =>
+  uniformStruct('Params', {
+    numel: 'u32',
+    rank: 'u32',
+    p0: 'u32',
+    p1: 'u32',
+    shape: RANK,
+    s: { array: 'u32', length: MAX_RANK },
+    st: { array: 'i32', length: MAX_RANK * m, stride: MAX_RANK },
+    off: { array: 'i32', length: 4 * m, stride: 4 },
+  });
 const MAP_PARAMS = new Map<number, ReturnType<typeof mapParams>>();
 function mapParamsFor(m: number): ReturnType<typeof mapParams> {
   let p = MAP_PARAMS.get(m);
@@ -54,29 +60,60 @@ function mapParamsFor(m: number): ReturnType<typeof mapParams> {
 
 /** kernels/reduce.wgsl. */
 const REDUCE_PARAMS = uniformStruct('Params', {
-  rows: 'u32', n: 'u32', kept: 'u32', rank: 'u32',
-  shape: RANK, st: STRIDES,
-  off: 'i32', correction: 'f32', p0: 'u32', p1: 'u32',
+  rows: 'u32',
+  n: 'u32',
+  kept: 'u32',
+  rank: 'u32',
+  shape: RANK,
+  st: STRIDES,
+  off: 'i32',
+  correction: 'f32',
+  p0: 'u32',
+  p1: 'u32',
 });
 
 /** kernels/rows.wgsl. */
 const ROWS_PARAMS = uniformStruct('Params', {
-  rows: 'u32', n: 'u32', rank: 'u32', rowRank: 'u32',
-  shape: RANK, ist: STRIDES, ost: STRIDES,
-  ioff: 'i32', eps: 'f32', hasWeight: 'u32', hasBias: 'u32',
+  rows: 'u32',
+  n: 'u32',
+  rank: 'u32',
+  rowRank: 'u32',
+  shape: RANK,
+  ist: STRIDES,
+  ost: STRIDES,
+  ioff: 'i32',
+  eps: 'f32',
+  hasWeight: 'u32',
+  hasBias: 'u32',
 });
 
 /** kernels/matmul_naive.wgsl. */
 const NAIVE_PARAMS = uniformStruct('Params', {
-  m: 'u32', n: 'u32', k: 'u32', total: 'u32',
-  brank: 'u32', aoff: 'i32', boff: 'i32', p0: 'u32',
-  sam: 'i32', sak: 'i32', sbk: 'i32', sbn: 'i32',
-  bshape: RANK, sab: STRIDES, sbb: STRIDES,
+  m: 'u32',
+  n: 'u32',
+  k: 'u32',
+  total: 'u32',
+  brank: 'u32',
+  aoff: 'i32',
+  boff: 'i32',
+  p0: 'u32',
+  sam: 'i32',
+  sak: 'i32',
+  sbk: 'i32',
+  sbn: 'i32',
+  bshape: RANK,
+  sab: STRIDES,
+  sbb: STRIDES,
 });
 
 function checkRank(op: string, rank: number): void {
   if (rank > MAX_RANK) {
-    throw new XpuShapeError('too many dims for a GPU kernel after merging contiguous dims', { op, arg: 'input', expected: `at most ${MAX_RANK} non-mergeable dims`, got: String(rank) });
+    throw new XpuShapeError('too many dims for a GPU kernel after merging contiguous dims', {
+      op,
+      arg: 'input',
+      expected: `at most ${MAX_RANK} non-mergeable dims`,
+      got: String(rank),
+    });
   }
 }
 
@@ -106,10 +143,15 @@ export class WebGPUBackend implements Backend, GpuHost {
   /** maxStorageBufferBindingSize, read once (a native getter on Dawn's limits object). */
   readonly #maxBinding: number;
 
-  constructor(readonly device: GPUDevice, features: string[]) {
+  constructor(
+    readonly device: GPUDevice,
+    features: string[],
+  ) {
     const lim = device.limits;
     this.#maxBinding = lim.maxStorageBufferBindingSize;
-    this.allocator = new CachingAllocator(device, lim.maxBufferSize, lim.maxStorageBufferBindingSize, (b, data) => this.queue.upload(b, data));
+    this.allocator = new CachingAllocator(device, lim.maxBufferSize, lim.maxStorageBufferBindingSize, (b, data) =>
+      this.queue.upload(b, data),
+    );
     this.queue = new CommandQueue(device, settings.XPU_BATCH, lim.maxComputeWorkgroupsPerDimension);
     this.pipelines = new PipelineCache(device);
     this.textures = new TexturePool(device, this.queue);
@@ -198,8 +240,14 @@ export class WebGPUBackend implements Backend, GpuHost {
     const words32: number[] = [];
     for (const x of sc) words32.push(x.kind === 'f32' ? f32Bits(x.value) : x.value >>> 0);
     const uniforms = mapParamsFor(Math.max(1, nin)).write({
-      numel: n, rank: shape.length, p0: slot?.slot ?? 0, p1: 0, shape, s: words32,
-      st: strides, off: inputs.map((x) => [x.offset]),
+      numel: n,
+      rank: shape.length,
+      p0: slot?.slot ?? 0,
+      p1: 0,
+      shape,
+      s: words32,
+      st: strides,
+      off: inputs.map((x) => [x.offset]),
     });
     const words = Math.ceil(n / epw);
     const vec = settings.XPU_MAP_VEC === 'on' ? vecModes(spec, shape, strides, out, this.#maxBinding) : undefined;
@@ -207,7 +255,10 @@ export class WebGPUBackend implements Backend, GpuHost {
       if (vec) {
         // Four output words per invocation (map_vec.ts); the key adds how each input is read.
         this.run({
-          name: kernel.name, key: `${key}|v${vec.join('')}`, layout: bufferLayout(nin), constants: { WG: this.#mapWg },
+          name: kernel.name,
+          key: `${key}|v${vec.join('')}`,
+          layout: bufferLayout(nin),
+          constants: { WG: this.#mapWg },
           source: () => this.#mapSource(spec, r, epw, shape.length, vec),
           uniforms,
           bindings: [bindWhole(out), ...inputs.map((x) => bindWhole(x.storage))],
@@ -216,11 +267,15 @@ export class WebGPUBackend implements Backend, GpuHost {
         return out;
       }
       this.run({
-        name: kernel.name, key, layout: bufferLayout(nin, asserts), constants: { WG: this.#mapWg },
+        name: kernel.name,
+        key,
+        layout: bufferLayout(nin, asserts),
+        constants: { WG: this.#mapWg },
         source: () => this.#mapSource(spec, r, epw, shape.length),
         uniforms,
         bindings: [bind(out), ...inputs.map((x) => bind(x.storage)), ...(slot ? [{ buffer: slot.buffer, size: ASSERT_BYTES }] : [])],
-        groups: Math.min(Math.ceil(words / this.#mapWg), this.#mapMaxGroups), assert: slot,
+        groups: Math.min(Math.ceil(words / this.#mapWg), this.#mapMaxGroups),
+        assert: slot,
       });
     } catch (e) {
       this.release(out); // the launch was refused with a typed error: no tensor gets this block
@@ -309,18 +364,31 @@ export class WebGPUBackend implements Backend, GpuHost {
     let team = 1;
     while (team < wg && team * perLane < n) team *= 2;
     this.run({
-      name: spec.op, op: 'kernel', key: `reduce|${input.dtype}|${accKind}|${opIndex}|${team}`, layout: bufferLayout(1), constants: { OP: opIndex, WG: wg, TEAM: team },
-      source: () => [
-        REDUCE_PARAMS.wgsl,
-        bindings(1),
-        `alias ACC = ${accKind};\nconst IS_FLOAT = ${accKind === 'f32'};`,
-        loaderFn(0, input.dtype, accKind),
-        `fn to_word(v: ACC) -> u32 { ${accKind === 'u32' ? 'return v;' : 'return bitcast<u32>(v);'} }`,
-        kernelSource('reduce.wgsl'),
-      ].join('\n'),
+      name: spec.op,
+      op: 'kernel',
+      key: `reduce|${input.dtype}|${accKind}|${opIndex}|${team}`,
+      layout: bufferLayout(1),
+      constants: { OP: opIndex, WG: wg, TEAM: team },
+      source: () =>
+        [
+          REDUCE_PARAMS.wgsl,
+          bindings(1),
+          `alias ACC = ${accKind};\nconst IS_FLOAT = ${accKind === 'f32'};`,
+          loaderFn(0, input.dtype, accKind),
+          `fn to_word(v: ACC) -> u32 { ${accKind === 'u32' ? 'return v;' : 'return bitcast<u32>(v);'} }`,
+          kernelSource('reduce.wgsl'),
+        ].join('\n'),
       uniforms: REDUCE_PARAMS.write({
-        rows, n, kept: kept.shape.length, rank: fullShape.length, shape: fullShape, st: fullStrides,
-        off: input.offset, correction: spec.correction ?? 1, p0: 0, p1: 0,
+        rows,
+        n,
+        kept: kept.shape.length,
+        rank: fullShape.length,
+        shape: fullShape,
+        st: fullStrides,
+        off: input.offset,
+        correction: spec.correction ?? 1,
+        p0: 0,
+        p1: 0,
       }),
       bindings: [bind(out), bind(input.storage)],
       groups: Math.ceil(rows / (wg / team)),
@@ -353,11 +421,24 @@ export class WebGPUBackend implements Backend, GpuHost {
     const layout = this.#rowsLayout(spec, input, outStrides, rowRank, n, rows, out, [weight, bias]);
     const b = layout.vec ? bindWhole : bind;
     this.run({
-      name: spec.op, op: 'kernel', key: `rows|${input.dtype}|${opIndex}|${rowsLayoutKey(layout)}`, layout: bufferLayout(3), constants: { OP: opIndex, WG: wg },
+      name: spec.op,
+      op: 'kernel',
+      key: `rows|${input.dtype}|${opIndex}|${rowsLayoutKey(layout)}`,
+      layout: bufferLayout(3),
+      constants: { OP: opIndex, WG: wg },
       source: () => [rowsDirectives(layout), ROWS_PARAMS.wgsl, rowsPrelude(layout, input.dtype, wg), kernelSource('rows.wgsl')].join('\n'),
       uniforms: ROWS_PARAMS.write({
-        rows, n, rank: shape.length, rowRank, shape, ist: input.strides, ost: outStrides,
-        ioff: input.offset, eps: spec.eps, hasWeight: spec.weight ? 1 : 0, hasBias: spec.bias ? 1 : 0,
+        rows,
+        n,
+        rank: shape.length,
+        rowRank,
+        shape,
+        ist: input.strides,
+        ost: outStrides,
+        ioff: input.offset,
+        eps: spec.eps,
+        hasWeight: spec.weight ? 1 : 0,
+        hasBias: spec.bias ? 1 : 0,
       }),
       bindings: [b(out), b(input.storage), b(weight), b(bias)],
       groups: Math.ceil(rows / rowsPerGroup(layout, wg)),
@@ -371,13 +452,29 @@ export class WebGPUBackend implements Backend, GpuHost {
    * row per subgroup where the adapter has subgroups, else a team of lanes sized to the row (about
    * 16 elements a lane) reducing through workgroup memory. XPU_ROWS_TEAM forces one.
    */
-  #rowsLayout(spec: RowsSpec, input: Operand, outStrides: number[], rowRank: number, n: number, rows: number, out: GpuStorage, wb: Storage[]): RowsLayout {
+  #rowsLayout(
+    spec: RowsSpec,
+    input: Operand,
+    outStrides: number[],
+    rowRank: number,
+    n: number,
+    rows: number,
+    out: GpuStorage,
+    wb: Storage[],
+  ): RowsLayout {
     const wg = this.#rowsWg;
     const lead = input.strides.length - rowRank;
     const blocks = [out, input.storage, ...wb] as GpuStorage[];
-    const vec = settings.XPU_ROWS_VEC === 'on' && input.dtype === 'float32' && rowRank === 1 && n % 4 === 0 &&
-      input.strides[lead] === 1 && outStrides[lead] === 1 && input.offset % 4 === 0 &&
-      input.strides.slice(0, lead).every((s) => s % 4 === 0) && outStrides.slice(0, lead).every((s) => s % 4 === 0) &&
+    const vec =
+      settings.XPU_ROWS_VEC === 'on' &&
+      input.dtype === 'float32' &&
+      rowRank === 1 &&
+      n % 4 === 0 &&
+      input.strides[lead] === 1 &&
+      outStrides[lead] === 1 &&
+      input.offset % 4 === 0 &&
+      input.strides.slice(0, lead).every((s) => s % 4 === 0) &&
+      outStrides.slice(0, lead).every((s) => s % 4 === 0) &&
       blocks.every((g) => g.size % 16 === 0 && g.size <= this.device.limits.maxStorageBufferBindingSize);
     const a = this.adapter;
     const sg = a.features.has('subgroups') && a.subgroupMinSize !== undefined && a.subgroupMinSize <= wg ? a.subgroupMinSize : undefined;
@@ -436,7 +533,11 @@ export class WebGPUBackend implements Backend, GpuHost {
     const minSubgroup = adapter.subgroupMinSize ?? 4;
     const gemmKey = (cc: GemmConfig) => `gemm|${gemmLayoutKey(layout)}|${gemmConfigKey(cc)}|${cc.path === 'gemv' ? gemvRows(p.m) : ''}`;
     const c = gemmConfigFor(adapter, {
-      m: p.m, n: p.n, k: p.k, dtype: spec.a.dtype, hints: gemmShapeHints(p),
+      m: p.m,
+      n: p.n,
+      k: p.k,
+      dtype: spec.a.dtype,
+      hints: gemmShapeHints(p),
       fused: !!(layout.bias || layout.residual || layout.activation || layout.scaled),
       texturePackable: (tc) => {
         const split = splitKProblem(p, spec, tc);
@@ -444,7 +545,8 @@ export class WebGPUBackend implements Backend, GpuHost {
       },
       fits: (cc) => cc.path === 'naive' || this.pipelines.fits(gemmKey(cc), () => gemmSource(layout, cc, p.m, minSubgroup)),
     });
-    if (c.path === 'naive') return this.#castMatmul(this.#matmulNaive(spec), total, castTo ?? (spec.outDtype === 'float16' ? 'float16' : undefined));
+    if (c.path === 'naive')
+      return this.#castMatmul(this.#matmulNaive(spec), total, castTo ?? (spec.outDtype === 'float16' ? 'float16' : undefined));
     if (c.path === 'tile' && c.variant === 'texture') {
       // gemm_texture.ts: operands packed into textures; split-K for a small output, long K.
       const split = splitKProblem(p, spec, c);
@@ -465,7 +567,10 @@ export class WebGPUBackend implements Backend, GpuHost {
     const tiles = gemmTiles(c, p.m, p.n);
     const out = this.alloc(layout.out, total, 'matmul');
     this.run({
-      name: c.path === 'gemv' ? 'gemv' : 'gemm', op: 'matmul', key: gemmKey(c), layout: bufferLayout(inputs.length),
+      name: c.path === 'gemv' ? 'gemv' : 'gemm',
+      op: 'matmul',
+      key: gemmKey(c),
+      layout: bufferLayout(inputs.length),
       source: () => gemmSource(layout, c, p.m, minSubgroup),
       uniforms: gemmUniforms(p, spec, tiles),
       bindings: [bindWhole(out), ...inputs.map(bindWhole)],
@@ -483,7 +588,13 @@ export class WebGPUBackend implements Backend, GpuHost {
   /** A float32 GEMM result cast to float16 by one map pass (an odd N cannot be stored packed). */
   #castMatmul(out: Storage, total: number, castTo: 'float16' | undefined): Storage {
     if (!castTo) return out;
-    const cast = this.map({ kernel: COPY_KERNEL, inputs: [{ storage: out, dtype: 'float32', strides: [1], offset: 0 }], outShape: [total], outDtype: castTo, argKind: 'f32' });
+    const cast = this.map({
+      kernel: COPY_KERNEL,
+      inputs: [{ storage: out, dtype: 'float32', strides: [1], offset: 0 }],
+      outShape: [total],
+      outDtype: castTo,
+      argKind: 'f32',
+    });
     this.release(out);
     return cast;
   }
@@ -496,18 +607,31 @@ export class WebGPUBackend implements Backend, GpuHost {
     const out = this.alloc('float32', total, 'matmul');
     const nb = batchShape.length;
     this.run({
-      name: 'matmul', op: 'kernel', key: `matmul_naive|${a.dtype}|${b.dtype}`, layout: bufferLayout(2), constants: { WG },
-      source: () => [
-        NAIVE_PARAMS.wgsl,
-        bindings(2),
-        loaderFn(0, a.dtype, 'f32'),
-        loaderFn(1, b.dtype, 'f32'),
-        kernelSource('matmul_naive.wgsl'),
-      ].join('\n'),
+      name: 'matmul',
+      op: 'kernel',
+      key: `matmul_naive|${a.dtype}|${b.dtype}`,
+      layout: bufferLayout(2),
+      constants: { WG },
+      source: () =>
+        [NAIVE_PARAMS.wgsl, bindings(2), loaderFn(0, a.dtype, 'f32'), loaderFn(1, b.dtype, 'f32'), kernelSource('matmul_naive.wgsl')].join(
+          '\n',
+        ),
       uniforms: NAIVE_PARAMS.write({
-        m, n, k, total, brank: nb, aoff: a.offset, boff: b.offset, p0: 0,
-        sam: a.strides[nb], sak: a.strides[nb + 1], sbk: b.strides[nb], sbn: b.strides[nb + 1],
-        bshape: batchShape, sab: a.strides.slice(0, nb), sbb: b.strides.slice(0, nb),
+        m,
+        n,
+        k,
+        total,
+        brank: nb,
+        aoff: a.offset,
+        boff: b.offset,
+        p0: 0,
+        sam: a.strides[nb],
+        sak: a.strides[nb + 1],
+        sbk: b.strides[nb],
+        sbn: b.strides[nb + 1],
+        bshape: batchShape,
+        sab: a.strides.slice(0, nb),
+        sbb: b.strides.slice(0, nb),
       }),
       bindings: [bind(out), bind(a.storage), bind(b.storage)],
       groups: Math.ceil(total / WG),

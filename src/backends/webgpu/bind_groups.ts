@@ -1,4 +1,3 @@
-
 /** Most bind groups kept; past it the cache starts over (a chain's groups are made again once). */
 const MAX_GROUPS = 4096;
 
@@ -31,7 +30,11 @@ export class BindGroupCache {
   }
 
   /** The cache key of a launch, or undefined when it binds a texture. */
-  key(layout: GPUBindGroupLayout, uniformBytes: number, buffers: readonly ({ buffer: GPUBuffer; size: number } | { view: GPUTextureView })[]): string | undefined {
+  key(
+    layout: GPUBindGroupLayout,
+    uniformBytes: number,
+    buffers: readonly ({ buffer: GPUBuffer; size: number } | { view: GPUTextureView })[],
+  ): string | undefined {
     if (!this.enabled) return undefined;
     let k = `${this.#id(layout)}|${uniformBytes}`;
     for (const b of buffers) {

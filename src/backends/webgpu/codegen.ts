@@ -19,7 +19,12 @@ export const MAX_KERNEL_ELEMENTS = 2 ** 31 - 1;
 
 export function checkKernelElements(op: string, n: number): void {
   if (n > MAX_KERNEL_ELEMENTS) {
-    throw new XpuShapeError('too many elements for one GPU kernel', { op, arg: 'input', expected: `at most ${MAX_KERNEL_ELEMENTS} elements (2^31 - 1: 32-bit indices)`, got: String(n) });
+    throw new XpuShapeError('too many elements for one GPU kernel', {
+      op,
+      arg: 'input',
+      expected: `at most ${MAX_KERNEL_ELEMENTS} elements (2^31 - 1: 32-bit indices)`,
+      got: String(n),
+    });
   }
 }
 
@@ -29,24 +34,38 @@ export function checkKernelElements(op: string, n: number): void {
  */
 export function loadExpr(dtype: DType, buf: string, e: string, word: (w: string) => string = (w) => `${buf}[${w}]`): string {
   switch (dtype) {
-    case 'float32': return `bitcast<f32>(${word(e)})`;
-    case 'float16': return `unpack2x16float(${word(`${e} >> 1u`)})[${e} & 1u]`;
-    case 'int32': return `bitcast<i32>(${word(e)})`;
-    case 'uint32': return word(e);
-    case 'int8': return `extractBits(bitcast<i32>(${word(`${e} >> 2u`)}), (${e} & 3u) * 8u, 8u)`;
-    case 'uint8': case 'bool': return `extractBits(${word(`${e} >> 2u`)}, (${e} & 3u) * 8u, 8u)`;
+    case 'float32':
+      return `bitcast<f32>(${word(e)})`;
+    case 'float16':
+      return `unpack2x16float(${word(`${e} >> 1u`)})[${e} & 1u]`;
+    case 'int32':
+      return `bitcast<i32>(${word(e)})`;
+    case 'uint32':
+      return word(e);
+    case 'int8':
+      return `extractBits(bitcast<i32>(${word(`${e} >> 2u`)}), (${e} & 3u) * 8u, 8u)`;
+    case 'uint8':
+    case 'bool':
+      return `extractBits(${word(`${e} >> 2u`)}, (${e} & 3u) * 8u, 8u)`;
   }
 }
 
 /** Element `sub` (a constant) of the word expression `w`, in the dtype's compute type. */
 export function extractExpr(dtype: DType, w: string, sub: number): string {
   switch (dtype) {
-    case 'float32': return `bitcast<f32>(${w})`;
-    case 'float16': return `unpack2x16float(${w})[${sub}]`;
-    case 'int32': return `bitcast<i32>(${w})`;
-    case 'uint32': return w;
-    case 'int8': return `extractBits(bitcast<i32>(${w}), ${sub * 8}u, 8u)`;
-    case 'uint8': case 'bool': return `extractBits(${w}, ${sub * 8}u, 8u)`;
+    case 'float32':
+      return `bitcast<f32>(${w})`;
+    case 'float16':
+      return `unpack2x16float(${w})[${sub}]`;
+    case 'int32':
+      return `bitcast<i32>(${w})`;
+    case 'uint32':
+      return w;
+    case 'int8':
+      return `extractBits(bitcast<i32>(${w}), ${sub * 8}u, 8u)`;
+    case 'uint8':
+    case 'bool':
+      return `extractBits(${w}, ${sub * 8}u, 8u)`;
   }
 }
 
@@ -64,10 +83,16 @@ export const elementsPerWord = (d: DType): number => 4 / dtypeInfo(d).itemsize;
 export function packWordExpr(dtype: DType, v: readonly string[]): string {
   const r = dtypeInfo(dtype).compute;
   switch (dtype) {
-    case 'float32': case 'int32': return `bitcast<u32>(${v[0]})`;
-    case 'uint32': return v[0];
-    case 'float16': return `pack2x16float(vec2<f32>(${v[0]}, ${v[1]}))`;
-    case 'int8': case 'uint8': case 'bool': {
+    case 'float32':
+    case 'int32':
+      return `bitcast<u32>(${v[0]})`;
+    case 'uint32':
+      return v[0];
+    case 'float16':
+      return `pack2x16float(vec2<f32>(${v[0]}, ${v[1]}))`;
+    case 'int8':
+    case 'uint8':
+    case 'bool': {
       const b = (j: number) => (r === 'i32' ? `(bitcast<u32>(${v[j]}) & 0xffu)` : `(${v[j]} & 0xffu)`);
       return `${b(0)} | (${b(1)} << 8u) | (${b(2)} << 16u) | (${b(3)} << 24u)`;
     }
@@ -137,29 +162,44 @@ export class UniformWriter {
   readonly #kinds: ('u' | 'i' | 'f')[] = [];
 
   u32(...v: number[]): this {
-    for (const x of v) { this.#u32.push(x); this.#kinds.push('u'); }
+    for (const x of v) {
+      this.#u32.push(x);
+      this.#kinds.push('u');
+    }
     return this;
   }
 
   i32(...v: number[]): this {
-    for (const x of v) { this.#u32.push(x); this.#kinds.push('i'); }
+    for (const x of v) {
+      this.#u32.push(x);
+      this.#kinds.push('i');
+    }
     return this;
   }
 
   f32(...v: number[]): this {
-    for (const x of v) { this.#u32.push(x); this.#kinds.push('f'); }
+    for (const x of v) {
+      this.#u32.push(x);
+      this.#kinds.push('f');
+    }
     return this;
   }
 
   /** An array of `len` (padded) values of one kind, e.g. a shape as array<vec4<u32>, 2>. */
   array(kind: 'u' | 'i', values: readonly number[], len: number): this {
-    for (let j = 0; j < len; j++) { this.#u32.push(values[j] ?? 0); this.#kinds.push(kind); }
+    for (let j = 0; j < len; j++) {
+      this.#u32.push(values[j] ?? 0);
+      this.#kinds.push(kind);
+    }
     return this;
   }
 
   /** Pads to a 16-byte boundary (vec4 alignment). */
   align16(): this {
-    while (this.#u32.length % 4) { this.#u32.push(0); this.#kinds.push('u'); }
+    while (this.#u32.length % 4) {
+      this.#u32.push(0);
+      this.#kinds.push('u');
+    }
     return this;
   }
 

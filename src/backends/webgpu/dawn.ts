@@ -141,7 +141,11 @@ export async function openDawnDevice(enumerate: Enumerate = (request) => request
 async function adapterNames(gpu: GPU, enumerate: Enumerate): Promise<string[]> {
   pinned.instances.push(gpu);
   const names = new Set<string>();
-  for (const options of [{ powerPreference: 'high-performance' }, { powerPreference: 'low-power' }, { forceFallbackAdapter: true }] as GPURequestAdapterOptions[]) {
+  for (const options of [
+    { powerPreference: 'high-performance' },
+    { powerPreference: 'low-power' },
+    { forceFallbackAdapter: true },
+  ] as GPURequestAdapterOptions[]) {
     try {
       const a = await enumerate(() => gpu.requestAdapter(options));
       if (a) names.add(a.info.description || a.info.device || a.info.vendor);

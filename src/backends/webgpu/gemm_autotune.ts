@@ -41,7 +41,11 @@ async function measure(backend: WebGPUBackend, b: Bucket, config: GemmConfig, re
   const spec: MatmulSpec = {
     a: { storage: a, dtype: b.dtype, strides: [b.k, 1], offset: 0 },
     b: { storage: w, dtype: b.dtype, strides: b.bAlongK ? [1, b.k] : [b.n, 1], offset: 0 },
-    batchShape: [], m: b.m, n: b.n, k: b.k, outDtype: b.dtype,
+    batchShape: [],
+    m: b.m,
+    n: b.n,
+    k: b.k,
+    outDtype: b.dtype,
   };
   try {
     const run = () => withGemmConfig(config, () => backend.release(backend.matmul(spec)));
@@ -58,23 +62,41 @@ async function measure(backend: WebGPUBackend, b: Bucket, config: GemmConfig, re
  * keeps the fastest, records it (used at once by matmul in this process, and written to the disk
  * cache). A bucket already tuned is reused unless `force` or XPU_AUTOTUNE=force.
  */
-export async function tuneGemmOn(backend: WebGPUBackend, shapes: readonly (readonly [number, number, number])[], options: TuneGemmOptions = {}): Promise<TunedGemm[]> {
+export async function tuneGemmOn(
+  backend: WebGPUBackend,
+  shapes: readonly (readonly [number, number, number])[],
+  options: TuneGemmOptions = {},
+): Promise<TunedGemm[]> {
   const dtype: DType = options.dtype ?? 'float32';
   const reps = options.reps ?? 3;
-  if (!Number.isInteger(reps) || reps < 1) throw new XpuValueError('reps must be a positive integer', { op: 'tuneGemm', arg: 'reps', expected: '>= 1', got: String(reps) });
+  if (!Number.isInteger(reps) || reps < 1)
+    throw new XpuValueError('reps must be a positive integer', { op: 'tuneGemm', arg: 'reps', expected: '>= 1', got: String(reps) });
   const force = options.force === true || autotuneMode() === 'force';
   const adapter = backend.adapter;
   const out: TunedGemm[] = [];
   for (const shape of shapes) {
     const [m, n, k] = shape;
     if (![m, n, k].every((x) => Number.isInteger(x) && x >= 1)) {
-      throw new XpuValueError('a GEMM shape is [m, n, k] of positive integers', { op: 'tuneGemm', arg: 'shapes', expected: '[m, n, k]', got: JSON.stringify(shape) });
+      throw new XpuValueError('a GEMM shape is [m, n, k] of positive integers', {
+        op: 'tuneGemm',
+        arg: 'shapes',
+        expected: '[m, n, k]',
+        got: JSON.stringify(shape),
+      });
     }
     const key = bucketKey(m, n, k, dtype, { bAlongK: options.bAlongK === true });
     const hit = force ? undefined : cachedTuned(adapter, key);
     if (hit) {
       recordTuned(adapter, key, hit, false);
-      out.push({ shape: [m, n, k], bucket: key, config: hit.config, configKey: gemmConfigKey(hit.config), gflops: hit.gflops, cached: true, measured: [] });
+      out.push({
+        shape: [m, n, k],
+        bucket: key,
+        config: hit.config,
+        configKey: gemmConfigKey(hit.config),
+        gflops: hit.gflops,
+        cached: true,
+        measured: [],
+      });
       continue;
     }
     const bucket = parseBucket(key);
@@ -88,8 +110,21 @@ export async function tuneGemmOn(backend: WebGPUBackend, shapes: readonly (reado
     }
     if (!measured.length) throw new XpuValueError('no GEMM candidate ran', { op: 'tuneGemm', arg: 'shapes', got: key });
     const best = measured.reduce((x, y) => (y.gflops > x.gflops ? y : x));
-    recordTuned(adapter, key, { config: best.config, gflops: best.gflops, measuredAt: new Date().toISOString() }, options.persist !== false);
-    out.push({ shape: [m, n, k], bucket: key, config: best.config, configKey: best.configKey, gflops: best.gflops, cached: false, measured: measured.map(({ configKey, gflops }) => ({ configKey, gflops })) });
+    recordTuned(
+      adapter,
+      key,
+      { config: best.config, gflops: best.gflops, measuredAt: new Date().toISOString() },
+      options.persist !== false,
+    );
+    out.push({
+      shape: [m, n, k],
+      bucket: key,
+      config: best.config,
+      configKey: best.configKey,
+      gflops: best.gflops,
+      cached: false,
+      measured: measured.map(({ configKey, gflops }) => ({ configKey, gflops })),
+    });
   }
   return out;
 }

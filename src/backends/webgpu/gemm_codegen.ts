@@ -24,20 +24,51 @@ const STRIDES = { array: 'i32', length: MAX_RANK } as const;
  * scalars, and the batch dims with every operand's batch strides (kernels/common/gemm_batch.wgsl).
  */
 export const GEMM_PARAMS = uniformStruct('Params', {
-  m: 'u32', n: 'u32', k: 'u32', batch: 'u32',
-  tilesN: 'u32', tilesM: 'u32', brank: 'u32', pad0: 'u32',
-  aoff: 'i32', sam: 'i32', sak: 'i32', boff: 'i32',
-  sbk: 'i32', sbn: 'i32', alpha: 'f32', beta: 'f32',
-  biasoff: 'i32', sbiasm: 'i32', sbiasn: 'i32', resoff: 'i32',
-  sresm: 'i32', sresn: 'i32', pad1: 'u32', pad2: 'u32',
-  bshape: RANK, sab: STRIDES, sbb: STRIDES, sbiasb: STRIDES, sresb: STRIDES,
+  m: 'u32',
+  n: 'u32',
+  k: 'u32',
+  batch: 'u32',
+  tilesN: 'u32',
+  tilesM: 'u32',
+  brank: 'u32',
+  pad0: 'u32',
+  aoff: 'i32',
+  sam: 'i32',
+  sak: 'i32',
+  boff: 'i32',
+  sbk: 'i32',
+  sbn: 'i32',
+  alpha: 'f32',
+  beta: 'f32',
+  biasoff: 'i32',
+  sbiasm: 'i32',
+  sbiasn: 'i32',
+  resoff: 'i32',
+  sresm: 'i32',
+  sresn: 'i32',
+  pad1: 'u32',
+  pad2: 'u32',
+  bshape: RANK,
+  sab: STRIDES,
+  sbb: STRIDES,
+  sbiasb: STRIDES,
+  sresb: STRIDES,
 });
 
 /** The texture variant's pack kernel (kernels/gemm_pack.wgsl; written by gemm_texture.ts). */
 export const GEMM_PACK_PARAMS = uniformStruct('PackParams', {
-  rows: 'u32', cols: 'u32', texels: 'u32', height: 'u32',
-  off: 'i32', srow: 'i32', scol: 'i32', per: 'u32',
-  sbatch: 'i32', entries: 'u32', across: 'u32', pad2: 'u32',
+  rows: 'u32',
+  cols: 'u32',
+  texels: 'u32',
+  height: 'u32',
+  off: 'i32',
+  srow: 'i32',
+  scol: 'i32',
+  per: 'u32',
+  sbatch: 'i32',
+  entries: 'u32',
+  across: 'u32',
+  pad2: 'u32',
 });
 
 /** Everything about the operands that changes the generated code. */
@@ -62,8 +93,19 @@ export interface GemmLayout {
 }
 
 export function gemmLayoutKey(l: GemmLayout): string {
-  return [l.a, l.b, l.out, l.aVec ? 'av' : 'as', l.bAlongK ? 'bk' : 'bn', l.bVec ? 'bv' : 'bs', l.outVec ? 'ov' : 'os',
-    `bias=${l.bias ?? '-'}`, `res=${l.residual ?? '-'}`, `act=${l.activation ?? '-'}`, l.scaled ? 'scaled' : ''].join('|');
+  return [
+    l.a,
+    l.b,
+    l.out,
+    l.aVec ? 'av' : 'as',
+    l.bAlongK ? 'bk' : 'bn',
+    l.bVec ? 'bv' : 'bs',
+    l.outVec ? 'ov' : 'os',
+    `bias=${l.bias ?? '-'}`,
+    `res=${l.residual ?? '-'}`,
+    `act=${l.activation ?? '-'}`,
+    l.scaled ? 'scaled' : '',
+  ].join('|');
 }
 
 /** Element type of a binding: vec4 of words (f32 x 4), vec2 of words (f16 x 4), or words. */
@@ -81,9 +123,10 @@ function scalarLoader(name: string, buf: string, dtype: DType): string {
 
 /** fn {name}4(e: i32) -> vec4<f32>: 4 consecutive elements from e (e % 4 == 0), one load. */
 function vectorLoader(name: string, buf: string, dtype: GemmFloat): string {
-  const body = dtype === 'float16'
-    ? `let w = ${buf}[u32(e) >> 2u];\n  return vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y));`
-    : `return bitcast<vec4<f32>>(${buf}[u32(e) >> 2u]);`;
+  const body =
+    dtype === 'float16'
+      ? `let w = ${buf}[u32(e) >> 2u];\n  return vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y));`
+      : `return bitcast<vec4<f32>>(${buf}[u32(e) >> 2u]);`;
   return `fn ${name}4(e: i32) -> vec4<f32> {\n  ${body}\n}`;
 }
 
@@ -127,7 +170,8 @@ function readB(l: GemmLayout): string {
   // kernels call this for k up to K rounded up to 4, and nothing requires K % 4 == 0 here: rows
   // k >= K lie outside the operand (a view's neighbours, a block's slack) and may hold inf or
   // NaN, which A's zero padding would turn into NaN (0 * inf), so they read as zeros.
-  if (l.bVec) return `${sig} {\n  if (k >= P.k) {\n    return vec4<f32>(0.0);\n  }\n  return ldB4(bt.b + i32(k) * P.sbk + i32(min(col, P.n - 4u)));\n}`;
+  if (l.bVec)
+    return `${sig} {\n  if (k >= P.k) {\n    return vec4<f32>(0.0);\n  }\n  return ldB4(bt.b + i32(k) * P.sbk + i32(min(col, P.n - 4u)));\n}`;
   return `${sig} {
   if (k >= P.k) {
     return vec4<f32>(0.0);
@@ -164,11 +208,22 @@ function epilogue(l: GemmLayout): string {
 function store(l: GemmLayout): string {
   if (l.out === 'float32') {
     if (l.outVec) return '  out[idx >> 2u] = bitcast<vec4<u32>>(v);';
-    return ['  for (var j = 0u; j < 4u; j++) {', '    if (col + j < P.n) {', '      out[idx + j] = bitcast<u32>(v[j]);', '    }', '  }'].join('\n');
+    return [
+      '  for (var j = 0u; j < 4u; j++) {',
+      '    if (col + j < P.n) {',
+      '      out[idx + j] = bitcast<u32>(v[j]);',
+      '    }',
+      '  }',
+    ].join('\n');
   }
   // float16: N is even and col % 4 == 0, so (col, col+1) and (col+2, col+3) are whole words.
   if (l.outVec) return '  out[idx >> 2u] = vec2<u32>(pack2x16float(v.xy), pack2x16float(v.zw));';
-  return ['  out[idx >> 1u] = pack2x16float(v.xy);', '  if (col + 2u < P.n) {', '    out[(idx >> 1u) + 1u] = pack2x16float(v.zw);', '  }'].join('\n');
+  return [
+    '  out[idx >> 1u] = pack2x16float(v.xy);',
+    '  if (col + 2u < P.n) {',
+    '    out[(idx >> 1u) + 1u] = pack2x16float(v.zw);',
+    '  }',
+  ].join('\n');
 }
 
 function writeC(l: GemmLayout): string {
@@ -187,8 +242,12 @@ function bindingsFor(l: GemmLayout, textures = false): string {
   const lines = [
     '@group(0) @binding(0) var<uniform> P: Params;',
     `@group(0) @binding(1) var<storage, read_write> out: array<${wordType(l.out, l.outVec)}>;`,
-    textures ? '@group(0) @binding(2) var inA: texture_2d<f32>;' : `@group(0) @binding(2) var<storage, read> inA: array<${wordType(l.a, l.aVec)}>;`,
-    textures ? '@group(0) @binding(3) var inB: texture_2d<f32>;' : `@group(0) @binding(3) var<storage, read> inB: array<${wordType(l.b, l.bVec)}>;`,
+    textures
+      ? '@group(0) @binding(2) var inA: texture_2d<f32>;'
+      : `@group(0) @binding(2) var<storage, read> inA: array<${wordType(l.a, l.aVec)}>;`,
+    textures
+      ? '@group(0) @binding(3) var inB: texture_2d<f32>;'
+      : `@group(0) @binding(3) var<storage, read> inB: array<${wordType(l.b, l.bVec)}>;`,
   ];
   let next = 4;
   if (l.bias) lines.push(`@group(0) @binding(${next++}) var<storage, read> inBias: array<u32>;`);
@@ -233,9 +292,15 @@ function tileConstants(c: TileConfig, l: GemmLayout): string {
   const asLen = shared ? (c.wgY * c.tm * c.tk) / 4 : 1;
   const bsLen = shared ? (c.wgX * c.tn * c.tk) / 4 : 1;
   return [
-    `const WG_X: u32 = ${c.wgX}u;`, `const WG_Y: u32 = ${c.wgY}u;`, `const TM: u32 = ${c.tm}u;`, `const TN: u32 = ${c.tn}u;`,
-    `const TK: u32 = ${c.tk}u;`, `const SHARED: bool = ${shared};`, `const B_ALONG_K: bool = ${bAlongK};`,
-    `const AS_LEN: u32 = ${asLen}u;`, `const BS_LEN: u32 = ${bsLen}u;`,
+    `const WG_X: u32 = ${c.wgX}u;`,
+    `const WG_Y: u32 = ${c.wgY}u;`,
+    `const TM: u32 = ${c.tm}u;`,
+    `const TN: u32 = ${c.tn}u;`,
+    `const TK: u32 = ${c.tk}u;`,
+    `const SHARED: bool = ${shared};`,
+    `const B_ALONG_K: bool = ${bAlongK};`,
+    `const AS_LEN: u32 = ${asLen}u;`,
+    `const BS_LEN: u32 = ${bsLen}u;`,
   ].join('\n');
 }
 
@@ -262,8 +327,11 @@ function gemvConstants(c: GemvConfig, l: GemmLayout, m: number, minSubgroup: num
   const v = (rows * c.cols) / 4;
   const red = c.subgroups ? Math.ceil(c.wg / minSubgroup) * v : c.wg * v;
   return [
-    `const WG: u32 = ${c.wg}u;`, `const COLS: u32 = ${c.cols}u;`, `const GEMV_M: u32 = ${rows}u;`,
-    `const B_ALONG_K: bool = ${l.bAlongK};`, `const RED_LEN: u32 = ${red}u;`,
+    `const WG: u32 = ${c.wg}u;`,
+    `const COLS: u32 = ${c.cols}u;`,
+    `const GEMV_M: u32 = ${rows}u;`,
+    `const B_ALONG_K: bool = ${l.bAlongK};`,
+    `const RED_LEN: u32 = ${red}u;`,
   ].join('\n');
 }
 
@@ -306,8 +374,12 @@ function subgroupTileMain(c: TileConfig): string {
   for (const r of rows) {
     out.push(`    let a${r} = subgroupBroadcast(af${Math.floor(r / sg)}, ${r % sg}u);`);
     for (const j of cols) {
-      out.push(`    acc${r}_${j} = fma(vec4<f32>(a${r}.x), b0_${j}, acc${r}_${j});`, `    acc${r}_${j} = fma(vec4<f32>(a${r}.y), b1_${j}, acc${r}_${j});`,
-        `    acc${r}_${j} = fma(vec4<f32>(a${r}.z), b2_${j}, acc${r}_${j});`, `    acc${r}_${j} = fma(vec4<f32>(a${r}.w), b3_${j}, acc${r}_${j});`);
+      out.push(
+        `    acc${r}_${j} = fma(vec4<f32>(a${r}.x), b0_${j}, acc${r}_${j});`,
+        `    acc${r}_${j} = fma(vec4<f32>(a${r}.y), b1_${j}, acc${r}_${j});`,
+        `    acc${r}_${j} = fma(vec4<f32>(a${r}.z), b2_${j}, acc${r}_${j});`,
+        `    acc${r}_${j} = fma(vec4<f32>(a${r}.w), b3_${j}, acc${r}_${j});`,
+      );
     }
   }
   out.push('  }');
@@ -315,7 +387,11 @@ function subgroupTileMain(c: TileConfig): string {
   // TM x TN / 4 copies of it made lavapipe's LLVM compile for minutes.
   out.push(`  var accs: array<vec4<f32>, ${c.tm * tn4}>;`);
   for (const r of rows) for (const j of cols) out.push(`  accs[${r * tn4 + j}] = acc${r}_${j};`);
-  out.push(`  for (var i = 0u; i < ${c.tm * tn4}u; i++) {`, `    mm_write(bt, row0 + i / ${tn4}u, col0 + 4u * (i % ${tn4}u), accs[i]);`, '  }');
+  out.push(
+    `  for (var i = 0u; i < ${c.tm * tn4}u; i++) {`,
+    `    mm_write(bt, row0 + i / ${tn4}u, col0 + 4u * (i % ${tn4}u), accs[i]);`,
+    '  }',
+  );
   out.push('}');
   return out.join('\n');
 }
@@ -337,6 +413,10 @@ export function gemmSource(l: GemmLayout, c: TileConfig | GemvConfig, m: number,
     c.path === 'tile' ? tileConstants(c, l) : gemvConstants(c, l, m, minSubgroup),
     needsMath ? kernelSource('common/math.wgsl') : '',
     textures ? textureHooks(l) : hooks(l),
-    c.path === 'tile' ? (sgTile ? subgroupTileMain(c) : kernelSource('gemm.wgsl')) : kernelSource(c.subgroups ? 'gemv_reduce_subgroup.wgsl' : 'gemv_reduce_workgroup.wgsl') + kernelSource('gemv.wgsl'),
+    c.path === 'tile'
+      ? sgTile
+        ? subgroupTileMain(c)
+        : kernelSource('gemm.wgsl')
+      : kernelSource(c.subgroups ? 'gemv_reduce_subgroup.wgsl' : 'gemv_reduce_workgroup.wgsl') + kernelSource('gemv.wgsl'),
   ].join('\n');
 }

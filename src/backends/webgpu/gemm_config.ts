@@ -1,7 +1,18 @@
 import type { DType } from '../../tensor/dtype.js';
 import { settings } from '../../settings.js';
 import { measuringGemmConfig, tunedGemmConfig } from './gemm_tuner.js';
-import { defaultTileConfig, GEMV_MAX_M, gemmVariantFromEnv, heuristicGemmConfig, splitKConfig, type GemmAdapterInfo, type GemmConfig, type GemmShapeHints, type GemvConfig, type TileConfig } from './gemm_heuristics.js';
+import {
+  defaultTileConfig,
+  GEMV_MAX_M,
+  gemmVariantFromEnv,
+  heuristicGemmConfig,
+  splitKConfig,
+  type GemmAdapterInfo,
+  type GemmConfig,
+  type GemmShapeHints,
+  type GemvConfig,
+  type TileConfig,
+} from './gemm_heuristics.js';
 
 export * from './gemm_heuristics.js';
 
@@ -17,7 +28,14 @@ export * from './gemm_heuristics.js';
  * Picks the kernel and tile sizes for C[m, n] = A[m, k] B[k, n] (per batch entry). Deterministic:
  * the same adapter and shape bucket give the same config, so pipelines are reused.
  */
-export function chooseGemmConfig(adapter: GemmAdapterInfo, m: number, n: number, k: number, dtype: DType, hints: GemmShapeHints = { bAlongK: false }): GemmConfig {
+export function chooseGemmConfig(
+  adapter: GemmAdapterInfo,
+  m: number,
+  n: number,
+  k: number,
+  dtype: DType,
+  hints: GemmShapeHints = { bAlongK: false },
+): GemmConfig {
   const measuring = measuringGemmConfig();
   if (measuring) return measuring;
   const chosen = configOverride?.(adapter, m, n, k, dtype, hints);
@@ -93,7 +111,14 @@ function quantizedGemmConfig(adapter: GemmAdapterInfo, q: GemmQuery): TileConfig
 }
 
 /** The deterministic heuristic behind chooseGemmConfig (no override, no tuned table). */
-export type GemmConfigChooser = (adapter: GemmAdapterInfo, m: number, n: number, k: number, dtype: DType, hints: GemmShapeHints) => GemmConfig | undefined;
+export type GemmConfigChooser = (
+  adapter: GemmAdapterInfo,
+  m: number,
+  n: number,
+  k: number,
+  dtype: DType,
+  hints: GemmShapeHints,
+) => GemmConfig | undefined;
 
 let configOverride: GemmConfigChooser | null = null;
 

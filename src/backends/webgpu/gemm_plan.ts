@@ -48,7 +48,10 @@ export function gemmProblem(spec: MatmulSpec): GemmProblem {
   // The output is contiguous: its batch strides are part of the merge condition.
   const outBatch: number[] = [];
   let acc = spec.m * spec.n;
-  for (let d = nb - 1; d >= 0; d--) { outBatch[d] = acc; acc *= spec.batchShape[d]; }
+  for (let d = nb - 1; d >= 0; d--) {
+    outBatch[d] = acc;
+    acc *= spec.batchShape[d];
+  }
   const merged = coalesce(spec.batchShape, [...ops.map((o) => o.batch), outBatch]);
   ops.forEach((o, i) => (o.batch = merged.strides[i]));
   let { m } = spec;
@@ -66,16 +69,36 @@ export function gemmProblem(spec: MatmulSpec): GemmProblem {
     batchShape = [];
   }
   if (batchShape.length > MAX_RANK) {
-    throw new XpuShapeError('too many batch dims for a GPU kernel after merging contiguous dims', { op: 'matmul', arg: 'input', expected: `at most ${MAX_RANK} non-mergeable batch dims`, got: String(batchShape.length) });
+    throw new XpuShapeError('too many batch dims for a GPU kernel after merging contiguous dims', {
+      op: 'matmul',
+      arg: 'input',
+      expected: `at most ${MAX_RANK} non-mergeable batch dims`,
+      got: String(batchShape.length),
+    });
   }
-  return { m, n: spec.n, k: spec.k, batchShape, a: ops[0], b: ops[1], bias: ep?.bias ? ops[2] : undefined, residual: ep?.residual ? ops[ep.bias ? 3 : 2] : undefined };
+  return {
+    m,
+    n: spec.n,
+    k: spec.k,
+    batchShape,
+    a: ops[0],
+    b: ops[1],
+    bias: ep?.bias ? ops[2] : undefined,
+    residual: ep?.residual ? ops[ep.bias ? 3 : 2] : undefined,
+  };
 }
 
 const aligned = (x: number): boolean => x % 4 === 0;
 
 /** Contiguous along the loaded dim, and every other step a multiple of 4 elements. */
 function vectorizable(o: MatrixOperand, loadedStride: number, otherStride: number, loadedExtent: number, otherExtent: number): boolean {
-  return loadedStride === 1 && aligned(loadedExtent) && aligned(o.offset) && (otherExtent === 1 || aligned(otherStride)) && o.batch.every(aligned);
+  return (
+    loadedStride === 1 &&
+    aligned(loadedExtent) &&
+    aligned(o.offset) &&
+    (otherExtent === 1 || aligned(otherStride)) &&
+    o.batch.every(aligned)
+  );
 }
 
 export function gemmShapeHints(p: GemmProblem): GemmShapeHints {
@@ -120,12 +143,31 @@ export function gemmUniforms(p: GemmProblem, spec: MatmulSpec, tiles: { tilesN: 
   const bias = p.bias ?? none;
   const res = p.residual ?? none;
   return GEMM_PARAMS.write({
-    m: p.m, n: p.n, k: p.k, batch,
-    tilesN: tiles.tilesN, tilesM: tiles.tilesM, brank: p.batchShape.length,
-    aoff: p.a.offset, sam: p.a.s0, sak: p.a.s1, boff: p.b.offset,
-    sbk: p.b.s0, sbn: p.b.s1, alpha: ep?.alpha ?? 1, beta: ep?.beta ?? 1,
-    biasoff: bias.offset, sbiasm: bias.s0, sbiasn: bias.s1, resoff: res.offset,
-    sresm: res.s0, sresn: res.s1,
-    bshape: p.batchShape, sab: p.a.batch, sbb: p.b.batch, sbiasb: bias.batch, sresb: res.batch,
+    m: p.m,
+    n: p.n,
+    k: p.k,
+    batch,
+    tilesN: tiles.tilesN,
+    tilesM: tiles.tilesM,
+    brank: p.batchShape.length,
+    aoff: p.a.offset,
+    sam: p.a.s0,
+    sak: p.a.s1,
+    boff: p.b.offset,
+    sbk: p.b.s0,
+    sbn: p.b.s1,
+    alpha: ep?.alpha ?? 1,
+    beta: ep?.beta ?? 1,
+    biasoff: bias.offset,
+    sbiasm: bias.s0,
+    sbiasn: bias.s1,
+    resoff: res.offset,
+    sresm: res.s0,
+    sresn: res.s1,
+    bshape: p.batchShape,
+    sab: p.a.batch,
+    sbb: p.b.batch,
+    sbiasb: bias.batch,
+    sresb: res.batch,
   });
 }

@@ -34,7 +34,9 @@ export function pickSubgroupMatrixConfig(adapter: GemmAdapterInfo, dtype: 'float
   if (!adapter.features.has(SUBGROUP_MATRIX_FEATURE) || !adapter.features.has('subgroups')) return undefined;
   const want = dtype === 'float16' ? 'f16' : 'f32';
   if (want === 'f16' && !adapter.features.has('shader-f16')) return undefined;
-  const fits = (adapter.subgroupMatrixConfigs ?? []).filter((c) => c.componentType === want && (c.resultComponentType === 'f32' || c.resultComponentType === 'f16'));
+  const fits = (adapter.subgroupMatrixConfigs ?? []).filter(
+    (c) => c.componentType === want && (c.resultComponentType === 'f32' || c.resultComponentType === 'f16'),
+  );
   fits.sort((a, b) => (a.resultComponentType === 'f32' ? 0 : 1) - (b.resultComponentType === 'f32' ? 0 : 1) || b.M * b.N - a.M * a.N);
   return fits[0];
 }
@@ -119,13 +121,18 @@ export function gemmSubgroupMatrixSource(t: SgmatTile): string {
   L.push('  for (var k = 0u; k < P.k; k += SK) {');
   for (let i = 0; i < t.matsM; i++) L.push(`    let a${i} = subgroupMatrixLoad<MatL>(&A, (row0 + ${i}u * SM) * P.k + k, false, P.k);`);
   for (let j = 0; j < t.matsN; j++) {
-    L.push(t.bColMajor
-      ? `    let b${j} = subgroupMatrixLoad<MatR>(&B, (col0 + ${j}u * SN) * P.k + k, true, P.k);`
-      : `    let b${j} = subgroupMatrixLoad<MatR>(&B, k * P.n + col0 + ${j}u * SN, false, P.n);`);
+    L.push(
+      t.bColMajor
+        ? `    let b${j} = subgroupMatrixLoad<MatR>(&B, (col0 + ${j}u * SN) * P.k + k, true, P.k);`
+        : `    let b${j} = subgroupMatrixLoad<MatR>(&B, k * P.n + col0 + ${j}u * SN, false, P.n);`,
+    );
   }
-  for (let i = 0; i < t.matsM; i++) for (let j = 0; j < t.matsN; j++) L.push(`    c${i}_${j} = subgroupMatrixMultiplyAccumulate(a${i}, b${j}, c${i}_${j});`);
+  for (let i = 0; i < t.matsM; i++)
+    for (let j = 0; j < t.matsN; j++) L.push(`    c${i}_${j} = subgroupMatrixMultiplyAccumulate(a${i}, b${j}, c${i}_${j});`);
   L.push('  }');
-  for (let i = 0; i < t.matsM; i++) for (let j = 0; j < t.matsN; j++) L.push(`  subgroupMatrixStore(&C, (row0 + ${i}u * SM) * P.n + col0 + ${j}u * SN, c${i}_${j}, false, P.n);`);
+  for (let i = 0; i < t.matsM; i++)
+    for (let j = 0; j < t.matsN; j++)
+      L.push(`  subgroupMatrixStore(&C, (row0 + ${i}u * SM) * P.n + col0 + ${j}u * SN, c${i}_${j}, false, P.n);`);
   L.push('}');
   return L.join('\n') + '\n';
 }

@@ -55,12 +55,38 @@ export function texturePackable(p: GemmProblem, adapter: Pick<GemmAdapterInfo, '
  * and `texels` columns, or with `across` columns [b*texels, (b+1)*texels) and rows [0, per);
  * zeros past rows and cols.
  */
-function pack(host: GpuHost, op: MatrixOperand, dtype: string, rows: number, cols: number, texels: number, per: number, entries: number, across: boolean, tex: GPUTexture): void {
+function pack(
+  host: GpuHost,
+  op: MatrixOperand,
+  dtype: string,
+  rows: number,
+  cols: number,
+  texels: number,
+  per: number,
+  entries: number,
+  across: boolean,
+  tex: GPUTexture,
+): void {
   const height = across ? per : per * entries;
   host.run({
-    name: 'gemm-pack', op: 'matmul', key: `gemm-pack|${dtype}`, layout: ['storage-texture', 'read'],
+    name: 'gemm-pack',
+    op: 'matmul',
+    key: `gemm-pack|${dtype}`,
+    layout: ['storage-texture', 'read'],
     source: () => gemmPackSource(dtype as 'float32'),
-    uniforms: GEMM_PACK_PARAMS.write({ rows, cols, texels, height, off: op.offset, srow: op.s0, scol: op.s1, per, sbatch: op.batch[0] ?? 0, entries, across: across ? 1 : 0 }),
+    uniforms: GEMM_PACK_PARAMS.write({
+      rows,
+      cols,
+      texels,
+      height,
+      off: op.offset,
+      srow: op.s0,
+      scol: op.s1,
+      per,
+      sbatch: op.batch[0] ?? 0,
+      entries,
+      across: across ? 1 : 0,
+    }),
     bindings: [bindTexture(tex), bindWhole(op.storage)],
     groups: Math.ceil((height * texels * (across ? entries : 1)) / 64),
   });
@@ -70,7 +96,14 @@ function pack(host: GpuHost, op: MatrixOperand, dtype: string, rows: number, col
  * Runs C = epilogue(A @ B) with the texture variant into `out` (allocated by the caller with the
  * layout's output dtype). The caller checked texturePackable.
  */
-export function textureGemm(host: GpuHost, p: GemmProblem, spec: MatmulSpec, layout: GemmLayout, config: TileConfig, out: GpuStorage): void {
+export function textureGemm(
+  host: GpuHost,
+  p: GemmProblem,
+  spec: MatmulSpec,
+  layout: GemmLayout,
+  config: TileConfig,
+  out: GpuStorage,
+): void {
   const { rowsA, texelsB, k4 } = padded(p, config);
   const nb = batchOf(p);
   const tiles = gemmTiles(config, p.m, p.n);
@@ -85,7 +118,10 @@ export function textureGemm(host: GpuHost, p: GemmProblem, spec: MatmulSpec, lay
   const rowsOf = (o: MatrixOperand, per: number): MatrixOperand => ({ ...o, offset: 0, batch: nb > 1 ? [per] : [] });
   const q: GemmProblem = { ...p, a: rowsOf(p.a, rowsA), b: rowsOf(p.b, texelsB) };
   host.run({
-    name: 'gemm', op: 'matmul', key: `gemm|${gemmLayoutKey(layout)}|${gemmConfigKey(config)}|`, layout: ['write', 'texture', 'texture', ...extra.map(() => 'read' as const)],
+    name: 'gemm',
+    op: 'matmul',
+    key: `gemm|${gemmLayoutKey(layout)}|${gemmConfigKey(config)}|`,
+    layout: ['write', 'texture', 'texture', ...extra.map(() => 'read' as const)],
     source: () => gemmSource(layout, config, p.m),
     uniforms: gemmUniforms(q, spec, tiles),
     bindings: [bindWhole(out), bindTexture(texA), bindTexture(texB), ...extra.map(bindWhole)],
@@ -99,7 +135,11 @@ export function textureGemm(host: GpuHost, p: GemmProblem, spec: MatmulSpec, lay
  * sum over S (sumSlices). Only for a plain f32 product (no epilogue, one batch entry,
  * K a multiple of 4 S); returns undefined otherwise, and the caller runs the GEMM unsplit.
  */
-export function splitKProblem(p: GemmProblem, spec: MatmulSpec, config: TileConfig): { q: GemmProblem; qspec: MatmulSpec; slices: number } | undefined {
+export function splitKProblem(
+  p: GemmProblem,
+  spec: MatmulSpec,
+  config: TileConfig,
+): { q: GemmProblem; qspec: MatmulSpec; slices: number } | undefined {
   const s = config.splitK ?? 1;
   if (s <= 1 || spec.epilogue || spec.outDtype !== 'float32' || p.batchShape.length || p.k % (4 * s) !== 0) return undefined;
   const kc = p.k / s;
@@ -134,7 +174,10 @@ export function sumSlices(host: GpuHost, partials: GpuStorage, out: GpuStorage, 
     '}',
   ].join('\n');
   host.run({
-    name: 'gemm-splitk-sum', op: 'matmul', key: 'gemm-splitk-sum', layout: ['write', 'read'],
+    name: 'gemm-splitk-sum',
+    op: 'matmul',
+    key: 'gemm-splitk-sum',
+    layout: ['write', 'read'],
     source: () => code,
     uniforms: SUM_PARAMS.write({ mn, slices }),
     bindings: [bindWhole(out), bindWhole(partials)],

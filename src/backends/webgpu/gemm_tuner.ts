@@ -4,7 +4,19 @@ import { fileURLToPath } from 'node:url';
 import { XpuValueError } from '../../errors.js';
 import type { DType } from '../../tensor/dtype.js';
 import { adapterKey, autotuneMode, pow2, TuningTable, warnOnce, type AutotuneMode, type TuningCacheFile } from './tuning_table.js';
-import { GEMV_MAX_M, defaultTileConfig, fixedSubgroup, splitKFor, gemmConfigKey, heuristicGemmConfig, splitKConfig, type GemmAdapterInfo, type GemmConfig, type GemmShapeHints, type TileConfig } from './gemm_heuristics.js';
+import {
+  GEMV_MAX_M,
+  defaultTileConfig,
+  fixedSubgroup,
+  splitKFor,
+  gemmConfigKey,
+  heuristicGemmConfig,
+  splitKConfig,
+  type GemmAdapterInfo,
+  type GemmConfig,
+  type GemmShapeHints,
+  type TileConfig,
+} from './gemm_heuristics.js';
 
 /**
  * The GEMM autotuner's tables (the measuring itself is gemm_autotune.ts, which needs tensors).
@@ -78,7 +90,8 @@ export function validConfig(c: unknown, adapter: GemmAdapterInfo): c is GemmConf
       return adapter.features.has('subgroups') && adapter.subgroupMinSize === o.sg && adapter.subgroupMaxSize === o.sg;
     }
     if (!int(o.tm, 1, 16)) return false;
-    if (o.variant === 'shared' && (o.tk % 4 !== 0 || 4 * o.tk * (o.wgY * o.tm + o.wgX * o.tn) > adapter.maxWorkgroupStorageBytes)) return false;
+    if (o.variant === 'shared' && (o.tk % 4 !== 0 || 4 * o.tk * (o.wgY * o.tm + o.wgX * o.tn) > adapter.maxWorkgroupStorageBytes))
+      return false;
     return true;
   }
   return false;
@@ -92,21 +105,48 @@ export function candidates(adapter: GemmAdapterInfo, bucket: Bucket): GemmConfig
   const { m, n, k } = bucket;
   const hints = { bAlongK: bucket.bAlongK };
   const list: GemmConfig[] = [heuristicGemmConfig(adapter, m, n, k, hints)];
-  const reg = (wgX: number, wgY: number, tm: number, tn: number): TileConfig => ({ path: 'tile', variant: 'register', wgX, wgY, tm, tn, tk: 4 });
+  const reg = (wgX: number, wgY: number, tm: number, tn: number): TileConfig => ({
+    path: 'tile',
+    variant: 'register',
+    wgX,
+    wgY,
+    tm,
+    tn,
+    tk: 4,
+  });
   if (m <= GEMV_MAX_M) {
     const rows = m <= 1 ? 1 : m <= 2 ? 2 : m <= 4 ? 4 : 8;
     list.push(reg(32, 1, rows, 8), reg(64, 1, rows, 4), reg(16, 1, rows, 16));
     if (k >= 128 && bucket.bAlongK) {
       const sk = splitKConfig(adapter);
-      list.push(sk, { ...sk, cols: 8 }, { path: 'gemv', wg: 64, cols: 4, subgroups: false }, { path: 'gemv', wg: 32, cols: 4, subgroups: false });
+      list.push(
+        sk,
+        { ...sk, cols: 8 },
+        { path: 'gemv', wg: 64, cols: 4, subgroups: false },
+        { path: 'gemv', wg: 32, cols: 4, subgroups: false },
+      );
     }
   } else {
-    list.push(defaultTileConfig(adapter, m, 'register'), reg(16, 16, 4, 8), reg(8, 8, 4, 8), reg(16, 8, 8, 8), reg(16, 4, m <= 16 ? 4 : 8, 8));
+    list.push(
+      defaultTileConfig(adapter, m, 'register'),
+      reg(16, 16, 4, 8),
+      reg(8, 8, 4, 8),
+      reg(16, 8, 8, 8),
+      reg(16, 4, m <= 16 ? 4 : 8, 8),
+    );
     const shared = defaultTileConfig(adapter, m, 'shared');
     list.push(shared, { ...shared, tm: 4, tn: 4 });
     // Texture-packed operands (register tiles reading texels): larger tiles pay off there, since
     // the loads, not the FMAs, bound a software adapter.
-    const tex = (wgX: number, wgY: number, tm: number, tn: number): TileConfig => ({ path: 'tile', variant: 'texture', wgX, wgY, tm, tn, tk: 4 });
+    const tex = (wgX: number, wgY: number, tm: number, tn: number): TileConfig => ({
+      path: 'tile',
+      variant: 'texture',
+      wgX,
+      wgY,
+      tm,
+      tn,
+      tk: 4,
+    });
     list.push(defaultTileConfig(adapter, m, 'texture'));
     const sg = fixedSubgroup(adapter);
     if (m > 32 && sg) {
@@ -124,7 +164,8 @@ export function candidates(adapter: GemmAdapterInfo, bucket: Bucket): GemmConfig
     // the heuristic would pick (at least 2).
     const base = defaultTileConfig(adapter, m, 'texture');
     const s = Math.max(1, splitKFor(base, m, bucket.n, k));
-    if (m > 32 && m * bucket.n <= 256 * 256 && k >= 4096) for (const f of [2, 4]) if (k % (4 * s * f) === 0) list.push({ ...base, splitK: s * f });
+    if (m > 32 && m * bucket.n <= 256 * 256 && k >= 4096)
+      for (const f of [2, 4]) if (k % (4 * s * f) === 0) list.push({ ...base, splitK: s * f });
   }
   const seen = new Set<string>();
   return list.filter((c) => {
@@ -140,7 +181,11 @@ export function candidates(adapter: GemmAdapterInfo, bucket: Bucket): GemmConfig
 /** A stored GEMM entry, checked: a known bucket, a config valid on this adapter, a rate. */
 function validateEntry(key: string, raw: unknown, adapter: GemmAdapterInfo): TunedEntry | null {
   const entry = raw as Partial<TunedEntry> | null;
-  try { parseBucket(key); } catch { return null; }
+  try {
+    parseBucket(key);
+  } catch {
+    return null;
+  }
   if (!entry || !validConfig(entry.config, adapter) || typeof entry.gflops !== 'number') return null;
   return { config: entry.config, gflops: entry.gflops, measuredAt: String(entry.measuredAt ?? '') };
 }
@@ -151,9 +196,11 @@ const table = new TuningTable<TunedEntry>({ label: 'GEMM', filePrefix: 'gemm', v
 /** The cache file of an adapter: $XDG_CACHE_HOME (or ~/.cache)/xpu/gemm-<hash>.json. */
 export const cacheFilePath = (adapter: GemmAdapterInfo): string => table.filePath(adapter);
 /** Reads an adapter's cache file; a missing file is empty, a corrupt one is ignored with a warning. */
-export const loadCacheFile = (adapter: GemmAdapterInfo, file = cacheFilePath(adapter)): Map<string, TunedEntry> => table.load(adapter, file);
+export const loadCacheFile = (adapter: GemmAdapterInfo, file = cacheFilePath(adapter)): Map<string, TunedEntry> =>
+  table.load(adapter, file);
 /** Writes an adapter's cache file atomically (a temp file renamed over it). */
-export const saveCacheFile = (adapter: GemmAdapterInfo, entries: ReadonlyMap<string, TunedEntry>, file = cacheFilePath(adapter)): void => table.save(adapter, entries, file);
+export const saveCacheFile = (adapter: GemmAdapterInfo, entries: ReadonlyMap<string, TunedEntry>, file = cacheFilePath(adapter)): void =>
+  table.save(adapter, entries, file);
 
 function findShippedTable(): string | undefined {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -187,7 +234,8 @@ const shipped = new Map<string, Map<string, TunedEntry>>();
 export const diskEntries = (adapter: GemmAdapterInfo): Map<string, TunedEntry> => table.disk(adapter);
 
 /** Records a measured result: this process uses it at once; it is merged into the disk cache. */
-export const recordTuned = (adapter: GemmAdapterInfo, bucket: string, entry: TunedEntry, persist = true): void => table.record(adapter, bucket, entry, persist);
+export const recordTuned = (adapter: GemmAdapterInfo, bucket: string, entry: TunedEntry, persist = true): void =>
+  table.record(adapter, bucket, entry, persist);
 
 /** A cached result for a bucket that tuneGemm may reuse (never in force mode). */
 export const cachedTuned = (adapter: GemmAdapterInfo, bucket: string): TunedEntry | undefined => table.cached(adapter, bucket);
@@ -199,7 +247,14 @@ export function resetTunerState(): void {
 }
 
 /** The tuned config for a problem, or undefined for the heuristic (see the module comment). */
-export function tunedGemmConfig(adapter: GemmAdapterInfo, m: number, n: number, k: number, dtype: DType, hints: GemmShapeHints): GemmConfig | undefined {
+export function tunedGemmConfig(
+  adapter: GemmAdapterInfo,
+  m: number,
+  n: number,
+  k: number,
+  dtype: DType,
+  hints: GemmShapeHints,
+): GemmConfig | undefined {
   const key = bucketKey(m, n, k, dtype, hints);
   const ak = adapterKey(adapter);
   let ship = shipped.get(ak);

@@ -198,26 +198,50 @@ export function kernelDemands(code: string, constants: Record<string, number> = 
 /** Why this kernel cannot run on an adapter with these limits, or null when it fits (or cannot be told). */
 export function kernelMisfit(d: KernelDemands, lim: LaunchLimits): { what: string; expected: string; got: string } | null {
   if (d.workgroupBytes !== undefined && d.workgroupBytes > lim.maxComputeWorkgroupStorageSize) {
-    return { what: 'workgroup memory', expected: `at most ${lim.maxComputeWorkgroupStorageSize} bytes (maxComputeWorkgroupStorageSize)`, got: `${d.workgroupBytes} bytes` };
+    return {
+      what: 'workgroup memory',
+      expected: `at most ${lim.maxComputeWorkgroupStorageSize} bytes (maxComputeWorkgroupStorageSize)`,
+      got: `${d.workgroupBytes} bytes`,
+    };
   }
   if (d.workgroupSize) {
     const [x, y, z] = d.workgroupSize;
     const inv = x * y * z;
     if (inv > lim.maxComputeInvocationsPerWorkgroup) {
-      return { what: 'invocations per workgroup', expected: `at most ${lim.maxComputeInvocationsPerWorkgroup} (maxComputeInvocationsPerWorkgroup)`, got: `${inv} (${x} x ${y} x ${z})` };
+      return {
+        what: 'invocations per workgroup',
+        expected: `at most ${lim.maxComputeInvocationsPerWorkgroup} (maxComputeInvocationsPerWorkgroup)`,
+        got: `${inv} (${x} x ${y} x ${z})`,
+      };
     }
     if (x > lim.maxComputeWorkgroupSizeX || y > lim.maxComputeWorkgroupSizeY || z > lim.maxComputeWorkgroupSizeZ) {
-      return { what: 'workgroup size', expected: `at most ${lim.maxComputeWorkgroupSizeX} x ${lim.maxComputeWorkgroupSizeY} x ${lim.maxComputeWorkgroupSizeZ}`, got: `${x} x ${y} x ${z}` };
+      return {
+        what: 'workgroup size',
+        expected: `at most ${lim.maxComputeWorkgroupSizeX} x ${lim.maxComputeWorkgroupSizeY} x ${lim.maxComputeWorkgroupSizeZ}`,
+        got: `${x} x ${y} x ${z}`,
+      };
     }
   }
   if (d.storageBuffers > lim.maxStorageBuffersPerShaderStage) {
-    return { what: 'storage buffers', expected: `at most ${lim.maxStorageBuffersPerShaderStage} per shader stage (maxStorageBuffersPerShaderStage)`, got: `${d.storageBuffers}` };
+    return {
+      what: 'storage buffers',
+      expected: `at most ${lim.maxStorageBuffersPerShaderStage} per shader stage (maxStorageBuffersPerShaderStage)`,
+      got: `${d.storageBuffers}`,
+    };
   }
   if (d.storageTextures > lim.maxStorageTexturesPerShaderStage) {
-    return { what: 'storage textures', expected: `at most ${lim.maxStorageTexturesPerShaderStage} (maxStorageTexturesPerShaderStage)`, got: `${d.storageTextures}` };
+    return {
+      what: 'storage textures',
+      expected: `at most ${lim.maxStorageTexturesPerShaderStage} (maxStorageTexturesPerShaderStage)`,
+      got: `${d.storageTextures}`,
+    };
   }
   if (d.sampledTextures > lim.maxSampledTexturesPerShaderStage) {
-    return { what: 'sampled textures', expected: `at most ${lim.maxSampledTexturesPerShaderStage} (maxSampledTexturesPerShaderStage)`, got: `${d.sampledTextures}` };
+    return {
+      what: 'sampled textures',
+      expected: `at most ${lim.maxSampledTexturesPerShaderStage} (maxSampledTexturesPerShaderStage)`,
+      got: `${d.sampledTextures}`,
+    };
   }
   return null;
 }
@@ -231,7 +255,12 @@ export function kernelFits(code: string, lim: LaunchLimits, constants: Record<st
 export function checkKernel(op: string, d: KernelDemands, lim: LaunchLimits): void {
   const bad = kernelMisfit(d, lim);
   if (bad) {
-    throw new XpuDeviceError(`the kernel needs more ${bad.what} than this GPU adapter offers, and no other configuration fits`, { op, arg: bad.what, expected: bad.expected, got: bad.got });
+    throw new XpuDeviceError(`the kernel needs more ${bad.what} than this GPU adapter offers, and no other configuration fits`, {
+      op,
+      arg: bad.what,
+      expected: bad.expected,
+      got: bad.got,
+    });
   }
 }
 
@@ -262,26 +291,58 @@ export function launchLimitsOf(l: LaunchLimits): LaunchLimits {
 }
 
 /** Checks one launch (grid, uniform block, buffer bindings) before it is recorded. */
-export function checkLaunch(op: string, lim: LaunchLimits, groups: number, uniformBytes: number, arenaBytes: number, buffers: readonly { buffer: GPUBuffer; size: number; offset?: number }[]): void {
+export function checkLaunch(
+  op: string,
+  lim: LaunchLimits,
+  groups: number,
+  uniformBytes: number,
+  arenaBytes: number,
+  buffers: readonly { buffer: GPUBuffer; size: number; offset?: number }[],
+): void {
   if (!Number.isInteger(groups) || groups < 0) {
-    throw new XpuDeviceError('a kernel launch has an invalid workgroup count', { op, arg: 'workgroups', expected: 'a non-negative integer', got: String(groups) });
+    throw new XpuDeviceError('a kernel launch has an invalid workgroup count', {
+      op,
+      arg: 'workgroups',
+      expected: 'a non-negative integer',
+      got: String(groups),
+    });
   }
   const [, y] = launchGrid(Math.max(1, groups), lim.maxComputeWorkgroupsPerDimension);
   if (y > lim.maxComputeWorkgroupsPerDimension) {
     const most = lim.maxComputeWorkgroupsPerDimension ** 2;
-    throw new XpuDeviceError('the problem needs more workgroups than this GPU adapter can launch at once', { op, arg: 'workgroups', expected: `at most ${most} (maxComputeWorkgroupsPerDimension^2)`, got: String(groups) });
+    throw new XpuDeviceError('the problem needs more workgroups than this GPU adapter can launch at once', {
+      op,
+      arg: 'workgroups',
+      expected: `at most ${most} (maxComputeWorkgroupsPerDimension^2)`,
+      got: String(groups),
+    });
   }
   const maxUniform = Math.min(arenaBytes, lim.maxUniformBufferBindingSize);
   if (uniformBytes > maxUniform) {
-    throw new XpuDeviceError('kernel parameters exceed the uniform block size', { op, arg: 'uniforms', expected: `at most ${maxUniform} bytes`, got: `${uniformBytes} bytes` });
+    throw new XpuDeviceError('kernel parameters exceed the uniform block size', {
+      op,
+      arg: 'uniforms',
+      expected: `at most ${maxUniform} bytes`,
+      got: `${uniformBytes} bytes`,
+    });
   }
   buffers.forEach((b, i) => {
     const offset = b.offset ?? 0;
     if (b.size > lim.maxStorageBufferBindingSize) {
-      throw new XpuDeviceError('a tensor bound to a kernel is larger than this GPU adapter can bind', { op, arg: `binding ${i + 1}`, expected: `at most ${lim.maxStorageBufferBindingSize} bytes (maxStorageBufferBindingSize)`, got: `${b.size} bytes` });
+      throw new XpuDeviceError('a tensor bound to a kernel is larger than this GPU adapter can bind', {
+        op,
+        arg: `binding ${i + 1}`,
+        expected: `at most ${lim.maxStorageBufferBindingSize} bytes (maxStorageBufferBindingSize)`,
+        got: `${b.size} bytes`,
+      });
     }
     if (b.size <= 0 || b.size % 4 !== 0 || offset + b.size > b.buffer.size) {
-      throw new XpuDeviceError('a kernel binding does not fit its buffer', { op, arg: `binding ${i + 1}`, expected: `a positive multiple of 4 bytes within the ${b.buffer.size}-byte buffer`, got: `${b.size} bytes at offset ${offset}` });
+      throw new XpuDeviceError('a kernel binding does not fit its buffer', {
+        op,
+        arg: `binding ${i + 1}`,
+        expected: `a positive multiple of 4 bytes within the ${b.buffer.size}-byte buffer`,
+        got: `${b.size} bytes at offset ${offset}`,
+      });
     }
   });
 }

@@ -36,7 +36,13 @@ const VEC_BYTES = 16;
  * inputs are not contiguous, per-row or per-column, a kernel that reads coordinates or asserts indices, a block that is not a whole number of vec4s or too large to bind whole, or fewer
  * elements than one group.
  */
-export function vecModes(spec: MapSpec, shape: readonly number[], strides: readonly (readonly number[])[], out: GpuStorage, maxBinding: number): VecMode[] | undefined {
+export function vecModes(
+  spec: MapSpec,
+  shape: readonly number[],
+  strides: readonly (readonly number[])[],
+  out: GpuStorage,
+  maxBinding: number,
+): VecMode[] | undefined {
   const { kernel } = spec;
   if (shape.length < 1 || shape.length > 2 || kernel.usesCoords || kernel.assertsIndex) return undefined;
   const epwOut = elementsPerWord(spec.outDtype);
@@ -113,7 +119,8 @@ function writeVecFn(spec: MapSpec, modes: readonly VecMode[], r: ComputeKind): s
   const values: string[] = [];
   for (let j = 0; j < V; j++) {
     const args = [`i0 + ${j}u`];
-    const index = (k: number): string => ({ b: `P.off[${k}].x`, r: `eb${k}`, c: `ec${k} + ${j}` })[modes[k] as 'b' | 'r' | 'c'] ?? `P.off[${k}].x + i32(i0 + ${j}u)`;
+    const index = (k: number): string =>
+      ({ b: `P.off[${k}].x`, r: `eb${k}`, c: `ec${k} + ${j}` })[modes[k] as 'b' | 'r' | 'c'] ?? `P.off[${k}].x + i32(i0 + ${j}u)`;
     inputs.forEach((_, k) => args.push(index(k)));
     inputs.forEach((x, k) => {
       const item = dtypeInfo(x.dtype).itemsize;

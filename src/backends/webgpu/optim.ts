@@ -11,10 +11,22 @@ const WG = 256;
 const RULES = { sgd: 0, adam: 1, adamw: 2 } as const;
 
 const OPTIM_PARAMS = uniformStruct('Params', {
-  n: 'u32', nseg: 'u32', pad0: 'u32', pad1: 'u32',
-  lr: 'f32', wd: 'f32', mom: 'f32', damp1: 'f32',
-  b1: 'f32', omb1: 'f32', b2: 'f32', omb2: 'f32',
-  eps: 'f32', decay: 'f32', pad2: 'u32', pad3: 'u32',
+  n: 'u32',
+  nseg: 'u32',
+  pad0: 'u32',
+  pad1: 'u32',
+  lr: 'f32',
+  wd: 'f32',
+  mom: 'f32',
+  damp1: 'f32',
+  b1: 'f32',
+  omb1: 'f32',
+  b2: 'f32',
+  omb2: 'f32',
+  eps: 'f32',
+  decay: 'f32',
+  pad2: 'u32',
+  pad3: 'u32',
 });
 
 const BINDINGS = [
@@ -47,7 +59,9 @@ export function webgpuOptimStep(host: GpuHost, spec: OptimStepSpec): void {
   const sorted = [...segments].sort((a, b) => a.start - b.start);
   const groups = Math.ceil(total / WG);
   const table = new Uint32Array(sorted.length * 4 + groups);
-  sorted.forEach((s, i) => table.set([s.start, s.start + s.numel, rule === 'sgd' ? (s.first ? 1 : 0) : f32Bits(s.stepSize), f32Bits(s.bc2Sqrt)], i * 4));
+  sorted.forEach((s, i) =>
+    table.set([s.start, s.start + s.numel, rule === 'sgd' ? (s.first ? 1 : 0) : f32Bits(s.stepSize), f32Bits(s.bc2Sqrt)], i * 4),
+  );
   for (let w = 0, k = 0; w < groups; w++) {
     while (k < sorted.length && sorted[k].start + sorted[k].numel <= w * WG) k++;
     table[sorted.length * 4 + w] = k;

@@ -36,7 +36,13 @@ export function kernelSource(name: string): string {
  * thrown at the op that asked for it (XpuDeviceError) instead of poisoning the command encoder of
  * a whole batch later (see queue.ts). Nothing is cached for a kernel that failed.
  */
-export function createPipeline(device: GPUDevice, op: string, code: string, layout: GPUBindGroupLayout, constants: Record<string, number> = {}): GPUComputePipeline {
+export function createPipeline(
+  device: GPUDevice,
+  op: string,
+  code: string,
+  layout: GPUBindGroupLayout,
+  constants: Record<string, number> = {},
+): GPUComputePipeline {
   checkKernel(op, kernelDemands(code, constants), device.limits as unknown as LaunchLimits);
   const sink = errorSink(device);
   const mark = sink.mark();
@@ -48,7 +54,11 @@ export function createPipeline(device: GPUDevice, op: string, code: string, layo
   });
   const errors = sink.take(mark);
   if (errors.length) {
-    throw new XpuDeviceError('the GPU rejected the kernel generated for this op (an xpu bug: please report it)', { op, expected: 'a kernel that compiles', got: errors.join('\n') });
+    throw new XpuDeviceError('the GPU rejected the kernel generated for this op (an xpu bug: please report it)', {
+      op,
+      expected: 'a kernel that compiles',
+      got: errors.join('\n'),
+    });
   }
   return pipeline;
 }
@@ -64,12 +74,18 @@ const compute = (): number => GPUShaderStage.COMPUTE;
 function layoutEntry(kind: BindingKind, binding: number): GPUBindGroupLayoutEntry {
   const C = compute();
   switch (kind) {
-    case 'write': return { binding, visibility: C, buffer: { type: 'storage' } };
-    case 'read': return { binding, visibility: C, buffer: { type: 'read-only-storage' } };
-    case 'texture': return { binding, visibility: C, texture: { sampleType: 'unfilterable-float' } };
-    case 'texture-array': return { binding, visibility: C, texture: { sampleType: 'unfilterable-float', viewDimension: '2d-array' } };
-    case 'storage-texture': return { binding, visibility: C, storageTexture: { access: 'write-only', format: 'rgba32float' } };
-    case 'storage-texture-array': return { binding, visibility: C, storageTexture: { access: 'write-only', format: 'rgba32float', viewDimension: '2d-array' } };
+    case 'write':
+      return { binding, visibility: C, buffer: { type: 'storage' } };
+    case 'read':
+      return { binding, visibility: C, buffer: { type: 'read-only-storage' } };
+    case 'texture':
+      return { binding, visibility: C, texture: { sampleType: 'unfilterable-float' } };
+    case 'texture-array':
+      return { binding, visibility: C, texture: { sampleType: 'unfilterable-float', viewDimension: '2d-array' } };
+    case 'storage-texture':
+      return { binding, visibility: C, storageTexture: { access: 'write-only', format: 'rgba32float' } };
+    case 'storage-texture-array':
+      return { binding, visibility: C, storageTexture: { access: 'write-only', format: 'rgba32float', viewDimension: '2d-array' } };
   }
 }
 
@@ -96,7 +112,9 @@ export class PipelineCache {
     if (!l) {
       // The uniform block is bound at a dynamic offset into the queue's arena, so that bind groups can be
       // cached over launches (bind_groups.ts).
-      const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility: compute(), buffer: { type: 'uniform', hasDynamicOffset: true } }];
+      const entries: GPUBindGroupLayoutEntry[] = [
+        { binding: 0, visibility: compute(), buffer: { type: 'uniform', hasDynamicOffset: true } },
+      ];
       kinds.forEach((k, i) => entries.push(layoutEntry(k, i + 1)));
       l = this.device.createBindGroupLayout({ entries });
       this.#layouts.set(lk, l);

@@ -42,7 +42,8 @@ export function webgpuQuantMatmul(backend: GpuHost, spec: QuantMatmulSpec): Stor
   const aIsInt8 = a.dtype === 'int8';
   const [sam, sak] = a.strides;
   // A quantized weight never gets the naive kernel (gemmConfigFor).
-  const config = gemmConfigFor(adapter, { m, n, k, dtype: 'float32', hints: { bAlongK: true }, quantized: true }) as TileConfig | GemvConfig;
+  const config = gemmConfigFor(adapter, { m, n, k, dtype: 'float32', hints: { bAlongK: true }, quantized: true }) as
+    TileConfig | GemvConfig;
   // GGUF blocks with many rows where the dense GEMM would use textures: decode once, dense GEMM.
   if (isGgufWeightFormat(w.format) && config.path === 'tile' && !aIsInt8) {
     const dense = gemmConfigFor(adapter, { m, n, k, dtype: 'float32', hints: { bAlongK: true } });
@@ -69,20 +70,51 @@ export function webgpuQuantMatmul(backend: GpuHost, spec: QuantMatmulSpec): Stor
   // u32 words of a row's packed values: a multiple of 4 (rows start on 16 bytes) in every format.
   const kw = gguf ? (k / gguf.block) * gguf.qWords : (w.format === 'int4' ? k / 2 : int8RowStride(k)) / 4;
   const uniforms = QGEMM_PARAMS.write({
-    m, n, k, batch: 1, tilesN, tilesM, kw, groups: w.format === 'int4' || gguf ? k / w.groupSize : 1,
-    aoff: a.offset, sam, sak, biasoff: bias?.offset ?? 0, sbiasm: bias?.strides[0] ?? 0, sbiasn: bias?.strides[1] ?? 0,
-    akw: int8RowStride(k) / 4, chunks: Math.ceil(k / 32),
+    m,
+    n,
+    k,
+    batch: 1,
+    tilesN,
+    tilesM,
+    kw,
+    groups: w.format === 'int4' || gguf ? k / w.groupSize : 1,
+    aoff: a.offset,
+    sam,
+    sak,
+    biasoff: bias?.offset ?? 0,
+    sbiasm: bias?.strides[0] ?? 0,
+    sbiasn: bias?.strides[1] ?? 0,
+    akw: int8RowStride(k) / 4,
+    chunks: Math.ceil(k / 32),
   });
   const out = backend.alloc(layout.out, m * n, 'linear');
-  const inputs = [a.storage, w.q, w.scales, ...(w.zeros ? [w.zeros] : []), ...(spec.aScales ? [spec.aScales] : []), ...(bias ? [bias.storage] : [])];
+  const inputs = [
+    a.storage,
+    w.q,
+    w.scales,
+    ...(w.zeros ? [w.zeros] : []),
+    ...(spec.aScales ? [spec.aScales] : []),
+    ...(bias ? [bias.storage] : []),
+  ];
   backend.run({
-    name: config.path === 'gemv' ? 'qgemv' : 'qgemm', op: 'kernel', key: `qgemm|${qgemmLayoutKey(layout)}|${gemmConfigKey(config)}|${config.path === 'gemv' ? gemvRows(m) : ''}`,
-    layout: bufferLayout(qgemmReads(layout)), source: () => qgemmSource(layout, config, m, minSubgroup),
-    uniforms, bindings: [bindWhole(out), ...inputs.map(bindWhole)], groups: tilesN * tilesM,
+    name: config.path === 'gemv' ? 'qgemv' : 'qgemm',
+    op: 'kernel',
+    key: `qgemm|${qgemmLayoutKey(layout)}|${gemmConfigKey(config)}|${config.path === 'gemv' ? gemvRows(m) : ''}`,
+    layout: bufferLayout(qgemmReads(layout)),
+    source: () => qgemmSource(layout, config, m, minSubgroup),
+    uniforms,
+    bindings: [bindWhole(out), ...inputs.map(bindWhole)],
+    groups: tilesN * tilesM,
   });
   if (layout.out === spec.outDtype) return out;
   // float16 with an odd N: stored as float32 (a word would straddle two rows), cast by one map.
-  const cast = backend.map({ kernel: COPY_KERNEL, inputs: [{ storage: out, dtype: 'float32', strides: [1], offset: 0 }], outShape: [m * n], outDtype: 'float16', argKind: 'f32' });
+  const cast = backend.map({
+    kernel: COPY_KERNEL,
+    inputs: [{ storage: out, dtype: 'float32', strides: [1], offset: 0 }],
+    outShape: [m * n],
+    outDtype: 'float16',
+    argKind: 'f32',
+  });
   backend.release(out);
   return cast;
 }

@@ -22,10 +22,22 @@ import { uniformStruct } from './uniforms.js';
  * row of int8 A (w8a8), chunks = 32-k chunks per row (GEMV).
  */
 export const QGEMM_PARAMS = uniformStruct('Params', {
-  m: 'u32', n: 'u32', k: 'u32', batch: 'u32',
-  tilesN: 'u32', tilesM: 'u32', kw: 'u32', groups: 'u32',
-  aoff: 'i32', sam: 'i32', sak: 'i32', biasoff: 'i32',
-  sbiasm: 'i32', sbiasn: 'i32', akw: 'u32', chunks: 'u32',
+  m: 'u32',
+  n: 'u32',
+  k: 'u32',
+  batch: 'u32',
+  tilesN: 'u32',
+  tilesM: 'u32',
+  kw: 'u32',
+  groups: 'u32',
+  aoff: 'i32',
+  sam: 'i32',
+  sak: 'i32',
+  biasoff: 'i32',
+  sbiasm: 'i32',
+  sbiasn: 'i32',
+  akw: 'u32',
+  chunks: 'u32',
 });
 
 export interface QGemmLayout {
@@ -52,7 +64,18 @@ export interface QGemmLayout {
 }
 
 export function qgemmLayoutKey(l: QGemmLayout): string {
-  return [l.format, l.groupSize, l.a, l.aVec ? 'av' : 'as', l.scale, l.out, l.outVec ? 'ov' : 'os', `bias=${l.bias ?? '-'}`, l.dot4 ? 'dot4' : 'nodot4', `sub=${l.sub}`].join('|');
+  return [
+    l.format,
+    l.groupSize,
+    l.a,
+    l.aVec ? 'av' : 'as',
+    l.scale,
+    l.out,
+    l.outVec ? 'ov' : 'os',
+    `bias=${l.bias ?? '-'}`,
+    l.dot4 ? 'dot4' : 'nodot4',
+    `sub=${l.sub}`,
+  ].join('|');
 }
 
 function unpackHelpers(dot4: boolean): string {
@@ -118,9 +141,10 @@ function readA(l: QGemmLayout): string {
   if (l.a === 'int8') return `${sig} {\n  let i = min(row, P.m - 1u) * P.akw + k / 4u;\n  return q_i8(inA[i >> 2u][i & 3u]);\n}`;
   const e = 'let e = P.aoff + i32(min(row, P.m - 1u)) * P.sam';
   if (l.aVec) {
-    const body = l.a === 'float16'
-      ? 'let w = inA[u32(e + i32(k)) >> 2u];\n  return vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y));'
-      : 'return bitcast<vec4<f32>>(inA[u32(e + i32(k)) >> 2u]);';
+    const body =
+      l.a === 'float16'
+        ? 'let w = inA[u32(e + i32(k)) >> 2u];\n  return vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y));'
+        : 'return bitcast<vec4<f32>>(inA[u32(e + i32(k)) >> 2u]);';
     return `${sig} {\n  ${e};\n  ${body}\n}`;
   }
   return `fn ldA(i: u32) -> f32 {\n  return ${floatLoad(l.a, 'inA')};\n}
@@ -204,21 +228,38 @@ fn mm_readB(bt: MmBatch, k: u32, col: u32) -> vec4<f32> {
 function store(l: QGemmLayout): string {
   if (l.out === 'float32') {
     if (l.outVec) return '  out[idx >> 2u] = bitcast<vec4<u32>>(v);';
-    return ['  for (var j = 0u; j < 4u; j++) {', '    if (col + j < P.n) {', '      out[idx + j] = bitcast<u32>(v[j]);', '    }', '  }'].join('\n');
+    return [
+      '  for (var j = 0u; j < 4u; j++) {',
+      '    if (col + j < P.n) {',
+      '      out[idx + j] = bitcast<u32>(v[j]);',
+      '    }',
+      '  }',
+    ].join('\n');
   }
   // float16: N is even and col % 4 == 0, so (col, col+1) and (col+2, col+3) are whole words.
   if (l.outVec) return '  out[idx >> 2u] = vec2<u32>(pack2x16float(v.xy), pack2x16float(v.zw));';
-  return ['  out[idx >> 1u] = pack2x16float(v.xy);', '  if (col + 2u < P.n) {', '    out[(idx >> 1u) + 1u] = pack2x16float(v.zw);', '  }'].join('\n');
+  return [
+    '  out[idx >> 1u] = pack2x16float(v.xy);',
+    '  if (col + 2u < P.n) {',
+    '    out[(idx >> 1u) + 1u] = pack2x16float(v.zw);',
+    '  }',
+  ].join('\n');
 }
 
 function writeC(l: QGemmLayout): string {
   const last = 'P.n - 1u';
   const lines: string[] = [];
-  if (l.format === 'int8') lines.push(`  v *= vec4<f32>(ldS(col), ldS(min(col + 1u, ${last})), ldS(min(col + 2u, ${last})), ldS(min(col + 3u, ${last})));`);
+  if (l.format === 'int8')
+    lines.push(`  v *= vec4<f32>(ldS(col), ldS(min(col + 1u, ${last})), ldS(min(col + 2u, ${last})), ldS(min(col + 3u, ${last})));`);
   if (l.a === 'int8') lines.push('  v *= bitcast<f32>(inAS[row]);');
   if (l.bias) {
-    lines.push('  for (var j = 0u; j < 4u; j++) {', '    if (col + j < P.n) {',
-      '      v[j] += ldBias(u32(P.biasoff + i32(row) * P.sbiasm + i32(col + j) * P.sbiasn));', '    }', '  }');
+    lines.push(
+      '  for (var j = 0u; j < 4u; j++) {',
+      '    if (col + j < P.n) {',
+      '      v[j] += ldBias(u32(P.biasoff + i32(row) * P.sbiasm + i32(col + j) * P.sbiasn));',
+      '    }',
+      '  }',
+    );
   }
   const ldBias = l.bias ? `fn ldBias(i: u32) -> f32 {\n  return ${floatLoad(l.bias, 'inBias')};\n}\n` : '';
   return `${ldBias}fn mm_write(bt: MmBatch, row: u32, col: u32, acc: vec4<f32>) {
@@ -239,9 +280,15 @@ function hooks(l: QGemmLayout): string {
 function tileConstants(c: TileConfig): string {
   const shared = c.variant === 'shared';
   return [
-    `const WG_X: u32 = ${c.wgX}u;`, `const WG_Y: u32 = ${c.wgY}u;`, `const TM: u32 = ${c.tm}u;`, `const TN: u32 = ${c.tn}u;`,
-    `const TK: u32 = ${c.tk}u;`, `const SHARED: bool = ${shared};`, 'const B_ALONG_K: bool = true;',
-    `const AS_LEN: u32 = ${shared ? (c.wgY * c.tm * c.tk) / 4 : 1}u;`, `const BS_LEN: u32 = ${shared ? (c.wgX * c.tn * c.tk) / 4 : 1}u;`,
+    `const WG_X: u32 = ${c.wgX}u;`,
+    `const WG_Y: u32 = ${c.wgY}u;`,
+    `const TM: u32 = ${c.tm}u;`,
+    `const TN: u32 = ${c.tn}u;`,
+    `const TK: u32 = ${c.tk}u;`,
+    `const SHARED: bool = ${shared};`,
+    'const B_ALONG_K: bool = true;',
+    `const AS_LEN: u32 = ${shared ? (c.wgY * c.tm * c.tk) / 4 : 1}u;`,
+    `const BS_LEN: u32 = ${shared ? (c.wgX * c.tn * c.tk) / 4 : 1}u;`,
   ].join('\n');
 }
 
@@ -250,8 +297,11 @@ function gemvConstants(c: GemvConfig, l: QGemmLayout, m: number, minSubgroup: nu
   const v = (rows * c.cols) / 4;
   const red = c.subgroups ? Math.ceil(c.wg / minSubgroup) * v : c.wg * v;
   return [
-    `const WG: u32 = ${c.wg}u;`, `const COLS: u32 = ${c.cols}u;`, `const GEMV_M: u32 = ${rows}u;`,
-    `const RED_LEN: u32 = ${red}u;`, `const SUB: u32 = ${l.sub}u;`,
+    `const WG: u32 = ${c.wg}u;`,
+    `const COLS: u32 = ${c.cols}u;`,
+    `const GEMV_M: u32 = ${rows}u;`,
+    `const RED_LEN: u32 = ${red}u;`,
+    `const SUB: u32 = ${l.sub}u;`,
   ].join('\n');
 }
 
@@ -260,7 +310,8 @@ export function qgemmSource(l: QGemmLayout, c: TileConfig | GemvConfig, m: numbe
   const gemv = c.path === 'gemv';
   const head = gemv && c.subgroups ? 'enable subgroups;\n' : '';
   const kernel = gemv
-    ? kernelSource(c.subgroups ? 'gemv_reduce_subgroup.wgsl' : 'gemv_reduce_workgroup.wgsl') + kernelSource(l.a === 'int8' ? 'quant/qgemv_w8a8.wgsl' : isGgufWeightFormat(l.format) ? 'quant/qgemv_gguf.wgsl' : 'quant/qgemv.wgsl')
+    ? kernelSource(c.subgroups ? 'gemv_reduce_subgroup.wgsl' : 'gemv_reduce_workgroup.wgsl') +
+      kernelSource(l.a === 'int8' ? 'quant/qgemv_w8a8.wgsl' : isGgufWeightFormat(l.format) ? 'quant/qgemv_gguf.wgsl' : 'quant/qgemv.wgsl')
     : kernelSource('gemm.wgsl');
   return [
     head,

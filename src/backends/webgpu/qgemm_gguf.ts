@@ -23,7 +23,11 @@ export function ggufDequantMatmul(host: GpuHost, spec: QuantMatmulSpec, format: 
       a: spec.a,
       // B = W^T: element (k, n) of [K, N] lies at n K + k.
       b: { storage: dense, dtype: 'float32', strides: [1, k], offset: 0 },
-      batchShape: [], m: spec.m, n, k, outDtype: spec.outDtype,
+      batchShape: [],
+      m: spec.m,
+      n,
+      k,
+      outDtype: spec.outDtype,
       epilogue: spec.bias ? { bias: spec.bias } : undefined,
     });
   } finally {
@@ -37,13 +41,32 @@ export function decodeGguf(host: GpuHost, q: Storage, scales: Storage, format: G
   const groups = k / info.block;
   const out = host.alloc('float32', n * k, 'linear');
   const uniforms = QGEMM_PARAMS.write({
-    m: 1, n, k, batch: 1, tilesN: 1, tilesM: 1, kw: groups * info.qWords, groups,
-    aoff: 0, sam: 0, sak: 0, biasoff: 0, sbiasm: 0, sbiasn: 0, akw: 0, chunks: k / 32,
+    m: 1,
+    n,
+    k,
+    batch: 1,
+    tilesN: 1,
+    tilesM: 1,
+    kw: groups * info.qWords,
+    groups,
+    aoff: 0,
+    sam: 0,
+    sak: 0,
+    biasoff: 0,
+    sbiasm: 0,
+    sbiasn: 0,
+    akw: 0,
+    chunks: k / 32,
   });
   host.run({
-    name: 'gguf_decode', op: 'linear', key: `gguf_decode|${format}`, layout: bufferLayout(2),
+    name: 'gguf_decode',
+    op: 'linear',
+    key: `gguf_decode|${format}`,
+    layout: bufferLayout(2),
     source: () => [QGEMM_PARAMS.wgsl, kernelSource('quant/qgemm_batch.wgsl'), ggufDequantSource(format)].join('\n'),
-    uniforms, bindings: [bindWhole(out), bindWhole(q), bindWhole(scales)], groups: Math.ceil((n * k) / 4 / 64),
+    uniforms,
+    bindings: [bindWhole(out), bindWhole(q), bindWhole(scales)],
+    groups: Math.ceil((n * k) / 4 / 64),
   });
   return out;
 }

@@ -135,7 +135,11 @@ export class CommandQueue {
   }
 
   lostError(op: string): XpuDeviceError {
-    return new XpuDeviceError('the GPU device was lost', { op, expected: 'a live device (recreate tensors on a new device, or use cpu)', got: this.#lostReason ?? 'lost' });
+    return new XpuDeviceError('the GPU device was lost', {
+      op,
+      expected: 'a live device (recreate tensors on a new device, or use cpu)',
+      got: this.#lostReason ?? 'lost',
+    });
   }
 
   checkAlive(op: string): void {
@@ -197,10 +201,25 @@ export class CommandQueue {
    * Throws XpuDeviceError, with nothing recorded, when the launch exceeds the adapter's limits
    * or the device rejects its bindings.
    */
-  dispatch(label: string, pipeline: GPUComputePipeline, layout: GPUBindGroupLayout, uniforms: ArrayBuffer, buffers: (Binding | TextureBinding)[], groups: number, assert?: AssertSlot): void {
+  dispatch(
+    label: string,
+    pipeline: GPUComputePipeline,
+    layout: GPUBindGroupLayout,
+    uniforms: ArrayBuffer,
+    buffers: (Binding | TextureBinding)[],
+    groups: number,
+    assert?: AssertSlot,
+  ): void {
     this.checkAlive(label);
     if (groups === 0) return;
-    checkLaunch(label, this.#limits, groups, uniforms.byteLength, ARENA_BYTES, buffers.filter((b): b is Binding => 'buffer' in b));
+    checkLaunch(
+      label,
+      this.#limits,
+      groups,
+      uniforms.byteLength,
+      ARENA_BYTES,
+      buffers.filter((b): b is Binding => 'buffer' in b),
+    );
     const slot = Math.ceil(uniforms.byteLength / UNIFORM_ALIGN) * UNIFORM_ALIGN;
     if (this.#arenaUsed + slot > ARENA_BYTES) this.flush();
     const offset = this.#arenaUsed;
@@ -208,12 +227,18 @@ export class CommandQueue {
     let bindGroup = cacheKey === undefined ? undefined : this.bindGroups.get(cacheKey);
     if (!bindGroup) {
       const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.#arena, offset: 0, size: uniforms.byteLength } }];
-      buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: 'view' in b ? b.view : { buffer: b.buffer, offset: 0, size: b.size } }));
+      buffers.forEach((b, i) =>
+        entries.push({ binding: i + 1, resource: 'view' in b ? b.view : { buffer: b.buffer, offset: 0, size: b.size } }),
+      );
       const mark = this.#sink.mark();
       bindGroup = this.device.createBindGroup({ layout, entries, label });
       const errors = this.#sink.take(mark);
       if (errors.length) {
-        throw new XpuDeviceError('the GPU rejected the bindings of a kernel launch (an xpu bug: please report it)', { op: label, expected: 'bindings that match the kernel', got: errors.join('\n') });
+        throw new XpuDeviceError('the GPU rejected the bindings of a kernel launch (an xpu bug: please report it)', {
+          op: label,
+          expected: 'bindings that match the kernel',
+          got: errors.join('\n'),
+        });
       }
       if (cacheKey !== undefined) this.bindGroups.set(cacheKey, bindGroup);
     }
@@ -221,9 +246,16 @@ export class CommandQueue {
     this.#arenaUsed += slot;
     const grid = launchGrid(groups, this.maxGroupsPerDim);
     const launch: Launch = {
-      label, pipeline, bindGroup, grid, uniformOffset: offset,
+      label,
+      pipeline,
+      bindGroup,
+      grid,
+      uniformOffset: offset,
       writes: [this.#resource(buffers[0])].filter((x): x is object => x !== undefined),
-      reads: buffers.slice(1).map((b) => this.#resource(b)).filter((x): x is object => x !== undefined),
+      reads: buffers
+        .slice(1)
+        .map((b) => this.#resource(b))
+        .filter((x): x is object => x !== undefined),
     };
     this.#record(launch);
     if (assert) this.#assertLaunches.set(assert, launch);
@@ -259,7 +291,14 @@ export class CommandQueue {
     this.checkAlive('upload');
     const bytes = Math.ceil(data.byteLength / 4) * 4;
     if (bytes === 0) return;
-    const padded = bytes === data.byteLength ? data : (() => { const p = new Uint8Array(bytes); p.set(data); return p; })();
+    const padded =
+      bytes === data.byteLength
+        ? data
+        : (() => {
+            const p = new Uint8Array(bytes);
+            p.set(data);
+            return p;
+          })();
     if (!this.#encoder) {
       this.device.queue.writeBuffer(dst, 0, padded.buffer, padded.byteOffset, bytes);
       return;
@@ -355,7 +394,14 @@ export class CommandQueue {
       }
       if (errors.length) {
         blamed = true;
-        this.#fail(l, new XpuDeviceError('the GPU rejected this kernel launch, so its output holds no valid data (an xpu bug: please report it)', { op: l.label, expected: 'a launch the device accepts', got: errors.join('\n') }));
+        this.#fail(
+          l,
+          new XpuDeviceError('the GPU rejected this kernel launch, so its output holds no valid data (an xpu bug: please report it)', {
+            op: l.label,
+            expected: 'a launch the device accepts',
+            got: errors.join('\n'),
+          }),
+        );
       }
     }
     // Nothing to pin them on: the next read raises them.

@@ -68,7 +68,9 @@ export function reduceInLevels(host: ReduceHost, spec: ReduceSpec, once: (spec: 
   if (spec.op === 'var' || spec.op === 'argmax' || spec.op === 'argmin') {
     if (n > REDUCE_MAX) {
       throw new XpuValueError(`${spec.op} over more than 2^31 - 1 elements per result is not supported on xpu`, {
-        op: spec.op, arg: 'input', expected: `at most ${REDUCE_MAX} reduced elements per result (reduce in steps, e.g. over fewer dims first)`,
+        op: spec.op,
+        arg: 'input',
+        expected: `at most ${REDUCE_MAX} reduced elements per result (reduce in steps, e.g. over fewer dims first)`,
         got: `${n} (reduced dims ${fmtShape(spec.shape.slice(spec.keptRank))})`,
       });
     }
@@ -76,7 +78,14 @@ export function reduceInLevels(host: ReduceHost, spec: ReduceSpec, once: (spec: 
   }
   if (spec.op === 'mean') {
     const total = reduceInLevels(host, { ...spec, op: 'sum' }, once);
-    const out = host.map({ kernel: DIVIDE, inputs: [flat(total, spec.outDtype)], outShape: [rows], outDtype: spec.outDtype, argKind: 'f32', scalars: [{ kind: 'f32', value: n }] });
+    const out = host.map({
+      kernel: DIVIDE,
+      inputs: [flat(total, spec.outDtype)],
+      outShape: [rows],
+      outDtype: spec.outDtype,
+      argKind: 'f32',
+      scalars: [{ kind: 'f32', value: n }],
+    });
     host.release(total);
     return out;
   }
@@ -103,22 +112,36 @@ export function reduceInLevels(host: ReduceHost, spec: ReduceSpec, once: (spec: 
   });
   // Level 2 (in levels again if there are many partials): their reduction per output.
   const m = outer * q;
-  const main = reduceInLevels(host, {
-    ...spec,
-    input: { storage: partials, dtype: partialDtype, strides: [m, 1], offset: 0 },
-    shape: [rows, m],
-    keptRank: 1,
-  }, once);
+  const main = reduceInLevels(
+    host,
+    {
+      ...spec,
+      input: { storage: partials, dtype: partialDtype, strides: [m, 1], offset: 0 },
+      shape: [rows, m],
+      keptRank: 1,
+    },
+    once,
+  );
   host.release(partials);
   if (rest === 0) return main;
   // The rest of dim j: the same reduction over a shorter view, then combined elementwise.
-  const tail = reduceInLevels(host, {
-    ...spec,
-    shape: [...kept.shape, ...dims.slice(0, j), rest, ...dims.slice(j + 1)],
-    input: { ...spec.input, strides: [...kept.strides[0], ...strides], offset: spec.input.offset + q * c * strides[j] },
-    keptRank: kept.shape.length,
-  }, once);
-  const out = host.map({ kernel: combineKernel(op, spec.accKind), inputs: [flat(main, spec.outDtype), flat(tail, spec.outDtype)], outShape: [rows], outDtype: spec.outDtype, argKind: spec.accKind });
+  const tail = reduceInLevels(
+    host,
+    {
+      ...spec,
+      shape: [...kept.shape, ...dims.slice(0, j), rest, ...dims.slice(j + 1)],
+      input: { ...spec.input, strides: [...kept.strides[0], ...strides], offset: spec.input.offset + q * c * strides[j] },
+      keptRank: kept.shape.length,
+    },
+    once,
+  );
+  const out = host.map({
+    kernel: combineKernel(op, spec.accKind),
+    inputs: [flat(main, spec.outDtype), flat(tail, spec.outDtype)],
+    outShape: [rows],
+    outDtype: spec.outDtype,
+    argKind: spec.accKind,
+  });
   host.release(main);
   host.release(tail);
   return out;

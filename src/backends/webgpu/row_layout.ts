@@ -11,8 +11,14 @@ import { uniformStruct } from './uniforms.js';
  * strides put it.
  */
 export const ROW_PARAMS = uniformStruct('Params', {
-  rows: 'u32', n: 'u32', rank: 'u32', ioff: 'i32',
-  p2: 'u32', desc: 'u32', pad0: 'u32', pad1: 'u32',
+  rows: 'u32',
+  n: 'u32',
+  rank: 'u32',
+  ioff: 'i32',
+  p2: 'u32',
+  desc: 'u32',
+  pad0: 'u32',
+  pad1: 'u32',
   shape: { array: 'u32', length: MAX_RANK },
   ist: { array: 'i32', length: MAX_RANK },
   ost: { array: 'i32', length: MAX_RANK },
@@ -31,7 +37,12 @@ export function rowLayout(op: string, input: Operand, shape: readonly number[], 
   const c = coalesce(shape.slice(0, lead), [input.strides.slice(0, lead), outStrides.slice(0, lead)]);
   const full = [...c.shape, shape[lead]];
   if (full.length > MAX_RANK) {
-    throw new XpuShapeError('too many dims for a GPU kernel after merging contiguous dims', { op, arg: 'input', expected: `at most ${MAX_RANK} non-mergeable dims`, got: String(full.length) });
+    throw new XpuShapeError('too many dims for a GPU kernel after merging contiguous dims', {
+      op,
+      arg: 'input',
+      expected: `at most ${MAX_RANK} non-mergeable dims`,
+      got: String(full.length),
+    });
   }
   return {
     rows: c.shape.reduce((a, b) => a * b, 1),

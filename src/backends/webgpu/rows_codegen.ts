@@ -22,7 +22,8 @@ export const rowsLayoutKey = (l: RowsLayout): string => `${l.team}${l.teamSize}$
 export const rowsPerGroup = (l: RowsLayout, wg: number): number => Math.max(1, Math.floor(wg / l.teamSize));
 
 /** What must open the module (WGSL directives precede every declaration). */
-export const rowsDirectives = (l: RowsLayout): string => (l.team === 'subgroup' ? 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);' : '');
+export const rowsDirectives = (l: RowsLayout): string =>
+  l.team === 'subgroup' ? 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);' : '';
 
 /** The prelude of kernels/rows.wgsl after Params: bindings, loads and stores, team reductions, entry point. */
 export function rowsPrelude(l: RowsLayout, dtype: DType, wg: number): string {
@@ -40,7 +41,10 @@ export function rowsPrelude(l: RowsLayout, dtype: DType, wg: number): string {
     lines.push('fn ldv(e: i32) -> vec4<f32> { return bitcast<vec4<f32>>(in0[u32(e) >> 2u]); }');
     lines.push('fn st1(e: u32, v: f32) { out[e >> 2u][e & 3u] = bitcast<u32>(v); }');
     lines.push('fn st4(q: u32, v: vec4<f32>) { out[q] = bitcast<vec4<u32>>(v); }');
-    for (const [f, b] of [['wt', 'weight'], ['bs', 'bias']]) {
+    for (const [f, b] of [
+      ['wt', 'weight'],
+      ['bs', 'bias'],
+    ]) {
       lines.push(`fn ${f}1(j: u32) -> f32 { return bitcast<f32>(${b}[j >> 2u][j & 3u]); }`);
       lines.push(`fn ${f}4(q: u32) -> vec4<f32> { return bitcast<vec4<f32>>(${b}[q]); }`);
     }
@@ -49,9 +53,14 @@ export function rowsPrelude(l: RowsLayout, dtype: DType, wg: number): string {
     lines.push('fn ldv(e: i32) -> vec4<f32> { return vec4<f32>(ld0(e), ld0(e + 1), ld0(e + 2), ld0(e + 3)); }');
     lines.push('fn st1(e: u32, v: f32) { out[e] = bitcast<u32>(v); }');
     lines.push('fn st4(q: u32, v: vec4<f32>) { for (var c = 0u; c < 4u; c++) { out[4u * q + c] = bitcast<u32>(v[c]); } }');
-    for (const [f, b] of [['wt', 'weight'], ['bs', 'bias']]) {
+    for (const [f, b] of [
+      ['wt', 'weight'],
+      ['bs', 'bias'],
+    ]) {
       lines.push(`fn ${f}1(j: u32) -> f32 { return bitcast<f32>(${b}[j]); }`);
-      lines.push(`fn ${f}4(q: u32) -> vec4<f32> { return vec4<f32>(${f}1(4u * q), ${f}1(4u * q + 1u), ${f}1(4u * q + 2u), ${f}1(4u * q + 3u)); }`);
+      lines.push(
+        `fn ${f}4(q: u32) -> vec4<f32> { return vec4<f32>(${f}1(4u * q), ${f}1(4u * q + 1u), ${f}1(4u * q + 2u), ${f}1(4u * q + 3u)); }`,
+      );
     }
   }
   const rpw = rowsPerGroup(l, wg);

@@ -19,17 +19,30 @@ export function webgpuScan(host: GpuHost, spec: ScanSpec): Storage {
   const l = rowLayout('scan', input, spec.shape, spec.outStrides);
   const op = spec.op === 'sum' ? 0 : 1;
   host.run({
-    name: spec.op === 'sum' ? 'cumsum' : 'cumprod', key: `scan|${input.dtype}|${accKind}|${op}`, layout: bufferLayout(1),
+    name: spec.op === 'sum' ? 'cumsum' : 'cumprod',
+    key: `scan|${input.dtype}|${accKind}|${op}`,
+    layout: bufferLayout(1),
     constants: { OP: op, WG },
-    source: () => [
-      ROW_PARAMS.wgsl,
-      bindings(1),
-      `alias ACC = ${accKind};`,
-      loaderFn(0, input.dtype, accKind),
-      `fn to_word(v: ACC) -> u32 { ${accKind === 'u32' ? 'return v;' : 'return bitcast<u32>(v);'} }`,
-      kernelSource('scan.wgsl'),
-    ].join('\n'),
-    uniforms: ROW_PARAMS.write({ rows: l.rows, n: l.n, rank: l.shape.length, ioff: input.offset, p2: 0, desc: 0, shape: l.shape, ist: l.ist, ost: l.ost }),
+    source: () =>
+      [
+        ROW_PARAMS.wgsl,
+        bindings(1),
+        `alias ACC = ${accKind};`,
+        loaderFn(0, input.dtype, accKind),
+        `fn to_word(v: ACC) -> u32 { ${accKind === 'u32' ? 'return v;' : 'return bitcast<u32>(v);'} }`,
+        kernelSource('scan.wgsl'),
+      ].join('\n'),
+    uniforms: ROW_PARAMS.write({
+      rows: l.rows,
+      n: l.n,
+      rank: l.shape.length,
+      ioff: input.offset,
+      p2: 0,
+      desc: 0,
+      shape: l.shape,
+      ist: l.ist,
+      ost: l.ost,
+    }),
     bindings: [bind(out), bind(input.storage)],
     groups: l.rows,
   });

@@ -33,16 +33,30 @@ export function webgpuSort(host: GpuHost, spec: SortSpec): Storage {
   const scratch = host.alloc('uint32', l.rows * p2 * 2, 'sort');
   try {
     host.run({
-      name: 'sort', key: `sort|${input.dtype}`, layout: ['write', 'read', 'write'], constants: { WG },
-      source: () => [
-        ROW_PARAMS.wgsl,
-        bindings(1),
-        '@group(0) @binding(3) var<storage, read_write> scratch: array<u32>;',
-        loaderFn(0, input.dtype, kind),
-        SORT_KEY[kind],
-        kernelSource('sort.wgsl'),
-      ].join('\n'),
-      uniforms: ROW_PARAMS.write({ rows: l.rows, n: l.n, rank: l.shape.length, ioff: input.offset, p2, desc: spec.descending ? 1 : 0, shape: l.shape, ist: l.ist, ost: l.ost }),
+      name: 'sort',
+      key: `sort|${input.dtype}`,
+      layout: ['write', 'read', 'write'],
+      constants: { WG },
+      source: () =>
+        [
+          ROW_PARAMS.wgsl,
+          bindings(1),
+          '@group(0) @binding(3) var<storage, read_write> scratch: array<u32>;',
+          loaderFn(0, input.dtype, kind),
+          SORT_KEY[kind],
+          kernelSource('sort.wgsl'),
+        ].join('\n'),
+      uniforms: ROW_PARAMS.write({
+        rows: l.rows,
+        n: l.n,
+        rank: l.shape.length,
+        ioff: input.offset,
+        p2,
+        desc: spec.descending ? 1 : 0,
+        shape: l.shape,
+        ist: l.ist,
+        ost: l.ost,
+      }),
       bindings: [bind(out), bind(input.storage), bind(scratch)],
       groups: l.rows,
     });

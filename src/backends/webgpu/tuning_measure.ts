@@ -18,7 +18,12 @@ export function seededValues(n: number, seed: number): Float32Array {
 }
 
 /** A storage of `n` seeded values (seededValues) in `dtype`, uploaded as tensor() would. */
-export function seededStorage(backend: { upload(dtype: DType, data: ReturnType<typeof allocHost>, op: string): Storage }, dtype: DType, n: number, seed: number): Storage {
+export function seededStorage(
+  backend: { upload(dtype: DType, data: ReturnType<typeof allocHost>, op: string): Storage },
+  dtype: DType,
+  n: number,
+  seed: number,
+): Storage {
   const values = seededValues(n, seed);
   const host = allocHost(dtype, n);
   for (let i = 0; i < n; i++) writeHost(host, dtype, i, castNumber(values[i], dtype));

@@ -51,12 +51,22 @@ export async function loadLlama(files: string | string[], config: LlamaConfig, o
           if (path === null) continue;
           if (path === 'lm_head.weight' && config.tieWordEmbeddings) continue;
           const slot = model.resolveParameter(path);
-          if (!slot) throw new XpuFormatError(`${file}: tensor '${name}' is not a parameter of this Llama config`, { op: 'loadLlama', arg: 'files', expected: 'Llama parameter names' });
+          if (!slot)
+            throw new XpuFormatError(`${file}: tensor '${name}' is not a parameter of this Llama config`, {
+              op: 'loadLlama',
+              arg: 'files',
+              expected: 'Llama parameter names',
+            });
           if (filled.has(path)) throw new XpuFormatError(`${file}: tensor '${name}' appears twice`, { op: 'loadLlama', arg: 'files' });
           const want = (slot.owner as unknown as Record<string, Tensor>)[slot.name].shape;
           const info = r.info(name);
           if (info.shape.join(',') !== want.join(',')) {
-            throw new XpuFormatError(`${file}: tensor '${name}' has the wrong shape for the config`, { op: 'loadLlama', arg: 'files', expected: `[${want.join(', ')}]`, got: `[${info.shape.join(', ')}]` });
+            throw new XpuFormatError(`${file}: tensor '${name}' has the wrong shape for the config`, {
+              op: 'loadLlama',
+              arg: 'files',
+              expected: `[${want.join(', ')}]`,
+              got: `[${info.shape.join(', ')}]`,
+            });
           }
           const loaded = await r.tensor(name, { device: options.device });
           const cast = loaded.dtype === dtype ? loaded : to(loaded, dtype);
@@ -69,8 +79,16 @@ export async function loadLlama(files: string | string[], config: LlamaConfig, o
         await r.close();
       }
     }
-    const missing = [...model.namedParameters()].map(([n]) => n).filter((n) => !filled.has(n) && !(n === 'lm_head.weight' && config.tieWordEmbeddings));
-    if (missing.length) throw new XpuFormatError(`checkpoint is missing ${missing.length} parameter(s)`, { op: 'loadLlama', arg: 'files', expected: 'every parameter', got: `missing ${missing.slice(0, 4).join(', ')}${missing.length > 4 ? ', ...' : ''}` });
+    const missing = [...model.namedParameters()]
+      .map(([n]) => n)
+      .filter((n) => !filled.has(n) && !(n === 'lm_head.weight' && config.tieWordEmbeddings));
+    if (missing.length)
+      throw new XpuFormatError(`checkpoint is missing ${missing.length} parameter(s)`, {
+        op: 'loadLlama',
+        arg: 'files',
+        expected: 'every parameter',
+        got: `missing ${missing.slice(0, 4).join(', ')}${missing.length > 4 ? ', ...' : ''}`,
+      });
     if (config.tieWordEmbeddings) model.tieWeights();
     return model;
   } catch (e) {

@@ -36,12 +36,27 @@ export interface GenerateResult {
 /** One prompt, or a batch of prompts of equal length (no padding: left-padding needs masks). */
 function promptRows(op: string, inputIds: ArrayLike<number> | readonly ArrayLike<number>[], vocab: number): number[][] {
   const batched = inputIds.length > 0 && typeof (inputIds as ArrayLike<unknown>)[0] === 'object';
-  const rows = batched ? Array.from(inputIds as readonly ArrayLike<number>[], (r) => Array.from(r)) : [Array.from(inputIds as ArrayLike<number>)];
-  if (rows.length === 0 || rows[0].length === 0) throw new XpuValueError('the prompt is empty', { op, arg: 'inputIds', expected: 'at least one token id' });
+  const rows = batched
+    ? Array.from(inputIds as readonly ArrayLike<number>[], (r) => Array.from(r))
+    : [Array.from(inputIds as ArrayLike<number>)];
+  if (rows.length === 0 || rows[0].length === 0)
+    throw new XpuValueError('the prompt is empty', { op, arg: 'inputIds', expected: 'at least one token id' });
   rows.forEach((row, b) => {
-    if (row.length !== rows[0].length) throw new XpuValueError('batched prompts must have equal lengths', { op, arg: `inputIds[${b}]`, expected: `${rows[0].length} tokens`, got: `${row.length} tokens` });
+    if (row.length !== rows[0].length)
+      throw new XpuValueError('batched prompts must have equal lengths', {
+        op,
+        arg: `inputIds[${b}]`,
+        expected: `${rows[0].length} tokens`,
+        got: `${row.length} tokens`,
+      });
     const bad = row.findIndex((t) => !Number.isInteger(t) || t < 0 || t >= vocab);
-    if (bad >= 0) throw new XpuValueError('token id out of range', { op, arg: batched ? `inputIds[${b}]` : 'inputIds', expected: `integers in [0, ${vocab - 1}]`, got: `${row[bad]} at ${bad}` });
+    if (bad >= 0)
+      throw new XpuValueError('token id out of range', {
+        op,
+        arg: batched ? `inputIds[${b}]` : 'inputIds',
+        expected: `integers in [0, ${vocab - 1}]`,
+        got: `${row[bad]} at ${bad}`,
+      });
   });
   return rows;
 }
@@ -71,17 +86,33 @@ export interface StaticDecode {
   step(ids: Tensor, pos: number): Tensor;
 }
 
-export async function generate(model: CausalLM, inputIds: ArrayLike<number> | readonly ArrayLike<number>[], options: GenerateOptions): Promise<GenerateResult> {
+export async function generate(
+  model: CausalLM,
+  inputIds: ArrayLike<number> | readonly ArrayLike<number>[],
+  options: GenerateOptions,
+): Promise<GenerateResult> {
   const op = 'generate';
   checkSampling(options);
   const { maxNewTokens } = options;
   const c = model.config;
-  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new XpuValueError('maxNewTokens must be an integer >= 1', { op, arg: 'maxNewTokens', expected: '>= 1', got: String(maxNewTokens) });
+  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1)
+    throw new XpuValueError('maxNewTokens must be an integer >= 1', {
+      op,
+      arg: 'maxNewTokens',
+      expected: '>= 1',
+      got: String(maxNewTokens),
+    });
   const prompts = promptRows(op, inputIds, c.vocabSize);
   const batch = prompts.length;
   const promptLen = prompts[0].length;
   const total = promptLen + maxNewTokens;
-  if (total > model.rope.maxPositions) throw new XpuValueError('prompt + maxNewTokens exceeds the model\'s positions', { op, arg: 'maxNewTokens', expected: `prompt + new <= ${model.rope.maxPositions}`, got: String(total) });
+  if (total > model.rope.maxPositions)
+    throw new XpuValueError("prompt + maxNewTokens exceeds the model's positions", {
+      op,
+      arg: 'maxNewTokens',
+      expected: `prompt + new <= ${model.rope.maxPositions}`,
+      got: String(total),
+    });
 
   const device = model.device;
   const fixed = model.staticDecode?.(batch, total) ?? null;
@@ -114,7 +145,11 @@ export async function generate(model: CausalLM, inputIds: ArrayLike<number> | re
     const t0 = performance.now();
     let next = await step(prompts, 0);
     const t1 = performance.now();
-    while (steps < maxNewTokens && !done.every(Boolean)) next = await step(next.map((t) => [t]), cache.length);
+    while (steps < maxNewTokens && !done.every(Boolean))
+      next = await step(
+        next.map((t) => [t]),
+        cache.length,
+      );
     const t2 = performance.now();
     const decoded = (steps - 1) * batch;
     return {

@@ -47,14 +47,17 @@ export function configFromGguf(r: GgufReader): LlamaConfig {
   const headDim = r.getNumber(k('attention.key_length'), hidden / heads);
   const ropeDims = r.getNumber(k('rope.dimension_count'), headDim);
   // Partial rotary (rotating fewer dims than the head has) is not in this model.
-  if (ropeDims !== headDim) fail(r.path, 'partial rotary embeddings are not supported', `rope.dimension_count = head dim ${headDim}`, `${ropeDims}`);
+  if (ropeDims !== headDim)
+    fail(r.path, 'partial rotary embeddings are not supported', `rope.dimension_count = head dim ${headDim}`, `${ropeDims}`);
   const scaling = r.get(k('rope.scaling.type'));
-  if (scaling !== undefined && scaling !== 'none') fail(r.path, 'rope scaling from GGUF metadata is not supported yet', "no rope.scaling.type (or 'none')", String(scaling));
+  if (scaling !== undefined && scaling !== 'none')
+    fail(r.path, 'rope scaling from GGUF metadata is not supported yet', "no rope.scaling.type (or 'none')", String(scaling));
   if (r.has('rope_freqs.weight')) fail(r.path, 'Llama 3.1-style rope frequency factors (rope_freqs.weight) are not supported yet');
   const embd = r.has('token_embd.weight') ? r.info('token_embd.weight').shape : fail(r.path, "tensor 'token_embd.weight' is missing");
   const vocab = embd[0];
   const declared = r.get(k('vocab_size'));
-  if (typeof declared === 'number' && declared !== vocab) fail(r.path, `${k('vocab_size')} disagrees with token_embd.weight`, `${vocab}`, `${declared}`);
+  if (typeof declared === 'number' && declared !== vocab)
+    fail(r.path, `${k('vocab_size')} disagrees with token_embd.weight`, `${vocab}`, `${declared}`);
   return checkConfig({
     vocabSize: vocab,
     hiddenSize: hidden,
@@ -72,15 +75,25 @@ export function configFromGguf(r: GgufReader): LlamaConfig {
 
 /** llama.cpp tensor name -> this model's parameter path (and whether its rows are rotary-permuted). */
 export function ggufLlamaParameterName(name: string): { path: string; rotaryHeads?: 'q' | 'k' } | null {
-  const top: Record<string, string> = { 'token_embd.weight': 'model.embed_tokens.weight', 'output_norm.weight': 'model.norm.weight', 'output.weight': 'lm_head.weight' };
+  const top: Record<string, string> = {
+    'token_embd.weight': 'model.embed_tokens.weight',
+    'output_norm.weight': 'model.norm.weight',
+    'output.weight': 'lm_head.weight',
+  };
   if (top[name]) return { path: top[name] };
   const m = /^blk\.(\d+)\.([a-z_]+)\.weight$/.exec(name);
   if (!m) return null;
   const layer = `model.layers.${m[1]}`;
   const sub: Record<string, string> = {
-    attn_norm: 'input_layernorm.weight', ffn_norm: 'post_attention_layernorm.weight',
-    attn_q: 'self_attn.q_proj.weight', attn_k: 'self_attn.k_proj.weight', attn_v: 'self_attn.v_proj.weight', attn_output: 'self_attn.o_proj.weight',
-    ffn_gate: 'mlp.gate_proj.weight', ffn_up: 'mlp.up_proj.weight', ffn_down: 'mlp.down_proj.weight',
+    attn_norm: 'input_layernorm.weight',
+    ffn_norm: 'post_attention_layernorm.weight',
+    attn_q: 'self_attn.q_proj.weight',
+    attn_k: 'self_attn.k_proj.weight',
+    attn_v: 'self_attn.v_proj.weight',
+    attn_output: 'self_attn.o_proj.weight',
+    ffn_gate: 'mlp.gate_proj.weight',
+    ffn_up: 'mlp.up_proj.weight',
+    ffn_down: 'mlp.down_proj.weight',
   };
   const s = sub[m[2]];
   if (!s) return null;
@@ -94,7 +107,8 @@ export function ggufLlamaParameterName(name: string): { path: string; rotaryHead
 export function rotaryRowOrder(heads: number, headDim: number): Int32Array {
   const order = new Int32Array(heads * headDim);
   const half = headDim / 2;
-  for (let h = 0; h < heads; h++) for (let i = 0; i < half; i++) for (let t = 0; t < 2; t++) order[h * headDim + t * half + i] = h * headDim + 2 * i + t;
+  for (let h = 0; h < heads; h++)
+    for (let i = 0; i < half; i++) for (let t = 0; t < 2; t++) order[h * headDim + t * half + i] = h * headDim + 2 * i + t;
   return order;
 }
 
@@ -103,7 +117,13 @@ export function rotaryRowOrder(heads: number, headDim: number): Int32Array {
  * h*D + 2i + t holds HF row h*D + t*D/2 + i (t in {0, 1}, i < D/2).
  */
 export function unpermuteRotaryRows(w: Float32Array, heads: number, headDim: number, cols: number): Float32Array {
-  if (w.length !== heads * headDim * cols) throw new XpuValueError('weight size does not match heads x headDim x cols', { op: 'unpermuteRotaryRows', arg: 'w', expected: `${heads * headDim * cols} elements`, got: `${w.length}` });
+  if (w.length !== heads * headDim * cols)
+    throw new XpuValueError('weight size does not match heads x headDim x cols', {
+      op: 'unpermuteRotaryRows',
+      arg: 'w',
+      expected: `${heads * headDim * cols} elements`,
+      got: `${w.length}`,
+    });
   const out = new Float32Array(w.length);
   const half = headDim / 2;
   for (let h = 0; h < heads; h++) {
@@ -154,27 +174,42 @@ export async function loadLlamaGguf(from: string | GgufReader, options: GgufLoad
   }
 }
 
-async function fillFromGguf(model: LlamaForCausalLM, r: GgufReader, dtype: DType, device: DeviceLike | undefined, quantized: boolean): Promise<void> {
+async function fillFromGguf(
+  model: LlamaForCausalLM,
+  r: GgufReader,
+  dtype: DType,
+  device: DeviceLike | undefined,
+  quantized: boolean,
+): Promise<void> {
   const c = model.config;
   const filled = new Set<string>();
   // token_embd's blocks as the tied output projection (lm_head then owns them; no view is made).
   let tiedHead: QuantizedTensor | undefined;
   for (const info of r.tensorInfos()) {
     const mapped = ggufLlamaParameterName(info.name);
-    if (!mapped) fail(r.path, `tensor '${info.name}' is not a Llama parameter`, 'llama.cpp Llama tensor names (token_embd, blk.N.attn_q, ...)');
+    if (!mapped)
+      fail(r.path, `tensor '${info.name}' is not a Llama parameter`, 'llama.cpp Llama tensor names (token_embd, blk.N.attn_q, ...)');
     const slot = model.resolveParameter(mapped.path);
     if (!slot) fail(r.path, `tensor '${info.name}' has no parameter '${mapped.path}' in this config`);
     if (filled.has(mapped.path)) fail(r.path, `tensor '${info.name}' appears twice`);
     const current = (slot.owner as unknown as Record<string, Tensor>)[slot.name];
     if (info.shape.join(',') !== current.shape.join(',')) {
-      fail(r.path, `tensor '${info.name}' has the wrong shape for the config`, `[${current.shape.join(', ')}]`, `[${info.shape.join(', ')}]`);
+      fail(
+        r.path,
+        `tensor '${info.name}' has the wrong shape for the config`,
+        `[${current.shape.join(', ')}]`,
+        `[${info.shape.join(', ')}]`,
+      );
     }
     const heads = mapped.rotaryHeads === 'q' ? c.numHeads : c.numKvHeads;
     const keep = quantized && info.shape.length === 2 && ggufWeightFormatOf(info.type) !== undefined;
     const isLinear = slot.owner instanceof Linear;
     if (keep && (isLinear || (mapped.path === 'model.embed_tokens.weight' && c.tieWordEmbeddings))) {
       const raw = await r.raw(info.name);
-      const qw = quantizedFromGguf(info.type, raw, [info.shape[0], info.shape[1]], { device, rowOrder: mapped.rotaryHeads ? rotaryRowOrder(heads, headDimOf(c)) : undefined });
+      const qw = quantizedFromGguf(info.type, raw, [info.shape[0], info.shape[1]], {
+        device,
+        rowOrder: mapped.rotaryHeads ? rotaryRowOrder(heads, headDimOf(c)) : undefined,
+      });
       if (isLinear) {
         current.dispose();
         slot.owner.setParameter(slot.name, qw);
@@ -194,7 +229,15 @@ async function fillFromGguf(model: LlamaForCausalLM, r: GgufReader, dtype: DType
     slot.owner.setParameter(slot.name, loaded);
     filled.add(mapped.path);
   }
-  const missing = [...model.namedParameters()].map(([n]) => n).filter((n) => !filled.has(n) && !(n === 'lm_head.weight' && c.tieWordEmbeddings));
-  if (missing.length) fail(r.path, `the file is missing ${missing.length} parameter(s)`, 'every Llama parameter', `missing ${missing.slice(0, 4).join(', ')}${missing.length > 4 ? ', ...' : ''}`);
+  const missing = [...model.namedParameters()]
+    .map(([n]) => n)
+    .filter((n) => !filled.has(n) && !(n === 'lm_head.weight' && c.tieWordEmbeddings));
+  if (missing.length)
+    fail(
+      r.path,
+      `the file is missing ${missing.length} parameter(s)`,
+      'every Llama parameter',
+      `missing ${missing.slice(0, 4).join(', ')}${missing.length > 4 ? ', ...' : ''}`,
+    );
   if (c.tieWordEmbeddings && !tiedHead) model.tieWeights();
 }

@@ -1,5 +1,15 @@
 // A Llama-architecture decoder: config, model, generation, HF checkpoints.
-export { LLAMA_TINY, LLAMA_125M, LLAMA_3_2_1B, checkConfig, configFromHf, configToHf, headDimOf, parameterCount, type LlamaConfig } from './config.js';
+export {
+  LLAMA_TINY,
+  LLAMA_125M,
+  LLAMA_3_2_1B,
+  checkConfig,
+  configFromHf,
+  configToHf,
+  headDimOf,
+  parameterCount,
+  type LlamaConfig,
+} from './config.js';
 export { LlamaForCausalLM, LlamaModel, LlamaDecoderLayer, type LlamaInit, type ForwardOptions } from './model.js';
 export { generate, type GenerateOptions, type GenerateResult } from './generate.js';
 export { argmax, sampleToken, samplerRng, type SamplingOptions } from './sampling.js';

@@ -45,7 +45,10 @@ export class LlamaDecoderLayer extends Module {
     super();
     const o = { device: init.device, dtype: init.dtype, random: init.random };
     this.registerModule('input_layernorm', new RMSNorm(c.hiddenSize, { eps: c.rmsNormEps, ...o }));
-    this.registerModule('self_attn', new GroupedQueryAttention({ hiddenSize: c.hiddenSize, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: headDimOf(c), ...o }));
+    this.registerModule(
+      'self_attn',
+      new GroupedQueryAttention({ hiddenSize: c.hiddenSize, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: headDimOf(c), ...o }),
+    );
     this.registerModule('post_attention_layernorm', new RMSNorm(c.hiddenSize, { eps: c.rmsNormEps, ...o }));
     this.registerModule('mlp', new SwiGLU(c.hiddenSize, c.intermediateSize, o));
   }
@@ -72,7 +75,10 @@ export class LlamaModel extends Module {
     super();
     const o = { device: init.device, dtype: init.dtype, random: init.random };
     this.registerModule('embed_tokens', new Embedding(c.vocabSize, c.hiddenSize, o));
-    this.registerModuleList('layers', Array.from({ length: c.numLayers }, () => new LlamaDecoderLayer(c, init)));
+    this.registerModuleList(
+      'layers',
+      Array.from({ length: c.numLayers }, () => new LlamaDecoderLayer(c, init)),
+    );
     this.registerModule('norm', new RMSNorm(c.hiddenSize, { eps: c.rmsNormEps, ...o }));
   }
 }
@@ -98,7 +104,15 @@ export class LlamaForCausalLM extends Module {
     this.dtype = init.dtype ?? 'float32';
     const c = this.config;
     this.registerModule('model', new LlamaModel(c, init));
-    this.registerModule('lm_head', new Linear(c.hiddenSize, c.vocabSize, { bias: false, device: init.device, dtype: init.dtype, random: (init.random ?? true) && !c.tieWordEmbeddings }));
+    this.registerModule(
+      'lm_head',
+      new Linear(c.hiddenSize, c.vocabSize, {
+        bias: false,
+        device: init.device,
+        dtype: init.dtype,
+        random: (init.random ?? true) && !c.tieWordEmbeddings,
+      }),
+    );
     if (c.tieWordEmbeddings) this.tieWeights();
     this.requiresGrad_(init.requiresGrad ?? false);
     this.rope = new RotaryEmbedding(headDimOf(c), init.maxSequence ?? Math.min(c.maxPositionEmbeddings, 4096), c.ropeTheta, c.ropeScaling);
@@ -120,10 +134,21 @@ export class LlamaForCausalLM extends Module {
   /** ids [B, L] int32 -> logits [B, L, V] (or [B, 1, V] with lastOnly), float of the model dtype. */
   forward(ids: Tensor, options: ForwardOptions = {}): Tensor {
     const start = options.start ?? 0;
-    if (ids.ndim !== 2) throw new XpuValueError('ids must be [batch, length]', { op: 'LlamaForCausalLM.forward', arg: 'ids', expected: '2 dims', got: `${ids.ndim} dims` });
+    if (ids.ndim !== 2)
+      throw new XpuValueError('ids must be [batch, length]', {
+        op: 'LlamaForCausalLM.forward',
+        arg: 'ids',
+        expected: '2 dims',
+        got: `${ids.ndim} dims`,
+      });
     const cache = options.cache;
     if (cache && (cache.numLayers !== this.config.numLayers || cache.batch !== ids.shape[0])) {
-      throw new XpuValueError('cache does not fit this model and batch', { op: 'LlamaForCausalLM.forward', arg: 'cache', expected: `${this.config.numLayers} layers, batch ${ids.shape[0]}`, got: `${cache.numLayers} layers, batch ${cache.batch}` });
+      throw new XpuValueError('cache does not fit this model and batch', {
+        op: 'LlamaForCausalLM.forward',
+        arg: 'cache',
+        expected: `${this.config.numLayers} layers, batch ${ids.shape[0]}`,
+        got: `${cache.numLayers} layers, batch ${cache.batch}`,
+      });
     }
     return scope(() => {
       let x = this.model.embed_tokens.forward(ids);
@@ -143,13 +168,22 @@ export class LlamaForCausalLM extends Module {
     const out = new Map<string, Tensor>();
     for (const [name, p] of this.namedParameters()) {
       if (name === 'lm_head.weight' && this.config.tieWordEmbeddings) continue;
-      if ('scheme' in p) throw new XpuValueError('stateDict() of a quantized model is not supported', { op: 'stateDict', arg: name, expected: 'dense tensors', got: `scheme ${p.scheme}` });
+      if ('scheme' in p)
+        throw new XpuValueError('stateDict() of a quantized model is not supported', {
+          op: 'stateDict',
+          arg: name,
+          expected: 'dense tensors',
+          got: `scheme ${p.scheme}`,
+        });
       out.set(name, p as Tensor);
     }
     return out;
   }
 
-  #compiled: { fn: CompiledFunction<[StaticKVDecoder, Tensor, Tensor, Tensor[], Tensor[]], StaticStepResult>; decoder: StaticKVDecoder | null } | null = null;
+  #compiled: {
+    fn: CompiledFunction<[StaticKVDecoder, Tensor, Tensor, Tensor[], Tensor[]], StaticStepResult>;
+    decoder: StaticKVDecoder | null;
+  } | null = null;
 
   /**
    * Makes generate() decode through xpu.compile: a static KV cache (static_decode.ts) gives every
@@ -158,7 +192,10 @@ export class LlamaForCausalLM extends Module {
    * said once). Returns this; eager() undoes it.
    */
   compile(options?: CompileOptions): this {
-    const fn = compile((decoder: StaticKVDecoder, x: Tensor, pos: Tensor, keys: Tensor[], values: Tensor[]) => decoder.step(x, pos, keys, values), options);
+    const fn = compile(
+      (decoder: StaticKVDecoder, x: Tensor, pos: Tensor, keys: Tensor[], values: Tensor[]) => decoder.step(x, pos, keys, values),
+      options,
+    );
     this.eager();
     this.#compiled = { fn, decoder: null };
     return this;

@@ -15,9 +15,22 @@ export const samplerRng = mulberry32;
 
 export function checkSampling(o: SamplingOptions): void {
   const t = o.temperature ?? 0;
-  if (!(t >= 0) || !Number.isFinite(t)) throw new XpuValueError('temperature must be >= 0', { op: 'generate', arg: 'temperature', expected: 'a finite number >= 0', got: String(t) });
-  if (o.topK !== undefined && (!Number.isInteger(o.topK) || o.topK < 0)) throw new XpuValueError('topK must be an integer >= 0', { op: 'generate', arg: 'topK', expected: 'an integer >= 0', got: String(o.topK) });
-  if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1)) throw new XpuValueError('topP must be in (0, 1]', { op: 'generate', arg: 'topP', expected: '0 < topP <= 1', got: String(o.topP) });
+  if (!(t >= 0) || !Number.isFinite(t))
+    throw new XpuValueError('temperature must be >= 0', {
+      op: 'generate',
+      arg: 'temperature',
+      expected: 'a finite number >= 0',
+      got: String(t),
+    });
+  if (o.topK !== undefined && (!Number.isInteger(o.topK) || o.topK < 0))
+    throw new XpuValueError('topK must be an integer >= 0', {
+      op: 'generate',
+      arg: 'topK',
+      expected: 'an integer >= 0',
+      got: String(o.topK),
+    });
+  if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1))
+    throw new XpuValueError('topP must be in (0, 1]', { op: 'generate', arg: 'topP', expected: '0 < topP <= 1', got: String(o.topP) });
 }
 
 /** The index of the largest logit (the first one on ties; NaN never wins). */
@@ -44,7 +57,7 @@ export function sampleToken(logits: ArrayLike<number>, o: SamplingOptions, rand:
   const p = o.topP ?? 1;
   if (p < 1) {
     let acc = 0;
-    for (n = 0; n < kept.length; ) {
+    for (n = 0; n < kept.length;) {
       acc += weights[n++] / total;
       if (acc >= p) break;
     }

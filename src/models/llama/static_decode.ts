@@ -42,7 +42,14 @@ export interface StaticDecodeModel {
   readonly rope: RotaryEmbedding;
   readonly dtype: DType;
   readonly model: {
-    readonly layers: { readonly items: readonly { input_layernorm: RMSNorm; self_attn: GroupedQueryAttention; post_attention_layernorm: RMSNorm; mlp: SwiGLU }[] };
+    readonly layers: {
+      readonly items: readonly {
+        input_layernorm: RMSNorm;
+        self_attn: GroupedQueryAttention;
+        post_attention_layernorm: RMSNorm;
+        mlp: SwiGLU;
+      }[];
+    };
     readonly norm: RMSNorm;
   };
   readonly lm_head: Linear;
@@ -61,9 +68,20 @@ export class StaticKVDecoder {
   /** [maxLen, 2D]: the rotary cos rows then sin rows of positions 0 .. maxLen - 1. */
   readonly #rope: Tensor;
 
-  constructor(readonly lm: StaticDecodeModel, readonly batch: number, readonly maxLen: number, readonly device: Device) {
+  constructor(
+    readonly lm: StaticDecodeModel,
+    readonly batch: number,
+    readonly maxLen: number,
+    readonly device: Device,
+  ) {
     const c = lm.config;
-    if (maxLen > lm.rope.maxPositions) throw new XpuValueError('the static cache is longer than the rotary table', { op: 'StaticKVDecoder', arg: 'maxLen', expected: `<= ${lm.rope.maxPositions}`, got: String(maxLen) });
+    if (maxLen > lm.rope.maxPositions)
+      throw new XpuValueError('the static cache is longer than the rotary table', {
+        op: 'StaticKVDecoder',
+        arg: 'maxLen',
+        expected: `<= ${lm.rope.maxPositions}`,
+        got: String(maxLen),
+      });
     this.cache = new KVCache(c.numLayers, batch, maxLen, c.numKvHeads, headDimOf(c), { device, dtype: lm.dtype });
     this.#positions = keep(arange(0, maxLen, 1, { device, dtype: 'int32' }));
     const { cos, sin } = lm.rope.tables(device, lm.dtype);
@@ -111,7 +129,11 @@ export class StaticKVDecoder {
   }
 
   /** One decode step on this decoder's cache through `run` (the compiled step, or the step itself): the new caches replace the old. */
-  advance(x: Tensor, pos: Tensor, run: (d: StaticKVDecoder, x: Tensor, pos: Tensor, keys: Tensor[], values: Tensor[]) => StaticStepResult): Tensor {
+  advance(
+    x: Tensor,
+    pos: Tensor,
+    run: (d: StaticKVDecoder, x: Tensor, pos: Tensor, keys: Tensor[], values: Tensor[]) => StaticStepResult,
+  ): Tensor {
     const { keys, values } = this.cache;
     const r = run(this, x, pos, keys.slice(), values.slice());
     for (let i = 0; i < keys.length; i++) {

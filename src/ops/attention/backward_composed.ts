@@ -32,8 +32,15 @@ export const COMPOSED_MAX_SCORES = 1 << 22;
 export function prefersComposedBackward(device: Device, spec: AttentionSpec, q: Tensor, dOut: Tensor): boolean {
   const plain = !spec.mask && !spec.scoreMod && !spec.maskMod && !spec.blockMask && spec.captures.length === 0;
   const f32 = q.dtype === 'float32' && spec.k.dtype === 'float32' && spec.v.dtype === 'float32' && dOut.dtype === 'float32';
-  return device.type === 'xpu' && plain && f32 && spec.heads === spec.kvHeads && q.ndim === 4 && dOut.ndim === 4
-    && spec.batch * spec.heads * spec.l * spec.s <= COMPOSED_MAX_SCORES;
+  return (
+    device.type === 'xpu' &&
+    plain &&
+    f32 &&
+    spec.heads === spec.kvHeads &&
+    q.ndim === 4 &&
+    dOut.ndim === 4 &&
+    spec.batch * spec.heads * spec.l * spec.s <= COMPOSED_MAX_SCORES
+  );
 }
 
 /** 0 where key j is visible to query i (j <= i), -inf elsewhere; built on the host (L S floats, one upload). */
@@ -44,7 +51,10 @@ function causalBias(L: number, S: number): Float32Array {
 }
 
 /** An operand's strides with its last two dims swapped (a transpose read in place). */
-const transposed = (o: Operand): Operand => ({ ...o, strides: [...o.strides.slice(0, -2), o.strides[o.strides.length - 1], o.strides[o.strides.length - 2]] });
+const transposed = (o: Operand): Operand => ({
+  ...o,
+  strides: [...o.strides.slice(0, -2), o.strides[o.strides.length - 1], o.strides[o.strides.length - 2]],
+});
 /** A contiguous float32 tensor [B, H, rows, cols] as an operand. */
 const dense = (t: Tensor): Operand => ({ storage: t.ref.storage, dtype: t.dtype, strides: t.strides.slice(), offset: t.offset });
 
@@ -53,7 +63,15 @@ const dense = (t: Tensor): Operand => ({ storage: t.ref.storage, dtype: t.dtype,
  * with heads === kvHeads and 4-D float32 operands (prefersComposedBackward's conditions; the
  * caller checks them). q, k, v are read through the spec's operands; out and dOut in any layout.
  */
-export function composedAttentionBackward(device: Device, spec: AttentionSpec, q: Tensor, k: Tensor, v: Tensor, out: Tensor, dOut: Tensor): [Tensor, Tensor, Tensor] {
+export function composedAttentionBackward(
+  device: Device,
+  spec: AttentionSpec,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  out: Tensor,
+  dOut: Tensor,
+): [Tensor, Tensor, Tensor] {
   const { batch: B, heads: H, l: L, s: S, e: E, ev: Ev, scale } = spec;
   const batch = [B, H];
   const temps: Tensor[] = [];
@@ -76,7 +94,10 @@ export function composedAttentionBackward(device: Device, spec: AttentionSpec, q
       const dv = runGemm(device, transposed(dense(p)), dO, batch, S, L, Ev, 'float32', undefined, v.shape);
       // delta = rowsum(dO * O), subtracted from dP = dO V^T in the GEMM's store (bias, beta -1).
       const delta = temp(sum(temp(mul(dOut, out)), -1, true));
-      const minusDelta: MatmulEpilogue = { bias: { storage: delta.ref.storage, dtype: 'float32', strides: [H * L, L, 1, 0], offset: delta.offset }, beta: -1 };
+      const minusDelta: MatmulEpilogue = {
+        bias: { storage: delta.ref.storage, dtype: 'float32', strides: [H * L, L, 1, 0], offset: delta.offset },
+        beta: -1,
+      };
       const dpShifted = temp(runGemm(device, dO, transposed(spec.v), batch, L, Ev, S, 'float32', minusDelta));
       const ds = dense(temp(mul(p, dpShifted)));
       const dq = runGemm(device, ds, spec.k, batch, L, S, E, 'float32', { alpha: scale }, q.shape);

@@ -40,32 +40,81 @@ const OP = 'scaledDotProductAttention';
 /** Checks scaledDotProductAttention's arguments into the primitive's spec (also what its backward runs). */
 export function sdpaSpec(query: Tensor, key: Tensor, value: Tensor, options: SdpaOptions = {}): AttentionSpec {
   const op = OP;
-  if (typeof options !== 'object' || options === null) throw new XpuValueError('options must be an object', { op, arg: 'options', expected: '{ attnMask, isCausal, scale, enableGqa }', got: String(options) });
+  if (typeof options !== 'object' || options === null)
+    throw new XpuValueError('options must be an object', {
+      op,
+      arg: 'options',
+      expected: '{ attnMask, isCausal, scale, enableGqa }',
+      got: String(options),
+    });
   const { isCausal = false, enableGqa = false } = options;
   const attnMask = optionalTensorArg(op, 'attnMask', options.attnMask);
-  if (typeof isCausal !== 'boolean') throw new XpuValueError('isCausal must be a boolean', { op, arg: 'isCausal', expected: 'true or false', got: String(isCausal) });
-  if (typeof enableGqa !== 'boolean') throw new XpuValueError('enableGqa must be a boolean', { op, arg: 'enableGqa', expected: 'true or false', got: String(enableGqa) });
+  if (typeof isCausal !== 'boolean')
+    throw new XpuValueError('isCausal must be a boolean', { op, arg: 'isCausal', expected: 'true or false', got: String(isCausal) });
+  if (typeof enableGqa !== 'boolean')
+    throw new XpuValueError('enableGqa must be a boolean', { op, arg: 'enableGqa', expected: 'true or false', got: String(enableGqa) });
   const dims = checkQkv(op, query, key, value, enableGqa, true);
   const scale = checkScale(op, options.scale, dims.e);
   let mask: AttentionSpec['mask'];
   if (attnMask !== undefined) {
-    if (isCausal) throw new XpuValueError('attnMask and isCausal cannot both be set (as in PyTorch)', { op, arg: 'attnMask', expected: 'null when isCausal is true (put the causal mask into attnMask instead)', got: `a tensor ${fmtShape(attnMask.shape)}` });
+    if (isCausal)
+      throw new XpuValueError('attnMask and isCausal cannot both be set (as in PyTorch)', {
+        op,
+        arg: 'attnMask',
+        expected: 'null when isCausal is true (put the causal mask into attnMask instead)',
+        got: `a tensor ${fmtShape(attnMask.shape)}`,
+      });
     checkSameDevice(op, [query, attnMask], ['query', 'attnMask']);
     const kind = attnMask.dtype === 'bool' ? 'bool' : isFloating(attnMask.dtype) ? 'additive' : undefined;
-    if (!kind) throw new XpuDTypeError('attnMask must be bool (true = attend) or float (added to the scores)', { op, arg: 'attnMask', expected: 'bool, float32 or float16', got: attnMask.dtype });
+    if (!kind)
+      throw new XpuDTypeError('attnMask must be bool (true = attend) or float (added to the scores)', {
+        op,
+        arg: 'attnMask',
+        expected: 'bool, float32 or float16',
+        got: attnMask.dtype,
+      });
     const full = dims.threeD ? [dims.batch, dims.l, dims.s] : [dims.batch, dims.heads, dims.l, dims.s];
     let ok = attnMask.ndim <= full.length;
     if (ok) {
-      try { ok = shapeEq(broadcastShapes(op, full, attnMask.shape), full); } catch { ok = false; }
+      try {
+        ok = shapeEq(broadcastShapes(op, full, attnMask.shape), full);
+      } catch {
+        ok = false;
+      }
     }
-    if (!ok) throw new XpuShapeError('attnMask does not broadcast to the scores', { op, arg: 'attnMask', expected: `a shape broadcastable to ${fmtShape(full)}`, got: fmtShape(attnMask.shape) });
+    if (!ok)
+      throw new XpuShapeError('attnMask does not broadcast to the scores', {
+        op,
+        arg: 'attnMask',
+        expected: `a shape broadcastable to ${fmtShape(full)}`,
+        got: fmtShape(attnMask.shape),
+      });
     const st = broadcastStrides(attnMask.shape, attnMask.strides, full);
-    mask = { kind, operand: { storage: attnMask.ref.storage, dtype: attnMask.dtype, strides: dims.threeD ? [st[0], 0, st[1], st[2]] : st, offset: attnMask.offset } };
+    mask = {
+      kind,
+      operand: {
+        storage: attnMask.ref.storage,
+        dtype: attnMask.dtype,
+        strides: dims.threeD ? [st[0], 0, st[1], st[2]] : st,
+        offset: attnMask.offset,
+      },
+    };
   }
   const spec: AttentionSpec = {
-    q: operand4(query, dims.threeD), k: operand4(key, dims.threeD), v: operand4(value, dims.threeD),
-    batch: dims.batch, heads: dims.heads, kvHeads: dims.kvHeads, l: dims.l, s: dims.s, e: dims.e, ev: dims.ev,
-    scale, causal: isCausal, mask, captures: [],
+    q: operand4(query, dims.threeD),
+    k: operand4(key, dims.threeD),
+    v: operand4(value, dims.threeD),
+    batch: dims.batch,
+    heads: dims.heads,
+    kvHeads: dims.kvHeads,
+    l: dims.l,
+    s: dims.s,
+    e: dims.e,
+    ev: dims.ev,
+    scale,
+    causal: isCausal,
+    mask,
+    captures: [],
   };
   return spec;
 }

@@ -31,7 +31,13 @@ P.requiresGrad_ = function (this: Tensor, flag = true) {
 } as Tensor['requiresGrad_'];
 P.retainGrad = function (this: Tensor) {
   this.check('retainGrad');
-  if (!this.requiresGrad) throw new XpuValueError("can't retain grad on a tensor that does not require grad", { op: 'retainGrad', arg: 'input', expected: 'a tensor with requiresGrad', got: 'requiresGrad false' });
+  if (!this.requiresGrad)
+    throw new XpuValueError("can't retain grad on a tensor that does not require grad", {
+      op: 'retainGrad',
+      arg: 'input',
+      expected: 'a tensor with requiresGrad',
+      got: 'requiresGrad false',
+    });
   const node = this.gradFn;
   if (node instanceof GradNode) {
     node.retained ??= [];

@@ -23,9 +23,21 @@ declare module '../tensor.js' {
   }
 }
 
-Tensor.prototype.data = function (this: Tensor, dtype?: DType) { return dtype === undefined ? data(this) : data(this, dtype); } as Tensor['data'];
-Tensor.prototype.toArray = function () { return toArray(this); };
-Tensor.prototype.item = function () { return item(this); };
-Tensor.prototype.to = function (target: Target) { return to(this, target); };
-Tensor.prototype.toAsync = function (target: Target) { return toAsync(this, target); };
-Tensor.prototype.cpu = function () { return toAsync(this, 'cpu'); };
+Tensor.prototype.data = function (this: Tensor, dtype?: DType) {
+  return dtype === undefined ? data(this) : data(this, dtype);
+} as Tensor['data'];
+Tensor.prototype.toArray = function () {
+  return toArray(this);
+};
+Tensor.prototype.item = function () {
+  return item(this);
+};
+Tensor.prototype.to = function (target: Target) {
+  return to(this, target);
+};
+Tensor.prototype.toAsync = function (target: Target) {
+  return toAsync(this, target);
+};
+Tensor.prototype.cpu = function () {
+  return toAsync(this, 'cpu');
+};

@@ -11,4 +11,6 @@ declare module '../tensor.js' {
   }
 }
 
-Tensor.prototype.where = function (cond, other) { return where(cond, this, other); };
+Tensor.prototype.where = function (cond, other) {
+  return where(cond, this, other);
+};

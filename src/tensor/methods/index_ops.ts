@@ -20,10 +20,24 @@ declare module '../tensor.js' {
 }
 
 const P = Tensor.prototype;
-P.cumsum = function (dim, options) { return cumsum(this, dim, options); };
-P.cumprod = function (dim, options) { return cumprod(this, dim, options); };
-P.sort = function (dim, descending) { return sort(this, dim, descending); };
-P.argsort = function (dim, descending) { return argsort(this, dim, descending); };
-P.topk = function (k, options) { return topk(this, k, options); };
-P.scatter = function (dim, index, src) { return scatter(this, dim, index, src); };
-P.scatterAdd = function (dim, index, src) { return scatterAdd(this, dim, index, src); };
+P.cumsum = function (dim, options) {
+  return cumsum(this, dim, options);
+};
+P.cumprod = function (dim, options) {
+  return cumprod(this, dim, options);
+};
+P.sort = function (dim, descending) {
+  return sort(this, dim, descending);
+};
+P.argsort = function (dim, descending) {
+  return argsort(this, dim, descending);
+};
+P.topk = function (k, options) {
+  return topk(this, k, options);
+};
+P.scatter = function (dim, index, src) {
+  return scatter(this, dim, index, src);
+};
+P.scatterAdd = function (dim, index, src) {
+  return scatterAdd(this, dim, index, src);
+};

@@ -27,7 +27,15 @@ P.size = function (this: Tensor, dim?: number) {
   const d = intArg('size', 'dim', dim, { min: -this.ndim, max: this.ndim - 1, rangeError: XpuIndexError });
   return this.shape[d < 0 ? d + this.ndim : d];
 } as Tensor['size'];
-P.dim = function () { return this.check('dim').ndim; };
-P.float = function () { return to(this, 'float32'); };
-P.half = function () { return to(this, 'float16'); };
-P.detach = function () { return makeView(this.check('detach'), this.shape, this.strides, this.offset); };
+P.dim = function () {
+  return this.check('dim').ndim;
+};
+P.float = function () {
+  return to(this, 'float32');
+};
+P.half = function () {
+  return to(this, 'float16');
+};
+P.detach = function () {
+  return makeView(this.check('detach'), this.shape, this.strides, this.offset);
+};

@@ -14,8 +14,18 @@ declare module '../tensor.js' {
   }
 }
 
-Tensor.prototype.matmul = function (other) { return matmul(this, other); };
-Tensor.prototype.mm = function (other) { return mm(this, other); };
-Tensor.prototype.bmm = function (mat2) { return bmm(this, mat2); };
-Tensor.prototype.addmm = function (mat1, mat2, options) { return addmm(this, mat1, mat2, options); };
-Tensor.prototype.linear = function (weight, options) { return linear(this, weight, options); };
+Tensor.prototype.matmul = function (other) {
+  return matmul(this, other);
+};
+Tensor.prototype.mm = function (other) {
+  return mm(this, other);
+};
+Tensor.prototype.bmm = function (mat2) {
+  return bmm(this, mat2);
+};
+Tensor.prototype.addmm = function (mat1, mat2, options) {
+  return addmm(this, mat1, mat2, options);
+};
+Tensor.prototype.linear = function (weight, options) {
+  return linear(this, weight, options);
+};

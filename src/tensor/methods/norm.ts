@@ -14,7 +14,15 @@ declare module '../tensor.js' {
 }
 
 const P = Tensor.prototype;
-P.softmax = function (dim) { return n.softmax(this, dim); };
-P.logSoftmax = function (dim) { return n.logSoftmax(this, dim); };
-P.layerNorm = function (shape, options) { return n.layerNorm(this, shape, options); };
-P.rmsNorm = function (shape, options) { return n.rmsNorm(this, shape, options); };
+P.softmax = function (dim) {
+  return n.softmax(this, dim);
+};
+P.logSoftmax = function (dim) {
+  return n.logSoftmax(this, dim);
+};
+P.layerNorm = function (shape, options) {
+  return n.layerNorm(this, shape, options);
+};
+P.rmsNorm = function (shape, options) {
+  return n.rmsNorm(this, shape, options);
+};

@@ -21,10 +21,24 @@ declare module '../tensor.js' {
 }
 
 const P = Tensor.prototype;
-P.clip = function (min, max) { return clip(this, min, max); };
-P.isclose = function (other, options) { return isclose(this, other, options); };
-P.allclose = function (other, options) { return allclose(this, other, options); };
-P.any = function (dim, keepdim) { return any(this, dim, keepdim); };
-P.all = function (dim, keepdim) { return all(this, dim, keepdim); };
-P.logsumexp = function (dim, keepdim) { return logsumexp(this, dim, keepdim); };
-P.norm = function (p, dim, keepdim) { return norm(this, p, dim, keepdim); };
+P.clip = function (min, max) {
+  return clip(this, min, max);
+};
+P.isclose = function (other, options) {
+  return isclose(this, other, options);
+};
+P.allclose = function (other, options) {
+  return allclose(this, other, options);
+};
+P.any = function (dim, keepdim) {
+  return any(this, dim, keepdim);
+};
+P.all = function (dim, keepdim) {
+  return all(this, dim, keepdim);
+};
+P.logsumexp = function (dim, keepdim) {
+  return logsumexp(this, dim, keepdim);
+};
+P.norm = function (p, dim, keepdim) {
+  return norm(this, p, dim, keepdim);
+};

@@ -10,5 +10,9 @@ declare module '../tensor.js' {
   }
 }
 
-Tensor.prototype.outer = function (vec2) { return outer(this, vec2); };
-Tensor.prototype.dot = function (other) { return dot(this, other); };
+Tensor.prototype.outer = function (vec2) {
+  return outer(this, vec2);
+};
+Tensor.prototype.dot = function (other) {
+  return dot(this, other);
+};

@@ -8,4 +8,6 @@ declare module '../tensor.js' {
   }
 }
 
-Tensor.prototype.multinomial = function (numSamples, replacement) { return multinomial(this, numSamples, replacement); };
+Tensor.prototype.multinomial = function (numSamples, replacement) {
+  return multinomial(this, numSamples, replacement);
+};

@@ -29,9 +29,19 @@ declare module '../tensor.js' {
 const P = Tensor.prototype;
 for (const name of ['sum', 'prod', 'mean', 'max', 'min'] as const) {
   const fn = r[name];
-  P[name] = function (this: Tensor, dim?: Dims, keepdim?: KeepdimArg) { return fn(this, dim, keepdim); };
+  P[name] = function (this: Tensor, dim?: Dims, keepdim?: KeepdimArg) {
+    return fn(this, dim, keepdim);
+  };
 }
-P.argmax = function (dim, keepdim) { return r.argmax(this, dim, keepdim); };
-P.argmin = function (dim, keepdim) { return r.argmin(this, dim, keepdim); };
-P.var = function (dim, options) { return r.variance(this, dim, options); };
-P.std = function (dim, options) { return r.std(this, dim, options); };
+P.argmax = function (dim, keepdim) {
+  return r.argmax(this, dim, keepdim);
+};
+P.argmin = function (dim, keepdim) {
+  return r.argmin(this, dim, keepdim);
+};
+P.var = function (dim, options) {
+  return r.variance(this, dim, options);
+};
+P.std = function (dim, options) {
+  return r.std(this, dim, options);
+};

@@ -19,9 +19,21 @@ declare module '../tensor.js' {
 const listArg = (a: number[] | [number[]]): number[] => (Array.isArray(a[0]) ? (a[0] as number[]) : (a as number[]));
 
 const P = Tensor.prototype;
-P.split = function (s, dim) { return split(this, s, dim); };
-P.chunk = function (c, dim) { return chunk(this, c, dim); };
-P.repeat = function (...r) { return repeat(this, listArg(r)); };
-P.tile = function (...d) { return tile(this, listArg(d)); };
-P.flip = function (...d) { return flip(this, listArg(d)); };
-P.roll = function (shifts, dims) { return roll(this, shifts, dims); };
+P.split = function (s, dim) {
+  return split(this, s, dim);
+};
+P.chunk = function (c, dim) {
+  return chunk(this, c, dim);
+};
+P.repeat = function (...r) {
+  return repeat(this, listArg(r));
+};
+P.tile = function (...d) {
+  return tile(this, listArg(d));
+};
+P.flip = function (...d) {
+  return flip(this, listArg(d));
+};
+P.roll = function (shifts, dims) {
+  return roll(this, shifts, dims);
+};

@@ -15,7 +15,15 @@ declare module '../tensor.js' {
 }
 
 const P = Tensor.prototype;
-P.indexSelect = function (dim, index) { return indexSelect(this, dim, index); };
-P.gather = function (dim, index) { return gather(this, dim, index); };
-P.triu = function (diagonal) { return triu(this, diagonal); };
-P.tril = function (diagonal) { return tril(this, diagonal); };
+P.indexSelect = function (dim, index) {
+  return indexSelect(this, dim, index);
+};
+P.gather = function (dim, index) {
+  return gather(this, dim, index);
+};
+P.triu = function (diagonal) {
+  return triu(this, diagonal);
+};
+P.tril = function (diagonal) {
+  return tril(this, diagonal);
+};

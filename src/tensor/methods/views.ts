@@ -29,19 +29,53 @@ declare module '../tensor.js' {
 const dimsArg = (a: number[] | [number[]]): number[] => (Array.isArray(a[0]) ? (a[0] as number[]) : (a as number[]));
 
 const P = Tensor.prototype;
-P.view = function (...s) { return v.view(this, dimsArg(s)); };
-P.reshape = function (...s) { return v.reshape(this, dimsArg(s)); };
-P.permute = function (...d) { return v.permute(this, dimsArg(d)); };
-P.transpose = function (a, b) { return v.transpose(this, a, b); };
-P.t = function () { return v.t2(this); };
-Object.defineProperty(P, 'T', { get(this: Tensor) { return v.t2(this); } });
-P.expand = function (...s) { return v.expand(this, dimsArg(s)); };
-P.expandAs = function (o) { return v.expand(this, tensorArg('expandAs', 'other', o).shape.slice()); };
-P.narrow = function (d, s, l) { return v.narrow(this, d, s, l); };
-P.slice = function (d, s, e, st) { return v.slice(this, d, s, e, st); };
-P.select = function (d, i) { return v.select(this, d, i); };
-P.squeeze = function (d) { return v.squeeze(this, d); };
-P.unsqueeze = function (d) { return v.unsqueeze(this, d); };
-P.flatten = function (s, e) { return v.flatten(this, s, e); };
-P.contiguous = function () { return v.contiguous(this); };
-P.clone = function () { return v.clone(this); };
+P.view = function (...s) {
+  return v.view(this, dimsArg(s));
+};
+P.reshape = function (...s) {
+  return v.reshape(this, dimsArg(s));
+};
+P.permute = function (...d) {
+  return v.permute(this, dimsArg(d));
+};
+P.transpose = function (a, b) {
+  return v.transpose(this, a, b);
+};
+P.t = function () {
+  return v.t2(this);
+};
+Object.defineProperty(P, 'T', {
+  get(this: Tensor) {
+    return v.t2(this);
+  },
+});
+P.expand = function (...s) {
+  return v.expand(this, dimsArg(s));
+};
+P.expandAs = function (o) {
+  return v.expand(this, tensorArg('expandAs', 'other', o).shape.slice());
+};
+P.narrow = function (d, s, l) {
+  return v.narrow(this, d, s, l);
+};
+P.slice = function (d, s, e, st) {
+  return v.slice(this, d, s, e, st);
+};
+P.select = function (d, i) {
+  return v.select(this, d, i);
+};
+P.squeeze = function (d) {
+  return v.squeeze(this, d);
+};
+P.unsqueeze = function (d) {
+  return v.unsqueeze(this, d);
+};
+P.flatten = function (s, e) {
+  return v.flatten(this, s, e);
+};
+P.contiguous = function () {
+  return v.contiguous(this);
+};
+P.clone = function () {
+  return v.clone(this);
+};
