@@ -46,6 +46,8 @@
         # GGUF block formats (q4_0, q4_1, q8_0, q4_k, q6_k) read in place: GEMV and tile + sgemm.
         'native/compute/qgemm_gguf.cc',
         'native/compute/qgemm_gguf_binding.cc',
+        # ... and llama.cpp's arithmetic for them (int8 activations per 32-block, integer dots).
+        'native/compute/qgemm_gguf_q8.cc',
         'native/compute/attention.cc',
         'native/compute/attention_binding.cc',
         'native/compute/attention_backward.cc',

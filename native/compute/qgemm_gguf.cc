@@ -25,6 +25,8 @@
 // Rows of N are split across OpenMP threads (the libgomp pool oneDNN uses); the `Now` entry point
 // runs single-threaded on the JS thread for small problems (SingleThreadedHere, queue.h).
 // SIMD is chosen at compile time like the rest of the addon (-march from native/configure.mjs).
+// With plan.q8act the product is llama.cpp's instead: activations quantized to int8 per block and
+// integer dot products (qgemm_gguf_q8.cc); the gather and the epilogue below are shared.
 // The JS face is qgemm_gguf_binding.cc.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "qgemm_gguf.h"
@@ -364,7 +366,9 @@ std::string RunGguf(const GgufPlan& p) {
 #ifndef XPU_HAVE_DNNL
   gemv = true;
 #endif
-  if (gemv) {
+  if (p.q8act) {
+    GgufQ8Matmul(p, x.data(), C);
+  } else if (gemv) {
     // 16-row chunks (each thread streams whole weight rows); 8 activation rows per pass.
     const int64_t chunk = 16, chunks = (N + chunk - 1) / chunk;
     for (int64_t m0 = 0; m0 < M; m0 += 8) {

@@ -41,9 +41,16 @@ struct GgufPlan {
   char* out = nullptr;                 // [M, N], float32 or float16 bits
   bool outF16 = false;
   int act = 0;  // 0 none, 1 relu, 2 gelu (erf), 3 silu: as gemm.cc's epilogue
+  bool q8act = false;  // llama.cpp's 8-bit activations (qgemm_gguf_q8.cc) instead of exact float32
   const uint8_t* QRow(int64_t n) const { return reinterpret_cast<const uint8_t*>(q) + n * B * info.qBytes; }
   const uint8_t* SRow(int64_t n) const { return reinterpret_cast<const uint8_t*>(s) + n * B * info.scaleBytes; }
 };
+
+// Whether qgemm_gguf_q8.cc has the 8-bit-activation kernel for a format (q4_0, q4_1, q8_0).
+bool GgufQ8Supports(GgufFormat f);
+// C[M, N] (dense, ldc N) = the plan's product with x [M, K] (dense f32) quantized to 8 bits per
+// 32-value block, llama.cpp's CPU arithmetic (qgemm_gguf_q8.cc); no epilogue.
+void GgufQ8Matmul(const GgufPlan& plan, const float* x, float* C);
 
 // Runs the plan on the calling thread (threaded with OpenMP); "" or the error.
 std::string RunGguf(const GgufPlan& plan);

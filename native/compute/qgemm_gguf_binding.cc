@@ -2,7 +2,7 @@
 // and returns the job id, compute.qmatmulGgufNow(desc) runs it on the calling thread. The
 // descriptor is src/backends/cpu/native_quant.ts's: { format: 'q4_0' | 'q4_1' | 'q8_0' | 'q4_k' |
 // 'q6_k', m, n, k, a, bias?, residual?: { data, offset, strides: [s0, s1] }, q, scales, activation?,
-// out }.
+// q8Activations? (llama.cpp's int8 activations; q4_0 / q4_1 / q8_0), out }.
 #include <memory>
 #include <string>
 
@@ -43,6 +43,10 @@ std::shared_ptr<GgufPlan> Plan(const Napi::CallbackInfo& info) {
   p->bias = MatrixField(d, kOp, "bias", kF32OrF16, p->M, p->N, false);
   p->res = MatrixField(d, kOp, "residual", kF32OrF16, p->M, p->N, false);
   p->act = ActivationField(d, kOp);
+  Napi::Value q8 = d.Get("q8Activations");
+  p->q8act = q8.IsBoolean() && q8.As<Napi::Boolean>().Value();
+  if (p->q8act && !GgufQ8Supports(p->fmt))
+    throw Napi::RangeError::New(env, "qmatmulGguf: q8Activations needs a q4_0, q4_1 or q8_0 weight");
   CheckBytes(env, kOp, "q", q, static_cast<size_t>(p->N * p->B * p->info.qBytes));
   CheckBytes(env, kOp, "scales", s, static_cast<size_t>(p->N * p->B * p->info.scaleBytes));
   CheckBytes(env, kOp, "out", out, static_cast<size_t>(p->M * p->N) * (p->outF16 ? 2 : 4));

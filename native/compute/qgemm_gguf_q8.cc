@@ -1,0 +1,270 @@
+// The GGUF quantized linear with 8-bit activations: llama.cpp's CPU arithmetic for q4_0, q4_1 and
+// q8_0 weights (the idea and the exact order of operations are ggml's: ggml-cpu's
+// quantize_row_q8_0 / quantize_row_q8_1 and ggml_vec_dot_{q4_0_q8_0, q4_1_q8_1, q8_0_q8_0} for
+// x86, read in the llama.cpp that node-llama-cpp 3.21.1 bundles; this is our own code).
+//
+// Activations: every 32-value block of an activation row becomes int8 values and a scale:
+//   amax = max |x|;  d = amax / 127 (float32);  id = amax != 0 ? 127 / amax : 0 (float32)
+//   q[i] = round-half-to-even(float32(x[i] * id))          (in [-127, 127])
+//   stored d = float16(d) (round to nearest even), and for q4_1's partner (q8_1) also
+//   s = float16(float32(d * sum(q)))                        (d the float32 one, not the float16)
+// Dot product of weight row n and activation row m, block by block (b = 0, 1, ...):
+//   lane[j] = sum of the 4 integer products of elements 4j..4j+3 (j = 0..7), exact in int32
+//     q4_0: (nibble - 8) * q;   q4_1: nibble * q;   q8_0: w * q
+//   acc[j] = fma(float32(dw_b * da_b), float32(lane[j]), acc[j])      (dw, da: the float16 scales)
+//   q4_1 only: summs = fma(m_b, s_b, summs)                            (the block minimum's term)
+// and out = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]))
+// (+ summs for q4_1): the 8-lane horizontal sum of ggml's AVX2 code. Every step is float32 with
+// one rounding, so the result is bit-for-bit llama.cpp's CPU result for the same activations.
+//
+// Non-finite activations: a block holding NaN or +-inf gets d = NaN, so every output it touches
+// is NaN (llama.cpp's result there depends on the SIMD max's NaN rules; the exact-float path
+// gives NaN or +-inf).
+//
+// Kernels: AVX-512 VNNI (256-bit vpdpbusd, as ggml uses it), AVX2 (vpmaddubsw + vpmaddwd, whose
+// int16 pair sums cannot saturate here: |products| <= 128 * 127 * 2 < 32768) and portable scalar
+// C++; all three produce the same integers and the same float32 operations. Weight rows are split
+// into 16-row chunks across OpenMP threads (as RunGguf's float GEMV); for M > 1 each chunk runs
+// every activation row R at a time, so a chunk's weight bytes are read from L1 R times per pass.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+#include "half.h"
+#include "qgemm_gguf.h"
+
+namespace xpu::compute {
+namespace {
+
+using Fmt = GgufFormat;
+
+// The activations of RunGguf's dense [M, K] copy, quantized per 32-value block.
+struct Q8Acts {
+  int64_t M = 0, B = 0;
+  std::vector<int8_t> q;     // [M, B * 32]
+  std::vector<float> d;      // [M, B]: float32 of the float16 scale
+  std::vector<float> s;      // [M, B]: float32 of the float16 d * sum(q) (q4_1 only)
+  std::vector<int32_t> g8;   // [M, B, 8]: 8 * (sum of q over elements 4j..4j+3) (q4_0 only)
+  const int8_t* Q(int64_t m, int64_t b) const { return q.data() + (m * B + b) * 32; }
+};
+
+void QuantizeBlock(const float* x, int8_t* q, float* d, float* s, int32_t* g8) {
+  float amax = 0.0f;
+  bool finite = true;
+  for (int i = 0; i < 32; i++) {
+    const float a = std::fabs(x[i]);
+    if (!(a <= 3.402823466e38f)) finite = false;  // NaN or inf
+    amax = std::max(amax, a);
+  }
+  if (!finite) {
+    std::memset(q, 0, 32);
+    *d = std::nanf("");
+    if (s) *s = std::nanf("");
+    if (g8) std::memset(g8, 0, 32);
+    return;
+  }
+  const float df = amax / 127.0f;
+  const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+  int sum = 0;
+  for (int i = 0; i < 32; i++) {
+    // nearbyint rounds half to even in the default rounding mode (as vroundps with
+    // _MM_ROUND_NEAREST does); x * id is rounded to float32 first, as in ggml.
+    const float v = x[i] * id;
+    const int qi = static_cast<int>(std::nearbyint(v));
+    q[i] = static_cast<int8_t>(qi);
+    sum += qi;
+  }
+  *d = HalfToFloat(FloatToHalf(df));
+  if (s) *s = HalfToFloat(FloatToHalf(df * static_cast<float>(sum)));
+  if (g8) {
+    for (int j = 0; j < 8; j++) g8[j] = 8 * (q[4 * j] + q[4 * j + 1] + q[4 * j + 2] + q[4 * j + 3]);
+  }
+}
+
+Q8Acts QuantizeActs(const float* x, int64_t M, int64_t K, Fmt fmt) {
+  Q8Acts a;
+  a.M = M;
+  a.B = K / 32;
+  a.q.resize(M * K);
+  a.d.resize(M * a.B);
+  if (fmt == Fmt::Q4_1) a.s.resize(M * a.B);
+  if (fmt == Fmt::Q4_0) a.g8.resize(M * a.B * 8);
+  for (int64_t m = 0; m < M; m++) {
+    for (int64_t b = 0; b < a.B; b++) {
+      const int64_t i = m * a.B + b;
+      QuantizeBlock(x + m * K + b * 32, a.q.data() + i * 32, &a.d[i], a.s.empty() ? nullptr : &a.s[i],
+                    a.g8.empty() ? nullptr : &a.g8[i * 8]);
+    }
+  }
+  return a;
+}
+
+// ggml's 8-lane horizontal sum order (hsum_float_8).
+inline float Hsum8(const float* v) {
+  const float t0 = v[0] + v[4], t1 = v[1] + v[5], t2 = v[2] + v[6], t3 = v[3] + v[7];
+  return (t0 + t2) + (t1 + t3);
+}
+
+// ---- portable scalar kernel -----------------------------------------------------------------------
+
+// The 32 weights of block b of a row as small integers (q4_1: 0..15 with the minimum apart).
+inline void WeightInts(Fmt fmt, const uint8_t* q, int* w) {
+  if (fmt == Fmt::Q8_0) {
+    for (int i = 0; i < 32; i++) w[i] = static_cast<int8_t>(q[i]);
+    return;
+  }
+  const int off = fmt == Fmt::Q4_0 ? 8 : 0;
+  for (int i = 0; i < 16; i++) {
+    w[i] = (q[i] & 15) - off;
+    w[i + 16] = (q[i] >> 4) - off;
+  }
+}
+
+void RowsScalar(const GgufPlan& p, const Q8Acts& a, int64_t m0, int R, float* C, int64_t ldc, int64_t n0, int64_t n1) {
+  const int per = p.fmt == Fmt::Q4_1 ? 2 : 1;
+  std::vector<float> sc(p.B * per);
+  int w[32];
+  for (int64_t n = n0; n < n1; n++) {
+    HalfToFloatN(reinterpret_cast<const uint16_t*>(p.SRow(n)), sc.data(), p.B * per);
+    for (int r = 0; r < R; r++) {
+      const int64_t m = m0 + r;
+      float acc[8] = {}, summs = 0.0f;
+      for (int64_t b = 0; b < p.B; b++) {
+        WeightInts(p.fmt, p.QRow(n) + b * p.info.qBytes, w);
+        const int8_t* qa = a.Q(m, b);
+        const float scale = sc[b * per] * a.d[m * a.B + b];
+        for (int j = 0; j < 8; j++) {
+          int lane = 0;
+          for (int i = 4 * j; i < 4 * j + 4; i++) lane += w[i] * qa[i];
+          acc[j] = std::fma(scale, static_cast<float>(lane), acc[j]);
+        }
+        if (p.fmt == Fmt::Q4_1) summs = std::fma(sc[b * 2 + 1], a.s[m * a.B + b], summs);
+      }
+      float v = Hsum8(acc);
+      if (p.fmt == Fmt::Q4_1) v += summs;
+      C[m * ldc + n] = v;
+    }
+  }
+}
+
+#if defined(__AVX2__)
+// ---- AVX2 / AVX-512 VNNI kernel -------------------------------------------------------------------
+
+// 8 int32 lanes, lane j = sum of u[4j..4j+3] * s[4j..4j+3] (u unsigned, s signed bytes).
+inline __m256i DotU8S8(__m256i u, __m256i s) {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+#elif defined(__AVXVNNI__)
+  return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), u, s);
+#else
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+#endif
+}
+
+inline float HsumPs8(__m256 v) {
+  __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
+  r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+  r = _mm_add_ss(r, _mm_movehdup_ps(r));
+  return _mm_cvtss_f32(r);
+}
+
+// Weight rows [n0, n1) against activation rows m0 .. m0 + R - 1.
+template <Fmt F, int R>
+void RowsSimd(const GgufPlan& p, const Q8Acts& a, int64_t m0, float* C, int64_t ldc, int64_t n0, int64_t n1) {
+  const int64_t B = p.B;
+  constexpr int per = F == Fmt::Q4_1 ? 2 : 1;
+  thread_local std::vector<float> sc, prod;
+  if (sc.size() < static_cast<size_t>(B * per)) sc.resize(B * per);
+  if (prod.size() < static_cast<size_t>(B * R)) prod.resize(B * R);
+  const __m256i low4 = _mm256_set1_epi8(15);
+  for (int64_t n = n0; n < n1; n++) {
+    HalfToFloatN(reinterpret_cast<const uint16_t*>(p.SRow(n)), sc.data(), B * per);
+    // The block scale products dw * da (one float32 rounding each, as ggml's), laid out [R][B].
+    for (int r = 0; r < R; r++) {
+      const float* da = a.d.data() + (m0 + r) * B;
+      float* pr = prod.data() + r * B;
+      for (int64_t b = 0; b < B; b++) pr[b] = sc[b * per] * da[b];
+    }
+    const uint8_t* qrow = p.QRow(n);
+    __m256 acc[R];
+    float summs[R];
+    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps(), summs[r] = 0.0f;
+    for (int64_t b = 0; b < B; b++) {
+      __m256i wq;
+      if constexpr (F == Fmt::Q8_0) {
+        wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qrow + b * 32));
+      } else {
+        // Nibbles: byte i of the block holds weight i (low) and weight i + 16 (high).
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qrow + b * 16));
+        wq = _mm256_and_si256(_mm256_inserti128_si256(_mm256_castsi128_si256(v), _mm_srli_epi16(v, 4), 1), low4);
+      }
+      __m256i wabs;
+      if constexpr (F == Fmt::Q8_0) wabs = _mm256_sign_epi8(wq, wq);  // |w| (-128 -> 128 unsigned)
+      for (int r = 0; r < R; r++) {
+        const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.Q(m0 + r, b)));
+        __m256i lanes;
+        if constexpr (F == Fmt::Q8_0) {
+          lanes = DotU8S8(wabs, _mm256_sign_epi8(qa, wq));  // |w| * (sign(w) q) = w * q
+        } else {
+          lanes = DotU8S8(wq, qa);
+          if constexpr (F == Fmt::Q4_0)  // (nibble - 8) * q = nibble * q - 8 q, per 4-group
+            lanes = _mm256_sub_epi32(lanes, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(&a.g8[((m0 + r) * B + b) * 8])));
+        }
+        acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(&prod[r * B + b]), _mm256_cvtepi32_ps(lanes), acc[r]);
+        if constexpr (F == Fmt::Q4_1) summs[r] = std::fma(sc[b * 2 + 1], a.s[(m0 + r) * B + b], summs[r]);
+      }
+    }
+    for (int r = 0; r < R; r++) {
+      float v = HsumPs8(acc[r]);
+      if constexpr (F == Fmt::Q4_1) v += summs[r];
+      C[(m0 + r) * ldc + n] = v;
+    }
+  }
+}
+
+template <Fmt F>
+void RowsSimdR(const GgufPlan& p, const Q8Acts& a, int64_t m0, int R, float* C, int64_t ldc, int64_t n0, int64_t n1) {
+  switch (R) {
+    case 1: RowsSimd<F, 1>(p, a, m0, C, ldc, n0, n1); break;
+    case 2: RowsSimd<F, 2>(p, a, m0, C, ldc, n0, n1); break;
+    case 3: RowsSimd<F, 3>(p, a, m0, C, ldc, n0, n1); break;
+    default: RowsSimd<F, 4>(p, a, m0, C, ldc, n0, n1); break;
+  }
+}
+#endif
+
+void Rows(const GgufPlan& p, const Q8Acts& a, int64_t m0, int R, float* C, int64_t ldc, int64_t n0, int64_t n1) {
+#if defined(__AVX2__)
+  switch (p.fmt) {
+    case Fmt::Q4_0: return RowsSimdR<Fmt::Q4_0>(p, a, m0, R, C, ldc, n0, n1);
+    case Fmt::Q4_1: return RowsSimdR<Fmt::Q4_1>(p, a, m0, R, C, ldc, n0, n1);
+    case Fmt::Q8_0: return RowsSimdR<Fmt::Q8_0>(p, a, m0, R, C, ldc, n0, n1);
+    default: break;
+  }
+#endif
+  RowsScalar(p, a, m0, R, C, ldc, n0, n1);
+}
+
+}  // namespace
+
+bool GgufQ8Supports(GgufFormat f) { return f == Fmt::Q4_0 || f == Fmt::Q4_1 || f == Fmt::Q8_0; }
+
+void GgufQ8Matmul(const GgufPlan& p, const float* x, float* C) {
+  const int64_t M = p.M, N = p.N;
+  const Q8Acts a = QuantizeActs(x, M, p.K, p.fmt);
+  const int64_t chunk = 16, chunks = (N + chunk - 1) / chunk;
+  constexpr int kRows = 4;  // activation rows per pass over a chunk
+#pragma omp parallel for schedule(static)
+  for (int64_t c = 0; c < chunks; c++) {
+    const int64_t n0 = c * chunk, n1 = std::min(N, n0 + chunk);
+    for (int64_t m0 = 0; m0 < M; m0 += kRows) Rows(p, a, m0, static_cast<int>(std::min<int64_t>(kRows, M - m0)), C, N, n0, n1);
+  }
+}
+
+}  // namespace xpu::compute
