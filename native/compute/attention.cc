@@ -37,6 +37,8 @@ namespace {
 constexpr float kMasked = -3.0e38f;
 constexpr int QT = 32;
 constexpr int KT = 64;
+// Gather offsets are 32-bit: 15 key rows of this stride must stay below 2^31 elements.
+constexpr int64_t kMaxGatherStride = (int64_t{1} << 31) / 16;
 
 using APlan = AttentionPlan;
 
@@ -53,13 +55,16 @@ struct Scratch {
   Scratch(int64_t E, int64_t Ev) : kt(E * KT), s(QT * KT), acc(QT * Ev), m(QT), l(QT), nan(QT) {}
 };
 
-void Task(const APlan& p, int64_t b, int64_t h, int64_t i0, Scratch& w) {
-  const int64_t E = p.E, Ev = p.Ev, S = p.S, L = p.L;
-  const int64_t hk = h / (p.H / p.Hkv);
-  const float* qh = p.q + p.qOff + b * p.qs[0] + h * p.qs[1];
+// One task: `rows` query rows of batch b that share the KV head hk, row r being query i[r] of
+// head h[r]. Either one head's block of up to QT consecutive queries, or (decode: few queries
+// under GQA) every query of the heads that share hk, so the K tile is transposed once for the
+// group instead of once per head. Each row's arithmetic is the same either way.
+void Task(const APlan& p, int64_t b, int64_t hk, const int64_t* hs, const int64_t* is, int rows, Scratch& w) {
+  const int64_t E = p.E, Ev = p.Ev, S = p.S;
   const float* kh = p.k + p.kOff + b * p.ks[0] + hk * p.ks[1];
   const float* vh = p.v + p.vOff + b * p.vs[0] + hk * p.vs[1];
-  const int rows = static_cast<int>(std::min<int64_t>(QT, L - i0));
+  int64_t iMax = 0;
+  for (int r = 0; r < rows; r++) iMax = std::max(iMax, is[r]);
   float* kt = w.kt.data();
   float* sc = w.s.data();
   float* acc = w.acc.data();
@@ -67,18 +72,30 @@ void Task(const APlan& p, int64_t b, int64_t h, int64_t i0, Scratch& w) {
   std::fill(w.l.begin(), w.l.end(), 0.0f);
   std::fill(w.nan.begin(), w.nan.end(), uint8_t{0});
   std::fill(acc, acc + rows * Ev, 0.0f);
-  const int64_t kEnd = p.causal ? std::min<int64_t>(S, i0 + rows) : S;
+  const int64_t kEnd = p.causal ? std::min<int64_t>(S, iMax + 1) : S;
   for (int64_t j0 = 0; j0 < kEnd; j0 += KT) {
     const int cols = static_cast<int>(std::min<int64_t>(KT, kEnd - j0));
-    // K tile transposed to [E, KT], zero beyond cols.
-    for (int c = 0; c < cols; c++) {
+    // K tile transposed to [E, KT], zero beyond cols. With AVX-512, 16 keys at a time by gathers
+    // (one per d) instead of 16 E scalar moves: the transpose was most of a decode step's time.
+    int c0 = 0;
+#ifdef __AVX512F__
+    if (p.ks[2] <= kMaxGatherStride) {
+      const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                             _mm512_set1_epi32(static_cast<int>(p.ks[2])));
+      for (; c0 + 16 <= cols; c0 += 16) {
+        const float* kr = kh + (j0 + c0) * p.ks[2];
+        for (int64_t d = 0; d < E; d++) _mm512_storeu_ps(kt + d * KT + c0, _mm512_i32gather_ps(idx, kr + d, 4));
+      }
+    }
+#endif
+    for (int c = c0; c < cols; c++) {
       const float* kr = kh + (j0 + c) * p.ks[2];
       for (int64_t d = 0; d < E; d++) kt[d * KT + c] = kr[d];
     }
     if (cols < KT) for (int64_t d = 0; d < E; d++) std::fill(kt + d * KT + cols, kt + d * KT + KT, 0.0f);
     // Scores.
     for (int r = 0; r < rows; r++) {
-      const float* qr = qh + (i0 + r) * p.qs[2];
+      const float* qr = p.q + p.qOff + b * p.qs[0] + hs[r] * p.qs[1] + is[r] * p.qs[2];
       float* sr = sc + r * KT;
 #ifdef __AVX512F__
       __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -105,7 +122,7 @@ void Task(const APlan& p, int64_t b, int64_t h, int64_t i0, Scratch& w) {
       for (int c = 0; c < KT; c++) sr[c] *= p.scale;
 #endif
       for (int c = cols; c < KT; c++) sr[c] = kMasked;
-      const int64_t i = i0 + r;
+      const int64_t i = is[r], h = hs[r];
       if (p.causal) for (int c = 0; c < cols; c++) if (j0 + c > i) sr[c] = kMasked;
       if (p.maskKind >= 0) {
         for (int c = 0; c < cols; c++) {
@@ -168,7 +185,7 @@ void Task(const APlan& p, int64_t b, int64_t h, int64_t i0, Scratch& w) {
     }
   }
   for (int r = 0; r < rows; r++) {
-    float* o = p.out + ((b * p.H + h) * L + i0 + r) * Ev;
+    float* o = p.out + ((b * p.H + hs[r]) * p.L + is[r]) * Ev;
     if (w.nan[r]) {
       std::fill(o, o + Ev, std::numeric_limits<float>::quiet_NaN());
       continue;
@@ -181,16 +198,44 @@ void Task(const APlan& p, int64_t b, int64_t h, int64_t i0, Scratch& w) {
 }  // namespace
 
 std::string RunAttention(const AttentionPlan& p) {
+  const int64_t group = p.H / p.Hkv;
+  if (group > 1 && group * p.L <= QT) {
+    // Decode under GQA: one task per (batch, KV head) with all its heads' queries as rows.
+    const int64_t tasks = p.B * p.Hkv;
+#pragma omp parallel
+    {
+      Scratch w(p.E, p.Ev);
+      int64_t hs[QT], is[QT];
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t t = 0; t < tasks; t++) {
+        const int64_t hk = t % p.Hkv;
+        int rows = 0;
+        for (int64_t g = 0; g < group; g++)
+          for (int64_t i = 0; i < p.L; i++, rows++) {
+            hs[rows] = hk * group + g;
+            is[rows] = i;
+          }
+        Task(p, t / p.Hkv, hk, hs, is, rows, w);
+      }
+    }
+    return "";
+  }
   const int64_t qBlocks = (p.L + QT - 1) / QT;
   const int64_t tasks = p.B * p.H * qBlocks;
 #pragma omp parallel
   {
     Scratch w(p.E, p.Ev);
+    int64_t hs[QT], is[QT];
 #pragma omp for schedule(dynamic, 1)
     for (int64_t t = 0; t < tasks; t++) {
       // Causal: the last query blocks are the longest; hand them out first.
-      int64_t qb = qBlocks - 1 - t % qBlocks, bh = t / qBlocks;
-      Task(p, bh / p.H, bh % p.H, qb * QT, w);
+      int64_t qb = qBlocks - 1 - t % qBlocks, bh = t / qBlocks, h = bh % p.H;
+      const int rows = static_cast<int>(std::min<int64_t>(QT, p.L - qb * QT));
+      for (int r = 0; r < rows; r++) {
+        hs[r] = h;
+        is[r] = qb * QT + r;
+      }
+      Task(p, bh / p.H, h / group, hs, is, rows, w);
     }
   }
   return "";
