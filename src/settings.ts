@@ -187,6 +187,12 @@ export const SETTINGS = {
     doc: 'native GEMMs of at most this many multiply-adds run on the JS thread when none is queued; 0: always queue',
   }),
   XPU_CPU_QGEMM: def({ where: 'runtime', default: 'auto', parse: str(), doc: 'the cpu quantized linear: auto, ts or native' }),
+  XPU_GGUF_CPU_ACTIVATIONS: def({
+    where: 'runtime',
+    default: 'q8',
+    parse: oneOf('XPU_GGUF_CPU_ACTIVATIONS', ['q8', 'float'] as const, 'llm.load', 'GGUF cpu activation mode'),
+    doc: "a GGUF model's quantized linears on cpu: q8 (llama.cpp's int8 activations) or float (exact float32)",
+  }),
   XPU_CPU_ATTENTION: def({ where: 'runtime', default: 'auto', parse: str(), doc: 'the cpu attention: auto, ts or native' }),
   XPU_CPU_ELEMENTWISE: def({
     where: 'runtime',

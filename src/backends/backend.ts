@@ -192,6 +192,12 @@ export interface QuantWeight {
   scaleDtype: 'float32' | 'float16' | 'uint32';
   /** int4: uint8 [N, K / groupSize], zero points in [0, 15]. */
   zeros?: Storage;
+  /**
+   * GGUF q4_0 / q4_1 / q8_0 on cpu: multiply as llama.cpp's CPU backend does (activations
+   * quantized to int8 per 32-value block, integer dot products; native/compute/qgemm_gguf_q8.cc)
+   * instead of exactly in float32. Other kernels ignore it.
+   */
+  q8Activations?: boolean;
 }
 
 /**

@@ -17,6 +17,12 @@ export interface LoadOptions {
   quantized?: boolean;
   /** Longest prompt + generation (default min(context_length, 4096)). */
   maxSequence?: number;
+  /**
+   * cpu only: 'q8' (default; XPU_GGUF_CPU_ACTIVATIONS) multiplies the Q4_0 / Q4_1 / Q8_0 weights
+   * as llama.cpp's CPU backend does (int8 activations per 32-value block), 'float' exactly in
+   * float32 (loadLlamaGguf).
+   */
+  activations?: 'q8' | 'float';
 }
 
 export interface GenerateOptions extends SamplingSettings {

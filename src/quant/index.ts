@@ -4,7 +4,7 @@
  * and quantizeModule (torchao's quantize_). Formats: docs/quantization.md.
  */
 export { quantize } from './quantize.js';
-export { QuantizedTensor, isQuantizedTensor, type QuantMetadata } from './quantized_tensor.js';
+export { QuantizedTensor, isQuantizedTensor, type GgufActivations, type QuantMetadata } from './quantized_tensor.js';
 export {
   QUANT_SCHEMES,
   INT4_GROUP_SIZES,

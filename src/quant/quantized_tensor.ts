@@ -13,6 +13,9 @@ import { int8RowStride, weightFormat, type QuantScheme, type ScaleDType } from '
 import { ggufFormatInfo, isGgufWeightFormat, type GgufWeightFormat } from './gguf_formats.js';
 import { INT4_DEQUANTIZE, INT8_DEQUANTIZE } from './kernels.js';
 
+/** How a GGUF weight's linear treats its activations on cpu (QuantizedTensor.ggufActivations). */
+export type GgufActivations = 'q8' | 'float';
+
 /** What a QuantizedTensor is, without its data. */
 export interface QuantMetadata {
   scheme: QuantScheme | GgufWeightFormat;
@@ -37,6 +40,12 @@ export interface QuantMetadata {
  */
 export class QuantizedTensor {
   readonly shape: readonly [number, number];
+  /**
+   * GGUF q4_0 / q4_1 / q8_0 weights on cpu: 'q8' multiplies as llama.cpp's CPU backend does
+   * (activations quantized to int8 per 32-value block, integer dot products), 'float' (the
+   * default) exactly in float32. The xpu device always uses float activations.
+   */
+  ggufActivations: GgufActivations = 'float';
 
   /** @internal Use quant.quantize() or an importer (fromMatMulNBits, fromGptq). */
   constructor(
@@ -124,6 +133,7 @@ export class QuantizedTensor {
       scales: this.scales.ref.storage,
       scaleDtype: this.scaleDtype,
       zeros: this.zeros?.ref.storage,
+      q8Activations: this.ggufActivations === 'q8' && isGgufWeightFormat(this.scheme) ? true : undefined,
     };
   }
 
@@ -178,7 +188,9 @@ export class QuantizedTensor {
     const q = await toAsync(this.qdata, device);
     if (q === this.qdata) return this; // already there: toAsync gives the same tensor back
     const [s, z] = await Promise.all([toAsync(this.scales, device), this.zeros ? toAsync(this.zeros, device) : undefined]);
-    return new QuantizedTensor(this.scheme, n, k, this.groupSize, this.scaleDtype, q, s, z);
+    const moved = new QuantizedTensor(this.scheme, n, k, this.groupSize, this.scaleDtype, q, s, z);
+    moved.ggufActivations = this.ggufActivations;
+    return moved;
   }
 
   dispose(): void {

@@ -36,6 +36,8 @@ export interface NativeQuantDesc {
   scales: HostArray;
   zeros?: HostArray;
   bias?: QuantOperand;
+  /** GGUF q4_0 / q4_1 / q8_0 only: llama.cpp's int8 activations (qgemm_gguf_q8.cc). */
+  q8Activations?: boolean;
   /** GGUF formats only: act(x @ W^T + bias) + residual in the store. */
   activation?: string;
   residual?: QuantOperand;
@@ -121,6 +123,7 @@ export function nativeQuantMatmul(spec: QuantMatmulSpec): CpuStorage | null {
     zeros: w.zeros ? st(w.zeros).rawData : undefined,
     bias: bias ? { data: st(bias.storage).rawData, offset: bias.offset, strides: bias.strides } : undefined,
     activation: spec.activation,
+    q8Activations: gguf && w.q8Activations && (w.format === 'q4_0' || w.format === 'q4_1' || w.format === 'q8_0') ? true : undefined,
     residual: spec.residual
       ? { data: st(spec.residual.storage).rawData, offset: spec.residual.offset, strides: spec.residual.strides }
       : undefined,

@@ -7,8 +7,9 @@ import type { DType } from '../../tensor/dtype.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { Linear } from '../../nn/linear.js';
 import { ggufWeightFormatOf } from '../../quant/gguf_formats.js';
-import { quantizedFromGguf } from '../../quant/gguf_weight.js';
-import type { QuantizedTensor } from '../../quant/quantized_tensor.js';
+import { checkActivations, quantizedFromGguf } from '../../quant/gguf_weight.js';
+import type { GgufActivations, QuantizedTensor } from '../../quant/quantized_tensor.js';
+import { settings } from '../../settings.js';
 import { checkConfig, headDimOf, type LlamaConfig } from './config.js';
 import { LlamaForCausalLM } from './model.js';
 
@@ -149,6 +150,13 @@ export interface GgufLoadOptions {
   quantized?: boolean;
   /** Longest sequence the rotary tables cover (default min(context_length, 4096)). */
   maxSequence?: number;
+  /**
+   * How the Q4_0 / Q4_1 / Q8_0 linears kept in their blocks treat activations on the cpu device:
+   * 'q8' (default, or XPU_GGUF_CPU_ACTIVATIONS) quantizes them to int8 per 32-value block and
+   * multiplies integers, exactly llama.cpp's CPU arithmetic (native/compute/qgemm_gguf_q8.cc);
+   * 'float' multiplies exactly in float32. The xpu device always uses float activations.
+   */
+  activations?: GgufActivations;
 }
 
 /**
@@ -163,7 +171,8 @@ export async function loadLlamaGguf(from: string | GgufReader, options: GgufLoad
     const dtype = options.dtype ?? 'float32';
     const model = new LlamaForCausalLM(config, { device: options.device, dtype, random: false, maxSequence: options.maxSequence });
     try {
-      await fillFromGguf(model, r, dtype, options.device, options.quantized ?? true);
+      const activations = checkActivations(OP, options.activations ?? settings.XPU_GGUF_CPU_ACTIVATIONS ?? 'q8');
+      await fillFromGguf(model, r, dtype, options.device, options.quantized ?? true, activations);
       return model;
     } catch (e) {
       model.dispose();
@@ -180,6 +189,7 @@ async function fillFromGguf(
   dtype: DType,
   device: DeviceLike | undefined,
   quantized: boolean,
+  activations: GgufActivations,
 ): Promise<void> {
   const c = model.config;
   const filled = new Set<string>();
@@ -209,6 +219,7 @@ async function fillFromGguf(
       const qw = quantizedFromGguf(info.type, raw, [info.shape[0], info.shape[1]], {
         device,
         rowOrder: mapped.rotaryHeads ? rotaryRowOrder(heads, headDimOf(c)) : undefined,
+        activations,
       });
       if (isLinear) {
         current.dispose();
