@@ -6,6 +6,7 @@ import { intArg } from '../tensor/shape.js';
 import { zeros } from '../ops/creation.js';
 import { narrow, permute } from '../ops/views.js';
 import type { DType } from '../tensor/dtype.js';
+import { keep } from '../tensor/scope_api.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /**
@@ -17,6 +18,12 @@ import type { Tensor } from '../tensor/tensor.js';
 export class KVCache {
   readonly keys: Tensor[] = [];
   readonly values: Tensor[] = [];
+  /**
+   * [B, Hkv, maxLen, D] views of each keys / values buffer, made once per buffer: update()
+   * narrows them to the filled prefix. Keyed by the buffer they view, since a static decode
+   * (llama/static_decode.ts) replaces the buffers in keys / values.
+   */
+  readonly #headMajor = new Map<Tensor, Tensor>();
   /** Positions filled so far (the next token's position). */
   length = 0;
 
@@ -62,19 +69,32 @@ export class KVCache {
         got: `${start} + ${l}`,
       });
     }
-    const out: Tensor[] = [];
-    for (const [cache, x] of [
-      [this.keys[layer], k],
-      [this.values[layer], v],
-    ] as const) {
+    const write = (cache: Tensor, x: Tensor): void => {
       const slot = narrow(cache, 1, start, l);
       copyInto(slot, x);
       slot.dispose();
-      const filled = narrow(cache, 1, 0, start + l);
-      out.push(permute(filled, [0, 2, 1, 3]));
-      filled.dispose();
+    };
+    write(this.keys[layer], k);
+    write(this.values[layer], v);
+    return {
+      keys: narrow(this.#headMajorOf(this.keys[layer]), 2, 0, start + l),
+      values: narrow(this.#headMajorOf(this.values[layer]), 2, 0, start + l),
+    };
+  }
+
+  #headMajorOf(buffer: Tensor): Tensor {
+    let v = this.#headMajor.get(buffer);
+    if (!v) {
+      // A replaced buffer's view goes with it (it would keep the old storage alive).
+      for (const [b, old] of this.#headMajor)
+        if (!this.keys.includes(b) && !this.values.includes(b)) {
+          old.dispose();
+          this.#headMajor.delete(b);
+        }
+      v = keep(permute(buffer, [0, 2, 1, 3])); // outlives the forward pass's scope
+      this.#headMajor.set(buffer, v);
     }
-    return { keys: out[0], values: out[1] };
+    return v;
   }
 
   /** Bytes held on the device. */
@@ -83,6 +103,7 @@ export class KVCache {
   }
 
   dispose(): void {
-    for (const t of this.keys.concat(this.values)) t.dispose();
+    for (const t of this.keys.concat(this.values, [...this.#headMajor.values()])) t.dispose();
+    this.#headMajor.clear();
   }
 }

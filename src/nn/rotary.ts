@@ -65,6 +65,12 @@ export function ropeInvFreq(headDim: number, theta: number, scaling?: RopeScalin
 /** cos/sin tables for positions [0, maxPositions), built once per device and dtype. */
 export class RotaryEmbedding {
   readonly #tables = new Map<string, { cos: Tensor; sin: Tensor }>();
+  /**
+   * The [1, L, 1, D] cos/sin views of the last positions applied, per device and dtype: every
+   * layer of a step rotates q and k at the same positions, so a decode step makes them once
+   * instead of twice per layer (kept out of scopes; replaced when the positions move).
+   */
+  readonly #views = new Map<string, { start: number; l: number; cos: Tensor; sin: Tensor }>();
   readonly invFreq: Float64Array;
 
   constructor(
@@ -124,16 +130,36 @@ export class RotaryEmbedding {
         got: `${start} .. ${start + l - 1}`,
       });
     }
-    const { cos, sin } = this.#table(x.device, x.dtype);
-    const c = reshape(narrow(cos, 0, start, l), [1, l, 1, d]);
-    const s = reshape(narrow(sin, 0, start, l), [1, l, 1, d]);
-    const out = applyRotary(x, c, s);
-    c.dispose();
-    s.dispose();
-    return out;
+    const { cos, sin } = this.#positionViews(x.device, x.dtype, start, l, d);
+    return applyRotary(x, cos, sin);
+  }
+
+  #positionViews(device: Device, dtype: DType, start: number, l: number, d: number): { cos: Tensor; sin: Tensor } {
+    const key = `${device}|${dtype}`;
+    const hit = this.#views.get(key);
+    if (hit && hit.start === start && hit.l === l && !hit.cos.isDisposed && !hit.sin.isDisposed) return hit;
+    if (hit) {
+      hit.cos.dispose();
+      hit.sin.dispose();
+    }
+    const { cos, sin } = this.#table(device, dtype);
+    const at = (t: Tensor): Tensor => {
+      const rows = narrow(t, 0, start, l);
+      const v = keep(reshape(rows, [1, l, 1, d]));
+      rows.dispose();
+      return v;
+    };
+    const views = { start, l, cos: at(cos), sin: at(sin) };
+    this.#views.set(key, views);
+    return views;
   }
 
   dispose(): void {
+    for (const v of this.#views.values()) {
+      v.cos.dispose();
+      v.sin.dispose();
+    }
+    this.#views.clear();
     for (const t of this.#tables.values()) {
       t.cos.dispose();
       t.sin.dispose();

@@ -27,11 +27,23 @@ export function fastRotary(spec: MapSpec, out: HostArray): boolean {
     [x, cos, sin].map((op) => op.strides.slice(0, last)),
     [x.offset, cos.offset, sin.offset],
   );
+  const data = [x, cos, sin].map((op) => (op.storage as CpuStorage).data);
+  if (
+    x.dtype === 'float32' &&
+    cos.dtype === 'float32' &&
+    sin.dtype === 'float32' &&
+    spec.outDtype === 'float32' &&
+    x.strides[last] === 1 &&
+    cos.strides[last] === 1 &&
+    sin.strides[last] === 1
+  ) {
+    rotaryF32(walker, rows, h, data as Float32Array[], out as Float32Array);
+    return true;
+  }
   const xs = new Float64Array(d);
   const cs = new Float64Array(d);
   const ss = new Float64Array(d);
   const y = new Float64Array(d);
-  const data = [x, cos, sin].map((op) => (op.storage as CpuStorage).data);
   for (let r = 0; r < rows; r++) {
     loadRow(xs, data[0], x.dtype, walker.e[0], x.strides[last], d);
     loadRow(cs, data[1], cos.dtype, walker.e[1], cos.strides[last], d);
@@ -44,4 +56,28 @@ export function fastRotary(spec: MapSpec, out: HostArray): boolean {
     walker.next();
   }
   return true;
+}
+
+/**
+ * The all-float32, unit-stride case (q and k of a decode step, with table rows): the same
+ * arithmetic (float64 from float32 values, rounded once by the store) straight from and into the
+ * arrays, without the float64 row copies. A decode step runs it twice per layer on a handful of
+ * rows, where the copies and their allocations were most of the time.
+ */
+function rotaryF32(walker: StridedWalker, rows: number, h: number, [xd, cd, sd]: Float32Array[], out: Float32Array): void {
+  const d = 2 * h;
+  for (let r = 0; r < rows; r++) {
+    const e = walker.e;
+    const ex = e[0];
+    const ec = e[1];
+    const es = e[2];
+    const o = r * d;
+    for (let j = 0; j < h; j++) {
+      const a = xd[ex + j];
+      const b = xd[ex + j + h];
+      out[o + j] = rotateHalf(a, b, cd[ec + j], sd[es + j], true);
+      out[o + j + h] = rotateHalf(b, a, cd[ec + j + h], sd[es + j + h], false);
+    }
+    walker.next();
+  }
 }
