@@ -78,9 +78,14 @@ function quantizedLinearOf(input: Tensor, qw: QuantizedTensor, options: QuantLin
   const m = lead.reduce((x, y) => x * y, 1);
   const outShape = [...lead, n];
   if (m === 0) return wrap(device, device.backend.alloc(input.dtype, 0, op), outShape, input.dtype);
-  const x2 = input.ndim === 2 ? input : reshape(input, [m, k]); // a view when the strides allow
+  // On cpu the kernel reads x's rows where they lie when its leading dims merge (a decode step's
+  // [B, 1, K] activations), so no [m, K] view is made per call (211 a SmolLM2 token).
+  const rows = device.type === 'cpu' && qw.scheme !== 'int8_dynamic' && input.ndim !== 2 ? rowsOf(input, m, k) : undefined;
+  const x2 = input.ndim === 2 || rows ? input : reshape(input, [m, k]); // a view when the strides allow
   const temps: Tensor[] = x2 === input ? [] : [x2];
-  let a: Operand = { storage: x2.ref.storage, dtype: x2.dtype, strides: [x2.strides[0], x2.strides[1]], offset: x2.offset };
+  let a: Operand = rows
+    ? { storage: input.ref.storage, dtype: input.dtype, strides: [m === 1 ? k : rows[0], k === 1 ? 1 : rows[1]], offset: input.offset }
+    : { storage: x2.ref.storage, dtype: x2.dtype, strides: [x2.strides[0], x2.strides[1]], offset: x2.offset };
   let aScales;
   if (qw.scheme === 'int8_dynamic') {
     const { q, scales } = quantizeRowsInt8(device, x2, m, k, x2.strides[0], x2.strides[1], 'float32');
