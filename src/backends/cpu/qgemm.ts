@@ -3,6 +3,7 @@ import { ACTIVATIONS } from '../activation.js';
 import { castNumber, readHost, writeHost } from '../../tensor/dtype.js';
 import { dequantizeGgufPlanes, isGgufWeightFormat } from '../../quant/gguf_formats.js';
 import { nativeQuantMatmul } from './native_quant.js';
+import { ggufQ8Products, ggufQ8Supported } from './qgemm_gguf_q8.js';
 import { CpuStorage } from './storage.js';
 
 /**
@@ -38,11 +39,14 @@ export function tsQuantMatmul(spec: QuantMatmulSpec): CpuStorage {
   const wrow = new Float64Array(k);
   const gguf = isGgufWeightFormat(w.format) ? w.format : undefined;
   const grow = gguf ? new Float32Array(k) : undefined;
+  // llama.cpp's int8-activation arithmetic when the weight asks for it (qgemm_gguf_q8.ts).
+  const q8 = gguf && w.q8Activations && ggufQ8Supported(gguf) ? ggufQ8Products(rows, m, k, w) : undefined;
   for (let j = 0; j < n; j++) {
     // int8 rows hold raw q (the row's scale is applied to the sum); int4 rows are dequantized;
     // GGUF rows are ggml's float32 values (the verified dequantizers).
     const colScale = w.format === 'int8' ? readHost(scales, w.scaleDtype as 'float32' | 'float16', j) : 1;
     if (w.format === 'int8') int8Row(w, j, wrow);
+    else if (q8) wrow.fill(0);
     else if (gguf && grow) {
       dequantizeGgufPlanes(gguf, (w.q as CpuStorage).data as Uint32Array, scales as Uint16Array | Uint32Array, k, j, j + 1, grow);
       wrow.set(grow);
@@ -50,7 +54,8 @@ export function tsQuantMatmul(spec: QuantMatmulSpec): CpuStorage {
     for (let i = 0; i < m; i++) {
       let acc = 0;
       const base = i * k;
-      for (let p = 0; p < k; p++) acc += rows[base + p] * wrow[p];
+      if (q8) acc = q8[i * n + j];
+      else for (let p = 0; p < k; p++) acc += rows[base + p] * wrow[p];
       let v = acc * colScale * (aScales ? aScales[i] : 1);
       if (bias && biasData) v += readHost(biasData, bias.dtype, bias.offset + i * bias.strides[0] + j * bias.strides[1]);
       if (act) v = act(v);
