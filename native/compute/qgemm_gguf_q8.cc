@@ -24,12 +24,14 @@
 // Kernels: AVX-512 VNNI (256-bit vpdpbusd, as ggml uses it), AVX2 (vpmaddubsw + vpmaddwd, whose
 // int16 pair sums cannot saturate here: |products| <= 128 * 127 * 2 < 32768) and portable scalar
 // C++; all three produce the same integers and the same float32 operations. Weight rows are split
-// into 16-row chunks across OpenMP threads (as RunGguf's float GEMV); for M > 1 each chunk runs
-// every activation row R at a time, so a chunk's weight bytes are read from L1 R times per pass.
+// into 16-row chunks across OpenMP threads (as RunGguf's float GEMV); inside a chunk 4 (M = 1) or
+// 2 weight rows at a time meet every activation row (4 at a time for M > 1), so a weight row is
+// read from memory once and from L1 for the other activation rows.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #if defined(__AVX2__)
@@ -57,11 +59,27 @@ struct Q8Acts {
 void QuantizeBlock(const float* x, int8_t* q, float* d, float* s, int32_t* g8) {
   float amax = 0.0f;
   bool finite = true;
+#if defined(__AVX2__)
+  {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 mx = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
+    for (int i = 0; i < 32; i += 8) {
+      const __m256 a = _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i));
+      bad = _mm256_or_ps(bad, _mm256_cmp_ps(a, _mm256_set1_ps(3.402823466e38f), _CMP_NLE_UQ));  // NaN or inf
+      mx = _mm256_max_ps(mx, a);
+    }
+    alignas(32) float t[8];
+    _mm256_store_ps(t, mx);
+    for (float v : t) amax = std::max(amax, v);
+    finite = _mm256_movemask_ps(bad) == 0;
+  }
+#else
   for (int i = 0; i < 32; i++) {
     const float a = std::fabs(x[i]);
     if (!(a <= 3.402823466e38f)) finite = false;  // NaN or inf
     amax = std::max(amax, a);
   }
+#endif
   if (!finite) {
     std::memset(q, 0, 32);
     *d = std::nanf("");
@@ -72,6 +90,23 @@ void QuantizeBlock(const float* x, int8_t* q, float* d, float* s, int32_t* g8) {
   const float df = amax / 127.0f;
   const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
   int sum = 0;
+#if defined(__AVX2__)
+  {
+    // x * id rounded to float32, then to the nearest integer, ties to even (vroundps), as ggml.
+    const __m256 vid = _mm256_set1_ps(id);
+    __m256i acc = _mm256_setzero_si256();
+    for (int i = 0; i < 32; i += 8) {
+      const __m256i v = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+      acc = _mm256_add_epi32(acc, v);
+      alignas(32) int32_t t[8];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(t), v);
+      for (int j = 0; j < 8; j++) q[i + j] = static_cast<int8_t>(t[j]);
+    }
+    alignas(32) int32_t t[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(t), acc);
+    for (int j = 0; j < 8; j++) sum += t[j];
+  }
+#else
   for (int i = 0; i < 32; i++) {
     // nearbyint rounds half to even in the default rounding mode (as vroundps with
     // _MM_ROUND_NEAREST does); x * id is rounded to float32 first, as in ggml.
@@ -80,6 +115,7 @@ void QuantizeBlock(const float* x, int8_t* q, float* d, float* s, int32_t* g8) {
     q[i] = static_cast<int8_t>(qi);
     sum += qi;
   }
+#endif
   *d = HalfToFloat(FloatToHalf(df));
   if (s) *s = HalfToFloat(FloatToHalf(df * static_cast<float>(sum)));
   if (g8) {
@@ -95,6 +131,7 @@ Q8Acts QuantizeActs(const float* x, int64_t M, int64_t K, Fmt fmt) {
   a.d.resize(M * a.B);
   if (fmt == Fmt::Q4_1) a.s.resize(M * a.B);
   if (fmt == Fmt::Q4_0) a.g8.resize(M * a.B * 8);
+#pragma omp parallel for schedule(static) if (M * K >= (1 << 16))
   for (int64_t m = 0; m < M; m++) {
     for (int64_t b = 0; b < a.B; b++) {
       const int64_t i = m * a.B + b;
@@ -174,81 +211,137 @@ inline float HsumPs8(__m256 v) {
   return _mm_cvtss_f32(r);
 }
 
-// Weight rows [n0, n1) against activation rows m0 .. m0 + R - 1.
-template <Fmt F, int R>
-void RowsSimd(const GgufPlan& p, const Q8Acts& a, int64_t m0, float* C, int64_t ldc, int64_t n0, int64_t n1) {
+// The weight block b of a row as 32 bytes: q8_0 as stored, q4 nibbles as 0..15 (byte i of the
+// block holds weight i in its low nibble and weight i + 16 in its high one).
+template <Fmt F>
+inline __m256i WeightBytes(const uint8_t* qrow, int64_t b) {
+  if constexpr (F == Fmt::Q8_0) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qrow + b * 32));
+  } else {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qrow + b * 16));
+    return _mm256_and_si256(_mm256_inserti128_si256(_mm256_castsi128_si256(v), _mm_srli_epi16(v, 4), 1), _mm256_set1_epi8(15));
+  }
+}
+
+// A group of NR weight rows' float32 block scales: dw [NR][B], and for q4_1 the minimums
+// transposed, mt [B][NR] (one vector fma per block advances all NR minimum sums, each lane its
+// own chain in ggml's order).
+struct RowScales {
+  std::vector<float> dw, mt, tmp, prod;
+};
+
+// NR weight rows n .. n + NR - 1 against activation rows m0 .. m0 + R - 1. The NR * R accumulator
+// chains are independent, which hides the fma latency that one ggml-order chain per output would
+// expose; the block scale products dw * da (one float32 rounding, as ggml's) are formed first,
+// 8 blocks per instruction.
+template <Fmt F, int NR, int R>
+inline void Tile(const GgufPlan& p, const Q8Acts& a, RowScales& rs, int64_t n, int64_t m0, float* C, int64_t ldc) {
   const int64_t B = p.B;
-  constexpr int per = F == Fmt::Q4_1 ? 2 : 1;
-  thread_local std::vector<float> sc, prod;
-  if (sc.size() < static_cast<size_t>(B * per)) sc.resize(B * per);
-  if (prod.size() < static_cast<size_t>(B * R)) prod.resize(B * R);
-  const __m256i low4 = _mm256_set1_epi8(15);
-  for (int64_t n = n0; n < n1; n++) {
-    HalfToFloatN(reinterpret_cast<const uint16_t*>(p.SRow(n)), sc.data(), B * per);
-    // The block scale products dw * da (one float32 rounding each, as ggml's), laid out [R][B].
+  const uint8_t* qrow[NR];
+  for (int i = 0; i < NR; i++) qrow[i] = p.QRow(n + i);
+  const int8_t* qa[R];
+  const int32_t* g8[R];
+  for (int r = 0; r < R; r++) {
+    qa[r] = a.q.data() + (m0 + r) * B * 32;
+    g8[r] = F == Fmt::Q4_0 ? a.g8.data() + (m0 + r) * B * 8 : nullptr;
+  }
+  float* prod = rs.prod.data();  // [NR][R][B]
+  for (int i = 0; i < NR; i++)
     for (int r = 0; r < R; r++) {
+      const float* dw = rs.dw.data() + i * B;
       const float* da = a.d.data() + (m0 + r) * B;
-      float* pr = prod.data() + r * B;
-      for (int64_t b = 0; b < B; b++) pr[b] = sc[b * per] * da[b];
+      float* pr = prod + (i * R + r) * B;
+      int64_t b = 0;
+      for (; b + 8 <= B; b += 8) _mm256_storeu_ps(pr + b, _mm256_mul_ps(_mm256_loadu_ps(dw + b), _mm256_loadu_ps(da + b)));
+      for (; b < B; b++) pr[b] = dw[b] * da[b];
     }
-    const uint8_t* qrow = p.QRow(n);
-    __m256 acc[R];
-    float summs[R];
-    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps(), summs[r] = 0.0f;
-    for (int64_t b = 0; b < B; b++) {
-      __m256i wq;
-      if constexpr (F == Fmt::Q8_0) {
-        wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qrow + b * 32));
-      } else {
-        // Nibbles: byte i of the block holds weight i (low) and weight i + 16 (high).
-        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qrow + b * 16));
-        wq = _mm256_and_si256(_mm256_inserti128_si256(_mm256_castsi128_si256(v), _mm_srli_epi16(v, 4), 1), low4);
-      }
+  __m256 acc[NR][R];
+  for (int i = 0; i < NR; i++)
+    for (int r = 0; r < R; r++) acc[i][r] = _mm256_setzero_ps();
+  __m128 summs[R];  // q4_1, lanes = weight rows (NR <= 4)
+  for (int r = 0; r < R; r++) summs[r] = _mm_setzero_ps();
+  for (int64_t b = 0; b < B; b++) {
+    __m256i act[R];
+    for (int r = 0; r < R; r++) act[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qa[r] + b * 32));
+    for (int i = 0; i < NR; i++) {
+      const __m256i wq = WeightBytes<F>(qrow[i], b);
       __m256i wabs;
-      if constexpr (F == Fmt::Q8_0) wabs = _mm256_sign_epi8(wq, wq);  // |w| (-128 -> 128 unsigned)
+      if constexpr (F == Fmt::Q8_0) wabs = _mm256_sign_epi8(wq, wq);
       for (int r = 0; r < R; r++) {
-        const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.Q(m0 + r, b)));
         __m256i lanes;
         if constexpr (F == Fmt::Q8_0) {
-          lanes = DotU8S8(wabs, _mm256_sign_epi8(qa, wq));  // |w| * (sign(w) q) = w * q
+          lanes = DotU8S8(wabs, _mm256_sign_epi8(act[r], wq));  // |w| * (sign(w) q) = w * q
         } else {
-          lanes = DotU8S8(wq, qa);
+          lanes = DotU8S8(wq, act[r]);
           if constexpr (F == Fmt::Q4_0)  // (nibble - 8) * q = nibble * q - 8 q, per 4-group
-            lanes = _mm256_sub_epi32(lanes, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(&a.g8[((m0 + r) * B + b) * 8])));
+            lanes = _mm256_sub_epi32(lanes, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g8[r] + b * 8)));
         }
-        acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(&prod[r * B + b]), _mm256_cvtepi32_ps(lanes), acc[r]);
-        if constexpr (F == Fmt::Q4_1) summs[r] = std::fma(sc[b * 2 + 1], a.s[(m0 + r) * B + b], summs[r]);
+        acc[i][r] = _mm256_fmadd_ps(_mm256_broadcast_ss(prod + (i * R + r) * B + b), _mm256_cvtepi32_ps(lanes), acc[i][r]);
       }
     }
-    for (int r = 0; r < R; r++) {
-      float v = HsumPs8(acc[r]);
-      if constexpr (F == Fmt::Q4_1) v += summs[r];
-      C[(m0 + r) * ldc + n] = v;
+    if constexpr (F == Fmt::Q4_1) {
+      const __m128 mt = NR == 4 ? _mm_loadu_ps(rs.mt.data() + b * 4) : _mm_set_ps(0, 0, NR > 1 ? rs.mt[b * NR + 1] : 0, rs.mt[b * NR]);
+      for (int r = 0; r < R; r++) summs[r] = _mm_fmadd_ps(mt, _mm_set1_ps(a.s[(m0 + r) * B + b]), summs[r]);
     }
   }
+  for (int r = 0; r < R; r++) {
+    alignas(16) float sm[4];
+    _mm_store_ps(sm, summs[r]);
+    for (int i = 0; i < NR; i++) {
+      float v = HsumPs8(acc[i][r]);
+      if constexpr (F == Fmt::Q4_1) v += sm[i];
+      C[(m0 + r) * ldc + n + i] = v;
+    }
+  }
+}
+
+// Weight rows [n0, n1) against every activation row: NR weight rows at a time (their scales
+// widened once), all M activation rows R at a time while those rows sit in L1.
+template <Fmt F, int NR, int R>
+void RowsSimd(const GgufPlan& p, const Q8Acts& a, float* C, int64_t ldc, int64_t n0, int64_t n1) {
+  static_assert(NR <= 4, "the q4_1 minimum sums keep one lane per weight row in a 4-lane vector");
+  const int64_t B = p.B, M = a.M;
+  constexpr int per = F == Fmt::Q4_1 ? 2 : 1;
+  thread_local RowScales rs;  // reused: a call covers 16 weight rows
+  rs.dw.resize(NR * B);
+  rs.mt.resize(NR * B);
+  rs.tmp.resize(B * per);
+  rs.prod.resize(NR * R * B);
+  int64_t n = n0;
+  auto rowsAt = [&](auto nr) {
+    constexpr int kNr = decltype(nr)::value;
+    for (int i = 0; i < kNr; i++) {
+      HalfToFloatN(reinterpret_cast<const uint16_t*>(p.SRow(n + i)), rs.tmp.data(), B * per);
+      for (int64_t b = 0; b < B; b++) {
+        rs.dw[i * B + b] = rs.tmp[b * per];
+        if constexpr (F == Fmt::Q4_1) rs.mt[b * kNr + i] = rs.tmp[b * 2 + 1];
+      }
+    }
+    int64_t m0 = 0;
+    for (; m0 + R <= M; m0 += R) Tile<F, kNr, R>(p, a, rs, n, m0, C, ldc);
+    for (; m0 < M; m0++) Tile<F, kNr, 1>(p, a, rs, n, m0, C, ldc);
+  };
+  for (; n + NR <= n1; n += NR) rowsAt(std::integral_constant<int, NR>{});
+  for (; n < n1; n++) rowsAt(std::integral_constant<int, 1>{});
 }
 
 template <Fmt F>
-void RowsSimdR(const GgufPlan& p, const Q8Acts& a, int64_t m0, int R, float* C, int64_t ldc, int64_t n0, int64_t n1) {
-  switch (R) {
-    case 1: RowsSimd<F, 1>(p, a, m0, C, ldc, n0, n1); break;
-    case 2: RowsSimd<F, 2>(p, a, m0, C, ldc, n0, n1); break;
-    case 3: RowsSimd<F, 3>(p, a, m0, C, ldc, n0, n1); break;
-    default: RowsSimd<F, 4>(p, a, m0, C, ldc, n0, n1); break;
-  }
+void RowsSimdF(const GgufPlan& p, const Q8Acts& a, float* C, int64_t ldc, int64_t n0, int64_t n1) {
+  if (a.M == 1) RowsSimd<F, 4, 1>(p, a, C, ldc, n0, n1);
+  else RowsSimd<F, 2, 4>(p, a, C, ldc, n0, n1);
 }
 #endif
 
-void Rows(const GgufPlan& p, const Q8Acts& a, int64_t m0, int R, float* C, int64_t ldc, int64_t n0, int64_t n1) {
+void Rows(const GgufPlan& p, const Q8Acts& a, float* C, int64_t ldc, int64_t n0, int64_t n1) {
 #if defined(__AVX2__)
   switch (p.fmt) {
-    case Fmt::Q4_0: return RowsSimdR<Fmt::Q4_0>(p, a, m0, R, C, ldc, n0, n1);
-    case Fmt::Q4_1: return RowsSimdR<Fmt::Q4_1>(p, a, m0, R, C, ldc, n0, n1);
-    case Fmt::Q8_0: return RowsSimdR<Fmt::Q8_0>(p, a, m0, R, C, ldc, n0, n1);
+    case Fmt::Q4_0: return RowsSimdF<Fmt::Q4_0>(p, a, C, ldc, n0, n1);
+    case Fmt::Q4_1: return RowsSimdF<Fmt::Q4_1>(p, a, C, ldc, n0, n1);
+    case Fmt::Q8_0: return RowsSimdF<Fmt::Q8_0>(p, a, C, ldc, n0, n1);
     default: break;
   }
 #endif
-  RowsScalar(p, a, m0, R, C, ldc, n0, n1);
+  for (int64_t m0 = 0; m0 < a.M; m0 += 4) RowsScalar(p, a, m0, static_cast<int>(std::min<int64_t>(4, a.M - m0)), C, ldc, n0, n1);
 }
 
 }  // namespace
@@ -256,15 +349,11 @@ void Rows(const GgufPlan& p, const Q8Acts& a, int64_t m0, int R, float* C, int64
 bool GgufQ8Supports(GgufFormat f) { return f == Fmt::Q4_0 || f == Fmt::Q4_1 || f == Fmt::Q8_0; }
 
 void GgufQ8Matmul(const GgufPlan& p, const float* x, float* C) {
-  const int64_t M = p.M, N = p.N;
-  const Q8Acts a = QuantizeActs(x, M, p.K, p.fmt);
+  const int64_t N = p.N;
+  const Q8Acts a = QuantizeActs(x, p.M, p.K, p.fmt);
   const int64_t chunk = 16, chunks = (N + chunk - 1) / chunk;
-  constexpr int kRows = 4;  // activation rows per pass over a chunk
 #pragma omp parallel for schedule(static)
-  for (int64_t c = 0; c < chunks; c++) {
-    const int64_t n0 = c * chunk, n1 = std::min(N, n0 + chunk);
-    for (int64_t m0 = 0; m0 < M; m0 += kRows) Rows(p, a, m0, static_cast<int>(std::min<int64_t>(kRows, M - m0)), C, N, n0, n1);
-  }
+  for (int64_t c = 0; c < chunks; c++) Rows(p, a, C, N, c * chunk, std::min(N, (c + 1) * chunk));
 }
 
 }  // namespace xpu::compute
