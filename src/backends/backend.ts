@@ -1,5 +1,6 @@
 import type { ComputeKind, DType, HostArray } from '../tensor/dtype.js';
 import type { AttentionBackwardSpec, AttentionGrads, AttentionSpec } from './attention_spec.js';
+import type { DecodeAttentionSpec } from './decode_attention_spec.js';
 import type { OptimStepSpec } from './optim_spec.js';
 import type { Operand, Storage } from './operand.js';
 import type { ScanSpec, ScatterSpec, SortSpec } from './row_specs.js';
@@ -243,6 +244,11 @@ export interface Backend {
   copyBytes(src: Storage, srcByte: number, dst: Storage, dstByte: number, bytes: number): void;
   /** Fused attention (attention_spec.ts): float32 [B, H, L, Ev] out. */
   attention?(spec: AttentionSpec): Storage;
+  /**
+   * Optional: a KV-cached decode step's rotary + cache write + attention in one call
+   * (decode_attention_spec.ts): float32 [B, 1, heads * D] out, or null to have the op compose it.
+   */
+  decodeAttention?(spec: DecodeAttentionSpec): Storage | null;
   /** Its gradients (attention_spec.ts AttentionBackwardSpec): flash backward, no [L, S] matrix. */
   attentionBackward?(spec: AttentionBackwardSpec): AttentionGrads;
   /** The fused optimizer step of a parameter group, in place (optim_spec.ts; src/optim). */

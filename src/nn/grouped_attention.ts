@@ -8,6 +8,8 @@ import { permute, reshape } from '../ops/views.js';
 import type { DType } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { attention } from './attention_impl.js';
+import { decodeAttentionStep } from '../ops/attention/decode_step.js';
+import { settings } from '../settings.js';
 import type { KVCache } from './kv_cache.js';
 import { Linear } from './linear.js';
 import { Module } from './module.js';
@@ -74,9 +76,31 @@ export class GroupedQueryAttention extends Module {
     const tmp: Tensor[] = [];
     const keepTmp = <T extends Tensor>(t: T): T => (tmp.push(t), t);
     try {
-      const q = rope.apply(keepTmp(reshape(keepTmp(this.q_proj.forward(x)), [b, l, this.numHeads, d])), start);
-      const k = rope.apply(keepTmp(reshape(keepTmp(this.k_proj.forward(x)), [b, l, this.numKvHeads, d])), start);
-      const v = keepTmp(reshape(keepTmp(this.v_proj.forward(x)), [b, l, this.numKvHeads, d]));
+      const qp = keepTmp(this.q_proj.forward(x));
+      const kp = keepTmp(this.k_proj.forward(x));
+      const vp = keepTmp(this.v_proj.forward(x));
+      // One new token with a cache: rotary, cache write and attention as one primitive where the
+      // backend has it (cpu; ops/attention/decode_step.ts), else the ops below.
+      if (cache && l === 1 && cache.kv.keys[cache.layer] && settings.XPU_ATTENTION !== 'composed' && start + 1 <= rope.maxPositions) {
+        const { cos, sin } = rope.tables(x.device, x.dtype);
+        const o = decodeAttentionStep({
+          q: qp,
+          k: kp,
+          v: vp,
+          heads: this.numHeads,
+          kvHeads: this.numKvHeads,
+          headDim: d,
+          cos,
+          sin,
+          keys: cache.kv.keys[cache.layer],
+          values: cache.kv.values[cache.layer],
+          start,
+        });
+        if (o) return this.o_proj.forward(keepTmp(o), { residual });
+      }
+      const q = rope.apply(keepTmp(reshape(qp, [b, l, this.numHeads, d])), start);
+      const k = rope.apply(keepTmp(reshape(kp, [b, l, this.numKvHeads, d])), start);
+      const v = keepTmp(reshape(vp, [b, l, this.numKvHeads, d]));
       keepTmp(q);
       keepTmp(k);
       let keys: Tensor;

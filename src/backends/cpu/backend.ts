@@ -22,6 +22,8 @@ import { nativeMatmul } from './native_gemm.js';
 import { isJobDone, jobDone, queueDrained, whenSettled } from './native_jobs.js';
 import { cpuQuantMatmul } from './qgemm.js';
 import { cpuAttention } from './attention.js';
+import { cpuDecodeAttention } from './decode_attention.js';
+import type { DecodeAttentionSpec } from '../decode_attention_spec.js';
 import { cpuAttentionBackward } from './attention_backward.js';
 import type { AttentionBackwardSpec, AttentionGrads, AttentionSpec } from '../attention_spec.js';
 import type { OptimStepSpec } from '../optim_spec.js';
@@ -190,6 +192,11 @@ export class CpuBackend implements Backend {
 
   attention(spec: AttentionSpec): Storage {
     return cpuAttention(spec);
+  }
+
+  /** A KV-cached decode step in one call (decode_attention.ts); null: the op composes it. */
+  decodeAttention(spec: DecodeAttentionSpec): Storage | null {
+    return cpuDecodeAttention(spec);
   }
 
   /** Its gradients: native (attention_backward.cc) for dense problems, else the TypeScript twin. */
