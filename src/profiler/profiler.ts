@@ -1,5 +1,6 @@
 import type { AttentionSpec } from '../ops/attention/spec.js';
 import type { OptimStepSpec } from '../backends/optim_spec.js';
+import type { DecodeAttentionSpec } from '../backends/decode_attention_spec.js';
 import type { Backend, MapSpec, MatmulSpec, QuantMatmulSpec, ReduceSpec, RowsSpec, Storage } from '../backends/backend.js';
 import type { WebGPUBackend } from '../backends/webgpu/backend.js';
 import { cpuDevice, xpuEntries } from '../device/registry.js';
@@ -12,8 +13,18 @@ import { Profile, type KernelEvent } from './report.js';
  * enqueue time, bytes allocated for the output, and GPU time from timestamp queries where the
  * adapter has them. While it is off, nothing is wrapped: the overhead is zero.
  */
-type Primitive = 'map' | 'reduce' | 'rows' | 'matmul' | 'qmatmul' | 'attention' | 'attentionBackward' | 'optimStep';
-const PRIMITIVES: Primitive[] = ['map', 'reduce', 'rows', 'matmul', 'qmatmul', 'attention', 'attentionBackward', 'optimStep'];
+type Primitive = 'map' | 'reduce' | 'rows' | 'matmul' | 'qmatmul' | 'attention' | 'attentionBackward' | 'decodeAttention' | 'optimStep';
+const PRIMITIVES: Primitive[] = [
+  'map',
+  'reduce',
+  'rows',
+  'matmul',
+  'qmatmul',
+  'attention',
+  'attentionBackward',
+  'decodeAttention',
+  'optimStep',
+];
 
 interface Session {
   events: KernelEvent[];
@@ -51,6 +62,15 @@ function describe(kind: Primitive, spec: unknown): { name: string; params: strin
       const s = spec as AttentionSpec;
       const masking = s.scoreMod || s.maskMod ? 'flex' : s.causal ? 'causal' : s.mask ? `${s.mask.kind} mask` : 'dense';
       return { name: kind, params: `${s.q.dtype} ${masking}`, shapes: `B=${s.batch} H=${s.heads}/${s.kvHeads} L=${s.l} S=${s.s} E=${s.e}` };
+    }
+    case 'decodeAttention': {
+      // Rotary, the KV-cache write and attention of one decode step (decode_attention_spec.ts).
+      const s = spec as DecodeAttentionSpec;
+      return {
+        name: 'attention_decode',
+        params: `${s.q.dtype} rotary+cache`,
+        shapes: `B=${s.batch} H=${s.heads}/${s.kvHeads} S=${s.start + 1} E=${s.headDim}`,
+      };
     }
     case 'optimStep': {
       const s = spec as OptimStepSpec;
