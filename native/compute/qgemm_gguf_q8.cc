@@ -228,7 +228,80 @@ inline __m256i WeightBytes(const uint8_t* qrow, int64_t b) {
 // own chain in ggml's order).
 struct RowScales {
   std::vector<float> dw, mt, tmp, prod;
+  std::vector<float> dt;  // AVX-512 tiles: dw transposed, [B][4]
 };
+
+#if defined(__AVX512F__) && defined(__AVX512VNNI__) && defined(__AVX512BW__)
+// 4 weight rows x R activation rows with 512-bit vectors: a zmm holds two weight rows' 8 ggml
+// lanes (lanes 0-7 row i, 8-15 row i + 1) for the same block, so one vpdpbusd / cvt / mul / fma
+// does two block dot products; each lane keeps its own sequential chain, ggml's order.
+template <Fmt F, int R>
+inline void Tile512(const GgufPlan& p, const Q8Acts& a, RowScales& rs, int64_t n, int64_t m0, float* C, int64_t ldc) {
+  const int64_t B = p.B;
+  const uint8_t* qrow[4];
+  for (int i = 0; i < 4; i++) qrow[i] = p.QRow(n + i);
+  __m512 acc[2][R];
+  __m128 summs[R];
+  for (int r = 0; r < R; r++) acc[0][r] = acc[1][r] = _mm512_setzero_ps(), summs[r] = _mm_setzero_ps();
+  const __m512i low4 = _mm512_set1_epi8(15);
+  const __m512i pair0 = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m512i pair1 = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2);
+  for (int64_t b = 0; b < B; b++) {
+    const __m128 dt = _mm_loadu_ps(rs.dt.data() + b * 4);
+    __m512i w[2];
+    for (int h = 0; h < 2; h++) {
+      if constexpr (F == Fmt::Q8_0) {
+        w[h] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qrow[2 * h] + b * 32))),
+                                  _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qrow[2 * h + 1] + b * 32)), 1);
+      } else {
+        // [row i bytes, row i+1 bytes, their >> 4] -> [lo i, hi i, lo i+1, hi i+1] as 128-bit lanes.
+        const __m256i t = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qrow[2 * h] + b * 16))),
+                                                  _mm_loadu_si128(reinterpret_cast<const __m128i*>(qrow[2 * h + 1] + b * 16)), 1);
+        const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(t), _mm256_srli_epi16(t, 4), 1);
+        w[h] = _mm512_and_si512(_mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0)), low4);
+      }
+    }
+    __m512i wabs[2];
+    __mmask64 wneg[2];
+    if constexpr (F == Fmt::Q8_0)
+      for (int h = 0; h < 2; h++) wabs[h] = _mm512_abs_epi8(w[h]), wneg[h] = _mm512_movepi8_mask(w[h]);  // |-128| = 0x80 = 128 unsigned
+    for (int r = 0; r < R; r++) {
+      const __m512i act = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.q.data() + ((m0 + r) * B + b) * 32)));
+      // The 4 rows' dw * da (float32, as ggml's), each spread over its row's 8 lanes.
+      const __m512 p4 = _mm512_castps128_ps512(_mm_mul_ps(dt, _mm_set1_ps(a.d[(m0 + r) * B + b])));
+      for (int h = 0; h < 2; h++) {
+        __m512i lanes;
+        if constexpr (F == Fmt::Q8_0) {
+          // |w| * (q negated where w < 0) = w * q (where w = 0 the product is 0 either way)
+          lanes = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wabs[h], _mm512_mask_sub_epi8(act, wneg[h], _mm512_setzero_si512(), act));
+        } else {
+          lanes = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[h], act);
+          if constexpr (F == Fmt::Q4_0)
+            lanes = _mm512_sub_epi32(lanes, _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(&a.g8[((m0 + r) * B + b) * 8]))));
+        }
+        const __m512 scale = _mm512_permutexvar_ps(h == 0 ? pair0 : pair1, p4);
+        acc[h][r] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(lanes), acc[h][r]);
+      }
+    }
+    if constexpr (F == Fmt::Q4_1) {
+      const __m128 mt = _mm_loadu_ps(rs.mt.data() + b * 4);
+      for (int r = 0; r < R; r++) summs[r] = _mm_fmadd_ps(mt, _mm_set1_ps(a.s[(m0 + r) * B + b]), summs[r]);
+    }
+  }
+  for (int r = 0; r < R; r++) {
+    alignas(16) float sm[4];
+    _mm_store_ps(sm, summs[r]);
+    for (int h = 0; h < 2; h++) {
+      const __m512 v = acc[h][r];
+      float o0 = HsumPs8(_mm512_castps512_ps256(v)), o1 = HsumPs8(_mm512_extractf32x8_ps(v, 1));
+      if constexpr (F == Fmt::Q4_1) o0 += sm[2 * h], o1 += sm[2 * h + 1];
+      C[(m0 + r) * ldc + n + 2 * h] = o0;
+      C[(m0 + r) * ldc + n + 2 * h + 1] = o1;
+    }
+  }
+}
+#define XPU_Q8_TILE512 1
+#endif
 
 // NR weight rows n .. n + NR - 1 against activation rows m0 .. m0 + R - 1. The NR * R accumulator
 // chains are independent, which hides the fma latency that one ggml-order chain per output would
@@ -318,6 +391,15 @@ void RowsSimd(const GgufPlan& p, const Q8Acts& a, float* C, int64_t ldc, int64_t
       }
     }
     int64_t m0 = 0;
+#ifdef XPU_Q8_TILE512
+    if constexpr (kNr == 4) {
+      rs.dt.resize(B * 4);
+      for (int64_t b = 0; b < B; b++)
+        for (int i = 0; i < 4; i++) rs.dt[b * 4 + i] = rs.dw[i * B + b];
+      for (; m0 + R <= M; m0 += R) Tile512<F, R>(p, a, rs, n, m0, C, ldc);
+      for (; m0 < M; m0++) Tile512<F, 1>(p, a, rs, n, m0, C, ldc);
+    }
+#endif
     for (; m0 + R <= M; m0 += R) Tile<F, kNr, R>(p, a, rs, n, m0, C, ldc);
     for (; m0 < M; m0++) Tile<F, kNr, 1>(p, a, rs, n, m0, C, ldc);
   };
@@ -328,7 +410,11 @@ void RowsSimd(const GgufPlan& p, const Q8Acts& a, float* C, int64_t ldc, int64_t
 template <Fmt F>
 void RowsSimdF(const GgufPlan& p, const Q8Acts& a, float* C, int64_t ldc, int64_t n0, int64_t n1) {
   if (a.M == 1) RowsSimd<F, 4, 1>(p, a, C, ldc, n0, n1);
+#ifdef XPU_Q8_TILE512
+  else RowsSimd<F, 4, 4>(p, a, C, ldc, n0, n1);
+#else
   else RowsSimd<F, 2, 4>(p, a, C, ldc, n0, n1);
+#endif
 }
 #endif
 
