@@ -249,18 +249,23 @@ inline void Tile512(const GgufPlan& p, const Q8Acts& a, RowScales& rs, int64_t n
   for (int64_t b = 0; b < B; b++) {
     const __m128 dt = _mm_loadu_ps(rs.dt.data() + b * 4);
     __m512i w[2];
-    for (int h = 0; h < 2; h++) {
-      if constexpr (F == Fmt::Q8_0) {
+    if constexpr (F != Fmt::Q8_0) {
+      // The 4 rows' 16 nibble bytes as one zmm, its low and high nibbles, then each pair of rows
+      // as [lo i, hi i, lo i+1, hi i+1] (128-bit lanes) with one two-source permute.
+      const __m512i z = _mm512_inserti64x4(
+          _mm512_castsi256_si512(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qrow[0] + b * 16))),
+                                                         _mm_loadu_si128(reinterpret_cast<const __m128i*>(qrow[1] + b * 16)), 1)),
+          _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qrow[2] + b * 16))),
+                                  _mm_loadu_si128(reinterpret_cast<const __m128i*>(qrow[3] + b * 16)), 1),
+          1);
+      const __m512i lo = _mm512_and_si512(z, low4), hi = _mm512_and_si512(_mm512_srli_epi16(z, 4), low4);
+      w[0] = _mm512_permutex2var_epi64(lo, _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0), hi);
+      w[1] = _mm512_permutex2var_epi64(lo, _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4), hi);
+    }
+    if constexpr (F == Fmt::Q8_0)
+      for (int h = 0; h < 2; h++)
         w[h] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qrow[2 * h] + b * 32))),
                                   _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qrow[2 * h + 1] + b * 32)), 1);
-      } else {
-        // [row i bytes, row i+1 bytes, their >> 4] -> [lo i, hi i, lo i+1, hi i+1] as 128-bit lanes.
-        const __m256i t = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qrow[2 * h] + b * 16))),
-                                                  _mm_loadu_si128(reinterpret_cast<const __m128i*>(qrow[2 * h + 1] + b * 16)), 1);
-        const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(t), _mm256_srli_epi16(t, 4), 1);
-        w[h] = _mm512_and_si512(_mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0)), low4);
-      }
-    }
     __m512i wabs[2];
     __mmask64 wneg[2];
     if constexpr (F == Fmt::Q8_0)
@@ -301,6 +306,9 @@ inline void Tile512(const GgufPlan& p, const Q8Acts& a, RowScales& rs, int64_t n
   }
 }
 #define XPU_Q8_TILE512 1
+constexpr bool kTile512 = true;
+#else
+constexpr bool kTile512 = false;
 #endif
 
 // NR weight rows n .. n + NR - 1 against activation rows m0 .. m0 + R - 1. The NR * R accumulator
@@ -383,19 +391,19 @@ void RowsSimd(const GgufPlan& p, const Q8Acts& a, float* C, int64_t ldc, int64_t
   int64_t n = n0;
   auto rowsAt = [&](auto nr) {
     constexpr int kNr = decltype(nr)::value;
+    constexpr bool wide = kNr == 4 && kTile512;  // Tile512 reads the scales transposed (dt)
+    if constexpr (wide) rs.dt.resize(B * 4);
     for (int i = 0; i < kNr; i++) {
       HalfToFloatN(reinterpret_cast<const uint16_t*>(p.SRow(n + i)), rs.tmp.data(), B * per);
       for (int64_t b = 0; b < B; b++) {
-        rs.dw[i * B + b] = rs.tmp[b * per];
+        if constexpr (wide) rs.dt[b * 4 + i] = rs.tmp[b * per];
+        else rs.dw[i * B + b] = rs.tmp[b * per];
         if constexpr (F == Fmt::Q4_1) rs.mt[b * kNr + i] = rs.tmp[b * 2 + 1];
       }
     }
     int64_t m0 = 0;
 #ifdef XPU_Q8_TILE512
-    if constexpr (kNr == 4) {
-      rs.dt.resize(B * 4);
-      for (int64_t b = 0; b < B; b++)
-        for (int i = 0; i < 4; i++) rs.dt[b * 4 + i] = rs.dw[i * B + b];
+    if constexpr (wide) {
       for (; m0 + R <= M; m0 += R) Tile512<F, R>(p, a, rs, n, m0, C, ldc);
       for (; m0 < M; m0++) Tile512<F, 1>(p, a, rs, n, m0, C, ldc);
     }
