@@ -376,6 +376,42 @@ inline void Tile(const GgufPlan& p, const Q8Acts& a, RowScales& rs, int64_t n, i
   }
 }
 
+// The block scales of weight rows n .. n + 3 transposed: dt[b] = their 4 d, and for q4_1 mt[b] =
+// their 4 minimums (float16 -> float32 with F16C, then 4 x 8 transposes, 8 halves per row at a
+// time; the tail through the scalar converter).
+template <Fmt F>
+void TransposeScales4(const GgufPlan& p, int64_t n, RowScales& rs) {
+  const int64_t B = p.B;
+  constexpr int per = F == Fmt::Q4_1 ? 2 : 1;
+  const uint16_t* src[4];
+  for (int i = 0; i < 4; i++) src[i] = reinterpret_cast<const uint16_t*>(p.SRow(n + i));
+  float* dt = rs.dt.data();
+  float* mt = rs.mt.data();
+  constexpr int step = 8 / per;  // blocks per 8 halves
+  int64_t b = 0;
+  for (; b + step <= B; b += step) {
+    __m256 r[4];
+    for (int i = 0; i < 4; i++) r[i] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src[i] + b * per)));
+    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpacklo_ps(r[2], r[3]);
+    const __m256 t2 = _mm256_unpackhi_ps(r[0], r[1]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    // t0 / t1: elements 0, 1 (and 4, 5 in the upper half) of rows 0, 1 / 2, 3; t2 / t3: 2, 3 (6, 7).
+    const __m256 e0 = _mm256_shuffle_ps(t0, t1, _MM_SHUFFLE(1, 0, 1, 0)), e1 = _mm256_shuffle_ps(t0, t1, _MM_SHUFFLE(3, 2, 3, 2));
+    const __m256 e2 = _mm256_shuffle_ps(t2, t3, _MM_SHUFFLE(1, 0, 1, 0)), e3 = _mm256_shuffle_ps(t2, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    // e_j holds element j (lower 128) and j + 4 (upper 128) of the 4 rows.
+    const __m256 e[4] = {e0, e1, e2, e3};
+    for (int j = 0; j < 8; j++) {
+      const __m128 v = j < 4 ? _mm256_castps256_ps128(e[j]) : _mm256_extractf128_ps(e[j - 4], 1);
+      if constexpr (per == 1) _mm_storeu_ps(dt + (b + j) * 4, v);
+      else _mm_storeu_ps((j % 2 == 0 ? dt : mt) + (b + j / 2) * 4, v);
+    }
+  }
+  for (; b < B; b++)
+    for (int i = 0; i < 4; i++) {
+      dt[b * 4 + i] = HalfToFloat(src[i][b * per]);
+      if constexpr (per == 2) mt[b * 4 + i] = HalfToFloat(src[i][b * 2 + 1]);
+    }
+}
+
 // Weight rows [n0, n1) against every activation row: NR weight rows at a time (their scales
 // widened once), all M activation rows R at a time while those rows sit in L1.
 template <Fmt F, int NR, int R>
@@ -392,7 +428,10 @@ void RowsSimd(const GgufPlan& p, const Q8Acts& a, float* C, int64_t ldc, int64_t
   auto rowsAt = [&](auto nr) {
     constexpr int kNr = decltype(nr)::value;
     constexpr bool wide = kNr == 4 && kTile512;  // Tile512 reads the scales transposed (dt)
-    if constexpr (wide) rs.dt.resize(B * 4);
+    if constexpr (wide) {
+      rs.dt.resize(B * 4 + 8);
+      TransposeScales4<F>(p, n, rs);
+    } else
     for (int i = 0; i < kNr; i++) {
       HalfToFloatN(reinterpret_cast<const uint16_t*>(p.SRow(n + i)), rs.tmp.data(), B * per);
       for (int64_t b = 0; b < B; b++) {
