@@ -164,10 +164,26 @@ describe('sampling over a large vocabulary', () => {
 
 describe.runIf(runModelTests)('xpu.llm: SmolLM2-135M-Instruct on cpu', () => {
   let lm: xpu.llm.LanguageModel;
+  // The exact float32 path: these answers are the model's own. The cpu default multiplies as
+  // llama.cpp's CPU backend does (int8 activations), which changes some greedy answers the way it
+  // changes llama.cpp's (last test).
   beforeAll(async () => {
-    lm = await xpu.llm.load(requireModel(), { device: 'cpu' });
+    lm = await xpu.llm.load(requireModel(), { device: 'cpu', activations: 'float' });
   }, 120_000);
   afterAll(() => lm?.dispose());
+
+  it("the default (llama.cpp's int8 activations) answers the chat question as llama.cpp 3.21.1's CPU backend does", async () => {
+    // llama.cpp's greedy answer on this file (bench/tools/llama_cpp.ts llamaCppGreedy, 12 tokens,
+    // recorded 2026-12-05); the exact path answers "The capital of France is Paris."
+    const q8 = await xpu.llm.load(requireModel(), { device: 'cpu' });
+    try {
+      const ids = q8.encodePrompt('What is the capital of France?', { chat: true });
+      const { tokens } = await q8.model.generate(ids, { maxNewTokens: 12 });
+      expect(q8.tokenizer.decode(tokens)).toBe("L'Étoile, la Marseillaise,");
+    } finally {
+      q8.dispose();
+    }
+  }, 120_000);
 
   it('reads its config from the GGUF metadata', () => {
     expect(lm.model.config).toMatchObject({
