@@ -1,7 +1,9 @@
 import { XpuValueError } from '../../errors.js';
 import { arange } from '../../ops/creation.js';
 import { where } from '../../ops/elementwise.js';
-import { eq, le } from '../../ops/math.js';
+import { silu } from '../../ops/generated/elementwise_ops.js';
+import { linear } from '../../ops/linear.js';
+import { eq, le, mul } from '../../ops/math.js';
 import { sum } from '../../ops/reduce.js';
 import { applyRotary } from '../../ops/rotary.js';
 import { cat } from '../../ops/structural.js';
@@ -16,7 +18,7 @@ import type { SwiGLU } from '../../nn/swiglu.js';
 import type { Device } from '../../device/device.js';
 import type { DType } from '../../tensor/dtype.js';
 import { keep, scope } from '../../tensor/scope_api.js';
-import type { Tensor } from '../../tensor/tensor.js';
+import { Tensor } from '../../tensor/tensor.js';
 import { headDimOf, type LlamaConfig } from './config.js';
 
 /**
@@ -32,6 +34,11 @@ import { headDimOf, type LlamaConfig } from './config.js';
  *   exactly 0, so the output matches eager's exact-length attention within float rounding.
  * - The rotary rows of position pos are picked from [maxLen, 2D] (cos | sin) by
  *   sum(where(row == pos, table, 0)): one value per column survives, so the rows are exact.
+ * - q/k/v and gate/up each run as one GEMM over weights concatenated once at construction
+ *   ([Wq; Wk; Wv] and [Wgate; Wup], the idea of vLLM's QKVParallelLinear / MergedColumnParallel):
+ *   a decode GEMV's launch and activation read are paid once per group instead of three / two
+ *   times. Only dense weights without biases are concatenated (a quantized or biased layer keeps
+ *   its own projections); the copies cost one more set of those weights in memory.
  * The embedding lookup stays outside (a cpu gather checks its indices on the host, which a
  * recording cannot do).
  */
@@ -61,8 +68,28 @@ export interface StaticStepResult {
   values: Tensor[];
 }
 
+/** One layer's concatenated projection weights, or null where they stay separate. */
+interface FusedWeights {
+  qkv: Tensor | null;
+  gateUp: Tensor | null;
+}
+
+/** cat(weights, 0) when every weight is a dense tensor and no layer has a bias. */
+function concatWeights(layers: readonly Linear[]): Tensor | null {
+  if (!layers.every((l) => l.weight instanceof Tensor && l.bias === undefined)) return null;
+  return keep(
+    scope(() =>
+      cat(
+        layers.map((l) => l.weight as Tensor),
+        0,
+      ),
+    ),
+  );
+}
+
 export class StaticKVDecoder {
   readonly cache: KVCache;
+  readonly #fused: FusedWeights[];
   /** int32 [maxLen]: 0 .. maxLen - 1, compared with the position tensor. */
   readonly #positions: Tensor;
   /** [maxLen, 2D]: the rotary cos rows then sin rows of positions 0 .. maxLen - 1. */
@@ -86,6 +113,10 @@ export class StaticKVDecoder {
     this.#positions = keep(arange(0, maxLen, 1, { device, dtype: 'int32' }));
     const { cos, sin } = lm.rope.tables(device, lm.dtype);
     this.#rope = keep(scope(() => cat([narrow(cos, 0, 0, maxLen), narrow(sin, 0, 0, maxLen)], 1)));
+    this.#fused = lm.model.layers.items.map((l) => ({
+      qkv: concatWeights([l.self_attn.q_proj, l.self_attn.k_proj, l.self_attn.v_proj]),
+      gateUp: concatWeights([l.mlp.gate_proj, l.mlp.up_proj]),
+    }));
   }
 
   /**
@@ -112,9 +143,16 @@ export class StaticKVDecoder {
       this.lm.model.layers.items.forEach((layer, i) => {
         const attn = layer.self_attn;
         const a = layer.input_layernorm.forward(h);
-        const q = applyRotary(reshape(attn.q_proj.forward(a), [b, 1, c.numHeads, d]), cos, sin);
-        const k = applyRotary(reshape(attn.k_proj.forward(a), [b, 1, c.numKvHeads, d]), cos, sin);
-        const v = reshape(attn.v_proj.forward(a), [b, 1, c.numKvHeads, d]);
+        const fused = this.#fused[i];
+        const qd = c.numHeads * d;
+        const kvd = c.numKvHeads * d;
+        const qkv = fused.qkv ? linear(a, fused.qkv) : null;
+        const qp = qkv ? narrow(qkv, 2, 0, qd) : attn.q_proj.forward(a);
+        const kp = qkv ? narrow(qkv, 2, qd, kvd) : attn.k_proj.forward(a);
+        const vp = qkv ? narrow(qkv, 2, qd + kvd, kvd) : attn.v_proj.forward(a);
+        const q = applyRotary(reshape(qp, [b, 1, c.numHeads, d]), cos, sin);
+        const k = applyRotary(reshape(kp, [b, 1, c.numKvHeads, d]), cos, sin);
+        const v = reshape(vp, [b, 1, c.numKvHeads, d]);
         const kc = where(slot, k, keys[i]);
         const vc = where(slot, v, values[i]);
         newKeys.push(kc);
@@ -122,7 +160,12 @@ export class StaticKVDecoder {
         const o = attention(permute(q, [0, 2, 1, 3]), permute(kc, [0, 2, 1, 3]), permute(vc, [0, 2, 1, 3]), { attnMask: visible });
         const merged = reshape(permute(o, [0, 2, 1, 3]), [b, 1, c.numHeads * d]);
         const r = attn.o_proj.forward(merged, { residual: h });
-        h = layer.mlp.forward(layer.post_attention_layernorm.forward(r), r);
+        const m = layer.post_attention_layernorm.forward(r);
+        if (fused.gateUp) {
+          const gu = linear(m, fused.gateUp);
+          const inter = c.intermediateSize;
+          h = layer.mlp.down_proj.forward(mul(silu(narrow(gu, 2, 0, inter)), narrow(gu, 2, inter, inter)), { residual: r });
+        } else h = layer.mlp.forward(m, r);
       });
       return { logits: this.lm.lm_head.forward(this.lm.model.norm.forward(h)), keys: newKeys, values: newValues };
     });
@@ -149,5 +192,9 @@ export class StaticKVDecoder {
     this.cache.dispose();
     this.#positions.dispose();
     this.#rope.dispose();
+    for (const f of this.#fused) {
+      f.qkv?.dispose();
+      f.gateUp?.dispose();
+    }
   }
 }
