@@ -444,6 +444,7 @@ void RowsSimd(const GgufPlan& p, const Q8Acts& a, float* C, int64_t ldc, int64_t
 #ifdef XPU_Q8_TILE512
     if constexpr (wide) {
       for (; m0 + R <= M; m0 += R) Tile512<F, R>(p, a, rs, n, m0, C, ldc);
+      if constexpr (R > 4) for (; m0 + 4 <= M; m0 += 4) Tile512<F, 4>(p, a, rs, n, m0, C, ldc);
       for (; m0 < M; m0++) Tile512<F, 1>(p, a, rs, n, m0, C, ldc);
     }
 #endif
@@ -458,7 +459,7 @@ template <Fmt F>
 void RowsSimdF(const GgufPlan& p, const Q8Acts& a, float* C, int64_t ldc, int64_t n0, int64_t n1) {
   if (a.M == 1) RowsSimd<F, 4, 1>(p, a, C, ldc, n0, n1);
 #ifdef XPU_Q8_TILE512
-  else RowsSimd<F, 4, 4>(p, a, C, ldc, n0, n1);
+  else RowsSimd<F, 4, 8>(p, a, C, ldc, n0, n1);
 #else
   else RowsSimd<F, 2, 4>(p, a, C, ldc, n0, n1);
 #endif
