@@ -1,3 +1,4 @@
+import { onBackwardEnd } from '../autograd/engine.js';
 import type { Storage } from '../backends/backend.js';
 import { CpuStorage } from '../backends/cpu/storage.js';
 import type { Device } from '../device/device.js';
@@ -19,6 +20,8 @@ import { SPEC_PRIMITIVES, type Graph, type OutputTemplate, type OutputTensor, ty
  * - a returned tensor whose storage the function did not compute and was not given;
  * - a returned tensor that requires grad (autograd's graph is built by running ops);
  * - an async function;
+ * - backward(): it sets the leaves' .grad, JS fields a replay would leave as the capture set them
+ *   (autograd.grad() returns the gradients instead, and those are recorded like any result);
  * - a backend method other than the recorded primitives (an optimizer's in-place step...).
  * Calls a backend makes to itself (a reduction that casts with a map) run at depth > 0 and are
  * part of the outer call's replay, so they are not recorded.
@@ -240,7 +243,16 @@ export function capture(fn: (...a: never[]) => unknown, args: unknown[], inputs:
     if (!rec.tracked.has(t.ref.storage)) rec.tracked.set(t.ref.storage, j);
   });
   const devices = [cpuDevice, ...xpuEntries().map((e) => e.device)];
-  const undo = [watchCpuReads(rec), ...devices.map((d) => wrapBackend(d, rec))];
+  const undo = [
+    watchCpuReads(rec),
+    ...devices.map((d) => wrapBackend(d, rec)),
+    onBackwardEnd(() =>
+      fail(
+        rec,
+        'it calls backward(), which sets .grad outside the recording (a replay would leave it stale); return autograd.grad(loss, params) instead',
+      ),
+    ),
+  ];
   const rng = getRngState();
   let result: unknown;
   try {
