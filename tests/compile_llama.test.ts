@@ -95,6 +95,20 @@ describe('llama model.compile()', () => {
         m.dispose();
       }
     });
+
+    it(`layers whose weights cannot be concatenated (int8 q_proj, up_proj) keep their own projections, eager's tokens, on ${device}`, async () => {
+      const m = build(device);
+      try {
+        const names = xpu.quant.quantizeModule(m, { scheme: 'int8_weight_only', filter: (n) => /q_proj|up_proj/.test(n) });
+        expect(names.length).toBe(2 * CFG.numLayers);
+        const eager = await m.generate(PROMPT, { maxNewTokens: 5 });
+        m.compile({ fullgraph: true });
+        expect((await m.generate(PROMPT, { maxNewTokens: 5 })).tokens).toEqual(eager.tokens);
+        expect(m.compileStats()!.replays).toBe(3);
+      } finally {
+        m.dispose();
+      }
+    });
   }
 
   it('a batch change builds a new static cache and records again (batched rows decode as eager does)', async () => {
