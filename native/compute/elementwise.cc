@@ -80,22 +80,6 @@ inline double Transcendental(double x, double e) {
   return x * (1.0 / (1.0 + e));
 }
 
-#if defined(__AVX512F__)
-// 1 / d for d in [1, inf] (sigmoid's and silu's 1 + e^-x): VDIVPD is the slowest instruction in a
-// fused chain (about two cycles an element), so the reciprocal starts from VRCP14PD's 14 bits and
-// takes two Newton steps y += y (1 - d y) (14 -> 28 -> 56 bits, within an ulp or so of the
-// quotient: the same "agrees with the twin except within ~1e-16 of a float32 boundary" as Exp8).
-// The same idea as the rcp + Newton refinement in Intel's SVML and in Sleef's fast paths.
-// d = inf (x -> -inf) gives rcp14 = 0 and 0 * inf = NaN in the step, so that lane keeps 0.
-inline __m512d Recip8(__m512d d) {
-  const __m512d one = _mm512_set1_pd(1.0);
-  const __m512d y0 = _mm512_rcp14_pd(d);
-  __m512d y = _mm512_fmadd_pd(y0, _mm512_fnmadd_pd(d, y0, one), y0);
-  y = _mm512_fmadd_pd(y, _mm512_fnmadd_pd(d, y, one), y);
-  return _mm512_mask_blend_pd(_mm512_cmp_pd_mask(y0, _mm512_setzero_pd(), _CMP_EQ_OQ), y, y0);
-}
-#endif
-
 template <int Op>
 void ExpLike(float* o, const float* a, int64_t n) {
   int64_t i = 0;
@@ -106,7 +90,7 @@ void ExpLike(float* o, const float* a, int64_t n) {
     __m512d y;
     if (Op == kExp) y = Exp8(x);
     else {
-      __m512d s = Recip8(_mm512_add_pd(one, Exp8(_mm512_sub_pd(_mm512_setzero_pd(), x))));
+      __m512d s = _mm512_div_pd(one, _mm512_add_pd(one, Exp8(_mm512_sub_pd(_mm512_setzero_pd(), x))));
       y = Op == kSigmoid ? s : _mm512_mul_pd(x, s);
     }
     _mm256_storeu_ps(o + i, _mm512_cvtpd_ps(y));
