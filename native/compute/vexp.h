@@ -5,8 +5,10 @@
 //
 // AVX-512: 8 lanes. x is clamped to [-746, 710] (NaN passes: MIN/MAX return their second operand
 // when either is NaN), n = round(x log2 e), r = x - n ln2 in two parts (fdlibm's split; n ln2_hi
-// is exact for |n| < 2^11), e^r by its Taylor series to degree 13 (|r| <= ln2 / 2: truncation
-// below 4e-18 relative), and 2^n applied by VSCALEFPD, which overflows to inf and underflows to
+// is exact for |n| < 2^11), e^r = 1 + r (1 + r q(r)) with q a degree-9 near-minimax (Chebyshev)
+// fit of (e^r - 1 - r) / r^2 on |r| <= ln2 / 2 (fit error ~1e-16 on q, ~1e-17 relative on e^r;
+// two FMAs fewer than the degree-13 Taylor series it replaced, the same float32 results on 32M
+// random inputs: tools/exp_fit.py), and 2^n applied by VSCALEFPD, which overflows to inf and underflows to
 // (sub)normals and 0 as exp does. Without AVX-512: std::exp per element.
 #pragma once
 
@@ -37,13 +39,13 @@ inline __m512d Exp8(__m512d x) {
   const __m512d n = _mm512_roundscale_pd(_mm512_mul_pd(x, _mm512_set1_pd(1.4426950408889634)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(6.93147180369123816490e-01), x);
   r = _mm512_fnmadd_pd(n, _mm512_set1_pd(1.90821492927058770002e-10), r);
-  // 1/k! for k = 13 .. 2, then 1 + r (1 + r p) by Horner.
-  static constexpr double kInvFact[] = {
-      1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0,
-      1.0 / 5040.0,       1.0 / 720.0,       1.0 / 120.0,      1.0 / 24.0,      1.0 / 6.0,      0.5,
+  // q's coefficients, highest degree first (close to 1/k! for k = 11 .. 2), then 1 + r (1 + r q) by Horner.
+  static constexpr double kQ[] = {
+      2.5100375832561234e-08, 2.7620075879983367e-07, 2.7557268480310024e-06, 2.4801521322368692e-05, 0.00019841269863040545,
+      0.0013888888917196719,  0.008333333333330065,   0.041666666666624164,   0.16666666666666669,    0.5000000000000001,
   };
-  __m512d p = _mm512_set1_pd(kInvFact[0]);
-  for (int k = 1; k < 12; k++) p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(kInvFact[k]));
+  __m512d p = _mm512_set1_pd(kQ[0]);
+  for (int k = 1; k < 10; k++) p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(kQ[k]));
   p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0));
   p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0));
   return _mm512_scalef_pd(p, n);
