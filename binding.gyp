@@ -9,6 +9,9 @@
     'xpu_ccl_lib%': '<!(node native/configure.mjs ccl-lib)',
     'xpu_march%': '<!(node native/configure.mjs march)',
     'xpu_dnnl%': '<!(node native/configure.mjs dnnl)',
+    # oneMKL (scripts/fetch-mkl.sh puts Intel's PyPI wheels in .cache/mkl): beside oneDNN only.
+    'xpu_mkl_root%': '<!(node native/configure.mjs mkl-root)',
+    'xpu_mkl_lib%': '<!(node native/configure.mjs mkl-lib)',
     # 1 for `npm run native:prebuild` (scripts/prebuild.mjs): libraries found beside the binary ($ORIGIN).
     'xpu_prebuild%': '<!(node native/configure.mjs prebuild)',
     'xpu_napi_include': "<!(node -p \"require('node-addon-api').include_dir\")",
@@ -89,6 +92,15 @@
         ['xpu_dnnl==1', {
           'defines': ['XPU_HAVE_DNNL=1'],
           'libraries': ['-ldnnl', '-lgomp'],
+        }],
+        ['xpu_dnnl==1 and xpu_mkl_root!=""', {
+          # oneMKL's BLAS on GNU OpenMP (libgomp: the pool oneDNN and our kernels use), LP64.
+          # DT_RPATH, not RUNPATH: libmkl_core dlopens its per-ISA kernels (libmkl_avx512.so.3, ...),
+          # and only an RPATH of the object that loaded it serves such a dlopen.
+          'defines': ['XPU_HAVE_MKL=1'],
+          'include_dirs': ['<(xpu_mkl_root)/include'],
+          'libraries': ['-L<(xpu_mkl_lib)', '-lmkl_gf_lp64', '-lmkl_gnu_thread', '-lmkl_core'],
+          'ldflags': ['-Wl,--disable-new-dtags', '-Wl,-rpath,<(xpu_mkl_lib)'],
         }],
       ],
     },

@@ -290,7 +290,11 @@ function peerImpls(device: DeviceName, p: CpuPeers, s: GemmShape): PeerImpl[] {
 
 function describeNative(): string {
   const c = xpu.nativeInfo().compute;
-  return c?.library ? `${c.library} ${c.version} (${c.isa}, ${c.runtime} ${c.threads} threads) on the addon's compute thread` : 'native';
+  if (!c?.library) return 'native';
+  const dnnl = `${c.library} ${c.version} (${c.isa}, ${c.runtime} ${c.threads} threads)`;
+  // With oneMKL (native/compute/gemm.cc picks per shape which of the two runs).
+  const mkl = c.blas?.enabled ? ` + ${c.blas.library} ${c.blas.version} (${c.blas.isa}, ${c.blas.runtime})` : '';
+  return `${dnnl}${mkl} on the addon's compute thread`;
 }
 
 function squareCase(device: DeviceName, dtype: GemmDType, s: GemmShape): BenchCase {

@@ -8,6 +8,8 @@
 #      headless Chromium);
 #   2. npm ci (skipped when node_modules already matches package-lock.json);
 #   2b. Intel's oneCCL into .cache/oneccl/ (scripts/fetch-oneccl.sh, pip): optional, as step 3;
+#   2c. Intel's oneMKL into .cache/mkl/ (scripts/fetch-mkl.sh, pip; the CPU GEMM's large shapes and
+#       one-row GEMV run on it beside oneDNN): optional, as step 3;
 #   3. the native addon (node-gyp): optional, a failure is one warning and setup goes on;
 #   4. the SmolLM2-135M GGUF into .cache/models/ (scripts/fetch-model.sh): optional, as step 3;
 #   5. the TypeScript build (tsc) into dist/.
@@ -128,6 +130,12 @@ fi
 step 'oneCCL (.cache/oneccl, from PyPI)'
 bash scripts/fetch-oneccl.sh || warn "oneCCL was not fetched; the addon builds without the ccl backend (its tests fail under CI=true)"
 
+# --- 2c. oneMKL (optional) -----------------------------------------------------------------------
+
+# Before the addon: native/configure.mjs links oneMKL in when it finds it here (beside oneDNN).
+step 'oneMKL (.cache/mkl, from PyPI)'
+bash scripts/fetch-mkl.sh || warn "oneMKL was not fetched; the addon's CPU GEMM runs on oneDNN alone"
+
 # --- 3. native addon (optional) ------------------------------------------------------------------
 
 step 'Native addon (build/Release/xpu_native.node)'
@@ -142,7 +150,8 @@ if npx --no-install node-gyp "${gyp_args[@]}" >"$native_log" 2>&1 &&
   node -e '
     const a = require("./build/Release/xpu_native.node").buildInfo();
     const c = require("./build/Release/xpu_native.node").compute?.info() ?? {};
-    console.log(`built with ${a.compiler} (${a.simd}); MPI: ${a.mpi.built ? a.mpi.version : "no"}; oneCCL: ${a.ccl.built ? a.ccl.root : "no"}; CPU GEMM: ${c.library ? `${c.library} ${c.version} (${c.isa})` : "TypeScript"}`);
+    const m = c.blas ? ` + ${c.blas.library} ${c.blas.version} (${c.blas.isa})` : "";
+    console.log(`built with ${a.compiler} (${a.simd}); MPI: ${a.mpi.built ? a.mpi.version : "no"}; oneCCL: ${a.ccl.built ? a.ccl.root : "no"}; CPU GEMM: ${c.library ? `${c.library} ${c.version} (${c.isa})${m}` : "TypeScript"}`);
   '; then
   mv "$native_log" build/native-build.log
 else

@@ -218,6 +218,12 @@ export const SETTINGS = {
     parse: str(),
     doc: "up to this many rows the native GEMM is dnnl_sgemm plus an epilogue pass, above it oneDNN's matmul primitive",
   }),
+  XPU_CPU_MKL: def({
+    where: 'native',
+    default: 'on',
+    parse: str(),
+    doc: 'off: an addon built with oneMKL runs every GEMM on oneDNN and its own GEMV, as one built without it',
+  }),
   XPU_CPU_F32_GEMV_MAX_M: def({
     where: 'native',
     default: '4',
@@ -242,6 +248,12 @@ export const SETTINGS = {
   XPU_MPI: def({ where: 'build', default: 'on', parse: str(), doc: 'off: build the addon without MPI' }),
   XPU_DNNL: def({ where: 'build', default: 'on', parse: str(), doc: 'off: build the addon without oneDNN' }),
   XPU_CCL_ROOT: def({ where: 'build', default: 'unset', parse: str(), doc: 'a oneCCL install to build against, or off' }),
+  XPU_MKL_ROOT: def({
+    where: 'build',
+    default: 'unset',
+    parse: str(),
+    doc: 'a oneMKL install to build the CPU GEMM against (default .cache/mkl from scripts/fetch-mkl.sh), or off',
+  }),
   XPU_MARCH: def({ where: 'build', default: 'native', parse: str(), doc: "the compiler's -march for the addon" }),
   XPU_PREBUILD: def({
     where: 'build',

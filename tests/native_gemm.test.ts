@@ -19,7 +19,11 @@ const why = nativeGemmUnavailable();
 const hasNative = why === null;
 // CI installs oneDNN (scripts/setup.sh) and requires the addon: there a missing native GEMM fails.
 if (process.env.XPU_REQUIRE_MPI === '1' && !hasNative) throw new Error(`the native GEMM is required in CI: ${why}`);
-const PATHS = hasNative ? (['native', 'ts'] as const) : (['ts'] as const);
+// Built with oneMKL beside oneDNN (scripts/fetch-mkl.sh), the native path runs twice: with oneMKL
+// taking its shapes (gemm.cc) and with XPU_CPU_MKL=off (oneDNN and our GEMV only).
+const hasMkl = hasNative && nativeCompute()?.info().blas != null;
+type Path = 'native' | 'native, XPU_CPU_MKL=off' | 'ts';
+const PATHS: Path[] = hasNative ? (hasMkl ? ['native', 'native, XPU_CPU_MKL=off', 'ts'] : ['native', 'ts']) : ['ts'];
 
 type T = xpu.Tensor;
 
@@ -58,8 +62,11 @@ async function checkMatmul(a: T, b: T, tol: number, what: string): Promise<void>
 }
 
 describe.each(PATHS)('cpu GEMM, %s path', (path) => {
+  const native = path !== 'ts';
+  const mkl = path === 'native' && hasMkl;
   beforeEach(() => {
-    vi.stubEnv('XPU_CPU_GEMM', path);
+    vi.stubEnv('XPU_CPU_GEMM', native ? 'native' : 'ts');
+    if (hasMkl) vi.stubEnv('XPU_CPU_MKL', mkl ? 'on' : 'off');
   });
   afterEach(() => {
     vi.unstubAllEnvs();
@@ -161,7 +168,7 @@ describe.each(PATHS)('cpu GEMM, %s path', (path) => {
       const mm = refGemm(xe, we, 1, rows, k, n);
       for (const act of [undefined, 'relu', 'gelu', 'silu'] as const) {
         const out = xpu.linear(x, w, { bias, activation: act });
-        if (path === 'native') expect(nativeCompute()!.info().stats?.lastImpl).toBe(rows <= 8 ? 'f16_gemv' : 'f16_blocked_sgemm');
+        if (native) expect(nativeCompute()!.info().stats?.lastImpl).toBe(rows <= 8 ? 'f16_gemv' : 'f16_blocked_sgemm');
         const ref = mm.map((v, i) => {
           const y = v + be[i % n];
           return act ? acts[act](y) : y;
@@ -192,9 +199,11 @@ describe.each(PATHS)('cpu GEMM, %s path', (path) => {
       const x = rand([rows, k], 110 + rows + n);
       const xe = await x.data();
       const out = xpu.linear(x, w);
-      if (path === 'native') {
+      if (native) {
+        // One row with oneMKL: its sgemv; else our GEMV up to 4 rows.
         const impl = nativeCompute()!.info().stats?.lastImpl;
-        if (rows <= 4) expect(impl).toBe('f32_gemv');
+        if (rows === 1 && mkl) expect(impl).toBe('mkl_sgemv');
+        else if (rows <= 4) expect(impl).toBe('f32_gemv');
         else expect(impl).not.toBe('f32_gemv');
       }
       expectClose(await out.data(), refGemm(xe, we, 1, rows, k, n), TOL.float32, `f32 linear ${rows}x${k}x${n}`);
@@ -290,6 +299,79 @@ describe.each(PATHS)('cpu GEMM, %s path', (path) => {
         `addmm ${alpha} ${beta}`,
       );
     }
+  });
+
+  // Above the inline size (2^21 multiply-adds) on the compute thread, on each side of gemm.cc's
+  // choice of library: a row-major B (oneMKL when built with it), a Linear weight below and from
+  // 384 rows (oneDNN, then oneMKL), with bias / residual / alpha (oneMKL plus the epilogue pass) and
+  // with an activation (oneDNN's fused post-op), a column-major A, the one-row GEMV on a row-major
+  // B and on a strided row; K off the SIMD widths throughout.
+  it('compute-thread shapes on each side of the library choice', async () => {
+    const impl = (mklImpl: string | null, what: string): void => {
+      if (!native) return;
+      const got = nativeCompute()!.info().stats?.lastImpl;
+      if (mkl && mklImpl) expect(got, what).toBe(mklImpl);
+      else expect(got, what).not.toMatch(/^mkl_/);
+    };
+    const linearCheck = async (x: T, w: T, mklImpl: string | null, what: string): Promise<void> => {
+      const out = xpu.linear(x, w);
+      impl(mklImpl, what);
+      const [m, k] = x.shape;
+      const ref = refGemm(await x.contiguous().data(), await w.T.contiguous().data(), 1, m, k, w.shape[0]);
+      expectClose(await out.data(), ref, TOL.float32, what);
+    };
+    const a = rand([20, 333], 41);
+    const b = rand([333, 401], 42);
+    const out = xpu.matmul(a, b);
+    impl('mkl_sgemm', 'row-major B');
+    expectClose(await out.data(), refGemm(await a.data(), await b.data(), 1, 20, 333, 401), TOL.float32, 'row-major B, 20 rows');
+    await linearCheck(rand([100, 131], 43), rand([173, 131], 44), null, 'Linear weight, 100 rows');
+    await linearCheck(rand([400, 67], 45), rand([83, 67], 46), 'mkl_sgemm', 'Linear weight, 400 rows');
+    await linearCheck(rand([67, 400], 47).T, rand([83, 67], 48), 'mkl_sgemm', 'column-major x, 400 rows');
+    await linearCheck(rand([1, 2053], 49), rand([1111, 2053], 50), 'mkl_sgemv', 'one row');
+    const strided = rand([2053, 3], 51).T.narrow(0, 1, 1);
+    expect(strided.isContiguous()).toBe(false);
+    await linearCheck(strided, rand([1111, 2053], 52), 'mkl_sgemv', 'one strided row');
+    const v = rand([1, 2053], 53);
+    const bRow = rand([2053, 1111], 54);
+    const outV = xpu.matmul(v, bRow);
+    impl('mkl_sgemv', 'one row, row-major B');
+    expectClose(await outV.data(), refGemm(await v.data(), await bRow.data(), 1, 1, 2053, 1111), TOL.float32, 'one row, row-major B');
+    // Epilogues from 400 rows: bias + residual (oneMKL, then a pass), alpha / beta, gelu (oneDNN).
+    const x = rand([400, 67], 55);
+    const w = rand([83, 67], 56);
+    const bias = rand([83], 57);
+    const res = rand([400, 83], 58);
+    const mm = refGemm(await x.data(), await w.T.contiguous().data(), 1, 400, 67, 83);
+    const be = await bias.data();
+    const re = await res.data();
+    const withBias = xpu.linear(x, w, { bias, residual: res });
+    impl('mkl_sgemm', 'bias and residual');
+    expectClose(
+      await withBias.data(),
+      mm.map((y, i) => y + be[i % 83] + re[i]),
+      TOL.float32,
+      'bias and residual, 400 rows',
+    );
+    const scaled = xpu.addmm(bias, x, w.T, { alpha: -1.5, beta: 0.5 });
+    impl('mkl_sgemm', 'addmm');
+    expectClose(
+      await scaled.data(),
+      mm.map((y, i) => -1.5 * y + 0.5 * be[i % 83]),
+      TOL.float32,
+      'addmm alpha beta, 400 rows',
+    );
+    const gelu = xpu.linear(x, w, { bias, activation: 'gelu' });
+    impl(null, 'gelu');
+    expectClose(
+      await gelu.data(),
+      mm.map((y, i) => {
+        const z = y + be[i % 83];
+        return 0.5 * z * (1 + erf(z / Math.SQRT2));
+      }),
+      TOL.float32,
+      'bias and gelu, 400 rows',
+    );
   });
 });
 

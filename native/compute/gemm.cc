@@ -19,6 +19,15 @@
 // The primitive (oneDNN's JIT-compiled kernel) is created here, on the JS thread, so an
 // unsupported case is known before anything is queued (the caller then keeps the TypeScript
 // GEMM), and cached by layout. The worker only packs, executes and converts.
+//
+// Built with oneMKL as well (XPU_HAVE_MKL: scripts/fetch-mkl.sh, native/configure.mjs), oneMKL's
+// cblas_sgemm / cblas_sgemv take the shapes where they measured faster than oneDNN 2.6.3 on this
+// project's machine (native/compute/tools/gemm_mkl.cc; bench/results/README.md, "cpu GEMM on
+// oneMKL"): every GEMM whose B is row-major, a Linear weight (B = W^T) from MklMinRowsWeightT()
+// rows on, the one-row GEMV, and the small-M and inline paths that used dnnl_sgemm. oneDNN keeps
+// the Linear shapes from 5 rows to below that (its small-M kernels beat oneMKL's there) and every
+// case with an activation (fused as a post-op instead of a second pass). XPU_CPU_MKL=off: oneDNN
+// and our GEMV only, as without oneMKL.
 #include "gemm.h"
 
 #include <algorithm>
@@ -41,6 +50,10 @@
 #ifdef XPU_HAVE_DNNL
 #include <oneapi/dnnl/dnnl.hpp>
 extern "C" int omp_get_max_threads(void);
+#endif
+#ifdef XPU_HAVE_MKL
+#include <mkl_cblas.h>
+#include <mkl_service.h>
 #endif
 
 namespace xpu::compute {
@@ -107,6 +120,8 @@ struct Problem {
   // Small M: dnnl_sgemm (oneDNN's BLAS-like GEMM, with GEMV kernels for a few rows) and the
   // epilogue as a second pass over the few output rows, instead of the matmul primitive.
   bool sgemm = false;
+  // The `sgemm` path on oneMKL's cblas_sgemm / cblas_sgemv instead of dnnl_sgemm (any M).
+  bool mkl = false;
   // A float16 weight read as W [N, K] with rows contiguous along K (B = W^T, bs0 == 1), never
   // converted whole: 1 = the streaming GEMV (M <= 8, gemv.cc), 2 = N-blocks converted to an
   // f32 tile and multiplied by dnnl_sgemm (accumulating into C block by block). wld: W's row
@@ -269,6 +284,21 @@ void RunSgemm(const Plan& pl, const float* A, const float* B, float* C, OffOf of
   const Problem& p = pl.p;
   const int64_t M = p.M, N = p.N, K = p.K;
   const bool ta = p.as1 != 1, tb = p.bs1 != 1;  // FitsInPlace: one of the two strides is 1
+#ifdef XPU_HAVE_MKL
+  if (p.mkl) {
+    // The same products as below in CBLAS's row-major terms (a column-major operand is the
+    // transposed row-major one); for one row, y = op(B)^T x with x = A's row (element stride as1).
+    const auto tr = [](bool t) { return t ? CblasTrans : CblasNoTrans; };
+    if (M == 1) {
+      if (tb) cblas_sgemv(CblasRowMajor, CblasNoTrans, N, K, p.alpha, B, p.bs1, A, p.as1, 0.0f, C, 1);
+      else cblas_sgemv(CblasRowMajor, CblasTrans, K, N, p.alpha, B, p.bs0, A, p.as1, 0.0f, C, 1);
+    } else {
+      cblas_sgemm(CblasRowMajor, tr(ta), tr(tb), M, N, K, p.alpha, A, ta ? p.as1 : p.as0, B, tb ? p.bs1 : p.bs0, 0.0f, C, N);
+    }
+    Epilogue(pl, C, offOf, packBias, biasOnce, packRes, resOnce, e);
+    return;
+  }
+#endif
   dnnl_status_t st;
   if (M == 1) {
     // One row: C^T = op(B)^T A^T, a matrix-vector product over B's rows as stored (a Linear
@@ -476,6 +506,24 @@ int64_t F32GemvMaxM() {
   return v;
 }
 
+// oneMKL for the shapes it measured faster at, unless XPU_CPU_MKL is off (read per plan, so a
+// test or a benchmark can compare the two in one process).
+bool MklEnabled() {
+#ifdef XPU_HAVE_MKL
+  const char* e = std::getenv("XPU_CPU_MKL");
+  if (!e) return true;
+  const std::string s = e;
+  return !(s == "0" || s == "off" || s == "false" || s == "no");
+#else
+  return false;
+#endif
+}
+
+// From this many rows a Linear weight (B = W^T, read along K) goes to oneMKL's sgemm; below it,
+// oneDNN's matmul primitive, whose small-M kernels measured faster (0.8x at 16 rows, 0.94x at
+// 128-256; parity at 384-512, oneMKL ahead from 1024).
+constexpr int64_t MklMinRowsWeightT() { return 384; }
+
 std::shared_ptr<Plan> MakePlan(GemmRequest req, bool onJsThread) {
   auto pl = std::make_shared<Plan>();
   pl->m = req.m;
@@ -547,7 +595,9 @@ std::shared_ptr<Plan> MakePlan(GemmRequest req, bool onJsThread) {
     p.f16w = M <= F16GemvMaxM() ? 1 : f16Mode == 2 ? 2 : 0;
     p.wld = p.bs1;
   }
-  p.f32gemv = !pl->b.f16 && p.bs0 == 1 && p.bs1 >= k && k > 1 && M <= F32GemvMaxM();
+  const bool mkl = MklEnabled();
+  // One row with oneMKL: its sgemv streams the weight a few per cent faster than GemvF32.
+  p.f32gemv = !pl->b.f16 && p.bs0 == 1 && p.bs1 >= k && k > 1 && M <= F32GemvMaxM() && !(mkl && M == 1);
   if (p.f32gemv) p.wld = p.bs1;
   if (p.f16w || p.f32gemv) {
     // Read in place as W; bs0/bs1 only matter for the key, which these paths do not use.
@@ -575,6 +625,12 @@ std::shared_ptr<Plan> MakePlan(GemmRequest req, bool onJsThread) {
     PlaceBinary(pl->res, M, n, p.resRows, p.resCols, p.resS0, p.resS1);
   }
   p.sgemm = !p.f16w && !p.f32gemv && (p.M <= SgemmMaxM() || onJsThread);
+  if (mkl && !p.f16w && !p.f32gemv) {
+    // B as it is read: row-major (bs1 == 1) or a Linear weight (column-major, bs0 == 1).
+    const bool weightT = p.bs1 != 1;
+    p.mkl = p.sgemm || (!p.act && (!weightT || M >= MklMinRowsWeightT()));
+    p.sgemm = p.sgemm || p.mkl;
+  }
   if (p.f16w == 2) pl->tileRows = F16TileRows(k, n);
   if (!p.sgemm && !p.f16w && !p.f32gemv) {
     try {
@@ -586,7 +642,7 @@ std::shared_ptr<Plan> MakePlan(GemmRequest req, bool onJsThread) {
   {
     std::lock_guard<std::mutex> lock(cacheMu);
     stats.calls++;
-    stats.lastImpl = p.f16w == 1 ? "f16_gemv" : p.f16w == 2 ? "f16_blocked_sgemm" : p.f32gemv ? "f32_gemv" : p.sgemm ? "dnnl_sgemm" : pl->prim->impl;
+    stats.lastImpl = p.f16w == 1 ? "f16_gemv" : p.f16w == 2 ? "f16_blocked_sgemm" : p.f32gemv ? "f32_gemv" : p.mkl ? (p.M == 1 ? "mkl_sgemv" : "mkl_sgemm") : p.sgemm ? "dnnl_sgemm" : pl->prim->impl;
     if (!p.sgemm && !p.f16w && !p.f32gemv && pl->prim->impl.rfind("ref", 0) == 0) stats.refImpl++;
   }
   return pl;
@@ -605,6 +661,32 @@ const char* IsaName(dnnl::cpu_isa isa) {
     default: return "other";
   }
 }
+
+#ifdef XPU_HAVE_MKL
+// "2026.2.1": oneMKL's MKLVersion counts major, update, patch (MinorVersion stays 0).
+std::string MklVersion() {
+  MKLVersion v;
+  mkl_get_version(&v);
+  std::string s = std::to_string(v.MajorVersion) + "." + std::to_string(v.UpdateVersion);
+  if (v.PatchVersion) s += "." + std::to_string(v.PatchVersion);
+  return s;
+}
+
+// The code branch oneMKL dispatched to on this CPU (its CNR "auto" branch).
+const char* MklIsa() {
+  switch (mkl_cbwr_get_auto_branch()) {
+    case MKL_CBWR_SSE2: return "sse2";
+    case MKL_CBWR_SSE4_2: return "sse4_2";
+    case MKL_CBWR_AVX2: return "avx2";
+    case MKL_CBWR_AVX512: return "avx512";
+    case MKL_CBWR_AVX512_E1: return "avx512_e1";
+#ifdef MKL_CBWR_AVX10
+    case MKL_CBWR_AVX10: return "avx10";
+#endif
+    default: return "other";
+  }
+}
+#endif
 
 }  // namespace
 
@@ -652,6 +734,11 @@ GemmLibraryInfo GemmInfo() {
   o.refImpl = stats.refImpl;
   o.cacheHits = stats.cacheHits;
   o.lastImpl = stats.lastImpl;
+#ifdef XPU_HAVE_MKL
+  o.mklVersion = MklVersion();
+  o.mklIsa = MklIsa();
+  o.mklEnabled = MklEnabled();
+#endif
   return o;
 }
 

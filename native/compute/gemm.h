@@ -65,6 +65,10 @@ struct GemmLibraryInfo {
   int threads = 0;
   uint64_t calls = 0, folded = 0, packedA = 0, packedB = 0, refImpl = 0, cacheHits = 0;
   std::string lastImpl;
+  // oneMKL beside oneDNN (XPU_HAVE_MKL): its version ("" when not built with it), the ISA branch it
+  // dispatched to (avx512_e1, avx2, ...), and whether XPU_CPU_MKL leaves it on.
+  std::string mklVersion, mklIsa;
+  bool mklEnabled = false;
 };
 GemmLibraryInfo GemmInfo();
 

@@ -123,6 +123,18 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   s.Set("cacheHits", static_cast<double>(g.cacheHits));
   s.Set("lastImpl", g.lastImpl);
   o.Set("stats", s);
+  // oneMKL beside oneDNN: the large GEMMs and the one-row GEMV (gemm.cc says which shapes).
+  if (!g.mklVersion.empty()) {
+    Napi::Object m = Napi::Object::New(env);
+    m.Set("library", "oneMKL");
+    m.Set("version", g.mklVersion);
+    m.Set("isa", g.mklIsa);
+    m.Set("runtime", "GNU OpenMP");
+    m.Set("enabled", g.mklEnabled);
+    o.Set("blas", m);
+  } else {
+    o.Set("blas", env.Null());
+  }
   return o;
 }
 

@@ -136,6 +136,8 @@ export function printInfo(r: InfoReport): void {
   const t = twoCols();
   if (n.build) {
     const b = n.build;
+    const blas = n.compute?.blas;
+    const mkl = !!blas?.enabled;
     t.push(
       ['addon', `loaded (${n.path}; ${n.variant === 'source' ? 'a source build' : `prebuilt for ${n.variant}`})`],
       ['compiler', `${b.compiler}, SIMD ${b.simd}`],
@@ -152,12 +154,19 @@ export function printInfo(r: InfoReport): void {
       [
         'CPU GEMM',
         n.compute?.library
-          ? `${n.compute.library} ${n.compute.version} (ISA ${n.compute.isa}, ${n.compute.runtime}, ${n.compute.threads} threads) on a compute thread${libraryFile('libdnnl') ? `, ${libraryFile('libdnnl')}` : ''}`
+          ? `${n.compute.library} ${n.compute.version} (ISA ${n.compute.isa}, ${n.compute.runtime}, ${n.compute.threads} threads) on a compute thread${libraryFile('libdnnl') ? `, ${libraryFile('libdnnl')}` : ''}${mkl ? '; Linear weights of 5 to 383 rows and GEMMs with a fused activation' : ''}`
           : 'TypeScript (addon built without oneDNN)',
+      ],
+      // oneMKL beside oneDNN (scripts/fetch-mkl.sh): the shapes it measured faster at (gemm.cc).
+      [
+        'CPU GEMM, oneMKL',
+        blas
+          ? `${blas.library} ${blas.version} (ISA ${blas.isa}, ${blas.runtime})${libraryFile('libmkl_core') ? `, ${libraryFile('libmkl_core')}` : ''}: ${blas.enabled ? 'row-major B, Linear weights from 384 rows, one-row GEMV, small and inline GEMMs' : 'built in, off (XPU_CPU_MKL=off)'}`
+          : 'not built in (scripts/fetch-mkl.sh, then npm run build:native)',
       ],
       // Few-row f32/f16 Linear layers (decode) skip oneDNN: our own GEMV (native/compute/gemv.cc).
       [
-        'CPU GEMV (Linear, <= 4 rows)',
+        mkl ? 'CPU GEMV (Linear, 2-4 rows; f16 <= 8)' : 'CPU GEMV (Linear, <= 4 rows)',
         n.compute?.library ? `xpu's streaming GEMV (native/compute/gemv.cc), ${b.simd} as compiled, OpenMP` : '-',
       ],
     );

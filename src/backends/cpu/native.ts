@@ -41,6 +41,12 @@ export interface NativeComputeInfo {
   runtime?: string;
   threads?: number;
   stats?: { calls: number; folded: number; packedA: number; packedB: number; refImpl: number; cacheHits: number; lastImpl: string };
+  /**
+   * oneMKL beside oneDNN (scripts/fetch-mkl.sh, native/configure.mjs), or null without it: the
+   * shapes it takes are in native/compute/gemm.cc. `isa` is the code branch it dispatched to on
+   * this CPU; `enabled` false under XPU_CPU_MKL=off.
+   */
+  blas?: { library: string; version: string; isa: string; runtime: string; enabled: boolean } | null;
 }
 
 /** A GEMM operand as the addon takes it (see native_gemm.ts). */
