@@ -14,6 +14,29 @@ import type { MapKernel } from './backend.js';
 export const rotateHalf = (x: number, partner: number, cos: number, sin: number, first: boolean): number =>
   x * cos + (first ? -partner : partner) * sin;
 
+/**
+ * One float32 row of D = 2h values rotated into `out` at `to`: x from `x` at `xAt`, the table rows
+ * from `cos` / `sin` at `cAt` / `sAt`, all unit-stride (the cpu's row loop and its decode step).
+ */
+export function rotateHalfRowF32(
+  x: Float32Array,
+  xAt: number,
+  cos: Float32Array,
+  cAt: number,
+  sin: Float32Array,
+  sAt: number,
+  h: number,
+  out: Float32Array,
+  to: number,
+): void {
+  for (let j = 0; j < h; j++) {
+    const a = x[xAt + j];
+    const b = x[xAt + j + h];
+    out[to + j] = rotateHalf(a, b, cos[cAt + j], sin[sAt + j], true);
+    out[to + j + h] = rotateHalf(b, a, cos[cAt + j + h], sin[sAt + j + h], false);
+  }
+}
+
 export const ROTARY_KERNEL: MapKernel = {
   name: 'rotary_half',
   lazy: true,

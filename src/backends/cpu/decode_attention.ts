@@ -1,6 +1,6 @@
 import type { DecodeAttentionSpec } from '../decode_attention_spec.js';
 import type { Operand } from '../backend.js';
-import { rotateHalf } from '../rotary_kernel.js';
+import { rotateHalfRowF32 } from '../rotary_kernel.js';
 import { cpuAttentionPath, type NativeAttentionDesc } from './native_attention.js';
 import { nativeCompute } from './native_jobs.js';
 import type { NativeCompute } from './native.js';
@@ -21,7 +21,7 @@ import { CpuStorage } from './storage.js';
 
 type AttnCompute = NativeCompute & { attentionNow?(d: NativeAttentionDesc): void };
 
-/** The element offset of [b, 0, h, 0] when the operand's rows (last dim) are contiguous. */
+/** float32 with unit-stride rows (the last dim), as the row loops below read them. */
 const rowsOk = (op: Operand): boolean => op.dtype === 'float32' && op.strides[3] === 1;
 
 export function cpuDecodeAttention(spec: DecodeAttentionSpec): CpuStorage | null {
@@ -44,14 +44,8 @@ export function cpuDecodeAttention(spec: DecodeAttentionSpec): CpuStorage | null
   const vc = values.data as Float32Array;
   const h2 = D / 2;
   const qRot = new Float32Array(B * H * D);
-  const rotate = (src: Float32Array, at: number, dst: Float32Array, to: number): void => {
-    for (let j = 0; j < h2; j++) {
-      const a = src[at + j];
-      const b = src[at + j + h2];
-      dst[to + j] = rotateHalf(a, b, cd[cos.offset + j], sd[sin.offset + j], true);
-      dst[to + j + h2] = rotateHalf(b, a, cd[cos.offset + j + h2], sd[sin.offset + j + h2], false);
-    }
-  };
+  const rotate = (src: Float32Array, at: number, dst: Float32Array, to: number): void =>
+    rotateHalfRowF32(src, at, cd, cos.offset, sd, sin.offset, h2, dst, to);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) rotate(qd, q.offset + b * q.strides[0] + h * q.strides[2], qRot, (b * H + h) * D);
     for (let h = 0; h < Hkv; h++) {

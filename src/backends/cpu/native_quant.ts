@@ -5,6 +5,7 @@ import { giveBackHost } from './host_pool.js';
 import { launchNativeJob, nativeCompute } from './native_jobs.js';
 import type { NativeCompute } from './native.js';
 import { CpuStorage } from './storage.js';
+import { ggufQ8Supported } from './qgemm_gguf_q8.js';
 import { isGgufWeightFormat, type GgufWeightFormat } from '../../quant/gguf_formats.js';
 
 /**
@@ -123,7 +124,7 @@ export function nativeQuantMatmul(spec: QuantMatmulSpec): CpuStorage | null {
     zeros: w.zeros ? st(w.zeros).rawData : undefined,
     bias: bias ? { data: st(bias.storage).rawData, offset: bias.offset, strides: bias.strides } : undefined,
     activation: spec.activation,
-    q8Activations: gguf && w.q8Activations && (w.format === 'q4_0' || w.format === 'q4_1' || w.format === 'q8_0') ? true : undefined,
+    q8Activations: gguf && w.q8Activations && ggufQ8Supported(w.format) ? true : undefined,
     residual: spec.residual
       ? { data: st(spec.residual.storage).rawData, offset: spec.residual.offset, strides: spec.residual.strides }
       : undefined,

@@ -1,5 +1,5 @@
 import type { MapSpec } from '../backend.js';
-import { ROTARY_KERNEL, rotateHalf } from '../rotary_kernel.js';
+import { ROTARY_KERNEL, rotateHalf, rotateHalfRowF32 } from '../rotary_kernel.js';
 import { numel } from '../../tensor/shape.js';
 import type { HostArray } from '../../tensor/dtype.js';
 import { loadRow, storeRow } from './host_rows.js';
@@ -65,19 +65,9 @@ export function fastRotary(spec: MapSpec, out: HostArray): boolean {
  * rows, where the copies and their allocations were most of the time.
  */
 function rotaryF32(walker: StridedWalker, rows: number, h: number, [xd, cd, sd]: Float32Array[], out: Float32Array): void {
-  const d = 2 * h;
   for (let r = 0; r < rows; r++) {
     const e = walker.e;
-    const ex = e[0];
-    const ec = e[1];
-    const es = e[2];
-    const o = r * d;
-    for (let j = 0; j < h; j++) {
-      const a = xd[ex + j];
-      const b = xd[ex + j + h];
-      out[o + j] = rotateHalf(a, b, cd[ec + j], sd[es + j], true);
-      out[o + j + h] = rotateHalf(b, a, cd[ec + j + h], sd[es + j + h], false);
-    }
+    rotateHalfRowF32(xd, e[0], cd, e[1], sd, e[2], h, out, r * 2 * h);
     walker.next();
   }
 }
