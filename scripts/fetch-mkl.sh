@@ -20,6 +20,8 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=lib/pip_wheels.sh
+source scripts/lib/pip_wheels.sh
 VERSION=2026.2.1
 TARGET=.cache/mkl
 REQUIREMENTS="mkl==$VERSION --hash=sha256:76322a3abf512594ab7b4e82cb72df91e4e5d195498769aa8b292373c1ddd6d1
@@ -39,23 +41,9 @@ if [ "$(cat "$TARGET/VERSION" 2>/dev/null)" = "$VERSION" ] && [ -f "$TARGET/incl
   exit 0
 fi
 
-pip_cmd=()
-if command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1; then pip_cmd=(python3 -m pip)
-elif command -v pip3 >/dev/null; then pip_cmd=(pip3)
-else
-  echo "fetch-mkl: no pip found (python3 -m pip); cannot fetch oneMKL" >&2
-  exit 1
-fi
-
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/xpu-mkl.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-printf '%s\n' "$REQUIREMENTS" > "$tmp/requirements.txt"
-echo "downloading mkl and mkl-include $VERSION (PyPI wheels, ~230 MB) with ${pip_cmd[*]}"
-# --require-hashes: the bytes are the ones this script was written against.
-if ! "${pip_cmd[@]}" download --no-deps --require-hashes --disable-pip-version-check --quiet -r "$tmp/requirements.txt" -d "$tmp/wheels"; then
-  echo "fetch-mkl: pip download failed" >&2
-  exit 1
-fi
+pip_download_wheels fetch-mkl "mkl and mkl-include $VERSION (PyPI wheels, ~230 MB)" "$REQUIREMENTS" "$tmp" || exit 1
 
 # A wheel is a zip (python3's zipfile is there whenever pip is). Built beside the target and
 # renamed into place, so an interrupted run never leaves half an install.

@@ -19,6 +19,8 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=lib/pip_wheels.sh
+source scripts/lib/pip_wheels.sh
 VERSION=2021.16.2
 TARGET=.cache/oneccl
 REQUIREMENTS="oneccl-cpu==$VERSION --hash=sha256:2badb37759341ea2152156958c162b0f1ce9c42f54702d36835e7655b4fb88ee
@@ -29,23 +31,9 @@ if [ "$(cat "$TARGET/VERSION" 2>/dev/null)" = "$VERSION" ] && [ -f "$TARGET/incl
   exit 0
 fi
 
-pip_cmd=()
-if command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1; then pip_cmd=(python3 -m pip)
-elif command -v pip3 >/dev/null; then pip_cmd=(pip3)
-else
-  echo "fetch-oneccl: no pip found (python3 -m pip); cannot fetch oneCCL" >&2
-  exit 1
-fi
-
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/xpu-oneccl.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-printf '%s\n' "$REQUIREMENTS" > "$tmp/requirements.txt"
-echo "downloading oneccl-cpu and oneccl-cpu-devel $VERSION (PyPI wheels, ~60 MB) with ${pip_cmd[*]}"
-# --require-hashes: the bytes are the ones this script was written against.
-if ! "${pip_cmd[@]}" download --no-deps --require-hashes --disable-pip-version-check --quiet -r "$tmp/requirements.txt" -d "$tmp/wheels"; then
-  echo "fetch-oneccl: pip download failed" >&2
-  exit 1
-fi
+pip_download_wheels fetch-oneccl "oneccl-cpu and oneccl-cpu-devel $VERSION (PyPI wheels, ~60 MB)" "$REQUIREMENTS" "$tmp" || exit 1
 
 # A wheel is a zip (python3's zipfile is there whenever pip is). Build the tree beside the target
 # and rename it into place, so an interrupted run never leaves half an install that the build
