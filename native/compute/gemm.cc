@@ -520,8 +520,8 @@ bool MklEnabled() {
 }
 
 // From this many rows a Linear weight (B = W^T, read along K) goes to oneMKL's sgemm; below it,
-// oneDNN's matmul primitive, whose small-M kernels measured faster (0.8x at 16 rows, 0.94x at
-// 128-256; parity at 384-512, oneMKL ahead from 1024).
+// oneDNN's matmul primitive, whose small-M kernels measured faster (the figures: docs/ARCHITECTURE.md,
+// "oneMKL beside oneDNN").
 constexpr int64_t MklMinRowsWeightT() { return 384; }
 
 std::shared_ptr<Plan> MakePlan(GemmRequest req, bool onJsThread) {
