@@ -10,6 +10,7 @@ import { compare } from '../bench/lib/check.js';
 import { compareResults, timeVerdict } from '../bench/lib/compare.js';
 import { ceilingRows, rooflineCell } from '../bench/lib/console_report.js';
 import { rooflineChart } from '../bench/lib/html/charts.js';
+import { NumpyPeer } from '../bench/lib/numpy_peer.js';
 import { parseDtypes, parseSizes } from '../bench/lib/options.js';
 import type { Progress } from '../bench/lib/progress.js';
 import { rowKey, SCHEMA_VERSION, type BenchResults, type Row } from '../bench/lib/records.js';
@@ -362,6 +363,15 @@ describe('bench session: ceilings measured again where rows beat them', () => {
     const once = await session([high, low]);
     expect(once.calls).toHaveLength(1);
     expect(once.results.rows[0].roofline?.flag).toBeUndefined();
+  });
+});
+
+describe('numpy peer', () => {
+  it('reports a python that exits before reading its request as a reason, never an uncaught EPIPE', async () => {
+    // /bin/false exits at once: the info request is written into a closed pipe.
+    const started = await NumpyPeer.spawnScript('/bin/false', '/nonexistent.py', { ...process.env });
+    expect(typeof started).toBe('string');
+    expect(started as string).toMatch(/numpy peer (exited|closed its input)/);
   });
 });
 

@@ -79,6 +79,13 @@ export class NumpyPeer {
       this.dead = `numpy peer failed to start: ${e.message}`;
       for (const p of this.pending.splice(0)) p({ error: this.dead });
     });
+    // A child that exits before reading its request (a python that is not python, a crash)
+    // closes the pipe under our write: EPIPE on stdin is that exit, reported above, never an
+    // uncaught error that ends the benchmark.
+    child.stdin.on('error', (e) => {
+      this.dead ??= `numpy peer closed its input: ${e.message}`;
+      for (const p of this.pending.splice(0)) p({ error: this.dead });
+    });
   }
 
   /** Starts the child and reads its description; a string says why it cannot run. */

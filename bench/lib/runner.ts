@@ -4,6 +4,7 @@
  * times them round-robin (warm-up, then rounds of one run per implementation and setting), so
  * that the ratios between them hold on a machine whose load drifts.
  */
+import { collectGarbage } from './collect_garbage.js';
 import * as xpu from '../../src/index.js';
 import type { BenchCase, Variant, Workload } from '../suite.js';
 import { failedCheck, type Check } from './check.js';
@@ -248,10 +249,12 @@ async function timeRoundRobin(
  * so that no implementation starts with another one's threads still on the cores. A busy wait on
  * this thread, not a timer: on this VM a core left idle for milliseconds is descheduled, and every
  * implementation's next run paid for waking it (numpy's 256^3 went from 0.3 to 6.7 ms after a
- * 2 ms setTimeout pause).
+ * 2 ms setTimeout pause). A full garbage collection first: no implementation's timed run pays
+ * for the collection another one's allocations started (collect_garbage.ts).
  */
 const SETTLE_MS = 0.5;
 const settle = (): void => {
+  collectGarbage();
   const end = performance.now() + SETTLE_MS;
   while (performance.now() < end) {
     // spin
