@@ -184,7 +184,7 @@ export const SETTINGS = {
     where: 'runtime',
     default: '2097152',
     parse: str(),
-    doc: 'native GEMMs of at most this many multiply-adds run on the JS thread when none is queued; 0: always queue',
+    doc: 'native GEMMs and quantized linears of at most this many multiply-adds run on the JS thread when none is queued; 0: always queue',
   }),
   XPU_CPU_QGEMM: def({ where: 'runtime', default: 'auto', parse: str(), doc: 'the cpu quantized linear: auto, ts or native' }),
   XPU_GGUF_CPU_ACTIVATIONS: def({

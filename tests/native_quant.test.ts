@@ -111,4 +111,25 @@ describe.skipIf(!hasNative())('native quantized linear (cpu)', () => {
     x.dispose();
     y.dispose();
   });
+
+  it("a small problem runs inline on an idle queue, and queued under XPU_CPU_GEMM_INLINE=0 (the float GEMM's bound)", async () => {
+    const [m, n, k] = [1, 64, 128];
+    const w = xpu.tensor(randomData(n * k, 11), { device: 'cpu', shape: [n, k] });
+    const qw = xpu.quant.quantize(w, { scheme: 'int8_weight_only' });
+    const x = xpu.tensor(randomData(m * k, 12), { device: 'cpu', shape: [m, k] });
+    const c = nativeCompute()!;
+    vi.stubEnv('XPU_CPU_QGEMM', 'native');
+    await xpu.accelerator.device('cpu').backend.synchronize(); // an idle queue
+    let before = c.submitted();
+    const inline = xpu.linear(x, qw);
+    expect(c.submitted()).toBe(before);
+    vi.stubEnv('XPU_CPU_GEMM_INLINE', '0');
+    before = c.submitted();
+    const queued = xpu.linear(x, qw);
+    expect(c.submitted()).toBe(before + 1);
+    const want = await ref64(x, qw);
+    expectClose(await inline.data(), want, 1e-5, 'inline');
+    expectClose(await queued.data(), want, 1e-5, 'queued');
+    for (const t of [w, x, inline, queued]) t.dispose();
+  });
 });

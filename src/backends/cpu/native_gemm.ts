@@ -36,7 +36,7 @@ export type CpuGemmPath = 'auto' | 'ts' | 'native';
  */
 export const INLINE_MACS = 1 << 21;
 
-function inlineMacs(): number {
+export function inlineMacs(): number {
   const v = process.env.XPU_CPU_GEMM_INLINE;
   const n = v === undefined || v === '' ? NaN : Number(v);
   return Number.isFinite(n) && n >= 0 ? n : INLINE_MACS;

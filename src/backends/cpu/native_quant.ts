@@ -3,6 +3,7 @@ import { XpuDeviceError } from '../../errors.js';
 import type { HostArray } from '../../tensor/dtype.js';
 import { giveBackHost } from './host_pool.js';
 import { launchNativeJob, nativeCompute } from './native_jobs.js';
+import { inlineMacs } from './native_gemm.js';
 import type { NativeCompute } from './native.js';
 import { CpuStorage } from './storage.js';
 import { ggufQ8Supported } from './qgemm_gguf_q8.js';
@@ -56,12 +57,6 @@ export function cpuQgemmPath(): CpuQgemmPath {
   const v = (process.env.XPU_CPU_QGEMM ?? 'auto').toLowerCase();
   return v === 'ts' || v === 'typescript' ? 'ts' : v === 'native' ? 'native' : 'auto';
 }
-
-/**
- * Problems of at most this many multiply-adds run on the JS thread when the queue is idle,
- * single-threaded (see INLINE_MACS in native_gemm.ts).
- */
-const INLINE_MACS = 1 << 21;
 
 /** The last reason a call fell back to TypeScript (null after a native run). */
 export let lastNativeQgemmFallback: string | null = null;
@@ -130,7 +125,8 @@ export function nativeQuantMatmul(spec: QuantMatmulSpec): CpuStorage | null {
       : undefined,
     out: out.rawData,
   };
-  const inline = m * n * k <= INLINE_MACS && runNow !== undefined && c.completed() === c.submitted();
+  // The same bound as the float GEMM (native_gemm.ts, inlineMacs: XPU_CPU_GEMM_INLINE).
+  const inline = m * n * k <= inlineMacs() && runNow !== undefined && c.completed() === c.submitted();
   const refused = launchNativeJob(
     out,
     storages,
