@@ -36,6 +36,7 @@
         # family is <family>.cc (the kernels, plain C++ behind <family>.h) and <family>_binding.cc
         # (its JS face), the bindings reading their arguments through napi_args.cc.
         'native/compute/queue.cc',
+        'native/compute/inline_team.cc',
         'native/compute/napi_args.cc',
         'native/compute/gemm.cc',
         'native/compute/gemm_binding.cc',

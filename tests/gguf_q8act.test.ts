@@ -190,6 +190,11 @@ function randomX(m: number, k: number, seed: number): Float32Array {
   return x;
 }
 
+interface Compute {
+  submitted(): number;
+  inlineTeam(): { threads: number; splits: number };
+}
+
 const hasNative = (): boolean => !!(nativeCompute() as unknown as { qmatmulGguf?: unknown } | null)?.qmatmulGguf;
 if (process.env.XPU_REQUIRE_MPI === '1' && !hasNative())
   throw new Error('the native GGUF quantized linear is required in CI (npm run build:native)');
@@ -231,6 +236,46 @@ describe.each(runs.filter((r) => r.device === 'cpu'))('GGUF linear with int8 act
       qw.dispose();
     }
   });
+
+  // A decode-sized projection (more than 2^21 multiply-adds) runs on the JS thread with its rows
+  // split across the addon's inline team; queued, the same kernel runs on the compute thread's
+  // OpenMP threads. Both must be llama.cpp's result, bit for bit (a row never straddles a part).
+  if (path === 'native')
+    it('q4_1: a wide GEMV runs inline across the inline team, equal to the queued run and to llama.cpp', async () => {
+      vi.stubEnv('XPU_CPU_QGEMM', 'native');
+      const c = nativeCompute() as unknown as Compute;
+      const [n, k] = [4099, 576];
+      const raw = randomBlocks('q4_1', n, k, 77);
+      const qw = quantizedFromGguf('q4_1', raw, [n, k], { device: 'cpu', activations: 'q8' });
+      for (const m of [1, 5]) {
+        const x = randomX(m, k, 78 + m);
+        const { exact } = reference('q4_1', raw, x, m, n, k);
+        const xt = xpu.tensor(x).reshape([m, k]);
+        await xpu.accelerator.device('cpu').backend.synchronize(); // an idle queue
+        vi.stubEnv('XPU_CPU_GEMM_INLINE', '');
+        let before = c.submitted();
+        const splits = c.inlineTeam().splits;
+        const inline = xpu.linear(xt, qw);
+        expect(c.submitted(), 'ran inline').toBe(before);
+        // Split across the team's threads when the worker has more than one core to use.
+        if (c.inlineTeam().threads > 1) expect(c.inlineTeam().splits).toBe(splits + 1);
+        vi.stubEnv('XPU_CPU_GEMM_INLINE', '0');
+        before = c.submitted();
+        const queued = xpu.linear(xt, qw);
+        expect(c.submitted(), 'queued').toBe(before + 1);
+        const [a, q] = [await inline.data(), await queued.data()];
+        let diffInline = 0;
+        let diffQueued = 0;
+        for (let i = 0; i < exact.length; i++) {
+          if (a[i] !== exact[i]) diffInline++;
+          if (q[i] !== exact[i]) diffQueued++;
+        }
+        expect(diffInline, `M = ${m}: inline outputs that differ from llama.cpp's`).toBe(0);
+        expect(diffQueued, `M = ${m}: queued outputs that differ from llama.cpp's`).toBe(0);
+        for (const t of [xt, inline, queued]) t.dispose();
+      }
+      qw.dispose();
+    });
 
   it.each(FORMATS)('%s: differs from the exact-float path, which stays the default of quantizedFromGguf', async (fmt) => {
     vi.stubEnv('XPU_CPU_QGEMM', path!);

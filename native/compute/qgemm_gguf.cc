@@ -43,6 +43,7 @@
 #endif
 
 #include "half.h"
+#include "inline_team.h"
 
 #ifdef XPU_HAVE_DNNL
 #include <oneapi/dnnl/dnnl.hpp>
@@ -373,8 +374,15 @@ std::string RunGguf(const GgufPlan& p) {
     const int64_t chunk = 16, chunks = (N + chunk - 1) / chunk;
     for (int64_t m0 = 0; m0 < M; m0 += 8) {
       const int r = static_cast<int>(std::min<int64_t>(8, M - m0));
+      const auto chunkRows = [&](int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; c++) Gemv(r, p, x.data() + m0 * K, K, C + m0 * N, N, c * chunk, std::min(N, (c + 1) * chunk));
+      };
+      if (InlineTeamActive()) {
+        InlineSplit(chunks, chunkRows);
+        continue;
+      }
 #pragma omp parallel for schedule(static)
-      for (int64_t c = 0; c < chunks; c++) Gemv(r, p, x.data() + m0 * K, K, C + m0 * N, N, c * chunk, std::min(N, (c + 1) * chunk));
+      for (int64_t c = 0; c < chunks; c++) chunkRows(c, c + 1);
     }
   } else {
 #ifdef XPU_HAVE_DNNL

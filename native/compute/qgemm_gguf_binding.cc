@@ -1,5 +1,6 @@
 // The JS face of the GGUF quantized linear (qgemm_gguf.h): compute.qmatmulGguf(desc) queues it
-// and returns the job id, compute.qmatmulGgufNow(desc) runs it on the calling thread. The
+// and returns the job id, compute.qmatmulGgufNow(desc) runs it on the calling thread and the inline
+// team's helpers (inline_team.h). The
 // descriptor is src/backends/cpu/native_quant.ts's: { format: 'q4_0' | 'q4_1' | 'q8_0' | 'q4_k' |
 // 'q6_k', m, n, k, a, bias?, residual?: { data, offset, strides: [s0, s1] }, q, scales, activation?,
 // q8Activations? (llama.cpp's int8 activations; q4_0 / q4_1 / q8_0), out }.
@@ -9,6 +10,7 @@
 #include "kernels.h"
 #include "napi_args.h"
 #include "qgemm_gguf.h"
+#include "inline_team.h"
 #include "queue.h"
 
 namespace xpu::compute {
@@ -72,7 +74,7 @@ Napi::Value QMatmulGgufNow(const Napi::CallbackInfo& info) {
   std::shared_ptr<GgufPlan> p = Plan(info);
   std::string err;
   {
-    SingleThreadedHere one;
+    InlineTeamHere team;
     err = RunGguf(*p);
   }
   if (!err.empty()) throw Napi::Error::New(info.Env(), "qmatmulGguf: " + err);

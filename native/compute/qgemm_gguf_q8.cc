@@ -39,6 +39,7 @@
 #endif
 
 #include "half.h"
+#include "inline_team.h"
 #include "qgemm_gguf.h"
 
 namespace xpu::compute {
@@ -486,8 +487,12 @@ void GgufQ8Matmul(const GgufPlan& p, const float* x, float* C) {
   const int64_t N = p.N;
   const Q8Acts a = QuantizeActs(x, p.M, p.K, p.fmt);
   const int64_t chunk = 16, chunks = (N + chunk - 1) / chunk;
+  const auto chunkRows = [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; c++) Rows(p, a, C, N, c * chunk, std::min(N, (c + 1) * chunk));
+  };
+  if (InlineTeamActive()) return InlineSplit(chunks, chunkRows);
 #pragma omp parallel for schedule(static)
-  for (int64_t c = 0; c < chunks; c++) Rows(p, a, C, N, c * chunk, std::min(N, (c + 1) * chunk));
+  for (int64_t c = 0; c < chunks; c++) chunkRows(c, c + 1);
 }
 
 }  // namespace xpu::compute

@@ -1,5 +1,7 @@
 #include "queue.h"
 
+#include "inline_team.h"
+
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -101,6 +103,7 @@ class Queue {
         jobs_.pop_front();
       }
       std::string error;
+      NoteQueueJobRunning(true);
       try {
         error = next.second(next.first);
       } catch (const std::exception& e) {
@@ -109,6 +112,7 @@ class Queue {
       } catch (...) {
         error = "native kernel failed (unknown exception)";
       }
+      NoteQueueJobRunning(false);
       next.second = nullptr;  // drop the job's captures on this thread, before it counts as done
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -201,6 +205,14 @@ void ExportQueue(Napi::Env env, Napi::Object target) {
   target.Set("submitted", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
     return Napi::Number::New(info.Env(), static_cast<double>(Q(info.Env()).Submitted()));
   }, "submitted"));
+  // inlineTeam() -> { threads, splits }: inline_team.h's helpers (threads 0 until first used).
+  target.Set("inlineTeam", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+    const InlineTeamStats s = InlineTeamStatsNow();
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("threads", s.threads);
+    o.Set("splits", static_cast<double>(s.splits));
+    return o;
+  }, "inlineTeam"));
   target.Set("setOnDone", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
     if (!info[0].IsFunction()) throw Napi::TypeError::New(info.Env(), "setOnDone needs a function");
     Q(info.Env()).SetOnDone(info[0].As<Napi::Function>());

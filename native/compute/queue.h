@@ -26,7 +26,8 @@ using Job = std::function<std::string(uint64_t id)>;
 uint64_t Submit(Napi::Env env, Job job);
 
 // The JS face: { wait(id) -> string|undefined, completed() -> number, submitted() -> number,
-// setOnDone(fn) }. onDone(id, error|undefined) is called on the JS thread once per job, in order.
+// inlineTeam() -> { threads, splits } (inline_team.h), setOnDone(fn) }. onDone(id, error|undefined)
+// is called on the JS thread once per job, in order.
 void ExportQueue(Napi::Env env, Napi::Object target);
 
 // For the `...Now` entry points, which run a small kernel on the JS thread while the queue is

@@ -74,6 +74,13 @@ function fallback(reason: string): null {
   return null;
 }
 
+/**
+ * Activation rows up to which the GGUF linear runs its row kernels (native/compute/qgemm_gguf.cc,
+ * `gemv`; the int8-activation kernel too), which split across the inline team; above, the float
+ * path decodes tiles for oneDNN, which runs single-threaded on the JS thread.
+ */
+const GGUF_ROW_KERNEL_MAX_M = 8;
+
 const isFloat = (d: string): boolean => d === 'float32' || d === 'float16';
 
 export function nativeQuantMatmul(spec: QuantMatmulSpec): CpuStorage | null {
@@ -125,8 +132,13 @@ export function nativeQuantMatmul(spec: QuantMatmulSpec): CpuStorage | null {
       : undefined,
     out: out.rawData,
   };
-  // The same bound as the float GEMM (native_gemm.ts, inlineMacs: XPU_CPU_GEMM_INLINE).
-  const inline = m * n * k <= inlineMacs() && runNow !== undefined && c.completed() === c.submitted();
+  // The same bound as the float GEMM (native_gemm.ts, inlineMacs: XPU_CPU_GEMM_INLINE), except for
+  // the GGUF kernels of a few rows: those split their weight rows across the addon's inline team
+  // (native/compute/inline_team.h) on the JS thread, as fast as the queue's OpenMP threads without
+  // the two wake-ups, so a decode step's output projection runs inline too.
+  const bound = inlineMacs();
+  const teamSplit = gguf && m <= GGUF_ROW_KERNEL_MAX_M && bound > 0;
+  const inline = (m * n * k <= bound || teamSplit) && runNow !== undefined && c.completed() === c.submitted();
   const refused = launchNativeJob(
     out,
     storages,
