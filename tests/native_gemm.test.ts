@@ -518,6 +518,38 @@ describe.runIf(hasNative)('native GEMM on the compute thread', () => {
     expectClose(await queued.data(), ref, TOL.float32, 'queued');
   });
 
+  // A decode step's projections: one activation row against a large weight (above the 2^21 bound)
+  // runs on the JS thread with its output columns split across the addon's inline team, both as
+  // a Linear weight read in place (W^T) and as a plain [k, n] matrix.
+  it.each(hasMkl ? ['on', 'off'] : ['unset'])(
+    'a one-row product of any size runs inline, split across the inline team (XPU_CPU_MKL %s)',
+    async (mkl) => {
+      const c = nativeCompute() as unknown as { inlineTeam(): { threads: number; splits: number } };
+      const [k, n] = [768, 3001];
+      const x = rand([1, k], 70);
+      const w = rand([n, k], 71);
+      const plain = rand([k, n], 72);
+      for (const [b, what] of [
+        [w.transpose(0, 1), 'W^T'],
+        [plain, '[k, n]'],
+      ] as const) {
+        if (mkl !== 'unset') vi.stubEnv('XPU_CPU_MKL', mkl);
+        vi.stubEnv('XPU_CPU_GEMM_INLINE', '');
+        await xpu.accelerator.device('cpu').backend.synchronize(); // an idle queue
+        const splits = c.inlineTeam().splits;
+        const inline = xpu.matmul(x, b);
+        expect(writerOf(inline), `${what} ran inline`).toBe(0);
+        if (c.inlineTeam().threads > 1) expect(c.inlineTeam().splits, `${what} split`).toBe(splits + 1);
+        vi.stubEnv('XPU_CPU_GEMM_INLINE', '0');
+        const queued = xpu.matmul(x, b);
+        expect(writerOf(queued)).toBeGreaterThan(0);
+        const ref = refGemm(await x.data(), await b.contiguous().data(), 1, 1, k, n);
+        expectClose(await inline.data(), ref, TOL.float32, `${what} inline`);
+        expectClose(await queued.data(), ref, TOL.float32, `${what} queued`);
+      }
+    },
+  );
+
   it('a synchronous consumer waits for the pending GEMM', async () => {
     const n = 512;
     const a = rand([n, n], 46);

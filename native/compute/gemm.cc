@@ -31,6 +31,7 @@
 #include "gemm.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -46,6 +47,7 @@
 
 #include "half.h"
 #include "gemv.h"
+#include "inline_team.h"
 
 #ifdef XPU_HAVE_DNNL
 #include <oneapi/dnnl/dnnl.hpp>
@@ -277,6 +279,15 @@ void Epilogue(const Plan& pl, float* C, OffOf offOf, Scratch& packBias, bool bia
   }
 }
 
+// A one-row product's output columns split across the inline team, in 64-column parts (whole
+// cache lines of C; a small weight stays on the calling thread, as Gemv's `threaded` bound).
+template <class Cols>
+void SplitColumns(int64_t N, int64_t K, const Cols& cols) {
+  constexpr int64_t kPart = 64;
+  if (N * K < (int64_t{1} << 15) || N <= kPart) return cols(0, N);
+  InlineSplit((N + kPart - 1) / kPart, [&](int64_t c0, int64_t c1) { cols(c0 * kPart, std::min(N, c1 * kPart)); });
+}
+
 // The small-M path: C = alpha * op(A) op(B) by dnnl_sgemm (row-major; a column-major operand is
 // the transposed row-major one), then bias, activation and residual over C in one pass.
 template <class OffOf>
@@ -290,8 +301,13 @@ void RunSgemm(const Plan& pl, const float* A, const float* B, float* C, OffOf of
     // transposed row-major one); for one row, y = op(B)^T x with x = A's row (element stride as1).
     const auto tr = [](bool t) { return t ? CblasTrans : CblasNoTrans; };
     if (M == 1) {
-      if (tb) cblas_sgemv(CblasRowMajor, CblasNoTrans, N, K, p.alpha, B, p.bs1, A, p.as1, 0.0f, C, 1);
-      else cblas_sgemv(CblasRowMajor, CblasTrans, K, N, p.alpha, B, p.bs0, A, p.as1, 0.0f, C, 1);
+      // Output columns [n0, n1): on the JS thread split across the inline team (inline_team.h).
+      const auto cols = [&](int64_t n0, int64_t n1) {
+        if (tb) cblas_sgemv(CblasRowMajor, CblasNoTrans, n1 - n0, K, p.alpha, B + n0 * p.bs1, p.bs1, A, p.as1, 0.0f, C + n0, 1);
+        else cblas_sgemv(CblasRowMajor, CblasTrans, K, n1 - n0, p.alpha, B + n0, p.bs0, A, p.as1, 0.0f, C + n0, 1);
+      };
+      if (InlineTeamActive()) SplitColumns(N, K, cols);
+      else cols(0, N);
     } else {
       cblas_sgemm(CblasRowMajor, tr(ta), tr(tb), M, N, K, p.alpha, A, ta ? p.as1 : p.as0, B, tb ? p.bs1 : p.bs0, 0.0f, C, N);
     }
@@ -299,11 +315,19 @@ void RunSgemm(const Plan& pl, const float* A, const float* B, float* C, OffOf of
     return;
   }
 #endif
-  dnnl_status_t st;
+  dnnl_status_t st = dnnl_success;
   if (M == 1) {
     // One row: C^T = op(B)^T A^T, a matrix-vector product over B's rows as stored (a Linear
     // weight [N, K] is read row by row), the layout GEMV kernels are fastest on.
-    st = dnnl_sgemm(tb ? 'N' : 'T', 'N', N, 1, K, p.alpha, B, tb ? p.bs1 : p.bs0, A, p.as1, 0.0f, C, 1);
+    std::atomic<int> failed{dnnl_success};
+    const auto cols = [&](int64_t n0, int64_t n1) {
+      const float* Bn = B + n0 * (tb ? p.bs1 : 1);
+      const dnnl_status_t s = dnnl_sgemm(tb ? 'N' : 'T', 'N', n1 - n0, 1, K, p.alpha, Bn, tb ? p.bs1 : p.bs0, A, p.as1, 0.0f, C + n0, 1);
+      if (s != dnnl_success) failed.store(s);
+    };
+    if (InlineTeamActive()) SplitColumns(N, K, cols);
+    else cols(0, N);
+    st = static_cast<dnnl_status_t>(failed.load());
   } else {
     st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, p.alpha, A, ta ? p.as1 : p.as0, B, tb ? p.bs1 : p.bs0, 0.0f, C, N);
   }

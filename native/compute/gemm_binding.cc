@@ -10,6 +10,7 @@
 #include "compute.h"
 #include "gemm.h"
 #include "napi_args.h"
+#include "inline_team.h"
 #include "queue.h"
 
 namespace xpu::compute {
@@ -84,15 +85,15 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(id));
 }
 
-// gemmNow(desc): plans and runs the GEMM right here, on the calling (JS) thread, single-threaded
-// (SingleThreadedHere, queue.h). For small GEMMs, where handing the work to the compute thread and
+// gemmNow(desc): plans and runs the GEMM right here, on the calling (JS) thread: OpenMP limited to
+// it, one-row products split across the inline team (InlineTeamHere, inline_team.h). For small GEMMs, where handing the work to the compute thread and
 // back (two thread wake-ups) costs more than the GEMM itself; the caller only uses it while the
 // queue is idle, so order is kept.
 Napi::Value GemmNow(const Napi::CallbackInfo& info) {
   std::shared_ptr<GemmPlan> pl = Plan(info, true);
   std::string err;
   {
-    SingleThreadedHere one;
+    InlineTeamHere team;
     err = RunGemmNow(*pl);
   }
   if (!err.empty()) throw Napi::Error::New(info.Env(), "gemm: " + err);

@@ -23,6 +23,7 @@
 #endif
 
 #include "half.h"
+#include "inline_team.h"
 
 namespace xpu::compute {
 namespace {
@@ -146,10 +147,17 @@ void Gemv(const float* A, int64_t M, int64_t lda, const T* W, int64_t ldw, int64
   const bool threaded = N * K >= (int64_t{1} << 15);
   for (int64_t m0 = 0; m0 < M; m0 += 8) {
     const int r = static_cast<int>(std::min<int64_t>(8, M - m0));
-#pragma omp parallel for schedule(static) if (threaded)
-    for (int64_t c = 0; c < chunks; c++) {
-      RowsDispatch<T>(r, A + m0 * lda, lda, W, ldw, K, alpha, C + m0 * ldc, ldc, c * chunk, std::min(N, (c + 1) * chunk));
+    const auto chunkRows = [&](int64_t c0, int64_t c1) {
+      RowsDispatch<T>(r, A + m0 * lda, lda, W, ldw, K, alpha, C + m0 * ldc, ldc, c0 * chunk, std::min(N, c1 * chunk));
+    };
+    if (InlineTeamActive()) {
+      // On the JS thread (a `...Now` entry point): the inline team's helpers, not an OpenMP pool.
+      if (threaded) InlineSplit(chunks, chunkRows);
+      else chunkRows(0, chunks);
+      continue;
     }
+#pragma omp parallel for schedule(static) if (threaded)
+    for (int64_t c = 0; c < chunks; c++) chunkRows(c, c + 1);
   }
 }
 

@@ -27,8 +27,8 @@ export type CpuGemmPath = 'auto' | 'ts' | 'native';
 
 /**
  * GEMMs of at most this many multiply-adds (2^21, e.g. 128 x 128 x 128) run on the JS thread when
- * the compute queue is idle, single-threaded (the addon's gemmNow; one OpenMP pool only, see
- * native/compute/queue.h): there they take some tens of microseconds, less than handing them to
+ * the compute queue is idle, OpenMP limited to that thread (the addon's gemmNow; one OpenMP pool
+ * only, see native/compute/queue.h; one-row products split across the inline team instead): there they take some tens of microseconds, less than handing them to
  * the compute thread and back (two thread wake-ups). Larger ones, and any GEMM while earlier jobs
  * are queued (order), go to the compute thread and its two OpenMP threads. Up to session 3 the
  * bound was 256^3 with both threads inline; that second pool slowed every later queued GEMM.
@@ -100,7 +100,12 @@ export function nativeMatmul(spec: MatmulSpec): CpuStorage | null {
     offset: o.offset,
     strides: o.strides,
   });
-  const inline = total * k <= inlineMacs() && c.gemmNow !== undefined && c.completed() === c.submitted();
+  // A one-row product (a decode step's projections) splits its output columns across the addon's
+  // inline team (native/compute/inline_team.h) on the JS thread, as fast as the queue's OpenMP
+  // threads without the two wake-ups, so it runs inline at any size.
+  const bound = inlineMacs();
+  const oneRow = numel(batchShape) * m === 1 && bound > 0;
+  const inline = (total * k <= bound || oneRow) && c.gemmNow !== undefined && c.completed() === c.submitted();
   const desc = {
     m,
     n,
