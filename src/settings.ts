@@ -184,13 +184,13 @@ export const SETTINGS = {
     where: 'runtime',
     default: '2097152',
     parse: str(),
-    doc: 'native GEMMs and quantized linears of at most this many multiply-adds run on the JS thread when none is queued; 0: always queue',
+    doc: 'native GEMMs and quantized linears of at most this many multiply-adds run on the JS thread when none is queued (beyond it, those the inline team splits); 0: always queue',
   }),
   XPU_CPU_INLINE_THREADS: def({
     where: 'native',
     default: 'OpenMP threads',
     parse: str(),
-    doc: 'threads of the inline team that splits a GGUF linear running on the JS thread across the cores (1: the JS thread alone); read once by the addon',
+    doc: 'threads of the inline team that splits GEMMs and GGUF linears running on the JS thread across the cores (1: the JS thread alone); read once by the addon',
   }),
   XPU_CPU_QGEMM: def({ where: 'runtime', default: 'auto', parse: str(), doc: 'the cpu quantized linear: auto, ts or native' }),
   XPU_GGUF_CPU_ACTIVATIONS: def({

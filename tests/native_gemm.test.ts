@@ -301,12 +301,13 @@ describe.each(PATHS)('cpu GEMM, %s path', (path) => {
     }
   });
 
-  // Above the inline size (2^21 multiply-adds) on the compute thread, on each side of gemm.cc's
+  // On the compute thread (XPU_CPU_GEMM_INLINE=0: every GEMM queued), on each side of gemm.cc's
   // choice of library: a row-major B (oneMKL when built with it), a Linear weight below and from
   // 384 rows (oneDNN, then oneMKL), with bias / residual / alpha (oneMKL plus the epilogue pass) and
   // with an activation (oneDNN's fused post-op), a column-major A, the one-row GEMV on a row-major
   // B and on a strided row; K off the SIMD widths throughout.
   it('compute-thread shapes on each side of the library choice', async () => {
+    vi.stubEnv('XPU_CPU_GEMM_INLINE', '0');
     const impl = (mklImpl: string | null, what: string): void => {
       if (!native) return;
       const got = nativeCompute()!.info().stats?.lastImpl;
@@ -407,7 +408,7 @@ describe.runIf(hasNative)('native GEMM on the compute thread', () => {
   const writerOf = (t: T): number => (t.ref.storage as CpuStorage).writer;
 
   it('runs a chain of dependent GEMMs in order (no waiting in between)', async () => {
-    const n = 288; // above the inline bound (2^21 multiply-adds): every step is queued
+    const n = 336; // above both inline bounds (2^21, and 2^25 split across the inline team): every step is queued
     const x0 = rand([n, n], 40);
     const w = xpu.mul(rand([n, n], 41), 0.1);
     let x = x0;
@@ -518,37 +519,38 @@ describe.runIf(hasNative)('native GEMM on the compute thread', () => {
     expectClose(await queued.data(), ref, TOL.float32, 'queued');
   });
 
-  // A decode step's projections: one activation row against a large weight (above the 2^21 bound)
-  // runs on the JS thread with its output columns split across the addon's inline team, both as
-  // a Linear weight read in place (W^T) and as a plain [k, n] matrix.
-  it.each(hasMkl ? ['on', 'off'] : ['unset'])(
-    'a one-row product of any size runs inline, split across the inline team (XPU_CPU_MKL %s)',
-    async (mkl) => {
-      const c = nativeCompute() as unknown as { inlineTeam(): { threads: number; splits: number } };
-      const [k, n] = [768, 3001];
-      const x = rand([1, k], 70);
-      const w = rand([n, k], 71);
-      const plain = rand([k, n], 72);
-      for (const [b, what] of [
-        [w.transpose(0, 1), 'W^T'],
-        [plain, '[k, n]'],
-      ] as const) {
-        if (mkl !== 'unset') vi.stubEnv('XPU_CPU_MKL', mkl);
-        vi.stubEnv('XPU_CPU_GEMM_INLINE', '');
-        await xpu.accelerator.device('cpu').backend.synchronize(); // an idle queue
-        const splits = c.inlineTeam().splits;
-        const inline = xpu.matmul(x, b);
-        expect(writerOf(inline), `${what} ran inline`).toBe(0);
-        if (c.inlineTeam().threads > 1) expect(c.inlineTeam().splits, `${what} split`).toBe(splits + 1);
-        vi.stubEnv('XPU_CPU_GEMM_INLINE', '0');
-        const queued = xpu.matmul(x, b);
-        expect(writerOf(queued)).toBeGreaterThan(0);
-        const ref = refGemm(await x.data(), await b.contiguous().data(), 1, 1, k, n);
-        expectClose(await inline.data(), ref, TOL.float32, `${what} inline`);
-        expectClose(await queued.data(), ref, TOL.float32, `${what} queued`);
-      }
-    },
-  );
+  // Above the 2^21 bound, on the JS thread with the output columns split across the addon's
+  // inline team: one activation row at any size (a decode step's projections) and float32 products
+  // up to 2^25 multiply-adds, both with a Linear weight read in place (W^T) and a plain [k, n] B.
+  it.each(
+    (hasMkl ? ['on', 'off'] : ['unset']).flatMap((mkl) => [
+      { mkl, m: 1, k: 768, n: 3001 },
+      { mkl, m: 200, k: 256, n: 300 },
+    ]),
+  )('$m x $k x $n runs inline, split across the inline team (XPU_CPU_MKL $mkl)', async ({ mkl, m, k, n }) => {
+    const c = nativeCompute() as unknown as { inlineTeam(): { threads: number; splits: number } };
+    const x = rand([m, k], 70);
+    const w = rand([n, k], 71);
+    const plain = rand([k, n], 72);
+    for (const [b, what] of [
+      [w.transpose(0, 1), 'W^T'],
+      [plain, '[k, n]'],
+    ] as const) {
+      if (mkl !== 'unset') vi.stubEnv('XPU_CPU_MKL', mkl);
+      vi.stubEnv('XPU_CPU_GEMM_INLINE', '');
+      await xpu.accelerator.device('cpu').backend.synchronize(); // an idle queue
+      const splits = c.inlineTeam().splits;
+      const inline = xpu.matmul(x, b);
+      expect(writerOf(inline), `${what} ran inline`).toBe(0);
+      if (c.inlineTeam().threads > 1) expect(c.inlineTeam().splits, `${what} split`).toBe(splits + 1);
+      vi.stubEnv('XPU_CPU_GEMM_INLINE', '0');
+      const queued = xpu.matmul(x, b);
+      expect(writerOf(queued)).toBeGreaterThan(0);
+      const ref = refGemm(await x.data(), await b.contiguous().data(), 1, m, k, n);
+      expectClose(await inline.data(), ref, TOL.float32, `${what} inline`);
+      expectClose(await queued.data(), ref, TOL.float32, `${what} queued`);
+    }
+  });
 
   it('a synchronous consumer waits for the pending GEMM', async () => {
     const n = 512;

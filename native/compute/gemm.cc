@@ -288,6 +288,16 @@ void SplitColumns(int64_t N, int64_t K, const Cols& cols) {
   InlineSplit((N + kPart - 1) / kPart, [&](int64_t c0, int64_t c1) { cols(c0 * kPart, std::min(N, c1 * kPart)); });
 }
 
+// A product of several rows: on the JS thread, when worth splitting, its output columns go to the
+// inline team in one part per thread (each BLAS call packs its own operands, so fewer, larger
+// parts); on the compute thread the BLAS call's own OpenMP threads split it.
+template <class Cols>
+void SplitProduct(int64_t M, int64_t N, int64_t K, const Cols& cols) {
+  constexpr int64_t kPart = 64;
+  if (!InlineTeamActive() || M * N * K < (int64_t{1} << 21) || N < 2 * kPart) return cols(0, N);
+  InlineSplit((N + kPart - 1) / kPart, [&](int64_t c0, int64_t c1) { cols(c0 * kPart, std::min(N, c1 * kPart)); }, 1);
+}
+
 // The small-M path: C = alpha * op(A) op(B) by dnnl_sgemm (row-major; a column-major operand is
 // the transposed row-major one), then bias, activation and residual over C in one pass.
 template <class OffOf>
@@ -309,7 +319,12 @@ void RunSgemm(const Plan& pl, const float* A, const float* B, float* C, OffOf of
       if (InlineTeamActive()) SplitColumns(N, K, cols);
       else cols(0, N);
     } else {
-      cblas_sgemm(CblasRowMajor, tr(ta), tr(tb), M, N, K, p.alpha, A, ta ? p.as1 : p.as0, B, tb ? p.bs1 : p.bs0, 0.0f, C, N);
+      // Output columns [n0, n1): B's columns n0.. (row-major) or rows n0.. (a Linear weight).
+      const auto cols = [&](int64_t n0, int64_t n1) {
+        const float* Bn = B + n0 * (tb ? p.bs1 : 1);
+        cblas_sgemm(CblasRowMajor, tr(ta), tr(tb), M, n1 - n0, K, p.alpha, A, ta ? p.as1 : p.as0, Bn, tb ? p.bs1 : p.bs0, 0.0f, C + n0, N);
+      };
+      SplitProduct(M, N, K, cols);
     }
     Epilogue(pl, C, offOf, packBias, biasOnce, packRes, resOnce, e);
     return;
@@ -329,7 +344,14 @@ void RunSgemm(const Plan& pl, const float* A, const float* B, float* C, OffOf of
     else cols(0, N);
     st = static_cast<dnnl_status_t>(failed.load());
   } else {
-    st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, p.alpha, A, ta ? p.as1 : p.as0, B, tb ? p.bs1 : p.bs0, 0.0f, C, N);
+    std::atomic<int> failed{dnnl_success};
+    const auto cols = [&](int64_t n0, int64_t n1) {
+      const float* Bn = B + n0 * (tb ? p.bs1 : 1);
+      const dnnl_status_t s = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, n1 - n0, K, p.alpha, A, ta ? p.as1 : p.as0, Bn, tb ? p.bs1 : p.bs0, 0.0f, C + n0, N);
+      if (s != dnnl_success) failed.store(s);
+    };
+    SplitProduct(M, N, K, cols);
+    st = static_cast<dnnl_status_t>(failed.load());
   }
   if (st != dnnl_success) throw dnnl::error(st, "dnnl_sgemm");
   Epilogue(pl, C, offOf, packBias, biasOnce, packRes, resOnce, e);

@@ -26,9 +26,9 @@ namespace {
 // How long an idle helper spins before it sleeps: longer than the gaps between a decode step's
 // kernels (tens of us), short enough that an idle process gives the core back at once.
 constexpr auto kSpin = std::chrono::microseconds(200);
-// Parts per thread: the threads claim parts, so a helper that wakes late (or a core that another
-// process holds) costs the caller at most its unclaimed parts, never a wait.
-constexpr int64_t kPartsPerThread = 4;
+// Parts are claimed, not assigned (InlineSplit's partsPerThread, default 4): a helper that wakes
+// late (or a core that another process holds) costs the caller at most its unclaimed parts, never
+// a wait.
 
 std::atomic<bool> queueJobRunning{false};
 std::atomic<uint64_t> splitCount{0};
@@ -47,10 +47,10 @@ class Team {
   int Threads() const { return helpers_ + 1; }
 
   // False when another thread holds the team (the caller then runs alone).
-  bool TryRun(int threads, int64_t count, const std::function<void(int64_t, int64_t)>& body) {
+  bool TryRun(int threads, int64_t count, const std::function<void(int64_t, int64_t)>& body, int partsPerThread) {
     std::unique_lock<std::mutex> use(use_, std::try_to_lock);
     if (!use.owns_lock()) return false;
-    const int64_t parts = std::min<int64_t>(count, std::min(threads, Threads()) * kPartsPerThread);
+    const int64_t parts = std::min<int64_t>(count, int64_t{std::min(threads, Threads())} * std::max(1, partsPerThread));
     body_ = &body;
     count_ = count;
     parts_.store(parts, std::memory_order_relaxed);
@@ -160,11 +160,11 @@ Team* TheTeam(int threads) {
 
 }  // namespace
 
-void InlineSplit(int64_t count, const std::function<void(int64_t, int64_t)>& body) {
+void InlineSplit(int64_t count, const std::function<void(int64_t, int64_t)>& body, int partsPerThread) {
   if (count <= 0) return;
   if (teamActive && teamThreads > 1 && count > 1) {
     Team* team = TheTeam(teamThreads);
-    if (team != nullptr && team->TryRun(teamThreads, count, body)) return;
+    if (team != nullptr && team->TryRun(teamThreads, count, body, partsPerThread)) return;
   }
   body(0, count);
 }
@@ -183,7 +183,10 @@ InlineTeamHere::~InlineTeamHere() {
 }
 
 InlineTeamStats InlineTeamStatsNow() {
-  return {teamSize.load(std::memory_order_relaxed), splitCount.load(std::memory_order_relaxed)};
+  // Before the team is made: the size it would have on this thread.
+  const int made = teamSize.load(std::memory_order_relaxed);
+  const int threads = made > 0 ? made : std::min({teamActive ? teamThreads : omp_get_max_threads(), ThreadCap(), 16});
+  return {threads, splitCount.load(std::memory_order_relaxed)};
 }
 
 void NoteQueueJobRunning(bool running) { queueJobRunning.store(running, std::memory_order_relaxed); }

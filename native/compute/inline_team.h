@@ -26,7 +26,9 @@ namespace xpu::compute {
 // (one core, OMP_NUM_THREADS=1, XPU_CPU_INLINE_THREADS=1, the team busy, or count < 2) the calling
 // thread runs body(0, count) alone. An exception thrown by a part is rethrown here once every part
 // is done.
-void InlineSplit(int64_t count, const std::function<void(int64_t, int64_t)>& body);
+// partsPerThread: how finely to cut (more parts balance a core that another process holds; fewer
+// suit kernels with a per-call setup, such as a BLAS call packing its operands).
+void InlineSplit(int64_t count, const std::function<void(int64_t, int64_t)>& body, int partsPerThread = 4);
 
 // True on a thread inside an InlineTeamHere scope: kernels then split their rows with
 // InlineSplit instead of an OpenMP loop.
@@ -46,8 +48,8 @@ class InlineTeamHere {
   bool previousActive_;
 };
 
-// What tests and `xpu info` can see: the team's threads (0 before it is made) and how many calls
-// it has split so far.
+// What the JS side and tests see: the team's threads (before it is made: the threads it would
+// have on this thread; 1 means no helpers) and how many calls it has split so far.
 struct InlineTeamStats {
   int threads;
   uint64_t splits;

@@ -205,7 +205,7 @@ void ExportQueue(Napi::Env env, Napi::Object target) {
   target.Set("submitted", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
     return Napi::Number::New(info.Env(), static_cast<double>(Q(info.Env()).Submitted()));
   }, "submitted"));
-  // inlineTeam() -> { threads, splits }: inline_team.h's helpers (threads 0 until first used).
+  // inlineTeam() -> { threads, splits }: inline_team.h's team (threads 1: no helpers).
   target.Set("inlineTeam", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
     const InlineTeamStats s = InlineTeamStatsNow();
     Napi::Object o = Napi::Object::New(info.Env());

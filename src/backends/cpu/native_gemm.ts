@@ -36,6 +36,36 @@ export type CpuGemmPath = 'auto' | 'ts' | 'native';
  */
 export const INLINE_MACS = 1 << 21;
 
+/**
+ * Float32 GEMMs of at most this many multiply-adds (2^25, e.g. 320^3, about 0.2-0.3 ms on two
+ * cores) also run on the JS thread when the addon's inline team has helpers: gemm.cc splits their
+ * output columns across the team (native/compute/inline_team.h), which is as fast as the queue's
+ * OpenMP threads without the two thread wake-ups that cost 10 % or more of a GEMM this small.
+ */
+export const TEAM_INLINE_MACS = 1 << 25;
+
+/** Threads of the addon's inline team (1: none); fixed for the process once the addon has run one. */
+let teamThreads: number | undefined;
+function inlineTeamThreads(c: { inlineTeam?(): { threads: number } }): number {
+  teamThreads ??= c.inlineTeam?.().threads ?? 1;
+  return teamThreads;
+}
+
+/**
+ * Whether a GEMM with `macs` multiply-adds and `rows` activation rows (batch folded) of `n`
+ * columns runs on the JS thread (given an idle queue): under the XPU_CPU_GEMM_INLINE bound always;
+ * beyond it, one-row products at any size and float32 products up to TEAM_INLINE_MACS with at least
+ * 128 columns when the inline team has helpers (the products gemm.cc splits across it).
+ */
+function runsInline(c: object, macs: number, rows: number, n: number, ops: Operand[]): boolean {
+  const bound = inlineMacs();
+  if (macs <= bound) return true;
+  if (bound === 0) return false;
+  if (rows === 1) return true;
+  const team = inlineTeamThreads(c) > 1;
+  return team && macs <= TEAM_INLINE_MACS && n >= 128 && ops.every((o) => o.dtype === 'float32');
+}
+
 export function inlineMacs(): number {
   const v = process.env.XPU_CPU_GEMM_INLINE;
   const n = v === undefined || v === '' ? NaN : Number(v);
@@ -100,12 +130,7 @@ export function nativeMatmul(spec: MatmulSpec): CpuStorage | null {
     offset: o.offset,
     strides: o.strides,
   });
-  // A one-row product (a decode step's projections) splits its output columns across the addon's
-  // inline team (native/compute/inline_team.h) on the JS thread, as fast as the queue's OpenMP
-  // threads without the two wake-ups, so it runs inline at any size.
-  const bound = inlineMacs();
-  const oneRow = numel(batchShape) * m === 1 && bound > 0;
-  const inline = (total * k <= bound || oneRow) && c.gemmNow !== undefined && c.completed() === c.submitted();
+  const inline = runsInline(c, total * k, numel(batchShape) * m, n, ops) && c.gemmNow !== undefined && c.completed() === c.submitted();
   const desc = {
     m,
     n,
