@@ -261,12 +261,18 @@ export async function run(opts: { device: 'xpu' | 'cpu' | 'all'; quick: boolean;
       if (p.profile)
         process.stdout.write(`\nper-kernel time, 8 decode steps after a 16-token prompt: SmolLM2 ${p.xpu.engine}\n${p.profile}\n`);
   }
+  // The notes say what the tables above hold: the seeded random Llamas, the GGUF file, or both.
+  const weights = [
+    ...(rows.length ? ['the Llama rows use seeded random weights (no tokenizer, nothing downloaded)'] : []),
+    ...(gguf?.pairs.length ? ["the GGUF rows use the file's own weights (XPU_SMOLLM2_GGUF or .cache/models/)"] : []),
+  ];
   process.stdout.write(
-    '\nnotes: weights are seeded random (no tokenizer, nothing downloaded); prefill = prompt forward + first token; decode = later tokens, one step each with the KV cache; tok/s from wall time including the host read-back of each token.\n',
+    `\nnotes: ${[...weights, 'prefill = prompt forward + first token; decode = later tokens, one step each with the KV cache; tok/s from wall time including the host read-back of each token'].join('; ')}.\n`,
   );
-  process.stdout.write(
-    'onnxruntime-node: not compared; it would need an ONNX export of this random Llama, which needs a Python exporter this project does not ship.\n',
-  );
+  if (rows.length)
+    process.stdout.write(
+      'onnxruntime-node: not compared; it would need an ONNX export of this random Llama, which needs a Python exporter this project does not ship.\n',
+    );
   if (opts.json) {
     writeFileSync(opts.json, JSON.stringify({ suite: 'model', rows, profiles, software, gguf: gguf?.pairs }, null, 2));
     process.stdout.write(`wrote ${opts.json}\n`);
