@@ -164,6 +164,15 @@ export function printInfo(r: InfoReport): void {
           ? `${blas.library} ${blas.version} (ISA ${blas.isa}, ${blas.runtime})${libraryFile('libmkl_core') ? `, ${libraryFile('libmkl_core')}` : ''}: ${blas.enabled ? 'row-major B, Linear weights from 384 rows, one-row GEMV, small and inline GEMMs' : 'built in, off (XPU_CPU_MKL=off)'}`
           : 'not built in (scripts/fetch-mkl.sh, then npm run build:native)',
       ],
+      // Kernels run on the JS thread split across the inline team (native/compute/inline_team.h).
+      [
+        'CPU inline team',
+        n.inlineTeamThreads === null
+          ? '-'
+          : n.inlineTeamThreads > 1
+            ? `the JS thread and ${n.inlineTeamThreads - 1} helper${n.inlineTeamThreads > 2 ? 's' : ''}: one-row products and GGUF linears of <= 8 rows at any size, float32 GEMMs up to 2^25 multiply-adds, when the compute queue is idle`
+            : 'the JS thread alone (one core, OMP_NUM_THREADS=1 or XPU_CPU_INLINE_THREADS=1)',
+      ],
       // Few-row f32/f16 Linear layers (decode) skip oneDNN: our own GEMV (native/compute/gemv.cc).
       [
         mkl ? 'CPU GEMV (Linear, 2-4 rows; f16 <= 8)' : 'CPU GEMV (Linear, <= 4 rows)',

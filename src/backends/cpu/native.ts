@@ -86,6 +86,12 @@ export interface NativeCompute {
   wait(id: number): string | undefined;
   completed(): number;
   submitted(): number;
+  /**
+   * The inline team (native/compute/inline_team.h) that splits kernels running on the JS thread:
+   * its threads, the JS thread included (before it is made: what it would have; 1: no helpers),
+   * and the calls it has split so far.
+   */
+  inlineTeam?(): { threads: number; splits: number };
   setOnDone(fn: (id: number, error?: string) => void): void;
 }
 
@@ -233,6 +239,8 @@ export interface NativeInfo {
   build: NativeBuildInfo | null;
   /** The CPU GEMM's library (oneDNN version, ISA, threads), when the addon has one. */
   compute: NativeComputeInfo | null;
+  /** The inline team's threads (JS thread included), when the addon has one. */
+  inlineTeamThreads: number | null;
 }
 
 /** What the native addon was built with, or why it is not there. */
@@ -245,5 +253,6 @@ export function nativeInfo(): NativeInfo {
     error,
     build: addon ? addon.buildInfo() : null,
     compute: addon?.compute ? addon.compute.info() : null,
+    inlineTeamThreads: addon?.compute?.inlineTeam ? addon.compute.inlineTeam().threads : null,
   };
 }
