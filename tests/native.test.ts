@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -39,6 +40,11 @@ describe('native addon', () => {
     expect(b.simd).toMatch(/^(avx512\S*|avx2|avx|sse4\.2|sse2|sve|neon|none)$/);
     expect(b.cpuKernels).toEqual(n.compute?.library ? ['gemm'] : []);
     expect(n.variant).toBe('source');
+    // The inline team: as many threads as OpenMP would use (OMP_NUM_THREADS or the cores), capped
+    // by XPU_CPU_INLINE_THREADS and at 16.
+    const omp = parseInt(process.env.OMP_NUM_THREADS ?? '', 10) || availableParallelism();
+    const cap = parseInt(process.env.XPU_CPU_INLINE_THREADS ?? '', 10) || Infinity;
+    expect(n.inlineTeamThreads).toBe(Math.max(1, Math.min(omp, cap, 16)));
     // Each engine is a plugin beside the addon (native/collectives/plugins.cc), loaded with it.
     if (b.mpi.built)
       expect(b.mpi).toMatchObject({ version: expect.stringMatching(/MPI \d+\.\d+/), plugin: join(dirname(ADDON), 'xpu_mpi.so') });
@@ -80,6 +86,7 @@ describe('native addon', () => {
         error: 'disabled by XPU_NATIVE=off',
         build: null,
         compute: null,
+        inlineTeamThreads: null,
       });
     } finally {
       vi.unstubAllEnvs();
