@@ -174,6 +174,24 @@ void Task(const APlan& p, int64_t b, int64_t hk, const int64_t* hs, const int64_
         add += sr[c];
       }
 #endif
+      // acc += P V. A masked key (p = 0) is skipped, so a NaN in its V row never reaches the row.
+#ifdef __AVX512F__
+      if (Ev % 16 == 0 && Ev <= 128) {
+        // The row's accumulator stays in registers across the tile's keys (it went through memory
+        // once per key before); the same mul then add per element, so the same sums.
+        const int nv = static_cast<int>(Ev / 16);
+        __m512 av[8];
+        for (int v = 0; v < nv; v++) av[v] = _mm512_loadu_ps(ar + 16 * v);
+        for (int c = 0; c < cols; c++) {
+          const float pc = sr[c];
+          if (pc == 0.0f) continue;
+          const float* vr = vh + (j0 + c) * p.vs[2];
+          const __m512 pv = _mm512_set1_ps(pc);
+          for (int v = 0; v < nv; v++) av[v] = _mm512_add_ps(av[v], _mm512_mul_ps(pv, _mm512_loadu_ps(vr + 16 * v)));
+        }
+        for (int v = 0; v < nv; v++) _mm512_storeu_ps(ar + 16 * v, av[v]);
+      } else
+#endif
       for (int c = 0; c < cols; c++) {
         const float pc = sr[c];
         if (pc == 0.0f) continue;
