@@ -279,23 +279,17 @@ void Epilogue(const Plan& pl, float* C, OffOf offOf, Scratch& packBias, bool bia
   }
 }
 
-// A one-row product's output columns split across the inline team, in 64-column parts (whole
-// cache lines of C; a small weight stays on the calling thread, as Gemv's `threaded` bound).
+// cols(n0, n1) computes output columns [n0, n1) of an M-row product. On the JS thread (a `Now`
+// entry point) the columns are split across the inline team in 64-column parts (whole cache lines
+// of C) when the product is worth it: one row (a GEMV) from 2^15 multiply-adds, finely cut; several
+// rows from 2^21, one part per thread, since each BLAS call packs its own operands. On the compute
+// thread the BLAS call's own OpenMP threads split it: cols(0, N).
 template <class Cols>
-void SplitColumns(int64_t N, int64_t K, const Cols& cols) {
+void SplitColumns(int64_t M, int64_t N, int64_t K, const Cols& cols) {
   constexpr int64_t kPart = 64;
-  if (N * K < (int64_t{1} << 15) || N <= kPart) return cols(0, N);
-  InlineSplit((N + kPart - 1) / kPart, [&](int64_t c0, int64_t c1) { cols(c0 * kPart, std::min(N, c1 * kPart)); });
-}
-
-// A product of several rows: on the JS thread, when worth splitting, its output columns go to the
-// inline team in one part per thread (each BLAS call packs its own operands, so fewer, larger
-// parts); on the compute thread the BLAS call's own OpenMP threads split it.
-template <class Cols>
-void SplitProduct(int64_t M, int64_t N, int64_t K, const Cols& cols) {
-  constexpr int64_t kPart = 64;
-  if (!InlineTeamActive() || M * N * K < (int64_t{1} << 21) || N < 2 * kPart) return cols(0, N);
-  InlineSplit((N + kPart - 1) / kPart, [&](int64_t c0, int64_t c1) { cols(c0 * kPart, std::min(N, c1 * kPart)); }, 1);
+  const bool oneRow = M == 1;
+  if (!InlineTeamActive() || M * N * K < (int64_t{1} << (oneRow ? 15 : 21)) || N <= (oneRow ? kPart : 2 * kPart - 1)) return cols(0, N);
+  InlineSplit((N + kPart - 1) / kPart, [&](int64_t c0, int64_t c1) { cols(c0 * kPart, std::min(N, c1 * kPart)); }, oneRow ? 4 : 1);
 }
 
 // The small-M path: C = alpha * op(A) op(B) by dnnl_sgemm (row-major; a column-major operand is
@@ -316,43 +310,31 @@ void RunSgemm(const Plan& pl, const float* A, const float* B, float* C, OffOf of
         if (tb) cblas_sgemv(CblasRowMajor, CblasNoTrans, n1 - n0, K, p.alpha, B + n0 * p.bs1, p.bs1, A, p.as1, 0.0f, C + n0, 1);
         else cblas_sgemv(CblasRowMajor, CblasTrans, K, n1 - n0, p.alpha, B + n0, p.bs0, A, p.as1, 0.0f, C + n0, 1);
       };
-      if (InlineTeamActive()) SplitColumns(N, K, cols);
-      else cols(0, N);
+      SplitColumns(M, N, K, cols);
     } else {
       // Output columns [n0, n1): B's columns n0.. (row-major) or rows n0.. (a Linear weight).
       const auto cols = [&](int64_t n0, int64_t n1) {
         const float* Bn = B + n0 * (tb ? p.bs1 : 1);
         cblas_sgemm(CblasRowMajor, tr(ta), tr(tb), M, n1 - n0, K, p.alpha, A, ta ? p.as1 : p.as0, Bn, tb ? p.bs1 : p.bs0, 0.0f, C + n0, N);
       };
-      SplitProduct(M, N, K, cols);
+      SplitColumns(M, N, K, cols);
     }
     Epilogue(pl, C, offOf, packBias, biasOnce, packRes, resOnce, e);
     return;
   }
 #endif
-  dnnl_status_t st = dnnl_success;
-  if (M == 1) {
+  // Output columns [n0, n1), as above; a failing part's status is kept (parts may run on helpers).
+  std::atomic<int> failed{dnnl_success};
+  const auto cols = [&](int64_t n0, int64_t n1) {
+    const float* Bn = B + n0 * (tb ? p.bs1 : 1);
     // One row: C^T = op(B)^T A^T, a matrix-vector product over B's rows as stored (a Linear
     // weight [N, K] is read row by row), the layout GEMV kernels are fastest on.
-    std::atomic<int> failed{dnnl_success};
-    const auto cols = [&](int64_t n0, int64_t n1) {
-      const float* Bn = B + n0 * (tb ? p.bs1 : 1);
-      const dnnl_status_t s = dnnl_sgemm(tb ? 'N' : 'T', 'N', n1 - n0, 1, K, p.alpha, Bn, tb ? p.bs1 : p.bs0, A, p.as1, 0.0f, C + n0, 1);
-      if (s != dnnl_success) failed.store(s);
-    };
-    if (InlineTeamActive()) SplitColumns(N, K, cols);
-    else cols(0, N);
-    st = static_cast<dnnl_status_t>(failed.load());
-  } else {
-    std::atomic<int> failed{dnnl_success};
-    const auto cols = [&](int64_t n0, int64_t n1) {
-      const float* Bn = B + n0 * (tb ? p.bs1 : 1);
-      const dnnl_status_t s = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, n1 - n0, K, p.alpha, A, ta ? p.as1 : p.as0, Bn, tb ? p.bs1 : p.bs0, 0.0f, C + n0, N);
-      if (s != dnnl_success) failed.store(s);
-    };
-    SplitProduct(M, N, K, cols);
-    st = static_cast<dnnl_status_t>(failed.load());
-  }
+    const dnnl_status_t s = M == 1 ? dnnl_sgemm(tb ? 'N' : 'T', 'N', n1 - n0, 1, K, p.alpha, Bn, tb ? p.bs1 : p.bs0, A, p.as1, 0.0f, C + n0, 1)
+                                   : dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, n1 - n0, K, p.alpha, A, ta ? p.as1 : p.as0, Bn, tb ? p.bs1 : p.bs0, 0.0f, C + n0, N);
+    if (s != dnnl_success) failed.store(s);
+  };
+  SplitColumns(M, N, K, cols);
+  const dnnl_status_t st = static_cast<dnnl_status_t>(failed.load());
   if (st != dnnl_success) throw dnnl::error(st, "dnnl_sgemm");
   Epilogue(pl, C, offOf, packBias, biasOnce, packRes, resOnce, e);
 }

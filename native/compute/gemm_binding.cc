@@ -86,9 +86,9 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
 }
 
 // gemmNow(desc): plans and runs the GEMM right here, on the calling (JS) thread: OpenMP limited to
-// it, one-row products split across the inline team (InlineTeamHere, inline_team.h). For small GEMMs, where handing the work to the compute thread and
-// back (two thread wake-ups) costs more than the GEMM itself; the caller only uses it while the
-// queue is idle, so order is kept.
+// it, the BLAS calls split across the inline team (InlineTeamHere, inline_team.h). For GEMMs where
+// handing the work to the compute thread and back (two thread wake-ups) costs more than the gain;
+// the caller only uses it while the queue is idle, so order is kept.
 Napi::Value GemmNow(const Napi::CallbackInfo& info) {
   std::shared_ptr<GemmPlan> pl = Plan(info, true);
   std::string err;

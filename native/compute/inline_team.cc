@@ -26,9 +26,6 @@ namespace {
 // How long an idle helper spins before it sleeps: longer than the gaps between a decode step's
 // kernels (tens of us), short enough that an idle process gives the core back at once.
 constexpr auto kSpin = std::chrono::microseconds(200);
-// Parts are claimed, not assigned (InlineSplit's partsPerThread, default 4): a helper that wakes
-// late (or a core that another process holds) costs the caller at most its unclaimed parts, never
-// a wait.
 
 std::atomic<bool> queueJobRunning{false};
 std::atomic<uint64_t> splitCount{0};
@@ -46,7 +43,9 @@ class Team {
 
   int Threads() const { return helpers_ + 1; }
 
-  // False when another thread holds the team (the caller then runs alone).
+  // False when another thread holds the team (the caller then runs alone). Parts are claimed, not
+  // assigned: a helper that wakes late (or a core another process holds) costs the caller at most
+  // the parts it did not claim, never a wait.
   bool TryRun(int threads, int64_t count, const std::function<void(int64_t, int64_t)>& body, int partsPerThread) {
     std::unique_lock<std::mutex> use(use_, std::try_to_lock);
     if (!use.owns_lock()) return false;
@@ -171,16 +170,12 @@ void InlineSplit(int64_t count, const std::function<void(int64_t, int64_t)>& bod
 
 bool InlineTeamActive() { return teamActive; }
 
-InlineTeamHere::InlineTeamHere() : previousThreads_(omp_get_max_threads()), previousActive_(teamActive) {
-  teamThreads = previousThreads_;
+InlineTeamHere::InlineTeamHere() : previousActive_(teamActive) {
+  teamThreads = one_.Previous();
   teamActive = true;
-  omp_set_num_threads(1);
 }
 
-InlineTeamHere::~InlineTeamHere() {
-  omp_set_num_threads(previousThreads_);
-  teamActive = previousActive_;
-}
+InlineTeamHere::~InlineTeamHere() { teamActive = previousActive_; }
 
 InlineTeamStats InlineTeamStatsNow() {
   // Before the team is made: the size it would have on this thread.

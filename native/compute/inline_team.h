@@ -19,6 +19,8 @@
 #include <cstdint>
 #include <functional>
 
+#include "queue.h"
+
 namespace xpu::compute {
 
 // Runs body(begin, end) over [0, count) split into contiguous parts that the team's threads claim
@@ -34,17 +36,15 @@ void InlineSplit(int64_t count, const std::function<void(int64_t, int64_t)>& bod
 // InlineSplit instead of an OpenMP loop.
 bool InlineTeamActive();
 
-// For the `...Now` entry points: OpenMP limited to this thread (as SingleThreadedHere) and the
-// inline team enabled for the scope's lifetime, with as many threads as OpenMP would have used.
+// For the `...Now` entry points: OpenMP limited to this thread (SingleThreadedHere, queue.h) and
+// the inline team enabled for the scope's lifetime, with as many threads as OpenMP would have used.
 class InlineTeamHere {
  public:
   InlineTeamHere();
   ~InlineTeamHere();
-  InlineTeamHere(const InlineTeamHere&) = delete;
-  InlineTeamHere& operator=(const InlineTeamHere&) = delete;
 
  private:
-  int previousThreads_;
+  SingleThreadedHere one_;  // noncopyable, so this is too
   bool previousActive_;
 };
 

@@ -1,7 +1,6 @@
 // The JS face of the GGUF quantized linear (qgemm_gguf.h): compute.qmatmulGguf(desc) queues it
 // and returns the job id, compute.qmatmulGgufNow(desc) runs it on the calling thread and the inline
-// team's helpers (inline_team.h). The
-// descriptor is src/backends/cpu/native_quant.ts's: { format: 'q4_0' | 'q4_1' | 'q8_0' | 'q4_k' |
+// team's helpers (inline_team.h). The descriptor is src/backends/cpu/native_quant.ts's: { format: 'q4_0' | 'q4_1' | 'q8_0' | 'q4_k' |
 // 'q6_k', m, n, k, a, bias?, residual?: { data, offset, strides: [s0, s1] }, q, scales, activation?,
 // q8Activations? (llama.cpp's int8 activations; q4_0 / q4_1 / q8_0), out }.
 #include <memory>

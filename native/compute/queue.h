@@ -45,6 +45,8 @@ class SingleThreadedHere {
   ~SingleThreadedHere();
   SingleThreadedHere(const SingleThreadedHere&) = delete;
   SingleThreadedHere& operator=(const SingleThreadedHere&) = delete;
+  // OpenMP's thread count on this thread before the guard (what an inline team may use instead).
+  int Previous() const { return previous_; }
 
  private:
   int previous_;

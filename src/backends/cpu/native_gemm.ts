@@ -28,8 +28,8 @@ export type CpuGemmPath = 'auto' | 'ts' | 'native';
 /**
  * GEMMs of at most this many multiply-adds (2^21, e.g. 128 x 128 x 128) run on the JS thread when
  * the compute queue is idle, OpenMP limited to that thread (the addon's gemmNow; one OpenMP pool
- * only, see native/compute/queue.h; one-row products split across the inline team instead): there they take some tens of microseconds, less than handing them to
- * the compute thread and back (two thread wake-ups). Larger ones, and any GEMM while earlier jobs
+ * only, see native/compute/queue.h; larger ones split across the inline team, TEAM_INLINE_MACS):
+ * there they take some tens of microseconds, less than handing them to the compute thread and back (two thread wake-ups). Larger ones, and any GEMM while earlier jobs
  * are queued (order), go to the compute thread and its two OpenMP threads. Up to session 3 the
  * bound was 256^3 with both threads inline; that second pool slowed every later queued GEMM.
  * XPU_CPU_GEMM_INLINE overrides the bound (0: always queue).
