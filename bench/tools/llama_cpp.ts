@@ -59,6 +59,13 @@ export async function openLlamaCpp(modelPath: string, gpu: LlamaCppGpu, options:
 }
 
 /**
+ * 'default': flash attention on an f16 KV cache (llama.cpp's CPU defaults); 'f32': a float32 KV
+ * cache and the unfused attention (softmax(K Q) V as three ggml ops), for measuring how much of a
+ * difference the attention's arithmetic alone makes.
+ */
+export type LlamaCppAttention = 'default' | 'f32';
+
+/**
  * A context for one sequence. threads: llama.cpp's CPU threads (the comparison uses 2, this VM's
  * cores). Flash attention and the KV cache type stay llama.cpp's defaults for the device (CPU:
  * flash attention with an f16 KV cache), as a user of node-llama-cpp gets them.
@@ -67,8 +74,16 @@ export async function llamaCppSequence(
   peer: LlamaCppPeer,
   contextSize: number,
   threads: number,
+  attention: LlamaCppAttention = 'default',
 ): Promise<{ context: LlamaContext; sequence: LlamaContextSequence }> {
-  const context = await peer.model.createContext({ contextSize, threads, batchSize: Math.min(512, contextSize), sequences: 1 });
+  const f32 = attention === 'f32' ? { flashAttention: false, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' } : {};
+  const context = await peer.model.createContext({
+    contextSize,
+    threads,
+    batchSize: Math.min(512, contextSize),
+    sequences: 1,
+    ...(f32 as object),
+  });
   return { context, sequence: context.getSequence() };
 }
 
