@@ -52,6 +52,7 @@
         'native/compute/qgemm_gguf_binding.cc',
         # ... and llama.cpp's arithmetic for them (int8 activations per 32-block, integer dots).
         'native/compute/qgemm_gguf_q8.cc',
+        'native/compute/qgemm_gguf_q8_wide.cc',
         'native/compute/attention.cc',
         'native/compute/attention_binding.cc',
         'native/compute/attention_backward.cc',

@@ -108,9 +108,11 @@ function reference(
   m: number,
   n: number,
   k: number,
-): { exact: Float32Array; f64: Float64Array; mag: Float64Array } {
+): { exact: Float32Array; chain: Float32Array; f64: Float64Array; mag: Float64Array } {
   const B = k / 32;
   const exact = new Float32Array(m * n);
+  // q8_0 from 16 activation rows (the native wide kernel): one fma chain over the blocks.
+  const chain = new Float32Array(m * n);
   const f64 = new Float64Array(m * n);
   const mag = new Float64Array(m * n);
   for (let i = 0; i < m; i++) {
@@ -118,6 +120,7 @@ function reference(
     for (let j = 0; j < n; j++) {
       const acc = new Array(8).fill(0);
       let summs = 0;
+      let c = 0;
       let s64 = 0;
       let g = 0;
       for (let b = 0; b < B; b++) {
@@ -130,6 +133,7 @@ function reference(
           acc[l] = fma32(scale, lane, acc[l]);
           isum += lane;
         }
+        c = fma32(scale, isum, c);
         s64 += wb.d * qa[b].d * isum;
         g += Math.abs(wb.d * qa[b].d * isum);
         if (fmt === 'q4_1') {
@@ -142,11 +146,12 @@ function reference(
       let v = fr(fr(t[0] + t[2]) + fr(t[1] + t[3]));
       if (fmt === 'q4_1') v = fr(v + summs);
       exact[i * n + j] = v;
+      chain[i * n + j] = c;
       f64[i * n + j] = s64;
       mag[i * n + j] = g;
     }
   }
-  return { exact, f64, mag };
+  return { exact, chain, f64, mag };
 }
 
 // ---- data --------------------------------------------------------------------------------------------
@@ -231,6 +236,31 @@ describe.each(runs.filter((r) => r.device === 'cpu'))('GGUF linear with int8 act
         let diff = 0;
         for (let i = 0; i < exact.length; i++) if (got[i] !== exact[i]) diff++;
         expect(diff, `${fmt} [${n}, ${k}] M = ${m}: outputs that differ from llama.cpp's`).toBe(0);
+        y.dispose();
+      }
+      qw.dispose();
+    }
+  });
+
+  // Prompt-sized batches of q8_0 take the wide VNNI kernel (native/compute/qgemm_gguf_q8_wide.cc):
+  // the same integers and scales, one fma chain per output; llama.cpp's own batches use yet another
+  // order (tinyBLAS), so this is checked against its own order and float64.
+  it("q8_0 from 16 activation rows: the wide kernel's fma chain bit for bit, M = 16, 21, 40", async () => {
+    vi.stubEnv('XPU_CPU_QGEMM', path!);
+    for (const [si, [n, k]] of [...SHAPES, [64, 2048] as [number, number]].entries()) {
+      const raw = randomBlocks('q8_0', n, k, 70 + si);
+      const qw = quantizedFromGguf('q8_0', raw, [n, k], { device: 'cpu', activations: 'q8' });
+      for (const m of [16, 21, 40]) {
+        const x = randomX(m, k, 13 * m + si);
+        const { chain, f64, mag } = reference('q8_0', raw, x, m, n, k);
+        for (let i = 0; i < chain.length; i++)
+          expect(Math.abs(chain[i] - f64[i])).toBeLessThanOrEqual(1e-6 * (k / 32 + 8) * mag[i] + 1e-30);
+        const y = xpu.linear(xpu.tensor(x).reshape([m, k]), qw);
+        const got = await y.data();
+        if (path === 'native') expect(lastNativeQgemmFallback).toBeNull();
+        let diff = 0;
+        for (let i = 0; i < chain.length; i++) if (got[i] !== chain[i]) diff++;
+        expect(diff, `q8_0 [${n}, ${k}] M = ${m}: outputs that differ from the fma chain`).toBe(0);
         y.dispose();
       }
       qw.dispose();

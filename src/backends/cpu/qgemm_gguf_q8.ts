@@ -13,7 +13,13 @@ import type { CpuStorage } from './storage.js';
  * fma(float32(dw * da), lane) to them, and the lanes are summed in ggml's hsum order (+ the
  * q4_1 minimum's sum of fma(m, s)). Every float32 step is emulated exactly (fmaF32), so the result
  * equals the native kernel's and llama.cpp's bit for bit. A block holding NaN or +-inf gives NaN.
+ * q8_0 with Q8_WIDE_MIN_ROWS or more activation rows takes the native wide kernel's order instead
+ * (native/compute/qgemm_gguf_q8_wide.cc): one chain per output, acc = fma(float32(dw * da), the
+ * block's integer product, acc).
  */
+/** native/compute/qgemm_gguf_q8_wide.h kQ8WideMinRows: the rows from which q8_0 takes the wide kernel. */
+export const Q8_WIDE_MIN_ROWS = 16;
+
 export function ggufQ8Supported(format: string): boolean {
   return format === 'q4_0' || format === 'q4_1' || format === 'q8_0';
 }
@@ -92,6 +98,7 @@ export function ggufQ8Products(rows: Float64Array, m: number, k: number, w: Quan
   const out = new Float64Array(m * n);
   const wi = new Int32Array(32);
   const acc = new Float64Array(8);
+  const wide = fmt === 'q8_0' && m >= Q8_WIDE_MIN_ROWS;
   for (let j = 0; j < n; j++) {
     for (let i = 0; i < m; i++) {
       acc.fill(0);
@@ -106,12 +113,22 @@ export function ggufQ8Products(rows: Float64Array, m: number, k: number, w: Quan
           }
         const qa = (i * blocks + b) * 32;
         const scale = Math.fround(f16BitsToNumber(sc[(j * blocks + b) * per]) * a.d[i * blocks + b]);
+        if (wide) {
+          let dot = 0;
+          for (let t = 0; t < 32; t++) dot += wi[t] * a.q[qa + t];
+          acc[0] = fmaF32(scale, dot, acc[0]);
+          continue;
+        }
         for (let l = 0; l < 8; l++) {
           let lane = 0;
           for (let t = 4 * l; t < 4 * l + 4; t++) lane += wi[t] * a.q[qa + t];
           acc[l] = fmaF32(scale, lane, acc[l]);
         }
         if (per === 2) summs = fmaF32(f16BitsToNumber(sc[(j * blocks + b) * 2 + 1]), a.s[i * blocks + b], summs);
+      }
+      if (wide) {
+        out[i * n + j] = acc[0];
+        continue;
       }
       const f = Math.fround;
       const t0 = f(acc[0] + acc[4]);
