@@ -180,8 +180,17 @@ export async function agreement(args: Args): Promise<Record<string, unknown>> {
     {
       const f32Seq = await llamaCppSequence(peer, args.positions + 8, 2, 'f32');
       const theirsF32 = await llamaCppNextTokens(f32Seq.sequence, ids);
-      await f32Seq.context.dispose();
       floor.llamaCppDefaultVsF32Attention = theirs.filter((t, i) => t.token === theirsF32[i].token).length / ids.length;
+      // The greedy target's floor: llama.cpp's two attention paths on the same prompts.
+      let same = 0;
+      for (const p of GREEDY_PROMPTS) {
+        const pids = lm.tokenizer.encode(p);
+        const a = (await llamaCppGreedy(sequence, pids, args.greedy)).tokens;
+        const b = (await llamaCppGreedy(f32Seq.sequence, pids, args.greedy)).tokens;
+        if (JSON.stringify(a) === JSON.stringify(b)) same++;
+      }
+      floor.llamaCppGreedyIdentical = same;
+      await f32Seq.context.dispose();
       if (args.device === 'cpu') {
         const saved = process.env.XPU_CPU_ATTENTION;
         process.env.XPU_CPU_ATTENTION = 'ts';
@@ -203,6 +212,7 @@ export async function agreement(args: Args): Promise<Record<string, unknown>> {
           (floor.xpuNativeVsTsAttention !== undefined
             ? `, xpu native vs TypeScript attention ${(100 * floor.xpuNativeVsTsAttention).toFixed(2)}%`
             : '') +
+          `; llama.cpp's two attention paths: the same ${args.greedy} greedy tokens for ${floor.llamaCppGreedyIdentical} / ${GREEDY_PROMPTS.length} prompts` +
           '\n',
       );
     }
