@@ -351,6 +351,22 @@ describe.each(runs.filter((r) => r.device === 'cpu'))('GGUF linear with int8 act
       for (let i = n; i < 3 * n; i++) expect(Number.isNaN(got[i]), `${fmt} output ${i}`).toBe(true);
       qw.dispose();
     }
+    // The wide q8_0 kernel (16+ rows): the same rule, checked against its own order.
+    const mw = 20;
+    const raw = randomBlocks('q8_0', n, k, 18);
+    const qw = quantizedFromGguf('q8_0', raw, [n, k], { device: 'cpu', activations: 'q8' });
+    const x = randomX(mw, k, 19);
+    x[5 * k + 3] = NaN;
+    x[17 * k + 90] = Infinity;
+    const got = await xpu.linear(xpu.tensor(x).reshape([mw, k]), qw).data();
+    const { chain } = reference('q8_0', raw, x, mw, n, k);
+    for (let r = 0; r < mw; r++)
+      for (let j = 0; j < n; j++) {
+        const i = r * n + j;
+        if (r === 5 || r === 17) expect(Number.isNaN(got[i]), `wide q8_0 output ${i}`).toBe(true);
+        else expect(got[i], `wide q8_0 output ${i}`).toBe(chain[i]);
+      }
+    qw.dispose();
   });
 
   it('fuses bias, activation and residual after the integer product; float16 activations', async () => {
