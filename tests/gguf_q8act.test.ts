@@ -111,7 +111,7 @@ function reference(
 ): { exact: Float32Array; chain: Float32Array; f64: Float64Array; mag: Float64Array } {
   const B = k / 32;
   const exact = new Float32Array(m * n);
-  // q8_0 from 16 activation rows (the native wide kernel): one fma chain over the blocks.
+  // q8_0 / q4_0 from 16 activation rows (the native wide kernel): one fma chain over the blocks.
   const chain = new Float32Array(m * n);
   const f64 = new Float64Array(m * n);
   const mag = new Float64Array(m * n);
@@ -242,17 +242,17 @@ describe.each(runs.filter((r) => r.device === 'cpu'))('GGUF linear with int8 act
     }
   });
 
-  // Prompt-sized batches of q8_0 take the wide VNNI kernel (native/compute/qgemm_gguf_q8_wide.cc):
+  // Prompt-sized batches of q8_0 and q4_0 take the wide VNNI kernel (native/compute/qgemm_gguf_q8_wide.cc):
   // the same integers and scales, one fma chain per output; llama.cpp's own batches use yet another
   // order (tinyBLAS), so this is checked against its own order and float64.
-  it("q8_0 from 16 activation rows: the wide kernel's fma chain bit for bit, M = 16, 21, 40", async () => {
+  it.each(['q8_0', 'q4_0'] as const)("%s from 16 activation rows: the wide kernel's fma chain bit for bit, M = 16, 21, 40", async (fmt) => {
     vi.stubEnv('XPU_CPU_QGEMM', path!);
     for (const [si, [n, k]] of [...SHAPES, [64, 2048] as [number, number]].entries()) {
-      const raw = randomBlocks('q8_0', n, k, 70 + si);
-      const qw = quantizedFromGguf('q8_0', raw, [n, k], { device: 'cpu', activations: 'q8' });
+      const raw = randomBlocks(fmt, n, k, 70 + si);
+      const qw = quantizedFromGguf(fmt, raw, [n, k], { device: 'cpu', activations: 'q8' });
       for (const m of [16, 21, 40]) {
         const x = randomX(m, k, 13 * m + si);
-        const { chain, f64, mag } = reference('q8_0', raw, x, m, n, k);
+        const { chain, f64, mag } = reference(fmt, raw, x, m, n, k);
         for (let i = 0; i < chain.length; i++)
           expect(Math.abs(chain[i] - f64[i])).toBeLessThanOrEqual(1e-6 * (k / 32 + 8) * mag[i] + 1e-30);
         const y = xpu.linear(xpu.tensor(x).reshape([m, k]), qw);
@@ -260,7 +260,7 @@ describe.each(runs.filter((r) => r.device === 'cpu'))('GGUF linear with int8 act
         if (path === 'native') expect(lastNativeQgemmFallback).toBeNull();
         let diff = 0;
         for (let i = 0; i < chain.length; i++) if (got[i] !== chain[i]) diff++;
-        expect(diff, `q8_0 [${n}, ${k}] M = ${m}: outputs that differ from the fma chain`).toBe(0);
+        expect(diff, `${fmt} [${n}, ${k}] M = ${m}: outputs that differ from the fma chain`).toBe(0);
         y.dispose();
       }
       qw.dispose();

@@ -2,12 +2,12 @@
 """
 Writes the 125M Llama config (xpu.llama.LLAMA_125M: hidden 768, 12 layers, 12 heads on 4 KV heads,
 FFN 2048, vocab 32000, tied embeddings, rope theta 1e4) with seeded random weights as a GGUF in
-F32 or Q8_0 (gguf.quants, ggml's own quantizer), so `bench model` can run it in xpu and llama.cpp
+F32, Q8_0 or Q4_0 (gguf.quants, ggml's own quantizer), so `bench model` can run it in xpu and llama.cpp
 from the same file (issue 18's "125M config in f32 and q8_0" rows). The vocabulary is a dummy
 SentencePiece-style one (byte tokens and numbered pieces): the benchmark feeds token ids.
 
     pip install --target .cache/py gguf
-    PYTHONPATH=.cache/py python3 bench/tools/make_llama125m_gguf.py f32|q8_0 OUT.gguf
+    PYTHONPATH=.cache/py python3 bench/tools/make_llama125m_gguf.py f32|q8_0|q4_0 OUT.gguf
     XPU_SMOLLM2_GGUF=OUT.gguf XPU_BENCH_MODEL=smollm2 node dist/src/cli/main.js bench model --device cpu
 """
 import sys
@@ -17,7 +17,7 @@ import gguf
 from gguf.quants import quantize
 
 fmt, dst = sys.argv[1], sys.argv[2]
-qtype = {'f32': gguf.GGMLQuantizationType.F32, 'q8_0': gguf.GGMLQuantizationType.Q8_0}[fmt]
+qtype = {'f32': gguf.GGMLQuantizationType.F32, 'q8_0': gguf.GGMLQuantizationType.Q8_0, 'q4_0': gguf.GGMLQuantizationType.Q4_0}[fmt]
 V, H, F, L, NH, NKV = 32000, 768, 2048, 12, 12, 4
 D = H // NH
 rng = np.random.default_rng(0)
@@ -33,7 +33,7 @@ w.add_head_count_kv(NKV)
 w.add_rope_dimension_count(D)
 w.add_rope_freq_base(10000.0)
 w.add_layer_norm_rms_eps(1e-5)
-w.add_file_type(gguf.LlamaFileType.ALL_F32 if fmt == 'f32' else gguf.LlamaFileType.MOSTLY_Q8_0)
+w.add_file_type({'f32': gguf.LlamaFileType.ALL_F32, 'q8_0': gguf.LlamaFileType.MOSTLY_Q8_0, 'q4_0': gguf.LlamaFileType.MOSTLY_Q4_0}[fmt])
 tokens = ['<unk>', '<s>', '</s>'] + [f'<0x{b:02X}>' for b in range(256)]
 tokens += [f'\u2581w{i}' for i in range(V - len(tokens))]
 types = [gguf.TokenType.UNKNOWN, gguf.TokenType.CONTROL, gguf.TokenType.CONTROL] + [gguf.TokenType.BYTE] * 256

@@ -492,7 +492,7 @@ bool GgufQ8Supports(GgufFormat f) { return f == Fmt::Q4_0 || f == Fmt::Q4_1 || f
 void GgufQ8Matmul(const GgufPlan& p, const float* x, float* C) {
   const int64_t N = p.N;
   const Q8Acts a = QuantizeActs(x, p.M, p.K, p.fmt);
-  if (p.fmt == Fmt::Q8_0 && p.M >= kQ8WideMinRows) return GgufQ8_0Wide(p, a.q.data(), a.d.data(), C);
+  if (GgufQ8WideSupports(p.fmt) && p.M >= kQ8WideMinRows) return GgufQ8Wide(p, a.q.data(), a.d.data(), C);
   const int64_t chunk = 16, chunks = (N + chunk - 1) / chunk;
   const auto chunkRows = [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; c++) Rows(p, a, C, N, c * chunk, std::min(N, (c + 1) * chunk));

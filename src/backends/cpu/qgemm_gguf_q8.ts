@@ -13,11 +13,11 @@ import type { CpuStorage } from './storage.js';
  * fma(float32(dw * da), lane) to them, and the lanes are summed in ggml's hsum order (+ the
  * q4_1 minimum's sum of fma(m, s)). Every float32 step is emulated exactly (fmaF32), so the result
  * equals the native kernel's and llama.cpp's bit for bit. A block holding NaN or +-inf gives NaN.
- * q8_0 with Q8_WIDE_MIN_ROWS or more activation rows takes the native wide kernel's order instead
+ * q8_0 and q4_0 with Q8_WIDE_MIN_ROWS or more activation rows take the native wide kernel's order instead
  * (native/compute/qgemm_gguf_q8_wide.cc): one chain per output, acc = fma(float32(dw * da), the
  * block's integer product, acc).
  */
-/** native/compute/qgemm_gguf_q8_wide.h kQ8WideMinRows: the rows from which q8_0 takes the wide kernel. */
+/** native/compute/qgemm_gguf_q8_wide.h kQ8WideMinRows: the rows from which q8_0 / q4_0 take the wide kernel. */
 export const Q8_WIDE_MIN_ROWS = 16;
 
 export function ggufQ8Supported(format: string): boolean {
@@ -98,7 +98,7 @@ export function ggufQ8Products(rows: Float64Array, m: number, k: number, w: Quan
   const out = new Float64Array(m * n);
   const wi = new Int32Array(32);
   const acc = new Float64Array(8);
-  const wide = fmt === 'q8_0' && m >= Q8_WIDE_MIN_ROWS;
+  const wide = (fmt === 'q8_0' || fmt === 'q4_0') && m >= Q8_WIDE_MIN_ROWS;
   for (let j = 0; j < n; j++) {
     for (let i = 0; i < m; i++) {
       acc.fill(0);
