@@ -209,7 +209,7 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
       defaultConfig: strategy?.config ?? null,
       defaultPoll: getPollStrategy(),
       method:
-        'GPU: several GEMMs recorded per run (>= 1 GFLOP, inputs rotated among sets spanning twice the last-level cache, >= 96 MiB; the cpu rows too), then one accelerator.synchronize() (tfjs: end pass + submitQueue + onSubmittedWorkDone); cpu: ~2 GFLOP or ~0.5 GB per run (at most 64 GEMMs), the same count for numpy and onnxruntime, implementations in turn with a 0.5 ms pause for thread pools to go idle; GFLOP/s = 2mnk / median time; every strategy checked on the first rows against float64',
+        'GPU: several GEMMs recorded per run (>= 1 GFLOP, inputs rotated among sets spanning twice the last-level cache, >= 96 MiB; the cpu rows too), then one accelerator.synchronize() (tfjs: end pass + submitQueue + onSubmittedWorkDone); cpu: ~2 GFLOP or ~0.5 GB per run (at most 64 GEMMs), the same count for numpy and onnxruntime, implementations in turn, each run after a full garbage collection and a 3 ms pause (thread pools idle, V8 done with the collection); GFLOP/s = 2mnk / median time; every strategy checked on the first rows against float64',
     },
   };
 }

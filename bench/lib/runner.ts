@@ -245,14 +245,17 @@ async function timeRoundRobin(
 
 /**
  * Before a timed cpu run: a short pause for the thread pools of whatever ran before (ours spins
- * ~150 us after a GEMM, src/backends/cpu/native.ts; the peers are told not to spin) to go idle,
+ * ~200 us after a GEMM, native/compute/inline_team.cc; the peers are told not to spin) to go idle,
  * so that no implementation starts with another one's threads still on the cores. A busy wait on
  * this thread, not a timer: on this VM a core left idle for milliseconds is descheduled, and every
  * implementation's next run paid for waking it (numpy's 256^3 went from 0.3 to 6.7 ms after a
  * 2 ms setTimeout pause). A full garbage collection first: no implementation's timed run pays
- * for the collection another one's allocations started (collect_garbage.ts).
+ * for the collection another one's allocations started (collect_garbage.ts). The wait is 3 ms
+ * because V8 finishes a full collection on background threads after gc() returns: with 0.5 ms,
+ * the first 4096x4096 GEMV of an in-process run took 3.0-3.1 ms against 2.1 ms for the next ones
+ * (those threads held a core), with 3 ms 2.23-2.26 ms; a child-process peer (numpy) never paid it.
  */
-const SETTLE_MS = 0.5;
+const SETTLE_MS = 3;
 const settle = (): void => {
   collectGarbage();
   const end = performance.now() + SETTLE_MS;
