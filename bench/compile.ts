@@ -25,11 +25,12 @@ const M = 2 ** 20;
 const CHAIN_N = M;
 const CHAIN_OPS = 10;
 /**
- * Chain calls per timed run (one wait at the end), as the gemm suite times several GEMMs per run:
- * the per-call time of back-to-back calls, not one call's wake-up of the threads a full garbage
- * collection and the runner's settle pause left asleep.
+ * Chain calls per timed run (one wait at the end), as the gemm suite times several GEMMs per run
+ * (its cpu runs do ~10-20 ms of work, bench/gemm/workloads.ts): 8 calls are ~12-15 ms of the
+ * fused variant's work, so a run measures back-to-back calls rather than the first call's start
+ * after the runner's garbage collection and settle pause.
  */
-const CHAIN_CALLS = 4;
+const CHAIN_CALLS = 8;
 const SMALL_N = 256;
 const SMALL_OPS = 100;
 const REPLAY_CALLS = 40;
