@@ -177,17 +177,18 @@ export async function agreement(args: Args): Promise<Record<string, unknown>> {
     // and the difference grows layer by layer, so these pairs bound what the comparison above can
     // reach without reproducing every rounding of the other program.
     const floor: Record<string, number> = {};
+    // llama.cpp's greedy tokens per prompt, made once: the floor below and section 4 both use them.
+    const theirGreedy: number[][] = [];
+    for (const p of GREEDY_PROMPTS) theirGreedy.push((await llamaCppGreedy(sequence, lm.tokenizer.encode(p), args.greedy)).tokens);
     {
       const f32Seq = await llamaCppSequence(peer, args.positions + 8, 2, 'f32');
       const theirsF32 = await llamaCppNextTokens(f32Seq.sequence, ids);
       floor.llamaCppDefaultVsF32Attention = theirs.filter((t, i) => t.token === theirsF32[i].token).length / ids.length;
       // The greedy target's floor: llama.cpp's two attention paths on the same prompts.
       let same = 0;
-      for (const p of GREEDY_PROMPTS) {
-        const pids = lm.tokenizer.encode(p);
-        const a = (await llamaCppGreedy(sequence, pids, args.greedy)).tokens;
-        const b = (await llamaCppGreedy(f32Seq.sequence, pids, args.greedy)).tokens;
-        if (JSON.stringify(a) === JSON.stringify(b)) same++;
+      for (const [pi, p] of GREEDY_PROMPTS.entries()) {
+        const b = (await llamaCppGreedy(f32Seq.sequence, lm.tokenizer.encode(p), args.greedy)).tokens;
+        if (JSON.stringify(theirGreedy[pi]) === JSON.stringify(b)) same++;
       }
       floor.llamaCppGreedyIdentical = same;
       await f32Seq.context.dispose();
@@ -219,10 +220,10 @@ export async function agreement(args: Args): Promise<Record<string, unknown>> {
 
     // 4. greedy continuations
     const greedy = [];
-    for (const p of GREEDY_PROMPTS) {
+    for (const [pi, p] of GREEDY_PROMPTS.entries()) {
       const pids = lm.tokenizer.encode(p);
       const mine = (await lm.model.generate(pids, { maxNewTokens: args.greedy })).tokens;
-      const other = (await llamaCppGreedy(sequence, pids, args.greedy)).tokens;
+      const other = theirGreedy[pi];
       let same = 0;
       while (same < args.greedy && mine[same] === other[same]) same++;
       greedy.push({
