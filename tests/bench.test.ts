@@ -12,6 +12,7 @@ import { ceilingRows, rooflineCell } from '../bench/lib/console_report.js';
 import { rooflineChart } from '../bench/lib/html/charts.js';
 import { NumpyPeer } from '../bench/lib/numpy_peer.js';
 import { parseDtypes, parseSizes } from '../bench/lib/options.js';
+import { medianIntervalRank, pairedRatio } from '../bench/lib/paired.js';
 import type { Progress } from '../bench/lib/progress.js';
 import { rowKey, SCHEMA_VERSION, type BenchResults, type Row } from '../bench/lib/records.js';
 import { deviceRoofline, rooflineFraction, type DeviceRoofline, type Roofline } from '../bench/lib/roofline.js';
@@ -194,6 +195,74 @@ describe('bench runner', () => {
       expect(r.relative?.to).toBe(rows[0].key);
       expect(r.relative?.ratio).toBeCloseTo((r.wall?.medianMs ?? NaN) / (rows[0].wall?.medianMs ?? NaN), 9);
     }
+    // Every row but the reference also gets the round-by-round ratio over its rounds.
+    expect(rows[0].relative?.paired).toBeUndefined();
+    for (const r of rows.slice(1)) expect(r.relative?.paired?.rounds).toBe(repeat.reps);
+  });
+
+  it('relates a peer to ours round by round: a burst of load that hits both runs of a round cancels', async () => {
+    // Self-timed workloads (as the numpy peer is): ours 10 ms a run, the peer 11 ms, except that
+    // rounds 2, 4 and 5 ran under load, which made each run of those rounds 3x slower; the
+    // peer's warm-up run (not a sample) is 5 ms.
+    const load = [1, 3, 1, 3, 3, 1, 1];
+    const timed = (ms: number[]): Workload => {
+      let run = 0;
+      let last = 0;
+      return {
+        units: 1,
+        run: () => void (last = ms[run++]),
+        selfTimedMs: () => last,
+        check: async () => compare(new Float32Array(1), new Float64Array(1), 1),
+        dispose: () => {},
+      };
+    };
+    const c = baseCase('burst', () => timed([10, ...load.map((l) => 10 * l)]), {
+      peers: [{ impl: 'peer-lib', setup: () => timed([5, ...load.map((l) => 11 * l)]) }],
+    });
+    const rows = await runCases([c], { suite: 'unit', roofline: {}, progress: countingProgress(), repeat: { warmup: 1, reps: 7 } });
+    const paired = rows[1].relative?.paired;
+    expect(paired).toMatchObject({ rounds: 7, verdict: 'slower' });
+    expect(paired?.median).toBeCloseTo(1.1, 12);
+    expect(paired?.lo).toBeCloseTo(1.1, 12);
+    expect(paired?.hi).toBeCloseTo(1.1, 12);
+    expect(paired?.coverage).toBeCloseTo(1 - 2 / 128, 12);
+    expect(schemaErrors(resultsWith(rows))).toBe('');
+    expect(
+      schemaErrors(
+        resultsWith([{ ...rows[1], relative: { to: rows[0].key, ratio: 1.1, paired: { ...paired!, verdict: 'maybe' as 'parity' } } }]),
+      ),
+    ).not.toBe('');
+  });
+});
+
+describe('paired ratios: how sure a ratio between two contenders is', () => {
+  it('picks the order statistics of the sign-test interval for a median', () => {
+    // n = 7: only the extremes reach 95% (1 - 2/128); n = 20: the 6th smallest and largest.
+    expect(medianIntervalRank(7, 0.95)).toEqual({ j: 1, coverage: 1 - 2 / 128 });
+    const r20 = medianIntervalRank(20, 0.95);
+    expect(r20.j).toBe(6);
+    expect(r20.coverage).toBeGreaterThanOrEqual(0.95);
+    expect(medianIntervalRank(20, 0.99).j).toBeLessThan(6);
+    // Too few rounds for 95%: the extremes, and a coverage that says it is less.
+    expect(medianIntervalRank(4, 0.95)).toEqual({ j: 1, coverage: 1 - 2 / 16 });
+  });
+
+  it('says parity when the interval holds 1, and which side is faster when it does not', () => {
+    const ref = [10, 10, 10, 10, 10, 10, 10];
+    expect(pairedRatio([9, 9.5, 9.2, 9.1, 9.3, 9.4, 9.6], ref)?.verdict).toBe('faster');
+    expect(pairedRatio([11, 10.5, 10.2, 10.1, 10.3, 10.4, 10.6], ref)?.verdict).toBe('slower');
+    const parity = pairedRatio([9.8, 10.3, 10.1, 9.9, 10.2, 9.7, 10.05], ref);
+    expect(parity).toMatchObject({ verdict: 'parity', lo: 0.97, hi: 1.03, rounds: 7 });
+    expect(parity?.median).toBeCloseTo(1.005, 12);
+    // An even count: the median is the mean of the middle two.
+    expect(pairedRatio([1, 2, 3, 4], [1, 1, 1, 1])?.median).toBe(2.5);
+  });
+
+  it('gives none where rounds do not pair or are too few, or a time is not positive', () => {
+    expect(pairedRatio([1, 2], [1, 2])).toBeUndefined();
+    expect(pairedRatio([1, 2, 3], [1, 2])).toBeUndefined();
+    expect(pairedRatio([1, 0, 3], [1, 2, 3])).toBeUndefined();
+    expect(pairedRatio([1, NaN, 3], [1, 2, 3])).toBeUndefined();
   });
 });
 

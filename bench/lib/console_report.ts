@@ -20,6 +20,16 @@ export function checkCell(r: Row): string {
   return r.check.ok ? `ok ${err}` : `WRONG ${r.check.error ? short(r.check.error, 30) : err}`;
 }
 
+/**
+ * '1.04x [0.98-1.10]': the ratio of medians, then the per-round ratios' confidence interval
+ * (paired.ts); an interval that holds 1 means parity within this run's noise.
+ */
+export function relativeCell(r: Row): string {
+  if (!r.relative) return '-';
+  const p = r.relative.paired;
+  return `${fmt(r.relative.ratio)}x${p ? ` [${fmt(p.lo)}-${fmt(p.hi)}]` : ''}`;
+}
+
 const TRAFFIC: Record<string, string> = { read: 'read', copy: 'copy', 'read+write': 'r+w' };
 
 /** '83.2% flops', '61.0% bytes (read)'; a row above its roofline says so: it is an error, not a result. */
@@ -81,7 +91,7 @@ export function printSuiteRows(suite: string, description: string | undefined, r
       fmt(r.gflops),
       fmt(r.gbps),
       rooflineCell(r),
-      r.relative ? `${fmt(r.relative.ratio)}x` : '-',
+      relativeCell(r),
       checkCell(r),
       short(r.note ?? '', 40),
     ]),
@@ -110,7 +120,9 @@ export function printResults(results: BenchResults): void {
   const wrong = results.rows.filter((r) => r.status === 'wrong');
   if (wrong.length)
     process.stdout.write(`\n${wrong.length} row(s) failed the correctness check (marked WRONG): ${wrong.map((r) => r.key).join(', ')}\n`);
-  process.stdout.write(`\nrel. time: the row's median over its case's first row (ours, first setting); < 1 is faster\n`);
+  process.stdout.write(
+    `\nrel. time: the row's median over its case's first row (ours, first setting); < 1 is faster. [lo-hi]: the round-by-round ratios' ~95% interval (order statistics); one that holds 1 is parity within this run's noise\n`,
+  );
 }
 
 function short(s: string, n: number): string {

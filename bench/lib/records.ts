@@ -6,6 +6,7 @@
  */
 import type { DeviceName } from '../suite.js';
 import type { Check } from './check.js';
+import type { PairedRatio } from './paired.js';
 import type { RunEnvironment } from './env.js';
 import type { Roofline, RooflineFraction } from './roofline.js';
 
@@ -48,8 +49,11 @@ export interface Row {
   gflops?: number;
   gbps?: number;
   roofline?: RooflineFraction;
-  /** Median time / the median of the row this case is compared with (ours, the first variant). */
-  relative?: { to: string; ratio: number };
+  /**
+   * Median time / the median of the row this case is compared with (ours, the first variant);
+   * `paired`: the same from round-by-round ratios, with its confidence interval (paired.ts).
+   */
+  relative?: { to: string; ratio: number; paired?: PairedRatio };
   check?: Check;
   note?: string;
 }

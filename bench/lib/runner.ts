@@ -10,6 +10,7 @@ import type { BenchCase, Variant, Workload } from '../suite.js';
 import { failedCheck, type Check } from './check.js';
 import { timedRun } from './gpu_time.js';
 import type { Progress } from './progress.js';
+import { pairedRatio } from './paired.js';
 import { rowKey, type Row } from './records.js';
 import { defaultPeak, rooflineFraction, type Roofline } from './roofline.js';
 import { sizeLabel } from './table.js';
@@ -297,12 +298,22 @@ export function holdToRoofline(row: Row, c: BenchCase, roofline: Roofline): void
   if (!row.roofline) delete row.roofline;
 }
 
-/** Each row's median over the reference's: ours under the first setting. */
+/**
+ * Each row's median over the reference's (ours under the first setting), and for the other rows
+ * the per-round ratio with its confidence interval (paired.ts): whether the difference is beyond
+ * this run's noise.
+ */
 function setRelative(contenders: Contender[]): void {
   if (contenders.length < 2) return;
-  const ref = contenders[0].row;
+  const [refK] = contenders;
+  const ref = refK.row;
   if (!ref.wall) return;
-  for (const k of contenders) if (k.row.wall) k.row.relative = { to: ref.key, ratio: k.row.wall.medianMs / ref.wall.medianMs };
+  for (const k of contenders) {
+    if (!k.row.wall) continue;
+    k.row.relative = { to: ref.key, ratio: k.row.wall.medianMs / ref.wall.medianMs };
+    const paired = k === refK ? undefined : pairedRatio(k.wallMs, refK.wallMs);
+    if (paired) k.row.relative.paired = paired;
+  }
 }
 
 function rowLine(r: Row): string {

@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { DeviceName } from '../../suite.js';
-import { ceilingRows, checkCell, fmtTime, rooflineCell } from '../console_report.js';
+import { ceilingRows, checkCell, fmtTime, relativeCell, rooflineCell } from '../console_report.js';
 import { ABOVE_ROOFLINE } from '../roofline.js';
 import { seriesName, type BenchResults, type Row } from '../records.js';
 import { fmt, pct } from '../table.js';
@@ -48,7 +48,7 @@ function rowsTable(rows: Row[]): string {
       fmt(r.gflops),
       fmt(r.gbps),
       rooflineCell(r),
-      r.relative ? `${fmt(r.relative.ratio)}x` : '-',
+      relativeCell(r),
       checkCell(r),
       r.note ?? '',
     ]),
@@ -96,7 +96,7 @@ command: <code>${esc(env.command)}</code>${results.settings.quick ? ' (--quick)'
     if (s.notes.length) parts.push(`<ul class="notes">${s.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>`);
   }
   parts.push(
-    "<p>rel. time: the row's median over its case's first row (ours, first setting); below 1 is faster. Rows in red failed their correctness check.</p>",
+    "<p>rel. time: the row's median over its case's first row (ours, first setting); below 1 is faster; [lo-hi] is the interval of the round-by-round ratios (about 95 %, order statistics), and one that holds 1 is parity within the run's noise. Rows in red failed their correctness check.</p>",
   );
   parts.push(
     `<details><summary>Environment and settings (JSON)</summary><pre>${esc(JSON.stringify({ environment: env, settings: results.settings }, null, 2))}</pre></details>`,
