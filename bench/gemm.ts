@@ -73,6 +73,15 @@ const BIG_REPEAT: RepeatOptions = { warmup: 1, reps: 3 };
  * the paired ratios' interval (bench/lib/paired.ts) rest on 7 samples, not 3.
  */
 const CPU_BIG_REPEAT: RepeatOptions = { warmup: 1, reps: 7 };
+/**
+ * The other native cpu cases: a run is 10-20 ms, and on a shared 2-core machine single runs of
+ * it vary by 50-250 % (256^3 and 512^3: spread of the 7 runs one session measured). 21 rounds
+ * cost ~2 s a case and narrow the paired ratios' interval to the 6th-16th of them.
+ */
+const CPU_REPEAT: RepeatOptions = { warmup: 2, reps: 21 };
+/** The rounds of a cpu case on the native GEMM (the TypeScript one and quick runs keep the defaults). */
+const cpuRepeat = (big: boolean, quick: boolean): RepeatOptions | undefined =>
+  quick ? (big ? BIG_REPEAT : undefined) : big ? CPU_BIG_REPEAT : CPU_REPEAT;
 
 export const suite: Suite = {
   name: 'gemm',
@@ -119,7 +128,7 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
           continue;
         }
         const big = n >= 2048 || gemmFlops(shape) >= BIG_FLOPS;
-        const repeat = big ? (device === 'cpu' && cpuNative && !ctx.quick ? CPU_BIG_REPEAT : BIG_REPEAT) : undefined;
+        const repeat = device === 'cpu' && cpuNative ? cpuRepeat(big, ctx.quick) : big ? BIG_REPEAT : undefined;
         // The headline: our default config, with the peers beside it (float32: the peers' type).
         const withPeer: PeerImpl[] = [];
         if (dtype === 'float32') {
@@ -184,7 +193,7 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
           flops: gemmFlops(shape),
           bytes: gemmBytes(shape, 'float32'),
           writeBytes: gemmWriteBytes(shape, 'float32'),
-          repeat: gemmFlops(shape) >= BIG_FLOPS ? (ctx.quick ? BIG_REPEAT : CPU_BIG_REPEAT) : undefined,
+          repeat: cpuRepeat(gemmFlops(shape) >= BIG_FLOPS, ctx.quick),
           note: m <= 16 ? 'weight-read bound: GB/s is the figure of merit' : undefined,
           setup: () => xpuGemmWorkload('cpu', shape, 'float32'),
           peers: peerImpls('cpu', cpuPeers, shape),
@@ -213,7 +222,7 @@ async function plan(ctx: SuiteContext): Promise<SuitePlan> {
       llm: { m: ctx.quick ? LLM_QUICK_M : LLM_M, nk: ctx.quick ? LLM_QUICK_NK : LLM_NK },
       decode: { m: DECODE_M, k: DECODE_K, n: DECODE_K },
       bigRepeat: BIG_REPEAT,
-      cpuBigRepeat: CPU_BIG_REPEAT,
+      cpuRepeat: ctx.quick ? null : { big: CPU_BIG_REPEAT, other: CPU_REPEAT },
       defaultConfig: strategy?.config ?? null,
       defaultPoll: getPollStrategy(),
       method:
