@@ -194,6 +194,50 @@ describe.runIf(hasKernels)('native cpu elementwise kernels', () => {
     const zv = (await z.data()) as Float32Array;
     expectF32(wv, (i) => zv[i] - yv[i], 'after a TypeScript op');
   });
+
+  it('a burst of queued ops reuses the arrays of intermediates disposed while still queued, and computes the float64 results', async () => {
+    // host_pool.ts: an array given back while a queued job uses it is handed to the next native op
+    // at once (the queue runs that op's job after). Poison mode never does (it would write under
+    // the job), so it is off here; the suite's poison run covers the other path.
+    const { clearHostPool, setHostPoison } = await import('../src/backends/cpu/host_pool.js');
+    const poison = process.env.XPU_POISON === '1';
+    setHostPoison(false);
+    clearHostPool();
+    try {
+      const n = QUEUE_MIN * 2 + 5;
+      const a = inputs(n, 12);
+      const ta = xpu.tensor(a, { device });
+      const arrays = new Set<unknown>();
+      const outputs: ReturnType<typeof xpu.tensor>[] = [];
+      const rounds = 8;
+      // No await in the loop: every job is queued behind the last, and each intermediate is
+      // disposed while the job that reads it may still be waiting.
+      const made = <T extends { ref: unknown }>(t: T): T => {
+        arrays.add((t.ref as { storage: { rawData: unknown } }).storage.rawData);
+        return t;
+      };
+      for (let r = 0; r < rounds; r++) {
+        const t1 = made(ta.mul(r + 1));
+        const t2 = made(t1.add(ta));
+        t1.dispose();
+        const t3 = made(t2.exp());
+        t2.dispose();
+        const t4 = made(t3.neg());
+        t3.dispose();
+        outputs.push(t4);
+      }
+      // Without the reuse each round takes 4 fresh arrays (the given-back ones came back only when
+      // the event loop saw their jobs finish); with it, a round keeps one (its output) and reuses the rest.
+      expect(arrays.size).toBeLessThanOrEqual(rounds + 3);
+      for (let r = 0; r < rounds; r++) {
+        const got = (await outputs[r].data()) as Float32Array;
+        expectF32(got, (i) => -Math.fround(Math.exp(Math.fround(Math.fround(a[i] * (r + 1)) + a[i]))), `round ${r}`, 1);
+      }
+    } finally {
+      setHostPoison(poison);
+      clearHostPool();
+    }
+  });
 });
 
 /** Float64 references of the row ops (as tests/cpu_rows_fast.test.ts). */

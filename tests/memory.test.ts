@@ -148,6 +148,48 @@ describe('cpu host pool', () => {
     expect(takeHost('uint8', 16)).not.toBe(small[0]); // by dtype and length
     clearHostPool();
   });
+
+  it('an array given back while a queued job uses it goes to a native writer at once, to anyone else once the job is done', async () => {
+    const { takeHost, giveBackHost, giveBackHostFenced, clearHostPool, setHostPoison } = await import('../src/backends/cpu/host_pool.js');
+    const poison = process.env.XPU_POISON === '1';
+    setHostPoison(false);
+    clearHostPool();
+    try {
+      const n = 1 << 16; // 256 KiB: pooled
+      let done = false;
+      let finish = (): void => {};
+      const whenDone = () => new Promise<void>((r) => (finish = r));
+      const arr = new Float32Array(n);
+      giveBackHostFenced('float32', arr, () => done, whenDone);
+      // A TypeScript kernel writes its output at once: never under the job.
+      const forTs = takeHost('float32', n);
+      expect(forTs).not.toBe(arr);
+      // A native writer's job runs after the fence (one queue, in order): it gets it.
+      const forNative = takeHost('float32', n, true);
+      expect(forNative).toBe(arr);
+      // Given back unused (the addon refused the op): still fenced.
+      giveBackHost('float32', forNative);
+      expect(takeHost('float32', n)).not.toBe(arr);
+      done = true;
+      expect(takeHost('float32', n)).toBe(arr);
+      // Poison mode fills what it hands out, so it never hands out a fenced array before its job is done.
+      done = false;
+      giveBackHostFenced('float32', arr, () => done, whenDone);
+      setHostPoison(true);
+      expect(takeHost('float32', n, true)).not.toBe(arr);
+      setHostPoison(false);
+      // A small array waits for the job before it is pooled at all.
+      const small = new Float32Array(16);
+      giveBackHostFenced('float32', small, () => done, whenDone);
+      expect(takeHost('float32', 16, true)).not.toBe(small);
+      finish();
+      await new Promise((r) => setTimeout(r, 0));
+      expect(takeHost('float32', 16)).toBe(small);
+    } finally {
+      setHostPoison(poison);
+      clearHostPool();
+    }
+  });
 });
 
 // XPU_POISON=1 (a test mode: the suite must pass under it) fills every allocation with NaN

@@ -14,7 +14,7 @@ import { fastRows } from './rows_fast.js';
 import { nativeMap } from './native_map.js';
 import { nativeReduce, nativeRotary, nativeRows } from './native_rows.js';
 import { hostReader, hostWriter } from './host_io.js';
-import { giveBackHost } from './host_pool.js';
+import { giveBackHost, giveBackHostFenced } from './host_pool.js';
 import { reduceRow } from './reduce.js';
 import { rowOp } from './rows.js';
 import { cpuMatmul } from './gemm.js';
@@ -54,12 +54,19 @@ export class CpuBackend implements Backend {
 
   /**
    * Large arrays go back to the host pool for reuse (see host_pool.ts); one that a native job
-   * still reads or writes goes back when that job is done, never to a new tensor under it.
+   * still reads or writes goes back fenced by that job: to a later native job at once (the queue
+   * runs it after), to anything else once that job is done.
    */
   release(storage: Storage): void {
     const st = storage as CpuStorage;
     if (st.lastUse !== 0 && !isJobDone(st.lastUse)) {
-      void jobDone(st.lastUse).then(() => giveBackHost(st.dtype, st.rawData));
+      const fence = st.lastUse;
+      giveBackHostFenced(
+        st.dtype,
+        st.rawData,
+        () => isJobDone(fence),
+        () => jobDone(fence),
+      );
       return;
     }
     giveBackHost(st.dtype, st.rawData);

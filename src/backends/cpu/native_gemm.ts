@@ -123,7 +123,7 @@ export function nativeMatmul(spec: MatmulSpec): CpuStorage | null {
   const storages = ops.map((o) => o.storage as CpuStorage);
   // An input whose GEMM already failed: the error belongs to whoever uses it now.
   for (const st of storages) if (st.failed !== null) void st.data;
-  const out = CpuStorage.alloc(outDtype, total, 'matmul');
+  const out = CpuStorage.alloc(outDtype, total, 'matmul', true);
   const operand = (o: Operand): NativeGemmOperand => ({
     data: (o.storage as CpuStorage).rawData as Float32Array | Uint16Array,
     f16: o.dtype === 'float16',

@@ -65,7 +65,7 @@ export function nativeMap(spec: MapSpec, n: number, shape: readonly number[], st
   const rows = rank === 2 ? shape[0] : 1;
   const inner = shape[rank - 1];
   const storages = spec.inputs.map((op) => op.storage as CpuStorage);
-  const out = CpuStorage.alloc(spec.outDtype, n, spec.kernel.name);
+  const out = CpuStorage.alloc(spec.outDtype, n, spec.kernel.name, true);
   const args: EwArgs = [code, rows, inner, out.rawData as Float32Array | Uint16Array];
   for (const s of pure!.slots) {
     if (!s.tensor) {
@@ -127,7 +127,7 @@ function nativeChain(
   const c = nativeCompute() as ChainCompute | null;
   if (!c?.ewChain || !c.ewChainNow) return missingNative(path, spec.kernel.name, 'the native addon has no fused elementwise chains');
   const storages = spec.inputs.map((op) => op.storage as CpuStorage);
-  const out = CpuStorage.alloc('float32', n, spec.kernel.name);
+  const out = CpuStorage.alloc('float32', n, spec.kernel.name, true);
   const args: ChainArgs = [
     n,
     out.rawData as Float32Array,

@@ -112,7 +112,7 @@ export function nativeQuantMatmul(spec: QuantMatmulSpec): CpuStorage | null {
   // Inputs still written by a queued native job: the queue's order puts this job after it, but a
   // failure would go unnoticed, so failed inputs throw here (as the native GEMM does).
   for (const s of storages) if (s.failed !== null) void s.data;
-  const out = CpuStorage.alloc(outDtype, m * n, 'linear');
+  const out = CpuStorage.alloc(outDtype, m * n, 'linear', true);
   const desc: NativeQuantDesc = {
     format: w.format,
     m,

@@ -87,7 +87,7 @@ export function nativeRows(spec: RowsSpec): CpuStorage | null {
   const n = numel(shape.slice(k));
   const outer = shape.slice(0, k);
   const [xOff, yOff] = rowOffsets(outer, [input.strides.slice(0, k), outStrides.slice(0, k)], [input.offset, 0]);
-  const out = CpuStorage.alloc('float32', total, spec.op);
+  const out = CpuStorage.alloc('float32', total, spec.op, true);
   const st = [input, ...(spec.weight ? [spec.weight] : []), ...(spec.bias ? [spec.bias] : [])].map(
     (s) => ('storage' in s ? s.storage : s) as CpuStorage,
   );
@@ -129,7 +129,7 @@ export function nativeReduce(spec: ReduceSpec): CpuStorage | null {
   const outer = shape.slice(0, keptRank);
   const [xOff] = rowOffsets(outer, [input.strides.slice(0, keptRank)], [input.offset]);
   const rows = numel(outer);
-  const out = CpuStorage.alloc('float32', rows, spec.op);
+  const out = CpuStorage.alloc('float32', rows, spec.op, true);
   return run(path, spec.op, out, [input.storage as CpuStorage], total, c, 'reduceRows', [
     code,
     rows,
@@ -155,7 +155,7 @@ export function nativeRotary(spec: MapSpec): CpuStorage | null {
     spec.inputs.map((op) => op.offset),
   );
   const st = spec.inputs.map((op) => op.storage as CpuStorage);
-  const out = CpuStorage.alloc('float32', total, 'applyRotary');
+  const out = CpuStorage.alloc('float32', total, 'applyRotary', true);
   const data = st.map((s) => s.rawData as Float32Array);
   return run(path, 'applyRotary', out, st, total, c, 'rotary', [
     numel(outer),

@@ -40,9 +40,14 @@ export class CpuStorage implements Storage {
     return this.raw.length * dtypeInfo(this.dtype).itemsize;
   }
 
-  static alloc(dtype: DType, n: number, op = 'alloc'): CpuStorage {
+  /**
+   * A fresh storage (its contents undefined). `nativeWriter`: the caller writes it first with a
+   * native job through launchNativeJob, so the pool may hand it an array a queued job still uses
+   * (host_pool.ts).
+   */
+  static alloc(dtype: DType, n: number, op = 'alloc', nativeWriter = false): CpuStorage {
     try {
-      return new CpuStorage(takeHost(dtype, n), dtype);
+      return new CpuStorage(takeHost(dtype, n, nativeWriter), dtype);
     } catch (e) {
       if (!(e instanceof RangeError)) throw e;
       throw new XpuOutOfMemoryError('allocation failed on cpu', {
