@@ -23,6 +23,7 @@
 #include <limits>
 #include <vector>
 
+#include "inline_team.h"
 #include "vexp.h"
 
 #if defined(__AVX512F__)
@@ -166,13 +167,31 @@ void RowOp1(int op, const float* x, const float* next, int64_t n, double eps, co
 // The row after r (what its first pass prefetches), or null for the last.
 inline const float* NextRow(const RowsPlan& p, int64_t r) { return r + 1 < p.rows ? p.x + p.xOff[r + 1] : nullptr; }
 
-void RunRowOps(const RowsPlan& p) {
-#pragma omp parallel if (p.rows * p.n >= kParallelMin)
-  {
-    std::vector<double> scratch;
-#pragma omp for schedule(static)
-    for (int64_t r = 0; r < p.rows; r++) RowOp1(p.op, p.x + p.xOff[r], NextRow(p, r), p.n, p.eps, p.w, p.b, p.y + p.yOff[r], scratch);
+// From this many elements a row kernel called on the JS thread (a `...Now` entry point) splits its
+// rows across the inline team (inline_team.h): a [1024, 1024] row sum reads 4 MiB, 0.2-0.5 ms on
+// one core, and the second core doubles the reads in flight for the price of a wake-up.
+constexpr int64_t kInlineRowsMin = int64_t{1} << 18;
+
+// body(begin, end) over [0, count) units of `elements` elements in all: on the JS thread split
+// across the inline team from kInlineRowsMin, on the compute thread an OpenMP loop from
+// kParallelMin. Every unit is computed by the same code either way: the results do not depend on
+// the split.
+template <class Body>
+void ForRows(int64_t count, int64_t elements, const Body& body) {
+  if (InlineTeamActive()) {
+    if (count > 1 && elements >= kInlineRowsMin) InlineSplit(count, body);
+    else body(0, count);
+    return;
   }
+#pragma omp parallel for schedule(static) if (elements >= kParallelMin)
+  for (int64_t r = 0; r < count; r++) body(r, r + 1);
+}
+
+void RunRowOps(const RowsPlan& p) {
+  ForRows(p.rows, p.rows * p.n, [&](int64_t r0, int64_t r1) {
+    thread_local std::vector<double> scratch;
+    for (int64_t r = r0; r < r1; r++) RowOp1(p.op, p.x + p.xOff[r], NextRow(p, r), p.n, p.eps, p.w, p.b, p.y + p.yOff[r], scratch);
+  });
 }
 
 double Reduce1(int op, const float* x, int64_t n, const float* next = nullptr) {
@@ -187,8 +206,9 @@ void RunReduce(const RowsPlan& p) {
     const int64_t parts = (p.n + chunk - 1) / chunk;
     std::vector<double> part(parts);
     const float* x = p.x + p.xOff[0];
-#pragma omp parallel for schedule(static) if (p.n >= kParallelMin)
-    for (int64_t c = 0; c < parts; c++) part[c] = Reduce1(p.op, x + c * chunk, std::min(chunk, p.n - c * chunk));
+    ForRows(parts, p.n, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; c++) part[c] = Reduce1(p.op, x + c * chunk, std::min(chunk, p.n - c * chunk));
+    });
     double v = part[0];
     for (int64_t c = 1; c < parts; c++) {
       if (p.op == kSum || p.op == kMean) v += part[c];
@@ -197,28 +217,30 @@ void RunReduce(const RowsPlan& p) {
     p.y[0] = static_cast<float>(p.op == kMean ? v / p.n : v);
     return;
   }
-#pragma omp parallel for schedule(static) if (p.rows * p.n >= kParallelMin)
-  for (int64_t r = 0; r < p.rows; r++) {
-    const double v = Reduce1(p.op, p.x + p.xOff[r], p.n, NextRow(p, r));
-    p.y[r] = static_cast<float>(p.op == kMean ? v / p.n : v);
-  }
+  ForRows(p.rows, p.rows * p.n, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {
+      const double v = Reduce1(p.op, p.x + p.xOff[r], p.n, NextRow(p, r));
+      p.y[r] = static_cast<float>(p.op == kMean ? v / p.n : v);
+    }
+  });
 }
 
 // out = x * cos + rotate_half(x) * sin per row of d, in double (the twin's rotateHalf).
 void RunRotary(const RowsPlan& p) {
   const int64_t d = p.n, h = d / 2;
-#pragma omp parallel for schedule(static) if (p.rows * p.n >= kParallelMin)
-  for (int64_t r = 0; r < p.rows; r++) {
-    const float* x = p.x + p.xOff[r];
-    const float* c = p.cos + p.cOff[r];
-    const float* s = p.sin + p.sOff[r];
-    float* y = p.y + r * d;
-    for (int64_t j = 0; j < h; j++) {
-      const double x1 = x[j], x2 = x[j + h];
-      y[j] = static_cast<float>(x1 * c[j] + (-x2) * s[j]);
-      y[j + h] = static_cast<float>(x2 * c[j + h] + x1 * s[j + h]);
+  ForRows(p.rows, p.rows * p.n, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {
+      const float* x = p.x + p.xOff[r];
+      const float* c = p.cos + p.cOff[r];
+      const float* s = p.sin + p.sOff[r];
+      float* y = p.y + r * d;
+      for (int64_t j = 0; j < h; j++) {
+        const double x1 = x[j], x2 = x[j + h];
+        y[j] = static_cast<float>(x1 * c[j] + (-x2) * s[j]);
+        y[j + h] = static_cast<float>(x2 * c[j + h] + x1 * s[j + h]);
+      }
     }
-  }
+  });
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "inline_team.h"
 #include "napi_args.h"
 #include "queue.h"
 #include "rows.h"
@@ -94,7 +95,8 @@ Napi::Value Queued(const Napi::CallbackInfo& info) {
 template <int Kind>
 Napi::Value Now(const Napi::CallbackInfo& info) {
   std::shared_ptr<RowsPlan> p = Plan(info, Kind);
-  SingleThreadedHere one;
+  // Large row kernels split their rows across the inline team (rows.cc, kInlineRowsMin).
+  InlineTeamHere team;
   RunRows(*p);
   return info.Env().Undefined();
 }
