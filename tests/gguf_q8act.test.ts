@@ -217,6 +217,30 @@ const SHAPES: [number, number][] = [
   [19, 576],
 ];
 
+/**
+ * `want` (one of the reference's float32 orders) is first held to float32 accumulation error of
+ * the reference's float64 sums, then xpu.linear(x, qw) must equal it bit for bit.
+ */
+async function expectBitForBit(
+  qw: ReturnType<typeof quantizedFromGguf>,
+  x: Float32Array,
+  m: number,
+  k: number,
+  want: Float32Array,
+  { f64, mag }: { f64: Float64Array; mag: Float64Array },
+  path: string,
+  what: string,
+): Promise<void> {
+  for (let i = 0; i < want.length; i++) expect(Math.abs(want[i] - f64[i])).toBeLessThanOrEqual(1e-6 * (k / 32 + 8) * mag[i] + 1e-30);
+  const y = xpu.linear(xpu.tensor(x).reshape([m, k]), qw);
+  const got = await y.data();
+  if (path === 'native') expect(lastNativeQgemmFallback).toBeNull();
+  let diff = 0;
+  for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) diff++;
+  expect(diff, what).toBe(0);
+  y.dispose();
+}
+
 describe.each(runs.filter((r) => r.device === 'cpu'))('GGUF linear with int8 activations on cpu $path', ({ path }) => {
   it.each(FORMATS)("%s: llama.cpp's result bit for bit, M = 1, 3, 6, 9", async (fmt) => {
     vi.stubEnv('XPU_CPU_QGEMM', path!);
@@ -226,17 +250,8 @@ describe.each(runs.filter((r) => r.device === 'cpu'))('GGUF linear with int8 act
       expect(qw.ggufActivations).toBe('q8');
       for (const m of [1, 3, 6, 9]) {
         const x = randomX(m, k, 11 * m + si);
-        const { exact, f64, mag } = reference(fmt, raw, x, m, n, k);
-        // The reference's float32 sums are within float32 accumulation error of its float64 ones.
-        for (let i = 0; i < exact.length; i++)
-          expect(Math.abs(exact[i] - f64[i])).toBeLessThanOrEqual(1e-6 * (k / 32 + 8) * mag[i] + 1e-30);
-        const y = xpu.linear(xpu.tensor(x).reshape([m, k]), qw);
-        const got = await y.data();
-        if (path === 'native') expect(lastNativeQgemmFallback).toBeNull();
-        let diff = 0;
-        for (let i = 0; i < exact.length; i++) if (got[i] !== exact[i]) diff++;
-        expect(diff, `${fmt} [${n}, ${k}] M = ${m}: outputs that differ from llama.cpp's`).toBe(0);
-        y.dispose();
+        const r = reference(fmt, raw, x, m, n, k);
+        await expectBitForBit(qw, x, m, k, r.exact, r, path!, `${fmt} [${n}, ${k}] M = ${m}: outputs that differ from llama.cpp's`);
       }
       qw.dispose();
     }
@@ -252,16 +267,8 @@ describe.each(runs.filter((r) => r.device === 'cpu'))('GGUF linear with int8 act
       const qw = quantizedFromGguf(fmt, raw, [n, k], { device: 'cpu', activations: 'q8' });
       for (const m of [16, 21, 40]) {
         const x = randomX(m, k, 13 * m + si);
-        const { chain, f64, mag } = reference(fmt, raw, x, m, n, k);
-        for (let i = 0; i < chain.length; i++)
-          expect(Math.abs(chain[i] - f64[i])).toBeLessThanOrEqual(1e-6 * (k / 32 + 8) * mag[i] + 1e-30);
-        const y = xpu.linear(xpu.tensor(x).reshape([m, k]), qw);
-        const got = await y.data();
-        if (path === 'native') expect(lastNativeQgemmFallback).toBeNull();
-        let diff = 0;
-        for (let i = 0; i < chain.length; i++) if (got[i] !== chain[i]) diff++;
-        expect(diff, `${fmt} [${n}, ${k}] M = ${m}: outputs that differ from the fma chain`).toBe(0);
-        y.dispose();
+        const r = reference(fmt, raw, x, m, n, k);
+        await expectBitForBit(qw, x, m, k, r.chain, r, path!, `${fmt} [${n}, ${k}] M = ${m}: outputs that differ from the fma chain`);
       }
       qw.dispose();
     }
