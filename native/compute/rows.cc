@@ -23,6 +23,8 @@
 #include <limits>
 #include <vector>
 
+#include <omp.h>
+
 #include "inline_team.h"
 #include "vexp.h"
 
@@ -173,9 +175,10 @@ inline const float* NextRow(const RowsPlan& p, int64_t r) { return r + 1 < p.row
 constexpr int64_t kInlineRowsMin = int64_t{1} << 18;
 
 // body(begin, end) over [0, count) units of `elements` elements in all: on the JS thread split
-// across the inline team from kInlineRowsMin, on the compute thread an OpenMP loop from
-// kParallelMin. Every unit is computed by the same code either way: the results do not depend on
-// the split.
+// across the inline team from kInlineRowsMin, on the compute thread one contiguous range per
+// OpenMP thread from kParallelMin (schedule(static)'s split, one call each, so a body's per-call
+// scratch is made once per thread). Every unit is computed by the same code either way: the results
+// do not depend on the split.
 template <class Body>
 void ForRows(int64_t count, int64_t elements, const Body& body) {
   if (InlineTeamActive()) {
@@ -183,13 +186,16 @@ void ForRows(int64_t count, int64_t elements, const Body& body) {
     else body(0, count);
     return;
   }
-#pragma omp parallel for schedule(static) if (elements >= kParallelMin)
-  for (int64_t r = 0; r < count; r++) body(r, r + 1);
+#pragma omp parallel if (elements >= kParallelMin)
+  {
+    const int64_t t = omp_get_thread_num(), threads = omp_get_num_threads();
+    body(count * t / threads, count * (t + 1) / threads);
+  }
 }
 
 void RunRowOps(const RowsPlan& p) {
   ForRows(p.rows, p.rows * p.n, [&](int64_t r0, int64_t r1) {
-    thread_local std::vector<double> scratch;
+    std::vector<double> scratch;
     for (int64_t r = r0; r < r1; r++) RowOp1(p.op, p.x + p.xOff[r], NextRow(p, r), p.n, p.eps, p.w, p.b, p.y + p.yOff[r], scratch);
   });
 }
